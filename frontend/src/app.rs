@@ -1,0 +1,58 @@
+//! The HTML shell and the route table.
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::path;
+
+use crate::components::layout::DashboardLayout;
+use crate::pages::{home::HomePage, not_found::NotFound, sign_in::SignInPage, sign_up::SignUpPage};
+
+/// The whole HTML document, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The dashboard application.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+
+    // Marks the page as hydrated, so that browser tests (and curious people) can tell that the
+    // client-side app has taken over. Effects run only in the browser.
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/roster.css"/>
+        <Title formatter=|text: String| if text.is_empty() { "Roster".to_string() } else { format!("{text} · Roster") }/>
+        <Router>
+            <Routes fallback=|| view! { <NotFound/> }>
+                <Route path=path!("/sign-in") view=SignInPage/>
+                <Route path=path!("/sign-up") view=SignUpPage/>
+                <ParentRoute path=path!("") view=DashboardLayout>
+                    <Route path=path!("") view=HomePage/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

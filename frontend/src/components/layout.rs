@@ -1,0 +1,121 @@
+//! The signed-in frame: sidebar navigation, top bar with the organization and the account, and
+//! the page in the middle. Loads the signed-in person once for every page below it and sends
+//! visitors who are not signed in to the sign-in page.
+
+use leptos::prelude::*;
+use leptos_router::components::{Outlet, Redirect, A};
+use roster_shared::dto::Viewer;
+
+use crate::api::auth::{current_viewer, SignOut};
+use crate::components::notice::ErrorNotice;
+use crate::error::UiError;
+
+/// The signed-in person, loaded by [`DashboardLayout`] for the pages inside it.
+#[derive(Clone, Copy)]
+pub struct ViewerResource(pub Resource<Result<Option<Viewer>, UiError>>);
+
+/// The frame of every signed-in page.
+#[component]
+pub fn DashboardLayout() -> impl IntoView {
+    // Blocking: the server waits for it before sending headers, so that a visitor who is not
+    // signed in gets a real HTTP redirect.
+    let viewer = Resource::new_blocking(|| (), |_| current_viewer());
+    provide_context(ViewerResource(viewer));
+
+    view! {
+        <Suspense fallback=|| view! { <div class="page-loading">"Loading…"</div> }>
+            {move || Suspend::new(async move {
+                match viewer.await {
+                    Ok(Some(v)) => view! { <Frame viewer=v/> }.into_any(),
+                    Ok(None) | Err(UiError::Unauthenticated) => {
+                        view! { <Redirect path="/sign-in"/> }.into_any()
+                    }
+                    Err(e) => {
+                        view! {
+                            <main class="centered">
+                                <ErrorNotice message=e.to_string()/>
+                            </main>
+                        }
+                            .into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Frame(viewer: Viewer) -> impl IntoView {
+    let sign_out = ServerAction::<SignOut>::new();
+    let org_name = viewer
+        .tenant
+        .as_ref()
+        .map(|t| t.name.clone())
+        .unwrap_or_else(|| "Roster".to_string());
+    let initials: String = viewer
+        .name
+        .split_whitespace()
+        .filter_map(|w| w.chars().next())
+        .take(2)
+        .collect::<String>()
+        .to_uppercase();
+
+    view! {
+        <div class="app">
+            <aside class="sidebar">
+                <div class="brand">
+                    <span class="brand-mark" aria-hidden="true">"R"</span>
+                    <span class="brand-name">"Roster"</span>
+                </div>
+                <nav aria-label="Main">
+                    <ul class="nav">
+                        <li>
+                            <A href="/" exact=true>
+                                <span class="nav-label">"Overview"</span>
+                            </A>
+                        </li>
+                        <NavSoon label="SCIM provisioning"/>
+                        <NavSoon label="Users"/>
+                        <NavSoon label="User groups"/>
+                        <NavSoon label="Mappings"/>
+                        <NavSoon label="Activity"/>
+                    </ul>
+                </nav>
+            </aside>
+            <div class="main">
+                <header class="topbar">
+                    <div class="org" data-testid="org-name">{org_name}</div>
+                    <div class="account">
+                        <span class="avatar" aria-hidden="true">{initials}</span>
+                        <div class="account-text">
+                            <span class="account-name">{viewer.name.clone()}</span>
+                            <span class="account-email">{viewer.email.clone()}</span>
+                        </div>
+                        <ActionForm action=sign_out>
+                            <button type="submit" class="btn btn-ghost" disabled=move || sign_out.pending().get()>
+                                "Sign out"
+                            </button>
+                        </ActionForm>
+                    </div>
+                </header>
+                <main class="content">
+                    <Outlet/>
+                </main>
+            </div>
+        </div>
+    }
+}
+
+/// A navigation entry for a section that is not open yet: shown (so admins see what is coming
+/// and where it will be), but not a link.
+#[component]
+fn NavSoon(label: &'static str) -> impl IntoView {
+    view! {
+        <li>
+            <span class="nav-disabled" aria-disabled="true" title="Not available yet">
+                <span class="nav-label">{label}</span>
+                <span class="badge badge-muted">"Soon"</span>
+            </span>
+        </li>
+    }
+}

@@ -1,0 +1,6 @@
+//! Pieces several pages use.
+
+pub mod format;
+pub mod layout;
+pub mod notice;
+pub mod password_input;

@@ -1,0 +1,50 @@
+//! The error the dashboard's server functions return: a message meant for the person in front
+//! of the page, plus a kind the page can react to.
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+/// What went wrong, in a form the page can show.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum UiError {
+    /// The input breaks a rule; show the message next to the form.
+    #[error("{0}")]
+    Invalid(String),
+    /// Not signed in (or the session expired).
+    #[error("Your session has ended. Sign in again.")]
+    Unauthenticated,
+    /// Signed in, but not allowed to do this.
+    #[error("You are not allowed to do this.")]
+    Forbidden,
+    /// Something failed on our side; the details are in the server log.
+    #[error("Something went wrong on our side. Try again in a moment.")]
+    Internal,
+    /// The call did not reach the server or its answer could not be read.
+    #[error("Could not reach Roster: {0}")]
+    Transport(String),
+}
+
+impl FromServerFnError for UiError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        UiError::Transport(value.to_string())
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<roster_shared::error::DomainError> for UiError {
+    fn from(e: roster_shared::error::DomainError) -> Self {
+        use roster_shared::error::DomainError as D;
+        match e {
+            D::Invalid(m) | D::Conflict(m) => UiError::Invalid(m),
+            e @ (D::BadCredentials | D::Throttled { .. }) => UiError::Invalid(e.to_string()),
+            D::NotFound => UiError::Invalid("It no longer exists.".into()),
+            D::Internal(detail) => {
+                tracing::error!(%detail, "server function failed");
+                UiError::Internal
+            }
+        }
+    }
+}

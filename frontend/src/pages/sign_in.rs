@@ -1,0 +1,55 @@
+//! Sign in.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+use crate::api::auth::SignIn;
+use crate::components::notice::ErrorNotice;
+use crate::components::password_input::PasswordInput;
+
+/// The sign-in form.
+#[component]
+pub fn SignInPage() -> impl IntoView {
+    let action = ServerAction::<SignIn>::new();
+    let error = move || {
+        action
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| e.to_string())
+    };
+
+    view! {
+        <Title text="Sign in"/>
+        <main class="auth">
+            <div class="auth-brand">
+                <span class="brand-mark" aria-hidden="true">"R"</span>
+                <span class="brand-name">"Roster"</span>
+            </div>
+            <div class="card auth-card">
+                <h1>"Sign in"</h1>
+                <p class="muted">"Manage your organization's identity provisioning."</p>
+                <ActionForm action=action attr:class="form">
+                    <Show when=move || error().is_some()>
+                        <ErrorNotice message=error().unwrap_or_default()/>
+                    </Show>
+                    <div class="field">
+                        <label for="email">"Work email"</label>
+                        <input id="email" name="email" type="email" autocomplete="username" required=true autofocus=true/>
+                    </div>
+                    <div class="field">
+                        <label for="password">"Password"</label>
+                        <PasswordInput name="password" id="password" autocomplete="current-password"/>
+                    </div>
+                    <button type="submit" class="btn btn-primary btn-block" disabled=move || action.pending().get()>
+                        {move || if action.pending().get() { "Signing in…" } else { "Sign in" }}
+                    </button>
+                </ActionForm>
+            </div>
+            <p class="auth-switch">
+                "New to Roster? " <A href="/sign-up">"Create your organization"</A>
+            </p>
+        </main>
+    }
+}

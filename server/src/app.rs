@@ -1,0 +1,92 @@
+//! The axum application: what every request meets, outermost first.
+//!
+//! 1. a request id (`x-request-id`, kept if the client sent one, echoed on the response);
+//! 2. one tracing span per request (request id, method, route, status, latency);
+//! 3. CSRF protection for the dashboard ([`crate::http::csrf`]);
+//! 4. the dashboard session (tower-sessions, stored in the database);
+//! 5. the routes: health probes, the dashboard's server functions and pages, static assets.
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use leptos::config::{Env, LeptosOptions};
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use roster_frontend::app::{shell, App};
+use roster_shared::services::Services;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::http::{csrf, health, trace};
+
+/// The name of the dashboard's session cookie.
+pub const SESSION_COOKIE: &str = "roster_session";
+
+/// How long a dashboard session lives without activity.
+pub const SESSION_IDLE: time::Duration = time::Duration::hours(12);
+
+/// Options for [`router`] that do not belong in [`Services`].
+#[derive(Clone, Debug)]
+pub struct WebOptions {
+    /// Where the built dashboard assets are (`target/site`).
+    pub site_root: String,
+    /// The listening address (informational for Leptos).
+    pub site_addr: std::net::SocketAddr,
+}
+
+/// Builds the whole application router.
+pub fn router(services: Services, web: WebOptions) -> Router {
+    let leptos_options = LeptosOptions::builder()
+        .output_name("roster")
+        .site_root(web.site_root.as_str())
+        .site_pkg_dir("pkg")
+        .site_addr(web.site_addr)
+        .env(Env::PROD)
+        .build();
+    let routes = generate_route_list(App);
+
+    let secure_cookies = services.public_url.starts_with("https://");
+    let sessions = SessionManagerLayer::new(services.store.session_store())
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(secure_cookies)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(SESSION_IDLE));
+
+    let csrf_policy = Arc::new(csrf::Policy::new(&services.public_url));
+    let context_services = services.clone();
+    let health_services = services.clone();
+
+    let dashboard = Router::new()
+        .leptos_routes_with_context(
+            &leptos_options,
+            routes,
+            move || provide_context(context_services.clone()),
+            {
+                let options = leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler(shell))
+        .with_state(leptos_options)
+        .layer(sessions);
+
+    Router::new()
+        .merge(health::router(health_services))
+        .merge(dashboard)
+        .route(
+            "/favicon.ico",
+            get(|| async { axum::response::Redirect::permanent("/favicon.svg") }),
+        )
+        .route_layer(axum::middleware::from_fn(trace::record_route))
+        .layer(axum::middleware::from_fn_with_state(
+            csrf_policy,
+            csrf::protect,
+        ))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(trace::layer())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}

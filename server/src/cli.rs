@@ -1,0 +1,143 @@
+//! The command line: `roster serve`, `roster migrate`, `roster tenant create`.
+//!
+//! Every flag of `serve` can also come from a `ROSTER_*` environment variable, which is how
+//! containers and service managers usually configure it.
+
+use std::net::SocketAddr;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The default database: an SQLite file under `./data`, created on first start.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/roster.db";
+
+/// Roster: SCIM 2.0 identity provisioning for many organizations.
+#[derive(Debug, Parser)]
+#[command(
+    name = "roster",
+    version,
+    about = "Roster: SCIM 2.0 identity provisioning for many organizations.",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Log line format: `text` for people, `json` for log collectors. Verbosity follows
+    /// `RUST_LOG` (default `info`).
+    #[arg(long, global = true, value_enum, env = "ROSTER_LOG_FORMAT", default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server (dashboard, and later the SCIM API); migrates the database first.
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Manage organizations (tenants).
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+}
+
+/// Where the database is.
+#[derive(Clone, Debug, Args)]
+pub struct DatabaseArgs {
+    /// Database URL: `sqlite://path/file.db` (embedded; created if missing) or
+    /// `postgres://user:password@host:5432/db`.
+    #[arg(long, env = "ROSTER_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+}
+
+/// `roster serve`.
+#[derive(Clone, Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    /// Address and port to listen on.
+    #[arg(long, env = "ROSTER_BIND", default_value = "127.0.0.1:3000")]
+    pub bind: SocketAddr,
+
+    /// The URL people and identity providers use to reach this instance (used in SCIM URLs and
+    /// to decide whether cookies are `Secure`). Defaults to `http://` plus the bind address.
+    #[arg(long, env = "ROSTER_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Folder with the built dashboard assets (`pkg/roster.js`, `.wasm`, `.css`), as
+    /// `cargo leptos build` writes them.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: String,
+
+    /// Take the client address from the last `X-Forwarded-For` entry. Set this only behind a
+    /// reverse proxy that sets that header; otherwise clients could pick their own address.
+    #[arg(long, env = "ROSTER_TRUST_FORWARDED_FOR", default_value_t = false)]
+    pub trust_forwarded_for: bool,
+}
+
+/// `roster tenant …`.
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create an organization and its first organization admin; prints the tenant id.
+    Create(TenantCreateArgs),
+}
+
+/// `roster tenant create`.
+#[derive(Clone, Debug, Args)]
+pub struct TenantCreateArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    /// The organization's name.
+    #[arg(long)]
+    pub name: String,
+
+    /// The first organization admin's email address (they sign in with it).
+    #[arg(long)]
+    pub admin_email: String,
+
+    /// The first admin's display name (default: the part of the email before the `@`).
+    #[arg(long)]
+    pub admin_name: Option<String>,
+
+    /// Read the admin's password from standard input (first line). Required, so that
+    /// passwords never appear in shell history or process lists.
+    #[arg(long, required = true)]
+    pub admin_password_stdin: bool,
+
+    /// Print a JSON object instead of the bare tenant id.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl ServeArgs {
+    /// The public URL without a trailing slash.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.bind))
+            .trim_end_matches('/')
+            .to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

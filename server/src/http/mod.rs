@@ -1,0 +1,5 @@
+//! HTTP pieces that are not the dashboard itself: probes and middleware.
+
+pub mod csrf;
+pub mod health;
+pub mod trace;

@@ -1,0 +1,68 @@
+//! One tracing span per request, with the fields support and operators filter on:
+//! `request_id`, `method`, `route`, `status`, `latency_ms`. Never a body, a cookie or a token.
+
+use std::time::Duration;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
+use tower_http::trace::{MakeSpan, OnResponse, TraceLayer};
+use tracing::{field, Span};
+
+/// The tracing layer.
+pub fn layer() -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, RequestSpan, (), LogResponse>
+{
+    TraceLayer::new_for_http()
+        .make_span_with(RequestSpan)
+        .on_request(())
+        .on_response(LogResponse)
+}
+
+/// Makes the request span.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestSpan;
+
+impl<B> MakeSpan<B> for RequestSpan {
+    fn make_span(&mut self, req: &http::Request<B>) -> Span {
+        let request_id = req
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-");
+        tracing::info_span!(
+            "request",
+            request_id = %request_id,
+            method = %req.method(),
+            route = field::Empty,
+            status = field::Empty,
+            latency_ms = field::Empty,
+        )
+    }
+}
+
+/// Records status and latency and logs one line per response.
+#[derive(Clone, Copy, Debug)]
+pub struct LogResponse;
+
+impl<B> OnResponse<B> for LogResponse {
+    fn on_response(self, res: &http::Response<B>, latency: Duration, span: &Span) {
+        let ms = latency.as_secs_f64() * 1000.0;
+        span.record("status", res.status().as_u16());
+        span.record("latency_ms", format!("{ms:.1}"));
+        tracing::info!(
+            status = res.status().as_u16(),
+            latency_ms = format!("{ms:.1}"),
+            "response"
+        );
+    }
+}
+
+/// Records the matched route template (e.g. `/api/sign_in`), not the raw path, so that ids in
+/// paths do not explode the number of distinct values.
+pub async fn record_route(req: Request, next: Next) -> Response {
+    if let Some(path) = req.extensions().get::<MatchedPath>() {
+        Span::current().record("route", path.as_str());
+    }
+    next.run(req).await
+}

@@ -1,0 +1,25 @@
+//! The `roster` binary.
+
+use clap::Parser;
+use roster_server::cli::{Cli, Command, TenantCommand};
+use roster_server::{commands, telemetry};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format);
+    let result = match cli.command {
+        Command::Serve(args) => commands::serve::run(args).await,
+        Command::Migrate(args) => commands::migrate::run(args).await,
+        Command::Tenant {
+            command: TenantCommand::Create(args),
+        } => commands::tenant::create(args).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! The test harness: a fresh database per test on either backend, the real router, and helpers
+//! to call it as a browser would.
+
+#![allow(dead_code)]
+
+pub mod postgres;
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::Router;
+use http::{header, Request, Response, StatusCode};
+use roster_server::app::{router, WebOptions};
+use roster_shared::services::Services;
+use roster_shared::store::Store;
+use tower::ServiceExt;
+
+/// Which database a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates `sqlite::name` and `postgres::name` tests from `async fn name(db: Db)`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Db::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Db::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+/// A database URL that no other test uses. SQLite files live in a temp dir kept for the
+/// test's lifetime.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub async fn new(db: Db) -> TestDb {
+        match db {
+            Db::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}/roster.db", dir.path().display());
+                TestDb {
+                    url,
+                    _dir: Some(dir),
+                }
+            }
+            Db::Postgres => TestDb {
+                url: postgres::fresh_database().await,
+                _dir: None,
+            },
+        }
+    }
+}
+
+/// The application under test.
+pub struct TestApp {
+    pub router: Router,
+    pub store: Store,
+    pub db: TestDb,
+    pub public_url: String,
+}
+
+pub const PUBLIC_URL: &str = "http://roster.test";
+
+impl TestApp {
+    pub async fn new(db: Db) -> TestApp {
+        Self::with_public_url(db, PUBLIC_URL).await
+    }
+
+    pub async fn with_public_url(db: Db, public_url: &str) -> TestApp {
+        let db = TestDb::new(db).await;
+        Self::on(db, public_url).await
+    }
+
+    /// The application on an existing test database.
+    pub async fn new_on(db: TestDb) -> TestApp {
+        Self::on(db, PUBLIC_URL).await
+    }
+
+    async fn on(db: TestDb, public_url: &str) -> TestApp {
+        let store = Store::connect(&db.url).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let services = Services {
+            store: store.clone(),
+            public_url: public_url.to_string(),
+            trust_forwarded_for: false,
+        };
+        let router = router(
+            services,
+            WebOptions {
+                site_root: "target/site".into(),
+                site_addr: "127.0.0.1:3000".parse().unwrap(),
+            },
+        );
+        TestApp {
+            router,
+            store,
+            db,
+            public_url: public_url.to_string(),
+        }
+    }
+
+    /// A new instance on the same database, as after a restart (or a second instance behind a
+    /// load balancer).
+    pub async fn restart(self) -> TestApp {
+        self.store.close().await;
+        let public_url = self.public_url.clone();
+        Self::on(self.db, &public_url).await
+    }
+
+    /// Sends a request as if from 127.0.0.1.
+    pub async fn send(&self, mut req: Request<Body>) -> Response<Body> {
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+        self.router
+            .clone()
+            .oneshot(req)
+            .await
+            .expect("router is infallible")
+    }
+
+    /// Calls a dashboard server function as the hydrated page does (same-origin fetch).
+    pub async fn call(
+        &self,
+        endpoint: &str,
+        fields: &[(&str, &str)],
+        cookie: Option<&str>,
+    ) -> Response<Body> {
+        let req = self
+            .form_request(endpoint, fields, cookie)
+            .header("sec-fetch-site", "same-origin");
+        self.send(req.body(Body::from(encode(fields))).unwrap())
+            .await
+    }
+
+    /// A POST to a server function with the given extra headers and no browser metadata.
+    pub fn form_request(
+        &self,
+        endpoint: &str,
+        _fields: &[(&str, &str)],
+        cookie: Option<&str>,
+    ) -> http::request::Builder {
+        let mut b = Request::post(format!("/api/{endpoint}"))
+            .header(header::HOST, "roster.test")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json");
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, c);
+        }
+        b
+    }
+
+    /// GETs a page as a browser navigation would.
+    pub async fn page(&self, path: &str, cookie: Option<&str>) -> Response<Body> {
+        let mut b = Request::get(path)
+            .header(header::HOST, "roster.test")
+            .header(header::ACCEPT, "text/html");
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, c);
+        }
+        self.send(b.body(Body::empty()).unwrap()).await
+    }
+
+    /// Signs up a new organization; returns the session cookie.
+    pub async fn sign_up(&self, org: &str, email: &str, password: &str) -> String {
+        let res = self
+            .call(
+                "sign_up",
+                &[
+                    ("organization", org),
+                    ("name", "Ada Lovelace"),
+                    ("email", email),
+                    ("password", password),
+                ],
+                None,
+            )
+            .await;
+        let cookie = session_cookie(&res);
+        let status = res.status();
+        let body = body_text(res).await;
+        assert_eq!(status, StatusCode::OK, "sign-up failed: {body}");
+        cookie.expect("sign-up sets a session cookie")
+    }
+
+    /// The signed-in viewer's JSON (`null` when signed out).
+    pub async fn viewer(&self, cookie: Option<&str>) -> serde_json::Value {
+        let res = self.call("viewer", &[], cookie).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        serde_json::from_str(&body_text(res).await).expect("viewer JSON")
+    }
+}
+
+pub fn encode(fields: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish()
+}
+
+/// The `name=value` of the session cookie a response sets, if any.
+pub fn session_cookie(res: &Response<Body>) -> Option<String> {
+    set_cookie_header(res).map(|h| h.split(';').next().unwrap_or_default().trim().to_string())
+}
+
+/// The whole `Set-Cookie` header of the session cookie, if any.
+pub fn set_cookie_header(res: &Response<Body>) -> Option<String> {
+    res.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("roster_session="))
+        .map(str::to_string)
+}
+
+pub async fn body_text(res: Response<Body>) -> String {
+    let bytes = axum::body::to_bytes(res.into_body(), 16 * 1024 * 1024)
+        .await
+        .expect("body");
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The user-facing message of a server function's `UiError::Invalid` answer.
+pub async fn invalid_message(res: Response<Body>) -> String {
+    let status = res.status();
+    let text = body_text(res).await;
+    assert!(
+        status.is_server_error() || status.is_client_error(),
+        "expected an error, got {status}: {text}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("error JSON: {text}"));
+    v.get("Invalid")
+        .and_then(|m| m.as_str())
+        .unwrap_or_else(|| panic!("not an Invalid error: {text}"))
+        .to_string()
+}
+
+pub const PASSWORD: &str = "correct horse battery staple";

@@ -1,0 +1,10 @@
+//! Integration tests: the real router, in process, against SQLite and PostgreSQL.
+//!
+//! One test binary (so one throwaway PostgreSQL cluster serves every test); each test gets its
+//! own database. Every behaviour is checked on both backends through [`both_backends!`].
+
+mod common;
+
+mod auth;
+mod cli;
+mod health;

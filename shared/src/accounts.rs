@@ -1,0 +1,206 @@
+//! Console accounts: organization sign-up, sign-in with throttling, support staff accounts.
+//!
+//! Sign-in throttling is stored, not kept in memory, so that it holds across restarts and across
+//! several instances: every attempt is a row in `sign_in_attempts`, and an attempt is refused
+//! unchecked while an email address has had [`MAX_FAILURES_PER_EMAIL`] failures, or a client
+//! address [`MAX_FAILURES_PER_IP`], within [`FAILURE_WINDOW_MS`]. A successful sign-in clears the
+//! email's count (not the address's: one office behind one NAT shares an address).
+
+use tokio::sync::OnceCell;
+
+use crate::clock::now_ms;
+use crate::dto::{ConsoleRole, Viewer};
+use crate::error::{DomainError, DomainResult};
+use crate::ids::{AccountId, TenantId};
+use crate::passwords;
+use crate::policy::{email_problem, name_problem, normalize_email, password_problem};
+use crate::store::{NewAccount, NewTenant, SignInOutcome, Store};
+
+/// Failed attempts per email address within the window before further attempts are refused.
+pub const MAX_FAILURES_PER_EMAIL: i64 = 5;
+/// Failed attempts per client address within the window before further attempts are refused.
+pub const MAX_FAILURES_PER_IP: i64 = 30;
+/// The throttling window.
+pub const FAILURE_WINDOW_MS: i64 = 15 * 60 * 1000;
+
+/// What the sign-up form sends.
+#[derive(Clone)]
+pub struct SignUp {
+    /// The organization's name.
+    pub organization: String,
+    /// The first admin's name.
+    pub name: String,
+    /// The first admin's email address.
+    pub email: String,
+    /// The first admin's password.
+    pub password: String,
+}
+
+/// The result of a sign-up.
+#[derive(Clone, Debug)]
+pub struct SignedUp {
+    /// The new tenant.
+    pub tenant_id: TenantId,
+    /// Its first admin.
+    pub account_id: AccountId,
+}
+
+/// Creates an organization (tenant) and its first organization admin.
+pub async fn sign_up(store: &Store, input: SignUp) -> DomainResult<SignedUp> {
+    let organization = input.organization.trim().to_owned();
+    let name = input.name.trim().to_owned();
+    let email = input.email.trim().to_owned();
+    if let Some(msg) = name_problem("organization name", &organization)
+        .or_else(|| name_problem("your name", &name))
+        .or_else(|| email_problem(&email))
+        .or_else(|| password_problem(&input.password))
+    {
+        return Err(DomainError::Invalid(msg));
+    }
+    let email_normalized = normalize_email(&email);
+    if store.account_by_email(&email_normalized).await?.is_some() {
+        return Err(DomainError::Conflict(
+            "An account with this email address already exists. Sign in instead, or use another address.".into(),
+        ));
+    }
+    let password_hash = passwords::hash(input.password).await?;
+    let tenant = NewTenant {
+        id: TenantId::random(),
+        name: organization,
+    };
+    let admin = NewAccount {
+        id: AccountId::random(),
+        role: ConsoleRole::OrgAdmin,
+        email,
+        email_normalized,
+        name,
+        password_hash,
+    };
+    // The unique index still decides a race between two sign-ups with one address.
+    store
+        .create_tenant_with_admin(&tenant, &admin, now_ms())
+        .await?;
+    tracing::info!(tenant = %tenant.id, account = %admin.id, "organization created");
+    Ok(SignedUp {
+        tenant_id: tenant.id,
+        account_id: admin.id,
+    })
+}
+
+/// What the sign-in form sends, with the client's address.
+#[derive(Clone)]
+pub struct SignIn {
+    /// The email address as typed.
+    pub email: String,
+    /// The password as typed.
+    pub password: String,
+    /// The client's IP address (for throttling and the record).
+    pub client_ip: String,
+}
+
+/// Checks a sign-in; returns the account on success. Every attempt is recorded.
+pub async fn sign_in(store: &Store, input: SignIn) -> DomainResult<AccountId> {
+    let email = normalize_email(&input.email);
+    let now = now_ms();
+    let since = now - FAILURE_WINDOW_MS;
+    let account = store.account_by_email(&email).await?;
+
+    if let Some(retry_after_secs) =
+        throttled_for(store, &email, &input.client_ip, since, now).await?
+    {
+        store
+            .record_sign_in_attempt(
+                &email,
+                &input.client_ip,
+                account.as_ref(),
+                SignInOutcome::Throttled,
+                now,
+            )
+            .await?;
+        tracing::warn!(client_ip = %input.client_ip, "sign-in throttled");
+        return Err(DomainError::Throttled { retry_after_secs });
+    }
+
+    let ok = match &account {
+        Some(a) => passwords::verify(input.password, a.password_hash.clone()).await?,
+        None => {
+            // Spend the same time as for a wrong password, so timing does not reveal which
+            // addresses have accounts.
+            passwords::verify(input.password, dummy_hash().await?.to_owned()).await?;
+            false
+        }
+    };
+    let outcome = match (&account, ok) {
+        (Some(a), true) if a.disabled => SignInOutcome::Disabled,
+        (Some(_), true) => SignInOutcome::Success,
+        _ => SignInOutcome::BadCredentials,
+    };
+    store
+        .record_sign_in_attempt(&email, &input.client_ip, account.as_ref(), outcome, now)
+        .await?;
+    match (outcome, account) {
+        (SignInOutcome::Success, Some(a)) => {
+            store.touch_sign_in(&a.id, now).await?;
+            Ok(a.id)
+        }
+        (SignInOutcome::Disabled, _) => Err(DomainError::Invalid(
+            "This account is disabled. Ask your organization's administrator or Roster support."
+                .into(),
+        )),
+        _ => Err(DomainError::BadCredentials),
+    }
+}
+
+async fn throttled_for(
+    store: &Store,
+    email: &str,
+    ip: &str,
+    since: i64,
+    now: i64,
+) -> DomainResult<Option<u64>> {
+    let by_email = store
+        .nth_recent_failure_for_email(email, since, MAX_FAILURES_PER_EMAIL)
+        .await?;
+    let by_ip = store
+        .nth_recent_failure_for_ip(ip, since, MAX_FAILURES_PER_IP)
+        .await?;
+    // The attempt is allowed again when the limiting failure leaves the window.
+    let until = by_email
+        .into_iter()
+        .chain(by_ip)
+        .map(|at| at + FAILURE_WINDOW_MS)
+        .max();
+    Ok(until
+        .filter(|&u| u > now)
+        .map(|u| ((u - now) as u64).div_ceil(1000)))
+}
+
+async fn dummy_hash() -> DomainResult<&'static str> {
+    static DUMMY: OnceCell<String> = OnceCell::const_new();
+    DUMMY
+        .get_or_try_init(passwords::dummy_hash)
+        .await
+        .map(String::as_str)
+}
+
+/// The signed-in person for a session's account id; `None` if the account is gone or disabled
+/// (the session is then treated as signed out).
+pub async fn viewer(store: &Store, account_id: &AccountId) -> DomainResult<Option<Viewer>> {
+    let Some(account) = store.account_by_id(account_id).await? else {
+        return Ok(None);
+    };
+    if account.disabled {
+        return Ok(None);
+    }
+    let tenant = match &account.tenant_id {
+        Some(t) => store.tenant(t).summary().await?,
+        None => None,
+    };
+    Ok(Some(Viewer {
+        account_id: account.id.to_string(),
+        name: account.name,
+        email: account.email,
+        role: account.role,
+        tenant,
+    }))
+}

@@ -1,0 +1,17 @@
+//! What every request handler needs, in one cheap-to-clone value: the server builds it once at
+//! start and hands it to the axum router and to the dashboard's server functions.
+
+use crate::store::Store;
+
+/// The shared services of a running Roster instance.
+#[derive(Clone, Debug)]
+pub struct Services {
+    /// The database.
+    pub store: Store,
+    /// The URL people and identity providers reach this instance at, without a trailing slash
+    /// (e.g. `https://roster.example.com`).
+    pub public_url: String,
+    /// Whether to take the client address from the last `X-Forwarded-For` entry (set it only
+    /// behind a proxy that overwrites that header).
+    pub trust_forwarded_for: bool,
+}

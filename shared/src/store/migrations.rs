@@ -1,0 +1,54 @@
+//! The embedded migrations of both backends: forward-only, same numbering, one SQL file each in
+//! `migrations/sqlite/` and `migrations/postgres/`.
+//!
+//! We build sqlx's `Migrator` ourselves from `include_str!` rather than with `sqlx::migrate!`,
+//! which would pull in sqlx's proc-macro crate and compile both database drivers a second time.
+
+use std::borrow::Cow;
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+macro_rules! migrations {
+    ($dir:literal: $(($version:literal, $desc:literal, $file:literal)),* $(,)?) => {
+        vec![$(Migration::new(
+            $version,
+            Cow::Borrowed($desc),
+            MigrationType::Simple,
+            Cow::Borrowed(include_str!(concat!("../../../migrations/", $dir, "/", $file))),
+            false,
+        )),*]
+    };
+}
+
+fn migrator(migrations: Vec<Migration>) -> Migrator {
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ignore_missing: false,
+        locking: true,
+        no_tx: false,
+    }
+}
+
+pub(super) fn sqlite() -> Migrator {
+    migrator(migrations!("sqlite": (1, "foundation", "0001_foundation.sql")))
+}
+
+pub(super) fn postgres() -> Migrator {
+    migrator(migrations!("postgres": (1, "foundation", "0001_foundation.sql")))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn both_backends_have_the_same_migration_numbers() {
+        let a: Vec<_> = super::sqlite()
+            .iter()
+            .map(|m| (m.version, m.description.to_string()))
+            .collect();
+        let b: Vec<_> = super::postgres()
+            .iter()
+            .map(|m| (m.version, m.description.to_string()))
+            .collect();
+        assert_eq!(a, b);
+    }
+}

@@ -1,0 +1,180 @@
+//! Storage: one [`Store`] over SQLite (embedded default) or PostgreSQL (production, several
+//! instances), chosen by the database URL's scheme.
+//!
+//! Why not `sqlx::Any`: it cannot carry the backend-specific session stores, and it erases the
+//! types we rely on. Instead each query is written once, in the SQL both backends accept
+//! (`$1` placeholders, `RETURNING`, `ON CONFLICT`, epoch-millisecond `BIGINT` timestamps), and
+//! [`with_pool!`] compiles the call once per backend. Where the dialects really differ, a
+//! `match` on [`Backend`] says so in place.
+//!
+//! Tenant-scoped data is reachable only through a [`TenantStore`] handle (`store.tenant(&id)`),
+//! whose every statement filters on `tenant_id`.
+
+mod accounts;
+mod migrations;
+mod sessions;
+mod tenants;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub use accounts::{AccountRecord, NewAccount, SignInOutcome};
+pub use sessions::SessionBackend;
+pub use tenants::{NewTenant, TenantStore};
+
+use crate::error::{DomainError, DomainResult};
+use crate::ids::TenantId;
+
+/// Which database engine a [`Store`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite, a file under `./data` by default.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool of `$store`; the body is compiled once
+/// per backend, so it must be SQL both accept.
+macro_rules! with_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.pool {
+            $crate::store::Pool::Sqlite($pool) => $body,
+            $crate::store::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+/// The database, shared by every request (cheap to clone: it holds a connection pool).
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(crate) pool: Pool,
+}
+
+/// A unique constraint of ours that a write can violate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Unique {
+    AccountEmail,
+}
+
+impl Unique {
+    const ALL: [(Unique, &'static str, &'static str); 1] = [(
+        Unique::AccountEmail,
+        "console_accounts_email_key",
+        "console_accounts.email_normalized",
+    )];
+}
+
+/// Maps a unique-constraint violation to the constraint it names, so that callers turn it into
+/// a clear client error instead of matching message strings themselves. PostgreSQL names the
+/// constraint; SQLite names the table and column in its message.
+pub(crate) fn unique_violation(e: &sqlx::Error) -> Option<Unique> {
+    let db = e.as_database_error()?;
+    if !db.is_unique_violation() {
+        return None;
+    }
+    let constraint = db.constraint();
+    let message = db.message();
+    Unique::ALL
+        .iter()
+        .find(|(_, pg, lite)| constraint == Some(*pg) || message.contains(lite))
+        .map(|(u, _, _)| *u)
+}
+
+impl Store {
+    /// Connects to `url`: `sqlite://path/to/file.db` (created, with its folder, if missing) or
+    /// `postgres://…` / `postgresql://…`. Does not migrate; call [`Store::migrate`].
+    pub async fn connect(url: &str) -> DomainResult<Store> {
+        if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)
+                .map_err(|e| DomainError::Invalid(format!("bad SQLite URL {url:?}: {e}")))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            if let Some(dir) = opts.get_filename().parent() {
+                if !dir.as_os_str().is_empty() {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        DomainError::Internal(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                }
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await?;
+            Ok(Store {
+                pool: Pool::Sqlite(pool),
+            })
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?;
+            Ok(Store {
+                pool: Pool::Postgres(pool),
+            })
+        } else {
+            Err(DomainError::Invalid(format!(
+                "unsupported database URL {url:?}: use sqlite://… or postgres://…"
+            )))
+        }
+    }
+
+    /// Which engine this store talks to.
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies the embedded migrations of this backend that are not applied yet. Safe to run
+    /// from several instances at once on PostgreSQL (sqlx takes an advisory lock).
+    pub async fn migrate(&self) -> DomainResult<()> {
+        match &self.pool {
+            Pool::Sqlite(p) => migrations::sqlite().run(p).await?,
+            Pool::Postgres(p) => migrations::postgres().run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// Checks that the database answers (for `/readyz`).
+    pub async fn ping(&self) -> DomainResult<()> {
+        with_pool!(self, |p| sqlx::query("SELECT 1")
+            .execute(p)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        with_pool!(self, |p| p.close().await)
+    }
+
+    /// The tower-sessions store for dashboard sessions, in this same database.
+    pub fn session_store(&self) -> SessionBackend {
+        SessionBackend::new(&self.pool)
+    }
+
+    /// The handle through which every tenant-scoped read and write goes.
+    pub fn tenant<'a>(&'a self, id: &'a TenantId) -> TenantStore<'a> {
+        TenantStore::new(self, id)
+    }
+}
