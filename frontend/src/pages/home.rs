@@ -78,7 +78,7 @@ fn Overview(viewer: Viewer) -> impl IntoView {
                         </dl>
                     </section>
                 </div>
-                <p class="muted small">"Times are shown in UTC. Page rendered for the organization created " {datetime(t.created_at_ms)} "."</p>
+                <p class="muted small">"Organization created " {datetime(t.created_at_ms)} "."</p>
             }
         })}
     }

@@ -1,0 +1,48 @@
+import { defineConfig } from '@playwright/test';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+// Each run starts its own roster server on a fresh SQLite database and a port of its own, so
+// the tests never touch a developer's ./data and never collide with `roster serve` on 3000.
+const port = Number(process.env.ROSTER_E2E_PORT ?? 3107);
+const dbDir = fs.mkdtempSync(path.join(os.tmpdir(), 'roster-e2e-'));
+const roster = process.env.ROSTER_BIN ?? path.join(__dirname, '..', 'target', 'debug', 'roster');
+
+export default defineConfig({
+  testDir: './tests',
+  timeout: 60_000,
+  expect: { timeout: 15_000 },
+  fullyParallel: true,
+  workers: process.env.CI ? 2 : undefined,
+  retries: 0,
+  reporter: [['list']],
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    trace: 'retain-on-failure',
+    screenshot: 'only-on-failure',
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--disable-quic',
+      ],
+    },
+  },
+  projects: [{ name: 'chromium', use: { browserName: 'chromium', headless: true } }],
+  webServer: {
+    command: `"${roster}" serve --database-url "sqlite://${dbDir}/e2e.db" --bind 127.0.0.1:${port}`,
+    cwd: path.join(__dirname, '..'),
+    url: `http://127.0.0.1:${port}/readyz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'ignore',
+    stderr: 'pipe',
+    env: { RUST_LOG: 'warn' },
+  },
+});

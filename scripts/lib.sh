@@ -1,0 +1,73 @@
+# Shared by scripts/run.sh and scripts/test.sh: install what Roster's build and tests need, if
+# it is missing. Every step checks first, so running it twice does nothing the second time.
+# shellcheck shell=bash
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+CARGO_LEPTOS_VERSION="0.3.10"
+# The wasm-bindgen CLI must match the wasm-bindgen crate in Cargo.lock exactly.
+WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)"
+
+# Debug builds of the dashboard use this flag (cargo-leptos' recommendation for fast debug
+# builds); every cargo command here uses the same flags so that nothing is rebuilt twice.
+export RUSTFLAGS="--cfg erase_components"
+# What cargo-leptos passes to the compiler; tests build with the same, for the same reason.
+export LEPTOS_OUTPUT_NAME=roster LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg \
+  LEPTOS_SITE_ADDR=127.0.0.1:3000 LEPTOS_RELOAD_PORT=3001 LEPTOS_LIB_DIR=frontend \
+  LEPTOS_BIN_DIR=server LEPTOS_JS_MINIFY=false LEPTOS_HASH_FILES=false
+export PATH="$HOME/.cargo/bin:$PATH"
+
+say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+APT_UPDATED=0
+apt_install() {
+  if [ "$APT_UPDATED" = 0 ]; then
+    say "apt-get update"
+    as_root apt-get update -qq
+    APT_UPDATED=1
+  fi
+  say "apt-get install $*"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_rust_tools() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+  if ! wasm-bindgen --version 2>/dev/null | grep -q " ${WASM_BINDGEN_VERSION}\$"; then
+    say "installing wasm-bindgen-cli ${WASM_BINDGEN_VERSION} (a few minutes, once)"
+    cargo install wasm-bindgen-cli --version "${WASM_BINDGEN_VERSION}"
+  fi
+  if ! cargo leptos --version 2>/dev/null | grep -q "${CARGO_LEPTOS_VERSION}"; then
+    say "installing cargo-leptos ${CARGO_LEPTOS_VERSION} (about 20 minutes, once)"
+    cargo install "cargo-leptos@${CARGO_LEPTOS_VERSION}" --locked
+  fi
+}
+
+ensure_test_tools() {
+  local missing=()
+  command -v chromium >/dev/null || missing+=(chromium)
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+  command -v npm >/dev/null || missing+=(nodejs npm)
+  command -v runuser >/dev/null || missing+=(util-linux)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    apt_install "${missing[@]}"
+  fi
+  if [ ! -d end2end/node_modules/@playwright/test ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
+    say "installing the Playwright test runner (no browser download: Debian's chromium is used)"
+    (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+build_site() {
+  say "building the server and the dashboard (cargo leptos build)"
+  cargo leptos build
+}
