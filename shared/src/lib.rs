@@ -12,6 +12,7 @@
 
 pub mod dto;
 pub mod policy;
+pub mod scim;
 
 #[cfg(feature = "ssr")]
 pub mod accounts;
