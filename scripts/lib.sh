@@ -53,6 +53,10 @@ ensure_rust_tools() {
 }
 
 ensure_test_tools() {
+  if ! cargo fuzz --version >/dev/null 2>&1; then
+    say "installing cargo-fuzz (a few minutes, once)"
+    cargo install cargo-fuzz --locked
+  fi
   local missing=()
   command -v chromium >/dev/null || missing+=(chromium)
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
@@ -65,6 +69,17 @@ ensure_test_tools() {
     say "installing the Playwright test runner (no browser download: Debian's chromium is used)"
     (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
   fi
+}
+
+# Runs one fuzz target for a fixed number of inputs, from a copy of its seed corpus. cargo-fuzz
+# wants nightly flags; RUSTC_BOOTSTRAP lets the stable toolchain accept them for this build only
+# (it has its own target dir, fuzz/target, so nothing else is rebuilt).
+fuzz() {
+  local target="$1" runs="$2" work
+  work="$(mktemp -d)"
+  cp -r "fuzz/corpus/$target/." "$work/"
+  (cd fuzz && RUSTFLAGS="" RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "$work" -- -runs="$runs" -max_len=4096 2>&1 | tail -n 3)
+  rm -rf "$work"
 }
 
 build_site() {

@@ -8,8 +8,15 @@ ensure_rust_tools
 ensure_test_tools
 build_site
 
+say "the SCIM core compiles for wasm32 (no I/O in the pure part)"
+cargo build -p roster-shared --target wasm32-unknown-unknown --target-dir target/front
+
 say "unit and integration tests (SQLite and PostgreSQL)"
 cargo test --workspace
+
+say "fuzzing the filter parser and the PATCH engine (fixed number of inputs)"
+fuzz filter_parse 100000
+fuzz patch_apply 100000
 
 say "browser tests (Playwright, Chromium)"
 (cd end2end && CI="${CI:-1}" npx playwright test)

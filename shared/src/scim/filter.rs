@@ -440,12 +440,14 @@ impl Parser {
                 tok: Tok::Word(w),
                 pos,
             }) => (w, pos),
-            Some(t) => return Err(err_at(
-                t.pos,
-                format!(
+            Some(t) => {
+                return Err(err_at(
+                    t.pos,
+                    format!(
                     "expected an operator (eq, ne, co, sw, ew, gt, ge, lt, le, pr) after '{path}'"
                 ),
-            )),
+                ))
+            }
             None => {
                 return Err(err_at(
                     self.end_pos,
@@ -468,9 +470,9 @@ impl Parser {
                 w if w.eq_ignore_ascii_case("true") => CompValue::Bool(true),
                 w if w.eq_ignore_ascii_case("false") => CompValue::Bool(false),
                 w if w.eq_ignore_ascii_case("null") => CompValue::Null,
-                w => match serde_json::from_str::<Value>(w) {
-                    Ok(Value::Number(n)) => CompValue::Num(n),
-                    _ => {
+                w => match parse_number(w) {
+                    Some(n) => CompValue::Num(n),
+                    None => {
                         return Err(err_at(
                             pos,
                             format!("'{w}' is not a value: use a \"quoted string\", a number, true, false or null"),
@@ -482,6 +484,21 @@ impl Parser {
             None => return Err(err_at(self.end_pos, format!("expected a value after '{}'", op.as_str()))),
         };
         Ok(Filter::Compare { path, op, value })
+    }
+}
+
+/// A JSON number literal, read exactly: integers as integers, others with Rust's correctly
+/// rounded float parser (serde_json's default parser may be off in the last digit).
+fn parse_number(w: &str) -> Option<Number> {
+    if let Ok(i) = w.parse::<i64>() {
+        return Some(i.into());
+    }
+    if let Ok(u) = w.parse::<u64>() {
+        return Some(u.into());
+    }
+    match serde_json::from_str::<Value>(w) {
+        Ok(Value::Number(_)) => w.parse::<f64>().ok().and_then(Number::from_f64),
+        _ => None,
     }
 }
 

@@ -174,16 +174,17 @@ fn parse_operation(i: usize, op: &Value) -> Result<PatchOperation, ScimError> {
     })
 }
 
-/// Applies the operations to a copy of `resource` (canonical form) and returns the result.
+/// Applies the operations to `resource` (canonical form) and returns the result. On error the
+/// half-changed resource is dropped: callers keep the stored version (the database's) and write
+/// nothing.
 pub fn apply(
-    resource: &Value,
+    resource: Value,
     ops: &[PatchOperation],
     schema: &ResourceSchema,
 ) -> Result<Value, ScimError> {
-    let Value::Object(original) = resource else {
+    let Value::Object(mut res) = resource else {
         return Err(ScimError::status(500, "stored resource is not an object"));
     };
-    let mut res = original.clone();
     for op in ops {
         apply_one(&mut res, op, schema)?;
     }
@@ -411,7 +412,7 @@ fn apply_attr(
         match (attr.multi_valued, value) {
             // Okta: remove these values.
             (true, Some(v)) if !v.is_null() => {
-                let remove = check_value(attr, v, &label.to_string())?;
+                let remove = check_value(attr, v, label)?;
                 let remove: Vec<Value> = remove.as_array().cloned().unwrap_or_default();
                 if let Some(Value::Array(items)) = container.get_mut(&name) {
                     items.retain(|item| !remove.iter().any(|r| same_value(attr, item, r)));
@@ -428,7 +429,7 @@ fn apply_attr(
     }
     let value =
         value.ok_or_else(|| ScimError::invalid_value(format!("'{label}' needs a value")))?;
-    let new = check_value(attr, value, &label.to_string())?;
+    let new = check_value(attr, value, label)?;
     check_mutable(attr, container.get(&name), &new, label)?;
     if new.is_null() {
         // Setting null unassigns (RFC 7644 section 3.5.2.3 for replace; add of null is a no-op).
@@ -496,7 +497,7 @@ fn apply_sub(
     let name = attr.name.clone();
     let new = match (kind, value) {
         (PatchOpKind::Remove, _) => None,
-        (_, Some(v)) => Some(check_value(sub, v, &label.to_string())?),
+        (_, Some(v)) => Some(check_value(sub, v, label)?),
         (_, None) => return Err(ScimError::invalid_value(format!("'{label}' needs a value"))),
     };
     if attr.multi_valued {
@@ -568,7 +569,7 @@ fn apply_filtered(
     label: &AttrPath,
 ) -> Result<(), ScimError> {
     let name = attr.name.clone();
-    let display = match sub_after {
+    let display = || match sub_after {
         Some(s) => format!("{label}[{inner}].{}", s.name),
         None => format!("{label}[{inner}]"),
     };
@@ -582,7 +583,8 @@ fn apply_filtered(
             return match kind {
                 PatchOpKind::Remove => Ok(()),
                 _ => Err(ScimError::no_target(format!(
-                    "'{display}' matches no value"
+                    "'{}' matches no value",
+                    display()
                 ))),
             };
         }
@@ -592,9 +594,10 @@ fn apply_filtered(
         };
     }
 
-    let items: Vec<Value> = match container.get(&name) {
-        Some(Value::Array(items)) => items.clone(),
-        _ => Vec::new(),
+    let items: Vec<Value> = match container.remove(&name) {
+        Some(Value::Array(items)) => items,
+        Some(other) => vec![other],
+        None => Vec::new(),
     };
     let hits: Vec<usize> = items
         .iter()
@@ -625,15 +628,16 @@ fn apply_filtered(
             }
         }
         PatchOpKind::Add | PatchOpKind::Replace => {
-            let value = value
-                .ok_or_else(|| ScimError::invalid_value(format!("'{display}' needs a value")))?;
+            let value = value.ok_or_else(|| {
+                ScimError::invalid_value(format!("'{}' needs a value", display()))
+            })?;
             match sub_after {
                 Some(sub) => {
-                    let new = check_value(sub, value, &format!("{label}.{}", sub.name))?;
+                    let new = check_value(sub, value, &format_args!("{label}.{}", sub.name))?;
                     if hits.is_empty() {
                         // Create the value the filter describes (Entra ID).
                         let mut obj = implied_value(inner).ok_or_else(|| {
-                            ScimError::no_target(format!("'{display}' matches no value"))
+                            ScimError::no_target(format!("'{}' matches no value", display()))
                         })?;
                         if !new.is_null() {
                             obj.insert(sub.name.clone(), new);
@@ -649,17 +653,19 @@ fn apply_filtered(
                     }
                 }
                 None => {
-                    let new = check_value(attr, value, &label.to_string())?;
+                    let new = check_value(attr, value, label)?;
                     let new_items: Vec<Value> = new.as_array().cloned().unwrap_or_default();
                     let Some(first) = new_items.into_iter().next() else {
                         return Err(ScimError::invalid_value(format!(
-                            "'{display}' needs a value"
+                            "'{}' needs a value",
+                            display()
                         )));
                     };
                     if hits.is_empty() {
                         if kind == PatchOpKind::Replace && implied_value(inner).is_none() {
                             return Err(ScimError::no_target(format!(
-                                "'{display}' matches no value"
+                                "'{}' matches no value",
+                                display()
                             )));
                         }
                         let mut obj = implied_value(inner).unwrap_or_default();

@@ -55,7 +55,10 @@ impl AttrPath {
     /// Parses the syntax (not checked against a schema): `[URN ":"] name ["." sub]`.
     pub fn parse(text: &str) -> Result<AttrPath, String> {
         let text = text.trim();
-        let (urn, rest) = if text.len() > 4 && text[..4].eq_ignore_ascii_case("urn:") {
+        let (urn, rest) = if text
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+        {
             match text.rfind(':') {
                 Some(i) if i + 1 < text.len() => (Some(text[..i].to_string()), &text[i + 1..]),
                 _ => return Err(format!("'{text}' names a schema but no attribute")),

@@ -10,6 +10,8 @@
 //! Extensions a tenant has not registered are kept as they came, if the client lists their URN
 //! in `schemas`: what the IdP sent is not thrown away.
 
+use std::fmt::Display;
+
 use serde_json::{Map, Value};
 
 use super::error::ScimError;
@@ -28,12 +30,16 @@ pub enum Mode<'a> {
     },
 }
 
-fn type_error(label: &str, what: &str) -> ScimError {
+fn type_error(label: &dyn Display, what: &str) -> ScimError {
     ScimError::invalid_value(format!("'{label}' must be {what}"))
 }
 
 /// Checks one attribute's value and returns it canonical; `Value::Null` means "unassigned".
-pub fn check_value(attr: &Attribute, value: &Value, label: &str) -> Result<Value, ScimError> {
+pub fn check_value(
+    attr: &Attribute,
+    value: &Value,
+    label: &dyn Display,
+) -> Result<Value, ScimError> {
     if value.is_null() {
         return Ok(Value::Null);
     }
@@ -70,7 +76,7 @@ pub fn check_value(attr: &Attribute, value: &Value, label: &str) -> Result<Value
     check_single(attr, value, label)
 }
 
-fn check_single(attr: &Attribute, value: &Value, label: &str) -> Result<Value, ScimError> {
+fn check_single(attr: &Attribute, value: &Value, label: &dyn Display) -> Result<Value, ScimError> {
     Ok(match (attr.ty, value) {
         (_, Value::Null) => Value::Null,
         (AttributeType::String, Value::String(_)) => value.clone(),
@@ -104,7 +110,7 @@ fn check_single(attr: &Attribute, value: &Value, label: &str) -> Result<Value, S
                 if sub.mutability == Mutability::ReadOnly {
                     continue;
                 }
-                let v = check_value(sub, v, &format!("{label}.{}", sub.name))?;
+                let v = check_value(sub, v, &format_args!("{label}.{}", sub.name))?;
                 if !v.is_null() {
                     out.insert(sub.name.clone(), v);
                 }
@@ -197,7 +203,7 @@ pub fn validate_resource(
             }
             continue;
         }
-        if key.len() > 4 && key[..4].eq_ignore_ascii_case("urn:") {
+        if key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
             if declared.iter().any(|s| s == key) && value.is_object() {
                 kept_unknown.push(key.clone());
                 out.insert(key.clone(), value.clone());
@@ -266,7 +272,11 @@ pub fn validate_resource(
 
 /// The canonical value to store for an input attribute, or `None` when it is not stored
 /// (readOnly, writeOnly, or null).
-fn accept(attr: &Attribute, value: &Value, label: &str) -> Result<Option<Value>, ScimError> {
+fn accept(
+    attr: &Attribute,
+    value: &Value,
+    label: &dyn Display,
+) -> Result<Option<Value>, ScimError> {
     match attr.mutability {
         Mutability::ReadOnly | Mutability::WriteOnly => Ok(None),
         _ => {

@@ -22,7 +22,7 @@ fn stored_group() -> Value {
 fn patch(resource: &Value, ops: Value, schema: &ResourceSchema) -> Result<Value, ScimError> {
     let body = json!({"schemas": [PATCH_OP_URN], "Operations": ops});
     let ops = parse_request(&body)?;
-    apply(resource, &ops, schema)
+    apply(resource.clone(), &ops, schema)
 }
 
 fn user_patch(ops: Value) -> Result<Value, ScimError> {
@@ -478,7 +478,7 @@ fn failed_patches_change_nothing() {
         {"op": "replace", "path": "id", "value": "x"},
     ]}))
     .unwrap();
-    assert!(apply(&before, &ops, ResourceSchema::user()).is_err());
+    assert!(apply(before.clone(), &ops, ResourceSchema::user()).is_err());
     assert_eq!(before, stored_user());
 }
 
