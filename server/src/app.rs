@@ -4,7 +4,8 @@
 //! 2. one tracing span per request (request id, method, route, status, latency);
 //! 3. CSRF protection for the dashboard ([`crate::http::csrf`]);
 //! 4. the dashboard session (tower-sessions, stored in the database);
-//! 5. the routes: health probes, the dashboard's server functions and pages, static assets.
+//! 5. the routes: health probes, the SCIM API (`/scim/v2/{tenant}`, see [`crate::scim`]), the
+//!    dashboard's server functions and pages, static assets.
 
 use std::sync::Arc;
 
@@ -61,31 +62,21 @@ pub fn router(services: Services, web: WebOptions) -> Router {
     let health_services = services.clone();
 
     let dashboard = Router::new()
-        .leptos_routes_with_context(
-            &leptos_options,
-            routes,
-            move || provide_context(context_services.clone()),
-            {
-                let options = leptos_options.clone();
-                move || shell(options.clone())
-            },
-        )
+        .leptos_routes_with_context(&leptos_options, routes, move || provide_context(context_services.clone()), {
+            let options = leptos_options.clone();
+            move || shell(options.clone())
+        })
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(leptos_options)
         .layer(sessions);
 
     Router::new()
         .merge(health::router(health_services))
+        .merge(crate::scim::router(services.clone()))
         .merge(dashboard)
-        .route(
-            "/favicon.ico",
-            get(|| async { axum::response::Redirect::permanent("/favicon.svg") }),
-        )
+        .route("/favicon.ico", get(|| async { axum::response::Redirect::permanent("/favicon.svg") }))
         .route_layer(axum::middleware::from_fn(trace::record_route))
-        .layer(axum::middleware::from_fn_with_state(
-            csrf_policy,
-            csrf::protect,
-        ))
+        .layer(axum::middleware::from_fn_with_state(csrf_policy, csrf::protect))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(trace::layer())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

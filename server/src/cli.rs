@@ -49,6 +49,80 @@ pub enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// Manage a tenant's SCIM API: switch it on or off, create and revoke tokens.
+    Scim {
+        #[command(subcommand)]
+        command: ScimCommand,
+    },
+}
+
+/// `roster scim …`.
+#[derive(Debug, Subcommand)]
+pub enum ScimCommand {
+    /// Switch the tenant's SCIM API on (or off with --disable).
+    Enable(ScimEnableArgs),
+    /// Manage bearer tokens.
+    Token {
+        #[command(subcommand)]
+        command: ScimTokenCommand,
+    },
+}
+
+/// `roster scim enable`.
+#[derive(Clone, Debug, Args)]
+pub struct ScimEnableArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The tenant id.
+    #[arg(long)]
+    pub tenant: String,
+    /// Switch SCIM off instead: every SCIM request is then refused with 401.
+    #[arg(long)]
+    pub disable: bool,
+}
+
+/// `roster scim token …`.
+#[derive(Debug, Subcommand)]
+pub enum ScimTokenCommand {
+    /// Create a bearer token; prints the tenant's SCIM base URL and the token (shown once).
+    Create(ScimTokenCreateArgs),
+    /// Revoke a token: requests with it are refused from now on.
+    Revoke(ScimTokenRevokeArgs),
+}
+
+/// `roster scim token create`.
+#[derive(Clone, Debug, Args)]
+pub struct ScimTokenCreateArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The tenant id.
+    #[arg(long)]
+    pub tenant: String,
+    /// A name that says where the token is used (e.g. "Okta production").
+    #[arg(long)]
+    pub name: String,
+    /// Days until the token expires (default: never).
+    #[arg(long)]
+    pub expires_in: Option<u32>,
+    /// The public URL, to print the SCIM base URL.
+    #[arg(long, env = "ROSTER_PUBLIC_URL", default_value = "http://127.0.0.1:3000")]
+    pub public_url: String,
+    /// Print a JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `roster scim token revoke`.
+#[derive(Clone, Debug, Args)]
+pub struct ScimTokenRevokeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The tenant id.
+    #[arg(long)]
+    pub tenant: String,
+    /// The token's id (printed by `token create`).
+    #[arg(long)]
+    pub token_id: String,
 }
 
 /// Where the database is.
@@ -124,11 +198,7 @@ pub struct TenantCreateArgs {
 impl ServeArgs {
     /// The public URL without a trailing slash.
     pub fn public_url(&self) -> String {
-        self.public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", self.bind))
-            .trim_end_matches('/')
-            .to_string()
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.bind)).trim_end_matches('/').to_string()
     }
 }
 

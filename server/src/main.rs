@@ -1,7 +1,7 @@
 //! The `roster` binary.
 
 use clap::Parser;
-use roster_server::cli::{Cli, Command, TenantCommand};
+use roster_server::cli::{Cli, Command, ScimCommand, ScimTokenCommand, TenantCommand};
 use roster_server::{commands, telemetry};
 
 #[tokio::main]
@@ -11,9 +11,14 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => commands::serve::run(args).await,
         Command::Migrate(args) => commands::migrate::run(args).await,
-        Command::Tenant {
-            command: TenantCommand::Create(args),
-        } => commands::tenant::create(args).await,
+        Command::Tenant { command: TenantCommand::Create(args) } => commands::tenant::create(args).await,
+        Command::Scim { command: ScimCommand::Enable(args) } => commands::scim::enable(args).await,
+        Command::Scim { command: ScimCommand::Token { command: ScimTokenCommand::Create(args) } } => {
+            commands::scim::create_token(args).await
+        }
+        Command::Scim { command: ScimCommand::Token { command: ScimTokenCommand::Revoke(args) } } => {
+            commands::scim::revoke_token(args).await
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

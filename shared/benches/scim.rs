@@ -12,14 +12,11 @@ use roster_shared::scim::validate::{validate_resource, Mode};
 use serde_json::{json, Value};
 
 const OKTA_FILTER: &str = r#"userName eq "bjensen@example.com""#;
-const ENTRA_FILTER: &str =
-    r#"externalId eq "701984" and emails[type eq "work"].value co "@example.com""#;
+const ENTRA_FILTER: &str = r#"externalId eq "701984" and emails[type eq "work"].value co "@example.com""#;
 
 fn user() -> Value {
-    let v: Value = serde_json::from_str(include_str!(
-        "../tests/data/rfc7643_8.3_enterprise_user.json"
-    ))
-    .expect("RFC example");
+    let v: Value =
+        serde_json::from_str(include_str!("../tests/data/rfc7643_8.3_enterprise_user.json")).expect("RFC example");
     validate_resource(&v, ResourceSchema::user(), Mode::Create).expect("valid")
 }
 
@@ -34,12 +31,8 @@ fn benches(c: &mut Criterion) {
     let user = user();
     let okta = Filter::parse_for(OKTA_FILTER, rs).expect("valid");
     let entra = Filter::parse_for(ENTRA_FILTER, rs).expect("valid");
-    c.bench_function("filter/evaluate okta userName eq", |b| {
-        b.iter(|| black_box(&okta).matches(black_box(&user), rs))
-    });
-    c.bench_function("filter/evaluate entra compound", |b| {
-        b.iter(|| black_box(&entra).matches(black_box(&user), rs))
-    });
+    c.bench_function("filter/evaluate okta userName eq", |b| b.iter(|| black_box(&okta).matches(black_box(&user), rs)));
+    c.bench_function("filter/evaluate entra compound", |b| b.iter(|| black_box(&entra).matches(black_box(&user), rs)));
 
     let body = json!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -63,11 +56,7 @@ fn benches(c: &mut Criterion) {
     });
     let ops = parse_request(&body).expect("valid");
     c.bench_function("patch/apply entra 3 ops (parsed)", |b| {
-        b.iter_batched(
-            || user.clone(),
-            |u| apply(u, black_box(&ops), rs).expect("applies"),
-            BatchSize::SmallInput,
-        )
+        b.iter_batched(|| user.clone(), |u| apply(u, black_box(&ops), rs).expect("applies"), BatchSize::SmallInput)
     });
 }
 

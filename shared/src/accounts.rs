@@ -64,10 +64,7 @@ pub async fn sign_up(store: &Store, input: SignUp) -> DomainResult<SignedUp> {
         ));
     }
     let password_hash = passwords::hash(input.password).await?;
-    let tenant = NewTenant {
-        id: TenantId::random(),
-        name: organization,
-    };
+    let tenant = NewTenant { id: TenantId::random(), name: organization };
     let admin = NewAccount {
         id: AccountId::random(),
         role: ConsoleRole::OrgAdmin,
@@ -77,14 +74,9 @@ pub async fn sign_up(store: &Store, input: SignUp) -> DomainResult<SignedUp> {
         password_hash,
     };
     // The unique index still decides a race between two sign-ups with one address.
-    store
-        .create_tenant_with_admin(&tenant, &admin, now_ms())
-        .await?;
+    store.create_tenant_with_admin(&tenant, &admin, now_ms()).await?;
     tracing::info!(tenant = %tenant.id, account = %admin.id, "organization created");
-    Ok(SignedUp {
-        tenant_id: tenant.id,
-        account_id: admin.id,
-    })
+    Ok(SignedUp { tenant_id: tenant.id, account_id: admin.id })
 }
 
 /// What the sign-in form sends, with the client's address.
@@ -105,18 +97,8 @@ pub async fn sign_in(store: &Store, input: SignIn) -> DomainResult<AccountId> {
     let since = now - FAILURE_WINDOW_MS;
     let account = store.account_by_email(&email).await?;
 
-    if let Some(retry_after_secs) =
-        throttled_for(store, &email, &input.client_ip, since, now).await?
-    {
-        store
-            .record_sign_in_attempt(
-                &email,
-                &input.client_ip,
-                account.as_ref(),
-                SignInOutcome::Throttled,
-                now,
-            )
-            .await?;
+    if let Some(retry_after_secs) = throttled_for(store, &email, &input.client_ip, since, now).await? {
+        store.record_sign_in_attempt(&email, &input.client_ip, account.as_ref(), SignInOutcome::Throttled, now).await?;
         tracing::warn!(client_ip = %input.client_ip, "sign-in throttled");
         return Err(DomainError::Throttled { retry_after_secs });
     }
@@ -135,52 +117,30 @@ pub async fn sign_in(store: &Store, input: SignIn) -> DomainResult<AccountId> {
         (Some(_), true) => SignInOutcome::Success,
         _ => SignInOutcome::BadCredentials,
     };
-    store
-        .record_sign_in_attempt(&email, &input.client_ip, account.as_ref(), outcome, now)
-        .await?;
+    store.record_sign_in_attempt(&email, &input.client_ip, account.as_ref(), outcome, now).await?;
     match (outcome, account) {
         (SignInOutcome::Success, Some(a)) => {
             store.touch_sign_in(&a.id, now).await?;
             Ok(a.id)
         }
         (SignInOutcome::Disabled, _) => Err(DomainError::Invalid(
-            "This account is disabled. Ask your organization's administrator or Roster support."
-                .into(),
+            "This account is disabled. Ask your organization's administrator or Roster support.".into(),
         )),
         _ => Err(DomainError::BadCredentials),
     }
 }
 
-async fn throttled_for(
-    store: &Store,
-    email: &str,
-    ip: &str,
-    since: i64,
-    now: i64,
-) -> DomainResult<Option<u64>> {
-    let by_email = store
-        .nth_recent_failure_for_email(email, since, MAX_FAILURES_PER_EMAIL)
-        .await?;
-    let by_ip = store
-        .nth_recent_failure_for_ip(ip, since, MAX_FAILURES_PER_IP)
-        .await?;
+async fn throttled_for(store: &Store, email: &str, ip: &str, since: i64, now: i64) -> DomainResult<Option<u64>> {
+    let by_email = store.nth_recent_failure_for_email(email, since, MAX_FAILURES_PER_EMAIL).await?;
+    let by_ip = store.nth_recent_failure_for_ip(ip, since, MAX_FAILURES_PER_IP).await?;
     // The attempt is allowed again when the limiting failure leaves the window.
-    let until = by_email
-        .into_iter()
-        .chain(by_ip)
-        .map(|at| at + FAILURE_WINDOW_MS)
-        .max();
-    Ok(until
-        .filter(|&u| u > now)
-        .map(|u| ((u - now) as u64).div_ceil(1000)))
+    let until = by_email.into_iter().chain(by_ip).map(|at| at + FAILURE_WINDOW_MS).max();
+    Ok(until.filter(|&u| u > now).map(|u| ((u - now) as u64).div_ceil(1000)))
 }
 
 async fn dummy_hash() -> DomainResult<&'static str> {
     static DUMMY: OnceCell<String> = OnceCell::const_new();
-    DUMMY
-        .get_or_try_init(passwords::dummy_hash)
-        .await
-        .map(String::as_str)
+    DUMMY.get_or_try_init(passwords::dummy_hash).await.map(String::as_str)
 }
 
 /// The signed-in person for a session's account id; `None` if the account is gone or disabled

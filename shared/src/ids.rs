@@ -27,6 +27,7 @@ macro_rules! id_type {
             }
 
             /// Wraps an id that came from our own store.
+            #[allow(dead_code)]
             pub(crate) fn from_store(s: String) -> Self {
                 Self(s)
             }
@@ -52,6 +53,14 @@ id_type!(
 id_type!(
     /// The id of a console account (organization admin or support staff).
     AccountId
+);
+id_type!(
+    /// The id of a SCIM credential (token, client).
+    CredentialId
+);
+id_type!(
+    /// The id of a SCIM resource (User or Group).
+    ResourceId
 );
 
 #[cfg(test)]

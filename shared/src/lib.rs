@@ -19,11 +19,15 @@ pub mod accounts;
 #[cfg(feature = "ssr")]
 pub mod clock;
 #[cfg(feature = "ssr")]
+pub mod credentials;
+#[cfg(feature = "ssr")]
 pub mod error;
 #[cfg(feature = "ssr")]
 pub mod ids;
 #[cfg(feature = "ssr")]
 pub mod passwords;
+#[cfg(feature = "ssr")]
+pub mod provisioning;
 #[cfg(feature = "ssr")]
 pub mod services;
 #[cfg(feature = "ssr")]

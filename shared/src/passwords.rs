@@ -2,9 +2,7 @@
 //! OWASP minimum), run on the blocking pool so that a burst of sign-ins never stalls the
 //! async workers.
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 
 use crate::error::{DomainError, DomainResult};
@@ -26,9 +24,7 @@ pub async fn hash(password: String) -> DomainResult<String> {
 /// (and is logged), never as a match.
 pub async fn verify(password: String, stored: String) -> DomainResult<bool> {
     tokio::task::spawn_blocking(move || match PasswordHash::new(&stored) {
-        Ok(parsed) => Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
+        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
         Err(e) => {
             tracing::error!("stored password hash is malformed: {e}");
             false
@@ -54,9 +50,7 @@ mod tests {
     async fn hashes_are_argon2id_and_verify() {
         let h = hash("correct horse battery".into()).await.unwrap();
         assert!(h.starts_with("$argon2id$"), "{h}");
-        assert!(verify("correct horse battery".into(), h.clone())
-            .await
-            .unwrap());
+        assert!(verify("correct horse battery".into(), h.clone()).await.unwrap());
         assert!(!verify("correct horse batterz".into(), h).await.unwrap());
         assert!(!verify("x".into(), "not a hash".into()).await.unwrap());
     }

@@ -20,13 +20,9 @@ pub const MAX_EMAIL_CHARS: usize = 254;
 pub fn password_problem(password: &str) -> Option<String> {
     let n = password.chars().count();
     if n < MIN_PASSWORD_CHARS {
-        Some(format!(
-            "Use at least {MIN_PASSWORD_CHARS} characters for the password ({n} so far)."
-        ))
+        Some(format!("Use at least {MIN_PASSWORD_CHARS} characters for the password ({n} so far)."))
     } else if n > MAX_PASSWORD_CHARS {
-        Some(format!(
-            "Use at most {MAX_PASSWORD_CHARS} characters for the password."
-        ))
+        Some(format!("Use at most {MAX_PASSWORD_CHARS} characters for the password."))
     } else if password.trim().is_empty() {
         Some("The password cannot be only spaces.".to_string())
     } else {
@@ -40,9 +36,7 @@ pub fn name_problem(what: &str, name: &str) -> Option<String> {
     if trimmed.is_empty() {
         Some(format!("Enter the {what}."))
     } else if trimmed.chars().count() > MAX_NAME_CHARS {
-        Some(format!(
-            "The {what} can have at most {MAX_NAME_CHARS} characters."
-        ))
+        Some(format!("The {what} can have at most {MAX_NAME_CHARS} characters."))
     } else if trimmed.chars().any(char::is_control) {
         Some(format!("The {what} cannot contain control characters."))
     } else {
@@ -69,9 +63,7 @@ pub fn email_problem(email: &str) -> Option<String> {
         return Some("Enter your email address.".to_string());
     }
     if email.chars().count() > MAX_EMAIL_CHARS {
-        return Some(format!(
-            "The email address can have at most {MAX_EMAIL_CHARS} characters."
-        ));
+        return Some(format!("The email address can have at most {MAX_EMAIL_CHARS} characters."));
     }
     if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return bad();
@@ -108,23 +100,12 @@ mod tests {
 
     #[test]
     fn email_shapes() {
-        for ok in [
-            "ada@example.com",
-            " Ada@Example.COM ",
-            "a.b+c@sub.example.co.uk",
-        ] {
+        for ok in ["ada@example.com", " Ada@Example.COM ", "a.b+c@sub.example.co.uk"] {
             assert_eq!(email_problem(ok), None, "{ok}");
         }
-        for bad in [
-            "",
-            "ada",
-            "ada@",
-            "@example.com",
-            "ada@example",
-            "a da@example.com",
-            "ada@.com",
-            "ada@example.com.",
-        ] {
+        for bad in
+            ["", "ada", "ada@", "@example.com", "ada@example", "a da@example.com", "ada@.com", "ada@example.com."]
+        {
             assert!(email_problem(bad).is_some(), "{bad}");
         }
         assert_eq!(normalize_email(" Ada@Example.COM "), "ada@example.com");

@@ -9,25 +9,16 @@ use roster_shared::scim::schema::ResourceSchema;
 use roster_shared::scim::validate::{validate_resource, Mode};
 use serde_json::{json, Number, Value};
 
-const NAMES: &[&str] = &[
-    "userName", "title", "emails", "name", "active", "meta", "x", "a-b_c1",
-];
+const NAMES: &[&str] = &["userName", "title", "emails", "name", "active", "meta", "x", "a-b_c1"];
 const SUBS: &[&str] = &["value", "type", "givenName", "created", "$ref"];
 
 fn path() -> impl Strategy<Value = AttrPath> {
     (
-        prop::option::weighted(
-            0.15,
-            Just("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User".to_string()),
-        ),
+        prop::option::weighted(0.15, Just("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User".to_string())),
         prop::sample::select(NAMES),
         prop::option::weighted(0.3, prop::sample::select(SUBS)),
     )
-        .prop_map(|(urn, name, sub)| AttrPath {
-            urn,
-            name: name.to_string(),
-            sub: sub.map(str::to_string),
-        })
+        .prop_map(|(urn, name, sub)| AttrPath { urn, name: name.to_string(), sub: sub.map(str::to_string) })
 }
 
 fn comp_value() -> impl Strategy<Value = CompValue> {
@@ -58,11 +49,7 @@ fn op() -> impl Strategy<Value = CompareOp> {
 
 fn leaf() -> impl Strategy<Value = Filter> {
     prop_oneof![
-        (path(), op(), comp_value()).prop_map(|(path, op, value)| Filter::Compare {
-            path,
-            op,
-            value
-        }),
+        (path(), op(), comp_value()).prop_map(|(path, op, value)| Filter::Compare { path, op, value }),
         path().prop_map(Filter::Present),
     ]
 }
@@ -71,10 +58,8 @@ fn logic(inner: BoxedStrategy<Filter>) -> BoxedStrategy<Filter> {
     inner
         .prop_recursive(4, 24, 2, |inner| {
             prop_oneof![
-                (inner.clone(), inner.clone())
-                    .prop_map(|(a, b)| Filter::And(Box::new(a), Box::new(b))),
-                (inner.clone(), inner.clone())
-                    .prop_map(|(a, b)| Filter::Or(Box::new(a), Box::new(b))),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| Filter::And(Box::new(a), Box::new(b))),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| Filter::Or(Box::new(a), Box::new(b))),
                 inner.prop_map(|a| Filter::Not(Box::new(a))),
             ]
         })
@@ -84,17 +69,10 @@ fn logic(inner: BoxedStrategy<Filter>) -> BoxedStrategy<Filter> {
 fn filter() -> impl Strategy<Value = Filter> {
     // Value paths hold plain sub-attribute names and cannot nest.
     let sub_leaf = (prop::sample::select(SUBS), op(), comp_value())
-        .prop_map(|(n, op, value)| Filter::Compare {
-            path: AttrPath::attr(n),
-            op,
-            value,
-        })
+        .prop_map(|(n, op, value)| Filter::Compare { path: AttrPath::attr(n), op, value })
         .boxed();
-    let value_path =
-        (prop::sample::select(NAMES), logic(sub_leaf)).prop_map(|(n, f)| Filter::ValuePath {
-            path: AttrPath::attr(n),
-            filter: Box::new(f),
-        });
+    let value_path = (prop::sample::select(NAMES), logic(sub_leaf))
+        .prop_map(|(n, f)| Filter::ValuePath { path: AttrPath::attr(n), filter: Box::new(f) });
     logic(prop_oneof![3 => leaf(), 1 => value_path].boxed())
 }
 
@@ -128,8 +106,7 @@ proptest! {
 }
 
 fn stored_user() -> Value {
-    let input: Value =
-        serde_json::from_str(include_str!("data/rfc7643_8.3_enterprise_user.json")).unwrap();
+    let input: Value = serde_json::from_str(include_str!("data/rfc7643_8.3_enterprise_user.json")).unwrap();
     let mut user = validate_resource(&input, ResourceSchema::user(), Mode::Create).unwrap();
     // The server-set attributes a PATCH must never change.
     user["id"] = json!("2819c223-7f76-453a-919d-413861904646");
@@ -166,20 +143,14 @@ fn patch_value() -> impl Strategy<Value = Option<Value>> {
         Just(json!({"givenName": "Ada", "value": "v"})),
         Just(json!([{"value": "a@b.c", "type": "work", "primary": true}])),
         Just(json!({"id": "other", "meta": {"created": "2020-01-01T00:00:00Z"}, "nickName": "N"})),
-        Just(
-            json!({"id": "2819c223-7f76-453a-919d-413861904646", "groups": [], "name.familyName": "J"})
-        ),
+        Just(json!({"id": "2819c223-7f76-453a-919d-413861904646", "groups": [], "name.familyName": "J"})),
         Just(Value::Null),
     ])
 }
 
 fn patch_op() -> impl Strategy<Value = PatchOperation> {
     (
-        prop::sample::select(vec![
-            PatchOpKind::Add,
-            PatchOpKind::Remove,
-            PatchOpKind::Replace,
-        ]),
+        prop::sample::select(vec![PatchOpKind::Add, PatchOpKind::Remove, PatchOpKind::Replace]),
         prop::option::weighted(0.8, prop::sample::select(PATCH_PATHS)),
         patch_value(),
     )

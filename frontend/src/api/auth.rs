@@ -7,28 +7,14 @@ use crate::error::UiError;
 
 /// Creates an organization and its first admin, and signs the admin in.
 #[server(prefix = "/api", endpoint = "sign_up")]
-pub async fn sign_up(
-    organization: String,
-    name: String,
-    email: String,
-    password: String,
-) -> Result<(), UiError> {
+pub async fn sign_up(organization: String, name: String, email: String, password: String) -> Result<(), UiError> {
     use roster_shared::accounts;
 
     use super::ctx;
 
     let services = ctx::services()?;
     let session = ctx::session().await?;
-    let created = accounts::sign_up(
-        &services.store,
-        accounts::SignUp {
-            organization,
-            name,
-            email,
-            password,
-        },
-    )
-    .await?;
+    let created = accounts::sign_up(&services.store, accounts::SignUp { organization, name, email, password }).await?;
     start_session(&session, &created.account_id).await?;
     leptos_axum::redirect("/");
     Ok(())
@@ -44,15 +30,7 @@ pub async fn sign_in(email: String, password: String) -> Result<(), UiError> {
     let services = ctx::services()?;
     let session = ctx::session().await?;
     let client_ip = ctx::client_ip(&services).await;
-    let account_id = accounts::sign_in(
-        &services.store,
-        accounts::SignIn {
-            email,
-            password,
-            client_ip,
-        },
-    )
-    .await?;
+    let account_id = accounts::sign_in(&services.store, accounts::SignIn { email, password, client_ip }).await?;
     start_session(&session, &account_id).await?;
     leptos_axum::redirect("/");
     Ok(())
@@ -95,9 +73,6 @@ async fn start_session(
         UiError::Internal
     };
     session.cycle_id().await.map_err(fail)?;
-    session
-        .insert(super::ctx::ACCOUNT_KEY, account_id.as_str())
-        .await
-        .map_err(fail)?;
+    session.insert(super::ctx::ACCOUNT_KEY, account_id.as_str()).await.map_err(fail)?;
     Ok(())
 }

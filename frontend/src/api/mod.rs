@@ -50,9 +50,7 @@ pub(crate) mod ctx {
         let Some(id) = account_id(&session).await? else {
             return Err(UiError::Unauthenticated);
         };
-        roster_shared::accounts::viewer(&services.store, &id)
-            .await?
-            .ok_or(UiError::Unauthenticated)
+        roster_shared::accounts::viewer(&services.store, &id).await?.ok_or(UiError::Unauthenticated)
     }
 
     /// The client's IP address, as the connection (or, behind a trusted proxy, the last
@@ -67,8 +65,7 @@ pub(crate) mod ctx {
                     .filter_map(|v| v.to_str().ok())
                     .flat_map(|v| v.split(','))
                     .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .last()
+                    .rfind(|s| !s.is_empty())
                     .map(str::to_owned)
             });
             if let Some(ip) = forwarded {

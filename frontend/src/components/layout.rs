@@ -47,18 +47,9 @@ pub fn DashboardLayout() -> impl IntoView {
 #[component]
 fn Frame(viewer: Viewer) -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
-    let org_name = viewer
-        .tenant
-        .as_ref()
-        .map(|t| t.name.clone())
-        .unwrap_or_else(|| "Roster".to_string());
-    let initials: String = viewer
-        .name
-        .split_whitespace()
-        .filter_map(|w| w.chars().next())
-        .take(2)
-        .collect::<String>()
-        .to_uppercase();
+    let org_name = viewer.tenant.as_ref().map(|t| t.name.clone()).unwrap_or_else(|| "Roster".to_string());
+    let initials: String =
+        viewer.name.split_whitespace().filter_map(|w| w.chars().next()).take(2).collect::<String>().to_uppercase();
 
     view! {
         <div class="app">

@@ -23,12 +23,7 @@ pub fn HomePage() -> impl IntoView {
 
 #[component]
 fn Overview(viewer: Viewer) -> impl IntoView {
-    let first_name = viewer
-        .name
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_string();
+    let first_name = viewer.name.split_whitespace().next().unwrap_or_default().to_string();
     let tenant = viewer.tenant.clone();
     view! {
         <div class="page-header">

@@ -12,13 +12,7 @@ use crate::components::password_input::PasswordInput;
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let action = ServerAction::<SignIn>::new();
-    let error = move || {
-        action
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .map(|e| e.to_string())
-    };
+    let error = move || action.value().get().and_then(|r| r.err()).map(|e| e.to_string());
 
     view! {
         <Title text="Sign in"/>

@@ -13,13 +13,7 @@ use crate::components::password_input::PasswordInput;
 #[component]
 pub fn SignUpPage() -> impl IntoView {
     let action = ServerAction::<SignUp>::new();
-    let error = move || {
-        action
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .map(|e| e.to_string())
-    };
+    let error = move || action.value().get().and_then(|r| r.err()).map(|e| e.to_string());
     let password = RwSignal::new(String::new());
     let hint = move || {
         let p = password.get();

@@ -28,33 +28,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Expired dashboard sessions are deleted hourly.
     let sessions = store.session_store();
     let cleanup = tokio::spawn(async move {
-        if let Err(e) = sessions
-            .continuously_delete_expired(Duration::from_secs(3600))
-            .await
-        {
+        if let Err(e) = sessions.continuously_delete_expired(Duration::from_secs(3600)).await {
             tracing::error!("expired-session cleanup stopped: {e}");
         }
     });
 
-    let app = router(
-        services,
-        WebOptions {
-            site_root: args.site_root.clone(),
-            site_addr: args.bind,
-        },
-    );
+    let app = router(services, WebOptions { site_root: args.site_root.clone(), site_addr: args.bind });
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.bind))?;
     tracing::info!(bind = %args.bind, public_url = %public_url, "Roster is listening");
     println!("Roster is running at {public_url}");
 
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
 
     cleanup.abort();
     store.close().await;

@@ -15,23 +15,13 @@ pub async fn create(args: TenantCreateArgs) -> anyhow::Result<()> {
         .read_line(&mut password)
         .map_err(|e| anyhow::anyhow!("cannot read the password from standard input: {e}"))?;
     let password = password.trim_end_matches(['\r', '\n']).to_string();
-    let name = args.admin_name.clone().unwrap_or_else(|| {
-        args.admin_email
-            .split('@')
-            .next()
-            .unwrap_or_default()
-            .to_string()
-    });
+    let name =
+        args.admin_name.clone().unwrap_or_else(|| args.admin_email.split('@').next().unwrap_or_default().to_string());
 
     let store = super::open_store(&args.database.database_url).await?;
     let result = accounts::sign_up(
         &store,
-        SignUp {
-            organization: args.name.clone(),
-            name,
-            email: args.admin_email.clone(),
-            password,
-        },
+        SignUp { organization: args.name.clone(), name, email: args.admin_email.clone(), password },
     )
     .await;
     store.close().await;

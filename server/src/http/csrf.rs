@@ -35,19 +35,14 @@ pub struct Policy {
 impl Policy {
     /// A policy for an instance reachable at `public_url`.
     pub fn new(public_url: &str) -> Self {
-        let public_origin = url::Url::parse(public_url)
-            .ok()
-            .map(|u| u.origin().ascii_serialization())
-            .filter(|o| o != "null");
+        let public_origin =
+            url::Url::parse(public_url).ok().map(|u| u.origin().ascii_serialization()).filter(|o| o != "null");
         Policy { public_origin }
     }
 
     /// Whether a request with these method and headers may go on.
     pub fn allows(&self, method: &Method, path: &str, headers: &HeaderMap) -> bool {
-        if matches!(
-            *method,
-            Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
-        ) {
+        if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE) {
             return true;
         }
         if EXEMPT_PREFIXES.iter().any(|p| path.starts_with(p)) {
@@ -63,9 +58,7 @@ impl Policy {
             return true;
         }
         // The origin of the Host the request was sent to, whatever the scheme.
-        let origin_host = origin
-            .strip_prefix("https://")
-            .or_else(|| origin.strip_prefix("http://"));
+        let origin_host = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
         let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
         matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
     }
@@ -86,9 +79,7 @@ pub async fn protect(State(policy): State<Arc<Policy>>, req: Request, next: Next
     (
         StatusCode::FORBIDDEN,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        Body::from(
-            "Cross-site request refused: this request did not come from the Roster dashboard.",
-        ),
+        Body::from("Cross-site request refused: this request did not come from the Roster dashboard."),
     )
         .into_response()
 }
@@ -112,56 +103,27 @@ mod tests {
         let post = Method::POST;
         assert!(p.allows(&Method::GET, "/", &headers(&[])));
         assert!(!p.allows(&post, "/api/sign_in", &headers(&[])));
-        assert!(p.allows(
-            &post,
-            "/api/sign_in",
-            &headers(&[("sec-fetch-site", "same-origin")])
-        ));
-        assert!(!p.allows(
-            &post,
-            "/api/sign_in",
-            &headers(&[("sec-fetch-site", "cross-site")])
-        ));
-        assert!(!p.allows(
-            &post,
-            "/api/sign_in",
-            &headers(&[("sec-fetch-site", "same-site")])
-        ));
-        assert!(p.allows(
-            &post,
-            "/api/sign_in",
-            &headers(&[("origin", "https://roster.example.com")])
-        ));
-        assert!(!p.allows(
-            &post,
-            "/api/sign_in",
-            &headers(&[("origin", "https://evil.example")])
-        ));
+        assert!(p.allows(&post, "/api/sign_in", &headers(&[("sec-fetch-site", "same-origin")])));
+        assert!(!p.allows(&post, "/api/sign_in", &headers(&[("sec-fetch-site", "cross-site")])));
+        assert!(!p.allows(&post, "/api/sign_in", &headers(&[("sec-fetch-site", "same-site")])));
+        assert!(p.allows(&post, "/api/sign_in", &headers(&[("origin", "https://roster.example.com")])));
+        assert!(!p.allows(&post, "/api/sign_in", &headers(&[("origin", "https://evil.example")])));
         assert!(!p.allows(&post, "/api/sign_in", &headers(&[("origin", "null")])));
         assert!(p.allows(
             &post,
             "/api/sign_in",
-            &headers(&[
-                ("origin", "http://127.0.0.1:3000"),
-                ("host", "127.0.0.1:3000")
-            ])
+            &headers(&[("origin", "http://127.0.0.1:3000"), ("host", "127.0.0.1:3000")])
         ));
         assert!(!p.allows(
             &post,
             "/api/sign_in",
-            &headers(&[
-                ("origin", "http://127.0.0.1:3001"),
-                ("host", "127.0.0.1:3000")
-            ])
+            &headers(&[("origin", "http://127.0.0.1:3001"), ("host", "127.0.0.1:3000")])
         ));
         // Sec-Fetch-Site wins over a matching Origin.
         assert!(!p.allows(
             &post,
             "/api/sign_in",
-            &headers(&[
-                ("origin", "https://roster.example.com"),
-                ("sec-fetch-site", "cross-site")
-            ])
+            &headers(&[("origin", "https://roster.example.com"), ("sec-fetch-site", "cross-site")])
         ));
         assert!(p.allows(&post, "/scim/v2/x/Users", &headers(&[])));
     }

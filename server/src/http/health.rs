@@ -11,9 +11,7 @@ use serde_json::json;
 
 /// The probe routes.
 pub fn router(services: Services) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(move || readyz(services.clone())))
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(move || readyz(services.clone())))
 }
 
 async fn healthz() -> Json<serde_json::Value> {
@@ -22,16 +20,10 @@ async fn healthz() -> Json<serde_json::Value> {
 
 async fn readyz(services: Services) -> (StatusCode, Json<serde_json::Value>) {
     match services.store.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(json!({ "status": "ready", "database": "ok" })),
-        ),
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready", "database": "ok" }))),
         Err(e) => {
             tracing::warn!("readiness check failed: {e}");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable", "database": "unreachable" })),
-            )
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "database": "unreachable" })))
         }
     }
 }

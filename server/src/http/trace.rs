@@ -11,12 +11,8 @@ use tower_http::trace::{MakeSpan, OnResponse, TraceLayer};
 use tracing::{field, Span};
 
 /// The tracing layer.
-pub fn layer() -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, RequestSpan, (), LogResponse>
-{
-    TraceLayer::new_for_http()
-        .make_span_with(RequestSpan)
-        .on_request(())
-        .on_response(LogResponse)
+pub fn layer() -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, RequestSpan, (), LogResponse> {
+    TraceLayer::new_for_http().make_span_with(RequestSpan).on_request(()).on_response(LogResponse)
 }
 
 /// Makes the request span.
@@ -25,11 +21,7 @@ pub struct RequestSpan;
 
 impl<B> MakeSpan<B> for RequestSpan {
     fn make_span(&mut self, req: &http::Request<B>) -> Span {
-        let request_id = req
-            .headers()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("-");
+        let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
         tracing::info_span!(
             "request",
             request_id = %request_id,
@@ -50,11 +42,7 @@ impl<B> OnResponse<B> for LogResponse {
         let ms = latency.as_secs_f64() * 1000.0;
         span.record("status", res.status().as_u16());
         span.record("latency_ms", format!("{ms:.1}"));
-        tracing::info!(
-            status = res.status().as_u16(),
-            latency_ms = format!("{ms:.1}"),
-            "response"
-        );
+        tracing::info!(status = res.status().as_u16(), latency_ms = format!("{ms:.1}"), "response");
     }
 }
 

@@ -8,10 +8,7 @@ use http::StatusCode;
 use crate::both_backends;
 use crate::common::*;
 
-both_backends!(
-    tenant_create_prints_the_id_and_the_admin_can_sign_in,
-    tenant_create_refuses_bad_input
-);
+both_backends!(tenant_create_prints_the_id_and_the_admin_can_sign_in, tenant_create_refuses_bad_input);
 
 fn roster(args: &[&str], stdin: &str) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
@@ -22,23 +19,14 @@ fn roster(args: &[&str], stdin: &str) -> std::process::Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run roster");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
     child.wait_with_output().expect("roster finished")
 }
 
 async fn tenant_create_prints_the_id_and_the_admin_can_sign_in(db: Db) {
     let test_db = TestDb::new(db).await;
     let migrate = roster(&["migrate", "--database-url", &test_db.url], "");
-    assert!(
-        migrate.status.success(),
-        "{}",
-        String::from_utf8_lossy(&migrate.stderr)
-    );
+    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
 
     let out = roster(
         &[
@@ -54,16 +42,9 @@ async fn tenant_create_prints_the_id_and_the_admin_can_sign_in(db: Db) {
         ],
         &format!("{PASSWORD}\n"),
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert!(
-        roster_shared::ids::TenantId::parse(&id).is_some(),
-        "prints the tenant id: {id:?}"
-    );
+    assert!(roster_shared::ids::TenantId::parse(&id).is_some(), "prints the tenant id: {id:?}");
 
     let out = roster(
         &[
@@ -82,11 +63,7 @@ async fn tenant_create_prints_the_id_and_the_admin_can_sign_in(db: Db) {
         ],
         PASSWORD,
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
     assert_eq!(json["name"], "Globex");
     assert_eq!(json["admin_email"], "hank@globex.test");
@@ -94,13 +71,7 @@ async fn tenant_create_prints_the_id_and_the_admin_can_sign_in(db: Db) {
 
     // The admin created on the command line signs in to the dashboard.
     let app = TestApp::new_on(test_db).await;
-    let res = app
-        .call(
-            "sign_in",
-            &[("email", "bill@initech.test"), ("password", PASSWORD)],
-            None,
-        )
-        .await;
+    let res = app.call("sign_in", &[("email", "bill@initech.test"), ("password", PASSWORD)], None).await;
     assert_eq!(res.status(), StatusCode::OK);
     let cookie = session_cookie(&res).expect("cookie");
     let viewer = app.viewer(Some(&cookie)).await;
@@ -125,24 +96,9 @@ async fn tenant_create_refuses_bad_input(db: Db) {
         "short\n",
     );
     assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("at least 12"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 12"), "{}", String::from_utf8_lossy(&out.stderr));
     // Without --admin-password-stdin the command does not run.
-    let out = roster(
-        &[
-            "tenant",
-            "create",
-            "--database-url",
-            &test_db.url,
-            "--name",
-            "X",
-            "--admin-email",
-            "x@x.test",
-        ],
-        "",
-    );
+    let out =
+        roster(&["tenant", "create", "--database-url", &test_db.url, "--name", "X", "--admin-email", "x@x.test"], "");
     assert!(!out.status.success());
 }

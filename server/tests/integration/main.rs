@@ -8,3 +8,5 @@ mod common;
 mod auth;
 mod cli;
 mod health;
+mod scim_api;
+mod scim_idp;

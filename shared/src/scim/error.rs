@@ -49,11 +49,7 @@ pub struct ScimError {
 impl ScimError {
     /// A 400 with a `scimType`.
     pub fn bad_request(scim_type: ScimType, detail: impl Into<String>) -> Self {
-        ScimError {
-            status: 400,
-            scim_type: Some(scim_type),
-            detail: detail.into(),
-        }
+        ScimError { status: 400, scim_type: Some(scim_type), detail: detail.into() }
     }
 
     /// `invalidFilter`.
@@ -88,20 +84,12 @@ impl ScimError {
 
     /// 409 `uniqueness`.
     pub fn uniqueness(detail: impl Into<String>) -> Self {
-        ScimError {
-            status: 409,
-            scim_type: Some(ScimType::Uniqueness),
-            detail: detail.into(),
-        }
+        ScimError { status: 409, scim_type: Some(ScimType::Uniqueness), detail: detail.into() }
     }
 
     /// A status without `scimType` (401, 403, 404, 412, 413, 429, 500, 501).
     pub fn status(status: u16, detail: impl Into<String>) -> Self {
-        ScimError {
-            status,
-            scim_type: None,
-            detail: detail.into(),
-        }
+        ScimError { status, scim_type: None, detail: detail.into() }
     }
 
     /// The JSON body (RFC 7644 section 3.12): `status` is a string, as the RFC's examples show
@@ -113,10 +101,7 @@ impl ScimError {
             "detail": self.detail,
         });
         if let (Some(t), Some(obj)) = (self.scim_type, body.as_object_mut()) {
-            obj.insert(
-                "scimType".into(),
-                serde_json::to_value(t).unwrap_or_default(),
-            );
+            obj.insert("scimType".into(), serde_json::to_value(t).unwrap_or_default());
         }
         body
     }

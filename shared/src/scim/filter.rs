@@ -209,10 +209,7 @@ fn lex(text: &str) -> Result<(Vec<Token>, usize), ScimError> {
                 let end = chars[j].0 + 1;
                 let s: String = serde_json::from_str(&text[byte..end])
                     .map_err(|e| err_at(pos, format!("invalid string literal ({e})")))?;
-                tokens.push(Token {
-                    tok: Tok::Str(s),
-                    pos,
-                });
+                tokens.push(Token { tok: Tok::Str(s), pos });
                 i = j + 1;
             }
             _ => {
@@ -223,15 +220,8 @@ fn lex(text: &str) -> Result<(Vec<Token>, usize), ScimError> {
                 {
                     j += 1;
                 }
-                let end = if j < chars.len() {
-                    chars[j].0
-                } else {
-                    text.len()
-                };
-                tokens.push(Token {
-                    tok: Tok::Word(text[byte..end].to_string()),
-                    pos,
-                });
+                let end = if j < chars.len() { chars[j].0 } else { text.len() };
+                tokens.push(Token { tok: Tok::Word(text[byte..end].to_string()), pos });
                 i = j;
             }
         }
@@ -271,10 +261,7 @@ impl Parser {
     fn enter(&mut self) -> Result<(), ScimError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(err_at(
-                self.pos(),
-                format!("nested more than {MAX_DEPTH} levels deep"),
-            ));
+            return Err(err_at(self.pos(), format!("nested more than {MAX_DEPTH} levels deep")));
         }
         Ok(())
     }
@@ -301,17 +288,9 @@ impl Parser {
 
     fn expect_close(&mut self, open_pos: usize) -> Result<(), ScimError> {
         match self.next() {
-            Some(Token {
-                tok: Tok::Close, ..
-            }) => Ok(()),
-            Some(t) => Err(err_at(
-                t.pos,
-                format!("expected ')' to close the '(' at position {open_pos}"),
-            )),
-            None => Err(err_at(
-                self.end_pos,
-                format!("missing ')' for the '(' at position {open_pos}"),
-            )),
+            Some(Token { tok: Tok::Close, .. }) => Ok(()),
+            Some(t) => Err(err_at(t.pos, format!("expected ')' to close the '(' at position {open_pos}"))),
+            None => Err(err_at(self.end_pos, format!("missing ')' for the '(' at position {open_pos}"))),
         }
     }
 
@@ -320,10 +299,7 @@ impl Parser {
             let not_pos = self.pos();
             self.next();
             match self.next() {
-                Some(Token {
-                    tok: Tok::Open,
-                    pos,
-                }) => {
+                Some(Token { tok: Tok::Open, pos }) => {
                     self.enter()?;
                     let inner = self.or(in_value_path)?;
                     self.expect_close(pos)?;
@@ -339,10 +315,7 @@ impl Parser {
             }
         }
         match self.peek().cloned() {
-            Some(Token {
-                tok: Tok::Open,
-                pos,
-            }) => {
+            Some(Token { tok: Tok::Open, pos }) => {
                 self.next();
                 self.enter()?;
                 let inner = self.or(in_value_path)?;
@@ -350,69 +323,35 @@ impl Parser {
                 self.depth -= 1;
                 Ok(inner)
             }
-            Some(Token {
-                tok: Tok::Word(w),
-                pos,
-            }) => {
+            Some(Token { tok: Tok::Word(w), pos }) => {
                 self.next();
                 self.attr_expr(&w, pos, in_value_path)
             }
             Some(t) => Err(err_at(t.pos, "expected an attribute name, 'not' or '('")),
-            None => Err(err_at(
-                self.end_pos,
-                "the filter ends where an expression was expected",
-            )),
+            None => Err(err_at(self.end_pos, "the filter ends where an expression was expected")),
         }
     }
 
-    fn attr_expr(
-        &mut self,
-        word: &str,
-        pos: usize,
-        in_value_path: bool,
-    ) -> Result<Filter, ScimError> {
+    fn attr_expr(&mut self, word: &str, pos: usize, in_value_path: bool) -> Result<Filter, ScimError> {
         let path = AttrPath::parse(word).map_err(|e| err_at(pos, e))?;
-        if let Some(Token {
-            tok: Tok::LBracket,
-            pos: bpos,
-        }) = self.peek().cloned()
-        {
+        if let Some(Token { tok: Tok::LBracket, pos: bpos }) = self.peek().cloned() {
             if in_value_path {
                 return Err(err_at(bpos, "value filters cannot be nested"));
             }
             if path.sub.is_some() {
-                return Err(err_at(
-                    bpos,
-                    "a value filter applies to an attribute, not a sub-attribute",
-                ));
+                return Err(err_at(bpos, "a value filter applies to an attribute, not a sub-attribute"));
             }
             self.next();
             self.enter()?;
             let inner = self.or(true)?;
             match self.next() {
-                Some(Token {
-                    tok: Tok::RBracket, ..
-                }) => {}
-                Some(t) => {
-                    return Err(err_at(
-                        t.pos,
-                        format!("expected ']' to close the '[' at position {bpos}"),
-                    ))
-                }
-                None => {
-                    return Err(err_at(
-                        self.end_pos,
-                        format!("missing ']' for the '[' at position {bpos}"),
-                    ))
-                }
+                Some(Token { tok: Tok::RBracket, .. }) => {}
+                Some(t) => return Err(err_at(t.pos, format!("expected ']' to close the '[' at position {bpos}"))),
+                None => return Err(err_at(self.end_pos, format!("missing ']' for the '[' at position {bpos}"))),
             }
             self.depth -= 1;
             // Extension: `attr[filter].sub op value` / `attr[filter].sub pr`.
-            if let Some(Token {
-                tok: Tok::Word(w),
-                pos: spos,
-            }) = self.peek().cloned()
-            {
+            if let Some(Token { tok: Tok::Word(w), pos: spos }) = self.peek().cloned() {
                 if let Some(sub) = w.strip_prefix('.') {
                     self.next();
                     let sub_path = AttrPath::parse(sub).map_err(|e| err_at(spos, e))?;
@@ -426,43 +365,29 @@ impl Parser {
                     });
                 }
             }
-            return Ok(Filter::ValuePath {
-                path,
-                filter: Box::new(inner),
-            });
+            return Ok(Filter::ValuePath { path, filter: Box::new(inner) });
         }
         self.comparison(path, pos)
     }
 
     fn comparison(&mut self, path: AttrPath, path_pos: usize) -> Result<Filter, ScimError> {
         let (op_word, op_pos) = match self.next() {
-            Some(Token {
-                tok: Tok::Word(w),
-                pos,
-            }) => (w, pos),
+            Some(Token { tok: Tok::Word(w), pos }) => (w, pos),
             Some(t) => {
                 return Err(err_at(
                     t.pos,
-                    format!(
-                    "expected an operator (eq, ne, co, sw, ew, gt, ge, lt, le, pr) after '{path}'"
-                ),
+                    format!("expected an operator (eq, ne, co, sw, ew, gt, ge, lt, le, pr) after '{path}'"),
                 ))
             }
             None => {
-                return Err(err_at(
-                    self.end_pos,
-                    format!("expected an operator after '{path}' at position {path_pos}"),
-                ))
+                return Err(err_at(self.end_pos, format!("expected an operator after '{path}' at position {path_pos}")))
             }
         };
         if op_word.eq_ignore_ascii_case("pr") {
             return Ok(Filter::Present(path));
         }
         let op = CompareOp::parse(&op_word).ok_or_else(|| {
-            err_at(
-                op_pos,
-                format!("'{op_word}' is not an operator (eq, ne, co, sw, ew, gt, ge, lt, le, pr)"),
-            )
+            err_at(op_pos, format!("'{op_word}' is not an operator (eq, ne, co, sw, ew, gt, ge, lt, le, pr)"))
         })?;
         let value = match self.next() {
             Some(Token { tok: Tok::Str(s), .. }) => CompValue::Str(s),
@@ -485,6 +410,11 @@ impl Parser {
         };
         Ok(Filter::Compare { path, op, value })
     }
+}
+
+/// A dateTime literal as Unix epoch milliseconds (for comparisons with stored timestamps).
+pub fn datetime_ms(s: &str) -> Option<i64> {
+    parse_datetime(s).map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
 }
 
 /// A JSON number literal, read exactly: integers as integers, others with Rust's correctly
@@ -512,12 +442,7 @@ impl Filter {
             )));
         }
         let (tokens, end_pos) = lex(text)?;
-        let mut p = Parser {
-            tokens,
-            i: 0,
-            end_pos,
-            depth: 0,
-        };
+        let mut p = Parser { tokens, i: 0, end_pos, depth: 0 };
         let f = p.or(false)?;
         if let Some(t) = p.peek() {
             let what = match &t.tok {
@@ -606,10 +531,7 @@ enum Scope<'s> {
 }
 
 /// The attribute a (resolved or raw) path names within a scope.
-fn lookup<'s>(
-    path: &AttrPath,
-    scope: Scope<'s>,
-) -> Result<(AttrPath, &'s Attribute, Option<&'s Attribute>), String> {
+fn lookup<'s>(path: &AttrPath, scope: Scope<'s>) -> Result<(AttrPath, &'s Attribute, Option<&'s Attribute>), String> {
     match scope {
         Scope::Resource(schema) => {
             let r = path.resolve(schema)?;
@@ -633,9 +555,7 @@ fn lookup<'s>(
 fn resolve(filter: &Filter, scope: Scope<'_>) -> Result<Filter, ScimError> {
     let invalid = |msg: String| ScimError::invalid_filter(msg);
     Ok(match filter {
-        Filter::And(a, b) => {
-            Filter::And(Box::new(resolve(a, scope)?), Box::new(resolve(b, scope)?))
-        }
+        Filter::And(a, b) => Filter::And(Box::new(resolve(a, scope)?), Box::new(resolve(b, scope)?)),
         Filter::Or(a, b) => Filter::Or(Box::new(resolve(a, scope)?), Box::new(resolve(b, scope)?)),
         Filter::Not(a) => Filter::Not(Box::new(resolve(a, scope)?)),
         Filter::Present(path) => {
@@ -649,10 +569,7 @@ fn resolve(filter: &Filter, scope: Scope<'_>) -> Result<Filter, ScimError> {
                     "'{path}' is not a complex attribute, so it cannot take a [value filter]"
                 )));
             }
-            Filter::ValuePath {
-                path,
-                filter: Box::new(resolve(filter, Scope::Complex(attr))?),
-            }
+            Filter::ValuePath { path, filter: Box::new(resolve(filter, Scope::Complex(attr))?) }
         }
         Filter::Compare { path, op, value } => {
             let (mut path, attr, sub) = lookup(path, scope).map_err(invalid)?;
@@ -664,25 +581,20 @@ fn resolve(filter: &Filter, scope: Scope<'_>) -> Result<Filter, ScimError> {
                         path.sub = Some(v.name.clone());
                         target = v;
                     }
-                    _ => return Err(invalid(format!("'{path}' is complex: compare one of its sub-attributes, as in {path}.value"))),
+                    _ => {
+                        return Err(invalid(format!(
+                            "'{path}' is complex: compare one of its sub-attributes, as in {path}.value"
+                        )))
+                    }
                 }
             }
             let value = check_literal(&path, target, *op, value).map_err(invalid)?;
-            Filter::Compare {
-                path,
-                op: *op,
-                value,
-            }
+            Filter::Compare { path, op: *op, value }
         }
     })
 }
 
-fn check_literal(
-    path: &AttrPath,
-    attr: &Attribute,
-    op: CompareOp,
-    value: &CompValue,
-) -> Result<CompValue, String> {
+fn check_literal(path: &AttrPath, attr: &Attribute, op: CompareOp, value: &CompValue) -> Result<CompValue, String> {
     if matches!(value, CompValue::Null) {
         return match op {
             CompareOp::Eq | CompareOp::Ne => Ok(CompValue::Null),
@@ -698,9 +610,7 @@ fn check_literal(
                     Ok(value.clone())
                 }
             }
-            _ => Err(format!(
-                "'{path}' is a string: compare it with a \"quoted string\""
-            )),
+            _ => Err(format!("'{path}' is a string: compare it with a \"quoted string\"")),
         },
         AttributeType::Boolean => {
             if op != CompareOp::Eq && op != CompareOp::Ne {
@@ -711,9 +621,7 @@ fn check_literal(
                 CompValue::Str(s) => loose_bool(&Value::String(s.clone()))
                     .map(CompValue::Bool)
                     .ok_or_else(|| format!("'{path}' is a boolean: compare it with true or false")),
-                _ => Err(format!(
-                    "'{path}' is a boolean: compare it with true or false"
-                )),
+                _ => Err(format!("'{path}' is a boolean: compare it with true or false")),
             }
         }
         AttributeType::Integer | AttributeType::Decimal => {
@@ -721,9 +629,7 @@ fn check_literal(
                 return Err(format!("'{path}' is a number: co, sw and ew do not apply"));
             }
             match value {
-                CompValue::Num(n)
-                    if attr.ty == AttributeType::Integer && !(n.is_i64() || n.is_u64()) =>
-                {
+                CompValue::Num(n) if attr.ty == AttributeType::Integer && !(n.is_i64() || n.is_u64()) => {
                     Err(format!("'{path}' is an integer: {n} is not"))
                 }
                 CompValue::Num(_) => Ok(value.clone()),
@@ -732,9 +638,7 @@ fn check_literal(
         }
         AttributeType::DateTime => {
             if op.is_substring() {
-                return Err(format!(
-                    "'{path}' is a dateTime: co, sw and ew do not apply"
-                ));
+                return Err(format!("'{path}' is a dateTime: co, sw and ew do not apply"));
             }
             match value {
                 CompValue::Str(s) if parse_datetime(s).is_some() => Ok(value.clone()),
@@ -806,9 +710,7 @@ fn eval(filter: &Filter, node: &Value, scope: Scope<'_>) -> bool {
                 Scope::Complex(_) => node.get(path.name.as_str()),
             };
             match top {
-                Some(Value::Array(items)) => {
-                    items.iter().any(|v| eval(filter, v, Scope::Complex(attr)))
-                }
+                Some(Value::Array(items)) => items.iter().any(|v| eval(filter, v, Scope::Complex(attr))),
                 Some(v @ Value::Object(_)) => eval(filter, v, Scope::Complex(attr)),
                 _ => false,
             }
@@ -847,14 +749,10 @@ fn compare(attr: &Attribute, op: CompareOp, actual: &Value, expected: &CompValue
         (AttributeType::Boolean, CompValue::Bool(b)) => {
             loose_bool(actual).is_some_and(|a| ordering_matches(op, a.cmp(b)))
         }
-        (AttributeType::Integer | AttributeType::Decimal, CompValue::Num(n)) => {
-            match (actual.as_f64(), n.as_f64()) {
-                (Some(a), Some(b)) => a
-                    .partial_cmp(&b)
-                    .is_some_and(|ord| ordering_matches(op, ord)),
-                _ => false,
-            }
-        }
+        (AttributeType::Integer | AttributeType::Decimal, CompValue::Num(n)) => match (actual.as_f64(), n.as_f64()) {
+            (Some(a), Some(b)) => a.partial_cmp(&b).is_some_and(|ord| ordering_matches(op, ord)),
+            _ => false,
+        },
         (AttributeType::DateTime, CompValue::Str(s)) => {
             match (actual.as_str().and_then(parse_datetime), parse_datetime(s)) {
                 (Some(a), Some(b)) => ordering_matches(op, a.cmp(&b)),
@@ -868,7 +766,8 @@ fn compare(attr: &Attribute, op: CompareOp, actual: &Value, expected: &CompValue
             if attr.case_exact {
                 compare_str(op, a, s)
             } else {
-                compare_str(op, &a.to_lowercase(), &s.to_lowercase())
+                // ASCII case folding: what SQL's lower() does on both backends.
+                compare_str(op, &a.to_ascii_lowercase(), &s.to_ascii_lowercase())
             }
         }
         _ => false,

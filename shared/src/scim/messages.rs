@@ -75,9 +75,9 @@ impl SortOrder {
         match s.to_ascii_lowercase().as_str() {
             "ascending" => Ok(SortOrder::Ascending),
             "descending" => Ok(SortOrder::Descending),
-            _ => Err(ScimError::invalid_value(format!(
-                "sortOrder must be \"ascending\" or \"descending\", not \"{s}\""
-            ))),
+            _ => {
+                Err(ScimError::invalid_value(format!("sortOrder must be \"ascending\" or \"descending\", not \"{s}\"")))
+            }
         }
     }
 }
@@ -111,14 +111,8 @@ impl SearchRequest {
     pub fn from_body(body: &Value) -> Result<SearchRequest, ScimError> {
         let req: SearchRequest = serde_json::from_value(body.clone())
             .map_err(|e| ScimError::invalid_syntax(format!("invalid SearchRequest: {e}")))?;
-        if !req
-            .schemas
-            .iter()
-            .any(|s| s.eq_ignore_ascii_case(SEARCH_REQUEST_URN))
-        {
-            return Err(ScimError::invalid_syntax(format!(
-                "'schemas' must be [\"{SEARCH_REQUEST_URN}\"]"
-            )));
+        if !req.schemas.iter().any(|s| s.eq_ignore_ascii_case(SEARCH_REQUEST_URN)) {
+            return Err(ScimError::invalid_syntax(format!("'schemas' must be [\"{SEARCH_REQUEST_URN}\"]")));
         }
         Ok(req)
     }
@@ -192,23 +186,14 @@ impl BulkRequest {
     pub fn from_body(body: &Value, max_operations: usize) -> Result<BulkRequest, ScimError> {
         let req: BulkRequest = serde_json::from_value(body.clone())
             .map_err(|e| ScimError::invalid_syntax(format!("invalid BulkRequest: {e}")))?;
-        if !req
-            .schemas
-            .iter()
-            .any(|s| s.eq_ignore_ascii_case(BULK_REQUEST_URN))
-        {
-            return Err(ScimError::invalid_syntax(format!(
-                "'schemas' must be [\"{BULK_REQUEST_URN}\"]"
-            )));
+        if !req.schemas.iter().any(|s| s.eq_ignore_ascii_case(BULK_REQUEST_URN)) {
+            return Err(ScimError::invalid_syntax(format!("'schemas' must be [\"{BULK_REQUEST_URN}\"]")));
         }
         if req.operations.len() > max_operations {
             return Err(ScimError {
                 status: 413,
                 scim_type: None,
-                detail: format!(
-                    "the request has {} operations; the limit is {max_operations}",
-                    req.operations.len()
-                ),
+                detail: format!("the request has {} operations; the limit is {max_operations}", req.operations.len()),
             });
         }
         Ok(req)
@@ -276,31 +261,9 @@ mod tests {
         assert_eq!(req.filter.as_deref(), Some("displayName sw \"smith\""));
         assert_eq!((req.start_index(), req.count(100, 1000)), (1, 10));
         assert!(SearchRequest::from_body(&json!({"filter": "x pr"})).is_err());
-        assert_eq!(
-            SearchRequest {
-                start_index: Some(-4),
-                count: Some(-1),
-                ..Default::default()
-            }
-            .start_index(),
-            1
-        );
-        assert_eq!(
-            SearchRequest {
-                count: Some(-1),
-                ..Default::default()
-            }
-            .count(100, 1000),
-            0
-        );
-        assert_eq!(
-            SearchRequest {
-                count: Some(5000),
-                ..Default::default()
-            }
-            .count(100, 1000),
-            1000
-        );
+        assert_eq!(SearchRequest { start_index: Some(-4), count: Some(-1), ..Default::default() }.start_index(), 1);
+        assert_eq!(SearchRequest { count: Some(-1), ..Default::default() }.count(100, 1000), 0);
+        assert_eq!(SearchRequest { count: Some(5000), ..Default::default() }.count(100, 1000), 1000);
         assert!(SortOrder::parse("DESCENDING").is_ok() && SortOrder::parse("up").is_err());
     }
 

@@ -75,24 +75,15 @@ impl PatchOperation {
 /// Parses a PatchOp request body.
 pub fn parse_request(body: &Value) -> Result<Vec<PatchOperation>, ScimError> {
     let Value::Object(body) = body else {
-        return Err(ScimError::invalid_syntax(
-            "the request body must be a JSON object",
-        ));
+        return Err(ScimError::invalid_syntax("the request body must be a JSON object"));
     };
     let schemas_ok = body
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("schemas"))
         .and_then(|(_, v)| v.as_array())
-        .is_some_and(|a| {
-            a.iter().any(|s| {
-                s.as_str()
-                    .is_some_and(|s| s.eq_ignore_ascii_case(PATCH_OP_URN))
-            })
-        });
+        .is_some_and(|a| a.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(PATCH_OP_URN))));
     if !schemas_ok {
-        return Err(ScimError::invalid_syntax(format!(
-            "'schemas' must be [\"{PATCH_OP_URN}\"]"
-        )));
+        return Err(ScimError::invalid_syntax(format!("'schemas' must be [\"{PATCH_OP_URN}\"]")));
     }
     let ops = body
         .iter()
@@ -104,33 +95,17 @@ pub fn parse_request(body: &Value) -> Result<Vec<PatchOperation>, ScimError> {
         return Err(ScimError::invalid_syntax("'Operations' is empty"));
     }
     if ops.len() > MAX_OPERATIONS {
-        return Err(ScimError::invalid_syntax(format!(
-            "at most {MAX_OPERATIONS} operations per request"
-        )));
+        return Err(ScimError::invalid_syntax(format!("at most {MAX_OPERATIONS} operations per request")));
     }
-    ops.iter()
-        .enumerate()
-        .map(|(i, op)| parse_operation(i, op))
-        .collect()
+    ops.iter().enumerate().map(|(i, op)| parse_operation(i, op)).collect()
 }
 
 fn parse_operation(i: usize, op: &Value) -> Result<PatchOperation, ScimError> {
     let Value::Object(op) = op else {
-        return Err(ScimError::invalid_syntax(format!(
-            "operation {} must be an object",
-            i + 1
-        )));
+        return Err(ScimError::invalid_syntax(format!("operation {} must be an object", i + 1)));
     };
-    let field = |name: &str| {
-        op.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    };
-    let kind = match field("op")
-        .and_then(Value::as_str)
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
+    let field = |name: &str| op.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
+    let kind = match field("op").and_then(Value::as_str).map(str::to_ascii_lowercase).as_deref() {
         Some("add") => PatchOpKind::Add,
         Some("remove") => PatchOpKind::Remove,
         Some("replace") => PatchOpKind::Replace,
@@ -145,20 +120,12 @@ fn parse_operation(i: usize, op: &Value) -> Result<PatchOperation, ScimError> {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.trim().is_empty() => None,
         Some(Value::String(s)) => Some(PatchPath::parse(s)?),
-        Some(_) => {
-            return Err(ScimError::invalid_path(format!(
-                "operation {}: 'path' must be a string",
-                i + 1
-            )))
-        }
+        Some(_) => return Err(ScimError::invalid_path(format!("operation {}: 'path' must be a string", i + 1))),
     };
     let value = field("value").cloned();
     match kind {
         PatchOpKind::Remove if path.is_none() => {
-            return Err(ScimError::no_target(format!(
-                "operation {}: 'remove' needs a 'path'",
-                i + 1
-            )));
+            return Err(ScimError::no_target(format!("operation {}: 'remove' needs a 'path'", i + 1)));
         }
         PatchOpKind::Add | PatchOpKind::Replace if value.is_none() => {
             return Err(ScimError::invalid_value(
@@ -167,21 +134,13 @@ fn parse_operation(i: usize, op: &Value) -> Result<PatchOperation, ScimError> {
         }
         _ => {}
     }
-    Ok(PatchOperation {
-        op: kind,
-        path,
-        value,
-    })
+    Ok(PatchOperation { op: kind, path, value })
 }
 
 /// Applies the operations to `resource` (canonical form) and returns the result. On error the
 /// half-changed resource is dropped: callers keep the stored version (the database's) and write
 /// nothing.
-pub fn apply(
-    resource: Value,
-    ops: &[PatchOperation],
-    schema: &ResourceSchema,
-) -> Result<Value, ScimError> {
+pub fn apply(resource: Value, ops: &[PatchOperation], schema: &ResourceSchema) -> Result<Value, ScimError> {
     let Value::Object(mut res) = resource else {
         return Err(ScimError::status(500, "stored resource is not an object"));
     };
@@ -191,10 +150,7 @@ pub fn apply(
     // Required attributes must survive.
     for attr in schema.core.attributes.iter() {
         if attr.required && !res.contains_key(&attr.name) {
-            return Err(ScimError::mutability(format!(
-                "'{}' is required and cannot be removed",
-                attr.name
-            )));
+            return Err(ScimError::mutability(format!("'{}' is required and cannot be removed", attr.name)));
         }
     }
     refresh_schemas(&mut res, schema);
@@ -224,18 +180,12 @@ fn refresh_schemas(res: &mut Map<String, Value>, schema: &ResourceSchema) {
     res.insert("schemas".into(), Value::Array(schemas));
 }
 
-fn apply_one(
-    res: &mut Map<String, Value>,
-    op: &PatchOperation,
-    schema: &ResourceSchema,
-) -> Result<(), ScimError> {
+fn apply_one(res: &mut Map<String, Value>, op: &PatchOperation, schema: &ResourceSchema) -> Result<(), ScimError> {
     match &op.path {
         Some(path) => apply_path(res, op.op, path, op.value.as_ref(), schema, false),
         None => {
             let Some(Value::Object(values)) = &op.value else {
-                return Err(ScimError::invalid_value(
-                    "a PATCH operation without 'path' needs an object 'value'",
-                ));
+                return Err(ScimError::invalid_value("a PATCH operation without 'path' needs an object 'value'"));
             };
             for (key, v) in values {
                 if key.eq_ignore_ascii_case("schemas") {
@@ -244,9 +194,7 @@ fn apply_one(
                 // An extension's attributes as one object.
                 if let Some(ext) = schema.extension(key) {
                     let Value::Object(inner) = v else {
-                        return Err(ScimError::invalid_value(format!(
-                            "'{key}' must be an object"
-                        )));
+                        return Err(ScimError::invalid_value(format!("'{key}' must be an object")));
                     };
                     for (k, v2) in inner {
                         let path = PatchPath {
@@ -255,9 +203,7 @@ fn apply_one(
                                     p.urn = Some(ext.id.clone());
                                     p
                                 })
-                                .map_err(|e| {
-                                    ScimError::invalid_path(format!("'{key}:{k}': {e}"))
-                                })?,
+                                .map_err(|e| ScimError::invalid_path(format!("'{key}:{k}': {e}")))?,
                             filter: None,
                             sub_after_filter: None,
                         };
@@ -266,8 +212,7 @@ fn apply_one(
                     continue;
                 }
                 let path = PatchPath {
-                    attr: AttrPath::parse(key)
-                        .map_err(|e| ScimError::invalid_path(format!("'{key}': {e}")))?,
+                    attr: AttrPath::parse(key).map_err(|e| ScimError::invalid_path(format!("'{key}': {e}")))?,
                     filter: None,
                     sub_after_filter: None,
                 };
@@ -286,19 +231,13 @@ fn apply_path(
     schema: &ResourceSchema,
     pathless: bool,
 ) -> Result<(), ScimError> {
-    let resolved = path
-        .attr
-        .resolve(schema)
-        .map_err(|e| ScimError::invalid_path(format!("'{path}': {e}")))?;
+    let resolved = path.attr.resolve(schema).map_err(|e| ScimError::invalid_path(format!("'{path}': {e}")))?;
     let attr = resolved.attr;
     let canonical = resolved.path.clone();
     let target = resolved.target();
 
     // Read-only attributes: refused, except unchanged repeats in path-less values (Okta).
-    if attr.mutability == Mutability::ReadOnly
-        || target.mutability == Mutability::ReadOnly
-        || attr.name == "schemas"
-    {
+    if attr.mutability == Mutability::ReadOnly || target.mutability == Mutability::ReadOnly || attr.name == "schemas" {
         if pathless && kind != PatchOpKind::Remove {
             let current = current_value(res, &canonical);
             if current.is_some() && current == value {
@@ -318,24 +257,17 @@ fn apply_path(
                     "'{canonical}' is not complex, so it takes no value filter"
                 )));
             }
-            Some(
-                wrap_filter(f, &canonical)
-                    .resolve(schema)
-                    .map_err(|e| ScimError::invalid_path(e.detail))?,
-            )
+            Some(wrap_filter(f, &canonical).resolve(schema).map_err(|e| ScimError::invalid_path(e.detail))?)
         }
         None => None,
     };
     let sub_after = match &path.sub_after_filter {
         Some(s) => {
-            let sub = attr.sub(s).ok_or_else(|| {
-                ScimError::invalid_path(format!("'{canonical}' has no sub-attribute '{s}'"))
-            })?;
+            let sub = attr
+                .sub(s)
+                .ok_or_else(|| ScimError::invalid_path(format!("'{canonical}' has no sub-attribute '{s}'")))?;
             if sub.mutability == Mutability::ReadOnly {
-                return Err(ScimError::mutability(format!(
-                    "'{canonical}.{}' is read-only",
-                    sub.name
-                )));
+                return Err(ScimError::mutability(format!("'{canonical}.{}' is read-only", sub.name)));
             }
             Some(sub)
         }
@@ -358,10 +290,7 @@ fn apply_path(
 /// `members[value eq "x"]` as the filter `members[value eq "x"]`, so the filter module resolves
 /// the inner expression against the attribute's sub-attributes.
 fn wrap_filter(inner: &Filter, path: &AttrPath) -> Filter {
-    Filter::ValuePath {
-        path: path.parent(),
-        filter: Box::new(inner.clone()),
-    }
+    Filter::ValuePath { path: path.parent(), filter: Box::new(inner.clone()) }
 }
 
 fn current_value<'v>(res: &'v Map<String, Value>, path: &AttrPath) -> Option<&'v Value> {
@@ -376,18 +305,11 @@ fn current_value<'v>(res: &'v Map<String, Value>, path: &AttrPath) -> Option<&'v
     }
 }
 
-fn check_mutable(
-    attr: &Attribute,
-    existing: Option<&Value>,
-    new: &Value,
-    label: &AttrPath,
-) -> Result<(), ScimError> {
+fn check_mutable(attr: &Attribute, existing: Option<&Value>, new: &Value, label: &AttrPath) -> Result<(), ScimError> {
     if attr.mutability == Mutability::Immutable && !attr.multi_valued {
         if let Some(old) = existing {
             if old != new {
-                return Err(ScimError::mutability(format!(
-                    "'{label}' is immutable and cannot be changed"
-                )));
+                return Err(ScimError::mutability(format!("'{label}' is immutable and cannot be changed")));
             }
         }
     }
@@ -405,9 +327,7 @@ fn apply_attr(
     let name = attr.name.clone();
     if kind == PatchOpKind::Remove {
         if attr.required {
-            return Err(ScimError::mutability(format!(
-                "'{label}' is required and cannot be removed"
-            )));
+            return Err(ScimError::mutability(format!("'{label}' is required and cannot be removed")));
         }
         match (attr.multi_valued, value) {
             // Okta: remove these values.
@@ -427,8 +347,7 @@ fn apply_attr(
         }
         return Ok(());
     }
-    let value =
-        value.ok_or_else(|| ScimError::invalid_value(format!("'{label}' needs a value")))?;
+    let value = value.ok_or_else(|| ScimError::invalid_value(format!("'{label}' needs a value")))?;
     let new = check_value(attr, value, label)?;
     check_mutable(attr, container.get(&name), &new, label)?;
     if new.is_null() {
@@ -442,9 +361,7 @@ fn apply_attr(
         (true, _, PatchOpKind::Add) => {
             let new_items = new.as_array().cloned().unwrap_or_default();
             let sets_primary = new_items.iter().any(is_primary);
-            let entry = container
-                .entry(name)
-                .or_insert_with(|| Value::Array(Vec::new()));
+            let entry = container.entry(name).or_insert_with(|| Value::Array(Vec::new()));
             let items = ensure_array(entry);
             if sets_primary {
                 clear_primary(items);
@@ -466,9 +383,7 @@ fn apply_attr(
         }
         (false, AttributeType::Complex, _) => {
             // Sub-attributes given replace or add; the others stay (RFC 7644 3.5.2.1 and 3.5.2.3).
-            let entry = container
-                .entry(name)
-                .or_insert_with(|| Value::Object(Map::new()));
+            let entry = container.entry(name).or_insert_with(|| Value::Object(Map::new()));
             if !entry.is_object() {
                 *entry = Value::Object(Map::new());
             }
@@ -504,10 +419,7 @@ fn apply_sub(
         let Some(Value::Array(items)) = container.get_mut(&name) else {
             return match kind {
                 PatchOpKind::Remove => Ok(()),
-                _ => Err(ScimError::no_target(format!(
-                    "'{label}': '{}' has no values to change",
-                    attr.name
-                ))),
+                _ => Err(ScimError::no_target(format!("'{label}': '{}' has no values to change", attr.name))),
             };
         };
         for item in items.iter_mut() {
@@ -524,9 +436,7 @@ fn apply_sub(
         }
         return Ok(());
     }
-    let entry = container
-        .entry(name.clone())
-        .or_insert_with(|| Value::Object(Map::new()));
+    let entry = container.entry(name.clone()).or_insert_with(|| Value::Object(Map::new()));
     if !entry.is_object() {
         *entry = Value::Object(Map::new());
     }
@@ -576,16 +486,11 @@ fn apply_filtered(
 
     if !attr.multi_valued {
         // A single complex attribute with a filter: it is the target if it matches.
-        let hit = container
-            .get(&name)
-            .is_some_and(|v| inner.matches_value(v, attr));
+        let hit = container.get(&name).is_some_and(|v| inner.matches_value(v, attr));
         if !hit {
             return match kind {
                 PatchOpKind::Remove => Ok(()),
-                _ => Err(ScimError::no_target(format!(
-                    "'{}' matches no value",
-                    display()
-                ))),
+                _ => Err(ScimError::no_target(format!("'{}' matches no value", display()))),
             };
         }
         return match sub_after {
@@ -599,12 +504,8 @@ fn apply_filtered(
         Some(other) => vec![other],
         None => Vec::new(),
     };
-    let hits: Vec<usize> = items
-        .iter()
-        .enumerate()
-        .filter(|(_, v)| inner.matches_value(v, attr))
-        .map(|(i, _)| i)
-        .collect();
+    let hits: Vec<usize> =
+        items.iter().enumerate().filter(|(_, v)| inner.matches_value(v, attr)).map(|(i, _)| i).collect();
     let mut items = items;
     // The indices written by add/replace, for the primary rule.
     let mut written: Vec<usize> = hits.clone();
@@ -628,17 +529,14 @@ fn apply_filtered(
             }
         }
         PatchOpKind::Add | PatchOpKind::Replace => {
-            let value = value.ok_or_else(|| {
-                ScimError::invalid_value(format!("'{}' needs a value", display()))
-            })?;
+            let value = value.ok_or_else(|| ScimError::invalid_value(format!("'{}' needs a value", display())))?;
             match sub_after {
                 Some(sub) => {
                     let new = check_value(sub, value, &format_args!("{label}.{}", sub.name))?;
                     if hits.is_empty() {
                         // Create the value the filter describes (Entra ID).
-                        let mut obj = implied_value(inner).ok_or_else(|| {
-                            ScimError::no_target(format!("'{}' matches no value", display()))
-                        })?;
+                        let mut obj = implied_value(inner)
+                            .ok_or_else(|| ScimError::no_target(format!("'{}' matches no value", display())))?;
                         if !new.is_null() {
                             obj.insert(sub.name.clone(), new);
                         }
@@ -656,17 +554,11 @@ fn apply_filtered(
                     let new = check_value(attr, value, label)?;
                     let new_items: Vec<Value> = new.as_array().cloned().unwrap_or_default();
                     let Some(first) = new_items.into_iter().next() else {
-                        return Err(ScimError::invalid_value(format!(
-                            "'{}' needs a value",
-                            display()
-                        )));
+                        return Err(ScimError::invalid_value(format!("'{}' needs a value", display())));
                     };
                     if hits.is_empty() {
                         if kind == PatchOpKind::Replace && implied_value(inner).is_none() {
-                            return Err(ScimError::no_target(format!(
-                                "'{}' matches no value",
-                                display()
-                            )));
+                            return Err(ScimError::no_target(format!("'{}' matches no value", display())));
                         }
                         let mut obj = implied_value(inner).unwrap_or_default();
                         if let Value::Object(n) = first {
@@ -688,10 +580,7 @@ fn apply_filtered(
                 }
             }
             // Setting `primary: true` on the values written clears it on the others.
-            if written
-                .iter()
-                .any(|&i| items.get(i).is_some_and(is_primary))
-            {
+            if written.iter().any(|&i| items.get(i).is_some_and(is_primary)) {
                 for (i, item) in items.iter_mut().enumerate() {
                     if !written.contains(&i) {
                         if let Value::Object(o) = item {
@@ -717,11 +606,7 @@ fn implied_value(filter: &Filter) -> Option<Map<String, Value>> {
     fn walk(f: &Filter, out: &mut Map<String, Value>) -> bool {
         match f {
             Filter::And(a, b) => walk(a, out) && walk(b, out),
-            Filter::Compare {
-                path,
-                op: CompareOp::Eq,
-                value,
-            } if path.urn.is_none() && path.sub.is_none() => {
+            Filter::Compare { path, op: CompareOp::Eq, value } if path.urn.is_none() && path.sub.is_none() => {
                 let v = match value {
                     CompValue::Str(s) => Value::String(s.clone()),
                     CompValue::Num(n) => Value::Number(n.clone()),
@@ -780,19 +665,17 @@ fn normalize_primary(v: Option<&mut Value>) {
 /// `value` sub-attribute are compared by it (respecting caseExact), others as a whole.
 fn same_value(attr: &Attribute, a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            match (attr.sub("value"), x.get("value"), y.get("value")) {
-                (Some(sub), Some(Value::String(vx)), Some(Value::String(vy))) => {
-                    if sub.case_exact {
-                        vx == vy
-                    } else {
-                        vx.eq_ignore_ascii_case(vy) && x.get("type") == y.get("type")
-                    }
+        (Value::Object(x), Value::Object(y)) => match (attr.sub("value"), x.get("value"), y.get("value")) {
+            (Some(sub), Some(Value::String(vx)), Some(Value::String(vy))) => {
+                if sub.case_exact {
+                    vx == vy
+                } else {
+                    vx.eq_ignore_ascii_case(vy) && x.get("type") == y.get("type")
                 }
-                (_, Some(vx), Some(vy)) => vx == vy,
-                _ => x == y,
             }
-        }
+            (_, Some(vx), Some(vy)) => vx == vy,
+            _ => x == y,
+        },
         (Value::String(x), Value::String(y)) if !attr.case_exact => x.eq_ignore_ascii_case(y),
         _ => a == b,
     }

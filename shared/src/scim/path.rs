@@ -25,9 +25,7 @@ pub struct AttrPath {
 fn is_name(s: &str) -> bool {
     let mut chars = s.chars();
     match chars.next() {
-        Some(c) if c.is_ascii_alphabetic() => {
-            chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        }
+        Some(c) if c.is_ascii_alphabetic() => chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
         Some('$') => s.eq_ignore_ascii_case("$ref"),
         _ => false,
     }
@@ -36,29 +34,18 @@ fn is_name(s: &str) -> bool {
 impl AttrPath {
     /// A path to a top-level attribute without URN.
     pub fn attr(name: &str) -> Self {
-        AttrPath {
-            urn: None,
-            name: name.to_string(),
-            sub: None,
-        }
+        AttrPath { urn: None, name: name.to_string(), sub: None }
     }
 
     /// A path to a sub-attribute without URN.
     pub fn sub_attr(name: &str, sub: &str) -> Self {
-        AttrPath {
-            urn: None,
-            name: name.to_string(),
-            sub: Some(sub.to_string()),
-        }
+        AttrPath { urn: None, name: name.to_string(), sub: Some(sub.to_string()) }
     }
 
     /// Parses the syntax (not checked against a schema): `[URN ":"] name ["." sub]`.
     pub fn parse(text: &str) -> Result<AttrPath, String> {
         let text = text.trim();
-        let (urn, rest) = if text
-            .get(..4)
-            .is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
-        {
+        let (urn, rest) = if text.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
             match text.rfind(':') {
                 Some(i) if i + 1 < text.len() => (Some(text[..i].to_string()), &text[i + 1..]),
                 _ => return Err(format!("'{text}' names a schema but no attribute")),
@@ -78,44 +65,23 @@ impl AttrPath {
                 return Err(format!("'{s}' is not a valid sub-attribute name"));
             }
         }
-        Ok(AttrPath {
-            urn,
-            name: name.to_string(),
-            sub: sub.map(str::to_string),
-        })
+        Ok(AttrPath { urn, name: name.to_string(), sub: sub.map(str::to_string) })
     }
 
     /// Checks the path against a resource type's schemas and returns it with canonical names,
     /// and the attribute definitions it names.
     pub fn resolve<'s>(&self, schema: &'s ResourceSchema) -> Result<Resolved<'s>, String> {
-        let located = schema
-            .find(self.urn.as_deref(), &self.name)
-            .ok_or_else(|| match &self.urn {
-                Some(urn) if !schema.knows_schema(urn) => format!("unknown schema '{urn}'"),
-                _ => format!("unknown attribute '{}'", self.display_name()),
-            })?;
+        let located = schema.find(self.urn.as_deref(), &self.name).ok_or_else(|| match &self.urn {
+            Some(urn) if !schema.knows_schema(urn) => format!("unknown schema '{urn}'"),
+            _ => format!("unknown attribute '{}'", self.display_name()),
+        })?;
         let attr = located.attribute;
         let sub = match &self.sub {
             None => None,
-            Some(s) => Some(
-                attr.sub(s)
-                    .ok_or_else(|| format!("unknown attribute '{}'", self.display_name()))?,
-            ),
+            Some(s) => Some(attr.sub(s).ok_or_else(|| format!("unknown attribute '{}'", self.display_name()))?),
         };
-        let urn = if located.in_extension {
-            located.schema.map(|s| s.id.clone())
-        } else {
-            None
-        };
-        Ok(Resolved {
-            path: AttrPath {
-                urn,
-                name: attr.name.clone(),
-                sub: sub.map(|s| s.name.clone()),
-            },
-            attr,
-            sub,
-        })
+        let urn = if located.in_extension { located.schema.map(|s| s.id.clone()) } else { None };
+        Ok(Resolved { path: AttrPath { urn, name: attr.name.clone(), sub: sub.map(|s| s.name.clone()) }, attr, sub })
     }
 
     fn display_name(&self) -> String {
@@ -127,11 +93,7 @@ impl AttrPath {
 
     /// The path without its sub-attribute.
     pub fn parent(&self) -> AttrPath {
-        AttrPath {
-            urn: self.urn.clone(),
-            name: self.name.clone(),
-            sub: None,
-        }
+        AttrPath { urn: self.urn.clone(), name: self.name.clone(), sub: None }
     }
 
     /// The value of the top-level attribute in a resource (canonical names assumed; extension
@@ -145,15 +107,10 @@ impl AttrPath {
     }
 
     /// The object that holds the top-level attribute, created if missing (extensions).
-    pub fn container_mut<'v>(
-        &self,
-        resource: &'v mut Map<String, Value>,
-    ) -> &'v mut Map<String, Value> {
+    pub fn container_mut<'v>(&self, resource: &'v mut Map<String, Value>) -> &'v mut Map<String, Value> {
         match &self.urn {
             Some(urn) if !urn.eq_ignore_ascii_case(USER_URN) => {
-                let entry = resource
-                    .entry(urn.clone())
-                    .or_insert_with(|| Value::Object(Map::new()));
+                let entry = resource.entry(urn.clone()).or_insert_with(|| Value::Object(Map::new()));
                 if !entry.is_object() {
                     *entry = Value::Object(Map::new());
                 }
@@ -215,44 +172,33 @@ impl PatchPath {
     pub fn parse(text: &str) -> Result<PatchPath, ScimError> {
         let text = text.trim();
         let Some(open) = text.find('[') else {
-            let attr = AttrPath::parse(text)
-                .map_err(|e| ScimError::invalid_path(format!("invalid path '{text}': {e}")))?;
-            return Ok(PatchPath {
-                attr,
-                filter: None,
-                sub_after_filter: None,
-            });
+            let attr =
+                AttrPath::parse(text).map_err(|e| ScimError::invalid_path(format!("invalid path '{text}': {e}")))?;
+            return Ok(PatchPath { attr, filter: None, sub_after_filter: None });
         };
-        let close = text.rfind(']').filter(|&c| c > open).ok_or_else(|| {
-            ScimError::invalid_path(format!("invalid path '{text}': '[' without ']'"))
-        })?;
+        let close = text
+            .rfind(']')
+            .filter(|&c| c > open)
+            .ok_or_else(|| ScimError::invalid_path(format!("invalid path '{text}': '[' without ']'")))?;
         let attr = AttrPath::parse(&text[..open])
             .map_err(|e| ScimError::invalid_path(format!("invalid path '{text}': {e}")))?;
         if attr.sub.is_some() {
-            return Err(ScimError::invalid_path(format!("invalid path '{text}': a value filter applies to an attribute, not a sub-attribute")));
+            return Err(ScimError::invalid_path(format!(
+                "invalid path '{text}': a value filter applies to an attribute, not a sub-attribute"
+            )));
         }
-        let filter = Filter::parse(&text[open + 1..close]).map_err(|e| {
-            ScimError::invalid_path(format!("invalid filter in path '{text}': {}", e.detail))
-        })?;
+        let filter = Filter::parse(&text[open + 1..close])
+            .map_err(|e| ScimError::invalid_path(format!("invalid filter in path '{text}': {}", e.detail)))?;
         let after = &text[close + 1..];
         let sub_after_filter = if after.is_empty() {
             None
         } else {
-            let sub = after
-                .strip_prefix('.')
-                .filter(|s| is_name(s))
-                .ok_or_else(|| {
-                    ScimError::invalid_path(format!(
-                        "invalid path '{text}': unexpected '{after}' after the filter"
-                    ))
-                })?;
+            let sub = after.strip_prefix('.').filter(|s| is_name(s)).ok_or_else(|| {
+                ScimError::invalid_path(format!("invalid path '{text}': unexpected '{after}' after the filter"))
+            })?;
             Some(sub.to_string())
         };
-        Ok(PatchPath {
-            attr,
-            filter: Some(filter),
-            sub_after_filter,
-        })
+        Ok(PatchPath { attr, filter: Some(filter), sub_after_filter })
     }
 }
 
@@ -276,30 +222,13 @@ mod tests {
 
     #[test]
     fn parses_paths() {
-        assert_eq!(
-            AttrPath::parse("userName").unwrap(),
-            AttrPath::attr("userName")
-        );
-        assert_eq!(
-            AttrPath::parse("name.givenName").unwrap(),
-            AttrPath::sub_attr("name", "givenName")
-        );
-        let p = AttrPath::parse(
-            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
-        )
-        .unwrap();
+        assert_eq!(AttrPath::parse("userName").unwrap(), AttrPath::attr("userName"));
+        assert_eq!(AttrPath::parse("name.givenName").unwrap(), AttrPath::sub_attr("name", "givenName"));
+        let p = AttrPath::parse("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value").unwrap();
         assert_eq!(p.urn.as_deref(), Some(ENTERPRISE_USER_URN));
-        assert_eq!(
-            (p.name.as_str(), p.sub.as_deref()),
-            ("manager", Some("value"))
-        );
-        assert_eq!(
-            AttrPath::parse("members.$ref").unwrap().sub.as_deref(),
-            Some("$ref")
-        );
-        for bad in [
-            "", "1abc", "a b", "name.", ".x", "urn:foo:", "a.b.c", "na*me",
-        ] {
+        assert_eq!((p.name.as_str(), p.sub.as_deref()), ("manager", Some("value")));
+        assert_eq!(AttrPath::parse("members.$ref").unwrap().sub.as_deref(), Some("$ref"));
+        for bad in ["", "1abc", "a b", "name.", ".x", "urn:foo:", "a.b.c", "na*me"] {
             assert!(AttrPath::parse(bad).is_err(), "{bad:?}");
         }
     }
@@ -307,36 +236,17 @@ mod tests {
     #[test]
     fn resolves_case_insensitively_to_canonical_names() {
         let rs = ResourceSchema::user();
-        let r = AttrPath::parse("NAME.GIVENNAME")
-            .unwrap()
-            .resolve(rs)
-            .unwrap();
+        let r = AttrPath::parse("NAME.GIVENNAME").unwrap().resolve(rs).unwrap();
         assert_eq!(r.path.to_string(), "name.givenName");
-        let r = AttrPath::parse("urn:ietf:params:scim:schemas:core:2.0:User:userName")
+        let r = AttrPath::parse("urn:ietf:params:scim:schemas:core:2.0:User:userName").unwrap().resolve(rs).unwrap();
+        assert_eq!(r.path.to_string(), "userName");
+        let r = AttrPath::parse("urn:ietf:params:scim:schemas:extension:enterprise:2.0:user:Department")
             .unwrap()
             .resolve(rs)
             .unwrap();
-        assert_eq!(r.path.to_string(), "userName");
-        let r = AttrPath::parse(
-            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user:Department",
-        )
-        .unwrap()
-        .resolve(rs)
-        .unwrap();
-        assert_eq!(
-            r.path.to_string(),
-            format!("{ENTERPRISE_USER_URN}:department")
-        );
-        assert!(AttrPath::parse("nickname.x")
-            .unwrap()
-            .resolve(rs)
-            .unwrap_err()
-            .contains("unknown attribute"));
-        assert!(AttrPath::parse("urn:x:y:z")
-            .unwrap()
-            .resolve(rs)
-            .unwrap_err()
-            .contains("unknown schema"));
+        assert_eq!(r.path.to_string(), format!("{ENTERPRISE_USER_URN}:department"));
+        assert!(AttrPath::parse("nickname.x").unwrap().resolve(rs).unwrap_err().contains("unknown attribute"));
+        assert!(AttrPath::parse("urn:x:y:z").unwrap().resolve(rs).unwrap_err().contains("unknown schema"));
     }
 
     #[test]
@@ -345,21 +255,11 @@ mod tests {
         assert_eq!(p.attr, AttrPath::attr("emails"));
         assert_eq!(p.sub_after_filter.as_deref(), Some("value"));
         assert_eq!(p.to_string(), r#"emails[type eq "work"].value"#);
-        let p = PatchPath::parse(r#"members[value eq "2819c223-7f76-453a-919d-413861904646"]"#)
-            .unwrap();
+        let p = PatchPath::parse(r#"members[value eq "2819c223-7f76-453a-919d-413861904646"]"#).unwrap();
         assert!(p.filter.is_some() && p.sub_after_filter.is_none());
-        for bad in [
-            "emails[type eq \"work\"",
-            "emails[type eq]",
-            "name.givenName[x eq 1]",
-            "emails[type eq \"w\"]x",
-        ] {
+        for bad in ["emails[type eq \"work\"", "emails[type eq]", "name.givenName[x eq 1]", "emails[type eq \"w\"]x"] {
             let e = PatchPath::parse(bad).unwrap_err();
-            assert_eq!(
-                e.scim_type,
-                Some(crate::scim::ScimType::InvalidPath),
-                "{bad}"
-            );
+            assert_eq!(e.scim_type, Some(crate::scim::ScimType::InvalidPath), "{bad}");
         }
     }
 }

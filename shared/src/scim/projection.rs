@@ -27,10 +27,7 @@ impl Projection {
         excluded: Option<&str>,
         schema: &ResourceSchema,
     ) -> Result<Projection, ScimError> {
-        Ok(Projection {
-            attributes: parse_list(attributes, schema)?,
-            excluded: parse_list(excluded, schema)?,
-        })
+        Ok(Projection { attributes: parse_list(attributes, schema)?, excluded: parse_list(excluded, schema)? })
     }
 
     /// The same, from lists (a SearchRequest body).
@@ -39,11 +36,7 @@ impl Projection {
         excluded: &[String],
         schema: &ResourceSchema,
     ) -> Result<Projection, ScimError> {
-        Self::parse(
-            Some(&attributes.join(",")),
-            Some(&excluded.join(",")),
-            schema,
-        )
+        Self::parse(Some(&attributes.join(",")), Some(&excluded.join(",")), schema)
     }
 
     /// The resource as the client should see it.
@@ -60,11 +53,7 @@ impl Projection {
                 let mut ext_out = Map::new();
                 for (k, v) in inner {
                     if let Some(attr) = ext.attribute(k) {
-                        let path = AttrPath {
-                            urn: Some(ext.id.clone()),
-                            name: attr.name.clone(),
-                            sub: None,
-                        };
+                        let path = AttrPath { urn: Some(ext.id.clone()), name: attr.name.clone(), sub: None };
                         if let Some(v) = self.project_attr(attr, &path, v) {
                             ext_out.insert(k.clone(), v);
                         }
@@ -85,10 +74,7 @@ impl Projection {
                 // Data of extensions the schema does not know: returned by default.
                 None => {
                     if self.attributes.is_empty()
-                        && !self
-                            .excluded
-                            .iter()
-                            .any(|p| p.urn.as_deref() == Some(key.as_str()))
+                        && !self.excluded.iter().any(|p| p.urn.as_deref() == Some(key.as_str()))
                     {
                         out.insert(key.clone(), value.clone());
                     }
@@ -116,32 +102,22 @@ impl Projection {
             }
             if requested.iter().any(|p| p.sub.is_none()) || attr.ty != AttributeType::Complex {
                 strip_subs(attr, value, |sub| {
-                    sub.returned == Returned::Request
-                        && !requested
-                            .iter()
-                            .any(|p| p.sub.as_deref() == Some(&sub.name))
+                    sub.returned == Returned::Request && !requested.iter().any(|p| p.sub.as_deref() == Some(&sub.name))
                 })
             } else {
                 let wanted: Vec<&str> = requested.iter().filter_map(|p| p.sub.as_deref()).collect();
-                strip_subs(attr, value, |sub| {
-                    sub.returned != Returned::Always && !wanted.contains(&sub.name.as_str())
-                })
+                strip_subs(attr, value, |sub| sub.returned != Returned::Always && !wanted.contains(&sub.name.as_str()))
             }
         } else {
             if attr.returned == Returned::Request {
                 return None;
             }
-            let excluded_subs: Vec<&str> = self
-                .excluded
-                .iter()
-                .filter(|p| same(p))
-                .filter_map(|p| p.sub.as_deref())
-                .collect();
+            let excluded_subs: Vec<&str> =
+                self.excluded.iter().filter(|p| same(p)).filter_map(|p| p.sub.as_deref()).collect();
             strip_subs(attr, value, |sub| {
                 sub.returned == Returned::Never
                     || sub.returned == Returned::Request
-                    || (sub.returned != Returned::Always
-                        && excluded_subs.contains(&sub.name.as_str()))
+                    || (sub.returned != Returned::Always && excluded_subs.contains(&sub.name.as_str()))
             })
         };
         match &value {
@@ -167,13 +143,9 @@ fn strip_subs(attr: &Attribute, value: &Value, drop: impl Fn(&Attribute) -> bool
         other => other.clone(),
     };
     match value {
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(strip_one)
-                .filter(|v| v.as_object().is_none_or(|o| !o.is_empty()))
-                .collect(),
-        ),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(strip_one).filter(|v| v.as_object().is_none_or(|o| !o.is_empty())).collect())
+        }
         other => strip_one(other),
     }
 }
@@ -187,16 +159,12 @@ fn parse_list(list: Option<&str>, schema: &ResourceSchema) -> Result<Vec<AttrPat
         // A bare extension URN names the whole extension.
         if let Some(ext) = schema.extension(item) {
             for a in &ext.attributes {
-                out.push(AttrPath {
-                    urn: Some(ext.id.clone()),
-                    name: a.name.clone(),
-                    sub: None,
-                });
+                out.push(AttrPath { urn: Some(ext.id.clone()), name: a.name.clone(), sub: None });
             }
             continue;
         }
-        let path = AttrPath::parse(item)
-            .map_err(|e| ScimError::invalid_path(format!("invalid attribute '{item}': {e}")))?;
+        let path =
+            AttrPath::parse(item).map_err(|e| ScimError::invalid_path(format!("invalid attribute '{item}': {e}")))?;
         if let Ok(r) = path.resolve(schema) {
             out.push(r.path);
         }
@@ -212,10 +180,8 @@ mod tests {
     use crate::scim::schema::ENTERPRISE_USER_URN;
 
     fn user() -> Value {
-        let mut u: Value = serde_json::from_str(include_str!(
-            "../../tests/data/rfc7643_8.3_enterprise_user.json"
-        ))
-        .unwrap();
+        let mut u: Value =
+            serde_json::from_str(include_str!("../../tests/data/rfc7643_8.3_enterprise_user.json")).unwrap();
         u["password"] = json!("secret");
         u
     }
@@ -238,47 +204,34 @@ mod tests {
     #[test]
     fn attributes_selects_plus_always() {
         let rs = ResourceSchema::user();
-        let p = Projection::parse(
-            Some("userName,name.givenName,emails.value,password"),
-            None,
-            rs,
-        )
-        .unwrap();
+        let p = Projection::parse(Some("userName,name.givenName,emails.value,password"), None, rs).unwrap();
         let out = p.apply(&user(), rs);
-        assert_eq!(
-            keys(&out),
-            vec!["emails", "id", "name", "schemas", "userName"]
-        );
+        assert_eq!(keys(&out), vec!["emails", "id", "name", "schemas", "userName"]);
         assert_eq!(out["name"], json!({"givenName": "Barbara"}));
-        assert_eq!(
-            out["emails"],
-            json!([{"value": "bjensen@example.com"}, {"value": "babs@jensen.org"}])
-        );
-        let p = Projection::parse(
-            Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"),
-            None,
-            rs,
-        )
-        .unwrap();
+        assert_eq!(out["emails"], json!([{"value": "bjensen@example.com"}, {"value": "babs@jensen.org"}]));
+        let p =
+            Projection::parse(Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"), None, rs)
+                .unwrap();
         let out = p.apply(&user(), rs);
-        assert_eq!(
-            out[ENTERPRISE_USER_URN],
-            json!({"department": "Tour Operations"})
-        );
+        assert_eq!(out[ENTERPRISE_USER_URN], json!({"department": "Tour Operations"}));
     }
 
     #[test]
     fn excluded_attributes_drop_all_but_always() {
         let rs = ResourceSchema::user();
-        let p = Projection::parse(None, Some("emails,name.familyName,id,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"), rs).unwrap();
+        let p = Projection::parse(
+            None,
+            Some("emails,name.familyName,id,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"),
+            rs,
+        )
+        .unwrap();
         let out = p.apply(&user(), rs);
         assert!(out.get("emails").is_none());
         assert!(out["name"].get("familyName").is_none() && out["name"].get("givenName").is_some());
         assert!(out.get("id").is_some(), "id is returned always");
         assert!(out.get(ENTERPRISE_USER_URN).is_none());
         // Entra ID: GET /Groups?excludedAttributes=members
-        let g: Value =
-            serde_json::from_str(include_str!("../../tests/data/rfc7643_8.4_group.json")).unwrap();
+        let g: Value = serde_json::from_str(include_str!("../../tests/data/rfc7643_8.4_group.json")).unwrap();
         let p = Projection::parse(None, Some("members"), ResourceSchema::group()).unwrap();
         let out = p.apply(&g, ResourceSchema::group());
         assert_eq!(keys(&out), vec!["displayName", "id", "meta", "schemas"]);
@@ -287,14 +240,9 @@ mod tests {
     #[test]
     fn unknown_names_are_ignored_and_malformed_ones_refused() {
         let rs = ResourceSchema::user();
-        assert!(Projection::parse(Some("shoeSize"), None, rs)
-            .unwrap()
-            .attributes
-            .is_empty());
+        assert!(Projection::parse(Some("shoeSize"), None, rs).unwrap().attributes.is_empty());
         assert_eq!(
-            Projection::parse(Some("bad name"), None, rs)
-                .unwrap_err()
-                .scim_type,
+            Projection::parse(Some("bad name"), None, rs).unwrap_err().scim_type,
             Some(crate::scim::ScimType::InvalidPath)
         );
     }

@@ -211,9 +211,7 @@ impl Attribute {
 
     /// The sub-attribute named `name` (any case).
     pub fn sub(&self, name: &str) -> Option<&Attribute> {
-        self.sub_attributes
-            .iter()
-            .find(|a| a.name.eq_ignore_ascii_case(name))
+        self.sub_attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
     }
 
     /// The schema representation (RFC 7643 section 7).
@@ -277,9 +275,7 @@ pub struct Schema {
 impl Schema {
     /// The attribute named `name` (any case).
     pub fn attribute(&self, name: &str) -> Option<&Attribute> {
-        self.attributes
-            .iter()
-            .find(|a| a.name.eq_ignore_ascii_case(name))
+        self.attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
     }
 
     /// The schema representation served at `/Schemas/{id}` (RFC 7643 section 7).
@@ -303,16 +299,9 @@ fn plural(name: &str, description: &str, value: Attribute, types: &[&str]) -> At
         description,
         vec![
             value,
-            Attribute::string(
-                "display",
-                "A human-readable name, primarily used for display purposes.",
-            ),
-            Attribute::string("type", "A label indicating the attribute's function.")
-                .canonical(types),
-            Attribute::boolean(
-                "primary",
-                "Whether this is the primary value of the attribute.",
-            ),
+            Attribute::string("display", "A human-readable name, primarily used for display purposes."),
+            Attribute::string("type", "A label indicating the attribute's function.").canonical(types),
+            Attribute::boolean("primary", "Whether this is the primary value of the attribute."),
         ],
     )
     .multi()
@@ -323,44 +312,28 @@ fn plural(name: &str, description: &str, value: Attribute, types: &[&str]) -> At
 pub fn common_attributes() -> Vec<Attribute> {
     use Mutability::*;
     vec![
-        Attribute::reference(
-            "schemas",
-            &["uri"],
-            "The schema URNs the resource conforms to.",
-        )
-        .multi()
-        .required()
-        .returned(Returned::Always),
-        Attribute::string(
-            "id",
-            "A unique identifier for the resource, assigned by the service provider.",
-        )
-        .case_exact()
-        .mutability(ReadOnly)
-        .returned(Returned::Always)
-        .uniqueness(Uniqueness::Server),
-        Attribute::string(
-            "externalId",
-            "An identifier for the resource as defined by the provisioning client.",
-        )
-        .case_exact(),
+        Attribute::reference("schemas", &["uri"], "The schema URNs the resource conforms to.")
+            .multi()
+            .required()
+            .returned(Returned::Always),
+        Attribute::string("id", "A unique identifier for the resource, assigned by the service provider.")
+            .case_exact()
+            .mutability(ReadOnly)
+            .returned(Returned::Always)
+            .uniqueness(Uniqueness::Server),
+        Attribute::string("externalId", "An identifier for the resource as defined by the provisioning client.")
+            .case_exact(),
         Attribute::complex(
             "meta",
             "Resource metadata.",
             vec![
-                Attribute::string("resourceType", "The name of the resource type.")
-                    .case_exact()
-                    .mutability(ReadOnly),
-                Attribute::date_time("created", "When the resource was added.")
-                    .mutability(ReadOnly),
-                Attribute::date_time("lastModified", "When the resource was last changed.")
-                    .mutability(ReadOnly),
+                Attribute::string("resourceType", "The name of the resource type.").case_exact().mutability(ReadOnly),
+                Attribute::date_time("created", "When the resource was added.").mutability(ReadOnly),
+                Attribute::date_time("lastModified", "When the resource was last changed.").mutability(ReadOnly),
                 Attribute::reference("location", &["uri"], "The URI of the resource.")
                     .case_exact()
                     .mutability(ReadOnly),
-                Attribute::string("version", "The version (ETag) of the resource.")
-                    .case_exact()
-                    .mutability(ReadOnly),
+                Attribute::string("version", "The version (ETag) of the resource.").case_exact().mutability(ReadOnly),
             ],
         )
         .mutability(ReadOnly),
@@ -469,10 +442,7 @@ pub fn enterprise_user_schema() -> Schema {
         name: "EnterpriseUser".into(),
         description: "Enterprise User".into(),
         attributes: vec![
-            s(
-                "employeeNumber",
-                "Numeric or alphanumeric identifier assigned to a person by the organization.",
-            ),
+            s("employeeNumber", "Numeric or alphanumeric identifier assigned to a person by the organization."),
             s("costCenter", "Identifies the name of a cost center."),
             s("organization", "Identifies the name of an organization."),
             s("division", "Identifies the name of a division."),
@@ -481,17 +451,13 @@ pub fn enterprise_user_schema() -> Schema {
                 "manager",
                 "The User's manager.",
                 vec![
-                    s(
-                        "value",
-                        "The id of the SCIM resource representing the User's manager.",
-                    ),
+                    s("value", "The id of the SCIM resource representing the User's manager."),
                     Attribute::reference(
                         "$ref",
                         &["User"],
                         "The URI of the SCIM resource representing the User's manager.",
                     ),
-                    s("displayName", "The displayName of the User's manager.")
-                        .mutability(Mutability::ReadOnly),
+                    s("displayName", "The displayName of the User's manager.").mutability(Mutability::ReadOnly),
                 ],
             ),
         ],
@@ -520,14 +486,10 @@ pub fn group_schema() -> Schema {
                         "The URI corresponding to a SCIM resource that is a member of this Group.",
                     )
                     .mutability(Immutable),
-                    Attribute::string(
-                        "type",
-                        "A label indicating the type of resource, e.g. 'User' or 'Group'.",
-                    )
-                    .canonical(&["User", "Group"])
-                    .mutability(Immutable),
-                    Attribute::string("display", "A human-readable name for the member.")
-                        .mutability(ReadOnly),
+                    Attribute::string("type", "A label indicating the type of resource, e.g. 'User' or 'Group'.")
+                        .canonical(&["User", "Group"])
+                        .mutability(Immutable),
+                    Attribute::string("display", "A human-readable name for the member.").mutability(ReadOnly),
                 ],
             )
             .multi(),
@@ -588,10 +550,7 @@ impl ResourceSchema {
 
     /// The extension schema with this URN (any case).
     pub fn extension(&self, urn: &str) -> Option<&Schema> {
-        self.extensions
-            .iter()
-            .map(|(s, _)| s.as_ref())
-            .find(|s| s.id.eq_ignore_ascii_case(urn))
+        self.extensions.iter().map(|(s, _)| s.as_ref()).find(|s| s.id.eq_ignore_ascii_case(urn))
     }
 
     /// Whether `urn` is this type's core schema or one of its extensions.
@@ -603,51 +562,28 @@ impl ResourceSchema {
     pub fn find(&self, urn: Option<&str>, name: &str) -> Option<Located<'_>> {
         match urn {
             None => {
-                if let Some(a) = self
-                    .common
-                    .iter()
-                    .find(|a| a.name.eq_ignore_ascii_case(name))
-                {
-                    return Some(Located {
-                        schema: None,
-                        in_extension: false,
-                        attribute: a,
-                    });
+                if let Some(a) = self.common.iter().find(|a| a.name.eq_ignore_ascii_case(name)) {
+                    return Some(Located { schema: None, in_extension: false, attribute: a });
                 }
                 if let Some(a) = self.core.attribute(name) {
-                    return Some(Located {
-                        schema: Some(&self.core),
-                        in_extension: false,
-                        attribute: a,
-                    });
+                    return Some(Located { schema: Some(&self.core), in_extension: false, attribute: a });
                 }
                 None
             }
             Some(urn) if self.core.id.eq_ignore_ascii_case(urn) => self
                 .core
                 .attribute(name)
-                .map(|a| Located {
-                    schema: Some(&self.core),
-                    in_extension: false,
-                    attribute: a,
-                })
+                .map(|a| Located { schema: Some(&self.core), in_extension: false, attribute: a })
                 .or_else(|| {
-                    self.common
-                        .iter()
-                        .find(|a| a.name.eq_ignore_ascii_case(name))
-                        .map(|a| Located {
-                            schema: None,
-                            in_extension: false,
-                            attribute: a,
-                        })
+                    self.common.iter().find(|a| a.name.eq_ignore_ascii_case(name)).map(|a| Located {
+                        schema: None,
+                        in_extension: false,
+                        attribute: a,
+                    })
                 }),
             Some(urn) => {
                 let ext = self.extension(urn)?;
-                ext.attribute(name).map(|a| Located {
-                    schema: Some(ext),
-                    in_extension: true,
-                    attribute: a,
-                })
+                ext.attribute(name).map(|a| Located { schema: Some(ext), in_extension: true, attribute: a })
             }
         }
     }
@@ -703,53 +639,24 @@ mod tests {
             assert!(user.attribute(name).is_some(), "{name}");
         }
         let password = user.attribute("PASSWORD").unwrap();
-        assert_eq!(
-            (password.mutability, password.returned),
-            (Mutability::WriteOnly, Returned::Never)
-        );
+        assert_eq!((password.mutability, password.returned), (Mutability::WriteOnly, Returned::Never));
         let user_name = user.attribute("username").unwrap();
         assert!(user_name.required && !user_name.case_exact);
         assert_eq!(user_name.uniqueness, Uniqueness::Server);
-        assert_eq!(
-            user.attribute("groups").unwrap().mutability,
-            Mutability::ReadOnly
-        );
-        assert!(user
-            .attribute("emails")
-            .unwrap()
-            .sub("TYPE")
-            .unwrap()
-            .canonical_values
-            .contains(&"work".to_string()));
+        assert_eq!(user.attribute("groups").unwrap().mutability, Mutability::ReadOnly);
+        assert!(user.attribute("emails").unwrap().sub("TYPE").unwrap().canonical_values.contains(&"work".to_string()));
     }
 
     #[test]
     fn lookups_cover_common_core_and_extension_attributes() {
         let rs = ResourceSchema::user();
-        assert_eq!(
-            rs.find(None, "ID").unwrap().attribute.returned,
-            Returned::Always
-        );
-        assert_eq!(
-            rs.find(None, "externalid").unwrap().attribute.name,
-            "externalId"
-        );
-        assert_eq!(
-            rs.find(Some(USER_URN), "userName").unwrap().attribute.name,
-            "userName"
-        );
-        let dept = rs
-            .find(
-                Some("URN:ietf:params:scim:schemas:extension:enterprise:2.0:user"),
-                "DEPARTMENT",
-            )
-            .unwrap();
+        assert_eq!(rs.find(None, "ID").unwrap().attribute.returned, Returned::Always);
+        assert_eq!(rs.find(None, "externalid").unwrap().attribute.name, "externalId");
+        assert_eq!(rs.find(Some(USER_URN), "userName").unwrap().attribute.name, "userName");
+        let dept = rs.find(Some("URN:ietf:params:scim:schemas:extension:enterprise:2.0:user"), "DEPARTMENT").unwrap();
         assert!(dept.in_extension);
         assert_eq!(dept.attribute.name, "department");
-        assert!(
-            rs.find(None, "department").is_none(),
-            "extension attributes need their URN"
-        );
+        assert!(rs.find(None, "department").is_none(), "extension attributes need their URN");
         assert!(rs.find(Some("urn:nope"), "x").is_none());
     }
 
@@ -760,10 +667,7 @@ mod tests {
         assert_eq!(members["name"], "members");
         assert_eq!(members["multiValued"], true);
         assert_eq!(members["subAttributes"][0]["mutability"], "immutable");
-        assert_eq!(
-            members["subAttributes"][1]["referenceTypes"],
-            json!(["User", "Group"])
-        );
+        assert_eq!(members["subAttributes"][1]["referenceTypes"], json!(["User", "Group"]));
         let rt = ResourceSchema::user().resource_type_json("/ResourceTypes/User");
         assert_eq!(rt["schemaExtensions"][0]["schema"], ENTERPRISE_USER_URN);
     }

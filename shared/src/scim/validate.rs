@@ -35,11 +35,7 @@ fn type_error(label: &dyn Display, what: &str) -> ScimError {
 }
 
 /// Checks one attribute's value and returns it canonical; `Value::Null` means "unassigned".
-pub fn check_value(
-    attr: &Attribute,
-    value: &Value,
-    label: &dyn Display,
-) -> Result<Value, ScimError> {
+pub fn check_value(attr: &Attribute, value: &Value, label: &dyn Display) -> Result<Value, ScimError> {
     if value.is_null() {
         return Ok(Value::Null);
     }
@@ -55,20 +51,11 @@ pub fn check_value(
                 out.push(v);
             }
         }
-        let primaries = out
-            .iter()
-            .filter(|v| v.get("primary") == Some(&Value::Bool(true)))
-            .count();
+        let primaries = out.iter().filter(|v| v.get("primary") == Some(&Value::Bool(true))).count();
         if primaries > 1 {
-            return Err(ScimError::invalid_value(format!(
-                "at most one value of '{label}' may be primary"
-            )));
+            return Err(ScimError::invalid_value(format!("at most one value of '{label}' may be primary")));
         }
-        return Ok(if out.is_empty() {
-            Value::Null
-        } else {
-            Value::Array(out)
-        });
+        return Ok(if out.is_empty() { Value::Null } else { Value::Array(out) });
     }
     if value.is_array() {
         return Err(type_error(label, "a single value, not a list"));
@@ -84,29 +71,20 @@ fn check_single(attr: &Attribute, value: &Value, label: &dyn Display) -> Result<
         (AttributeType::String, Value::Number(n)) => Value::String(n.to_string()),
         (AttributeType::String, _) => return Err(type_error(label, "a string")),
         (AttributeType::Reference | AttributeType::Binary, Value::String(_)) => value.clone(),
-        (AttributeType::Reference | AttributeType::Binary, _) => {
-            return Err(type_error(label, "a string"))
-        }
-        (AttributeType::Boolean, v) => {
-            Value::Bool(loose_bool(v).ok_or_else(|| type_error(label, "true or false"))?)
-        }
+        (AttributeType::Reference | AttributeType::Binary, _) => return Err(type_error(label, "a string")),
+        (AttributeType::Boolean, v) => Value::Bool(loose_bool(v).ok_or_else(|| type_error(label, "true or false"))?),
         (AttributeType::Integer, Value::Number(n)) if n.is_i64() || n.is_u64() => value.clone(),
         (AttributeType::Integer, _) => return Err(type_error(label, "an integer")),
         (AttributeType::Decimal, Value::Number(_)) => value.clone(),
         (AttributeType::Decimal, _) => return Err(type_error(label, "a number")),
         (AttributeType::DateTime, Value::String(s)) if parse_datetime(s).is_some() => value.clone(),
-        (AttributeType::DateTime, _) => {
-            return Err(type_error(
-                label,
-                "a dateTime such as \"2024-01-23T04:56:22Z\"",
-            ))
-        }
+        (AttributeType::DateTime, _) => return Err(type_error(label, "a dateTime such as \"2024-01-23T04:56:22Z\"")),
         (AttributeType::Complex, Value::Object(map)) => {
             let mut out = Map::new();
             for (k, v) in map {
-                let sub = attr.sub(k).ok_or_else(|| {
-                    ScimError::invalid_syntax(format!("'{label}' has no sub-attribute '{k}'"))
-                })?;
+                let sub = attr
+                    .sub(k)
+                    .ok_or_else(|| ScimError::invalid_syntax(format!("'{label}' has no sub-attribute '{k}'")))?;
                 if sub.mutability == Mutability::ReadOnly {
                     continue;
                 }
@@ -126,21 +104,11 @@ fn check_single(attr: &Attribute, value: &Value, label: &dyn Display) -> Result<
 }
 
 /// Checks a resource a client sent and returns it in canonical form (see the module doc).
-pub fn validate_resource(
-    input: &Value,
-    schema: &ResourceSchema,
-    mode: Mode<'_>,
-) -> Result<Value, ScimError> {
+pub fn validate_resource(input: &Value, schema: &ResourceSchema, mode: Mode<'_>) -> Result<Value, ScimError> {
     let Value::Object(input) = input else {
-        return Err(ScimError::invalid_syntax(
-            "the request body must be a JSON object",
-        ));
+        return Err(ScimError::invalid_syntax("the request body must be a JSON object"));
     };
-    let declared: Vec<String> = match input
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("schemas"))
-        .map(|(_, v)| v)
-    {
+    let declared: Vec<String> = match input.iter().find(|(k, _)| k.eq_ignore_ascii_case("schemas")).map(|(_, v)| v) {
         Some(Value::Array(items)) => items
             .iter()
             .map(|v| {
@@ -149,26 +117,11 @@ pub fn validate_resource(
                     .ok_or_else(|| ScimError::invalid_syntax("'schemas' must be a list of URNs"))
             })
             .collect::<Result<_, _>>()?,
-        Some(_) => {
-            return Err(ScimError::invalid_syntax(
-                "'schemas' must be a list of URNs",
-            ))
-        }
-        None => {
-            return Err(ScimError::invalid_syntax(format!(
-                "'schemas' is missing: include \"{}\"",
-                schema.core.id
-            )))
-        }
+        Some(_) => return Err(ScimError::invalid_syntax("'schemas' must be a list of URNs")),
+        None => return Err(ScimError::invalid_syntax(format!("'schemas' is missing: include \"{}\"", schema.core.id))),
     };
-    if !declared
-        .iter()
-        .any(|s| s.eq_ignore_ascii_case(&schema.core.id))
-    {
-        return Err(ScimError::invalid_syntax(format!(
-            "'schemas' must include \"{}\"",
-            schema.core.id
-        )));
+    if !declared.iter().any(|s| s.eq_ignore_ascii_case(&schema.core.id)) {
+        return Err(ScimError::invalid_syntax(format!("'schemas' must include \"{}\"", schema.core.id)));
     }
 
     let mut out = Map::new();
@@ -182,17 +135,12 @@ pub fn validate_resource(
                 if value.is_null() {
                     continue;
                 }
-                return Err(ScimError::invalid_syntax(format!(
-                    "'{key}' must be an object of extension attributes"
-                )));
+                return Err(ScimError::invalid_syntax(format!("'{key}' must be an object of extension attributes")));
             };
             let mut ext_out = Map::new();
             for (k, v) in ext_values {
                 let attr = ext.attribute(k).ok_or_else(|| {
-                    ScimError::invalid_syntax(format!(
-                        "unknown attribute '{k}' in schema {}",
-                        ext.id
-                    ))
+                    ScimError::invalid_syntax(format!("unknown attribute '{k}' in schema {}", ext.id))
                 })?;
                 if let Some(v) = accept(attr, v, &format!("{}:{}", ext.id, attr.name))? {
                     ext_out.insert(attr.name.clone(), v);
@@ -232,10 +180,7 @@ pub fn validate_resource(
             && attr.name != "schemas"
             && !out.contains_key(&attr.name)
         {
-            return Err(ScimError::invalid_value(format!(
-                "'{}' is required",
-                attr.name
-            )));
+            return Err(ScimError::invalid_value(format!("'{}' is required", attr.name)));
         }
     }
 
@@ -246,10 +191,7 @@ pub fn validate_resource(
             }
             match (existing.get(&attr.name), out.get(&attr.name)) {
                 (Some(old), Some(new)) if old != new => {
-                    return Err(ScimError::mutability(format!(
-                        "'{}' is immutable and cannot be changed",
-                        attr.name
-                    )));
+                    return Err(ScimError::mutability(format!("'{}' is immutable and cannot be changed", attr.name)));
                 }
                 (Some(old), None) => {
                     out.insert(attr.name.clone(), old.clone());
@@ -272,11 +214,7 @@ pub fn validate_resource(
 
 /// The canonical value to store for an input attribute, or `None` when it is not stored
 /// (readOnly, writeOnly, or null).
-fn accept(
-    attr: &Attribute,
-    value: &Value,
-    label: &dyn Display,
-) -> Result<Option<Value>, ScimError> {
+fn accept(attr: &Attribute, value: &Value, label: &dyn Display) -> Result<Option<Value>, ScimError> {
     match attr.mutability {
         Mutability::ReadOnly | Mutability::WriteOnly => Ok(None),
         _ => {
@@ -314,26 +252,13 @@ mod tests {
             assert!(out.get("password").is_none(), "password never kept");
             assert_eq!(out["userName"], input["userName"]);
         }
-        let out = user(
-            serde_json::from_str(include_str!(
-                "../../tests/data/rfc7643_8.3_enterprise_user.json"
-            ))
-            .unwrap(),
-        )
-        .unwrap();
+        let out =
+            user(serde_json::from_str(include_str!("../../tests/data/rfc7643_8.3_enterprise_user.json")).unwrap())
+                .unwrap();
         assert_eq!(out["schemas"], json!([USER_URN, ENTERPRISE_USER_URN]));
-        assert_eq!(
-            out[ENTERPRISE_USER_URN]["manager"]["value"],
-            "26118915-6090-4610-87e4-49d8ca9f808d"
-        );
-        assert!(
-            out[ENTERPRISE_USER_URN]["manager"]
-                .get("displayName")
-                .is_none(),
-            "readOnly sub-attribute dropped"
-        );
-        let group: Value =
-            serde_json::from_str(include_str!("../../tests/data/rfc7643_8.4_group.json")).unwrap();
+        assert_eq!(out[ENTERPRISE_USER_URN]["manager"]["value"], "26118915-6090-4610-87e4-49d8ca9f808d");
+        assert!(out[ENTERPRISE_USER_URN]["manager"].get("displayName").is_none(), "readOnly sub-attribute dropped");
+        let group: Value = serde_json::from_str(include_str!("../../tests/data/rfc7643_8.4_group.json")).unwrap();
         let out = validate_resource(&group, ResourceSchema::group(), Mode::Create).unwrap();
         assert_eq!(out["members"].as_array().unwrap().len(), 2);
         assert_eq!(out["schemas"], json!([GROUP_URN]));
@@ -365,21 +290,9 @@ mod tests {
     fn refuses_bad_resources_clearly() {
         let cases: Vec<(Value, ScimType, &str)> = vec![
             (json!([]), ScimType::InvalidSyntax, "JSON object"),
-            (
-                json!({"userName": "a"}),
-                ScimType::InvalidSyntax,
-                "'schemas' is missing",
-            ),
-            (
-                json!({"schemas": [GROUP_URN], "userName": "a"}),
-                ScimType::InvalidSyntax,
-                "must include",
-            ),
-            (
-                json!({"schemas": [USER_URN]}),
-                ScimType::InvalidValue,
-                "'userName' is required",
-            ),
+            (json!({"userName": "a"}), ScimType::InvalidSyntax, "'schemas' is missing"),
+            (json!({"schemas": [GROUP_URN], "userName": "a"}), ScimType::InvalidSyntax, "must include"),
+            (json!({"schemas": [USER_URN]}), ScimType::InvalidValue, "'userName' is required"),
             (
                 json!({"schemas": [USER_URN], "userName": "a", "shoeSize": 42}),
                 ScimType::InvalidSyntax,
@@ -390,21 +303,9 @@ mod tests {
                 ScimType::InvalidSyntax,
                 "no sub-attribute 'nick'",
             ),
-            (
-                json!({"schemas": [USER_URN], "userName": true}),
-                ScimType::InvalidValue,
-                "'userName' must be a string",
-            ),
-            (
-                json!({"schemas": [USER_URN], "userName": "a", "active": "yes"}),
-                ScimType::InvalidValue,
-                "true or false",
-            ),
-            (
-                json!({"schemas": [USER_URN], "userName": "a", "name": "Ada"}),
-                ScimType::InvalidValue,
-                "an object",
-            ),
+            (json!({"schemas": [USER_URN], "userName": true}), ScimType::InvalidValue, "'userName' must be a string"),
+            (json!({"schemas": [USER_URN], "userName": "a", "active": "yes"}), ScimType::InvalidValue, "true or false"),
+            (json!({"schemas": [USER_URN], "userName": "a", "name": "Ada"}), ScimType::InvalidValue, "an object"),
             (
                 json!({"schemas": [USER_URN], "userName": "a", "displayName": ["a", "b"]}),
                 ScimType::InvalidValue,
@@ -429,11 +330,7 @@ mod tests {
         for (input, ty, expected) in cases {
             let e = user(input.clone()).unwrap_err();
             assert_eq!(e.scim_type, Some(ty), "{input}: {}", e.detail);
-            assert!(
-                e.detail.contains(expected),
-                "{input}: {:?} should contain {expected:?}",
-                e.detail
-            );
+            assert!(e.detail.contains(expected), "{input}: {:?} should contain {expected:?}", e.detail);
         }
     }
 
@@ -445,13 +342,7 @@ mod tests {
             "urn:example:params:scim:schemas:extension:acme:2.0:User": {"badge": "42"},
         }))
         .unwrap();
-        assert_eq!(
-            out["urn:example:params:scim:schemas:extension:acme:2.0:User"]["badge"],
-            "42"
-        );
-        assert_eq!(
-            out["schemas"][1],
-            "urn:example:params:scim:schemas:extension:acme:2.0:User"
-        );
+        assert_eq!(out["urn:example:params:scim:schemas:extension:acme:2.0:User"]["badge"], "42");
+        assert_eq!(out["schemas"][1], "urn:example:params:scim:schemas:extension:acme:2.0:User");
     }
 }

@@ -72,8 +72,7 @@ impl SignInOutcome {
     }
 }
 
-const ACCOUNT_COLUMNS: &str =
-    "id, tenant_id, role, email, name, password_hash, disabled, created_at, last_sign_in_at";
+const ACCOUNT_COLUMNS: &str = "id, tenant_id, role, email, name, password_hash, disabled, created_at, last_sign_in_at";
 
 fn account_from_row<R>(row: &R) -> DomainResult<AccountRecord>
 where
@@ -88,9 +87,7 @@ where
     let role: String = row.try_get("role")?;
     Ok(AccountRecord {
         id: AccountId::from_store(row.try_get("id")?),
-        tenant_id: row
-            .try_get::<Option<String>, _>("tenant_id")?
-            .map(TenantId::from_store),
+        tenant_id: row.try_get::<Option<String>, _>("tenant_id")?.map(TenantId::from_store),
         role: ConsoleRole::parse(&role)
             .ok_or_else(|| DomainError::Internal(format!("unknown role {role:?} in store")))?,
         email: row.try_get("email")?,
@@ -104,17 +101,10 @@ where
 
 impl Store {
     /// The account with this normalized email address, if any.
-    pub async fn account_by_email(
-        &self,
-        email_normalized: &str,
-    ) -> DomainResult<Option<AccountRecord>> {
-        let sql =
-            format!("SELECT {ACCOUNT_COLUMNS} FROM console_accounts WHERE email_normalized = $1");
+    pub async fn account_by_email(&self, email_normalized: &str) -> DomainResult<Option<AccountRecord>> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM console_accounts WHERE email_normalized = $1");
         with_pool!(self, |p| {
-            let row = sqlx::query(&sql)
-                .bind(email_normalized)
-                .fetch_optional(p)
-                .await?;
+            let row = sqlx::query(&sql).bind(email_normalized).fetch_optional(p).await?;
             row.as_ref().map(account_from_row).transpose()
         })
     }
@@ -123,10 +113,7 @@ impl Store {
     pub async fn account_by_id(&self, id: &AccountId) -> DomainResult<Option<AccountRecord>> {
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM console_accounts WHERE id = $1");
         with_pool!(self, |p| {
-            let row = sqlx::query(&sql)
-                .bind(id.as_str())
-                .fetch_optional(p)
-                .await?;
+            let row = sqlx::query(&sql).bind(id.as_str()).fetch_optional(p).await?;
             row.as_ref().map(account_from_row).transpose()
         })
     }
@@ -154,9 +141,7 @@ impl Store {
         now_ms: i64,
     ) -> DomainResult<()> {
         let account_id = account.map(|a| a.id.as_str().to_owned());
-        let tenant_id = account
-            .and_then(|a| a.tenant_id.as_ref())
-            .map(|t| t.as_str().to_owned());
+        let tenant_id = account.and_then(|a| a.tenant_id.as_ref()).map(|t| t.as_str().to_owned());
         with_pool!(self, |p| {
             sqlx::query(
                 "INSERT INTO sign_in_attempts (email_normalized, client_ip, account_id, tenant_id, outcome, at) \
@@ -224,11 +209,7 @@ impl Store {
 
     /// How many attempts with this outcome were recorded for this email address (for tests and
     /// support).
-    pub async fn count_sign_in_attempts(
-        &self,
-        email_normalized: &str,
-        outcome: SignInOutcome,
-    ) -> DomainResult<i64> {
+    pub async fn count_sign_in_attempts(&self, email_normalized: &str, outcome: SignInOutcome) -> DomainResult<i64> {
         let n = with_pool!(self, |p| {
             sqlx::query_scalar::<_, i64>(
                 "SELECT COUNT(*) FROM sign_in_attempts WHERE email_normalized = $1 AND outcome = $2",
@@ -247,6 +228,6 @@ pub(super) fn map_account_conflict(e: sqlx::Error) -> DomainError {
         Some(Unique::AccountEmail) => DomainError::Conflict(
             "An account with this email address already exists. Sign in instead, or use another address.".into(),
         ),
-        None => e.into(),
+        _ => e.into(),
     }
 }

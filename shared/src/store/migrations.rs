@@ -21,34 +21,23 @@ macro_rules! migrations {
 }
 
 fn migrator(migrations: Vec<Migration>) -> Migrator {
-    Migrator {
-        migrations: Cow::Owned(migrations),
-        ignore_missing: false,
-        locking: true,
-        no_tx: false,
-    }
+    Migrator { migrations: Cow::Owned(migrations), ignore_missing: false, locking: true, no_tx: false }
 }
 
 pub(super) fn sqlite() -> Migrator {
-    migrator(migrations!("sqlite": (1, "foundation", "0001_foundation.sql")))
+    migrator(migrations!("sqlite": (1, "foundation", "0001_foundation.sql"), (2, "scim", "0002_scim.sql")))
 }
 
 pub(super) fn postgres() -> Migrator {
-    migrator(migrations!("postgres": (1, "foundation", "0001_foundation.sql")))
+    migrator(migrations!("postgres": (1, "foundation", "0001_foundation.sql"), (2, "scim", "0002_scim.sql")))
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn both_backends_have_the_same_migration_numbers() {
-        let a: Vec<_> = super::sqlite()
-            .iter()
-            .map(|m| (m.version, m.description.to_string()))
-            .collect();
-        let b: Vec<_> = super::postgres()
-            .iter()
-            .map(|m| (m.version, m.description.to_string()))
-            .collect();
+        let a: Vec<_> = super::sqlite().iter().map(|m| (m.version, m.description.to_string())).collect();
+        let b: Vec<_> = super::postgres().iter().map(|m| (m.version, m.description.to_string())).collect();
         assert_eq!(a, b);
     }
 }

@@ -11,7 +11,11 @@
 //! whose every statement filters on `tenant_id`.
 
 mod accounts;
+mod activity;
+mod credentials;
 mod migrations;
+mod scim_resources;
+mod scim_sql;
 mod sessions;
 mod tenants;
 
@@ -19,11 +23,20 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 pub use accounts::{AccountRecord, NewAccount, SignInOutcome};
+pub use activity::NewActivity;
+pub use credentials::{CredentialRecord, FoundCredential, NewCredential};
+pub(crate) use scim_resources::Query;
+pub use scim_resources::{GroupColumns, GroupRow, MemberRow, Page, UserColumns, UserGroupRow, UserRow};
+pub(crate) use scim_sql::{compile as compile_filter, sort_expr, Sql, Table};
+
+/// ASCII lower-casing: how userName, displayName and emails are normalized for lookups (the
+/// same folding SQL's `lower` does on both backends).
+pub fn fold_ascii(s: &str) -> String {
+    scim_sql::fold(s)
+}
 pub use sessions::SessionBackend;
 pub use tenants::{NewTenant, TenantStore};
 
@@ -67,14 +80,14 @@ pub struct Store {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Unique {
     AccountEmail,
+    ScimUserName,
 }
 
 impl Unique {
-    const ALL: [(Unique, &'static str, &'static str); 1] = [(
-        Unique::AccountEmail,
-        "console_accounts_email_key",
-        "console_accounts.email_normalized",
-    )];
+    const ALL: [(Unique, &'static str, &'static str); 2] = [
+        (Unique::AccountEmail, "console_accounts_email_key", "console_accounts.email_normalized"),
+        (Unique::ScimUserName, "scim_users_user_name", "scim_users.tenant_id, scim_users.user_name_norm"),
+    ];
 }
 
 /// Maps a unique-constraint violation to the constraint it names, so that callers turn it into
@@ -87,10 +100,7 @@ pub(crate) fn unique_violation(e: &sqlx::Error) -> Option<Unique> {
     }
     let constraint = db.constraint();
     let message = db.message();
-    Unique::ALL
-        .iter()
-        .find(|(_, pg, lite)| constraint == Some(*pg) || message.contains(lite))
-        .map(|(u, _, _)| *u)
+    Unique::ALL.iter().find(|(_, pg, lite)| constraint == Some(*pg) || message.contains(lite)).map(|(u, _, _)| *u)
 }
 
 impl Store {
@@ -107,9 +117,8 @@ impl Store {
                 .foreign_keys(true);
             if let Some(dir) = opts.get_filename().parent() {
                 if !dir.as_os_str().is_empty() {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        DomainError::Internal(format!("cannot create {}: {e}", dir.display()))
-                    })?;
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| DomainError::Internal(format!("cannot create {}: {e}", dir.display())))?;
                 }
             }
             let pool = SqlitePoolOptions::new()
@@ -117,22 +126,13 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(opts)
                 .await?;
-            Ok(Store {
-                pool: Pool::Sqlite(pool),
-            })
+            Ok(Store { pool: Pool::Sqlite(pool) })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
-                .await?;
-            Ok(Store {
-                pool: Pool::Postgres(pool),
-            })
+            let pool =
+                PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
+            Ok(Store { pool: Pool::Postgres(pool) })
         } else {
-            Err(DomainError::Invalid(format!(
-                "unsupported database URL {url:?}: use sqlite://… or postgres://…"
-            )))
+            Err(DomainError::Invalid(format!("unsupported database URL {url:?}: use sqlite://… or postgres://…")))
         }
     }
 
@@ -156,10 +156,7 @@ impl Store {
 
     /// Checks that the database answers (for `/readyz`).
     pub async fn ping(&self) -> DomainResult<()> {
-        with_pool!(self, |p| sqlx::query("SELECT 1")
-            .execute(p)
-            .await
-            .map(|_| ()))?;
+        with_pool!(self, |p| sqlx::query("SELECT 1").execute(p).await.map(|_| ()))?;
         Ok(())
     }
 

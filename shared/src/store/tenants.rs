@@ -27,12 +27,14 @@ impl Store {
     ) -> DomainResult<()> {
         with_pool!(self, |p| {
             let mut tx = p.begin().await?;
-            sqlx::query("INSERT INTO tenants (id, name, scim_enabled, created_at, updated_at) VALUES ($1, $2, FALSE, $3, $3)")
-                .bind(tenant.id.as_str())
-                .bind(&tenant.name)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO tenants (id, name, scim_enabled, created_at, updated_at) VALUES ($1, $2, FALSE, $3, $3)",
+            )
+            .bind(tenant.id.as_str())
+            .bind(&tenant.name)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query(
                 "INSERT INTO console_accounts (id, tenant_id, role, email, email_normalized, name, password_hash, created_at) \
                  VALUES ($1, $2, 'org_admin', $3, $4, $5, $6, $7)",
@@ -56,8 +58,8 @@ impl Store {
 /// Reads and writes of one tenant's data. Every statement filters on `tenant_id`.
 #[derive(Clone, Copy, Debug)]
 pub struct TenantStore<'a> {
-    store: &'a Store,
-    id: &'a TenantId,
+    pub(super) store: &'a Store,
+    pub(super) id: &'a TenantId,
 }
 
 impl<'a> TenantStore<'a> {

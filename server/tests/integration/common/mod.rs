@@ -59,15 +59,9 @@ impl TestDb {
             Db::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}/roster.db", dir.path().display());
-                TestDb {
-                    url,
-                    _dir: Some(dir),
-                }
+                TestDb { url, _dir: Some(dir) }
             }
-            Db::Postgres => TestDb {
-                url: postgres::fresh_database().await,
-                _dir: None,
-            },
+            Db::Postgres => TestDb { url: postgres::fresh_database().await, _dir: None },
         }
     }
 }
@@ -100,24 +94,13 @@ impl TestApp {
     async fn on(db: TestDb, public_url: &str) -> TestApp {
         let store = Store::connect(&db.url).await.expect("connect");
         store.migrate().await.expect("migrate");
-        let services = Services {
-            store: store.clone(),
-            public_url: public_url.to_string(),
-            trust_forwarded_for: false,
-        };
+        let services =
+            Services { store: store.clone(), public_url: public_url.to_string(), trust_forwarded_for: false };
         let router = router(
             services,
-            WebOptions {
-                site_root: "target/site".into(),
-                site_addr: "127.0.0.1:3000".parse().unwrap(),
-            },
+            WebOptions { site_root: "target/site".into(), site_addr: "127.0.0.1:3000".parse().unwrap() },
         );
-        TestApp {
-            router,
-            store,
-            db,
-            public_url: public_url.to_string(),
-        }
+        TestApp { router, store, db, public_url: public_url.to_string() }
     }
 
     /// A new instance on the same database, as after a restart (or a second instance behind a
@@ -130,27 +113,14 @@ impl TestApp {
 
     /// Sends a request as if from 127.0.0.1.
     pub async fn send(&self, mut req: Request<Body>) -> Response<Body> {
-        req.extensions_mut()
-            .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
-        self.router
-            .clone()
-            .oneshot(req)
-            .await
-            .expect("router is infallible")
+        req.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+        self.router.clone().oneshot(req).await.expect("router is infallible")
     }
 
     /// Calls a dashboard server function as the hydrated page does (same-origin fetch).
-    pub async fn call(
-        &self,
-        endpoint: &str,
-        fields: &[(&str, &str)],
-        cookie: Option<&str>,
-    ) -> Response<Body> {
-        let req = self
-            .form_request(endpoint, fields, cookie)
-            .header("sec-fetch-site", "same-origin");
-        self.send(req.body(Body::from(encode(fields))).unwrap())
-            .await
+    pub async fn call(&self, endpoint: &str, fields: &[(&str, &str)], cookie: Option<&str>) -> Response<Body> {
+        let req = self.form_request(endpoint, fields, cookie).header("sec-fetch-site", "same-origin");
+        self.send(req.body(Body::from(encode(fields))).unwrap()).await
     }
 
     /// A POST to a server function with the given extra headers and no browser metadata.
@@ -172,9 +142,7 @@ impl TestApp {
 
     /// GETs a page as a browser navigation would.
     pub async fn page(&self, path: &str, cookie: Option<&str>) -> Response<Body> {
-        let mut b = Request::get(path)
-            .header(header::HOST, "roster.test")
-            .header(header::ACCEPT, "text/html");
+        let mut b = Request::get(path).header(header::HOST, "roster.test").header(header::ACCEPT, "text/html");
         if let Some(c) = cookie {
             b = b.header(header::COOKIE, c);
         }
@@ -186,12 +154,7 @@ impl TestApp {
         let res = self
             .call(
                 "sign_up",
-                &[
-                    ("organization", org),
-                    ("name", "Ada Lovelace"),
-                    ("email", email),
-                    ("password", password),
-                ],
+                &[("organization", org), ("name", "Ada Lovelace"), ("email", email), ("password", password)],
                 None,
             )
             .await;
@@ -211,9 +174,7 @@ impl TestApp {
 }
 
 pub fn encode(fields: &[(&str, &str)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(fields)
-        .finish()
+    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish()
 }
 
 /// The `name=value` of the session cookie a response sets, if any.
@@ -232,9 +193,7 @@ pub fn set_cookie_header(res: &Response<Body>) -> Option<String> {
 }
 
 pub async fn body_text(res: Response<Body>) -> String {
-    let bytes = axum::body::to_bytes(res.into_body(), 16 * 1024 * 1024)
-        .await
-        .expect("body");
+    let bytes = axum::body::to_bytes(res.into_body(), 16 * 1024 * 1024).await.expect("body");
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
@@ -242,16 +201,83 @@ pub async fn body_text(res: Response<Body>) -> String {
 pub async fn invalid_message(res: Response<Body>) -> String {
     let status = res.status();
     let text = body_text(res).await;
-    assert!(
-        status.is_server_error() || status.is_client_error(),
-        "expected an error, got {status}: {text}"
-    );
-    let v: serde_json::Value =
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("error JSON: {text}"));
-    v.get("Invalid")
-        .and_then(|m| m.as_str())
-        .unwrap_or_else(|| panic!("not an Invalid error: {text}"))
-        .to_string()
+    assert!(status.is_server_error() || status.is_client_error(), "expected an error, got {status}: {text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("error JSON: {text}"));
+    v.get("Invalid").and_then(|m| m.as_str()).unwrap_or_else(|| panic!("not an Invalid error: {text}")).to_string()
 }
 
 pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A tenant with SCIM on and a bearer token.
+pub struct ScimTenant {
+    pub id: String,
+    pub token: String,
+    pub token_id: String,
+}
+
+impl TestApp {
+    /// Creates a tenant with SCIM switched on and a token.
+    pub async fn scim_tenant(&self, name: &str) -> ScimTenant {
+        let email =
+            format!("admin-{}@{}.test", uuid::Uuid::new_v4().simple(), name.to_ascii_lowercase().replace(' ', "-"));
+        let created = roster_shared::accounts::sign_up(
+            &self.store,
+            roster_shared::accounts::SignUp {
+                organization: name.into(),
+                name: "Admin".into(),
+                email,
+                password: PASSWORD.into(),
+            },
+        )
+        .await
+        .expect("tenant");
+        roster_shared::credentials::set_scim_enabled(&self.store, &created.tenant_id, true).await.expect("enable");
+        let (record, secret) =
+            roster_shared::credentials::create_token(&self.store, &created.tenant_id, "test IdP", "test", None)
+                .await
+                .expect("token");
+        ScimTenant {
+            id: created.tenant_id.to_string(),
+            token: secret.expose().to_string(),
+            token_id: record.id.to_string(),
+        }
+    }
+
+    /// A SCIM request as an IdP sends it.
+    pub async fn scim(
+        &self,
+        method: &str,
+        tenant: &str,
+        token: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, http::HeaderMap, serde_json::Value) {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(format!("/scim/v2/{tenant}{path}"))
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::USER_AGENT, "roster-tests");
+        let body = match body {
+            Some(v) => {
+                b = b.header(header::CONTENT_TYPE, "application/scim+json");
+                Body::from(serde_json::to_vec(&v).unwrap())
+            }
+            None => Body::empty(),
+        };
+        let res = self.send(b.body(body).unwrap()).await;
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = body_text(res).await;
+        let json = if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status} JSON body: {text}"))
+        };
+        (status, headers, json)
+    }
+
+    /// A request with custom headers and a raw body.
+    pub async fn scim_raw(&self, req: http::request::Builder, body: Body) -> Response<Body> {
+        self.send(req.body(body).unwrap()).await
+    }
+}

@@ -19,9 +19,7 @@ pub async fn fresh_database() -> String {
         _ => SERVER
             .get_or_init(start_cluster)
             .clone()
-            .unwrap_or_else(|e| {
-                panic!("PostgreSQL tests need a server and none could be started: {e}")
-            }),
+            .unwrap_or_else(|e| panic!("PostgreSQL tests need a server and none could be started: {e}")),
     };
     let name = format!("roster_test_{}", uuid::Uuid::new_v4().simple());
     let mut admin = url::Url::parse(&base).expect("ROSTER_TEST_POSTGRES_URL is a URL");
@@ -29,19 +27,14 @@ pub async fn fresh_database() -> String {
     let mut conn = sqlx::PgConnection::connect(admin.as_str())
         .await
         .unwrap_or_else(|e| panic!("cannot connect to PostgreSQL at {base}: {e}"));
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .expect("create test database");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
     conn.close().await.ok();
     admin.set_path(&format!("/{name}"));
     admin.to_string()
 }
 
 fn run(cmd: &mut Command) -> Result<(), String> {
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    let out = cmd.output().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
     if out.status.success() {
         Ok(())
     } else {
@@ -64,17 +57,11 @@ fn bin_dir() -> Result<PathBuf, String> {
         .filter(|p| p.join("initdb").exists())
         .collect();
     versions.sort();
-    versions
-        .pop()
-        .ok_or_else(|| "no PostgreSQL under /usr/lib/postgresql".to_string())
+    versions.pop().ok_or_else(|| "no PostgreSQL under /usr/lib/postgresql".to_string())
 }
 
 fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
 }
 
 /// `cmd` run as `nobody` when we are root.
@@ -91,26 +78,19 @@ fn as_db_user(program: &Path, root: bool) -> Command {
 fn start_cluster() -> Result<String, String> {
     let bin = bin_dir()?;
     let root = is_root();
-    let dir = tempfile::Builder::new()
-        .prefix("roster-pg-")
-        .tempdir()
-        .map_err(|e| format!("temp dir: {e}"))?
-        .keep();
+    let dir = tempfile::Builder::new().prefix("roster-pg-").tempdir().map_err(|e| format!("temp dir: {e}"))?.keep();
     if root {
         run(Command::new("chown").args(["-R", "nobody"]).arg(&dir))?;
     }
     let data = dir.join("data");
-    run(as_db_user(&bin.join("initdb"), root)
-        .arg("-D")
-        .arg(&data)
-        .args([
-            "-U",
-            "roster",
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--locale=C",
-            "-N",
-        ]))?;
+    run(as_db_user(&bin.join("initdb"), root).arg("-D").arg(&data).args([
+        "-U",
+        "roster",
+        "--auth=trust",
+        "--encoding=UTF8",
+        "--locale=C",
+        "-N",
+    ]))?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map_err(|e| format!("no free port: {e}"))?
@@ -142,9 +122,6 @@ fn start_cluster() -> Result<String, String> {
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("cannot start the cleanup watchdog: {e}"))?;
-    eprintln!(
-        "started a throwaway PostgreSQL on 127.0.0.1:{port} in {}",
-        dir.display()
-    );
+    eprintln!("started a throwaway PostgreSQL on 127.0.0.1:{port} in {}", dir.display());
     Ok(format!("postgres://roster@127.0.0.1:{port}/postgres"))
 }

@@ -5,10 +5,7 @@ use crate::scim::schema::ResourceSchema;
 use crate::scim::ScimType;
 
 fn enterprise_user() -> Value {
-    serde_json::from_str(include_str!(
-        "../../../tests/data/rfc7643_8.3_enterprise_user.json"
-    ))
-    .unwrap()
+    serde_json::from_str(include_str!("../../../tests/data/rfc7643_8.3_enterprise_user.json")).unwrap()
 }
 
 fn group() -> Value {
@@ -28,10 +25,7 @@ const RFC_EXAMPLES: &[(&str, bool)] = &[
     (r#"userName eq "bjensen""#, false),
     (r#"name.familyName co "O'Malley""#, false),
     (r#"userName sw "J""#, false),
-    (
-        r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "J""#,
-        false,
-    ),
+    (r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "J""#, false),
     (r#"title pr"#, true),
     (r#"meta.lastModified gt "2011-05-13T04:42:34Z""#, false),
     (r#"meta.lastModified ge "2011-05-13T04:42:34Z""#, true),
@@ -39,30 +33,12 @@ const RFC_EXAMPLES: &[(&str, bool)] = &[
     (r#"meta.lastModified le "2011-05-13T04:42:34Z""#, true),
     (r#"title pr and userType eq "Employee""#, true),
     (r#"title pr or userType eq "Intern""#, true),
-    (
-        r#"schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User""#,
-        true,
-    ),
-    (
-        r#"userType eq "Employee" and (emails co "example.com" or emails.value co "example.org")"#,
-        true,
-    ),
-    (
-        r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#,
-        false,
-    ),
-    (
-        r#"userType eq "Employee" and (emails.type eq "work")"#,
-        true,
-    ),
-    (
-        r#"userType eq "Employee" and emails[type eq "work" and value co "@example.com"]"#,
-        true,
-    ),
-    (
-        r#"emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp" and value co "@foo.com"]"#,
-        true,
-    ),
+    (r#"schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User""#, true),
+    (r#"userType eq "Employee" and (emails co "example.com" or emails.value co "example.org")"#, true),
+    (r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#, false),
+    (r#"userType eq "Employee" and (emails.type eq "work")"#, true),
+    (r#"userType eq "Employee" and emails[type eq "work" and value co "@example.com"]"#, true),
+    (r#"emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp" and value co "@foo.com"]"#, true),
 ];
 
 #[test]
@@ -78,26 +54,16 @@ fn printing_round_trips_the_rfc_examples() {
     for (filter, _) in RFC_EXAMPLES {
         let f = Filter::parse(filter).unwrap();
         let printed = f.to_string();
-        assert_eq!(
-            Filter::parse(&printed).unwrap(),
-            f,
-            "{filter} printed as {printed}"
-        );
+        assert_eq!(Filter::parse(&printed).unwrap(), f, "{filter} printed as {printed}");
     }
 }
 
 #[test]
 fn precedence_is_not_then_and_then_or() {
     let f = Filter::parse(r#"a pr or b pr and c pr"#).unwrap();
-    assert!(
-        matches!(f, Filter::Or(_, ref r) if matches!(**r, Filter::And(..))),
-        "{f:?}"
-    );
+    assert!(matches!(f, Filter::Or(_, ref r) if matches!(**r, Filter::And(..))), "{f:?}");
     let f = Filter::parse(r#"(a pr or b pr) and c pr"#).unwrap();
-    assert!(
-        matches!(f, Filter::And(ref l, _) if matches!(**l, Filter::Or(..))),
-        "{f:?}"
-    );
+    assert!(matches!(f, Filter::And(ref l, _) if matches!(**l, Filter::Or(..))), "{f:?}");
     assert_eq!(f.to_string(), "(a pr or b pr) and c pr");
     let f = Filter::parse(r#"a pr and (b pr and c pr)"#).unwrap();
     assert_eq!(f.to_string(), "a pr and (b pr and c pr)");
@@ -107,24 +73,12 @@ fn precedence_is_not_then_and_then_or() {
 fn keywords_and_operators_ignore_case_and_literals_decode() {
     let f = Filter::parse(r#"userName EQ "a\"b\\c\u00e9" AND active Eq TRUE Or x Pr"#).unwrap();
     let printed = f.to_string();
-    assert_eq!(
-        printed,
-        r#"userName eq "a\"b\\cé" and active eq true or x pr"#
-    );
+    assert_eq!(printed, r#"userName eq "a\"b\\cé" and active eq true or x pr"#);
     match Filter::parse("x gt -1.5e3").unwrap() {
-        Filter::Compare {
-            value: CompValue::Num(n),
-            ..
-        } => assert_eq!(n.as_f64(), Some(-1500.0)),
+        Filter::Compare { value: CompValue::Num(n), .. } => assert_eq!(n.as_f64(), Some(-1500.0)),
         other => panic!("{other:?}"),
     }
-    assert!(matches!(
-        Filter::parse("x eq null").unwrap(),
-        Filter::Compare {
-            value: CompValue::Null,
-            ..
-        }
-    ));
+    assert!(matches!(Filter::parse("x eq null").unwrap(), Filter::Compare { value: CompValue::Null, .. }));
 }
 
 #[test]
@@ -141,10 +95,7 @@ fn syntax_errors_name_the_position_and_the_reason() {
         ("userName pr userType pr", "unexpected 'userType'"),
         ("not userName pr", "'not' must be followed"),
         ("emails[type eq \"work\"", "missing ']'"),
-        (
-            "emails[type eq \"work\" and ims[type pr]]",
-            "cannot be nested",
-        ),
+        ("emails[type eq \"work\" and ims[type pr]]", "cannot be nested"),
         ("1name pr", "not a valid attribute name"),
         ("userName eq \"\\x\"", "invalid string literal"),
     ];
@@ -152,11 +103,7 @@ fn syntax_errors_name_the_position_and_the_reason() {
         let e = Filter::parse(filter).unwrap_err();
         assert_eq!(e.scim_type, Some(ScimType::InvalidFilter));
         assert_eq!(e.status, 400);
-        assert!(
-            e.detail.contains(expected),
-            "{filter:?}: {:?} should contain {expected:?}",
-            e.detail
-        );
+        assert!(e.detail.contains(expected), "{filter:?}: {:?} should contain {expected:?}", e.detail);
     }
     let e = Filter::parse("userName eq \"x\" and (").unwrap_err();
     assert!(e.detail.contains("position 22"), "{}", e.detail);
@@ -166,17 +113,9 @@ fn syntax_errors_name_the_position_and_the_reason() {
 fn limits_on_length_and_depth() {
     let long = format!("userName eq \"{}\"", "x".repeat(MAX_FILTER_LEN));
     assert!(Filter::parse(&long).unwrap_err().detail.contains("limit"));
-    let deep = format!(
-        "{}userName pr{}",
-        "(".repeat(MAX_DEPTH + 1),
-        ")".repeat(MAX_DEPTH + 1)
-    );
+    let deep = format!("{}userName pr{}", "(".repeat(MAX_DEPTH + 1), ")".repeat(MAX_DEPTH + 1));
     assert!(Filter::parse(&deep).unwrap_err().detail.contains("nested"));
-    let ok = format!(
-        "{}userName pr{}",
-        "(".repeat(MAX_DEPTH),
-        ")".repeat(MAX_DEPTH)
-    );
+    let ok = format!("{}userName pr{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
     assert!(Filter::parse(&ok).is_ok());
 }
 
@@ -200,11 +139,7 @@ fn schema_check_rejects_what_cannot_match() {
     for (filter, expected) in cases {
         let e = Filter::parse_for(filter, rs).unwrap_err();
         assert_eq!(e.scim_type, Some(ScimType::InvalidFilter));
-        assert!(
-            e.detail.contains(expected),
-            "{filter}: {:?} should contain {expected:?}",
-            e.detail
-        );
+        assert!(e.detail.contains(expected), "{filter}: {:?} should contain {expected:?}", e.detail);
     }
 }
 
@@ -231,27 +166,15 @@ fn evaluation_semantics() {
         (r#"emails[type eq "home"].value sw "bjensen""#, false),
         (r#"addresses[type eq "work"].country eq "USA""#, true),
         (r#"addresses[type eq "home" and primary eq true]"#, false),
-        (
-            r#"emails[primary eq true].value eq "bjensen@example.com""#,
-            true,
-        ),
+        (r#"emails[primary eq true].value eq "bjensen@example.com""#, true),
         // Extension attributes.
-        (
-            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "Tour Operations""#,
-            true,
-        ),
+        (r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "Tour Operations""#, true),
         (
             r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "26118915-6090-4610-87e4-49d8ca9f808d""#,
             true,
         ),
-        (
-            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager[displayName sw "John"]"#,
-            true,
-        ),
-        (
-            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter pr"#,
-            true,
-        ),
+        (r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager[displayName sw "John"]"#, true),
+        (r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter pr"#, true),
         // ne is "not eq"; eq null is "not present".
         (r#"nickName ne "Babs""#, false),
         (r#"userType ne "Intern""#, true),
@@ -271,19 +194,14 @@ fn evaluation_semantics() {
         (r#"userName gt "a""#, true),
         (r#"userName lt "a""#, false),
         (r#"groups.display co "tour""#, true),
-        (
-            r#"x509Certificates.value eq "MIIDQzCCAqygAwIBAgICEAAwDQYJKoZIhvcNAQEFBQAwTjELMAkGA1UEBhMCVVMx""#,
-            true,
-        ),
+        (r#"x509Certificates.value eq "MIIDQzCCAqygAwIBAgICEAAwDQYJKoZIhvcNAQEFBQAwTjELMAkGA1UEBhMCVVMx""#, true),
     ];
     for (filter, expected) in cases {
         assert_eq!(user_matches(filter, &user), *expected, "{filter}");
     }
     // An absent attribute: ne true, eq/co/pr false.
-    let minimal: Value = serde_json::from_str(include_str!(
-        "../../../tests/data/rfc7643_8.1_minimal_user.json"
-    ))
-    .unwrap();
+    let minimal: Value =
+        serde_json::from_str(include_str!("../../../tests/data/rfc7643_8.1_minimal_user.json")).unwrap();
     assert!(user_matches(r#"title ne "x""#, &minimal));
     assert!(!user_matches(r#"title eq "x""#, &minimal));
     assert!(!user_matches(r#"title pr"#, &minimal));
@@ -300,14 +218,8 @@ fn group_filters() {
     let g = group();
     for (filter, expected) in [
         (r#"displayName eq "tour guides""#, true),
-        (
-            r#"members[value eq "2819c223-7f76-453a-919d-413861904646"]"#,
-            true,
-        ),
-        (
-            r#"members[value eq "2819C223-7F76-453A-919D-413861904646"]"#,
-            false,
-        ),
+        (r#"members[value eq "2819c223-7f76-453a-919d-413861904646"]"#, true),
+        (r#"members[value eq "2819C223-7F76-453A-919D-413861904646"]"#, false),
         (r#"members.display co "Mandy""#, true),
         (r#"members eq "902c246b-6245-4190-8e05-00816be7344a""#, true),
     ] {
@@ -327,10 +239,7 @@ fn idp_filters() {
         r#"userName eq "bjensen@example.com" and externalId eq "701984""#,
         r#"emails[type eq "work"].value eq "bjensen@example.com""#,
     ] {
-        assert!(
-            Filter::parse_for(filter, rs).unwrap().matches(&user, rs),
-            "{filter}"
-        );
+        assert!(Filter::parse_for(filter, rs).unwrap().matches(&user, rs), "{filter}");
     }
     let g = group();
     let f = Filter::parse_for(r#"displayName eq "Tour Guides""#, ResourceSchema::group()).unwrap();

@@ -6,16 +6,12 @@ use crate::scim::validate::{validate_resource, Mode};
 use crate::scim::ScimType;
 
 fn stored_user() -> Value {
-    let v: Value = serde_json::from_str(include_str!(
-        "../../../tests/data/rfc7643_8.3_enterprise_user.json"
-    ))
-    .unwrap();
+    let v: Value = serde_json::from_str(include_str!("../../../tests/data/rfc7643_8.3_enterprise_user.json")).unwrap();
     validate_resource(&v, ResourceSchema::user(), Mode::Create).unwrap()
 }
 
 fn stored_group() -> Value {
-    let v: Value =
-        serde_json::from_str(include_str!("../../../tests/data/rfc7643_8.4_group.json")).unwrap();
+    let v: Value = serde_json::from_str(include_str!("../../../tests/data/rfc7643_8.4_group.json")).unwrap();
     validate_resource(&v, ResourceSchema::group(), Mode::Create).unwrap()
 }
 
@@ -36,11 +32,7 @@ fn group_patch(ops: Value) -> Result<Value, ScimError> {
 fn member_ids(g: &Value) -> Vec<String> {
     g.get("members")
         .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .map(|m| m["value"].as_str().unwrap().to_string())
-                .collect()
-        })
+        .map(|a| a.iter().map(|m| m["value"].as_str().unwrap().to_string()).collect())
         .unwrap_or_default()
 }
 
@@ -62,10 +54,7 @@ fn rfc_add_a_member() {
     )
     .unwrap();
     assert_eq!(member_ids(&g), vec![BABS]);
-    assert!(
-        g["members"][0].get("display").is_none(),
-        "display is read-only, computed by the server"
-    );
+    assert!(g["members"][0].get("display").is_none(), "display is read-only, computed by the server");
 }
 
 #[test]
@@ -76,17 +65,13 @@ fn rfc_add_without_path() {
         ResourceSchema::user(),
     )
     .unwrap();
-    assert_eq!(
-        u["emails"],
-        json!([{"value": "babs@jensen.org", "type": "home"}])
-    );
+    assert_eq!(u["emails"], json!([{"value": "babs@jensen.org", "type": "home"}]));
     assert_eq!(u["nickName"], "Babs");
 }
 
 #[test]
 fn rfc_remove_one_member() {
-    let g = group_patch(json!([{"op": "remove", "path": format!("members[value eq \"{BABS}\"]")}]))
-        .unwrap();
+    let g = group_patch(json!([{"op": "remove", "path": format!("members[value eq \"{BABS}\"]")}])).unwrap();
     assert_eq!(member_ids(&g), vec![MANDY]);
 }
 
@@ -110,14 +95,9 @@ fn rfc_remove_then_add_members() {
 
 #[test]
 fn rfc_remove_a_value_by_filter() {
-    let u = user_patch(
-        json!([{"op": "remove", "path": "emails[type eq \"work\" and value ew \"example.com\"]"}]),
-    )
-    .unwrap();
-    assert_eq!(
-        u["emails"],
-        json!([{"value": "babs@jensen.org", "type": "home"}])
-    );
+    let u =
+        user_patch(json!([{"op": "remove", "path": "emails[type eq \"work\" and value ew \"example.com\"]"}])).unwrap();
+    assert_eq!(u["emails"], json!([{"value": "babs@jensen.org", "type": "home"}]));
 }
 
 #[test]
@@ -127,10 +107,7 @@ fn rfc_replace_all_members() {
         {"display": "James Smith", "$ref": "…", "value": "08e1d05d-121c-4561-8b96-473d93df9210"}
     ]}]))
     .unwrap();
-    assert_eq!(
-        member_ids(&g),
-        vec![BABS, "08e1d05d-121c-4561-8b96-473d93df9210"]
-    );
+    assert_eq!(member_ids(&g), vec![BABS, "08e1d05d-121c-4561-8b96-473d93df9210"]);
 }
 
 #[test]
@@ -140,12 +117,7 @@ fn rfc_replace_a_filtered_value() {
         "postalCode": "91608", "country": "US", "formatted": "911 Universal City Plaza\nHollywood, CA 91608 US", "primary": true
     }}]))
     .unwrap();
-    let work = u["addresses"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["type"] == "work")
-        .unwrap();
+    let work = u["addresses"].as_array().unwrap().iter().find(|a| a["type"] == "work").unwrap();
     assert_eq!(work["streetAddress"], "911 Universal City Plaza");
     assert_eq!(work["country"], "US");
     assert_eq!(u["addresses"].as_array().unwrap().len(), 2);
@@ -153,13 +125,11 @@ fn rfc_replace_a_filtered_value() {
 
 #[test]
 fn rfc_replace_a_filtered_sub_attribute() {
-    let u = user_patch(json!([{"op": "replace", "path": "addresses[type eq \"work\"].streetAddress", "value": "1010 Broadway Ave"}])).unwrap();
-    let work = u["addresses"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["type"] == "work")
-        .unwrap();
+    let u = user_patch(
+        json!([{"op": "replace", "path": "addresses[type eq \"work\"].streetAddress", "value": "1010 Broadway Ave"}]),
+    )
+    .unwrap();
+    let work = u["addresses"].as_array().unwrap().iter().find(|a| a["type"] == "work").unwrap();
     assert_eq!(work["streetAddress"], "1010 Broadway Ave");
     assert_eq!(work["locality"], "Hollywood", "other sub-attributes stay");
 }
@@ -186,11 +156,7 @@ fn add_merges_multi_valued_and_complex_attributes() {
     ]))
     .unwrap();
     let emails = u["emails"].as_array().unwrap();
-    assert_eq!(
-        emails.len(),
-        3,
-        "an existing value is merged, not duplicated: {emails:?}"
-    );
+    assert_eq!(emails.len(), 3, "an existing value is merged, not duplicated: {emails:?}");
     assert!(emails.iter().any(|e| e["display"] == "Home"));
     assert_eq!(u["name"]["givenName"], "Barb");
     assert_eq!(u["name"]["familyName"], "Jensen", "complex add merges");
@@ -199,25 +165,12 @@ fn add_merges_multi_valued_and_complex_attributes() {
 #[test]
 fn primary_true_clears_the_other_values() {
     let u = user_patch(json!([{"op": "add", "path": "emails", "value": [{"value": "new@example.com", "type": "work", "primary": true}]}])).unwrap();
-    let primaries: Vec<_> = u["emails"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["primary"] == true)
-        .map(|e| e["value"].clone())
-        .collect();
+    let primaries: Vec<_> =
+        u["emails"].as_array().unwrap().iter().filter(|e| e["primary"] == true).map(|e| e["value"].clone()).collect();
     assert_eq!(primaries, vec![json!("new@example.com")]);
-    let u = user_patch(
-        json!([{"op": "replace", "path": "emails[type eq \"home\"].primary", "value": true}]),
-    )
-    .unwrap();
-    let primaries: Vec<_> = u["emails"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["primary"] == true)
-        .map(|e| e["value"].clone())
-        .collect();
+    let u = user_patch(json!([{"op": "replace", "path": "emails[type eq \"home\"].primary", "value": true}])).unwrap();
+    let primaries: Vec<_> =
+        u["emails"].as_array().unwrap().iter().filter(|e| e["primary"] == true).map(|e| e["value"].clone()).collect();
     assert_eq!(primaries, vec![json!("babs@jensen.org")]);
 }
 
@@ -260,41 +213,17 @@ fn removing_the_last_extension_attribute_drops_the_extension_from_schemas() {
 #[test]
 fn errors_as_the_rfc_assigns_them() {
     let cases: Vec<(Value, ScimType, &str)> = vec![
-        (
-            json!([{"op": "replace", "path": "id", "value": "x"}]),
-            ScimType::Mutability,
-            "read-only",
-        ),
-        (
-            json!([{"op": "add", "path": "groups", "value": [{"value": "x"}]}]),
-            ScimType::Mutability,
-            "read-only",
-        ),
+        (json!([{"op": "replace", "path": "id", "value": "x"}]), ScimType::Mutability, "read-only"),
+        (json!([{"op": "add", "path": "groups", "value": [{"value": "x"}]}]), ScimType::Mutability, "read-only"),
         (
             json!([{"op": "replace", "path": "meta.created", "value": "2020-01-01T00:00:00Z"}]),
             ScimType::Mutability,
             "read-only",
         ),
-        (
-            json!([{"op": "remove", "path": "userName"}]),
-            ScimType::Mutability,
-            "required",
-        ),
-        (
-            json!([{"op": "remove"}]),
-            ScimType::NoTarget,
-            "needs a 'path'",
-        ),
-        (
-            json!([{"op": "replace", "path": "shoeSize", "value": 1}]),
-            ScimType::InvalidPath,
-            "unknown attribute",
-        ),
-        (
-            json!([{"op": "replace", "path": "emails[type eq]", "value": 1}]),
-            ScimType::InvalidPath,
-            "invalid filter",
-        ),
+        (json!([{"op": "remove", "path": "userName"}]), ScimType::Mutability, "required"),
+        (json!([{"op": "remove"}]), ScimType::NoTarget, "needs a 'path'"),
+        (json!([{"op": "replace", "path": "shoeSize", "value": 1}]), ScimType::InvalidPath, "unknown attribute"),
+        (json!([{"op": "replace", "path": "emails[type eq]", "value": 1}]), ScimType::InvalidPath, "invalid filter"),
         (
             json!([{"op": "replace", "path": "emails[type eq \"work\" or type eq \"pager\"]", "value": {"value": "x"}}]),
             ScimType::InvalidValue,
@@ -305,31 +234,11 @@ fn errors_as_the_rfc_assigns_them() {
             ScimType::NoTarget,
             "matches no value",
         ),
-        (
-            json!([{"op": "replace", "path": "active", "value": "perhaps"}]),
-            ScimType::InvalidValue,
-            "true or false",
-        ),
-        (
-            json!([{"op": "add", "path": "name", "value": "Babs"}]),
-            ScimType::InvalidValue,
-            "object",
-        ),
-        (
-            json!([{"op": "add", "value": "Babs"}]),
-            ScimType::InvalidValue,
-            "object 'value'",
-        ),
-        (
-            json!([{"op": "replace", "path": "nickName"}]),
-            ScimType::InvalidValue,
-            "needs a 'value'",
-        ),
-        (
-            json!([{"op": "jump", "path": "nickName", "value": 1}]),
-            ScimType::InvalidSyntax,
-            "'op' must be",
-        ),
+        (json!([{"op": "replace", "path": "active", "value": "perhaps"}]), ScimType::InvalidValue, "true or false"),
+        (json!([{"op": "add", "path": "name", "value": "Babs"}]), ScimType::InvalidValue, "object"),
+        (json!([{"op": "add", "value": "Babs"}]), ScimType::InvalidValue, "object 'value'"),
+        (json!([{"op": "replace", "path": "nickName"}]), ScimType::InvalidValue, "needs a 'value'"),
+        (json!([{"op": "jump", "path": "nickName", "value": 1}]), ScimType::InvalidSyntax, "'op' must be"),
     ];
     for (ops, ty, expected) in cases {
         match user_patch(ops.clone()) {
@@ -340,11 +249,7 @@ fn errors_as_the_rfc_assigns_them() {
             Ok(v) => panic!("{ops} should fail, got {v}"),
             Err(e) => {
                 assert_eq!(e.scim_type, Some(ty), "{ops}: {}", e.detail);
-                assert!(
-                    e.detail.contains(expected),
-                    "{ops}: {:?} should contain {expected:?}",
-                    e.detail
-                );
+                assert!(e.detail.contains(expected), "{ops}: {:?} should contain {expected:?}", e.detail);
             }
         }
     }
@@ -356,11 +261,7 @@ fn errors_as_the_rfc_assigns_them() {
         json!("add"),
     ];
     for body in bad_bodies {
-        assert_eq!(
-            parse_request(&body).unwrap_err().scim_type,
-            Some(ScimType::InvalidSyntax),
-            "{body}"
-        );
+        assert_eq!(parse_request(&body).unwrap_err().scim_type, Some(ScimType::InvalidSyntax), "{body}");
     }
 }
 
@@ -387,23 +288,14 @@ fn entra_id_user_updates() {
     assert_eq!(u["name"]["givenName"], "Barbara Jane");
     assert_eq!(u[ENTERPRISE_USER_URN]["department"], "Finance");
     assert_eq!(u[ENTERPRISE_USER_URN]["manager"]["value"], "c2b3");
-    let work = u["emails"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["type"] == "work")
-        .unwrap();
+    let work = u["emails"].as_array().unwrap().iter().find(|e| e["type"] == "work").unwrap();
     assert_eq!(work["value"], "babs@contoso.com");
     assert!(u["phoneNumbers"]
         .as_array()
         .unwrap()
         .iter()
         .any(|p| p == &json!({"type": "fax", "value": "555-555-0000"})));
-    assert!(u["addresses"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|a| a == &json!({"type": "other", "country": "NL"})));
+    assert!(u["addresses"].as_array().unwrap().iter().any(|a| a == &json!({"type": "other", "country": "NL"})));
     assert_eq!(u["displayName"], "Babs J");
 
     let u = user_patch(json!([{"op": "replace", "value": {"active": "True"}}])).unwrap();
@@ -443,17 +335,17 @@ fn okta_group_push() {
     .unwrap_err();
     assert_eq!(e.scim_type, Some(ScimType::Mutability));
 
-    let g = group_patch(json!([{"op": "remove", "path": "members", "value": [{"value": BABS}, {"value": "not-a-member"}]}])).unwrap();
-    assert_eq!(member_ids(&g), vec![MANDY]);
-    // Removing a member that is not there is not an error (IdPs retry).
-    let g = group_patch(json!([{"op": "remove", "path": "members[value eq \"not-a-member\"]"}]))
-        .unwrap();
-    assert_eq!(member_ids(&g), vec![BABS, MANDY]);
-    // Member ids are case-exact.
     let g = group_patch(
-        json!([{"op": "remove", "path": format!("members[value eq \"{}\"]", BABS.to_uppercase())}]),
+        json!([{"op": "remove", "path": "members", "value": [{"value": BABS}, {"value": "not-a-member"}]}]),
     )
     .unwrap();
+    assert_eq!(member_ids(&g), vec![MANDY]);
+    // Removing a member that is not there is not an error (IdPs retry).
+    let g = group_patch(json!([{"op": "remove", "path": "members[value eq \"not-a-member\"]"}])).unwrap();
+    assert_eq!(member_ids(&g), vec![BABS, MANDY]);
+    // Member ids are case-exact.
+    let g = group_patch(json!([{"op": "remove", "path": format!("members[value eq \"{}\"]", BABS.to_uppercase())}]))
+        .unwrap();
     assert_eq!(member_ids(&g), vec![BABS, MANDY]);
 }
 
@@ -461,12 +353,7 @@ fn okta_group_push() {
 fn okta_user_deactivation_and_reactivation() {
     let u = user_patch(json!([{"op": "replace", "value": {"active": false}}])).unwrap();
     assert_eq!(u["active"], false);
-    let u = patch(
-        &u,
-        json!([{"op": "replace", "value": {"active": true}}]),
-        ResourceSchema::user(),
-    )
-    .unwrap();
+    let u = patch(&u, json!([{"op": "replace", "value": {"active": true}}]), ResourceSchema::user()).unwrap();
     assert_eq!(u["active"], true);
 }
 

@@ -1,0 +1,67 @@
+//! `roster scim enable`, `roster scim token create`, `roster scim token revoke`.
+
+use roster_shared::credentials;
+use roster_shared::ids::{CredentialId, TenantId};
+use serde_json::json;
+
+use crate::cli::{ScimEnableArgs, ScimTokenCreateArgs, ScimTokenRevokeArgs};
+
+fn tenant_id(s: &str) -> anyhow::Result<TenantId> {
+    TenantId::parse(s)
+        .ok_or_else(|| anyhow::anyhow!("'{s}' is not a tenant id (a UUID, as `roster tenant create` prints)"))
+}
+
+/// Switches SCIM on or off.
+pub async fn enable(args: ScimEnableArgs) -> anyhow::Result<()> {
+    let tenant = tenant_id(&args.tenant)?;
+    let store = super::open_store(&args.database.database_url).await?;
+    let result = credentials::set_scim_enabled(&store, &tenant, !args.disable).await;
+    store.close().await;
+    result.map_err(|e| anyhow::anyhow!("cannot change tenant {tenant}: {e}"))?;
+    println!("SCIM is {} for tenant {tenant}", if args.disable { "off" } else { "on" });
+    Ok(())
+}
+
+/// Creates a token and prints it once.
+pub async fn create_token(args: ScimTokenCreateArgs) -> anyhow::Result<()> {
+    let tenant = tenant_id(&args.tenant)?;
+    let store = super::open_store(&args.database.database_url).await?;
+    let result = credentials::create_token(&store, &tenant, &args.name, "cli", args.expires_in).await;
+    store.close().await;
+    let (record, secret) = result.map_err(|e| anyhow::anyhow!("cannot create a token for tenant {tenant}: {e}"))?;
+    let base_url = format!("{}/scim/v2/{tenant}", args.public_url.trim_end_matches('/'));
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "scim_base_url": base_url,
+                "token": secret.expose(),
+                "token_id": record.id.as_str(),
+                "name": record.name,
+                "expires_at_ms": record.expires_at,
+            })
+        );
+    } else {
+        println!("SCIM base URL: {base_url}");
+        println!("Token:         {}", secret.expose());
+        println!("Token id:      {} (to revoke it)", record.id);
+        println!("The token is shown only now: store it in your identity provider.");
+    }
+    Ok(())
+}
+
+/// Revokes a token.
+pub async fn revoke_token(args: ScimTokenRevokeArgs) -> anyhow::Result<()> {
+    let tenant = tenant_id(&args.tenant)?;
+    let id =
+        CredentialId::parse(&args.token_id).ok_or_else(|| anyhow::anyhow!("'{}' is not a token id", args.token_id))?;
+    let store = super::open_store(&args.database.database_url).await?;
+    let result = credentials::revoke(&store, &tenant, &id).await;
+    store.close().await;
+    if result.map_err(|e| anyhow::anyhow!("{e}"))? {
+        println!("Token {id} is revoked.");
+        Ok(())
+    } else {
+        Err(anyhow::anyhow!("tenant {tenant} has no active token {id}"))
+    }
+}

@@ -1,0 +1,107 @@
+//! Authentication of SCIM requests and their activity record.
+//!
+//! The credential is checked against the tenant named in the URL; a wrong, revoked or expired
+//! credential, another tenant's credential, an unknown tenant and a tenant with SCIM off all get
+//! the same 401, so the API never tells whether a tenant exists. After the handler, the request
+//! is recorded in the tenant's activity (only for authenticated requests: a stranger cannot fill
+//! a tenant's log).
+
+use std::time::Instant;
+
+use axum::extract::{OriginalUri, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use roster_shared::clock::now_ms;
+use roster_shared::credentials;
+use roster_shared::ids::TenantId;
+use roster_shared::scim::ScimError;
+use roster_shared::services::Services;
+use roster_shared::store::NewActivity;
+
+use super::response::{ActivityNote, ScimErrorResponse};
+
+/// Who is calling, put in the request's extensions for the handlers.
+#[derive(Clone, Debug)]
+pub struct ScimCaller {
+    /// The tenant of the URL (and of the credential).
+    pub tenant: TenantId,
+    /// The tenant's SCIM base URL.
+    pub base_url: String,
+}
+
+fn unauthorized() -> Response {
+    ScimErrorResponse(ScimError::status(
+        401,
+        "Authentication failed: send a valid bearer token for this SCIM URL (Authorization: Bearer rst_…).",
+    ))
+    .into_response()
+}
+
+/// The middleware.
+pub async fn authenticate(State(services): State<Services>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    // The full path (the nested router sees it without its prefix): /scim/v2/{tenant}/…
+    let path = req
+        .extensions()
+        .get::<OriginalUri>()
+        .map(|u| u.0.path().to_string())
+        .unwrap_or_else(|| req.uri().path().to_string());
+    let Some(tenant) = path.split('/').nth(3).and_then(TenantId::parse) else {
+        return unauthorized();
+    };
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim().to_string());
+    let Some(token) = token else {
+        return unauthorized();
+    };
+    let credential = match credentials::authenticate_bearer(&services.store, &tenant, &token).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return unauthorized(),
+        Err(e) => {
+            tracing::error!("credential check failed: {e}");
+            return ScimErrorResponse(ScimError::status(500, "internal error")).into_response();
+        }
+    };
+    let method = req.method().to_string();
+    let user_agent =
+        req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(300).collect());
+    let base_url = format!("{}/scim/v2/{}", services.public_url, tenant);
+    req.extensions_mut().insert(ScimCaller { tenant: tenant.clone(), base_url });
+
+    let res = next.run(req).await;
+
+    let note = res.extensions().get::<ActivityNote>().cloned().unwrap_or_default();
+    let error = res.extensions().get::<ScimError>().cloned();
+    let record = NewActivity {
+        at: now_ms(),
+        actor: "scim".into(),
+        credential_id: Some(credential.id.to_string()),
+        method: Some(method),
+        path: Some(path),
+        status: Some(i32::from(res.status().as_u16())),
+        latency_ms: Some(started.elapsed().as_millis().min(i32::MAX as u128) as i32),
+        resource_type: note.resource_type,
+        resource_id: note.resource_id,
+        summary: if note.summary.is_empty() {
+            error.as_ref().map(|e| format!("error {}", e.status)).unwrap_or_default()
+        } else {
+            note.summary
+        },
+        scim_type: error
+            .as_ref()
+            .and_then(|e| e.scim_type)
+            .map(|t| serde_json::to_value(t).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()),
+        detail: error.map(|e| e.detail.chars().take(1000).collect()),
+        user_agent,
+    };
+    if let Err(e) = services.store.tenant(&tenant).record_activity(&record).await {
+        tracing::error!("activity record failed: {e}");
+    }
+    res
+}

@@ -1,0 +1,52 @@
+//! The per-tenant SCIM 2.0 API under `/scim/v2/{tenant}` (RFC 7644).
+//!
+//! Every request passes [`auth::authenticate`] (the credential must belong to the tenant in the
+//! URL, and the tenant must have SCIM on) and leaves an activity record. Handlers are thin:
+//! parse the request, call [`roster_shared::provisioning::Scim`], shape the response.
+
+mod auth;
+mod discovery;
+mod resources;
+mod response;
+
+use axum::routing::{any, get, post};
+use axum::Router;
+use roster_shared::services::Services;
+
+/// The largest request body accepted (advertised as `bulk.maxPayloadSize`).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The SCIM routes.
+pub fn router(services: Services) -> Router {
+    let tenant_routes = Router::new()
+        .route("/Users", get(resources::list_users).post(resources::create_user))
+        .route("/Users/.search", post(resources::search_users))
+        .route(
+            "/Users/{id}",
+            get(resources::get_user)
+                .put(resources::replace_user)
+                .patch(resources::patch_user)
+                .delete(resources::delete_user),
+        )
+        .route("/Groups", get(resources::list_groups).post(resources::create_group))
+        .route("/Groups/.search", post(resources::search_groups))
+        .route(
+            "/Groups/{id}",
+            get(resources::get_group)
+                .put(resources::replace_group)
+                .patch(resources::patch_group)
+                .delete(resources::delete_group),
+        )
+        .route("/.search", post(resources::search_root))
+        .route("/ServiceProviderConfig", get(discovery::service_provider_config))
+        .route("/ResourceTypes", get(discovery::resource_types))
+        .route("/ResourceTypes/{name}", get(discovery::resource_type))
+        .route("/Schemas", get(discovery::schemas))
+        .route("/Schemas/{id}", get(discovery::schema))
+        .route("/Me", any(discovery::me))
+        .route("/Bulk", any(discovery::bulk))
+        .fallback(response::not_found)
+        .layer(axum::middleware::from_fn_with_state(services.clone(), auth::authenticate))
+        .with_state(services);
+    Router::new().nest("/scim/v2/{tenant}", tenant_routes)
+}

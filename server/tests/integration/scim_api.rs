@@ -1,0 +1,578 @@
+//! The SCIM API's protocol behaviour: errors, credentials, tenant isolation, queries (SQL
+//! against the reference evaluator), discovery, ETags, concurrency.
+
+use axum::body::Body;
+use http::{header, Request, StatusCode};
+use roster_shared::scim::filter::Filter;
+use roster_shared::scim::schema::ResourceSchema;
+use serde_json::{json, Value};
+
+use crate::both_backends;
+use crate::common::*;
+
+both_backends!(
+    bad_requests_get_scim_errors_and_change_nothing,
+    credentials_are_checked_and_never_reveal_a_tenant,
+    tenants_are_isolated_on_every_endpoint,
+    sql_filters_agree_with_the_reference_evaluator,
+    sorting_and_paging,
+    etags_and_conditional_requests,
+    nested_groups_show_in_user_groups,
+    discovery_endpoints,
+    concurrent_writes_lose_nothing,
+);
+
+const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+fn q(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+async fn user_count(app: &TestApp, t: &ScimTenant) -> u64 {
+    let (_, _, body) = app.scim("GET", &t.id, &t.token, "/Users?count=0", None).await;
+    body["totalResults"].as_u64().unwrap()
+}
+
+async fn bad_requests_get_scim_errors_and_change_nothing(db: Db) {
+    let app = TestApp::new(db).await;
+    let t = app.scim_tenant("Errors").await;
+    let (s, _, u) =
+        app.scim("POST", &t.id, &t.token, "/Users", Some(json!({"schemas": [USER], "userName": "bjensen"}))).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let id = u["id"].as_str().unwrap().to_string();
+
+    type Case<'a> = (&'a str, String, Option<Value>, u16, Option<&'a str>);
+    let cases: Vec<Case> = vec![
+        ("POST", "/Users".into(), Some(json!({"schemas": [USER], "userName": "BJENSEN"})), 409, Some("uniqueness")),
+        ("POST", "/Users".into(), Some(json!({"schemas": [USER]})), 400, Some("invalidValue")),
+        ("POST", "/Users".into(), Some(json!({"userName": "x"})), 400, Some("invalidSyntax")),
+        (
+            "POST",
+            "/Users".into(),
+            Some(json!({"schemas": [USER], "userName": "x", "shoe": 1})),
+            400,
+            Some("invalidSyntax"),
+        ),
+        (
+            "POST",
+            "/Users".into(),
+            Some(json!({"schemas": [USER], "userName": "x", "active": "maybe"})),
+            400,
+            Some("invalidValue"),
+        ),
+        ("GET", format!("/Users?filter={}", q("userName eq")), None, 400, Some("invalidFilter")),
+        ("GET", format!("/Users?filter={}", q("shoeSize gt 3")), None, 400, Some("invalidFilter")),
+        ("GET", "/Users?startIndex=abc".into(), None, 400, Some("invalidValue")),
+        ("GET", format!("/Users?sortBy={}", q("emails[type eq \"work\"]")), None, 400, Some("invalidValue")),
+        ("GET", "/Users/does-not-exist".into(), None, 404, None),
+        ("PUT", "/Users/does-not-exist".into(), Some(json!({"schemas": [USER], "userName": "y"})), 404, None),
+        (
+            "PATCH",
+            format!("/Users/{id}"),
+            Some(json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "id", "value": "x"}]})),
+            400,
+            Some("mutability"),
+        ),
+        (
+            "PATCH",
+            format!("/Users/{id}"),
+            Some(json!({"schemas": [PATCH], "Operations": [{"op": "remove", "path": "userName"}]})),
+            400,
+            Some("mutability"),
+        ),
+        (
+            "PATCH",
+            format!("/Users/{id}"),
+            Some(json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "nope", "value": 1}]})),
+            400,
+            Some("invalidPath"),
+        ),
+        ("PATCH", format!("/Users/{id}"), Some(json!({"Operations": []})), 400, Some("invalidSyntax")),
+        (
+            "POST",
+            "/Groups".into(),
+            Some(json!({"schemas": [GROUP], "displayName": "G", "members": [{"value": "no-such-user"}]})),
+            400,
+            Some("invalidValue"),
+        ),
+        ("GET", "/Nope".into(), None, 404, None),
+        ("GET", "/Me".into(), None, 501, None),
+        ("POST", "/Bulk".into(), Some(json!({})), 501, None),
+    ];
+    for (method, path, body, status, scim_type) in cases {
+        let (s, h, res) = app.scim(method, &t.id, &t.token, &path, body.clone()).await;
+        assert_eq!(s.as_u16(), status, "{method} {path} {body:?}: {res}");
+        assert_eq!(h.get("content-type").unwrap(), "application/scim+json", "{method} {path}");
+        assert_eq!(res["schemas"], json!(["urn:ietf:params:scim:api:messages:2.0:Error"]), "{method} {path}");
+        assert_eq!(res["status"], status.to_string());
+        assert_eq!(res["scimType"].as_str(), scim_type, "{method} {path}: {res}");
+        assert!(res["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    }
+
+    // Malformed JSON, the wrong media type, a huge body.
+    let base = |m: &str, p: &str| {
+        Request::builder()
+            .method(m)
+            .uri(format!("/scim/v2/{}{p}", t.id))
+            .header(header::AUTHORIZATION, format!("Bearer {}", t.token))
+    };
+    let res = app
+        .scim_raw(
+            base("POST", "/Users").header(header::CONTENT_TYPE, "application/scim+json"),
+            Body::from("{\"schemas\": ["),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(body_text(res).await.contains("invalidSyntax"));
+    let res =
+        app.scim_raw(base("POST", "/Users").header(header::CONTENT_TYPE, "text/plain"), Body::from("hello")).await;
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let huge = format!("{{\"schemas\": [\"{USER}\"], \"userName\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let res =
+        app.scim_raw(base("POST", "/Users").header(header::CONTENT_TYPE, "application/json"), Body::from(huge)).await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(body_text(res).await.contains("\"413\""));
+
+    assert_eq!(user_count(&app, &t).await, 1, "no failed request created anything");
+    let (_, _, u) = app.scim("GET", &t.id, &t.token, &format!("/Users/{id}"), None).await;
+    assert_eq!(u["meta"]["version"], "W/\"1\"", "no failed request changed the user");
+}
+
+async fn credentials_are_checked_and_never_reveal_a_tenant(db: Db) {
+    let app = TestApp::new(db).await;
+    let t = app.scim_tenant("Creds").await;
+    let other = app.scim_tenant("Other").await;
+    let tenant = roster_shared::ids::TenantId::parse(&t.id).unwrap();
+    let body = json!({"schemas": [USER], "userName": "x@creds.test"});
+
+    let unknown_tenant = roster_shared::ids::TenantId::random().to_string();
+    let attempts: Vec<(String, String)> = vec![
+        (t.id.clone(), "rst_wrongwrongwrongwrongwrongwrongwrongwrong".into()),
+        (t.id.clone(), "not-even-a-token".into()),
+        (t.id.clone(), other.token.clone()),
+        (unknown_tenant.clone(), t.token.clone()),
+        ("acme".into(), t.token.clone()),
+    ];
+    let mut bodies = Vec::new();
+    for (tenant_key, token) in &attempts {
+        let (s, h, res) = app.scim("POST", tenant_key, token, "/Users", Some(body.clone())).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{tenant_key} {token}");
+        assert!(h.get("www-authenticate").is_some());
+        bodies.push(res);
+    }
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "every refusal looks the same: {bodies:?}");
+    // No Authorization header at all.
+    let res = app.send(Request::get(format!("/scim/v2/{}/Users", t.id)).body(Body::empty()).unwrap()).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    // SCIM switched off: refused; back on: accepted.
+    roster_shared::credentials::set_scim_enabled(&app.store, &tenant, false).await.unwrap();
+    let (s, _, _) = app.scim("POST", &t.id, &t.token, "/Users", Some(body.clone())).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    roster_shared::credentials::set_scim_enabled(&app.store, &tenant, true).await.unwrap();
+    let (s, _, _) = app.scim("GET", &t.id, &t.token, "/Users", None).await;
+    assert_eq!(s, StatusCode::OK);
+
+    // Revoked: refused.
+    let id = roster_shared::ids::CredentialId::parse(&t.token_id).unwrap();
+    assert!(roster_shared::credentials::revoke(&app.store, &tenant, &id).await.unwrap());
+    let (s, _, _) = app.scim("POST", &t.id, &t.token, "/Users", Some(body.clone())).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+
+    // A second token works; it records its last use.
+    let (record, secret) =
+        roster_shared::credentials::create_token(&app.store, &tenant, "second", "test", Some(30)).await.unwrap();
+    assert!(record.expires_at.is_some() && record.last_used_at.is_none());
+    let (s, _, _) = app.scim("POST", &t.id, secret.expose(), "/Users", Some(body.clone())).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let used = app.store.tenant(&tenant).credential(&record.id).await.unwrap().unwrap();
+    assert!(used.last_used_at.is_some());
+    assert_eq!(user_count(&app, &t.clone_with(secret.expose())).await, 1, "only the accepted request wrote");
+
+    // Refused requests leave no activity for the tenant; accepted ones do.
+    let log = app.store.tenant(&tenant).recent_activity(100).await.unwrap();
+    assert!(log.iter().all(|a| a.status != Some(401)));
+}
+
+trait CloneWith {
+    fn clone_with(&self, token: &str) -> ScimTenant;
+}
+
+impl CloneWith for ScimTenant {
+    fn clone_with(&self, token: &str) -> ScimTenant {
+        ScimTenant { id: self.id.clone(), token: token.to_string(), token_id: self.token_id.clone() }
+    }
+}
+
+async fn tenants_are_isolated_on_every_endpoint(db: Db) {
+    let app = TestApp::new(db).await;
+    let a = app.scim_tenant("Tenant A").await;
+    let b = app.scim_tenant("Tenant B").await;
+    let (_, _, bu) = app
+        .scim("POST", &b.id, &b.token, "/Users", Some(json!({"schemas": [USER], "userName": "secret@b.test"})))
+        .await;
+    let (_, _, bg) =
+        app.scim("POST", &b.id, &b.token, "/Groups", Some(json!({"schemas": [GROUP], "displayName": "B only"}))).await;
+    let (bu, bg) = (bu["id"].as_str().unwrap().to_string(), bg["id"].as_str().unwrap().to_string());
+    let user_body = json!({"schemas": [USER], "userName": "intruder@a.test"});
+    let patch = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"displayName": "pwned"}}]});
+    let group_body = json!({"schemas": [GROUP], "displayName": "x", "members": [{"value": bu}]});
+    let endpoints: Vec<(&str, String, Option<Value>)> = vec![
+        ("GET", "/Users".into(), None),
+        ("POST", "/Users".into(), Some(user_body.clone())),
+        (
+            "POST",
+            "/Users/.search".into(),
+            Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]})),
+        ),
+        ("GET", format!("/Users/{bu}"), None),
+        ("PUT", format!("/Users/{bu}"), Some(user_body.clone())),
+        ("PATCH", format!("/Users/{bu}"), Some(patch.clone())),
+        ("DELETE", format!("/Users/{bu}"), None),
+        ("GET", "/Groups".into(), None),
+        ("POST", "/Groups".into(), Some(group_body.clone())),
+        ("GET", format!("/Groups/{bg}"), None),
+        ("PUT", format!("/Groups/{bg}"), Some(group_body.clone())),
+        ("PATCH", format!("/Groups/{bg}"), Some(patch.clone())),
+        ("DELETE", format!("/Groups/{bg}"), None),
+        ("POST", "/.search".into(), Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]}))),
+        ("GET", "/ServiceProviderConfig".into(), None),
+        ("GET", "/ResourceTypes".into(), None),
+        ("GET", "/Schemas".into(), None),
+    ];
+    // A's credential on B's URL: refused everywhere.
+    for (m, p, body) in &endpoints {
+        let (s, _, _) = app.scim(m, &b.id, &a.token, p, body.clone()).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{m} {p}");
+    }
+    // A's credential on A's URL with B's ids: B's resources do not exist for A.
+    for (m, p, body) in &endpoints {
+        if !(p.contains(&bu) || p.contains(&bg) || (m == &"POST" && p == "/Groups")) {
+            continue;
+        }
+        let (s, _, res) = app.scim(m, &a.id, &a.token, p, body.clone()).await;
+        let expected = if m == &"POST" { StatusCode::BAD_REQUEST } else { StatusCode::NOT_FOUND };
+        assert_eq!(s, expected, "{m} {p}: {res}");
+    }
+    let (_, _, list) = app.scim("GET", &a.id, &a.token, "/Users", None).await;
+    assert_eq!(list["totalResults"], 0);
+    // B is untouched.
+    let (s, _, u) = app.scim("GET", &b.id, &b.token, &format!("/Users/{bu}"), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(u["meta"]["version"], "W/\"1\"");
+    let (_, _, g) = app.scim("GET", &b.id, &b.token, &format!("/Groups/{bg}"), None).await;
+    assert_eq!(g["displayName"], "B only");
+}
+
+async fn sql_filters_agree_with_the_reference_evaluator(db: Db) {
+    let app = TestApp::new(db).await;
+    let t = app.scim_tenant("Filters").await;
+    let people = [
+        json!({"userName": "Ada.Lovelace@Example.com", "displayName": "Ada Lovelace", "title": "Countess", "active": true, "externalId": "E-1",
+               "name": {"givenName": "Ada", "familyName": "Lovelace"},
+               "emails": [{"value": "ada@example.com", "type": "work", "primary": true}, {"value": "ada@home.org", "type": "home"}],
+               "addresses": [{"type": "work", "country": "GB", "locality": "London"}],
+               "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Analytics", "employeeNumber": "001"}}),
+        json!({"userName": "grace@example.com", "displayName": "Grace Hopper", "title": "Rear Admiral", "active": false, "externalId": "e-2",
+               "emails": [{"value": "grace@navy.mil", "type": "work"}],
+               "addresses": [{"type": "work", "country": "US"}, {"type": "home", "country": "GB"}],
+               "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Navy"}}),
+        json!({"userName": "linus@kernel.org", "nickName": "torvalds", "emails": [{"value": "LINUS@kernel.org", "type": "home"}],
+               "phoneNumbers": [{"value": "+1 555 0100", "type": "mobile"}]}),
+        json!({"userName": "nobody", "active": true, "title": ""}),
+        json!({"userName": "percent%_under\\score", "displayName": "Weird_Chars 100%"}),
+    ];
+    for p in &people {
+        let mut body = p.clone();
+        body["schemas"] = json!([USER, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]);
+        let (s, _, res) = app.scim("POST", &t.id, &t.token, "/Users", Some(body)).await;
+        assert_eq!(s, StatusCode::CREATED, "{res}");
+    }
+    let (_, _, all) = app.scim("GET", &t.id, &t.token, "/Users?count=100", None).await;
+    let all: Vec<Value> = all["Resources"].as_array().unwrap().clone();
+    assert_eq!(all.len(), people.len());
+
+    let filters = [
+        r#"userName eq "ada.lovelace@example.com""#,
+        r#"userName co "EXAMPLE""#,
+        r#"userName sw "g""#,
+        r#"userName ew ".org""#,
+        r#"userName co "%""#,
+        r#"userName co "_u""#,
+        r#"userName co "\\""#,
+        r#"userName gt "h""#,
+        r#"userName le "grace@example.com""#,
+        r#"displayName co "100%""#,
+        r#"displayName pr"#,
+        r#"not (displayName pr)"#,
+        r#"title pr"#,
+        r#"title eq null"#,
+        r#"title ne "Countess""#,
+        r#"nickName eq "TORVALDS""#,
+        r#"externalId eq "e-1""#,
+        r#"externalId eq "E-1""#,
+        r#"externalId sw "e""#,
+        r#"externalId co "-""#,
+        r#"active eq true"#,
+        r#"active ne true"#,
+        r#"active eq false or title sw "count""#,
+        r#"name.givenName eq "ada""#,
+        r#"name.familyName pr"#,
+        r#"name[givenName sw "A"]"#,
+        r#"emails co "example.com""#,
+        r#"emails.value ew "KERNEL.ORG""#,
+        r#"emails[type eq "work" and value co "navy"]"#,
+        r#"emails[type eq "home"]"#,
+        r#"emails[primary eq true]"#,
+        r#"emails.type eq "home" and not (emails.type eq "work")"#,
+        r#"addresses[type eq "work"].country eq "US""#,
+        r#"addresses.country eq "GB""#,
+        r#"addresses[type eq "home" and country eq "GB"] or phoneNumbers pr"#,
+        r#"phoneNumbers[type eq "mobile"].value sw "+1""#,
+        r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "navy""#,
+        r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber pr"#,
+        r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department ne "Navy""#,
+        r#"schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User""#,
+        r#"meta.created ge "2000-01-01T00:00:00Z""#,
+        r#"meta.lastModified lt "2000-01-01T00:00:00Z""#,
+        r#"meta.resourceType eq "User""#,
+        r#"id pr and userName ne "nobody""#,
+    ];
+    let rs = ResourceSchema::user();
+    for f in filters {
+        let parsed = Filter::parse_for(f, rs).unwrap_or_else(|e| panic!("{f}: {e}"));
+        let mut expected: Vec<String> =
+            all.iter().filter(|u| parsed.matches(u, rs)).map(|u| u["userName"].as_str().unwrap().to_string()).collect();
+        expected.sort();
+        let (s, _, body) = app.scim("GET", &t.id, &t.token, &format!("/Users?count=100&filter={}", q(f)), None).await;
+        assert_eq!(s, StatusCode::OK, "{f}: {body}");
+        let mut got: Vec<String> =
+            body["Resources"].as_array().unwrap().iter().map(|u| u["userName"].as_str().unwrap().to_string()).collect();
+        got.sort();
+        assert_eq!(got, expected, "filter {f}");
+        assert_eq!(body["totalResults"].as_u64().unwrap() as usize, expected.len(), "{f}");
+    }
+}
+
+async fn sorting_and_paging(db: Db) {
+    let app = TestApp::new(db).await;
+    let t = app.scim_tenant("Paging").await;
+    for i in 0..25 {
+        let (s, _, _) = app
+            .scim("POST", &t.id, &t.token, "/Users", Some(json!({"schemas": [USER], "userName": format!("user{i:02}@paging.test"), "displayName": format!("D{}", 24 - i)})))
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+    }
+    let (_, _, p) = app.scim("GET", &t.id, &t.token, "/Users?startIndex=11&count=10&sortBy=userName", None).await;
+    assert_eq!(p["totalResults"], 25);
+    assert_eq!(p["startIndex"], 11);
+    assert_eq!(p["itemsPerPage"], 10);
+    assert_eq!(p["Resources"][0]["userName"], "user10@paging.test");
+    let (_, _, p) = app
+        .scim("GET", &t.id, &t.token, "/Users?startIndex=21&count=10&sortBy=userName&sortOrder=descending", None)
+        .await;
+    assert_eq!(p["itemsPerPage"], 5);
+    assert_eq!(p["Resources"][0]["userName"], "user04@paging.test");
+    let (_, _, p) =
+        app.scim("GET", &t.id, &t.token, "/Users?count=3&sortBy=displayName&attributes=displayName", None).await;
+    assert_eq!(p["Resources"][0]["displayName"], "D0");
+    assert!(p["Resources"][0].get("userName").is_none(), "attributes projects");
+    assert!(p["Resources"][0].get("id").is_some(), "id is always returned");
+    let (_, _, p) = app.scim("GET", &t.id, &t.token, "/Users?startIndex=0&count=-5", None).await;
+    assert_eq!(
+        (p["startIndex"].clone(), p["itemsPerPage"].clone(), p["totalResults"].clone()),
+        (json!(1), json!(0), json!(25))
+    );
+    let (_, _, p) = app.scim("GET", &t.id, &t.token, "/Users?startIndex=100", None).await;
+    assert_eq!(p["Resources"], json!([]));
+    // POST .search is the same query in a body.
+    let (s, _, p) = app
+        .scim("POST", &t.id, &t.token, "/Users/.search", Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": "userName sw \"user1\"", "sortBy": "userName", "count": 3, "attributes": ["userName"]})))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    assert_eq!(p["totalResults"], 10);
+    assert_eq!(p["Resources"].as_array().unwrap().len(), 3);
+}
+
+async fn etags_and_conditional_requests(db: Db) {
+    let app = TestApp::new(db).await;
+    let t = app.scim_tenant("ETags").await;
+    let (_, h, u) =
+        app.scim("POST", &t.id, &t.token, "/Users", Some(json!({"schemas": [USER], "userName": "etag@test"}))).await;
+    let id = u["id"].as_str().unwrap().to_string();
+    let etag = h.get("etag").unwrap().to_str().unwrap().to_string();
+    let req = |m: &str, extra: (&str, &str), body: Option<Value>| {
+        let mut b = Request::builder()
+            .method(m)
+            .uri(format!("/scim/v2/{}/Users/{id}", t.id))
+            .header(header::AUTHORIZATION, format!("Bearer {}", t.token))
+            .header(extra.0, extra.1);
+        if body.is_some() {
+            b = b.header(header::CONTENT_TYPE, "application/scim+json");
+        }
+        (b, body.map(|v| Body::from(v.to_string())).unwrap_or_else(Body::empty))
+    };
+    let (b, body) = req("GET", ("if-none-match", &etag), None);
+    assert_eq!(app.scim_raw(b, body).await.status(), StatusCode::NOT_MODIFIED);
+    let patch = json!({"schemas": [PATCH], "Operations": [{"op": "add", "path": "title", "value": "T"}]});
+    let (b, body) = req("PATCH", ("if-match", "W/\"999\""), Some(patch.clone()));
+    let res = app.scim_raw(b, body).await;
+    assert_eq!(res.status(), StatusCode::PRECONDITION_FAILED);
+    let (b, body) = req("PATCH", ("if-match", &etag), Some(patch.clone()));
+    let res = app.scim_raw(b, body).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers().get("etag").unwrap(), "W/\"2\"");
+    let (b, body) = req("DELETE", ("if-match", &etag), None);
+    assert_eq!(app.scim_raw(b, body).await.status(), StatusCode::PRECONDITION_FAILED);
+    let (b, body) = req("GET", ("if-none-match", &etag), None);
+    assert_eq!(app.scim_raw(b, body).await.status(), StatusCode::OK);
+}
+
+async fn nested_groups_show_in_user_groups(db: Db) {
+    let app = TestApp::new(db).await;
+    let t = app.scim_tenant("Nested").await;
+    let (_, _, u) =
+        app.scim("POST", &t.id, &t.token, "/Users", Some(json!({"schemas": [USER], "userName": "n@test"}))).await;
+    let uid = u["id"].as_str().unwrap().to_string();
+    let (_, _, inner) = app
+        .scim(
+            "POST",
+            &t.id,
+            &t.token,
+            "/Groups",
+            Some(json!({"schemas": [GROUP], "displayName": "Inner", "members": [{"value": uid}]})),
+        )
+        .await;
+    let inner_id = inner["id"].as_str().unwrap().to_string();
+    let (s, _, outer) = app
+        .scim(
+            "POST",
+            &t.id,
+            &t.token,
+            "/Groups",
+            Some(
+                json!({"schemas": [GROUP], "displayName": "Outer", "members": [{"value": inner_id, "type": "Group"}]}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{outer}");
+    assert_eq!(outer["members"][0]["type"], "Group");
+    let (_, _, u) = app.scim("GET", &t.id, &t.token, &format!("/Users/{uid}"), None).await;
+    let groups: Vec<(String, String)> = u["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["display"].as_str().unwrap().into(), g["type"].as_str().unwrap().into()))
+        .collect();
+    assert_eq!(
+        groups,
+        vec![("Inner".to_string(), "direct".to_string()), ("Outer".to_string(), "indirect".to_string())]
+    );
+    // Deleting the user removes its memberships.
+    app.scim("DELETE", &t.id, &t.token, &format!("/Users/{uid}"), None).await;
+    let (_, _, inner) = app.scim("GET", &t.id, &t.token, &format!("/Groups/{inner_id}"), None).await;
+    assert!(inner.get("members").is_none());
+}
+
+async fn discovery_endpoints(db: Db) {
+    let app = TestApp::new(db).await;
+    let t = app.scim_tenant("Discovery").await;
+    let (s, _, spc) = app.scim("GET", &t.id, &t.token, "/ServiceProviderConfig", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(spc["patch"]["supported"], true);
+    assert_eq!(spc["filter"]["supported"], true);
+    assert_eq!(spc["etag"]["supported"], true);
+    assert_eq!(spc["authenticationSchemes"][0]["type"], "oauthbearertoken");
+    let (_, _, rts) = app.scim("GET", &t.id, &t.token, "/ResourceTypes", None).await;
+    assert_eq!(rts["totalResults"], 2);
+    let (s, _, rt) = app.scim("GET", &t.id, &t.token, "/ResourceTypes/User", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(rt["schemaExtensions"][0]["schema"], "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User");
+    let (_, _, schemas) = app.scim("GET", &t.id, &t.token, "/Schemas", None).await;
+    assert_eq!(schemas["totalResults"], 3);
+    let (s, _, user) = app.scim("GET", &t.id, &t.token, &format!("/Schemas/{USER}"), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(user["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["name"] == "userName" && a["uniqueness"] == "server"));
+    let (s, _, _) = app.scim("GET", &t.id, &t.token, "/Schemas/urn:nope", None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+async fn concurrent_writes_lose_nothing(db: Db) {
+    let app = TestApp::new(db).await;
+    let t = app.scim_tenant("Concurrency").await;
+    // Ten simultaneous creates of one userName: exactly one 201.
+    let creates = (0..10).map(|_| {
+        app.scim("POST", &t.id, &t.token, "/Users", Some(json!({"schemas": [USER], "userName": "race@test"})))
+    });
+    let results = futures_join_all(creates).await;
+    let created = results.iter().filter(|(s, _, _)| *s == StatusCode::CREATED).count();
+    let conflicts = results.iter().filter(|(s, _, _)| *s == StatusCode::CONFLICT).count();
+    assert_eq!((created, conflicts), (1, 9), "{:?}", results.iter().map(|r| r.0).collect::<Vec<_>>());
+
+    // Twenty simultaneous member additions to one group: all twenty are members.
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let (_, _, u) = app
+            .scim("POST", &t.id, &t.token, "/Users", Some(json!({"schemas": [USER], "userName": format!("m{i}@test")})))
+            .await;
+        ids.push(u["id"].as_str().unwrap().to_string());
+    }
+    let (_, _, g) =
+        app.scim("POST", &t.id, &t.token, "/Groups", Some(json!({"schemas": [GROUP], "displayName": "Busy"}))).await;
+    let gid = g["id"].as_str().unwrap().to_string();
+    let path = format!("/Groups/{gid}");
+    let adds = ids.iter().map(|id| {
+        app.scim(
+            "PATCH",
+            &t.id,
+            &t.token,
+            &path,
+            Some(
+                json!({"schemas": [PATCH], "Operations": [{"op": "add", "path": "members", "value": [{"value": id}]}]}),
+            ),
+        )
+    });
+    for (s, _, body) in futures_join_all(adds).await {
+        assert_eq!(s, StatusCode::OK, "{body}");
+    }
+    let (_, _, g) = app.scim("GET", &t.id, &t.token, &format!("/Groups/{gid}"), None).await;
+    assert_eq!(g["members"].as_array().unwrap().len(), 20);
+    assert_eq!(g["meta"]["version"], "W/\"21\"");
+}
+
+/// Runs futures concurrently (no extra dependency for one helper).
+async fn futures_join_all<F: std::future::Future>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let handles: Vec<_> = futs.into_iter().map(Box::pin).collect();
+    let mut outputs = Vec::with_capacity(handles.len());
+    // Polling them all together: tokio::join! needs a fixed count, so select in a loop.
+    let mut pending: Vec<Option<std::pin::Pin<Box<F>>>> = handles.into_iter().map(Some).collect();
+    let mut results: Vec<Option<F::Output>> = (0..pending.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut all_done = true;
+        for (i, slot) in pending.iter_mut().enumerate() {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(out) => {
+                        results[i] = Some(out);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => all_done = false,
+                }
+            }
+        }
+        if all_done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    outputs.extend(results.into_iter().flatten());
+    outputs
+}

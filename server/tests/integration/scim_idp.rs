@@ -1,0 +1,362 @@
+//! Okta's and Microsoft Entra ID's provisioning flows, end to end, as their documentation
+//! describes the requests.
+
+use http::StatusCode;
+use serde_json::{json, Value};
+
+use crate::both_backends;
+use crate::common::*;
+
+both_backends!(okta_user_lifecycle, okta_group_push, entra_user_lifecycle, entra_group_lifecycle);
+
+const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+fn q(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+async fn okta_user_lifecycle(db: Db) {
+    let app = TestApp::new(db).await;
+    let t = app.scim_tenant("Okta Co").await;
+    let scim = |m: &'static str, p: String, b: Option<Value>| {
+        let app = &app;
+        let t = &t;
+        async move { app.scim(m, &t.id, &t.token, &p, b).await }
+    };
+
+    // 1. Okta looks the user up first.
+    let (s, h, body) =
+        scim("GET", format!("/Users?filter={}&startIndex=1&count=100", q(r#"userName eq "isabella@okta.test""#)), None)
+            .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h.get("content-type").unwrap(), "application/scim+json");
+    assert_eq!(body["totalResults"], 0);
+    assert_eq!(body["Resources"], json!([]));
+
+    // 2. Create.
+    let (s, h, created) = scim(
+        "POST",
+        "/Users".into(),
+        Some(json!({
+            "schemas": [USER],
+            "userName": "isabella@okta.test",
+            "name": {"givenName": "Isabella", "familyName": "Rossi"},
+            "emails": [{"primary": true, "value": "isabella@okta.test", "type": "work"}],
+            "displayName": "Isabella Rossi",
+            "locale": "en-US",
+            "externalId": "00u1abcd",
+            "groups": [],
+            "password": "never stored",
+            "active": true
+        })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(h.get("location").unwrap().to_str().unwrap(), format!("{PUBLIC_URL}/scim/v2/{}/Users/{id}", t.id));
+    assert_eq!(h.get("etag").unwrap(), "W/\"1\"");
+    assert_eq!(created["meta"]["resourceType"], "User");
+    assert_eq!(created["meta"]["version"], "W/\"1\"");
+    assert!(created.get("password").is_none());
+
+    // 3. Get, and find by filter.
+    let (s, _, got) = scim("GET", format!("/Users/{id}"), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(got["userName"], "isabella@okta.test");
+    let (_, _, found) =
+        scim("GET", format!("/Users?filter={}&startIndex=1&count=100", q(r#"userName eq "ISABELLA@okta.test""#)), None)
+            .await;
+    assert_eq!(found["totalResults"], 1);
+    assert_eq!(found["Resources"][0]["id"], id.as_str());
+
+    // 4. PUT replace (Okta sends the whole user).
+    let mut replaced = got.clone();
+    replaced["name"]["familyName"] = json!("Rossi-Bianchi");
+    replaced["title"] = json!("Engineer");
+    let (s, h, body) = scim("PUT", format!("/Users/{id}"), Some(replaced)).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["name"]["familyName"], "Rossi-Bianchi");
+    assert_eq!(h.get("etag").unwrap(), "W/\"2\"");
+
+    // 5. Deactivate, 6. reactivate.
+    let (s, _, body) = scim(
+        "PATCH",
+        format!("/Users/{id}"),
+        Some(json!({"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": false}}]})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["active"], false);
+    let (_, _, body) = scim("GET", format!("/Users?filter={}", q("active eq false")), None).await;
+    assert_eq!(body["totalResults"], 1);
+    let (s, _, body) = scim(
+        "PATCH",
+        format!("/Users/{id}"),
+        Some(json!({"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": true}}]})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body["active"], true);
+    assert_eq!(body["title"], "Engineer");
+
+    // The activity log has one record per request, with readable summaries.
+    let tenant = roster_shared::ids::TenantId::parse(&t.id).unwrap();
+    let log = app.store.tenant(&tenant).recent_activity(50).await.unwrap();
+    assert_eq!(log.len(), 8, "{log:#?}");
+    assert!(log
+        .iter()
+        .any(|a| a.summary == "replace active" && a.status == Some(200) && a.resource_id.as_deref() == Some(&id)));
+    assert!(log.iter().any(|a| a.summary == "create isabella@okta.test" && a.status == Some(201)));
+    assert!(log
+        .iter()
+        .all(|a| a.user_agent.as_deref() == Some("roster-tests")
+            && a.credential_id.as_deref() == Some(t.token_id.as_str())));
+    let dump = format!("{log:?}");
+    assert!(!dump.contains(&t.token) && !dump.contains("never stored"), "no secrets in the log");
+}
+
+async fn okta_group_push(db: Db) {
+    let app = TestApp::new(db).await;
+    let t = app.scim_tenant("Okta Groups").await;
+    let mut users = Vec::new();
+    for name in ["ann", "bob", "cid"] {
+        let (s, _, u) = app
+            .scim(
+                "POST",
+                &t.id,
+                &t.token,
+                "/Users",
+                Some(json!({"schemas": [USER], "userName": format!("{name}@okta.test")})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+        users.push(u["id"].as_str().unwrap().to_string());
+    }
+    // Okta looks the group up, then creates it with its members.
+    let (_, _, body) = app
+        .scim("GET", &t.id, &t.token, &format!("/Groups?filter={}", q(r#"displayName eq "Engineering""#)), None)
+        .await;
+    assert_eq!(body["totalResults"], 0);
+    let (s, _, g) = app
+        .scim("POST", &t.id, &t.token, "/Groups", Some(json!({"schemas": [GROUP], "displayName": "Engineering", "members": [{"value": users[0], "display": "ann@okta.test"}]})))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{g}");
+    let gid = g["id"].as_str().unwrap().to_string();
+    assert_eq!(g["members"][0]["value"], users[0].as_str());
+    assert_eq!(g["members"][0]["display"], "ann@okta.test");
+    assert_eq!(g["members"][0]["type"], "User");
+
+    // Rename (Okta sends the id along), add members, remove one.
+    let (s, _, body) = app
+        .scim("PATCH", &t.id, &t.token, &format!("/Groups/{gid}"), Some(json!({"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"id": gid, "displayName": "Engineering EU"}}]})))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["displayName"], "Engineering EU");
+    let (s, _, _) = app
+        .scim("PATCH", &t.id, &t.token, &format!("/Groups/{gid}"), Some(json!({"schemas": [PATCH], "Operations": [{"op": "add", "path": "members", "value": [{"value": users[1], "display": "bob"}, {"value": users[2], "display": "cid"}]}]})))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _, _) = app
+        .scim("PATCH", &t.id, &t.token, &format!("/Groups/{gid}"), Some(json!({"schemas": [PATCH], "Operations": [{"op": "remove", "path": format!("members[value eq \"{}\"]", users[0])}]})))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, _, g) = app.scim("GET", &t.id, &t.token, &format!("/Groups/{gid}"), None).await;
+    let mut members: Vec<String> =
+        g["members"].as_array().unwrap().iter().map(|m| m["value"].as_str().unwrap().to_string()).collect();
+    members.sort();
+    let mut expected = vec![users[1].clone(), users[2].clone()];
+    expected.sort();
+    assert_eq!(members, expected);
+    // The user sees the group.
+    let (_, _, u) = app.scim("GET", &t.id, &t.token, &format!("/Users/{}", users[1]), None).await;
+    assert_eq!(
+        u["groups"],
+        json!([{"value": gid, "$ref": format!("{PUBLIC_URL}/scim/v2/{}/Groups/{gid}", t.id), "display": "Engineering EU", "type": "direct"}])
+    );
+
+    // Delete.
+    let (s, _, _) = app.scim("DELETE", &t.id, &t.token, &format!("/Groups/{gid}"), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _, body) = app.scim("GET", &t.id, &t.token, &format!("/Groups/{gid}"), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(body["status"], "404");
+    let (_, _, u) = app.scim("GET", &t.id, &t.token, &format!("/Users/{}", users[1]), None).await;
+    assert!(u.get("groups").is_none());
+}
+
+async fn entra_user_lifecycle(db: Db) {
+    let app = TestApp::new(db).await;
+    let t = app.scim_tenant("Contoso").await;
+    // Entra ID checks the connection with a random filter, then looks users up by externalId
+    // or userName.
+    let (s, _, body) = app
+        .scim("GET", &t.id, &t.token, &format!("/Users?filter={}", q(r#"userName eq "non-existent user 7c3a""#)), None)
+        .await;
+    assert_eq!((s, body["totalResults"].clone()), (StatusCode::OK, json!(0)));
+    let (_, _, body) = app
+        .scim(
+            "GET",
+            &t.id,
+            &t.token,
+            &format!("/Users?filter={}", q(r#"externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef""#)),
+            None,
+        )
+        .await;
+    assert_eq!(body["totalResults"], 0);
+
+    let (s, _, u) = app
+        .scim(
+            "POST",
+            &t.id,
+            &t.token,
+            "/Users",
+            Some(json!({
+                "schemas": [USER, ENTERPRISE],
+                "externalId": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",
+                "userName": "Test_User_ab6490ee-1e48-479e-a20b-2d77186b5dd1@contoso.test",
+                "active": true,
+                "addresses": [{"primary": true, "type": "work", "country": "NL", "locality": "Amsterdam"}],
+                "displayName": "Test User",
+                "emails": [{"primary": true, "type": "work", "value": "test.user@contoso.test"}],
+                "meta": {"resourceType": "User"},
+                "name": {"familyName": "User", "givenName": "Test"},
+                "title": "Developer",
+                ENTERPRISE: {"employeeNumber": "1234", "department": "Engineering", "manager": {"value": "m-1"}}
+            })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{u}");
+    let id = u["id"].as_str().unwrap().to_string();
+    assert_eq!(u[ENTERPRISE]["department"], "Engineering");
+    assert_eq!(u["schemas"], json!([USER, ENTERPRISE]));
+
+    let (_, _, body) = app
+        .scim(
+            "GET",
+            &t.id,
+            &t.token,
+            &format!("/Users?filter={}", q(r#"externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef""#)),
+            None,
+        )
+        .await;
+    assert_eq!(body["totalResults"], 1);
+
+    // Entra's PATCH: capitalized ops, string booleans, path-less dotted and URN keys.
+    let (s, _, body) = app
+        .scim(
+            "PATCH",
+            &t.id,
+            &t.token,
+            &format!("/Users/{id}"),
+            Some(json!({"schemas": [PATCH], "Operations": [
+                {"op": "Replace", "path": "displayName", "value": "Test User 2"},
+                {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "updated@contoso.test"},
+                {"op": "Add", "value": {"name.givenName": "Testy", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department": "Sales"}},
+                {"op": "Replace", "path": "addresses[type eq \"work\"].locality", "value": "Utrecht"},
+            ]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["displayName"], "Test User 2");
+    assert_eq!(body["emails"][0]["value"], "updated@contoso.test");
+    assert_eq!(body["name"]["givenName"], "Testy");
+    assert_eq!(body[ENTERPRISE]["department"], "Sales");
+    assert_eq!(body["addresses"][0]["locality"], "Utrecht");
+    // Filters see the new values (indexed columns were updated).
+    let (_, _, found) = app
+        .scim("GET", &t.id, &t.token, &format!("/Users?filter={}", q(r#"displayName eq "test user 2""#)), None)
+        .await;
+    assert_eq!(found["totalResults"], 1);
+
+    let (s, _, body) = app
+        .scim(
+            "PATCH",
+            &t.id,
+            &t.token,
+            &format!("/Users/{id}"),
+            Some(json!({"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body["active"], false);
+
+    let (s, _, _) = app.scim("DELETE", &t.id, &t.token, &format!("/Users/{id}"), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _, _) = app.scim("GET", &t.id, &t.token, &format!("/Users/{id}"), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+async fn entra_group_lifecycle(db: Db) {
+    let app = TestApp::new(db).await;
+    let t = app.scim_tenant("Contoso Groups").await;
+    let (_, _, u1) = app
+        .scim("POST", &t.id, &t.token, "/Users", Some(json!({"schemas": [USER], "userName": "u1@contoso.test"})))
+        .await;
+    let (_, _, u2) = app
+        .scim("POST", &t.id, &t.token, "/Users", Some(json!({"schemas": [USER], "userName": "u2@contoso.test"})))
+        .await;
+    let (u1, u2) = (u1["id"].as_str().unwrap().to_string(), u2["id"].as_str().unwrap().to_string());
+
+    let (s, _, g) = app
+        .scim("POST", &t.id, &t.token, "/Groups", Some(json!({"schemas": [GROUP], "externalId": "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159", "displayName": "Group1DisplayName", "meta": {"resourceType": "Group"}})))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{g}");
+    let gid = g["id"].as_str().unwrap().to_string();
+
+    let (s, _, _) = app
+        .scim("PATCH", &t.id, &t.token, &format!("/Groups/{gid}"), Some(json!({"schemas": [PATCH], "Operations": [{"op": "Add", "path": "members", "value": [{"value": u1}, {"value": u2}]}]})))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _, _) = app
+        .scim("PATCH", &t.id, &t.token, &format!("/Groups/{gid}"), Some(json!({"schemas": [PATCH], "Operations": [{"op": "Remove", "path": format!("members[value eq \"{u1}\"]")}]})))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+
+    // Entra reads groups without members.
+    let (s, _, body) =
+        app.scim("GET", &t.id, &t.token, &format!("/Groups/{gid}?excludedAttributes=members"), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(body.get("members").is_none());
+    assert_eq!(body["displayName"], "Group1DisplayName");
+    let (_, _, body) = app
+        .scim(
+            "GET",
+            &t.id,
+            &t.token,
+            &format!("/Groups?excludedAttributes=members&filter={}", q(r#"displayName eq "Group1DisplayName""#)),
+            None,
+        )
+        .await;
+    assert_eq!(body["totalResults"], 1);
+    assert!(body["Resources"][0].get("members").is_none());
+    // Is u2 a member? (Entra asks with a members filter.)
+    let (_, _, body) = app
+        .scim(
+            "GET",
+            &t.id,
+            &t.token,
+            &format!(
+                "/Groups?filter={}&excludedAttributes=members",
+                q(&format!(r#"id eq "{gid}" and members[value eq "{u2}"]"#))
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(body["totalResults"], 1);
+    let (_, _, body) = app
+        .scim(
+            "GET",
+            &t.id,
+            &t.token,
+            &format!("/Groups?filter={}", q(&format!(r#"id eq "{gid}" and members[value eq "{u1}"]"#))),
+            None,
+        )
+        .await;
+    assert_eq!(body["totalResults"], 0);
+
+    let (s, _, _) = app.scim("DELETE", &t.id, &t.token, &format!("/Groups/{gid}"), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+}

@@ -1,0 +1,151 @@
+//! SCIM credentials: bearer tokens an identity provider sends with every request.
+//!
+//! A token is `rst_` followed by 40 random alphanumerics (about 238 bits). Only its SHA-256 is
+//! stored; a slow hash would add nothing against guessing a secret that long, and would cost
+//! every SCIM request a few milliseconds. The token is shown once, at creation. Every failure —
+//! unknown token, another tenant's token, revoked, expired, SCIM switched off — looks the same
+//! to the caller, so a credential never reveals whether another tenant exists.
+
+use std::fmt;
+
+use rand::distributions::{Alphanumeric, DistString};
+use sha2::{Digest, Sha256};
+
+use crate::clock::now_ms;
+use crate::error::{DomainError, DomainResult};
+use crate::ids::{CredentialId, TenantId};
+use crate::store::{CredentialRecord, NewCredential, Store};
+
+/// The prefix of every Roster SCIM token (lets secret scanners recognize leaked tokens).
+pub const TOKEN_PREFIX: &str = "rst_";
+
+/// `last_used_at` is written at most this often per credential.
+const LAST_USED_RESOLUTION_MS: i64 = 60_000;
+
+/// A secret as shown once to the person who created it. Its `Debug` does not print it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenSecret(String);
+
+impl TokenSecret {
+    /// The secret text (to show once, or to send as a client).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for TokenSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenSecret(…)")
+    }
+}
+
+/// The SHA-256 of a secret, in hex.
+pub fn hash_secret(secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+fn new_secret() -> (TokenSecret, String) {
+    let random = Alphanumeric.sample_string(&mut rand::thread_rng(), 40);
+    let secret = format!("{TOKEN_PREFIX}{random}");
+    let prefix = secret.chars().take(TOKEN_PREFIX.len() + 6).collect();
+    (TokenSecret(secret), prefix)
+}
+
+/// Creates a bearer token for a tenant; returns the stored record and the secret (once).
+pub async fn create_token(
+    store: &Store,
+    tenant: &TenantId,
+    name: &str,
+    created_by: &str,
+    expires_in_days: Option<u32>,
+) -> DomainResult<(CredentialRecord, TokenSecret)> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(DomainError::Invalid(
+            "Give the token a name of 1 to 100 characters (for example \"Okta production\").".into(),
+        ));
+    }
+    if expires_in_days == Some(0) || expires_in_days.is_some_and(|d| d > 3650) {
+        return Err(DomainError::Invalid("A token expires after 1 to 3650 days, or never.".into()));
+    }
+    let t = store.tenant(tenant);
+    if t.summary().await?.is_none() {
+        return Err(DomainError::NotFound);
+    }
+    let now = now_ms();
+    let (secret, prefix) = new_secret();
+    let record = NewCredential {
+        id: CredentialId::random(),
+        kind: "bearer",
+        name: name.to_string(),
+        prefix,
+        secret_hash: hash_secret(secret.expose()),
+        created_by: created_by.to_string(),
+        created_at: now,
+        expires_at: expires_in_days.map(|d| now + i64::from(d) * 86_400_000),
+    };
+    t.insert_credential(&record).await?;
+    let stored = t.credential(&record.id).await?.ok_or_else(|| DomainError::Internal("credential vanished".into()))?;
+    Ok((stored, secret))
+}
+
+/// Revokes a credential; returns whether it existed (and was not already revoked).
+pub async fn revoke(store: &Store, tenant: &TenantId, id: &CredentialId) -> DomainResult<bool> {
+    store.tenant(tenant).revoke_credential(id, now_ms()).await
+}
+
+/// Switches the tenant's SCIM API on or off.
+pub async fn set_scim_enabled(store: &Store, tenant: &TenantId, enabled: bool) -> DomainResult<()> {
+    if store.tenant(tenant).set_scim_enabled(enabled, now_ms()).await? {
+        Ok(())
+    } else {
+        Err(DomainError::NotFound)
+    }
+}
+
+/// Checks a bearer token sent to `tenant`'s SCIM URL; returns the credential if it may be used.
+pub async fn authenticate_bearer(
+    store: &Store,
+    tenant: &TenantId,
+    token: &str,
+) -> DomainResult<Option<CredentialRecord>> {
+    if !token.starts_with(TOKEN_PREFIX) || token.len() > 200 {
+        return Ok(None);
+    }
+    let t = store.tenant(tenant);
+    let Some(found) = t.credential_for_secret(&hash_secret(token)).await? else {
+        return Ok(None);
+    };
+    let now = now_ms();
+    if !found.scim_enabled
+        || found.credential.revoked_at.is_some()
+        || found.credential.expires_at.is_some_and(|e| e <= now)
+    {
+        return Ok(None);
+    }
+    if found.credential.last_used_at.is_none_or(|l| l + LAST_USED_RESOLUTION_MS <= now) {
+        t.touch_credential(&found.credential.id, now).await?;
+    }
+    Ok(Some(found.credential))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_long_random_and_never_debug_printed() {
+        let (a, prefix) = new_secret();
+        let (b, _) = new_secret();
+        assert_ne!(a, b);
+        assert!(a.expose().starts_with("rst_") && a.expose().len() == 44);
+        assert!(a.expose().starts_with(&prefix) && prefix.len() == 10);
+        assert_eq!(format!("{a:?}"), "TokenSecret(…)");
+        assert_eq!(hash_secret("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+}

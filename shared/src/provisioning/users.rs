@@ -1,0 +1,221 @@
+//! SCIM Users.
+
+use serde_json::{json, Value};
+
+use super::{build_query, check_if_match, internal, meta, not_found, Listed, Resource, Scim, WRITE_RETRIES};
+use crate::clock::now_ms;
+use crate::error::DomainError;
+use crate::scim::error::ScimError;
+use crate::scim::messages::SearchRequest;
+use crate::scim::patch;
+use crate::scim::schema::ResourceSchema;
+use crate::scim::validate::{validate_resource, Mode};
+use crate::store::{fold_ascii, Table, UserColumns, UserGroupRow, UserRow};
+
+fn schema() -> &'static ResourceSchema {
+    ResourceSchema::user()
+}
+
+/// The indexed columns of a canonical user resource.
+pub(crate) fn columns(res: &Value) -> Result<UserColumns, ScimError> {
+    let user_name = res
+        .get("userName")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ScimError::invalid_value("'userName' is required"))?
+        .to_string();
+    if user_name.chars().count() > 512 {
+        return Err(ScimError::invalid_value("'userName' can have at most 512 characters"));
+    }
+    let emails = res.get("emails").and_then(Value::as_array);
+    let primary_email = emails.and_then(|list| {
+        list.iter()
+            .find(|e| e.get("primary") == Some(&Value::Bool(true)))
+            .or_else(|| list.first())
+            .and_then(|e| e.get("value"))
+            .and_then(Value::as_str)
+            .map(fold_ascii)
+    });
+    Ok(UserColumns {
+        user_name_norm: fold_ascii(&user_name),
+        user_name,
+        external_id: res.get("externalId").and_then(Value::as_str).map(str::to_string),
+        display_name_norm: res.get("displayName").and_then(Value::as_str).map(fold_ascii),
+        primary_email_norm: primary_email,
+        active: res.get("active").and_then(Value::as_bool).unwrap_or(true),
+    })
+}
+
+/// Roster's defaults for attributes a client left out: a user is active unless it says not.
+fn with_defaults(mut res: Value) -> Value {
+    if let Value::Object(m) = &mut res {
+        m.entry("active").or_insert(Value::Bool(true));
+    }
+    res
+}
+
+impl Scim<'_> {
+    fn user_location(&self, id: &str) -> String {
+        format!("{}/Users/{id}", self.base_url)
+    }
+
+    fn user_resource(&self, row: &UserRow, groups: &[UserGroupRow]) -> Result<Resource, ScimError> {
+        let mut json: Value = serde_json::from_str(&row.data)
+            .map_err(|e| internal(DomainError::Internal(format!("stored user {}: {e}", row.id))))?;
+        if let Value::Object(m) = &mut json {
+            m.insert("id".into(), Value::String(row.id.clone()));
+            let mine: Vec<Value> = groups
+                .iter()
+                .filter(|g| g.user_id == row.id)
+                .map(|g| {
+                    json!({
+                        "value": g.group_id,
+                        "$ref": format!("{}/Groups/{}", self.base_url, g.group_id),
+                        "display": g.display,
+                        "type": if g.direct { "direct" } else { "indirect" },
+                    })
+                })
+                .collect();
+            if !mine.is_empty() {
+                m.insert("groups".into(), Value::Array(mine));
+            }
+            m.insert(
+                "meta".into(),
+                meta("User", self.user_location(&row.id), row.created_at, row.updated_at, row.version),
+            );
+        }
+        Ok(Resource { id: row.id.clone(), version: row.version, json })
+    }
+
+    async fn load_user(&self, id: &str) -> Result<UserRow, ScimError> {
+        match self.store.tenant(self.tenant).user(id).await.map_err(internal)? {
+            Some(row) if row.source != "manual" => Ok(row),
+            _ => Err(not_found("User", id)),
+        }
+    }
+
+    async fn user_with_groups(&self, row: &UserRow) -> Result<Resource, ScimError> {
+        let groups =
+            self.store.tenant(self.tenant).groups_of_users(std::slice::from_ref(&row.id)).await.map_err(internal)?;
+        self.user_resource(row, &groups)
+    }
+
+    async fn conflict(&self, user_name: &str) -> ScimError {
+        let existing = self.store.tenant(self.tenant).user_by_user_name(&fold_ascii(user_name)).await.ok().flatten();
+        match existing {
+            Some(u) if u.source == "manual" => ScimError::uniqueness(format!(
+                "userName '{user_name}' belongs to a user an admin created in the Roster dashboard; Roster does not hand manual users to an identity provider. Ask your Roster admin to rename or remove that user."
+            )),
+            Some(u) => ScimError::uniqueness(format!("userName '{user_name}' is already taken by User {}", u.id)),
+            None => ScimError::uniqueness(format!("userName '{user_name}' is already taken")),
+        }
+    }
+
+    /// POST /Users.
+    pub async fn create_user(&self, body: &Value) -> Result<Resource, ScimError> {
+        let res = with_defaults(validate_resource(body, schema(), Mode::Create)?);
+        let cols = columns(&res)?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let data = serde_json::to_string(&res).map_err(|e| internal(DomainError::Internal(e.to_string())))?;
+        match self.store.tenant(self.tenant).insert_user(&id, &cols, "scim", &data, now_ms()).await {
+            Ok(()) => {}
+            Err(DomainError::Conflict(_)) => return Err(self.conflict(&cols.user_name).await),
+            Err(e) => return Err(internal(e)),
+        }
+        let row = self.load_user(&id).await?;
+        self.user_resource(&row, &[])
+    }
+
+    /// GET /Users/{id}.
+    pub async fn get_user(&self, id: &str) -> Result<Resource, ScimError> {
+        let row = self.load_user(id).await?;
+        self.user_with_groups(&row).await
+    }
+
+    /// PUT /Users/{id}.
+    pub async fn replace_user(&self, id: &str, body: &Value, if_match: Option<&str>) -> Result<Resource, ScimError> {
+        for _ in 0..WRITE_RETRIES {
+            let row = self.load_user(id).await?;
+            check_if_match(if_match, row.version)?;
+            let existing: Value = serde_json::from_str(&row.data).unwrap_or(Value::Null);
+            let res = with_defaults(validate_resource(body, schema(), Mode::Replace { existing: &existing })?);
+            if self.write_user(&row, &res).await? {
+                let row = self.load_user(id).await?;
+                return self.user_with_groups(&row).await;
+            }
+            if if_match.is_some() {
+                return Err(ScimError::status(412, "the resource changed while it was being replaced"));
+            }
+        }
+        Err(ScimError::status(409, "the resource is being changed by other requests; try again"))
+    }
+
+    /// PATCH /Users/{id}.
+    pub async fn patch_user(
+        &self,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<(Resource, String), ScimError> {
+        let ops = patch::parse_request(body)?;
+        let summary = ops.iter().map(|o| o.summary()).collect::<Vec<_>>().join("; ");
+        for _ in 0..WRITE_RETRIES {
+            let row = self.load_user(id).await?;
+            check_if_match(if_match, row.version)?;
+            let current: Value =
+                serde_json::from_str(&row.data).map_err(|e| internal(DomainError::Internal(e.to_string())))?;
+            let res = patch::apply(current, &ops, schema())?;
+            if self.write_user(&row, &res).await? {
+                let row = self.load_user(id).await?;
+                return Ok((self.user_with_groups(&row).await?, summary));
+            }
+            if if_match.is_some() {
+                return Err(ScimError::status(412, "the resource changed while it was being patched"));
+            }
+        }
+        Err(ScimError::status(409, "the resource is being changed by other requests; try again"))
+    }
+
+    async fn write_user(&self, row: &UserRow, res: &Value) -> Result<bool, ScimError> {
+        let cols = columns(res)?;
+        let data = serde_json::to_string(res).map_err(|e| internal(DomainError::Internal(e.to_string())))?;
+        match self.store.tenant(self.tenant).update_user(&row.id, &cols, &data, row.version, now_ms()).await {
+            Ok(written) => Ok(written),
+            Err(DomainError::Conflict(_)) => Err(self.conflict(&cols.user_name).await),
+            Err(e) => Err(internal(e)),
+        }
+    }
+
+    /// DELETE /Users/{id}.
+    pub async fn delete_user(&self, id: &str, if_match: Option<&str>) -> Result<(), ScimError> {
+        let row = self.load_user(id).await?;
+        check_if_match(if_match, row.version)?;
+        if self.store.tenant(self.tenant).delete_user(id).await.map_err(internal)? {
+            Ok(())
+        } else {
+            Err(not_found("User", id))
+        }
+    }
+
+    /// GET /Users and POST /Users/.search.
+    pub async fn search_users(&self, req: &SearchRequest) -> Result<Listed, ScimError> {
+        let (query, projection, start) = build_query(req, schema(), Table::Users, self.store)?;
+        let page = self.store.tenant(self.tenant).query_users(query).await.map_err(internal)?;
+        let wants_groups = projection.attributes.iter().any(|p| p.name == "groups")
+            || (projection.attributes.is_empty()
+                && !projection.excluded.iter().any(|p| p.name == "groups" && p.sub.is_none()));
+        let groups = if wants_groups {
+            let ids: Vec<String> = page.rows.iter().map(|r| r.id.clone()).collect();
+            self.store.tenant(self.tenant).groups_of_users(&ids).await.map_err(internal)?
+        } else {
+            Vec::new()
+        };
+        let mut resources = Vec::with_capacity(page.rows.len());
+        for row in &page.rows {
+            let r = self.user_resource(row, &groups)?;
+            resources.push(projection.apply(&r.json, schema()));
+        }
+        Ok(Listed { total: page.total.max(0) as u64, start_index: start, resources })
+    }
+}

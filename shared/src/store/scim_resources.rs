@@ -1,0 +1,639 @@
+//! SCIM Users, Groups and memberships of a tenant.
+
+use std::collections::HashMap;
+
+use sqlx::Row;
+
+use super::scim_sql::{Arg, Dialect, Sql};
+use super::{unique_violation, with_pool, Backend, TenantStore, Unique};
+use crate::error::{DomainError, DomainResult};
+
+/// A stored user (the SCIM resource is `data` plus id, meta and groups).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserRow {
+    /// The SCIM id.
+    pub id: String,
+    /// userName as sent.
+    pub user_name: String,
+    /// `scim`, `jit` or `manual`.
+    pub source: String,
+    /// The canonical resource without id/meta/groups, as JSON text.
+    pub data: String,
+    /// Incremented by every write (the ETag).
+    pub version: i64,
+    /// Epoch ms.
+    pub created_at: i64,
+    /// Epoch ms.
+    pub updated_at: i64,
+}
+
+/// The indexed columns of a user, computed from its resource.
+#[derive(Clone, Debug)]
+pub struct UserColumns {
+    /// userName as sent.
+    pub user_name: String,
+    /// userName, ASCII-lower-cased.
+    pub user_name_norm: String,
+    /// externalId.
+    pub external_id: Option<String>,
+    /// displayName, ASCII-lower-cased.
+    pub display_name_norm: Option<String>,
+    /// The primary (or first) email, ASCII-lower-cased.
+    pub primary_email_norm: Option<String>,
+    /// active (absent means true).
+    pub active: bool,
+}
+
+/// A stored group (the SCIM resource is `data` plus id, meta and members).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupRow {
+    /// The SCIM id.
+    pub id: String,
+    /// displayName.
+    pub display_name: String,
+    /// The canonical resource without id/meta/members, as JSON text.
+    pub data: String,
+    /// The ETag version.
+    pub version: i64,
+    /// Epoch ms.
+    pub created_at: i64,
+    /// Epoch ms.
+    pub updated_at: i64,
+}
+
+/// The indexed columns of a group.
+#[derive(Clone, Debug)]
+pub struct GroupColumns {
+    /// displayName.
+    pub display_name: String,
+    /// displayName, ASCII-lower-cased.
+    pub display_name_norm: String,
+    /// externalId.
+    pub external_id: Option<String>,
+}
+
+/// One member of a group, as the resource shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberRow {
+    /// The member's id.
+    pub id: String,
+    /// `User` or `Group`.
+    pub kind: String,
+    /// Its displayName (or userName).
+    pub display: Option<String>,
+}
+
+/// A group a user belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserGroupRow {
+    /// The user.
+    pub user_id: String,
+    /// The group.
+    pub group_id: String,
+    /// The group's displayName.
+    pub display: String,
+    /// Direct membership (else through a nested group).
+    pub direct: bool,
+}
+
+/// A page of rows and the total count.
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    /// All matching rows.
+    pub total: i64,
+    /// This page.
+    pub rows: Vec<T>,
+}
+
+/// What a query selects (the condition and order are compiled SQL).
+pub(crate) struct Query {
+    pub where_sql: Option<(String, Sql)>,
+    pub order_by: Option<(String, bool)>,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+fn dialect(b: Backend) -> Dialect {
+    match b {
+        Backend::Sqlite => Dialect::Sqlite,
+        Backend::Postgres => Dialect::Postgres,
+    }
+}
+
+macro_rules! bind_all {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match a {
+                Arg::Text(s) => q.bind(s.clone()),
+                Arg::Int(i) => q.bind(*i),
+                Arg::Real(f) => q.bind(*f),
+                Arg::Bool(b) => q.bind(*b),
+            };
+        }
+        q
+    }};
+}
+
+impl TenantStore<'_> {
+    pub(crate) fn dialect(&self) -> Dialect {
+        dialect(self.store.backend())
+    }
+
+    fn data_out(&self) -> &'static str {
+        match self.store.backend() {
+            Backend::Sqlite => "t.data",
+            Backend::Postgres => "t.data::text AS data",
+        }
+    }
+
+    fn json_in(&self, n: usize) -> String {
+        match self.store.backend() {
+            Backend::Sqlite => format!("${n}"),
+            Backend::Postgres => format!("CAST(${n} AS JSONB)"),
+        }
+    }
+
+    // ----- users -----
+
+    /// Inserts a user; `Conflict` if the userName is taken in this tenant.
+    pub async fn insert_user(
+        &self,
+        id: &str,
+        cols: &UserColumns,
+        source: &str,
+        data: &str,
+        now_ms: i64,
+    ) -> DomainResult<()> {
+        let sql = format!(
+            "INSERT INTO scim_users (tenant_id, id, user_name, user_name_norm, external_id, display_name_norm, primary_email_norm, active, source, data, version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {}, 1, $11, $11)",
+            self.json_in(10)
+        );
+        with_pool!(self.store, |p| {
+            sqlx::query(&sql)
+                .bind(self.id.as_str())
+                .bind(id)
+                .bind(&cols.user_name)
+                .bind(&cols.user_name_norm)
+                .bind(&cols.external_id)
+                .bind(&cols.display_name_norm)
+                .bind(&cols.primary_email_norm)
+                .bind(cols.active)
+                .bind(source)
+                .bind(data)
+                .bind(now_ms)
+                .execute(p)
+                .await
+                .map(|_| ())
+        })
+        .map_err(map_user_conflict)
+    }
+
+    fn user_select(&self) -> String {
+        format!(
+            "SELECT t.id, t.user_name, t.source, {}, t.version, t.created_at, t.updated_at FROM scim_users t",
+            self.data_out()
+        )
+    }
+
+    /// A user by id (any source).
+    pub async fn user(&self, id: &str) -> DomainResult<Option<UserRow>> {
+        let sql = format!("{} WHERE t.tenant_id = $1 AND t.id = $2", self.user_select());
+        with_pool!(self.store, |p| {
+            let row = sqlx::query(&sql).bind(self.id.as_str()).bind(id).fetch_optional(p).await?;
+            row.as_ref().map(user_from_row).transpose()
+        })
+    }
+
+    /// A user by normalized userName.
+    pub async fn user_by_user_name(&self, user_name_norm: &str) -> DomainResult<Option<UserRow>> {
+        let sql = format!("{} WHERE t.tenant_id = $1 AND t.user_name_norm = $2", self.user_select());
+        with_pool!(self.store, |p| {
+            let row = sqlx::query(&sql).bind(self.id.as_str()).bind(user_name_norm).fetch_optional(p).await?;
+            row.as_ref().map(user_from_row).transpose()
+        })
+    }
+
+    /// Writes a new version of a user if it is still at `expected_version`; returns whether it
+    /// was written. `Conflict` if the new userName is taken.
+    pub async fn update_user(
+        &self,
+        id: &str,
+        cols: &UserColumns,
+        data: &str,
+        expected_version: i64,
+        now_ms: i64,
+    ) -> DomainResult<bool> {
+        let sql = format!(
+            "UPDATE scim_users SET user_name = $1, user_name_norm = $2, external_id = $3, display_name_norm = $4, primary_email_norm = $5, \
+             active = $6, data = {}, version = version + 1, updated_at = $8 WHERE tenant_id = $9 AND id = $10 AND version = $11",
+            self.json_in(7)
+        );
+        let n = with_pool!(self.store, |p| {
+            sqlx::query(&sql)
+                .bind(&cols.user_name)
+                .bind(&cols.user_name_norm)
+                .bind(&cols.external_id)
+                .bind(&cols.display_name_norm)
+                .bind(&cols.primary_email_norm)
+                .bind(cols.active)
+                .bind(data)
+                .bind(now_ms)
+                .bind(self.id.as_str())
+                .bind(id)
+                .bind(expected_version)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .map_err(map_user_conflict)?;
+        Ok(n > 0)
+    }
+
+    /// Deletes a user and its memberships; returns whether it existed.
+    pub async fn delete_user(&self, id: &str) -> DomainResult<bool> {
+        with_pool!(self.store, |p| {
+            let mut tx = p.begin().await?;
+            let n = sqlx::query("DELETE FROM scim_users WHERE tenant_id = $1 AND id = $2")
+                .bind(self.id.as_str())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n > 0 {
+                sqlx::query("DELETE FROM scim_group_members WHERE tenant_id = $1 AND member_id = $2")
+                    .bind(self.id.as_str())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            DomainResult::Ok(n > 0)
+        })
+    }
+
+    /// Users matching a compiled query, excluding manually created ones.
+    pub(crate) async fn query_users(&self, q: Query) -> DomainResult<Page<UserRow>> {
+        let (cond, mut sql) = match q.where_sql {
+            Some((c, s)) => (format!(" AND ({c})"), s),
+            None => (String::new(), Sql::new(self.dialect())),
+        };
+        let tenant_arg = sql.arg(Arg::Text(self.id.as_str().to_string()));
+        let base = format!("FROM scim_users t WHERE t.tenant_id = {tenant_arg} AND t.source <> 'manual'{cond}");
+        let count_sql = format!("SELECT COUNT(*) FROM (SELECT 1 {base}) c");
+        let order = match &q.order_by {
+            Some((expr, desc)) => format!(" ORDER BY {expr} {} NULLS LAST, t.id", if *desc { "DESC" } else { "ASC" }),
+            None => " ORDER BY t.created_at, t.id".to_string(),
+        };
+        let page_sql = format!(
+            "SELECT t.id, t.user_name, t.source, {}, t.version, t.created_at, t.updated_at {base}{order} LIMIT {} OFFSET {}",
+            self.data_out(),
+            q.limit.max(0),
+            q.offset.max(0)
+        );
+        let args = sql.args;
+        with_pool!(self.store, |p| {
+            let total: i64 = bind_all!(sqlx::query_scalar::<_, i64>(&count_sql), &args).fetch_one(p).await?;
+            let rows =
+                if q.limit > 0 { bind_all!(sqlx::query(&page_sql), &args).fetch_all(p).await? } else { Vec::new() };
+            let rows = rows.iter().map(user_from_row).collect::<DomainResult<Vec<_>>>()?;
+            DomainResult::Ok(Page { total, rows })
+        })
+    }
+
+    /// The groups of these users, direct and through nested groups.
+    pub async fn groups_of_users(&self, user_ids: &[String]) -> DomainResult<Vec<UserGroupRow>> {
+        if user_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (0..user_ids.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "WITH RECURSIVE memb(user_id, group_id, depth) AS ( \
+               SELECT m.member_id, m.group_id, 0 FROM scim_group_members m WHERE m.tenant_id = $1 AND m.member_id IN ({}) \
+               UNION \
+               SELECT memb.user_id, m.group_id, 1 FROM memb JOIN scim_group_members m ON m.tenant_id = $1 AND m.member_id = memb.group_id \
+             ) \
+             SELECT memb.user_id, memb.group_id, MIN(memb.depth) AS depth, g.display_name FROM memb \
+             JOIN scim_groups g ON g.tenant_id = $1 AND g.id = memb.group_id \
+             GROUP BY memb.user_id, memb.group_id, g.display_name ORDER BY g.display_name, memb.group_id",
+            placeholders.join(", ")
+        );
+        with_pool!(self.store, |p| {
+            let mut q = sqlx::query(&sql).bind(self.id.as_str());
+            for id in user_ids {
+                q = q.bind(id.as_str());
+            }
+            let rows = q.fetch_all(p).await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(UserGroupRow {
+                        user_id: r.try_get("user_id")?,
+                        group_id: r.try_get("group_id")?,
+                        display: r.try_get("display_name")?,
+                        direct: r
+                            .try_get::<i64, _>("depth")
+                            .unwrap_or_else(|_| i64::from(r.try_get::<i32, _>("depth").unwrap_or(1)))
+                            == 0,
+                    })
+                })
+                .collect::<DomainResult<Vec<_>>>()
+        })
+    }
+
+    // ----- groups -----
+
+    /// Inserts a group with its members in one transaction.
+    pub async fn insert_group(
+        &self,
+        id: &str,
+        cols: &GroupColumns,
+        data: &str,
+        members: &[(String, String)],
+        now_ms: i64,
+    ) -> DomainResult<()> {
+        let sql = format!(
+            "INSERT INTO scim_groups (tenant_id, id, display_name, display_name_norm, external_id, data, version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, {}, 1, $7, $7)",
+            self.json_in(6)
+        );
+        with_pool!(self.store, |p| {
+            let mut tx = p.begin().await?;
+            sqlx::query(&sql)
+                .bind(self.id.as_str())
+                .bind(id)
+                .bind(&cols.display_name)
+                .bind(&cols.display_name_norm)
+                .bind(&cols.external_id)
+                .bind(data)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+            for (member, kind) in members {
+                sqlx::query(
+                    "INSERT INTO scim_group_members (tenant_id, group_id, member_id, member_type, added_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(self.id.as_str())
+                .bind(id)
+                .bind(member)
+                .bind(kind)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            DomainResult::Ok(())
+        })
+    }
+
+    fn group_select(&self) -> String {
+        format!(
+            "SELECT t.id, t.display_name, {}, t.version, t.created_at, t.updated_at FROM scim_groups t",
+            self.data_out()
+        )
+    }
+
+    /// A group by id.
+    pub async fn group(&self, id: &str) -> DomainResult<Option<GroupRow>> {
+        let sql = format!("{} WHERE t.tenant_id = $1 AND t.id = $2", self.group_select());
+        with_pool!(self.store, |p| {
+            let row = sqlx::query(&sql).bind(self.id.as_str()).bind(id).fetch_optional(p).await?;
+            row.as_ref().map(group_from_row).transpose()
+        })
+    }
+
+    /// Writes a group's attributes and changes its members in one transaction, if the group is
+    /// still at `expected_version` (when given). `members`: `None` leaves them, `Some` replaces
+    /// them; `add`/`remove` change them row by row (so concurrent changes never lose a member).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn update_group(
+        &self,
+        id: &str,
+        cols: &GroupColumns,
+        data: &str,
+        expected_version: Option<i64>,
+        replace_members: Option<&[(String, String)]>,
+        add: &[(String, String)],
+        remove: &[String],
+        now_ms: i64,
+    ) -> DomainResult<bool> {
+        let sql = format!(
+            "UPDATE scim_groups SET display_name = $1, display_name_norm = $2, external_id = $3, data = {}, version = version + 1, updated_at = $5 \
+             WHERE tenant_id = $6 AND id = $7 AND ($8 < 0 OR version = $8)",
+            self.json_in(4)
+        );
+        with_pool!(self.store, |p| {
+            let mut tx = p.begin().await?;
+            let n = sqlx::query(&sql)
+                .bind(&cols.display_name)
+                .bind(&cols.display_name_norm)
+                .bind(&cols.external_id)
+                .bind(data)
+                .bind(now_ms)
+                .bind(self.id.as_str())
+                .bind(id)
+                .bind(expected_version.unwrap_or(-1))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n == 0 {
+                tx.rollback().await?;
+                return DomainResult::Ok(false);
+            }
+            if let Some(members) = replace_members {
+                sqlx::query("DELETE FROM scim_group_members WHERE tenant_id = $1 AND group_id = $2")
+                    .bind(self.id.as_str())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                for (member, kind) in members {
+                    sqlx::query(
+                        "INSERT INTO scim_group_members (tenant_id, group_id, member_id, member_type, added_at) VALUES ($1, $2, $3, $4, $5) \
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(self.id.as_str())
+                    .bind(id)
+                    .bind(member)
+                    .bind(kind)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            for member in remove {
+                sqlx::query("DELETE FROM scim_group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id = $3")
+                    .bind(self.id.as_str())
+                    .bind(id)
+                    .bind(member)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for (member, kind) in add {
+                sqlx::query(
+                    "INSERT INTO scim_group_members (tenant_id, group_id, member_id, member_type, added_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(self.id.as_str())
+                .bind(id)
+                .bind(member)
+                .bind(kind)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            DomainResult::Ok(true)
+        })
+    }
+
+    /// Deletes a group, its members, and its memberships in other groups.
+    pub async fn delete_group(&self, id: &str) -> DomainResult<bool> {
+        with_pool!(self.store, |p| {
+            let mut tx = p.begin().await?;
+            sqlx::query("DELETE FROM scim_group_members WHERE tenant_id = $1 AND (group_id = $2 OR member_id = $2)")
+                .bind(self.id.as_str())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            let n = sqlx::query("DELETE FROM scim_groups WHERE tenant_id = $1 AND id = $2")
+                .bind(self.id.as_str())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+            DomainResult::Ok(n > 0)
+        })
+    }
+
+    /// Groups matching a compiled query.
+    pub(crate) async fn query_groups(&self, q: Query) -> DomainResult<Page<GroupRow>> {
+        let (cond, mut sql) = match q.where_sql {
+            Some((c, s)) => (format!(" AND ({c})"), s),
+            None => (String::new(), Sql::new(self.dialect())),
+        };
+        let tenant_arg = sql.arg(Arg::Text(self.id.as_str().to_string()));
+        let base = format!("FROM scim_groups t WHERE t.tenant_id = {tenant_arg}{cond}");
+        let count_sql = format!("SELECT COUNT(*) FROM (SELECT 1 {base}) c");
+        let order = match &q.order_by {
+            Some((expr, desc)) => format!(" ORDER BY {expr} {} NULLS LAST, t.id", if *desc { "DESC" } else { "ASC" }),
+            None => " ORDER BY t.created_at, t.id".to_string(),
+        };
+        let page_sql = format!(
+            "SELECT t.id, t.display_name, {}, t.version, t.created_at, t.updated_at {base}{order} LIMIT {} OFFSET {}",
+            self.data_out(),
+            q.limit.max(0),
+            q.offset.max(0)
+        );
+        let args = sql.args;
+        with_pool!(self.store, |p| {
+            let total: i64 = bind_all!(sqlx::query_scalar::<_, i64>(&count_sql), &args).fetch_one(p).await?;
+            let rows =
+                if q.limit > 0 { bind_all!(sqlx::query(&page_sql), &args).fetch_all(p).await? } else { Vec::new() };
+            let rows = rows.iter().map(group_from_row).collect::<DomainResult<Vec<_>>>()?;
+            DomainResult::Ok(Page { total, rows })
+        })
+    }
+
+    /// The members of groups, with display names.
+    pub async fn members_of(&self, group_ids: &[String]) -> DomainResult<HashMap<String, Vec<MemberRow>>> {
+        let mut out: HashMap<String, Vec<MemberRow>> = HashMap::new();
+        if group_ids.is_empty() {
+            return Ok(out);
+        }
+        let placeholders: Vec<String> = (0..group_ids.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT m.group_id, m.member_id, m.member_type, COALESCE(g.display_name, u.user_name) AS display \
+             FROM scim_group_members m \
+             LEFT JOIN scim_users u ON m.member_type = 'User' AND u.tenant_id = m.tenant_id AND u.id = m.member_id \
+             LEFT JOIN scim_groups g ON m.member_type = 'Group' AND g.tenant_id = m.tenant_id AND g.id = m.member_id \
+             WHERE m.tenant_id = $1 AND m.group_id IN ({}) ORDER BY m.group_id, m.added_at, m.member_id",
+            placeholders.join(", ")
+        );
+        with_pool!(self.store, |p| {
+            let mut q = sqlx::query(&sql).bind(self.id.as_str());
+            for id in group_ids {
+                q = q.bind(id.as_str());
+            }
+            for r in q.fetch_all(p).await? {
+                let group: String = r.try_get("group_id")?;
+                out.entry(group).or_default().push(MemberRow {
+                    id: r.try_get("member_id")?,
+                    kind: r.try_get("member_type")?,
+                    display: r.try_get("display")?,
+                });
+            }
+            DomainResult::Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Which of these ids are users or groups of this tenant (manual users included: an admin
+    /// may want them in IdP groups too).
+    pub async fn resource_kinds(&self, ids: &[String]) -> DomainResult<HashMap<String, String>> {
+        let mut out = HashMap::new();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+        let list = placeholders.join(", ");
+        let sql = format!(
+            "SELECT id, 'User' AS kind FROM scim_users WHERE tenant_id = $1 AND id IN ({list}) \
+             UNION ALL SELECT id, 'Group' AS kind FROM scim_groups WHERE tenant_id = $1 AND id IN ({list})"
+        );
+        with_pool!(self.store, |p| {
+            let mut q = sqlx::query(&sql).bind(self.id.as_str());
+            for id in ids {
+                q = q.bind(id.as_str());
+            }
+            for r in q.fetch_all(p).await? {
+                out.insert(r.try_get::<String, _>("id")?, r.try_get::<String, _>("kind")?);
+            }
+            DomainResult::Ok(())
+        })?;
+        Ok(out)
+    }
+}
+
+fn user_from_row<R>(row: &R) -> DomainResult<UserRow>
+where
+    R: Row,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(UserRow {
+        id: row.try_get("id")?,
+        user_name: row.try_get("user_name")?,
+        source: row.try_get("source")?,
+        data: row.try_get("data")?,
+        version: row.try_get("version")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn group_from_row<R>(row: &R) -> DomainResult<GroupRow>
+where
+    R: Row,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(GroupRow {
+        id: row.try_get("id")?,
+        display_name: row.try_get("display_name")?,
+        data: row.try_get("data")?,
+        version: row.try_get("version")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn map_user_conflict(e: sqlx::Error) -> DomainError {
+    match unique_violation(&e) {
+        Some(Unique::ScimUserName) => DomainError::Conflict("userName".into()),
+        _ => e.into(),
+    }
+}

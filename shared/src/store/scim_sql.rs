@@ -1,0 +1,612 @@
+//! SCIM filters compiled to SQL, one compiler with two dialects (SQLite's JSON1 functions and
+//! PostgreSQL's jsonb operators), so a filter never loads a tenant's resources into memory.
+//!
+//! The in-memory evaluator in `scim::filter` is the reference; this compiler follows its
+//! semantics (tests check both agree on the same data):
+//! * every leaf is made two-valued with `COALESCE(…, FALSE)`, so `ne` is `NOT eq` and an absent
+//!   attribute is "not equal";
+//! * case-insensitive strings compare ASCII-lower-cased (SQLite's `lower`, PostgreSQL's `lower`
+//!   under the "C" collation) and in byte order;
+//! * multi-valued attributes and value paths become `EXISTS` over the JSON array's elements;
+//! * the attributes IdPs filter and sort on use indexed columns normalized in Rust.
+//!
+//! Attribute names are written into the SQL text; they come from the schema after
+//! resolution (letters, digits, `-`, `_`, `$`, and schema URNs), never from the client. Values
+//! are always bound parameters.
+
+use crate::scim::error::ScimError;
+use crate::scim::filter::{CompValue, CompareOp, Filter};
+use crate::scim::path::AttrPath;
+use crate::scim::schema::{Attribute, AttributeType, ResourceSchema};
+
+/// The SQL dialect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A bound parameter.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Arg {
+    Text(String),
+    Int(i64),
+    Real(f64),
+    Bool(bool),
+}
+
+/// The parameters of SQL being built.
+#[derive(Clone, Debug)]
+pub(crate) struct Sql {
+    pub dialect: Dialect,
+    pub args: Vec<Arg>,
+}
+
+impl Sql {
+    pub fn new(dialect: Dialect) -> Self {
+        Sql { dialect, args: Vec::new() }
+    }
+
+    /// Adds a parameter; returns its placeholder.
+    pub fn arg(&mut self, a: Arg) -> String {
+        self.args.push(a);
+        format!("${}", self.args.len())
+    }
+}
+
+/// Which table a filter runs against (the row alias is `t`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Table {
+    Users,
+    Groups,
+}
+
+/// ASCII lower-casing: the case folding both the evaluator and the SQL use.
+pub(crate) fn fold(s: &str) -> String {
+    s.to_ascii_lowercase()
+}
+
+fn like_pattern(s: &str, op: CompareOp) -> String {
+    let mut escaped = String::with_capacity(s.len() + 2);
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    match op {
+        CompareOp::Co => format!("%{escaped}%"),
+        CompareOp::Sw => format!("{escaped}%"),
+        _ => format!("%{escaped}"),
+    }
+}
+
+fn quote_key(k: &str) -> String {
+    k.replace('\'', "''").replace('"', "")
+}
+
+/// Where a value lives: the row's JSON document, or one element of a JSON array.
+#[derive(Clone, Copy)]
+enum Base<'a> {
+    /// `t.data`
+    Row,
+    /// The element alias of an `EXISTS` over a JSON array (`e1`, `e2`, …).
+    Element(&'a str),
+}
+
+struct Compiler<'s> {
+    sql: Sql,
+    schema: &'s ResourceSchema,
+    table: Table,
+    depth: usize,
+}
+
+impl<'s> Compiler<'s> {
+    fn d(&self) -> Dialect {
+        self.sql.dialect
+    }
+
+    /// A text-valued expression for a JSON path under a base.
+    fn json_text(&self, base: Base<'_>, keys: &[&str]) -> String {
+        match (self.d(), base) {
+            (Dialect::Sqlite, Base::Row) => format!("json_extract(t.data, '{}')", sqlite_path(keys)),
+            (Dialect::Sqlite, Base::Element(e)) if keys.is_empty() => format!("{e}.value"),
+            (Dialect::Sqlite, Base::Element(e)) => format!("json_extract({e}.value, '{}')", sqlite_path(keys)),
+            (Dialect::Postgres, Base::Row) => format!("(t.data #>> '{}')", pg_path(keys)),
+            (Dialect::Postgres, Base::Element(e)) if keys.is_empty() => format!("({e}.v #>> '{{}}')"),
+            (Dialect::Postgres, Base::Element(e)) => format!("({e}.v #>> '{}')", pg_path(keys)),
+        }
+    }
+
+    /// The JSON type name of a path ('object', 'array', …, or NULL when absent).
+    fn json_type(&self, base: Base<'_>, keys: &[&str]) -> String {
+        match (self.d(), base) {
+            (Dialect::Sqlite, Base::Row) => format!("json_type(t.data, '{}')", sqlite_path(keys)),
+            (Dialect::Sqlite, Base::Element(e)) => format!("json_type({e}.value, '{}')", sqlite_path(keys)),
+            (Dialect::Postgres, Base::Row) => format!("jsonb_typeof(t.data #> '{}')", pg_path(keys)),
+            (Dialect::Postgres, Base::Element(e)) => format!("jsonb_typeof({e}.v #> '{}')", pg_path(keys)),
+        }
+    }
+
+    /// `FROM <elements of the JSON array at keys> AS alias`, the element being JSON.
+    fn elements(&self, base: Base<'_>, keys: &[&str], alias: &str) -> String {
+        match (self.d(), base) {
+            (Dialect::Sqlite, Base::Row) => format!("json_each(t.data, '{}') AS {alias}", sqlite_path(keys)),
+            (Dialect::Sqlite, Base::Element(e)) => {
+                format!("json_each({e}.value, '{}') AS {alias}", sqlite_path(keys))
+            }
+            (Dialect::Postgres, Base::Row) => {
+                format!("jsonb_array_elements(CASE WHEN jsonb_typeof(t.data #> '{p}') = 'array' THEN t.data #> '{p}' ELSE '[]'::jsonb END) AS {alias}(v)", p = pg_path(keys))
+            }
+            (Dialect::Postgres, Base::Element(e)) => {
+                format!("jsonb_array_elements(CASE WHEN jsonb_typeof({e}.v #> '{p}') = 'array' THEN {e}.v #> '{p}' ELSE '[]'::jsonb END) AS {alias}(v)", p = pg_path(keys))
+            }
+        }
+    }
+
+    fn next_alias(&mut self) -> String {
+        self.depth += 1;
+        format!("e{}", self.depth)
+    }
+
+    fn compile(&mut self, f: &Filter) -> Result<String, ScimError> {
+        self.node(f, Scope::Resource)
+    }
+
+    fn node(&mut self, f: &Filter, scope: Scope<'s, '_>) -> Result<String, ScimError> {
+        Ok(match f {
+            Filter::And(a, b) => format!("({} AND {})", self.node(a, scope)?, self.node(b, scope)?),
+            Filter::Or(a, b) => format!("({} OR {})", self.node(a, scope)?, self.node(b, scope)?),
+            Filter::Not(a) => format!("(NOT {})", self.node(a, scope)?),
+            Filter::Present(path) => self.present(path, scope)?,
+            Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Null } => {
+                format!("(NOT {})", self.present(path, scope)?)
+            }
+            Filter::Compare { path, op: CompareOp::Ne, value } => {
+                format!("(NOT {})", self.compare(path, CompareOp::Eq, value, scope)?)
+            }
+            Filter::Compare { path, op, value } => self.compare(path, *op, value, scope)?,
+            Filter::ValuePath { path, filter } => self.value_path(path, filter, scope)?,
+        })
+    }
+
+    fn attr_of(
+        &self,
+        path: &AttrPath,
+        scope: Scope<'s, '_>,
+    ) -> Result<(&'s Attribute, Option<&'s Attribute>), ScimError> {
+        match scope {
+            Scope::Resource => {
+                let top = self
+                    .schema
+                    .find(path.urn.as_deref(), &path.name)
+                    .ok_or_else(|| ScimError::invalid_filter(format!("unknown attribute '{path}'")))?
+                    .attribute;
+                let sub = match &path.sub {
+                    Some(s) => Some(
+                        top.sub(s).ok_or_else(|| ScimError::invalid_filter(format!("unknown attribute '{path}'")))?,
+                    ),
+                    None => None,
+                };
+                Ok((top, sub))
+            }
+            Scope::Element { parent, .. } => {
+                let a = parent
+                    .sub(&path.name)
+                    .ok_or_else(|| ScimError::invalid_filter(format!("unknown attribute '{path}'")))?;
+                Ok((a, None))
+            }
+        }
+    }
+
+    /// The JSON keys of a path within the row document.
+    fn keys(path: &AttrPath) -> Vec<&str> {
+        let mut keys = Vec::with_capacity(3);
+        if let Some(urn) = &path.urn {
+            keys.push(urn.as_str());
+        }
+        keys.push(path.name.as_str());
+        keys
+    }
+
+    /// An indexed column for a top-level path, if there is one: (expression, kind).
+    fn column(&self, path: &AttrPath) -> Option<(&'static str, ColumnKind)> {
+        if path.urn.is_some() {
+            return None;
+        }
+        let name = path.name.as_str();
+        let sub = path.sub.as_deref();
+        match (self.table, name, sub) {
+            (_, "id", None) => Some(("t.id", ColumnKind::ExactText)),
+            (_, "externalId", None) => Some(("t.external_id", ColumnKind::ExactText)),
+            (_, "meta", Some("created")) => Some(("t.created_at", ColumnKind::EpochMs)),
+            (_, "meta", Some("lastModified")) => Some(("t.updated_at", ColumnKind::EpochMs)),
+            (Table::Users, "meta", Some("resourceType")) => Some(("'user'", ColumnKind::FoldedText)),
+            (Table::Groups, "meta", Some("resourceType")) => Some(("'group'", ColumnKind::FoldedText)),
+            (Table::Users, "userName", None) => Some(("t.user_name_norm", ColumnKind::FoldedText)),
+            (Table::Users, "displayName", None) => Some(("t.display_name_norm", ColumnKind::FoldedText)),
+            (Table::Users, "active", None) => Some(("t.active", ColumnKind::Bool)),
+            (Table::Groups, "displayName", None) => Some(("t.display_name_norm", ColumnKind::FoldedText)),
+            _ => None,
+        }
+    }
+
+    fn present(&mut self, path: &AttrPath, scope: Scope<'s, '_>) -> Result<String, ScimError> {
+        let (top, sub) = self.attr_of(path, scope)?;
+        if let (Scope::Resource, Some((col, _))) = (scope, self.column(path)) {
+            return Ok(format!("COALESCE(({col}) IS NOT NULL AND CAST(({col}) AS TEXT) <> '', FALSE)"));
+        }
+        self.unsupported(path, top)?;
+        let target = sub.unwrap_or(top);
+        self.leaf(
+            path,
+            scope,
+            top,
+            sub,
+            &mut |c: &mut Compiler<'s>, expr: &str, kind: LeafKind| {
+                let _ = c;
+                Ok(match kind {
+                    LeafKind::Scalar => {
+                        format!("COALESCE(({expr}) IS NOT NULL AND CAST(({expr}) AS TEXT) <> '', FALSE)")
+                    }
+                    LeafKind::Object(t) => format!("COALESCE({t} = 'object', FALSE)"),
+                })
+            },
+            target.ty == AttributeType::Complex,
+        )
+    }
+
+    fn unsupported(&self, path: &AttrPath, top: &Attribute) -> Result<(), ScimError> {
+        if path.urn.is_none() && matches!(top.name.as_str(), "groups" | "members" | "meta") {
+            return Err(ScimError::invalid_filter(format!("filtering on '{path}' is not supported here")));
+        }
+        Ok(())
+    }
+
+    fn compare(
+        &mut self,
+        path: &AttrPath,
+        op: CompareOp,
+        value: &CompValue,
+        scope: Scope<'s, '_>,
+    ) -> Result<String, ScimError> {
+        let (top, sub) = self.attr_of(path, scope)?;
+        let target = sub.unwrap_or(top);
+        if let (Scope::Resource, Some((col, kind))) = (scope, self.column(path)) {
+            return self.compare_column(col, kind, op, value);
+        }
+        if self.table == Table::Groups && scope.is_resource() && path.urn.is_none() && top.name == "members" {
+            return self.members_exists(&Filter::Compare {
+                path: AttrPath::attr(path.sub.as_deref().unwrap_or("value")),
+                op,
+                value: value.clone(),
+            });
+        }
+        self.unsupported(path, top)?;
+        self.leaf(
+            path,
+            scope,
+            top,
+            sub,
+            &mut |c: &mut Compiler<'s>, expr: &str, _kind: LeafKind| c.compare_expr(expr, target, op, value),
+            false,
+        )
+    }
+
+    /// Builds the condition for the scalar(s) a path yields, with `EXISTS` over arrays.
+    #[allow(clippy::type_complexity)]
+    fn leaf(
+        &mut self,
+        path: &AttrPath,
+        scope: Scope<'s, '_>,
+        top: &Attribute,
+        sub: Option<&Attribute>,
+        cond: &mut dyn FnMut(&mut Compiler<'s>, &str, LeafKind) -> Result<String, ScimError>,
+        object_target: bool,
+    ) -> Result<String, ScimError> {
+        let (base, mut keys): (Base<'_>, Vec<&str>) = match scope {
+            Scope::Resource => (Base::Row, Self::keys(path)),
+            Scope::Element { alias, .. } => (Base::Element(alias), vec![path.name.as_str()]),
+        };
+        if top.multi_valued {
+            let alias = self.next_alias();
+            let from = self.elements(base, &keys, &alias);
+            let inner_keys: Vec<&str> = sub.map(|s| vec![s.name.as_str()]).unwrap_or_default();
+            let el = Base::Element(&alias);
+            let expr = self.json_text(el, &inner_keys);
+            let kind = if object_target { LeafKind::Object(self.json_type(el, &inner_keys)) } else { LeafKind::Scalar };
+            let c = cond(self, &expr, kind)?;
+            return Ok(format!("EXISTS (SELECT 1 FROM {from} WHERE {c})"));
+        }
+        if let Some(s) = sub {
+            keys.push(s.name.as_str());
+        }
+        let expr = self.json_text(base, &keys);
+        let kind = if object_target { LeafKind::Object(self.json_type(base, &keys)) } else { LeafKind::Scalar };
+        cond(self, &expr, kind)
+    }
+
+    fn value_path(&mut self, path: &AttrPath, inner: &Filter, scope: Scope<'s, '_>) -> Result<String, ScimError> {
+        let (top, _) = self.attr_of(path, scope)?;
+        if self.table == Table::Groups && scope.is_resource() && path.urn.is_none() && top.name == "members" {
+            return self.members_exists(inner);
+        }
+        self.unsupported(path, top)?;
+        let (base, keys): (Base<'_>, Vec<&str>) = match scope {
+            Scope::Resource => (Base::Row, Self::keys(path)),
+            Scope::Element { alias, .. } => (Base::Element(alias), vec![path.name.as_str()]),
+        };
+        let alias = self.next_alias();
+        if top.multi_valued {
+            let from = self.elements(base, &keys, &alias);
+            let c = self.node(inner, Scope::Element { parent: top, alias: &alias })?;
+            Ok(format!("EXISTS (SELECT 1 FROM {from} WHERE {c})"))
+        } else {
+            // A single complex attribute: the inner filter applies to the object itself.
+            let obj = match (self.d(), base) {
+                (Dialect::Sqlite, Base::Row) => {
+                    format!("(SELECT json_extract(t.data, '{}') AS value)", sqlite_path(&keys))
+                }
+                (Dialect::Sqlite, Base::Element(e)) => {
+                    format!("(SELECT json_extract({e}.value, '{}') AS value)", sqlite_path(&keys))
+                }
+                (Dialect::Postgres, Base::Row) => format!("(SELECT t.data #> '{}' AS v)", pg_path(&keys)),
+                (Dialect::Postgres, Base::Element(e)) => format!("(SELECT {e}.v #> '{}' AS v)", pg_path(&keys)),
+            };
+            let c = self.node(inner, Scope::Element { parent: top, alias: &alias })?;
+            Ok(format!("EXISTS (SELECT 1 FROM {obj} AS {alias} WHERE {c})"))
+        }
+    }
+
+    /// Group members live in `scim_group_members`: `value` is `member_id`, `type` is
+    /// `member_type`.
+    fn members_exists(&mut self, inner: &Filter) -> Result<String, ScimError> {
+        let c = self.member_cond(inner)?;
+        Ok(format!(
+            "EXISTS (SELECT 1 FROM scim_group_members m WHERE m.tenant_id = t.tenant_id AND m.group_id = t.id AND {c})"
+        ))
+    }
+
+    fn member_cond(&mut self, f: &Filter) -> Result<String, ScimError> {
+        Ok(match f {
+            Filter::And(a, b) => format!("({} AND {})", self.member_cond(a)?, self.member_cond(b)?),
+            Filter::Or(a, b) => format!("({} OR {})", self.member_cond(a)?, self.member_cond(b)?),
+            Filter::Not(a) => format!("(NOT {})", self.member_cond(a)?),
+            Filter::Present(p) => match p.name.as_str() {
+                "value" | "type" => "TRUE".to_string(),
+                other => {
+                    return Err(ScimError::invalid_filter(format!("filtering on members.{other} is not supported")))
+                }
+            },
+            Filter::Compare { path, op, value } => {
+                let (col, kind) = match path.name.as_str() {
+                    "value" => ("m.member_id", ColumnKind::ExactText),
+                    "type" => ("m.member_type", ColumnKind::FoldedColumn),
+                    other => {
+                        return Err(ScimError::invalid_filter(format!("filtering on members.{other} is not supported")))
+                    }
+                };
+                match (op, value) {
+                    (CompareOp::Eq, CompValue::Null) => "FALSE".to_string(),
+                    (CompareOp::Ne, CompValue::Null) => "TRUE".to_string(),
+                    (CompareOp::Ne, v) => format!("(NOT {})", self.compare_column(col, kind, CompareOp::Eq, v)?),
+                    (op, v) => self.compare_column(col, kind, *op, v)?,
+                }
+            }
+            Filter::ValuePath { .. } => return Err(ScimError::invalid_filter("value filters cannot be nested")),
+        })
+    }
+
+    fn text_op(&mut self, lhs: &str, op: CompareOp, lit: String) -> String {
+        let pg = self.d() == Dialect::Postgres;
+        let c = if pg { " COLLATE \"C\"" } else { "" };
+        match op {
+            CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
+                let p = self.sql.arg(Arg::Text(like_pattern(&lit, op)));
+                if pg {
+                    format!("({lhs}) LIKE {p} ESCAPE '\\'")
+                } else {
+                    // SQLite's LIKE ignores ASCII case; GLOB would not, but has other escapes.
+                    // Both sides are already folded or case-exact comparisons use instr/substr.
+                    format!("({lhs}) LIKE {p} ESCAPE '\\'")
+                }
+            }
+            _ => {
+                let p = self.sql.arg(Arg::Text(lit));
+                let sym = sql_op(op);
+                format!("({lhs}){c} {sym} {p}{c}")
+            }
+        }
+    }
+
+    fn compare_column(
+        &mut self,
+        col: &str,
+        kind: ColumnKind,
+        op: CompareOp,
+        value: &CompValue,
+    ) -> Result<String, ScimError> {
+        let cond = match (kind, value) {
+            (ColumnKind::FoldedText, CompValue::Str(s)) => self.text_op(col, op, fold(s)),
+            (ColumnKind::FoldedColumn, CompValue::Str(s)) => {
+                let lhs = self.lower(col);
+                self.text_op(&lhs, op, fold(s))
+            }
+            (ColumnKind::ExactText, CompValue::Str(s)) => self.exact_text(col, op, s),
+            (ColumnKind::Bool, CompValue::Bool(b)) => {
+                let p = self.sql.arg(Arg::Bool(*b));
+                format!("{col} {} {p}", sql_op(op))
+            }
+            (ColumnKind::EpochMs, CompValue::Str(s)) => {
+                let ms = crate::scim::filter::datetime_ms(s)
+                    .ok_or_else(|| ScimError::invalid_filter(format!("'{s}' is not a dateTime")))?;
+                let p = self.sql.arg(Arg::Int(ms));
+                format!("{col} {} {p}", sql_op(op))
+            }
+            _ => "FALSE".to_string(),
+        };
+        Ok(format!("COALESCE({cond}, FALSE)"))
+    }
+
+    fn lower(&self, expr: &str) -> String {
+        match self.d() {
+            Dialect::Sqlite => format!("lower({expr})"),
+            Dialect::Postgres => format!("lower(({expr}) COLLATE \"C\")"),
+        }
+    }
+
+    /// Case-sensitive text comparison (LIKE folds case in SQLite, so substring tests use
+    /// `instr`/`substr` there).
+    fn exact_text(&mut self, lhs: &str, op: CompareOp, s: &str) -> String {
+        match (self.d(), op) {
+            (Dialect::Sqlite, CompareOp::Co) => {
+                let p = self.sql.arg(Arg::Text(s.to_string()));
+                format!("instr({lhs}, {p}) > 0")
+            }
+            (Dialect::Sqlite, CompareOp::Sw) => {
+                let p = self.sql.arg(Arg::Text(s.to_string()));
+                format!("substr({lhs}, 1, length({p})) = {p}")
+            }
+            (Dialect::Sqlite, CompareOp::Ew) => {
+                let p = self.sql.arg(Arg::Text(s.to_string()));
+                format!("(length({lhs}) >= length({p}) AND substr({lhs}, -length({p})) = {p})")
+            }
+            _ => self.text_op(lhs, op, s.to_string()),
+        }
+    }
+
+    fn compare_expr(
+        &mut self,
+        expr: &str,
+        attr: &Attribute,
+        op: CompareOp,
+        value: &CompValue,
+    ) -> Result<String, ScimError> {
+        let cond = match (attr.ty, value) {
+            (AttributeType::Boolean, CompValue::Bool(b)) => {
+                // Canonical data stores JSON booleans: SQLite extracts 1/0, PostgreSQL 'true'/'false'.
+                match self.d() {
+                    Dialect::Sqlite => format!("({expr}) {} {}", sql_op(op), if *b { 1 } else { 0 }),
+                    Dialect::Postgres => format!("({expr}) {} '{}'", sql_op(op), b),
+                }
+            }
+            (AttributeType::Integer | AttributeType::Decimal, CompValue::Num(n)) => {
+                let p = match (n.as_i64(), n.as_f64()) {
+                    (Some(i), _) => self.sql.arg(Arg::Int(i)),
+                    (None, Some(f)) => self.sql.arg(Arg::Real(f)),
+                    _ => return Ok("FALSE".into()),
+                };
+                let lhs = match self.d() {
+                    Dialect::Sqlite => expr.to_string(),
+                    Dialect::Postgres => format!("CAST({expr} AS DOUBLE PRECISION)"),
+                };
+                let p = match self.d() {
+                    Dialect::Sqlite => p,
+                    Dialect::Postgres => format!("CAST({p} AS DOUBLE PRECISION)"),
+                };
+                format!("{lhs} {} {p}", sql_op(op))
+            }
+            (_, CompValue::Str(s)) if attr.case_exact => self.exact_text(expr, op, s),
+            (_, CompValue::Str(s)) => {
+                let lhs = self.lower(expr);
+                self.text_op(&lhs, op, fold(s))
+            }
+            _ => "FALSE".to_string(),
+        };
+        Ok(format!("COALESCE({cond}, FALSE)"))
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Scope<'s, 'a> {
+    Resource,
+    Element { parent: &'s Attribute, alias: &'a str },
+}
+
+impl Scope<'_, '_> {
+    fn is_resource(&self) -> bool {
+        matches!(self, Scope::Resource)
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum ColumnKind {
+    /// Stored ASCII-lower-cased.
+    FoldedText,
+    /// Stored as sent; compared folded.
+    FoldedColumn,
+    /// Case-exact text.
+    ExactText,
+    /// Boolean.
+    Bool,
+    /// Epoch milliseconds (compared with dateTime literals).
+    EpochMs,
+}
+
+enum LeafKind {
+    Scalar,
+    Object(String),
+}
+
+fn sql_op(op: CompareOp) -> &'static str {
+    match op {
+        CompareOp::Eq => "=",
+        CompareOp::Ne => "<>",
+        CompareOp::Gt => ">",
+        CompareOp::Ge => ">=",
+        CompareOp::Lt => "<",
+        CompareOp::Le => "<=",
+        CompareOp::Co | CompareOp::Sw | CompareOp::Ew => "LIKE",
+    }
+}
+
+/// A SQLite JSON path: `$` or `$."a"."b"`.
+fn sqlite_path(keys: &[&str]) -> String {
+    let mut p = String::from("$");
+    for k in keys {
+        p.push_str(&format!(".\"{}\"", quote_key(k)));
+    }
+    p
+}
+
+fn pg_path(keys: &[&str]) -> String {
+    format!("{{{}}}", keys.iter().map(|k| format!("\"{}\"", quote_key(k))).collect::<Vec<_>>().join(","))
+}
+
+/// Compiles a resolved filter into a WHERE condition over the table aliased `t`.
+pub(crate) fn compile(
+    filter: &Filter,
+    schema: &ResourceSchema,
+    table: Table,
+    sql: Sql,
+) -> Result<(String, Sql), ScimError> {
+    let mut c = Compiler { sql, schema, table, depth: 0 };
+    let cond = c.compile(filter)?;
+    Ok((cond, c.sql))
+}
+
+/// The ORDER BY expression for `sortBy` (resolved path), or an error if it cannot be sorted on.
+pub(crate) fn sort_expr(
+    path: &AttrPath,
+    schema: &ResourceSchema,
+    table: Table,
+    dialect: Dialect,
+) -> Result<String, ScimError> {
+    let c = Compiler { sql: Sql::new(dialect), schema, table, depth: 0 };
+    if let Some((col, _)) = c.column(path) {
+        return Ok(col.to_string());
+    }
+    let (top, sub) = c.attr_of(path, Scope::Resource)?;
+    if table == Table::Users && path.urn.is_none() && top.name == "emails" {
+        return Ok("t.primary_email_norm".into());
+    }
+    if top.multi_valued || sub.unwrap_or(top).ty == AttributeType::Complex {
+        return Err(ScimError::invalid_value(format!("cannot sort by '{path}'")));
+    }
+    let mut keys = Compiler::keys(path);
+    if let Some(s) = sub {
+        keys.push(s.name.as_str());
+    }
+    let expr = c.json_text(Base::Row, &keys);
+    Ok(if sub.unwrap_or(top).case_exact { expr } else { c.lower(&expr) })
+}
