@@ -62,6 +62,8 @@ ensure_test_tools() {
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
   command -v npm >/dev/null || missing+=(nodejs npm)
   command -v runuser >/dev/null || missing+=(util-linux)
+  command -v curl >/dev/null || missing+=(curl)
+  python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
   if [ "${#missing[@]}" -gt 0 ]; then
     apt_install "${missing[@]}"
   fi

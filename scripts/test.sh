@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: unit tests, integration tests against SQLite and a throwaway PostgreSQL,
-# and the browser tests in Chromium. Set ROSTER_TEST_POSTGRES_URL to use an existing
+# the SCIM conformance checks of scim2-tester, and the browser tests in Chromium. Set ROSTER_TEST_POSTGRES_URL to use an existing
 # PostgreSQL server instead of starting one.
 source "$(dirname "$0")/lib.sh"
 
@@ -17,6 +17,9 @@ cargo test --workspace
 say "fuzzing the filter parser and the PATCH engine (fixed number of inputs)"
 fuzz filter_parse 100000
 fuzz patch_apply 100000
+
+say "SCIM conformance (scim2-tester against a running roster)"
+./scripts/conformance.sh
 
 say "browser tests (Playwright, Chromium)"
 (cd end2end && CI="${CI:-1}" npx playwright test)

@@ -346,12 +346,19 @@ pub async fn patch_group(
     let mut n = note("Group", Some(&id), "patch");
     let r = async {
         let input = read_json(&headers, body).await?;
-        // Returning a 100,000-member list after adding one member helps nobody: members are
-        // returned only when the client asks for them with `attributes`.
-        let asked =
-            query_params(raw.as_deref())?.attributes.iter().any(|a| a.to_ascii_lowercase().starts_with("members"));
+        // RFC 7644 3.5.2 allows 204 No Content. Returning a 100,000-member list after adding
+        // one member helps nobody, so the group comes back only when the client asks for
+        // attributes.
+        let asked = !query_params(raw.as_deref())?.attributes.is_empty();
         let (group, summary) = scim(&s, &c).patch_group(&id, &input, if_match(&headers).as_deref(), asked).await?;
         n.summary = summary;
+        if !asked {
+            let mut res = StatusCode::NO_CONTENT.into_response();
+            if let Ok(v) = group.etag().parse() {
+                res.headers_mut().insert(header::ETAG, v);
+            }
+            return Ok(res);
+        }
         let body = projected(&group, raw.as_deref(), ResourceSchema::group())?;
         Ok(resource(StatusCode::OK, &body, &group.etag(), None))
     }

@@ -146,23 +146,35 @@ async fn okta_group_push(db: Db) {
     assert_eq!(s, StatusCode::CREATED, "{g}");
     let gid = g["id"].as_str().unwrap().to_string();
     assert_eq!(g["members"][0]["value"], users[0].as_str());
-    assert_eq!(g["members"][0]["display"], "ann@okta.test");
+    assert!(g["members"][0].get("display").is_none(), "display is returned on request only");
+    let (_, _, with_display) = app
+        .scim(
+            "GET",
+            &t.id,
+            &t.token,
+            &format!("/Groups/{}?attributes=members.value,members.display", g["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(with_display["members"][0]["display"], "ann@okta.test");
     assert_eq!(g["members"][0]["type"], "User");
 
     // Rename (Okta sends the id along), add members, remove one.
     let (s, _, body) = app
         .scim("PATCH", &t.id, &t.token, &format!("/Groups/{gid}"), Some(json!({"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"id": gid, "displayName": "Engineering EU"}}]})))
         .await;
-    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(s, StatusCode::NO_CONTENT, "{body}");
+    let (_, _, body) = app.scim("GET", &t.id, &t.token, &format!("/Groups/{gid}?attributes=displayName"), None).await;
     assert_eq!(body["displayName"], "Engineering EU");
+    assert!(body.get("members").is_none(), "attributes projects");
     let (s, _, _) = app
         .scim("PATCH", &t.id, &t.token, &format!("/Groups/{gid}"), Some(json!({"schemas": [PATCH], "Operations": [{"op": "add", "path": "members", "value": [{"value": users[1], "display": "bob"}, {"value": users[2], "display": "cid"}]}]})))
         .await;
-    assert_eq!(s, StatusCode::OK);
+    assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, _, _) = app
         .scim("PATCH", &t.id, &t.token, &format!("/Groups/{gid}"), Some(json!({"schemas": [PATCH], "Operations": [{"op": "remove", "path": format!("members[value eq \"{}\"]", users[0])}]})))
         .await;
-    assert_eq!(s, StatusCode::OK);
+    assert_eq!(s, StatusCode::NO_CONTENT);
     let (_, _, g) = app.scim("GET", &t.id, &t.token, &format!("/Groups/{gid}"), None).await;
     let mut members: Vec<String> =
         g["members"].as_array().unwrap().iter().map(|m| m["value"].as_str().unwrap().to_string()).collect();
@@ -309,11 +321,11 @@ async fn entra_group_lifecycle(db: Db) {
     let (s, _, _) = app
         .scim("PATCH", &t.id, &t.token, &format!("/Groups/{gid}"), Some(json!({"schemas": [PATCH], "Operations": [{"op": "Add", "path": "members", "value": [{"value": u1}, {"value": u2}]}]})))
         .await;
-    assert_eq!(s, StatusCode::OK);
+    assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, _, _) = app
         .scim("PATCH", &t.id, &t.token, &format!("/Groups/{gid}"), Some(json!({"schemas": [PATCH], "Operations": [{"op": "Remove", "path": format!("members[value eq \"{u1}\"]")}]})))
         .await;
-    assert_eq!(s, StatusCode::OK);
+    assert_eq!(s, StatusCode::NO_CONTENT);
 
     // Entra reads groups without members.
     let (s, _, body) =

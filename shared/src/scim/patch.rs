@@ -231,6 +231,39 @@ fn apply_path(
     schema: &ResourceSchema,
     pathless: bool,
 ) -> Result<(), ScimError> {
+    // A path naming a whole extension: its attributes, as one object.
+    if path.filter.is_none() && path.attr.sub.is_none() {
+        if let Some(ext) = path.attr.urn.as_ref().and_then(|u| schema.extension(&format!("{u}:{}", path.attr.name))) {
+            let ext_id = ext.id.clone();
+            if kind == PatchOpKind::Remove {
+                res.remove(&ext_id);
+                return Ok(());
+            }
+            let Some(Value::Object(inner)) = value else {
+                return Err(ScimError::invalid_value(format!("'{ext_id}' takes an object of its attributes")));
+            };
+            for (k, v) in inner {
+                if k.eq_ignore_ascii_case("schemas") {
+                    continue;
+                }
+                let attr = AttrPath::parse(k)
+                    .map(|mut p| {
+                        p.urn = Some(ext_id.clone());
+                        p
+                    })
+                    .map_err(|e| ScimError::invalid_path(format!("'{ext_id}:{k}': {e}")))?;
+                apply_path(
+                    res,
+                    kind,
+                    &PatchPath { attr, filter: None, sub_after_filter: None },
+                    Some(v),
+                    schema,
+                    true,
+                )?;
+            }
+            return Ok(());
+        }
+    }
     let resolved = path.attr.resolve(schema).map_err(|e| ScimError::invalid_path(format!("'{path}': {e}")))?;
     let attr = resolved.attr;
     let canonical = resolved.path.clone();

@@ -489,7 +489,11 @@ pub fn group_schema() -> Schema {
                     Attribute::string("type", "A label indicating the type of resource, e.g. 'User' or 'Group'.")
                         .canonical(&["User", "Group"])
                         .mutability(Immutable),
-                    Attribute::string("display", "A human-readable name for the member.").mutability(ReadOnly),
+                    // Not in RFC 7643's Group schema, but in its examples and sent by Okta: accepted
+                    // (and ignored) on input, computed from the member on output when asked for.
+                    Attribute::string("display", "A human-readable name for the member (returned when requested).")
+                        .mutability(ReadOnly)
+                        .returned(Returned::Request),
                 ],
             )
             .multi(),

@@ -379,3 +379,14 @@ fn summaries_name_operations_without_values() {
     assert_eq!(ops[0].summary(), "replace active");
     assert_eq!(ops[1].summary(), "add name.givenName");
 }
+
+#[test]
+fn a_path_naming_a_whole_extension() {
+    let u = user_patch(json!([{"op": "replace", "path": ENTERPRISE_USER_URN, "value": {"schemas": [ENTERPRISE_USER_URN], "department": "Legal", "costCenter": "9"}}])).unwrap();
+    assert_eq!(u[ENTERPRISE_USER_URN]["department"], "Legal");
+    assert_eq!(u[ENTERPRISE_USER_URN]["costCenter"], "9");
+    assert_eq!(u[ENTERPRISE_USER_URN]["organization"], "Universal Studios", "other attributes stay");
+    let u = user_patch(json!([{"op": "remove", "path": ENTERPRISE_USER_URN}])).unwrap();
+    assert!(u.get(ENTERPRISE_USER_URN).is_none());
+    assert_eq!(u["schemas"], json!([USER_URN]));
+}
