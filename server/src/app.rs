@@ -35,6 +35,8 @@ pub struct WebOptions {
     pub site_root: String,
     /// The listening address (informational for Leptos).
     pub site_addr: std::net::SocketAddr,
+    /// Rate limit and timeout of the SCIM API.
+    pub scim: crate::scim::ScimLimits,
 }
 
 /// Builds the whole application router.
@@ -72,7 +74,7 @@ pub fn router(services: Services, web: WebOptions) -> Router {
 
     Router::new()
         .merge(health::router(health_services))
-        .merge(crate::scim::router(services.clone()))
+        .merge(crate::scim::router(services.clone(), web.scim.clone()))
         .merge(dashboard)
         .route("/favicon.ico", get(|| async { axum::response::Redirect::permanent("/favicon.svg") }))
         .route_layer(axum::middleware::from_fn(trace::record_route))

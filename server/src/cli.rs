@@ -158,6 +158,19 @@ pub struct ServeArgs {
     /// reverse proxy that sets that header; otherwise clients could pick their own address.
     #[arg(long, env = "ROSTER_TRUST_FORWARDED_FOR", default_value_t = false)]
     pub trust_forwarded_for: bool,
+
+    /// SCIM requests per second allowed per credential (bursts of twice that); beyond it the
+    /// API answers 429 with Retry-After. 0 turns the limit off.
+    #[arg(long, env = "ROSTER_SCIM_RATE_LIMIT", default_value_t = 100)]
+    pub scim_rate_limit: u32,
+
+    /// Seconds a SCIM request may take before it is abandoned (503; its transaction rolls back).
+    #[arg(long, env = "ROSTER_SCIM_REQUEST_TIMEOUT", default_value_t = 30)]
+    pub scim_request_timeout: u64,
+
+    /// Days SCIM activity records are kept; older ones are deleted hourly.
+    #[arg(long, env = "ROSTER_ACTIVITY_RETENTION_DAYS", default_value_t = 90)]
+    pub activity_retention_days: u32,
 }
 
 /// `roster tenant …`.

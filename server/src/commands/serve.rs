@@ -8,6 +8,7 @@ use tower_sessions::ExpiredDeletion;
 
 use crate::app::{router, WebOptions};
 use crate::cli::ServeArgs;
+use crate::scim::ScimLimits;
 
 /// Runs the server.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -33,7 +34,32 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
     });
 
-    let app = router(services, WebOptions { site_root: args.site_root.clone(), site_addr: args.bind });
+    // Old activity records are deleted hourly.
+    let retention_store = store.clone();
+    let retention_ms = i64::from(args.activity_retention_days) * 86_400_000;
+    let retention = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match retention_store.delete_activity_before(roster_shared::clock::now_ms() - retention_ms).await {
+                Ok(n) if n > 0 => tracing::info!(deleted = n, "old activity records deleted"),
+                Ok(_) => {}
+                Err(e) => tracing::error!("activity retention: {e}"),
+            }
+        }
+    });
+
+    let app = router(
+        services,
+        WebOptions {
+            site_root: args.site_root.clone(),
+            site_addr: args.bind,
+            scim: ScimLimits {
+                rate_per_second: std::num::NonZeroU32::new(args.scim_rate_limit),
+                request_timeout: Duration::from_secs(args.scim_request_timeout.max(1)),
+            },
+        },
+    );
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.bind))?;
@@ -45,6 +71,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await?;
 
     cleanup.abort();
+    retention.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())

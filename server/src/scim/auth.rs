@@ -16,10 +16,10 @@ use roster_shared::clock::now_ms;
 use roster_shared::credentials;
 use roster_shared::ids::TenantId;
 use roster_shared::scim::ScimError;
-use roster_shared::services::Services;
 use roster_shared::store::NewActivity;
 
 use super::response::{ActivityNote, ScimErrorResponse};
+use super::ScimState;
 
 /// Who is calling, put in the request's extensions for the handlers.
 #[derive(Clone, Debug)]
@@ -28,6 +28,13 @@ pub struct ScimCaller {
     pub tenant: TenantId,
     /// The tenant's SCIM base URL.
     pub base_url: String,
+}
+
+/// How long to wait if this credential is over its rate.
+fn rate_limited(state: &ScimState, key: &str) -> Option<std::time::Duration> {
+    use governor::clock::{Clock, DefaultClock};
+    let limiter = state.limiter.as_ref()?;
+    limiter.check_key(&key.to_string()).err().map(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
 }
 
 fn unauthorized() -> Response {
@@ -39,7 +46,8 @@ fn unauthorized() -> Response {
 }
 
 /// The middleware.
-pub async fn authenticate(State(services): State<Services>, mut req: Request, next: Next) -> Response {
+pub(crate) async fn authenticate(State(state): State<ScimState>, mut req: Request, next: Next) -> Response {
+    let services = &state.services;
     let started = Instant::now();
     // The full path (the nested router sees it without its prefix): /scim/v2/{tenant}/…
     let path = req
@@ -74,7 +82,33 @@ pub async fn authenticate(State(services): State<Services>, mut req: Request, ne
     let base_url = format!("{}/scim/v2/{}", services.public_url, tenant);
     req.extensions_mut().insert(ScimCaller { tenant: tenant.clone(), base_url });
 
-    let res = next.run(req).await;
+    let res = if let Some(wait) = rate_limited(&state, &credential.id.to_string()) {
+        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+        let mut res = ScimErrorResponse(ScimError::status(
+            429,
+            format!("Too many requests with this credential; retry after {secs} s."),
+        ))
+        .into_response();
+        if let Ok(v) = secs.to_string().parse() {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        res
+    } else {
+        match tokio::time::timeout(state.request_timeout, next.run(req)).await {
+            Ok(res) => res,
+            Err(_) => {
+                tracing::warn!("SCIM request abandoned after {:?}", state.request_timeout);
+                ScimErrorResponse(ScimError::status(
+                    503,
+                    format!(
+                        "The request took longer than {} s and was abandoned; nothing was changed. Retry it.",
+                        state.request_timeout.as_secs()
+                    ),
+                ))
+                .into_response()
+            }
+        }
+    };
 
     let note = res.extensions().get::<ActivityNote>().cloned().unwrap_or_default();
     let error = res.extensions().get::<ScimError>().cloned();

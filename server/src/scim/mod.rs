@@ -9,15 +9,52 @@ mod discovery;
 mod resources;
 mod response;
 
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
 use axum::routing::{any, get, post};
 use axum::Router;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use roster_shared::services::Services;
 
 /// The largest request body accepted (advertised as `bulk.maxPayloadSize`).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// Limits that protect the service from one busy or runaway client.
+#[derive(Clone, Debug)]
+pub struct ScimLimits {
+    /// Requests per second per credential (bursts of twice that); `None`: no limit.
+    pub rate_per_second: Option<NonZeroU32>,
+    /// How long one request may take before it is abandoned (its transaction rolls back).
+    pub request_timeout: Duration,
+}
+
+impl Default for ScimLimits {
+    fn default() -> Self {
+        ScimLimits { rate_per_second: NonZeroU32::new(100), request_timeout: Duration::from_secs(30) }
+    }
+}
+
+/// What the SCIM middleware needs.
+#[derive(Clone)]
+pub(crate) struct ScimState {
+    pub services: Services,
+    /// Per-credential rate limiter, in this process (each instance limits on its own).
+    pub limiter: Option<Arc<DefaultKeyedRateLimiter<String>>>,
+    pub request_timeout: Duration,
+}
+
 /// The SCIM routes.
-pub fn router(services: Services) -> Router {
+pub fn router(services: Services, limits: ScimLimits) -> Router {
+    let state = ScimState {
+        services: services.clone(),
+        limiter: limits.rate_per_second.map(|rate| {
+            let burst = rate.saturating_mul(NonZeroU32::new(2).unwrap_or(NonZeroU32::MIN));
+            Arc::new(RateLimiter::dashmap(Quota::per_second(rate).allow_burst(burst)))
+        }),
+        request_timeout: limits.request_timeout,
+    };
     let tenant_routes = Router::new()
         .route("/Users", get(resources::list_users).post(resources::create_user))
         .route("/Users/.search", post(resources::search_users))
@@ -46,7 +83,7 @@ pub fn router(services: Services) -> Router {
         .route("/Me", any(discovery::me))
         .route("/Bulk", any(discovery::bulk))
         .fallback(response::not_found)
-        .layer(axum::middleware::from_fn_with_state(services.clone(), auth::authenticate))
+        .layer(axum::middleware::from_fn_with_state(state, auth::authenticate))
         .with_state(services);
     Router::new().nest("/scim/v2/{tenant}", tenant_routes)
 }

@@ -20,6 +20,8 @@ both_backends!(
     nested_groups_show_in_user_groups,
     discovery_endpoints,
     concurrent_writes_lose_nothing,
+    busy_credentials_are_rate_limited,
+    old_activity_is_deleted,
 );
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -576,4 +578,41 @@ async fn futures_join_all<F: std::future::Future>(futs: impl IntoIterator<Item =
     .await;
     outputs.extend(results.into_iter().flatten());
     outputs
+}
+
+async fn busy_credentials_are_rate_limited(db: Db) {
+    let app = TestApp::with_rate_limit(db, 1).await;
+    let t = app.scim_tenant("Busy").await;
+    let other = app.scim_tenant("Quiet").await;
+    let mut limited = None;
+    for _ in 0..10 {
+        let (s, h, body) = app.scim("GET", &t.id, &t.token, "/Users", None).await;
+        if s == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some((h, body));
+            break;
+        }
+        assert_eq!(s, StatusCode::OK);
+    }
+    let (h, body) = limited.expect("ten requests at once exceed one per second");
+    assert!(h
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|s| s >= 1));
+    assert_eq!(body["status"], "429");
+    // Another tenant's credential has its own budget.
+    let (s, _, _) = app.scim("GET", &other.id, &other.token, "/Users", None).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+async fn old_activity_is_deleted(db: Db) {
+    let app = TestApp::new(db).await;
+    let t = app.scim_tenant("Retention").await;
+    app.scim("GET", &t.id, &t.token, "/Users", None).await;
+    let tenant = roster_shared::ids::TenantId::parse(&t.id).unwrap();
+    assert_eq!(app.store.tenant(&tenant).recent_activity(10).await.unwrap().len(), 1);
+    assert_eq!(app.store.delete_activity_before(0).await.unwrap(), 0, "nothing older than 1970");
+    let n = app.store.delete_activity_before(roster_shared::clock::now_ms() + 1).await.unwrap();
+    assert!(n >= 1);
+    assert!(app.store.tenant(&tenant).recent_activity(10).await.unwrap().is_empty());
 }

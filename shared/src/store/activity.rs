@@ -34,6 +34,20 @@ pub struct NewActivity {
     pub user_agent: Option<String>,
 }
 
+impl super::Store {
+    /// Deletes activity records older than `before_ms`, in all tenants; returns how many.
+    pub async fn delete_activity_before(&self, before_ms: i64) -> DomainResult<u64> {
+        let n = with_pool!(self, |p| {
+            sqlx::query("DELETE FROM activity WHERE at < $1")
+                .bind(before_ms)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(n)
+    }
+}
+
 impl TenantStore<'_> {
     /// Appends an activity record.
     pub async fn record_activity(&self, a: &NewActivity) -> DomainResult<()> {

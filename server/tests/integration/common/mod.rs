@@ -29,21 +29,44 @@ macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::common::Db::Sqlite).await
+                #[test]
+                fn $name() {
+                    $crate::common::run(stringify!($name), super::$name($crate::common::Db::Sqlite))
                 }
             )*
         }
         mod postgres {
             $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::common::Db::Postgres).await
+                #[test]
+                fn $name() {
+                    $crate::common::run(stringify!($name), super::$name($crate::common::Db::Postgres))
                 }
             )*
         }
     };
+}
+
+/// One runtime for every test in this binary, as in production (one runtime per process).
+///
+/// Leptos spawns its rendering tasks on a process-wide executor; with a runtime per test
+/// (`#[tokio::test]`), a task could land on another test's runtime and die with it, leaving
+/// the first test waiting forever.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().expect("test runtime")
+    })
+}
+
+/// Runs a test on the shared runtime with a generous deadline, so that a hang fails with the
+/// test's name instead of stalling the whole run (not a timing assertion: healthy tests take
+/// well under a second).
+pub fn run<F: std::future::Future<Output = ()>>(name: &str, test: F) {
+    runtime().block_on(async {
+        if tokio::time::timeout(std::time::Duration::from_secs(180), test).await.is_err() {
+            panic!("{name} did not finish within 180 s");
+        }
+    })
 }
 
 /// A database URL that no other test uses. SQLite files live in a temp dir kept for the
@@ -92,13 +115,30 @@ impl TestApp {
     }
 
     async fn on(db: TestDb, public_url: &str) -> TestApp {
+        Self::on_with_rate(db, public_url, 10_000).await
+    }
+
+    /// The application with a given SCIM rate limit per credential (requests per second).
+    pub async fn with_rate_limit(db: Db, rate: u32) -> TestApp {
+        let db = TestDb::new(db).await;
+        Self::on_with_rate(db, PUBLIC_URL, rate).await
+    }
+
+    async fn on_with_rate(db: TestDb, public_url: &str, rate: u32) -> TestApp {
         let store = Store::connect(&db.url).await.expect("connect");
         store.migrate().await.expect("migrate");
         let services =
             Services { store: store.clone(), public_url: public_url.to_string(), trust_forwarded_for: false };
         let router = router(
             services,
-            WebOptions { site_root: "target/site".into(), site_addr: "127.0.0.1:3000".parse().unwrap() },
+            WebOptions {
+                site_root: "target/site".into(),
+                site_addr: "127.0.0.1:3000".parse().unwrap(),
+                scim: roster_server::scim::ScimLimits {
+                    rate_per_second: std::num::NonZeroU32::new(rate),
+                    request_timeout: std::time::Duration::from_secs(30),
+                },
+            },
         );
         TestApp { router, store, db, public_url: public_url.to_string() }
     }
