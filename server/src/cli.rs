@@ -161,7 +161,7 @@ pub struct ServeArgs {
 
     /// SCIM requests per second allowed per credential (bursts of twice that); beyond it the
     /// API answers 429 with Retry-After. 0 turns the limit off.
-    #[arg(long, env = "ROSTER_SCIM_RATE_LIMIT", default_value_t = 100)]
+    #[arg(long, env = "ROSTER_SCIM_RATE_LIMIT", default_value_t = 500)]
     pub scim_rate_limit: u32,
 
     /// Seconds a SCIM request may take before it is abandoned (503; its transaction rolls back).

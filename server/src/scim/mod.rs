@@ -32,7 +32,7 @@ pub struct ScimLimits {
 
 impl Default for ScimLimits {
     fn default() -> Self {
-        ScimLimits { rate_per_second: NonZeroU32::new(100), request_timeout: Duration::from_secs(30) }
+        ScimLimits { rate_per_second: NonZeroU32::new(500), request_timeout: Duration::from_secs(30) }
     }
 }
 
