@@ -26,7 +26,7 @@ pub async fn service_provider_config(Extension(caller): Extension<ScimCaller>) -
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
             "documentationUri": "https://github.com/roster/roster#readme",
             "patch": { "supported": true },
-            "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": MAX_BODY_BYTES },
+            "bulk": { "supported": true, "maxOperations": super::bulk::MAX_OPERATIONS, "maxPayloadSize": MAX_BODY_BYTES },
             "filter": { "supported": true, "maxResults": MAX_PAGE_SIZE },
             "changePassword": { "supported": false },
             "sort": { "supported": true },
@@ -117,9 +117,4 @@ pub async fn me() -> ScimErrorResponse {
         501,
         "/Me is not supported: SCIM credentials belong to an identity provider, not to a user",
     ))
-}
-
-/// /Bulk: not offered yet (ServiceProviderConfig says bulk.supported = false).
-pub async fn bulk() -> ScimErrorResponse {
-    ScimErrorResponse(ScimError::status(501, "Bulk operations are not supported yet; send the operations one by one"))
 }

@@ -5,6 +5,7 @@
 //! parse the request, call [`roster_shared::provisioning::Scim`], shape the response.
 
 mod auth;
+mod bulk;
 mod discovery;
 mod resources;
 mod response;
@@ -81,7 +82,7 @@ pub fn router(services: Services, limits: ScimLimits) -> Router {
         .route("/Schemas", get(discovery::schemas))
         .route("/Schemas/{id}", get(discovery::schema))
         .route("/Me", any(discovery::me))
-        .route("/Bulk", any(discovery::bulk))
+        .route("/Bulk", post(bulk::bulk))
         .fallback(response::not_found)
         .layer(axum::middleware::from_fn_with_state(state, auth::authenticate))
         .with_state(services);

@@ -24,7 +24,7 @@ fn scim<'a>(services: &'a Services, caller: &'a ScimCaller) -> Scim<'a> {
 }
 
 /// Reads a JSON body: `application/scim+json` or `application/json`, at most 1 MiB.
-async fn read_json(headers: &HeaderMap, body: Body) -> std::result::Result<Value, ScimError> {
+pub(crate) async fn read_json(headers: &HeaderMap, body: Body) -> std::result::Result<Value, ScimError> {
     if let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
         let mime = ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
         if mime != "application/scim+json" && mime != "application/json" {

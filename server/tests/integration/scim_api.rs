@@ -22,6 +22,7 @@ both_backends!(
     concurrent_writes_lose_nothing,
     busy_credentials_are_rate_limited,
     old_activity_is_deleted,
+    bulk_requests_resolve_bulk_ids_and_report_each_operation,
 );
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -101,7 +102,7 @@ async fn bad_requests_get_scim_errors_and_change_nothing(db: Db) {
         ),
         ("GET", "/Nope".into(), None, 404, None),
         ("GET", "/Me".into(), None, 501, None),
-        ("POST", "/Bulk".into(), Some(json!({})), 501, None),
+        ("POST", "/Bulk".into(), Some(json!({})), 400, Some("invalidSyntax")),
     ];
     for (method, path, body, status, scim_type) in cases {
         let (s, h, res) = app.scim(method, &t.id, &t.token, &path, body.clone()).await;
@@ -615,4 +616,71 @@ async fn old_activity_is_deleted(db: Db) {
     let n = app.store.delete_activity_before(roster_shared::clock::now_ms() + 1).await.unwrap();
     assert!(n >= 1);
     assert!(app.store.tenant(&tenant).recent_activity(10).await.unwrap().is_empty());
+}
+
+async fn bulk_requests_resolve_bulk_ids_and_report_each_operation(db: Db) {
+    let app = TestApp::new(db).await;
+    let t = app.scim_tenant("Bulk").await;
+    const BULK: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
+    // RFC 7644 3.7.2: a user and a group that references it by bulkId, in one request.
+    let (s, _, res) = app
+        .scim(
+            "POST",
+            &t.id,
+            &t.token,
+            "/Bulk",
+            Some(json!({"schemas": [BULK], "Operations": [
+                {"method": "POST", "path": "/Users", "bulkId": "qwerty", "data": {"schemas": [USER], "userName": "Alice"}},
+                {"method": "POST", "path": "/Groups", "bulkId": "ytrewq", "data": {"schemas": [GROUP], "displayName": "Tour Guides", "members": [{"type": "User", "value": "bulkId:qwerty"}]}},
+                {"method": "PATCH", "path": "/Users/bulkId:qwerty", "data": {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": false}]}},
+                {"method": "POST", "path": "/Users", "data": {"schemas": [USER], "userName": "ALICE"}},
+                {"method": "POST", "path": "/Groups", "data": {"schemas": [GROUP], "displayName": "x", "members": [{"value": "bulkId:nope"}]}},
+                {"method": "GET", "path": "/Users"}
+            ]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{res}");
+    assert_eq!(res["schemas"], json!(["urn:ietf:params:scim:api:messages:2.0:BulkResponse"]));
+    let ops = res["Operations"].as_array().unwrap();
+    let statuses: Vec<&str> = ops.iter().map(|o| o["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, vec!["201", "201", "200", "409", "400", "400"]);
+    assert_eq!(ops[0]["bulkId"], "qwerty");
+    let user_id = ops[0]["location"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+    let group_loc = ops[1]["location"].as_str().unwrap();
+    let (_, _, g) =
+        app.scim("GET", &t.id, &t.token, &format!("/Groups/{}", group_loc.rsplit('/').next().unwrap()), None).await;
+    assert_eq!(g["members"][0]["value"], user_id.as_str(), "bulkId resolved to the new user");
+    let (_, _, u) = app.scim("GET", &t.id, &t.token, &format!("/Users/{user_id}"), None).await;
+    assert_eq!(u["active"], false);
+    assert_eq!(ops[3]["response"]["scimType"], "uniqueness");
+
+    // failOnErrors stops after that many errors.
+    let (_, _, res) = app
+        .scim(
+            "POST",
+            &t.id,
+            &t.token,
+            "/Bulk",
+            Some(json!({"schemas": [BULK], "failOnErrors": 1, "Operations": [
+                {"method": "DELETE", "path": "/Users/nope"},
+                {"method": "POST", "path": "/Users", "data": {"schemas": [USER], "userName": "never"}}
+            ]})),
+        )
+        .await;
+    assert_eq!(res["Operations"].as_array().unwrap().len(), 1);
+    let (_, _, list) =
+        app.scim("GET", &t.id, &t.token, &format!("/Users?filter={}", q("userName eq \"never\"")), None).await;
+    assert_eq!(list["totalResults"], 0);
+
+    // Too many operations: 413, nothing done.
+    let many: Vec<Value> = (0..1001)
+        .map(|i| json!({"method": "POST", "path": "/Users", "data": {"schemas": [USER], "userName": format!("u{i}")}}))
+        .collect();
+    let (s, _, res) =
+        app.scim("POST", &t.id, &t.token, "/Bulk", Some(json!({"schemas": [BULK], "Operations": many}))).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{res}");
+    assert_eq!(user_count(&app, &t).await, 1);
+    let (_, _, spc) = app.scim("GET", &t.id, &t.token, "/ServiceProviderConfig", None).await;
+    assert_eq!(spc["bulk"]["supported"], true);
+    assert_eq!(spc["bulk"]["maxOperations"], 1000);
 }
