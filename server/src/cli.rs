@@ -66,6 +66,18 @@ pub enum ScimCommand {
         #[command(subcommand)]
         command: ScimTokenCommand,
     },
+    /// Manage HTTP Basic credentials (for clients that cannot send bearer tokens).
+    Basic {
+        #[command(subcommand)]
+        command: ScimBasicCommand,
+    },
+}
+
+/// `roster scim basic …`.
+#[derive(Debug, Subcommand)]
+pub enum ScimBasicCommand {
+    /// Create a user name and password; prints them once (revoke with `scim token revoke --token-id <user name>`).
+    Create(ScimTokenCreateArgs),
 }
 
 /// `roster scim enable`.

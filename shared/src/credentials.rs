@@ -19,6 +19,9 @@ use crate::store::{CredentialRecord, NewCredential, Store};
 /// The prefix of every Roster SCIM token (lets secret scanners recognize leaked tokens).
 pub const TOKEN_PREFIX: &str = "rst_";
 
+/// The prefix of HTTP Basic passwords.
+pub const BASIC_PREFIX: &str = "rsp_";
+
 /// `last_used_at` is written at most this often per credential.
 const LAST_USED_RESOLUTION_MS: i64 = 60_000;
 
@@ -49,10 +52,15 @@ pub fn hash_secret(secret: &str) -> String {
     out
 }
 
+#[cfg(test)]
 fn new_secret() -> (TokenSecret, String) {
+    new_secret_with(TOKEN_PREFIX)
+}
+
+fn new_secret_with(kind_prefix: &str) -> (TokenSecret, String) {
     let random = Alphanumeric.sample_string(&mut rand::thread_rng(), 40);
-    let secret = format!("{TOKEN_PREFIX}{random}");
-    let prefix = secret.chars().take(TOKEN_PREFIX.len() + 6).collect();
+    let secret = format!("{kind_prefix}{random}");
+    let prefix = secret.chars().take(kind_prefix.len() + 6).collect();
     (TokenSecret(secret), prefix)
 }
 
@@ -60,6 +68,31 @@ fn new_secret() -> (TokenSecret, String) {
 pub async fn create_token(
     store: &Store,
     tenant: &TenantId,
+    name: &str,
+    created_by: &str,
+    expires_in_days: Option<u32>,
+) -> DomainResult<(CredentialRecord, TokenSecret)> {
+    create(store, tenant, "bearer", TOKEN_PREFIX, name, created_by, expires_in_days).await
+}
+
+/// Creates an HTTP Basic credential: the user name is the record's id, the password the secret
+/// (shown once).
+pub async fn create_basic(
+    store: &Store,
+    tenant: &TenantId,
+    name: &str,
+    created_by: &str,
+    expires_in_days: Option<u32>,
+) -> DomainResult<(CredentialRecord, TokenSecret)> {
+    create(store, tenant, "basic", BASIC_PREFIX, name, created_by, expires_in_days).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn create(
+    store: &Store,
+    tenant: &TenantId,
+    kind: &'static str,
+    kind_prefix: &str,
     name: &str,
     created_by: &str,
     expires_in_days: Option<u32>,
@@ -78,10 +111,10 @@ pub async fn create_token(
         return Err(DomainError::NotFound);
     }
     let now = now_ms();
-    let (secret, prefix) = new_secret();
+    let (secret, prefix) = new_secret_with(kind_prefix);
     let record = NewCredential {
         id: CredentialId::random(),
-        kind: "bearer",
+        kind,
         name: name.to_string(),
         prefix,
         secret_hash: hash_secret(secret.expose()),
@@ -117,12 +150,40 @@ pub async fn authenticate_bearer(
     if !token.starts_with(TOKEN_PREFIX) || token.len() > 200 {
         return Ok(None);
     }
+    authenticate(store, tenant, token, "bearer", None).await
+}
+
+/// Checks HTTP Basic credentials (user name: the credential's id; password: its secret).
+pub async fn authenticate_basic(
+    store: &Store,
+    tenant: &TenantId,
+    user: &str,
+    password: &str,
+) -> DomainResult<Option<CredentialRecord>> {
+    if !password.starts_with(BASIC_PREFIX) || password.len() > 200 {
+        return Ok(None);
+    }
+    let Some(id) = CredentialId::parse(user.trim()) else {
+        return Ok(None);
+    };
+    authenticate(store, tenant, password, "basic", Some(&id)).await
+}
+
+async fn authenticate(
+    store: &Store,
+    tenant: &TenantId,
+    token: &str,
+    kind: &str,
+    id: Option<&CredentialId>,
+) -> DomainResult<Option<CredentialRecord>> {
     let t = store.tenant(tenant);
     let Some(found) = t.credential_for_secret(&hash_secret(token)).await? else {
         return Ok(None);
     };
     let now = now_ms();
     if !found.scim_enabled
+        || found.credential.kind != kind
+        || id.is_some_and(|id| *id != found.credential.id)
         || found.credential.revoked_at.is_some()
         || found.credential.expires_at.is_some_and(|e| e <= now)
     {

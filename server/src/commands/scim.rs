@@ -50,6 +50,29 @@ pub async fn create_token(args: ScimTokenCreateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Creates an HTTP Basic credential and prints it once.
+pub async fn create_basic(args: ScimTokenCreateArgs) -> anyhow::Result<()> {
+    let tenant = tenant_id(&args.tenant)?;
+    let store = super::open_store(&args.database.database_url).await?;
+    let result = credentials::create_basic(&store, &tenant, &args.name, "cli", args.expires_in).await;
+    store.close().await;
+    let (record, secret) =
+        result.map_err(|e| anyhow::anyhow!("cannot create a credential for tenant {tenant}: {e}"))?;
+    let base_url = format!("{}/scim/v2/{tenant}", args.public_url.trim_end_matches('/'));
+    if args.json {
+        println!(
+            "{}",
+            json!({"scim_base_url": base_url, "username": record.id.as_str(), "password": secret.expose(), "name": record.name})
+        );
+    } else {
+        println!("SCIM base URL: {base_url}");
+        println!("User name:     {}", record.id);
+        println!("Password:      {}", secret.expose());
+        println!("The password is shown only now: store it in your identity provider.");
+    }
+    Ok(())
+}
+
 /// Revokes a token.
 pub async fn revoke_token(args: ScimTokenRevokeArgs) -> anyhow::Result<()> {
     let tenant = tenant_id(&args.tenant)?;

@@ -40,7 +40,7 @@ fn rate_limited(state: &ScimState, key: &str) -> Option<std::time::Duration> {
 fn unauthorized() -> Response {
     ScimErrorResponse(ScimError::status(
         401,
-        "Authentication failed: send a valid bearer token for this SCIM URL (Authorization: Bearer rst_…).",
+        "Authentication failed: send a valid credential for this SCIM URL (Authorization: Bearer rst_…, or Basic).",
     ))
     .into_response()
 }
@@ -58,17 +58,24 @@ pub(crate) async fn authenticate(State(state): State<ScimState>, mut req: Reques
     let Some(tenant) = path.split('/').nth(3).and_then(TenantId::parse) else {
         return unauthorized();
     };
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim().to_string());
-    let Some(token) = token else {
+    let authorization = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let Some((scheme, value)) = authorization.as_deref().and_then(|v| v.split_once(' ')) else {
         return unauthorized();
     };
-    let credential = match credentials::authenticate_bearer(&services.store, &tenant, &token).await {
+    let checked = if scheme.eq_ignore_ascii_case("bearer") {
+        credentials::authenticate_bearer(&services.store, &tenant, value.trim()).await
+    } else if scheme.eq_ignore_ascii_case("basic") {
+        use base64::Engine;
+        let decoded =
+            base64::engine::general_purpose::STANDARD.decode(value.trim()).ok().and_then(|b| String::from_utf8(b).ok());
+        match decoded.as_deref().and_then(|d| d.split_once(':')) {
+            Some((user, password)) => credentials::authenticate_basic(&services.store, &tenant, user, password).await,
+            None => Ok(None),
+        }
+    } else {
+        Ok(None)
+    };
+    let credential = match checked {
         Ok(Some(c)) => c,
         Ok(None) => return unauthorized(),
         Err(e) => {

@@ -36,6 +36,10 @@ pub async fn service_provider_config(Extension(caller): Extension<ScimCaller>) -
                 "name": "OAuth Bearer Token",
                 "description": "A bearer token created in the Roster dashboard or with `roster scim token create`.",
                 "primary": true
+            }, {
+                "type": "httpbasic",
+                "name": "HTTP Basic",
+                "description": "A user name and password created with `roster scim basic create` (the user name is the credential id)."
             }],
             "meta": {
                 "resourceType": "ServiceProviderConfig",

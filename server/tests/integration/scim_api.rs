@@ -23,6 +23,7 @@ both_backends!(
     busy_credentials_are_rate_limited,
     old_activity_is_deleted,
     bulk_requests_resolve_bulk_ids_and_report_each_operation,
+    http_basic_credentials,
 );
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -683,4 +684,36 @@ async fn bulk_requests_resolve_bulk_ids_and_report_each_operation(db: Db) {
     let (_, _, spc) = app.scim("GET", &t.id, &t.token, "/ServiceProviderConfig", None).await;
     assert_eq!(spc["bulk"]["supported"], true);
     assert_eq!(spc["bulk"]["maxOperations"], 1000);
+}
+
+async fn http_basic_credentials(db: Db) {
+    use base64::Engine;
+    let app = TestApp::new(db).await;
+    let t = app.scim_tenant("Basic").await;
+    let tenant = roster_shared::ids::TenantId::parse(&t.id).unwrap();
+    let (record, secret) =
+        roster_shared::credentials::create_basic(&app.store, &tenant, "legacy client", "test", None).await.unwrap();
+    let basic = |user: &str, pass: &str| {
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}")))
+    };
+    let get = |auth: String| {
+        Request::get(format!("/scim/v2/{}/Users", t.id))
+            .header(header::AUTHORIZATION, auth)
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(app.send(get(basic(record.id.as_str(), secret.expose()))).await.status(), StatusCode::OK);
+    // Wrong password, wrong user, a bearer token as password, the password as a bearer token.
+    for auth in [
+        basic(record.id.as_str(), "rsp_wrongwrongwrongwrongwrongwrongwrongwrong"),
+        basic(&t.token_id, secret.expose()),
+        basic(record.id.as_str(), &t.token),
+        format!("Bearer {}", secret.expose()),
+        "Basic not-base64!".to_string(),
+    ] {
+        assert_eq!(app.send(get(auth.clone())).await.status(), StatusCode::UNAUTHORIZED, "{auth}");
+    }
+    // Revoked: refused.
+    roster_shared::credentials::revoke(&app.store, &tenant, &record.id).await.unwrap();
+    assert_eq!(app.send(get(basic(record.id.as_str(), secret.expose()))).await.status(), StatusCode::UNAUTHORIZED);
 }
