@@ -71,6 +71,18 @@ pub enum ScimCommand {
         #[command(subcommand)]
         command: ScimBasicCommand,
     },
+    /// Manage OAuth 2.0 clients (client credentials grant at {base URL}/oauth/token).
+    Oauth {
+        #[command(subcommand)]
+        command: ScimOauthCommand,
+    },
+}
+
+/// `roster scim oauth …`.
+#[derive(Debug, Subcommand)]
+pub enum ScimOauthCommand {
+    /// Create a client; prints the token endpoint, client id and client secret (once).
+    Create(ScimTokenCreateArgs),
 }
 
 /// `roster scim basic …`.

@@ -1,7 +1,9 @@
 //! The `roster` binary.
 
 use clap::Parser;
-use roster_server::cli::{Cli, Command, ScimBasicCommand, ScimCommand, ScimTokenCommand, TenantCommand};
+use roster_server::cli::{
+    Cli, Command, ScimBasicCommand, ScimCommand, ScimOauthCommand, ScimTokenCommand, TenantCommand,
+};
 use roster_server::{commands, telemetry};
 
 #[tokio::main]
@@ -15,6 +17,9 @@ async fn main() -> std::process::ExitCode {
         Command::Scim { command: ScimCommand::Enable(args) } => commands::scim::enable(args).await,
         Command::Scim { command: ScimCommand::Token { command: ScimTokenCommand::Create(args) } } => {
             commands::scim::create_token(args).await
+        }
+        Command::Scim { command: ScimCommand::Oauth { command: ScimOauthCommand::Create(args) } } => {
+            commands::scim::create_oauth_client(args).await
         }
         Command::Scim { command: ScimCommand::Basic { command: ScimBasicCommand::Create(args) } } => {
             commands::scim::create_basic(args).await

@@ -22,6 +22,12 @@ pub const TOKEN_PREFIX: &str = "rst_";
 /// The prefix of HTTP Basic passwords.
 pub const BASIC_PREFIX: &str = "rsp_";
 
+/// The prefix of OAuth client secrets.
+pub const CLIENT_SECRET_PREFIX: &str = "rsc_";
+
+/// How long an access token issued to an OAuth client lives.
+pub const ACCESS_TOKEN_TTL_MS: i64 = 60 * 60 * 1000;
+
 /// `last_used_at` is written at most this often per credential.
 const LAST_USED_RESOLUTION_MS: i64 = 60_000;
 
@@ -87,6 +93,60 @@ pub async fn create_basic(
     create(store, tenant, "basic", BASIC_PREFIX, name, created_by, expires_in_days).await
 }
 
+/// Creates an OAuth 2.0 client (client credentials grant): the client id is the record's id,
+/// the client secret is shown once.
+pub async fn create_oauth_client(
+    store: &Store,
+    tenant: &TenantId,
+    name: &str,
+    created_by: &str,
+) -> DomainResult<(CredentialRecord, TokenSecret)> {
+    create(store, tenant, "oauth_client", CLIENT_SECRET_PREFIX, name, created_by, None).await
+}
+
+/// An access token issued at the token endpoint.
+#[derive(Debug)]
+pub struct AccessToken {
+    /// The bearer token.
+    pub token: TokenSecret,
+    /// Seconds until it expires.
+    pub expires_in: i64,
+}
+
+/// The client credentials grant (RFC 6749 section 4.4): checks the client and issues a
+/// short-lived bearer token, stored like any other (so every instance accepts it, and revoking
+/// the client revokes its tokens). `None` for a wrong, revoked or foreign client.
+pub async fn client_credentials_grant(
+    store: &Store,
+    tenant: &TenantId,
+    client_id: &str,
+    client_secret: &str,
+) -> DomainResult<Option<AccessToken>> {
+    if !client_secret.starts_with(CLIENT_SECRET_PREFIX) || client_secret.len() > 200 {
+        return Ok(None);
+    }
+    let Some(id) = CredentialId::parse(client_id.trim()) else {
+        return Ok(None);
+    };
+    let Some(client) = authenticate(store, tenant, client_secret, "oauth_client", Some(&id)).await? else {
+        return Ok(None);
+    };
+    let now = now_ms();
+    let (token, prefix) = new_secret_with(TOKEN_PREFIX);
+    let record = NewCredential {
+        id: CredentialId::random(),
+        kind: "bearer",
+        name: format!("access token for OAuth client {}", client.name),
+        prefix,
+        secret_hash: hash_secret(token.expose()),
+        created_by: format!("oauth:{}", client.id),
+        created_at: now,
+        expires_at: Some(now + ACCESS_TOKEN_TTL_MS),
+    };
+    store.tenant(tenant).insert_credential(&record).await?;
+    Ok(Some(AccessToken { token, expires_in: ACCESS_TOKEN_TTL_MS / 1000 }))
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn create(
     store: &Store,
@@ -127,9 +187,14 @@ async fn create(
     Ok((stored, secret))
 }
 
-/// Revokes a credential; returns whether it existed (and was not already revoked).
+/// Revokes a credential (and, for an OAuth client, the access tokens issued to it); returns
+/// whether it existed and was not already revoked.
 pub async fn revoke(store: &Store, tenant: &TenantId, id: &CredentialId) -> DomainResult<bool> {
-    store.tenant(tenant).revoke_credential(id, now_ms()).await
+    let t = store.tenant(tenant);
+    let now = now_ms();
+    let revoked = t.revoke_credential(id, now).await?;
+    t.revoke_issued_by(&format!("oauth:{id}"), now).await?;
+    Ok(revoked)
 }
 
 /// Switches the tenant's SCIM API on or off.

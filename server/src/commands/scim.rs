@@ -73,6 +73,30 @@ pub async fn create_basic(args: ScimTokenCreateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Creates an OAuth client and prints it once.
+pub async fn create_oauth_client(args: ScimTokenCreateArgs) -> anyhow::Result<()> {
+    let tenant = tenant_id(&args.tenant)?;
+    let store = super::open_store(&args.database.database_url).await?;
+    let result = credentials::create_oauth_client(&store, &tenant, &args.name, "cli").await;
+    store.close().await;
+    let (record, secret) = result.map_err(|e| anyhow::anyhow!("cannot create a client for tenant {tenant}: {e}"))?;
+    let base_url = format!("{}/scim/v2/{tenant}", args.public_url.trim_end_matches('/'));
+    let token_url = format!("{base_url}/oauth/token");
+    if args.json {
+        println!(
+            "{}",
+            json!({"scim_base_url": base_url, "token_endpoint": token_url, "client_id": record.id.as_str(), "client_secret": secret.expose()})
+        );
+    } else {
+        println!("SCIM base URL:  {base_url}");
+        println!("Token endpoint: {token_url}");
+        println!("Client id:      {}", record.id);
+        println!("Client secret:  {}", secret.expose());
+        println!("The secret is shown only now: store it in your identity provider.");
+    }
+    Ok(())
+}
+
 /// Revokes a token.
 pub async fn revoke_token(args: ScimTokenRevokeArgs) -> anyhow::Result<()> {
     let tenant = tenant_id(&args.tenant)?;

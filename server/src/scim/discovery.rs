@@ -40,6 +40,10 @@ pub async fn service_provider_config(Extension(caller): Extension<ScimCaller>) -
                 "type": "httpbasic",
                 "name": "HTTP Basic",
                 "description": "A user name and password created with `roster scim basic create` (the user name is the credential id)."
+            }, {
+                "type": "oauth2",
+                "name": "OAuth 2.0 client credentials",
+                "description": format!("POST grant_type=client_credentials to {}/oauth/token with a client from `roster scim oauth create`; send the access token as a bearer token.", caller.base_url)
             }],
             "meta": {
                 "resourceType": "ServiceProviderConfig",

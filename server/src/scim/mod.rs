@@ -7,6 +7,7 @@
 mod auth;
 mod bulk;
 mod discovery;
+mod oauth;
 mod resources;
 mod response;
 
@@ -85,6 +86,8 @@ pub fn router(services: Services, limits: ScimLimits) -> Router {
         .route("/Bulk", post(bulk::bulk))
         .fallback(response::not_found)
         .layer(axum::middleware::from_fn_with_state(state, auth::authenticate))
+        // The token endpoint authenticates the OAuth client itself.
+        .route("/oauth/token", post(oauth::token))
         .with_state(services);
     Router::new().nest("/scim/v2/{tenant}", tenant_routes)
 }

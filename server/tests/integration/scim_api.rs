@@ -24,6 +24,7 @@ both_backends!(
     old_activity_is_deleted,
     bulk_requests_resolve_bulk_ids_and_report_each_operation,
     http_basic_credentials,
+    oauth_client_credentials,
 );
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -716,4 +717,71 @@ async fn http_basic_credentials(db: Db) {
     // Revoked: refused.
     roster_shared::credentials::revoke(&app.store, &tenant, &record.id).await.unwrap();
     assert_eq!(app.send(get(basic(record.id.as_str(), secret.expose()))).await.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn oauth_client_credentials(db: Db) {
+    use base64::Engine;
+    let app = TestApp::new(db).await;
+    let t = app.scim_tenant("OAuth").await;
+    let other = app.scim_tenant("OAuth other").await;
+    let tenant = roster_shared::ids::TenantId::parse(&t.id).unwrap();
+    let (client, secret) =
+        roster_shared::credentials::create_oauth_client(&app.store, &tenant, "Entra", "test").await.unwrap();
+    let token_req = |tenant: &str, auth: Option<String>, form: String| {
+        let mut b = Request::post(format!("/scim/v2/{tenant}/oauth/token"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(a) = auth {
+            b = b.header(header::AUTHORIZATION, a);
+        }
+        b.body(Body::from(form)).unwrap()
+    };
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", client.id, secret.expose()))
+    );
+
+    // Client authentication by Basic header, and by form fields.
+    let res = app.send(token_req(&t.id, Some(basic.clone()), "grant_type=client_credentials".into())).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = serde_json::from_str(&body_text(res).await).unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 3600);
+    let access = body["access_token"].as_str().unwrap().to_string();
+    let form = format!("grant_type=client_credentials&client_id={}&client_secret={}", client.id, secret.expose());
+    assert_eq!(app.send(token_req(&t.id, None, form.clone())).await.status(), StatusCode::OK);
+
+    // The access token works for SCIM; the client secret itself does not.
+    let (s, _, _) = app.scim("GET", &t.id, &access, "/Users", None).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _, _) = app.scim("GET", &t.id, secret.expose(), "/Users", None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+
+    // Wrong grant, wrong secret, another tenant's URL: OAuth errors.
+    let res = app.send(token_req(&t.id, Some(basic.clone()), "grant_type=password".into())).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(body_text(res).await.contains("unsupported_grant_type"));
+    let res = app
+        .send(token_req(
+            &t.id,
+            None,
+            format!("grant_type=client_credentials&client_id={}&client_secret=rsc_wrong", client.id),
+        ))
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(body_text(res).await.contains("invalid_client"));
+    assert_eq!(
+        app.send(token_req(&other.id, Some(basic.clone()), "grant_type=client_credentials".into())).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let (s, _, _) = app.scim("GET", &other.id, &access, "/Users", None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "an access token belongs to its tenant");
+
+    // Revoking the client revokes its access tokens.
+    roster_shared::credentials::revoke(&app.store, &tenant, &client.id).await.unwrap();
+    let (s, _, _) = app.scim("GET", &t.id, &access, "/Users", None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.send(token_req(&t.id, Some(basic), "grant_type=client_credentials".into())).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 }

@@ -159,6 +159,22 @@ impl TenantStore<'_> {
         Ok(n > 0)
     }
 
+    /// Revokes every credential created by `created_by` (the access tokens of an OAuth client).
+    pub async fn revoke_issued_by(&self, created_by: &str, now_ms: i64) -> DomainResult<u64> {
+        let n = with_pool!(self.store, |p| {
+            sqlx::query(
+                "UPDATE scim_credentials SET revoked_at = $1 WHERE tenant_id = $2 AND created_by = $3 AND revoked_at IS NULL",
+            )
+            .bind(now_ms)
+            .bind(self.id.as_str())
+            .bind(created_by)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        Ok(n)
+    }
+
     /// Records a use of the credential.
     pub async fn touch_credential(&self, id: &CredentialId, now_ms: i64) -> DomainResult<()> {
         with_pool!(self.store, |p| {
