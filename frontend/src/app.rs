@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, SsrMode};
 
 use crate::components::layout::DashboardLayout;
 use crate::pages::{home::HomePage, not_found::NotFound, sign_in::SignInPage, sign_up::SignUpPage};
@@ -47,10 +47,12 @@ pub fn App() -> impl IntoView {
         <Title formatter=|text: String| if text.is_empty() { "Roster".to_string() } else { format!("{text} · Roster") }/>
         <Router>
             <Routes fallback=|| view! { <NotFound/> }>
-                <Route path=path!("/sign-in") view=SignInPage/>
-                <Route path=path!("/sign-up") view=SignUpPage/>
-                <ParentRoute path=path!("") view=DashboardLayout>
-                    <Route path=path!("") view=HomePage/>
+                // Async: the server renders the whole page before sending it. Dashboard pages
+                // are small, and it makes redirects and status codes from data loads reliable.
+                <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async/>
+                <Route path=path!("/sign-up") view=SignUpPage ssr=SsrMode::Async/>
+                <ParentRoute path=path!("") view=DashboardLayout ssr=SsrMode::Async>
+                    <Route path=path!("") view=HomePage ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -70,7 +70,12 @@ pub fn router(services: Services, web: WebOptions) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(leptos_options)
-        .layer(sessions);
+        .layer(sessions)
+        // No dashboard request may hang a connection forever.
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            http::StatusCode::REQUEST_TIMEOUT,
+            std::time::Duration::from_secs(30),
+        ));
 
     Router::new()
         .merge(health::router(health_services))

@@ -68,7 +68,15 @@ fn query_params(raw: Option<&str>) -> std::result::Result<SearchRequest, ScimErr
 }
 
 fn listed(l: Listed) -> Response {
-    let body = ListResponse::page(l.total, l.start_index, l.resources);
+    let body = ListResponse {
+        schemas: vec![roster_shared::scim::messages::LIST_RESPONSE_URN.into()],
+        total_results: l.total,
+        items_per_page: l.resources.len() as u64,
+        start_index: l.start_index,
+        next_cursor: l.next_cursor,
+        previous_cursor: None,
+        resources: l.resources,
+    };
     json(StatusCode::OK, &serde_json::to_value(body).unwrap_or_default())
 }
 
@@ -391,6 +399,7 @@ pub async fn search_root(
     let r = async {
         let req = SearchRequest::from_body(&read_json(&headers, body).await?)?;
         let all = SearchRequest {
+            cursor: None,
             start_index: Some(1),
             count: Some(roster_shared::provisioning::MAX_PAGE_SIZE as i64),
             ..req.clone()
@@ -404,7 +413,7 @@ pub async fn search_root(
         let mut resources: Vec<Value> = Vec::new();
         let mut total = 0;
         for l in [users, groups].into_iter().flatten() {
-            total += l.total;
+            total += l.total.unwrap_or(0);
             resources.extend(l.resources);
         }
         let start = req.start_index();
@@ -412,7 +421,7 @@ pub async fn search_root(
             .count(roster_shared::provisioning::DEFAULT_PAGE_SIZE, roster_shared::provisioning::MAX_PAGE_SIZE)
             as usize;
         let page: Vec<Value> = resources.into_iter().skip((start - 1) as usize).take(count).collect();
-        Ok(listed(Listed { total, start_index: start, resources: page }))
+        Ok(listed(Listed { total: Some(total), start_index: Some(start), next_cursor: None, resources: page }))
     }
     .await;
     with_note(r, ActivityNote { resource_type: None, resource_id: None, summary: "search".into() })

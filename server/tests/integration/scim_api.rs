@@ -399,6 +399,31 @@ async fn sorting_and_paging(db: Db) {
     assert_eq!(s, StatusCode::OK, "{p}");
     assert_eq!(p["totalResults"], 10);
     assert_eq!(p["Resources"].as_array().unwrap().len(), 3);
+
+    // RFC 9865 cursors: walk every user, ten at a time; every user once, no counting.
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor = String::new();
+    let mut pages = 0;
+    loop {
+        let (s, _, p) = app.scim("GET", &t.id, &t.token, &format!("/Users?count=10&cursor={}", q(&cursor)), None).await;
+        assert_eq!(s, StatusCode::OK, "{p}");
+        assert!(p.get("startIndex").is_none(), "{p}");
+        // The first page counts the matches; later pages do not (constant cost per page).
+        assert_eq!(p.get("totalResults").is_some(), cursor.is_empty(), "{p}");
+        pages += 1;
+        for u in p["Resources"].as_array().unwrap() {
+            assert!(seen.insert(u["id"].as_str().unwrap().to_string()), "a user came twice");
+        }
+        match p.get("nextCursor").and_then(Value::as_str) {
+            Some(next) => cursor = next.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!((seen.len(), pages), (25, 3));
+    let (s, _, e) = app.scim("GET", &t.id, &t.token, "/Users?cursor=garbage", None).await;
+    assert_eq!((s, e["scimType"].as_str()), (StatusCode::BAD_REQUEST, Some("invalidCursor")));
+    let (s, _, _) = app.scim("GET", &t.id, &t.token, "/Users?cursor=&sortBy=userName", None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
 }
 
 async fn etags_and_conditional_requests(db: Db) {

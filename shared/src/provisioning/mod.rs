@@ -60,12 +60,53 @@ impl Resource {
 /// A page of resources, already projected.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Listed {
-    /// All matches.
-    pub total: u64,
-    /// 1-based index of the first.
-    pub start_index: u64,
+    /// All matches (not counted for cursor pages, which cost the same however deep they are).
+    pub total: Option<u64>,
+    /// 1-based index of the first (index paging).
+    pub start_index: Option<u64>,
+    /// The cursor of the next page, if there is one (cursor paging, RFC 9865).
+    pub next_cursor: Option<String>,
     /// The page.
     pub resources: Vec<Value>,
+}
+
+/// How a search pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Paging {
+    /// `startIndex`/`count`.
+    Index { start: u64 },
+    /// `cursor`/`count`.
+    Cursor { count: u64 },
+}
+
+/// A cursor names the last row of a page: `{created_at}-{id}`.
+fn parse_cursor(c: &str) -> Result<(i64, String), ScimError> {
+    let bad = || {
+        ScimError::bad_request(
+            crate::scim::ScimType::InvalidCursor,
+            format!("'{c}' is not a cursor this server issued"),
+        )
+    };
+    let (at, id) = c.split_once('-').ok_or_else(bad)?;
+    let at: i64 = at.parse().map_err(|_| bad())?;
+    let id = uuid::Uuid::parse_str(id).map_err(|_| bad())?;
+    Ok((at, id.to_string()))
+}
+
+/// The cursor after a row.
+pub(crate) fn cursor_after(created_at: i64, id: &str) -> String {
+    format!("{created_at}-{id}")
+}
+
+/// Trims a cursor page fetched with one extra row and says where the next page starts.
+pub(crate) fn finish_page<T>(rows: &mut Vec<T>, paging: Paging, key: impl Fn(&T) -> String) -> Option<String> {
+    match paging {
+        Paging::Cursor { count } if rows.len() as u64 > count => {
+            rows.truncate(count as usize);
+            rows.last().map(key)
+        }
+        _ => None,
+    }
 }
 
 /// The weak ETag of a version.
@@ -126,7 +167,7 @@ pub(crate) fn build_query(
     schema: &ResourceSchema,
     table: Table,
     store: &Store,
-) -> Result<(Query, Projection, u64), ScimError> {
+) -> Result<(Query, Projection, Paging), ScimError> {
     let dialect = store.tenant(&TenantId::random()).dialect();
     let where_sql = match req.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
         Some(text) => {
@@ -149,15 +190,39 @@ pub(crate) fn build_query(
         }
         None => None,
     };
-    let start = req.start_index();
     let count = req.count(DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
     let projection = Projection::from_lists(&req.attributes, &req.excluded_attributes, schema)?;
-    Ok((Query { where_sql, order_by, offset: (start - 1) as i64, limit: count as i64 }, projection, start))
+    if let Some(cursor) = &req.cursor {
+        if order_by.is_some() {
+            return Err(ScimError::invalid_value("cursor paging uses the server's order: leave out sortBy"));
+        }
+        if req.start_index.is_some() {
+            return Err(ScimError::invalid_value("use either cursor or startIndex, not both"));
+        }
+        let after = if cursor.is_empty() { None } else { Some(parse_cursor(cursor)?) };
+        let query = Query { where_sql, order_by: None, offset: 0, limit: count as i64 + 1, after };
+        return Ok((query, projection, Paging::Cursor { count }));
+    }
+    let start = req.start_index();
+    Ok((
+        Query { where_sql, order_by, offset: (start - 1) as i64, limit: count as i64, after: None },
+        projection,
+        Paging::Index { start },
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cursors() {
+        let id = uuid::Uuid::new_v4().to_string();
+        assert_eq!(parse_cursor(&cursor_after(1234, &id)).unwrap(), (1234, id));
+        for bad in ["", "x", "12-notauuid", "abc-2819c223-7f76-453a-919d-413861904646"] {
+            assert_eq!(parse_cursor(bad).unwrap_err().scim_type, Some(crate::scim::ScimType::InvalidCursor), "{bad}");
+        }
+    }
 
     #[test]
     fn if_match() {

@@ -200,8 +200,9 @@ impl Scim<'_> {
 
     /// GET /Users and POST /Users/.search.
     pub async fn search_users(&self, req: &SearchRequest) -> Result<Listed, ScimError> {
-        let (query, projection, start) = build_query(req, schema(), Table::Users, self.store)?;
-        let page = self.store.tenant(self.tenant).query_users(query).await.map_err(internal)?;
+        let (query, projection, paging) = build_query(req, schema(), Table::Users, self.store)?;
+        let mut page = self.store.tenant(self.tenant).query_users(query).await.map_err(internal)?;
+        let next_cursor = super::finish_page(&mut page.rows, paging, |r| super::cursor_after(r.created_at, &r.id));
         let wants_groups = projection.attributes.iter().any(|p| p.name == "groups")
             || (projection.attributes.is_empty()
                 && !projection.excluded.iter().any(|p| p.name == "groups" && p.sub.is_none()));
@@ -216,6 +217,10 @@ impl Scim<'_> {
             let r = self.user_resource(row, &groups)?;
             resources.push(projection.apply(&r.json, schema()));
         }
-        Ok(Listed { total: page.total.max(0) as u64, start_index: start, resources })
+        let start_index = match paging {
+            super::Paging::Index { start } => Some(start),
+            super::Paging::Cursor { .. } => None,
+        };
+        Ok(Listed { total: page.total.map(|t| t.max(0) as u64), start_index, next_cursor, resources })
     }
 }

@@ -25,8 +25,9 @@ pub use super::patch::PATCH_OP_URN;
 pub struct ListResponse {
     /// `[ListResponse URN]`.
     pub schemas: Vec<String>,
-    /// How many resources match in all.
-    pub total_results: u64,
+    /// How many resources match in all (left out of cursor pages, RFC 9865).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_results: Option<u64>,
     /// How many are in this page.
     pub items_per_page: u64,
     /// The 1-based index of the first (index-based paging).
@@ -48,7 +49,7 @@ impl ListResponse {
     pub fn page(total_results: u64, start_index: u64, resources: Vec<Value>) -> Self {
         ListResponse {
             schemas: vec![LIST_RESPONSE_URN.into()],
-            total_results,
+            total_results: Some(total_results),
             items_per_page: resources.len() as u64,
             start_index: Some(start_index),
             next_cursor: None,

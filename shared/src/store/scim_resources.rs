@@ -99,8 +99,8 @@ pub struct UserGroupRow {
 /// A page of rows and the total count.
 #[derive(Clone, Debug)]
 pub struct Page<T> {
-    /// All matching rows.
-    pub total: i64,
+    /// All matching rows (not counted for cursor pages).
+    pub total: Option<i64>,
     /// This page.
     pub rows: Vec<T>,
 }
@@ -111,6 +111,53 @@ pub(crate) struct Query {
     pub order_by: Option<(String, bool)>,
     pub offset: i64,
     pub limit: i64,
+    /// Keyset paging (RFC 9865 cursors): only rows after this (created_at, id), in the default
+    /// order, without a total count, so every page after the first costs the same however deep
+    /// it is.
+    pub after: Option<(i64, String)>,
+}
+
+/// Runs a paged query over `$table` (aliased `t`), with the SQL of `Query`; `$cols` are the
+/// selected columns, `$decode` turns a row into the page's type.
+macro_rules! page_query {
+    ($self:ident, $q:ident, $table:literal, $extra:literal, $cols:expr, $decode:ident) => {{
+        let q = $q;
+        let (cond, mut sql) = match q.where_sql {
+            Some((c, s)) => (format!(" AND ({c})"), s),
+            None => (String::new(), Sql::new($self.dialect())),
+        };
+        let tenant_arg = sql.arg(Arg::Text($self.id.as_str().to_string()));
+        let base = format!(concat!("FROM ", $table, " t WHERE t.tenant_id = {} ", $extra, "{}"), tenant_arg, cond);
+        let count_sql = format!("SELECT COUNT(*) FROM (SELECT 1 {base}) c");
+        let keyset = match &q.after {
+            Some((at, id)) => {
+                let a = sql.arg(Arg::Int(*at));
+                let b = sql.arg(Arg::Text(id.clone()));
+                format!(" AND (t.created_at > {a} OR (t.created_at = {a} AND t.id > {b}))")
+            }
+            None => String::new(),
+        };
+        let order = match &q.order_by {
+            Some((expr, desc)) => format!(" ORDER BY {expr} {} NULLS LAST, t.id", if *desc { "DESC" } else { "ASC" }),
+            None => " ORDER BY t.created_at, t.id".to_string(),
+        };
+        let page_sql =
+            format!("SELECT {} {base}{keyset}{order} LIMIT {} OFFSET {}", $cols, q.limit.max(0), q.offset.max(0));
+        let args = sql.args;
+        // The count query binds only the filter's and the tenant's parameters.
+        let count_args = &args[..args.len() - if q.after.is_some() { 2 } else { 0 }];
+        with_pool!($self.store, |p| {
+            let total = if q.after.is_some() {
+                None
+            } else {
+                Some(bind_all!(sqlx::query_scalar::<_, i64>(&count_sql), count_args).fetch_one(p).await?)
+            };
+            let rows =
+                if q.limit > 0 { bind_all!(sqlx::query(&page_sql), &args).fetch_all(p).await? } else { Vec::new() };
+            let rows = rows.iter().map($decode).collect::<DomainResult<Vec<_>>>()?;
+            DomainResult::Ok(Page { total, rows })
+        })
+    }};
 }
 
 fn dialect(b: Backend) -> Dialect {
@@ -275,31 +322,8 @@ impl TenantStore<'_> {
 
     /// Users matching a compiled query, excluding manually created ones.
     pub(crate) async fn query_users(&self, q: Query) -> DomainResult<Page<UserRow>> {
-        let (cond, mut sql) = match q.where_sql {
-            Some((c, s)) => (format!(" AND ({c})"), s),
-            None => (String::new(), Sql::new(self.dialect())),
-        };
-        let tenant_arg = sql.arg(Arg::Text(self.id.as_str().to_string()));
-        let base = format!("FROM scim_users t WHERE t.tenant_id = {tenant_arg} AND t.source <> 'manual'{cond}");
-        let count_sql = format!("SELECT COUNT(*) FROM (SELECT 1 {base}) c");
-        let order = match &q.order_by {
-            Some((expr, desc)) => format!(" ORDER BY {expr} {} NULLS LAST, t.id", if *desc { "DESC" } else { "ASC" }),
-            None => " ORDER BY t.created_at, t.id".to_string(),
-        };
-        let page_sql = format!(
-            "SELECT t.id, t.user_name, t.source, {}, t.version, t.created_at, t.updated_at {base}{order} LIMIT {} OFFSET {}",
-            self.data_out(),
-            q.limit.max(0),
-            q.offset.max(0)
-        );
-        let args = sql.args;
-        with_pool!(self.store, |p| {
-            let total: i64 = bind_all!(sqlx::query_scalar::<_, i64>(&count_sql), &args).fetch_one(p).await?;
-            let rows =
-                if q.limit > 0 { bind_all!(sqlx::query(&page_sql), &args).fetch_all(p).await? } else { Vec::new() };
-            let rows = rows.iter().map(user_from_row).collect::<DomainResult<Vec<_>>>()?;
-            DomainResult::Ok(Page { total, rows })
-        })
+        let cols = format!("t.id, t.user_name, t.source, {}, t.version, t.created_at, t.updated_at", self.data_out());
+        page_query!(self, q, "scim_users", "AND t.source <> 'manual'", cols, user_from_row)
     }
 
     /// The groups of these users, direct and through nested groups.
@@ -509,31 +533,8 @@ impl TenantStore<'_> {
 
     /// Groups matching a compiled query.
     pub(crate) async fn query_groups(&self, q: Query) -> DomainResult<Page<GroupRow>> {
-        let (cond, mut sql) = match q.where_sql {
-            Some((c, s)) => (format!(" AND ({c})"), s),
-            None => (String::new(), Sql::new(self.dialect())),
-        };
-        let tenant_arg = sql.arg(Arg::Text(self.id.as_str().to_string()));
-        let base = format!("FROM scim_groups t WHERE t.tenant_id = {tenant_arg}{cond}");
-        let count_sql = format!("SELECT COUNT(*) FROM (SELECT 1 {base}) c");
-        let order = match &q.order_by {
-            Some((expr, desc)) => format!(" ORDER BY {expr} {} NULLS LAST, t.id", if *desc { "DESC" } else { "ASC" }),
-            None => " ORDER BY t.created_at, t.id".to_string(),
-        };
-        let page_sql = format!(
-            "SELECT t.id, t.display_name, {}, t.version, t.created_at, t.updated_at {base}{order} LIMIT {} OFFSET {}",
-            self.data_out(),
-            q.limit.max(0),
-            q.offset.max(0)
-        );
-        let args = sql.args;
-        with_pool!(self.store, |p| {
-            let total: i64 = bind_all!(sqlx::query_scalar::<_, i64>(&count_sql), &args).fetch_one(p).await?;
-            let rows =
-                if q.limit > 0 { bind_all!(sqlx::query(&page_sql), &args).fetch_all(p).await? } else { Vec::new() };
-            let rows = rows.iter().map(group_from_row).collect::<DomainResult<Vec<_>>>()?;
-            DomainResult::Ok(Page { total, rows })
-        })
+        let cols = format!("t.id, t.display_name, {}, t.version, t.created_at, t.updated_at", self.data_out());
+        page_query!(self, q, "scim_groups", "", cols, group_from_row)
     }
 
     /// The members of groups, with display names.
