@@ -54,13 +54,8 @@ pub async fn service_provider_config(Extension(caller): Extension<ScimCaller>) -
 }
 
 fn list(resources: Vec<Value>) -> Value {
-    json!({
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
-        "totalResults": resources.len(),
-        "itemsPerPage": resources.len(),
-        "startIndex": 1,
-        "Resources": resources,
-    })
+    let page = roster_shared::scim::messages::ListResponse::page(resources.len() as u64, 1, resources);
+    serde_json::to_value(page).unwrap_or_default()
 }
 
 /// GET /ResourceTypes.

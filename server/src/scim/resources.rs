@@ -40,6 +40,19 @@ pub(crate) async fn read_json(headers: &HeaderMap, body: Body) -> std::result::R
     serde_json::from_slice(&bytes).map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))
 }
 
+/// 304 with the ETag when `If-None-Match` names the current version.
+fn not_modified(headers: &HeaderMap, r: &Resource) -> Option<Response> {
+    let inm = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok())?;
+    if !roster_shared::provisioning::if_match_allows(inm, r.version) {
+        return None;
+    }
+    let mut res = StatusCode::NOT_MODIFIED.into_response();
+    if let Ok(v) = r.etag().parse() {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    Some(res)
+}
+
 fn if_match(headers: &HeaderMap) -> Option<String> {
     headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
@@ -120,16 +133,14 @@ pub async fn list_users(
     Extension(c): Extension<ScimCaller>,
     RawQuery(raw): RawQuery,
 ) -> Response {
+    let mut n = note("User", None, "list");
     let r = async {
         let req = query_params(raw.as_deref())?;
-        let n = note("User", None, summary_of(&req));
-        Ok::<_, ScimErrorResponse>((scim(&s, &c).search_users(&req).await.map(listed)?, n))
+        n.summary = summary_of(&req);
+        Ok(scim(&s, &c).search_users(&req).await.map(listed)?)
     }
     .await;
-    match r {
-        Ok((res, n)) => noted(res, n),
-        Err(e) => noted(e.into_response(), note("User", None, "list")),
-    }
+    with_note(r, n)
 }
 
 pub async fn search_users(
@@ -176,14 +187,8 @@ pub async fn get_user(
 ) -> Response {
     let r = async {
         let user = scim(&s, &c).get_user(&id).await?;
-        if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
-            if roster_shared::provisioning::if_match_allows(inm, user.version) {
-                let mut res = StatusCode::NOT_MODIFIED.into_response();
-                if let Ok(v) = user.etag().parse() {
-                    res.headers_mut().insert(header::ETAG, v);
-                }
-                return Ok(res);
-            }
+        if let Some(res) = not_modified(&headers, &user) {
+            return Ok(res);
         }
         let body = projected(&user, raw.as_deref(), ResourceSchema::user())?;
         Ok(resource(StatusCode::OK, &body, &user.etag(), None))
@@ -258,15 +263,14 @@ pub async fn list_groups(
     Extension(c): Extension<ScimCaller>,
     RawQuery(raw): RawQuery,
 ) -> Response {
+    let mut n = note("Group", None, "list");
     let r = async {
         let req = query_params(raw.as_deref())?;
-        Ok::<_, ScimErrorResponse>((scim(&s, &c).search_groups(&req).await.map(listed)?, summary_of(&req)))
+        n.summary = summary_of(&req);
+        Ok(scim(&s, &c).search_groups(&req).await.map(listed)?)
     }
     .await;
-    match r {
-        Ok((res, summary)) => noted(res, note("Group", None, summary)),
-        Err(e) => noted(e.into_response(), note("Group", None, "list")),
-    }
+    with_note(r, n)
 }
 
 pub async fn search_groups(
@@ -313,10 +317,8 @@ pub async fn get_group(
 ) -> Response {
     let r = async {
         let group = scim(&s, &c).get_group(&id, wants_members(raw.as_deref())).await?;
-        if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
-            if roster_shared::provisioning::if_match_allows(inm, group.version) {
-                return Ok(StatusCode::NOT_MODIFIED.into_response());
-            }
+        if let Some(res) = not_modified(&headers, &group) {
+            return Ok(res);
         }
         let body = projected(&group, raw.as_deref(), ResourceSchema::group())?;
         Ok(resource(StatusCode::OK, &body, &group.etag(), None))

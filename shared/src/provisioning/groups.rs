@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use super::{build_query, check_if_match, internal, meta, not_found, Listed, Resource, Scim};
+use super::{build_query, check_if_match, internal, json_error, meta, not_found, Listed, Resource, Scim};
 use crate::clock::now_ms;
 use crate::error::DomainError;
 use crate::scim::error::ScimError;
@@ -205,7 +205,7 @@ impl Scim<'_> {
         let cols = columns(&res)?;
         let id = uuid::Uuid::new_v4().to_string();
         let members = self.resolve_members(&ids, Some(&id)).await?;
-        let data = serde_json::to_string(&res).map_err(|e| internal(DomainError::Internal(e.to_string())))?;
+        let data = serde_json::to_string(&res).map_err(json_error)?;
         self.store.tenant(self.tenant).insert_group(&id, &cols, &data, &members, now_ms()).await.map_err(internal)?;
         let row = self.load_group(&id).await?;
         self.group_with_members(&row).await
@@ -233,7 +233,7 @@ impl Scim<'_> {
         }
         let cols = columns(&res)?;
         let members = self.resolve_members(&ids, Some(id)).await?;
-        let data = serde_json::to_string(&res).map_err(|e| internal(DomainError::Internal(e.to_string())))?;
+        let data = serde_json::to_string(&res).map_err(json_error)?;
         let expected = if_match.map(|_| row.version);
         let written = self
             .store
@@ -363,8 +363,7 @@ impl Scim<'_> {
             return Err(ScimError::invalid_value(format!("at most {MAX_MEMBERS_PER_REQUEST} members per request")));
         }
 
-        let mut current: Value =
-            serde_json::from_str(&row.data).map_err(|e| internal(DomainError::Internal(e.to_string())))?;
+        let mut current: Value = serde_json::from_str(&row.data).map_err(json_error)?;
         // The id is part of the resource a client sees (Okta repeats it in a rename).
         current["id"] = Value::String(row.id.clone());
         let mut res = if other_ops.is_empty() { current } else { patch::apply(current, &other_ops, schema())? };
@@ -378,7 +377,7 @@ impl Scim<'_> {
             None => None,
         };
         let add = self.resolve_members(&changes.add, Some(id)).await?;
-        let data = serde_json::to_string(&res).map_err(|e| internal(DomainError::Internal(e.to_string())))?;
+        let data = serde_json::to_string(&res).map_err(json_error)?;
         let expected = if_match.map(|_| row.version);
         let written = self
             .store

@@ -130,6 +130,11 @@ pub(crate) fn internal(e: DomainError) -> ScimError {
     }
 }
 
+/// A stored resource that does not (de)serialize: ours to fix, never the client's.
+pub(crate) fn json_error(e: serde_json::Error) -> ScimError {
+    internal(DomainError::Internal(format!("resource JSON: {e}")))
+}
+
 pub(crate) fn rfc3339(ms: i64) -> String {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
@@ -168,7 +173,7 @@ pub(crate) fn build_query(
     table: Table,
     store: &Store,
 ) -> Result<(Query, Projection, Paging), ScimError> {
-    let dialect = store.tenant(&TenantId::random()).dialect();
+    let dialect = store.dialect();
     let where_sql = match req.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
         Some(text) => {
             let filter = crate::scim::filter::Filter::parse_for(text, schema)?;

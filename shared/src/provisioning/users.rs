@@ -2,7 +2,9 @@
 
 use serde_json::{json, Value};
 
-use super::{build_query, check_if_match, internal, meta, not_found, Listed, Resource, Scim, WRITE_RETRIES};
+use super::{
+    build_query, check_if_match, internal, json_error, meta, not_found, Listed, Resource, Scim, WRITE_RETRIES,
+};
 use crate::clock::now_ms;
 use crate::error::DomainError;
 use crate::scim::error::ScimError;
@@ -117,7 +119,7 @@ impl Scim<'_> {
         let res = with_defaults(validate_resource(body, schema(), Mode::Create)?);
         let cols = columns(&res)?;
         let id = uuid::Uuid::new_v4().to_string();
-        let data = serde_json::to_string(&res).map_err(|e| internal(DomainError::Internal(e.to_string())))?;
+        let data = serde_json::to_string(&res).map_err(json_error)?;
         match self.store.tenant(self.tenant).insert_user(&id, &cols, "scim", &data, now_ms()).await {
             Ok(()) => {}
             Err(DomainError::Conflict(_)) => return Err(self.conflict(&cols.user_name).await),
@@ -163,8 +165,7 @@ impl Scim<'_> {
         for _ in 0..WRITE_RETRIES {
             let row = self.load_user(id).await?;
             check_if_match(if_match, row.version)?;
-            let current: Value =
-                serde_json::from_str(&row.data).map_err(|e| internal(DomainError::Internal(e.to_string())))?;
+            let current: Value = serde_json::from_str(&row.data).map_err(json_error)?;
             let res = patch::apply(current, &ops, schema())?;
             if self.write_user(&row, &res).await? {
                 let row = self.load_user(id).await?;
@@ -179,7 +180,7 @@ impl Scim<'_> {
 
     async fn write_user(&self, row: &UserRow, res: &Value) -> Result<bool, ScimError> {
         let cols = columns(res)?;
-        let data = serde_json::to_string(res).map_err(|e| internal(DomainError::Internal(e.to_string())))?;
+        let data = serde_json::to_string(res).map_err(json_error)?;
         match self.store.tenant(self.tenant).update_user(&row.id, &cols, &data, row.version, now_ms()).await {
             Ok(written) => Ok(written),
             Err(DomainError::Conflict(_)) => Err(self.conflict(&cols.user_name).await),

@@ -136,6 +136,14 @@ impl Store {
         }
     }
 
+    /// The SQL dialect the SCIM filter compiler writes for this store.
+    pub(crate) fn dialect(&self) -> scim_sql::Dialect {
+        match self.backend() {
+            Backend::Sqlite => scim_sql::Dialect::Sqlite,
+            Backend::Postgres => scim_sql::Dialect::Postgres,
+        }
+    }
+
     /// Which engine this store talks to.
     pub fn backend(&self) -> Backend {
         match self.pool {

@@ -160,13 +160,6 @@ macro_rules! page_query {
     }};
 }
 
-fn dialect(b: Backend) -> Dialect {
-    match b {
-        Backend::Sqlite => Dialect::Sqlite,
-        Backend::Postgres => Dialect::Postgres,
-    }
-}
-
 macro_rules! bind_all {
     ($q:expr, $args:expr) => {{
         let mut q = $q;
@@ -182,9 +175,28 @@ macro_rules! bind_all {
     }};
 }
 
+/// Adds members to a group inside a transaction (an existing membership is kept as is).
+macro_rules! insert_members {
+    ($tx:ident, $tenant:expr, $group:expr, $members:expr, $now:expr) => {
+        for (member, kind) in $members {
+            sqlx::query(
+                "INSERT INTO scim_group_members (tenant_id, group_id, member_id, member_type, added_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            )
+            .bind($tenant)
+            .bind($group)
+            .bind(member)
+            .bind(kind)
+            .bind($now)
+            .execute(&mut *$tx)
+            .await?;
+        }
+    };
+}
+
 impl TenantStore<'_> {
     pub(crate) fn dialect(&self) -> Dialect {
-        dialect(self.store.backend())
+        self.store.dialect()
     }
 
     fn data_out(&self) -> &'static str {
@@ -393,19 +405,7 @@ impl TenantStore<'_> {
                 .bind(now_ms)
                 .execute(&mut *tx)
                 .await?;
-            for (member, kind) in members {
-                sqlx::query(
-                    "INSERT INTO scim_group_members (tenant_id, group_id, member_id, member_type, added_at) VALUES ($1, $2, $3, $4, $5) \
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(self.id.as_str())
-                .bind(id)
-                .bind(member)
-                .bind(kind)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await?;
-            }
+            insert_members!(tx, self.id.as_str(), id, members, now_ms);
             tx.commit().await?;
             DomainResult::Ok(())
         })
@@ -471,19 +471,7 @@ impl TenantStore<'_> {
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
-                for (member, kind) in members {
-                    sqlx::query(
-                        "INSERT INTO scim_group_members (tenant_id, group_id, member_id, member_type, added_at) VALUES ($1, $2, $3, $4, $5) \
-                         ON CONFLICT DO NOTHING",
-                    )
-                    .bind(self.id.as_str())
-                    .bind(id)
-                    .bind(member)
-                    .bind(kind)
-                    .bind(now_ms)
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                insert_members!(tx, self.id.as_str(), id, members, now_ms);
             }
             for member in remove {
                 sqlx::query("DELETE FROM scim_group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id = $3")
@@ -493,19 +481,7 @@ impl TenantStore<'_> {
                     .execute(&mut *tx)
                     .await?;
             }
-            for (member, kind) in add {
-                sqlx::query(
-                    "INSERT INTO scim_group_members (tenant_id, group_id, member_id, member_type, added_at) VALUES ($1, $2, $3, $4, $5) \
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(self.id.as_str())
-                .bind(id)
-                .bind(member)
-                .bind(kind)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await?;
-            }
+            insert_members!(tx, self.id.as_str(), id, add, now_ms);
             tx.commit().await?;
             DomainResult::Ok(true)
         })

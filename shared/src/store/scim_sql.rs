@@ -402,14 +402,10 @@ impl<'s> Compiler<'s> {
         let c = if pg { " COLLATE \"C\"" } else { "" };
         match op {
             CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
+                // Both sides are already folded where case is ignored; case-exact substring tests
+                // never get here on SQLite (its LIKE ignores ASCII case), see exact_text.
                 let p = self.sql.arg(Arg::Text(like_pattern(&lit, op)));
-                if pg {
-                    format!("({lhs}) LIKE {p} ESCAPE '\\'")
-                } else {
-                    // SQLite's LIKE ignores ASCII case; GLOB would not, but has other escapes.
-                    // Both sides are already folded or case-exact comparisons use instr/substr.
-                    format!("({lhs}) LIKE {p} ESCAPE '\\'")
-                }
+                format!("({lhs}) LIKE {p} ESCAPE '\\'")
             }
             _ => {
                 let p = self.sql.arg(Arg::Text(lit));
