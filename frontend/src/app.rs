@@ -6,6 +6,11 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use crate::components::layout::DashboardLayout;
+use crate::pages::activity::{ActivityPage, ActivityRecordPage};
+use crate::pages::scim::ScimPage;
+use crate::pages::user_detail::{NewUserPage, UserDetailPage};
+use crate::pages::user_groups::{UserGroupPage, UserGroupsPage};
+use crate::pages::users::{UnassignedPage, UsersPage};
 use crate::pages::{home::HomePage, not_found::NotFound, sign_in::SignInPage, sign_up::SignUpPage};
 
 /// The whole HTML document, rendered on the server.
@@ -53,6 +58,15 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/sign-up") view=SignUpPage ssr=SsrMode::Async/>
                 <ParentRoute path=path!("") view=DashboardLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=path!("scim") view=ScimPage ssr=SsrMode::Async/>
+                    <Route path=path!("users") view=UsersPage ssr=SsrMode::Async/>
+                    <Route path=path!("users/new") view=NewUserPage ssr=SsrMode::Async/>
+                    <Route path=path!("users/:id") view=UserDetailPage ssr=SsrMode::Async/>
+                    <Route path=path!("unassigned") view=UnassignedPage ssr=SsrMode::Async/>
+                    <Route path=path!("user-groups") view=UserGroupsPage ssr=SsrMode::Async/>
+                    <Route path=path!("user-groups/:id") view=UserGroupPage ssr=SsrMode::Async/>
+                    <Route path=path!("activity") view=ActivityPage ssr=SsrMode::Async/>
+                    <Route path=path!("activity/:id") view=ActivityRecordPage ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>
         </Router>

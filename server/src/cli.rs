@@ -54,6 +54,45 @@ pub enum Command {
         #[command(subcommand)]
         command: ScimCommand,
     },
+    /// Load-benchmark a running server's SCIM API (makes a new tenant in its database, seeds it,
+    /// prints a table of requests/s and latencies). See README, "Benchmarks".
+    Bench(BenchArgs),
+}
+
+/// `roster bench`.
+#[derive(Clone, Debug, Args)]
+pub struct BenchArgs {
+    /// The database of the server under test (the bench tenant and its seed go there).
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    /// The running server's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    pub url: String,
+
+    /// How many users to seed into the bench tenant.
+    #[arg(long, default_value_t = 100_000)]
+    pub users: u64,
+
+    /// Seconds per scenario.
+    #[arg(long, default_value_t = 5)]
+    pub duration: u64,
+
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+
+    /// Users in the Entra-style initial sync.
+    #[arg(long, default_value_t = 10_000)]
+    pub sync_users: usize,
+
+    /// The server's process id, to read its resident memory from /proc.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+
+    /// Exit with an error when a target is missed.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// `roster scim …`.

@@ -6,11 +6,35 @@ use roster_server::cli::{
 };
 use roster_server::{commands, telemetry};
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     telemetry::init(cli.log_format);
-    let result = match cli.command {
+    // The load benchmark's client stays on one thread, leaving the other cores to the server.
+    let runtime = if matches!(cli.command, Command::Bench(_)) {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread().enable_all().build()
+    };
+    let runtime = match runtime {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(dispatch(cli.command));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Bench(args) => commands::bench::run(args).await,
         Command::Serve(args) => commands::serve::run(args).await,
         Command::Migrate(args) => commands::migrate::run(args).await,
         Command::Tenant { command: TenantCommand::Create(args) } => commands::tenant::create(args).await,
@@ -26,13 +50,6 @@ async fn main() -> std::process::ExitCode {
         }
         Command::Scim { command: ScimCommand::Token { command: ScimTokenCommand::Revoke(args) } } => {
             commands::scim::revoke_token(args).await
-        }
-    };
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
         }
     }
 }

@@ -69,3 +69,487 @@ pub struct Viewer {
     /// Their organization (organization admins only).
     pub tenant: Option<TenantSummary>,
 }
+
+// ----- SCIM setup -----
+
+/// A SCIM credential as admins see it (never its secret).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialView {
+    /// Its id (the user name of a Basic credential, the client id of an OAuth client).
+    pub id: String,
+    /// `bearer`, `basic` or `oauth_client`.
+    pub kind: String,
+    /// The name an admin gave it.
+    pub name: String,
+    /// The first characters of the secret, to tell credentials apart.
+    pub prefix: String,
+    /// Who created it (an admin's email, `cli`, …).
+    pub created_by: String,
+    /// Epoch ms.
+    pub created_at_ms: i64,
+    /// Epoch ms, if it expires.
+    pub expires_at_ms: Option<i64>,
+    /// Epoch ms, if it was revoked.
+    pub revoked_at_ms: Option<i64>,
+    /// Epoch ms of its last use (recorded at most once a minute).
+    pub last_used_at_ms: Option<i64>,
+    /// Whether it has expired (as of the answer).
+    pub expired: bool,
+}
+
+/// A secret shown once, right after it was made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewSecret {
+    /// The credential it belongs to.
+    pub credential: CredentialView,
+    /// The secret itself (token, password or client secret).
+    pub secret: String,
+    /// The tenant's SCIM base URL.
+    pub scim_base_url: String,
+    /// The OAuth token endpoint (OAuth clients only).
+    pub token_endpoint: Option<String>,
+}
+
+/// The SCIM provisioning page's data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScimSetup {
+    /// Whether the SCIM API accepts requests for this tenant.
+    pub enabled: bool,
+    /// `{public URL}/scim/v2/{tenant}`.
+    pub scim_base_url: String,
+    /// Every credential, newest first (revoked ones included, marked).
+    pub credentials: Vec<CredentialView>,
+    /// How the IdP's traffic looks.
+    pub health: ScimHealth,
+}
+
+/// The IdP's traffic at a glance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScimHealth {
+    /// Epoch ms of the last SCIM request.
+    pub last_request_at_ms: Option<i64>,
+    /// SCIM requests in the last 24 hours.
+    pub requests_24h: i64,
+    /// Of which failed (status ≥ 400).
+    pub errors_24h: i64,
+    /// The latest failed requests, newest first.
+    pub recent_errors: Vec<ActivityView>,
+}
+
+// ----- activity -----
+
+/// One activity record as the dashboard shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityView {
+    /// Its id.
+    pub id: i64,
+    /// Epoch ms.
+    pub at_ms: i64,
+    /// `scim`, `admin`, `support` or `system`.
+    pub actor: String,
+    /// Who: the admin's email, or the SCIM credential's name.
+    pub actor_name: Option<String>,
+    /// The SCIM credential's id.
+    pub credential_id: Option<String>,
+    /// HTTP method (SCIM requests).
+    pub method: Option<String>,
+    /// Request path (SCIM requests).
+    pub path: Option<String>,
+    /// HTTP status (SCIM requests).
+    pub status: Option<i32>,
+    /// Latency (SCIM requests).
+    pub latency_ms: Option<i32>,
+    /// `User`, `Group`, `UserGroup`, `Credential`, …
+    pub resource_type: Option<String>,
+    /// The resource's id.
+    pub resource_id: Option<String>,
+    /// One line.
+    pub summary: String,
+    /// The SCIM error type, on errors.
+    pub scim_type: Option<String>,
+    /// The error detail, on errors.
+    pub detail: Option<String>,
+    /// The client's User-Agent.
+    pub user_agent: Option<String>,
+}
+
+impl ActivityView {
+    /// Whether it records a failure.
+    pub fn is_error(&self) -> bool {
+        self.status.is_some_and(|s| s >= 400)
+    }
+}
+
+/// Which activity records to list.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityQuery {
+    /// `success`, `error` or empty for both.
+    pub outcome: String,
+    /// `User`, `Group`, `UserGroup`, `Credential`, … or empty.
+    pub resource_type: String,
+    /// A resource (user) id, or empty.
+    pub resource_id: String,
+    /// A credential id, or empty.
+    pub credential_id: String,
+    /// `scim`, `admin`, `support` or empty.
+    pub actor: String,
+    /// Only records at or after this (epoch ms; a negative value counts back from now).
+    pub since_ms: Option<i64>,
+    /// Only records before this (epoch ms).
+    pub until_ms: Option<i64>,
+    /// Only records older than this id (the next page).
+    pub before_id: Option<i64>,
+}
+
+/// A page of activity, newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityPage {
+    /// The records.
+    pub records: Vec<ActivityView>,
+    /// The id to pass as `before_id` for the next page, if there is more.
+    pub next_before_id: Option<i64>,
+}
+
+// ----- users -----
+
+/// Where a user came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserSource {
+    /// Pushed by the identity provider over SCIM.
+    Scim,
+    /// Created at their first SSO sign-in.
+    Jit,
+    /// Created by an admin in the dashboard.
+    Manual,
+}
+
+impl UserSource {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserSource::Scim => "scim",
+            UserSource::Jit => "jit",
+            UserSource::Manual => "manual",
+        }
+    }
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "scim" => Some(UserSource::Scim),
+            "jit" => Some(UserSource::Jit),
+            "manual" => Some(UserSource::Manual),
+            _ => None,
+        }
+    }
+    /// The label shown to people.
+    pub fn label(self) -> &'static str {
+        match self {
+            UserSource::Scim => "SCIM",
+            UserSource::Jit => "Just-in-time",
+            UserSource::Manual => "Manual",
+        }
+    }
+}
+
+/// Which users the users table shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserFilter {
+    /// Everyone.
+    #[default]
+    All,
+    /// In no user group.
+    Unassigned,
+    /// `active` is false.
+    Deactivated,
+    /// From the IdP.
+    Scim,
+    /// Just in time.
+    Jit,
+    /// Created in the dashboard.
+    Manual,
+}
+
+impl UserFilter {
+    /// Every filter, in the order the page offers them.
+    pub const ALL: [UserFilter; 6] = [
+        UserFilter::All,
+        UserFilter::Unassigned,
+        UserFilter::Deactivated,
+        UserFilter::Scim,
+        UserFilter::Jit,
+        UserFilter::Manual,
+    ];
+    /// The query-string name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserFilter::All => "all",
+            UserFilter::Unassigned => "unassigned",
+            UserFilter::Deactivated => "deactivated",
+            UserFilter::Scim => "scim",
+            UserFilter::Jit => "jit",
+            UserFilter::Manual => "manual",
+        }
+    }
+    /// Parses the query-string name (unknown → all).
+    pub fn parse(s: &str) -> Self {
+        Self::ALL.into_iter().find(|f| f.as_str() == s).unwrap_or_default()
+    }
+    /// The label shown to people.
+    pub fn label(self) -> &'static str {
+        match self {
+            UserFilter::All => "All",
+            UserFilter::Unassigned => "Unassigned",
+            UserFilter::Deactivated => "Deactivated",
+            UserFilter::Scim => "SCIM",
+            UserFilter::Jit => "Just-in-time",
+            UserFilter::Manual => "Manual",
+        }
+    }
+}
+
+/// How the users table is sorted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserSort {
+    /// By userName.
+    UserName,
+    /// By display name.
+    Name,
+    /// By creation time.
+    #[default]
+    Created,
+    /// By last change.
+    Updated,
+}
+
+impl UserSort {
+    /// Every sort key.
+    pub const ALL: [UserSort; 4] = [UserSort::UserName, UserSort::Name, UserSort::Created, UserSort::Updated];
+    /// The query-string name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserSort::UserName => "user_name",
+            UserSort::Name => "name",
+            UserSort::Created => "created",
+            UserSort::Updated => "updated",
+        }
+    }
+    /// Parses the query-string name (unknown → created).
+    pub fn parse(s: &str) -> Self {
+        Self::ALL.into_iter().find(|f| f.as_str() == s).unwrap_or_default()
+    }
+}
+
+/// A users-table request.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserQuery {
+    /// Text searched in userName, name, email and externalId (case-insensitive, substring).
+    pub search: String,
+    /// Which users.
+    pub filter: UserFilter,
+    /// Sort key.
+    pub sort: UserSort,
+    /// Descending.
+    pub descending: bool,
+    /// 1-based page.
+    pub page: u32,
+    /// Rows per page (at most 200).
+    pub page_size: u32,
+    /// Only members of this user group.
+    pub user_group: Option<String>,
+}
+
+/// One row of the users table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserListItem {
+    /// The user's id.
+    pub id: String,
+    /// userName.
+    pub user_name: String,
+    /// displayName, or given + family name.
+    pub display_name: Option<String>,
+    /// Primary email.
+    pub email: Option<String>,
+    /// externalId.
+    pub external_id: Option<String>,
+    /// Where it came from.
+    pub source: UserSource,
+    /// Whether active.
+    pub active: bool,
+    /// Epoch ms.
+    pub created_at_ms: i64,
+    /// Epoch ms.
+    pub updated_at_ms: i64,
+    /// The user groups it is in (id, name).
+    pub user_groups: Vec<(String, String)>,
+}
+
+/// A page of the users table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserPage {
+    /// Matching users in all.
+    pub total: i64,
+    /// The page (1-based) actually returned.
+    pub page: u32,
+    /// Rows per page.
+    pub page_size: u32,
+    /// This page's rows.
+    pub rows: Vec<UserListItem>,
+}
+
+/// Why a user is in a user group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MembershipReason {
+    /// `admin`, `rule` or `default`.
+    pub reason: String,
+    /// The mapping rule, for `rule`.
+    pub rule_id: Option<String>,
+    /// Who added it (an admin's email), for `admin`.
+    pub added_by: Option<String>,
+    /// Epoch ms.
+    pub added_at_ms: i64,
+}
+
+/// A user group a user is in, with every reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserGroupMembership {
+    /// The group.
+    pub group_id: String,
+    /// Its name.
+    pub group_name: String,
+    /// Its role.
+    pub role: GroupRole,
+    /// Why the user is in it.
+    pub reasons: Vec<MembershipReason>,
+}
+
+/// Everything about one user.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UserDetail {
+    /// The table row.
+    pub user: UserListItem,
+    /// The SCIM resource (enterprise extension included), pretty-printed.
+    pub resource_json: String,
+    /// The SCIM resource as JSON, to show attribute by attribute.
+    pub attributes: Vec<(String, String)>,
+    /// The IdP (SCIM) groups it is in: (id, name, direct).
+    pub idp_groups: Vec<(String, String, bool)>,
+    /// The user groups it is in, with reasons.
+    pub user_groups: Vec<UserGroupMembership>,
+    /// The activity about it, newest first.
+    pub timeline: Vec<ActivityView>,
+    /// The highest role among its user groups.
+    pub effective_role: Option<GroupRole>,
+}
+
+/// A user an admin creates or edits in the dashboard.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManualUserInput {
+    /// userName (often the email).
+    pub user_name: String,
+    /// Given name.
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+    /// Work email.
+    pub email: String,
+    /// Optional external id.
+    pub external_id: String,
+    /// Whether active.
+    pub active: bool,
+}
+
+// ----- user groups -----
+
+/// The fixed set of roles a user group gives its members, highest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupRole {
+    /// Reads only.
+    Viewer,
+    /// Uses the platform.
+    Member,
+    /// Administers the platform for the organization.
+    Admin,
+}
+
+impl GroupRole {
+    /// Every role, highest first.
+    pub const ALL: [GroupRole; 3] = [GroupRole::Admin, GroupRole::Member, GroupRole::Viewer];
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupRole::Admin => "admin",
+            GroupRole::Member => "member",
+            GroupRole::Viewer => "viewer",
+        }
+    }
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+    /// The label shown to people.
+    pub fn label(self) -> &'static str {
+        match self {
+            GroupRole::Admin => "Admin",
+            GroupRole::Member => "Member",
+            GroupRole::Viewer => "Viewer",
+        }
+    }
+    /// What it allows, in one line.
+    pub fn description(self) -> &'static str {
+        match self {
+            GroupRole::Admin => "Full access to the application, including its settings.",
+            GroupRole::Member => "Uses the application: creates and edits their own work.",
+            GroupRole::Viewer => "Reads everything, changes nothing.",
+        }
+    }
+}
+
+/// A user group as the dashboard shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserGroupView {
+    /// Its id.
+    pub id: String,
+    /// Its name (unique per organization, case-insensitively).
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// The role it gives.
+    pub role: GroupRole,
+    /// Whether it is the organization's default user group.
+    pub is_default: bool,
+    /// How many users are in it.
+    pub member_count: i64,
+    /// Epoch ms.
+    pub created_at_ms: i64,
+}
+
+/// A user group's create/edit form.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserGroupInput {
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Role.
+    pub role: GroupRole,
+}
+
+/// Counts the navigation shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NavCounts {
+    /// Users in no user group.
+    pub unassigned: i64,
+}
+
+/// The outcome of assigning users to a user group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assigned {
+    /// How many users were added (users already there are not counted).
+    pub added: u64,
+    /// The group's name.
+    pub group_name: String,
+}

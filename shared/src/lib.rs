@@ -17,9 +17,13 @@ pub mod scim;
 #[cfg(feature = "ssr")]
 pub mod accounts;
 #[cfg(feature = "ssr")]
+pub mod activity;
+#[cfg(feature = "ssr")]
 pub mod clock;
 #[cfg(feature = "ssr")]
 pub mod credentials;
+#[cfg(feature = "ssr")]
+pub mod directory;
 #[cfg(feature = "ssr")]
 pub mod error;
 #[cfg(feature = "ssr")]
@@ -29,6 +33,10 @@ pub mod passwords;
 #[cfg(feature = "ssr")]
 pub mod provisioning;
 #[cfg(feature = "ssr")]
+pub mod scim_setup;
+#[cfg(feature = "ssr")]
 pub mod services;
 #[cfg(feature = "ssr")]
 pub mod store;
+#[cfg(feature = "ssr")]
+pub mod user_groups;

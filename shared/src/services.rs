@@ -1,6 +1,7 @@
 //! What every request handler needs, in one cheap-to-clone value: the server builds it once at
 //! start and hands it to the axum router and to the dashboard's server functions.
 
+use crate::activity::ActivitySink;
 use crate::store::Store;
 
 /// The shared services of a running Roster instance.
@@ -14,4 +15,14 @@ pub struct Services {
     /// Whether to take the client address from the last `X-Forwarded-For` entry (set it only
     /// behind a proxy that overwrites that header).
     pub trust_forwarded_for: bool,
+    /// Where the SCIM API's activity records go (written in batches).
+    pub activity: ActivitySink,
+}
+
+impl Services {
+    /// The services over `store`; starts the activity writer on the current Tokio runtime.
+    pub fn new(store: Store, public_url: String, trust_forwarded_for: bool) -> Services {
+        let activity = ActivitySink::start(store.clone());
+        Services { store, public_url, trust_forwarded_for, activity }
+    }
 }

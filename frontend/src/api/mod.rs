@@ -1,6 +1,10 @@
 //! Server functions, grouped by area.
 
+pub mod activity;
 pub mod auth;
+pub mod scim_setup;
+pub mod user_groups;
+pub mod users;
 
 /// Server-side helpers every server function uses: the services, the session, the client.
 #[cfg(feature = "ssr")]
@@ -8,8 +12,9 @@ pub(crate) mod ctx {
     use std::net::SocketAddr;
 
     use axum::extract::ConnectInfo;
+    use roster_shared::activity::Actor;
     use roster_shared::dto::Viewer;
-    use roster_shared::ids::AccountId;
+    use roster_shared::ids::{AccountId, TenantId};
     use roster_shared::services::Services;
     use tower_sessions::Session;
 
@@ -51,6 +56,30 @@ pub(crate) mod ctx {
             return Err(UiError::Unauthenticated);
         };
         roster_shared::accounts::viewer(&services.store, &id).await?.ok_or(UiError::Unauthenticated)
+    }
+
+    /// An organization admin's call: the services, their tenant (from the session, never from
+    /// the request) and the actor recorded in the activity log. Every admin server function
+    /// starts here, so a request can only ever reach the signed-in admin's own tenant.
+    pub async fn require_admin() -> Result<Admin, UiError> {
+        let viewer = require_viewer().await?;
+        let services = services()?;
+        match (viewer.role, viewer.tenant.as_ref().and_then(|t| TenantId::parse(&t.id))) {
+            (roster_shared::dto::ConsoleRole::OrgAdmin, Some(tenant)) => {
+                Ok(Admin { services, tenant, actor: Actor::admin(&viewer.email) })
+            }
+            _ => Err(UiError::Forbidden),
+        }
+    }
+
+    /// What [`require_admin`] returns.
+    pub struct Admin {
+        /// The instance's services.
+        pub services: Services,
+        /// The admin's tenant.
+        pub tenant: TenantId,
+        /// The admin, as the activity log names them.
+        pub actor: Actor,
     }
 
     /// The client's IP address, as the connection (or, behind a trusted proxy, the last

@@ -7,8 +7,13 @@ use leptos_router::components::{Outlet, Redirect, A};
 use roster_shared::dto::Viewer;
 
 use crate::api::auth::{current_viewer, SignOut};
+use crate::api::users::load_nav_counts;
 use crate::components::notice::ErrorNotice;
 use crate::error::UiError;
+
+/// Bumped by pages after a change that moves the navigation's counts (assignments).
+#[derive(Clone, Copy)]
+pub struct NavRefresh(pub RwSignal<u32>);
 
 /// The signed-in person, loaded by [`DashboardLayout`] for the pages inside it.
 #[derive(Clone, Copy)]
@@ -47,6 +52,11 @@ pub fn DashboardLayout() -> impl IntoView {
 #[component]
 fn Frame(viewer: Viewer) -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
+    let nav_refresh = RwSignal::new(0u32);
+    provide_context(NavRefresh(nav_refresh));
+    // Recounted on every navigation and whenever a page reports a change.
+    let location = leptos_router::hooks::use_location();
+    let counts = Resource::new(move || (nav_refresh.get(), location.pathname.get()), |_| load_nav_counts());
     let org_name = viewer.tenant.as_ref().map(|t| t.name.clone()).unwrap_or_else(|| "Roster".to_string());
     let initials: String =
         viewer.name.split_whitespace().filter_map(|w| w.chars().next()).take(2).collect::<String>().to_uppercase();
@@ -65,11 +75,23 @@ fn Frame(viewer: Viewer) -> impl IntoView {
                                 <span class="nav-label">"Overview"</span>
                             </A>
                         </li>
-                        <NavSoon label="SCIM provisioning"/>
-                        <NavSoon label="Users"/>
-                        <NavSoon label="User groups"/>
+                        <li><A href="/scim"><span class="nav-label">"SCIM provisioning"</span></A></li>
+                        <li><A href="/users"><span class="nav-label">"Users"</span></A></li>
+                        <li>
+                            <A href="/unassigned">
+                                <span class="nav-label">"Unassigned"</span>
+                                <Transition fallback=|| ()>
+                                    {move || Suspend::new(async move {
+                                        counts.await.ok().filter(|c| c.unassigned > 0).map(|c| view! {
+                                            <span class="badge badge-warning" data-testid="unassigned-count">{c.unassigned}</span>
+                                        })
+                                    })}
+                                </Transition>
+                            </A>
+                        </li>
+                        <li><A href="/user-groups"><span class="nav-label">"User groups"</span></A></li>
                         <NavSoon label="Mappings"/>
-                        <NavSoon label="Activity"/>
+                        <li><A href="/activity"><span class="nav-label">"Activity"</span></A></li>
                     </ul>
                 </nav>
             </aside>

@@ -1,5 +1,6 @@
 //! Pieces several pages use.
 
+pub mod copy;
 pub mod format;
 pub mod layout;
 pub mod notice;

@@ -12,3 +12,14 @@ pub fn ErrorNotice(#[prop(into)] message: String) -> impl IntoView {
         </div>
     }
 }
+
+/// A confirmation that something worked.
+#[component]
+pub fn SuccessNotice(#[prop(into)] message: String) -> impl IntoView {
+    view! {
+        <div class="notice notice-success" role="status">
+            <span class="notice-icon notice-icon-ok" aria-hidden="true">"✓"</span>
+            <span>{message}</span>
+        </div>
+    }
+}

@@ -1,6 +1,11 @@
 //! One module per page.
 
+pub mod activity;
 pub mod home;
 pub mod not_found;
+pub mod scim;
 pub mod sign_in;
 pub mod sign_up;
+pub mod user_detail;
+pub mod user_groups;
+pub mod users;

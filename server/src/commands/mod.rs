@@ -1,5 +1,6 @@
 //! What each subcommand does.
 
+pub mod bench;
 pub mod migrate;
 pub mod scim;
 pub mod serve;

@@ -14,11 +14,8 @@ use crate::scim::ScimLimits;
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store = super::open_store(&args.database.database_url).await?;
     let public_url = args.public_url();
-    let services = Services {
-        store: store.clone(),
-        public_url: public_url.clone(),
-        trust_forwarded_for: args.trust_forwarded_for,
-    };
+    let services = Services::new(store.clone(), public_url.clone(), args.trust_forwarded_for);
+    let activity = services.activity.clone();
     if !std::path::Path::new(&args.site_root).join("pkg").exists() {
         tracing::warn!(
             site_root = %args.site_root,
@@ -72,6 +69,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     cleanup.abort();
     retention.abort();
+    // Every request answered has its activity record written before the database closes.
+    activity.flush().await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -140,9 +140,8 @@ pub(crate) async fn authenticate(State(state): State<ScimState>, mut req: Reques
             .map(|t| serde_json::to_value(t).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()),
         detail: error.map(|e| e.detail.chars().take(1000).collect()),
         user_agent,
+        actor_name: Some(credential.name.clone()),
     };
-    if let Err(e) = services.store.tenant(&tenant).record_activity(&record).await {
-        tracing::error!("activity record failed: {e}");
-    }
+    services.activity.record(tenant, record).await;
     res
 }

@@ -7,6 +7,7 @@ mod common;
 
 mod auth;
 mod cli;
+mod dashboard;
 mod health;
 mod scim_api;
 mod scim_idp;

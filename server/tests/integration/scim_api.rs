@@ -197,7 +197,7 @@ async fn credentials_are_checked_and_never_reveal_a_tenant(db: Db) {
     assert_eq!(user_count(&app, &t.clone_with(secret.expose())).await, 1, "only the accepted request wrote");
 
     // Refused requests leave no activity for the tenant; accepted ones do.
-    let log = app.store.tenant(&tenant).recent_activity(100).await.unwrap();
+    let log = app.activity(&tenant, 100).await;
     assert!(log.iter().all(|a| a.status != Some(401)));
 }
 
@@ -638,11 +638,11 @@ async fn old_activity_is_deleted(db: Db) {
     let t = app.scim_tenant("Retention").await;
     app.scim("GET", &t.id, &t.token, "/Users", None).await;
     let tenant = roster_shared::ids::TenantId::parse(&t.id).unwrap();
-    assert_eq!(app.store.tenant(&tenant).recent_activity(10).await.unwrap().len(), 1);
+    assert_eq!(app.activity(&tenant, 10).await.len(), 1);
     assert_eq!(app.store.delete_activity_before(0).await.unwrap(), 0, "nothing older than 1970");
     let n = app.store.delete_activity_before(roster_shared::clock::now_ms() + 1).await.unwrap();
     assert!(n >= 1);
-    assert!(app.store.tenant(&tenant).recent_activity(10).await.unwrap().is_empty());
+    assert!(app.activity(&tenant, 10).await.is_empty());
 }
 
 async fn bulk_requests_resolve_bulk_ids_and_report_each_operation(db: Db) {

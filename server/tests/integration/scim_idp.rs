@@ -104,7 +104,7 @@ async fn okta_user_lifecycle(db: Db) {
 
     // The activity log has one record per request, with readable summaries.
     let tenant = roster_shared::ids::TenantId::parse(&t.id).unwrap();
-    let log = app.store.tenant(&tenant).recent_activity(50).await.unwrap();
+    let log = app.activity(&tenant, 50).await;
     assert_eq!(log.len(), 8, "{log:#?}");
     assert!(log
         .iter()

@@ -8,6 +8,8 @@
 mod groups;
 mod users;
 
+pub(crate) use users::columns as user_columns;
+
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;

@@ -12,7 +12,7 @@ use crate::scim::messages::SearchRequest;
 use crate::scim::patch;
 use crate::scim::schema::ResourceSchema;
 use crate::scim::validate::{validate_resource, Mode};
-use crate::store::{fold_ascii, Table, UserColumns, UserGroupRow, UserRow};
+use crate::store::{fold_ascii, NewUserRow, Table, UserColumns, UserGroupRow, UserRow};
 
 fn schema() -> &'static ResourceSchema {
     ResourceSchema::user()
@@ -120,13 +120,60 @@ impl Scim<'_> {
         let cols = columns(&res)?;
         let id = uuid::Uuid::new_v4().to_string();
         let data = serde_json::to_string(&res).map_err(json_error)?;
-        match self.store.tenant(self.tenant).insert_user(&id, &cols, "scim", &data, now_ms()).await {
+        let now = now_ms();
+        match self.store.tenant(self.tenant).insert_user(&id, &cols, "scim", &data, now).await {
             Ok(()) => {}
             Err(DomainError::Conflict(_)) => return Err(self.conflict(&cols.user_name).await),
             Err(e) => return Err(internal(e)),
         }
-        let row = self.load_user(&id).await?;
+        // The row as written (no second read: a new user has no groups yet).
+        let row = UserRow {
+            id,
+            user_name: cols.user_name,
+            source: "scim".into(),
+            data,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
         self.user_resource(&row, &[])
+    }
+
+    /// Creates many users at once, all or none: every body is validated like a POST, then all
+    /// are written in one transaction with `source` (`scim`, `jit` or `manual`). Returns their
+    /// ids in order; on a bad body, the error says which (0-based) and why. Used by CSV import and
+    /// the load benchmark's seeding.
+    pub async fn create_users(
+        &self,
+        bodies: &[Value],
+        source: &str,
+    ) -> Result<Vec<String>, (Option<usize>, ScimError)> {
+        let mut rows = Vec::with_capacity(bodies.len());
+        let mut seen = std::collections::HashSet::with_capacity(bodies.len());
+        for (i, body) in bodies.iter().enumerate() {
+            let res = validate_resource(body, schema(), Mode::Create)
+                .map(with_defaults)
+                .and_then(|res| Ok((columns(&res)?, res)))
+                .map_err(|e| (Some(i), e))?;
+            let (cols, res) = res;
+            if !seen.insert(cols.user_name_norm.clone()) {
+                return Err((Some(i), ScimError::uniqueness(format!("userName '{}' appears twice", cols.user_name))));
+            }
+            let data = serde_json::to_string(&res).map_err(|e| (Some(i), json_error(e)))?;
+            rows.push(NewUserRow {
+                id: uuid::Uuid::new_v4().to_string(),
+                columns: cols,
+                source: source.to_string(),
+                data,
+            });
+        }
+        match self.store.tenant(self.tenant).insert_users(&rows, now_ms()).await {
+            Ok(()) => Ok(rows.into_iter().map(|r| r.id).collect()),
+            Err(DomainError::Conflict(_)) => {
+                Err((None, ScimError::uniqueness("a userName of these users is already taken; nothing was created")))
+            }
+            Err(e) => Err((None, internal(e))),
+        }
     }
 
     /// GET /Users/{id}.

@@ -1,7 +1,52 @@
 //! The activity log: one row per SCIM request (and, later, per admin and support action).
 
+use sqlx::Row;
+
 use super::{with_pool, TenantStore};
+use crate::dto::{ActivityQuery, ActivityView};
 use crate::error::DomainResult;
+
+const VIEW_COLUMNS: &str =
+    "a.id, a.at, a.actor, a.actor_name, a.credential_id, a.method, a.path, a.status, a.latency_ms, \
+     a.resource_type, a.resource_id, a.summary, a.scim_type, a.detail, a.user_agent";
+
+fn view_from_row<R>(r: &R) -> DomainResult<ActivityView>
+where
+    R: Row,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i32: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(ActivityView {
+        id: r.try_get("id")?,
+        at_ms: r.try_get("at")?,
+        actor: r.try_get("actor")?,
+        actor_name: r.try_get("actor_name")?,
+        credential_id: r.try_get("credential_id")?,
+        method: r.try_get("method")?,
+        path: r.try_get("path")?,
+        status: r.try_get("status")?,
+        latency_ms: r.try_get("latency_ms")?,
+        resource_type: r.try_get("resource_type")?,
+        resource_id: r.try_get("resource_id")?,
+        summary: r.try_get("summary")?,
+        scim_type: r.try_get("scim_type")?,
+        detail: r.try_get("detail")?,
+        user_agent: r.try_get("user_agent")?,
+    })
+}
+
+/// SCIM traffic counts since a moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrafficCounts {
+    /// The last SCIM request ever (epoch ms).
+    pub last_at: Option<i64>,
+    /// Requests since the moment.
+    pub requests: i64,
+    /// Of which failed.
+    pub errors: i64,
+}
 
 /// One activity record.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -32,6 +77,8 @@ pub struct NewActivity {
     pub detail: Option<String>,
     /// The client's User-Agent.
     pub user_agent: Option<String>,
+    /// Who acted (an admin's or support person's email) for `admin` and `support` records.
+    pub actor_name: Option<String>,
 }
 
 impl super::Store {
@@ -48,13 +95,59 @@ impl super::Store {
     }
 }
 
+impl super::Store {
+    /// Appends records of any tenants in one transaction.
+    pub async fn insert_activity(&self, records: &[(crate::ids::TenantId, NewActivity)]) -> DomainResult<()> {
+        const COLUMNS: usize = 15;
+        with_pool!(self, |p| {
+            let mut tx = p.begin().await?;
+            for chunk in records.chunks(200) {
+                let mut sql = String::from(
+                    "INSERT INTO activity (tenant_id, at, actor, credential_id, method, path, status, latency_ms, resource_type, resource_id, summary, scim_type, detail, user_agent, actor_name) VALUES ",
+                );
+                for i in 0..chunk.len() {
+                    if i > 0 {
+                        sql.push_str(", ");
+                    }
+                    let cols: Vec<String> = (1..=COLUMNS).map(|c| format!("${}", i * COLUMNS + c)).collect();
+                    sql.push('(');
+                    sql.push_str(&cols.join(", "));
+                    sql.push(')');
+                }
+                let mut q = sqlx::query(&sql);
+                for (tenant, a) in chunk {
+                    q = q
+                        .bind(tenant.as_str())
+                        .bind(a.at)
+                        .bind(&a.actor)
+                        .bind(&a.credential_id)
+                        .bind(&a.method)
+                        .bind(&a.path)
+                        .bind(a.status)
+                        .bind(a.latency_ms)
+                        .bind(&a.resource_type)
+                        .bind(&a.resource_id)
+                        .bind(&a.summary)
+                        .bind(&a.scim_type)
+                        .bind(&a.detail)
+                        .bind(&a.user_agent)
+                        .bind(&a.actor_name);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            DomainResult::Ok(())
+        })
+    }
+}
+
 impl TenantStore<'_> {
     /// Appends an activity record.
     pub async fn record_activity(&self, a: &NewActivity) -> DomainResult<()> {
         with_pool!(self.store, |p| {
             sqlx::query(
-                "INSERT INTO activity (tenant_id, at, actor, credential_id, method, path, status, latency_ms, resource_type, resource_id, summary, scim_type, detail, user_agent) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                "INSERT INTO activity (tenant_id, at, actor, credential_id, method, path, status, latency_ms, resource_type, resource_id, summary, scim_type, detail, user_agent, actor_name) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
             )
             .bind(self.id.as_str())
             .bind(a.at)
@@ -70,6 +163,7 @@ impl TenantStore<'_> {
             .bind(&a.scim_type)
             .bind(&a.detail)
             .bind(&a.user_agent)
+            .bind(&a.actor_name)
             .execute(p)
             .await
             .map(|_| ())
@@ -77,12 +171,90 @@ impl TenantStore<'_> {
         Ok(())
     }
 
+    /// Activity records matching `q`, newest first, at most `limit`.
+    pub async fn activity(&self, q: &ActivityQuery, limit: i64) -> DomainResult<Vec<ActivityView>> {
+        let mut cond = String::new();
+        let mut texts: Vec<&str> = Vec::new();
+        let mut ints: Vec<i64> = Vec::new();
+        // Text parameters come first ($2…), then integers.
+        for (col, v) in [
+            ("resource_type", &q.resource_type),
+            ("resource_id", &q.resource_id),
+            ("credential_id", &q.credential_id),
+            ("actor", &q.actor),
+        ] {
+            if !v.is_empty() {
+                texts.push(v);
+                cond.push_str(&format!(" AND a.{col} = ${}", texts.len() + 1));
+            }
+        }
+        match q.outcome.as_str() {
+            "error" => cond.push_str(" AND a.status >= 400"),
+            "success" => cond.push_str(" AND (a.status IS NULL OR a.status < 400)"),
+            _ => {}
+        }
+        let first_int = texts.len() + 2;
+        for (col, op, v) in [("at", ">=", q.since_ms), ("at", "<", q.until_ms), ("id", "<", q.before_id)] {
+            if let Some(v) = v {
+                ints.push(v);
+                cond.push_str(&format!(" AND a.{col} {op} ${}", first_int + ints.len() - 1));
+            }
+        }
+        let sql = format!(
+            "SELECT {VIEW_COLUMNS} FROM activity a WHERE a.tenant_id = $1{cond} ORDER BY a.id DESC LIMIT {}",
+            limit.clamp(0, 1000)
+        );
+        with_pool!(self.store, |p| {
+            let mut query = sqlx::query(&sql).bind(self.id.as_str());
+            for t in &texts {
+                query = query.bind(*t);
+            }
+            for i in &ints {
+                query = query.bind(*i);
+            }
+            let rows = query.fetch_all(p).await?;
+            rows.iter().map(view_from_row).collect()
+        })
+    }
+
+    /// One activity record.
+    pub async fn activity_record(&self, id: i64) -> DomainResult<Option<ActivityView>> {
+        let sql = format!("SELECT {VIEW_COLUMNS} FROM activity a WHERE a.tenant_id = $1 AND a.id = $2");
+        with_pool!(self.store, |p| {
+            let row = sqlx::query(&sql).bind(self.id.as_str()).bind(id).fetch_optional(p).await?;
+            row.as_ref().map(view_from_row).transpose()
+        })
+    }
+
+    /// SCIM requests and failures since `since_ms`, and the last SCIM request.
+    pub async fn scim_traffic(&self, since_ms: i64) -> DomainResult<TrafficCounts> {
+        with_pool!(self.store, |p| {
+            let last: Option<i64> =
+                sqlx::query_scalar("SELECT MAX(at) FROM activity WHERE tenant_id = $1 AND actor = 'scim'")
+                    .bind(self.id.as_str())
+                    .fetch_one(p)
+                    .await?;
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), 0) AS errors \
+                 FROM activity WHERE tenant_id = $1 AND actor = 'scim' AND at >= $2",
+            )
+            .bind(self.id.as_str())
+            .bind(since_ms)
+            .fetch_one(p)
+            .await?;
+            DomainResult::Ok(TrafficCounts {
+                last_at: last,
+                requests: row.try_get("n")?,
+                errors: row.try_get("errors")?,
+            })
+        })
+    }
+
     /// The most recent activity records, newest first (for tests and, later, the dashboard).
     pub async fn recent_activity(&self, limit: i64) -> DomainResult<Vec<NewActivity>> {
-        use sqlx::Row;
         with_pool!(self.store, |p| {
             let rows = sqlx::query(
-                "SELECT at, actor, credential_id, method, path, status, latency_ms, resource_type, resource_id, summary, scim_type, detail, user_agent \
+                "SELECT at, actor, credential_id, method, path, status, latency_ms, resource_type, resource_id, summary, scim_type, detail, user_agent, actor_name \
                  FROM activity WHERE tenant_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
             )
             .bind(self.id.as_str())
@@ -105,6 +277,7 @@ impl TenantStore<'_> {
                         scim_type: r.try_get("scim_type")?,
                         detail: r.try_get("detail")?,
                         user_agent: r.try_get("user_agent")?,
+                        actor_name: r.try_get("actor_name")?,
                     })
                 })
                 .collect::<DomainResult<Vec<_>>>()

@@ -25,11 +25,19 @@ fn migrator(migrations: Vec<Migration>) -> Migrator {
 }
 
 pub(super) fn sqlite() -> Migrator {
-    migrator(migrations!("sqlite": (1, "foundation", "0001_foundation.sql"), (2, "scim", "0002_scim.sql")))
+    migrator(migrations!("sqlite":
+        (1, "foundation", "0001_foundation.sql"),
+        (2, "scim", "0002_scim.sql"),
+        (3, "user groups", "0003_user_groups.sql"),
+    ))
 }
 
 pub(super) fn postgres() -> Migrator {
-    migrator(migrations!("postgres": (1, "foundation", "0001_foundation.sql"), (2, "scim", "0002_scim.sql")))
+    migrator(migrations!("postgres":
+        (1, "foundation", "0001_foundation.sql"),
+        (2, "scim", "0002_scim.sql"),
+        (3, "user groups", "0003_user_groups.sql"),
+    ))
 }
 
 #[cfg(test)]

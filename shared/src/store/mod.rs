@@ -13,11 +13,13 @@
 mod accounts;
 mod activity;
 mod credentials;
+mod directory;
 mod migrations;
 mod scim_resources;
 mod scim_sql;
 mod sessions;
 mod tenants;
+mod user_groups;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -29,7 +31,7 @@ pub use accounts::{AccountRecord, NewAccount, SignInOutcome};
 pub use activity::NewActivity;
 pub use credentials::{CredentialRecord, FoundCredential, NewCredential};
 pub(crate) use scim_resources::Query;
-pub use scim_resources::{GroupColumns, GroupRow, MemberRow, Page, UserColumns, UserGroupRow, UserRow};
+pub use scim_resources::{GroupColumns, GroupRow, MemberRow, NewUserRow, Page, UserColumns, UserGroupRow, UserRow};
 pub(crate) use scim_sql::{compile as compile_filter, sort_expr, Sql, Table};
 
 /// ASCII lower-casing: how userName, displayName and emails are normalized for lookups (the
@@ -37,8 +39,10 @@ pub(crate) use scim_sql::{compile as compile_filter, sort_expr, Sql, Table};
 pub fn fold_ascii(s: &str) -> String {
     scim_sql::fold(s)
 }
+pub use directory::DirectoryRow;
 pub use sessions::SessionBackend;
 pub use tenants::{NewTenant, TenantStore};
+pub use user_groups::{MembershipRecord, UserGroupRecord};
 
 use crate::error::{DomainError, DomainResult};
 use crate::ids::TenantId;
@@ -81,12 +85,14 @@ pub struct Store {
 pub(crate) enum Unique {
     AccountEmail,
     ScimUserName,
+    UserGroupName,
 }
 
 impl Unique {
-    const ALL: [(Unique, &'static str, &'static str); 2] = [
+    const ALL: [(Unique, &'static str, &'static str); 3] = [
         (Unique::AccountEmail, "console_accounts_email_key", "console_accounts.email_normalized"),
         (Unique::ScimUserName, "scim_users_user_name", "scim_users.tenant_id, scim_users.user_name_norm"),
+        (Unique::UserGroupName, "user_groups_name_key", "user_groups.tenant_id, user_groups.name_norm"),
     ];
 }
 

@@ -27,6 +27,19 @@ pub struct UserRow {
     pub updated_at: i64,
 }
 
+/// A user to insert with [`TenantStore::insert_users`].
+#[derive(Clone, Debug)]
+pub struct NewUserRow {
+    /// The SCIM id.
+    pub id: String,
+    /// Its indexed columns.
+    pub columns: UserColumns,
+    /// `scim`, `jit` or `manual`.
+    pub source: String,
+    /// The canonical resource as JSON text.
+    pub data: String,
+}
+
 /// The indexed columns of a user, computed from its resource.
 #[derive(Clone, Debug)]
 pub struct UserColumns {
@@ -249,6 +262,60 @@ impl TenantStore<'_> {
         .map_err(map_user_conflict)
     }
 
+    /// Inserts many users in one transaction: all or none (`Conflict` names the first taken
+    /// userName's position if one is). Used by CSV import and by the load benchmark's seeding.
+    pub async fn insert_users(&self, users: &[NewUserRow], now_ms: i64) -> DomainResult<()> {
+        // 10 parameters a row (and the tenant); 500 rows stay far below both backends' parameter limits.
+        const CHUNK: usize = 500;
+        let json = |n: usize| self.json_in(n);
+        with_pool!(self.store, |p| {
+            let mut tx = p.begin().await?;
+            for chunk in users.chunks(CHUNK) {
+                let mut sql = String::from(
+                    "INSERT INTO scim_users (tenant_id, id, user_name, user_name_norm, external_id, display_name_norm, primary_email_norm, active, source, data, version, created_at, updated_at) VALUES ",
+                );
+                for i in 0..chunk.len() {
+                    let b = i * 10;
+                    if i > 0 {
+                        sql.push_str(", ");
+                    }
+                    sql.push_str(&format!(
+                        "($1, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, {}, 1, ${}, ${})",
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5,
+                        b + 6,
+                        b + 7,
+                        b + 8,
+                        b + 9,
+                        json(b + 10),
+                        b + 11,
+                        b + 11
+                    ));
+                }
+                let mut q = sqlx::query(&sql).bind(self.id.as_str());
+                for u in chunk {
+                    q = q
+                        .bind(&u.id)
+                        .bind(&u.columns.user_name)
+                        .bind(&u.columns.user_name_norm)
+                        .bind(&u.columns.external_id)
+                        .bind(&u.columns.display_name_norm)
+                        .bind(&u.columns.primary_email_norm)
+                        .bind(u.columns.active)
+                        .bind(&u.source)
+                        .bind(&u.data)
+                        .bind(now_ms);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok::<(), sqlx::Error>(())
+        })
+        .map_err(map_user_conflict)
+    }
+
     fn user_select(&self) -> String {
         format!(
             "SELECT t.id, t.user_name, t.source, {}, t.version, t.created_at, t.updated_at FROM scim_users t",
@@ -322,6 +389,11 @@ impl TenantStore<'_> {
                 .rows_affected();
             if n > 0 {
                 sqlx::query("DELETE FROM scim_group_members WHERE tenant_id = $1 AND member_id = $2")
+                    .bind(self.id.as_str())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM user_group_members WHERE tenant_id = $1 AND user_id = $2")
                     .bind(self.id.as_str())
                     .bind(id)
                     .execute(&mut *tx)

@@ -398,7 +398,10 @@ impl<'s> Compiler<'s> {
     }
 
     fn text_op(&mut self, lhs: &str, op: CompareOp, lit: String) -> String {
-        let pg = self.d() == Dialect::Postgres;
+        // Byte order for ordering comparisons on PostgreSQL whatever the database's locale;
+        // equality is the same under every deterministic collation, and without the COLLATE
+        // clause it can use the column's index.
+        let pg = self.d() == Dialect::Postgres && !matches!(op, CompareOp::Eq | CompareOp::Ne);
         let c = if pg { " COLLATE \"C\"" } else { "" };
         match op {
             CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
@@ -441,7 +444,10 @@ impl<'s> Compiler<'s> {
             }
             _ => "FALSE".to_string(),
         };
-        Ok(format!("COALESCE({cond}, FALSE)"))
+        // Two-valued like the other leaves, but written so that the planner can still use the
+        // column's index (it cannot see through COALESCE): the comparison's right side is never
+        // NULL, so the result is NULL only when the column is.
+        Ok(format!("({cond} AND {col} IS NOT NULL)"))
     }
 
     fn lower(&self, expr: &str) -> String {

@@ -93,6 +93,7 @@ impl TestDb {
 pub struct TestApp {
     pub router: Router,
     pub store: Store,
+    pub services: Services,
     pub db: TestDb,
     pub public_url: String,
 }
@@ -127,10 +128,9 @@ impl TestApp {
     async fn on_with_rate(db: TestDb, public_url: &str, rate: u32) -> TestApp {
         let store = Store::connect(&db.url).await.expect("connect");
         store.migrate().await.expect("migrate");
-        let services =
-            Services { store: store.clone(), public_url: public_url.to_string(), trust_forwarded_for: false };
+        let services = Services::new(store.clone(), public_url.to_string(), false);
         let router = router(
-            services,
+            services.clone(),
             WebOptions {
                 site_root: "target/site".into(),
                 site_addr: "127.0.0.1:3000".parse().unwrap(),
@@ -140,7 +140,7 @@ impl TestApp {
                 },
             },
         );
-        TestApp { router, store, db, public_url: public_url.to_string() }
+        TestApp { router, store, services, db, public_url: public_url.to_string() }
     }
 
     /// A new instance on the same database, as after a restart (or a second instance behind a
@@ -149,6 +149,16 @@ impl TestApp {
         self.store.close().await;
         let public_url = self.public_url.clone();
         Self::on(self.db, &public_url).await
+    }
+
+    /// The tenant's latest activity records, newest first, once every queued record is written.
+    pub async fn activity(
+        &self,
+        tenant: &roster_shared::ids::TenantId,
+        limit: i64,
+    ) -> Vec<roster_shared::store::NewActivity> {
+        self.services.activity.flush().await;
+        self.store.tenant(tenant).recent_activity(limit).await.expect("activity")
     }
 
     /// Sends a request as if from 127.0.0.1.
@@ -161,6 +171,36 @@ impl TestApp {
     pub async fn call(&self, endpoint: &str, fields: &[(&str, &str)], cookie: Option<&str>) -> Response<Body> {
         let req = self.form_request(endpoint, fields, cookie).header("sec-fetch-site", "same-origin");
         self.send(req.body(Body::from(encode(fields))).unwrap()).await
+    }
+
+    /// Calls a JSON server function (the dashboard's admin API) as the page does; returns the
+    /// status and the JSON answer.
+    pub async fn call_json(
+        &self,
+        endpoint: &str,
+        args: serde_json::Value,
+        cookie: Option<&str>,
+    ) -> (StatusCode, serde_json::Value) {
+        let mut b = Request::post(format!("/api/{endpoint}"))
+            .header(header::HOST, "roster.test")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json")
+            .header("sec-fetch-site", "same-origin");
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, c);
+        }
+        let res = self.send(b.body(Body::from(args.to_string())).unwrap()).await;
+        let status = res.status();
+        let text = body_text(res).await;
+        let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        (status, json)
+    }
+
+    /// A JSON server function call that must succeed; returns its answer.
+    pub async fn ok_json(&self, endpoint: &str, args: serde_json::Value, cookie: &str) -> serde_json::Value {
+        let (status, json) = self.call_json(endpoint, args, Some(cookie)).await;
+        assert_eq!(status, StatusCode::OK, "{endpoint} failed: {json}");
+        json
     }
 
     /// A POST to a server function with the given extra headers and no browser metadata.

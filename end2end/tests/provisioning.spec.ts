@@ -1,0 +1,154 @@
+import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
+
+const PASSWORD = 'correct horse battery staple';
+const SCIM_JSON = 'application/scim+json';
+const SHOTS = process.env.ROSTER_SCREENSHOTS; // a folder: save screenshots of each page there
+
+async function hydrated(page: Page) {
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+}
+
+async function shot(page: Page, name: string) {
+  if (SHOTS) await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+}
+
+async function signUp(page: Page, org: string) {
+  const email = `admin-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.test`;
+  await page.goto('/sign-up');
+  await hydrated(page);
+  await page.getByLabel('Organization name').fill(org);
+  await page.getByLabel('Your name').fill('Grace Hopper');
+  await page.getByLabel('Work email').fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByRole('button', { name: 'Create organization' }).click();
+  await expect(page.getByTestId('org-name')).toHaveText(org);
+}
+
+/** What an identity provider does: push a user over SCIM. */
+async function pushUser(request: APIRequestContext, base: string, token: string, userName: string, name: string) {
+  const [given, family] = name.split(' ');
+  const res = await request.post(`${base}/Users`, {
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': SCIM_JSON },
+    data: {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+      userName,
+      name: { givenName: given, familyName: family },
+      emails: [{ value: userName, type: 'work', primary: true }],
+      active: true,
+    },
+  });
+  expect(res.status()).toBe(201);
+  return (await res.json()).id as string;
+}
+
+test('an admin activates SCIM, an IdP pushes users, the admin assigns them, then revokes the token', async ({
+  page,
+  request,
+}) => {
+  page.on('console', (m) => {
+    if (m.type() === 'error') console.log(`browser: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => console.log(`page error: ${e.message}`));
+  await signUp(page, `Initech ${Date.now()}`);
+
+  // SCIM setup: activate, generate a token, read the URL and the token once.
+  await page.getByRole('link', { name: 'SCIM provisioning' }).click();
+  await expect(page.getByRole('heading', { name: 'SCIM provisioning', level: 1 })).toBeVisible();
+  await hydrated(page);
+  await expect(page.getByTestId('scim-status')).toHaveText('Off');
+  await page.getByTestId('scim-switch').check();
+  await expect(page.getByTestId('scim-status')).toHaveText('On');
+  await page.getByLabel('Name', { exact: true }).fill('Okta production');
+  await page.getByTestId('generate-token').click();
+  const panel = page.getByTestId('new-secret');
+  await expect(panel).toBeVisible();
+  await expect(panel).toContainText('will not be shown again');
+  const base = (await page.getByTestId('secret-base-url').textContent())!.trim();
+  const token = (await page.getByTestId('secret-value').textContent())!.trim();
+  expect(token).toMatch(/^rst_/);
+  await expect(page.getByTestId('credential-row')).toHaveCount(1);
+  await shot(page, 'scim-setup');
+
+  // The IdP pushes three users and a group with two of them.
+  const ids = [
+    await pushUser(request, base, token, 'alan@initech.test', 'Alan Turing'),
+    await pushUser(request, base, token, 'barbara@initech.test', 'Barbara Liskov'),
+    await pushUser(request, base, token, 'claude@initech.test', 'Claude Shannon'),
+  ];
+  const group = await request.post(`${base}/Groups`, {
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': SCIM_JSON },
+    data: {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
+      displayName: 'Engineering',
+      members: [{ value: ids[0] }, { value: ids[1] }],
+    },
+  });
+  expect(group.status()).toBe(201);
+
+  // A user group to put them in.
+  await page.getByRole('link', { name: 'User groups' }).click();
+  await hydrated(page);
+  await expect(page.getByTestId('groups-empty')).toBeVisible();
+  await page.getByTestId('new-group').click();
+  await page.getByTestId('group-name').fill('Engineers');
+  await page.getByTestId('group-role').selectOption('member');
+  await page.getByTestId('save-group').click();
+  await expect(page.getByTestId('group-row')).toHaveCount(1);
+  await shot(page, 'user-groups');
+
+  // They arrived unassigned; the navigation counts them.
+  await page.getByRole('link', { name: /Unassigned/ }).click();
+  await hydrated(page);
+  await expect(page.getByTestId('unassigned-count')).toHaveText('3');
+  await expect(page.getByTestId('user-row')).toHaveCount(3);
+
+  // Assign two at once.
+  await page.getByRole('checkbox', { name: 'Select alan@initech.test' }).check();
+  await page.getByRole('checkbox', { name: 'Select barbara@initech.test' }).check();
+  await expect(page.getByTestId('selected-count')).toHaveText('2 selected');
+  await page.getByTestId('assign-target').selectOption({ label: 'Engineers (Member)' });
+  await page.getByTestId('assign').click();
+  await expect(page.getByText('Assigned 2 users to “Engineers”.')).toBeVisible();
+  await expect(page.getByTestId('user-row')).toHaveCount(1);
+  await expect(page.getByTestId('user-row')).toContainText('claude@initech.test');
+  await expect(page.getByTestId('unassigned-count')).toHaveText('1');
+  await shot(page, 'unassigned');
+
+  // The users table shows everyone, with their groups; search narrows it.
+  await page.getByRole('link', { name: 'Users', exact: true }).click();
+  await hydrated(page);
+  await expect(page.getByTestId('user-row')).toHaveCount(3);
+  await page.getByTestId('user-search').fill('liskov');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await expect(page.getByTestId('user-row')).toHaveCount(1);
+  await expect(page.getByTestId('user-row')).toContainText('Engineers');
+  await shot(page, 'users');
+
+  // The user's detail: read-only SCIM user, the reason for the membership, the IdP group.
+  await page.getByRole('link', { name: 'barbara@initech.test' }).click();
+  await expect(page.getByTestId('user-title')).toHaveText('Barbara Liskov');
+  await expect(page.getByTestId('source-note')).toContainText('Managed by your identity provider');
+  await expect(page.getByTestId('user-groups')).toContainText('Assigned by');
+  await expect(page.getByText('Engineering')).toBeVisible();
+  await expect(page.getByTestId('effective-role')).toHaveText('Member');
+  await expect(page.getByTestId('timeline')).toContainText('assigned to user group "Engineers"');
+  await shot(page, 'user-detail');
+
+  // Revoke the token: the next SCIM call is refused.
+  await page.getByRole('link', { name: 'SCIM provisioning' }).click();
+  await hydrated(page);
+  await page.getByTestId('revoke').click();
+  await page.getByTestId('confirm-revoke').click();
+  await expect(page.getByTestId('credential-row')).toContainText('Revoked');
+  await expect(page.getByTestId('requests-24h')).not.toHaveText('0');
+  const refused = await request.get(`${base}/Users`, { headers: { Authorization: `Bearer ${token}` } });
+  expect(refused.status()).toBe(401);
+
+  // The activity log has the IdP's requests and the admin's actions.
+  await page.getByRole('link', { name: 'Activity' }).click();
+  await hydrated(page);
+  await expect(page.getByTestId('activity-row').first()).toBeVisible();
+  await expect(page.getByTestId('activity-table')).toContainText('revoked "Okta production"');
+  await expect(page.getByTestId('activity-table')).toContainText('POST /Users');
+  await shot(page, 'activity');
+});

@@ -1,0 +1,60 @@
+//! The users table, one user's detail, manual users, and the navigation's counts.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use roster_shared::dto::{ManualUserInput, NavCounts, UserDetail, UserPage, UserQuery};
+
+use crate::error::UiError;
+
+/// A page of the users table.
+#[server(prefix = "/api", endpoint = "users", input = Json)]
+pub async fn list_users(query: UserQuery) -> Result<UserPage, UiError> {
+    let admin = super::ctx::require_admin().await?;
+    Ok(roster_shared::directory::list(&admin.services.store, &admin.tenant, &query).await?)
+}
+
+/// Everything about one user.
+#[server(prefix = "/api", endpoint = "user", input = Json)]
+pub async fn get_user(id: String) -> Result<UserDetail, UiError> {
+    let admin = super::ctx::require_admin().await?;
+    admin.services.activity.flush().await;
+    Ok(roster_shared::directory::detail(&admin.services.store, &admin.tenant, &admin.services.public_url, &id).await?)
+}
+
+/// The counts shown in the navigation.
+#[server(prefix = "/api", endpoint = "nav_counts", input = Json)]
+pub async fn load_nav_counts() -> Result<NavCounts, UiError> {
+    let admin = super::ctx::require_admin().await?;
+    Ok(NavCounts {
+        unassigned: roster_shared::directory::unassigned_count(&admin.services.store, &admin.tenant).await?,
+    })
+}
+
+/// Creates a manual user; returns its id.
+#[server(prefix = "/api", endpoint = "user_create", input = Json)]
+pub async fn create_manual_user(input: ManualUserInput) -> Result<String, UiError> {
+    let admin = super::ctx::require_admin().await?;
+    let ids = roster_shared::directory::create_manual(
+        &admin.services.store,
+        &admin.tenant,
+        &admin.services.public_url,
+        &admin.actor,
+        std::slice::from_ref(&input),
+    )
+    .await?;
+    ids.into_iter().next().ok_or(UiError::Internal)
+}
+
+/// Edits a manual user.
+#[server(prefix = "/api", endpoint = "user_update", input = Json)]
+pub async fn update_manual_user(id: String, input: ManualUserInput) -> Result<(), UiError> {
+    let admin = super::ctx::require_admin().await?;
+    Ok(roster_shared::directory::update_manual(&admin.services.store, &admin.tenant, &admin.actor, &id, &input).await?)
+}
+
+/// Removes a manual user.
+#[server(prefix = "/api", endpoint = "user_delete", input = Json)]
+pub async fn delete_manual_user(id: String) -> Result<(), UiError> {
+    let admin = super::ctx::require_admin().await?;
+    Ok(roster_shared::directory::delete_manual(&admin.services.store, &admin.tenant, &admin.actor, &id).await?)
+}

@@ -1,0 +1,475 @@
+//! SCIM provisioning: switch it on, hand the identity provider a URL and a credential, follow
+//! the setup guide for Okta or Entra ID, and watch the traffic.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use roster_shared::dto::{CredentialView, NewSecret, ScimHealth, ScimSetup};
+
+use crate::api::scim_setup::{
+    create_credential, load_scim_setup, revoke_credential, rotate_credential, set_scim_enabled,
+};
+use crate::components::copy::CopyField;
+use crate::components::format::datetime;
+use crate::components::notice::ErrorNotice;
+use crate::error::UiError;
+
+/// The page.
+#[component]
+pub fn ScimPage() -> impl IntoView {
+    let refresh = RwSignal::new(0u32);
+    let setup = Resource::new(move || refresh.get(), |_| load_scim_setup());
+    let reload = move || refresh.update(|n| *n += 1);
+    // The secret just made, shown until the admin dismisses it.
+    let new_secret: RwSignal<Option<NewSecret>> = RwSignal::new(None);
+
+    view! {
+        <Title text="SCIM provisioning"/>
+        <div class="page-header">
+            <div>
+                <h1>"SCIM provisioning"</h1>
+                <p class="muted">
+                    "Your identity provider creates, updates and deactivates users and groups in Roster over SCIM 2.0."
+                </p>
+            </div>
+        </div>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match setup.await {
+                    Ok(s) => view! { <Setup setup=s reload new_secret/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Setup(
+    setup: ScimSetup,
+    reload: impl Fn() + Copy + Send + Sync + 'static,
+    new_secret: RwSignal<Option<NewSecret>>,
+) -> impl IntoView {
+    let enabled = setup.enabled;
+    let toggle = Action::new(move |on: &bool| {
+        let on = *on;
+        async move { set_scim_enabled(on).await }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = toggle.value().get() {
+            reload();
+        }
+    });
+    let toggle_error = move || toggle.value().get().and_then(Result::err).map(|e| e.to_string());
+    let active = setup.credentials.iter().filter(|c| c.revoked_at_ms.is_none()).count();
+    let base_url = setup.scim_base_url.clone();
+
+    view! {
+        <section class="card section" aria-labelledby="scim-status">
+            <div class="row-between">
+                <div>
+                    <h2 id="scim-status">
+                        "Status "
+                        {if enabled {
+                            view! { <span class="badge badge-ok" data-testid="scim-status">"On"</span> }.into_any()
+                        } else {
+                            view! { <span class="badge badge-muted" data-testid="scim-status">"Off"</span> }.into_any()
+                        }}
+                    </h2>
+                    <p class="muted small">
+                        {if enabled {
+                            "Roster accepts SCIM requests that carry one of the active credentials below."
+                        } else {
+                            "Roster refuses every SCIM request (401) until you activate SCIM."
+                        }}
+                    </p>
+                </div>
+                <label class="switch">
+                    <input
+                        type="checkbox"
+                        role="switch"
+                        data-testid="scim-switch"
+                        prop:checked=enabled
+                        disabled=move || toggle.pending().get()
+                        on:change=move |ev| {
+                            toggle.dispatch(event_target_checked(&ev));
+                        }
+                    />
+                    <span class="switch-track" aria-hidden="true"></span>
+                    <span>"Activate SCIM"</span>
+                </label>
+            </div>
+            <Show when=move || toggle_error().is_some()>
+                <ErrorNotice message=toggle_error().unwrap_or_default()/>
+            </Show>
+            <dl class="facts">
+                <dt>"SCIM base URL"</dt>
+                <dd><CopyField value=base_url.clone() label="SCIM base URL" testid="scim-base-url"/></dd>
+                <dt>"Active credentials"</dt>
+                <dd>{active}</dd>
+            </dl>
+        </section>
+
+        <NewCredential reload new_secret enabled/>
+
+        <Show when=move || new_secret.get().is_some()>
+            {move || new_secret.get().map(|s| view! { <SecretPanel secret=s on_close=move || new_secret.set(None)/> })}
+        </Show>
+
+        <Credentials credentials=setup.credentials.clone() reload new_secret/>
+        <Health health=setup.health.clone()/>
+        <Guides base_url=setup.scim_base_url.clone()/>
+    }
+}
+
+#[component]
+fn NewCredential(
+    reload: impl Fn() + Copy + Send + Sync + 'static,
+    new_secret: RwSignal<Option<NewSecret>>,
+    enabled: bool,
+) -> impl IntoView {
+    let name = RwSignal::new(String::from("Okta"));
+    let kind = RwSignal::new(String::from("bearer"));
+    let expiry = RwSignal::new(String::from("365"));
+    let create = Action::new(move |(kind, name, days): &(String, String, Option<u32>)| {
+        let (kind, name, days) = (kind.clone(), name.clone(), *days);
+        async move { create_credential(kind, name, days).await }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(s)) = create.value().get() {
+            new_secret.set(Some(s));
+            reload();
+        }
+    });
+    let error = move || create.value().get().and_then(Result::err).map(|e| e.to_string());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let days = expiry.get().parse::<u32>().ok();
+        create.dispatch((kind.get(), name.get(), days));
+    };
+    view! {
+        <section class="card section" aria-labelledby="generate">
+            <h2 id="generate">"Generate SCIM URL and token"</h2>
+            <p class="muted small">
+                "Make one credential per identity provider connection. You can rotate it later: the old one keeps working until you revoke it."
+                {(!enabled).then_some(" SCIM is off: the credential will work once you activate SCIM.")}
+            </p>
+            <form class="form form-inline" on:submit=submit>
+                <div class="field">
+                    <label for="cred-name">"Name"</label>
+                    <input id="cred-name" type="text" required=true maxlength="100" bind:value=name/>
+                </div>
+                <div class="field">
+                    <label for="cred-kind">"Authentication"</label>
+                    <select id="cred-kind" bind:value=kind>
+                        <option value="bearer">"Bearer token (Okta, Entra ID)"</option>
+                        <option value="oauth_client">"OAuth 2.0 client credentials"</option>
+                        <option value="basic">"HTTP Basic"</option>
+                    </select>
+                </div>
+                <div class="field">
+                    <label for="cred-expiry">"Expires"</label>
+                    <select id="cred-expiry" bind:value=expiry disabled=move || kind.get() == "oauth_client">
+                        <option value="30">"In 30 days"</option>
+                        <option value="90">"In 90 days"</option>
+                        <option value="365">"In 1 year"</option>
+                        <option value="never">"Never"</option>
+                    </select>
+                </div>
+                <button type="submit" class="btn btn-primary" data-testid="generate-token" disabled=move || create.pending().get()>
+                    {move || if create.pending().get() { "Generating…" } else { "Generate" }}
+                </button>
+            </form>
+            <Show when=move || error().is_some()>
+                <ErrorNotice message=error().unwrap_or_default()/>
+            </Show>
+        </section>
+    }
+}
+
+#[component]
+fn SecretPanel(secret: NewSecret, on_close: impl Fn() + Send + Sync + 'static) -> impl IntoView {
+    let kind = secret.credential.kind.clone();
+    let (secret_label, id_label) = match kind.as_str() {
+        "oauth_client" => ("Client secret", Some("Client ID")),
+        "basic" => ("Password", Some("User name")),
+        _ => ("Token", None),
+    };
+    view! {
+        <section class="card section secret-panel" role="status" data-testid="new-secret">
+            <h2>"Your new credential “" {secret.credential.name.clone()} "”"</h2>
+            <div class="notice notice-warning">
+                <span class="notice-icon" aria-hidden="true">"!"</span>
+                <span>
+                    <strong>"Copy it now: it will not be shown again."</strong>
+                    " Roster keeps only a fingerprint of it. If it is lost, generate a new one."
+                </span>
+            </div>
+            <dl class="facts">
+                <dt>"SCIM base URL"</dt>
+                <dd><CopyField value=secret.scim_base_url.clone() label="SCIM base URL" testid="secret-base-url"/></dd>
+                {id_label.map(|l| view! {
+                    <dt>{l}</dt>
+                    <dd><CopyField value=secret.credential.id.clone() label=l testid="secret-id"/></dd>
+                })}
+                {secret.token_endpoint.clone().map(|t| view! {
+                    <dt>"Token endpoint"</dt>
+                    <dd><CopyField value=t label="Token endpoint"/></dd>
+                })}
+                <dt>{secret_label}</dt>
+                <dd><CopyField value=secret.secret.clone() label=secret_label testid="secret-value"/></dd>
+            </dl>
+            <button type="button" class="btn btn-ghost" on:click=move |_| on_close()>"I have stored it"</button>
+        </section>
+    }
+}
+
+fn kind_label(kind: &str) -> &'static str {
+    match kind {
+        "bearer" => "Bearer token",
+        "basic" => "HTTP Basic",
+        "oauth_client" => "OAuth client",
+        _ => "Credential",
+    }
+}
+
+#[component]
+fn Credentials(
+    credentials: Vec<CredentialView>,
+    reload: impl Fn() + Copy + Send + Sync + 'static,
+    new_secret: RwSignal<Option<NewSecret>>,
+) -> impl IntoView {
+    let revoke = Action::new(move |id: &String| {
+        let id = id.clone();
+        async move { revoke_credential(id).await }
+    });
+    let rotate = Action::new(move |id: &String| {
+        let id = id.clone();
+        async move { rotate_credential(id).await }
+    });
+    let confirming: RwSignal<Option<String>> = RwSignal::new(None);
+    Effect::new(move |_| {
+        if let Some(Ok(())) = revoke.value().get() {
+            confirming.set(None);
+            reload();
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(s)) = rotate.value().get() {
+            new_secret.set(Some(s));
+            reload();
+        }
+    });
+    let error = move || {
+        revoke
+            .value()
+            .get()
+            .and_then(Result::err)
+            .or_else(|| rotate.value().get().and_then(Result::err))
+            .map(|e: UiError| e.to_string())
+    };
+    let empty = credentials.is_empty();
+    view! {
+        <section class="card section" aria-labelledby="credentials">
+            <h2 id="credentials">"Credentials"</h2>
+            <Show when=move || error().is_some()>
+                <ErrorNotice message=error().unwrap_or_default()/>
+            </Show>
+            {if empty {
+                view! {
+                    <p class="empty">"No credentials yet. Generate one above and paste it into your identity provider."</p>
+                }
+                    .into_any()
+            } else {
+                view! {
+                    <div class="table-wrap">
+                        <table class="table" data-testid="credentials">
+                            <thead>
+                                <tr>
+                                    <th>"Name"</th>
+                                    <th>"Kind"</th>
+                                    <th>"Prefix"</th>
+                                    <th>"Created by"</th>
+                                    <th>"Created"</th>
+                                    <th>"Last used"</th>
+                                    <th>"Expires"</th>
+                                    <th>"Status"</th>
+                                    <th><span class="sr-only">"Actions"</span></th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {credentials
+                                    .into_iter()
+                                    .map(|c| {
+                                        let revoked = c.revoked_at_ms.is_some();
+                                        let expired = c.expired;
+                                        let id = c.id.clone();
+                                        let id2 = c.id.clone();
+                                        let id3 = c.id.clone();
+                                        let id4 = c.id.clone();
+                                        view! {
+                                            <tr data-testid="credential-row" class:row-muted=revoked || expired>
+                                                <td>{c.name.clone()}</td>
+                                                <td>{kind_label(&c.kind)}</td>
+                                                <td><code>{c.prefix.clone()} "…"</code></td>
+                                                <td>{c.created_by.clone()}</td>
+                                                <td>{datetime(c.created_at_ms)}</td>
+                                                <td>{c.last_used_at_ms.map(datetime).unwrap_or_else(|| "Never".into())}</td>
+                                                <td>{c.expires_at_ms.map(datetime).unwrap_or_else(|| "Never".into())}</td>
+                                                <td>
+                                                    {if revoked {
+                                                        view! { <span class="badge badge-danger">"Revoked"</span> }.into_any()
+                                                    } else if expired {
+                                                        view! { <span class="badge badge-muted">"Expired"</span> }.into_any()
+                                                    } else {
+                                                        view! { <span class="badge badge-ok">"Active"</span> }.into_any()
+                                                    }}
+                                                </td>
+                                                <td class="actions">
+                                                    {(!revoked).then(|| view! {
+                                                        <Show
+                                                            when=move || confirming.get().as_deref() == Some(id.as_str())
+                                                            fallback=move || {
+                                                                let id2 = id2.clone();
+                                                                let id3 = id3.clone();
+                                                                view! {
+                                                                    {(!expired).then(|| view! {
+                                                                        <button type="button" class="btn btn-ghost btn-small" disabled=move || rotate.pending().get()
+                                                                            on:click=move |_| { rotate.dispatch(id3.clone()); }>"Rotate"</button>
+                                                                    })}
+                                                                    <button type="button" class="btn btn-ghost btn-small btn-danger-text" data-testid="revoke"
+                                                                        on:click=move |_| confirming.set(Some(id2.clone()))>"Revoke"</button>
+                                                                }
+                                                            }
+                                                        >
+                                                            {
+                                                                let id4 = id4.clone();
+                                                                view! {
+                                                                    <span class="confirm">
+                                                                        "Requests with it will be refused. "
+                                                                        <button type="button" class="btn btn-danger btn-small" data-testid="confirm-revoke"
+                                                                            disabled=move || revoke.pending().get()
+                                                                            on:click=move |_| { revoke.dispatch(id4.clone()); }>"Revoke"</button>
+                                                                        <button type="button" class="btn btn-ghost btn-small" on:click=move |_| confirming.set(None)>"Cancel"</button>
+                                                                    </span>
+                                                                }
+                                                            }
+                                                        </Show>
+                                                    })}
+                                                </td>
+                                            </tr>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }
+                    .into_any()
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn Health(health: ScimHealth) -> impl IntoView {
+    let state = match (health.last_request_at_ms, health.requests_24h, health.errors_24h) {
+        (None, _, _) => ("badge-muted", "No traffic yet"),
+        (Some(_), 0, _) => ("badge-muted", "Idle"),
+        (Some(_), n, e) if e * 5 >= n => ("badge-danger", "Failing"),
+        (Some(_), _, e) if e > 0 => ("badge-warning", "Some errors"),
+        _ => ("badge-ok", "Healthy"),
+    };
+    view! {
+        <section class="card section" aria-labelledby="health">
+            <h2 id="health">"Health " <span class=format!("badge {}", state.0) data-testid="health-state">{state.1}</span></h2>
+            <div class="stats">
+                <div class="stat">
+                    <span class="stat-label">"Last request from your IdP"</span>
+                    <span class="stat-value" data-testid="last-request">
+                        {health.last_request_at_ms.map(datetime).unwrap_or_else(|| "Never".into())}
+                    </span>
+                </div>
+                <div class="stat">
+                    <span class="stat-label">"Requests, last 24 h"</span>
+                    <span class="stat-value" data-testid="requests-24h">{health.requests_24h}</span>
+                </div>
+                <div class="stat">
+                    <span class="stat-label">"Errors, last 24 h"</span>
+                    <span class="stat-value" data-testid="errors-24h">{health.errors_24h}</span>
+                </div>
+            </div>
+            {if health.recent_errors.is_empty() {
+                view! { <p class="muted small">"No failed requests recently."</p> }.into_any()
+            } else {
+                view! {
+                    <h3 class="subheading">"Latest errors"</h3>
+                    <ul class="error-list">
+                        {health
+                            .recent_errors
+                            .into_iter()
+                            .map(|e| view! {
+                                <li>
+                                    <A href=format!("/activity/{}", e.id)>
+                                        <span class="badge badge-danger">{e.status.unwrap_or_default()}</span>
+                                        " " {e.method.clone().unwrap_or_default()} " " {e.path.clone().unwrap_or_default()}
+                                    </A>
+                                    <span class="muted small">" " {datetime(e.at_ms)}</span>
+                                    <div class="small">{e.detail.clone().unwrap_or_else(|| e.summary.clone())}</div>
+                                </li>
+                            })
+                            .collect_view()}
+                    </ul>
+                }
+                    .into_any()
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn Guides(base_url: String) -> impl IntoView {
+    let tab = RwSignal::new("okta");
+    view! {
+        <section class="card section" aria-labelledby="guides">
+            <h2 id="guides">"Setup guides"</h2>
+            <div class="tabs" role="tablist">
+                <button type="button" role="tab" class="tab" aria-selected=move || (tab.get() == "okta").to_string() on:click=move |_| tab.set("okta")>"Okta"</button>
+                <button type="button" role="tab" class="tab" aria-selected=move || (tab.get() == "entra").to_string() on:click=move |_| tab.set("entra")>"Microsoft Entra ID"</button>
+            </div>
+            <div class="guide" hidden=move || tab.get() != "okta">
+                <ol class="steps">
+                    <li>"Activate SCIM above and generate a " <strong>"Bearer token"</strong> " named “Okta”."</li>
+                    <li>"In the Okta Admin Console open your Roster app integration → " <strong>"General"</strong> " → App Settings → " <strong>"Edit"</strong> ", tick " <strong>"Enable SCIM provisioning"</strong> ", save."</li>
+                    <li>"Open the " <strong>"Provisioning"</strong> " tab → Integration → Edit and enter:"
+                        <dl class="facts">
+                            <dt>"SCIM connector base URL"</dt><dd><CopyField value=base_url.clone() label="SCIM connector base URL"/></dd>
+                            <dt>"Unique identifier field for users"</dt><dd><CopyField value="userName" label="Unique identifier field"/></dd>
+                            <dt>"Supported provisioning actions"</dt><dd>"Push New Users, Push Profile Updates, Push Groups"</dd>
+                            <dt>"Authentication Mode"</dt><dd>"HTTP Header"</dd>
+                            <dt>"Authorization"</dt><dd>"Bearer, then paste the token"</dd>
+                        </dl>
+                    </li>
+                    <li>"Click " <strong>"Test Connector Configuration"</strong> " (Okta reads the SCIM base URL and looks up a user), then " <strong>"Save"</strong> "."</li>
+                    <li>"Under Provisioning → " <strong>"To App"</strong> ", enable " <strong>"Create Users"</strong> ", " <strong>"Update User Attributes"</strong> " and " <strong>"Deactivate Users"</strong> "."</li>
+                    <li>"Assign people or groups to the app, and push groups under " <strong>"Push Groups"</strong> ". They appear under " <A href="/users">"Users"</A> " within seconds."</li>
+                </ol>
+            </div>
+            <div class="guide" hidden=move || tab.get() != "entra">
+                <ol class="steps">
+                    <li>"Activate SCIM above and generate a " <strong>"Bearer token"</strong> " named “Entra ID”."</li>
+                    <li>"In the Microsoft Entra admin center: Enterprise applications → your Roster application (or " <strong>"New application → Create your own application"</strong> ", non-gallery) → " <strong>"Provisioning"</strong> "."</li>
+                    <li>"Set " <strong>"Provisioning Mode"</strong> " to " <strong>"Automatic"</strong> " and under Admin Credentials enter:"
+                        <dl class="facts">
+                            <dt>"Tenant URL"</dt><dd><CopyField value=base_url.clone() label="Tenant URL"/></dd>
+                            <dt>"Secret Token"</dt><dd>"the token you generated"</dd>
+                        </dl>
+                    </li>
+                    <li>"Click " <strong>"Test Connection"</strong> " and wait for “The supplied credentials are authorized”; then " <strong>"Save"</strong> "."</li>
+                    <li>"Under " <strong>"Mappings"</strong> " keep userPrincipalName → userName (the matching attribute), or match on externalId."</li>
+                    <li>"Use " <strong>"Provision on demand"</strong> " to push one user now and check the result here; then set " <strong>"Provisioning Status"</strong> " to On. Entra ID syncs every 40 minutes after the first cycle."</li>
+                </ol>
+            </div>
+        </section>
+    }
+}

@@ -1,0 +1,380 @@
+//! One user: attributes, IdP groups, user groups with the reason for each, and the timeline.
+//! Manual users are edited and removed here; SCIM users only get their user groups changed.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_params_map};
+use roster_shared::dto::{ManualUserInput, UserDetail, UserSource};
+
+use crate::api::user_groups::{assign_users, list_user_groups, unassign_users};
+use crate::api::users::{create_manual_user, delete_manual_user, get_user, update_manual_user};
+use crate::components::format::datetime;
+use crate::components::layout::NavRefresh;
+use crate::components::notice::{ErrorNotice, SuccessNotice};
+use crate::pages::users::source_note;
+
+/// `/users/:id`.
+#[component]
+pub fn UserDetailPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let refresh = RwSignal::new(0u32);
+    let user = Resource::new(move || (id(), refresh.get()), |(id, _)| get_user(id));
+    view! {
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match user.await {
+                    Ok(u) => view! { <Detail detail=u refresh/> }.into_any(),
+                    Err(e) => view! {
+                        <Title text="User"/>
+                        <p><A href="/users">"← Users"</A></p>
+                        <ErrorNotice message=e.to_string()/>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+fn reason_text(reason: &roster_shared::dto::MembershipReason) -> String {
+    match reason.reason.as_str() {
+        "admin" => format!(
+            "Assigned by {} on {}",
+            reason.added_by.clone().unwrap_or_else(|| "an admin".into()),
+            datetime(reason.added_at_ms)
+        ),
+        "rule" => format!("Placed by mapping rule {}", reason.rule_id.clone().unwrap_or_default()),
+        "default" => "Default user group".to_string(),
+        other => other.to_string(),
+    }
+}
+
+#[component]
+fn Detail(detail: UserDetail, refresh: RwSignal<u32>) -> impl IntoView {
+    let user = detail.user.clone();
+    let user_id = user.id.clone();
+    let manual = user.source == UserSource::Manual;
+    let nav = use_context::<NavRefresh>();
+    let bump = move || {
+        refresh.update(|r| *r += 1);
+        if let Some(NavRefresh(n)) = nav {
+            n.update(|v| *v += 1);
+        }
+    };
+
+    let groups = Resource::new(|| (), |_| list_user_groups());
+    let target = RwSignal::new(String::new());
+    let uid = user_id.clone();
+    let assign = Action::new(move |group: &String| {
+        let (group, uid) = (group.clone(), uid.clone());
+        async move { assign_users(group, vec![uid]).await }
+    });
+    let uid = user_id.clone();
+    let unassign = Action::new(move |group: &String| {
+        let (group, uid) = (group.clone(), uid.clone());
+        async move { unassign_users(group, vec![uid]).await }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = assign.value().get() {
+            bump();
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = unassign.value().get() {
+            bump();
+        }
+    });
+    let error = move || {
+        assign
+            .value()
+            .get()
+            .and_then(Result::err)
+            .or_else(|| unassign.value().get().and_then(Result::err))
+            .map(|e| e.to_string())
+    };
+    let editing = RwSignal::new(false);
+    let form_user = detail.user.clone();
+    let form_attributes = detail.attributes.clone();
+    let title = user.display_name.clone().unwrap_or_else(|| user.user_name.clone());
+
+    view! {
+        <Title text=title.clone()/>
+        <p><A href="/users">"← Users"</A></p>
+        <div class="page-header">
+            <div>
+                <h1 data-testid="user-title">{title}</h1>
+                <p class="muted">
+                    {user.user_name.clone()} " · "
+                    <span class=format!("badge badge-source-{}", user.source.as_str())>{user.source.label()}</span> " "
+                    {if user.active {
+                        view! { <span class="badge badge-ok">"Active"</span> }.into_any()
+                    } else {
+                        view! { <span class="badge badge-muted">"Deactivated"</span> }.into_any()
+                    }}
+                    " · Role: " <strong data-testid="effective-role">{detail.effective_role.map(|r| r.label()).unwrap_or("none (unassigned)")}</strong>
+                </p>
+            </div>
+            {manual.then(|| view! {
+                <button type="button" class="btn btn-ghost" on:click=move |_| editing.update(|e| *e = !*e)>
+                    {move || if editing.get() { "Close editor" } else { "Edit user" }}
+                </button>
+            })}
+        </div>
+        <div class="notice notice-info" data-testid="source-note">
+            <span class="notice-icon notice-icon-info" aria-hidden="true">"i"</span>
+            <span>{source_note(user.source)}</span>
+        </div>
+
+        <Show when=move || editing.get()>
+            <ManualUserForm existing=Some(form_user.clone()) attributes=form_attributes.clone() on_saved=move || { editing.set(false); bump(); }/>
+        </Show>
+
+        <div class="grid-2">
+            <section class="card section" aria-labelledby="ug">
+                <h2 id="ug">"User groups"</h2>
+                <Show when=move || error().is_some()>
+                    <ErrorNotice message=error().unwrap_or_default()/>
+                </Show>
+                {if detail.user_groups.is_empty() {
+                    view! { <p class="empty">"In no user group: this user has no role yet."</p> }.into_any()
+                } else {
+                    view! {
+                        <ul class="membership-list" data-testid="user-groups">
+                            {detail.user_groups.clone().into_iter().map(|g| {
+                                let gid = g.group_id.clone();
+                                let admin_made = g.reasons.iter().any(|r| r.reason == "admin");
+                                view! {
+                                    <li>
+                                        <div class="row-between">
+                                            <span><A href=format!("/user-groups/{}", g.group_id)>{g.group_name.clone()}</A>
+                                            " " <span class="badge badge-muted">{g.role.label()}</span></span>
+                                            {admin_made.then(|| view! {
+                                                <button type="button" class="btn btn-ghost btn-small" on:click=move |_| { unassign.dispatch(gid.clone()); }>"Remove"</button>
+                                            })}
+                                        </div>
+                                        <ul class="reasons">
+                                            {g.reasons.iter().map(|r| view! { <li class="muted small">{reason_text(r)}</li> }).collect_view()}
+                                        </ul>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    }.into_any()
+                }}
+                <div class="inline-form">
+                    <label for="add-group" class="sr-only">"User group"</label>
+                    <select id="add-group" bind:value=target>
+                        <option value="">"Add to a user group…"</option>
+                        <Transition fallback=|| ()>
+                            {move || Suspend::new(async move {
+                                groups.await.unwrap_or_default().into_iter().map(|g| view! {
+                                    <option value=g.id.clone()>{g.name.clone()}</option>
+                                }).collect_view()
+                            })}
+                        </Transition>
+                    </select>
+                    <button type="button" class="btn btn-primary btn-small" disabled=move || target.get().is_empty() || assign.pending().get()
+                        on:click=move |_| { assign.dispatch(target.get()); }>"Add"</button>
+                </div>
+            </section>
+            <section class="card section" aria-labelledby="idp">
+                <h2 id="idp">"Identity provider groups"</h2>
+                {if detail.idp_groups.is_empty() {
+                    view! { <p class="empty">"Not in any group pushed by your identity provider."</p> }.into_any()
+                } else {
+                    view! {
+                        <ul class="plain-list">
+                            {detail.idp_groups.clone().into_iter().map(|(_, name, direct)| view! {
+                                <li>{name} {(!direct).then(|| view! { <span class="muted small">" (through a nested group)"</span> })}</li>
+                            }).collect_view()}
+                        </ul>
+                    }.into_any()
+                }}
+            </section>
+        </div>
+
+        <section class="card section" aria-labelledby="attrs">
+            <h2 id="attrs">"Attributes"</h2>
+            <dl class="facts attributes" data-testid="attributes">
+                {detail.attributes.clone().into_iter().map(|(k, v)| view! { <dt><code>{k}</code></dt><dd>{v}</dd> }).collect_view()}
+            </dl>
+            <details>
+                <summary>"SCIM resource (JSON)"</summary>
+                <pre class="json">{detail.resource_json.clone()}</pre>
+            </details>
+        </section>
+
+        <section class="card section" aria-labelledby="timeline">
+            <h2 id="timeline">"Provisioning timeline"</h2>
+            {if detail.timeline.is_empty() {
+                view! { <p class="empty">"No recorded activity for this user yet."</p> }.into_any()
+            } else {
+                view! {
+                    <ol class="timeline" data-testid="timeline">
+                        {detail.timeline.clone().into_iter().map(|a| { let failed = a.is_error(); view! {
+                            <li class:timeline-error=failed>
+                                <span class="muted small">{datetime(a.at_ms)}</span>
+                                " "
+                                <A href=format!("/activity/{}", a.id)>{a.summary.clone()}</A>
+                                <span class="muted small">
+                                    " · " {a.actor_name.clone().unwrap_or_else(|| a.actor.clone())}
+                                    {a.status.map(|s| format!(" · {s}"))}
+                                </span>
+                            </li>
+                        }}).collect_view()}
+                    </ol>
+                }.into_any()
+            }}
+        </section>
+
+        {manual.then(|| view! { <DeleteManual id=user_id.clone()/> })}
+    }
+}
+
+#[component]
+fn DeleteManual(id: String) -> impl IntoView {
+    let confirming = RwSignal::new(false);
+    let navigate = use_navigate();
+    let remove = Action::new(move |id: &String| {
+        let id = id.clone();
+        async move { delete_manual_user(id).await }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = remove.value().get() {
+            navigate("/users", Default::default());
+        }
+    });
+    let error = move || remove.value().get().and_then(Result::err).map(|e| e.to_string());
+    view! {
+        <section class="card section danger-zone">
+            <h2>"Remove user"</h2>
+            <p class="muted small">"The user leaves every user group and loses access. This cannot be undone."</p>
+            <Show when=move || error().is_some()>
+                <ErrorNotice message=error().unwrap_or_default()/>
+            </Show>
+            <Show when=move || confirming.get() fallback=move || view! {
+                <button type="button" class="btn btn-danger" on:click=move |_| confirming.set(true)>"Remove user…"</button>
+            }>
+                {
+                    let id = id.clone();
+                    view! {
+                        <span class="confirm">
+                            "Remove this user for good? "
+                            <button type="button" class="btn btn-danger" disabled=move || remove.pending().get()
+                                on:click=move |_| { remove.dispatch(id.clone()); }>"Remove"</button>
+                            <button type="button" class="btn btn-ghost" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                        </span>
+                    }
+                }
+            </Show>
+        </section>
+    }
+}
+
+/// `/users/new`: add a manual user.
+#[component]
+pub fn NewUserPage() -> impl IntoView {
+    let navigate = use_navigate();
+    view! {
+        <Title text="Add user"/>
+        <p><A href="/users">"← Users"</A></p>
+        <div class="page-header">
+            <div>
+                <h1>"Add user"</h1>
+                <p class="muted">"For people your identity provider does not manage (contractors, service accounts). Users from your identity provider arrive by themselves."</p>
+            </div>
+        </div>
+        <ManualUserForm existing=None attributes=Vec::new() on_saved=move || navigate("/users?filter=manual", Default::default())/>
+    }
+}
+
+fn attr(attributes: &[(String, String)], key: &str) -> String {
+    attributes.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_default()
+}
+
+#[component]
+fn ManualUserForm(
+    existing: Option<roster_shared::dto::UserListItem>,
+    attributes: Vec<(String, String)>,
+    on_saved: impl Fn() + Send + Sync + 'static,
+) -> impl IntoView {
+    let id = existing.as_ref().map(|u| u.id.clone());
+    let user_name = RwSignal::new(existing.as_ref().map(|u| u.user_name.clone()).unwrap_or_default());
+    let given = RwSignal::new(attr(&attributes, "name.givenName"));
+    let family = RwSignal::new(attr(&attributes, "name.familyName"));
+    let email = RwSignal::new(existing.as_ref().and_then(|u| u.email.clone()).unwrap_or_default());
+    let external = RwSignal::new(existing.as_ref().and_then(|u| u.external_id.clone()).unwrap_or_default());
+    let active = RwSignal::new(existing.as_ref().map(|u| u.active).unwrap_or(true));
+    let save = Action::new(move |(id, input): &(Option<String>, ManualUserInput)| {
+        let (id, input) = (id.clone(), input.clone());
+        async move {
+            match id {
+                Some(id) => update_manual_user(id, input).await,
+                None => create_manual_user(input).await.map(|_| ()),
+            }
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = save.value().get() {
+            on_saved();
+        }
+    });
+    let error = move || save.value().get().and_then(Result::err).map(|e| e.to_string());
+    let editing = id.is_some();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        save.dispatch((
+            id.clone(),
+            ManualUserInput {
+                user_name: user_name.get(),
+                given_name: given.get(),
+                family_name: family.get(),
+                email: email.get(),
+                external_id: external.get(),
+                active: active.get(),
+            },
+        ));
+    };
+    view! {
+        <section class="card section">
+            <form class="form form-grid" on:submit=submit>
+                <Show when=move || error().is_some()>
+                    <div class="span-2"><ErrorNotice message=error().unwrap_or_default()/></div>
+                </Show>
+                <div class="field">
+                    <label for="mu-username">"User name"</label>
+                    <input id="mu-username" type="text" required=true maxlength="512" bind:value=user_name autocomplete="off"/>
+                    <p class="hint">"Usually the work email. Unique in your organization."</p>
+                </div>
+                <div class="field">
+                    <label for="mu-email">"Email"</label>
+                    <input id="mu-email" type="email" maxlength="254" bind:value=email/>
+                </div>
+                <div class="field">
+                    <label for="mu-given">"First name"</label>
+                    <input id="mu-given" type="text" maxlength="200" bind:value=given/>
+                </div>
+                <div class="field">
+                    <label for="mu-family">"Last name"</label>
+                    <input id="mu-family" type="text" maxlength="200" bind:value=family/>
+                </div>
+                <div class="field">
+                    <label for="mu-external">"External ID (optional)"</label>
+                    <input id="mu-external" type="text" maxlength="200" bind:value=external/>
+                </div>
+                <div class="field field-check">
+                    <label><input type="checkbox" bind:checked=active/> " Active"</label>
+                </div>
+                <div class="span-2">
+                    <button type="submit" class="btn btn-primary" disabled=move || save.pending().get()>
+                        {move || if save.pending().get() { "Saving…" } else if editing { "Save changes" } else { "Add user" }}
+                    </button>
+                </div>
+            </form>
+        </section>
+        <Show when=move || matches!(save.value().get(), Some(Ok(())))>
+            <SuccessNotice message="Saved."/>
+        </Show>
+    }
+}

@@ -1,0 +1,347 @@
+//! User groups: the platform's own groups, each giving its members a role.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_params_map};
+use roster_shared::dto::{GroupRole, UserFilter, UserGroupInput, UserGroupView, UserQuery, UserSort};
+
+use crate::api::user_groups::{
+    create_user_group, delete_user_group, get_user_group, list_user_groups, set_default_user_group, unassign_users,
+    update_user_group,
+};
+use crate::api::users::list_users;
+use crate::components::format::date;
+use crate::components::layout::NavRefresh;
+use crate::components::notice::{ErrorNotice, SuccessNotice};
+
+/// `/user-groups`.
+#[component]
+pub fn UserGroupsPage() -> impl IntoView {
+    let refresh = RwSignal::new(0u32);
+    let groups = Resource::new(move || refresh.get(), |_| list_user_groups());
+    let creating = RwSignal::new(false);
+    let set_default = Action::new(move |id: &Option<String>| {
+        let id = id.clone();
+        async move { set_default_user_group(id).await }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = set_default.value().get() {
+            refresh.update(|r| *r += 1);
+        }
+    });
+    let default_error = move || set_default.value().get().and_then(Result::err).map(|e| e.to_string());
+    view! {
+        <Title text="User groups"/>
+        <div class="page-header">
+            <div>
+                <h1>"User groups"</h1>
+                <p class="muted">"Each user group gives its members a role in the application. A user with several groups has the highest of their roles."</p>
+            </div>
+            <button type="button" class="btn btn-primary" data-testid="new-group" on:click=move |_| creating.update(|c| *c = !*c)>
+                {move || if creating.get() { "Cancel" } else { "New user group" }}
+            </button>
+        </div>
+        <Show when=move || creating.get()>
+            <section class="card section">
+                <h2>"New user group"</h2>
+                <GroupForm existing=None on_saved=move |_| { creating.set(false); refresh.update(|r| *r += 1); }/>
+            </section>
+        </Show>
+        <RolesHelp/>
+        <Show when=move || default_error().is_some()>
+            <ErrorNotice message=default_error().unwrap_or_default()/>
+        </Show>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match groups.await {
+                    Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),
+                    Ok(gs) if gs.is_empty() => view! {
+                        <div class="card empty-state" data-testid="groups-empty">
+                            <p>"No user groups yet. Create one per role or team (for example “Engineering — Member”), then assign users to it."</p>
+                        </div>
+                    }.into_any(),
+                    Ok(gs) => view! {
+                        <div class="card table-card">
+                            <div class="table-wrap">
+                                <table class="table" data-testid="groups-table">
+                                    <thead><tr><th>"Name"</th><th>"Role"</th><th>"Members"</th><th>"Default"</th><th>"Created"</th></tr></thead>
+                                    <tbody>
+                                        {gs.into_iter().map(|g| {
+                                            let id = g.id.clone();
+                                            let is_default = g.is_default;
+                                            let radio_label = format!("Make {} the default user group", g.name);
+                                            view! {
+                                                <tr data-testid="group-row">
+                                                    <td>
+                                                        <A href=format!("/user-groups/{}", g.id)>{g.name.clone()}</A>
+                                                        <div class="muted small">{g.description.clone()}</div>
+                                                    </td>
+                                                    <td><span class="badge badge-muted">{g.role.label()}</span></td>
+                                                    <td>{g.member_count}</td>
+                                                    <td>
+                                                        <input type="radio" name="default-group" aria-label=radio_label
+                                                            prop:checked=is_default
+                                                            on:change=move |_| { set_default.dispatch(Some(id.clone())); }/>
+                                                    </td>
+                                                    <td>{date(g.created_at_ms)}</td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                            <p class="muted small pad">
+                                "The default user group is where new users go when nothing else places them (used by just-in-time sign-up and mappings). "
+                                <button type="button" class="linklike" on:click=move |_| { set_default.dispatch(None); }>"Clear the default"</button>
+                            </p>
+                        </div>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn RolesHelp() -> impl IntoView {
+    view! {
+        <details class="card section roles-help">
+            <summary>"What the roles allow"</summary>
+            <dl class="facts">
+                {GroupRole::ALL.into_iter().map(|r| view! { <dt>{r.label()}</dt><dd>{r.description()}</dd> }).collect_view()}
+            </dl>
+        </details>
+    }
+}
+
+#[component]
+fn GroupForm(
+    existing: Option<UserGroupView>,
+    on_saved: impl Fn(UserGroupView) + Send + Sync + 'static,
+) -> impl IntoView {
+    let id = existing.as_ref().map(|g| g.id.clone());
+    let name = RwSignal::new(existing.as_ref().map(|g| g.name.clone()).unwrap_or_default());
+    let description = RwSignal::new(existing.as_ref().map(|g| g.description.clone()).unwrap_or_default());
+    let role = RwSignal::new(existing.as_ref().map(|g| g.role.as_str().to_string()).unwrap_or_else(|| "member".into()));
+    let save = Action::new(move |(id, input): &(Option<String>, UserGroupInput)| {
+        let (id, input) = (id.clone(), input.clone());
+        async move {
+            match id {
+                Some(id) => update_user_group(id, input).await,
+                None => create_user_group(input).await,
+            }
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(g)) = save.value().get() {
+            on_saved(g);
+        }
+    });
+    let error = move || save.value().get().and_then(Result::err).map(|e| e.to_string());
+    let editing = id.is_some();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let role = GroupRole::parse(&role.get()).unwrap_or(GroupRole::Member);
+        save.dispatch((id.clone(), UserGroupInput { name: name.get(), description: description.get(), role }));
+    };
+    view! {
+        <form class="form form-grid" on:submit=submit>
+            <Show when=move || error().is_some()>
+                <div class="span-2"><ErrorNotice message=error().unwrap_or_default()/></div>
+            </Show>
+            <div class="field">
+                <label for="g-name">"Name"</label>
+                <input id="g-name" type="text" required=true maxlength="100" bind:value=name data-testid="group-name"/>
+            </div>
+            <div class="field">
+                <label for="g-role">"Role"</label>
+                <select id="g-role" bind:value=role data-testid="group-role">
+                    {GroupRole::ALL.into_iter().map(|r| view! { <option value=r.as_str()>{r.label()} " — " {r.description()}</option> }).collect_view()}
+                </select>
+            </div>
+            <div class="field span-2">
+                <label for="g-desc">"Description (optional)"</label>
+                <input id="g-desc" type="text" maxlength="500" bind:value=description/>
+            </div>
+            <div class="span-2">
+                <button type="submit" class="btn btn-primary" data-testid="save-group" disabled=move || save.pending().get()>
+                    {move || if save.pending().get() { "Saving…" } else if editing { "Save changes" } else { "Create user group" }}
+                </button>
+            </div>
+        </form>
+    }
+}
+
+/// `/user-groups/:id`: the group, its members, edit and delete.
+#[component]
+pub fn UserGroupPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let refresh = RwSignal::new(0u32);
+    let group = Resource::new(move || (id(), refresh.get()), |(id, _)| get_user_group(id));
+    view! {
+        <p><A href="/user-groups">"← User groups"</A></p>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match group.await {
+                    Ok(g) => view! { <GroupDetail group=g refresh/> }.into_any(),
+                    Err(e) => view! { <Title text="User group"/><ErrorNotice message=e.to_string()/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn GroupDetail(group: UserGroupView, refresh: RwSignal<u32>) -> impl IntoView {
+    let editing = RwSignal::new(false);
+    let gid = group.id.clone();
+    let member_page = RwSignal::new(1u32);
+    let gid_query = gid.clone();
+    let members = Resource::new(
+        move || (refresh.get(), member_page.get()),
+        move |(_, page)| {
+            list_users(UserQuery {
+                filter: UserFilter::All,
+                sort: UserSort::UserName,
+                page_size: 100,
+                page,
+                user_group: Some(gid_query.clone()),
+                ..Default::default()
+            })
+        },
+    );
+    let nav = use_context::<NavRefresh>();
+    let remove = Action::new(move |(g, u): &(String, String)| {
+        let (g, u) = (g.clone(), u.clone());
+        async move { unassign_users(g, vec![u]).await }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = remove.value().get() {
+            refresh.update(|r| *r += 1);
+            if let Some(NavRefresh(n)) = nav {
+                n.update(|v| *v += 1);
+            }
+        }
+    });
+    let g2 = group.clone();
+    let gid_members = gid.clone();
+    view! {
+        <Title text=group.name.clone()/>
+        <div class="page-header">
+            <div>
+                <h1 data-testid="group-title">{group.name.clone()}</h1>
+                <p class="muted">
+                    <span class="badge badge-muted">{group.role.label()}</span> " " {group.role.description()}
+                    {group.is_default.then(|| view! { " · " <span class="badge badge-ok">"Default"</span> })}
+                </p>
+                <p>{group.description.clone()}</p>
+            </div>
+            <button type="button" class="btn btn-ghost" on:click=move |_| editing.update(|e| *e = !*e)>
+                {move || if editing.get() { "Close editor" } else { "Edit" }}
+            </button>
+        </div>
+        <Show when=move || editing.get()>
+            <section class="card section">
+                <GroupForm existing=Some(g2.clone()) on_saved=move |_| { editing.set(false); refresh.update(|r| *r += 1); }/>
+            </section>
+        </Show>
+        <section class="card section" aria-labelledby="members">
+            <h2 id="members">"Members (" {group.member_count} ")"</h2>
+            <p class="muted small">"Add members from " <A href="/users">"Users"</A> " or " <A href="/unassigned">"Unassigned"</A> " by selecting them and choosing this group."</p>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || {
+                    let gid = gid_members.clone();
+                    Suspend::new(async move {
+                        let page = match members.await {
+                            Ok(p) => p,
+                            Err(e) => return view! { <ErrorNotice message=e.to_string()/> }.into_any(),
+                        };
+                        let (total, current, size) = (page.total, page.page, page.page_size);
+                        let rows = page.rows;
+                        let pages = ((total + i64::from(size) - 1) / i64::from(size)).max(1);
+                        if rows.is_empty() {
+                            view! { <p class="empty">"No members yet."</p> }.into_any()
+                        } else {
+                            view! {
+                                <ul class="plain-list" data-testid="group-members">
+                                    {rows.into_iter().map(|u| {
+                                        let (g, uid) = (gid.clone(), u.id.clone());
+                                        view! {
+                                            <li class="row-between">
+                                                <A href=format!("/users/{}", u.id)>{u.display_name.clone().unwrap_or_else(|| u.user_name.clone())} " · " {u.user_name.clone()}</A>
+                                                <button type="button" class="btn btn-ghost btn-small" on:click=move |_| { remove.dispatch((g.clone(), uid.clone())); }>"Remove"</button>
+                                            </li>
+                                        }
+                                    }).collect_view()}
+                                </ul>
+                                {(pages > 1).then(|| view! {
+                                    <div class="pager">
+                                        <button type="button" class="btn btn-ghost btn-small" disabled={current <= 1}
+                                            on:click=move |_| member_page.set(current.saturating_sub(1).max(1))>"Previous"</button>
+                                        <span class="muted small">" Page " {current} " of " {pages} " "</span>
+                                        <button type="button" class="btn btn-ghost btn-small" disabled={i64::from(current) >= pages}
+                                            on:click=move |_| member_page.set(current + 1)>"Next"</button>
+                                    </div>
+                                })}
+                            }.into_any()
+                        }
+                    })
+                }}
+            </Transition>
+        </section>
+        <DeleteGroup group=group/>
+    }
+}
+
+#[component]
+fn DeleteGroup(group: UserGroupView) -> impl IntoView {
+    let confirming = RwSignal::new(false);
+    let navigate = use_navigate();
+    let remove = Action::new(move |id: &String| {
+        let id = id.clone();
+        async move { delete_user_group(id).await }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = remove.value().get() {
+            navigate("/user-groups", Default::default());
+        }
+    });
+    let error = move || remove.value().get().and_then(Result::err).map(|e| e.to_string());
+    let n = group.member_count;
+    let id = group.id.clone();
+    view! {
+        <section class="card section danger-zone">
+            <h2>"Delete user group"</h2>
+            <Show when=move || error().is_some()>
+                <ErrorNotice message=error().unwrap_or_default()/>
+            </Show>
+            <Show when=move || confirming.get() fallback=move || view! {
+                <button type="button" class="btn btn-danger" data-testid="delete-group" on:click=move |_| confirming.set(true)>"Delete user group…"</button>
+            }>
+                {
+                    let id = id.clone();
+                    view! {
+                        <div class="confirm-box" data-testid="delete-confirm">
+                            <p>
+                                {if n == 0 {
+                                    "Nobody is in this group. Delete it?".to_string()
+                                } else {
+                                    format!("{n} member{} will lose the access this group gives. Delete it?", if n == 1 { "" } else { "s" })
+                                }}
+                            </p>
+                            <button type="button" class="btn btn-danger" data-testid="confirm-delete" disabled=move || remove.pending().get()
+                                on:click=move |_| { remove.dispatch(id.clone()); }>"Delete"</button>
+                            " "
+                            <button type="button" class="btn btn-ghost" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                        </div>
+                    }
+                }
+            </Show>
+        </section>
+        <Show when=move || matches!(remove.value().get(), Some(Ok(_)))>
+            <SuccessNotice message="Deleted."/>
+        </Show>
+    }
+}

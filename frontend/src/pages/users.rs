@@ -1,0 +1,352 @@
+//! The users table (and its "unassigned" view): search, filters, sorting, server-side pages,
+//! multi-select and "Assign to user group".
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
+use roster_shared::dto::{Assigned, UserFilter, UserListItem, UserPage, UserQuery, UserSort, UserSource};
+
+use crate::api::user_groups::{assign_users, list_user_groups};
+use crate::api::users::list_users;
+use crate::components::format::{date, datetime};
+use crate::components::layout::NavRefresh;
+use crate::components::notice::{ErrorNotice, SuccessNotice};
+
+/// All users.
+#[component]
+pub fn UsersPage() -> impl IntoView {
+    let query = use_query_map();
+    let initial = query.with_untracked(|q| q.get("filter").map(|f| UserFilter::parse(&f)).unwrap_or_default());
+    view! {
+        <Title text="Users"/>
+        <div class="page-header">
+            <div>
+                <h1>"Users"</h1>
+                <p class="muted">"Everyone in your organization: pushed by your identity provider, created at sign-in, or added here."</p>
+            </div>
+            <A href="/users/new" attr:class="btn btn-primary">"Add user"</A>
+        </div>
+        <UsersTable initial_filter=initial show_filters=true/>
+    }
+}
+
+/// Users in no user group, newest first.
+#[component]
+pub fn UnassignedPage() -> impl IntoView {
+    view! {
+        <Title text="Unassigned users"/>
+        <div class="page-header">
+            <div>
+                <h1>"Unassigned users"</h1>
+                <p class="muted">"These users are in no user group, so they have no role in the application yet. Select them and assign them to a user group."</p>
+            </div>
+        </div>
+        <UsersTable initial_filter=UserFilter::Unassigned show_filters=false/>
+    }
+}
+
+fn sort_header(
+    label: &'static str,
+    key: UserSort,
+    sort: RwSignal<UserSort>,
+    descending: RwSignal<bool>,
+    page: RwSignal<u32>,
+) -> impl IntoView {
+    let indicator = move || {
+        if sort.get() == key {
+            if descending.get() {
+                " ↓"
+            } else {
+                " ↑"
+            }
+        } else {
+            ""
+        }
+    };
+    let aria = move || {
+        if sort.get() == key {
+            if descending.get() {
+                "descending"
+            } else {
+                "ascending"
+            }
+        } else {
+            "none"
+        }
+    };
+    view! {
+        <th aria-sort=aria>
+            <button type="button" class="th-sort" on:click=move |_| {
+                if sort.get_untracked() == key {
+                    descending.update(|d| *d = !*d);
+                } else {
+                    sort.set(key);
+                    descending.set(matches!(key, UserSort::Created | UserSort::Updated));
+                }
+                page.set(1);
+            }>{label}{indicator}</button>
+        </th>
+    }
+}
+
+/// The table with its toolbar.
+#[component]
+fn UsersTable(initial_filter: UserFilter, show_filters: bool) -> impl IntoView {
+    let search = RwSignal::new(String::new());
+    let typed = RwSignal::new(String::new());
+    let filter = RwSignal::new(initial_filter);
+    let sort = RwSignal::new(UserSort::Created);
+    let descending = RwSignal::new(true);
+    let page = RwSignal::new(1u32);
+    let refresh = RwSignal::new(0u32);
+    let selected: RwSignal<Vec<String>> = RwSignal::new(Vec::new());
+    let nav = use_context::<NavRefresh>();
+
+    let users = Resource::new(
+        move || {
+            (
+                UserQuery {
+                    search: search.get(),
+                    filter: filter.get(),
+                    sort: sort.get(),
+                    descending: descending.get(),
+                    page: page.get(),
+                    page_size: 50,
+                    user_group: None,
+                },
+                refresh.get(),
+            )
+        },
+        |(q, _)| list_users(q),
+    );
+    let groups = Resource::new(move || refresh.get(), |_| list_user_groups());
+
+    let target = RwSignal::new(String::new());
+    // The answer names the group, so the effect below reads no resource (a resource read there
+    // would tie it to the layout's Suspense, which then showed "Loading…" for good).
+    let assign = Action::new(move |(group, ids): &(String, Vec<String>)| {
+        let (group, ids) = (group.clone(), ids.clone());
+        async move { assign_users(group, ids).await }
+    });
+    let message = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        if let Some(Ok(Assigned { added: n, group_name: name })) = assign.value().get() {
+            message.set(Some(format!("Assigned {n} user{} to “{name}”.", if n == 1 { "" } else { "s" })));
+            selected.set(Vec::new());
+            refresh.update(|r| *r += 1);
+            if let Some(NavRefresh(n)) = nav {
+                n.update(|v| *v += 1);
+            }
+        }
+    });
+    let assign_error = move || assign.value().get().and_then(Result::err).map(|e| e.to_string());
+
+    let on_search = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        search.set(typed.get_untracked());
+        page.set(1);
+    };
+
+    view! {
+        <div class="toolbar">
+            <form class="search" role="search" on:submit=on_search>
+                <label for="user-search" class="sr-only">"Search users"</label>
+                <input id="user-search" type="search" placeholder="Search user name, name, email or external ID" bind:value=typed data-testid="user-search"/>
+                <button type="submit" class="btn btn-ghost">"Search"</button>
+            </form>
+            {show_filters.then(|| view! {
+                <div class="segmented" role="group" aria-label="Show">
+                    {UserFilter::ALL
+                        .into_iter()
+                        .map(|f| view! {
+                            <button type="button" class="segment" aria-pressed=move || (filter.get() == f).to_string()
+                                data-testid=format!("filter-{}", f.as_str())
+                                on:click=move |_| { filter.set(f); page.set(1); selected.set(Vec::new()); }>{f.label()}</button>
+                        })
+                        .collect_view()}
+                </div>
+            })}
+        </div>
+
+        <div class="bulkbar" class:bulkbar-active=move || !selected.get().is_empty()>
+            <span data-testid="selected-count">
+                {move || {
+                    let n = selected.get().len();
+                    if n == 0 { "Select users to assign them to a user group.".to_string() } else { format!("{n} selected") }
+                }}
+            </span>
+            <label for="assign-target" class="sr-only">"User group"</label>
+            <select id="assign-target" bind:value=target data-testid="assign-target">
+                <option value="">"Choose a user group…"</option>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        groups.await.unwrap_or_default().into_iter().map(|g| view! {
+                            <option value=g.id.clone()>{g.name.clone()} " (" {g.role.label()} ")"</option>
+                        }).collect_view()
+                    })}
+                </Transition>
+            </select>
+            <button type="button" class="btn btn-primary btn-small" data-testid="assign"
+                disabled=move || selected.get().is_empty() || target.get().is_empty() || assign.pending().get()
+                on:click=move |_| { message.set(None); assign.dispatch((target.get(), selected.get())); }>
+                {move || if assign.pending().get() { "Assigning…" } else { "Assign to user group" }}
+            </button>
+        </div>
+        <Show when=move || message.get().is_some()>
+            <SuccessNotice message=message.get().unwrap_or_default()/>
+        </Show>
+        <Show when=move || assign_error().is_some()>
+            <ErrorNotice message=assign_error().unwrap_or_default()/>
+        </Show>
+
+        <Transition fallback=|| view! { <p class="muted">"Loading users…"</p> }>
+            {move || Suspend::new(async move {
+                match users.await {
+                    Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),
+                    Ok(p) => view! { <Table page=p filter sort descending selected page_signal=page search/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Table(
+    page: UserPage,
+    filter: RwSignal<UserFilter>,
+    sort: RwSignal<UserSort>,
+    descending: RwSignal<bool>,
+    selected: RwSignal<Vec<String>>,
+    page_signal: RwSignal<u32>,
+    search: RwSignal<String>,
+) -> impl IntoView {
+    if page.rows.is_empty() {
+        let text = if !search.get_untracked().is_empty() {
+            "No user matches this search."
+        } else {
+            match filter.get_untracked() {
+                UserFilter::Unassigned => "Everyone is in a user group. New users from your identity provider will show up here until they are assigned.",
+                UserFilter::Deactivated => "No deactivated users.",
+                UserFilter::All | UserFilter::Scim => "No users yet. Set up SCIM provisioning so that your identity provider pushes them, or add one by hand.",
+                UserFilter::Jit => "No users signed in just in time yet.",
+                UserFilter::Manual => "No manual users. Use “Add user” for people outside your identity provider.",
+            }
+        };
+        return view! {
+            <div class="card empty-state" data-testid="users-empty">
+                <p>{text}</p>
+                {(filter.get_untracked() == UserFilter::All && search.get_untracked().is_empty()).then(|| view! {
+                    <A href="/scim" attr:class="btn btn-primary">"Set up SCIM provisioning"</A>
+                })}
+            </div>
+        }
+        .into_any();
+    }
+    let ids: Vec<String> = page.rows.iter().map(|r| r.id.clone()).collect();
+    let all_ids = ids.clone();
+    let all_selected = move || {
+        let sel = selected.get();
+        !all_ids.is_empty() && all_ids.iter().all(|id| sel.contains(id))
+    };
+    let total = page.total;
+    let first = i64::from(page.page - 1) * i64::from(page.page_size) + 1;
+    let last = first + page.rows.len() as i64 - 1;
+    let pages = ((total + i64::from(page.page_size) - 1) / i64::from(page.page_size)).max(1);
+    let current = page.page;
+    view! {
+        <div class="card table-card">
+            <div class="table-wrap">
+                <table class="table" data-testid="users-table">
+                    <thead>
+                        <tr>
+                            <th class="check">
+                                <input type="checkbox" aria-label="Select all on this page" prop:checked=all_selected
+                                    data-testid="select-all"
+                                    on:change=move |ev| {
+                                        let on = event_target_checked(&ev);
+                                        selected.update(|s| {
+                                            s.retain(|id| !ids.contains(id));
+                                            if on { s.extend(ids.iter().cloned()); }
+                                        });
+                                    }/>
+                            </th>
+                            {sort_header("User name", UserSort::UserName, sort, descending, page_signal)}
+                            {sort_header("Name", UserSort::Name, sort, descending, page_signal)}
+                            <th>"Email"</th>
+                            <th>"Source"</th>
+                            <th>"Status"</th>
+                            <th>"User groups"</th>
+                            {sort_header("Created", UserSort::Created, sort, descending, page_signal)}
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {page.rows.into_iter().map(|u| view! { <Row user=u selected/> }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+            <div class="pager">
+                <span class="muted small" data-testid="users-range">{format!("{first}–{last} of {total}")}</span>
+                <div>
+                    <button type="button" class="btn btn-ghost btn-small" disabled={current <= 1}
+                        on:click=move |_| page_signal.set(current.saturating_sub(1).max(1))>"Previous"</button>
+                    <span class="muted small">" Page " {current} " of " {pages} " "</span>
+                    <button type="button" class="btn btn-ghost btn-small" disabled={i64::from(current) >= pages}
+                        on:click=move |_| page_signal.set(current + 1)>"Next"</button>
+                </div>
+            </div>
+        </div>
+    }
+    .into_any()
+}
+
+#[component]
+fn Row(user: UserListItem, selected: RwSignal<Vec<String>>) -> impl IntoView {
+    let id = user.id.clone();
+    let id2 = user.id.clone();
+    let checked = move || selected.get().contains(&id);
+    view! {
+        <tr data-testid="user-row">
+            <td class="check">
+                <input type="checkbox" aria-label=format!("Select {}", user.user_name) prop:checked=checked
+                    on:change=move |ev| {
+                        let on = event_target_checked(&ev);
+                        selected.update(|s| {
+                            s.retain(|x| *x != id2);
+                            if on { s.push(id2.clone()); }
+                        });
+                    }/>
+            </td>
+            <td><A href=format!("/users/{}", user.id)>{user.user_name.clone()}</A></td>
+            <td>{user.display_name.clone().unwrap_or_default()}</td>
+            <td>{user.email.clone().unwrap_or_default()}</td>
+            <td><span class=format!("badge badge-source-{}", user.source.as_str())>{user.source.label()}</span></td>
+            <td>
+                {if user.active {
+                    view! { <span class="badge badge-ok">"Active"</span> }.into_any()
+                } else {
+                    view! { <span class="badge badge-muted">"Deactivated"</span> }.into_any()
+                }}
+            </td>
+            <td>
+                {if user.user_groups.is_empty() {
+                    view! { <span class="badge badge-warning">"Unassigned"</span> }.into_any()
+                } else {
+                    user.user_groups.clone().into_iter().map(|(gid, name)| view! {
+                        <A href=format!("/user-groups/{gid}") attr:class="chip">{name}</A>
+                    }).collect_view().into_any()
+                }}
+            </td>
+            <td title=datetime(user.created_at_ms)>{date(user.created_at_ms)}</td>
+        </tr>
+    }
+}
+
+/// The label of a source, for pages that show one user.
+pub fn source_note(source: UserSource) -> &'static str {
+    match source {
+        UserSource::Scim => "Managed by your identity provider: its attributes change there and arrive here over SCIM; deactivate or remove the user there. Here you can only choose their user groups.",
+        UserSource::Jit => "Created at their first single sign-on. Their attributes come from the identity provider at each sign-in.",
+        UserSource::Manual => "Added by an admin in this dashboard. Your identity provider does not know this user.",
+    }
+}

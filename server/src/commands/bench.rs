@@ -1,0 +1,532 @@
+//! `roster bench`: the SCIM API's load benchmark, run against a running server.
+//!
+//! It makes a new tenant with a token in the server's database, seeds it with `--users` users
+//! (through the provisioning service's batch create, in transactions of 10,000: the rows are
+//! exactly what `POST /Users` writes, only faster to make), then drives the server over HTTP with
+//! `--concurrency` clients for `--duration` seconds per scenario and prints requests per second
+//! and p50/p99 latency for each, the server's own `/healthz` first as the baseline. Last comes an
+//! Entra-style initial sync (look up each user by userName, create it, then create groups and add
+//! the users as members) timed from start to end, and the server's resident memory read from
+//! `/proc/{--server-pid}/status`.
+//!
+//! Why not wrk: the scenarios need fresh userNames per create, ids from the seed, and a
+//! multi-step sync; wrk's Lua can do the first two but not the third, and one tool for all keeps
+//! the figures comparable. The client runs on one thread so that it takes at most one of the
+//! machine's cores away from the server.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use roster_shared::accounts::{self, SignUp};
+use roster_shared::credentials;
+use roster_shared::ids::TenantId;
+use roster_shared::provisioning::Scim;
+use roster_shared::store::Store;
+use serde_json::{json, Value};
+
+use crate::cli::BenchArgs;
+
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+const CORE_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+const SEED_BATCH: u64 = 10_000;
+const GROUPS: usize = 10;
+
+/// One seeded user's body: core and enterprise attributes, like an IdP sends.
+fn user_body(prefix: &str, i: u64) -> Value {
+    json!({
+        "schemas": [CORE_USER, ENTERPRISE],
+        "userName": format!("{prefix}{i}@bench.example.com"),
+        "externalId": format!("{prefix}-ext-{i}"),
+        "name": {"givenName": format!("Given{i}"), "familyName": format!("Family{i}")},
+        "displayName": format!("Given{i} Family{i}"),
+        "emails": [{"value": format!("{prefix}{i}@bench.example.com"), "type": "work", "primary": true}],
+        "active": true,
+        ENTERPRISE: {"department": format!("Department {}", i % 50), "employeeNumber": i.to_string()},
+    })
+}
+
+/// What one scenario measured.
+struct Outcome {
+    name: String,
+    requests: u64,
+    errors: u64,
+    elapsed: Duration,
+    /// Sorted latencies in microseconds.
+    latencies: Vec<u32>,
+}
+
+impl Outcome {
+    fn rate(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile_ms(&self, p: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return 0.0;
+        }
+        let idx = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        f64::from(self.latencies[idx]) / 1000.0
+    }
+}
+
+/// Runs `op(worker, sequence)` from `concurrency` clients for `duration`; an `Err` counts as an
+/// error (and is printed once).
+async fn load<F, Fut>(name: &str, concurrency: usize, duration: Duration, op: F) -> Outcome
+where
+    F: Fn(usize, u64) -> Fut + Clone + 'static,
+    Fut: Future<Output = Result<(), String>> + 'static,
+{
+    let started = Instant::now();
+    let deadline = started + duration;
+    let errors = Arc::new(AtomicU64::new(0));
+    let local = tokio::task::LocalSet::new();
+    let mut handles = Vec::new();
+    for worker in 0..concurrency {
+        let op = op.clone();
+        let errors = errors.clone();
+        handles.push(local.spawn_local(async move {
+            let mut lat = Vec::new();
+            let mut seq = 0u64;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let result = op(worker, seq).await;
+                lat.push(t.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+                seq += 1;
+                if let Err(e) = result {
+                    if errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                        eprintln!("  first error: {e}");
+                    }
+                }
+            }
+            lat
+        }));
+    }
+    let mut latencies = Vec::new();
+    local
+        .run_until(async {
+            for h in handles {
+                if let Ok(l) = h.await {
+                    latencies.extend(l);
+                }
+            }
+        })
+        .await;
+    let elapsed = started.elapsed();
+    latencies.sort_unstable();
+    Outcome {
+        name: name.to_string(),
+        requests: latencies.len() as u64,
+        errors: errors.load(Ordering::Relaxed),
+        elapsed,
+        latencies,
+    }
+}
+
+/// Sends a request and checks its status.
+async fn expect(req: reqwest::RequestBuilder, status: u16) -> Result<Value, String> {
+    let res = req.send().await.map_err(|e| e.to_string())?;
+    let got = res.status().as_u16();
+    let body = res.bytes().await.map_err(|e| e.to_string())?;
+    if got != status {
+        return Err(format!("status {got} (wanted {status}): {}", String::from_utf8_lossy(&body)));
+    }
+    if body.is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(&body).map_err(|e| format!("bad JSON: {e}"))
+}
+
+#[derive(Clone)]
+struct Client {
+    http: reqwest::Client,
+    base: Arc<str>,
+    token: Arc<str>,
+}
+
+impl Client {
+    fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.get(format!("{}{path}", self.base)).bearer_auth(&*self.token)
+    }
+    fn send_json(&self, method: reqwest::Method, path: &str, body: &Value) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&*self.token)
+            .header("content-type", "application/scim+json")
+            .body(body.to_string())
+    }
+}
+
+fn filter_query(filter: &str) -> String {
+    url::form_urlencoded::Serializer::new(String::new()).append_pair("filter", filter).finish()
+}
+
+/// Resident and peak resident memory of a process, from /proc.
+fn memory_of(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// Makes the tenant and token, seeds users; returns (tenant, token, seeded ids).
+async fn prepare(store: &Store, args: &BenchArgs, run: &str) -> anyhow::Result<(TenantId, String, Vec<String>)> {
+    let signed_up = accounts::sign_up(
+        store,
+        SignUp {
+            organization: format!("Bench {run}"),
+            name: "Bench".into(),
+            email: format!("bench-{run}@bench.example.com"),
+            password: format!("bench-password-{run}"),
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot create the bench tenant: {e}"))?;
+    let tenant = signed_up.tenant_id;
+    credentials::set_scim_enabled(store, &tenant, true).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (_, secret) = credentials::create_token(store, &tenant, "bench", "bench", None)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot create a token: {e}"))?;
+
+    let base_url = format!("{}/scim/v2/{tenant}", args.url.trim_end_matches('/'));
+    let scim = Scim { store, tenant: &tenant, base_url: &base_url };
+    let mut ids = Vec::with_capacity(args.users as usize);
+    let started = Instant::now();
+    let mut next = 0u64;
+    while next < args.users {
+        let end = (next + SEED_BATCH).min(args.users);
+        let bodies: Vec<Value> = (next..end).map(|i| user_body("user", i)).collect();
+        let created = scim
+            .create_users(&bodies, "scim")
+            .await
+            .map_err(|(i, e)| anyhow::anyhow!("seeding failed at {:?}: {}", i.map(|i| next + i as u64), e.detail))?;
+        ids.extend(created);
+        next = end;
+        if next.is_multiple_of(100_000) || next == args.users {
+            eprintln!("  seeded {next} users ({:.0} users/s)", next as f64 / started.elapsed().as_secs_f64());
+        }
+    }
+    Ok((tenant, secret.expose().to_string(), ids))
+}
+
+/// The Entra-style initial sync: for each user a lookup by userName then a create; then groups
+/// (lookup, create, members added 100 per PATCH). Returns the elapsed time and the error count.
+async fn initial_sync(client: &Client, users: usize, concurrency: usize, run: &str) -> (Duration, u64) {
+    let started = Instant::now();
+    let errors = Arc::new(AtomicU64::new(0));
+    let next = Arc::new(AtomicU64::new(0));
+    let ids: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let local = tokio::task::LocalSet::new();
+    let prefix: Arc<str> = format!("sync{run}-").into();
+    for _ in 0..concurrency {
+        let (client, errors, next, ids, prefix) =
+            (client.clone(), errors.clone(), next.clone(), ids.clone(), prefix.clone());
+        local.spawn_local(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= users as u64 {
+                    break;
+                }
+                let body = user_body(&prefix, i);
+                let user_name = body["userName"].as_str().unwrap_or_default().to_string();
+                let q = filter_query(&format!("userName eq \"{user_name}\""));
+                let step = async {
+                    let found = expect(client.get(&format!("/Users?{q}")), 200).await?;
+                    if found["totalResults"] != json!(0) {
+                        return Err("the user exists already".to_string());
+                    }
+                    let created = expect(client.send_json(reqwest::Method::POST, "/Users", &body), 201).await?;
+                    Ok(created["id"].as_str().unwrap_or_default().to_string())
+                };
+                match step.await {
+                    Ok(id) => ids.lock().map(|mut v| v.push(id)).unwrap_or(()),
+                    Err(e) => {
+                        if errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                            eprintln!("  first sync error: {e}");
+                        }
+                    }
+                }
+            }
+        });
+    }
+    local.await;
+    let ids = ids.lock().map(|v| v.clone()).unwrap_or_default();
+    // Groups: one per 200 users, members in PATCHes of 100, groups synced in parallel.
+    let chunks: Vec<Vec<String>> = ids.chunks(200).map(<[String]>::to_vec).collect();
+    let next = Arc::new(AtomicU64::new(0));
+    let chunks = Arc::new(chunks);
+    let local = tokio::task::LocalSet::new();
+    for _ in 0..concurrency {
+        let (client, errors, next, chunks, prefix) =
+            (client.clone(), errors.clone(), next.clone(), chunks.clone(), prefix.clone());
+        local.spawn_local(async move {
+            loop {
+                let g = next.fetch_add(1, Ordering::Relaxed) as usize;
+                let Some(members) = chunks.get(g) else { break };
+                let name = format!("{prefix}group-{g}");
+                let step = async {
+                    let q = filter_query(&format!("displayName eq \"{name}\""));
+                    expect(client.get(&format!("/Groups?{q}&excludedAttributes=members")), 200).await?;
+                    let created = expect(
+                        client.send_json(
+                            reqwest::Method::POST,
+                            "/Groups",
+                            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name, "externalId": name}),
+                        ),
+                        201,
+                    )
+                    .await?;
+                    let gid = created["id"].as_str().unwrap_or_default().to_string();
+                    for part in members.chunks(100) {
+                        let value: Vec<Value> = part.iter().map(|id| json!({"value": id})).collect();
+                        let patch = json!({"schemas": [PATCH_OP], "Operations": [{"op": "Add", "path": "members", "value": value}]});
+                        expect(client.send_json(reqwest::Method::PATCH, &format!("/Groups/{gid}"), &patch), 204)
+                            .await?;
+                    }
+                    Ok::<(), String>(())
+                };
+                if let Err(e) = step.await {
+                    if errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                        eprintln!("  first group sync error: {e}");
+                    }
+                }
+            }
+        });
+    }
+    local.await;
+    (started.elapsed(), errors.load(Ordering::Relaxed))
+}
+
+/// Runs the benchmark.
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let store = super::open_store(&args.database.database_url).await?;
+    let backend = store.backend();
+    let run_id = format!("{:x}", rand::thread_rng().gen::<u32>());
+    eprintln!("roster bench: {backend:?} at {}, {} users, run {run_id}", args.url, args.users);
+    let (tenant, token, ids) = prepare(&store, &args, &run_id).await?;
+    store.close().await;
+    let ids: Arc<Vec<String>> = Arc::new(ids);
+
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency * 2)
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let root = args.url.trim_end_matches('/').to_string();
+    let client =
+        Client { http: http.clone(), base: format!("{root}/scim/v2/{tenant}").into(), token: token.clone().into() };
+    let duration = Duration::from_secs(args.duration);
+    let c = args.concurrency;
+    let n = args.users.max(1);
+    let mut results = Vec::new();
+
+    // Groups for the member-add scenario.
+    let mut group_ids = Vec::new();
+    for g in 0..GROUPS {
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": format!("bench group {g}")});
+        let created = expect(client.send_json(reqwest::Method::POST, "/Groups", &body), 201)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot create a group: {e}"))?;
+        group_ids.push(created["id"].as_str().unwrap_or_default().to_string());
+    }
+    let group_ids = Arc::new(group_ids);
+
+    eprintln!("  GET /healthz");
+    let health = format!("{root}/healthz");
+    let h = http.clone();
+    results.push(
+        load("GET /healthz (baseline)", c, duration, move |_, _| {
+            let req = h.get(&health);
+            async move { expect(req, 200).await.map(|_| ()) }
+        })
+        .await,
+    );
+
+    eprintln!("  GET /ServiceProviderConfig");
+    let cl = client.clone();
+    results.push(
+        load("GET /ServiceProviderConfig (auth only)", c, duration, move |_, _| {
+            let req = cl.get("/ServiceProviderConfig");
+            async move { expect(req, 200).await.map(|_| ()) }
+        })
+        .await,
+    );
+
+    eprintln!("  GET /Users/{{id}}");
+    let (cl, ids2) = (client.clone(), ids.clone());
+    results.push(
+        load("GET /Users/{id}", c, duration, move |_, _| {
+            let id = &ids2[rand::thread_rng().gen_range(0..ids2.len().max(1))];
+            let req = cl.get(&format!("/Users/{id}"));
+            async move { expect(req, 200).await.map(|_| ()) }
+        })
+        .await,
+    );
+
+    eprintln!("  filter userName eq");
+    let cl = client.clone();
+    results.push(
+        load("GET /Users?filter=userName eq …", c, duration, move |_, _| {
+            let i = rand::thread_rng().gen_range(0..n);
+            let q = filter_query(&format!("userName eq \"user{i}@bench.example.com\""));
+            let req = cl.get(&format!("/Users?{q}&startIndex=1&count=100"));
+            async move {
+                let v = expect(req, 200).await?;
+                if v["totalResults"] == json!(1) {
+                    Ok(())
+                } else {
+                    Err(format!("wanted one user, got {}", v["totalResults"]))
+                }
+            }
+        })
+        .await,
+    );
+
+    eprintln!("  list page (startIndex)");
+    let cl = client.clone();
+    results.push(
+        load("GET /Users?startIndex=1&count=100", c, duration, move |_, _| {
+            let req = cl.get("/Users?startIndex=1&count=100");
+            async move { expect(req, 200).await.map(|_| ()) }
+        })
+        .await,
+    );
+
+    eprintln!("  list page (cursor)");
+    let cl = client.clone();
+    let cursors: Arc<std::sync::Mutex<Vec<String>>> = Arc::new(std::sync::Mutex::new(vec![String::new(); c]));
+    results.push(
+        load("GET /Users?cursor=…&count=100", c, duration, move |worker, _| {
+            let cursor = cursors.lock().map(|v| v[worker].clone()).unwrap_or_default();
+            let req = cl.get(&format!("/Users?count=100&cursor={cursor}"));
+            let cursors = cursors.clone();
+            async move {
+                let v = expect(req, 200).await?;
+                let next = v["nextCursor"].as_str().unwrap_or_default().to_string();
+                if let Ok(mut c) = cursors.lock() {
+                    c[worker] = next;
+                }
+                Ok(())
+            }
+        })
+        .await,
+    );
+
+    eprintln!("  POST /Users");
+    let cl = client.clone();
+    let create_prefix = format!("new{run_id}-");
+    results.push(
+        load("POST /Users", c, duration, move |worker, seq| {
+            let body = user_body(&format!("{create_prefix}{worker}-"), seq);
+            let req = cl.send_json(reqwest::Method::POST, "/Users", &body);
+            async move { expect(req, 201).await.map(|_| ()) }
+        })
+        .await,
+    );
+
+    eprintln!("  PATCH /Users/{{id}}");
+    let (cl, ids2) = (client.clone(), ids.clone());
+    results.push(
+        load("PATCH /Users/{id} (replace)", c, duration, move |_, seq| {
+            let id = &ids2[rand::thread_rng().gen_range(0..ids2.len().max(1))];
+            let body = json!({"schemas": [PATCH_OP], "Operations": [
+                {"op": "Replace", "path": "displayName", "value": format!("Renamed {seq}")},
+                {"op": "Replace", "path": "active", "value": seq % 2 == 0},
+            ]});
+            let req = cl.send_json(reqwest::Method::PATCH, &format!("/Users/{id}"), &body);
+            async move { expect(req, 200).await.map(|_| ()) }
+        })
+        .await,
+    );
+
+    eprintln!("  PATCH /Groups/{{id}} add member");
+    let (cl, ids2, groups) = (client.clone(), ids.clone(), group_ids.clone());
+    results.push(
+        load("PATCH /Groups/{id} (add member)", c, duration, move |_, _| {
+            let mut rng = rand::thread_rng();
+            let id = &ids2[rng.gen_range(0..ids2.len().max(1))];
+            let gid = &groups[rng.gen_range(0..groups.len())];
+            let body = json!({"schemas": [PATCH_OP], "Operations": [{"op": "Add", "path": "members", "value": [{"value": id}]}]});
+            let req = cl.send_json(reqwest::Method::PATCH, &format!("/Groups/{gid}"), &body);
+            async move { expect(req, 204).await.map(|_| ()) }
+        })
+        .await,
+    );
+
+    eprintln!("  Entra-style initial sync of {} users", args.sync_users);
+    let (sync_time, sync_errors) = initial_sync(&client, args.sync_users, c, &run_id).await;
+    let memory = args.server_pid.and_then(memory_of);
+
+    // The report.
+    println!();
+    println!(
+        "Roster SCIM load benchmark: {backend:?}, {} users in the tenant, {c} concurrent clients, {} s per scenario",
+        args.users, args.duration
+    );
+    println!();
+    println!("| scenario | requests | errors | requests/s | p50 ms | p99 ms |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for r in &results {
+        println!(
+            "| {} | {} | {} | {:.0} | {:.2} | {:.2} |",
+            r.name,
+            r.requests,
+            r.errors,
+            r.rate(),
+            r.percentile_ms(0.5),
+            r.percentile_ms(0.99)
+        );
+    }
+    println!(
+        "| Entra-style initial sync, {} users + {} groups | | {} | | total {:.1} s | |",
+        args.sync_users,
+        args.sync_users.div_ceil(200),
+        sync_errors,
+        sync_time.as_secs_f64()
+    );
+    println!();
+    let by_name = |p: &str| results.iter().find(|r| r.name.starts_with(p));
+    let mut all_ok = true;
+    let mut check = |what: String, ok: bool| {
+        all_ok &= ok;
+        println!("- [{}] {what}", if ok { "met" } else { "MISSED" });
+    };
+    println!("Targets:");
+    if let (Some(h), Some(g)) = (by_name("GET /healthz"), by_name("GET /Users/{id}")) {
+        let ratio = g.rate() / h.rate().max(1.0);
+        check(format!("get by id at {:.0}% of the /healthz rate (≥ 50%)", ratio * 100.0), ratio >= 0.5);
+    }
+    if let Some(f) = by_name("GET /Users?filter") {
+        let p99 = f.percentile_ms(0.99);
+        check(format!("filter userName eq p99 {p99:.2} ms at {} users (< 5 ms)", args.users), p99 < 5.0);
+    }
+    if let Some(cr) = by_name("POST /Users") {
+        check(format!("{:.0} creates/s (≥ 2000)", cr.rate()), cr.rate() >= 2000.0);
+    }
+    check(
+        format!("initial sync of {} users in {:.1} s (< 15 s)", args.sync_users, sync_time.as_secs_f64()),
+        sync_time < Duration::from_secs(15) && sync_errors == 0,
+    );
+    match memory {
+        Some((rss, hwm)) => check(
+            format!("server resident memory {} MB, peak {} MB (< 200 MB)", rss / 1024, hwm / 1024),
+            hwm < 200 * 1024,
+        ),
+        None => println!("- server memory not read (pass --server-pid)"),
+    }
+    let errors: u64 = results.iter().map(|r| r.errors).sum::<u64>() + sync_errors;
+    if errors > 0 {
+        println!("- {errors} requests failed (see the first errors above)");
+    }
+    if !all_ok && args.strict {
+        anyhow::bail!("targets missed");
+    }
+    Ok(())
+}

@@ -1,0 +1,532 @@
+//! The admin dashboard's server functions: SCIM setup, users, user groups, activity, and that an
+//! admin can never reach another tenant's data.
+
+use http::StatusCode;
+use serde_json::{json, Value};
+
+use crate::both_backends;
+use crate::common::*;
+
+both_backends!(
+    scim_setup_switch_tokens_rotate_and_revoke,
+    users_table_searches_filters_sorts_and_pages,
+    user_groups_assign_unassign_default_and_delete,
+    user_detail_explains_memberships_and_timeline,
+    manual_users_are_created_edited_removed_and_never_taken_by_scim,
+    activity_lists_filters_and_shows_one_record,
+    admin_functions_need_a_session,
+    another_tenants_data_is_never_reached,
+);
+
+const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+
+/// Signs up an organization and returns (cookie, tenant id).
+async fn admin(app: &TestApp, org: &str) -> (String, String) {
+    let email = format!("admin-{}@{}.test", uuid::Uuid::new_v4().simple(), org.to_ascii_lowercase());
+    let cookie = app.sign_up(org, &email, PASSWORD).await;
+    let viewer = app.viewer(Some(&cookie)).await;
+    (cookie, viewer["tenant"]["id"].as_str().expect("tenant").to_string())
+}
+
+/// Switches SCIM on and makes a token through the dashboard; returns (base URL, token).
+async fn scim_on(app: &TestApp, cookie: &str) -> (String, String) {
+    app.ok_json("scim_enable", json!({"enabled": true}), cookie).await;
+    let made = app
+        .ok_json("scim_credential_create", json!({"kind": "bearer", "name": "Okta", "expires_in_days": 30}), cookie)
+        .await;
+    (made["scim_base_url"].as_str().unwrap().to_string(), made["secret"].as_str().unwrap().to_string())
+}
+
+/// A SCIM request to the tenant of `base` (a SCIM base URL); returns the status and JSON body.
+async fn scim(app: &TestApp, base: &str, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let tenant = base.rsplit('/').next().unwrap_or_default();
+    let (status, _, json) = app.scim(method, tenant, token, path, body).await;
+    (status.as_u16(), json)
+}
+
+async fn push_user(app: &TestApp, base: &str, token: &str, user_name: &str, given: &str, family: &str) -> String {
+    let (status, body) = scim(
+        app,
+        base,
+        token,
+        "POST",
+        "/Users",
+        Some(json!({
+            "schemas": [CORE],
+            "userName": user_name,
+            "name": {"givenName": given, "familyName": family},
+            "emails": [{"value": user_name, "primary": true}],
+            "externalId": format!("ext-{user_name}"),
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    body["id"].as_str().unwrap().to_string()
+}
+
+async fn scim_status(app: &TestApp, base: &str, token: &str) -> u16 {
+    scim(app, base, token, "GET", "/Users", None).await.0
+}
+
+async fn scim_setup_switch_tokens_rotate_and_revoke(db: Db) {
+    let app = TestApp::new(db).await;
+    let (cookie, tenant) = admin(&app, "Acme").await;
+    let setup = app.ok_json("scim_setup", json!({}), &cookie).await;
+    assert_eq!(setup["enabled"], false);
+    assert_eq!(setup["scim_base_url"], format!("{PUBLIC_URL}/scim/v2/{tenant}"));
+    assert_eq!(setup["credentials"], json!([]));
+    assert_eq!(setup["health"]["last_request_at_ms"], Value::Null);
+
+    // A token made while SCIM is off does not work until SCIM is on.
+    let made = app.ok_json("scim_credential_create", json!({"kind": "bearer", "name": "Okta"}), &cookie).await;
+    let token = made["secret"].as_str().unwrap().to_string();
+    let base = made["scim_base_url"].as_str().unwrap().to_string();
+    assert!(token.starts_with("rst_"));
+    assert_eq!(made["credential"]["created_by"], app.viewer(Some(&cookie)).await["email"]);
+    assert_eq!(scim_status(&app, &base, &token).await, 401);
+    app.ok_json("scim_enable", json!({"enabled": true}), &cookie).await;
+    assert_eq!(scim_status(&app, &base, &token).await, 200);
+
+    // The list never holds a secret.
+    let setup = app.ok_json("scim_setup", json!({}), &cookie).await;
+    assert_eq!(setup["enabled"], true);
+    assert_eq!(setup["credentials"].as_array().unwrap().len(), 1);
+    assert!(!setup.to_string().contains(&token), "the secret is never listed");
+    assert_eq!(setup["health"]["requests_24h"], 1, "one accepted SCIM request: {}", setup["health"]);
+
+    // Rotation: a second token; both work until the old one is revoked.
+    let old_id = made["credential"]["id"].as_str().unwrap().to_string();
+    let rotated = app.ok_json("scim_credential_rotate", json!({"id": old_id}), &cookie).await;
+    let new_token = rotated["secret"].as_str().unwrap().to_string();
+    assert_ne!(new_token, token);
+    assert_eq!(rotated["credential"]["name"], "Okta");
+    assert_eq!(scim_status(&app, &base, &token).await, 200);
+    assert_eq!(scim_status(&app, &base, &new_token).await, 200);
+    app.ok_json("scim_credential_revoke", json!({"id": old_id}), &cookie).await;
+    assert_eq!(scim_status(&app, &base, &token).await, 401);
+    assert_eq!(scim_status(&app, &base, &new_token).await, 200);
+    let (status, err) = app.call_json("scim_credential_revoke", json!({"id": old_id}), Some(&cookie)).await;
+    assert!(status.is_server_error() || status.is_client_error());
+    assert!(err.to_string().contains("already revoked"), "{err}");
+
+    // An OAuth client: the token endpoint comes with it.
+    let client =
+        app.ok_json("scim_credential_create", json!({"kind": "oauth_client", "name": "PingOne"}), &cookie).await;
+    assert!(client["secret"].as_str().unwrap().starts_with("rsc_"));
+    assert_eq!(client["token_endpoint"], format!("{base}/oauth/token"));
+    // Bad input changes nothing.
+    let (_, err) =
+        app.call_json("scim_credential_create", json!({"kind": "bearer", "name": "  "}), Some(&cookie)).await;
+    assert!(err.to_string().contains("name"), "{err}");
+    let (_, err) = app.call_json("scim_credential_create", json!({"kind": "magic", "name": "x"}), Some(&cookie)).await;
+    assert!(err.to_string().contains("Unknown kind"), "{err}");
+    assert_eq!(app.ok_json("scim_setup", json!({}), &cookie).await["credentials"].as_array().unwrap().len(), 3);
+
+    // Switching off refuses the IdP again; each change is in the activity log.
+    app.ok_json("scim_enable", json!({"enabled": false}), &cookie).await;
+    assert_eq!(scim_status(&app, &base, &new_token).await, 401);
+    let log = app.ok_json("activity", json!({"query": {"actor": "admin", "outcome": "", "resource_type": "", "resource_id": "", "credential_id": ""}}), &cookie).await;
+    let summaries: Vec<&str> =
+        log["records"].as_array().unwrap().iter().map(|r| r["summary"].as_str().unwrap()).collect();
+    for wanted in [
+        "SCIM provisioning switched on",
+        "SCIM provisioning switched off",
+        "revoked \"Okta\"",
+        "created OAuth client \"PingOne\"",
+    ] {
+        assert!(summaries.iter().any(|s| s.contains(wanted)), "{wanted} in {summaries:?}");
+    }
+}
+
+fn users_query(extra: Value) -> Value {
+    let mut q = json!({"search": "", "filter": "all", "sort": "created", "descending": false, "page": 1, "page_size": 50, "user_group": null});
+    if let (Value::Object(q), Value::Object(e)) = (&mut q, extra) {
+        q.extend(e);
+    }
+    json!({"query": q})
+}
+
+async fn users_table_searches_filters_sorts_and_pages(db: Db) {
+    let app = TestApp::new(db).await;
+    let (cookie, _) = admin(&app, "Acme").await;
+    let empty = app.ok_json("users", users_query(json!({})), &cookie).await;
+    assert_eq!(empty["total"], 0);
+    let (base, token) = scim_on(&app, &cookie).await;
+    let mut ids = Vec::new();
+    for (u, g, f) in
+        [("zoe@acme.test", "Zoe", "Zebra"), ("amy@acme.test", "Amy", "Apple"), ("bob@acme.test", "Bob", "Liskov")]
+    {
+        ids.push(push_user(&app, &base, &token, u, g, f).await);
+    }
+    // Deactivate bob over SCIM.
+    let (s, _) = scim(&app, &base, &token, "PATCH", &format!("/Users/{}", ids[2]), Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "path": "active", "value": false}]})))
+        .await;
+    assert_eq!(s, 200);
+
+    let all = app.ok_json("users", users_query(json!({})), &cookie).await;
+    assert_eq!(all["total"], 3);
+    assert_eq!(all["rows"][0]["user_name"], "zoe@acme.test", "created order");
+    assert_eq!(all["rows"][0]["display_name"], "Zoe Zebra");
+    assert_eq!(all["rows"][0]["source"], "scim");
+    let by_name = app.ok_json("users", users_query(json!({"sort": "user_name"})), &cookie).await;
+    let names: Vec<&str> =
+        by_name["rows"].as_array().unwrap().iter().map(|r| r["user_name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["amy@acme.test", "bob@acme.test", "zoe@acme.test"]);
+    let desc = app.ok_json("users", users_query(json!({"sort": "user_name", "descending": true})), &cookie).await;
+    assert_eq!(desc["rows"][0]["user_name"], "zoe@acme.test");
+
+    // Search: userName, family name, email, externalId; case-insensitive; LIKE characters are literal.
+    for (q, n) in [("ZOE", 1), ("liskov", 1), ("acme.test", 3), ("ext-amy", 1), ("%", 0), ("_", 0), ("nobody", 0)] {
+        let r = app.ok_json("users", users_query(json!({"search": q})), &cookie).await;
+        assert_eq!(r["total"], n, "search {q:?}");
+    }
+    // Filters.
+    for (f, n) in [("deactivated", 1), ("unassigned", 3), ("scim", 3), ("manual", 0), ("jit", 0)] {
+        let r = app.ok_json("users", users_query(json!({"filter": f})), &cookie).await;
+        assert_eq!(r["total"], n, "filter {f}");
+    }
+    // Pages.
+    let p2 = app.ok_json("users", users_query(json!({"sort": "user_name", "page": 2, "page_size": 2})), &cookie).await;
+    assert_eq!(p2["total"], 3);
+    assert_eq!(p2["rows"].as_array().unwrap().len(), 1);
+    assert_eq!(p2["rows"][0]["user_name"], "zoe@acme.test");
+    let capped = app.ok_json("users", users_query(json!({"page_size": 100000})), &cookie).await;
+    assert_eq!(capped["page_size"], 200);
+    let (status, err) = app.call_json("users", users_query(json!({"search": "x".repeat(300)})), Some(&cookie)).await;
+    assert_ne!(status, StatusCode::OK);
+    assert!(err.to_string().contains("200 characters"), "{err}");
+}
+
+async fn user_groups_assign_unassign_default_and_delete(db: Db) {
+    let app = TestApp::new(db).await;
+    let (cookie, _) = admin(&app, "Acme").await;
+    let (base, token) = scim_on(&app, &cookie).await;
+    let a = push_user(&app, &base, &token, "a@acme.test", "A", "One").await;
+    let b = push_user(&app, &base, &token, "b@acme.test", "B", "Two").await;
+    let c = push_user(&app, &base, &token, "c@acme.test", "C", "Three").await;
+    assert_eq!(app.ok_json("nav_counts", json!({}), &cookie).await["unassigned"], 3);
+
+    let eng = app
+        .ok_json(
+            "user_group_create",
+            json!({"input": {"name": "Engineers", "description": "Builds", "role": "member"}}),
+            &cookie,
+        )
+        .await;
+    let eng_id = eng["id"].as_str().unwrap().to_string();
+    assert_eq!(eng["role"], "member");
+    assert_eq!(eng["member_count"], 0);
+    let (_, err) = app
+        .call_json(
+            "user_group_create",
+            json!({"input": {"name": " engineers ", "description": "", "role": "admin"}}),
+            Some(&cookie),
+        )
+        .await;
+    assert!(err.to_string().contains("already exists"), "{err}");
+    let (_, err) = app
+        .call_json(
+            "user_group_create",
+            json!({"input": {"name": "", "description": "", "role": "admin"}}),
+            Some(&cookie),
+        )
+        .await;
+    assert!(err.to_string().contains("name"), "{err}");
+    let admins = app
+        .ok_json("user_group_create", json!({"input": {"name": "Admins", "description": "", "role": "admin"}}), &cookie)
+        .await;
+    let admins_id = admins["id"].as_str().unwrap().to_string();
+
+    // Assign two at once; they leave the unassigned list.
+    let assigned = app.ok_json("user_group_assign", json!({"group_id": eng_id, "user_ids": [a, b]}), &cookie).await;
+    assert_eq!(assigned, json!({"added": 2, "group_name": "Engineers"}));
+    assert_eq!(app.ok_json("nav_counts", json!({}), &cookie).await["unassigned"], 1);
+    let unassigned = app.ok_json("users", users_query(json!({"filter": "unassigned"})), &cookie).await;
+    assert_eq!(unassigned["rows"][0]["id"], c.as_str());
+    let members = app.ok_json("users", users_query(json!({"user_group": eng_id})), &cookie).await;
+    assert_eq!(members["total"], 2);
+    // Assigning again adds nothing; unknown ids are skipped.
+    let again =
+        app.ok_json("user_group_assign", json!({"group_id": eng_id, "user_ids": [a, "no-such-user"]}), &cookie).await;
+    assert_eq!(again["added"], 0);
+    let (_, err) = app.call_json("user_group_assign", json!({"group_id": eng_id, "user_ids": []}), Some(&cookie)).await;
+    assert!(err.to_string().contains("at least one"), "{err}");
+
+    // Rename and change role; the list shows counts.
+    let renamed = app
+        .ok_json(
+            "user_group_update",
+            json!({"id": eng_id, "input": {"name": "Engineering", "description": "Builds things", "role": "viewer"}}),
+            &cookie,
+        )
+        .await;
+    assert_eq!(renamed["name"], "Engineering");
+    assert_eq!(renamed["role"], "viewer");
+    let list = app.ok_json("user_groups", json!({}), &cookie).await;
+    let eng_row = list.as_array().unwrap().iter().find(|g| g["id"] == eng_id.as_str()).unwrap();
+    assert_eq!(eng_row["member_count"], 2);
+
+    // Default group: one at a time.
+    app.ok_json("user_group_default", json!({"id": eng_id}), &cookie).await;
+    app.ok_json("user_group_default", json!({"id": admins_id}), &cookie).await;
+    let list = app.ok_json("user_groups", json!({}), &cookie).await;
+    let defaults: Vec<&Value> = list.as_array().unwrap().iter().filter(|g| g["is_default"] == true).collect();
+    assert_eq!(defaults.len(), 1);
+    assert_eq!(defaults[0]["id"], admins_id.as_str());
+    app.ok_json("user_group_default", json!({"id": null}), &cookie).await;
+    assert!(app
+        .ok_json("user_groups", json!({}), &cookie)
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|g| g["is_default"] == false));
+
+    // Unassign one; delete the group and see how many lost it.
+    assert_eq!(app.ok_json("user_group_unassign", json!({"group_id": eng_id, "user_ids": [b]}), &cookie).await, 1);
+    assert_eq!(app.ok_json("user_group_delete", json!({"id": eng_id}), &cookie).await, 1);
+    assert_eq!(app.ok_json("nav_counts", json!({}), &cookie).await["unassigned"], 3);
+    let (_, err) = app.call_json("user_group", json!({"id": eng_id}), Some(&cookie)).await;
+    assert!(err.to_string().contains("no longer exists"), "{err}");
+
+    // A user deleted over SCIM leaves their user groups.
+    app.ok_json("user_group_assign", json!({"group_id": admins_id, "user_ids": [c]}), &cookie).await;
+    assert_eq!(scim(&app, &base, &token, "DELETE", &format!("/Users/{c}"), None).await.0, 204);
+    assert_eq!(app.ok_json("user_group", json!({"id": admins_id}), &cookie).await["member_count"], 0);
+}
+
+async fn user_detail_explains_memberships_and_timeline(db: Db) {
+    let app = TestApp::new(db).await;
+    let (cookie, _) = admin(&app, "Acme").await;
+    let (base, token) = scim_on(&app, &cookie).await;
+    let id = push_user(&app, &base, &token, "ada@acme.test", "Ada", "Lovelace").await;
+    let (s, _) = scim(&app, &base, &token, "POST", "/Groups", Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Okta Engineering", "members": [{"value": id}]})))
+        .await;
+    assert_eq!(s, 201);
+    let g = app
+        .ok_json("user_group_create", json!({"input": {"name": "Admins", "description": "", "role": "admin"}}), &cookie)
+        .await;
+    let v = app
+        .ok_json(
+            "user_group_create",
+            json!({"input": {"name": "Readers", "description": "", "role": "viewer"}}),
+            &cookie,
+        )
+        .await;
+    for grp in [&g, &v] {
+        app.ok_json("user_group_assign", json!({"group_id": grp["id"], "user_ids": [id]}), &cookie).await;
+    }
+    let detail = app.ok_json("user", json!({"id": id}), &cookie).await;
+    assert_eq!(detail["user"]["user_name"], "ada@acme.test");
+    assert_eq!(detail["effective_role"], "admin", "the highest role wins");
+    assert_eq!(detail["idp_groups"][0][1], "Okta Engineering");
+    let groups = detail["user_groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 2);
+    assert_eq!(groups[0]["reasons"][0]["reason"], "admin");
+    assert!(groups[0]["reasons"][0]["added_by"].as_str().unwrap().starts_with("admin-"));
+    let attrs: Vec<(String, String)> = serde_json::from_value(detail["attributes"].clone()).unwrap();
+    assert!(attrs.contains(&("name.familyName".into(), "Lovelace".into())), "{attrs:?}");
+    assert!(detail["resource_json"].as_str().unwrap().contains("\"userName\": \"ada@acme.test\""));
+    let timeline: Vec<&str> =
+        detail["timeline"].as_array().unwrap().iter().map(|a| a["summary"].as_str().unwrap()).collect();
+    assert!(timeline.iter().any(|s| s.starts_with("create ada@acme.test")), "{timeline:?}");
+    assert!(timeline.contains(&"assigned to user group \"Admins\""), "{timeline:?}");
+    let (_, err) = app.call_json("user", json!({"id": "nope"}), Some(&cookie)).await;
+    assert!(err.to_string().contains("no longer exists"), "{err}");
+}
+
+fn manual(user_name: &str) -> Value {
+    json!({"user_name": user_name, "given_name": "Max", "family_name": "Manual", "email": user_name, "external_id": "", "active": true})
+}
+
+async fn manual_users_are_created_edited_removed_and_never_taken_by_scim(db: Db) {
+    let app = TestApp::new(db).await;
+    let (cookie, _) = admin(&app, "Acme").await;
+    let (base, token) = scim_on(&app, &cookie).await;
+    let id = app.ok_json("user_create", json!({"input": manual("max@acme.test")}), &cookie).await;
+    let id = id.as_str().unwrap().to_string();
+    let listed = app.ok_json("users", users_query(json!({"filter": "manual"})), &cookie).await;
+    assert_eq!(listed["total"], 1);
+    assert_eq!(listed["rows"][0]["display_name"], "Max Manual");
+
+    // SCIM neither sees nor takes over the manual user; the 409 says why and is recorded.
+    let (s, body) =
+        scim(&app, &base, &token, "POST", "/Users", Some(json!({"schemas": [CORE], "userName": "MAX@acme.test"})))
+            .await;
+    assert_eq!(s, 409, "{body}");
+    assert_eq!(body["scimType"], "uniqueness");
+    assert!(body["detail"].as_str().unwrap().contains("dashboard"), "{body}");
+    let (s, body) = scim(&app, &base, &token, "GET", &format!("/Users/{id}"), None).await;
+    assert_eq!(s, 404, "{body}");
+    let (_, list) = scim(&app, &base, &token, "GET", "/Users?filter=userName%20eq%20%22max@acme.test%22", None).await;
+    assert_eq!(list["totalResults"], 0);
+    let errors = app.ok_json("activity", json!({"query": {"outcome": "error", "actor": "scim", "resource_type": "", "resource_id": "", "credential_id": ""}}), &cookie).await;
+    let refused =
+        errors["records"].as_array().unwrap().iter().find(|r| r["status"] == 409).expect("the 409 is recorded");
+    assert!(refused["detail"].as_str().unwrap().contains("dashboard"), "{refused}");
+    assert_eq!(refused["scim_type"], "uniqueness");
+
+    // Edit, clash, validation, remove.
+    let mut edited = manual("max.m@acme.test");
+    edited["active"] = json!(false);
+    app.ok_json("user_update", json!({"id": id, "input": edited}), &cookie).await;
+    let d = app.ok_json("user", json!({"id": id}), &cookie).await;
+    assert_eq!(d["user"]["user_name"], "max.m@acme.test");
+    assert_eq!(d["user"]["active"], false);
+    app.ok_json("user_create", json!({"input": manual("other@acme.test")}), &cookie).await;
+    let (_, err) =
+        app.call_json("user_update", json!({"id": id, "input": manual("OTHER@acme.test")}), Some(&cookie)).await;
+    assert!(err.to_string().contains("already exists"), "{err}");
+    let (_, err) = app.call_json("user_create", json!({"input": manual("")}), Some(&cookie)).await;
+    assert!(err.to_string().contains("user name"), "{err}");
+    let mut bad = manual("x@acme.test");
+    bad["email"] = json!("not an email");
+    let (_, err) = app.call_json("user_create", json!({"input": bad}), Some(&cookie)).await;
+    assert!(err.to_string().contains("valid email"), "{err}");
+
+    // SCIM users cannot be edited or removed here.
+    let scim_user = push_user(&app, &base, &token, "idp@acme.test", "I", "Dp").await;
+    let (_, err) =
+        app.call_json("user_update", json!({"id": scim_user, "input": manual("idp@acme.test")}), Some(&cookie)).await;
+    assert!(err.to_string().contains("identity provider"), "{err}");
+    let (_, err) = app.call_json("user_delete", json!({"id": scim_user}), Some(&cookie)).await;
+    assert!(err.to_string().contains("identity provider"), "{err}");
+
+    app.ok_json("user_delete", json!({"id": id}), &cookie).await;
+    let (_, err) = app.call_json("user", json!({"id": id}), Some(&cookie)).await;
+    assert!(err.to_string().contains("no longer exists"), "{err}");
+}
+
+async fn activity_lists_filters_and_shows_one_record(db: Db) {
+    let app = TestApp::new(db).await;
+    let (cookie, _) = admin(&app, "Acme").await;
+    let (base, token) = scim_on(&app, &cookie).await;
+    let id = push_user(&app, &base, &token, "ada@acme.test", "Ada", "L").await;
+    scim(&app, &base, &token, "GET", "/Users/nope", None).await;
+    let q = |extra: Value| {
+        let mut q = json!({"outcome": "", "actor": "", "resource_type": "", "resource_id": "", "credential_id": ""});
+        if let (Value::Object(q), Value::Object(e)) = (&mut q, extra) {
+            q.extend(e);
+        }
+        json!({"query": q})
+    };
+    let all = app.ok_json("activity", q(json!({})), &cookie).await;
+    assert!(all["records"].as_array().unwrap().len() >= 4, "{all}");
+    let errors = app.ok_json("activity", q(json!({"outcome": "error"})), &cookie).await;
+    assert_eq!(errors["records"].as_array().unwrap().len(), 1);
+    assert_eq!(errors["records"][0]["status"], 404);
+    let one = app.ok_json("activity", q(json!({"resource_id": id})), &cookie).await;
+    assert_eq!(one["records"][0]["summary"], "create ada@acme.test");
+    let recent = app.ok_json("activity", q(json!({"since_ms": -3_600_000})), &cookie).await;
+    assert_eq!(recent["records"].as_array().unwrap().len(), all["records"].as_array().unwrap().len());
+    let old = app.ok_json("activity", q(json!({"until_ms": 1000})), &cookie).await;
+    assert_eq!(old["records"], json!([]));
+    let record_id = errors["records"][0]["id"].clone();
+    let record = app.ok_json("activity_record", json!({"id": record_id}), &cookie).await;
+    assert_eq!(record["method"], "GET");
+    assert_eq!(record["scim_type"], Value::Null);
+    assert!(record["detail"].as_str().unwrap().contains("nope"));
+    assert_eq!(record["actor_name"], "Okta", "the credential's name");
+}
+
+async fn admin_functions_need_a_session(db: Db) {
+    let app = TestApp::new(db).await;
+    let calls = [
+        ("scim_setup", json!({})),
+        ("scim_enable", json!({"enabled": true})),
+        ("scim_credential_create", json!({"kind": "bearer", "name": "x"})),
+        ("users", users_query(json!({}))),
+        ("user_groups", json!({})),
+        ("user_group_create", json!({"input": {"name": "x", "description": "", "role": "admin"}})),
+        (
+            "activity",
+            json!({"query": {"outcome": "", "actor": "", "resource_type": "", "resource_id": "", "credential_id": ""}}),
+        ),
+        ("nav_counts", json!({})),
+        ("user_create", json!({"input": manual("x@acme.test")})),
+    ];
+    for (endpoint, args) in calls {
+        let (status, body) = app.call_json(endpoint, args, None).await;
+        assert_ne!(status, StatusCode::OK, "{endpoint} without a session: {body}");
+        assert_eq!(body, json!("Unauthenticated"), "{endpoint}: {status}");
+    }
+    // A cross-site request is refused before anything runs.
+    let (cookie, _) = admin(&app, "Acme").await;
+    let req = http::Request::post("/api/user_group_create")
+        .header(http::header::HOST, "roster.test")
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(http::header::COOKIE, &cookie)
+        .header("sec-fetch-site", "cross-site")
+        .body(axum::body::Body::from(json!({"input": {"name": "x", "description": "", "role": "admin"}}).to_string()))
+        .unwrap();
+    assert_eq!(app.send(req).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.ok_json("user_groups", json!({}), &cookie).await, json!([]));
+}
+
+async fn another_tenants_data_is_never_reached(db: Db) {
+    let app = TestApp::new(db).await;
+    let (alice, _) = admin(&app, "Alpha").await;
+    let (mallory, _) = admin(&app, "Beta").await;
+    let (base, token) = scim_on(&app, &alice).await;
+    let user = push_user(&app, &base, &token, "secret@alpha.test", "S", "Ecret").await;
+    let group = app
+        .ok_json(
+            "user_group_create",
+            json!({"input": {"name": "Alpha admins", "description": "", "role": "admin"}}),
+            &alice,
+        )
+        .await;
+    let group_id = group["id"].as_str().unwrap().to_string();
+    let setup = app.ok_json("scim_setup", json!({}), &alice).await;
+    let cred_id = setup["credentials"][0]["id"].as_str().unwrap().to_string();
+    let log = app
+        .ok_json(
+            "activity",
+            json!({"query": {"outcome": "", "actor": "", "resource_type": "", "resource_id": "", "credential_id": ""}}),
+            &alice,
+        )
+        .await;
+    let record_id = log["records"][0]["id"].clone();
+
+    // Mallory (another organization's admin) uses Alpha's ids everywhere.
+    let mine = app.ok_json("users", users_query(json!({})), &mallory).await;
+    assert_eq!(mine["total"], 0, "Beta sees none of Alpha's users");
+    let mine = app.ok_json("users", users_query(json!({"user_group": group_id})), &mallory).await;
+    assert_eq!(mine["total"], 0);
+    assert_eq!(app.ok_json("user_groups", json!({}), &mallory).await, json!([]));
+    assert_eq!(app.ok_json("scim_setup", json!({}), &mallory).await["credentials"], json!([]));
+    for (endpoint, args) in [
+        ("user", json!({"id": user})),
+        ("user_group", json!({"id": group_id})),
+        ("user_group_update", json!({"id": group_id, "input": {"name": "Owned", "description": "", "role": "viewer"}})),
+        ("user_group_delete", json!({"id": group_id})),
+        ("user_group_default", json!({"id": group_id})),
+        ("user_group_assign", json!({"group_id": group_id, "user_ids": [user]})),
+        ("user_group_unassign", json!({"group_id": group_id, "user_ids": [user]})),
+        ("scim_credential_revoke", json!({"id": cred_id})),
+        ("scim_credential_rotate", json!({"id": cred_id})),
+        ("activity_record", json!({"id": record_id})),
+        ("user_update", json!({"id": user, "input": manual("x@beta.test")})),
+        ("user_delete", json!({"id": user})),
+    ] {
+        let (status, body) = app.call_json(endpoint, args, Some(&mallory)).await;
+        assert_ne!(status, StatusCode::OK, "{endpoint} reached Alpha's data: {body}");
+        assert!(!body.to_string().contains("secret@alpha.test"), "{endpoint} leaked: {body}");
+    }
+    // Mallory's own group cannot take Alpha's user either.
+    let beta_group = app
+        .ok_json("user_group_create", json!({"input": {"name": "Beta", "description": "", "role": "admin"}}), &mallory)
+        .await;
+    let added =
+        app.ok_json("user_group_assign", json!({"group_id": beta_group["id"], "user_ids": [user]}), &mallory).await;
+    assert_eq!(added["added"], 0);
+
+    // Nothing of Alpha's changed.
+    assert_eq!(scim_status(&app, &base, &token).await, 200);
+    let g = app.ok_json("user_group", json!({"id": group_id}), &alice).await;
+    assert_eq!(g["name"], "Alpha admins");
+    assert_eq!(g["is_default"], false);
+    let d = app.ok_json("user", json!({"id": user}), &alice).await;
+    assert_eq!(d["user_groups"], json!([]));
+    assert_eq!(d["user"]["user_name"], "secret@alpha.test");
+}

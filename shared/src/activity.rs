@@ -1,0 +1,210 @@
+//! The activity log as admins read it, and the records of admin actions.
+//!
+//! SCIM requests are recorded by the SCIM API's middleware; this module records what people do
+//! in the dashboard (who, what, on which resource) and reads the log back with filters.
+
+use crate::clock::now_ms;
+use crate::dto::{ActivityPage, ActivityQuery, ActivityView, ScimHealth};
+use crate::error::DomainResult;
+use crate::ids::TenantId;
+use crate::store::{NewActivity, Store};
+
+/// Rows per activity page.
+pub const PAGE_SIZE: i64 = 50;
+const DAY_MS: i64 = 86_400_000;
+
+/// A person acting in the dashboard.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
+    /// `admin` or `support`.
+    pub kind: &'static str,
+    /// Their email.
+    pub name: String,
+}
+
+impl Actor {
+    /// An organization admin.
+    pub fn admin(email: &str) -> Actor {
+        Actor { kind: "admin", name: email.to_string() }
+    }
+}
+
+/// Records an action of a person; a failure to record is logged, never fatal (the action
+/// itself has happened).
+pub async fn record(
+    store: &Store,
+    tenant: &TenantId,
+    actor: &Actor,
+    resource_type: &str,
+    resource_id: Option<&str>,
+    summary: String,
+) {
+    let record = NewActivity {
+        at: now_ms(),
+        actor: actor.kind.to_string(),
+        actor_name: Some(actor.name.clone()),
+        resource_type: Some(resource_type.to_string()),
+        resource_id: resource_id.map(str::to_string),
+        summary: summary.chars().take(500).collect(),
+        ..Default::default()
+    };
+    if let Err(e) = store.tenant(tenant).record_activity(&record).await {
+        tracing::error!("activity record failed: {e}");
+    }
+}
+
+/// Records the same action on many resources at once (one record each, one transaction).
+pub async fn record_each(
+    store: &Store,
+    tenant: &TenantId,
+    actor: &Actor,
+    resource_type: &str,
+    resource_ids: &[String],
+    summary: &str,
+) {
+    let at = now_ms();
+    let records: Vec<(TenantId, NewActivity)> = resource_ids
+        .iter()
+        .map(|id| {
+            (
+                tenant.clone(),
+                NewActivity {
+                    at,
+                    actor: actor.kind.to_string(),
+                    actor_name: Some(actor.name.clone()),
+                    resource_type: Some(resource_type.to_string()),
+                    resource_id: Some(id.clone()),
+                    summary: summary.chars().take(500).collect(),
+                    ..Default::default()
+                },
+            )
+        })
+        .collect();
+    if let Err(e) = store.insert_activity(&records).await {
+        tracing::error!("activity records failed: {e}");
+    }
+}
+
+/// A page of the tenant's activity, newest first.
+pub async fn list(store: &Store, tenant: &TenantId, q: &ActivityQuery) -> DomainResult<ActivityPage> {
+    let mut q = q.clone();
+    if let Some(since) = q.since_ms.filter(|s| *s < 0) {
+        q.since_ms = Some(now_ms() + since);
+    }
+    let mut records = store.tenant(tenant).activity(&q, PAGE_SIZE + 1).await?;
+    let more = records.len() as i64 > PAGE_SIZE;
+    records.truncate(PAGE_SIZE as usize);
+    let next_before_id = if more { records.last().map(|r| r.id) } else { None };
+    Ok(ActivityPage { records, next_before_id })
+}
+
+/// One record.
+pub async fn get(store: &Store, tenant: &TenantId, id: i64) -> DomainResult<Option<ActivityView>> {
+    store.tenant(tenant).activity_record(id).await
+}
+
+/// The SCIM traffic of the last 24 hours and its latest errors.
+pub async fn scim_health(store: &Store, tenant: &TenantId) -> DomainResult<ScimHealth> {
+    let t = store.tenant(tenant);
+    let counts = t.scim_traffic(now_ms() - DAY_MS).await?;
+    let recent_errors =
+        t.activity(&ActivityQuery { outcome: "error".into(), actor: "scim".into(), ..Default::default() }, 5).await?;
+    Ok(ScimHealth {
+        last_request_at_ms: counts.last_at,
+        requests_24h: counts.requests,
+        errors_24h: counts.errors,
+        recent_errors,
+    })
+}
+
+/// Most records written in one transaction.
+const BATCH: usize = 500;
+
+enum Message {
+    Record(TenantId, Box<NewActivity>),
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// Writes the SCIM API's activity records in batches, off the request path.
+///
+/// Every SCIM request leaves a record; writing each in its own transaction made the log the
+/// bottleneck of the API on SQLite (one writer at a time), and every read request a write. The
+/// middleware hands records to this sink instead, and one task writes whatever has queued up in
+/// one transaction, as soon as the previous one is done (no timer: a lone record is written at
+/// once). The queue is bounded: when it is full, requests wait for room rather than records being
+/// dropped. [`ActivitySink::flush`] waits until everything handed in so far is written; the
+/// server calls it at shutdown.
+#[derive(Clone, Debug)]
+pub struct ActivitySink {
+    tx: tokio::sync::mpsc::Sender<Message>,
+    store: Store,
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Message::Record(..) => "Record",
+            Message::Flush(_) => "Flush",
+        })
+    }
+}
+
+impl ActivitySink {
+    /// Starts the writer task (on the current Tokio runtime).
+    pub fn start(store: Store) -> ActivitySink {
+        let (tx, rx) = tokio::sync::mpsc::channel(10_000);
+        tokio::spawn(write_batches(store.clone(), rx));
+        ActivitySink { tx, store }
+    }
+
+    /// Hands a record to the writer (written directly if the writer is gone).
+    pub async fn record(&self, tenant: TenantId, record: NewActivity) {
+        if let Err(tokio::sync::mpsc::error::SendError(Message::Record(tenant, record))) =
+            self.tx.send(Message::Record(tenant, Box::new(record))).await
+        {
+            if let Err(e) = self.store.tenant(&tenant).record_activity(&record).await {
+                tracing::error!("activity record failed: {e}");
+            }
+        }
+    }
+
+    /// Waits until every record handed in before this call is in the database.
+    pub async fn flush(&self) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.tx.send(Message::Flush(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+async fn write_batches(store: Store, mut rx: tokio::sync::mpsc::Receiver<Message>) {
+    let mut batch: Vec<(TenantId, NewActivity)> = Vec::with_capacity(BATCH);
+    let mut waiting = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                Message::Record(t, r) => batch.push((t, *r)),
+                Message::Flush(done) => waiting.push(done),
+            }
+            if batch.len() < BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !batch.is_empty() {
+            if let Err(e) = store.insert_activity(&batch).await {
+                // One bad record must not cost the others: write them one by one.
+                tracing::warn!("activity batch failed ({e}); writing {} records one by one", batch.len());
+                for (t, r) in &batch {
+                    if let Err(e) = store.tenant(t).record_activity(r).await {
+                        tracing::error!("activity record failed: {e}");
+                    }
+                }
+            }
+            batch.clear();
+        }
+        for done in waiting.drain(..) {
+            let _ = done.send(());
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! The dashboard's view of a tenant's users: the users table (search, filters, sort, pages),
+//! one user's detail (attributes, IdP groups, user groups with reasons, timeline), and the users
+//! admins create by hand ("manual" users, which SCIM never sees or takes over).
+
+use serde_json::{json, Value};
+
+use crate::activity::{self, Actor};
+use crate::clock::now_ms;
+use crate::dto::{
+    ActivityQuery, GroupRole, ManualUserInput, MembershipReason, UserDetail, UserGroupMembership, UserListItem,
+    UserPage, UserQuery, UserSource,
+};
+use crate::error::{DomainError, DomainResult};
+use crate::ids::TenantId;
+use crate::provisioning::Scim;
+use crate::store::{DirectoryRow, MembershipRecord, Store};
+
+/// Largest page of the users table.
+pub const MAX_PAGE_SIZE: u32 = 200;
+/// Default page size.
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+
+fn display_name(data: &Value) -> Option<String> {
+    if let Some(d) = data.get("displayName").and_then(Value::as_str).filter(|s| !s.trim().is_empty()) {
+        return Some(d.to_string());
+    }
+    let name = data.get("name")?;
+    if let Some(f) = name.get("formatted").and_then(Value::as_str).filter(|s| !s.trim().is_empty()) {
+        return Some(f.to_string());
+    }
+    let parts: Vec<&str> =
+        ["givenName", "familyName"].iter().filter_map(|k| name.get(*k).and_then(Value::as_str)).collect();
+    (!parts.is_empty()).then(|| parts.join(" "))
+}
+
+fn primary_email(data: &Value) -> Option<String> {
+    let list = data.get("emails")?.as_array()?;
+    list.iter()
+        .find(|e| e.get("primary") == Some(&Value::Bool(true)))
+        .or_else(|| list.first())
+        .and_then(|e| e.get("value"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+fn item(row: &DirectoryRow, memberships: &[MembershipRecord]) -> UserListItem {
+    let data: Value = serde_json::from_str(&row.data).unwrap_or(Value::Null);
+    let mut groups: Vec<(String, String)> = Vec::new();
+    for m in memberships.iter().filter(|m| m.user_id == row.id) {
+        if !groups.iter().any(|(id, _)| *id == m.group_id) {
+            groups.push((m.group_id.clone(), m.group_name.clone()));
+        }
+    }
+    UserListItem {
+        id: row.id.clone(),
+        user_name: row.user_name.clone(),
+        display_name: display_name(&data),
+        email: primary_email(&data),
+        external_id: data.get("externalId").and_then(Value::as_str).map(str::to_string),
+        source: UserSource::parse(&row.source).unwrap_or(UserSource::Scim),
+        active: row.active,
+        created_at_ms: row.created_at,
+        updated_at_ms: row.updated_at,
+        user_groups: groups,
+    }
+}
+
+/// A page of the users table.
+pub async fn list(store: &Store, tenant: &TenantId, q: &UserQuery) -> DomainResult<UserPage> {
+    if q.search.chars().count() > 200 {
+        return Err(DomainError::Invalid("Search for at most 200 characters.".into()));
+    }
+    let page_size = if q.page_size == 0 { DEFAULT_PAGE_SIZE } else { q.page_size.min(MAX_PAGE_SIZE) };
+    let page = q.page.max(1);
+    let t = store.tenant(tenant);
+    let offset = i64::from(page - 1) * i64::from(page_size);
+    let (total, rows) = t.directory_page(q, offset, i64::from(page_size)).await?;
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let memberships = if ids.is_empty() { Vec::new() } else { t.memberships_of_users(&ids).await? };
+    Ok(UserPage { total, page, page_size, rows: rows.iter().map(|r| item(r, &memberships)).collect() })
+}
+
+/// How many users are in no user group.
+pub async fn unassigned_count(store: &Store, tenant: &TenantId) -> DomainResult<i64> {
+    store.tenant(tenant).unassigned_count().await
+}
+
+/// Flattens a resource into (attribute path, value) rows, the way the detail page lists them.
+fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                if prefix.is_empty() && k == "schemas" {
+                    continue;
+                }
+                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                flatten(&path, v, out);
+            }
+        }
+        Value::Array(items) if items.iter().any(Value::is_object) => {
+            for (i, item) in items.iter().enumerate() {
+                flatten(&format!("{prefix}[{i}]"), item, out);
+            }
+        }
+        Value::Array(items) => {
+            out.push((prefix.to_string(), items.iter().map(scalar).collect::<Vec<_>>().join(", ")));
+        }
+        other => out.push((prefix.to_string(), scalar(other))),
+    }
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Everything about one user.
+pub async fn detail(store: &Store, tenant: &TenantId, public_url: &str, id: &str) -> DomainResult<UserDetail> {
+    let t = store.tenant(tenant);
+    let row = t.directory_user(id).await?.ok_or(DomainError::NotFound)?;
+    let ids = vec![row.id.clone()];
+    let memberships = t.memberships_of_users(&ids).await?;
+    let scim_groups = t.groups_of_users(&ids).await?;
+    let mut data: Value =
+        serde_json::from_str(&row.data).map_err(|e| DomainError::Internal(format!("stored user {}: {e}", row.id)))?;
+    if let Value::Object(m) = &mut data {
+        m.insert("id".into(), json!(row.id));
+        let location = format!("{}/Users/{}", crate::scim_setup::base_url(public_url, tenant), row.id);
+        m.insert(
+            "meta".into(),
+            crate::provisioning::meta("User", location, row.created_at, row.updated_at, row.version),
+        );
+    }
+    let mut attributes = Vec::new();
+    flatten("", &data, &mut attributes);
+    let mut user_groups: Vec<UserGroupMembership> = Vec::new();
+    for m in &memberships {
+        let reason = MembershipReason {
+            reason: m.reason.clone(),
+            rule_id: (!m.rule_id.is_empty()).then(|| m.rule_id.clone()),
+            added_by: m.added_by.clone(),
+            added_at_ms: m.added_at,
+        };
+        match user_groups.iter_mut().find(|g| g.group_id == m.group_id) {
+            Some(g) => g.reasons.push(reason),
+            None => user_groups.push(UserGroupMembership {
+                group_id: m.group_id.clone(),
+                group_name: m.group_name.clone(),
+                role: GroupRole::parse(&m.role).unwrap_or(GroupRole::Viewer),
+                reasons: vec![reason],
+            }),
+        }
+    }
+    let effective_role = user_groups.iter().map(|g| g.role).max();
+    let timeline = t.activity(&ActivityQuery { resource_id: row.id.clone(), ..Default::default() }, 100).await?;
+    Ok(UserDetail {
+        user: item(&row, &memberships),
+        resource_json: serde_json::to_string_pretty(&data).unwrap_or_default(),
+        attributes,
+        idp_groups: scim_groups.into_iter().map(|g| (g.group_id, g.display, g.direct)).collect(),
+        user_groups,
+        timeline,
+        effective_role,
+    })
+}
+
+const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+
+/// The SCIM resource of a manual user, from the form.
+pub fn manual_resource(input: &ManualUserInput) -> DomainResult<Value> {
+    let user_name = input.user_name.trim();
+    if user_name.is_empty() {
+        return Err(DomainError::Invalid("A user needs a user name (usually their email address).".into()));
+    }
+    let email = input.email.trim();
+    if !email.is_empty() {
+        if let Some(problem) = crate::policy::email_problem(email) {
+            return Err(DomainError::Invalid(problem));
+        }
+    }
+    let mut res = json!({"schemas": [CORE], "userName": user_name, "active": input.active});
+    let given = input.given_name.trim();
+    let family = input.family_name.trim();
+    if !given.is_empty() || !family.is_empty() {
+        let mut name = serde_json::Map::new();
+        if !given.is_empty() {
+            name.insert("givenName".into(), json!(given));
+        }
+        if !family.is_empty() {
+            name.insert("familyName".into(), json!(family));
+        }
+        res["name"] = Value::Object(name);
+        res["displayName"] =
+            json!([given, family].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" "));
+    }
+    if !email.is_empty() {
+        res["emails"] = json!([{"value": email, "type": "work", "primary": true}]);
+    }
+    if !input.external_id.trim().is_empty() {
+        res["externalId"] = json!(input.external_id.trim());
+    }
+    Ok(res)
+}
+
+fn scim_error(e: crate::scim::error::ScimError) -> DomainError {
+    DomainError::Invalid(e.detail)
+}
+
+/// Creates manual users, all or none; returns their ids.
+pub async fn create_manual(
+    store: &Store,
+    tenant: &TenantId,
+    public_url: &str,
+    actor: &Actor,
+    inputs: &[ManualUserInput],
+) -> DomainResult<Vec<String>> {
+    let mut bodies = Vec::with_capacity(inputs.len());
+    for (i, input) in inputs.iter().enumerate() {
+        bodies.push(manual_resource(input).map_err(|e| match e {
+            DomainError::Invalid(m) if inputs.len() > 1 => DomainError::Invalid(format!("Row {}: {m}", i + 1)),
+            e => e,
+        })?);
+    }
+    let base = crate::scim_setup::base_url(public_url, tenant);
+    let scim = Scim { store, tenant, base_url: &base };
+    let ids = scim.create_users(&bodies, "manual").await.map_err(|(i, e)| match i {
+        Some(i) if inputs.len() > 1 => DomainError::Invalid(format!("Row {}: {}", i + 1, e.detail)),
+        _ if e.status == 409 => {
+            DomainError::Conflict("A user with this user name already exists in your organization.".into())
+        }
+        _ => scim_error(e),
+    })?;
+    let summary = if ids.len() == 1 {
+        format!("created manual user {}", inputs[0].user_name.trim())
+    } else {
+        format!("imported {} manual users", ids.len())
+    };
+    activity::record(store, tenant, actor, "User", ids.first().filter(|_| ids.len() == 1).map(String::as_str), summary)
+        .await;
+    Ok(ids)
+}
+
+async fn manual_user(store: &Store, tenant: &TenantId, id: &str) -> DomainResult<DirectoryRow> {
+    let row = store.tenant(tenant).directory_user(id).await?.ok_or(DomainError::NotFound)?;
+    if row.source != "manual" {
+        return Err(DomainError::Invalid(
+            "This user is managed by your identity provider: change or remove them there, and the change arrives here."
+                .into(),
+        ));
+    }
+    Ok(row)
+}
+
+/// Edits a manual user.
+pub async fn update_manual(
+    store: &Store,
+    tenant: &TenantId,
+    actor: &Actor,
+    id: &str,
+    input: &ManualUserInput,
+) -> DomainResult<()> {
+    let row = manual_user(store, tenant, id).await?;
+    let res = manual_resource(input)?;
+    let res = crate::scim::validate::validate_resource(
+        &res,
+        crate::scim::schema::ResourceSchema::user(),
+        crate::scim::validate::Mode::Create,
+    )
+    .map_err(scim_error)?;
+    let cols = crate::provisioning::user_columns(&res).map_err(scim_error)?;
+    let data = serde_json::to_string(&res).map_err(|e| DomainError::Internal(e.to_string()))?;
+    match store.tenant(tenant).update_user(id, &cols, &data, row.version, now_ms()).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(DomainError::Invalid("Someone else changed this user meanwhile; reload and try again.".into()))
+        }
+        Err(DomainError::Conflict(_)) => {
+            return Err(DomainError::Conflict("A user with this user name already exists in your organization.".into()))
+        }
+        Err(e) => return Err(e),
+    }
+    activity::record(store, tenant, actor, "User", Some(id), format!("edited manual user {}", cols.user_name)).await;
+    Ok(())
+}
+
+/// Removes a manual user (and their memberships).
+pub async fn delete_manual(store: &Store, tenant: &TenantId, actor: &Actor, id: &str) -> DomainResult<()> {
+    let row = manual_user(store, tenant, id).await?;
+    let t = store.tenant(tenant);
+    t.delete_user(id).await?;
+    activity::record(store, tenant, actor, "User", Some(id), format!("removed manual user {}", row.user_name)).await;
+    Ok(())
+}
+
+/// Every user's id and userName matching a query, in table order (for export; at most `limit`).
+pub async fn export(store: &Store, tenant: &TenantId, q: &UserQuery, limit: i64) -> DomainResult<Vec<UserListItem>> {
+    let t = store.tenant(tenant);
+    let mut out = Vec::new();
+    let mut offset = 0i64;
+    while offset < limit {
+        let (_, rows) = t.directory_page(q, offset, 1000.min(limit - offset)).await?;
+        if rows.is_empty() {
+            break;
+        }
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let memberships = t.memberships_of_users(&ids).await?;
+        out.extend(rows.iter().map(|r| item(r, &memberships)));
+        offset += rows.len() as i64;
+    }
+    Ok(out)
+}

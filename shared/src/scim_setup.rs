@@ -1,0 +1,161 @@
+//! The SCIM provisioning page: switch SCIM on or off, make and revoke credentials, see how the
+//! identity provider's traffic looks. Every change is recorded in the tenant's activity.
+
+use crate::activity::{self, Actor};
+use crate::credentials::{self, TokenSecret};
+use crate::dto::{CredentialView, NewSecret, ScimSetup};
+use crate::error::{DomainError, DomainResult};
+use crate::ids::{CredentialId, TenantId};
+use crate::store::{CredentialRecord, Store};
+
+/// The kinds of credential an admin can make.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredentialKind {
+    /// `Authorization: Bearer rst_…` (Okta "HTTP Header", Entra "Secret token").
+    Bearer,
+    /// HTTP Basic.
+    Basic,
+    /// OAuth 2.0 client credentials.
+    OauthClient,
+}
+
+impl CredentialKind {
+    /// Parses `bearer`, `basic`, `oauth_client`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "bearer" => Some(CredentialKind::Bearer),
+            "basic" => Some(CredentialKind::Basic),
+            "oauth_client" => Some(CredentialKind::OauthClient),
+            _ => None,
+        }
+    }
+    fn label(self) -> &'static str {
+        match self {
+            CredentialKind::Bearer => "token",
+            CredentialKind::Basic => "Basic credential",
+            CredentialKind::OauthClient => "OAuth client",
+        }
+    }
+}
+
+/// The tenant's SCIM base URL.
+pub fn base_url(public_url: &str, tenant: &TenantId) -> String {
+    format!("{}/scim/v2/{tenant}", public_url.trim_end_matches('/'))
+}
+
+fn view(c: &CredentialRecord) -> CredentialView {
+    CredentialView {
+        id: c.id.to_string(),
+        kind: c.kind.clone(),
+        name: c.name.clone(),
+        prefix: c.prefix.clone(),
+        created_by: c.created_by.clone(),
+        created_at_ms: c.created_at,
+        expires_at_ms: c.expires_at,
+        revoked_at_ms: c.revoked_at,
+        last_used_at_ms: c.last_used_at,
+        expired: c.expires_at.is_some_and(|e| e <= crate::clock::now_ms()),
+    }
+}
+
+/// Everything the page shows. Access tokens issued to OAuth clients are not listed one by one
+/// (they live an hour and go with their client).
+pub async fn setup(store: &Store, tenant: &TenantId, public_url: &str) -> DomainResult<ScimSetup> {
+    let t = store.tenant(tenant);
+    let summary = t.summary().await?.ok_or(DomainError::NotFound)?;
+    let mut credentials: Vec<CredentialView> =
+        t.credentials().await?.iter().filter(|c| !c.created_by.starts_with("oauth:")).map(view).collect();
+    credentials.sort_by_key(|c| std::cmp::Reverse(c.created_at_ms));
+    Ok(ScimSetup {
+        enabled: summary.scim_enabled,
+        scim_base_url: base_url(public_url, tenant),
+        credentials,
+        health: activity::scim_health(store, tenant).await?,
+    })
+}
+
+/// Switches SCIM on or off.
+pub async fn set_enabled(store: &Store, tenant: &TenantId, actor: &Actor, enabled: bool) -> DomainResult<()> {
+    credentials::set_scim_enabled(store, tenant, enabled).await?;
+    let what = if enabled { "SCIM provisioning switched on" } else { "SCIM provisioning switched off" };
+    activity::record(store, tenant, actor, "Tenant", None, what.to_string()).await;
+    Ok(())
+}
+
+fn new_secret(public_url: &str, tenant: &TenantId, c: &CredentialRecord, secret: &TokenSecret) -> NewSecret {
+    let scim_base_url = base_url(public_url, tenant);
+    NewSecret {
+        credential: view(c),
+        secret: secret.expose().to_string(),
+        token_endpoint: (c.kind == "oauth_client").then(|| format!("{scim_base_url}/oauth/token")),
+        scim_base_url,
+    }
+}
+
+/// Makes a credential and returns its secret, to be shown once.
+pub async fn create(
+    store: &Store,
+    tenant: &TenantId,
+    public_url: &str,
+    actor: &Actor,
+    kind: CredentialKind,
+    name: &str,
+    expires_in_days: Option<u32>,
+) -> DomainResult<NewSecret> {
+    let (record, secret) = match kind {
+        CredentialKind::Bearer => credentials::create_token(store, tenant, name, &actor.name, expires_in_days).await?,
+        CredentialKind::Basic => credentials::create_basic(store, tenant, name, &actor.name, expires_in_days).await?,
+        CredentialKind::OauthClient => credentials::create_oauth_client(store, tenant, name, &actor.name).await?,
+    };
+    activity::record(
+        store,
+        tenant,
+        actor,
+        "Credential",
+        Some(record.id.as_str()),
+        format!("created {} \"{}\" ({}…)", kind.label(), record.name, record.prefix),
+    )
+    .await;
+    Ok(new_secret(public_url, tenant, &record, &secret))
+}
+
+/// Revokes a credential (an OAuth client's access tokens with it).
+pub async fn revoke(store: &Store, tenant: &TenantId, actor: &Actor, id: &str) -> DomainResult<()> {
+    let id = CredentialId::parse(id).ok_or(DomainError::NotFound)?;
+    let existing = store.tenant(tenant).credential(&id).await?.ok_or(DomainError::NotFound)?;
+    if !credentials::revoke(store, tenant, &id).await? {
+        return Err(DomainError::Invalid("This credential is already revoked.".into()));
+    }
+    activity::record(
+        store,
+        tenant,
+        actor,
+        "Credential",
+        Some(id.as_str()),
+        format!("revoked \"{}\" ({}…)", existing.name, existing.prefix),
+    )
+    .await;
+    Ok(())
+}
+
+/// Rotation: a new credential of the same kind, name and lifetime; the old one keeps working
+/// until it is revoked, so the IdP can be switched over without a gap.
+pub async fn rotate(
+    store: &Store,
+    tenant: &TenantId,
+    public_url: &str,
+    actor: &Actor,
+    id: &str,
+) -> DomainResult<NewSecret> {
+    let id = CredentialId::parse(id).ok_or(DomainError::NotFound)?;
+    let old = store.tenant(tenant).credential(&id).await?.ok_or(DomainError::NotFound)?;
+    if old.revoked_at.is_some() {
+        return Err(DomainError::Invalid("A revoked credential cannot be rotated; create a new one.".into()));
+    }
+    let kind = CredentialKind::parse(&old.kind).ok_or(DomainError::NotFound)?;
+    let days = old.expires_at.map(|e| {
+        let lifetime = (e - old.created_at).max(86_400_000);
+        u32::try_from(lifetime / 86_400_000).unwrap_or(3650).clamp(1, 3650)
+    });
+    create(store, tenant, public_url, actor, kind, &old.name, days).await
+}

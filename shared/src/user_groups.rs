@@ -1,0 +1,208 @@
+//! The platform's user groups: each gives its members a role; admins create, rename, describe
+//! and delete them, and put users in and out. Memberships say why they exist (see
+//! `store::user_groups`), so an admin's removal never undoes a mapping rule's placement.
+
+use crate::activity::{self, Actor};
+use crate::clock::now_ms;
+use crate::dto::{Assigned, GroupRole, UserGroupInput, UserGroupView};
+use crate::error::{DomainError, DomainResult};
+use crate::ids::TenantId;
+use crate::store::{Store, UserGroupRecord};
+
+/// Users per assign/remove call.
+pub const MAX_BATCH: usize = 1000;
+
+fn view(r: &UserGroupRecord) -> UserGroupView {
+    UserGroupView {
+        id: r.id.clone(),
+        name: r.name.clone(),
+        description: r.description.clone(),
+        role: GroupRole::parse(&r.role).unwrap_or(GroupRole::Viewer),
+        is_default: r.is_default,
+        member_count: r.member_count,
+        created_at_ms: r.created_at,
+    }
+}
+
+fn checked(input: &UserGroupInput) -> DomainResult<(String, String)> {
+    let name = input.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(DomainError::Invalid("Give the user group a name of 1 to 100 characters.".into()));
+    }
+    let description = input.description.trim().to_string();
+    if description.chars().count() > 500 {
+        return Err(DomainError::Invalid("Keep the description under 500 characters.".into()));
+    }
+    Ok((name, description))
+}
+
+/// Every user group of the tenant, by name.
+pub async fn list(store: &Store, tenant: &TenantId) -> DomainResult<Vec<UserGroupView>> {
+    Ok(store.tenant(tenant).user_groups().await?.iter().map(view).collect())
+}
+
+/// One user group.
+pub async fn get(store: &Store, tenant: &TenantId, id: &str) -> DomainResult<UserGroupView> {
+    store.tenant(tenant).user_group(id).await?.as_ref().map(view).ok_or(DomainError::NotFound)
+}
+
+/// Creates a user group.
+pub async fn create(
+    store: &Store,
+    tenant: &TenantId,
+    actor: &Actor,
+    input: &UserGroupInput,
+) -> DomainResult<UserGroupView> {
+    let (name, description) = checked(input)?;
+    let id = uuid::Uuid::new_v4().to_string();
+    store.tenant(tenant).insert_user_group(&id, &name, &description, input.role.as_str(), now_ms()).await?;
+    activity::record(
+        store,
+        tenant,
+        actor,
+        "UserGroup",
+        Some(&id),
+        format!("created user group \"{name}\" (role {})", input.role.label()),
+    )
+    .await;
+    get(store, tenant, &id).await
+}
+
+/// Renames, describes or changes the role of a user group.
+pub async fn update(
+    store: &Store,
+    tenant: &TenantId,
+    actor: &Actor,
+    id: &str,
+    input: &UserGroupInput,
+) -> DomainResult<UserGroupView> {
+    let (name, description) = checked(input)?;
+    let before = get(store, tenant, id).await?;
+    if !store.tenant(tenant).update_user_group(id, &name, &description, input.role.as_str(), now_ms()).await? {
+        return Err(DomainError::NotFound);
+    }
+    let mut changes = Vec::new();
+    if before.name != name {
+        changes.push(format!("renamed \"{}\" to \"{name}\"", before.name));
+    }
+    if before.role != input.role {
+        changes.push(format!("role {} → {}", before.role.label(), input.role.label()));
+    }
+    if before.description != description {
+        changes.push("description changed".to_string());
+    }
+    if !changes.is_empty() {
+        activity::record(
+            store,
+            tenant,
+            actor,
+            "UserGroup",
+            Some(id),
+            format!("user group \"{name}\": {}", changes.join(", ")),
+        )
+        .await;
+    }
+    get(store, tenant, id).await
+}
+
+/// Deletes a user group; returns how many users were in it.
+pub async fn delete(store: &Store, tenant: &TenantId, actor: &Actor, id: &str) -> DomainResult<i64> {
+    let before = get(store, tenant, id).await?;
+    if !store.tenant(tenant).delete_user_group(id).await? {
+        return Err(DomainError::NotFound);
+    }
+    activity::record(
+        store,
+        tenant,
+        actor,
+        "UserGroup",
+        Some(id),
+        format!("deleted user group \"{}\" ({} members lost it)", before.name, before.member_count),
+    )
+    .await;
+    Ok(before.member_count)
+}
+
+/// Makes a group the default (or none).
+pub async fn set_default(store: &Store, tenant: &TenantId, actor: &Actor, id: Option<&str>) -> DomainResult<()> {
+    let name = match id {
+        Some(id) => Some(get(store, tenant, id).await?.name),
+        None => None,
+    };
+    if !store.tenant(tenant).set_default_user_group(id, now_ms()).await? {
+        return Err(DomainError::NotFound);
+    }
+    let summary = match name {
+        Some(n) => format!("default user group set to \"{n}\""),
+        None => "default user group cleared".to_string(),
+    };
+    activity::record(store, tenant, actor, "UserGroup", id, summary).await;
+    Ok(())
+}
+
+fn batch(user_ids: &[String]) -> DomainResult<()> {
+    if user_ids.is_empty() {
+        return Err(DomainError::Invalid("Select at least one user.".into()));
+    }
+    if user_ids.len() > MAX_BATCH {
+        return Err(DomainError::Invalid(format!("Select at most {MAX_BATCH} users at a time.")));
+    }
+    Ok(())
+}
+
+/// Puts users in a group as the admin's choice; returns how many were added (users of other
+/// tenants and unknown ids are skipped; users already put there by an admin stay as they are).
+pub async fn assign(
+    store: &Store,
+    tenant: &TenantId,
+    actor: &Actor,
+    group_id: &str,
+    user_ids: &[String],
+) -> DomainResult<Assigned> {
+    batch(user_ids)?;
+    let group = get(store, tenant, group_id).await?;
+    let added = store
+        .tenant(tenant)
+        .add_user_group_members(group_id, user_ids, "admin", "", Some(&actor.name), now_ms())
+        .await?;
+    if added > 0 {
+        // One record per user, so that each user's timeline says who put them where.
+        let users = store.tenant(tenant).existing_user_ids(user_ids).await?;
+        activity::record_each(
+            store,
+            tenant,
+            actor,
+            "User",
+            &users,
+            &format!("assigned to user group \"{}\"", group.name),
+        )
+        .await;
+    }
+    Ok(Assigned { added, group_name: group.name })
+}
+
+/// Takes the admin's membership of users away (a mapping rule's stays); returns how many.
+pub async fn unassign(
+    store: &Store,
+    tenant: &TenantId,
+    actor: &Actor,
+    group_id: &str,
+    user_ids: &[String],
+) -> DomainResult<u64> {
+    batch(user_ids)?;
+    let group = get(store, tenant, group_id).await?;
+    let removed = store.tenant(tenant).remove_user_group_members(group_id, user_ids, "admin").await?;
+    if removed > 0 {
+        let users = store.tenant(tenant).existing_user_ids(user_ids).await?;
+        activity::record_each(
+            store,
+            tenant,
+            actor,
+            "User",
+            &users,
+            &format!("removed from user group \"{}\"", group.name),
+        )
+        .await;
+    }
+    Ok(removed)
+}
