@@ -48,3 +48,17 @@ DROP INDEX scim_users_created;
 CREATE INDEX scim_users_created ON scim_users (tenant_id, created_at, id);
 DROP INDEX scim_groups_created;
 CREATE INDEX scim_groups_created ON scim_groups (tenant_id, created_at, id);
+
+-- What the dashboard sorts by and searches (see roster_shared::store::directory), computed in
+-- Rust on every write; existing rows are filled in here.
+ALTER TABLE scim_users ADD COLUMN sort_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE scim_users ADD COLUMN search_text TEXT NOT NULL DEFAULT '';
+UPDATE scim_users SET
+    sort_name = lower(coalesce(
+        nullif(trim(data->>'displayName'), ''),
+        nullif(trim(coalesce(data->'name'->>'givenName', '') || ' ' || coalesce(data->'name'->>'familyName', '')), ''),
+        user_name)),
+    search_text = lower(trim(user_name || ' ' || coalesce(data->>'displayName', '') || ' ' || coalesce(data->'name'->>'givenName', '') || ' '
+        || coalesce(data->'name'->>'familyName', '') || ' ' || coalesce(primary_email_norm, '') || ' ' || coalesce(external_id, '')));
+CREATE INDEX scim_users_sort_name ON scim_users (tenant_id, sort_name, id);
+CREATE INDEX scim_users_search ON scim_users (tenant_id, search_text, id);

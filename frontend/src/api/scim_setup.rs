@@ -10,6 +10,7 @@ use crate::error::UiError;
 #[server(prefix = "/api", endpoint = "scim_setup", input = Json)]
 pub async fn load_scim_setup() -> Result<ScimSetup, UiError> {
     let admin = super::ctx::require_admin().await?;
+    admin.services.activity.flush().await;
     Ok(roster_shared::scim_setup::setup(&admin.services.store, &admin.tenant, &admin.services.public_url).await?)
 }
 

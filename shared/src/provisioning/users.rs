@@ -39,7 +39,26 @@ pub(crate) fn columns(res: &Value) -> Result<UserColumns, ScimError> {
             .and_then(Value::as_str)
             .map(fold_ascii)
     });
+    fn text(v: Option<&Value>) -> Option<&str> {
+        v.and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
+    }
+    let display = text(res.get("displayName"));
+    let name = res.get("name");
+    let given = text(name.and_then(|n| n.get("givenName")));
+    let family = text(name.and_then(|n| n.get("familyName")));
+    let full = [given, family].into_iter().flatten().collect::<Vec<_>>().join(" ");
+    let sort_name = fold_ascii(display.or((!full.is_empty()).then_some(full.as_str())).unwrap_or(&user_name));
+    let external_id = res.get("externalId").and_then(Value::as_str);
+    let search_text = fold_ascii(
+        &[Some(user_name.as_str()), display, given, family, primary_email.as_deref(), external_id]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
     Ok(UserColumns {
+        sort_name,
+        search_text,
         user_name_norm: fold_ascii(&user_name),
         user_name,
         external_id: res.get("externalId").and_then(Value::as_str).map(str::to_string),

@@ -55,6 +55,12 @@ pub struct UserColumns {
     pub primary_email_norm: Option<String>,
     /// active (absent means true).
     pub active: bool,
+    /// What the dashboard sorts names by: the display name, else given and family name, else
+    /// userName; ASCII-lower-cased.
+    pub sort_name: String,
+    /// What the dashboard searches: userName, names, primary email and externalId, ASCII-lower-
+    /// cased and joined by spaces.
+    pub search_text: String,
 }
 
 /// A stored group (the SCIM resource is `data` plus id, meta and members).
@@ -238,8 +244,8 @@ impl TenantStore<'_> {
         now_ms: i64,
     ) -> DomainResult<()> {
         let sql = format!(
-            "INSERT INTO scim_users (tenant_id, id, user_name, user_name_norm, external_id, display_name_norm, primary_email_norm, active, source, data, version, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {}, 1, $11, $11)",
+            "INSERT INTO scim_users (tenant_id, id, user_name, user_name_norm, external_id, display_name_norm, primary_email_norm, active, source, data, version, created_at, updated_at, sort_name, search_text) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {}, 1, $11, $11, $12, $13)",
             self.json_in(10)
         );
         with_pool!(self.store, |p| {
@@ -255,6 +261,8 @@ impl TenantStore<'_> {
                 .bind(source)
                 .bind(data)
                 .bind(now_ms)
+                .bind(&cols.sort_name)
+                .bind(&cols.search_text)
                 .execute(p)
                 .await
                 .map(|_| ())
@@ -265,33 +273,36 @@ impl TenantStore<'_> {
     /// Inserts many users in one transaction: all or none (`Conflict` names the first taken
     /// userName's position if one is). Used by CSV import and by the load benchmark's seeding.
     pub async fn insert_users(&self, users: &[NewUserRow], now_ms: i64) -> DomainResult<()> {
-        // 10 parameters a row (and the tenant); 500 rows stay far below both backends' parameter limits.
+        // 12 parameters a row (and the tenant); 500 rows stay far below both backends' parameter limits.
         const CHUNK: usize = 500;
         let json = |n: usize| self.json_in(n);
         with_pool!(self.store, |p| {
             let mut tx = p.begin().await?;
             for chunk in users.chunks(CHUNK) {
                 let mut sql = String::from(
-                    "INSERT INTO scim_users (tenant_id, id, user_name, user_name_norm, external_id, display_name_norm, primary_email_norm, active, source, data, version, created_at, updated_at) VALUES ",
+                    "INSERT INTO scim_users (tenant_id, id, user_name, user_name_norm, external_id, display_name_norm, primary_email_norm, active, source, data, version, created_at, updated_at, sort_name, search_text) VALUES ",
                 );
                 for i in 0..chunk.len() {
-                    let b = i * 10;
+                    let b = i * 12;
                     if i > 0 {
                         sql.push_str(", ");
                     }
+                    let p: Vec<String> = (2..=13).map(|k| format!("${}", b + k)).collect();
                     sql.push_str(&format!(
-                        "($1, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, {}, 1, ${}, ${})",
-                        b + 2,
-                        b + 3,
-                        b + 4,
-                        b + 5,
-                        b + 6,
-                        b + 7,
-                        b + 8,
-                        b + 9,
+                        "($1, {}, {}, {}, {}, {}, {}, {}, {}, {}, 1, {}, {}, {}, {})",
+                        p[0],
+                        p[1],
+                        p[2],
+                        p[3],
+                        p[4],
+                        p[5],
+                        p[6],
+                        p[7],
                         json(b + 10),
-                        b + 11,
-                        b + 11
+                        p[9],
+                        p[9],
+                        p[10],
+                        p[11]
                     ));
                 }
                 let mut q = sqlx::query(&sql).bind(self.id.as_str());
@@ -306,7 +317,9 @@ impl TenantStore<'_> {
                         .bind(u.columns.active)
                         .bind(&u.source)
                         .bind(&u.data)
-                        .bind(now_ms);
+                        .bind(now_ms)
+                        .bind(&u.columns.sort_name)
+                        .bind(&u.columns.search_text);
                 }
                 q.execute(&mut *tx).await?;
             }
@@ -353,7 +366,8 @@ impl TenantStore<'_> {
     ) -> DomainResult<bool> {
         let sql = format!(
             "UPDATE scim_users SET user_name = $1, user_name_norm = $2, external_id = $3, display_name_norm = $4, primary_email_norm = $5, \
-             active = $6, data = {}, version = version + 1, updated_at = $8 WHERE tenant_id = $9 AND id = $10 AND version = $11",
+             active = $6, data = {}, version = version + 1, updated_at = $8, sort_name = $12, search_text = $13 \
+             WHERE tenant_id = $9 AND id = $10 AND version = $11",
             self.json_in(7)
         );
         let n = with_pool!(self.store, |p| {
@@ -369,6 +383,8 @@ impl TenantStore<'_> {
                 .bind(self.id.as_str())
                 .bind(id)
                 .bind(expected_version)
+                .bind(&cols.sort_name)
+                .bind(&cols.search_text)
                 .execute(p)
                 .await
                 .map(|r| r.rows_affected())
