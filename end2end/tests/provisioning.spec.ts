@@ -152,3 +152,43 @@ test('an admin activates SCIM, an IdP pushes users, the admin assigns them, then
   await expect(page.getByTestId('activity-table')).toContainText('POST /Users');
   await shot(page, 'activity');
 });
+
+test('CSV: import manual users with a per-line report, then export them', async ({ page }) => {
+  await signUp(page, `Globex ${Date.now()}`);
+  await page.goto('/users/import');
+  await hydrated(page);
+
+  // A file with a bad row imports nothing and says which line.
+  await page.getByTestId('csv-file').setInputFiles({
+    name: 'bad.csv',
+    mimeType: 'text/csv',
+    buffer: Buffer.from('userName,givenName,familyName,email,active\nhank@globex.test,Hank,Scorpio,hank@globex.test,true\nbad@globex.test,Bad,Row,not-an-email,true\n'),
+  });
+  await page.getByTestId('import').click();
+  await expect(page.getByTestId('import-errors')).toContainText('valid email');
+  await expect(page.getByTestId('import-errors')).toContainText('3');
+
+  // The fixed file imports both.
+  await page.getByTestId('csv-file').setInputFiles({
+    name: 'good.csv',
+    mimeType: 'text/csv',
+    buffer: Buffer.from('userName,givenName,familyName,email,active\nhank@globex.test,Hank,Scorpio,hank@globex.test,true\nfrank@globex.test,Frank,Grimes,frank@globex.test,false\n'),
+  });
+  await page.getByTestId('import').click();
+  await expect(page.getByText('Imported 2 users.')).toBeVisible();
+  await shot(page, 'import');
+
+  // They are in the table as manual users; the export holds them.
+  await page.getByRole('link', { name: 'Users', exact: true }).click();
+  await hydrated(page);
+  await page.getByTestId('filter-manual').click();
+  await expect(page.getByTestId('user-row')).toHaveCount(2);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export').click()]);
+  const path = await download.path();
+  const fs = await import('node:fs');
+  const csv = fs.readFileSync(path, 'utf8');
+  expect(csv.split('\n')[0]).toContain('userName');
+  expect(csv).toContain('hank@globex.test');
+  expect(csv).toContain('frank@globex.test');
+  expect(csv).toContain('manual');
+});

@@ -7,6 +7,7 @@ use leptos_router::{path, SsrMode};
 
 use crate::components::layout::DashboardLayout;
 use crate::pages::activity::{ActivityPage, ActivityRecordPage};
+use crate::pages::import::ImportPage;
 use crate::pages::scim::ScimPage;
 use crate::pages::user_detail::{NewUserPage, UserDetailPage};
 use crate::pages::user_groups::{UserGroupPage, UserGroupsPage};
@@ -61,6 +62,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("scim") view=ScimPage ssr=SsrMode::Async/>
                     <Route path=path!("users") view=UsersPage ssr=SsrMode::Async/>
                     <Route path=path!("users/new") view=NewUserPage ssr=SsrMode::Async/>
+                    <Route path=path!("users/import") view=ImportPage ssr=SsrMode::Async/>
                     <Route path=path!("users/:id") view=UserDetailPage ssr=SsrMode::Async/>
                     <Route path=path!("unassigned") view=UnassignedPage ssr=SsrMode::Async/>
                     <Route path=path!("user-groups") view=UserGroupsPage ssr=SsrMode::Async/>

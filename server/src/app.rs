@@ -62,12 +62,22 @@ pub fn router(services: Services, web: WebOptions) -> Router {
     let csrf_policy = Arc::new(csrf::Policy::new(&services.public_url));
     let context_services = services.clone();
     let health_services = services.clone();
+    let export_services = services.clone();
+    let template_services = services.clone();
 
     let dashboard = Router::new()
         .leptos_routes_with_context(&leptos_options, routes, move || provide_context(context_services.clone()), {
             let options = leptos_options.clone();
             move || shell(options.clone())
         })
+        .route(
+            "/export/users.csv",
+            get(move |session, query| crate::http::export::users_csv(export_services.clone(), session, query)),
+        )
+        .route(
+            "/export/users-template.csv",
+            get(move |session| crate::http::export::template_csv(template_services.clone(), session)),
+        )
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(leptos_options)
         .layer(sessions)

@@ -311,3 +311,153 @@ pub async fn export(store: &Store, tenant: &TenantId, q: &UserQuery, limit: i64)
     }
     Ok(out)
 }
+
+/// The columns of the users CSV import, in the template's order. Only `userName` is required.
+pub const IMPORT_COLUMNS: [&str; 6] = ["userName", "givenName", "familyName", "email", "externalId", "active"];
+/// Most rows one import takes.
+pub const MAX_IMPORT_ROWS: usize = 10_000;
+
+/// The import template: the header and one example row.
+pub fn import_template() -> String {
+    format!("{}\nada@example.com,Ada,Lovelace,ada@example.com,,true\n", IMPORT_COLUMNS.join(","))
+}
+
+fn parse_active(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "" | "true" | "yes" | "1" => Some(true),
+        "false" | "no" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// Imports manual users from CSV (the template's columns, any order, header required): every
+/// row is checked first, and users are created only if no row has a problem, in one
+/// transaction. Returns the report either way.
+pub async fn import_csv(
+    store: &Store,
+    tenant: &TenantId,
+    public_url: &str,
+    actor: &Actor,
+    text: &str,
+) -> DomainResult<crate::dto::ImportReport> {
+    let mut report = crate::dto::ImportReport::default();
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(false).from_reader(text.as_bytes());
+    let headers = reader.headers().map_err(|e| DomainError::Invalid(format!("The file is not CSV: {e}")))?.clone();
+    let mut index = std::collections::HashMap::new();
+    for (i, h) in headers.iter().enumerate() {
+        match IMPORT_COLUMNS.iter().find(|c| c.eq_ignore_ascii_case(h)) {
+            Some(c) => {
+                index.insert(*c, i);
+            }
+            None => report
+                .errors
+                .push((1, format!("Unknown column \"{h}\"; the columns are {}.", IMPORT_COLUMNS.join(", ")))),
+        }
+    }
+    if !index.contains_key("userName") {
+        report.errors.push((1, "The header has no userName column (download the template).".into()));
+    }
+    if !report.errors.is_empty() {
+        return Ok(report);
+    }
+    let mut inputs = Vec::new();
+    let mut lines = Vec::new();
+    let mut seen = std::collections::HashMap::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
+                report.errors.push((line, format!("Cannot read this row: {e}")));
+                continue;
+            }
+        };
+        let line = record.position().map(|p| p.line() as usize).unwrap_or(0);
+        if inputs.len() + report.errors.len() >= MAX_IMPORT_ROWS {
+            report.errors.push((line, format!("An import takes at most {MAX_IMPORT_ROWS} rows; split the file.")));
+            break;
+        }
+        let get = |c: &str| index.get(c).and_then(|i| record.get(*i)).unwrap_or_default().to_string();
+        let Some(active) = parse_active(&get("active")) else {
+            report.errors.push((line, format!("active must be true or false, not \"{}\".", get("active"))));
+            continue;
+        };
+        let input = ManualUserInput {
+            user_name: get("userName"),
+            given_name: get("givenName"),
+            family_name: get("familyName"),
+            email: get("email"),
+            external_id: get("externalId"),
+            active,
+        };
+        if let Err(e) = manual_resource(&input) {
+            report.errors.push((line, e.to_string()));
+            continue;
+        }
+        let norm = crate::store::fold_ascii(input.user_name.trim());
+        if let Some(first) = seen.insert(norm, line) {
+            report.errors.push((line, format!("userName \"{}\" is also on line {first}.", input.user_name)));
+            continue;
+        }
+        inputs.push(input);
+        lines.push(line);
+    }
+    if inputs.is_empty() && report.errors.is_empty() {
+        report.errors.push((2, "The file has no users.".into()));
+    }
+    // Names taken in the organization already.
+    let norms: Vec<String> = inputs.iter().map(|i| crate::store::fold_ascii(i.user_name.trim())).collect();
+    for taken in store.tenant(tenant).existing_user_names(&norms).await? {
+        if let Some(pos) = norms.iter().position(|n| *n == taken) {
+            report.errors.push((lines[pos], format!("A user named \"{}\" already exists.", inputs[pos].user_name)));
+        }
+    }
+    if !report.errors.is_empty() {
+        report.errors.sort();
+        return Ok(report);
+    }
+    let ids = create_manual(store, tenant, public_url, actor, &inputs).await?;
+    report.created = ids.len();
+    Ok(report)
+}
+
+fn csv_error(e: impl std::fmt::Display) -> DomainError {
+    DomainError::Internal(format!("CSV: {e}"))
+}
+
+/// The users matching a query, as CSV (at most `limit` rows).
+pub async fn export_csv(store: &Store, tenant: &TenantId, q: &UserQuery, limit: i64) -> DomainResult<String> {
+    let rows = export(store, tenant, q, limit).await?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "id",
+        "userName",
+        "displayName",
+        "email",
+        "externalId",
+        "source",
+        "active",
+        "userGroups",
+        "created",
+        "updated",
+    ])
+    .map_err(csv_error)?;
+    for u in rows {
+        let groups = u.user_groups.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join("; ");
+        w.write_record([
+            u.id.as_str(),
+            &u.user_name,
+            u.display_name.as_deref().unwrap_or_default(),
+            u.email.as_deref().unwrap_or_default(),
+            u.external_id.as_deref().unwrap_or_default(),
+            u.source.as_str(),
+            if u.active { "true" } else { "false" },
+            &groups,
+            &crate::provisioning::rfc3339(u.created_at_ms),
+            &crate::provisioning::rfc3339(u.updated_at_ms),
+        ])
+        .map_err(csv_error)?;
+    }
+    let bytes = w.into_inner().map_err(csv_error)?;
+    String::from_utf8(bytes).map_err(csv_error)
+}

@@ -553,3 +553,12 @@ pub struct Assigned {
     /// The group's name.
     pub group_name: String,
 }
+
+/// What importing a CSV of users did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportReport {
+    /// Users created (0 when any row has an error: an import is all or nothing).
+    pub created: usize,
+    /// Problems, by 1-based line of the file (the header is line 1).
+    pub errors: Vec<(usize, String)>,
+}

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
-use roster_shared::dto::{ManualUserInput, NavCounts, UserDetail, UserPage, UserQuery};
+use roster_shared::dto::{ImportReport, ManualUserInput, NavCounts, UserDetail, UserPage, UserQuery};
 
 use crate::error::UiError;
 
@@ -57,4 +57,21 @@ pub async fn update_manual_user(id: String, input: ManualUserInput) -> Result<()
 pub async fn delete_manual_user(id: String) -> Result<(), UiError> {
     let admin = super::ctx::require_admin().await?;
     Ok(roster_shared::directory::delete_manual(&admin.services.store, &admin.tenant, &admin.actor, &id).await?)
+}
+
+/// Imports manual users from CSV text (all or nothing); the report lists problems by line.
+#[server(prefix = "/api", endpoint = "users_import", input = Json)]
+pub async fn import_users(csv: String) -> Result<ImportReport, UiError> {
+    let admin = super::ctx::require_admin().await?;
+    if csv.len() > 5 * 1024 * 1024 {
+        return Err(UiError::Invalid("The file is larger than 5 MB; split it.".into()));
+    }
+    Ok(roster_shared::directory::import_csv(
+        &admin.services.store,
+        &admin.tenant,
+        &admin.services.public_url,
+        &admin.actor,
+        &csv,
+    )
+    .await?)
 }

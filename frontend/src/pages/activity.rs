@@ -164,6 +164,7 @@ fn Row(a: ActivityView) -> impl IntoView {
         _ => a.summary.clone(),
     };
     let summary = if a.method.is_some() && !a.summary.is_empty() { Some(a.summary.clone()) } else { None };
+    let user_link = (a.resource_type.as_deref() == Some("User")).then(|| a.resource_id.clone()).flatten();
     view! {
         <tr class:row-error=a.is_error() data-testid="activity-row">
             <td class="nowrap"><A href=format!("/activity/{}", a.id)>{datetime(a.at_ms)}</A></td>
@@ -171,6 +172,7 @@ fn Row(a: ActivityView) -> impl IntoView {
             <td>
                 {what}
                 {summary.map(|s| view! { <div class="muted small">{s}</div> })}
+                {user_link.map(|id| view! { <div class="small"><A href=format!("/users/{id}")>"View user"</A></div> })}
                 {a.detail.clone().map(|d| view! { <div class="small error-text">{d}</div> })}
             </td>
             <td>

@@ -2,6 +2,7 @@
 
 pub mod activity;
 pub mod home;
+pub mod import;
 pub mod not_found;
 pub mod scim;
 pub mod sign_in;

@@ -25,7 +25,10 @@ pub fn UsersPage() -> impl IntoView {
                 <h1>"Users"</h1>
                 <p class="muted">"Everyone in your organization: pushed by your identity provider, created at sign-in, or added here."</p>
             </div>
-            <A href="/users/new" attr:class="btn btn-primary">"Add user"</A>
+            <div class="header-actions">
+                <A href="/users/import" attr:class="btn btn-ghost">"Import CSV"</A>
+                <A href="/users/new" attr:class="btn btn-primary">"Add user"</A>
+            </div>
         </div>
         <UsersTable initial_filter=initial show_filters=true/>
     }
@@ -155,6 +158,11 @@ fn UsersTable(initial_filter: UserFilter, show_filters: bool) -> impl IntoView {
                 <input id="user-search" type="search" placeholder="Search user name, name, email or external ID" bind:value=typed data-testid="user-search"/>
                 <button type="submit" class="btn btn-ghost">"Search"</button>
             </form>
+            <a class="btn btn-ghost" data-testid="export" rel="external" download="users.csv"
+                href=move || format!(
+                    "/export/users.csv?search={}&filter={}&sort={}&descending={}",
+                    encode(&search.get()), filter.get().as_str(), sort.get().as_str(), descending.get()
+                )>"Export CSV"</a>
             {show_filters.then(|| view! {
                 <div class="segmented" role="group" aria-label="Show">
                     {UserFilter::ALL
@@ -340,6 +348,19 @@ fn Row(user: UserListItem, selected: RwSignal<Vec<String>>) -> impl IntoView {
             <td title=datetime(user.created_at_ms)>{date(user.created_at_ms)}</td>
         </tr>
     }
+}
+
+/// Percent-encodes a query-string value.
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// The label of a source, for pages that show one user.

@@ -238,6 +238,7 @@ async fn prepare(store: &Store, args: &BenchArgs, run: &str) -> anyhow::Result<(
             eprintln!("  seeded {next} users ({:.0} users/s)", next as f64 / started.elapsed().as_secs_f64());
         }
     }
+    store.analyze().await.map_err(|e| anyhow::anyhow!("ANALYZE failed: {e}"))?;
     Ok((tenant, secret.expose().to_string(), ids))
 }
 

@@ -1,5 +1,6 @@
 //! HTTP pieces that are not the dashboard itself: probes and middleware.
 
 pub mod csrf;
+pub mod export;
 pub mod health;
 pub mod trace;

@@ -15,6 +15,7 @@ both_backends!(
     manual_users_are_created_edited_removed_and_never_taken_by_scim,
     activity_lists_filters_and_shows_one_record,
     admin_functions_need_a_session,
+    csv_export_and_import_round_trip,
     another_tenants_data_is_never_reached,
 );
 
@@ -529,4 +530,78 @@ async fn another_tenants_data_is_never_reached(db: Db) {
     let d = app.ok_json("user", json!({"id": user}), &alice).await;
     assert_eq!(d["user_groups"], json!([]));
     assert_eq!(d["user"]["user_name"], "secret@alpha.test");
+}
+
+async fn export(app: &TestApp, query: &str, cookie: Option<&str>) -> (StatusCode, String, Option<String>) {
+    let mut b = http::Request::get(format!("/export/users.csv{query}")).header(http::header::HOST, "roster.test");
+    if let Some(c) = cookie {
+        b = b.header(http::header::COOKIE, c);
+    }
+    let res = app.send(b.body(axum::body::Body::empty()).unwrap()).await;
+    let status = res.status();
+    let disposition =
+        res.headers().get(http::header::CONTENT_DISPOSITION).and_then(|v| v.to_str().ok()).map(str::to_string);
+    (status, body_text(res).await, disposition)
+}
+
+async fn csv_export_and_import_round_trip(db: Db) {
+    let app = TestApp::new(db).await;
+    let (cookie, _) = admin(&app, "Acme").await;
+    let (base, token) = scim_on(&app, &cookie).await;
+    push_user(&app, &base, &token, "zed@acme.test", "Zed", "Quote, \"Jr\"").await;
+
+    // The template imports as is.
+    let template = roster_shared::directory::import_template();
+    let report = app.ok_json("users_import", json!({"csv": template}), &cookie).await;
+    assert_eq!(report, json!({"created": 1, "errors": []}));
+
+    // A file with problems imports nothing and says which lines.
+    let bad = "userName,givenName,email,active\nok@acme.test,Ok,ok@acme.test,true\n,NoName,,true\nzed@acme.test,Dup,,true\nx@acme.test,X,not-an-email,true\ny@acme.test,Y,,maybe\nok@acme.test,Again,,false\n";
+    let report = app.ok_json("users_import", json!({"csv": bad}), &cookie).await;
+    assert_eq!(report["created"], 0);
+    let lines: Vec<u64> = report["errors"].as_array().unwrap().iter().map(|e| e[0].as_u64().unwrap()).collect();
+    assert_eq!(lines, [3, 4, 5, 6, 7], "{report}");
+    let text = report.to_string();
+    assert!(
+        text.contains("already exists") && text.contains("also on line 2") && text.contains("true or false"),
+        "{text}"
+    );
+    let manual = app.ok_json("users", users_query(json!({"filter": "manual"})), &cookie).await;
+    assert_eq!(manual["total"], 1, "nothing half-imported");
+    let report = app.ok_json("users_import", json!({"csv": "email,nickname\na@b.test,x\n"}), &cookie).await;
+    assert!(report.to_string().contains("Unknown column"), "{report}");
+
+    // Export: everyone, then the current filter; quotes and commas survive.
+    let (status, body, disposition) = export(&app, "", Some(&cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(disposition.unwrap().contains("users.csv"));
+    let mut reader = csv::Reader::from_reader(body.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    assert_eq!(&headers[1], "userName");
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2);
+    let zed = rows.iter().find(|r| &r[1] == "zed@acme.test").expect("zed exported");
+    assert_eq!(&zed[2], "Zed Quote, \"Jr\"");
+    let (_, body, _) = export(&app, "?filter=manual", Some(&cookie)).await;
+    assert_eq!(body.lines().count(), 2, "{body}");
+    assert!(body.contains("ada@example.com"));
+
+    // Round trip: the exported manual users import into another organization.
+    let (other, _) = admin(&app, "Other").await;
+    let reimport: String = {
+        let mut r = csv::Reader::from_reader(body.as_bytes());
+        let mut out = String::from("userName,email,active\n");
+        for rec in r.records() {
+            let rec = rec.unwrap();
+            out.push_str(&format!("{},{},{}\n", &rec[1], &rec[3], &rec[6]));
+        }
+        out
+    };
+    assert_eq!(app.ok_json("users_import", json!({"csv": reimport}), &other).await["created"], 1);
+
+    // No session, no export; another admin exports only their own users.
+    let (status, _, _) = export(&app, "", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (_, body, _) = export(&app, "", Some(&other)).await;
+    assert!(!body.contains("zed@acme.test"));
 }

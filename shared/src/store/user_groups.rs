@@ -325,4 +325,24 @@ impl TenantStore<'_> {
         }
         Ok(out)
     }
+
+    /// Which of these normalized userNames are taken in this tenant.
+    pub async fn existing_user_names(&self, norms: &[String]) -> DomainResult<Vec<String>> {
+        let mut out = Vec::new();
+        for chunk in norms.chunks(500) {
+            let sql = format!(
+                "SELECT user_name_norm FROM scim_users WHERE tenant_id = $1 AND user_name_norm IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let found: Vec<String> = with_pool!(self.store, |p| {
+                let mut q = sqlx::query_scalar::<_, String>(&sql).bind(self.id.as_str());
+                for n in chunk {
+                    q = q.bind(n);
+                }
+                q.fetch_all(p).await
+            })?;
+            out.extend(found);
+        }
+        Ok(out)
+    }
 }
