@@ -39,3 +39,10 @@ for _ in $(seq 1 100); do
 done
 
 "$VENV/bin/python" conformance/check.py "http://127.0.0.1:$PORT/scim/v2/$TENANT" "$TOKEN"
+
+# The load benchmark's scenarios, tiny and untimed, against the same server: every request of
+# every scenario must succeed (the figures themselves come from scripts/bench.sh).
+say "load benchmark smoke run (roster bench, 300 users, 1 s per scenario)"
+"$ROSTER" bench --database-url "$DB" --url "http://127.0.0.1:$PORT" --users 300 --duration 1 \
+  --sync-users 300 --concurrency 4 --server-pid "$SERVER_PID" >"$WORK/bench.txt" 2>&1 ||
+  { cat "$WORK/bench.txt"; exit 1; }

@@ -461,3 +461,85 @@ pub async fn export_csv(store: &Store, tenant: &TenantId, q: &UserQuery, limit: 
     let bytes = w.into_inner().map_err(csv_error)?;
     String::from_utf8(bytes).map_err(csv_error)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manual_resource_builds_a_valid_scim_user() {
+        let input = ManualUserInput {
+            user_name: " max@acme.test ".into(),
+            given_name: "Max".into(),
+            family_name: "Power".into(),
+            email: "max@acme.test".into(),
+            external_id: String::new(),
+            active: false,
+        };
+        let res = manual_resource(&input).unwrap();
+        assert_eq!(res["userName"], "max@acme.test");
+        assert_eq!(res["displayName"], "Max Power");
+        assert_eq!(res["emails"][0]["primary"], true);
+        assert_eq!(res["active"], false);
+        assert!(res.get("externalId").is_none());
+        let checked = crate::scim::validate::validate_resource(
+            &res,
+            crate::scim::schema::ResourceSchema::user(),
+            crate::scim::validate::Mode::Create,
+        );
+        assert!(checked.is_ok(), "{checked:?}");
+        assert!(manual_resource(&ManualUserInput { user_name: "  ".into(), ..input.clone() }).is_err());
+        assert!(manual_resource(&ManualUserInput { email: "nope".into(), ..input }).is_err());
+    }
+
+    #[test]
+    fn flatten_lists_attributes_by_path() {
+        let mut out = Vec::new();
+        flatten(
+            "",
+            &json!({"schemas": ["x"], "userName": "a", "emails": [{"value": "a@b.c", "primary": true}], "tags": ["x", "y"], "name": {"givenName": "A"}}),
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            [
+                ("emails[0].primary".to_string(), "true".to_string()),
+                ("emails[0].value".into(), "a@b.c".into()),
+                ("name.givenName".into(), "A".into()),
+                ("tags".into(), "x, y".into()),
+                ("userName".into(), "a".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn names_and_emails_for_the_table() {
+        assert_eq!(display_name(&json!({"displayName": "D", "name": {"givenName": "G"}})).as_deref(), Some("D"));
+        assert_eq!(display_name(&json!({"name": {"givenName": "G", "familyName": "F"}})).as_deref(), Some("G F"));
+        assert_eq!(display_name(&json!({"name": {"formatted": "Dr. G F"}})).as_deref(), Some("Dr. G F"));
+        assert_eq!(display_name(&json!({"userName": "u"})), None);
+        let emails = json!({"emails": [{"value": "a@x"}, {"value": "b@x", "primary": true}]});
+        assert_eq!(primary_email(&emails).as_deref(), Some("b@x"));
+        assert_eq!(primary_email(&json!({"emails": [{"value": "a@x"}]})).as_deref(), Some("a@x"));
+    }
+
+    #[test]
+    fn active_column_accepts_common_spellings() {
+        for (s, v) in [
+            ("", Some(true)),
+            ("TRUE", Some(true)),
+            ("yes", Some(true)),
+            ("0", Some(false)),
+            ("No", Some(false)),
+            ("maybe", None),
+        ] {
+            assert_eq!(parse_active(s), v, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn template_has_every_import_column() {
+        let t = import_template();
+        assert_eq!(t.lines().next().unwrap().split(',').collect::<Vec<_>>(), IMPORT_COLUMNS);
+    }
+}

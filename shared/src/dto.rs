@@ -562,3 +562,29 @@ pub struct ImportReport {
     /// Problems, by 1-based line of the file (the header is line 1).
     pub errors: Vec<(usize, String)>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_order_from_viewer_to_admin() {
+        assert!(GroupRole::Admin > GroupRole::Member && GroupRole::Member > GroupRole::Viewer);
+        assert_eq!([GroupRole::Viewer, GroupRole::Admin, GroupRole::Member].into_iter().max(), Some(GroupRole::Admin));
+        for r in GroupRole::ALL {
+            assert_eq!(GroupRole::parse(r.as_str()), Some(r));
+        }
+    }
+
+    #[test]
+    fn filters_and_sorts_round_trip_their_names() {
+        for f in UserFilter::ALL {
+            assert_eq!(UserFilter::parse(f.as_str()), f);
+        }
+        assert_eq!(UserFilter::parse("bogus"), UserFilter::All);
+        for s in UserSort::ALL {
+            assert_eq!(UserSort::parse(s.as_str()), s);
+        }
+        assert_eq!(UserSort::parse(""), UserSort::Created);
+    }
+}

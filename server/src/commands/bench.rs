@@ -586,6 +586,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let errors: u64 = results.iter().map(|r| r.errors).sum::<u64>() + sync_errors;
     if errors > 0 {
         println!("- {errors} requests failed (see the first errors above)");
+        anyhow::bail!("{errors} requests failed");
     }
     if !all_ok && args.strict {
         anyhow::bail!("targets missed");

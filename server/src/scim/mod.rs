@@ -85,6 +85,7 @@ pub fn router(services: Services, limits: ScimLimits) -> Router {
         .route("/Me", any(discovery::me))
         .route("/Bulk", post(bulk::bulk))
         .fallback(response::not_found)
+        .method_not_allowed_fallback(response::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state, auth::authenticate))
         // The token endpoint authenticates the OAuth client itself.
         .route("/oauth/token", post(oauth::token))

@@ -74,3 +74,8 @@ pub fn noted(mut res: Response, note: ActivityNote) -> Response {
 pub async fn not_found() -> ScimErrorResponse {
     ScimErrorResponse(ScimError::status(404, "no such SCIM endpoint"))
 }
+
+/// A method the endpoint does not take (`GET /Bulk`, `DELETE /Users`, …).
+pub async fn method_not_allowed() -> ScimErrorResponse {
+    ScimErrorResponse(ScimError::status(405, "this SCIM endpoint does not take this HTTP method"))
+}

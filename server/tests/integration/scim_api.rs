@@ -25,7 +25,21 @@ both_backends!(
     bulk_requests_resolve_bulk_ids_and_report_each_operation,
     http_basic_credentials,
     oauth_client_credentials,
+    wrong_methods_get_scim_errors,
 );
+
+async fn wrong_methods_get_scim_errors(db: Db) {
+    let app = TestApp::new(db).await;
+    let t = app.scim_tenant("Acme").await;
+    for (method, path) in
+        [("GET", "/Bulk"), ("DELETE", "/Users"), ("PUT", "/ServiceProviderConfig"), ("GET", "/.search")]
+    {
+        let (status, _, body) = app.scim(method, &t.id, &t.token, path, None).await;
+        assert_eq!(status.as_u16(), 405, "{method} {path}: {body}");
+        assert_eq!(body["status"], "405", "{method} {path}: {body}");
+        assert_eq!(body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
+    }
+}
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";

@@ -291,3 +291,20 @@ impl Scim<'_> {
         Ok(Listed { total: page.total.map(|t| t.max(0) as u64), start_index, next_cursor, resources })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn dashboard_columns_fold_names_and_fall_back_to_the_user_name() {
+        let c = super::columns(&json!({"userName": "Ada@X.test", "name": {"givenName": "Ada", "familyName": "Lovelace"}, "emails": [{"value": "ADA@x.test"}], "externalId": "E-1"})).unwrap();
+        assert_eq!(c.sort_name, "ada lovelace");
+        assert_eq!(c.search_text, "ada@x.test ada lovelace ada@x.test e-1");
+        let c = super::columns(&json!({"userName": "Zed", "displayName": "Z. Zed"})).unwrap();
+        assert_eq!(c.sort_name, "z. zed");
+        let c = super::columns(&json!({"userName": "OnlyName"})).unwrap();
+        assert_eq!(c.sort_name, "onlyname");
+        assert_eq!(c.search_text, "onlyname");
+    }
+}
