@@ -151,6 +151,18 @@ test('an admin activates SCIM, an IdP pushes users, the admin assigns them, then
   await expect(page.getByTestId('activity-table')).toContainText('revoked "Okta production"');
   await expect(page.getByTestId('activity-table')).toContainText('POST /Users');
   await shot(page, 'activity');
+
+  // The group's page: find the last unassigned user and add them; nobody is unassigned now.
+  await page.getByRole('link', { name: 'User groups' }).click();
+  await hydrated(page);
+  await page.getByRole('link', { name: 'Engineers' }).click();
+  await expect(page.getByTestId('group-title')).toHaveText('Engineers');
+  await page.getByTestId('member-search').fill('shannon');
+  await page.getByRole('button', { name: 'Find' }).click();
+  await page.getByTestId('member-candidates').getByRole('button', { name: 'Add' }).click();
+  await expect(page.getByTestId('group-members')).toContainText('claude@initech.test');
+  await expect(page.getByTestId('unassigned-count')).toHaveCount(0);
+  await shot(page, 'user-group');
 });
 
 test('CSV: import manual users with a per-line report, then export them', async ({ page }) => {

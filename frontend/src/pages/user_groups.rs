@@ -7,8 +7,8 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 use roster_shared::dto::{GroupRole, UserFilter, UserGroupInput, UserGroupView, UserQuery, UserSort};
 
 use crate::api::user_groups::{
-    create_user_group, delete_user_group, get_user_group, list_user_groups, set_default_user_group, unassign_users,
-    update_user_group,
+    assign_users, create_user_group, delete_user_group, get_user_group, list_user_groups, set_default_user_group,
+    unassign_users, update_user_group,
 };
 use crate::api::users::list_users;
 use crate::components::format::date;
@@ -249,7 +249,8 @@ fn GroupDetail(group: UserGroupView, refresh: RwSignal<u32>) -> impl IntoView {
         </Show>
         <section class="card section" aria-labelledby="members">
             <h2 id="members">"Members (" {group.member_count} ")"</h2>
-            <p class="muted small">"Add members from " <A href="/users">"Users"</A> " or " <A href="/unassigned">"Unassigned"</A> " by selecting them and choosing this group."</p>
+            <AddMembers group_id=gid.clone() refresh/>
+            <p class="muted small">"To add many at once, select them under " <A href="/users">"Users"</A> " or " <A href="/unassigned">"Unassigned"</A> " and choose this group."</p>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || {
                     let gid = gid_members.clone();
@@ -292,6 +293,79 @@ fn GroupDetail(group: UserGroupView, refresh: RwSignal<u32>) -> impl IntoView {
             </Transition>
         </section>
         <DeleteGroup group=group/>
+    }
+}
+
+/// Search users by name or email and add them one by one.
+#[component]
+fn AddMembers(group_id: String, refresh: RwSignal<u32>) -> impl IntoView {
+    let typed = RwSignal::new(String::new());
+    let search = RwSignal::new(String::new());
+    let found = Resource::new(
+        move || search.get(),
+        |q| async move {
+            if q.trim().is_empty() {
+                return Ok(None);
+            }
+            list_users(UserQuery { search: q, page: 1, page_size: 8, ..Default::default() }).await.map(Some)
+        },
+    );
+    let nav = use_context::<NavRefresh>();
+    let gid = group_id.clone();
+    let add = Action::new(move |user: &String| {
+        let (g, u) = (gid.clone(), user.clone());
+        async move { assign_users(g, vec![u]).await }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = add.value().get() {
+            refresh.update(|r| *r += 1);
+            if let Some(NavRefresh(n)) = nav {
+                n.update(|v| *v += 1);
+            }
+        }
+    });
+    let error = move || add.value().get().and_then(Result::err).map(|e| e.to_string());
+    let group = group_id.clone();
+    view! {
+        <form class="search add-members" role="search" on:submit=move |ev| { ev.prevent_default(); search.set(typed.get_untracked()); }>
+            <label for="member-search" class="sr-only">"Find a user to add"</label>
+            <input id="member-search" type="search" placeholder="Find a user to add: name, user name or email" bind:value=typed data-testid="member-search"/>
+            <button type="submit" class="btn btn-ghost">"Find"</button>
+        </form>
+        <Show when=move || error().is_some()>
+            <ErrorNotice message=error().unwrap_or_default()/>
+        </Show>
+        <Transition fallback=|| ()>
+            {move || {
+                let group = group.clone();
+                Suspend::new(async move {
+                    match found.await {
+                        Ok(Some(page)) if page.rows.is_empty() => view! { <p class="empty">"No user matches."</p> }.into_any(),
+                        Ok(Some(page)) => view! {
+                            <ul class="plain-list candidates" data-testid="member-candidates">
+                                {page.rows.into_iter().map(|u| {
+                                    let already = u.user_groups.iter().any(|(g, _)| *g == group);
+                                    let id = u.id.clone();
+                                    view! {
+                                        <li class="row-between">
+                                            <span>{u.display_name.clone().unwrap_or_else(|| u.user_name.clone())} " · " <span class="muted">{u.user_name.clone()}</span></span>
+                                            {if already {
+                                                view! { <span class="badge badge-ok">"Member"</span> }.into_any()
+                                            } else {
+                                                view! { <button type="button" class="btn btn-primary btn-small" disabled=move || add.pending().get()
+                                                    on:click=move |_| { add.dispatch(id.clone()); }>"Add"</button> }.into_any()
+                                            }}
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Ok(None) => ().into_any(),
+                        Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),
+                    }
+                })
+            }}
+        </Transition>
     }
 }
 
