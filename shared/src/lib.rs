@@ -11,6 +11,7 @@
 //! functions call into this crate, never the other way round.
 
 pub mod dto;
+pub mod mapping;
 pub mod policy;
 pub mod scim;
 

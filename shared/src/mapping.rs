@@ -1,0 +1,251 @@
+//! Mapping rules, the pure part: which user groups a user belongs to because of the IdP groups
+//! they are in or their attributes, and the default user group for users no rule places.
+//!
+//! A rule is either *IdP group → user group* (the SCIM group the IdP pushed, by id) or
+//! *attribute → user group*, whose condition is a SCIM filter over the User resource (for
+//! example `addresses[type eq "work"].country eq "US"`), checked by the SCIM core's parser with
+//! the position of a mistake. Evaluation is a pure function of the rules, the user's resource
+//! and their IdP groups, so the same code places users in a write transaction, re-evaluates a
+//! whole tenant in the background, and previews a rule before it is saved.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::scim::error::ScimError;
+use crate::scim::filter::Filter;
+use crate::scim::schema::ResourceSchema;
+
+/// What a rule matches on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Condition {
+    /// Members (direct or through nested groups) of this SCIM group.
+    IdpGroup {
+        /// The SCIM group's id.
+        group_id: String,
+    },
+    /// Users the SCIM filter matches.
+    Attribute {
+        /// The filter text, as the admin wrote it.
+        filter: String,
+    },
+}
+
+/// A rule as stored and edited.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleDef {
+    /// The rule's id.
+    pub id: String,
+    /// What it matches.
+    pub condition: Condition,
+    /// Where it places the users it matches.
+    pub user_group_id: String,
+    /// Disabled rules place nobody.
+    pub enabled: bool,
+}
+
+/// A rule ready to evaluate (its filter parsed and checked once).
+#[derive(Clone, Debug)]
+pub struct Rule {
+    id: String,
+    user_group_id: String,
+    matcher: Matcher,
+}
+
+#[derive(Clone, Debug)]
+enum Matcher {
+    IdpGroup(String),
+    Attribute(Filter),
+}
+
+/// Why a user is in a user group because of the rules.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Reason {
+    /// A rule matched.
+    Rule(String),
+    /// No rule matched, and this is the default user group.
+    Default,
+}
+
+/// Parses and checks an attribute rule's filter against the User schema (core and enterprise
+/// extension); the error names the position and the reason.
+pub fn check_filter(text: &str) -> Result<Filter, ScimError> {
+    if text.trim().is_empty() {
+        return Err(ScimError::invalid_filter("the condition is empty"));
+    }
+    Filter::parse_for(text, ResourceSchema::user())
+}
+
+/// Prepares the enabled rules, in order; the first rule whose filter does not check fails the
+/// whole set with its index (stored rules were checked when saved, so this only happens if the
+/// schema changed).
+pub fn compile(defs: &[RuleDef]) -> Result<Vec<Rule>, (usize, ScimError)> {
+    defs.iter()
+        .enumerate()
+        .filter(|(_, d)| d.enabled)
+        .map(|(i, d)| {
+            let matcher = match &d.condition {
+                Condition::IdpGroup { group_id } => Matcher::IdpGroup(group_id.clone()),
+                Condition::Attribute { filter } => Matcher::Attribute(check_filter(filter).map_err(|e| (i, e))?),
+            };
+            Ok(Rule { id: d.id.clone(), user_group_id: d.user_group_id.clone(), matcher })
+        })
+        .collect()
+}
+
+impl Rule {
+    /// Whether the rule matches a user (`user` is the SCIM resource, `idp_groups` the ids of the
+    /// SCIM groups the user is in, directly or not).
+    pub fn matches(&self, user: &Value, idp_groups: &[String]) -> bool {
+        match &self.matcher {
+            Matcher::IdpGroup(g) => idp_groups.iter().any(|x| x == g),
+            Matcher::Attribute(f) => f.matches(user, ResourceSchema::user()),
+        }
+    }
+}
+
+/// The user groups the rules put a user in, each with every rule that does (a user two rules
+/// place in one group keeps it while either matches). When no rule matches, the default user
+/// group (if any) with [`Reason::Default`].
+pub fn evaluate(
+    rules: &[Rule],
+    user: &Value,
+    idp_groups: &[String],
+    default_group: Option<&str>,
+) -> BTreeMap<String, Vec<Reason>> {
+    let mut placed: BTreeMap<String, Vec<Reason>> = BTreeMap::new();
+    for rule in rules.iter().filter(|r| r.matches(user, idp_groups)) {
+        placed.entry(rule.user_group_id.clone()).or_default().push(Reason::Rule(rule.id.clone()));
+    }
+    if placed.is_empty() {
+        if let Some(d) = default_group {
+            placed.insert(d.to_string(), vec![Reason::Default]);
+        }
+    }
+    placed
+}
+
+/// What changes for one user when the rules are applied: memberships to add and to remove,
+/// given the rule-made memberships the user has now (admin-made ones are never touched).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Diff {
+    /// (user group, reason) to add.
+    pub add: Vec<(String, Reason)>,
+    /// (user group, reason) to remove.
+    pub remove: Vec<(String, Reason)>,
+}
+
+/// The difference between the rule-made memberships a user has and those the rules give now.
+pub fn diff(current: &[(String, Reason)], wanted: &BTreeMap<String, Vec<Reason>>) -> Diff {
+    let wanted: Vec<(String, Reason)> =
+        wanted.iter().flat_map(|(g, rs)| rs.iter().map(move |r| (g.clone(), r.clone()))).collect();
+    let mut d = Diff {
+        add: wanted.iter().filter(|w| !current.contains(w)).cloned().collect(),
+        remove: current.iter().filter(|c| !wanted.contains(c)).cloned().collect(),
+    };
+    d.add.sort();
+    d.remove.sort();
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn rule(id: &str, condition: Condition, group: &str) -> RuleDef {
+        RuleDef { id: id.into(), condition, user_group_id: group.into(), enabled: true }
+    }
+
+    fn attr(f: &str) -> Condition {
+        Condition::Attribute { filter: f.into() }
+    }
+
+    fn idp(g: &str) -> Condition {
+        Condition::IdpGroup { group_id: g.into() }
+    }
+
+    fn user() -> Value {
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+            "userName": "ada@example.com",
+            "addresses": [{"type": "work", "country": "US"}, {"type": "home", "country": "GB"}],
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Sales"},
+            "active": true,
+        })
+    }
+
+    #[test]
+    fn attribute_and_idp_group_rules_place_users() {
+        let rules = compile(&[
+            rule("r1", attr(r#"addresses[type eq "work"].country eq "US""#), "us"),
+            rule(
+                "r2",
+                attr(r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "Sales""#),
+                "sales",
+            ),
+            rule("r3", idp("okta-eng"), "eng"),
+            rule("r4", attr(r#"addresses[type eq "work"].country eq "GB""#), "uk"),
+        ])
+        .unwrap();
+        let placed = evaluate(&rules, &user(), &["okta-eng".into()], Some("everyone"));
+        assert_eq!(placed.keys().collect::<Vec<_>>(), ["eng", "sales", "us"]);
+        assert_eq!(placed["us"], [Reason::Rule("r1".into())]);
+        // Not in the IdP group: that rule stops matching.
+        let placed = evaluate(&rules, &user(), &[], None);
+        assert!(!placed.contains_key("eng"));
+    }
+
+    #[test]
+    fn two_rules_into_one_group_keep_both_reasons() {
+        let rules = compile(&[rule("a", idp("g1"), "x"), rule("b", attr(r#"userName sw "ada""#), "x")]).unwrap();
+        let placed = evaluate(&rules, &user(), &["g1".into()], None);
+        assert_eq!(placed["x"], [Reason::Rule("a".into()), Reason::Rule("b".into())]);
+    }
+
+    #[test]
+    fn default_group_only_when_no_rule_matches() {
+        let rules = compile(&[rule("a", idp("g1"), "x")]).unwrap();
+        assert_eq!(
+            evaluate(&rules, &user(), &[], Some("d")).into_iter().collect::<Vec<_>>(),
+            [("d".to_string(), vec![Reason::Default])]
+        );
+        assert!(!evaluate(&rules, &user(), &["g1".into()], Some("d")).contains_key("d"));
+        assert!(evaluate(&rules, &user(), &[], None).is_empty());
+    }
+
+    #[test]
+    fn disabled_rules_place_nobody() {
+        let mut d = rule("a", idp("g1"), "x");
+        d.enabled = false;
+        assert!(compile(&[d]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn bad_filters_say_where() {
+        let e = check_filter(r#"addresses[type eq "work".country eq "US""#).unwrap_err();
+        assert_eq!(e.status, 400);
+        assert!(e.detail.contains("position"), "{}", e.detail);
+        let e = check_filter("shoeSize gt 10").unwrap_err();
+        assert!(e.detail.contains("shoeSize"), "{}", e.detail);
+        assert!(check_filter("  ").is_err());
+        let e = compile(&[rule("ok", idp("g"), "x"), rule("bad", attr("userName eq"), "y")]).unwrap_err();
+        assert_eq!(e.0, 1);
+    }
+
+    #[test]
+    fn diff_adds_and_removes_only_rule_memberships() {
+        let current =
+            vec![("x".to_string(), Reason::Rule("old".into())), ("y".to_string(), Reason::Rule("keep".into()))];
+        let mut wanted = BTreeMap::new();
+        wanted.insert("y".to_string(), vec![Reason::Rule("keep".into())]);
+        wanted.insert("z".to_string(), vec![Reason::Rule("new".into())]);
+        let d = diff(&current, &wanted);
+        assert_eq!(d.add, [("z".to_string(), Reason::Rule("new".into()))]);
+        assert_eq!(d.remove, [("x".to_string(), Reason::Rule("old".into()))]);
+        assert_eq!(diff(&current, &wanted.clone()).add.len(), 1);
+    }
+}
