@@ -137,6 +137,8 @@ pub async fn set_default(store: &Store, tenant: &TenantId, actor: &Actor, id: Op
         None => "default user group cleared".to_string(),
     };
     activity::record(store, tenant, actor, "UserGroup", id, summary).await;
+    // Users no mapping rule places go to the default group (or leave the old one).
+    crate::mappings::place_all(store, tenant).await?;
     Ok(())
 }
 

@@ -9,5 +9,6 @@ mod auth;
 mod cli;
 mod dashboard;
 mod health;
+mod mappings;
 mod scim_api;
 mod scim_idp;

@@ -195,8 +195,71 @@ impl Scim<'_> {
         Ok(out)
     }
 
-    /// POST /Groups.
+    /// POST /Groups (then the mapping rules place the members).
     pub async fn create_group(&self, body: &Value) -> Result<Resource, ScimError> {
+        let created = self.create_group_inner(body).await?;
+        if self.mappings_active().await {
+            let users = self.user_members(&created.id).await;
+            self.place(&users).await;
+        }
+        Ok(created)
+    }
+
+    /// PUT /Groups/{id} (then the mapping rules re-place old and new members).
+    pub async fn replace_group(&self, id: &str, body: &Value, if_match: Option<&str>) -> Result<Resource, ScimError> {
+        let before = if self.mappings_active().await { Some(self.user_members(id).await) } else { None };
+        let res = self.replace_group_inner(id, body, if_match).await?;
+        if let Some(mut users) = before {
+            users.extend(self.user_members(id).await);
+            self.place(&users).await;
+        }
+        Ok(res)
+    }
+
+    /// PATCH /Groups/{id} (then the mapping rules re-place old and new members).
+    pub async fn patch_group(
+        &self,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+        return_members: bool,
+    ) -> Result<(Resource, String), ScimError> {
+        let before = if self.mappings_active().await { Some(self.user_members(id).await) } else { None };
+        let res = self.patch_group_inner(id, body, if_match, return_members).await?;
+        if let Some(mut users) = before {
+            users.extend(self.user_members(id).await);
+            self.place(&users).await;
+        }
+        Ok(res)
+    }
+
+    /// DELETE /Groups/{id} (then the mapping rules re-place its former members).
+    pub async fn delete_group(&self, id: &str, if_match: Option<&str>) -> Result<(), ScimError> {
+        let before = if self.mappings_active().await { Some(self.user_members(id).await) } else { None };
+        self.delete_group_inner(id, if_match).await?;
+        if let Some(users) = before {
+            self.place(&users).await;
+        }
+        Ok(())
+    }
+
+    /// The users directly in a group.
+    async fn user_members(&self, id: &str) -> Vec<String> {
+        let ids = vec![id.to_string()];
+        match self.store.tenant(self.tenant).members_of(&ids).await {
+            Ok(m) => m
+                .get(id)
+                .map(|ms| ms.iter().filter(|m| m.kind == "User").map(|m| m.id.clone()).collect())
+                .unwrap_or_default(),
+            Err(e) => {
+                tracing::error!("members of group {id}: {e}");
+                Vec::new()
+            }
+        }
+    }
+
+    /// POST /Groups, without the mapping rules.
+    async fn create_group_inner(&self, body: &Value) -> Result<Resource, ScimError> {
         let mut res = validate_resource(body, schema(), Mode::Create)?;
         let ids = member_ids(res.get("members"));
         if let Value::Object(m) = &mut res {
@@ -222,7 +285,7 @@ impl Scim<'_> {
     }
 
     /// PUT /Groups/{id}.
-    pub async fn replace_group(&self, id: &str, body: &Value, if_match: Option<&str>) -> Result<Resource, ScimError> {
+    async fn replace_group_inner(&self, id: &str, body: &Value, if_match: Option<&str>) -> Result<Resource, ScimError> {
         let row = self.load_group(id).await?;
         check_if_match(if_match, row.version)?;
         let existing: Value = serde_json::from_str(&row.data).unwrap_or(Value::Null);
@@ -254,7 +317,7 @@ impl Scim<'_> {
 
     /// PATCH /Groups/{id}. Returns the group (members included only when `return_members`) and
     /// a summary of the operations.
-    pub async fn patch_group(
+    async fn patch_group_inner(
         &self,
         id: &str,
         body: &Value,
@@ -399,7 +462,7 @@ impl Scim<'_> {
     }
 
     /// DELETE /Groups/{id}.
-    pub async fn delete_group(&self, id: &str, if_match: Option<&str>) -> Result<(), ScimError> {
+    async fn delete_group_inner(&self, id: &str, if_match: Option<&str>) -> Result<(), ScimError> {
         let row = self.load_group(id).await?;
         check_if_match(if_match, row.version)?;
         if self.store.tenant(self.tenant).delete_group(id).await.map_err(internal)? {

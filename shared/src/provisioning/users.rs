@@ -133,8 +133,16 @@ impl Scim<'_> {
         }
     }
 
-    /// POST /Users.
+    /// POST /Users (then the mapping rules place the user).
     pub async fn create_user(&self, body: &Value) -> Result<Resource, ScimError> {
+        let created = self.create_user_inner(body).await?;
+        if self.mappings_active().await {
+            self.place(std::slice::from_ref(&created.id)).await;
+        }
+        Ok(created)
+    }
+
+    async fn create_user_inner(&self, body: &Value) -> Result<Resource, ScimError> {
         let res = with_defaults(validate_resource(body, schema(), Mode::Create)?);
         let cols = columns(&res)?;
         let id = uuid::Uuid::new_v4().to_string();
@@ -201,8 +209,16 @@ impl Scim<'_> {
         self.user_with_groups(&row).await
     }
 
-    /// PUT /Users/{id}.
+    /// PUT /Users/{id} (then the mapping rules re-place the user).
     pub async fn replace_user(&self, id: &str, body: &Value, if_match: Option<&str>) -> Result<Resource, ScimError> {
+        let res = self.replace_user_inner(id, body, if_match).await?;
+        if self.mappings_active().await {
+            self.place(&[id.to_string()]).await;
+        }
+        Ok(res)
+    }
+
+    async fn replace_user_inner(&self, id: &str, body: &Value, if_match: Option<&str>) -> Result<Resource, ScimError> {
         for _ in 0..WRITE_RETRIES {
             let row = self.load_user(id).await?;
             check_if_match(if_match, row.version)?;
@@ -219,8 +235,21 @@ impl Scim<'_> {
         Err(ScimError::status(409, "the resource is being changed by other requests; try again"))
     }
 
-    /// PATCH /Users/{id}.
+    /// PATCH /Users/{id} (then the mapping rules re-place the user).
     pub async fn patch_user(
+        &self,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<(Resource, String), ScimError> {
+        let res = self.patch_user_inner(id, body, if_match).await?;
+        if self.mappings_active().await {
+            self.place(&[id.to_string()]).await;
+        }
+        Ok(res)
+    }
+
+    async fn patch_user_inner(
         &self,
         id: &str,
         body: &Value,

@@ -166,6 +166,32 @@ impl TenantStore<'_> {
         })
     }
 
+    /// These users (any source), in no particular order; unknown ids are skipped.
+    pub async fn directory_users(&self, ids: &[String]) -> DomainResult<Vec<DirectoryRow>> {
+        let data = match self.store.backend() {
+            Backend::Sqlite => "t.data",
+            Backend::Postgres => "t.data::text AS data",
+        };
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let list = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ");
+            let sql = format!(
+                "SELECT t.id, t.user_name, t.source, t.active, {data}, t.version, t.created_at, t.updated_at \
+                 FROM scim_users t WHERE t.tenant_id = $1 AND t.id IN ({list})"
+            );
+            let rows = with_pool!(self.store, |p| {
+                let mut q = sqlx::query(&sql).bind(self.id.as_str());
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                let rows = q.fetch_all(p).await?;
+                rows.iter().map(row).collect::<DomainResult<Vec<_>>>()
+            })?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
     /// One user of any source.
     pub async fn directory_user(&self, id: &str) -> DomainResult<Option<DirectoryRow>> {
         let data = match self.store.backend() {

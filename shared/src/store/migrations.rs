@@ -29,6 +29,7 @@ pub(super) fn sqlite() -> Migrator {
         (1, "foundation", "0001_foundation.sql"),
         (2, "scim", "0002_scim.sql"),
         (3, "user groups", "0003_user_groups.sql"),
+        (4, "mappings", "0004_mappings.sql"),
     ))
 }
 
@@ -37,6 +38,7 @@ pub(super) fn postgres() -> Migrator {
         (1, "foundation", "0001_foundation.sql"),
         (2, "scim", "0002_scim.sql"),
         (3, "user groups", "0003_user_groups.sql"),
+        (4, "mappings", "0004_mappings.sql"),
     ))
 }
 

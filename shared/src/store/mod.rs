@@ -14,6 +14,7 @@ mod accounts;
 mod activity;
 mod credentials;
 mod directory;
+mod mappings;
 mod migrations;
 mod scim_resources;
 mod scim_sql;
@@ -40,6 +41,7 @@ pub fn fold_ascii(s: &str) -> String {
     scim_sql::fold(s)
 }
 pub use directory::DirectoryRow;
+pub use mappings::{RuleMembership, RuleRecord};
 pub use sessions::SessionBackend;
 pub use tenants::{NewTenant, TenantStore};
 pub use user_groups::{MembershipRecord, UserGroupRecord};

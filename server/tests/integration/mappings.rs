@@ -1,0 +1,220 @@
+//! Mapping rules through the SCIM API: users are placed, moved and unplaced as the IdP changes
+//! them, and an admin's own assignment survives rule changes.
+
+use serde_json::{json, Value};
+
+use crate::both_backends;
+use crate::common::*;
+
+both_backends!(rules_follow_idp_groups_and_attributes, default_group_and_bad_rules);
+
+const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+struct Admin<'a> {
+    app: &'a TestApp,
+    cookie: String,
+    tenant: String,
+    token: String,
+}
+
+impl Admin<'_> {
+    async fn new(app: &TestApp) -> Admin<'_> {
+        let cookie = app.sign_up("Acme", &format!("admin-{}@acme.test", uuid::Uuid::new_v4().simple()), PASSWORD).await;
+        app.ok_json("scim_enable", json!({"enabled": true}), &cookie).await;
+        let made = app.ok_json("scim_credential_create", json!({"kind": "bearer", "name": "IdP"}), &cookie).await;
+        let base = made["scim_base_url"].as_str().unwrap();
+        Admin {
+            app,
+            tenant: base.rsplit('/').next().unwrap().to_string(),
+            token: made["secret"].as_str().unwrap().to_string(),
+            cookie,
+        }
+    }
+    async fn scim(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let (status, _, json) = self.app.scim(method, &self.tenant, &self.token, path, body).await;
+        assert!(status.is_success(), "{method} {path}: {status} {json}");
+        json
+    }
+    async fn call(&self, endpoint: &str, args: Value) -> Value {
+        self.app.ok_json(endpoint, args, &self.cookie).await
+    }
+    async fn group(&self, name: &str) -> String {
+        let g =
+            self.call("user_group_create", json!({"input": {"name": name, "description": "", "role": "member"}})).await;
+        g["id"].as_str().unwrap().to_string()
+    }
+    /// The user's user groups as (group name, reasons).
+    async fn placed(&self, user: &str) -> Vec<(String, Vec<String>)> {
+        let d = self.call("user", json!({"id": user})).await;
+        d["user_groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                (
+                    g["group_name"].as_str().unwrap().to_string(),
+                    g["reasons"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|r| r["reason"].as_str().unwrap().to_string())
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn names(placed: &[(String, Vec<String>)]) -> Vec<&str> {
+    placed.iter().map(|(n, _)| n.as_str()).collect()
+}
+
+async fn rules_follow_idp_groups_and_attributes(db: Db) {
+    let app = TestApp::new(db).await;
+    let a = Admin::new(&app).await;
+    let engineers = a.group("Engineers").await;
+    let sales_team = a.group("Sales team").await;
+    let us = a.group("US licence").await;
+
+    // The IdP pushes two groups; rules map them and an attribute.
+    let eng = a
+        .scim(
+            "POST",
+            "/Groups",
+            Some(
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "okta-engineering"}),
+            ),
+        )
+        .await;
+    let sales = a
+        .scim(
+            "POST",
+            "/Groups",
+            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "okta-sales"})),
+        )
+        .await;
+    let (eng, sales) = (eng["id"].as_str().unwrap().to_string(), sales["id"].as_str().unwrap().to_string());
+    for (cond, target) in [
+        (json!({"kind": "idp_group", "group_id": eng}), &engineers),
+        (json!({"kind": "idp_group", "group_id": sales}), &sales_team),
+        (json!({"kind": "attribute", "filter": "addresses[type eq \"work\"].country eq \"US\""}), &us),
+    ] {
+        a.call(
+            "mapping_rule_create",
+            json!({"rule": {"id": "", "condition": cond, "user_group_id": target, "enabled": true}}),
+        )
+        .await;
+    }
+    assert_eq!(a.call("mapping_rules", json!({})).await.as_array().unwrap().len(), 3);
+
+    // A user arrives in the US and joins the engineering group: placed twice, by rules.
+    let user = a
+        .scim("POST", "/Users", Some(json!({"schemas": [CORE, ENTERPRISE], "userName": "ada@acme.test", "addresses": [{"type": "work", "country": "US"}]})))
+        .await;
+    let id = user["id"].as_str().unwrap().to_string();
+    assert_eq!(names(&a.placed(&id).await), ["US licence"]);
+    a.scim(
+        "PATCH",
+        &format!("/Groups/{eng}"),
+        Some(json!({"schemas": [PATCH], "Operations": [{"op": "add", "path": "members", "value": [{"value": id}]}]})),
+    )
+    .await;
+    let placed = a.placed(&id).await;
+    assert_eq!(names(&placed), ["Engineers", "US licence"]);
+    assert_eq!(placed[0].1, ["rule"]);
+    assert_eq!(a.call("nav_counts", json!({})).await["unassigned"], 0);
+
+    // Moved to sales in the IdP: moved here.
+    a.scim("PATCH", &format!("/Groups/{eng}"), Some(json!({"schemas": [PATCH], "Operations": [{"op": "remove", "path": format!("members[value eq \"{id}\"]")}]}))).await;
+    a.scim(
+        "PATCH",
+        &format!("/Groups/{sales}"),
+        Some(json!({"schemas": [PATCH], "Operations": [{"op": "add", "path": "members", "value": [{"value": id}]}]})),
+    )
+    .await;
+    assert_eq!(names(&a.placed(&id).await), ["Sales team", "US licence"]);
+
+    // Moves to the UK: the attribute rule stops matching.
+    a.scim("PATCH", &format!("/Users/{id}"), Some(json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "addresses[type eq \"work\"].country", "value": "GB"}]}))).await;
+    assert_eq!(names(&a.placed(&id).await), ["Sales team"]);
+
+    // An admin also puts the user in Engineers; deleting the sales rule and the engineering
+    // group leaves the admin's placement alone.
+    a.call("user_group_assign", json!({"group_id": engineers, "user_ids": [id]})).await;
+    let rules = a.call("mapping_rules", json!({})).await;
+    let sales_rule =
+        rules.as_array().unwrap().iter().find(|r| r["user_group_id"] == sales_team.as_str()).unwrap()["id"].clone();
+    a.call("mapping_rule_delete", json!({"id": sales_rule})).await;
+    a.scim("DELETE", &format!("/Groups/{eng}"), None).await;
+    let placed = a.placed(&id).await;
+    assert_eq!(names(&placed), ["Engineers"]);
+    assert_eq!(placed[0].1, ["admin"]);
+
+    // Disabling a rule unplaces; enabling places again (rule changes re-evaluate the tenant).
+    a.scim("PATCH", &format!("/Users/{id}"), Some(json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "addresses[type eq \"work\"].country", "value": "US"}]}))).await;
+    assert_eq!(names(&a.placed(&id).await), ["Engineers", "US licence"]);
+    let us_rule = a
+        .call("mapping_rules", json!({}))
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["user_group_id"] == us.as_str())
+        .unwrap()
+        .clone();
+    let mut off = us_rule.clone();
+    off["enabled"] = json!(false);
+    a.call("mapping_rule_update", json!({"rule": off})).await;
+    assert_eq!(names(&a.placed(&id).await), ["Engineers"]);
+    a.call("mapping_rule_update", json!({"rule": us_rule})).await;
+    assert_eq!(names(&a.placed(&id).await), ["Engineers", "US licence"]);
+}
+
+async fn default_group_and_bad_rules(db: Db) {
+    let app = TestApp::new(db).await;
+    let a = Admin::new(&app).await;
+    let everyone = a.group("Everyone").await;
+    let sales = a.group("Sales").await;
+    let user = a.scim("POST", "/Users", Some(json!({"schemas": [CORE], "userName": "bob@acme.test"}))).await;
+    let id = user["id"].as_str().unwrap().to_string();
+    assert_eq!(a.call("nav_counts", json!({})).await["unassigned"], 1);
+
+    // The default group takes users no rule places, existing ones included.
+    a.call("user_group_default", json!({"id": everyone})).await;
+    let placed = a.placed(&id).await;
+    assert_eq!(names(&placed), ["Everyone"]);
+    assert_eq!(placed[0].1, ["default"]);
+    a.call("mapping_rule_create", json!({"rule": {"id": "", "condition": {"kind": "attribute", "filter": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq \"Sales\""}, "user_group_id": sales, "enabled": true}})).await;
+    a.scim("PATCH", &format!("/Users/{id}"), Some(json!({"schemas": [PATCH], "Operations": [{"op": "add", "value": {"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department": "Sales"}}]}))).await;
+    assert_eq!(names(&a.placed(&id).await), ["Sales"], "a rule match replaces the default");
+    a.call("user_group_default", json!({"id": null})).await;
+
+    // Bad rules are refused with the reason and change nothing.
+    for (cond, target, wanted) in [
+        (
+            json!({"kind": "attribute", "filter": "addresses[type eq \"work\".country eq \"US\""}),
+            sales.clone(),
+            "position",
+        ),
+        (json!({"kind": "attribute", "filter": "shoeSize gt 10"}), sales.clone(), "shoeSize"),
+        (json!({"kind": "idp_group", "group_id": "no-such-group"}), sales.clone(), "identity provider pushed"),
+        (
+            json!({"kind": "attribute", "filter": "userName pr"}),
+            "no-such-user-group".to_string(),
+            "user group that exists",
+        ),
+    ] {
+        let (status, body) = app
+            .call_json(
+                "mapping_rule_create",
+                json!({"rule": {"id": "", "condition": cond, "user_group_id": target, "enabled": true}}),
+                Some(&a.cookie),
+            )
+            .await;
+        assert_ne!(status, http::StatusCode::OK);
+        assert!(body.to_string().contains(wanted), "{wanted}: {body}");
+    }
+    assert_eq!(a.call("mapping_rules", json!({})).await.as_array().unwrap().len(), 1);
+}

@@ -1,0 +1,190 @@
+//! Mapping rules, the service: admins manage the rules; every change that can move a user
+//! (SCIM user writes, SCIM group membership changes, rule changes) re-places the users it
+//! touches. Evaluation itself is the pure [`crate::mapping`]; this module loads what it needs
+//! in batches (users, their IdP groups, their current rule-made memberships), computes the
+//! difference and writes it in one transaction per batch. Memberships made by admins are never
+//! touched: only rows with reason `rule` or `default` are added or removed.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::Value;
+
+use crate::activity::{self, Actor};
+use crate::clock::now_ms;
+use crate::error::{DomainError, DomainResult};
+use crate::ids::TenantId;
+use crate::mapping::{self, Condition, Reason, Rule, RuleDef};
+use crate::store::{RuleMembership, RuleRecord, Store};
+
+/// Users evaluated per batch.
+const BATCH: usize = 1000;
+
+fn def(r: &RuleRecord) -> RuleDef {
+    let condition = match (&r.idp_group_id, &r.filter) {
+        (Some(g), _) => Condition::IdpGroup { group_id: g.clone() },
+        (None, Some(f)) => Condition::Attribute { filter: f.clone() },
+        (None, None) => Condition::Attribute { filter: String::new() },
+    };
+    RuleDef { id: r.id.clone(), condition, user_group_id: r.user_group_id.clone(), enabled: r.enabled }
+}
+
+/// The tenant's rules, in order.
+pub async fn list(store: &Store, tenant: &TenantId) -> DomainResult<Vec<RuleDef>> {
+    Ok(store.tenant(tenant).mapping_rules().await?.iter().map(def).collect())
+}
+
+async fn checked(store: &Store, tenant: &TenantId, d: &RuleDef) -> DomainResult<RuleRecord> {
+    let t = store.tenant(tenant);
+    if t.user_group(&d.user_group_id).await?.is_none() {
+        return Err(DomainError::Invalid("Choose a user group that exists.".into()));
+    }
+    let (kind, idp_group_id, filter) = match &d.condition {
+        Condition::IdpGroup { group_id } => {
+            if t.group(group_id).await?.is_none() {
+                return Err(DomainError::Invalid("Choose a group your identity provider pushed.".into()));
+            }
+            ("idp_group", Some(group_id.clone()), None)
+        }
+        Condition::Attribute { filter } => {
+            mapping::check_filter(filter).map_err(|e| DomainError::Invalid(format!("The condition: {}", e.detail)))?;
+            ("attribute", None, Some(filter.trim().to_string()))
+        }
+    };
+    Ok(RuleRecord {
+        id: d.id.clone(),
+        position: 0,
+        kind: kind.to_string(),
+        idp_group_id,
+        filter,
+        user_group_id: d.user_group_id.clone(),
+        enabled: d.enabled,
+    })
+}
+
+fn describe(d: &RuleDef) -> String {
+    match &d.condition {
+        Condition::IdpGroup { group_id } => format!("IdP group {group_id}"),
+        Condition::Attribute { filter } => format!("users where {filter}"),
+    }
+}
+
+/// Adds a rule at the end and places the tenant's users; returns the rule's id.
+pub async fn create(store: &Store, tenant: &TenantId, actor: &Actor, d: &RuleDef) -> DomainResult<String> {
+    let mut d = d.clone();
+    d.id = uuid::Uuid::new_v4().to_string();
+    let record = checked(store, tenant, &d).await?;
+    store.tenant(tenant).insert_mapping_rule(&record, now_ms()).await?;
+    activity::record(
+        store,
+        tenant,
+        actor,
+        "MappingRule",
+        Some(&d.id),
+        format!("created mapping rule: {}", describe(&d)),
+    )
+    .await;
+    place_all(store, tenant).await?;
+    Ok(d.id)
+}
+
+/// Changes a rule (condition, target, on/off) and re-places the tenant's users.
+pub async fn update(store: &Store, tenant: &TenantId, actor: &Actor, d: &RuleDef) -> DomainResult<()> {
+    let record = checked(store, tenant, d).await?;
+    if !store.tenant(tenant).update_mapping_rule(&record, now_ms()).await? {
+        return Err(DomainError::NotFound);
+    }
+    activity::record(
+        store,
+        tenant,
+        actor,
+        "MappingRule",
+        Some(&d.id),
+        format!("changed mapping rule: {}", describe(d)),
+    )
+    .await;
+    place_all(store, tenant).await?;
+    Ok(())
+}
+
+/// Deletes a rule (its memberships go with it) and re-places the tenant's users.
+pub async fn delete(store: &Store, tenant: &TenantId, actor: &Actor, id: &str) -> DomainResult<()> {
+    if !store.tenant(tenant).delete_mapping_rule(id).await? {
+        return Err(DomainError::NotFound);
+    }
+    activity::record(store, tenant, actor, "MappingRule", Some(id), "deleted mapping rule".to_string()).await;
+    place_all(store, tenant).await?;
+    Ok(())
+}
+
+/// Re-places the given users (after a SCIM write touched them).
+pub async fn place_users(store: &Store, tenant: &TenantId, user_ids: &[String]) -> DomainResult<()> {
+    let t = store.tenant(tenant);
+    let rules = compiled(store, tenant).await?;
+    let default = t.default_user_group().await?;
+    if rules.is_empty() && default.is_none() && t.rule_memberships(user_ids).await?.is_empty() {
+        return Ok(());
+    }
+    for chunk in user_ids.chunks(BATCH) {
+        place_batch(store, tenant, &rules, default.as_deref(), chunk).await?;
+    }
+    Ok(())
+}
+
+/// Re-places every user of the tenant, a batch at a time; returns how many were evaluated.
+pub async fn place_all(store: &Store, tenant: &TenantId) -> DomainResult<usize> {
+    let t = store.tenant(tenant);
+    let rules = compiled(store, tenant).await?;
+    let default = t.default_user_group().await?;
+    let mut after = String::new();
+    let mut n = 0;
+    loop {
+        let ids = t.user_ids_after(&after, BATCH as i64).await?;
+        let Some(last) = ids.last() else { break };
+        after = last.clone();
+        place_batch(store, tenant, &rules, default.as_deref(), &ids).await?;
+        n += ids.len();
+    }
+    Ok(n)
+}
+
+async fn compiled(store: &Store, tenant: &TenantId) -> DomainResult<Vec<Rule>> {
+    let defs = list(store, tenant).await?;
+    mapping::compile(&defs).map_err(|(i, e)| DomainError::Internal(format!("stored mapping rule {i}: {}", e.detail)))
+}
+
+async fn place_batch(
+    store: &Store,
+    tenant: &TenantId,
+    rules: &[Rule],
+    default: Option<&str>,
+    ids: &[String],
+) -> DomainResult<()> {
+    let t = store.tenant(tenant);
+    let users = t.directory_users(ids).await?;
+    let mut idp: HashMap<String, Vec<String>> = HashMap::new();
+    for g in t.groups_of_users(ids).await? {
+        idp.entry(g.user_id).or_default().push(g.group_id);
+    }
+    let mut current: HashMap<String, Vec<(String, Reason)>> = HashMap::new();
+    for (user, group, reason, rule) in t.rule_memberships(ids).await? {
+        let r = if reason == "default" { Reason::Default } else { Reason::Rule(rule) };
+        current.entry(user).or_default().push((group, r));
+    }
+    let mut add: Vec<RuleMembership> = Vec::new();
+    let mut remove: Vec<RuleMembership> = Vec::new();
+    let row = |user: &str, (group, reason): (String, Reason)| -> RuleMembership {
+        match reason {
+            Reason::Rule(id) => (user.to_string(), group, "rule".into(), id),
+            Reason::Default => (user.to_string(), group, "default".into(), String::new()),
+        }
+    };
+    for u in &users {
+        let resource: Value = serde_json::from_str(&u.data).unwrap_or(Value::Null);
+        let wanted: BTreeMap<String, Vec<Reason>> =
+            mapping::evaluate(rules, &resource, idp.get(&u.id).map(Vec::as_slice).unwrap_or_default(), default);
+        let d = mapping::diff(current.get(&u.id).map(Vec::as_slice).unwrap_or_default(), &wanted);
+        add.extend(d.add.into_iter().map(|m| row(&u.id, m)));
+        remove.extend(d.remove.into_iter().map(|m| row(&u.id, m)));
+    }
+    t.apply_rule_memberships(&add, &remove, now_ms()).await
+}

@@ -1,0 +1,253 @@
+//! Mapping rules and the memberships they make.
+
+use sqlx::Row;
+
+use super::{with_pool, TenantStore};
+use crate::error::DomainResult;
+
+/// A stored rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleRecord {
+    /// Its id.
+    pub id: String,
+    /// Its place in the tenant's order.
+    pub position: i64,
+    /// `idp_group` or `attribute`.
+    pub kind: String,
+    /// The SCIM group (idp_group rules).
+    pub idp_group_id: Option<String>,
+    /// The SCIM filter (attribute rules).
+    pub filter: Option<String>,
+    /// Where it places users.
+    pub user_group_id: String,
+    /// Whether it is on.
+    pub enabled: bool,
+}
+
+/// A membership the rules made: (user, group, reason `rule`/`default`, rule id or '').
+pub type RuleMembership = (String, String, String, String);
+
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+impl TenantStore<'_> {
+    /// Every rule, in order.
+    pub async fn mapping_rules(&self) -> DomainResult<Vec<RuleRecord>> {
+        with_pool!(self.store, |p| {
+            let rows = sqlx::query(
+                "SELECT id, position, kind, idp_group_id, filter, user_group_id, enabled FROM mapping_rules \
+                 WHERE tenant_id = $1 ORDER BY position, id",
+            )
+            .bind(self.id.as_str())
+            .fetch_all(p)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(RuleRecord {
+                        id: r.try_get("id")?,
+                        position: r.try_get("position")?,
+                        kind: r.try_get("kind")?,
+                        idp_group_id: r.try_get("idp_group_id")?,
+                        filter: r.try_get("filter")?,
+                        user_group_id: r.try_get("user_group_id")?,
+                        enabled: r.try_get("enabled")?,
+                    })
+                })
+                .collect::<DomainResult<Vec<_>>>()
+        })
+    }
+
+    /// Adds a rule at the end of the order.
+    pub async fn insert_mapping_rule(&self, r: &RuleRecord, now_ms: i64) -> DomainResult<()> {
+        with_pool!(self.store, |p| {
+            sqlx::query(
+                "INSERT INTO mapping_rules (tenant_id, id, position, kind, idp_group_id, filter, user_group_id, enabled, created_at, updated_at) \
+                 VALUES ($1, $2, (SELECT COALESCE(MAX(position), 0) + 1 FROM mapping_rules WHERE tenant_id = $1), $3, $4, $5, $6, $7, $8, $8)",
+            )
+            .bind(self.id.as_str())
+            .bind(&r.id)
+            .bind(&r.kind)
+            .bind(&r.idp_group_id)
+            .bind(&r.filter)
+            .bind(&r.user_group_id)
+            .bind(r.enabled)
+            .bind(now_ms)
+            .execute(p)
+            .await
+            .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// Changes a rule; returns whether it exists.
+    pub async fn update_mapping_rule(&self, r: &RuleRecord, now_ms: i64) -> DomainResult<bool> {
+        let n = with_pool!(self.store, |p| {
+            sqlx::query(
+                "UPDATE mapping_rules SET kind = $1, idp_group_id = $2, filter = $3, user_group_id = $4, enabled = $5, updated_at = $6 \
+                 WHERE tenant_id = $7 AND id = $8",
+            )
+            .bind(&r.kind)
+            .bind(&r.idp_group_id)
+            .bind(&r.filter)
+            .bind(&r.user_group_id)
+            .bind(r.enabled)
+            .bind(now_ms)
+            .bind(self.id.as_str())
+            .bind(&r.id)
+            .execute(p)
+            .await
+            .map(|x| x.rows_affected())
+        })?;
+        Ok(n > 0)
+    }
+
+    /// Deletes a rule and the memberships it made; returns whether it existed.
+    pub async fn delete_mapping_rule(&self, id: &str) -> DomainResult<bool> {
+        with_pool!(self.store, |p| {
+            let mut tx = p.begin().await?;
+            sqlx::query("DELETE FROM user_group_members WHERE tenant_id = $1 AND reason = 'rule' AND rule_id = $2")
+                .bind(self.id.as_str())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            let n = sqlx::query("DELETE FROM mapping_rules WHERE tenant_id = $1 AND id = $2")
+                .bind(self.id.as_str())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+            DomainResult::Ok(n > 0)
+        })
+    }
+
+    /// Puts the rules in this order (ids not listed keep their relative order after them).
+    pub async fn reorder_mapping_rules(&self, ids: &[String], now_ms: i64) -> DomainResult<()> {
+        with_pool!(self.store, |p| {
+            let mut tx = p.begin().await?;
+            for (i, id) in ids.iter().enumerate() {
+                sqlx::query("UPDATE mapping_rules SET position = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
+                    .bind(i as i64 + 1)
+                    .bind(now_ms)
+                    .bind(self.id.as_str())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            DomainResult::Ok(())
+        })
+    }
+
+    /// Whether the tenant has mapping rules or a default user group.
+    pub async fn mappings_active(&self) -> DomainResult<bool> {
+        let n = with_pool!(self.store, |p| {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT (SELECT COUNT(*) FROM mapping_rules WHERE tenant_id = $1) \
+                 + (SELECT COUNT(*) FROM user_groups WHERE tenant_id = $1 AND is_default)",
+            )
+            .bind(self.id.as_str())
+            .fetch_one(p)
+            .await
+        })?;
+        Ok(n > 0)
+    }
+
+    /// The tenant's default user group.
+    pub async fn default_user_group(&self) -> DomainResult<Option<String>> {
+        let id = with_pool!(self.store, |p| {
+            sqlx::query_scalar::<_, String>("SELECT id FROM user_groups WHERE tenant_id = $1 AND is_default LIMIT 1")
+                .bind(self.id.as_str())
+                .fetch_optional(p)
+                .await
+        })?;
+        Ok(id)
+    }
+
+    /// The rule- and default-made memberships of these users.
+    pub async fn rule_memberships(&self, user_ids: &[String]) -> DomainResult<Vec<RuleMembership>> {
+        let mut out = Vec::new();
+        for chunk in user_ids.chunks(500) {
+            let sql = format!(
+                "SELECT user_id, group_id, reason, rule_id FROM user_group_members \
+                 WHERE tenant_id = $1 AND reason IN ('rule', 'default') AND user_id IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let rows = with_pool!(self.store, |p| {
+                let mut q = sqlx::query(&sql).bind(self.id.as_str());
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                let rows = q.fetch_all(p).await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok((r.try_get("user_id")?, r.try_get("group_id")?, r.try_get("reason")?, r.try_get("rule_id")?))
+                    })
+                    .collect::<DomainResult<Vec<RuleMembership>>>()
+            })?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// Adds and removes rule-made memberships in one transaction (users of other tenants and
+    /// groups that no longer exist are skipped).
+    pub async fn apply_rule_memberships(
+        &self,
+        add: &[RuleMembership],
+        remove: &[RuleMembership],
+        now_ms: i64,
+    ) -> DomainResult<()> {
+        if add.is_empty() && remove.is_empty() {
+            return Ok(());
+        }
+        with_pool!(self.store, |p| {
+            let mut tx = p.begin().await?;
+            for (user, group, reason, rule) in remove {
+                sqlx::query(
+                    "DELETE FROM user_group_members WHERE tenant_id = $1 AND user_id = $2 AND group_id = $3 AND reason = $4 AND rule_id = $5",
+                )
+                .bind(self.id.as_str())
+                .bind(user)
+                .bind(group)
+                .bind(reason)
+                .bind(rule)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for (user, group, reason, rule) in add {
+                sqlx::query(
+                    "INSERT INTO user_group_members (tenant_id, group_id, user_id, reason, rule_id, added_by, added_at) \
+                     SELECT $1, g.id, u.id, $4, $5, NULL, $6 FROM scim_users u JOIN user_groups g ON g.tenant_id = u.tenant_id AND g.id = $3 \
+                     WHERE u.tenant_id = $1 AND u.id = $2 ON CONFLICT DO NOTHING",
+                )
+                .bind(self.id.as_str())
+                .bind(user)
+                .bind(group)
+                .bind(reason)
+                .bind(rule)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            DomainResult::Ok(())
+        })
+    }
+
+    /// A page of the tenant's user ids, after `after` in id order (for tenant-wide evaluation).
+    pub async fn user_ids_after(&self, after: &str, limit: i64) -> DomainResult<Vec<String>> {
+        let ids = with_pool!(self.store, |p| {
+            sqlx::query_scalar::<_, String>(
+                "SELECT id FROM scim_users WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+            )
+            .bind(self.id.as_str())
+            .bind(after)
+            .bind(limit)
+            .fetch_all(p)
+            .await
+        })?;
+        Ok(ids)
+    }
+}
