@@ -95,6 +95,11 @@ pub fn compile(defs: &[RuleDef]) -> Result<Vec<Rule>, (usize, ScimError)> {
         .collect()
 }
 
+/// Whether any rule needs the users' IdP groups (so loading them can be skipped otherwise).
+pub fn needs_idp_groups(rules: &[Rule]) -> bool {
+    rules.iter().any(|r| matches!(r.matcher, Matcher::IdpGroup(_)))
+}
+
 impl Rule {
     /// Whether the rule matches a user (`user` is the SCIM resource, `idp_groups` the ids of the
     /// SCIM groups the user is in, directly or not).

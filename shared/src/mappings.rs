@@ -161,9 +161,28 @@ async fn place_batch(
 ) -> DomainResult<()> {
     let t = store.tenant(tenant);
     let users = t.directory_users(ids).await?;
+    // IdP groups, direct and through nested groups, only if a rule asks for them. The nesting
+    // is closed here rather than in SQL: a batch's recursive query got a plan that scanned the
+    // tenant's memberships once per step on SQLite.
     let mut idp: HashMap<String, Vec<String>> = HashMap::new();
-    for g in t.groups_of_users(ids).await? {
-        idp.entry(g.user_id).or_default().push(g.group_id);
+    if mapping::needs_idp_groups(rules) {
+        let mut parents: HashMap<String, Vec<String>> = HashMap::new();
+        for (child, parent) in t.group_edges().await? {
+            parents.entry(child).or_default().push(parent);
+        }
+        for (user, group) in t.direct_groups_of(ids).await? {
+            let all = idp.entry(user).or_default();
+            let mut todo = vec![group];
+            while let Some(g) = todo.pop() {
+                if all.contains(&g) {
+                    continue;
+                }
+                if let Some(ps) = parents.get(&g) {
+                    todo.extend(ps.iter().cloned());
+                }
+                all.push(g);
+            }
+        }
     }
     let mut current: HashMap<String, Vec<(String, Reason)>> = HashMap::new();
     for (user, group, reason, rule) in t.rule_memberships(ids).await? {

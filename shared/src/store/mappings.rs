@@ -250,4 +250,37 @@ impl TenantStore<'_> {
         })?;
         Ok(ids)
     }
+
+    /// The SCIM groups these users are direct members of: (user, group).
+    pub async fn direct_groups_of(&self, user_ids: &[String]) -> DomainResult<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for chunk in user_ids.chunks(500) {
+            let sql = format!(
+                "SELECT member_id, group_id FROM scim_group_members WHERE tenant_id = $1 AND member_id IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let rows = with_pool!(self.store, |p| {
+                let mut q = sqlx::query_as::<_, (String, String)>(&sql).bind(self.id.as_str());
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.fetch_all(p).await
+            })?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// Every group-in-group edge of the tenant: (member group, parent group).
+    pub async fn group_edges(&self) -> DomainResult<Vec<(String, String)>> {
+        let rows = with_pool!(self.store, |p| {
+            sqlx::query_as::<_, (String, String)>(
+                "SELECT member_id, group_id FROM scim_group_members WHERE tenant_id = $1 AND member_type = 'Group'",
+            )
+            .bind(self.id.as_str())
+            .fetch_all(p)
+            .await
+        })?;
+        Ok(rows)
+    }
 }
