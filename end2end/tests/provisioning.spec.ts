@@ -204,3 +204,54 @@ test('CSV: import manual users with a per-line report, then export them', async 
   expect(csv).toContain('frank@globex.test');
   expect(csv).toContain('manual');
 });
+
+test('mappings: a rule with a bad filter is refused, a good one places a pushed user', async ({ page, request }) => {
+  await signUp(page, `Umbrella ${Date.now()}`);
+  await page.getByRole('link', { name: 'SCIM provisioning' }).click();
+  await hydrated(page);
+  await page.getByTestId('scim-switch').check();
+  await expect(page.getByTestId('scim-status')).toHaveText('On');
+  await page.getByTestId('generate-token').click();
+  const base = (await page.getByTestId('secret-base-url').textContent())!.trim();
+  const token = (await page.getByTestId('secret-value').textContent())!.trim();
+
+  await page.getByRole('link', { name: 'User groups' }).click();
+  await hydrated(page);
+  await page.getByTestId('new-group').click();
+  await page.getByTestId('group-name').fill('US staff');
+  await page.getByTestId('save-group').click();
+  await expect(page.getByTestId('group-row')).toHaveCount(1);
+
+  await page.getByRole('link', { name: 'Mappings' }).click();
+  await hydrated(page);
+  await expect(page.getByTestId('rules-empty')).toBeVisible();
+  await page.getByTestId('rule-kind').selectOption('attribute');
+  await page.getByTestId('rule-target').selectOption({ label: 'US staff' });
+  await page.getByTestId('rule-filter').fill('addresses[type eq "work".country eq "US"');
+  await page.getByTestId('save-rule').click();
+  await expect(page.getByRole('alert')).toContainText('position');
+  await page.getByTestId('rule-filter').fill('addresses[type eq "work"].country eq "US"');
+  await page.getByTestId('save-rule').click();
+  await expect(page.getByTestId('rule-row')).toHaveCount(1);
+  await expect(page.getByTestId('rule-row')).toContainText('US staff');
+  await shot(page, 'mappings');
+
+  // The IdP pushes a user in the US: placed by the rule, never unassigned.
+  const res = await request.post(`${base}/Users`, {
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': SCIM_JSON },
+    data: {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+      userName: 'jill@umbrella.test',
+      name: { givenName: 'Jill', familyName: 'Valentine' },
+      addresses: [{ type: 'work', country: 'US' }],
+    },
+  });
+  expect(res.status()).toBe(201);
+  await page.getByRole('link', { name: 'Users', exact: true }).click();
+  await hydrated(page);
+  await expect(page.getByTestId('user-row')).toContainText('US staff');
+  await expect(page.getByTestId('unassigned-count')).toHaveCount(0);
+  await page.getByRole('link', { name: 'jill@umbrella.test' }).click();
+  await expect(page.getByTestId('user-groups')).toContainText('Placed by the mapping rule');
+  await expect(page.getByTestId('user-groups')).toContainText('country eq "US"');
+});

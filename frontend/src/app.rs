@@ -8,6 +8,7 @@ use leptos_router::{path, SsrMode};
 use crate::components::layout::DashboardLayout;
 use crate::pages::activity::{ActivityPage, ActivityRecordPage};
 use crate::pages::import::ImportPage;
+use crate::pages::mappings::MappingsPage;
 use crate::pages::scim::ScimPage;
 use crate::pages::user_detail::{NewUserPage, UserDetailPage};
 use crate::pages::user_groups::{UserGroupPage, UserGroupsPage};
@@ -67,6 +68,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("unassigned") view=UnassignedPage ssr=SsrMode::Async/>
                     <Route path=path!("user-groups") view=UserGroupsPage ssr=SsrMode::Async/>
                     <Route path=path!("user-groups/:id") view=UserGroupPage ssr=SsrMode::Async/>
+                    <Route path=path!("mappings") view=MappingsPage ssr=SsrMode::Async/>
                     <Route path=path!("activity") view=ActivityPage ssr=SsrMode::Async/>
                     <Route path=path!("activity/:id") view=ActivityRecordPage ssr=SsrMode::Async/>
                 </ParentRoute>

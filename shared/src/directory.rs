@@ -135,10 +135,22 @@ pub async fn detail(store: &Store, tenant: &TenantId, public_url: &str, id: &str
     }
     let mut attributes = Vec::new();
     flatten("", &data, &mut attributes);
+    let rules = crate::mappings::list(store, tenant).await?;
+    let idp_names = t.idp_group_names().await?;
+    let describe = |id: &str| {
+        rules.iter().find(|r| r.id == id).map(|r| match &r.condition {
+            crate::mapping::Condition::IdpGroup { group_id } => format!(
+                "in IdP group “{}”",
+                idp_names.iter().find(|(g, _)| g == group_id).map(|(_, n)| n.as_str()).unwrap_or(group_id)
+            ),
+            crate::mapping::Condition::Attribute { filter } => format!("attributes match {filter}"),
+        })
+    };
     let mut user_groups: Vec<UserGroupMembership> = Vec::new();
     for m in &memberships {
         let reason = MembershipReason {
             reason: m.reason.clone(),
+            rule_description: describe(&m.rule_id),
             rule_id: (!m.rule_id.is_empty()).then(|| m.rule_id.clone()),
             added_by: m.added_by.clone(),
             added_at_ms: m.added_at,

@@ -406,6 +406,8 @@ pub struct MembershipReason {
     pub reason: String,
     /// The mapping rule, for `rule`.
     pub rule_id: Option<String>,
+    /// What the rule says, for `rule` (e.g. `in IdP group 3f…` or the filter).
+    pub rule_description: Option<String>,
     /// Who added it (an admin's email), for `admin`.
     pub added_by: Option<String>,
     /// Epoch ms.

@@ -116,6 +116,19 @@ pub async fn delete(store: &Store, tenant: &TenantId, actor: &Actor, id: &str) -
     Ok(())
 }
 
+/// Puts the rules in this order and re-places the tenant's users (the order decides nothing
+/// about placement today; it is how admins read the list).
+pub async fn reorder(store: &Store, tenant: &TenantId, actor: &Actor, ids: &[String]) -> DomainResult<()> {
+    store.tenant(tenant).reorder_mapping_rules(ids, now_ms()).await?;
+    activity::record(store, tenant, actor, "MappingRule", None, "reordered mapping rules".to_string()).await;
+    Ok(())
+}
+
+/// The IdP (SCIM) groups rules can name: (id, displayName).
+pub async fn idp_groups(store: &Store, tenant: &TenantId) -> DomainResult<Vec<(String, String)>> {
+    store.tenant(tenant).idp_group_names().await
+}
+
 /// Re-places the given users (after a SCIM write touched them).
 pub async fn place_users(store: &Store, tenant: &TenantId, user_ids: &[String]) -> DomainResult<()> {
     let t = store.tenant(tenant);

@@ -1,4 +1,4 @@
-//! Mapping rules (the dashboard page for them is not built yet; these functions are its API).
+//! Mapping rules.
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
@@ -32,4 +32,18 @@ pub async fn update_mapping_rule(rule: RuleDef) -> Result<(), UiError> {
 pub async fn delete_mapping_rule(id: String) -> Result<(), UiError> {
     let admin = super::ctx::require_admin().await?;
     Ok(roster_shared::mappings::delete(&admin.services.store, &admin.tenant, &admin.actor, &id).await?)
+}
+
+/// Puts the rules in this order.
+#[server(prefix = "/api", endpoint = "mapping_rules_reorder", input = Json)]
+pub async fn reorder_mapping_rules(ids: Vec<String>) -> Result<(), UiError> {
+    let admin = super::ctx::require_admin().await?;
+    Ok(roster_shared::mappings::reorder(&admin.services.store, &admin.tenant, &admin.actor, &ids).await?)
+}
+
+/// The groups the IdP pushed: (id, name).
+#[server(prefix = "/api", endpoint = "idp_groups", input = Json)]
+pub async fn list_idp_groups() -> Result<Vec<(String, String)>, UiError> {
+    let admin = super::ctx::require_admin().await?;
+    Ok(roster_shared::mappings::idp_groups(&admin.services.store, &admin.tenant).await?)
 }

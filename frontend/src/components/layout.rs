@@ -90,7 +90,7 @@ fn Frame(viewer: Viewer) -> impl IntoView {
                             </A>
                         </li>
                         <li><A href="/user-groups"><span class="nav-label">"User groups"</span></A></li>
-                        <NavSoon label="Mappings"/>
+                        <li><A href="/mappings"><span class="nav-label">"Mappings"</span></A></li>
                         <li><A href="/activity"><span class="nav-label">"Activity"</span></A></li>
                     </ul>
                 </nav>
@@ -116,19 +116,5 @@ fn Frame(viewer: Viewer) -> impl IntoView {
                 </main>
             </div>
         </div>
-    }
-}
-
-/// A navigation entry for a section that is not open yet: shown (so admins see what is coming
-/// and where it will be), but not a link.
-#[component]
-fn NavSoon(label: &'static str) -> impl IntoView {
-    view! {
-        <li>
-            <span class="nav-disabled" aria-disabled="true" title="Not available yet">
-                <span class="nav-label">{label}</span>
-                <span class="badge badge-muted">"Soon"</span>
-            </span>
-        </li>
     }
 }

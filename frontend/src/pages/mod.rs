@@ -3,6 +3,7 @@
 pub mod activity;
 pub mod home;
 pub mod import;
+pub mod mappings;
 pub mod not_found;
 pub mod scim;
 pub mod sign_in;

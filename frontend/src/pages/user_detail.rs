@@ -44,8 +44,11 @@ fn reason_text(reason: &roster_shared::dto::MembershipReason) -> String {
             reason.added_by.clone().unwrap_or_else(|| "an admin".into()),
             datetime(reason.added_at_ms)
         ),
-        "rule" => format!("Placed by mapping rule {}", reason.rule_id.clone().unwrap_or_default()),
-        "default" => "Default user group".to_string(),
+        "rule" => format!(
+            "Placed by the mapping rule “{}”",
+            reason.rule_description.clone().or_else(|| reason.rule_id.clone()).unwrap_or_default()
+        ),
+        "default" => "Placed in the default user group (no mapping rule matched)".to_string(),
         other => other.to_string(),
     }
 }

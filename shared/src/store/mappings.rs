@@ -283,4 +283,17 @@ impl TenantStore<'_> {
         })?;
         Ok(rows)
     }
+
+    /// The SCIM groups of the tenant, by name (id, displayName), at most 2,000.
+    pub async fn idp_group_names(&self) -> DomainResult<Vec<(String, String)>> {
+        let rows = with_pool!(self.store, |p| {
+            sqlx::query_as::<_, (String, String)>(
+                "SELECT id, display_name FROM scim_groups WHERE tenant_id = $1 ORDER BY display_name_norm, id LIMIT 2000",
+            )
+            .bind(self.id.as_str())
+            .fetch_all(p)
+            .await
+        })?;
+        Ok(rows)
+    }
 }

@@ -1,0 +1,243 @@
+//! Mappings: rules that place users in user groups from their IdP groups or attributes.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use roster_shared::mapping::{Condition, RuleDef};
+
+use crate::api::mappings::{
+    create_mapping_rule, delete_mapping_rule, list_idp_groups, list_mapping_rules, reorder_mapping_rules,
+    update_mapping_rule,
+};
+use crate::api::user_groups::list_user_groups;
+use crate::components::layout::NavRefresh;
+use crate::components::notice::{ErrorNotice, SuccessNotice};
+
+/// The lookups the page needs, loaded together.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Data {
+    rules: Vec<RuleDef>,
+    user_groups: Vec<(String, String)>,
+    idp_groups: Vec<(String, String)>,
+}
+
+async fn load() -> Result<Data, crate::error::UiError> {
+    let rules = list_mapping_rules().await?;
+    let user_groups = list_user_groups().await?.into_iter().map(|g| (g.id, g.name)).collect();
+    let idp_groups = list_idp_groups().await?;
+    Ok(Data { rules, user_groups, idp_groups })
+}
+
+fn name_of(list: &[(String, String)], id: &str) -> String {
+    list.iter().find(|(i, _)| i == id).map(|(_, n)| n.clone()).unwrap_or_else(|| format!("(deleted {id})"))
+}
+
+/// `/mappings`.
+#[component]
+pub fn MappingsPage() -> impl IntoView {
+    let refresh = RwSignal::new(0u32);
+    let data = Resource::new(move || refresh.get(), |_| load());
+    let nav = use_context::<NavRefresh>();
+    let bump = move || {
+        refresh.update(|r| *r += 1);
+        if let Some(NavRefresh(n)) = nav {
+            n.update(|v| *v += 1);
+        }
+    };
+    view! {
+        <Title text="Mappings"/>
+        <div class="page-header">
+            <div>
+                <h1>"Mappings"</h1>
+                <p class="muted">
+                    "Rules put users into user groups automatically: from the groups your identity provider pushes, or from user attributes such as country or department. A user is placed again whenever the identity provider changes them; what an admin assigned by hand is never taken away. Users no rule places go to the "
+                    <A href="/user-groups">"default user group"</A> ", if you set one."
+                </p>
+            </div>
+        </div>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),
+                    Ok(d) => view! { <NewRule data=d.clone() on_saved=bump/> <Rules data=d on_changed=bump/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn NewRule(data: Data, on_saved: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+    let kind =
+        RwSignal::new(if data.idp_groups.is_empty() { "attribute".to_string() } else { "idp_group".to_string() });
+    let idp_group = RwSignal::new(String::new());
+    let filter = RwSignal::new(String::new());
+    let target = RwSignal::new(String::new());
+    let save = Action::new(move |rule: &RuleDef| {
+        let rule = rule.clone();
+        async move { create_mapping_rule(rule).await }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = save.value().get() {
+            on_saved();
+        }
+    });
+    let error = move || save.value().get().and_then(Result::err).map(|e| e.to_string());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let condition = if kind.get() == "idp_group" {
+            Condition::IdpGroup { group_id: idp_group.get() }
+        } else {
+            Condition::Attribute { filter: filter.get() }
+        };
+        save.dispatch(RuleDef { id: String::new(), condition, user_group_id: target.get(), enabled: true });
+    };
+    let no_groups = data.user_groups.is_empty();
+    view! {
+        <section class="card section" aria-labelledby="new-rule">
+            <h2 id="new-rule">"New rule"</h2>
+            {no_groups.then(|| view! {
+                <p class="empty">"Create a user group first: rules place users into user groups. " <A href="/user-groups">"User groups"</A></p>
+            })}
+            <form class="form form-grid" on:submit=submit>
+                <div class="field">
+                    <label for="rule-kind">"When"</label>
+                    <select id="rule-kind" bind:value=kind data-testid="rule-kind">
+                        <option value="idp_group">"the user is in an IdP group"</option>
+                        <option value="attribute">"the user's attributes match a SCIM filter"</option>
+                    </select>
+                </div>
+                <div class="field">
+                    <label for="rule-target">"Put them in user group"</label>
+                    <select id="rule-target" bind:value=target required=true data-testid="rule-target">
+                        <option value="">"Choose…"</option>
+                        {data.user_groups.iter().map(|(id, name)| view! { <option value=id.clone()>{name.clone()}</option> }).collect_view()}
+                    </select>
+                </div>
+                <div class="field span-2" hidden=move || kind.get() != "idp_group">
+                    <label for="rule-idp">"IdP group"</label>
+                    <select id="rule-idp" bind:value=idp_group data-testid="rule-idp-group">
+                        <option value="">"Choose…"</option>
+                        {data.idp_groups.iter().map(|(id, name)| view! { <option value=id.clone()>{name.clone()}</option> }).collect_view()}
+                    </select>
+                    {data.idp_groups.is_empty().then(|| view! { <p class="hint">"Your identity provider has pushed no groups yet (Okta: Push Groups; Entra ID: assign groups to the app)."</p> })}
+                </div>
+                <div class="field span-2" hidden=move || kind.get() != "attribute">
+                    <label for="rule-filter">"SCIM filter"</label>
+                    <input id="rule-filter" type="text" maxlength="2000" bind:value=filter data-testid="rule-filter"
+                        placeholder="addresses[type eq \"work\"].country eq \"US\""/>
+                    <p class="hint">
+                        "Examples: " <code>"addresses[type eq \"work\"].country eq \"US\""</code> " · "
+                        <code>"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq \"Sales\""</code> " · "
+                        <code>"title co \"Engineer\" and active eq true"</code>
+                    </p>
+                </div>
+                <Show when=move || error().is_some()>
+                    <div class="span-2"><ErrorNotice message=error().unwrap_or_default()/></div>
+                </Show>
+                <div class="span-2">
+                    <button type="submit" class="btn btn-primary" data-testid="save-rule" disabled=move || save.pending().get() || no_groups>
+                        {move || if save.pending().get() { "Saving and placing users…" } else { "Add rule" }}
+                    </button>
+                </div>
+            </form>
+        </section>
+    }
+}
+
+#[component]
+fn Rules(data: Data, on_changed: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+    let update = Action::new(move |rule: &RuleDef| {
+        let rule = rule.clone();
+        async move { update_mapping_rule(rule).await }
+    });
+    let remove = Action::new(move |id: &String| {
+        let id = id.clone();
+        async move { delete_mapping_rule(id).await }
+    });
+    let reorder = Action::new(move |ids: &Vec<String>| {
+        let ids = ids.clone();
+        async move { reorder_mapping_rules(ids).await }
+    });
+    Effect::new(move |_| {
+        if matches!(update.value().get(), Some(Ok(())))
+            || matches!(remove.value().get(), Some(Ok(())))
+            || matches!(reorder.value().get(), Some(Ok(())))
+        {
+            on_changed();
+        }
+    });
+    let error = move || {
+        update
+            .value()
+            .get()
+            .and_then(Result::err)
+            .or_else(|| remove.value().get().and_then(Result::err))
+            .or_else(|| reorder.value().get().and_then(Result::err))
+            .map(|e| e.to_string())
+    };
+    let busy = move || update.pending().get() || remove.pending().get() || reorder.pending().get();
+    if data.rules.is_empty() {
+        return view! {
+            <div class="card empty-state" data-testid="rules-empty">
+                <p>"No rules yet. Add one above; users already in Roster are placed at once."</p>
+            </div>
+        }
+        .into_any();
+    }
+    let ids: Vec<String> = data.rules.iter().map(|r| r.id.clone()).collect();
+    let n = data.rules.len();
+    view! {
+        <Show when=move || error().is_some()>
+            <ErrorNotice message=error().unwrap_or_default()/>
+        </Show>
+        <Show when=move || busy()>
+            <SuccessNotice message="Placing users…"/>
+        </Show>
+        <div class="card table-card">
+            <div class="table-wrap">
+                <table class="table" data-testid="rules-table">
+                    <thead><tr><th>"#"</th><th>"When"</th><th>"User group"</th><th>"On"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
+                    <tbody>
+                        {data.rules.iter().enumerate().map(|(i, r)| {
+                            let when = match &r.condition {
+                                Condition::IdpGroup { group_id } => format!("in IdP group “{}”", name_of(&data.idp_groups, group_id)),
+                                Condition::Attribute { filter } => format!("attributes match {filter}"),
+                            };
+                            let toggled = RuleDef { enabled: !r.enabled, ..r.clone() };
+                            let id = r.id.clone();
+                            let (up, down) = {
+                                let mut up = ids.clone();
+                                let mut down = ids.clone();
+                                if i > 0 { up.swap(i, i - 1); }
+                                if i + 1 < n { down.swap(i, i + 1); }
+                                (up, down)
+                            };
+                            view! {
+                                <tr data-testid="rule-row" class:row-muted=!r.enabled>
+                                    <td>{i + 1}</td>
+                                    <td>{when}</td>
+                                    <td>{name_of(&data.user_groups, &r.user_group_id)}</td>
+                                    <td>
+                                        <input type="checkbox" role="switch" aria-label="Rule on" prop:checked=r.enabled disabled=busy
+                                            on:change=move |_| { update.dispatch(toggled.clone()); }/>
+                                    </td>
+                                    <td class="actions">
+                                        <button type="button" class="btn btn-ghost btn-small" aria-label="Move up" disabled=move || i == 0 || busy()
+                                            on:click=move |_| { reorder.dispatch(up.clone()); }>"↑"</button>
+                                        <button type="button" class="btn btn-ghost btn-small" aria-label="Move down" disabled=move || i + 1 == n || busy()
+                                            on:click=move |_| { reorder.dispatch(down.clone()); }>"↓"</button>
+                                        <button type="button" class="btn btn-ghost btn-small btn-danger-text" disabled=busy
+                                            on:click=move |_| { remove.dispatch(id.clone()); }>"Delete"</button>
+                                    </td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+            <p class="muted small pad">"Deleting or switching off a rule takes away only the memberships it made."</p>
+        </div>
+    }
+    .into_any()
+}
