@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use crate::both_backends;
 use crate::common::*;
 
-both_backends!(rules_follow_idp_groups_and_attributes, default_group_and_bad_rules);
+both_backends!(rules_follow_idp_groups_and_attributes, default_group_and_bad_rules, rules_are_kept_per_tenant);
 
 const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -217,4 +217,54 @@ async fn default_group_and_bad_rules(db: Db) {
         assert!(body.to_string().contains(wanted), "{wanted}: {body}");
     }
     assert_eq!(a.call("mapping_rules", json!({})).await.as_array().unwrap().len(), 1);
+}
+
+async fn rules_are_kept_per_tenant(db: Db) {
+    let app = TestApp::new(db).await;
+    let a = Admin::new(&app).await;
+    let b = Admin::new(&app).await;
+    let group = a.group("Alpha").await;
+    let idp = a
+        .scim(
+            "POST",
+            "/Groups",
+            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "alpha-idp"})),
+        )
+        .await;
+    let idp_id = idp["id"].as_str().unwrap().to_string();
+    assert_eq!(a.call("idp_groups", json!({})).await, json!([[idp_id, "alpha-idp"]]));
+    assert_eq!(b.call("idp_groups", json!({})).await, json!([]));
+    let rule = a.call("mapping_rule_create", json!({"rule": {"id": "", "condition": {"kind": "idp_group", "group_id": idp_id}, "user_group_id": group, "enabled": true}})).await;
+    let second = a.call("mapping_rule_create", json!({"rule": {"id": "", "condition": {"kind": "attribute", "filter": "userName pr"}, "user_group_id": group, "enabled": true}})).await;
+    // Reorder: the second rule first.
+    a.call("mapping_rules_reorder", json!({"ids": [second, rule]})).await;
+    let ids: Vec<Value> =
+        a.call("mapping_rules", json!({})).await.as_array().unwrap().iter().map(|r| r["id"].clone()).collect();
+    assert_eq!(ids, [second.clone(), rule.clone()]);
+
+    // The other organization sees none of it and can change none of it.
+    assert_eq!(b.call("mapping_rules", json!({})).await, json!([]));
+    let b_group = b.group("Beta").await;
+    for (endpoint, args) in [
+        (
+            "mapping_rule_create",
+            json!({"rule": {"id": "", "condition": {"kind": "idp_group", "group_id": idp_id}, "user_group_id": b_group, "enabled": true}}),
+        ),
+        (
+            "mapping_rule_create",
+            json!({"rule": {"id": "", "condition": {"kind": "attribute", "filter": "userName pr"}, "user_group_id": group, "enabled": true}}),
+        ),
+        (
+            "mapping_rule_update",
+            json!({"rule": {"id": rule, "condition": {"kind": "attribute", "filter": "userName pr"}, "user_group_id": b_group, "enabled": false}}),
+        ),
+        ("mapping_rule_delete", json!({"id": rule})),
+    ] {
+        let (status, body) = app.call_json(endpoint, args, Some(&b.cookie)).await;
+        assert_ne!(status, http::StatusCode::OK, "{endpoint}: {body}");
+    }
+    b.call("mapping_rules_reorder", json!({"ids": [rule, second]})).await;
+    let after: Vec<Value> =
+        a.call("mapping_rules", json!({})).await.as_array().unwrap().iter().map(|r| r["id"].clone()).collect();
+    assert_eq!(after, [second, rule], "another tenant's reorder changes nothing here");
 }
