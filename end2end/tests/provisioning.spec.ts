@@ -231,6 +231,9 @@ test('mappings: a rule with a bad filter is refused, a good one places a pushed 
   await page.getByTestId('save-rule').click();
   await expect(page.getByRole('alert')).toContainText('position');
   await page.getByTestId('rule-filter').fill('addresses[type eq "work"].country eq "US"');
+  // Preview: nobody is in the organization yet.
+  await page.getByTestId('preview-rule').click();
+  await expect(page.getByTestId('preview')).toContainText('change nobody');
   await page.getByTestId('save-rule').click();
   await expect(page.getByTestId('rule-row')).toHaveCount(1);
   await expect(page.getByTestId('rule-row')).toContainText('US staff');

@@ -590,3 +590,18 @@ mod tests {
         assert_eq!(UserSort::parse(""), UserSort::Created);
     }
 }
+
+/// How many users a rule change would add to and take out of one user group, with a few names.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RulePreview {
+    /// The user group.
+    pub user_group_id: String,
+    /// Users the rules would newly place there.
+    pub gain: usize,
+    /// Users the rules would no longer place there.
+    pub lose: usize,
+    /// Up to five userNames that would be placed.
+    pub gain_sample: Vec<String>,
+    /// Up to five userNames that would be taken out.
+    pub lose_sample: Vec<String>,
+}

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::activity::{self, Actor};
 use crate::clock::now_ms;
+use crate::dto::RulePreview;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::TenantId;
 use crate::mapping::{self, Condition, Reason, Rule, RuleDef};
@@ -165,20 +166,26 @@ async fn compiled(store: &Store, tenant: &TenantId) -> DomainResult<Vec<Rule>> {
     mapping::compile(&defs).map_err(|(i, e)| DomainError::Internal(format!("stored mapping rule {i}: {}", e.detail)))
 }
 
-async fn place_batch(
-    store: &Store,
-    tenant: &TenantId,
-    rules: &[Rule],
-    default: Option<&str>,
-    ids: &[String],
-) -> DomainResult<()> {
+/// What one batch of users looks like to the rules: each user's resource and IdP groups
+/// (direct and nested).
+struct Batch {
+    users: Vec<(String, String, Value)>,
+    idp: HashMap<String, Vec<String>>,
+}
+
+async fn load_batch(store: &Store, tenant: &TenantId, needs_idp: bool, ids: &[String]) -> DomainResult<Batch> {
     let t = store.tenant(tenant);
-    let users = t.directory_users(ids).await?;
+    let users = t
+        .directory_users(ids)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u.user_name, serde_json::from_str(&u.data).unwrap_or(Value::Null)))
+        .collect();
     // IdP groups, direct and through nested groups, only if a rule asks for them. The nesting
     // is closed here rather than in SQL: a batch's recursive query got a plan that scanned the
     // tenant's memberships once per step on SQLite.
     let mut idp: HashMap<String, Vec<String>> = HashMap::new();
-    if mapping::needs_idp_groups(rules) {
+    if needs_idp {
         let mut parents: HashMap<String, Vec<String>> = HashMap::new();
         for (child, parent) in t.group_edges().await? {
             parents.entry(child).or_default().push(parent);
@@ -197,6 +204,81 @@ async fn place_batch(
             }
         }
     }
+    Ok(Batch { users, idp })
+}
+
+/// Previews saving `candidate` (a new rule when its id is empty or unknown, else a change of
+/// that rule; `delete` previews removing it): nothing is written. Counts placements by rules and
+/// the default group (an admin's own assignments are not affected by rules either way).
+pub async fn preview(
+    store: &Store,
+    tenant: &TenantId,
+    candidate: &RuleDef,
+    delete: bool,
+) -> DomainResult<Vec<RulePreview>> {
+    let t = store.tenant(tenant);
+    let defs = list(store, tenant).await?;
+    let mut next_defs: Vec<RuleDef> = defs.iter().filter(|d| d.id != candidate.id).cloned().collect();
+    if !delete {
+        if let Condition::Attribute { filter } = &candidate.condition {
+            mapping::check_filter(filter).map_err(|e| DomainError::Invalid(format!("The condition: {}", e.detail)))?;
+        }
+        let mut c = candidate.clone();
+        if c.id.is_empty() {
+            c.id = "preview".into();
+        }
+        match defs.iter().position(|d| d.id == candidate.id) {
+            Some(i) => next_defs.insert(i.min(next_defs.len()), c),
+            None => next_defs.push(c),
+        }
+    }
+    let now_rules = mapping::compile(&defs).map_err(|(_, e)| DomainError::Invalid(e.detail))?;
+    let next_rules = mapping::compile(&next_defs).map_err(|(_, e)| DomainError::Invalid(e.detail))?;
+    let default = t.default_user_group().await?;
+    let needs_idp = mapping::needs_idp_groups(&now_rules) || mapping::needs_idp_groups(&next_rules);
+    let mut out: BTreeMap<String, RulePreview> = BTreeMap::new();
+    let mut after = String::new();
+    loop {
+        let ids = t.user_ids_after(&after, BATCH as i64).await?;
+        let Some(last) = ids.last() else { break };
+        after = last.clone();
+        let batch = load_batch(store, tenant, needs_idp, &ids).await?;
+        for (id, user_name, resource) in &batch.users {
+            let groups = batch.idp.get(id).map(Vec::as_slice).unwrap_or_default();
+            let before = mapping::evaluate(&now_rules, resource, groups, default.as_deref());
+            let then = mapping::evaluate(&next_rules, resource, groups, default.as_deref());
+            for g in then.keys().filter(|g| !before.contains_key(*g)) {
+                let e = out
+                    .entry(g.clone())
+                    .or_insert_with(|| RulePreview { user_group_id: g.clone(), ..Default::default() });
+                e.gain += 1;
+                if e.gain_sample.len() < 5 {
+                    e.gain_sample.push(user_name.clone());
+                }
+            }
+            for g in before.keys().filter(|g| !then.contains_key(*g)) {
+                let e = out
+                    .entry(g.clone())
+                    .or_insert_with(|| RulePreview { user_group_id: g.clone(), ..Default::default() });
+                e.lose += 1;
+                if e.lose_sample.len() < 5 {
+                    e.lose_sample.push(user_name.clone());
+                }
+            }
+        }
+    }
+    Ok(out.into_values().collect())
+}
+
+async fn place_batch(
+    store: &Store,
+    tenant: &TenantId,
+    rules: &[Rule],
+    default: Option<&str>,
+    ids: &[String],
+) -> DomainResult<()> {
+    let t = store.tenant(tenant);
+    let batch = load_batch(store, tenant, mapping::needs_idp_groups(rules), ids).await?;
     let mut current: HashMap<String, Vec<(String, Reason)>> = HashMap::new();
     for (user, group, reason, rule) in t.rule_memberships(ids).await? {
         let r = if reason == "default" { Reason::Default } else { Reason::Rule(rule) };
@@ -210,13 +292,12 @@ async fn place_batch(
             Reason::Default => (user.to_string(), group, "default".into(), String::new()),
         }
     };
-    for u in &users {
-        let resource: Value = serde_json::from_str(&u.data).unwrap_or(Value::Null);
-        let wanted: BTreeMap<String, Vec<Reason>> =
-            mapping::evaluate(rules, &resource, idp.get(&u.id).map(Vec::as_slice).unwrap_or_default(), default);
-        let d = mapping::diff(current.get(&u.id).map(Vec::as_slice).unwrap_or_default(), &wanted);
-        add.extend(d.add.into_iter().map(|m| row(&u.id, m)));
-        remove.extend(d.remove.into_iter().map(|m| row(&u.id, m)));
+    for (id, _, resource) in &batch.users {
+        let groups = batch.idp.get(id).map(Vec::as_slice).unwrap_or_default();
+        let wanted: BTreeMap<String, Vec<Reason>> = mapping::evaluate(rules, resource, groups, default);
+        let d = mapping::diff(current.get(id).map(Vec::as_slice).unwrap_or_default(), &wanted);
+        add.extend(d.add.into_iter().map(|m| row(id, m)));
+        remove.extend(d.remove.into_iter().map(|m| row(id, m)));
     }
     t.apply_rule_memberships(&add, &remove, now_ms()).await
 }

@@ -47,3 +47,13 @@ pub async fn list_idp_groups() -> Result<Vec<(String, String)>, UiError> {
     let admin = super::ctx::require_admin().await?;
     Ok(roster_shared::mappings::idp_groups(&admin.services.store, &admin.tenant).await?)
 }
+
+/// What saving (or deleting) a rule would change, without changing anything.
+#[server(prefix = "/api", endpoint = "mapping_rule_preview", input = Json)]
+pub async fn preview_mapping_rule(
+    rule: RuleDef,
+    delete: bool,
+) -> Result<Vec<roster_shared::dto::RulePreview>, UiError> {
+    let admin = super::ctx::require_admin().await?;
+    Ok(roster_shared::mappings::preview(&admin.services.store, &admin.tenant, &rule, delete).await?)
+}

@@ -6,8 +6,8 @@ use leptos_router::components::A;
 use roster_shared::mapping::{Condition, RuleDef};
 
 use crate::api::mappings::{
-    create_mapping_rule, delete_mapping_rule, list_idp_groups, list_mapping_rules, reorder_mapping_rules,
-    update_mapping_rule,
+    create_mapping_rule, delete_mapping_rule, list_idp_groups, list_mapping_rules, preview_mapping_rule,
+    reorder_mapping_rules, update_mapping_rule,
 };
 use crate::api::user_groups::list_user_groups;
 use crate::components::layout::NavRefresh;
@@ -82,16 +82,30 @@ fn NewRule(data: Data, on_saved: impl Fn() + Copy + Send + Sync + 'static) -> im
             on_saved();
         }
     });
-    let error = move || save.value().get().and_then(Result::err).map(|e| e.to_string());
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
+    let current = move || {
         let condition = if kind.get() == "idp_group" {
             Condition::IdpGroup { group_id: idp_group.get() }
         } else {
             Condition::Attribute { filter: filter.get() }
         };
-        save.dispatch(RuleDef { id: String::new(), condition, user_group_id: target.get(), enabled: true });
+        RuleDef { id: String::new(), condition, user_group_id: target.get(), enabled: true }
     };
+    let preview = Action::new(move |rule: &RuleDef| {
+        let rule = rule.clone();
+        async move { preview_mapping_rule(rule, false).await }
+    });
+    let error = move || {
+        save.value()
+            .get()
+            .and_then(Result::err)
+            .or_else(|| preview.value().get().and_then(Result::err))
+            .map(|e| e.to_string())
+    };
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        save.dispatch(current());
+    };
+    let group_names = data.user_groups.clone();
     let no_groups = data.user_groups.is_empty();
     view! {
         <section class="card section" aria-labelledby="new-rule">
@@ -135,12 +149,36 @@ fn NewRule(data: Data, on_saved: impl Fn() + Copy + Send + Sync + 'static) -> im
                 <Show when=move || error().is_some()>
                     <div class="span-2"><ErrorNotice message=error().unwrap_or_default()/></div>
                 </Show>
-                <div class="span-2">
+                <div class="span-2 row-start">
+                    <button type="button" class="btn btn-ghost" data-testid="preview-rule" disabled=move || preview.pending().get() || no_groups
+                        on:click=move |_| { preview.dispatch(current()); }>
+                        {move || if preview.pending().get() { "Previewing…" } else { "Preview" }}
+                    </button>
                     <button type="submit" class="btn btn-primary" data-testid="save-rule" disabled=move || save.pending().get() || no_groups>
                         {move || if save.pending().get() { "Saving and placing users…" } else { "Add rule" }}
                     </button>
                 </div>
             </form>
+            {move || preview.value().get().and_then(Result::ok).map(|rows| {
+                if rows.is_empty() {
+                    view! { <p class="empty" data-testid="preview">"Saving this rule would change nobody's user groups."</p> }.into_any()
+                } else {
+                    view! {
+                        <table class="table preview" data-testid="preview">
+                            <thead><tr><th>"User group"</th><th>"Would gain"</th><th>"Would lose"</th></tr></thead>
+                            <tbody>
+                                {rows.into_iter().map(|r| view! {
+                                    <tr>
+                                        <td>{name_of(&group_names, &r.user_group_id)}</td>
+                                        <td>"+" {r.gain} <div class="muted small">{r.gain_sample.join(", ")}</div></td>
+                                        <td>"−" {r.lose} <div class="muted small">{r.lose_sample.join(", ")}</div></td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any()
+                }
+            })}
         </section>
     }
 }

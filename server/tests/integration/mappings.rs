@@ -152,6 +152,21 @@ async fn rules_follow_idp_groups_and_attributes(db: Db) {
     assert_eq!(names(&placed), ["Engineers"]);
     assert_eq!(placed[0].1, ["admin"]);
 
+    // Preview: a rule for everyone named ada would add her to Sales team; deleting the US rule
+    // would take her out of US licence; nothing is written by either.
+    let preview = a
+        .call("mapping_rule_preview", json!({"rule": {"id": "", "condition": {"kind": "attribute", "filter": "userName sw \"ada\""}, "user_group_id": sales_team, "enabled": true}, "delete": false}))
+        .await;
+    assert_eq!(
+        preview,
+        json!([{"user_group_id": sales_team, "gain": 1, "lose": 0, "gain_sample": ["ada@acme.test"], "lose_sample": []}])
+    );
+    let (status, body) = app
+        .call_json("mapping_rule_preview", json!({"rule": {"id": "", "condition": {"kind": "attribute", "filter": "userName sw"}, "user_group_id": sales_team, "enabled": true}, "delete": false}), Some(&a.cookie))
+        .await;
+    assert_ne!(status, http::StatusCode::OK);
+    assert!(body.to_string().contains("position"), "{body}");
+
     // Disabling a rule unplaces; enabling places again (rule changes re-evaluate the tenant).
     a.scim("PATCH", &format!("/Users/{id}"), Some(json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "addresses[type eq \"work\"].country", "value": "US"}]}))).await;
     assert_eq!(names(&a.placed(&id).await), ["Engineers", "US licence"]);
