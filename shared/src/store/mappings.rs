@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{with_pool, TenantStore};
+use super::{placeholders, with_pool, TenantStore};
 use crate::error::DomainResult;
 
 /// A stored rule.
@@ -26,10 +26,6 @@ pub struct RuleRecord {
 
 /// A membership the rules made: (user, group, reason `rule`/`default`, rule id or '').
 pub type RuleMembership = (String, String, String, String);
-
-fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
 
 impl TenantStore<'_> {
     /// Every rule, in order.

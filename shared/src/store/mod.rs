@@ -35,6 +35,11 @@ pub(crate) use scim_resources::Query;
 pub use scim_resources::{GroupColumns, GroupRow, MemberRow, NewUserRow, Page, UserColumns, UserGroupRow, UserRow};
 pub(crate) use scim_sql::{compile as compile_filter, sort_expr, Sql, Table};
 
+/// `$first, $first+1, …` for `n` values (an `IN (…)` list of bound parameters).
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
 /// ASCII lower-casing: how userName, displayName and emails are normalized for lookups (the
 /// same folding SQL's `lower` does on both backends).
 pub fn fold_ascii(s: &str) -> String {

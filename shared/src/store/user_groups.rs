@@ -7,7 +7,7 @@
 
 use sqlx::Row;
 
-use super::{unique_violation, with_pool, TenantStore, Unique};
+use super::{placeholders, unique_violation, with_pool, TenantStore, Unique};
 use crate::error::{DomainError, DomainResult};
 
 /// A stored user group with its member count.
@@ -77,11 +77,6 @@ fn map_name_conflict(e: sqlx::Error) -> DomainError {
         Some(Unique::UserGroupName) => DomainError::Conflict("A user group with this name already exists.".into()),
         _ => e.into(),
     }
-}
-
-/// `$first, $first+1, …` for `n` values.
-fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 impl TenantStore<'_> {
