@@ -19,3 +19,18 @@ CREATE TABLE mapping_rules (
 );
 CREATE INDEX mapping_rules_position ON mapping_rules (tenant_id, position);
 CREATE INDEX user_group_members_rule ON user_group_members (tenant_id, reason, rule_id);
+
+-- Whole-tenant evaluations after a rule change, run in the background; the dashboard shows the
+-- latest one's progress.
+CREATE TABLE mapping_runs (
+    tenant_id   TEXT    NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    id          TEXT    NOT NULL,
+    reason      TEXT    NOT NULL,
+    total       BIGINT  NOT NULL,
+    done        BIGINT  NOT NULL DEFAULT 0,
+    started_at  BIGINT  NOT NULL,
+    finished_at BIGINT,
+    error       TEXT,
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE INDEX mapping_runs_started ON mapping_runs (tenant_id, started_at);

@@ -605,3 +605,22 @@ pub struct RulePreview {
     /// Up to five userNames that would be taken out.
     pub lose_sample: Vec<String>,
 }
+
+/// A whole-tenant evaluation of the mapping rules (after a rule change), as the page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappingRun {
+    /// Its id.
+    pub id: String,
+    /// What started it.
+    pub reason: String,
+    /// Users to evaluate.
+    pub total: i64,
+    /// Users evaluated so far.
+    pub done: i64,
+    /// Epoch ms.
+    pub started_at_ms: i64,
+    /// Epoch ms, once finished.
+    pub finished_at_ms: Option<i64>,
+    /// Why it stopped, if it failed.
+    pub error: Option<String>,
+}

@@ -69,7 +69,7 @@ fn describe(d: &RuleDef) -> String {
     }
 }
 
-/// Adds a rule at the end and places the tenant's users; returns the rule's id.
+/// Adds a rule at the end and starts placing the tenant's users; returns the rule's id.
 pub async fn create(store: &Store, tenant: &TenantId, actor: &Actor, d: &RuleDef) -> DomainResult<String> {
     let mut d = d.clone();
     d.id = uuid::Uuid::new_v4().to_string();
@@ -84,11 +84,11 @@ pub async fn create(store: &Store, tenant: &TenantId, actor: &Actor, d: &RuleDef
         format!("created mapping rule: {}", describe(&d)),
     )
     .await;
-    place_all(store, tenant).await?;
+    start_place_all(store, tenant, "rule created").await?;
     Ok(d.id)
 }
 
-/// Changes a rule (condition, target, on/off) and re-places the tenant's users.
+/// Changes a rule (condition, target, on/off) and starts re-placing the tenant's users.
 pub async fn update(store: &Store, tenant: &TenantId, actor: &Actor, d: &RuleDef) -> DomainResult<()> {
     let record = checked(store, tenant, d).await?;
     if !store.tenant(tenant).update_mapping_rule(&record, now_ms()).await? {
@@ -103,17 +103,17 @@ pub async fn update(store: &Store, tenant: &TenantId, actor: &Actor, d: &RuleDef
         format!("changed mapping rule: {}", describe(d)),
     )
     .await;
-    place_all(store, tenant).await?;
+    start_place_all(store, tenant, "rule changed").await?;
     Ok(())
 }
 
-/// Deletes a rule (its memberships go with it) and re-places the tenant's users.
+/// Deletes a rule (its memberships go with it) and starts re-placing the tenant's users.
 pub async fn delete(store: &Store, tenant: &TenantId, actor: &Actor, id: &str) -> DomainResult<()> {
     if !store.tenant(tenant).delete_mapping_rule(id).await? {
         return Err(DomainError::NotFound);
     }
     activity::record(store, tenant, actor, "MappingRule", Some(id), "deleted mapping rule".to_string()).await;
-    place_all(store, tenant).await?;
+    start_place_all(store, tenant, "rule deleted").await?;
     Ok(())
 }
 
@@ -146,6 +146,10 @@ pub async fn place_users(store: &Store, tenant: &TenantId, user_ids: &[String]) 
 
 /// Re-places every user of the tenant, a batch at a time; returns how many were evaluated.
 pub async fn place_all(store: &Store, tenant: &TenantId) -> DomainResult<usize> {
+    place_all_reporting(store, tenant, None).await
+}
+
+async fn place_all_reporting(store: &Store, tenant: &TenantId, run: Option<&str>) -> DomainResult<usize> {
     let t = store.tenant(tenant);
     let rules = compiled(store, tenant).await?;
     let default = t.default_user_group().await?;
@@ -157,8 +161,43 @@ pub async fn place_all(store: &Store, tenant: &TenantId) -> DomainResult<usize> 
         after = last.clone();
         place_batch(store, tenant, &rules, default.as_deref(), &ids).await?;
         n += ids.len();
+        if let Some(run) = run {
+            t.update_mapping_run(run, n as i64, None, None).await?;
+        }
     }
     Ok(n)
+}
+
+/// Starts re-placing every user of the tenant in the background (after a rule or default-group
+/// change) and returns at once; progress is in [`latest_run`]. The rule change itself is saved
+/// before this is called; if the process stops midway, the run stays unfinished and the next
+/// change (or "Re-evaluate now") places everyone again.
+pub async fn start_place_all(store: &Store, tenant: &TenantId, reason: &str) -> DomainResult<String> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let t = store.tenant(tenant);
+    t.start_mapping_run(&id, reason, t.user_count().await?, now_ms()).await?;
+    let (store, tenant, run) = (store.clone(), tenant.clone(), id.clone());
+    tokio::spawn(async move {
+        let outcome = place_all_reporting(&store, &tenant, Some(&run)).await;
+        let t = store.tenant(&tenant);
+        let recorded = match outcome {
+            Ok(n) => t.update_mapping_run(&run, n as i64, Some(now_ms()), None).await,
+            Err(e) => {
+                tracing::error!(%tenant, "mapping evaluation failed: {e}");
+                let done = t.latest_mapping_run().await.ok().flatten().map(|r| r.done).unwrap_or(0);
+                t.update_mapping_run(&run, done, Some(now_ms()), Some(&e.to_string())).await
+            }
+        };
+        if let Err(e) = recorded {
+            tracing::error!(%tenant, "mapping run record failed: {e}");
+        }
+    });
+    Ok(id)
+}
+
+/// The latest whole-tenant evaluation.
+pub async fn latest_run(store: &Store, tenant: &TenantId) -> DomainResult<Option<crate::dto::MappingRun>> {
+    store.tenant(tenant).latest_mapping_run().await
 }
 
 async fn compiled(store: &Store, tenant: &TenantId) -> DomainResult<Vec<Rule>> {

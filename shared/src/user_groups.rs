@@ -138,7 +138,7 @@ pub async fn set_default(store: &Store, tenant: &TenantId, actor: &Actor, id: Op
     };
     activity::record(store, tenant, actor, "UserGroup", id, summary).await;
     // Users no mapping rule places go to the default group (or leave the old one).
-    crate::mappings::place_all(store, tenant).await?;
+    crate::mappings::start_place_all(store, tenant, "default user group changed").await?;
     Ok(())
 }
 

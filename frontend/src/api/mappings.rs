@@ -57,3 +57,18 @@ pub async fn preview_mapping_rule(
     let admin = super::ctx::require_admin().await?;
     Ok(roster_shared::mappings::preview(&admin.services.store, &admin.tenant, &rule, delete).await?)
 }
+
+/// The latest whole-tenant evaluation (progress of the background run after a rule change).
+#[server(prefix = "/api", endpoint = "mapping_run", input = Json)]
+pub async fn latest_mapping_run() -> Result<Option<roster_shared::dto::MappingRun>, UiError> {
+    let admin = super::ctx::require_admin().await?;
+    Ok(roster_shared::mappings::latest_run(&admin.services.store, &admin.tenant).await?)
+}
+
+/// Places every user again now (in the background); returns the run's id.
+#[server(prefix = "/api", endpoint = "mapping_reevaluate", input = Json)]
+pub async fn reevaluate_mappings() -> Result<String, UiError> {
+    let admin = super::ctx::require_admin().await?;
+    Ok(roster_shared::mappings::start_place_all(&admin.services.store, &admin.tenant, "re-evaluated by an admin")
+        .await?)
+}

@@ -6,10 +6,11 @@ use leptos_router::components::A;
 use roster_shared::mapping::{Condition, RuleDef};
 
 use crate::api::mappings::{
-    create_mapping_rule, delete_mapping_rule, list_idp_groups, list_mapping_rules, preview_mapping_rule,
-    reorder_mapping_rules, update_mapping_rule,
+    create_mapping_rule, delete_mapping_rule, latest_mapping_run, list_idp_groups, list_mapping_rules,
+    preview_mapping_rule, reevaluate_mappings, reorder_mapping_rules, update_mapping_rule,
 };
 use crate::api::user_groups::list_user_groups;
+use crate::components::format::datetime;
 use crate::components::layout::NavRefresh;
 use crate::components::notice::{ErrorNotice, SuccessNotice};
 
@@ -55,6 +56,7 @@ pub fn MappingsPage() -> impl IntoView {
                 </p>
             </div>
         </div>
+        <RunStatus refresh/>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
@@ -278,4 +280,49 @@ fn Rules(data: Data, on_changed: impl Fn() + Copy + Send + Sync + 'static) -> im
         </div>
     }
     .into_any()
+}
+
+/// The latest whole-tenant evaluation: progress while it runs (polled every second), when it
+/// finished, and "Re-evaluate now".
+#[component]
+fn RunStatus(refresh: RwSignal<u32>) -> impl IntoView {
+    let tick = RwSignal::new(0u32);
+    let run = Resource::new(move || (refresh.get(), tick.get()), |_| latest_mapping_run());
+    let again = Action::new(|_: &()| reevaluate_mappings());
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = again.value().get() {
+            tick.update(|t| *t += 1);
+        }
+    });
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let run = run.await.ok().flatten();
+                let running = run.as_ref().is_some_and(|r| r.finished_at_ms.is_none());
+                if running {
+                    // Poll while the evaluation runs (in the browser only).
+                    #[cfg(feature = "hydrate")]
+                    set_timeout(move || tick.update(|t| *t += 1), std::time::Duration::from_millis(1000));
+                }
+                let text = match &run {
+                    None => "Users are placed as soon as a rule is saved.".to_string(),
+                    Some(r) if r.finished_at_ms.is_none() => format!("Placing users after “{}”: {} of {}…", r.reason, r.done, r.total),
+                    Some(r) if r.error.is_some() => format!("The last evaluation ({}) failed: {}", r.reason, r.error.clone().unwrap_or_default()),
+                    Some(r) => format!(
+                        "All {} users placed after “{}” at {}.",
+                        r.done,
+                        r.reason,
+                        r.finished_at_ms.map(datetime).unwrap_or_default()
+                    ),
+                };
+                view! {
+                    <div class="notice notice-info row-between" data-testid="mapping-run">
+                        <span>{text}</span>
+                        <button type="button" class="btn btn-ghost btn-small" disabled=move || running || again.pending().get()
+                            on:click=move |_| { again.dispatch(()); }>"Re-evaluate now"</button>
+                    </div>
+                }
+            })}
+        </Transition>
+    }
 }

@@ -539,6 +539,17 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let rule = json!({"rule": {"id": "", "condition": {"kind": "attribute", "filter": format!("{ENTERPRISE}:department eq \"Department 7\"")}, "user_group_id": group["id"], "enabled": true}});
     let started = Instant::now();
     expect(call("mapping_rule_create", rule), 200).await.map_err(|e| anyhow::anyhow!("rule: {e}"))?;
+    // The evaluation runs in the background: wait for its run to finish.
+    loop {
+        let run = expect(call("mapping_run", json!({})), 200).await.map_err(|e| anyhow::anyhow!("run: {e}"))?;
+        if !run["finished_at_ms"].is_null() {
+            if !run["error"].is_null() {
+                anyhow::bail!("the mapping evaluation failed: {}", run["error"]);
+            }
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let rule_time = started.elapsed();
 
     let memory = args.server_pid.and_then(memory_of);

@@ -269,12 +269,15 @@ async fn user_groups_assign_unassign_default_and_delete(db: Db) {
 
     // Default group: one at a time.
     app.ok_json("user_group_default", json!({"id": eng_id}), &cookie).await;
+    app.wait_for_mapping_run(&cookie).await;
     app.ok_json("user_group_default", json!({"id": admins_id}), &cookie).await;
+    app.wait_for_mapping_run(&cookie).await;
     let list = app.ok_json("user_groups", json!({}), &cookie).await;
     let defaults: Vec<&Value> = list.as_array().unwrap().iter().filter(|g| g["is_default"] == true).collect();
     assert_eq!(defaults.len(), 1);
     assert_eq!(defaults[0]["id"], admins_id.as_str());
     app.ok_json("user_group_default", json!({"id": null}), &cookie).await;
+    app.wait_for_mapping_run(&cookie).await;
     assert!(app
         .ok_json("user_groups", json!({}), &cookie)
         .await

@@ -38,7 +38,13 @@ impl Admin<'_> {
         json
     }
     async fn call(&self, endpoint: &str, args: Value) -> Value {
-        self.app.ok_json(endpoint, args, &self.cookie).await
+        let out = self.app.ok_json(endpoint, args, &self.cookie).await;
+        // Rule and default-group changes place users in the background: wait for that run.
+        if endpoint.starts_with("mapping_rule_") || endpoint == "user_group_default" || endpoint == "mapping_reevaluate"
+        {
+            self.app.wait_for_mapping_run(&self.cookie).await;
+        }
+        out
     }
     async fn group(&self, name: &str) -> String {
         let g =
@@ -256,6 +262,11 @@ async fn rules_are_kept_per_tenant(db: Db) {
     let ids: Vec<Value> =
         a.call("mapping_rules", json!({})).await.as_array().unwrap().iter().map(|r| r["id"].clone()).collect();
     assert_eq!(ids, [second.clone(), rule.clone()]);
+    let run = a.call("mapping_run", json!({})).await;
+    assert_eq!(run["reason"], "rule created");
+    assert_eq!(run["done"], run["total"]);
+    assert!(run["finished_at_ms"].is_i64());
+    assert_eq!(b.call("mapping_run", json!({})).await, Value::Null, "runs are per tenant");
 
     // The other organization sees none of it and can change none of it.
     assert_eq!(b.call("mapping_rules", json!({})).await, json!([]));

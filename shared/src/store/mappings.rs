@@ -292,4 +292,80 @@ impl TenantStore<'_> {
         })?;
         Ok(rows)
     }
+
+    /// Records the start of a whole-tenant evaluation.
+    pub async fn start_mapping_run(&self, id: &str, reason: &str, total: i64, now_ms: i64) -> DomainResult<()> {
+        with_pool!(self.store, |p| {
+            sqlx::query("INSERT INTO mapping_runs (tenant_id, id, reason, total, done, started_at) VALUES ($1, $2, $3, $4, 0, $5)")
+                .bind(self.id.as_str())
+                .bind(id)
+                .bind(reason)
+                .bind(total)
+                .bind(now_ms)
+                .execute(p)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// Records progress (and, with `finished_at`, the end) of an evaluation.
+    pub async fn update_mapping_run(
+        &self,
+        id: &str,
+        done: i64,
+        finished_at: Option<i64>,
+        error: Option<&str>,
+    ) -> DomainResult<()> {
+        with_pool!(self.store, |p| {
+            sqlx::query(
+                "UPDATE mapping_runs SET done = $1, finished_at = $2, error = $3 WHERE tenant_id = $4 AND id = $5",
+            )
+            .bind(done)
+            .bind(finished_at)
+            .bind(error)
+            .bind(self.id.as_str())
+            .bind(id)
+            .execute(p)
+            .await
+            .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// The latest evaluation.
+    pub async fn latest_mapping_run(&self) -> DomainResult<Option<crate::dto::MappingRun>> {
+        with_pool!(self.store, |p| {
+            let row = sqlx::query(
+                "SELECT id, reason, total, done, started_at, finished_at, error FROM mapping_runs \
+                 WHERE tenant_id = $1 ORDER BY started_at DESC, id DESC LIMIT 1",
+            )
+            .bind(self.id.as_str())
+            .fetch_optional(p)
+            .await?;
+            row.map(|r| {
+                Ok(crate::dto::MappingRun {
+                    id: r.try_get("id")?,
+                    reason: r.try_get("reason")?,
+                    total: r.try_get("total")?,
+                    done: r.try_get("done")?,
+                    started_at_ms: r.try_get("started_at")?,
+                    finished_at_ms: r.try_get("finished_at")?,
+                    error: r.try_get("error")?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    /// How many users the tenant has.
+    pub async fn user_count(&self) -> DomainResult<i64> {
+        let n = with_pool!(self.store, |p| {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM scim_users WHERE tenant_id = $1")
+                .bind(self.id.as_str())
+                .fetch_one(p)
+                .await
+        })?;
+        Ok(n)
+    }
 }

@@ -203,6 +203,19 @@ impl TestApp {
         json
     }
 
+    /// Waits until the tenant's latest mapping evaluation (a background run) has finished.
+    pub async fn wait_for_mapping_run(&self, cookie: &str) {
+        for _ in 0..600 {
+            let run = self.ok_json("mapping_run", serde_json::json!({}), cookie).await;
+            if run.is_null() || !run["finished_at_ms"].is_null() {
+                assert!(run.is_null() || run["error"].is_null(), "mapping run failed: {run}");
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the mapping evaluation did not finish");
+    }
+
     /// A POST to a server function with the given extra headers and no browser metadata.
     pub fn form_request(
         &self,
