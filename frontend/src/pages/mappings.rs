@@ -308,6 +308,11 @@ fn RunStatus(refresh: RwSignal<u32>) -> impl IntoView {
                     None => "Users are placed as soon as a rule is saved.".to_string(),
                     Some(r) if r.finished_at_ms.is_none() => format!("Placing users after “{}”: {} of {}…", r.reason, r.done, r.total),
                     Some(r) if r.error.is_some() => format!("The last evaluation ({}) failed: {}", r.reason, r.error.clone().unwrap_or_default()),
+                    Some(r) if r.done == 0 => format!(
+                        "Rules saved (“{}” at {}); there are no users to place yet.",
+                        r.reason,
+                        r.finished_at_ms.map(datetime).unwrap_or_default()
+                    ),
                     Some(r) => format!(
                         "All {} users placed after “{}” at {}.",
                         r.done,
