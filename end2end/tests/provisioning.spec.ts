@@ -258,4 +258,21 @@ test('mappings: a rule with a bad filter is refused, a good one places a pushed 
   await page.getByRole('link', { name: 'jill@umbrella.test' }).click();
   await expect(page.getByTestId('user-groups')).toContainText('Placed by the mapping rule');
   await expect(page.getByTestId('user-groups')).toContainText('country eq "US"');
+
+  // Edit the rule to the UK: the US user is no longer placed, and shows up as unassigned.
+  await page.getByRole('link', { name: 'Mappings' }).click();
+  await hydrated(page);
+  await page.getByTestId('edit-rule').click();
+  await expect(page.getByRole('heading', { name: 'Edit rule' })).toBeVisible();
+  await expect(page.getByTestId('rule-filter')).toHaveValue('addresses[type eq "work"].country eq "US"');
+  await page.getByTestId('rule-filter').fill('addresses[type eq "work"].country eq "GB"');
+  await page.getByTestId('preview-rule').click();
+  await expect(page.getByTestId('preview')).toContainText('jill@umbrella.test');
+  await page.getByTestId('save-rule').click();
+  await expect(page.getByTestId('rule-row')).toContainText('"GB"');
+  await expect(page.getByTestId('mapping-run')).toContainText('1 user placed after “rule changed”');
+  await page.getByRole('link', { name: /Unassigned/ }).click();
+  await hydrated(page);
+  await expect(page.getByTestId('user-row')).toContainText('jill@umbrella.test');
+  await expect(page.getByTestId('unassigned-count')).toHaveText('1');
 });

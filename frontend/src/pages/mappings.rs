@@ -38,6 +38,7 @@ fn name_of(list: &[(String, String)], id: &str) -> String {
 pub fn MappingsPage() -> impl IntoView {
     let refresh = RwSignal::new(0u32);
     let data = Resource::new(move || refresh.get(), |_| load());
+    let editing: RwSignal<Option<RuleDef>> = RwSignal::new(None);
     let nav = use_context::<NavRefresh>();
     let bump = move || {
         refresh.update(|r| *r += 1);
@@ -61,7 +62,18 @@ pub fn MappingsPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match data.await {
                     Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),
-                    Ok(d) => view! { <NewRule data=d.clone() on_saved=bump/> <Rules data=d on_changed=bump/> }.into_any(),
+                    Ok(d) => {
+                        let form_data = d.clone();
+                        view! {
+                            // Re-created when "Edit" picks a rule, so the form starts from it.
+                            {move || {
+                                let existing = editing.get();
+                                view! { <NewRule data=form_data.clone() existing on_saved=move || { editing.set(None); bump(); } on_cancel=move || editing.set(None)/> }
+                            }}
+                            <Rules data=d on_changed=bump editing/>
+                        }
+                        .into_any()
+                    }
                 }
             })}
         </Transition>
@@ -69,15 +81,34 @@ pub fn MappingsPage() -> impl IntoView {
 }
 
 #[component]
-fn NewRule(data: Data, on_saved: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
-    let kind =
-        RwSignal::new(if data.idp_groups.is_empty() { "attribute".to_string() } else { "idp_group".to_string() });
-    let idp_group = RwSignal::new(String::new());
-    let filter = RwSignal::new(String::new());
-    let target = RwSignal::new(String::new());
+fn NewRule(
+    data: Data,
+    existing: Option<RuleDef>,
+    on_saved: impl Fn() + Copy + Send + Sync + 'static,
+    on_cancel: impl Fn() + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let (kind0, idp0, filter0) = match existing.as_ref().map(|r| &r.condition) {
+        Some(Condition::IdpGroup { group_id }) => ("idp_group", group_id.clone(), String::new()),
+        Some(Condition::Attribute { filter }) => ("attribute", String::new(), filter.clone()),
+        None if data.idp_groups.is_empty() => ("attribute", String::new(), String::new()),
+        None => ("idp_group", String::new(), String::new()),
+    };
+    let kind = RwSignal::new(kind0.to_string());
+    let idp_group = RwSignal::new(idp0);
+    let filter = RwSignal::new(filter0);
+    let target = RwSignal::new(existing.as_ref().map(|r| r.user_group_id.clone()).unwrap_or_default());
+    let rule_id = StoredValue::new(existing.as_ref().map(|r| r.id.clone()).unwrap_or_default());
+    let enabled = existing.as_ref().map(|r| r.enabled).unwrap_or(true);
+    let is_edit = existing.is_some();
     let save = Action::new(move |rule: &RuleDef| {
         let rule = rule.clone();
-        async move { create_mapping_rule(rule).await }
+        async move {
+            if is_edit {
+                update_mapping_rule(rule).await
+            } else {
+                create_mapping_rule(rule).await.map(|_| ())
+            }
+        }
     });
     Effect::new(move |_| {
         if let Some(Ok(_)) = save.value().get() {
@@ -90,7 +121,7 @@ fn NewRule(data: Data, on_saved: impl Fn() + Copy + Send + Sync + 'static) -> im
         } else {
             Condition::Attribute { filter: filter.get() }
         };
-        RuleDef { id: String::new(), condition, user_group_id: target.get(), enabled: true }
+        RuleDef { id: rule_id.get_value(), condition, user_group_id: target.get(), enabled }
     };
     let preview = Action::new(move |rule: &RuleDef| {
         let rule = rule.clone();
@@ -111,7 +142,7 @@ fn NewRule(data: Data, on_saved: impl Fn() + Copy + Send + Sync + 'static) -> im
     let no_groups = data.user_groups.is_empty();
     view! {
         <section class="card section" aria-labelledby="new-rule">
-            <h2 id="new-rule">"New rule"</h2>
+            <h2 id="new-rule">{if is_edit { "Edit rule" } else { "New rule" }}</h2>
             {no_groups.then(|| view! {
                 <p class="empty">"Create a user group first: rules place users into user groups. " <A href="/user-groups">"User groups"</A></p>
             })}
@@ -157,8 +188,9 @@ fn NewRule(data: Data, on_saved: impl Fn() + Copy + Send + Sync + 'static) -> im
                         {move || if preview.pending().get() { "Previewing…" } else { "Preview" }}
                     </button>
                     <button type="submit" class="btn btn-primary" data-testid="save-rule" disabled=move || save.pending().get() || no_groups>
-                        {move || if save.pending().get() { "Saving and placing users…" } else { "Add rule" }}
+                        {move || if save.pending().get() { "Saving…" } else if is_edit { "Save rule" } else { "Add rule" }}
                     </button>
+                    {is_edit.then(|| view! { <button type="button" class="btn btn-ghost" on:click=move |_| on_cancel()>"Cancel"</button> })}
                 </div>
             </form>
             {move || preview.value().get().and_then(Result::ok).map(|rows| {
@@ -186,7 +218,11 @@ fn NewRule(data: Data, on_saved: impl Fn() + Copy + Send + Sync + 'static) -> im
 }
 
 #[component]
-fn Rules(data: Data, on_changed: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+fn Rules(
+    data: Data,
+    on_changed: impl Fn() + Copy + Send + Sync + 'static,
+    editing: RwSignal<Option<RuleDef>>,
+) -> impl IntoView {
     let update = Action::new(move |rule: &RuleDef| {
         let rule = rule.clone();
         async move { update_mapping_rule(rule).await }
@@ -245,6 +281,7 @@ fn Rules(data: Data, on_changed: impl Fn() + Copy + Send + Sync + 'static) -> im
                                 Condition::Attribute { filter } => format!("attributes match {filter}"),
                             };
                             let toggled = RuleDef { enabled: !r.enabled, ..r.clone() };
+                            let to_edit = r.clone();
                             let id = r.id.clone();
                             let (up, down) = {
                                 let mut up = ids.clone();
@@ -267,6 +304,8 @@ fn Rules(data: Data, on_changed: impl Fn() + Copy + Send + Sync + 'static) -> im
                                             on:click=move |_| { reorder.dispatch(up.clone()); }>"↑"</button>
                                         <button type="button" class="btn btn-ghost btn-small" aria-label="Move down" disabled=move || i + 1 == n || busy()
                                             on:click=move |_| { reorder.dispatch(down.clone()); }>"↓"</button>
+                                        <button type="button" class="btn btn-ghost btn-small" data-testid="edit-rule" disabled=busy
+                                            on:click=move |_| editing.set(Some(to_edit.clone()))>"Edit"</button>
                                         <button type="button" class="btn btn-ghost btn-small btn-danger-text" disabled=busy
                                             on:click=move |_| { remove.dispatch(id.clone()); }>"Delete"</button>
                                     </td>
@@ -314,8 +353,9 @@ fn RunStatus(refresh: RwSignal<u32>) -> impl IntoView {
                         r.finished_at_ms.map(datetime).unwrap_or_default()
                     ),
                     Some(r) => format!(
-                        "All {} users placed after “{}” at {}.",
+                        "{} user{} placed after “{}” at {}.",
                         r.done,
+                        if r.done == 1 { "" } else { "s" },
                         r.reason,
                         r.finished_at_ms.map(datetime).unwrap_or_default()
                     ),
