@@ -74,7 +74,7 @@ pub async fn list(store: &Store, tenant: &TenantId, q: &UserQuery) -> DomainResu
     let page = q.page.max(1);
     let t = store.tenant(tenant);
     let offset = i64::from(page - 1) * i64::from(page_size);
-    let (total, rows) = t.directory_page(q, offset, i64::from(page_size)).await?;
+    let (total, rows) = t.directory_page(q, offset, i64::from(page_size), None).await?;
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let memberships = if ids.is_empty() { Vec::new() } else { t.memberships_of_users(&ids).await? };
     Ok(UserPage { total, page, page_size, rows: rows.iter().map(|r| item(r, &memberships)).collect() })
@@ -137,15 +137,7 @@ pub async fn detail(store: &Store, tenant: &TenantId, public_url: &str, id: &str
     flatten("", &data, &mut attributes);
     let rules = crate::mappings::list(store, tenant).await?;
     let idp_names = t.idp_group_names().await?;
-    let describe = |id: &str| {
-        rules.iter().find(|r| r.id == id).map(|r| match &r.condition {
-            crate::mapping::Condition::IdpGroup { group_id } => format!(
-                "in IdP group “{}”",
-                idp_names.iter().find(|(g, _)| g == group_id).map(|(_, n)| n.as_str()).unwrap_or(group_id)
-            ),
-            crate::mapping::Condition::Attribute { filter } => format!("attributes match {filter}"),
-        })
-    };
+    let describe = |id: &str| rules.iter().find(|r| r.id == id).map(|r| r.condition.describe(&idp_names));
     let mut user_groups: Vec<UserGroupMembership> = Vec::new();
     for m in &memberships {
         let reason = MembershipReason {
@@ -311,8 +303,10 @@ pub async fn export(store: &Store, tenant: &TenantId, q: &UserQuery, limit: i64)
     let t = store.tenant(tenant);
     let mut out = Vec::new();
     let mut offset = 0i64;
-    while offset < limit {
-        let (_, rows) = t.directory_page(q, offset, 1000.min(limit - offset)).await?;
+    let mut total = None;
+    while offset < limit && total.is_none_or(|t| offset < t) {
+        let (count, rows) = t.directory_page(q, offset, 1000.min(limit - offset), total).await?;
+        total = Some(count);
         if rows.is_empty() {
             break;
         }

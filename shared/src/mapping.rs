@@ -33,6 +33,20 @@ pub enum Condition {
     },
 }
 
+impl Condition {
+    /// The condition in words, as the dashboard and the activity log show it; `idp_groups` are
+    /// (id, displayName) pairs to name an IdP group by (its id when it is not among them).
+    pub fn describe(&self, idp_groups: &[(String, String)]) -> String {
+        match self {
+            Condition::IdpGroup { group_id } => format!(
+                "in IdP group “{}”",
+                idp_groups.iter().find(|(g, _)| g == group_id).map(|(_, n)| n.as_str()).unwrap_or(group_id)
+            ),
+            Condition::Attribute { filter } => format!("attributes match {filter}"),
+        }
+    }
+}
+
 /// A rule as stored and edited.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleDef {
@@ -220,6 +234,14 @@ mod tests {
         );
         assert!(!evaluate(&rules, &user(), &["g1".into()], Some("d")).contains_key("d"));
         assert!(evaluate(&rules, &user(), &[], None).is_empty());
+    }
+
+    #[test]
+    fn conditions_in_words() {
+        let names = [("g1".to_string(), "Engineering".to_string())];
+        assert_eq!(idp("g1").describe(&names), "in IdP group “Engineering”");
+        assert_eq!(idp("gone").describe(&names), "in IdP group “gone”");
+        assert_eq!(attr("title pr").describe(&names), "attributes match title pr");
     }
 
     #[test]

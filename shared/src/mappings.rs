@@ -62,11 +62,10 @@ async fn checked(store: &Store, tenant: &TenantId, d: &RuleDef) -> DomainResult<
     })
 }
 
-fn describe(d: &RuleDef) -> String {
-    match &d.condition {
-        Condition::IdpGroup { group_id } => format!("IdP group {group_id}"),
-        Condition::Attribute { filter } => format!("users where {filter}"),
-    }
+/// "users in IdP group “…” → user group" for the activity log.
+async fn describe(store: &Store, tenant: &TenantId, d: &RuleDef) -> String {
+    let idp = store.tenant(tenant).idp_group_names().await.unwrap_or_default();
+    format!("users {} → user group {}", d.condition.describe(&idp), d.user_group_id)
 }
 
 /// Adds a rule at the end and starts placing the tenant's users; returns the rule's id.
@@ -81,7 +80,7 @@ pub async fn create(store: &Store, tenant: &TenantId, actor: &Actor, d: &RuleDef
         actor,
         "MappingRule",
         Some(&d.id),
-        format!("created mapping rule: {}", describe(&d)),
+        format!("created mapping rule: {}", describe(store, tenant, &d).await),
     )
     .await;
     start_place_all(store, tenant, "rule created").await?;
@@ -100,7 +99,7 @@ pub async fn update(store: &Store, tenant: &TenantId, actor: &Actor, d: &RuleDef
         actor,
         "MappingRule",
         Some(&d.id),
-        format!("changed mapping rule: {}", describe(d)),
+        format!("changed mapping rule: {}", describe(store, tenant, d).await),
     )
     .await;
     start_place_all(store, tenant, "rule changed").await?;

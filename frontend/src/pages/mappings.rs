@@ -276,10 +276,7 @@ fn Rules(
                     <thead><tr><th>"#"</th><th>"When"</th><th>"User group"</th><th>"On"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
                     <tbody>
                         {data.rules.iter().enumerate().map(|(i, r)| {
-                            let when = match &r.condition {
-                                Condition::IdpGroup { group_id } => format!("in IdP group “{}”", name_of(&data.idp_groups, group_id)),
-                                Condition::Attribute { filter } => format!("attributes match {filter}"),
-                            };
+                            let when = r.condition.describe(&data.idp_groups);
                             let toggled = RuleDef { enabled: !r.enabled, ..r.clone() };
                             let to_edit = r.clone();
                             let id = r.id.clone();

@@ -220,7 +220,7 @@ async fn prepare(store: &Store, args: &BenchArgs, run: &str) -> anyhow::Result<(
         .await
         .map_err(|e| anyhow::anyhow!("cannot create a token: {e}"))?;
 
-    let base_url = format!("{}/scim/v2/{tenant}", args.url.trim_end_matches('/'));
+    let base_url = roster_shared::scim_setup::base_url(&args.url, &tenant);
     let scim = Scim { store, tenant: &tenant, base_url: &base_url };
     let mut ids = Vec::with_capacity(args.users as usize);
     let started = Instant::now();
@@ -345,8 +345,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .timeout(Duration::from_secs(60))
         .build()?;
     let root = args.url.trim_end_matches('/').to_string();
-    let client =
-        Client { http: http.clone(), base: format!("{root}/scim/v2/{tenant}").into(), token: token.clone().into() };
+    let client = Client {
+        http: http.clone(),
+        base: roster_shared::scim_setup::base_url(&root, &tenant).into(),
+        token: token.clone().into(),
+    };
     let duration = Duration::from_secs(args.duration);
     let c = args.concurrency;
     let n = args.users.max(1);

@@ -86,7 +86,7 @@ pub(crate) async fn authenticate(State(state): State<ScimState>, mut req: Reques
     let method = req.method().to_string();
     let user_agent =
         req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(300).collect());
-    let base_url = format!("{}/scim/v2/{}", services.public_url, tenant);
+    let base_url = roster_shared::scim_setup::base_url(&services.public_url, &tenant);
     req.extensions_mut().insert(ScimCaller { tenant: tenant.clone(), base_url });
 
     let res = if let Some(wait) = rate_limited(&state, &credential.id.to_string()) {

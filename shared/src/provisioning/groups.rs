@@ -198,8 +198,7 @@ impl Scim<'_> {
     /// POST /Groups (then the mapping rules place the members).
     pub async fn create_group(&self, body: &Value) -> Result<Resource, ScimError> {
         let created = self.create_group_inner(body).await?;
-        if self.mappings_active().await {
-            let users = self.user_members(&created.id).await;
+        if let Some(users) = self.members_to_place(&created.id).await {
             self.place(&users).await;
         }
         Ok(created)
@@ -207,12 +206,9 @@ impl Scim<'_> {
 
     /// PUT /Groups/{id} (then the mapping rules re-place old and new members).
     pub async fn replace_group(&self, id: &str, body: &Value, if_match: Option<&str>) -> Result<Resource, ScimError> {
-        let before = if self.mappings_active().await { Some(self.user_members(id).await) } else { None };
+        let before = self.members_to_place(id).await;
         let res = self.replace_group_inner(id, body, if_match).await?;
-        if let Some(mut users) = before {
-            users.extend(self.user_members(id).await);
-            self.place(&users).await;
-        }
+        self.place_members(id, before).await;
         Ok(res)
     }
 
@@ -224,23 +220,36 @@ impl Scim<'_> {
         if_match: Option<&str>,
         return_members: bool,
     ) -> Result<(Resource, String), ScimError> {
-        let before = if self.mappings_active().await { Some(self.user_members(id).await) } else { None };
+        let before = self.members_to_place(id).await;
         let res = self.patch_group_inner(id, body, if_match, return_members).await?;
-        if let Some(mut users) = before {
-            users.extend(self.user_members(id).await);
-            self.place(&users).await;
-        }
+        self.place_members(id, before).await;
         Ok(res)
     }
 
     /// DELETE /Groups/{id} (then the mapping rules re-place its former members).
     pub async fn delete_group(&self, id: &str, if_match: Option<&str>) -> Result<(), ScimError> {
-        let before = if self.mappings_active().await { Some(self.user_members(id).await) } else { None };
+        let before = self.members_to_place(id).await;
         self.delete_group_inner(id, if_match).await?;
-        if let Some(users) = before {
-            self.place(&users).await;
-        }
+        self.place_members(id, before).await;
         Ok(())
+    }
+
+    /// Before a change of a group's members: its current user members, if mapping rules could
+    /// place anyone in this tenant (None: nothing to do afterwards).
+    async fn members_to_place(&self, id: &str) -> Option<Vec<String>> {
+        if self.mappings_active().await {
+            Some(self.user_members(id).await)
+        } else {
+            None
+        }
+    }
+
+    /// After the change: re-places the former members and the current ones (a deleted group
+    /// has none).
+    async fn place_members(&self, id: &str, before: Option<Vec<String>>) {
+        let Some(mut users) = before else { return };
+        users.extend(self.user_members(id).await);
+        self.place(&users).await;
     }
 
     /// The users directly in a group.

@@ -144,31 +144,7 @@ impl super::Store {
 impl TenantStore<'_> {
     /// Appends an activity record.
     pub async fn record_activity(&self, a: &NewActivity) -> DomainResult<()> {
-        with_pool!(self.store, |p| {
-            sqlx::query(
-                "INSERT INTO activity (tenant_id, at, actor, credential_id, method, path, status, latency_ms, resource_type, resource_id, summary, scim_type, detail, user_agent, actor_name) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-            )
-            .bind(self.id.as_str())
-            .bind(a.at)
-            .bind(&a.actor)
-            .bind(&a.credential_id)
-            .bind(&a.method)
-            .bind(&a.path)
-            .bind(a.status)
-            .bind(a.latency_ms)
-            .bind(&a.resource_type)
-            .bind(&a.resource_id)
-            .bind(&a.summary)
-            .bind(&a.scim_type)
-            .bind(&a.detail)
-            .bind(&a.user_agent)
-            .bind(&a.actor_name)
-            .execute(p)
-            .await
-            .map(|_| ())
-        })?;
-        Ok(())
+        self.store.insert_activity(&[(self.id.clone(), a.clone())]).await
     }
 
     /// Activity records matching `q`, newest first, at most `limit`.

@@ -11,7 +11,7 @@
 
 use sqlx::Row;
 
-use super::{with_pool, Backend, TenantStore};
+use super::{with_pool, TenantStore};
 use crate::dto::{UserFilter, UserQuery, UserSort};
 use crate::error::DomainResult;
 
@@ -110,12 +110,14 @@ fn condition(q: &UserQuery) -> (String, Vec<String>) {
 }
 
 impl TenantStore<'_> {
-    /// A page of the users table and the number of matches.
+    /// A page of the users table and the number of matches (counted unless the caller already
+    /// knows it, as an export walking page after page does).
     pub async fn directory_page(
         &self,
         q: &UserQuery,
         offset: i64,
         limit: i64,
+        known_total: Option<i64>,
     ) -> DomainResult<(i64, Vec<DirectoryRow>)> {
         let (cond, args) = condition(q);
         let dir = if q.descending { "DESC" } else { "ASC" };
@@ -125,10 +127,7 @@ impl TenantStore<'_> {
             UserSort::Created => format!("t.created_at {dir}, t.id {dir}"),
             UserSort::Updated => format!("t.updated_at {dir}, t.id {dir}"),
         };
-        let data = match self.store.backend() {
-            Backend::Sqlite => "t.data",
-            Backend::Postgres => "t.data::text AS data",
-        };
+        let data = self.data_out();
         let count_sql = format!("SELECT COUNT(*) FROM scim_users t WHERE t.tenant_id = $1{cond}");
         // Everyone minus the assigned: two index-only counts instead of a probe per user.
         let count_sql = if q.filter == UserFilter::Unassigned && args.is_empty() {
@@ -150,11 +149,16 @@ impl TenantStore<'_> {
         );
         let searching = !q.search.trim().is_empty();
         with_pool!(self.store, |p| {
-            let mut count = sqlx::query_scalar::<_, i64>(&count_sql).bind(self.id.as_str());
-            for a in &args {
-                count = count.bind(a);
-            }
-            let total = count.fetch_one(p).await?;
+            let total = match known_total {
+                Some(t) => t,
+                None => {
+                    let mut count = sqlx::query_scalar::<_, i64>(&count_sql).bind(self.id.as_str());
+                    for a in &args {
+                        count = count.bind(a);
+                    }
+                    count.fetch_one(p).await?
+                }
+            };
             let page_sql = if searching && total <= SELECTIVE { &matches_sql } else { &scan_sql };
             let mut page = sqlx::query(page_sql).bind(self.id.as_str());
             for a in &args {
@@ -168,10 +172,7 @@ impl TenantStore<'_> {
 
     /// These users (any source), in no particular order; unknown ids are skipped.
     pub async fn directory_users(&self, ids: &[String]) -> DomainResult<Vec<DirectoryRow>> {
-        let data = match self.store.backend() {
-            Backend::Sqlite => "t.data",
-            Backend::Postgres => "t.data::text AS data",
-        };
+        let data = self.data_out();
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
             let list = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ");
@@ -194,10 +195,7 @@ impl TenantStore<'_> {
 
     /// One user of any source.
     pub async fn directory_user(&self, id: &str) -> DomainResult<Option<DirectoryRow>> {
-        let data = match self.store.backend() {
-            Backend::Sqlite => "t.data",
-            Backend::Postgres => "t.data::text AS data",
-        };
+        let data = self.data_out();
         let sql = format!(
             "SELECT t.id, t.user_name, t.source, t.active, {data}, t.version, t.created_at, t.updated_at \
              FROM scim_users t WHERE t.tenant_id = $1 AND t.id = $2"

@@ -218,7 +218,8 @@ impl TenantStore<'_> {
         self.store.dialect()
     }
 
-    fn data_out(&self) -> &'static str {
+    /// The `data` column as text (PostgreSQL stores JSONB), for `SELECT … FROM … t`.
+    pub(super) fn data_out(&self) -> &'static str {
         match self.store.backend() {
             Backend::Sqlite => "t.data",
             Backend::Postgres => "t.data::text AS data",
