@@ -5,11 +5,14 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
-use crate::components::layout::DashboardLayout;
+use crate::components::layout::{DashboardLayout, SupportLayout};
 use crate::pages::activity::{ActivityPage, ActivityRecordPage};
 use crate::pages::import::ImportPage;
 use crate::pages::mappings::MappingsPage;
 use crate::pages::scim::ScimPage;
+use crate::pages::support::tenant::{GroupsTab, MappingsTab, TenantFrame, TenantOverviewTab};
+use crate::pages::support::users::{AllUsersTab, UnassignedTab, UserTab};
+use crate::pages::support::SupportHome;
 use crate::pages::user_detail::{NewUserPage, UserDetailPage};
 use crate::pages::user_groups::{UserGroupPage, UserGroupsPage};
 use crate::pages::users::{UnassignedPage, UsersPage};
@@ -58,6 +61,19 @@ pub fn App() -> impl IntoView {
                 // are small, and it makes redirects and status codes from data loads reliable.
                 <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async/>
                 <Route path=path!("/sign-up") view=SignUpPage ssr=SsrMode::Async/>
+                <ParentRoute path=path!("support") view=SupportLayout ssr=SsrMode::Async>
+                    <Route path=path!("") view=SupportHome ssr=SsrMode::Async/>
+                    <ParentRoute path=path!("t/:tenant") view=TenantFrame ssr=SsrMode::Async>
+                        <Route path=path!("") view=TenantOverviewTab ssr=SsrMode::Async/>
+                        <Route path=path!("users") view=AllUsersTab ssr=SsrMode::Async/>
+                        <Route path=path!("users/:id") view=UserTab ssr=SsrMode::Async/>
+                        <Route path=path!("unassigned") view=UnassignedTab ssr=SsrMode::Async/>
+                        <Route path=path!("groups") view=GroupsTab ssr=SsrMode::Async/>
+                        <Route path=path!("mappings") view=MappingsTab ssr=SsrMode::Async/>
+                        <Route path=path!("activity") view=ActivityPage ssr=SsrMode::Async/>
+                        <Route path=path!("activity/:id") view=ActivityRecordPage ssr=SsrMode::Async/>
+                    </ParentRoute>
+                </ParentRoute>
                 <ParentRoute path=path!("") view=DashboardLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("scim") view=ScimPage ssr=SsrMode::Async/>

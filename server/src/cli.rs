@@ -54,6 +54,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ScimCommand,
     },
+    /// Manage Roster's support staff accounts (read-only access to every tenant).
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
+    },
     /// Load-benchmark a running server's SCIM API (makes a new tenant in its database, seeds it,
     /// prints a table of requests/s and latencies). See README, "Benchmarks".
     Bench(BenchArgs),
@@ -234,6 +239,56 @@ pub struct ServeArgs {
     /// Days SCIM activity records are kept; older ones are deleted hourly.
     #[arg(long, env = "ROSTER_ACTIVITY_RETENTION_DAYS", default_value_t = 90)]
     pub activity_retention_days: u32,
+}
+
+/// `roster staff …`.
+#[derive(Debug, Subcommand)]
+pub enum StaffCommand {
+    /// Create a support staff account; the password is read from standard input.
+    Create(StaffCreateArgs),
+    /// Disable a support staff account: it cannot sign in, and its sessions end.
+    Disable(StaffEmailArgs),
+    /// Enable a disabled support staff account again.
+    Enable(StaffEmailArgs),
+    /// List support staff accounts.
+    List(StaffListArgs),
+}
+
+/// `roster staff create`.
+#[derive(Clone, Debug, Args)]
+pub struct StaffCreateArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Their email address (they sign in with it on the usual sign-in page).
+    #[arg(long)]
+    pub email: String,
+    /// Their name (default: the email address).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Read the password from standard input (first line). Required, so that passwords never
+    /// appear in shell history or process lists.
+    #[arg(long, required = true)]
+    pub password_stdin: bool,
+}
+
+/// `roster staff disable` / `enable`.
+#[derive(Clone, Debug, Args)]
+pub struct StaffEmailArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The account's email address.
+    #[arg(long)]
+    pub email: String,
+}
+
+/// `roster staff list`.
+#[derive(Clone, Debug, Args)]
+pub struct StaffListArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Print JSON lines.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `roster tenant …`.

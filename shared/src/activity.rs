@@ -208,3 +208,89 @@ async fn write_batches(store: Store, mut rx: tokio::sync::mpsc::Receiver<Message
         }
     }
 }
+
+/// The most of a request body an activity record keeps.
+pub const MAX_RECORDED_BODY_CHARS: usize = 16 * 1024;
+
+/// What stands in for a removed secret.
+pub const REMOVED: &str = "[removed]";
+
+/// A SCIM request body as the activity log keeps it: secrets removed, at most
+/// [`MAX_RECORDED_BODY_CHARS`] characters; `None` for an empty body.
+///
+/// Removed: every member named `password` (at any depth, any case, with or without a schema URN
+/// prefix, so also inside Bulk operations), and the `value` of a PATCH operation whose `path`
+/// names `password`. A body that is not JSON is not kept at all, only its size: without
+/// structure, a secret in it could not be found and removed.
+pub fn redacted_body(bytes: &[u8]) -> Option<String> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Some(format!(
+            "(not valid JSON, {} bytes; not kept, as secrets in it could not be removed)",
+            bytes.len()
+        ));
+    };
+    redact(&mut value);
+    let text = serde_json::to_string_pretty(&value).unwrap_or_default();
+    if text.chars().count() <= MAX_RECORDED_BODY_CHARS {
+        return Some(text);
+    }
+    let mut cut: String = text.chars().take(MAX_RECORDED_BODY_CHARS).collect();
+    cut.push_str(&format!("\n… (cut: the body has {} bytes)", bytes.len()));
+    Some(cut)
+}
+
+fn is_password_name(name: &str) -> bool {
+    let last = name.rsplit([':', '.']).next().unwrap_or(name);
+    last.eq_ignore_ascii_case("password")
+}
+
+fn redact(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let patches_password =
+                map.get("path").and_then(Value::as_str).is_some_and(is_password_name) && map.contains_key("op");
+            for (k, v) in map.iter_mut() {
+                if is_password_name(k) || (patches_password && k.eq_ignore_ascii_case("value")) {
+                    *v = Value::String(REMOVED.into());
+                } else {
+                    redact(v);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_removed_everywhere() {
+        let body = br#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ada","password":"hunter2!",
+            "Operations":[{"op":"replace","path":"password","value":"s3cret"},{"op":"Replace","value":{"Password":"x1","active":false}},
+            {"method":"POST","data":{"userName":"bob","urn:ietf:params:scim:schemas:core:2.0:User:password":"p2"}}]}"#;
+        let out = redacted_body(body).expect("kept");
+        for secret in ["hunter2!", "s3cret", "x1", "p2"] {
+            assert!(!out.contains(secret), "{secret} leaked: {out}");
+        }
+        assert!(out.contains("ada") && out.contains("bob") && out.contains(REMOVED));
+        assert!(out.contains("\"active\": false"));
+    }
+
+    #[test]
+    fn bodies_that_are_not_json_are_not_kept_and_big_ones_are_cut() {
+        let out = redacted_body(b"{\"password\": \"oops").expect("noted");
+        assert!(!out.contains("oops") && out.contains("not valid JSON"));
+        assert_eq!(redacted_body(b"  "), None);
+        let big = format!("{{\"userName\":\"{}\"}}", "x".repeat(40_000));
+        let out = redacted_body(big.as_bytes()).expect("kept");
+        assert!(out.chars().count() < MAX_RECORDED_BODY_CHARS + 100);
+        assert!(out.contains("(cut: the body has"));
+    }
+}

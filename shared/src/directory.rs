@@ -80,6 +80,14 @@ pub async fn list(store: &Store, tenant: &TenantId, q: &UserQuery) -> DomainResu
     Ok(UserPage { total, page, page_size, rows: rows.iter().map(|r| item(r, &memberships)).collect() })
 }
 
+/// These users as table rows (unknown ids are skipped).
+pub async fn items(store: &Store, tenant: &TenantId, ids: &[String]) -> DomainResult<Vec<UserListItem>> {
+    let t = store.tenant(tenant);
+    let rows = t.directory_users(ids).await?;
+    let memberships = if rows.is_empty() { Vec::new() } else { t.memberships_of_users(ids).await? };
+    Ok(rows.iter().map(|r| item(r, &memberships)).collect())
+}
+
 /// How many users are in no user group.
 pub async fn unassigned_count(store: &Store, tenant: &TenantId) -> DomainResult<i64> {
     store.tenant(tenant).unassigned_count().await

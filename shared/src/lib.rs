@@ -42,4 +42,6 @@ pub mod services;
 #[cfg(feature = "ssr")]
 pub mod store;
 #[cfg(feature = "ssr")]
+pub mod support;
+#[cfg(feature = "ssr")]
 pub mod user_groups;

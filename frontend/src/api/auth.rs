@@ -32,7 +32,11 @@ pub async fn sign_in(email: String, password: String) -> Result<(), UiError> {
     let client_ip = ctx::client_ip(&services).await;
     let account_id = accounts::sign_in(&services.store, accounts::SignIn { email, password, client_ip }).await?;
     start_session(&session, &account_id).await?;
-    leptos_axum::redirect("/");
+    // Support staff land in the support console, admins in their organization's dashboard.
+    let staff = accounts::viewer(&services.store, &account_id)
+        .await?
+        .is_some_and(|v| v.role == roster_shared::dto::ConsoleRole::Support);
+    leptos_axum::redirect(if staff { "/support" } else { "/" });
     Ok(())
 }
 

@@ -4,6 +4,7 @@ pub mod activity;
 pub mod auth;
 pub mod mappings;
 pub mod scim_setup;
+pub mod support;
 pub mod user_groups;
 pub mod users;
 
@@ -14,7 +15,7 @@ pub(crate) mod ctx {
 
     use axum::extract::ConnectInfo;
     use roster_shared::activity::Actor;
-    use roster_shared::dto::Viewer;
+    use roster_shared::dto::{ConsoleRole, Viewer};
     use roster_shared::ids::{AccountId, TenantId};
     use roster_shared::services::Services;
     use tower_sessions::Session;
@@ -62,15 +63,92 @@ pub(crate) mod ctx {
     /// An organization admin's call: the services, their tenant (from the session, never from
     /// the request) and the actor recorded in the activity log. Every admin server function
     /// starts here, so a request can only ever reach the signed-in admin's own tenant.
+    ///
+    /// Support staff are refused here with 403 (the dashboard's admin functions are the only
+    /// ones that change a tenant, and support is read-only); the refusal is recorded in the
+    /// activity of the tenant they were last looking at.
     pub async fn require_admin() -> Result<Admin, UiError> {
         let viewer = require_viewer().await?;
         let services = services()?;
         match (viewer.role, viewer.tenant.as_ref().and_then(|t| TenantId::parse(&t.id))) {
-            (roster_shared::dto::ConsoleRole::OrgAdmin, Some(tenant)) => {
-                Ok(Admin { services, tenant, actor: Actor::admin(&viewer.email) })
+            (ConsoleRole::OrgAdmin, Some(tenant)) => Ok(Admin { services, tenant, actor: Actor::admin(&viewer.email) }),
+            (ConsoleRole::Support, _) => {
+                let call = leptos::prelude::use_context::<http::request::Parts>()
+                    .map(|p| p.uri.path().trim_start_matches("/api/").to_string())
+                    .unwrap_or_else(|| "a dashboard call".into());
+                let actor = Actor::support(&viewer.email);
+                tracing::warn!(staff = %viewer.email, %call, "support staff refused: read-only");
+                if let Some(tenant) = support_tenant(&session().await?).await? {
+                    roster_shared::support::record_refused(&services.store, &tenant, &actor, &call).await;
+                }
+                forbidden();
+                Err(UiError::Forbidden)
             }
-            _ => Err(UiError::Forbidden),
+            _ => {
+                forbidden();
+                Err(UiError::Forbidden)
+            }
         }
+    }
+
+    /// Answers the current server call with 403.
+    fn forbidden() {
+        if let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            res.set_status(http::StatusCode::FORBIDDEN);
+        }
+    }
+
+    /// The session key of the tenant a support person last looked at.
+    const SUPPORT_TENANT_KEY: &str = "support_tenant";
+
+    async fn support_tenant(session: &Session) -> Result<Option<TenantId>, UiError> {
+        let id: Option<String> = session.get(SUPPORT_TENANT_KEY).await.map_err(|e| {
+            tracing::error!("session store: {e}");
+            UiError::Internal
+        })?;
+        Ok(id.as_deref().and_then(TenantId::parse))
+    }
+
+    /// A support staff member's call: the services and the actor their views are recorded as.
+    pub async fn require_staff() -> Result<Staff, UiError> {
+        let viewer = require_viewer().await?;
+        if viewer.role != ConsoleRole::Support {
+            forbidden();
+            return Err(UiError::Forbidden);
+        }
+        Ok(Staff { services: services()?, actor: Actor::support(&viewer.email) })
+    }
+
+    /// A support staff member looking at one tenant: checks the tenant exists, remembers it in
+    /// the session (refused writes are recorded there) and records the view (`what`,
+    /// `resource`) in the tenant's activity.
+    pub async fn staff_view(tenant: &str, what: &str, resource: Option<(&str, &str)>) -> Result<StaffView, UiError> {
+        let staff = require_staff().await?;
+        let (tenant, _) = roster_shared::support::tenant(&staff.services.store, tenant)
+            .await
+            .map_err(|_| UiError::Invalid("There is no organization with this tenant key.".into()))?;
+        session().await?.insert(SUPPORT_TENANT_KEY, tenant.as_str()).await.map_err(|e| {
+            tracing::error!("session store: {e}");
+            UiError::Internal
+        })?;
+        roster_shared::support::record_view(&staff.services.store, &tenant, &staff.actor, what, resource).await;
+        Ok(StaffView { services: staff.services, tenant })
+    }
+
+    /// What [`require_staff`] returns.
+    pub struct Staff {
+        /// The instance's services.
+        pub services: Services,
+        /// The staff member, as activity records name them.
+        pub actor: Actor,
+    }
+
+    /// What [`staff_view`] returns.
+    pub struct StaffView {
+        /// The instance's services.
+        pub services: Services,
+        /// The tenant looked at.
+        pub tenant: TenantId,
     }
 
     /// What [`require_admin`] returns.

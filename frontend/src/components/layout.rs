@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
-use roster_shared::dto::Viewer;
+use roster_shared::dto::{ConsoleRole, Viewer};
 
 use crate::api::auth::{current_viewer, SignOut};
 use crate::api::users::load_nav_counts;
@@ -31,6 +31,8 @@ pub fn DashboardLayout() -> impl IntoView {
         <Suspense fallback=|| view! { <div class="page-loading">"Loading…"</div> }>
             {move || Suspend::new(async move {
                 match viewer.await {
+                    // Support staff have their own console; the admin pages are not theirs.
+                    Ok(Some(v)) if v.role == ConsoleRole::Support => view! { <Redirect path="/support"/> }.into_any(),
                     Ok(Some(v)) => view! { <Frame viewer=v/> }.into_any(),
                     Ok(None) | Err(UiError::Unauthenticated) => {
                         view! { <Redirect path="/sign-in"/> }.into_any()
@@ -98,6 +100,73 @@ fn Frame(viewer: Viewer) -> impl IntoView {
             <div class="main">
                 <header class="topbar">
                     <div class="org" data-testid="org-name">{org_name}</div>
+                    <div class="account">
+                        <span class="avatar" aria-hidden="true">{initials}</span>
+                        <div class="account-text">
+                            <span class="account-name">{viewer.name.clone()}</span>
+                            <span class="account-email">{viewer.email.clone()}</span>
+                        </div>
+                        <ActionForm action=sign_out>
+                            <button type="submit" class="btn btn-ghost" disabled=move || sign_out.pending().get()>
+                                "Sign out"
+                            </button>
+                        </ActionForm>
+                    </div>
+                </header>
+                <main class="content">
+                    <Outlet/>
+                </main>
+            </div>
+        </div>
+    }
+}
+
+/// The frame of the support console: only support staff get in (organization admins are sent
+/// to their dashboard, visitors to the sign-in page).
+#[component]
+pub fn SupportLayout() -> impl IntoView {
+    let viewer = Resource::new_blocking(|| (), |_| current_viewer());
+    provide_context(ViewerResource(viewer));
+    view! {
+        <Suspense fallback=|| view! { <div class="page-loading">"Loading…"</div> }>
+            {move || Suspend::new(async move {
+                match viewer.await {
+                    Ok(Some(v)) if v.role == ConsoleRole::Support => view! { <SupportFrame viewer=v/> }.into_any(),
+                    Ok(Some(_)) => view! { <Redirect path="/"/> }.into_any(),
+                    Ok(None) | Err(UiError::Unauthenticated) => view! { <Redirect path="/sign-in"/> }.into_any(),
+                    Err(e) => view! { <main class="centered"><ErrorNotice message=e.to_string()/></main> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn SupportFrame(viewer: Viewer) -> impl IntoView {
+    let sign_out = ServerAction::<SignOut>::new();
+    let initials: String =
+        viewer.name.split_whitespace().filter_map(|w| w.chars().next()).take(2).collect::<String>().to_uppercase();
+    view! {
+        <div class="app">
+            <aside class="sidebar sidebar-support">
+                <div class="brand">
+                    <span class="brand-mark" aria-hidden="true">"R"</span>
+                    <span class="brand-name">"Roster support"</span>
+                </div>
+                <nav aria-label="Main">
+                    <ul class="nav">
+                        <li><A href="/support" exact=true><span class="nav-label">"Organizations"</span></A></li>
+                    </ul>
+                </nav>
+                <p class="sidebar-note">
+                    "Read-only. Every organization you open is told: your views appear in its activity log."
+                </p>
+            </aside>
+            <div class="main">
+                <header class="topbar">
+                    <div class="org" data-testid="org-name">
+                        "Support console " <span class="badge badge-muted" data-testid="read-only">"Read-only"</span>
+                    </div>
                     <div class="account">
                         <span class="avatar" aria-hidden="true">{initials}</span>
                         <div class="account-text">

@@ -1,5 +1,7 @@
 //! The tenant's activity log: every SCIM request and every admin action, filterable, with one
-//! record's detail.
+//! record's detail. The support console shows the same pages for the tenant it looks at
+//! (a [`SupportScope`] in context): then they read through the support functions and link
+//! inside the console.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -8,14 +10,18 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use roster_shared::dto::{ActivityQuery, ActivityView};
 
 use crate::api::activity::{activity_record, list_activity};
+use crate::api::support::{support_activity, support_activity_record};
 use crate::components::format::datetime;
 use crate::components::notice::ErrorNotice;
+use crate::pages::support::tenant::SupportScope;
 
 const HOUR_MS: i64 = 3_600_000;
 
 /// `/activity`.
 #[component]
 pub fn ActivityPage() -> impl IntoView {
+    let scope = use_context::<SupportScope>();
+    let prefix = scope.map(|s| s.href("")).unwrap_or_default();
     let query = use_query_map();
     let outcome = RwSignal::new(query.with_untracked(|q| q.get("outcome").unwrap_or_default()));
     let resource_type = RwSignal::new(String::new());
@@ -42,9 +48,10 @@ pub fn ActivityPage() -> impl IntoView {
                 },
                 period.get(),
                 refresh.get(),
+                scope.map(|SupportScope(t)| t.get()),
             )
         },
-        |(mut q, period, _)| async move {
+        |(mut q, period, _, support_tenant)| async move {
             let hours = match period.as_str() {
                 "1h" => Some(1),
                 "24h" => Some(24),
@@ -52,7 +59,10 @@ pub fn ActivityPage() -> impl IntoView {
                 _ => None,
             };
             q.since_ms = hours.map(|h: i64| -h * HOUR_MS);
-            list_activity(q).await
+            match support_tenant {
+                Some(t) => support_activity(t, q).await,
+                None => list_activity(q).await,
+            }
         },
     );
     let reset = move || before.set(Vec::new());
@@ -62,7 +72,7 @@ pub fn ActivityPage() -> impl IntoView {
         <div class="page-header">
             <div>
                 <h1>"Activity"</h1>
-                <p class="muted">"Every request from your identity provider and every change an admin made, newest first."</p>
+                <p class="muted">"Every request from the identity provider, every change an admin made, and every look by Roster support, newest first."</p>
             </div>
             <button type="button" class="btn btn-ghost" on:click=move |_| { reset(); refresh.update(|r| *r += 1); }>"Refresh"</button>
         </div>
@@ -114,7 +124,7 @@ pub fn ActivityPage() -> impl IntoView {
             </div>
         </div>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
+            {move || { let prefix = prefix.clone(); Suspend::new(async move {
                 match records.await {
                     Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),
                     Ok(page) if page.records.is_empty() => view! {
@@ -130,7 +140,7 @@ pub fn ActivityPage() -> impl IntoView {
                                     <table class="table" data-testid="activity-table">
                                         <thead><tr><th>"Time"</th><th>"Who"</th><th>"What"</th><th>"Status"</th><th>"Latency"</th></tr></thead>
                                         <tbody>
-                                            {page.records.into_iter().map(|a| view! { <Row a/> }).collect_view()}
+                                            {page.records.into_iter().map(|a| view! { <Row a prefix=prefix.clone()/> }).collect_view()}
                                         </tbody>
                                     </table>
                                 </div>
@@ -144,7 +154,7 @@ pub fn ActivityPage() -> impl IntoView {
                         }.into_any()
                     }
                 }
-            })}
+            })}}
         </Transition>
     }
 }
@@ -158,7 +168,7 @@ fn who(a: &ActivityView) -> String {
 }
 
 #[component]
-fn Row(a: ActivityView) -> impl IntoView {
+fn Row(a: ActivityView, prefix: String) -> impl IntoView {
     let what = match (&a.method, &a.path) {
         (Some(m), Some(p)) => format!("{m} {}", short_path(p)),
         _ => a.summary.clone(),
@@ -167,12 +177,12 @@ fn Row(a: ActivityView) -> impl IntoView {
     let user_link = (a.resource_type.as_deref() == Some("User")).then(|| a.resource_id.clone()).flatten();
     view! {
         <tr class:row-error=a.is_error() data-testid="activity-row">
-            <td class="nowrap"><A href=format!("/activity/{}", a.id)>{datetime(a.at_ms)}</A></td>
+            <td class="nowrap"><A href=format!("{prefix}/activity/{}", a.id)>{datetime(a.at_ms)}</A></td>
             <td>{who(&a)}</td>
             <td>
                 {what}
                 {summary.map(|s| view! { <div class="muted small">{s}</div> })}
-                {user_link.map(|id| view! { <div class="small"><A href=format!("/users/{id}")>"View user"</A></div> })}
+                {user_link.map(|id| view! { <div class="small"><A href=format!("{prefix}/users/{id}")>"View user"</A></div> })}
                 {a.detail.clone().map(|d| view! { <div class="small error-text">{d}</div> })}
             </td>
             <td>
@@ -200,14 +210,25 @@ fn short_path(p: &str) -> String {
 /// `/activity/:id`.
 #[component]
 pub fn ActivityRecordPage() -> impl IntoView {
+    let scope = use_context::<SupportScope>();
+    let prefix = scope.map(|s| s.href("")).unwrap_or_default();
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(-1));
-    let record = Resource::new(id, activity_record);
+    let record = Resource::new(
+        move || (id(), scope.map(|SupportScope(t)| t.get())),
+        |(id, support_tenant)| async move {
+            match support_tenant {
+                Some(t) => support_activity_record(t, id).await,
+                None => activity_record(id).await,
+            }
+        },
+    );
+    let back = format!("{prefix}/activity");
     view! {
         <Title text="Activity record"/>
-        <p><A href="/activity">"← Activity"</A></p>
+        <p><A href=back>"← Activity"</A></p>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
+            {move || { let prefix = prefix.clone(); Suspend::new(async move {
                 match record.await {
                     Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),
                     Ok(a) => view! {
@@ -228,7 +249,7 @@ pub fn ActivityRecordPage() -> impl IntoView {
                                 {a.detail.clone().map(|d| view! { <dt>"Detail"</dt><dd data-testid="activity-error-detail">{d}</dd> })}
                                 {a.resource_type.clone().map(|t| view! { <dt>"Resource"</dt><dd>{t}</dd> })}
                                 {a.resource_id.clone().map(|r| {
-                                    let link = (a.resource_type.as_deref() == Some("User")).then(|| format!("/users/{r}"));
+                                    let link = (a.resource_type.as_deref() == Some("User")).then(|| format!("{prefix}/users/{r}"));
                                     view! { <dt>"Resource ID"</dt><dd>{match link {
                                         Some(l) => view! { <A href=l><code>{r.clone()}</code></A> }.into_any(),
                                         None => view! { <code>{r.clone()}</code> }.into_any(),
@@ -238,9 +259,16 @@ pub fn ActivityRecordPage() -> impl IntoView {
                                 {a.user_agent.clone().map(|u| view! { <dt>"User agent"</dt><dd>{u}</dd> })}
                             </dl>
                         </section>
+                        {a.request_body.clone().map(|b| view! {
+                            <section class="card section" aria-labelledby="body">
+                                <h2 id="body">"Request body"</h2>
+                                <p class="muted small">"As the identity provider sent it, with passwords and other secrets removed."</p>
+                                <pre class="json" data-testid="request-body">{b}</pre>
+                            </section>
+                        })}
                     }.into_any(),
                 }
-            })}
+            })}}
         </Transition>
     }
 }

@@ -8,6 +8,7 @@ pub mod not_found;
 pub mod scim;
 pub mod sign_in;
 pub mod sign_up;
+pub mod support;
 pub mod user_detail;
 pub mod user_groups;
 pub mod users;

@@ -37,7 +37,7 @@ pub fn UserDetailPage() -> impl IntoView {
     }
 }
 
-fn reason_text(reason: &roster_shared::dto::MembershipReason) -> String {
+pub(crate) fn reason_text(reason: &roster_shared::dto::MembershipReason) -> String {
     match reason.reason.as_str() {
         "admin" => format!(
             "Assigned by {} on {}",

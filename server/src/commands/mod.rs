@@ -4,6 +4,7 @@ pub mod bench;
 pub mod migrate;
 pub mod scim;
 pub mod serve;
+pub mod staff;
 pub mod tenant;
 
 use roster_shared::store::Store;

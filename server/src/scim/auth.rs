@@ -8,8 +8,9 @@
 
 use std::time::Instant;
 
+use axum::body::Body;
 use axum::extract::{OriginalUri, Request, State};
-use axum::http::header;
+use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use roster_shared::clock::now_ms;
@@ -19,7 +20,7 @@ use roster_shared::scim::ScimError;
 use roster_shared::store::NewActivity;
 
 use super::response::{ActivityNote, ScimErrorResponse};
-use super::ScimState;
+use super::{ScimState, MAX_BODY_BYTES};
 
 /// Who is calling, put in the request's extensions for the handlers.
 #[derive(Clone, Debug)]
@@ -89,7 +90,27 @@ pub(crate) async fn authenticate(State(state): State<ScimState>, mut req: Reques
     let base_url = roster_shared::scim_setup::base_url(&services.public_url, &tenant);
     req.extensions_mut().insert(ScimCaller { tenant: tenant.clone(), base_url });
 
-    let res = if let Some(wait) = rate_limited(&state, &credential.id.to_string()) {
+    // Writes: the body is read here (at most MAX_BODY_BYTES, as the handlers would) so that
+    // the activity record can keep it, secrets removed, for support and admins.
+    let mut request_body = None;
+    let mut too_large = false;
+    if matches!(req.method(), &Method::POST | &Method::PUT | &Method::PATCH) {
+        let (parts, body) = req.into_parts();
+        let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+            Ok(b) => b,
+            Err(_) => {
+                too_large = true;
+                Default::default()
+            }
+        };
+        request_body = roster_shared::activity::redacted_body(&bytes);
+        req = Request::from_parts(parts, Body::from(bytes));
+    }
+
+    let res = if too_large {
+        ScimErrorResponse(ScimError::status(413, format!("the request body is larger than {MAX_BODY_BYTES} bytes")))
+            .into_response()
+    } else if let Some(wait) = rate_limited(&state, &credential.id.to_string()) {
         let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
         let mut res = ScimErrorResponse(ScimError::status(
             429,
@@ -141,6 +162,7 @@ pub(crate) async fn authenticate(State(state): State<ScimState>, mut req: Reques
         detail: error.map(|e| e.detail.chars().take(1000).collect()),
         user_agent,
         actor_name: Some(credential.name.clone()),
+        request_body,
     };
     services.activity.record(tenant, record).await;
     res

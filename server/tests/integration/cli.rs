@@ -8,7 +8,11 @@ use http::StatusCode;
 use crate::both_backends;
 use crate::common::*;
 
-both_backends!(tenant_create_prints_the_id_and_the_admin_can_sign_in, tenant_create_refuses_bad_input);
+both_backends!(
+    tenant_create_prints_the_id_and_the_admin_can_sign_in,
+    tenant_create_refuses_bad_input,
+    staff_accounts_are_made_listed_and_disabled_on_the_command_line
+);
 
 fn roster(args: &[&str], stdin: &str) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
@@ -101,4 +105,53 @@ async fn tenant_create_refuses_bad_input(db: Db) {
     let out =
         roster(&["tenant", "create", "--database-url", &test_db.url, "--name", "X", "--admin-email", "x@x.test"], "");
     assert!(!out.status.success());
+}
+
+async fn staff_accounts_are_made_listed_and_disabled_on_the_command_line(db: Db) {
+    let test_db = TestDb::new(db).await;
+    let url = test_db.url.clone();
+    let create = |email: &str, password: &str| {
+        roster(
+            &["staff", "create", "--database-url", &url, "--email", email, "--name", "Sam Support", "--password-stdin"],
+            &format!("{password}\n"),
+        )
+    };
+    let out = create("sam@roster.test", PASSWORD);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stdout).trim().is_empty(), "prints the account id");
+    // Bad input: a short password, a taken address, a missing --password-stdin.
+    let out = create("pat@roster.test", "short");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("12 characters"));
+    let out = create("SAM@roster.test", PASSWORD);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    let out = roster(&["staff", "create", "--database-url", &url, "--email", "x@roster.test"], PASSWORD);
+    assert!(!out.status.success());
+
+    let list = roster(&["staff", "list", "--database-url", &url, "--json"], "");
+    assert!(list.status.success());
+    let line: serde_json::Value = serde_json::from_slice(&list.stdout).expect("one JSON line");
+    assert_eq!((line["email"].as_str(), line["disabled"].as_bool()), (Some("sam@roster.test"), Some(false)));
+
+    // They sign in on the usual page and land in the support console.
+    let app = TestApp::new_on(test_db).await;
+    let res = app.call("sign_in", &[("email", "sam@roster.test"), ("password", PASSWORD)], None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers().get("location").and_then(|v| v.to_str().ok()), Some("/support"));
+    let cookie = session_cookie(&res).expect("cookie");
+    assert_eq!(app.viewer(Some(&cookie)).await["role"], "support");
+
+    // Disabled: the session ends, sign-in is refused; enabled again: it works.
+    let out = roster(&["staff", "disable", "--database-url", &url, "--email", "sam@roster.test"], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(app.viewer(Some(&cookie)).await, serde_json::Value::Null);
+    let res = app.call("sign_in", &[("email", "sam@roster.test"), ("password", PASSWORD)], None).await;
+    assert!(invalid_message(res).await.contains("disabled"));
+    let out = roster(&["staff", "disable", "--database-url", &url, "--email", "nobody@roster.test"], "");
+    assert!(!out.status.success());
+    let out = roster(&["staff", "enable", "--database-url", &url, "--email", "sam@roster.test"], "");
+    assert!(out.status.success());
+    let res = app.call("sign_in", &[("email", "sam@roster.test"), ("password", PASSWORD)], None).await;
+    assert_eq!(res.status(), StatusCode::OK);
 }

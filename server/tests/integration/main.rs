@@ -12,3 +12,4 @@ mod health;
 mod mappings;
 mod scim_api;
 mod scim_idp;
+mod support;

@@ -72,9 +72,10 @@ impl SignInOutcome {
     }
 }
 
-const ACCOUNT_COLUMNS: &str = "id, tenant_id, role, email, name, password_hash, disabled, created_at, last_sign_in_at";
+pub(super) const ACCOUNT_COLUMNS: &str =
+    "id, tenant_id, role, email, name, password_hash, disabled, created_at, last_sign_in_at";
 
-fn account_from_row<R>(row: &R) -> DomainResult<AccountRecord>
+pub(super) fn account_from_row<R>(row: &R) -> DomainResult<AccountRecord>
 where
     R: Row,
     for<'c> &'c str: sqlx::ColumnIndex<R>,

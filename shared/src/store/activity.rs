@@ -9,6 +9,8 @@ use crate::error::DomainResult;
 const VIEW_COLUMNS: &str =
     "a.id, a.at, a.actor, a.actor_name, a.credential_id, a.method, a.path, a.status, a.latency_ms, \
      a.resource_type, a.resource_id, a.summary, a.scim_type, a.detail, a.user_agent";
+/// Lists leave the request body out (it can be large); one record's page reads it.
+const NO_BODY: &str = "NULL AS request_body";
 
 fn view_from_row<R>(r: &R) -> DomainResult<ActivityView>
 where
@@ -34,6 +36,7 @@ where
         scim_type: r.try_get("scim_type")?,
         detail: r.try_get("detail")?,
         user_agent: r.try_get("user_agent")?,
+        request_body: r.try_get("request_body")?,
     })
 }
 
@@ -79,6 +82,8 @@ pub struct NewActivity {
     pub user_agent: Option<String>,
     /// Who acted (an admin's or support person's email) for `admin` and `support` records.
     pub actor_name: Option<String>,
+    /// The SCIM request's body, secrets removed and capped (see `activity::redacted_body`).
+    pub request_body: Option<String>,
 }
 
 impl super::Store {
@@ -98,12 +103,12 @@ impl super::Store {
 impl super::Store {
     /// Appends records of any tenants in one transaction.
     pub async fn insert_activity(&self, records: &[(crate::ids::TenantId, NewActivity)]) -> DomainResult<()> {
-        const COLUMNS: usize = 15;
+        const COLUMNS: usize = 16;
         with_pool!(self, |p| {
             let mut tx = p.begin().await?;
             for chunk in records.chunks(200) {
                 let mut sql = String::from(
-                    "INSERT INTO activity (tenant_id, at, actor, credential_id, method, path, status, latency_ms, resource_type, resource_id, summary, scim_type, detail, user_agent, actor_name) VALUES ",
+                    "INSERT INTO activity (tenant_id, at, actor, credential_id, method, path, status, latency_ms, resource_type, resource_id, summary, scim_type, detail, user_agent, actor_name, request_body) VALUES ",
                 );
                 for i in 0..chunk.len() {
                     if i > 0 {
@@ -131,7 +136,8 @@ impl super::Store {
                         .bind(&a.scim_type)
                         .bind(&a.detail)
                         .bind(&a.user_agent)
-                        .bind(&a.actor_name);
+                        .bind(&a.actor_name)
+                        .bind(&a.request_body);
                 }
                 q.execute(&mut *tx).await?;
             }
@@ -177,7 +183,7 @@ impl TenantStore<'_> {
             }
         }
         let sql = format!(
-            "SELECT {VIEW_COLUMNS} FROM activity a WHERE a.tenant_id = $1{cond} ORDER BY a.id DESC LIMIT {}",
+            "SELECT {VIEW_COLUMNS}, {NO_BODY} FROM activity a WHERE a.tenant_id = $1{cond} ORDER BY a.id DESC LIMIT {}",
             limit.clamp(0, 1000)
         );
         with_pool!(self.store, |p| {
@@ -195,7 +201,7 @@ impl TenantStore<'_> {
 
     /// One activity record.
     pub async fn activity_record(&self, id: i64) -> DomainResult<Option<ActivityView>> {
-        let sql = format!("SELECT {VIEW_COLUMNS} FROM activity a WHERE a.tenant_id = $1 AND a.id = $2");
+        let sql = format!("SELECT {VIEW_COLUMNS}, a.request_body FROM activity a WHERE a.tenant_id = $1 AND a.id = $2");
         with_pool!(self.store, |p| {
             let row = sqlx::query(&sql).bind(self.id.as_str()).bind(id).fetch_optional(p).await?;
             row.as_ref().map(view_from_row).transpose()
@@ -230,7 +236,7 @@ impl TenantStore<'_> {
     pub async fn recent_activity(&self, limit: i64) -> DomainResult<Vec<NewActivity>> {
         with_pool!(self.store, |p| {
             let rows = sqlx::query(
-                "SELECT at, actor, credential_id, method, path, status, latency_ms, resource_type, resource_id, summary, scim_type, detail, user_agent, actor_name \
+                "SELECT at, actor, credential_id, method, path, status, latency_ms, resource_type, resource_id, summary, scim_type, detail, user_agent, actor_name, request_body \
                  FROM activity WHERE tenant_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
             )
             .bind(self.id.as_str())
@@ -254,6 +260,7 @@ impl TenantStore<'_> {
                         detail: r.try_get("detail")?,
                         user_agent: r.try_get("user_agent")?,
                         actor_name: r.try_get("actor_name")?,
+                        request_body: r.try_get("request_body")?,
                     })
                 })
                 .collect::<DomainResult<Vec<_>>>()

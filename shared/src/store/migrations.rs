@@ -30,6 +30,7 @@ pub(super) fn sqlite() -> Migrator {
         (2, "scim", "0002_scim.sql"),
         (3, "user groups", "0003_user_groups.sql"),
         (4, "mappings", "0004_mappings.sql"),
+        (5, "support", "0005_support.sql"),
     ))
 }
 
@@ -39,6 +40,7 @@ pub(super) fn postgres() -> Migrator {
         (2, "scim", "0002_scim.sql"),
         (3, "user groups", "0003_user_groups.sql"),
         (4, "mappings", "0004_mappings.sql"),
+        (5, "support", "0005_support.sql"),
     ))
 }
 

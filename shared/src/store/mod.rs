@@ -19,6 +19,7 @@ mod migrations;
 mod scim_resources;
 mod scim_sql;
 mod sessions;
+mod support;
 mod tenants;
 mod user_groups;
 
