@@ -6,8 +6,13 @@ import * as path from 'node:path';
 // Each run starts its own roster server on a fresh SQLite database and a port of its own, so
 // the tests never touch a developer's ./data and never collide with `roster serve` on 3000.
 const port = Number(process.env.ROSTER_E2E_PORT ?? 3107);
-const dbDir = fs.mkdtempSync(path.join(os.tmpdir(), 'roster-e2e-'));
+// Workers load this file again; they inherit the folder the main process made through the
+// environment, so that tests can reach the server's database with the `roster` CLI.
+const dbDir = process.env.ROSTER_E2E_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'roster-e2e-'));
+process.env.ROSTER_E2E_DIR = dbDir;
+process.env.ROSTER_E2E_DB = `sqlite://${dbDir}/e2e.db`;
 const roster = process.env.ROSTER_BIN ?? path.join(__dirname, '..', 'target', 'debug', 'roster');
+process.env.ROSTER_BIN = roster;
 
 export default defineConfig({
   testDir: './tests',

@@ -155,7 +155,7 @@ fn SupportFrame(viewer: Viewer) -> impl IntoView {
                 </div>
                 <nav aria-label="Main">
                     <ul class="nav">
-                        <li><A href="/support" exact=true><span class="nav-label">"Organizations"</span></A></li>
+                        <li><A href="/support"><span class="nav-label">"Organizations"</span></A></li>
                     </ul>
                 </nav>
                 <p class="sidebar-note">

@@ -234,8 +234,12 @@ pub fn ActivityRecordPage() -> impl IntoView {
                     Ok(a) => view! {
                         <div class="page-header">
                             <div>
-                                <h1>{a.summary.clone()}</h1>
-                                <p class="muted">{datetime(a.at_ms)} " · " {who(&a)}</p>
+                                <h1>{match (&a.method, &a.path, a.status) {
+                                    (Some(m), Some(p), Some(s)) => format!("{m} {} → {s}", short_path(p)),
+                                    _ => a.summary.clone(),
+                                }}</h1>
+                                <p class="muted">{datetime(a.at_ms)} " · " {who(&a)}
+                                    {a.method.is_some().then(|| format!(" · {}", a.summary))}</p>
                             </div>
                         </div>
                         <section class="card section" data-testid="activity-detail">

@@ -38,8 +38,9 @@ pub fn TenantFrame() -> impl IntoView {
     provide_context(scope);
     let inspection = Resource::new(move || tenant.get(), support_tenant);
     provide_context(Inspection(inspection));
+    // The overview tab is current on its own page only; the others also on the pages below them.
     let tab = move |label: &'static str, rest: &'static str| {
-        view! { <A href=move || tenant_href(&tenant.get(), rest) exact=true attr:class="tab">{label}</A> }
+        view! { <A href=move || tenant_href(&tenant.get(), rest) exact=rest.is_empty() attr:class="tab">{label}</A> }
     };
     view! {
         <p><A href="/support">"← Organizations"</A></p>

@@ -5,14 +5,13 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
-use roster_shared::dto::{UserDetail, UserFilter, UserQuery};
+use roster_shared::dto::{UserDetail, UserFilter, UserQuery, UserSource};
 
 use super::tenant::SupportScope;
 use crate::api::support::{support_user, support_users};
 use crate::components::format::{date, datetime};
 use crate::components::notice::ErrorNotice;
 use crate::pages::user_detail::reason_text;
-use crate::pages::users::source_note;
 
 const PAGE_SIZE: u32 = 50;
 
@@ -141,6 +140,15 @@ pub fn UserTab() -> impl IntoView {
     }
 }
 
+/// Where the user comes from, said to support (who change nothing).
+fn support_note(source: UserSource) -> &'static str {
+    match source {
+        UserSource::Scim => "Provisioned by the organization's identity provider over SCIM: its attributes, deactivation and removal come from there. Admins choose user groups; mapping rules place users automatically.",
+        UserSource::Jit => "Created at their first single sign-on; attributes come from the identity provider at each sign-in.",
+        UserSource::Manual => "Added by an admin in the dashboard; the identity provider does not know this user.",
+    }
+}
+
 #[component]
 fn Detail(d: UserDetail, scope: SupportScope) -> impl IntoView {
     let u = d.user.clone();
@@ -160,7 +168,7 @@ fn Detail(d: UserDetail, scope: SupportScope) -> impl IntoView {
         </div>
         <div class="notice notice-info">
             <span class="notice-icon notice-icon-info" aria-hidden="true">"i"</span>
-            <span>{source_note(u.source)}</span>
+            <span>{support_note(u.source)}</span>
         </div>
         <div class="grid-2">
             <section class="card section" aria-labelledby="ug">
