@@ -591,6 +591,29 @@ mod tests {
         }
         assert_eq!(UserSort::parse(""), UserSort::Created);
     }
+
+    #[test]
+    fn health_states_from_traffic() {
+        use HealthState::*;
+        assert_eq!(HealthState::classify(None, 0, 0), NoTraffic);
+        assert_eq!(HealthState::classify(Some(1), 0, 0), Idle);
+        assert_eq!(HealthState::classify(Some(1), 100, 0), Healthy);
+        assert_eq!(HealthState::classify(Some(1), 100, 19), SomeErrors);
+        assert_eq!(HealthState::classify(Some(1), 100, 20), Failing);
+        assert_eq!(HealthState::classify(Some(1), 1, 1), Failing);
+        // The overview sorts worst first.
+        assert!(Failing < SomeErrors && SomeErrors < Healthy && Healthy < Idle && Idle < NoTraffic);
+        for s in [
+            TenantSort::Name,
+            TenantSort::Users,
+            TenantSort::Unassigned,
+            TenantSort::ErrorRate,
+            TenantSort::LastRequest,
+        ] {
+            assert_eq!(TenantSort::parse(s.as_str()), s);
+        }
+        assert_eq!(TenantSort::parse("bogus"), TenantSort::Health);
+    }
 }
 
 /// How many users a rule change would add to and take out of one user group, with a few names.

@@ -373,13 +373,8 @@ fn Credentials(
 
 #[component]
 fn Health(health: ScimHealth) -> impl IntoView {
-    let state = match (health.last_request_at_ms, health.requests_24h, health.errors_24h) {
-        (None, _, _) => ("badge-muted", "No traffic yet"),
-        (Some(_), 0, _) => ("badge-muted", "Idle"),
-        (Some(_), n, e) if e * 5 >= n => ("badge-danger", "Failing"),
-        (Some(_), _, e) if e > 0 => ("badge-warning", "Some errors"),
-        _ => ("badge-ok", "Healthy"),
-    };
+    let state = health.state();
+    let state = (state.badge(), state.label());
     view! {
         <section class="card section" aria-labelledby="health">
             <h2 id="health">"Health " <span class=format!("badge {}", state.0) data-testid="health-state">{state.1}</span></h2>
