@@ -92,14 +92,17 @@ impl Store {
     ) -> DomainResult<Vec<(String, String, String)>> {
         let rows = with_pool!(self, |p| {
             sqlx::query_as::<_, (String, String, String)>(
+                // CROSS JOIN: SQLite keeps the written order (tenants outside, one index
+                // probe per tenant inside) instead of scanning every user; PostgreSQL's planner
+                // picks that nested loop by itself.
                 "SELECT u.tenant_id, u.id, 'userName' AS matched FROM tenants t \
-                   JOIN scim_users u ON u.tenant_id = t.id AND u.user_name_norm = $1 \
+                   CROSS JOIN scim_users u WHERE u.tenant_id = t.id AND u.user_name_norm = $1 \
                  UNION ALL \
                  SELECT u.tenant_id, u.id, 'email' AS matched FROM tenants t \
-                   JOIN scim_users u ON u.tenant_id = t.id AND u.primary_email_norm = $1 \
+                   CROSS JOIN scim_users u WHERE u.tenant_id = t.id AND u.primary_email_norm = $1 \
                  UNION ALL \
                  SELECT u.tenant_id, u.id, 'externalId' AS matched FROM tenants t \
-                   JOIN scim_users u ON u.tenant_id = t.id AND u.external_id = $2 \
+                   CROSS JOIN scim_users u WHERE u.tenant_id = t.id AND u.external_id = $2 \
                  LIMIT $3",
             )
             .bind(folded)
