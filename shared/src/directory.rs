@@ -244,6 +244,11 @@ pub async fn create_manual(
         }
         _ => scim_error(e),
     })?;
+    // The mapping rules (and the default user group) place manual users too. The users are
+    // saved whatever happens here; a failure is repaired by the next evaluation of the tenant.
+    if let Err(e) = crate::mappings::place_users(store, tenant, &ids).await {
+        tracing::error!(%tenant, "mapping rules could not place {} manual users: {e}", ids.len());
+    }
     let summary = if ids.len() == 1 {
         format!("created manual user {}", inputs[0].user_name.trim())
     } else {
@@ -283,7 +288,9 @@ pub async fn update_manual(
     .map_err(scim_error)?;
     let cols = crate::provisioning::user_columns(&res).map_err(scim_error)?;
     let data = serde_json::to_string(&res).map_err(|e| DomainError::Internal(e.to_string()))?;
-    match store.tenant(tenant).update_user(id, &cols, &data, row.version, now_ms()).await {
+    // Mapping rules apply to manual users too; their placement is written with the edit.
+    let placement = crate::mappings::plan(store, tenant, id, &res).await?;
+    match store.tenant(tenant).update_user(id, &cols, &data, row.version, now_ms(), &placement).await {
         Ok(true) => {}
         Ok(false) => {
             return Err(DomainError::Invalid("Someone else changed this user meanwhile; reload and try again.".into()))

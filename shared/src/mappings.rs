@@ -131,14 +131,15 @@ pub async fn idp_groups(store: &Store, tenant: &TenantId) -> DomainResult<Vec<(S
 
 /// Re-places the given users (after a SCIM write touched them).
 pub async fn place_users(store: &Store, tenant: &TenantId, user_ids: &[String]) -> DomainResult<()> {
-    let t = store.tenant(tenant);
-    let rules = compiled(store, tenant).await?;
-    let default = t.default_user_group().await?;
-    if rules.is_empty() && default.is_none() && t.rule_memberships(user_ids).await?.is_empty() {
+    let placer = Placer::load(store, tenant).await?;
+    if placer.rules.is_empty()
+        && placer.default.is_none()
+        && store.tenant(tenant).rule_memberships(user_ids).await?.is_empty()
+    {
         return Ok(());
     }
     for chunk in user_ids.chunks(BATCH) {
-        place_batch(store, tenant, &rules, default.as_deref(), chunk).await?;
+        place_batch(store, tenant, &placer, chunk).await?;
     }
     Ok(())
 }
@@ -150,15 +151,14 @@ pub async fn place_all(store: &Store, tenant: &TenantId) -> DomainResult<usize> 
 
 async fn place_all_reporting(store: &Store, tenant: &TenantId, run: Option<&str>) -> DomainResult<usize> {
     let t = store.tenant(tenant);
-    let rules = compiled(store, tenant).await?;
-    let default = t.default_user_group().await?;
+    let placer = Placer::load(store, tenant).await?;
     let mut after = String::new();
     let mut n = 0;
     loop {
         let ids = t.user_ids_after(&after, BATCH as i64).await?;
         let Some(last) = ids.last() else { break };
         after = last.clone();
-        place_batch(store, tenant, &rules, default.as_deref(), &ids).await?;
+        place_batch(store, tenant, &placer, &ids).await?;
         n += ids.len();
         if let Some(run) = run {
             t.update_mapping_run(run, n as i64, None, None).await?;
@@ -212,37 +212,123 @@ struct Batch {
 }
 
 async fn load_batch(store: &Store, tenant: &TenantId, needs_idp: bool, ids: &[String]) -> DomainResult<Batch> {
-    let t = store.tenant(tenant);
-    let users = t
+    let users = store
+        .tenant(tenant)
         .directory_users(ids)
         .await?
         .into_iter()
         .map(|u| (u.id, u.user_name, serde_json::from_str(&u.data).unwrap_or(Value::Null)))
         .collect();
-    // IdP groups, direct and through nested groups, only if a rule asks for them. The nesting
-    // is closed here rather than in SQL: a batch's recursive query got a plan that scanned the
-    // tenant's memberships once per step on SQLite.
+    let idp = if needs_idp { idp_groups_of(store, tenant, ids).await? } else { HashMap::new() };
+    Ok(Batch { users, idp })
+}
+
+/// The IdP groups of these users, direct and through nested groups. The nesting is closed here
+/// rather than in SQL: a batch's recursive query got a plan that scanned the tenant's
+/// memberships once per step on SQLite.
+async fn idp_groups_of(store: &Store, tenant: &TenantId, ids: &[String]) -> DomainResult<HashMap<String, Vec<String>>> {
+    let t = store.tenant(tenant);
     let mut idp: HashMap<String, Vec<String>> = HashMap::new();
-    if needs_idp {
-        let mut parents: HashMap<String, Vec<String>> = HashMap::new();
-        for (child, parent) in t.group_edges().await? {
-            parents.entry(child).or_default().push(parent);
-        }
-        for (user, group) in t.direct_groups_of(ids).await? {
-            let all = idp.entry(user).or_default();
-            let mut todo = vec![group];
-            while let Some(g) = todo.pop() {
-                if all.contains(&g) {
-                    continue;
-                }
-                if let Some(ps) = parents.get(&g) {
-                    todo.extend(ps.iter().cloned());
-                }
-                all.push(g);
+    let mut parents: HashMap<String, Vec<String>> = HashMap::new();
+    for (child, parent) in t.group_edges().await? {
+        parents.entry(child).or_default().push(parent);
+    }
+    for (user, group) in t.direct_groups_of(ids).await? {
+        let all = idp.entry(user).or_default();
+        let mut todo = vec![group];
+        while let Some(g) = todo.pop() {
+            if all.contains(&g) {
+                continue;
             }
+            if let Some(ps) = parents.get(&g) {
+                todo.extend(ps.iter().cloned());
+            }
+            all.push(g);
         }
     }
-    Ok(Batch { users, idp })
+    Ok(idp)
+}
+
+/// Rule- and default-made memberships to add and remove: planned from what is stored (rules,
+/// IdP groups, current memberships) and the users as they are about to be, then written in the
+/// same transaction as the users themselves (see [`plan`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Placement {
+    /// To add.
+    pub add: Vec<RuleMembership>,
+    /// To remove.
+    pub remove: Vec<RuleMembership>,
+}
+
+impl Placement {
+    /// Whether nothing moves.
+    pub fn is_empty(&self) -> bool {
+        self.add.is_empty() && self.remove.is_empty()
+    }
+}
+
+/// The rules of a tenant, ready to place users.
+struct Placer {
+    rules: Vec<Rule>,
+    default: Option<String>,
+}
+
+impl Placer {
+    async fn load(store: &Store, tenant: &TenantId) -> DomainResult<Placer> {
+        Ok(Placer { rules: compiled(store, tenant).await?, default: store.tenant(tenant).default_user_group().await? })
+    }
+
+    /// The placement of `users` ((id, resource)) against their current rule memberships.
+    fn placement(
+        &self,
+        users: &[(&str, &Value)],
+        idp: &HashMap<String, Vec<String>>,
+        current_rows: Vec<RuleMembership>,
+    ) -> Placement {
+        let mut current: HashMap<String, Vec<(String, Reason)>> = HashMap::new();
+        for (user, group, reason, rule) in current_rows {
+            let r = if reason == "default" { Reason::Default } else { Reason::Rule(rule) };
+            current.entry(user).or_default().push((group, r));
+        }
+        let row = |user: &str, (group, reason): (String, Reason)| -> RuleMembership {
+            match reason {
+                Reason::Rule(id) => (user.to_string(), group, "rule".into(), id),
+                Reason::Default => (user.to_string(), group, "default".into(), String::new()),
+            }
+        };
+        let mut out = Placement::default();
+        for (id, resource) in users {
+            let groups = idp.get(*id).map(Vec::as_slice).unwrap_or_default();
+            let wanted: BTreeMap<String, Vec<Reason>> =
+                mapping::evaluate(&self.rules, resource, groups, self.default.as_deref());
+            let d = mapping::diff(current.get(*id).map(Vec::as_slice).unwrap_or_default(), &wanted);
+            out.add.extend(d.add.into_iter().map(|m| row(id, m)));
+            out.remove.extend(d.remove.into_iter().map(|m| row(id, m)));
+        }
+        out
+    }
+}
+
+/// Plans where a user goes as it is about to be written (`resource`, the new version), for its
+/// write to carry in the same transaction. Empty when the tenant has no rules, no default user
+/// group and the user no rule-made memberships (one cheap query in that case).
+pub async fn plan(store: &Store, tenant: &TenantId, user_id: &str, resource: &Value) -> DomainResult<Placement> {
+    let t = store.tenant(tenant);
+    if !t.mappings_active().await? {
+        return Ok(Placement::default());
+    }
+    let placer = Placer::load(store, tenant).await?;
+    let ids = [user_id.to_string()];
+    let current = t.rule_memberships(&ids).await?;
+    if placer.rules.is_empty() && placer.default.is_none() && current.is_empty() {
+        return Ok(Placement::default());
+    }
+    let idp = if mapping::needs_idp_groups(&placer.rules) {
+        idp_groups_of(store, tenant, &ids).await?
+    } else {
+        HashMap::new()
+    };
+    Ok(placer.placement(&[(user_id, resource)], &idp, current))
 }
 
 /// Previews saving `candidate` (a new rule when its id is empty or unknown, else a change of
@@ -308,34 +394,10 @@ pub async fn preview(
     Ok(out.into_values().collect())
 }
 
-async fn place_batch(
-    store: &Store,
-    tenant: &TenantId,
-    rules: &[Rule],
-    default: Option<&str>,
-    ids: &[String],
-) -> DomainResult<()> {
+async fn place_batch(store: &Store, tenant: &TenantId, placer: &Placer, ids: &[String]) -> DomainResult<()> {
     let t = store.tenant(tenant);
-    let batch = load_batch(store, tenant, mapping::needs_idp_groups(rules), ids).await?;
-    let mut current: HashMap<String, Vec<(String, Reason)>> = HashMap::new();
-    for (user, group, reason, rule) in t.rule_memberships(ids).await? {
-        let r = if reason == "default" { Reason::Default } else { Reason::Rule(rule) };
-        current.entry(user).or_default().push((group, r));
-    }
-    let mut add: Vec<RuleMembership> = Vec::new();
-    let mut remove: Vec<RuleMembership> = Vec::new();
-    let row = |user: &str, (group, reason): (String, Reason)| -> RuleMembership {
-        match reason {
-            Reason::Rule(id) => (user.to_string(), group, "rule".into(), id),
-            Reason::Default => (user.to_string(), group, "default".into(), String::new()),
-        }
-    };
-    for (id, _, resource) in &batch.users {
-        let groups = batch.idp.get(id).map(Vec::as_slice).unwrap_or_default();
-        let wanted: BTreeMap<String, Vec<Reason>> = mapping::evaluate(rules, resource, groups, default);
-        let d = mapping::diff(current.get(id).map(Vec::as_slice).unwrap_or_default(), &wanted);
-        add.extend(d.add.into_iter().map(|m| row(id, m)));
-        remove.extend(d.remove.into_iter().map(|m| row(id, m)));
-    }
-    t.apply_rule_memberships(&add, &remove, now_ms()).await
+    let batch = load_batch(store, tenant, mapping::needs_idp_groups(&placer.rules), ids).await?;
+    let users: Vec<(&str, &Value)> = batch.users.iter().map(|(id, _, r)| (id.as_str(), r)).collect();
+    let placement = placer.placement(&users, &batch.idp, t.rule_memberships(ids).await?);
+    t.apply_rule_memberships(&placement, now_ms()).await
 }

@@ -6,7 +6,12 @@ use serde_json::{json, Value};
 use crate::both_backends;
 use crate::common::*;
 
-both_backends!(rules_follow_idp_groups_and_attributes, default_group_and_bad_rules, rules_are_kept_per_tenant);
+both_backends!(
+    rules_follow_idp_groups_and_attributes,
+    default_group_and_bad_rules,
+    rules_are_kept_per_tenant,
+    placement_is_written_with_the_user_or_not_at_all
+);
 
 const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -293,4 +298,45 @@ async fn rules_are_kept_per_tenant(db: Db) {
     let after: Vec<Value> =
         a.call("mapping_rules", json!({})).await.as_array().unwrap().iter().map(|r| r["id"].clone()).collect();
     assert_eq!(after, [second, rule], "another tenant's reorder changes nothing here");
+}
+
+/// A user's write and its placement are one transaction: a write that loses a race (stale
+/// version) moves no membership, and one that wins moves them with it.
+async fn placement_is_written_with_the_user_or_not_at_all(db: Db) {
+    let app = TestApp::new(db).await;
+    let a = Admin::new(&app).await;
+    let us = a.group("US licence").await;
+    a.call(
+        "mapping_rule_create",
+        json!({"rule": {"id": "", "condition": {"kind": "attribute", "filter": "addresses[type eq \"work\"].country eq \"US\""}, "user_group_id": us, "enabled": true}}),
+    )
+    .await;
+    let user = a.scim("POST", "/Users", Some(json!({"schemas": [CORE], "userName": "ada@acme.test"}))).await;
+    let id = user["id"].as_str().unwrap().to_string();
+    assert!(a.placed(&id).await.is_empty());
+
+    let tenant = roster_shared::ids::TenantId::parse(&a.tenant).unwrap();
+    let t = app.store.tenant(&tenant);
+    let row = t.user(&id).await.unwrap().unwrap();
+    let moved = json!({"schemas": [CORE], "userName": "ada@acme.test", "active": true, "addresses": [{"type": "work", "country": "US"}]});
+    let placement = roster_shared::mappings::plan(&app.store, &tenant, &id, &moved).await.unwrap();
+    assert_eq!(placement.add.len(), 1, "the rule would place her: {placement:?}");
+    let cols = roster_shared::provisioning::user_columns(&moved).unwrap();
+    let data = moved.to_string();
+    // Stale version: nothing is written, neither the user nor the membership.
+    let written = t.update_user(&id, &cols, &data, row.version + 7, 1, &placement).await.unwrap();
+    assert!(!written);
+    assert!(a.placed(&id).await.is_empty(), "no membership without the user's write");
+    // The current version: both.
+    let written = t.update_user(&id, &cols, &data, row.version, 1, &placement).await.unwrap();
+    assert!(written);
+    assert_eq!(names(&a.placed(&id).await), ["US licence"]);
+    // And through the API, the answer to the PATCH already reflects it.
+    a.scim(
+        "PATCH",
+        &format!("/Users/{id}"),
+        Some(json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "addresses[type eq \"work\"].country", "value": "GB"}]})),
+    )
+    .await;
+    assert!(a.placed(&id).await.is_empty());
 }

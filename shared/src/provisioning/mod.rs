@@ -8,7 +8,7 @@
 mod groups;
 mod users;
 
-pub(crate) use users::columns as user_columns;
+pub use users::columns as user_columns;
 
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;

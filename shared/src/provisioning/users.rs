@@ -19,7 +19,7 @@ fn schema() -> &'static ResourceSchema {
 }
 
 /// The indexed columns of a canonical user resource.
-pub(crate) fn columns(res: &Value) -> Result<UserColumns, ScimError> {
+pub fn columns(res: &Value) -> Result<UserColumns, ScimError> {
     let user_name = res
         .get("userName")
         .and_then(Value::as_str)
@@ -133,22 +133,15 @@ impl Scim<'_> {
         }
     }
 
-    /// POST /Users (then the mapping rules place the user).
+    /// POST /Users. The mapping rules place the user in the same transaction.
     pub async fn create_user(&self, body: &Value) -> Result<Resource, ScimError> {
-        let created = self.create_user_inner(body).await?;
-        if self.mappings_active().await {
-            self.place(std::slice::from_ref(&created.id)).await;
-        }
-        Ok(created)
-    }
-
-    async fn create_user_inner(&self, body: &Value) -> Result<Resource, ScimError> {
         let res = with_defaults(validate_resource(body, schema(), Mode::Create)?);
         let cols = columns(&res)?;
         let id = uuid::Uuid::new_v4().to_string();
         let data = serde_json::to_string(&res).map_err(json_error)?;
+        let placement = self.plan(&id, &res).await?;
         let now = now_ms();
-        match self.store.tenant(self.tenant).insert_user(&id, &cols, "scim", &data, now).await {
+        match self.store.tenant(self.tenant).insert_user(&id, &cols, "scim", &data, now, &placement).await {
             Ok(()) => {}
             Err(DomainError::Conflict(_)) => return Err(self.conflict(&cols.user_name).await),
             Err(e) => return Err(internal(e)),
@@ -209,16 +202,8 @@ impl Scim<'_> {
         self.user_with_groups(&row).await
     }
 
-    /// PUT /Users/{id} (then the mapping rules re-place the user).
+    /// PUT /Users/{id}. The mapping rules re-place the user in the same transaction.
     pub async fn replace_user(&self, id: &str, body: &Value, if_match: Option<&str>) -> Result<Resource, ScimError> {
-        let res = self.replace_user_inner(id, body, if_match).await?;
-        if self.mappings_active().await {
-            self.place(&[id.to_string()]).await;
-        }
-        Ok(res)
-    }
-
-    async fn replace_user_inner(&self, id: &str, body: &Value, if_match: Option<&str>) -> Result<Resource, ScimError> {
         for _ in 0..WRITE_RETRIES {
             let row = self.load_user(id).await?;
             check_if_match(if_match, row.version)?;
@@ -235,21 +220,8 @@ impl Scim<'_> {
         Err(ScimError::status(409, "the resource is being changed by other requests; try again"))
     }
 
-    /// PATCH /Users/{id} (then the mapping rules re-place the user).
+    /// PATCH /Users/{id}. The mapping rules re-place the user in the same transaction.
     pub async fn patch_user(
-        &self,
-        id: &str,
-        body: &Value,
-        if_match: Option<&str>,
-    ) -> Result<(Resource, String), ScimError> {
-        let res = self.patch_user_inner(id, body, if_match).await?;
-        if self.mappings_active().await {
-            self.place(&[id.to_string()]).await;
-        }
-        Ok(res)
-    }
-
-    async fn patch_user_inner(
         &self,
         id: &str,
         body: &Value,
@@ -273,10 +245,17 @@ impl Scim<'_> {
         Err(ScimError::status(409, "the resource is being changed by other requests; try again"))
     }
 
+    /// Where the mapping rules put this user as it is about to be written.
+    async fn plan(&self, id: &str, res: &Value) -> Result<crate::mappings::Placement, ScimError> {
+        crate::mappings::plan(self.store, self.tenant, id, res).await.map_err(internal)
+    }
+
     async fn write_user(&self, row: &UserRow, res: &Value) -> Result<bool, ScimError> {
         let cols = columns(res)?;
         let data = serde_json::to_string(res).map_err(json_error)?;
-        match self.store.tenant(self.tenant).update_user(&row.id, &cols, &data, row.version, now_ms()).await {
+        let placement = self.plan(&row.id, res).await?;
+        match self.store.tenant(self.tenant).update_user(&row.id, &cols, &data, row.version, now_ms(), &placement).await
+        {
             Ok(written) => Ok(written),
             Err(DomainError::Conflict(_)) => Err(self.conflict(&cols.user_name).await),
             Err(e) => Err(internal(e)),

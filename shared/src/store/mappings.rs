@@ -3,7 +3,43 @@
 use sqlx::Row;
 
 use super::{placeholders, with_pool, TenantStore};
+pub(crate) use crate::mappings::Placement;
+
+/// Runs a [`Placement`]'s statements on the open transaction `$tx` (of either backend): the
+/// same SQL wherever memberships move, whether on their own or inside a user's write.
+macro_rules! apply_placement {
+    ($tx:ident, $tenant:expr, $placement:expr, $now:expr) => {
+        for (user, group, reason, rule) in &$placement.remove {
+            sqlx::query(
+                "DELETE FROM user_group_members WHERE tenant_id = $1 AND user_id = $2 AND group_id = $3 AND reason = $4 AND rule_id = $5",
+            )
+            .bind($tenant)
+            .bind(user)
+            .bind(group)
+            .bind(reason)
+            .bind(rule)
+            .execute(&mut *$tx)
+            .await?;
+        }
+        for (user, group, reason, rule) in &$placement.add {
+            sqlx::query(
+                "INSERT INTO user_group_members (tenant_id, group_id, user_id, reason, rule_id, added_by, added_at) \
+                 SELECT $1, g.id, u.id, $4, $5, NULL, $6 FROM scim_users u JOIN user_groups g ON g.tenant_id = u.tenant_id AND g.id = $3 \
+                 WHERE u.tenant_id = $1 AND u.id = $2 ON CONFLICT DO NOTHING",
+            )
+            .bind($tenant)
+            .bind(user)
+            .bind(group)
+            .bind(reason)
+            .bind(rule)
+            .bind($now)
+            .execute(&mut *$tx)
+            .await?;
+        }
+    };
+}
 use crate::error::DomainResult;
+pub(crate) use apply_placement;
 
 /// A stored rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -189,44 +225,13 @@ impl TenantStore<'_> {
 
     /// Adds and removes rule-made memberships in one transaction (users of other tenants and
     /// groups that no longer exist are skipped).
-    pub async fn apply_rule_memberships(
-        &self,
-        add: &[RuleMembership],
-        remove: &[RuleMembership],
-        now_ms: i64,
-    ) -> DomainResult<()> {
-        if add.is_empty() && remove.is_empty() {
+    pub async fn apply_rule_memberships(&self, placement: &Placement, now_ms: i64) -> DomainResult<()> {
+        if placement.is_empty() {
             return Ok(());
         }
         with_pool!(self.store, |p| {
             let mut tx = p.begin().await?;
-            for (user, group, reason, rule) in remove {
-                sqlx::query(
-                    "DELETE FROM user_group_members WHERE tenant_id = $1 AND user_id = $2 AND group_id = $3 AND reason = $4 AND rule_id = $5",
-                )
-                .bind(self.id.as_str())
-                .bind(user)
-                .bind(group)
-                .bind(reason)
-                .bind(rule)
-                .execute(&mut *tx)
-                .await?;
-            }
-            for (user, group, reason, rule) in add {
-                sqlx::query(
-                    "INSERT INTO user_group_members (tenant_id, group_id, user_id, reason, rule_id, added_by, added_at) \
-                     SELECT $1, g.id, u.id, $4, $5, NULL, $6 FROM scim_users u JOIN user_groups g ON g.tenant_id = u.tenant_id AND g.id = $3 \
-                     WHERE u.tenant_id = $1 AND u.id = $2 ON CONFLICT DO NOTHING",
-                )
-                .bind(self.id.as_str())
-                .bind(user)
-                .bind(group)
-                .bind(reason)
-                .bind(rule)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await?;
-            }
+            apply_placement!(tx, self.id.as_str(), placement, now_ms);
             tx.commit().await?;
             DomainResult::Ok(())
         })

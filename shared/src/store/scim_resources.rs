@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
+use super::mappings::{apply_placement, Placement};
 use super::scim_sql::{Arg, Dialect, Sql};
 use super::{unique_violation, with_pool, Backend, TenantStore, Unique};
 use crate::error::{DomainError, DomainResult};
@@ -235,7 +236,8 @@ impl TenantStore<'_> {
 
     // ----- users -----
 
-    /// Inserts a user; `Conflict` if the userName is taken in this tenant.
+    /// Inserts a user and, in the same transaction, the rule memberships planned for it;
+    /// `Conflict` if the userName is taken in this tenant.
     pub async fn insert_user(
         &self,
         id: &str,
@@ -243,6 +245,7 @@ impl TenantStore<'_> {
         source: &str,
         data: &str,
         now_ms: i64,
+        placement: &Placement,
     ) -> DomainResult<()> {
         let sql = format!(
             "INSERT INTO scim_users (tenant_id, id, user_name, user_name_norm, external_id, display_name_norm, primary_email_norm, active, source, data, version, created_at, updated_at, sort_name, search_text) \
@@ -250,6 +253,7 @@ impl TenantStore<'_> {
             self.json_in(10)
         );
         with_pool!(self.store, |p| {
+            let mut tx = p.begin().await?;
             sqlx::query(&sql)
                 .bind(self.id.as_str())
                 .bind(id)
@@ -264,11 +268,13 @@ impl TenantStore<'_> {
                 .bind(now_ms)
                 .bind(&cols.sort_name)
                 .bind(&cols.search_text)
-                .execute(p)
+                .execute(&mut *tx)
                 .await
-                .map(|_| ())
+                .map_err(map_user_conflict)?;
+            apply_placement!(tx, self.id.as_str(), placement, now_ms);
+            tx.commit().await?;
+            DomainResult::Ok(())
         })
-        .map_err(map_user_conflict)
     }
 
     /// Inserts many users in one transaction: all or none (`Conflict` names the first taken
@@ -355,8 +361,9 @@ impl TenantStore<'_> {
         })
     }
 
-    /// Writes a new version of a user if it is still at `expected_version`; returns whether it
-    /// was written. `Conflict` if the new userName is taken.
+    /// Writes a new version of a user if it is still at `expected_version`, with the rule
+    /// memberships planned for that version, in one transaction; returns whether it was written
+    /// (nothing is when another write came first). `Conflict` if the new userName is taken.
     pub async fn update_user(
         &self,
         id: &str,
@@ -364,6 +371,7 @@ impl TenantStore<'_> {
         data: &str,
         expected_version: i64,
         now_ms: i64,
+        placement: &Placement,
     ) -> DomainResult<bool> {
         let sql = format!(
             "UPDATE scim_users SET user_name = $1, user_name_norm = $2, external_id = $3, display_name_norm = $4, primary_email_norm = $5, \
@@ -371,8 +379,9 @@ impl TenantStore<'_> {
              WHERE tenant_id = $9 AND id = $10 AND version = $11",
             self.json_in(7)
         );
-        let n = with_pool!(self.store, |p| {
-            sqlx::query(&sql)
+        with_pool!(self.store, |p| {
+            let mut tx = p.begin().await?;
+            let n = sqlx::query(&sql)
                 .bind(&cols.user_name)
                 .bind(&cols.user_name_norm)
                 .bind(&cols.external_id)
@@ -386,12 +395,19 @@ impl TenantStore<'_> {
                 .bind(expected_version)
                 .bind(&cols.sort_name)
                 .bind(&cols.search_text)
-                .execute(p)
+                .execute(&mut *tx)
                 .await
-                .map(|r| r.rows_affected())
+                .map_err(map_user_conflict)?
+                .rows_affected();
+            if n == 0 {
+                // Someone else wrote first: the placement was planned for the old version.
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            apply_placement!(tx, self.id.as_str(), placement, now_ms);
+            tx.commit().await?;
+            DomainResult::Ok(true)
         })
-        .map_err(map_user_conflict)?;
-        Ok(n > 0)
     }
 
     /// Deletes a user and its memberships; returns whether it existed.
