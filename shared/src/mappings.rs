@@ -1,9 +1,18 @@
 //! Mapping rules, the service: admins manage the rules; every change that can move a user
-//! (SCIM user writes, SCIM group membership changes, rule changes) re-places the users it
-//! touches. Evaluation itself is the pure [`crate::mapping`]; this module loads what it needs
-//! in batches (users, their IdP groups, their current rule-made memberships), computes the
-//! difference and writes it in one transaction per batch. Memberships made by admins are never
-//! touched: only rows with reason `rule` or `default` are added or removed.
+//! re-places the users it touches. Evaluation itself is the pure [`crate::mapping`].
+//!
+//! - A SCIM user write (create, replace, patch) carries its [`Placement`] in its own
+//!   transaction: [`plan`] computes it from the stored rules, IdP groups and memberships and the
+//!   user's new version before the write; if another write wins the version race, neither is
+//!   written and the request retries.
+//! - A SCIM group write (create, replace, patch, delete) runs a [`group_planner`] inside its
+//!   transaction, after its statements: the members it added or removed, and the users nested
+//!   below them, are read back there and placed there.
+//! - A rule or default-group change re-places the whole tenant in the background
+//!   ([`start_place_all`]), in batches of [`BATCH`] users with one transaction each.
+//!
+//! Memberships made by admins are never touched: only rows with reason `rule` or `default`
+//! are added or removed.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -15,7 +24,7 @@ use crate::dto::RulePreview;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::TenantId;
 use crate::mapping::{self, Condition, Reason, Rule, RuleDef};
-use crate::store::{RuleMembership, RuleRecord, Store};
+use crate::store::{RuleMembership, RuleRecord, Store, Touched};
 
 /// Users evaluated per batch.
 const BATCH: usize = 1000;
@@ -223,30 +232,56 @@ async fn load_batch(store: &Store, tenant: &TenantId, needs_idp: bool, ids: &[St
     Ok(Batch { users, idp })
 }
 
-/// The IdP groups of these users, direct and through nested groups. The nesting is closed here
-/// rather than in SQL: a batch's recursive query got a plan that scanned the tenant's
-/// memberships once per step on SQLite.
+/// The IdP groups of these users, direct and through nested groups.
 async fn idp_groups_of(store: &Store, tenant: &TenantId, ids: &[String]) -> DomainResult<HashMap<String, Vec<String>>> {
     let t = store.tenant(tenant);
-    let mut idp: HashMap<String, Vec<String>> = HashMap::new();
-    let mut parents: HashMap<String, Vec<String>> = HashMap::new();
-    for (child, parent) in t.group_edges().await? {
-        parents.entry(child).or_default().push(parent);
+    Ok(close_nesting(&t.group_edges().await?, t.direct_groups_of(ids).await?))
+}
+
+/// Each user's groups, direct and through nested groups, from the direct memberships
+/// ((user, group)) and the group-in-group edges ((member group, parent group)). Closed here
+/// rather than in SQL: a batch's recursive query got a plan that scanned the tenant's
+/// memberships once per step on SQLite.
+fn close_nesting(edges: &[(String, String)], direct: Vec<(String, String)>) -> HashMap<String, Vec<String>> {
+    let mut parents: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (child, parent) in edges {
+        parents.entry(child.as_str()).or_default().push(parent.as_str());
     }
-    for (user, group) in t.direct_groups_of(ids).await? {
+    let mut idp: HashMap<String, Vec<String>> = HashMap::new();
+    for (user, group) in direct {
         let all = idp.entry(user).or_default();
         let mut todo = vec![group];
         while let Some(g) = todo.pop() {
             if all.contains(&g) {
                 continue;
             }
-            if let Some(ps) = parents.get(&g) {
-                todo.extend(ps.iter().cloned());
+            if let Some(ps) = parents.get(g.as_str()) {
+                todo.extend(ps.iter().map(|p| p.to_string()));
             }
             all.push(g);
         }
     }
-    Ok(idp)
+    idp
+}
+
+/// The planner a SCIM group write runs inside its transaction to re-place the users it
+/// touched (see `store::Touched`); `None` when the tenant has no rules and no default user
+/// group (nothing to place).
+pub async fn group_planner(
+    store: &Store,
+    tenant: &TenantId,
+) -> DomainResult<Option<Box<dyn Fn(&Touched) -> Placement + Send + Sync>>> {
+    if !store.tenant(tenant).mappings_active().await? {
+        return Ok(None);
+    }
+    let placer = Placer::load(store, tenant).await?;
+    Ok(Some(Box::new(move |t: &Touched| {
+        let users: Vec<(String, Value)> =
+            t.users.iter().map(|(id, data)| (id.clone(), serde_json::from_str(data).unwrap_or(Value::Null))).collect();
+        let refs: Vec<(&str, &Value)> = users.iter().map(|(id, v)| (id.as_str(), v)).collect();
+        let idp = close_nesting(&t.edges, t.direct.clone());
+        placer.placement(&refs, &idp, t.current.clone())
+    })))
 }
 
 /// Rule- and default-made memberships to add and remove: planned from what is stored (rules,

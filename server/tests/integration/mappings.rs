@@ -10,7 +10,8 @@ both_backends!(
     rules_follow_idp_groups_and_attributes,
     default_group_and_bad_rules,
     rules_are_kept_per_tenant,
-    placement_is_written_with_the_user_or_not_at_all
+    placement_is_written_with_the_user_or_not_at_all,
+    nested_group_changes_place_the_users_below
 );
 
 const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -339,4 +340,65 @@ async fn placement_is_written_with_the_user_or_not_at_all(db: Db) {
     )
     .await;
     assert!(a.placed(&id).await.is_empty());
+}
+
+/// A group added to (or removed from) a mapped group moves the users inside it, and only the
+/// members a PATCH names are re-placed.
+async fn nested_group_changes_place_the_users_below(db: Db) {
+    let app = TestApp::new(db).await;
+    let a = Admin::new(&app).await;
+    let eng = a.group("Engineers").await;
+    const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+    let parent = a.scim("POST", "/Groups", Some(json!({"schemas": [GROUP], "displayName": "engineering"}))).await;
+    let parent = parent["id"].as_str().unwrap().to_string();
+    a.call(
+        "mapping_rule_create",
+        json!({"rule": {"id": "", "condition": {"kind": "idp_group", "group_id": parent}, "user_group_id": eng, "enabled": true}}),
+    )
+    .await;
+    let ada = a.scim("POST", "/Users", Some(json!({"schemas": [CORE], "userName": "ada@acme.test"}))).await;
+    let ada = ada["id"].as_str().unwrap().to_string();
+    let bob = a.scim("POST", "/Users", Some(json!({"schemas": [CORE], "userName": "bob@acme.test"}))).await;
+    let bob = bob["id"].as_str().unwrap().to_string();
+    // Ada is in a team group; the team is not (yet) inside engineering.
+    let team = a
+        .scim(
+            "POST",
+            "/Groups",
+            Some(json!({"schemas": [GROUP], "displayName": "team-compilers", "members": [{"value": ada}]})),
+        )
+        .await;
+    let team = team["id"].as_str().unwrap().to_string();
+    assert!(a.placed(&ada).await.is_empty());
+
+    // The team joins engineering: Ada (inside it) is placed by the same write.
+    let add = |id: &str| json!({"schemas": [PATCH], "Operations": [{"op": "add", "path": "members", "value": [{"value": id}]}]});
+    a.scim("PATCH", &format!("/Groups/{parent}"), Some(add(&team))).await;
+    assert_eq!(names(&a.placed(&ada).await), ["Engineers"]);
+    assert!(a.placed(&bob).await.is_empty());
+    // Bob joins engineering directly; Ada stays.
+    a.scim("PATCH", &format!("/Groups/{parent}"), Some(add(&bob))).await;
+    assert_eq!(names(&a.placed(&bob).await), ["Engineers"]);
+    assert_eq!(names(&a.placed(&ada).await), ["Engineers"]);
+    // The team leaves: Ada loses the group, Bob keeps it.
+    a.scim(
+        "PATCH",
+        &format!("/Groups/{parent}"),
+        Some(json!({"schemas": [PATCH], "Operations": [{"op": "remove", "path": format!("members[value eq \"{team}\"]")}]})),
+    )
+    .await;
+    assert!(a.placed(&ada).await.is_empty());
+    assert_eq!(names(&a.placed(&bob).await), ["Engineers"]);
+    // PUT with the team back and Bob gone; then DELETE: everyone leaves.
+    a.scim(
+        "PUT",
+        &format!("/Groups/{parent}"),
+        Some(json!({"schemas": [GROUP], "displayName": "engineering", "members": [{"value": team}]})),
+    )
+    .await;
+    assert_eq!(names(&a.placed(&ada).await), ["Engineers"]);
+    assert!(a.placed(&bob).await.is_empty());
+    let (status, _, _) = app.scim("DELETE", &a.tenant, &a.token, &format!("/Groups/{parent}"), None).await;
+    assert_eq!(status.as_u16(), 204);
+    assert!(a.placed(&ada).await.is_empty());
 }

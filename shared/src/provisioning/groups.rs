@@ -40,6 +40,18 @@ fn columns(res: &Value) -> Result<GroupColumns, ScimError> {
     })
 }
 
+/// What a group write's planner is.
+type GroupPlanner = Box<dyn Fn(&crate::store::Touched) -> crate::mappings::Placement + Send + Sync>;
+
+/// The members in one list and not the other (those a replacement adds or removes).
+fn changed(before: Vec<String>, after: Vec<String>) -> Vec<String> {
+    let before_set: std::collections::HashSet<&String> = before.iter().collect();
+    let after_set: std::collections::HashSet<&String> = after.iter().collect();
+    let mut out: Vec<String> = after.iter().filter(|m| !before_set.contains(m)).cloned().collect();
+    out.extend(before.iter().filter(|m| !after_set.contains(m)).cloned());
+    out
+}
+
 /// The member ids of a canonical `members` value.
 fn member_ids(members: Option<&Value>) -> Vec<String> {
     members
@@ -195,80 +207,20 @@ impl Scim<'_> {
         Ok(out)
     }
 
-    /// POST /Groups (then the mapping rules place the members).
-    pub async fn create_group(&self, body: &Value) -> Result<Resource, ScimError> {
-        let created = self.create_group_inner(body).await?;
-        if let Some(users) = self.members_to_place(&created.id).await {
-            self.place(&users).await;
-        }
-        Ok(created)
+    /// The mapping rules' planner for a group write (`None`: nothing to place in this tenant).
+    async fn planner(&self) -> Result<Option<GroupPlanner>, ScimError> {
+        crate::mappings::group_planner(self.store, self.tenant).await.map_err(internal)
     }
 
-    /// PUT /Groups/{id} (then the mapping rules re-place old and new members).
-    pub async fn replace_group(&self, id: &str, body: &Value, if_match: Option<&str>) -> Result<Resource, ScimError> {
-        let before = self.members_to_place(id).await;
-        let res = self.replace_group_inner(id, body, if_match).await?;
-        self.place_members(id, before).await;
-        Ok(res)
-    }
-
-    /// PATCH /Groups/{id} (then the mapping rules re-place old and new members).
-    pub async fn patch_group(
-        &self,
-        id: &str,
-        body: &Value,
-        if_match: Option<&str>,
-        return_members: bool,
-    ) -> Result<(Resource, String), ScimError> {
-        let before = self.members_to_place(id).await;
-        let res = self.patch_group_inner(id, body, if_match, return_members).await?;
-        self.place_members(id, before).await;
-        Ok(res)
-    }
-
-    /// DELETE /Groups/{id} (then the mapping rules re-place its former members).
-    pub async fn delete_group(&self, id: &str, if_match: Option<&str>) -> Result<(), ScimError> {
-        let before = self.members_to_place(id).await;
-        self.delete_group_inner(id, if_match).await?;
-        self.place_members(id, before).await;
-        Ok(())
-    }
-
-    /// Before a change of a group's members: its current user members, if mapping rules could
-    /// place anyone in this tenant (None: nothing to do afterwards).
-    async fn members_to_place(&self, id: &str) -> Option<Vec<String>> {
-        if self.mappings_active().await {
-            Some(self.user_members(id).await)
-        } else {
-            None
-        }
-    }
-
-    /// After the change: re-places the former members and the current ones (a deleted group
-    /// has none).
-    async fn place_members(&self, id: &str, before: Option<Vec<String>>) {
-        let Some(mut users) = before else { return };
-        users.extend(self.user_members(id).await);
-        self.place(&users).await;
-    }
-
-    /// The users directly in a group.
-    async fn user_members(&self, id: &str) -> Vec<String> {
+    /// The ids of a group's current members (users and groups).
+    async fn member_ids_of(&self, id: &str) -> Result<Vec<String>, ScimError> {
         let ids = vec![id.to_string()];
-        match self.store.tenant(self.tenant).members_of(&ids).await {
-            Ok(m) => m
-                .get(id)
-                .map(|ms| ms.iter().filter(|m| m.kind == "User").map(|m| m.id.clone()).collect())
-                .unwrap_or_default(),
-            Err(e) => {
-                tracing::error!("members of group {id}: {e}");
-                Vec::new()
-            }
-        }
+        let mut all = self.store.tenant(self.tenant).members_of(&ids).await.map_err(internal)?;
+        Ok(all.remove(id).unwrap_or_default().into_iter().map(|m| m.id).collect())
     }
 
-    /// POST /Groups, without the mapping rules.
-    async fn create_group_inner(&self, body: &Value) -> Result<Resource, ScimError> {
+    /// POST /Groups. The mapping rules place its members in the same transaction.
+    pub async fn create_group(&self, body: &Value) -> Result<Resource, ScimError> {
         let mut res = validate_resource(body, schema(), Mode::Create)?;
         let ids = member_ids(res.get("members"));
         if let Value::Object(m) = &mut res {
@@ -278,7 +230,12 @@ impl Scim<'_> {
         let id = uuid::Uuid::new_v4().to_string();
         let members = self.resolve_members(&ids, Some(&id)).await?;
         let data = serde_json::to_string(&res).map_err(json_error)?;
-        self.store.tenant(self.tenant).insert_group(&id, &cols, &data, &members, now_ms()).await.map_err(internal)?;
+        let planner = self.planner().await?;
+        self.store
+            .tenant(self.tenant)
+            .insert_group(&id, &cols, &data, &members, now_ms(), planner.as_deref())
+            .await
+            .map_err(internal)?;
         let row = self.load_group(&id).await?;
         self.group_with_members(&row).await
     }
@@ -293,8 +250,9 @@ impl Scim<'_> {
         }
     }
 
-    /// PUT /Groups/{id}.
-    async fn replace_group_inner(&self, id: &str, body: &Value, if_match: Option<&str>) -> Result<Resource, ScimError> {
+    /// PUT /Groups/{id}. The mapping rules re-place the members it adds and removes in the
+    /// same transaction.
+    pub async fn replace_group(&self, id: &str, body: &Value, if_match: Option<&str>) -> Result<Resource, ScimError> {
         let row = self.load_group(id).await?;
         check_if_match(if_match, row.version)?;
         let existing: Value = serde_json::from_str(&row.data).unwrap_or(Value::Null);
@@ -307,10 +265,25 @@ impl Scim<'_> {
         let members = self.resolve_members(&ids, Some(id)).await?;
         let data = serde_json::to_string(&res).map_err(json_error)?;
         let expected = if_match.map(|_| row.version);
+        let planner = self.planner().await?;
+        let touched = match &planner {
+            Some(_) => changed(self.member_ids_of(id).await?, members.iter().map(|(m, _)| m.clone()).collect()),
+            None => Vec::new(),
+        };
         let written = self
             .store
             .tenant(self.tenant)
-            .update_group(id, &cols, &data, expected, Some(&members), &[], &[], now_ms())
+            .update_group(
+                id,
+                &cols,
+                &data,
+                expected,
+                Some(&members),
+                &[],
+                &[],
+                now_ms(),
+                planner.as_deref().map(|p| (p, touched.as_slice())),
+            )
             .await
             .map_err(internal)?;
         if !written {
@@ -325,8 +298,9 @@ impl Scim<'_> {
     }
 
     /// PATCH /Groups/{id}. Returns the group (members included only when `return_members`) and
-    /// a summary of the operations.
-    async fn patch_group_inner(
+    /// a summary of the operations. The mapping rules re-place the members it adds and removes
+    /// in the same transaction.
+    pub async fn patch_group(
         &self,
         id: &str,
         body: &Value,
@@ -451,10 +425,28 @@ impl Scim<'_> {
         let add = self.resolve_members(&changes.add, Some(id)).await?;
         let data = serde_json::to_string(&res).map_err(json_error)?;
         let expected = if_match.map(|_| row.version);
+        let planner = self.planner().await?;
+        let touched = match (&planner, &replace) {
+            (None, _) => Vec::new(),
+            (Some(_), Some(list)) => {
+                changed(self.member_ids_of(id).await?, list.iter().map(|(m, _)| m.clone()).collect())
+            }
+            (Some(_), None) => add.iter().map(|(m, _)| m.clone()).chain(changes.remove.iter().cloned()).collect(),
+        };
         let written = self
             .store
             .tenant(self.tenant)
-            .update_group(id, &cols, &data, expected, replace.as_deref(), &add, &changes.remove, now_ms())
+            .update_group(
+                id,
+                &cols,
+                &data,
+                expected,
+                replace.as_deref(),
+                &add,
+                &changes.remove,
+                now_ms(),
+                planner.as_deref().map(|p| (p, touched.as_slice())),
+            )
             .await
             .map_err(internal)?;
         if !written {
@@ -470,11 +462,15 @@ impl Scim<'_> {
         Ok((resource, summary))
     }
 
-    /// DELETE /Groups/{id}.
-    async fn delete_group_inner(&self, id: &str, if_match: Option<&str>) -> Result<(), ScimError> {
+    /// DELETE /Groups/{id}. The mapping rules re-place its former members in the same
+    /// transaction.
+    pub async fn delete_group(&self, id: &str, if_match: Option<&str>) -> Result<(), ScimError> {
         let row = self.load_group(id).await?;
         check_if_match(if_match, row.version)?;
-        if self.store.tenant(self.tenant).delete_group(id).await.map_err(internal)? {
+        let planner = self.planner().await?;
+        let touched = if planner.is_some() { self.member_ids_of(id).await? } else { Vec::new() };
+        let placement = planner.as_deref().map(|p| (p, touched.as_slice()));
+        if self.store.tenant(self.tenant).delete_group(id, placement).await.map_err(internal)? {
             Ok(())
         } else {
             Err(not_found("Group", id))

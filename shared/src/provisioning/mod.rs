@@ -52,25 +52,6 @@ pub struct Resource {
     pub json: Value,
 }
 
-impl Scim<'_> {
-    /// Whether mapping rules or a default user group could place anyone in this tenant (one
-    /// cheap query, so writes of tenants without mappings pay almost nothing).
-    async fn mappings_active(&self) -> bool {
-        self.store.tenant(self.tenant).mappings_active().await.unwrap_or_else(|e| {
-            tracing::error!("mapping check: {e}");
-            false
-        })
-    }
-
-    /// Re-places users after a write. The write has happened and is acknowledged; a failure here
-    /// is logged, and the next change or rule evaluation of the tenant repairs it.
-    async fn place(&self, users: &[String]) {
-        if let Err(e) = crate::mappings::place_users(self.store, self.tenant, users).await {
-            tracing::error!(tenant = %self.tenant, "mapping rules could not place {} users: {e}", users.len());
-        }
-    }
-}
-
 impl Resource {
     /// The ETag.
     pub fn etag(&self) -> String {

@@ -41,6 +41,103 @@ macro_rules! apply_placement {
 use crate::error::DomainResult;
 pub(crate) use apply_placement;
 
+/// What a group write's transaction reads back for the mapping rules: the users the write
+/// touched, as they are inside the transaction (after the write).
+#[derive(Clone, Debug, Default)]
+pub struct Touched {
+    /// (user id, resource JSON).
+    pub users: Vec<(String, String)>,
+    /// Their direct SCIM groups: (user, group).
+    pub direct: Vec<(String, String)>,
+    /// Every group-in-group edge of the tenant: (member group, parent group).
+    pub edges: Vec<(String, String)>,
+    /// Their current rule- and default-made memberships.
+    pub current: Vec<RuleMembership>,
+}
+
+/// Plans the placement of touched users (the mapping rules, compiled once before the write).
+pub type Planner<'a> = &'a (dyn Fn(&Touched) -> Placement + Send + Sync);
+
+/// Inside a group write's open transaction `$tx`, after the write: re-places the users it
+/// touched. `$touched` are the member ids added or removed (users, and groups whose users
+/// gain or lose the group through nesting); their users are read back inside the transaction,
+/// planned by `$planner` (an `Option<Planner>`) and placed, so the write and the placement
+/// commit together.
+macro_rules! place_touched {
+    ($tx:ident, $tenant:expr, $data_out:expr, $planner:expr, $touched:expr, $now:expr) => {
+        if let Some(planner) = $planner {
+            let tenant: &str = $tenant;
+            let touched: &[String] = $touched;
+            let edges: Vec<(String, String)> = sqlx::query_as(
+                "SELECT member_id, group_id FROM scim_group_members WHERE tenant_id = $1 AND member_type = 'Group'",
+            )
+            .bind(tenant)
+            .fetch_all(&mut *$tx)
+            .await?;
+            // The touched groups and every group nested in them.
+            let mut children: std::collections::HashMap<&str, Vec<&str>> = std::collections::HashMap::new();
+            for (child, parent) in &edges {
+                children.entry(parent.as_str()).or_default().push(child.as_str());
+            }
+            let mut groups: Vec<String> = Vec::new();
+            let mut todo: Vec<&str> = touched.iter().map(String::as_str).collect();
+            while let Some(g) = todo.pop() {
+                if groups.iter().any(|x| x == g) {
+                    continue;
+                }
+                groups.push(g.to_string());
+                if let Some(cs) = children.get(g) {
+                    todo.extend(cs.iter().copied());
+                }
+            }
+            // Their users, and the touched ids themselves (those that are users).
+            let mut users: std::collections::BTreeSet<String> = touched.iter().cloned().collect();
+            for chunk in groups.chunks(500) {
+                let sql = format!(
+                    "SELECT member_id FROM scim_group_members WHERE tenant_id = $1 AND member_type = 'User' AND group_id IN ({})",
+                    $crate::store::placeholders(2, chunk.len())
+                );
+                let mut q = sqlx::query_scalar::<_, String>(&sql).bind(tenant);
+                for g in chunk {
+                    q = q.bind(g);
+                }
+                users.extend(q.fetch_all(&mut *$tx).await?);
+            }
+            let users: Vec<String> = users.into_iter().collect();
+            let mut read = $crate::store::Touched { edges, ..Default::default() };
+            for chunk in users.chunks(500) {
+                let list = $crate::store::placeholders(2, chunk.len());
+                let sql = format!("SELECT t.id, {} FROM scim_users t WHERE t.tenant_id = $1 AND t.id IN ({list})", $data_out);
+                let mut q = sqlx::query_as::<_, (String, String)>(&sql).bind(tenant);
+                for u in chunk {
+                    q = q.bind(u);
+                }
+                read.users.extend(q.fetch_all(&mut *$tx).await?);
+                let sql = format!(
+                    "SELECT member_id, group_id FROM scim_group_members WHERE tenant_id = $1 AND member_id IN ({list})"
+                );
+                let mut q = sqlx::query_as::<_, (String, String)>(&sql).bind(tenant);
+                for u in chunk {
+                    q = q.bind(u);
+                }
+                read.direct.extend(q.fetch_all(&mut *$tx).await?);
+                let sql = format!(
+                    "SELECT user_id, group_id, reason, rule_id FROM user_group_members \
+                     WHERE tenant_id = $1 AND reason IN ('rule', 'default') AND user_id IN ({list})"
+                );
+                let mut q = sqlx::query_as::<_, (String, String, String, String)>(&sql).bind(tenant);
+                for u in chunk {
+                    q = q.bind(u);
+                }
+                read.current.extend(q.fetch_all(&mut *$tx).await?);
+            }
+            let placement = planner(&read);
+            $crate::store::mappings::apply_placement!($tx, tenant, placement, $now);
+        }
+    };
+}
+pub(crate) use place_touched;
+
 /// A stored rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleRecord {

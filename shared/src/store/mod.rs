@@ -47,7 +47,7 @@ pub fn fold_ascii(s: &str) -> String {
     scim_sql::fold(s)
 }
 pub use directory::DirectoryRow;
-pub use mappings::{RuleMembership, RuleRecord};
+pub use mappings::{Planner, RuleMembership, RuleRecord, Touched};
 pub use sessions::SessionBackend;
 pub use tenants::{NewTenant, TenantStore};
 pub use user_groups::{MembershipRecord, UserGroupRecord};

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::mappings::{apply_placement, Placement};
+use super::mappings::{apply_placement, place_touched, Placement, Planner};
 use super::scim_sql::{Arg, Dialect, Sql};
 use super::{unique_violation, with_pool, Backend, TenantStore, Unique};
 use crate::error::{DomainError, DomainResult};
@@ -253,8 +253,7 @@ impl TenantStore<'_> {
             self.json_in(10)
         );
         with_pool!(self.store, |p| {
-            let mut tx = p.begin().await?;
-            sqlx::query(&sql)
+            let insert = sqlx::query(&sql)
                 .bind(self.id.as_str())
                 .bind(id)
                 .bind(&cols.user_name)
@@ -267,10 +266,14 @@ impl TenantStore<'_> {
                 .bind(data)
                 .bind(now_ms)
                 .bind(&cols.sort_name)
-                .bind(&cols.search_text)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_user_conflict)?;
+                .bind(&cols.search_text);
+            if placement.is_empty() {
+                // Nothing to place: one statement, no transaction to open.
+                insert.execute(p).await.map_err(map_user_conflict)?;
+                return DomainResult::Ok(());
+            }
+            let mut tx = p.begin().await?;
+            insert.execute(&mut *tx).await.map_err(map_user_conflict)?;
             apply_placement!(tx, self.id.as_str(), placement, now_ms);
             tx.commit().await?;
             DomainResult::Ok(())
@@ -380,8 +383,7 @@ impl TenantStore<'_> {
             self.json_in(7)
         );
         with_pool!(self.store, |p| {
-            let mut tx = p.begin().await?;
-            let n = sqlx::query(&sql)
+            let update = sqlx::query(&sql)
                 .bind(&cols.user_name)
                 .bind(&cols.user_name_norm)
                 .bind(&cols.external_id)
@@ -394,11 +396,13 @@ impl TenantStore<'_> {
                 .bind(id)
                 .bind(expected_version)
                 .bind(&cols.sort_name)
-                .bind(&cols.search_text)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_user_conflict)?
-                .rows_affected();
+                .bind(&cols.search_text);
+            if placement.is_empty() {
+                let n = update.execute(p).await.map_err(map_user_conflict)?.rows_affected();
+                return DomainResult::Ok(n > 0);
+            }
+            let mut tx = p.begin().await?;
+            let n = update.execute(&mut *tx).await.map_err(map_user_conflict)?.rows_affected();
             if n == 0 {
                 // Someone else wrote first: the placement was planned for the old version.
                 tx.rollback().await?;
@@ -492,7 +496,10 @@ impl TenantStore<'_> {
         data: &str,
         members: &[(String, String)],
         now_ms: i64,
+        planner: Option<Planner<'_>>,
     ) -> DomainResult<()> {
+        let touched: Vec<String> = members.iter().map(|(m, _)| m.clone()).collect();
+        let data_out = self.data_out();
         let sql = format!(
             "INSERT INTO scim_groups (tenant_id, id, display_name, display_name_norm, external_id, data, version, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, {}, 1, $7, $7)",
@@ -511,6 +518,7 @@ impl TenantStore<'_> {
                 .execute(&mut *tx)
                 .await?;
             insert_members!(tx, self.id.as_str(), id, members, now_ms);
+            place_touched!(tx, self.id.as_str(), data_out, planner, &touched, now_ms);
             tx.commit().await?;
             DomainResult::Ok(())
         })
@@ -546,7 +554,13 @@ impl TenantStore<'_> {
         add: &[(String, String)],
         remove: &[String],
         now_ms: i64,
+        placement: Option<(Planner<'_>, &[String])>,
     ) -> DomainResult<bool> {
+        let data_out = self.data_out();
+        let (planner, touched) = match placement {
+            Some((p, t)) => (Some(p), t),
+            None => (None, &[][..]),
+        };
         let sql = format!(
             "UPDATE scim_groups SET display_name = $1, display_name_norm = $2, external_id = $3, data = {}, version = version + 1, updated_at = $5 \
              WHERE tenant_id = $6 AND id = $7 AND ($8 < 0 OR version = $8)",
@@ -587,13 +601,19 @@ impl TenantStore<'_> {
                     .await?;
             }
             insert_members!(tx, self.id.as_str(), id, add, now_ms);
+            place_touched!(tx, self.id.as_str(), data_out, planner, touched, now_ms);
             tx.commit().await?;
             DomainResult::Ok(true)
         })
     }
 
     /// Deletes a group, its members, and its memberships in other groups.
-    pub async fn delete_group(&self, id: &str) -> DomainResult<bool> {
+    pub async fn delete_group(&self, id: &str, placement: Option<(Planner<'_>, &[String])>) -> DomainResult<bool> {
+        let data_out = self.data_out();
+        let (planner, touched) = match placement {
+            Some((p, t)) => (Some(p), t),
+            None => (None, &[][..]),
+        };
         with_pool!(self.store, |p| {
             let mut tx = p.begin().await?;
             sqlx::query("DELETE FROM scim_group_members WHERE tenant_id = $1 AND (group_id = $2 OR member_id = $2)")
@@ -607,6 +627,7 @@ impl TenantStore<'_> {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
+            place_touched!(tx, self.id.as_str(), data_out, planner, touched, crate::clock::now_ms());
             tx.commit().await?;
             DomainResult::Ok(n > 0)
         })
