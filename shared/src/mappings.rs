@@ -155,48 +155,72 @@ pub async fn place_users(store: &Store, tenant: &TenantId, user_ids: &[String]) 
 
 /// Re-places every user of the tenant, a batch at a time; returns how many were evaluated.
 pub async fn place_all(store: &Store, tenant: &TenantId) -> DomainResult<usize> {
-    place_all_reporting(store, tenant, None).await
+    let (n, outcome) = place_all_reporting(store, tenant, None).await;
+    outcome.map(|_| n)
 }
 
-async fn place_all_reporting(store: &Store, tenant: &TenantId, run: Option<&str>) -> DomainResult<usize> {
+/// How a whole-tenant run ended.
+#[derive(Debug, PartialEq, Eq)]
+enum RunEnd {
+    /// Every user was evaluated.
+    Done,
+    /// A newer run started (after a newer rule change) and takes over.
+    Superseded,
+}
+
+/// The users evaluated, and how the run ended. A run (`run`: its id) stops before its next
+/// batch once a newer run of the tenant has started, on this instance or another: the newer
+/// one has the newer rules, and two runs would only race each other.
+async fn place_all_reporting(store: &Store, tenant: &TenantId, run: Option<&str>) -> (usize, DomainResult<RunEnd>) {
     let t = store.tenant(tenant);
-    let placer = Placer::load(store, tenant).await?;
-    let mut after = String::new();
     let mut n = 0;
-    loop {
-        let ids = t.user_ids_after(&after, BATCH as i64).await?;
-        let Some(last) = ids.last() else { break };
-        after = last.clone();
-        place_batch(store, tenant, &placer, &ids).await?;
-        n += ids.len();
-        if let Some(run) = run {
-            t.update_mapping_run(run, n as i64, None, None).await?;
+    let outcome = async {
+        let placer = Placer::load(store, tenant).await?;
+        let mut after = String::new();
+        loop {
+            if let Some(run) = run {
+                if t.latest_mapping_run().await?.is_some_and(|latest| latest.id != run) {
+                    return Ok(RunEnd::Superseded);
+                }
+            }
+            let ids = t.user_ids_after(&after, BATCH as i64).await?;
+            let Some(last) = ids.last() else { return Ok(RunEnd::Done) };
+            after = last.clone();
+            place_batch(store, tenant, &placer, &ids).await?;
+            n += ids.len();
+            if let Some(run) = run {
+                t.update_mapping_run(run, n as i64, None, None).await?;
+            }
         }
     }
-    Ok(n)
+    .await;
+    (n, outcome)
 }
 
 /// Starts re-placing every user of the tenant in the background (after a rule or default-group
 /// change) and returns at once; progress is in [`latest_run`]. The rule change itself is saved
 /// before this is called; if the process stops midway, the run stays unfinished and the next
-/// change (or "Re-evaluate now") places everyone again.
+/// change (or "Re-evaluate now") places everyone again. A run still going for an earlier change
+/// stops at its next batch and is recorded as superseded.
 pub async fn start_place_all(store: &Store, tenant: &TenantId, reason: &str) -> DomainResult<String> {
     let id = uuid::Uuid::new_v4().to_string();
     let t = store.tenant(tenant);
-    t.start_mapping_run(&id, reason, t.user_count().await?, now_ms()).await?;
+    // Strictly after the latest run, so that "the latest" is never a tie.
+    let started = t.latest_mapping_run().await?.map_or(0, |r| r.started_at_ms + 1).max(now_ms());
+    t.start_mapping_run(&id, reason, t.user_count().await?, started).await?;
     let (store, tenant, run) = (store.clone(), tenant.clone(), id.clone());
     tokio::spawn(async move {
-        let outcome = place_all_reporting(&store, &tenant, Some(&run)).await;
+        let (n, outcome) = place_all_reporting(&store, &tenant, Some(&run)).await;
         let t = store.tenant(&tenant);
-        let recorded = match outcome {
-            Ok(n) => t.update_mapping_run(&run, n as i64, Some(now_ms()), None).await,
+        let error = match outcome {
+            Ok(RunEnd::Done) => None,
+            Ok(RunEnd::Superseded) => Some("stopped: a newer evaluation started after a later change".to_string()),
             Err(e) => {
                 tracing::error!(%tenant, "mapping evaluation failed: {e}");
-                let done = t.latest_mapping_run().await.ok().flatten().map(|r| r.done).unwrap_or(0);
-                t.update_mapping_run(&run, done, Some(now_ms()), Some(&e.to_string())).await
+                Some(e.to_string())
             }
         };
-        if let Err(e) = recorded {
+        if let Err(e) = t.update_mapping_run(&run, n as i64, Some(now_ms()), error.as_deref()).await {
             tracing::error!(%tenant, "mapping run record failed: {e}");
         }
     });
@@ -435,4 +459,39 @@ async fn place_batch(store: &Store, tenant: &TenantId, placer: &Placer, ids: &[S
     let users: Vec<(&str, &Value)> = batch.users.iter().map(|(id, _, r)| (id.as_str(), r)).collect();
     let placement = placer.placement(&users, &batch.idp, t.rule_memberships(ids).await?);
     t.apply_rule_memberships(&placement, now_ms()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dto::ConsoleRole;
+    use crate::ids::AccountId;
+    use crate::store::{NewAccount, NewTenant};
+
+    #[tokio::test]
+    async fn a_run_stops_once_a_newer_one_has_started() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.expect("store");
+        store.migrate().await.expect("migrate");
+        let tenant = TenantId::random();
+        let admin = NewAccount {
+            id: AccountId::random(),
+            role: ConsoleRole::OrgAdmin,
+            email: "a@x.test".into(),
+            email_normalized: "a@x.test".into(),
+            name: "A".into(),
+            password_hash: "x".into(),
+        };
+        store.create_tenant_with_admin(&NewTenant { id: tenant.clone(), name: "X".into() }, &admin, 1).await.unwrap();
+        let t = store.tenant(&tenant);
+        t.start_mapping_run("older", "rule created", 0, 10).await.unwrap();
+        t.start_mapping_run("newer", "rule changed", 0, 11).await.unwrap();
+        let (n, end) = place_all_reporting(&store, &tenant, Some("older")).await;
+        assert_eq!((n, end.unwrap()), (0, RunEnd::Superseded));
+        let (_, end) = place_all_reporting(&store, &tenant, Some("newer")).await;
+        assert_eq!(end.unwrap(), RunEnd::Done);
+        // A run started now is strictly the latest, even within the same millisecond.
+        let id = start_place_all(&store, &tenant, "re-evaluate").await.unwrap();
+        assert_eq!(t.latest_mapping_run().await.unwrap().map(|r| r.id), Some(id));
+    }
 }
