@@ -205,6 +205,8 @@ async fn place_all_reporting(store: &Store, tenant: &TenantId, run: Option<&str>
 pub async fn start_place_all(store: &Store, tenant: &TenantId, reason: &str) -> DomainResult<String> {
     let id = uuid::Uuid::new_v4().to_string();
     let t = store.tenant(tenant);
+    // Rules or the default group came, went or changed: SCIM writes must see it at once.
+    t.cached_settings_changed().await?;
     // Strictly after the latest run, so that "the latest" is never a tie.
     let started = t.latest_mapping_run().await?.map_or(0, |r| r.started_at_ms + 1).max(now_ms());
     t.start_mapping_run(&id, reason, t.user_count().await?, started).await?;

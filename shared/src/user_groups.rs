@@ -111,6 +111,8 @@ pub async fn delete(store: &Store, tenant: &TenantId, actor: &Actor, id: &str) -
     if !store.tenant(tenant).delete_user_group(id).await? {
         return Err(DomainError::NotFound);
     }
+    // Its mapping rules and its default flag went with it.
+    store.tenant(tenant).cached_settings_changed().await?;
     activity::record(
         store,
         tenant,

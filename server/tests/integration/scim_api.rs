@@ -11,6 +11,7 @@ use crate::both_backends;
 use crate::common::*;
 
 both_backends!(
+    a_revocation_reaches_every_instance,
     bad_requests_get_scim_errors_and_change_nothing,
     credentials_are_checked_and_never_reveal_a_tenant,
     tenants_are_isolated_on_every_endpoint,
@@ -823,4 +824,38 @@ async fn oauth_client_credentials(db: Db) {
         app.send(token_req(&t.id, Some(basic), "grant_type=client_credentials".into())).await.status(),
         StatusCode::UNAUTHORIZED
     );
+}
+
+/// Credentials are cached per instance; a revocation made on one instance drops them on the
+/// others at once (PostgreSQL NOTIFY), not only after the cache's lifetime.
+async fn a_revocation_reaches_every_instance(db: Db) {
+    let app = TestApp::new(db).await;
+    let t = app.scim_tenant("Acme").await;
+    let tenant = roster_shared::ids::TenantId::parse(&t.id).unwrap();
+    // A second instance on the same database.
+    let other = roster_shared::store::Store::connect(&app.db.url).await.expect("second instance");
+    other.listen_for_credential_changes();
+    let ok = roster_shared::credentials::authenticate_bearer(&other, &tenant, &t.token).await.unwrap();
+    assert!(ok.is_some());
+    assert_eq!(other.tenant_cache().cached_for(&t.id), 1, "the second instance caches the credential");
+    // The first instance's own cache, too; a revocation there drops it at once.
+    let (status, _, _) = app.scim("GET", &t.id, &t.token, "/Users", None).await;
+    assert_eq!(status.as_u16(), 200);
+    let id = roster_shared::ids::CredentialId::parse(&t.token_id).unwrap();
+    assert!(roster_shared::credentials::revoke(&app.store, &tenant, &id).await.unwrap());
+    assert_eq!(app.store.tenant_cache().cached_for(&t.id), 0);
+    let (status, _, _) = app.scim("GET", &t.id, &t.token, "/Users", None).await;
+    assert_eq!(status.as_u16(), 401);
+    if app.db.url.starts_with("postgres") {
+        // The other instance hears of it (the listener may still be connecting: wait for it).
+        for _ in 0..500 {
+            if other.tenant_cache().cached_for(&t.id) == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(other.tenant_cache().cached_for(&t.id), 0, "dropped by the notification");
+        let refused = roster_shared::credentials::authenticate_bearer(&other, &tenant, &t.token).await.unwrap();
+        assert!(refused.is_none());
+    }
 }

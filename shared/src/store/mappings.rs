@@ -271,6 +271,9 @@ impl TenantStore<'_> {
 
     /// Whether the tenant has mapping rules or a default user group.
     pub async fn mappings_active(&self) -> DomainResult<bool> {
+        if let Some(active) = self.store.cache.mappings_active(self.id.as_str()) {
+            return Ok(active);
+        }
         let n = with_pool!(self.store, |p| {
             sqlx::query_scalar::<_, i64>(
                 "SELECT (SELECT COUNT(*) FROM mapping_rules WHERE tenant_id = $1) \
@@ -280,6 +283,7 @@ impl TenantStore<'_> {
             .fetch_one(p)
             .await
         })?;
+        self.store.cache.set_mappings_active(self.id.as_str(), n > 0);
         Ok(n > 0)
     }
 
