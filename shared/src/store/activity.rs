@@ -104,6 +104,7 @@ impl super::Store {
     /// Appends records of any tenants in one transaction.
     pub async fn insert_activity(&self, records: &[(crate::ids::TenantId, NewActivity)]) -> DomainResult<()> {
         const COLUMNS: usize = 16;
+        let anonymous = matches!(self.backend(), super::Backend::Sqlite);
         with_pool!(self, |p| {
             let mut tx = p.begin().await?;
             for chunk in records.chunks(200) {
@@ -114,7 +115,13 @@ impl super::Store {
                     if i > 0 {
                         sql.push_str(", ");
                     }
-                    let cols: Vec<String> = (1..=COLUMNS).map(|c| format!("${}", i * COLUMNS + c)).collect();
+                    // SQLite gets anonymous `?`s: sqlx looks every numbered parameter up by name,
+                    // and SQLite finds a name by scanning the statement's list, so 3,200 numbered
+                    // parameters cost millions of steps a batch (it was 43% of the server's CPU
+                    // under SCIM load). Each value appears once, in order, so `?` binds the same.
+                    let cols: Vec<String> = (1..=COLUMNS)
+                        .map(|c| if anonymous { "?".to_string() } else { format!("${}", i * COLUMNS + c) })
+                        .collect();
                     sql.push('(');
                     sql.push_str(&cols.join(", "));
                     sql.push(')');

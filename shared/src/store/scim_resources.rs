@@ -283,8 +283,11 @@ impl TenantStore<'_> {
     /// Inserts many users in one transaction: all or none (`Conflict` names the first taken
     /// userName's position if one is). Used by CSV import and by the load benchmark's seeding.
     pub async fn insert_users(&self, users: &[NewUserRow], now_ms: i64) -> DomainResult<()> {
-        // 12 parameters a row (and the tenant); 500 rows stay far below both backends' parameter limits.
+        // 12 parameters a row (and the tenant); 500 rows stay far below both backends' parameter
+        // limits. SQLite gets anonymous `?`s, each value bound where it appears (see
+        // `insert_activity` for why numbered parameters cost so much there).
         const CHUNK: usize = 500;
+        let anonymous = matches!(self.store.backend(), Backend::Sqlite);
         let json = |n: usize| self.json_in(n);
         with_pool!(self.store, |p| {
             let mut tx = p.begin().await?;
@@ -296,6 +299,10 @@ impl TenantStore<'_> {
                     let b = i * 12;
                     if i > 0 {
                         sql.push_str(", ");
+                    }
+                    if anonymous {
+                        sql.push_str("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)");
+                        continue;
                     }
                     let p: Vec<String> = (2..=13).map(|k| format!("${}", b + k)).collect();
                     sql.push_str(&format!(
@@ -315,8 +322,14 @@ impl TenantStore<'_> {
                         p[11]
                     ));
                 }
-                let mut q = sqlx::query(&sql).bind(self.id.as_str());
+                let mut q = sqlx::query(&sql);
+                if !anonymous {
+                    q = q.bind(self.id.as_str());
+                }
                 for u in chunk {
+                    if anonymous {
+                        q = q.bind(self.id.as_str());
+                    }
                     q = q
                         .bind(&u.id)
                         .bind(&u.columns.user_name)
@@ -327,9 +340,11 @@ impl TenantStore<'_> {
                         .bind(u.columns.active)
                         .bind(&u.source)
                         .bind(&u.data)
-                        .bind(now_ms)
-                        .bind(&u.columns.sort_name)
-                        .bind(&u.columns.search_text);
+                        .bind(now_ms);
+                    if anonymous {
+                        q = q.bind(now_ms);
+                    }
+                    q = q.bind(&u.columns.sort_name).bind(&u.columns.search_text);
                 }
                 q.execute(&mut *tx).await?;
             }
