@@ -80,6 +80,7 @@ pub fn router(services: Services, web: WebOptions) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(leptos_options)
+        .layer(axum::middleware::from_fn(crate::http::errors::status_by_kind))
         .layer(sessions)
         // No dashboard request may hang a connection forever.
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

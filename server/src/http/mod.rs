@@ -1,6 +1,7 @@
 //! HTTP pieces that are not the dashboard itself: probes and middleware.
 
 pub mod csrf;
+pub mod errors;
 pub mod export;
 pub mod health;
 pub mod trace;
