@@ -234,11 +234,6 @@ pub async fn latest_run(store: &Store, tenant: &TenantId) -> DomainResult<Option
     store.tenant(tenant).latest_mapping_run().await
 }
 
-async fn compiled(store: &Store, tenant: &TenantId) -> DomainResult<Vec<Rule>> {
-    let defs = list(store, tenant).await?;
-    mapping::compile(&defs).map_err(|(i, e)| DomainError::Internal(format!("stored mapping rule {i}: {}", e.detail)))
-}
-
 /// What one batch of users looks like to the rules: each user's resource and IdP groups
 /// (direct and nested).
 struct Batch {
@@ -335,8 +330,14 @@ struct Placer {
 }
 
 impl Placer {
+    /// The tenant's enabled rules, compiled, and its default user group (read through the
+    /// per-instance cache that SCIM writes share, dropped on every rule or default change).
     async fn load(store: &Store, tenant: &TenantId) -> DomainResult<Placer> {
-        Ok(Placer { rules: compiled(store, tenant).await?, default: store.tenant(tenant).default_user_group().await? })
+        let (records, default) = store.tenant(tenant).placement_settings().await?;
+        let defs: Vec<RuleDef> = records.iter().map(def).collect();
+        let rules = mapping::compile(&defs)
+            .map_err(|(i, e)| DomainError::Internal(format!("stored mapping rule {i}: {}", e.detail)))?;
+        Ok(Placer { rules, default })
     }
 
     /// The placement of `users` ((id, resource)) against their current rule memberships.
@@ -495,5 +496,36 @@ mod tests {
         // A run started now is strictly the latest, even within the same millisecond.
         let id = start_place_all(&store, &tenant, "re-evaluate").await.unwrap();
         assert_eq!(t.latest_mapping_run().await.unwrap().map(|r| r.id), Some(id));
+    }
+
+    /// What every SCIM write of a tenant with rules asks must be index lookups, not scans of
+    /// the tenant's memberships (SQLite, without statistics, chose the scan before 0006).
+    #[tokio::test]
+    async fn placement_queries_use_their_indexes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let store = Store::connect(&url).await.expect("store");
+        store.migrate().await.expect("migrate");
+        let crate::store::Pool::Sqlite(pool) = &store.pool else { unreachable!() };
+        for (sql, index) in [
+            (
+                "SELECT user_id, group_id, reason, rule_id FROM user_group_members \
+                 WHERE tenant_id = 't' AND reason IN ('rule', 'default') AND user_id IN ('a', 'b')",
+                "user_group_members_user",
+            ),
+            (
+                "SELECT member_id, group_id FROM scim_group_members WHERE tenant_id = 't' AND member_type = 'Group'",
+                "scim_group_members_nested",
+            ),
+            (
+                "SELECT member_id, group_id FROM scim_group_members WHERE tenant_id = 't' AND member_id IN ('a')",
+                "scim_group_members_member",
+            ),
+        ] {
+            let plan: Vec<(i64, i64, i64, String)> =
+                sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}")).fetch_all(pool).await.expect("plan");
+            let detail = plan.iter().map(|p| p.3.as_str()).collect::<Vec<_>>().join("; ");
+            assert!(detail.contains(index), "{sql}: {detail}");
+        }
     }
 }

@@ -35,7 +35,11 @@ const AUTH_CHANNEL: &str = "roster_auth";
 pub struct TenantCache {
     entries: Mutex<HashMap<(String, String), (Instant, FoundCredential)>>,
     mappings: Mutex<HashMap<String, (Instant, bool)>>,
+    placement: Mutex<HashMap<String, (Instant, Placement)>>,
 }
+
+/// A tenant's mapping rules and default user group.
+type Placement = (Vec<super::RuleRecord>, Option<String>);
 
 impl TenantCache {
     fn get(&self, tenant: &str, secret_hash: &str) -> Option<FoundCredential> {
@@ -61,6 +65,9 @@ impl TenantCache {
         if let Ok(mut mappings) = self.mappings.lock() {
             mappings.remove(tenant);
         }
+        if let Ok(mut placement) = self.placement.lock() {
+            placement.remove(tenant);
+        }
     }
 
     fn clear(&self) {
@@ -69,6 +76,23 @@ impl TenantCache {
         }
         if let Ok(mut mappings) = self.mappings.lock() {
             mappings.clear();
+        }
+        if let Ok(mut placement) = self.placement.lock() {
+            placement.clear();
+        }
+    }
+
+    pub(crate) fn placement(&self, tenant: &str) -> Option<Placement> {
+        let placement = self.placement.lock().ok()?;
+        placement.get(tenant).filter(|(at, _)| at.elapsed() < AUTH_CACHE_TTL).map(|(_, v)| v.clone())
+    }
+
+    pub(crate) fn set_placement(&self, tenant: &str, settings: &Placement) {
+        if let Ok(mut placement) = self.placement.lock() {
+            if placement.len() >= AUTH_CACHE_MAX {
+                placement.clear();
+            }
+            placement.insert(tenant.to_string(), (Instant::now(), settings.clone()));
         }
     }
 

@@ -289,6 +289,21 @@ impl TenantStore<'_> {
 
     /// The tenant's default user group.
     pub async fn default_user_group(&self) -> DomainResult<Option<String>> {
+        self.read_default_user_group().await
+    }
+
+    /// The rules and the default user group, as placing users needs them on every SCIM write:
+    /// from this instance's cache when fresh (see `credentials::TenantCache`).
+    pub async fn placement_settings(&self) -> DomainResult<(Vec<RuleRecord>, Option<String>)> {
+        if let Some(settings) = self.store.cache.placement(self.id.as_str()) {
+            return Ok(settings);
+        }
+        let settings = (self.mapping_rules().await?, self.read_default_user_group().await?);
+        self.store.cache.set_placement(self.id.as_str(), &settings);
+        Ok(settings)
+    }
+
+    async fn read_default_user_group(&self) -> DomainResult<Option<String>> {
         let id = with_pool!(self.store, |p| {
             sqlx::query_scalar::<_, String>("SELECT id FROM user_groups WHERE tenant_id = $1 AND is_default LIMIT 1")
                 .bind(self.id.as_str())

@@ -31,6 +31,7 @@ pub(super) fn sqlite() -> Migrator {
         (3, "user groups", "0003_user_groups.sql"),
         (4, "mappings", "0004_mappings.sql"),
         (5, "support", "0005_support.sql"),
+        (6, "placement indexes", "0006_placement_indexes.sql"),
     ))
 }
 
@@ -41,6 +42,7 @@ pub(super) fn postgres() -> Migrator {
         (3, "user groups", "0003_user_groups.sql"),
         (4, "mappings", "0004_mappings.sql"),
         (5, "support", "0005_support.sql"),
+        (6, "placement indexes", "0006_placement_indexes.sql"),
     ))
 }
 
