@@ -13,7 +13,7 @@ use crate::dto::{
 use crate::error::{DomainError, DomainResult};
 use crate::ids::TenantId;
 use crate::provisioning::Scim;
-use crate::store::{DirectoryRow, MembershipRecord, Store};
+use crate::store::{DirectoryRow, MembershipRecord, SortKey, Store};
 
 /// Largest page of the users table.
 pub const MAX_PAGE_SIZE: u32 = 200;
@@ -313,24 +313,79 @@ pub async fn delete_manual(store: &Store, tenant: &TenantId, actor: &Actor, id: 
     Ok(())
 }
 
-/// Every user's id and userName matching a query, in table order (for export; at most `limit`).
-pub async fn export(store: &Store, tenant: &TenantId, q: &UserQuery, limit: i64) -> DomainResult<Vec<UserListItem>> {
-    let t = store.tenant(tenant);
-    let mut out = Vec::new();
-    let mut offset = 0i64;
-    let mut total = None;
-    while offset < limit && total.is_none_or(|t| offset < t) {
-        let (count, rows) = t.directory_page(q, offset, 1000.min(limit - offset), total).await?;
-        total = Some(count);
-        if rows.is_empty() {
-            break;
-        }
-        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-        let memberships = t.memberships_of_users(&ids).await?;
-        out.extend(rows.iter().map(|r| item(r, &memberships)));
-        offset += rows.len() as i64;
+/// A CSV export of the users table (its current search, filter and sort), made a chunk at a
+/// time so that a whole tenant streams out without being held in memory: the header, then up to
+/// [`EXPORT_CHUNK`] rows per [`CsvExport::next_chunk`], found by a keyset walk.
+#[derive(Debug)]
+pub struct CsvExport {
+    query: UserQuery,
+    after: Option<(SortKey, String)>,
+    remaining: i64,
+    started: bool,
+}
+
+/// Rows per export chunk.
+pub const EXPORT_CHUNK: i64 = 1000;
+
+impl CsvExport {
+    /// An export of at most `limit` rows.
+    pub fn new(query: UserQuery, limit: i64) -> CsvExport {
+        CsvExport { query, after: None, remaining: limit, started: false }
     }
-    Ok(out)
+
+    /// The next piece of the file (the header first); `None` once everything is out.
+    pub async fn next_chunk(&mut self, store: &Store, tenant: &TenantId) -> DomainResult<Option<String>> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        if !self.started {
+            self.started = true;
+            w.write_record([
+                "id",
+                "userName",
+                "displayName",
+                "email",
+                "externalId",
+                "source",
+                "active",
+                "userGroups",
+                "created",
+                "updated",
+            ])
+            .map_err(csv_error)?;
+        } else {
+            if self.remaining <= 0 {
+                return Ok(None);
+            }
+            let t = store.tenant(tenant);
+            let rows = t.directory_after(&self.query, self.after.as_ref(), EXPORT_CHUNK.min(self.remaining)).await?;
+            let Some((key, last)) = rows.last() else {
+                self.remaining = 0;
+                return Ok(None);
+            };
+            self.after = Some((key.clone(), last.id.clone()));
+            self.remaining -= rows.len() as i64;
+            let ids: Vec<String> = rows.iter().map(|(_, r)| r.id.clone()).collect();
+            let memberships = t.memberships_of_users(&ids).await?;
+            for (_, r) in &rows {
+                let u = item(r, &memberships);
+                let groups = u.user_groups.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join("; ");
+                w.write_record([
+                    u.id.as_str(),
+                    &u.user_name,
+                    u.display_name.as_deref().unwrap_or_default(),
+                    u.email.as_deref().unwrap_or_default(),
+                    u.external_id.as_deref().unwrap_or_default(),
+                    u.source.as_str(),
+                    if u.active { "true" } else { "false" },
+                    &groups,
+                    &crate::provisioning::rfc3339(u.created_at_ms),
+                    &crate::provisioning::rfc3339(u.updated_at_ms),
+                ])
+                .map_err(csv_error)?;
+            }
+        }
+        let bytes = w.into_inner().map_err(csv_error)?;
+        String::from_utf8(bytes).map(Some).map_err(csv_error)
+    }
 }
 
 /// The columns of the users CSV import, in the template's order. Only `userName` is required.
@@ -446,41 +501,15 @@ fn csv_error(e: impl std::fmt::Display) -> DomainError {
     DomainError::Internal(format!("CSV: {e}"))
 }
 
-/// The users matching a query, as CSV (at most `limit` rows).
+/// The whole CSV export in one string (for small tenants and tests; the download streams
+/// [`CsvExport`] instead).
 pub async fn export_csv(store: &Store, tenant: &TenantId, q: &UserQuery, limit: i64) -> DomainResult<String> {
-    let rows = export(store, tenant, q, limit).await?;
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "id",
-        "userName",
-        "displayName",
-        "email",
-        "externalId",
-        "source",
-        "active",
-        "userGroups",
-        "created",
-        "updated",
-    ])
-    .map_err(csv_error)?;
-    for u in rows {
-        let groups = u.user_groups.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join("; ");
-        w.write_record([
-            u.id.as_str(),
-            &u.user_name,
-            u.display_name.as_deref().unwrap_or_default(),
-            u.email.as_deref().unwrap_or_default(),
-            u.external_id.as_deref().unwrap_or_default(),
-            u.source.as_str(),
-            if u.active { "true" } else { "false" },
-            &groups,
-            &crate::provisioning::rfc3339(u.created_at_ms),
-            &crate::provisioning::rfc3339(u.updated_at_ms),
-        ])
-        .map_err(csv_error)?;
+    let mut export = CsvExport::new(q.clone(), limit);
+    let mut out = String::new();
+    while let Some(chunk) = export.next_chunk(store, tenant).await? {
+        out.push_str(&chunk);
     }
-    let bytes = w.into_inner().map_err(csv_error)?;
-    String::from_utf8(bytes).map_err(csv_error)
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -36,6 +36,15 @@ pub struct DirectoryRow {
     pub updated_at: i64,
 }
 
+/// A row's place in the users table's order (its sort column's value).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SortKey {
+    /// userName or name (folded).
+    Text(String),
+    /// Created or updated (epoch ms).
+    Int(i64),
+}
+
 const SEARCH_CLAUSE: &str = " AND t.search_text LIKE $2 ESCAPE '\\'";
 
 /// Up to this many matches, a search reads only the matching rows (see `directory_page`).
@@ -167,6 +176,56 @@ impl TenantStore<'_> {
             let rows = page.fetch_all(p).await?;
             let rows = rows.iter().map(row).collect::<DomainResult<Vec<_>>>()?;
             DomainResult::Ok((total, rows))
+        })
+    }
+
+    /// The next `limit` rows of the users table in its order, after `after` (the last row's
+    /// sort key and id from the previous call; `None` to start): a keyset walk, so the
+    /// thousandth page costs what the first does (an export of a whole tenant uses it).
+    pub async fn directory_after(
+        &self,
+        q: &UserQuery,
+        after: Option<&(SortKey, String)>,
+        limit: i64,
+    ) -> DomainResult<Vec<(SortKey, DirectoryRow)>> {
+        let (cond, args) = condition(q);
+        let (dir, op) = if q.descending { ("DESC", "<") } else { ("ASC", ">") };
+        let (col, int) = match q.sort {
+            UserSort::UserName => ("t.user_name_norm", false),
+            UserSort::Name => ("t.sort_name", false),
+            UserSort::Created => ("t.created_at", true),
+            UserSort::Updated => ("t.updated_at", true),
+        };
+        let (k, kid) = (args.len() + 2, args.len() + 3);
+        let keyset = if after.is_some() {
+            format!(" AND ({col} {op} ${k} OR ({col} = ${k} AND t.id {op} ${kid}))")
+        } else {
+            String::new()
+        };
+        let data = self.data_out();
+        let sql = format!(
+            "SELECT t.id, t.user_name, t.source, t.active, {data}, t.version, t.created_at, t.updated_at, {col} AS sort_key \
+             FROM scim_users t WHERE t.tenant_id = $1{cond}{keyset} ORDER BY {col} {dir}, t.id {dir} LIMIT {}",
+            limit.max(0)
+        );
+        with_pool!(self.store, |p| {
+            let mut query = sqlx::query(&sql).bind(self.id.as_str());
+            for a in &args {
+                query = query.bind(a);
+            }
+            match after {
+                Some((SortKey::Text(key), id)) => query = query.bind(key).bind(id),
+                Some((SortKey::Int(key), id)) => query = query.bind(key).bind(id),
+                None => {}
+            }
+            let rows = query.fetch_all(p).await?;
+            rows.iter()
+                .map(|r| {
+                    let key =
+                        if int { SortKey::Int(r.try_get("sort_key")?) } else { SortKey::Text(r.try_get("sort_key")?) };
+                    Ok((key, row(r)?))
+                })
+                .collect::<DomainResult<Vec<_>>>()
         })
     }
 

@@ -46,7 +46,7 @@ pub(crate) fn placeholders(first: usize, n: usize) -> String {
 pub fn fold_ascii(s: &str) -> String {
     scim_sql::fold(s)
 }
-pub use directory::DirectoryRow;
+pub use directory::{DirectoryRow, SortKey};
 pub use mappings::{Planner, RuleMembership, RuleRecord, Touched};
 pub use sessions::SessionBackend;
 pub use tenants::{NewTenant, TenantStore};
