@@ -13,7 +13,7 @@ use crate::scim::ScimLimits;
 /// Runs the server.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store = super::open_store(&args.database.database_url).await?;
-    store.listen_for_credential_changes();
+    store.listen_for_tenant_changes();
     let public_url = args.public_url();
     let services = Services::new(store.clone(), public_url.clone(), args.trust_forwarded_for);
     let activity = services.activity.clone();

@@ -834,7 +834,7 @@ async fn a_revocation_reaches_every_instance(db: Db) {
     let tenant = roster_shared::ids::TenantId::parse(&t.id).unwrap();
     // A second instance on the same database.
     let other = roster_shared::store::Store::connect(&app.db.url).await.expect("second instance");
-    other.listen_for_credential_changes();
+    other.listen_for_tenant_changes();
     let ok = roster_shared::credentials::authenticate_bearer(&other, &tenant, &t.token).await.unwrap();
     assert!(ok.is_some());
     assert_eq!(other.tenant_cache().cached_for(&t.id), 1, "the second instance caches the credential");

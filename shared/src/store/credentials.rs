@@ -1,163 +1,10 @@
-//! SCIM credentials of a tenant, and the cache that spares each SCIM request its credential
-//! query (and each SCIM write its "does this tenant map users?" query).
-
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+//! SCIM credentials of a tenant (found by their secret through `cache::TenantCache`).
 
 use sqlx::Row;
 
-use super::{with_pool, Pool, Store, TenantStore};
+use super::{with_pool, TenantStore};
 use crate::error::DomainResult;
 use crate::ids::CredentialId;
-
-/// How long a cached credential (or mapping flag) is trusted without asking the database again.
-pub const AUTH_CACHE_TTL: Duration = Duration::from_secs(2);
-
-/// Most cached credentials (the cache starts over when full).
-const AUTH_CACHE_MAX: usize = 10_000;
-
-/// The PostgreSQL channel on which instances announce changes of cached tenant settings.
-const AUTH_CHANNEL: &str = "roster_auth";
-
-/// Credentials recently found by their secret, so that a busy IdP's requests do not each cost a
-/// credential query (on SQLite that query was a third of a GET's database work), and whether
-/// each tenant has mapping rules or a default user group (asked before every SCIM user write).
-///
-/// Written by hand: the entries must be dropped by tenant when a credential is revoked, SCIM
-/// is switched off or the tenant's rules or default group come or go, which the general-purpose caches do not offer by a secondary key without
-/// scanning anyway. Revocation stays immediate: a revoke or a SCIM switch through this process
-/// drops the tenant's entries at once; on PostgreSQL it also notifies every other instance
-/// (`NOTIFY roster_auth`), which drop them too ([`Store::listen_for_credential_changes`]).
-/// What neither reaches (a `roster scim token revoke` run against the SQLite file of a running
-/// server) takes effect within [`AUTH_CACHE_TTL`]. Unknown secrets are never cached.
-#[derive(Debug, Default)]
-pub struct TenantCache {
-    entries: Mutex<HashMap<(String, String), (Instant, FoundCredential)>>,
-    mappings: Mutex<HashMap<String, (Instant, bool)>>,
-    placement: Mutex<HashMap<String, (Instant, Placement)>>,
-}
-
-/// A tenant's mapping rules and default user group.
-type Placement = (Vec<super::RuleRecord>, Option<String>);
-
-impl TenantCache {
-    fn get(&self, tenant: &str, secret_hash: &str) -> Option<FoundCredential> {
-        let entries = self.entries.lock().ok()?;
-        let (at, found) = entries.get(&(tenant.to_string(), secret_hash.to_string()))?;
-        (at.elapsed() < AUTH_CACHE_TTL).then(|| found.clone())
-    }
-
-    fn put(&self, tenant: &str, secret_hash: &str, found: &FoundCredential) {
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= AUTH_CACHE_MAX {
-                entries.clear();
-            }
-            entries.insert((tenant.to_string(), secret_hash.to_string()), (Instant::now(), found.clone()));
-        }
-    }
-
-    /// Drops everything cached of a tenant.
-    pub fn forget_tenant(&self, tenant: &str) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.retain(|(t, _), _| t != tenant);
-        }
-        if let Ok(mut mappings) = self.mappings.lock() {
-            mappings.remove(tenant);
-        }
-        if let Ok(mut placement) = self.placement.lock() {
-            placement.remove(tenant);
-        }
-    }
-
-    fn clear(&self) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.clear();
-        }
-        if let Ok(mut mappings) = self.mappings.lock() {
-            mappings.clear();
-        }
-        if let Ok(mut placement) = self.placement.lock() {
-            placement.clear();
-        }
-    }
-
-    pub(crate) fn placement(&self, tenant: &str) -> Option<Placement> {
-        let placement = self.placement.lock().ok()?;
-        placement.get(tenant).filter(|(at, _)| at.elapsed() < AUTH_CACHE_TTL).map(|(_, v)| v.clone())
-    }
-
-    pub(crate) fn set_placement(&self, tenant: &str, settings: &Placement) {
-        if let Ok(mut placement) = self.placement.lock() {
-            if placement.len() >= AUTH_CACHE_MAX {
-                placement.clear();
-            }
-            placement.insert(tenant.to_string(), (Instant::now(), settings.clone()));
-        }
-    }
-
-    /// Whether the tenant maps users, if known and fresh.
-    pub(crate) fn mappings_active(&self, tenant: &str) -> Option<bool> {
-        let mappings = self.mappings.lock().ok()?;
-        mappings.get(tenant).filter(|(at, _)| at.elapsed() < AUTH_CACHE_TTL).map(|(_, v)| *v)
-    }
-
-    pub(crate) fn set_mappings_active(&self, tenant: &str, active: bool) {
-        if let Ok(mut mappings) = self.mappings.lock() {
-            if mappings.len() >= AUTH_CACHE_MAX {
-                mappings.clear();
-            }
-            mappings.insert(tenant.to_string(), (Instant::now(), active));
-        }
-    }
-
-    /// How many credentials of a tenant are cached (for tests and diagnostics).
-    pub fn cached_for(&self, tenant: &str) -> usize {
-        self.entries.lock().map(|e| e.keys().filter(|(t, _)| t == tenant).count()).unwrap_or(0)
-    }
-
-    fn touched(&self, tenant: &str, id: &CredentialId, at: i64) {
-        if let Ok(mut entries) = self.entries.lock() {
-            for ((t, _), (_, found)) in entries.iter_mut() {
-                if t == tenant && found.credential.id == *id {
-                    found.credential.last_used_at = Some(at);
-                }
-            }
-        }
-    }
-}
-
-impl Store {
-    /// On PostgreSQL, listens for changes of cached settings made by other instances and drops
-    /// what is cached of the tenants named (call once per server process; a no-op on
-    /// SQLite, whose file one server owns). Runs until the process ends, reconnecting as needed.
-    pub fn listen_for_credential_changes(&self) {
-        let Pool::Postgres(pool) = &self.pool else { return };
-        let (pool, cache) = (pool.clone(), self.cache.clone());
-        tokio::spawn(async move {
-            loop {
-                match sqlx::postgres::PgListener::connect_with(&pool).await {
-                    Ok(mut listener) => match listener.listen(AUTH_CHANNEL).await {
-                        Ok(()) => loop {
-                            match listener.recv().await {
-                                Ok(n) => cache.forget_tenant(n.payload()),
-                                Err(e) => {
-                                    tracing::warn!("credential change listener: {e}");
-                                    break;
-                                }
-                            }
-                        },
-                        Err(e) => tracing::warn!("credential change listener: {e}"),
-                    },
-                    Err(e) => tracing::warn!("credential change listener: {e}"),
-                }
-                // Changes may have been missed meanwhile: trust nothing cached.
-                cache.clear();
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        });
-    }
-}
 
 /// A credential as stored (the secret's hash stays in the store layer).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -285,7 +132,7 @@ impl TenantStore<'_> {
             "SELECT {COLUMNS}, t.scim_enabled FROM scim_credentials c JOIN tenants t ON t.id = c.tenant_id \
              WHERE c.tenant_id = $1 AND c.secret_hash = $2"
         );
-        if let Some(found) = self.store.cache.get(self.id.as_str(), secret_hash) {
+        if let Some(found) = self.store.cache.credential(self.id.as_str(), secret_hash) {
             return Ok(Some(found));
         }
         let found = with_pool!(self.store, |p| {
@@ -298,19 +145,9 @@ impl TenantStore<'_> {
             }
         })?;
         if let Some(f) = &found {
-            self.store.cache.put(self.id.as_str(), secret_hash, f);
+            self.store.cache.put_credential(self.id.as_str(), secret_hash, f);
         }
         Ok(found)
-    }
-
-    /// After a change to the tenant's credentials, SCIM switch, mapping rules or default user
-    /// group: drops what is cached of it here and, on PostgreSQL, tells the other instances to.
-    pub(crate) async fn cached_settings_changed(&self) -> DomainResult<()> {
-        self.store.cache.forget_tenant(self.id.as_str());
-        if let Pool::Postgres(p) = &self.store.pool {
-            sqlx::query("SELECT pg_notify($1, $2)").bind(AUTH_CHANNEL).bind(self.id.as_str()).execute(p).await?;
-        }
-        Ok(())
     }
 
     /// Revokes a credential; returns whether it was active.
@@ -351,7 +188,7 @@ impl TenantStore<'_> {
 
     /// Records a use of the credential.
     pub async fn touch_credential(&self, id: &CredentialId, now_ms: i64) -> DomainResult<()> {
-        self.store.cache.touched(self.id.as_str(), id, now_ms);
+        self.store.cache.credential_used(self.id.as_str(), id, now_ms);
         with_pool!(self.store, |p| {
             sqlx::query("UPDATE scim_credentials SET last_used_at = $1 WHERE tenant_id = $2 AND id = $3")
                 .bind(now_ms)

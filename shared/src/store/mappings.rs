@@ -269,22 +269,11 @@ impl TenantStore<'_> {
         })
     }
 
-    /// Whether the tenant has mapping rules or a default user group.
+    /// Whether the tenant has mapping rules (on or off) or a default user group: derived from
+    /// the cached placement settings, so tenants without mappings pay no query per SCIM write.
     pub async fn mappings_active(&self) -> DomainResult<bool> {
-        if let Some(active) = self.store.cache.mappings_active(self.id.as_str()) {
-            return Ok(active);
-        }
-        let n = with_pool!(self.store, |p| {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT (SELECT COUNT(*) FROM mapping_rules WHERE tenant_id = $1) \
-                 + (SELECT COUNT(*) FROM user_groups WHERE tenant_id = $1 AND is_default)",
-            )
-            .bind(self.id.as_str())
-            .fetch_one(p)
-            .await
-        })?;
-        self.store.cache.set_mappings_active(self.id.as_str(), n > 0);
-        Ok(n > 0)
+        let (rules, default) = self.placement_settings().await?;
+        Ok(!rules.is_empty() || default.is_some())
     }
 
     /// The tenant's default user group.
@@ -293,13 +282,13 @@ impl TenantStore<'_> {
     }
 
     /// The rules and the default user group, as placing users needs them on every SCIM write:
-    /// from this instance's cache when fresh (see `credentials::TenantCache`).
+    /// from this instance's cache when fresh (see `cache::TenantCache`).
     pub async fn placement_settings(&self) -> DomainResult<(Vec<RuleRecord>, Option<String>)> {
         if let Some(settings) = self.store.cache.placement(self.id.as_str()) {
             return Ok(settings);
         }
         let settings = (self.mapping_rules().await?, self.read_default_user_group().await?);
-        self.store.cache.set_placement(self.id.as_str(), &settings);
+        self.store.cache.put_placement(self.id.as_str(), &settings);
         Ok(settings)
     }
 

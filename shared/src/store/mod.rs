@@ -12,6 +12,7 @@
 
 mod accounts;
 mod activity;
+mod cache;
 mod credentials;
 mod directory;
 mod mappings;
@@ -31,6 +32,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use accounts::{AccountRecord, NewAccount, SignInOutcome};
 pub use activity::NewActivity;
+pub use cache::{TenantCache, CACHE_TTL};
 pub use credentials::{CredentialRecord, FoundCredential, NewCredential};
 pub(crate) use scim_resources::Query;
 pub use scim_resources::{GroupColumns, GroupRow, MemberRow, NewUserRow, Page, UserColumns, UserGroupRow, UserRow};
@@ -86,8 +88,8 @@ pub(crate) use with_pool;
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) pool: Pool,
-    /// Credentials and mapping flags recently read (see [`credentials::TenantCache`]).
-    pub(crate) cache: std::sync::Arc<credentials::TenantCache>,
+    /// Credentials and placement settings recently read (see [`TenantCache`]).
+    pub(crate) cache: std::sync::Arc<TenantCache>,
 }
 
 /// A unique constraint of ours that a write can violate.
@@ -198,11 +200,6 @@ impl Store {
             Backend::Sqlite => scim_sql::Dialect::Sqlite,
             Backend::Postgres => scim_sql::Dialect::Postgres,
         }
-    }
-
-    /// The cache of credentials found by their secret and of mapping flags.
-    pub fn tenant_cache(&self) -> &credentials::TenantCache {
-        &self.cache
     }
 
     /// Which engine this store talks to.

@@ -1,0 +1,166 @@
+//! The per-instance cache of what every SCIM request would otherwise ask the database: the
+//! credential behind a secret (a third of a GET's database work on SQLite), and each tenant's
+//! mapping rules and default user group (read before every SCIM user write).
+//!
+//! Written by hand: entries must be dropped by tenant when a credential is revoked, SCIM is
+//! switched off or the rules or default group change, which general-purpose caches do not offer
+//! by a secondary key without scanning anyway. Such a change through this process drops the
+//! tenant's entries at once ([`TenantStore::cached_settings_changed`]); on PostgreSQL it also
+//! notifies every other instance (`NOTIFY roster_auth`), which drop them too
+//! ([`Store::listen_for_tenant_changes`]). What neither reaches (a `roster scim token revoke`
+//! run against the SQLite file of a running server) takes effect within [`CACHE_TTL`]. Unknown
+//! secrets are never cached.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::{FoundCredential, Pool, RuleRecord, Store, TenantStore};
+use crate::error::DomainResult;
+use crate::ids::CredentialId;
+
+/// How long a cached entry is trusted without asking the database again.
+pub const CACHE_TTL: Duration = Duration::from_secs(2);
+
+/// Most entries of one kind (the map starts over when full).
+const CACHE_MAX: usize = 10_000;
+
+/// The PostgreSQL channel on which instances announce changes of cached tenant settings.
+const CHANNEL: &str = "roster_auth";
+
+/// A tenant's mapping rules (all, in order) and default user group.
+pub type Placement = (Vec<RuleRecord>, Option<String>);
+
+/// A map whose entries expire after [`CACHE_TTL`].
+#[derive(Debug)]
+struct Timed<K, V>(Mutex<HashMap<K, (Instant, V)>>);
+
+impl<K, V> Default for Timed<K, V> {
+    fn default() -> Self {
+        Timed(Mutex::new(HashMap::new()))
+    }
+}
+
+impl<K: Eq + Hash, V: Clone> Timed<K, V> {
+    fn get(&self, key: &K) -> Option<V> {
+        let map = self.0.lock().ok()?;
+        map.get(key).filter(|(at, _)| at.elapsed() < CACHE_TTL).map(|(_, v)| v.clone())
+    }
+
+    fn put(&self, key: K, value: V) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= CACHE_MAX {
+                map.clear();
+            }
+            map.insert(key, (Instant::now(), value));
+        }
+    }
+
+    /// Keeps the entries `keep` says to (it may also change them).
+    fn retain(&self, mut keep: impl FnMut(&K, &mut V) -> bool) {
+        if let Ok(mut map) = self.0.lock() {
+            map.retain(|k, (_, v)| keep(k, v));
+        }
+    }
+}
+
+/// See the module documentation.
+#[derive(Debug, Default)]
+pub struct TenantCache {
+    credentials: Timed<(String, String), FoundCredential>,
+    placement: Timed<String, Placement>,
+}
+
+impl TenantCache {
+    pub(crate) fn credential(&self, tenant: &str, secret_hash: &str) -> Option<FoundCredential> {
+        self.credentials.get(&(tenant.to_string(), secret_hash.to_string()))
+    }
+
+    pub(crate) fn put_credential(&self, tenant: &str, secret_hash: &str, found: &FoundCredential) {
+        self.credentials.put((tenant.to_string(), secret_hash.to_string()), found.clone());
+    }
+
+    /// Keeps a cached credential's last use in step with the stored one.
+    pub(crate) fn credential_used(&self, tenant: &str, id: &CredentialId, at: i64) {
+        self.credentials.retain(|(t, _), found| {
+            if t == tenant && found.credential.id == *id {
+                found.credential.last_used_at = Some(at);
+            }
+            true
+        });
+    }
+
+    pub(crate) fn placement(&self, tenant: &str) -> Option<Placement> {
+        self.placement.get(&tenant.to_string())
+    }
+
+    pub(crate) fn put_placement(&self, tenant: &str, settings: &Placement) {
+        self.placement.put(tenant.to_string(), settings.clone());
+    }
+
+    /// Drops everything cached of a tenant.
+    pub fn forget_tenant(&self, tenant: &str) {
+        self.credentials.retain(|(t, _), _| t != tenant);
+        self.placement.retain(|t, _| t != tenant);
+    }
+
+    fn clear(&self) {
+        self.credentials.retain(|_, _| false);
+        self.placement.retain(|_, _| false);
+    }
+
+    /// How many credentials of a tenant are cached (for tests and diagnostics).
+    pub fn cached_for(&self, tenant: &str) -> usize {
+        self.credentials.0.lock().map(|m| m.keys().filter(|(t, _)| t == tenant).count()).unwrap_or(0)
+    }
+}
+
+impl Store {
+    /// On PostgreSQL, listens for changes of cached settings made by other instances and drops
+    /// what is cached of the tenants named (call once per server process; a no-op on SQLite,
+    /// whose file one server owns). Runs until the process ends, reconnecting as needed.
+    pub fn listen_for_tenant_changes(&self) {
+        let Pool::Postgres(pool) = &self.pool else { return };
+        let (pool, cache) = (pool.clone(), self.cache.clone());
+        tokio::spawn(async move {
+            loop {
+                match sqlx::postgres::PgListener::connect_with(&pool).await {
+                    Ok(mut listener) => match listener.listen(CHANNEL).await {
+                        Ok(()) => loop {
+                            match listener.recv().await {
+                                Ok(n) => cache.forget_tenant(n.payload()),
+                                Err(e) => {
+                                    tracing::warn!("tenant change listener: {e}");
+                                    break;
+                                }
+                            }
+                        },
+                        Err(e) => tracing::warn!("tenant change listener: {e}"),
+                    },
+                    Err(e) => tracing::warn!("tenant change listener: {e}"),
+                }
+                // Changes may have been missed meanwhile: trust nothing cached.
+                cache.clear();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+    }
+
+    /// The cache of credentials and placement settings.
+    pub fn tenant_cache(&self) -> &TenantCache {
+        &self.cache
+    }
+}
+
+impl TenantStore<'_> {
+    /// After a change to the tenant's credentials, SCIM switch, mapping rules or default user
+    /// group: drops what is cached of it here and, on PostgreSQL, tells the other instances to.
+    pub(crate) async fn cached_settings_changed(&self) -> DomainResult<()> {
+        self.store.cache.forget_tenant(self.id.as_str());
+        if let Pool::Postgres(p) = &self.store.pool {
+            sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(self.id.as_str()).execute(p).await?;
+        }
+        Ok(())
+    }
+}
