@@ -46,10 +46,7 @@ pub async fn sign_out() -> Result<(), UiError> {
     use super::ctx;
 
     let session = ctx::session().await?;
-    session.flush().await.map_err(|e| {
-        tracing::error!("session store: {e}");
-        UiError::Internal
-    })?;
+    session.flush().await.map_err(ctx::session_failed)?;
     leptos_axum::redirect("/sign-in");
     Ok(())
 }
@@ -72,11 +69,8 @@ async fn start_session(
     session: &tower_sessions::Session,
     account_id: &roster_shared::ids::AccountId,
 ) -> Result<(), UiError> {
-    let fail = |e: tower_sessions::session::Error| {
-        tracing::error!("session store: {e}");
-        UiError::Internal
-    };
-    session.cycle_id().await.map_err(fail)?;
-    session.insert(super::ctx::ACCOUNT_KEY, account_id.as_str()).await.map_err(fail)?;
+    use super::ctx::{session_failed, ACCOUNT_KEY};
+    session.cycle_id().await.map_err(session_failed)?;
+    session.insert(ACCOUNT_KEY, account_id.as_str()).await.map_err(session_failed)?;
     Ok(())
 }

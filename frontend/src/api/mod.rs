@@ -41,13 +41,20 @@ pub(crate) mod ctx {
         })
     }
 
+    /// A failure of the session store, logged; the caller sees `Internal`.
+    pub fn session_failed(e: tower_sessions::session::Error) -> UiError {
+        tracing::error!("session store: {e}");
+        UiError::Internal
+    }
+
+    /// A text value of the session.
+    async fn session_text(session: &Session, key: &str) -> Result<Option<String>, UiError> {
+        session.get(key).await.map_err(session_failed)
+    }
+
     /// The signed-in account's id, if any.
     pub async fn account_id(session: &Session) -> Result<Option<AccountId>, UiError> {
-        let id: Option<String> = session.get(ACCOUNT_KEY).await.map_err(|e| {
-            tracing::error!("session store: {e}");
-            UiError::Internal
-        })?;
-        Ok(id.as_deref().and_then(AccountId::parse))
+        Ok(session_text(session, ACCOUNT_KEY).await?.as_deref().and_then(AccountId::parse))
     }
 
     /// The signed-in person; `Unauthenticated` if nobody is signed in.
@@ -64,9 +71,9 @@ pub(crate) mod ctx {
     /// the request) and the actor recorded in the activity log. Every admin server function
     /// starts here, so a request can only ever reach the signed-in admin's own tenant.
     ///
-    /// Support staff are refused here with 403 (the dashboard's admin functions are the only
-    /// ones that change a tenant, and support is read-only); the refusal is recorded in the
-    /// activity of the tenant they were last looking at.
+    /// Support staff are refused here (the dashboard's admin functions are the only ones that
+    /// change a tenant, and support is read-only; the server answers every `Forbidden` with 403)
+    /// and the refusal is recorded in the activity of the tenant they were last looking at.
     pub async fn require_admin() -> Result<Admin, UiError> {
         let viewer = require_viewer().await?;
         let services = services()?;
@@ -81,20 +88,9 @@ pub(crate) mod ctx {
                 if let Some(tenant) = support_tenant(&session().await?).await? {
                     roster_shared::support::record_refused(&services.store, &tenant, &actor, &call).await;
                 }
-                forbidden();
                 Err(UiError::Forbidden)
             }
-            _ => {
-                forbidden();
-                Err(UiError::Forbidden)
-            }
-        }
-    }
-
-    /// Answers the current server call with 403.
-    fn forbidden() {
-        if let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-            res.set_status(http::StatusCode::FORBIDDEN);
+            _ => Err(UiError::Forbidden),
         }
     }
 
@@ -102,18 +98,13 @@ pub(crate) mod ctx {
     const SUPPORT_TENANT_KEY: &str = "support_tenant";
 
     async fn support_tenant(session: &Session) -> Result<Option<TenantId>, UiError> {
-        let id: Option<String> = session.get(SUPPORT_TENANT_KEY).await.map_err(|e| {
-            tracing::error!("session store: {e}");
-            UiError::Internal
-        })?;
-        Ok(id.as_deref().and_then(TenantId::parse))
+        Ok(session_text(session, SUPPORT_TENANT_KEY).await?.as_deref().and_then(TenantId::parse))
     }
 
     /// A support staff member's call: the services and the actor their views are recorded as.
     pub async fn require_staff() -> Result<Staff, UiError> {
         let viewer = require_viewer().await?;
         if viewer.role != ConsoleRole::Support {
-            forbidden();
             return Err(UiError::Forbidden);
         }
         Ok(Staff { services: services()?, actor: Actor::support(&viewer.email) })
@@ -127,10 +118,7 @@ pub(crate) mod ctx {
         let (tenant, _) = roster_shared::support::tenant(&staff.services.store, tenant)
             .await
             .map_err(|_| UiError::Invalid("There is no organization with this tenant key.".into()))?;
-        session().await?.insert(SUPPORT_TENANT_KEY, tenant.as_str()).await.map_err(|e| {
-            tracing::error!("session store: {e}");
-            UiError::Internal
-        })?;
+        session().await?.insert(SUPPORT_TENANT_KEY, tenant.as_str()).await.map_err(session_failed)?;
         roster_shared::support::record_view(&staff.services.store, &tenant, &staff.actor, what, resource).await;
         Ok(StaffView { services: staff.services, tenant })
     }
