@@ -8,6 +8,7 @@
 use sqlx::Row;
 
 use super::accounts::{account_from_row, map_account_conflict, ACCOUNT_COLUMNS};
+use super::tenants::{summary_from_row, SUMMARY_SELECT};
 use super::{with_pool, AccountRecord, NewAccount, Store, TenantStore};
 use crate::dto::{ScimGroupView, TenantSummary};
 use crate::error::DomainResult;
@@ -59,25 +60,10 @@ impl Store {
 
     /// Every tenant, by name.
     pub async fn tenant_summaries(&self) -> DomainResult<Vec<TenantSummary>> {
+        let sql = format!("{SUMMARY_SELECT} ORDER BY t.name, t.id");
         with_pool!(self, |p| {
-            let rows = sqlx::query(
-                "SELECT t.id, t.name, t.scim_enabled, t.created_at, \
-                   (SELECT COUNT(*) FROM console_accounts a WHERE a.tenant_id = t.id AND a.role = 'org_admin') AS admin_count \
-                 FROM tenants t ORDER BY t.name, t.id",
-            )
-            .fetch_all(p)
-            .await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(TenantSummary {
-                        id: r.try_get("id")?,
-                        name: r.try_get("name")?,
-                        scim_enabled: r.try_get("scim_enabled")?,
-                        created_at_ms: r.try_get("created_at")?,
-                        admin_count: r.try_get("admin_count")?,
-                    })
-                })
-                .collect::<DomainResult<Vec<_>>>()
+            let rows = sqlx::query(&sql).fetch_all(p).await?;
+            rows.iter().map(summary_from_row).collect::<DomainResult<Vec<_>>>()
         })
     }
 

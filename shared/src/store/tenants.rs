@@ -55,6 +55,28 @@ impl Store {
     }
 }
 
+/// The organization as the dashboard shows it, for `FROM tenants t`.
+pub(super) const SUMMARY_SELECT: &str = "SELECT t.id, t.name, t.scim_enabled, t.created_at, \
+     (SELECT COUNT(*) FROM console_accounts a WHERE a.tenant_id = t.id AND a.role = 'org_admin') AS admin_count \
+     FROM tenants t";
+
+pub(super) fn summary_from_row<R>(r: &R) -> DomainResult<TenantSummary>
+where
+    R: Row,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    bool: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(TenantSummary {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        scim_enabled: r.try_get("scim_enabled")?,
+        created_at_ms: r.try_get("created_at")?,
+        admin_count: r.try_get("admin_count")?,
+    })
+}
+
 /// Reads and writes of one tenant's data. Every statement filters on `tenant_id`.
 #[derive(Clone, Copy, Debug)]
 pub struct TenantStore<'a> {
@@ -74,26 +96,10 @@ impl<'a> TenantStore<'a> {
 
     /// The organization as the dashboard shows it; `None` if there is no such tenant.
     pub async fn summary(&self) -> DomainResult<Option<TenantSummary>> {
-        let id = self.id.as_str();
+        let sql = format!("{SUMMARY_SELECT} WHERE t.id = $1");
         with_pool!(self.store, |p| {
-            let row = sqlx::query(
-                "SELECT t.id, t.name, t.scim_enabled, t.created_at, \
-                   (SELECT COUNT(*) FROM console_accounts a WHERE a.tenant_id = t.id AND a.role = 'org_admin') AS admin_count \
-                 FROM tenants t WHERE t.id = $1",
-            )
-            .bind(id)
-            .fetch_optional(p)
-            .await?;
-            match row {
-                None => DomainResult::Ok(None),
-                Some(r) => Ok(Some(TenantSummary {
-                    id: r.try_get("id")?,
-                    name: r.try_get("name")?,
-                    scim_enabled: r.try_get("scim_enabled")?,
-                    created_at_ms: r.try_get("created_at")?,
-                    admin_count: r.try_get("admin_count")?,
-                })),
-            }
+            let row = sqlx::query(&sql).bind(self.id.as_str()).fetch_optional(p).await?;
+            row.as_ref().map(summary_from_row).transpose()
         })
     }
 }
