@@ -15,3 +15,15 @@ pub async fn open_store(database_url: &str) -> anyhow::Result<Store> {
     store.migrate().await.map_err(|e| anyhow::anyhow!("cannot migrate the database: {e}"))?;
     Ok(store)
 }
+
+/// The first line of standard input, without its line ending: how the CLI takes passwords, so
+/// that they never appear in shell history or process lists.
+pub fn read_password_stdin() -> anyhow::Result<String> {
+    use std::io::BufRead;
+    let mut password = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut password)
+        .map_err(|e| anyhow::anyhow!("cannot read the password from standard input: {e}"))?;
+    Ok(password.trim_end_matches(['\r', '\n']).to_string())
+}

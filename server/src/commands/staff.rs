@@ -1,23 +1,16 @@
 //! `roster staff create | disable | enable | list`: support staff accounts, made by operators
 //! only (the dashboard has no way to make one).
 
-use std::io::BufRead;
-
 use roster_shared::support;
 use serde_json::json;
 
-use crate::cli::StaffCommand;
+use crate::cli::{StaffCommand, StaffEmailArgs};
 
 /// Runs a `roster staff` command.
 pub async fn run(command: StaffCommand) -> anyhow::Result<()> {
     match command {
         StaffCommand::Create(args) => {
-            let mut password = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut password)
-                .map_err(|e| anyhow::anyhow!("cannot read the password from standard input: {e}"))?;
-            let password = password.trim_end_matches(['\r', '\n']).to_string();
+            let password = super::read_password_stdin()?;
             let store = super::open_store(&args.database.database_url).await?;
             let result =
                 support::create_staff(&store, &args.email, args.name.as_deref().unwrap_or_default(), password).await;
@@ -25,23 +18,8 @@ pub async fn run(command: StaffCommand) -> anyhow::Result<()> {
             let id = result.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{id}");
         }
-        StaffCommand::Disable(args) | StaffCommand::Enable(args) if args.email.trim().is_empty() => {
-            anyhow::bail!("give the account's --email");
-        }
-        StaffCommand::Disable(args) => {
-            let store = super::open_store(&args.database.database_url).await?;
-            let result = support::set_staff_disabled(&store, &args.email, true).await;
-            store.close().await;
-            result.map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("disabled {}", args.email.trim());
-        }
-        StaffCommand::Enable(args) => {
-            let store = super::open_store(&args.database.database_url).await?;
-            let result = support::set_staff_disabled(&store, &args.email, false).await;
-            store.close().await;
-            result.map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("enabled {}", args.email.trim());
-        }
+        StaffCommand::Disable(args) => set_disabled(&args, true).await?,
+        StaffCommand::Enable(args) => set_disabled(&args, false).await?,
         StaffCommand::List(args) => {
             let store = super::open_store(&args.database.database_url).await?;
             let result = support::staff(&store).await;
@@ -59,5 +37,17 @@ pub async fn run(command: StaffCommand) -> anyhow::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+async fn set_disabled(args: &StaffEmailArgs, disabled: bool) -> anyhow::Result<()> {
+    if args.email.trim().is_empty() {
+        anyhow::bail!("give the account's --email");
+    }
+    let store = super::open_store(&args.database.database_url).await?;
+    let result = support::set_staff_disabled(&store, &args.email, disabled).await;
+    store.close().await;
+    result.map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("{} {}", if disabled { "disabled" } else { "enabled" }, args.email.trim());
     Ok(())
 }

@@ -1,7 +1,5 @@
 //! `roster tenant create`.
 
-use std::io::BufRead;
-
 use roster_shared::accounts::{self, SignUp};
 use serde_json::json;
 
@@ -9,12 +7,7 @@ use crate::cli::TenantCreateArgs;
 
 /// Creates an organization and its first admin; prints the tenant id (or JSON).
 pub async fn create(args: TenantCreateArgs) -> anyhow::Result<()> {
-    let mut password = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut password)
-        .map_err(|e| anyhow::anyhow!("cannot read the password from standard input: {e}"))?;
-    let password = password.trim_end_matches(['\r', '\n']).to_string();
+    let password = super::read_password_stdin()?;
     let name =
         args.admin_name.clone().unwrap_or_else(|| args.admin_email.split('@').next().unwrap_or_default().to_string());
 
