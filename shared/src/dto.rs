@@ -690,16 +690,6 @@ impl HealthState {
             HealthState::NoTraffic => "No traffic yet",
         }
     }
-
-    /// The badge style (a CSS class of the dashboard).
-    pub fn badge(self) -> &'static str {
-        match self {
-            HealthState::Failing => "badge-danger",
-            HealthState::SomeErrors => "badge-warning",
-            HealthState::Healthy => "badge-ok",
-            HealthState::Idle | HealthState::NoTraffic => "badge-muted",
-        }
-    }
 }
 
 impl ScimHealth {

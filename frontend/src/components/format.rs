@@ -21,6 +21,17 @@ pub fn date(ms: i64) -> String {
         .unwrap_or_else(|| "—".to_string())
 }
 
+/// The badge that shows a SCIM health state.
+pub fn health_badge(state: roster_shared::dto::HealthState) -> &'static str {
+    use roster_shared::dto::HealthState;
+    match state {
+        HealthState::Failing => "badge-danger",
+        HealthState::SomeErrors => "badge-warning",
+        HealthState::Healthy => "badge-ok",
+        HealthState::Idle | HealthState::NoTraffic => "badge-muted",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -10,7 +10,7 @@ use crate::api::scim_setup::{
     create_credential, load_scim_setup, revoke_credential, rotate_credential, set_scim_enabled,
 };
 use crate::components::copy::CopyField;
-use crate::components::format::datetime;
+use crate::components::format::{datetime, health_badge};
 use crate::components::notice::ErrorNotice;
 use crate::error::UiError;
 
@@ -374,7 +374,7 @@ fn Credentials(
 #[component]
 fn Health(health: ScimHealth) -> impl IntoView {
     let state = health.state();
-    let state = (state.badge(), state.label());
+    let state = (health_badge(state), state.label());
     view! {
         <section class="card section" aria-labelledby="health">
             <h2 id="health">"Health " <span class=format!("badge {}", state.0) data-testid="health-state">{state.1}</span></h2>

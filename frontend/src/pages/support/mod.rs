@@ -11,7 +11,7 @@ use leptos_router::components::A;
 use roster_shared::dto::{TenantOverview, TenantQuery, TenantSort};
 
 use crate::api::support::{support_find_users, support_tenants};
-use crate::components::format::datetime;
+use crate::components::format::{datetime, health_badge};
 use crate::components::notice::ErrorNotice;
 
 /// The link to a page of a tenant in the console.
@@ -101,7 +101,7 @@ fn TenantRow(t: TenantOverview) -> impl IntoView {
                 <A href=tenant_href(&t.id, "")>{t.name.clone()}</A>
                 <div class="muted small"><code>{t.id.clone()}</code></div>
             </td>
-            <td><span class=format!("badge {}", t.health.badge()) data-testid="tenant-health">{t.health.label()}</span></td>
+            <td><span class=format!("badge {}", health_badge(t.health)) data-testid="tenant-health">{t.health.label()}</span></td>
             <td>{if t.scim_enabled { view! { <span class="badge badge-ok">"On"</span> }.into_any() } else { view! { <span class="badge badge-muted">"Off"</span> }.into_any() }}</td>
             <td>
                 {t.active_credentials} " active"

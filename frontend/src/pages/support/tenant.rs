@@ -11,7 +11,7 @@ use roster_shared::dto::{CredentialView, TenantInspection};
 
 use super::tenant_href;
 use crate::api::support::{support_groups, support_mappings, support_tenant};
-use crate::components::format::{date, datetime};
+use crate::components::format::{date, datetime, health_badge};
 use crate::components::notice::ErrorNotice;
 use crate::error::UiError;
 
@@ -59,7 +59,7 @@ pub fn TenantFrame() -> impl IntoView {
                                         <code>{i.tenant.id.clone()}</code> " · created " {date(i.tenant.created_at_ms)}
                                         " · " {i.tenant.admin_count} " admin(s) · SCIM "
                                         {if i.scim.enabled { "on" } else { "off" }} " · "
-                                        <span class=format!("badge {}", state.badge())>{state.label()}</span>
+                                        <span class=format!("badge {}", health_badge(state))>{state.label()}</span>
                                     </p>
                                 </div>
                             </div>
