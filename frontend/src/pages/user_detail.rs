@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
-use roster_shared::dto::{ManualUserInput, UserDetail, UserSource};
+use roster_shared::dto::{ActivityView, ManualUserInput, UserDetail, UserSource};
 
 use crate::api::user_groups::{assign_users, list_user_groups, unassign_users};
 use crate::api::users::{create_manual_user, delete_manual_user, get_user, update_manual_user};
@@ -181,57 +181,82 @@ fn Detail(detail: UserDetail, refresh: RwSignal<u32>) -> impl IntoView {
                         on:click=move |_| { assign.dispatch(target.get()); }>"Add"</button>
                 </div>
             </section>
-            <section class="card section" aria-labelledby="idp">
-                <h2 id="idp">"Identity provider groups"</h2>
-                {if detail.idp_groups.is_empty() {
-                    view! { <p class="empty">"Not in any group pushed by your identity provider."</p> }.into_any()
-                } else {
-                    view! {
-                        <ul class="plain-list">
-                            {detail.idp_groups.clone().into_iter().map(|(_, name, direct)| view! {
-                                <li>{name} {(!direct).then(|| view! { <span class="muted small">" (through a nested group)"</span> })}</li>
-                            }).collect_view()}
-                        </ul>
-                    }.into_any()
-                }}
-            </section>
+            <IdpGroups groups=detail.idp_groups.clone()/>
         </div>
 
+        <Attributes detail=detail.clone()/>
+        <Timeline timeline=detail.timeline.clone() prefix=String::new()/>
+
+        {manual.then(|| view! { <DeleteManual id=user_id.clone()/> })}
+    }
+}
+
+/// A user's SCIM groups (direct, or through a nested group).
+#[component]
+pub(crate) fn IdpGroups(groups: Vec<(String, String, bool)>) -> impl IntoView {
+    view! {
+        <section class="card section" aria-labelledby="idp">
+            <h2 id="idp">"Identity provider groups"</h2>
+            {if groups.is_empty() {
+                view! { <p class="empty">"Not in any group pushed by the identity provider."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="plain-list">
+                        {groups.into_iter().map(|(_, name, direct)| view! {
+                            <li>{name} {(!direct).then(|| view! { <span class="muted small">" (through a nested group)"</span> })}</li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
+/// Every attribute of a user, by path, and its SCIM resource.
+#[component]
+pub(crate) fn Attributes(detail: UserDetail) -> impl IntoView {
+    view! {
         <section class="card section" aria-labelledby="attrs">
             <h2 id="attrs">"Attributes"</h2>
             <dl class="facts attributes" data-testid="attributes">
-                {detail.attributes.clone().into_iter().map(|(k, v)| view! { <dt><code>{k}</code></dt><dd>{v}</dd> }).collect_view()}
+                {detail.attributes.into_iter().map(|(k, v)| view! { <dt><code>{k}</code></dt><dd>{v}</dd> }).collect_view()}
             </dl>
             <details>
                 <summary>"SCIM resource (JSON)"</summary>
-                <pre class="json">{detail.resource_json.clone()}</pre>
+                <pre class="json">{detail.resource_json}</pre>
             </details>
         </section>
+    }
+}
 
+/// A user's activity, newest first, each record linking to its page (under `prefix`: empty in
+/// the dashboard, the tenant's path in the support console), failures with their reason.
+#[component]
+pub(crate) fn Timeline(timeline: Vec<ActivityView>, prefix: String) -> impl IntoView {
+    view! {
         <section class="card section" aria-labelledby="timeline">
             <h2 id="timeline">"Provisioning timeline"</h2>
-            {if detail.timeline.is_empty() {
+            {if timeline.is_empty() {
                 view! { <p class="empty">"No recorded activity for this user yet."</p> }.into_any()
             } else {
                 view! {
                     <ol class="timeline" data-testid="timeline">
-                        {detail.timeline.clone().into_iter().map(|a| { let failed = a.is_error(); view! {
+                        {timeline.into_iter().map(|a| { let failed = a.is_error(); view! {
                             <li class:timeline-error=failed>
                                 <span class="muted small">{datetime(a.at_ms)}</span>
                                 " "
-                                <A href=format!("/activity/{}", a.id)>{a.summary.clone()}</A>
+                                <A href=format!("{prefix}/activity/{}", a.id)>{a.summary.clone()}</A>
                                 <span class="muted small">
                                     " · " {a.actor_name.clone().unwrap_or_else(|| a.actor.clone())}
                                     {a.status.map(|s| format!(" · {s}"))}
                                 </span>
+                                {a.detail.clone().map(|x| view! { <div class="small error-text">{x}</div> })}
                             </li>
                         }}).collect_view()}
                     </ol>
                 }.into_any()
             }}
         </section>
-
-        {manual.then(|| view! { <DeleteManual id=user_id.clone()/> })}
     }
 }
 

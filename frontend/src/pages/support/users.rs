@@ -9,9 +9,9 @@ use roster_shared::dto::{UserDetail, UserFilter, UserQuery, UserSource};
 
 use super::tenant::SupportScope;
 use crate::api::support::{support_user, support_users};
-use crate::components::format::{date, datetime};
+use crate::components::format::date;
 use crate::components::notice::ErrorNotice;
-use crate::pages::user_detail::reason_text;
+use crate::pages::user_detail::{reason_text, Attributes, IdpGroups, Timeline};
 
 const PAGE_SIZE: u32 = 50;
 
@@ -188,43 +188,9 @@ fn Detail(d: UserDetail, scope: SupportScope) -> impl IntoView {
                     }.into_any()
                 }}
             </section>
-            <section class="card section" aria-labelledby="idp">
-                <h2 id="idp">"Identity provider groups"</h2>
-                {if d.idp_groups.is_empty() {
-                    view! { <p class="empty">"In no group pushed by the IdP."</p> }.into_any()
-                } else {
-                    view! { <ul class="plain-list">{d.idp_groups.clone().into_iter().map(|(_, name, direct)| view! {
-                        <li>{name} {(!direct).then(|| view! { <span class="muted small">" (through a nested group)"</span> })}</li>
-                    }).collect_view()}</ul> }.into_any()
-                }}
-            </section>
+            <IdpGroups groups=d.idp_groups.clone()/>
         </div>
-        <section class="card section" aria-labelledby="timeline">
-            <h2 id="timeline">"Provisioning timeline"</h2>
-            {if d.timeline.is_empty() {
-                view! { <p class="empty">"No recorded activity for this user."</p> }.into_any()
-            } else {
-                view! {
-                    <ol class="timeline" data-testid="timeline">
-                        {d.timeline.clone().into_iter().map(|a| { let failed = a.is_error(); view! {
-                            <li class:timeline-error=failed>
-                                <span class="muted small">{datetime(a.at_ms)}</span> " "
-                                <A href=scope.href(&format!("/activity/{}", a.id))>{a.summary.clone()}</A>
-                                <span class="muted small">" · " {a.actor_name.clone().unwrap_or_else(|| a.actor.clone())}
-                                    {a.status.map(|s| format!(" · {s}"))}</span>
-                                {a.detail.clone().map(|x| view! { <div class="small error-text">{x}</div> })}
-                            </li>
-                        }}).collect_view()}
-                    </ol>
-                }.into_any()
-            }}
-        </section>
-        <section class="card section" aria-labelledby="attrs">
-            <h2 id="attrs">"Attributes"</h2>
-            <dl class="facts attributes">
-                {d.attributes.clone().into_iter().map(|(k, v)| view! { <dt><code>{k}</code></dt><dd>{v}</dd> }).collect_view()}
-            </dl>
-            <details><summary>"SCIM resource (JSON)"</summary><pre class="json">{d.resource_json.clone()}</pre></details>
-        </section>
+        <Timeline timeline=d.timeline.clone() prefix=scope.href("")/>
+        <Attributes detail=d.clone()/>
     }
 }
