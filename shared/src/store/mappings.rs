@@ -5,6 +5,27 @@ use sqlx::Row;
 use super::{placeholders, with_pool, TenantStore};
 pub(crate) use crate::mappings::Placement;
 
+/// Every group-in-group edge of a tenant: (member group, parent group).
+pub(crate) const GROUP_EDGES_SQL: &str =
+    "SELECT member_id, group_id FROM scim_group_members WHERE tenant_id = $1 AND member_type = 'Group'";
+
+/// The SCIM groups `n` users ($2…) are direct members of: (user, group).
+pub(crate) fn direct_groups_sql(n: usize) -> String {
+    format!(
+        "SELECT member_id, group_id FROM scim_group_members WHERE tenant_id = $1 AND member_id IN ({})",
+        placeholders(2, n)
+    )
+}
+
+/// The rule- and default-made memberships of `n` users ($2…): (user, group, reason, rule).
+pub(crate) fn rule_memberships_sql(n: usize) -> String {
+    format!(
+        "SELECT user_id, group_id, reason, rule_id FROM user_group_members \
+         WHERE tenant_id = $1 AND reason IN ('rule', 'default') AND user_id IN ({})",
+        placeholders(2, n)
+    )
+}
+
 /// Runs a [`Placement`]'s statements on the open transaction `$tx` (of either backend): the
 /// same SQL wherever memberships move, whether on their own or inside a user's write.
 macro_rules! apply_placement {
@@ -68,9 +89,7 @@ macro_rules! place_touched {
         if let Some(planner) = $planner {
             let tenant: &str = $tenant;
             let touched: &[String] = $touched;
-            let edges: Vec<(String, String)> = sqlx::query_as(
-                "SELECT member_id, group_id FROM scim_group_members WHERE tenant_id = $1 AND member_type = 'Group'",
-            )
+            let edges: Vec<(String, String)> = sqlx::query_as($crate::store::mappings::GROUP_EDGES_SQL)
             .bind(tenant)
             .fetch_all(&mut *$tx)
             .await?;
@@ -113,18 +132,13 @@ macro_rules! place_touched {
                     q = q.bind(u);
                 }
                 read.users.extend(q.fetch_all(&mut *$tx).await?);
-                let sql = format!(
-                    "SELECT member_id, group_id FROM scim_group_members WHERE tenant_id = $1 AND member_id IN ({list})"
-                );
+                let sql = $crate::store::mappings::direct_groups_sql(chunk.len());
                 let mut q = sqlx::query_as::<_, (String, String)>(&sql).bind(tenant);
                 for u in chunk {
                     q = q.bind(u);
                 }
                 read.direct.extend(q.fetch_all(&mut *$tx).await?);
-                let sql = format!(
-                    "SELECT user_id, group_id, reason, rule_id FROM user_group_members \
-                     WHERE tenant_id = $1 AND reason IN ('rule', 'default') AND user_id IN ({list})"
-                );
+                let sql = $crate::store::mappings::rule_memberships_sql(chunk.len());
                 let mut q = sqlx::query_as::<_, (String, String, String, String)>(&sql).bind(tenant);
                 for u in chunk {
                     q = q.bind(u);
@@ -306,11 +320,7 @@ impl TenantStore<'_> {
     pub async fn rule_memberships(&self, user_ids: &[String]) -> DomainResult<Vec<RuleMembership>> {
         let mut out = Vec::new();
         for chunk in user_ids.chunks(500) {
-            let sql = format!(
-                "SELECT user_id, group_id, reason, rule_id FROM user_group_members \
-                 WHERE tenant_id = $1 AND reason IN ('rule', 'default') AND user_id IN ({})",
-                placeholders(2, chunk.len())
-            );
+            let sql = rule_memberships_sql(chunk.len());
             let rows = with_pool!(self.store, |p| {
                 let mut q = sqlx::query(&sql).bind(self.id.as_str());
                 for id in chunk {
@@ -361,10 +371,7 @@ impl TenantStore<'_> {
     pub async fn direct_groups_of(&self, user_ids: &[String]) -> DomainResult<Vec<(String, String)>> {
         let mut out = Vec::new();
         for chunk in user_ids.chunks(500) {
-            let sql = format!(
-                "SELECT member_id, group_id FROM scim_group_members WHERE tenant_id = $1 AND member_id IN ({})",
-                placeholders(2, chunk.len())
-            );
+            let sql = direct_groups_sql(chunk.len());
             let rows = with_pool!(self.store, |p| {
                 let mut q = sqlx::query_as::<_, (String, String)>(&sql).bind(self.id.as_str());
                 for id in chunk {
@@ -380,12 +387,7 @@ impl TenantStore<'_> {
     /// Every group-in-group edge of the tenant: (member group, parent group).
     pub async fn group_edges(&self) -> DomainResult<Vec<(String, String)>> {
         let rows = with_pool!(self.store, |p| {
-            sqlx::query_as::<_, (String, String)>(
-                "SELECT member_id, group_id FROM scim_group_members WHERE tenant_id = $1 AND member_type = 'Group'",
-            )
-            .bind(self.id.as_str())
-            .fetch_all(p)
-            .await
+            sqlx::query_as::<_, (String, String)>(GROUP_EDGES_SQL).bind(self.id.as_str()).fetch_all(p).await
         })?;
         Ok(rows)
     }
