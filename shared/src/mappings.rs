@@ -292,10 +292,9 @@ pub async fn group_planner(
     store: &Store,
     tenant: &TenantId,
 ) -> DomainResult<Option<Box<dyn Fn(&Touched) -> Placement + Send + Sync>>> {
-    if !store.tenant(tenant).mappings_active().await? {
+    let Some(placer) = Placer::load_active(store, tenant).await? else {
         return Ok(None);
-    }
-    let placer = Placer::load(store, tenant).await?;
+    };
     Ok(Some(Box::new(move |t: &Touched| {
         let users: Vec<(String, Value)> =
             t.users.iter().map(|(id, data)| (id.clone(), serde_json::from_str(data).unwrap_or(Value::Null))).collect();
@@ -333,11 +332,20 @@ impl Placer {
     /// The tenant's enabled rules, compiled, and its default user group (read through the
     /// per-instance cache that SCIM writes share, dropped on every rule or default change).
     async fn load(store: &Store, tenant: &TenantId) -> DomainResult<Placer> {
+        Ok(Self::load_active(store, tenant).await?.unwrap_or(Placer { rules: Vec::new(), default: None }))
+    }
+
+    /// As [`Placer::load`], but `None` when the tenant has no rules (on or off) and no default
+    /// user group: SCIM writes of such tenants have nothing to place and skip the rest.
+    async fn load_active(store: &Store, tenant: &TenantId) -> DomainResult<Option<Placer>> {
         let (records, default) = store.tenant(tenant).placement_settings().await?;
+        if records.is_empty() && default.is_none() {
+            return Ok(None);
+        }
         let defs: Vec<RuleDef> = records.iter().map(def).collect();
         let rules = mapping::compile(&defs)
             .map_err(|(i, e)| DomainError::Internal(format!("stored mapping rule {i}: {}", e.detail)))?;
-        Ok(Placer { rules, default })
+        Ok(Some(Placer { rules, default }))
     }
 
     /// The placement of `users` ((id, resource)) against their current rule memberships.
@@ -376,10 +384,9 @@ impl Placer {
 /// group and the user no rule-made memberships (one cheap query in that case).
 pub async fn plan(store: &Store, tenant: &TenantId, user_id: &str, resource: &Value) -> DomainResult<Placement> {
     let t = store.tenant(tenant);
-    if !t.mappings_active().await? {
+    let Some(placer) = Placer::load_active(store, tenant).await? else {
         return Ok(Placement::default());
-    }
-    let placer = Placer::load(store, tenant).await?;
+    };
     let ids = [user_id.to_string()];
     let current = t.rule_memberships(&ids).await?;
     if placer.rules.is_empty() && placer.default.is_none() && current.is_empty() {

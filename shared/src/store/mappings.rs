@@ -283,13 +283,6 @@ impl TenantStore<'_> {
         })
     }
 
-    /// Whether the tenant has mapping rules (on or off) or a default user group: derived from
-    /// the cached placement settings, so tenants without mappings pay no query per SCIM write.
-    pub async fn mappings_active(&self) -> DomainResult<bool> {
-        let (rules, default) = self.placement_settings().await?;
-        Ok(!rules.is_empty() || default.is_some())
-    }
-
     /// The tenant's default user group.
     pub async fn default_user_group(&self) -> DomainResult<Option<String>> {
         self.read_default_user_group().await
