@@ -162,34 +162,37 @@ pub async fn find_users(store: &Store, actor: &Actor, text: &str) -> DomainResul
         return Err(DomainError::Invalid("Search for at most 300 characters.".into()));
     }
     let found = store.find_users_everywhere(&fold_ascii(text), text, (MAX_HITS * 3) as i64).await?;
-    let mut hits: Vec<UserHit> = Vec::new();
-    let mut tenants: Vec<(TenantId, String)> = Vec::new();
+    // Each user once (with everything it matched), at most MAX_HITS, grouped by tenant.
+    let mut matches: Vec<(String, String, String)> = Vec::new();
     for (tenant_id, user_id, matched) in found {
-        if let Some(hit) = hits.iter_mut().find(|h| h.tenant_id == tenant_id && h.user.id == user_id) {
-            hit.matched = format!("{}, {matched}", hit.matched);
-            continue;
-        }
-        if hits.len() >= MAX_HITS {
-            continue;
-        }
-        let tenant = TenantId::from_store(tenant_id.clone());
-        let name = match tenants.iter().find(|(t, _)| *t == tenant) {
-            Some((_, n)) => n.clone(),
-            None => {
-                let n = store.tenant(&tenant).summary().await?.map(|s| s.name).unwrap_or_default();
-                tenants.push((tenant.clone(), n.clone()));
-                n
-            }
-        };
-        if let Some(user) = directory::items(store, &tenant, std::slice::from_ref(&user_id)).await?.pop() {
-            hits.push(UserHit { tenant_id, tenant_name: name, matched, user });
+        if let Some(hit) = matches.iter_mut().find(|(t, u, _)| *t == tenant_id && *u == user_id) {
+            hit.2 = format!("{}, {matched}", hit.2);
+        } else if matches.len() < MAX_HITS {
+            matches.push((tenant_id, user_id, matched));
         }
     }
-    for (tenant, _) in &tenants {
-        let shown: Vec<String> =
-            hits.iter().filter(|h| h.tenant_id == tenant.as_str()).map(|h| h.user.user_name.clone()).collect();
+    let mut tenant_ids: Vec<&String> = matches.iter().map(|(t, _, _)| t).collect();
+    tenant_ids.sort();
+    tenant_ids.dedup();
+    // One read of the users (and of the organization) per tenant, and one view record each.
+    let mut hits: Vec<UserHit> = Vec::new();
+    for tenant_id in tenant_ids {
+        let tenant = TenantId::from_store(tenant_id.clone());
+        let name = store.tenant(&tenant).summary().await?.map(|s| s.name).unwrap_or_default();
+        let ids: Vec<String> = matches.iter().filter(|(t, _, _)| t == tenant_id).map(|(_, u, _)| u.clone()).collect();
+        let users = directory::items(store, &tenant, &ids).await?;
+        let shown: Vec<&str> = users.iter().map(|u| u.user_name.as_str()).collect();
         let what = format!("users in a search for “{text}” (found {})", shown.join(", "));
-        record_view(store, tenant, actor, &what, None).await;
+        record_view(store, &tenant, actor, &what, None).await;
+        for user in users {
+            let matched = matches.iter().find(|(t, u, _)| t == tenant_id && *u == user.id).map(|m| m.2.clone());
+            hits.push(UserHit {
+                tenant_id: tenant_id.clone(),
+                tenant_name: name.clone(),
+                matched: matched.unwrap_or_default(),
+                user,
+            });
+        }
     }
     Ok(hits)
 }
