@@ -14,9 +14,10 @@ cargo build -p roster-shared --target wasm32-unknown-unknown --target-dir target
 say "unit and integration tests (SQLite and PostgreSQL)"
 cargo test --workspace
 
-say "fuzzing the filter parser and the PATCH engine (fixed number of inputs)"
+say "fuzzing the filter parser, the filter → SQL compiler and the PATCH engine (fixed number of inputs)"
 fuzz filter_parse 100000
 fuzz patch_apply 100000
+fuzz filter_sql 50000
 
 say "SCIM conformance (scim2-tester against a running roster)"
 ./scripts/conformance.sh

@@ -20,6 +20,7 @@ use crate::pages::{home::HomePage, not_found::NotFound, sign_in::SignInPage, sig
 
 /// The whole HTML document, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    crate::security::content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -54,7 +55,8 @@ pub fn App() -> impl IntoView {
 
     view! {
         <Stylesheet id="leptos" href="/pkg/roster.css"/>
-        <Title formatter=|text: String| if text.is_empty() { "Roster".to_string() } else { format!("{text} · Roster") }/>
+        // The one title formatter: it escapes the title on the server (see `security`).
+        <Title formatter=crate::security::title/>
         <Router>
             <Routes fallback=|| view! { <NotFound/> }>
                 // Async: the server renders the whole page before sending it. Dashboard pages

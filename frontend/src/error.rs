@@ -17,6 +17,12 @@ pub enum UiError {
     /// Signed in, but not allowed to do this.
     #[error("You are not allowed to do this.")]
     Forbidden,
+    /// Too busy right now (the database or a limit); the page may retry shortly.
+    #[error("Roster is busy right now. Try again in a moment.")]
+    Unavailable,
+    /// The request was larger than the server accepts.
+    #[error("That is more than Roster accepts in one request. Send less at a time.")]
+    TooLarge,
     /// Something failed on our side; the details are in the server log.
     #[error("Something went wrong on our side. Try again in a moment.")]
     Internal,
@@ -29,6 +35,15 @@ impl FromServerFnError for UiError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        // On the server these are the client's mistakes (arguments that do not decode): say so
+        // in words, with a 400, not the framework's text with a 500.
+        #[cfg(feature = "ssr")]
+        if matches!(
+            value,
+            ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) | ServerFnErrorErr::Deserialization(_)
+        ) {
+            return UiError::Invalid("The request could not be read. Reload the page and try again.".into());
+        }
         UiError::Transport(value.to_string())
     }
 }
@@ -41,6 +56,11 @@ impl From<roster_shared::error::DomainError> for UiError {
             D::Invalid(m) | D::Conflict(m) => UiError::Invalid(m),
             e @ (D::BadCredentials | D::Throttled { .. }) => UiError::Invalid(e.to_string()),
             D::NotFound => UiError::Invalid("It no longer exists.".into()),
+            D::Busy(_) => UiError::Unavailable,
+            D::Unavailable(detail) => {
+                tracing::warn!(%detail, "server function: database unavailable");
+                UiError::Unavailable
+            }
             D::Internal(detail) => {
                 tracing::error!(%detail, "server function failed");
                 UiError::Internal

@@ -11,6 +11,7 @@ pub mod app;
 pub mod components;
 pub mod error;
 pub mod pages;
+pub mod security;
 
 /// The browser entry point: hydrates the server-rendered page.
 #[cfg(feature = "hydrate")]

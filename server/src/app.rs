@@ -2,7 +2,8 @@
 //!
 //! 1. a request id (`x-request-id`, kept if the client sent one, echoed on the response);
 //! 2. one tracing span per request (request id, method, route, status, latency);
-//! 3. CSRF protection for the dashboard ([`crate::http::csrf`]);
+//! 3. security headers ([`crate::http::security`]) and CSRF protection for the dashboard
+//!    ([`crate::http::csrf`]);
 //! 4. the dashboard session (tower-sessions, stored in the database);
 //! 5. the routes: health probes, the SCIM API (`/scim/v2/{tenant}`, see [`crate::scim`]), the
 //!    dashboard's server functions and pages, static assets.
@@ -20,13 +21,16 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-use crate::http::{csrf, health, trace};
+use crate::http::{csrf, health, security, trace};
 
 /// The name of the dashboard's session cookie.
 pub const SESSION_COOKIE: &str = "roster_session";
 
 /// How long a dashboard session lives without activity.
 pub const SESSION_IDLE: time::Duration = time::Duration::hours(12);
+
+/// The largest request body a dashboard route takes.
+pub const DASHBOARD_MAX_BODY: usize = 16 * 1024 * 1024;
 
 /// Options for [`router`] that do not belong in [`Services`].
 #[derive(Clone, Debug)]
@@ -60,6 +64,7 @@ pub fn router(services: Services, web: WebOptions) -> Router {
         .with_expiry(Expiry::OnInactivity(SESSION_IDLE));
 
     let csrf_policy = Arc::new(csrf::Policy::new(&services.public_url));
+    let security_headers = security::Headers::new(&services.public_url);
     let context_services = services.clone();
     let health_services = services.clone();
     let export_services = services.clone();
@@ -82,7 +87,10 @@ pub fn router(services: Services, web: WebOptions) -> Router {
         .with_state(leptos_options)
         .layer(axum::middleware::from_fn(crate::http::errors::status_by_kind))
         .layer(sessions)
-        // No dashboard request may hang a connection forever.
+        // Server function arguments arrive form-encoded: a 5 MB CSV import may take three times
+        // that. Anything larger is refused with 413 before it is read.
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(DASHBOARD_MAX_BODY))
+        // No dashboard request may hang a connection forever (a trickled body included).
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             http::StatusCode::REQUEST_TIMEOUT,
             std::time::Duration::from_secs(30),
@@ -95,6 +103,7 @@ pub fn router(services: Services, web: WebOptions) -> Router {
         .route("/favicon.ico", get(|| async { axum::response::Redirect::permanent("/favicon.svg") }))
         .route_layer(axum::middleware::from_fn(trace::record_route))
         .layer(axum::middleware::from_fn_with_state(csrf_policy, csrf::protect))
+        .layer(axum::middleware::from_fn_with_state(security_headers, security::add))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(trace::layer())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

@@ -34,7 +34,15 @@ pub struct SignUp {
     pub email: String,
     /// The first admin's password.
     pub password: String,
+    /// The client's address, for throttling self-service sign-up (`None`: an operator's CLI).
+    pub client_ip: Option<String>,
 }
+
+/// Sign-ups from one client address within [`SIGN_UP_WINDOW_MS`] before further ones are
+/// refused.
+pub const MAX_SIGN_UPS_PER_IP: i64 = 5;
+/// The sign-up throttling window.
+pub const SIGN_UP_WINDOW_MS: i64 = 60 * 60 * 1000;
 
 /// The result of a sign-up.
 #[derive(Clone, Debug)]
@@ -56,6 +64,16 @@ pub async fn sign_up(store: &Store, input: SignUp) -> DomainResult<SignedUp> {
         .or_else(|| password_problem(&input.password))
     {
         return Err(DomainError::Invalid(msg));
+    }
+    if let Some(ip) = &input.client_ip {
+        // Counted before the work, like sign-in attempts, so concurrent sign-ups cannot slip
+        // past the limit together.
+        let now = now_ms();
+        store.record_sign_up(ip, now).await?;
+        if let Some(at) = store.nth_recent_sign_up_for_ip(ip, now - SIGN_UP_WINDOW_MS, MAX_SIGN_UPS_PER_IP + 1).await? {
+            tracing::warn!(client_ip = %ip, "sign-up throttled");
+            return Err(DomainError::Throttled { retry_after_secs: ((at + SIGN_UP_WINDOW_MS - now).max(1000) as u64).div_ceil(1000) });
+        }
     }
     let email_normalized = normalize_email(&email);
     if store.account_by_email(&email_normalized).await?.is_some() {
@@ -91,25 +109,43 @@ pub struct SignIn {
 }
 
 /// Checks a sign-in; returns the account on success. Every attempt is recorded.
+///
+/// The attempt is recorded as a failure *before* the password is checked and settled after, and
+/// the throttle counts it: so concurrent wrong passwords for one account are throttled exactly
+/// like sequential ones (at most [`MAX_FAILURES_PER_EMAIL`] are ever checked in a window), not
+/// all checked because each saw the count from before the others.
 pub async fn sign_in(store: &Store, input: SignIn) -> DomainResult<AccountId> {
     let email = normalize_email(&input.email);
     let now = now_ms();
     let since = now - FAILURE_WINDOW_MS;
     let account = store.account_by_email(&email).await?;
+    let attempt =
+        store.record_sign_in_attempt(&email, &input.client_ip, account.as_ref(), SignInOutcome::BadCredentials, now).await?;
 
     if let Some(retry_after_secs) = throttled_for(store, &email, &input.client_ip, since, now).await? {
-        store.record_sign_in_attempt(&email, &input.client_ip, account.as_ref(), SignInOutcome::Throttled, now).await?;
+        store.set_sign_in_outcome(attempt, SignInOutcome::Throttled).await?;
         tracing::warn!(client_ip = %input.client_ip, "sign-in throttled");
         return Err(DomainError::Throttled { retry_after_secs });
     }
 
     let ok = match &account {
-        Some(a) => passwords::verify(input.password, a.password_hash.clone()).await?,
+        Some(a) => passwords::verify(input.password, a.password_hash.clone()).await,
         None => {
             // Spend the same time as for a wrong password, so timing does not reveal which
             // addresses have accounts.
-            passwords::verify(input.password, dummy_hash().await?.to_owned()).await?;
-            false
+            match dummy_hash().await {
+                Ok(dummy) => passwords::verify(input.password, dummy.to_owned()).await.map(|_| false),
+                Err(e) => Err(e),
+            }
+        }
+    };
+    let ok = match ok {
+        Ok(ok) => ok,
+        Err(e) => {
+            // Not checked (too many sign-ins at once, or a failure of ours): not a failure of
+            // the person's either.
+            store.set_sign_in_outcome(attempt, SignInOutcome::Throttled).await?;
+            return Err(e);
         }
     };
     let outcome = match (&account, ok) {
@@ -117,7 +153,9 @@ pub async fn sign_in(store: &Store, input: SignIn) -> DomainResult<AccountId> {
         (Some(_), true) => SignInOutcome::Success,
         _ => SignInOutcome::BadCredentials,
     };
-    store.record_sign_in_attempt(&email, &input.client_ip, account.as_ref(), outcome, now).await?;
+    if outcome != SignInOutcome::BadCredentials {
+        store.set_sign_in_outcome(attempt, outcome).await?;
+    }
     match (outcome, account) {
         (SignInOutcome::Success, Some(a)) => {
             store.touch_sign_in(&a.id, now).await?;
@@ -130,9 +168,12 @@ pub async fn sign_in(store: &Store, input: SignIn) -> DomainResult<AccountId> {
     }
 }
 
+/// Whether the attempt just recorded (and counted as a failure) is one too many.
 async fn throttled_for(store: &Store, email: &str, ip: &str, since: i64, now: i64) -> DomainResult<Option<u64>> {
-    let by_email = store.nth_recent_failure_for_email(email, since, MAX_FAILURES_PER_EMAIL).await?;
-    let by_ip = store.nth_recent_failure_for_ip(ip, since, MAX_FAILURES_PER_IP).await?;
+    // The attempt itself is among the recent failures: it is refused when MAX failures came
+    // before it.
+    let by_email = store.nth_recent_failure_for_email(email, since, MAX_FAILURES_PER_EMAIL + 1).await?;
+    let by_ip = store.nth_recent_failure_for_ip(ip, since, MAX_FAILURES_PER_IP + 1).await?;
     // The attempt is allowed again when the limiting failure leaves the window.
     let until = by_email.into_iter().chain(by_ip).map(|at| at + FAILURE_WINDOW_MS).max();
     Ok(until.filter(|&u| u > now).map(|u| ((u - now) as u64).div_ceil(1000)))

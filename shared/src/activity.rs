@@ -242,19 +242,21 @@ pub fn redacted_body(bytes: &[u8]) -> Option<String> {
     Some(cut)
 }
 
-fn is_password_name(name: &str) -> bool {
-    let last = name.rsplit([':', '.']).next().unwrap_or(name);
-    last.eq_ignore_ascii_case("password")
-}
-
+/// Redacts the way the SCIM parser reads a request: member names in any case, trimmed or
+/// URN-qualified (`crate::scim::validate::is_password_name`), at any depth (Bulk operations,
+/// extension objects, path-less PATCH values), and the `value` of any PATCH operation whose
+/// `path` (any key case) mentions a password, whatever the path's spelling or filter.
 fn redact(value: &mut serde_json::Value) {
+    use crate::scim::validate::is_password_name;
     use serde_json::Value;
     match value {
         Value::Object(map) => {
-            let patches_password =
-                map.get("path").and_then(Value::as_str).is_some_and(is_password_name) && map.contains_key("op");
+            let patches_password = map.iter().any(|(k, v)| {
+                k.trim().eq_ignore_ascii_case("path")
+                    && v.as_str().is_some_and(|p| p.to_ascii_lowercase().contains("password"))
+            });
             for (k, v) in map.iter_mut() {
-                if is_password_name(k) || (patches_password && k.eq_ignore_ascii_case("value")) {
+                if is_password_name(k) || (patches_password && k.trim().eq_ignore_ascii_case("value")) {
                     *v = Value::String(REMOVED.into());
                 } else {
                     redact(v);

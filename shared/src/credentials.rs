@@ -144,6 +144,15 @@ pub async fn client_credentials_grant(
         expires_at: Some(now + ACCESS_TOKEN_TTL_MS),
     };
     store.tenant(tenant).insert_credential(&record).await?;
+    crate::activity::record(
+        store,
+        tenant,
+        &crate::activity::Actor { kind: "scim", name: client.name.clone() },
+        "Credential",
+        Some(client.id.as_str()),
+        format!("OAuth client {} was granted an access token (valid {} minutes)", client.name, ACCESS_TOKEN_TTL_MS / 60_000),
+    )
+    .await;
     Ok(Some(AccessToken { token, expires_in: ACCESS_TOKEN_TTL_MS / 1000 }))
 }
 

@@ -368,7 +368,7 @@ impl CsvExport {
             for (_, r) in &rows {
                 let u = item(r, &memberships);
                 let groups = u.user_groups.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join("; ");
-                w.write_record([
+                let cells = [
                     u.id.as_str(),
                     &u.user_name,
                     u.display_name.as_deref().unwrap_or_default(),
@@ -379,12 +379,35 @@ impl CsvExport {
                     &groups,
                     &crate::provisioning::rfc3339(u.created_at_ms),
                     &crate::provisioning::rfc3339(u.updated_at_ms),
-                ])
-                .map_err(csv_error)?;
+                ];
+                for cell in cells {
+                    w.write_field(csv_cell(cell).as_bytes()).map_err(csv_error)?;
+                }
+                w.write_record(None::<&[u8]>).map_err(csv_error)?;
             }
         }
         let bytes = w.into_inner().map_err(csv_error)?;
         String::from_utf8(bytes).map(Some).map_err(csv_error)
+    }
+}
+
+/// A cell as the export writes it: text that a spreadsheet would run as a formula (it starts
+/// with `=`, `+`, `-`, `@`, a tab or a carriage return; OWASP's CSV injection guidance) gets a
+/// leading `'`, which spreadsheets show as text. The import ([`csv_uncell`]) removes it again.
+pub fn csv_cell(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{text}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// A cell as the import reads it: the export's neutralising `'` before a formula character is
+/// removed, so export → edit → import gives back the original text.
+pub fn csv_uncell(text: &str) -> &str {
+    match text.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        _ => text,
     }
 }
 
@@ -453,7 +476,7 @@ pub async fn import_csv(
             report.errors.push((line, format!("An import takes at most {MAX_IMPORT_ROWS} rows; split the file.")));
             break;
         }
-        let get = |c: &str| index.get(c).and_then(|i| record.get(*i)).unwrap_or_default().to_string();
+        let get = |c: &str| csv_uncell(index.get(c).and_then(|i| record.get(*i)).unwrap_or_default()).to_string();
         let Some(active) = parse_active(&get("active")) else {
             report.errors.push((line, format!("active must be true or false, not \"{}\".", get("active"))));
             continue;
@@ -584,6 +607,19 @@ mod tests {
             ("maybe", None),
         ] {
             assert_eq!(parse_active(s), v, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn formula_cells_are_neutralised_and_read_back() {
+        for text in ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
+            let cell = csv_cell(text);
+            assert!(cell.starts_with('\''), "{text:?} → {cell:?}");
+            assert_eq!(csv_uncell(&cell), text);
+        }
+        for text in ["ada@example.com", "Ada", "", "'quoted", "1-2"] {
+            assert_eq!(csv_cell(text), text);
+            assert_eq!(csv_uncell(text), text);
         }
     }
 

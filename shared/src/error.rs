@@ -25,10 +25,21 @@ pub enum DomainError {
     /// The thing does not exist (or belongs to someone else, which looks the same).
     #[error("not found")]
     NotFound,
+    /// Too many requests of this kind at once for this tenant (expensive searches); the
+    /// caller may retry shortly.
+    #[error("{0}")]
+    Busy(String),
+    /// The database cannot serve the request now (no free connection in time, unreachable, or
+    /// the statement ran past its time limit and was stopped). The detail is for the log.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
     /// A failure that is ours, not the caller's.
     #[error("internal error: {0}")]
     Internal(String),
 }
+
+/// How long a caller is told to wait after [`DomainError::Busy`] or [`DomainError::Unavailable`].
+pub const RETRY_AFTER_SECS: u64 = 2;
 
 fn minutes(secs: u64) -> u64 {
     secs.div_ceil(60).max(1)
@@ -36,7 +47,19 @@ fn minutes(secs: u64) -> u64 {
 
 impl From<sqlx::Error> for DomainError {
     fn from(e: sqlx::Error) -> Self {
-        DomainError::Internal(format!("database: {e}"))
+        use sqlx::Error as E;
+        match &e {
+            // No connection in time, or none to be had: the caller may retry.
+            E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => {
+                DomainError::Unavailable(format!("database: {e}"))
+            }
+            // A statement stopped at its time limit: SQLite's interrupt (from the progress
+            // handler), PostgreSQL's statement_timeout (57014 query_canceled).
+            E::Database(db) if db.code().as_deref() == Some("9") || db.code().as_deref() == Some("57014") => {
+                DomainError::Unavailable(format!("database statement stopped at its time limit: {e}"))
+            }
+            _ => DomainError::Internal(format!("database: {e}")),
+        }
     }
 }
 

@@ -58,8 +58,8 @@ fn logic(inner: BoxedStrategy<Filter>) -> BoxedStrategy<Filter> {
     inner
         .prop_recursive(4, 24, 2, |inner| {
             prop_oneof![
-                (inner.clone(), inner.clone()).prop_map(|(a, b)| Filter::And(Box::new(a), Box::new(b))),
-                (inner.clone(), inner.clone()).prop_map(|(a, b)| Filter::Or(Box::new(a), Box::new(b))),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| Filter::And(vec![a, b])),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| Filter::Or(vec![a, b])),
                 inner.prop_map(|a| Filter::Not(Box::new(a))),
             ]
         })

@@ -7,11 +7,18 @@ pub mod serve;
 pub mod staff;
 pub mod tenant;
 
-use roster_shared::store::Store;
+use roster_shared::store::{Store, StoreOptions};
 
 /// Connects to the database and applies pending migrations.
 pub async fn open_store(database_url: &str) -> anyhow::Result<Store> {
-    let store = Store::connect(database_url).await.map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+    open_store_with(database_url, StoreOptions::default()).await
+}
+
+/// [`open_store`] with options.
+pub async fn open_store_with(database_url: &str, options: StoreOptions) -> anyhow::Result<Store> {
+    let store = Store::connect_with(database_url, options)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
     store.migrate().await.map_err(|e| anyhow::anyhow!("cannot migrate the database: {e}"))?;
     Ok(store)
 }

@@ -1,5 +1,6 @@
 //! `roster serve`: migrate, then serve until SIGTERM or Ctrl-C, finishing requests in flight.
 
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -10,9 +11,18 @@ use crate::app::{router, WebOptions};
 use crate::cli::ServeArgs;
 use crate::scim::ScimLimits;
 
+/// How long requests in flight may take to finish after SIGTERM or Ctrl-C.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
 /// Runs the server.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let store = super::open_store(&args.database.database_url).await?;
+    let request_timeout = Duration::from_secs(args.scim_request_timeout.max(1));
+    // A scan statement stops in the database by the time its request is abandoned.
+    let store = super::open_store_with(
+        &args.database.database_url,
+        roster_shared::store::StoreOptions { scan_timeout: request_timeout },
+    )
+    .await?;
     store.listen_for_tenant_changes();
     let public_url = args.public_url();
     let services = Services::new(store.clone(), public_url.clone(), args.trust_forwarded_for);
@@ -44,6 +54,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 Ok(_) => {}
                 Err(e) => tracing::error!("activity retention: {e}"),
             }
+            match retention_store.purge_expired(roster_shared::clock::now_ms()).await {
+                Ok(n) if n > 0 => tracing::info!(deleted = n, "expired access tokens and sign-up records deleted"),
+                Ok(_) => {}
+                Err(e) => tracing::error!("purging expired rows: {e}"),
+            }
         }
     });
 
@@ -54,7 +69,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             site_addr: args.bind,
             scim: ScimLimits {
                 rate_per_second: std::num::NonZeroU32::new(args.scim_rate_limit),
-                request_timeout: Duration::from_secs(args.scim_request_timeout.max(1)),
+                request_timeout,
             },
         },
     );
@@ -64,9 +79,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(bind = %args.bind, public_url = %public_url, "Roster is listening");
     println!("Roster is running at {public_url}");
 
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    // After SIGTERM, requests in flight get SHUTDOWN_GRACE to finish; a client that keeps a
+    // request open longer (a trickled body, a stuck connection) does not hold the process.
+    let (stopping_tx, mut stopping) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            let _ = stopping_tx.send(true);
+        })
+        .into_future();
+    let grace = async {
+        let _ = stopping.wait_for(|s| *s).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        served = server => served?,
+        () = grace => tracing::warn!("requests still in flight {} s after the signal: stopping anyway", SHUTDOWN_GRACE.as_secs()),
+    }
 
     cleanup.abort();
     retention.abort();

@@ -32,6 +32,8 @@ pub async fn status_by_kind(req: Request, next: Next) -> Response {
             UiError::Invalid(_) => StatusCode::BAD_REQUEST,
             UiError::Unauthenticated => StatusCode::UNAUTHORIZED,
             UiError::Forbidden => StatusCode::FORBIDDEN,
+            UiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            UiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             UiError::Internal | UiError::Transport(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
     }

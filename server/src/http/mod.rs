@@ -1,7 +1,9 @@
 //! HTTP pieces that are not the dashboard itself: probes and middleware.
 
+pub mod body;
 pub mod csrf;
 pub mod errors;
 pub mod export;
 pub mod health;
+pub mod security;
 pub mod trace;

@@ -31,6 +31,12 @@ pub struct ScimCaller {
     pub base_url: String,
 }
 
+/// When the middleware abandons the request (its handler's future is dropped, and with it any
+/// transaction in progress). A handler that commits several times (Bulk) stops starting new
+/// work before then, so that what it answers is what happened.
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline(pub Instant);
+
 /// How long to wait if this credential is over its rate.
 fn rate_limited(state: &ScimState, key: &str) -> Option<std::time::Duration> {
     use governor::clock::{Clock, DefaultClock};
@@ -79,27 +85,25 @@ pub(crate) async fn authenticate(State(state): State<ScimState>, mut req: Reques
     let credential = match checked {
         Ok(Some(c)) => c,
         Ok(None) => return unauthorized(),
-        Err(e) => {
-            tracing::error!("credential check failed: {e}");
-            return ScimErrorResponse(ScimError::status(500, "internal error")).into_response();
-        }
+        Err(e) => return ScimErrorResponse(roster_shared::provisioning::scim_error(e)).into_response(),
     };
     let method = req.method().to_string();
     let user_agent =
         req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(300).collect());
     let base_url = roster_shared::scim_setup::base_url(&services.public_url, &tenant);
     req.extensions_mut().insert(ScimCaller { tenant: tenant.clone(), base_url });
+    req.extensions_mut().insert(Deadline(started + state.request_timeout));
 
     // Writes: the body is read here (at most MAX_BODY_BYTES, as the handlers would) so that
     // the activity record can keep it, secrets removed, for support and admins.
     let mut request_body = None;
-    let mut too_large = false;
+    let mut unreadable = None;
     if matches!(req.method(), &Method::POST | &Method::PUT | &Method::PATCH) {
         let (parts, body) = req.into_parts();
-        let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        let bytes = match crate::http::body::read(body, MAX_BODY_BYTES).await {
             Ok(b) => b,
-            Err(_) => {
-                too_large = true;
+            Err(e) => {
+                unreadable = Some(e);
                 Default::default()
             }
         };
@@ -107,9 +111,8 @@ pub(crate) async fn authenticate(State(state): State<ScimState>, mut req: Reques
         req = Request::from_parts(parts, Body::from(bytes));
     }
 
-    let res = if too_large {
-        ScimErrorResponse(ScimError::status(413, format!("the request body is larger than {MAX_BODY_BYTES} bytes")))
-            .into_response()
+    let res = if let Some(e) = unreadable {
+        ScimErrorResponse(ScimError::status(e.status().as_u16(), e.to_string())).into_response()
     } else if let Some(wait) = rate_limited(&state, &credential.id.to_string()) {
         let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
         let mut res = ScimErrorResponse(ScimError::status(
@@ -125,11 +128,13 @@ pub(crate) async fn authenticate(State(state): State<ScimState>, mut req: Reques
         match tokio::time::timeout(state.request_timeout, next.run(req)).await {
             Ok(res) => res,
             Err(_) => {
+                // Every handler but Bulk writes in one transaction, which the dropped future
+                // rolled back; Bulk answers before the deadline itself (see `bulk`).
                 tracing::warn!("SCIM request abandoned after {:?}", state.request_timeout);
                 ScimErrorResponse(ScimError::status(
                     503,
                     format!(
-                        "The request took longer than {} s and was abandoned; nothing was changed. Retry it.",
+                        "The request took longer than {} s and was abandoned; its change was rolled back. Retry it.",
                         state.request_timeout.as_secs()
                     ),
                 ))

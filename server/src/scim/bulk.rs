@@ -2,6 +2,12 @@
 //! (one failing does not undo the others, as the RFC says), `bulkId` references resolved to
 //! the ids of resources created earlier in the same request, stopped after `failOnErrors`
 //! errors.
+//!
+//! Each operation commits on its own, so a Bulk request that runs out of time must not be cut
+//! off by the request timeout (whose answer would hide what was applied). It stops starting
+//! operations [`MARGIN`] before the request's [`Deadline`], gives the one in progress until
+//! then (if it does not finish, it is rolled back), and answers the BulkResponse of what ran,
+//! with every operation not applied marked `503` and the reason.
 
 use std::collections::HashMap;
 
@@ -16,12 +22,15 @@ use roster_shared::scim::ScimError;
 use roster_shared::services::Services;
 use serde_json::Value;
 
-use super::auth::ScimCaller;
+use super::auth::{Deadline, ScimCaller};
 use super::resources::read_json;
 use super::response::{json, noted, ActivityNote, ScimErrorResponse};
 
 /// The most operations one Bulk request may carry (advertised).
 pub const MAX_OPERATIONS: usize = 1000;
+
+/// How long before the request's deadline Bulk stops, to answer in time.
+const MARGIN: std::time::Duration = std::time::Duration::from_millis(1500);
 
 /// Replaces every `"bulkId:x"` string in a JSON value by the id created for `x`.
 fn resolve_refs(v: &mut Value, ids: &HashMap<String, String>) -> Result<(), ScimError> {
@@ -92,9 +101,11 @@ async fn run_one(scim: &Scim<'_>, op: &BulkOperation, ids: &HashMap<String, Stri
 pub async fn bulk(
     State(s): State<Services>,
     Extension(c): Extension<ScimCaller>,
+    deadline: Option<Extension<Deadline>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let stop_at = deadline.map(|Extension(Deadline(at))| at.checked_sub(MARGIN).unwrap_or(at));
     let req = match read_json(&headers, body).await.and_then(|v| BulkRequest::from_body(&v, MAX_OPERATIONS)) {
         Ok(r) => r,
         Err(e) => {
@@ -108,11 +119,39 @@ pub async fn bulk(
     let mut ids: HashMap<String, String> = HashMap::new();
     let mut results = Vec::with_capacity(req.operations.len());
     let mut errors = 0u32;
+    let mut out_of_time = false;
     for op in &req.operations {
         if req.fail_on_errors.is_some_and(|limit| limit > 0 && errors >= limit) {
             break;
         }
-        let result = match run_one(&scim, op, &ids).await {
+        let ran = if out_of_time {
+            None
+        } else {
+            match stop_at {
+                Some(at) => tokio::time::timeout_at(at.into(), run_one(&scim, op, &ids)).await.ok(),
+                None => Some(run_one(&scim, op, &ids).await),
+            }
+        };
+        let Some(ran) = ran else {
+            out_of_time = true;
+            results.push(BulkOperationResult {
+                location: None,
+                method: op.method.clone(),
+                bulk_id: op.bulk_id.clone(),
+                version: None,
+                status: "503".into(),
+                response: Some(
+                    ScimError::status(
+                        503,
+                        "Not applied: the Bulk request ran out of time before this operation finished. \
+                         The operations before it were applied; send this one and those after it again.",
+                    )
+                    .to_json(),
+                ),
+            });
+            continue;
+        };
+        let result = match ran {
             Ok(Outcome::Written(status, resource, kind)) => {
                 if let Some(b) = &op.bulk_id {
                     ids.insert(b.clone(), resource.id.clone());
@@ -148,7 +187,16 @@ pub async fn bulk(
         };
         results.push(result);
     }
-    let summary = format!("bulk: {} operations, {} failed", results.len(), errors);
+    let not_run = results.iter().filter(|r| r.status == "503").count();
+    let summary = if out_of_time {
+        format!(
+            "bulk: {} operations, {} failed, {not_run} not applied (out of time)",
+            results.len(),
+            errors
+        )
+    } else {
+        format!("bulk: {} operations, {} failed", results.len(), errors)
+    };
     let body = BulkResponse { schemas: vec![BULK_RESPONSE_URN.into()], operations: results };
     noted(
         json(StatusCode::OK, &serde_json::to_value(body).unwrap_or_default()),

@@ -88,7 +88,7 @@ pub fn router(services: Services, limits: ScimLimits) -> Router {
         .method_not_allowed_fallback(response::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state, auth::authenticate))
         // The token endpoint authenticates the OAuth client itself.
-        .route("/oauth/token", post(oauth::token))
+        .route("/oauth/token", post(oauth::token).layer(axum::Extension(oauth::GrantLimiter::new())))
         .with_state(services);
     Router::new().nest("/scim/v2/{tenant}", tenant_routes)
 }

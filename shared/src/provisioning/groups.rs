@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use super::{build_query, check_if_match, internal, json_error, meta, not_found, Listed, Resource, Scim};
+use super::{build_query, check_if_match, scim_error, json_error, meta, not_found, Listed, Resource, Scim};
 use crate::clock::now_ms;
 use crate::error::DomainError;
 use crate::scim::error::ScimError;
@@ -121,7 +121,7 @@ impl MemberChanges {
 /// `value eq "x"` (or an `or` of them): the ids it names.
 fn eq_values(f: &Filter, out: &mut Vec<String>) -> bool {
     match f {
-        Filter::Or(a, b) => eq_values(a, out) && eq_values(b, out),
+        Filter::Or(terms) => terms.iter().all(|t| eq_values(t, out)),
         Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Str(s) }
             if path.name == "value" && path.sub.is_none() =>
         {
@@ -143,7 +143,7 @@ impl Scim<'_> {
 
     fn group_resource(&self, row: &GroupRow, members: Option<&[MemberRow]>) -> Result<Resource, ScimError> {
         let mut json: Value = serde_json::from_str(&row.data)
-            .map_err(|e| internal(DomainError::Internal(format!("stored group {}: {e}", row.id))))?;
+            .map_err(|e| scim_error(DomainError::Internal(format!("stored group {}: {e}", row.id))))?;
         if let Value::Object(m) = &mut json {
             m.insert("id".into(), Value::String(row.id.clone()));
             if let Some(members) = members.filter(|m| !m.is_empty()) {
@@ -172,12 +172,12 @@ impl Scim<'_> {
     }
 
     async fn load_group(&self, id: &str) -> Result<GroupRow, ScimError> {
-        self.store.tenant(self.tenant).group(id).await.map_err(internal)?.ok_or_else(|| not_found("Group", id))
+        self.store.tenant(self.tenant).group(id).await.map_err(scim_error)?.ok_or_else(|| not_found("Group", id))
     }
 
     async fn group_with_members(&self, row: &GroupRow) -> Result<Resource, ScimError> {
         let members =
-            self.store.tenant(self.tenant).members_of(std::slice::from_ref(&row.id)).await.map_err(internal)?;
+            self.store.tenant(self.tenant).members_of(std::slice::from_ref(&row.id)).await.map_err(scim_error)?;
         self.group_resource(row, Some(members.get(&row.id).map(Vec::as_slice).unwrap_or(&[])))
     }
 
@@ -192,7 +192,7 @@ impl Scim<'_> {
         }
         let mut kinds: HashMap<String, String> = HashMap::new();
         for chunk in ids.chunks(500) {
-            kinds.extend(self.store.tenant(self.tenant).resource_kinds(chunk).await.map_err(internal)?);
+            kinds.extend(self.store.tenant(self.tenant).resource_kinds(chunk).await.map_err(scim_error)?);
         }
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
@@ -209,13 +209,13 @@ impl Scim<'_> {
 
     /// The mapping rules' planner for a group write (`None`: nothing to place in this tenant).
     async fn planner(&self) -> Result<Option<GroupPlanner>, ScimError> {
-        crate::mappings::group_planner(self.store, self.tenant).await.map_err(internal)
+        crate::mappings::group_planner(self.store, self.tenant).await.map_err(scim_error)
     }
 
     /// The ids of a group's current members (users and groups).
     async fn member_ids_of(&self, id: &str) -> Result<Vec<String>, ScimError> {
         let ids = vec![id.to_string()];
-        let mut all = self.store.tenant(self.tenant).members_of(&ids).await.map_err(internal)?;
+        let mut all = self.store.tenant(self.tenant).members_of(&ids).await.map_err(scim_error)?;
         Ok(all.remove(id).unwrap_or_default().into_iter().map(|m| m.id).collect())
     }
 
@@ -235,7 +235,7 @@ impl Scim<'_> {
             .tenant(self.tenant)
             .insert_group(&id, &cols, &data, &members, now_ms(), planner.as_deref())
             .await
-            .map_err(internal)?;
+            .map_err(scim_error)?;
         let row = self.load_group(&id).await?;
         self.group_with_members(&row).await
     }
@@ -285,7 +285,7 @@ impl Scim<'_> {
                 planner.as_deref().map(|p| (p, touched.as_slice())),
             )
             .await
-            .map_err(internal)?;
+            .map_err(scim_error)?;
         if !written {
             return Err(if if_match.is_some() {
                 ScimError::status(412, "the resource changed while it was being replaced")
@@ -362,7 +362,7 @@ impl Scim<'_> {
                                         .tenant(self.tenant)
                                         .members_of(std::slice::from_ref(&row.id))
                                         .await
-                                        .map_err(internal)?;
+                                        .map_err(scim_error)?;
                                     current_members = Some(all.remove(&row.id).unwrap_or_default());
                                 }
                                 let matching: Vec<String> = current_members
@@ -448,7 +448,7 @@ impl Scim<'_> {
                 planner.as_deref().map(|p| (p, touched.as_slice())),
             )
             .await
-            .map_err(internal)?;
+            .map_err(scim_error)?;
         if !written {
             return Err(if if_match.is_some() {
                 ScimError::status(412, "the resource changed while it was being patched")
@@ -470,7 +470,7 @@ impl Scim<'_> {
         let planner = self.planner().await?;
         let touched = if planner.is_some() { self.member_ids_of(id).await? } else { Vec::new() };
         let placement = planner.as_deref().map(|p| (p, touched.as_slice()));
-        if self.store.tenant(self.tenant).delete_group(id, placement).await.map_err(internal)? {
+        if self.store.tenant(self.tenant).delete_group(id, placement).await.map_err(scim_error)? {
             Ok(())
         } else {
             Err(not_found("Group", id))
@@ -480,14 +480,14 @@ impl Scim<'_> {
     /// GET /Groups and POST /Groups/.search.
     pub async fn search_groups(&self, req: &SearchRequest) -> Result<Listed, ScimError> {
         let (query, projection, paging) = build_query(req, schema(), Table::Groups, self.store)?;
-        let mut page = self.store.tenant(self.tenant).query_groups(query).await.map_err(internal)?;
+        let mut page = self.store.tenant(self.tenant).query_groups(query).await.map_err(scim_error)?;
         let next_cursor = super::finish_page(&mut page.rows, paging, |r| super::cursor_after(r.created_at, &r.id));
         let wants_members = projection.attributes.iter().any(|p| p.name == "members")
             || (projection.attributes.is_empty()
                 && !projection.excluded.iter().any(|p| p.name == "members" && p.sub.is_none()));
         let members = if wants_members {
             let ids: Vec<String> = page.rows.iter().map(|r| r.id.clone()).collect();
-            self.store.tenant(self.tenant).members_of(&ids).await.map_err(internal)?
+            self.store.tenant(self.tenant).members_of(&ids).await.map_err(scim_error)?
         } else {
             HashMap::new()
         };

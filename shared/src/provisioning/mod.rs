@@ -122,19 +122,26 @@ pub fn if_match_allows(header: &str, version: i64) -> bool {
     header.split(',').map(str::trim).any(|t| t == "*" || t.trim_start_matches("W/") == current.trim_start_matches("W/"))
 }
 
-pub(crate) fn internal(e: DomainError) -> ScimError {
+/// A domain failure as the SCIM API answers it: the caller's mistakes in words, our own as a
+/// generic 500 (logged), a busy or unreachable database as 503 (the response adds Retry-After).
+pub fn scim_error(e: DomainError) -> ScimError {
     match e {
         DomainError::Internal(detail) => {
             tracing::error!(%detail, "SCIM request failed");
             ScimError::status(500, "internal error")
         }
+        DomainError::Unavailable(detail) => {
+            tracing::warn!(%detail, "SCIM request: database unavailable");
+            ScimError::status(503, "The service is busy or its database is unreachable right now; retry shortly.")
+        }
+        DomainError::Busy(message) => ScimError::status(429, message),
         other => ScimError::status(500, other.to_string()),
     }
 }
 
 /// A stored resource that does not (de)serialize: ours to fix, never the client's.
 pub(crate) fn json_error(e: serde_json::Error) -> ScimError {
-    internal(DomainError::Internal(format!("resource JSON: {e}")))
+    scim_error(DomainError::Internal(format!("resource JSON: {e}")))
 }
 
 pub(crate) fn rfc3339(ms: i64) -> String {
@@ -176,13 +183,15 @@ pub(crate) fn build_query(
     store: &Store,
 ) -> Result<(Query, Projection, Paging), ScimError> {
     let dialect = store.dialect();
-    let where_sql = match req.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+    let compiled = match req.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
         Some(text) => {
             let filter = crate::scim::filter::Filter::parse_for(text, schema)?;
             Some(crate::store::compile_filter(&filter, schema, table, crate::store::Sql::new(dialect))?)
         }
         None => None,
     };
+    let expensive = compiled.as_ref().is_some_and(|c| c.is_expensive());
+    let where_sql = compiled.map(|c| (c.cond, c.sql));
     let order_by = match req.sort_by.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(s) => {
             let path =
@@ -207,12 +216,12 @@ pub(crate) fn build_query(
             return Err(ScimError::invalid_value("use either cursor or startIndex, not both"));
         }
         let after = if cursor.is_empty() { None } else { Some(parse_cursor(cursor)?) };
-        let query = Query { where_sql, order_by: None, offset: 0, limit: count as i64 + 1, after };
+        let query = Query { where_sql, order_by: None, offset: 0, limit: count as i64 + 1, after, expensive };
         return Ok((query, projection, Paging::Cursor { count }));
     }
     let start = req.start_index();
     Ok((
-        Query { where_sql, order_by, offset: (start - 1) as i64, limit: count as i64, after: None },
+        Query { where_sql, order_by, offset: (start - 1) as i64, limit: count as i64, after: None, expensive },
         projection,
         Paging::Index { start },
     ))

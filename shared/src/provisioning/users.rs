@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::{
-    build_query, check_if_match, internal, json_error, meta, not_found, Listed, Resource, Scim, WRITE_RETRIES,
+    build_query, check_if_match, scim_error, json_error, meta, not_found, Listed, Resource, Scim, WRITE_RETRIES,
 };
 use crate::clock::now_ms;
 use crate::error::DomainError;
@@ -83,7 +83,7 @@ impl Scim<'_> {
 
     fn user_resource(&self, row: &UserRow, groups: &[UserGroupRow]) -> Result<Resource, ScimError> {
         let mut json: Value = serde_json::from_str(&row.data)
-            .map_err(|e| internal(DomainError::Internal(format!("stored user {}: {e}", row.id))))?;
+            .map_err(|e| scim_error(DomainError::Internal(format!("stored user {}: {e}", row.id))))?;
         if let Value::Object(m) = &mut json {
             m.insert("id".into(), Value::String(row.id.clone()));
             let mine: Vec<Value> = groups
@@ -110,7 +110,7 @@ impl Scim<'_> {
     }
 
     async fn load_user(&self, id: &str) -> Result<UserRow, ScimError> {
-        match self.store.tenant(self.tenant).user(id).await.map_err(internal)? {
+        match self.store.tenant(self.tenant).user(id).await.map_err(scim_error)? {
             Some(row) if row.source != "manual" => Ok(row),
             _ => Err(not_found("User", id)),
         }
@@ -118,7 +118,7 @@ impl Scim<'_> {
 
     async fn user_with_groups(&self, row: &UserRow) -> Result<Resource, ScimError> {
         let groups =
-            self.store.tenant(self.tenant).groups_of_users(std::slice::from_ref(&row.id)).await.map_err(internal)?;
+            self.store.tenant(self.tenant).groups_of_users(std::slice::from_ref(&row.id)).await.map_err(scim_error)?;
         self.user_resource(row, &groups)
     }
 
@@ -144,7 +144,7 @@ impl Scim<'_> {
         match self.store.tenant(self.tenant).insert_user(&id, &cols, "scim", &data, now, &placement).await {
             Ok(()) => {}
             Err(DomainError::Conflict(_)) => return Err(self.conflict(&cols.user_name).await),
-            Err(e) => return Err(internal(e)),
+            Err(e) => return Err(scim_error(e)),
         }
         // The row as written (no second read: a new user has no groups yet).
         let row = UserRow {
@@ -192,7 +192,7 @@ impl Scim<'_> {
             Err(DomainError::Conflict(_)) => {
                 Err((None, ScimError::uniqueness("a userName of these users is already taken; nothing was created")))
             }
-            Err(e) => Err((None, internal(e))),
+            Err(e) => Err((None, scim_error(e))),
         }
     }
 
@@ -247,7 +247,7 @@ impl Scim<'_> {
 
     /// Where the mapping rules put this user as it is about to be written.
     async fn plan(&self, id: &str, res: &Value) -> Result<crate::mappings::Placement, ScimError> {
-        crate::mappings::plan(self.store, self.tenant, id, res).await.map_err(internal)
+        crate::mappings::plan(self.store, self.tenant, id, res).await.map_err(scim_error)
     }
 
     async fn write_user(&self, row: &UserRow, res: &Value) -> Result<bool, ScimError> {
@@ -258,7 +258,7 @@ impl Scim<'_> {
         {
             Ok(written) => Ok(written),
             Err(DomainError::Conflict(_)) => Err(self.conflict(&cols.user_name).await),
-            Err(e) => Err(internal(e)),
+            Err(e) => Err(scim_error(e)),
         }
     }
 
@@ -266,7 +266,7 @@ impl Scim<'_> {
     pub async fn delete_user(&self, id: &str, if_match: Option<&str>) -> Result<(), ScimError> {
         let row = self.load_user(id).await?;
         check_if_match(if_match, row.version)?;
-        if self.store.tenant(self.tenant).delete_user(id).await.map_err(internal)? {
+        if self.store.tenant(self.tenant).delete_user(id).await.map_err(scim_error)? {
             Ok(())
         } else {
             Err(not_found("User", id))
@@ -276,14 +276,14 @@ impl Scim<'_> {
     /// GET /Users and POST /Users/.search.
     pub async fn search_users(&self, req: &SearchRequest) -> Result<Listed, ScimError> {
         let (query, projection, paging) = build_query(req, schema(), Table::Users, self.store)?;
-        let mut page = self.store.tenant(self.tenant).query_users(query).await.map_err(internal)?;
+        let mut page = self.store.tenant(self.tenant).query_users(query).await.map_err(scim_error)?;
         let next_cursor = super::finish_page(&mut page.rows, paging, |r| super::cursor_after(r.created_at, &r.id));
         let wants_groups = projection.attributes.iter().any(|p| p.name == "groups")
             || (projection.attributes.is_empty()
                 && !projection.excluded.iter().any(|p| p.name == "groups" && p.sub.is_none()));
         let groups = if wants_groups {
             let ids: Vec<String> = page.rows.iter().map(|r| r.id.clone()).collect();
-            self.store.tenant(self.tenant).groups_of_users(&ids).await.map_err(internal)?
+            self.store.tenant(self.tenant).groups_of_users(&ids).await.map_err(scim_error)?
         } else {
             Vec::new()
         };

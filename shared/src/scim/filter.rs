@@ -24,13 +24,20 @@ use serde_json::{Number, Value};
 
 use super::error::ScimError;
 use super::path::AttrPath;
-use super::schema::{Attribute, AttributeType, ResourceSchema};
+use super::schema::{Attribute, AttributeType, Mutability, ResourceSchema, Returned};
 use super::value::{is_present, loose_bool, parse_datetime};
 
 /// The longest filter accepted, in bytes.
 pub const MAX_FILTER_LEN: usize = 8 * 1024;
 /// The deepest nesting of parentheses, `not` and value paths accepted.
 pub const MAX_DEPTH: usize = 32;
+/// The most comparisons (`eq`, `pr`, …) one filter may hold, value paths included.
+///
+/// Together with [`MAX_DEPTH`] this bounds every recursion over a filter (parser, schema check,
+/// evaluator, SQL compiler, `Drop`): `and`/`or` chains are n-ary nodes, not nested pairs, so a
+/// chain of terms adds breadth, never depth. IdPs send one to three terms; mapping rules a few
+/// dozen at most.
+pub const MAX_TERMS: usize = 100;
 
 /// A comparison operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -129,10 +136,10 @@ pub enum Filter {
     },
     /// `path pr`
     Present(AttrPath),
-    /// `a and b`
-    And(Box<Filter>, Box<Filter>),
-    /// `a or b`
-    Or(Box<Filter>, Box<Filter>),
+    /// `a and b and …` (two or more terms; a chain is one node, so it adds no depth)
+    And(Vec<Filter>),
+    /// `a or b or …` (two or more terms)
+    Or(Vec<Filter>),
     /// `not (a)`
     Not(Box<Filter>),
     /// `path[filter]`: some value of the (complex) attribute matches the inner filter, whose
@@ -237,6 +244,7 @@ struct Parser {
     i: usize,
     end_pos: usize,
     depth: usize,
+    terms: usize,
 }
 
 impl Parser {
@@ -267,23 +275,30 @@ impl Parser {
     }
 
     fn or(&mut self, in_value_path: bool) -> Result<Filter, ScimError> {
-        let mut left = self.and(in_value_path)?;
+        let mut terms = vec![self.and(in_value_path)?];
         while self.peek_keyword("or") {
             self.next();
-            let right = self.and(in_value_path)?;
-            left = Filter::Or(Box::new(left), Box::new(right));
+            terms.push(self.and(in_value_path)?);
         }
-        Ok(left)
+        Ok(if terms.len() == 1 { terms.remove(0) } else { Filter::Or(terms) })
     }
 
     fn and(&mut self, in_value_path: bool) -> Result<Filter, ScimError> {
-        let mut left = self.unary(in_value_path)?;
+        let mut terms = vec![self.unary(in_value_path)?];
         while self.peek_keyword("and") {
             self.next();
-            let right = self.unary(in_value_path)?;
-            left = Filter::And(Box::new(left), Box::new(right));
+            terms.push(self.unary(in_value_path)?);
         }
-        Ok(left)
+        Ok(if terms.len() == 1 { terms.remove(0) } else { Filter::And(terms) })
+    }
+
+    /// Counts one comparison against [`MAX_TERMS`].
+    fn count_term(&mut self, pos: usize) -> Result<(), ScimError> {
+        self.terms += 1;
+        if self.terms > MAX_TERMS {
+            return Err(err_at(pos, format!("the filter has more than {MAX_TERMS} comparisons; the limit is {MAX_TERMS}")));
+        }
+        Ok(())
     }
 
     fn expect_close(&mut self, open_pos: usize) -> Result<(), ScimError> {
@@ -359,10 +374,14 @@ impl Parser {
                         return Err(err_at(spos, "expected a sub-attribute name after ']'"));
                     }
                     let cond = self.comparison(sub_path, spos)?;
-                    return Ok(Filter::ValuePath {
-                        path,
-                        filter: Box::new(Filter::And(Box::new(inner), Box::new(cond))),
-                    });
+                    let filter = match inner {
+                        Filter::And(mut terms) => {
+                            terms.push(cond);
+                            Filter::And(terms)
+                        }
+                        other => Filter::And(vec![other, cond]),
+                    };
+                    return Ok(Filter::ValuePath { path, filter: Box::new(filter) });
                 }
             }
             return Ok(Filter::ValuePath { path, filter: Box::new(inner) });
@@ -371,6 +390,7 @@ impl Parser {
     }
 
     fn comparison(&mut self, path: AttrPath, path_pos: usize) -> Result<Filter, ScimError> {
+        self.count_term(path_pos)?;
         let (op_word, op_pos) = match self.next() {
             Some(Token { tok: Tok::Word(w), pos }) => (w, pos),
             Some(t) => {
@@ -442,7 +462,7 @@ impl Filter {
             )));
         }
         let (tokens, end_pos) = lex(text)?;
-        let mut p = Parser { tokens, i: 0, end_pos, depth: 0 };
+        let mut p = Parser { tokens, i: 0, end_pos, depth: 0, terms: 0 };
         let f = p.or(false)?;
         if let Some(t) = p.peek() {
             let what = match &t.tok {
@@ -504,15 +524,25 @@ impl fmt::Display for Filter {
         match self {
             Filter::Compare { path, op, value } => write!(f, "{path} {} {value}", op.as_str()),
             Filter::Present(path) => write!(f, "{path} pr"),
-            Filter::And(a, b) => {
-                child(f, a, 2)?;
-                f.write_str(" and ")?;
-                child(f, b, 3)
+            // A nested chain of the same kind keeps its parentheses, so that printing and
+            // parsing again gives the same tree.
+            Filter::And(terms) => {
+                for (i, t) in terms.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" and ")?;
+                    }
+                    child(f, t, 3)?;
+                }
+                Ok(())
             }
-            Filter::Or(a, b) => {
-                child(f, a, 1)?;
-                f.write_str(" or ")?;
-                child(f, b, 2)
+            Filter::Or(terms) => {
+                for (i, t) in terms.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" or ")?;
+                    }
+                    child(f, t, 2)?;
+                }
+                Ok(())
             }
             Filter::Not(a) => write!(f, "not ({a})"),
             Filter::ValuePath { path, filter } => write!(f, "{path}[{filter}]"),
@@ -530,8 +560,21 @@ enum Scope<'s> {
     Complex(&'s Attribute),
 }
 
-/// The attribute a (resolved or raw) path names within a scope.
+/// The attribute a (resolved or raw) path names within a scope. Attributes that are never
+/// returned (`password`) cannot be filtered on either: a filter would be an oracle for them.
 fn lookup<'s>(path: &AttrPath, scope: Scope<'s>) -> Result<(AttrPath, &'s Attribute, Option<&'s Attribute>), String> {
+    let found = lookup_any(path, scope)?;
+    let hidden = |a: &Attribute| a.returned == Returned::Never || a.mutability == Mutability::WriteOnly;
+    if hidden(found.1) || found.2.is_some_and(hidden) {
+        return Err(format!("'{}' is write-only and cannot be filtered on", found.0));
+    }
+    Ok(found)
+}
+
+fn lookup_any<'s>(
+    path: &AttrPath,
+    scope: Scope<'s>,
+) -> Result<(AttrPath, &'s Attribute, Option<&'s Attribute>), String> {
     match scope {
         Scope::Resource(schema) => {
             let r = path.resolve(schema)?;
@@ -555,8 +598,8 @@ fn lookup<'s>(path: &AttrPath, scope: Scope<'s>) -> Result<(AttrPath, &'s Attrib
 fn resolve(filter: &Filter, scope: Scope<'_>) -> Result<Filter, ScimError> {
     let invalid = |msg: String| ScimError::invalid_filter(msg);
     Ok(match filter {
-        Filter::And(a, b) => Filter::And(Box::new(resolve(a, scope)?), Box::new(resolve(b, scope)?)),
-        Filter::Or(a, b) => Filter::Or(Box::new(resolve(a, scope)?), Box::new(resolve(b, scope)?)),
+        Filter::And(terms) => Filter::And(terms.iter().map(|t| resolve(t, scope)).collect::<Result<_, _>>()?),
+        Filter::Or(terms) => Filter::Or(terms.iter().map(|t| resolve(t, scope)).collect::<Result<_, _>>()?),
         Filter::Not(a) => Filter::Not(Box::new(resolve(a, scope)?)),
         Filter::Present(path) => {
             let (path, _, _) = lookup(path, scope).map_err(invalid)?;
@@ -693,8 +736,8 @@ fn candidates<'v>(path: &AttrPath, node: &'v Value, scope: Scope<'_>, out: &mut 
 
 fn eval(filter: &Filter, node: &Value, scope: Scope<'_>) -> bool {
     match filter {
-        Filter::And(a, b) => eval(a, node, scope) && eval(b, node, scope),
-        Filter::Or(a, b) => eval(a, node, scope) || eval(b, node, scope),
+        Filter::And(terms) => terms.iter().all(|t| eval(t, node, scope)),
+        Filter::Or(terms) => terms.iter().any(|t| eval(t, node, scope)),
         Filter::Not(a) => !eval(a, node, scope),
         Filter::Present(path) => {
             let mut c = Vec::new();

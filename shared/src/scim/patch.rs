@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 use super::error::ScimError;
 use super::filter::{CompValue, CompareOp, Filter};
 use super::path::{AttrPath, PatchPath};
-use super::schema::{Attribute, AttributeType, Mutability, ResourceSchema};
+use super::schema::{Attribute, AttributeType, Mutability, ResourceSchema, Returned};
 use super::validate::check_value;
 
 /// The PatchOp message URN.
@@ -191,6 +191,24 @@ fn apply_one(res: &mut Map<String, Value>, op: &PatchOperation, schema: &Resourc
                 if key.eq_ignore_ascii_case("schemas") {
                     continue;
                 }
+                // Core attributes as one object keyed by the core schema's URN.
+                if key.eq_ignore_ascii_case(&schema.core.id) {
+                    let Value::Object(inner) = v else {
+                        return Err(ScimError::invalid_value(format!("'{key}' must be an object")));
+                    };
+                    for (k, v2) in inner {
+                        if k.eq_ignore_ascii_case("schemas") {
+                            continue;
+                        }
+                        let path = PatchPath {
+                            attr: AttrPath::parse(k).map_err(|e| ScimError::invalid_path(format!("'{key}:{k}': {e}")))?,
+                            filter: None,
+                            sub_after_filter: None,
+                        };
+                        apply_path(res, op.op, &path, Some(v2), schema, true)?;
+                    }
+                    continue;
+                }
                 // An extension's attributes as one object.
                 if let Some(ext) = schema.extension(key) {
                     let Value::Object(inner) = v else {
@@ -268,6 +286,14 @@ fn apply_path(
     let attr = resolved.attr;
     let canonical = resolved.path.clone();
     let target = resolved.target();
+
+    // Write-only attributes (`password`) are accepted and dropped, as on POST and PUT: Roster
+    // signs people in through their IdP and never keeps a password (Okta's password sync sends
+    // `{"op":"replace","value":{"password":"…"}}`).
+    let write_only = |a: &Attribute| a.mutability == Mutability::WriteOnly || a.returned == Returned::Never;
+    if write_only(attr) || write_only(target) {
+        return Ok(());
+    }
 
     // Read-only attributes: refused, except unchanged repeats in path-less values (Okta).
     if attr.mutability == Mutability::ReadOnly || target.mutability == Mutability::ReadOnly || attr.name == "schemas" {
@@ -638,7 +664,7 @@ fn implied_value(filter: &Filter) -> Option<Map<String, Value>> {
     let mut out = Map::new();
     fn walk(f: &Filter, out: &mut Map<String, Value>) -> bool {
         match f {
-            Filter::And(a, b) => walk(a, out) && walk(b, out),
+            Filter::And(terms) => terms.iter().all(|t| walk(t, out)),
             Filter::Compare { path, op: CompareOp::Eq, value } if path.urn.is_none() && path.sub.is_none() => {
                 let v = match value {
                     CompValue::Str(s) => Value::String(s.clone()),

@@ -124,9 +124,23 @@ pub fn validate_resource(input: &Value, schema: &ResourceSchema, mode: Mode<'_>)
         return Err(ScimError::invalid_syntax(format!("'schemas' must include \"{}\"", schema.core.id)));
     }
 
+    // Core attributes may also come inside an object keyed by the core schema's URN.
+    let mut entries: Vec<(&String, &Value)> = Vec::with_capacity(input.len());
+    for (key, value) in input {
+        if key.eq_ignore_ascii_case(&schema.core.id) {
+            match value {
+                Value::Object(inner) => entries.extend(inner.iter()),
+                Value::Null => {}
+                _ => return Err(ScimError::invalid_syntax(format!("'{key}' must be an object of core attributes"))),
+            }
+        } else {
+            entries.push((key, value));
+        }
+    }
+
     let mut out = Map::new();
     let mut kept_unknown: Vec<String> = Vec::new();
-    for (key, value) in input {
+    for (key, value) in entries {
         if key.eq_ignore_ascii_case("schemas") {
             continue;
         }
@@ -154,7 +168,9 @@ pub fn validate_resource(input: &Value, schema: &ResourceSchema, mode: Mode<'_>)
         if key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
             if declared.iter().any(|s| s == key) && value.is_object() {
                 kept_unknown.push(key.clone());
-                out.insert(key.clone(), value.clone());
+                let mut kept = value.clone();
+                drop_passwords(&mut kept);
+                out.insert(key.clone(), kept);
                 continue;
             }
             return Err(ScimError::invalid_syntax(format!(
@@ -210,6 +226,27 @@ pub fn validate_resource(input: &Value, schema: &ResourceSchema, mode: Mode<'_>)
     schemas.extend(kept_unknown.into_iter().map(Value::String));
     out.insert("schemas".into(), Value::Array(schemas));
     Ok(Value::Object(out))
+}
+
+/// Removes every member named `password` (any case, URN-qualified or not) at any depth: data
+/// of extensions we keep as they came may not smuggle in what the core schema never stores.
+pub fn drop_passwords(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|k, _| !is_password_name(k));
+            map.values_mut().for_each(drop_passwords);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_passwords),
+        _ => {}
+    }
+}
+
+/// Whether an attribute name or path names `password` (`password`, `Password `,
+/// `urn:…:User:password`, `x.password`).
+pub fn is_password_name(name: &str) -> bool {
+    let name = name.trim();
+    let last = name.rsplit([':', '.']).next().unwrap_or(name);
+    last.trim().eq_ignore_ascii_case("password")
 }
 
 /// The canonical value to store for an input attribute, or `None` when it is not stored

@@ -132,7 +132,7 @@ impl Store {
         Ok(())
     }
 
-    /// Records one sign-in attempt.
+    /// Records one sign-in attempt; returns its id (to settle its outcome later).
     pub async fn record_sign_in_attempt(
         &self,
         email_normalized: &str,
@@ -140,13 +140,13 @@ impl Store {
         account: Option<&AccountRecord>,
         outcome: SignInOutcome,
         now_ms: i64,
-    ) -> DomainResult<()> {
+    ) -> DomainResult<i64> {
         let account_id = account.map(|a| a.id.as_str().to_owned());
         let tenant_id = account.and_then(|a| a.tenant_id.as_ref()).map(|t| t.as_str().to_owned());
-        with_pool!(self, |p| {
-            sqlx::query(
+        let id = with_pool!(self, |p| {
+            sqlx::query_scalar::<_, i64>(
                 "INSERT INTO sign_in_attempts (email_normalized, client_ip, account_id, tenant_id, outcome, at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
             )
             .bind(email_normalized)
             .bind(client_ip)
@@ -154,11 +154,52 @@ impl Store {
             .bind(tenant_id)
             .bind(outcome.as_str())
             .bind(now_ms)
-            .execute(p)
+            .fetch_one(p)
             .await
-            .map(|_| ())
+        })?;
+        Ok(id)
+    }
+
+    /// Settles the outcome of an attempt recorded before it was checked.
+    pub async fn set_sign_in_outcome(&self, attempt_id: i64, outcome: SignInOutcome) -> DomainResult<()> {
+        with_pool!(self, |p| {
+            sqlx::query("UPDATE sign_in_attempts SET outcome = $1 WHERE id = $2")
+                .bind(outcome.as_str())
+                .bind(attempt_id)
+                .execute(p)
+                .await
+                .map(|_| ())
         })?;
         Ok(())
+    }
+
+    /// Records a sign-up from a client address.
+    pub async fn record_sign_up(&self, client_ip: &str, now_ms: i64) -> DomainResult<()> {
+        with_pool!(self, |p| {
+            sqlx::query("INSERT INTO sign_ups (client_ip, at) VALUES ($1, $2)")
+                .bind(client_ip)
+                .bind(now_ms)
+                .execute(p)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// The time of the `nth` most recent sign-up (1-based) from this client address since
+    /// `since_ms`, if there were that many.
+    pub async fn nth_recent_sign_up_for_ip(&self, client_ip: &str, since_ms: i64, nth: i64) -> DomainResult<Option<i64>> {
+        let at = with_pool!(self, |p| {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT at FROM sign_ups WHERE client_ip = $1 AND at > $2 ORDER BY at DESC LIMIT 1 OFFSET $3",
+            )
+            .bind(client_ip)
+            .bind(since_ms)
+            .bind(nth - 1)
+            .fetch_optional(p)
+            .await
+        })?;
+        Ok(at)
     }
 
     /// The time of the `nth` most recent failed attempt (1-based) for this email address since

@@ -87,6 +87,26 @@ pub struct NewActivity {
 }
 
 impl super::Store {
+    /// Deletes what has expired by `now_ms`, in all tenants: OAuth access tokens past their
+    /// expiry (each grant adds one) and sign-up records past the sign-up throttling window.
+    /// Returns how many rows went.
+    pub async fn purge_expired(&self, now_ms: i64) -> DomainResult<u64> {
+        let window = crate::accounts::SIGN_UP_WINDOW_MS;
+        let n = with_pool!(self, |p| {
+            let tokens = sqlx::query(
+                "DELETE FROM scim_credentials WHERE kind = 'bearer' AND created_by LIKE 'oauth:%' AND expires_at < $1",
+            )
+            .bind(now_ms)
+            .execute(p)
+            .await?
+            .rows_affected();
+            let sign_ups =
+                sqlx::query("DELETE FROM sign_ups WHERE at < $1").bind(now_ms - window).execute(p).await?.rows_affected();
+            Ok::<u64, sqlx::Error>(tokens + sign_ups)
+        })?;
+        Ok(n)
+    }
+
     /// Deletes activity records older than `before_ms`, in all tenants; returns how many.
     pub async fn delete_activity_before(&self, before_ms: i64) -> DomainResult<u64> {
         let n = with_pool!(self, |p| {

@@ -32,6 +32,7 @@ pub(super) fn sqlite() -> Migrator {
         (4, "mappings", "0004_mappings.sql"),
         (5, "support", "0005_support.sql"),
         (6, "placement indexes", "0006_placement_indexes.sql"),
+        (7, "hardening", "0007_hardening.sql"),
     ))
 }
 
@@ -43,6 +44,7 @@ pub(super) fn postgres() -> Migrator {
         (4, "mappings", "0004_mappings.sql"),
         (5, "support", "0005_support.sql"),
         (6, "placement indexes", "0006_placement_indexes.sql"),
+        (7, "hardening", "0007_hardening.sql"),
     ))
 }
 

@@ -17,6 +17,7 @@ mod credentials;
 mod directory;
 mod mappings;
 mod migrations;
+mod scans;
 mod scim_resources;
 mod scim_sql;
 mod sessions;
@@ -37,6 +38,7 @@ pub use credentials::{CredentialRecord, FoundCredential, NewCredential};
 pub(crate) use scim_resources::Query;
 pub use scim_resources::{GroupColumns, GroupRow, MemberRow, NewUserRow, Page, UserColumns, UserGroupRow, UserRow};
 pub(crate) use scim_sql::{compile as compile_filter, sort_expr, Sql, Table};
+pub use scim_sql::{filter_sql, FilterSql};
 
 /// `$first, $first+1, …` for `n` values (an `IN (…)` list of bound parameters).
 pub(crate) fn placeholders(first: usize, n: usize) -> String {
@@ -88,6 +90,8 @@ pub(crate) use with_pool;
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) pool: Pool,
+    /// Connections and admission for expensive searches (see [`scans`]).
+    pub(crate) scans: std::sync::Arc<scans::Scans>,
     /// Credentials and placement settings recently read (see [`TenantCache`]).
     pub(crate) cache: std::sync::Arc<TenantCache>,
 }
@@ -139,10 +143,38 @@ extern "C" fn sqlite_busy_handler(_: *mut std::ffi::c_void, attempts: std::ffi::
     1
 }
 
+/// Settings of a [`Store`] beyond its URL.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// The time limit of one expensive search statement (it is stopped in the database then).
+    pub scan_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { scan_timeout: scans::DEFAULT_TIMEOUT }
+    }
+}
+
+/// How long a request waits for a pooled connection before it is answered "unavailable, retry"
+/// (a 503 with Retry-After) instead of hanging.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
 impl Store {
+    /// Connects to `url` with the default [`StoreOptions`].
+    pub async fn connect(url: &str) -> DomainResult<Store> {
+        Store::connect_with(url, StoreOptions::default()).await
+    }
+
     /// Connects to `url`: `sqlite://path/to/file.db` (created, with its folder, if missing) or
     /// `postgres://…` / `postgresql://…`. Does not migrate; call [`Store::migrate`].
-    pub async fn connect(url: &str) -> DomainResult<Store> {
+    pub async fn connect_with(url: &str, options: StoreOptions) -> DomainResult<Store> {
+        let pool = Store::connect_pool(url).await?;
+        let scans = scans::Scans::open(url, &pool, options.scan_timeout).await?;
+        Ok(Store { pool, scans: std::sync::Arc::new(scans), cache: Default::default() })
+    }
+
+    async fn connect_pool(url: &str) -> DomainResult<Pool> {
         if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)
                 .map_err(|e| DomainError::Invalid(format!("bad SQLite URL {url:?}: {e}")))?
@@ -163,7 +195,7 @@ impl Store {
             }
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(ACQUIRE_TIMEOUT)
                 // A connection to a local file does not go stale; pinging it before every
                 // query was one more round trip to its worker thread per query.
                 .test_before_acquire(false)
@@ -184,11 +216,10 @@ impl Store {
                 })
                 .connect_with(opts)
                 .await?;
-            Ok(Store { pool: Pool::Sqlite(pool), cache: Default::default() })
+            Ok(Pool::Sqlite(pool))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let pool =
-                PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
-            Ok(Store { pool: Pool::Postgres(pool), cache: Default::default() })
+            let pool = PgPoolOptions::new().max_connections(16).acquire_timeout(ACQUIRE_TIMEOUT).connect(url).await?;
+            Ok(Pool::Postgres(pool))
         } else {
             Err(DomainError::Invalid(format!("unsupported database URL {url:?}: use sqlite://… or postgres://…")))
         }
@@ -238,6 +269,7 @@ impl Store {
 
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
+        self.scans.close().await;
         with_pool!(self, |p| p.close().await)
     }
 

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use sqlx::Row;
 
 use super::mappings::{apply_placement, place_touched, Placement, Planner};
+use super::scans::ScanConnection;
 use super::scim_sql::{Arg, Dialect, Sql};
 use super::{unique_violation, with_pool, Backend, TenantStore, Unique};
 use crate::error::{DomainError, DomainResult};
@@ -135,6 +136,8 @@ pub(crate) struct Query {
     /// order, without a total count, so every page after the first costs the same however deep
     /// it is.
     pub after: Option<(i64, String)>,
+    /// The filter scans the tenant's rows: run it under the limits of [`super::scans`].
+    pub expensive: bool,
 }
 
 /// Runs a paged query over `$table` (aliased `t`), with the SQL of `Query`; `$cols` are the
@@ -166,17 +169,31 @@ macro_rules! page_query {
         let args = sql.args;
         // The count query binds only the filter's and the tenant's parameters.
         let count_args = &args[..args.len() - if q.after.is_some() { 2 } else { 0 }];
-        with_pool!($self.store, |p| {
-            let total = if q.after.is_some() {
-                None
-            } else {
-                Some(bind_all!(sqlx::query_scalar::<_, i64>(&count_sql), count_args).fetch_one(p).await?)
-            };
-            let rows =
-                if q.limit > 0 { bind_all!(sqlx::query(&page_sql), &args).fetch_all(p).await? } else { Vec::new() };
-            let rows = rows.iter().map($decode).collect::<DomainResult<Vec<_>>>()?;
-            DomainResult::Ok(Page { total, rows })
-        })
+        macro_rules! run {
+            ($exec:expr) => {{
+                let total = if q.after.is_some() {
+                    None
+                } else {
+                    Some(bind_all!(sqlx::query_scalar::<_, i64>(&count_sql), count_args).fetch_one($exec).await?)
+                };
+                let rows = if q.limit > 0 {
+                    bind_all!(sqlx::query(&page_sql), &args).fetch_all($exec).await?
+                } else {
+                    Vec::new()
+                };
+                let rows = rows.iter().map($decode).collect::<DomainResult<Vec<_>>>()?;
+                DomainResult::Ok(Page { total, rows })
+            }};
+        }
+        if q.expensive {
+            let mut scan = $self.store.scans.begin($self.id).await?;
+            match &mut scan.conn {
+                ScanConnection::Sqlite(c) => run!(&mut **c),
+                ScanConnection::Postgres(c) => run!(&mut **c),
+            }
+        } else {
+            with_pool!($self.store, |p| run!(p))
+        }
     }};
 }
 

@@ -99,7 +99,24 @@ struct Compiler<'s> {
     schema: &'s ResourceSchema,
     table: Table,
     depth: usize,
+    /// The estimated cost so far (see [`MAX_FILTER_COST`]).
+    cost: u32,
+    /// How many `EXISTS` over JSON arrays enclose the leaf being compiled.
+    arrays: u32,
 }
+
+/// The most a filter may cost, in the units of [`Compiler::charge`]: a comparison on an indexed
+/// column costs 1 (2 for `sw`, 3 for `co`/`ew`, which scan the column), one inside the JSON
+/// document 4 (8 for substrings), and each enclosing multi-valued attribute multiplies by 3
+/// (its elements are unpacked per row). A hundred indexed terms fit; about eight substring
+/// searches over emails or addresses do. A tenant whose filter costs more gets `invalidFilter`
+/// saying so, instead of holding a connection while it scans every row many times over.
+pub(crate) const MAX_FILTER_COST: u32 = 200;
+
+/// From this cost on a filter cannot be answered from an index alone: it scans the tenant's
+/// rows, so it runs under the expensive-query limits (its own connections, a statement
+/// timeout, a few at a time per tenant).
+pub(crate) const EXPENSIVE_FILTER_COST: u32 = 3;
 
 impl<'s> Compiler<'s> {
     fn d(&self) -> Dialect {
@@ -144,6 +161,11 @@ impl<'s> Compiler<'s> {
         }
     }
 
+    /// Adds a leaf's cost, multiplied for each enclosing JSON array.
+    fn charge(&mut self, base: u32) {
+        self.cost = self.cost.saturating_add(base.saturating_mul(3u32.saturating_pow(self.arrays)));
+    }
+
     fn next_alias(&mut self) -> String {
         self.depth += 1;
         format!("e{}", self.depth)
@@ -155,8 +177,8 @@ impl<'s> Compiler<'s> {
 
     fn node(&mut self, f: &Filter, scope: Scope<'s, '_>) -> Result<String, ScimError> {
         Ok(match f {
-            Filter::And(a, b) => format!("({} AND {})", self.node(a, scope)?, self.node(b, scope)?),
-            Filter::Or(a, b) => format!("({} OR {})", self.node(a, scope)?, self.node(b, scope)?),
+            Filter::And(terms) => self.chain(terms, " AND ", |c, t| c.node(t, scope))?,
+            Filter::Or(terms) => self.chain(terms, " OR ", |c, t| c.node(t, scope))?,
             Filter::Not(a) => format!("(NOT {})", self.node(a, scope)?),
             Filter::Present(path) => self.present(path, scope)?,
             Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Null } => {
@@ -168,6 +190,17 @@ impl<'s> Compiler<'s> {
             Filter::Compare { path, op, value } => self.compare(path, *op, value, scope)?,
             Filter::ValuePath { path, filter } => self.value_path(path, filter, scope)?,
         })
+    }
+
+    /// `(a AND b AND …)` from the terms of an n-ary node.
+    fn chain(
+        &mut self,
+        terms: &[Filter],
+        sep: &str,
+        mut each: impl FnMut(&mut Self, &Filter) -> Result<String, ScimError>,
+    ) -> Result<String, ScimError> {
+        let parts = terms.iter().map(|t| each(self, t)).collect::<Result<Vec<_>, _>>()?;
+        Ok(format!("({})", parts.join(sep)))
     }
 
     fn attr_of(
@@ -234,6 +267,7 @@ impl<'s> Compiler<'s> {
     fn present(&mut self, path: &AttrPath, scope: Scope<'s, '_>) -> Result<String, ScimError> {
         let (top, sub) = self.attr_of(path, scope)?;
         if let (Scope::Resource, Some((col, _))) = (scope, self.column(path)) {
+            self.charge(1);
             return Ok(format!("COALESCE(({col}) IS NOT NULL AND CAST(({col}) AS TEXT) <> '', FALSE)"));
         }
         self.unsupported(path, top)?;
@@ -244,7 +278,7 @@ impl<'s> Compiler<'s> {
             top,
             sub,
             &mut |c: &mut Compiler<'s>, expr: &str, kind: LeafKind| {
-                let _ = c;
+                c.charge(4);
                 Ok(match kind {
                     LeafKind::Scalar => {
                         format!("COALESCE(({expr}) IS NOT NULL AND CAST(({expr}) AS TEXT) <> '', FALSE)")
@@ -315,7 +349,10 @@ impl<'s> Compiler<'s> {
             let el = Base::Element(&alias);
             let expr = self.json_text(el, &inner_keys);
             let kind = if object_target { LeafKind::Object(self.json_type(el, &inner_keys)) } else { LeafKind::Scalar };
-            let c = cond(self, &expr, kind)?;
+            self.arrays += 1;
+            let c = cond(self, &expr, kind);
+            self.arrays -= 1;
+            let c = c?;
             return Ok(format!("EXISTS (SELECT 1 FROM {from} WHERE {c})"));
         }
         if let Some(s) = sub {
@@ -339,7 +376,10 @@ impl<'s> Compiler<'s> {
         let alias = self.next_alias();
         if top.multi_valued {
             let from = self.elements(base, &keys, &alias);
-            let c = self.node(inner, Scope::Element { parent: top, alias: &alias })?;
+            self.arrays += 1;
+            let c = self.node(inner, Scope::Element { parent: top, alias: &alias });
+            self.arrays -= 1;
+            let c = c?;
             Ok(format!("EXISTS (SELECT 1 FROM {from} WHERE {c})"))
         } else {
             // A single complex attribute: the inner filter applies to the object itself.
@@ -369,8 +409,8 @@ impl<'s> Compiler<'s> {
 
     fn member_cond(&mut self, f: &Filter) -> Result<String, ScimError> {
         Ok(match f {
-            Filter::And(a, b) => format!("({} AND {})", self.member_cond(a)?, self.member_cond(b)?),
-            Filter::Or(a, b) => format!("({} OR {})", self.member_cond(a)?, self.member_cond(b)?),
+            Filter::And(terms) => self.chain(terms, " AND ", Self::member_cond)?,
+            Filter::Or(terms) => self.chain(terms, " OR ", Self::member_cond)?,
             Filter::Not(a) => format!("(NOT {})", self.member_cond(a)?),
             Filter::Present(p) => match p.name.as_str() {
                 "value" | "type" => "TRUE".to_string(),
@@ -425,6 +465,11 @@ impl<'s> Compiler<'s> {
         op: CompareOp,
         value: &CompValue,
     ) -> Result<String, ScimError> {
+        self.charge(match op {
+            CompareOp::Co | CompareOp::Ew => 3,
+            CompareOp::Sw => 2,
+            _ => 1,
+        });
         let cond = match (kind, value) {
             (ColumnKind::FoldedText, CompValue::Str(s)) => self.text_op(col, op, fold(s)),
             (ColumnKind::FoldedColumn, CompValue::Str(s)) => {
@@ -484,6 +529,7 @@ impl<'s> Compiler<'s> {
         op: CompareOp,
         value: &CompValue,
     ) -> Result<String, ScimError> {
+        self.charge(if matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) { 8 } else { 4 });
         let cond = match (attr.ty, value) {
             (AttributeType::Boolean, CompValue::Bool(b)) => {
                 // Canonical data stores JSON booleans: SQLite extracts 1/0, PostgreSQL 'true'/'false'.
@@ -575,16 +621,39 @@ fn pg_path(keys: &[&str]) -> String {
     format!("{{{}}}", keys.iter().map(|k| format!("\"{}\"", quote_key(k))).collect::<Vec<_>>().join(","))
 }
 
-/// Compiles a resolved filter into a WHERE condition over the table aliased `t`.
-pub(crate) fn compile(
-    filter: &Filter,
-    schema: &ResourceSchema,
-    table: Table,
-    sql: Sql,
-) -> Result<(String, Sql), ScimError> {
-    let mut c = Compiler { sql, schema, table, depth: 0 };
+/// A filter compiled to SQL.
+#[derive(Clone, Debug)]
+pub(crate) struct Compiled {
+    /// The WHERE condition over the table aliased `t`.
+    pub cond: String,
+    /// Its parameters.
+    pub sql: Sql,
+    /// Its estimated cost (see [`MAX_FILTER_COST`]).
+    pub cost: u32,
+}
+
+impl Compiled {
+    /// Whether it scans the tenant's rows instead of reading an index (see
+    /// [`EXPENSIVE_FILTER_COST`]).
+    pub fn is_expensive(&self) -> bool {
+        self.cost >= EXPENSIVE_FILTER_COST
+    }
+}
+
+/// Compiles a resolved filter into a WHERE condition over the table aliased `t`; a filter
+/// over the cost budget is refused with `invalidFilter`.
+pub(crate) fn compile(filter: &Filter, schema: &ResourceSchema, table: Table, sql: Sql) -> Result<Compiled, ScimError> {
+    let mut c = Compiler { sql, schema, table, depth: 0, cost: 0, arrays: 0 };
     let cond = c.compile(filter)?;
-    Ok((cond, c.sql))
+    if c.cost > MAX_FILTER_COST {
+        return Err(ScimError::invalid_filter(format!(
+            "the filter is too expensive to run (cost {}, the limit is {MAX_FILTER_COST}): use fewer \
+             comparisons, above all fewer substring searches (co, sw, ew) on multi-valued attributes \
+             such as emails or addresses",
+            c.cost
+        )));
+    }
+    Ok(Compiled { cond, sql: c.sql, cost: c.cost })
 }
 
 /// The ORDER BY expression for `sortBy` (resolved path), or an error if it cannot be sorted on.
@@ -594,7 +663,7 @@ pub(crate) fn sort_expr(
     table: Table,
     dialect: Dialect,
 ) -> Result<String, ScimError> {
-    let c = Compiler { sql: Sql::new(dialect), schema, table, depth: 0 };
+    let c = Compiler { sql: Sql::new(dialect), schema, table, depth: 0, cost: 0, arrays: 0 };
     if let Some((col, _)) = c.column(path) {
         return Ok(col.to_string());
     }
@@ -611,4 +680,64 @@ pub(crate) fn sort_expr(
     }
     let expr = c.json_text(Base::Row, &keys);
     Ok(if sub.unwrap_or(top).case_exact { expr } else { c.lower(&expr) })
+}
+
+/// What [`filter_sql`] returns: the WHERE condition, how many parameters it binds, its cost.
+pub type FilterSql = (String, usize, u32);
+
+/// Parses, resolves and compiles a filter for the users (or groups) table in one dialect, as a
+/// SCIM search does, and returns the SQL text. For fuzzing and tests of the compiler; the
+/// request path uses the same steps through the store.
+pub fn filter_sql(text: &str, users: bool, postgres: bool) -> Result<FilterSql, ScimError> {
+    let (schema, table) =
+        if users { (ResourceSchema::user(), Table::Users) } else { (ResourceSchema::group(), Table::Groups) };
+    let dialect = if postgres { Dialect::Postgres } else { Dialect::Sqlite };
+    let filter = Filter::parse_for(text, schema)?;
+    let c = compile(&filter, schema, table, Sql::new(dialect))?;
+    Ok((c.cond, c.sql.args.len(), c.cost))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_chains_compile_without_deep_recursion_and_costs_add_up() {
+        let chain = vec!["id pr"; crate::scim::filter::MAX_TERMS].join(" or ");
+        let (sql, _, cost) = filter_sql(&chain, true, false).expect("a chain at the term limit compiles");
+        assert_eq!(cost, crate::scim::filter::MAX_TERMS as u32);
+        assert!(sql.starts_with('(') && sql.matches(" OR ").count() == crate::scim::filter::MAX_TERMS - 1);
+        let over = vec!["id pr"; crate::scim::filter::MAX_TERMS + 1].join(" or ");
+        let e = filter_sql(&over, true, false).unwrap_err();
+        assert_eq!(e.scim_type, Some(crate::scim::ScimType::InvalidFilter));
+        assert!(e.detail.contains("more than 100 comparisons"), "{}", e.detail);
+    }
+
+    #[test]
+    fn indexed_lookups_are_cheap_and_scans_are_expensive() {
+        for (filter, cost) in [
+            (r#"userName eq "ada""#, 1),
+            (r#"externalId eq "1" and active eq true"#, 2),
+            (r#"userName co "ad""#, 3),
+            (r#"title eq "x""#, 4),
+            (r#"emails co "@example.com""#, 24),
+            (r#"emails[type eq "work" and value co "@x"]"#, 36),
+        ] {
+            let (_, _, c) = filter_sql(filter, true, true).unwrap();
+            assert_eq!(c, cost, "{filter}");
+        }
+        let c = |f: &str| compile(&Filter::parse_for(f, ResourceSchema::user()).unwrap(), ResourceSchema::user(), Table::Users, Sql::new(Dialect::Sqlite)).unwrap();
+        assert!(!c(r#"userName eq "ada""#).is_expensive());
+        assert!(c(r#"displayName co "ad""#).is_expensive());
+    }
+
+    #[test]
+    fn filters_over_the_cost_budget_are_refused() {
+        let worst = vec![r#"emails co "a""#; 9].join(" or ");
+        let e = filter_sql(&worst, true, false).unwrap_err();
+        assert_eq!(e.scim_type, Some(crate::scim::ScimType::InvalidFilter));
+        assert!(e.detail.contains("too expensive"), "{}", e.detail);
+        let fits = vec![r#"emails co "a""#; 8].join(" or ");
+        assert!(filter_sql(&fits, true, false).is_ok());
+    }
 }

@@ -320,6 +320,7 @@ impl TestApp {
                 name: "Admin".into(),
                 email,
                 password: PASSWORD.into(),
+                client_ip: None,
             },
         )
         .await

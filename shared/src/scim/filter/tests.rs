@@ -61,9 +61,9 @@ fn printing_round_trips_the_rfc_examples() {
 #[test]
 fn precedence_is_not_then_and_then_or() {
     let f = Filter::parse(r#"a pr or b pr and c pr"#).unwrap();
-    assert!(matches!(f, Filter::Or(_, ref r) if matches!(**r, Filter::And(..))), "{f:?}");
+    assert!(matches!(f, Filter::Or(ref t) if matches!(t[1], Filter::And(..))), "{f:?}");
     let f = Filter::parse(r#"(a pr or b pr) and c pr"#).unwrap();
-    assert!(matches!(f, Filter::And(ref l, _) if matches!(**l, Filter::Or(..))), "{f:?}");
+    assert!(matches!(f, Filter::And(ref t) if matches!(t[0], Filter::Or(..))), "{f:?}");
     assert_eq!(f.to_string(), "(a pr or b pr) and c pr");
     let f = Filter::parse(r#"a pr and (b pr and c pr)"#).unwrap();
     assert_eq!(f.to_string(), "a pr and (b pr and c pr)");
@@ -244,4 +244,38 @@ fn idp_filters() {
     let g = group();
     let f = Filter::parse_for(r#"displayName eq "Tour Guides""#, ResourceSchema::group()).unwrap();
     assert!(f.matches(&g, ResourceSchema::group()));
+}
+
+#[test]
+fn long_chains_are_refused_with_the_limit_and_never_recurse_deeply() {
+    // 450 × `id pr` joined by `or` (4 KB) used to overflow the stack and abort the server.
+    let attack = vec!["id pr"; 450].join(" or ");
+    let e = Filter::parse(&attack).unwrap_err();
+    assert_eq!(e.scim_type, Some(crate::scim::ScimType::InvalidFilter));
+    assert!(e.detail.contains(&format!("more than {MAX_TERMS} comparisons")), "{}", e.detail);
+    let mixed = (0..MAX_TERMS + 1).map(|i| format!("title eq \"{i}\"")).collect::<Vec<_>>().join(" and ");
+    assert!(Filter::parse(&mixed).is_err());
+
+    // At the limit, a chain is one n-ary node: parsing, checking, printing and evaluating it go
+    // one level deep, whatever its length.
+    let at_limit = vec!["id pr"; MAX_TERMS].join(" or ");
+    let f = Filter::parse(&at_limit).unwrap();
+    assert!(matches!(&f, Filter::Or(terms) if terms.len() == MAX_TERMS));
+    let resolved = f.resolve(ResourceSchema::user()).unwrap();
+    assert!(resolved.matches(&json!({"id": "1"}), ResourceSchema::user()));
+    assert_eq!(Filter::parse(&f.to_string()).unwrap(), f);
+
+    // Nesting stays bounded by MAX_DEPTH, and value paths count their terms too.
+    let deep = format!("{}id pr{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
+    assert!(Filter::parse(&deep).is_ok());
+    let deeper = format!("{}id pr{}", "(".repeat(MAX_DEPTH + 1), ")".repeat(MAX_DEPTH + 1));
+    assert!(Filter::parse(&deeper).unwrap_err().detail.contains("nested more than"));
+    let in_brackets = format!("emails[{}]", vec!["type eq \"w\""; MAX_TERMS + 1].join(" or "));
+    assert!(Filter::parse(&in_brackets).unwrap_err().detail.contains("comparisons"));
+}
+
+#[test]
+fn value_path_extension_keeps_one_and_chain() {
+    let f = Filter::parse(r#"addresses[type eq "work" and primary eq true].country eq "US""#).unwrap();
+    assert_eq!(f.to_string(), r#"addresses[type eq "work" and primary eq true and country eq "US"]"#);
 }
