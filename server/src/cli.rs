@@ -233,8 +233,15 @@ pub struct ServeArgs {
     pub scim_rate_limit: u32,
 
     /// Seconds a SCIM request may take before it is abandoned (503; its transaction rolls back).
+    /// Reading its body counts, and an expensive search's statement is stopped in the database
+    /// by then too.
     #[arg(long, env = "ROSTER_SCIM_REQUEST_TIMEOUT", default_value_t = 30)]
     pub scim_request_timeout: u64,
+
+    /// Seconds requests in flight get to finish after SIGTERM or Ctrl-C before the server stops
+    /// anyway.
+    #[arg(long, env = "ROSTER_SHUTDOWN_GRACE", default_value_t = 20)]
+    pub shutdown_grace: u64,
 
     /// Days SCIM activity records are kept; older ones are deleted hourly.
     #[arg(long, env = "ROSTER_ACTIVITY_RETENTION_DAYS", default_value_t = 90)]

@@ -72,7 +72,9 @@ pub async fn sign_up(store: &Store, input: SignUp) -> DomainResult<SignedUp> {
         store.record_sign_up(ip, now).await?;
         if let Some(at) = store.nth_recent_sign_up_for_ip(ip, now - SIGN_UP_WINDOW_MS, MAX_SIGN_UPS_PER_IP + 1).await? {
             tracing::warn!(client_ip = %ip, "sign-up throttled");
-            return Err(DomainError::Throttled { retry_after_secs: ((at + SIGN_UP_WINDOW_MS - now).max(1000) as u64).div_ceil(1000) });
+            return Err(DomainError::Throttled {
+                retry_after_secs: ((at + SIGN_UP_WINDOW_MS - now).max(1000) as u64).div_ceil(1000),
+            });
         }
     }
     let email_normalized = normalize_email(&email);
@@ -110,22 +112,33 @@ pub struct SignIn {
 
 /// Checks a sign-in; returns the account on success. Every attempt is recorded.
 ///
-/// The attempt is recorded as a failure *before* the password is checked and settled after, and
-/// the throttle counts it: so concurrent wrong passwords for one account are throttled exactly
-/// like sequential ones (at most [`MAX_FAILURES_PER_EMAIL`] are ever checked in a window), not
-/// all checked because each saw the count from before the others.
+/// The attempt is recorded as a failure *before* the password is checked (and settled after),
+/// and it is refused when [`MAX_FAILURES_PER_EMAIL`] failures were recorded before it: so
+/// concurrent wrong passwords for one account are throttled exactly like sequential ones (the
+/// first five are checked, the rest refused), not all checked because each saw the count from
+/// before the others.
 pub async fn sign_in(store: &Store, input: SignIn) -> DomainResult<AccountId> {
     let email = normalize_email(&input.email);
     let now = now_ms();
     let since = now - FAILURE_WINDOW_MS;
     let account = store.account_by_email(&email).await?;
-    let attempt =
-        store.record_sign_in_attempt(&email, &input.client_ip, account.as_ref(), SignInOutcome::BadCredentials, now).await?;
-
-    if let Some(retry_after_secs) = throttled_for(store, &email, &input.client_ip, since, now).await? {
+    let (attempt, by_email, by_ip) = store
+        .open_sign_in_attempt(
+            &email,
+            &input.client_ip,
+            account.as_ref(),
+            now,
+            since,
+            MAX_FAILURES_PER_EMAIL,
+            MAX_FAILURES_PER_IP,
+        )
+        .await?;
+    // The attempt is allowed again when the limiting failure leaves the window.
+    let until = by_email.into_iter().chain(by_ip).map(|at| at + FAILURE_WINDOW_MS).max().filter(|&u| u > now);
+    if let Some(until) = until {
         store.set_sign_in_outcome(attempt, SignInOutcome::Throttled).await?;
         tracing::warn!(client_ip = %input.client_ip, "sign-in throttled");
-        return Err(DomainError::Throttled { retry_after_secs });
+        return Err(DomainError::Throttled { retry_after_secs: ((until - now) as u64).div_ceil(1000) });
     }
 
     let ok = match &account {
@@ -166,17 +179,6 @@ pub async fn sign_in(store: &Store, input: SignIn) -> DomainResult<AccountId> {
         )),
         _ => Err(DomainError::BadCredentials),
     }
-}
-
-/// Whether the attempt just recorded (and counted as a failure) is one too many.
-async fn throttled_for(store: &Store, email: &str, ip: &str, since: i64, now: i64) -> DomainResult<Option<u64>> {
-    // The attempt itself is among the recent failures: it is refused when MAX failures came
-    // before it.
-    let by_email = store.nth_recent_failure_for_email(email, since, MAX_FAILURES_PER_EMAIL + 1).await?;
-    let by_ip = store.nth_recent_failure_for_ip(ip, since, MAX_FAILURES_PER_IP + 1).await?;
-    // The attempt is allowed again when the limiting failure leaves the window.
-    let until = by_email.into_iter().chain(by_ip).map(|at| at + FAILURE_WINDOW_MS).max();
-    Ok(until.filter(|&u| u > now).map(|u| ((u - now) as u64).div_ceil(1000)))
 }
 
 async fn dummy_hash() -> DomainResult<&'static str> {

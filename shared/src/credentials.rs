@@ -150,7 +150,11 @@ pub async fn client_credentials_grant(
         &crate::activity::Actor { kind: "scim", name: client.name.clone() },
         "Credential",
         Some(client.id.as_str()),
-        format!("OAuth client {} was granted an access token (valid {} minutes)", client.name, ACCESS_TOKEN_TTL_MS / 60_000),
+        format!(
+            "OAuth client {} was granted an access token (valid {} minutes)",
+            client.name,
+            ACCESS_TOKEN_TTL_MS / 60_000
+        ),
     )
     .await;
     Ok(Some(AccessToken { token, expires_in: ACCESS_TOKEN_TTL_MS / 1000 }))

@@ -11,9 +11,6 @@ use crate::app::{router, WebOptions};
 use crate::cli::ServeArgs;
 use crate::scim::ScimLimits;
 
-/// How long requests in flight may take to finish after SIGTERM or Ctrl-C.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
-
 /// Runs the server.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let request_timeout = Duration::from_secs(args.scim_request_timeout.max(1));
@@ -67,10 +64,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         WebOptions {
             site_root: args.site_root.clone(),
             site_addr: args.bind,
-            scim: ScimLimits {
-                rate_per_second: std::num::NonZeroU32::new(args.scim_rate_limit),
-                request_timeout,
-            },
+            scim: ScimLimits { rate_per_second: std::num::NonZeroU32::new(args.scim_rate_limit), request_timeout },
         },
     );
     let listener = tokio::net::TcpListener::bind(args.bind)
@@ -79,8 +73,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(bind = %args.bind, public_url = %public_url, "Roster is listening");
     println!("Roster is running at {public_url}");
 
-    // After SIGTERM, requests in flight get SHUTDOWN_GRACE to finish; a client that keeps a
+    // After SIGTERM, requests in flight get the grace period to finish; a client that keeps a
     // request open longer (a trickled body, a stuck connection) does not hold the process.
+    let shutdown_grace = Duration::from_secs(args.shutdown_grace);
     let (stopping_tx, mut stopping) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
@@ -90,11 +85,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .into_future();
     let grace = async {
         let _ = stopping.wait_for(|s| *s).await;
-        tokio::time::sleep(SHUTDOWN_GRACE).await;
+        tokio::time::sleep(shutdown_grace).await;
     };
     tokio::select! {
         served = server => served?,
-        () = grace => tracing::warn!("requests still in flight {} s after the signal: stopping anyway", SHUTDOWN_GRACE.as_secs()),
+        () = grace => tracing::warn!("requests still in flight {} s after the signal: stopping anyway", shutdown_grace.as_secs()),
     }
 
     cleanup.abort();

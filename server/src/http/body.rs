@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::http::StatusCode;
 
-/// How long a client may take to send a whole body.
+/// How long a client may take to send a whole body, unless the route says otherwise.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Why a body could not be read.
@@ -18,9 +18,9 @@ pub enum BodyError {
     /// Larger than the limit.
     #[error("the request body is larger than {0} bytes")]
     TooLarge(usize),
-    /// Not complete within [`READ_TIMEOUT`].
-    #[error("the request body did not arrive within {} s", READ_TIMEOUT.as_secs())]
-    TimedOut,
+    /// Not complete within the time limit (seconds).
+    #[error("the request body did not arrive within {0} s")]
+    TimedOut(u64),
     /// The connection failed while reading.
     #[error("the request body could not be read")]
     Failed,
@@ -31,16 +31,16 @@ impl BodyError {
     pub fn status(&self) -> StatusCode {
         match self {
             BodyError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            BodyError::TimedOut => StatusCode::REQUEST_TIMEOUT,
+            BodyError::TimedOut(_) => StatusCode::REQUEST_TIMEOUT,
             BodyError::Failed => StatusCode::BAD_REQUEST,
         }
     }
 }
 
-/// Reads `body` whole: at most `limit` bytes, within [`READ_TIMEOUT`].
-pub async fn read(body: Body, limit: usize) -> Result<Bytes, BodyError> {
-    match tokio::time::timeout(READ_TIMEOUT, axum::body::to_bytes(body, limit)).await {
-        Err(_) => Err(BodyError::TimedOut),
+/// Reads `body` whole: at most `limit` bytes, within `timeout`.
+pub async fn read(body: Body, limit: usize, timeout: Duration) -> Result<Bytes, BodyError> {
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        Err(_) => Err(BodyError::TimedOut(timeout.as_secs().max(1))),
         Ok(Ok(bytes)) => Ok(bytes),
         Ok(Err(e)) => {
             // axum reports an over-limit body as an error whose source is `LengthLimitError`.

@@ -100,7 +100,7 @@ pub(crate) async fn authenticate(State(state): State<ScimState>, mut req: Reques
     let mut unreadable = None;
     if matches!(req.method(), &Method::POST | &Method::PUT | &Method::PATCH) {
         let (parts, body) = req.into_parts();
-        let bytes = match crate::http::body::read(body, MAX_BODY_BYTES).await {
+        let bytes = match crate::http::body::read(body, MAX_BODY_BYTES, state.request_timeout).await {
             Ok(b) => b,
             Err(e) => {
                 unreadable = Some(e);
@@ -131,14 +131,17 @@ pub(crate) async fn authenticate(State(state): State<ScimState>, mut req: Reques
                 // Every handler but Bulk writes in one transaction, which the dropped future
                 // rolled back; Bulk answers before the deadline itself (see `bulk`).
                 tracing::warn!("SCIM request abandoned after {:?}", state.request_timeout);
-                ScimErrorResponse(ScimError::status(
-                    503,
+                let secs = state.request_timeout.as_secs();
+                let detail = if path.ends_with("/Bulk") {
                     format!(
-                        "The request took longer than {} s and was abandoned; its change was rolled back. Retry it.",
-                        state.request_timeout.as_secs()
-                    ),
-                ))
-                .into_response()
+                        "The Bulk request took longer than {secs} s and was abandoned while one operation was \
+                         running: the operations before it were applied, that one was rolled back, and the \
+                         rest were not run. Read the resources to see where it stopped."
+                    )
+                } else {
+                    format!("The request took longer than {secs} s and was abandoned; its change was rolled back. Retry it.")
+                };
+                ScimErrorResponse(ScimError::status(503, detail)).into_response()
             }
         }
     };

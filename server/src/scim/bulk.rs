@@ -4,10 +4,11 @@
 //! errors.
 //!
 //! Each operation commits on its own, so a Bulk request that runs out of time must not be cut
-//! off by the request timeout (whose answer would hide what was applied). It stops starting
-//! operations [`MARGIN`] before the request's [`Deadline`], gives the one in progress until
-//! then (if it does not finish, it is rolled back), and answers the BulkResponse of what ran,
-//! with every operation not applied marked `503` and the reason.
+//! off by the request timeout (whose answer would hide what was applied). It starts no
+//! operation later than [`MARGIN`] before the request's [`Deadline`], lets the one in progress
+//! finish, and answers the BulkResponse of what ran, with every operation not applied marked
+//! `503` and the reason. (Should one operation alone outlast the margin, the request timeout
+//! answers, and says that the operations before it were applied.)
 
 use std::collections::HashMap;
 
@@ -124,16 +125,11 @@ pub async fn bulk(
         if req.fail_on_errors.is_some_and(|limit| limit > 0 && errors >= limit) {
             break;
         }
-        let ran = if out_of_time {
-            None
-        } else {
-            match stop_at {
-                Some(at) => tokio::time::timeout_at(at.into(), run_one(&scim, op, &ids)).await.ok(),
-                None => Some(run_one(&scim, op, &ids).await),
-            }
-        };
+        // An operation once started runs to its end (cancelling it could drop it after its
+        // commit, and then the answer would say "not applied" about a stored change).
+        out_of_time = out_of_time || stop_at.is_some_and(|at| std::time::Instant::now() >= at);
+        let ran = if out_of_time { None } else { Some(run_one(&scim, op, &ids).await) };
         let Some(ran) = ran else {
-            out_of_time = true;
             results.push(BulkOperationResult {
                 location: None,
                 method: op.method.clone(),
@@ -189,11 +185,7 @@ pub async fn bulk(
     }
     let not_run = results.iter().filter(|r| r.status == "503").count();
     let summary = if out_of_time {
-        format!(
-            "bulk: {} operations, {} failed, {not_run} not applied (out of time)",
-            results.len(),
-            errors
-        )
+        format!("bulk: {} operations, {} failed, {not_run} not applied (out of time)", results.len(), errors)
     } else {
         format!("bulk: {} operations, {} failed", results.len(), errors)
     };

@@ -75,7 +75,7 @@ pub async fn token(
     let Some(tenant) = uri.0.path().split('/').nth(3).and_then(TenantId::parse) else {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client");
     };
-    let body = match crate::http::body::read(body, MAX_FORM_BYTES).await {
+    let body = match crate::http::body::read(body, MAX_FORM_BYTES, crate::http::body::READ_TIMEOUT).await {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
         Err(e) => return oauth_error(e.status(), "invalid_request", &e.to_string()),
     };

@@ -41,8 +41,7 @@ impl IntoResponse for ScimErrorResponse {
         // Busy and unavailable answers say when to come back (a caller that knows better, such
         // as the rate limiter, sets its own).
         if matches!(status, StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS) {
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(roster_shared::error::RETRY_AFTER_SECS));
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(roster_shared::error::RETRY_AFTER_SECS));
         }
         res.extensions_mut().insert(e);
         res

@@ -12,4 +12,5 @@ mod health;
 mod mappings;
 mod scim_api;
 mod scim_idp;
+mod security;
 mod support;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use super::{build_query, check_if_match, scim_error, json_error, meta, not_found, Listed, Resource, Scim};
+use super::{build_query, check_if_match, json_error, meta, not_found, scim_error, Listed, Resource, Scim};
 use crate::clock::now_ms;
 use crate::error::DomainError;
 use crate::scim::error::ScimError;

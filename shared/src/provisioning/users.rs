@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::{
-    build_query, check_if_match, scim_error, json_error, meta, not_found, Listed, Resource, Scim, WRITE_RETRIES,
+    build_query, check_if_match, json_error, meta, not_found, scim_error, Listed, Resource, Scim, WRITE_RETRIES,
 };
 use crate::clock::now_ms;
 use crate::error::DomainError;

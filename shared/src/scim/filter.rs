@@ -296,7 +296,10 @@ impl Parser {
     fn count_term(&mut self, pos: usize) -> Result<(), ScimError> {
         self.terms += 1;
         if self.terms > MAX_TERMS {
-            return Err(err_at(pos, format!("the filter has more than {MAX_TERMS} comparisons; the limit is {MAX_TERMS}")));
+            return Err(err_at(
+                pos,
+                format!("the filter has more than {MAX_TERMS} comparisons; the limit is {MAX_TERMS}"),
+            ));
         }
         Ok(())
     }

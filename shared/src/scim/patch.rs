@@ -201,7 +201,8 @@ fn apply_one(res: &mut Map<String, Value>, op: &PatchOperation, schema: &Resourc
                             continue;
                         }
                         let path = PatchPath {
-                            attr: AttrPath::parse(k).map_err(|e| ScimError::invalid_path(format!("'{key}:{k}': {e}")))?,
+                            attr: AttrPath::parse(k)
+                                .map_err(|e| ScimError::invalid_path(format!("'{key}:{k}': {e}")))?,
                             filter: None,
                             sub_after_filter: None,
                         };

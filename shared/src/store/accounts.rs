@@ -132,32 +132,75 @@ impl Store {
         Ok(())
     }
 
-    /// Records one sign-in attempt; returns its id (to settle its outcome later).
-    pub async fn record_sign_in_attempt(
+    /// Records a sign-in attempt as a failure before it is checked, and reads, in the same
+    /// transaction, the failures recorded before it: the time of the `nth_email`-th most recent
+    /// for this email address (since its last success) and of the `nth_ip`-th from this client
+    /// address, both since `since_ms`. Returns the attempt's id (to settle its outcome) and
+    /// those times.
+    ///
+    /// On PostgreSQL a transaction-scoped advisory lock on the email address orders concurrent
+    /// attempts for one account (without it, an attempt could count before an earlier one had
+    /// committed); SQLite has one writer, so its transactions are ordered already.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn open_sign_in_attempt(
         &self,
         email_normalized: &str,
         client_ip: &str,
         account: Option<&AccountRecord>,
-        outcome: SignInOutcome,
         now_ms: i64,
-    ) -> DomainResult<i64> {
+        since_ms: i64,
+        nth_email: i64,
+        nth_ip: i64,
+    ) -> DomainResult<(i64, Option<i64>, Option<i64>)> {
         let account_id = account.map(|a| a.id.as_str().to_owned());
         let tenant_id = account.and_then(|a| a.tenant_id.as_ref()).map(|t| t.as_str().to_owned());
-        let id = with_pool!(self, |p| {
-            sqlx::query_scalar::<_, i64>(
-                "INSERT INTO sign_in_attempts (email_normalized, client_ip, account_id, tenant_id, outcome, at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-            )
-            .bind(email_normalized)
-            .bind(client_ip)
-            .bind(account_id)
-            .bind(tenant_id)
-            .bind(outcome.as_str())
-            .bind(now_ms)
-            .fetch_one(p)
+        let lock = matches!(self.backend(), super::Backend::Postgres);
+        let out = with_pool!(self, |p| {
+            async {
+                let mut tx = p.begin().await?;
+                if lock {
+                    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(email_normalized).execute(&mut *tx).await?;
+                }
+                let id = sqlx::query_scalar::<_, i64>(
+                    "INSERT INTO sign_in_attempts (email_normalized, client_ip, account_id, tenant_id, outcome, at) \
+                     VALUES ($1, $2, $3, $4, 'bad_credentials', $5) RETURNING id",
+                )
+                .bind(email_normalized)
+                .bind(client_ip)
+                .bind(account_id)
+                .bind(tenant_id)
+                .bind(now_ms)
+                .fetch_one(&mut *tx)
+                .await?;
+                let by_email = sqlx::query_scalar::<_, i64>(
+                    "SELECT at FROM sign_in_attempts \
+                     WHERE email_normalized = $1 AND outcome = 'bad_credentials' AND at > $2 AND id < $4 \
+                       AND at > COALESCE((SELECT MAX(at) FROM sign_in_attempts WHERE email_normalized = $1 AND outcome = 'success'), 0) \
+                     ORDER BY at DESC LIMIT 1 OFFSET $3",
+                )
+                .bind(email_normalized)
+                .bind(since_ms)
+                .bind(nth_email - 1)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let by_ip = sqlx::query_scalar::<_, i64>(
+                    "SELECT at FROM sign_in_attempts \
+                     WHERE client_ip = $1 AND outcome = 'bad_credentials' AND at > $2 AND id < $4 \
+                     ORDER BY at DESC LIMIT 1 OFFSET $3",
+                )
+                .bind(client_ip)
+                .bind(since_ms)
+                .bind(nth_ip - 1)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>((id, by_email, by_ip))
+            }
             .await
         })?;
-        Ok(id)
+        Ok(out)
     }
 
     /// Settles the outcome of an attempt recorded before it was checked.
@@ -188,47 +231,7 @@ impl Store {
 
     /// The time of the `nth` most recent sign-up (1-based) from this client address since
     /// `since_ms`, if there were that many.
-    pub async fn nth_recent_sign_up_for_ip(&self, client_ip: &str, since_ms: i64, nth: i64) -> DomainResult<Option<i64>> {
-        let at = with_pool!(self, |p| {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT at FROM sign_ups WHERE client_ip = $1 AND at > $2 ORDER BY at DESC LIMIT 1 OFFSET $3",
-            )
-            .bind(client_ip)
-            .bind(since_ms)
-            .bind(nth - 1)
-            .fetch_optional(p)
-            .await
-        })?;
-        Ok(at)
-    }
-
-    /// The time of the `nth` most recent failed attempt (1-based) for this email address since
-    /// `since_ms` and since its last successful sign-in, if there were that many.
-    pub async fn nth_recent_failure_for_email(
-        &self,
-        email_normalized: &str,
-        since_ms: i64,
-        nth: i64,
-    ) -> DomainResult<Option<i64>> {
-        let at = with_pool!(self, |p| {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT at FROM sign_in_attempts \
-                 WHERE email_normalized = $1 AND outcome = 'bad_credentials' AND at > $2 \
-                   AND at > COALESCE((SELECT MAX(at) FROM sign_in_attempts WHERE email_normalized = $1 AND outcome = 'success'), 0) \
-                 ORDER BY at DESC LIMIT 1 OFFSET $3",
-            )
-            .bind(email_normalized)
-            .bind(since_ms)
-            .bind(nth - 1)
-            .fetch_optional(p)
-            .await
-        })?;
-        Ok(at)
-    }
-
-    /// The time of the `nth` most recent failed attempt (1-based) from this client address since
-    /// `since_ms`, if there were that many.
-    pub async fn nth_recent_failure_for_ip(
+    pub async fn nth_recent_sign_up_for_ip(
         &self,
         client_ip: &str,
         since_ms: i64,
@@ -236,9 +239,7 @@ impl Store {
     ) -> DomainResult<Option<i64>> {
         let at = with_pool!(self, |p| {
             sqlx::query_scalar::<_, i64>(
-                "SELECT at FROM sign_in_attempts \
-                 WHERE client_ip = $1 AND outcome = 'bad_credentials' AND at > $2 \
-                 ORDER BY at DESC LIMIT 1 OFFSET $3",
+                "SELECT at FROM sign_ups WHERE client_ip = $1 AND at > $2 ORDER BY at DESC LIMIT 1 OFFSET $3",
             )
             .bind(client_ip)
             .bind(since_ms)

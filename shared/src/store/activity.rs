@@ -100,8 +100,11 @@ impl super::Store {
             .execute(p)
             .await?
             .rows_affected();
-            let sign_ups =
-                sqlx::query("DELETE FROM sign_ups WHERE at < $1").bind(now_ms - window).execute(p).await?.rows_affected();
+            let sign_ups = sqlx::query("DELETE FROM sign_ups WHERE at < $1")
+                .bind(now_ms - window)
+                .execute(p)
+                .await?
+                .rows_affected();
             Ok::<u64, sqlx::Error>(tokens + sign_ups)
         })?;
         Ok(n)

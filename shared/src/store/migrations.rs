@@ -32,7 +32,8 @@ pub(super) fn sqlite() -> Migrator {
         (4, "mappings", "0004_mappings.sql"),
         (5, "support", "0005_support.sql"),
         (6, "placement indexes", "0006_placement_indexes.sql"),
-        (7, "hardening", "0007_hardening.sql"),
+        (7, "scrub passwords", "0007_scrub_passwords.sql"),
+        (8, "sign-up throttle", "0008_sign_up_throttle.sql"),
     ))
 }
 
@@ -44,7 +45,8 @@ pub(super) fn postgres() -> Migrator {
         (4, "mappings", "0004_mappings.sql"),
         (5, "support", "0005_support.sql"),
         (6, "placement indexes", "0006_placement_indexes.sql"),
-        (7, "hardening", "0007_hardening.sql"),
+        (7, "scrub passwords", "0007_scrub_passwords.sql"),
+        (8, "sign-up throttle", "0008_sign_up_throttle.sql"),
     ))
 }
 

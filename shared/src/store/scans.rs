@@ -131,10 +131,10 @@ impl Scans {
                     .map_err(|_| DomainError::Unavailable("no scan connection in time".into()))??;
                 let deadline = Instant::now() + self.timeout;
                 if self.own_pool {
-                // Replaces the handler the connection's last scan left: SQLite calls it every
-                // few thousand VM steps, and it stops the statement once the deadline has passed,
-                // even if the request that started it has been dropped meanwhile.
-                conn.lock_handle().await?.set_progress_handler(4_000, move || Instant::now() < deadline);
+                    // Replaces the handler the connection's last scan left: SQLite calls it every
+                    // few thousand VM steps, and it stops the statement once the deadline has passed,
+                    // even if the request that started it has been dropped meanwhile.
+                    conn.lock_handle().await?.set_progress_handler(4_000, move || Instant::now() < deadline);
                 }
                 ScanConnection::Sqlite(conn)
             }

@@ -726,7 +726,15 @@ mod tests {
             let (_, _, c) = filter_sql(filter, true, true).unwrap();
             assert_eq!(c, cost, "{filter}");
         }
-        let c = |f: &str| compile(&Filter::parse_for(f, ResourceSchema::user()).unwrap(), ResourceSchema::user(), Table::Users, Sql::new(Dialect::Sqlite)).unwrap();
+        let c = |f: &str| {
+            compile(
+                &Filter::parse_for(f, ResourceSchema::user()).unwrap(),
+                ResourceSchema::user(),
+                Table::Users,
+                Sql::new(Dialect::Sqlite),
+            )
+            .unwrap()
+        };
         assert!(!c(r#"userName eq "ada""#).is_expensive());
         assert!(c(r#"displayName co "ad""#).is_expensive());
     }

@@ -126,7 +126,27 @@ impl TestApp {
     }
 
     async fn on_with_rate(db: TestDb, public_url: &str, rate: u32) -> TestApp {
-        let store = Store::connect(&db.url).await.expect("connect");
+        Self::configured(db, public_url, rate, std::time::Duration::from_secs(30), Default::default()).await
+    }
+
+    /// The application with a given SCIM request timeout and store options.
+    pub async fn with_limits(
+        db: Db,
+        request_timeout: std::time::Duration,
+        options: roster_shared::store::StoreOptions,
+    ) -> TestApp {
+        let db = TestDb::new(db).await;
+        Self::configured(db, PUBLIC_URL, 10_000, request_timeout, options).await
+    }
+
+    async fn configured(
+        db: TestDb,
+        public_url: &str,
+        rate: u32,
+        request_timeout: std::time::Duration,
+        options: roster_shared::store::StoreOptions,
+    ) -> TestApp {
+        let store = Store::connect_with(&db.url, options).await.expect("connect");
         store.migrate().await.expect("migrate");
         let services = Services::new(store.clone(), public_url.to_string(), false);
         let router = router(
@@ -136,7 +156,7 @@ impl TestApp {
                 site_addr: "127.0.0.1:3000".parse().unwrap(),
                 scim: roster_server::scim::ScimLimits {
                     rate_per_second: std::num::NonZeroU32::new(rate),
-                    request_timeout: std::time::Duration::from_secs(30),
+                    request_timeout,
                 },
             },
         );
@@ -149,6 +169,41 @@ impl TestApp {
         self.store.close().await;
         let public_url = self.public_url.clone();
         Self::on(self.db, &public_url).await
+    }
+
+    /// The first column of every row of a query, as text, on a connection of its own (for
+    /// looking at what is stored, behind the store's back).
+    pub async fn raw_strings(&self, sql: &str) -> Vec<String> {
+        use sqlx::Row;
+        if self.db.url.starts_with("sqlite:") {
+            let pool = sqlx::SqlitePool::connect(&self.db.url).await.expect("sqlite");
+            let rows = sqlx::query(sql).fetch_all(&pool).await.expect("query");
+            let out = rows.iter().map(|r| r.try_get::<String, _>(0).expect("text")).collect();
+            pool.close().await;
+            out
+        } else {
+            let pool = sqlx::PgPool::connect(&self.db.url).await.expect("postgres");
+            let rows = sqlx::query(&format!("SELECT CAST(x AS TEXT) FROM ({sql}) AS q(x)"))
+                .fetch_all(&pool)
+                .await
+                .expect("query");
+            let out = rows.iter().map(|r| r.try_get::<String, _>(0).expect("text")).collect();
+            pool.close().await;
+            out
+        }
+    }
+
+    /// Runs SQL statements on a connection of its own.
+    pub async fn raw_execute(&self, sql: &str) {
+        if self.db.url.starts_with("sqlite:") {
+            let pool = sqlx::SqlitePool::connect(&self.db.url).await.expect("sqlite");
+            sqlx::raw_sql(sql).execute(&pool).await.expect("execute");
+            pool.close().await;
+        } else {
+            let pool = sqlx::PgPool::connect(&self.db.url).await.expect("postgres");
+            sqlx::raw_sql(sql).execute(&pool).await.expect("execute");
+            pool.close().await;
+        }
     }
 
     /// The tenant's latest activity records, newest first, once every queued record is written.

@@ -1,4 +1,4 @@
--- Hardening (issue 12). No password is ever stored. Earlier releases kept two shapes of it:
+-- No password is ever stored (issue 12). Earlier releases kept two shapes of it:
 -- * `password` set by a SCIM PATCH (Okta's password sync), in the user's JSON document;
 -- * an object keyed by the core User schema's URN, kept as if it were an unknown extension
 --   (its members were never applied to the user, so nothing else of value is lost).
@@ -13,11 +13,3 @@ WHERE json_type(data, '$.password') IS NOT NULL
 UPDATE activity
 SET request_body = '(removed: recorded before secrets were fully redacted; it may have held a password)'
 WHERE request_body IS NOT NULL AND lower(request_body) LIKE '%password%';
-
--- Sign-ups per client address, for throttling self-service sign-up.
-CREATE TABLE sign_ups (
-    id        INTEGER PRIMARY KEY AUTOINCREMENT,
-    client_ip TEXT    NOT NULL,
-    at        BIGINT  NOT NULL
-);
-CREATE INDEX sign_ups_ip ON sign_ups (client_ip, at);
