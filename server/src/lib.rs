@@ -7,5 +7,6 @@ pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod http;
+pub mod memory;
 pub mod scim;
 pub mod telemetry;

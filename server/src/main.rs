@@ -7,6 +7,7 @@ use roster_server::cli::{
 use roster_server::{commands, telemetry};
 
 fn main() -> std::process::ExitCode {
+    roster_server::memory::return_large_allocations();
     let cli = Cli::parse();
     telemetry::init(cli.log_format);
     // The load benchmark's client stays on one thread, leaving the other cores to the server.

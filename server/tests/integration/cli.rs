@@ -11,7 +11,8 @@ use crate::common::*;
 both_backends!(
     tenant_create_prints_the_id_and_the_admin_can_sign_in,
     tenant_create_refuses_bad_input,
-    staff_accounts_are_made_listed_and_disabled_on_the_command_line
+    staff_accounts_are_made_listed_and_disabled_on_the_command_line,
+    sigterm_stops_the_server_within_its_grace_period
 );
 
 fn roster(args: &[&str], stdin: &str) -> std::process::Output {
@@ -154,4 +155,65 @@ async fn staff_accounts_are_made_listed_and_disabled_on_the_command_line(db: Db)
     assert!(out.status.success());
     let res = app.call("sign_in", &[("email", "sam@roster.test"), ("password", PASSWORD)], None).await;
     assert_eq!(res.status(), StatusCode::OK);
+}
+
+/// After SIGTERM, a request that never finishes (a body trickled by a client) does not keep the
+/// server from stopping: it stops once the grace period is over, with exit status 0.
+async fn sigterm_stops_the_server_within_its_grace_period(db: Db) {
+    use std::io::Read;
+    let test_db = TestDb::new(db).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args([
+            "serve",
+            "--database-url",
+            &test_db.url,
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--shutdown-grace",
+            "1",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run roster serve");
+    let mut up = false;
+    for _ in 0..300 {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let mut answer = String::new();
+            let _ = s.read_to_string(&mut answer);
+            if answer.starts_with("HTTP/1.1 200") {
+                up = true;
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(up, "the server came up");
+    // A request whose body never arrives in full (the dashboard's own timeout is 30 s).
+    let mut stuck = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stuck
+        .write_all(b"POST /api/sign_in HTTP/1.1\r\nHost: x\r\nsec-fetch-site: same-origin\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nemail=a")
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let killed = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().expect("kill");
+    assert!(killed.success());
+    // Generous: the grace period is 1 s; without it, the stuck request would hold the server
+    // for the dashboard's 30 s timeout.
+    let mut status = None;
+    for _ in 0..200 {
+        if let Some(s) = server.try_wait().expect("wait") {
+            status = Some(s);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let Some(status) = status else {
+        let _ = server.kill();
+        panic!("the server was still running 20 s after SIGTERM");
+    };
+    assert!(status.success(), "{status}");
+    drop(stuck);
 }
