@@ -238,6 +238,10 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_SCIM_REQUEST_TIMEOUT", default_value_t = 30)]
     pub scim_request_timeout: u64,
 
+    /// Self-service sign-ups (new organizations) allowed per client address and hour.
+    #[arg(long, env = "ROSTER_SIGN_UPS_PER_HOUR", default_value_t = 10)]
+    pub sign_ups_per_hour: u32,
+
     /// Seconds requests in flight get to finish after SIGTERM or Ctrl-C before the server stops
     /// anyway.
     #[arg(long, env = "ROSTER_SHUTDOWN_GRACE", default_value_t = 20)]

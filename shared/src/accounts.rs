@@ -34,13 +34,14 @@ pub struct SignUp {
     pub email: String,
     /// The first admin's password.
     pub password: String,
-    /// The client's address, for throttling self-service sign-up (`None`: an operator's CLI).
-    pub client_ip: Option<String>,
+    /// The client's address and how many sign-ups it may make within [`SIGN_UP_WINDOW_MS`]
+    /// (`None`: an operator's CLI, not throttled).
+    pub throttle: Option<(String, i64)>,
 }
 
-/// Sign-ups from one client address within [`SIGN_UP_WINDOW_MS`] before further ones are
-/// refused.
-pub const MAX_SIGN_UPS_PER_IP: i64 = 5;
+/// Self-service sign-ups from one client address within [`SIGN_UP_WINDOW_MS`] before further
+/// ones are refused, unless configured otherwise.
+pub const DEFAULT_SIGN_UPS_PER_HOUR: i64 = 10;
 /// The sign-up throttling window.
 pub const SIGN_UP_WINDOW_MS: i64 = 60 * 60 * 1000;
 
@@ -65,12 +66,12 @@ pub async fn sign_up(store: &Store, input: SignUp) -> DomainResult<SignedUp> {
     {
         return Err(DomainError::Invalid(msg));
     }
-    if let Some(ip) = &input.client_ip {
+    if let Some((ip, per_hour)) = &input.throttle {
         // Counted before the work, like sign-in attempts, so concurrent sign-ups cannot slip
         // past the limit together.
         let now = now_ms();
         store.record_sign_up(ip, now).await?;
-        if let Some(at) = store.nth_recent_sign_up_for_ip(ip, now - SIGN_UP_WINDOW_MS, MAX_SIGN_UPS_PER_IP + 1).await? {
+        if let Some(at) = store.nth_recent_sign_up_for_ip(ip, now - SIGN_UP_WINDOW_MS, per_hour + 1).await? {
             tracing::warn!(client_ip = %ip, "sign-up throttled");
             return Err(DomainError::Throttled {
                 retry_after_secs: ((at + SIGN_UP_WINDOW_MS - now).max(1000) as u64).div_ceil(1000),

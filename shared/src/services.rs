@@ -17,12 +17,20 @@ pub struct Services {
     pub trust_forwarded_for: bool,
     /// Where the SCIM API's activity records go (written in batches).
     pub activity: ActivitySink,
+    /// Self-service sign-ups allowed per client address and hour.
+    pub sign_ups_per_hour: i64,
 }
 
 impl Services {
     /// The services over `store`; starts the activity writer on the current Tokio runtime.
     pub fn new(store: Store, public_url: String, trust_forwarded_for: bool) -> Services {
         let activity = ActivitySink::start(store.clone());
-        Services { store, public_url, trust_forwarded_for, activity }
+        Services {
+            store,
+            public_url,
+            trust_forwarded_for,
+            activity,
+            sign_ups_per_hour: crate::accounts::DEFAULT_SIGN_UPS_PER_HOUR,
+        }
     }
 }

@@ -14,9 +14,9 @@ pub async fn sign_up(organization: String, name: String, email: String, password
 
     let services = ctx::services()?;
     let session = ctx::session().await?;
-    let client_ip = Some(ctx::client_ip(&services).await);
+    let throttle = Some((ctx::client_ip(&services).await, services.sign_ups_per_hour));
     let created =
-        accounts::sign_up(&services.store, accounts::SignUp { organization, name, email, password, client_ip }).await?;
+        accounts::sign_up(&services.store, accounts::SignUp { organization, name, email, password, throttle }).await?;
     start_session(&session, &created.account_id).await?;
     leptos_axum::redirect("/");
     Ok(())

@@ -210,7 +210,7 @@ async fn prepare(store: &Store, args: &BenchArgs, run: &str) -> anyhow::Result<(
             name: "Bench".into(),
             email: format!("bench-{run}@bench.example.com"),
             password: format!("bench-password-{run}"),
-            client_ip: None,
+            throttle: None,
         },
     )
     .await

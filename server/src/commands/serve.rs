@@ -22,7 +22,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     .await?;
     store.listen_for_tenant_changes();
     let public_url = args.public_url();
-    let services = Services::new(store.clone(), public_url.clone(), args.trust_forwarded_for);
+    let mut services = Services::new(store.clone(), public_url.clone(), args.trust_forwarded_for);
+    services.sign_ups_per_hour = i64::from(args.sign_ups_per_hour);
     let activity = services.activity.clone();
     if !std::path::Path::new(&args.site_root).join("pkg").exists() {
         tracing::warn!(

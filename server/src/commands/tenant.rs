@@ -14,7 +14,7 @@ pub async fn create(args: TenantCreateArgs) -> anyhow::Result<()> {
     let store = super::open_store(&args.database.database_url).await?;
     let result = accounts::sign_up(
         &store,
-        SignUp { organization: args.name.clone(), name, email: args.admin_email.clone(), password, client_ip: None },
+        SignUp { organization: args.name.clone(), name, email: args.admin_email.clone(), password, throttle: None },
     )
     .await;
     store.close().await;

@@ -375,7 +375,7 @@ impl TestApp {
                 name: "Admin".into(),
                 email,
                 password: PASSWORD.into(),
-                client_ip: None,
+                throttle: None,
             },
         )
         .await
