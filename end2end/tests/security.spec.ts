@@ -33,6 +33,7 @@ function watch(page: Page): string[] {
     void d.dismiss();
   });
   page.on('console', (m) => {
+    if (process.env.ROSTER_E2E_DEBUG) console.log(`[console ${m.type()}] ${m.text()}`);
     if (/Content Security Policy|Refused to (execute|load|apply|evaluate)/i.test(m.text())) {
       problems.push(`console ${m.type()}: ${m.text()}`);
     }
@@ -71,8 +72,11 @@ test('script in every name never runs, for admins and support staff, and the pag
   // SCIM on and a token named with a script, through the dashboard's own API (same origin).
   const api = (name: string, data: unknown) =>
     page.request.post(`/api/${name}`, { data, headers: { 'sec-fetch-site': 'same-origin', Accept: 'application/json' } });
-  expect((await api('scim_enable', { enabled: true })).status()).toBe(200);
-  const made = await (await api('scim_credential_create', { kind: 'bearer', name: evil('token'), expires_in_days: 30 })).json();
+  const enabled = await api('scim_enable', { enabled: true });
+  expect(enabled.status(), await enabled.text()).toBe(200);
+  const created = await api('scim_credential_create', { kind: 'bearer', name: `<script>window.__xss='token'</script>`, expires_in_days: 30 });
+  expect(created.status(), await created.text()).toBe(200);
+  const made = await created.json();
   const base = made.scim_base_url as string;
   const headers = { Authorization: `Bearer ${made.secret}`, 'Content-Type': SCIM_JSON };
 
@@ -107,6 +111,7 @@ test('script in every name never runs, for admins and support staff, and the pag
   await expect(page.getByRole('heading', { level: 1 })).toContainText("window.__xss='display'");
   expect(await page.title()).toContain("<script>window.__xss='display'");
   // Hydration works under the policy: a client-side navigation from the sidebar.
+  await visit(page, '/', problems);
   await page.getByRole('link', { name: 'User groups' }).first().click();
   await expect(page).toHaveURL(/\/user-groups$/);
   await expect(page.getByText(evil('ug')).first()).toBeVisible();

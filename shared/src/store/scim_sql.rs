@@ -741,11 +741,11 @@ mod tests {
 
     #[test]
     fn filters_over_the_cost_budget_are_refused() {
-        let worst = vec![r#"emails co "a""#; 9].join(" or ");
+        let worst = [r#"emails co "a""#; 9].join(" or ");
         let e = filter_sql(&worst, true, false).unwrap_err();
         assert_eq!(e.scim_type, Some(crate::scim::ScimType::InvalidFilter));
         assert!(e.detail.contains("too expensive"), "{}", e.detail);
-        let fits = vec![r#"emails co "a""#; 8].join(" or ");
+        let fits = [r#"emails co "a""#; 8].join(" or ");
         assert!(filter_sql(&fits, true, false).is_ok());
     }
 }
