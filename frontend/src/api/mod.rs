@@ -80,9 +80,12 @@ pub(crate) mod ctx {
         match (viewer.role, viewer.tenant.as_ref().and_then(|t| TenantId::parse(&t.id))) {
             (ConsoleRole::OrgAdmin, Some(tenant)) => Ok(Admin { services, tenant, actor: Actor::admin(&viewer.email) }),
             (ConsoleRole::Support, _) => {
-                let call = leptos::prelude::use_context::<http::request::Parts>()
-                    .map(|p| p.uri.path().trim_start_matches("/api/").to_string())
-                    .unwrap_or_else(|| "a dashboard call".into());
+                let path = leptos::prelude::use_context::<http::request::Parts>().map(|p| p.uri.path().to_string());
+                // A page of the dashboard that staff open loads its data while they are being
+                // sent to their console: only calls of the API itself are attempts to record.
+                let Some(call) = path.as_deref().and_then(|p| p.strip_prefix("/api/")).map(str::to_string) else {
+                    return Err(UiError::Forbidden);
+                };
                 let actor = Actor::support(&viewer.email);
                 tracing::warn!(staff = %viewer.email, %call, "support staff refused: read-only");
                 if let Some(tenant) = support_tenant(&session().await?).await? {

@@ -41,33 +41,45 @@ fn home_of(role: ConsoleRole) -> &'static str {
 }
 
 /// Lets in the signed-in people of `role` and draws their frame.
+///
+/// The frame and the page below it are built at once, not after the viewer has loaded: every
+/// resource and every `Suspense`/`Transition` takes the next hydration id when it is created,
+/// so anything created inside an async block (after an `.await`) could be numbered differently
+/// on the server, which renders while data arrive, and in the browser, which hydrates from data
+/// that are all there. A different number gives a resource another resource's data, and the
+/// page's hydration panics ("Unrecoverable hydration error"), leaving a page that looks
+/// complete and does nothing. So only small leaves wait for the viewer here: the redirect of
+/// people who may not be here, and the account's name.
 #[component]
 fn SignedIn(role: ConsoleRole) -> impl IntoView {
     // Blocking: the server waits for it before sending headers, so that a visitor who is not
     // signed in gets a real HTTP redirect.
     let viewer = Resource::new_blocking(|| (), |_| current_viewer());
     provide_context(ViewerResource(viewer));
-    view! {
-        <Suspense fallback=|| view! { <div class="page-loading">"Loading…"</div> }>
+    let gate = view! {
+        <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 match viewer.await {
-                    Ok(Some(v)) if v.role != role => view! { <Redirect path=home_of(v.role)/> }.into_any(),
-                    Ok(Some(v)) if role == ConsoleRole::Support => view! { <SupportFrame viewer=v/> }.into_any(),
-                    Ok(Some(v)) => view! { <DashboardFrame viewer=v/> }.into_any(),
-                    Ok(None) | Err(UiError::Unauthenticated) => view! { <Redirect path="/sign-in"/> }.into_any(),
-                    Err(e) => view! { <main class="centered"><ErrorNotice message=e.to_string()/></main> }.into_any(),
+                    Ok(Some(v)) if v.role != role => Some(view! { <Redirect path=home_of(v.role)/> }.into_any()),
+                    Ok(Some(_)) => None,
+                    Ok(None) | Err(UiError::Unauthenticated) => Some(view! { <Redirect path="/sign-in"/> }.into_any()),
+                    Err(e) => Some(view! { <div class="centered"><ErrorNotice message=e.to_string()/></div> }.into_any()),
                 }
             })}
         </Suspense>
-    }
+    };
+    let frame = match role {
+        ConsoleRole::Support => view! { <SupportFrame/> }.into_any(),
+        ConsoleRole::OrgAdmin => view! { <DashboardFrame/> }.into_any(),
+    };
+    view! { {gate} {frame} }
 }
 
 /// The sidebar (brand, then `nav`), the top bar (`title`, then the account) and the page.
 #[component]
-fn Shell(viewer: Viewer, brand: &'static str, nav: AnyView, title: AnyView) -> impl IntoView {
+fn Shell(brand: &'static str, nav: AnyView, title: AnyView) -> impl IntoView {
+    let ViewerResource(viewer) = expect_context::<ViewerResource>();
     let sign_out = ServerAction::<SignOut>::new();
-    let initials: String =
-        viewer.name.split_whitespace().filter_map(|w| w.chars().next()).take(2).collect::<String>().to_uppercase();
     view! {
         <div class="app">
             <aside class="sidebar">
@@ -81,11 +93,26 @@ fn Shell(viewer: Viewer, brand: &'static str, nav: AnyView, title: AnyView) -> i
                 <header class="topbar">
                     <div class="org" data-testid="org-name">{title}</div>
                     <div class="account">
-                        <span class="avatar" aria-hidden="true">{initials}</span>
-                        <div class="account-text">
-                            <span class="account-name">{viewer.name.clone()}</span>
-                            <span class="account-email">{viewer.email.clone()}</span>
-                        </div>
+                        <Suspense fallback=|| ()>
+                            {move || Suspend::new(async move {
+                                viewer.await.ok().flatten().map(|v| {
+                                    let initials: String = v
+                                        .name
+                                        .split_whitespace()
+                                        .filter_map(|w| w.chars().next())
+                                        .take(2)
+                                        .collect::<String>()
+                                        .to_uppercase();
+                                    view! {
+                                        <span class="avatar" aria-hidden="true">{initials}</span>
+                                        <div class="account-text">
+                                            <span class="account-name">{v.name}</span>
+                                            <span class="account-email">{v.email}</span>
+                                        </div>
+                                    }
+                                })
+                            })}
+                        </Suspense>
                         <ActionForm action=sign_out>
                             <button type="submit" class="btn btn-ghost" disabled=move || sign_out.pending().get()>
                                 "Sign out"
@@ -102,13 +129,30 @@ fn Shell(viewer: Viewer, brand: &'static str, nav: AnyView, title: AnyView) -> i
 }
 
 #[component]
-fn DashboardFrame(viewer: Viewer) -> impl IntoView {
+fn DashboardFrame() -> impl IntoView {
+    let ViewerResource(viewer) = expect_context::<ViewerResource>();
     let nav_refresh = RwSignal::new(0u32);
     provide_context(NavRefresh(nav_refresh));
     // Recounted on every navigation and whenever a page reports a change.
     let location = leptos_router::hooks::use_location();
-    let counts = Resource::new(move || (nav_refresh.get(), location.pathname.get()), |_| load_nav_counts());
-    let org_name = viewer.tenant.as_ref().map(|t| t.name.clone()).unwrap_or_else(|| "Roster".to_string());
+    let counts = Resource::new(
+        move || (nav_refresh.get(), location.pathname.get()),
+        |(_, path)| async move {
+            // Signing out moves to /sign-in before this frame goes: nothing to count there (the
+            // call would only earn a 401).
+            if path.starts_with("/sign-") {
+                return Ok(roster_shared::dto::NavCounts { unassigned: 0 });
+            }
+            load_nav_counts().await
+        },
+    );
+    let org_name = view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                viewer.await.ok().flatten().and_then(|v| v.tenant).map(|t| t.name)
+            })}
+        </Suspense>
+    };
     let nav = view! {
         <nav aria-label="Main">
             <ul class="nav">
@@ -137,11 +181,11 @@ fn DashboardFrame(viewer: Viewer) -> impl IntoView {
             </ul>
         </nav>
     };
-    view! { <Shell viewer brand="Roster" nav=nav.into_any() title=org_name.into_any()/> }
+    view! { <Shell brand="Roster" nav=nav.into_any() title=org_name.into_any()/> }
 }
 
 #[component]
-fn SupportFrame(viewer: Viewer) -> impl IntoView {
+fn SupportFrame() -> impl IntoView {
     let nav = view! {
         <nav aria-label="Main">
             <ul class="nav">
@@ -155,5 +199,5 @@ fn SupportFrame(viewer: Viewer) -> impl IntoView {
     let title = view! {
         "Support console " <span class="badge badge-muted" data-testid="read-only">"Read-only"</span>
     };
-    view! { <Shell viewer brand="Roster support" nav=nav.into_any() title=title.into_any()/> }
+    view! { <Shell brand="Roster support" nav=nav.into_any() title=title.into_any()/> }
 }

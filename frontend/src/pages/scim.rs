@@ -89,7 +89,7 @@ fn Setup(
                         type="checkbox"
                         role="switch"
                         data-testid="scim-switch"
-                        prop:checked=enabled
+                        checked=enabled
                         disabled=move || toggle.pending().get()
                         on:change=move |ev| {
                             toggle.dispatch(event_target_checked(&ev));

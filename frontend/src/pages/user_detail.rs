@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
-use roster_shared::dto::{ActivityView, ManualUserInput, UserDetail, UserSource};
+use roster_shared::dto::{ActivityView, ManualUserInput, UserDetail, UserGroupView, UserSource};
 
 use crate::api::user_groups::{assign_users, list_user_groups, unassign_users};
 use crate::api::users::{create_manual_user, delete_manual_user, get_user, update_manual_user};
@@ -20,12 +20,16 @@ pub fn UserDetailPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
     let refresh = RwSignal::new(0u32);
+    // Every resource of the page is made here, before anything waits (see
+    // `components::layout::SignedIn` for why nothing is created inside an async block).
     let user = Resource::new(move || (id(), refresh.get()), |(id, _)| get_user(id));
+    let groups = Resource::new(|| (), |_| list_user_groups());
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let groups = groups.await.unwrap_or_default();
                 match user.await {
-                    Ok(u) => view! { <Detail detail=u refresh/> }.into_any(),
+                    Ok(u) => view! { <Detail detail=u groups refresh/> }.into_any(),
                     Err(e) => view! {
                         <Title text="User"/>
                         <p><A href="/users">"← Users"</A></p>
@@ -54,7 +58,7 @@ pub(crate) fn reason_text(reason: &roster_shared::dto::MembershipReason) -> Stri
 }
 
 #[component]
-fn Detail(detail: UserDetail, refresh: RwSignal<u32>) -> impl IntoView {
+fn Detail(detail: UserDetail, groups: Vec<UserGroupView>, refresh: RwSignal<u32>) -> impl IntoView {
     let user = detail.user.clone();
     let user_id = user.id.clone();
     let manual = user.source == UserSource::Manual;
@@ -66,7 +70,6 @@ fn Detail(detail: UserDetail, refresh: RwSignal<u32>) -> impl IntoView {
         }
     };
 
-    let groups = Resource::new(|| (), |_| list_user_groups());
     let target = RwSignal::new(String::new());
     let uid = user_id.clone();
     let assign = Action::new(move |group: &String| {
@@ -169,13 +172,7 @@ fn Detail(detail: UserDetail, refresh: RwSignal<u32>) -> impl IntoView {
                     <label for="add-group" class="sr-only">"User group"</label>
                     <select id="add-group" bind:value=target>
                         <option value="">"Add to a user group…"</option>
-                        <Transition fallback=|| ()>
-                            {move || Suspend::new(async move {
-                                groups.await.unwrap_or_default().into_iter().map(|g| view! {
-                                    <option value=g.id.clone()>{g.name.clone()}</option>
-                                }).collect_view()
-                            })}
-                        </Transition>
+                        {groups.into_iter().map(|g| view! { <option value=g.id>{g.name}</option> }).collect_view()}
                     </select>
                     <button type="button" class="btn btn-primary btn-small" disabled=move || target.get().is_empty() || assign.pending().get()
                         on:click=move |_| { assign.dispatch(target.get()); }>"Add"</button>

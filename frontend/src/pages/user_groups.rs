@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
-use roster_shared::dto::{GroupRole, UserFilter, UserGroupInput, UserGroupView, UserQuery, UserSort};
+use roster_shared::dto::{GroupRole, UserFilter, UserGroupInput, UserGroupView, UserPage, UserQuery, UserSort};
 
 use crate::api::user_groups::{
     assign_users, create_user_group, delete_user_group, get_user_group, list_user_groups, set_default_user_group,
@@ -14,6 +14,7 @@ use crate::api::users::list_users;
 use crate::components::format::date;
 use crate::components::layout::NavRefresh;
 use crate::components::notice::{ErrorNotice, SuccessNotice};
+use crate::error::UiError;
 
 /// `/user-groups`.
 #[component]
@@ -174,44 +175,89 @@ fn GroupForm(
 }
 
 /// `/user-groups/:id`: the group, its members, edit and delete.
+///
+/// Every resource of the page is made here, before anything waits (see
+/// `components::layout::SignedIn` for why nothing is created inside an async block); the
+/// sections below read them in `Transition`s of their own.
 #[component]
 pub fn UserGroupPage() -> impl IntoView {
     let params = use_params_map();
-    let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
     let refresh = RwSignal::new(0u32);
-    let group = Resource::new(move || (id(), refresh.get()), |(id, _)| get_user_group(id));
-    view! {
-        <p><A href="/user-groups">"← User groups"</A></p>
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match group.await {
-                    Ok(g) => view! { <GroupDetail group=g refresh/> }.into_any(),
-                    Err(e) => view! { <Title text="User group"/><ErrorNotice message=e.to_string()/> }.into_any(),
-                }
-            })}
-        </Transition>
-    }
-}
-
-#[component]
-fn GroupDetail(group: UserGroupView, refresh: RwSignal<u32>) -> impl IntoView {
-    let editing = RwSignal::new(false);
-    let gid = group.id.clone();
     let member_page = RwSignal::new(1u32);
-    let gid_query = gid.clone();
+    let group = Resource::new(move || (id.get(), refresh.get()), |(id, _)| get_user_group(id));
     let members = Resource::new(
-        move || (refresh.get(), member_page.get()),
-        move |(_, page)| {
+        move || (id.get(), refresh.get(), member_page.get()),
+        move |(gid, _, page)| {
             list_users(UserQuery {
                 filter: UserFilter::All,
                 sort: UserSort::UserName,
                 page_size: 100,
                 page,
-                user_group: Some(gid_query.clone()),
+                user_group: Some(gid),
                 ..Default::default()
             })
         },
     );
+    view! {
+        <p><A href="/user-groups">"← User groups"</A></p>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match group.await {
+                    Ok(g) => view! { <GroupHeader group=g refresh/> }.into_any(),
+                    Err(e) => view! { <Title text="User group"/><ErrorNotice message=e.to_string()/> }.into_any(),
+                }
+            })}
+        </Transition>
+        <section class="card section" aria-labelledby="members">
+            <h2 id="members">"Members"</h2>
+            <AddMembers group_id=id refresh/>
+            <p class="muted small">"To add many at once, select them under " <A href="/users">"Users"</A> " or " <A href="/unassigned">"Unassigned"</A> " and choose this group."</p>
+            <Members group_id=id members member_page refresh/>
+        </section>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move { group.await.ok().map(|g| view! { <DeleteGroup group=g/> }) })}
+        </Transition>
+    }
+}
+
+#[component]
+fn GroupHeader(group: UserGroupView, refresh: RwSignal<u32>) -> impl IntoView {
+    let editing = RwSignal::new(false);
+    let g2 = group.clone();
+    view! {
+        <Title text=group.name.clone()/>
+        <div class="page-header">
+            <div>
+                <h1 data-testid="group-title">{group.name.clone()}</h1>
+                <p class="muted">
+                    <span class="badge badge-muted">{group.role.label()}</span> " " {group.role.description()}
+                    {group.is_default.then(|| view! { " · " <span class="badge badge-ok">"Default"</span> })}
+                    " · " <span data-testid="member-count">{group.member_count}</span>
+                    {if group.member_count == 1 { " member" } else { " members" }}
+                </p>
+                <p>{group.description.clone()}</p>
+            </div>
+            <button type="button" class="btn btn-ghost" on:click=move |_| editing.update(|e| *e = !*e)>
+                {move || if editing.get() { "Close editor" } else { "Edit" }}
+            </button>
+        </div>
+        <Show when=move || editing.get()>
+            <section class="card section">
+                <GroupForm existing=Some(g2.clone()) on_saved=move |_| { editing.set(false); refresh.update(|r| *r += 1); }/>
+            </section>
+        </Show>
+    }
+}
+
+/// The group's members, a page at a time, each with *Remove*.
+#[component]
+fn Members(
+    group_id: Memo<String>,
+    members: Resource<Result<UserPage, UiError>>,
+    member_page: RwSignal<u32>,
+    refresh: RwSignal<u32>,
+) -> impl IntoView {
     let nav = use_context::<NavRefresh>();
     let remove = Action::new(move |(g, u): &(String, String)| {
         let (g, u) = (g.clone(), u.clone());
@@ -225,80 +271,51 @@ fn GroupDetail(group: UserGroupView, refresh: RwSignal<u32>) -> impl IntoView {
             }
         }
     });
-    let g2 = group.clone();
-    let gid_members = gid.clone();
     view! {
-        <Title text=group.name.clone()/>
-        <div class="page-header">
-            <div>
-                <h1 data-testid="group-title">{group.name.clone()}</h1>
-                <p class="muted">
-                    <span class="badge badge-muted">{group.role.label()}</span> " " {group.role.description()}
-                    {group.is_default.then(|| view! { " · " <span class="badge badge-ok">"Default"</span> })}
-                </p>
-                <p>{group.description.clone()}</p>
-            </div>
-            <button type="button" class="btn btn-ghost" on:click=move |_| editing.update(|e| *e = !*e)>
-                {move || if editing.get() { "Close editor" } else { "Edit" }}
-            </button>
-        </div>
-        <Show when=move || editing.get()>
-            <section class="card section">
-                <GroupForm existing=Some(g2.clone()) on_saved=move |_| { editing.set(false); refresh.update(|r| *r += 1); }/>
-            </section>
-        </Show>
-        <section class="card section" aria-labelledby="members">
-            <h2 id="members">"Members (" {group.member_count} ")"</h2>
-            <AddMembers group_id=gid.clone() refresh/>
-            <p class="muted small">"To add many at once, select them under " <A href="/users">"Users"</A> " or " <A href="/unassigned">"Unassigned"</A> " and choose this group."</p>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || {
-                    let gid = gid_members.clone();
-                    Suspend::new(async move {
-                        let page = match members.await {
-                            Ok(p) => p,
-                            Err(e) => return view! { <ErrorNotice message=e.to_string()/> }.into_any(),
-                        };
-                        let (total, current, size) = (page.total, page.page, page.page_size);
-                        let rows = page.rows;
-                        let pages = ((total + i64::from(size) - 1) / i64::from(size)).max(1);
-                        if rows.is_empty() {
-                            view! { <p class="empty">"No members yet."</p> }.into_any()
-                        } else {
-                            view! {
-                                <ul class="plain-list" data-testid="group-members">
-                                    {rows.into_iter().map(|u| {
-                                        let (g, uid) = (gid.clone(), u.id.clone());
-                                        view! {
-                                            <li class="row-between">
-                                                <A href=format!("/users/{}", u.id)>{u.display_name.clone().unwrap_or_else(|| u.user_name.clone())} " · " {u.user_name.clone()}</A>
-                                                <button type="button" class="btn btn-ghost btn-small" on:click=move |_| { remove.dispatch((g.clone(), uid.clone())); }>"Remove"</button>
-                                            </li>
-                                        }
-                                    }).collect_view()}
-                                </ul>
-                                {(pages > 1).then(|| view! {
-                                    <div class="pager">
-                                        <button type="button" class="btn btn-ghost btn-small" disabled={current <= 1}
-                                            on:click=move |_| member_page.set(current.saturating_sub(1).max(1))>"Previous"</button>
-                                        <span class="muted small">" Page " {current} " of " {pages} " "</span>
-                                        <button type="button" class="btn btn-ghost btn-small" disabled={i64::from(current) >= pages}
-                                            on:click=move |_| member_page.set(current + 1)>"Next"</button>
-                                    </div>
-                                })}
-                            }.into_any()
-                        }
-                    })
-                }}
-            </Transition>
-        </section>
-        <DeleteGroup group=group/>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let gid = group_id.get_untracked();
+                let page = match members.await {
+                    Ok(p) => p,
+                    Err(e) => return view! { <ErrorNotice message=e.to_string()/> }.into_any(),
+                };
+                let (total, current, size) = (page.total, page.page, page.page_size);
+                let rows = page.rows;
+                let pages = ((total + i64::from(size) - 1) / i64::from(size)).max(1);
+                if rows.is_empty() {
+                    view! { <p class="empty">"No members yet."</p> }.into_any()
+                } else {
+                    view! {
+                        <ul class="plain-list" data-testid="group-members">
+                            {rows.into_iter().map(|u| {
+                                let (g, uid) = (gid.clone(), u.id.clone());
+                                view! {
+                                    <li class="row-between">
+                                        <A href=format!("/users/{}", u.id)>{u.display_name.clone().unwrap_or_else(|| u.user_name.clone())} " · " {u.user_name.clone()}</A>
+                                        <button type="button" class="btn btn-ghost btn-small" on:click=move |_| { remove.dispatch((g.clone(), uid.clone())); }>"Remove"</button>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                        {(pages > 1).then(|| view! {
+                            <div class="pager">
+                                <button type="button" class="btn btn-ghost btn-small" disabled={current <= 1}
+                                    on:click=move |_| member_page.set(current.saturating_sub(1).max(1))>"Previous"</button>
+                                <span class="muted small">" Page " {current} " of " {pages} " "</span>
+                                <button type="button" class="btn btn-ghost btn-small" disabled={i64::from(current) >= pages}
+                                    on:click=move |_| member_page.set(current + 1)>"Next"</button>
+                            </div>
+                        })}
+                    }.into_any()
+                }
+            })}
+        </Transition>
     }
 }
 
 /// Search users by name or email and add them one by one.
 #[component]
-fn AddMembers(group_id: String, refresh: RwSignal<u32>) -> impl IntoView {
+fn AddMembers(group_id: Memo<String>, refresh: RwSignal<u32>) -> impl IntoView {
     let typed = RwSignal::new(String::new());
     let search = RwSignal::new(String::new());
     let found = Resource::new(
@@ -311,9 +328,8 @@ fn AddMembers(group_id: String, refresh: RwSignal<u32>) -> impl IntoView {
         },
     );
     let nav = use_context::<NavRefresh>();
-    let gid = group_id.clone();
     let add = Action::new(move |user: &String| {
-        let (g, u) = (gid.clone(), user.clone());
+        let (g, u) = (group_id.get_untracked(), user.clone());
         async move { assign_users(g, vec![u]).await }
     });
     Effect::new(move |_| {
@@ -325,7 +341,6 @@ fn AddMembers(group_id: String, refresh: RwSignal<u32>) -> impl IntoView {
         }
     });
     let error = move || add.value().get().and_then(Result::err).map(|e| e.to_string());
-    let group = group_id.clone();
     view! {
         <form class="search add-members" role="search" on:submit=move |ev| { ev.prevent_default(); search.set(typed.get_untracked()); }>
             <label for="member-search" class="sr-only">"Find a user to add"</label>
@@ -337,7 +352,7 @@ fn AddMembers(group_id: String, refresh: RwSignal<u32>) -> impl IntoView {
         </Show>
         <Transition fallback=|| ()>
             {move || {
-                let group = group.clone();
+                let group = group_id.get_untracked();
                 Suspend::new(async move {
                     match found.await {
                         Ok(Some(page)) if page.rows.is_empty() => view! { <p class="empty">"No user matches."</p> }.into_any(),

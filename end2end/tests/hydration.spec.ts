@@ -1,0 +1,125 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { expect, test, type Page } from '@playwright/test';
+
+// Every page of the dashboard and of the support console, loaded again and again while the
+// machine is busy: each load must hydrate without a single console error, page error or
+// hydration warning, and then answer a click. (A page whose hydration panicked still looks
+// complete and still gets `data-hydrated`, so that attribute alone proves nothing.)
+
+const PASSWORD = 'correct horse battery staple';
+const SCIM_JSON = 'application/scim+json';
+const RELOADS = Number(process.env.ROSTER_E2E_RELOADS ?? 3);
+
+function roster(args: string[], input = ''): string {
+  return execFileSync(process.env.ROSTER_BIN!, [...args, '--database-url', process.env.ROSTER_E2E_DB!], {
+    input,
+    env: { ...process.env, RUST_LOG: 'warn' },
+  }).toString();
+}
+
+/** Collects every console error and warning and every uncaught error of the page. */
+function strict(page: Page): string[] {
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text().slice(0, 300)}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message.slice(0, 300)}`));
+  return problems;
+}
+
+/** Two busy loops for the length of a test: hydration must not depend on a quiet machine. */
+function burnCpu(): ChildProcess[] {
+  return [0, 1].map(() => spawn(process.execPath, ['-e', 'const end = Date.now() + 120000; while (Date.now() < end) {}'], { stdio: 'ignore' }));
+}
+
+/**
+ * Loads `path`, waits for hydration, checks nothing went wrong, then proves the page is alive:
+ * a client-side navigation through the sidebar keeps the page's JavaScript state (a full reload
+ * or a dead page would not).
+ */
+async function loadAndClick(page: Page, path: string, link: string, expectUrl: RegExp, problems: string[]) {
+  const res = await page.goto(path);
+  expect(res?.status(), path).toBe(200);
+  await expect(page.locator('body'), `${path}: ${problems.join(' | ')}`).toHaveAttribute('data-hydrated', 'true', { timeout: 30_000 });
+  // Let any late hydration of deferred parts happen before judging.
+  await page.waitForLoadState('networkidle');
+  expect(problems, `${path}: console`).toEqual([]);
+  await page.evaluate(() => ((window as unknown as { __alive?: boolean }).__alive = true));
+  await page.getByRole('link', { name: link, exact: true }).first().click();
+  await expect(page, `${path}: the click navigates`).toHaveURL(expectUrl);
+  expect(await page.evaluate(() => (window as unknown as { __alive?: boolean }).__alive), `${path}: client-side`).toBe(true);
+  expect(problems, `${path}: after the click`).toEqual([]);
+}
+
+test('every page hydrates cleanly on every load under load, and answers a click', async ({ page, request }) => {
+  test.setTimeout(240_000);
+  const problems = strict(page);
+  const stamp = `${Date.now()}${Math.floor(Math.random() * 1e6)}`;
+
+  await page.goto('/sign-up');
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await page.getByLabel('Organization name').fill(`Hydra ${stamp}`);
+  await page.getByLabel('Your name').fill('Ada Lovelace');
+  await page.getByLabel('Work email').fill(`ada-${stamp}@hydra.test`);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByRole('button', { name: 'Create organization' }).click();
+  await expect(page).toHaveURL(/\/$/);
+
+  const api = (name: string, data: unknown) =>
+    page.request.post(`/api/${name}`, { data, headers: { 'sec-fetch-site': 'same-origin', Accept: 'application/json' } });
+  expect((await api('scim_enable', { enabled: true })).status()).toBe(200);
+  const made = await (await api('scim_credential_create', { kind: 'bearer', name: 'Okta', expires_in_days: 30 })).json();
+  const headers = { Authorization: `Bearer ${made.secret}`, 'Content-Type': SCIM_JSON };
+  const ids: string[] = [];
+  for (const name of ['grace', 'linus', 'barbara']) {
+    const u = await request.post(`${made.scim_base_url}/Users`, {
+      headers,
+      data: {
+        schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+        userName: `${name}-${stamp}@hydra.test`,
+        name: { givenName: name, familyName: 'Hopper' },
+        emails: [{ value: `${name}-${stamp}@hydra.test`, primary: true }],
+      },
+    });
+    expect(u.status()).toBe(201);
+    ids.push((await u.json()).id);
+  }
+  await request.post(`${made.scim_base_url}/Groups`, {
+    headers,
+    data: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'Engineering', members: [{ value: ids[0] }] },
+  });
+  const group = await (await api('user_group_create', { input: { name: 'Engineers', description: 'Builders', role: 'member' } })).json();
+  expect((await api('user_group_assign', { group_id: group.id, user_ids: [ids[0], ids[1]] })).status()).toBe(200);
+  const tenant = (await (await api('viewer', {})).json()).tenant.id as string;
+  problems.length = 0;
+
+  const burners = burnCpu();
+  try {
+    const admin = ['/', '/scim', '/users', `/users/${ids[0]}`, '/users/new', '/users/import', '/unassigned', '/user-groups', `/user-groups/${group.id}`, '/mappings', '/activity'];
+    for (let round = 0; round < RELOADS; round++) {
+      for (const path of admin) {
+        const [link, url] = path === '/activity' ? ['Users', /\/users$/] : ['Activity', /\/activity$/];
+        await loadAndClick(page, path, link, url, problems);
+      }
+    }
+
+    const staffEmail = `staff-${stamp}@roster.test`;
+    roster(['staff', 'create', '--email', staffEmail, '--name', 'Sam Support', '--password-stdin'], `${PASSWORD}\n`);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await expect(page).toHaveURL(/\/sign-in$/);
+    await page.getByLabel('Work email').fill(staffEmail);
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page).toHaveURL(/\/support$/);
+    const t = `/support/t/${tenant}`;
+    const support = ['/support', t, `${t}/users`, `${t}/users/${ids[0]}`, `${t}/unassigned`, `${t}/groups`, `${t}/mappings`, `${t}/activity`];
+    for (let round = 0; round < RELOADS; round++) {
+      for (const path of support) {
+        const [link, url] = path === '/support' ? [`Hydra ${stamp}`, /\/support\/t\//] : ['Organizations', /\/support$/];
+        await loadAndClick(page, path, link, url, problems);
+      }
+    }
+  } finally {
+    burners.forEach((b) => b.kill());
+  }
+});
