@@ -239,9 +239,10 @@ pub async fn create_manual(
     let scim = Scim { store, tenant, base_url: &base };
     let ids = scim.create_users(&bodies, "manual").await.map_err(|(i, e)| match i {
         Some(i) if inputs.len() > 1 => DomainError::Invalid(format!("Row {}: {}", i + 1, e.detail)),
-        _ if e.status == 409 => {
-            DomainError::Conflict("A user with this user name already exists in your organization.".into())
-        }
+        _ if e.status == 409 => DomainError::Conflict(format!(
+            "A user named “{}” already exists in your organization: search for them under Users, or choose another user name.",
+            inputs[0].user_name.trim()
+        )),
         _ => scim_error(e),
     })?;
     // The mapping rules (and the default user group) place manual users too. The users are

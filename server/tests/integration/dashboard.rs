@@ -382,6 +382,14 @@ async fn manual_users_are_created_edited_removed_and_never_taken_by_scim(db: Db)
     let (_, err) =
         app.call_json("user_update", json!({"id": id, "input": manual("OTHER@acme.test")}), Some(&cookie)).await;
     assert!(err.to_string().contains("already exists"), "{err}");
+    // A new user whose name is taken, by a manual or an IdP's user: said in words, with the name.
+    let (status, err) = app.call_json("user_create", json!({"input": manual("Other@acme.test")}), Some(&cookie)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+    assert!(err.to_string().contains("already exists"), "{err}");
+    push_user(&app, &base, &token, "pushed@acme.test", "Pushed", "User").await;
+    let (status, err) = app.call_json("user_create", json!({"input": manual("PUSHED@acme.test")}), Some(&cookie)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+    assert!(err.to_string().contains("already exists"), "{err}");
     let (_, err) = app.call_json("user_create", json!({"input": manual("")}), Some(&cookie)).await;
     assert!(err.to_string().contains("user name"), "{err}");
     let mut bad = manual("x@acme.test");

@@ -306,7 +306,10 @@ impl TenantStore<'_> {
         const CHUNK: usize = 500;
         let anonymous = matches!(self.store.backend(), Backend::Sqlite);
         let json = |n: usize| self.json_in(n);
-        with_pool!(self.store, |p| {
+        // The statements run in an async block of their own, so that their `?` ends the block
+        // with the sqlx error (which `map_user_conflict` turns into `Conflict`), not the
+        // function with an internal error.
+        with_pool!(self.store, |p| async {
             let mut tx = p.begin().await?;
             for chunk in users.chunks(CHUNK) {
                 let mut sql = String::from(
@@ -367,7 +370,8 @@ impl TenantStore<'_> {
             }
             tx.commit().await?;
             Ok::<(), sqlx::Error>(())
-        })
+        }
+        .await)
         .map_err(map_user_conflict)
     }
 
