@@ -80,6 +80,14 @@ fn SignedIn(role: ConsoleRole) -> impl IntoView {
 fn Shell(brand: &'static str, nav: AnyView, title: AnyView) -> impl IntoView {
     let ViewerResource(viewer) = expect_context::<ViewerResource>();
     let sign_out = ServerAction::<SignOut>::new();
+    // On a phone the navigation sits behind "Menu" (a checkbox, so it works without
+    // JavaScript); any navigation closes it again.
+    let menu_open = RwSignal::new(false);
+    let location = leptos_router::hooks::use_location();
+    Effect::new(move |_| {
+        location.pathname.track();
+        menu_open.set(false);
+    });
     view! {
         <div class="app">
             <aside class="sidebar">
@@ -87,6 +95,12 @@ fn Shell(brand: &'static str, nav: AnyView, title: AnyView) -> impl IntoView {
                     <span class="brand-mark" aria-hidden="true">"R"</span>
                     <span class="brand-name">{brand}</span>
                 </div>
+                <input type="checkbox" id="nav-toggle" class="nav-toggle" aria-controls="main-nav"
+                    prop:checked=move || menu_open.get()
+                    on:change=move |ev| menu_open.set(event_target_checked(&ev))/>
+                <label for="nav-toggle" class="nav-toggle-button" role="button" aria-label="Menu">
+                    <span aria-hidden="true">"☰"</span> "Menu"
+                </label>
                 {nav}
             </aside>
             <div class="main">
@@ -154,7 +168,7 @@ fn DashboardFrame() -> impl IntoView {
         </Suspense>
     };
     let nav = view! {
-        <nav aria-label="Main">
+        <nav aria-label="Main" id="main-nav">
             <ul class="nav">
                 <li>
                     <A href="/" exact=true>
@@ -187,7 +201,7 @@ fn DashboardFrame() -> impl IntoView {
 #[component]
 fn SupportFrame() -> impl IntoView {
     let nav = view! {
-        <nav aria-label="Main">
+        <nav aria-label="Main" id="main-nav">
             <ul class="nav">
                 <li><A href="/support"><span class="nav-label">"Organizations"</span></A></li>
             </ul>
