@@ -238,7 +238,9 @@ impl TenantStore<'_> {
         })
     }
 
-    /// SCIM requests and failures since `since_ms`, and the last SCIM request.
+    /// SCIM requests and failures since `since_ms`, and the last SCIM request. A `GET` answered
+    /// 404 is not a failure: IdPs look up users that were deleted meanwhile, as a matter of
+    /// course, and counting those made healthy tenants look failing.
     pub async fn scim_traffic(&self, since_ms: i64) -> DomainResult<TrafficCounts> {
         with_pool!(self.store, |p| {
             let last: Option<i64> =
@@ -247,7 +249,7 @@ impl TenantStore<'_> {
                     .fetch_one(p)
                     .await?;
             let row = sqlx::query(
-                "SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), 0) AS errors \
+                "SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN status >= 400 AND NOT (method = 'GET' AND status = 404) THEN 1 ELSE 0 END), 0) AS errors \
                  FROM activity WHERE tenant_id = $1 AND actor = 'scim' AND at >= $2",
             )
             .bind(self.id.as_str())

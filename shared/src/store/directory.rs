@@ -52,8 +52,12 @@ const SELECTIVE: i64 = 5000;
 
 /// Membership rows exist only for users of the same tenant (they are inserted from
 /// `scim_users` and deleted with the user), so this difference is exact.
-const UNASSIGNED_COUNT: &str = "SELECT (SELECT COUNT(*) FROM scim_users WHERE tenant_id = $1) \
-     - (SELECT COUNT(DISTINCT user_id) FROM user_group_members WHERE tenant_id = $1)";
+/// Active users in no user group: an admin's work. Deactivated users are left out: the IdP has
+/// taken their access away, there is nothing to assign.
+const UNASSIGNED_COUNT: &str = "SELECT (SELECT COUNT(*) FROM scim_users WHERE tenant_id = $1 AND active = TRUE) \
+     - (SELECT COUNT(DISTINCT m.user_id) FROM user_group_members m \
+        JOIN scim_users u ON u.tenant_id = m.tenant_id AND u.id = m.user_id \
+        WHERE m.tenant_id = $1 AND u.active = TRUE)";
 
 fn row<R>(r: &R) -> DomainResult<DirectoryRow>
 where
@@ -108,7 +112,7 @@ fn condition(q: &UserQuery) -> (String, Vec<String>) {
     match q.filter {
         UserFilter::All => {}
         UserFilter::Unassigned => sql.push_str(
-            " AND NOT EXISTS (SELECT 1 FROM user_group_members m WHERE m.tenant_id = t.tenant_id AND m.user_id = t.id)",
+            " AND t.active = TRUE AND NOT EXISTS (SELECT 1 FROM user_group_members m WHERE m.tenant_id = t.tenant_id AND m.user_id = t.id)",
         ),
         UserFilter::Deactivated => sql.push_str(" AND t.active = FALSE"),
         UserFilter::Scim => sql.push_str(" AND t.source = 'scim'"),
