@@ -276,3 +276,23 @@ test('mappings: a rule with a bad filter is refused, a good one places a pushed 
   await expect(page.getByTestId('user-row')).toContainText('jill@umbrella.test');
   await expect(page.getByTestId('unassigned-count')).toHaveText('1');
 });
+
+test('adding a user by hand lands on their page; a taken name is said in words', async ({ page }) => {
+  await signUp(page, `Manual ${Date.now()}`);
+  const userName = `contractor-${Date.now()}@example.test`;
+  await page.goto('/users/new');
+  await hydrated(page);
+  await page.getByLabel('User name').fill(userName);
+  await page.getByLabel('First name').fill('Carla');
+  await page.getByLabel('Last name').fill('Contractor');
+  await page.getByRole('button', { name: 'Add user' }).click();
+  await expect(page).toHaveURL(/\/users\/[0-9a-f-]{36}$/);
+  await expect(page.getByTestId('user-title')).toHaveText('Carla Contractor');
+
+  await page.goto('/users/new');
+  await hydrated(page);
+  await page.getByLabel('User name').fill(userName.toUpperCase());
+  await page.getByRole('button', { name: 'Add user' }).click();
+  await expect(page.getByRole('alert')).toContainText('already exists');
+  await expect(page).toHaveURL(/\/users\/new$/);
+});

@@ -133,7 +133,7 @@ fn Detail(detail: UserDetail, groups: Vec<UserGroupView>, refresh: RwSignal<u32>
         </div>
 
         <Show when=move || editing.get()>
-            <ManualUserForm existing=Some(form_user.clone()) attributes=form_attributes.clone() on_saved=move || { editing.set(false); bump(); }/>
+            <ManualUserForm existing=Some(form_user.clone()) attributes=form_attributes.clone() on_saved=move |_| { editing.set(false); bump(); }/>
         </Show>
 
         <div class="grid-2">
@@ -301,6 +301,10 @@ fn DeleteManual(id: String) -> impl IntoView {
 #[component]
 pub fn NewUserPage() -> impl IntoView {
     let navigate = use_navigate();
+    // A new user's own page comes next: that is where they are put into user groups.
+    let open_new = move |id: Option<String>| {
+        navigate(&id.map(|id| format!("/users/{id}")).unwrap_or_else(|| "/users".into()), Default::default())
+    };
     view! {
         <Title text="Add user"/>
         <p><A href="/users">"← Users"</A></p>
@@ -310,7 +314,7 @@ pub fn NewUserPage() -> impl IntoView {
                 <p class="muted">"For people your identity provider does not manage (contractors, service accounts). Users from your identity provider arrive by themselves."</p>
             </div>
         </div>
-        <ManualUserForm existing=None attributes=Vec::new() on_saved=move || navigate("/users?filter=manual", Default::default())/>
+        <ManualUserForm existing=None attributes=Vec::new() on_saved=open_new/>
     }
 }
 
@@ -322,7 +326,7 @@ fn attr(attributes: &[(String, String)], key: &str) -> String {
 fn ManualUserForm(
     existing: Option<roster_shared::dto::UserListItem>,
     attributes: Vec<(String, String)>,
-    on_saved: impl Fn() + Send + Sync + 'static,
+    on_saved: impl Fn(Option<String>) + Send + Sync + 'static,
 ) -> impl IntoView {
     let id = existing.as_ref().map(|u| u.id.clone());
     let user_name = RwSignal::new(existing.as_ref().map(|u| u.user_name.clone()).unwrap_or_default());
@@ -335,14 +339,14 @@ fn ManualUserForm(
         let (id, input) = (id.clone(), input.clone());
         async move {
             match id {
-                Some(id) => update_manual_user(id, input).await,
-                None => create_manual_user(input).await.map(|_| ()),
+                Some(id) => update_manual_user(id, input).await.map(|()| None),
+                None => create_manual_user(input).await.map(Some),
             }
         }
     });
     Effect::new(move |_| {
-        if let Some(Ok(())) = save.value().get() {
-            on_saved();
+        if let Some(Ok(created)) = save.value().get() {
+            on_saved(created);
         }
     });
     let error = move || save.value().get().and_then(Result::err).map(|e| e.to_string());
@@ -398,7 +402,7 @@ fn ManualUserForm(
                 </div>
             </form>
         </section>
-        <Show when=move || matches!(save.value().get(), Some(Ok(())))>
+        <Show when=move || matches!(save.value().get(), Some(Ok(_)))>
             <SuccessNotice message="Saved."/>
         </Show>
     }
