@@ -296,3 +296,37 @@ test('adding a user by hand lands on their page; a taken name is said in words',
   await expect(page.getByRole('alert')).toContainText('already exists');
   await expect(page).toHaveURL(/\/users\/new$/);
 });
+
+test('the overview says where the organization stands, and its checklist turns green as setup happens', async ({ page, request }) => {
+  const org = `Checklist ${Date.now()}`;
+  await signUp(page, org);
+  await hydrated(page);
+  const checklist = page.getByTestId('checklist');
+  await expect(checklist.locator('li[data-done="true"]')).toHaveCount(0);
+  await expect(checklist.locator('li.next')).toContainText('Activate SCIM');
+  await expect(page.getByTestId('overview-scim')).toHaveText('Off');
+  await expect(page.getByText('not available yet')).toHaveCount(0);
+
+  // The next step's link leads to the SCIM page.
+  await checklist.getByRole('link', { name: 'Activate it on the SCIM page' }).click();
+  await expect(page).toHaveURL(/\/scim$/);
+  const api = (name: string, data: unknown) =>
+    page.request.post(`/api/${name}`, { data, headers: { 'sec-fetch-site': 'same-origin', Accept: 'application/json' } });
+  await api('scim_enable', { enabled: true });
+  const made = await (await api('scim_credential_create', { kind: 'bearer', name: 'Okta', expires_in_days: 30 })).json();
+  const id = await pushUser(request, made.scim_base_url, made.secret, `ada-${Date.now()}@example.test`, 'Ada Lovelace');
+  await page.goto('/');
+  await hydrated(page);
+  await expect(checklist.locator('li[data-done="true"]')).toHaveCount(3);
+  await expect(checklist.locator('li.next')).toContainText('Put users into user groups');
+  await expect(page.getByTestId('overview-unassigned')).toHaveText('1');
+  await expect(page.getByTestId('overview-health')).toHaveText('Healthy');
+
+  const group = await (await api('user_group_create', { input: { name: 'Engineers', description: '', role: 'member' } })).json();
+  await api('user_group_assign', { group_id: group.id, user_ids: [id] });
+  await page.goto('/');
+  await hydrated(page);
+  await expect(checklist.locator('li[data-done="true"]')).toHaveCount(4);
+  await expect(page.getByText('All set')).toBeVisible();
+  await shot(page, 'overview');
+});

@@ -823,6 +823,20 @@ pub struct TenantInspection {
     pub unassigned: i64,
 }
 
+/// An organization's state for its admins' overview: what is set up, how the IdP is doing,
+/// and so what to do next.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgOverview {
+    /// The organization, its SCIM setup and health, and its user counts.
+    pub state: TenantInspection,
+    /// Mapping rules (on or off).
+    pub rules: usize,
+    /// User groups.
+    pub user_groups: usize,
+    /// Whether any user is in a user group.
+    pub any_assigned: bool,
+}
+
 /// One mapping rule, described, as the support console shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleInspection {

@@ -32,6 +32,8 @@ pub mod ids;
 #[cfg(feature = "ssr")]
 pub mod mappings;
 #[cfg(feature = "ssr")]
+pub mod overview;
+#[cfg(feature = "ssr")]
 pub mod passwords;
 #[cfg(feature = "ssr")]
 pub mod provisioning;

@@ -22,6 +22,13 @@ pub async fn get_user(id: String) -> Result<UserDetail, UiError> {
 }
 
 /// The counts shown in the navigation.
+/// The organization at a glance, for the Overview page.
+#[server(prefix = "/api", endpoint = "overview", input = Json)]
+pub async fn load_overview() -> Result<roster_shared::dto::OrgOverview, UiError> {
+    let admin = super::ctx::require_admin().await?;
+    Ok(roster_shared::overview::load(&admin.services.store, &admin.tenant, &admin.services.public_url).await?)
+}
+
 #[server(prefix = "/api", endpoint = "nav_counts", input = Json)]
 pub async fn load_nav_counts() -> Result<NavCounts, UiError> {
     let admin = super::ctx::require_admin().await?;

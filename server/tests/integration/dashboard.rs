@@ -18,6 +18,7 @@ both_backends!(
     csv_export_and_import_round_trip,
     csv_export_walks_every_row_in_the_tables_order,
     another_tenants_data_is_never_reached,
+    overview_says_where_the_organization_stands,
 );
 
 const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -666,4 +667,43 @@ async fn csv_export_walks_every_row_in_the_tables_order(db: Db) {
     let q = UserQuery { page: 1, ..Default::default() };
     let csv = roster_shared::directory::export_csv(&app.store, &tenant, &q, 1_500).await.unwrap();
     assert_eq!(csv.lines().count(), 1 + 1_500);
+}
+
+/// The Overview's data follow the setup: SCIM off and nothing else at first; then on, a
+/// credential, the IdP's first request, users, unassigned users and the first assignment.
+async fn overview_says_where_the_organization_stands(db: Db) {
+    let app = TestApp::new(db).await;
+    let (cookie, tenant) = admin(&app, "Acme").await;
+    let o = app.ok_json("overview", json!({}), &cookie).await;
+    assert_eq!(o["state"]["tenant"]["id"], tenant.as_str());
+    assert_eq!(o["state"]["scim"]["enabled"], false);
+    assert_eq!((o["state"]["users"].as_i64(), o["state"]["unassigned"].as_i64()), (Some(0), Some(0)));
+    assert_eq!(
+        (o["rules"].as_u64(), o["user_groups"].as_u64(), o["any_assigned"].as_bool()),
+        (Some(0), Some(0), Some(false))
+    );
+    assert!(o["state"]["scim"]["health"]["last_request_at_ms"].is_null());
+
+    let (base, token) = scim_on(&app, &cookie).await;
+    let a = push_user(&app, &base, &token, "a@acme.test", "A", "One").await;
+    push_user(&app, &base, &token, "b@acme.test", "B", "Two").await;
+    let o = app.ok_json("overview", json!({}), &cookie).await;
+    assert_eq!(o["state"]["scim"]["enabled"], true);
+    assert!(o["state"]["scim"]["health"]["last_request_at_ms"].is_i64());
+    assert_eq!((o["state"]["users"].as_i64(), o["state"]["unassigned"].as_i64()), (Some(2), Some(2)));
+
+    let g = app
+        .ok_json("user_group_create", json!({"input": {"name": "Eng", "description": "", "role": "member"}}), &cookie)
+        .await;
+    app.ok_json("user_group_assign", json!({"group_id": g["id"], "user_ids": [a]}), &cookie).await;
+    let o = app.ok_json("overview", json!({}), &cookie).await;
+    assert_eq!((o["user_groups"].as_u64(), o["any_assigned"].as_bool()), (Some(1), Some(true)));
+    assert_eq!(o["state"]["unassigned"].as_i64(), Some(1));
+
+    // Another organization's admin sees only their own.
+    let (other, _) = admin(&app, "Globex").await;
+    let o = app.ok_json("overview", json!({}), &other).await;
+    assert_eq!(o["state"]["users"].as_i64(), Some(0));
+    let (status, _) = app.call_json("overview", json!({}), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
