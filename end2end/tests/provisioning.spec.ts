@@ -322,7 +322,15 @@ test('the overview says where the organization stands, and its checklist turns g
   await expect(page.getByTestId('overview-unassigned')).toHaveText('1');
   await expect(page.getByTestId('overview-health')).toHaveText('Healthy');
 
+  // Nothing to assign to yet: the Unassigned page says where user groups are made.
+  await checklist.getByRole('link', { name: 'Assign the unassigned users, or add a mapping rule' }).click();
+  await expect(page).toHaveURL(/\/unassigned$/);
+  await page.getByTestId('no-user-groups').getByRole('link', { name: 'Create a user group' }).click();
+  await expect(page).toHaveURL(/\/user-groups$/);
   const group = await (await api('user_group_create', { input: { name: 'Engineers', description: '', role: 'member' } })).json();
+  await page.goto('/unassigned');
+  await hydrated(page);
+  await expect(page.getByTestId('no-user-groups')).toHaveCount(0);
   await api('user_group_assign', { group_id: group.id, user_ids: [id] });
   await page.goto('/');
   await hydrated(page);

@@ -339,19 +339,7 @@ impl CsvExport {
         let mut w = csv::Writer::from_writer(Vec::new());
         if !self.started {
             self.started = true;
-            w.write_record([
-                "id",
-                "userName",
-                "displayName",
-                "email",
-                "externalId",
-                "source",
-                "active",
-                "userGroups",
-                "created",
-                "updated",
-            ])
-            .map_err(csv_error)?;
+            w.write_record(CSV_COLUMNS).map_err(csv_error)?;
         } else {
             if self.remaining <= 0 {
                 return Ok(None);
@@ -368,15 +356,22 @@ impl CsvExport {
             let memberships = t.memberships_of_users(&ids).await?;
             for (_, r) in &rows {
                 let u = item(r, &memberships);
+                let data: Value = serde_json::from_str(&r.data).unwrap_or(Value::Null);
+                let name = |part: &str| {
+                    data.pointer(&format!("/name/{part}")).and_then(Value::as_str).unwrap_or_default().to_string()
+                };
                 let groups = u.user_groups.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join("; ");
+                // In the order of CSV_COLUMNS.
                 let cells = [
-                    u.id.as_str(),
-                    &u.user_name,
-                    u.display_name.as_deref().unwrap_or_default(),
+                    u.user_name.as_str(),
+                    &name("givenName"),
+                    &name("familyName"),
                     u.email.as_deref().unwrap_or_default(),
                     u.external_id.as_deref().unwrap_or_default(),
-                    u.source.as_str(),
                     if u.active { "true" } else { "false" },
+                    u.display_name.as_deref().unwrap_or_default(),
+                    u.id.as_str(),
+                    u.source.as_str(),
                     &groups,
                     &crate::provisioning::rfc3339(u.created_at_ms),
                     &crate::provisioning::rfc3339(u.updated_at_ms),
@@ -414,12 +409,32 @@ pub fn csv_uncell(text: &str) -> &str {
 
 /// The columns of the users CSV import, in the template's order. Only `userName` is required.
 pub const IMPORT_COLUMNS: [&str; 6] = ["userName", "givenName", "familyName", "email", "externalId", "active"];
+
+/// The columns the export writes: the import's first, then what Roster sets (the import accepts
+/// and ignores these), so that an export, edited and imported again, just works.
+pub const CSV_COLUMNS: [&str; 12] = [
+    "userName",
+    "givenName",
+    "familyName",
+    "email",
+    "externalId",
+    "active",
+    "displayName",
+    "id",
+    "source",
+    "userGroups",
+    "created",
+    "updated",
+];
+
+/// The export's columns that the import reads past (Roster sets them).
+const READ_ONLY_COLUMNS: [&str; 6] = ["displayName", "id", "source", "userGroups", "created", "updated"];
 /// Most rows one import takes.
 pub const MAX_IMPORT_ROWS: usize = 10_000;
 
 /// The import template: the header and one example row.
 pub fn import_template() -> String {
-    format!("{}\nada@example.com,Ada,Lovelace,ada@example.com,,true\n", IMPORT_COLUMNS.join(","))
+    format!("{}\nada@example.com,Ada,Lovelace,ada@example.com,,true,,,,,,\n", CSV_COLUMNS.join(","))
 }
 
 fn parse_active(s: &str) -> Option<bool> {
@@ -449,6 +464,7 @@ pub async fn import_csv(
             Some(c) => {
                 index.insert(*c, i);
             }
+            None if READ_ONLY_COLUMNS.iter().any(|c| c.eq_ignore_ascii_case(h)) => {}
             None => report
                 .errors
                 .push((1, format!("Unknown column \"{h}\"; the columns are {}.", IMPORT_COLUMNS.join(", ")))),
@@ -627,6 +643,7 @@ mod tests {
     #[test]
     fn template_has_every_import_column() {
         let t = import_template();
-        assert_eq!(t.lines().next().unwrap().split(',').collect::<Vec<_>>(), IMPORT_COLUMNS);
+        assert_eq!(t.lines().next().unwrap().split(',').collect::<Vec<_>>(), CSV_COLUMNS);
+        assert_eq!(CSV_COLUMNS[..IMPORT_COLUMNS.len()], IMPORT_COLUMNS, "the import's columns come first");
     }
 }

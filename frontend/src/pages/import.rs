@@ -70,7 +70,8 @@ pub fn ImportPage() -> impl IntoView {
         <section class="card section">
             <ol class="steps">
                 <li><a href="/export/users-template.csv" download="roster-users-template.csv" data-testid="template">"Download the template"</a>
-                    " (columns userName, givenName, familyName, email, externalId, active; only userName is required)."</li>
+                    " (columns userName, givenName, familyName, email, externalId, active; only userName is required). "
+                    "It has the same columns as the users export, so an export can be edited and imported again: the columns Roster sets (id, source, user groups, dates) are read past."</li>
                 <li>"Fill in one user per row and save it as CSV (UTF-8)."</li>
                 <li>
                     <label for="csv-file">"Choose the file: "</label>

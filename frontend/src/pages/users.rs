@@ -201,6 +201,18 @@ fn UsersTable(initial_filter: UserFilter, show_filters: bool) -> impl IntoView {
                 {move || if assign.pending().get() { "Assigning…" } else { "Assign to user group" }}
             </button>
         </div>
+        // Nothing to assign to yet: say where user groups are made.
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                groups.await.ok().filter(|g| g.is_empty()).map(|_| view! {
+                    <div class="notice notice-info" data-testid="no-user-groups">
+                        <span class="notice-icon notice-icon-info" aria-hidden="true">"i"</span>
+                        <span>"There is no user group yet, so there is nothing to assign users to. "
+                            <A href="/user-groups">"Create a user group"</A> " (each gives its members a role)."</span>
+                    </div>
+                })
+            })}
+        </Transition>
         <Show when=move || message.get().is_some()>
             <SuccessNotice message=message.get().unwrap_or_default()/>
         </Show>
