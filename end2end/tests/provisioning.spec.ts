@@ -337,4 +337,14 @@ test('the overview says where the organization stands, and its checklist turns g
   await expect(checklist.locator('li[data-done="true"]')).toHaveCount(4);
   await expect(page.getByText('All set')).toBeVisible();
   await shot(page, 'overview');
+
+  // Rotating names the new credential and marks the old one until it is revoked.
+  await api('scim_credential_rotate', { id: made.credential.id });
+  await page.goto('/scim');
+  await hydrated(page);
+  const oldRow = page.getByTestId('credential-row').filter({ hasText: 'Replaced' });
+  await expect(oldRow).toHaveCount(1);
+  await expect(oldRow).toContainText('revoke this one once your identity provider uses the new one');
+  await expect(page.getByTestId('credential-row').filter({ hasText: /Okta \(rotated \d{4}-\d{2}-\d{2}\)/ })).toHaveCount(2);
+  await shot(page, 'scim-rotated');
 });

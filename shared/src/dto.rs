@@ -95,6 +95,8 @@ pub struct CredentialView {
     pub last_used_at_ms: Option<i64>,
     /// Whether it has expired (as of the answer).
     pub expired: bool,
+    /// The name of the credential a rotation made to replace this one, if any.
+    pub replaced_by: Option<String>,
 }
 
 /// A secret shown once, right after it was made.

@@ -43,6 +43,16 @@ pub fn base_url(public_url: &str, tenant: &TenantId) -> String {
     format!("{}/scim/v2/{tenant}", public_url.trim_end_matches('/'))
 }
 
+/// The page's view of a credential; `all` resolves what replaced it.
+fn view_among(c: &CredentialRecord, all: &[CredentialRecord]) -> CredentialView {
+    let mut v = view(c);
+    v.replaced_by = c
+        .replaced_by
+        .as_ref()
+        .map(|r| all.iter().find(|o| o.id == *r).map(|o| o.name.clone()).unwrap_or_else(|| r.to_string()));
+    v
+}
+
 fn view(c: &CredentialRecord) -> CredentialView {
     CredentialView {
         id: c.id.to_string(),
@@ -55,6 +65,7 @@ fn view(c: &CredentialRecord) -> CredentialView {
         revoked_at_ms: c.revoked_at,
         last_used_at_ms: c.last_used_at,
         expired: c.expires_at.is_some_and(|e| e <= crate::clock::now_ms()),
+        replaced_by: None,
     }
 }
 
@@ -63,8 +74,9 @@ fn view(c: &CredentialRecord) -> CredentialView {
 pub async fn setup(store: &Store, tenant: &TenantId, public_url: &str) -> DomainResult<ScimSetup> {
     let t = store.tenant(tenant);
     let summary = t.summary().await?.ok_or(DomainError::NotFound)?;
+    let all = t.credentials().await?;
     let mut credentials: Vec<CredentialView> =
-        t.credentials().await?.iter().filter(|c| !c.created_by.starts_with("oauth:")).map(view).collect();
+        all.iter().filter(|c| !c.created_by.starts_with("oauth:")).map(|c| view_among(c, &all)).collect();
     credentials.sort_by_key(|c| std::cmp::Reverse(c.created_at_ms));
     Ok(ScimSetup {
         enabled: summary.scim_enabled,
@@ -157,5 +169,20 @@ pub async fn rotate(
         let lifetime = (e - old.created_at).max(86_400_000);
         u32::try_from(lifetime / 86_400_000).unwrap_or(3650).clamp(1, 3650)
     });
-    create(store, tenant, public_url, actor, kind, &old.name, days).await
+    let made =
+        create(store, tenant, public_url, actor, kind, &rotated_name(&old.name, crate::clock::now_ms()), days).await?;
+    if let Some(new) = CredentialId::parse(&made.credential.id) {
+        store.tenant(tenant).mark_replaced(&old.id, &new).await?;
+    }
+    Ok(made)
+}
+
+/// The name of a rotated credential: the old name without an earlier rotation's date, and this
+/// one's, so that old and new are told apart in the table and in the IdP.
+fn rotated_name(old: &str, now_ms: i64) -> String {
+    let base = old.split(" (rotated ").next().unwrap_or(old).trim();
+    let date = crate::provisioning::rfc3339(now_ms).chars().take(10).collect::<String>();
+    let suffix = format!(" (rotated {date})");
+    let keep = 100usize.saturating_sub(suffix.chars().count());
+    format!("{}{suffix}", base.chars().take(keep).collect::<String>())
 }

@@ -303,13 +303,21 @@ fn Credentials(
                                     .map(|c| {
                                         let revoked = c.revoked_at_ms.is_some();
                                         let expired = c.expired;
+                                        let replaced = c.replaced_by.is_some();
                                         let id = c.id.clone();
                                         let id2 = c.id.clone();
                                         let id3 = c.id.clone();
                                         let id4 = c.id.clone();
                                         view! {
                                             <tr data-testid="credential-row" class:row-muted=revoked || expired>
-                                                <td>{c.name.clone()}</td>
+                                                <td>
+                                                    {c.name.clone()}
+                                                    {(!revoked).then(|| c.replaced_by.clone()).flatten().map(|new| view! {
+                                                        <span class="muted small replaced-note">
+                                                            "Replaced by “" {new} "”: revoke this one once your identity provider uses the new one."
+                                                        </span>
+                                                    })}
+                                                </td>
                                                 <td>{kind_label(&c.kind)}</td>
                                                 <td><code>{c.prefix.clone()} "…"</code></td>
                                                 <td>{c.created_by.clone()}</td>
@@ -321,6 +329,8 @@ fn Credentials(
                                                         view! { <span class="badge badge-danger">"Revoked"</span> }.into_any()
                                                     } else if expired {
                                                         view! { <span class="badge badge-muted">"Expired"</span> }.into_any()
+                                                    } else if c.replaced_by.is_some() {
+                                                        view! { <span class="badge badge-warning" data-testid="replaced">"Replaced"</span> }.into_any()
                                                     } else {
                                                         view! { <span class="badge badge-ok">"Active"</span> }.into_any()
                                                     }}
@@ -333,7 +343,7 @@ fn Credentials(
                                                                 let id2 = id2.clone();
                                                                 let id3 = id3.clone();
                                                                 view! {
-                                                                    {(!expired).then(|| view! {
+                                                                    {(!expired && !replaced).then(|| view! {
                                                                         <button type="button" class="btn btn-ghost btn-small" disabled=move || rotate.pending().get()
                                                                             on:click=move |_| { rotate.dispatch(id3.clone()); }>"Rotate"</button>
                                                                     })}

@@ -102,9 +102,21 @@ async fn scim_setup_switch_tokens_rotate_and_revoke(db: Db) {
     let rotated = app.ok_json("scim_credential_rotate", json!({"id": old_id}), &cookie).await;
     let new_token = rotated["secret"].as_str().unwrap().to_string();
     assert_ne!(new_token, token);
-    assert_eq!(rotated["credential"]["name"], "Okta");
+    // Old and new are told apart: the new one is named for the rotation, the old one says it is
+    // replaced and by which.
+    let new_name = rotated["credential"]["name"].as_str().unwrap().to_string();
+    assert!(new_name.starts_with("Okta (rotated 20"), "{new_name}");
+    let setup = app.ok_json("scim_setup", json!({}), &cookie).await;
+    let old_view =
+        setup["credentials"].as_array().unwrap().iter().find(|c| c["id"] == old_id.as_str()).unwrap().clone();
+    assert_eq!(old_view["replaced_by"], new_name.as_str());
+    assert_eq!(old_view["revoked_at_ms"], Value::Null, "still working until revoked");
     assert_eq!(scim_status(&app, &base, &token).await, 200);
     assert_eq!(scim_status(&app, &base, &new_token).await, 200);
+    // Rotating the new one again keeps one date in the name.
+    let again = app.ok_json("scim_credential_rotate", json!({"id": rotated["credential"]["id"]}), &cookie).await;
+    assert_eq!(again["credential"]["name"].as_str().unwrap().matches("rotated").count(), 1);
+    app.ok_json("scim_credential_revoke", json!({"id": again["credential"]["id"]}), &cookie).await;
     app.ok_json("scim_credential_revoke", json!({"id": old_id}), &cookie).await;
     assert_eq!(scim_status(&app, &base, &token).await, 401);
     assert_eq!(scim_status(&app, &base, &new_token).await, 200);
@@ -123,7 +135,7 @@ async fn scim_setup_switch_tokens_rotate_and_revoke(db: Db) {
     assert!(err.to_string().contains("name"), "{err}");
     let (_, err) = app.call_json("scim_credential_create", json!({"kind": "magic", "name": "x"}), Some(&cookie)).await;
     assert!(err.to_string().contains("Unknown kind"), "{err}");
-    assert_eq!(app.ok_json("scim_setup", json!({}), &cookie).await["credentials"].as_array().unwrap().len(), 3);
+    assert_eq!(app.ok_json("scim_setup", json!({}), &cookie).await["credentials"].as_array().unwrap().len(), 4);
 
     // Switching off refuses the IdP again; each change is in the activity log.
     app.ok_json("scim_enable", json!({"enabled": false}), &cookie).await;

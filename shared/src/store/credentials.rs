@@ -27,6 +27,8 @@ pub struct CredentialRecord {
     pub revoked_at: Option<i64>,
     /// Epoch ms of the last use (at minute resolution).
     pub last_used_at: Option<i64>,
+    /// The credential that a rotation made to replace this one.
+    pub replaced_by: Option<CredentialId>,
 }
 
 /// A credential to store.
@@ -60,7 +62,7 @@ pub struct FoundCredential {
 }
 
 const COLUMNS: &str =
-    "c.id, c.kind, c.name, c.prefix, c.created_by, c.created_at, c.expires_at, c.revoked_at, c.last_used_at";
+    "c.id, c.kind, c.name, c.prefix, c.created_by, c.created_at, c.expires_at, c.revoked_at, c.last_used_at, c.replaced_by";
 
 fn from_row<R>(row: &R) -> DomainResult<CredentialRecord>
 where
@@ -69,6 +71,7 @@ where
     String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     Option<i64>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     Ok(CredentialRecord {
         id: CredentialId::from_store(row.try_get("id")?),
@@ -80,6 +83,7 @@ where
         expires_at: row.try_get("expires_at")?,
         revoked_at: row.try_get("revoked_at")?,
         last_used_at: row.try_get("last_used_at")?,
+        replaced_by: row.try_get::<Option<String>, _>("replaced_by")?.map(CredentialId::from_store),
     })
 }
 
@@ -165,6 +169,20 @@ impl TenantStore<'_> {
         })?;
         self.cached_settings_changed().await?;
         Ok(n > 0)
+    }
+
+    /// Marks `old` as replaced by `new` (a rotation).
+    pub async fn mark_replaced(&self, old: &CredentialId, new: &CredentialId) -> DomainResult<()> {
+        with_pool!(self.store, |p| {
+            sqlx::query("UPDATE scim_credentials SET replaced_by = $1 WHERE tenant_id = $2 AND id = $3")
+                .bind(new.as_str())
+                .bind(self.id.as_str())
+                .bind(old.as_str())
+                .execute(p)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
     }
 
     /// Revokes every credential created by `created_by` (the access tokens of an OAuth client).

@@ -34,6 +34,7 @@ pub(super) fn sqlite() -> Migrator {
         (6, "placement indexes", "0006_placement_indexes.sql"),
         (7, "scrub passwords", "0007_scrub_passwords.sql"),
         (8, "sign-up throttle", "0008_sign_up_throttle.sql"),
+        (9, "credential replaced by", "0009_credential_replaced_by.sql"),
     ))
 }
 
@@ -47,6 +48,7 @@ pub(super) fn postgres() -> Migrator {
         (6, "placement indexes", "0006_placement_indexes.sql"),
         (7, "scrub passwords", "0007_scrub_passwords.sql"),
         (8, "sign-up throttle", "0008_sign_up_throttle.sql"),
+        (9, "credential replaced by", "0009_credential_replaced_by.sql"),
     ))
 }
 
