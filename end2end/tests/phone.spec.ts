@@ -1,12 +1,50 @@
-import { expect, test } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+import { expect, test, type Page } from '@playwright/test';
 
 // At the width of a phone (390 px), no page of the dashboard scrolls sideways, and the
 // navigation sits behind a menu button.
 
 const PASSWORD = 'correct horse battery staple';
+
+function roster(args: string[], input = ''): string {
+  return execFileSync(process.env.ROSTER_BIN!, [...args, '--database-url', process.env.ROSTER_E2E_DB!], {
+    input,
+    env: { ...process.env, RUST_LOG: 'warn' },
+  }).toString();
+}
+
 const SHOTS = process.env.ROSTER_SCREENSHOTS;
 
 test.use({ viewport: { width: 390, height: 844 } });
+
+/** Loads `path` and checks that nothing makes the page wider than the phone. */
+async function fits(page: Page, path: string) {
+  await page.goto(path);
+  await expect(page.locator('body'), path).toHaveAttribute('data-hydrated', 'true', { timeout: 30_000 });
+  const overflow = await page.evaluate(() => {
+    const doc = document.documentElement;
+    // Elements past the right edge that no scrolling ancestor clips: the ones that widen the page.
+    const clipped = (e: Element) => {
+      for (let p = e.parentElement; p && p !== document.body; p = p.parentElement) {
+        if (getComputedStyle(p).overflowX !== 'visible') return true;
+      }
+      return false;
+    };
+    const wide = [...document.querySelectorAll('body *')]
+      .filter((e) => e.getBoundingClientRect().right > doc.clientWidth + 1 && !clipped(e))
+      .map((e) => `${e.tagName.toLowerCase()}.${[...e.classList].join('.')}`)
+      .slice(0, 5);
+    if (wide.length === 0) {
+      // Name the widest element instead, clipped or not.
+      const all = [...document.querySelectorAll('body *')].map((e) => [e.getBoundingClientRect().right, e] as const);
+      all.sort((a, b) => b[0] - a[0]);
+      for (const [right, e] of all.slice(0, 3)) wide.push(`${e.tagName.toLowerCase()}.${[...e.classList].join('.')}@${Math.round(right)}`);
+    }
+    return { scroll: doc.scrollWidth, client: doc.clientWidth, wide };
+  });
+  if (SHOTS) await page.screenshot({ path: `${SHOTS}/phone-${path.replace(/[^a-z]+/g, '-')}.png`, fullPage: true });
+  expect(overflow.scroll, `${path} scrolls sideways: ${overflow.wide.join(', ')}`).toBeLessThanOrEqual(overflow.client);
+}
 
 test('every page fits a 390 px phone, and the navigation opens from a menu button', async ({ page, request }) => {
   const stamp = `${Date.now()}${Math.floor(Math.random() * 1e6)}`;
@@ -34,34 +72,8 @@ test('every page fits a 390 px phone, and the navigation opens from a menu butto
   const uid = (await u.json()).id as string;
   const group = await (await api('user_group_create', { input: { name: 'Engineers', description: '', role: 'member' } })).json();
 
-  for (const path of ['/', '/scim', '/users', `/users/${uid}`, '/users/new', '/users/import', '/unassigned', '/user-groups', `/user-groups/${group.id}`, '/mappings', '/activity']) {
-    await page.goto(path);
-    await expect(page.locator('body'), path).toHaveAttribute('data-hydrated', 'true', { timeout: 30_000 });
-    const overflow = await page.evaluate(() => {
-      const doc = document.documentElement;
-      // Elements past the right edge that no scrolling ancestor clips: the ones that widen the page.
-      const clipped = (e: Element) => {
-        for (let p = e.parentElement; p && p !== document.body; p = p.parentElement) {
-          if (getComputedStyle(p).overflowX !== 'visible') return true;
-        }
-        return false;
-      };
-      const wide = [...document.querySelectorAll('body *')]
-        .filter((e) => e.getBoundingClientRect().right > doc.clientWidth + 1 && !clipped(e))
-        .map((e) => `${e.tagName.toLowerCase()}.${[...e.classList].join('.')}`)
-        .slice(0, 5);
-      if (wide.length === 0) {
-        // Name the widest element instead, clipped or not.
-        const all = [...document.querySelectorAll('body *')].map((e) => [e.getBoundingClientRect().right, e] as const);
-        all.sort((a, b) => b[0] - a[0]);
-        for (const [right, e] of all.slice(0, 3)) wide.push(`${e.tagName.toLowerCase()}.${[...e.classList].join('.')}@${Math.round(right)}`);
-      }
-      return { scroll: doc.scrollWidth, client: doc.clientWidth, wide };
-    });
-    if (SHOTS) await page.screenshot({ path: `${SHOTS}/phone-${path.replace(/[^a-z]+/g, '-')}.png`, fullPage: true });
-    expect(overflow.scroll, `${path} scrolls sideways: ${overflow.wide.join(', ')}`).toBeLessThanOrEqual(overflow.client);
-  }
-
+  const admin = ['/', '/scim', '/users', `/users/${uid}`, '/users/new', '/users/import', '/unassigned', '/user-groups', `/user-groups/${group.id}`, '/mappings', '/activity'];
+  for (const path of admin) await fits(page, path);
   // The navigation is behind the menu button.
   await page.goto('/');
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true', { timeout: 30_000 });
@@ -72,4 +84,20 @@ test('every page fits a 390 px phone, and the navigation opens from a menu butto
   await nav.getByRole('link', { name: 'Users', exact: true }).click();
   await expect(page).toHaveURL(/\/users$/);
   await expect(nav).toBeHidden();
+
+  // The support console too.
+  const tenant = (await (await api('viewer', {})).json()).tenant.id as string;
+  const staffEmail = `staff-${stamp}@roster.test`;
+  roster(['staff', 'create', '--email', staffEmail, '--name', 'Sam Support', '--password-stdin'], `${PASSWORD}\n`);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/sign-in$/);
+  await fits(page, '/sign-in');
+  await page.getByLabel('Work email').fill(staffEmail);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/support$/);
+  const t = `/support/t/${tenant}`;
+  for (const path of ['/support', t, `${t}/users`, `${t}/users/${uid}`, `${t}/unassigned`, `${t}/groups`, `${t}/mappings`, `${t}/activity`]) {
+    await fits(page, path);
+  }
 });
