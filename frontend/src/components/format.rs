@@ -32,11 +32,107 @@ pub fn health_badge(state: roster_shared::dto::HealthState) -> &'static str {
     }
 }
 
+/// The enterprise extension's URN as the attribute list writes it (`urn:…:User.department`).
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User.";
+
+/// Attribute paths admins read as words; everything else is spelled out from its name.
+const LABELS: &[(&str, &str)] = &[
+    ("userName", "User name"),
+    ("displayName", "Display name"),
+    ("nickName", "Nickname"),
+    ("title", "Job title"),
+    ("active", "Active"),
+    ("externalId", "External ID"),
+    ("id", "Roster ID"),
+    ("userType", "User type"),
+    ("profileUrl", "Profile URL"),
+    ("name.givenName", "First name"),
+    ("name.familyName", "Last name"),
+    ("name.middleName", "Middle name"),
+    ("name.formatted", "Full name"),
+    ("name.honorificPrefix", "Name prefix"),
+    ("name.honorificSuffix", "Name suffix"),
+    ("meta.created", "Created"),
+    ("meta.lastModified", "Last modified"),
+    ("meta.location", "SCIM location"),
+    ("meta.resourceType", "Resource type"),
+    ("meta.version", "Version"),
+    ("manager.value", "Manager (ID)"),
+    ("manager.displayName", "Manager"),
+];
+
+/// A readable label for an attribute path of the user page (`name.givenName` → "First name",
+/// `emails[0].type` → "Email 1 · type", the enterprise extension's `department` → "Department").
+/// Paths of other extensions stay as they are: their URN is what tells them apart.
+pub fn attribute_label(path: &str) -> String {
+    let rest = path.strip_prefix(ENTERPRISE).unwrap_or(path);
+    if let Some((_, label)) = LABELS.iter().find(|(k, _)| *k == rest) {
+        return (*label).to_string();
+    }
+    if rest.starts_with("urn:") {
+        return rest.to_string();
+    }
+    if let Some((attr, tail)) = rest.split_once('[') {
+        let (index, sub) = tail.split_once(']').unwrap_or((tail, ""));
+        let n = index.parse::<usize>().map(|i| i + 1).unwrap_or(1);
+        let base = match attr {
+            "emails" => "Email".to_string(),
+            "phoneNumbers" => "Phone".to_string(),
+            "addresses" => "Address".to_string(),
+            "ims" => "Messaging".to_string(),
+            "photos" => "Photo".to_string(),
+            "roles" => "Role".to_string(),
+            "entitlements" => "Entitlement".to_string(),
+            other => words(other),
+        };
+        return match sub.trim_start_matches('.') {
+            "" | "value" => format!("{base} {n}"),
+            sub => format!("{base} {n} · {}", words(sub).to_lowercase()),
+        };
+    }
+    words(rest)
+}
+
+/// `employeeNumber` → "Employee number", `name.formatted` → "Name formatted".
+fn words(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c == '.' || c == '_' {
+            out.push(' ');
+        } else if c.is_ascii_uppercase() && i > 0 {
+            out.push(' ');
+            out.push(c.to_ascii_lowercase());
+        } else if i == 0 {
+            out.push(c.to_ascii_uppercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn formats() {
         assert_eq!(super::datetime(0), "1970-01-01 00:00 UTC");
         assert_eq!(super::date(1_795_509_300_000), "24 Nov 2026");
+    }
+
+    #[test]
+    fn attribute_labels_read_as_words() {
+        for (path, label) in [
+            ("name.givenName", "First name"),
+            ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User.department", "Department"),
+            ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User.employeeNumber", "Employee number"),
+            ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User.manager.value", "Manager (ID)"),
+            ("emails[0].value", "Email 1"),
+            ("emails[1].type", "Email 2 · type"),
+            ("addresses[0].streetAddress", "Address 1 · street address"),
+            ("urn:example:custom:1.0.badge", "urn:example:custom:1.0.badge"),
+            ("meta.lastModified", "Last modified"),
+        ] {
+            assert_eq!(super::attribute_label(path), label, "{path}");
+        }
     }
 }

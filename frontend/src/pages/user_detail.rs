@@ -9,7 +9,7 @@ use roster_shared::dto::{ActivityView, ManualUserInput, UserDetail, UserGroupVie
 
 use crate::api::user_groups::{assign_users, list_user_groups, unassign_users};
 use crate::api::users::{create_manual_user, delete_manual_user, get_user, update_manual_user};
-use crate::components::format::datetime;
+use crate::components::format::{attribute_label, datetime};
 use crate::components::layout::NavRefresh;
 use crate::components::notice::{ErrorNotice, SuccessNotice};
 use crate::pages::users::source_note;
@@ -216,7 +216,10 @@ pub(crate) fn Attributes(detail: UserDetail) -> impl IntoView {
         <section class="card section" aria-labelledby="attrs">
             <h2 id="attrs">"Attributes"</h2>
             <dl class="facts attributes" data-testid="attributes">
-                {detail.attributes.into_iter().map(|(k, v)| view! { <dt><code>{k}</code></dt><dd>{v}</dd> }).collect_view()}
+                {detail.attributes.into_iter().map(|(k, v)| view! {
+                    // The readable label; the SCIM path stays at hand for whoever needs it.
+                    <dt title=k.clone()>{attribute_label(&k)}</dt><dd>{v}</dd>
+                }).collect_view()}
             </dl>
             <details>
                 <summary>"SCIM resource (JSON)"</summary>
