@@ -1,5 +1,6 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { expect, test, type Page } from '@playwright/test';
+import { dashboardApi, roster } from './helpers';
 
 // Every page of the dashboard and of the support console, loaded again and again while the
 // machine is busy: each load must hydrate without a single console error, page error or
@@ -9,13 +10,6 @@ import { expect, test, type Page } from '@playwright/test';
 const PASSWORD = 'correct horse battery staple';
 const SCIM_JSON = 'application/scim+json';
 const RELOADS = Number(process.env.ROSTER_E2E_RELOADS ?? 3);
-
-function roster(args: string[], input = ''): string {
-  return execFileSync(process.env.ROSTER_BIN!, [...args, '--database-url', process.env.ROSTER_E2E_DB!], {
-    input,
-    env: { ...process.env, RUST_LOG: 'warn' },
-  }).toString();
-}
 
 /** Collects every console error and warning and every uncaught error of the page. */
 function strict(page: Page): string[] {
@@ -65,8 +59,7 @@ test('every page hydrates cleanly on every load under load, and answers a click'
   await page.getByRole('button', { name: 'Create organization' }).click();
   await expect(page).toHaveURL(/\/$/);
 
-  const api = (name: string, data: unknown) =>
-    page.request.post(`/api/${name}`, { data, headers: { 'sec-fetch-site': 'same-origin', Accept: 'application/json' } });
+  const api = dashboardApi(page);
   expect((await api('scim_enable', { enabled: true })).status()).toBe(200);
   const made = await (await api('scim_credential_create', { kind: 'bearer', name: 'Okta', expires_in_days: 30 })).json();
   const headers = { Authorization: `Bearer ${made.secret}`, 'Content-Type': SCIM_JSON };

@@ -1,17 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { expect, test, type Page } from '@playwright/test';
+import { dashboardApi, roster } from './helpers';
 
 // At the width of a phone (390 px), no page of the dashboard scrolls sideways, and the
 // navigation sits behind a menu button.
 
 const PASSWORD = 'correct horse battery staple';
-
-function roster(args: string[], input = ''): string {
-  return execFileSync(process.env.ROSTER_BIN!, [...args, '--database-url', process.env.ROSTER_E2E_DB!], {
-    input,
-    env: { ...process.env, RUST_LOG: 'warn' },
-  }).toString();
-}
 
 const SHOTS = process.env.ROSTER_SCREENSHOTS;
 
@@ -56,8 +49,7 @@ test('every page fits a 390 px phone, and the navigation opens from a menu butto
   await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
   await page.getByRole('button', { name: 'Create organization' }).click();
   await expect(page).toHaveURL(/\/$/);
-  const api = (name: string, data: unknown) =>
-    page.request.post(`/api/${name}`, { data, headers: { 'sec-fetch-site': 'same-origin', Accept: 'application/json' } });
+  const api = dashboardApi(page);
   await api('scim_enable', { enabled: true });
   const made = await (await api('scim_credential_create', { kind: 'bearer', name: 'Microsoft Entra ID production tenant', expires_in_days: 30 })).json();
   const u = await request.post(`${made.scim_base_url}/Users`, {

@@ -1,4 +1,5 @@
 import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
+import { dashboardApi } from './helpers';
 
 const PASSWORD = 'correct horse battery staple';
 const SCIM_JSON = 'application/scim+json';
@@ -310,8 +311,7 @@ test('the overview says where the organization stands, and its checklist turns g
   // The next step's link leads to the SCIM page.
   await checklist.getByRole('link', { name: 'Activate it on the SCIM page' }).click();
   await expect(page).toHaveURL(/\/scim$/);
-  const api = (name: string, data: unknown) =>
-    page.request.post(`/api/${name}`, { data, headers: { 'sec-fetch-site': 'same-origin', Accept: 'application/json' } });
+  const api = dashboardApi(page);
   await api('scim_enable', { enabled: true });
   const made = await (await api('scim_credential_create', { kind: 'bearer', name: 'Okta', expires_in_days: 30 })).json();
   const id = await pushUser(request, made.scim_base_url, made.secret, `ada-${Date.now()}@example.test`, 'Ada Lovelace');

@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
 import { expect, test, type Page } from '@playwright/test';
+import { dashboardApi, roster } from './helpers';
 
 // Names that are script payloads, from every source that names things: the organization's
 // sign-up, the IdP (user and group names), admins (user groups, tokens). They are shown on
@@ -8,13 +8,6 @@ import { expect, test, type Page } from '@playwright/test';
 
 const PASSWORD = 'correct horse battery staple';
 const SCIM_JSON = 'application/scim+json';
-
-function roster(args: string[], input = ''): string {
-  return execFileSync(process.env.ROSTER_BIN!, [...args, '--database-url', process.env.ROSTER_E2E_DB!], {
-    input,
-    env: { ...process.env, RUST_LOG: 'warn' },
-  }).toString();
-}
 
 /** A payload that sets a global flag (and opens a dialog) if it ever runs. */
 function evil(tag: string): string {
@@ -70,8 +63,7 @@ test('script in every name never runs, for admins and support staff, and the pag
   await expect(page.getByTestId('org-name')).toHaveText(evil('org'));
 
   // SCIM on and a token named with a script, through the dashboard's own API (same origin).
-  const api = (name: string, data: unknown) =>
-    page.request.post(`/api/${name}`, { data, headers: { 'sec-fetch-site': 'same-origin', Accept: 'application/json' } });
+  const api = dashboardApi(page);
   const enabled = await api('scim_enable', { enabled: true });
   expect(enabled.status(), await enabled.text()).toBe(200);
   const created = await api('scim_credential_create', { kind: 'bearer', name: `<script>window.__xss='token'</script>`, expires_in_days: 30 });

@@ -1,17 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { expect, test, type Page } from '@playwright/test';
+import { roster } from './helpers';
 
 const PASSWORD = 'correct horse battery staple';
 const SCIM_JSON = 'application/scim+json';
 const SHOTS = process.env.ROSTER_SCREENSHOTS;
-
-/** Runs the `roster` CLI against the test server's database, as an operator would. */
-function roster(args: string[], input = ''): string {
-  return execFileSync(process.env.ROSTER_BIN!, [...args, '--database-url', process.env.ROSTER_E2E_DB!], {
-    input,
-    env: { ...process.env, RUST_LOG: 'warn' },
-  }).toString();
-}
 
 async function shot(page: Page, name: string) {
   if (SHOTS) await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });

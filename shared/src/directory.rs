@@ -216,7 +216,8 @@ pub fn manual_resource(input: &ManualUserInput) -> DomainResult<Value> {
     Ok(res)
 }
 
-fn scim_error(e: crate::scim::error::ScimError) -> DomainError {
+/// A SCIM validation failure of what an admin typed, as the dashboard shows it.
+fn invalid_input(e: crate::scim::error::ScimError) -> DomainError {
     DomainError::Invalid(e.detail)
 }
 
@@ -243,7 +244,7 @@ pub async fn create_manual(
             "A user named “{}” already exists in your organization: search for them under Users, or choose another user name.",
             inputs[0].user_name.trim()
         )),
-        _ => scim_error(e),
+        _ => invalid_input(e),
     })?;
     // The mapping rules (and the default user group) place manual users too. The users are
     // saved whatever happens here; a failure is repaired by the next evaluation of the tenant.
@@ -286,8 +287,8 @@ pub async fn update_manual(
         crate::scim::schema::ResourceSchema::user(),
         crate::scim::validate::Mode::Create,
     )
-    .map_err(scim_error)?;
-    let cols = crate::provisioning::user_columns(&res).map_err(scim_error)?;
+    .map_err(invalid_input)?;
+    let cols = crate::provisioning::user_columns(&res).map_err(invalid_input)?;
     let data = serde_json::to_string(&res).map_err(|e| DomainError::Internal(e.to_string()))?;
     // Mapping rules apply to manual users too; their placement is written with the edit.
     let placement = crate::mappings::plan(store, tenant, id, &res).await?;

@@ -1,0 +1,18 @@
+// What several specs share: the operator's CLI against the test server's database, and the
+// dashboard's own API called from a signed-in page.
+import { execFileSync } from 'node:child_process';
+import type { APIResponse, Page } from '@playwright/test';
+
+/** Runs the `roster` CLI against the test server's database, as an operator would. */
+export function roster(args: string[], input = ''): string {
+  return execFileSync(process.env.ROSTER_BIN!, [...args, '--database-url', process.env.ROSTER_E2E_DB!], {
+    input,
+    env: { ...process.env, RUST_LOG: 'warn' },
+  }).toString();
+}
+
+/** Calls a dashboard server function with the page's session, as the hydrated page does. */
+export function dashboardApi(page: Page): (name: string, data: unknown) => Promise<APIResponse> {
+  return (name, data) =>
+    page.request.post(`/api/${name}`, { data, headers: { 'sec-fetch-site': 'same-origin', Accept: 'application/json' } });
+}
