@@ -52,7 +52,13 @@ pub fn router(services: Services, web: WebOptions) -> Router {
         .site_addr(web.site_addr)
         .env(Env::PROD)
         .build();
-    let routes = generate_route_list(App);
+    // The route list is the same for every router, and it is computed once per process: making
+    // it renders the whole app in a throwaway reactive owner whose resources run in the
+    // background, and doing that while other routers render pages (several instances in one
+    // process, as the integration tests run them) now and then left a page waiting forever
+    // for a wake-up that went to the throwaway owner (answered 408 by the deadline below).
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    let routes = ROUTES.get_or_init(|| generate_route_list(App)).clone();
 
     let secure_cookies = services.public_url.starts_with("https://");
     let sessions = SessionManagerLayer::new(services.store.session_store())

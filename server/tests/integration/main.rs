@@ -13,4 +13,5 @@ mod mappings;
 mod scim_api;
 mod scim_idp;
 mod security;
+mod stress;
 mod support;

@@ -54,6 +54,13 @@ macro_rules! both_backends {
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
     RT.get_or_init(|| {
+        // `RUST_LOG=roster=debug cargo test …` shows the server's log of a failing test.
+        if std::env::var_os("RUST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .with_writer(std::io::stderr)
+                .try_init();
+        }
         tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().expect("test runtime")
     })
 }
