@@ -11,6 +11,9 @@ pub enum UiError {
     /// The input breaks a rule; show the message next to the form.
     #[error("{0}")]
     Invalid(String),
+    /// It already exists; `href` is its page.
+    #[error("{message}")]
+    Exists { message: String, href: String },
     /// Not signed in (or the session expired).
     #[error("Your session has ended. Sign in again.")]
     Unauthenticated,
@@ -54,6 +57,9 @@ impl From<roster_shared::error::DomainError> for UiError {
         use roster_shared::error::DomainError as D;
         match e {
             D::Invalid(m) | D::Conflict(m) => UiError::Invalid(m),
+            D::UserExists { message, existing_id } => {
+                UiError::Exists { message, href: format!("/users/{existing_id}") }
+            }
             e @ (D::BadCredentials | D::Throttled { .. }) => UiError::Invalid(e.to_string()),
             D::NotFound => UiError::Invalid("It no longer exists.".into()),
             D::Busy(_) => UiError::Unavailable,

@@ -238,14 +238,15 @@ pub async fn create_manual(
     }
     let base = crate::scim_setup::base_url(public_url, tenant);
     let scim = Scim { store, tenant, base_url: &base };
-    let ids = scim.create_users(&bodies, "manual").await.map_err(|(i, e)| match i {
-        Some(i) if inputs.len() > 1 => DomainError::Invalid(format!("Row {}: {}", i + 1, e.detail)),
-        _ if e.status == 409 => DomainError::Conflict(format!(
-            "A user named “{}” already exists in your organization: search for them under Users, or choose another user name.",
-            inputs[0].user_name.trim()
-        )),
-        _ => invalid_input(e),
-    })?;
+    let created = scim.create_users(&bodies, "manual").await;
+    let ids = match created {
+        Ok(ids) => ids,
+        Err((Some(i), e)) if inputs.len() > 1 => {
+            return Err(DomainError::Invalid(format!("Row {}: {}", i + 1, e.detail)))
+        }
+        Err((_, e)) if e.status == 409 => return Err(user_exists(store, tenant, inputs[0].user_name.trim()).await),
+        Err((_, e)) => return Err(invalid_input(e)),
+    };
     // The mapping rules (and the default user group) place manual users too. The users are
     // saved whatever happens here; a failure is repaired by the next evaluation of the tenant.
     if let Err(e) = crate::mappings::place_users(store, tenant, &ids).await {
@@ -297,9 +298,7 @@ pub async fn update_manual(
         Ok(false) => {
             return Err(DomainError::Invalid("Someone else changed this user meanwhile; reload and try again.".into()))
         }
-        Err(DomainError::Conflict(_)) => {
-            return Err(DomainError::Conflict("A user with this user name already exists in your organization.".into()))
-        }
+        Err(DomainError::Conflict(_)) => return Err(user_exists(store, tenant, &cols.user_name).await),
         Err(e) => return Err(e),
     }
     activity::record(store, tenant, actor, "User", Some(id), format!("edited manual user {}", cols.user_name)).await;
@@ -646,5 +645,15 @@ mod tests {
         let t = import_template();
         assert_eq!(t.lines().next().unwrap().split(',').collect::<Vec<_>>(), CSV_COLUMNS);
         assert_eq!(CSV_COLUMNS[..IMPORT_COLUMNS.len()], IMPORT_COLUMNS, "the import's columns come first");
+    }
+}
+
+/// "A user named … already exists", with the existing user's id when they can be found (so
+/// that the dashboard links to them).
+async fn user_exists(store: &Store, tenant: &TenantId, user_name: &str) -> DomainError {
+    let message = format!("A user named “{user_name}” already exists in your organization.");
+    match store.tenant(tenant).user_by_user_name(&crate::store::fold_ascii(user_name)).await {
+        Ok(Some(row)) => DomainError::UserExists { message, existing_id: row.id },
+        _ => DomainError::Conflict(format!("{message} Search for them under Users, or choose another user name.")),
     }
 }

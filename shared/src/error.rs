@@ -12,6 +12,15 @@ pub enum DomainError {
     /// The thing already exists (an email address already has an account, …).
     #[error("{0}")]
     Conflict(String),
+    /// A user with this user name already exists; `existing_id` is theirs, so that the
+    /// dashboard can link to them.
+    #[error("{message}")]
+    UserExists {
+        /// What the admin is told.
+        message: String,
+        /// The existing user's id.
+        existing_id: String,
+    },
     /// Email or password wrong. One message for both, so the form does not reveal which
     /// addresses have accounts.
     #[error("The email address or password is not correct.")]

@@ -23,3 +23,18 @@ pub fn SuccessNotice(#[prop(into)] message: String) -> impl IntoView {
         </div>
     }
 }
+
+/// A server function's error; one that names an existing thing links to it.
+#[component]
+pub fn UiErrorNotice(error: crate::error::UiError) -> impl IntoView {
+    match error {
+        crate::error::UiError::Exists { message, href } => view! {
+            <div class="notice notice-error" role="alert" data-testid="exists-error">
+                <span class="notice-icon" aria-hidden="true">"!"</span>
+                <span>{message} " " <a href=href>"Open their page"</a> " or choose another user name."</span>
+            </div>
+        }
+        .into_any(),
+        other => view! { <ErrorNotice message=other.to_string()/> }.into_any(),
+    }
+}

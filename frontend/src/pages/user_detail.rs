@@ -11,7 +11,7 @@ use crate::api::user_groups::{assign_users, list_user_groups, unassign_users};
 use crate::api::users::{create_manual_user, delete_manual_user, get_user, update_manual_user};
 use crate::components::format::{attribute_label, datetime};
 use crate::components::layout::NavRefresh;
-use crate::components::notice::{ErrorNotice, SuccessNotice};
+use crate::components::notice::{ErrorNotice, SuccessNotice, UiErrorNotice};
 use crate::pages::users::source_note;
 
 /// `/users/:id`.
@@ -352,7 +352,7 @@ fn ManualUserForm(
             on_saved(created);
         }
     });
-    let error = move || save.value().get().and_then(Result::err).map(|e| e.to_string());
+    let error = move || save.value().get().and_then(Result::err);
     let editing = id.is_some();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -371,9 +371,7 @@ fn ManualUserForm(
     view! {
         <section class="card section">
             <form class="form form-grid" on:submit=submit>
-                <Show when=move || error().is_some()>
-                    <div class="span-2"><ErrorNotice message=error().unwrap_or_default()/></div>
-                </Show>
+                {move || error().map(|e| view! { <div class="span-2"><UiErrorNotice error=e/></div> })}
                 <div class="field">
                     <label for="mu-username">"User name"</label>
                     <input id="mu-username" type="text" required=true maxlength="512" bind:value=user_name autocomplete="off"/>

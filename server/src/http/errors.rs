@@ -3,7 +3,7 @@
 //! Leptos answers every server function error with 500, so a mistyped password or a form
 //! without a name looked like a server failure to clients, proxies, metrics and the log (where
 //! every one was an ERROR line). This middleware gives errors the status of their kind:
-//! `Invalid` 400, `Unauthenticated` 401, `Forbidden` 403; `Internal` stays 500. The page reads
+//! `Invalid` 400, `Exists` 409, `Unauthenticated` 401, `Forbidden` 403; `Internal` stays 500. The page reads
 //! the same body either way (the server function client decodes any 4xx or 5xx answer).
 
 use axum::body::Body;
@@ -30,6 +30,7 @@ pub async fn status_by_kind(req: Request, next: Next) -> Response {
     if let Ok(error) = serde_json::from_slice::<UiError>(&bytes) {
         parts.status = match error {
             UiError::Invalid(_) => StatusCode::BAD_REQUEST,
+            UiError::Exists { .. } => StatusCode::CONFLICT,
             UiError::Unauthenticated => StatusCode::UNAUTHORIZED,
             UiError::Forbidden => StatusCode::FORBIDDEN,
             UiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,

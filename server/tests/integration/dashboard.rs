@@ -398,13 +398,17 @@ async fn manual_users_are_created_edited_removed_and_never_taken_by_scim(db: Db)
         app.call_json("user_update", json!({"id": id, "input": manual("OTHER@acme.test")}), Some(&cookie)).await;
     assert!(err.to_string().contains("already exists"), "{err}");
     // A new user whose name is taken, by a manual or an IdP's user: said in words, with the name.
+    // The answer links to the user who has the name.
+    let other = app.ok_json("users", json!({"query": {"search": "other@acme.test", "filter": "all", "sort": "created", "descending": true, "page": 1, "page_size": 10, "user_group": null}}), &cookie).await["rows"][0]["id"].as_str().unwrap().to_string();
     let (status, err) = app.call_json("user_create", json!({"input": manual("Other@acme.test")}), Some(&cookie)).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
     assert!(err.to_string().contains("already exists"), "{err}");
-    push_user(&app, &base, &token, "pushed@acme.test", "Pushed", "User").await;
+    assert_eq!(err["Exists"]["href"], format!("/users/{other}"), "{err}");
+    let pushed = push_user(&app, &base, &token, "pushed@acme.test", "Pushed", "User").await;
     let (status, err) = app.call_json("user_create", json!({"input": manual("PUSHED@acme.test")}), Some(&cookie)).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
     assert!(err.to_string().contains("already exists"), "{err}");
+    assert_eq!(err["Exists"]["href"], format!("/users/{pushed}"), "{err}");
     let (_, err) = app.call_json("user_create", json!({"input": manual("")}), Some(&cookie)).await;
     assert!(err.to_string().contains("user name"), "{err}");
     let mut bad = manual("x@acme.test");
