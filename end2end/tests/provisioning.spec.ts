@@ -57,8 +57,10 @@ test('an admin activates SCIM, an IdP pushes users, the admin assigns them, then
   await expect(page.getByRole('heading', { name: 'SCIM provisioning', level: 1 })).toBeVisible();
   await hydrated(page);
   await expect(page.getByTestId('scim-status')).toHaveText('Off');
-  await page.getByTestId('scim-switch').check();
+  await expect(page.getByTestId('scim-switch')).toHaveAttribute('aria-checked', 'false');
+  await page.getByTestId('scim-switch').click();
   await expect(page.getByTestId('scim-status')).toHaveText('On');
+  await expect(page.getByTestId('scim-switch')).toHaveAttribute('aria-checked', 'true');
   await page.getByLabel('Name', { exact: true }).fill('Okta production');
   await page.getByTestId('generate-token').click();
   const panel = page.getByTestId('new-secret');
@@ -210,8 +212,10 @@ test('mappings: a rule with a bad filter is refused, a good one places a pushed 
   await signUp(page, `Umbrella ${Date.now()}`);
   await page.getByRole('link', { name: 'SCIM provisioning' }).click();
   await hydrated(page);
-  await page.getByTestId('scim-switch').check();
+  await expect(page.getByTestId('scim-switch')).toHaveAttribute('aria-checked', 'false');
+  await page.getByTestId('scim-switch').click();
   await expect(page.getByTestId('scim-status')).toHaveText('On');
+  await expect(page.getByTestId('scim-switch')).toHaveAttribute('aria-checked', 'true');
   await page.getByTestId('generate-token').click();
   const base = (await page.getByTestId('secret-base-url').textContent())!.trim();
   const token = (await page.getByTestId('secret-value').textContent())!.trim();

@@ -2,6 +2,7 @@
 
 pub mod activity;
 pub mod auth;
+pub mod forms;
 pub mod mappings;
 pub mod scim_setup;
 pub mod support;

@@ -1,10 +1,12 @@
 //! Mappings: rules that place users in user groups from their IdP groups or attributes.
 
+use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use roster_shared::mapping::{Condition, RuleDef};
 
+use crate::api::forms::MappingRuleCreate;
 use crate::api::mappings::{
     create_mapping_rule, delete_mapping_rule, latest_mapping_run, list_idp_groups, list_mapping_rules,
     preview_mapping_rule, reevaluate_mappings, reorder_mapping_rules, update_mapping_rule,
@@ -94,7 +96,8 @@ fn NewRule(
         None => ("idp_group", String::new(), String::new()),
     };
     let kind = RwSignal::new(kind0.to_string());
-    let idp_group = RwSignal::new(idp0);
+    let idp_group = RwSignal::new(idp0.clone());
+    let target0 = existing.as_ref().map(|r| r.user_group_id.clone()).unwrap_or_default();
     let filter = RwSignal::new(filter0);
     let target = RwSignal::new(existing.as_ref().map(|r| r.user_group_id.clone()).unwrap_or_default());
     let rule_id = StoredValue::new(existing.as_ref().map(|r| r.id.clone()).unwrap_or_default());
@@ -115,6 +118,12 @@ fn NewRule(
             on_saved();
         }
     });
+    let add = ServerAction::<MappingRuleCreate>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = add.value().get() {
+            on_saved();
+        }
+    });
     let current = move || {
         let condition = if kind.get() == "idp_group" {
             Condition::IdpGroup { group_id: idp_group.get() }
@@ -131,6 +140,7 @@ fn NewRule(
         save.value()
             .get()
             .and_then(Result::err)
+            .or_else(|| add.value().get().and_then(Result::err))
             .or_else(|| preview.value().get().and_then(Result::err))
             .map(|e| e.to_string())
     };
@@ -140,59 +150,70 @@ fn NewRule(
     };
     let group_names = data.user_groups.clone();
     let no_groups = data.user_groups.is_empty();
+    let pending = move || save.pending().get() || add.pending().get();
+    // The fields; which of "IdP group" and "SCIM filter" shows follows the "When" choice in CSS
+    // (`.rule-form:has(…)`), so that it works without JavaScript too.
+    let fields = move || {
+        view! {
+            <div class="field">
+                <label for="rule-kind">"When"</label>
+                <select id="rule-kind" name="kind" bind:value=kind data-testid="rule-kind">
+                    <option value="idp_group" selected=kind0 == "idp_group">"the user is in an IdP group"</option>
+                    <option value="attribute" selected=kind0 == "attribute">"the user's attributes match a SCIM filter"</option>
+                </select>
+            </div>
+            <div class="field">
+                <label for="rule-target">"Put them in user group"</label>
+                <select id="rule-target" name="user_group_id" bind:value=target required=true data-testid="rule-target">
+                    <option value="">"Choose…"</option>
+                    {data.user_groups.iter().map(|(id, name)| view! { <option value=id.clone() selected=*id == target0>{name.clone()}</option> }).collect_view()}
+                </select>
+            </div>
+            <div class="field span-2 when-idp-group">
+                <label for="rule-idp">"IdP group"</label>
+                <select id="rule-idp" name="idp_group" bind:value=idp_group data-testid="rule-idp-group">
+                    <option value="">"Choose…"</option>
+                    {data.idp_groups.iter().map(|(id, name)| view! { <option value=id.clone() selected=*id == idp0>{name.clone()}</option> }).collect_view()}
+                </select>
+                {data.idp_groups.is_empty().then(|| view! { <p class="hint">"Your identity provider has pushed no groups yet (Okta: Push Groups; Entra ID: assign groups to the app)."</p> })}
+            </div>
+            <div class="field span-2 when-attribute">
+                <label for="rule-filter">"SCIM filter"</label>
+                <input id="rule-filter" name="filter" type="text" maxlength="2000" bind:value=filter data-testid="rule-filter"
+                    placeholder="addresses[type eq \"work\"].country eq \"US\""/>
+                <p class="hint">
+                    "Examples: " <code>"addresses[type eq \"work\"].country eq \"US\""</code> " · "
+                    <code>"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq \"Sales\""</code> " · "
+                    <code>"title co \"Engineer\" and active eq true"</code>
+                </p>
+            </div>
+            <Show when=move || error().is_some()>
+                <div class="span-2"><ErrorNotice message=error().unwrap_or_default()/></div>
+            </Show>
+            <div class="span-2 row-start">
+                <button type="button" class="btn btn-ghost" data-testid="preview-rule" disabled=move || preview.pending().get() || no_groups
+                    on:click=move |_| { preview.dispatch(current()); }>
+                    {move || if preview.pending().get() { "Previewing…" } else { "Preview" }}
+                </button>
+                <button type="submit" class="btn btn-primary" data-testid="save-rule" disabled=move || pending() || no_groups>
+                    {move || if pending() { "Saving…" } else if is_edit { "Save rule" } else { "Add rule" }}
+                </button>
+                {is_edit.then(|| view! { <button type="button" class="btn btn-ghost" on:click=move |_| on_cancel()>"Cancel"</button> })}
+            </div>
+        }
+    };
     view! {
         <section class="card section" aria-labelledby="new-rule">
             <h2 id="new-rule">{if is_edit { "Edit rule" } else { "New rule" }}</h2>
             {no_groups.then(|| view! {
                 <p class="empty">"Create a user group first: rules place users into user groups. " <A href="/user-groups">"User groups"</A></p>
             })}
-            <form class="form form-grid" on:submit=submit>
-                <div class="field">
-                    <label for="rule-kind">"When"</label>
-                    <select id="rule-kind" bind:value=kind data-testid="rule-kind">
-                        <option value="idp_group">"the user is in an IdP group"</option>
-                        <option value="attribute">"the user's attributes match a SCIM filter"</option>
-                    </select>
-                </div>
-                <div class="field">
-                    <label for="rule-target">"Put them in user group"</label>
-                    <select id="rule-target" bind:value=target required=true data-testid="rule-target">
-                        <option value="">"Choose…"</option>
-                        {data.user_groups.iter().map(|(id, name)| view! { <option value=id.clone()>{name.clone()}</option> }).collect_view()}
-                    </select>
-                </div>
-                <div class="field span-2" hidden=move || kind.get() != "idp_group">
-                    <label for="rule-idp">"IdP group"</label>
-                    <select id="rule-idp" bind:value=idp_group data-testid="rule-idp-group">
-                        <option value="">"Choose…"</option>
-                        {data.idp_groups.iter().map(|(id, name)| view! { <option value=id.clone()>{name.clone()}</option> }).collect_view()}
-                    </select>
-                    {data.idp_groups.is_empty().then(|| view! { <p class="hint">"Your identity provider has pushed no groups yet (Okta: Push Groups; Entra ID: assign groups to the app)."</p> })}
-                </div>
-                <div class="field span-2" hidden=move || kind.get() != "attribute">
-                    <label for="rule-filter">"SCIM filter"</label>
-                    <input id="rule-filter" type="text" maxlength="2000" bind:value=filter data-testid="rule-filter"
-                        placeholder="addresses[type eq \"work\"].country eq \"US\""/>
-                    <p class="hint">
-                        "Examples: " <code>"addresses[type eq \"work\"].country eq \"US\""</code> " · "
-                        <code>"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq \"Sales\""</code> " · "
-                        <code>"title co \"Engineer\" and active eq true"</code>
-                    </p>
-                </div>
-                <Show when=move || error().is_some()>
-                    <div class="span-2"><ErrorNotice message=error().unwrap_or_default()/></div>
-                </Show>
-                <div class="span-2 row-start">
-                    <button type="button" class="btn btn-ghost" data-testid="preview-rule" disabled=move || preview.pending().get() || no_groups
-                        on:click=move |_| { preview.dispatch(current()); }>
-                        {move || if preview.pending().get() { "Previewing…" } else { "Preview" }}
-                    </button>
-                    <button type="submit" class="btn btn-primary" data-testid="save-rule" disabled=move || save.pending().get() || no_groups>
-                        {move || if save.pending().get() { "Saving…" } else if is_edit { "Save rule" } else { "Add rule" }}
-                    </button>
-                    {is_edit.then(|| view! { <button type="button" class="btn btn-ghost" on:click=move |_| on_cancel()>"Cancel"</button> })}
-                </div>
-            </form>
+            {if is_edit {
+                view! { <form class="form form-grid rule-form" on:submit=submit>{fields()}</form> }.into_any()
+            } else {
+                // Adding is a real form (see `api::forms`): it works without JavaScript.
+                view! { <ActionForm action=add attr:class="form form-grid rule-form">{fields()}</ActionForm> }.into_any()
+            }}
             {move || preview.value().get().and_then(Result::ok).map(|rows| {
                 if rows.is_empty() {
                     view! { <p class="empty" data-testid="preview">"Saving this rule would change nobody's user groups."</p> }.into_any()

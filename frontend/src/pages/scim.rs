@@ -1,27 +1,62 @@
 //! SCIM provisioning: switch it on, hand the identity provider a URL and a credential, follow
 //! the setup guide for Okta or Entra ID, and watch the traffic.
+//!
+//! The switch, *Generate*, *Rotate* and *Revoke* are real forms (see `api::forms`): they work
+//! before the page is hydrated and without JavaScript.
 
+use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use roster_shared::dto::{CredentialView, NewSecret, ScimHealth, ScimSetup};
 
-use crate::api::scim_setup::{
-    create_credential, load_scim_setup, revoke_credential, rotate_credential, set_scim_enabled,
-};
+use crate::api::forms::{take_new_secret, CredentialCreate, CredentialRevoke, CredentialRotate, ScimSwitch};
+use crate::api::scim_setup::load_scim_setup;
 use crate::components::copy::CopyField;
 use crate::components::format::{datetime, health_badge};
 use crate::components::notice::ErrorNotice;
 use crate::error::UiError;
 
+/// The page's forms; the page reloads its data after each.
+#[derive(Clone, Copy)]
+struct Forms {
+    switch: ServerAction<ScimSwitch>,
+    create: ServerAction<CredentialCreate>,
+    revoke: ServerAction<CredentialRevoke>,
+    rotate: ServerAction<CredentialRotate>,
+}
+
 /// The page.
 #[component]
 pub fn ScimPage() -> impl IntoView {
-    let refresh = RwSignal::new(0u32);
-    let setup = Resource::new(move || refresh.get(), |_| load_scim_setup());
-    let reload = move || refresh.update(|n| *n += 1);
+    let forms = Forms {
+        switch: ServerAction::new(),
+        create: ServerAction::new(),
+        revoke: ServerAction::new(),
+        rotate: ServerAction::new(),
+    };
+    let setup = Resource::new(
+        move || {
+            (
+                forms.switch.version().get(),
+                forms.create.version().get(),
+                forms.revoke.version().get(),
+                forms.rotate.version().get(),
+            )
+        },
+        |_| load_scim_setup(),
+    );
+    // A secret made by a form posted without JavaScript waits in the session for this page.
+    let waiting = Resource::new(|| (), |_| take_new_secret());
     // The secret just made, shown until the admin dismisses it.
     let new_secret: RwSignal<Option<NewSecret>> = RwSignal::new(None);
+    Effect::new(move |_| {
+        let made = forms.create.value().get().and_then(Result::ok);
+        let rotated = forms.rotate.value().get().and_then(Result::ok);
+        if let Some(s) = made.or(rotated) {
+            new_secret.set(Some(s));
+        }
+    });
 
     view! {
         <Title text="SCIM provisioning"/>
@@ -35,8 +70,9 @@ pub fn ScimPage() -> impl IntoView {
         </div>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let waiting = waiting.await.ok().flatten();
                 match setup.await {
-                    Ok(s) => view! { <Setup setup=s reload new_secret/> }.into_any(),
+                    Ok(s) => view! { <Setup setup=s forms new_secret waiting/> }.into_any(),
                     Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),
                 }
             })}
@@ -47,22 +83,19 @@ pub fn ScimPage() -> impl IntoView {
 #[component]
 fn Setup(
     setup: ScimSetup,
-    reload: impl Fn() + Copy + Send + Sync + 'static,
+    forms: Forms,
     new_secret: RwSignal<Option<NewSecret>>,
+    waiting: Option<NewSecret>,
 ) -> impl IntoView {
     let enabled = setup.enabled;
-    let toggle = Action::new(move |on: &bool| {
-        let on = *on;
-        async move { set_scim_enabled(on).await }
-    });
-    Effect::new(move |_| {
-        if let Some(Ok(())) = toggle.value().get() {
-            reload();
-        }
-    });
-    let toggle_error = move || toggle.value().get().and_then(Result::err).map(|e| e.to_string());
+    let switch = forms.switch;
+    let switch_error = move || switch.value().get().and_then(Result::err).map(|e| e.to_string());
+    // While the switch's request runs, it already shows where it is going.
+    let shown_on = move || if switch.pending().get() { !enabled } else { enabled };
     let active = setup.credentials.iter().filter(|c| c.revoked_at_ms.is_none()).count();
     let base_url = setup.scim_base_url.clone();
+    let dismissed = RwSignal::new(false);
+    let secret = Signal::derive(move || new_secret.get().or_else(|| waiting.clone().filter(|_| !dismissed.get())));
 
     view! {
         <section class="card section" aria-labelledby="scim-status">
@@ -84,23 +117,23 @@ fn Setup(
                         }}
                     </p>
                 </div>
-                <label class="switch">
-                    <input
-                        type="checkbox"
+                <ActionForm action=switch>
+                    <input type="hidden" name="enabled" value=(!enabled).to_string()/>
+                    <button
+                        type="submit"
+                        class="switch"
                         role="switch"
                         data-testid="scim-switch"
-                        checked=enabled
-                        disabled=move || toggle.pending().get()
-                        on:change=move |ev| {
-                            toggle.dispatch(event_target_checked(&ev));
-                        }
-                    />
-                    <span class="switch-track" aria-hidden="true"></span>
-                    <span>"Activate SCIM"</span>
-                </label>
+                        aria-checked=move || shown_on().to_string()
+                        disabled=move || switch.pending().get()
+                    >
+                        <span class="switch-track" aria-hidden="true"></span>
+                        <span>"Activate SCIM"</span>
+                    </button>
+                </ActionForm>
             </div>
-            <Show when=move || toggle_error().is_some()>
-                <ErrorNotice message=toggle_error().unwrap_or_default()/>
+            <Show when=move || switch_error().is_some()>
+                <ErrorNotice message=switch_error().unwrap_or_default()/>
             </Show>
             <dl class="facts">
                 <dt>"SCIM base URL"</dt>
@@ -110,43 +143,24 @@ fn Setup(
             </dl>
         </section>
 
-        <NewCredential reload new_secret enabled/>
+        <NewCredential create=forms.create enabled/>
 
-        <Show when=move || new_secret.get().is_some()>
-            {move || new_secret.get().map(|s| view! { <SecretPanel secret=s on_close=move || new_secret.set(None)/> })}
+        <Show when=move || secret.get().is_some()>
+            {move || secret.get().map(|s| view! {
+                <SecretPanel secret=s on_close=move || { new_secret.set(None); dismissed.set(true); }/>
+            })}
         </Show>
 
-        <Credentials credentials=setup.credentials.clone() reload new_secret/>
+        <Credentials credentials=setup.credentials.clone() forms/>
         <Health health=setup.health.clone()/>
         <Guides base_url=setup.scim_base_url.clone()/>
     }
 }
 
 #[component]
-fn NewCredential(
-    reload: impl Fn() + Copy + Send + Sync + 'static,
-    new_secret: RwSignal<Option<NewSecret>>,
-    enabled: bool,
-) -> impl IntoView {
-    let name = RwSignal::new(String::from("Okta"));
+fn NewCredential(create: ServerAction<CredentialCreate>, enabled: bool) -> impl IntoView {
     let kind = RwSignal::new(String::from("bearer"));
-    let expiry = RwSignal::new(String::from("365"));
-    let create = Action::new(move |(kind, name, days): &(String, String, Option<u32>)| {
-        let (kind, name, days) = (kind.clone(), name.clone(), *days);
-        async move { create_credential(kind, name, days).await }
-    });
-    Effect::new(move |_| {
-        if let Some(Ok(s)) = create.value().get() {
-            new_secret.set(Some(s));
-            reload();
-        }
-    });
     let error = move || create.value().get().and_then(Result::err).map(|e| e.to_string());
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let days = expiry.get().parse::<u32>().ok();
-        create.dispatch((kind.get(), name.get(), days));
-    };
     view! {
         <section class="card section" aria-labelledby="generate">
             <h2 id="generate">"Generate SCIM URL and token"</h2>
@@ -154,32 +168,34 @@ fn NewCredential(
                 "Make one credential per identity provider connection. You can rotate it later: the old one keeps working until you revoke it."
                 {(!enabled).then_some(" SCIM is off: the credential will work once you activate SCIM.")}
             </p>
-            <form class="form form-inline" on:submit=submit>
+            <ActionForm action=create attr:class="form form-inline">
                 <div class="field">
                     <label for="cred-name">"Name"</label>
-                    <input id="cred-name" type="text" required=true maxlength="100" bind:value=name/>
+                    <input id="cred-name" name="name" type="text" required=true maxlength="100" value="Okta"/>
                 </div>
                 <div class="field">
                     <label for="cred-kind">"Authentication"</label>
-                    <select id="cred-kind" bind:value=kind>
-                        <option value="bearer">"Bearer token (Okta, Entra ID)"</option>
+                    <select id="cred-kind" name="kind" on:change=move |ev| kind.set(event_target_value(&ev))>
+                        <option value="bearer" selected=true>"Bearer token (Okta, Entra ID)"</option>
                         <option value="oauth_client">"OAuth 2.0 client credentials"</option>
                         <option value="basic">"HTTP Basic"</option>
                     </select>
                 </div>
                 <div class="field">
                     <label for="cred-expiry">"Expires"</label>
-                    <select id="cred-expiry" bind:value=expiry disabled=move || kind.get() == "oauth_client">
+                    // OAuth clients do not expire (their access tokens do): the server ignores
+                    // this for them.
+                    <select id="cred-expiry" name="expires" disabled=move || kind.get() == "oauth_client">
                         <option value="30">"In 30 days"</option>
                         <option value="90">"In 90 days"</option>
-                        <option value="365">"In 1 year"</option>
+                        <option value="365" selected=true>"In 1 year"</option>
                         <option value="never">"Never"</option>
                     </select>
                 </div>
                 <button type="submit" class="btn btn-primary" data-testid="generate-token" disabled=move || create.pending().get()>
                     {move || if create.pending().get() { "Generating…" } else { "Generate" }}
                 </button>
-            </form>
+            </ActionForm>
             <Show when=move || error().is_some()>
                 <ErrorNotice message=error().unwrap_or_default()/>
             </Show>
@@ -219,7 +235,10 @@ fn SecretPanel(secret: NewSecret, on_close: impl Fn() + Send + Sync + 'static) -
                 <dt>{secret_label}</dt>
                 <dd><CopyField value=secret.secret.clone() label=secret_label testid="secret-value"/></dd>
             </dl>
-            <button type="button" class="btn btn-ghost" on:click=move |_| on_close()>"I have stored it"</button>
+            // A link, so that it also works without JavaScript (the page comes back without
+            // the secret, which was shown once).
+            <a href="/scim" class="btn btn-ghost" data-testid="secret-stored"
+                on:click=move |ev| { ev.prevent_default(); on_close(); }>"I have stored it"</a>
         </section>
     }
 }
@@ -234,32 +253,8 @@ fn kind_label(kind: &str) -> &'static str {
 }
 
 #[component]
-fn Credentials(
-    credentials: Vec<CredentialView>,
-    reload: impl Fn() + Copy + Send + Sync + 'static,
-    new_secret: RwSignal<Option<NewSecret>>,
-) -> impl IntoView {
-    let revoke = Action::new(move |id: &String| {
-        let id = id.clone();
-        async move { revoke_credential(id).await }
-    });
-    let rotate = Action::new(move |id: &String| {
-        let id = id.clone();
-        async move { rotate_credential(id).await }
-    });
-    let confirming: RwSignal<Option<String>> = RwSignal::new(None);
-    Effect::new(move |_| {
-        if let Some(Ok(())) = revoke.value().get() {
-            confirming.set(None);
-            reload();
-        }
-    });
-    Effect::new(move |_| {
-        if let Some(Ok(s)) = rotate.value().get() {
-            new_secret.set(Some(s));
-            reload();
-        }
-    });
+fn Credentials(credentials: Vec<CredentialView>, forms: Forms) -> impl IntoView {
+    let (revoke, rotate) = (forms.revoke, forms.rotate);
     let error = move || {
         revoke
             .value()
@@ -305,9 +300,6 @@ fn Credentials(
                                         let expired = c.expired;
                                         let replaced = c.replaced_by.is_some();
                                         let id = c.id.clone();
-                                        let id2 = c.id.clone();
-                                        let id3 = c.id.clone();
-                                        let id4 = c.id.clone();
                                         view! {
                                             <tr data-testid="credential-row" class:row-muted=revoked || expired>
                                                 <td>
@@ -336,35 +328,32 @@ fn Credentials(
                                                     }}
                                                 </td>
                                                 <td class="actions">
-                                                    {(!revoked).then(|| view! {
-                                                        <Show
-                                                            when=move || confirming.get().as_deref() == Some(id.as_str())
-                                                            fallback=move || {
-                                                                let id2 = id2.clone();
-                                                                let id3 = id3.clone();
-                                                                view! {
-                                                                    {(!expired && !replaced).then(|| view! {
-                                                                        <button type="button" class="btn btn-ghost btn-small" disabled=move || rotate.pending().get()
-                                                                            on:click=move |_| { rotate.dispatch(id3.clone()); }>"Rotate"</button>
-                                                                    })}
-                                                                    <button type="button" class="btn btn-ghost btn-small btn-danger-text" data-testid="revoke"
-                                                                        on:click=move |_| confirming.set(Some(id2.clone()))>"Revoke"</button>
-                                                                }
-                                                            }
-                                                        >
-                                                            {
-                                                                let id4 = id4.clone();
-                                                                view! {
-                                                                    <span class="confirm">
-                                                                        "Requests with it will be refused. "
-                                                                        <button type="button" class="btn btn-danger btn-small" data-testid="confirm-revoke"
-                                                                            disabled=move || revoke.pending().get()
-                                                                            on:click=move |_| { revoke.dispatch(id4.clone()); }>"Revoke"</button>
-                                                                        <button type="button" class="btn btn-ghost btn-small" on:click=move |_| confirming.set(None)>"Cancel"</button>
-                                                                    </span>
-                                                                }
-                                                            }
-                                                        </Show>
+                                                    {(!revoked).then(|| {
+                                                        let id2 = id.clone();
+                                                        view! {
+                                                            {(!expired && !replaced).then(|| view! {
+                                                                <ActionForm action=rotate attr:class="cell-form">
+                                                                    <input type="hidden" name="id" value=id2.clone()/>
+                                                                    <button type="submit" class="btn btn-ghost btn-small" data-testid="rotate"
+                                                                        disabled=move || rotate.pending().get()>"Rotate"</button>
+                                                                </ActionForm>
+                                                            })}
+                                                            // The confirmation opens without JavaScript too.
+                                                            <details class="confirm-details">
+                                                                <summary class="btn btn-ghost btn-small" data-testid="revoke">
+                                                                    <span class="when-closed btn-danger-text">"Revoke"</span>
+                                                                    <span class="when-open">"Cancel"</span>
+                                                                </summary>
+                                                                <span class="confirm">
+                                                                    "Requests with it will be refused. "
+                                                                    <ActionForm action=revoke attr:class="cell-form">
+                                                                        <input type="hidden" name="id" value=id.clone()/>
+                                                                        <button type="submit" class="btn btn-danger btn-small" data-testid="confirm-revoke"
+                                                                            disabled=move || revoke.pending().get()>"Revoke"</button>
+                                                                    </ActionForm>
+                                                                </span>
+                                                            </details>
+                                                        }
                                                     })}
                                                 </td>
                                             </tr>

@@ -1,11 +1,13 @@
 //! User groups: the platform's own groups, each giving its members a role.
 
+use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use roster_shared::dto::{GroupRole, UserFilter, UserGroupInput, UserGroupView, UserPage, UserQuery, UserSort};
 
+use crate::api::forms::UserGroupCreate;
 use crate::api::user_groups::{
     assign_users, create_user_group, delete_user_group, get_user_group, list_user_groups, set_default_user_group,
     unassign_users, update_user_group,
@@ -20,8 +22,9 @@ use crate::error::UiError;
 #[component]
 pub fn UserGroupsPage() -> impl IntoView {
     let refresh = RwSignal::new(0u32);
-    let groups = Resource::new(move || refresh.get(), |_| list_user_groups());
-    let creating = RwSignal::new(false);
+    // A real form: it works before hydration and without JavaScript (see `api::forms`).
+    let create = ServerAction::<UserGroupCreate>::new();
+    let groups = Resource::new(move || (refresh.get(), create.version().get()), |_| list_user_groups());
     let set_default = Action::new(move |id: &Option<String>| {
         let id = id.clone();
         async move { set_default_user_group(id).await }
@@ -39,16 +42,8 @@ pub fn UserGroupsPage() -> impl IntoView {
                 <h1>"User groups"</h1>
                 <p class="muted">"Each user group gives its members a role in the application. A user with several groups has the highest of their roles."</p>
             </div>
-            <button type="button" class="btn btn-primary" data-testid="new-group" on:click=move |_| creating.update(|c| *c = !*c)>
-                {move || if creating.get() { "Cancel" } else { "New user group" }}
-            </button>
         </div>
-        <Show when=move || creating.get()>
-            <section class="card section">
-                <h2>"New user group"</h2>
-                <GroupForm existing=None on_saved=move |_| { creating.set(false); refresh.update(|r| *r += 1); }/>
-            </section>
-        </Show>
+        <NewGroup create/>
         <RolesHelp/>
         <Show when=move || default_error().is_some()>
             <ErrorNotice message=default_error().unwrap_or_default()/>
@@ -101,6 +96,57 @@ pub fn UserGroupsPage() -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+/// "New user group": a disclosure (it opens without JavaScript) with the form.
+#[component]
+fn NewGroup(create: ServerAction<UserGroupCreate>) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = create.value().get() {
+            open.set(false);
+            if let Some(f) = form.get_untracked() {
+                f.reset();
+            }
+        }
+    });
+    let error = move || create.value().get().and_then(Result::err).map(|e| e.to_string());
+    view! {
+        <details class="new-group" prop:open=move || open.get()
+            on:toggle=move |ev| open.set(event_target::<leptos::web_sys::Element>(&ev).has_attribute("open"))>
+            <summary class="btn btn-primary" data-testid="new-group">"New user group"</summary>
+            <section class="card section">
+                <h2>"New user group"</h2>
+                <ActionForm action=create node_ref=form attr:class="form form-grid">
+                    <Show when=move || error().is_some()>
+                        <div class="span-2"><ErrorNotice message=error().unwrap_or_default()/></div>
+                    </Show>
+                    <div class="field">
+                        <label for="ng-name">"Name"</label>
+                        <input id="ng-name" name="name" type="text" required=true maxlength="100" data-testid="group-name"/>
+                    </div>
+                    <div class="field">
+                        <label for="ng-role">"Role"</label>
+                        <select id="ng-role" name="role" data-testid="group-role">
+                            {GroupRole::ALL.into_iter().map(|r| view! {
+                                <option value=r.as_str() selected=r == GroupRole::Member>{r.label()} " — " {r.description()}</option>
+                            }).collect_view()}
+                        </select>
+                    </div>
+                    <div class="field span-2">
+                        <label for="ng-desc">"Description (optional)"</label>
+                        <input id="ng-desc" name="description" type="text" maxlength="500"/>
+                    </div>
+                    <div class="span-2">
+                        <button type="submit" class="btn btn-primary" data-testid="save-group" disabled=move || create.pending().get()>
+                            {move || if create.pending().get() { "Saving…" } else { "Create user group" }}
+                        </button>
+                    </div>
+                </ActionForm>
+            </section>
+        </details>
     }
 }
 

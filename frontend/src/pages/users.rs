@@ -1,13 +1,15 @@
 //! The users table (and its "unassigned" view): search, filters, sorting, server-side pages,
 //! multi-select and "Assign to user group".
 
+use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 use roster_shared::dto::{Assigned, UserFilter, UserListItem, UserPage, UserQuery, UserSort, UserSource};
 
-use crate::api::user_groups::{assign_users, list_user_groups};
+use crate::api::forms::UserGroupAssign;
+use crate::api::user_groups::list_user_groups;
 use crate::api::users::list_users;
 use crate::components::format::{date, datetime};
 use crate::components::layout::NavRefresh;
@@ -128,10 +130,9 @@ fn UsersTable(initial_filter: UserFilter, show_filters: bool) -> impl IntoView {
     let target = RwSignal::new(String::new());
     // The answer names the group, so the effect below reads no resource (a resource read there
     // would tie it to the layout's Suspense, which then showed "Loading…" for good).
-    let assign = Action::new(move |(group, ids): &(String, Vec<String>)| {
-        let (group, ids) = (group.clone(), ids.clone());
-        async move { assign_users(group, ids).await }
-    });
+    // A real form: the ticked boxes and the chosen group are its fields, so it works before
+    // hydration and without JavaScript (see `api::forms`).
+    let assign = ServerAction::<UserGroupAssign>::new();
     let message = RwSignal::new(None::<String>);
     Effect::new(move |_| {
         if let Some(Ok(Assigned { added: n, group_name: name })) = assign.value().get() {
@@ -177,6 +178,7 @@ fn UsersTable(initial_filter: UserFilter, show_filters: bool) -> impl IntoView {
             })}
         </div>
 
+        <ActionForm action=assign attr:class="assign-form">
         <div class="bulkbar" class:bulkbar-active=move || !selected.get().is_empty()>
             <span data-testid="selected-count">
                 {move || {
@@ -185,7 +187,7 @@ fn UsersTable(initial_filter: UserFilter, show_filters: bool) -> impl IntoView {
                 }}
             </span>
             <label for="assign-target" class="sr-only">"User group"</label>
-            <select id="assign-target" bind:value=target data-testid="assign-target">
+            <select id="assign-target" name="group_id" bind:value=target data-testid="assign-target">
                 <option value="">"Choose a user group…"</option>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
@@ -195,9 +197,9 @@ fn UsersTable(initial_filter: UserFilter, show_filters: bool) -> impl IntoView {
                     })}
                 </Transition>
             </select>
-            <button type="button" class="btn btn-primary btn-small" data-testid="assign"
-                disabled=move || selected.get().is_empty() || target.get().is_empty() || assign.pending().get()
-                on:click=move |_| { message.set(None); assign.dispatch((target.get(), selected.get())); }>
+            <button type="submit" class="btn btn-primary btn-small" data-testid="assign"
+                disabled=move || assign.pending().get()
+                on:click=move |_| message.set(None)>
                 {move || if assign.pending().get() { "Assigning…" } else { "Assign to user group" }}
             </button>
         </div>
@@ -228,6 +230,7 @@ fn UsersTable(initial_filter: UserFilter, show_filters: bool) -> impl IntoView {
                 }
             })}
         </Transition>
+        </ActionForm>
     }
 }
 
@@ -269,6 +272,18 @@ fn Table(
         let sel = selected.get();
         !all_ids.is_empty() && all_ids.iter().all(|id| sel.contains(id))
     };
+    // Users ticked on other pages are part of the selection too.
+    let elsewhere = {
+        let ids = ids.clone();
+        move || {
+            selected
+                .get()
+                .into_iter()
+                .filter(|id| !ids.contains(id))
+                .map(|id| view! { <input type="hidden" name="user_ids[]" value=id/> })
+                .collect_view()
+        }
+    };
     let total = page.total;
     let first = i64::from(page.page - 1) * i64::from(page.page_size) + 1;
     let last = first + page.rows.len() as i64 - 1;
@@ -276,6 +291,7 @@ fn Table(
     let current = page.page;
     view! {
         <div class="card table-card">
+            {elsewhere}
             <div class="table-wrap">
                 <table class="table" data-testid="users-table">
                     <thead>
@@ -328,7 +344,7 @@ fn Row(user: UserListItem, selected: RwSignal<Vec<String>>) -> impl IntoView {
     view! {
         <tr data-testid="user-row">
             <td class="check">
-                <input type="checkbox" aria-label=format!("Select {}", user.user_name) prop:checked=checked
+                <input type="checkbox" name="user_ids[]" value=user.id.clone() aria-label=format!("Select {}", user.user_name) prop:checked=checked
                     on:change=move |ev| {
                         let on = event_target_checked(&ev);
                         selected.update(|s| {

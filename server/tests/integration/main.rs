@@ -8,6 +8,7 @@ mod common;
 mod auth;
 mod cli;
 mod dashboard;
+mod forms;
 mod health;
 mod mappings;
 mod scim_api;
