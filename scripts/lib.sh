@@ -52,6 +52,32 @@ ensure_rust_tools() {
   fi
 }
 
+# wasm-opt shrinks the release wasm. cargo-leptos would download Binaryen from GitHub (not
+# reachable everywhere) and Debian's wasm-opt (108) breaks release hydration, so the npm build of
+# Binaryen 132 is installed into target/tools and put first on PATH.
+BINARYEN_VERSION="132"
+ensure_wasm_opt() {
+  local tools="$ROOT/target/tools"
+  if ! "$tools/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -q "version ${BINARYEN_VERSION}"; then
+    command -v npm >/dev/null || apt_install nodejs npm
+    say "installing wasm-opt (npm binaryen@${BINARYEN_VERSION}, once)"
+    mkdir -p "$tools"
+    [ -f "$tools/package.json" ] || echo '{"private": true}' >"$tools/package.json"
+    (cd "$tools" && npm install --no-audit --no-fund --loglevel=error "binaryen@${BINARYEN_VERSION}")
+  fi
+  export PATH="$tools/node_modules/.bin:$PATH"
+}
+
+# The release build of server and dashboard: optimised wasm (wasm-opt), files named by content
+# hash and precompressed (brotli, gzip). It has a site folder of its own, so that a debug build
+# (the tests) never replaces the files a running release server serves.
+RELEASE_SITE_ROOT="target/site-release"
+build_release() {
+  ensure_wasm_opt
+  say "building the release build (optimised server and dashboard; the first build takes a while)"
+  LEPTOS_SITE_ROOT="$RELEASE_SITE_ROOT" LEPTOS_HASH_FILES=true cargo leptos build --release --precompress
+}
+
 ensure_test_tools() {
   if ! cargo fuzz --version >/dev/null 2>&1; then
     say "installing cargo-fuzz (a few minutes, once)"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Builds Roster (server and wasm dashboard) and starts it on http://127.0.0.1:3000 with an
-# embedded SQLite database under ./data. Extra arguments go to `roster serve`.
+# Builds Roster (server and wasm dashboard, release build) and starts it on
+# http://127.0.0.1:3000 with an embedded SQLite database under ./data. Extra arguments go to
+# `roster serve`.
 source "$(dirname "$0")/lib.sh"
 
 ensure_rust_tools
-build_site
+build_release
 say "starting Roster (Ctrl-C to stop)"
-exec "$ROOT/target/debug/roster" serve "$@"
+LEPTOS_SITE_ROOT="$RELEASE_SITE_ROOT" exec "$ROOT/target/release/roster" serve "$@"

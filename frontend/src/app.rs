@@ -1,7 +1,7 @@
 //! The HTML shell and the route table.
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
@@ -21,6 +21,10 @@ use crate::pages::{home::HomePage, not_found::NotFound, sign_in::SignInPage, sig
 /// The whole HTML document, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     crate::security::content_security_policy();
+    #[cfg(feature = "ssr")]
+    let stylesheet = format!("/{}/{}", options.site_pkg_dir, crate::assets::built().stylesheet(&options.output_name));
+    #[cfg(not(feature = "ssr"))]
+    let stylesheet = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -29,6 +33,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <link rel="stylesheet" href=stylesheet/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -54,7 +59,6 @@ pub fn App() -> impl IntoView {
     });
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/roster.css"/>
         // The one title formatter: it escapes the title on the server (see `security`).
         <Title formatter=crate::security::title/>
         <Router>

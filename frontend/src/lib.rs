@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod app;
+pub mod assets;
 pub mod components;
 pub mod error;
 pub mod pages;

@@ -51,6 +51,7 @@ pub fn router(services: Services, web: WebOptions) -> Router {
         .site_pkg_dir("pkg")
         .site_addr(web.site_addr)
         .env(Env::PROD)
+        .hash_files(roster_frontend::assets::built().complete())
         .build();
     // The route list is the same for every router, and it is computed once per process: making
     // it renders the whole app in a throwaway reactive owner whose resources run in the
@@ -90,8 +91,9 @@ pub fn router(services: Services, web: WebOptions) -> Router {
             get(move |session| crate::http::export::template_csv(template_services.clone(), session)),
         )
         .fallback(leptos_axum::file_and_error_handler(shell))
-        .with_state(leptos_options)
+        .with_state(leptos_options.clone())
         .layer(axum::middleware::from_fn(crate::http::errors::status_by_kind))
+        .layer(crate::http::assets::compress_pages())
         .layer(sessions)
         // Server function arguments arrive form-encoded: a 5 MB CSV import may take three times
         // that. Anything larger is refused with 413 before it is read.
@@ -105,6 +107,7 @@ pub fn router(services: Services, web: WebOptions) -> Router {
     Router::new()
         .merge(health::router(health_services))
         .merge(crate::scim::router(services.clone(), web.scim.clone()))
+        .merge(crate::http::assets::router(&web.site_root, &leptos_options.site_pkg_dir, leptos_options.hash_files))
         .merge(dashboard)
         .route("/favicon.ico", get(|| async { axum::response::Redirect::permanent("/favicon.svg") }))
         .route_layer(axum::middleware::from_fn(trace::record_route))

@@ -1,5 +1,6 @@
 //! HTTP pieces that are not the dashboard itself: probes and middleware.
 
+pub mod assets;
 pub mod body;
 pub mod csrf;
 pub mod errors;
