@@ -5,6 +5,7 @@
 
 mod common;
 
+mod assets;
 mod auth;
 mod cli;
 mod dashboard;
