@@ -76,6 +76,7 @@ pub fn router(services: Services, web: WebOptions) -> Router {
     let health_services = services.clone();
     let export_services = services.clone();
     let template_services = services.clone();
+    let activity_services = services.clone();
 
     let dashboard = Router::new()
         .leptos_routes_with_context(&leptos_options, routes, move || provide_context(context_services.clone()), {
@@ -85,6 +86,10 @@ pub fn router(services: Services, web: WebOptions) -> Router {
         .route(
             "/export/users.csv",
             get(move |session, query| crate::http::export::users_csv(export_services.clone(), session, query)),
+        )
+        .route(
+            "/export/activity.csv",
+            get(move |session, query| crate::http::export::activity_csv(activity_services.clone(), session, query)),
         )
         .route(
             "/export/users-template.csv",

@@ -166,7 +166,10 @@ pub async fn detail(store: &Store, tenant: &TenantId, public_url: &str, id: &str
         }
     }
     let effective_role = user_groups.iter().map(|g| g.role).max();
-    let timeline = t.activity(&ActivityQuery { resource_id: row.id.clone(), ..Default::default() }, 100).await?;
+    // What happened to the user, not the IdP's lookups of them.
+    let timeline = t
+        .activity(&ActivityQuery { resource_id: row.id.clone(), changes_only: true, ..Default::default() }, 100)
+        .await?;
     Ok(UserDetail {
         user: item(&row, &memberships),
         resource_json: serde_json::to_string_pretty(&data).unwrap_or_default(),

@@ -203,6 +203,13 @@ pub struct ActivityQuery {
     pub until_ms: Option<i64>,
     /// Only records older than this id (the next page).
     pub before_id: Option<i64>,
+    /// Only what changed something: leaves out the IdP's reads (GET requests).
+    #[serde(default)]
+    pub changes_only: bool,
+    /// Text in the record's summary, or in the user name or email of the user it is about
+    /// (case-insensitive); empty for all.
+    #[serde(default)]
+    pub search: String,
 }
 
 /// A page of activity, newest first.

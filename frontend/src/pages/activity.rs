@@ -11,7 +11,7 @@ use roster_shared::dto::{ActivityQuery, ActivityView};
 
 use crate::api::activity::{activity_record, list_activity};
 use crate::api::support::{support_activity, support_activity_record};
-use crate::components::format::datetime;
+use crate::components::format::{datetime, encode};
 use crate::components::notice::ErrorNotice;
 use crate::pages::support::tenant::SupportScope;
 
@@ -29,6 +29,8 @@ pub fn ActivityPage() -> impl IntoView {
     let resource_id = RwSignal::new(query.with_untracked(|q| q.get("resource").unwrap_or_default()));
     let credential_id = RwSignal::new(query.with_untracked(|q| q.get("credential").unwrap_or_default()));
     let period = RwSignal::new(String::from("all"));
+    let search = RwSignal::new(query.with_untracked(|q| q.get("search").unwrap_or_default()));
+    let typed = RwSignal::new(search.get_untracked());
     let before: RwSignal<Vec<i64>> = RwSignal::new(Vec::new());
     let refresh = RwSignal::new(0u32);
 
@@ -45,6 +47,8 @@ pub fn ActivityPage() -> impl IntoView {
                     since_ms: None,
                     until_ms: None,
                     before_id: before.get().last().copied(),
+                    changes_only: false,
+                    search: search.get().trim().to_string(),
                 },
                 period.get(),
                 refresh.get(),
@@ -75,6 +79,26 @@ pub fn ActivityPage() -> impl IntoView {
                 <p class="muted">"Every request from the identity provider, every change an admin made, and every look by Roster support, newest first."</p>
             </div>
             <button type="button" class="btn btn-ghost" on:click=move |_| { reset(); refresh.update(|r| *r += 1); }>"Refresh"</button>
+        </div>
+        <div class="toolbar">
+            <form class="search" role="search" on:submit=move |ev: leptos::ev::SubmitEvent| {
+                ev.prevent_default();
+                reset();
+                search.set(typed.get_untracked());
+            }>
+                <label for="activity-search" class="sr-only">"Search activity"</label>
+                <input id="activity-search" name="search" type="search" placeholder="User name, email or text"
+                    bind:value=typed data-testid="activity-search"/>
+                <button type="submit" class="btn btn-ghost">"Search"</button>
+            </form>
+            {scope.is_none().then(|| view! {
+                <a class="btn btn-ghost" data-testid="activity-export" rel="external" download="activity.csv"
+                    href=move || format!(
+                        "/export/activity.csv?search={}&outcome={}&resource_type={}&actor={}&period={}&resource={}&credential={}",
+                        encode(&search.get()), encode(&outcome.get()), encode(&resource_type.get()), encode(&actor.get()),
+                        encode(&period.get()), encode(resource_id.get().trim()), encode(credential_id.get().trim()),
+                    )>"Export CSV"</a>
+            })}
         </div>
         <div class="toolbar filters">
             <div class="field">

@@ -11,7 +11,7 @@ use roster_shared::dto::{Assigned, UserFilter, UserListItem, UserPage, UserQuery
 use crate::api::forms::UserGroupAssign;
 use crate::api::user_groups::list_user_groups;
 use crate::api::users::list_users;
-use crate::components::format::{date, datetime};
+use crate::components::format::{date, datetime, encode};
 use crate::components::layout::NavRefresh;
 use crate::components::notice::{ErrorNotice, SuccessNotice};
 
@@ -376,19 +376,6 @@ fn Row(user: UserListItem, selected: RwSignal<Vec<String>>) -> impl IntoView {
             <td title=datetime(user.created_at_ms)>{date(user.created_at_ms)}</td>
         </tr>
     }
-}
-
-/// Percent-encodes a query-string value.
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// The label of a source, for pages that show one user.

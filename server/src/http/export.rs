@@ -1,5 +1,5 @@
 //! CSV downloads for the dashboard (a file download is a plain GET, not a server function): the
-//! users table, all or as filtered, and the import template. Same session check as the server
+//! users table, all or as filtered, the import template, and the activity log as filtered. Same session check as the server
 //! functions: only an organization admin, only their own tenant.
 
 use axum::body::Body;
@@ -100,6 +100,74 @@ pub async fn users_csv(services: Services, session: Session, Query(p): Query<Exp
     });
     let body = futures_util::stream::once(async move { Ok::<_, std::io::Error>(first) }).chain(rest);
     csv("users.csv", Body::from_stream(body))
+}
+
+/// The activity page's filters, from the query string.
+#[derive(Debug, Default, Deserialize)]
+pub struct ActivityParams {
+    #[serde(default)]
+    search: String,
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    resource_type: String,
+    #[serde(default)]
+    actor: String,
+    #[serde(default)]
+    period: String,
+    #[serde(default)]
+    resource: String,
+    #[serde(default)]
+    credential: String,
+}
+
+/// `GET /export/activity.csv?search=&outcome=&resource_type=&actor=&period=&resource=&credential=`:
+/// the activity log as the page filters it, newest first, streamed.
+pub async fn activity_csv(services: Services, session: Session, Query(p): Query<ActivityParams>) -> Response {
+    let tenant = match admin_tenant(&services, &session).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    services.activity.flush().await;
+    let hours = match p.period.as_str() {
+        "1h" => Some(1),
+        "24h" => Some(24),
+        "7d" => Some(24 * 7),
+        _ => None,
+    };
+    let q = roster_shared::dto::ActivityQuery {
+        outcome: p.outcome,
+        resource_type: p.resource_type,
+        resource_id: p.resource.trim().to_string(),
+        credential_id: p.credential.trim().to_string(),
+        actor: p.actor,
+        since_ms: hours.map(|h: i64| -h * 3_600_000),
+        until_ms: None,
+        before_id: None,
+        changes_only: false,
+        search: p.search,
+    };
+    let mut export = roster_shared::activity::CsvExport::new(&q, MAX_EXPORT_ROWS);
+    let first = match export.next_chunk(&services.store, &tenant).await {
+        Ok(first) => first.unwrap_or_default(),
+        Err(e) => {
+            tracing::error!("activity export: {e}");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let rest = futures_util::stream::unfold(Some((export, services, tenant)), |state| async move {
+        let (mut export, services, tenant) = state?;
+        match export.next_chunk(&services.store, &tenant).await {
+            Ok(Some(chunk)) => Some((Ok(chunk), Some((export, services, tenant)))),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::error!("activity export stopped: {e}");
+                Some((Err(std::io::Error::other("the export stopped; download it again")), None))
+            }
+        }
+    });
+    let body = futures_util::stream::once(async move { Ok::<_, std::io::Error>(first) }).chain(rest);
+    csv("activity.csv", Body::from_stream(body))
 }
 
 /// `GET /export/users-template.csv`.

@@ -459,6 +459,46 @@ async fn activity_lists_filters_and_shows_one_record(db: Db) {
     assert_eq!(record["scim_type"], Value::Null);
     assert!(record["detail"].as_str().unwrap().contains("nope"));
     assert_eq!(record["actor_name"], "Okta", "the credential's name");
+
+    // Search by the user's name or email (and by text in the summary), case-insensitively.
+    let grace = push_user(&app, &base, &token, "grace@acme.test", "Grace", "Hopper").await;
+    scim(
+        &app,
+        &base,
+        &token,
+        "PATCH",
+        &format!("/Users/{grace}"),
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "active", "value": false}]
+        })),
+    )
+    .await;
+    scim(&app, &base, &token, "GET", &format!("/Users/{grace}"), None).await;
+    let found = app.ok_json("activity", q(json!({"search": "GRACE@acme"})), &cookie).await;
+    let found = found["records"].as_array().unwrap();
+    assert!(found.len() >= 3, "create, patch and get of grace: {found:?}");
+    assert!(found.iter().all(|r| r["resource_id"] == grace.as_str()), "{found:?}");
+    let none = app.ok_json("activity", q(json!({"search": "100%_"})), &cookie).await;
+    assert_eq!(none["records"], json!([]), "LIKE's wildcards are matched literally");
+
+    // The user's timeline shows what changed, not the IdP's lookups.
+    let detail = app.ok_json("user", json!({"id": grace}), &cookie).await;
+    let timeline = detail["timeline"].as_array().unwrap();
+    assert!(timeline.len() >= 2, "{timeline:?}");
+    assert!(timeline.iter().all(|r| r["method"] != "GET"), "{timeline:?}");
+
+    // The log as CSV, filtered as the page is.
+    let res = app.page("/export/activity.csv?search=grace&outcome=success", Some(&cookie)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()[http::header::CONTENT_TYPE].to_str().unwrap().starts_with("text/csv"));
+    let csv = body_text(res).await;
+    let mut lines = csv.lines();
+    assert!(lines.next().unwrap().starts_with("time,actor,actorName,credentialId,method,path,status"));
+    assert_eq!(lines.clone().count(), found.len(), "{csv}");
+    assert!(lines.all(|l| l.contains(&grace)), "{csv}");
+    let res = app.page("/export/activity.csv", None).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
 
 async fn admin_functions_need_a_session(db: Db) {

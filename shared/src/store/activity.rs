@@ -200,6 +200,18 @@ impl TenantStore<'_> {
                 cond.push_str(&format!(" AND a.{col} = ${}", texts.len() + 1));
             }
         }
+        let pattern = super::directory::like_escape(q.search.trim());
+        if !q.search.trim().is_empty() {
+            texts.push(&pattern);
+            let n = texts.len() + 1;
+            cond.push_str(&format!(
+                " AND (lower(a.summary) LIKE ${n} ESCAPE '\\' OR a.resource_id IN (SELECT u.id FROM scim_users u \
+                 WHERE u.tenant_id = $1 AND (u.user_name_norm LIKE ${n} ESCAPE '\\' OR u.primary_email_norm LIKE ${n} ESCAPE '\\')))"
+            ));
+        }
+        if q.changes_only {
+            cond.push_str(" AND (a.method IS NULL OR a.method <> 'GET')");
+        }
         match q.outcome.as_str() {
             "error" => cond.push_str(" AND a.status >= 400"),
             "success" => cond.push_str(" AND (a.status IS NULL OR a.status < 400)"),

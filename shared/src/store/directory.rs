@@ -79,7 +79,8 @@ where
     })
 }
 
-fn like_escape(s: &str) -> String {
+/// `%text%`, folded and with LIKE's wildcards escaped (for `LIKE … ESCAPE '\'`).
+pub(crate) fn like_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('%');
     for c in super::fold_ascii(s).chars() {
