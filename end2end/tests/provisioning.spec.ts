@@ -275,7 +275,8 @@ test('mappings: a rule with a bad filter is refused, a good one places a pushed 
   await expect(page.getByTestId('preview')).toContainText('jill@umbrella.test');
   await page.getByTestId('save-rule').click();
   await expect(page.getByTestId('rule-row')).toContainText('"GB"');
-  await expect(page.getByTestId('mapping-run')).toContainText('1 user placed after “rule changed”');
+  await expect(page.getByTestId('mapping-run')).toContainText('1 user evaluated after “rule changed”');
+  await expect(page.getByTestId('mapping-run')).toContainText('1 user changed user groups');
   await page.getByRole('link', { name: /Unassigned/ }).click();
   await hydrated(page);
   await expect(page.getByTestId('user-row')).toContainText('jill@umbrella.test');
@@ -300,6 +301,10 @@ test('adding a user by hand lands on their page; a taken name is said in words',
   await page.getByRole('button', { name: 'Add user' }).click();
   await expect(page.getByRole('alert')).toContainText('already exists');
   await expect(page).toHaveURL(/\/users\/new$/);
+  // The message links to the user who has the name.
+  await page.getByTestId('exists-error').getByRole('link', { name: 'Open their page' }).click();
+  await expect(page).toHaveURL(/\/users\/[0-9a-f-]{36}$/);
+  await expect(page.getByTestId('user-title')).toHaveText('Carla Contractor');
 });
 
 test('the overview says where the organization stands, and its checklist turns green as setup happens', async ({ page, request }) => {

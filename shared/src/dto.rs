@@ -651,6 +651,9 @@ pub struct MappingRun {
     pub total: i64,
     /// Users evaluated so far.
     pub done: i64,
+    /// How many of them changed user groups.
+    #[serde(default)]
+    pub changed: i64,
     /// Epoch ms.
     pub started_at_ms: i64,
     /// Epoch ms, once finished.

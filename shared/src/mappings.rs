@@ -156,7 +156,14 @@ pub async fn place_users(store: &Store, tenant: &TenantId, user_ids: &[String]) 
 /// Re-places every user of the tenant, a batch at a time; returns how many were evaluated.
 pub async fn place_all(store: &Store, tenant: &TenantId) -> DomainResult<usize> {
     let (n, outcome) = place_all_reporting(store, tenant, None).await;
-    outcome.map(|_| n)
+    outcome.map(|_| n.done)
+}
+
+/// How far a whole-tenant run got: users evaluated, and how many of them changed user groups.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Progress {
+    done: usize,
+    changed: usize,
 }
 
 /// How a whole-tenant run ended.
@@ -171,9 +178,9 @@ enum RunEnd {
 /// The users evaluated, and how the run ended. A run (`run`: its id) stops before its next
 /// batch once a newer run of the tenant has started, on this instance or another: the newer
 /// one has the newer rules, and two runs would only race each other.
-async fn place_all_reporting(store: &Store, tenant: &TenantId, run: Option<&str>) -> (usize, DomainResult<RunEnd>) {
+async fn place_all_reporting(store: &Store, tenant: &TenantId, run: Option<&str>) -> (Progress, DomainResult<RunEnd>) {
     let t = store.tenant(tenant);
-    let mut n = 0;
+    let mut n = Progress::default();
     let outcome = async {
         let placer = Placer::load(store, tenant).await?;
         let mut after = String::new();
@@ -186,10 +193,10 @@ async fn place_all_reporting(store: &Store, tenant: &TenantId, run: Option<&str>
             let ids = t.user_ids_after(&after, BATCH as i64).await?;
             let Some(last) = ids.last() else { return Ok(RunEnd::Done) };
             after = last.clone();
-            place_batch(store, tenant, &placer, &ids).await?;
-            n += ids.len();
+            n.changed += place_batch(store, tenant, &placer, &ids).await?;
+            n.done += ids.len();
             if let Some(run) = run {
-                t.update_mapping_run(run, n as i64, None, None).await?;
+                t.update_mapping_run(run, n.done as i64, n.changed as i64, None, None).await?;
             }
         }
     }
@@ -222,7 +229,9 @@ pub async fn start_place_all(store: &Store, tenant: &TenantId, reason: &str) -> 
                 Some(e.to_string())
             }
         };
-        if let Err(e) = t.update_mapping_run(&run, n as i64, Some(now_ms()), error.as_deref()).await {
+        if let Err(e) =
+            t.update_mapping_run(&run, n.done as i64, n.changed as i64, Some(now_ms()), error.as_deref()).await
+        {
             tracing::error!(%tenant, "mapping run record failed: {e}");
         }
     });
@@ -463,12 +472,53 @@ pub async fn preview(
     Ok(out.into_values().collect())
 }
 
-async fn place_batch(store: &Store, tenant: &TenantId, placer: &Placer, ids: &[String]) -> DomainResult<()> {
+/// Places a batch of users; returns how many of them changed user groups. Each change is in
+/// the user's timeline ("placed in user group “Sales” by the mapping rules").
+async fn place_batch(store: &Store, tenant: &TenantId, placer: &Placer, ids: &[String]) -> DomainResult<usize> {
     let t = store.tenant(tenant);
     let batch = load_batch(store, tenant, mapping::needs_idp_groups(&placer.rules), ids).await?;
     let users: Vec<(&str, &Value)> = batch.users.iter().map(|(id, _, r)| (id.as_str(), r)).collect();
     let placement = placer.placement(&users, &batch.idp, t.rule_memberships(ids).await?);
-    t.apply_rule_memberships(&placement, now_ms()).await
+    if placement.is_empty() {
+        return Ok(0);
+    }
+    t.apply_rule_memberships(&placement, now_ms()).await?;
+    let changes = membership_changes(&placement);
+    if !changes.is_empty() {
+        let names: HashMap<String, String> = t.user_groups().await?.into_iter().map(|g| (g.id, g.name)).collect();
+        let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
+        let actor = crate::activity::Actor { kind: "rules", name: "Mapping rules".into() };
+        for (user, (gained, lost)) in &changes {
+            let mut parts = Vec::new();
+            if !gained.is_empty() {
+                let list: Vec<String> = gained.iter().map(|g| format!("“{}”", name(g))).collect();
+                parts.push(format!("placed in user group {} by the mapping rules", list.join(", ")));
+            }
+            if !lost.is_empty() {
+                let list: Vec<String> = lost.iter().map(|g| format!("“{}”", name(g))).collect();
+                parts.push(format!("taken out of user group {} (no rule places them there now)", list.join(", ")));
+            }
+            crate::activity::record_each(store, tenant, &actor, "User", std::slice::from_ref(user), &parts.join("; "))
+                .await;
+        }
+    }
+    Ok(changes.len())
+}
+
+/// Per user, the user groups a placement adds them to and takes them out of. A membership that
+/// only changes its reason (another rule, or the default group) is no change of groups.
+fn membership_changes(p: &Placement) -> std::collections::BTreeMap<String, (Vec<String>, Vec<String>)> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let added: BTreeSet<(&str, &str)> = p.add.iter().map(|(u, g, _, _)| (u.as_str(), g.as_str())).collect();
+    let removed: BTreeSet<(&str, &str)> = p.remove.iter().map(|(u, g, _, _)| (u.as_str(), g.as_str())).collect();
+    let mut out: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    for (u, g) in added.difference(&removed) {
+        out.entry((*u).to_string()).or_default().0.push((*g).to_string());
+    }
+    for (u, g) in removed.difference(&added) {
+        out.entry((*u).to_string()).or_default().1.push((*g).to_string());
+    }
+    out
 }
 
 #[cfg(test)]
@@ -497,7 +547,7 @@ mod tests {
         t.start_mapping_run("older", "rule created", 0, 10).await.unwrap();
         t.start_mapping_run("newer", "rule changed", 0, 11).await.unwrap();
         let (n, end) = place_all_reporting(&store, &tenant, Some("older")).await;
-        assert_eq!((n, end.unwrap()), (0, RunEnd::Superseded));
+        assert_eq!((n, end.unwrap()), (Progress::default(), RunEnd::Superseded));
         let (_, end) = place_all_reporting(&store, &tenant, Some("newer")).await;
         assert_eq!(end.unwrap(), RunEnd::Done);
         // A run started now is strictly the latest, even within the same millisecond.

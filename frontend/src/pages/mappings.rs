@@ -371,11 +371,16 @@ fn RunStatus(refresh: RwSignal<u32>) -> impl IntoView {
                         r.finished_at_ms.map(datetime).unwrap_or_default()
                     ),
                     Some(r) => format!(
-                        "{} user{} placed after “{}” at {}.",
+                        "{} user{} evaluated after “{}” at {}: {}.",
                         r.done,
                         if r.done == 1 { "" } else { "s" },
                         r.reason,
-                        r.finished_at_ms.map(datetime).unwrap_or_default()
+                        r.finished_at_ms.map(datetime).unwrap_or_default(),
+                        match r.changed {
+                            0 => "nobody changed user groups".to_string(),
+                            1 => "1 user changed user groups".to_string(),
+                            n => format!("{n} users changed user groups"),
+                        }
                     ),
                 };
                 view! {

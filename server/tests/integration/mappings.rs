@@ -195,8 +195,21 @@ async fn rules_follow_idp_groups_and_attributes(db: Db) {
     off["enabled"] = json!(false);
     a.call("mapping_rule_update", json!({"rule": off})).await;
     assert_eq!(names(&a.placed(&id).await), ["Engineers"]);
+    // The run counts the users whose groups changed, and the user's timeline says what moved.
+    let run = a.call("mapping_run", json!({})).await;
+    assert_eq!(run["changed"], 1, "{run}");
+    let detail = a.call("user", json!({"id": id})).await;
+    let said: Vec<&str> = detail["timeline"].as_array().unwrap().iter().filter_map(|r| r["summary"].as_str()).collect();
+    assert!(said.iter().any(|s| s.contains("taken out of user group “US licence”")), "{said:?}");
     a.call("mapping_rule_update", json!({"rule": us_rule})).await;
     assert_eq!(names(&a.placed(&id).await), ["Engineers", "US licence"]);
+    assert_eq!(a.call("mapping_run", json!({})).await["changed"], 1);
+    let detail = a.call("user", json!({"id": id})).await;
+    let said: Vec<&str> = detail["timeline"].as_array().unwrap().iter().filter_map(|r| r["summary"].as_str()).collect();
+    assert!(said.iter().any(|s| s.contains("placed in user group “US licence” by the mapping rules")), "{said:?}");
+    // Re-evaluating without a change changes nobody.
+    a.call("mapping_reevaluate", json!({})).await;
+    assert_eq!(a.call("mapping_run", json!({})).await["changed"], 0);
 }
 
 async fn default_group_and_bad_rules(db: Db) {

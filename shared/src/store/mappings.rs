@@ -419,18 +419,20 @@ impl TenantStore<'_> {
         &self,
         id: &str,
         done: i64,
+        changed: i64,
         finished_at: Option<i64>,
         error: Option<&str>,
     ) -> DomainResult<()> {
         with_pool!(self.store, |p| {
             sqlx::query(
-                "UPDATE mapping_runs SET done = $1, finished_at = $2, error = $3 WHERE tenant_id = $4 AND id = $5",
+                "UPDATE mapping_runs SET done = $1, changed = $6, finished_at = $2, error = $3 WHERE tenant_id = $4 AND id = $5",
             )
             .bind(done)
             .bind(finished_at)
             .bind(error)
             .bind(self.id.as_str())
             .bind(id)
+            .bind(changed)
             .execute(p)
             .await
             .map(|_| ())
@@ -442,7 +444,7 @@ impl TenantStore<'_> {
     pub async fn latest_mapping_run(&self) -> DomainResult<Option<crate::dto::MappingRun>> {
         with_pool!(self.store, |p| {
             let row = sqlx::query(
-                "SELECT id, reason, total, done, started_at, finished_at, error FROM mapping_runs \
+                "SELECT id, reason, total, done, changed, started_at, finished_at, error FROM mapping_runs \
                  WHERE tenant_id = $1 ORDER BY started_at DESC, id DESC LIMIT 1",
             )
             .bind(self.id.as_str())
@@ -454,6 +456,7 @@ impl TenantStore<'_> {
                     reason: r.try_get("reason")?,
                     total: r.try_get("total")?,
                     done: r.try_get("done")?,
+                    changed: r.try_get("changed")?,
                     started_at_ms: r.try_get("started_at")?,
                     finished_at_ms: r.try_get("finished_at")?,
                     error: r.try_get("error")?,

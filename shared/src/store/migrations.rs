@@ -35,6 +35,7 @@ pub(super) fn sqlite() -> Migrator {
         (7, "scrub passwords", "0007_scrub_passwords.sql"),
         (8, "sign-up throttle", "0008_sign_up_throttle.sql"),
         (9, "credential replaced by", "0009_credential_replaced_by.sql"),
+        (10, "mapping run changed", "0010_mapping_run_changed.sql"),
     ))
 }
 
@@ -49,6 +50,7 @@ pub(super) fn postgres() -> Migrator {
         (7, "scrub passwords", "0007_scrub_passwords.sql"),
         (8, "sign-up throttle", "0008_sign_up_throttle.sql"),
         (9, "credential replaced by", "0009_credential_replaced_by.sql"),
+        (10, "mapping run changed", "0010_mapping_run_changed.sql"),
     ))
 }
 
