@@ -26,6 +26,8 @@ pub fn router(site_root: &str, pkg_dir: &str, hashed: bool) -> Router {
     Router::new()
         .nest_service(&format!("/{pkg_dir}"), files)
         .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, cache))
+        // Caches between Roster and the browser keep one copy per encoding.
+        .layer(SetResponseHeaderLayer::if_not_present(header::VARY, HeaderValue::from_static("accept-encoding")))
 }
 
 /// Compression of the dashboard's pages (HTML shrinks about 5:1).

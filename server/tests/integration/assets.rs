@@ -32,6 +32,7 @@ fn built_files_are_served_precompressed_and_cached_by_their_hashing() {
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(res.headers()[header::CONTENT_ENCODING], "br");
         assert_eq!(res.headers()[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
+        assert_eq!(res.headers()[header::VARY], "accept-encoding");
         assert_eq!(body_text(res).await, "brotli bytes");
         let res = get(hashed.clone(), "gzip").await;
         assert_eq!(res.headers()[header::CONTENT_ENCODING], "gzip");
