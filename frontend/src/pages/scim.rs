@@ -423,15 +423,14 @@ fn Health(health: ScimHealth) -> impl IntoView {
 
 #[component]
 fn Guides(base_url: String) -> impl IntoView {
-    let tab = RwSignal::new("okta");
+    let token_endpoint = format!("{}/oauth/token", base_url.trim_end_matches('/'));
+    // Disclosures, not tabs: each opens without JavaScript, and several can be read side by side.
     view! {
         <section class="card section" aria-labelledby="guides">
             <h2 id="guides">"Setup guides"</h2>
-            <div class="tabs" role="tablist">
-                <button type="button" role="tab" class="tab" aria-selected=move || (tab.get() == "okta").to_string() on:click=move |_| tab.set("okta")>"Okta"</button>
-                <button type="button" role="tab" class="tab" aria-selected=move || (tab.get() == "entra").to_string() on:click=move |_| tab.set("entra")>"Microsoft Entra ID"</button>
-            </div>
-            <div class="guide" hidden=move || tab.get() != "okta">
+            <p class="muted small">"Roster speaks standard SCIM 2.0: any identity provider that provisions over SCIM works. Step by step for the common ones:"</p>
+            <details class="guide" open=true data-testid="guide-okta">
+                <summary>"Okta"</summary>
                 <ol class="steps">
                     <li>"Activate SCIM above and generate a " <strong>"Bearer token"</strong> " named “Okta”."</li>
                     <li>"In the Okta Admin Console open your Roster app integration → " <strong>"General"</strong> " → App Settings → " <strong>"Edit"</strong> ", tick " <strong>"Enable SCIM provisioning"</strong> ", save."</li>
@@ -448,8 +447,9 @@ fn Guides(base_url: String) -> impl IntoView {
                     <li>"Under Provisioning → " <strong>"To App"</strong> ", enable " <strong>"Create Users"</strong> ", " <strong>"Update User Attributes"</strong> " and " <strong>"Deactivate Users"</strong> "."</li>
                     <li>"Assign people or groups to the app, and push groups under " <strong>"Push Groups"</strong> ". They appear under " <A href="/users">"Users"</A> " within seconds."</li>
                 </ol>
-            </div>
-            <div class="guide" hidden=move || tab.get() != "entra">
+            </details>
+            <details class="guide" data-testid="guide-entra">
+                <summary>"Microsoft Entra ID"</summary>
                 <ol class="steps">
                     <li>"Activate SCIM above and generate a " <strong>"Bearer token"</strong> " named “Entra ID”."</li>
                     <li>"In the Microsoft Entra admin center: Enterprise applications → your Roster application (or " <strong>"New application → Create your own application"</strong> ", non-gallery) → " <strong>"Provisioning"</strong> "."</li>
@@ -463,7 +463,69 @@ fn Guides(base_url: String) -> impl IntoView {
                     <li>"Under " <strong>"Mappings"</strong> " keep userPrincipalName → userName (the matching attribute), or match on externalId."</li>
                     <li>"Use " <strong>"Provision on demand"</strong> " to push one user now and check the result here; then set " <strong>"Provisioning Status"</strong> " to On. Entra ID syncs every 40 minutes after the first cycle."</li>
                 </ol>
-            </div>
+            </details>
+            <details class="guide" data-testid="guide-onelogin">
+                <summary>"OneLogin"</summary>
+                <ol class="steps">
+                    <li>"Activate SCIM above and generate a " <strong>"Bearer token"</strong> " named “OneLogin”."</li>
+                    <li>"In OneLogin: " <strong>"Applications → Add App"</strong> ", choose " <strong>"SCIM Provisioner with SAML (SCIM v2 Enterprise)"</strong> " and save it as “Roster”."</li>
+                    <li>"On the app's " <strong>"Configuration"</strong> " tab enter:"
+                        <dl class="facts">
+                            <dt>"SCIM Base URL"</dt><dd><CopyField value=base_url.clone() label="SCIM Base URL"/></dd>
+                            <dt>"SCIM Bearer Token"</dt><dd>"the token you generated"</dd>
+                        </dl>
+                        "Keep the default SCIM JSON template (userName is the email). Save, then click " <strong>"Enable"</strong> " under API Connection."</li>
+                    <li>"On the " <strong>"Provisioning"</strong> " tab tick " <strong>"Enable provisioning"</strong> " and Create user, Delete user and Update user. Choose what happens on deletion: " <strong>"Suspend"</strong> " keeps the user in Roster, deactivated."</li>
+                    <li>"To send groups: " <strong>"Parameters → Groups"</strong> ", tick " <strong>"Include in User Provisioning"</strong> ", and set the group rules under " <strong>"Rules"</strong> "."</li>
+                    <li>"Assign users (Users → Applications, or by role). Each appears under " <A href="/users">"Users"</A> "; OneLogin shows the state per user under the app's " <strong>"Users"</strong> " tab."</li>
+                </ol>
+            </details>
+            <details class="guide" data-testid="guide-pingone">
+                <summary>"PingOne"</summary>
+                <ol class="steps">
+                    <li>"Activate SCIM above and generate a " <strong>"Bearer token"</strong> " named “PingOne”."</li>
+                    <li>"In the PingOne admin console: " <strong>"Integrations → Provisioning"</strong> ", click " <strong>"+"</strong> " → " <strong>"New Connection"</strong> " → Identity Store → " <strong>"SCIM Outbound"</strong> "."</li>
+                    <li>"Under Configure Authentication enter:"
+                        <dl class="facts">
+                            <dt>"SCIM Base URL"</dt><dd><CopyField value=base_url.clone() label="SCIM Base URL"/></dd>
+                            <dt>"SCIM Version"</dt><dd>"2.0"</dd>
+                            <dt>"Users Resource / Groups Resource"</dt><dd><code>"/Users"</code> " and " <code>"/Groups"</code></dd>
+                            <dt>"Authentication Method"</dt><dd>"OAuth 2 Bearer Token: paste the token"</dd>
+                        </dl>
+                        "Click " <strong>"Test Connection"</strong> ", then set the actions (create, update, disable) and save."</li>
+                    <li>"Enable the connection, then " <strong>"Rules → + New Rule"</strong> ": pick the Roster connection, the users to provision (a population or a filter) and the attribute mapping — " <code>"username"</code> " or " <code>"email"</code> " → " <code>"userName"</code> "."</li>
+                    <li>"Turn the rule on. PingOne provisions the users in scope; group memberships follow if you add the groups to the rule."</li>
+                </ol>
+            </details>
+            <details class="guide" data-testid="guide-jumpcloud">
+                <summary>"JumpCloud"</summary>
+                <ol class="steps">
+                    <li>"Activate SCIM above and generate a " <strong>"Bearer token"</strong> " named “JumpCloud”."</li>
+                    <li>"In the JumpCloud Admin Portal: " <strong>"SSO Applications"</strong> " → your Roster application (or " <strong>"+ Add New Application → Custom Application"</strong> " with " <strong>"Manage Single Sign-On"</strong> " and " <strong>"Export users to this app (Identity Management)"</strong> ")."</li>
+                    <li>"On the " <strong>"Identity Management"</strong> " tab choose SCIM API type " <strong>"SCIM 2.0"</strong> " and enter:"
+                        <dl class="facts">
+                            <dt>"Base URL"</dt><dd><CopyField value=base_url.clone() label="Base URL"/></dd>
+                            <dt>"Token Key"</dt><dd>"the token you generated (sent as a Bearer header)"</dd>
+                            <dt>"Test User Email"</dt><dd>"any address: JumpCloud creates and deletes a test user"</dd>
+                        </dl>
+                        "Click " <strong>"Test Connection"</strong> ", then " <strong>"Activate"</strong> "; turn on " <strong>"Group Management"</strong> " to send groups."</li>
+                    <li>"Bind user groups to the application on its " <strong>"User Groups"</strong> " tab: their members are provisioned, and removing them deactivates the user here."</li>
+                </ol>
+            </details>
+            <details class="guide" data-testid="guide-generic">
+                <summary>"Any other SCIM 2.0 client"</summary>
+                <dl class="facts">
+                    <dt>"Base URL"</dt><dd><CopyField value=base_url.clone() label="SCIM base URL"/></dd>
+                    <dt>"Resources"</dt><dd><code>"/Users"</code> ", " <code>"/Groups"</code> ", " <code>"/Bulk"</code> "; discovery at " <code>"/ServiceProviderConfig"</code> ", " <code>"/Schemas"</code> ", " <code>"/ResourceTypes"</code></dd>
+                    <dt>"Authentication"</dt><dd>
+                        <code>"Authorization: Bearer rst_…"</code> " (Bearer token), HTTP Basic (user name = the credential's ID), or OAuth 2.0 client credentials against "
+                        <CopyField value=token_endpoint.clone() label="Token endpoint"/>
+                    </dd>
+                    <dt>"Content type"</dt><dd><code>"application/scim+json"</code> " (plain " <code>"application/json"</code> " is accepted too)"</dd>
+                    <dt>"Matching"</dt><dd>"userName is unique per organization (case-insensitive); externalId is kept as the IdP's key. Filters ("<code>"eq"</code>", "<code>"co"</code>", "<code>"sw"</code>", "<code>"and"</code>"/"<code>"or"</code>"…), PATCH, ETags, sorting and paging are supported."</dd>
+                    <dt>"Deprovisioning"</dt><dd>"Set " <code>"active"</code> " to false to deactivate (kept, shown as deactivated); DELETE removes the user."</dd>
+                </dl>
+            </details>
         </section>
     }
 }
