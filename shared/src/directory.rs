@@ -62,6 +62,11 @@ fn item(row: &DirectoryRow, memberships: &[MembershipRecord]) -> UserListItem {
         created_at_ms: row.created_at,
         updated_at_ms: row.updated_at,
         user_groups: groups,
+        role: memberships
+            .iter()
+            .filter(|m| m.user_id == row.id)
+            .filter_map(|m| crate::dto::GroupRole::parse(&m.role))
+            .max(),
     }
 }
 

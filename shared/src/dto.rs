@@ -370,6 +370,9 @@ pub struct UserQuery {
     pub page_size: u32,
     /// Only members of this user group.
     pub user_group: Option<String>,
+    /// Only users whose role (the highest of their user groups') is this.
+    #[serde(default)]
+    pub role: Option<GroupRole>,
 }
 
 /// One row of the users table.
@@ -395,6 +398,9 @@ pub struct UserListItem {
     pub updated_at_ms: i64,
     /// The user groups it is in (id, name).
     pub user_groups: Vec<(String, String)>,
+    /// Its role: the highest of its user groups' (none without a group).
+    #[serde(default)]
+    pub role: Option<GroupRole>,
 }
 
 /// A page of the users table.

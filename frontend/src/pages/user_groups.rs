@@ -241,6 +241,7 @@ pub fn UserGroupPage() -> impl IntoView {
                 page_size: 100,
                 page,
                 user_group: Some(gid),
+                role: None,
                 ..Default::default()
             })
         },

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
-use roster_shared::dto::{Assigned, UserFilter, UserListItem, UserPage, UserQuery, UserSort, UserSource};
+use roster_shared::dto::{Assigned, GroupRole, UserFilter, UserListItem, UserPage, UserQuery, UserSort, UserSource};
 
 use crate::api::forms::UserGroupAssign;
 use crate::api::user_groups::list_user_groups;
@@ -106,6 +106,8 @@ fn UsersTable(initial_filter: UserFilter, show_filters: bool) -> impl IntoView {
     let page = RwSignal::new(1u32);
     let refresh = RwSignal::new(0u32);
     let selected: RwSignal<Vec<String>> = RwSignal::new(Vec::new());
+    let group_filter = RwSignal::new(String::new());
+    let role_filter = RwSignal::new(String::new());
     let nav = use_context::<NavRefresh>();
 
     let users = Resource::new(
@@ -118,7 +120,8 @@ fn UsersTable(initial_filter: UserFilter, show_filters: bool) -> impl IntoView {
                     descending: descending.get(),
                     page: page.get(),
                     page_size: 50,
-                    user_group: None,
+                    user_group: Some(group_filter.get()).filter(|g| !g.is_empty()),
+                    role: GroupRole::parse(&role_filter.get()),
                 },
                 refresh.get(),
             )
@@ -161,8 +164,9 @@ fn UsersTable(initial_filter: UserFilter, show_filters: bool) -> impl IntoView {
             </form>
             <a class="btn btn-ghost" data-testid="export" rel="external" download="users.csv"
                 href=move || format!(
-                    "/export/users.csv?search={}&filter={}&sort={}&descending={}",
-                    encode(&search.get()), filter.get().as_str(), sort.get().as_str(), descending.get()
+                    "/export/users.csv?search={}&filter={}&sort={}&descending={}&user_group={}&role={}",
+                    encode(&search.get()), filter.get().as_str(), sort.get().as_str(), descending.get(),
+                    encode(&group_filter.get()), encode(&role_filter.get())
                 )>"Export CSV"</a>
             {show_filters.then(|| view! {
                 <div class="segmented" role="group" aria-label="Show">
@@ -175,6 +179,24 @@ fn UsersTable(initial_filter: UserFilter, show_filters: bool) -> impl IntoView {
                         })
                         .collect_view()}
                 </div>
+                <label for="filter-group" class="sr-only">"User group"</label>
+                <select id="filter-group" data-testid="filter-group" bind:value=group_filter
+                    on:change=move |_| { page.set(1); selected.set(Vec::new()); }>
+                    <option value="">"Any user group"</option>
+                    <Transition fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            groups.await.unwrap_or_default().into_iter().map(|g| view! {
+                                <option value=g.id.clone()>{g.name.clone()}</option>
+                            }).collect_view()
+                        })}
+                    </Transition>
+                </select>
+                <label for="filter-role" class="sr-only">"Role"</label>
+                <select id="filter-role" data-testid="filter-role" bind:value=role_filter
+                    on:change=move |_| { page.set(1); selected.set(Vec::new()); }>
+                    <option value="">"Any role"</option>
+                    {GroupRole::ALL.into_iter().map(|r| view! { <option value=r.as_str()>{r.label()}</option> }).collect_view()}
+                </select>
             })}
         </div>
 
@@ -313,6 +335,7 @@ fn Table(
                             <th>"Source"</th>
                             <th>"Status"</th>
                             <th>"User groups"</th>
+                            <th>"Role"</th>
                             {sort_header("Created", UserSort::Created, sort, descending, page_signal)}
                         </tr>
                     </thead>
@@ -371,6 +394,12 @@ fn Row(user: UserListItem, selected: RwSignal<Vec<String>>) -> impl IntoView {
                     user.user_groups.clone().into_iter().map(|(gid, name)| view! {
                         <A href=format!("/user-groups/{gid}") attr:class="chip">{name}</A>
                     }).collect_view().into_any()
+                }}
+            </td>
+            <td data-testid="user-role">
+                {match user.role {
+                    Some(r) => view! { <span class="badge badge-muted">{r.label()}</span> }.into_any(),
+                    None => view! { <span class="muted">"—"</span> }.into_any(),
                 }}
             </td>
             <td title=datetime(user.created_at_ms)>{date(user.created_at_ms)}</td>

@@ -28,6 +28,10 @@ pub struct ExportParams {
     sort: String,
     #[serde(default)]
     descending: bool,
+    #[serde(default)]
+    user_group: String,
+    #[serde(default)]
+    role: String,
 }
 
 fn csv(name: &str, body: impl Into<Body>) -> Response {
@@ -61,7 +65,7 @@ async fn admin_tenant(services: &Services, session: &Session) -> Result<TenantId
     }
 }
 
-/// `GET /export/users.csv?search=&filter=&sort=&descending=`.
+/// `GET /export/users.csv?search=&filter=&sort=&descending=&user_group=&role=`.
 pub async fn users_csv(services: Services, session: Session, Query(p): Query<ExportParams>) -> Response {
     let tenant = match admin_tenant(&services, &session).await {
         Ok(t) => t,
@@ -74,7 +78,8 @@ pub async fn users_csv(services: Services, session: Session, Query(p): Query<Exp
         descending: p.descending,
         page: 1,
         page_size: 0,
-        user_group: None,
+        user_group: Some(p.user_group).filter(|g| !g.is_empty()),
+        role: roster_shared::dto::GroupRole::parse(&p.role),
     };
     // Streamed a chunk at a time (a million users never sit in memory). The first chunk is
     // made before answering, so that a failing query still gets a clean 500; a failure later

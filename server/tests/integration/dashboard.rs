@@ -262,6 +262,30 @@ async fn user_groups_assign_unassign_default_and_delete(db: Db) {
     assert_eq!(unassigned["rows"][0]["id"], c.as_str());
     let members = app.ok_json("users", users_query(json!({"user_group": eng_id})), &cookie).await;
     assert_eq!(members["total"], 2);
+    // Each row has its role (the highest of its groups'); the table filters by role.
+    app.ok_json("user_group_assign", json!({"group_id": admins_id, "user_ids": [a]}), &cookie).await;
+    let rows = app.ok_json("users", users_query(json!({"sort": "user_name"})), &cookie).await["rows"].clone();
+    let roles: Vec<&Value> = rows.as_array().unwrap().iter().map(|r| &r["role"]).collect();
+    assert_eq!(roles, [&json!("admin"), &json!("member"), &Value::Null], "{rows}");
+    let by_role = |role: &'static str| {
+        let app = &app;
+        let cookie = &cookie;
+        async move {
+            let page = app.ok_json("users", users_query(json!({"role": role, "sort": "user_name"})), cookie).await;
+            page["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["user_name"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(by_role("admin").await, ["a@acme.test"]);
+    assert_eq!(by_role("member").await, ["b@acme.test"], "a is an admin: their highest role counts");
+    assert!(by_role("viewer").await.is_empty());
+    let csv = body_text(app.page("/export/users.csv?role=member&user_group=", Some(&cookie)).await).await;
+    assert_eq!(csv.lines().count(), 2, "the export filters as the table does: {csv}");
+    app.ok_json("user_group_unassign", json!({"group_id": admins_id, "user_ids": [a]}), &cookie).await;
     // Assigning again adds nothing; unknown ids are skipped.
     let again =
         app.ok_json("user_group_assign", json!({"group_id": eng_id, "user_ids": [a, "no-such-user"]}), &cookie).await;

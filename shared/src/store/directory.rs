@@ -12,7 +12,7 @@
 use sqlx::Row;
 
 use super::{with_pool, TenantStore};
-use crate::dto::{UserFilter, UserQuery, UserSort};
+use crate::dto::{GroupRole, UserFilter, UserQuery, UserSort};
 use crate::error::DomainResult;
 
 /// One user as the users table needs it.
@@ -109,6 +109,22 @@ fn condition(q: &UserQuery) -> (String, Vec<String>) {
             " AND EXISTS (SELECT 1 FROM user_group_members m WHERE m.tenant_id = t.tenant_id AND m.user_id = t.id AND m.group_id = ${})",
             args.len() + 1
         ));
+    }
+    if let Some(role) = q.role {
+        // The highest role among the user's groups is `role`: a group with it, none higher.
+        let higher: Vec<String> =
+            GroupRole::ALL.into_iter().filter(|r| *r > role).map(|r| format!("'{}'", r.as_str())).collect();
+        args.push(role.as_str().to_string());
+        let with_role = |cmp: &str| {
+            format!(
+                "EXISTS (SELECT 1 FROM user_group_members m JOIN user_groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id \
+                 WHERE m.tenant_id = t.tenant_id AND m.user_id = t.id AND g.role {cmp})"
+            )
+        };
+        sql.push_str(&format!(" AND {}", with_role(&format!("= ${}", args.len() + 1))));
+        if !higher.is_empty() {
+            sql.push_str(&format!(" AND NOT {}", with_role(&format!("IN ({})", higher.join(", ")))));
+        }
     }
     match q.filter {
         UserFilter::All => {}
