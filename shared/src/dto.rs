@@ -631,6 +631,19 @@ mod tests {
     }
 }
 
+/// An attribute the organization's users have, for writing rule conditions.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttributeSuggestion {
+    /// The name a condition can use (`department`, `country`, `title`, …).
+    pub name: String,
+    /// In words ("Department").
+    pub label: String,
+    /// How many of the users looked at have it.
+    pub users: i64,
+    /// Its most common values, most common first.
+    pub values: Vec<String>,
+}
+
 /// How many users a rule change would add to and take out of one user group, with a few names.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RulePreview {

@@ -92,6 +92,66 @@ pub fn check_filter(text: &str) -> Result<Filter, ScimError> {
     Filter::parse_for(text, ResourceSchema::user())
 }
 
+/// A rule's condition with the names admins use resolved to SCIM paths: an attribute of the
+/// enterprise extension by its bare name (`department`, `employeeNumber`, `costCenter`,
+/// `organization`, `division`), an address part (`country`, `locality`, `region`,
+/// `postalCode`) as any address's (`addresses.country`), and `email`, `firstName`, `lastName`.
+/// Names of the core schema keep their meaning; anything else is left for the checker to
+/// refuse with its position. A condition that used such a name comes back in canonical form,
+/// so the saved rule shows what it matches on; any other keeps the admin's spelling.
+pub fn resolve_friendly_names(text: &str) -> Result<String, ScimError> {
+    use crate::scim::path::AttrPath;
+    use crate::scim::schema::ENTERPRISE_USER_URN;
+
+    fn fix(path: &mut AttrPath, schema: &ResourceSchema, changed: &mut bool) {
+        if path.urn.is_some() || schema.find(None, &path.name).is_some() {
+            return;
+        }
+        let name = path.name.to_ascii_lowercase();
+        let (urn, top, sub): (Option<&str>, &str, Option<&str>) = match name.as_str() {
+            "country" | "locality" | "region" | "postalcode" | "streetaddress" if path.sub.is_none() => (
+                None,
+                "addresses",
+                Some(match name.as_str() {
+                    "country" => "country",
+                    "locality" => "locality",
+                    "region" => "region",
+                    "postalcode" => "postalCode",
+                    _ => "streetAddress",
+                }),
+            ),
+            "email" if path.sub.is_none() => (None, "emails", Some("value")),
+            "firstname" | "givenname" if path.sub.is_none() => (None, "name", Some("givenName")),
+            "lastname" | "familyname" if path.sub.is_none() => (None, "name", Some("familyName")),
+            _ => match schema.find(Some(ENTERPRISE_USER_URN), &path.name) {
+                Some(found) => (Some(ENTERPRISE_USER_URN), found.attribute.name.as_str(), path.sub.as_deref()),
+                None => return,
+            },
+        };
+        *path = AttrPath { urn: urn.map(str::to_string), name: top.to_string(), sub: sub.map(str::to_string) };
+        *changed = true;
+    }
+
+    fn walk(f: &mut Filter, schema: &ResourceSchema, changed: &mut bool) {
+        match f {
+            Filter::Compare { path, .. } | Filter::Present(path) => fix(path, schema, changed),
+            Filter::And(terms) | Filter::Or(terms) => terms.iter_mut().for_each(|t| walk(t, schema, changed)),
+            Filter::Not(inner) => walk(inner, schema, changed),
+            // Inside `x[…]` names are sub-attributes of x: only x itself is resolved.
+            Filter::ValuePath { path, .. } => fix(path, schema, changed),
+        }
+    }
+
+    if text.trim().is_empty() {
+        return Err(ScimError::invalid_filter("the condition is empty"));
+    }
+    let mut filter = Filter::parse(text)?;
+    let mut changed = false;
+    walk(&mut filter, ResourceSchema::user(), &mut changed);
+    // A condition that needed nothing keeps the admin's own spelling.
+    Ok(if changed { filter.to_string() } else { text.trim().to_string() })
+}
+
 /// Prepares the enabled rules, in order; the first rule whose filter does not check fails the
 /// whole set with its index (stored rules were checked when saved, so this only happens if the
 /// schema changed).
@@ -181,6 +241,56 @@ mod tests {
 
     fn attr(f: &str) -> Condition {
         Condition::Attribute { filter: f.into() }
+    }
+
+    #[test]
+    fn admins_write_the_names_they_know() {
+        let e = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        let cases = [
+            ("department eq \"Sales\"", format!("{e}:department eq \"Sales\"")),
+            ("EmployeeNumber sw \"7\"", format!("{e}:employeeNumber sw \"7\"")),
+            ("costCenter pr and division eq \"EU\"", format!("{e}:costCenter pr and {e}:division eq \"EU\"")),
+            ("manager.value eq \"42\"", format!("{e}:manager.value eq \"42\"")),
+            ("country eq \"US\"", "addresses.country eq \"US\"".to_string()),
+            ("email ew \"@acme.test\"", "emails.value ew \"@acme.test\"".to_string()),
+            (
+                "firstName eq \"Ada\" or lastName eq \"L\"",
+                "name.givenName eq \"Ada\" or name.familyName eq \"L\"".to_string(),
+            ),
+            // Core names keep their meaning; value paths and qualified names are left alone.
+            ("title co \"Engineer\"", "title co \"Engineer\"".to_string()),
+            (
+                "addresses[type eq \"work\"].country eq \"US\"",
+                "addresses[type eq \"work\"].country eq \"US\"".to_string(),
+            ),
+            (&*format!("{e}:department eq \"x\""), format!("{e}:department eq \"x\"")),
+            ("not (department eq \"HR\")", format!("not ({e}:department eq \"HR\")")),
+        ];
+        for (typed, saved) in cases {
+            let resolved = resolve_friendly_names(typed).unwrap();
+            assert_eq!(resolved, saved, "{typed}");
+            check_filter(&resolved).unwrap_or_else(|e| panic!("{typed} → {resolved}: {}", e.detail));
+        }
+        // What is neither is left for the checker, which says where.
+        let unknown = resolve_friendly_names("favouriteColour eq \"blue\"").unwrap();
+        assert!(check_filter(&unknown).unwrap_err().detail.contains("favouriteColour"));
+        assert!(resolve_friendly_names("department eq").is_err());
+        assert!(resolve_friendly_names("  ").is_err());
+    }
+
+    #[test]
+    fn friendly_names_match_the_users_that_have_them() {
+        let e = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        let user = json!({
+            "userName": "ada", "addresses": [{"type": "work", "country": "US"}],
+            e: {"department": "Sales"}
+        });
+        for (typed, hit) in
+            [("department eq \"sales\"", true), ("country eq \"US\"", true), ("country eq \"GB\"", false)]
+        {
+            let f = check_filter(&resolve_friendly_names(typed).unwrap()).unwrap();
+            assert_eq!(f.matches(&user, ResourceSchema::user()), hit, "{typed}");
+        }
     }
 
     fn idp(g: &str) -> Condition {

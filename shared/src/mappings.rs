@@ -56,8 +56,9 @@ async fn checked(store: &Store, tenant: &TenantId, d: &RuleDef) -> DomainResult<
             ("idp_group", Some(group_id.clone()), None)
         }
         Condition::Attribute { filter } => {
-            mapping::check_filter(filter).map_err(|e| DomainError::Invalid(format!("The condition: {}", e.detail)))?;
-            ("attribute", None, Some(filter.trim().to_string()))
+            let filter = friendly(filter)?;
+            mapping::check_filter(&filter).map_err(|e| DomainError::Invalid(format!("The condition: {}", e.detail)))?;
+            ("attribute", None, Some(filter))
         }
     };
     Ok(RuleRecord {
@@ -69,6 +70,89 @@ async fn checked(store: &Store, tenant: &TenantId, d: &RuleDef) -> DomainResult<
         user_group_id: d.user_group_id.clone(),
         enabled: d.enabled,
     })
+}
+
+/// How many users [`attribute_suggestions`] looks at, at most.
+const SUGGESTION_SAMPLE: usize = 2000;
+
+/// The attributes rule conditions are usually written on, as the tenant's users have them: for
+/// each, how many users have it and its most common values (for the rule form's picker). Looks
+/// at a sample of users, so that it stays quick for any tenant.
+pub async fn attribute_suggestions(
+    store: &Store,
+    tenant: &TenantId,
+) -> DomainResult<Vec<crate::dto::AttributeSuggestion>> {
+    use crate::scim::schema::ENTERPRISE_USER_URN;
+    // (name in conditions, label, where in the resource)
+    const ATTRIBUTES: [(&str, &str, &str, &str); 12] = [
+        ("department", "Department", "ext", "department"),
+        ("division", "Division", "ext", "division"),
+        ("organization", "Organization", "ext", "organization"),
+        ("costCenter", "Cost center", "ext", "costCenter"),
+        ("title", "Job title", "core", "title"),
+        ("userType", "User type", "core", "userType"),
+        ("country", "Country", "address", "country"),
+        ("locality", "City", "address", "locality"),
+        ("region", "Region", "address", "region"),
+        ("preferredLanguage", "Preferred language", "core", "preferredLanguage"),
+        ("locale", "Locale", "core", "locale"),
+        ("timezone", "Time zone", "core", "timezone"),
+    ];
+    let t = store.tenant(tenant);
+    let mut counts: Vec<(i64, HashMap<String, i64>)> = vec![(0, HashMap::new()); ATTRIBUTES.len()];
+    let mut after = String::new();
+    let mut seen = 0;
+    while seen < SUGGESTION_SAMPLE {
+        let ids = t.user_ids_after(&after, BATCH as i64).await?;
+        let Some(last) = ids.last() else { break };
+        after = last.clone();
+        seen += ids.len();
+        for (_, _, r) in load_batch(store, tenant, false, &ids).await?.users {
+            for (i, (_, _, place, key)) in ATTRIBUTES.iter().enumerate() {
+                let values: Vec<&str> = match *place {
+                    "ext" => r
+                        .get(ENTERPRISE_USER_URN)
+                        .and_then(|e| e.get(key))
+                        .and_then(Value::as_str)
+                        .into_iter()
+                        .collect(),
+                    "address" => r
+                        .get("addresses")
+                        .and_then(Value::as_array)
+                        .map(|a| a.iter().filter_map(|x| x.get(key).and_then(Value::as_str)).collect())
+                        .unwrap_or_default(),
+                    _ => r.get(key).and_then(Value::as_str).into_iter().collect(),
+                };
+                let values: Vec<&str> = values.into_iter().map(str::trim).filter(|v| !v.is_empty()).collect();
+                if !values.is_empty() {
+                    counts[i].0 += 1;
+                    for v in values {
+                        *counts[i].1.entry(v.to_string()).or_default() += 1;
+                    }
+                }
+            }
+        }
+    }
+    Ok(ATTRIBUTES
+        .iter()
+        .zip(counts)
+        .filter(|(_, (users, _))| *users > 0)
+        .map(|((name, label, _, _), (users, values))| {
+            let mut values: Vec<(String, i64)> = values.into_iter().collect();
+            values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            crate::dto::AttributeSuggestion {
+                name: (*name).to_string(),
+                label: (*label).to_string(),
+                users,
+                values: values.into_iter().take(8).map(|(v, _)| v).collect(),
+            }
+        })
+        .collect())
+}
+
+/// A condition with the names admins use (`department`, `country`, …) resolved to SCIM paths.
+fn friendly(filter: &str) -> DomainResult<String> {
+    mapping::resolve_friendly_names(filter).map_err(|e| DomainError::Invalid(format!("The condition: {}", e.detail)))
 }
 
 /// "users in IdP group “…” → user group" for the activity log.
@@ -422,10 +506,11 @@ pub async fn preview(
     let defs = list(store, tenant).await?;
     let mut next_defs: Vec<RuleDef> = defs.iter().filter(|d| d.id != candidate.id).cloned().collect();
     if !delete {
-        if let Condition::Attribute { filter } = &candidate.condition {
+        let mut c = candidate.clone();
+        if let Condition::Attribute { filter } = &mut c.condition {
+            *filter = friendly(filter)?;
             mapping::check_filter(filter).map_err(|e| DomainError::Invalid(format!("The condition: {}", e.detail)))?;
         }
-        let mut c = candidate.clone();
         if c.id.is_empty() {
             c.id = "preview".into();
         }

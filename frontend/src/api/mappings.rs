@@ -72,3 +72,11 @@ pub async fn reevaluate_mappings() -> Result<String, UiError> {
     Ok(roster_shared::mappings::start_place_all(&admin.services.store, &admin.tenant, "re-evaluated by an admin")
         .await?)
 }
+
+/// The attributes the organization's users have, with their common values (the rule form's
+/// picker).
+#[server(prefix = "/api", endpoint = "rule_attributes", input = Json)]
+pub async fn rule_attributes() -> Result<Vec<roster_shared::dto::AttributeSuggestion>, UiError> {
+    let admin = super::ctx::require_admin().await?;
+    Ok(roster_shared::mappings::attribute_suggestions(&admin.services.store, &admin.tenant).await?)
+}

@@ -4,12 +4,13 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
+use roster_shared::dto::AttributeSuggestion;
 use roster_shared::mapping::{Condition, RuleDef};
 
 use crate::api::forms::MappingRuleCreate;
 use crate::api::mappings::{
     create_mapping_rule, delete_mapping_rule, latest_mapping_run, list_idp_groups, list_mapping_rules,
-    preview_mapping_rule, reevaluate_mappings, reorder_mapping_rules, update_mapping_rule,
+    preview_mapping_rule, reevaluate_mappings, reorder_mapping_rules, rule_attributes, update_mapping_rule,
 };
 use crate::api::user_groups::list_user_groups;
 use crate::components::format::datetime;
@@ -22,13 +23,15 @@ struct Data {
     rules: Vec<RuleDef>,
     user_groups: Vec<(String, String)>,
     idp_groups: Vec<(String, String)>,
+    attributes: Vec<AttributeSuggestion>,
 }
 
 async fn load() -> Result<Data, crate::error::UiError> {
     let rules = list_mapping_rules().await?;
     let user_groups = list_user_groups().await?.into_iter().map(|g| (g.id, g.name)).collect();
     let idp_groups = list_idp_groups().await?;
-    Ok(Data { rules, user_groups, idp_groups })
+    let attributes = rule_attributes().await?;
+    Ok(Data { rules, user_groups, idp_groups, attributes })
 }
 
 fn name_of(list: &[(String, String)], id: &str) -> String {
@@ -180,12 +183,50 @@ fn NewRule(
             <div class="field span-2 when-attribute">
                 <label for="rule-filter">"SCIM filter"</label>
                 <input id="rule-filter" name="filter" type="text" maxlength="2000" bind:value=filter data-testid="rule-filter"
-                    placeholder="addresses[type eq \"work\"].country eq \"US\""/>
+                    list="rule-suggestions" autocomplete="off" placeholder="department eq \"Sales\""/>
+                // The browser offers these as the admin types (no JavaScript needed).
+                <datalist id="rule-suggestions">
+                    {data.attributes.iter().flat_map(|a| {
+                        a.values.iter().map(|v| format!("{} eq \"{}\"", a.name, v.replace('\\', "\\\\").replace('"', "\\\""))).collect::<Vec<_>>()
+                    }).map(|s| view! { <option value=s/> }).collect_view()}
+                </datalist>
                 <p class="hint">
-                    "Examples: " <code>"addresses[type eq \"work\"].country eq \"US\""</code> " · "
-                    <code>"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq \"Sales\""</code> " · "
-                    <code>"title co \"Engineer\" and active eq true"</code>
+                    "Write attributes by name — " <code>"department"</code> ", " <code>"country"</code> ", " <code>"employeeNumber"</code> ", " <code>"title"</code>
+                    " — and combine with " <code>"and"</code> ", " <code>"or"</code> ", " <code>"not"</code> ". Operators: "
+                    <code>"eq"</code> " equals, " <code>"co"</code> " contains, " <code>"sw"</code> " starts with, " <code>"pr"</code> " is present. Examples: "
+                    <code>"department eq \"Sales\""</code> " · " <code>"country eq \"US\" and title co \"Engineer\""</code>
                 </p>
+                {(!data.attributes.is_empty()).then(|| {
+                    let attributes = data.attributes.clone();
+                    view! {
+                        <details class="attribute-picker" data-testid="attribute-picker">
+                            <summary>"Attributes your users have"</summary>
+                            <table class="table">
+                                <thead><tr><th>"Attribute"</th><th>"Users"</th><th>"Common values (click to use)"</th></tr></thead>
+                                <tbody>
+                                    {attributes.into_iter().map(|a| {
+                                        let name = a.name.clone();
+                                        view! {
+                                            <tr>
+                                                <td><code>{a.name.clone()}</code> <div class="muted small">{a.label.clone()}</div></td>
+                                                <td>{a.users}</td>
+                                                <td>
+                                                    {a.values.into_iter().map(|v| {
+                                                        let condition = format!("{} eq \"{}\"", name, v.replace('\\', "\\\\").replace('"', "\\\""));
+                                                        view! {
+                                                            <button type="button" class="chip chip-button" title=condition.clone()
+                                                                on:click=move |_| filter.set(condition.clone())>{v}</button>
+                                                        }
+                                                    }).collect_view()}
+                                                </td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </details>
+                    }
+                })}
             </div>
             <Show when=move || error().is_some()>
                 <div class="span-2"><ErrorNotice message=error().unwrap_or_default()/></div>

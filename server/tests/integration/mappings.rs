@@ -11,7 +11,8 @@ both_backends!(
     default_group_and_bad_rules,
     rules_are_kept_per_tenant,
     placement_is_written_with_the_user_or_not_at_all,
-    nested_group_changes_place_the_users_below
+    nested_group_changes_place_the_users_below,
+    rules_take_the_names_admins_know_and_suggest_values
 );
 
 const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -414,4 +415,52 @@ async fn nested_group_changes_place_the_users_below(db: Db) {
     let (status, _, _) = app.scim("DELETE", &a.tenant, &a.token, &format!("/Groups/{parent}"), None).await;
     assert_eq!(status.as_u16(), 204);
     assert!(a.placed(&ada).await.is_empty());
+}
+
+async fn rules_take_the_names_admins_know_and_suggest_values(db: Db) {
+    let app = TestApp::new(db).await;
+    let a = Admin::new(&app).await;
+    let sales = a.group("Sales").await;
+    for (name, dept, country) in [("s1", "Sales", "US"), ("s2", "Sales", "GB"), ("e1", "Engineering", "US")] {
+        a.scim(
+            "POST",
+            "/Users",
+            Some(json!({
+                "schemas": [CORE, ENTERPRISE],
+                "userName": format!("{name}@acme.test"),
+                "addresses": [{"type": "work", "country": country}],
+                ENTERPRISE: {"department": dept}
+            })),
+        )
+        .await;
+    }
+    // The picker offers what the users have, the most common value first.
+    let suggestions = a.call("rule_attributes", json!({})).await;
+    let dept = suggestions.as_array().unwrap().iter().find(|s| s["name"] == "department").expect("department").clone();
+    assert_eq!(dept["users"], 3);
+    assert_eq!(dept["values"], json!(["Sales", "Engineering"]));
+    let country = suggestions.as_array().unwrap().iter().find(|s| s["name"] == "country").expect("country").clone();
+    assert_eq!(country["values"], json!(["US", "GB"]));
+
+    // A rule written with those names is saved with the SCIM paths, and places the users.
+    let preview = a
+        .call(
+            "mapping_rule_preview",
+            json!({"rule": {"id": "", "condition": {"kind": "attribute", "filter": "department eq \"Sales\" and country eq \"US\""}, "user_group_id": sales, "enabled": true}, "delete": false}),
+        )
+        .await;
+    assert_eq!(preview[0]["gain"], 1, "{preview}");
+    a.call(
+        "mapping_rule_create",
+        json!({"rule": {"id": "", "condition": {"kind": "attribute", "filter": "department eq \"Sales\" and country eq \"US\""}, "user_group_id": sales, "enabled": true}}),
+    )
+    .await;
+    let rules = a.call("mapping_rules", json!({})).await;
+    assert_eq!(
+        rules[0]["condition"]["filter"],
+        format!("{ENTERPRISE}:department eq \"Sales\" and addresses.country eq \"US\"")
+    );
+    let members = a.call("users", json!({"query": {"search": "", "filter": "all", "sort": "user_name", "descending": false, "page": 1, "page_size": 50, "user_group": sales}})).await;
+    assert_eq!(members["total"], 1);
+    assert_eq!(members["rows"][0]["user_name"], "s1@acme.test");
 }
