@@ -373,6 +373,9 @@ pub struct UserQuery {
     /// Only users whose role (the highest of their user groups') is this.
     #[serde(default)]
     pub role: Option<GroupRole>,
+    /// Only direct members of this IdP (SCIM) group.
+    #[serde(default)]
+    pub idp_group: Option<String>,
 }
 
 /// One row of the users table.

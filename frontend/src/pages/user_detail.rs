@@ -9,7 +9,7 @@ use roster_shared::dto::{ActivityView, ManualUserInput, UserDetail, UserGroupVie
 
 use crate::api::user_groups::{assign_users, list_user_groups, unassign_users};
 use crate::api::users::{create_manual_user, delete_manual_user, get_user, update_manual_user};
-use crate::components::format::{attribute_label, datetime};
+use crate::components::format::{attribute_label, datetime, encode};
 use crate::components::layout::NavRefresh;
 use crate::components::notice::{ErrorNotice, SuccessNotice, UiErrorNotice};
 use crate::pages::users::source_note;
@@ -178,7 +178,7 @@ fn Detail(detail: UserDetail, groups: Vec<UserGroupView>, refresh: RwSignal<u32>
                         on:click=move |_| { assign.dispatch(target.get()); }>"Add"</button>
                 </div>
             </section>
-            <IdpGroups groups=detail.idp_groups.clone()/>
+            <IdpGroups groups=detail.idp_groups.clone() link=true/>
         </div>
 
         <Attributes detail=detail.clone()/>
@@ -190,7 +190,12 @@ fn Detail(detail: UserDetail, groups: Vec<UserGroupView>, refresh: RwSignal<u32>
 
 /// A user's SCIM groups (direct, or through a nested group).
 #[component]
-pub(crate) fn IdpGroups(groups: Vec<(String, String, bool)>) -> impl IntoView {
+pub(crate) fn IdpGroups(
+    groups: Vec<(String, String, bool)>,
+    /// Whether each group links to the users table showing its members (the admin's pages).
+    #[prop(optional)]
+    link: bool,
+) -> impl IntoView {
     view! {
         <section class="card section" aria-labelledby="idp">
             <h2 id="idp">"Identity provider groups"</h2>
@@ -199,8 +204,15 @@ pub(crate) fn IdpGroups(groups: Vec<(String, String, bool)>) -> impl IntoView {
             } else {
                 view! {
                     <ul class="plain-list">
-                        {groups.into_iter().map(|(_, name, direct)| view! {
-                            <li>{name} {(!direct).then(|| view! { <span class="muted small">" (through a nested group)"</span> })}</li>
+                        {groups.into_iter().map(|(id, name, direct)| view! {
+                            <li>
+                                {if link {
+                                    view! { <A href=format!("/users?idp_group={}", encode(&id))>{name}</A> }.into_any()
+                                } else {
+                                    view! { <span>{name}</span> }.into_any()
+                                }}
+                                {(!direct).then(|| view! { <span class="muted small">" (through a nested group)"</span> })}
+                            </li>
                         }).collect_view()}
                     </ul>
                 }.into_any()

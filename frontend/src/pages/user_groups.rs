@@ -242,6 +242,7 @@ pub fn UserGroupPage() -> impl IntoView {
                 page,
                 user_group: Some(gid),
                 role: None,
+                idp_group: None,
                 ..Default::default()
             })
         },

@@ -20,6 +20,8 @@ use crate::components::notice::{ErrorNotice, SuccessNotice};
 pub fn UsersPage() -> impl IntoView {
     let query = use_query_map();
     let initial = query.with_untracked(|q| q.get("filter").map(|f| UserFilter::parse(&f)).unwrap_or_default());
+    // `?idp_group=`: the members of one IdP group (linked from a user's page).
+    let idp_group = query.with_untracked(|q| q.get("idp_group")).filter(|g| !g.is_empty());
     view! {
         <Title text="Users"/>
         <div class="page-header">
@@ -32,7 +34,8 @@ pub fn UsersPage() -> impl IntoView {
                 <A href="/users/new" attr:class="btn btn-primary">"Add user"</A>
             </div>
         </div>
-        <UsersTable initial_filter=initial show_filters=true/>
+        {idp_group.clone().map(|id| view! { <IdpGroupNotice id/> })}
+        <UsersTable initial_filter=initial show_filters=true idp_group/>
     }
 }
 
@@ -47,7 +50,7 @@ pub fn UnassignedPage() -> impl IntoView {
                 <p class="muted">"These users are in no user group, so they have no role in the application yet. Select them and assign them to a user group."</p>
             </div>
         </div>
-        <UsersTable initial_filter=UserFilter::Unassigned show_filters=false/>
+        <UsersTable initial_filter=UserFilter::Unassigned show_filters=false idp_group=None/>
     }
 }
 
@@ -95,9 +98,37 @@ fn sort_header(
     }
 }
 
+/// Says whose members the table shows, with the way back to everyone.
+#[component]
+fn IdpGroupNotice(id: String) -> impl IntoView {
+    let groups = Resource::new(|| (), |_| crate::api::mappings::list_idp_groups());
+    view! {
+        <div class="notice notice-info" data-testid="idp-group-filter">
+            <span class="notice-icon notice-icon-info" aria-hidden="true">"i"</span>
+            <span>
+                "Direct members of the identity provider group “"
+                <Suspense fallback=|| ()>
+                    {move || {
+                        let id = id.clone();
+                        Suspend::new(async move {
+                            groups.await.ok().and_then(|gs| gs.into_iter().find(|(g, _)| *g == id)).map(|(_, n)| n).unwrap_or(id)
+                        })
+                    }}
+                </Suspense>
+                "”. " <a href="/users">"Show everyone"</a>
+            </span>
+        </div>
+    }
+}
+
 /// The table with its toolbar.
 #[component]
-fn UsersTable(initial_filter: UserFilter, show_filters: bool) -> impl IntoView {
+fn UsersTable(
+    initial_filter: UserFilter,
+    show_filters: bool,
+    /// Only the direct members of this IdP group.
+    idp_group: Option<String>,
+) -> impl IntoView {
     let search = RwSignal::new(String::new());
     let typed = RwSignal::new(String::new());
     let filter = RwSignal::new(initial_filter);
@@ -122,6 +153,7 @@ fn UsersTable(initial_filter: UserFilter, show_filters: bool) -> impl IntoView {
                     page_size: 50,
                     user_group: Some(group_filter.get()).filter(|g| !g.is_empty()),
                     role: GroupRole::parse(&role_filter.get()),
+                    idp_group: idp_group.clone(),
                 },
                 refresh.get(),
             )

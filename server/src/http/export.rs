@@ -80,6 +80,7 @@ pub async fn users_csv(services: Services, session: Session, Query(p): Query<Exp
         page_size: 0,
         user_group: Some(p.user_group).filter(|g| !g.is_empty()),
         role: roster_shared::dto::GroupRole::parse(&p.role),
+        idp_group: None,
     };
     // Streamed a chunk at a time (a million users never sit in memory). The first chunk is
     // made before answering, so that a failing query still gets a clean 500; a failure later

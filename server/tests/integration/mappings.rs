@@ -463,4 +463,20 @@ async fn rules_take_the_names_admins_know_and_suggest_values(db: Db) {
     let members = a.call("users", json!({"query": {"search": "", "filter": "all", "sort": "user_name", "descending": false, "page": 1, "page_size": 50, "user_group": sales}})).await;
     assert_eq!(members["total"], 1);
     assert_eq!(members["rows"][0]["user_name"], "s1@acme.test");
+    let s1 = members["rows"][0]["id"].as_str().unwrap().to_string();
+
+    // An IdP group's members, as the link on a user's page shows them.
+    let idp = a
+        .scim(
+            "POST",
+            "/Groups",
+            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "okta-sales", "members": [{"value": s1}]})),
+        )
+        .await;
+    let idp_id = idp["id"].as_str().unwrap();
+    let in_group = a.call("users", json!({"query": {"search": "", "filter": "all", "sort": "user_name", "descending": false, "page": 1, "page_size": 50, "user_group": null, "idp_group": idp_id}})).await;
+    assert_eq!(in_group["total"], 1);
+    assert_eq!(in_group["rows"][0]["id"], s1.as_str());
+    let page = body_text(app.page(&format!("/users/{s1}"), Some(&a.cookie)).await).await;
+    assert!(page.contains(&format!("/users?idp_group={idp_id}")), "the user's page links to the group's members");
 }

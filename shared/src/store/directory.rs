@@ -110,6 +110,14 @@ fn condition(q: &UserQuery) -> (String, Vec<String>) {
             args.len() + 1
         ));
     }
+    if let Some(group) = q.idp_group.as_deref() {
+        args.push(group.to_string());
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM scim_group_members gm WHERE gm.tenant_id = t.tenant_id AND gm.member_id = t.id \
+             AND gm.member_type = 'User' AND gm.group_id = ${})",
+            args.len() + 1
+        ));
+    }
     if let Some(role) = q.role {
         // The highest role among the user's groups is `role`: a group with it, none higher.
         let higher: Vec<String> =
