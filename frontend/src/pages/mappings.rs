@@ -355,7 +355,7 @@ fn Rules(
                                     <td>{when}</td>
                                     <td>{name_of(&data.user_groups, &r.user_group_id)}</td>
                                     <td>
-                                        <input type="checkbox" role="switch" aria-label="Rule on" prop:checked=r.enabled disabled=busy
+                                        <input type="checkbox" role="switch" aria-label="Rule on" checked=r.enabled prop:checked=r.enabled disabled=busy
                                             on:change=move |_| { update.dispatch(toggled.clone()); }/>
                                     </td>
                                     <td class="actions">

@@ -406,7 +406,7 @@ fn ManualUserForm(
                     <input id="mu-external" type="text" maxlength="200" bind:value=external/>
                 </div>
                 <div class="field field-check">
-                    <label><input type="checkbox" bind:checked=active/> " Active"</label>
+                    <label><input type="checkbox" checked=active.get_untracked() bind:checked=active/> " Active"</label>
                 </div>
                 <div class="span-2">
                     <button type="submit" class="btn btn-primary" disabled=move || save.pending().get()>

@@ -77,7 +77,7 @@ pub fn UserGroupsPage() -> impl IntoView {
                                                     <td>{g.member_count}</td>
                                                     <td>
                                                         <input type="radio" name="default-group" aria-label=radio_label
-                                                            prop:checked=is_default
+                                                            checked=is_default prop:checked=is_default
                                                             on:change=move |_| { set_default.dispatch(Some(id.clone())); }/>
                                                     </td>
                                                     <td>{date(g.created_at_ms)}</td>

@@ -211,6 +211,7 @@ fn UsersTable(
                         })
                         .collect_view()}
                 </div>
+                <div class="filter-selects">
                 <label for="filter-group" class="sr-only">"User group"</label>
                 <select id="filter-group" data-testid="filter-group" bind:value=group_filter
                     on:change=move |_| { page.set(1); selected.set(Vec::new()); }>
@@ -229,6 +230,7 @@ fn UsersTable(
                     <option value="">"Any role"</option>
                     {GroupRole::ALL.into_iter().map(|r| view! { <option value=r.as_str()>{r.label()}</option> }).collect_view()}
                 </select>
+                </div>
             })}
         </div>
 

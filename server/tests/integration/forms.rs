@@ -159,6 +159,11 @@ async fn group_assign_and_rule_forms_work_without_javascript(db: Db) {
     let rules = app.ok_json("mapping_rules", json!({}), &cookie).await;
     assert_eq!(rules.as_array().unwrap().len(), 1, "{rules}");
     assert_eq!(rules[0]["condition"]["filter"], r#"userName eq "c@acme.test""#);
+    // The page as served shows the rule switched on (not only after hydration).
+    let html = page_html(&app, "/mappings", &cookie).await;
+    let at = html.find(r#"aria-label="Rule on""#).expect("the rule's switch");
+    let tag = &html[html[..at].rfind('<').unwrap()..at + html[at..].find('>').unwrap()];
+    assert!(tag.contains(" checked"), "{tag}");
 }
 
 async fn form_errors_come_back_in_words_and_change_nothing(db: Db) {
