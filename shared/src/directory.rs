@@ -560,6 +560,16 @@ pub async fn export_csv(store: &Store, tenant: &TenantId, q: &UserQuery, limit: 
     Ok(out)
 }
 
+/// "A user named … already exists", with the existing user's id when they can be found (so
+/// that the dashboard links to them).
+async fn user_exists(store: &Store, tenant: &TenantId, user_name: &str) -> DomainError {
+    let message = format!("A user named “{user_name}” already exists in your organization.");
+    match store.tenant(tenant).user_by_user_name(&crate::store::fold_ascii(user_name)).await {
+        Ok(Some(row)) => DomainError::UserExists { message, existing_id: row.id },
+        _ => DomainError::Conflict(format!("{message} Search for them under Users, or choose another user name.")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -653,15 +663,5 @@ mod tests {
         let t = import_template();
         assert_eq!(t.lines().next().unwrap().split(',').collect::<Vec<_>>(), CSV_COLUMNS);
         assert_eq!(CSV_COLUMNS[..IMPORT_COLUMNS.len()], IMPORT_COLUMNS, "the import's columns come first");
-    }
-}
-
-/// "A user named … already exists", with the existing user's id when they can be found (so
-/// that the dashboard links to them).
-async fn user_exists(store: &Store, tenant: &TenantId, user_name: &str) -> DomainError {
-    let message = format!("A user named “{user_name}” already exists in your organization.");
-    match store.tenant(tenant).user_by_user_name(&crate::store::fold_ascii(user_name)).await {
-        Ok(Some(row)) => DomainError::UserExists { message, existing_id: row.id },
-        _ => DomainError::Conflict(format!("{message} Search for them under Users, or choose another user name.")),
     }
 }
