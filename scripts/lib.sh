@@ -79,6 +79,13 @@ build_release() {
 }
 
 ensure_test_tools() {
+  local component
+  for component in rustfmt clippy; do
+    if ! rustup component list --installed 2>/dev/null | grep -q "^${component}"; then
+      say "adding the ${component} component"
+      rustup component add "${component}"
+    fi
+  done
   if ! cargo fuzz --version >/dev/null 2>&1; then
     say "installing cargo-fuzz (a few minutes, once)"
     cargo install cargo-fuzz --locked

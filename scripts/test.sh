@@ -6,6 +6,11 @@ source "$(dirname "$0")/lib.sh"
 
 ensure_rust_tools
 ensure_test_tools
+
+say "formatting and lints (rustfmt, clippy with warnings as errors)"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+
 build_site
 
 say "the SCIM core compiles for wasm32 (no I/O in the pure part)"
