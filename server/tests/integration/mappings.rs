@@ -12,7 +12,8 @@ both_backends!(
     rules_are_kept_per_tenant,
     placement_is_written_with_the_user_or_not_at_all,
     nested_group_changes_place_the_users_below,
-    rules_take_the_names_admins_know_and_suggest_values
+    rules_take_the_names_admins_know_and_suggest_values,
+    concurrent_group_writes_leave_placement_right
 );
 
 const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -479,4 +480,83 @@ async fn rules_take_the_names_admins_know_and_suggest_values(db: Db) {
     assert_eq!(in_group["rows"][0]["id"], s1.as_str());
     let page = body_text(app.page(&format!("/users/{s1}"), Some(&a.cookie)).await).await;
     assert!(page.contains(&format!("/users?idp_group={idp_id}")), "the user's page links to the group's members");
+}
+
+/// Four IdP groups, each mapped by a rule to the same user group, changed at the same time by four
+/// clients (as an IdP's parallel requests do) round after round: after each round the user
+/// group holds exactly the users in either IdP group. On PostgreSQL each write's placement used
+/// to read the other group's members as they were before the other write committed, and users
+/// taken out of both groups kept their access.
+async fn concurrent_group_writes_leave_placement_right(db: Db) {
+    const ROUNDS: usize = 500;
+    const USERS: usize = 6;
+    let app = TestApp::new(db).await;
+    let a = Admin::new(&app).await;
+    let target = a.group("Licensed").await;
+    let mut users = Vec::new();
+    for i in 0..USERS {
+        let u = a.scim("POST", "/Users", Some(json!({"schemas": [CORE], "userName": format!("u{i}@acme.test")}))).await;
+        users.push(u["id"].as_str().unwrap().to_string());
+    }
+    let mut groups = Vec::new();
+    for name in ["idp-one", "idp-two", "idp-three", "idp-four"] {
+        let g = a
+            .scim(
+                "POST",
+                "/Groups",
+                Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name})),
+            )
+            .await;
+        let id = g["id"].as_str().unwrap().to_string();
+        a.call(
+            "mapping_rule_create",
+            json!({"rule": {"id": "", "condition": {"kind": "idp_group", "group_id": id}, "user_group_id": target, "enabled": true}}),
+        )
+        .await;
+        groups.push(id);
+    }
+    let tenant = roster_shared::ids::TenantId::parse(&a.tenant).unwrap();
+    let members_of = |round: usize, group: usize| -> Vec<String> {
+        // A different mix each round, with users leaving both groups at once now and then.
+        (0..USERS)
+            .filter(|i| (round * 7 + i * 5 + group * 3) % 4 < 2 - (round % 3 == 0) as usize)
+            .map(|i| users[i].clone())
+            .collect()
+    };
+    let patch = |group: &str, members: &[String]| {
+        let body = json!({
+            "schemas": [PATCH],
+            "Operations": [{"op": "replace", "path": "members", "value": members.iter().map(|m| json!({"value": m})).collect::<Vec<_>>()}]
+        });
+        let path = format!("/Groups/{group}");
+        let (app, tenant, token) = (&app, a.tenant.clone(), a.token.clone());
+        async move { app.scim("PATCH", &tenant, &token, &path, Some(body)).await }
+    };
+    let mut wrong = Vec::new();
+    for round in 0..ROUNDS {
+        let sets: Vec<Vec<String>> = (0..groups.len()).map(|g| members_of(round, g)).collect();
+        let answers = futures_util::future::join_all(groups.iter().zip(&sets).map(|(g, m)| patch(g, m))).await;
+        for (status, _, body) in &answers {
+            assert!(status.is_success(), "round {round}: {status} {body}");
+        }
+        let mut expected: Vec<String> = sets.concat();
+        expected.sort();
+        expected.dedup();
+        let mut placed: Vec<String> = app
+            .store
+            .tenant(&tenant)
+            .rule_memberships(&users)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|(_, g, _, _)| *g == target)
+            .map(|(u, _, _, _)| u)
+            .collect();
+        placed.sort();
+        placed.dedup();
+        if placed != expected {
+            wrong.push(round);
+        }
+    }
+    assert!(wrong.is_empty(), "{} of {ROUNDS} rounds ended with the wrong users placed: {wrong:?}", wrong.len());
 }

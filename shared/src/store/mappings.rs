@@ -79,6 +79,30 @@ pub struct Touched {
 /// Plans the placement of touched users (the mapping rules, compiled once before the write).
 pub type Planner<'a> = &'a (dyn Fn(&Touched) -> Placement + Send + Sync);
 
+/// At the start of a transaction that will place users (`$places`): on PostgreSQL, waits for
+/// the tenant's placement lock (`pg_advisory_xact_lock`, released at commit or rollback).
+///
+/// A placement reads the IdP group memberships and the rule memberships of the users it
+/// touches, then writes the difference. Under PostgreSQL's READ COMMITTED two group writes of
+/// one tenant ran side by side, each reading the other's group as it was before the other
+/// committed: a user taken out of two groups at once kept the access both granted (1 round in
+/// 500 of the concurrency test). With the lock, one tenant's placing writes run one after the
+/// other, and each reads what the previous one committed. Taken before the write itself, it is
+/// the first lock such a transaction holds, so two of them cannot deadlock on it. Writes with
+/// nothing to place (no rules, no default group) do not take it. SQLite needs none: it has one
+/// writer at a time, and a transaction reads after its write has the database to itself.
+macro_rules! lock_placement {
+    ($tx:ident, $store:expr, $tenant:expr, $places:expr) => {
+        if $places && matches!($store.pool, $crate::store::Pool::Postgres(_)) {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind(format!("roster:placement:{}", $tenant))
+                .execute(&mut *$tx)
+                .await?;
+        }
+    };
+}
+pub(crate) use lock_placement;
+
 /// Inside a group write's open transaction `$tx`, after the write: re-places the users it
 /// touched. `$touched` are the member ids added or removed (users, and groups whose users
 /// gain or lose the group through nesting); their users are read back inside the transaction,

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::mappings::{apply_placement, place_touched, Placement, Planner};
+use super::mappings::{apply_placement, lock_placement, place_touched, Placement, Planner};
 use super::scans::ScanConnection;
 use super::scim_sql::{Arg, Dialect, Sql};
 use super::{unique_violation, with_pool, Backend, TenantStore, Unique};
@@ -543,6 +543,7 @@ impl TenantStore<'_> {
         );
         with_pool!(self.store, |p| {
             let mut tx = p.begin().await?;
+            lock_placement!(tx, self.store, self.id.as_str(), planner.is_some());
             sqlx::query(&sql)
                 .bind(self.id.as_str())
                 .bind(id)
@@ -604,6 +605,7 @@ impl TenantStore<'_> {
         );
         with_pool!(self.store, |p| {
             let mut tx = p.begin().await?;
+            lock_placement!(tx, self.store, self.id.as_str(), planner.is_some());
             let n = sqlx::query(&sql)
                 .bind(&cols.display_name)
                 .bind(&cols.display_name_norm)
@@ -652,6 +654,7 @@ impl TenantStore<'_> {
         };
         with_pool!(self.store, |p| {
             let mut tx = p.begin().await?;
+            lock_placement!(tx, self.store, self.id.as_str(), planner.is_some());
             sqlx::query("DELETE FROM scim_group_members WHERE tenant_id = $1 AND (group_id = $2 OR member_id = $2)")
                 .bind(self.id.as_str())
                 .bind(id)
