@@ -300,8 +300,8 @@ pub async fn update_manual(
     let cols = crate::provisioning::user_columns(&res).map_err(invalid_input)?;
     let data = serde_json::to_string(&res).map_err(|e| DomainError::Internal(e.to_string()))?;
     // Mapping rules apply to manual users too; their placement is written with the edit.
-    let placement = crate::mappings::plan(store, tenant, id, &res).await?;
-    match store.tenant(tenant).update_user(id, &cols, &data, row.version, now_ms(), &placement).await {
+    let planner = crate::mappings::write_planner(store, tenant).await?;
+    match store.tenant(tenant).update_user(id, &cols, &data, row.version, now_ms(), planner.as_deref()).await {
         Ok(true) => {}
         Ok(false) => {
             return Err(DomainError::Invalid("Someone else changed this user meanwhile; reload and try again.".into()))

@@ -5,7 +5,7 @@
 //!   transaction: [`plan`] computes it from the stored rules, IdP groups and memberships and the
 //!   user's new version before the write; if another write wins the version race, neither is
 //!   written and the request retries.
-//! - A SCIM group write (create, replace, patch, delete) runs a [`group_planner`] inside its
+//! - A SCIM group write (create, replace, patch, delete) runs a [`write_planner`] inside its
 //!   transaction, after its statements: the members it added or removed, and the users nested
 //!   below them, are read back there and placed there.
 //! - A rule or default-group change re-places the whole tenant in the background
@@ -381,10 +381,7 @@ fn close_nesting(edges: &[(String, String)], direct: Vec<(String, String)>) -> H
 /// The planner a SCIM group write runs inside its transaction to re-place the users it
 /// touched (see `store::Touched`); `None` when the tenant has no rules and no default user
 /// group (nothing to place).
-pub async fn group_planner(
-    store: &Store,
-    tenant: &TenantId,
-) -> DomainResult<Option<Box<dyn Fn(&Touched) -> Placement + Send + Sync>>> {
+pub async fn write_planner(store: &Store, tenant: &TenantId) -> DomainResult<Option<BoxedPlanner>> {
     let Some(placer) = Placer::load_active(store, tenant).await? else {
         return Ok(None);
     };
@@ -396,6 +393,9 @@ pub async fn group_planner(
         placer.placement(&refs, &idp, t.current.clone())
     })))
 }
+
+/// A planner the store calls inside a write's transaction (see [`write_planner`]).
+pub type BoxedPlanner = Box<dyn Fn(&Touched) -> Placement + Send + Sync>;
 
 /// Rule- and default-made memberships to add and remove: planned from what is stored (rules,
 /// IdP groups, current memberships) and the users as they are about to be, then written in the

@@ -337,14 +337,15 @@ async fn placement_is_written_with_the_user_or_not_at_all(db: Db) {
     let moved = json!({"schemas": [CORE], "userName": "ada@acme.test", "active": true, "addresses": [{"type": "work", "country": "US"}]});
     let placement = roster_shared::mappings::plan(&app.store, &tenant, &id, &moved).await.unwrap();
     assert_eq!(placement.add.len(), 1, "the rule would place her: {placement:?}");
+    let planner = roster_shared::mappings::write_planner(&app.store, &tenant).await.unwrap();
     let cols = roster_shared::provisioning::user_columns(&moved).unwrap();
     let data = moved.to_string();
     // Stale version: nothing is written, neither the user nor the membership.
-    let written = t.update_user(&id, &cols, &data, row.version + 7, 1, &placement).await.unwrap();
+    let written = t.update_user(&id, &cols, &data, row.version + 7, 1, planner.as_deref()).await.unwrap();
     assert!(!written);
     assert!(a.placed(&id).await.is_empty(), "no membership without the user's write");
-    // The current version: both.
-    let written = t.update_user(&id, &cols, &data, row.version, 1, &placement).await.unwrap();
+    // The current version: both, placed inside the write's transaction.
+    let written = t.update_user(&id, &cols, &data, row.version, 1, planner.as_deref()).await.unwrap();
     assert!(written);
     assert_eq!(names(&a.placed(&id).await), ["US licence"]);
     // And through the API, the answer to the PATCH already reflects it.
@@ -519,7 +520,7 @@ async fn concurrent_group_writes_leave_placement_right(db: Db) {
     let members_of = |round: usize, group: usize| -> Vec<String> {
         // A different mix each round, with users leaving both groups at once now and then.
         (0..USERS)
-            .filter(|i| (round * 7 + i * 5 + group * 3) % 4 < 2 - (round % 3 == 0) as usize)
+            .filter(|i| (round * 7 + i * 5 + group * 3) % 4 < 2 - usize::from(round.is_multiple_of(3)))
             .map(|i| users[i].clone())
             .collect()
     };

@@ -40,9 +40,6 @@ fn columns(res: &Value) -> Result<GroupColumns, ScimError> {
     })
 }
 
-/// What a group write's planner is.
-type GroupPlanner = Box<dyn Fn(&crate::store::Touched) -> crate::mappings::Placement + Send + Sync>;
-
 /// The members in one list and not the other (those a replacement adds or removes).
 fn changed(before: Vec<String>, after: Vec<String>) -> Vec<String> {
     let before_set: std::collections::HashSet<&String> = before.iter().collect();
@@ -207,9 +204,10 @@ impl Scim<'_> {
         Ok(out)
     }
 
-    /// The mapping rules' planner for a group write (`None`: nothing to place in this tenant).
-    async fn planner(&self) -> Result<Option<GroupPlanner>, ScimError> {
-        crate::mappings::group_planner(self.store, self.tenant).await.map_err(scim_error)
+    /// The mapping rules, ready to place users inside a user or group write's transaction
+    /// (`None`: nothing to place in this tenant).
+    pub(crate) async fn planner(&self) -> Result<Option<crate::mappings::BoxedPlanner>, ScimError> {
+        crate::mappings::write_planner(self.store, self.tenant).await.map_err(scim_error)
     }
 
     /// The ids of a group's current members (users and groups).

@@ -139,9 +139,9 @@ impl Scim<'_> {
         let cols = columns(&res)?;
         let id = uuid::Uuid::new_v4().to_string();
         let data = serde_json::to_string(&res).map_err(json_error)?;
-        let placement = self.plan(&id, &res).await?;
+        let planner = self.planner().await?;
         let now = now_ms();
-        match self.store.tenant(self.tenant).insert_user(&id, &cols, "scim", &data, now, &placement).await {
+        match self.store.tenant(self.tenant).insert_user(&id, &cols, "scim", &data, now, planner.as_deref()).await {
             Ok(()) => {}
             Err(DomainError::Conflict(_)) => return Err(self.conflict(&cols.user_name).await),
             Err(e) => return Err(scim_error(e)),
@@ -245,16 +245,15 @@ impl Scim<'_> {
         Err(ScimError::status(409, "the resource is being changed by other requests; try again"))
     }
 
-    /// Where the mapping rules put this user as it is about to be written.
-    async fn plan(&self, id: &str, res: &Value) -> Result<crate::mappings::Placement, ScimError> {
-        crate::mappings::plan(self.store, self.tenant, id, res).await.map_err(scim_error)
-    }
-
     async fn write_user(&self, row: &UserRow, res: &Value) -> Result<bool, ScimError> {
         let cols = columns(res)?;
         let data = serde_json::to_string(res).map_err(json_error)?;
-        let placement = self.plan(&row.id, res).await?;
-        match self.store.tenant(self.tenant).update_user(&row.id, &cols, &data, row.version, now_ms(), &placement).await
+        let planner = self.planner().await?;
+        match self
+            .store
+            .tenant(self.tenant)
+            .update_user(&row.id, &cols, &data, row.version, now_ms(), planner.as_deref())
+            .await
         {
             Ok(written) => Ok(written),
             Err(DomainError::Conflict(_)) => Err(self.conflict(&cols.user_name).await),

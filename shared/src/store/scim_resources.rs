@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::mappings::{apply_placement, lock_placement, place_touched, Placement, Planner};
+use super::mappings::{lock_placement, place_touched, Planner};
 use super::scans::ScanConnection;
 use super::scim_sql::{Arg, Dialect, Sql};
 use super::{unique_violation, with_pool, Backend, TenantStore, Unique};
@@ -253,8 +253,9 @@ impl TenantStore<'_> {
 
     // ----- users -----
 
-    /// Inserts a user and, in the same transaction, the rule memberships planned for it;
-    /// `Conflict` if the userName is taken in this tenant.
+    /// Inserts a user and, in the same transaction (under the tenant's placement lock), places
+    /// it by the mapping rules (`planner`; `None` when the tenant has nothing to place: then the
+    /// insert is one statement); `Conflict` if the userName is taken in this tenant.
     pub async fn insert_user(
         &self,
         id: &str,
@@ -262,8 +263,10 @@ impl TenantStore<'_> {
         source: &str,
         data: &str,
         now_ms: i64,
-        placement: &Placement,
+        planner: Option<Planner<'_>>,
     ) -> DomainResult<()> {
+        let data_out = self.data_out();
+        let touched = [id.to_string()];
         let sql = format!(
             "INSERT INTO scim_users (tenant_id, id, user_name, user_name_norm, external_id, display_name_norm, primary_email_norm, active, source, data, version, created_at, updated_at, sort_name, search_text) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {}, 1, $11, $11, $12, $13)",
@@ -284,14 +287,15 @@ impl TenantStore<'_> {
                 .bind(now_ms)
                 .bind(&cols.sort_name)
                 .bind(&cols.search_text);
-            if placement.is_empty() {
+            if planner.is_none() {
                 // Nothing to place: one statement, no transaction to open.
                 insert.execute(p).await.map_err(map_user_conflict)?;
                 return DomainResult::Ok(());
             }
             let mut tx = p.begin().await?;
+            lock_placement!(tx, self.store, self.id.as_str(), true);
             insert.execute(&mut *tx).await.map_err(map_user_conflict)?;
-            apply_placement!(tx, self.id.as_str(), placement, now_ms);
+            place_touched!(tx, self.id.as_str(), data_out, planner, &touched, now_ms);
             tx.commit().await?;
             DomainResult::Ok(())
         })
@@ -410,8 +414,10 @@ impl TenantStore<'_> {
         data: &str,
         expected_version: i64,
         now_ms: i64,
-        placement: &Placement,
+        planner: Option<Planner<'_>>,
     ) -> DomainResult<bool> {
+        let data_out = self.data_out();
+        let touched = [id.to_string()];
         let sql = format!(
             "UPDATE scim_users SET user_name = $1, user_name_norm = $2, external_id = $3, display_name_norm = $4, primary_email_norm = $5, \
              active = $6, data = {}, version = version + 1, updated_at = $8, sort_name = $12, search_text = $13 \
@@ -433,18 +439,21 @@ impl TenantStore<'_> {
                 .bind(expected_version)
                 .bind(&cols.sort_name)
                 .bind(&cols.search_text);
-            if placement.is_empty() {
+            if planner.is_none() {
                 let n = update.execute(p).await.map_err(map_user_conflict)?.rows_affected();
                 return DomainResult::Ok(n > 0);
             }
             let mut tx = p.begin().await?;
+            lock_placement!(tx, self.store, self.id.as_str(), true);
             let n = update.execute(&mut *tx).await.map_err(map_user_conflict)?.rows_affected();
             if n == 0 {
-                // Someone else wrote first: the placement was planned for the old version.
+                // Someone else wrote first.
                 tx.rollback().await?;
                 return Ok(false);
             }
-            apply_placement!(tx, self.id.as_str(), placement, now_ms);
+            // Planned inside the transaction, from the user as written and the IdP groups and
+            // rule memberships as the lock leaves them.
+            place_touched!(tx, self.id.as_str(), data_out, planner, &touched, now_ms);
             tx.commit().await?;
             DomainResult::Ok(true)
         })
