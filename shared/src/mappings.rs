@@ -574,14 +574,14 @@ async fn place_batch(store: &Store, tenant: &TenantId, placer: &Placer, ids: &[S
         let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
         let actor = crate::activity::Actor { kind: "rules", name: "Mapping rules".into() };
         for (user, (gained, lost)) in &changes {
+            let listed =
+                |groups: &[String]| groups.iter().map(|g| format!("“{}”", name(g))).collect::<Vec<_>>().join(", ");
             let mut parts = Vec::new();
             if !gained.is_empty() {
-                let list: Vec<String> = gained.iter().map(|g| format!("“{}”", name(g))).collect();
-                parts.push(format!("placed in user group {} by the mapping rules", list.join(", ")));
+                parts.push(format!("placed in user group {} by the mapping rules", listed(gained)));
             }
             if !lost.is_empty() {
-                let list: Vec<String> = lost.iter().map(|g| format!("“{}”", name(g))).collect();
-                parts.push(format!("taken out of user group {} (no rule places them there now)", list.join(", ")));
+                parts.push(format!("taken out of user group {} (no rule places them there now)", listed(lost)));
             }
             crate::activity::record_each(store, tenant, &actor, "User", std::slice::from_ref(user), &parts.join("; "))
                 .await;

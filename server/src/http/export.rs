@@ -9,8 +9,10 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use roster_shared::directory::CsvExport;
 use roster_shared::dto::{ConsoleRole, UserFilter, UserQuery, UserSort};
+use roster_shared::error::DomainResult;
 use roster_shared::ids::{AccountId, TenantId};
 use roster_shared::services::Services;
+use roster_shared::store::Store;
 use serde::Deserialize;
 use tower_sessions::Session;
 
@@ -82,30 +84,63 @@ pub async fn users_csv(services: Services, session: Session, Query(p): Query<Exp
         role: roster_shared::dto::GroupRole::parse(&p.role),
         idp_group: None,
     };
-    // Streamed a chunk at a time (a million users never sit in memory). The first chunk is
-    // made before answering, so that a failing query still gets a clean 500; a failure later
-    // aborts the download rather than ending it early as if the file were complete.
-    let mut export = CsvExport::new(q, MAX_EXPORT_ROWS);
+    stream_csv("users.csv", CsvExport::new(q, MAX_EXPORT_ROWS), services, tenant).await
+}
+
+/// An export that yields its CSV a chunk at a time (the header first), `None` at the end.
+trait Chunks: Send + 'static {
+    fn next_chunk<'a>(
+        &'a mut self,
+        store: &'a Store,
+        tenant: &'a TenantId,
+    ) -> impl std::future::Future<Output = DomainResult<Option<String>>> + Send + 'a;
+}
+
+impl Chunks for CsvExport {
+    fn next_chunk<'a>(
+        &'a mut self,
+        store: &'a Store,
+        tenant: &'a TenantId,
+    ) -> impl std::future::Future<Output = DomainResult<Option<String>>> + Send + 'a {
+        CsvExport::next_chunk(self, store, tenant)
+    }
+}
+
+impl Chunks for roster_shared::activity::CsvExport {
+    fn next_chunk<'a>(
+        &'a mut self,
+        store: &'a Store,
+        tenant: &'a TenantId,
+    ) -> impl std::future::Future<Output = DomainResult<Option<String>>> + Send + 'a {
+        roster_shared::activity::CsvExport::next_chunk(self, store, tenant)
+    }
+}
+
+/// Streams an export a chunk at a time (a million rows never sit in memory). The first chunk is
+/// made before answering, so that a failing query still gets a clean 500; a failure later
+/// aborts the download rather than ending it early as if the file were complete.
+async fn stream_csv(name: &str, mut export: impl Chunks, services: Services, tenant: TenantId) -> Response {
     let first = match export.next_chunk(&services.store, &tenant).await {
         Ok(first) => first.unwrap_or_default(),
         Err(e) => {
-            tracing::error!("export: {e}");
+            tracing::error!("{name} export: {e}");
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
-    let rest = futures_util::stream::unfold(Some((export, services, tenant)), |state| async move {
-        let (mut export, services, tenant) = state?;
+    let label = name.to_string();
+    let rest = futures_util::stream::unfold(Some((export, services, tenant, label)), |state| async move {
+        let (mut export, services, tenant, label) = state?;
         match export.next_chunk(&services.store, &tenant).await {
-            Ok(Some(chunk)) => Some((Ok(chunk), Some((export, services, tenant)))),
+            Ok(Some(chunk)) => Some((Ok(chunk), Some((export, services, tenant, label)))),
             Ok(None) => None,
             Err(e) => {
-                tracing::error!("export stopped: {e}");
+                tracing::error!("{label} export stopped: {e}");
                 Some((Err(std::io::Error::other("the export stopped; download it again")), None))
             }
         }
     });
     let body = futures_util::stream::once(async move { Ok::<_, std::io::Error>(first) }).chain(rest);
-    csv("users.csv", Body::from_stream(body))
+    csv(name, Body::from_stream(body))
 }
 
 /// The activity page's filters, from the query string.
@@ -153,27 +188,7 @@ pub async fn activity_csv(services: Services, session: Session, Query(p): Query<
         changes_only: false,
         search: p.search,
     };
-    let mut export = roster_shared::activity::CsvExport::new(&q, MAX_EXPORT_ROWS);
-    let first = match export.next_chunk(&services.store, &tenant).await {
-        Ok(first) => first.unwrap_or_default(),
-        Err(e) => {
-            tracing::error!("activity export: {e}");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
-    };
-    let rest = futures_util::stream::unfold(Some((export, services, tenant)), |state| async move {
-        let (mut export, services, tenant) = state?;
-        match export.next_chunk(&services.store, &tenant).await {
-            Ok(Some(chunk)) => Some((Ok(chunk), Some((export, services, tenant)))),
-            Ok(None) => None,
-            Err(e) => {
-                tracing::error!("activity export stopped: {e}");
-                Some((Err(std::io::Error::other("the export stopped; download it again")), None))
-            }
-        }
-    });
-    let body = futures_util::stream::once(async move { Ok::<_, std::io::Error>(first) }).chain(rest);
-    csv("activity.csv", Body::from_stream(body))
+    stream_csv("activity.csv", roster_shared::activity::CsvExport::new(&q, MAX_EXPORT_ROWS), services, tenant).await
 }
 
 /// `GET /export/users-template.csv`.
