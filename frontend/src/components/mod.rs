@@ -4,4 +4,5 @@ pub mod copy;
 pub mod format;
 pub mod layout;
 pub mod notice;
+pub mod pager;
 pub mod password_input;

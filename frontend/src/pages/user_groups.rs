@@ -16,6 +16,7 @@ use crate::api::users::list_users;
 use crate::components::format::date;
 use crate::components::layout::NavRefresh;
 use crate::components::notice::{ErrorNotice, SuccessNotice};
+use crate::components::pager::{page_count, PageButtons};
 use crate::error::UiError;
 
 /// `/user-groups`.
@@ -329,7 +330,7 @@ fn Members(
                 };
                 let (total, current, size) = (page.total, page.page, page.page_size);
                 let rows = page.rows;
-                let pages = ((total + i64::from(size) - 1) / i64::from(size)).max(1);
+                let pages = page_count(total, size);
                 if rows.is_empty() {
                     view! { <p class="empty">"No members yet."</p> }.into_any()
                 } else {
@@ -346,13 +347,7 @@ fn Members(
                             }).collect_view()}
                         </ul>
                         {(pages > 1).then(|| view! {
-                            <div class="pager">
-                                <button type="button" class="btn btn-ghost btn-small" disabled={current <= 1}
-                                    on:click=move |_| member_page.set(current.saturating_sub(1).max(1))>"Previous"</button>
-                                <span class="muted small">" Page " {current} " of " {pages} " "</span>
-                                <button type="button" class="btn btn-ghost btn-small" disabled={i64::from(current) >= pages}
-                                    on:click=move |_| member_page.set(current + 1)>"Next"</button>
-                            </div>
+                            <div class="pager"><PageButtons current pages page=member_page/></div>
                         })}
                     }.into_any()
                 }

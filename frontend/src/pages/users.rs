@@ -14,6 +14,7 @@ use crate::api::users::list_users;
 use crate::components::format::{date, datetime, encode};
 use crate::components::layout::NavRefresh;
 use crate::components::notice::{ErrorNotice, SuccessNotice};
+use crate::components::pager::{page_count, PageButtons};
 
 /// All users.
 #[component]
@@ -343,7 +344,7 @@ fn Table(
     let total = page.total;
     let first = i64::from(page.page - 1) * i64::from(page.page_size) + 1;
     let last = first + page.rows.len() as i64 - 1;
-    let pages = ((total + i64::from(page.page_size) - 1) / i64::from(page.page_size)).max(1);
+    let pages = page_count(total, page.page_size);
     let current = page.page;
     view! {
         <div class="card table-card">
@@ -380,13 +381,7 @@ fn Table(
             </div>
             <div class="pager">
                 <span class="muted small" data-testid="users-range">{format!("{first}–{last} of {total}")}</span>
-                <div>
-                    <button type="button" class="btn btn-ghost btn-small" disabled={current <= 1}
-                        on:click=move |_| page_signal.set(current.saturating_sub(1).max(1))>"Previous"</button>
-                    <span class="muted small">" Page " {current} " of " {pages} " "</span>
-                    <button type="button" class="btn btn-ghost btn-small" disabled={i64::from(current) >= pages}
-                        on:click=move |_| page_signal.set(current + 1)>"Next"</button>
-                </div>
+                <div><PageButtons current pages page=page_signal/></div>
             </div>
         </div>
     }
