@@ -8,6 +8,7 @@ mod auth;
 mod bulk;
 mod discovery;
 mod oauth;
+mod panics;
 mod resources;
 mod response;
 
@@ -86,6 +87,8 @@ pub fn router(services: Services, limits: ScimLimits) -> Router {
         .route("/Bulk", post(bulk::bulk))
         .fallback(response::not_found)
         .method_not_allowed_fallback(response::method_not_allowed)
+        // Inside the activity middleware: a panic becomes an answer it records.
+        .layer(axum::middleware::from_fn(panics::catch))
         .layer(axum::middleware::from_fn_with_state(state, auth::authenticate))
         // The token endpoint authenticates the OAuth client itself.
         .route("/oauth/token", post(oauth::token).layer(axum::Extension(oauth::GrantLimiter::new())))
