@@ -16,3 +16,17 @@ export function dashboardApi(page: Page): (name: string, data: unknown) => Promi
   return (name, data) =>
     page.request.post(`/api/${name}`, { data, headers: { 'sec-fetch-site': 'same-origin', Accept: 'application/json' } });
 }
+
+/**
+ * Collects every console error and warning and every uncaught error of the page: a page whose
+ * hydration panicked still looks complete (and still sets data-hydrated), so specs assert this
+ * list is empty.
+ */
+export function strictConsole(page: Page): string[] {
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text().slice(0, 300)}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message.slice(0, 300)}`));
+  return problems;
+}

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { expect, test, type Page } from '@playwright/test';
-import { dashboardApi, roster } from './helpers';
+import { dashboardApi, roster, strictConsole } from './helpers';
 
 // Every page of the dashboard and of the support console, loaded again and again while the
 // machine is busy: each load must hydrate without a single console error, page error or
@@ -9,17 +9,8 @@ import { dashboardApi, roster } from './helpers';
 
 const PASSWORD = 'correct horse battery staple';
 const SCIM_JSON = 'application/scim+json';
+const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 const RELOADS = Number(process.env.ROSTER_E2E_RELOADS ?? 3);
-
-/** Collects every console error and warning and every uncaught error of the page. */
-function strict(page: Page): string[] {
-  const problems: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text().slice(0, 300)}`);
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message.slice(0, 300)}`));
-  return problems;
-}
 
 /** Two busy loops for the length of a test: hydration must not depend on a quiet machine. */
 function burnCpu(): ChildProcess[] {
@@ -47,7 +38,7 @@ async function loadAndClick(page: Page, path: string, link: string, expectUrl: R
 
 test('every page hydrates cleanly on every load under load, and answers a click', async ({ page, request }) => {
   test.setTimeout(240_000);
-  const problems = strict(page);
+  const problems = strictConsole(page);
   const stamp = `${Date.now()}${Math.floor(Math.random() * 1e6)}`;
 
   await page.goto('/sign-up');
@@ -68,27 +59,33 @@ test('every page hydrates cleanly on every load under load, and answers a click'
     const u = await request.post(`${made.scim_base_url}/Users`, {
       headers,
       data: {
-        schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+        schemas: ['urn:ietf:params:scim:schemas:core:2.0:User', ENTERPRISE],
         userName: `${name}-${stamp}@hydra.test`,
         name: { givenName: name, familyName: 'Hopper' },
         emails: [{ value: `${name}-${stamp}@hydra.test`, primary: true }],
+        // Attributes, so that the rule form's picker of values renders too.
+        addresses: [{ type: 'work', country: name === 'linus' ? 'FI' : 'US' }],
+        [ENTERPRISE]: { department: name === 'grace' ? 'Engineering' : 'Sales' },
       },
     });
     expect(u.status()).toBe(201);
     ids.push((await u.json()).id);
   }
-  await request.post(`${made.scim_base_url}/Groups`, {
+  const idpGroup = await (await request.post(`${made.scim_base_url}/Groups`, {
     headers,
     data: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'Engineering', members: [{ value: ids[0] }] },
-  });
+  })).json();
   const group = await (await api('user_group_create', { input: { name: 'Engineers', description: 'Builders', role: 'member' } })).json();
   expect((await api('user_group_assign', { group_id: group.id, user_ids: [ids[0], ids[1]] })).status()).toBe(200);
+  // A rule written with a friendly name: the mappings banner and the rules table render with data.
+  const rule = { id: '', condition: { kind: 'attribute', filter: 'department eq "Sales"' }, user_group_id: group.id, enabled: true };
+  expect((await api('mapping_rule_create', { rule })).status()).toBe(200);
   const tenant = (await (await api('viewer', {})).json()).tenant.id as string;
   problems.length = 0;
 
   const burners = burnCpu();
   try {
-    const admin = ['/', '/scim', '/users', `/users/${ids[0]}`, '/users/new', '/users/import', '/unassigned', '/user-groups', `/user-groups/${group.id}`, '/mappings', '/activity'];
+    const admin = ['/', '/scim', '/users', `/users?idp_group=${idpGroup.id}`, `/users/${ids[0]}`, '/users/new', '/users/import', '/unassigned', '/user-groups', `/user-groups/${group.id}`, '/mappings', '/activity'];
     for (let round = 0; round < RELOADS; round++) {
       for (const path of admin) {
         const [link, url] = path === '/activity' ? ['Users', /\/users$/] : ['Activity', /\/activity$/];

@@ -1,6 +1,7 @@
 // The dashboard's main actions without JavaScript, and a click before hydration: the forms are
 // real forms, so the browser posts them itself and gets the page back with the new state.
 import { expect, test, type Page } from '@playwright/test';
+import { strictConsole } from './helpers';
 
 const PASSWORD = 'correct horse battery staple';
 const SCIM_JSON = 'application/scim+json';
@@ -8,14 +9,6 @@ const SHOTS = process.env.ROSTER_SCREENSHOTS;
 
 async function shot(page: Page, name: string) {
   if (SHOTS) await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
-}
-
-/** Fails the test on any console error or page error (a broken page can still look complete). */
-function strict(page: Page, errors: string[]) {
-  page.on('console', (m) => {
-    if (m.type() === 'error' || /hydrat/i.test(m.text())) errors.push(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
 }
 
 async function signUp(page: Page, org: string) {
@@ -36,8 +29,7 @@ test.describe('without JavaScript', () => {
     page,
     request,
   }) => {
-    const errors: string[] = [];
-    strict(page, errors);
+    const errors = strictConsole(page);
     await signUp(page, `NoScript ${Date.now()}`);
 
     // SCIM: the switch is a form.
@@ -124,8 +116,7 @@ test.describe('without JavaScript', () => {
 });
 
 test('a click before the page is hydrated is not lost', async ({ page }) => {
-  const errors: string[] = [];
-  strict(page, errors);
+  const errors = strictConsole(page);
   await signUp(page, `Early ${Date.now()}`);
 
   // Hold the dashboard's wasm until the switch has been clicked.

@@ -1,5 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-import { dashboardApi, roster } from './helpers';
+import { dashboardApi, roster, strictConsole } from './helpers';
 
 // At the width of a phone (390 px), no page of the dashboard scrolls sideways, and the
 // navigation sits behind a menu button.
@@ -10,10 +10,13 @@ const SHOTS = process.env.ROSTER_SCREENSHOTS;
 
 test.use({ viewport: { width: 390, height: 844 } });
 
-/** Loads `path` and checks that nothing makes the page wider than the phone. */
-async function fits(page: Page, path: string) {
+/** Loads `path` and checks that it hydrates without a console error and that nothing makes
+ * the page wider than the phone. */
+async function fits(page: Page, path: string, problems: string[]) {
   await page.goto(path);
   await expect(page.locator('body'), path).toHaveAttribute('data-hydrated', 'true', { timeout: 30_000 });
+  await page.waitForLoadState('networkidle');
+  expect(problems, `${path}: console`).toEqual([]);
   const overflow = await page.evaluate(() => {
     const doc = document.documentElement;
     // Elements past the right edge that no scrolling ancestor clips: the ones that widen the page.
@@ -41,6 +44,7 @@ async function fits(page: Page, path: string) {
 
 test('every page fits a 390 px phone, and the navigation opens from a menu button', async ({ page, request }) => {
   const stamp = `${Date.now()}${Math.floor(Math.random() * 1e6)}`;
+  const problems = strictConsole(page);
   await page.goto('/sign-up');
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
   await page.getByLabel('Organization name').fill(`Pocket ${stamp}`);
@@ -63,9 +67,15 @@ test('every page fits a 390 px phone, and the navigation opens from a menu butto
   });
   const uid = (await u.json()).id as string;
   const group = await (await api('user_group_create', { input: { name: 'Engineers', description: '', role: 'member' } })).json();
+  const idpGroup = await (await request.post(`${made.scim_base_url}/Groups`, {
+    headers: { Authorization: `Bearer ${made.secret}`, 'Content-Type': 'application/scim+json' },
+    data: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'Research and Development (all sites)', members: [{ value: uid }] },
+  })).json();
+  const rule = { id: '', condition: { kind: 'attribute', filter: 'department eq "Research and Development"' }, user_group_id: group.id, enabled: true };
+  expect((await api('mapping_rule_create', { rule })).status()).toBe(200);
 
-  const admin = ['/', '/scim', '/users', `/users/${uid}`, '/users/new', '/users/import', '/unassigned', '/user-groups', `/user-groups/${group.id}`, '/mappings', '/activity'];
-  for (const path of admin) await fits(page, path);
+  const admin = ['/', '/scim', '/users', `/users?idp_group=${idpGroup.id}`, `/users/${uid}`, '/users/new', '/users/import', '/unassigned', '/user-groups', `/user-groups/${group.id}`, '/mappings', '/activity'];
+  for (const path of admin) await fits(page, path, problems);
   // The navigation is behind the menu button.
   await page.goto('/');
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true', { timeout: 30_000 });
@@ -83,13 +93,13 @@ test('every page fits a 390 px phone, and the navigation opens from a menu butto
   roster(['staff', 'create', '--email', staffEmail, '--name', 'Sam Support', '--password-stdin'], `${PASSWORD}\n`);
   await page.getByRole('button', { name: 'Sign out' }).click();
   await expect(page).toHaveURL(/\/sign-in$/);
-  await fits(page, '/sign-in');
+  await fits(page, '/sign-in', problems);
   await page.getByLabel('Work email').fill(staffEmail);
   await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page).toHaveURL(/\/support$/);
   const t = `/support/t/${tenant}`;
   for (const path of ['/support', t, `${t}/users`, `${t}/users/${uid}`, `${t}/unassigned`, `${t}/groups`, `${t}/mappings`, `${t}/activity`]) {
-    await fits(page, path);
+    await fits(page, path, problems);
   }
 });
