@@ -42,7 +42,12 @@ impl Condition {
                 "in IdP group “{}”",
                 idp_groups.iter().find(|(g, _)| g == group_id).map(|(_, n)| n.as_str()).unwrap_or(group_id)
             ),
-            Condition::Attribute { filter } => format!("attributes match {filter}"),
+            // Enterprise attributes by the names admins write (`department`, not its URN path):
+            // the rule reads as it was typed, and the resolver maps it back the same way.
+            Condition::Attribute { filter } => format!(
+                "attributes match {}",
+                filter.replace(&format!("{}:", crate::scim::schema::ENTERPRISE_USER_URN), "")
+            ),
         }
     }
 }
@@ -352,6 +357,11 @@ mod tests {
         assert_eq!(idp("g1").describe(&names), "in IdP group “Engineering”");
         assert_eq!(idp("gone").describe(&names), "in IdP group “gone”");
         assert_eq!(attr("title pr").describe(&names), "attributes match title pr");
+        let resolved = resolve_friendly_names("department eq \"Sales\" and country eq \"US\"").unwrap();
+        assert_eq!(
+            attr(&resolved).describe(&names),
+            "attributes match department eq \"Sales\" and addresses.country eq \"US\""
+        );
     }
 
     #[test]

@@ -107,16 +107,20 @@ fn IdpGroupNotice(id: String) -> impl IntoView {
         <div class="notice notice-info" data-testid="idp-group-filter">
             <span class="notice-icon notice-icon-info" aria-hidden="true">"i"</span>
             <span>
-                "Direct members of the identity provider group “"
+                "Direct members of the identity provider group "
+                // The name in an element of its own: a bare text next to the sentence's text
+                // merges with it in the served HTML, and hydration then finds one text node
+                // where it expects two.
                 <Suspense fallback=|| ()>
                     {move || {
                         let id = id.clone();
                         Suspend::new(async move {
-                            groups.await.ok().and_then(|gs| gs.into_iter().find(|(g, _)| *g == id)).map(|(_, n)| n).unwrap_or(id)
+                            let name = groups.await.ok().and_then(|gs| gs.into_iter().find(|(g, _)| *g == id)).map(|(_, n)| n).unwrap_or(id);
+                            view! { <strong>"“" {name} "”"</strong> }
                         })
                     }}
                 </Suspense>
-                "”. " <a href="/users">"Show everyone"</a>
+                ". " <a href="/users">"Show everyone"</a>
             </span>
         </div>
     }

@@ -181,7 +181,7 @@ pub fn GroupsTab() -> impl IntoView {
                                     view! { <p class="empty">"The IdP has pushed no group."</p> }.into_any()
                                 } else {
                                     view! {
-                                        <table class="table" data-testid="scim-groups">
+                                        <div class="table-wrap"><table class="table" data-testid="scim-groups">
                                             <thead><tr><th>"Name"</th><th>"Members"</th><th>"Updated"</th></tr></thead>
                                             <tbody>{scim.into_iter().map(|g| view! {
                                                 <tr>
@@ -192,7 +192,7 @@ pub fn GroupsTab() -> impl IntoView {
                                                     <td class="nowrap">{datetime(g.updated_at_ms)}</td>
                                                 </tr>
                                             }).collect_view()}</tbody>
-                                        </table>
+                                        </table></div>
                                     }.into_any()
                                 }}
                             </section>
@@ -202,7 +202,7 @@ pub fn GroupsTab() -> impl IntoView {
                                     view! { <p class="empty">"No user group: every user is unassigned."</p> }.into_any()
                                 } else {
                                     view! {
-                                        <table class="table" data-testid="support-user-groups">
+                                        <div class="table-wrap"><table class="table" data-testid="support-user-groups">
                                             <thead><tr><th>"Name"</th><th>"Role"</th><th>"Members"</th></tr></thead>
                                             <tbody>{user_groups.into_iter().map(|g| view! {
                                                 <tr>
@@ -212,7 +212,7 @@ pub fn GroupsTab() -> impl IntoView {
                                                     <td class="num">{g.member_count}</td>
                                                 </tr>
                                             }).collect_view()}</tbody>
-                                        </table>
+                                        </table></div>
                                     }.into_any()
                                 }}
                             </section>
@@ -260,7 +260,7 @@ pub fn MappingsTab() -> impl IntoView {
                                 view! { <p class="empty">"No mapping rule: users are placed only by admins (and the default group)."</p> }.into_any()
                             } else {
                                 view! {
-                                    <table class="table" data-testid="support-rules">
+                                    <div class="table-wrap"><table class="table" data-testid="support-rules">
                                         <thead><tr><th>"#"</th><th>"When a user is…"</th><th>"User group"</th><th>"State"</th></tr></thead>
                                         <tbody>{m.rules.into_iter().enumerate().map(|(i, r)| view! {
                                             <tr>
@@ -270,7 +270,7 @@ pub fn MappingsTab() -> impl IntoView {
                                                 <td>{if r.enabled { view! { <span class="badge badge-ok">"On"</span> }.into_any() } else { view! { <span class="badge badge-muted">"Off"</span> }.into_any() }}</td>
                                             </tr>
                                         }).collect_view()}</tbody>
-                                    </table>
+                                    </table></div>
                                 }.into_any()
                             }}
                         </section>
