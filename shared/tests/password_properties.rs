@@ -96,12 +96,12 @@ proptest! {
         let mode = if put { Mode::Replace { existing: &existing } } else { Mode::Create };
         let out = validate_resource(&body, schema, mode).expect("a body with a password is accepted");
         prop_assert!(!out.to_string().contains(&secret), "kept: {out}");
-        let recorded = roster_shared::activity::redacted_body(body.to_string().as_bytes()).unwrap_or_default();
+        let recorded = roster_shared::service::activity::redacted_body(body.to_string().as_bytes()).unwrap_or_default();
         prop_assert!(!recorded.contains(&secret), "logged: {recorded}");
         // Inside a Bulk request too.
         let bulk = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
             "Operations": [{"method": "POST", "path": "/Users", "bulkId": "a", "data": body}]});
-        let recorded = roster_shared::activity::redacted_body(bulk.to_string().as_bytes()).unwrap_or_default();
+        let recorded = roster_shared::service::activity::redacted_body(bulk.to_string().as_bytes()).unwrap_or_default();
         prop_assert!(!recorded.contains(&secret), "logged in bulk: {recorded}");
     }
 
@@ -112,11 +112,11 @@ proptest! {
         let out = apply(stored(), &ops, ResourceSchema::user()).expect("a PATCH with a password applies");
         prop_assert!(!out.to_string().contains(&secret), "kept: {out}");
         prop_assert_eq!(out["title"].as_str(), Some("Lead"), "the rest of the request still applies");
-        let recorded = roster_shared::activity::redacted_body(text.as_bytes()).unwrap_or_default();
+        let recorded = roster_shared::service::activity::redacted_body(text.as_bytes()).unwrap_or_default();
         prop_assert!(!recorded.contains(&secret), "logged: {recorded}");
         let bulk = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
             "Operations": [{"method": "PATCH", "path": "/Users/1", "data": body}]});
-        let recorded = roster_shared::activity::redacted_body(bulk.to_string().as_bytes()).unwrap_or_default();
+        let recorded = roster_shared::service::activity::redacted_body(bulk.to_string().as_bytes()).unwrap_or_default();
         prop_assert!(!recorded.contains(&secret), "logged in bulk: {recorded}");
     }
 }

@@ -11,14 +11,14 @@ use crate::error::UiError;
 pub async fn list_activity(query: ActivityQuery) -> Result<ActivityPage, UiError> {
     let admin = super::ctx::require_admin().await?;
     admin.services.activity.flush().await;
-    Ok(roster_shared::activity::list(&admin.services.store, &admin.tenant, &query).await?)
+    Ok(roster_shared::service::activity::list(&admin.services.store, &admin.tenant, &query).await?)
 }
 
 /// One record.
 #[server(prefix = "/api", endpoint = "activity_record", input = Json)]
 pub async fn activity_record(id: i64) -> Result<ActivityView, UiError> {
     let admin = super::ctx::require_admin().await?;
-    roster_shared::activity::get(&admin.services.store, &admin.tenant, id)
+    roster_shared::service::activity::get(&admin.services.store, &admin.tenant, id)
         .await?
         .ok_or_else(|| UiError::Invalid("This activity record does not exist (it may have expired).".into()))
 }

@@ -8,7 +8,7 @@ use crate::error::UiError;
 /// Creates an organization and its first admin, and signs the admin in.
 #[server(prefix = "/api", endpoint = "sign_up")]
 pub async fn sign_up(organization: String, name: String, email: String, password: String) -> Result<(), UiError> {
-    use roster_shared::accounts;
+    use roster_shared::service::accounts;
 
     use super::ctx;
 
@@ -25,7 +25,7 @@ pub async fn sign_up(organization: String, name: String, email: String, password
 /// Signs in with email and password.
 #[server(prefix = "/api", endpoint = "sign_in")]
 pub async fn sign_in(email: String, password: String) -> Result<(), UiError> {
-    use roster_shared::accounts;
+    use roster_shared::service::accounts;
 
     use super::ctx;
 

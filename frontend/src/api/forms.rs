@@ -23,14 +23,14 @@ use crate::error::UiError;
 pub async fn scim_switch(enabled: String) -> Result<(), UiError> {
     let admin = super::ctx::require_admin().await?;
     let on = flag(&enabled)?;
-    Ok(roster_shared::scim_setup::set_enabled(&admin.services.store, &admin.tenant, &admin.actor, on).await?)
+    Ok(roster_shared::service::scim_setup::set_enabled(&admin.services.store, &admin.tenant, &admin.actor, on).await?)
 }
 
 /// Makes a credential: `kind` (`bearer`, `basic`, `oauth_client`), `name`, `expires` (days, or
 /// `never`).
 #[server(prefix = "/api", endpoint = "form/credential_create")]
 pub async fn credential_create(name: String, kind: String, expires: Option<String>) -> Result<NewSecret, UiError> {
-    use roster_shared::scim_setup::{self, CredentialKind};
+    use roster_shared::service::scim_setup::{self, CredentialKind};
     let admin = super::ctx::require_admin().await?;
     let kind = CredentialKind::parse(&kind).ok_or_else(|| UiError::Invalid("Unknown kind of credential.".into()))?;
     let days = match (kind, expires.as_deref().map(str::trim)) {
@@ -58,14 +58,14 @@ pub async fn credential_create(name: String, kind: String, expires: Option<Strin
 #[server(prefix = "/api", endpoint = "form/credential_revoke")]
 pub async fn credential_revoke(id: String) -> Result<(), UiError> {
     let admin = super::ctx::require_admin().await?;
-    Ok(roster_shared::scim_setup::revoke(&admin.services.store, &admin.tenant, &admin.actor, &id).await?)
+    Ok(roster_shared::service::scim_setup::revoke(&admin.services.store, &admin.tenant, &admin.actor, &id).await?)
 }
 
 /// Makes a credential like an existing one (the old one keeps working until revoked).
 #[server(prefix = "/api", endpoint = "form/credential_rotate")]
 pub async fn credential_rotate(id: String) -> Result<NewSecret, UiError> {
     let admin = super::ctx::require_admin().await?;
-    let secret = roster_shared::scim_setup::rotate(
+    let secret = roster_shared::service::scim_setup::rotate(
         &admin.services.store,
         &admin.tenant,
         &admin.services.public_url,
@@ -97,7 +97,7 @@ pub async fn user_group_create(
     let admin = super::ctx::require_admin().await?;
     let role = GroupRole::parse(&role).ok_or_else(|| UiError::Invalid("Choose a role.".into()))?;
     let input = UserGroupInput { name, description: description.unwrap_or_default(), role };
-    Ok(roster_shared::user_groups::create(&admin.services.store, &admin.tenant, &admin.actor, &input).await?)
+    Ok(roster_shared::service::user_groups::create(&admin.services.store, &admin.tenant, &admin.actor, &input).await?)
 }
 
 /// Puts the ticked users (`user_ids[]`) in a user group.
@@ -111,8 +111,14 @@ pub async fn user_group_assign(group_id: String, user_ids: Option<Vec<String>>) 
     if group_id.trim().is_empty() {
         return Err(UiError::Invalid("Choose the user group to assign them to.".into()));
     }
-    Ok(roster_shared::user_groups::assign(&admin.services.store, &admin.tenant, &admin.actor, &group_id, &user_ids)
-        .await?)
+    Ok(roster_shared::service::user_groups::assign(
+        &admin.services.store,
+        &admin.tenant,
+        &admin.actor,
+        &group_id,
+        &user_ids,
+    )
+    .await?)
 }
 
 /// Adds a mapping rule: `kind` `idp_group` (with `idp_group`) or `attribute` (with `filter`),
@@ -124,7 +130,7 @@ pub async fn mapping_rule_create(
     idp_group: Option<String>,
     filter: Option<String>,
 ) -> Result<String, UiError> {
-    use roster_shared::mapping::{Condition, RuleDef};
+    use roster_shared::rules::{Condition, RuleDef};
     let admin = super::ctx::require_admin().await?;
     let condition = match kind.as_str() {
         "idp_group" => Condition::IdpGroup { group_id: idp_group.unwrap_or_default() },
@@ -132,7 +138,7 @@ pub async fn mapping_rule_create(
         _ => return Err(UiError::Invalid("Choose what the rule matches.".into())),
     };
     let rule = RuleDef { id: String::new(), condition, user_group_id, enabled: true };
-    Ok(roster_shared::mappings::create(&admin.services.store, &admin.tenant, &admin.actor, &rule).await?)
+    Ok(roster_shared::service::mappings::create(&admin.services.store, &admin.tenant, &admin.actor, &rule).await?)
 }
 
 /// The session key of a secret waiting to be shown.

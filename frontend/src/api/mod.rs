@@ -15,10 +15,10 @@ pub(crate) mod ctx {
     use std::net::SocketAddr;
 
     use axum::extract::ConnectInfo;
-    use roster_shared::activity::Actor;
     use roster_shared::dto::{ConsoleRole, Viewer};
     use roster_shared::ids::{AccountId, TenantId};
-    use roster_shared::services::Services;
+    use roster_shared::service::activity::Actor;
+    use roster_shared::service::Services;
     use tower_sessions::Session;
 
     use crate::error::UiError;
@@ -65,7 +65,7 @@ pub(crate) mod ctx {
         let Some(id) = account_id(&session).await? else {
             return Err(UiError::Unauthenticated);
         };
-        roster_shared::accounts::viewer(&services.store, &id).await?.ok_or(UiError::Unauthenticated)
+        roster_shared::service::accounts::viewer(&services.store, &id).await?.ok_or(UiError::Unauthenticated)
     }
 
     /// An organization admin's call: the services, their tenant (from the session, never from
@@ -90,7 +90,7 @@ pub(crate) mod ctx {
                 let actor = Actor::support(&viewer.email);
                 tracing::warn!(staff = %viewer.email, %call, "support staff refused: read-only");
                 if let Some(tenant) = support_tenant(&session().await?).await? {
-                    roster_shared::support::record_refused(&services.store, &tenant, &actor, &call).await;
+                    roster_shared::service::support::record_refused(&services.store, &tenant, &actor, &call).await;
                 }
                 Err(UiError::Forbidden)
             }
@@ -119,11 +119,12 @@ pub(crate) mod ctx {
     /// `resource`) in the tenant's activity.
     pub async fn staff_view(tenant: &str, what: &str, resource: Option<(&str, &str)>) -> Result<StaffView, UiError> {
         let staff = require_staff().await?;
-        let (tenant, _) = roster_shared::support::tenant(&staff.services.store, tenant)
+        let (tenant, _) = roster_shared::service::support::tenant(&staff.services.store, tenant)
             .await
             .map_err(|_| UiError::Invalid("There is no organization with this tenant key.".into()))?;
         session().await?.insert(SUPPORT_TENANT_KEY, tenant.as_str()).await.map_err(session_failed)?;
-        roster_shared::support::record_view(&staff.services.store, &tenant, &staff.actor, what, resource).await;
+        roster_shared::service::support::record_view(&staff.services.store, &tenant, &staff.actor, what, resource)
+            .await;
         Ok(StaffView { services: staff.services, tenant })
     }
 

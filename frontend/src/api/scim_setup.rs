@@ -11,20 +11,22 @@ use crate::error::UiError;
 pub async fn load_scim_setup() -> Result<ScimSetup, UiError> {
     let admin = super::ctx::require_admin().await?;
     admin.services.activity.flush().await;
-    Ok(roster_shared::scim_setup::setup(&admin.services.store, &admin.tenant, &admin.services.public_url).await?)
+    Ok(roster_shared::service::scim_setup::setup(&admin.services.store, &admin.tenant, &admin.services.public_url)
+        .await?)
 }
 
 /// Switches SCIM on or off.
 #[server(prefix = "/api", endpoint = "scim_enable", input = Json)]
 pub async fn set_scim_enabled(enabled: bool) -> Result<(), UiError> {
     let admin = super::ctx::require_admin().await?;
-    Ok(roster_shared::scim_setup::set_enabled(&admin.services.store, &admin.tenant, &admin.actor, enabled).await?)
+    Ok(roster_shared::service::scim_setup::set_enabled(&admin.services.store, &admin.tenant, &admin.actor, enabled)
+        .await?)
 }
 
 /// Makes a credential (`bearer`, `basic` or `oauth_client`); its secret is in the answer, once.
 #[server(prefix = "/api", endpoint = "scim_credential_create", input = Json)]
 pub async fn create_credential(kind: String, name: String, expires_in_days: Option<u32>) -> Result<NewSecret, UiError> {
-    use roster_shared::scim_setup::{self, CredentialKind};
+    use roster_shared::service::scim_setup::{self, CredentialKind};
     let admin = super::ctx::require_admin().await?;
     let kind = CredentialKind::parse(&kind).ok_or_else(|| UiError::Invalid("Unknown kind of credential.".into()))?;
     Ok(scim_setup::create(
@@ -43,14 +45,14 @@ pub async fn create_credential(kind: String, name: String, expires_in_days: Opti
 #[server(prefix = "/api", endpoint = "scim_credential_revoke", input = Json)]
 pub async fn revoke_credential(id: String) -> Result<(), UiError> {
     let admin = super::ctx::require_admin().await?;
-    Ok(roster_shared::scim_setup::revoke(&admin.services.store, &admin.tenant, &admin.actor, &id).await?)
+    Ok(roster_shared::service::scim_setup::revoke(&admin.services.store, &admin.tenant, &admin.actor, &id).await?)
 }
 
 /// A new credential like an existing one; the old keeps working until revoked.
 #[server(prefix = "/api", endpoint = "scim_credential_rotate", input = Json)]
 pub async fn rotate_credential(id: String) -> Result<NewSecret, UiError> {
     let admin = super::ctx::require_admin().await?;
-    Ok(roster_shared::scim_setup::rotate(
+    Ok(roster_shared::service::scim_setup::rotate(
         &admin.services.store,
         &admin.tenant,
         &admin.services.public_url,

@@ -16,14 +16,14 @@ use crate::error::UiError;
 pub async fn support_tenants(query: TenantQuery) -> Result<Vec<TenantOverview>, UiError> {
     let staff = super::ctx::require_staff().await?;
     staff.services.activity.flush().await;
-    Ok(roster_shared::support::tenants(&staff.services.store, &query).await?)
+    Ok(roster_shared::service::support::tenants(&staff.services.store, &query).await?)
 }
 
 /// Users of any tenant by userName, email or externalId.
 #[server(prefix = "/api", endpoint = "support_find_users", input = Json)]
 pub async fn support_find_users(text: String) -> Result<Vec<UserHit>, UiError> {
     let staff = super::ctx::require_staff().await?;
-    Ok(roster_shared::support::find_users(&staff.services.store, &staff.actor, &text).await?)
+    Ok(roster_shared::service::support::find_users(&staff.services.store, &staff.actor, &text).await?)
 }
 
 /// A tenant's organization, SCIM setup (no secrets), health and counts.
@@ -31,7 +31,7 @@ pub async fn support_find_users(text: String) -> Result<Vec<UserHit>, UiError> {
 pub async fn support_tenant(tenant: String) -> Result<TenantInspection, UiError> {
     let v = super::ctx::staff_view(&tenant, "the SCIM setup and health", None).await?;
     v.services.activity.flush().await;
-    Ok(roster_shared::support::inspect(&v.services.store, &v.tenant, &v.services.public_url).await?)
+    Ok(roster_shared::service::support::inspect(&v.services.store, &v.tenant, &v.services.public_url).await?)
 }
 
 /// A page of a tenant's users.
@@ -45,7 +45,7 @@ pub async fn support_users(tenant: String, query: UserQuery) -> Result<UserPage,
         what.push_str(&format!(" matching “{}”", query.search.trim().chars().take(100).collect::<String>()));
     }
     let v = super::ctx::staff_view(&tenant, &what, None).await?;
-    Ok(roster_shared::directory::list(&v.services.store, &v.tenant, &query).await?)
+    Ok(roster_shared::service::directory::list(&v.services.store, &v.tenant, &query).await?)
 }
 
 /// One user of a tenant, with its timeline.
@@ -53,7 +53,7 @@ pub async fn support_users(tenant: String, query: UserQuery) -> Result<UserPage,
 pub async fn support_user(tenant: String, id: String) -> Result<UserDetail, UiError> {
     let v = super::ctx::staff_view(&tenant, "a user", Some(("User", &id))).await?;
     v.services.activity.flush().await;
-    Ok(roster_shared::directory::detail(&v.services.store, &v.tenant, &v.services.public_url, &id).await?)
+    Ok(roster_shared::service::directory::detail(&v.services.store, &v.tenant, &v.services.public_url, &id).await?)
 }
 
 /// A tenant's SCIM groups and user groups.
@@ -61,8 +61,8 @@ pub async fn support_user(tenant: String, id: String) -> Result<UserDetail, UiEr
 pub async fn support_groups(tenant: String) -> Result<(Vec<ScimGroupView>, Vec<UserGroupView>), UiError> {
     let v = super::ctx::staff_view(&tenant, "SCIM groups and user groups", None).await?;
     Ok((
-        roster_shared::support::scim_groups(&v.services.store, &v.tenant).await?,
-        roster_shared::user_groups::list(&v.services.store, &v.tenant).await?,
+        roster_shared::service::support::scim_groups(&v.services.store, &v.tenant).await?,
+        roster_shared::service::user_groups::list(&v.services.store, &v.tenant).await?,
     ))
 }
 
@@ -70,7 +70,7 @@ pub async fn support_groups(tenant: String) -> Result<(Vec<ScimGroupView>, Vec<U
 #[server(prefix = "/api", endpoint = "support_mappings", input = Json)]
 pub async fn support_mappings(tenant: String) -> Result<MappingsInspection, UiError> {
     let v = super::ctx::staff_view(&tenant, "mapping rules", None).await?;
-    Ok(roster_shared::support::mapping_rules(&v.services.store, &v.tenant).await?)
+    Ok(roster_shared::service::support::mapping_rules(&v.services.store, &v.tenant).await?)
 }
 
 /// A page of a tenant's activity.
@@ -78,14 +78,14 @@ pub async fn support_mappings(tenant: String) -> Result<MappingsInspection, UiEr
 pub async fn support_activity(tenant: String, query: ActivityQuery) -> Result<ActivityPage, UiError> {
     let v = super::ctx::staff_view(&tenant, "the activity log", None).await?;
     v.services.activity.flush().await;
-    Ok(roster_shared::activity::list(&v.services.store, &v.tenant, &query).await?)
+    Ok(roster_shared::service::activity::list(&v.services.store, &v.tenant, &query).await?)
 }
 
 /// One activity record of a tenant, with its request body (secrets removed).
 #[server(prefix = "/api", endpoint = "support_activity_record", input = Json)]
 pub async fn support_activity_record(tenant: String, id: i64) -> Result<ActivityView, UiError> {
     let v = super::ctx::staff_view(&tenant, &format!("activity record {id}"), None).await?;
-    roster_shared::activity::get(&v.services.store, &v.tenant, id)
+    roster_shared::service::activity::get(&v.services.store, &v.tenant, id)
         .await?
         .ok_or_else(|| UiError::Invalid("This activity record does not exist (it may have expired).".into()))
 }

@@ -10,7 +10,7 @@ use crate::error::UiError;
 #[server(prefix = "/api", endpoint = "users", input = Json)]
 pub async fn list_users(query: UserQuery) -> Result<UserPage, UiError> {
     let admin = super::ctx::require_admin().await?;
-    Ok(roster_shared::directory::list(&admin.services.store, &admin.tenant, &query).await?)
+    Ok(roster_shared::service::directory::list(&admin.services.store, &admin.tenant, &query).await?)
 }
 
 /// Everything about one user.
@@ -18,7 +18,8 @@ pub async fn list_users(query: UserQuery) -> Result<UserPage, UiError> {
 pub async fn get_user(id: String) -> Result<UserDetail, UiError> {
     let admin = super::ctx::require_admin().await?;
     admin.services.activity.flush().await;
-    Ok(roster_shared::directory::detail(&admin.services.store, &admin.tenant, &admin.services.public_url, &id).await?)
+    Ok(roster_shared::service::directory::detail(&admin.services.store, &admin.tenant, &admin.services.public_url, &id)
+        .await?)
 }
 
 /// The organization at a glance, for the Overview page (its SCIM health counts the requests
@@ -27,7 +28,7 @@ pub async fn get_user(id: String) -> Result<UserDetail, UiError> {
 pub async fn load_overview() -> Result<roster_shared::dto::OrgOverview, UiError> {
     let admin = super::ctx::require_admin().await?;
     admin.services.activity.flush().await;
-    Ok(roster_shared::overview::load(&admin.services.store, &admin.tenant, &admin.services.public_url).await?)
+    Ok(roster_shared::service::overview::load(&admin.services.store, &admin.tenant, &admin.services.public_url).await?)
 }
 
 /// The counts shown in the navigation.
@@ -35,7 +36,7 @@ pub async fn load_overview() -> Result<roster_shared::dto::OrgOverview, UiError>
 pub async fn load_nav_counts() -> Result<NavCounts, UiError> {
     let admin = super::ctx::require_admin().await?;
     Ok(NavCounts {
-        unassigned: roster_shared::directory::unassigned_count(&admin.services.store, &admin.tenant).await?,
+        unassigned: roster_shared::service::directory::unassigned_count(&admin.services.store, &admin.tenant).await?,
     })
 }
 
@@ -43,7 +44,7 @@ pub async fn load_nav_counts() -> Result<NavCounts, UiError> {
 #[server(prefix = "/api", endpoint = "user_create", input = Json)]
 pub async fn create_manual_user(input: ManualUserInput) -> Result<String, UiError> {
     let admin = super::ctx::require_admin().await?;
-    let ids = roster_shared::directory::create_manual(
+    let ids = roster_shared::service::directory::create_manual(
         &admin.services.store,
         &admin.tenant,
         &admin.services.public_url,
@@ -58,14 +59,22 @@ pub async fn create_manual_user(input: ManualUserInput) -> Result<String, UiErro
 #[server(prefix = "/api", endpoint = "user_update", input = Json)]
 pub async fn update_manual_user(id: String, input: ManualUserInput) -> Result<(), UiError> {
     let admin = super::ctx::require_admin().await?;
-    Ok(roster_shared::directory::update_manual(&admin.services.store, &admin.tenant, &admin.actor, &id, &input).await?)
+    Ok(roster_shared::service::directory::update_manual(
+        &admin.services.store,
+        &admin.tenant,
+        &admin.actor,
+        &id,
+        &input,
+    )
+    .await?)
 }
 
 /// Removes a manual user.
 #[server(prefix = "/api", endpoint = "user_delete", input = Json)]
 pub async fn delete_manual_user(id: String) -> Result<(), UiError> {
     let admin = super::ctx::require_admin().await?;
-    Ok(roster_shared::directory::delete_manual(&admin.services.store, &admin.tenant, &admin.actor, &id).await?)
+    Ok(roster_shared::service::directory::delete_manual(&admin.services.store, &admin.tenant, &admin.actor, &id)
+        .await?)
 }
 
 /// Imports manual users from CSV text (all or nothing); the report lists problems by line.
@@ -75,7 +84,7 @@ pub async fn import_users(csv: String) -> Result<ImportReport, UiError> {
     if csv.len() > 5 * 1024 * 1024 {
         return Err(UiError::Invalid("The file is larger than 5 MB; split it.".into()));
     }
-    Ok(roster_shared::directory::import_csv(
+    Ok(roster_shared::service::directory::import_csv(
         &admin.services.store,
         &admin.tenant,
         &admin.services.public_url,

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use roster_shared::dto::AttributeSuggestion;
-use roster_shared::mapping::{Condition, RuleDef};
+use roster_shared::rules::{Condition, RuleDef};
 
 use crate::api::forms::MappingRuleCreate;
 use crate::api::mappings::{

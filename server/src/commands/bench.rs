@@ -20,10 +20,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use roster_shared::accounts::{self, SignUp};
-use roster_shared::credentials;
 use roster_shared::ids::TenantId;
-use roster_shared::provisioning::Scim;
+use roster_shared::service::accounts::{self, SignUp};
+use roster_shared::service::credentials;
+use roster_shared::service::provisioning::Scim;
 use roster_shared::store::Store;
 use serde_json::{json, Value};
 
@@ -221,7 +221,7 @@ async fn prepare(store: &Store, args: &BenchArgs, run: &str) -> anyhow::Result<(
         .await
         .map_err(|e| anyhow::anyhow!("cannot create a token: {e}"))?;
 
-    let base_url = roster_shared::scim_setup::base_url(&args.url, &tenant);
+    let base_url = roster_shared::service::scim_setup::base_url(&args.url, &tenant);
     let scim = Scim { store, tenant: &tenant, base_url: &base_url };
     let mut ids = Vec::with_capacity(args.users as usize);
     let started = Instant::now();
@@ -348,7 +348,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let root = args.url.trim_end_matches('/').to_string();
     let client = Client {
         http: http.clone(),
-        base: roster_shared::scim_setup::base_url(&root, &tenant).into(),
+        base: roster_shared::service::scim_setup::base_url(&root, &tenant).into(),
         token: token.clone().into(),
     };
     let duration = Duration::from_secs(args.duration);

@@ -1,7 +1,7 @@
 //! `roster scim enable`, `roster scim token create`, `roster scim token revoke`.
 
-use roster_shared::credentials;
 use roster_shared::ids::{CredentialId, TenantId};
+use roster_shared::service::credentials;
 use serde_json::json;
 
 use crate::cli::{ScimEnableArgs, ScimTokenCreateArgs, ScimTokenRevokeArgs};
@@ -29,7 +29,7 @@ pub async fn create_token(args: ScimTokenCreateArgs) -> anyhow::Result<()> {
     let result = credentials::create_token(&store, &tenant, &args.name, "cli", args.expires_in).await;
     store.close().await;
     let (record, secret) = result.map_err(|e| anyhow::anyhow!("cannot create a token for tenant {tenant}: {e}"))?;
-    let base_url = roster_shared::scim_setup::base_url(&args.public_url, &tenant);
+    let base_url = roster_shared::service::scim_setup::base_url(&args.public_url, &tenant);
     if args.json {
         println!(
             "{}",
@@ -58,7 +58,7 @@ pub async fn create_basic(args: ScimTokenCreateArgs) -> anyhow::Result<()> {
     store.close().await;
     let (record, secret) =
         result.map_err(|e| anyhow::anyhow!("cannot create a credential for tenant {tenant}: {e}"))?;
-    let base_url = roster_shared::scim_setup::base_url(&args.public_url, &tenant);
+    let base_url = roster_shared::service::scim_setup::base_url(&args.public_url, &tenant);
     if args.json {
         println!(
             "{}",
@@ -80,7 +80,7 @@ pub async fn create_oauth_client(args: ScimTokenCreateArgs) -> anyhow::Result<()
     let result = credentials::create_oauth_client(&store, &tenant, &args.name, "cli").await;
     store.close().await;
     let (record, secret) = result.map_err(|e| anyhow::anyhow!("cannot create a client for tenant {tenant}: {e}"))?;
-    let base_url = roster_shared::scim_setup::base_url(&args.public_url, &tenant);
+    let base_url = roster_shared::service::scim_setup::base_url(&args.public_url, &tenant);
     let token_url = format!("{base_url}/oauth/token");
     if args.json {
         println!(

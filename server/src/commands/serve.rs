@@ -4,7 +4,7 @@ use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use roster_shared::services::Services;
+use roster_shared::service::Services;
 use tower_sessions::ExpiredDeletion;
 
 use crate::app::{router, WebOptions};

@@ -1,7 +1,7 @@
 //! `roster staff create | disable | enable | list`: support staff accounts, made by operators
 //! only (the dashboard has no way to make one).
 
-use roster_shared::support;
+use roster_shared::service::support;
 use serde_json::json;
 
 use crate::cli::{StaffCommand, StaffEmailArgs};

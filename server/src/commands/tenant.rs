@@ -1,6 +1,6 @@
 //! `roster tenant create`.
 
-use roster_shared::accounts::{self, SignUp};
+use roster_shared::service::accounts::{self, SignUp};
 use serde_json::json;
 
 use crate::cli::TenantCreateArgs;

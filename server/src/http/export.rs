@@ -7,11 +7,11 @@ use axum::extract::Query;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use roster_shared::directory::CsvExport;
 use roster_shared::dto::{ConsoleRole, UserFilter, UserQuery, UserSort};
 use roster_shared::error::DomainResult;
 use roster_shared::ids::{AccountId, TenantId};
-use roster_shared::services::Services;
+use roster_shared::service::directory::CsvExport;
+use roster_shared::service::Services;
 use roster_shared::store::Store;
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -54,7 +54,7 @@ async fn admin_tenant(services: &Services, session: &Session) -> Result<TenantId
     let Some(id) = id.as_deref().and_then(AccountId::parse) else {
         return Err(denied());
     };
-    let viewer = roster_shared::accounts::viewer(&services.store, &id).await.map_err(|e| {
+    let viewer = roster_shared::service::accounts::viewer(&services.store, &id).await.map_err(|e| {
         tracing::error!("export: {e}");
         StatusCode::INTERNAL_SERVER_ERROR.into_response()
     })?;
@@ -106,13 +106,13 @@ impl Chunks for CsvExport {
     }
 }
 
-impl Chunks for roster_shared::activity::CsvExport {
+impl Chunks for roster_shared::service::activity::CsvExport {
     fn next_chunk<'a>(
         &'a mut self,
         store: &'a Store,
         tenant: &'a TenantId,
     ) -> impl std::future::Future<Output = DomainResult<Option<String>>> + Send + 'a {
-        roster_shared::activity::CsvExport::next_chunk(self, store, tenant)
+        roster_shared::service::activity::CsvExport::next_chunk(self, store, tenant)
     }
 }
 
@@ -188,13 +188,14 @@ pub async fn activity_csv(services: Services, session: Session, Query(p): Query<
         changes_only: false,
         search: p.search,
     };
-    stream_csv("activity.csv", roster_shared::activity::CsvExport::new(&q, MAX_EXPORT_ROWS), services, tenant).await
+    stream_csv("activity.csv", roster_shared::service::activity::CsvExport::new(&q, MAX_EXPORT_ROWS), services, tenant)
+        .await
 }
 
 /// `GET /export/users-template.csv`.
 pub async fn template_csv(services: Services, session: Session) -> Response {
     match admin_tenant(&services, &session).await {
-        Ok(_) => csv("roster-users-template.csv", roster_shared::directory::import_template()),
+        Ok(_) => csv("roster-users-template.csv", roster_shared::service::directory::import_template()),
         Err(r) => r,
     }
 }

@@ -6,7 +6,7 @@
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use roster_shared::services::Services;
+use roster_shared::service::Services;
 use serde_json::json;
 
 /// The probe routes.

@@ -14,9 +14,9 @@ use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use roster_shared::clock::now_ms;
-use roster_shared::credentials;
 use roster_shared::ids::TenantId;
 use roster_shared::scim::ScimError;
+use roster_shared::service::credentials;
 use roster_shared::store::NewActivity;
 
 use super::response::{ActivityNote, ScimErrorResponse};
@@ -85,12 +85,12 @@ pub(crate) async fn authenticate(State(state): State<ScimState>, mut req: Reques
     let credential = match checked {
         Ok(Some(c)) => c,
         Ok(None) => return unauthorized(),
-        Err(e) => return ScimErrorResponse(roster_shared::provisioning::scim_error(e)).into_response(),
+        Err(e) => return ScimErrorResponse(roster_shared::service::provisioning::scim_error(e)).into_response(),
     };
     let method = req.method().to_string();
     let user_agent =
         req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(300).collect());
-    let base_url = roster_shared::scim_setup::base_url(&services.public_url, &tenant);
+    let base_url = roster_shared::service::scim_setup::base_url(&services.public_url, &tenant);
     req.extensions_mut().insert(ScimCaller { tenant: tenant.clone(), base_url });
     req.extensions_mut().insert(Deadline(started + state.request_timeout));
 
@@ -107,7 +107,7 @@ pub(crate) async fn authenticate(State(state): State<ScimState>, mut req: Reques
                 Default::default()
             }
         };
-        request_body = roster_shared::activity::redacted_body(&bytes);
+        request_body = roster_shared::service::activity::redacted_body(&bytes);
         req = Request::from_parts(parts, Body::from(bytes));
     }
 

@@ -17,10 +17,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use roster_shared::provisioning::{Resource, Scim};
 use roster_shared::scim::messages::{BulkOperation, BulkOperationResult, BulkRequest, BulkResponse, BULK_RESPONSE_URN};
 use roster_shared::scim::ScimError;
-use roster_shared::services::Services;
+use roster_shared::service::provisioning::{Resource, Scim};
+use roster_shared::service::Services;
 use serde_json::Value;
 
 use super::auth::{Deadline, ScimCaller};

@@ -5,9 +5,9 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Extension;
-use roster_shared::provisioning::MAX_PAGE_SIZE;
 use roster_shared::scim::schema::ResourceSchema;
 use roster_shared::scim::ScimError;
+use roster_shared::service::provisioning::MAX_PAGE_SIZE;
 use serde_json::{json, Value};
 
 use super::auth::ScimCaller;

@@ -2,7 +2,7 @@
 //!
 //! Every request passes [`auth::authenticate`] (the credential must belong to the tenant in the
 //! URL, and the tenant must have SCIM on) and leaves an activity record. Handlers are thin:
-//! parse the request, call [`roster_shared::provisioning::Scim`], shape the response.
+//! parse the request, call [`roster_shared::service::provisioning::Scim`], shape the response.
 
 mod auth;
 mod bulk;
@@ -19,7 +19,7 @@ use std::time::Duration;
 use axum::routing::{any, get, post};
 use axum::Router;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use roster_shared::services::Services;
+use roster_shared::service::Services;
 
 /// The largest request body accepted (advertised as `bulk.maxPayloadSize`).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

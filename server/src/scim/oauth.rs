@@ -16,9 +16,9 @@ use axum::extract::{OriginalUri, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use roster_shared::credentials;
 use roster_shared::ids::TenantId;
-use roster_shared::services::Services;
+use roster_shared::service::credentials;
+use roster_shared::service::Services;
 use serde_json::json;
 
 /// Token requests per client and minute (per instance).

@@ -5,12 +5,12 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use roster_shared::provisioning::{Listed, Resource, Scim};
 use roster_shared::scim::messages::{ListResponse, SearchRequest};
 use roster_shared::scim::projection::Projection;
 use roster_shared::scim::schema::ResourceSchema;
 use roster_shared::scim::ScimError;
-use roster_shared::services::Services;
+use roster_shared::service::provisioning::{Listed, Resource, Scim};
+use roster_shared::service::Services;
 use serde_json::Value;
 
 use super::auth::ScimCaller;
@@ -43,7 +43,7 @@ pub(crate) async fn read_json(headers: &HeaderMap, body: Body) -> std::result::R
 /// 304 with the ETag when `If-None-Match` names the current version.
 fn not_modified(headers: &HeaderMap, r: &Resource) -> Option<Response> {
     let inm = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok())?;
-    if !roster_shared::provisioning::if_match_allows(inm, r.version) {
+    if !roster_shared::service::provisioning::if_match_allows(inm, r.version) {
         return None;
     }
     let mut res = StatusCode::NOT_MODIFIED.into_response();
@@ -403,7 +403,7 @@ pub async fn search_root(
         let all = SearchRequest {
             cursor: None,
             start_index: Some(1),
-            count: Some(roster_shared::provisioning::MAX_PAGE_SIZE as i64),
+            count: Some(roster_shared::service::provisioning::MAX_PAGE_SIZE as i64),
             ..req.clone()
         };
         let users = scim(&s, &c).search_users(&all).await;
@@ -419,9 +419,10 @@ pub async fn search_root(
             resources.extend(l.resources);
         }
         let start = req.start_index();
-        let count = req
-            .count(roster_shared::provisioning::DEFAULT_PAGE_SIZE, roster_shared::provisioning::MAX_PAGE_SIZE)
-            as usize;
+        let count = req.count(
+            roster_shared::service::provisioning::DEFAULT_PAGE_SIZE,
+            roster_shared::service::provisioning::MAX_PAGE_SIZE,
+        ) as usize;
         let page: Vec<Value> = resources.into_iter().skip((start - 1) as usize).take(count).collect();
         Ok(listed(Listed { total: Some(total), start_index: Some(start), next_cursor: None, resources: page }))
     }

@@ -171,7 +171,7 @@ async fn session_id_is_cycled_at_sign_in(db: Db) {
 async fn repeated_failures_are_throttled_and_recorded(db: Db) {
     let app = TestApp::new(db).await;
     app.sign_up("Acme", "ada@acme.test", PASSWORD).await;
-    for _ in 0..roster_shared::accounts::MAX_FAILURES_PER_EMAIL {
+    for _ in 0..roster_shared::service::accounts::MAX_FAILURES_PER_EMAIL {
         let msg = invalid_message(
             app.call("sign_in", &[("email", "ada@acme.test"), ("password", "wrong password!")], None).await,
         )
@@ -186,7 +186,7 @@ async fn repeated_failures_are_throttled_and_recorded(db: Db) {
 
     let failures = app.store.count_sign_in_attempts("ada@acme.test", SignInOutcome::BadCredentials).await.unwrap();
     let throttled = app.store.count_sign_in_attempts("ada@acme.test", SignInOutcome::Throttled).await.unwrap();
-    assert_eq!((failures, throttled), (roster_shared::accounts::MAX_FAILURES_PER_EMAIL, 1));
+    assert_eq!((failures, throttled), (roster_shared::service::accounts::MAX_FAILURES_PER_EMAIL, 1));
 
     // Another account is not affected by this one's failures.
     app.sign_up("Other", "grace@other.test", PASSWORD).await;

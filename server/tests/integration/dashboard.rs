@@ -646,7 +646,7 @@ async fn csv_export_and_import_round_trip(db: Db) {
     push_user(&app, &base, &token, "zed@acme.test", "Zed", "Quote, \"Jr\"").await;
 
     // The template imports as is.
-    let template = roster_shared::directory::import_template();
+    let template = roster_shared::service::directory::import_template();
     let report = app.ok_json("users_import", json!({"csv": template}), &cookie).await;
     assert_eq!(report, json!({"created": 1, "errors": []}));
 
@@ -672,7 +672,7 @@ async fn csv_export_and_import_round_trip(db: Db) {
     assert!(disposition.unwrap().contains("users.csv"));
     let mut reader = csv::Reader::from_reader(body.as_bytes());
     let headers = reader.headers().unwrap().clone();
-    assert_eq!(headers.iter().collect::<Vec<_>>(), roster_shared::directory::CSV_COLUMNS);
+    assert_eq!(headers.iter().collect::<Vec<_>>(), roster_shared::service::directory::CSV_COLUMNS);
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 2);
     let zed = rows.iter().find(|r| &r[0] == "zed@acme.test").expect("zed exported");
@@ -712,7 +712,7 @@ async fn csv_export_walks_every_row_in_the_tables_order(db: Db) {
                    "active": i % 3 != 0})
         })
         .collect();
-    let scim = roster_shared::provisioning::Scim { store: &app.store, tenant: &tenant, base_url: "http://x" };
+    let scim = roster_shared::service::provisioning::Scim { store: &app.store, tenant: &tenant, base_url: "http://x" };
     scim.create_users(&bodies, "scim").await.expect("seed");
     for (sort, descending, filter, expected) in [
         (UserSort::UserName, false, UserFilter::All, 2_345),
@@ -721,7 +721,7 @@ async fn csv_export_walks_every_row_in_the_tables_order(db: Db) {
         (UserSort::Updated, false, UserFilter::All, 2_345),
     ] {
         let q = UserQuery { sort, descending, filter, page: 1, page_size: 200, ..Default::default() };
-        let csv = roster_shared::directory::export_csv(&app.store, &tenant, &q, 1_000_000).await.unwrap();
+        let csv = roster_shared::service::directory::export_csv(&app.store, &tenant, &q, 1_000_000).await.unwrap();
         let mut reader = csv::Reader::from_reader(csv.as_bytes());
         let at = reader.headers().unwrap().iter().position(|h| h == "id").expect("an id column");
         let ids: Vec<String> = reader.records().map(|r| r.unwrap()[at].to_string()).collect();
@@ -731,8 +731,9 @@ async fn csv_export_walks_every_row_in_the_tables_order(db: Db) {
         // The same order as the table's pages.
         let mut table = Vec::new();
         for page in 1.. {
-            let p =
-                roster_shared::directory::list(&app.store, &tenant, &UserQuery { page, ..q.clone() }).await.unwrap();
+            let p = roster_shared::service::directory::list(&app.store, &tenant, &UserQuery { page, ..q.clone() })
+                .await
+                .unwrap();
             if p.rows.is_empty() {
                 break;
             }
@@ -742,7 +743,7 @@ async fn csv_export_walks_every_row_in_the_tables_order(db: Db) {
     }
     // A limit cuts the walk.
     let q = UserQuery { page: 1, ..Default::default() };
-    let csv = roster_shared::directory::export_csv(&app.store, &tenant, &q, 1_500).await.unwrap();
+    let csv = roster_shared::service::directory::export_csv(&app.store, &tenant, &q, 1_500).await.unwrap();
     assert_eq!(csv.lines().count(), 1 + 1_500);
 }
 

@@ -335,10 +335,10 @@ async fn placement_is_written_with_the_user_or_not_at_all(db: Db) {
     let t = app.store.tenant(&tenant);
     let row = t.user(&id).await.unwrap().unwrap();
     let moved = json!({"schemas": [CORE], "userName": "ada@acme.test", "active": true, "addresses": [{"type": "work", "country": "US"}]});
-    let placement = roster_shared::mappings::plan(&app.store, &tenant, &id, &moved).await.unwrap();
+    let placement = roster_shared::service::mappings::plan(&app.store, &tenant, &id, &moved).await.unwrap();
     assert_eq!(placement.add.len(), 1, "the rule would place her: {placement:?}");
-    let planner = roster_shared::mappings::write_planner(&app.store, &tenant).await.unwrap();
-    let cols = roster_shared::provisioning::user_columns(&moved).unwrap();
+    let planner = roster_shared::service::mappings::write_planner(&app.store, &tenant).await.unwrap();
+    let cols = roster_shared::service::provisioning::user_columns(&moved).unwrap();
     let data = moved.to_string();
     // Stale version: nothing is written, neither the user nor the membership.
     let written = t.update_user(&id, &cols, &data, row.version + 7, 1, planner.as_deref()).await.unwrap();

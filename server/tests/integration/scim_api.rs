@@ -188,22 +188,24 @@ async fn credentials_are_checked_and_never_reveal_a_tenant(db: Db) {
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 
     // SCIM switched off: refused; back on: accepted.
-    roster_shared::credentials::set_scim_enabled(&app.store, &tenant, false).await.unwrap();
+    roster_shared::service::credentials::set_scim_enabled(&app.store, &tenant, false).await.unwrap();
     let (s, _, _) = app.scim("POST", &t.id, &t.token, "/Users", Some(body.clone())).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    roster_shared::credentials::set_scim_enabled(&app.store, &tenant, true).await.unwrap();
+    roster_shared::service::credentials::set_scim_enabled(&app.store, &tenant, true).await.unwrap();
     let (s, _, _) = app.scim("GET", &t.id, &t.token, "/Users", None).await;
     assert_eq!(s, StatusCode::OK);
 
     // Revoked: refused.
     let id = roster_shared::ids::CredentialId::parse(&t.token_id).unwrap();
-    assert!(roster_shared::credentials::revoke(&app.store, &tenant, &id).await.unwrap());
+    assert!(roster_shared::service::credentials::revoke(&app.store, &tenant, &id).await.unwrap());
     let (s, _, _) = app.scim("POST", &t.id, &t.token, "/Users", Some(body.clone())).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 
     // A second token works; it records its last use.
     let (record, secret) =
-        roster_shared::credentials::create_token(&app.store, &tenant, "second", "test", Some(30)).await.unwrap();
+        roster_shared::service::credentials::create_token(&app.store, &tenant, "second", "test", Some(30))
+            .await
+            .unwrap();
     assert!(record.expires_at.is_some() && record.last_used_at.is_none());
     let (s, _, _) = app.scim("POST", &t.id, secret.expose(), "/Users", Some(body.clone())).await;
     assert_eq!(s, StatusCode::CREATED);
@@ -733,7 +735,9 @@ async fn http_basic_credentials(db: Db) {
     let t = app.scim_tenant("Basic").await;
     let tenant = roster_shared::ids::TenantId::parse(&t.id).unwrap();
     let (record, secret) =
-        roster_shared::credentials::create_basic(&app.store, &tenant, "legacy client", "test", None).await.unwrap();
+        roster_shared::service::credentials::create_basic(&app.store, &tenant, "legacy client", "test", None)
+            .await
+            .unwrap();
     let basic = |user: &str, pass: &str| {
         format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}")))
     };
@@ -755,7 +759,7 @@ async fn http_basic_credentials(db: Db) {
         assert_eq!(app.send(get(auth.clone())).await.status(), StatusCode::UNAUTHORIZED, "{auth}");
     }
     // Revoked: refused.
-    roster_shared::credentials::revoke(&app.store, &tenant, &record.id).await.unwrap();
+    roster_shared::service::credentials::revoke(&app.store, &tenant, &record.id).await.unwrap();
     assert_eq!(app.send(get(basic(record.id.as_str(), secret.expose()))).await.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -766,7 +770,7 @@ async fn oauth_client_credentials(db: Db) {
     let other = app.scim_tenant("OAuth other").await;
     let tenant = roster_shared::ids::TenantId::parse(&t.id).unwrap();
     let (client, secret) =
-        roster_shared::credentials::create_oauth_client(&app.store, &tenant, "Entra", "test").await.unwrap();
+        roster_shared::service::credentials::create_oauth_client(&app.store, &tenant, "Entra", "test").await.unwrap();
     let token_req = |tenant: &str, auth: Option<String>, form: String| {
         let mut b = Request::post(format!("/scim/v2/{tenant}/oauth/token"))
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
@@ -817,7 +821,7 @@ async fn oauth_client_credentials(db: Db) {
     assert_eq!(s, StatusCode::UNAUTHORIZED, "an access token belongs to its tenant");
 
     // Revoking the client revokes its access tokens.
-    roster_shared::credentials::revoke(&app.store, &tenant, &client.id).await.unwrap();
+    roster_shared::service::credentials::revoke(&app.store, &tenant, &client.id).await.unwrap();
     let (s, _, _) = app.scim("GET", &t.id, &access, "/Users", None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     assert_eq!(
@@ -835,14 +839,14 @@ async fn a_revocation_reaches_every_instance(db: Db) {
     // A second instance on the same database.
     let other = roster_shared::store::Store::connect(&app.db.url).await.expect("second instance");
     other.listen_for_tenant_changes();
-    let ok = roster_shared::credentials::authenticate_bearer(&other, &tenant, &t.token).await.unwrap();
+    let ok = roster_shared::service::credentials::authenticate_bearer(&other, &tenant, &t.token).await.unwrap();
     assert!(ok.is_some());
     assert_eq!(other.tenant_cache().cached_for(&t.id), 1, "the second instance caches the credential");
     // The first instance's own cache, too; a revocation there drops it at once.
     let (status, _, _) = app.scim("GET", &t.id, &t.token, "/Users", None).await;
     assert_eq!(status.as_u16(), 200);
     let id = roster_shared::ids::CredentialId::parse(&t.token_id).unwrap();
-    assert!(roster_shared::credentials::revoke(&app.store, &tenant, &id).await.unwrap());
+    assert!(roster_shared::service::credentials::revoke(&app.store, &tenant, &id).await.unwrap());
     assert_eq!(app.store.tenant_cache().cached_for(&t.id), 0);
     let (status, _, _) = app.scim("GET", &t.id, &t.token, "/Users", None).await;
     assert_eq!(status.as_u16(), 401);
@@ -855,7 +859,8 @@ async fn a_revocation_reaches_every_instance(db: Db) {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         assert_eq!(other.tenant_cache().cached_for(&t.id), 0, "dropped by the notification");
-        let refused = roster_shared::credentials::authenticate_bearer(&other, &tenant, &t.token).await.unwrap();
+        let refused =
+            roster_shared::service::credentials::authenticate_bearer(&other, &tenant, &t.token).await.unwrap();
         assert!(refused.is_none());
     }
 }

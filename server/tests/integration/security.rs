@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use http::{header, Request, StatusCode};
 use roster_shared::ids::TenantId;
-use roster_shared::provisioning::Scim;
+use roster_shared::service::provisioning::Scim;
 use roster_shared::store::StoreOptions;
 use serde_json::{json, Value};
 
@@ -371,7 +371,9 @@ async fn script_in_every_name_is_escaped_and_the_csp_allows_only_nonced_scripts(
     app.ok_json("user_group_assign", json!({"group_id": ug_id, "user_ids": [uid]}), &cookie).await;
 
     let staff_email = format!("s-{}@support.test", uuid::Uuid::new_v4().simple());
-    roster_shared::support::create_staff(&app.store, &staff_email, "Sam", PASSWORD.to_string()).await.expect("staff");
+    roster_shared::service::support::create_staff(&app.store, &staff_email, "Sam", PASSWORD.to_string())
+        .await
+        .expect("staff");
     let res = app.call("sign_in", &[("email", &staff_email), ("password", PASSWORD)], None).await;
     let staff = session_cookie(&res).expect("staff cookie");
 
@@ -490,7 +492,11 @@ async fn concurrent_wrong_passwords_are_throttled_like_sequential_ones(db: Db) {
         )
         .await
         .expect("count");
-    assert_eq!(checked, roster_shared::accounts::MAX_FAILURES_PER_EMAIL, "as many are checked as one after another");
+    assert_eq!(
+        checked,
+        roster_shared::service::accounts::MAX_FAILURES_PER_EMAIL,
+        "as many are checked as one after another"
+    );
     assert_eq!(checked as usize, wrong, "every checked attempt is recorded as a failure");
     // The right password is throttled too now, as after five sequential failures.
     let res = app.call("sign_in", &[("email", &email), ("password", PASSWORD)], None).await;
@@ -556,7 +562,9 @@ async fn the_token_endpoint_is_rate_limited_recorded_and_purged(db: Db) {
     let t = app.scim_tenant("Acme").await;
     let tenant = TenantId::parse(&t.id).unwrap();
     let (client, secret) =
-        roster_shared::credentials::create_oauth_client(&app.store, &tenant, "Entra", "test").await.expect("client");
+        roster_shared::service::credentials::create_oauth_client(&app.store, &tenant, "Entra", "test")
+            .await
+            .expect("client");
     let ask = |client_id: String, secret: String| {
         let form = crate::common::encode(&[
             ("grant_type", "client_credentials"),
@@ -596,7 +604,7 @@ async fn the_token_endpoint_is_rate_limited_recorded_and_purged(db: Db) {
     assert_eq!(activity.iter().filter(|a| a.summary.contains("was granted an access token")).count(), 20);
     let tokens = "SELECT id FROM scim_credentials WHERE created_by LIKE 'oauth:%'";
     assert_eq!(app.raw_strings(tokens).await.len(), 20);
-    let later = roster_shared::clock::now_ms() + roster_shared::credentials::ACCESS_TOKEN_TTL_MS + 1000;
+    let later = roster_shared::clock::now_ms() + roster_shared::service::credentials::ACCESS_TOKEN_TTL_MS + 1000;
     assert!(app.store.purge_expired(later).await.unwrap() >= 20);
     assert_eq!(app.raw_strings(tokens).await.len(), 0, "expired access tokens are gone");
     // The SCIM token and the client itself stay.

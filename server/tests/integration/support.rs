@@ -27,7 +27,7 @@ async fn organization(app: &TestApp, org: &str) -> (String, String, String) {
 
 /// Creates a staff account and signs it in; returns the session cookie.
 async fn staff(app: &TestApp, email: &str) -> String {
-    roster_shared::support::create_staff(&app.store, email, "Sam Support", PASSWORD.to_string())
+    roster_shared::service::support::create_staff(&app.store, email, "Sam Support", PASSWORD.to_string())
         .await
         .expect("staff account");
     let res = app.call("sign_in", &[("email", email), ("password", PASSWORD)], None).await;
@@ -288,7 +288,7 @@ async fn staff_writes_are_refused_and_recorded(db: Db) {
     }
 
     // A disabled staff account is signed out at once and cannot sign in again.
-    roster_shared::support::set_staff_disabled(&app.store, "SAM@roster.test", true).await.expect("disable");
+    roster_shared::service::support::set_staff_disabled(&app.store, "SAM@roster.test", true).await.expect("disable");
     let (status, body) = app
         .call_json("support_tenants", json!({"query": {"search": "", "sort": "name", "reverse": false}}), Some(&sam))
         .await;
@@ -296,7 +296,7 @@ async fn staff_writes_are_refused_and_recorded(db: Db) {
     assert_eq!(body, json!("Unauthenticated"));
     let res = app.call("sign_in", &[("email", "sam@roster.test"), ("password", PASSWORD)], None).await;
     assert!(invalid_message(res).await.contains("disabled"));
-    assert!(roster_shared::support::set_staff_disabled(&app.store, "nobody@roster.test", true).await.is_err());
+    assert!(roster_shared::service::support::set_staff_disabled(&app.store, "nobody@roster.test", true).await.is_err());
 }
 
 async fn only_staff_reach_the_console(db: Db) {

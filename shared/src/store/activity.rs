@@ -91,7 +91,7 @@ impl super::Store {
     /// expiry (each grant adds one) and sign-up records past the sign-up throttling window.
     /// Returns how many rows went.
     pub async fn purge_expired(&self, now_ms: i64) -> DomainResult<u64> {
-        let window = crate::accounts::SIGN_UP_WINDOW_MS;
+        let window = crate::service::accounts::SIGN_UP_WINDOW_MS;
         let n = with_pool!(self, |p| {
             let tokens = sqlx::query(
                 "DELETE FROM scim_credentials WHERE kind = 'bearer' AND created_by LIKE 'oauth:%' AND expires_at < $1",

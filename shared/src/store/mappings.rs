@@ -3,7 +3,7 @@
 use sqlx::Row;
 
 use super::{placeholders, with_pool, TenantStore};
-pub(crate) use crate::mappings::Placement;
+pub(crate) use crate::service::mappings::Placement;
 
 /// Every group-in-group edge of a tenant: (member group, parent group).
 pub(crate) const GROUP_EDGES_SQL: &str =

@@ -15,15 +15,17 @@ mod activity;
 mod cache;
 mod credentials;
 mod directory;
+mod filter_sql;
+mod groups;
 mod mappings;
 mod migrations;
+mod query;
 mod scans;
-mod scim_resources;
-mod scim_sql;
 mod sessions;
 mod support;
 mod tenants;
 mod user_groups;
+mod users;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -35,10 +37,12 @@ pub use accounts::{AccountRecord, NewAccount, SignInOutcome};
 pub use activity::NewActivity;
 pub use cache::{TenantCache, CACHE_TTL};
 pub use credentials::{CredentialRecord, FoundCredential, NewCredential};
-pub(crate) use scim_resources::Query;
-pub use scim_resources::{GroupColumns, GroupRow, MemberRow, NewUserRow, Page, UserColumns, UserGroupRow, UserRow};
-pub(crate) use scim_sql::{compile as compile_filter, sort_expr, Sql, Table};
-pub use scim_sql::{filter_sql, FilterSql};
+pub(crate) use filter_sql::{compile as compile_filter, sort_expr, Sql, Table};
+pub use filter_sql::{filter_sql, FilterSql};
+pub use groups::{GroupColumns, GroupRow, MemberRow};
+pub use query::Page;
+pub(crate) use query::Query;
+pub use users::{NewUserRow, UserColumns, UserGroupRow, UserRow};
 
 /// `$first, $first+1, …` for `n` values (an `IN (…)` list of bound parameters).
 pub(crate) fn placeholders(first: usize, n: usize) -> String {
@@ -48,7 +52,7 @@ pub(crate) fn placeholders(first: usize, n: usize) -> String {
 /// ASCII lower-casing: how userName, displayName and emails are normalized for lookups (the
 /// same folding SQL's `lower` does on both backends).
 pub fn fold_ascii(s: &str) -> String {
-    scim_sql::fold(s)
+    filter_sql::fold(s)
 }
 pub use directory::{DirectoryRow, SortKey};
 pub use mappings::{Planner, RuleMembership, RuleRecord, Touched};
@@ -226,10 +230,10 @@ impl Store {
     }
 
     /// The SQL dialect the SCIM filter compiler writes for this store.
-    pub(crate) fn dialect(&self) -> scim_sql::Dialect {
+    pub(crate) fn dialect(&self) -> filter_sql::Dialect {
         match self.backend() {
-            Backend::Sqlite => scim_sql::Dialect::Sqlite,
-            Backend::Postgres => scim_sql::Dialect::Postgres,
+            Backend::Sqlite => filter_sql::Dialect::Sqlite,
+            Backend::Postgres => filter_sql::Dialect::Postgres,
         }
     }
 

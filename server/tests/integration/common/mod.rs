@@ -12,7 +12,7 @@ use axum::extract::ConnectInfo;
 use axum::Router;
 use http::{header, Request, Response, StatusCode};
 use roster_server::app::{router, WebOptions};
-use roster_shared::services::Services;
+use roster_shared::service::Services;
 use roster_shared::store::Store;
 use tower::ServiceExt;
 
@@ -375,9 +375,9 @@ impl TestApp {
     pub async fn scim_tenant(&self, name: &str) -> ScimTenant {
         let email =
             format!("admin-{}@{}.test", uuid::Uuid::new_v4().simple(), name.to_ascii_lowercase().replace(' ', "-"));
-        let created = roster_shared::accounts::sign_up(
+        let created = roster_shared::service::accounts::sign_up(
             &self.store,
-            roster_shared::accounts::SignUp {
+            roster_shared::service::accounts::SignUp {
                 organization: name.into(),
                 name: "Admin".into(),
                 email,
@@ -387,11 +387,18 @@ impl TestApp {
         )
         .await
         .expect("tenant");
-        roster_shared::credentials::set_scim_enabled(&self.store, &created.tenant_id, true).await.expect("enable");
-        let (record, secret) =
-            roster_shared::credentials::create_token(&self.store, &created.tenant_id, "test IdP", "test", None)
-                .await
-                .expect("token");
+        roster_shared::service::credentials::set_scim_enabled(&self.store, &created.tenant_id, true)
+            .await
+            .expect("enable");
+        let (record, secret) = roster_shared::service::credentials::create_token(
+            &self.store,
+            &created.tenant_id,
+            "test IdP",
+            "test",
+            None,
+        )
+        .await
+        .expect("token");
         ScimTenant {
             id: created.tenant_id.to_string(),
             token: secret.expose().to_string(),

@@ -4,7 +4,6 @@
 
 use serde_json::{json, Value};
 
-use crate::activity::{self, Actor};
 use crate::clock::now_ms;
 use crate::dto::{
     ActivityQuery, GroupRole, ManualUserInput, MembershipReason, UserDetail, UserGroupMembership, UserListItem,
@@ -12,7 +11,8 @@ use crate::dto::{
 };
 use crate::error::{DomainError, DomainResult};
 use crate::ids::TenantId;
-use crate::provisioning::Scim;
+use crate::service::activity::{self, Actor};
+use crate::service::provisioning::Scim;
 use crate::store::{DirectoryRow, MembershipRecord, SortKey, Store};
 
 /// Largest page of the users table.
@@ -140,15 +140,15 @@ pub async fn detail(store: &Store, tenant: &TenantId, public_url: &str, id: &str
         serde_json::from_str(&row.data).map_err(|e| DomainError::Internal(format!("stored user {}: {e}", row.id)))?;
     if let Value::Object(m) = &mut data {
         m.insert("id".into(), json!(row.id));
-        let location = format!("{}/Users/{}", crate::scim_setup::base_url(public_url, tenant), row.id);
+        let location = format!("{}/Users/{}", crate::service::scim_setup::base_url(public_url, tenant), row.id);
         m.insert(
             "meta".into(),
-            crate::provisioning::meta("User", location, row.created_at, row.updated_at, row.version),
+            crate::service::provisioning::meta("User", location, row.created_at, row.updated_at, row.version),
         );
     }
     let mut attributes = Vec::new();
     flatten("", &data, &mut attributes);
-    let rules = crate::mappings::list(store, tenant).await?;
+    let rules = crate::service::mappings::list(store, tenant).await?;
     let idp_names = t.idp_group_names().await?;
     let describe = |id: &str| rules.iter().find(|r| r.id == id).map(|r| r.condition.describe(&idp_names));
     let mut user_groups: Vec<UserGroupMembership> = Vec::new();
@@ -244,7 +244,7 @@ pub async fn create_manual(
             e => e,
         })?);
     }
-    let base = crate::scim_setup::base_url(public_url, tenant);
+    let base = crate::service::scim_setup::base_url(public_url, tenant);
     let scim = Scim { store, tenant, base_url: &base };
     let created = scim.create_users(&bodies, "manual").await;
     let ids = match created {
@@ -257,7 +257,7 @@ pub async fn create_manual(
     };
     // The mapping rules (and the default user group) place manual users too. The users are
     // saved whatever happens here; a failure is repaired by the next evaluation of the tenant.
-    if let Err(e) = crate::mappings::place_users(store, tenant, &ids).await {
+    if let Err(e) = crate::service::mappings::place_users(store, tenant, &ids).await {
         tracing::error!(%tenant, "mapping rules could not place {} manual users: {e}", ids.len());
     }
     let summary = if ids.len() == 1 {
@@ -297,10 +297,10 @@ pub async fn update_manual(
         crate::scim::validate::Mode::Create,
     )
     .map_err(invalid_input)?;
-    let cols = crate::provisioning::user_columns(&res).map_err(invalid_input)?;
+    let cols = crate::service::provisioning::user_columns(&res).map_err(invalid_input)?;
     let data = serde_json::to_string(&res).map_err(|e| DomainError::Internal(e.to_string()))?;
     // Mapping rules apply to manual users too; their placement is written with the edit.
-    let planner = crate::mappings::write_planner(store, tenant).await?;
+    let planner = crate::service::mappings::write_planner(store, tenant).await?;
     match store.tenant(tenant).update_user(id, &cols, &data, row.version, now_ms(), planner.as_deref()).await {
         Ok(true) => {}
         Ok(false) => {
@@ -381,8 +381,8 @@ impl CsvExport {
                     u.id.as_str(),
                     u.source.as_str(),
                     &groups,
-                    &crate::provisioning::rfc3339(u.created_at_ms),
-                    &crate::provisioning::rfc3339(u.updated_at_ms),
+                    &crate::service::provisioning::rfc3339(u.created_at_ms),
+                    &crate::service::provisioning::rfc3339(u.updated_at_ms),
                 ];
                 for cell in cells {
                     w.write_field(csv_cell(cell).as_bytes()).map_err(csv_error)?;

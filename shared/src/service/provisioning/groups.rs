@@ -206,8 +206,8 @@ impl Scim<'_> {
 
     /// The mapping rules, ready to place users inside a user or group write's transaction
     /// (`None`: nothing to place in this tenant).
-    pub(crate) async fn planner(&self) -> Result<Option<crate::mappings::BoxedPlanner>, ScimError> {
-        crate::mappings::write_planner(self.store, self.tenant).await.map_err(scim_error)
+    pub(crate) async fn planner(&self) -> Result<Option<crate::service::mappings::BoxedPlanner>, ScimError> {
+        crate::service::mappings::write_planner(self.store, self.tenant).await.map_err(scim_error)
     }
 
     /// The ids of a group's current members (users and groups).

@@ -8,7 +8,6 @@
 
 use std::cmp::Reverse;
 
-use crate::activity::{self, Actor};
 use crate::clock::now_ms;
 use crate::dto::{
     ConsoleRole, HealthState, MappingsInspection, RuleInspection, ScimGroupView, TenantInspection, TenantOverview,
@@ -16,9 +15,11 @@ use crate::dto::{
 };
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{AccountId, TenantId};
+use crate::passwords;
 use crate::policy::{email_problem, name_problem, normalize_email, password_problem};
+use crate::service::activity::{self, Actor};
+use crate::service::{directory, mappings, scim_setup, user_groups};
 use crate::store::{fold_ascii, AccountRecord, NewAccount, Store};
-use crate::{directory, mappings, passwords, scim_setup, user_groups};
 
 const DAY_MS: i64 = 86_400_000;
 

@@ -139,7 +139,7 @@ impl CsvExport {
 
     /// The next chunk of CSV text (the header first), or `None` at the end.
     pub async fn next_chunk(&mut self, store: &Store, tenant: &TenantId) -> DomainResult<Option<String>> {
-        use crate::directory::csv_cell;
+        use crate::service::directory::csv_cell;
         if self.done {
             return Ok(None);
         }
@@ -157,7 +157,7 @@ impl CsvExport {
         for r in &records {
             let opt = |v: &Option<String>| v.clone().unwrap_or_default();
             let row = [
-                crate::provisioning::rfc3339(r.at_ms),
+                crate::service::provisioning::rfc3339(r.at_ms),
                 r.actor.clone(),
                 opt(&r.actor_name),
                 opt(&r.credential_id),

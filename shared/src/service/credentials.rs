@@ -144,10 +144,10 @@ pub async fn client_credentials_grant(
         expires_at: Some(now + ACCESS_TOKEN_TTL_MS),
     };
     store.tenant(tenant).insert_credential(&record).await?;
-    crate::activity::record(
+    crate::service::activity::record(
         store,
         tenant,
-        &crate::activity::Actor { kind: "scim", name: client.name.clone() },
+        &crate::service::activity::Actor { kind: "scim", name: client.name.clone() },
         "Credential",
         Some(client.id.as_str()),
         format!(

@@ -1,11 +1,11 @@
 //! The SCIM provisioning page: switch SCIM on or off, make and revoke credentials, see how the
 //! identity provider's traffic looks. Every change is recorded in the tenant's activity.
 
-use crate::activity::{self, Actor};
-use crate::credentials::{self, TokenSecret};
 use crate::dto::{CredentialView, NewSecret, ScimSetup};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{CredentialId, TenantId};
+use crate::service::activity::{self, Actor};
+use crate::service::credentials::{self, TokenSecret};
 use crate::store::{CredentialRecord, Store};
 
 /// The kinds of credential an admin can make.
@@ -181,7 +181,7 @@ pub async fn rotate(
 /// one's, so that old and new are told apart in the table and in the IdP.
 fn rotated_name(old: &str, now_ms: i64) -> String {
     let base = old.split(" (rotated ").next().unwrap_or(old).trim();
-    let date = crate::provisioning::rfc3339(now_ms).chars().take(10).collect::<String>();
+    let date = crate::service::provisioning::rfc3339(now_ms).chars().take(10).collect::<String>();
     let suffix = format!(" (rotated {date})");
     let keep = 100usize.saturating_sub(suffix.chars().count());
     format!("{}{suffix}", base.chars().take(keep).collect::<String>())

@@ -1,10 +1,27 @@
-//! What every request handler needs, in one cheap-to-clone value: the server builds it once at
-//! start and hands it to the axum router and to the dashboard's server functions.
+//! The domain services: what Roster does, one module per area, each a set of functions over
+//! the [`Store`] (validate → write → place → record, in one transaction where a change has
+//! several parts). Wording for people lives at the edges (the SCIM API's errors in the server,
+//! the dashboard's messages in the frontend); these return [`crate::error::DomainError`].
+//!
+//! [`Services`] bundles what every request handler needs.
 
-use crate::activity::ActivitySink;
+pub mod accounts;
+pub mod activity;
+pub mod credentials;
+pub mod directory;
+pub mod mappings;
+pub mod overview;
+pub mod provisioning;
+pub mod scim_setup;
+pub mod support;
+pub mod user_groups;
+
 use crate::store::Store;
+use activity::ActivitySink;
 
-/// The shared services of a running Roster instance.
+/// The shared services of a running Roster instance, in one cheap-to-clone value: the server
+/// builds it once at start and hands it to the axum router and to the dashboard's server
+/// functions.
 #[derive(Clone, Debug)]
 pub struct Services {
     /// The database.
@@ -30,7 +47,7 @@ impl Services {
             public_url,
             trust_forwarded_for,
             activity,
-            sign_ups_per_hour: crate::accounts::DEFAULT_SIGN_UPS_PER_HOUR,
+            sign_ups_per_hour: crate::service::accounts::DEFAULT_SIGN_UPS_PER_HOUR,
         }
     }
 }

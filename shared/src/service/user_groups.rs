@@ -2,11 +2,11 @@
 //! and delete them, and put users in and out. Memberships say why they exist (see
 //! `store::user_groups`), so an admin's removal never undoes a mapping rule's placement.
 
-use crate::activity::{self, Actor};
 use crate::clock::now_ms;
 use crate::dto::{Assigned, GroupRole, UserGroupInput, UserGroupView};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::TenantId;
+use crate::service::activity::{self, Actor};
 use crate::store::{Store, UserGroupRecord};
 
 /// Users per assign/remove call.
@@ -140,7 +140,7 @@ pub async fn set_default(store: &Store, tenant: &TenantId, actor: &Actor, id: Op
     };
     activity::record(store, tenant, actor, "UserGroup", id, summary).await;
     // Users no mapping rule places go to the default group (or leave the old one).
-    crate::mappings::start_place_all(store, tenant, "default user group changed").await?;
+    crate::service::mappings::start_place_all(store, tenant, "default user group changed").await?;
     Ok(())
 }
 

@@ -1,5 +1,5 @@
 //! Mapping rules, the service: admins manage the rules; every change that can move a user
-//! re-places the users it touches. Evaluation itself is the pure [`crate::mapping`].
+//! re-places the users it touches. Evaluation itself is the pure [`crate::rules`].
 //!
 //! - A SCIM user write (create, replace, patch) carries its [`Placement`] in its own
 //!   transaction: [`plan`] computes it from the stored rules, IdP groups and memberships and the
@@ -18,12 +18,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
-use crate::activity::{self, Actor};
 use crate::clock::now_ms;
 use crate::dto::RulePreview;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::TenantId;
-use crate::mapping::{self, Condition, Reason, Rule, RuleDef};
+use crate::rules::{self, Condition, Reason, Rule, RuleDef};
+use crate::service::activity::{self, Actor};
 use crate::store::{RuleMembership, RuleRecord, Store, Touched};
 
 /// Users evaluated per batch.
@@ -57,7 +57,7 @@ async fn checked(store: &Store, tenant: &TenantId, d: &RuleDef) -> DomainResult<
         }
         Condition::Attribute { filter } => {
             let filter = friendly(filter)?;
-            mapping::check_filter(&filter).map_err(|e| DomainError::Invalid(format!("The condition: {}", e.detail)))?;
+            rules::check_filter(&filter).map_err(|e| DomainError::Invalid(format!("The condition: {}", e.detail)))?;
             ("attribute", None, Some(filter))
         }
     };
@@ -152,7 +152,7 @@ pub async fn attribute_suggestions(
 
 /// A condition with the names admins use (`department`, `country`, …) resolved to SCIM paths.
 fn friendly(filter: &str) -> DomainResult<String> {
-    mapping::resolve_friendly_names(filter).map_err(|e| DomainError::Invalid(format!("The condition: {}", e.detail)))
+    rules::resolve_friendly_names(filter).map_err(|e| DomainError::Invalid(format!("The condition: {}", e.detail)))
 }
 
 /// "users in IdP group “…” → user group" for the activity log.
@@ -436,7 +436,7 @@ impl Placer {
             return Ok(None);
         }
         let defs: Vec<RuleDef> = records.iter().map(def).collect();
-        let rules = mapping::compile(&defs)
+        let rules = rules::compile(&defs)
             .map_err(|(i, e)| DomainError::Internal(format!("stored mapping rule {i}: {}", e.detail)))?;
         Ok(Some(Placer { rules, default }))
     }
@@ -463,8 +463,8 @@ impl Placer {
         for (id, resource) in users {
             let groups = idp.get(*id).map(Vec::as_slice).unwrap_or_default();
             let wanted: BTreeMap<String, Vec<Reason>> =
-                mapping::evaluate(&self.rules, resource, groups, self.default.as_deref());
-            let d = mapping::diff(current.get(*id).map(Vec::as_slice).unwrap_or_default(), &wanted);
+                rules::evaluate(&self.rules, resource, groups, self.default.as_deref());
+            let d = rules::diff(current.get(*id).map(Vec::as_slice).unwrap_or_default(), &wanted);
             out.add.extend(d.add.into_iter().map(|m| row(id, m)));
             out.remove.extend(d.remove.into_iter().map(|m| row(id, m)));
         }
@@ -485,11 +485,8 @@ pub async fn plan(store: &Store, tenant: &TenantId, user_id: &str, resource: &Va
     if placer.rules.is_empty() && placer.default.is_none() && current.is_empty() {
         return Ok(Placement::default());
     }
-    let idp = if mapping::needs_idp_groups(&placer.rules) {
-        idp_groups_of(store, tenant, &ids).await?
-    } else {
-        HashMap::new()
-    };
+    let idp =
+        if rules::needs_idp_groups(&placer.rules) { idp_groups_of(store, tenant, &ids).await? } else { HashMap::new() };
     Ok(placer.placement(&[(user_id, resource)], &idp, current))
 }
 
@@ -509,7 +506,7 @@ pub async fn preview(
         let mut c = candidate.clone();
         if let Condition::Attribute { filter } = &mut c.condition {
             *filter = friendly(filter)?;
-            mapping::check_filter(filter).map_err(|e| DomainError::Invalid(format!("The condition: {}", e.detail)))?;
+            rules::check_filter(filter).map_err(|e| DomainError::Invalid(format!("The condition: {}", e.detail)))?;
         }
         if c.id.is_empty() {
             c.id = "preview".into();
@@ -519,10 +516,10 @@ pub async fn preview(
             None => next_defs.push(c),
         }
     }
-    let now_rules = mapping::compile(&defs).map_err(|(_, e)| DomainError::Invalid(e.detail))?;
-    let next_rules = mapping::compile(&next_defs).map_err(|(_, e)| DomainError::Invalid(e.detail))?;
+    let now_rules = rules::compile(&defs).map_err(|(_, e)| DomainError::Invalid(e.detail))?;
+    let next_rules = rules::compile(&next_defs).map_err(|(_, e)| DomainError::Invalid(e.detail))?;
     let default = t.default_user_group().await?;
-    let needs_idp = mapping::needs_idp_groups(&now_rules) || mapping::needs_idp_groups(&next_rules);
+    let needs_idp = rules::needs_idp_groups(&now_rules) || rules::needs_idp_groups(&next_rules);
     let mut out: BTreeMap<String, RulePreview> = BTreeMap::new();
     let mut after = String::new();
     loop {
@@ -532,8 +529,8 @@ pub async fn preview(
         let batch = load_batch(store, tenant, needs_idp, &ids).await?;
         for (id, user_name, resource) in &batch.users {
             let groups = batch.idp.get(id).map(Vec::as_slice).unwrap_or_default();
-            let before = mapping::evaluate(&now_rules, resource, groups, default.as_deref());
-            let then = mapping::evaluate(&next_rules, resource, groups, default.as_deref());
+            let before = rules::evaluate(&now_rules, resource, groups, default.as_deref());
+            let then = rules::evaluate(&next_rules, resource, groups, default.as_deref());
             for g in then.keys().filter(|g| !before.contains_key(*g)) {
                 let e = out
                     .entry(g.clone())
@@ -561,7 +558,7 @@ pub async fn preview(
 /// the user's timeline ("placed in user group “Sales” by the mapping rules").
 async fn place_batch(store: &Store, tenant: &TenantId, placer: &Placer, ids: &[String]) -> DomainResult<usize> {
     let t = store.tenant(tenant);
-    let batch = load_batch(store, tenant, mapping::needs_idp_groups(&placer.rules), ids).await?;
+    let batch = load_batch(store, tenant, rules::needs_idp_groups(&placer.rules), ids).await?;
     let users: Vec<(&str, &Value)> = batch.users.iter().map(|(id, _, r)| (id.as_str(), r)).collect();
     let placement = placer.placement(&users, &batch.idp, t.rule_memberships(ids).await?);
     if placement.is_empty() {
@@ -572,7 +569,7 @@ async fn place_batch(store: &Store, tenant: &TenantId, placer: &Placer, ids: &[S
     if !changes.is_empty() {
         let names: HashMap<String, String> = t.user_groups().await?.into_iter().map(|g| (g.id, g.name)).collect();
         let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
-        let actor = crate::activity::Actor { kind: "rules", name: "Mapping rules".into() };
+        let actor = crate::service::activity::Actor { kind: "rules", name: "Mapping rules".into() };
         for (user, (gained, lost)) in &changes {
             let listed =
                 |groups: &[String]| groups.iter().map(|g| format!("“{}”", name(g))).collect::<Vec<_>>().join(", ");
@@ -583,8 +580,15 @@ async fn place_batch(store: &Store, tenant: &TenantId, placer: &Placer, ids: &[S
             if !lost.is_empty() {
                 parts.push(format!("taken out of user group {} (no rule places them there now)", listed(lost)));
             }
-            crate::activity::record_each(store, tenant, &actor, "User", std::slice::from_ref(user), &parts.join("; "))
-                .await;
+            crate::service::activity::record_each(
+                store,
+                tenant,
+                &actor,
+                "User",
+                std::slice::from_ref(user),
+                &parts.join("; "),
+            )
+            .await;
         }
     }
     Ok(changes.len())

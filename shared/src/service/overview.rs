@@ -5,8 +5,8 @@
 use crate::dto::OrgOverview;
 use crate::error::DomainResult;
 use crate::ids::TenantId;
+use crate::service::{mappings, support, user_groups};
 use crate::store::Store;
-use crate::{mappings, support, user_groups};
 
 /// The overview of one organization.
 pub async fn load(store: &Store, tenant: &TenantId, public_url: &str) -> DomainResult<OrgOverview> {

@@ -1,0 +1,70 @@
+//! Console accounts and who is signed in.
+
+use serde::{Deserialize, Serialize};
+
+/// What a console account may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsoleRole {
+    /// Administers one organization (tenant).
+    OrgAdmin,
+    /// Roster's own support staff: read-only, across tenants.
+    Support,
+}
+
+impl ConsoleRole {
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsoleRole::OrgAdmin => "org_admin",
+            ConsoleRole::Support => "support",
+        }
+    }
+
+    /// Parses the name stored in the database.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "org_admin" => Some(ConsoleRole::OrgAdmin),
+            "support" => Some(ConsoleRole::Support),
+            _ => None,
+        }
+    }
+
+    /// The label shown to people.
+    pub fn label(self) -> &'static str {
+        match self {
+            ConsoleRole::OrgAdmin => "Organization admin",
+            ConsoleRole::Support => "Support staff",
+        }
+    }
+}
+
+/// An organization (tenant) as the dashboard shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantSummary {
+    /// The opaque tenant key (also the last segment of its SCIM base URL).
+    pub id: String,
+    /// The organization's name.
+    pub name: String,
+    /// Whether the SCIM API accepts requests for this tenant.
+    pub scim_enabled: bool,
+    /// When the organization was created, Unix epoch milliseconds.
+    pub created_at_ms: i64,
+    /// How many organization admins it has.
+    pub admin_count: i64,
+}
+
+/// The signed-in person, as every dashboard page needs it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Viewer {
+    /// The console account's id.
+    pub account_id: String,
+    /// The person's name.
+    pub name: String,
+    /// The person's email address.
+    pub email: String,
+    /// What they may do.
+    pub role: ConsoleRole,
+    /// Their organization (organization admins only).
+    pub tenant: Option<TenantSummary>,
+}

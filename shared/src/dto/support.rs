@@ -1,0 +1,165 @@
+//! The support console, and the organization overview it shares with admins.
+
+use serde::{Deserialize, Serialize};
+
+use super::{HealthState, MappingRun, ScimSetup, TenantSummary, UserListItem};
+
+/// One tenant in the support console's overview.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantOverview {
+    /// The tenant key.
+    pub id: String,
+    /// The organization's name.
+    pub name: String,
+    /// Epoch ms.
+    pub created_at_ms: i64,
+    /// Whether its SCIM API is on.
+    pub scim_enabled: bool,
+    /// Credentials that still work (not revoked, not expired).
+    pub active_credentials: i64,
+    /// The last use of any of its credentials, epoch ms.
+    pub credential_last_used_ms: Option<i64>,
+    /// Users of every source.
+    pub users: i64,
+    /// Users in no user group.
+    pub unassigned: i64,
+    /// The last SCIM request, epoch ms.
+    pub last_request_ms: Option<i64>,
+    /// SCIM requests in the last 24 hours.
+    pub requests_24h: i64,
+    /// Of which failed.
+    pub errors_24h: i64,
+    /// What those figures mean.
+    pub health: HealthState,
+}
+
+/// How to order the tenants overview.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantSort {
+    /// Worst health first, then by name.
+    #[default]
+    Health,
+    /// By organization name.
+    Name,
+    /// Most users first.
+    Users,
+    /// Most unassigned first.
+    Unassigned,
+    /// Highest error rate first.
+    ErrorRate,
+    /// Most recent IdP request first.
+    LastRequest,
+}
+
+impl TenantSort {
+    /// The name used in URLs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TenantSort::Health => "health",
+            TenantSort::Name => "name",
+            TenantSort::Users => "users",
+            TenantSort::Unassigned => "unassigned",
+            TenantSort::ErrorRate => "error_rate",
+            TenantSort::LastRequest => "last_request",
+        }
+    }
+
+    /// Parses the URL name (unknown: by health).
+    pub fn parse(s: &str) -> TenantSort {
+        [TenantSort::Name, TenantSort::Users, TenantSort::Unassigned, TenantSort::ErrorRate, TenantSort::LastRequest]
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .unwrap_or_default()
+    }
+}
+
+/// Which tenants the overview lists.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantQuery {
+    /// A part of the organization's name or its tenant key; empty for all.
+    pub search: String,
+    /// The order.
+    pub sort: TenantSort,
+    /// Reverse the order.
+    pub reverse: bool,
+}
+
+/// A user found by the cross-tenant search.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserHit {
+    /// The tenant key.
+    pub tenant_id: String,
+    /// The organization's name.
+    pub tenant_name: String,
+    /// What matched: `userName`, `email` or `externalId`.
+    pub matched: String,
+    /// The user.
+    pub user: UserListItem,
+}
+
+/// One SCIM group as the support console lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScimGroupView {
+    /// Its id.
+    pub id: String,
+    /// displayName.
+    pub display_name: String,
+    /// externalId.
+    pub external_id: Option<String>,
+    /// Direct members (users and groups).
+    pub members: i64,
+    /// Epoch ms.
+    pub updated_at_ms: i64,
+}
+
+/// What the support console shows at the top of a tenant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantInspection {
+    /// The organization.
+    pub tenant: TenantSummary,
+    /// Its SCIM setup (credentials without secrets, health).
+    pub scim: ScimSetup,
+    /// Users of every source.
+    pub users: i64,
+    /// Users in no user group.
+    pub unassigned: i64,
+}
+
+/// An organization's state for its admins' overview: what is set up, how the IdP is doing,
+/// and so what to do next.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgOverview {
+    /// The organization, its SCIM setup and health, and its user counts.
+    pub state: TenantInspection,
+    /// Mapping rules (on or off).
+    pub rules: usize,
+    /// User groups.
+    pub user_groups: usize,
+    /// Whether any user is in a user group.
+    pub any_assigned: bool,
+}
+
+/// One mapping rule, described, as the support console shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleInspection {
+    /// Its id.
+    pub id: String,
+    /// The condition in words (“in IdP group “Sales”” or “attributes match …”).
+    pub condition: String,
+    /// The user group it places users in.
+    pub user_group: String,
+    /// Whether it is on.
+    pub enabled: bool,
+}
+
+/// The mapping rules of a tenant, as the support console shows them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappingsInspection {
+    /// The rules in order.
+    pub rules: Vec<RuleInspection>,
+    /// The default user group's name, if one is set.
+    pub default_group: Option<String>,
+    /// The last evaluation of the whole tenant.
+    pub latest_run: Option<MappingRun>,
+}

@@ -1,0 +1,123 @@
+//! Paged searches over a tenant's SCIM users and groups: a compiled filter (see
+//! [`super::filter_sql`]) and an order become one page of rows, on the pool or, for expensive
+//! filters, on the scan pool (see [`super::scans`]).
+
+use super::filter_sql::{Dialect, Sql};
+use super::{Backend, TenantStore};
+
+/// A page of rows and the total count.
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    /// All matching rows (not counted for cursor pages).
+    pub total: Option<i64>,
+    /// This page.
+    pub rows: Vec<T>,
+}
+
+/// What a query selects (the condition and order are compiled SQL).
+pub(crate) struct Query {
+    pub where_sql: Option<(String, Sql)>,
+    pub order_by: Option<(String, bool)>,
+    pub offset: i64,
+    pub limit: i64,
+    /// Keyset paging (RFC 9865 cursors): only rows after this (created_at, id), in the default
+    /// order, without a total count, so every page after the first costs the same however deep
+    /// it is.
+    pub after: Option<(i64, String)>,
+    /// The filter scans the tenant's rows: run it under the limits of [`super::scans`].
+    pub expensive: bool,
+}
+
+/// Runs a paged query over `$table` (aliased `t`), with the SQL of `Query`; `$cols` are the
+/// selected columns, `$decode` turns a row into the page's type.
+macro_rules! page_query {
+    ($self:ident, $q:ident, $table:literal, $extra:literal, $cols:expr, $decode:ident) => {{
+        let q = $q;
+        let (cond, mut sql) = match q.where_sql {
+            Some((c, s)) => (format!(" AND ({c})"), s),
+            None => (String::new(), Sql::new($self.dialect())),
+        };
+        let tenant_arg = sql.arg(Arg::Text($self.id.as_str().to_string()));
+        let base = format!(concat!("FROM ", $table, " t WHERE t.tenant_id = {} ", $extra, "{}"), tenant_arg, cond);
+        let count_sql = format!("SELECT COUNT(*) FROM (SELECT 1 {base}) c");
+        let keyset = match &q.after {
+            Some((at, id)) => {
+                let a = sql.arg(Arg::Int(*at));
+                let b = sql.arg(Arg::Text(id.clone()));
+                format!(" AND (t.created_at > {a} OR (t.created_at = {a} AND t.id > {b}))")
+            }
+            None => String::new(),
+        };
+        let order = match &q.order_by {
+            Some((expr, desc)) => format!(" ORDER BY {expr} {} NULLS LAST, t.id", if *desc { "DESC" } else { "ASC" }),
+            None => " ORDER BY t.created_at, t.id".to_string(),
+        };
+        let page_sql =
+            format!("SELECT {} {base}{keyset}{order} LIMIT {} OFFSET {}", $cols, q.limit.max(0), q.offset.max(0));
+        let args = sql.args;
+        // The count query binds only the filter's and the tenant's parameters.
+        let count_args = &args[..args.len() - if q.after.is_some() { 2 } else { 0 }];
+        macro_rules! run {
+            ($exec:expr) => {{
+                let total = if q.after.is_some() {
+                    None
+                } else {
+                    Some(bind_all!(sqlx::query_scalar::<_, i64>(&count_sql), count_args).fetch_one($exec).await?)
+                };
+                let rows = if q.limit > 0 {
+                    bind_all!(sqlx::query(&page_sql), &args).fetch_all($exec).await?
+                } else {
+                    Vec::new()
+                };
+                let rows = rows.iter().map($decode).collect::<DomainResult<Vec<_>>>()?;
+                DomainResult::Ok(Page { total, rows })
+            }};
+        }
+        if q.expensive {
+            let mut scan = $self.store.scans.begin($self.id).await?;
+            match &mut scan.conn {
+                ScanConnection::Sqlite(c) => run!(&mut **c),
+                ScanConnection::Postgres(c) => run!(&mut **c),
+            }
+        } else {
+            with_pool!($self.store, |p| run!(p))
+        }
+    }};
+}
+
+macro_rules! bind_all {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match a {
+                Arg::Text(s) => q.bind(s.clone()),
+                Arg::Int(i) => q.bind(*i),
+                Arg::Real(f) => q.bind(*f),
+                Arg::Bool(b) => q.bind(*b),
+            };
+        }
+        q
+    }};
+}
+pub(crate) use {bind_all, page_query};
+
+impl TenantStore<'_> {
+    pub(crate) fn dialect(&self) -> Dialect {
+        self.store.dialect()
+    }
+
+    /// The `data` column as text (PostgreSQL stores JSONB), for `SELECT … FROM … t`.
+    pub(super) fn data_out(&self) -> &'static str {
+        match self.store.backend() {
+            Backend::Sqlite => "t.data",
+            Backend::Postgres => "t.data::text AS data",
+        }
+    }
+
+    pub(super) fn json_in(&self, n: usize) -> String {
+        match self.store.backend() {
+            Backend::Sqlite => format!("${n}"),
+            Backend::Postgres => format!("CAST(${n} AS JSONB)"),
+        }
+    }
+}

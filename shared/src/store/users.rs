@@ -1,0 +1,383 @@
+//! A tenant's users (SCIM, manual and just-in-time alike: one table, `source` says which).
+
+use sqlx::Row;
+
+use super::filter_sql::{Arg, Sql};
+use super::mappings::{lock_placement, place_touched, Planner};
+use super::query::{bind_all, page_query, Page, Query};
+use super::scans::ScanConnection;
+use super::{unique_violation, with_pool, Backend, TenantStore, Unique};
+use crate::error::{DomainError, DomainResult};
+
+/// A stored user (the SCIM resource is `data` plus id, meta and groups).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserRow {
+    /// The SCIM id.
+    pub id: String,
+    /// userName as sent.
+    pub user_name: String,
+    /// `scim`, `jit` or `manual`.
+    pub source: String,
+    /// The canonical resource without id/meta/groups, as JSON text.
+    pub data: String,
+    /// Incremented by every write (the ETag).
+    pub version: i64,
+    /// Epoch ms.
+    pub created_at: i64,
+    /// Epoch ms.
+    pub updated_at: i64,
+}
+
+/// A user to insert with [`TenantStore::insert_users`].
+#[derive(Clone, Debug)]
+pub struct NewUserRow {
+    /// The SCIM id.
+    pub id: String,
+    /// Its indexed columns.
+    pub columns: UserColumns,
+    /// `scim`, `jit` or `manual`.
+    pub source: String,
+    /// The canonical resource as JSON text.
+    pub data: String,
+}
+
+/// The indexed columns of a user, computed from its resource.
+#[derive(Clone, Debug)]
+pub struct UserColumns {
+    /// userName as sent.
+    pub user_name: String,
+    /// userName, ASCII-lower-cased.
+    pub user_name_norm: String,
+    /// externalId.
+    pub external_id: Option<String>,
+    /// displayName, ASCII-lower-cased.
+    pub display_name_norm: Option<String>,
+    /// The primary (or first) email, ASCII-lower-cased.
+    pub primary_email_norm: Option<String>,
+    /// active (absent means true).
+    pub active: bool,
+    /// What the dashboard sorts names by: the display name, else given and family name, else
+    /// userName; ASCII-lower-cased.
+    pub sort_name: String,
+    /// What the dashboard searches: userName, names, primary email and externalId, ASCII-lower-
+    /// cased and joined by spaces.
+    pub search_text: String,
+}
+
+/// A group a user belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserGroupRow {
+    /// The user.
+    pub user_id: String,
+    /// The group.
+    pub group_id: String,
+    /// The group's displayName.
+    pub display: String,
+    /// Direct membership (else through a nested group).
+    pub direct: bool,
+}
+
+impl TenantStore<'_> {
+    /// Inserts a user and, in the same transaction (under the tenant's placement lock), places
+    /// it by the mapping rules (`planner`; `None` when the tenant has nothing to place: then the
+    /// insert is one statement); `Conflict` if the userName is taken in this tenant.
+    pub async fn insert_user(
+        &self,
+        id: &str,
+        cols: &UserColumns,
+        source: &str,
+        data: &str,
+        now_ms: i64,
+        planner: Option<Planner<'_>>,
+    ) -> DomainResult<()> {
+        let data_out = self.data_out();
+        let touched = [id.to_string()];
+        let sql = format!(
+            "INSERT INTO scim_users (tenant_id, id, user_name, user_name_norm, external_id, display_name_norm, primary_email_norm, active, source, data, version, created_at, updated_at, sort_name, search_text) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {}, 1, $11, $11, $12, $13)",
+            self.json_in(10)
+        );
+        with_pool!(self.store, |p| {
+            let insert = sqlx::query(&sql)
+                .bind(self.id.as_str())
+                .bind(id)
+                .bind(&cols.user_name)
+                .bind(&cols.user_name_norm)
+                .bind(&cols.external_id)
+                .bind(&cols.display_name_norm)
+                .bind(&cols.primary_email_norm)
+                .bind(cols.active)
+                .bind(source)
+                .bind(data)
+                .bind(now_ms)
+                .bind(&cols.sort_name)
+                .bind(&cols.search_text);
+            if planner.is_none() {
+                // Nothing to place: one statement, no transaction to open.
+                insert.execute(p).await.map_err(map_user_conflict)?;
+                return DomainResult::Ok(());
+            }
+            let mut tx = p.begin().await?;
+            lock_placement!(tx, self.store, self.id.as_str(), true);
+            insert.execute(&mut *tx).await.map_err(map_user_conflict)?;
+            place_touched!(tx, self.id.as_str(), data_out, planner, &touched, now_ms);
+            tx.commit().await?;
+            DomainResult::Ok(())
+        })
+    }
+
+    /// Inserts many users in one transaction: all or none (`Conflict` names the first taken
+    /// userName's position if one is). Used by CSV import and by the load benchmark's seeding.
+    pub async fn insert_users(&self, users: &[NewUserRow], now_ms: i64) -> DomainResult<()> {
+        // 12 parameters a row (and the tenant); 500 rows stay far below both backends' parameter
+        // limits. SQLite gets anonymous `?`s, each value bound where it appears (see
+        // `insert_activity` for why numbered parameters cost so much there).
+        const CHUNK: usize = 500;
+        let anonymous = matches!(self.store.backend(), Backend::Sqlite);
+        let json = |n: usize| self.json_in(n);
+        // The statements run in an async block of their own, so that their `?` ends the block
+        // with the sqlx error (which `map_user_conflict` turns into `Conflict`), not the
+        // function with an internal error.
+        with_pool!(self.store, |p| async {
+            let mut tx = p.begin().await?;
+            for chunk in users.chunks(CHUNK) {
+                let mut sql = String::from(
+                    "INSERT INTO scim_users (tenant_id, id, user_name, user_name_norm, external_id, display_name_norm, primary_email_norm, active, source, data, version, created_at, updated_at, sort_name, search_text) VALUES ",
+                );
+                for i in 0..chunk.len() {
+                    let b = i * 12;
+                    if i > 0 {
+                        sql.push_str(", ");
+                    }
+                    if anonymous {
+                        sql.push_str("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)");
+                        continue;
+                    }
+                    let p: Vec<String> = (2..=13).map(|k| format!("${}", b + k)).collect();
+                    sql.push_str(&format!(
+                        "($1, {}, {}, {}, {}, {}, {}, {}, {}, {}, 1, {}, {}, {}, {})",
+                        p[0],
+                        p[1],
+                        p[2],
+                        p[3],
+                        p[4],
+                        p[5],
+                        p[6],
+                        p[7],
+                        json(b + 10),
+                        p[9],
+                        p[9],
+                        p[10],
+                        p[11]
+                    ));
+                }
+                let mut q = sqlx::query(&sql);
+                if !anonymous {
+                    q = q.bind(self.id.as_str());
+                }
+                for u in chunk {
+                    if anonymous {
+                        q = q.bind(self.id.as_str());
+                    }
+                    q = q
+                        .bind(&u.id)
+                        .bind(&u.columns.user_name)
+                        .bind(&u.columns.user_name_norm)
+                        .bind(&u.columns.external_id)
+                        .bind(&u.columns.display_name_norm)
+                        .bind(&u.columns.primary_email_norm)
+                        .bind(u.columns.active)
+                        .bind(&u.source)
+                        .bind(&u.data)
+                        .bind(now_ms);
+                    if anonymous {
+                        q = q.bind(now_ms);
+                    }
+                    q = q.bind(&u.columns.sort_name).bind(&u.columns.search_text);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok::<(), sqlx::Error>(())
+        }
+        .await)
+        .map_err(map_user_conflict)
+    }
+
+    fn user_select(&self) -> String {
+        format!(
+            "SELECT t.id, t.user_name, t.source, {}, t.version, t.created_at, t.updated_at FROM scim_users t",
+            self.data_out()
+        )
+    }
+
+    /// A user by id (any source).
+    pub async fn user(&self, id: &str) -> DomainResult<Option<UserRow>> {
+        let sql = format!("{} WHERE t.tenant_id = $1 AND t.id = $2", self.user_select());
+        with_pool!(self.store, |p| {
+            let row = sqlx::query(&sql).bind(self.id.as_str()).bind(id).fetch_optional(p).await?;
+            row.as_ref().map(user_from_row).transpose()
+        })
+    }
+
+    /// A user by normalized userName.
+    pub async fn user_by_user_name(&self, user_name_norm: &str) -> DomainResult<Option<UserRow>> {
+        let sql = format!("{} WHERE t.tenant_id = $1 AND t.user_name_norm = $2", self.user_select());
+        with_pool!(self.store, |p| {
+            let row = sqlx::query(&sql).bind(self.id.as_str()).bind(user_name_norm).fetch_optional(p).await?;
+            row.as_ref().map(user_from_row).transpose()
+        })
+    }
+
+    /// Writes a new version of a user if it is still at `expected_version`, with the rule
+    /// memberships planned for that version, in one transaction; returns whether it was written
+    /// (nothing is when another write came first). `Conflict` if the new userName is taken.
+    pub async fn update_user(
+        &self,
+        id: &str,
+        cols: &UserColumns,
+        data: &str,
+        expected_version: i64,
+        now_ms: i64,
+        planner: Option<Planner<'_>>,
+    ) -> DomainResult<bool> {
+        let data_out = self.data_out();
+        let touched = [id.to_string()];
+        let sql = format!(
+            "UPDATE scim_users SET user_name = $1, user_name_norm = $2, external_id = $3, display_name_norm = $4, primary_email_norm = $5, \
+             active = $6, data = {}, version = version + 1, updated_at = $8, sort_name = $12, search_text = $13 \
+             WHERE tenant_id = $9 AND id = $10 AND version = $11",
+            self.json_in(7)
+        );
+        with_pool!(self.store, |p| {
+            let update = sqlx::query(&sql)
+                .bind(&cols.user_name)
+                .bind(&cols.user_name_norm)
+                .bind(&cols.external_id)
+                .bind(&cols.display_name_norm)
+                .bind(&cols.primary_email_norm)
+                .bind(cols.active)
+                .bind(data)
+                .bind(now_ms)
+                .bind(self.id.as_str())
+                .bind(id)
+                .bind(expected_version)
+                .bind(&cols.sort_name)
+                .bind(&cols.search_text);
+            if planner.is_none() {
+                let n = update.execute(p).await.map_err(map_user_conflict)?.rows_affected();
+                return DomainResult::Ok(n > 0);
+            }
+            let mut tx = p.begin().await?;
+            lock_placement!(tx, self.store, self.id.as_str(), true);
+            let n = update.execute(&mut *tx).await.map_err(map_user_conflict)?.rows_affected();
+            if n == 0 {
+                // Someone else wrote first.
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            // Planned inside the transaction, from the user as written and the IdP groups and
+            // rule memberships as the lock leaves them.
+            place_touched!(tx, self.id.as_str(), data_out, planner, &touched, now_ms);
+            tx.commit().await?;
+            DomainResult::Ok(true)
+        })
+    }
+
+    /// Deletes a user and its memberships; returns whether it existed.
+    pub async fn delete_user(&self, id: &str) -> DomainResult<bool> {
+        with_pool!(self.store, |p| {
+            let mut tx = p.begin().await?;
+            let n = sqlx::query("DELETE FROM scim_users WHERE tenant_id = $1 AND id = $2")
+                .bind(self.id.as_str())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n > 0 {
+                sqlx::query("DELETE FROM scim_group_members WHERE tenant_id = $1 AND member_id = $2")
+                    .bind(self.id.as_str())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM user_group_members WHERE tenant_id = $1 AND user_id = $2")
+                    .bind(self.id.as_str())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            DomainResult::Ok(n > 0)
+        })
+    }
+
+    /// Users matching a compiled query, excluding manually created ones.
+    pub(crate) async fn query_users(&self, q: Query) -> DomainResult<Page<UserRow>> {
+        let cols = format!("t.id, t.user_name, t.source, {}, t.version, t.created_at, t.updated_at", self.data_out());
+        page_query!(self, q, "scim_users", "AND t.source <> 'manual'", cols, user_from_row)
+    }
+
+    /// The groups of these users, direct and through nested groups.
+    pub async fn groups_of_users(&self, user_ids: &[String]) -> DomainResult<Vec<UserGroupRow>> {
+        if user_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (0..user_ids.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "WITH RECURSIVE memb(user_id, group_id, depth) AS ( \
+               SELECT m.member_id, m.group_id, 0 FROM scim_group_members m WHERE m.tenant_id = $1 AND m.member_id IN ({}) \
+               UNION \
+               SELECT memb.user_id, m.group_id, 1 FROM memb JOIN scim_group_members m ON m.tenant_id = $1 AND m.member_id = memb.group_id \
+             ) \
+             SELECT memb.user_id, memb.group_id, MIN(memb.depth) AS depth, g.display_name FROM memb \
+             JOIN scim_groups g ON g.tenant_id = $1 AND g.id = memb.group_id \
+             GROUP BY memb.user_id, memb.group_id, g.display_name ORDER BY g.display_name, memb.group_id",
+            placeholders.join(", ")
+        );
+        with_pool!(self.store, |p| {
+            let mut q = sqlx::query(&sql).bind(self.id.as_str());
+            for id in user_ids {
+                q = q.bind(id.as_str());
+            }
+            let rows = q.fetch_all(p).await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(UserGroupRow {
+                        user_id: r.try_get("user_id")?,
+                        group_id: r.try_get("group_id")?,
+                        display: r.try_get("display_name")?,
+                        direct: r
+                            .try_get::<i64, _>("depth")
+                            .unwrap_or_else(|_| i64::from(r.try_get::<i32, _>("depth").unwrap_or(1)))
+                            == 0,
+                    })
+                })
+                .collect::<DomainResult<Vec<_>>>()
+        })
+    }
+}
+
+fn user_from_row<R>(row: &R) -> DomainResult<UserRow>
+where
+    R: Row,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(UserRow {
+        id: row.try_get("id")?,
+        user_name: row.try_get("user_name")?,
+        source: row.try_get("source")?,
+        data: row.try_get("data")?,
+        version: row.try_get("version")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn map_user_conflict(e: sqlx::Error) -> DomainError {
+    match unique_violation(&e) {
+        Some(Unique::ScimUserName) => DomainError::Conflict("userName".into()),
+        _ => e.into(),
+    }
+}
