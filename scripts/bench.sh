@@ -7,7 +7,8 @@
 #   ./scripts/bench.sh postgres                # a throwaway PostgreSQL 15 cluster
 #   ./scripts/bench.sh both --users 1000000
 #
-# Arguments after the backend go to `roster bench` (see `roster bench --help`). The PostgreSQL
+# Arguments after the backend go to `roster bench` (see `roster bench --help`); ROSTER_BIN=path
+# benchmarks that binary instead of building one (to compare two builds). The PostgreSQL
 # cluster is durable as shipped (fsync and synchronous_commit on), like a production one.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -19,9 +20,14 @@ case "$BACKEND" in
   *) echo "usage: $0 [sqlite|postgres|both] [roster bench options]" >&2; exit 2 ;;
 esac
 
-say "cargo build --release -p roster-server"
-cargo build --release -q -p roster-server
-BIN="$ROOT/target/release/roster"
+# ROSTER_BIN=path runs that binary instead (to compare two builds side by side).
+if [ -n "${ROSTER_BIN:-}" ]; then
+  BIN="$ROSTER_BIN"
+else
+  say "cargo build --release -p roster-server"
+  cargo build --release -q -p roster-server
+  BIN="$ROOT/target/release/roster"
+fi
 WORK="$(mktemp -d /tmp/roster-bench.XXXXXX)"
 SERVER_PID=""
 PG_DATA=""
