@@ -57,9 +57,20 @@ impl From<roster_shared::error::DomainError> for UiError {
         use roster_shared::error::DomainError as D;
         match e {
             D::Invalid(m) | D::Conflict(m) => UiError::Invalid(m),
-            D::UserExists { message, existing_id } => {
-                UiError::Exists { message, href: format!("/users/{existing_id}") }
-            }
+            D::UserNameTaken { user_name, existing: Some((id, _)) } => UiError::Exists {
+                message: format!("A user named “{user_name}” already exists in your organization."),
+                href: format!("/users/{id}"),
+            },
+            D::UserNameTaken { user_name, existing: None } => UiError::Invalid(if user_name.is_empty() {
+                "A user name in the list is already taken in your organization; nothing was created.".into()
+            } else {
+                format!("A user named “{user_name}” already exists in your organization; choose another user name.")
+            }),
+            D::WrongSource { .. } => UiError::Invalid(
+                "This user is managed by your identity provider: change or remove them there, and the change arrives here."
+                    .into(),
+            ),
+            D::Stale => UiError::Invalid("Someone else changed this meanwhile; reload and try again.".into()),
             e @ (D::BadCredentials | D::Throttled { .. }) => UiError::Invalid(e.to_string()),
             D::NotFound => UiError::Invalid("It no longer exists.".into()),
             D::Busy(_) => UiError::Unavailable,

@@ -3,6 +3,8 @@
 //! Database errors are kept whole for the log and never shown: the HTTP layers turn
 //! [`DomainError::Internal`] into a generic 500.
 
+use crate::dto::UserSource;
+
 /// A domain service failure.
 #[derive(Debug, thiserror::Error)]
 pub enum DomainError {
@@ -12,15 +14,28 @@ pub enum DomainError {
     /// The thing already exists (an email address already has an account, …).
     #[error("{0}")]
     Conflict(String),
-    /// A user with this user name already exists; `existing_id` is theirs, so that the
-    /// dashboard can link to them.
-    #[error("{message}")]
-    UserExists {
-        /// What the admin is told.
-        message: String,
-        /// The existing user's id.
-        existing_id: String,
+    /// The userName is taken in this tenant (userNames are unique case-insensitively), by
+    /// `existing` when it could be read: the edges word it for their audience (SCIM's
+    /// `uniqueness` error; the dashboard links to the existing user).
+    #[error("userName {user_name:?} is already taken")]
+    UserNameTaken {
+        /// The userName asked for.
+        user_name: String,
+        /// The user who has it: id and where they came from.
+        existing: Option<(String, UserSource)>,
     },
+    /// The user came from `from`, and whoever asked may not change them that way (users from
+    /// the identity provider are read-only in the dashboard except their user groups; manual
+    /// users are invisible to the SCIM API).
+    #[error("a user from {from:?} cannot be changed this way")]
+    WrongSource {
+        /// Where the user came from.
+        from: UserSource,
+    },
+    /// Another write changed the resource after it was read (its version moved on); nothing
+    /// was written.
+    #[error("the resource changed meanwhile")]
+    Stale,
     /// Email or password wrong. One message for both, so the form does not reveal which
     /// addresses have accounts.
     #[error("The email address or password is not correct.")]

@@ -47,7 +47,6 @@ pub async fn create_manual_user(input: ManualUserInput) -> Result<String, UiErro
     let ids = roster_shared::service::directory::create_manual(
         &admin.services.store,
         &admin.tenant,
-        &admin.services.public_url,
         &admin.actor,
         std::slice::from_ref(&input),
     )
@@ -84,12 +83,5 @@ pub async fn import_users(csv: String) -> Result<ImportReport, UiError> {
     if csv.len() > 5 * 1024 * 1024 {
         return Err(UiError::Invalid("The file is larger than 5 MB; split it.".into()));
     }
-    Ok(roster_shared::service::directory::import_csv(
-        &admin.services.store,
-        &admin.tenant,
-        &admin.services.public_url,
-        &admin.actor,
-        &csv,
-    )
-    .await?)
+    Ok(roster_shared::service::directory::import_csv(&admin.services.store, &admin.tenant, &admin.actor, &csv).await?)
 }

@@ -230,7 +230,7 @@ async fn prepare(store: &Store, args: &BenchArgs, run: &str) -> anyhow::Result<(
         let end = (next + SEED_BATCH).min(args.users);
         let bodies: Vec<Value> = (next..end).map(|i| user_body("user", i)).collect();
         let created = scim
-            .create_users(&bodies, "scim")
+            .create_users(&bodies)
             .await
             .map_err(|(i, e)| anyhow::anyhow!("seeding failed at {:?}: {}", i.map(|i| next + i as u64), e.detail))?;
         ids.extend(created);

@@ -713,7 +713,7 @@ async fn csv_export_walks_every_row_in_the_tables_order(db: Db) {
         })
         .collect();
     let scim = roster_shared::service::provisioning::Scim { store: &app.store, tenant: &tenant, base_url: "http://x" };
-    scim.create_users(&bodies, "scim").await.expect("seed");
+    scim.create_users(&bodies).await.expect("seed");
     for (sort, descending, filter, expected) in [
         (UserSort::UserName, false, UserFilter::All, 2_345),
         (UserSort::Name, true, UserFilter::All, 2_345),

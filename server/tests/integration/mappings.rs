@@ -13,7 +13,8 @@ both_backends!(
     placement_is_written_with_the_user_or_not_at_all,
     nested_group_changes_place_the_users_below,
     rules_take_the_names_admins_know_and_suggest_values,
-    concurrent_group_writes_leave_placement_right
+    concurrent_group_writes_leave_placement_right,
+    rule_changes_racing_group_writes_on_two_instances_leave_placement_right
 );
 
 const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -335,19 +336,22 @@ async fn placement_is_written_with_the_user_or_not_at_all(db: Db) {
     let t = app.store.tenant(&tenant);
     let row = t.user(&id).await.unwrap().unwrap();
     let moved = json!({"schemas": [CORE], "userName": "ada@acme.test", "active": true, "addresses": [{"type": "work", "country": "US"}]});
-    let placement = roster_shared::service::mappings::plan(&app.store, &tenant, &id, &moved).await.unwrap();
-    assert_eq!(placement.add.len(), 1, "the rule would place her: {placement:?}");
-    let planner = roster_shared::service::mappings::write_planner(&app.store, &tenant).await.unwrap();
-    let cols = roster_shared::service::provisioning::user_columns(&moved).unwrap();
-    let data = moved.to_string();
-    // Stale version: nothing is written, neither the user nor the membership.
-    let written = t.update_user(&id, &cols, &data, row.version + 7, 1, planner.as_deref()).await.unwrap();
-    assert!(!written);
+    use roster_shared::service::users::{self, Writer};
+    // Stale version (another write came first): nothing is written, neither the user nor the
+    // membership.
+    let stale = roster_shared::store::UserRow { version: row.version + 7, ..row.clone() };
+    let err = users::update(&app.store, &tenant, Writer::Scim, &stale, &moved).await.unwrap_err();
+    assert!(matches!(err, roster_shared::error::DomainError::Stale), "{err:?}");
     assert!(a.placed(&id).await.is_empty(), "no membership without the user's write");
+    assert_eq!(t.user(&id).await.unwrap().unwrap().version, row.version);
     // The current version: both, placed inside the write's transaction.
-    let written = t.update_user(&id, &cols, &data, row.version, 1, planner.as_deref()).await.unwrap();
-    assert!(written);
+    let written = users::update(&app.store, &tenant, Writer::Scim, &row, &moved).await.unwrap();
+    assert_eq!(written.version, row.version + 1);
     assert_eq!(names(&a.placed(&id).await), ["US licence"]);
+    // The dashboard may not change a user from the identity provider.
+    let admin = roster_shared::service::activity::Actor::admin("admin@acme.test");
+    let err = users::update(&app.store, &tenant, Writer::Admin(&admin), &written, &moved).await.unwrap_err();
+    assert!(matches!(err, roster_shared::error::DomainError::WrongSource { .. }), "{err:?}");
     // And through the API, the answer to the PATCH already reflects it.
     a.scim(
         "PATCH",
@@ -560,4 +564,104 @@ async fn concurrent_group_writes_leave_placement_right(db: Db) {
         }
     }
     assert!(wrong.is_empty(), "{} of {ROUNDS} rounds ended with the wrong users placed: {wrong:?}", wrong.len());
+}
+
+/// Item 3 of the one-write-path issue, the harder half: while two instances take SCIM group
+/// PATCHes that move users in and out of four IdP groups (each mapped by a rule to one user
+/// group), an admin switches one of the rules on and off, which re-evaluates the whole tenant in
+/// the background. After each round (its run finished), every user's rule memberships must be
+/// exactly what a fresh evaluation of the final state gives: the members of the groups whose
+/// rules are on.
+async fn rule_changes_racing_group_writes_on_two_instances_leave_placement_right(db: Db) {
+    const ROUNDS: usize = 200;
+    const USERS: usize = 6;
+    let app = TestApp::new(db).await;
+    // SQLite serves one instance (its cache of the rules is dropped in-process): there, two
+    // clients of one instance.
+    let second = match db {
+        Db::Postgres => Some(app.second_instance().await),
+        Db::Sqlite => None,
+    };
+    let other = second.as_ref().unwrap_or(&app);
+    let a = Admin::new(&app).await;
+    let target = a.group("Licensed").await;
+    let mut users = Vec::new();
+    for i in 0..USERS {
+        let u = a.scim("POST", "/Users", Some(json!({"schemas": [CORE], "userName": format!("u{i}@acme.test")}))).await;
+        users.push(u["id"].as_str().unwrap().to_string());
+    }
+    let mut groups = Vec::new();
+    let mut rules = Vec::new();
+    for name in ["idp-one", "idp-two", "idp-three", "idp-four"] {
+        let g = a
+            .scim(
+                "POST",
+                "/Groups",
+                Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name})),
+            )
+            .await;
+        let id = g["id"].as_str().unwrap().to_string();
+        let rule = a
+            .call(
+                "mapping_rule_create",
+                json!({"rule": {"id": "", "condition": {"kind": "idp_group", "group_id": id}, "user_group_id": target, "enabled": true}}),
+            )
+            .await;
+        rules.push(rule.as_str().unwrap().to_string());
+        groups.push(id);
+    }
+    let tenant = roster_shared::ids::TenantId::parse(&a.tenant).unwrap();
+    let members_of = |round: usize, group: usize| -> Vec<String> {
+        (0..USERS)
+            .filter(|i| (round * 5 + i * 3 + group * 7) % 4 < 2 - usize::from(round.is_multiple_of(3)))
+            .map(|i| users[i].clone())
+            .collect()
+    };
+    let mut wrong = Vec::new();
+    for round in 0..ROUNDS {
+        let sets: Vec<Vec<String>> = (0..groups.len()).map(|g| members_of(round, g)).collect();
+        let first_rule_on = round % 2 == 1;
+        let toggle = async {
+            let rule = json!({"rule": {"id": rules[0], "condition": {"kind": "idp_group", "group_id": groups[0]}, "user_group_id": target, "enabled": first_rule_on}});
+            app.ok_json("mapping_rule_update", rule, &a.cookie).await;
+        };
+        let writes =
+            futures_util::future::join_all(
+                groups.iter().zip(&sets).enumerate().map(|(i, (g, m))| {
+                    replace_members(if i % 2 == 0 { &app } else { other }, &a.tenant, &a.token, g, m)
+                }),
+            );
+        futures_util::join!(toggle, writes);
+        app.wait_for_mapping_run(&a.cookie).await;
+        let mut expected: Vec<String> =
+            sets.iter().enumerate().filter(|(g, _)| *g != 0 || first_rule_on).flat_map(|(_, m)| m.clone()).collect();
+        expected.sort();
+        expected.dedup();
+        let mut placed: Vec<String> = app
+            .store
+            .tenant(&tenant)
+            .rule_memberships(&users)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|(_, g, _, _)| *g == target)
+            .map(|(u, _, _, _)| u)
+            .collect();
+        placed.sort();
+        placed.dedup();
+        if placed != expected {
+            wrong.push(round);
+        }
+    }
+    assert!(wrong.is_empty(), "{} of {ROUNDS} rounds ended with the wrong users placed: {wrong:?}", wrong.len());
+}
+
+/// PATCHes a group's members to exactly `members`.
+async fn replace_members(instance: &TestApp, tenant: &str, token: &str, group: &str, members: &[String]) {
+    let body = json!({
+        "schemas": [PATCH],
+        "Operations": [{"op": "replace", "path": "members", "value": members.iter().map(|m| json!({"value": m})).collect::<Vec<_>>()}]
+    });
+    let (status, _, body) = instance.scim("PATCH", tenant, token, &format!("/Groups/{group}"), Some(body)).await;
+    assert!(status.is_success(), "{status} {body}");
 }

@@ -111,7 +111,7 @@ async fn seed(app: &TestApp, tenant: &str, n: usize) {
                     "addresses": [{"type": "work", "country": "US", "locality": format!("City {i}")}]})
             })
             .collect();
-        scim.create_users(&bodies, "scim").await.expect("seed");
+        scim.create_users(&bodies).await.expect("seed");
     }
 }
 

@@ -29,8 +29,35 @@ impl Actor {
     }
 }
 
-/// Records an action of a person; a failure to record is logged, never fatal (the action
-/// itself has happened).
+/// The record of an action (who did what, to which resource) at `at`, for a service to write
+/// in the same transaction as the change it describes
+/// ([`crate::store::TenantTx::record_activity`]).
+pub fn action(actor: &Actor, resource_type: &str, resource_id: Option<&str>, summary: &str, at: i64) -> NewActivity {
+    NewActivity {
+        at,
+        actor: actor.kind.to_string(),
+        actor_name: Some(actor.name.clone()),
+        resource_type: Some(resource_type.to_string()),
+        resource_id: resource_id.map(str::to_string),
+        summary: summary.chars().take(500).collect(),
+        ..Default::default()
+    }
+}
+
+/// The same action on many resources: one record each.
+pub fn actions(
+    actor: &Actor,
+    resource_type: &str,
+    resource_ids: &[String],
+    summary: &str,
+    at: i64,
+) -> Vec<NewActivity> {
+    resource_ids.iter().map(|id| action(actor, resource_type, Some(id), summary, at)).collect()
+}
+
+/// Records something a person did that changed nothing (support viewed a page, a refused
+/// call); a failure to record is logged, never fatal. Changes record their activity in their
+/// own transaction instead.
 pub async fn record(
     store: &Store,
     tenant: &TenantId,
@@ -39,49 +66,13 @@ pub async fn record(
     resource_id: Option<&str>,
     summary: String,
 ) {
-    let record = NewActivity {
-        at: now_ms(),
-        actor: actor.kind.to_string(),
-        actor_name: Some(actor.name.clone()),
-        resource_type: Some(resource_type.to_string()),
-        resource_id: resource_id.map(str::to_string),
-        summary: summary.chars().take(500).collect(),
-        ..Default::default()
+    let record = action(actor, resource_type, resource_id, &summary, now_ms());
+    let written = async {
+        let mut tx = store.tenant(tenant).autocommit().await?;
+        tx.record_activity(&[record]).await
     };
-    if let Err(e) = store.tenant(tenant).record_activity(&record).await {
+    if let Err(e) = written.await {
         tracing::error!("activity record failed: {e}");
-    }
-}
-
-/// Records the same action on many resources at once (one record each, one transaction).
-pub async fn record_each(
-    store: &Store,
-    tenant: &TenantId,
-    actor: &Actor,
-    resource_type: &str,
-    resource_ids: &[String],
-    summary: &str,
-) {
-    let at = now_ms();
-    let records: Vec<(TenantId, NewActivity)> = resource_ids
-        .iter()
-        .map(|id| {
-            (
-                tenant.clone(),
-                NewActivity {
-                    at,
-                    actor: actor.kind.to_string(),
-                    actor_name: Some(actor.name.clone()),
-                    resource_type: Some(resource_type.to_string()),
-                    resource_id: Some(id.clone()),
-                    summary: summary.chars().take(500).collect(),
-                    ..Default::default()
-                },
-            )
-        })
-        .collect();
-    if let Err(e) = store.insert_activity(&records).await {
-        tracing::error!("activity records failed: {e}");
     }
 }
 

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::clock::now_ms;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{CredentialId, TenantId};
-use crate::store::{CredentialRecord, NewCredential, Store};
+use crate::store::{CredentialRecord, NewCredential, Store, TenantTx};
 
 /// The prefix of every Roster SCIM token (lets secret scanners recognize leaked tokens).
 pub const TOKEN_PREFIX: &str = "rst_";
@@ -143,27 +143,49 @@ pub async fn client_credentials_grant(
         created_at: now,
         expires_at: Some(now + ACCESS_TOKEN_TTL_MS),
     };
-    store.tenant(tenant).insert_credential(&record).await?;
-    crate::service::activity::record(
-        store,
-        tenant,
-        &crate::service::activity::Actor { kind: "scim", name: client.name.clone() },
+    let summary = format!(
+        "OAuth client {} was granted an access token (valid {} minutes)",
+        client.name,
+        ACCESS_TOKEN_TTL_MS / 60_000
+    );
+    let actor = crate::service::activity::Actor { kind: "scim", name: client.name.clone() };
+    let mut tx = store.tenant(tenant).begin().await?;
+    tx.insert_credential(&record).await?;
+    tx.record_activity(&[crate::service::activity::action(
+        &actor,
         "Credential",
         Some(client.id.as_str()),
-        format!(
-            "OAuth client {} was granted an access token (valid {} minutes)",
-            client.name,
-            ACCESS_TOKEN_TTL_MS / 60_000
-        ),
-    )
-    .await;
+        &summary,
+        now,
+    )])
+    .await?;
+    tx.commit().await?;
     Ok(Some(AccessToken { token, expires_in: ACCESS_TOKEN_TTL_MS / 1000 }))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Makes a credential in a transaction of its own (the CLI's and the tests' way; the dashboard
+/// records who made it in the same transaction, see `scim_setup`).
 async fn create(
     store: &Store,
     tenant: &TenantId,
+    kind: &'static str,
+    kind_prefix: &str,
+    name: &str,
+    created_by: &str,
+    expires_in_days: Option<u32>,
+) -> DomainResult<(CredentialRecord, TokenSecret)> {
+    if store.tenant(tenant).summary().await?.is_none() {
+        return Err(DomainError::NotFound);
+    }
+    let mut tx = store.tenant(tenant).begin().await?;
+    let made = create_in(&mut tx, kind, kind_prefix, name, created_by, expires_in_days).await?;
+    tx.commit().await?;
+    Ok(made)
+}
+
+/// Makes a credential inside `tx` (the caller commits); returns it and its secret.
+pub(crate) async fn create_in(
+    tx: &mut TenantTx<'_>,
     kind: &'static str,
     kind_prefix: &str,
     name: &str,
@@ -179,10 +201,6 @@ async fn create(
     if expires_in_days == Some(0) || expires_in_days.is_some_and(|d| d > 3650) {
         return Err(DomainError::Invalid("A token expires after 1 to 3650 days, or never.".into()));
     }
-    let t = store.tenant(tenant);
-    if t.summary().await?.is_none() {
-        return Err(DomainError::NotFound);
-    }
     let now = now_ms();
     let (secret, prefix) = new_secret_with(kind_prefix);
     let record = NewCredential {
@@ -195,28 +213,49 @@ async fn create(
         created_at: now,
         expires_at: expires_in_days.map(|d| now + i64::from(d) * 86_400_000),
     };
-    t.insert_credential(&record).await?;
-    let stored = t.credential(&record.id).await?.ok_or_else(|| DomainError::Internal("credential vanished".into()))?;
+    tx.insert_credential(&record).await?;
+    let stored = CredentialRecord {
+        id: record.id,
+        kind: record.kind.to_string(),
+        name: record.name,
+        prefix: record.prefix,
+        created_by: record.created_by,
+        created_at: record.created_at,
+        expires_at: record.expires_at,
+        revoked_at: None,
+        last_used_at: None,
+        replaced_by: None,
+    };
     Ok((stored, secret))
 }
 
 /// Revokes a credential (and, for an OAuth client, the access tokens issued to it); returns
 /// whether it existed and was not already revoked.
 pub async fn revoke(store: &Store, tenant: &TenantId, id: &CredentialId) -> DomainResult<bool> {
-    let t = store.tenant(tenant);
+    let mut tx = store.tenant(tenant).begin().await?;
+    let revoked = revoke_in(&mut tx, id).await?;
+    tx.commit().await?;
+    store.tenant(tenant).cached_settings_changed().await?;
+    Ok(revoked)
+}
+
+/// [`revoke`] inside `tx`; the caller commits, then drops the cached credentials
+/// (`cached_settings_changed`).
+pub(crate) async fn revoke_in(tx: &mut TenantTx<'_>, id: &CredentialId) -> DomainResult<bool> {
     let now = now_ms();
-    let revoked = t.revoke_credential(id, now).await?;
-    t.revoke_issued_by(&format!("oauth:{id}"), now).await?;
+    let revoked = tx.revoke_credential(id, now).await?;
+    tx.revoke_issued_by(&format!("oauth:{id}"), now).await?;
     Ok(revoked)
 }
 
 /// Switches the tenant's SCIM API on or off.
 pub async fn set_scim_enabled(store: &Store, tenant: &TenantId, enabled: bool) -> DomainResult<()> {
-    if store.tenant(tenant).set_scim_enabled(enabled, now_ms()).await? {
-        Ok(())
-    } else {
-        Err(DomainError::NotFound)
+    let mut tx = store.tenant(tenant).begin().await?;
+    if !tx.set_scim_enabled(enabled, now_ms()).await? {
+        return Err(DomainError::NotFound);
     }
+    tx.commit().await?;
+    store.tenant(tenant).cached_settings_changed().await
 }
 
 /// Checks a bearer token sent to `tenant`'s SCIM URL; returns the credential if it may be used.

@@ -4,15 +4,14 @@
 
 use serde_json::{json, Value};
 
-use crate::clock::now_ms;
 use crate::dto::{
     ActivityQuery, GroupRole, ManualUserInput, MembershipReason, UserDetail, UserGroupMembership, UserListItem,
     UserPage, UserQuery, UserSource,
 };
 use crate::error::{DomainError, DomainResult};
 use crate::ids::TenantId;
-use crate::service::activity::{self, Actor};
-use crate::service::provisioning::Scim;
+use crate::service::activity::Actor;
+use crate::service::users::{self, Writer};
 use crate::store::{DirectoryRow, MembershipRecord, SortKey, Store};
 
 /// Largest page of the users table.
@@ -229,59 +228,39 @@ fn invalid_input(e: crate::scim::error::ScimError) -> DomainError {
     DomainError::Invalid(e.detail)
 }
 
-/// Creates manual users, all or none; returns their ids.
+/// A manual user's resource, checked like a SCIM create.
+fn manual_user_resource(input: &ManualUserInput) -> DomainResult<serde_json::Value> {
+    let res = manual_resource(input)?;
+    crate::scim::validate::validate_resource(
+        &res,
+        crate::scim::schema::ResourceSchema::user(),
+        crate::scim::validate::Mode::Create,
+    )
+    .map_err(invalid_input)
+}
+
+/// Creates manual users, all or none (placed by the mapping rules and recorded in the same
+/// transaction); returns their ids.
 pub async fn create_manual(
     store: &Store,
     tenant: &TenantId,
-    public_url: &str,
     actor: &Actor,
     inputs: &[ManualUserInput],
 ) -> DomainResult<Vec<String>> {
-    let mut bodies = Vec::with_capacity(inputs.len());
+    let mut resources = Vec::with_capacity(inputs.len());
     for (i, input) in inputs.iter().enumerate() {
-        bodies.push(manual_resource(input).map_err(|e| match e {
+        resources.push(manual_user_resource(input).map_err(|e| match e {
             DomainError::Invalid(m) if inputs.len() > 1 => DomainError::Invalid(format!("Row {}: {m}", i + 1)),
             e => e,
         })?);
     }
-    let base = crate::service::scim_setup::base_url(public_url, tenant);
-    let scim = Scim { store, tenant, base_url: &base };
-    let created = scim.create_users(&bodies, "manual").await;
-    let ids = match created {
-        Ok(ids) => ids,
-        Err((Some(i), e)) if inputs.len() > 1 => {
-            return Err(DomainError::Invalid(format!("Row {}: {}", i + 1, e.detail)))
-        }
-        Err((_, e)) if e.status == 409 => return Err(user_exists(store, tenant, inputs[0].user_name.trim()).await),
-        Err((_, e)) => return Err(invalid_input(e)),
-    };
-    // The mapping rules (and the default user group) place manual users too. The users are
-    // saved whatever happens here; a failure is repaired by the next evaluation of the tenant.
-    if let Err(e) = crate::service::mappings::place_users(store, tenant, &ids).await {
-        tracing::error!(%tenant, "mapping rules could not place {} manual users: {e}", ids.len());
+    match resources.as_slice() {
+        [one] => Ok(vec![users::create(store, tenant, Writer::Admin(actor), one).await?.id]),
+        _ => users::create_many(store, tenant, Writer::Admin(actor), &resources).await,
     }
-    let summary = if ids.len() == 1 {
-        format!("created manual user {}", inputs[0].user_name.trim())
-    } else {
-        format!("imported {} manual users", ids.len())
-    };
-    activity::record(store, tenant, actor, "User", ids.first().filter(|_| ids.len() == 1).map(String::as_str), summary)
-        .await;
-    Ok(ids)
 }
 
-async fn manual_user(store: &Store, tenant: &TenantId, id: &str) -> DomainResult<DirectoryRow> {
-    let row = store.tenant(tenant).directory_user(id).await?.ok_or(DomainError::NotFound)?;
-    if row.source != "manual" {
-        return Err(DomainError::Invalid(
-            "This user is managed by your identity provider: change or remove them there, and the change arrives here."
-                .into(),
-        ));
-    }
-    Ok(row)
-}
-
-/// Edits a manual user.
+/// Edits a manual user (the mapping rules re-place them with the edit).
 pub async fn update_manual(
     store: &Store,
     tenant: &TenantId,
@@ -289,37 +268,15 @@ pub async fn update_manual(
     id: &str,
     input: &ManualUserInput,
 ) -> DomainResult<()> {
-    let row = manual_user(store, tenant, id).await?;
-    let res = manual_resource(input)?;
-    let res = crate::scim::validate::validate_resource(
-        &res,
-        crate::scim::schema::ResourceSchema::user(),
-        crate::scim::validate::Mode::Create,
-    )
-    .map_err(invalid_input)?;
-    let cols = crate::service::provisioning::user_columns(&res).map_err(invalid_input)?;
-    let data = serde_json::to_string(&res).map_err(|e| DomainError::Internal(e.to_string()))?;
-    // Mapping rules apply to manual users too; their placement is written with the edit.
-    let planner = crate::service::mappings::write_planner(store, tenant).await?;
-    match store.tenant(tenant).update_user(id, &cols, &data, row.version, now_ms(), planner.as_deref()).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return Err(DomainError::Invalid("Someone else changed this user meanwhile; reload and try again.".into()))
-        }
-        Err(DomainError::Conflict(_)) => return Err(user_exists(store, tenant, &cols.user_name).await),
-        Err(e) => return Err(e),
-    }
-    activity::record(store, tenant, actor, "User", Some(id), format!("edited manual user {}", cols.user_name)).await;
+    let row = store.tenant(tenant).user(id).await?.ok_or(DomainError::NotFound)?;
+    let res = manual_user_resource(input)?;
+    users::update(store, tenant, Writer::Admin(actor), &row, &res).await?;
     Ok(())
 }
 
 /// Removes a manual user (and their memberships).
 pub async fn delete_manual(store: &Store, tenant: &TenantId, actor: &Actor, id: &str) -> DomainResult<()> {
-    let row = manual_user(store, tenant, id).await?;
-    let t = store.tenant(tenant);
-    t.delete_user(id).await?;
-    activity::record(store, tenant, actor, "User", Some(id), format!("removed manual user {}", row.user_name)).await;
-    Ok(())
+    users::delete(store, tenant, Writer::Admin(actor), id, None).await
 }
 
 /// A CSV export of the users table (its current search, filter and sort), made a chunk at a
@@ -459,7 +416,6 @@ fn parse_active(s: &str) -> Option<bool> {
 pub async fn import_csv(
     store: &Store,
     tenant: &TenantId,
-    public_url: &str,
     actor: &Actor,
     text: &str,
 ) -> DomainResult<crate::dto::ImportReport> {
@@ -540,7 +496,7 @@ pub async fn import_csv(
         report.errors.sort();
         return Ok(report);
     }
-    let ids = create_manual(store, tenant, public_url, actor, &inputs).await?;
+    let ids = create_manual(store, tenant, actor, &inputs).await?;
     report.created = ids.len();
     Ok(report)
 }
@@ -562,14 +518,6 @@ pub async fn export_csv(store: &Store, tenant: &TenantId, q: &UserQuery, limit: 
 
 /// "A user named … already exists", with the existing user's id when they can be found (so
 /// that the dashboard links to them).
-async fn user_exists(store: &Store, tenant: &TenantId, user_name: &str) -> DomainError {
-    let message = format!("A user named “{user_name}” already exists in your organization.");
-    match store.tenant(tenant).user_by_user_name(&crate::store::fold_ascii(user_name)).await {
-        Ok(Some(row)) => DomainError::UserExists { message, existing_id: row.id },
-        _ => DomainError::Conflict(format!("{message} Search for them under Users, or choose another user name.")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

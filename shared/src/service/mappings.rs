@@ -1,15 +1,15 @@
 //! Mapping rules, the service: admins manage the rules; every change that can move a user
 //! re-places the users it touches. Evaluation itself is the pure [`crate::rules`].
 //!
-//! - A SCIM user write (create, replace, patch) carries its [`Placement`] in its own
-//!   transaction: [`plan`] computes it from the stored rules, IdP groups and memberships and the
-//!   user's new version before the write; if another write wins the version race, neither is
-//!   written and the request retries.
-//! - A SCIM group write (create, replace, patch, delete) runs a [`write_planner`] inside its
-//!   transaction, after its statements: the members it added or removed, and the users nested
-//!   below them, are read back there and placed there.
+//! - A user write (SCIM, manual, and next JIT; see [`super::users`]) and a SCIM group write
+//!   place the users they touch inside their own transaction, after their statements: they
+//!   load the tenant's [`Placer`] first (`None`: nothing to place, the write stays one
+//!   statement), open the transaction, take the tenant's placement lock
+//!   ([`crate::store::TenantTx::lock_placement`]), write, then [`Placer::place`] reads the
+//!   users as written, their IdP groups and rule memberships there and writes the difference.
 //! - A rule or default-group change re-places the whole tenant in the background
-//!   ([`start_place_all`]), in batches of [`BATCH`] users with one transaction each.
+//!   ([`start_place_all`]), in batches of [`BATCH`] users, each read and placed in one
+//!   transaction under the same lock, with its activity records.
 //!
 //! Memberships made by admins are never touched: only rows with reason `rule` or `default`
 //! are added or removed.
@@ -24,10 +24,14 @@ use crate::error::{DomainError, DomainResult};
 use crate::ids::TenantId;
 use crate::rules::{self, Condition, Reason, Rule, RuleDef};
 use crate::service::activity::{self, Actor};
-use crate::store::{RuleMembership, RuleRecord, Store, Touched};
+use crate::store::{Backend, RuleMembership, RuleRecord, Store, TenantTx};
 
 /// Users evaluated per batch.
 const BATCH: usize = 1000;
+
+/// How far before its start a whole-tenant evaluation looks for writes that raced it (clocks of
+/// several instances differ a little).
+const CATCH_UP_MARGIN_MS: i64 = 60_000;
 
 fn def(r: &RuleRecord) -> RuleDef {
     let condition = match (&r.idp_group_id, &r.filter) {
@@ -166,16 +170,12 @@ pub async fn create(store: &Store, tenant: &TenantId, actor: &Actor, d: &RuleDef
     let mut d = d.clone();
     d.id = uuid::Uuid::new_v4().to_string();
     let record = checked(store, tenant, &d).await?;
-    store.tenant(tenant).insert_mapping_rule(&record, now_ms()).await?;
-    activity::record(
-        store,
-        tenant,
-        actor,
-        "MappingRule",
-        Some(&d.id),
-        format!("created mapping rule: {}", describe(store, tenant, &d).await),
-    )
-    .await;
+    let summary = format!("created mapping rule: {}", describe(store, tenant, &d).await);
+    let now = now_ms();
+    let mut tx = store.tenant(tenant).begin().await?;
+    tx.insert_mapping_rule(&record, now).await?;
+    tx.record_activity(&[activity::action(actor, "MappingRule", Some(&d.id), &summary, now)]).await?;
+    tx.commit().await?;
     start_place_all(store, tenant, "rule created").await?;
     Ok(d.id)
 }
@@ -183,58 +183,46 @@ pub async fn create(store: &Store, tenant: &TenantId, actor: &Actor, d: &RuleDef
 /// Changes a rule (condition, target, on/off) and starts re-placing the tenant's users.
 pub async fn update(store: &Store, tenant: &TenantId, actor: &Actor, d: &RuleDef) -> DomainResult<()> {
     let record = checked(store, tenant, d).await?;
-    if !store.tenant(tenant).update_mapping_rule(&record, now_ms()).await? {
+    let summary = format!("changed mapping rule: {}", describe(store, tenant, d).await);
+    let now = now_ms();
+    let mut tx = store.tenant(tenant).begin().await?;
+    if !tx.update_mapping_rule(&record, now).await? {
         return Err(DomainError::NotFound);
     }
-    activity::record(
-        store,
-        tenant,
-        actor,
-        "MappingRule",
-        Some(&d.id),
-        format!("changed mapping rule: {}", describe(store, tenant, d).await),
-    )
-    .await;
+    tx.record_activity(&[activity::action(actor, "MappingRule", Some(&d.id), &summary, now)]).await?;
+    tx.commit().await?;
     start_place_all(store, tenant, "rule changed").await?;
     Ok(())
 }
 
 /// Deletes a rule (its memberships go with it) and starts re-placing the tenant's users.
 pub async fn delete(store: &Store, tenant: &TenantId, actor: &Actor, id: &str) -> DomainResult<()> {
-    if !store.tenant(tenant).delete_mapping_rule(id).await? {
+    let now = now_ms();
+    let mut tx = store.tenant(tenant).begin().await?;
+    // Its memberships go now: under the lock, so that no placement running meanwhile reads them.
+    tx.lock_placement().await?;
+    if !tx.delete_mapping_rule(id).await? {
         return Err(DomainError::NotFound);
     }
-    activity::record(store, tenant, actor, "MappingRule", Some(id), "deleted mapping rule".to_string()).await;
+    tx.record_activity(&[activity::action(actor, "MappingRule", Some(id), "deleted mapping rule", now)]).await?;
+    tx.commit().await?;
     start_place_all(store, tenant, "rule deleted").await?;
     Ok(())
 }
 
-/// Puts the rules in this order and re-places the tenant's users (the order decides nothing
-/// about placement today; it is how admins read the list).
+/// Puts the rules in this order (the order decides nothing about placement today; it is how
+/// admins read the list).
 pub async fn reorder(store: &Store, tenant: &TenantId, actor: &Actor, ids: &[String]) -> DomainResult<()> {
-    store.tenant(tenant).reorder_mapping_rules(ids, now_ms()).await?;
-    activity::record(store, tenant, actor, "MappingRule", None, "reordered mapping rules".to_string()).await;
-    Ok(())
+    let now = now_ms();
+    let mut tx = store.tenant(tenant).begin().await?;
+    tx.reorder_mapping_rules(ids, now).await?;
+    tx.record_activity(&[activity::action(actor, "MappingRule", None, "reordered mapping rules", now)]).await?;
+    tx.commit().await
 }
 
 /// The IdP (SCIM) groups rules can name: (id, displayName).
 pub async fn idp_groups(store: &Store, tenant: &TenantId) -> DomainResult<Vec<(String, String)>> {
     store.tenant(tenant).idp_group_names().await
-}
-
-/// Re-places the given users (after a SCIM write touched them).
-pub async fn place_users(store: &Store, tenant: &TenantId, user_ids: &[String]) -> DomainResult<()> {
-    let placer = Placer::load(store, tenant).await?;
-    if placer.rules.is_empty()
-        && placer.default.is_none()
-        && store.tenant(tenant).rule_memberships(user_ids).await?.is_empty()
-    {
-        return Ok(());
-    }
-    for chunk in user_ids.chunks(BATCH) {
-        place_batch(store, tenant, &placer, chunk).await?;
-    }
-    Ok(())
 }
 
 /// Re-places every user of the tenant, a batch at a time; returns how many were evaluated.
@@ -266,6 +254,7 @@ async fn place_all_reporting(store: &Store, tenant: &TenantId, run: Option<&str>
     let t = store.tenant(tenant);
     let mut n = Progress::default();
     let outcome = async {
+        let started = now_ms();
         let placer = Placer::load(store, tenant).await?;
         let mut after = String::new();
         loop {
@@ -275,13 +264,22 @@ async fn place_all_reporting(store: &Store, tenant: &TenantId, run: Option<&str>
                 }
             }
             let ids = t.user_ids_after(&after, BATCH as i64).await?;
-            let Some(last) = ids.last() else { return Ok(RunEnd::Done) };
+            let Some(last) = ids.last() else { break };
             after = last.clone();
             n.changed += place_batch(store, tenant, &placer, &ids).await?;
             n.done += ids.len();
             if let Some(run) = run {
                 t.update_mapping_run(run, n.done as i64, n.changed as i64, None, None).await?;
             }
+        }
+        // Writes that began before the change was seen (the tenant had nothing to place, so
+        // they took no lock) may have landed after their users' batch: those users again.
+        let mut after = String::new();
+        loop {
+            let ids = t.user_ids_touched_since(started - CATCH_UP_MARGIN_MS, &after, BATCH as i64).await?;
+            let Some(last) = ids.last() else { return Ok(RunEnd::Done) };
+            after = last.clone();
+            n.changed += place_batch(store, tenant, &placer, &ids).await?;
         }
     }
     .await;
@@ -378,28 +376,8 @@ fn close_nesting(edges: &[(String, String)], direct: Vec<(String, String)>) -> H
     idp
 }
 
-/// The planner a SCIM group write runs inside its transaction to re-place the users it
-/// touched (see `store::Touched`); `None` when the tenant has no rules and no default user
-/// group (nothing to place).
-pub async fn write_planner(store: &Store, tenant: &TenantId) -> DomainResult<Option<BoxedPlanner>> {
-    let Some(placer) = Placer::load_active(store, tenant).await? else {
-        return Ok(None);
-    };
-    Ok(Some(Box::new(move |t: &Touched| {
-        let users: Vec<(String, Value)> =
-            t.users.iter().map(|(id, data)| (id.clone(), serde_json::from_str(data).unwrap_or(Value::Null))).collect();
-        let refs: Vec<(&str, &Value)> = users.iter().map(|(id, v)| (id.as_str(), v)).collect();
-        let idp = close_nesting(&t.edges, t.direct.clone());
-        placer.placement(&refs, &idp, t.current.clone())
-    })))
-}
-
-/// A planner the store calls inside a write's transaction (see [`write_planner`]).
-pub type BoxedPlanner = Box<dyn Fn(&Touched) -> Placement + Send + Sync>;
-
-/// Rule- and default-made memberships to add and remove: planned from what is stored (rules,
-/// IdP groups, current memberships) and the users as they are about to be, then written in the
-/// same transaction as the users themselves (see [`plan`]).
+/// Rule- and default-made memberships to add and remove, planned and written inside a write's
+/// transaction (see [`Placer::place`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Placement {
     /// To add.
@@ -415,8 +393,35 @@ impl Placement {
     }
 }
 
+/// Opens a write of the tenant's users or groups: when the tenant has something to place (rules
+/// or a default user group), a transaction under the placement lock, with the rules as they are
+/// once the lock is held (a rule change that committed while the write waited is seen); else a
+/// transaction when `transaction` asks for one (several statements, or an activity record to
+/// write with the change), or one autocommitted connection (a write of one statement).
+pub(crate) async fn begin_write<'a>(
+    store: &'a Store,
+    tenant: &'a TenantId,
+    transaction: bool,
+) -> DomainResult<(TenantTx<'a>, Option<Placer>)> {
+    let t = store.tenant(tenant);
+    if Placer::load_active(store, tenant).await?.is_none() {
+        let tx = if transaction { t.begin().await? } else { t.autocommit().await? };
+        return Ok((tx, None));
+    }
+    let mut tx = t.begin().await?;
+    tx.lock_placement().await?;
+    let placer = match store.backend() {
+        // Another instance may have changed the rules a moment ago (its notice to drop the
+        // cache may still be on its way): read them under the lock.
+        Backend::Postgres => Placer::compile(tx.placement_settings().await?)?,
+        // One instance, whose cache is dropped at every change: the cache is current.
+        Backend::Sqlite => Placer::load_active(store, tenant).await?,
+    };
+    Ok((tx, placer))
+}
+
 /// The rules of a tenant, ready to place users.
-struct Placer {
+pub(crate) struct Placer {
     rules: Vec<Rule>,
     default: Option<String>,
 }
@@ -430,8 +435,12 @@ impl Placer {
 
     /// As [`Placer::load`], but `None` when the tenant has no rules (on or off) and no default
     /// user group: SCIM writes of such tenants have nothing to place and skip the rest.
-    async fn load_active(store: &Store, tenant: &TenantId) -> DomainResult<Option<Placer>> {
-        let (records, default) = store.tenant(tenant).placement_settings().await?;
+    pub(crate) async fn load_active(store: &Store, tenant: &TenantId) -> DomainResult<Option<Placer>> {
+        Placer::compile(store.tenant(tenant).placement_settings().await?)
+    }
+
+    /// The rules and default user group, compiled (`None` when there is neither).
+    fn compile((records, default): (Vec<RuleRecord>, Option<String>)) -> DomainResult<Option<Placer>> {
         if records.is_empty() && default.is_none() {
             return Ok(None);
         }
@@ -439,6 +448,22 @@ impl Placer {
         let rules = rules::compile(&defs)
             .map_err(|(i, e)| DomainError::Internal(format!("stored mapping rule {i}: {}", e.detail)))?;
         Ok(Some(Placer { rules, default }))
+    }
+
+    /// Inside `tx`, which holds the tenant's placement lock: places these users as the
+    /// transaction sees them (after the write), and returns what moved.
+    pub(crate) async fn place(&self, tx: &mut TenantTx<'_>, users: &[String], now: i64) -> DomainResult<Placement> {
+        let read = tx.placement_inputs(users, rules::needs_idp_groups(&self.rules)).await?;
+        let parsed: Vec<(String, Value)> = read
+            .users
+            .iter()
+            .map(|(id, data)| (id.clone(), serde_json::from_str(data).unwrap_or(Value::Null)))
+            .collect();
+        let refs: Vec<(&str, &Value)> = parsed.iter().map(|(id, v)| (id.as_str(), v)).collect();
+        let idp = close_nesting(&read.edges, read.direct);
+        let placement = self.placement(&refs, &idp, read.current);
+        tx.apply_placement(&placement, now).await?;
+        Ok(placement)
     }
 
     /// The placement of `users` ((id, resource)) against their current rule memberships.
@@ -470,24 +495,6 @@ impl Placer {
         }
         out
     }
-}
-
-/// Plans where a user goes as it is about to be written (`resource`, the new version), for its
-/// write to carry in the same transaction. Empty when the tenant has no rules, no default user
-/// group and the user no rule-made memberships (one cheap query in that case).
-pub async fn plan(store: &Store, tenant: &TenantId, user_id: &str, resource: &Value) -> DomainResult<Placement> {
-    let t = store.tenant(tenant);
-    let Some(placer) = Placer::load_active(store, tenant).await? else {
-        return Ok(Placement::default());
-    };
-    let ids = [user_id.to_string()];
-    let current = t.rule_memberships(&ids).await?;
-    if placer.rules.is_empty() && placer.default.is_none() && current.is_empty() {
-        return Ok(Placement::default());
-    }
-    let idp =
-        if rules::needs_idp_groups(&placer.rules) { idp_groups_of(store, tenant, &ids).await? } else { HashMap::new() };
-    Ok(placer.placement(&[(user_id, resource)], &idp, current))
 }
 
 /// Previews saving `candidate` (a new rule when its id is empty or unknown, else a change of
@@ -554,43 +561,39 @@ pub async fn preview(
     Ok(out.into_values().collect())
 }
 
-/// Places a batch of users; returns how many of them changed user groups. Each change is in
-/// the user's timeline ("placed in user group “Sales” by the mapping rules").
+/// Places a batch of users in one transaction under the tenant's placement lock, so that a
+/// SCIM write of the same users waits for it or comes after it (never in between its read and
+/// its write); returns how many of them changed user groups. Each change is in the user's
+/// timeline ("placed in user group “Sales” by the mapping rules"), written in the same
+/// transaction.
 async fn place_batch(store: &Store, tenant: &TenantId, placer: &Placer, ids: &[String]) -> DomainResult<usize> {
     let t = store.tenant(tenant);
-    let batch = load_batch(store, tenant, rules::needs_idp_groups(&placer.rules), ids).await?;
-    let users: Vec<(&str, &Value)> = batch.users.iter().map(|(id, _, r)| (id.as_str(), r)).collect();
-    let placement = placer.placement(&users, &batch.idp, t.rule_memberships(ids).await?);
-    if placement.is_empty() {
-        return Ok(0);
-    }
-    t.apply_rule_memberships(&placement, now_ms()).await?;
+    let names: HashMap<String, String> = t.user_groups().await?.into_iter().map(|g| (g.id, g.name)).collect();
+    let mut tx = t.begin().await?;
+    tx.lock_placement().await?;
+    let now = now_ms();
+    let placement = placer.place(&mut tx, ids, now).await?;
     let changes = membership_changes(&placement);
     if !changes.is_empty() {
-        let names: HashMap<String, String> = t.user_groups().await?.into_iter().map(|g| (g.id, g.name)).collect();
         let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
-        let actor = crate::service::activity::Actor { kind: "rules", name: "Mapping rules".into() };
-        for (user, (gained, lost)) in &changes {
-            let listed =
-                |groups: &[String]| groups.iter().map(|g| format!("“{}”", name(g))).collect::<Vec<_>>().join(", ");
-            let mut parts = Vec::new();
-            if !gained.is_empty() {
-                parts.push(format!("placed in user group {} by the mapping rules", listed(gained)));
-            }
-            if !lost.is_empty() {
-                parts.push(format!("taken out of user group {} (no rule places them there now)", listed(lost)));
-            }
-            crate::service::activity::record_each(
-                store,
-                tenant,
-                &actor,
-                "User",
-                std::slice::from_ref(user),
-                &parts.join("; "),
-            )
-            .await;
-        }
+        let listed = |groups: &[String]| groups.iter().map(|g| format!("“{}”", name(g))).collect::<Vec<_>>().join(", ");
+        let actor = Actor { kind: "rules", name: "Mapping rules".into() };
+        let records: Vec<crate::store::NewActivity> = changes
+            .iter()
+            .map(|(user, (gained, lost))| {
+                let mut parts = Vec::new();
+                if !gained.is_empty() {
+                    parts.push(format!("placed in user group {} by the mapping rules", listed(gained)));
+                }
+                if !lost.is_empty() {
+                    parts.push(format!("taken out of user group {} (no rule places them there now)", listed(lost)));
+                }
+                activity::action(&actor, "User", Some(user), &parts.join("; "), now)
+            })
+            .collect();
+        tx.record_activity(&records).await?;
     }
+    tx.commit().await?;
     Ok(changes.len())
 }
 

@@ -15,6 +15,7 @@ pub mod provisioning;
 pub mod scim_setup;
 pub mod support;
 pub mod user_groups;
+pub mod users;
 
 use crate::store::Store;
 use activity::ActivitySink;

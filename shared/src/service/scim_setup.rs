@@ -1,6 +1,7 @@
 //! The SCIM provisioning page: switch SCIM on or off, make and revoke credentials, see how the
 //! identity provider's traffic looks. Every change is recorded in the tenant's activity.
 
+use crate::clock::now_ms;
 use crate::dto::{CredentialView, NewSecret, ScimSetup};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{CredentialId, TenantId};
@@ -88,10 +89,15 @@ pub async fn setup(store: &Store, tenant: &TenantId, public_url: &str) -> Domain
 
 /// Switches SCIM on or off.
 pub async fn set_enabled(store: &Store, tenant: &TenantId, actor: &Actor, enabled: bool) -> DomainResult<()> {
-    credentials::set_scim_enabled(store, tenant, enabled).await?;
     let what = if enabled { "SCIM provisioning switched on" } else { "SCIM provisioning switched off" };
-    activity::record(store, tenant, actor, "Tenant", None, what.to_string()).await;
-    Ok(())
+    let now = now_ms();
+    let mut tx = store.tenant(tenant).begin().await?;
+    if !tx.set_scim_enabled(enabled, now).await? {
+        return Err(DomainError::NotFound);
+    }
+    tx.record_activity(&[activity::action(actor, "Tenant", None, what, now)]).await?;
+    tx.commit().await?;
+    store.tenant(tenant).cached_settings_changed().await
 }
 
 fn new_secret(public_url: &str, tenant: &TenantId, c: &CredentialRecord, secret: &TokenSecret) -> NewSecret {
@@ -104,6 +110,32 @@ fn new_secret(public_url: &str, tenant: &TenantId, c: &CredentialRecord, secret:
     }
 }
 
+/// Makes a credential inside `tx`, with its activity record.
+async fn make(
+    tx: &mut crate::store::TenantTx<'_>,
+    actor: &Actor,
+    kind: CredentialKind,
+    name: &str,
+    expires_in_days: Option<u32>,
+) -> DomainResult<(CredentialRecord, TokenSecret)> {
+    let (record, secret) = match kind {
+        CredentialKind::Bearer => {
+            credentials::create_in(tx, "bearer", credentials::TOKEN_PREFIX, name, &actor.name, expires_in_days).await?
+        }
+        CredentialKind::Basic => {
+            credentials::create_in(tx, "basic", credentials::BASIC_PREFIX, name, &actor.name, expires_in_days).await?
+        }
+        CredentialKind::OauthClient => {
+            credentials::create_in(tx, "oauth_client", credentials::CLIENT_SECRET_PREFIX, name, &actor.name, None)
+                .await?
+        }
+    };
+    let summary = format!("created {} \"{}\" ({}…)", kind.label(), record.name, record.prefix);
+    tx.record_activity(&[activity::action(actor, "Credential", Some(record.id.as_str()), &summary, record.created_at)])
+        .await?;
+    Ok((record, secret))
+}
+
 /// Makes a credential and returns its secret, to be shown once.
 pub async fn create(
     store: &Store,
@@ -114,20 +146,9 @@ pub async fn create(
     name: &str,
     expires_in_days: Option<u32>,
 ) -> DomainResult<NewSecret> {
-    let (record, secret) = match kind {
-        CredentialKind::Bearer => credentials::create_token(store, tenant, name, &actor.name, expires_in_days).await?,
-        CredentialKind::Basic => credentials::create_basic(store, tenant, name, &actor.name, expires_in_days).await?,
-        CredentialKind::OauthClient => credentials::create_oauth_client(store, tenant, name, &actor.name).await?,
-    };
-    activity::record(
-        store,
-        tenant,
-        actor,
-        "Credential",
-        Some(record.id.as_str()),
-        format!("created {} \"{}\" ({}…)", kind.label(), record.name, record.prefix),
-    )
-    .await;
+    let mut tx = store.tenant(tenant).begin().await?;
+    let (record, secret) = make(&mut tx, actor, kind, name, expires_in_days).await?;
+    tx.commit().await?;
     Ok(new_secret(public_url, tenant, &record, &secret))
 }
 
@@ -135,19 +156,14 @@ pub async fn create(
 pub async fn revoke(store: &Store, tenant: &TenantId, actor: &Actor, id: &str) -> DomainResult<()> {
     let id = CredentialId::parse(id).ok_or(DomainError::NotFound)?;
     let existing = store.tenant(tenant).credential(&id).await?.ok_or(DomainError::NotFound)?;
-    if !credentials::revoke(store, tenant, &id).await? {
+    let mut tx = store.tenant(tenant).begin().await?;
+    if !credentials::revoke_in(&mut tx, &id).await? {
         return Err(DomainError::Invalid("This credential is already revoked.".into()));
     }
-    activity::record(
-        store,
-        tenant,
-        actor,
-        "Credential",
-        Some(id.as_str()),
-        format!("revoked \"{}\" ({}…)", existing.name, existing.prefix),
-    )
-    .await;
-    Ok(())
+    let summary = format!("revoked \"{}\" ({}…)", existing.name, existing.prefix);
+    tx.record_activity(&[activity::action(actor, "Credential", Some(id.as_str()), &summary, now_ms())]).await?;
+    tx.commit().await?;
+    store.tenant(tenant).cached_settings_changed().await
 }
 
 /// Rotation: a new credential of the same kind, name and lifetime; the old one keeps working
@@ -169,12 +185,11 @@ pub async fn rotate(
         let lifetime = (e - old.created_at).max(86_400_000);
         u32::try_from(lifetime / 86_400_000).unwrap_or(3650).clamp(1, 3650)
     });
-    let made =
-        create(store, tenant, public_url, actor, kind, &rotated_name(&old.name, crate::clock::now_ms()), days).await?;
-    if let Some(new) = CredentialId::parse(&made.credential.id) {
-        store.tenant(tenant).mark_replaced(&old.id, &new).await?;
-    }
-    Ok(made)
+    let mut tx = store.tenant(tenant).begin().await?;
+    let (record, secret) = make(&mut tx, actor, kind, &rotated_name(&old.name, now_ms()), days).await?;
+    tx.mark_replaced(&old.id, &record.id).await?;
+    tx.commit().await?;
+    Ok(new_secret(public_url, tenant, &record, &secret))
 }
 
 /// The name of a rotated credential: the old name without an earlier rotation's date, and this

@@ -55,16 +55,12 @@ pub async fn create(
 ) -> DomainResult<UserGroupView> {
     let (name, description) = checked(input)?;
     let id = uuid::Uuid::new_v4().to_string();
-    store.tenant(tenant).insert_user_group(&id, &name, &description, input.role.as_str(), now_ms()).await?;
-    activity::record(
-        store,
-        tenant,
-        actor,
-        "UserGroup",
-        Some(&id),
-        format!("created user group \"{name}\" (role {})", input.role.label()),
-    )
-    .await;
+    let now = now_ms();
+    let mut tx = store.tenant(tenant).begin().await?;
+    tx.insert_user_group(&id, &name, &description, input.role.as_str(), now).await?;
+    let summary = format!("created user group \"{name}\" (role {})", input.role.label());
+    tx.record_activity(&[activity::action(actor, "UserGroup", Some(&id), &summary, now)]).await?;
+    tx.commit().await?;
     get(store, tenant, &id).await
 }
 
@@ -78,7 +74,9 @@ pub async fn update(
 ) -> DomainResult<UserGroupView> {
     let (name, description) = checked(input)?;
     let before = get(store, tenant, id).await?;
-    if !store.tenant(tenant).update_user_group(id, &name, &description, input.role.as_str(), now_ms()).await? {
+    let now = now_ms();
+    let mut tx = store.tenant(tenant).begin().await?;
+    if !tx.update_user_group(id, &name, &description, input.role.as_str(), now).await? {
         return Err(DomainError::NotFound);
     }
     let mut changes = Vec::new();
@@ -92,36 +90,26 @@ pub async fn update(
         changes.push("description changed".to_string());
     }
     if !changes.is_empty() {
-        activity::record(
-            store,
-            tenant,
-            actor,
-            "UserGroup",
-            Some(id),
-            format!("user group \"{name}\": {}", changes.join(", ")),
-        )
-        .await;
+        let summary = format!("user group \"{name}\": {}", changes.join(", "));
+        tx.record_activity(&[activity::action(actor, "UserGroup", Some(id), &summary, now)]).await?;
     }
+    tx.commit().await?;
     get(store, tenant, id).await
 }
 
 /// Deletes a user group; returns how many users were in it.
 pub async fn delete(store: &Store, tenant: &TenantId, actor: &Actor, id: &str) -> DomainResult<i64> {
     let before = get(store, tenant, id).await?;
-    if !store.tenant(tenant).delete_user_group(id).await? {
+    let now = now_ms();
+    let mut tx = store.tenant(tenant).begin().await?;
+    if !tx.delete_user_group(id).await? {
         return Err(DomainError::NotFound);
     }
+    let summary = format!("deleted user group \"{}\" ({} members lost it)", before.name, before.member_count);
+    tx.record_activity(&[activity::action(actor, "UserGroup", Some(id), &summary, now)]).await?;
+    tx.commit().await?;
     // Its mapping rules and its default flag went with it.
     store.tenant(tenant).cached_settings_changed().await?;
-    activity::record(
-        store,
-        tenant,
-        actor,
-        "UserGroup",
-        Some(id),
-        format!("deleted user group \"{}\" ({} members lost it)", before.name, before.member_count),
-    )
-    .await;
     Ok(before.member_count)
 }
 
@@ -131,14 +119,17 @@ pub async fn set_default(store: &Store, tenant: &TenantId, actor: &Actor, id: Op
         Some(id) => Some(get(store, tenant, id).await?.name),
         None => None,
     };
-    if !store.tenant(tenant).set_default_user_group(id, now_ms()).await? {
+    let now = now_ms();
+    let mut tx = store.tenant(tenant).begin().await?;
+    if !tx.set_default_user_group(id, now).await? {
         return Err(DomainError::NotFound);
     }
     let summary = match name {
         Some(n) => format!("default user group set to \"{n}\""),
         None => "default user group cleared".to_string(),
     };
-    activity::record(store, tenant, actor, "UserGroup", id, summary).await;
+    tx.record_activity(&[activity::action(actor, "UserGroup", id, &summary, now)]).await?;
+    tx.commit().await?;
     // Users no mapping rule places go to the default group (or leave the old one).
     crate::service::mappings::start_place_all(store, tenant, "default user group changed").await?;
     Ok(())
@@ -165,23 +156,16 @@ pub async fn assign(
 ) -> DomainResult<Assigned> {
     batch(user_ids)?;
     let group = get(store, tenant, group_id).await?;
-    let added = store
-        .tenant(tenant)
-        .add_user_group_members(group_id, user_ids, "admin", "", Some(&actor.name), now_ms())
-        .await?;
+    let users = store.tenant(tenant).existing_user_ids(user_ids).await?;
+    let now = now_ms();
+    let mut tx = store.tenant(tenant).begin().await?;
+    let added = tx.add_user_group_members(group_id, &users, "admin", "", Some(&actor.name), now).await?;
     if added > 0 {
         // One record per user, so that each user's timeline says who put them where.
-        let users = store.tenant(tenant).existing_user_ids(user_ids).await?;
-        activity::record_each(
-            store,
-            tenant,
-            actor,
-            "User",
-            &users,
-            &format!("assigned to user group \"{}\"", group.name),
-        )
-        .await;
+        let summary = format!("assigned to user group \"{}\"", group.name);
+        tx.record_activity(&activity::actions(actor, "User", &users, &summary, now)).await?;
     }
+    tx.commit().await?;
     Ok(Assigned { added, group_name: group.name })
 }
 
@@ -195,18 +179,14 @@ pub async fn unassign(
 ) -> DomainResult<u64> {
     batch(user_ids)?;
     let group = get(store, tenant, group_id).await?;
-    let removed = store.tenant(tenant).remove_user_group_members(group_id, user_ids, "admin").await?;
+    let users = store.tenant(tenant).existing_user_ids(user_ids).await?;
+    let now = now_ms();
+    let mut tx = store.tenant(tenant).begin().await?;
+    let removed = tx.remove_user_group_members(group_id, &users, "admin").await?;
     if removed > 0 {
-        let users = store.tenant(tenant).existing_user_ids(user_ids).await?;
-        activity::record_each(
-            store,
-            tenant,
-            actor,
-            "User",
-            &users,
-            &format!("removed from user group \"{}\"", group.name),
-        )
-        .await;
+        let summary = format!("removed from user group \"{}\"", group.name);
+        tx.record_activity(&activity::actions(actor, "User", &users, &summary, now)).await?;
     }
+    tx.commit().await?;
     Ok(removed)
 }

@@ -2,6 +2,7 @@
 
 use sqlx::Row;
 
+use super::tx::{with_conn, TenantTx, TxConn};
 use super::{with_pool, TenantStore};
 use crate::dto::{ActivityQuery, ActivityView};
 use crate::error::DomainResult;
@@ -126,55 +127,71 @@ impl super::Store {
 impl super::Store {
     /// Appends records of any tenants in one transaction.
     pub async fn insert_activity(&self, records: &[(crate::ids::TenantId, NewActivity)]) -> DomainResult<()> {
-        const COLUMNS: usize = 16;
-        let anonymous = matches!(self.backend(), super::Backend::Sqlite);
-        with_pool!(self, |p| {
-            let mut tx = p.begin().await?;
-            for chunk in records.chunks(200) {
-                let mut sql = String::from(
-                    "INSERT INTO activity (tenant_id, at, actor, credential_id, method, path, status, latency_ms, resource_type, resource_id, summary, scim_type, detail, user_agent, actor_name, request_body) VALUES ",
-                );
-                for i in 0..chunk.len() {
-                    if i > 0 {
-                        sql.push_str(", ");
-                    }
-                    // SQLite gets anonymous `?`s: sqlx looks every numbered parameter up by name,
-                    // and SQLite finds a name by scanning the statement's list, so 3,200 numbered
-                    // parameters cost millions of steps a batch (it was 43% of the server's CPU
-                    // under SCIM load). Each value appears once, in order, so `?` binds the same.
-                    let cols: Vec<String> = (1..=COLUMNS)
-                        .map(|c| if anonymous { "?".to_string() } else { format!("${}", i * COLUMNS + c) })
-                        .collect();
-                    sql.push('(');
-                    sql.push_str(&cols.join(", "));
-                    sql.push(')');
-                }
-                let mut q = sqlx::query(&sql);
-                for (tenant, a) in chunk {
-                    q = q
-                        .bind(tenant.as_str())
-                        .bind(a.at)
-                        .bind(&a.actor)
-                        .bind(&a.credential_id)
-                        .bind(&a.method)
-                        .bind(&a.path)
-                        .bind(a.status)
-                        .bind(a.latency_ms)
-                        .bind(&a.resource_type)
-                        .bind(&a.resource_id)
-                        .bind(&a.summary)
-                        .bind(&a.scim_type)
-                        .bind(&a.detail)
-                        .bind(&a.user_agent)
-                        .bind(&a.actor_name)
-                        .bind(&a.request_body);
-                }
-                q.execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-            DomainResult::Ok(())
-        })
+        let mut conn = TxConn::begin(&self.pool).await?;
+        let rows: Vec<(&str, &NewActivity)> = records.iter().map(|(t, a)| (t.as_str(), a)).collect();
+        write_activity(&mut conn, &rows).await?;
+        conn.commit().await
     }
+}
+
+impl TenantTx<'_> {
+    /// Appends activity records of this tenant (with the change they describe, when in a
+    /// transaction).
+    pub async fn record_activity(&mut self, records: &[NewActivity]) -> DomainResult<()> {
+        let tenant = self.id.as_str();
+        let rows: Vec<(&str, &NewActivity)> = records.iter().map(|a| (tenant, a)).collect();
+        write_activity(&mut self.conn, &rows).await
+    }
+}
+
+/// Inserts activity records ((tenant, record)) on `conn`, 200 rows a statement.
+async fn write_activity(conn: &mut TxConn, records: &[(&str, &NewActivity)]) -> DomainResult<()> {
+    const COLUMNS: usize = 16;
+    let anonymous = matches!(conn, TxConn::Sqlite(_) | TxConn::SqliteTx(_));
+    for chunk in records.chunks(200) {
+        let mut sql = String::from(
+            "INSERT INTO activity (tenant_id, at, actor, credential_id, method, path, status, latency_ms, resource_type, resource_id, summary, scim_type, detail, user_agent, actor_name, request_body) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            // SQLite gets anonymous `?`s: sqlx looks every numbered parameter up by name,
+            // and SQLite finds a name by scanning the statement's list, so 3,200 numbered
+            // parameters cost millions of steps a batch (it was 43% of the server's CPU
+            // under SCIM load). Each value appears once, in order, so `?` binds the same.
+            let cols: Vec<String> = (1..=COLUMNS)
+                .map(|c| if anonymous { "?".to_string() } else { format!("${}", i * COLUMNS + c) })
+                .collect();
+            sql.push('(');
+            sql.push_str(&cols.join(", "));
+            sql.push(')');
+        }
+        with_conn!(&mut *conn, |c| {
+            let mut q = sqlx::query(&sql);
+            for (tenant, a) in chunk {
+                q = q
+                    .bind(*tenant)
+                    .bind(a.at)
+                    .bind(&a.actor)
+                    .bind(&a.credential_id)
+                    .bind(&a.method)
+                    .bind(&a.path)
+                    .bind(a.status)
+                    .bind(a.latency_ms)
+                    .bind(&a.resource_type)
+                    .bind(&a.resource_id)
+                    .bind(&a.summary)
+                    .bind(&a.scim_type)
+                    .bind(&a.detail)
+                    .bind(&a.user_agent)
+                    .bind(&a.actor_name)
+                    .bind(&a.request_body);
+            }
+            q.execute(c).await.map(|_| ())
+        })?;
+    }
+    Ok(())
 }
 
 impl TenantStore<'_> {

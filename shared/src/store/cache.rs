@@ -66,19 +66,36 @@ impl<K: Eq + Hash, V: Clone> Timed<K, V> {
 }
 
 /// See the module documentation.
+///
+/// A read that missed the cache fills it only if nothing was dropped since it began
+/// ([`TenantCache::epoch`]): else a request that read a credential or the rules just before a
+/// change committed could put the old value back right after the change dropped it.
 #[derive(Debug, Default)]
 pub struct TenantCache {
     credentials: Timed<(String, String), FoundCredential>,
     placement: Timed<String, Placement>,
+    /// Counts the drops; a fill names the count its read began at.
+    epoch: std::sync::atomic::AtomicU64,
 }
 
 impl TenantCache {
+    /// Take this before reading what is to be cached, and hand it to the fill.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn current(&self, epoch: u64) -> bool {
+        self.epoch() == epoch
+    }
+
     pub(crate) fn credential(&self, tenant: &str, secret_hash: &str) -> Option<FoundCredential> {
         self.credentials.get(&(tenant.to_string(), secret_hash.to_string()))
     }
 
-    pub(crate) fn put_credential(&self, tenant: &str, secret_hash: &str, found: &FoundCredential) {
-        self.credentials.put((tenant.to_string(), secret_hash.to_string()), found.clone());
+    pub(crate) fn put_credential(&self, epoch: u64, tenant: &str, secret_hash: &str, found: &FoundCredential) {
+        if self.current(epoch) {
+            self.credentials.put((tenant.to_string(), secret_hash.to_string()), found.clone());
+        }
     }
 
     /// Keeps a cached credential's last use in step with the stored one.
@@ -95,17 +112,21 @@ impl TenantCache {
         self.placement.get(&tenant.to_string())
     }
 
-    pub(crate) fn put_placement(&self, tenant: &str, settings: &Placement) {
-        self.placement.put(tenant.to_string(), settings.clone());
+    pub(crate) fn put_placement(&self, epoch: u64, tenant: &str, settings: &Placement) {
+        if self.current(epoch) {
+            self.placement.put(tenant.to_string(), settings.clone());
+        }
     }
 
     /// Drops everything cached of a tenant.
     pub fn forget_tenant(&self, tenant: &str) {
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.credentials.retain(|(t, _), _| t != tenant);
         self.placement.retain(|t, _| t != tenant);
     }
 
     fn clear(&self) {
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.credentials.retain(|_, _| false);
         self.placement.retain(|_, _| false);
     }
@@ -162,5 +183,25 @@ impl TenantStore<'_> {
             sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(self.id.as_str()).execute(p).await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_from_before_a_change_does_not_fill_the_cache_after_it() {
+        let cache = TenantCache::default();
+        let old: Placement = (Vec::new(), Some("old-default".into()));
+        // A read began, then a change dropped the tenant: its (old) answer is not kept.
+        let epoch = cache.epoch();
+        cache.forget_tenant("t");
+        cache.put_placement(epoch, "t", &old);
+        assert_eq!(cache.placement("t"), None);
+        // A read that began after the change fills it.
+        let epoch = cache.epoch();
+        cache.put_placement(epoch, "t", &old);
+        assert_eq!(cache.placement("t"), Some(old));
     }
 }

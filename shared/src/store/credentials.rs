@@ -2,6 +2,7 @@
 
 use sqlx::Row;
 
+use super::tx::{with_tx, TenantTx};
 use super::{with_pool, TenantStore};
 use crate::error::DomainResult;
 use crate::ids::CredentialId;
@@ -87,10 +88,10 @@ where
     })
 }
 
-impl TenantStore<'_> {
+impl TenantTx<'_> {
     /// Stores a new credential.
-    pub async fn insert_credential(&self, c: &NewCredential) -> DomainResult<()> {
-        with_pool!(self.store, |p| {
+    pub async fn insert_credential(&mut self, c: &NewCredential) -> DomainResult<()> {
+        with_tx!(self, |conn| {
             sqlx::query(
                 "INSERT INTO scim_credentials (tenant_id, id, kind, name, prefix, secret_hash, created_by, created_at, expires_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -104,13 +105,77 @@ impl TenantStore<'_> {
             .bind(&c.created_by)
             .bind(c.created_at)
             .bind(c.expires_at)
-            .execute(p)
+            .execute(conn)
             .await
             .map(|_| ())
         })?;
         Ok(())
     }
 
+    /// Revokes a credential; returns whether it was active. (After the commit, the caller drops
+    /// the tenant's cached credentials: `cached_settings_changed`.)
+    pub async fn revoke_credential(&mut self, id: &CredentialId, now_ms: i64) -> DomainResult<bool> {
+        let n = with_tx!(self, |c| {
+            sqlx::query(
+                "UPDATE scim_credentials SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL",
+            )
+            .bind(now_ms)
+            .bind(self.id.as_str())
+            .bind(id.as_str())
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        Ok(n > 0)
+    }
+
+    /// Marks `old` as replaced by `new` (a rotation).
+    pub async fn mark_replaced(&mut self, old: &CredentialId, new: &CredentialId) -> DomainResult<()> {
+        with_tx!(self, |c| {
+            sqlx::query("UPDATE scim_credentials SET replaced_by = $1 WHERE tenant_id = $2 AND id = $3")
+                .bind(new.as_str())
+                .bind(self.id.as_str())
+                .bind(old.as_str())
+                .execute(c)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// Revokes every credential created by `created_by` (the access tokens of an OAuth client).
+    pub async fn revoke_issued_by(&mut self, created_by: &str, now_ms: i64) -> DomainResult<u64> {
+        let n = with_tx!(self, |c| {
+            sqlx::query(
+                "UPDATE scim_credentials SET revoked_at = $1 WHERE tenant_id = $2 AND created_by = $3 AND revoked_at IS NULL",
+            )
+            .bind(now_ms)
+            .bind(self.id.as_str())
+            .bind(created_by)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        Ok(n)
+    }
+
+    /// Switches SCIM on or off; returns whether the tenant exists. (After the commit, the caller
+    /// drops the tenant's cached settings.)
+    pub async fn set_scim_enabled(&mut self, enabled: bool, now_ms: i64) -> DomainResult<bool> {
+        let n = with_tx!(self, |c| {
+            sqlx::query("UPDATE tenants SET scim_enabled = $1, updated_at = $2 WHERE id = $3")
+                .bind(enabled)
+                .bind(now_ms)
+                .bind(self.id.as_str())
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(n > 0)
+    }
+}
+
+impl TenantStore<'_> {
     /// One credential.
     pub async fn credential(&self, id: &CredentialId) -> DomainResult<Option<CredentialRecord>> {
         let sql = format!("SELECT {COLUMNS} FROM scim_credentials c WHERE c.tenant_id = $1 AND c.id = $2");
@@ -139,6 +204,7 @@ impl TenantStore<'_> {
         if let Some(found) = self.store.cache.credential(self.id.as_str(), secret_hash) {
             return Ok(Some(found));
         }
+        let epoch = self.store.cache.epoch();
         let found = with_pool!(self.store, |p| {
             let row = sqlx::query(&sql).bind(self.id.as_str()).bind(secret_hash).fetch_optional(p).await?;
             match row {
@@ -149,59 +215,9 @@ impl TenantStore<'_> {
             }
         })?;
         if let Some(f) = &found {
-            self.store.cache.put_credential(self.id.as_str(), secret_hash, f);
+            self.store.cache.put_credential(epoch, self.id.as_str(), secret_hash, f);
         }
         Ok(found)
-    }
-
-    /// Revokes a credential; returns whether it was active.
-    pub async fn revoke_credential(&self, id: &CredentialId, now_ms: i64) -> DomainResult<bool> {
-        let n = with_pool!(self.store, |p| {
-            sqlx::query(
-                "UPDATE scim_credentials SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL",
-            )
-            .bind(now_ms)
-            .bind(self.id.as_str())
-            .bind(id.as_str())
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
-        self.cached_settings_changed().await?;
-        Ok(n > 0)
-    }
-
-    /// Marks `old` as replaced by `new` (a rotation).
-    pub async fn mark_replaced(&self, old: &CredentialId, new: &CredentialId) -> DomainResult<()> {
-        with_pool!(self.store, |p| {
-            sqlx::query("UPDATE scim_credentials SET replaced_by = $1 WHERE tenant_id = $2 AND id = $3")
-                .bind(new.as_str())
-                .bind(self.id.as_str())
-                .bind(old.as_str())
-                .execute(p)
-                .await
-                .map(|_| ())
-        })?;
-        Ok(())
-    }
-
-    /// Revokes every credential created by `created_by` (the access tokens of an OAuth client).
-    pub async fn revoke_issued_by(&self, created_by: &str, now_ms: i64) -> DomainResult<u64> {
-        let n = with_pool!(self.store, |p| {
-            sqlx::query(
-                "UPDATE scim_credentials SET revoked_at = $1 WHERE tenant_id = $2 AND created_by = $3 AND revoked_at IS NULL",
-            )
-            .bind(now_ms)
-            .bind(self.id.as_str())
-            .bind(created_by)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
-        if n > 0 {
-            self.cached_settings_changed().await?;
-        }
-        Ok(n)
     }
 
     /// Records a use of the credential.
@@ -217,20 +233,5 @@ impl TenantStore<'_> {
                 .map(|_| ())
         })?;
         Ok(())
-    }
-
-    /// Switches SCIM on or off; returns whether the tenant exists.
-    pub async fn set_scim_enabled(&self, enabled: bool, now_ms: i64) -> DomainResult<bool> {
-        let n = with_pool!(self.store, |p| {
-            sqlx::query("UPDATE tenants SET scim_enabled = $1, updated_at = $2 WHERE id = $3")
-                .bind(enabled)
-                .bind(now_ms)
-                .bind(self.id.as_str())
-                .execute(p)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
-        self.cached_settings_changed().await?;
-        Ok(n > 0)
     }
 }

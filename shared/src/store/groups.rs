@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use sqlx::Row;
 
 use super::filter_sql::{Arg, Sql};
-use super::mappings::{lock_placement, place_touched, Planner};
-use super::query::{bind_all, page_query, Page, Query};
+use super::query::{bind_all, json_in, page_query, Page, Query};
 use super::scans::ScanConnection;
+use super::tx::{with_tx, TenantTx};
 use super::{with_pool, TenantStore};
 use crate::error::DomainResult;
 
@@ -50,63 +50,156 @@ pub struct MemberRow {
     pub display: Option<String>,
 }
 
-/// Adds members to a group inside a transaction (an existing membership is kept as is).
-macro_rules! insert_members {
-    ($tx:ident, $tenant:expr, $group:expr, $members:expr, $now:expr) => {
-        for (member, kind) in $members {
-            sqlx::query(
-                "INSERT INTO scim_group_members (tenant_id, group_id, member_id, member_type, added_at) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            )
-            .bind($tenant)
-            .bind($group)
-            .bind(member)
-            .bind(kind)
-            .bind($now)
-            .execute(&mut *$tx)
-            .await?;
-        }
-    };
-}
-
-impl TenantStore<'_> {
-    /// Inserts a group with its members in one transaction.
+impl TenantTx<'_> {
+    /// Inserts a group with its members.
     pub async fn insert_group(
-        &self,
+        &mut self,
         id: &str,
         cols: &GroupColumns,
         data: &str,
         members: &[(String, String)],
         now_ms: i64,
-        planner: Option<Planner<'_>>,
     ) -> DomainResult<()> {
-        let touched: Vec<String> = members.iter().map(|(m, _)| m.clone()).collect();
-        let data_out = self.data_out();
         let sql = format!(
             "INSERT INTO scim_groups (tenant_id, id, display_name, display_name_norm, external_id, data, version, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, {}, 1, $7, $7)",
-            self.json_in(6)
+            json_in(self.backend(), 6)
         );
-        with_pool!(self.store, |p| {
-            let mut tx = p.begin().await?;
-            lock_placement!(tx, self.store, self.id.as_str(), planner.is_some());
-            sqlx::query(&sql)
-                .bind(self.id.as_str())
-                .bind(id)
-                .bind(&cols.display_name)
-                .bind(&cols.display_name_norm)
-                .bind(&cols.external_id)
-                .bind(data)
+        let tenant = self.id.as_str();
+        with_tx!(self, |c| sqlx::query(&sql)
+            .bind(tenant)
+            .bind(id)
+            .bind(&cols.display_name)
+            .bind(&cols.display_name_norm)
+            .bind(&cols.external_id)
+            .bind(data)
+            .bind(now_ms)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
+        self.add_members(id, members, now_ms).await
+    }
+
+    /// Adds members to a group (an existing membership is kept as is).
+    pub async fn add_members(&mut self, group: &str, members: &[(String, String)], now_ms: i64) -> DomainResult<()> {
+        let tenant = self.id.as_str();
+        with_tx!(self, |c| {
+            for (member, kind) in members {
+                sqlx::query(
+                    "INSERT INTO scim_group_members (tenant_id, group_id, member_id, member_type, added_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                )
+                .bind(tenant)
+                .bind(group)
+                .bind(member)
+                .bind(kind)
                 .bind(now_ms)
-                .execute(&mut *tx)
+                .execute(&mut *c)
                 .await?;
-            insert_members!(tx, self.id.as_str(), id, members, now_ms);
-            place_touched!(tx, self.id.as_str(), data_out, planner, &touched, now_ms);
-            tx.commit().await?;
+            }
             DomainResult::Ok(())
         })
     }
 
+    /// Takes members out of a group, row by row (so concurrent changes never lose a member).
+    pub async fn remove_members(&mut self, group: &str, members: &[String]) -> DomainResult<()> {
+        let tenant = self.id.as_str();
+        with_tx!(self, |c| {
+            for member in members {
+                sqlx::query("DELETE FROM scim_group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id = $3")
+                    .bind(tenant)
+                    .bind(group)
+                    .bind(member)
+                    .execute(&mut *c)
+                    .await?;
+            }
+            DomainResult::Ok(())
+        })
+    }
+
+    /// Replaces all members of a group.
+    pub async fn replace_members(
+        &mut self,
+        group: &str,
+        members: &[(String, String)],
+        now_ms: i64,
+    ) -> DomainResult<()> {
+        let tenant = self.id.as_str();
+        with_tx!(self, |c| sqlx::query("DELETE FROM scim_group_members WHERE tenant_id = $1 AND group_id = $2")
+            .bind(tenant)
+            .bind(group)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
+        self.add_members(group, members, now_ms).await
+    }
+
+    /// The ids of a group's direct members (users and groups), as this transaction sees them.
+    pub async fn member_ids(&mut self, group: &str) -> DomainResult<Vec<String>> {
+        let tenant = self.id.as_str();
+        let ids = with_tx!(self, |c| sqlx::query_scalar::<_, String>(
+            "SELECT member_id FROM scim_group_members WHERE tenant_id = $1 AND group_id = $2"
+        )
+        .bind(tenant)
+        .bind(group)
+        .fetch_all(c)
+        .await)?;
+        Ok(ids)
+    }
+
+    /// Writes a group's attributes if it is still at `expected_version` (when given); returns
+    /// whether it was written (not when the group is gone or changed meanwhile).
+    pub async fn update_group(
+        &mut self,
+        id: &str,
+        cols: &GroupColumns,
+        data: &str,
+        expected_version: Option<i64>,
+        now_ms: i64,
+    ) -> DomainResult<bool> {
+        let sql = format!(
+            "UPDATE scim_groups SET display_name = $1, display_name_norm = $2, external_id = $3, data = {}, version = version + 1, updated_at = $5 \
+             WHERE tenant_id = $6 AND id = $7 AND ($8 < 0 OR version = $8)",
+            json_in(self.backend(), 4)
+        );
+        let tenant = self.id.as_str();
+        let n = with_tx!(self, |c| sqlx::query(&sql)
+            .bind(&cols.display_name)
+            .bind(&cols.display_name_norm)
+            .bind(&cols.external_id)
+            .bind(data)
+            .bind(now_ms)
+            .bind(tenant)
+            .bind(id)
+            .bind(expected_version.unwrap_or(-1))
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n > 0)
+    }
+
+    /// Deletes a group, its members, and its memberships in other groups; returns whether it
+    /// existed.
+    pub async fn delete_group(&mut self, id: &str) -> DomainResult<bool> {
+        let tenant = self.id.as_str();
+        let n = with_tx!(self, |c| {
+            sqlx::query("DELETE FROM scim_group_members WHERE tenant_id = $1 AND (group_id = $2 OR member_id = $2)")
+                .bind(tenant)
+                .bind(id)
+                .execute(&mut *c)
+                .await?;
+            sqlx::query("DELETE FROM scim_groups WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant)
+                .bind(id)
+                .execute(&mut *c)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(n > 0)
+    }
+}
+
+impl TenantStore<'_> {
     fn group_select(&self) -> String {
         format!(
             "SELECT t.id, t.display_name, {}, t.version, t.created_at, t.updated_at FROM scim_groups t",
@@ -120,101 +213,6 @@ impl TenantStore<'_> {
         with_pool!(self.store, |p| {
             let row = sqlx::query(&sql).bind(self.id.as_str()).bind(id).fetch_optional(p).await?;
             row.as_ref().map(group_from_row).transpose()
-        })
-    }
-
-    /// Writes a group's attributes and changes its members in one transaction, if the group is
-    /// still at `expected_version` (when given). `members`: `None` leaves them, `Some` replaces
-    /// them; `add`/`remove` change them row by row (so concurrent changes never lose a member).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn update_group(
-        &self,
-        id: &str,
-        cols: &GroupColumns,
-        data: &str,
-        expected_version: Option<i64>,
-        replace_members: Option<&[(String, String)]>,
-        add: &[(String, String)],
-        remove: &[String],
-        now_ms: i64,
-        placement: Option<(Planner<'_>, &[String])>,
-    ) -> DomainResult<bool> {
-        let data_out = self.data_out();
-        let (planner, touched) = match placement {
-            Some((p, t)) => (Some(p), t),
-            None => (None, &[][..]),
-        };
-        let sql = format!(
-            "UPDATE scim_groups SET display_name = $1, display_name_norm = $2, external_id = $3, data = {}, version = version + 1, updated_at = $5 \
-             WHERE tenant_id = $6 AND id = $7 AND ($8 < 0 OR version = $8)",
-            self.json_in(4)
-        );
-        with_pool!(self.store, |p| {
-            let mut tx = p.begin().await?;
-            lock_placement!(tx, self.store, self.id.as_str(), planner.is_some());
-            let n = sqlx::query(&sql)
-                .bind(&cols.display_name)
-                .bind(&cols.display_name_norm)
-                .bind(&cols.external_id)
-                .bind(data)
-                .bind(now_ms)
-                .bind(self.id.as_str())
-                .bind(id)
-                .bind(expected_version.unwrap_or(-1))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if n == 0 {
-                tx.rollback().await?;
-                return DomainResult::Ok(false);
-            }
-            if let Some(members) = replace_members {
-                sqlx::query("DELETE FROM scim_group_members WHERE tenant_id = $1 AND group_id = $2")
-                    .bind(self.id.as_str())
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                insert_members!(tx, self.id.as_str(), id, members, now_ms);
-            }
-            for member in remove {
-                sqlx::query("DELETE FROM scim_group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id = $3")
-                    .bind(self.id.as_str())
-                    .bind(id)
-                    .bind(member)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            insert_members!(tx, self.id.as_str(), id, add, now_ms);
-            place_touched!(tx, self.id.as_str(), data_out, planner, touched, now_ms);
-            tx.commit().await?;
-            DomainResult::Ok(true)
-        })
-    }
-
-    /// Deletes a group, its members, and its memberships in other groups.
-    pub async fn delete_group(&self, id: &str, placement: Option<(Planner<'_>, &[String])>) -> DomainResult<bool> {
-        let data_out = self.data_out();
-        let (planner, touched) = match placement {
-            Some((p, t)) => (Some(p), t),
-            None => (None, &[][..]),
-        };
-        with_pool!(self.store, |p| {
-            let mut tx = p.begin().await?;
-            lock_placement!(tx, self.store, self.id.as_str(), planner.is_some());
-            sqlx::query("DELETE FROM scim_group_members WHERE tenant_id = $1 AND (group_id = $2 OR member_id = $2)")
-                .bind(self.id.as_str())
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            let n = sqlx::query("DELETE FROM scim_groups WHERE tenant_id = $1 AND id = $2")
-                .bind(self.id.as_str())
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            place_touched!(tx, self.id.as_str(), data_out, planner, touched, crate::clock::now_ms());
-            tx.commit().await?;
-            DomainResult::Ok(n > 0)
         })
     }
 

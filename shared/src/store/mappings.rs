@@ -1,7 +1,12 @@
-//! Mapping rules and the memberships they make.
+//! Mapping rules, the memberships they make, and what placing users reads and writes inside
+//! a write's transaction.
+
+use std::collections::{BTreeSet, HashMap};
 
 use sqlx::Row;
 
+use super::query::data_out;
+use super::tx::{with_tx, TenantTx};
 use super::{placeholders, with_pool, TenantStore};
 pub(crate) use crate::service::mappings::Placement;
 
@@ -26,46 +31,12 @@ pub(crate) fn rule_memberships_sql(n: usize) -> String {
     )
 }
 
-/// Runs a [`Placement`]'s statements on the open transaction `$tx` (of either backend): the
-/// same SQL wherever memberships move, whether on their own or inside a user's write.
-macro_rules! apply_placement {
-    ($tx:ident, $tenant:expr, $placement:expr, $now:expr) => {
-        for (user, group, reason, rule) in &$placement.remove {
-            sqlx::query(
-                "DELETE FROM user_group_members WHERE tenant_id = $1 AND user_id = $2 AND group_id = $3 AND reason = $4 AND rule_id = $5",
-            )
-            .bind($tenant)
-            .bind(user)
-            .bind(group)
-            .bind(reason)
-            .bind(rule)
-            .execute(&mut *$tx)
-            .await?;
-        }
-        for (user, group, reason, rule) in &$placement.add {
-            sqlx::query(
-                "INSERT INTO user_group_members (tenant_id, group_id, user_id, reason, rule_id, added_by, added_at) \
-                 SELECT $1, g.id, u.id, $4, $5, NULL, $6 FROM scim_users u JOIN user_groups g ON g.tenant_id = u.tenant_id AND g.id = $3 \
-                 WHERE u.tenant_id = $1 AND u.id = $2 ON CONFLICT DO NOTHING",
-            )
-            .bind($tenant)
-            .bind(user)
-            .bind(group)
-            .bind(reason)
-            .bind(rule)
-            .bind($now)
-            .execute(&mut *$tx)
-            .await?;
-        }
-    };
-}
 use crate::error::DomainResult;
-pub(crate) use apply_placement;
 
-/// What a group write's transaction reads back for the mapping rules: the users the write
-/// touched, as they are inside the transaction (after the write).
+/// What placing some users reads, inside the write's transaction: the users as written, their
+/// IdP groups and their current rule memberships.
 #[derive(Clone, Debug, Default)]
-pub struct Touched {
+pub struct PlacementInputs {
     /// (user id, resource JSON).
     pub users: Vec<(String, String)>,
     /// Their direct SCIM groups: (user, group).
@@ -76,105 +47,166 @@ pub struct Touched {
     pub current: Vec<RuleMembership>,
 }
 
-/// Plans the placement of touched users (the mapping rules, compiled once before the write).
-pub type Planner<'a> = &'a (dyn Fn(&Touched) -> Placement + Send + Sync);
+impl TenantTx<'_> {
+    /// The rules and the default user group as this transaction reads them from the database
+    /// (not from the cache), which then holds them.
+    pub async fn placement_settings(&mut self) -> DomainResult<(Vec<RuleRecord>, Option<String>)> {
+        let tenant = self.id.as_str();
+        let epoch = self.store.cache.epoch();
+        let settings = with_tx!(self, |c| {
+            let rows = sqlx::query(RULES_SQL).bind(tenant).fetch_all(&mut *c).await?;
+            let rules = rows.iter().map(rule_from_row).collect::<DomainResult<Vec<_>>>()?;
+            let default =
+                sqlx::query_scalar::<_, String>(DEFAULT_GROUP_SQL).bind(tenant).fetch_optional(&mut *c).await?;
+            DomainResult::Ok((rules, default))
+        })?;
+        self.store.cache.put_placement(epoch, tenant, &settings);
+        Ok(settings)
+    }
 
-/// At the start of a transaction that will place users (`$places`): on PostgreSQL, waits for
-/// the tenant's placement lock (`pg_advisory_xact_lock`, released at commit or rollback).
-///
-/// A placement reads the IdP group memberships and the rule memberships of the users it
-/// touches, then writes the difference. Under PostgreSQL's READ COMMITTED two group writes of
-/// one tenant ran side by side, each reading the other's group as it was before the other
-/// committed: a user taken out of two groups at once kept the access both granted (1 round in
-/// 500 of the concurrency test). With the lock, one tenant's placing writes run one after the
-/// other, and each reads what the previous one committed. Taken before the write itself, it is
-/// the first lock such a transaction holds, so two of them cannot deadlock on it. Writes with
-/// nothing to place (no rules, no default group) do not take it. SQLite needs none: it has one
-/// writer at a time, and a transaction reads after its write has the database to itself.
-macro_rules! lock_placement {
-    ($tx:ident, $store:expr, $tenant:expr, $places:expr) => {
-        if $places && matches!($store.pool, $crate::store::Pool::Postgres(_)) {
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
-                .bind(format!("roster:placement:{}", $tenant))
-                .execute(&mut *$tx)
-                .await?;
+    /// The users in these groups, directly or through groups nested in them (the users a group
+    /// write re-places).
+    pub async fn users_below(&mut self, groups: &[String]) -> DomainResult<Vec<String>> {
+        if groups.is_empty() {
+            return Ok(Vec::new());
         }
-    };
-}
-pub(crate) use lock_placement;
-
-/// Inside a group write's open transaction `$tx`, after the write: re-places the users it
-/// touched. `$touched` are the member ids added or removed (users, and groups whose users
-/// gain or lose the group through nesting); their users are read back inside the transaction,
-/// planned by `$planner` (an `Option<Planner>`) and placed, so the write and the placement
-/// commit together.
-macro_rules! place_touched {
-    ($tx:ident, $tenant:expr, $data_out:expr, $planner:expr, $touched:expr, $now:expr) => {
-        if let Some(planner) = $planner {
-            let tenant: &str = $tenant;
-            let touched: &[String] = $touched;
-            let edges: Vec<(String, String)> = sqlx::query_as($crate::store::mappings::GROUP_EDGES_SQL)
-            .bind(tenant)
-            .fetch_all(&mut *$tx)
-            .await?;
-            // The touched groups and every group nested in them.
-            let mut children: std::collections::HashMap<&str, Vec<&str>> = std::collections::HashMap::new();
-            for (child, parent) in &edges {
-                children.entry(parent.as_str()).or_default().push(child.as_str());
+        let tenant = self.id.as_str();
+        let edges: Vec<(String, String)> =
+            with_tx!(self, |c| sqlx::query_as(GROUP_EDGES_SQL).bind(tenant).fetch_all(c).await)?;
+        // The groups and every group nested in them.
+        let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
+        for (child, parent) in &edges {
+            children.entry(parent.as_str()).or_default().push(child.as_str());
+        }
+        let mut all: Vec<&str> = Vec::new();
+        let mut todo: Vec<&str> = groups.iter().map(String::as_str).collect();
+        while let Some(g) = todo.pop() {
+            if all.contains(&g) {
+                continue;
             }
-            let mut groups: Vec<String> = Vec::new();
-            let mut todo: Vec<&str> = touched.iter().map(String::as_str).collect();
-            while let Some(g) = todo.pop() {
-                if groups.iter().any(|x| x == g) {
-                    continue;
-                }
-                groups.push(g.to_string());
-                if let Some(cs) = children.get(g) {
-                    todo.extend(cs.iter().copied());
-                }
+            all.push(g);
+            if let Some(cs) = children.get(g) {
+                todo.extend(cs.iter().copied());
             }
-            // Their users, and the touched ids themselves (those that are users).
-            let mut users: std::collections::BTreeSet<String> = touched.iter().cloned().collect();
-            for chunk in groups.chunks(500) {
-                let sql = format!(
-                    "SELECT member_id FROM scim_group_members WHERE tenant_id = $1 AND member_type = 'User' AND group_id IN ({})",
-                    $crate::store::placeholders(2, chunk.len())
-                );
+        }
+        let mut users = BTreeSet::new();
+        for chunk in all.chunks(500) {
+            let sql = format!(
+                "SELECT member_id FROM scim_group_members WHERE tenant_id = $1 AND member_type = 'User' AND group_id IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let found: Vec<String> = with_tx!(self, |c| {
                 let mut q = sqlx::query_scalar::<_, String>(&sql).bind(tenant);
                 for g in chunk {
-                    q = q.bind(g);
+                    q = q.bind(*g);
                 }
-                users.extend(q.fetch_all(&mut *$tx).await?);
-            }
-            let users: Vec<String> = users.into_iter().collect();
-            let mut read = $crate::store::Touched { edges, ..Default::default() };
-            for chunk in users.chunks(500) {
-                let list = $crate::store::placeholders(2, chunk.len());
-                let sql = format!("SELECT t.id, {} FROM scim_users t WHERE t.tenant_id = $1 AND t.id IN ({list})", $data_out);
-                let mut q = sqlx::query_as::<_, (String, String)>(&sql).bind(tenant);
-                for u in chunk {
-                    q = q.bind(u);
-                }
-                read.users.extend(q.fetch_all(&mut *$tx).await?);
-                let sql = $crate::store::mappings::direct_groups_sql(chunk.len());
-                let mut q = sqlx::query_as::<_, (String, String)>(&sql).bind(tenant);
-                for u in chunk {
-                    q = q.bind(u);
-                }
-                read.direct.extend(q.fetch_all(&mut *$tx).await?);
-                let sql = $crate::store::mappings::rule_memberships_sql(chunk.len());
-                let mut q = sqlx::query_as::<_, (String, String, String, String)>(&sql).bind(tenant);
-                for u in chunk {
-                    q = q.bind(u);
-                }
-                read.current.extend(q.fetch_all(&mut *$tx).await?);
-            }
-            let placement = planner(&read);
-            $crate::store::mappings::apply_placement!($tx, tenant, placement, $now);
+                q.fetch_all(c).await
+            })?;
+            users.extend(found);
         }
-    };
+        Ok(users.into_iter().collect())
+    }
+
+    /// What placing these users needs, as this transaction sees it (`idp`: whether the rules
+    /// look at IdP groups at all; if not, those are not read).
+    pub async fn placement_inputs(&mut self, user_ids: &[String], idp: bool) -> DomainResult<PlacementInputs> {
+        let tenant = self.id.as_str();
+        let data = data_out(self.backend());
+        let mut read = PlacementInputs::default();
+        if idp {
+            read.edges = with_tx!(self, |c| sqlx::query_as(GROUP_EDGES_SQL).bind(tenant).fetch_all(c).await)?;
+        }
+        for chunk in user_ids.chunks(500) {
+            let list = placeholders(2, chunk.len());
+            let users_sql =
+                format!("SELECT t.id, {data} FROM scim_users t WHERE t.tenant_id = $1 AND t.id IN ({list})");
+            let direct_sql = direct_groups_sql(chunk.len());
+            let current_sql = rule_memberships_sql(chunk.len());
+            with_tx!(self, |c| {
+                let mut q = sqlx::query_as::<_, (String, String)>(&users_sql).bind(tenant);
+                for u in chunk {
+                    q = q.bind(u);
+                }
+                read.users.extend(q.fetch_all(&mut *c).await?);
+                if idp {
+                    let mut q = sqlx::query_as::<_, (String, String)>(&direct_sql).bind(tenant);
+                    for u in chunk {
+                        q = q.bind(u);
+                    }
+                    read.direct.extend(q.fetch_all(&mut *c).await?);
+                }
+                let mut q = sqlx::query_as::<_, (String, String, String, String)>(&current_sql).bind(tenant);
+                for u in chunk {
+                    q = q.bind(u);
+                }
+                read.current.extend(q.fetch_all(&mut *c).await?);
+                DomainResult::Ok(())
+            })?;
+        }
+        Ok(read)
+    }
+
+    /// Writes a [`Placement`]: the rule- and default-made memberships it adds and removes
+    /// (users or user groups that no longer exist are skipped).
+    pub async fn apply_placement(&mut self, placement: &Placement, now_ms: i64) -> DomainResult<()> {
+        let tenant = self.id.as_str();
+        with_tx!(self, |c| {
+            for (user, group, reason, rule) in &placement.remove {
+                sqlx::query(
+                    "DELETE FROM user_group_members WHERE tenant_id = $1 AND user_id = $2 AND group_id = $3 AND reason = $4 AND rule_id = $5",
+                )
+                .bind(tenant)
+                .bind(user)
+                .bind(group)
+                .bind(reason)
+                .bind(rule)
+                .execute(&mut *c)
+                .await?;
+            }
+            for (user, group, reason, rule) in &placement.add {
+                sqlx::query(
+                    "INSERT INTO user_group_members (tenant_id, group_id, user_id, reason, rule_id, added_by, added_at) \
+                     SELECT $1, g.id, u.id, $4, $5, NULL, $6 FROM scim_users u JOIN user_groups g ON g.tenant_id = u.tenant_id AND g.id = $3 \
+                     WHERE u.tenant_id = $1 AND u.id = $2 ON CONFLICT DO NOTHING",
+                )
+                .bind(tenant)
+                .bind(user)
+                .bind(group)
+                .bind(reason)
+                .bind(rule)
+                .bind(now_ms)
+                .execute(&mut *c)
+                .await?;
+            }
+            DomainResult::Ok(())
+        })
+    }
 }
-pub(crate) use place_touched;
+
+const RULES_SQL: &str = "SELECT id, position, kind, idp_group_id, filter, user_group_id, enabled FROM mapping_rules \
+     WHERE tenant_id = $1 ORDER BY position, id";
+
+const DEFAULT_GROUP_SQL: &str = "SELECT id FROM user_groups WHERE tenant_id = $1 AND is_default LIMIT 1";
+
+fn rule_from_row<R>(r: &R) -> DomainResult<RuleRecord>
+where
+    R: Row,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    String: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
+    bool: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(RuleRecord {
+        id: r.try_get("id")?,
+        position: r.try_get("position")?,
+        kind: r.try_get("kind")?,
+        idp_group_id: r.try_get("idp_group_id")?,
+        filter: r.try_get("filter")?,
+        user_group_id: r.try_get("user_group_id")?,
+        enabled: r.try_get("enabled")?,
+    })
+}
 
 /// A stored rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -198,36 +230,10 @@ pub struct RuleRecord {
 /// A membership the rules made: (user, group, reason `rule`/`default`, rule id or '').
 pub type RuleMembership = (String, String, String, String);
 
-impl TenantStore<'_> {
-    /// Every rule, in order.
-    pub async fn mapping_rules(&self) -> DomainResult<Vec<RuleRecord>> {
-        with_pool!(self.store, |p| {
-            let rows = sqlx::query(
-                "SELECT id, position, kind, idp_group_id, filter, user_group_id, enabled FROM mapping_rules \
-                 WHERE tenant_id = $1 ORDER BY position, id",
-            )
-            .bind(self.id.as_str())
-            .fetch_all(p)
-            .await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(RuleRecord {
-                        id: r.try_get("id")?,
-                        position: r.try_get("position")?,
-                        kind: r.try_get("kind")?,
-                        idp_group_id: r.try_get("idp_group_id")?,
-                        filter: r.try_get("filter")?,
-                        user_group_id: r.try_get("user_group_id")?,
-                        enabled: r.try_get("enabled")?,
-                    })
-                })
-                .collect::<DomainResult<Vec<_>>>()
-        })
-    }
-
+impl TenantTx<'_> {
     /// Adds a rule at the end of the order.
-    pub async fn insert_mapping_rule(&self, r: &RuleRecord, now_ms: i64) -> DomainResult<()> {
-        with_pool!(self.store, |p| {
+    pub async fn insert_mapping_rule(&mut self, r: &RuleRecord, now_ms: i64) -> DomainResult<()> {
+        with_tx!(self, |c| {
             sqlx::query(
                 "INSERT INTO mapping_rules (tenant_id, id, position, kind, idp_group_id, filter, user_group_id, enabled, created_at, updated_at) \
                  VALUES ($1, $2, (SELECT COALESCE(MAX(position), 0) + 1 FROM mapping_rules WHERE tenant_id = $1), $3, $4, $5, $6, $7, $8, $8)",
@@ -240,7 +246,7 @@ impl TenantStore<'_> {
             .bind(&r.user_group_id)
             .bind(r.enabled)
             .bind(now_ms)
-            .execute(p)
+            .execute(&mut *c)
             .await
             .map(|_| ())
         })?;
@@ -248,8 +254,8 @@ impl TenantStore<'_> {
     }
 
     /// Changes a rule; returns whether it exists.
-    pub async fn update_mapping_rule(&self, r: &RuleRecord, now_ms: i64) -> DomainResult<bool> {
-        let n = with_pool!(self.store, |p| {
+    pub async fn update_mapping_rule(&mut self, r: &RuleRecord, now_ms: i64) -> DomainResult<bool> {
+        let n = with_tx!(self, |c| {
             sqlx::query(
                 "UPDATE mapping_rules SET kind = $1, idp_group_id = $2, filter = $3, user_group_id = $4, enabled = $5, updated_at = $6 \
                  WHERE tenant_id = $7 AND id = $8",
@@ -262,7 +268,7 @@ impl TenantStore<'_> {
             .bind(now_ms)
             .bind(self.id.as_str())
             .bind(&r.id)
-            .execute(p)
+            .execute(&mut *c)
             .await
             .map(|x| x.rows_affected())
         })?;
@@ -270,40 +276,46 @@ impl TenantStore<'_> {
     }
 
     /// Deletes a rule and the memberships it made; returns whether it existed.
-    pub async fn delete_mapping_rule(&self, id: &str) -> DomainResult<bool> {
-        with_pool!(self.store, |p| {
-            let mut tx = p.begin().await?;
+    pub async fn delete_mapping_rule(&mut self, id: &str) -> DomainResult<bool> {
+        with_tx!(self, |c| {
             sqlx::query("DELETE FROM user_group_members WHERE tenant_id = $1 AND reason = 'rule' AND rule_id = $2")
                 .bind(self.id.as_str())
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut *c)
                 .await?;
             let n = sqlx::query("DELETE FROM mapping_rules WHERE tenant_id = $1 AND id = $2")
                 .bind(self.id.as_str())
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut *c)
                 .await?
                 .rows_affected();
-            tx.commit().await?;
             DomainResult::Ok(n > 0)
         })
     }
 
     /// Puts the rules in this order (ids not listed keep their relative order after them).
-    pub async fn reorder_mapping_rules(&self, ids: &[String], now_ms: i64) -> DomainResult<()> {
-        with_pool!(self.store, |p| {
-            let mut tx = p.begin().await?;
+    pub async fn reorder_mapping_rules(&mut self, ids: &[String], now_ms: i64) -> DomainResult<()> {
+        with_tx!(self, |c| {
             for (i, id) in ids.iter().enumerate() {
                 sqlx::query("UPDATE mapping_rules SET position = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
                     .bind(i as i64 + 1)
                     .bind(now_ms)
                     .bind(self.id.as_str())
                     .bind(id)
-                    .execute(&mut *tx)
+                    .execute(&mut *c)
                     .await?;
             }
-            tx.commit().await?;
             DomainResult::Ok(())
+        })
+    }
+}
+
+impl TenantStore<'_> {
+    /// Every rule, in order.
+    pub async fn mapping_rules(&self) -> DomainResult<Vec<RuleRecord>> {
+        with_pool!(self.store, |p| {
+            let rows = sqlx::query(RULES_SQL).bind(self.id.as_str()).fetch_all(p).await?;
+            rows.iter().map(rule_from_row).collect::<DomainResult<Vec<_>>>()
         })
     }
 
@@ -318,17 +330,15 @@ impl TenantStore<'_> {
         if let Some(settings) = self.store.cache.placement(self.id.as_str()) {
             return Ok(settings);
         }
+        let epoch = self.store.cache.epoch();
         let settings = (self.mapping_rules().await?, self.read_default_user_group().await?);
-        self.store.cache.put_placement(self.id.as_str(), &settings);
+        self.store.cache.put_placement(epoch, self.id.as_str(), &settings);
         Ok(settings)
     }
 
     async fn read_default_user_group(&self) -> DomainResult<Option<String>> {
         let id = with_pool!(self.store, |p| {
-            sqlx::query_scalar::<_, String>("SELECT id FROM user_groups WHERE tenant_id = $1 AND is_default LIMIT 1")
-                .bind(self.id.as_str())
-                .fetch_optional(p)
-                .await
+            sqlx::query_scalar::<_, String>(DEFAULT_GROUP_SQL).bind(self.id.as_str()).fetch_optional(p).await
         })?;
         Ok(id)
     }
@@ -355,20 +365,6 @@ impl TenantStore<'_> {
         Ok(out)
     }
 
-    /// Adds and removes rule-made memberships in one transaction (users of other tenants and
-    /// groups that no longer exist are skipped).
-    pub async fn apply_rule_memberships(&self, placement: &Placement, now_ms: i64) -> DomainResult<()> {
-        if placement.is_empty() {
-            return Ok(());
-        }
-        with_pool!(self.store, |p| {
-            let mut tx = p.begin().await?;
-            apply_placement!(tx, self.id.as_str(), placement, now_ms);
-            tx.commit().await?;
-            DomainResult::Ok(())
-        })
-    }
-
     /// A page of the tenant's user ids, after `after` in id order (for tenant-wide evaluation).
     pub async fn user_ids_after(&self, after: &str, limit: i64) -> DomainResult<Vec<String>> {
         let ids = with_pool!(self.store, |p| {
@@ -376,6 +372,27 @@ impl TenantStore<'_> {
                 "SELECT id FROM scim_users WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
             )
             .bind(self.id.as_str())
+            .bind(after)
+            .bind(limit)
+            .fetch_all(p)
+            .await
+        })?;
+        Ok(ids)
+    }
+
+    /// The users written, or added to an IdP group, at or after `since_ms` (epoch ms), in id
+    /// order after `after`, at most `limit`: what a whole-tenant evaluation looks at again at
+    /// its end, for writes that raced it.
+    pub async fn user_ids_touched_since(&self, since_ms: i64, after: &str, limit: i64) -> DomainResult<Vec<String>> {
+        let ids = with_pool!(self.store, |p| {
+            sqlx::query_scalar::<_, String>(
+                "SELECT id FROM ( \
+                   SELECT id FROM scim_users WHERE tenant_id = $1 AND updated_at >= $2 \
+                   UNION SELECT member_id FROM scim_group_members WHERE tenant_id = $1 AND member_type = 'User' AND added_at >= $2 \
+                 ) t WHERE id > $3 ORDER BY id LIMIT $4",
+            )
+            .bind(self.id.as_str())
+            .bind(since_ms)
             .bind(after)
             .bind(limit)
             .fetch_all(p)

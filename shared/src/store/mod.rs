@@ -24,6 +24,7 @@ mod scans;
 mod sessions;
 mod support;
 mod tenants;
+mod tx;
 mod user_groups;
 mod users;
 
@@ -55,9 +56,10 @@ pub fn fold_ascii(s: &str) -> String {
     filter_sql::fold(s)
 }
 pub use directory::{DirectoryRow, SortKey};
-pub use mappings::{Planner, RuleMembership, RuleRecord, Touched};
+pub use mappings::{PlacementInputs, RuleMembership, RuleRecord};
 pub use sessions::SessionBackend;
 pub use tenants::{NewTenant, TenantStore};
+pub use tx::TenantTx;
 pub use user_groups::{MembershipRecord, UserGroupRecord};
 
 use crate::error::{DomainError, DomainResult};

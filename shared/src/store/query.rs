@@ -108,16 +108,22 @@ impl TenantStore<'_> {
 
     /// The `data` column as text (PostgreSQL stores JSONB), for `SELECT … FROM … t`.
     pub(super) fn data_out(&self) -> &'static str {
-        match self.store.backend() {
-            Backend::Sqlite => "t.data",
-            Backend::Postgres => "t.data::text AS data",
-        }
+        data_out(self.store.backend())
     }
+}
 
-    pub(super) fn json_in(&self, n: usize) -> String {
-        match self.store.backend() {
-            Backend::Sqlite => format!("${n}"),
-            Backend::Postgres => format!("CAST(${n} AS JSONB)"),
-        }
+/// The `data` column as text (PostgreSQL stores JSONB), for `SELECT … FROM … t`.
+pub(super) fn data_out(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "t.data",
+        Backend::Postgres => "t.data::text AS data",
+    }
+}
+
+/// Parameter `$n` as the `data` column takes it (PostgreSQL stores JSONB).
+pub(super) fn json_in(backend: Backend, n: usize) -> String {
+    match backend {
+        Backend::Sqlite => format!("${n}"),
+        Backend::Postgres => format!("CAST(${n} AS JSONB)"),
     }
 }

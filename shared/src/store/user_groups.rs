@@ -7,6 +7,7 @@
 
 use sqlx::Row;
 
+use super::tx::{with_tx, TenantTx};
 use super::{placeholders, unique_violation, with_pool, TenantStore, Unique};
 use crate::error::{DomainError, DomainResult};
 
@@ -79,6 +80,172 @@ fn map_name_conflict(e: sqlx::Error) -> DomainError {
     }
 }
 
+impl TenantTx<'_> {
+    /// Creates a user group; `Conflict` if the name is taken.
+    pub async fn insert_user_group(
+        &mut self,
+        id: &str,
+        name: &str,
+        description: &str,
+        role: &str,
+        now_ms: i64,
+    ) -> DomainResult<()> {
+        with_tx!(self, |c| {
+            sqlx::query(
+                "INSERT INTO user_groups (tenant_id, id, name, name_norm, description, role, is_default, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $7)",
+            )
+            .bind(self.id.as_str())
+            .bind(id)
+            .bind(name)
+            .bind(super::fold_ascii(name))
+            .bind(description)
+            .bind(role)
+            .bind(now_ms)
+            .execute(&mut *c)
+            .await
+            .map(|_| ())
+        })
+        .map_err(map_name_conflict)
+    }
+
+    /// Renames, describes or re-roles a user group; returns whether it exists.
+    pub async fn update_user_group(
+        &mut self,
+        id: &str,
+        name: &str,
+        description: &str,
+        role: &str,
+        now_ms: i64,
+    ) -> DomainResult<bool> {
+        let n = with_tx!(self, |c| {
+            sqlx::query(
+                "UPDATE user_groups SET name = $1, name_norm = $2, description = $3, role = $4, updated_at = $5 \
+                 WHERE tenant_id = $6 AND id = $7",
+            )
+            .bind(name)
+            .bind(super::fold_ascii(name))
+            .bind(description)
+            .bind(role)
+            .bind(now_ms)
+            .bind(self.id.as_str())
+            .bind(id)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .map_err(map_name_conflict)?;
+        Ok(n > 0)
+    }
+
+    /// Deletes a user group and its memberships; returns whether it existed.
+    pub async fn delete_user_group(&mut self, id: &str) -> DomainResult<bool> {
+        with_tx!(self, |c| {
+            sqlx::query("DELETE FROM user_group_members WHERE tenant_id = $1 AND group_id = $2")
+                .bind(self.id.as_str())
+                .bind(id)
+                .execute(&mut *c)
+                .await?;
+            let n = sqlx::query("DELETE FROM user_groups WHERE tenant_id = $1 AND id = $2")
+                .bind(self.id.as_str())
+                .bind(id)
+                .execute(&mut *c)
+                .await?
+                .rows_affected();
+            DomainResult::Ok(n > 0)
+        })
+    }
+
+    /// Makes `id` the default user group (or none); returns false if `id` is not a group here
+    /// (then the transaction must not be committed: the old default was cleared).
+    pub async fn set_default_user_group(&mut self, id: Option<&str>, now_ms: i64) -> DomainResult<bool> {
+        with_tx!(self, |c| {
+            sqlx::query(
+                "UPDATE user_groups SET is_default = FALSE, updated_at = $1 WHERE tenant_id = $2 AND is_default",
+            )
+            .bind(now_ms)
+            .bind(self.id.as_str())
+            .execute(&mut *c)
+            .await?;
+            let ok =
+                match id {
+                    Some(id) => sqlx::query(
+                        "UPDATE user_groups SET is_default = TRUE, updated_at = $1 WHERE tenant_id = $2 AND id = $3",
+                    )
+                    .bind(now_ms)
+                    .bind(self.id.as_str())
+                    .bind(id)
+                    .execute(&mut *c)
+                    .await?
+                    .rows_affected()
+                        > 0,
+                    None => true,
+                };
+            DomainResult::Ok(ok)
+        })
+    }
+
+    /// Adds users (of this tenant; other ids are skipped) to a group for `reason`; returns how
+    /// many rows were added (an existing row is kept).
+    pub async fn add_user_group_members(
+        &mut self,
+        group_id: &str,
+        user_ids: &[String],
+        reason: &str,
+        rule_id: &str,
+        added_by: Option<&str>,
+        now_ms: i64,
+    ) -> DomainResult<u64> {
+        let mut added = 0;
+        for chunk in user_ids.chunks(500) {
+            let sql = format!(
+                "INSERT INTO user_group_members (tenant_id, group_id, user_id, reason, rule_id, added_by, added_at) \
+                 SELECT $1, $2, u.id, $3, $4, $5, $6 FROM scim_users u WHERE u.tenant_id = $1 AND u.id IN ({}) \
+                 ON CONFLICT DO NOTHING",
+                placeholders(7, chunk.len())
+            );
+            added += with_tx!(self, |c| {
+                let mut q = sqlx::query(&sql)
+                    .bind(self.id.as_str())
+                    .bind(group_id)
+                    .bind(reason)
+                    .bind(rule_id)
+                    .bind(added_by)
+                    .bind(now_ms);
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.execute(&mut *c).await.map(|r| r.rows_affected())
+            })?;
+        }
+        Ok(added)
+    }
+
+    /// Removes the `reason` rows of users from a group; returns how many rows went.
+    pub async fn remove_user_group_members(
+        &mut self,
+        group_id: &str,
+        user_ids: &[String],
+        reason: &str,
+    ) -> DomainResult<u64> {
+        let mut removed = 0;
+        for chunk in user_ids.chunks(500) {
+            let sql = format!(
+                "DELETE FROM user_group_members WHERE tenant_id = $1 AND group_id = $2 AND reason = $3 AND user_id IN ({})",
+                placeholders(4, chunk.len())
+            );
+            removed += with_tx!(self, |c| {
+                let mut q = sqlx::query(&sql).bind(self.id.as_str()).bind(group_id).bind(reason);
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.execute(&mut *c).await.map(|r| r.rows_affected())
+            })?;
+        }
+        Ok(removed)
+    }
+}
+
 impl TenantStore<'_> {
     /// Every user group, by name.
     pub async fn user_groups(&self) -> DomainResult<Vec<UserGroupRecord>> {
@@ -96,175 +263,6 @@ impl TenantStore<'_> {
             let row = sqlx::query(&sql).bind(self.id.as_str()).bind(id).fetch_optional(p).await?;
             row.as_ref().map(group_from_row).transpose()
         })
-    }
-
-    /// Creates a user group; `Conflict` if the name is taken.
-    pub async fn insert_user_group(
-        &self,
-        id: &str,
-        name: &str,
-        description: &str,
-        role: &str,
-        now_ms: i64,
-    ) -> DomainResult<()> {
-        with_pool!(self.store, |p| {
-            sqlx::query(
-                "INSERT INTO user_groups (tenant_id, id, name, name_norm, description, role, is_default, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $7)",
-            )
-            .bind(self.id.as_str())
-            .bind(id)
-            .bind(name)
-            .bind(super::fold_ascii(name))
-            .bind(description)
-            .bind(role)
-            .bind(now_ms)
-            .execute(p)
-            .await
-            .map(|_| ())
-        })
-        .map_err(map_name_conflict)
-    }
-
-    /// Renames, describes or re-roles a user group; returns whether it exists.
-    pub async fn update_user_group(
-        &self,
-        id: &str,
-        name: &str,
-        description: &str,
-        role: &str,
-        now_ms: i64,
-    ) -> DomainResult<bool> {
-        let n = with_pool!(self.store, |p| {
-            sqlx::query(
-                "UPDATE user_groups SET name = $1, name_norm = $2, description = $3, role = $4, updated_at = $5 \
-                 WHERE tenant_id = $6 AND id = $7",
-            )
-            .bind(name)
-            .bind(super::fold_ascii(name))
-            .bind(description)
-            .bind(role)
-            .bind(now_ms)
-            .bind(self.id.as_str())
-            .bind(id)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected())
-        })
-        .map_err(map_name_conflict)?;
-        Ok(n > 0)
-    }
-
-    /// Deletes a user group and its memberships; returns whether it existed.
-    pub async fn delete_user_group(&self, id: &str) -> DomainResult<bool> {
-        with_pool!(self.store, |p| {
-            let mut tx = p.begin().await?;
-            sqlx::query("DELETE FROM user_group_members WHERE tenant_id = $1 AND group_id = $2")
-                .bind(self.id.as_str())
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            let n = sqlx::query("DELETE FROM user_groups WHERE tenant_id = $1 AND id = $2")
-                .bind(self.id.as_str())
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            tx.commit().await?;
-            DomainResult::Ok(n > 0)
-        })
-    }
-
-    /// Makes `id` the default user group (or none); returns false if `id` is not a group here.
-    pub async fn set_default_user_group(&self, id: Option<&str>, now_ms: i64) -> DomainResult<bool> {
-        with_pool!(self.store, |p| {
-            let mut tx = p.begin().await?;
-            sqlx::query(
-                "UPDATE user_groups SET is_default = FALSE, updated_at = $1 WHERE tenant_id = $2 AND is_default",
-            )
-            .bind(now_ms)
-            .bind(self.id.as_str())
-            .execute(&mut *tx)
-            .await?;
-            let ok =
-                match id {
-                    Some(id) => sqlx::query(
-                        "UPDATE user_groups SET is_default = TRUE, updated_at = $1 WHERE tenant_id = $2 AND id = $3",
-                    )
-                    .bind(now_ms)
-                    .bind(self.id.as_str())
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected()
-                        > 0,
-                    None => true,
-                };
-            if ok {
-                tx.commit().await?;
-            }
-            DomainResult::Ok(ok)
-        })
-    }
-
-    /// Adds users (of this tenant; other ids are skipped) to a group for `reason`; returns how
-    /// many rows were added (an existing row is kept).
-    pub async fn add_user_group_members(
-        &self,
-        group_id: &str,
-        user_ids: &[String],
-        reason: &str,
-        rule_id: &str,
-        added_by: Option<&str>,
-        now_ms: i64,
-    ) -> DomainResult<u64> {
-        let mut added = 0;
-        for chunk in user_ids.chunks(500) {
-            let sql = format!(
-                "INSERT INTO user_group_members (tenant_id, group_id, user_id, reason, rule_id, added_by, added_at) \
-                 SELECT $1, $2, u.id, $3, $4, $5, $6 FROM scim_users u WHERE u.tenant_id = $1 AND u.id IN ({}) \
-                 ON CONFLICT DO NOTHING",
-                placeholders(7, chunk.len())
-            );
-            added += with_pool!(self.store, |p| {
-                let mut q = sqlx::query(&sql)
-                    .bind(self.id.as_str())
-                    .bind(group_id)
-                    .bind(reason)
-                    .bind(rule_id)
-                    .bind(added_by)
-                    .bind(now_ms);
-                for id in chunk {
-                    q = q.bind(id);
-                }
-                q.execute(p).await.map(|r| r.rows_affected())
-            })?;
-        }
-        Ok(added)
-    }
-
-    /// Removes the `reason` rows of users from a group; returns how many rows went.
-    pub async fn remove_user_group_members(
-        &self,
-        group_id: &str,
-        user_ids: &[String],
-        reason: &str,
-    ) -> DomainResult<u64> {
-        let mut removed = 0;
-        for chunk in user_ids.chunks(500) {
-            let sql = format!(
-                "DELETE FROM user_group_members WHERE tenant_id = $1 AND group_id = $2 AND reason = $3 AND user_id IN ({})",
-                placeholders(4, chunk.len())
-            );
-            removed += with_pool!(self.store, |p| {
-                let mut q = sqlx::query(&sql).bind(self.id.as_str()).bind(group_id).bind(reason);
-                for id in chunk {
-                    q = q.bind(id);
-                }
-                q.execute(p).await.map(|r| r.rows_affected())
-            })?;
-        }
-        Ok(removed)
     }
 
     /// Every membership row of these users.

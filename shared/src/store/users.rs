@@ -3,10 +3,11 @@
 use sqlx::Row;
 
 use super::filter_sql::{Arg, Sql};
-use super::mappings::{lock_placement, place_touched, Planner};
-use super::query::{bind_all, page_query, Page, Query};
+use super::query::{bind_all, data_out, json_in, page_query, Page, Query};
 use super::scans::ScanConnection;
+use super::tx::{with_tx, TenantTx};
 use super::{unique_violation, with_pool, Backend, TenantStore, Unique};
+use crate::dto::UserSource;
 use crate::error::{DomainError, DomainResult};
 
 /// A stored user (the SCIM resource is `data` plus id, meta and groups).
@@ -16,8 +17,8 @@ pub struct UserRow {
     pub id: String,
     /// userName as sent.
     pub user_name: String,
-    /// `scim`, `jit` or `manual`.
-    pub source: String,
+    /// Where it came from.
+    pub source: UserSource,
     /// The canonical resource without id/meta/groups, as JSON text.
     pub data: String,
     /// Incremented by every write (the ETag).
@@ -28,15 +29,15 @@ pub struct UserRow {
     pub updated_at: i64,
 }
 
-/// A user to insert with [`TenantStore::insert_users`].
+/// A user to insert with [`TenantTx::insert_user`] or [`TenantTx::insert_users`].
 #[derive(Clone, Debug)]
 pub struct NewUserRow {
     /// The SCIM id.
     pub id: String,
     /// Its indexed columns.
     pub columns: UserColumns,
-    /// `scim`, `jit` or `manual`.
-    pub source: String,
+    /// Where it comes from.
+    pub source: UserSource,
     /// The canonical resource as JSON text.
     pub data: String,
 }
@@ -77,107 +78,86 @@ pub struct UserGroupRow {
     pub direct: bool,
 }
 
-impl TenantStore<'_> {
-    /// Inserts a user and, in the same transaction (under the tenant's placement lock), places
-    /// it by the mapping rules (`planner`; `None` when the tenant has nothing to place: then the
-    /// insert is one statement); `Conflict` if the userName is taken in this tenant.
-    pub async fn insert_user(
-        &self,
-        id: &str,
-        cols: &UserColumns,
-        source: &str,
-        data: &str,
-        now_ms: i64,
-        planner: Option<Planner<'_>>,
-    ) -> DomainResult<()> {
-        let data_out = self.data_out();
-        let touched = [id.to_string()];
+impl TenantTx<'_> {
+    /// Inserts a user; [`DomainError::UserNameTaken`] if the userName is taken in this tenant.
+    pub async fn insert_user(&mut self, user: &NewUserRow, now_ms: i64) -> DomainResult<()> {
         let sql = format!(
             "INSERT INTO scim_users (tenant_id, id, user_name, user_name_norm, external_id, display_name_norm, primary_email_norm, active, source, data, version, created_at, updated_at, sort_name, search_text) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {}, 1, $11, $11, $12, $13)",
-            self.json_in(10)
+            json_in(self.backend(), 10)
         );
-        with_pool!(self.store, |p| {
-            let insert = sqlx::query(&sql)
-                .bind(self.id.as_str())
-                .bind(id)
-                .bind(&cols.user_name)
-                .bind(&cols.user_name_norm)
-                .bind(&cols.external_id)
-                .bind(&cols.display_name_norm)
-                .bind(&cols.primary_email_norm)
-                .bind(cols.active)
-                .bind(source)
-                .bind(data)
-                .bind(now_ms)
-                .bind(&cols.sort_name)
-                .bind(&cols.search_text);
-            if planner.is_none() {
-                // Nothing to place: one statement, no transaction to open.
-                insert.execute(p).await.map_err(map_user_conflict)?;
-                return DomainResult::Ok(());
-            }
-            let mut tx = p.begin().await?;
-            lock_placement!(tx, self.store, self.id.as_str(), true);
-            insert.execute(&mut *tx).await.map_err(map_user_conflict)?;
-            place_touched!(tx, self.id.as_str(), data_out, planner, &touched, now_ms);
-            tx.commit().await?;
-            DomainResult::Ok(())
-        })
+        let (tenant, cols) = (self.id.as_str(), &user.columns);
+        with_tx!(self, |c| sqlx::query(&sql)
+            .bind(tenant)
+            .bind(&user.id)
+            .bind(&cols.user_name)
+            .bind(&cols.user_name_norm)
+            .bind(&cols.external_id)
+            .bind(&cols.display_name_norm)
+            .bind(&cols.primary_email_norm)
+            .bind(cols.active)
+            .bind(user.source.as_str())
+            .bind(&user.data)
+            .bind(now_ms)
+            .bind(&cols.sort_name)
+            .bind(&cols.search_text)
+            .execute(c)
+            .await
+            .map(|_| ())
+            .map_err(|e| user_name_taken(e, &cols.user_name)))?;
+        Ok(())
     }
 
-    /// Inserts many users in one transaction: all or none (`Conflict` names the first taken
-    /// userName's position if one is). Used by CSV import and by the load benchmark's seeding.
-    pub async fn insert_users(&self, users: &[NewUserRow], now_ms: i64) -> DomainResult<()> {
+    /// Inserts many users (all or none when in a transaction);
+    /// [`DomainError::UserNameTaken`] if a userName is taken. Used by CSV import and by the
+    /// load benchmark's seeding.
+    pub async fn insert_users(&mut self, users: &[NewUserRow], now_ms: i64) -> DomainResult<()> {
         // 12 parameters a row (and the tenant); 500 rows stay far below both backends' parameter
         // limits. SQLite gets anonymous `?`s, each value bound where it appears (see
         // `insert_activity` for why numbered parameters cost so much there).
         const CHUNK: usize = 500;
-        let anonymous = matches!(self.store.backend(), Backend::Sqlite);
-        let json = |n: usize| self.json_in(n);
-        // The statements run in an async block of their own, so that their `?` ends the block
-        // with the sqlx error (which `map_user_conflict` turns into `Conflict`), not the
-        // function with an internal error.
-        with_pool!(self.store, |p| async {
-            let mut tx = p.begin().await?;
-            for chunk in users.chunks(CHUNK) {
-                let mut sql = String::from(
-                    "INSERT INTO scim_users (tenant_id, id, user_name, user_name_norm, external_id, display_name_norm, primary_email_norm, active, source, data, version, created_at, updated_at, sort_name, search_text) VALUES ",
-                );
-                for i in 0..chunk.len() {
-                    let b = i * 12;
-                    if i > 0 {
-                        sql.push_str(", ");
-                    }
-                    if anonymous {
-                        sql.push_str("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)");
-                        continue;
-                    }
-                    let p: Vec<String> = (2..=13).map(|k| format!("${}", b + k)).collect();
-                    sql.push_str(&format!(
-                        "($1, {}, {}, {}, {}, {}, {}, {}, {}, {}, 1, {}, {}, {}, {})",
-                        p[0],
-                        p[1],
-                        p[2],
-                        p[3],
-                        p[4],
-                        p[5],
-                        p[6],
-                        p[7],
-                        json(b + 10),
-                        p[9],
-                        p[9],
-                        p[10],
-                        p[11]
-                    ));
+        let backend = self.backend();
+        let anonymous = matches!(backend, Backend::Sqlite);
+        let tenant = self.id.as_str();
+        for chunk in users.chunks(CHUNK) {
+            let mut sql = String::from(
+                "INSERT INTO scim_users (tenant_id, id, user_name, user_name_norm, external_id, display_name_norm, primary_email_norm, active, source, data, version, created_at, updated_at, sort_name, search_text) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = i * 12;
+                if i > 0 {
+                    sql.push_str(", ");
                 }
+                if anonymous {
+                    sql.push_str("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)");
+                    continue;
+                }
+                let p: Vec<String> = (2..=13).map(|k| format!("${}", b + k)).collect();
+                sql.push_str(&format!(
+                    "($1, {}, {}, {}, {}, {}, {}, {}, {}, {}, 1, {}, {}, {}, {})",
+                    p[0],
+                    p[1],
+                    p[2],
+                    p[3],
+                    p[4],
+                    p[5],
+                    p[6],
+                    p[7],
+                    json_in(backend, b + 10),
+                    p[9],
+                    p[9],
+                    p[10],
+                    p[11]
+                ));
+            }
+            with_tx!(self, |c| {
                 let mut q = sqlx::query(&sql);
                 if !anonymous {
-                    q = q.bind(self.id.as_str());
+                    q = q.bind(tenant);
                 }
                 for u in chunk {
                     if anonymous {
-                        q = q.bind(self.id.as_str());
+                        q = q.bind(tenant);
                     }
                     q = q
                         .bind(&u.id)
@@ -187,7 +167,7 @@ impl TenantStore<'_> {
                         .bind(&u.columns.display_name_norm)
                         .bind(&u.columns.primary_email_norm)
                         .bind(u.columns.active)
-                        .bind(&u.source)
+                        .bind(u.source.as_str())
                         .bind(&u.data)
                         .bind(now_ms);
                     if anonymous {
@@ -195,25 +175,101 @@ impl TenantStore<'_> {
                     }
                     q = q.bind(&u.columns.sort_name).bind(&u.columns.search_text);
                 }
-                q.execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-            Ok::<(), sqlx::Error>(())
+                q.execute(c).await.map(|_| ()).map_err(|e| user_name_taken(e, ""))
+            })?;
         }
-        .await)
-        .map_err(map_user_conflict)
+        Ok(())
     }
 
-    fn user_select(&self) -> String {
-        format!(
-            "SELECT t.id, t.user_name, t.source, {}, t.version, t.created_at, t.updated_at FROM scim_users t",
-            self.data_out()
-        )
+    /// Writes a new version of a user if it is still at `expected_version`; returns whether it
+    /// was written (nothing is when another write came first). [`DomainError::UserNameTaken`]
+    /// if the new userName is taken.
+    pub async fn update_user(
+        &mut self,
+        id: &str,
+        cols: &UserColumns,
+        data: &str,
+        expected_version: i64,
+        now_ms: i64,
+    ) -> DomainResult<bool> {
+        let sql = format!(
+            "UPDATE scim_users SET user_name = $1, user_name_norm = $2, external_id = $3, display_name_norm = $4, primary_email_norm = $5, \
+             active = $6, data = {}, version = version + 1, updated_at = $8, sort_name = $12, search_text = $13 \
+             WHERE tenant_id = $9 AND id = $10 AND version = $11",
+            json_in(self.backend(), 7)
+        );
+        let tenant = self.id.as_str();
+        let n = with_tx!(self, |c| sqlx::query(&sql)
+            .bind(&cols.user_name)
+            .bind(&cols.user_name_norm)
+            .bind(&cols.external_id)
+            .bind(&cols.display_name_norm)
+            .bind(&cols.primary_email_norm)
+            .bind(cols.active)
+            .bind(data)
+            .bind(now_ms)
+            .bind(tenant)
+            .bind(id)
+            .bind(expected_version)
+            .bind(&cols.sort_name)
+            .bind(&cols.search_text)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(|e| user_name_taken(e, &cols.user_name)))?;
+        Ok(n > 0)
     }
 
+    /// Deletes a user and its memberships (IdP groups, user groups); returns whether it
+    /// existed. Three statements: run it in a transaction.
+    pub async fn delete_user(&mut self, id: &str) -> DomainResult<bool> {
+        let tenant = self.id.as_str();
+        let n = with_tx!(self, |c| {
+            let n = sqlx::query("DELETE FROM scim_users WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant)
+                .bind(id)
+                .execute(&mut *c)
+                .await?
+                .rows_affected();
+            if n > 0 {
+                sqlx::query("DELETE FROM scim_group_members WHERE tenant_id = $1 AND member_id = $2")
+                    .bind(tenant)
+                    .bind(id)
+                    .execute(&mut *c)
+                    .await?;
+                sqlx::query("DELETE FROM user_group_members WHERE tenant_id = $1 AND user_id = $2")
+                    .bind(tenant)
+                    .bind(id)
+                    .execute(&mut *c)
+                    .await?;
+            }
+            DomainResult::Ok(n)
+        })?;
+        Ok(n > 0)
+    }
+
+    /// A user by id, read inside the transaction.
+    pub async fn user(&mut self, id: &str) -> DomainResult<Option<UserRow>> {
+        let sql = format!("{} WHERE t.tenant_id = $1 AND t.id = $2", user_select(self.backend()));
+        let tenant = self.id.as_str();
+        with_tx!(self, |c| {
+            let row = sqlx::query(&sql).bind(tenant).bind(id).fetch_optional(c).await?;
+            row.as_ref().map(user_from_row).transpose()
+        })
+    }
+}
+
+fn user_select(backend: Backend) -> String {
+    format!(
+        "SELECT t.id, t.user_name, t.source, {}, t.version, t.created_at, t.updated_at FROM scim_users t",
+        data_out(backend)
+    )
+}
+
+impl TenantStore<'_> {
     /// A user by id (any source).
     pub async fn user(&self, id: &str) -> DomainResult<Option<UserRow>> {
-        let sql = format!("{} WHERE t.tenant_id = $1 AND t.id = $2", self.user_select());
+        let sql = format!("{} WHERE t.tenant_id = $1 AND t.id = $2", user_select(self.store.backend()));
         with_pool!(self.store, |p| {
             let row = sqlx::query(&sql).bind(self.id.as_str()).bind(id).fetch_optional(p).await?;
             row.as_ref().map(user_from_row).transpose()
@@ -222,92 +278,10 @@ impl TenantStore<'_> {
 
     /// A user by normalized userName.
     pub async fn user_by_user_name(&self, user_name_norm: &str) -> DomainResult<Option<UserRow>> {
-        let sql = format!("{} WHERE t.tenant_id = $1 AND t.user_name_norm = $2", self.user_select());
+        let sql = format!("{} WHERE t.tenant_id = $1 AND t.user_name_norm = $2", user_select(self.store.backend()));
         with_pool!(self.store, |p| {
             let row = sqlx::query(&sql).bind(self.id.as_str()).bind(user_name_norm).fetch_optional(p).await?;
             row.as_ref().map(user_from_row).transpose()
-        })
-    }
-
-    /// Writes a new version of a user if it is still at `expected_version`, with the rule
-    /// memberships planned for that version, in one transaction; returns whether it was written
-    /// (nothing is when another write came first). `Conflict` if the new userName is taken.
-    pub async fn update_user(
-        &self,
-        id: &str,
-        cols: &UserColumns,
-        data: &str,
-        expected_version: i64,
-        now_ms: i64,
-        planner: Option<Planner<'_>>,
-    ) -> DomainResult<bool> {
-        let data_out = self.data_out();
-        let touched = [id.to_string()];
-        let sql = format!(
-            "UPDATE scim_users SET user_name = $1, user_name_norm = $2, external_id = $3, display_name_norm = $4, primary_email_norm = $5, \
-             active = $6, data = {}, version = version + 1, updated_at = $8, sort_name = $12, search_text = $13 \
-             WHERE tenant_id = $9 AND id = $10 AND version = $11",
-            self.json_in(7)
-        );
-        with_pool!(self.store, |p| {
-            let update = sqlx::query(&sql)
-                .bind(&cols.user_name)
-                .bind(&cols.user_name_norm)
-                .bind(&cols.external_id)
-                .bind(&cols.display_name_norm)
-                .bind(&cols.primary_email_norm)
-                .bind(cols.active)
-                .bind(data)
-                .bind(now_ms)
-                .bind(self.id.as_str())
-                .bind(id)
-                .bind(expected_version)
-                .bind(&cols.sort_name)
-                .bind(&cols.search_text);
-            if planner.is_none() {
-                let n = update.execute(p).await.map_err(map_user_conflict)?.rows_affected();
-                return DomainResult::Ok(n > 0);
-            }
-            let mut tx = p.begin().await?;
-            lock_placement!(tx, self.store, self.id.as_str(), true);
-            let n = update.execute(&mut *tx).await.map_err(map_user_conflict)?.rows_affected();
-            if n == 0 {
-                // Someone else wrote first.
-                tx.rollback().await?;
-                return Ok(false);
-            }
-            // Planned inside the transaction, from the user as written and the IdP groups and
-            // rule memberships as the lock leaves them.
-            place_touched!(tx, self.id.as_str(), data_out, planner, &touched, now_ms);
-            tx.commit().await?;
-            DomainResult::Ok(true)
-        })
-    }
-
-    /// Deletes a user and its memberships; returns whether it existed.
-    pub async fn delete_user(&self, id: &str) -> DomainResult<bool> {
-        with_pool!(self.store, |p| {
-            let mut tx = p.begin().await?;
-            let n = sqlx::query("DELETE FROM scim_users WHERE tenant_id = $1 AND id = $2")
-                .bind(self.id.as_str())
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if n > 0 {
-                sqlx::query("DELETE FROM scim_group_members WHERE tenant_id = $1 AND member_id = $2")
-                    .bind(self.id.as_str())
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("DELETE FROM user_group_members WHERE tenant_id = $1 AND user_id = $2")
-                    .bind(self.id.as_str())
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            DomainResult::Ok(n > 0)
         })
     }
 
@@ -367,7 +341,10 @@ where
     Ok(UserRow {
         id: row.try_get("id")?,
         user_name: row.try_get("user_name")?,
-        source: row.try_get("source")?,
+        source: {
+            let s: String = row.try_get("source")?;
+            UserSource::parse(&s).ok_or_else(|| DomainError::Internal(format!("stored user source {s:?}")))?
+        },
         data: row.try_get("data")?,
         version: row.try_get("version")?,
         created_at: row.try_get("created_at")?,
@@ -375,9 +352,11 @@ where
     })
 }
 
-fn map_user_conflict(e: sqlx::Error) -> DomainError {
+/// A write's error, with a taken userName as [`DomainError::UserNameTaken`] (the service
+/// fills in who has it).
+fn user_name_taken(e: sqlx::Error, user_name: &str) -> DomainError {
     match unique_violation(&e) {
-        Some(Unique::ScimUserName) => DomainError::Conflict("userName".into()),
+        Some(Unique::ScimUserName) => DomainError::UserNameTaken { user_name: user_name.to_string(), existing: None },
         _ => e.into(),
     }
 }

@@ -170,6 +170,19 @@ impl TestApp {
         TestApp { router, store, services, db, public_url: public_url.to_string() }
     }
 
+    /// A second instance on the same database, running beside this one (as behind a load
+    /// balancer): its own pool, cache and activity writer; on PostgreSQL both listen for each
+    /// other's changes of cached settings, as `roster serve` does.
+    pub async fn second_instance(&self) -> TestApp {
+        let db = TestDb { url: self.db.url.clone(), _dir: None };
+        let other = Self::on(db, &self.public_url).await;
+        if self.store.backend() == roster_shared::store::Backend::Postgres {
+            self.store.listen_for_tenant_changes();
+            other.store.listen_for_tenant_changes();
+        }
+        other
+    }
+
     /// A new instance on the same database, as after a restart (or a second instance behind a
     /// load balancer).
     pub async fn restart(self) -> TestApp {

@@ -16,7 +16,8 @@ use crate::scim::patch::{self, PatchOpKind, PatchOperation};
 use crate::scim::path::PatchPath;
 use crate::scim::schema::ResourceSchema;
 use crate::scim::validate::{check_value, validate_resource, Mode};
-use crate::store::{fold_ascii, GroupColumns, GroupRow, MemberRow, Table};
+use crate::service::mappings::{begin_write, Placer};
+use crate::store::{fold_ascii, GroupColumns, GroupRow, MemberRow, Table, TenantTx};
 
 /// The most members one request may name.
 pub const MAX_MEMBERS_PER_REQUEST: usize = 10_000;
@@ -55,6 +56,35 @@ fn member_ids(members: Option<&Value>) -> Vec<String> {
         .and_then(Value::as_array)
         .map(|list| list.iter().filter_map(|m| m.get("value").and_then(Value::as_str)).map(str::to_string).collect())
         .unwrap_or_default()
+}
+
+/// What a group write does to its members.
+enum MemberWrite<'a> {
+    /// Makes them exactly these (id, type).
+    Replace(&'a [(String, String)]),
+    /// Takes these out, then adds those, row by row (concurrent changes never lose a member).
+    Change { add: &'a [(String, String)], remove: &'a [String] },
+}
+
+/// Inside a group write's transaction, after its statements: re-places the users it touched —
+/// `touched` are the member ids it added or removed (users, and groups whose users gain or
+/// lose the group through nesting).
+async fn place_touched(
+    tx: &mut TenantTx<'_>,
+    placer: Option<&Placer>,
+    touched: &[String],
+    now: i64,
+) -> Result<(), DomainError> {
+    let Some(placer) = placer else { return Ok(()) };
+    if touched.is_empty() {
+        return Ok(());
+    }
+    let mut users = tx.users_below(touched).await?;
+    users.extend(touched.iter().cloned());
+    users.sort();
+    users.dedup();
+    placer.place(tx, &users, now).await?;
+    Ok(())
 }
 
 /// The changes a PATCH makes to `members`, folded in order.
@@ -204,17 +234,57 @@ impl Scim<'_> {
         Ok(out)
     }
 
-    /// The mapping rules, ready to place users inside a user or group write's transaction
-    /// (`None`: nothing to place in this tenant).
-    pub(crate) async fn planner(&self) -> Result<Option<crate::service::mappings::BoxedPlanner>, ScimError> {
-        crate::service::mappings::write_planner(self.store, self.tenant).await.map_err(scim_error)
+    /// Writes a new group with its members and places them, in one transaction.
+    async fn insert_group(
+        &self,
+        id: &str,
+        cols: &GroupColumns,
+        data: &str,
+        members: &[(String, String)],
+    ) -> Result<(), DomainError> {
+        let now = now_ms();
+        let (mut tx, placer) = begin_write(self.store, self.tenant, true).await?;
+        tx.insert_group(id, cols, data, members, now).await?;
+        let touched: Vec<String> = members.iter().map(|(m, _)| m.clone()).collect();
+        place_touched(&mut tx, placer.as_ref(), &touched, now).await?;
+        tx.commit().await
     }
 
-    /// The ids of a group's current members (users and groups).
-    async fn member_ids_of(&self, id: &str) -> Result<Vec<String>, ScimError> {
-        let ids = vec![id.to_string()];
-        let mut all = self.store.tenant(self.tenant).members_of(&ids).await.map_err(scim_error)?;
-        Ok(all.remove(id).unwrap_or_default().into_iter().map(|m| m.id).collect())
+    /// Writes a group's attributes and members, if it is still at `expected` (when given), and
+    /// re-places the members it adds and removes (and the users nested below them), in one
+    /// transaction; `false` when the group is gone or changed meanwhile.
+    async fn update_group(
+        &self,
+        id: &str,
+        cols: &GroupColumns,
+        data: &str,
+        expected: Option<i64>,
+        members: MemberWrite<'_>,
+    ) -> Result<bool, DomainError> {
+        let now = now_ms();
+        let (mut tx, placer) = begin_write(self.store, self.tenant, true).await?;
+        // Read under the lock, so that a concurrent change of this group's members is seen.
+        let before = match (&placer, &members) {
+            (Some(_), MemberWrite::Replace(_)) => tx.member_ids(id).await?,
+            _ => Vec::new(),
+        };
+        if !tx.update_group(id, cols, data, expected, now).await? {
+            return Ok(false);
+        }
+        let touched = match members {
+            MemberWrite::Replace(list) => {
+                tx.replace_members(id, list, now).await?;
+                changed(before, list.iter().map(|(m, _)| m.clone()).collect())
+            }
+            MemberWrite::Change { add, remove } => {
+                tx.remove_members(id, remove).await?;
+                tx.add_members(id, add, now).await?;
+                add.iter().map(|(m, _)| m.clone()).chain(remove.iter().cloned()).collect()
+            }
+        };
+        place_touched(&mut tx, placer.as_ref(), &touched, now).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// POST /Groups. The mapping rules place its members in the same transaction.
@@ -228,12 +298,7 @@ impl Scim<'_> {
         let id = uuid::Uuid::new_v4().to_string();
         let members = self.resolve_members(&ids, Some(&id)).await?;
         let data = serde_json::to_string(&res).map_err(json_error)?;
-        let planner = self.planner().await?;
-        self.store
-            .tenant(self.tenant)
-            .insert_group(&id, &cols, &data, &members, now_ms(), planner.as_deref())
-            .await
-            .map_err(scim_error)?;
+        self.insert_group(&id, &cols, &data, &members).await.map_err(scim_error)?;
         let row = self.load_group(&id).await?;
         self.group_with_members(&row).await
     }
@@ -263,27 +328,8 @@ impl Scim<'_> {
         let members = self.resolve_members(&ids, Some(id)).await?;
         let data = serde_json::to_string(&res).map_err(json_error)?;
         let expected = if_match.map(|_| row.version);
-        let planner = self.planner().await?;
-        let touched = match &planner {
-            Some(_) => changed(self.member_ids_of(id).await?, members.iter().map(|(m, _)| m.clone()).collect()),
-            None => Vec::new(),
-        };
-        let written = self
-            .store
-            .tenant(self.tenant)
-            .update_group(
-                id,
-                &cols,
-                &data,
-                expected,
-                Some(&members),
-                &[],
-                &[],
-                now_ms(),
-                planner.as_deref().map(|p| (p, touched.as_slice())),
-            )
-            .await
-            .map_err(scim_error)?;
+        let written =
+            self.update_group(id, &cols, &data, expected, MemberWrite::Replace(&members)).await.map_err(scim_error)?;
         if !written {
             return Err(if if_match.is_some() {
                 ScimError::status(412, "the resource changed while it was being replaced")
@@ -423,30 +469,12 @@ impl Scim<'_> {
         let add = self.resolve_members(&changes.add, Some(id)).await?;
         let data = serde_json::to_string(&res).map_err(json_error)?;
         let expected = if_match.map(|_| row.version);
-        let planner = self.planner().await?;
-        let touched = match (&planner, &replace) {
-            (None, _) => Vec::new(),
-            (Some(_), Some(list)) => {
-                changed(self.member_ids_of(id).await?, list.iter().map(|(m, _)| m.clone()).collect())
-            }
-            (Some(_), None) => add.iter().map(|(m, _)| m.clone()).chain(changes.remove.iter().cloned()).collect(),
+        // A replacement has later additions and removals folded in (see `MemberChanges`).
+        let members = match replace.as_deref() {
+            Some(list) => MemberWrite::Replace(list),
+            None => MemberWrite::Change { add: &add, remove: &changes.remove },
         };
-        let written = self
-            .store
-            .tenant(self.tenant)
-            .update_group(
-                id,
-                &cols,
-                &data,
-                expected,
-                replace.as_deref(),
-                &add,
-                &changes.remove,
-                now_ms(),
-                planner.as_deref().map(|p| (p, touched.as_slice())),
-            )
-            .await
-            .map_err(scim_error)?;
+        let written = self.update_group(id, &cols, &data, expected, members).await.map_err(scim_error)?;
         if !written {
             return Err(if if_match.is_some() {
                 ScimError::status(412, "the resource changed while it was being patched")
@@ -465,10 +493,17 @@ impl Scim<'_> {
     pub async fn delete_group(&self, id: &str, if_match: Option<&str>) -> Result<(), ScimError> {
         let row = self.load_group(id).await?;
         check_if_match(if_match, row.version)?;
-        let planner = self.planner().await?;
-        let touched = if planner.is_some() { self.member_ids_of(id).await? } else { Vec::new() };
-        let placement = planner.as_deref().map(|p| (p, touched.as_slice()));
-        if self.store.tenant(self.tenant).delete_group(id, placement).await.map_err(scim_error)? {
+        let deleted = async {
+            let (mut tx, placer) = begin_write(self.store, self.tenant, true).await?;
+            let former = if placer.is_some() { tx.member_ids(id).await? } else { Vec::new() };
+            if !tx.delete_group(id).await? {
+                return Ok(false);
+            }
+            place_touched(&mut tx, placer.as_ref(), &former, now_ms()).await?;
+            tx.commit().await?;
+            Ok::<_, DomainError>(true)
+        };
+        if deleted.await.map_err(scim_error)? {
             Ok(())
         } else {
             Err(not_found("Group", id))

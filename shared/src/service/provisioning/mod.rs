@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use crate::dto::UserSource;
 use crate::error::DomainError;
 use crate::ids::TenantId;
 use crate::scim::error::ScimError;
@@ -135,6 +136,20 @@ pub fn scim_error(e: DomainError) -> ScimError {
             ScimError::status(503, "The service is busy or its database is unreachable right now; retry shortly.")
         }
         DomainError::Busy(message) => ScimError::status(429, message),
+        DomainError::UserNameTaken { user_name, existing } => ScimError::uniqueness(match existing {
+            Some((_, UserSource::Manual)) => format!(
+                "userName '{user_name}' belongs to a user an admin created in the Roster dashboard; Roster does not hand manual users to an identity provider. Ask your Roster admin to rename or remove that user."
+            ),
+            Some((id, _)) => format!("userName '{user_name}' is already taken by User {id}"),
+            None if user_name.is_empty() => "a userName of these users is already taken; nothing was created".into(),
+            None => format!("userName '{user_name}' is already taken"),
+        }),
+        DomainError::Invalid(detail) => ScimError::invalid_value(detail),
+        DomainError::NotFound => ScimError::status(404, "not found"),
+        DomainError::Stale => ScimError::status(409, "the resource is being changed by other requests; try again"),
+        DomainError::WrongSource { from } => {
+            ScimError::status(403, format!("this user (source: {}) cannot be changed over SCIM", from.as_str()))
+        }
         other => ScimError::status(500, other.to_string()),
     }
 }

@@ -5,14 +5,14 @@ use serde_json::{json, Value};
 use super::{
     build_query, check_if_match, json_error, meta, not_found, scim_error, Listed, Resource, Scim, WRITE_RETRIES,
 };
-use crate::clock::now_ms;
 use crate::error::DomainError;
 use crate::scim::error::ScimError;
 use crate::scim::messages::SearchRequest;
 use crate::scim::patch;
 use crate::scim::schema::ResourceSchema;
 use crate::scim::validate::{validate_resource, Mode};
-use crate::store::{fold_ascii, NewUserRow, Table, UserColumns, UserGroupRow, UserRow};
+use crate::service::users::{self, with_defaults, Writer};
+use crate::store::{fold_ascii, Table, UserColumns, UserGroupRow, UserRow};
 
 fn schema() -> &'static ResourceSchema {
     ResourceSchema::user()
@@ -68,14 +68,6 @@ pub fn columns(res: &Value) -> Result<UserColumns, ScimError> {
     })
 }
 
-/// Roster's defaults for attributes a client left out: a user is active unless it says not.
-fn with_defaults(mut res: Value) -> Value {
-    if let Value::Object(m) = &mut res {
-        m.entry("active").or_insert(Value::Bool(true));
-    }
-    res
-}
-
 impl Scim<'_> {
     fn user_location(&self, id: &str) -> String {
         format!("{}/Users/{id}", self.base_url)
@@ -111,7 +103,7 @@ impl Scim<'_> {
 
     async fn load_user(&self, id: &str) -> Result<UserRow, ScimError> {
         match self.store.tenant(self.tenant).user(id).await.map_err(scim_error)? {
-            Some(row) if row.source != "manual" => Ok(row),
+            Some(row) if Writer::Scim.check(row.source).is_ok() => Ok(row),
             _ => Err(not_found("User", id)),
         }
     }
@@ -122,78 +114,24 @@ impl Scim<'_> {
         self.user_resource(row, &groups)
     }
 
-    async fn conflict(&self, user_name: &str) -> ScimError {
-        let existing = self.store.tenant(self.tenant).user_by_user_name(&fold_ascii(user_name)).await.ok().flatten();
-        match existing {
-            Some(u) if u.source == "manual" => ScimError::uniqueness(format!(
-                "userName '{user_name}' belongs to a user an admin created in the Roster dashboard; Roster does not hand manual users to an identity provider. Ask your Roster admin to rename or remove that user."
-            )),
-            Some(u) => ScimError::uniqueness(format!("userName '{user_name}' is already taken by User {}", u.id)),
-            None => ScimError::uniqueness(format!("userName '{user_name}' is already taken")),
-        }
-    }
-
     /// POST /Users. The mapping rules place the user in the same transaction.
     pub async fn create_user(&self, body: &Value) -> Result<Resource, ScimError> {
         let res = with_defaults(validate_resource(body, schema(), Mode::Create)?);
-        let cols = columns(&res)?;
-        let id = uuid::Uuid::new_v4().to_string();
-        let data = serde_json::to_string(&res).map_err(json_error)?;
-        let planner = self.planner().await?;
-        let now = now_ms();
-        match self.store.tenant(self.tenant).insert_user(&id, &cols, "scim", &data, now, planner.as_deref()).await {
-            Ok(()) => {}
-            Err(DomainError::Conflict(_)) => return Err(self.conflict(&cols.user_name).await),
-            Err(e) => return Err(scim_error(e)),
-        }
+        let row = users::create(self.store, self.tenant, Writer::Scim, &res).await.map_err(scim_error)?;
         // The row as written (no second read: a new user has no groups yet).
-        let row = UserRow {
-            id,
-            user_name: cols.user_name,
-            source: "scim".into(),
-            data,
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        };
         self.user_resource(&row, &[])
     }
 
     /// Creates many users at once, all or none: every body is validated like a POST, then all
-    /// are written in one transaction with `source` (`scim`, `jit` or `manual`). Returns their
-    /// ids in order; on a bad body, the error says which (0-based) and why. Used by CSV import and
-    /// the load benchmark's seeding.
-    pub async fn create_users(
-        &self,
-        bodies: &[Value],
-        source: &str,
-    ) -> Result<Vec<String>, (Option<usize>, ScimError)> {
-        let mut rows = Vec::with_capacity(bodies.len());
-        let mut seen = std::collections::HashSet::with_capacity(bodies.len());
+    /// are written in one transaction. Returns their ids in order; on a bad body, the error says
+    /// which (0-based) and why. Used by the load benchmark's seeding.
+    pub async fn create_users(&self, bodies: &[Value]) -> Result<Vec<String>, (Option<usize>, ScimError)> {
+        let mut resources = Vec::with_capacity(bodies.len());
         for (i, body) in bodies.iter().enumerate() {
-            let res = validate_resource(body, schema(), Mode::Create)
-                .map(with_defaults)
-                .and_then(|res| Ok((columns(&res)?, res)))
-                .map_err(|e| (Some(i), e))?;
-            let (cols, res) = res;
-            if !seen.insert(cols.user_name_norm.clone()) {
-                return Err((Some(i), ScimError::uniqueness(format!("userName '{}' appears twice", cols.user_name))));
-            }
-            let data = serde_json::to_string(&res).map_err(|e| (Some(i), json_error(e)))?;
-            rows.push(NewUserRow {
-                id: uuid::Uuid::new_v4().to_string(),
-                columns: cols,
-                source: source.to_string(),
-                data,
-            });
+            let res = validate_resource(body, schema(), Mode::Create).map_err(|e| (Some(i), e))?;
+            resources.push(with_defaults(res));
         }
-        match self.store.tenant(self.tenant).insert_users(&rows, now_ms()).await {
-            Ok(()) => Ok(rows.into_iter().map(|r| r.id).collect()),
-            Err(DomainError::Conflict(_)) => {
-                Err((None, ScimError::uniqueness("a userName of these users is already taken; nothing was created")))
-            }
-            Err(e) => Err((None, scim_error(e))),
-        }
+        users::create_many(self.store, self.tenant, Writer::Scim, &resources).await.map_err(|e| (None, scim_error(e)))
     }
 
     /// GET /Users/{id}.
@@ -245,18 +183,11 @@ impl Scim<'_> {
         Err(ScimError::status(409, "the resource is being changed by other requests; try again"))
     }
 
+    /// Writes a new version of `row`; `false` when another write changed it first.
     async fn write_user(&self, row: &UserRow, res: &Value) -> Result<bool, ScimError> {
-        let cols = columns(res)?;
-        let data = serde_json::to_string(res).map_err(json_error)?;
-        let planner = self.planner().await?;
-        match self
-            .store
-            .tenant(self.tenant)
-            .update_user(&row.id, &cols, &data, row.version, now_ms(), planner.as_deref())
-            .await
-        {
-            Ok(written) => Ok(written),
-            Err(DomainError::Conflict(_)) => Err(self.conflict(&cols.user_name).await),
+        match users::update(self.store, self.tenant, Writer::Scim, row, res).await {
+            Ok(_) => Ok(true),
+            Err(DomainError::Stale) => Ok(false),
             Err(e) => Err(scim_error(e)),
         }
     }
@@ -265,10 +196,12 @@ impl Scim<'_> {
     pub async fn delete_user(&self, id: &str, if_match: Option<&str>) -> Result<(), ScimError> {
         let row = self.load_user(id).await?;
         check_if_match(if_match, row.version)?;
-        if self.store.tenant(self.tenant).delete_user(id).await.map_err(scim_error)? {
-            Ok(())
-        } else {
-            Err(not_found("User", id))
+        let expected = if_match.map(|_| row.version);
+        match users::delete(self.store, self.tenant, Writer::Scim, id, expected).await {
+            Ok(()) => Ok(()),
+            Err(DomainError::NotFound) => Err(not_found("User", id)),
+            Err(DomainError::Stale) => Err(ScimError::status(412, "the resource changed while it was being deleted")),
+            Err(e) => Err(scim_error(e)),
         }
     }
 
