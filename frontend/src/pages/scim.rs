@@ -8,7 +8,7 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use roster_shared::dto::{CredentialView, NewSecret, ScimHealth, ScimSetup};
+use roster_shared::dto::{CredentialKind, CredentialView, NewSecret, ScimHealth, ScimSetup};
 
 use crate::api::forms::{take_new_secret, CredentialCreate, CredentialRevoke, CredentialRotate, ScimSwitch};
 use crate::api::scim_setup::load_scim_setup;
@@ -205,11 +205,10 @@ fn NewCredential(create: ServerAction<CredentialCreate>, enabled: bool) -> impl 
 
 #[component]
 fn SecretPanel(secret: NewSecret, on_close: impl Fn() + Send + Sync + 'static) -> impl IntoView {
-    let kind = secret.credential.kind.clone();
-    let (secret_label, id_label) = match kind.as_str() {
-        "oauth_client" => ("Client secret", Some("Client ID")),
-        "basic" => ("Password", Some("User name")),
-        _ => ("Token", None),
+    let (secret_label, id_label) = match secret.credential.kind {
+        CredentialKind::OauthClient => ("Client secret", Some("Client ID")),
+        CredentialKind::Basic => ("Password", Some("User name")),
+        CredentialKind::Bearer => ("Token", None),
     };
     view! {
         <section class="card section secret-panel" role="status" data-testid="new-secret">
@@ -240,15 +239,6 @@ fn SecretPanel(secret: NewSecret, on_close: impl Fn() + Send + Sync + 'static) -
             <a href="/scim" class="btn btn-ghost" data-testid="secret-stored"
                 on:click=move |ev| { ev.prevent_default(); on_close(); }>"I have stored it"</a>
         </section>
-    }
-}
-
-fn kind_label(kind: &str) -> &'static str {
-    match kind {
-        "bearer" => "Bearer token",
-        "basic" => "HTTP Basic",
-        "oauth_client" => "OAuth client",
-        _ => "Credential",
     }
 }
 
@@ -310,7 +300,7 @@ fn Credentials(credentials: Vec<CredentialView>, forms: Forms) -> impl IntoView 
                                                         </span>
                                                     })}
                                                 </td>
-                                                <td>{kind_label(&c.kind)}</td>
+                                                <td>{c.kind.title()}</td>
                                                 <td><code>{c.prefix.clone()} "…"</code></td>
                                                 <td>{c.created_by.clone()}</td>
                                                 <td>{datetime(c.created_at_ms)}</td>

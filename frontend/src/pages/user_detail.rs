@@ -42,18 +42,18 @@ pub fn UserDetailPage() -> impl IntoView {
 }
 
 pub(crate) fn reason_text(reason: &roster_shared::dto::MembershipReason) -> String {
-    match reason.reason.as_str() {
-        "admin" => format!(
+    use roster_shared::dto::MembershipKind;
+    match reason.reason {
+        MembershipKind::Admin => format!(
             "Assigned by {} on {}",
             reason.added_by.clone().unwrap_or_else(|| "an admin".into()),
             datetime(reason.added_at_ms)
         ),
-        "rule" => format!(
+        MembershipKind::Rule => format!(
             "Placed by the mapping rule “{}”",
             reason.rule_description.clone().or_else(|| reason.rule_id.clone()).unwrap_or_default()
         ),
-        "default" => "Placed in the default user group (no mapping rule matched)".to_string(),
-        other => other.to_string(),
+        MembershipKind::Default => "Placed in the default user group (no mapping rule matched)".to_string(),
     }
 }
 
@@ -149,7 +149,7 @@ fn Detail(detail: UserDetail, groups: Vec<UserGroupView>, refresh: RwSignal<u32>
                         <ul class="membership-list" data-testid="user-groups">
                             {detail.user_groups.clone().into_iter().map(|g| {
                                 let gid = g.group_id.clone();
-                                let admin_made = g.reasons.iter().any(|r| r.reason == "admin");
+                                let admin_made = g.reasons.iter().any(|r| r.reason == roster_shared::dto::MembershipKind::Admin);
                                 view! {
                                     <li>
                                         <div class="row-between">

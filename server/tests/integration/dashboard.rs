@@ -19,6 +19,7 @@ both_backends!(
     csv_export_walks_every_row_in_the_tables_order,
     another_tenants_data_is_never_reached,
     overview_says_where_the_organization_stands,
+    an_admin_change_and_its_activity_record_commit_together,
 );
 
 const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -784,4 +785,65 @@ async fn overview_says_where_the_organization_stands(db: Db) {
     assert_eq!(o["state"]["users"].as_i64(), Some(0));
     let (status, _) = app.call_json("overview", json!({}), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// An admin's change and its activity record are one transaction: when the record cannot be
+/// written (the database refuses it), the change is not made either, and the admin is told it
+/// failed. Nothing happens that the log does not show.
+async fn an_admin_change_and_its_activity_record_commit_together(db: Db) {
+    let app = TestApp::new(db).await;
+    let (cookie, _) = admin(&app, "Acme").await;
+    let group = app
+        .ok_json("user_group_create", json!({"input": {"name": "Eng", "description": "", "role": "member"}}), &cookie)
+        .await;
+    let (refuse, allow) = match db {
+        Db::Sqlite => (
+            "CREATE TRIGGER no_activity BEFORE INSERT ON activity BEGIN SELECT RAISE(ABORT, 'activity refused'); END;",
+            "DROP TRIGGER no_activity;",
+        ),
+        Db::Postgres => (
+            "CREATE FUNCTION no_activity() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'activity refused'; END $$ LANGUAGE plpgsql; \
+             CREATE TRIGGER no_activity BEFORE INSERT ON activity FOR EACH ROW EXECUTE FUNCTION no_activity();",
+            "DROP TRIGGER no_activity ON activity; DROP FUNCTION no_activity();",
+        ),
+    };
+    app.raw_execute(refuse).await;
+    for (endpoint, args) in [
+        ("user_group_create", json!({"input": {"name": "Sales", "description": "", "role": "member"}})),
+        (
+            "user_group_update",
+            json!({"id": group["id"], "input": {"name": "Renamed", "description": "", "role": "admin"}}),
+        ),
+        ("user_group_delete", json!({"id": group["id"]})),
+        ("scim_enable", json!({"enabled": true})),
+        ("scim_credential_create", json!({"kind": "bearer", "name": "Okta"})),
+        (
+            "user_create",
+            json!({"input": {"user_name": "max@acme.test", "given_name": "Max", "family_name": "P", "email": "", "external_id": "", "active": true}}),
+        ),
+        (
+            "mapping_rule_create",
+            json!({"rule": {"id": "", "condition": {"kind": "attribute", "filter": "userName pr"}, "user_group_id": group["id"], "enabled": true}}),
+        ),
+    ] {
+        let (status, body) = app.call_json(endpoint, args, Some(&cookie)).await;
+        assert_ne!(status, StatusCode::OK, "{endpoint} succeeded without its record: {body}");
+    }
+    app.raw_execute(allow).await;
+    // Nothing of it happened.
+    let groups = app.ok_json("user_groups", json!({}), &cookie).await;
+    let names: Vec<&str> = groups.as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Eng"], "{groups}");
+    assert_eq!(groups[0]["role"], "member");
+    let setup = app.ok_json("scim_setup", json!({}), &cookie).await;
+    assert_eq!((setup["enabled"].as_bool(), setup["credentials"].as_array().map(Vec::len)), (Some(false), Some(0)));
+    let users = app.ok_json("users", users_query(json!({})), &cookie).await;
+    assert_eq!(users["total"], 0, "{users}");
+    assert_eq!(app.ok_json("mapping_rules", json!({}), &cookie).await, json!([]));
+    // With the log writable again, the same change is made and recorded.
+    app.ok_json("scim_enable", json!({"enabled": true}), &cookie).await;
+    let log = app.ok_json("activity", json!({"query": {"actor": "admin", "outcome": "", "resource_type": "", "resource_id": "", "credential_id": ""}}), &cookie).await;
+    let summaries: Vec<&str> =
+        log["records"].as_array().unwrap().iter().map(|r| r["summary"].as_str().unwrap()).collect();
+    assert_eq!(summaries.first(), Some(&"SCIM provisioning switched on"), "{summaries:?}");
 }

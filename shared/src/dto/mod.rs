@@ -32,6 +32,24 @@ mod tests {
     }
 
     #[test]
+    fn closed_values_are_enums_that_round_trip() {
+        for k in CredentialKind::ALL {
+            assert_eq!(CredentialKind::parse(k.as_str()), Some(k));
+            assert_eq!(serde_json::to_value(k).unwrap(), serde_json::json!(k.as_str()));
+        }
+        assert_eq!(CredentialKind::parse("password"), None);
+        for (name, kind) in
+            [("admin", MembershipKind::Admin), ("rule", MembershipKind::Rule), ("default", MembershipKind::Default)]
+        {
+            assert_eq!(MembershipKind::parse(name), Some(kind));
+            assert_eq!(serde_json::to_value(kind).unwrap(), serde_json::json!(name));
+        }
+        for s in [UserSource::Scim, UserSource::Jit, UserSource::Manual] {
+            assert_eq!(UserSource::parse(s.as_str()), Some(s));
+        }
+    }
+
+    #[test]
     fn filters_and_sorts_round_trip_their_names() {
         for f in UserFilter::ALL {
             assert_eq!(UserFilter::parse(f.as_str()), f);

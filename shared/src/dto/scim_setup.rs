@@ -4,13 +4,62 @@ use serde::{Deserialize, Serialize};
 
 use super::ActivityView;
 
+/// The kinds of SCIM credential.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialKind {
+    /// `Authorization: Bearer rst_…` (Okta "HTTP Header", Entra "Secret token").
+    Bearer,
+    /// HTTP Basic.
+    Basic,
+    /// OAuth 2.0 client credentials.
+    OauthClient,
+}
+
+impl CredentialKind {
+    /// Every kind.
+    pub const ALL: [CredentialKind; 3] = [CredentialKind::Bearer, CredentialKind::Basic, CredentialKind::OauthClient];
+
+    /// The stored name: `bearer`, `basic`, `oauth_client`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialKind::Bearer => "bearer",
+            CredentialKind::Basic => "basic",
+            CredentialKind::OauthClient => "oauth_client",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        CredentialKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// In words, for the activity log ("created token …").
+    pub fn label(self) -> &'static str {
+        match self {
+            CredentialKind::Bearer => "token",
+            CredentialKind::Basic => "Basic credential",
+            CredentialKind::OauthClient => "OAuth client",
+        }
+    }
+
+    /// Its name in the credentials table.
+    pub fn title(self) -> &'static str {
+        match self {
+            CredentialKind::Bearer => "Bearer token",
+            CredentialKind::Basic => "HTTP Basic",
+            CredentialKind::OauthClient => "OAuth client",
+        }
+    }
+}
+
 /// A SCIM credential as admins see it (never its secret).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CredentialView {
     /// Its id (the user name of a Basic credential, the client id of an OAuth client).
     pub id: String,
-    /// `bearer`, `basic` or `oauth_client`.
-    pub kind: String,
+    /// Its kind.
+    pub kind: CredentialKind,
     /// The name an admin gave it.
     pub name: String,
     /// The first characters of the secret, to tell credentials apart.

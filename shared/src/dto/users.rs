@@ -200,11 +200,35 @@ pub struct UserPage {
     pub rows: Vec<UserListItem>,
 }
 
+/// Who put a user in a user group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MembershipKind {
+    /// An admin assigned them.
+    Admin,
+    /// A mapping rule placed them.
+    Rule,
+    /// No rule matched; the default user group took them.
+    Default,
+}
+
+impl MembershipKind {
+    /// Parses the stored name (`admin`, `rule`, `default`).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "admin" => Some(MembershipKind::Admin),
+            "rule" => Some(MembershipKind::Rule),
+            "default" => Some(MembershipKind::Default),
+            _ => None,
+        }
+    }
+}
+
 /// Why a user is in a user group.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MembershipReason {
-    /// `admin`, `rule` or `default`.
-    pub reason: String,
+    /// Who put them there.
+    pub reason: MembershipKind,
     /// The mapping rule, for `rule`.
     pub rule_id: Option<String>,
     /// What the rule says, for `rule` (e.g. `in IdP group 3f…` or the filter).

@@ -12,6 +12,7 @@ use rand::distributions::{Alphanumeric, DistString};
 use sha2::{Digest, Sha256};
 
 use crate::clock::now_ms;
+use crate::dto::CredentialKind;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{CredentialId, TenantId};
 use crate::store::{CredentialRecord, NewCredential, Store, TenantTx};
@@ -78,7 +79,7 @@ pub async fn create_token(
     created_by: &str,
     expires_in_days: Option<u32>,
 ) -> DomainResult<(CredentialRecord, TokenSecret)> {
-    create(store, tenant, "bearer", TOKEN_PREFIX, name, created_by, expires_in_days).await
+    create(store, tenant, CredentialKind::Bearer, TOKEN_PREFIX, name, created_by, expires_in_days).await
 }
 
 /// Creates an HTTP Basic credential: the user name is the record's id, the password the secret
@@ -90,7 +91,7 @@ pub async fn create_basic(
     created_by: &str,
     expires_in_days: Option<u32>,
 ) -> DomainResult<(CredentialRecord, TokenSecret)> {
-    create(store, tenant, "basic", BASIC_PREFIX, name, created_by, expires_in_days).await
+    create(store, tenant, CredentialKind::Basic, BASIC_PREFIX, name, created_by, expires_in_days).await
 }
 
 /// Creates an OAuth 2.0 client (client credentials grant): the client id is the record's id,
@@ -101,7 +102,7 @@ pub async fn create_oauth_client(
     name: &str,
     created_by: &str,
 ) -> DomainResult<(CredentialRecord, TokenSecret)> {
-    create(store, tenant, "oauth_client", CLIENT_SECRET_PREFIX, name, created_by, None).await
+    create(store, tenant, CredentialKind::OauthClient, CLIENT_SECRET_PREFIX, name, created_by, None).await
 }
 
 /// An access token issued at the token endpoint.
@@ -128,14 +129,14 @@ pub async fn client_credentials_grant(
     let Some(id) = CredentialId::parse(client_id.trim()) else {
         return Ok(None);
     };
-    let Some(client) = authenticate(store, tenant, client_secret, "oauth_client", Some(&id)).await? else {
+    let Some(client) = authenticate(store, tenant, client_secret, CredentialKind::OauthClient, Some(&id)).await? else {
         return Ok(None);
     };
     let now = now_ms();
     let (token, prefix) = new_secret_with(TOKEN_PREFIX);
     let record = NewCredential {
         id: CredentialId::random(),
-        kind: "bearer",
+        kind: CredentialKind::Bearer,
         name: format!("access token for OAuth client {}", client.name),
         prefix,
         secret_hash: hash_secret(token.expose()),
@@ -168,7 +169,7 @@ pub async fn client_credentials_grant(
 async fn create(
     store: &Store,
     tenant: &TenantId,
-    kind: &'static str,
+    kind: CredentialKind,
     kind_prefix: &str,
     name: &str,
     created_by: &str,
@@ -186,7 +187,7 @@ async fn create(
 /// Makes a credential inside `tx` (the caller commits); returns it and its secret.
 pub(crate) async fn create_in(
     tx: &mut TenantTx<'_>,
-    kind: &'static str,
+    kind: CredentialKind,
     kind_prefix: &str,
     name: &str,
     created_by: &str,
@@ -216,7 +217,7 @@ pub(crate) async fn create_in(
     tx.insert_credential(&record).await?;
     let stored = CredentialRecord {
         id: record.id,
-        kind: record.kind.to_string(),
+        kind: record.kind,
         name: record.name,
         prefix: record.prefix,
         created_by: record.created_by,
@@ -267,7 +268,7 @@ pub async fn authenticate_bearer(
     if !token.starts_with(TOKEN_PREFIX) || token.len() > 200 {
         return Ok(None);
     }
-    authenticate(store, tenant, token, "bearer", None).await
+    authenticate(store, tenant, token, CredentialKind::Bearer, None).await
 }
 
 /// Checks HTTP Basic credentials (user name: the credential's id; password: its secret).
@@ -283,14 +284,14 @@ pub async fn authenticate_basic(
     let Some(id) = CredentialId::parse(user.trim()) else {
         return Ok(None);
     };
-    authenticate(store, tenant, password, "basic", Some(&id)).await
+    authenticate(store, tenant, password, CredentialKind::Basic, Some(&id)).await
 }
 
 async fn authenticate(
     store: &Store,
     tenant: &TenantId,
     token: &str,
-    kind: &str,
+    kind: CredentialKind,
     id: Option<&CredentialId>,
 ) -> DomainResult<Option<CredentialRecord>> {
     let t = store.tenant(tenant);

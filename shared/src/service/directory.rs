@@ -5,8 +5,8 @@
 use serde_json::{json, Value};
 
 use crate::dto::{
-    ActivityQuery, GroupRole, ManualUserInput, MembershipReason, UserDetail, UserGroupMembership, UserListItem,
-    UserPage, UserQuery, UserSource,
+    ActivityQuery, GroupRole, ManualUserInput, MembershipKind, MembershipReason, UserDetail, UserGroupMembership,
+    UserListItem, UserPage, UserQuery, UserSource,
 };
 use crate::error::{DomainError, DomainResult};
 use crate::ids::TenantId;
@@ -153,7 +153,8 @@ pub async fn detail(store: &Store, tenant: &TenantId, public_url: &str, id: &str
     let mut user_groups: Vec<UserGroupMembership> = Vec::new();
     for m in &memberships {
         let reason = MembershipReason {
-            reason: m.reason.clone(),
+            reason: MembershipKind::parse(&m.reason)
+                .ok_or_else(|| DomainError::Internal(format!("stored membership reason {:?}", m.reason)))?,
             rule_description: describe(&m.rule_id),
             rule_id: (!m.rule_id.is_empty()).then(|| m.rule_id.clone()),
             added_by: m.added_by.clone(),

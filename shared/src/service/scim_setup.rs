@@ -2,42 +2,13 @@
 //! identity provider's traffic looks. Every change is recorded in the tenant's activity.
 
 use crate::clock::now_ms;
+pub use crate::dto::CredentialKind;
 use crate::dto::{CredentialView, NewSecret, ScimSetup};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{CredentialId, TenantId};
 use crate::service::activity::{self, Actor};
 use crate::service::credentials::{self, TokenSecret};
 use crate::store::{CredentialRecord, Store};
-
-/// The kinds of credential an admin can make.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CredentialKind {
-    /// `Authorization: Bearer rst_…` (Okta "HTTP Header", Entra "Secret token").
-    Bearer,
-    /// HTTP Basic.
-    Basic,
-    /// OAuth 2.0 client credentials.
-    OauthClient,
-}
-
-impl CredentialKind {
-    /// Parses `bearer`, `basic`, `oauth_client`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "bearer" => Some(CredentialKind::Bearer),
-            "basic" => Some(CredentialKind::Basic),
-            "oauth_client" => Some(CredentialKind::OauthClient),
-            _ => None,
-        }
-    }
-    fn label(self) -> &'static str {
-        match self {
-            CredentialKind::Bearer => "token",
-            CredentialKind::Basic => "Basic credential",
-            CredentialKind::OauthClient => "OAuth client",
-        }
-    }
-}
 
 /// The tenant's SCIM base URL.
 pub fn base_url(public_url: &str, tenant: &TenantId) -> String {
@@ -57,7 +28,7 @@ fn view_among(c: &CredentialRecord, all: &[CredentialRecord]) -> CredentialView 
 fn view(c: &CredentialRecord) -> CredentialView {
     CredentialView {
         id: c.id.to_string(),
-        kind: c.kind.clone(),
+        kind: c.kind,
         name: c.name.clone(),
         prefix: c.prefix.clone(),
         created_by: c.created_by.clone(),
@@ -105,7 +76,7 @@ fn new_secret(public_url: &str, tenant: &TenantId, c: &CredentialRecord, secret:
     NewSecret {
         credential: view(c),
         secret: secret.expose().to_string(),
-        token_endpoint: (c.kind == "oauth_client").then(|| format!("{scim_base_url}/oauth/token")),
+        token_endpoint: (c.kind == CredentialKind::OauthClient).then(|| format!("{scim_base_url}/oauth/token")),
         scim_base_url,
     }
 }
@@ -120,14 +91,37 @@ async fn make(
 ) -> DomainResult<(CredentialRecord, TokenSecret)> {
     let (record, secret) = match kind {
         CredentialKind::Bearer => {
-            credentials::create_in(tx, "bearer", credentials::TOKEN_PREFIX, name, &actor.name, expires_in_days).await?
+            credentials::create_in(
+                tx,
+                CredentialKind::Bearer,
+                credentials::TOKEN_PREFIX,
+                name,
+                &actor.name,
+                expires_in_days,
+            )
+            .await?
         }
         CredentialKind::Basic => {
-            credentials::create_in(tx, "basic", credentials::BASIC_PREFIX, name, &actor.name, expires_in_days).await?
+            credentials::create_in(
+                tx,
+                CredentialKind::Basic,
+                credentials::BASIC_PREFIX,
+                name,
+                &actor.name,
+                expires_in_days,
+            )
+            .await?
         }
         CredentialKind::OauthClient => {
-            credentials::create_in(tx, "oauth_client", credentials::CLIENT_SECRET_PREFIX, name, &actor.name, None)
-                .await?
+            credentials::create_in(
+                tx,
+                CredentialKind::OauthClient,
+                credentials::CLIENT_SECRET_PREFIX,
+                name,
+                &actor.name,
+                None,
+            )
+            .await?
         }
     };
     let summary = format!("created {} \"{}\" ({}…)", kind.label(), record.name, record.prefix);
@@ -180,7 +174,7 @@ pub async fn rotate(
     if old.revoked_at.is_some() {
         return Err(DomainError::Invalid("A revoked credential cannot be rotated; create a new one.".into()));
     }
-    let kind = CredentialKind::parse(&old.kind).ok_or(DomainError::NotFound)?;
+    let kind = old.kind;
     let days = old.expires_at.map(|e| {
         let lifetime = (e - old.created_at).max(86_400_000);
         u32::try_from(lifetime / 86_400_000).unwrap_or(3650).clamp(1, 3650)

@@ -4,7 +4,8 @@ use sqlx::Row;
 
 use super::tx::{with_tx, TenantTx};
 use super::{with_pool, TenantStore};
-use crate::error::DomainResult;
+use crate::dto::CredentialKind;
+use crate::error::{DomainError, DomainResult};
 use crate::ids::CredentialId;
 
 /// A credential as stored (the secret's hash stays in the store layer).
@@ -13,7 +14,7 @@ pub struct CredentialRecord {
     /// Its id.
     pub id: CredentialId,
     /// `bearer`, `basic` or `oauth_client`.
-    pub kind: String,
+    pub kind: CredentialKind,
     /// The name an admin gave it.
     pub name: String,
     /// The first characters of the secret, to tell credentials apart.
@@ -38,7 +39,7 @@ pub struct NewCredential {
     /// Its id.
     pub id: CredentialId,
     /// `bearer`, `basic` or `oauth_client`.
-    pub kind: &'static str,
+    pub kind: CredentialKind,
     /// Its name.
     pub name: String,
     /// The secret's first characters.
@@ -76,7 +77,11 @@ where
 {
     Ok(CredentialRecord {
         id: CredentialId::from_store(row.try_get("id")?),
-        kind: row.try_get("kind")?,
+        kind: {
+            let kind: String = row.try_get("kind")?;
+            CredentialKind::parse(&kind)
+                .ok_or_else(|| DomainError::Internal(format!("stored credential kind {kind:?}")))?
+        },
         name: row.try_get("name")?,
         prefix: row.try_get("prefix")?,
         created_by: row.try_get("created_by")?,
@@ -98,7 +103,7 @@ impl TenantTx<'_> {
             )
             .bind(self.id.as_str())
             .bind(c.id.as_str())
-            .bind(c.kind)
+            .bind(c.kind.as_str())
             .bind(&c.name)
             .bind(&c.prefix)
             .bind(&c.secret_hash)

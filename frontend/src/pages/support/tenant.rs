@@ -153,7 +153,7 @@ fn CredentialRow(c: CredentialView) -> impl IntoView {
     view! {
         <tr>
             <td>{c.name.clone()}</td>
-            <td>{c.kind.clone()}</td>
+            <td>{c.kind.title()}</td>
             <td><code>{c.prefix.clone()}</code></td>
             <td>{date(c.created_at_ms)} <div class="muted small">{c.created_by.clone()}</div></td>
             <td>{c.last_used_at_ms.map(datetime).unwrap_or_else(|| "never".into())}</td>
