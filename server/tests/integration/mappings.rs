@@ -547,19 +547,7 @@ async fn concurrent_group_writes_leave_placement_right(db: Db) {
         let mut expected: Vec<String> = sets.concat();
         expected.sort();
         expected.dedup();
-        let mut placed: Vec<String> = app
-            .store
-            .tenant(&tenant)
-            .rule_memberships(&users)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|(_, g, _, _)| *g == target)
-            .map(|(u, _, _, _)| u)
-            .collect();
-        placed.sort();
-        placed.dedup();
-        if placed != expected {
+        if placed_by_rules(&app, &tenant, &users, &target).await != expected {
             wrong.push(round);
         }
     }
@@ -637,19 +625,7 @@ async fn rule_changes_racing_group_writes_on_two_instances_leave_placement_right
             sets.iter().enumerate().filter(|(g, _)| *g != 0 || first_rule_on).flat_map(|(_, m)| m.clone()).collect();
         expected.sort();
         expected.dedup();
-        let mut placed: Vec<String> = app
-            .store
-            .tenant(&tenant)
-            .rule_memberships(&users)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|(_, g, _, _)| *g == target)
-            .map(|(u, _, _, _)| u)
-            .collect();
-        placed.sort();
-        placed.dedup();
-        if placed != expected {
+        if placed_by_rules(&app, &tenant, &users, &target).await != expected {
             wrong.push(round);
         }
     }
@@ -664,4 +640,26 @@ async fn replace_members(instance: &TestApp, tenant: &str, token: &str, group: &
     });
     let (status, _, body) = instance.scim("PATCH", tenant, token, &format!("/Groups/{group}"), Some(body)).await;
     assert!(status.is_success(), "{status} {body}");
+}
+
+/// Which of `users` the rules (or the default group) put in user group `target`, sorted.
+async fn placed_by_rules(
+    app: &TestApp,
+    tenant: &roster_shared::ids::TenantId,
+    users: &[String],
+    target: &str,
+) -> Vec<String> {
+    let mut placed: Vec<String> = app
+        .store
+        .tenant(tenant)
+        .rule_memberships(users)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(_, g, _, _)| g == target)
+        .map(|(u, _, _, _)| u)
+        .collect();
+    placed.sort();
+    placed.dedup();
+    placed
 }

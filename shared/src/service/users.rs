@@ -19,12 +19,12 @@
 use serde_json::Value;
 
 use super::activity::{self, Actor};
-use super::mappings::begin_write;
+use super::mappings::{begin_write, Placer};
 use crate::clock::now_ms;
 use crate::dto::UserSource;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::TenantId;
-use crate::store::{fold_ascii, NewUserRow, Store, UserRow};
+use crate::store::{fold_ascii, NewUserRow, Store, TenantTx, UserRow};
 
 /// Who writes a user: decides the source of the users it creates, which users it may change,
 /// and whether the change is recorded with it.
@@ -84,6 +84,26 @@ fn new_row(id: String, source: UserSource, resource: &Value) -> DomainResult<New
     Ok(NewUserRow { id, columns, source, data })
 }
 
+/// The rest of a one-user write inside its open `tx`: places the user (when the tenant has
+/// something to place), records a person's change ("{what} {userName}"), commits.
+async fn place_and_record(
+    mut tx: TenantTx<'_>,
+    placer: Option<Placer>,
+    writer: Writer<'_>,
+    row: &NewUserRow,
+    what: &str,
+    now: i64,
+) -> DomainResult<()> {
+    if let Some(p) = &placer {
+        p.place(&mut tx, std::slice::from_ref(&row.id), now).await?;
+    }
+    if let Some(actor) = writer.actor() {
+        let summary = format!("{what} {}", row.columns.user_name);
+        tx.record_activity(&[activity::action(actor, "User", Some(&row.id), &summary, now)]).await?;
+    }
+    tx.commit().await
+}
+
 /// Says who has the userName a write found taken.
 async fn taken(store: &Store, tenant: &TenantId, e: DomainError) -> DomainError {
     match e {
@@ -105,31 +125,16 @@ pub async fn create(store: &Store, tenant: &TenantId, writer: Writer<'_>, resour
     let written = async {
         let (mut tx, placer) = begin_write(store, tenant, writer.actor().is_some()).await?;
         tx.insert_user(&row, now).await?;
-        if let Some(p) = &placer {
-            p.place(&mut tx, std::slice::from_ref(&row.id), now).await?;
-        }
-        if let Some(actor) = writer.actor() {
-            let what = match writer {
-                Writer::Jit(_) => "created at their first sign-in",
-                _ => "created manual user",
-            };
-            let summary = format!("{what} {}", row.columns.user_name);
-            tx.record_activity(&[activity::action(actor, "User", Some(&row.id), &summary, now)]).await?;
-        }
-        tx.commit().await
+        let what = match writer {
+            Writer::Jit(_) => "created at their first sign-in",
+            _ => "created manual user",
+        };
+        place_and_record(tx, placer, writer, &row, what, now).await
     };
     if let Err(e) = written.await {
         return Err(taken(store, tenant, e).await);
     }
-    Ok(UserRow {
-        id: row.id,
-        user_name: row.columns.user_name,
-        source: row.source,
-        data: row.data,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    })
+    Ok(row.stored(1, now, now))
 }
 
 /// Creates many users at once, all or none, in one transaction (CSV import, the load
@@ -193,27 +198,12 @@ pub async fn update(
         if !tx.update_user(&row.id, &row.columns, &row.data, current.version, now).await? {
             return Err(DomainError::Stale);
         }
-        if let Some(p) = &placer {
-            p.place(&mut tx, std::slice::from_ref(&row.id), now).await?;
-        }
-        if let Some(actor) = writer.actor() {
-            let summary = format!("edited manual user {}", row.columns.user_name);
-            tx.record_activity(&[activity::action(actor, "User", Some(&row.id), &summary, now)]).await?;
-        }
-        tx.commit().await
+        place_and_record(tx, placer, writer, &row, "edited manual user", now).await
     };
     if let Err(e) = written.await {
         return Err(taken(store, tenant, e).await);
     }
-    Ok(UserRow {
-        id: row.id,
-        user_name: row.columns.user_name,
-        source: row.source,
-        data: row.data,
-        version: current.version + 1,
-        created_at: current.created_at,
-        updated_at: now,
-    })
+    Ok(row.stored(current.version + 1, current.created_at, now))
 }
 
 /// Deletes a user and every membership they have (IdP groups, user groups), if it is still at

@@ -42,6 +42,21 @@ pub struct NewUserRow {
     pub data: String,
 }
 
+impl NewUserRow {
+    /// The row as stored once written (at `version`, with these times).
+    pub fn stored(self, version: i64, created_at: i64, updated_at: i64) -> UserRow {
+        UserRow {
+            id: self.id,
+            user_name: self.columns.user_name,
+            source: self.source,
+            data: self.data,
+            version,
+            created_at,
+            updated_at,
+        }
+    }
+}
+
 /// The indexed columns of a user, computed from its resource.
 #[derive(Clone, Debug)]
 pub struct UserColumns {
@@ -78,12 +93,16 @@ pub struct UserGroupRow {
     pub direct: bool,
 }
 
+/// The columns a new user's row is written with.
+const INSERT_USER: &str =
+    "INSERT INTO scim_users (tenant_id, id, user_name, user_name_norm, external_id, display_name_norm, \
+     primary_email_norm, active, source, data, version, created_at, updated_at, sort_name, search_text)";
+
 impl TenantTx<'_> {
     /// Inserts a user; [`DomainError::UserNameTaken`] if the userName is taken in this tenant.
     pub async fn insert_user(&mut self, user: &NewUserRow, now_ms: i64) -> DomainResult<()> {
         let sql = format!(
-            "INSERT INTO scim_users (tenant_id, id, user_name, user_name_norm, external_id, display_name_norm, primary_email_norm, active, source, data, version, created_at, updated_at, sort_name, search_text) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {}, 1, $11, $11, $12, $13)",
+            "{INSERT_USER} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {}, 1, $11, $11, $12, $13)",
             json_in(self.backend(), 10)
         );
         let (tenant, cols) = (self.id.as_str(), &user.columns);
@@ -120,9 +139,7 @@ impl TenantTx<'_> {
         let anonymous = matches!(backend, Backend::Sqlite);
         let tenant = self.id.as_str();
         for chunk in users.chunks(CHUNK) {
-            let mut sql = String::from(
-                "INSERT INTO scim_users (tenant_id, id, user_name, user_name_norm, external_id, display_name_norm, primary_email_norm, active, source, data, version, created_at, updated_at, sort_name, search_text) VALUES ",
-            );
+            let mut sql = format!("{INSERT_USER} VALUES ");
             for i in 0..chunk.len() {
                 let b = i * 12;
                 if i > 0 {
