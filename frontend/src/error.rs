@@ -54,9 +54,13 @@ impl FromServerFnError for UiError {
 #[cfg(feature = "ssr")]
 impl From<roster_shared::error::DomainError> for UiError {
     fn from(e: roster_shared::error::DomainError) -> Self {
-        use roster_shared::error::DomainError as D;
+        use roster_shared::error::{DomainError as D, Taken};
         match e {
-            D::Invalid(m) | D::Conflict(m) => UiError::Invalid(m),
+            D::Invalid(m) => UiError::Invalid(m),
+            D::Taken(Taken::AccountEmail) => UiError::Invalid(
+                "An account with this email address already exists. Sign in instead, or use another address.".into(),
+            ),
+            D::Taken(Taken::UserGroupName) => UiError::Invalid("A user group with this name already exists.".into()),
             D::UserNameTaken { user_name, existing: Some((id, _)) } => UiError::Exists {
                 message: format!("A user named “{user_name}” already exists in your organization."),
                 href: format!("/users/{id}"),

@@ -11,9 +11,9 @@ pub enum DomainError {
     /// The input breaks a rule; the message says which, for the person who typed it.
     #[error("{0}")]
     Invalid(String),
-    /// The thing already exists (an email address already has an account, …).
-    #[error("{0}")]
-    Conflict(String),
+    /// A name that must be unique is taken (the edges word it for their audience).
+    #[error("{0} already exists")]
+    Taken(Taken),
     /// The userName is taken in this tenant (userNames are unique case-insensitively), by
     /// `existing` when it could be read: the edges word it for their audience (SCIM's
     /// `uniqueness` error; the dashboard links to the existing user).
@@ -60,6 +60,24 @@ pub enum DomainError {
     /// A failure that is ours, not the caller's.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// What a [`DomainError::Taken`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Taken {
+    /// An account (of any organization) has this email address.
+    AccountEmail,
+    /// A user group of this organization has this name.
+    UserGroupName,
+}
+
+impl std::fmt::Display for Taken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Taken::AccountEmail => "an account with this email address",
+            Taken::UserGroupName => "a user group with this name",
+        })
+    }
 }
 
 /// How long a caller is told to wait after [`DomainError::Busy`] or [`DomainError::Unavailable`].

@@ -10,7 +10,7 @@ use tokio::sync::OnceCell;
 
 use crate::clock::now_ms;
 use crate::dto::{ConsoleRole, Viewer};
-use crate::error::{DomainError, DomainResult};
+use crate::error::{DomainError, DomainResult, Taken};
 use crate::ids::{AccountId, TenantId};
 use crate::passwords;
 use crate::policy::{email_problem, name_problem, normalize_email, password_problem};
@@ -80,9 +80,7 @@ pub async fn sign_up(store: &Store, input: SignUp) -> DomainResult<SignedUp> {
     }
     let email_normalized = normalize_email(&email);
     if store.account_by_email(&email_normalized).await?.is_some() {
-        return Err(DomainError::Conflict(
-            "An account with this email address already exists. Sign in instead, or use another address.".into(),
-        ));
+        return Err(DomainError::Taken(Taken::AccountEmail));
     }
     let password_hash = passwords::hash(input.password).await?;
     let tenant = NewTenant { id: TenantId::random(), name: organization };

@@ -4,7 +4,7 @@ use sqlx::Row;
 
 use super::{unique_violation, with_pool, Store, Unique};
 use crate::dto::ConsoleRole;
-use crate::error::{DomainError, DomainResult};
+use crate::error::{DomainError, DomainResult, Taken};
 use crate::ids::{AccountId, TenantId};
 
 /// A console account as stored (the password hash never leaves the store layer's callers in
@@ -268,9 +268,7 @@ impl Store {
 
 pub(super) fn map_account_conflict(e: sqlx::Error) -> DomainError {
     match unique_violation(&e) {
-        Some(Unique::AccountEmail) => DomainError::Conflict(
-            "An account with this email address already exists. Sign in instead, or use another address.".into(),
-        ),
+        Some(Unique::AccountEmail) => DomainError::Taken(Taken::AccountEmail),
         _ => e.into(),
     }
 }

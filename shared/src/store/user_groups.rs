@@ -9,7 +9,7 @@ use sqlx::Row;
 
 use super::tx::{with_tx, TenantTx};
 use super::{placeholders, unique_violation, with_pool, TenantStore, Unique};
-use crate::error::{DomainError, DomainResult};
+use crate::error::{DomainError, DomainResult, Taken};
 
 /// A stored user group with its member count.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,13 +75,13 @@ where
 
 fn map_name_conflict(e: sqlx::Error) -> DomainError {
     match unique_violation(&e) {
-        Some(Unique::UserGroupName) => DomainError::Conflict("A user group with this name already exists.".into()),
+        Some(Unique::UserGroupName) => DomainError::Taken(Taken::UserGroupName),
         _ => e.into(),
     }
 }
 
 impl TenantTx<'_> {
-    /// Creates a user group; `Conflict` if the name is taken.
+    /// Creates a user group; `Taken` if the name is taken.
     pub async fn insert_user_group(
         &mut self,
         id: &str,
