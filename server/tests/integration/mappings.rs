@@ -14,7 +14,8 @@ both_backends!(
     nested_group_changes_place_the_users_below,
     rules_take_the_names_admins_know_and_suggest_values,
     concurrent_group_writes_leave_placement_right,
-    rule_changes_racing_group_writes_on_two_instances_leave_placement_right
+    rule_changes_racing_group_writes_on_two_instances_leave_placement_right,
+    a_first_rule_racing_user_writes_places_them_as_written
 );
 
 const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -662,4 +663,53 @@ async fn placed_by_rules(
     placed.sort();
     placed.dedup();
     placed
+}
+
+/// A tenant without rules takes user writes without any placement (one statement, no lock).
+/// When its first rule arrives while such writes are in flight, the evaluation that follows
+/// must still leave every user placed as written: it looks again at the users written while it
+/// ran. 40 rounds of: the first rule created while every user's department changes, then
+/// checked against the departments as last written, then the rule deleted again.
+async fn a_first_rule_racing_user_writes_places_them_as_written(db: Db) {
+    const ROUNDS: usize = 40;
+    const USERS: usize = 12;
+    let app = TestApp::new(db).await;
+    let a = Admin::new(&app).await;
+    let target = a.group("Sales licence").await;
+    let mut users = Vec::new();
+    for i in 0..USERS {
+        let u = a.scim("POST", "/Users", Some(json!({"schemas": [CORE, ENTERPRISE], "userName": format!("u{i}@acme.test"), ENTERPRISE: {"department": "Ops"}}))).await;
+        users.push(u["id"].as_str().unwrap().to_string());
+    }
+    let tenant = roster_shared::ids::TenantId::parse(&a.tenant).unwrap();
+    let department = |round: usize, user: usize| if (round + user * 2).is_multiple_of(3) { "Sales" } else { "Ops" };
+    let mut wrong = Vec::new();
+    for round in 0..ROUNDS {
+        let rule = json!({"rule": {"id": "", "condition": {"kind": "attribute", "filter": "department eq \"Sales\""}, "user_group_id": target, "enabled": true}});
+        let create = app.call_json("mapping_rule_create", rule, Some(&a.cookie));
+        let writes = futures_util::future::join_all(users.iter().enumerate().map(|(i, id)| {
+            let body = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": format!("{ENTERPRISE}:department"), "value": department(round, i)}]});
+            let path = format!("/Users/{id}");
+            let (app, tenant, token) = (&app, a.tenant.clone(), a.token.clone());
+            async move {
+                let (status, _, body) = app.scim("PATCH", &tenant, &token, &path, Some(body)).await;
+                assert!(status.is_success(), "{status} {body}");
+            }
+        }));
+        let ((status, rule_id), _) = futures_util::join!(create, writes);
+        assert_eq!(status, http::StatusCode::OK, "{rule_id}");
+        app.wait_for_mapping_run(&a.cookie).await;
+        let expected: Vec<String> = {
+            let mut e: Vec<String> =
+                (0..USERS).filter(|i| department(round, *i) == "Sales").map(|i| users[i].clone()).collect();
+            e.sort();
+            e
+        };
+        if placed_by_rules(&app, &tenant, &users, &target).await != expected {
+            wrong.push(round);
+        }
+        a.call("mapping_rule_delete", json!({"id": rule_id})).await;
+        assert!(placed_by_rules(&app, &tenant, &users, &target).await.is_empty());
+    }
+    assert!(wrong.is_empty(), "{} of {ROUNDS} rounds ended with the wrong users placed: {wrong:?}", wrong.len());
 }

@@ -29,9 +29,10 @@ use crate::store::{Backend, RuleMembership, RuleRecord, Store, TenantTx};
 /// Users evaluated per batch.
 const BATCH: usize = 1000;
 
-/// How far before its start a whole-tenant evaluation looks for writes that raced it (clocks of
-/// several instances differ a little).
-const CATCH_UP_MARGIN_MS: i64 = 60_000;
+/// How far before its start a whole-tenant evaluation looks for writes that raced it: a write
+/// takes its time before it commits (waiting for a connection or the SQLite lock), and the
+/// clocks of several instances differ a little.
+const CATCH_UP_MARGIN_MS: i64 = 30_000;
 
 fn def(r: &RuleRecord) -> RuleDef {
     let condition = match (&r.idp_group_id, &r.filter) {
@@ -274,13 +275,19 @@ async fn place_all_reporting(store: &Store, tenant: &TenantId, run: Option<&str>
         }
         // Writes that began before the change was seen (the tenant had nothing to place, so
         // they took no lock) may have landed after their users' batch: those users again.
-        let mut after = String::new();
+        let since = started - CATCH_UP_MARGIN_MS;
+        let mut after = (0, String::new());
         loop {
-            let ids = t.user_ids_touched_since(started - CATCH_UP_MARGIN_MS, &after, BATCH as i64).await?;
-            let Some(last) = ids.last() else { return Ok(RunEnd::Done) };
+            let written = t.users_written_since(since, &after, BATCH as i64).await?;
+            let Some(last) = written.last() else { break };
             after = last.clone();
+            let ids: Vec<String> = written.into_iter().map(|(_, id)| id).collect();
             n.changed += place_batch(store, tenant, &placer, &ids).await?;
         }
+        for ids in t.users_added_to_groups_since(since).await?.chunks(BATCH) {
+            n.changed += place_batch(store, tenant, &placer, ids).await?;
+        }
+        Ok(RunEnd::Done)
     }
     .await;
     (n, outcome)
@@ -397,16 +404,19 @@ impl Placement {
 /// or a default user group), a transaction under the placement lock, with the rules as they are
 /// once the lock is held (a rule change that committed while the write waited is seen); else a
 /// transaction when `transaction` asks for one (several statements, or an activity record to
-/// write with the change), or one autocommitted connection (a write of one statement).
+/// write with the change), or one autocommitted connection (a write of one statement). A write
+/// that places nothing hands the [`Seen`] to [`place_late`] once it has committed.
 pub(crate) async fn begin_write<'a>(
     store: &'a Store,
     tenant: &'a TenantId,
     transaction: bool,
-) -> DomainResult<(TenantTx<'a>, Option<Placer>)> {
+) -> DomainResult<(TenantTx<'a>, Option<Placer>, Seen)> {
+    // Taken before the settings are read: a change dropped after this is seen by `place_late`.
+    let seen = Seen(store.cache.epoch());
     let t = store.tenant(tenant);
     if Placer::load_active(store, tenant).await?.is_none() {
         let tx = if transaction { t.begin().await? } else { t.autocommit().await? };
-        return Ok((tx, None));
+        return Ok((tx, None, seen));
     }
     let mut tx = t.begin().await?;
     tx.lock_placement().await?;
@@ -417,7 +427,52 @@ pub(crate) async fn begin_write<'a>(
         // One instance, whose cache is dropped at every change: the cache is current.
         Backend::Sqlite => Placer::load_active(store, tenant).await?,
     };
-    Ok((tx, placer))
+    Ok((tx, placer, seen))
+}
+
+/// When a write read the tenant's placement settings (see [`begin_write`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Seen(u64);
+
+/// What a write that placed nothing touched (see [`place_late`]).
+pub(crate) enum Touched<'a> {
+    /// These users.
+    Users(&'a [String]),
+    /// These members of a group (users, and groups whose users are touched through nesting).
+    Members(&'a [String]),
+    /// Members it did not read (a replaced or deleted group's former members).
+    Unknown,
+}
+
+/// After a write that placed nothing (its tenant had nothing to place when it began) has
+/// committed: if settings were dropped from the cache since it read them and the tenant now has
+/// something to place, its first rule or default group came meanwhile, and the evaluation that
+/// change started may have read these users before this write committed. So they are placed
+/// now, under the lock (a group's former members that were not read: the whole tenant again).
+pub(crate) async fn place_late(store: &Store, tenant: &TenantId, seen: Seen, touched: Touched<'_>) -> DomainResult<()> {
+    // Most drops are of other tenants: ask the (cheap) cache first.
+    if store.cache.epoch() == seen.0 || Placer::load_active(store, tenant).await?.is_none() {
+        return Ok(());
+    }
+    let (mut tx, placer, _) = begin_write(store, tenant, true).await?;
+    let Some(placer) = placer else { return Ok(()) };
+    let users = match touched {
+        Touched::Users(ids) => ids.to_vec(),
+        Touched::Members(ids) => {
+            let mut users = tx.users_below(ids).await?;
+            users.extend(ids.iter().cloned());
+            users.sort();
+            users.dedup();
+            users
+        }
+        Touched::Unknown => {
+            drop(tx);
+            start_place_all(store, tenant, "a group changed while the first rule was saved").await?;
+            return Ok(());
+        }
+    };
+    placer.place(&mut tx, &users, now_ms()).await?;
+    tx.commit().await
 }
 
 /// The rules of a tenant, ready to place users.

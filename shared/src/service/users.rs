@@ -19,7 +19,7 @@
 use serde_json::Value;
 
 use super::activity::{self, Actor};
-use super::mappings::{begin_write, Placer};
+use super::mappings::{begin_write, place_late, Placer, Seen, Touched};
 use crate::clock::now_ms;
 use crate::dto::UserSource;
 use crate::error::{DomainError, DomainResult};
@@ -89,6 +89,7 @@ fn new_row(id: String, source: UserSource, resource: &Value) -> DomainResult<New
 async fn place_and_record(
     mut tx: TenantTx<'_>,
     placer: Option<Placer>,
+    seen: Seen,
     writer: Writer<'_>,
     row: &NewUserRow,
     what: &str,
@@ -101,7 +102,12 @@ async fn place_and_record(
         let summary = format!("{what} {}", row.columns.user_name);
         tx.record_activity(&[activity::action(actor, "User", Some(&row.id), &summary, now)]).await?;
     }
-    tx.commit().await
+    let (store, tenant) = (tx.store(), tx.tenant());
+    tx.commit().await?;
+    if placer.is_none() {
+        place_late(store, tenant, seen, Touched::Users(std::slice::from_ref(&row.id))).await?;
+    }
+    Ok(())
 }
 
 /// Says who has the userName a write found taken.
@@ -123,13 +129,13 @@ pub async fn create(store: &Store, tenant: &TenantId, writer: Writer<'_>, resour
     let row = new_row(uuid::Uuid::new_v4().to_string(), writer.source(), resource)?;
     let now = now_ms();
     let written = async {
-        let (mut tx, placer) = begin_write(store, tenant, writer.actor().is_some()).await?;
+        let (mut tx, placer, seen) = begin_write(store, tenant, writer.actor().is_some()).await?;
         tx.insert_user(&row, now).await?;
         let what = match writer {
             Writer::Jit(_) => "created at their first sign-in",
             _ => "created manual user",
         };
-        place_and_record(tx, placer, writer, &row, what, now).await
+        place_and_record(tx, placer, seen, writer, &row, what, now).await
     };
     if let Err(e) = written.await {
         return Err(taken(store, tenant, e).await);
@@ -163,7 +169,7 @@ pub async fn create_many(
     }
     let now = now_ms();
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let (mut tx, placer) = begin_write(store, tenant, true).await?;
+    let (mut tx, placer, seen) = begin_write(store, tenant, true).await?;
     tx.insert_users(&rows, now).await?;
     if let Some(p) = &placer {
         p.place(&mut tx, &ids, now).await?;
@@ -177,6 +183,9 @@ pub async fn create_many(
         tx.record_activity(&[activity::action(actor, "User", id, &summary, now)]).await?;
     }
     tx.commit().await?;
+    if placer.is_none() {
+        place_late(store, tenant, seen, Touched::Users(&ids)).await?;
+    }
     Ok(ids)
 }
 
@@ -194,11 +203,11 @@ pub async fn update(
     let row = new_row(current.id.clone(), current.source, resource)?;
     let now = now_ms();
     let written = async {
-        let (mut tx, placer) = begin_write(store, tenant, writer.actor().is_some()).await?;
+        let (mut tx, placer, seen) = begin_write(store, tenant, writer.actor().is_some()).await?;
         if !tx.update_user(&row.id, &row.columns, &row.data, current.version, now).await? {
             return Err(DomainError::Stale);
         }
-        place_and_record(tx, placer, writer, &row, "edited manual user", now).await
+        place_and_record(tx, placer, seen, writer, &row, "edited manual user", now).await
     };
     if let Err(e) = written.await {
         return Err(taken(store, tenant, e).await);

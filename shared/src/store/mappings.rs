@@ -380,21 +380,39 @@ impl TenantStore<'_> {
         Ok(ids)
     }
 
-    /// The users written, or added to an IdP group, at or after `since_ms` (epoch ms), in id
-    /// order after `after`, at most `limit`: what a whole-tenant evaluation looks at again at
-    /// its end, for writes that raced it.
-    pub async fn user_ids_touched_since(&self, since_ms: i64, after: &str, limit: i64) -> DomainResult<Vec<String>> {
-        let ids = with_pool!(self.store, |p| {
-            sqlx::query_scalar::<_, String>(
-                "SELECT id FROM ( \
-                   SELECT id FROM scim_users WHERE tenant_id = $1 AND updated_at >= $2 \
-                   UNION SELECT member_id FROM scim_group_members WHERE tenant_id = $1 AND member_type = 'User' AND added_at >= $2 \
-                 ) t WHERE id > $3 ORDER BY id LIMIT $4",
+    /// The users written at or after `since_ms` (epoch ms), in (written at, id) order after
+    /// `after`, at most `limit` (a walk along the `(tenant_id, updated_at)` index): what a
+    /// whole-tenant evaluation looks at again at its end, for writes that raced it.
+    pub async fn users_written_since(
+        &self,
+        since_ms: i64,
+        after: &(i64, String),
+        limit: i64,
+    ) -> DomainResult<Vec<(i64, String)>> {
+        let rows = with_pool!(self.store, |p| {
+            sqlx::query_as::<_, (i64, String)>(
+                "SELECT updated_at, id FROM scim_users WHERE tenant_id = $1 AND updated_at >= $2 \
+                 AND (updated_at > $3 OR (updated_at = $3 AND id > $4)) ORDER BY updated_at, id LIMIT $5",
             )
             .bind(self.id.as_str())
             .bind(since_ms)
-            .bind(after)
+            .bind(after.0)
+            .bind(&after.1)
             .bind(limit)
+            .fetch_all(p)
+            .await
+        })?;
+        Ok(rows)
+    }
+
+    /// The users added to an IdP group at or after `since_ms` (see [`Self::users_written_since`]).
+    pub async fn users_added_to_groups_since(&self, since_ms: i64) -> DomainResult<Vec<String>> {
+        let ids = with_pool!(self.store, |p| {
+            sqlx::query_scalar::<_, String>(
+                "SELECT DISTINCT member_id FROM scim_group_members WHERE tenant_id = $1 AND member_type = 'User' AND added_at >= $2",
+            )
+            .bind(self.id.as_str())
+            .bind(since_ms)
             .fetch_all(p)
             .await
         })?;

@@ -123,6 +123,11 @@ impl<'a> TenantTx<'a> {
         self.id
     }
 
+    /// The store it writes to.
+    pub fn store(&self) -> &'a Store {
+        self.store
+    }
+
     /// Whether the statements run in one transaction (`begin`) or each on its own
     /// (`autocommit`).
     pub fn in_transaction(&self) -> bool {

@@ -16,7 +16,7 @@ use crate::scim::patch::{self, PatchOpKind, PatchOperation};
 use crate::scim::path::PatchPath;
 use crate::scim::schema::ResourceSchema;
 use crate::scim::validate::{check_value, validate_resource, Mode};
-use crate::service::mappings::{begin_write, Placer};
+use crate::service::mappings::{begin_write, place_late, Placer, Touched};
 use crate::store::{fold_ascii, GroupColumns, GroupRow, MemberRow, Table, TenantTx};
 
 /// The most members one request may name.
@@ -243,11 +243,15 @@ impl Scim<'_> {
         members: &[(String, String)],
     ) -> Result<(), DomainError> {
         let now = now_ms();
-        let (mut tx, placer) = begin_write(self.store, self.tenant, true).await?;
+        let (mut tx, placer, seen) = begin_write(self.store, self.tenant, true).await?;
         tx.insert_group(id, cols, data, members, now).await?;
         let touched: Vec<String> = members.iter().map(|(m, _)| m.clone()).collect();
         place_touched(&mut tx, placer.as_ref(), &touched, now).await?;
-        tx.commit().await
+        tx.commit().await?;
+        if placer.is_none() {
+            place_late(self.store, self.tenant, seen, Touched::Members(&touched)).await?;
+        }
+        Ok(())
     }
 
     /// Writes a group's attributes and members, if it is still at `expected` (when given), and
@@ -262,7 +266,7 @@ impl Scim<'_> {
         members: MemberWrite<'_>,
     ) -> Result<bool, DomainError> {
         let now = now_ms();
-        let (mut tx, placer) = begin_write(self.store, self.tenant, true).await?;
+        let (mut tx, placer, seen) = begin_write(self.store, self.tenant, true).await?;
         // Read under the lock, so that a concurrent change of this group's members is seen.
         let before = match (&placer, &members) {
             (Some(_), MemberWrite::Replace(_)) => tx.member_ids(id).await?,
@@ -271,19 +275,23 @@ impl Scim<'_> {
         if !tx.update_group(id, cols, data, expected, now).await? {
             return Ok(false);
         }
-        let touched = match members {
+        let (touched, known) = match members {
             MemberWrite::Replace(list) => {
                 tx.replace_members(id, list, now).await?;
-                changed(before, list.iter().map(|(m, _)| m.clone()).collect())
+                (changed(before, list.iter().map(|(m, _)| m.clone()).collect()), placer.is_some())
             }
             MemberWrite::Change { add, remove } => {
                 tx.remove_members(id, remove).await?;
                 tx.add_members(id, add, now).await?;
-                add.iter().map(|(m, _)| m.clone()).chain(remove.iter().cloned()).collect()
+                (add.iter().map(|(m, _)| m.clone()).chain(remove.iter().cloned()).collect(), true)
             }
         };
         place_touched(&mut tx, placer.as_ref(), &touched, now).await?;
         tx.commit().await?;
+        if placer.is_none() {
+            let touched = if known { Touched::Members(&touched) } else { Touched::Unknown };
+            place_late(self.store, self.tenant, seen, touched).await?;
+        }
         Ok(true)
     }
 
@@ -494,13 +502,16 @@ impl Scim<'_> {
         let row = self.load_group(id).await?;
         check_if_match(if_match, row.version)?;
         let deleted = async {
-            let (mut tx, placer) = begin_write(self.store, self.tenant, true).await?;
+            let (mut tx, placer, seen) = begin_write(self.store, self.tenant, true).await?;
             let former = if placer.is_some() { tx.member_ids(id).await? } else { Vec::new() };
             if !tx.delete_group(id).await? {
                 return Ok(false);
             }
             place_touched(&mut tx, placer.as_ref(), &former, now_ms()).await?;
             tx.commit().await?;
+            if placer.is_none() {
+                place_late(self.store, self.tenant, seen, Touched::Unknown).await?;
+            }
             Ok::<_, DomainError>(true)
         };
         if deleted.await.map_err(scim_error)? {
