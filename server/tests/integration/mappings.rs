@@ -499,28 +499,7 @@ async fn concurrent_group_writes_leave_placement_right(db: Db) {
     let app = TestApp::new(db).await;
     let a = Admin::new(&app).await;
     let target = a.group("Licensed").await;
-    let mut users = Vec::new();
-    for i in 0..USERS {
-        let u = a.scim("POST", "/Users", Some(json!({"schemas": [CORE], "userName": format!("u{i}@acme.test")}))).await;
-        users.push(u["id"].as_str().unwrap().to_string());
-    }
-    let mut groups = Vec::new();
-    for name in ["idp-one", "idp-two", "idp-three", "idp-four"] {
-        let g = a
-            .scim(
-                "POST",
-                "/Groups",
-                Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name})),
-            )
-            .await;
-        let id = g["id"].as_str().unwrap().to_string();
-        a.call(
-            "mapping_rule_create",
-            json!({"rule": {"id": "", "condition": {"kind": "idp_group", "group_id": id}, "user_group_id": target, "enabled": true}}),
-        )
-        .await;
-        groups.push(id);
-    }
+    let (users, groups, _) = four_mapped_groups(&a, &target, USERS).await;
     let tenant = roster_shared::ids::TenantId::parse(&a.tenant).unwrap();
     let members_of = |round: usize, group: usize| -> Vec<String> {
         // A different mix each round, with users leaving both groups at once now and then.
@@ -574,31 +553,7 @@ async fn rule_changes_racing_group_writes_on_two_instances_leave_placement_right
     let other = second.as_ref().unwrap_or(&app);
     let a = Admin::new(&app).await;
     let target = a.group("Licensed").await;
-    let mut users = Vec::new();
-    for i in 0..USERS {
-        let u = a.scim("POST", "/Users", Some(json!({"schemas": [CORE], "userName": format!("u{i}@acme.test")}))).await;
-        users.push(u["id"].as_str().unwrap().to_string());
-    }
-    let mut groups = Vec::new();
-    let mut rules = Vec::new();
-    for name in ["idp-one", "idp-two", "idp-three", "idp-four"] {
-        let g = a
-            .scim(
-                "POST",
-                "/Groups",
-                Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name})),
-            )
-            .await;
-        let id = g["id"].as_str().unwrap().to_string();
-        let rule = a
-            .call(
-                "mapping_rule_create",
-                json!({"rule": {"id": "", "condition": {"kind": "idp_group", "group_id": id}, "user_group_id": target, "enabled": true}}),
-            )
-            .await;
-        rules.push(rule.as_str().unwrap().to_string());
-        groups.push(id);
-    }
+    let (users, groups, rules) = four_mapped_groups(&a, &target, USERS).await;
     let tenant = roster_shared::ids::TenantId::parse(&a.tenant).unwrap();
     let members_of = |round: usize, group: usize| -> Vec<String> {
         (0..USERS)
@@ -712,4 +667,34 @@ async fn a_first_rule_racing_user_writes_places_them_as_written(db: Db) {
         assert!(placed_by_rules(&app, &tenant, &users, &target).await.is_empty());
     }
     assert!(wrong.is_empty(), "{} of {ROUNDS} rounds ended with the wrong users placed: {wrong:?}", wrong.len());
+}
+
+/// `n` users, and four IdP groups each mapped by a rule to user group `target`: (users,
+/// groups, rules).
+async fn four_mapped_groups(a: &Admin<'_>, target: &str, n: usize) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let mut users = Vec::new();
+    for i in 0..n {
+        let u = a.scim("POST", "/Users", Some(json!({"schemas": [CORE], "userName": format!("u{i}@acme.test")}))).await;
+        users.push(u["id"].as_str().unwrap().to_string());
+    }
+    let (mut groups, mut rules) = (Vec::new(), Vec::new());
+    for name in ["idp-one", "idp-two", "idp-three", "idp-four"] {
+        let g = a
+            .scim(
+                "POST",
+                "/Groups",
+                Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name})),
+            )
+            .await;
+        let id = g["id"].as_str().unwrap().to_string();
+        let rule = a
+            .call(
+                "mapping_rule_create",
+                json!({"rule": {"id": "", "condition": {"kind": "idp_group", "group_id": id}, "user_group_id": target, "enabled": true}}),
+            )
+            .await;
+        rules.push(rule.as_str().unwrap().to_string());
+        groups.push(id);
+    }
+    (users, groups, rules)
 }
