@@ -449,7 +449,15 @@ pub(crate) enum Touched<'a> {
 /// something to place, its first rule or default group came meanwhile, and the evaluation that
 /// change started may have read these users before this write committed. So they are placed
 /// now, under the lock (a group's former members that were not read: the whole tenant again).
-pub(crate) async fn place_late(store: &Store, tenant: &TenantId, seen: Seen, touched: Touched<'_>) -> DomainResult<()> {
+/// The write has committed whatever happens here: a failure is logged, and the next evaluation
+/// of the tenant repairs what it left.
+pub(crate) async fn place_late(store: &Store, tenant: &TenantId, seen: Seen, touched: Touched<'_>) {
+    if let Err(e) = try_place_late(store, tenant, seen, touched).await {
+        tracing::error!(%tenant, "placing users after a write that raced a rule change failed: {e}");
+    }
+}
+
+async fn try_place_late(store: &Store, tenant: &TenantId, seen: Seen, touched: Touched<'_>) -> DomainResult<()> {
     // Most drops are of other tenants: ask the (cheap) cache first.
     if store.cache.epoch() == seen.0 || Placer::load_active(store, tenant).await?.is_none() {
         return Ok(());

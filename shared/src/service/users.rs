@@ -105,7 +105,7 @@ async fn place_and_record(
     let (store, tenant) = (tx.store(), tx.tenant());
     tx.commit().await?;
     if placer.is_none() {
-        place_late(store, tenant, seen, Touched::Users(std::slice::from_ref(&row.id))).await?;
+        place_late(store, tenant, seen, Touched::Users(std::slice::from_ref(&row.id))).await;
     }
     Ok(())
 }
@@ -152,13 +152,13 @@ pub async fn create_many(
     resources: &[Value],
 ) -> DomainResult<Vec<String>> {
     let mut rows = Vec::with_capacity(resources.len());
-    let mut seen = std::collections::HashSet::with_capacity(resources.len());
+    let mut names = std::collections::HashSet::with_capacity(resources.len());
     for (i, res) in resources.iter().enumerate() {
         let row = new_row(uuid::Uuid::new_v4().to_string(), writer.source(), res).map_err(|e| match e {
             DomainError::Invalid(m) => DomainError::Invalid(format!("Row {}: {m}", i + 1)),
             e => e,
         })?;
-        if !seen.insert(row.columns.user_name_norm.clone()) {
+        if !names.insert(row.columns.user_name_norm.clone()) {
             return Err(DomainError::Invalid(format!(
                 "Row {}: userName '{}' appears twice",
                 i + 1,
@@ -184,7 +184,7 @@ pub async fn create_many(
     }
     tx.commit().await?;
     if placer.is_none() {
-        place_late(store, tenant, seen, Touched::Users(&ids)).await?;
+        place_late(store, tenant, seen, Touched::Users(&ids)).await;
     }
     Ok(ids)
 }

@@ -249,7 +249,7 @@ impl Scim<'_> {
         place_touched(&mut tx, placer.as_ref(), &touched, now).await?;
         tx.commit().await?;
         if placer.is_none() {
-            place_late(self.store, self.tenant, seen, Touched::Members(&touched)).await?;
+            place_late(self.store, self.tenant, seen, Touched::Members(&touched)).await;
         }
         Ok(())
     }
@@ -290,7 +290,7 @@ impl Scim<'_> {
         tx.commit().await?;
         if placer.is_none() {
             let touched = if known { Touched::Members(&touched) } else { Touched::Unknown };
-            place_late(self.store, self.tenant, seen, touched).await?;
+            place_late(self.store, self.tenant, seen, touched).await;
         }
         Ok(true)
     }
@@ -510,7 +510,7 @@ impl Scim<'_> {
             place_touched(&mut tx, placer.as_ref(), &former, now_ms()).await?;
             tx.commit().await?;
             if placer.is_none() {
-                place_late(self.store, self.tenant, seen, Touched::Unknown).await?;
+                place_late(self.store, self.tenant, seen, Touched::Unknown).await;
             }
             Ok::<_, DomainError>(true)
         };
