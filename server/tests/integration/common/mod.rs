@@ -153,7 +153,19 @@ impl TestApp {
         request_timeout: std::time::Duration,
         options: roster_shared::store::StoreOptions,
     ) -> TestApp {
-        let store = Store::connect_with(&db.url, options).await.expect("connect");
+        // Under the whole suite's load a first connection can take longer than the pool's
+        // 2-second acquire limit (a test's own timing, not what it tests): a few tries.
+        let mut tries = 0;
+        let store = loop {
+            match Store::connect_with(&db.url, options.clone()).await {
+                Ok(store) => break store,
+                Err(roster_shared::error::DomainError::Unavailable(e)) if tries < 4 => {
+                    tries += 1;
+                    eprintln!("connect: {e}; trying again");
+                }
+                Err(e) => panic!("connect: {e:?}"),
+            }
+        };
         store.migrate().await.expect("migrate");
         let services = Services::new(store.clone(), public_url.to_string(), false);
         let router = router(
