@@ -71,6 +71,16 @@ fn new_secret_with(kind_prefix: &str) -> (TokenSecret, String) {
     (TokenSecret(secret), prefix)
 }
 
+/// How the secrets of a kind begin (so that a leaked one is recognised, and a client secret is
+/// never tried as a bearer token).
+fn secret_prefix(kind: CredentialKind) -> &'static str {
+    match kind {
+        CredentialKind::Bearer => TOKEN_PREFIX,
+        CredentialKind::Basic => BASIC_PREFIX,
+        CredentialKind::OauthClient => CLIENT_SECRET_PREFIX,
+    }
+}
+
 /// Creates a bearer token for a tenant; returns the stored record and the secret (once).
 pub async fn create_token(
     store: &Store,
@@ -79,7 +89,7 @@ pub async fn create_token(
     created_by: &str,
     expires_in_days: Option<u32>,
 ) -> DomainResult<(CredentialRecord, TokenSecret)> {
-    create(store, tenant, CredentialKind::Bearer, TOKEN_PREFIX, name, created_by, expires_in_days).await
+    create(store, tenant, CredentialKind::Bearer, name, created_by, expires_in_days).await
 }
 
 /// Creates an HTTP Basic credential: the user name is the record's id, the password the secret
@@ -91,7 +101,7 @@ pub async fn create_basic(
     created_by: &str,
     expires_in_days: Option<u32>,
 ) -> DomainResult<(CredentialRecord, TokenSecret)> {
-    create(store, tenant, CredentialKind::Basic, BASIC_PREFIX, name, created_by, expires_in_days).await
+    create(store, tenant, CredentialKind::Basic, name, created_by, expires_in_days).await
 }
 
 /// Creates an OAuth 2.0 client (client credentials grant): the client id is the record's id,
@@ -102,7 +112,7 @@ pub async fn create_oauth_client(
     name: &str,
     created_by: &str,
 ) -> DomainResult<(CredentialRecord, TokenSecret)> {
-    create(store, tenant, CredentialKind::OauthClient, CLIENT_SECRET_PREFIX, name, created_by, None).await
+    create(store, tenant, CredentialKind::OauthClient, name, created_by, None).await
 }
 
 /// An access token issued at the token endpoint.
@@ -170,7 +180,6 @@ async fn create(
     store: &Store,
     tenant: &TenantId,
     kind: CredentialKind,
-    kind_prefix: &str,
     name: &str,
     created_by: &str,
     expires_in_days: Option<u32>,
@@ -179,7 +188,7 @@ async fn create(
         return Err(DomainError::NotFound);
     }
     let mut tx = store.tenant(tenant).begin().await?;
-    let made = create_in(&mut tx, kind, kind_prefix, name, created_by, expires_in_days).await?;
+    let made = create_in(&mut tx, kind, name, created_by, expires_in_days).await?;
     tx.commit().await?;
     Ok(made)
 }
@@ -188,7 +197,6 @@ async fn create(
 pub(crate) async fn create_in(
     tx: &mut TenantTx<'_>,
     kind: CredentialKind,
-    kind_prefix: &str,
     name: &str,
     created_by: &str,
     expires_in_days: Option<u32>,
@@ -203,7 +211,7 @@ pub(crate) async fn create_in(
         return Err(DomainError::Invalid("A token expires after 1 to 3650 days, or never.".into()));
     }
     let now = now_ms();
-    let (secret, prefix) = new_secret_with(kind_prefix);
+    let (secret, prefix) = new_secret_with(secret_prefix(kind));
     let record = NewCredential {
         id: CredentialId::random(),
         kind,

@@ -89,41 +89,9 @@ async fn make(
     name: &str,
     expires_in_days: Option<u32>,
 ) -> DomainResult<(CredentialRecord, TokenSecret)> {
-    let (record, secret) = match kind {
-        CredentialKind::Bearer => {
-            credentials::create_in(
-                tx,
-                CredentialKind::Bearer,
-                credentials::TOKEN_PREFIX,
-                name,
-                &actor.name,
-                expires_in_days,
-            )
-            .await?
-        }
-        CredentialKind::Basic => {
-            credentials::create_in(
-                tx,
-                CredentialKind::Basic,
-                credentials::BASIC_PREFIX,
-                name,
-                &actor.name,
-                expires_in_days,
-            )
-            .await?
-        }
-        CredentialKind::OauthClient => {
-            credentials::create_in(
-                tx,
-                CredentialKind::OauthClient,
-                credentials::CLIENT_SECRET_PREFIX,
-                name,
-                &actor.name,
-                None,
-            )
-            .await?
-        }
-    };
+    // An OAuth client's own secret does not expire (the access tokens it is granted do).
+    let expires = if kind == CredentialKind::OauthClient { None } else { expires_in_days };
+    let (record, secret) = credentials::create_in(tx, kind, name, &actor.name, expires).await?;
     let summary = format!("created {} \"{}\" ({}…)", kind.label(), record.name, record.prefix);
     tx.record_activity(&[activity::action(actor, "Credential", Some(record.id.as_str()), &summary, record.created_at)])
         .await?;
