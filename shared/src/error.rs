@@ -69,6 +69,8 @@ pub enum Taken {
     AccountEmail,
     /// A user group of this organization has this name.
     UserGroupName,
+    /// An SSO connection (of any organization) has this IdP entity ID or issuer.
+    SsoIdp,
 }
 
 impl std::fmt::Display for Taken {
@@ -76,6 +78,7 @@ impl std::fmt::Display for Taken {
         f.write_str(match self {
             Taken::AccountEmail => "an account with this email address",
             Taken::UserGroupName => "a user group with this name",
+            Taken::SsoIdp => "a connection to this identity provider (entity ID or issuer)",
         })
     }
 }

@@ -10,6 +10,13 @@ pub enum ConsoleRole {
     OrgAdmin,
     /// Roster's own support staff: read-only, across tenants.
     Support,
+    /// Signed in through SSO with the Viewer role: the organization's dashboard, read-only.
+    /// (Never stored: SSO roles come from the person's user groups at every request.)
+    OrgViewer,
+    /// Signed in through SSO with the Member role: their own access (*My access*).
+    Member,
+    /// Signed in through SSO without any user group: a page saying so.
+    NoAccess,
 }
 
 impl ConsoleRole {
@@ -18,6 +25,9 @@ impl ConsoleRole {
         match self {
             ConsoleRole::OrgAdmin => "org_admin",
             ConsoleRole::Support => "support",
+            ConsoleRole::OrgViewer => "org_viewer",
+            ConsoleRole::Member => "member",
+            ConsoleRole::NoAccess => "no_access",
         }
     }
 
@@ -35,6 +45,9 @@ impl ConsoleRole {
         match self {
             ConsoleRole::OrgAdmin => "Organization admin",
             ConsoleRole::Support => "Support staff",
+            ConsoleRole::OrgViewer => "Viewer",
+            ConsoleRole::Member => "Member",
+            ConsoleRole::NoAccess => "No access",
         }
     }
 }
@@ -65,6 +78,9 @@ pub struct Viewer {
     pub email: String,
     /// What they may do.
     pub role: ConsoleRole,
-    /// Their organization (organization admins only).
+    /// Their organization (everyone but support staff).
     pub tenant: Option<TenantSummary>,
+    /// Signed in through their organization's SSO (then `account_id` is their user's id).
+    #[serde(default)]
+    pub sso: bool,
 }

@@ -204,5 +204,6 @@ pub async fn viewer(store: &Store, account_id: &AccountId) -> DomainResult<Optio
         email: account.email,
         role: account.role,
         tenant,
+        sso: false,
     }))
 }

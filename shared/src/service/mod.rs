@@ -13,6 +13,7 @@ pub mod mappings;
 pub mod overview;
 pub mod provisioning;
 pub mod scim_setup;
+pub mod sso;
 pub mod support;
 pub mod user_groups;
 pub mod users;
@@ -37,6 +38,8 @@ pub struct Services {
     pub activity: ActivitySink,
     /// Self-service sign-ups allowed per client address and hour.
     pub sign_ups_per_hour: i64,
+    /// Single sign-on: the sealing key and the fetch policy.
+    pub sso: sso::SsoSettings,
 }
 
 impl Services {
@@ -49,6 +52,7 @@ impl Services {
             trust_forwarded_for,
             activity,
             sign_ups_per_hour: crate::service::accounts::DEFAULT_SIGN_UPS_PER_HOUR,
+            sso: sso::SsoSettings::ephemeral(),
         }
     }
 }

@@ -276,7 +276,7 @@ impl TenantTx<'_> {
     }
 }
 
-fn user_select(backend: Backend) -> String {
+pub(super) fn user_select(backend: Backend) -> String {
     format!(
         "SELECT t.id, t.user_name, t.source, {}, t.version, t.created_at, t.updated_at FROM scim_users t",
         data_out(backend)
@@ -348,7 +348,7 @@ impl TenantStore<'_> {
     }
 }
 
-fn user_from_row<R>(row: &R) -> DomainResult<UserRow>
+pub(super) fn user_from_row<R>(row: &R) -> DomainResult<UserRow>
 where
     R: Row,
     for<'c> &'c str: sqlx::ColumnIndex<R>,
