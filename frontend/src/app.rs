@@ -9,6 +9,8 @@ use crate::components::layout::{DashboardLayout, SupportLayout};
 use crate::pages::activity::{ActivityPage, ActivityRecordPage};
 use crate::pages::import::ImportPage;
 use crate::pages::mappings::MappingsPage;
+use crate::pages::my_access::{MyAccessPage, SsoChooserPage};
+use crate::pages::sso::SsoPage;
 use crate::pages::scim::ScimPage;
 use crate::pages::support::tenant::{GroupsTab, MappingsTab, TenantFrame, TenantOverviewTab};
 use crate::pages::support::users::{AllUsersTab, UnassignedTab, UserTab};
@@ -67,6 +69,8 @@ pub fn App() -> impl IntoView {
                 // are small, and it makes redirects and status codes from data loads reliable.
                 <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async/>
                 <Route path=path!("/sign-up") view=SignUpPage ssr=SsrMode::Async/>
+                <Route path=path!("/sign-in/sso/:tenant") view=SsoChooserPage ssr=SsrMode::Async/>
+                <Route path=path!("/me") view=MyAccessPage ssr=SsrMode::Async/>
                 <ParentRoute path=path!("support") view=SupportLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=SupportHome ssr=SsrMode::Async/>
                     <ParentRoute path=path!("t/:tenant") view=TenantFrame ssr=SsrMode::Async>
@@ -83,6 +87,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=DashboardLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("scim") view=ScimPage ssr=SsrMode::Async/>
+                    <Route path=path!("sso") view=SsoPage ssr=SsrMode::Async/>
                     <Route path=path!("users") view=UsersPage ssr=SsrMode::Async/>
                     <Route path=path!("users/new") view=NewUserPage ssr=SsrMode::Async/>
                     <Route path=path!("users/import") view=ImportPage ssr=SsrMode::Async/>

@@ -61,6 +61,9 @@ impl From<roster_shared::error::DomainError> for UiError {
                 "An account with this email address already exists. Sign in instead, or use another address.".into(),
             ),
             D::Taken(Taken::UserGroupName) => UiError::Invalid("A user group with this name already exists.".into()),
+            D::Taken(Taken::SsoIdp) => UiError::Invalid(
+                "A connection to this identity provider (same entity ID or issuer) already exists, in this or another organization. Each IdP connects to one organization.".into(),
+            ),
             D::UserNameTaken { user_name, existing: Some((id, _)) } => UiError::Exists {
                 message: format!("A user named “{user_name}” already exists in your organization."),
                 href: format!("/users/{id}"),

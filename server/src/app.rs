@@ -77,6 +77,7 @@ pub fn router(services: Services, web: WebOptions) -> Router {
     let export_services = services.clone();
     let template_services = services.clone();
     let activity_services = services.clone();
+    let sso_services = services.clone();
 
     let dashboard = Router::new()
         .leptos_routes_with_context(&leptos_options, routes, move || provide_context(context_services.clone()), {
@@ -95,6 +96,7 @@ pub fn router(services: Services, web: WebOptions) -> Router {
             "/export/users-template.csv",
             get(move |session| crate::http::export::template_csv(template_services.clone(), session)),
         )
+        .merge(crate::http::sso::routes(sso_services))
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(leptos_options.clone())
         .layer(axum::middleware::from_fn(crate::http::errors::status_by_kind))

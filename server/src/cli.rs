@@ -59,6 +59,11 @@ pub enum Command {
         #[command(subcommand)]
         command: StaffCommand,
     },
+    /// Manage a tenant's single sign-on connections (SAML 2.0, OpenID Connect).
+    Sso {
+        #[command(subcommand)]
+        command: SsoCommand,
+    },
     /// Load-benchmark a running server's SCIM API (makes a new tenant in its database, seeds it,
     /// prints a table of requests/s and latencies). See README, "Benchmarks".
     Bench(BenchArgs),
@@ -250,6 +255,130 @@ pub struct ServeArgs {
     /// Days SCIM activity records are kept; older ones are deleted hourly.
     #[arg(long, env = "ROSTER_ACTIVITY_RETENTION_DAYS", default_value_t = 90)]
     pub activity_retention_days: u32,
+
+    #[command(flatten)]
+    pub sso: SsoArgs,
+}
+
+/// The server key and the SSO fetch policy (`serve` and `sso` commands).
+#[derive(Clone, Debug, Args)]
+pub struct SsoArgs {
+    /// The server key that seals stored OIDC client secrets: 32 bytes, base64 (`openssl rand
+    /// -base64 32`). Every instance of one deployment needs the same key.
+    #[arg(long, env = "ROSTER_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+
+    /// Where the key is kept when `--secret-key` is not given; created (mode 600) on first use.
+    #[arg(long, env = "ROSTER_SECRET_KEY_FILE", default_value = "data/secret.key")]
+    pub secret_key_file: String,
+
+    /// Allow fetching IdP metadata and OIDC discovery over plain http from loopback addresses
+    /// (local test IdPs only; never in production).
+    #[arg(long, env = "ROSTER_SSO_ALLOW_HTTP_LOOPBACK", default_value_t = false)]
+    pub sso_allow_http_loopback: bool,
+}
+
+/// `roster sso …`.
+#[derive(Debug, Subcommand)]
+pub enum SsoCommand {
+    /// SAML 2.0 connections.
+    Saml {
+        #[command(subcommand)]
+        command: SsoSamlCommand,
+    },
+    /// OpenID Connect connections.
+    Oidc {
+        #[command(subcommand)]
+        command: SsoOidcCommand,
+    },
+    /// List a tenant's connections with Roster's URLs for each.
+    List(SsoListArgs),
+}
+
+/// `roster sso saml …`.
+#[derive(Debug, Subcommand)]
+pub enum SsoSamlCommand {
+    /// Create a connection from the IdP's metadata XML; prints its id and Roster's URLs.
+    Create(SsoSamlCreateArgs),
+}
+
+/// `roster sso oidc …`.
+#[derive(Debug, Subcommand)]
+pub enum SsoOidcCommand {
+    /// Create a connection (the issuer's discovery document is fetched to check it).
+    Create(SsoOidcCreateArgs),
+}
+
+/// What every `sso` command takes.
+#[derive(Clone, Debug, Args)]
+pub struct SsoCommon {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    #[command(flatten)]
+    pub sso: SsoArgs,
+
+    /// The tenant id.
+    #[arg(long)]
+    pub tenant: String,
+
+    /// The server's public URL (Roster's SAML and OIDC URLs start with it).
+    #[arg(long, env = "ROSTER_PUBLIC_URL", default_value = "http://127.0.0.1:3000")]
+    pub public_url: String,
+
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `roster sso saml create`.
+#[derive(Clone, Debug, Args)]
+pub struct SsoSamlCreateArgs {
+    #[command(flatten)]
+    pub common: SsoCommon,
+
+    /// The connection's name.
+    #[arg(long)]
+    pub name: String,
+
+    /// The IdP's metadata XML file.
+    #[arg(long)]
+    pub metadata_file: std::path::PathBuf,
+}
+
+/// `roster sso oidc create`.
+#[derive(Clone, Debug, Args)]
+pub struct SsoOidcCreateArgs {
+    #[command(flatten)]
+    pub common: SsoCommon,
+
+    /// The connection's name.
+    #[arg(long)]
+    pub name: String,
+
+    /// The issuer URL.
+    #[arg(long)]
+    pub issuer: String,
+
+    /// The client id.
+    #[arg(long)]
+    pub client_id: String,
+
+    /// Read the client secret from standard input (first line). Required, so that secrets
+    /// never appear in shell history or process lists.
+    #[arg(long, required = true)]
+    pub client_secret_stdin: bool,
+
+    /// Scopes, space-separated (default `openid email profile`).
+    #[arg(long, default_value = "")]
+    pub scopes: String,
+}
+
+/// `roster sso list`.
+#[derive(Clone, Debug, Args)]
+pub struct SsoListArgs {
+    #[command(flatten)]
+    pub common: SsoCommon,
 }
 
 /// `roster staff …`.

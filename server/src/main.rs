@@ -40,6 +40,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Migrate(args) => commands::migrate::run(args).await,
         Command::Tenant { command: TenantCommand::Create(args) } => commands::tenant::create(args).await,
         Command::Staff { command } => commands::staff::run(command).await,
+        Command::Sso { command } => commands::sso::run(command).await,
         Command::Scim { command: ScimCommand::Enable(args) } => commands::scim::enable(args).await,
         Command::Scim { command: ScimCommand::Token { command: ScimTokenCommand::Create(args) } } => {
             commands::scim::create_token(args).await

@@ -71,8 +71,5 @@ async fn start_session(
     session: &tower_sessions::Session,
     account_id: &roster_shared::ids::AccountId,
 ) -> Result<(), UiError> {
-    use super::ctx::{session_failed, ACCOUNT_KEY};
-    session.cycle_id().await.map_err(session_failed)?;
-    session.insert(ACCOUNT_KEY, account_id.as_str()).await.map_err(session_failed)?;
-    Ok(())
+    super::session::start_console(session, account_id).await
 }

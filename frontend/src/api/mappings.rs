@@ -9,7 +9,7 @@ use crate::error::UiError;
 /// The tenant's rules, in order.
 #[server(prefix = "/api", endpoint = "mapping_rules", input = Json)]
 pub async fn list_mapping_rules() -> Result<Vec<RuleDef>, UiError> {
-    let admin = super::ctx::require_admin().await?;
+    let admin = super::ctx::require_reader().await?;
     Ok(roster_shared::service::mappings::list(&admin.services.store, &admin.tenant).await?)
 }
 
@@ -44,7 +44,7 @@ pub async fn reorder_mapping_rules(ids: Vec<String>) -> Result<(), UiError> {
 /// The groups the IdP pushed: (id, name).
 #[server(prefix = "/api", endpoint = "idp_groups", input = Json)]
 pub async fn list_idp_groups() -> Result<Vec<(String, String)>, UiError> {
-    let admin = super::ctx::require_admin().await?;
+    let admin = super::ctx::require_reader().await?;
     Ok(roster_shared::service::mappings::idp_groups(&admin.services.store, &admin.tenant).await?)
 }
 
@@ -54,14 +54,14 @@ pub async fn preview_mapping_rule(
     rule: RuleDef,
     delete: bool,
 ) -> Result<Vec<roster_shared::dto::RulePreview>, UiError> {
-    let admin = super::ctx::require_admin().await?;
+    let admin = super::ctx::require_reader().await?;
     Ok(roster_shared::service::mappings::preview(&admin.services.store, &admin.tenant, &rule, delete).await?)
 }
 
 /// The latest whole-tenant evaluation (progress of the background run after a rule change).
 #[server(prefix = "/api", endpoint = "mapping_run", input = Json)]
 pub async fn latest_mapping_run() -> Result<Option<roster_shared::dto::MappingRun>, UiError> {
-    let admin = super::ctx::require_admin().await?;
+    let admin = super::ctx::require_reader().await?;
     Ok(roster_shared::service::mappings::latest_run(&admin.services.store, &admin.tenant).await?)
 }
 
@@ -81,6 +81,6 @@ pub async fn reevaluate_mappings() -> Result<String, UiError> {
 /// picker).
 #[server(prefix = "/api", endpoint = "rule_attributes", input = Json)]
 pub async fn rule_attributes() -> Result<Vec<roster_shared::dto::AttributeSuggestion>, UiError> {
-    let admin = super::ctx::require_admin().await?;
+    let admin = super::ctx::require_reader().await?;
     Ok(roster_shared::service::mappings::attribute_suggestions(&admin.services.store, &admin.tenant).await?)
 }

@@ -5,6 +5,9 @@ pub mod auth;
 pub mod forms;
 pub mod mappings;
 pub mod scim_setup;
+#[cfg(feature = "ssr")]
+pub mod session;
+pub mod sso;
 pub mod support;
 pub mod user_groups;
 pub mod users;
@@ -16,15 +19,14 @@ pub(crate) mod ctx {
 
     use axum::extract::ConnectInfo;
     use roster_shared::dto::{ConsoleRole, Viewer};
-    use roster_shared::ids::{AccountId, TenantId};
+    use roster_shared::ids::TenantId;
     use roster_shared::service::activity::Actor;
     use roster_shared::service::Services;
     use tower_sessions::Session;
 
     use crate::error::UiError;
 
-    /// The session key under which the signed-in account's id is stored.
-    pub const ACCOUNT_KEY: &str = "account_id";
+    pub use super::session::session_failed;
 
     /// The instance's services, provided by the server as Leptos context.
     pub fn services() -> Result<Services, UiError> {
@@ -42,30 +44,30 @@ pub(crate) mod ctx {
         })
     }
 
-    /// A failure of the session store, logged; the caller sees `Internal`.
-    pub fn session_failed(e: tower_sessions::session::Error) -> UiError {
-        tracing::error!("session store: {e}");
-        UiError::Internal
-    }
-
     /// A text value of the session.
     async fn session_text(session: &Session, key: &str) -> Result<Option<String>, UiError> {
         session.get(key).await.map_err(session_failed)
-    }
-
-    /// The signed-in account's id, if any.
-    pub async fn account_id(session: &Session) -> Result<Option<AccountId>, UiError> {
-        Ok(session_text(session, ACCOUNT_KEY).await?.as_deref().and_then(AccountId::parse))
     }
 
     /// The signed-in person; `Unauthenticated` if nobody is signed in.
     pub async fn require_viewer() -> Result<Viewer, UiError> {
         let services = services()?;
         let session = session().await?;
-        let Some(id) = account_id(&session).await? else {
-            return Err(UiError::Unauthenticated);
-        };
-        roster_shared::service::accounts::viewer(&services.store, &id).await?.ok_or(UiError::Unauthenticated)
+        super::session::viewer_of(&services, &session).await?.ok_or(UiError::Unauthenticated)
+    }
+
+    /// Someone who may read the organization's dashboard: an organization admin, or a person
+    /// signed in through SSO with the Admin or Viewer role. Reads start here, writes at
+    /// [`require_admin`].
+    pub async fn require_reader() -> Result<Admin, UiError> {
+        let viewer = require_viewer().await?;
+        let services = services()?;
+        match (viewer.role, viewer.tenant.as_ref().and_then(|t| TenantId::parse(&t.id))) {
+            (ConsoleRole::OrgAdmin | ConsoleRole::OrgViewer, Some(tenant)) => {
+                Ok(Admin { services, tenant, actor: Actor::admin(&viewer.email) })
+            }
+            _ => require_admin().await,
+        }
     }
 
     /// An organization admin's call: the services, their tenant (from the session, never from
@@ -80,6 +82,23 @@ pub(crate) mod ctx {
         let services = services()?;
         match (viewer.role, viewer.tenant.as_ref().and_then(|t| TenantId::parse(&t.id))) {
             (ConsoleRole::OrgAdmin, Some(tenant)) => Ok(Admin { services, tenant, actor: Actor::admin(&viewer.email) }),
+            (ConsoleRole::OrgViewer, Some(tenant)) => {
+                // Read-only: the refusal is recorded in the organization's activity.
+                let path = leptos::prelude::use_context::<http::request::Parts>().map(|p| p.uri.path().to_string());
+                if let Some(call) = path.as_deref().and_then(|p| p.strip_prefix("/api/")) {
+                    tracing::warn!(viewer = %viewer.email, %call, "viewer refused: read-only");
+                    roster_shared::service::activity::record(
+                        &services.store,
+                        &tenant,
+                        &Actor::admin(&viewer.email),
+                        "Dashboard",
+                        None,
+                        format!("refused {call}: the Viewer role is read-only"),
+                    )
+                    .await;
+                }
+                Err(UiError::Forbidden)
+            }
             (ConsoleRole::Support, _) => {
                 let path = leptos::prelude::use_context::<http::request::Parts>().map(|p| p.uri.path().to_string());
                 // A page of the dashboard that staff open loads its data while they are being

@@ -9,7 +9,7 @@ use crate::error::UiError;
 /// Everything the SCIM page shows.
 #[server(prefix = "/api", endpoint = "scim_setup", input = Json)]
 pub async fn load_scim_setup() -> Result<ScimSetup, UiError> {
-    let admin = super::ctx::require_admin().await?;
+    let admin = super::ctx::require_reader().await?;
     admin.services.activity.flush().await;
     Ok(roster_shared::service::scim_setup::setup(&admin.services.store, &admin.tenant, &admin.services.public_url)
         .await?)

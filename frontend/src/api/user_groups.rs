@@ -9,14 +9,14 @@ use crate::error::UiError;
 /// Every user group.
 #[server(prefix = "/api", endpoint = "user_groups", input = Json)]
 pub async fn list_user_groups() -> Result<Vec<UserGroupView>, UiError> {
-    let admin = super::ctx::require_admin().await?;
+    let admin = super::ctx::require_reader().await?;
     Ok(roster_shared::service::user_groups::list(&admin.services.store, &admin.tenant).await?)
 }
 
 /// One user group.
 #[server(prefix = "/api", endpoint = "user_group", input = Json)]
 pub async fn get_user_group(id: String) -> Result<UserGroupView, UiError> {
-    let admin = super::ctx::require_admin().await?;
+    let admin = super::ctx::require_reader().await?;
     Ok(roster_shared::service::user_groups::get(&admin.services.store, &admin.tenant, &id).await?)
 }
 

@@ -9,14 +9,14 @@ use crate::error::UiError;
 /// A page of the users table.
 #[server(prefix = "/api", endpoint = "users", input = Json)]
 pub async fn list_users(query: UserQuery) -> Result<UserPage, UiError> {
-    let admin = super::ctx::require_admin().await?;
+    let admin = super::ctx::require_reader().await?;
     Ok(roster_shared::service::directory::list(&admin.services.store, &admin.tenant, &query).await?)
 }
 
 /// Everything about one user.
 #[server(prefix = "/api", endpoint = "user", input = Json)]
 pub async fn get_user(id: String) -> Result<UserDetail, UiError> {
-    let admin = super::ctx::require_admin().await?;
+    let admin = super::ctx::require_reader().await?;
     admin.services.activity.flush().await;
     Ok(roster_shared::service::directory::detail(&admin.services.store, &admin.tenant, &admin.services.public_url, &id)
         .await?)
@@ -26,7 +26,7 @@ pub async fn get_user(id: String) -> Result<UserDetail, UiError> {
 /// this instance has answered so far, so the queued activity records are written first).
 #[server(prefix = "/api", endpoint = "overview", input = Json)]
 pub async fn load_overview() -> Result<roster_shared::dto::OrgOverview, UiError> {
-    let admin = super::ctx::require_admin().await?;
+    let admin = super::ctx::require_reader().await?;
     admin.services.activity.flush().await;
     Ok(roster_shared::service::overview::load(&admin.services.store, &admin.tenant, &admin.services.public_url).await?)
 }
@@ -34,7 +34,7 @@ pub async fn load_overview() -> Result<roster_shared::dto::OrgOverview, UiError>
 /// The counts shown in the navigation.
 #[server(prefix = "/api", endpoint = "nav_counts", input = Json)]
 pub async fn load_nav_counts() -> Result<NavCounts, UiError> {
-    let admin = super::ctx::require_admin().await?;
+    let admin = super::ctx::require_reader().await?;
     Ok(NavCounts {
         unassigned: roster_shared::service::directory::unassigned_count(&admin.services.store, &admin.tenant).await?,
     })

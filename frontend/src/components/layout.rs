@@ -35,9 +35,16 @@ pub fn SupportLayout() -> impl IntoView {
 /// Where each role's console starts.
 fn home_of(role: ConsoleRole) -> &'static str {
     match role {
-        ConsoleRole::OrgAdmin => "/",
+        ConsoleRole::OrgAdmin | ConsoleRole::OrgViewer => "/",
         ConsoleRole::Support => "/support",
+        ConsoleRole::Member | ConsoleRole::NoAccess => "/me",
     }
+}
+
+/// Whether people of `role` may be in the frame made for `frame`: the organization's dashboard
+/// takes its admins and (read-only) its viewers.
+fn admits(frame: ConsoleRole, role: ConsoleRole) -> bool {
+    frame == role || (frame == ConsoleRole::OrgAdmin && role == ConsoleRole::OrgViewer)
 }
 
 /// Lets in the signed-in people of `role` and draws their frame.
@@ -60,7 +67,7 @@ fn SignedIn(role: ConsoleRole) -> impl IntoView {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 match viewer.await {
-                    Ok(Some(v)) if v.role != role => Some(view! { <Redirect path=home_of(v.role)/> }.into_any()),
+                    Ok(Some(v)) if !admits(role, v.role) => Some(view! { <Redirect path=home_of(v.role)/> }.into_any()),
                     Ok(Some(_)) => None,
                     Ok(None) | Err(UiError::Unauthenticated) => Some(view! { <Redirect path="/sign-in"/> }.into_any()),
                     Err(e) => Some(view! { <div class="centered"><ErrorNotice message=e.to_string()/></div> }.into_any()),
@@ -70,7 +77,7 @@ fn SignedIn(role: ConsoleRole) -> impl IntoView {
     };
     let frame = match role {
         ConsoleRole::Support => view! { <SupportFrame/> }.into_any(),
-        ConsoleRole::OrgAdmin => view! { <DashboardFrame/> }.into_any(),
+        _ => view! { <DashboardFrame/> }.into_any(),
     };
     view! { {gate} {frame} }
 }
@@ -135,6 +142,16 @@ fn Shell(brand: &'static str, nav: AnyView, title: AnyView) -> impl IntoView {
                     </div>
                 </header>
                 <main class="content">
+                    <Suspense fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            viewer.await.ok().flatten().filter(|v| v.role == ConsoleRole::OrgViewer).map(|_| view! {
+                                <div class="notice notice-info" role="status" data-testid="read-only">
+                                    <span class="notice-icon notice-icon-info" aria-hidden="true">"i"</span>
+                                    <span>"You have the Viewer role: you can see everything here, and change nothing."</span>
+                                </div>
+                            })
+                        })}
+                    </Suspense>
                     <Outlet/>
                 </main>
             </div>
@@ -176,6 +193,7 @@ fn DashboardFrame() -> impl IntoView {
                     </A>
                 </li>
                 <li><A href="/scim"><span class="nav-label">"SCIM provisioning"</span></A></li>
+                <li><A href="/sso"><span class="nav-label">"Single sign-on"</span></A></li>
                 <li><A href="/users"><span class="nav-label">"Users"</span></A></li>
                 <li>
                     <A href="/unassigned">

@@ -13,6 +13,9 @@ use crate::components::password_input::PasswordInput;
 pub fn SignInPage() -> impl IntoView {
     let action = ServerAction::<SignIn>::new();
     let error = move || action.value().get().and_then(|r| r.err()).map(|e| e.to_string());
+    // An SSO sign-in that was refused comes back here with the reason.
+    let query = leptos_router::hooks::use_query_map();
+    let sso_error = move || query.with(|q| q.get("sso_error")).filter(|m| !m.is_empty());
 
     view! {
         <Title text="Sign in"/>
@@ -24,6 +27,12 @@ pub fn SignInPage() -> impl IntoView {
             <div class="card auth-card">
                 <h1>"Sign in"</h1>
                 <p class="muted">"Manage your organization's identity provisioning."</p>
+                {move || sso_error().map(|m| view! {
+                    <div class="notice notice-error" role="alert" data-testid="sso-error">
+                        <span class="notice-icon" aria-hidden="true">"!"</span>
+                        <span>{m}</span>
+                    </div>
+                })}
                 <ActionForm action=action attr:class="form">
                     <Show when=move || error().is_some()>
                         <ErrorNotice message=error().unwrap_or_default()/>
@@ -41,6 +50,10 @@ pub fn SignInPage() -> impl IntoView {
                     </button>
                 </ActionForm>
             </div>
+            <p class="auth-switch">
+                "Signing in with your company account? Use the sign-in link your organization's admin gave you (it starts with "
+                <code>"/sso/t/"</code> ")."
+            </p>
             <p class="auth-switch">
                 "New to Roster? " <A href="/sign-up">"Create your organization"</A>
             </p>

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod migrate;
 pub mod scim;
 pub mod serve;
+pub mod sso;
 pub mod staff;
 pub mod tenant;
 

@@ -24,6 +24,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let public_url = args.public_url();
     let mut services = Services::new(store.clone(), public_url.clone(), args.trust_forwarded_for);
     services.sign_ups_per_hour = i64::from(args.sign_ups_per_hour);
+    services.sso = args.sso.settings()?;
     let activity = services.activity.clone();
     if !std::path::Path::new(&args.site_root).join("pkg").exists() {
         tracing::warn!(
@@ -51,6 +52,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 Ok(n) if n > 0 => tracing::info!(deleted = n, "old activity records deleted"),
                 Ok(_) => {}
                 Err(e) => tracing::error!("activity retention: {e}"),
+            }
+            match retention_store.purge_expired_sso(roster_shared::clock::now_ms()).await {
+                Ok(n) if n > 0 => tracing::info!(deleted = n, "expired SSO flows and assertion ids deleted"),
+                Ok(_) => {}
+                Err(e) => tracing::error!("purging SSO flows: {e}"),
             }
             match retention_store.purge_expired(roster_shared::clock::now_ms()).await {
                 Ok(n) if n > 0 => tracing::info!(deleted = n, "expired access tokens and sign-up records deleted"),

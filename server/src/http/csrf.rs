@@ -24,7 +24,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 /// Paths that are not part of the dashboard and authenticate otherwise.
-const EXEMPT_PREFIXES: &[&str] = &["/scim/"];
+/// The SAML ACS (`/sso/saml/{id}/acs`) is posted by the IdP's page: it authenticates by the
+/// assertion's signature and the flow cookie of the browser that started the sign-in.
+const EXEMPT_PREFIXES: &[&str] = &["/scim/", "/sso/saml/"];
 
 /// Which origins count as "this site".
 #[derive(Clone, Debug)]

@@ -7,4 +7,5 @@ pub mod errors;
 pub mod export;
 pub mod health;
 pub mod security;
+pub mod sso;
 pub mod trace;
