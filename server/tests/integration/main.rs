@@ -15,5 +15,6 @@ mod mappings;
 mod scim_api;
 mod scim_idp;
 mod security;
+mod sso;
 mod stress;
 mod support;

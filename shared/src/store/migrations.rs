@@ -36,6 +36,7 @@ pub(super) fn sqlite() -> Migrator {
         (8, "sign-up throttle", "0008_sign_up_throttle.sql"),
         (9, "credential replaced by", "0009_credential_replaced_by.sql"),
         (10, "mapping run changed", "0010_mapping_run_changed.sql"),
+        (11, "sso", "0011_sso.sql"),
     ))
 }
 
@@ -51,6 +52,7 @@ pub(super) fn postgres() -> Migrator {
         (8, "sign-up throttle", "0008_sign_up_throttle.sql"),
         (9, "credential replaced by", "0009_credential_replaced_by.sql"),
         (10, "mapping run changed", "0010_mapping_run_changed.sql"),
+        (11, "sso", "0011_sso.sql"),
     ))
 }
 

@@ -1,0 +1,488 @@
+//! Single sign-on over SAML 2.0 against a test identity provider that signs with xmlsec, as
+//! real IdPs do: the SP-initiated round trip (AuthnRequest → signed Response → session with the
+//! role of the user's groups), and every forged or stale response refused with its reason in the
+//! sign-in log and nothing signed in.
+
+use std::io::Read;
+
+use axum::body::Body;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use chrono::{Duration, Utc};
+use http::{header, Request, StatusCode};
+use samael::crypto::{CertificateDer, Crypto, CryptoProvider};
+use samael::idp::{CertificateParams, IdentityProvider, KeyType, Rsa};
+use samael::schema::{
+    Assertion, AudienceRestriction, Conditions, Issuer, Response, Status, StatusCode as SamlStatus, Subject,
+    SubjectConfirmation, SubjectConfirmationData, SubjectNameID,
+};
+use samael::signature::Signature;
+use samael::traits::ToXml;
+use serde_json::{json, Value};
+
+use crate::both_backends;
+use crate::common::*;
+
+both_backends!(
+    saml_sign_in_lands_by_role_and_roles_take_effect,
+    forged_and_stale_saml_responses_are_refused_with_their_reason,
+    connections_are_per_organization_and_admin_only,
+);
+
+/// A SAML identity provider for tests: an RSA-2048 key and its self-signed certificate.
+struct Idp {
+    entity_id: String,
+    key: Vec<u8>,
+    cert: CertificateDer,
+}
+
+/// What a test Response says; the defaults are a valid answer to `request_id`.
+#[derive(Clone)]
+struct Answer {
+    in_response_to: Option<String>,
+    subject: String,
+    audience: Option<String>,
+    recipient: String,
+    not_on_or_after: chrono::DateTime<Utc>,
+    assertion_id: String,
+    sign_assertion: bool,
+    sign_response: bool,
+    sha1: bool,
+}
+
+impl Idp {
+    fn new(entity_id: &str) -> Idp {
+        let idp = IdentityProvider::generate_new(KeyType::Rsa(Rsa::Rsa2048)).expect("key");
+        let cert = idp
+            .create_certificate(&CertificateParams { common_name: "test-idp", issuer_name: "test-idp", days_until_expiration: 30 })
+            .expect("certificate");
+        Idp { entity_id: entity_id.to_string(), key: idp.export_private_key_der().expect("key der"), cert }
+    }
+
+    fn metadata(&self) -> String {
+        format!(
+            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.test/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#,
+            self.entity_id,
+            STANDARD.encode(self.cert.der_data())
+        )
+    }
+
+    fn answer(&self, connection: &str, request_id: Option<&str>, subject: &str) -> Answer {
+        Answer {
+            in_response_to: request_id.map(str::to_string),
+            subject: subject.to_string(),
+            audience: Some(format!("{PUBLIC_URL}/sso/saml/{connection}/metadata")),
+            recipient: format!("{PUBLIC_URL}/sso/saml/{connection}/acs"),
+            not_on_or_after: Utc::now() + Duration::minutes(5),
+            assertion_id: format!("_a{}", uuid::Uuid::new_v4().simple()),
+            sign_assertion: true,
+            sign_response: false,
+            sha1: false,
+        }
+    }
+
+    /// The Response XML, signed as `a` says (unsigned when neither is set).
+    fn xml(&self, a: &Answer) -> String {
+        let issuer = Issuer { value: Some(self.entity_id.clone()), ..Default::default() };
+        let response_id = format!("_r{}", uuid::Uuid::new_v4().simple());
+        let assertion = Assertion {
+            id: a.assertion_id.clone(),
+            issue_instant: Utc::now(),
+            version: "2.0".into(),
+            issuer: issuer.clone(),
+            signature: a.sign_assertion.then(|| Signature::template(&a.assertion_id, &self.cert)),
+            subject: Some(Subject {
+                name_id: Some(SubjectNameID {
+                    format: Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress".into()),
+                    value: a.subject.clone(),
+                }),
+                subject_confirmations: Some(vec![SubjectConfirmation {
+                    method: Some("urn:oasis:names:tc:SAML:2.0:cm:bearer".into()),
+                    name_id: None,
+                    subject_confirmation_data: Some(SubjectConfirmationData {
+                        not_before: None,
+                        not_on_or_after: Some(a.not_on_or_after),
+                        recipient: Some(a.recipient.clone()),
+                        in_response_to: a.in_response_to.clone(),
+                        address: None,
+                        content: None,
+                    }),
+                }]),
+            }),
+            conditions: Some(Conditions {
+                not_before: Some(Utc::now() - Duration::minutes(1)),
+                not_on_or_after: Some(a.not_on_or_after),
+                audience_restrictions: a.audience.clone().map(|aud| vec![AudienceRestriction { audience: vec![aud] }]),
+                one_time_use: None,
+                proxy_restriction: None,
+            }),
+            authn_statements: None,
+            attribute_statements: None,
+        };
+        let response = Response {
+            id: response_id.clone(),
+            in_response_to: a.in_response_to.clone(),
+            version: "2.0".into(),
+            issue_instant: Utc::now(),
+            destination: Some(a.recipient.clone()),
+            consent: None,
+            issuer: Some(issuer),
+            signature: a.sign_response.then(|| Signature::template(&response_id, &self.cert)),
+            status: Some(Status {
+                status_code: SamlStatus { value: Some("urn:oasis:names:tc:SAML:2.0:status:Success".into()) },
+                status_message: None,
+                status_detail: None,
+            }),
+            encrypted_assertion: None,
+            assertion: Some(assertion),
+        };
+        let mut xml = response.to_string().expect("response xml");
+        if !a.sha1 {
+            // samael's template digests with SHA-1; real IdPs (and Roster) use SHA-256.
+            xml = xml.replace("http://www.w3.org/2000/09/xmldsig#sha1", "http://www.w3.org/2001/04/xmlenc#sha256");
+        }
+        if a.sign_assertion || a.sign_response {
+            Crypto::sign_xml(&xml, &self.key).expect("sign")
+        } else {
+            xml
+        }
+    }
+}
+
+/// An admin, a SCIM token, a SCIM user `ada@acme.test`, and a SAML connection to `idp`.
+struct Org {
+    cookie: String,
+    tenant: String,
+    connection: String,
+    ada: String,
+    token: String,
+}
+
+async fn org(app: &TestApp, idp: &Idp) -> Org {
+    let email = format!("admin-{}@acme.test", uuid::Uuid::new_v4().simple());
+    let cookie = app.sign_up("Acme", &email, PASSWORD).await;
+    let tenant = app.viewer(Some(&cookie)).await["tenant"]["id"].as_str().unwrap().to_string();
+    app.ok_json("scim_enable", json!({"enabled": true}), &cookie).await;
+    let made = app.ok_json("scim_credential_create", json!({"kind": "bearer", "name": "Okta", "expires_in_days": 30}), &cookie).await;
+    let token = made["secret"].as_str().unwrap().to_string();
+    let (status, _, body) = app
+        .scim(
+            "POST",
+            &tenant,
+            &token,
+            "/Users",
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "ada@acme.test",
+                "name": {"givenName": "Ada", "familyName": "Lovelace"},
+                "emails": [{"value": "ada@acme.test", "primary": true}],
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let ada = body["id"].as_str().unwrap().to_string();
+    let res = app.call("form/sso_saml_create", &[("name", "Okta"), ("metadata_xml", &idp.metadata())], Some(&cookie)).await;
+    let status = res.status();
+    let text = body_text(res).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let connection: String = serde_json::from_str(&text).expect("connection id");
+    Org { cookie, tenant, connection, ada, token }
+}
+
+async fn push_user(app: &TestApp, o: &Org, user_name: &str) {
+    let token = o.token.clone();
+    let (status, _, body) = app
+        .scim(
+            "POST",
+            &o.tenant,
+            &token,
+            "/Users",
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": user_name,
+                "emails": [{"value": user_name, "primary": true}],
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+/// Starts an SP-initiated sign-in: returns the AuthnRequest's id and the flow cookie.
+async fn start(app: &TestApp, connection: &str) -> (String, String) {
+    let res = app.page(&format!("/sso/saml/{connection}/login"), None).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let location = res.headers()[header::LOCATION].to_str().unwrap().to_string();
+    assert!(location.starts_with("https://idp.test/sso?SAMLRequest="), "{location}");
+    let flow = res
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("roster_sso_flow="))
+        .map(|v| v.split(';').next().unwrap().to_string())
+        .expect("flow cookie");
+    // Read the AuthnRequest as an IdP does: base64, then raw DEFLATE.
+    let url = url::Url::parse(&location).unwrap();
+    let encoded = url.query_pairs().find(|(k, _)| k == "SAMLRequest").unwrap().1.to_string();
+    let mut xml = String::new();
+    flate2::read::DeflateDecoder::new(STANDARD.decode(encoded).unwrap().as_slice()).read_to_string(&mut xml).unwrap();
+    let id = xml.split(" ID=\"").nth(1).and_then(|r| r.split('"').next()).expect("request ID").to_string();
+    assert!(xml.contains(&format!("AssertionConsumerServiceURL=\"{PUBLIC_URL}/sso/saml/{connection}/acs\"")), "{xml}");
+    (id, flow)
+}
+
+/// Posts a Response to the ACS as the browser does; returns (status, Location, session cookie).
+async fn post_acs(app: &TestApp, connection: &str, xml: &str, flow: Option<&str>) -> (StatusCode, String, Option<String>) {
+    let body = encode(&[("SAMLResponse", &STANDARD.encode(xml)), ("RelayState", "")]);
+    let mut b = Request::post(format!("/sso/saml/{connection}/acs"))
+        .header(header::HOST, "roster.test")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        // The IdP's page posts it: a cross-site request.
+        .header("sec-fetch-site", "cross-site")
+        .header(header::ORIGIN, "https://idp.test");
+    if let Some(f) = flow {
+        b = b.header(header::COOKIE, f);
+    }
+    let res = app.send(b.body(Body::from(body)).unwrap()).await;
+    let status = res.status();
+    let location = res.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    (status, location, session_cookie(&res))
+}
+
+async fn sign_ins(app: &TestApp, cookie: &str) -> Vec<Value> {
+    app.ok_json("sso_setup", json!({}), cookie).await["sign_ins"].as_array().cloned().unwrap_or_default()
+}
+
+async fn saml_sign_in_lands_by_role_and_roles_take_effect(db: Db) {
+    let app = TestApp::new(db).await;
+    let idp = Idp::new("https://idp.test/acme");
+    let o = org(&app, &idp).await;
+
+    // Roster's SP metadata names the ACS.
+    let res = app.page(&format!("/sso/saml/{}/metadata", o.connection), None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let md = body_text(res).await;
+    assert!(md.contains(&format!("Location=\"{PUBLIC_URL}/sso/saml/{}/acs\"", o.connection)), "{md}");
+
+    // No user group yet: signed in, and told they have no access.
+    let (request, flow) = start(&app, &o.connection).await;
+    let xml = idp.xml(&idp.answer(&o.connection, Some(&request), "ada@acme.test"));
+    let (status, location, session) = post_acs(&app, &o.connection, &xml, Some(&flow)).await;
+    assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/me"));
+    let session = session.expect("a session");
+    let viewer = app.viewer(Some(&session)).await;
+    assert_eq!(viewer["role"], "no_access");
+    assert_eq!(viewer["account_id"], o.ada);
+    let access = app.ok_json("my_access", json!({}), &session).await;
+    assert_eq!(access["user_name"], "ada@acme.test");
+    assert!(access["role"].is_null());
+    // Not an admin: the dashboard's functions refuse.
+    let (status, _) = app.call_json("users", json!({"query": {"search": "", "filter": "all", "sort": "created", "descending": true, "page": 1, "page_size": 10, "user_group": null}}), Some(&session)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Member: My access says so.
+    let members = app
+        .ok_json("user_group_create", json!({"input": {"name": "Staff", "description": "", "role": "member"}}), &o.cookie)
+        .await;
+    app.ok_json("user_group_assign", json!({"group_id": members["id"], "user_ids": [o.ada]}), &o.cookie).await;
+    assert_eq!(app.viewer(Some(&session)).await["role"], "member");
+    assert_eq!(app.ok_json("my_access", json!({}), &session).await["role"], "member");
+
+    // Viewer (and Member): the highest role counts — still Member, as Member > Viewer.
+    // Admin: the same session administers the organization at once.
+    let admins = app
+        .ok_json("user_group_create", json!({"input": {"name": "IT", "description": "", "role": "admin"}}), &o.cookie)
+        .await;
+    app.ok_json("user_group_assign", json!({"group_id": admins["id"], "user_ids": [o.ada]}), &o.cookie).await;
+    assert_eq!(app.viewer(Some(&session)).await["role"], "org_admin");
+    let made = app
+        .ok_json("user_group_create", json!({"input": {"name": "Made by Ada", "description": "", "role": "viewer"}}), &session)
+        .await;
+    let viewers_id = made["id"].as_str().unwrap().to_string();
+
+    // Viewer only: reads the dashboard, every write refused.
+    app.ok_json("user_group_unassign", json!({"group_id": admins["id"], "user_ids": [o.ada]}), &o.cookie).await;
+    app.ok_json("user_group_unassign", json!({"group_id": members["id"], "user_ids": [o.ada]}), &o.cookie).await;
+    app.ok_json("user_group_assign", json!({"group_id": viewers_id, "user_ids": [o.ada]}), &o.cookie).await;
+    assert_eq!(app.viewer(Some(&session)).await["role"], "org_viewer");
+    let users = app.ok_json("users", json!({"query": {"search": "", "filter": "all", "sort": "created", "descending": true, "page": 1, "page_size": 10, "user_group": null}}), &session).await;
+    assert!(users.to_string().contains("ada@acme.test"));
+    for (endpoint, args) in [
+        ("user_group_create", json!({"input": {"name": "Nope", "description": "", "role": "admin"}})),
+        ("user_group_assign", json!({"group_id": admins["id"], "user_ids": [o.ada]})),
+        ("scim_enable", json!({"enabled": false})),
+    ] {
+        let (status, _) = app.call_json(endpoint, args, Some(&session)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{endpoint}");
+    }
+    let res = app.call("form/sso_connection_delete", &[("id", &o.connection)], Some(&session)).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    // Deactivated by the IdP: the session is over at the next request.
+    let (status, _, body) = app
+        .scim(
+            "PATCH",
+            &o.tenant,
+            &o.token,
+            &format!("/Users/{}", o.ada),
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "value": {"active": false}}],
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v = app.viewer(Some(&session)).await;
+    assert!(v.is_null(), "{v}");
+
+    // The log has the sign-in.
+    let log = sign_ins(&app, &o.cookie).await;
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0]["outcome"], "signed_in");
+    assert_eq!(log[0]["user_id"], o.ada);
+}
+
+async fn forged_and_stale_saml_responses_are_refused_with_their_reason(db: Db) {
+    let app = TestApp::new(db).await;
+    let idp = Idp::new("https://idp.test/forgery");
+    let o = org(&app, &idp).await;
+    let c = o.connection.as_str();
+    let mallory_idp = Idp::new("https://idp.test/forgery");
+
+    let mut cases: Vec<(&str, &str, String, bool)> = Vec::new(); // (name, reason, xml, with flow)
+    let (r, flow) = start(&app, c).await;
+    let unsigned = Answer { sign_assertion: false, ..idp.answer(c, Some(&r), "ada@acme.test") };
+    cases.push(("unsigned assertion", "bad_signature", idp.xml(&unsigned), true));
+    cases.push(("wrong certificate", "bad_signature", mallory_idp.xml(&mallory_idp.answer(c, Some(&r), "ada@acme.test")), true));
+    let sha1 = Answer { sha1: true, ..idp.answer(c, Some(&r), "ada@acme.test") };
+    cases.push(("SHA-1 digest", "bad_signature", idp.xml(&sha1), true));
+    let expired = Answer { not_on_or_after: Utc::now() - Duration::minutes(10), ..idp.answer(c, Some(&r), "ada@acme.test") };
+    cases.push(("expired", "expired", idp.xml(&expired), true));
+    let audience = Answer { audience: Some("https://other.example/sp".into()), ..idp.answer(c, Some(&r), "ada@acme.test") };
+    cases.push(("wrong audience", "wrong_audience", idp.xml(&audience), true));
+    let no_audience = Answer { audience: None, ..idp.answer(c, Some(&r), "ada@acme.test") };
+    cases.push(("no audience", "wrong_audience", idp.xml(&no_audience), true));
+    let recipient = Answer { recipient: format!("{PUBLIC_URL}/sso/saml/other/acs"), ..idp.answer(c, Some(&r), "ada@acme.test") };
+    cases.push(("wrong recipient", "wrong_", idp.xml(&recipient), true));
+    cases.push(("unknown InResponseTo", "unknown_request", idp.xml(&idp.answer(c, Some("_not-a-request"), "ada@acme.test")), true));
+    cases.push(("another browser's flow", "unknown_request", idp.xml(&idp.answer(c, Some(&r), "ada@acme.test")), false));
+    cases.push(("IdP-initiated, not allowed", "idp_initiated_not_allowed", idp.xml(&idp.answer(c, None, "ada@acme.test")), true));
+    cases.push(("not base64", "malformed", "%%%".into(), true));
+
+    for (name, reason, xml, with_flow) in &cases {
+        let body_xml = if *name == "not base64" { None } else { Some(xml.as_str()) };
+        let (status, location, session) = match body_xml {
+            Some(x) => post_acs(&app, c, x, with_flow.then_some(flow.as_str())).await,
+            None => {
+                let res = app
+                    .send(
+                        Request::post(format!("/sso/saml/{c}/acs"))
+                            .header(header::HOST, "roster.test")
+                            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                            .header(header::COOKIE, flow.as_str())
+                            .body(Body::from("SAMLResponse=%25%25%25"))
+                            .unwrap(),
+                    )
+                    .await;
+                let l = res.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+                (res.status(), l, session_cookie(&res))
+            }
+        };
+        assert_eq!(status, StatusCode::SEE_OTHER, "{name}");
+        assert!(location.starts_with("/sign-in?sso_error="), "{name}: {location}");
+        if let Some(s) = session {
+            assert!(app.viewer(Some(&s)).await.is_null(), "{name}: signed someone in");
+        }
+        let last = sign_ins(&app, &o.cookie).await.into_iter().next().expect("logged");
+        assert_eq!(last["outcome"], "refused", "{name}: {last}");
+        let got = last["reason"].as_str().unwrap_or_default();
+        assert!(got.starts_with(reason), "{name}: expected {reason}, got {got}: {}", last["message"]);
+        assert!(last["user_id"].is_null(), "{name}");
+    }
+
+    // Signature wrapping: an unsigned assertion for Mallory (a real user here) is put before
+    // the signed one for Ada — with its own ID, and with the signed one's ID. What is read is
+    // what was signed: never Mallory.
+    push_user(&app, &o, "mallory@acme.test").await;
+    for same_id in [false, true] {
+        let (r2, flow2) = start(&app, c).await;
+        let genuine = idp.answer(c, Some(&r2), "ada@acme.test");
+        let signed = idp.xml(&genuine);
+        let mut evil_answer = Answer { sign_assertion: false, ..idp.answer(c, Some(&r2), "mallory@acme.test") };
+        if same_id {
+            evil_answer.assertion_id = genuine.assertion_id.clone();
+        }
+        let evil = idp.xml(&evil_answer);
+        let evil_assertion = &evil[evil.find("<saml2:Assertion").unwrap()..evil.find("</saml2:Assertion>").unwrap() + 18];
+        let at = signed.find("<saml2:Assertion").unwrap();
+        let wrapped = format!("{}{}{}", &signed[..at], evil_assertion, &signed[at..]);
+        let (_, location, session) = post_acs(&app, c, &wrapped, Some(&flow2)).await;
+        let who = match session {
+            Some(s) => app.viewer(Some(&s)).await["email"].clone(),
+            None => Value::Null,
+        };
+        assert_ne!(who, json!("mallory@acme.test"), "wrapping (same id {same_id}) signed Mallory in");
+        assert!(location == "/me" || location.starts_with("/sign-in?sso_error="), "{location}");
+    }
+
+    // The first flow is still unused: a genuine answer signs Ada in, once.
+    let good = idp.xml(&idp.answer(c, Some(&r), "ada@acme.test"));
+    let (_, location, session) = post_acs(&app, c, &good, Some(&flow)).await;
+    assert_eq!(location, "/me");
+    assert_eq!(app.viewer(session.as_deref()).await["account_id"], o.ada);
+    // Replayed: the same Response again (its flow is used up, its assertion seen).
+    let (_, location, _) = post_acs(&app, c, &good, Some(&flow)).await;
+    assert!(location.starts_with("/sign-in?sso_error="), "{location}");
+    let last = sign_ins(&app, &o.cookie).await.into_iter().next().unwrap();
+    assert_eq!(last["reason"], "unknown_request", "{last}");
+    // IdP-initiated allowed: a second post of the same assertion is a replay.
+    let res = app.call("form/sso_connection_flags", &[("id", c), ("enabled", "on"), ("allow_idp_initiated", "on")], Some(&o.cookie)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let unsolicited = idp.xml(&idp.answer(c, None, "ada@acme.test"));
+    let (_, location, _) = post_acs(&app, c, &unsolicited, None).await;
+    assert_eq!(location, "/me");
+    let (_, location, _) = post_acs(&app, c, &unsolicited, None).await;
+    assert!(location.starts_with("/sign-in?sso_error="));
+    assert_eq!(sign_ins(&app, &o.cookie).await[0]["reason"], "replayed");
+    // Unknown subject and a disabled connection are refused too.
+    let (_, location, _) = post_acs(&app, c, &idp.xml(&idp.answer(c, None, "nobody@acme.test")), None).await;
+    assert!(location.starts_with("/sign-in?sso_error="));
+    assert_eq!(sign_ins(&app, &o.cookie).await[0]["reason"], "unknown_user");
+    app.call("form/sso_connection_flags", &[("id", c), ("allow_idp_initiated", "on")], Some(&o.cookie)).await;
+    let (_, location, _) = post_acs(&app, c, &idp.xml(&idp.answer(c, None, "ada@acme.test")), None).await;
+    assert!(location.starts_with("/sign-in?sso_error="));
+    assert_eq!(sign_ins(&app, &o.cookie).await[0]["reason"], "connection_disabled");
+    // Nothing but the log and Ada's one link was written: no user was created.
+    let mut users = app.raw_strings("SELECT user_name FROM scim_users").await;
+    users.sort();
+    assert_eq!(users, vec!["ada@acme.test".to_string(), "mallory@acme.test".to_string()]);
+}
+
+async fn connections_are_per_organization_and_admin_only(db: Db) {
+    let app = TestApp::new(db).await;
+    let idp = Idp::new("https://idp.test/shared");
+    let a = org(&app, &idp).await;
+    // The same IdP cannot be claimed by another organization.
+    let email = format!("admin-{}@globex.test", uuid::Uuid::new_v4().simple());
+    let other = app.sign_up("Globex", &email, PASSWORD).await;
+    let res = app.call("form/sso_saml_create", &[("name", "Okta"), ("metadata_xml", &idp.metadata())], Some(&other)).await;
+    assert!(invalid_message(res).await.contains("already exists"));
+    // Another organization's admin cannot see, switch or delete it.
+    assert_eq!(app.ok_json("sso_setup", json!({}), &other).await["connections"], json!([]));
+    for endpoint in ["form/sso_connection_delete", "form/sso_connection_flags"] {
+        let res = app.call(endpoint, &[("id", &a.connection)], Some(&other)).await;
+        assert!(!res.status().is_success(), "{endpoint}");
+    }
+    assert_eq!(app.ok_json("sso_setup", json!({}), &a.cookie).await["connections"][0]["enabled"], true);
+    // Without a session, nothing.
+    let res = app.call("form/sso_saml_create", &[("name", "X"), ("metadata_xml", &Idp::new("https://x").metadata())], None).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // A test sign-in is an admin's: others get 403.
+    let res = app.page(&format!("/sso/saml/{}/login?test=1", a.connection), Some(&other)).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = app.page(&format!("/sso/saml/{}/login?test=1", a.connection), Some(&a.cookie)).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // Bad metadata is refused with a reason.
+    let res = app.call("form/sso_saml_create", &[("name", "Bad"), ("metadata_xml", "<html>no</html>")], Some(&a.cookie)).await;
+    assert!(invalid_message(res).await.contains("metadata"));
+}
