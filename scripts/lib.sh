@@ -37,7 +37,20 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
+# System libraries the build links: SAML signatures are checked by libxmlsec1 (samael's `xmlsec`
+# feature, whose bindings bindgen makes with libclang), TLS for OIDC by OpenSSL.
+ensure_build_libs() {
+  local missing=() pkg
+  for pkg in libxmlsec1-dev libxml2-dev libssl-dev pkg-config libclang-dev; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    apt_install "${missing[@]}"
+  fi
+}
+
 ensure_rust_tools() {
+  ensure_build_libs
   if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     say "adding the wasm32-unknown-unknown target"
     rustup target add wasm32-unknown-unknown

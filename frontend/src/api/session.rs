@@ -53,7 +53,12 @@ pub async fn start_console(session: &Session, account_id: &AccountId) -> Result<
 }
 
 /// A new session id for a person signed in through SSO.
-pub async fn start_sso(session: &Session, tenant: &TenantId, user_id: &str, connection_id: &str) -> Result<(), UiError> {
+pub async fn start_sso(
+    session: &Session,
+    tenant: &TenantId,
+    user_id: &str,
+    connection_id: &str,
+) -> Result<(), UiError> {
     session.cycle_id().await.map_err(session_failed)?;
     session.remove_value(ACCOUNT_KEY).await.map_err(session_failed)?;
     session.insert(SSO_KEY, format!("{tenant}/{user_id}/{connection_id}")).await.map_err(session_failed)?;

@@ -11,8 +11,12 @@ use crate::error::UiError;
 #[server(prefix = "/api", endpoint = "sso_setup", input = Json)]
 pub async fn load_sso_setup() -> Result<SsoSetup, UiError> {
     let admin = super::ctx::require_reader().await?;
-    Ok(roster_shared::service::sso::connections::setup(&admin.services.store, &admin.services.public_url, &admin.tenant)
-        .await?)
+    Ok(roster_shared::service::sso::connections::setup(
+        &admin.services.store,
+        &admin.services.public_url,
+        &admin.tenant,
+    )
+    .await?)
 }
 
 /// Creates a SAML connection from pasted metadata, a metadata URL, or typed values (a form).

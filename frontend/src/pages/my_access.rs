@@ -93,10 +93,7 @@ fn Access(access: MyAccess) -> impl IntoView {
 #[component]
 pub fn SsoChooserPage() -> impl IntoView {
     let params = use_params_map();
-    let choices = Resource::new_blocking(
-        move || params.with(|p| p.get("tenant").unwrap_or_default()),
-        sso_choices,
-    );
+    let choices = Resource::new_blocking(move || params.with(|p| p.get("tenant").unwrap_or_default()), sso_choices);
     view! {
         <Title text="Sign in with SSO"/>
         <main class="auth">

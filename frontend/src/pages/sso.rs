@@ -34,7 +34,12 @@ pub fn SsoPage() -> impl IntoView {
     };
     let setup = Resource::new(
         move || {
-            (forms.saml.version().get(), forms.oidc.version().get(), forms.flags.version().get(), forms.delete.version().get())
+            (
+                forms.saml.version().get(),
+                forms.oidc.version().get(),
+                forms.flags.version().get(),
+                forms.delete.version().get(),
+            )
         },
         |_| load_sso_setup(),
     );
@@ -102,7 +107,12 @@ fn Setup(setup: SsoSetup, forms: Forms, tested: Option<String>) -> impl IntoView
 fn Connection(c: ConnectionView, forms: Forms) -> impl IntoView {
     let (flags, delete) = (forms.flags, forms.delete);
     let error = move || {
-        flags.value().get().and_then(Result::err).or_else(|| delete.value().get().and_then(Result::err)).map(|e| e.to_string())
+        flags
+            .value()
+            .get()
+            .and_then(Result::err)
+            .or_else(|| delete.value().get().and_then(Result::err))
+            .map(|e| e.to_string())
     };
     let saml = c.protocol == SsoProtocol::Saml;
     let test_url = format!("{}?test=1", c.sp.sign_in_url);

@@ -15,8 +15,9 @@ impl SsoArgs {
     /// use, mode 600).
     pub fn settings(&self) -> anyhow::Result<SsoSettings> {
         let key = match &self.secret_key {
-            Some(text) => SealKey::from_base64(text)
-                .ok_or_else(|| anyhow::anyhow!("ROSTER_SECRET_KEY must be 32 bytes in base64 (openssl rand -base64 32)"))?,
+            Some(text) => SealKey::from_base64(text).ok_or_else(|| {
+                anyhow::anyhow!("ROSTER_SECRET_KEY must be 32 bytes in base64 (openssl rand -base64 32)")
+            })?,
             None => key_from_file(std::path::Path::new(&self.secret_key_file))?,
         };
         Ok(SsoSettings {
@@ -65,7 +66,13 @@ fn print(common: &SsoCommon, c: &roster_shared::store::ConnectionRecord) {
         });
         println!("{value}");
     } else {
-        println!("{}  {}  {}  {}", view.id, view.protocol.label(), view.name, if view.enabled { "enabled" } else { "disabled" });
+        println!(
+            "{}  {}  {}  {}",
+            view.id,
+            view.protocol.label(),
+            view.name,
+            if view.enabled { "enabled" } else { "disabled" }
+        );
         for (label, value) in [
             ("IdP", &view.idp_id),
             ("SP entity ID", &view.sp.entity_id),

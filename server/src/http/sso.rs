@@ -143,11 +143,15 @@ pub async fn login(
     let test_by = if p.test.is_some() {
         match session::viewer_of(&services, &session).await {
             Ok(Some(v))
-                if v.role == ConsoleRole::OrgAdmin && v.tenant.as_ref().is_some_and(|t| t.id == c.tenant_id.as_str()) =>
+                if v.role == ConsoleRole::OrgAdmin
+                    && v.tenant.as_ref().is_some_and(|t| t.id == c.tenant_id.as_str()) =>
             {
                 Some(v.email)
             }
-            Ok(_) => return (StatusCode::FORBIDDEN, "Only an admin of this organization can test its connection.").into_response(),
+            Ok(_) => {
+                return (StatusCode::FORBIDDEN, "Only an admin of this organization can test its connection.")
+                    .into_response()
+            }
             Err(e) => return internal(e),
         }
     } else {
@@ -159,7 +163,9 @@ pub async fn login(
     let cookie = flow_cookie_of(&headers);
     let started = match protocol {
         SsoProtocol::Saml => saml::begin(&services.store, &services.public_url, &c, cookie, test_by).await,
-        SsoProtocol::Oidc => oidc::begin(&services.store, &services.sso, &services.public_url, &c, cookie, test_by).await,
+        SsoProtocol::Oidc => {
+            oidc::begin(&services.store, &services.sso, &services.public_url, &c, cookie, test_by).await
+        }
     };
     match started {
         Ok(s) => (
@@ -177,12 +183,7 @@ pub async fn login(
 }
 
 /// Where a sign-in's browser goes next.
-async fn after(
-    services: &Services,
-    session: &Session,
-    c: &ConnectionRecord,
-    outcome: sign_in::Outcome,
-) -> Response {
+async fn after(services: &Services, session: &Session, c: &ConnectionRecord, outcome: sign_in::Outcome) -> Response {
     match outcome {
         sign_in::Outcome::SignedIn { user_id, .. } => {
             if let Err(e) = session::start_sso(session, &c.tenant_id, &user_id, &c.id).await {
@@ -226,10 +227,11 @@ pub async fn acs(
     };
     let ip = client_ip(&services, headers, peer);
     let cookie = flow_cookie_of(headers);
-    let consumed = match saml::consume(&services.store, &services.public_url, &c, &form.saml_response, cookie.as_deref()).await {
-        Ok(r) => r,
-        Err(e) => return internal(e),
-    };
+    let consumed =
+        match saml::consume(&services.store, &services.public_url, &c, &form.saml_response, cookie.as_deref()).await {
+            Ok(r) => r,
+            Err(e) => return internal(e),
+        };
     let (result, test_by) = match consumed {
         Ok((identity, flow)) => (Ok(identity), flow.and_then(|f| f.test_by)),
         Err(refusal) => (Err(refusal), None),
@@ -301,11 +303,15 @@ pub fn routes(services: Services) -> axum::Router<leptos::config::LeptosOptions>
         .route("/sso/saml/{id}/metadata", get(move |path, query| metadata(s1.clone(), path, query)))
         .route(
             "/sso/saml/{id}/login",
-            get(move |session, headers, path, query| login(s2.clone(), SsoProtocol::Saml, session, headers, path, query)),
+            get(move |session, headers, path, query| {
+                login(s2.clone(), SsoProtocol::Saml, session, headers, path, query)
+            }),
         )
         .route(
             "/sso/oidc/{id}/login",
-            get(move |session, headers, path, query| login(s3.clone(), SsoProtocol::Oidc, session, headers, path, query)),
+            get(move |session, headers, path, query| {
+                login(s3.clone(), SsoProtocol::Oidc, session, headers, path, query)
+            }),
         )
         .route(
             "/sso/saml/{id}/acs",

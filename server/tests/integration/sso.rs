@@ -27,6 +27,7 @@ both_backends!(
     saml_sign_in_lands_by_role_and_roles_take_effect,
     forged_and_stale_saml_responses_are_refused_with_their_reason,
     connections_are_per_organization_and_admin_only,
+    oidc_sign_in_through_a_real_provider_with_pkce_state_and_nonce,
 );
 
 /// A SAML identity provider for tests: an RSA-2048 key and its self-signed certificate.
@@ -54,7 +55,11 @@ impl Idp {
     fn new(entity_id: &str) -> Idp {
         let idp = IdentityProvider::generate_new(KeyType::Rsa(Rsa::Rsa2048)).expect("key");
         let cert = idp
-            .create_certificate(&CertificateParams { common_name: "test-idp", issuer_name: "test-idp", days_until_expiration: 30 })
+            .create_certificate(&CertificateParams {
+                common_name: "test-idp",
+                issuer_name: "test-idp",
+                days_until_expiration: 30,
+            })
             .expect("certificate");
         Idp { entity_id: entity_id.to_string(), key: idp.export_private_key_der().expect("key der"), cert }
     }
@@ -163,7 +168,9 @@ async fn org(app: &TestApp, idp: &Idp) -> Org {
     let cookie = app.sign_up("Acme", &email, PASSWORD).await;
     let tenant = app.viewer(Some(&cookie)).await["tenant"]["id"].as_str().unwrap().to_string();
     app.ok_json("scim_enable", json!({"enabled": true}), &cookie).await;
-    let made = app.ok_json("scim_credential_create", json!({"kind": "bearer", "name": "Okta", "expires_in_days": 30}), &cookie).await;
+    let made = app
+        .ok_json("scim_credential_create", json!({"kind": "bearer", "name": "Okta", "expires_in_days": 30}), &cookie)
+        .await;
     let token = made["secret"].as_str().unwrap().to_string();
     let (status, _, body) = app
         .scim(
@@ -181,7 +188,8 @@ async fn org(app: &TestApp, idp: &Idp) -> Org {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let ada = body["id"].as_str().unwrap().to_string();
-    let res = app.call("form/sso_saml_create", &[("name", "Okta"), ("metadata_xml", &idp.metadata())], Some(&cookie)).await;
+    let res =
+        app.call("form/sso_saml_create", &[("name", "Okta"), ("metadata_xml", &idp.metadata())], Some(&cookie)).await;
     let status = res.status();
     let text = body_text(res).await;
     assert_eq!(status, StatusCode::OK, "{text}");
@@ -232,7 +240,12 @@ async fn start(app: &TestApp, connection: &str) -> (String, String) {
 }
 
 /// Posts a Response to the ACS as the browser does; returns (status, Location, session cookie).
-async fn post_acs(app: &TestApp, connection: &str, xml: &str, flow: Option<&str>) -> (StatusCode, String, Option<String>) {
+async fn post_acs(
+    app: &TestApp,
+    connection: &str,
+    xml: &str,
+    flow: Option<&str>,
+) -> (StatusCode, String, Option<String>) {
     let body = encode(&[("SAMLResponse", &STANDARD.encode(xml)), ("RelayState", "")]);
     let mut b = Request::post(format!("/sso/saml/{connection}/acs"))
         .header(header::HOST, "roster.test")
@@ -282,7 +295,11 @@ async fn saml_sign_in_lands_by_role_and_roles_take_effect(db: Db) {
 
     // Member: My access says so.
     let members = app
-        .ok_json("user_group_create", json!({"input": {"name": "Staff", "description": "", "role": "member"}}), &o.cookie)
+        .ok_json(
+            "user_group_create",
+            json!({"input": {"name": "Staff", "description": "", "role": "member"}}),
+            &o.cookie,
+        )
         .await;
     app.ok_json("user_group_assign", json!({"group_id": members["id"], "user_ids": [o.ada]}), &o.cookie).await;
     assert_eq!(app.viewer(Some(&session)).await["role"], "member");
@@ -296,7 +313,11 @@ async fn saml_sign_in_lands_by_role_and_roles_take_effect(db: Db) {
     app.ok_json("user_group_assign", json!({"group_id": admins["id"], "user_ids": [o.ada]}), &o.cookie).await;
     assert_eq!(app.viewer(Some(&session)).await["role"], "org_admin");
     let made = app
-        .ok_json("user_group_create", json!({"input": {"name": "Made by Ada", "description": "", "role": "viewer"}}), &session)
+        .ok_json(
+            "user_group_create",
+            json!({"input": {"name": "Made by Ada", "description": "", "role": "viewer"}}),
+            &session,
+        )
         .await;
     let viewers_id = made["id"].as_str().unwrap().to_string();
 
@@ -353,20 +374,43 @@ async fn forged_and_stale_saml_responses_are_refused_with_their_reason(db: Db) {
     let (r, flow) = start(&app, c).await;
     let unsigned = Answer { sign_assertion: false, ..idp.answer(c, Some(&r), "ada@acme.test") };
     cases.push(("unsigned assertion", "bad_signature", idp.xml(&unsigned), true));
-    cases.push(("wrong certificate", "bad_signature", mallory_idp.xml(&mallory_idp.answer(c, Some(&r), "ada@acme.test")), true));
+    cases.push((
+        "wrong certificate",
+        "bad_signature",
+        mallory_idp.xml(&mallory_idp.answer(c, Some(&r), "ada@acme.test")),
+        true,
+    ));
     let sha1 = Answer { sha1: true, ..idp.answer(c, Some(&r), "ada@acme.test") };
     cases.push(("SHA-1 digest", "bad_signature", idp.xml(&sha1), true));
-    let expired = Answer { not_on_or_after: Utc::now() - Duration::minutes(10), ..idp.answer(c, Some(&r), "ada@acme.test") };
+    let expired =
+        Answer { not_on_or_after: Utc::now() - Duration::minutes(10), ..idp.answer(c, Some(&r), "ada@acme.test") };
     cases.push(("expired", "expired", idp.xml(&expired), true));
-    let audience = Answer { audience: Some("https://other.example/sp".into()), ..idp.answer(c, Some(&r), "ada@acme.test") };
+    let audience =
+        Answer { audience: Some("https://other.example/sp".into()), ..idp.answer(c, Some(&r), "ada@acme.test") };
     cases.push(("wrong audience", "wrong_audience", idp.xml(&audience), true));
     let no_audience = Answer { audience: None, ..idp.answer(c, Some(&r), "ada@acme.test") };
     cases.push(("no audience", "wrong_audience", idp.xml(&no_audience), true));
-    let recipient = Answer { recipient: format!("{PUBLIC_URL}/sso/saml/other/acs"), ..idp.answer(c, Some(&r), "ada@acme.test") };
+    let recipient =
+        Answer { recipient: format!("{PUBLIC_URL}/sso/saml/other/acs"), ..idp.answer(c, Some(&r), "ada@acme.test") };
     cases.push(("wrong recipient", "wrong_", idp.xml(&recipient), true));
-    cases.push(("unknown InResponseTo", "unknown_request", idp.xml(&idp.answer(c, Some("_not-a-request"), "ada@acme.test")), true));
-    cases.push(("another browser's flow", "unknown_request", idp.xml(&idp.answer(c, Some(&r), "ada@acme.test")), false));
-    cases.push(("IdP-initiated, not allowed", "idp_initiated_not_allowed", idp.xml(&idp.answer(c, None, "ada@acme.test")), true));
+    cases.push((
+        "unknown InResponseTo",
+        "unknown_request",
+        idp.xml(&idp.answer(c, Some("_not-a-request"), "ada@acme.test")),
+        true,
+    ));
+    cases.push((
+        "another browser's flow",
+        "unknown_request",
+        idp.xml(&idp.answer(c, Some(&r), "ada@acme.test")),
+        false,
+    ));
+    cases.push((
+        "IdP-initiated, not allowed",
+        "idp_initiated_not_allowed",
+        idp.xml(&idp.answer(c, None, "ada@acme.test")),
+        true,
+    ));
     cases.push(("not base64", "malformed", "%%%".into(), true));
 
     for (name, reason, xml, with_flow) in &cases {
@@ -384,7 +428,8 @@ async fn forged_and_stale_saml_responses_are_refused_with_their_reason(db: Db) {
                             .unwrap(),
                     )
                     .await;
-                let l = res.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+                let l =
+                    res.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
                 (res.status(), l, session_cookie(&res))
             }
         };
@@ -413,7 +458,8 @@ async fn forged_and_stale_saml_responses_are_refused_with_their_reason(db: Db) {
             evil_answer.assertion_id = genuine.assertion_id.clone();
         }
         let evil = idp.xml(&evil_answer);
-        let evil_assertion = &evil[evil.find("<saml2:Assertion").unwrap()..evil.find("</saml2:Assertion>").unwrap() + 18];
+        let evil_assertion =
+            &evil[evil.find("<saml2:Assertion").unwrap()..evil.find("</saml2:Assertion>").unwrap() + 18];
         let at = signed.find("<saml2:Assertion").unwrap();
         let wrapped = format!("{}{}{}", &signed[..at], evil_assertion, &signed[at..]);
         let (_, location, session) = post_acs(&app, c, &wrapped, Some(&flow2)).await;
@@ -436,7 +482,13 @@ async fn forged_and_stale_saml_responses_are_refused_with_their_reason(db: Db) {
     let last = sign_ins(&app, &o.cookie).await.into_iter().next().unwrap();
     assert_eq!(last["reason"], "unknown_request", "{last}");
     // IdP-initiated allowed: a second post of the same assertion is a replay.
-    let res = app.call("form/sso_connection_flags", &[("id", c), ("enabled", "on"), ("allow_idp_initiated", "on")], Some(&o.cookie)).await;
+    let res = app
+        .call(
+            "form/sso_connection_flags",
+            &[("id", c), ("enabled", "on"), ("allow_idp_initiated", "on")],
+            Some(&o.cookie),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let unsolicited = idp.xml(&idp.answer(c, None, "ada@acme.test"));
     let (_, location, _) = post_acs(&app, c, &unsolicited, None).await;
@@ -465,7 +517,8 @@ async fn connections_are_per_organization_and_admin_only(db: Db) {
     // The same IdP cannot be claimed by another organization.
     let email = format!("admin-{}@globex.test", uuid::Uuid::new_v4().simple());
     let other = app.sign_up("Globex", &email, PASSWORD).await;
-    let res = app.call("form/sso_saml_create", &[("name", "Okta"), ("metadata_xml", &idp.metadata())], Some(&other)).await;
+    let res =
+        app.call("form/sso_saml_create", &[("name", "Okta"), ("metadata_xml", &idp.metadata())], Some(&other)).await;
     assert!(invalid_message(res).await.contains("already exists"));
     // Another organization's admin cannot see, switch or delete it.
     assert_eq!(app.ok_json("sso_setup", json!({}), &other).await["connections"], json!([]));
@@ -475,7 +528,9 @@ async fn connections_are_per_organization_and_admin_only(db: Db) {
     }
     assert_eq!(app.ok_json("sso_setup", json!({}), &a.cookie).await["connections"][0]["enabled"], true);
     // Without a session, nothing.
-    let res = app.call("form/sso_saml_create", &[("name", "X"), ("metadata_xml", &Idp::new("https://x").metadata())], None).await;
+    let res = app
+        .call("form/sso_saml_create", &[("name", "X"), ("metadata_xml", &Idp::new("https://x").metadata())], None)
+        .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     // A test sign-in is an admin's: others get 403.
     let res = app.page(&format!("/sso/saml/{}/login?test=1", a.connection), Some(&other)).await;
@@ -483,6 +538,214 @@ async fn connections_are_per_organization_and_admin_only(db: Db) {
     let res = app.page(&format!("/sso/saml/{}/login?test=1", a.connection), Some(&a.cookie)).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     // Bad metadata is refused with a reason.
-    let res = app.call("form/sso_saml_create", &[("name", "Bad"), ("metadata_xml", "<html>no</html>")], Some(&a.cookie)).await;
+    let res = app
+        .call("form/sso_saml_create", &[("name", "Bad"), ("metadata_xml", "<html>no</html>")], Some(&a.cookie))
+        .await;
     assert!(invalid_message(res).await.contains("metadata"));
+}
+
+/// The test OIDC provider (`end2end/idp/oidc.mjs`, npm oidc-provider), stopped when dropped.
+struct OidcIdp {
+    child: std::process::Child,
+    issuer: String,
+    // Kept open: the provider writes notices to stdout, and a closed pipe would stop it.
+    _stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Drop for OidcIdp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn oidc_idp() -> OidcIdp {
+    use std::io::BufRead;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut child = std::process::Command::new("node")
+        .arg(root.join("end2end/idp/oidc.mjs"))
+        .current_dir(root.join("end2end"))
+        .env("OIDC_PORT", "0")
+        .env("OIDC_REDIRECT_PREFIX", format!("{PUBLIC_URL}/sso/oidc/"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("node end2end/idp/oidc.mjs (npm ci in end2end)");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("the provider's port");
+    let port = line.trim().strip_prefix("listening ").expect("listening <port>").to_string();
+    OidcIdp { child, issuer: format!("http://127.0.0.1:{port}"), _stdout: stdout }
+}
+
+/// A browser at the IdP: follows its redirects, keeps its cookies, fills its login form; returns
+/// the URL it sends the browser back to (Roster's redirect URI with code and state).
+async fn idp_login(start: &str, user: &str) -> String {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    // (name, value, path), as a browser keeps them.
+    let mut cookies: Vec<(String, String, String)> = Vec::new();
+    let mut url = start.to_string();
+    let mut post: Option<String> = None;
+    for _ in 0..10 {
+        if url.starts_with(PUBLIC_URL) {
+            return url;
+        }
+        let path = url::Url::parse(&url).unwrap().path().to_string();
+        let cookie = cookies
+            .iter()
+            .filter(|(_, _, p)| path.starts_with(p.as_str()))
+            .map(|(k, v, _)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let req = match post.take() {
+            Some(body) => client.post(&url).header("content-type", "application/x-www-form-urlencoded").body(body),
+            None => client.get(&url),
+        };
+        let res = req.header("cookie", cookie).send().await.expect("IdP request");
+        for v in res.headers().get_all("set-cookie") {
+            let text = v.to_str().unwrap();
+            let mut parts = text.split(';');
+            let pair = parts.next().unwrap().trim().to_string();
+            let cookie_path = parts.filter_map(|a| a.trim().strip_prefix("path=")).next().unwrap_or("/").to_string();
+            if let Some((k, val)) = pair.split_once('=') {
+                cookies.retain(|(name, _, p)| !(name == k && *p == cookie_path));
+                if !val.is_empty() {
+                    cookies.push((k.to_string(), val.to_string(), cookie_path));
+                }
+            }
+        }
+        let base = url::Url::parse(&url).unwrap();
+        if res.status().is_redirection() {
+            let location = res.headers()["location"].to_str().unwrap().to_string();
+            url = base.join(&location).unwrap().to_string();
+        } else {
+            let status = res.status();
+            let html = res.text().await.unwrap();
+            assert_eq!(status, 200, "{html}");
+            assert!(html.contains("<form"), "{html}");
+            post = Some(encode(&[("username", user)]));
+        }
+    }
+    panic!("the IdP did not send the browser back");
+}
+
+async fn oidc_begin(app: &TestApp, c: &str) -> (String, String) {
+    let res = app.page(&format!("/sso/oidc/{c}/login"), None).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let location = res.headers()[header::LOCATION].to_str().unwrap().to_string();
+    let flow = res
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("roster_sso_flow="))
+        .map(|v| v.split(';').next().unwrap().to_string())
+        .expect("flow cookie");
+    (location, flow)
+}
+
+async fn oidc_callback(app: &TestApp, back: String, flow: Option<String>) -> (String, Option<String>) {
+    let path = back.strip_prefix(PUBLIC_URL).expect("back at Roster").to_string();
+    let mut b = Request::get(path).header(header::HOST, "roster.test");
+    if let Some(f) = flow {
+        b = b.header(header::COOKIE, f);
+    }
+    let res = app.send(b.body(Body::empty()).unwrap()).await;
+    let location = res.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    (location, session_cookie(&res))
+}
+
+async fn oidc_sign_in_through_a_real_provider_with_pkce_state_and_nonce(db: Db) {
+    let app = TestApp::new(db).await;
+    let idp = oidc_idp();
+    let saml_idp = Idp::new(&format!("https://idp.test/oidc-{}", uuid::Uuid::new_v4().simple()));
+    let o = org(&app, &saml_idp).await;
+    let res = app
+        .call(
+            "form/sso_oidc_create",
+            &[
+                ("name", "Test OIDC"),
+                ("issuer", &idp.issuer),
+                ("client_id", "roster"),
+                ("client_secret", "roster-secret"),
+                ("scopes", "openid email profile"),
+            ],
+            Some(&o.cookie),
+        )
+        .await;
+    let status = res.status();
+    let text = body_text(res).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let c: String = serde_json::from_str(&text).unwrap();
+    // The secret is sealed at rest.
+    let config = app.raw_strings(&format!("SELECT config FROM sso_connections WHERE id = '{c}'")).await;
+    assert!(!config[0].contains("roster-secret") && config[0].contains("v1:"), "{config:?}");
+    let setup = app.ok_json("sso_setup", json!({}), &o.cookie).await;
+    let view = setup["connections"].as_array().unwrap().iter().find(|v| v["id"] == c.as_str()).unwrap().clone();
+    assert_eq!(view["sp"]["redirect_uri"], format!("{PUBLIC_URL}/sso/oidc/{c}/callback"));
+    assert!(!view.to_string().contains("roster-secret"));
+
+    // The authorization request carries PKCE (S256), state and nonce.
+    let (auth, _other_browser) = oidc_begin(&app, &c).await;
+    let auth_url = url::Url::parse(&auth).unwrap();
+    let params: std::collections::HashMap<String, String> = auth_url.query_pairs().into_owned().collect();
+    assert!(auth.starts_with(&idp.issuer));
+    assert_eq!(params.get("code_challenge_method").map(String::as_str), Some("S256"));
+    assert!(params.contains_key("state") && params.contains_key("nonce"), "{auth}");
+    let back = idp_login(&auth, "ada@acme.test").await;
+    // Another browser (no flow cookie) cannot use the code.
+    let (location, _) = oidc_callback(&app, back.clone(), None).await;
+    assert!(location.starts_with("/sign-in?sso_error="), "{location}");
+    assert_eq!(sign_ins(&app, &o.cookie).await[0]["reason"], "bad_state");
+
+    // A fresh sign-in: Ada is signed in, with claims from userinfo in the log.
+    let (auth, flow) = oidc_begin(&app, &c).await;
+    let back = idp_login(&auth, "ada@acme.test").await;
+    let (location, session) = oidc_callback(&app, back.clone(), Some(flow.clone())).await;
+    assert_eq!(location, "/me");
+    let viewer = app.viewer(session.as_deref()).await;
+    assert_eq!(viewer["account_id"], o.ada);
+    let last = sign_ins(&app, &o.cookie).await[0].clone();
+    assert_eq!(last["outcome"], "signed_in", "{last}");
+    let detail = last["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("userinfo") && detail.contains("ada@acme.test"), "{detail}");
+    assert!(!detail.contains("roster-secret"));
+    // The same callback again: its state is used up.
+    let (location, _) = oidc_callback(&app, back, Some(flow.clone())).await;
+    assert!(location.starts_with("/sign-in?sso_error="));
+    assert_eq!(sign_ins(&app, &o.cookie).await[0]["reason"], "bad_state");
+
+    // A nonce that is not the one sent (the flow's stored nonce changed) is refused.
+    let (auth, flow) = oidc_begin(&app, &c).await;
+    let back = idp_login(&auth, "ada@acme.test").await;
+    app.raw_execute("UPDATE sso_flows SET nonce = 'not-the-nonce-sent'").await;
+    let (location, _) = oidc_callback(&app, back, Some(flow)).await;
+    assert!(location.starts_with("/sign-in?sso_error="), "{location}");
+    assert_eq!(sign_ins(&app, &o.cookie).await[0]["reason"], "bad_nonce");
+
+    // A tampered state is refused.
+    let (auth, flow) = oidc_begin(&app, &c).await;
+    let back = idp_login(&auth, "ada@acme.test").await;
+    let mut tampered = url::Url::parse(&back).unwrap();
+    let pairs: Vec<(String, String)> = tampered
+        .query_pairs()
+        .into_owned()
+        .map(|(k, v)| if k == "state" { (k, format!("{v}x")) } else { (k, v) })
+        .collect();
+    tampered.query_pairs_mut().clear().extend_pairs(pairs);
+    let (location, _) = oidc_callback(&app, tampered.to_string(), Some(flow)).await;
+    assert!(location.starts_with("/sign-in?sso_error="));
+    assert_eq!(sign_ins(&app, &o.cookie).await[0]["reason"], "bad_state");
+
+    // An unknown person at the IdP is refused: nobody is created.
+    let (auth, flow) = oidc_begin(&app, &c).await;
+    let back = idp_login(&auth, "eve@acme.test").await;
+    let (location, _) = oidc_callback(&app, back, Some(flow)).await;
+    assert!(location.starts_with("/sign-in?sso_error="));
+    assert_eq!(sign_ins(&app, &o.cookie).await[0]["reason"], "unknown_user");
+    assert_eq!(app.raw_strings("SELECT user_name FROM scim_users").await, vec!["ada@acme.test".to_string()]);
 }

@@ -242,8 +242,11 @@ impl Store {
     /// Deletes expired flows and assertion ids past their validity; returns how many.
     pub async fn purge_expired_sso(&self, now_ms: i64) -> DomainResult<u64> {
         let n = with_pool!(self, |p| {
-            let flows =
-                sqlx::query("DELETE FROM sso_flows WHERE expires_at < $1").bind(now_ms).execute(p).await?.rows_affected();
+            let flows = sqlx::query("DELETE FROM sso_flows WHERE expires_at < $1")
+                .bind(now_ms)
+                .execute(p)
+                .await?
+                .rows_affected();
             let seen = sqlx::query("DELETE FROM sso_seen_assertions WHERE expires_at < $1")
                 .bind(now_ms)
                 .execute(p)

@@ -167,7 +167,9 @@ impl TestApp {
             }
         };
         store.migrate().await.expect("migrate");
-        let services = Services::new(store.clone(), public_url.to_string(), false);
+        let mut services = Services::new(store.clone(), public_url.to_string(), false);
+        // The tests' identity providers serve plain http on loopback.
+        services.sso.fetch.allow_http_loopback = true;
         let router = router(
             services.clone(),
             WebOptions {

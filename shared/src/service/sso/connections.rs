@@ -146,7 +146,10 @@ pub async fn set_flags(
     let before = connection(store, tenant, id).await?;
     let now = now_ms();
     let mut tx = store.tenant(tenant).begin().await?;
-    if !tx.set_sso_connection_flags(id, enabled, allow_idp_initiated && before.protocol == SsoProtocol::Saml, now).await? {
+    if !tx
+        .set_sso_connection_flags(id, enabled, allow_idp_initiated && before.protocol == SsoProtocol::Saml, now)
+        .await?
+    {
         return Err(DomainError::NotFound);
     }
     let mut changes = Vec::new();
@@ -154,7 +157,11 @@ pub async fn set_flags(
         changes.push(if enabled { "enabled" } else { "disabled" });
     }
     if before.allow_idp_initiated != allow_idp_initiated && before.protocol == SsoProtocol::Saml {
-        changes.push(if allow_idp_initiated { "IdP-initiated sign-in allowed" } else { "IdP-initiated sign-in refused" });
+        changes.push(if allow_idp_initiated {
+            "IdP-initiated sign-in allowed"
+        } else {
+            "IdP-initiated sign-in refused"
+        });
     }
     if !changes.is_empty() {
         let summary = format!("connection \"{}\": {}", before.name, changes.join(", "));

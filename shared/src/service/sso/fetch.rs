@@ -44,7 +44,10 @@ fn is_private(ip: IpAddr) -> bool {
             v4.is_private() || v4.is_loopback() || v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast()
         }
         IpAddr::V6(v6) => {
-            v6.is_loopback() || v6.is_unspecified() || (v6.segments()[0] & 0xfe00) == 0xfc00 || (v6.segments()[0] & 0xffc0) == 0xfe80
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
         }
     }
 }
@@ -57,10 +60,8 @@ impl FetchPolicy {
             return Err(FetchError(format!("The {what} has no host.")));
         };
         let loopback = is_loopback(&host);
-        if loopback && self.allow_http_loopback {
-            if matches!(parsed.scheme(), "http" | "https") {
-                return Ok(parsed);
-            }
+        if loopback && self.allow_http_loopback && matches!(parsed.scheme(), "http" | "https") {
+            return Ok(parsed);
         }
         if parsed.scheme() != "https" {
             return Err(FetchError(format!("The {what} must start with https://.")));
@@ -86,7 +87,11 @@ impl FetchPolicy {
     }
 
     /// Sends `request` (already checked) and reads at most `max_bytes` of the answer.
-    pub async fn send(&self, request: http::Request<Vec<u8>>, what: &str) -> Result<http::Response<Vec<u8>>, FetchError> {
+    pub async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+        what: &str,
+    ) -> Result<http::Response<Vec<u8>>, FetchError> {
         let url = self.check(&request.uri().to_string(), what)?;
         let client = self.client()?;
         let (parts, body) = request.into_parts();
@@ -102,10 +107,7 @@ impl FetchPolicy {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
                     if body.len() + chunk.len() > self.max_bytes {
-                        return Err(FetchError(format!(
-                            "The {what} is larger than {} KB.",
-                            self.max_bytes / 1024
-                        )));
+                        return Err(FetchError(format!("The {what} is larger than {} KB.", self.max_bytes / 1024)));
                     }
                     body.extend_from_slice(&chunk);
                 }

@@ -7,8 +7,7 @@
 use std::collections::BTreeMap;
 
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreIdTokenClaims, CoreProviderMetadata,
-    CoreUserInfoClaims,
+    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreIdTokenClaims, CoreProviderMetadata, CoreUserInfoClaims,
 };
 use openidconnect::{
     AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
@@ -45,7 +44,13 @@ pub fn checked_scopes(scopes: &str) -> DomainResult<String> {
     Ok(out.join(" "))
 }
 
-fn http(policy: &FetchPolicy) -> impl Fn(openidconnect::HttpRequest) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<openidconnect::HttpResponse, FetchError>> + Send>> + '_ {
+fn http(
+    policy: &FetchPolicy,
+) -> impl Fn(
+    openidconnect::HttpRequest,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<openidconnect::HttpResponse, FetchError>> + Send>,
+> + '_ {
     move |request| {
         let policy = policy.clone();
         Box::pin(async move { policy.send(request, "identity provider").await })
@@ -55,7 +60,8 @@ fn http(policy: &FetchPolicy) -> impl Fn(openidconnect::HttpRequest) -> std::pin
 /// Fetches and checks the issuer's discovery document (and its keys).
 pub async fn discover(policy: &FetchPolicy, issuer: &str) -> DomainResult<CoreProviderMetadata> {
     policy.check(issuer, "issuer").map_err(|e| DomainError::Invalid(e.0))?;
-    let url = IssuerUrl::new(issuer.to_string()).map_err(|_| DomainError::Invalid("The issuer is not a valid URL.".into()))?;
+    let url = IssuerUrl::new(issuer.to_string())
+        .map_err(|_| DomainError::Invalid("The issuer is not a valid URL.".into()))?;
     CoreProviderMetadata::discover_async(url, &http(policy)).await.map_err(|e| {
         let mut text = e.to_string();
         let mut source = std::error::Error::source(&e);
@@ -86,8 +92,12 @@ async fn client(settings: &SsoSettings, public_url: &str, c: &ConnectionRecord) 
     let secret = settings.key.open(&cfg.client_secret, &c.id)?;
     let redirect = RedirectUrl::new(sp_values(public_url, SsoProtocol::Oidc, &c.id).redirect_uri)
         .map_err(|e| DomainError::Internal(format!("redirect URI: {e}")))?;
-    let client = CoreClient::from_provider_metadata(metadata, ClientId::new(cfg.client_id.clone()), Some(ClientSecret::new(secret)))
-        .set_redirect_uri(redirect);
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(cfg.client_id.clone()),
+        Some(ClientSecret::new(secret)),
+    )
+    .set_redirect_uri(redirect);
     Ok((client, cfg))
 }
 
@@ -222,14 +232,15 @@ async fn exchange(
         Ok(t) => t,
         Err(e) => {
             let detail = match &e {
-                openidconnect::RequestTokenError::ServerResponse(r) => format!(
-                    "{}{}",
-                    r.error(),
-                    r.error_description().map(|d| format!(": {d}")).unwrap_or_default()
-                ),
+                openidconnect::RequestTokenError::ServerResponse(r) => {
+                    format!("{}{}", r.error(), r.error_description().map(|d| format!(": {d}")).unwrap_or_default())
+                }
                 other => other.to_string(),
             };
-            return Ok(Err(refusal("token_exchange_failed", clip(&format!("The code exchange failed: {detail}"), 500))));
+            return Ok(Err(refusal(
+                "token_exchange_failed",
+                clip(&format!("The code exchange failed: {detail}"), 500),
+            )));
         }
     };
     let Some(id_token) = tokens.id_token() else {
@@ -241,9 +252,15 @@ async fn exchange(
         Ok(c) => c,
         Err(e) => {
             let (reason, message) = match &e {
-                ClaimsVerificationError::InvalidNonce(_) => ("bad_nonce", "The ID token's nonce is not the one sent.".to_string()),
-                ClaimsVerificationError::InvalidAudience(m) => ("wrong_audience", format!("The ID token is for another client: {m}")),
-                ClaimsVerificationError::InvalidIssuer(m) => ("wrong_issuer", format!("The ID token's issuer is wrong: {m}")),
+                ClaimsVerificationError::InvalidNonce(_) => {
+                    ("bad_nonce", "The ID token's nonce is not the one sent.".to_string())
+                }
+                ClaimsVerificationError::InvalidAudience(m) => {
+                    ("wrong_audience", format!("The ID token is for another client: {m}"))
+                }
+                ClaimsVerificationError::InvalidIssuer(m) => {
+                    ("wrong_issuer", format!("The ID token's issuer is wrong: {m}"))
+                }
                 ClaimsVerificationError::Expired(m) => ("expired", format!("The ID token expired: {m}")),
                 ClaimsVerificationError::SignatureVerification(m) => {
                     ("bad_signature", format!("The ID token's signature does not verify: {m}"))

@@ -100,12 +100,18 @@ impl IdpSettings {
 
     /// Settings typed by an admin; `certificates` is PEM (one or more) or base64 DER.
     pub fn typed(entity_id: &str, sso_url: &str, certificates: &str) -> DomainResult<IdpSettings> {
-        IdpSettings::checked(entity_id.trim().to_string(), sso_url.trim().to_string(), parse_certificates(certificates)?)
+        IdpSettings::checked(
+            entity_id.trim().to_string(),
+            sso_url.trim().to_string(),
+            parse_certificates(certificates)?,
+        )
     }
 
     fn checked(entity_id: String, sso_url: String, certificates: Vec<String>) -> DomainResult<IdpSettings> {
         if entity_id.is_empty() || entity_id.len() > 1024 {
-            return Err(DomainError::Invalid("The IdP's entity ID is missing (or longer than 1024 characters).".into()));
+            return Err(DomainError::Invalid(
+                "The IdP's entity ID is missing (or longer than 1024 characters).".into(),
+            ));
         }
         let url = url::Url::parse(&sso_url)
             .map_err(|_| DomainError::Invalid("The IdP's SSO URL is not a valid URL.".into()))?;
@@ -114,7 +120,8 @@ impl IdpSettings {
         }
         if certificates.is_empty() {
             return Err(DomainError::Invalid(
-                "No signing certificate: Roster only accepts signed assertions, so it needs the IdP's certificate.".into(),
+                "No signing certificate: Roster only accepts signed assertions, so it needs the IdP's certificate."
+                    .into(),
             ));
         }
         if certificates.len() > 5 {
@@ -421,7 +428,8 @@ pub async fn consume(
     let Ok(xml) = String::from_utf8(bytes) else {
         return Ok(Err(refusal("malformed", "SAMLResponse is not UTF-8 XML.", None)));
     };
-    let detail = Some(detail_of(&xml));
+    let full_detail = detail_of(&xml);
+    let detail = Some(full_detail.clone());
     if xml.contains("<!DOCTYPE") || xml.contains("<!ENTITY") {
         return Ok(Err(refusal("malformed", "The response contains a DOCTYPE (refused: XML entity attacks).", detail)));
     }
@@ -444,11 +452,8 @@ pub async fn consume(
     };
 
     // An audience restriction must be there (samael checks it only when present).
-    let has_audience = assertion
-        .conditions
-        .as_ref()
-        .and_then(|c| c.audience_restrictions.as_ref())
-        .is_some_and(|r| !r.is_empty());
+    let has_audience =
+        assertion.conditions.as_ref().and_then(|c| c.audience_restrictions.as_ref()).is_some_and(|r| !r.is_empty());
     if !has_audience {
         return Ok(Err(with_who(refusal("wrong_audience", "The assertion has no audience restriction.", detail))));
     }
@@ -515,7 +520,7 @@ pub async fn consume(
     let Some(subject) = subject.filter(|s| !s.is_empty()) else {
         return Ok(Err(refusal("malformed", "The assertion has no NameID.", detail)));
     };
-    Ok(Ok((Identity { subject, email, attributes: attrs, detail: detail.unwrap_or_default() }, flow)))
+    Ok(Ok((Identity { subject, email, attributes: attrs, detail: full_detail }, flow)))
 }
 
 #[cfg(test)]
@@ -542,7 +547,9 @@ mod tests {
 
     #[test]
     fn details_shorten_signatures() {
-        let d = detail_of("<ds:SignatureValue>AAAA</ds:SignatureValue><x>keep</x><ds:X509Certificate>BBB</ds:X509Certificate>");
+        let d = detail_of(
+            "<ds:SignatureValue>AAAA</ds:SignatureValue><x>keep</x><ds:X509Certificate>BBB</ds:X509Certificate>",
+        );
         assert_eq!(d, "<ds:SignatureValue>…</ds:SignatureValue><x>keep</x><ds:X509Certificate>…</ds:X509Certificate>");
     }
 }

@@ -44,8 +44,15 @@ impl SealKey {
         let mut nonce = [0u8; 12];
         rand::thread_rng().fill_bytes(&mut nonce);
         let mut tag = [0u8; 16];
-        let ct = encrypt_aead(Cipher::aes_256_gcm(), &self.0, Some(&nonce), bound_to.as_bytes(), secret.as_bytes(), &mut tag)
-            .map_err(|e| DomainError::Internal(format!("sealing a secret: {e}")))?;
+        let ct = encrypt_aead(
+            Cipher::aes_256_gcm(),
+            &self.0,
+            Some(&nonce),
+            bound_to.as_bytes(),
+            secret.as_bytes(),
+            &mut tag,
+        )
+        .map_err(|e| DomainError::Internal(format!("sealing a secret: {e}")))?;
         let mut out = Vec::with_capacity(12 + ct.len() + 16);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&ct);

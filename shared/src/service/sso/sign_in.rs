@@ -189,7 +189,8 @@ pub async fn finish(
             let role = effective_role(store, &c.tenant_id, &user.id).await?;
             let role_text = role.map_or("no user group yet".to_string(), |r| format!("role {}", r.label()));
             if test {
-                log.message = format!("Test sign-in succeeded: this would sign in as {} ({role_text}).", user.user_name);
+                log.message =
+                    format!("Test sign-in succeeded: this would sign in as {} ({role_text}).", user.user_name);
                 Outcome::Tested { sign_in_id: tx.insert_sign_in(&log, now).await? }
             } else {
                 tx.link_sso_identity(&c.id, &who.subject, &user.id, now).await?;
@@ -276,12 +277,7 @@ pub async fn viewer(store: &Store, tenant: &TenantId, user_id: &str) -> DomainRe
 }
 
 /// What a person signed in through SSO sees of their own access.
-pub async fn my_access(
-    store: &Store,
-    tenant: &TenantId,
-    user_id: &str,
-    connection_id: &str,
-) -> DomainResult<MyAccess> {
+pub async fn my_access(store: &Store, tenant: &TenantId, user_id: &str, connection_id: &str) -> DomainResult<MyAccess> {
     let user = store.tenant(tenant).user(user_id).await?.ok_or(DomainError::NotFound)?;
     let organization = store.tenant(tenant).summary().await?.ok_or(DomainError::NotFound)?.name;
     let connection = store

@@ -1,0 +1,91 @@
+// A real OpenID Connect provider for Roster's tests (npm `oidc-provider`), run on loopback.
+//
+//   node end2end/idp/oidc.mjs            prints `listening <port>` once it serves
+//
+// Environment: OIDC_PORT (0 = any free port), OIDC_CLIENT_ID / OIDC_CLIENT_SECRET (default
+// roster / roster-secret), OIDC_REDIRECT_PREFIX: the client may redirect to any URI under it
+// (Roster's redirect URI holds the connection id, made after this provider starts).
+//
+// Its login page is the tiny form an IdP shows: a user name (any address of the fixture's
+// organization), then the provider grants the scopes asked for and sends the browser back.
+// Claims: sub = the user name, email (verified), given_name, family_name — in userinfo, as
+// oidc-provider keeps the ID token minimal when an access token is issued (Roster then asks
+// userinfo).
+import http from 'node:http';
+import { Provider } from 'oidc-provider';
+
+const port = Number(process.env.OIDC_PORT || 0);
+const clientId = process.env.OIDC_CLIENT_ID || 'roster';
+const clientSecret = process.env.OIDC_CLIENT_SECRET || 'roster-secret';
+const redirectPrefix = process.env.OIDC_REDIRECT_PREFIX || 'http://';
+
+function escape(s) {
+  return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+}
+
+const server = http.createServer();
+server.listen(port, '127.0.0.1', () => {
+  const issuer = `http://127.0.0.1:${server.address().port}`;
+  const provider = new Provider(issuer, {
+    clients: [{
+      client_id: clientId,
+      client_secret: clientSecret,
+      redirect_uris: [`${redirectPrefix}placeholder`],
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+    }],
+    pkce: { required: () => true },
+    features: { devInteractions: { enabled: false } },
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['given_name', 'family_name', 'name'] },
+    interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+    cookies: { keys: ['roster-test-idp-cookie-key'] },
+    async findAccount(ctx, id) {
+      const local = id.split('@')[0] || id;
+      const given = local.charAt(0).toUpperCase() + local.slice(1);
+      return {
+        accountId: id,
+        async claims() {
+          return { sub: id, email: id, email_verified: true, given_name: given, family_name: 'Test', name: `${given} Test` };
+        },
+      };
+    },
+  });
+  // Roster's redirect URI carries the connection id: any URI under the prefix is this client's.
+  provider.Client.prototype.redirectUriAllowed = function allowed(uri) {
+    return typeof uri === 'string' && uri.startsWith(redirectPrefix);
+  };
+  const callback = provider.callback();
+
+  server.on('request', async (req, res) => {
+    const m = req.url.match(/^\/interaction\/([\w-]+)$/);
+    if (!m) return callback(req, res);
+    try {
+      const details = await provider.interactionDetails(req, res);
+      if (req.method === 'GET') {
+        res.setHeader('content-type', 'text/html; charset=utf-8');
+        res.end(`<!doctype html><html><head><title>Test IdP sign-in</title></head><body>
+<h1>Test IdP</h1><p>Signing in to ${escape(details.params.client_id)}</p>
+<form method="post" action="/interaction/${escape(details.uid)}">
+<label>User name <input name="username" autofocus></label>
+<button type="submit">Sign in</button></form></body></html>`);
+        return;
+      }
+      let body = '';
+      for await (const chunk of req) body += chunk;
+      const username = new URLSearchParams(body).get('username') || '';
+      if (!username) {
+        res.statusCode = 400;
+        res.end('username required');
+        return;
+      }
+      const grant = new provider.Grant({ accountId: username, clientId: details.params.client_id });
+      grant.addOIDCScope(String(details.params.scope || 'openid'));
+      const grantId = await grant.save();
+      await provider.interactionFinished(req, res, { login: { accountId: username }, consent: { grantId } }, { mergeWithLastSubmission: false });
+    } catch (e) {
+      res.statusCode = 500;
+      res.end(String(e));
+    }
+  });
+  console.log(`listening ${server.address().port}`);
+});
