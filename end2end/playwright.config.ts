@@ -42,7 +42,9 @@ export default defineConfig({
   projects: [{ name: 'chromium', use: { browserName: 'chromium', headless: true } }],
   webServer: {
     // Every test signs up its own organizations from this one address.
-    command: `"${roster}" serve --database-url "sqlite://${dbDir}/e2e.db" --bind 127.0.0.1:${port} --sign-ups-per-hour 10000`,
+    // The test IdPs (end2end/idp) serve plain http on loopback: the server may fetch their
+    // metadata and discovery documents.
+    command: `"${roster}" serve --database-url "sqlite://${dbDir}/e2e.db" --bind 127.0.0.1:${port} --sign-ups-per-hour 10000 --secret-key-file "${dbDir}/secret.key" --sso-allow-http-loopback`,
     cwd: path.join(__dirname, '..'),
     url: `http://127.0.0.1:${port}/readyz`,
     reuseExistingServer: false,

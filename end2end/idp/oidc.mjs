@@ -57,6 +57,8 @@ server.listen(port, '127.0.0.1', () => {
   const callback = provider.callback();
 
   server.on('request', async (req, res) => {
+    // Browsers ask every site for an icon: no 404 in the browser's console.
+    if (req.url === '/favicon.ico') { res.statusCode = 204; res.end(); return; }
     const m = req.url.match(/^\/interaction\/([\w-]+)$/);
     if (!m) return callback(req, res);
     try {

@@ -114,7 +114,7 @@ pub fn SsoChooserPage() -> impl IntoView {
                                 <p class="muted">"Choose how your organization signs you in."</p>
                                 <ul class="plain-list choice-list">
                                     {list.into_iter().map(|(name, url)| view! {
-                                        <li><a class="btn btn-primary btn-block" href=url>{format!("Sign in with {name}")}</a></li>
+                                        <li><a class="btn btn-primary btn-block" href=url rel="external">{format!("Sign in with {name}")}</a></li>
                                     }).collect_view()}
                                 </ul>
                             }.into_any(),

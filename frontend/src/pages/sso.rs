@@ -63,6 +63,15 @@ pub fn SsoPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        // The forms and guides do not depend on the data: outside the Transition, they are not
+        // rebuilt when it reloads (an open form keeps what was typed).
+        <NewConnection forms/>
+        <Guides/>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                setup.await.ok().map(|s| view! { <SignInLog records=s.sign_ins/> })
+            })}
+        </Transition>
     }
 }
 
@@ -97,9 +106,6 @@ fn Setup(setup: SsoSetup, forms: Forms, tested: Option<String>) -> impl IntoView
                 }.into_any()
             }}
         </section>
-        <NewConnection forms/>
-        <Guides/>
-        <SignInLog records=setup.sign_ins/>
     }
 }
 

@@ -197,6 +197,17 @@ async fn org(app: &TestApp, idp: &Idp) -> Org {
     Org { cookie, tenant, connection, ada, token }
 }
 
+/// The `roster_sso_flow` cookie a sign-in start sets, as `name=value`.
+fn flow_cookie(res: &http::Response<Body>) -> String {
+    res.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("roster_sso_flow="))
+        .map(|v| v.split(';').next().unwrap_or_default().to_string())
+        .expect("flow cookie")
+}
+
 async fn push_user(app: &TestApp, o: &Org, user_name: &str) {
     let token = o.token.clone();
     let (status, _, body) = app
@@ -221,14 +232,7 @@ async fn start(app: &TestApp, connection: &str) -> (String, String) {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let location = res.headers()[header::LOCATION].to_str().unwrap().to_string();
     assert!(location.starts_with("https://idp.test/sso?SAMLRequest="), "{location}");
-    let flow = res
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("roster_sso_flow="))
-        .map(|v| v.split(';').next().unwrap().to_string())
-        .expect("flow cookie");
+    let flow = flow_cookie(&res);
     // Read the AuthnRequest as an IdP does: base64, then raw DEFLATE.
     let url = url::Url::parse(&location).unwrap();
     let encoded = url.query_pairs().find(|(k, _)| k == "SAMLRequest").unwrap().1.to_string();
@@ -637,14 +641,7 @@ async fn oidc_begin(app: &TestApp, c: &str) -> (String, String) {
     let res = app.page(&format!("/sso/oidc/{c}/login"), None).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let location = res.headers()[header::LOCATION].to_str().unwrap().to_string();
-    let flow = res
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("roster_sso_flow="))
-        .map(|v| v.split(';').next().unwrap().to_string())
-        .expect("flow cookie");
+    let flow = flow_cookie(&res);
     (location, flow)
 }
 
