@@ -12,7 +12,7 @@ use crate::pages::mappings::MappingsPage;
 use crate::pages::my_access::{MyAccessPage, SsoChooserPage};
 use crate::pages::scim::ScimPage;
 use crate::pages::sso::SsoPage;
-use crate::pages::support::tenant::{GroupsTab, MappingsTab, TenantFrame, TenantOverviewTab};
+use crate::pages::support::tenant::{GroupsTab, MappingsTab, SsoTab, TenantFrame, TenantOverviewTab};
 use crate::pages::support::users::{AllUsersTab, UnassignedTab, UserTab};
 use crate::pages::support::SupportHome;
 use crate::pages::user_detail::{NewUserPage, UserDetailPage};
@@ -80,6 +80,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("unassigned") view=UnassignedTab ssr=SsrMode::Async/>
                         <Route path=path!("groups") view=GroupsTab ssr=SsrMode::Async/>
                         <Route path=path!("mappings") view=MappingsTab ssr=SsrMode::Async/>
+                        <Route path=path!("sso") view=SsoTab ssr=SsrMode::Async/>
                         <Route path=path!("activity") view=ActivityPage ssr=SsrMode::Async/>
                         <Route path=path!("activity/:id") view=ActivityRecordPage ssr=SsrMode::Async/>
                     </ParentRoute>

@@ -66,6 +66,13 @@ pub async fn support_groups(tenant: String) -> Result<(Vec<ScimGroupView>, Vec<U
     ))
 }
 
+/// A tenant's SSO connections and sign-in log (no secrets).
+#[server(prefix = "/api", endpoint = "support_sso", input = Json)]
+pub async fn support_sso(tenant: String) -> Result<roster_shared::dto::SsoSetup, UiError> {
+    let v = super::ctx::staff_view(&tenant, "single sign-on and the sign-in log", None).await?;
+    Ok(roster_shared::service::sso::connections::setup(&v.services.store, &v.services.public_url, &v.tenant).await?)
+}
+
 /// A tenant's mapping rules and their last evaluation.
 #[server(prefix = "/api", endpoint = "support_mappings", input = Json)]
 pub async fn support_mappings(tenant: String) -> Result<MappingsInspection, UiError> {

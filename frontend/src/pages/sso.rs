@@ -326,8 +326,9 @@ fn Guides() -> impl IntoView {
     }
 }
 
+/// The sign-in log's table (the SSO page, and the support console's *Sign-ins* tab).
 #[component]
-fn SignInLog(records: Vec<SignInRecord>) -> impl IntoView {
+pub fn SignInLog(records: Vec<SignInRecord>) -> impl IntoView {
     let empty = records.is_empty();
     view! {
         <section class="card section" aria-labelledby="sign-in-log">

@@ -12,7 +12,8 @@ both_backends!(
     tenant_create_prints_the_id_and_the_admin_can_sign_in,
     tenant_create_refuses_bad_input,
     staff_accounts_are_made_listed_and_disabled_on_the_command_line,
-    sigterm_stops_the_server_within_its_grace_period
+    sigterm_stops_the_server_within_its_grace_period,
+    sso_connections_are_made_and_listed_on_the_command_line
 );
 
 fn roster(args: &[&str], stdin: &str) -> std::process::Output {
@@ -216,4 +217,114 @@ async fn sigterm_stops_the_server_within_its_grace_period(db: Db) {
     };
     assert!(status.success(), "{status}");
     drop(stuck);
+}
+
+async fn sso_connections_are_made_and_listed_on_the_command_line(db: Db) {
+    let test_db = TestDb::new(db).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key_file = dir.path().join("secret.key");
+    let key = key_file.to_str().unwrap();
+    let out = roster(
+        &[
+            "tenant",
+            "create",
+            "--database-url",
+            &test_db.url,
+            "--name",
+            "Initech",
+            "--admin-email",
+            "sso@initech.test",
+            "--admin-password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tenant = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    // A real certificate: made with openssl, as an IdP's would be.
+    let pem = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=cli-idp",
+            "-keyout",
+            "/dev/null",
+        ])
+        .output()
+        .expect("openssl");
+    let pem = String::from_utf8_lossy(&pem.stdout).to_string();
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let metadata = dir.path().join("idp.xml");
+    std::fs::write(
+        &metadata,
+        format!(
+            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.initech.test"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{b64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.initech.test/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#
+        ),
+    )
+    .unwrap();
+    let common = [
+        "--database-url",
+        &test_db.url,
+        "--tenant",
+        &tenant,
+        "--public-url",
+        "https://roster.initech.test",
+        "--secret-key-file",
+        key,
+        "--json",
+    ];
+    let mut args = vec!["sso", "saml", "create", "--name", "Okta", "--metadata-file", metadata.to_str().unwrap()];
+    args.extend(common);
+    let out = roster(&args, "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let made: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let id = made["id"].as_str().unwrap().to_string();
+    assert_eq!(made["acs_url"], format!("https://roster.initech.test/sso/saml/{id}/acs"));
+    assert_eq!(made["sp_entity_id"], format!("https://roster.initech.test/sso/saml/{id}/metadata"));
+    // The same IdP twice: refused, with the reason.
+    let out = roster(&args, "");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already exists"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // An OIDC issuer that cannot be reached is refused before anything is stored.
+    let mut args = vec![
+        "sso",
+        "oidc",
+        "create",
+        "--name",
+        "Entra",
+        "--issuer",
+        "https://10.255.255.1/",
+        "--client-id",
+        "x",
+        "--client-secret-stdin",
+    ];
+    args.extend(common);
+    let out = roster(&args, "secret\n");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("private or local address"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut args = vec!["sso", "list"];
+    args.extend(common);
+    let out = roster(&args, "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["id"], id.as_str());
+    assert_eq!(lines[0]["idp"], "https://idp.initech.test");
+    // The key file was made, private to its owner.
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
 }

@@ -508,6 +508,17 @@ async fn forged_and_stale_saml_responses_are_refused_with_their_reason(db: Db) {
     let (_, location, _) = post_acs(&app, c, &idp.xml(&idp.answer(c, None, "ada@acme.test")), None).await;
     assert!(location.starts_with("/sign-in?sso_error="));
     assert_eq!(sign_ins(&app, &o.cookie).await[0]["reason"], "connection_disabled");
+    // Support staff read the same log (read-only), reasons included.
+    roster_shared::service::support::create_staff(&app.store, "sam@roster.test", "Sam", PASSWORD.to_string())
+        .await
+        .unwrap();
+    let res = app.call("sign_in", &[("email", "sam@roster.test"), ("password", PASSWORD)], None).await;
+    let sam = session_cookie(&res).expect("staff session");
+    let seen = app.ok_json("support_sso", json!({"tenant": o.tenant}), &sam).await;
+    assert_eq!(seen["connections"][0]["id"], c);
+    assert_eq!(seen["sign_ins"][0]["reason"], "connection_disabled");
+    let (status, _) = app.call_json("form/sso_connection_delete", json!({"id": c}), Some(&sam)).await;
+    assert!(!status.is_success());
     // Nothing but the log and Ada's one link was written: no user was created.
     let mut users = app.raw_strings("SELECT user_name FROM scim_users").await;
     users.sort();

@@ -74,6 +74,7 @@ pub fn TenantFrame() -> impl IntoView {
             {tab("Unassigned", "/unassigned")}
             {tab("Groups", "/groups")}
             {tab("Mappings", "/mappings")}
+            {tab("Sign-ins", "/sso")}
             {tab("Activity", "/activity")}
         </nav>
         <Outlet/>
@@ -274,6 +275,52 @@ pub fn MappingsTab() -> impl IntoView {
                                 }.into_any()
                             }}
                         </section>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// `/support/t/:tenant/sso`: the organization's SSO connections and its sign-in log, read-only:
+/// "why can't Ada sign in?" answered from the reason of her last attempt.
+#[component]
+pub fn SsoTab() -> impl IntoView {
+    let SupportScope(tenant) = expect_context::<SupportScope>();
+    let sso = Resource::new(move || tenant.get(), crate::api::support::support_sso);
+    view! {
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match sso.await {
+                    Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),
+                    Ok(s) => view! {
+                        <section class="card section" aria-labelledby="connections">
+                            <h2 id="connections">"Connections"</h2>
+                            {if s.connections.is_empty() {
+                                view! { <p class="empty">"No SSO connection: nobody of this organization signs in through SSO."</p> }.into_any()
+                            } else {
+                                view! {
+                                    <div class="table-wrap">
+                                        <table class="table" data-testid="support-connections">
+                                            <thead><tr><th>"Name"</th><th>"Protocol"</th><th>"State"</th><th>"IdP"</th><th>"Created"</th></tr></thead>
+                                            <tbody>
+                                                {s.connections.into_iter().map(|c| view! {
+                                                    <tr>
+                                                        <td>{c.name}</td>
+                                                        <td>{c.protocol.label()}</td>
+                                                        <td>{if c.enabled { "Enabled" } else { "Disabled" }}
+                                                            {c.allow_idp_initiated.then_some(" · IdP-initiated allowed")}</td>
+                                                        <td><code>{c.idp_id}</code></td>
+                                                        <td>{date(c.created_at_ms)}</td>
+                                                    </tr>
+                                                }).collect_view()}
+                                            </tbody>
+                                        </table>
+                                    </div>
+                                }.into_any()
+                            }}
+                        </section>
+                        <crate::pages::sso::SignInLog records=s.sign_ins/>
                     }.into_any(),
                 }
             })}
