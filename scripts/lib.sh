@@ -119,6 +119,17 @@ ensure_test_tools() {
   fi
 }
 
+# The Python packages the tests' helper servers need (a local DNS server for domain
+# verification: PyPI dnslib), in a venv of their own.
+TEST_VENV="$ROOT/.tools/test-venv"
+ensure_test_venv() {
+  if ! "$TEST_VENV/bin/python" -c 'import dnslib' 2>/dev/null; then
+    say "installing the tests' Python packages (dnslib) in .tools/test-venv"
+    python3 -m venv "$TEST_VENV"
+    "$TEST_VENV/bin/pip" install --quiet --disable-pip-version-check 'dnslib==0.9.26'
+  fi
+}
+
 # Runs one fuzz target for a fixed number of inputs, from a copy of its seed corpus. cargo-fuzz
 # wants nightly flags; RUSTC_BOOTSTRAP lets the stable toolchain accept them for this build only
 # (it has its own target dir, fuzz/target, so nothing else is rebuilt).

@@ -6,6 +6,7 @@ source "$(dirname "$0")/lib.sh"
 
 ensure_rust_tools
 ensure_test_tools
+ensure_test_venv
 
 say "formatting and lints (rustfmt, clippy with warnings as errors)"
 cargo fmt --all --check

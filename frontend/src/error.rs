@@ -61,6 +61,9 @@ impl From<roster_shared::error::DomainError> for UiError {
                 "An account with this email address already exists. Sign in instead, or use another address.".into(),
             ),
             D::Taken(Taken::UserGroupName) => UiError::Invalid("A user group with this name already exists.".into()),
+            D::Taken(Taken::VerifiedDomain) => UiError::Invalid(
+                "Another organization has verified this domain. Ask Roster's support if it is yours.".into(),
+            ),
             D::Taken(Taken::SsoIdp) => UiError::Invalid(
                 "A connection to this identity provider (same entity ID or issuer) already exists, in this or another organization. Each IdP connects to one organization.".into(),
             ),

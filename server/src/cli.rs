@@ -276,6 +276,10 @@ pub struct SsoArgs {
     /// (local test IdPs only; never in production).
     #[arg(long, env = "ROSTER_SSO_ALLOW_HTTP_LOOPBACK", default_value_t = false)]
     pub sso_allow_http_loopback: bool,
+
+    /// The DNS server domain verification asks (`host:port`; the system's resolver by default).
+    #[arg(long, env = "ROSTER_DNS_RESOLVER")]
+    pub dns_resolver: Option<SocketAddr>,
 }
 
 /// `roster sso …`.
@@ -436,6 +440,58 @@ pub struct StaffListArgs {
 pub enum TenantCommand {
     /// Create an organization and its first organization admin; prints the tenant id.
     Create(TenantCreateArgs),
+    /// An organization's email domains (people at a verified domain are sent to its SSO).
+    Domain {
+        #[command(subcommand)]
+        command: TenantDomainCommand,
+    },
+}
+
+/// `roster tenant domain …`.
+#[derive(Debug, Subcommand)]
+pub enum TenantDomainCommand {
+    /// Add a domain to verify; prints the TXT record to create.
+    Add(TenantDomainArgs),
+    /// Verify a domain by its DNS TXT record (or, with --force, on the operator's word).
+    Verify(TenantDomainVerifyArgs),
+    /// List the organization's domains and their state.
+    List(TenantDomainListArgs),
+}
+
+/// `roster tenant domain add`.
+#[derive(Clone, Debug, Args)]
+pub struct TenantDomainArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The tenant id.
+    #[arg(long)]
+    pub tenant: String,
+    /// The domain (e.g. acme.com).
+    #[arg(long)]
+    pub domain: String,
+}
+
+/// `roster tenant domain verify`.
+#[derive(Clone, Debug, Args)]
+pub struct TenantDomainVerifyArgs {
+    #[command(flatten)]
+    pub domain: TenantDomainArgs,
+    /// The DNS server to ask (`host:port`; the system's resolver by default).
+    #[arg(long, env = "ROSTER_DNS_RESOLVER")]
+    pub dns_resolver: Option<SocketAddr>,
+    /// Mark it verified without looking at DNS (the operator has checked otherwise).
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `roster tenant domain list`.
+#[derive(Clone, Debug, Args)]
+pub struct TenantDomainListArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The tenant id.
+    #[arg(long)]
+    pub tenant: String,
 }
 
 /// `roster tenant create`.

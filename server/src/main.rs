@@ -39,6 +39,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Serve(args) => commands::serve::run(args).await,
         Command::Migrate(args) => commands::migrate::run(args).await,
         Command::Tenant { command: TenantCommand::Create(args) } => commands::tenant::create(args).await,
+        Command::Tenant { command: TenantCommand::Domain { command } } => commands::sso::domain(command).await,
         Command::Staff { command } => commands::staff::run(command).await,
         Command::Sso { command } => commands::sso::run(command).await,
         Command::Scim { command: ScimCommand::Enable(args) } => commands::scim::enable(args).await,

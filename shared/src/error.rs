@@ -71,6 +71,8 @@ pub enum Taken {
     UserGroupName,
     /// An SSO connection (of any organization) has this IdP entity ID or issuer.
     SsoIdp,
+    /// Another organization verified this email domain.
+    VerifiedDomain,
 }
 
 impl std::fmt::Display for Taken {
@@ -79,6 +81,7 @@ impl std::fmt::Display for Taken {
             Taken::AccountEmail => "an account with this email address",
             Taken::UserGroupName => "a user group with this name",
             Taken::SsoIdp => "a connection to this identity provider (entity ID or issuer)",
+            Taken::VerifiedDomain => "an organization that verified this domain",
         })
     }
 }

@@ -139,3 +139,33 @@ pub async fn sso_choices(tenant: String) -> Result<(String, Vec<(String, String)
         .collect();
     Ok((summary.name, choices))
 }
+
+/// Adds an email domain to verify (a form).
+#[server(prefix = "/api", endpoint = "form/sso_domain_add")]
+pub async fn sso_domain_add(domain: String) -> Result<String, UiError> {
+    let admin = super::ctx::require_admin().await?;
+    Ok(roster_shared::service::sso::domains::add(&admin.services.store, &admin.tenant, &admin.actor, &domain).await?)
+}
+
+/// Verifies a domain by its DNS TXT record (a form).
+#[server(prefix = "/api", endpoint = "form/sso_domain_verify")]
+pub async fn sso_domain_verify(domain: String) -> Result<(), UiError> {
+    let admin = super::ctx::require_admin().await?;
+    Ok(roster_shared::service::sso::domains::verify(
+        &admin.services.store,
+        admin.services.sso.dns_resolver,
+        &admin.tenant,
+        &admin.actor,
+        &domain,
+        false,
+    )
+    .await?)
+}
+
+/// Removes a domain (a form).
+#[server(prefix = "/api", endpoint = "form/sso_domain_remove")]
+pub async fn sso_domain_remove(domain: String) -> Result<(), UiError> {
+    let admin = super::ctx::require_admin().await?;
+    Ok(roster_shared::service::sso::domains::remove(&admin.services.store, &admin.tenant, &admin.actor, &domain)
+        .await?)
+}

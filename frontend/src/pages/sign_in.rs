@@ -50,10 +50,19 @@ pub fn SignInPage() -> impl IntoView {
                     </button>
                 </ActionForm>
             </div>
-            <p class="auth-switch">
-                "Signing in with your company account? Use the sign-in link your organization's admin gave you (it starts with "
-                <code>"/sso/t/"</code> ")."
-            </p>
+            // A plain GET form: it works without JavaScript and lands on our own chooser page
+            // (a form's redirect may not leave this site).
+            <div class="card auth-card">
+                <h2>"Sign in with SSO"</h2>
+                <p class="muted small">"Your organization signs you in through its identity provider."</p>
+                <form method="get" action="/sso/start" class="form">
+                    <div class="field">
+                        <label for="sso-email">"Work email"</label>
+                        <input id="sso-email" name="email" type="email" autocomplete="username" required=true/>
+                    </div>
+                    <button type="submit" class="btn btn-ghost btn-block" data-testid="sso-continue">"Continue with SSO"</button>
+                </form>
+            </div>
             <p class="auth-switch">
                 "New to Roster? " <A href="/sign-up">"Create your organization"</A>
             </p>

@@ -8,9 +8,12 @@
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use roster_shared::dto::{ConnectionView, SignInOutcome, SignInRecord, SsoProtocol, SsoSetup};
+use roster_shared::dto::{ConnectionView, DomainView, SignInOutcome, SignInRecord, SsoProtocol, SsoSetup};
 
-use crate::api::sso::{load_sso_setup, SsoConnectionDelete, SsoConnectionFlags, SsoOidcCreate, SsoSamlCreate};
+use crate::api::sso::{
+    load_sso_setup, SsoConnectionDelete, SsoConnectionFlags, SsoDomainAdd, SsoDomainRemove, SsoDomainVerify,
+    SsoOidcCreate, SsoSamlCreate,
+};
 use crate::components::copy::CopyField;
 use crate::components::format::{date, datetime};
 use crate::components::notice::ErrorNotice;
@@ -21,6 +24,9 @@ struct Forms {
     oidc: ServerAction<SsoOidcCreate>,
     flags: ServerAction<SsoConnectionFlags>,
     delete: ServerAction<SsoConnectionDelete>,
+    domain_add: ServerAction<SsoDomainAdd>,
+    domain_verify: ServerAction<SsoDomainVerify>,
+    domain_remove: ServerAction<SsoDomainRemove>,
 }
 
 /// The page.
@@ -31,6 +37,9 @@ pub fn SsoPage() -> impl IntoView {
         oidc: ServerAction::new(),
         flags: ServerAction::new(),
         delete: ServerAction::new(),
+        domain_add: ServerAction::new(),
+        domain_verify: ServerAction::new(),
+        domain_remove: ServerAction::new(),
     };
     let setup = Resource::new(
         move || {
@@ -66,6 +75,7 @@ pub fn SsoPage() -> impl IntoView {
         // The forms and guides do not depend on the data: outside the Transition, they are not
         // rebuilt when it reloads (an open form keeps what was typed).
         <NewConnection forms/>
+        <AddDomain forms/>
         <Guides/>
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
@@ -94,6 +104,7 @@ fn Setup(setup: SsoSetup, forms: Forms, tested: Option<String>) -> impl IntoView
             <p class="muted small">"Give this link to your people (or add it as a bookmark app in your IdP): it sends them to your connection."</p>
             <CopyField value=setup.tenant_sign_in_url.clone() label="Sign-in link" testid="tenant-sign-in-url"/>
         </section>
+        <Domains domains=setup.domains forms/>
         <section class="card section" aria-labelledby="connections">
             <h2 id="connections">"Connections"</h2>
             {if empty {
@@ -283,6 +294,98 @@ fn NewConnection(forms: Forms) -> impl IntoView {
                     </button>
                 </ActionForm>
             </details>
+        </section>
+    }
+}
+
+#[component]
+fn Domains(domains: Vec<DomainView>, forms: Forms) -> impl IntoView {
+    let (verify, remove) = (forms.domain_verify, forms.domain_remove);
+    let error = move || {
+        verify
+            .value()
+            .get()
+            .and_then(Result::err)
+            .or_else(|| remove.value().get().and_then(Result::err))
+            .map(|e| e.to_string())
+    };
+    let empty = domains.is_empty();
+    view! {
+        <section class="card section" aria-labelledby="domains">
+            <h2 id="domains">"Email domains"</h2>
+            <p class="muted small">
+                "People who type an address at a verified domain on the sign-in page are sent to your connections. Prove a domain is yours with a DNS TXT record."
+            </p>
+            <Show when=move || error().is_some()>
+                <ErrorNotice message=error().unwrap_or_default()/>
+            </Show>
+            {if empty {
+                view! { <p class="empty">"No domain yet: add one below."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="plain-list" data-testid="domains">
+                        {domains.into_iter().map(|d| {
+                            let (d1, d2) = (d.domain.clone(), d.domain.clone());
+                            let verified = d.verified_at_ms.is_some();
+                            view! {
+                                <li data-testid="domain">
+                                    <div class="row-between">
+                                        <strong data-testid="domain-name">{d.domain.clone()}</strong>
+                                        <span>
+                                            {if verified {
+                                                view! { <span class="badge badge-ok" data-testid="domain-state">"Verified"</span> }.into_any()
+                                            } else {
+                                                view! { <span class="badge badge-warning" data-testid="domain-state">"Pending"</span> }.into_any()
+                                            }}
+                                        </span>
+                                    </div>
+                                    {(!verified).then(|| view! {
+                                        <dl class="facts">
+                                            <dt>"TXT record name"</dt>
+                                            <dd><CopyField value=d.txt_name.clone() label="TXT record name"/></dd>
+                                            <dt>"TXT record value"</dt>
+                                            <dd><CopyField value=d.txt_value.clone() label="TXT record value" testid="txt-value"/></dd>
+                                        </dl>
+                                    })}
+                                    <div class="form-inline">
+                                        {(!verified).then(|| view! {
+                                            <ActionForm action=verify attr:class="cell-form">
+                                                <input type="hidden" name="domain" value=d1.clone()/>
+                                                <button type="submit" class="btn btn-primary btn-small" data-testid="verify-domain">"Verify"</button>
+                                            </ActionForm>
+                                        })}
+                                        <ActionForm action=remove attr:class="cell-form">
+                                            <input type="hidden" name="domain" value=d2/>
+                                            <button type="submit" class="btn btn-ghost btn-small">"Remove"</button>
+                                        </ActionForm>
+                                    </div>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn AddDomain(forms: Forms) -> impl IntoView {
+    let add = forms.domain_add;
+    let error = move || add.value().get().and_then(Result::err).map(|e| e.to_string());
+    view! {
+        <section class="card section" aria-labelledby="add-domain">
+            <h2 id="add-domain">"Add an email domain"</h2>
+            <ActionForm action=add attr:class="form form-inline">
+                <div class="field">
+                    <label for="domain-name">"Domain"</label>
+                    <input id="domain-name" name="domain" type="text" required=true maxlength="253" placeholder="acme.com"/>
+                </div>
+                <button type="submit" class="btn btn-primary" data-testid="add-domain" disabled=move || add.pending().get()>"Add"</button>
+            </ActionForm>
+            <Show when=move || error().is_some()>
+                <ErrorNotice message=error().unwrap_or_default()/>
+            </Show>
         </section>
     }
 }

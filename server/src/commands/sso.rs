@@ -23,6 +23,7 @@ impl SsoArgs {
         Ok(SsoSettings {
             key: Arc::new(key),
             fetch: FetchPolicy { allow_http_loopback: self.sso_allow_http_loopback, ..FetchPolicy::default() },
+            dns_resolver: self.dns_resolver,
         })
     }
 }
@@ -121,6 +122,40 @@ pub async fn run(command: SsoCommand) -> anyhow::Result<()> {
             let tenant = tenant_of(&args.common)?;
             for c in store.tenant(&tenant).sso_connections().await? {
                 print(&args.common, &c);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs a `tenant domain` command.
+pub async fn domain(command: crate::cli::TenantDomainCommand) -> anyhow::Result<()> {
+    use crate::cli::TenantDomainCommand as C;
+    use roster_shared::service::sso::domains;
+    let actor = Actor::admin("cli");
+    let parse = |t: &str| TenantId::parse(t).ok_or_else(|| anyhow::anyhow!("--tenant is not a tenant id"));
+    match command {
+        C::Add(args) => {
+            let store = super::open_store(&args.database.database_url).await?;
+            let tenant = parse(&args.tenant)?;
+            let domain = domains::add(&store, &tenant, &actor, &args.domain).await?;
+            let view = domains::list(&store, &tenant).await?.into_iter().find(|d| d.domain == domain);
+            if let Some(v) = view {
+                println!("Create this DNS TXT record, then run `roster tenant domain verify`:");
+                println!("  {}  TXT  \"{}\"", v.txt_name, v.txt_value);
+            }
+        }
+        C::Verify(args) => {
+            let store = super::open_store(&args.domain.database.database_url).await?;
+            let tenant = parse(&args.domain.tenant)?;
+            domains::verify(&store, args.dns_resolver, &tenant, &actor, &args.domain.domain, args.force).await?;
+            println!("{} is verified", domains::normalized(&args.domain.domain)?);
+        }
+        C::List(args) => {
+            let store = super::open_store(&args.database.database_url).await?;
+            for d in domains::list(&store, &parse(&args.tenant)?).await? {
+                let state = if d.verified_at_ms.is_some() { "verified" } else { "pending" };
+                println!("{}  {state}  {}  TXT  \"{}\"", d.domain, d.txt_name, d.txt_value);
             }
         }
     }

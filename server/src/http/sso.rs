@@ -294,11 +294,35 @@ pub async fn tenant(services: Services, Path(tenant): Path<String>) -> Response 
     }
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub struct StartParams {
+    #[serde(default)]
+    email: String,
+}
+
+/// `GET /sso/start?email=…` (the sign-in page's *Sign in with SSO*): the organization that
+/// verified the address's domain, to pick its connection. (A page of ours, not the IdP: a form's
+/// redirect may only stay on this site, `form-action 'self'`.)
+pub async fn start(services: Services, Query(p): Query<StartParams>) -> Response {
+    match roster_shared::service::sso::domains::tenant_for_email(&services.store, &p.email).await {
+        Ok(Some(tenant)) => Redirect::to(&format!("/sign-in/sso/{tenant}")).into_response(),
+        Ok(None) => {
+            let domain = p.email.rsplit_once('@').map(|(_, d)| d.trim().to_string()).unwrap_or_default();
+            to_sign_in_with(&if domain.is_empty() {
+                "Type your work email address to sign in with your organization's SSO.".to_string()
+            } else {
+                format!("No organization signs in with SSO for {domain}. Use the sign-in link your admin gave you, or sign in with a password.")
+            })
+        }
+        Err(e) => internal(e),
+    }
+}
+
 /// The routes above, for the dashboard router (they use its session layer).
 pub fn routes(services: Services) -> axum::Router<leptos::config::LeptosOptions> {
     use axum::routing::{get, post};
     let s = services;
-    let (s1, s2, s3, s4, s5, s6) = (s.clone(), s.clone(), s.clone(), s.clone(), s.clone(), s.clone());
+    let (s1, s2, s3, s4, s5, s6, s7) = (s.clone(), s.clone(), s.clone(), s.clone(), s.clone(), s.clone(), s.clone());
     axum::Router::new()
         .route("/sso/saml/{id}/metadata", get(move |path, query| metadata(s1.clone(), path, query)))
         .route(
@@ -322,4 +346,5 @@ pub fn routes(services: Services) -> axum::Router<leptos::config::LeptosOptions>
             get(move |session, parts, path, query| callback(s5.clone(), session, parts, path, query)),
         )
         .route("/sso/t/{tenant}", get(move |path| tenant(s6.clone(), path)))
+        .route("/sso/start", get(move |query| start(s7.clone(), query)))
 }

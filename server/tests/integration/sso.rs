@@ -28,6 +28,7 @@ both_backends!(
     forged_and_stale_saml_responses_are_refused_with_their_reason,
     connections_are_per_organization_and_admin_only,
     oidc_sign_in_through_a_real_provider_with_pkce_state_and_nonce,
+    domains_are_verified_by_dns_and_route_the_sign_in,
 );
 
 /// A SAML identity provider for tests: an RSA-2048 key and its self-signed certificate.
@@ -756,4 +757,109 @@ async fn oidc_sign_in_through_a_real_provider_with_pkce_state_and_nonce(db: Db) 
     assert!(location.starts_with("/sign-in?sso_error="));
     assert_eq!(sign_ins(&app, &o.cookie).await[0]["reason"], "unknown_user");
     assert_eq!(app.raw_strings("SELECT user_name FROM scim_users").await, vec!["ada@acme.test".to_string()]);
+}
+
+/// The tests' DNS server (`end2end/idp/dns.py`, PyPI dnslib), answering TXT questions from a
+/// JSON file the test rewrites; stopped when dropped.
+struct Dns {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+    records: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+    _stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Drop for Dns {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Dns {
+    fn start() -> Dns {
+        use std::io::BufRead;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let python = root.join(".tools/test-venv/bin/python");
+        assert!(python.exists(), "{} is missing: run ./scripts/test.sh once (it installs dnslib)", python.display());
+        let dir = tempfile::tempdir().unwrap();
+        let records = dir.path().join("records.json");
+        std::fs::write(&records, "{}").unwrap();
+        let mut child = std::process::Command::new(python)
+            .arg(root.join("end2end/idp/dns.py"))
+            .arg(&records)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the DNS server");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let port: u16 = line.trim().strip_prefix("listening ").expect("listening <port>").parse().unwrap();
+        Dns { child, addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)), records, _dir: dir, _stdout: stdout }
+    }
+
+    fn publish(&self, records: Value) {
+        std::fs::write(&self.records, records.to_string()).unwrap();
+    }
+}
+
+async fn domains_are_verified_by_dns_and_route_the_sign_in(db: Db) {
+    use roster_shared::service::activity::Actor;
+    use roster_shared::service::sso::domains;
+    let app = TestApp::new(db).await;
+    let dns = Dns::start();
+    let idp = Idp::new(&format!("https://idp.test/domains-{}", uuid::Uuid::new_v4().simple()));
+    let o = org(&app, &idp).await;
+    let tenant = roster_shared::ids::TenantId::parse(&o.tenant).unwrap();
+    let domain = format!("acme-{}.test", uuid::Uuid::new_v4().simple());
+
+    // Added through the page's form: pending, with the TXT record to create.
+    let res = app.call("form/sso_domain_add", &[("domain", &domain.to_uppercase())], Some(&o.cookie)).await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", body_text(res).await);
+    let setup = app.ok_json("sso_setup", json!({}), &o.cookie).await;
+    let d = setup["domains"][0].clone();
+    assert_eq!(d["domain"], domain.as_str());
+    assert!(d["verified_at_ms"].is_null());
+    assert_eq!(d["txt_name"], format!("_roster-verification.{domain}"));
+    let value = d["txt_value"].as_str().unwrap().to_string();
+    let res = app.call("form/sso_domain_add", &[("domain", "<script>.com")], Some(&o.cookie)).await;
+    assert!(invalid_message(res).await.contains("not a domain name"));
+
+    // Not verified yet: the sign-in page cannot route the address.
+    let start = |email: &str| {
+        format!("/sso/start?email={}", url::form_urlencoded::byte_serialize(email.as_bytes()).collect::<String>())
+    };
+    let res = app.page(&start(&format!("ada@{domain}")), None).await;
+    let location = res.headers()[header::LOCATION].to_str().unwrap().to_string();
+    assert!(location.starts_with("/sign-in?sso_error="), "{location}");
+
+    // No record, then a wrong one: refused with what was found.
+    let admin = Actor::admin("admin@acme.test");
+    let e = domains::verify(&app.store, Some(dns.addr), &tenant, &admin, &domain, false).await.unwrap_err().to_string();
+    assert!(e.contains("No TXT record"), "{e}");
+    dns.publish(json!({ format!("_roster-verification.{domain}."): ["roster-verification=wrong", "v=spf1 -all"] }));
+    let e = domains::verify(&app.store, Some(dns.addr), &tenant, &admin, &domain, false).await.unwrap_err().to_string();
+    assert!(e.contains("do not include") && e.contains("roster-verification=wrong"), "{e}");
+    // The right record: verified.
+    dns.publish(json!({ format!("_roster-verification.{domain}."): ["v=spf1 -all", value] }));
+    domains::verify(&app.store, Some(dns.addr), &tenant, &admin, &domain, false).await.expect("verified");
+    let setup = app.ok_json("sso_setup", json!({}), &o.cookie).await;
+    assert!(setup["domains"][0]["verified_at_ms"].is_i64());
+
+    // Now an address at the domain (any case) goes to the organization's connections.
+    let res = app.page(&start(&format!("Ada@{}", domain.to_uppercase())), None).await;
+    assert_eq!(res.headers()[header::LOCATION], format!("/sign-in/sso/{}", o.tenant).as_str());
+
+    // Another organization cannot verify it too, even on an operator's word.
+    let email = format!("admin-{}@globex.test", uuid::Uuid::new_v4().simple());
+    let other = app.sign_up("Globex", &email, PASSWORD).await;
+    let other_tenant = app.viewer(Some(&other)).await["tenant"]["id"].as_str().unwrap().to_string();
+    let other_tenant = roster_shared::ids::TenantId::parse(&other_tenant).unwrap();
+    domains::add(&app.store, &other_tenant, &admin, &domain).await.expect("added (pending)");
+    let e = domains::verify(&app.store, None, &other_tenant, &admin, &domain, true).await.unwrap_err().to_string();
+    assert!(e.contains("already exists"), "{e}");
+    // And the verification is in the activity log.
+    let log = app.raw_strings("SELECT summary FROM activity WHERE resource_type = 'Domain'").await;
+    assert!(log.iter().any(|s| s.contains("verified the domain") && s.contains("DNS TXT")), "{log:?}");
 }

@@ -187,6 +187,19 @@ pub struct SignInRecord {
     pub detail: Option<String>,
 }
 
+/// An email domain of the organization, as the SSO page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainView {
+    /// The domain (lower case).
+    pub domain: String,
+    /// When it was verified, epoch ms; `None` while pending.
+    pub verified_at_ms: Option<i64>,
+    /// The TXT record's name to create.
+    pub txt_name: String,
+    /// The TXT record's value.
+    pub txt_value: String,
+}
+
 /// The SSO page's data.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SsoSetup {
@@ -196,6 +209,9 @@ pub struct SsoSetup {
     pub sign_ins: Vec<SignInRecord>,
     /// Where the organization's people start an SSO sign-in.
     pub tenant_sign_in_url: String,
+    /// The organization's email domains.
+    #[serde(default)]
+    pub domains: Vec<DomainView>,
 }
 
 /// What a person signed in through SSO sees of their own access (*My access*).

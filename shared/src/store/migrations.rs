@@ -37,6 +37,7 @@ pub(super) fn sqlite() -> Migrator {
         (9, "credential replaced by", "0009_credential_replaced_by.sql"),
         (10, "mapping run changed", "0010_mapping_run_changed.sql"),
         (11, "sso", "0011_sso.sql"),
+        (12, "domains", "0012_domains.sql"),
     ))
 }
 
@@ -53,6 +54,7 @@ pub(super) fn postgres() -> Migrator {
         (9, "credential replaced by", "0009_credential_replaced_by.sql"),
         (10, "mapping run changed", "0010_mapping_run_changed.sql"),
         (11, "sso", "0011_sso.sql"),
+        (12, "domains", "0012_domains.sql"),
     ))
 }
 

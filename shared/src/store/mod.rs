@@ -59,7 +59,7 @@ pub fn fold_ascii(s: &str) -> String {
 pub use directory::{DirectoryRow, SortKey};
 pub use mappings::{PlacementInputs, RuleMembership, RuleRecord};
 pub use sessions::SessionBackend;
-pub use sso::{ConnectionRecord, FlowRecord, NewSignIn};
+pub use sso::{ConnectionRecord, DomainRow, FlowRecord, NewSignIn};
 pub use tenants::{NewTenant, TenantStore};
 pub use tx::TenantTx;
 pub use user_groups::{MembershipRecord, UserGroupRecord};
@@ -111,14 +111,16 @@ pub(crate) enum Unique {
     ScimUserName,
     UserGroupName,
     SsoIdpKey,
+    VerifiedDomain,
 }
 
 impl Unique {
-    const ALL: [(Unique, &'static str, &'static str); 4] = [
+    const ALL: [(Unique, &'static str, &'static str); 5] = [
         (Unique::AccountEmail, "console_accounts_email_key", "console_accounts.email_normalized"),
         (Unique::ScimUserName, "scim_users_user_name", "scim_users.tenant_id, scim_users.user_name_norm"),
         (Unique::UserGroupName, "user_groups_name_key", "user_groups.tenant_id, user_groups.name_norm"),
         (Unique::SsoIdpKey, "sso_connections_idp_key", "sso_connections.idp_key"),
+        (Unique::VerifiedDomain, "tenant_domains_verified", "tenant_domains.domain"),
     ];
 }
 

@@ -449,3 +449,90 @@ impl TenantStore<'_> {
         })
     }
 }
+
+/// A domain row: (domain, token, verified_at).
+pub type DomainRow = (String, String, Option<i64>);
+
+impl TenantTx<'_> {
+    /// Adds a pending domain; `false` if this tenant already has it.
+    pub async fn insert_domain(&mut self, domain: &str, token: &str, now_ms: i64) -> DomainResult<bool> {
+        let n = with_tx!(self, |c| {
+            sqlx::query(
+                "INSERT INTO tenant_domains (tenant_id, domain, token, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (tenant_id, domain) DO NOTHING",
+            )
+            .bind(self.id.as_str())
+            .bind(domain)
+            .bind(token)
+            .bind(now_ms)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        Ok(n == 1)
+    }
+
+    /// Marks a domain verified; `Taken(VerifiedDomain)` if another organization verified it.
+    pub async fn verify_domain(&mut self, domain: &str, now_ms: i64) -> DomainResult<bool> {
+        let n = with_tx!(self, |c| {
+            sqlx::query(
+                "UPDATE tenant_domains SET verified_at = $1 WHERE tenant_id = $2 AND domain = $3 AND verified_at IS NULL",
+            )
+            .bind(now_ms)
+            .bind(self.id.as_str())
+            .bind(domain)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .map_err(|e| match unique_violation(&e) {
+            Some(Unique::VerifiedDomain) => DomainError::Taken(Taken::VerifiedDomain),
+            _ => e.into(),
+        })?;
+        Ok(n == 1)
+    }
+
+    /// Removes a domain; returns whether it existed.
+    pub async fn delete_domain(&mut self, domain: &str) -> DomainResult<bool> {
+        let n = with_tx!(self, |c| {
+            sqlx::query("DELETE FROM tenant_domains WHERE tenant_id = $1 AND domain = $2")
+                .bind(self.id.as_str())
+                .bind(domain)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(n == 1)
+    }
+}
+
+impl TenantStore<'_> {
+    /// The tenant's domains, by name.
+    pub async fn domains(&self) -> DomainResult<Vec<DomainRow>> {
+        with_pool!(self.store, |p| {
+            let rows = sqlx::query(
+                "SELECT domain, token, verified_at FROM tenant_domains WHERE tenant_id = $1 ORDER BY domain",
+            )
+            .bind(self.id.as_str())
+            .fetch_all(p)
+            .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("domain")?, r.try_get("token")?, r.try_get("verified_at")?)))
+                .collect::<Result<Vec<DomainRow>, sqlx::Error>>()
+                .map_err(DomainError::from)
+        })
+    }
+}
+
+impl Store {
+    /// The organization that verified `domain`.
+    pub async fn tenant_of_domain(&self, domain: &str) -> DomainResult<Option<TenantId>> {
+        with_pool!(self, |p| {
+            let row = sqlx::query("SELECT tenant_id FROM tenant_domains WHERE domain = $1 AND verified_at IS NOT NULL")
+                .bind(domain)
+                .fetch_optional(p)
+                .await?;
+            Ok(row.map(|r| r.try_get::<String, _>("tenant_id")).transpose()?.map(TenantId::from_store))
+        })
+    }
+}

@@ -232,5 +232,6 @@ pub async fn setup(store: &Store, public_url: &str, tenant: &TenantId) -> Domain
         connections: connections.iter().map(|c| view(public_url, c)).collect(),
         sign_ins,
         tenant_sign_in_url: format!("{public_url}/sso/t/{tenant}"),
+        domains: super::domains::list(store, tenant).await?,
     })
 }

@@ -14,6 +14,7 @@
 //!   client for metadata and discovery.
 
 pub mod connections;
+pub mod domains;
 pub mod fetch;
 pub mod oidc;
 pub mod saml;
@@ -34,12 +35,14 @@ pub struct SsoSettings {
     pub key: Arc<SealKey>,
     /// How the server fetches IdP metadata and OIDC discovery documents.
     pub fetch: fetch::FetchPolicy,
+    /// The DNS server that domain verification asks (the system's when `None`).
+    pub dns_resolver: Option<std::net::SocketAddr>,
 }
 
 impl SsoSettings {
     /// Settings with a random key (tests) and the default fetch policy.
     pub fn ephemeral() -> SsoSettings {
-        SsoSettings { key: Arc::new(SealKey::random()), fetch: fetch::FetchPolicy::default() }
+        SsoSettings { key: Arc::new(SealKey::random()), fetch: fetch::FetchPolicy::default(), dns_resolver: None }
     }
 }
 
