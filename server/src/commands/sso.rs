@@ -20,11 +20,9 @@ impl SsoArgs {
             })?,
             None => key_from_file(std::path::Path::new(&self.secret_key_file))?,
         };
-        Ok(SsoSettings {
-            key: Arc::new(key),
-            fetch: FetchPolicy { allow_http_loopback: self.sso_allow_http_loopback, ..FetchPolicy::default() },
-            dns_resolver: self.dns_resolver,
-        })
+        let mut fetch = FetchPolicy::default();
+        fetch.allow_http_loopback = self.sso_allow_http_loopback;
+        Ok(SsoSettings { key: Arc::new(key), fetch, dns_resolver: self.dns_resolver })
     }
 }
 

@@ -17,11 +17,19 @@ pub struct FetchPolicy {
     pub timeout: Duration,
     /// The largest body read.
     pub max_bytes: usize,
+    /// The HTTP client, made once (making one loads the system's CA certificates: tens of
+    /// milliseconds) and shared by the clones of this policy.
+    client: std::sync::Arc<std::sync::OnceLock<reqwest::Client>>,
 }
 
 impl Default for FetchPolicy {
     fn default() -> Self {
-        FetchPolicy { allow_http_loopback: false, timeout: Duration::from_secs(10), max_bytes: 1024 * 1024 }
+        FetchPolicy {
+            allow_http_loopback: false,
+            timeout: Duration::from_secs(10),
+            max_bytes: 1024 * 1024,
+            client: Default::default(),
+        }
     }
 }
 
@@ -78,12 +86,16 @@ impl FetchPolicy {
     }
 
     fn client(&self) -> Result<reqwest::Client, FetchError> {
-        reqwest::Client::builder()
+        if let Some(c) = self.client.get() {
+            return Ok(c.clone());
+        }
+        let made = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(self.timeout)
             .connect_timeout(self.timeout)
             .build()
-            .map_err(|e| FetchError(format!("cannot make an HTTP client: {e}")))
+            .map_err(|e| FetchError(format!("cannot make an HTTP client: {e}")))?;
+        Ok(self.client.get_or_init(|| made).clone())
     }
 
     /// Sends `request` (already checked) and reads at most `max_bytes` of the answer.
@@ -166,6 +178,7 @@ mod tests {
             assert!(strict.check(bad, "URL").is_err(), "{bad}");
         }
         let tests = FetchPolicy { allow_http_loopback: true, ..FetchPolicy::default() };
+        assert!(tests.client().is_ok());
         assert!(tests.check("http://127.0.0.1:4000/x", "URL").is_ok());
         assert!(tests.check("http://localhost:4000/x", "URL").is_ok());
         assert!(tests.check("http://idp.example.com/x", "URL").is_err());

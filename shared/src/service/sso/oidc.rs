@@ -57,6 +57,34 @@ fn http(
     }
 }
 
+/// How long a discovery document (and its keys) is reused: long enough for a sign-in's start
+/// and its callback and for a burst of sign-ins, short enough that a key rotation is seen soon.
+const DISCOVERY_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+type DiscoveryCache = std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, CoreProviderMetadata)>>;
+
+fn discovery_cache() -> &'static DiscoveryCache {
+    static CACHE: std::sync::OnceLock<DiscoveryCache> = std::sync::OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// [`discover`], reusing a document fetched in the last minute.
+async fn discover_cached(policy: &FetchPolicy, issuer: &str) -> DomainResult<CoreProviderMetadata> {
+    let cached = discovery_cache()
+        .lock()
+        .ok()
+        .and_then(|c| c.get(issuer).filter(|(at, _)| at.elapsed() < DISCOVERY_TTL).map(|(_, m)| m.clone()));
+    if let Some(m) = cached {
+        return Ok(m);
+    }
+    let fresh = discover(policy, issuer).await?;
+    if let Ok(mut c) = discovery_cache().lock() {
+        c.retain(|_, (at, _)| at.elapsed() < DISCOVERY_TTL);
+        c.insert(issuer.to_string(), (std::time::Instant::now(), fresh.clone()));
+    }
+    Ok(fresh)
+}
+
 /// Fetches and checks the issuer's discovery document (and its keys).
 pub async fn discover(policy: &FetchPolicy, issuer: &str) -> DomainResult<CoreProviderMetadata> {
     policy.check(issuer, "issuer").map_err(|e| DomainError::Invalid(e.0))?;
@@ -88,7 +116,7 @@ type Client = CoreClient<
 
 async fn client(settings: &SsoSettings, public_url: &str, c: &ConnectionRecord) -> DomainResult<(Client, OidcConfig)> {
     let cfg = config(c)?;
-    let metadata = discover(&settings.fetch, &c.idp_key).await?;
+    let metadata = discover_cached(&settings.fetch, &c.idp_key).await?;
     let secret = settings.key.open(&cfg.client_secret, &c.id)?;
     let redirect = RedirectUrl::new(sp_values(public_url, SsoProtocol::Oidc, &c.id).redirect_uri)
         .map_err(|e| DomainError::Internal(format!("redirect URI: {e}")))?;
