@@ -15,6 +15,7 @@ use crate::pages::sso::SsoPage;
 use crate::pages::support::tenant::{GroupsTab, MappingsTab, SsoTab, TenantFrame, TenantOverviewTab};
 use crate::pages::support::users::{AllUsersTab, UnassignedTab, UserTab};
 use crate::pages::support::SupportHome;
+use crate::pages::team::{InvitationPage, TeamPage};
 use crate::pages::user_detail::{NewUserPage, UserDetailPage};
 use crate::pages::user_groups::{UserGroupPage, UserGroupsPage};
 use crate::pages::users::{UnassignedPage, UsersPage};
@@ -71,6 +72,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/sign-up") view=SignUpPage ssr=SsrMode::Async/>
                 <Route path=path!("/sign-in/sso/:tenant") view=SsoChooserPage ssr=SsrMode::Async/>
                 <Route path=path!("/me") view=MyAccessPage ssr=SsrMode::Async/>
+                <Route path=path!("/invite/:token") view=InvitationPage ssr=SsrMode::Async/>
                 <ParentRoute path=path!("support") view=SupportLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=SupportHome ssr=SsrMode::Async/>
                     <ParentRoute path=path!("t/:tenant") view=TenantFrame ssr=SsrMode::Async>
@@ -89,6 +91,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("scim") view=ScimPage ssr=SsrMode::Async/>
                     <Route path=path!("sso") view=SsoPage ssr=SsrMode::Async/>
+                    <Route path=path!("admins") view=TeamPage ssr=SsrMode::Async/>
                     <Route path=path!("users") view=UsersPage ssr=SsrMode::Async/>
                     <Route path=path!("users/new") view=NewUserPage ssr=SsrMode::Async/>
                     <Route path=path!("users/import") view=ImportPage ssr=SsrMode::Async/>

@@ -59,6 +59,11 @@ pub enum Command {
         #[command(subcommand)]
         command: StaffCommand,
     },
+    /// Console accounts (organization admins, support staff).
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
     /// Manage a tenant's single sign-on connections (SAML 2.0, OpenID Connect).
     Sso {
         #[command(subcommand)]
@@ -280,6 +285,26 @@ pub struct SsoArgs {
     /// The DNS server domain verification asks (`host:port`; the system's resolver by default).
     #[arg(long, env = "ROSTER_DNS_RESOLVER")]
     pub dns_resolver: Option<SocketAddr>,
+}
+
+/// `roster account …`.
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Set a new password for an account (a locked-out admin), read from standard input.
+    ResetPassword(AccountResetArgs),
+}
+
+/// `roster account reset-password`.
+#[derive(Clone, Debug, Args)]
+pub struct AccountResetArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The account's email address.
+    #[arg(long)]
+    pub email: String,
+    /// Read the new password from standard input (first line). Required.
+    #[arg(long, required = true)]
+    pub password_stdin: bool,
 }
 
 /// `roster sso …`.

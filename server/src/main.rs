@@ -42,6 +42,13 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Tenant { command: TenantCommand::Domain { command } } => commands::sso::domain(command).await,
         Command::Staff { command } => commands::staff::run(command).await,
         Command::Sso { command } => commands::sso::run(command).await,
+        Command::Account { command: roster_server::cli::AccountCommand::ResetPassword(args) } => {
+            let password = commands::read_password_stdin()?;
+            let store = commands::open_store(&args.database.database_url).await?;
+            roster_shared::service::accounts::reset_password(&store, &args.email, password).await?;
+            println!("The password of {} is reset.", args.email.trim());
+            Ok(())
+        }
         Command::Scim { command: ScimCommand::Enable(args) } => commands::scim::enable(args).await,
         Command::Scim { command: ScimCommand::Token { command: ScimTokenCommand::Create(args) } } => {
             commands::scim::create_token(args).await

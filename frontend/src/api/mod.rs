@@ -9,6 +9,7 @@ pub mod scim_setup;
 pub mod session;
 pub mod sso;
 pub mod support;
+pub mod team;
 pub mod user_groups;
 pub mod users;
 

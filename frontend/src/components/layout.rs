@@ -210,6 +210,7 @@ fn DashboardFrame() -> impl IntoView {
                 <li><A href="/user-groups"><span class="nav-label">"User groups"</span></A></li>
                 <li><A href="/mappings"><span class="nav-label">"Mappings"</span></A></li>
                 <li><A href="/activity"><span class="nav-label">"Activity"</span></A></li>
+                <li><A href="/admins"><span class="nav-label">"Admins"</span></A></li>
             </ul>
         </nav>
     };

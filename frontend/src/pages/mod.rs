@@ -11,6 +11,7 @@ pub mod sign_in;
 pub mod sign_up;
 pub mod sso;
 pub mod support;
+pub mod team;
 pub mod user_detail;
 pub mod user_groups;
 pub mod users;

@@ -7,6 +7,7 @@ use crate::both_backends;
 use crate::common::*;
 
 both_backends!(
+    an_admin_invites_another_who_joins_once_and_passwords_change,
     sign_up_creates_the_organization_and_signs_in,
     duplicate_email_gets_a_clear_error_and_changes_nothing,
     weak_input_is_refused_with_a_message,
@@ -249,4 +250,69 @@ async fn pages_need_a_session(db: Db) {
         )
         .await;
     assert_eq!(res.status(), StatusCode::FOUND);
+}
+
+async fn an_admin_invites_another_who_joins_once_and_passwords_change(db: Db) {
+    let app = TestApp::new(db).await;
+    let email = format!("grace-{}@acme.test", uuid::Uuid::new_v4().simple());
+    let grace = app.sign_up("Acme", &email, PASSWORD).await;
+    let tenant = app.viewer(Some(&grace)).await["tenant"]["id"].clone();
+
+    // An invitation: the link is shown once; only its hash is stored.
+    let invited = format!("ada-{}@acme.test", uuid::Uuid::new_v4().simple());
+    let res = app.call("form/invite", &[("email", &invited)], Some(&grace)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let made: serde_json::Value = serde_json::from_str(&body_text(res).await).unwrap();
+    let link = made["link"].as_str().unwrap().to_string();
+    let token = link.rsplit('/').next().unwrap().to_string();
+    assert!(link.starts_with(&format!("{PUBLIC_URL}/invite/rsi_")), "{link}");
+    let stored = app.raw_strings("SELECT token_hash FROM invitations").await;
+    assert!(!stored.iter().any(|h| h.contains(&token)));
+    let team = app.ok_json("team", serde_json::json!({}), &grace).await;
+    assert_eq!(team["invitations"][0][0], invited.as_str());
+    // Inviting an address that has an account is refused.
+    let res = app.call("form/invite", &[("email", &email)], Some(&grace)).await;
+    assert!(invalid_message(res).await.contains("already exists"));
+
+    // The link shows the organization; a weak password is refused; then the invitee joins and
+    // is signed in as an admin of the same organization.
+    let info = app.call_json("invitation", serde_json::json!({"token": token}), None).await.1;
+    assert_eq!(info["email"], invited.as_str());
+    let res =
+        app.call("form/accept_invitation", &[("token", &token), ("name", "Ada"), ("password", "short")], None).await;
+    assert!(!res.status().is_success());
+    let res =
+        app.call("form/accept_invitation", &[("token", &token), ("name", "Ada"), ("password", PASSWORD)], None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let ada = session_cookie(&res).expect("signed in");
+    let v = app.viewer(Some(&ada)).await;
+    assert_eq!((v["role"].clone(), v["tenant"]["id"].clone()), (serde_json::json!("org_admin"), tenant));
+    assert_eq!(app.ok_json("team", serde_json::json!({}), &ada).await["admins"].as_array().unwrap().len(), 2);
+    // The link works once; a forged one is refused the same way.
+    let res =
+        app.call("form/accept_invitation", &[("token", &token), ("name", "Eve"), ("password", PASSWORD)], None).await;
+    assert!(invalid_message(res).await.contains("not valid"));
+    let (status, _) = app.call_json("invitation", serde_json::json!({"token": "rsi_forged"}), None).await;
+    assert!(!status.is_success());
+    // An expired invitation is refused.
+    let res = app.call("form/invite", &[("email", "late@acme.test")], Some(&grace)).await;
+    let late: serde_json::Value = serde_json::from_str(&body_text(res).await).unwrap();
+    app.raw_execute("UPDATE invitations SET expires_at = 1 WHERE email = 'late@acme.test'").await;
+    let late_token = late["link"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+    let res = app
+        .call("form/accept_invitation", &[("token", &late_token), ("name", "Late"), ("password", PASSWORD)], None)
+        .await;
+    assert!(invalid_message(res).await.contains("not valid"));
+
+    // Ada changes her password: the current one is checked, the new one signs in.
+    let new = "a new and longer passphrase";
+    let res = app.call("form/change_password", &[("current", "wrong password!"), ("new", new)], Some(&ada)).await;
+    assert!(invalid_message(res).await.contains("not correct"));
+    let res = app.call("form/change_password", &[("current", PASSWORD), ("new", new)], Some(&ada)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app.call("sign_in", &[("email", &invited), ("password", new)], None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // Without a session, nothing.
+    let res = app.call("form/invite", &[("email", "x@acme.test")], None).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }

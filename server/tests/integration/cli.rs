@@ -13,7 +13,8 @@ both_backends!(
     tenant_create_refuses_bad_input,
     staff_accounts_are_made_listed_and_disabled_on_the_command_line,
     sigterm_stops_the_server_within_its_grace_period,
-    sso_connections_are_made_and_listed_on_the_command_line
+    sso_connections_are_made_and_listed_on_the_command_line,
+    an_operator_resets_a_locked_out_admins_password
 );
 
 fn roster(args: &[&str], stdin: &str) -> std::process::Output {
@@ -327,4 +328,69 @@ async fn sso_connections_are_made_and_listed_on_the_command_line(db: Db) {
     // The key file was made, private to its owner.
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
+}
+
+async fn an_operator_resets_a_locked_out_admins_password(db: Db) {
+    let test_db = TestDb::new(db).await;
+    let out = roster(
+        &[
+            "tenant",
+            "create",
+            "--database-url",
+            &test_db.url,
+            "--name",
+            "Initech",
+            "--admin-email",
+            "locked@initech.test",
+            "--admin-password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let new = "the operator's new passphrase";
+    let out = roster(
+        &[
+            "account",
+            "reset-password",
+            "--database-url",
+            &test_db.url,
+            "--email",
+            "LOCKED@initech.test",
+            "--password-stdin",
+        ],
+        &format!("{new}\n"),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = roster(
+        &[
+            "account",
+            "reset-password",
+            "--database-url",
+            &test_db.url,
+            "--email",
+            "nobody@initech.test",
+            "--password-stdin",
+        ],
+        &format!("{new}\n"),
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No account"));
+    let out = roster(
+        &[
+            "account",
+            "reset-password",
+            "--database-url",
+            &test_db.url,
+            "--email",
+            "locked@initech.test",
+            "--password-stdin",
+        ],
+        "short\n",
+    );
+    assert!(!out.status.success());
+    let app = TestApp::new_on(test_db).await;
+    let res = app.call("sign_in", &[("email", "locked@initech.test"), ("password", new)], None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app.call("sign_in", &[("email", "locked@initech.test"), ("password", PASSWORD)], None).await;
+    assert!(!res.status().is_success());
 }

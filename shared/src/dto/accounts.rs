@@ -84,3 +84,34 @@ pub struct Viewer {
     #[serde(default)]
     pub sso: bool,
 }
+
+/// An organization's admins and open invitations (the *Admins* page).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Team {
+    /// The admins: name, email, created (epoch ms), last sign-in.
+    pub admins: Vec<(String, String, i64, Option<i64>)>,
+    /// Invitations not used yet: email, invited by, expires (epoch ms).
+    pub invitations: Vec<(String, String, i64)>,
+    /// Whether the viewer has a password here (a console account; SSO people have none).
+    pub can_change_password: bool,
+}
+
+/// A new invitation, shown once to the admin who made it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewInvitation {
+    /// The address invited.
+    pub email: String,
+    /// The link to send them (holds the token; shown once).
+    pub link: String,
+    /// When it stops working, epoch ms.
+    pub expires_at_ms: i64,
+}
+
+/// What an invitation link shows before it is accepted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationInfo {
+    /// The organization.
+    pub organization: String,
+    /// The address invited.
+    pub email: String,
+}

@@ -207,3 +207,126 @@ pub async fn viewer(store: &Store, account_id: &AccountId) -> DomainResult<Optio
         sso: false,
     }))
 }
+
+/// How long an invitation link works.
+pub const INVITATION_TTL_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+
+fn invitation_token() -> String {
+    use rand::distributions::{Alphanumeric, DistString};
+    format!("rsi_{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 40))
+}
+
+/// An admin invites another by email: a link (shown once; only its hash is stored) that works
+/// once, for [`INVITATION_TTL_MS`].
+pub async fn invite(
+    store: &Store,
+    tenant: &crate::ids::TenantId,
+    actor: &crate::service::activity::Actor,
+    email: &str,
+    public_url: &str,
+) -> DomainResult<crate::dto::NewInvitation> {
+    let email = email.trim().to_string();
+    if let Some(problem) = email_problem(&email) {
+        return Err(DomainError::Invalid(problem));
+    }
+    if store.account_by_email(&normalize_email(&email)).await?.is_some() {
+        return Err(DomainError::Taken(crate::error::Taken::AccountEmail));
+    }
+    let token = invitation_token();
+    let now = now_ms();
+    let expires_at = now + INVITATION_TTL_MS;
+    let id = uuid::Uuid::new_v4().to_string();
+    let hash = crate::service::credentials::hash_secret(&token);
+    store.insert_invitation(&id, tenant, &email, &hash, &actor.name, now, expires_at).await?;
+    crate::service::activity::record(
+        store,
+        tenant,
+        actor,
+        "Invitation",
+        Some(&id),
+        format!("invited {email} as an admin"),
+    )
+    .await;
+    Ok(crate::dto::NewInvitation { email, link: format!("{public_url}/invite/{token}"), expires_at_ms: expires_at })
+}
+
+async fn open_invitation(store: &Store, token: &str) -> DomainResult<crate::store::InvitationRecord> {
+    let gone = || {
+        DomainError::Invalid(
+            "This invitation link is not valid: it was used, it expired, or it was mistyped. Ask for a new one.".into(),
+        )
+    };
+    if !token.starts_with("rsi_") || token.len() > 100 {
+        return Err(gone());
+    }
+    let found = store.invitation_by_token_hash(&crate::service::credentials::hash_secret(token)).await?;
+    match found {
+        Some(i) if i.accepted_at.is_none() && i.expires_at > now_ms() => Ok(i),
+        _ => Err(gone()),
+    }
+}
+
+/// What an invitation link shows.
+pub async fn invitation(store: &Store, token: &str) -> DomainResult<crate::dto::InvitationInfo> {
+    let i = open_invitation(store, token).await?;
+    Ok(crate::dto::InvitationInfo { organization: i.organization, email: i.email })
+}
+
+/// Accepts an invitation: the invited person becomes an admin of the organization, with the
+/// name and password they chose. The link works once.
+pub async fn accept_invitation(store: &Store, token: &str, name: &str, password: String) -> DomainResult<AccountId> {
+    let i = open_invitation(store, token).await?;
+    let name = if name.trim().is_empty() { i.email.clone() } else { name.trim().to_string() };
+    if let Some(msg) = name_problem("name", &name).or_else(|| password_problem(&password)) {
+        return Err(DomainError::Invalid(msg));
+    }
+    let admin = NewAccount {
+        id: AccountId::random(),
+        role: ConsoleRole::OrgAdmin,
+        email_normalized: normalize_email(&i.email),
+        email: i.email.clone(),
+        name,
+        password_hash: passwords::hash(password).await?,
+    };
+    if !store.accept_invitation(&i.id, &i.tenant_id, &admin, now_ms()).await? {
+        return Err(DomainError::Invalid("This invitation was used or expired meanwhile. Ask for a new one.".into()));
+    }
+    let actor = crate::service::activity::Actor::admin(&admin.email);
+    crate::service::activity::record(
+        store,
+        &i.tenant_id,
+        &actor,
+        "Invitation",
+        Some(&i.id),
+        "accepted the invitation".into(),
+    )
+    .await;
+    Ok(admin.id)
+}
+
+/// An admin changes their own password (the current one is checked).
+pub async fn change_password(store: &Store, id: &AccountId, current: String, new: String) -> DomainResult<()> {
+    let account = store.account_by_id(id).await?.ok_or(DomainError::NotFound)?;
+    if !passwords::verify(current, account.password_hash.clone()).await? {
+        return Err(DomainError::Invalid("The current password is not correct.".into()));
+    }
+    if let Some(msg) = password_problem(&new) {
+        return Err(DomainError::Invalid(msg));
+    }
+    store.set_password_hash(id, &passwords::hash(new).await?).await?;
+    Ok(())
+}
+
+/// An operator sets a new password for the account with `email` (a locked-out admin).
+pub async fn reset_password(store: &Store, email: &str, new: String) -> DomainResult<AccountId> {
+    let account = store
+        .account_by_email(&normalize_email(email))
+        .await?
+        .ok_or_else(|| DomainError::Invalid(format!("No account has the email {email}.")))?;
+    if let Some(msg) = password_problem(&new) {
+        return Err(DomainError::Invalid(msg));
+    }
+    store.set_password_hash(&account.id, &passwords::hash(new).await?).await?;
+    tracing::info!(account = %account.id, "password reset by an operator");
+    Ok(account.id)
+}

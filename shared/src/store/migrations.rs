@@ -38,6 +38,7 @@ pub(super) fn sqlite() -> Migrator {
         (10, "mapping run changed", "0010_mapping_run_changed.sql"),
         (11, "sso", "0011_sso.sql"),
         (12, "domains", "0012_domains.sql"),
+        (13, "invitations", "0013_invitations.sql"),
     ))
 }
 
@@ -55,6 +56,7 @@ pub(super) fn postgres() -> Migrator {
         (10, "mapping run changed", "0010_mapping_run_changed.sql"),
         (11, "sso", "0011_sso.sql"),
         (12, "domains", "0012_domains.sql"),
+        (13, "invitations", "0013_invitations.sql"),
     ))
 }
 

@@ -1,0 +1,68 @@
+//! The organization's admins: invitations, accepting one, changing one's password.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use roster_shared::dto::{InvitationInfo, NewInvitation, Team};
+
+use crate::error::UiError;
+
+/// The *Admins* page: the admins and the open invitations.
+#[server(prefix = "/api", endpoint = "team", input = Json)]
+pub async fn load_team() -> Result<Team, UiError> {
+    let admin = super::ctx::require_reader().await?;
+    let viewer = super::ctx::require_viewer().await?;
+    let t = admin.services.store.tenant(&admin.tenant);
+    Ok(Team {
+        admins: t.admins().await?,
+        invitations: t.open_invitations(roster_shared::clock::now_ms()).await?,
+        can_change_password: !viewer.sso,
+    })
+}
+
+/// Invites another admin by email (a form); the link is shown once.
+#[server(prefix = "/api", endpoint = "form/invite")]
+pub async fn invite(email: String) -> Result<NewInvitation, UiError> {
+    let admin = super::ctx::require_admin().await?;
+    Ok(roster_shared::service::accounts::invite(
+        &admin.services.store,
+        &admin.tenant,
+        &admin.actor,
+        &email,
+        &admin.services.public_url,
+    )
+    .await?)
+}
+
+/// Changes the signed-in admin's own password (a form).
+#[server(prefix = "/api", endpoint = "form/change_password")]
+pub async fn change_password(current: String, new: String) -> Result<(), UiError> {
+    use roster_shared::ids::AccountId;
+    super::ctx::require_admin().await?;
+    let viewer = super::ctx::require_viewer().await?;
+    if viewer.sso {
+        return Err(UiError::Invalid(
+            "You sign in through your organization's SSO: your password is kept there.".into(),
+        ));
+    }
+    let id = AccountId::parse(&viewer.account_id).ok_or(UiError::Unauthenticated)?;
+    let services = super::ctx::services()?;
+    Ok(roster_shared::service::accounts::change_password(&services.store, &id, current, new).await?)
+}
+
+/// What an invitation link shows (public: the token is the permission).
+#[server(prefix = "/api", endpoint = "invitation", input = Json)]
+pub async fn load_invitation(token: String) -> Result<InvitationInfo, UiError> {
+    let services = super::ctx::services()?;
+    Ok(roster_shared::service::accounts::invitation(&services.store, &token).await?)
+}
+
+/// Accepts an invitation (a form) and signs the new admin in.
+#[server(prefix = "/api", endpoint = "form/accept_invitation")]
+pub async fn accept_invitation(token: String, name: String, password: String) -> Result<(), UiError> {
+    let services = super::ctx::services()?;
+    let session = super::ctx::session().await?;
+    let id = roster_shared::service::accounts::accept_invitation(&services.store, &token, &name, password).await?;
+    super::session::start_console(&session, &id).await?;
+    leptos_axum::redirect("/");
+    Ok(())
+}
