@@ -53,11 +53,11 @@ pub fn SignInPage() -> impl IntoView {
             // A plain GET form: it works without JavaScript and lands on our own chooser page
             // (a form's redirect may not leave this site).
             <div class="card auth-card">
-                <h2>"Sign in with SSO"</h2>
+                <h2>"Single sign-on"</h2>
                 <p class="muted small">"Your organization signs you in through its identity provider."</p>
                 <form method="get" action="/sso/start" class="form">
                     <div class="field">
-                        <label for="sso-email">"Work email"</label>
+                        <label for="sso-email">"Company email address"</label>
                         <input id="sso-email" name="email" type="email" autocomplete="username" required=true/>
                     </div>
                     <button type="submit" class="btn btn-ghost btn-block" data-testid="sso-continue">"Continue with SSO"</button>
