@@ -11,8 +11,16 @@ import { dashboardApi, strictConsole } from './helpers';
 const PASSWORD = 'correct horse battery staple';
 const SHOTS = process.env.ROSTER_SCREENSHOTS;
 
-let saml: { proc: ChildProcess; base: string };
+// One OIDC provider for the file; a SAML IdP per test, as an IdP (entity ID) belongs to one
+// organization.
 let oidc: { proc: ChildProcess; base: string };
+const samlIdps: ChildProcess[] = [];
+
+async function samlIdp() {
+  const idp = await startIdp('saml.mjs', { SAML_PORT: '0' });
+  samlIdps.push(idp.proc);
+  return idp;
+}
 
 function startIdp(script: string, env: Record<string, string>): Promise<{ proc: ChildProcess; base: string }> {
   return new Promise((resolve, reject) => {
@@ -32,12 +40,11 @@ function startIdp(script: string, env: Record<string, string>): Promise<{ proc: 
 
 test.beforeAll(async ({}, info) => {
   const roster = info.project.use.baseURL!;
-  saml = await startIdp('saml.mjs', { SAML_PORT: '0' });
   oidc = await startIdp('oidc.mjs', { OIDC_PORT: '0', OIDC_REDIRECT_PREFIX: `${roster}/sso/oidc/` });
 });
 
 test.afterAll(() => {
-  saml?.proc.kill();
+  samlIdps.forEach((p) => p.kill());
   oidc?.proc.kill();
 });
 
@@ -105,6 +112,7 @@ async function signInAs(browser: Browser, link: string, connection: string, user
 test('an admin configures SAML and OIDC; people sign in through each and land by their role', async ({ page, browser }) => {
   test.setTimeout(120_000);
   const adminProblems = strictConsole(page);
+  const saml = await samlIdp();
   const people = await organization(page, `Acme SSO ${Date.now()}`);
 
   // The admin adds both connections on the Single sign-on page.
@@ -182,6 +190,7 @@ test('an admin configures SAML and OIDC; people sign in through each and land by
 });
 
 test('without JavaScript a person signs in through SAML; an unknown person is told why', async ({ page, browser }) => {
+  const saml = await samlIdp();
   const people = await organization(page, `NoJS SSO ${Date.now()}`);
   const api = dashboardApi(page);
   const res = await page.request.post('/api/form/sso_saml_create', {
@@ -200,4 +209,24 @@ test('without JavaScript a person signs in through SAML; an unknown person is to
   await expect(eve.page).toHaveURL(/\/sign-in\?sso_error=/);
   await expect(eve.page.getByTestId('sso-error')).toContainText('No user of this organization');
   await eve.context.close();
+});
+
+test('an admin uploads the IdP metadata file; the setup guides name the connection values', async ({ page }) => {
+  const problems = strictConsole(page);
+  const saml = await samlIdp();
+  await organization(page, `Upload SSO ${Date.now()}`);
+  await page.goto('/sso');
+  await hydrated(page);
+  await page.getByTestId('add-saml').locator('summary').first().click();
+  await page.locator('#saml-name').fill('PingOne');
+  const xml = await (await page.request.get(`${saml.base}/metadata`)).text();
+  await page.getByTestId('metadata-file').setInputFiles({ name: 'idp-metadata.xml', mimeType: 'application/xml', buffer: Buffer.from(xml) });
+  await expect(page.locator('#saml-metadata')).toHaveValue(/EntityDescriptor/);
+  await page.getByTestId('create-saml').click();
+  await expect(page.getByTestId('connection-name')).toHaveText(['PingOne']);
+  const acs = (await page.getByTestId('sp-acs-url').textContent())!.trim();
+  await page.getByTestId('sso-guide-okta').locator('summary').click();
+  await expect(page.getByTestId('sso-guide-okta')).toContainText(acs);
+  await shot(page, 'sso-upload');
+  expect(problems).toEqual([]);
 });

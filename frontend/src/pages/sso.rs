@@ -76,7 +76,6 @@ pub fn SsoPage() -> impl IntoView {
         // rebuilt when it reloads (an open form keeps what was typed).
         <NewConnection forms/>
         <AddDomain forms/>
-        <Guides/>
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 setup.await.ok().map(|s| view! { <SignInLog records=s.sign_ins/> })
@@ -88,6 +87,9 @@ pub fn SsoPage() -> impl IntoView {
 #[component]
 fn Setup(setup: SsoSetup, forms: Forms, tested: Option<String>) -> impl IntoView {
     let tested = tested.and_then(|id| setup.sign_ins.iter().find(|s| s.id == id).cloned());
+    // The guides name this organization's values: its first SAML and OIDC connections'.
+    let saml_sp = setup.connections.iter().find(|c| c.protocol == SsoProtocol::Saml).map(|c| c.sp.clone());
+    let oidc_sp = setup.connections.iter().find(|c| c.protocol == SsoProtocol::Oidc).map(|c| c.sp.clone());
     let empty = setup.connections.is_empty();
     view! {
         {tested.map(|t| {
@@ -104,7 +106,7 @@ fn Setup(setup: SsoSetup, forms: Forms, tested: Option<String>) -> impl IntoView
             <p class="muted small">"Give this link to your people (or add it as a bookmark app in your IdP): it sends them to your connection."</p>
             <CopyField value=setup.tenant_sign_in_url.clone() label="Sign-in link" testid="tenant-sign-in-url"/>
         </section>
-        <Domains domains=setup.domains forms/>
+        <Domains domains=setup.domains.clone() forms/>
         <section class="card section" aria-labelledby="connections">
             <h2 id="connections">"Connections"</h2>
             {if empty {
@@ -117,6 +119,7 @@ fn Setup(setup: SsoSetup, forms: Forms, tested: Option<String>) -> impl IntoView
                 }.into_any()
             }}
         </section>
+        <Guides saml=saml_sp oidc=oidc_sp/>
     }
 }
 
@@ -216,6 +219,34 @@ fn Connection(c: ConnectionView, forms: Forms) -> impl IntoView {
 #[component]
 fn NewConnection(forms: Forms) -> impl IntoView {
     let (saml, oidc) = (forms.saml, forms.oidc);
+    // The metadata XML: pasted, or read from a file the admin picks (in the browser).
+    let metadata = RwSignal::new(String::new());
+    let file_error = RwSignal::new(None::<String>);
+    let on_file = move |ev: leptos::ev::Event| {
+        file_error.set(None);
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) else {
+                return;
+            };
+            let Some(file) = input.files().and_then(|f| f.get(0)) else {
+                return;
+            };
+            if file.size() > 512.0 * 1024.0 {
+                file_error.set(Some("The metadata file is larger than 512 KB.".into()));
+                return;
+            }
+            leptos::task::spawn_local(async move {
+                match wasm_bindgen_futures::JsFuture::from(file.text()).await {
+                    Ok(v) => metadata.set(v.as_string().unwrap_or_default()),
+                    Err(_) => file_error.set(Some("The file could not be read.".into())),
+                }
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = ev;
+    };
     let saml_error = move || saml.value().get().and_then(Result::err).map(|e| e.to_string());
     let oidc_error = move || oidc.value().get().and_then(Result::err).map(|e| e.to_string());
     view! {
@@ -234,8 +265,14 @@ fn NewConnection(forms: Forms) -> impl IntoView {
                     <div class="field">
                         <label for="saml-metadata">"IdP metadata XML"</label>
                         <textarea id="saml-metadata" name="metadata_xml" rows="6" class="mono"
-                            placeholder="<md:EntityDescriptor … (paste the IdP's metadata)"></textarea>
-                        <p class="muted small">"Paste the metadata, or give its URL, or type the three values below."</p>
+                            placeholder="<md:EntityDescriptor … (paste the IdP's metadata)"
+                            prop:value=move || metadata.get()
+                            on:input=move |ev| metadata.set(event_target_value(&ev))></textarea>
+                        <label class="muted small" for="saml-metadata-file">"Or upload the metadata file: "</label>
+                        <input id="saml-metadata-file" type="file" accept=".xml,application/xml,text/xml,application/samlmetadata+xml"
+                            data-testid="metadata-file" on:change=on_file/>
+                        {move || file_error.get().map(|m| view! { <ErrorNotice message=m/> })}
+                        <p class="muted small">"Paste the metadata or upload its file, or give its URL, or type the three values below."</p>
                     </div>
                     <div class="field">
                         <label for="saml-metadata-url">"IdP metadata URL"</label>
@@ -391,13 +428,25 @@ fn AddDomain(forms: Forms) -> impl IntoView {
 }
 
 #[component]
-fn Guides() -> impl IntoView {
+fn Guides(saml: Option<roster_shared::dto::SpValues>, oidc: Option<roster_shared::dto::SpValues>) -> impl IntoView {
+    let later = "(add a connection above first)";
+    let value = |v: Option<String>, label: &'static str| match v {
+        Some(v) => view! { <CopyField value=v label=label/> }.into_any(),
+        None => view! { <span class="muted">{later}</span> }.into_any(),
+    };
+    let acs = || value(saml.as_ref().map(|s| s.acs_url.clone()), "ACS URL");
+    let entity = || value(saml.as_ref().map(|s| s.entity_id.clone()), "SP entity ID");
+    let redirect = || value(oidc.as_ref().map(|s| s.redirect_uri.clone()), "Redirect URI");
     view! {
         <section class="card section" aria-labelledby="sso-guides">
             <h2 id="sso-guides">"Setup guides"</h2>
-            <p class="muted small">"Add the connection above first: its card shows the values each step asks for."</p>
+            <p class="muted small">"The values each IdP asks for, for your first SAML and OpenID Connect connections (every connection's card has its own)."</p>
             <details class="guide" data-testid="sso-guide-okta">
                 <summary>"Okta (SAML)"</summary>
+                <dl class="facts">
+                    <dt>"Single sign-on URL"</dt><dd>{acs()}</dd>
+                    <dt>"Audience URI (SP Entity ID)"</dt><dd>{entity()}</dd>
+                </dl>
                 <ol class="steps">
                     <li>"Okta Admin Console → " <strong>"Applications → Create App Integration → SAML 2.0"</strong> ", name it “Roster”."</li>
                     <li><strong>"Single sign-on URL"</strong> ": the connection's ACS URL (tick “Use this for Recipient URL and Destination URL”). " <strong>"Audience URI (SP Entity ID)"</strong> ": its SP entity ID. " <strong>"Name ID format"</strong> ": EmailAddress; " <strong>"Application username"</strong> ": the same value your SCIM integration sends as userName (usually Okta username)."</li>
@@ -408,6 +457,11 @@ fn Guides() -> impl IntoView {
             </details>
             <details class="guide" data-testid="sso-guide-entra">
                 <summary>"Microsoft Entra ID (SAML or OpenID Connect)"</summary>
+                <dl class="facts">
+                    <dt>"Identifier (Entity ID)"</dt><dd>{entity()}</dd>
+                    <dt>"Reply URL (ACS URL)"</dt><dd>{acs()}</dd>
+                    <dt>"Redirect URI (OIDC)"</dt><dd>{redirect()}</dd>
+                </dl>
                 <ol class="steps">
                     <li>"SAML: Enterprise applications → your Roster app → " <strong>"Single sign-on → SAML"</strong> ". Basic SAML Configuration: " <strong>"Identifier (Entity ID)"</strong> " = SP entity ID, " <strong>"Reply URL (ACS URL)"</strong> " = ACS URL (or upload Roster's SP metadata XML)."</li>
                     <li>"Keep " <strong>"Unique User Identifier"</strong> " = user.userprincipalname, the userName your SCIM provisioning sends. Entra signs the assertion with RSA-SHA256 by default, which Roster requires."</li>
@@ -417,6 +471,11 @@ fn Guides() -> impl IntoView {
             </details>
             <details class="guide" data-testid="sso-guide-pingone">
                 <summary>"PingOne (SAML or OpenID Connect)"</summary>
+                <dl class="facts">
+                    <dt>"ACS URL"</dt><dd>{acs()}</dd>
+                    <dt>"Entity ID"</dt><dd>{entity()}</dd>
+                    <dt>"Redirect URI (OIDC)"</dt><dd>{redirect()}</dd>
+                </dl>
                 <ol class="steps">
                     <li>"PingOne admin console → " <strong>"Applications → Add Application → SAML Application"</strong> ", name it “Roster”."</li>
                     <li>"SAML Configuration → " <strong>"Manually enter"</strong> ": ACS URLs = ACS URL, Entity ID = SP entity ID; or " <strong>"Import from URL"</strong> " with Roster's SP metadata URL. Signing: " <strong>"Sign Assertion"</strong> ", algorithm RSA_SHA256."</li>
