@@ -102,7 +102,7 @@ test('every page hydrates cleanly on every load under load, and answers a click'
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect(page).toHaveURL(/\/support$/);
     const t = `/support/t/${tenant}`;
-    const support = ['/support', t, `${t}/users`, `${t}/users/${ids[0]}`, `${t}/unassigned`, `${t}/groups`, `${t}/mappings`, `${t}/activity`];
+    const support = ['/support', t, `${t}/users`, `${t}/users/${ids[0]}`, `${t}/unassigned`, `${t}/groups`, `${t}/mappings`, `${t}/sso`, `${t}/activity`];
     for (let round = 0; round < RELOADS; round++) {
       for (const path of support) {
         const [link, url] = path === '/support' ? [`Hydra ${stamp}`, /\/support\/t\//] : ['Organizations', /\/support$/];

@@ -178,25 +178,9 @@ pub(crate) mod ctx {
     /// `X-Forwarded-For` entry) says.
     pub async fn client_ip(services: &Services) -> String {
         let parts = leptos::prelude::use_context::<http::request::Parts>();
-        if services.trust_forwarded_for {
-            let forwarded = parts.as_ref().and_then(|p| {
-                p.headers
-                    .get_all("x-forwarded-for")
-                    .iter()
-                    .filter_map(|v| v.to_str().ok())
-                    .flat_map(|v| v.split(','))
-                    .map(str::trim)
-                    .rfind(|s| !s.is_empty())
-                    .map(str::to_owned)
-            });
-            if let Some(ip) = forwarded {
-                return ip;
-            }
-        }
-        parts
-            .as_ref()
-            .and_then(|p| p.extensions.get::<ConnectInfo<SocketAddr>>())
-            .map(|ci| ci.0.ip().to_string())
-            .unwrap_or_else(|| "unknown".to_string())
+        let peer = parts.as_ref().and_then(|p| p.extensions.get::<ConnectInfo<SocketAddr>>()).map(|ci| ci.0);
+        let empty = http::HeaderMap::new();
+        let headers = parts.as_ref().map_or(&empty, |p| &p.headers);
+        super::session::client_ip(services.trust_forwarded_for, headers, peer).unwrap_or_else(|| "unknown".to_string())
     }
 }

@@ -64,3 +64,26 @@ pub async fn start_sso(
     session.insert(SSO_KEY, format!("{tenant}/{user_id}/{connection_id}")).await.map_err(session_failed)?;
     Ok(())
 }
+
+/// The client's address: the connection's, or behind a trusted proxy the last
+/// `X-Forwarded-For` entry. (Server functions and the server's own routes both use it.)
+pub fn client_ip(
+    trust_forwarded_for: bool,
+    headers: &http::HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+) -> Option<String> {
+    if trust_forwarded_for {
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .rfind(|s| !s.is_empty())
+            .map(str::to_owned);
+        if forwarded.is_some() {
+            return forwarded;
+        }
+    }
+    peer.map(|p| p.ip().to_string())
+}

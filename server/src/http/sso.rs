@@ -54,23 +54,6 @@ fn set_flow_cookie(services: &Services, value: &str) -> String {
     )
 }
 
-fn client_ip(services: &Services, headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<String> {
-    if services.trust_forwarded_for {
-        let forwarded = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .rfind(|s| !s.is_empty())
-            .map(str::to_owned);
-        if forwarded.is_some() {
-            return forwarded;
-        }
-    }
-    peer.map(|p| p.ip().to_string())
-}
-
 fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!("sso: {e}");
     (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side. Try again in a moment.").into_response()
@@ -225,7 +208,7 @@ pub async fn acs(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let ip = client_ip(&services, headers, peer);
+    let ip = session::client_ip(services.trust_forwarded_for, headers, peer);
     let cookie = flow_cookie_of(headers);
     let consumed =
         match saml::consume(&services.store, &services.public_url, &c, &form.saml_response, cookie.as_deref()).await {
@@ -263,7 +246,7 @@ pub async fn callback(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let ip = client_ip(&services, headers, peer);
+    let ip = session::client_ip(services.trust_forwarded_for, headers, peer);
     let cookie = flow_cookie_of(headers);
     let cb = oidc::Callback { state: p.state, code: p.code, error: p.error, error_description: p.error_description };
     let (result, flow) =

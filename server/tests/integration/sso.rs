@@ -450,6 +450,9 @@ async fn forged_and_stale_saml_responses_are_refused_with_their_reason(db: Db) {
         assert!(last["user_id"].is_null(), "{name}");
     }
 
+    // None of those refusals linked an identity or signed anyone in.
+    assert_eq!(app.raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM sso_identities").await, vec!["0".to_string()]);
+
     // Signature wrapping: an unsigned assertion for Mallory (a real user here) is put before
     // the signed one for Ada — with its own ID, and with the signed one's ID. What is read is
     // what was signed: never Mallory.
@@ -750,6 +753,9 @@ async fn oidc_sign_in_through_a_real_provider_with_pkce_state_and_nonce(db: Db) 
     assert!(location.starts_with("/sign-in?sso_error="));
     assert_eq!(sign_ins(&app, &o.cookie).await[0]["reason"], "bad_state");
 
+    // The refusals above linked nothing: Ada's one successful sign-in is the only link.
+    assert_eq!(app.raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM sso_identities").await, vec!["1".to_string()]);
+
     // An unknown person at the IdP is refused: nobody is created.
     let (auth, flow) = oidc_begin(&app, &c).await;
     let back = idp_login(&auth, "eve@acme.test").await;
@@ -757,6 +763,7 @@ async fn oidc_sign_in_through_a_real_provider_with_pkce_state_and_nonce(db: Db) 
     assert!(location.starts_with("/sign-in?sso_error="));
     assert_eq!(sign_ins(&app, &o.cookie).await[0]["reason"], "unknown_user");
     assert_eq!(app.raw_strings("SELECT user_name FROM scim_users").await, vec!["ada@acme.test".to_string()]);
+    assert_eq!(app.raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM sso_identities").await, vec!["1".to_string()]);
 }
 
 /// The tests' DNS server (`end2end/idp/dns.py`, PyPI dnslib), answering TXT questions from a

@@ -85,6 +85,10 @@ pub struct NewSignIn {
     pub detail: Option<String>,
 }
 
+const SIGN_IN_SELECT: &str =
+    "SELECT id, at, connection_id, connection_name, outcome, reason, message, subject, email, \
+     user_id, test_by, client_ip, detail FROM sso_sign_ins";
+
 const CONNECTION_COLUMNS: &str =
     "id, tenant_id, protocol, name, enabled, allow_idp_initiated, idp_key, config, created_at";
 
@@ -421,15 +425,10 @@ impl TenantStore<'_> {
     /// The latest sign-in attempts, newest first; of one user when `user_id` is given.
     pub async fn sign_ins(&self, limit: i64, user_id: Option<&str>) -> DomainResult<Vec<SignInRecord>> {
         with_pool!(self.store, |p| {
-            let rows = sqlx::query(
-                "SELECT id, at, connection_id, connection_name, outcome, reason, message, subject, email, user_id, test_by, client_ip, detail \
-                 FROM sso_sign_ins WHERE tenant_id = $1 AND ($2 IS NULL OR user_id = $2) ORDER BY at DESC, id LIMIT $3",
-            )
-            .bind(self.id.as_str())
-            .bind(user_id)
-            .bind(limit)
-            .fetch_all(p)
-            .await?;
+            let sql = format!(
+                "{SIGN_IN_SELECT} WHERE tenant_id = $1 AND ($2 IS NULL OR user_id = $2) ORDER BY at DESC, id LIMIT $3"
+            );
+            let rows = sqlx::query(&sql).bind(self.id.as_str()).bind(user_id).bind(limit).fetch_all(p).await?;
             rows.iter().map(sign_in_from_row).collect()
         })
     }
@@ -437,14 +436,8 @@ impl TenantStore<'_> {
     /// One attempt of the sign-in log.
     pub async fn sign_in(&self, id: &str) -> DomainResult<Option<SignInRecord>> {
         with_pool!(self.store, |p| {
-            let row = sqlx::query(
-                "SELECT id, at, connection_id, connection_name, outcome, reason, message, subject, email, user_id, test_by, client_ip, detail \
-                 FROM sso_sign_ins WHERE tenant_id = $1 AND id = $2",
-            )
-            .bind(self.id.as_str())
-            .bind(id)
-            .fetch_optional(p)
-            .await?;
+            let sql = format!("{SIGN_IN_SELECT} WHERE tenant_id = $1 AND id = $2");
+            let row = sqlx::query(&sql).bind(self.id.as_str()).bind(id).fetch_optional(p).await?;
             row.as_ref().map(sign_in_from_row).transpose()
         })
     }

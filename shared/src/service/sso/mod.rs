@@ -46,6 +46,15 @@ impl SsoSettings {
     }
 }
 
+/// A started sign-in: where to send the browser, and the cookie value that binds the flow to it.
+#[derive(Clone, Debug)]
+pub struct Started {
+    /// The IdP URL with the deflated AuthnRequest.
+    pub redirect_to: String,
+    /// The browser's flow cookie value (kept if the browser already had one).
+    pub browser_secret: String,
+}
+
 /// Roster's URLs of a connection, under `public_url`.
 pub fn sp_values(public_url: &str, protocol: crate::dto::SsoProtocol, id: &str) -> crate::dto::SpValues {
     use crate::dto::SsoProtocol;

@@ -138,7 +138,7 @@ pub async fn begin(
     c: &ConnectionRecord,
     browser_secret: Option<String>,
     test_by: Option<String>,
-) -> DomainResult<super::saml::Started> {
+) -> DomainResult<super::Started> {
     let (client, cfg) = client(settings, public_url, c).await?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request =
@@ -164,7 +164,7 @@ pub async fn begin(
             now,
         )
         .await?;
-    Ok(super::saml::Started { redirect_to: url.to_string(), browser_secret })
+    Ok(super::Started { redirect_to: url.to_string(), browser_secret })
 }
 
 /// What the IdP sent back to the redirect URI.

@@ -28,7 +28,7 @@ use samael::service_provider::{Error as SpError, ServiceProvider, ServiceProvide
 
 use super::connections::SamlConfig;
 use super::sign_in::{Identity, Refusal};
-use super::{clip, random_token, sp_values, FLOW_TTL_MS};
+use super::{clip, random_token, sp_values, Started, FLOW_TTL_MS};
 use crate::clock::now_ms;
 use crate::dto::{CertificateView, SsoProtocol};
 use crate::error::{DomainError, DomainResult};
@@ -257,15 +257,6 @@ fn service_provider(public_url: &str, c: &ConnectionRecord, cfg: &SamlConfig) ->
         ]))
         .build()
         .map_err(|e| DomainError::Internal(format!("SAML service provider: {e}")))
-}
-
-/// A started sign-in: where to send the browser, and the cookie value that binds the flow to it.
-#[derive(Clone, Debug)]
-pub struct Started {
-    /// The IdP URL with the deflated AuthnRequest.
-    pub redirect_to: String,
-    /// The browser's flow cookie value (kept if the browser already had one).
-    pub browser_secret: String,
 }
 
 /// Starts an SP-initiated sign-in: an AuthnRequest whose id is stored as a flow of this browser.
