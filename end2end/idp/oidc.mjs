@@ -8,7 +8,8 @@
 //
 // Its login page is the tiny form an IdP shows: a user name (any address of the fixture's
 // organization), then the provider grants the scopes asked for and sends the browser back.
-// Claims: sub = the user name, email (verified), given_name, family_name — in userinfo, as
+// Claims: sub = the user name, email (verified), given_name, family_name, and any further claims
+// given as JSON in the form's `claims` field (department, groups, …) — in userinfo, as
 // oidc-provider keeps the ID token minimal when an access token is issued (Roster then asks
 // userinfo).
 import http from 'node:http';
@@ -23,6 +24,8 @@ function escape(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 }
 
+// Further claims per account, as typed at its last login.
+const extraClaims = new Map();
 const server = http.createServer();
 server.listen(port, '127.0.0.1', () => {
   const issuer = `http://127.0.0.1:${server.address().port}`;
@@ -36,7 +39,11 @@ server.listen(port, '127.0.0.1', () => {
     }],
     pkce: { required: () => true },
     features: { devInteractions: { enabled: false } },
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['given_name', 'family_name', 'name'] },
+    claims: {
+      openid: ['sub'],
+      email: ['email', 'email_verified'],
+      profile: ['given_name', 'family_name', 'name', 'department', 'groups', 'employee_id'],
+    },
     interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
     cookies: { keys: ['roster-test-idp-cookie-key'] },
     async findAccount(ctx, id) {
@@ -45,7 +52,8 @@ server.listen(port, '127.0.0.1', () => {
       return {
         accountId: id,
         async claims() {
-          return { sub: id, email: id, email_verified: true, given_name: given, family_name: 'Test', name: `${given} Test` };
+          return { sub: id, email: id, email_verified: true, given_name: given, family_name: 'Test', name: `${given} Test`,
+            ...(extraClaims.get(id) || {}) };
         },
       };
     },
@@ -69,12 +77,21 @@ server.listen(port, '127.0.0.1', () => {
 <h1>Test IdP</h1><p>Signing in to ${escape(details.params.client_id)}</p>
 <form method="post" action="/interaction/${escape(details.uid)}">
 <label>User name <input name="username" autofocus></label>
+<label>Claims (JSON) <textarea name="claims">{}</textarea></label>
 <button type="submit">Sign in</button></form></body></html>`);
         return;
       }
       let body = '';
       for await (const chunk of req) body += chunk;
-      const username = new URLSearchParams(body).get('username') || '';
+      const form = new URLSearchParams(body);
+      const username = form.get('username') || '';
+      try {
+        extraClaims.set(username, JSON.parse(form.get('claims') || '{}'));
+      } catch {
+        res.statusCode = 400;
+        res.end('claims: not JSON');
+        return;
+      }
       if (!username) {
         res.statusCode = 400;
         res.end('username required');

@@ -6,10 +6,13 @@
 // HTTP-Redirect SSO URL, its signing certificate, made with openssl at start); `GET /sso` takes
 // an AuthnRequest, reads the SP's metadata from the request's issuer (Roster's entity ID is its
 // metadata URL), and shows a tiny login form; `POST /sso` signs a Response for the user name
-// typed (as NameID and `email`; samlify signs the assertion with RSA-SHA256, as the SP's
-// metadata asks) and posts it to the SP's ACS with an auto-submitting form (a button without
-// JavaScript). Environment: SAML_PORT (0 = any free port).
+// typed (as NameID and an `email` attribute, with any further attributes given as JSON in the
+// form's `attributes` field — {"name": "value" or ["v1", "v2"]}, as an admin maps claims in
+// Okta or Entra ID; samlify signs the assertion with RSA-SHA256, as the SP's metadata asks) and
+// posts it to the SP's ACS with an auto-submitting form (a button without JavaScript).
+// Environment: SAML_PORT (0 = any free port).
 import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -46,9 +49,43 @@ async function serviceProvider(samlRequest) {
   return samlify.ServiceProvider({ metadata: await res.text() });
 }
 
+/** The Response template with its values and an AttributeStatement of `attributes`. */
+function fill(template, sp, request, nameId, attributes) {
+  const now = new Date();
+  const later = new Date(now.getTime() + 5 * 60 * 1000).toISOString();
+  const acs = sp.entityMeta.getAssertionConsumerService('urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST');
+  const id = `_${crypto.randomUUID()}`;
+  const attrs = Object.entries(attributes).map(([name, value]) => {
+    const values = (Array.isArray(value) ? value : [value])
+      .map((v) => `<saml:AttributeValue xsi:type="xs:string">${escape(v)}</saml:AttributeValue>`).join('');
+    return `<saml:Attribute Name="${escape(name)}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified">${values}</saml:Attribute>`;
+  }).join('');
+  const values = {
+    ID: id,
+    AssertionID: `_${crypto.randomUUID()}`,
+    Destination: escape(acs),
+    Audience: escape(sp.entityMeta.getEntityID()),
+    SubjectRecipient: escape(acs),
+    Issuer: escape(idpEntityId),
+    IssueInstant: now.toISOString(),
+    StatusCode: 'urn:oasis:names:tc:SAML:2.0:status:Success',
+    ConditionsNotBefore: now.toISOString(),
+    ConditionsNotOnOrAfter: later,
+    SubjectConfirmationDataNotOnOrAfter: later,
+    NameIDFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
+    NameID: escape(nameId),
+    InResponseTo: escape(request.extract.request.id),
+    AuthnStatement: '',
+    AttributeStatement: attrs ? `<saml:AttributeStatement>${attrs}</saml:AttributeStatement>` : '',
+  };
+  return { id, context: template.replace(/\{(\w+)\}/g, (m, k) => (k in values ? values[k] : m)) };
+}
+
+let idpEntityId = '';
 const server = http.createServer();
 server.listen(Number(process.env.SAML_PORT || 0), '127.0.0.1', () => {
   const base = `http://127.0.0.1:${server.address().port}`;
+  idpEntityId = `${base}/metadata`;
   const idp = samlify.IdentityProvider({
     entityID: `${base}/metadata`,
     signingCert: cert,
@@ -77,6 +114,7 @@ server.listen(Number(process.env.SAML_PORT || 0), '127.0.0.1', () => {
 <input type="hidden" name="SAMLRequest" value="${escape(samlRequest)}">
 <input type="hidden" name="RelayState" value="${escape(url.searchParams.get('RelayState') || '')}">
 <label>User name <input name="username" autofocus></label>
+<label>Attributes (JSON) <textarea name="attributes">{}</textarea></label>
 <button type="submit">Sign in</button></form>`);
         return;
       }
@@ -88,7 +126,10 @@ server.listen(Number(process.env.SAML_PORT || 0), '127.0.0.1', () => {
         const sp = await serviceProvider(samlRequest);
         const request = await idp.parseLoginRequest(sp, 'redirect', { query: { SAMLRequest: samlRequest } });
         const user = { email: form.get('username') || '' };
-        const { context, entityEndpoint } = await idp.createLoginResponse(sp, request, 'post', user);
+        const extra = JSON.parse(form.get('attributes') || '{}');
+        const attributes = { email: user.email, ...extra };
+        const { context, entityEndpoint } = await idp.createLoginResponse(sp, request, 'post', user,
+          (template) => fill(template, sp, request, user.email, attributes));
         page(res, 200, 'Signing you in', `<form id="post" method="post" action="${escape(entityEndpoint)}">
 <input type="hidden" name="SAMLResponse" value="${escape(context)}">
 <input type="hidden" name="RelayState" value="${escape(form.get('RelayState') || '')}">

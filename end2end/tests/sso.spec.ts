@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { expect, test, type Browser, type Page } from '@playwright/test';
-import { dashboardApi, strictConsole } from './helpers';
+import { dashboardApi, roster, strictConsole } from './helpers';
 
 const PASSWORD = 'correct horse battery staple';
 const SHOTS = process.env.ROSTER_SCREENSHOTS;
@@ -56,7 +56,14 @@ async function shot(page: Page, name: string) {
   if (SHOTS) await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
 }
 
-/** An organization with SCIM on, three provisioned people, and user groups with each role. */
+/** Adds and verifies (on the operator's word: DNS has a test of its own) an email domain. */
+function verifiedDomain(tenant: string, domain: string) {
+  roster(['tenant', 'domain', 'add', '--tenant', tenant, '--domain', domain]);
+  roster(['tenant', 'domain', 'verify', '--tenant', tenant, '--domain', domain, '--force']);
+}
+
+/** An organization with SCIM on, a verified domain of its own (`people.domain`), three
+ * provisioned people there, and user groups with each role. */
 async function organization(page: Page, org: string) {
   const email = `admin-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.test`;
   await page.goto('/sign-up');
@@ -71,9 +78,12 @@ async function organization(page: Page, org: string) {
   expect((await api('scim_enable', { enabled: true })).status()).toBe(200);
   const made = await (await api('scim_credential_create', { kind: 'bearer', name: 'IdP', expires_in_days: 30 })).json();
   const suffix = Math.floor(Math.random() * 1e9);
-  const people: Record<string, string> = {};
+  const domain = `acme-${suffix}.test`;
+  const tenant = made.scim_base_url.split('/scim/v2/')[1].split('/')[0] as string;
+  verifiedDomain(tenant, domain);
+  const people: Record<string, string> = { domain, tenant, scim: made.scim_base_url, token: made.secret };
   for (const who of ['ada', 'root', 'vera']) {
-    const userName = `${who}-${suffix}@acme.test`;
+    const userName = `${who}@${domain}`;
     const res = await page.request.post(`${made.scim_base_url}/Users`, {
       headers: { Authorization: `Bearer ${made.secret}`, 'Content-Type': 'application/scim+json' },
       data: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName, emails: [{ value: userName, primary: true }],
@@ -90,7 +100,8 @@ async function organization(page: Page, org: string) {
 }
 
 /** A person's own browser: the organization's sign-in link, the connection, the IdP's form. */
-async function signInAs(browser: Browser, link: string, connection: string, user: string, javaScriptEnabled = true) {
+async function signInAs(browser: Browser, link: string, connection: string, user: string, javaScriptEnabled = true,
+  extra?: Record<string, string | string[]>) {
   const context = await browser.newContext({ javaScriptEnabled });
   const page = await context.newPage();
   const problems = strictConsole(page);
@@ -100,6 +111,7 @@ async function signInAs(browser: Browser, link: string, connection: string, user
   await expect(page.getByLabel('User name').or(choice)).toBeVisible();
   if (await choice.isVisible()) await choice.click();
   await page.getByLabel('User name').fill(user);
+  if (extra) await page.getByLabel(/^(Attributes|Claims) \(JSON\)$/).fill(JSON.stringify(extra));
   await page.getByRole('button', { name: 'Sign in' }).click();
   if (!javaScriptEnabled) {
     // The IdP's auto-submitting form needs a click without JavaScript.
@@ -207,7 +219,7 @@ test('without JavaScript a person signs in through SAML; an unknown person is to
 
   const eve = await signInAs(browser, link, 'Okta', 'eve@elsewhere.test');
   await expect(eve.page).toHaveURL(/\/sign-in\?sso_error=/);
-  await expect(eve.page.getByTestId('sso-error')).toContainText('No user of this organization');
+  await expect(eve.page.getByTestId('sso-error')).toContainText('not been given access yet');
   await eve.context.close();
 });
 
@@ -229,4 +241,151 @@ test('an admin uploads the IdP metadata file; the setup guides name the connecti
   await expect(page.getByTestId('sso-guide-okta')).toContainText(acs);
   await shot(page, 'sso-upload');
   expect(problems).toEqual([]);
+});
+
+/** Creates a SAML connection (IdP metadata by URL) and an OIDC one through the forms' API. */
+async function connections(page: Page, saml: { base: string }) {
+  const headers = { 'sec-fetch-site': 'same-origin', Accept: 'application/json' };
+  let res = await page.request.post('/api/form/sso_saml_create', { form: { name: 'Okta', metadata_url: `${saml.base}/metadata` }, headers });
+  expect(res.status()).toBe(200);
+  const samlId = await res.json();
+  res = await page.request.post('/api/form/sso_oidc_create', {
+    form: { name: 'Entra', issuer: oidc.base, client_id: 'roster', client_secret: 'roster-secret', scopes: '' }, headers });
+  expect(res.status()).toBe(200);
+  const oidcId = await res.json();
+  const link = (await (await dashboardApi(page)('sso_setup', {})).json()).tenant_sign_in_url as string;
+  return { samlId, oidcId, link };
+}
+
+async function jitSettings(page: Page, id: string, fields: Record<string, string>) {
+  const res = await page.request.post('/api/form/sso_connection_jit', {
+    form: { id, update: 'every_sign_in', link_key: 'user_name', ...fields },
+    headers: { 'sec-fetch-site': 'same-origin', Accept: 'application/json' },
+  });
+  expect(res.status(), await res.text()).toBe(200);
+}
+
+test('just in time: new people get a user at their first sign-in, with the default role and group or their rule', async ({ page, browser }) => {
+  test.setTimeout(150_000);
+  const adminProblems = strictConsole(page);
+  const saml = await samlIdp();
+  const people = await organization(page, `JIT ${Date.now()}`);
+  const api = dashboardApi(page);
+  const { samlId, link } = await connections(page, saml);
+  const everyone = await (await api('user_group_create', { input: { name: 'Everyone', description: '', role: 'member' } })).json();
+  expect((await api('user_group_default', { id: everyone.id })).status()).toBe(200);
+  const research = await (await api('user_group_create', { input: { name: 'Research', description: '', role: 'admin' } })).json();
+  expect((await api('mapping_rule_create', { rule: { id: '', condition: { kind: 'attribute', filter: 'department eq "Research"' },
+    user_group_id: research.id, enabled: true } })).status()).toBe(200);
+  const nia = `nia@${people.domain}`;
+
+  // JIT off (the default): a new person is told they have no access yet; nobody is created.
+  let nobody = await signInAs(browser, link, 'Entra', nia);
+  await expect(nobody.page).toHaveURL(/\/sign-in\?sso_error=/);
+  await expect(nobody.page.getByTestId('sso-error')).toContainText('not been given access yet');
+  await nobody.context.close();
+
+  // The admin switches JIT on for the OIDC connection on the Single sign-on page.
+  await page.goto('/sso');
+  await hydrated(page);
+  const entra = page.getByTestId('connection').filter({ hasText: 'Entra' });
+  await entra.getByTestId('jit').locator('summary').click();
+  await expect(entra.getByTestId('jit-preset')).toHaveValue('oidc');
+  await entra.getByTestId('jit-enabled').check();
+  await entra.getByTestId('jit-attributes').fill('department = department');
+  await shot(page, 'sso-jit-form');
+  await entra.getByTestId('jit-save').click();
+  await expect(entra.getByTestId('jit-state')).toHaveText('On');
+
+  // OIDC: a new person lands on My access with the default user group's role.
+  const niaSession = await signInAs(browser, link, 'Entra', nia, true, { department: 'Engineering' });
+  await expect(niaSession.page).toHaveURL(/\/me$/);
+  await expect(niaSession.page.getByTestId('my-role')).toHaveText('Member');
+  await expect(niaSession.page.getByText('Everyone')).toBeVisible();
+  await hydrated(niaSession.page);
+  await shot(niaSession.page, 'jit-my-access');
+  expect(niaSession.problems).toEqual([]);
+  await niaSession.context.close();
+
+  // SAML with Entra ID's claim URIs: the department claim matches the attribute rule (Admin).
+  await jitSettings(page, samlId, { enabled: 'on', preset: 'entra', attributes: 'dept = department' });
+  const claims = 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims';
+  const rex = `rex@${people.domain}`;
+  const rexSession = await signInAs(browser, link, 'Okta', rex, true, {
+    'http://schemas.microsoft.com/identity/claims/objectidentifier': 'oid-rex',
+    [`${claims}/givenname`]: 'Rex', [`${claims}/surname`]: 'Research', [`${claims}/emailaddress`]: rex, dept: 'Research' });
+  await expect(rexSession.page).toHaveURL(/\/$/);
+  await expect(rexSession.page.getByTestId('org-name')).toBeVisible();
+  expect(rexSession.problems).toEqual([]);
+  await rexSession.context.close();
+
+  // Flosum's spelling (userUniqueId) with the generic preset.
+  await jitSettings(page, samlId, { enabled: 'on', preset: 'generic' });
+  const flo = `flo@${people.domain}`;
+  const floSession = await signInAs(browser, link, 'Okta', flo, true,
+    { userUniqueId: 'flo-1', firstName: 'Flo', lastName: 'Sum', email: flo });
+  await expect(floSession.page).toHaveURL(/\/me$/);
+  await expect(floSession.page.getByTestId('my-user-name')).toHaveText(flo);
+  await floSession.context.close();
+
+  // The admin sees the three under Just-in-time, placed where their claims say.
+  await page.goto('/users?filter=jit');
+  await hydrated(page);
+  await expect(page.getByTestId('user-row')).toHaveCount(3);
+  await expect(page.getByTestId('user-row').filter({ hasText: rex })).toContainText('Research');
+  await expect(page.getByTestId('user-row').filter({ hasText: nia })).toContainText('Everyone');
+  await shot(page, 'jit-users');
+  expect(adminProblems).toEqual([]);
+});
+
+test('a SCIM user is linked, not duplicated; deactivation ends their session; a manual user is linked only by an admin', async ({ page, browser }) => {
+  test.setTimeout(150_000);
+  const saml = await samlIdp();
+  const people = await organization(page, `Link ${Date.now()}`);
+  const api = dashboardApi(page);
+  const { samlId, link } = await connections(page, saml);
+  await jitSettings(page, samlId, { enabled: 'on', preset: 'generic' });
+
+  // Ada (provisioned over SCIM) signs in with JIT on: her own user, no second one.
+  const ada = await signInAs(browser, link, 'Okta', people.ada, true, { uniqueUserId: 'u-ada', email: people.ada, firstName: 'Someone else' });
+  await expect(ada.page).toHaveURL(/\/me$/);
+  await expect(ada.page.getByTestId('my-role')).toHaveText('Member');
+  const found = await (await api('users', { query: { search: 'ada@', filter: 'all', sort: 'created', descending: true, page: 1, page_size: 10, user_group: null } })).json();
+  expect(found.total).toBe(1);
+  expect(found.rows[0].display_name).toBe('Ada Test');
+
+  // The IdP deactivates her: her open session ends at once, and the next sign-in is refused.
+  const scimUser = found.rows[0].id;
+  const res = await page.request.patch(`${people.scim}/Users/${scimUser}`, {
+    headers: { Authorization: `Bearer ${people.token}`, 'Content-Type': 'application/scim+json' },
+    data: { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', value: { active: false } }] },
+  });
+  expect(res.status()).toBe(200);
+  await ada.page.reload();
+  await expect(ada.page).toHaveURL(/\/sign-in/);
+  await ada.context.close();
+  const again = await signInAs(browser, link, 'Okta', people.ada, true, { uniqueUserId: 'u-ada', email: people.ada });
+  await expect(again.page.getByTestId('sso-error')).toContainText('deactivated');
+  await again.context.close();
+
+  // A manual user with the same email: refused, never taken over.
+  const mia = `mia@${people.domain}`;
+  const made = await api('user_create', { input: { user_name: mia, given_name: 'Mia', family_name: 'Manual', email: mia, external_id: '', active: true } });
+  expect(made.status()).toBe(200);
+  const miaId = await made.json();
+  let miaSession = await signInAs(browser, link, 'Okta', mia, true, { uniqueUserId: 'u-mia', email: mia });
+  await expect(miaSession.page.getByTestId('sso-error')).toContainText('created by hand');
+  await miaSession.context.close();
+
+  // The admin links the refused identity from Mia's page; then she signs in.
+  await page.goto(`/users/${miaId}`);
+  await hydrated(page);
+  await expect(page.getByTestId('link-suggestion')).toContainText(mia);
+  await shot(page, 'jit-link-suggestion');
+  await page.getByTestId('link-suggested').click();
+  await expect(page.getByTestId('linked-identity')).toContainText(mia);
+  miaSession = await signInAs(browser, link, 'Okta', mia, true, { uniqueUserId: 'u-mia', email: mia });
+  await expect(miaSession.page).toHaveURL(/\/me$/);
+  await expect(miaSession.page.getByTestId('my-user-name')).toHaveText(mia);
+  await miaSession.context.close();
 });

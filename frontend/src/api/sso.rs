@@ -169,3 +169,73 @@ pub async fn sso_domain_remove(domain: String) -> Result<(), UiError> {
     Ok(roster_shared::service::sso::domains::remove(&admin.services.store, &admin.tenant, &admin.actor, &domain)
         .await?)
 }
+
+/// Saves a connection's just-in-time provisioning (a form: the switch, the update policy, the
+/// link key, the preset and the claim names).
+#[allow(clippy::too_many_arguments)]
+#[server(prefix = "/api", endpoint = "form/sso_connection_jit")]
+pub async fn sso_connection_jit(
+    id: String,
+    enabled: Option<String>,
+    update: String,
+    link_key: String,
+    preset: String,
+    unique_user_id: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email: Option<String>,
+    groups: Option<String>,
+    attributes: Option<String>,
+) -> Result<(), UiError> {
+    use roster_shared::dto::{ClaimPreset, JitSettings, JitUpdate, LinkKey};
+    let admin = super::ctx::require_admin().await?;
+    let invalid = |what: &str| UiError::Invalid(format!("Unknown {what}."));
+    let wanted = JitSettings {
+        enabled: matches!(enabled.as_deref(), Some("on" | "true")),
+        update: JitUpdate::parse(&update).ok_or_else(|| invalid("update policy"))?,
+        link_key: LinkKey::parse(&link_key).ok_or_else(|| invalid("link key"))?,
+        preset: ClaimPreset::parse(&preset).ok_or_else(|| invalid("preset"))?,
+        claims: Default::default(),
+    };
+    let typed = roster_shared::service::sso::jit::MappingForm {
+        unique_user_id: unique_user_id.unwrap_or_default(),
+        first_name: first_name.unwrap_or_default(),
+        last_name: last_name.unwrap_or_default(),
+        email: email.unwrap_or_default(),
+        groups: groups.unwrap_or_default(),
+        attributes: attributes.unwrap_or_default(),
+    };
+    roster_shared::service::sso::jit::save(&admin.services.store, &admin.tenant, &admin.actor, &id, wanted, &typed)
+        .await?;
+    Ok(())
+}
+
+/// Links an IdP identity to a user, from the user's page (a form).
+#[server(prefix = "/api", endpoint = "form/sso_link_identity")]
+pub async fn sso_link_identity(user_id: String, connection_id: String, subject: String) -> Result<(), UiError> {
+    let admin = super::ctx::require_admin().await?;
+    Ok(roster_shared::service::sso::sign_in::link_identity(
+        &admin.services.store,
+        &admin.tenant,
+        &admin.actor,
+        &user_id,
+        &connection_id,
+        &subject,
+    )
+    .await?)
+}
+
+/// Removes an identity's link to a user (a form).
+#[server(prefix = "/api", endpoint = "form/sso_unlink_identity")]
+pub async fn sso_unlink_identity(user_id: String, connection_id: String, subject: String) -> Result<(), UiError> {
+    let admin = super::ctx::require_admin().await?;
+    Ok(roster_shared::service::sso::sign_in::unlink_identity(
+        &admin.services.store,
+        &admin.tenant,
+        &admin.actor,
+        &user_id,
+        &connection_id,
+        &subject,
+    )
+    .await?)
+}

@@ -82,3 +82,22 @@ pub async fn unassign_users(group_id: String, user_ids: Vec<String>) -> Result<u
     )
     .await?)
 }
+
+/// The role of users in no user group (`None`: no access).
+#[server(prefix = "/api", endpoint = "default_role", input = Json)]
+pub async fn load_default_role() -> Result<Option<roster_shared::dto::GroupRole>, UiError> {
+    let admin = super::ctx::require_reader().await?;
+    Ok(roster_shared::service::user_groups::default_role(&admin.services.store, &admin.tenant).await?)
+}
+
+/// Sets the role of users in no user group (a form; `role` empty: no access).
+#[server(prefix = "/api", endpoint = "form/default_role")]
+pub async fn set_default_role(role: String) -> Result<(), UiError> {
+    let admin = super::ctx::require_admin().await?;
+    let role = match role.as_str() {
+        "" => None,
+        r => Some(roster_shared::dto::GroupRole::parse(r).ok_or_else(|| UiError::Invalid("Unknown role.".into()))?),
+    };
+    Ok(roster_shared::service::user_groups::set_default_role(&admin.services.store, &admin.tenant, &admin.actor, role)
+        .await?)
+}

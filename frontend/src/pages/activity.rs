@@ -187,6 +187,7 @@ fn who(a: &ActivityView) -> String {
     match a.actor.as_str() {
         "scim" => format!("IdP · {}", a.actor_name.clone().unwrap_or_else(|| "SCIM".into())),
         "support" => format!("Roster support · {}", a.actor_name.clone().unwrap_or_default()),
+        "sso" => format!("Sign-in · {}", a.actor_name.clone().unwrap_or_default()),
         _ => a.actor_name.clone().unwrap_or_else(|| a.actor.clone()),
     }
 }

@@ -8,11 +8,14 @@
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use roster_shared::dto::{ConnectionView, DomainView, SignInOutcome, SignInRecord, SsoProtocol, SsoSetup};
+use roster_shared::dto::{
+    ClaimPreset, ConnectionView, DomainView, JitSettings, JitUpdate, LinkKey, SignInOutcome, SignInRecord, SsoProtocol,
+    SsoSetup, JIT_ATTRIBUTES,
+};
 
 use crate::api::sso::{
-    load_sso_setup, SsoConnectionDelete, SsoConnectionFlags, SsoDomainAdd, SsoDomainRemove, SsoDomainVerify,
-    SsoOidcCreate, SsoSamlCreate,
+    load_sso_setup, SsoConnectionDelete, SsoConnectionFlags, SsoConnectionJit, SsoDomainAdd, SsoDomainRemove,
+    SsoDomainVerify, SsoOidcCreate, SsoSamlCreate,
 };
 use crate::components::copy::CopyField;
 use crate::components::format::{date, datetime};
@@ -23,6 +26,7 @@ struct Forms {
     saml: ServerAction<SsoSamlCreate>,
     oidc: ServerAction<SsoOidcCreate>,
     flags: ServerAction<SsoConnectionFlags>,
+    jit: ServerAction<SsoConnectionJit>,
     delete: ServerAction<SsoConnectionDelete>,
     domain_add: ServerAction<SsoDomainAdd>,
     domain_verify: ServerAction<SsoDomainVerify>,
@@ -36,6 +40,7 @@ pub fn SsoPage() -> impl IntoView {
         saml: ServerAction::new(),
         oidc: ServerAction::new(),
         flags: ServerAction::new(),
+        jit: ServerAction::new(),
         delete: ServerAction::new(),
         domain_add: ServerAction::new(),
         domain_verify: ServerAction::new(),
@@ -47,7 +52,9 @@ pub fn SsoPage() -> impl IntoView {
                 forms.saml.version().get(),
                 forms.oidc.version().get(),
                 forms.flags.version().get(),
+                forms.jit.version().get(),
                 forms.delete.version().get(),
+                forms.domain_verify.version().get(),
             )
         },
         |_| load_sso_setup(),
@@ -60,7 +67,7 @@ pub fn SsoPage() -> impl IntoView {
             <div>
                 <h1>"Single sign-on"</h1>
                 <p class="muted">
-                    "Your people sign in through your identity provider, over SAML 2.0 or OpenID Connect. Each signs in as the user your IdP provisioned, with the role of their user groups."
+                    "Your people sign in through your identity provider, over SAML 2.0 or OpenID Connect. Each signs in as the user your IdP provisioned (or one created just in time), with the role of their user groups."
                 </p>
             </div>
         </div>
@@ -212,7 +219,97 @@ fn Connection(c: ConnectionView, forms: Forms) -> impl IntoView {
                     <button type="submit" class="btn btn-danger btn-small" data-testid="delete-connection">"Delete"</button>
                 </ActionForm>
             </div>
+            <JitForm id=c.id.clone() jit=c.jit.clone() action=forms.jit/>
         </article>
+    }
+}
+
+/// A connection's just-in-time provisioning: a disclosure with a real form.
+#[component]
+fn JitForm(id: String, jit: JitSettings, action: ServerAction<SsoConnectionJit>) -> impl IntoView {
+    let error = move || action.value().get().and_then(Result::err).map(|e| e.to_string());
+    let m = jit.claims.clone();
+    let join = |v: &[String]| v.join(", ");
+    let attributes =
+        m.attributes.iter().map(|a| format!("{} = {}", a.claim, a.attribute)).collect::<Vec<_>>().join("\n");
+    let field = |fid: String, name: &'static str, label: &'static str, value: String, hint: &'static str| {
+        view! {
+            <div class="field">
+                <label for=fid.clone()>{label}</label>
+                <input id=fid name=name type="text" value=value maxlength="2000" data-testid=format!("jit-{name}")/>
+                <p class="muted small">{hint}</p>
+            </div>
+        }
+    };
+    let pid = {
+        let id = id.clone();
+        move |n: &str| format!("jit-{n}-{id}")
+    };
+    let (uid, email, first, last, groups) =
+        (join(&m.unique_user_id), join(&m.email), join(&m.first_name), join(&m.last_name), join(&m.groups));
+    view! {
+        <details class="jit" data-testid="jit">
+            <summary>
+                "Just-in-time provisioning: "
+                {if jit.enabled {
+                    view! { <span class="badge badge-ok" data-testid="jit-state">"On"</span> }.into_any()
+                } else {
+                    view! { <span class="badge badge-muted" data-testid="jit-state">"Off"</span> }.into_any()
+                }}
+            </summary>
+            <p class="muted small">
+                "With it on, a person whose sign-in matches no user gets one at their first sign-in (source “just in time”), placed by your mapping rules and default user group like a SCIM user. Only emails in your verified domains are created or linked. Users your IdP provisions over SCIM are never changed by claims, and a SCIM create with the same userName or externalId takes a just-in-time user over."
+            </p>
+            <Show when=move || error().is_some()>
+                <ErrorNotice message=error().unwrap_or_default()/>
+            </Show>
+            <ActionForm action=action attr:class="form form-grid">
+                <input type="hidden" name="id" value=id.clone()/>
+                <div class="field span-2">
+                    <label class="check"><input type="checkbox" name="enabled" checked=jit.enabled data-testid="jit-enabled"/> " Create users at their first sign-in"</label>
+                </div>
+                <div class="field">
+                    <label for=pid("update")>"Attributes"</label>
+                    <select id=pid("update") name="update" data-testid="jit-update">
+                        <option value="every_sign_in" selected=jit.update == JitUpdate::EverySignIn>"Updated from the claims at every sign-in"</option>
+                        <option value="create_only" selected=jit.update == JitUpdate::CreateOnly>"Written at the first sign-in only"</option>
+                    </select>
+                </div>
+                <div class="field">
+                    <label for=pid("link")>"Link to existing users by"</label>
+                    <select id=pid("link") name="link_key" data-testid="jit-link-key">
+                        <option value="user_name" selected=jit.link_key == LinkKey::UserName>"userName or email = the email"</option>
+                        <option value="external_id" selected=jit.link_key == LinkKey::ExternalId>"externalId = the unique user id"</option>
+                    </select>
+                </div>
+                <div class="field span-2">
+                    <label for=pid("preset")>"Claim names"</label>
+                    <select id=pid("preset") name="preset" data-testid="jit-preset">
+                        {ClaimPreset::ALL.into_iter().map(|p| view! {
+                            <option value=p.as_str() selected=jit.preset == p>{p.label()}</option>
+                        }).collect_view()}
+                    </select>
+                    <p class="muted small">"Choosing another preset fills in its claim names when you save; edit them below for anything else (the preset becomes Custom). Several names, separated by commas, are tried in order."</p>
+                </div>
+                {field(pid("uid"), "unique_user_id", "Unique user id (required)", uid, "Becomes the user's externalId.")}
+                {field(pid("email"), "email", "Email (required)", email, "Becomes the userName and primary email.")}
+                {field(pid("first"), "first_name", "First name", first, "")}
+                {field(pid("last"), "last_name", "Last name", last, "")}
+                {field(pid("groups"), "groups", "Groups", groups, "Group names, matched by name against the IdP groups of your IdP group rules.")}
+                <div class="field span-2">
+                    <label for=pid("attrs")>"Further attributes"</label>
+                    <textarea id=pid("attrs") name="attributes" rows="3" placeholder="department = department" data-testid="jit-attributes">{attributes}</textarea>
+                    <p class="muted small">
+                        "One per line: " <code>"claim = attribute"</code> ". Attributes: "
+                        {JIT_ATTRIBUTES.iter().map(|(a, _)| *a).collect::<Vec<_>>().join(", ")}
+                        ". Attribute rules on the Mappings page match them as they match SCIM users."
+                    </p>
+                </div>
+                <div class="span-2">
+                    <button type="submit" class="btn btn-primary btn-small" data-testid="jit-save">"Save just-in-time settings"</button>
+                </div>
+            </ActionForm>
+        </details>
     }
 }
 

@@ -1,12 +1,16 @@
 //! One user: attributes, IdP groups, user groups with the reason for each, and the timeline.
 //! Manual users are edited and removed here; SCIM users only get their user groups changed.
+//! Its *Single sign-on* card lists the identities that sign in as the user and links another
+//! (how a manual user gets SSO: a sign-in never links one by itself).
 
+use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
-use roster_shared::dto::{ActivityView, ManualUserInput, UserDetail, UserGroupView, UserSource};
+use roster_shared::dto::{ActivityView, ManualUserInput, UserDetail, UserGroupView, UserSource, UserSso};
 
+use crate::api::sso::{SsoLinkIdentity, SsoUnlinkIdentity};
 use crate::api::user_groups::{assign_users, list_user_groups, unassign_users};
 use crate::api::users::{create_manual_user, delete_manual_user, get_user, update_manual_user};
 use crate::components::format::{attribute_label, datetime, encode};
@@ -181,6 +185,7 @@ fn Detail(detail: UserDetail, groups: Vec<UserGroupView>, refresh: RwSignal<u32>
             <IdpGroups groups=detail.idp_groups.clone() link=true/>
         </div>
 
+        <SsoIdentities sso=detail.sso.clone() user_id=user_id.clone() manual on_change=bump/>
         <Attributes detail=detail.clone()/>
         <Timeline timeline=detail.timeline.clone() prefix=String::new()/>
 
@@ -418,5 +423,99 @@ fn ManualUserForm(
         <Show when=move || matches!(save.value().get(), Some(Ok(_)))>
             <SuccessNotice message="Saved."/>
         </Show>
+    }
+}
+
+/// The user's single sign-on: the identities that sign in as them (an admin unlinks one, or
+/// links another — how a manual user gets SSO), and their latest sign-in attempts.
+#[component]
+fn SsoIdentities(sso: UserSso, user_id: String, manual: bool, on_change: impl Fn() + Copy + 'static) -> impl IntoView {
+    let link = ServerAction::<SsoLinkIdentity>::new();
+    let unlink = ServerAction::<SsoUnlinkIdentity>::new();
+    Effect::new(move |_| {
+        if matches!(link.value().get(), Some(Ok(()))) || matches!(unlink.value().get(), Some(Ok(()))) {
+            on_change();
+        }
+    });
+    let error = move || {
+        link.value()
+            .get()
+            .and_then(Result::err)
+            .or_else(|| unlink.value().get().and_then(Result::err))
+            .map(|e| e.to_string())
+    };
+    // A refused sign-in of this user (a manual user's) offers its identity to link.
+    let suggested = sso
+        .sign_ins
+        .iter()
+        .find(|s| s.reason.as_deref() == Some("manual_user") && s.subject.is_some() && s.connection_id.is_some())
+        .cloned();
+    let no_connections = sso.connections.is_empty();
+    let uid = user_id.clone();
+    view! {
+        <section class="card section" aria-labelledby="sso-identities" data-testid="sso-identities">
+            <h2 id="sso-identities">"Single sign-on"</h2>
+            <Show when=move || error().is_some()>
+                <ErrorNotice message=error().unwrap_or_default()/>
+            </Show>
+            {if sso.identities.is_empty() {
+                view! { <p class="muted small">"No SSO identity signs in as this user yet."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="plain-list">
+                        {sso.identities.clone().into_iter().map(|i| {
+                            let uid = uid.clone();
+                            view! {
+                                <li data-testid="linked-identity">
+                                    <code>{i.subject.clone()}</code> " through " <strong>{i.connection_name.clone()}</strong>
+                                    <span class="muted small">" · linked " {datetime(i.linked_at_ms)} " · last sign-in " {datetime(i.last_sign_in_ms)}</span>
+                                    <ActionForm action=unlink attr:class="cell-form">
+                                        <input type="hidden" name="user_id" value=uid/>
+                                        <input type="hidden" name="connection_id" value=i.connection_id/>
+                                        <input type="hidden" name="subject" value=i.subject/>
+                                        <button type="submit" class="btn btn-ghost btn-small">"Unlink"</button>
+                                    </ActionForm>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+            {suggested.clone().map(|s| {
+                let uid = user_id.clone();
+                view! {
+                    <div class="notice notice-info" data-testid="link-suggestion">
+                        <span>
+                            "A sign-in as " <code>{s.subject.clone().unwrap_or_default()}</code> " through " {s.connection_name.clone()}
+                            " was refused on " {datetime(s.at_ms)} ": a manual user is never linked automatically."
+                        </span>
+                        <ActionForm action=link attr:class="cell-form">
+                            <input type="hidden" name="user_id" value=uid/>
+                            <input type="hidden" name="connection_id" value=s.connection_id.clone().unwrap_or_default()/>
+                            <input type="hidden" name="subject" value=s.subject.clone().unwrap_or_default()/>
+                            <button type="submit" class="btn btn-primary btn-small" data-testid="link-suggested">"Link this identity"</button>
+                        </ActionForm>
+                    </div>
+                }
+            })}
+            {(manual && !no_connections).then(|| {
+                let uid = user_id.clone();
+                view! {
+                    <details>
+                        <summary>"Link an SSO identity…"</summary>
+                        <ActionForm action=link attr:class="form form-inline">
+                            <input type="hidden" name="user_id" value=uid/>
+                            <label for="link-connection">"Connection"</label>
+                            <select id="link-connection" name="connection_id">
+                                {sso.connections.clone().into_iter().map(|(id, name)| view! { <option value=id>{name}</option> }).collect_view()}
+                            </select>
+                            <label for="link-subject">"Subject (NameID or sub)"</label>
+                            <input id="link-subject" name="subject" type="text" required=true maxlength="512"/>
+                            <button type="submit" class="btn btn-ghost btn-small">"Link"</button>
+                        </ActionForm>
+                    </details>
+                }
+            })}
+        </section>
     }
 }

@@ -9,8 +9,8 @@ use roster_shared::dto::{GroupRole, UserFilter, UserGroupInput, UserGroupView, U
 
 use crate::api::forms::UserGroupCreate;
 use crate::api::user_groups::{
-    assign_users, create_user_group, delete_user_group, get_user_group, list_user_groups, set_default_user_group,
-    unassign_users, update_user_group,
+    assign_users, create_user_group, delete_user_group, get_user_group, list_user_groups, load_default_role,
+    set_default_user_group, unassign_users, update_user_group, SetDefaultRole,
 };
 use crate::api::users::list_users;
 use crate::components::format::date;
@@ -36,6 +36,8 @@ pub fn UserGroupsPage() -> impl IntoView {
         }
     });
     let default_error = move || set_default.value().get().and_then(Result::err).map(|e| e.to_string());
+    let set_role = ServerAction::<SetDefaultRole>::new();
+    let default_role = Resource::new(move || set_role.version().get(), |_| load_default_role());
     view! {
         <Title text="User groups"/>
         <div class="page-header">
@@ -97,6 +99,39 @@ pub fn UserGroupsPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                default_role.await.ok().map(|role| view! { <DefaultRole role set_role/> })
+            })}
+        </Transition>
+    }
+}
+
+/// The role of users in no user group (a real form).
+#[component]
+fn DefaultRole(role: Option<GroupRole>, set_role: ServerAction<SetDefaultRole>) -> impl IntoView {
+    let error = move || set_role.value().get().and_then(Result::err).map(|e| e.to_string());
+    let current = role.map_or("", GroupRole::as_str);
+    view! {
+        <section class="card section" aria-labelledby="default-role">
+            <h2 id="default-role">"Users in no user group"</h2>
+            <p class="muted small">
+                "A user's role is the highest among their user groups. Users in none (no mapping rule and no default user group placed them) get this role — from SCIM and from just-in-time sign-in alike."
+            </p>
+            <Show when=move || error().is_some()>
+                <ErrorNotice message=error().unwrap_or_default()/>
+            </Show>
+            <ActionForm action=set_role attr:class="form form-inline">
+                <label for="default-role-select">"Default role"</label>
+                <select id="default-role-select" name="role" data-testid="default-role">
+                    <option value="" selected=current.is_empty()>"No access"</option>
+                    {GroupRole::ALL.into_iter().map(|r| view! {
+                        <option value=r.as_str() selected=current == r.as_str()>{r.label()}</option>
+                    }).collect_view()}
+                </select>
+                <button type="submit" class="btn btn-ghost btn-small" data-testid="save-default-role">"Save"</button>
+            </ActionForm>
+        </section>
     }
 }
 

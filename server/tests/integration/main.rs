@@ -11,6 +11,7 @@ mod cli;
 mod dashboard;
 mod forms;
 mod health;
+mod jit;
 mod mappings;
 mod scim_api;
 mod scim_idp;

@@ -32,7 +32,7 @@ both_backends!(
 );
 
 /// A SAML identity provider for tests: an RSA-2048 key and its self-signed certificate.
-struct Idp {
+pub(crate) struct Idp {
     entity_id: String,
     key: Vec<u8>,
     cert: CertificateDer,
@@ -40,7 +40,7 @@ struct Idp {
 
 /// What a test Response says; the defaults are a valid answer to `request_id`.
 #[derive(Clone)]
-struct Answer {
+pub(crate) struct Answer {
     in_response_to: Option<String>,
     subject: String,
     audience: Option<String>,
@@ -50,10 +50,12 @@ struct Answer {
     sign_assertion: bool,
     sign_response: bool,
     sha1: bool,
+    /// Attributes of the assertion: (name, values).
+    pub(crate) attributes: Vec<(String, Vec<String>)>,
 }
 
 impl Idp {
-    fn new(entity_id: &str) -> Idp {
+    pub(crate) fn new(entity_id: &str) -> Idp {
         let idp = IdentityProvider::generate_new(KeyType::Rsa(Rsa::Rsa2048)).expect("key");
         let cert = idp
             .create_certificate(&CertificateParams {
@@ -73,7 +75,7 @@ impl Idp {
         )
     }
 
-    fn answer(&self, connection: &str, request_id: Option<&str>, subject: &str) -> Answer {
+    pub(crate) fn answer(&self, connection: &str, request_id: Option<&str>, subject: &str) -> Answer {
         Answer {
             in_response_to: request_id.map(str::to_string),
             subject: subject.to_string(),
@@ -84,11 +86,12 @@ impl Idp {
             sign_assertion: true,
             sign_response: false,
             sha1: false,
+            attributes: Vec::new(),
         }
     }
 
     /// The Response XML, signed as `a` says (unsigned when neither is set).
-    fn xml(&self, a: &Answer) -> String {
+    pub(crate) fn xml(&self, a: &Answer) -> String {
         let issuer = Issuer { value: Some(self.entity_id.clone()), ..Default::default() };
         let response_id = format!("_r{}", uuid::Uuid::new_v4().simple());
         let assertion = Assertion {
@@ -123,7 +126,26 @@ impl Idp {
                 proxy_restriction: None,
             }),
             authn_statements: None,
-            attribute_statements: None,
+            attribute_statements: (!a.attributes.is_empty()).then(|| {
+                vec![samael::schema::AttributeStatement {
+                    attributes: a
+                        .attributes
+                        .iter()
+                        .map(|(name, values)| samael::attribute::Attribute {
+                            friendly_name: None,
+                            name: Some(name.clone()),
+                            name_format: None,
+                            values: values
+                                .iter()
+                                .map(|v| samael::attribute::AttributeValue {
+                                    attribute_type: Some("xs:string".into()),
+                                    value: Some(v.clone()),
+                                })
+                                .collect(),
+                        })
+                        .collect(),
+                }]
+            }),
         };
         let response = Response {
             id: response_id.clone(),
@@ -155,16 +177,28 @@ impl Idp {
     }
 }
 
-/// An admin, a SCIM token, a SCIM user `ada@acme.test`, and a SAML connection to `idp`.
-struct Org {
-    cookie: String,
-    tenant: String,
-    connection: String,
-    ada: String,
-    token: String,
+/// An admin, a SCIM token, a SCIM user `ada@acme.test`, a SAML connection to `idp`, and the
+/// verified domain acme.test.
+pub(crate) struct Org {
+    pub(crate) cookie: String,
+    pub(crate) tenant: String,
+    pub(crate) connection: String,
+    pub(crate) ada: String,
+    pub(crate) token: String,
 }
 
-async fn org(app: &TestApp, idp: &Idp) -> Org {
+/// Verifies a domain of the organization on an operator's word (the DNS round trip has a test
+/// of its own).
+pub(crate) async fn verified_domain(app: &TestApp, tenant: &str, domain: &str) {
+    use roster_shared::service::activity::Actor;
+    use roster_shared::service::sso::domains;
+    let tenant = roster_shared::ids::TenantId::parse(tenant).unwrap();
+    let operator = Actor { kind: "system", name: "test".into() };
+    domains::add(&app.store, &tenant, &operator, domain).await.expect("domain added");
+    domains::verify(&app.store, None, &tenant, &operator, domain, true).await.expect("domain verified");
+}
+
+pub(crate) async fn org(app: &TestApp, idp: &Idp) -> Org {
     let email = format!("admin-{}@acme.test", uuid::Uuid::new_v4().simple());
     let cookie = app.sign_up("Acme", &email, PASSWORD).await;
     let tenant = app.viewer(Some(&cookie)).await["tenant"]["id"].as_str().unwrap().to_string();
@@ -195,11 +229,12 @@ async fn org(app: &TestApp, idp: &Idp) -> Org {
     let text = body_text(res).await;
     assert_eq!(status, StatusCode::OK, "{text}");
     let connection: String = serde_json::from_str(&text).expect("connection id");
+    verified_domain(app, &tenant, "acme.test").await;
     Org { cookie, tenant, connection, ada, token }
 }
 
 /// The `roster_sso_flow` cookie a sign-in start sets, as `name=value`.
-fn flow_cookie(res: &http::Response<Body>) -> String {
+pub(crate) fn flow_cookie(res: &http::Response<Body>) -> String {
     res.headers()
         .get_all(header::SET_COOKIE)
         .iter()
@@ -209,7 +244,7 @@ fn flow_cookie(res: &http::Response<Body>) -> String {
         .expect("flow cookie")
 }
 
-async fn push_user(app: &TestApp, o: &Org, user_name: &str) {
+pub(crate) async fn push_user(app: &TestApp, o: &Org, user_name: &str) -> String {
     let token = o.token.clone();
     let (status, _, body) = app
         .scim(
@@ -225,10 +260,11 @@ async fn push_user(app: &TestApp, o: &Org, user_name: &str) {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["id"].as_str().unwrap().to_string()
 }
 
 /// Starts an SP-initiated sign-in: returns the AuthnRequest's id and the flow cookie.
-async fn start(app: &TestApp, connection: &str) -> (String, String) {
+pub(crate) async fn start(app: &TestApp, connection: &str) -> (String, String) {
     let res = app.page(&format!("/sso/saml/{connection}/login"), None).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let location = res.headers()[header::LOCATION].to_str().unwrap().to_string();
@@ -245,7 +281,7 @@ async fn start(app: &TestApp, connection: &str) -> (String, String) {
 }
 
 /// Posts a Response to the ACS as the browser does; returns (status, Location, session cookie).
-async fn post_acs(
+pub(crate) async fn post_acs(
     app: &TestApp,
     connection: &str,
     xml: &str,
@@ -267,7 +303,7 @@ async fn post_acs(
     (status, location, session_cookie(&res))
 }
 
-async fn sign_ins(app: &TestApp, cookie: &str) -> Vec<Value> {
+pub(crate) async fn sign_ins(app: &TestApp, cookie: &str) -> Vec<Value> {
     app.ok_json("sso_setup", json!({}), cookie).await["sign_ins"].as_array().cloned().unwrap_or_default()
 }
 
@@ -507,7 +543,7 @@ async fn forged_and_stale_saml_responses_are_refused_with_their_reason(db: Db) {
     // Unknown subject and a disabled connection are refused too.
     let (_, location, _) = post_acs(&app, c, &idp.xml(&idp.answer(c, None, "nobody@acme.test")), None).await;
     assert!(location.starts_with("/sign-in?sso_error="));
-    assert_eq!(sign_ins(&app, &o.cookie).await[0]["reason"], "unknown_user");
+    assert_eq!(sign_ins(&app, &o.cookie).await[0]["reason"], "no_access");
     app.call("form/sso_connection_flags", &[("id", c), ("allow_idp_initiated", "on")], Some(&o.cookie)).await;
     let (_, location, _) = post_acs(&app, c, &idp.xml(&idp.answer(c, None, "ada@acme.test")), None).await;
     assert!(location.starts_with("/sign-in?sso_error="));
@@ -761,7 +797,7 @@ async fn oidc_sign_in_through_a_real_provider_with_pkce_state_and_nonce(db: Db) 
     let back = idp_login(&auth, "eve@acme.test").await;
     let (location, _) = oidc_callback(&app, back, Some(flow)).await;
     assert!(location.starts_with("/sign-in?sso_error="));
-    assert_eq!(sign_ins(&app, &o.cookie).await[0]["reason"], "unknown_user");
+    assert_eq!(sign_ins(&app, &o.cookie).await[0]["reason"], "no_access");
     assert_eq!(app.raw_strings("SELECT user_name FROM scim_users").await, vec!["ada@acme.test".to_string()]);
     assert_eq!(app.raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM sso_identities").await, vec!["1".to_string()]);
 }

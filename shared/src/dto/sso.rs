@@ -91,8 +91,233 @@ pub struct ConnectionView {
     pub scopes: Option<String>,
     /// Roster's values to paste into the IdP.
     pub sp: SpValues,
+    /// Just-in-time provisioning at sign-in through this connection.
+    #[serde(default)]
+    pub jit: JitSettings,
     /// Epoch ms.
     pub created_at_ms: i64,
+}
+
+/// When a just-in-time user's attributes are written from the claims.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JitUpdate {
+    /// At their first sign-in and at every sign-in after it.
+    #[default]
+    EverySignIn,
+    /// At their first sign-in only.
+    CreateOnly,
+}
+
+impl JitUpdate {
+    /// The form value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JitUpdate::EverySignIn => "every_sign_in",
+            JitUpdate::CreateOnly => "create_only",
+        }
+    }
+    /// Parses the form value.
+    pub fn parse(s: &str) -> Option<Self> {
+        [JitUpdate::EverySignIn, JitUpdate::CreateOnly].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// How a sign-in whose identity is not linked yet finds the organization's existing user.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkKey {
+    /// The user whose userName is the email (or the subject), else whose primary email is the
+    /// email.
+    #[default]
+    UserName,
+    /// The user whose externalId is the uniqueUserId claim.
+    ExternalId,
+}
+
+impl LinkKey {
+    /// The form value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkKey::UserName => "user_name",
+            LinkKey::ExternalId => "external_id",
+        }
+    }
+    /// Parses the form value.
+    pub fn parse(s: &str) -> Option<Self> {
+        [LinkKey::UserName, LinkKey::ExternalId].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// The claim names an IdP sends, by vendor.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimPreset {
+    /// `uniqueUserId` (or `userUniqueId`), `firstName`, `lastName`, `email`.
+    #[default]
+    Generic,
+    /// Okta's `user.id`, `user.firstName`, `user.lastName`, `user.email`.
+    Okta,
+    /// Microsoft Entra ID's claim URIs.
+    Entra,
+    /// PingOne's attribute names.
+    PingOne,
+    /// OpenID Connect standard claims: `sub`, `given_name`, `family_name`, `email`.
+    Oidc,
+    /// Edited by an admin.
+    Custom,
+}
+
+/// Microsoft's claim URI prefix for the WS-Federation names Entra ID sends.
+pub const ENTRA_CLAIMS: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims";
+
+impl ClaimPreset {
+    /// Every preset, in the order the form offers them.
+    pub const ALL: [ClaimPreset; 6] = [
+        ClaimPreset::Generic,
+        ClaimPreset::Okta,
+        ClaimPreset::Entra,
+        ClaimPreset::PingOne,
+        ClaimPreset::Oidc,
+        ClaimPreset::Custom,
+    ];
+    /// The form value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClaimPreset::Generic => "generic",
+            ClaimPreset::Okta => "okta",
+            ClaimPreset::Entra => "entra",
+            ClaimPreset::PingOne => "pingone",
+            ClaimPreset::Oidc => "oidc",
+            ClaimPreset::Custom => "custom",
+        }
+    }
+    /// Parses the form value.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+    /// The label shown to people.
+    pub fn label(self) -> &'static str {
+        match self {
+            ClaimPreset::Generic => "Generic (uniqueUserId, firstName, lastName, email)",
+            ClaimPreset::Okta => "Okta (user.id, user.firstName, …)",
+            ClaimPreset::Entra => "Microsoft Entra ID (claim URIs)",
+            ClaimPreset::PingOne => "PingOne",
+            ClaimPreset::Oidc => "OpenID Connect (sub, given_name, family_name, email)",
+            ClaimPreset::Custom => "Custom (as edited below)",
+        }
+    }
+    /// The claim names of this preset (`Custom` has none of its own: the generic ones).
+    pub fn mapping(self) -> ClaimMapping {
+        let v = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        type Names = Vec<String>;
+        let (id, first, last, email, groups): (Names, Names, Names, Names, Names) = match self {
+            ClaimPreset::Generic | ClaimPreset::Custom => (
+                v(&["uniqueUserId", "userUniqueId"]),
+                v(&["firstName"]),
+                v(&["lastName"]),
+                v(&["email"]),
+                v(&["groups"]),
+            ),
+            ClaimPreset::Okta => {
+                (v(&["user.id"]), v(&["user.firstName"]), v(&["user.lastName"]), v(&["user.email"]), v(&["groups"]))
+            }
+            ClaimPreset::Entra => (
+                v(&["http://schemas.microsoft.com/identity/claims/objectidentifier"]),
+                vec![format!("{ENTRA_CLAIMS}/givenname")],
+                vec![format!("{ENTRA_CLAIMS}/surname")],
+                vec![format!("{ENTRA_CLAIMS}/emailaddress")],
+                v(&["http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"]),
+            ),
+            ClaimPreset::PingOne => (
+                v(&["id", "userId"]),
+                v(&["given_name", "name.given"]),
+                v(&["family_name", "name.family"]),
+                v(&["email"]),
+                v(&["memberOf", "groups"]),
+            ),
+            ClaimPreset::Oidc => (v(&["sub"]), v(&["given_name"]), v(&["family_name"]), v(&["email"]), v(&["groups"])),
+        };
+        ClaimMapping { unique_user_id: id, first_name: first, last_name: last, email, groups, attributes: Vec::new() }
+    }
+}
+
+/// Which claims (SAML attributes or OIDC claims) become which user attributes. Each field
+/// lists names tried in order; the first the IdP sent is used.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimMapping {
+    /// The IdP's stable id of the person (the user's externalId). Required.
+    pub unique_user_id: Vec<String>,
+    /// Given name.
+    pub first_name: Vec<String>,
+    /// Family name.
+    pub last_name: Vec<String>,
+    /// Email (the user's userName and primary email). Required.
+    pub email: Vec<String>,
+    /// Group names, matched against the IdP groups of the *IdP group* rules by name.
+    pub groups: Vec<String>,
+    /// Any further claim → a user attribute (`department`, `country`, `title`, …).
+    #[serde(default)]
+    pub attributes: Vec<ClaimAttribute>,
+}
+
+impl Default for ClaimMapping {
+    fn default() -> Self {
+        ClaimPreset::Generic.mapping()
+    }
+}
+
+/// One further claim and the user attribute it fills.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimAttribute {
+    /// The claim's name.
+    pub claim: String,
+    /// The user attribute (see [`JIT_ATTRIBUTES`]).
+    pub attribute: String,
+}
+
+/// The user attributes a further claim can fill, with where they live in the SCIM User.
+pub const JIT_ATTRIBUTES: [(&str, &str); 21] = [
+    ("displayName", "displayName"),
+    ("nickName", "nickName"),
+    ("title", "title"),
+    ("userType", "userType"),
+    ("preferredLanguage", "preferredLanguage"),
+    ("locale", "locale"),
+    ("timezone", "timezone"),
+    ("profileUrl", "profileUrl"),
+    ("phoneNumber", "phoneNumbers[type eq \"work\"].value"),
+    ("office", "addresses[type eq \"work\"].formatted"),
+    ("streetAddress", "addresses[type eq \"work\"].streetAddress"),
+    ("locality", "addresses[type eq \"work\"].locality"),
+    ("region", "addresses[type eq \"work\"].region"),
+    ("postalCode", "addresses[type eq \"work\"].postalCode"),
+    ("country", "addresses[type eq \"work\"].country"),
+    ("department", "enterprise department"),
+    ("employeeNumber", "enterprise employeeNumber"),
+    ("costCenter", "enterprise costCenter"),
+    ("organization", "enterprise organization"),
+    ("division", "enterprise division"),
+    ("manager", "enterprise manager.value"),
+];
+
+/// A connection's just-in-time provisioning.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JitSettings {
+    /// Whether a sign-in with no user creates one (off by default).
+    pub enabled: bool,
+    /// When a just-in-time user's attributes are written.
+    #[serde(default)]
+    pub update: JitUpdate,
+    /// How a sign-in finds an existing user to link to.
+    #[serde(default)]
+    pub link_key: LinkKey,
+    /// The preset the claim names came from.
+    #[serde(default)]
+    pub preset: ClaimPreset,
+    /// The claim names.
+    #[serde(default)]
+    pub claims: ClaimMapping,
 }
 
 /// A new SAML connection, from the IdP's metadata XML or typed values.
@@ -227,8 +452,36 @@ pub struct MyAccess {
     pub organization: String,
     /// The connection they signed in through.
     pub connection: String,
-    /// Their effective role: the highest among their user groups; `None` when they have none.
+    /// Their effective role: the highest among their user groups, else the organization's
+    /// default role; `None`: no access.
     pub role: Option<GroupRole>,
     /// Their user groups and each one's role.
     pub groups: Vec<(String, GroupRole)>,
+}
+
+/// An IdP identity linked to a user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkedIdentity {
+    /// The connection's id.
+    pub connection_id: String,
+    /// The connection's name (or that it was deleted).
+    pub connection_name: String,
+    /// The SAML NameID or OIDC `sub`.
+    pub subject: String,
+    /// When it was linked, epoch ms.
+    pub linked_at_ms: i64,
+    /// Its latest sign-in, epoch ms.
+    pub last_sign_in_ms: i64,
+}
+
+/// A user's single sign-on, on their page: linked identities, the connections an admin can
+/// link another through, and sign-ins refused for this user (a manual user's, to link).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSso {
+    /// Identities that sign in as this user.
+    pub identities: Vec<LinkedIdentity>,
+    /// The organization's connections: (id, name).
+    pub connections: Vec<(String, String)>,
+    /// The user's latest sign-in attempts, newest first.
+    pub sign_ins: Vec<SignInRecord>,
 }

@@ -267,8 +267,11 @@ pub struct UserDetail {
     pub user_groups: Vec<UserGroupMembership>,
     /// The activity about it, newest first.
     pub timeline: Vec<ActivityView>,
-    /// The highest role among its user groups.
+    /// The highest role among its user groups, else the organization's default role.
     pub effective_role: Option<GroupRole>,
+    /// Its single sign-on: linked identities and latest sign-ins.
+    #[serde(default)]
+    pub sso: super::UserSso,
 }
 
 /// A user an admin creates or edits in the dashboard.

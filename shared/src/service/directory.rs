@@ -170,7 +170,10 @@ pub async fn detail(store: &Store, tenant: &TenantId, public_url: &str, id: &str
             }),
         }
     }
-    let effective_role = user_groups.iter().map(|g| g.role).max();
+    let effective_role = match user_groups.iter().map(|g| g.role).max() {
+        Some(r) => Some(r),
+        None => crate::service::user_groups::default_role(store, tenant).await?,
+    };
     // What happened to the user, not the IdP's lookups of them.
     let timeline = t
         .activity(&ActivityQuery { resource_id: row.id.clone(), changes_only: true, ..Default::default() }, 100)
@@ -183,6 +186,7 @@ pub async fn detail(store: &Store, tenant: &TenantId, public_url: &str, id: &str
         user_groups,
         timeline,
         effective_role,
+        sso: crate::service::sso::sign_in::user_sso(store, tenant, &row.id).await?,
     })
 }
 

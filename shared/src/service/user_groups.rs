@@ -135,6 +135,30 @@ pub async fn set_default(store: &Store, tenant: &TenantId, actor: &Actor, id: Op
     Ok(())
 }
 
+/// The role of users in no user group (`None`: no access).
+pub async fn default_role(store: &Store, tenant: &TenantId) -> DomainResult<Option<crate::dto::GroupRole>> {
+    Ok(store.tenant(tenant).default_role().await?.as_deref().and_then(crate::dto::GroupRole::parse))
+}
+
+/// Sets the role of users in no user group (`None`: no access). Takes effect at their next
+/// request (roles are read at every request).
+pub async fn set_default_role(
+    store: &Store,
+    tenant: &TenantId,
+    actor: &Actor,
+    role: Option<crate::dto::GroupRole>,
+) -> DomainResult<()> {
+    let now = now_ms();
+    let mut tx = store.tenant(tenant).begin().await?;
+    tx.set_default_role(role.map(|r| r.as_str()), now).await?;
+    let summary = match role {
+        Some(r) => format!("default role of users in no user group set to {}", r.label()),
+        None => "users in no user group have no access (default role cleared)".to_string(),
+    };
+    tx.record_activity(&[activity::action(actor, "Organization", None, &summary, now)]).await?;
+    tx.commit().await
+}
+
 fn batch(user_ids: &[String]) -> DomainResult<()> {
     if user_ids.is_empty() {
         return Err(DomainError::Invalid("Select at least one user.".into()));

@@ -34,8 +34,9 @@ pub enum Writer<'a> {
     Scim,
     /// An organization admin in the dashboard (manual users, CSV import).
     Admin(&'a Actor),
-    /// A person's SSO sign-in, creating or updating their own just-in-time user.
-    Jit(&'a Actor),
+    /// A person's SSO sign-in, creating or updating their own just-in-time user; the text is
+    /// the claims it came with (secrets removed), kept with the activity record.
+    Jit(&'a Actor, &'a str),
 }
 
 impl Writer<'_> {
@@ -44,7 +45,7 @@ impl Writer<'_> {
         match self {
             Writer::Scim => UserSource::Scim,
             Writer::Admin(_) => UserSource::Manual,
-            Writer::Jit(_) => UserSource::Jit,
+            Writer::Jit(..) => UserSource::Jit,
         }
     }
 
@@ -56,7 +57,7 @@ impl Writer<'_> {
         match (self, source) {
             (Writer::Scim, UserSource::Scim | UserSource::Jit) => Ok(()),
             (Writer::Scim, UserSource::Manual) => Err(DomainError::NotFound),
-            (Writer::Admin(_), UserSource::Manual) | (Writer::Jit(_), UserSource::Jit) => Ok(()),
+            (Writer::Admin(_), UserSource::Manual) | (Writer::Jit(..), UserSource::Jit) => Ok(()),
             (_, from) => Err(DomainError::WrongSource { from }),
         }
     }
@@ -64,10 +65,24 @@ impl Writer<'_> {
     fn actor(&self) -> Option<&Actor> {
         match self {
             Writer::Scim => None,
-            Writer::Admin(a) | Writer::Jit(a) => Some(a),
+            Writer::Admin(a) | Writer::Jit(a, _) => Some(a),
         }
     }
+
+    /// The activity record of a person's change ("{what} {userName}").
+    fn record(&self, id: &str, user_name: &str, what: &str, now: i64) -> Option<crate::store::NewActivity> {
+        let actor = self.actor()?;
+        let mut r = activity::action(actor, "User", Some(id), &format!("{what} {user_name}"), now);
+        if let Writer::Jit(_, claims) = self {
+            r.request_body = Some(claims.to_string());
+        }
+        Some(r)
+    }
 }
+
+/// The group names a just-in-time user's sign-in carried, to store with the write (normalized).
+#[derive(Clone, Copy, Debug)]
+pub struct ClaimGroups<'a>(pub &'a [String]);
 
 /// Roster's defaults for attributes a client left out: a user is active unless it says not.
 pub fn with_defaults(mut res: Value) -> Value {
@@ -84,23 +99,28 @@ fn new_row(id: String, source: UserSource, resource: &Value) -> DomainResult<New
     Ok(NewUserRow { id, columns, source, data })
 }
 
-/// The rest of a one-user write inside its open `tx`: places the user (when the tenant has
-/// something to place), records a person's change ("{what} {userName}"), commits.
+/// The rest of a one-user write inside its open `tx`: stores a sign-in's group names, places
+/// the user (when the tenant has something to place), records a person's change ("{what}
+/// {userName}"), commits.
+#[allow(clippy::too_many_arguments)]
 async fn place_and_record(
     mut tx: TenantTx<'_>,
     placer: Option<Placer>,
     seen: Seen,
     writer: Writer<'_>,
     row: &NewUserRow,
+    groups: Option<ClaimGroups<'_>>,
     what: &str,
     now: i64,
 ) -> DomainResult<()> {
+    if let Some(ClaimGroups(names)) = groups {
+        tx.set_claim_groups(&row.id, names).await?;
+    }
     if let Some(p) = &placer {
         p.place(&mut tx, std::slice::from_ref(&row.id), now).await?;
     }
-    if let Some(actor) = writer.actor() {
-        let summary = format!("{what} {}", row.columns.user_name);
-        tx.record_activity(&[activity::action(actor, "User", Some(&row.id), &summary, now)]).await?;
+    if let Some(record) = writer.record(&row.id, &row.columns.user_name, what, now) {
+        tx.record_activity(&[record]).await?;
     }
     let (store, tenant) = (tx.store(), tx.tenant());
     tx.commit().await?;
@@ -126,16 +146,28 @@ async fn taken(store: &Store, tenant: &TenantId, e: DomainError) -> DomainError 
 
 /// Creates a user from a canonical resource; returns the row as written.
 pub async fn create(store: &Store, tenant: &TenantId, writer: Writer<'_>, resource: &Value) -> DomainResult<UserRow> {
+    create_with(store, tenant, writer, resource, None).await
+}
+
+/// [`create`], with the group names of a just-in-time user's sign-in written in the same
+/// transaction (the IdP group rules place the user by them).
+pub async fn create_with(
+    store: &Store,
+    tenant: &TenantId,
+    writer: Writer<'_>,
+    resource: &Value,
+    groups: Option<ClaimGroups<'_>>,
+) -> DomainResult<UserRow> {
     let row = new_row(uuid::Uuid::new_v4().to_string(), writer.source(), resource)?;
     let now = now_ms();
     let written = async {
-        let (mut tx, placer, seen) = begin_write(store, tenant, writer.actor().is_some()).await?;
+        let (mut tx, placer, seen) = begin_write(store, tenant, writer.actor().is_some() || groups.is_some()).await?;
         tx.insert_user(&row, now).await?;
         let what = match writer {
-            Writer::Jit(_) => "created at their first sign-in",
+            Writer::Jit(..) => "created just in time at their first sign-in:",
             _ => "created manual user",
         };
-        place_and_record(tx, placer, seen, writer, &row, what, now).await
+        place_and_record(tx, placer, seen, writer, &row, groups, what, now).await
     };
     if let Err(e) = written.await {
         return Err(taken(store, tenant, e).await);
@@ -199,15 +231,56 @@ pub async fn update(
     current: &UserRow,
     resource: &Value,
 ) -> DomainResult<UserRow> {
+    update_with(store, tenant, writer, current, resource, None).await
+}
+
+/// [`update`], with the group names of a just-in-time user's sign-in (see [`create_with`]).
+pub async fn update_with(
+    store: &Store,
+    tenant: &TenantId,
+    writer: Writer<'_>,
+    current: &UserRow,
+    resource: &Value,
+    groups: Option<ClaimGroups<'_>>,
+) -> DomainResult<UserRow> {
     writer.check(current.source)?;
     let row = new_row(current.id.clone(), current.source, resource)?;
     let now = now_ms();
     let written = async {
-        let (mut tx, placer, seen) = begin_write(store, tenant, writer.actor().is_some()).await?;
+        let (mut tx, placer, seen) = begin_write(store, tenant, writer.actor().is_some() || groups.is_some()).await?;
         if !tx.update_user(&row.id, &row.columns, &row.data, current.version, now).await? {
             return Err(DomainError::Stale);
         }
-        place_and_record(tx, placer, seen, writer, &row, "edited manual user", now).await
+        let what = match writer {
+            Writer::Jit(..) => "updated from the claims of their sign-in:",
+            _ => "edited manual user",
+        };
+        place_and_record(tx, placer, seen, writer, &row, groups, what, now).await
+    };
+    if let Err(e) = written.await {
+        return Err(taken(store, tenant, e).await);
+    }
+    Ok(row.stored(current.version + 1, current.created_at, now))
+}
+
+/// The SCIM API adopts a just-in-time user (its create named the same userName or externalId):
+/// the user takes the resource the IdP sent, becomes SCIM-managed (claims no longer change it),
+/// keeps its id, user groups and SSO links, and is placed again. `Stale` if it changed since
+/// `current` was read.
+pub async fn adopt(store: &Store, tenant: &TenantId, current: &UserRow, resource: &Value) -> DomainResult<UserRow> {
+    if current.source != UserSource::Jit {
+        return Err(DomainError::WrongSource { from: current.source });
+    }
+    let row = new_row(current.id.clone(), UserSource::Scim, resource)?;
+    let now = now_ms();
+    let written = async {
+        let (mut tx, placer, seen) = begin_write(store, tenant, true).await?;
+        if !tx.update_user(&row.id, &row.columns, &row.data, current.version, now).await? {
+            return Err(DomainError::Stale);
+        }
+        tx.set_user_source(&row.id, UserSource::Scim).await?;
+        tx.set_claim_groups(&row.id, &[]).await?;
+        place_and_record(tx, placer, seen, Writer::Scim, &row, None, "", now).await
     };
     if let Err(e) = written.await {
         return Err(taken(store, tenant, e).await);
@@ -234,6 +307,11 @@ pub async fn delete(
     if !tx.delete_user(id).await? {
         return Err(DomainError::NotFound);
     }
+    if matches!(writer, Writer::Scim) {
+        // The IdP removed the person: their SSO identities are refused from now on, never
+        // re-created just in time (until the IdP provisions them again).
+        tx.deprovision_sso_identities(id, now_ms()).await?;
+    }
     if let Some(actor) = writer.actor() {
         let summary = format!("removed manual user {}", row.user_name);
         tx.record_activity(&[activity::action(actor, "User", Some(id), &summary, now_ms())]).await?;
@@ -248,17 +326,17 @@ mod tests {
     #[test]
     fn who_may_change_whom() {
         let admin = Actor::admin("a@x.test");
-        let jit = Actor { kind: "jit", name: "p@x.test".into() };
+        let jit = Actor { kind: "sso", name: "p@x.test".into() };
         use UserSource::*;
         for (writer, source, ok) in [
             (Writer::Scim, Scim, true),
             (Writer::Scim, Jit, true),
             (Writer::Admin(&admin), Manual, true),
-            (Writer::Jit(&jit), Jit, true),
+            (Writer::Jit(&jit, "{}"), Jit, true),
             (Writer::Admin(&admin), Scim, false),
             (Writer::Admin(&admin), Jit, false),
-            (Writer::Jit(&jit), Scim, false),
-            (Writer::Jit(&jit), Manual, false),
+            (Writer::Jit(&jit, "{}"), Scim, false),
+            (Writer::Jit(&jit, "{}"), Manual, false),
         ] {
             assert_eq!(writer.check(source).is_ok(), ok, "{writer:?} {source:?}");
         }
@@ -266,7 +344,7 @@ mod tests {
         assert!(matches!(Writer::Scim.check(Manual), Err(DomainError::NotFound)));
         assert!(matches!(Writer::Admin(&admin).check(Scim), Err(DomainError::WrongSource { from: Scim })));
         assert_eq!(
-            (Writer::Scim.source(), Writer::Admin(&admin).source(), Writer::Jit(&jit).source()),
+            (Writer::Scim.source(), Writer::Admin(&admin).source(), Writer::Jit(&jit, "{}").source()),
             (Scim, Manual, Jit)
         );
     }

@@ -16,9 +16,14 @@ pub(crate) const GROUP_EDGES_SQL: &str =
 
 /// The SCIM groups `n` users ($2…) are direct members of: (user, group).
 pub(crate) fn direct_groups_sql(n: usize) -> String {
+    // A just-in-time user's groups claim names SCIM groups by displayName (case-insensitively):
+    // those count as the user's direct groups, so the IdP group rules place them too.
+    let list = placeholders(2, n);
     format!(
-        "SELECT member_id, group_id FROM scim_group_members WHERE tenant_id = $1 AND member_id IN ({})",
-        placeholders(2, n)
+        "SELECT member_id, group_id FROM scim_group_members WHERE tenant_id = $1 AND member_id IN ({list}) \
+         UNION SELECT c.user_id, g.id FROM sso_claim_groups c JOIN scim_groups g \
+         ON g.tenant_id = c.tenant_id AND g.display_name_norm = c.name_norm \
+         WHERE c.tenant_id = $1 AND c.user_id IN ({list})"
     )
 }
 

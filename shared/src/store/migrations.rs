@@ -39,6 +39,7 @@ pub(super) fn sqlite() -> Migrator {
         (11, "sso", "0011_sso.sql"),
         (12, "domains", "0012_domains.sql"),
         (13, "invitations", "0013_invitations.sql"),
+        (14, "jit", "0014_jit.sql"),
     ))
 }
 
@@ -57,6 +58,7 @@ pub(super) fn postgres() -> Migrator {
         (11, "sso", "0011_sso.sql"),
         (12, "domains", "0012_domains.sql"),
         (13, "invitations", "0013_invitations.sql"),
+        (14, "jit", "0014_jit.sql"),
     ))
 }
 

@@ -32,6 +32,8 @@ pub struct ConnectionRecord {
     pub idp_key: String,
     /// The protocol's settings, JSON (see `service::sso`).
     pub config: String,
+    /// Just-in-time provisioning settings, JSON ([`crate::dto::JitSettings`]); `None`: off.
+    pub jit: Option<String>,
     /// Epoch ms.
     pub created_at: i64,
 }
@@ -90,13 +92,14 @@ const SIGN_IN_SELECT: &str =
      user_id, test_by, client_ip, detail FROM sso_sign_ins";
 
 const CONNECTION_COLUMNS: &str =
-    "id, tenant_id, protocol, name, enabled, allow_idp_initiated, idp_key, config, created_at";
+    "id, tenant_id, protocol, name, enabled, allow_idp_initiated, idp_key, config, jit, created_at";
 
 fn connection_from_row<R>(row: &R) -> DomainResult<ConnectionRecord>
 where
     R: Row,
     for<'c> &'c str: sqlx::ColumnIndex<R>,
     String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     bool: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
@@ -111,6 +114,7 @@ where
         allow_idp_initiated: row.try_get("allow_idp_initiated")?,
         idp_key: row.try_get("idp_key")?,
         config: row.try_get("config")?,
+        jit: row.try_get("jit")?,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -267,8 +271,8 @@ impl TenantTx<'_> {
     pub async fn insert_sso_connection(&mut self, c: &ConnectionRecord, now_ms: i64) -> DomainResult<()> {
         with_tx!(self, |conn| {
             sqlx::query(
-                "INSERT INTO sso_connections (id, tenant_id, protocol, name, enabled, allow_idp_initiated, idp_key, config, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+                "INSERT INTO sso_connections (id, tenant_id, protocol, name, enabled, allow_idp_initiated, idp_key, config, created_at, updated_at, jit) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
             )
             .bind(&c.id)
             .bind(self.id.as_str())
@@ -279,6 +283,7 @@ impl TenantTx<'_> {
             .bind(&c.idp_key)
             .bind(&c.config)
             .bind(now_ms)
+            .bind(&c.jit)
             .execute(conn)
             .await
             .map(|_| ())
@@ -338,7 +343,8 @@ impl TenantTx<'_> {
             sqlx::query(
                 "INSERT INTO sso_identities (tenant_id, connection_id, subject, user_id, created_at, last_sign_in_at) \
                  VALUES ($1, $2, $3, $4, $5, $5) \
-                 ON CONFLICT (tenant_id, connection_id, subject) DO UPDATE SET user_id = EXCLUDED.user_id, last_sign_in_at = EXCLUDED.last_sign_in_at",
+                 ON CONFLICT (tenant_id, connection_id, subject) DO UPDATE SET user_id = EXCLUDED.user_id, \
+                 last_sign_in_at = EXCLUDED.last_sign_in_at, deprovisioned_at = NULL",
             )
             .bind(self.id.as_str())
             .bind(connection_id)
@@ -348,6 +354,81 @@ impl TenantTx<'_> {
             .execute(c)
             .await
             .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// Stores a connection's just-in-time settings (JSON); returns whether it exists here.
+    pub async fn set_sso_connection_jit(&mut self, id: &str, jit: &str, now_ms: i64) -> DomainResult<bool> {
+        let n = with_tx!(self, |c| {
+            sqlx::query("UPDATE sso_connections SET jit = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
+                .bind(jit)
+                .bind(now_ms)
+                .bind(self.id.as_str())
+                .bind(id)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(n > 0)
+    }
+
+    /// Marks the identities linked to `user_id` as deprovisioned (the IdP's provisioning
+    /// deleted the user): they are refused until linked again.
+    pub async fn deprovision_sso_identities(&mut self, user_id: &str, now_ms: i64) -> DomainResult<()> {
+        with_tx!(self, |c| {
+            sqlx::query("UPDATE sso_identities SET deprovisioned_at = $1 WHERE tenant_id = $2 AND user_id = $3")
+                .bind(now_ms)
+                .bind(self.id.as_str())
+                .bind(user_id)
+                .execute(c)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// Removes the link of an IdP identity to `user_id`; returns whether there was one.
+    pub async fn unlink_sso_identity(
+        &mut self,
+        connection_id: &str,
+        subject: &str,
+        user_id: &str,
+    ) -> DomainResult<bool> {
+        let n = with_tx!(self, |c| {
+            sqlx::query(
+                "DELETE FROM sso_identities WHERE tenant_id = $1 AND connection_id = $2 AND subject = $3 AND user_id = $4",
+            )
+            .bind(self.id.as_str())
+            .bind(connection_id)
+            .bind(subject)
+            .bind(user_id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        Ok(n > 0)
+    }
+
+    /// Replaces the group names a just-in-time user's groups claim carried (normalized).
+    pub async fn set_claim_groups(&mut self, user_id: &str, names_norm: &[String]) -> DomainResult<()> {
+        with_tx!(self, |c| {
+            sqlx::query("DELETE FROM sso_claim_groups WHERE tenant_id = $1 AND user_id = $2")
+                .bind(self.id.as_str())
+                .bind(user_id)
+                .execute(&mut *c)
+                .await?;
+            for name in names_norm {
+                sqlx::query(
+                    "INSERT INTO sso_claim_groups (tenant_id, user_id, name_norm) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                )
+                .bind(self.id.as_str())
+                .bind(user_id)
+                .bind(name)
+                .execute(&mut *c)
+                .await?;
+            }
+            Ok::<(), sqlx::Error>(())
         })?;
         Ok(())
     }
@@ -394,18 +475,60 @@ impl TenantStore<'_> {
         })
     }
 
-    /// The user an IdP identity is linked to.
-    pub async fn sso_identity(&self, connection_id: &str, subject: &str) -> DomainResult<Option<String>> {
+    /// The user an IdP identity is linked to, and whether the IdP's provisioning deleted that
+    /// user since.
+    pub async fn sso_identity(&self, connection_id: &str, subject: &str) -> DomainResult<Option<(String, bool)>> {
         with_pool!(self.store, |p| {
-            let row = sqlx::query(
-                "SELECT user_id FROM sso_identities WHERE tenant_id = $1 AND connection_id = $2 AND subject = $3",
+            let row: Option<(String, Option<i64>)> = sqlx::query_as(
+                "SELECT user_id, deprovisioned_at FROM sso_identities WHERE tenant_id = $1 AND connection_id = $2 AND subject = $3",
             )
             .bind(self.id.as_str())
             .bind(connection_id)
             .bind(subject)
             .fetch_optional(p)
             .await?;
-            Ok(row.map(|r| r.try_get::<String, _>("user_id")).transpose()?)
+            Ok(row.map(|(user, gone)| (user, gone.is_some())))
+        })
+    }
+
+    /// The group names (normalized) a just-in-time user's last sign-in carried.
+    pub async fn claim_groups(&self, user_id: &str) -> DomainResult<Vec<String>> {
+        with_pool!(self.store, |p| {
+            let rows: Vec<(String,)> = sqlx::query_as(
+                "SELECT name_norm FROM sso_claim_groups WHERE tenant_id = $1 AND user_id = $2 ORDER BY name_norm",
+            )
+            .bind(self.id.as_str())
+            .bind(user_id)
+            .fetch_all(p)
+            .await?;
+            Ok(rows.into_iter().map(|(n,)| n).collect())
+        })
+    }
+
+    /// The IdP identities linked to a user: (connection id, subject, linked at, last sign-in).
+    pub async fn sso_identities_of(&self, user_id: &str) -> DomainResult<Vec<(String, String, i64, i64)>> {
+        with_pool!(self.store, |p| {
+            Ok(sqlx::query_as(
+                "SELECT connection_id, subject, created_at, last_sign_in_at FROM sso_identities \
+                 WHERE tenant_id = $1 AND user_id = $2 AND deprovisioned_at IS NULL ORDER BY created_at, subject",
+            )
+            .bind(self.id.as_str())
+            .bind(user_id)
+            .fetch_all(p)
+            .await?)
+        })
+    }
+
+    /// Users whose externalId is `external_id`, at most two (one is a match, two are
+    /// ambiguous).
+    pub async fn users_by_external_id(&self, external_id: &str) -> DomainResult<Vec<super::UserRow>> {
+        let sql = format!(
+            "{} WHERE t.tenant_id = $1 AND t.external_id = $2 ORDER BY t.created_at LIMIT 2",
+            super::users::user_select(self.store.backend())
+        );
+        with_pool!(self.store, |p| {
+            let rows = sqlx::query(&sql).bind(self.id.as_str()).bind(external_id).fetch_all(p).await?;
+            rows.iter().map(super::users::user_from_row).collect()
         })
     }
 

@@ -102,4 +102,32 @@ impl<'a> TenantStore<'a> {
             row.as_ref().map(summary_from_row).transpose()
         })
     }
+
+    /// The role of the organization's users who are in no user group (`admin`, `member`,
+    /// `viewer`); `None`: no access.
+    pub async fn default_role(&self) -> DomainResult<Option<String>> {
+        with_pool!(self.store, |p| {
+            let row: Option<(Option<String>,)> = sqlx::query_as("SELECT default_role FROM tenants WHERE id = $1")
+                .bind(self.id.as_str())
+                .fetch_optional(p)
+                .await?;
+            Ok(row.and_then(|(r,)| r))
+        })
+    }
+}
+
+impl super::TenantTx<'_> {
+    /// Sets the role of users in no user group (`None`: no access).
+    pub async fn set_default_role(&mut self, role: Option<&str>, now_ms: i64) -> DomainResult<()> {
+        super::tx::with_tx!(self, |c| {
+            sqlx::query("UPDATE tenants SET default_role = $1, updated_at = $2 WHERE id = $3")
+                .bind(role)
+                .bind(now_ms)
+                .bind(self.id.as_str())
+                .execute(c)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
 }

@@ -237,6 +237,19 @@ impl TenantTx<'_> {
         Ok(n > 0)
     }
 
+    /// Changes where a user comes from (a SCIM create adopting a just-in-time user).
+    pub async fn set_user_source(&mut self, id: &str, source: crate::dto::UserSource) -> DomainResult<()> {
+        let tenant = self.id.as_str();
+        with_tx!(self, |c| sqlx::query("UPDATE scim_users SET source = $1 WHERE tenant_id = $2 AND id = $3")
+            .bind(source.as_str())
+            .bind(tenant)
+            .bind(id)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
     /// Deletes a user and its memberships (IdP groups, user groups); returns whether it
     /// existed. Three statements: run it in a transaction.
     pub async fn delete_user(&mut self, id: &str) -> DomainResult<bool> {

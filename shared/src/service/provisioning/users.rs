@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 use super::{
     build_query, check_if_match, json_error, meta, not_found, scim_error, Listed, Resource, Scim, WRITE_RETRIES,
 };
+use crate::dto::UserSource;
 use crate::error::DomainError;
 use crate::scim::error::ScimError;
 use crate::scim::messages::SearchRequest;
@@ -114,12 +115,37 @@ impl Scim<'_> {
         self.user_resource(row, &groups)
     }
 
-    /// POST /Users. The mapping rules place the user in the same transaction.
+    /// POST /Users. The mapping rules place the user in the same transaction. A user created
+    /// just in time at an SSO sign-in with the same externalId or userName is adopted instead
+    /// (it becomes SCIM-managed and keeps its id; answered like a create).
     pub async fn create_user(&self, body: &Value) -> Result<Resource, ScimError> {
         let res = with_defaults(validate_resource(body, schema(), Mode::Create)?);
-        let row = users::create(self.store, self.tenant, Writer::Scim, &res).await.map_err(scim_error)?;
-        // The row as written (no second read: a new user has no groups yet).
-        self.user_resource(&row, &[])
+        if let Some(ext) = res.get("externalId").and_then(Value::as_str) {
+            let same = self.store.tenant(self.tenant).users_by_external_id(ext).await.map_err(scim_error)?;
+            if let [one] = same.as_slice() {
+                if one.source == UserSource::Jit {
+                    return self.adopt(one.id.clone(), &res).await;
+                }
+            }
+        }
+        match users::create(self.store, self.tenant, Writer::Scim, &res).await {
+            // The row as written (no second read: a new user has no groups yet).
+            Ok(row) => self.user_resource(&row, &[]),
+            Err(DomainError::UserNameTaken { existing: Some((id, UserSource::Jit)), .. }) => self.adopt(id, &res).await,
+            Err(e) => Err(scim_error(e)),
+        }
+    }
+
+    async fn adopt(&self, id: String, res: &Value) -> Result<Resource, ScimError> {
+        for _ in 0..WRITE_RETRIES {
+            let current = self.load_user(&id).await?;
+            match users::adopt(self.store, self.tenant, &current, res).await {
+                Ok(row) => return self.user_with_groups(&row).await,
+                Err(DomainError::Stale) => continue,
+                Err(e) => return Err(scim_error(e)),
+            }
+        }
+        Err(scim_error(DomainError::Stale))
     }
 
     /// Creates many users at once, all or none: every body is validated like a POST, then all

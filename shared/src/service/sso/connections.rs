@@ -81,6 +81,7 @@ pub async fn create_saml(
         allow_idp_initiated: false,
         idp_key: idp.entity_id,
         config: serde_json::to_string(&config).map_err(|e| DomainError::Internal(e.to_string()))?,
+        jit: None,
         created_at: now_ms(),
     };
     insert(store, actor, &record).await?;
@@ -119,6 +120,13 @@ pub async fn create_oidc(
         allow_idp_initiated: false,
         idp_key: issuer,
         config: serde_json::to_string(&config).map_err(|e| DomainError::Internal(e.to_string()))?,
+        // An OIDC IdP sends the standard claims: the preset starts there.
+        jit: serde_json::to_string(&crate::dto::JitSettings {
+            preset: crate::dto::ClaimPreset::Oidc,
+            claims: crate::dto::ClaimPreset::Oidc.mapping(),
+            ..Default::default()
+        })
+        .ok(),
         created_at: now_ms(),
     };
     insert(store, actor, &record).await?;
@@ -205,6 +213,7 @@ pub fn view(public_url: &str, c: &ConnectionRecord) -> ConnectionView {
         client_id: None,
         scopes: None,
         sp: sp_values(public_url, c.protocol, &c.id),
+        jit: super::jit::settings(c),
         created_at_ms: c.created_at,
     };
     match c.protocol {

@@ -7,15 +7,16 @@
 //!   validation of the Response posted back (samael with xmlsec).
 //! - [`oidc`]: the relying party — discovery, the authorization code flow with PKCE, `state`
 //!   and `nonce`, ID token and userinfo (the `openidconnect` crate).
-//! - [`sign_in`]: where every sign-in ends — the one place that finds the user for an IdP
-//!   identity, refuses with a reason, and writes the sign-in log. Just-in-time creation slots in
-//!   there.
+//! - [`sign_in`]: where every sign-in ends — the one place that finds (or creates, just in
+//!   time) the user for an IdP identity, refuses with a reason, and writes the sign-in log;
+//!   [`jit`]: a connection's just-in-time settings and what its claims become.
 //! - [`seal`]: client secrets sealed at rest with the server key; [`fetch`]: the bounded HTTP
 //!   client for metadata and discovery.
 
 pub mod connections;
 pub mod domains;
 pub mod fetch;
+pub mod jit;
 pub mod oidc;
 pub mod saml;
 pub mod seal;

@@ -322,7 +322,7 @@ fn detail_of(xml: &str) -> String {
 }
 
 fn refusal(reason: &'static str, message: impl Into<String>, detail: Option<String>) -> Refusal {
-    Refusal { reason, message: message.into(), subject: None, email: None, detail }
+    Refusal { detail, ..Refusal::new(reason, message) }
 }
 
 fn samael_refusal(e: &SpError, detail: Option<String>) -> Refusal {

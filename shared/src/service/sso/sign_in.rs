@@ -1,20 +1,37 @@
-//! Where every SSO sign-in ends, whatever the protocol: the one place that finds the user for an
-//! IdP identity, refuses with a reason, and writes the sign-in log (just-in-time creation slots
-//! in here).
+//! Where every SSO sign-in ends, whatever the protocol: the one place that finds (or creates)
+//! the user for an IdP identity, refuses with a reason, and writes the sign-in log.
 //!
-//! The user for an identity (connection, subject): the user it was linked to at an earlier
-//! sign-in; else the organization's IdP-provisioned user whose userName is the subject or the
-//! email, or whose primary email is the email (exactly one). A manual user is never linked
-//! automatically. An inactive user is refused. A person signed in through SSO has the effective
-//! role of their user groups (the highest), read at every request, so a change of groups or a
+//! The rules, in order — one identity, never a takeover:
+//! 1. An identity (connection, subject) linked at an earlier sign-in signs in as that user
+//!    (refused if the user is deactivated, or was deleted by the IdP's provisioning).
+//! 2. Else the connection's link key finds an existing user: externalId = the uniqueUserId
+//!    claim, or userName = the email (or subject), else the one user whose primary email it
+//!    is. Only for an email in one of the organization's verified domains. A manual user is
+//!    never linked automatically (an admin links them from the user's page).
+//! 3. Else, with just-in-time provisioning on and the email's domain verified, a user is
+//!    created (source *just in time*) through the one user write path, placed by the mapping
+//!    rules in the same transaction; with it off, the person has no access yet.
+//!
+//! The IdP's provisioning wins: claims only ever write just-in-time users (at every sign-in, or
+//! at creation only, per connection); a SCIM-managed user's attributes come from SCIM. Every
+//! check happens before anything is written; a refusal writes the sign-in log (and, once the
+//! identity was read, an activity record) only.
+//!
+//! A person signed in through SSO has the effective role of their user groups (the highest),
+//! else the organization's default role, read at every request, so a change of groups or a
 //! deactivation takes effect at once.
 
 use std::collections::BTreeMap;
 
+use serde_json::Value;
+
+use super::jit;
 use crate::clock::now_ms;
-use crate::dto::{ConsoleRole, GroupRole, MyAccess, UserSource, Viewer};
+use crate::dto::{ConsoleRole, GroupRole, JitUpdate, LinkKey, MyAccess, UserSource, Viewer};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::TenantId;
+use crate::service::activity::{self, Actor};
+use crate::service::users::{self, ClaimGroups, Writer};
 use crate::store::{fold_ascii, ConnectionRecord, NewSignIn, Store, UserRow};
 
 /// An identity the IdP vouched for (signature and checks passed).
@@ -33,7 +50,7 @@ pub struct Identity {
 /// Why a sign-in was refused.
 #[derive(Clone, Debug)]
 pub struct Refusal {
-    /// A short code (`bad_signature`, `expired`, `replayed`, `unknown_user`, …).
+    /// A short code (`bad_signature`, `expired`, `replayed`, `no_access`, `manual_user`, …).
     pub reason: &'static str,
     /// What happened, for the admin reading the log.
     pub message: String,
@@ -43,12 +60,19 @@ pub struct Refusal {
     pub email: Option<String>,
     /// The response or claims, secrets removed.
     pub detail: Option<String>,
+    /// The user the sign-in matched but was refused for (a manual user, a deactivated one).
+    pub user_id: Option<String>,
 }
 
 impl Refusal {
     /// A refusal without anything read.
     pub fn new(reason: &'static str, message: impl Into<String>) -> Refusal {
-        Refusal { reason, message: message.into(), subject: None, email: None, detail: None }
+        Refusal { reason, message: message.into(), subject: None, email: None, detail: None, user_id: None }
+    }
+
+    fn about(mut self, user: &UserRow) -> Refusal {
+        self.user_id = Some(user.id.clone());
+        self
     }
 }
 
@@ -85,64 +109,199 @@ fn is_active(user: &UserRow) -> bool {
         .unwrap_or(true)
 }
 
-/// The user an identity signs in as, or the refusal.
-async fn find_user(store: &Store, c: &ConnectionRecord, who: &Identity) -> DomainResult<Result<UserRow, Refusal>> {
+/// What a sign-in comes to, decided before anything is written.
+enum Decision {
+    /// Sign in as this user; `linking`: the identity was not linked to them yet; `update`: the
+    /// resource and group names to write first (a just-in-time user's changed claims).
+    Existing { user: UserRow, linking: bool, update: Option<(Value, Vec<String>)> },
+    /// Create a just-in-time user.
+    Create { resource: Value, groups: Vec<String> },
+}
+
+fn inactive(user: &UserRow) -> Refusal {
+    Refusal::new(
+        "user_inactive",
+        format!("{} is deactivated (by the identity provider's provisioning or an admin).", user.user_name),
+    )
+    .about(user)
+}
+
+/// The existing user found by the link key (rule 2), if any.
+async fn by_link_key(
+    store: &Store,
+    c: &ConnectionRecord,
+    key: LinkKey,
+    claimed: &jit::Claimed,
+    who: &Identity,
+) -> DomainResult<Result<Option<UserRow>, Refusal>> {
     let t = store.tenant(&c.tenant_id);
-    let mut found = None;
-    if let Some(id) = t.sso_identity(&c.id, &who.subject).await? {
-        found = t.user(&id).await?;
+    let ambiguous = |what: String| {
+        Refusal::new("ambiguous_user", format!("Several users of this organization have {what}; none was chosen."))
+    };
+    match key {
+        LinkKey::ExternalId => {
+            let Some(ext) = &claimed.unique_user_id else { return Ok(Ok(None)) };
+            let mut found = t.users_by_external_id(ext).await?;
+            if found.len() > 1 {
+                return Ok(Err(ambiguous(format!("the externalId {ext:?}"))));
+            }
+            Ok(Ok(found.pop()))
+        }
+        LinkKey::UserName => {
+            if let Some(u) = t.user_by_user_name(&fold_ascii(&who.subject)).await? {
+                return Ok(Ok(Some(u)));
+            }
+            let Some(email) = &claimed.email else { return Ok(Ok(None)) };
+            if let Some(u) = t.user_by_user_name(&fold_ascii(email)).await? {
+                return Ok(Ok(Some(u)));
+            }
+            let mut by_email = t.users_by_email(&fold_ascii(email)).await?;
+            if by_email.len() > 1 {
+                return Ok(Err(ambiguous(format!("the email {email}"))));
+            }
+            Ok(Ok(by_email.pop()))
+        }
     }
-    if found.is_none() {
-        found = t.user_by_user_name(&fold_ascii(&who.subject)).await?;
+}
+
+/// The claims' resource for a just-in-time user, when it differs from what is stored.
+async fn jit_update(
+    store: &Store,
+    c: &ConnectionRecord,
+    settings: &crate::dto::JitSettings,
+    claimed: &jit::Claimed,
+    who: &Identity,
+    user: &UserRow,
+) -> DomainResult<Result<Option<(Value, Vec<String>)>, Refusal>> {
+    if user.source != UserSource::Jit || !settings.enabled || settings.update != JitUpdate::EverySignIn {
+        return Ok(Ok(None));
     }
-    if found.is_none() {
-        if let Some(email) = &who.email {
-            found = t.user_by_user_name(&fold_ascii(email)).await?;
-            if found.is_none() {
-                let by_email = t.users_by_email(&fold_ascii(email)).await?;
-                if by_email.len() > 1 {
-                    return Ok(Err(Refusal::new(
-                        "ambiguous_user",
-                        format!("Several users of this organization have the email {email}; none was chosen."),
-                    )));
+    if let Some(r) = jit::missing(&settings.claims, claimed, who) {
+        return Ok(Err(r.about(user)));
+    }
+    let resource = match jit::resource(claimed, true) {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(Refusal::new("invalid_claims", format!("The claims do not make a valid user: {e}")))),
+    };
+    let groups = jit::group_keys(claimed);
+    let stored_groups = store.tenant(&c.tenant_id).claim_groups(&user.id).await?;
+    if jit::unchanged(&user.data, &resource) && stored_groups == groups {
+        return Ok(Ok(None));
+    }
+    Ok(Ok(Some((resource, groups))))
+}
+
+/// Decides what a sign-in comes to (the rules in the module doc), reading only.
+async fn decide(store: &Store, c: &ConnectionRecord, who: &Identity) -> DomainResult<Result<Decision, Refusal>> {
+    let settings = jit::settings(c);
+    let claimed = jit::read(&settings.claims, who);
+    let t = store.tenant(&c.tenant_id);
+    // Rule 1: the identity's link.
+    let mut deprovisioned = false;
+    if let Some((id, gone)) = t.sso_identity(&c.id, &who.subject).await? {
+        deprovisioned = gone;
+        if !gone {
+            if let Some(user) = t.user(&id).await? {
+                if !is_active(&user) {
+                    return Ok(Err(inactive(&user)));
                 }
-                found = by_email.into_iter().next();
+                return Ok(match jit_update(store, c, &settings, &claimed, who, &user).await? {
+                    Ok(update) => Ok(Decision::Existing { user, linking: false, update }),
+                    Err(r) => Err(r),
+                });
             }
         }
     }
-    let Some(user) = found else {
-        return Ok(Err(Refusal::new(
-            "unknown_user",
-            format!(
-                "No user of this organization has the userName {:?}{}. Provision them over SCIM first.",
-                who.subject,
-                who.email.as_ref().map(|e| format!(" or the email {e:?}")).unwrap_or_default()
-            ),
-        )));
+    // Rule 2: the link key.
+    let found = match by_link_key(store, c, settings.link_key, &claimed, who).await? {
+        Ok(found) => found,
+        Err(r) => return Ok(Err(r)),
     };
-    if user.source == UserSource::Manual {
+    if let Some(user) = found {
+        if user.source == UserSource::Manual {
+            return Ok(Err(Refusal::new(
+                "manual_user",
+                format!(
+                    "{} is a user an admin created by hand; a sign-in is never linked to one automatically. An admin can link this identity from the user's page.",
+                    user.user_name
+                ),
+            )
+            .about(&user)));
+        }
+        if !jit::in_verified_domain(store, &c.tenant_id, claimed.email.as_deref()).await? {
+            return Ok(Err(unverified(&claimed, "linked to the existing user").about(&user)));
+        }
+        if !is_active(&user) {
+            return Ok(Err(inactive(&user)));
+        }
+        return Ok(match jit_update(store, c, &settings, &claimed, who, &user).await? {
+            Ok(update) => Ok(Decision::Existing { user, linking: true, update }),
+            Err(r) => Err(r),
+        });
+    }
+    if deprovisioned {
         return Ok(Err(Refusal::new(
-            "manual_user",
+            "user_deleted",
+            "The identity provider's provisioning removed this person's user; they sign in again once it provisions them again.",
+        )));
+    }
+    // Rule 3: just in time.
+    if !settings.enabled {
+        return Ok(Err(Refusal::new(
+            "no_access",
             format!(
-                "{} is a user an admin created by hand; a sign-in is never linked to one automatically.",
-                user.user_name
+                "You have not been given access yet: no user of this organization matches {}{}. Your organization provisions users through its identity provider.",
+                who.subject,
+                claimed.email.as_ref().filter(|e| **e != who.subject).map(|e| format!(" or {e}")).unwrap_or_default()
             ),
         )));
     }
-    if !is_active(&user) {
-        return Ok(Err(Refusal::new("user_inactive", format!("{} is deactivated.", user.user_name))));
+    if let Some(r) = jit::missing(&settings.claims, &claimed, who) {
+        return Ok(Err(r));
     }
-    Ok(Ok(user))
+    if !jit::in_verified_domain(store, &c.tenant_id, claimed.email.as_deref()).await? {
+        return Ok(Err(unverified(&claimed, "created just in time")));
+    }
+    match jit::resource(&claimed, true) {
+        Ok(resource) => Ok(Ok(Decision::Create { resource, groups: jit::group_keys(&claimed) })),
+        Err(e) => Ok(Err(Refusal::new("invalid_claims", format!("The claims do not make a valid user: {e}")))),
+    }
 }
 
-/// Ends a sign-in through connection `c`: finds the user, links the identity, writes the log.
-/// `test_by` is the admin of a test sign-in (nothing but the log is written then).
+fn unverified(claimed: &jit::Claimed, what: &str) -> Refusal {
+    Refusal::new(
+        "unverified_domain",
+        format!(
+            "{} is not in one of the organization's verified domains, so no user is {what} for it. An admin verifies the domain on the Single sign-on page.",
+            claimed.email.as_deref().unwrap_or("The sign-in has no email; it")
+        ),
+    )
+}
+
+/// The words of a refused write, for the log.
+fn write_refusal(e: DomainError) -> DomainResult<Refusal> {
+    match e {
+        DomainError::UserNameTaken { user_name, .. } => Ok(Refusal::new(
+            "user_name_taken",
+            format!(
+                "A user with the userName {user_name} exists that the connection's link key did not match; nothing was created. Link them from the user's page, or change the link key."
+            ),
+        )),
+        DomainError::Stale => Ok(Refusal::new("busy", "The user changed during the sign-in; try again.")),
+        DomainError::Invalid(m) => Ok(Refusal::new("invalid_claims", format!("The claims do not make a valid user: {m}"))),
+        e => Err(e),
+    }
+}
+
+/// Ends a sign-in through connection `c`: finds (or creates) the user, links the identity,
+/// writes the log. `test_by` is the admin of a test sign-in (nothing but the log is written
+/// then).
 pub async fn finish(
     store: &Store,
     c: &ConnectionRecord,
     test_by: Option<String>,
     client_ip: Option<String>,
-    result: Result<crate::service::sso::sign_in::Identity, Refusal>,
+    result: Result<Identity, Refusal>,
 ) -> DomainResult<Outcome> {
     let test = test_by.is_some();
     let mut log = NewSignIn {
@@ -152,22 +311,62 @@ pub async fn finish(
         client_ip,
         ..NewSignIn::default()
     };
-    let found = match result {
+    let mut read = false;
+    let mut decided = match result {
         Err(r) => Err(r),
         Ok(who) => {
+            read = true;
             log.subject = Some(who.subject.clone());
             log.email.clone_from(&who.email);
             log.detail = Some(who.detail.clone());
             if !c.enabled && !test {
                 Err(Refusal::new("connection_disabled", format!("The connection \"{}\" is switched off.", c.name)))
             } else {
-                find_user(store, c, &who).await?.map(|u| (u, who))
+                decide(store, c, &who).await?.map(|d| (d, who))
             }
         }
     };
     let now = now_ms();
+    let actor = Actor {
+        kind: "sso",
+        name: format!("{} via {}", log.email.clone().or(log.subject.clone()).unwrap_or_default(), c.name),
+    };
+    // The writes of a real sign-in that come before its log: a just-in-time user created or
+    // updated (its own transaction, with its placement and activity record).
+    let mut signed_in: Option<(UserRow, bool, &'static str)> = None;
+    if !test {
+        if let Ok((decision, who)) = &decided {
+            let claims = who.detail.clone();
+            let written = match decision {
+                Decision::Existing { user, linking, update: None } => Ok((user.clone(), *linking, "")),
+                Decision::Existing { user, linking, update: Some((resource, groups)) } => users::update_with(
+                    store,
+                    &c.tenant_id,
+                    Writer::Jit(&actor, &claims),
+                    user,
+                    resource,
+                    Some(ClaimGroups(groups)),
+                )
+                .await
+                .map(|u| (u, *linking, " (attributes updated from the claims)")),
+                Decision::Create { resource, groups } => users::create_with(
+                    store,
+                    &c.tenant_id,
+                    Writer::Jit(&actor, &claims),
+                    resource,
+                    Some(ClaimGroups(groups)),
+                )
+                .await
+                .map(|u| (u, true, " (created just in time)")),
+            };
+            match written {
+                Ok(w) => signed_in = Some(w),
+                Err(e) => decided = Err(write_refusal(e)?),
+            }
+        }
+    }
     let mut tx = store.tenant(&c.tenant_id).begin().await?;
-    let outcome = match found {
+    let outcome = match decided {
         Err(r) => {
             if log.subject.is_none() {
                 log.subject = r.subject;
@@ -178,29 +377,71 @@ pub async fn finish(
             if log.detail.is_none() {
                 log.detail = r.detail;
             }
+            log.user_id = r.user_id;
             log.reason = Some(r.reason.to_string());
             log.message = if test { format!("Test sign-in refused: {}", r.message) } else { r.message.clone() };
             let sign_in_id = tx.insert_sign_in(&log, now).await?;
+            if read && !test {
+                let mut record = activity::action(
+                    &actor,
+                    "User",
+                    log.user_id.as_deref(),
+                    &format!("sign-in through \"{}\" refused ({}): {}", c.name, r.reason, r.message),
+                    now,
+                );
+                record.request_body.clone_from(&log.detail);
+                tx.record_activity(&[record]).await?;
+            }
             Outcome::Refused { sign_in_id, message: r.message, test }
         }
-        Ok((user, who)) => {
+        Ok((decision, who)) => {
             log.signed_in = true;
-            log.user_id = Some(user.id.clone());
-            let role = effective_role(store, &c.tenant_id, &user.id).await?;
-            let role_text = role.map_or("no user group yet".to_string(), |r| format!("role {}", r.label()));
             if test {
-                log.message =
-                    format!("Test sign-in succeeded: this would sign in as {} ({role_text}).", user.user_name);
+                let what = match &decision {
+                    Decision::Existing { user, linking, update } => {
+                        log.user_id = Some(user.id.clone());
+                        let role = role_text(effective_role(store, &c.tenant_id, &user.id).await?);
+                        format!(
+                            "this would sign in as {} ({role}){}{}.",
+                            user.user_name,
+                            if *linking { ", linking this identity to them" } else { "" },
+                            if update.is_some() { ", updating their attributes from the claims" } else { "" }
+                        )
+                    }
+                    Decision::Create { resource, .. } => format!(
+                        "this would create the user {} just in time.",
+                        resource.get("userName").and_then(Value::as_str).unwrap_or_default()
+                    ),
+                };
+                log.message = format!("Test sign-in succeeded: {what}");
                 Outcome::Tested { sign_in_id: tx.insert_sign_in(&log, now).await? }
             } else {
+                let Some((user, linking, how)) = signed_in else {
+                    return Err(DomainError::Internal("a sign-in decided without its user".into()));
+                };
                 tx.link_sso_identity(&c.id, &who.subject, &user.id, now).await?;
-                log.message = format!("Signed in as {} ({role_text}).", user.user_name);
+                if linking {
+                    let summary = format!(
+                        "SSO identity {:?} of connection \"{}\" linked to {}",
+                        who.subject, c.name, user.user_name
+                    );
+                    let mut record = activity::action(&actor, "User", Some(&user.id), &summary, now);
+                    record.request_body = Some(who.detail.clone());
+                    tx.record_activity(&[record]).await?;
+                }
+                log.user_id = Some(user.id.clone());
+                let role = role_text(effective_role(store, &c.tenant_id, &user.id).await?);
+                log.message = format!("Signed in as {} ({role}){how}.", user.user_name);
                 Outcome::SignedIn { user_id: user.id.clone(), sign_in_id: tx.insert_sign_in(&log, now).await? }
             }
         }
     };
     tx.commit().await?;
     Ok(outcome)
+}
+
+fn role_text(role: Option<GroupRole>) -> String {
+    role.map_or("no role: no user group and no default role".to_string(), |r| format!("role {}", r.label()))
 }
 
 /// A user's user groups with their roles.
@@ -218,9 +459,18 @@ async fn groups_of(store: &Store, tenant: &TenantId, user_id: &str) -> DomainRes
     Ok(groups)
 }
 
-/// A user's effective role: the highest of their user groups' roles.
+/// A user's effective role: the highest of their user groups' roles, else the organization's
+/// default role (`None`: no access).
 pub async fn effective_role(store: &Store, tenant: &TenantId, user_id: &str) -> DomainResult<Option<GroupRole>> {
-    Ok(groups_of(store, tenant, user_id).await?.into_iter().map(|(_, r)| r).max())
+    let groups = groups_of(store, tenant, user_id).await?;
+    role_of(store, tenant, &groups).await
+}
+
+async fn role_of(store: &Store, tenant: &TenantId, groups: &[(String, GroupRole)]) -> DomainResult<Option<GroupRole>> {
+    match groups.iter().map(|(_, r)| *r).max() {
+        Some(r) => Ok(Some(r)),
+        None => Ok(store.tenant(tenant).default_role().await?.as_deref().and_then(GroupRole::parse)),
+    }
 }
 
 fn display_of(user: &UserRow) -> (String, Option<String>) {
@@ -253,7 +503,8 @@ pub async fn viewer(store: &Store, tenant: &TenantId, user_id: &str) -> DomainRe
     let Some(user) = store.tenant(tenant).user(user_id).await? else {
         return Ok(None);
     };
-    if !is_active(&user) || user.source == UserSource::Manual {
+    // A manual user has an SSO session only through an identity an admin linked to them.
+    if !is_active(&user) {
         return Ok(None);
     }
     let Some(summary) = store.tenant(tenant).summary().await? else {
@@ -293,7 +544,77 @@ pub async fn my_access(store: &Store, tenant: &TenantId, user_id: &str, connecti
         email,
         organization,
         connection,
-        role: groups.iter().map(|(_, r)| *r).max(),
+        role: role_of(store, tenant, &groups).await?,
         groups,
     })
+}
+
+/// A user's single sign-on, for their page.
+pub async fn user_sso(store: &Store, tenant: &TenantId, user_id: &str) -> DomainResult<crate::dto::UserSso> {
+    let t = store.tenant(tenant);
+    t.user(user_id).await?.ok_or(DomainError::NotFound)?;
+    let connections: Vec<(String, String)> = t.sso_connections().await?.into_iter().map(|c| (c.id, c.name)).collect();
+    let identities = t
+        .sso_identities_of(user_id)
+        .await?
+        .into_iter()
+        .map(|(connection_id, subject, linked_at_ms, last_sign_in_ms)| crate::dto::LinkedIdentity {
+            connection_name: connections
+                .iter()
+                .find(|(id, _)| id == &connection_id)
+                .map_or_else(|| "a deleted connection".to_string(), |(_, n)| n.clone()),
+            connection_id,
+            subject,
+            linked_at_ms,
+            last_sign_in_ms,
+        })
+        .collect();
+    Ok(crate::dto::UserSso { identities, connections, sign_ins: t.sign_ins(10, Some(user_id)).await? })
+}
+
+/// An admin links an IdP identity (connection, subject) to a user explicitly — the way a
+/// manual user gets SSO (a sign-in never links one by itself). An identity already linked to
+/// another user moves to this one; the activity log records it.
+pub async fn link_identity(
+    store: &Store,
+    tenant: &TenantId,
+    actor: &Actor,
+    user_id: &str,
+    connection_id: &str,
+    subject: &str,
+) -> DomainResult<()> {
+    let subject = subject.trim();
+    if subject.is_empty() || subject.chars().count() > 512 {
+        return Err(DomainError::Invalid(
+            "Give the identity's subject (the SAML NameID or OIDC sub), at most 512 characters.".into(),
+        ));
+    }
+    let c = super::connections::connection(store, tenant, connection_id).await?;
+    let user = store.tenant(tenant).user(user_id).await?.ok_or(DomainError::NotFound)?;
+    let now = now_ms();
+    let mut tx = store.tenant(tenant).begin().await?;
+    tx.link_sso_identity(&c.id, subject, &user.id, now).await?;
+    let summary = format!("linked SSO identity {subject:?} of connection \"{}\" to {}", c.name, user.user_name);
+    tx.record_activity(&[activity::action(actor, "User", Some(&user.id), &summary, now)]).await?;
+    tx.commit().await
+}
+
+/// An admin removes an identity's link to a user (its next sign-in is decided afresh).
+pub async fn unlink_identity(
+    store: &Store,
+    tenant: &TenantId,
+    actor: &Actor,
+    user_id: &str,
+    connection_id: &str,
+    subject: &str,
+) -> DomainResult<()> {
+    let user = store.tenant(tenant).user(user_id).await?.ok_or(DomainError::NotFound)?;
+    let now = now_ms();
+    let mut tx = store.tenant(tenant).begin().await?;
+    if !tx.unlink_sso_identity(connection_id, subject, user_id).await? {
+        return Err(DomainError::NotFound);
+    }
+    let summary = format!("unlinked SSO identity {subject:?} from {}", user.user_name);
+    tx.record_activity(&[activity::action(actor, "User", Some(&user.id), &summary, now)]).await?;
+    tx.commit().await
 }
