@@ -53,7 +53,7 @@ async function serviceProvider(samlRequest) {
 function fill(template, sp, request, nameId, attributes) {
   const now = new Date();
   const later = new Date(now.getTime() + 5 * 60 * 1000).toISOString();
-  const acs = sp.entityMeta.getAssertionConsumerService('urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST');
+  const acs = sp.entityMeta.getAssertionConsumerService('post');
   const id = `_${crypto.randomUUID()}`;
   const attrs = Object.entries(attributes).map(([name, value]) => {
     const values = (Array.isArray(value) ? value : [value])

@@ -265,8 +265,8 @@ fn JitForm(id: String, jit: JitSettings, action: ServerAction<SsoConnectionJit>)
             </Show>
             <ActionForm action=action attr:class="form form-grid">
                 <input type="hidden" name="id" value=id.clone()/>
-                <div class="field span-2">
-                    <label class="check"><input type="checkbox" name="enabled" checked=jit.enabled data-testid="jit-enabled"/> " Create users at their first sign-in"</label>
+                <div class="field-check span-2">
+                    <label><input type="checkbox" name="enabled" checked=jit.enabled data-testid="jit-enabled"/> " Create users at their first sign-in"</label>
                 </div>
                 <div class="field">
                     <label for=pid("update")>"Attributes"</label>
