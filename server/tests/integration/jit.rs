@@ -15,6 +15,7 @@ both_backends!(
     jit_creates_places_and_updates_users_from_their_claims,
     linking_rules_one_identity_never_a_takeover,
     scim_adopts_a_just_in_time_user,
+    a_groups_claim_feeds_the_idp_group_rules_by_name,
 );
 
 const ENTRA: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims";
@@ -453,4 +454,57 @@ async fn scim_adopts_a_just_in_time_user(db: Db) {
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
+}
+
+async fn a_groups_claim_feeds_the_idp_group_rules_by_name(db: Db) {
+    let app = TestApp::new(db).await;
+    let idp = Idp::new(&format!("https://idp.test/groups-{}", uuid::Uuid::new_v4().simple()));
+    let o = org(&app, &idp).await;
+    let (status, _, group) = app
+        .scim(
+            "POST",
+            &o.tenant,
+            &o.token,
+            "/Groups",
+            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Engineering"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{group}");
+    let engineers = app
+        .ok_json(
+            "user_group_create",
+            json!({"input": {"name": "Engineers", "description": "", "role": "member"}}),
+            &o.cookie,
+        )
+        .await["id"]
+        .clone();
+    app.ok_json(
+        "mapping_rule_create",
+        json!({"rule": {"id": "", "condition": {"kind": "idp_group", "group_id": group["id"]}, "user_group_id": engineers, "enabled": true}}),
+        &o.cookie,
+    )
+    .await;
+    app.wait_for_mapping_run(&o.cookie).await;
+    jit(&app, &o, &[("enabled", "on"), ("update", "every_sign_in"), ("link_key", "user_name"), ("preset", "generic")])
+        .await;
+
+    // The groups claim names the SCIM group (in another case): the IdP group rule places the
+    // just-in-time user in the same write.
+    let mut kai = a(&[("uniqueUserId", "u-kai"), ("email", "kai@acme.test")]);
+    kai.push(("groups".to_string(), vec!["engineering".to_string(), "Not pushed".to_string()]));
+    let (_, session) = sign_in(&app, &idp, &o, "kai@acme.test", &kai).await;
+    let session = session.expect("session");
+    let id = app.viewer(Some(&session)).await["account_id"].as_str().unwrap().to_string();
+    assert_eq!(groups_of(&app, &id).await, ["Engineers"]);
+    assert_eq!(app.viewer(Some(&session)).await["role"], "member");
+
+    // Out of the group at the IdP: the next sign-in takes the user out of the user group.
+    sign_in(&app, &idp, &o, "kai@acme.test", &a(&[("uniqueUserId", "u-kai"), ("email", "kai@acme.test")])).await;
+    assert!(groups_of(&app, &id).await.is_empty());
+    // And a whole-tenant evaluation reads the claim groups too (back in, then re-run).
+    sign_in(&app, &idp, &o, "kai@acme.test", &kai).await;
+    app.raw_execute(&format!("DELETE FROM user_group_members WHERE user_id = '{id}'")).await;
+    app.ok_json("mapping_reevaluate", json!({}), &o.cookie).await;
+    app.wait_for_mapping_run(&o.cookie).await;
+    assert_eq!(groups_of(&app, &id).await, ["Engineers"]);
 }
