@@ -16,6 +16,7 @@ both_backends!(
     linking_rules_one_identity_never_a_takeover,
     scim_adopts_a_just_in_time_user,
     a_groups_claim_feeds_the_idp_group_rules_by_name,
+    two_first_sign_ins_at_once_make_one_user,
 );
 
 const ENTRA: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims";
@@ -507,4 +508,31 @@ async fn a_groups_claim_feeds_the_idp_group_rules_by_name(db: Db) {
     app.ok_json("mapping_reevaluate", json!({}), &o.cookie).await;
     app.wait_for_mapping_run(&o.cookie).await;
     assert_eq!(groups_of(&app, &id).await, ["Engineers"]);
+}
+
+async fn two_first_sign_ins_at_once_make_one_user(db: Db) {
+    let app = TestApp::new(db).await;
+    let idp = Idp::new(&format!("https://idp.test/race-{}", uuid::Uuid::new_v4().simple()));
+    let o = org(&app, &idp).await;
+    jit(&app, &o, &[("enabled", "on"), ("update", "every_sign_in"), ("link_key", "user_name"), ("preset", "generic")])
+        .await;
+    let before: i64 = user_count(&app).await.parse().unwrap();
+    // The same new person finishes two sign-ins (two tabs) at the same moment.
+    let claims = a(&[("uniqueUserId", "u-twin"), ("email", "twin@acme.test")]);
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        let (request, flow) = start(&app, &o.connection).await;
+        let mut answer = idp.answer(&o.connection, Some(&request), "twin@acme.test");
+        answer.attributes.clone_from(&claims);
+        answers.push((idp.xml(&answer), flow));
+    }
+    let (one, two) = tokio::join!(
+        post_acs(&app, &o.connection, &answers[0].0, Some(&answers[0].1)),
+        post_acs(&app, &o.connection, &answers[1].0, Some(&answers[1].1)),
+    );
+    let (one, two) = (one.2.expect("first signed in"), two.2.expect("second signed in"));
+    let (a1, a2) =
+        (app.viewer(Some(&one)).await["account_id"].clone(), app.viewer(Some(&two)).await["account_id"].clone());
+    assert_eq!(a1, a2, "both tabs are the same user");
+    assert_eq!(user_count(&app).await, (before + 1).to_string(), "one user, not two");
 }

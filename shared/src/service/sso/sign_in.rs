@@ -293,6 +293,35 @@ fn write_refusal(e: DomainError) -> DomainResult<Refusal> {
     }
 }
 
+/// Writes what a decision needs before the sign-in is logged: the just-in-time user created or
+/// updated. Returns the user, whether the identity is new to them, and words for the log.
+async fn write(
+    store: &Store,
+    c: &ConnectionRecord,
+    actor: &Actor,
+    decision: &Decision,
+    claims: &str,
+) -> DomainResult<(UserRow, bool, &'static str)> {
+    match decision {
+        Decision::Existing { user, linking, update: None } => Ok((user.clone(), *linking, "")),
+        Decision::Existing { user, linking, update: Some((resource, groups)) } => users::update_with(
+            store,
+            &c.tenant_id,
+            Writer::Jit(actor, claims),
+            user,
+            resource,
+            Some(ClaimGroups(groups)),
+        )
+        .await
+        .map(|u| (u, *linking, " (attributes updated from the claims)")),
+        Decision::Create { resource, groups } => {
+            users::create_with(store, &c.tenant_id, Writer::Jit(actor, claims), resource, Some(ClaimGroups(groups)))
+                .await
+                .map(|u| (u, true, " (created just in time)"))
+        }
+    }
+}
+
 /// Ends a sign-in through connection `c`: finds (or creates) the user, links the identity,
 /// writes the log. `test_by` is the admin of a test sign-in (nothing but the log is written
 /// then).
@@ -332,39 +361,34 @@ pub async fn finish(
         name: format!("{} via {}", log.email.clone().or(log.subject.clone()).unwrap_or_default(), c.name),
     };
     // The writes of a real sign-in that come before its log: a just-in-time user created or
-    // updated (its own transaction, with its placement and activity record).
+    // updated (its own transaction, with its placement and activity record). When another
+    // sign-in of the same new person created them a moment earlier (the userName is taken by a
+    // just-in-time user now), the sign-in is decided again, once: it links to that user.
     let mut signed_in: Option<(UserRow, bool, &'static str)> = None;
-    if !test {
-        if let Ok((decision, who)) = &decided {
-            let claims = who.detail.clone();
-            let written = match decision {
-                Decision::Existing { user, linking, update: None } => Ok((user.clone(), *linking, "")),
-                Decision::Existing { user, linking, update: Some((resource, groups)) } => users::update_with(
-                    store,
-                    &c.tenant_id,
-                    Writer::Jit(&actor, &claims),
-                    user,
-                    resource,
-                    Some(ClaimGroups(groups)),
-                )
-                .await
-                .map(|u| (u, *linking, " (attributes updated from the claims)")),
-                Decision::Create { resource, groups } => users::create_with(
-                    store,
-                    &c.tenant_id,
-                    Writer::Jit(&actor, &claims),
-                    resource,
-                    Some(ClaimGroups(groups)),
-                )
-                .await
-                .map(|u| (u, true, " (created just in time)")),
-            };
-            match written {
-                Ok(w) => signed_in = Some(w),
-                Err(e) => decided = Err(write_refusal(e)?),
+    decided = match decided {
+        Ok((mut decision, who)) if !test => {
+            let mut retried = false;
+            loop {
+                match write(store, c, &actor, &decision, &who.detail).await {
+                    Ok(w) => {
+                        signed_in = Some(w);
+                        break Ok((decision, who));
+                    }
+                    Err(DomainError::UserNameTaken { existing: Some((_, UserSource::Jit)), .. })
+                        if !retried && matches!(decision, Decision::Create { .. }) =>
+                    {
+                        retried = true;
+                        match decide(store, c, &who).await? {
+                            Ok(d) => decision = d,
+                            Err(r) => break Err(r),
+                        }
+                    }
+                    Err(e) => break Err(write_refusal(e)?),
+                }
             }
         }
-    }
+        other => other,
+    };
     let mut tx = store.tenant(&c.tenant_id).begin().await?;
     let outcome = match decided {
         Err(r) => {
