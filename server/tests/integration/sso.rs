@@ -557,8 +557,23 @@ async fn forged_and_stale_saml_responses_are_refused_with_their_reason(db: Db) {
     let seen = app.ok_json("support_sso", json!({"tenant": o.tenant}), &sam).await;
     assert_eq!(seen["connections"][0]["id"], c);
     assert_eq!(seen["sign_ins"][0]["reason"], "connection_disabled");
+    assert_eq!(seen["connections"][0]["jit"]["enabled"], false, "support sees the JIT settings");
     let (status, _) = app.call_json("form/sso_connection_delete", json!({"id": c}), Some(&sam)).await;
     assert!(!status.is_success());
+    let res = app
+        .call(
+            "form/sso_connection_jit",
+            &[
+                ("id", c),
+                ("enabled", "on"),
+                ("update", "every_sign_in"),
+                ("link_key", "user_name"),
+                ("preset", "generic"),
+            ],
+            Some(&sam),
+        )
+        .await;
+    assert!(!res.status().is_success(), "support cannot switch JIT on");
     // Nothing but the log and Ada's one link was written: no user was created.
     let mut users = app.raw_strings("SELECT user_name FROM scim_users").await;
     users.sort();

@@ -302,7 +302,7 @@ pub fn SsoTab() -> impl IntoView {
                                 view! {
                                     <div class="table-wrap">
                                         <table class="table" data-testid="support-connections">
-                                            <thead><tr><th>"Name"</th><th>"Protocol"</th><th>"State"</th><th>"IdP"</th><th>"Created"</th></tr></thead>
+                                            <thead><tr><th>"Name"</th><th>"Protocol"</th><th>"State"</th><th>"Just in time"</th><th>"IdP"</th><th>"Created"</th></tr></thead>
                                             <tbody>
                                                 {s.connections.into_iter().map(|c| view! {
                                                     <tr>
@@ -310,6 +310,7 @@ pub fn SsoTab() -> impl IntoView {
                                                         <td>{c.protocol.label()}</td>
                                                         <td>{if c.enabled { "Enabled" } else { "Disabled" }}
                                                             {c.allow_idp_initiated.then_some(" · IdP-initiated allowed")}</td>
+                                                        <td data-testid="support-jit">{jit_summary(&c.jit)}</td>
                                                         <td><code>{c.idp_id}</code></td>
                                                         <td>{date(c.created_at_ms)}</td>
                                                     </tr>
@@ -326,4 +327,26 @@ pub fn SsoTab() -> impl IntoView {
             })}
         </Transition>
     }
+}
+
+/// A connection's just-in-time provisioning in a few words, for support.
+fn jit_summary(j: &roster_shared::dto::JitSettings) -> String {
+    use roster_shared::dto::{JitUpdate, LinkKey};
+    let link = match j.link_key {
+        LinkKey::UserName => "links by userName/email",
+        LinkKey::ExternalId => "links by externalId",
+    };
+    if !j.enabled {
+        return format!("Off · {link}");
+    }
+    let update = match j.update {
+        JitUpdate::EverySignIn => "updates at every sign-in",
+        JitUpdate::CreateOnly => "writes at first sign-in only",
+    };
+    format!(
+        "On · {update} · {link} · claims: {} (id {}, email {})",
+        j.preset.as_str(),
+        j.claims.unique_user_id.join("/"),
+        j.claims.email.join("/")
+    )
 }
