@@ -224,6 +224,12 @@ async fn jit_creates_places_and_updates_users_from_their_claims(db: Db) {
     assert_eq!(app.viewer(Some(&fresh)).await["role"], "org_viewer");
     assert_eq!(app.ok_json("my_access", json!({}), &fresh).await["role"], "viewer");
     assert_eq!(app.ok_json("default_role", json!({}), &o.cookie).await, "viewer");
+    // The users table says so too, and its role filter finds them.
+    let q = |role: &str| json!({"query": {"search": "grace", "filter": "all", "sort": "created", "descending": true, "page": 1, "page_size": 10, "user_group": null, "role": role}});
+    let listed = app.ok_json("users", q("viewer"), &o.cookie).await;
+    assert_eq!((listed["total"].as_i64(), listed["rows"][0]["role"].as_str()), (Some(1), Some("viewer")), "{listed}");
+    assert_eq!(app.ok_json("users", q("member"), &o.cookie).await["total"], 0);
+    assert_eq!(app.ok_json("user", json!({"id": id}), &o.cookie).await["effective_role"], "viewer");
     let res = app.call("form/default_role", &[("role", "owner")], Some(&o.cookie)).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     // Only admins set it.

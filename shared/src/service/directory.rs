@@ -42,7 +42,8 @@ fn primary_email(data: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
-fn item(row: &DirectoryRow, memberships: &[MembershipRecord]) -> UserListItem {
+/// A table row; `default_role` is the organization's role for users in no user group.
+fn item(row: &DirectoryRow, memberships: &[MembershipRecord], default_role: Option<GroupRole>) -> UserListItem {
     let data: Value = serde_json::from_str(&row.data).unwrap_or(Value::Null);
     let mut groups: Vec<(String, String)> = Vec::new();
     for m in memberships.iter().filter(|m| m.user_id == row.id) {
@@ -65,7 +66,8 @@ fn item(row: &DirectoryRow, memberships: &[MembershipRecord]) -> UserListItem {
             .iter()
             .filter(|m| m.user_id == row.id)
             .filter_map(|m| crate::dto::GroupRole::parse(&m.role))
-            .max(),
+            .max()
+            .or(default_role),
     }
 }
 
@@ -81,7 +83,8 @@ pub async fn list(store: &Store, tenant: &TenantId, q: &UserQuery) -> DomainResu
     let (total, rows) = t.directory_page(q, offset, i64::from(page_size), None).await?;
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let memberships = if ids.is_empty() { Vec::new() } else { t.memberships_of_users(&ids).await? };
-    Ok(UserPage { total, page, page_size, rows: rows.iter().map(|r| item(r, &memberships)).collect() })
+    let default = crate::service::user_groups::default_role(store, tenant).await?;
+    Ok(UserPage { total, page, page_size, rows: rows.iter().map(|r| item(r, &memberships, default)).collect() })
 }
 
 /// These users as table rows (unknown ids are skipped).
@@ -89,7 +92,8 @@ pub async fn items(store: &Store, tenant: &TenantId, ids: &[String]) -> DomainRe
     let t = store.tenant(tenant);
     let rows = t.directory_users(ids).await?;
     let memberships = if rows.is_empty() { Vec::new() } else { t.memberships_of_users(ids).await? };
-    Ok(rows.iter().map(|r| item(r, &memberships)).collect())
+    let default = crate::service::user_groups::default_role(store, tenant).await?;
+    Ok(rows.iter().map(|r| item(r, &memberships, default)).collect())
 }
 
 /// How many users are in no user group.
@@ -179,7 +183,7 @@ pub async fn detail(store: &Store, tenant: &TenantId, public_url: &str, id: &str
         .activity(&ActivityQuery { resource_id: row.id.clone(), changes_only: true, ..Default::default() }, 100)
         .await?;
     Ok(UserDetail {
-        user: item(&row, &memberships),
+        user: item(&row, &memberships, crate::service::user_groups::default_role(store, tenant).await?),
         resource_json: serde_json::to_string_pretty(&data).unwrap_or_default(),
         attributes,
         idp_groups: scim_groups.into_iter().map(|g| (g.group_id, g.display, g.direct)).collect(),
@@ -325,7 +329,7 @@ impl CsvExport {
             let ids: Vec<String> = rows.iter().map(|(_, r)| r.id.clone()).collect();
             let memberships = t.memberships_of_users(&ids).await?;
             for (_, r) in &rows {
-                let u = item(r, &memberships);
+                let u = item(r, &memberships, None);
                 let data: Value = serde_json::from_str(&r.data).unwrap_or(Value::Null);
                 let name = |part: &str| {
                     data.pointer(&format!("/name/{part}")).and_then(Value::as_str).unwrap_or_default().to_string()

@@ -95,7 +95,7 @@ pub(crate) fn like_escape(s: &str) -> String {
 
 /// The condition of a users-table query: SQL after `WHERE t.tenant_id = $1`, and its text
 /// parameters from `$2` on.
-fn condition(q: &UserQuery) -> (String, Vec<String>) {
+fn condition(q: &UserQuery, default_role: Option<GroupRole>) -> (String, Vec<String>) {
     let mut sql = String::new();
     let mut args = Vec::new();
     let search = q.search.trim();
@@ -129,10 +129,17 @@ fn condition(q: &UserQuery) -> (String, Vec<String>) {
                  WHERE m.tenant_id = t.tenant_id AND m.user_id = t.id AND g.role {cmp})"
             )
         };
-        sql.push_str(&format!(" AND {}", with_role(&format!("= ${}", args.len() + 1))));
+        let mut clause = with_role(&format!("= ${}", args.len() + 1));
         if !higher.is_empty() {
-            sql.push_str(&format!(" AND NOT {}", with_role(&format!("IN ({})", higher.join(", ")))));
+            clause = format!("{clause} AND NOT {}", with_role(&format!("IN ({})", higher.join(", "))));
         }
+        // Users in no user group have the organization's default role.
+        if default_role == Some(role) {
+            clause = format!(
+                "({clause}) OR NOT EXISTS (SELECT 1 FROM user_group_members m WHERE m.tenant_id = t.tenant_id AND m.user_id = t.id)"
+            );
+        }
+        sql.push_str(&format!(" AND ({clause})"));
     }
     match q.filter {
         UserFilter::All => {}
@@ -148,6 +155,14 @@ fn condition(q: &UserQuery) -> (String, Vec<String>) {
 }
 
 impl TenantStore<'_> {
+    /// The default role, when a role filter needs it.
+    async fn default_role_for(&self, q: &UserQuery) -> DomainResult<Option<GroupRole>> {
+        if q.role.is_none() {
+            return Ok(None);
+        }
+        Ok(self.default_role().await?.as_deref().and_then(GroupRole::parse))
+    }
+
     /// A page of the users table and the number of matches (counted unless the caller already
     /// knows it, as an export walking page after page does).
     pub async fn directory_page(
@@ -157,7 +172,7 @@ impl TenantStore<'_> {
         limit: i64,
         known_total: Option<i64>,
     ) -> DomainResult<(i64, Vec<DirectoryRow>)> {
-        let (cond, args) = condition(q);
+        let (cond, args) = condition(q, self.default_role_for(q).await?);
         let dir = if q.descending { "DESC" } else { "ASC" };
         let order = match q.sort {
             UserSort::UserName => format!("t.user_name_norm {dir}, t.id {dir}"),
@@ -217,7 +232,7 @@ impl TenantStore<'_> {
         after: Option<&(SortKey, String)>,
         limit: i64,
     ) -> DomainResult<Vec<(SortKey, DirectoryRow)>> {
-        let (cond, args) = condition(q);
+        let (cond, args) = condition(q, self.default_role_for(q).await?);
         let (dir, op) = if q.descending { ("DESC", "<") } else { ("ASC", ">") };
         let (col, int) = match q.sort {
             UserSort::UserName => ("t.user_name_norm", false),
