@@ -174,16 +174,14 @@ pub async fn detail(store: &Store, tenant: &TenantId, public_url: &str, id: &str
             }),
         }
     }
-    let effective_role = match user_groups.iter().map(|g| g.role).max() {
-        Some(r) => Some(r),
-        None => crate::service::user_groups::default_role(store, tenant).await?,
-    };
+    let default_role = crate::service::user_groups::default_role(store, tenant).await?;
+    let effective_role = user_groups.iter().map(|g| g.role).max().or(default_role);
     // What happened to the user, not the IdP's lookups of them.
     let timeline = t
         .activity(&ActivityQuery { resource_id: row.id.clone(), changes_only: true, ..Default::default() }, 100)
         .await?;
     Ok(UserDetail {
-        user: item(&row, &memberships, crate::service::user_groups::default_role(store, tenant).await?),
+        user: item(&row, &memberships, default_role),
         resource_json: serde_json::to_string_pretty(&data).unwrap_or_default(),
         attributes,
         idp_groups: scim_groups.into_iter().map(|g| (g.group_id, g.display, g.direct)).collect(),
