@@ -1,11 +1,12 @@
 //! The axum application: what every request meets, outermost first.
 //!
 //! 1. a request id (`x-request-id`, kept if the client sent one, echoed on the response);
-//! 2. one tracing span per request (request id, method, route, status, latency);
-//! 3. security headers ([`crate::http::security`]) and CSRF protection for the dashboard
+//! 2. request metrics (count and latency by route, method, status: [`crate::http::metrics`]);
+//! 3. one tracing span per request (request id, method, route, tenant, status, latency);
+//! 4. security headers ([`crate::http::security`]) and CSRF protection for the dashboard
 //!    ([`crate::http::csrf`]);
-//! 4. the dashboard session (tower-sessions, stored in the database);
-//! 5. the routes: health probes, the SCIM API (`/scim/v2/{tenant}`, see [`crate::scim`]), the
+//! 5. the dashboard session (tower-sessions, stored in the database);
+//! 6. the routes: health probes, `/metrics` (with a token), the SCIM API (`/scim/v2/{tenant}`, see [`crate::scim`]), the
 //!    dashboard's server functions and pages, static assets.
 
 use std::sync::Arc;
@@ -41,6 +42,9 @@ pub struct WebOptions {
     pub site_addr: std::net::SocketAddr,
     /// Rate limit and timeout of the SCIM API.
     pub scim: crate::scim::ScimLimits,
+    /// Serve `/metrics` on this router, behind this bearer token (`None`: not here; `roster
+    /// serve --metrics-bind` serves it on an address of its own instead).
+    pub metrics_token: Option<String>,
 }
 
 /// Builds the whole application router.
@@ -111,16 +115,23 @@ pub fn router(services: Services, web: WebOptions) -> Router {
             std::time::Duration::from_secs(30),
         ));
 
+    let metrics = match web.metrics_token.clone() {
+        Some(token) => crate::http::metrics::router(services.clone(), Some(token)),
+        None => Router::new(),
+    };
     Router::new()
         .merge(health::router(health_services))
+        .merge(metrics)
         .merge(crate::scim::router(services.clone(), web.scim.clone()))
         .merge(crate::http::assets::router(&web.site_root, &leptos_options.site_pkg_dir, leptos_options.hash_files))
         .merge(dashboard)
         .route("/favicon.ico", get(|| async { axum::response::Redirect::permanent("/favicon.svg") }))
         .route_layer(axum::middleware::from_fn(trace::record_route))
+        .route_layer(axum::middleware::from_fn(crate::http::metrics::label_route))
         .layer(axum::middleware::from_fn_with_state(csrf_policy, csrf::protect))
         .layer(axum::middleware::from_fn_with_state(security_headers, security::add))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(trace::layer())
+        .layer(axum::middleware::from_fn(crate::http::metrics::track))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }

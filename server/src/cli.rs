@@ -257,9 +257,33 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_SHUTDOWN_GRACE", default_value_t = 20)]
     pub shutdown_grace: u64,
 
-    /// Days SCIM activity records are kept; older ones are deleted hourly.
+    /// Days SCIM request records (the activity log's traffic) are kept; older ones are deleted
+    /// by the hourly maintenance.
     #[arg(long, env = "ROSTER_ACTIVITY_RETENTION_DAYS", default_value_t = 90)]
     pub activity_retention_days: u32,
+
+    /// Days the audit trail (admin, support, SSO and system records in the activity log) is
+    /// kept.
+    #[arg(long, env = "ROSTER_AUDIT_RETENTION_DAYS", default_value_t = 365)]
+    pub audit_retention_days: u32,
+
+    /// Days console sign-in attempts and the SSO sign-in log are kept.
+    #[arg(long, env = "ROSTER_SIGN_IN_RETENTION_DAYS", default_value_t = 90)]
+    pub sign_in_retention_days: u32,
+
+    /// Seconds a background job's claim holds without renewal: after an instance dies, another
+    /// takes its jobs over this long after its last renewal.
+    #[arg(long, env = "ROSTER_JOB_LEASE_SECONDS", default_value_t = 60)]
+    pub job_lease_seconds: u64,
+
+    /// Serve `/metrics` (Prometheus) on this address of its own, e.g. `127.0.0.1:9100`, for a
+    /// scraper on a private network.
+    #[arg(long, env = "ROSTER_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+
+    /// Serve `/metrics` on the main address, to requests with `Authorization: Bearer <token>`.
+    #[arg(long, env = "ROSTER_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 
     #[command(flatten)]
     pub sso: SsoArgs,

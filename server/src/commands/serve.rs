@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use roster_shared::service::Services;
-use tower_sessions::ExpiredDeletion;
 
 use crate::app::{router, WebOptions};
 use crate::cli::ServeArgs;
@@ -33,38 +32,36 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
 
-    // Expired dashboard sessions are deleted hourly.
-    let sessions = store.session_store();
-    let cleanup = tokio::spawn(async move {
-        if let Err(e) = sessions.continuously_delete_expired(Duration::from_secs(3600)).await {
-            tracing::error!("expired-session cleanup stopped: {e}");
-        }
-    });
+    // Background jobs (rule evaluations, the hourly maintenance) are rows any instance runs.
+    let jobs = roster_shared::service::jobs::JobRunner::start(
+        store.clone(),
+        roster_shared::service::jobs::JobSettings {
+            lease: Duration::from_secs(args.job_lease_seconds.max(3)),
+            retention: roster_shared::service::jobs::Retention {
+                scim_request_days: args.activity_retention_days,
+                audit_days: args.audit_retention_days,
+                sign_in_days: args.sign_in_retention_days,
+            },
+            ..Default::default()
+        },
+    );
 
-    // Old activity records are deleted hourly.
-    let retention_store = store.clone();
-    let retention_ms = i64::from(args.activity_retention_days) * 86_400_000;
-    let retention = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
-        loop {
-            tick.tick().await;
-            match retention_store.delete_activity_before(roster_shared::clock::now_ms() - retention_ms).await {
-                Ok(n) if n > 0 => tracing::info!(deleted = n, "old activity records deleted"),
-                Ok(_) => {}
-                Err(e) => tracing::error!("activity retention: {e}"),
-            }
-            match retention_store.purge_expired_sso(roster_shared::clock::now_ms()).await {
-                Ok(n) if n > 0 => tracing::info!(deleted = n, "expired SSO flows and assertion ids deleted"),
-                Ok(_) => {}
-                Err(e) => tracing::error!("purging SSO flows: {e}"),
-            }
-            match retention_store.purge_expired(roster_shared::clock::now_ms()).await {
-                Ok(n) if n > 0 => tracing::info!(deleted = n, "expired access tokens and sign-up records deleted"),
-                Ok(_) => {}
-                Err(e) => tracing::error!("purging expired rows: {e}"),
-            }
+    // Metrics on an address of their own.
+    let metrics_server = match args.metrics_bind {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {addr} for metrics: {e}"))?;
+            let app = crate::http::metrics::router(services.clone(), args.metrics_token.clone());
+            tracing::info!(bind = %addr, "metrics at /metrics");
+            Some(tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, app).await {
+                    tracing::error!("metrics listener stopped: {e}");
+                }
+            }))
         }
-    });
+        None => None,
+    };
 
     let app = router(
         services,
@@ -72,6 +69,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             site_root: args.site_root.clone(),
             site_addr: args.bind,
             scim: ScimLimits { rate_per_second: std::num::NonZeroU32::new(args.scim_rate_limit), request_timeout },
+            // With its own address, /metrics is served there only.
+            metrics_token: if args.metrics_bind.is_some() { None } else { args.metrics_token.clone() },
         },
     );
     let listener = tokio::net::TcpListener::bind(args.bind)
@@ -99,8 +98,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         () = grace => tracing::warn!("requests still in flight {} s after the signal: stopping anyway", shutdown_grace.as_secs()),
     }
 
-    cleanup.abort();
-    retention.abort();
+    // Jobs in hand stop after their current batch and go back to the queue for the others.
+    jobs.stop(Duration::from_secs(10)).await;
+    if let Some(m) = metrics_server {
+        m.abort();
+    }
     // Every request answered has its activity record written before the database closes.
     activity.flush().await;
     store.close().await;

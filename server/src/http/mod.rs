@@ -6,6 +6,7 @@ pub mod csrf;
 pub mod errors;
 pub mod export;
 pub mod health;
+pub mod metrics;
 pub mod security;
 pub mod sso;
 pub mod trace;

@@ -1,5 +1,6 @@
 //! One tracing span per request, with the fields support and operators filter on:
-//! `request_id`, `method`, `route`, `status`, `latency_ms`. Never a body, a cookie or a token.
+//! `request_id`, `method`, `route`, `tenant` (the organization, once the SCIM credential or the
+//! dashboard session names it), `status`, `latency_ms`. Never a body, a cookie or a token.
 
 use std::time::Duration;
 
@@ -27,6 +28,7 @@ impl<B> MakeSpan<B> for RequestSpan {
             request_id = %request_id,
             method = %req.method(),
             route = field::Empty,
+            tenant = field::Empty,
             status = field::Empty,
             latency_ms = field::Empty,
         )

@@ -62,9 +62,12 @@ pub(crate) async fn authenticate(State(state): State<ScimState>, mut req: Reques
         .get::<OriginalUri>()
         .map(|u| u.0.path().to_string())
         .unwrap_or_else(|| req.uri().path().to_string());
+    let operation = operation(req.method(), &path);
     let Some(tenant) = path.split('/').nth(3).and_then(TenantId::parse) else {
+        roster_shared::metrics::scim_request(operation, 401);
         return unauthorized();
     };
+    tracing::Span::current().record("tenant", tenant.as_str());
     let authorization = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
     let Some((scheme, value)) = authorization.as_deref().and_then(|v| v.split_once(' ')) else {
         return unauthorized();
@@ -84,8 +87,15 @@ pub(crate) async fn authenticate(State(state): State<ScimState>, mut req: Reques
     };
     let credential = match checked {
         Ok(Some(c)) => c,
-        Ok(None) => return unauthorized(),
-        Err(e) => return ScimErrorResponse(roster_shared::service::provisioning::scim_error(e)).into_response(),
+        Ok(None) => {
+            roster_shared::metrics::scim_request(operation, 401);
+            return unauthorized();
+        }
+        Err(e) => {
+            let res = ScimErrorResponse(roster_shared::service::provisioning::scim_error(e)).into_response();
+            roster_shared::metrics::scim_request(operation, res.status().as_u16());
+            return res;
+        }
     };
     let method = req.method().to_string();
     let user_agent =
@@ -173,5 +183,33 @@ pub(crate) async fn authenticate(State(state): State<ScimState>, mut req: Reques
         request_body,
     };
     services.activity.record(tenant, record).await;
+    roster_shared::metrics::scim_request(operation, res.status().as_u16());
     res
+}
+
+/// The SCIM operation a request is, for metrics: a small fixed set of names.
+fn operation(method: &Method, path: &str) -> &'static str {
+    // /scim/v2/{tenant}/{resource}/{id}
+    let mut parts = path.split('/').skip(4);
+    let resource = parts.next().unwrap_or_default();
+    let id = parts.next().filter(|s| !s.is_empty());
+    match (resource, id, method.as_str()) {
+        ("Users", Some(".search"), _) | ("Groups", Some(".search"), _) | (".search", _, _) => "search",
+        ("Users", None, "GET") => "list_users",
+        ("Users", None, "POST") => "create_user",
+        ("Users", Some(_), "GET") => "get_user",
+        ("Users", Some(_), "PUT") => "replace_user",
+        ("Users", Some(_), "PATCH") => "patch_user",
+        ("Users", Some(_), "DELETE") => "delete_user",
+        ("Groups", None, "GET") => "list_groups",
+        ("Groups", None, "POST") => "create_group",
+        ("Groups", Some(_), "GET") => "get_group",
+        ("Groups", Some(_), "PUT") => "replace_group",
+        ("Groups", Some(_), "PATCH") => "patch_group",
+        ("Groups", Some(_), "DELETE") => "delete_group",
+        ("Bulk", _, _) => "bulk",
+        ("ServiceProviderConfig" | "Schemas" | "ResourceTypes", _, _) => "discovery",
+        ("Me", _, _) => "me",
+        _ => "other",
+    }
 }

@@ -12,6 +12,7 @@ mod dashboard;
 mod forms;
 mod health;
 mod jit;
+mod jobs;
 mod mappings;
 mod scim_api;
 mod scim_idp;

@@ -242,6 +242,11 @@ impl ActivitySink {
         }
     }
 
+    /// Records handed in and not yet written (the `/metrics` queue depth).
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
     /// Waits until every record handed in before this call is in the database.
     pub async fn flush(&self) {
         let (tx, rx) = tokio::sync::oneshot::channel();

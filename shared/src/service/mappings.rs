@@ -228,49 +228,64 @@ pub async fn idp_groups(store: &Store, tenant: &TenantId) -> DomainResult<Vec<(S
 
 /// Re-places every user of the tenant, a batch at a time; returns how many were evaluated.
 pub async fn place_all(store: &Store, tenant: &TenantId) -> DomainResult<usize> {
-    let (n, outcome) = place_all_reporting(store, tenant, None).await;
-    outcome.map(|_| n.done)
+    let (n, outcome) = place_all_reporting(store, tenant, None, Checkpoint::default()).await;
+    outcome.map(|_| n.done as usize)
 }
 
-/// How far a whole-tenant run got: users evaluated, and how many of them changed user groups.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Progress {
-    done: usize,
-    changed: usize,
+/// Where a whole-tenant run got to: the last user id placed (users go in id order), users
+/// evaluated, and how many of them changed user groups. A run's job stores it after every
+/// batch, and a run resumed after a crash starts from it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Checkpoint {
+    pub after: String,
+    pub done: i64,
+    pub changed: i64,
 }
 
 /// How a whole-tenant run ended.
 #[derive(Debug, PartialEq, Eq)]
-enum RunEnd {
+pub(crate) enum RunEnd {
     /// Every user was evaluated.
     Done,
     /// A newer run started (after a newer rule change) and takes over.
     Superseded,
+    /// Its job's lease was lost (another instance took the job over) or the instance is
+    /// stopping: it stopped between batches, and the job resumes from its checkpoint.
+    Interrupted,
 }
 
-/// The users evaluated, and how the run ended. A run (`run`: its id) stops before its next
-/// batch once a newer run of the tenant has started, on this instance or another: the newer
-/// one has the newer rules, and two runs would only race each other.
-async fn place_all_reporting(store: &Store, tenant: &TenantId, run: Option<&str>) -> (Progress, DomainResult<RunEnd>) {
+/// The users evaluated, and how the run ended. A run (`job`: the job of a mapping run, whose id
+/// is the run's) stops before its next batch once a newer run of the tenant has started, on
+/// this instance or another: the newer one has the newer rules, and two runs would only race
+/// each other.
+async fn place_all_reporting(
+    store: &Store,
+    tenant: &TenantId,
+    job: Option<(&super::jobs::Lease, i64)>,
+    from: Checkpoint,
+) -> (Checkpoint, DomainResult<RunEnd>) {
     let t = store.tenant(tenant);
-    let mut n = Progress::default();
+    let mut n = from;
     let outcome = async {
-        let started = now_ms();
+        let started = job.map_or_else(now_ms, |(_, started)| started);
         let placer = Placer::load(store, tenant).await?;
-        let mut after = String::new();
         loop {
-            if let Some(run) = run {
-                if t.latest_mapping_run().await?.is_some_and(|latest| latest.id != run) {
+            if let Some((lease, _)) = job {
+                if t.latest_mapping_run().await?.is_some_and(|latest| latest.id != lease.job_id()) {
                     return Ok(RunEnd::Superseded);
                 }
+                if !lease.checkpoint(&n).await? {
+                    return Ok(RunEnd::Interrupted);
+                }
             }
-            let ids = t.user_ids_after(&after, BATCH as i64).await?;
+            let ids = t.user_ids_after(&n.after, BATCH as i64).await?;
             let Some(last) = ids.last() else { break };
-            after = last.clone();
-            n.changed += place_batch(store, tenant, &placer, &ids).await?;
-            n.done += ids.len();
-            if let Some(run) = run {
-                t.update_mapping_run(run, n.done as i64, n.changed as i64, None, None).await?;
+            let changed = place_batch(store, tenant, &placer, &ids).await?;
+            n.after = last.clone();
+            n.changed += changed as i64;
+            n.done += ids.len() as i64;
+            if let Some((lease, _)) = job {
+                t.update_mapping_run(lease.job_id(), n.done, n.changed, None, None).await?;
             }
         }
         // Writes that began before the change was seen (the tenant had nothing to place, so
@@ -282,10 +297,10 @@ async fn place_all_reporting(store: &Store, tenant: &TenantId, run: Option<&str>
             let Some(last) = written.last() else { break };
             after = last.clone();
             let ids: Vec<String> = written.into_iter().map(|(_, id)| id).collect();
-            n.changed += place_batch(store, tenant, &placer, &ids).await?;
+            n.changed += place_batch(store, tenant, &placer, &ids).await? as i64;
         }
         for ids in t.users_added_to_groups_since(since).await?.chunks(BATCH) {
-            n.changed += place_batch(store, tenant, &placer, ids).await?;
+            n.changed += place_batch(store, tenant, &placer, ids).await? as i64;
         }
         Ok(RunEnd::Done)
     }
@@ -294,10 +309,11 @@ async fn place_all_reporting(store: &Store, tenant: &TenantId, run: Option<&str>
 }
 
 /// Starts re-placing every user of the tenant in the background (after a rule or default-group
-/// change) and returns at once; progress is in [`latest_run`]. The rule change itself is saved
-/// before this is called; if the process stops midway, the run stays unfinished and the next
-/// change (or "Re-evaluate now") places everyone again. A run still going for an earlier change
-/// stops at its next batch and is recorded as superseded.
+/// change) and returns at once; progress is in [`latest_run`]. The run is a durable job
+/// ([`super::jobs`]): saved with the run's record, it is carried out by whichever instance
+/// claims it, and resumed from its last batch by another (or the restarted) instance if its
+/// instance dies. A run still going for an earlier change stops at its next batch and is
+/// recorded as superseded.
 pub async fn start_place_all(store: &Store, tenant: &TenantId, reason: &str) -> DomainResult<String> {
     let id = uuid::Uuid::new_v4().to_string();
     let t = store.tenant(tenant);
@@ -306,25 +322,34 @@ pub async fn start_place_all(store: &Store, tenant: &TenantId, reason: &str) -> 
     // Strictly after the latest run, so that "the latest" is never a tie.
     let started = t.latest_mapping_run().await?.map_or(0, |r| r.started_at_ms + 1).max(now_ms());
     t.start_mapping_run(&id, reason, t.user_count().await?, started).await?;
-    let (store, tenant, run) = (store.clone(), tenant.clone(), id.clone());
-    tokio::spawn(async move {
-        let (n, outcome) = place_all_reporting(&store, &tenant, Some(&run)).await;
-        let t = store.tenant(&tenant);
-        let error = match outcome {
-            Ok(RunEnd::Done) => None,
-            Ok(RunEnd::Superseded) => Some("stopped: a newer evaluation started after a later change".to_string()),
-            Err(e) => {
-                tracing::error!(%tenant, "mapping evaluation failed: {e}");
-                Some(e.to_string())
-            }
-        };
-        if let Err(e) =
-            t.update_mapping_run(&run, n.done as i64, n.changed as i64, Some(now_ms()), error.as_deref()).await
-        {
-            tracing::error!(%tenant, "mapping run record failed: {e}");
-        }
-    });
+    super::jobs::enqueue_place_all(store, tenant, &id, started).await?;
     Ok(id)
+}
+
+/// Carries out (or resumes) the whole-tenant evaluation `run` as the job `lease` holds, and
+/// records how it ended in the run's record. `Ok(true)`: the job is over; `Ok(false)`: it was
+/// interrupted and resumes later.
+pub(crate) async fn run_place_all(
+    store: &Store,
+    tenant: &TenantId,
+    lease: &super::jobs::Lease,
+    started: i64,
+    from: Checkpoint,
+) -> DomainResult<bool> {
+    let (n, outcome) = place_all_reporting(store, tenant, Some((lease, started)), from).await;
+    let t = store.tenant(tenant);
+    let error = match outcome? {
+        RunEnd::Done => None,
+        RunEnd::Superseded => Some("stopped: a newer evaluation started after a later change"),
+        RunEnd::Interrupted => return Ok(false),
+    };
+    t.update_mapping_run(lease.job_id(), n.done, n.changed, Some(now_ms()), error).await?;
+    Ok(true)
+}
+
+/// Records that the evaluation `run` failed for good (its job gave up).
+pub(crate) async fn fail_run(store: &Store, tenant: &TenantId, run: &str, error: &str) -> DomainResult<()> {
+    store.tenant(tenant).end_mapping_run(run, now_ms(), error).await
 }
 
 /// The latest whole-tenant evaluation.
@@ -701,9 +726,19 @@ mod tests {
         let t = store.tenant(&tenant);
         t.start_mapping_run("older", "rule created", 0, 10).await.unwrap();
         t.start_mapping_run("newer", "rule changed", 0, 11).await.unwrap();
-        let (n, end) = place_all_reporting(&store, &tenant, Some("older")).await;
-        assert_eq!((n, end.unwrap()), (Progress::default(), RunEnd::Superseded));
-        let (_, end) = place_all_reporting(&store, &tenant, Some("newer")).await;
+        let claim = |id: &'static str| {
+            let store = store.clone();
+            let tenant = tenant.clone();
+            async move {
+                super::super::jobs::enqueue_place_all(&store, &tenant, id, 10).await.unwrap();
+                super::super::jobs::Lease::claim_for_test(&store, id).await
+            }
+        };
+        let older = claim("older").await;
+        let (n, end) = place_all_reporting(&store, &tenant, Some((&older, 10)), Checkpoint::default()).await;
+        assert_eq!((n, end.unwrap()), (Checkpoint::default(), RunEnd::Superseded));
+        let newer = claim("newer").await;
+        let (_, end) = place_all_reporting(&store, &tenant, Some((&newer, 11)), Checkpoint::default()).await;
         assert_eq!(end.unwrap(), RunEnd::Done);
         // A run started now is strictly the latest, even within the same millisecond.
         let id = start_place_all(&store, &tenant, "re-evaluate").await.unwrap();

@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod activity;
 pub mod credentials;
 pub mod directory;
+pub mod jobs;
 pub mod mappings;
 pub mod overview;
 pub mod provisioning;

@@ -504,6 +504,21 @@ impl TenantStore<'_> {
         Ok(())
     }
 
+    /// Records the end of an evaluation that failed for good (its progress stays as recorded).
+    pub async fn end_mapping_run(&self, id: &str, finished_at: i64, error: &str) -> DomainResult<()> {
+        with_pool!(self.store, |p| {
+            sqlx::query("UPDATE mapping_runs SET finished_at = $1, error = $2 WHERE tenant_id = $3 AND id = $4")
+                .bind(finished_at)
+                .bind(error)
+                .bind(self.id.as_str())
+                .bind(id)
+                .execute(p)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
     /// The latest evaluation.
     pub async fn latest_mapping_run(&self) -> DomainResult<Option<crate::dto::MappingRun>> {
         with_pool!(self.store, |p| {

@@ -40,11 +40,25 @@ pub(super) fn sqlite() -> Migrator {
         (12, "domains", "0012_domains.sql"),
         (13, "invitations", "0013_invitations.sql"),
         (14, "jit", "0014_jit.sql"),
+        (15, "operations", "0015_operations.sql"),
+        (16, "activity at", "0016_activity_at.sql"),
     ))
 }
 
+/// PostgreSQL migrations that run outside a transaction (`CREATE INDEX CONCURRENTLY`: writes go
+/// on while the index builds). Each is a single statement.
+const POSTGRES_NO_TX: [i64; 1] = [16];
+
 pub(super) fn postgres() -> Migrator {
-    migrator(migrations!("postgres":
+    let mut all = postgres_migrations();
+    for m in &mut all {
+        m.no_tx = POSTGRES_NO_TX.contains(&m.version);
+    }
+    migrator(all)
+}
+
+fn postgres_migrations() -> Vec<Migration> {
+    migrations!("postgres":
         (1, "foundation", "0001_foundation.sql"),
         (2, "scim", "0002_scim.sql"),
         (3, "user groups", "0003_user_groups.sql"),
@@ -59,7 +73,9 @@ pub(super) fn postgres() -> Migrator {
         (12, "domains", "0012_domains.sql"),
         (13, "invitations", "0013_invitations.sql"),
         (14, "jit", "0014_jit.sql"),
-    ))
+        (15, "operations", "0015_operations.sql"),
+        (16, "activity at", "0016_activity_at.sql"),
+    )
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ mod directory;
 mod filter_sql;
 mod groups;
 mod invitations;
+mod jobs;
 mod mappings;
 mod migrations;
 mod query;
@@ -44,6 +45,7 @@ pub(crate) use filter_sql::{compile as compile_filter, sort_expr, Sql, Table};
 pub use filter_sql::{filter_sql, FilterSql};
 pub use groups::{GroupColumns, GroupRow, MemberRow};
 pub use invitations::InvitationRecord;
+pub use jobs::{JobFilter, JobRecord, NewJob, Purge};
 pub use query::Page;
 pub(crate) use query::Query;
 pub use users::{NewUserRow, UserColumns, UserGroupRow, UserRow};
@@ -104,6 +106,8 @@ pub struct Store {
     pub(crate) scans: std::sync::Arc<scans::Scans>,
     /// Credentials and placement settings recently read (see [`TenantCache`]).
     pub(crate) cache: std::sync::Arc<TenantCache>,
+    /// Wakes this instance's job runner when a job is enqueued here (others poll).
+    pub(crate) jobs_wake: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// A unique constraint of ours that a write can violate.
@@ -185,7 +189,7 @@ impl Store {
     pub async fn connect_with(url: &str, options: StoreOptions) -> DomainResult<Store> {
         let pool = Store::connect_pool(url).await?;
         let scans = scans::Scans::open(url, &pool, options.scan_timeout).await?;
-        Ok(Store { pool, scans: std::sync::Arc::new(scans), cache: Default::default() })
+        Ok(Store { pool, scans: std::sync::Arc::new(scans), cache: Default::default(), jobs_wake: Default::default() })
     }
 
     async fn connect_pool(url: &str) -> DomainResult<Pool> {

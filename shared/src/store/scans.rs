@@ -67,6 +67,14 @@ pub(crate) enum ScanConnection {
 }
 
 impl Scans {
+    /// (open connections, idle ones, the most) of the scan pool, for `/metrics`.
+    pub(crate) fn pool_usage(&self) -> (u32, u32, u32) {
+        match &self.pool {
+            Pool::Sqlite(p) => (p.size(), p.num_idle() as u32, p.options().get_max_connections()),
+            Pool::Postgres(p) => (p.size(), p.num_idle() as u32, p.options().get_max_connections()),
+        }
+    }
+
     /// Opens the scan pool next to the main one (same database).
     pub(crate) async fn open(url: &str, main: &Pool, timeout: Duration) -> DomainResult<Scans> {
         let mut own_pool = true;

@@ -69,9 +69,14 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 /// test's name instead of stalling the whole run (not a timing assertion: healthy tests take
 /// well under a second).
 pub fn run<F: std::future::Future<Output = ()>>(name: &str, test: F) {
+    run_within(name, std::time::Duration::from_secs(180), test)
+}
+
+/// As [`run`], with a deadline of its own (for the few tests that work through 100,000 users).
+pub fn run_within<F: std::future::Future<Output = ()>>(name: &str, deadline: std::time::Duration, test: F) {
     runtime().block_on(async {
-        if tokio::time::timeout(std::time::Duration::from_secs(180), test).await.is_err() {
-            panic!("{name} did not finish within 180 s");
+        if tokio::time::timeout(deadline, test).await.is_err() {
+            panic!("{name} did not finish within {} s", deadline.as_secs());
         }
     })
 }
@@ -103,9 +108,36 @@ pub struct TestApp {
     pub services: Services,
     pub db: TestDb,
     pub public_url: String,
+    /// This instance's background job runner (stopped, as if killed, when the app is dropped).
+    pub jobs: JobsGuard,
+}
+
+/// Aborts a job runner when dropped.
+pub struct JobsGuard(pub Option<roster_shared::service::jobs::JobRunner>);
+
+impl Drop for JobsGuard {
+    fn drop(&mut self) {
+        if let Some(r) = self.0.take() {
+            r.abort();
+        }
+    }
+}
+
+/// The job settings of test instances: a short lease, so that a killed instance's jobs are
+/// taken over within seconds.
+pub fn test_job_settings() -> roster_shared::service::jobs::JobSettings {
+    roster_shared::service::jobs::JobSettings {
+        lease: std::time::Duration::from_secs(3),
+        poll: std::time::Duration::from_millis(200),
+        retry_base: std::time::Duration::from_millis(200),
+        ..Default::default()
+    }
 }
 
 pub const PUBLIC_URL: &str = "http://roster.test";
+
+/// The bearer token of test instances' `/metrics`.
+pub const METRICS_TOKEN: &str = "test-metrics-token";
 
 impl TestApp {
     pub async fn new(db: Db) -> TestApp {
@@ -179,9 +211,11 @@ impl TestApp {
                     rate_per_second: std::num::NonZeroU32::new(rate),
                     request_timeout,
                 },
+                metrics_token: Some(METRICS_TOKEN.into()),
             },
         );
-        TestApp { router, store, services, db, public_url: public_url.to_string() }
+        let jobs = JobsGuard(Some(roster_shared::service::jobs::JobRunner::start(store.clone(), test_job_settings())));
+        TestApp { router, store, services, db, public_url: public_url.to_string(), jobs }
     }
 
     /// A second instance on the same database, running beside this one (as behind a load
@@ -199,7 +233,10 @@ impl TestApp {
 
     /// A new instance on the same database, as after a restart (or a second instance behind a
     /// load balancer).
-    pub async fn restart(self) -> TestApp {
+    pub async fn restart(mut self) -> TestApp {
+        if let Some(r) = self.jobs.0.take() {
+            r.abort();
+        }
         self.store.close().await;
         let public_url = self.public_url.clone();
         Self::on(self.db, &public_url).await
