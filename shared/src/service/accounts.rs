@@ -136,6 +136,7 @@ pub async fn sign_in(store: &Store, input: SignIn) -> DomainResult<AccountId> {
     let until = by_email.into_iter().chain(by_ip).map(|at| at + FAILURE_WINDOW_MS).max().filter(|&u| u > now);
     if let Some(until) = until {
         store.set_sign_in_outcome(attempt, SignInOutcome::Throttled).await?;
+        crate::metrics::console_sign_in("throttled");
         tracing::warn!(client_ip = %input.client_ip, "sign-in throttled");
         return Err(DomainError::Throttled { retry_after_secs: ((until - now) as u64).div_ceil(1000) });
     }
@@ -168,6 +169,12 @@ pub async fn sign_in(store: &Store, input: SignIn) -> DomainResult<AccountId> {
     if outcome != SignInOutcome::BadCredentials {
         store.set_sign_in_outcome(attempt, outcome).await?;
     }
+    crate::metrics::console_sign_in(match outcome {
+        SignInOutcome::Success => "success",
+        SignInOutcome::Disabled => "disabled",
+        SignInOutcome::Throttled => "throttled",
+        SignInOutcome::BadCredentials => "bad_credentials",
+    });
     match (outcome, account) {
         (SignInOutcome::Success, Some(a)) => {
             store.touch_sign_in(&a.id, now).await?;

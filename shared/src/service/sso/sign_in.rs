@@ -461,6 +461,13 @@ pub async fn finish(
         }
     };
     tx.commit().await?;
+    if !test {
+        let (what, reason) = match &outcome {
+            Outcome::Refused { .. } => ("refused", log.reason.as_deref().unwrap_or("unknown")),
+            _ => ("signed_in", ""),
+        };
+        crate::metrics::sso_sign_in(c.protocol.as_str(), what, reason);
+    }
     Ok(outcome)
 }
 
