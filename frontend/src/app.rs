@@ -15,7 +15,7 @@ use crate::pages::sso::SsoPage;
 use crate::pages::support::tenant::{GroupsTab, MappingsTab, SsoTab, TenantFrame, TenantOverviewTab};
 use crate::pages::support::users::{AllUsersTab, UnassignedTab, UserTab};
 use crate::pages::support::SupportHome;
-use crate::pages::team::{InvitationPage, TeamPage};
+use crate::pages::team::{ForgotPasswordPage, InvitationPage, ResetPasswordPage, TeamPage};
 use crate::pages::user_detail::{NewUserPage, UserDetailPage};
 use crate::pages::user_groups::{UserGroupPage, UserGroupsPage};
 use crate::pages::users::{UnassignedPage, UsersPage};
@@ -73,6 +73,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/sign-in/sso/:tenant") view=SsoChooserPage ssr=SsrMode::Async/>
                 <Route path=path!("/me") view=MyAccessPage ssr=SsrMode::Async/>
                 <Route path=path!("/invite/:token") view=InvitationPage ssr=SsrMode::Async/>
+                <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
+                <Route path=path!("/reset-password/:token") view=ResetPasswordPage ssr=SsrMode::Async/>
                 <ParentRoute path=path!("support") view=SupportLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=SupportHome ssr=SsrMode::Async/>
                     <ParentRoute path=path!("t/:tenant") view=TenantFrame ssr=SsrMode::Async>

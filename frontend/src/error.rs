@@ -81,7 +81,7 @@ impl From<roster_shared::error::DomainError> for UiError {
                     .into(),
             ),
             D::Stale => UiError::Invalid("Someone else changed this meanwhile; reload and try again.".into()),
-            e @ (D::BadCredentials | D::Throttled { .. }) => UiError::Invalid(e.to_string()),
+            e @ (D::BadCredentials | D::Throttled { .. } | D::OrganizationDisabled) => UiError::Invalid(e.to_string()),
             D::NotFound => UiError::Invalid("It no longer exists.".into()),
             D::Busy(_) => UiError::Unavailable,
             D::Unavailable(detail) => {

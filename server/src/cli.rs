@@ -14,7 +14,7 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/roster.db";
 #[derive(Debug, Parser)]
 #[command(
     name = "roster",
-    version,
+    version = crate::VERSION,
     about = "Roster: SCIM 2.0 identity provisioning for many organizations.",
     propagate_version = true
 )]
@@ -42,8 +42,19 @@ pub enum LogFormat {
 pub enum Command {
     /// Run the web server (dashboard, and later the SCIM API); migrates the database first.
     Serve(ServeArgs),
-    /// Apply database migrations and exit.
-    Migrate(DatabaseArgs),
+    /// Apply database migrations and exit (with --status: list them and change nothing).
+    Migrate(MigrateArgs),
+    /// Background jobs (rule evaluations, the hourly maintenance).
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+    /// Copy a running SQLite database consistently to a file (PostgreSQL: use pg_dump).
+    Backup(BackupArgs),
+    /// Replace the SQLite database with a backup (stop every `roster serve` on it first).
+    Restore(RestoreArgs),
+    /// Check this installation: database, migrations, site assets, public URL, SMTP.
+    Doctor(DoctorArgs),
     /// Manage organizations (tenants).
     Tenant {
         #[command(subcommand)]
@@ -166,6 +177,8 @@ pub enum ScimTokenCommand {
     Create(ScimTokenCreateArgs),
     /// Revoke a token: requests with it are refused from now on.
     Revoke(ScimTokenRevokeArgs),
+    /// List the tenant's credentials (bearer tokens, Basic, OAuth clients; never secrets).
+    List(TenantIdArgs),
 }
 
 /// `roster scim token create`.
@@ -287,6 +300,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub sso: SsoArgs,
+
+    #[command(flatten)]
+    pub smtp: SmtpArgs,
 }
 
 /// The server key and the SSO fetch policy (`serve` and `sso` commands).
@@ -484,11 +500,168 @@ pub struct StaffListArgs {
     pub json: bool,
 }
 
+/// `roster migrate`.
+#[derive(Clone, Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// List applied and pending migrations instead of applying them.
+    #[arg(long)]
+    pub status: bool,
+}
+
+/// `roster jobs …`.
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// List jobs, newest first.
+    List(JobsListArgs),
+}
+
+/// `roster jobs list`.
+#[derive(Clone, Debug, Args)]
+pub struct JobsListArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Only this organization's.
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Only in this state: queued, running, done, failed, cancelled.
+    #[arg(long)]
+    pub state: Option<String>,
+    /// At most this many.
+    #[arg(long, default_value_t = 50)]
+    pub limit: i64,
+    /// Print JSON lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `roster backup`.
+#[derive(Clone, Debug, Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The file to write (must not exist).
+    #[arg(long)]
+    pub to: std::path::PathBuf,
+}
+
+/// `roster restore`.
+#[derive(Clone, Debug, Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The backup to restore (a file `roster backup` wrote).
+    #[arg(long)]
+    pub from: std::path::PathBuf,
+}
+
+/// `roster doctor`.
+#[derive(Clone, Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Where the built dashboard assets are.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: String,
+    /// The public URL `roster serve` is configured with.
+    #[arg(long, env = "ROSTER_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    #[command(flatten)]
+    pub smtp: SmtpArgs,
+}
+
+/// Outgoing email (`serve`, `doctor`): off unless `--smtp-host` is given.
+#[derive(Clone, Debug, Args)]
+pub struct SmtpArgs {
+    /// The SMTP server's host name; email is off without it.
+    #[arg(long, env = "ROSTER_SMTP_HOST")]
+    pub smtp_host: Option<String>,
+    /// Its port (587 with STARTTLS, 465 with implicit TLS, 25 or a local relay's port).
+    #[arg(long, env = "ROSTER_SMTP_PORT", default_value_t = 587)]
+    pub smtp_port: u16,
+    /// How the connection is secured: `starttls`, `tls` (implicit), or `none` (a relay on
+    /// loopback or a private network only).
+    #[arg(long, env = "ROSTER_SMTP_SECURITY", default_value = "starttls")]
+    pub smtp_security: String,
+    /// The user name to authenticate with, if the server asks for one.
+    #[arg(long, env = "ROSTER_SMTP_USERNAME")]
+    pub smtp_username: Option<String>,
+    /// Its password.
+    #[arg(long, env = "ROSTER_SMTP_PASSWORD", hide_env_values = true)]
+    pub smtp_password: Option<String>,
+    /// The sender, e.g. `Roster <roster@example.com>`.
+    #[arg(long, env = "ROSTER_SMTP_FROM", default_value = "Roster <roster@localhost>")]
+    pub smtp_from: String,
+}
+
+/// `roster tenant show | disable | enable`.
+#[derive(Clone, Debug, Args)]
+pub struct TenantIdArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The tenant id.
+    #[arg(long)]
+    pub tenant: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `roster tenant list`.
+#[derive(Clone, Debug, Args)]
+pub struct TenantListArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Print JSON lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `roster tenant export`.
+#[derive(Clone, Debug, Args)]
+pub struct TenantExportArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The tenant id.
+    #[arg(long)]
+    pub tenant: String,
+    /// The file to write (`-`: standard output).
+    #[arg(long)]
+    pub to: String,
+}
+
+/// `roster tenant delete`.
+#[derive(Clone, Debug, Args)]
+pub struct TenantDeleteArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The tenant id.
+    #[arg(long)]
+    pub tenant: String,
+    /// The tenant id again, to confirm: everything of the organization is deleted, its
+    /// activity included, and cannot be brought back (export it first).
+    #[arg(long)]
+    pub confirm: String,
+}
+
 /// `roster tenant …`.
 #[derive(Debug, Subcommand)]
 pub enum TenantCommand {
     /// Create an organization and its first organization admin; prints the tenant id.
     Create(TenantCreateArgs),
+    /// List organizations with their counts.
+    List(TenantListArgs),
+    /// One organization: counts, credentials, domains, latest jobs.
+    Show(TenantIdArgs),
+    /// Refuse the organization's SCIM requests, sign-ins and dashboard (nothing is deleted).
+    Disable(TenantIdArgs),
+    /// Undo `disable`.
+    Enable(TenantIdArgs),
+    /// Write the organization's settings, directory and activity as one JSON document.
+    Export(TenantExportArgs),
+    /// Delete the organization and every row of it, in batches.
+    Delete(TenantDeleteArgs),
     /// An organization's email domains (people at a verified domain are sent to its SSO).
     Domain {
         #[command(subcommand)]
@@ -569,6 +742,20 @@ pub struct TenantCreateArgs {
     /// Print a JSON object instead of the bare tenant id.
     #[arg(long)]
     pub json: bool,
+}
+
+impl SmtpArgs {
+    /// The email settings these flags describe.
+    pub fn settings(&self) -> roster_shared::service::email::EmailSettings {
+        roster_shared::service::email::EmailSettings {
+            host: self.smtp_host.clone(),
+            port: self.smtp_port,
+            security: self.smtp_security.clone(),
+            username: self.smtp_username.clone(),
+            password: self.smtp_password.clone(),
+            from: self.smtp_from.clone(),
+        }
+    }
 }
 
 impl ServeArgs {

@@ -3,6 +3,9 @@
 //!
 //! Start reading at [`cli`] (what the binary can do), then [`app`] (what a request meets).
 
+/// `roster --version`: the package version and the commit it was built from.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("ROSTER_COMMIT"), ")");
+
 pub mod app;
 pub mod cli;
 pub mod commands;

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use roster_server::cli::{
-    Cli, Command, ScimBasicCommand, ScimCommand, ScimOauthCommand, ScimTokenCommand, TenantCommand,
+    Cli, Command, JobsCommand, ScimBasicCommand, ScimCommand, ScimOauthCommand, ScimTokenCommand, TenantCommand,
 };
 use roster_server::{commands, telemetry};
 
@@ -37,8 +37,21 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Bench(args) => commands::bench::run(args).await,
         Command::Serve(args) => commands::serve::run(args).await,
-        Command::Migrate(args) => commands::migrate::run(args).await,
+        Command::Migrate(args) => commands::ops::migrate(args).await,
+        Command::Jobs { command: JobsCommand::List(args) } => commands::ops::jobs_list(args).await,
+        Command::Backup(args) => commands::ops::backup(args).await,
+        Command::Restore(args) => commands::ops::restore(args).await,
+        Command::Doctor(args) => commands::ops::doctor(args).await,
         Command::Tenant { command: TenantCommand::Create(args) } => commands::tenant::create(args).await,
+        Command::Tenant { command: TenantCommand::List(args) } => commands::tenant::list(args).await,
+        Command::Tenant { command: TenantCommand::Show(args) } => commands::tenant::show(args).await,
+        Command::Tenant { command: TenantCommand::Disable(args) } => commands::tenant::set_disabled(args, true).await,
+        Command::Tenant { command: TenantCommand::Enable(args) } => commands::tenant::set_disabled(args, false).await,
+        Command::Tenant { command: TenantCommand::Export(args) } => commands::tenant::export(args).await,
+        Command::Tenant { command: TenantCommand::Delete(args) } => commands::tenant::delete(args).await,
+        Command::Scim { command: ScimCommand::Token { command: ScimTokenCommand::List(args) } } => {
+            commands::scim::list_tokens(args).await
+        }
         Command::Tenant { command: TenantCommand::Domain { command } } => commands::sso::domain(command).await,
         Command::Staff { command } => commands::staff::run(command).await,
         Command::Sso { command } => commands::sso::run(command).await,

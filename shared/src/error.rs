@@ -57,6 +57,10 @@ pub enum DomainError {
     /// the statement ran past its time limit and was stopped). The detail is for the log.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// The service operator disabled the organization: its SCIM API, sign-ins and dashboard
+    /// are refused until it is enabled again.
+    #[error("This organization is disabled. Its administrators can contact the service operator.")]
+    OrganizationDisabled,
     /// A failure that is ours, not the caller's.
     #[error("internal error: {0}")]
     Internal(String),

@@ -29,6 +29,7 @@ pub async fn invite(email: String) -> Result<NewInvitation, UiError> {
         &admin.actor,
         &email,
         &admin.services.public_url,
+        admin.services.email.as_ref(),
     )
     .await?)
 }
@@ -65,4 +66,68 @@ pub async fn accept_invitation(token: String, name: String, password: String) ->
     super::session::start_console(&session, &id).await?;
     leptos_axum::redirect("/");
     Ok(())
+}
+
+/// Whether this Roster sends email (the sign-in page offers "Forgot your password?" then).
+#[server(prefix = "/api", endpoint = "email_available", input = Json)]
+pub async fn email_available() -> Result<bool, UiError> {
+    Ok(super::ctx::services()?.email.is_some())
+}
+
+/// "Forgot password" (a form): emails a reset link if the address has an account. The answer is
+/// the same either way.
+#[server(prefix = "/api", endpoint = "form/forgot_password")]
+pub async fn forgot_password(email: String) -> Result<(), UiError> {
+    let services = super::ctx::services()?;
+    Ok(roster_shared::service::accounts::request_password_reset(
+        &services.store,
+        services.email.as_ref(),
+        &email,
+        &services.public_url,
+    )
+    .await?)
+}
+
+/// Whether a reset link still works (public: the token is the permission).
+#[server(prefix = "/api", endpoint = "password_reset", input = Json)]
+pub async fn check_password_reset(token: String) -> Result<(), UiError> {
+    let services = super::ctx::services()?;
+    Ok(roster_shared::service::accounts::password_reset_open(&services.store, &token).await?)
+}
+
+/// Sets a new password through a reset link (a form) and sends the person to sign in.
+#[server(prefix = "/api", endpoint = "form/reset_password")]
+pub async fn reset_password(token: String, password: String) -> Result<(), UiError> {
+    let services = super::ctx::services()?;
+    roster_shared::service::accounts::reset_password_with_link(&services.store, &token, password).await?;
+    leptos_axum::redirect("/sign-in?reset=done");
+    Ok(())
+}
+
+/// The signed-in admin's notice choices: (credentials about to expire, IdP failing); `None`
+/// for people signed in through SSO (notices go to password accounts) or without email.
+#[server(prefix = "/api", endpoint = "notices", input = Json)]
+pub async fn load_notices() -> Result<Option<(bool, bool)>, UiError> {
+    use roster_shared::ids::AccountId;
+    super::ctx::require_admin().await?;
+    let viewer = super::ctx::require_viewer().await?;
+    let services = super::ctx::services()?;
+    let Some(id) = AccountId::parse(&viewer.account_id).filter(|_| !viewer.sso && services.email.is_some()) else {
+        return Ok(None);
+    };
+    Ok(Some(services.store.notification_choices(&id).await?))
+}
+
+/// Saves the signed-in admin's notice choices (a form of checkboxes: a missing one is off).
+#[server(prefix = "/api", endpoint = "form/notices")]
+pub async fn save_notices(credentials: Option<String>, idp_failures: Option<String>) -> Result<(), UiError> {
+    use roster_shared::ids::AccountId;
+    super::ctx::require_admin().await?;
+    let viewer = super::ctx::require_viewer().await?;
+    if viewer.sso {
+        return Err(UiError::Invalid("Notices go to admins who sign in with a password.".into()));
+    }
+    let id = AccountId::parse(&viewer.account_id).ok_or(UiError::Unauthenticated)?;
+    let services = super::ctx::services()?;
+    Ok(services.store.set_notification_choices(&id, credentials.is_some(), idp_failures.is_some()).await?)
 }

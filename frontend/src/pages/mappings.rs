@@ -404,7 +404,23 @@ fn RunStatus(refresh: RwSignal<u32>) -> impl IntoView {
                 }
                 let text = match &run {
                     None => "Users are placed as soon as a rule is saved.".to_string(),
-                    Some(r) if r.finished_at_ms.is_none() => format!("Placing users after “{}”: {} of {}…", r.reason, r.done, r.total),
+                    Some(r) if r.finished_at_ms.is_none() => match &r.job {
+                        Some(j) if j.next_attempt_ms.is_some() => format!(
+                            "Placing users after “{}”: {} of {} so far. Try {} failed ({}); it is tried again automatically at {}.",
+                            r.reason,
+                            r.done,
+                            r.total,
+                            j.attempts,
+                            j.last_error.clone().unwrap_or_default(),
+                            j.next_attempt_ms.map(datetime).unwrap_or_default()
+                        ),
+                        Some(j) if j.state == "queued" && r.done > 0 => format!(
+                            "Placing users after “{}”: {} of {}; paused while an instance restarts, it resumes where it stopped…",
+                            r.reason, r.done, r.total
+                        ),
+                        Some(j) if j.state == "queued" => format!("Placing users after “{}”: waiting to start…", r.reason),
+                        _ => format!("Placing users after “{}”: {} of {}…", r.reason, r.done, r.total),
+                    },
                     Some(r) if r.error.is_some() => format!("The last evaluation ({}) failed: {}", r.reason, r.error.clone().unwrap_or_default()),
                     Some(r) if r.done == 0 => format!(
                         "Rules saved (“{}” at {}); there are no users to place yet.",

@@ -16,6 +16,7 @@ pub fn SignInPage() -> impl IntoView {
     // An SSO sign-in that was refused comes back here with the reason.
     let query = leptos_router::hooks::use_query_map();
     let sso_error = move || query.with(|q| q.get("sso_error")).filter(|m| !m.is_empty());
+    let reset_done = move || query.with(|q| q.get("reset")).as_deref() == Some("done");
 
     view! {
         <Title text="Sign in"/>
@@ -27,6 +28,11 @@ pub fn SignInPage() -> impl IntoView {
             <div class="card auth-card">
                 <h1>"Sign in"</h1>
                 <p class="muted">"Manage your organization's identity provisioning."</p>
+                <Show when=reset_done>
+                    <div class="notice notice-success" role="status" data-testid="password-reset-done">
+                        "Your new password is set: sign in with it."
+                    </div>
+                </Show>
                 {move || sso_error().map(|m| view! {
                     <div class="notice notice-error" role="alert" data-testid="sso-error">
                         <span class="notice-icon" aria-hidden="true">"!"</span>
@@ -49,6 +55,7 @@ pub fn SignInPage() -> impl IntoView {
                         {move || if action.pending().get() { "Signing in…" } else { "Sign in" }}
                     </button>
                 </ActionForm>
+                <p class="small"><A href="/forgot-password">"Forgot your password?"</A></p>
             </div>
             // A plain GET form: it works without JavaScript and lands on our own chooser page
             // (a form's redirect may not leave this site).

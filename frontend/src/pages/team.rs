@@ -1,5 +1,6 @@
-//! *Admins*: the organization's admins, inviting another (a link shown once), and changing
-//! one's own password; and the public page of an invitation link.
+//! *Admins*: the organization's admins, inviting another (a link shown once, and emailed when
+//! email is on), changing one's own password, and which email notices one gets; and the public
+//! pages of an invitation link and of "forgot password".
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -7,7 +8,10 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 use roster_shared::dto::Team;
 
-use crate::api::team::{load_invitation, load_team, AcceptInvitation, ChangePassword, Invite};
+use crate::api::team::{
+    check_password_reset, load_invitation, load_notices, load_team, AcceptInvitation, ChangePassword, ForgotPassword,
+    Invite, ResetPassword, SaveNotices,
+};
 use crate::components::copy::CopyField;
 use crate::components::format::datetime;
 use crate::components::notice::ErrorNotice;
@@ -50,17 +54,28 @@ pub fn TeamPage() -> impl IntoView {
             <Show when=move || invite_error().is_some()>
                 <ErrorNotice message=invite_error().unwrap_or_default()/>
             </Show>
-            {move || invite.value().get().and_then(Result::ok).map(|i| view! {
-                <div class="notice notice-warning" role="status" data-testid="invitation">
-                    <span class="notice-icon" aria-hidden="true">"!"</span>
-                    <span>
-                        <strong>"Send this link to " {i.email.clone()} " yourself: it is shown once."</strong>
-                        " It works once, until " {datetime(i.expires_at_ms)} "."
-                    </span>
-                </div>
-                <CopyField value=i.link.clone() label="Invitation link" testid="invitation-link"/>
+            {move || invite.value().get().and_then(Result::ok).map(|i| {
+                let (class, headline) = match i.emailed {
+                    Some(true) => ("notice notice-success", format!("The invitation is emailed to {}.", i.email)),
+                    Some(false) => (
+                        "notice notice-warning",
+                        format!("The email to {} could not be sent: send this link yourself, it is shown once.", i.email),
+                    ),
+                    None => ("notice notice-warning", format!("Send this link to {} yourself: it is shown once.", i.email)),
+                };
+                view! {
+                    <div class=class role="status" data-testid="invitation">
+                        <span class="notice-icon" aria-hidden="true">"!"</span>
+                        <span>
+                            <strong>{headline}</strong>
+                            " It works once, until " {datetime(i.expires_at_ms)} "."
+                        </span>
+                    </div>
+                    <CopyField value=i.link.clone() label="Invitation link" testid="invitation-link"/>
+                }
             })}
         </section>
+        <Notices/>
         <section class="card section" aria-labelledby="password">
             <h2 id="password">"Change your password"</h2>
             <ActionForm action=change attr:class="form">
@@ -149,6 +164,130 @@ pub fn InvitationPage() -> impl IntoView {
                                         <PasswordInput name="password" id="inv-password" autocomplete="new-password"/>
                                     </div>
                                     <button type="submit" class="btn btn-primary btn-block" data-testid="accept-invitation">"Join"</button>
+                                </ActionForm>
+                            }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </div>
+        </main>
+    }
+}
+
+/// The admin's choice of email notices (only with email on, for password accounts).
+#[component]
+fn Notices() -> impl IntoView {
+    let save = ServerAction::<SaveNotices>::new();
+    let choices = Resource::new(move || save.version().get(), |_| load_notices());
+    let error = move || save.value().get().and_then(Result::err).map(|e| e.to_string());
+    let saved = move || matches!(save.value().get(), Some(Ok(())));
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let Ok(Some((credentials, idp))) = choices.await else { return ().into_any() };
+                view! {
+                    <section class="card section" aria-labelledby="notices">
+                        <h2 id="notices">"Email notices"</h2>
+                        <p class="muted">"Roster emails you when something needs your attention. Invitations and password reset links are always sent."</p>
+                        <ActionForm action=save attr:class="form">
+                            <label class="check">
+                                <input type="checkbox" name="credentials" value="on" checked=credentials data-testid="notice-credentials"/>
+                                " A SCIM credential expires in 14 days"
+                            </label>
+                            <label class="check">
+                                <input type="checkbox" name="idp_failures" value="on" checked=idp data-testid="notice-idp"/>
+                                " Most requests from our identity provider failed in the last hour"
+                            </label>
+                            <button type="submit" class="btn btn-primary" data-testid="save-notices">"Save"</button>
+                        </ActionForm>
+                        <Show when=move || error().is_some()>
+                            <ErrorNotice message=error().unwrap_or_default()/>
+                        </Show>
+                        <Show when=saved>
+                            <div class="notice notice-success" role="status">"Saved."</div>
+                        </Show>
+                    </section>
+                }
+                .into_any()
+            })}
+        </Transition>
+    }
+}
+
+/// `/forgot-password`: ask for a reset link by email.
+#[component]
+pub fn ForgotPasswordPage() -> impl IntoView {
+    let action = ServerAction::<ForgotPassword>::new();
+    let error = move || action.value().get().and_then(Result::err).map(|e| e.to_string());
+    let sent = move || matches!(action.value().get(), Some(Ok(())));
+    view! {
+        <Title text="Forgot your password"/>
+        <main class="auth">
+            <div class="auth-brand">
+                <span class="brand-mark" aria-hidden="true">"R"</span>
+                <span class="brand-name">"Roster"</span>
+            </div>
+            <div class="card auth-card">
+                <h1>"Forgot your password?"</h1>
+                <p class="muted">"Enter the email address you sign in with: we send you a link to choose a new password."</p>
+                <Show when=sent fallback=move || view! {
+                    <ActionForm action=action attr:class="form">
+                        <Show when=move || error().is_some()>
+                            <ErrorNotice message=error().unwrap_or_default()/>
+                        </Show>
+                        <div class="field">
+                            <label for="forgot-email">"Work email"</label>
+                            <input id="forgot-email" name="email" type="email" autocomplete="username" required=true maxlength="254"/>
+                        </div>
+                        <button type="submit" class="btn btn-primary btn-block" data-testid="send-reset-link">"Send the link"</button>
+                    </ActionForm>
+                }>
+                    <div class="notice notice-success" role="status" data-testid="reset-link-sent">
+                        "If an account has this address, a link is on its way. It works once, for an hour. \
+                         People who sign in through their organization's SSO keep their password there."
+                    </div>
+                </Show>
+            </div>
+            <p class="auth-switch"><a href="/sign-in">"Back to sign in"</a></p>
+        </main>
+    }
+}
+
+/// `/reset-password/:token`: choose a new password through an emailed link.
+#[component]
+pub fn ResetPasswordPage() -> impl IntoView {
+    let params = use_params_map();
+    let token = move || params.with(|p| p.get("token").unwrap_or_default());
+    let open = Resource::new_blocking(token, check_password_reset);
+    let action = ServerAction::<ResetPassword>::new();
+    let error = move || action.value().get().and_then(Result::err).map(|e| e.to_string());
+    view! {
+        <Title text="Choose a new password"/>
+        <main class="auth">
+            <div class="auth-brand">
+                <span class="brand-mark" aria-hidden="true">"R"</span>
+                <span class="brand-name">"Roster"</span>
+            </div>
+            <div class="card auth-card">
+                <h1>"Choose a new password"</h1>
+                <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match open.await {
+                            Err(e) => view! {
+                                <ErrorNotice message=e.to_string()/>
+                                <p><a href="/forgot-password">"Ask for a new link"</a></p>
+                            }.into_any(),
+                            Ok(()) => view! {
+                                <ActionForm action=action attr:class="form">
+                                    <Show when=move || error().is_some()>
+                                        <ErrorNotice message=error().unwrap_or_default()/>
+                                    </Show>
+                                    <input type="hidden" name="token" value=token()/>
+                                    <div class="field">
+                                        <label for="reset-password">"New password"</label>
+                                        <PasswordInput name="password" id="reset-password" autocomplete="new-password"/>
+                                    </div>
+                                    <button type="submit" class="btn btn-primary btn-block" data-testid="reset-password">"Set the password"</button>
                                 </ActionForm>
                             }.into_any(),
                         }

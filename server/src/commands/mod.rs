@@ -1,7 +1,7 @@
 //! What each subcommand does.
 
 pub mod bench;
-pub mod migrate;
+pub mod ops;
 pub mod scim;
 pub mod serve;
 pub mod sso;

@@ -112,3 +112,54 @@ pub async fn revoke_token(args: ScimTokenRevokeArgs) -> anyhow::Result<()> {
         Err(anyhow::anyhow!("tenant {tenant} has no active token {id}"))
     }
 }
+
+/// Lists the tenant's credentials (never their secrets).
+pub async fn list_tokens(args: crate::cli::TenantIdArgs) -> anyhow::Result<()> {
+    let tenant = tenant_id(&args.tenant)?;
+    let store = super::open_store(&args.database.database_url).await?;
+    let result = store.tenant(&tenant).credentials().await;
+    store.close().await;
+    let all = result.map_err(|e| anyhow::anyhow!("{e}"))?;
+    // OAuth access tokens (issued by the token endpoint, an hour each) are left out.
+    let all: Vec<_> = all.into_iter().filter(|c| !c.created_by.starts_with("oauth:")).collect();
+    if args.json {
+        for c in &all {
+            println!(
+                "{}",
+                json!({
+                    "id": c.id.as_str(), "kind": c.kind.as_str(), "name": c.name, "prefix": c.prefix,
+                    "created_by": c.created_by, "created_at": c.created_at, "expires_at": c.expires_at,
+                    "revoked_at": c.revoked_at, "last_used_at": c.last_used_at,
+                })
+            );
+        }
+        return Ok(());
+    }
+    if all.is_empty() {
+        println!("No credentials: `roster scim token create` makes one.");
+        return Ok(());
+    }
+    let t = super::ops::time;
+    println!("{:<36}  {:<12} {:<24} {:<12} {:<10} {:<20} LAST USED", "ID", "KIND", "NAME", "PREFIX", "STATE", "EXPIRES");
+    for c in &all {
+        let now = roster_shared::clock::now_ms();
+        let state = if c.revoked_at.is_some() {
+            "revoked"
+        } else if c.expires_at.is_some_and(|e| e <= now) {
+            "expired"
+        } else {
+            "active"
+        };
+        println!(
+            "{:<36}  {:<12} {:<24} {:<12} {:<10} {:<20} {}",
+            c.id.as_str(),
+            c.kind.as_str(),
+            c.name.chars().take(24).collect::<String>(),
+            c.prefix,
+            state,
+            c.expires_at.map_or("never".into(), t),
+            c.last_used_at.map_or("never".into(), t)
+        );
+    }
+    Ok(())
+}

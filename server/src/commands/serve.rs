@@ -24,6 +24,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut services = Services::new(store.clone(), public_url.clone(), args.trust_forwarded_for);
     services.sign_ups_per_hour = i64::from(args.sign_ups_per_hour);
     services.sso = args.sso.settings()?;
+    services.email = roster_shared::service::email::Mailer::from_settings(&args.smtp.settings())
+        .map_err(|e| anyhow::anyhow!("email settings: {e}"))?;
+    match &services.email {
+        Some(m) => tracing::info!(smtp = m.describe(), "email on"),
+        None => tracing::info!("email off (no --smtp-host): invitation links are shown to copy, no notices are sent"),
+    }
     let activity = services.activity.clone();
     if !std::path::Path::new(&args.site_root).join("pkg").exists() {
         tracing::warn!(
@@ -42,6 +48,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 audit_days: args.audit_retention_days,
                 sign_in_days: args.sign_in_retention_days,
             },
+            notices: services
+                .email
+                .clone()
+                .map(|mailer| roster_shared::service::jobs::Notices { mailer, public_url: public_url.clone() }),
             ..Default::default()
         },
     );

@@ -275,7 +275,7 @@ async fn maintenance_runs_once_per_cluster_and_keeps_the_audit_trail(db: Db) {
         ])
         .await
         .unwrap();
-    jobs::maintain(&app.store, &jobs::Retention::default(), None).await.unwrap();
+    jobs::maintain(&app.store, &jobs::Retention::default(), None, None).await.unwrap();
     let mut left = app
         .raw_strings(&format!(
             "SELECT summary FROM activity WHERE tenant_id = '{}' AND (summary LIKE '%old%' OR summary LIKE '%recent%' OR summary LIKE '%ancient%')",

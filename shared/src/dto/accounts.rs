@@ -65,6 +65,9 @@ pub struct TenantSummary {
     pub created_at_ms: i64,
     /// How many organization admins it has.
     pub admin_count: i64,
+    /// When the service operator disabled it (epoch ms); `None` while it is enabled.
+    #[serde(default)]
+    pub disabled_at_ms: Option<i64>,
 }
 
 /// The signed-in person, as every dashboard page needs it.
@@ -105,6 +108,9 @@ pub struct NewInvitation {
     pub link: String,
     /// When it stops working, epoch ms.
     pub expires_at_ms: i64,
+    /// Whether it was emailed to them: `None` when email is off (share the link yourself).
+    #[serde(default)]
+    pub emailed: Option<bool>,
 }
 
 /// What an invitation link shows before it is accepted.

@@ -50,4 +50,20 @@ pub struct MappingRun {
     pub finished_at_ms: Option<i64>,
     /// Why it stopped, if it failed.
     pub error: Option<String>,
+    /// Its background job, while it is not finished: waiting, running, or waiting to retry.
+    #[serde(default)]
+    pub job: Option<RunJob>,
+}
+
+/// Where the background job of an unfinished [`MappingRun`] is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunJob {
+    /// `queued` (waiting for an instance; after a failure, for its next try) or `running`.
+    pub state: String,
+    /// Tries so far.
+    pub attempts: i64,
+    /// The last try's failure, if any (the job is retried).
+    pub last_error: Option<String>,
+    /// When it will be tried again (epoch ms), after a failure.
+    pub next_attempt_ms: Option<i64>,
 }

@@ -177,6 +177,11 @@ pub async fn sign_in(store: &Store, input: SignIn) -> DomainResult<AccountId> {
     });
     match (outcome, account) {
         (SignInOutcome::Success, Some(a)) => {
+            if let Some(t) = &a.tenant_id {
+                if store.tenant(t).summary().await?.is_some_and(|s| s.disabled_at_ms.is_some()) {
+                    return Err(DomainError::OrganizationDisabled);
+                }
+            }
             store.touch_sign_in(&a.id, now).await?;
             Ok(a.id)
         }
@@ -205,6 +210,10 @@ pub async fn viewer(store: &Store, account_id: &AccountId) -> DomainResult<Optio
         Some(t) => store.tenant(t).summary().await?,
         None => None,
     };
+    // An organization the operator disabled: its sessions no longer sign anyone in.
+    if tenant.as_ref().is_some_and(|t| t.disabled_at_ms.is_some()) {
+        return Ok(None);
+    }
     Ok(Some(Viewer {
         account_id: account.id.to_string(),
         name: account.name,
@@ -231,6 +240,7 @@ pub async fn invite(
     actor: &crate::service::activity::Actor,
     email: &str,
     public_url: &str,
+    mailer: Option<&crate::service::email::Mailer>,
 ) -> DomainResult<crate::dto::NewInvitation> {
     let email = email.trim().to_string();
     if let Some(problem) = email_problem(&email) {
@@ -254,7 +264,105 @@ pub async fn invite(
         format!("invited {email} as an admin"),
     )
     .await;
-    Ok(crate::dto::NewInvitation { email, link: format!("{public_url}/invite/{token}"), expires_at_ms: expires_at })
+    let link = format!("{public_url}/invite/{token}");
+    let emailed = match mailer {
+        None => None,
+        Some(mailer) => {
+            let organization = store.tenant(tenant).summary().await?.map(|s| s.name).unwrap_or_default();
+            let notice = crate::service::email::Notice::invitation(
+                &organization,
+                &actor.name,
+                &link,
+                INVITATION_TTL_MS / 86_400_000,
+            );
+            Some(mailer.send(&email, &notice).await.is_ok())
+        }
+    };
+    Ok(crate::dto::NewInvitation { email, link, expires_at_ms: expires_at, emailed })
+}
+
+/// How long a password reset link works.
+pub const PASSWORD_RESET_TTL_MS: i64 = 60 * 60 * 1000;
+
+/// Reset links one account may be sent per hour (more requests are answered the same, and
+/// send nothing).
+const PASSWORD_RESETS_PER_HOUR: i64 = 3;
+
+/// "Forgot password": emails a one-time link that works for an hour to the console account
+/// with this address. The answer is the same whether or not the address has an account (and
+/// the email goes out in the background, so the time taken does not tell either). Without
+/// email configured, says so.
+pub async fn request_password_reset(
+    store: &Store,
+    mailer: Option<&crate::service::email::Mailer>,
+    email: &str,
+    public_url: &str,
+) -> DomainResult<()> {
+    let Some(mailer) = mailer else {
+        return Err(DomainError::Invalid(
+            "Password reset by email is not set up on this Roster. Ask another admin of your organization to \
+             invite you again, or the operator to run `roster account reset-password`."
+                .into(),
+        ));
+    };
+    if email_problem(email.trim()).is_some() {
+        return Err(DomainError::Invalid("Enter the email address you sign in with.".into()));
+    }
+    let Some(account) = store.account_by_email(&normalize_email(email)).await? else { return Ok(()) };
+    let now = now_ms();
+    if account.disabled || store.password_resets_since(&account.id, now - 3_600_000).await? >= PASSWORD_RESETS_PER_HOUR {
+        return Ok(());
+    }
+    let token = {
+        use rand::distributions::{Alphanumeric, DistString};
+        format!("rsr_{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 40))
+    };
+    store
+        .insert_password_reset(&account.id, &crate::service::credentials::hash_secret(&token), now, now + PASSWORD_RESET_TTL_MS)
+        .await?;
+    let notice = crate::service::email::Notice::password_reset(
+        &account.name,
+        &format!("{public_url}/reset-password/{token}"),
+        PASSWORD_RESET_TTL_MS / 60_000,
+    );
+    let (mailer, to) = (mailer.clone(), account.email.clone());
+    tokio::spawn(async move {
+        let _ = mailer.send(&to, &notice).await;
+    });
+    tracing::info!(account = %account.id, "password reset link sent");
+    Ok(())
+}
+
+fn reset_link_gone() -> DomainError {
+    DomainError::Invalid("This password reset link is not valid: it was used, it expired, or it was mistyped. Ask for a new one.".into())
+}
+
+/// Whether a reset link can still be used (the page asks before showing its form).
+pub async fn password_reset_open(store: &Store, token: &str) -> DomainResult<()> {
+    if !token.starts_with("rsr_") || token.len() > 100 {
+        return Err(reset_link_gone());
+    }
+    match store.password_reset_account(&crate::service::credentials::hash_secret(token), now_ms()).await? {
+        Some(_) => Ok(()),
+        None => Err(reset_link_gone()),
+    }
+}
+
+/// Sets a new password through a reset link (once); the account's other open links stop
+/// working too.
+pub async fn reset_password_with_link(store: &Store, token: &str, new: String) -> DomainResult<AccountId> {
+    password_reset_open(store, token).await?;
+    if let Some(msg) = password_problem(&new) {
+        return Err(DomainError::Invalid(msg));
+    }
+    let hash = passwords::hash(new).await?;
+    let account = store
+        .use_password_reset(&crate::service::credentials::hash_secret(token), &hash, now_ms())
+        .await?
+        .and_then(|a| AccountId::parse(&a))
+        .ok_or_else(reset_link_gone)?;
+    tracing::info!(account = %account, "password reset through an emailed link");
+    Ok(account)
 }
 
 async fn open_invitation(store: &Store, token: &str) -> DomainResult<crate::store::InvitationRecord> {

@@ -307,6 +307,14 @@ async fn authenticate(
         return Ok(None);
     };
     let now = now_ms();
+    let valid = found.credential.kind == kind
+        && id.is_none_or(|id| *id == found.credential.id)
+        && found.credential.revoked_at.is_none()
+        && found.credential.expires_at.is_none_or(|e| e > now);
+    if valid && found.tenant_disabled {
+        // Only a caller with a valid credential learns why.
+        return Err(DomainError::OrganizationDisabled);
+    }
     if !found.scim_enabled
         || found.credential.kind != kind
         || id.is_some_and(|id| *id != found.credential.id)

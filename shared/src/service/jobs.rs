@@ -79,6 +79,18 @@ pub struct JobSettings {
     pub retry_base: Duration,
     /// What the maintenance deletes.
     pub retention: Retention,
+    /// Email notices the maintenance sends (credentials about to expire, a failing IdP);
+    /// `None` when email is off.
+    pub notices: Option<Notices>,
+}
+
+/// What the maintenance needs to send notices.
+#[derive(Clone, Debug)]
+pub struct Notices {
+    /// The mailer.
+    pub mailer: super::email::Mailer,
+    /// The public URL, for links.
+    pub public_url: String,
 }
 
 impl Default for JobSettings {
@@ -90,6 +102,7 @@ impl Default for JobSettings {
             concurrency: 2,
             retry_base: Duration::from_secs(30),
             retention: Retention::default(),
+            notices: None,
         }
     }
 }
@@ -379,7 +392,7 @@ async fn work(store: &Store, settings: &JobSettings, job: &JobRecord, lease: &Le
             }
         }
         MAINTENANCE => {
-            maintain(store, &settings.retention, Some(lease)).await?;
+            maintain(store, &settings.retention, settings.notices.as_ref(), Some(lease)).await?;
             Ok(if lease.stopping() { Step::Interrupted } else { Step::Finished })
         }
         other => Ok(Step::Cancelled(format!("unknown job kind {other:?}"))),
@@ -389,7 +402,12 @@ async fn work(store: &Store, settings: &JobSettings, job: &JobRecord, lease: &Le
 /// The hourly maintenance: deletes what retention says is old, in batches, and what has
 /// expired. Safe to run twice; as a job (`lease`), stops between batches when the instance
 /// stops.
-pub async fn maintain(store: &Store, retention: &Retention, lease: Option<&Lease>) -> DomainResult<()> {
+pub async fn maintain(
+    store: &Store,
+    retention: &Retention,
+    notices: Option<&Notices>,
+    lease: Option<&Lease>,
+) -> DomainResult<()> {
     let now = now_ms();
     let day = 86_400_000i64;
     let purges = [
@@ -422,6 +440,46 @@ pub async fn maintain(store: &Store, retention: &Retention, lease: Option<&Lease
     let expired = store.purge_expired_sso(now).await? + store.purge_expired(now).await? + store.delete_expired_sessions().await?;
     if expired > 0 {
         tracing::info!(deleted = expired, "expired sessions, SSO flows, access tokens and sign-up records deleted");
+    }
+    if let Some(n) = notices {
+        send_notices(store, n, now).await?;
+    }
+    Ok(())
+}
+
+/// Days ahead a credential's expiry is announced.
+pub const EXPIRY_NOTICE_DAYS: i64 = 14;
+/// SCIM requests in an hour below which failures are not announced (too few to tell).
+pub const FAILING_MIN_REQUESTS: i64 = 20;
+
+/// Credentials that expire within [`EXPIRY_NOTICE_DAYS`] (once each), and organizations whose
+/// IdP's requests mostly failed in the last hour (at most once a day each), to the admins who
+/// want these notices.
+pub async fn send_notices(store: &Store, n: &Notices, now: i64) -> DomainResult<()> {
+    use super::email::{notify_admins, Notice, Topic};
+    let day = 86_400_000i64;
+    for (tenant, id, name, expires_at) in store.credentials_expiring(now, now + EXPIRY_NOTICE_DAYS * day).await? {
+        let Some(t) = TenantId::parse(&tenant) else { continue };
+        let organization = store.tenant(&t).summary().await?.map(|s| s.name).unwrap_or_default();
+        let expires = time::OffsetDateTime::from_unix_timestamp(expires_at / 1000)
+            .ok()
+            .and_then(|d| d.format(&time::format_description::well_known::Rfc2822).ok())
+            .unwrap_or_default();
+        let days = ((expires_at - now) as f64 / day as f64).ceil() as i64;
+        let notice = Notice::credential_expiring(&organization, &name, &expires, days, &format!("{}/scim", n.public_url));
+        let sent = notify_admins(store, &n.mailer, &t, Topic::Credentials, &notice).await?;
+        store.mark_expiry_notified(&tenant, &id, now).await?;
+        tracing::info!(%tenant, credential = %id, sent, "credential expiry notice");
+    }
+    for (tenant, total, failed) in store.failing_tenants(now - 3_600_000, FAILING_MIN_REQUESTS, now - day).await? {
+        let Some(t) = TenantId::parse(&tenant) else { continue };
+        let organization = store.tenant(&t).summary().await?.map(|s| s.name).unwrap_or_default();
+        let example = store.tenant(&t).latest_failed_request(now - 3_600_000).await?.unwrap_or_default();
+        let notice =
+            Notice::idp_failing(&organization, failed, total, &example, &format!("{}/activity", n.public_url));
+        let sent = notify_admins(store, &n.mailer, &t, Topic::IdpFailures, &notice).await?;
+        store.mark_idp_failure_notified(&tenant, now).await?;
+        tracing::info!(%tenant, failed, total, sent, "IdP failure notice");
     }
     Ok(())
 }

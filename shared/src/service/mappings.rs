@@ -354,7 +354,19 @@ pub(crate) async fn fail_run(store: &Store, tenant: &TenantId, run: &str, error:
 
 /// The latest whole-tenant evaluation.
 pub async fn latest_run(store: &Store, tenant: &TenantId) -> DomainResult<Option<crate::dto::MappingRun>> {
-    store.tenant(tenant).latest_mapping_run().await
+    let Some(mut run) = store.tenant(tenant).latest_mapping_run().await? else { return Ok(None) };
+    if run.finished_at_ms.is_none() {
+        if let Some(job) = store.job(&run.id).await?.filter(|j| j.tenant_id.as_deref() == Some(tenant.as_str())) {
+            let retrying = job.state == "queued" && job.attempts > 0 && job.error.is_some();
+            run.job = Some(crate::dto::RunJob {
+                next_attempt_ms: retrying.then_some(job.run_at),
+                last_error: job.error,
+                attempts: job.attempts,
+                state: job.state,
+            });
+        }
+    }
+    Ok(Some(run))
 }
 
 /// What one batch of users looks like to the rules: each user's resource and IdP groups

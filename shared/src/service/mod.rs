@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod activity;
 pub mod credentials;
 pub mod directory;
+pub mod email;
 pub mod jobs;
 pub mod mappings;
 pub mod overview;
@@ -16,6 +17,7 @@ pub mod provisioning;
 pub mod scim_setup;
 pub mod sso;
 pub mod support;
+pub mod tenants;
 pub mod user_groups;
 pub mod users;
 
@@ -41,6 +43,8 @@ pub struct Services {
     pub sign_ups_per_hour: i64,
     /// Single sign-on: the sealing key and the fetch policy.
     pub sso: sso::SsoSettings,
+    /// Outgoing email; `None` when no SMTP server is configured.
+    pub email: Option<email::Mailer>,
 }
 
 impl Services {
@@ -54,6 +58,7 @@ impl Services {
             activity,
             sign_ups_per_hour: crate::service::accounts::DEFAULT_SIGN_UPS_PER_HOUR,
             sso: sso::SsoSettings::ephemeral(),
+            email: None,
         }
     }
 }

@@ -328,3 +328,15 @@ impl TenantStore<'_> {
         })
     }
 }
+
+/// Records of the tenant after id `after`, oldest first, with their request bodies (the
+/// organization's export).
+pub(super) async fn activity_after(t: &TenantStore<'_>, after: i64, limit: i64) -> DomainResult<Vec<ActivityView>> {
+    let sql = format!(
+        "SELECT {VIEW_COLUMNS}, a.request_body FROM activity a WHERE a.tenant_id = $1 AND a.id > $2 ORDER BY a.id LIMIT $3"
+    );
+    with_pool!(t.store, |p| {
+        let rows = sqlx::query(&sql).bind(t.id.as_str()).bind(after).bind(limit).fetch_all(p).await?;
+        rows.iter().map(view_from_row).collect()
+    })
+}

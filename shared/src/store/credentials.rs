@@ -61,6 +61,8 @@ pub struct FoundCredential {
     pub credential: CredentialRecord,
     /// The tenant's SCIM switch.
     pub scim_enabled: bool,
+    /// An operator disabled the tenant.
+    pub tenant_disabled: bool,
 }
 
 const COLUMNS: &str =
@@ -203,7 +205,7 @@ impl TenantStore<'_> {
     /// The credential with this secret hash in this tenant, with the tenant's SCIM switch.
     pub async fn credential_for_secret(&self, secret_hash: &str) -> DomainResult<Option<FoundCredential>> {
         let sql = format!(
-            "SELECT {COLUMNS}, t.scim_enabled FROM scim_credentials c JOIN tenants t ON t.id = c.tenant_id \
+            "SELECT {COLUMNS}, t.scim_enabled, t.disabled_at FROM scim_credentials c JOIN tenants t ON t.id = c.tenant_id \
              WHERE c.tenant_id = $1 AND c.secret_hash = $2"
         );
         if let Some(found) = self.store.cache.credential(self.id.as_str(), secret_hash) {
@@ -215,7 +217,11 @@ impl TenantStore<'_> {
             match row {
                 None => DomainResult::Ok(None),
                 Some(r) => {
-                    Ok(Some(FoundCredential { credential: from_row(&r)?, scim_enabled: r.try_get("scim_enabled")? }))
+                    Ok(Some(FoundCredential {
+                        credential: from_row(&r)?,
+                        scim_enabled: r.try_get("scim_enabled")?,
+                        tenant_disabled: r.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
+                    }))
                 }
             }
         })?;

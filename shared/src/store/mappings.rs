@@ -539,6 +539,7 @@ impl TenantStore<'_> {
                     started_at_ms: r.try_get("started_at")?,
                     finished_at_ms: r.try_get("finished_at")?,
                     error: r.try_get("error")?,
+                    job: None,
                 })
             })
             .transpose()

@@ -21,7 +21,9 @@ macro_rules! migrations {
 }
 
 fn migrator(migrations: Vec<Migration>) -> Migrator {
-    Migrator { migrations: Cow::Owned(migrations), ignore_missing: false, locking: true, no_tx: false }
+    // `ignore_missing`: a database a newer release migrated further is fine for this one (a
+    // rolling upgrade, or a rollback of the binary): see docs/UPGRADES.md.
+    Migrator { migrations: Cow::Owned(migrations), ignore_missing: true, locking: true, no_tx: false }
 }
 
 pub(super) fn sqlite() -> Migrator {
@@ -42,6 +44,7 @@ pub(super) fn sqlite() -> Migrator {
         (14, "jit", "0014_jit.sql"),
         (15, "operations", "0015_operations.sql"),
         (16, "activity at", "0016_activity_at.sql"),
+        (17, "email", "0017_email.sql"),
     ))
 }
 
@@ -75,6 +78,7 @@ fn postgres_migrations() -> Vec<Migration> {
         (14, "jit", "0014_jit.sql"),
         (15, "operations", "0015_operations.sql"),
         (16, "activity at", "0016_activity_at.sql"),
+        (17, "email", "0017_email.sql"),
     )
 }
 

@@ -56,7 +56,7 @@ impl Store {
 }
 
 /// The organization as the dashboard shows it, for `FROM tenants t`.
-pub(super) const SUMMARY_SELECT: &str = "SELECT t.id, t.name, t.scim_enabled, t.created_at, \
+pub(super) const SUMMARY_SELECT: &str = "SELECT t.id, t.name, t.scim_enabled, t.created_at, t.disabled_at, \
      (SELECT COUNT(*) FROM console_accounts a WHERE a.tenant_id = t.id AND a.role = 'org_admin') AS admin_count \
      FROM tenants t";
 
@@ -74,6 +74,7 @@ where
         scim_enabled: r.try_get("scim_enabled")?,
         created_at_ms: r.try_get("created_at")?,
         admin_count: r.try_get("admin_count")?,
+        disabled_at_ms: r.try_get("disabled_at")?,
     })
 }
 

@@ -150,6 +150,10 @@ pub fn scim_error(e: DomainError) -> ScimError {
         DomainError::WrongSource { from } => {
             ScimError::status(403, format!("this user (source: {}) cannot be changed over SCIM", from.as_str()))
         }
+        DomainError::OrganizationDisabled => ScimError::status(
+            403,
+            "This organization is disabled by the service operator: provisioning is refused until it is enabled again.",
+        ),
         other => ScimError::status(500, other.to_string()),
     }
 }

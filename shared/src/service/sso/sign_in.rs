@@ -350,6 +350,11 @@ pub async fn finish(
             log.detail = Some(who.detail.clone());
             if !c.enabled && !test {
                 Err(Refusal::new("connection_disabled", format!("The connection \"{}\" is switched off.", c.name)))
+            } else if store.tenant(&c.tenant_id).summary().await?.is_some_and(|s| s.disabled_at_ms.is_some()) {
+                Err(Refusal::new(
+                    "organization_disabled",
+                    "This organization is disabled by the service operator; sign-ins are refused until it is enabled again.",
+                ))
             } else {
                 decide(store, c, &who).await?.map(|d| (d, who))
             }
@@ -541,6 +546,9 @@ pub async fn viewer(store: &Store, tenant: &TenantId, user_id: &str) -> DomainRe
     let Some(summary) = store.tenant(tenant).summary().await? else {
         return Ok(None);
     };
+    if summary.disabled_at_ms.is_some() {
+        return Ok(None);
+    }
     let role = match effective_role(store, tenant, user_id).await? {
         Some(GroupRole::Admin) => ConsoleRole::OrgAdmin,
         Some(GroupRole::Viewer) => ConsoleRole::OrgViewer,
