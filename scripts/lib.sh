@@ -120,13 +120,14 @@ ensure_test_tools() {
 }
 
 # The Python packages the tests' helper servers need (a local DNS server for domain
-# verification: PyPI dnslib), in a venv of their own.
+# verification: PyPI dnslib; a real SMTP server for email: PyPI aiosmtpd), in a venv of their
+# own.
 TEST_VENV="$ROOT/.tools/test-venv"
 ensure_test_venv() {
-  if ! "$TEST_VENV/bin/python" -c 'import dnslib' 2>/dev/null; then
-    say "installing the tests' Python packages (dnslib) in .tools/test-venv"
+  if ! "$TEST_VENV/bin/python" -c 'import dnslib, aiosmtpd' 2>/dev/null; then
+    say "installing the tests' Python packages (dnslib, aiosmtpd) in .tools/test-venv"
     python3 -m venv "$TEST_VENV"
-    "$TEST_VENV/bin/pip" install --quiet --disable-pip-version-check 'dnslib==0.9.26'
+    "$TEST_VENV/bin/pip" install --quiet --disable-pip-version-check 'dnslib==0.9.26' 'aiosmtpd==1.4.6'
   fi
 }
 

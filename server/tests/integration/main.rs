@@ -9,6 +9,7 @@ mod assets;
 mod auth;
 mod cli;
 mod dashboard;
+mod email;
 mod forms;
 mod health;
 mod jit;

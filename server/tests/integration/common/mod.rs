@@ -165,7 +165,13 @@ impl TestApp {
     }
 
     async fn on_with_rate(db: TestDb, public_url: &str, rate: u32) -> TestApp {
-        Self::configured(db, public_url, rate, std::time::Duration::from_secs(30), Default::default()).await
+        Self::configured(db, public_url, rate, std::time::Duration::from_secs(30), Default::default(), |_| {}).await
+    }
+
+    /// The application with its services changed before the router is made (e.g. email on).
+    pub async fn with_services(db: Db, tweak: impl FnOnce(&mut Services)) -> TestApp {
+        let db = TestDb::new(db).await;
+        Self::configured(db, PUBLIC_URL, 10_000, std::time::Duration::from_secs(30), Default::default(), tweak).await
     }
 
     /// The application with a given SCIM request timeout and store options.
@@ -175,7 +181,7 @@ impl TestApp {
         options: roster_shared::store::StoreOptions,
     ) -> TestApp {
         let db = TestDb::new(db).await;
-        Self::configured(db, PUBLIC_URL, 10_000, request_timeout, options).await
+        Self::configured(db, PUBLIC_URL, 10_000, request_timeout, options, |_| {}).await
     }
 
     async fn configured(
@@ -184,6 +190,7 @@ impl TestApp {
         rate: u32,
         request_timeout: std::time::Duration,
         options: roster_shared::store::StoreOptions,
+        tweak: impl FnOnce(&mut Services),
     ) -> TestApp {
         // Under the whole suite's load a first connection can take longer than the pool's
         // 2-second acquire limit (a test's own timing, not what it tests): a few tries.
@@ -202,6 +209,7 @@ impl TestApp {
         let mut services = Services::new(store.clone(), public_url.to_string(), false);
         // The tests' identity providers serve plain http on loopback.
         services.sso.fetch.allow_http_loopback = true;
+        tweak(&mut services);
         let router = router(
             services.clone(),
             WebOptions {
