@@ -139,19 +139,15 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     if !args.from.is_file() {
         anyhow::bail!("{} is not a file", args.from.display());
     }
-    // The backup must be a whole, readable Roster database this release can run on.
-    let check_url = format!("sqlite://{}?mode=ro", args.from.display());
-    let backup = Store::connect(&check_url).await.map_err(|e| anyhow::anyhow!("cannot open the backup: {e}"))?;
-    let integrity = backup.integrity_check().await;
-    let migrations = backup.migration_status().await;
-    backup.close().await;
-    let integrity = integrity.map_err(|e| anyhow::anyhow!("cannot check the backup: {e}"))?;
-    if integrity != "ok" {
-        anyhow::bail!("the backup is damaged: {integrity}");
-    }
-    let migrations = migrations.map_err(|e| anyhow::anyhow!("{e}"))?;
-    if !migrations.iter().any(|m| m.state != "pending") {
-        anyhow::bail!("{} is not a Roster database", args.from.display());
+    // The backup is copied next to the database first, and the copy checked: it must be a
+    // whole, readable Roster database.
+    let staged = partial_name(&db);
+    remove_with_sidecars(&staged);
+    std::fs::copy(&args.from, &staged).map_err(|e| anyhow::anyhow!("cannot copy the backup: {e}"))?;
+    let checked = check_backup(&staged, &args.from).await;
+    if let Err(e) = checked {
+        remove_with_sidecars(&staged);
+        return Err(e);
     }
     // The current database is kept (with its WAL) under a new name: nothing is lost by a
     // restore of the wrong file.
@@ -167,13 +163,7 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let staged = partial_name(&db);
-    std::fs::copy(&args.from, &staged).map_err(|e| anyhow::anyhow!("cannot copy the backup: {e}"))?;
-    for suffix in ["-wal", "-shm"] {
-        let mut side = db.as_os_str().to_os_string();
-        side.push(suffix);
-        let _ = std::fs::remove_file(PathBuf::from(side));
-    }
+    remove_with_sidecars(&db);
     std::fs::rename(&staged, &db).map_err(|e| anyhow::anyhow!("cannot put the backup in place: {e}"))?;
     // Migrations newer than the backup are applied now, as `serve` would.
     let store = super::open_store(&args.database.database_url).await?;
@@ -181,6 +171,33 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     println!("Restored {} from {}.", db.display(), args.from.display());
     if let Some(kept) = kept {
         println!("The replaced database is kept as {}.", kept.display());
+    }
+    Ok(())
+}
+
+/// Removes an SQLite file with its `-wal` and `-shm` files.
+fn remove_with_sidecars(file: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut side = file.as_os_str().to_os_string();
+        side.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(side));
+    }
+}
+
+/// Checks a copied backup: SQLite's integrity check, and Roster's migrations in it.
+async fn check_backup(staged: &Path, from: &Path) -> anyhow::Result<()> {
+    let url = format!("sqlite://{}", staged.display());
+    let backup = Store::connect(&url).await.map_err(|e| anyhow::anyhow!("{} is not a database: {e}", from.display()))?;
+    let integrity = backup.integrity_check().await;
+    let migrations = backup.migration_status().await;
+    backup.close().await;
+    let integrity = integrity.map_err(|e| anyhow::anyhow!("{} is not a database: {e}", from.display()))?;
+    if integrity != "ok" {
+        anyhow::bail!("the backup is damaged: {integrity}");
+    }
+    let migrations = migrations.map_err(|e| anyhow::anyhow!("{e}"))?;
+    if !migrations.iter().any(|m| m.state != "pending") {
+        anyhow::bail!("{} is not a Roster database", from.display());
     }
     Ok(())
 }

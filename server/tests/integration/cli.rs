@@ -17,7 +17,7 @@ both_backends!(
     an_operator_resets_a_locked_out_admins_password
 );
 
-fn roster(args: &[&str], stdin: &str) -> std::process::Output {
+pub(crate) fn roster(args: &[&str], stdin: &str) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
         .args(args)
         .env("RUST_LOG", "warn")

@@ -15,6 +15,7 @@ mod health;
 mod jit;
 mod jobs;
 mod mappings;
+mod operations;
 mod scim_api;
 mod scim_idp;
 mod security;

@@ -89,6 +89,11 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// A database someone else keeps (its files are not removed with this value).
+    pub fn at(url: &str) -> TestDb {
+        TestDb { url: url.to_string(), _dir: None }
+    }
+
     pub async fn new(db: Db) -> TestDb {
         match db {
             Db::Sqlite => {
