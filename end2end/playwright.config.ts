@@ -11,6 +11,11 @@ const port = Number(process.env.ROSTER_E2E_PORT ?? 3107);
 const dbDir = process.env.ROSTER_E2E_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'roster-e2e-'));
 process.env.ROSTER_E2E_DIR = dbDir;
 process.env.ROSTER_E2E_DB = `sqlite://${dbDir}/e2e.db`;
+// Mail the server sends goes to a real SMTP server (PyPI aiosmtpd) that writes each message to
+// this folder as JSON; specs read it and follow the links.
+const smtpPort = port + 1;
+process.env.ROSTER_E2E_MAIL = path.join(dbDir, 'mail');
+const python = path.join(__dirname, '..', '.tools', 'test-venv', 'bin', 'python');
 const roster = process.env.ROSTER_BIN ?? path.join(__dirname, '..', 'target', 'debug', 'roster');
 process.env.ROSTER_BIN = roster;
 
@@ -40,17 +45,28 @@ export default defineConfig({
     },
   },
   projects: [{ name: 'chromium', use: { browserName: 'chromium', headless: true } }],
-  webServer: {
-    // Every test signs up its own organizations from this one address.
-    // The test IdPs (end2end/idp) serve plain http on loopback: the server may fetch their
-    // metadata and discovery documents.
-    command: `"${roster}" serve --database-url "sqlite://${dbDir}/e2e.db" --bind 127.0.0.1:${port} --sign-ups-per-hour 10000 --secret-key-file "${dbDir}/secret.key" --sso-allow-http-loopback`,
-    cwd: path.join(__dirname, '..'),
-    url: `http://127.0.0.1:${port}/readyz`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: 'ignore',
-    stderr: 'pipe',
-    env: { RUST_LOG: 'warn' },
-  },
+  webServer: [
+    {
+      command: `"${python}" idp/smtp.py "${process.env.ROSTER_E2E_MAIL}" ${smtpPort}`,
+      cwd: __dirname,
+      port: smtpPort,
+      reuseExistingServer: false,
+      timeout: 30_000,
+      stdout: 'ignore',
+      stderr: 'pipe',
+    },
+    {
+      // Every test signs up its own organizations from this one address.
+      // The test IdPs (end2end/idp) serve plain http on loopback: the server may fetch their
+      // metadata and discovery documents.
+      command: `"${roster}" serve --database-url "sqlite://${dbDir}/e2e.db" --bind 127.0.0.1:${port} --sign-ups-per-hour 10000 --secret-key-file "${dbDir}/secret.key" --sso-allow-http-loopback --smtp-host 127.0.0.1 --smtp-port ${smtpPort} --smtp-security none --smtp-from "Roster <roster@e2e.test>"`,
+      cwd: path.join(__dirname, '..'),
+      url: `http://127.0.0.1:${port}/readyz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'ignore',
+      stderr: 'pipe',
+      env: { RUST_LOG: 'warn' },
+    },
+  ],
 });

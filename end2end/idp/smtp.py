@@ -1,6 +1,6 @@
 """An SMTP server for Roster's tests (PyPI `aiosmtpd`), on loopback.
 
-    python end2end/idp/smtp.py DIR      prints `listening <port>` once it serves
+    python end2end/idp/smtp.py DIR [PORT]    prints `listening <port>` once it serves
 
 Every message it receives is written to DIR as one JSON file ({"from", "to", "subject",
 "text", "html"}, bodies decoded), named in the order they arrived, so a test can read the
@@ -51,7 +51,8 @@ def free_port():
 
 def main():
     directory = sys.argv[1]
-    port = free_port()
+    os.makedirs(directory, exist_ok=True)
+    port = int(sys.argv[2]) if len(sys.argv) > 2 else free_port()
     controller = Controller(Save(directory), hostname="127.0.0.1", port=port)
     controller.start()
     print(f"listening {port}", flush=True)

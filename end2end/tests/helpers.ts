@@ -1,6 +1,8 @@
 // What several specs share: the operator's CLI against the test server's database, and the
 // dashboard's own API called from a signed-in page.
 import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { APIResponse, Page } from '@playwright/test';
 
 /** Runs the `roster` CLI against the test server's database, as an operator would. */
@@ -29,4 +31,34 @@ export function strictConsole(page: Page): string[] {
   });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message.slice(0, 300)}`));
   return problems;
+}
+
+/** A message the test SMTP server received. */
+export interface Mail {
+  from: string;
+  to: string[];
+  subject: string;
+  text: string;
+  html: string;
+}
+
+/** Waits for the newest message to `to` whose subject contains `subject`. */
+export async function mailTo(to: string, subject: string): Promise<Mail> {
+  const dir = process.env.ROSTER_E2E_MAIL!;
+  for (let i = 0; i < 200; i++) {
+    const names = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith('.json')).sort().reverse() : [];
+    for (const name of names) {
+      const mail: Mail = JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8'));
+      if (mail.to.includes(to) && mail.subject.includes(subject)) return mail;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no mail to ${to} about "${subject}"`);
+}
+
+/** The first link in a text that starts with `prefix`. */
+export function linkIn(text: string, prefix: string): string {
+  const at = text.indexOf(prefix);
+  if (at < 0) throw new Error(`no ${prefix} link in ${text}`);
+  return text.slice(at).split(/\s/)[0];
 }

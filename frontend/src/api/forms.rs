@@ -159,6 +159,13 @@ fn flag(value: &str) -> Result<bool, UiError> {
 /// data), the secret is kept in the session for the page it is sent back to.
 #[cfg(feature = "ssr")]
 async fn keep_for_the_next_page(secret: &NewSecret) -> Result<(), UiError> {
+    keep_once(NEW_SECRET_KEY, secret).await
+}
+
+/// Keeps `value` in the session under `key` for the page a form without JavaScript is sent
+/// back to (which takes it out and shows it once); nothing when the page posted by `fetch`.
+#[cfg(feature = "ssr")]
+pub(crate) async fn keep_once<T: serde::Serialize + Send + Sync>(key: &str, value: &T) -> Result<(), UiError> {
     use super::ctx::{session, session_failed};
     let wants_page = leptos::prelude::use_context::<http::request::Parts>()
         .and_then(|p| {
@@ -166,7 +173,7 @@ async fn keep_for_the_next_page(secret: &NewSecret) -> Result<(), UiError> {
         })
         .unwrap_or(false);
     if wants_page {
-        session().await?.insert(NEW_SECRET_KEY, secret).await.map_err(session_failed)?;
+        session().await?.insert(key, value).await.map_err(session_failed)?;
     }
     Ok(())
 }

@@ -23,7 +23,7 @@ pub async fn load_team() -> Result<Team, UiError> {
 #[server(prefix = "/api", endpoint = "form/invite")]
 pub async fn invite(email: String) -> Result<NewInvitation, UiError> {
     let admin = super::ctx::require_admin().await?;
-    Ok(roster_shared::service::accounts::invite(
+    let made = roster_shared::service::accounts::invite(
         &admin.services.store,
         &admin.tenant,
         &admin.actor,
@@ -31,7 +31,22 @@ pub async fn invite(email: String) -> Result<NewInvitation, UiError> {
         &admin.services.public_url,
         admin.services.email.as_ref(),
     )
-    .await?)
+    .await?;
+    // Without JavaScript the page comes back by a redirect: the link waits in the session.
+    super::forms::keep_once(NEW_INVITATION_KEY, &made).await?;
+    Ok(made)
+}
+
+/// The session key of an invitation a form without JavaScript just made.
+#[cfg(feature = "ssr")]
+const NEW_INVITATION_KEY: &str = "new_invitation";
+
+/// The invitation a form without JavaScript just made, once (the page asks on every render).
+#[server(prefix = "/api", endpoint = "new_invitation", input = Json)]
+pub async fn take_new_invitation() -> Result<Option<NewInvitation>, UiError> {
+    use super::ctx::{session, session_failed};
+    super::ctx::require_admin().await?;
+    session().await?.remove::<NewInvitation>(NEW_INVITATION_KEY).await.map_err(session_failed)
 }
 
 /// Changes the signed-in admin's own password (a form).
@@ -79,13 +94,15 @@ pub async fn email_available() -> Result<bool, UiError> {
 #[server(prefix = "/api", endpoint = "form/forgot_password")]
 pub async fn forgot_password(email: String) -> Result<(), UiError> {
     let services = super::ctx::services()?;
-    Ok(roster_shared::service::accounts::request_password_reset(
+    roster_shared::service::accounts::request_password_reset(
         &services.store,
         services.email.as_ref(),
         &email,
         &services.public_url,
     )
-    .await?)
+    .await?;
+    leptos_axum::redirect("/forgot-password?sent=1");
+    Ok(())
 }
 
 /// Whether a reset link still works (public: the token is the permission).

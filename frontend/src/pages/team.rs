@@ -6,11 +6,11 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
-use roster_shared::dto::Team;
+use roster_shared::dto::{NewInvitation, Team};
 
 use crate::api::team::{
-    check_password_reset, load_invitation, load_notices, load_team, AcceptInvitation, ChangePassword, ForgotPassword,
-    Invite, ResetPassword, SaveNotices,
+    check_password_reset, load_invitation, load_notices, load_team, take_new_invitation, AcceptInvitation,
+    ChangePassword, ForgotPassword, Invite, ResetPassword, SaveNotices,
 };
 use crate::components::copy::CopyField;
 use crate::components::format::datetime;
@@ -23,6 +23,8 @@ pub fn TeamPage() -> impl IntoView {
     let invite = ServerAction::<Invite>::new();
     let change = ServerAction::<ChangePassword>::new();
     let team = Resource::new(move || invite.version().get(), |_| load_team());
+    // An invitation a form without JavaScript made comes back through the session, once.
+    let waiting = Resource::new(|| (), |_| take_new_invitation());
     let invite_error = move || invite.value().get().and_then(Result::err).map(|e| e.to_string());
     let change_error = move || change.value().get().and_then(Result::err).map(|e| e.to_string());
     let changed = move || matches!(change.value().get(), Some(Ok(())));
@@ -49,31 +51,19 @@ pub fn TeamPage() -> impl IntoView {
                     <label for="invite-email">"Email"</label>
                     <input id="invite-email" name="email" type="email" required=true maxlength="254"/>
                 </div>
-                <button type="submit" class="btn btn-primary" data-testid="invite">"Make invitation link"</button>
+                <button type="submit" class="btn btn-primary" data-testid="invite">"Invite"</button>
             </ActionForm>
             <Show when=move || invite_error().is_some()>
                 <ErrorNotice message=invite_error().unwrap_or_default()/>
             </Show>
-            {move || invite.value().get().and_then(Result::ok).map(|i| {
-                let (class, headline) = match i.emailed {
-                    Some(true) => ("notice notice-success", format!("The invitation is emailed to {}.", i.email)),
-                    Some(false) => (
-                        "notice notice-warning",
-                        format!("The email to {} could not be sent: send this link yourself, it is shown once.", i.email),
-                    ),
-                    None => ("notice notice-warning", format!("Send this link to {} yourself: it is shown once.", i.email)),
-                };
-                view! {
-                    <div class=class role="status" data-testid="invitation">
-                        <span class="notice-icon" aria-hidden="true">"!"</span>
-                        <span>
-                            <strong>{headline}</strong>
-                            " It works once, until " {datetime(i.expires_at_ms)} "."
-                        </span>
-                    </div>
-                    <CopyField value=i.link.clone() label="Invitation link" testid="invitation-link"/>
-                }
-            })}
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let waiting = waiting.await.ok().flatten();
+                    view! {
+                        {move || invite.value().get().and_then(Result::ok).or_else(|| waiting.clone()).map(made)}
+                    }
+                })}
+            </Transition>
         </section>
         <Notices/>
         <section class="card section" aria-labelledby="password">
@@ -96,6 +86,29 @@ pub fn TeamPage() -> impl IntoView {
                 <div class="notice notice-success" role="status">"Your password is changed."</div>
             </Show>
         </section>
+    }
+}
+
+/// What the page shows of an invitation just made: emailed or not, and the link, once.
+fn made(i: NewInvitation) -> impl IntoView {
+    let (class, icon, headline) = match i.emailed {
+        Some(true) => ("notice notice-success", "✓", format!("The invitation is emailed to {}.", i.email)),
+        Some(false) => (
+            "notice notice-warning",
+            "!",
+            format!("The email to {} could not be sent: send this link yourself, it is shown once.", i.email),
+        ),
+        None => ("notice notice-warning", "!", format!("Send this link to {} yourself: it is shown once.", i.email)),
+    };
+    view! {
+        <div class=class role="status" data-testid="invitation">
+            <span class="notice-icon" aria-hidden="true">{icon}</span>
+            <span>
+                <strong>{headline}</strong>
+                " It works once, until " {datetime(i.expires_at_ms)} "."
+            </span>
+        </div>
+        <CopyField value=i.link.clone() label="Invitation link" testid="invitation-link"/>
     }
 }
 
@@ -133,6 +146,7 @@ pub fn InvitationPage() -> impl IntoView {
     let params = use_params_map();
     let token = move || params.with(|p| p.get("token").unwrap_or_default());
     let info = Resource::new_blocking(token, load_invitation);
+    let token = move || params.with_untracked(|p| p.get("token").unwrap_or_default());
     let accept = ServerAction::<AcceptInvitation>::new();
     let error = move || accept.value().get().and_then(Result::err).map(|e| e.to_string());
     view! {
@@ -219,7 +233,9 @@ fn Notices() -> impl IntoView {
 pub fn ForgotPasswordPage() -> impl IntoView {
     let action = ServerAction::<ForgotPassword>::new();
     let error = move || action.value().get().and_then(Result::err).map(|e| e.to_string());
-    let sent = move || matches!(action.value().get(), Some(Ok(())));
+    // Sent: the page comes back with `?sent=1` (the form's redirect, with or without JavaScript).
+    let query = leptos_router::hooks::use_query_map();
+    let sent = move || matches!(action.value().get(), Some(Ok(()))) || query.with(|q| q.get("sent")).is_some();
     view! {
         <Title text="Forgot your password"/>
         <main class="auth">
@@ -259,6 +275,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
     let params = use_params_map();
     let token = move || params.with(|p| p.get("token").unwrap_or_default());
     let open = Resource::new_blocking(token, check_password_reset);
+    let token = move || params.with_untracked(|p| p.get("token").unwrap_or_default());
     let action = ServerAction::<ResetPassword>::new();
     let error = move || action.value().get().and_then(Result::err).map(|e| e.to_string());
     view! {

@@ -37,9 +37,8 @@ pub async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
 /// Lists background jobs.
 pub async fn jobs_list(args: JobsListArgs) -> anyhow::Result<()> {
     let store = super::open_store(&args.database.database_url).await?;
-    let jobs = store
-        .jobs(&JobFilter { tenant_id: args.tenant.clone(), state: args.state.clone(), limit: args.limit })
-        .await;
+    let jobs =
+        store.jobs(&JobFilter { tenant_id: args.tenant.clone(), state: args.state.clone(), limit: args.limit }).await;
     store.close().await;
     let jobs = jobs.map_err(|e| anyhow::anyhow!("{e}"))?;
     if args.json {
@@ -116,7 +115,8 @@ pub async fn backup(args: BackupArgs) -> anyhow::Result<()> {
     let result = store.backup_sqlite(&partial).await;
     store.close().await;
     result.map_err(|e| anyhow::anyhow!("backup failed: {e}"))?;
-    std::fs::rename(&partial, &args.to).map_err(|e| anyhow::anyhow!("cannot name the backup {}: {e}", args.to.display()))?;
+    std::fs::rename(&partial, &args.to)
+        .map_err(|e| anyhow::anyhow!("cannot name the backup {}: {e}", args.to.display()))?;
     let size = std::fs::metadata(&args.to).map(|m| m.len()).unwrap_or(0);
     println!(
         "Backed up to {} ({:.1} MB in {:.1} s).",
@@ -187,7 +187,8 @@ fn remove_with_sidecars(file: &Path) {
 /// Checks a copied backup: SQLite's integrity check, and Roster's migrations in it.
 async fn check_backup(staged: &Path, from: &Path) -> anyhow::Result<()> {
     let url = format!("sqlite://{}", staged.display());
-    let backup = Store::connect(&url).await.map_err(|e| anyhow::anyhow!("{} is not a database: {e}", from.display()))?;
+    let backup =
+        Store::connect(&url).await.map_err(|e| anyhow::anyhow!("{} is not a database: {e}", from.display()))?;
     let integrity = backup.integrity_check().await;
     let migrations = backup.migration_status().await;
     backup.close().await;

@@ -140,7 +140,10 @@ pub async fn list_tokens(args: crate::cli::TenantIdArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let t = super::ops::time;
-    println!("{:<36}  {:<12} {:<24} {:<12} {:<10} {:<20} LAST USED", "ID", "KIND", "NAME", "PREFIX", "STATE", "EXPIRES");
+    println!(
+        "{:<36}  {:<12} {:<24} {:<12} {:<10} {:<20} LAST USED",
+        "ID", "KIND", "NAME", "PREFIX", "STATE", "EXPIRES"
+    );
     for c in &all {
         let now = roster_shared::clock::now_ms();
         let state = if c.revoked_at.is_some() {

@@ -65,7 +65,10 @@ pub async fn list(args: crate::cli::TenantListArgs) -> anyhow::Result<()> {
         println!("No organizations yet: `roster tenant create` makes one.");
         return Ok(());
     }
-    println!("{:<36}  {:<28} {:<9} {:>8} {:>7} {:>6} {:>4}  CREATED", "ID", "NAME", "STATE", "USERS", "GROUPS", "ADMINS", "SSO");
+    println!(
+        "{:<36}  {:<28} {:<9} {:>8} {:>7} {:>6} {:>4}  CREATED",
+        "ID", "NAME", "STATE", "USERS", "GROUPS", "ADMINS", "SSO"
+    );
     for t in &all {
         println!(
             "{:<36}  {:<28} {:<9} {:>8} {:>7} {:>6} {:>4}  {}",
@@ -104,10 +107,7 @@ pub async fn show(args: crate::cli::TenantIdArgs) -> anyhow::Result<()> {
     println!("Directory     {} users, {} groups", f.users, f.groups);
     println!("Admins        {}", f.admins);
     println!("SSO           {} connection(s)", f.sso_connections);
-    println!(
-        "Last SCIM     {}",
-        d.last_scim_request_at.map_or("never".to_string(), super::ops::time)
-    );
+    println!("Last SCIM     {}", d.last_scim_request_at.map_or("never".to_string(), super::ops::time));
     println!("Credentials   {}", if d.credentials.is_empty() { "none" } else { "" });
     for c in &d.credentials {
         println!(

@@ -71,7 +71,12 @@ pub async fn track(req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let res = next.run(req).await;
     let route = res.extensions().get::<RouteLabel>().map_or("unmatched", |r| r.0.as_str());
-    roster_shared::metrics::http_request(route, method.as_str(), res.status().as_u16(), started.elapsed().as_secs_f64());
+    roster_shared::metrics::http_request(
+        route,
+        method.as_str(),
+        res.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     res
 }
 
@@ -99,7 +104,8 @@ pub fn router(services: Services, token: Option<String>) -> Router {
                     }
                 }
                 roster_shared::metrics::sample(&services.store, services.activity.queued()).await;
-                ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle().render()).into_response()
+                ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle().render())
+                    .into_response()
             }
         }),
     )

@@ -179,14 +179,17 @@ async fn notices_reach_the_admins_who_want_them(db: Db) {
     let second = format!("grace-{suffix}@acme.test");
     let cookie = app.sign_up("Acme", &first, PASSWORD).await;
     let tenant = TenantId::parse(
-        &app.raw_strings(&format!("SELECT tenant_id FROM console_accounts WHERE email_normalized = '{first}'")).await[0],
+        &app.raw_strings(&format!("SELECT tenant_id FROM console_accounts WHERE email_normalized = '{first}'")).await
+            [0],
     )
     .unwrap();
     // A second admin, who wants no credential notices.
     let made: Value =
-        serde_json::from_str(&body_text(app.call("form/invite", &[("email", &second)], Some(&cookie)).await).await).unwrap();
+        serde_json::from_str(&body_text(app.call("form/invite", &[("email", &second)], Some(&cookie)).await).await)
+            .unwrap();
     let token = made["link"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
-    let res = app.call("form/accept_invitation", &[("token", &token), ("name", "Grace"), ("password", PASSWORD)], None).await;
+    let res =
+        app.call("form/accept_invitation", &[("token", &token), ("name", "Grace"), ("password", PASSWORD)], None).await;
     let grace = session_cookie(&res).unwrap();
     assert_eq!(app.ok_json("notices", json!({}), &grace).await, json!([true, true]));
     let res = app.call("form/notices", &[("idp_failures", "on")], Some(&grace)).await;

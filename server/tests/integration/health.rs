@@ -50,7 +50,9 @@ async fn metrics_need_the_token_and_count_what_happens(db: Db) {
             &t.id,
             &t.token,
             "/Users",
-            Some(serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "m@x.test"})),
+            Some(
+                serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "m@x.test"}),
+            ),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED);
@@ -59,7 +61,12 @@ async fn metrics_need_the_token_and_count_what_happens(db: Db) {
     app.send(Request::get("/healthz").body(Body::empty()).unwrap()).await;
 
     let res = app
-        .send(Request::get("/metrics").header("authorization", format!("Bearer {METRICS_TOKEN}")).body(Body::empty()).unwrap())
+        .send(
+            Request::get("/metrics")
+                .header("authorization", format!("Bearer {METRICS_TOKEN}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));

@@ -15,7 +15,10 @@ use serde_json::json;
 use crate::both_backends;
 use crate::common::*;
 
-both_backends!(failing_jobs_are_retried_with_backoff_then_given_up, maintenance_runs_once_per_cluster_and_keeps_the_audit_trail);
+both_backends!(
+    failing_jobs_are_retried_with_backoff_then_given_up,
+    maintenance_runs_once_per_cluster_and_keeps_the_audit_trail
+);
 
 /// 100,000 users take a while in a debug build with the rest of the suite running beside it.
 const LONG: Duration = Duration::from_secs(900);
@@ -42,7 +45,8 @@ async fn seeded_tenant(app: &TestApp, n: usize) -> (TenantId, String) {
     let email = format!("admin-{}@jobs.test", uuid::Uuid::new_v4().simple());
     app.sign_up("Jobs", &email, PASSWORD).await;
     let tenant = TenantId::parse(
-        &app.raw_strings(&format!("SELECT tenant_id FROM console_accounts WHERE email_normalized = '{email}'")).await[0],
+        &app.raw_strings(&format!("SELECT tenant_id FROM console_accounts WHERE email_normalized = '{email}'")).await
+            [0],
     )
     .expect("tenant id");
     let base = format!("{}/scim/v2/{}", app.public_url, tenant.as_str());
@@ -201,7 +205,13 @@ async fn failing_jobs_are_retried_with_backoff_then_given_up(db: Db) {
     // And one of a kind only a newer release knows: left alone, for an instance that does.
     app.store
         .enqueue_job(
-            &NewJob { id: "future".into(), kind: "from_the_future".into(), args: "{}".into(), run_at: now, ..Default::default() },
+            &NewJob {
+                id: "future".into(),
+                kind: "from_the_future".into(),
+                args: "{}".into(),
+                run_at: now,
+                ..Default::default()
+            },
             now,
         )
         .await
@@ -226,7 +236,8 @@ async fn failing_jobs_are_retried_with_backoff_then_given_up(db: Db) {
     let future = app.store.job("future").await.unwrap().expect("job");
     assert_eq!((future.state.as_str(), future.attempts), ("queued", 0));
     // Listed for operators.
-    let listed = app.store.jobs(&JobFilter { state: Some("failed".into()), limit: 10, ..Default::default() }).await.unwrap();
+    let listed =
+        app.store.jobs(&JobFilter { state: Some("failed".into()), limit: 10, ..Default::default() }).await.unwrap();
     assert!(listed.iter().any(|j| j.id == "broken"));
 }
 
@@ -263,7 +274,12 @@ async fn maintenance_runs_once_per_cluster_and_keeps_the_audit_trail(db: Db) {
     let record = |actor: &str, age_days: i64, summary: &str| {
         (
             tenant.clone(),
-            NewActivity { at: now - age_days * day, actor: actor.into(), summary: summary.into(), ..Default::default() },
+            NewActivity {
+                at: now - age_days * day,
+                actor: actor.into(),
+                summary: summary.into(),
+                ..Default::default()
+            },
         )
     };
     app.store

@@ -27,7 +27,8 @@ fn postgres_backup_points_to_pg_dump() {
     run("postgres_backup_points_to_pg_dump", async {
         let db = TestDb::new(Db::Postgres).await;
         let dir = tempfile::tempdir().unwrap();
-        let out = roster(&["backup", "--database-url", &db.url, "--to", &dir.path().join("b.db").display().to_string()], "");
+        let out =
+            roster(&["backup", "--database-url", &db.url, "--to", &dir.path().join("b.db").display().to_string()], "");
         assert!(!out.status.success());
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("pg_dump") && err.contains("pg_restore"), "{err}");
@@ -69,8 +70,7 @@ async fn organizations_are_listed_disabled_exported_and_deleted(db: Db) {
     let b = app.scim_tenant("Globex").await;
     let mut ids = Vec::new();
     for i in 0..5 {
-        let (status, _, u) =
-            app.scim("POST", &a.id, &a.token, "/Users", Some(user(&format!("u{i}@acme.test")))).await;
+        let (status, _, u) = app.scim("POST", &a.id, &a.token, "/Users", Some(user(&format!("u{i}@acme.test")))).await;
         assert_eq!(status, StatusCode::CREATED);
         ids.push(u["id"].as_str().unwrap().to_string());
     }
@@ -90,14 +90,23 @@ async fn organizations_are_listed_disabled_exported_and_deleted(db: Db) {
     app.services.activity.flush().await;
 
     // Listed with their counts.
-    let listed: Vec<Value> =
-        ok(&roster(&["tenant", "list", "--database-url", &url, "--json"], "")).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let listed: Vec<Value> = ok(&roster(&["tenant", "list", "--database-url", &url, "--json"], ""))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let row = |id: &str| listed.iter().find(|t| t["id"] == id).cloned().unwrap();
-    assert_eq!((row(&a.id)["users"].clone(), row(&a.id)["groups"].clone(), row(&a.id)["admins"].clone()), (json!(5), json!(1), json!(1)));
+    assert_eq!(
+        (row(&a.id)["users"].clone(), row(&a.id)["groups"].clone(), row(&a.id)["admins"].clone()),
+        (json!(5), json!(1), json!(1))
+    );
     assert_eq!(row(&b.id)["users"], 1);
     let table = ok(&roster(&["tenant", "list", "--database-url", &url], ""));
     assert!(table.contains("Acme") && table.contains("active"), "{table}");
-    let shown: Value = serde_json::from_str(&ok(&roster(&["tenant", "show", "--database-url", &url, "--tenant", &a.id, "--json"], ""))).unwrap();
+    let shown: Value = serde_json::from_str(&ok(&roster(
+        &["tenant", "show", "--database-url", &url, "--tenant", &a.id, "--json"],
+        "",
+    )))
+    .unwrap();
     assert_eq!(shown["credentials"][0]["id"], a.token_id.as_str());
     assert!(!shown.to_string().contains(&a.token), "no secret in `show`");
     let tokens = ok(&roster(&["scim", "token", "list", "--database-url", &url, "--tenant", &a.id], ""));
@@ -129,7 +138,10 @@ async fn organizations_are_listed_disabled_exported_and_deleted(db: Db) {
     // Exported: settings, directory with memberships, activity; never a secret.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("acme.json");
-    let said = ok(&roster(&["tenant", "export", "--database-url", &url, "--tenant", &a.id, "--to", &file.display().to_string()], ""));
+    let said = ok(&roster(
+        &["tenant", "export", "--database-url", &url, "--tenant", &a.id, "--to", &file.display().to_string()],
+        "",
+    ));
     assert!(said.contains("5 users, 1 groups"), "{said}");
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(!text.contains(&a.token) && !text.contains("secret_hash") && !text.contains("password_hash"));
@@ -162,13 +174,17 @@ async fn organizations_are_listed_disabled_exported_and_deleted(db: Db) {
         "jobs",
         "sign_in_attempts",
     ] {
-        let left = app.raw_strings(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM {table} WHERE tenant_id = '{}'", a.id)).await;
+        let left =
+            app.raw_strings(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM {table} WHERE tenant_id = '{}'", a.id)).await;
         assert_eq!(left, vec!["0".to_string()], "{table}");
     }
     assert!(app.raw_strings(&format!("SELECT id FROM tenants WHERE id = '{}'", a.id)).await.is_empty());
     let (status, _, _) = app.scim("GET", &b.id, &b.token, "/Users", None).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(app.raw_strings(&format!("SELECT user_name FROM scim_users WHERE tenant_id = '{}'", b.id)).await, vec!["x@globex.test".to_string()]);
+    assert_eq!(
+        app.raw_strings(&format!("SELECT user_name FROM scim_users WHERE tenant_id = '{}'", b.id)).await,
+        vec!["x@globex.test".to_string()]
+    );
     scim_until(&app, &a, StatusCode::UNAUTHORIZED).await;
 }
 
@@ -213,18 +229,40 @@ async fn migrations_doctor_version_and_jobs_on_the_command_line(db: Db) {
         &["doctor", "--database-url", &url, "--site-root", &site_root, "--public-url", "https://roster.example.com"],
         "",
     ));
-    assert!(said.contains("migrations current") && said.contains("email off") && said.contains("Everything looks right"), "{said}");
-    let out = roster(&["doctor", "--database-url", &url, "--site-root", &site_root, "--public-url", "http://roster.example.com/app"], "");
+    assert!(
+        said.contains("migrations current") && said.contains("email off") && said.contains("Everything looks right"),
+        "{said}"
+    );
+    let out = roster(
+        &["doctor", "--database-url", &url, "--site-root", &site_root, "--public-url", "http://roster.example.com/app"],
+        "",
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL  public URL"));
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let out = roster(
-        &["doctor", "--database-url", &url, "--site-root", &site_root, "--smtp-host", "127.0.0.1", "--smtp-port",
-          &closed.to_string(), "--smtp-security", "none"],
+        &[
+            "doctor",
+            "--database-url",
+            &url,
+            "--site-root",
+            &site_root,
+            "--smtp-host",
+            "127.0.0.1",
+            "--smtp-port",
+            &closed.to_string(),
+            "--smtp-security",
+            "none",
+        ],
         "",
     );
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL  SMTP 127.0.0.1"), "{}", String::from_utf8_lossy(&out.stdout));
-    let out = roster(&["doctor", "--database-url", "postgres://nobody@127.0.0.1:1/none", "--site-root", &site_root], "");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("FAIL  SMTP 127.0.0.1"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out =
+        roster(&["doctor", "--database-url", "postgres://nobody@127.0.0.1:1/none", "--site-root", &site_root], "");
     assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL  database"));
 
     // jobs list: the running instance's hourly maintenance.
@@ -234,8 +272,10 @@ async fn migrations_doctor_version_and_jobs_on_the_command_line(db: Db) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let listed: Vec<Value> =
-        ok(&roster(&["jobs", "list", "--database-url", &url, "--json"], "")).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let listed: Vec<Value> = ok(&roster(&["jobs", "list", "--database-url", &url, "--json"], ""))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert!(listed.iter().any(|j| j["kind"] == "maintenance" && j["state"] == "done"), "{listed:?}");
     let table = ok(&roster(&["jobs", "list", "--database-url", &url, "--state", "done"], ""));
     assert!(table.contains("maintenance"), "{table}");
@@ -270,7 +310,9 @@ async fn backups_under_write_load_keep_every_acknowledged_write() {
     let started = Instant::now();
     let out = {
         let (url, backup) = (url.clone(), backup.display().to_string());
-        tokio::task::spawn_blocking(move || roster(&["backup", "--database-url", &url, "--to", &backup], "")).await.unwrap()
+        tokio::task::spawn_blocking(move || roster(&["backup", "--database-url", &url, "--to", &backup], ""))
+            .await
+            .unwrap()
     };
     let took = started.elapsed();
     let said = ok(&out);
@@ -295,10 +337,18 @@ async fn backups_under_write_load_keep_every_acknowledged_write() {
     let restored_url = format!("sqlite://{}", dir.path().join("restored.db").display());
     ok(&roster(&["restore", "--database-url", &restored_url, "--from", &backup.display().to_string()], ""));
     let restored = TestApp::new_on(TestDb::at(&restored_url)).await;
-    let names: std::collections::HashSet<String> =
-        restored.raw_strings(&format!("SELECT user_name FROM scim_users WHERE tenant_id = '{}'", t.id)).await.into_iter().collect();
+    let names: std::collections::HashSet<String> = restored
+        .raw_strings(&format!("SELECT user_name FROM scim_users WHERE tenant_id = '{}'", t.id))
+        .await
+        .into_iter()
+        .collect();
     let missing: Vec<&String> = before.iter().filter(|n| !names.contains(*n)).collect();
-    assert!(missing.is_empty(), "{} acknowledged writes missing from the backup, e.g. {:?}", missing.len(), missing.first());
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged writes missing from the backup, e.g. {:?}",
+        missing.len(),
+        missing.first()
+    );
     assert!(names.len() <= all.len() + 1);
     // The restored instance serves them.
     let (status, _, page) = restored.scim("GET", &t.id, &t.token, "/Users?count=1", None).await;
@@ -310,9 +360,11 @@ async fn backups_under_write_load_keep_every_acknowledged_write() {
     let app = Arc::try_unwrap(app).ok().expect("the writers are done");
     app.store.close().await;
     let said = ok(&roster(&["restore", "--database-url", &url, "--from", &backup.display().to_string()], ""));
-    let kept = said.lines().find_map(|l| l.strip_prefix("The replaced database is kept as ")).unwrap().trim_end_matches('.');
+    let kept =
+        said.lines().find_map(|l| l.strip_prefix("The replaced database is kept as ")).unwrap().trim_end_matches('.');
     let kept_app = TestApp::new_on(TestDb::at(&format!("sqlite://{kept}"))).await;
-    let kept_names = kept_app.raw_strings(&format!("SELECT user_name FROM scim_users WHERE tenant_id = '{}'", t.id)).await;
+    let kept_names =
+        kept_app.raw_strings(&format!("SELECT user_name FROM scim_users WHERE tenant_id = '{}'", t.id)).await;
     assert_eq!(kept_names.len(), all.len(), "the kept copy has every acknowledged write");
     // A file that is not a backup is refused, and nothing changes.
     let junk = dir.path().join("junk.db");

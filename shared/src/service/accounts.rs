@@ -310,7 +310,8 @@ pub async fn request_password_reset(
     }
     let Some(account) = store.account_by_email(&normalize_email(email)).await? else { return Ok(()) };
     let now = now_ms();
-    if account.disabled || store.password_resets_since(&account.id, now - 3_600_000).await? >= PASSWORD_RESETS_PER_HOUR {
+    if account.disabled || store.password_resets_since(&account.id, now - 3_600_000).await? >= PASSWORD_RESETS_PER_HOUR
+    {
         return Ok(());
     }
     let token = {
@@ -318,7 +319,12 @@ pub async fn request_password_reset(
         format!("rsr_{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 40))
     };
     store
-        .insert_password_reset(&account.id, &crate::service::credentials::hash_secret(&token), now, now + PASSWORD_RESET_TTL_MS)
+        .insert_password_reset(
+            &account.id,
+            &crate::service::credentials::hash_secret(&token),
+            now,
+            now + PASSWORD_RESET_TTL_MS,
+        )
         .await?;
     let notice = crate::service::email::Notice::password_reset(
         &account.name,
@@ -334,7 +340,9 @@ pub async fn request_password_reset(
 }
 
 fn reset_link_gone() -> DomainError {
-    DomainError::Invalid("This password reset link is not valid: it was used, it expired, or it was mistyped. Ask for a new one.".into())
+    DomainError::Invalid(
+        "This password reset link is not valid: it was used, it expired, or it was mistyped. Ask for a new one.".into(),
+    )
 }
 
 /// Whether a reset link can still be used (the page asks before showing its form).

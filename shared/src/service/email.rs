@@ -70,10 +70,14 @@ impl Mailer {
             "starttls" | "" => Security::StartTls,
             "tls" => Security::Tls,
             "none" => Security::None,
-            other => return Err(DomainError::Invalid(format!("unknown SMTP security {other:?}: use starttls, tls or none"))),
+            other => {
+                return Err(DomainError::Invalid(format!("unknown SMTP security {other:?}: use starttls, tls or none")))
+            }
         };
-        let from: Mailbox =
-            s.from.parse().map_err(|e| DomainError::Invalid(format!("the sender {:?} is not an address: {e}", s.from)))?;
+        let from: Mailbox = s
+            .from
+            .parse()
+            .map_err(|e| DomainError::Invalid(format!("the sender {:?} is not an address: {e}", s.from)))?;
         let smtp_error = |e: lettre::transport::smtp::Error| DomainError::Invalid(format!("SMTP host {host:?}: {e}"));
         let mut builder = match security {
             Security::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host).map_err(smtp_error)?,
@@ -114,7 +118,8 @@ impl Mailer {
     }
 
     async fn try_send(&self, to: &str, notice: &Notice) -> DomainResult<()> {
-        let to: Mailbox = to.parse().map_err(|e| DomainError::Invalid(format!("{to:?} is not an email address: {e}")))?;
+        let to: Mailbox =
+            to.parse().map_err(|e| DomainError::Invalid(format!("{to:?} is not an email address: {e}")))?;
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)
@@ -309,7 +314,13 @@ mod tests {
 
     #[test]
     fn text_from_outside_is_escaped_in_html_and_kept_in_text() {
-        let n = Notice::credential_expiring("<script>x</script> & Co", "Okta \"prod\"", "2027-01-01", 14, "https://r.test/scim");
+        let n = Notice::credential_expiring(
+            "<script>x</script> & Co",
+            "Okta \"prod\"",
+            "2027-01-01",
+            14,
+            "https://r.test/scim",
+        );
         assert!(n.html.contains("&lt;script&gt;x&lt;/script&gt; &amp; Co"));
         assert!(!n.html.contains("<script>"));
         assert!(n.html.contains("Okta &quot;prod&quot;"));
@@ -319,7 +330,8 @@ mod tests {
 
     #[test]
     fn email_is_off_without_a_host_and_settings_are_checked() {
-        let mut s = EmailSettings { port: 25, security: "none".into(), from: "Roster <r@x.test>".into(), ..Default::default() };
+        let mut s =
+            EmailSettings { port: 25, security: "none".into(), from: "Roster <r@x.test>".into(), ..Default::default() };
         assert!(Mailer::from_settings(&s).unwrap().is_none());
         s.host = Some("127.0.0.1".into());
         assert!(Mailer::from_settings(&s).unwrap().is_some());

@@ -126,7 +126,12 @@ struct PlaceAllArgs {
 
 /// Enqueues the evaluation `run` of the tenant (its job's id is the run's), cancelling queued
 /// evaluations of the tenant it replaces, and wakes this instance's runner.
-pub(crate) async fn enqueue_place_all(store: &Store, tenant: &TenantId, run: &str, started_at: i64) -> DomainResult<()> {
+pub(crate) async fn enqueue_place_all(
+    store: &Store,
+    tenant: &TenantId,
+    run: &str,
+    started_at: i64,
+) -> DomainResult<()> {
     let args = serde_json::to_string(&PlaceAllArgs { run: run.to_string(), started_at })
         .map_err(|e| DomainError::Internal(e.to_string()))?;
     let now = now_ms();
@@ -330,7 +335,9 @@ async fn execute(store: Store, settings: Arc<JobSettings>, job: JobRecord, lease
     let now = now_ms();
     let result = match outcome {
         Ok(Step::Finished) => store.finish_job(&job.id, &owner, "done", None, now).await.map(|_| "done"),
-        Ok(Step::Cancelled(why)) => store.finish_job(&job.id, &owner, "cancelled", Some(&why), now).await.map(|_| "cancelled"),
+        Ok(Step::Cancelled(why)) => {
+            store.finish_job(&job.id, &owner, "cancelled", Some(&why), now).await.map(|_| "cancelled")
+        }
         Ok(Step::Interrupted) if lease.stopping() => {
             store.requeue_job(&job.id, &owner, now, None, true, now).await.map(|_| "released")
         }
@@ -339,7 +346,10 @@ async fn execute(store: Store, settings: Arc<JobSettings>, job: JobRecord, lease
             let delay = retry_delay(settings.retry_base, job.attempts);
             tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, "job failed, retrying in {} s: {e}", delay.as_secs());
             let message = format!("attempt {} failed: {e}", job.attempts);
-            store.requeue_job(&job.id, &owner, now + delay.as_millis() as i64, Some(&message), false, now).await.map(|_| "retrying")
+            store
+                .requeue_job(&job.id, &owner, now + delay.as_millis() as i64, Some(&message), false, now)
+                .await
+                .map(|_| "retrying")
         }
         Err(e) => {
             tracing::error!(job = %job.id, kind = %job.kind, "job failed for good: {e}");
@@ -437,7 +447,8 @@ pub async fn maintain(
             tracing::info!(deleted = total, what = ?what, "retention: old records deleted");
         }
     }
-    let expired = store.purge_expired_sso(now).await? + store.purge_expired(now).await? + store.delete_expired_sessions().await?;
+    let expired =
+        store.purge_expired_sso(now).await? + store.purge_expired(now).await? + store.delete_expired_sessions().await?;
     if expired > 0 {
         tracing::info!(deleted = expired, "expired sessions, SSO flows, access tokens and sign-up records deleted");
     }
@@ -466,7 +477,8 @@ pub async fn send_notices(store: &Store, n: &Notices, now: i64) -> DomainResult<
             .and_then(|d| d.format(&time::format_description::well_known::Rfc2822).ok())
             .unwrap_or_default();
         let days = ((expires_at - now) as f64 / day as f64).ceil() as i64;
-        let notice = Notice::credential_expiring(&organization, &name, &expires, days, &format!("{}/scim", n.public_url));
+        let notice =
+            Notice::credential_expiring(&organization, &name, &expires, days, &format!("{}/scim", n.public_url));
         let sent = notify_admins(store, &n.mailer, &t, Topic::Credentials, &notice).await?;
         store.mark_expiry_notified(&tenant, &id, now).await?;
         tracing::info!(%tenant, credential = %id, sent, "credential expiry notice");
@@ -475,8 +487,7 @@ pub async fn send_notices(store: &Store, n: &Notices, now: i64) -> DomainResult<
         let Some(t) = TenantId::parse(&tenant) else { continue };
         let organization = store.tenant(&t).summary().await?.map(|s| s.name).unwrap_or_default();
         let example = store.tenant(&t).latest_failed_request(now - 3_600_000).await?.unwrap_or_default();
-        let notice =
-            Notice::idp_failing(&organization, failed, total, &example, &format!("{}/activity", n.public_url));
+        let notice = Notice::idp_failing(&organization, failed, total, &example, &format!("{}/activity", n.public_url));
         let sent = notify_admins(store, &n.mailer, &t, Topic::IdpFailures, &notice).await?;
         store.mark_idp_failure_notified(&tenant, now).await?;
         tracing::info!(%tenant, failed, total, sent, "IdP failure notice");

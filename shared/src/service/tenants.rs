@@ -44,8 +44,12 @@ pub async fn show(store: &Store, tenant: &TenantId) -> DomainResult<TenantDetail
     let t = store.tenant(tenant);
     let facts = t.facts().await?.ok_or(DomainError::NotFound)?;
     let credentials = t.credentials().await?.iter().map(credential_json).collect();
-    let domains =
-        t.domains().await?.into_iter().map(|(domain, _, verified)| json!({"domain": domain, "verified_at": verified})).collect();
+    let domains = t
+        .domains()
+        .await?
+        .into_iter()
+        .map(|(domain, _, verified)| json!({"domain": domain, "verified_at": verified}))
+        .collect();
     let jobs = store
         .jobs(&JobFilter { tenant_id: Some(tenant.as_str().into()), limit: 10, ..Default::default() })
         .await?
@@ -99,7 +103,8 @@ pub async fn set_disabled(store: &Store, tenant: &TenantId, disabled: bool, oper
     // Credentials are cached with the tenant's state: every instance drops them now.
     t.cached_settings_changed().await?;
     let actor = Actor { kind: "system", name: operator.to_string() };
-    let summary = if disabled { "organization disabled by the operator" } else { "organization enabled by the operator" };
+    let summary =
+        if disabled { "organization disabled by the operator" } else { "organization enabled by the operator" };
     t.record_activity(&activity::action(&actor, "Organization", Some(tenant.as_str()), summary, now)).await
 }
 

@@ -216,13 +216,11 @@ impl TenantStore<'_> {
             let row = sqlx::query(&sql).bind(self.id.as_str()).bind(secret_hash).fetch_optional(p).await?;
             match row {
                 None => DomainResult::Ok(None),
-                Some(r) => {
-                    Ok(Some(FoundCredential {
-                        credential: from_row(&r)?,
-                        scim_enabled: r.try_get("scim_enabled")?,
-                        tenant_disabled: r.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
-                    }))
-                }
+                Some(r) => Ok(Some(FoundCredential {
+                    credential: from_row(&r)?,
+                    scim_enabled: r.try_get("scim_enabled")?,
+                    tenant_disabled: r.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
+                })),
             }
         })?;
         if let Some(f) = &found {

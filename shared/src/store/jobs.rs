@@ -245,7 +245,13 @@ impl super::Store {
 
     /// Cancels the tenant's queued jobs of `kind` other than `except` (a newer one replaces
     /// them); returns how many.
-    pub async fn cancel_queued_jobs(&self, tenant_id: &str, kind: &str, except: &str, now_ms: i64) -> DomainResult<u64> {
+    pub async fn cancel_queued_jobs(
+        &self,
+        tenant_id: &str,
+        kind: &str,
+        except: &str,
+        now_ms: i64,
+    ) -> DomainResult<u64> {
         let n = with_pool!(self, |p| {
             sqlx::query(
                 "UPDATE jobs SET state = 'cancelled', finished_at = $1, updated_at = $1, error = 'replaced by a newer job' \
@@ -278,12 +284,8 @@ impl super::Store {
              ORDER BY created_at DESC, id DESC LIMIT $3"
         );
         with_pool!(self, |p| {
-            let rows = sqlx::query(&sql)
-                .bind(&f.tenant_id)
-                .bind(&f.state)
-                .bind(f.limit.clamp(1, 10_000))
-                .fetch_all(p)
-                .await?;
+            let rows =
+                sqlx::query(&sql).bind(&f.tenant_id).bind(&f.state).bind(f.limit.clamp(1, 10_000)).fetch_all(p).await?;
             rows.iter().map(from_row).collect()
         })
     }

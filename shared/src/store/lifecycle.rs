@@ -175,12 +175,7 @@ impl TenantStore<'_> {
             }
         };
         let rows = with_pool!(self.store, |p| {
-            sqlx::query_as::<_, (String, String)>(sql)
-                .bind(self.id.as_str())
-                .bind(after)
-                .bind(limit)
-                .fetch_all(p)
-                .await
+            sqlx::query_as::<_, (String, String)>(sql).bind(self.id.as_str()).bind(after).bind(limit).fetch_all(p).await
         })?;
         Ok(rows)
     }

@@ -65,7 +65,12 @@ impl Store {
     }
 
     /// Sets an admin's notice choices.
-    pub async fn set_notification_choices(&self, account: &AccountId, credentials: bool, idp: bool) -> DomainResult<()> {
+    pub async fn set_notification_choices(
+        &self,
+        account: &AccountId,
+        credentials: bool,
+        idp: bool,
+    ) -> DomainResult<()> {
         with_pool!(self, |p| {
             sqlx::query("UPDATE console_accounts SET notify_credentials = $1, notify_idp_failures = $2 WHERE id = $3")
                 .bind(credentials)
@@ -113,7 +118,12 @@ impl Store {
 
     /// Enabled organizations with at least `min_requests` SCIM requests since `since_ms`, more
     /// than half of them failed, and no failure notice since `quiet_since_ms`.
-    pub async fn failing_tenants(&self, since_ms: i64, min_requests: i64, quiet_since_ms: i64) -> DomainResult<Vec<Failing>> {
+    pub async fn failing_tenants(
+        &self,
+        since_ms: i64,
+        min_requests: i64,
+        quiet_since_ms: i64,
+    ) -> DomainResult<Vec<Failing>> {
         let sql = format!(
             "SELECT a.tenant_id, COUNT(*) AS total, SUM(CASE WHEN {FAILED} THEN 1 ELSE 0 END) AS failed \
              FROM activity a JOIN tenants t ON t.id = a.tenant_id \
@@ -167,11 +177,13 @@ impl Store {
     /// How many reset links were made for the account since `since_ms` (a throttle).
     pub async fn password_resets_since(&self, account: &AccountId, since_ms: i64) -> DomainResult<i64> {
         let n = with_pool!(self, |p| {
-            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM password_resets WHERE account_id = $1 AND created_at >= $2")
-                .bind(account.as_str())
-                .bind(since_ms)
-                .fetch_one(p)
-                .await
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM password_resets WHERE account_id = $1 AND created_at >= $2",
+            )
+            .bind(account.as_str())
+            .bind(since_ms)
+            .fetch_one(p)
+            .await
         })?;
         Ok(n)
     }
@@ -193,7 +205,12 @@ impl Store {
     /// Uses a reset link: sets the account's password hash and marks this link (and every
     /// other open link of the account) used, in one transaction; `None` if the link is used,
     /// expired or unknown.
-    pub async fn use_password_reset(&self, token_hash: &str, password_hash: &str, now_ms: i64) -> DomainResult<Option<String>> {
+    pub async fn use_password_reset(
+        &self,
+        token_hash: &str,
+        password_hash: &str,
+        now_ms: i64,
+    ) -> DomainResult<Option<String>> {
         let mut conn = TxConn::begin(&self.pool).await?;
         let account: Option<String> = with_conn!(&mut conn, |c| {
             sqlx::query_scalar::<_, String>(
