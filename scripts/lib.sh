@@ -142,6 +142,37 @@ fuzz() {
   rm -rf "$work"
 }
 
+# The previous release's binary, for the rolling-upgrade test (server/tests/integration/
+# upgrade.rs): built once per commit named in deploy/previous-release, from `git archive` of
+# that commit, in this checkout's target dir (the dependencies it shares with this release are
+# not built again), then copied aside.
+PREVIOUS_BIN="$ROOT/target/upgrade/roster-previous"
+build_previous_release() {
+  local commit src
+  commit="$(grep -v '^#' deploy/previous-release | head -1 | tr -d '[:space:]')"
+  if [ -x "$PREVIOUS_BIN" ] && [ "$(cat "$PREVIOUS_BIN.commit" 2>/dev/null)" = "$commit" ]; then
+    return
+  fi
+  if ! git cat-file -e "${commit}^{commit}" 2>/dev/null; then
+    say "fetching the previous release ${commit}"
+    git fetch --quiet origin "$commit" || {
+      echo "The previous release ${commit} is not in this clone (a shallow clone?): run git fetch --unshallow." >&2
+      exit 1
+    }
+  fi
+  say "building the previous release (${commit:0:12}) for the rolling-upgrade test"
+  src="$ROOT/target/upgrade/src"
+  rm -rf "$src"
+  mkdir -p "$src"
+  git archive "$commit" | tar -x -C "$src"
+  (cd "$src" && CARGO_TARGET_DIR="$ROOT/target" ROSTER_BUILD_COMMIT="$commit" cargo build --quiet -p roster-server --bin roster)
+  cp "$ROOT/target/debug/roster" "$PREVIOUS_BIN"
+  echo "$commit" >"$PREVIOUS_BIN.commit"
+  # This release's own build puts its binary back.
+  rm -f "$ROOT/target/debug/roster"
+  rm -rf "$src"
+}
+
 build_site() {
   say "building the server and the dashboard (cargo leptos build)"
   cargo leptos build

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: unit tests, integration tests against SQLite and a throwaway PostgreSQL,
-# the SCIM conformance checks of scim2-tester, and the browser tests in Chromium. Set ROSTER_TEST_POSTGRES_URL to use an existing
+# the SCIM conformance checks of scim2-tester, the previous release against this release's schema
+# (a rolling upgrade), and the browser tests in Chromium. Set ROSTER_TEST_POSTGRES_URL to use an existing
 # PostgreSQL server instead of starting one.
 source "$(dirname "$0")/lib.sh"
 
@@ -12,6 +13,7 @@ say "formatting and lints (rustfmt, clippy with warnings as errors)"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 
+build_previous_release
 build_site
 
 say "the SCIM core compiles for wasm32 (no I/O in the pure part)"

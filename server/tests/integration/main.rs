@@ -22,3 +22,4 @@ mod security;
 mod sso;
 mod stress;
 mod support;
+mod upgrade;
