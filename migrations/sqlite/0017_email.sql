@@ -14,6 +14,10 @@ ALTER TABLE scim_credentials ADD COLUMN expiry_notified_at BIGINT;
 -- one a day).
 ALTER TABLE tenants ADD COLUMN idp_failure_notified_at BIGINT;
 
+-- When the account's password last changed (a reset link, the operator, the admin): sessions
+-- signed in before then no longer sign anyone in.
+ALTER TABLE console_accounts ADD COLUMN password_changed_at BIGINT;
+
 -- "Forgot password": a link with a random token whose SHA-256 is stored; it works once, for an
 -- hour.
 CREATE TABLE password_resets (

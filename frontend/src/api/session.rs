@@ -14,6 +14,14 @@ pub const ACCOUNT_KEY: &str = "account_id";
 /// The session key of an SSO sign-in: `{tenant}/{user id}/{connection id}`.
 pub const SSO_KEY: &str = "sso";
 
+/// When a console account's session signed in (epoch ms): a password change after that ends it.
+pub const SIGNED_IN_AT_KEY: &str = "signed_in_at";
+
+/// Keeps this session signed in across its own account's password change (the others end).
+pub async fn renew_sign_in(session: &Session) -> Result<(), UiError> {
+    session.insert(SIGNED_IN_AT_KEY, roster_shared::clock::now_ms()).await.map_err(session_failed)
+}
+
 /// A failure of the session store, logged; the caller sees `Internal`.
 pub fn session_failed(e: tower_sessions::session::Error) -> UiError {
     tracing::error!("session store: {e}");
@@ -36,7 +44,8 @@ pub async fn sso_of(session: &Session) -> Result<Option<(TenantId, String, Strin
 pub async fn viewer_of(services: &Services, session: &Session) -> Result<Option<Viewer>, UiError> {
     let account: Option<String> = session.get(ACCOUNT_KEY).await.map_err(session_failed)?;
     if let Some(id) = account.as_deref().and_then(AccountId::parse) {
-        return Ok(roster_shared::service::accounts::viewer(&services.store, &id).await?);
+        let signed_in_at: Option<i64> = session.get(SIGNED_IN_AT_KEY).await.map_err(session_failed)?;
+        return Ok(roster_shared::service::accounts::session_viewer(&services.store, &id, signed_in_at).await?);
     }
     if let Some((tenant, user, _)) = sso_of(session).await? {
         return Ok(roster_shared::service::sso::sign_in::viewer(&services.store, &tenant, &user).await?);
@@ -49,6 +58,7 @@ pub async fn start_console(session: &Session, account_id: &AccountId) -> Result<
     session.cycle_id().await.map_err(session_failed)?;
     session.remove_value(SSO_KEY).await.map_err(session_failed)?;
     session.insert(ACCOUNT_KEY, account_id.as_str()).await.map_err(session_failed)?;
+    session.insert(SIGNED_IN_AT_KEY, roster_shared::clock::now_ms()).await.map_err(session_failed)?;
     Ok(())
 }
 

@@ -62,7 +62,9 @@ pub async fn change_password(current: String, new: String) -> Result<(), UiError
     }
     let id = AccountId::parse(&viewer.account_id).ok_or(UiError::Unauthenticated)?;
     let services = super::ctx::services()?;
-    Ok(roster_shared::service::accounts::change_password(&services.store, &id, current, new).await?)
+    roster_shared::service::accounts::change_password(&services.store, &id, current, new).await?;
+    // The account's other sessions end; this one stays signed in.
+    super::session::renew_sign_in(&super::ctx::session().await?).await
 }
 
 /// What an invitation link shows (public: the token is the permission).

@@ -54,10 +54,12 @@ async fn admin_tenant(services: &Services, session: &Session) -> Result<TenantId
     let Some(id) = id.as_deref().and_then(AccountId::parse) else {
         return Err(denied());
     };
-    let viewer = roster_shared::service::accounts::viewer(&services.store, &id).await.map_err(|e| {
-        tracing::error!("export: {e}");
-        StatusCode::INTERNAL_SERVER_ERROR.into_response()
-    })?;
+    let signed_in_at: Option<i64> = session.get("signed_in_at").await.map_err(|_| denied())?;
+    let viewer =
+        roster_shared::service::accounts::session_viewer(&services.store, &id, signed_in_at).await.map_err(|e| {
+            tracing::error!("export: {e}");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        })?;
     match viewer {
         Some(v) if v.role == ConsoleRole::OrgAdmin => {
             v.tenant.and_then(|t| TenantId::parse(&t.id)).ok_or_else(|| StatusCode::FORBIDDEN.into_response())

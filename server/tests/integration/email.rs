@@ -157,7 +157,26 @@ async fn invitations_and_password_resets_arrive_by_email(db: Db) {
     let res = app.call("sign_in", &[("email", &admin), ("password", PASSWORD)], None).await;
     assert!(invalid_message(res).await.contains("not correct"), "the old password is gone");
     let res = app.call("sign_in", &[("email", &admin), ("password", new_password)], None).await;
-    assert!(session_cookie(&res).is_some(), "the new password signs in");
+    let fresh = session_cookie(&res).expect("the new password signs in");
+    assert!(app.viewer(Some(&fresh)).await.is_object());
+    // The session that signed in with the old password ended with the reset.
+    assert!(app.viewer(Some(&cookie)).await.is_null(), "sessions from before the reset end");
+    let res = app.page("/export/users.csv", Some(&cookie)).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    // Changing one's own password keeps that session and ends the others.
+    let other =
+        session_cookie(&app.call("sign_in", &[("email", &admin), ("password", new_password)], None).await).unwrap();
+    let res = app
+        .call(
+            "form/change_password",
+            &[("current", new_password), ("new", "yet another passphrase here")],
+            Some(&fresh),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", body_text(res).await);
+    assert!(app.viewer(Some(&fresh)).await.is_object(), "the session that changed it stays");
+    assert!(app.viewer(Some(&other)).await.is_null(), "the other session ends");
     let page = app.page(&format!("/reset-password/{token}"), None).await;
     assert!(body_text(page).await.contains("not valid"));
 

@@ -23,9 +23,9 @@ fn postgres_the_previous_release_keeps_serving_on_the_migrated_schema() {
 
 /// The previous release's binary.
 fn previous() -> std::path::PathBuf {
-    let path = std::env::var_os("ROSTER_PREVIOUS_BIN").map(std::path::PathBuf::from).unwrap_or_else(|| {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/upgrade/roster-previous")
-    });
+    let path = std::env::var_os("ROSTER_PREVIOUS_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/upgrade/roster-previous"));
     assert!(
         path.exists(),
         "{} is missing: `./scripts/test.sh` builds the previous release (deploy/previous-release) there first",
@@ -121,7 +121,14 @@ impl Idp<'_> {
         assert_eq!(s, 200, "{p}");
         let filter = format!("userName eq \"{name}\"");
         let (s, l) = self
-            .call(Method::GET, &format!("/Users?filter={}", url::form_urlencoded::byte_serialize(filter.as_bytes()).collect::<String>()), None)
+            .call(
+                Method::GET,
+                &format!(
+                    "/Users?filter={}",
+                    url::form_urlencoded::byte_serialize(filter.as_bytes()).collect::<String>()
+                ),
+                None,
+            )
             .await;
         assert_eq!((s, l["totalResults"].clone()), (200, json!(1)), "{l}");
         let (s, g) = self
@@ -145,10 +152,21 @@ async fn rolling_upgrade(db: Db) {
 
     // The previous release runs (and migrates the new database to its own schema).
     let old = serve(&previous, &url, dir.path()).await;
-    let prev_version = String::from_utf8_lossy(&Command::new(&previous).arg("--version").output().unwrap().stdout).to_string();
+    let prev_version =
+        String::from_utf8_lossy(&Command::new(&previous).arg("--version").output().unwrap().stdout).to_string();
     eprintln!("previous release: {}", prev_version.trim());
     let out = Command::new(&previous)
-        .args(["tenant", "create", "--database-url", &url, "--name", "Upgrade", "--admin-email", "ops@upgrade.test", "--admin-password-stdin"])
+        .args([
+            "tenant",
+            "create",
+            "--database-url",
+            &url,
+            "--name",
+            "Upgrade",
+            "--admin-email",
+            "ops@upgrade.test",
+            "--admin-password-stdin",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -166,16 +184,27 @@ async fn rolling_upgrade(db: Db) {
         String::from_utf8_lossy(&out.stdout).to_string()
     };
     ok(&["scim", "enable", "--database-url", &url, "--tenant", &tenant]);
-    let made: Value =
-        serde_json::from_str(&ok(&["scim", "token", "create", "--database-url", &url, "--tenant", &tenant, "--name", "IdP", "--json"]))
-            .unwrap();
+    let made: Value = serde_json::from_str(&ok(&[
+        "scim",
+        "token",
+        "create",
+        "--database-url",
+        &url,
+        "--tenant",
+        &tenant,
+        "--name",
+        "IdP",
+        "--json",
+    ]))
+    .unwrap();
     let token = made["token"].as_str().unwrap().to_string();
     let http = reqwest::Client::new();
     let on_old = Idp { http: http.clone(), server: &old, tenant: &tenant, token: &token };
     let before = on_old.exercise("before@upgrade.test").await;
 
     // This release migrates the database while the previous one serves.
-    let status = String::from_utf8_lossy(&roster(&["migrate", "--status", "--database-url", &url], "").stdout).to_string();
+    let status =
+        String::from_utf8_lossy(&roster(&["migrate", "--status", "--database-url", &url], "").stdout).to_string();
     assert!(status.contains("pending"), "{status}");
     let out = roster(&["migrate", "--database-url", &url], "");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -186,7 +215,8 @@ async fn rolling_upgrade(db: Db) {
         .post(format!("{}/api/sign_in", old.base))
         .header("sec-fetch-site", "same-origin")
         .header("accept", "application/json")
-        .form(&[("email", "ops@upgrade.test"), ("password", PASSWORD)])
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(encode(&[("email", "ops@upgrade.test"), ("password", PASSWORD)]))
         .send()
         .await
         .unwrap();
@@ -223,7 +253,8 @@ async fn rolling_upgrade(db: Db) {
     assert!(stopped.is_some_and(|s| s.success()), "the previous release stops on SIGTERM: {stopped:?}");
     let (s, l) = on_new.call(reqwest::Method::GET, "/Users", None).await;
     assert_eq!((s, l["totalResults"].clone()), (200, json!(2)), "{l}");
-    let status = String::from_utf8_lossy(&roster(&["migrate", "--status", "--database-url", &url], "").stdout).to_string();
+    let status =
+        String::from_utf8_lossy(&roster(&["migrate", "--status", "--database-url", &url], "").stdout).to_string();
     assert!(status.contains("up to date"), "{status}");
     drop(new);
 }

@@ -31,6 +31,9 @@ pub struct TenantOverview {
     pub errors_24h: i64,
     /// What those figures mean.
     pub health: HealthState,
+    /// When the operator disabled it (epoch ms).
+    #[serde(default)]
+    pub disabled_at_ms: Option<i64>,
 }
 
 /// How to order the tenants overview.

@@ -200,11 +200,36 @@ async fn dummy_hash() -> DomainResult<&'static str> {
 /// The signed-in person for a session's account id; `None` if the account is gone or disabled
 /// (the session is then treated as signed out).
 pub async fn viewer(store: &Store, account_id: &AccountId) -> DomainResult<Option<Viewer>> {
+    viewer_checked(store, account_id, None).await
+}
+
+/// The signed-in person of a dashboard session that signed in at `signed_in_at` (epoch ms;
+/// `None` for sessions from before that was recorded): as [`viewer`], and `None` too when the
+/// account's password changed after the session signed in — a reset (by link or by the
+/// operator) or a change ends every other session of the account.
+pub async fn session_viewer(
+    store: &Store,
+    account_id: &AccountId,
+    signed_in_at: Option<i64>,
+) -> DomainResult<Option<Viewer>> {
+    viewer_checked(store, account_id, Some(signed_in_at.unwrap_or(0))).await
+}
+
+async fn viewer_checked(
+    store: &Store,
+    account_id: &AccountId,
+    signed_in_at: Option<i64>,
+) -> DomainResult<Option<Viewer>> {
     let Some(account) = store.account_by_id(account_id).await? else {
         return Ok(None);
     };
     if account.disabled {
         return Ok(None);
+    }
+    if let (Some(at), Some(changed)) = (signed_in_at, account.password_changed_at_ms) {
+        if at < changed {
+            return Ok(None);
+        }
     }
     let tenant = match &account.tenant_id {
         Some(t) => store.tenant(t).summary().await?,

@@ -148,7 +148,11 @@ pub(crate) async fn enqueue_place_all(
             now,
         )
         .await?;
-    store.cancel_queued_jobs(tenant.as_str(), PLACE_ALL, run, now).await?;
+    // Evaluations still waiting for an instance are replaced by this one (it has the newer
+    // rules): recorded as such, like a run that stops at its next batch.
+    for replaced in store.cancel_queued_jobs(tenant.as_str(), PLACE_ALL, run, now).await? {
+        store.tenant(tenant).end_mapping_run(&replaced, now, super::mappings::SUPERSEDED).await?;
+    }
     store.jobs_wake.notify_one();
     Ok(())
 }

@@ -29,6 +29,9 @@ use crate::store::{Backend, RuleMembership, RuleRecord, Store, TenantTx};
 /// Users evaluated per batch.
 const BATCH: usize = 1000;
 
+/// How a run that a newer one replaced ends.
+pub(crate) const SUPERSEDED: &str = "stopped: a newer evaluation started after a later change";
+
 /// How far before its start a whole-tenant evaluation looks for writes that raced it: a write
 /// takes its time before it commits (waiting for a connection or the SQLite lock), and the
 /// clocks of several instances differ a little.
@@ -340,7 +343,7 @@ pub(crate) async fn run_place_all(
     let t = store.tenant(tenant);
     let error = match outcome? {
         RunEnd::Done => None,
-        RunEnd::Superseded => Some("stopped: a newer evaluation started after a later change"),
+        RunEnd::Superseded => Some(SUPERSEDED),
         RunEnd::Interrupted => return Ok(false),
     };
     t.update_mapping_run(lease.job_id(), n.done, n.changed, Some(now_ms()), error).await?;

@@ -114,6 +114,7 @@ async fn overview(store: &Store, s: TenantSummary) -> DomainResult<TenantOvervie
         name: s.name,
         created_at_ms: s.created_at_ms,
         scim_enabled: s.scim_enabled,
+        disabled_at_ms: s.disabled_at_ms,
         active_credentials,
         credential_last_used_ms,
         last_request_ms: traffic.last_at,

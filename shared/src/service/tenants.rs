@@ -136,7 +136,7 @@ pub async fn export(store: &Store, tenant: &TenantId, out: &mut impl Write) -> D
     let head = json!({"format": EXPORT_FORMAT, "exported_at": now_ms(), "organization": facts, "settings": settings});
     // The head object without its closing brace, then the long arrays member by member.
     let head = serde_json::to_string(&head).map_err(|e| DomainError::Internal(e.to_string()))?;
-    out.write_all(head[..head.len() - 1].as_bytes()).map_err(io)?;
+    out.write_all(&head.as_bytes()[..head.len() - 1]).map_err(io)?;
 
     out.write_all(b",\"users\":[").map_err(io)?;
     let mut after = String::new();

@@ -29,6 +29,8 @@ pub struct AccountRecord {
     pub created_at_ms: i64,
     /// Last successful sign-in, epoch ms.
     pub last_sign_in_at_ms: Option<i64>,
+    /// When the password last changed, epoch ms: sessions from before no longer count.
+    pub password_changed_at_ms: Option<i64>,
 }
 
 /// A console account to create.
@@ -73,7 +75,7 @@ impl SignInOutcome {
 }
 
 pub(super) const ACCOUNT_COLUMNS: &str =
-    "id, tenant_id, role, email, name, password_hash, disabled, created_at, last_sign_in_at";
+    "id, tenant_id, role, email, name, password_hash, disabled, created_at, last_sign_in_at, password_changed_at";
 
 pub(super) fn account_from_row<R>(row: &R) -> DomainResult<AccountRecord>
 where
@@ -97,6 +99,7 @@ where
         disabled: row.try_get("disabled")?,
         created_at_ms: row.try_get("created_at")?,
         last_sign_in_at_ms: row.try_get("last_sign_in_at")?,
+        password_changed_at_ms: row.try_get("password_changed_at")?,
     })
 }
 

@@ -125,9 +125,10 @@ impl Store {
     /// Replaces an account's password hash; returns whether the account exists.
     pub async fn set_password_hash(&self, id: &AccountId, hash: &str) -> DomainResult<bool> {
         let n = with_pool!(self, |p| {
-            sqlx::query("UPDATE console_accounts SET password_hash = $1 WHERE id = $2")
+            sqlx::query("UPDATE console_accounts SET password_hash = $1, password_changed_at = $3 WHERE id = $2")
                 .bind(hash)
                 .bind(id.as_str())
+                .bind(crate::clock::now_ms())
                 .execute(p)
                 .await
                 .map(|r| r.rows_affected())

@@ -244,28 +244,27 @@ impl super::Store {
     }
 
     /// Cancels the tenant's queued jobs of `kind` other than `except` (a newer one replaces
-    /// them); returns how many.
+    /// them); returns their ids.
     pub async fn cancel_queued_jobs(
         &self,
         tenant_id: &str,
         kind: &str,
         except: &str,
         now_ms: i64,
-    ) -> DomainResult<u64> {
-        let n = with_pool!(self, |p| {
-            sqlx::query(
+    ) -> DomainResult<Vec<String>> {
+        let ids = with_pool!(self, |p| {
+            sqlx::query_scalar::<_, String>(
                 "UPDATE jobs SET state = 'cancelled', finished_at = $1, updated_at = $1, error = 'replaced by a newer job' \
-                 WHERE tenant_id = $2 AND kind = $3 AND id <> $4 AND state = 'queued'",
+                 WHERE tenant_id = $2 AND kind = $3 AND id <> $4 AND state = 'queued' RETURNING id",
             )
             .bind(now_ms)
             .bind(tenant_id)
             .bind(kind)
             .bind(except)
-            .execute(p)
+            .fetch_all(p)
             .await
-            .map(|r| r.rows_affected())
         })?;
-        Ok(n)
+        Ok(ids)
     }
 
     /// One job.

@@ -224,9 +224,10 @@ impl Store {
         })?;
         let Some(account) = account else { return Ok(None) };
         with_conn!(&mut conn, |c| {
-            sqlx::query("UPDATE console_accounts SET password_hash = $1 WHERE id = $2")
+            sqlx::query("UPDATE console_accounts SET password_hash = $1, password_changed_at = $3 WHERE id = $2")
                 .bind(password_hash)
                 .bind(&account)
+                .bind(now_ms)
                 .execute(c)
                 .await
                 .map(|_| ())

@@ -99,6 +99,9 @@ fn TenantRow(t: TenantOverview) -> impl IntoView {
         <tr data-testid="tenant-row">
             <td>
                 <A href=tenant_href(&t.id, "")>{t.name.clone()}</A>
+                {t.disabled_at_ms.map(|ms| view! {
+                    <span class="badge badge-muted" data-testid="tenant-disabled" title=format!("disabled {}", datetime(ms))>"Disabled"</span>
+                })}
                 <div class="muted small"><code>{t.id.clone()}</code></div>
             </td>
             <td><span class=format!("badge {}", health_badge(t.health)) data-testid="tenant-health">{t.health.label()}</span></td>
