@@ -154,9 +154,13 @@ build_previous_release() {
     return
   fi
   if ! git cat-file -e "${commit}^{commit}" 2>/dev/null; then
-    say "fetching the previous release ${commit}"
-    git fetch --quiet origin "$commit" || {
-      echo "The previous release ${commit} is not in this clone (a shallow clone?): run git fetch --unshallow." >&2
+    say "fetching the previous release ${commit} (this clone does not have it)"
+    if [ "$(git rev-parse --is-shallow-repository 2>/dev/null)" = true ]; then
+      git fetch --quiet --unshallow origin 2>/dev/null || true
+    fi
+    git cat-file -e "${commit}^{commit}" 2>/dev/null || git fetch --quiet origin "$commit" || {
+      echo "The previous release ${commit} (deploy/previous-release) is not in this clone and cannot be fetched:" >&2
+      echo "the rolling-upgrade test needs it. Clone with history (not --depth) or run git fetch --unshallow." >&2
       exit 1
     }
   fi
