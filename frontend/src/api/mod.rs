@@ -54,7 +54,12 @@ pub(crate) mod ctx {
     pub async fn require_viewer() -> Result<Viewer, UiError> {
         let services = services()?;
         let session = session().await?;
-        super::session::viewer_of(&services, &session).await?.ok_or(UiError::Unauthenticated)
+        let viewer = super::session::viewer_of(&services, &session).await?.ok_or(UiError::Unauthenticated)?;
+        // The request's log span names the organization (a no-op where no span is current).
+        if let Some(t) = &viewer.tenant {
+            tracing::Span::current().record("tenant", t.id.as_str());
+        }
+        Ok(viewer)
     }
 
     /// Someone who may read the organization's dashboard: an organization admin, or a person

@@ -71,7 +71,10 @@ async fn connection(services: &Services, id: &str, protocol: SsoProtocol) -> Res
         return Err(not_found());
     }
     match services.store.sso_connection(id).await {
-        Ok(Some(c)) if c.protocol == protocol => Ok(c),
+        Ok(Some(c)) if c.protocol == protocol => {
+            tracing::Span::current().record("tenant", c.tenant_id.as_str());
+            Ok(c)
+        }
         Ok(_) => Err(not_found()),
         Err(e) => Err(internal(e)),
     }

@@ -373,3 +373,83 @@ async fn backups_under_write_load_keep_every_acknowledged_write() {
     assert!(!out.status.success());
     drop(app);
 }
+
+#[test]
+fn sqlite_request_logs_name_the_tenant() {
+    run("request_logs_name_the_tenant", async {
+        use std::io::{BufRead, Write};
+        let db = TestDb::new(Db::Sqlite).await;
+        let url = db.url.clone();
+        let out = roster(
+            &[
+                "tenant",
+                "create",
+                "--database-url",
+                &url,
+                "--name",
+                "Logs",
+                "--admin-email",
+                "ops@logs.test",
+                "--admin-password-stdin",
+            ],
+            &format!("{PASSWORD}\n"),
+        );
+        let tenant = ok(&out).trim().to_string();
+        ok(&roster(&["scim", "enable", "--database-url", &url, "--tenant", &tenant], ""));
+        let made: Value = serde_json::from_str(&ok(&roster(
+            &["scim", "token", "create", "--database-url", &url, "--tenant", &tenant, "--name", "x", "--json"],
+            "",
+        )))
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+            .args(["--log-format", "json", "serve", "--database-url", &url, "--bind", &format!("127.0.0.1:{port}")])
+            .arg("--secret-key-file")
+            .arg(dir.path().join("k"))
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = server.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut answered = false;
+        for _ in 0..100 {
+            let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            };
+            let req = format!(
+                "GET /scim/v2/{tenant}/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+                made["token"].as_str().unwrap()
+            );
+            s.write_all(req.as_bytes()).unwrap();
+            let mut answer = String::new();
+            let _ = std::io::Read::read_to_string(&mut s, &mut answer);
+            answered = answer.starts_with("HTTP/1.1 200");
+            break;
+        }
+        assert!(answered);
+        let mut found = None;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && found.is_none() {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+                let Ok(v) = serde_json::from_str::<Value>(&line) else { continue };
+                if v["message"] == "response" && v["span"]["route"] == "/scim/v2/{tenant}/Users" {
+                    found = Some(v);
+                }
+            }
+        }
+        let _ = server.kill();
+        let _ = server.wait();
+        let v = found.expect("a response log line for the SCIM request");
+        assert_eq!(v["span"]["tenant"], tenant.as_str(), "{v}");
+        assert!(!v.to_string().contains(made["token"].as_str().unwrap()), "never a token in the logs");
+    });
+}
