@@ -234,3 +234,15 @@ fn SupportFrame() -> impl IntoView {
     };
     view! { <Shell brand="Roster support" nav=nav.into_any() title=title.into_any()/> }
 }
+
+/// The Roster mark above the card of a signed-out page (sign-in, sign-up, invitations, password
+/// reset, the SSO chooser).
+#[component]
+pub fn AuthBrand() -> impl IntoView {
+    view! {
+        <div class="auth-brand">
+            <span class="brand-mark" aria-hidden="true">"R"</span>
+            <span class="brand-name">"Roster"</span>
+        </div>
+    }
+}

@@ -10,6 +10,7 @@ use roster_shared::dto::MyAccess;
 
 use crate::api::auth::SignOut;
 use crate::api::sso::{load_my_access, sso_choices};
+use crate::components::layout::AuthBrand;
 use crate::components::notice::ErrorNotice;
 use crate::error::UiError;
 
@@ -21,10 +22,7 @@ pub fn MyAccessPage() -> impl IntoView {
     view! {
         <Title text="My access"/>
         <main class="auth">
-            <div class="auth-brand">
-                <span class="brand-mark" aria-hidden="true">"R"</span>
-                <span class="brand-name">"Roster"</span>
-            </div>
+            <AuthBrand/>
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match access.await {
@@ -97,10 +95,7 @@ pub fn SsoChooserPage() -> impl IntoView {
     view! {
         <Title text="Sign in with SSO"/>
         <main class="auth">
-            <div class="auth-brand">
-                <span class="brand-mark" aria-hidden="true">"R"</span>
-                <span class="brand-name">"Roster"</span>
-            </div>
+            <AuthBrand/>
             <div class="card auth-card">
                 <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                     {move || Suspend::new(async move {

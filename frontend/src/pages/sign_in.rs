@@ -5,6 +5,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use crate::api::auth::SignIn;
+use crate::components::layout::AuthBrand;
 use crate::components::notice::ErrorNotice;
 use crate::components::password_input::PasswordInput;
 
@@ -21,10 +22,7 @@ pub fn SignInPage() -> impl IntoView {
     view! {
         <Title text="Sign in"/>
         <main class="auth">
-            <div class="auth-brand">
-                <span class="brand-mark" aria-hidden="true">"R"</span>
-                <span class="brand-name">"Roster"</span>
-            </div>
+            <AuthBrand/>
             <div class="card auth-card">
                 <h1>"Sign in"</h1>
                 <p class="muted">"Manage your organization's identity provisioning."</p>

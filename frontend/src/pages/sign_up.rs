@@ -6,6 +6,7 @@ use leptos_router::components::A;
 use roster_shared::policy::{password_problem, MIN_PASSWORD_CHARS};
 
 use crate::api::auth::SignUp;
+use crate::components::layout::AuthBrand;
 use crate::components::notice::ErrorNotice;
 use crate::components::password_input::PasswordInput;
 
@@ -37,10 +38,7 @@ pub fn SignUpPage() -> impl IntoView {
     view! {
         <Title text="Create your organization"/>
         <main class="auth">
-            <div class="auth-brand">
-                <span class="brand-mark" aria-hidden="true">"R"</span>
-                <span class="brand-name">"Roster"</span>
-            </div>
+            <AuthBrand/>
             <div class="card auth-card">
                 <h1>"Create your organization"</h1>
                 <p class="muted">

@@ -14,6 +14,7 @@ use crate::api::team::{
 };
 use crate::components::copy::CopyField;
 use crate::components::format::datetime;
+use crate::components::layout::AuthBrand;
 use crate::components::notice::ErrorNotice;
 use crate::components::password_input::PasswordInput;
 
@@ -152,10 +153,7 @@ pub fn InvitationPage() -> impl IntoView {
     view! {
         <Title text="Join your organization"/>
         <main class="auth">
-            <div class="auth-brand">
-                <span class="brand-mark" aria-hidden="true">"R"</span>
-                <span class="brand-name">"Roster"</span>
-            </div>
+            <AuthBrand/>
             <div class="card auth-card">
                 <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                     {move || Suspend::new(async move {
@@ -239,10 +237,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
     view! {
         <Title text="Forgot your password"/>
         <main class="auth">
-            <div class="auth-brand">
-                <span class="brand-mark" aria-hidden="true">"R"</span>
-                <span class="brand-name">"Roster"</span>
-            </div>
+            <AuthBrand/>
             <div class="card auth-card">
                 <h1>"Forgot your password?"</h1>
                 <p class="muted">"Enter the email address you sign in with: we send you a link to choose a new password."</p>
@@ -281,10 +276,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
     view! {
         <Title text="Choose a new password"/>
         <main class="auth">
-            <div class="auth-brand">
-                <span class="brand-mark" aria-hidden="true">"R"</span>
-                <span class="brand-name">"Roster"</span>
-            </div>
+            <AuthBrand/>
             <div class="card auth-card">
                 <h1>"Choose a new password"</h1>
                 <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>

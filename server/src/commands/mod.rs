@@ -24,6 +24,12 @@ pub async fn open_store_with(database_url: &str, options: StoreOptions) -> anyho
     Ok(store)
 }
 
+/// A tenant id from the command line, or a clear error.
+pub fn tenant_id(s: &str) -> anyhow::Result<roster_shared::ids::TenantId> {
+    roster_shared::ids::TenantId::parse(s)
+        .ok_or_else(|| anyhow::anyhow!("'{s}' is not a tenant id (a UUID, as `roster tenant list` prints)"))
+}
+
 /// The first line of standard input, without its line ending: how the CLI takes passwords, so
 /// that they never appear in shell history or process lists.
 pub fn read_password_stdin() -> anyhow::Result<String> {

@@ -1,15 +1,12 @@
 //! `roster scim enable`, `roster scim token create`, `roster scim token revoke`.
 
-use roster_shared::ids::{CredentialId, TenantId};
+use roster_shared::ids::CredentialId;
 use roster_shared::service::credentials;
 use serde_json::json;
 
 use crate::cli::{ScimEnableArgs, ScimTokenCreateArgs, ScimTokenRevokeArgs};
 
-fn tenant_id(s: &str) -> anyhow::Result<TenantId> {
-    TenantId::parse(s)
-        .ok_or_else(|| anyhow::anyhow!("'{s}' is not a tenant id (a UUID, as `roster tenant create` prints)"))
-}
+use super::tenant_id;
 
 /// Switches SCIM on or off.
 pub async fn enable(args: ScimEnableArgs) -> anyhow::Result<()> {
@@ -124,14 +121,7 @@ pub async fn list_tokens(args: crate::cli::TenantIdArgs) -> anyhow::Result<()> {
     let all: Vec<_> = all.into_iter().filter(|c| !c.created_by.starts_with("oauth:")).collect();
     if args.json {
         for c in &all {
-            println!(
-                "{}",
-                json!({
-                    "id": c.id.as_str(), "kind": c.kind.as_str(), "name": c.name, "prefix": c.prefix,
-                    "created_by": c.created_by, "created_at": c.created_at, "expires_at": c.expires_at,
-                    "revoked_at": c.revoked_at, "last_used_at": c.last_used_at,
-                })
-            );
+            println!("{}", roster_shared::service::tenants::credential_json(c));
         }
         return Ok(());
     }

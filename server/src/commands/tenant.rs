@@ -2,6 +2,8 @@
 
 use roster_shared::service::accounts::{self, SignUp};
 use roster_shared::service::tenants;
+
+use super::tenant_id;
 use serde_json::json;
 
 use crate::cli::TenantCreateArgs;
@@ -35,11 +37,6 @@ pub async fn create(args: TenantCreateArgs) -> anyhow::Result<()> {
         println!("{}", created.tenant_id);
     }
     Ok(())
-}
-
-fn tenant_id(s: &str) -> anyhow::Result<roster_shared::ids::TenantId> {
-    roster_shared::ids::TenantId::parse(s)
-        .ok_or_else(|| anyhow::anyhow!("'{s}' is not a tenant id (a UUID, as `roster tenant list` prints)"))
 }
 
 fn not_found(tenant: &str) -> impl Fn(roster_shared::error::DomainError) -> anyhow::Error + '_ {

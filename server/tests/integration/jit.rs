@@ -17,6 +17,7 @@ both_backends!(
     scim_adopts_a_just_in_time_user,
     a_groups_claim_feeds_the_idp_group_rules_by_name,
     two_first_sign_ins_at_once_make_one_user,
+    a_disabled_organization_refuses_sign_ins_and_writes_nothing,
 );
 
 const ENTRA: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims";
@@ -541,4 +542,45 @@ async fn two_first_sign_ins_at_once_make_one_user(db: Db) {
         (app.viewer(Some(&one)).await["account_id"].clone(), app.viewer(Some(&two)).await["account_id"].clone());
     assert_eq!(a1, a2, "both tabs are the same user");
     assert_eq!(user_count(&app).await, (before + 1).to_string(), "one user, not two");
+}
+
+async fn a_disabled_organization_refuses_sign_ins_and_writes_nothing(db: Db) {
+    let app = TestApp::new(db).await;
+    let idp = Idp::new(&format!("https://idp.test/disabled-{}", uuid::Uuid::new_v4().simple()));
+    let o = org(&app, &idp).await;
+    jit(&app, &o, &[("enabled", "on"), ("update", "every_sign_in"), ("link_key", "user_name"), ("preset", "generic")])
+        .await;
+    let claims = |id: &str, email: &str| a(&[("uniqueUserId", id), ("firstName", "New"), ("email", email)]);
+    // Ada is signed in before the operator disables the organization.
+    let (_, ada) = sign_in(&app, &idp, &o, "ada@acme.test", &claims("u-ada", "ada@acme.test")).await;
+    let ada = ada.expect("session");
+    assert_eq!(app.viewer(Some(&ada)).await["account_id"], o.ada);
+    let tenant = roster_shared::ids::TenantId::parse(&o.tenant).unwrap();
+    roster_shared::service::tenants::set_disabled(&app.store, &tenant, true, "test operator").await.unwrap();
+
+    let count = |table: &'static str| {
+        let app = &app;
+        async move { app.raw_strings(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM {table}")).await.remove(0) }
+    };
+    let (users, identities) = (count("scim_users").await, count("sso_identities").await);
+    let reason = || async {
+        app.raw_strings("SELECT reason FROM sso_sign_ins ORDER BY at DESC, id DESC LIMIT 1").await.remove(0)
+    };
+    // A new person (who would be created just in time) and Ada (linked) are refused; nobody is
+    // created, linked or signed in, and Ada's open session no longer counts.
+    for (subject, id) in [("new@acme.test", "u-new"), ("ada@acme.test", "u-ada")] {
+        let (location, session) = sign_in(&app, &idp, &o, subject, &claims(id, subject)).await;
+        assert!(location.starts_with("/sign-in?sso_error="), "{location}");
+        assert!(location.contains("disabled"), "{location}");
+        assert!(session.is_none(), "{subject} got a session");
+        assert_eq!(reason().await, "organization_disabled");
+    }
+    assert_eq!((count("scim_users").await, count("sso_identities").await), (users.clone(), identities));
+    assert!(app.viewer(Some(&ada)).await.is_null(), "open sessions end while disabled");
+
+    // Enabled again, the same sign-in creates the new person.
+    roster_shared::service::tenants::set_disabled(&app.store, &tenant, false, "test operator").await.unwrap();
+    let (location, session) = sign_in(&app, &idp, &o, "new@acme.test", &claims("u-new", "new@acme.test")).await;
+    assert!(session.is_some(), "{location}");
+    assert_ne!(count("scim_users").await, users);
 }

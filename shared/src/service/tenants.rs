@@ -60,7 +60,8 @@ pub async fn show(store: &Store, tenant: &TenantId) -> DomainResult<TenantDetail
     Ok(TenantDetail { facts, credentials, domains, jobs, last_scim_request_at })
 }
 
-fn credential_json(c: &crate::store::CredentialRecord) -> Value {
+/// A credential as the CLI prints it (never its secret or hash).
+pub fn credential_json(c: &crate::store::CredentialRecord) -> Value {
     json!({
         "id": c.id.as_str(),
         "kind": c.kind.as_str(),
