@@ -1,5 +1,7 @@
 //! The axum application: what every request meets, outermost first.
 //!
+//! 0. SCIM endpoint names in any case or with a trailing slash are rewritten to the canonical
+//!    ones ([`crate::scim::paths`]), before routing;
 //! 1. a request id (`x-request-id`, kept if the client sent one, echoed on the response);
 //! 2. request metrics (count and latency by route, method, status: [`crate::http::metrics`]);
 //! 3. one tracing span per request (request id, method, route, tenant, status, latency);
@@ -119,7 +121,7 @@ pub fn router(services: Services, web: WebOptions) -> Router {
         Some(token) => crate::http::metrics::router(services.clone(), Some(token)),
         None => Router::new(),
     };
-    Router::new()
+    let app = Router::new()
         .merge(health::router(health_services))
         .merge(metrics)
         .merge(crate::scim::router(services.clone(), web.scim.clone()))
@@ -133,5 +135,7 @@ pub fn router(services: Services, web: WebOptions) -> Router {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(trace::layer())
         .layer(axum::middleware::from_fn(crate::http::metrics::track))
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
+    // SCIM endpoint names as IdPs spell them (`/users/`), rewritten before routing.
+    Router::new().fallback_service(tower::ServiceBuilder::new().map_request(crate::scim::paths::normalize).service(app))
 }

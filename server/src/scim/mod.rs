@@ -9,6 +9,7 @@ mod bulk;
 mod discovery;
 mod oauth;
 mod panics;
+pub(crate) mod paths;
 mod resources;
 mod response;
 

@@ -7,7 +7,15 @@ use serde_json::{json, Value};
 use crate::both_backends;
 use crate::common::*;
 
-both_backends!(okta_user_lifecycle, okta_group_push, entra_user_lifecycle, entra_group_lifecycle);
+both_backends!(
+    okta_user_lifecycle,
+    okta_group_push,
+    entra_user_lifecycle,
+    entra_group_lifecycle,
+    entra_adds_the_manager_as_a_bare_id,
+    members_as_bare_ids,
+    endpoint_names_as_idps_spell_them
+);
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -371,4 +379,173 @@ async fn entra_group_lifecycle(db: Db) {
 
     let (s, _, _) = app.scim("DELETE", &t.id, &t.token, &format!("/Groups/{gid}"), None).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
+}
+
+/// Entra ID's default attribute mappings for a custom app include the manager; when it is set it
+/// sends exactly this (Microsoft's "Update User [Add Manager]" example).
+async fn entra_adds_the_manager_as_a_bare_id(db: Db) {
+    let app = TestApp::new(db).await;
+    let t = app.scim_tenant("Contoso").await;
+    let manager = app.create_user(&t, "manager@contoso.test").await;
+    let report = app.create_user(&t, "report@contoso.test").await;
+    let (s, _, body) = app
+        .scim(
+            "PATCH",
+            &t.id,
+            &t.token,
+            &format!("/Users/{report}"),
+            Some(json!({
+                "schemas": [PATCH],
+                "Operations": [{
+                    "op": "Add",
+                    "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+                    "value": manager
+                }]
+            })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body[ENTERPRISE]["manager"]["value"], manager.as_str());
+    // Stored: a GET and a filter on it find it.
+    let (_, _, got) = app.scim("GET", &t.id, &t.token, &format!("/Users/{report}"), None).await;
+    assert_eq!(got[ENTERPRISE]["manager"]["value"], manager.as_str());
+    let filter = format!(r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "{manager}""#);
+    let (_, _, found) = app.scim("GET", &t.id, &t.token, &format!("/Users?filter={}", q(&filter)), None).await;
+    assert_eq!(found["totalResults"], 1, "{found}");
+    // Entra removes it with a path and no value.
+    let (s, _, body) = app
+        .scim(
+            "PATCH",
+            &t.id,
+            &t.token,
+            &format!("/Users/{report}"),
+            Some(json!({
+                "schemas": [PATCH],
+                "Operations": [{"op": "Remove", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager"}]
+            })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(body.get(ENTERPRISE).and_then(|e| e.get("manager")).is_none(), "{body}");
+    // A value that is no id at all is still refused, and changes nothing.
+    let (s, _, body) = app
+        .scim(
+            "PATCH",
+            &t.id,
+            &t.token,
+            &format!("/Users/{report}"),
+            Some(json!({
+                "schemas": [PATCH],
+                "Operations": [
+                    {"op": "Replace", "path": "displayName", "value": "Changed"},
+                    {"op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": 42}
+                ]
+            })),
+        )
+        .await;
+    assert_eq!((s, body["scimType"].as_str()), (StatusCode::BAD_REQUEST, Some("invalidValue")), "{body}");
+    let (_, _, got) = app.scim("GET", &t.id, &t.token, &format!("/Users/{report}"), None).await;
+    assert_ne!(got["displayName"], "Changed");
+}
+
+/// Group members named by bare ids, as some IdPs send them.
+async fn members_as_bare_ids(db: Db) {
+    let app = TestApp::new(db).await;
+    let t = app.scim_tenant("Bare").await;
+    let a = app.create_user(&t, "a@bare.test").await;
+    let b = app.create_user(&t, "b@bare.test").await;
+    let c = app.create_user(&t, "c@bare.test").await;
+    let (_, _, g) = app
+        .scim("POST", &t.id, &t.token, "/Groups", Some(json!({"schemas": [GROUP], "displayName": "Bare ids"})))
+        .await;
+    let gid = g["id"].as_str().unwrap().to_string();
+    let patch = |ops: Value| {
+        let (app, t, gid) = (&app, &t, &gid);
+        async move {
+            app.scim(
+                "PATCH",
+                &t.id,
+                &t.token,
+                &format!("/Groups/{gid}"),
+                Some(json!({"schemas": [PATCH], "Operations": ops})),
+            )
+            .await
+        }
+    };
+    let (s, _, body) = patch(json!([{"op": "Add", "path": "members", "value": a}])).await;
+    assert!(s.is_success(), "{s} {body}");
+    let (s, _, body) = patch(json!([{"op": "Add", "path": "members", "value": [b, c]}])).await;
+    assert!(s.is_success(), "{s} {body}");
+    let (_, _, got) = app.scim("GET", &t.id, &t.token, &format!("/Groups/{gid}"), None).await;
+    let mut ids: Vec<&str> = got["members"].as_array().unwrap().iter().map(|m| m["value"].as_str().unwrap()).collect();
+    ids.sort();
+    let mut want = vec![a.as_str(), b.as_str(), c.as_str()];
+    want.sort();
+    assert_eq!(ids, want);
+    // Removing by a list of bare ids too.
+    let (s, _, body) = patch(json!([{"op": "Remove", "path": "members", "value": [a]}])).await;
+    assert!(s.is_success(), "{s} {body}");
+    let (_, _, got) = app.scim("GET", &t.id, &t.token, &format!("/Groups/{gid}"), None).await;
+    assert_eq!(got["members"].as_array().unwrap().len(), 2);
+    // An id that is no user of this tenant is still refused.
+    let (s, _, body) = patch(json!([{"op": "Add", "path": "members", "value": "no-such-user"}])).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+}
+
+/// Endpoint names in any case and with a trailing slash, and SCIM 1.1's `/serviceConfiguration`.
+async fn endpoint_names_as_idps_spell_them(db: Db) {
+    let app = TestApp::new(db).await;
+    let t = app.scim_tenant("Spelling").await;
+    let (s, _, u) = app
+        .scim(
+            "POST",
+            &t.id,
+            &t.token,
+            "/users/",
+            Some(json!({"schemas": [USER], "userName": "lower@spelling.test", "active": true})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{u}");
+    let id = u["id"].as_str().unwrap().to_string();
+    for path in [format!("/users/{id}"), format!("/USERS/{id}/"), format!("/Users/{id}/")] {
+        let (s, _, got) = app.scim("GET", &t.id, &t.token, &path, None).await;
+        assert_eq!((s, got["id"].as_str()), (StatusCode::OK, Some(id.as_str())), "{path}");
+    }
+    let (s, _, list) = app
+        .scim("GET", &t.id, &t.token, &format!("/users?filter={}", q(r#"userName eq "lower@spelling.test""#)), None)
+        .await;
+    assert_eq!((s, list["totalResults"].clone()), (StatusCode::OK, json!(1)));
+    let (s, _, g) =
+        app.scim("POST", &t.id, &t.token, "/groups", Some(json!({"schemas": [GROUP], "displayName": "Lower"}))).await;
+    assert_eq!(s, StatusCode::CREATED, "{g}");
+    let gid = g["id"].as_str().unwrap();
+    let (s, _, body) = app
+        .scim(
+            "PATCH",
+            &t.id,
+            &t.token,
+            &format!("/groups/{gid}/"),
+            Some(
+                json!({"schemas": [PATCH], "Operations": [{"op": "add", "path": "members", "value": [{"value": id}]}]}),
+            ),
+        )
+        .await;
+    assert!(s.is_success(), "{s} {body}");
+    for path in ["/serviceConfiguration", "/ServiceProviderConfig/", "/serviceproviderconfig"] {
+        let (s, _, spc) = app.scim("GET", &t.id, &t.token, path, None).await;
+        assert_eq!(s, StatusCode::OK, "{path}");
+        assert_eq!(spc["patch"]["supported"], true);
+    }
+    let (s, _, rt) = app.scim("GET", &t.id, &t.token, "/resourcetypes/user", None).await;
+    assert_eq!((s, rt["name"].as_str()), (StatusCode::OK, Some("User")));
+    // The id keeps its case: another spelling of an id is another (missing) resource.
+    let (s, _, _) = app.scim("GET", &t.id, &t.token, &format!("/users/{}", id.to_uppercase()), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // Another tenant's token is refused on every spelling, as on the canonical one.
+    let other = app.scim_tenant("Other").await;
+    let (s, _, _) = app.scim("GET", &t.id, &other.token, "/users/", None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // No endpoint is still SCIM's 404.
+    let (s, _, body) = app.scim("GET", &t.id, &t.token, "/nothing/", None).await;
+    assert_eq!((s, body["status"].as_str()), (StatusCode::NOT_FOUND, Some("404")));
 }

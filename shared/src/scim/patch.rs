@@ -8,6 +8,8 @@
 //!   (`"urn:…:enterprise:2.0:User:department"`: Entra ID);
 //! * read-only attributes repeated unchanged in a path-less value (`"id"` in Okta's group
 //!   rename): ignored, while changing them is refused;
+//! * a reference as a bare id: `add` of the enterprise `manager` with `"value": "<id>"` (Entra
+//!   ID's default mapping), members as `"value": "<id>"` or `["<id>", …]`;
 //! * `remove` of group members by `members[value eq "…"]`, and by a value list
 //!   (`"path": "members", "value": [{"value": "…"}]`: Okta);
 //! * `add`/`replace` on a filtered path that matches nothing, such as
@@ -23,7 +25,7 @@ use super::error::ScimError;
 use super::filter::{CompValue, CompareOp, Filter};
 use super::path::{AttrPath, PatchPath};
 use super::schema::{Attribute, AttributeType, Mutability, ResourceSchema, Returned};
-use super::validate::check_value;
+use super::validate::{check_value, is_reference};
 
 /// The PatchOp message URN.
 pub const PATCH_OP_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -444,7 +446,11 @@ fn apply_attr(
         (false, AttributeType::Complex, _) => {
             // Sub-attributes given replace or add; the others stay (RFC 7644 3.5.2.1 and 3.5.2.3).
             let entry = container.entry(name).or_insert_with(|| Value::Object(Map::new()));
-            if !entry.is_object() {
+            // A reference to another resource (`manager`) is replaced whole: its `$ref` would
+            // still point at the previous one.
+            if !entry.is_object()
+                || (is_reference(attr) && new.get("value").is_some() && entry.get("value") != new.get("value"))
+            {
                 *entry = Value::Object(Map::new());
             }
             if let (Value::Object(e), Value::Object(n)) = (entry, new) {

@@ -3,7 +3,8 @@
 //! The result is the resource in canonical form: attribute names as the schema spells them,
 //! `readOnly` attributes dropped (RFC 7643 section 7: ignored on input), string booleans
 //! (`"True"`, as Entra ID sends them) made booleans, single values of multi-valued attributes
-//! wrapped in a list, `schemas` listing the core schema and the extensions present. The
+//! wrapped in a list, a reference given by its bare id (`"manager": "26118915-…"`) made
+//! `{"value": …}`, `schemas` listing the core schema and the extensions present. The
 //! `password` attribute is dropped too: Roster signs people in through their IdP and never
 //! stores a password it cannot use.
 //!
@@ -99,8 +100,24 @@ fn check_single(attr: &Attribute, value: &Value, label: &dyn Display) -> Result<
                 Value::Object(out)
             }
         }
+        // A reference given by its bare id: `"manager": "26118915-…"` (Entra ID's `Add` of the
+        // enterprise manager) or `"members": ["2819c223-…"]`. Only attributes that point at a
+        // resource (with a `value` and a `$ref`) take this form, so no other guess is made.
+        (AttributeType::Complex, Value::String(id)) if is_reference(attr) => {
+            let id = id.trim();
+            if id.is_empty() {
+                Value::Null
+            } else {
+                Value::Object(Map::from_iter([("value".to_string(), Value::String(id.to_string()))]))
+            }
+        }
         (AttributeType::Complex, _) => return Err(type_error(label, "an object")),
     })
+}
+
+/// A complex attribute that points at another resource (`manager`, `members`).
+pub(crate) fn is_reference(attr: &Attribute) -> bool {
+    attr.sub("value").is_some() && attr.sub("$ref").is_some()
 }
 
 /// Checks a resource a client sent and returns it in canonical form (see the module doc).

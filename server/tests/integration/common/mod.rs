@@ -483,6 +483,25 @@ impl TestApp {
         }
     }
 
+    /// Creates an active SCIM user and returns its id.
+    pub async fn create_user(&self, t: &ScimTenant, user_name: &str) -> String {
+        let (status, _, body) = self
+            .scim(
+                "POST",
+                &t.id,
+                &t.token,
+                "/Users",
+                Some(serde_json::json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": user_name,
+                    "active": true
+                })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_str().expect("id").to_string()
+    }
+
     /// A SCIM request as an IdP sends it.
     pub async fn scim(
         &self,

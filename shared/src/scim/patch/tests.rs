@@ -390,3 +390,47 @@ fn a_path_naming_a_whole_extension() {
     assert!(u.get(ENTERPRISE_USER_URN).is_none());
     assert_eq!(u["schemas"], json!([USER_URN]));
 }
+
+#[test]
+fn entra_id_adds_the_manager_as_a_bare_id() {
+    // Entra ID's default attribute mappings include the manager; it sends this exact operation.
+    let u = user_patch(json!([{
+        "op": "Add",
+        "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+        "value": "2819c223-7f76-453a-919d-413861904646"
+    }]))
+    .unwrap();
+    assert_eq!(u[ENTERPRISE_USER_URN]["manager"], json!({"value": BABS}));
+    // Replacing it the same way, then removing it.
+    let u = patch(
+        &u,
+        json!([{"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": MANDY}]),
+        ResourceSchema::user(),
+    )
+    .unwrap();
+    assert_eq!(u[ENTERPRISE_USER_URN]["manager"]["value"], MANDY);
+    let u = patch(
+        &u,
+        json!([{"op": "Remove", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager"}]),
+        ResourceSchema::user(),
+    )
+    .unwrap();
+    assert!(u.get(ENTERPRISE_USER_URN).and_then(|e| e.get("manager")).is_none());
+    // Not every string becomes an object: emails have no `$ref`, so a bare string stays refused
+    // where the schema wants an object, and a number is still no reference.
+    assert!(user_patch(json!([{"op": "Add", "path": "name", "value": "Babs"}])).is_err());
+    assert!(user_patch(
+        json!([{"op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": 7}])
+    )
+    .is_err());
+}
+
+#[test]
+fn members_as_bare_ids() {
+    let g = group_patch(json!([{"op": "add", "path": "members", "value": BABS}])).unwrap();
+    assert!(member_ids(&g).contains(&BABS.to_string()));
+    let g = patch(&stored_group(), json!([{"op": "remove", "path": "members"}]), ResourceSchema::group()).unwrap();
+    let g =
+        patch(&g, json!([{"op": "add", "path": "members", "value": [BABS, MANDY]}]), ResourceSchema::group()).unwrap();
+    assert_eq!(member_ids(&g), vec![BABS.to_string(), MANDY.to_string()]);
+}
