@@ -10,6 +10,7 @@ use crate::pages::activity::{ActivityPage, ActivityRecordPage};
 use crate::pages::import::ImportPage;
 use crate::pages::mappings::MappingsPage;
 use crate::pages::my_access::{MyAccessPage, SsoChooserPage};
+use crate::pages::safety::SafetyPage;
 use crate::pages::scim::ScimPage;
 use crate::pages::sso::SsoPage;
 use crate::pages::support::tenant::{GroupsTab, MappingsTab, SsoTab, TenantFrame, TenantOverviewTab};
@@ -92,6 +93,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=DashboardLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("scim") view=ScimPage ssr=SsrMode::Async/>
+                    <Route path=path!("safety") view=SafetyPage ssr=SsrMode::Async/>
                     <Route path=path!("sso") view=SsoPage ssr=SsrMode::Async/>
                     <Route path=path!("admins") view=TeamPage ssr=SsrMode::Async/>
                     <Route path=path!("users") view=UsersPage ssr=SsrMode::Async/>

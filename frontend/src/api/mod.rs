@@ -4,6 +4,7 @@ pub mod activity;
 pub mod auth;
 pub mod forms;
 pub mod mappings;
+pub mod safety;
 pub mod scim_setup;
 #[cfg(feature = "ssr")]
 pub mod session;

@@ -123,10 +123,11 @@ pub async fn reset_password(token: String, password: String) -> Result<(), UiErr
     Ok(())
 }
 
-/// The signed-in admin's notice choices: (credentials about to expire, IdP failing); `None`
+/// The signed-in admin's notice choices: (credentials about to expire, IdP failing, changes
+/// held by the deprovisioning brake); `None`
 /// for people signed in through SSO (notices go to password accounts) or without email.
 #[server(prefix = "/api", endpoint = "notices", input = Json)]
-pub async fn load_notices() -> Result<Option<(bool, bool)>, UiError> {
+pub async fn load_notices() -> Result<Option<(bool, bool, bool)>, UiError> {
     use roster_shared::ids::AccountId;
     super::ctx::require_admin().await?;
     let viewer = super::ctx::require_viewer().await?;
@@ -139,7 +140,11 @@ pub async fn load_notices() -> Result<Option<(bool, bool)>, UiError> {
 
 /// Saves the signed-in admin's notice choices (a form of checkboxes: a missing one is off).
 #[server(prefix = "/api", endpoint = "form/notices")]
-pub async fn save_notices(credentials: Option<String>, idp_failures: Option<String>) -> Result<(), UiError> {
+pub async fn save_notices(
+    credentials: Option<String>,
+    idp_failures: Option<String>,
+    held_changes: Option<String>,
+) -> Result<(), UiError> {
     use roster_shared::ids::AccountId;
     super::ctx::require_admin().await?;
     let viewer = super::ctx::require_viewer().await?;
@@ -148,5 +153,8 @@ pub async fn save_notices(credentials: Option<String>, idp_failures: Option<Stri
     }
     let id = AccountId::parse(&viewer.account_id).ok_or(UiError::Unauthenticated)?;
     let services = super::ctx::services()?;
-    Ok(services.store.set_notification_choices(&id, credentials.is_some(), idp_failures.is_some()).await?)
+    Ok(services
+        .store
+        .set_notification_choices(&id, credentials.is_some(), idp_failures.is_some(), held_changes.is_some())
+        .await?)
 }

@@ -37,6 +37,7 @@ pub async fn load_nav_counts() -> Result<NavCounts, UiError> {
     let admin = super::ctx::require_reader().await?;
     Ok(NavCounts {
         unassigned: roster_shared::service::directory::unassigned_count(&admin.services.store, &admin.tenant).await?,
+        held: admin.services.store.tenant(&admin.tenant).held_changes(0).await?.1,
     })
 }
 

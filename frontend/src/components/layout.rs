@@ -84,7 +84,7 @@ fn SignedIn(role: ConsoleRole) -> impl IntoView {
 
 /// The sidebar (brand, then `nav`), the top bar (`title`, then the account) and the page.
 #[component]
-fn Shell(brand: &'static str, nav: AnyView, title: AnyView) -> impl IntoView {
+fn Shell(brand: &'static str, nav: AnyView, title: AnyView, banner: AnyView) -> impl IntoView {
     let ViewerResource(viewer) = expect_context::<ViewerResource>();
     let sign_out = ServerAction::<SignOut>::new();
     // On a phone the navigation sits behind "Menu" (a checkbox, so it works without
@@ -152,6 +152,7 @@ fn Shell(brand: &'static str, nav: AnyView, title: AnyView) -> impl IntoView {
                             })
                         })}
                     </Suspense>
+                    {banner}
                     <Outlet/>
                 </main>
             </div>
@@ -172,7 +173,7 @@ fn DashboardFrame() -> impl IntoView {
             // Signing out moves to /sign-in before this frame goes: nothing to count there (the
             // call would only earn a 401).
             if path.starts_with("/sign-") {
-                return Ok(roster_shared::dto::NavCounts { unassigned: 0 });
+                return Ok(roster_shared::dto::NavCounts { unassigned: 0, held: 0 });
             }
             load_nav_counts().await
         },
@@ -209,12 +210,41 @@ fn DashboardFrame() -> impl IntoView {
                 </li>
                 <li><A href="/user-groups"><span class="nav-label">"User groups"</span></A></li>
                 <li><A href="/mappings"><span class="nav-label">"Mappings"</span></A></li>
+                <li>
+                    <A href="/safety">
+                        <span class="nav-label">"Safety"</span>
+                        <Transition fallback=|| ()>
+                            {move || Suspend::new(async move {
+                                counts.await.ok().filter(|c| c.held > 0).map(|c| view! {
+                                    <span class="badge badge-warning" data-testid="held-count">{c.held}</span>
+                                })
+                            })}
+                        </Transition>
+                    </A>
+                </li>
                 <li><A href="/activity"><span class="nav-label">"Activity"</span></A></li>
                 <li><A href="/admins"><span class="nav-label">"Admins"</span></A></li>
             </ul>
         </nav>
     };
-    view! { <Shell brand="Roster" nav=nav.into_any() title=org_name.into_any()/> }
+    // Every page says when the deprovisioning brake holds changes (but the page that shows them).
+    let banner = view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let held = counts.await.ok().map_or(0, |c| c.held);
+                (held > 0 && location.pathname.get_untracked() != "/safety").then(|| view! {
+                    <div class="notice notice-warning banner-held" role="alert" data-testid="held-banner">
+                        <span>
+                            <strong>{format!("Deprovisioning of {held} user{} is held. ", if held == 1 { "" } else { "s" })}</strong>
+                            "Your identity provider asked to remove more users at once than the brake allows; they keep their access until an admin decides."
+                        </span>
+                        <A href="/safety" attr:class="btn btn-small btn-primary">"Review held changes"</A>
+                    </div>
+                })
+            })}
+        </Transition>
+    };
+    view! { <Shell brand="Roster" nav=nav.into_any() title=org_name.into_any() banner=banner.into_any()/> }
 }
 
 #[component]
@@ -232,7 +262,7 @@ fn SupportFrame() -> impl IntoView {
     let title = view! {
         "Support console " <span class="badge badge-muted" data-testid="read-only">"Read-only"</span>
     };
-    view! { <Shell brand="Roster support" nav=nav.into_any() title=title.into_any()/> }
+    view! { <Shell brand="Roster support" nav=nav.into_any() title=title.into_any() banner=().into_any()/> }
 }
 
 /// The Roster mark above the card of a signed-out page (sign-in, sign-up, invitations, password

@@ -6,6 +6,7 @@ pub mod import;
 pub mod mappings;
 pub mod my_access;
 pub mod not_found;
+pub mod safety;
 pub mod scim;
 pub mod sign_in;
 pub mod sign_up;

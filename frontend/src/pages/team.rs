@@ -196,7 +196,7 @@ fn Notices() -> impl IntoView {
     view! {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
-                let Ok(Some((credentials, idp))) = choices.await else { return ().into_any() };
+                let Ok(Some((credentials, idp, held))) = choices.await else { return ().into_any() };
                 view! {
                     <section class="card section" aria-labelledby="notices">
                         <h2 id="notices">"Email notices"</h2>
@@ -209,6 +209,10 @@ fn Notices() -> impl IntoView {
                             <label class="check">
                                 <input type="checkbox" name="idp_failures" value="on" checked=idp data-testid="notice-idp"/>
                                 " Most requests from our identity provider failed in the last hour"
+                            </label>
+                            <label class="check">
+                                <input type="checkbox" name="held_changes" value="on" checked=held data-testid="notice-held"/>
+                                " The deprovisioning brake holds changes for review"
                             </label>
                             <button type="submit" class="btn btn-primary" data-testid="save-notices">"Save"</button>
                         </ActionForm>

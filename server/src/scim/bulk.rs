@@ -91,7 +91,7 @@ async fn run_one(scim: &Scim<'_>, op: &BulkOperation, ids: &HashMap<String, Stri
         ("PATCH", Some("Groups"), Some(id)) => {
             Ok(Outcome::Written(200, scim.patch_group(id, &data, version, false).await?.0, "Groups"))
         }
-        ("DELETE", Some("Users"), Some(id)) => scim.delete_user(id, version).await.map(|()| Outcome::Deleted),
+        ("DELETE", Some("Users"), Some(id)) => scim.delete_user(id, version).await.map(|_held| Outcome::Deleted),
         ("DELETE", Some("Groups"), Some(id)) => scim.delete_group(id, version).await.map(|()| Outcome::Deleted),
         ("POST" | "PUT" | "PATCH" | "DELETE", _, _) => Err(bad_path()),
         _ => Err(ScimError::invalid_syntax(format!("'{}' is not a bulk method (POST, PUT, PATCH, DELETE)", op.method))),

@@ -241,12 +241,15 @@ pub async fn delete_user(
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
+    let mut summary = "delete";
     let r = async {
-        scim(&s, &c).delete_user(&id, if_match(&headers).as_deref()).await?;
+        if scim(&s, &c).delete_user(&id, if_match(&headers).as_deref()).await? {
+            summary = "delete (held by the deprovisioning brake)";
+        }
         Ok(StatusCode::NO_CONTENT.into_response())
     }
     .await;
-    with_note(r, note("User", Some(&id), "delete"))
+    with_note(r, note("User", Some(&id), summary))
 }
 
 // ----- Groups -----

@@ -210,10 +210,10 @@ async fn notices_reach_the_admins_who_want_them(db: Db) {
     let res =
         app.call("form/accept_invitation", &[("token", &token), ("name", "Grace"), ("password", PASSWORD)], None).await;
     let grace = session_cookie(&res).unwrap();
-    assert_eq!(app.ok_json("notices", json!({}), &grace).await, json!([true, true]));
+    assert_eq!(app.ok_json("notices", json!({}), &grace).await, json!([true, true, true]));
     let res = app.call("form/notices", &[("idp_failures", "on")], Some(&grace)).await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(app.ok_json("notices", json!({}), &grace).await, json!([false, true]));
+    assert_eq!(app.ok_json("notices", json!({}), &grace).await, json!([false, true, false]));
     let before = smtp.messages().len();
 
     let notices = Notices { mailer: smtp.mailer(), public_url: PUBLIC_URL.into() };
@@ -270,6 +270,35 @@ async fn notices_reach_the_admins_who_want_them(db: Db) {
     jobs::maintain(store, &jobs::Retention::default(), Some(&notices), None).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(smtp.messages().len(), before + 3, "at most one failure notice a day");
+
+    // The deprovisioning brake holds changes: the admin who wants that notice (not Grace) hears
+    // of it once, from the background job, with a link to review them.
+    roster_shared::service::credentials::set_scim_enabled(store, &tenant, true).await.unwrap();
+    let (_, secret) = creds(store, &tenant, "IdP", "test", None).await.unwrap();
+    let t = ScimTenant { id: tenant.to_string(), token: secret.expose().to_string(), token_id: String::new() };
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(app.create_user(&t, &format!("brake{i}@acme.test")).await);
+    }
+    for id in &ids[..13] {
+        let (s, _, _) = app
+            .scim(
+                "PATCH",
+                &t.id,
+                &t.token,
+                &format!("/Users/{id}"),
+                Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "value": {"active": false}}]})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    let mail = smtp.wait_for(before + 4).await;
+    assert_eq!(mail["to"], json!([first]));
+    assert_eq!(mail["subject"], "Acme: deprovisioning is held for your review");
+    assert!(mail["text"].as_str().unwrap().contains("Roster holds the changes (for "), "{mail}");
+    assert!(mail["text"].as_str().unwrap().contains("http://roster.test/safety"), "{mail}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(smtp.messages().len(), before + 4, "one notice for the hold");
 }
 
 async fn without_email_the_pages_say_what_to_do(db: Db) {

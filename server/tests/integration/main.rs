@@ -16,6 +16,7 @@ mod jit;
 mod jobs;
 mod mappings;
 mod operations;
+mod safety;
 mod scim_api;
 mod scim_idp;
 mod security;

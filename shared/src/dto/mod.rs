@@ -5,6 +5,7 @@
 mod accounts;
 mod activity;
 mod mappings;
+mod safety;
 mod scim_setup;
 mod sso;
 mod support;
@@ -14,6 +15,7 @@ mod users;
 pub use accounts::*;
 pub use activity::*;
 pub use mappings::*;
+pub use safety::*;
 pub use scim_setup::*;
 pub use sso::*;
 pub use support::*;

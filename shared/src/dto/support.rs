@@ -127,6 +127,9 @@ pub struct TenantInspection {
     pub users: i64,
     /// Users in no user group.
     pub unassigned: i64,
+    /// What the deprovisioning brake holds, and its settings.
+    #[serde(default)]
+    pub held: super::HeldChanges,
 }
 
 /// An organization's state for its admins' overview: what is set up, how the IdP is doing,

@@ -82,6 +82,9 @@ pub struct UserGroupInput {
 pub struct NavCounts {
     /// Users in no user group.
     pub unassigned: i64,
+    /// Deprovisioning changes the brake holds.
+    #[serde(default)]
+    pub held: u64,
 }
 
 /// The outcome of assigning users to a user group.

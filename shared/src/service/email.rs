@@ -281,6 +281,38 @@ impl Notice {
     }
 }
 
+impl Notice {
+    /// The deprovisioning brake holds changes for an admin's decision.
+    pub fn changes_held(organization: &str, held: u64, link: &str) -> Notice {
+        let users = if held == 1 { "1 user".to_string() } else { format!("{held} users") };
+        Notice {
+            template: "changes_held",
+            subject: format!("{organization}: deprovisioning is held for your review"),
+            text: format!(
+                "Your identity provider asked Roster to deactivate or delete more of {organization}'s users in a short \
+                 time than the deprovisioning brake allows. Roster holds the changes (for {users} so far): they keep \
+                 their access until an admin applies or discards the changes.\n\nIf your identity provider's \
+                 assignments or groups changed by mistake, fix them there and discard the held changes. If the \
+                 removals are intended, apply them.\n\nReview the held changes:\n{link}\n"
+            ),
+            html: html(
+                &[
+                    format!(
+                        "Your identity provider asked Roster to deactivate or delete more of {}'s users in a short time \
+                         than the deprovisioning brake allows. Roster holds the changes (for <strong>{users}</strong> so \
+                         far): they keep their access until an admin applies or discards the changes.",
+                        esc(organization)
+                    ),
+                    "If your identity provider's assignments or groups changed by mistake, fix them there and discard \
+                     the held changes. If the removals are intended, apply them."
+                        .to_string(),
+                ],
+                Some(("Review the held changes", link)),
+            ),
+        }
+    }
+}
+
 /// Which admins get a notice about their organization.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Topic {
@@ -288,6 +320,8 @@ pub enum Topic {
     Credentials,
     /// The IdP's requests failing.
     IdpFailures,
+    /// The deprovisioning brake holding changes.
+    HeldChanges,
 }
 
 /// Sends `notice` to every admin of the organization who wants notices on `topic`; returns

@@ -32,9 +32,11 @@ use crate::store::{JobRecord, NewJob, Purge, Store};
 pub const PLACE_ALL: &str = "place_all";
 /// The hourly maintenance: retention and purges.
 pub const MAINTENANCE: &str = "maintenance";
+/// The email to admins that the deprovisioning brake holds changes.
+pub const HELD_NOTICE: &str = "held_notice";
 /// The kinds this release runs. A job of a kind it does not know (enqueued by a newer release
 /// during a rolling upgrade) is left for an instance that does.
-pub const KINDS: [&str; 2] = [PLACE_ALL, MAINTENANCE];
+pub const KINDS: [&str; 3] = [PLACE_ALL, MAINTENANCE, HELD_NOTICE];
 
 /// Claims of one job before it is marked failed.
 pub const MAX_ATTEMPTS: i64 = 5;
@@ -178,6 +180,28 @@ pub async fn enqueue_maintenance(store: &Store, now: i64) -> DomainResult<bool> 
         store.jobs_wake.notify_one();
     }
     Ok(added)
+}
+
+/// Enqueues the "changes are held" notice of the organization, unless one was this hour.
+pub(crate) async fn enqueue_held_notice(store: &Store, tenant: &TenantId, now: i64) -> DomainResult<()> {
+    let hour = now.div_euclid(3_600_000);
+    let added = store
+        .enqueue_job(
+            &NewJob {
+                id: uuid::Uuid::new_v4().to_string(),
+                tenant_id: Some(tenant.as_str().to_string()),
+                kind: HELD_NOTICE.into(),
+                args: "{}".into(),
+                unique_key: Some(format!("held_notice:{tenant}:{hour}")),
+                run_at: now,
+            },
+            now,
+        )
+        .await?;
+    if added {
+        store.jobs_wake.notify_one();
+    }
+    Ok(())
 }
 
 /// A claimed job, as the code doing its work sees it: its id, and [`Lease::checkpoint`] to
@@ -409,6 +433,16 @@ async fn work(store: &Store, settings: &JobSettings, job: &JobRecord, lease: &Le
             maintain(store, &settings.retention, settings.notices.as_ref(), Some(lease)).await?;
             Ok(if lease.stopping() { Step::Interrupted } else { Step::Finished })
         }
+        HELD_NOTICE => {
+            let Some(tenant) = job.tenant_id.as_deref().and_then(TenantId::parse) else {
+                return Ok(Step::Cancelled("the job has no tenant".into()));
+            };
+            if let Some(n) = &settings.notices {
+                let sent = super::safety::send_held_notice(store, n, &tenant).await?;
+                tracing::info!(%tenant, sent, "held-changes notice");
+            }
+            Ok(Step::Finished)
+        }
         other => Ok(Step::Cancelled(format!("unknown job kind {other:?}"))),
     }
 }
@@ -450,6 +484,10 @@ pub async fn maintain(
         if total > 0 {
             tracing::info!(deleted = total, what = ?what, "retention: old records deleted");
         }
+    }
+    let safety = store.purge_safety(now, now - 7 * day, PURGE_BATCH).await?;
+    if safety > 0 {
+        tracing::info!(deleted = safety, "soft-deleted users past their retention and old brake records deleted");
     }
     let expired =
         store.purge_expired_sso(now).await? + store.purge_expired(now).await? + store.delete_expired_sessions().await?;

@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod mappings;
 pub mod overview;
 pub mod provisioning;
+pub mod safety;
 pub mod scim_setup;
 pub mod sso;
 pub mod support;

@@ -207,6 +207,7 @@ pub async fn inspect(store: &Store, tenant: &TenantId, public_url: &str) -> Doma
         scim: scim_setup::setup(store, tenant, public_url).await?,
         users: t.user_count().await?,
         unassigned: t.unassigned_count().await?,
+        held: super::safety::held(store, tenant).await?,
     })
 }
 

@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use super::activity::{self, Actor};
 use super::mappings::{begin_write, place_late, Placer, Seen, Touched};
+use super::safety::{self, HoldRequest};
 use crate::clock::now_ms;
 use crate::dto::UserSource;
 use crate::error::{DomainError, DomainResult};
@@ -93,7 +94,7 @@ pub fn with_defaults(mut res: Value) -> Value {
 }
 
 /// The row a resource becomes (columns computed, `Invalid` when it has no usable userName).
-fn new_row(id: String, source: UserSource, resource: &Value) -> DomainResult<NewUserRow> {
+pub(crate) fn new_row(id: String, source: UserSource, resource: &Value) -> DomainResult<NewUserRow> {
     let columns = super::provisioning::user_columns(resource).map_err(|e| DomainError::Invalid(e.detail))?;
     let data = serde_json::to_string(resource).map_err(|e| DomainError::Internal(format!("user JSON: {e}")))?;
     Ok(NewUserRow { id, columns, source, data })
@@ -243,11 +244,50 @@ pub async fn update_with(
     resource: &Value,
     groups: Option<ClaimGroups<'_>>,
 ) -> DomainResult<UserRow> {
+    match update_checked(store, tenant, writer, current, resource, groups, None).await? {
+        Written::Row(row) => Ok(row),
+        Written::Held => Err(DomainError::Internal("a write without the brake was held".into())),
+    }
+}
+
+/// What a write under the deprovisioning brake did.
+#[derive(Debug)]
+pub(crate) enum Written {
+    /// Written: the row as it is now.
+    Row(UserRow),
+    /// Held by the brake (nothing else written).
+    Held,
+}
+
+/// [`update_with`]; when `hold` is given and the write takes an active user's access away, the
+/// deprovisioning brake decides in the write's transaction whether it goes ahead or is held
+/// (see [`super::safety`]).
+pub(crate) async fn update_checked(
+    store: &Store,
+    tenant: &TenantId,
+    writer: Writer<'_>,
+    current: &UserRow,
+    resource: &Value,
+    groups: Option<ClaimGroups<'_>>,
+    hold: Option<&HoldRequest<'_>>,
+) -> DomainResult<Written> {
     writer.check(current.source)?;
     let row = new_row(current.id.clone(), current.source, resource)?;
     let now = now_ms();
+    let brake = hold.filter(|_| !row.columns.active && safety::is_active(current));
     let written = async {
-        let (mut tx, placer, seen) = begin_write(store, tenant, writer.actor().is_some() || groups.is_some()).await?;
+        let transaction = writer.actor().is_some() || groups.is_some() || brake.is_some();
+        let (mut tx, placer, seen) = begin_write(store, tenant, transaction).await?;
+        if let Some(h) = brake {
+            if !safety::admit(&mut tx, &row.id, now).await? {
+                let began = safety::hold(&mut tx, current, h, now).await?;
+                tx.commit().await?;
+                if began {
+                    safety::announce(store, tenant, now).await;
+                }
+                return Ok(true);
+            }
+        }
         if !tx.update_user(&row.id, &row.columns, &row.data, current.version, now).await? {
             return Err(DomainError::Stale);
         }
@@ -255,12 +295,14 @@ pub async fn update_with(
             Writer::Jit(..) => "updated from the claims of their sign-in:",
             _ => "edited manual user",
         };
-        place_and_record(tx, placer, seen, writer, &row, groups, what, now).await
+        place_and_record(tx, placer, seen, writer, &row, groups, what, now).await?;
+        Ok(false)
     };
-    if let Err(e) = written.await {
-        return Err(taken(store, tenant, e).await);
+    match written.await {
+        Ok(true) => Ok(Written::Held),
+        Ok(false) => Ok(Written::Row(row.stored(current.version + 1, current.created_at, now))),
+        Err(e) => Err(taken(store, tenant, e).await),
     }
-    Ok(row.stored(current.version + 1, current.created_at, now))
 }
 
 /// The SCIM API adopts a just-in-time user (its create named the same userName or externalId):
@@ -298,11 +340,43 @@ pub async fn delete(
     id: &str,
     expected_version: Option<i64>,
 ) -> DomainResult<()> {
+    delete_checked(store, tenant, writer, id, expected_version, None, false).await.map(|_| ())
+}
+
+/// [`delete`]; with `hold`, under the deprovisioning brake (an active user's deletion may be
+/// held); with `policy`, under the organization's delete policy (a soft delete keeps the user,
+/// see [`super::safety`]). Returns whether it was held.
+pub(crate) async fn delete_checked(
+    store: &Store,
+    tenant: &TenantId,
+    writer: Writer<'_>,
+    id: &str,
+    expected_version: Option<i64>,
+    hold: Option<&HoldRequest<'_>>,
+    policy: bool,
+) -> DomainResult<bool> {
+    let now = now_ms();
     let mut tx = store.tenant(tenant).begin().await?;
     let row = tx.user(id).await?.ok_or(DomainError::NotFound)?;
     writer.check(row.source)?;
     if expected_version.is_some_and(|v| v != row.version) {
         return Err(DomainError::Stale);
+    }
+    if let Some(h) = hold {
+        if safety::is_active(&row) && !safety::admit(&mut tx, id, now).await? {
+            let began = safety::hold(&mut tx, &row, h, now).await?;
+            tx.commit().await?;
+            if began {
+                safety::announce(store, tenant, now).await;
+            }
+            return Ok(true);
+        }
+    }
+    if policy {
+        let settings = tx.safety_settings().await?;
+        if settings.delete_policy == crate::dto::DeletePolicy::Soft {
+            tx.keep_deleted_user(id, safety::purge_at(&settings, now), now).await?;
+        }
     }
     if !tx.delete_user(id).await? {
         return Err(DomainError::NotFound);
@@ -310,13 +384,14 @@ pub async fn delete(
     if matches!(writer, Writer::Scim) {
         // The IdP removed the person: their SSO identities are refused from now on, never
         // re-created just in time (until the IdP provisions them again).
-        tx.deprovision_sso_identities(id, now_ms()).await?;
+        tx.deprovision_sso_identities(id, now).await?;
     }
     if let Some(actor) = writer.actor() {
         let summary = format!("removed manual user {}", row.user_name);
-        tx.record_activity(&[activity::action(actor, "User", Some(id), &summary, now_ms())]).await?;
+        tx.record_activity(&[activity::action(actor, "User", Some(id), &summary, now)]).await?;
     }
-    tx.commit().await
+    tx.commit().await?;
+    Ok(false)
 }
 
 #[cfg(test)]

@@ -61,8 +61,11 @@ where
 
 /// The tables that hold an organization's rows, children before parents, so that deleting in
 /// this order never leaves a cascade to delete many rows in one statement. `tenants` is last.
-const TENANT_TABLES: [&str; 19] = [
+const TENANT_TABLES: [&str; 22] = [
     "activity",
+    "deprovisions",
+    "held_changes",
+    "deleted_users",
     "sign_in_attempts",
     "sso_sign_ins",
     "sso_claim_groups",

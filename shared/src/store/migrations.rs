@@ -45,6 +45,7 @@ pub(super) fn sqlite() -> Migrator {
         (15, "operations", "0015_operations.sql"),
         (16, "activity at", "0016_activity_at.sql"),
         (17, "email", "0017_email.sql"),
+        (18, "safety", "0018_safety.sql"),
     ))
 }
 
@@ -79,6 +80,7 @@ fn postgres_migrations() -> Vec<Migration> {
         (15, "operations", "0015_operations.sql"),
         (16, "activity at", "0016_activity_at.sql"),
         (17, "email", "0017_email.sql"),
+        (18, "safety", "0018_safety.sql"),
     )
 }
 

@@ -25,6 +25,7 @@ mod migrations;
 mod notices;
 mod ops;
 mod query;
+mod safety;
 mod scans;
 mod sessions;
 mod sso;
@@ -53,6 +54,7 @@ pub use lifecycle::TenantFacts;
 pub use ops::MigrationState;
 pub use query::Page;
 pub(crate) use query::Query;
+pub use safety::{DeletedRecord, HeldRecord, NewHeld};
 pub use users::{NewUserRow, UserColumns, UserGroupRow, UserRow};
 
 /// `$first, $first+1, …` for `n` values (an `IN (…)` list of bound parameters).

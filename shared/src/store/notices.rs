@@ -25,6 +25,7 @@ impl TenantStore<'_> {
         let column = match topic {
             Topic::Credentials => "notify_credentials",
             Topic::IdpFailures => "notify_idp_failures",
+            Topic::HeldChanges => "notify_held_changes",
         };
         let sql = format!(
             "SELECT email FROM console_accounts WHERE tenant_id = $1 AND role = 'org_admin' AND NOT disabled AND {column} \
@@ -51,17 +52,17 @@ impl TenantStore<'_> {
 }
 
 impl Store {
-    /// An admin's notice choices: (credentials expiring, IdP failing).
-    pub async fn notification_choices(&self, account: &AccountId) -> DomainResult<(bool, bool)> {
+    /// An admin's notice choices: (credentials expiring, IdP failing, changes held).
+    pub async fn notification_choices(&self, account: &AccountId) -> DomainResult<(bool, bool, bool)> {
         let row = with_pool!(self, |p| {
-            sqlx::query_as::<_, (bool, bool)>(
-                "SELECT notify_credentials, notify_idp_failures FROM console_accounts WHERE id = $1",
+            sqlx::query_as::<_, (bool, bool, bool)>(
+                "SELECT notify_credentials, notify_idp_failures, notify_held_changes FROM console_accounts WHERE id = $1",
             )
             .bind(account.as_str())
             .fetch_optional(p)
             .await
         })?;
-        Ok(row.unwrap_or((false, false)))
+        Ok(row.unwrap_or((false, false, false)))
     }
 
     /// Sets an admin's notice choices.
@@ -70,12 +71,17 @@ impl Store {
         account: &AccountId,
         credentials: bool,
         idp: bool,
+        held: bool,
     ) -> DomainResult<()> {
         with_pool!(self, |p| {
-            sqlx::query("UPDATE console_accounts SET notify_credentials = $1, notify_idp_failures = $2 WHERE id = $3")
+            sqlx::query(
+                "UPDATE console_accounts SET notify_credentials = $1, notify_idp_failures = $2, notify_held_changes = $4 \
+                 WHERE id = $3",
+            )
                 .bind(credentials)
                 .bind(idp)
                 .bind(account.as_str())
+                .bind(held)
                 .execute(p)
                 .await
                 .map(|_| ())

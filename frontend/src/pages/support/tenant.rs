@@ -98,6 +98,7 @@ pub fn TenantOverviewTab() -> impl IntoView {
                             <div class="stat"><span class="stat-label">"SCIM requests (24 h)"</span>
                                 <span class="stat-value">{h.requests_24h} <span class="muted small">" · " {h.errors_24h} " failed"</span></span></div>
                         </div>
+                        <HeldSection held=i.held.clone()/>
                         <section class="card section" aria-labelledby="errors">
                             <h2 id="errors">"Latest SCIM errors"</h2>
                             <p class="muted small">"Last IdP request: " {h.last_request_at_ms.map(datetime).unwrap_or_else(|| "never".into())}</p>
@@ -139,6 +140,43 @@ pub fn TenantOverviewTab() -> impl IntoView {
                 })
             })}
         </Transition>
+    }
+}
+
+/// What the deprovisioning brake holds (read-only: the organization's admins decide).
+#[component]
+fn HeldSection(held: roster_shared::dto::HeldChanges) -> impl IntoView {
+    let settings = held.settings.as_ref().map(roster_shared::dto::SafetySettings::describe).unwrap_or_default();
+    view! {
+        <section class="card section" aria-labelledby="held" data-testid="support-held">
+            <h2 id="held">"Held deprovisioning"</h2>
+            <p class="muted small">{settings}</p>
+            {if held.total == 0 {
+                view! { <p class="empty">{format!("Nothing is held ({} of at most {} users lost access in the current window).", held.deprovisioned_in_window, held.limit)}</p> }.into_any()
+            } else {
+                view! {
+                    <div class="notice notice-warning" role="status">
+                        <span class="notice-icon" aria-hidden="true">"!"</span>
+                        <span>{format!("{} deprovisioning changes are held for the organization's admins (limit {} per window). The users keep their access until an admin applies or discards them.", held.total, held.limit)}</span>
+                    </div>
+                    <div class="table-wrap">
+                        <table class="table" data-testid="support-held-table">
+                            <thead><tr><th>"User"</th><th>"Change"</th><th>"Request"</th><th>"Held at"</th></tr></thead>
+                            <tbody>
+                                {held.changes.into_iter().map(|c| view! {
+                                    <tr>
+                                        <td>{c.user_name}</td>
+                                        <td>{match c.kind { roster_shared::dto::HeldKind::Deactivate => "Deactivate", roster_shared::dto::HeldKind::Delete => "Delete" }}</td>
+                                        <td><code>{c.method}</code></td>
+                                        <td>{datetime(c.created_at_ms)}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }.into_any()
+            }}
+        </section>
     }
 }
 

@@ -227,7 +227,12 @@ impl TestApp {
                 metrics_token: Some(METRICS_TOKEN.into()),
             },
         );
-        let jobs = JobsGuard(Some(roster_shared::service::jobs::JobRunner::start(store.clone(), test_job_settings())));
+        let mut settings = test_job_settings();
+        settings.notices = services
+            .email
+            .clone()
+            .map(|mailer| roster_shared::service::jobs::Notices { mailer, public_url: public_url.to_string() });
+        let jobs = JobsGuard(Some(roster_shared::service::jobs::JobRunner::start(store.clone(), settings)));
         TestApp { router, store, services, db, public_url: public_url.to_string(), jobs }
     }
 

@@ -12,8 +12,9 @@ use crate::scim::messages::SearchRequest;
 use crate::scim::patch;
 use crate::scim::schema::ResourceSchema;
 use crate::scim::validate::{validate_resource, Mode};
-use crate::service::users::{self, with_defaults, Writer};
-use crate::store::{fold_ascii, Table, UserColumns, UserGroupRow, UserRow};
+use crate::service::safety::HoldRequest;
+use crate::service::users::{self, with_defaults, Writer, Written};
+use crate::store::{fold_ascii, HeldRecord, Table, UserColumns, UserGroupRow, UserRow};
 
 fn schema() -> &'static ResourceSchema {
     ResourceSchema::user()
@@ -166,16 +167,33 @@ impl Scim<'_> {
         self.user_with_groups(&row).await
     }
 
-    /// PUT /Users/{id}. The mapping rules re-place the user in the same transaction.
+    /// PUT /Users/{id}. The mapping rules re-place the user in the same transaction. A PUT that
+    /// deactivates may be held by the deprovisioning brake (answered as if done).
     pub async fn replace_user(&self, id: &str, body: &Value, if_match: Option<&str>) -> Result<Resource, ScimError> {
+        self.replace(id, body, if_match, true).await.map(|(r, _)| r)
+    }
+
+    /// PUT; returns the resource and whether the brake held it.
+    async fn replace(
+        &self,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+        brake: bool,
+    ) -> Result<(Resource, bool), ScimError> {
+        let hold = HoldRequest { method: "PUT", body: Some(body) };
         for _ in 0..WRITE_RETRIES {
             let row = self.load_user(id).await?;
             check_if_match(if_match, row.version)?;
             let existing: Value = serde_json::from_str(&row.data).unwrap_or(Value::Null);
             let res = with_defaults(validate_resource(body, schema(), Mode::Replace { existing: &existing })?);
-            if self.write_user(&row, &res).await? {
-                let row = self.load_user(id).await?;
-                return self.user_with_groups(&row).await;
+            match self.write_user(&row, &res, brake.then_some(&hold)).await? {
+                Some(Written::Row(_)) => {
+                    let row = self.load_user(id).await?;
+                    return Ok((self.user_with_groups(&row).await?, false));
+                }
+                Some(Written::Held) => return Ok((self.as_if_written(&row, res).await?, true)),
+                None => {}
             }
             if if_match.is_some() {
                 return Err(ScimError::status(412, "the resource changed while it was being replaced"));
@@ -184,23 +202,45 @@ impl Scim<'_> {
         Err(ScimError::status(409, "the resource is being changed by other requests; try again"))
     }
 
-    /// PATCH /Users/{id}. The mapping rules re-place the user in the same transaction.
+    /// PATCH /Users/{id}. The mapping rules re-place the user in the same transaction. A PATCH
+    /// that deactivates may be held by the deprovisioning brake (answered as if done; the
+    /// summary says it was held).
     pub async fn patch_user(
         &self,
         id: &str,
         body: &Value,
         if_match: Option<&str>,
     ) -> Result<(Resource, String), ScimError> {
+        self.patch(id, body, if_match, true).await
+    }
+
+    async fn patch(
+        &self,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+        brake: bool,
+    ) -> Result<(Resource, String), ScimError> {
         let ops = patch::parse_request(body)?;
         let summary = ops.iter().map(|o| o.summary()).collect::<Vec<_>>().join("; ");
+        let hold = HoldRequest { method: "PATCH", body: Some(body) };
         for _ in 0..WRITE_RETRIES {
             let row = self.load_user(id).await?;
             check_if_match(if_match, row.version)?;
             let current: Value = serde_json::from_str(&row.data).map_err(json_error)?;
             let res = patch::apply(current, &ops, schema())?;
-            if self.write_user(&row, &res).await? {
-                let row = self.load_user(id).await?;
-                return Ok((self.user_with_groups(&row).await?, summary));
+            match self.write_user(&row, &res, brake.then_some(&hold)).await? {
+                Some(Written::Row(_)) => {
+                    let row = self.load_user(id).await?;
+                    return Ok((self.user_with_groups(&row).await?, summary));
+                }
+                Some(Written::Held) => {
+                    return Ok((
+                        self.as_if_written(&row, res).await?,
+                        format!("{summary} (held by the deprovisioning brake)"),
+                    ))
+                }
+                None => {}
             }
             if if_match.is_some() {
                 return Err(ScimError::status(412, "the resource changed while it was being patched"));
@@ -209,25 +249,58 @@ impl Scim<'_> {
         Err(ScimError::status(409, "the resource is being changed by other requests; try again"))
     }
 
-    /// Writes a new version of `row`; `false` when another write changed it first.
-    async fn write_user(&self, row: &UserRow, res: &Value) -> Result<bool, ScimError> {
-        match users::update(self.store, self.tenant, Writer::Scim, row, res).await {
-            Ok(_) => Ok(true),
-            Err(DomainError::Stale) => Ok(false),
+    /// The answer to a held write: the user as the IdP asked for it (nothing was written).
+    async fn as_if_written(&self, row: &UserRow, res: Value) -> Result<Resource, ScimError> {
+        let data = serde_json::to_string(&res).map_err(json_error)?;
+        self.user_with_groups(&UserRow { data, ..row.clone() }).await
+    }
+
+    /// Writes a new version of `row`; `None` when another write changed it first.
+    async fn write_user(
+        &self,
+        row: &UserRow,
+        res: &Value,
+        hold: Option<&HoldRequest<'_>>,
+    ) -> Result<Option<Written>, ScimError> {
+        match users::update_checked(self.store, self.tenant, Writer::Scim, row, res, None, hold).await {
+            Ok(w) => Ok(Some(w)),
+            Err(DomainError::Stale) => Ok(None),
             Err(e) => Err(scim_error(e)),
         }
     }
 
-    /// DELETE /Users/{id}.
-    pub async fn delete_user(&self, id: &str, if_match: Option<&str>) -> Result<(), ScimError> {
+    /// DELETE /Users/{id}: deletes or soft-deletes (the organization's delete policy); the
+    /// deletion of an active user may be held by the deprovisioning brake (answered as if done).
+    /// Returns whether it was held.
+    pub async fn delete_user(&self, id: &str, if_match: Option<&str>) -> Result<bool, ScimError> {
+        self.delete(id, if_match, true).await
+    }
+
+    async fn delete(&self, id: &str, if_match: Option<&str>, brake: bool) -> Result<bool, ScimError> {
         let row = self.load_user(id).await?;
         check_if_match(if_match, row.version)?;
         let expected = if_match.map(|_| row.version);
-        match users::delete(self.store, self.tenant, Writer::Scim, id, expected).await {
-            Ok(()) => Ok(()),
+        let hold = HoldRequest { method: "DELETE", body: None };
+        // Without the brake (an admin applying a held deletion) the delete policy still holds.
+        let hold = if brake { Some(&hold) } else { None };
+        match users::delete_checked(self.store, self.tenant, Writer::Scim, id, expected, hold, true).await {
+            Ok(held) => Ok(held),
             Err(DomainError::NotFound) => Err(not_found("User", id)),
             Err(DomainError::Stale) => Err(ScimError::status(412, "the resource changed while it was being deleted")),
             Err(e) => Err(scim_error(e)),
+        }
+    }
+
+    /// Replays a change the brake held, as the IdP sent it, without the brake.
+    pub(crate) async fn replay_held(&self, h: &HeldRecord) -> Result<(), ScimError> {
+        let body = || -> Result<Value, ScimError> {
+            let text = h.body.as_deref().ok_or_else(|| ScimError::status(500, "the held request has no body"))?;
+            serde_json::from_str(text).map_err(json_error)
+        };
+        match h.change.method.as_str() {
+            "DELETE" => self.delete(&h.change.user_id, None, false).await.map(|_| ()),
+            "PUT" => self.replace(&h.change.user_id, &body()?, None, false).await.map(|_| ()),
+            _ => self.patch(&h.change.user_id, &body()?, None, false).await.map(|_| ()),
         }
     }
 

@@ -1,0 +1,328 @@
+//! Provisioning safety: the mass-deprovisioning brake (held changes, applied or discarded by an
+//! admin) and the delete policy (soft delete, restore, purge).
+
+use http::StatusCode;
+use roster_shared::ids::TenantId;
+use serde_json::{json, Value};
+
+use crate::both_backends;
+use crate::common::*;
+
+both_backends!(
+    a_burst_of_deactivations_is_held_beyond_the_limit_and_admins_decide,
+    the_brake_counts_active_users_only_and_can_be_switched_off,
+    soft_deleted_users_are_gone_for_scim_and_restorable,
+    concurrent_deprovisioning_on_two_instances_never_passes_the_limit,
+);
+
+const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+/// An organization with an admin (the cookie) and SCIM on (a token).
+async fn organization(app: &TestApp, name: &str) -> (ScimTenant, String) {
+    let email = format!("admin-{}@{}.test", uuid::Uuid::new_v4().simple(), name.to_ascii_lowercase());
+    let cookie = app.sign_up(name, &email, PASSWORD).await;
+    let viewer = app.viewer(Some(&cookie)).await;
+    let id = viewer["tenant"]["id"].as_str().expect("tenant").to_string();
+    let tenant = TenantId::parse(&id).expect("tenant id");
+    roster_shared::service::credentials::set_scim_enabled(&app.store, &tenant, true).await.expect("enable");
+    let (record, secret) = roster_shared::service::credentials::create_token(&app.store, &tenant, "IdP", "test", None)
+        .await
+        .expect("token");
+    (ScimTenant { id, token: secret.expose().to_string(), token_id: record.id.to_string() }, cookie)
+}
+
+/// Entra ID's deactivation.
+async fn deactivate(app: &TestApp, t: &ScimTenant, id: &str) -> (StatusCode, Value) {
+    let (s, _, body) = app
+        .scim(
+            "PATCH",
+            &t.id,
+            &t.token,
+            &format!("/Users/{id}"),
+            Some(json!({"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]})),
+        )
+        .await;
+    (s, body)
+}
+
+async fn inactive_count(app: &TestApp, t: &ScimTenant) -> u64 {
+    let (_, _, body) = app.scim("GET", &t.id, &t.token, "/Users?filter=active%20eq%20false&count=0", None).await;
+    body["totalResults"].as_u64().expect("totalResults")
+}
+
+async fn is_active(app: &TestApp, t: &ScimTenant, id: &str) -> bool {
+    let (s, _, body) = app.scim("GET", &t.id, &t.token, &format!("/Users/{id}"), None).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    body["active"].as_bool().expect("active")
+}
+
+async fn held(app: &TestApp, cookie: &str) -> Value {
+    app.ok_json("held_changes", json!({}), cookie).await
+}
+
+async fn decide(app: &TestApp, cookie: &str, decision: &str, ids: &[String]) -> (StatusCode, Value) {
+    let mut fields = vec![("decision", decision)];
+    fields.extend(ids.iter().map(|id| ("ids[]", id.as_str())));
+    let res = app.call("form/held_decide", &fields, Some(cookie)).await;
+    let status = res.status();
+    let text = body_text(res).await;
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+async fn users(app: &TestApp, t: &ScimTenant, n: usize, prefix: &str) -> Vec<String> {
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        ids.push(app.create_user(t, &format!("{prefix}{i:03}@brake.test")).await);
+    }
+    ids
+}
+
+async fn a_burst_of_deactivations_is_held_beyond_the_limit_and_admins_decide(db: Db) {
+    let app = TestApp::new(db).await;
+    let (t, cookie) = organization(&app, "Brake").await;
+    let ids = users(&app, &t, 100, "u").await;
+
+    // 30 of 100 deactivated in a burst: the default brake (10%, at least 10, per hour) lets 10
+    // through and holds 20, each answered 200 with the user as the IdP asked for it.
+    for id in &ids[..30] {
+        let (s, body) = deactivate(&app, &t, id).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        assert_eq!(body["active"], false, "answered as done: {body}");
+    }
+    assert_eq!(inactive_count(&app, &t).await, 10);
+    for id in &ids[10..30] {
+        assert!(is_active(&app, &t, id).await, "held users keep their access");
+    }
+    let h = held(&app, &cookie).await;
+    assert_eq!(h["total"], 20, "{h}");
+    assert_eq!(h["deprovisioned_in_window"], 10);
+    assert_eq!(h["limit"], 10);
+    let changes = h["changes"].as_array().unwrap();
+    assert_eq!(changes[0]["user_id"], ids[10].as_str(), "oldest first");
+    assert_eq!(changes[0]["kind"], "Deactivate");
+    assert_eq!(changes[0]["method"], "PATCH");
+    let held_ids: Vec<String> = changes.iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
+
+    // The dashboard says so on every page, and the navigation counts them.
+    let counts = app.ok_json("nav_counts", json!({}), &cookie).await;
+    assert_eq!(counts["held"], 20);
+
+    // A held DELETE too: 204, the user is still there.
+    let (s, _, _) = app.scim("DELETE", &t.id, &t.token, &format!("/Users/{}", ids[30]), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert!(is_active(&app, &t, &ids[30]).await);
+    assert_eq!(held(&app, &cookie).await["total"], 21);
+
+    // Apply five: their stored requests are replayed.
+    let (s, body) = decide(&app, &cookie, "apply", &held_ids[..5]).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(body.as_str().unwrap_or_default().contains("Applied 5 changes"), "{body}");
+    assert_eq!(inactive_count(&app, &t).await, 15);
+    for id in &ids[10..15] {
+        assert!(!is_active(&app, &t, id).await);
+    }
+
+    // Nothing chosen, or a decision that does not exist: refused, nothing changes.
+    let (s, body) = decide(&app, &cookie, "apply", &[]).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    let (s, _) = decide(&app, &cookie, "explode", &held_ids[5..6]).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    // Another organization's admin cannot touch them.
+    let (_, other) = organization(&app, "Other").await;
+    let (s, body) = decide(&app, &other, "apply", &held_ids[5..]).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(body.as_str().unwrap_or_default().contains("Applied 0 changes"), "{body}");
+    assert_eq!(held(&app, &cookie).await["total"], 16);
+
+    // Discard the rest: those users stay active, and the deletion is dropped.
+    let (s, body) = decide(&app, &cookie, "discard_all", &[]).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(body.as_str().unwrap_or_default().contains("Discarded 16 changes"), "{body}");
+    assert!(body.as_str().unwrap_or_default().contains("identity provider still considers them removed"));
+    assert_eq!(held(&app, &cookie).await["total"], 0);
+    assert_eq!(inactive_count(&app, &t).await, 15);
+    for id in ids[15..31].iter() {
+        assert!(is_active(&app, &t, id).await);
+    }
+
+    // The window is still full: the next deactivation is held again.
+    let (s, _) = deactivate(&app, &t, &ids[50]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(is_active(&app, &t, &ids[50]).await);
+    assert_eq!(held(&app, &cookie).await["total"], 1);
+    // The IdP repeating a held request holds it once.
+    deactivate(&app, &t, &ids[50]).await;
+    assert_eq!(held(&app, &cookie).await["total"], 1);
+
+    // Everything is in the activity log.
+    let tenant = TenantId::parse(&t.id).unwrap();
+    let log = app.activity(&tenant, 500).await;
+    let count = |needle: &str| log.iter().filter(|a| a.summary.contains(needle)).count();
+    // (The IdP's repeat is a second request, so a second record.)
+    assert_eq!(count("held the deactivation of"), 22);
+    assert_eq!(count("held the deletion of"), 1);
+    assert_eq!(count("applied the held deactivation"), 5);
+    assert_eq!(count("discarded the held"), 16);
+    assert_eq!(count("(held by the deprovisioning brake)"), 23, "the SCIM requests' records say it too");
+}
+
+async fn the_brake_counts_active_users_only_and_can_be_switched_off(db: Db) {
+    let app = TestApp::new(db).await;
+    let (t, cookie) = organization(&app, "Switch").await;
+    let ids = users(&app, &t, 40, "s").await;
+    // Deleting users already inactive takes nobody's access: not counted.
+    for id in &ids[..10] {
+        assert_eq!(deactivate(&app, &t, id).await.0, StatusCode::OK);
+    }
+    for id in &ids[..10] {
+        let (s, _, _) = app.scim("DELETE", &t.id, &t.token, &format!("/Users/{id}"), None).await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let (s, _, _) = app.scim("GET", &t.id, &t.token, &format!("/Users/{id}"), None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "deleted, not held");
+    }
+    assert_eq!(held(&app, &cookie).await["total"], 0);
+
+    // Bad settings are refused in words and change nothing.
+    let save = |fields: Vec<(&'static str, &'static str)>| {
+        let (app, cookie) = (&app, &cookie);
+        async move {
+            let res = app.call("form/safety_save", &fields, Some(cookie)).await;
+            let s = res.status();
+            (s, body_text(res).await)
+        }
+    };
+    let (s, body) = save(vec![
+        ("brake_percent", "0"),
+        ("brake_min_users", "10"),
+        ("brake_window_minutes", "60"),
+        ("delete_policy", "delete"),
+        ("soft_delete_days", "30"),
+    ])
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("between 1 and 100 percent"), "{body}");
+    let settings = app.ok_json("safety_settings", json!({}), &cookie).await;
+    assert_eq!(settings["brake_enabled"], true);
+
+    // Switched off: a burst goes through.
+    let (s, body) = save(vec![
+        ("brake_percent", "10"),
+        ("brake_min_users", "10"),
+        ("brake_window_minutes", "60"),
+        ("delete_policy", "delete"),
+        ("soft_delete_days", "30"),
+    ])
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(app.ok_json("safety_settings", json!({}), &cookie).await["brake_enabled"], false);
+    for id in &ids[10..40] {
+        deactivate(&app, &t, id).await;
+    }
+    assert_eq!(inactive_count(&app, &t).await, 30);
+    assert_eq!(held(&app, &cookie).await["total"], 0);
+    let tenant = TenantId::parse(&t.id).unwrap();
+    let log = app.activity(&tenant, 500).await;
+    assert!(log.iter().any(|a| a.summary.contains("changed provisioning safety: brake off")));
+}
+
+async fn soft_deleted_users_are_gone_for_scim_and_restorable(db: Db) {
+    let app = TestApp::new(db).await;
+    let (t, cookie) = organization(&app, "Soft").await;
+    let res = app
+        .call(
+            "form/safety_save",
+            &[
+                ("brake_enabled", "on"),
+                ("brake_percent", "10"),
+                ("brake_min_users", "10"),
+                ("brake_window_minutes", "60"),
+                ("delete_policy", "soft"),
+                ("soft_delete_days", "30"),
+            ],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let group = app
+        .ok_json(
+            "user_group_create",
+            json!({"input": {"name": "Engineering", "description": "", "role": "member"}}),
+            &cookie,
+        )
+        .await;
+    let group_id = group["id"].as_str().unwrap().to_string();
+    let ada = app.create_user(&t, "ada@soft.test").await;
+    app.ok_json("user_group_assign", json!({"group_id": group_id, "user_ids": [ada]}), &cookie).await;
+    let (_, _, g) = app
+        .scim("POST", &t.id, &t.token, "/Groups", Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Staff", "members": [{"value": ada}]})))
+        .await;
+    let scim_group = g["id"].as_str().unwrap().to_string();
+
+    // Gone for SCIM: 404, not found by userName, the userName is free.
+    let (s, _, _) = app.scim("DELETE", &t.id, &t.token, &format!("/Users/{ada}"), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _, _) = app.scim("GET", &t.id, &t.token, &format!("/Users/{ada}"), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, _, found) =
+        app.scim("GET", &t.id, &t.token, "/Users?filter=userName%20eq%20%22ada%40soft.test%22", None).await;
+    assert_eq!(found["totalResults"], 0);
+    let deleted = app.ok_json("deleted_users", json!({}), &cookie).await;
+    assert_eq!(deleted.as_array().unwrap().len(), 1);
+    assert_eq!(deleted[0]["id"], ada.as_str());
+    let again = app.create_user(&t, "ada@soft.test").await;
+    assert_ne!(again, ada);
+
+    // Restoring while the IdP has another user with the userName is refused in words.
+    let res = app.call("form/deleted_restore", &[("id", &ada)], Some(&cookie)).await;
+    let status = res.status();
+    let body = body_text(res).await;
+    assert!(status.is_client_error(), "{status} {body}");
+    assert!(body.contains("ada@soft.test"), "{body}");
+    assert_eq!(app.ok_json("deleted_users", json!({}), &cookie).await.as_array().unwrap().len(), 1, "still kept");
+
+    // Once that one is deleted too, the first comes back whole: id, user group, SCIM group.
+    let (s, _, _) = app.scim("DELETE", &t.id, &t.token, &format!("/Users/{again}"), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let res = app.call("form/deleted_restore", &[("id", &ada)], Some(&cookie)).await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", body_text(res).await);
+    let (s, _, user) = app.scim("GET", &t.id, &t.token, &format!("/Users/{ada}"), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(user["userName"], "ada@soft.test");
+    assert!(user["groups"].as_array().unwrap().iter().any(|g| g["value"] == scim_group.as_str()), "{user}");
+    let detail = app.ok_json("user", json!({"id": ada}), &cookie).await;
+    assert!(detail.to_string().contains("Engineering"), "{detail}");
+    // Another organization cannot restore or see them.
+    let (_, other) = organization(&app, "Elsewhere").await;
+    assert_eq!(app.ok_json("deleted_users", json!({}), &other).await, json!([]));
+    let res = app.call("form/deleted_restore", &[("id", &again)], Some(&other)).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(body_text(res).await.contains("no longer exists"));
+    assert_eq!(app.ok_json("deleted_users", json!({}), &cookie).await.as_array().unwrap().len(), 1);
+
+    // Past its retention the kept user is purged by the maintenance.
+    let later = roster_shared::clock::now_ms() + 31 * 86_400_000;
+    let purged = app.store.purge_safety(later, 0, 1000).await.expect("purge");
+    assert!(purged >= 1);
+    assert_eq!(app.ok_json("deleted_users", json!({}), &cookie).await, json!([]));
+    let tenant = TenantId::parse(&t.id).unwrap();
+    let log = app.activity(&tenant, 500).await;
+    assert!(log.iter().any(|a| a.summary == "restored ada@soft.test (deleted by the identity provider)"));
+}
+
+/// 30 deactivations at once, through two instances of one database: the brake's count and the
+/// writes are serialized per tenant, so exactly the limit goes through.
+async fn concurrent_deprovisioning_on_two_instances_never_passes_the_limit(db: Db) {
+    let app = TestApp::new(db).await;
+    let other = app.second_instance().await;
+    let (t, cookie) = organization(&app, "Race").await;
+    let ids = users(&app, &t, 100, "r").await;
+    let answers = futures_util::future::join_all(ids[..30].iter().enumerate().map(|(i, id)| {
+        let instance = if i % 2 == 0 { &app } else { &other };
+        let t = &t;
+        async move { deactivate(instance, t, id).await.0 }
+    }))
+    .await;
+    assert!(answers.iter().all(|s| *s == StatusCode::OK), "{answers:?}");
+    assert_eq!(inactive_count(&app, &t).await, 10);
+    assert_eq!(held(&app, &cookie).await["total"], 20);
+}

@@ -1,0 +1,283 @@
+//! Provisioning safety: the mass-deprovisioning brake and the delete policy.
+//!
+//! **The brake.** An IdP misconfiguration (a wrong assignment scope, a deleted group) can
+//! deprovision most of an organization in one cycle. Each SCIM write that takes an active user's
+//! access away (a PATCH or PUT to `active: false`, a DELETE of an active user) asks [`admit`]
+//! inside its own transaction, under the tenant's brake lock: while fewer users than the limit
+//! ([`SafetySettings::brake_limit`]: a share of the users active at the window's start, never
+//! fewer than a minimum) lost access within the window, it goes ahead and is counted; after that
+//! it is held ([`hold`]): stored with the request, answered as if done (the IdP's job goes on,
+//! no quarantine), recorded in the activity log, and announced to the admins who chose the
+//! notice. Admins apply (the stored request is replayed) or discard held changes; the dashboard
+//! says that a discarded change leaves the IdP believing the user is gone.
+//!
+//! Deletes of users already inactive do not count (they lost access before), nor do changes an
+//! admin applies (an admin decided them).
+//!
+//! **The delete policy.** A SCIM DELETE either deletes the user, or soft-deletes: the user is
+//! gone for SCIM (404, userName free), kept with their memberships in `deleted_users`,
+//! restorable by an admin, and purged by the hourly maintenance after the retention period.
+//! Either way the user's dashboard session ends at its next request (sessions are checked
+//! against the user at every request).
+
+use serde_json::Value;
+
+use super::activity::{self, Actor};
+use crate::clock::now_ms;
+use crate::dto::{DeletedUser, HeldChanges, HeldKind, SafetySettings, UserSource};
+use crate::error::{DomainError, DomainResult};
+use crate::ids::TenantId;
+use crate::store::{NewHeld, Store, TenantTx, UserRow};
+
+/// Held changes a page shows.
+pub const HELD_PAGE: i64 = 500;
+/// Soft-deleted users a page shows.
+pub const DELETED_PAGE: i64 = 500;
+
+const MINUTE_MS: i64 = 60_000;
+const DAY_MS: i64 = 86_400_000;
+
+/// The actor of the brake's own records.
+fn brake_actor() -> Actor {
+    Actor { kind: "system", name: "deprovisioning brake".into() }
+}
+
+/// A deprovisioning request as it came, to hold (see [`hold`]).
+#[derive(Clone, Copy, Debug)]
+pub struct HoldRequest<'a> {
+    /// `PATCH`, `PUT` or `DELETE`.
+    pub method: &'a str,
+    /// The body (PATCH, PUT).
+    pub body: Option<&'a Value>,
+}
+
+/// Whether a stored user is active.
+pub(crate) fn is_active(row: &UserRow) -> bool {
+    serde_json::from_str::<Value>(&row.data).ok().and_then(|v| v.get("active").and_then(Value::as_bool)).unwrap_or(true)
+}
+
+/// Inside a deprovisioning SCIM write's transaction: whether it may go on (then it is counted),
+/// or must be held. Takes the brake lock, so one tenant's deprovisioning writes count one after
+/// another.
+pub(crate) async fn admit(tx: &mut TenantTx<'_>, user_id: &str, now: i64) -> DomainResult<bool> {
+    let s = tx.safety_settings().await?;
+    if s.brake_enabled {
+        tx.lock_brake().await?;
+        let since = now - i64::from(s.brake_window_minutes.max(1)) * MINUTE_MS;
+        let (gone, active) = tx.brake_counts(since).await?;
+        // Active now, plus those who lost access in the window: active at its start.
+        if gone >= s.brake_limit(active + gone) {
+            return Ok(false);
+        }
+    }
+    tx.record_deprovision(user_id, now).await?;
+    Ok(true)
+}
+
+/// Holds a deprovisioning request inside its transaction, with its activity record; returns
+/// whether the hold began with it (nothing was held before).
+pub(crate) async fn hold(tx: &mut TenantTx<'_>, user: &UserRow, req: &HoldRequest<'_>, now: i64) -> DomainResult<bool> {
+    let kind = if req.method.eq_ignore_ascii_case("DELETE") { HeldKind::Delete } else { HeldKind::Deactivate };
+    let body = req.body.map(Value::to_string);
+    let id = uuid::Uuid::new_v4().to_string();
+    let began = tx
+        .hold(
+            &NewHeld {
+                id: &id,
+                user_id: &user.id,
+                user_name: &user.user_name,
+                kind,
+                method: req.method,
+                body: body.as_deref(),
+                credential_id: None,
+            },
+            now,
+        )
+        .await?;
+    let what = match kind {
+        HeldKind::Deactivate => "deactivation",
+        HeldKind::Delete => "deletion",
+    };
+    let summary =
+        format!("held the {what} of {} (too many users lost access within the brake's window)", user.user_name);
+    tx.record_activity(&[activity::action(&brake_actor(), "User", Some(&user.id), &summary, now)]).await?;
+    Ok(began)
+}
+
+/// Announces a hold that began: the notice to the admins who chose it goes out as a job (at most
+/// one per organization an hour). A failure to enqueue is logged: the banner still shows it.
+pub(crate) async fn announce(store: &Store, tenant: &TenantId, now: i64) {
+    if let Err(e) = super::jobs::enqueue_held_notice(store, tenant, now).await {
+        tracing::warn!(%tenant, error = %e, "could not enqueue the held-changes notice");
+    }
+}
+
+/// Emails the organization's admins who chose the notice that changes are held.
+pub(crate) async fn send_held_notice(
+    store: &Store,
+    n: &super::jobs::Notices,
+    tenant: &TenantId,
+) -> DomainResult<usize> {
+    use super::email::{notify_admins, Notice, Topic};
+    let (_, total) = store.tenant(tenant).held_changes(1).await?;
+    if total == 0 {
+        return Ok(0);
+    }
+    let organization = store.tenant(tenant).summary().await?.map(|s| s.name).unwrap_or_default();
+    let notice = Notice::changes_held(&organization, total, &format!("{}/safety", n.public_url));
+    notify_admins(store, &n.mailer, tenant, Topic::HeldChanges, &notice).await
+}
+
+/// The organization's settings.
+pub async fn settings(store: &Store, tenant: &TenantId) -> DomainResult<SafetySettings> {
+    store.tenant(tenant).safety_settings().await
+}
+
+/// Checks settings an admin entered.
+pub fn check_settings(s: &SafetySettings) -> DomainResult<()> {
+    if !(1..=100).contains(&s.brake_percent) {
+        return Err(DomainError::Invalid("The share of users must be between 1 and 100 percent.".into()));
+    }
+    if !(1..=1_000_000).contains(&s.brake_min_users) {
+        return Err(DomainError::Invalid("The minimum number of users must be between 1 and 1,000,000.".into()));
+    }
+    if !(5..=10_080).contains(&s.brake_window_minutes) {
+        return Err(DomainError::Invalid("The window must be between 5 minutes and 7 days (10,080 minutes).".into()));
+    }
+    if !(1..=365).contains(&s.soft_delete_days) {
+        return Err(DomainError::Invalid("Deleted users can be kept between 1 and 365 days.".into()));
+    }
+    Ok(())
+}
+
+/// Saves the settings (an admin's change, recorded).
+pub async fn save_settings(store: &Store, tenant: &TenantId, actor: &Actor, s: &SafetySettings) -> DomainResult<()> {
+    check_settings(s)?;
+    let now = now_ms();
+    let mut tx = store.tenant(tenant).begin().await?;
+    tx.set_safety_settings(s, now).await?;
+    let summary = format!("changed provisioning safety: {}", s.describe());
+    tx.record_activity(&[activity::action(actor, "Organization", None, &summary, now)]).await?;
+    tx.commit().await
+}
+
+/// The held changes and the brake's state, for the dashboard and the support console.
+pub async fn held(store: &Store, tenant: &TenantId) -> DomainResult<HeldChanges> {
+    let t = store.tenant(tenant);
+    let settings = t.safety_settings().await?;
+    let (changes, total) = t.held_changes(HELD_PAGE).await?;
+    let since = now_ms() - i64::from(settings.brake_window_minutes.max(1)) * MINUTE_MS;
+    let gone = t.deprovisioned_since(since).await?;
+    let active = t.active_users().await?;
+    Ok(HeldChanges {
+        changes,
+        total,
+        deprovisioned_in_window: gone,
+        limit: settings.brake_limit(active + gone),
+        settings: Some(settings),
+    })
+}
+
+/// What applying held changes did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Changes applied.
+    pub applied: u64,
+    /// Changes that could not be (the user is gone, or the request no longer applies), with
+    /// the reason, by userName.
+    pub failed: Vec<(String, String)>,
+}
+
+/// Applies held changes (`ids`, or all when `None`): each stored request is replayed as the
+/// IdP sent it, without the brake.
+pub async fn apply(store: &Store, tenant: &TenantId, actor: &Actor, ids: Option<&[String]>) -> DomainResult<Applied> {
+    let held = {
+        let mut tx = store.tenant(tenant).begin().await?;
+        tx.held(ids).await?
+    };
+    let scim = super::provisioning::Scim { store, tenant, base_url: "" };
+    let mut out = Applied::default();
+    for h in held {
+        let result = scim.replay_held(&h).await;
+        let now = now_ms();
+        let mut tx = store.tenant(tenant).begin().await?;
+        let what = match h.change.kind {
+            HeldKind::Deactivate => "deactivation",
+            HeldKind::Delete => "deletion",
+        };
+        match result {
+            Ok(()) => {
+                tx.decide_held(&h.change.id, "applied", &actor.name, None, now).await?;
+                let summary = format!("applied the held {what} of {}", h.change.user_name);
+                tx.record_activity(&[activity::action(actor, "User", Some(&h.change.user_id), &summary, now)]).await?;
+                out.applied += 1;
+            }
+            Err(e) => {
+                let reason = e.detail.clone();
+                tx.decide_held(&h.change.id, "failed", &actor.name, Some(&reason), now).await?;
+                let summary = format!("could not apply the held {what} of {}: {reason}", h.change.user_name);
+                tx.record_activity(&[activity::action(actor, "User", Some(&h.change.user_id), &summary, now)]).await?;
+                out.failed.push((h.change.user_name.clone(), reason));
+            }
+        }
+        tx.commit().await?;
+    }
+    Ok(out)
+}
+
+/// Discards held changes (`ids`, or all when `None`): the users stay as they are. Returns how
+/// many were discarded.
+pub async fn discard(store: &Store, tenant: &TenantId, actor: &Actor, ids: Option<&[String]>) -> DomainResult<u64> {
+    let now = now_ms();
+    let mut tx = store.tenant(tenant).begin().await?;
+    let held = tx.held(ids).await?;
+    let mut records = Vec::with_capacity(held.len());
+    for h in &held {
+        tx.decide_held(&h.change.id, "discarded", &actor.name, None, now).await?;
+        let what = match h.change.kind {
+            HeldKind::Deactivate => "deactivation",
+            HeldKind::Delete => "deletion",
+        };
+        records.push(activity::action(
+            actor,
+            "User",
+            Some(&h.change.user_id),
+            &format!("discarded the held {what} of {} (the user keeps their access)", h.change.user_name),
+            now,
+        ));
+    }
+    tx.record_activity(&records).await?;
+    tx.commit().await?;
+    Ok(held.len() as u64)
+}
+
+/// Soft-deleted users, most recent first.
+pub async fn deleted(store: &Store, tenant: &TenantId) -> DomainResult<Vec<DeletedUser>> {
+    store.tenant(tenant).deleted_users(DELETED_PAGE).await
+}
+
+/// When a user soft-deleted now is purged.
+pub(crate) fn purge_at(s: &SafetySettings, now: i64) -> i64 {
+    now + i64::from(s.soft_delete_days.max(1)) * DAY_MS
+}
+
+/// Restores a soft-deleted user: same id, resource, user groups an admin gave them and SCIM
+/// groups that still exist; placed again by the rules. [`DomainError::UserNameTaken`] if the
+/// IdP has since created another user with the userName.
+pub async fn restore(store: &Store, tenant: &TenantId, actor: &Actor, id: &str) -> DomainResult<()> {
+    let now = now_ms();
+    let (mut tx, placer, _seen) = super::mappings::begin_write(store, tenant, true).await?;
+    let d = tx.take_deleted_user(id).await?.ok_or(DomainError::NotFound)?;
+    let resource: Value =
+        serde_json::from_str(&d.data).map_err(|e| DomainError::Internal(format!("kept user JSON: {e}")))?;
+    let source = if d.source == "jit" { UserSource::Jit } else { UserSource::Scim };
+    let row = super::users::new_row(d.id.clone(), source, &resource)?;
+    tx.insert_user(&row, now).await?;
+    tx.restore_memberships(&d, &actor.name, now).await?;
+    if let Some(p) = &placer {
+        p.place(&mut tx, std::slice::from_ref(&d.id), now).await?;
+    }
+    let summary = format!("restored {} (deleted by the identity provider)", d.user_name);
+    tx.record_activity(&[activity::action(actor, "User", Some(&d.id), &summary, now)]).await?;
+    tx.commit().await
+}

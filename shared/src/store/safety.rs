@@ -1,0 +1,482 @@
+//! Provisioning safety's storage: the brake's settings and its count of recent deprovisions,
+//! the changes it held, and the users a soft delete keeps (see `service::safety`).
+
+use sqlx::Row;
+
+use super::query::data_out;
+use super::tx::{with_tx, TenantTx};
+use super::{with_pool, Backend, Store, TenantStore};
+use crate::dto::{DeletePolicy, DeletedUser, HeldChange, HeldKind, SafetySettings};
+use crate::error::DomainResult;
+
+const SETTINGS: &str = "SELECT brake_enabled, brake_percent, brake_min_users, brake_window_minutes, delete_policy, \
+                        soft_delete_days FROM tenants WHERE id = $1";
+
+fn settings_from_row<R: Row>(r: &R) -> DomainResult<SafetySettings>
+where
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'q> bool: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    for<'q> i64: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    for<'q> String: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+{
+    let n = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
+    Ok(SafetySettings {
+        brake_enabled: r.try_get("brake_enabled")?,
+        brake_percent: n(r.try_get("brake_percent")?),
+        brake_min_users: n(r.try_get("brake_min_users")?),
+        brake_window_minutes: n(r.try_get("brake_window_minutes")?),
+        delete_policy: DeletePolicy::parse(&r.try_get::<String, _>("delete_policy")?),
+        soft_delete_days: n(r.try_get("soft_delete_days")?),
+    })
+}
+
+/// A held change with the request to replay.
+#[derive(Clone, Debug)]
+pub struct HeldRecord {
+    /// As the dashboard shows it.
+    pub change: HeldChange,
+    /// The request body (PATCH, PUT); `None` for a DELETE.
+    pub body: Option<String>,
+}
+
+/// A change to hold (see [`TenantTx::hold`]).
+#[derive(Clone, Debug)]
+pub struct NewHeld<'a> {
+    /// Its id.
+    pub id: &'a str,
+    /// The user.
+    pub user_id: &'a str,
+    /// Their userName.
+    pub user_name: &'a str,
+    /// Deactivate or delete.
+    pub kind: HeldKind,
+    /// `PATCH`, `PUT`, `DELETE`.
+    pub method: &'a str,
+    /// The request body.
+    pub body: Option<&'a str>,
+    /// The credential that sent it.
+    pub credential_id: Option<&'a str>,
+}
+
+/// A soft-deleted user as kept.
+#[derive(Clone, Debug)]
+pub struct DeletedRecord {
+    /// The user's id.
+    pub id: String,
+    /// userName.
+    pub user_name: String,
+    /// Where it came from (`scim`, `jit`).
+    pub source: String,
+    /// The resource (JSON text).
+    pub data: String,
+    /// When it was created (epoch ms).
+    pub created_at: i64,
+    /// Its user groups' ids where an admin put it.
+    pub user_groups: Vec<String>,
+    /// Its SCIM groups' ids.
+    pub scim_groups: Vec<String>,
+}
+
+fn held_from_row<R: Row>(r: &R) -> DomainResult<HeldRecord>
+where
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'q> i64: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    for<'q> String: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    for<'q> Option<String>: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(HeldRecord {
+        change: HeldChange {
+            id: r.try_get("id")?,
+            user_id: r.try_get("user_id")?,
+            user_name: r.try_get("user_name")?,
+            kind: HeldKind::parse(&r.try_get::<String, _>("kind")?),
+            method: r.try_get("method")?,
+            created_at_ms: r.try_get("created_at")?,
+        },
+        body: r.try_get("body")?,
+    })
+}
+
+const HELD: &str = "SELECT id, user_id, user_name, kind, method, body, created_at FROM held_changes";
+
+impl TenantStore<'_> {
+    /// The organization's safety settings.
+    pub async fn safety_settings(&self) -> DomainResult<SafetySettings> {
+        with_pool!(self.store, |p| {
+            let row = sqlx::query(SETTINGS).bind(self.id.as_str()).fetch_optional(p).await?;
+            row.as_ref().map(settings_from_row).transpose().map(Option::unwrap_or_default)
+        })
+    }
+
+    /// The changes held now, oldest first (at most `limit`), and how many there are.
+    pub async fn held_changes(&self, limit: i64) -> DomainResult<(Vec<HeldChange>, u64)> {
+        let sql = format!("{HELD} WHERE tenant_id = $1 AND state = 'held' ORDER BY created_at, id LIMIT $2");
+        with_pool!(self.store, |p| {
+            let rows = sqlx::query(&sql).bind(self.id.as_str()).bind(limit).fetch_all(p).await?;
+            let (total,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM held_changes WHERE tenant_id = $1 AND state = 'held'")
+                    .bind(self.id.as_str())
+                    .fetch_one(p)
+                    .await?;
+            let changes = rows.iter().map(|r| held_from_row(r).map(|h| h.change)).collect::<DomainResult<_>>()?;
+            Ok((changes, total.max(0) as u64))
+        })
+    }
+
+    /// Users who lost access through the IdP since `since` (epoch ms).
+    pub async fn deprovisioned_since(&self, since: i64) -> DomainResult<u64> {
+        with_pool!(self.store, |p| {
+            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM deprovisions WHERE tenant_id = $1 AND at >= $2")
+                .bind(self.id.as_str())
+                .bind(since)
+                .fetch_one(p)
+                .await?;
+            Ok(n.max(0) as u64)
+        })
+    }
+
+    /// Active users now.
+    pub async fn active_users(&self) -> DomainResult<u64> {
+        with_pool!(self.store, |p| {
+            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM scim_users WHERE tenant_id = $1 AND active")
+                .bind(self.id.as_str())
+                .fetch_one(p)
+                .await?;
+            Ok(n.max(0) as u64)
+        })
+    }
+
+    /// Soft-deleted users, most recently deleted first (at most `limit`).
+    pub async fn deleted_users(&self, limit: i64) -> DomainResult<Vec<DeletedUser>> {
+        let sql = format!(
+            "SELECT t.id, t.user_name, {}, t.deleted_at, t.purge_at FROM deleted_users t WHERE t.tenant_id = $1 \
+             ORDER BY t.deleted_at DESC, t.id LIMIT $2",
+            data_out(self.store.backend())
+        );
+        with_pool!(self.store, |p| {
+            let rows = sqlx::query(&sql).bind(self.id.as_str()).bind(limit).fetch_all(p).await?;
+            rows.iter()
+                .map(|r| {
+                    let data: String = r.try_get("data")?;
+                    let display_name = serde_json::from_str::<serde_json::Value>(&data)
+                        .ok()
+                        .and_then(|v| v.get("displayName").and_then(|d| d.as_str()).map(str::to_string));
+                    Ok(DeletedUser {
+                        id: r.try_get("id")?,
+                        user_name: r.try_get("user_name")?,
+                        display_name,
+                        deleted_at_ms: r.try_get("deleted_at")?,
+                        purge_at_ms: r.try_get("purge_at")?,
+                    })
+                })
+                .collect()
+        })
+    }
+}
+
+impl TenantTx<'_> {
+    /// The settings, read inside the transaction.
+    pub async fn safety_settings(&mut self) -> DomainResult<SafetySettings> {
+        let tenant = self.id.as_str();
+        with_tx!(self, |c| {
+            let row = sqlx::query(SETTINGS).bind(tenant).fetch_optional(c).await?;
+            row.as_ref().map(settings_from_row).transpose().map(Option::unwrap_or_default)
+        })
+    }
+
+    /// Writes the settings.
+    pub async fn set_safety_settings(&mut self, s: &SafetySettings, now_ms: i64) -> DomainResult<()> {
+        let tenant = self.id.as_str();
+        with_tx!(self, |c| {
+            sqlx::query(
+            "UPDATE tenants SET brake_enabled = $1, brake_percent = $2, brake_min_users = $3, brake_window_minutes = $4, \
+             delete_policy = $5, soft_delete_days = $6, updated_at = $7 WHERE id = $8"
+        )
+        .bind(s.brake_enabled)
+        .bind(i64::from(s.brake_percent))
+        .bind(i64::from(s.brake_min_users))
+        .bind(i64::from(s.brake_window_minutes))
+        .bind(s.delete_policy.as_str())
+        .bind(i64::from(s.soft_delete_days))
+        .bind(now_ms)
+        .bind(tenant)
+        .execute(c)
+        .await
+        .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// Takes the tenant's brake lock for the rest of the transaction: deprovisioning writes of
+    /// one tenant count and write one after another (PostgreSQL: an advisory lock; SQLite: the
+    /// transaction already holds the write lock).
+    pub async fn lock_brake(&mut self) -> DomainResult<()> {
+        if let super::tx::TxConn::PostgresTx(t) = &mut self.conn {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind(format!("roster:brake:{}", self.id))
+                .execute(&mut **t)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Users who lost access through the IdP since `since`, and active users now.
+    pub async fn brake_counts(&mut self, since: i64) -> DomainResult<(u64, u64)> {
+        let tenant = self.id.as_str();
+        with_tx!(self, |c| {
+            let (gone,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM deprovisions WHERE tenant_id = $1 AND at >= $2")
+                .bind(tenant)
+                .bind(since)
+                .fetch_one(&mut *c)
+                .await?;
+            let (active,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM scim_users WHERE tenant_id = $1 AND active")
+                .bind(tenant)
+                .fetch_one(&mut *c)
+                .await?;
+            DomainResult::Ok((gone.max(0) as u64, active.max(0) as u64))
+        })
+    }
+
+    /// Counts a user's loss of access (for the brake's window).
+    pub async fn record_deprovision(&mut self, user_id: &str, now_ms: i64) -> DomainResult<()> {
+        let tenant = self.id.as_str();
+        with_tx!(self, |c| sqlx::query("INSERT INTO deprovisions (tenant_id, user_id, at) VALUES ($1, $2, $3)")
+            .bind(tenant)
+            .bind(user_id)
+            .bind(now_ms)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Holds a change; a change already held for the user is replaced by it (the latest
+    /// request is the one to apply). Returns whether nothing was held before (the hold began).
+    pub async fn hold(&mut self, h: &NewHeld<'_>, now_ms: i64) -> DomainResult<bool> {
+        let tenant = self.id.as_str();
+        with_tx!(self, |c| {
+            let (before,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM held_changes WHERE tenant_id = $1 AND state = 'held'")
+                    .bind(tenant)
+                    .fetch_one(&mut *c)
+                    .await?;
+            sqlx::query("DELETE FROM held_changes WHERE tenant_id = $1 AND user_id = $2 AND state = 'held'")
+                .bind(tenant)
+                .bind(h.user_id)
+                .execute(&mut *c)
+                .await?;
+            sqlx::query(
+                "INSERT INTO held_changes (tenant_id, id, user_id, user_name, kind, method, body, credential_id, state, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'held', $9)",
+            )
+            .bind(tenant)
+            .bind(h.id)
+            .bind(h.user_id)
+            .bind(h.user_name)
+            .bind(h.kind.as_str())
+            .bind(h.method)
+            .bind(h.body)
+            .bind(h.credential_id)
+            .bind(now_ms)
+            .execute(&mut *c)
+            .await?;
+            DomainResult::Ok(before == 0)
+        })
+    }
+
+    /// Held changes by id (all held ones when `ids` is `None`), oldest first, locked for the
+    /// decision where the backend can.
+    pub async fn held(&mut self, ids: Option<&[String]>) -> DomainResult<Vec<HeldRecord>> {
+        let tenant = self.id.as_str();
+        let lock = if self.backend() == Backend::Postgres { " FOR UPDATE" } else { "" };
+        let sql = format!("{HELD} WHERE tenant_id = $1 AND state = 'held' ORDER BY created_at, id{lock}");
+        let all = with_tx!(self, |c| {
+            let rows = sqlx::query(&sql).bind(tenant).fetch_all(c).await?;
+            rows.iter().map(held_from_row).collect::<DomainResult<Vec<_>>>()
+        })?;
+        Ok(match ids {
+            None => all,
+            Some(ids) => all.into_iter().filter(|h| ids.contains(&h.change.id)).collect(),
+        })
+    }
+
+    /// Records what became of a held change.
+    pub async fn decide_held(
+        &mut self,
+        id: &str,
+        state: &str,
+        by: &str,
+        note: Option<&str>,
+        now_ms: i64,
+    ) -> DomainResult<()> {
+        let tenant = self.id.as_str();
+        with_tx!(self, |c| sqlx::query(
+            "UPDATE held_changes SET state = $1, decided_by = $2, note = $3, decided_at = $4 \
+             WHERE tenant_id = $5 AND id = $6 AND state = 'held'"
+        )
+        .bind(state)
+        .bind(by)
+        .bind(note)
+        .bind(now_ms)
+        .bind(tenant)
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Keeps a user (row and memberships) in `deleted_users` until `purge_at`; the caller then
+    /// deletes the user.
+    pub async fn keep_deleted_user(&mut self, id: &str, purge_at: i64, now_ms: i64) -> DomainResult<()> {
+        let tenant = self.id.as_str();
+        let data_sql = format!(
+            "SELECT t.user_name, t.source, {}, t.created_at FROM scim_users t WHERE t.tenant_id = $1 AND t.id = $2",
+            data_out(self.backend())
+        );
+        with_tx!(self, |c| {
+            let Some(row) = sqlx::query(&data_sql).bind(tenant).bind(id).fetch_optional(&mut *c).await? else {
+                return Ok(());
+            };
+            let user_groups: Vec<(String,)> = sqlx::query_as(
+                "SELECT DISTINCT group_id FROM user_group_members WHERE tenant_id = $1 AND user_id = $2 AND reason = 'admin'",
+            )
+            .bind(tenant)
+            .bind(id)
+            .fetch_all(&mut *c)
+            .await?;
+            let scim_groups: Vec<(String,)> =
+                sqlx::query_as("SELECT group_id FROM scim_group_members WHERE tenant_id = $1 AND member_id = $2")
+                    .bind(tenant)
+                    .bind(id)
+                    .fetch_all(&mut *c)
+                    .await?;
+            let list = |v: Vec<(String,)>| {
+                serde_json::to_string(&v.into_iter().map(|(g,)| g).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())
+            };
+            sqlx::query("DELETE FROM deleted_users WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant)
+                .bind(id)
+                .execute(&mut *c)
+                .await?;
+            sqlx::query(
+                "INSERT INTO deleted_users (tenant_id, id, user_name, source, data, created_at, user_groups, scim_groups, deleted_at, purge_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(tenant)
+            .bind(id)
+            .bind(row.try_get::<String, _>("user_name")?)
+            .bind(row.try_get::<String, _>("source")?)
+            .bind(row.try_get::<String, _>("data")?)
+            .bind(row.try_get::<i64, _>("created_at")?)
+            .bind(list(user_groups))
+            .bind(list(scim_groups))
+            .bind(now_ms)
+            .bind(purge_at)
+            .execute(&mut *c)
+            .await?;
+            DomainResult::Ok(())
+        })
+    }
+
+    /// Takes a soft-deleted user out of `deleted_users` (to restore it).
+    pub async fn take_deleted_user(&mut self, id: &str) -> DomainResult<Option<DeletedRecord>> {
+        let tenant = self.id.as_str();
+        with_tx!(self, |c| {
+            let row = sqlx::query(
+                "SELECT id, user_name, source, data, created_at, user_groups, scim_groups FROM deleted_users \
+                 WHERE tenant_id = $1 AND id = $2",
+            )
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(&mut *c)
+            .await?;
+            let Some(r) = row else { return Ok(None) };
+            sqlx::query("DELETE FROM deleted_users WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant)
+                .bind(id)
+                .execute(&mut *c)
+                .await?;
+            let list = |s: String| serde_json::from_str::<Vec<String>>(&s).unwrap_or_default();
+            DomainResult::Ok(Some(DeletedRecord {
+                id: r.try_get("id")?,
+                user_name: r.try_get("user_name")?,
+                source: r.try_get("source")?,
+                data: r.try_get("data")?,
+                created_at: r.try_get("created_at")?,
+                user_groups: list(r.try_get("user_groups")?),
+                scim_groups: list(r.try_get("scim_groups")?),
+            }))
+        })
+    }
+
+    /// Puts a restored user back in the groups it was in that still exist; keeps its creation
+    /// time.
+    pub async fn restore_memberships(&mut self, d: &DeletedRecord, by: &str, now_ms: i64) -> DomainResult<()> {
+        let tenant = self.id.as_str();
+        with_tx!(self, |c| {
+            sqlx::query("UPDATE scim_users SET created_at = $1 WHERE tenant_id = $2 AND id = $3")
+                .bind(d.created_at)
+                .bind(tenant)
+                .bind(&d.id)
+                .execute(&mut *c)
+                .await?;
+            // The IdP's deletion refused their SSO identities; an admin's restore lets them in.
+            sqlx::query("UPDATE sso_identities SET deprovisioned_at = NULL WHERE tenant_id = $1 AND user_id = $2")
+                .bind(tenant)
+                .bind(&d.id)
+                .execute(&mut *c)
+                .await?;
+            for g in &d.user_groups {
+                sqlx::query(
+                    "INSERT INTO user_group_members (tenant_id, group_id, user_id, reason, rule_id, added_by, added_at) \
+                     SELECT $1, id, $3, 'admin', '', $4, $5 FROM user_groups WHERE tenant_id = $1 AND id = $2 \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(tenant)
+                .bind(g)
+                .bind(&d.id)
+                .bind(by)
+                .bind(now_ms)
+                .execute(&mut *c)
+                .await?;
+            }
+            for g in &d.scim_groups {
+                sqlx::query(
+                    "INSERT INTO scim_group_members (tenant_id, group_id, member_id, member_type, added_at) \
+                     SELECT $1, id, $3, 'User', $4 FROM scim_groups WHERE tenant_id = $1 AND id = $2 \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(tenant)
+                .bind(g)
+                .bind(&d.id)
+                .bind(now_ms)
+                .execute(&mut *c)
+                .await?;
+            }
+            DomainResult::Ok(())
+        })
+    }
+}
+
+impl Store {
+    /// Purges soft-deleted users whose time is up and brake records older than `before` (at
+    /// most `limit` rows each); returns how many rows went.
+    pub async fn purge_safety(&self, now_ms: i64, deprovisions_before: i64, limit: i64) -> DomainResult<u64> {
+        let sqls = match self.backend() {
+            Backend::Sqlite => [
+                "DELETE FROM deleted_users WHERE rowid IN (SELECT rowid FROM deleted_users WHERE purge_at < $1 LIMIT $2)",
+                "DELETE FROM deprovisions WHERE rowid IN (SELECT rowid FROM deprovisions WHERE at < $1 LIMIT $2)",
+            ],
+            Backend::Postgres => [
+                "DELETE FROM deleted_users WHERE ctid IN (SELECT ctid FROM deleted_users WHERE purge_at < $1 LIMIT $2)",
+                "DELETE FROM deprovisions WHERE ctid IN (SELECT ctid FROM deprovisions WHERE at < $1 LIMIT $2)",
+            ],
+        };
+        let mut n = 0;
+        for (sql, before) in sqls.into_iter().zip([now_ms, deprovisions_before]) {
+            n += with_pool!(self, |p| sqlx::query(sql).bind(before).bind(limit).execute(p).await?.rows_affected());
+        }
+        Ok(n)
+    }
+}
