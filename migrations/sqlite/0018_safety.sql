@@ -62,3 +62,7 @@ CREATE INDEX deleted_users_purge ON deleted_users (purge_at);
 
 -- An admin's choice: an email when the brake holds changes.
 ALTER TABLE console_accounts ADD COLUMN notify_held_changes BOOLEAN NOT NULL DEFAULT TRUE;
+
+-- A manual user an admin marked adoptable: the IdP's create of a user with this key adopts it
+-- ('u:' + folded userName, 'e:' + folded email, 'x:' + externalId). Indexed in 0019.
+ALTER TABLE scim_users ADD COLUMN adopt_key TEXT;

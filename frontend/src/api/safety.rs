@@ -108,3 +108,47 @@ pub async fn deleted_restore(id: String) -> Result<(), UiError> {
     let admin = super::ctx::require_admin().await?;
     Ok(roster_shared::service::safety::restore(&admin.services.store, &admin.tenant, &admin.actor, &id).await?)
 }
+
+/// The adoption view: every manual user matched `by` one way (`user_name`, `email`,
+/// `external_id`).
+#[server(prefix = "/api", endpoint = "adoption", input = Json)]
+pub async fn load_adoption(by: String) -> Result<roster_shared::dto::AdoptionPreview, UiError> {
+    use roster_shared::dto::AdoptBy;
+    let admin = super::ctx::require_reader().await?;
+    let by = AdoptBy::parse(&by).unwrap_or_default();
+    Ok(roster_shared::service::safety::adoption_preview(&admin.services.store, &admin.tenant, by).await?)
+}
+
+/// Marks the ticked manual users (`ids[]`) adoptable `by` one way; returns how many.
+#[server(prefix = "/api", endpoint = "form/adopt_mark")]
+pub async fn adopt_mark(by: String, ids: Option<Vec<String>>) -> Result<u64, UiError> {
+    use roster_shared::dto::AdoptBy;
+    let admin = super::ctx::require_admin().await?;
+    let by = AdoptBy::parse(&by).ok_or_else(|| UiError::Invalid("Choose what to match users on.".into()))?;
+    let ids = ids.unwrap_or_default();
+    if ids.is_empty() {
+        return Err(UiError::Invalid("Select the users first.".into()));
+    }
+    Ok(roster_shared::service::safety::mark_adoptable(
+        &admin.services.store,
+        &admin.tenant,
+        &admin.actor,
+        by,
+        Some(&ids),
+    )
+    .await?)
+}
+
+/// Marks one manual user adoptable (`by`: `user_name`, `email`, `external_id`), or clears its
+/// mark (`by` empty).
+#[server(prefix = "/api", endpoint = "form/adopt_set")]
+pub async fn adopt_set(user_id: String, by: Option<String>) -> Result<(), UiError> {
+    use roster_shared::dto::AdoptBy;
+    let admin = super::ctx::require_admin().await?;
+    let by = match by.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(b) => Some(AdoptBy::parse(b).ok_or_else(|| UiError::Invalid("Choose what to match the user on.".into()))?),
+    };
+    Ok(roster_shared::service::safety::set_adoptable(&admin.services.store, &admin.tenant, &admin.actor, &user_id, by)
+        .await?)
+}

@@ -6,9 +6,13 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use roster_shared::dto::{DeletePolicy, HeldChanges, HeldKind, SafetySettings};
+use roster_shared::dto::{
+    AdoptBy, AdoptionPreview, AdoptionStatus, DeletePolicy, HeldChanges, HeldKind, SafetySettings,
+};
 
-use crate::api::safety::{load_deleted, load_held, load_safety, DeletedRestore, HeldDecide, SafetySave};
+use crate::api::safety::{
+    load_adoption, load_deleted, load_held, load_safety, AdoptMark, DeletedRestore, HeldDecide, SafetySave,
+};
 use crate::components::format::datetime;
 use crate::components::layout::NavRefresh;
 use crate::components::notice::{ErrorNotice, SuccessNotice};
@@ -22,6 +26,12 @@ pub fn SafetyPage() -> impl IntoView {
     let held = Resource::new(move || (decide.version().get(), save.version().get()), |_| load_held());
     let settings = Resource::new(move || save.version().get(), |_| load_safety());
     let deleted = Resource::new(move || restore.version().get(), |_| load_deleted());
+    let mark = ServerAction::<AdoptMark>::new();
+    let query = leptos_router::hooks::use_query_map();
+    let adoption = Resource::new(
+        move || (query.with(|q| q.get("adopt_by").unwrap_or_default()), mark.version().get()),
+        |(by, _)| load_adoption(by),
+    );
     // The navigation's count of held changes follows a decision.
     if let Some(NavRefresh(refresh)) = use_context::<NavRefresh>() {
         Effect::new(move |_| {
@@ -62,6 +72,103 @@ pub fn SafetyPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match adoption.await {
+                    Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),
+                    Ok(preview) => view! { <Adoption preview mark/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+fn adoption_status(status: &AdoptionStatus, by: AdoptBy) -> (String, &'static str) {
+    match status {
+        AdoptionStatus::Ready => ("Ready".into(), "badge-muted"),
+        AdoptionStatus::Marked => ("Adoptable".into(), "badge-ok"),
+        AdoptionStatus::NoKey => (format!("No {}", by.label()), "badge-muted"),
+        AdoptionStatus::Duplicate(other) => (format!("Same {} as {other}", by.label()), "badge-warning"),
+        AdoptionStatus::Provisioned(as_user) => (format!("Already provisioned as {as_user}"), "badge-warning"),
+    }
+}
+
+/// Manual users the identity provider may take over: matched one way, with conflicts listed
+/// before anything changes.
+#[component]
+fn Adoption(preview: AdoptionPreview, mark: ServerAction<AdoptMark>) -> impl IntoView {
+    let error = move || mark.value().get().and_then(Result::err).map(|e| e.to_string());
+    let marked = move || mark.value().get().and_then(Result::ok);
+    let by = preview.by;
+    let ready = preview.candidates.iter().filter(|c| c.status == AdoptionStatus::Ready).count();
+    view! {
+        <section class="card section" aria-labelledby="adoption" data-testid="adoption">
+            <h2 id="adoption">"Adopt existing users"</h2>
+            <p class="muted small">
+                "Users added in Roster are invisible to your identity provider, and its create of a user with the same userName is refused (409). "
+                "Mark them adoptable, and the identity provider's next create of a matching user takes them over: they keep their id and user groups, and from then on the identity provider manages them."
+            </p>
+            <form method="get" action="/safety" class="form form-inline">
+                <div class="field">
+                    <label for="adopt-by">"Match on"</label>
+                    <select id="adopt-by" name="adopt_by" data-testid="adopt-by">
+                        {AdoptBy::ALL.into_iter().map(|a| view! {
+                            <option value=a.as_str() selected=a == by>{a.label()}</option>
+                        }).collect_view()}
+                    </select>
+                </div>
+                <button type="submit" class="btn btn-ghost">"Show matches"</button>
+            </form>
+            {if preview.candidates.is_empty() {
+                view! { <p class="muted" data-testid="adoption-none">"No users were added in Roster: there is nothing to adopt."</p> }.into_any()
+            } else {
+                view! {
+                    <ActionForm action=mark attr:class="form">
+                        <input type="hidden" name="by" value=by.as_str()/>
+                        <div class="table-wrap">
+                            <table class="table" data-testid="adoption-table">
+                                <thead>
+                                    <tr>
+                                        <th scope="col"><span class="sr-only">"Select"</span></th>
+                                        <th scope="col">"User"</th>
+                                        <th scope="col">{by.label()}</th>
+                                        <th scope="col">"Status"</th>
+                                        <th scope="col">"Identity provider"</th>
+                                    </tr>
+                                </thead>
+                                <tbody>
+                                    {preview.candidates.into_iter().map(|c| {
+                                        let (status, badge) = adoption_status(&c.status, by);
+                                        let ready = c.status == AdoptionStatus::Ready;
+                                        let label = format!("Select {}", c.user_name);
+                                        view! {
+                                            <tr data-testid="adoption-row">
+                                                <td>{ready.then(|| view! { <input type="checkbox" name="ids[]" value=c.user_id.clone() checked=true aria-label=label/> })}</td>
+                                                <td><A href=format!("/users/{}", c.user_id)>{c.user_name.clone()}</A></td>
+                                                <td>{c.value.clone().unwrap_or_else(|| "—".into())}</td>
+                                                <td><span class=format!("badge {badge}")>{status}</span></td>
+                                                <td class="small">{c.idp_tried_at_ms.map(|at| format!("tried to create it {} (refused)", datetime(at))).unwrap_or_default()}</td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
+                        <div class="row-actions">
+                            <button type="submit" class="btn btn-primary" data-testid="adopt-mark" disabled=ready == 0>
+                                {format!("Mark the selected users adoptable by {}", by.label())}
+                            </button>
+                        </div>
+                    </ActionForm>
+                }.into_any()
+            }}
+            <Show when=move || error().is_some()>
+                <ErrorNotice message=error().unwrap_or_default()/>
+            </Show>
+            <Show when=move || marked().is_some()>
+                <SuccessNotice message=format!("Marked {} user(s) adoptable.", marked().unwrap_or_default())/>
+            </Show>
+        </section>
     }
 }
 

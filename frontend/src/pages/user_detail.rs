@@ -135,6 +135,16 @@ fn Detail(detail: UserDetail, groups: Vec<UserGroupView>, refresh: RwSignal<u32>
             <span class="notice-icon notice-icon-info" aria-hidden="true">"i"</span>
             <span>{source_note(user.source)}</span>
         </div>
+        {detail.held.clone().map(|h| view! {
+            <div class="notice notice-warning banner-held" role="status" data-testid="user-held">
+                <span>
+                    <strong>{match h.kind { roster_shared::dto::HeldKind::Deactivate => "Deactivation held. ", roster_shared::dto::HeldKind::Delete => "Deletion held. " }}</strong>
+                    {format!("The identity provider asked for it at {}; the deprovisioning brake holds it until an admin decides. The user keeps their access meanwhile.", crate::components::format::datetime(h.created_at_ms))}
+                </span>
+                <A href="/safety" attr:class="btn btn-small btn-ghost">"Review held changes"</A>
+            </div>
+        })}
+        {manual.then(|| view! { <AdoptionCard user_id=user_id.clone() adopt=detail.adopt.clone() on_change=bump/> })}
 
         <Show when=move || editing.get()>
             <ManualUserForm existing=Some(form_user.clone()) attributes=form_attributes.clone() on_saved=move |_| { editing.set(false); bump(); }/>
@@ -516,6 +526,59 @@ fn SsoIdentities(sso: UserSso, user_id: String, manual: bool, on_change: impl Fn
                     </details>
                 }
             })}
+        </section>
+    }
+}
+
+/// A manual user's adoption by the identity provider: mark it (matched one way) or clear the
+/// mark.
+#[component]
+fn AdoptionCard(
+    user_id: String,
+    adopt: Option<(roster_shared::dto::AdoptBy, String)>,
+    on_change: impl Fn() + Copy + 'static,
+) -> impl IntoView {
+    use roster_shared::dto::AdoptBy;
+    let set = ServerAction::<crate::api::safety::AdoptSet>::new();
+    Effect::new(move |_| {
+        if matches!(set.value().get(), Some(Ok(()))) {
+            on_change();
+        }
+    });
+    let error = move || set.value().get().and_then(Result::err).map(|e| e.to_string());
+    view! {
+        <section class="card section" aria-labelledby="adopt" data-testid="adoption-card">
+            <h2 id="adopt">"Adoption by the identity provider"</h2>
+            {match adopt {
+                Some((by, value)) => view! {
+                    <p data-testid="adoptable">
+                        "Adoptable: the identity provider's next create of a user whose " {by.label()} " is "
+                        <strong>{value}</strong>
+                        " takes this user over (id and user groups kept)."
+                    </p>
+                    <ActionForm action=set>
+                        <input type="hidden" name="user_id" value=user_id.clone()/>
+                        <input type="hidden" name="by" value=""/>
+                        <button type="submit" class="btn btn-ghost btn-small" data-testid="adopt-clear">"Clear the mark"</button>
+                    </ActionForm>
+                }.into_any(),
+                None => view! {
+                    <p class="muted small">"This user was added in Roster: your identity provider cannot see it, and its create of a user with the same userName is refused. Mark it adoptable to let the identity provider take it over."</p>
+                    <ActionForm action=set attr:class="form form-inline">
+                        <input type="hidden" name="user_id" value=user_id.clone()/>
+                        <div class="field">
+                            <label for="adopt-set-by">"Match on"</label>
+                            <select id="adopt-set-by" name="by">
+                                {AdoptBy::ALL.into_iter().map(|a| view! { <option value=a.as_str()>{a.label()}</option> }).collect_view()}
+                            </select>
+                        </div>
+                        <button type="submit" class="btn btn-ghost" data-testid="adopt-set">"Mark adoptable"</button>
+                    </ActionForm>
+                }.into_any(),
+            }}
+            <Show when=move || error().is_some()>
+                <ErrorNotice message=error().unwrap_or_default()/>
+            </Show>
         </section>
     }
 }

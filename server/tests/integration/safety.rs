@@ -13,6 +13,7 @@ both_backends!(
     the_brake_counts_active_users_only_and_can_be_switched_off,
     soft_deleted_users_are_gone_for_scim_and_restorable,
     concurrent_deprovisioning_on_two_instances_never_passes_the_limit,
+    marked_manual_users_are_adopted_by_the_idps_create,
 );
 
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -325,4 +326,95 @@ async fn concurrent_deprovisioning_on_two_instances_never_passes_the_limit(db: D
     assert!(answers.iter().all(|s| *s == StatusCode::OK), "{answers:?}");
     assert_eq!(inactive_count(&app, &t).await, 10);
     assert_eq!(held(&app, &cookie).await["total"], 20);
+}
+
+async fn manual(app: &TestApp, cookie: &str, user_name: &str, email: &str) -> String {
+    let input = json!({"user_name": user_name, "given_name": "", "family_name": "", "email": email, "external_id": "", "active": true});
+    app.ok_json("user_create", json!({"input": input}), cookie).await.as_str().expect("id").to_string()
+}
+
+async fn scim_create(app: &TestApp, t: &ScimTenant, user_name: &str, email: Option<&str>) -> (StatusCode, Value) {
+    let mut body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": user_name, "active": true, "externalId": format!("ext-{user_name}")});
+    if let Some(e) = email {
+        body["emails"] = json!([{"value": e, "type": "work", "primary": true}]);
+    }
+    let (s, _, b) = app.scim("POST", &t.id, &t.token, "/Users", Some(body)).await;
+    (s, b)
+}
+
+async fn marked_manual_users_are_adopted_by_the_idps_create(db: Db) {
+    let app = TestApp::new(db).await;
+    let (t, cookie) = organization(&app, "Adopt").await;
+    let ada = manual(&app, &cookie, "ada@adopt.test", "ada@adopt.test").await;
+    let dan = manual(&app, &cookie, "dan", "dan@adopt.test").await;
+    let bob = manual(&app, &cookie, "bob", "shared@adopt.test").await;
+    manual(&app, &cookie, "bob2", "shared@adopt.test").await;
+    let carl = manual(&app, &cookie, "carl", "carl@adopt.test").await;
+    manual(&app, &cookie, "erin@adopt.test", "").await;
+    // The IdP already provisioned Carl separately.
+    assert_eq!(scim_create(&app, &t, "carl@adopt.test", None).await.0, StatusCode::CREATED);
+    let group = app
+        .ok_json("user_group_create", json!({"input": {"name": "Staff", "description": "", "role": "member"}}), &cookie)
+        .await;
+    app.ok_json("user_group_assign", json!({"group_id": group["id"], "user_ids": [ada]}), &cookie).await;
+
+    // Unmarked, a clash is refused as before.
+    let (s, body) = scim_create(&app, &t, "ada@adopt.test", None).await;
+    assert_eq!((s, body["scimType"].as_str()), (StatusCode::CONFLICT, Some("uniqueness")), "{body}");
+
+    // The view by userName lists everyone, and the IdP's refused create.
+    let view = app.ok_json("adoption", json!({"by": "user_name"}), &cookie).await;
+    let row = |v: &Value, name: &str| {
+        v["candidates"].as_array().unwrap().iter().find(|c| c["user_name"] == name).cloned().unwrap()
+    };
+    assert_eq!(row(&view, "ada@adopt.test")["status"], "Ready");
+    assert!(row(&view, "ada@adopt.test")["idp_tried_at_ms"].is_i64(), "{view}");
+    // By email: the two Bobs cannot be told apart, Carl is already provisioned, Erin has none.
+    let view = app.ok_json("adoption", json!({"by": "email"}), &cookie).await;
+    assert_eq!(row(&view, "bob")["status"], json!({"Duplicate": "bob2"}));
+    assert_eq!(row(&view, "carl")["status"], json!({"Provisioned": "carl@adopt.test"}));
+    assert_eq!(row(&view, "erin@adopt.test")["status"], "NoKey");
+    assert_eq!(row(&view, "dan")["status"], "Ready");
+
+    // Mark Ada by userName and Dan by email (ticking Bob and Carl too changes nothing for them).
+    let res = app.call("form/adopt_mark", &[("by", "user_name"), ("ids[]", &ada)], Some(&cookie)).await;
+    assert_eq!(body_text(res).await, "1");
+    let res = app
+        .call("form/adopt_mark", &[("by", "email"), ("ids[]", &dan), ("ids[]", &bob), ("ids[]", &carl)], Some(&cookie))
+        .await;
+    assert_eq!(body_text(res).await, "1");
+    let res = app.call("form/adopt_set", &[("user_id", &bob), ("by", "email")], Some(&cookie)).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(body_text(res).await.contains("bob2 has the same email"));
+    let detail = app.ok_json("user", json!({"id": dan}), &cookie).await;
+    assert_eq!(detail["adopt"], json!(["Email", "dan@adopt.test"]));
+    // Another organization's admin cannot mark them.
+    let (_, other) = organization(&app, "Stranger").await;
+    let res = app.call("form/adopt_set", &[("user_id", &ada), ("by", "user_name")], Some(&other)).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+
+    // The IdP's create adopts Ada: 201, her id, her user group kept, now from the IdP.
+    let (s, body) = scim_create(&app, &t, "ada@adopt.test", Some("ada@adopt.test")).await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    assert_eq!(body["id"], ada.as_str());
+    assert_eq!(body["externalId"], "ext-ada@adopt.test");
+    let detail = app.ok_json("user", json!({"id": ada}), &cookie).await;
+    assert_eq!(detail["user"]["source"], "scim");
+    assert!(detail["user_groups"].to_string().contains("Staff"), "{detail}");
+    assert_eq!(detail["adopt"], Value::Null);
+    let (s, _, got) = app.scim("GET", &t.id, &t.token, &format!("/Users/{ada}"), None).await;
+    assert_eq!((s, got["userName"].as_str()), (StatusCode::OK, Some("ada@adopt.test")));
+    // Dan is adopted by his email as the IdP's userName (Okta, Entra ID's UPN): renamed.
+    let (s, body) = scim_create(&app, &t, "dan@adopt.test", None).await;
+    assert_eq!((s, body["id"].as_str()), (StatusCode::CREATED, Some(dan.as_str())), "{body}");
+    assert_eq!(body["userName"], "dan@adopt.test");
+    // Erin was not marked: still refused.
+    assert_eq!(scim_create(&app, &t, "erin@adopt.test", None).await.0, StatusCode::CONFLICT);
+
+    let tenant = TenantId::parse(&t.id).unwrap();
+    let log = app.activity(&tenant, 500).await;
+    assert!(log.iter().any(|a| a.summary.contains("the identity provider adopted manual user ada@adopt.test")));
+    assert!(log.iter().any(|a| a
+        .summary
+        .contains("marked manual user dan adoptable by the identity provider (by email dan@adopt.test)")));
 }

@@ -180,3 +180,96 @@ mod tests {
         assert_eq!(s.brake_limit(40), 10);
     }
 }
+
+/// What an adoptable manual user is matched on when the IdP creates a user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum AdoptBy {
+    /// The IdP's userName equals the user's userName (case-insensitively).
+    #[default]
+    UserName,
+    /// The IdP's userName or primary email equals the user's email.
+    Email,
+    /// The IdP's externalId equals the user's externalId.
+    ExternalId,
+}
+
+impl AdoptBy {
+    /// Every way.
+    pub const ALL: [AdoptBy; 3] = [AdoptBy::UserName, AdoptBy::Email, AdoptBy::ExternalId];
+
+    /// As a form sends it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AdoptBy::UserName => "user_name",
+            AdoptBy::Email => "email",
+            AdoptBy::ExternalId => "external_id",
+        }
+    }
+
+    /// From a form.
+    pub fn parse(s: &str) -> Option<AdoptBy> {
+        AdoptBy::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// In words.
+    pub fn label(&self) -> &'static str {
+        match self {
+            AdoptBy::UserName => "userName",
+            AdoptBy::Email => "email",
+            AdoptBy::ExternalId => "externalId",
+        }
+    }
+
+    /// The stored key's prefix.
+    pub fn prefix(&self) -> &'static str {
+        match self {
+            AdoptBy::UserName => "u:",
+            AdoptBy::Email => "e:",
+            AdoptBy::ExternalId => "x:",
+        }
+    }
+
+    /// Which way a stored key matches, and the value.
+    pub fn of_key(key: &str) -> Option<(AdoptBy, &str)> {
+        AdoptBy::ALL.into_iter().find_map(|a| key.strip_prefix(a.prefix()).map(|v| (a, v)))
+    }
+}
+
+/// Whether a manual user can be marked adoptable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AdoptionStatus {
+    /// It can.
+    Ready,
+    /// It is already, with this key.
+    Marked,
+    /// It has no value to match on (no email, no externalId).
+    NoKey,
+    /// Another manual user has the same value (userName of the other).
+    Duplicate(String),
+    /// The IdP already provisioned a user with this value (their userName).
+    Provisioned(String),
+}
+
+/// A manual user in the adoption view.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdoptionCandidate {
+    /// The user's id.
+    pub user_id: String,
+    /// Their userName.
+    pub user_name: String,
+    /// The value matched on.
+    pub value: Option<String>,
+    /// Whether it can be marked.
+    pub status: AdoptionStatus,
+    /// When the IdP last tried to create a user with this value and was refused (epoch ms).
+    pub idp_tried_at_ms: Option<i64>,
+}
+
+/// The adoption view: every manual user, matched one way.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct AdoptionPreview {
+    /// The way.
+    pub by: AdoptBy,
+    /// Manual users, by userName.
+    pub candidates: Vec<AdoptionCandidate>,
+}

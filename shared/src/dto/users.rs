@@ -272,6 +272,12 @@ pub struct UserDetail {
     /// Its single sign-on: linked identities and latest sign-ins.
     #[serde(default)]
     pub sso: super::UserSso,
+    /// A manual user's adoption mark: the IdP's create of a user with this value adopts it.
+    #[serde(default)]
+    pub adopt: Option<(super::AdoptBy, String)>,
+    /// A deprovisioning of this user the brake holds.
+    #[serde(default)]
+    pub held: Option<super::HeldChange>,
 }
 
 /// A user an admin creates or edits in the dashboard.

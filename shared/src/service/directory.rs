@@ -189,6 +189,12 @@ pub async fn detail(store: &Store, tenant: &TenantId, public_url: &str, id: &str
         timeline,
         effective_role,
         sso: crate::service::sso::sign_in::user_sso(store, tenant, &row.id).await?,
+        adopt: store
+            .tenant(tenant)
+            .adopt_key(&row.id)
+            .await?
+            .and_then(|k| crate::dto::AdoptBy::of_key(&k).map(|(by, v)| (by, v.to_string()))),
+        held: store.tenant(tenant).held_change_of(&row.id).await?,
     })
 }
 

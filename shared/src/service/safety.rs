@@ -24,7 +24,10 @@ use serde_json::Value;
 
 use super::activity::{self, Actor};
 use crate::clock::now_ms;
-use crate::dto::{DeletedUser, HeldChanges, HeldKind, SafetySettings, UserSource};
+use crate::dto::{
+    AdoptBy, AdoptionCandidate, AdoptionPreview, AdoptionStatus, DeletedUser, HeldChanges, HeldKind, SafetySettings,
+    UserSource,
+};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::TenantId;
 use crate::store::{NewHeld, Store, TenantTx, UserRow};
@@ -280,4 +283,174 @@ pub async fn restore(store: &Store, tenant: &TenantId, actor: &Actor, id: &str) 
     let summary = format!("restored {} (deleted by the identity provider)", d.user_name);
     tx.record_activity(&[activity::action(actor, "User", Some(&d.id), &summary, now)]).await?;
     tx.commit().await
+}
+
+/// Manual users the adoption view considers at most.
+pub const ADOPTION_PAGE: i64 = 5_000;
+
+/// The value a manual user is matched on, folded as the IdP's will be.
+fn adoption_value(u: &crate::store::ManualForAdoption, by: AdoptBy) -> Option<String> {
+    match by {
+        AdoptBy::UserName => Some(u.user_name_norm.clone()),
+        AdoptBy::Email => u.email_norm.clone(),
+        AdoptBy::ExternalId => u.external_id.clone(),
+    }
+    .filter(|v| !v.trim().is_empty())
+}
+
+/// The adoption view: every manual user, matched `by` one way, with what stands in the way —
+/// no value, another manual user with the same, a user the IdP already provisioned with it —
+/// and when the IdP last tried to create such a user and was refused (from the activity log).
+pub async fn adoption_preview(store: &Store, tenant: &TenantId, by: AdoptBy) -> DomainResult<AdoptionPreview> {
+    let t = store.tenant(tenant);
+    let manual = t.manual_users_for_adoption(ADOPTION_PAGE).await?;
+    let values: Vec<Option<String>> = manual.iter().map(|u| adoption_value(u, by)).collect();
+    let mut seen: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
+    for (i, v) in values.iter().enumerate() {
+        if let Some(v) = v {
+            seen.entry(v.as_str()).or_default().push(i);
+        }
+    }
+    let distinct: Vec<String> = seen.keys().map(|k| k.to_string()).collect();
+    // Values the IdP's users already have (the IdP already provisioned that person).
+    let mut provisioned: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let columns: &[&str] = match by {
+        AdoptBy::UserName => &["user_name_norm"],
+        AdoptBy::Email => &["primary_email_norm", "user_name_norm"],
+        AdoptBy::ExternalId => &["external_id"],
+    };
+    for column in columns {
+        for (value, user_name) in t.idp_users_with(column, &distinct).await? {
+            provisioned.entry(value).or_insert(user_name);
+        }
+    }
+    // What the IdP tried to create and was refused, in the last 30 days.
+    let mut tried: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    for (at, body) in t.refused_creates(now_ms() - 30 * DAY_MS, 2_000).await? {
+        let Ok(v) = serde_json::from_str::<Value>(&body) else { continue };
+        let Ok(cols) = super::provisioning::user_columns(&v) else { continue };
+        let found = match by {
+            AdoptBy::UserName => vec![Some(cols.user_name_norm)],
+            AdoptBy::Email => vec![Some(cols.user_name_norm), cols.primary_email_norm],
+            AdoptBy::ExternalId => vec![cols.external_id],
+        };
+        for value in found.into_iter().flatten() {
+            let e = tried.entry(value).or_insert(at);
+            *e = (*e).max(at);
+        }
+    }
+    let candidates = manual
+        .iter()
+        .zip(&values)
+        .map(|(u, value)| {
+            let status = match value {
+                None => AdoptionStatus::NoKey,
+                Some(v) => {
+                    let twins = &seen[v.as_str()];
+                    if u.adopt_key.as_deref() == Some(&format!("{}{v}", by.prefix())) {
+                        AdoptionStatus::Marked
+                    } else if twins.len() > 1 {
+                        let other = twins.iter().find(|&&j| manual[j].id != u.id).map(|&j| manual[j].user_name.clone());
+                        AdoptionStatus::Duplicate(other.unwrap_or_default())
+                    } else if let Some(as_user) = provisioned.get(v) {
+                        AdoptionStatus::Provisioned(as_user.clone())
+                    } else {
+                        AdoptionStatus::Ready
+                    }
+                }
+            };
+            AdoptionCandidate {
+                user_id: u.id.clone(),
+                user_name: u.user_name.clone(),
+                idp_tried_at_ms: value.as_ref().and_then(|v| tried.get(v).copied()),
+                value: value.clone(),
+                status,
+            }
+        })
+        .collect();
+    Ok(AdoptionPreview { by, candidates })
+}
+
+/// Marks manual users adoptable `by` one way: those of `ids` (all when `None`) the adoption
+/// view finds ready (nothing in the way). Returns how many were marked.
+pub async fn mark_adoptable(
+    store: &Store,
+    tenant: &TenantId,
+    actor: &Actor,
+    by: AdoptBy,
+    ids: Option<&[String]>,
+) -> DomainResult<u64> {
+    let preview = adoption_preview(store, tenant, by).await?;
+    let marks: Vec<(String, Option<String>)> = preview
+        .candidates
+        .iter()
+        .filter(|c| c.status == AdoptionStatus::Ready && ids.is_none_or(|ids| ids.contains(&c.user_id)))
+        .filter_map(|c| c.value.as_ref().map(|v| (c.user_id.clone(), Some(format!("{}{v}", by.prefix())))))
+        .collect();
+    if marks.is_empty() {
+        return Ok(0);
+    }
+    let now = now_ms();
+    let mut tx = store.tenant(tenant).begin().await?;
+    let n = tx.set_adopt_keys(&marks).await?;
+    let records: Vec<_> = preview
+        .candidates
+        .iter()
+        .filter(|c| marks.iter().any(|(id, _)| id == &c.user_id))
+        .map(|c| {
+            let summary = format!(
+                "marked manual user {} adoptable by the identity provider (by {} {})",
+                c.user_name,
+                by.label(),
+                c.value.as_deref().unwrap_or_default()
+            );
+            activity::action(actor, "User", Some(&c.user_id), &summary, now)
+        })
+        .collect();
+    tx.record_activity(&records).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Marks one manual user adoptable `by` one way, or clears its mark (`None`). Refused in words
+/// when something stands in the way (see [`adoption_preview`]).
+pub async fn set_adoptable(
+    store: &Store,
+    tenant: &TenantId,
+    actor: &Actor,
+    user_id: &str,
+    by: Option<AdoptBy>,
+) -> DomainResult<()> {
+    let user = store.tenant(tenant).user(user_id).await?.ok_or(DomainError::NotFound)?;
+    if user.source != UserSource::Manual {
+        return Err(DomainError::Invalid("Only users added in Roster can be adopted by the identity provider.".into()));
+    }
+    let now = now_ms();
+    let Some(by) = by else {
+        let mut tx = store.tenant(tenant).begin().await?;
+        tx.set_adopt_keys(&[(user_id.to_string(), None)]).await?;
+        let summary = format!("cleared the adoption mark of manual user {}", user.user_name);
+        tx.record_activity(&[activity::action(actor, "User", Some(user_id), &summary, now)]).await?;
+        return tx.commit().await;
+    };
+    let preview = adoption_preview(store, tenant, by).await?;
+    let c = preview.candidates.iter().find(|c| c.user_id == user_id).ok_or(DomainError::NotFound)?;
+    match &c.status {
+        AdoptionStatus::Ready | AdoptionStatus::Marked => {}
+        AdoptionStatus::NoKey => {
+            return Err(DomainError::Invalid(format!("{} has no {} to match on.", user.user_name, by.label())))
+        }
+        AdoptionStatus::Duplicate(other) => {
+            return Err(DomainError::Invalid(format!(
+                "{other} has the same {}: the identity provider's user could not be told apart.",
+                by.label()
+            )))
+        }
+        AdoptionStatus::Provisioned(as_user) => {
+            return Err(DomainError::Invalid(format!(
+                "The identity provider already provisioned this person as {as_user}."
+            )))
+        }
+    }
+    mark_adoptable(store, tenant, actor, by, Some(&[user_id.to_string()])).await.map(|_| ())
 }

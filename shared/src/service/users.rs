@@ -305,12 +305,13 @@ pub(crate) async fn update_checked(
     }
 }
 
-/// The SCIM API adopts a just-in-time user (its create named the same userName or externalId):
-/// the user takes the resource the IdP sent, becomes SCIM-managed (claims no longer change it),
-/// keeps its id, user groups and SSO links, and is placed again. `Stale` if it changed since
-/// `current` was read.
+/// The SCIM API adopts a just-in-time user (its create named the same userName or externalId),
+/// or a manual user an admin marked adoptable (its create matched the mark): the user takes
+/// the resource the IdP sent, becomes SCIM-managed (claims no longer change it, the dashboard no
+/// longer edits it), keeps its id, user groups and SSO links, and is placed again. `Stale` if it
+/// changed since `current` was read.
 pub async fn adopt(store: &Store, tenant: &TenantId, current: &UserRow, resource: &Value) -> DomainResult<UserRow> {
-    if current.source != UserSource::Jit {
+    if current.source == UserSource::Scim {
         return Err(DomainError::WrongSource { from: current.source });
     }
     let row = new_row(current.id.clone(), UserSource::Scim, resource)?;
@@ -322,6 +323,14 @@ pub async fn adopt(store: &Store, tenant: &TenantId, current: &UserRow, resource
         }
         tx.set_user_source(&row.id, UserSource::Scim).await?;
         tx.set_claim_groups(&row.id, &[]).await?;
+        if current.source == UserSource::Manual {
+            let actor = Actor { kind: "system", name: "adoption".into() };
+            let summary = format!(
+                "the identity provider adopted manual user {} (as {}; now managed by the identity provider)",
+                current.user_name, row.columns.user_name
+            );
+            tx.record_activity(&[activity::action(&actor, "User", Some(&row.id), &summary, now)]).await?;
+        }
         place_and_record(tx, placer, seen, Writer::Scim, &row, None, "", now).await
     };
     if let Err(e) = written.await {

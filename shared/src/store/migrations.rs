@@ -46,12 +46,13 @@ pub(super) fn sqlite() -> Migrator {
         (16, "activity at", "0016_activity_at.sql"),
         (17, "email", "0017_email.sql"),
         (18, "safety", "0018_safety.sql"),
+        (19, "adopt key", "0019_adopt_key.sql"),
     ))
 }
 
 /// PostgreSQL migrations that run outside a transaction (`CREATE INDEX CONCURRENTLY`: writes go
 /// on while the index builds). Each is a single statement.
-const POSTGRES_NO_TX: [i64; 1] = [16];
+const POSTGRES_NO_TX: [i64; 2] = [16, 19];
 
 pub(super) fn postgres() -> Migrator {
     let mut all = postgres_migrations();
@@ -81,6 +82,7 @@ fn postgres_migrations() -> Vec<Migration> {
         (16, "activity at", "0016_activity_at.sql"),
         (17, "email", "0017_email.sql"),
         (18, "safety", "0018_safety.sql"),
+        (19, "adopt key", "0019_adopt_key.sql"),
     )
 }
 

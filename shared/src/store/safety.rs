@@ -174,7 +174,155 @@ impl TenantStore<'_> {
     }
 }
 
+/// A manual user as the adoption view reads it.
+#[derive(Clone, Debug)]
+pub struct ManualForAdoption {
+    /// id.
+    pub id: String,
+    /// userName.
+    pub user_name: String,
+    /// Folded userName.
+    pub user_name_norm: String,
+    /// Folded primary email.
+    pub email_norm: Option<String>,
+    /// externalId.
+    pub external_id: Option<String>,
+    /// Its adoption mark.
+    pub adopt_key: Option<String>,
+}
+
+impl TenantStore<'_> {
+    /// Manual users (at most `limit`), by userName.
+    pub async fn manual_users_for_adoption(&self, limit: i64) -> DomainResult<Vec<ManualForAdoption>> {
+        with_pool!(self.store, |p| {
+            let rows = sqlx::query(
+                "SELECT id, user_name, user_name_norm, primary_email_norm, external_id, adopt_key FROM scim_users \
+                 WHERE tenant_id = $1 AND source = 'manual' ORDER BY user_name_norm LIMIT $2",
+            )
+            .bind(self.id.as_str())
+            .bind(limit)
+            .fetch_all(p)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(ManualForAdoption {
+                        id: r.try_get("id")?,
+                        user_name: r.try_get("user_name")?,
+                        user_name_norm: r.try_get("user_name_norm")?,
+                        email_norm: r.try_get("primary_email_norm")?,
+                        external_id: r.try_get("external_id")?,
+                        adopt_key: r.try_get("adopt_key")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Users from the IdP (SCIM or just in time) whose `column` (`user_name_norm`,
+    /// `primary_email_norm`, `external_id`) is one of `values`: (value, their userName).
+    pub async fn idp_users_with(&self, column: &str, values: &[String]) -> DomainResult<Vec<(String, String)>> {
+        let column = match column {
+            "user_name_norm" | "primary_email_norm" | "external_id" => column,
+            _ => return Ok(Vec::new()),
+        };
+        let mut out = Vec::new();
+        for chunk in values.chunks(500) {
+            let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "SELECT {column}, user_name FROM scim_users WHERE tenant_id = $1 AND source <> 'manual' AND {column} IN ({})",
+                marks.join(", ")
+            );
+            let rows: Vec<(String, String)> = with_pool!(self.store, |p| {
+                let mut q = sqlx::query_as(&sql).bind(self.id.as_str());
+                for v in chunk {
+                    q = q.bind(v);
+                }
+                q.fetch_all(p).await
+            })?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// The IdP's creates of users refused with 409 since `since`: (when, the request body).
+    pub async fn refused_creates(&self, since: i64, limit: i64) -> DomainResult<Vec<(i64, String)>> {
+        with_pool!(self.store, |p| {
+            let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
+                "SELECT at, request_body FROM activity WHERE tenant_id = $1 AND at >= $2 AND actor = 'scim' \
+                 AND method = 'POST' AND status = 409 AND resource_type = 'User' ORDER BY at DESC LIMIT $3",
+            )
+            .bind(self.id.as_str())
+            .bind(since)
+            .bind(limit)
+            .fetch_all(p)
+            .await?;
+            Ok(rows.into_iter().filter_map(|(at, b)| b.map(|b| (at, b))).collect())
+        })
+    }
+
+    /// The adoptable manual users matching any of `keys` (at most two: two are ambiguous).
+    pub async fn adoptable(&self, keys: &[String]) -> DomainResult<Vec<super::UserRow>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks: Vec<String> = (0..keys.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "{} WHERE t.tenant_id = $1 AND t.adopt_key IN ({}) AND t.source = 'manual' LIMIT 2",
+            super::users::user_select(self.store.backend()),
+            marks.join(", ")
+        );
+        with_pool!(self.store, |p| {
+            let mut q = sqlx::query(&sql).bind(self.id.as_str());
+            for k in keys {
+                q = q.bind(k);
+            }
+            let rows = q.fetch_all(p).await?;
+            rows.iter().map(super::users::user_from_row).collect()
+        })
+    }
+
+    /// A user's adoption mark.
+    pub async fn adopt_key(&self, user_id: &str) -> DomainResult<Option<String>> {
+        with_pool!(self.store, |p| {
+            let row: Option<(Option<String>,)> =
+                sqlx::query_as("SELECT adopt_key FROM scim_users WHERE tenant_id = $1 AND id = $2")
+                    .bind(self.id.as_str())
+                    .bind(user_id)
+                    .fetch_optional(p)
+                    .await?;
+            Ok(row.and_then(|(k,)| k))
+        })
+    }
+
+    /// The change the brake holds for a user, if any.
+    pub async fn held_change_of(&self, user_id: &str) -> DomainResult<Option<HeldChange>> {
+        let sql = format!("{HELD} WHERE tenant_id = $1 AND user_id = $2 AND state = 'held' LIMIT 1");
+        with_pool!(self.store, |p| {
+            let row = sqlx::query(&sql).bind(self.id.as_str()).bind(user_id).fetch_optional(p).await?;
+            row.as_ref().map(|r| held_from_row(r).map(|h| h.change)).transpose()
+        })
+    }
+}
+
 impl TenantTx<'_> {
+    /// Sets (or clears) manual users' adoption marks; returns how many changed.
+    pub async fn set_adopt_keys(&mut self, marks: &[(String, Option<String>)]) -> DomainResult<u64> {
+        let tenant = self.id.as_str();
+        let mut n = 0;
+        for (id, key) in marks {
+            n += with_tx!(self, |c| sqlx::query(
+                "UPDATE scim_users SET adopt_key = $1 WHERE tenant_id = $2 AND id = $3 AND source = 'manual'"
+            )
+            .bind(key)
+            .bind(tenant)
+            .bind(id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        }
+        Ok(n)
+    }
+
     /// The settings, read inside the transaction.
     pub async fn safety_settings(&mut self) -> DomainResult<SafetySettings> {
         let tenant = self.id.as_str();

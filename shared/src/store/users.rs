@@ -237,16 +237,19 @@ impl TenantTx<'_> {
         Ok(n > 0)
     }
 
-    /// Changes where a user comes from (a SCIM create adopting a just-in-time user).
+    /// Changes where a user comes from (a SCIM create adopting a just-in-time or an adoptable
+    /// manual user); the adoption mark goes.
     pub async fn set_user_source(&mut self, id: &str, source: crate::dto::UserSource) -> DomainResult<()> {
         let tenant = self.id.as_str();
-        with_tx!(self, |c| sqlx::query("UPDATE scim_users SET source = $1 WHERE tenant_id = $2 AND id = $3")
-            .bind(source.as_str())
-            .bind(tenant)
-            .bind(id)
-            .execute(c)
-            .await
-            .map(|_| ()))?;
+        with_tx!(self, |c| sqlx::query(
+            "UPDATE scim_users SET source = $1, adopt_key = NULL WHERE tenant_id = $2 AND id = $3"
+        )
+        .bind(source.as_str())
+        .bind(tenant)
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
         Ok(())
     }
 

@@ -20,6 +20,25 @@ fn schema() -> &'static ResourceSchema {
     ResourceSchema::user()
 }
 
+/// The adoption marks a new user's resource matches: its userName, its userName and primary
+/// email as an email, its externalId (see [`crate::dto::AdoptBy`]).
+fn adoption_keys(res: &Value) -> Result<Vec<String>, ScimError> {
+    use crate::dto::AdoptBy;
+    let cols = columns(res)?;
+    let mut keys = vec![format!("{}{}", AdoptBy::UserName.prefix(), cols.user_name_norm)];
+    // IdPs often use the email as the userName (Okta, Entra ID's UPN).
+    keys.push(format!("{}{}", AdoptBy::Email.prefix(), cols.user_name_norm));
+    if let Some(email) = &cols.primary_email_norm {
+        if email != &cols.user_name_norm {
+            keys.push(format!("{}{email}", AdoptBy::Email.prefix()));
+        }
+    }
+    if let Some(ext) = &cols.external_id {
+        keys.push(format!("{}{ext}", AdoptBy::ExternalId.prefix()));
+    }
+    Ok(keys)
+}
+
 /// The indexed columns of a canonical user resource.
 pub fn columns(res: &Value) -> Result<UserColumns, ScimError> {
     let user_name = res
@@ -118,28 +137,46 @@ impl Scim<'_> {
 
     /// POST /Users. The mapping rules place the user in the same transaction. A user created
     /// just in time at an SSO sign-in with the same externalId or userName is adopted instead
-    /// (it becomes SCIM-managed and keeps its id; answered like a create).
+    /// (it becomes SCIM-managed and keeps its id; answered like a create), and so is a manual
+    /// user an admin marked adoptable whose mark matches (its userName, email or externalId).
     pub async fn create_user(&self, body: &Value) -> Result<Resource, ScimError> {
         let res = with_defaults(validate_resource(body, schema(), Mode::Create)?);
+        let t = self.store.tenant(self.tenant);
         if let Some(ext) = res.get("externalId").and_then(Value::as_str) {
-            let same = self.store.tenant(self.tenant).users_by_external_id(ext).await.map_err(scim_error)?;
+            let same = t.users_by_external_id(ext).await.map_err(scim_error)?;
             if let [one] = same.as_slice() {
                 if one.source == UserSource::Jit {
-                    return self.adopt(one.id.clone(), &res).await;
+                    return self.adopt(one.id.clone(), &res, false).await;
                 }
             }
+        }
+        let keys = adoption_keys(&res)?;
+        if let [one] = t.adoptable(&keys).await.map_err(scim_error)?.as_slice() {
+            return self.adopt(one.id.clone(), &res, true).await;
         }
         match users::create(self.store, self.tenant, Writer::Scim, &res).await {
             // The row as written (no second read: a new user has no groups yet).
             Ok(row) => self.user_resource(&row, &[]),
-            Err(DomainError::UserNameTaken { existing: Some((id, UserSource::Jit)), .. }) => self.adopt(id, &res).await,
+            Err(DomainError::UserNameTaken { existing: Some((id, UserSource::Jit)), .. }) => {
+                self.adopt(id, &res, false).await
+            }
             Err(e) => Err(scim_error(e)),
         }
     }
 
-    async fn adopt(&self, id: String, res: &Value) -> Result<Resource, ScimError> {
+    async fn adopt(&self, id: String, res: &Value, manual: bool) -> Result<Resource, ScimError> {
         for _ in 0..WRITE_RETRIES {
-            let current = self.load_user(&id).await?;
+            // A manual user is invisible to `load_user`: read it as it is.
+            let current = if manual {
+                self.store
+                    .tenant(self.tenant)
+                    .user(&id)
+                    .await
+                    .map_err(scim_error)?
+                    .ok_or_else(|| not_found("User", &id))?
+            } else {
+                self.load_user(&id).await?
+            };
             match users::adopt(self.store, self.tenant, &current, res).await {
                 Ok(row) => return self.user_with_groups(&row).await,
                 Err(DomainError::Stale) => continue,
