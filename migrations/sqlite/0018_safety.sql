@@ -66,3 +66,18 @@ ALTER TABLE console_accounts ADD COLUMN notify_held_changes BOOLEAN NOT NULL DEF
 -- A manual user an admin marked adoptable: the IdP's create of a user with this key adopts it
 -- ('u:' + folded userName, 'e:' + folded email, 'x:' + externalId). Indexed in 0019.
 ALTER TABLE scim_users ADD COLUMN adopt_key TEXT;
+
+-- Seat limits (license groups): at most seat_limit users in the user group; NULL: no limit.
+ALTER TABLE user_groups ADD COLUMN seat_limit BIGINT;
+
+-- Placements the seat limit refused: the user should be in the group (a rule, the default
+-- group, an admin) but no seat was free. Shown on the user's page; cleared when placed.
+CREATE TABLE placement_refusals (
+    tenant_id TEXT   NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    user_id   TEXT   NOT NULL,
+    group_id  TEXT   NOT NULL,
+    reason    TEXT   NOT NULL,
+    at        BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, user_id, group_id)
+);
+CREATE INDEX placement_refusals_group ON placement_refusals (tenant_id, group_id);

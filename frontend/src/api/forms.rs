@@ -86,6 +86,27 @@ pub async fn take_new_secret() -> Result<Option<NewSecret>, UiError> {
     session.remove::<NewSecret>(NEW_SECRET_KEY).await.map_err(session_failed)
 }
 
+/// Sets a user group's seat limit (`seat_limit` empty: no limit).
+#[server(prefix = "/api", endpoint = "form/user_group_seats")]
+pub async fn user_group_seats(group_id: String, seat_limit: Option<String>) -> Result<(), UiError> {
+    let admin = super::ctx::require_admin().await?;
+    let limit = match seat_limit.as_deref().map(|s| s.trim().replace(',', "")) {
+        None => None,
+        Some(s) if s.is_empty() => None,
+        Some(s) => Some(s.parse::<i64>().map_err(|_| {
+            UiError::Invalid("Enter the seat limit as a whole number, or leave it empty for none.".into())
+        })?),
+    };
+    Ok(roster_shared::service::user_groups::set_seat_limit(
+        &admin.services.store,
+        &admin.tenant,
+        &admin.actor,
+        &group_id,
+        limit,
+    )
+    .await?)
+}
+
 /// Creates a user group.
 #[server(prefix = "/api", endpoint = "form/user_group_create")]
 pub async fn user_group_create(

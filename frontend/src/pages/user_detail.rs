@@ -144,6 +144,18 @@ fn Detail(detail: UserDetail, groups: Vec<UserGroupView>, refresh: RwSignal<u32>
                 <A href="/safety" attr:class="btn btn-small btn-ghost">"Review held changes"</A>
             </div>
         })}
+        {(!detail.refused.is_empty()).then(|| { let refused = detail.refused.clone(); view! {
+            <div class="notice notice-warning" role="status" data-testid="user-refused">
+                <span class="notice-icon" aria-hidden="true">"!"</span>
+                <span>
+                    "Not placed in every user group it should be in: "
+                    {refused.into_iter().map(|(id, name, why, at)| view! {
+                        <A href=format!("/user-groups/{id}")>{name}</A>
+                        {format!(" — {why} (since {}). ", crate::components::format::datetime(at))}
+                    }).collect_view()}
+                </span>
+            </div>
+        }})}
         {manual.then(|| view! { <AdoptionCard user_id=user_id.clone() adopt=detail.adopt.clone() on_change=bump/> })}
 
         <Show when=move || editing.get()>

@@ -77,7 +77,7 @@ pub fn UserGroupsPage() -> impl IntoView {
                                                         <div class="muted small">{g.description.clone()}</div>
                                                     </td>
                                                     <td><span class="badge badge-muted">{g.role.label()}</span></td>
-                                                    <td>{g.member_count}</td>
+                                                    <td data-testid="group-members">{seats_text(g.member_count, g.seat_limit)}</td>
                                                     <td>
                                                         <input type="radio" name="default-group" aria-label=radio_label
                                                             checked=is_default prop:checked=is_default
@@ -319,6 +319,7 @@ fn GroupHeader(group: UserGroupView, refresh: RwSignal<u32>) -> impl IntoView {
                     {group.is_default.then(|| view! { " · " <span class="badge badge-ok">"Default"</span> })}
                     " · " <span data-testid="member-count">{group.member_count}</span>
                     {if group.member_count == 1 { " member" } else { " members" }}
+                    {group.seat_limit.map(|l| view! { " · " <span data-testid="seats">{format!("{} of {l} seats used", group.member_count)}</span> })}
                 </p>
                 <p>{group.description.clone()}</p>
             </div>
@@ -331,6 +332,58 @@ fn GroupHeader(group: UserGroupView, refresh: RwSignal<u32>) -> impl IntoView {
                 <GroupForm existing=Some(g2.clone()) on_saved=move |_| { editing.set(false); refresh.update(|r| *r += 1); }/>
             </section>
         </Show>
+        <Seats group=group.clone() refresh/>
+    }
+}
+
+/// "12 / 20" for a group with a seat limit, else the member count.
+fn seats_text(members: i64, limit: Option<i64>) -> String {
+    match limit {
+        Some(l) => format!("{members} / {l}"),
+        None => members.to_string(),
+    }
+}
+
+/// The group's seat limit (a license group): used of the limit, and the form to change it.
+#[component]
+fn Seats(group: UserGroupView, refresh: RwSignal<u32>) -> impl IntoView {
+    let save = ServerAction::<crate::api::forms::UserGroupSeats>::new();
+    Effect::new(move |_| {
+        if matches!(save.value().get(), Some(Ok(()))) {
+            refresh.update(|r| *r += 1);
+        }
+    });
+    let error = move || save.value().get().and_then(Result::err).map(|e| e.to_string());
+    let full = group.seat_limit.is_some_and(|l| group.member_count >= l);
+    view! {
+        <section class="card section" aria-labelledby="seats" data-testid="seats-card">
+            <h2 id="seats">"Seats"</h2>
+            <p class="muted small">
+                {match group.seat_limit {
+                    Some(l) => format!("{} of {l} seats used.", group.member_count),
+                    None => "No seat limit: any number of users can be in this group.".to_string(),
+                }}
+                " With a limit, a placement beyond it (by an admin, a mapping rule, the default group or a sign-in) is refused for this group; the user stays where they were, and their page says why."
+            </p>
+            {full.then(|| view! {
+                <div class="notice notice-warning" role="status" data-testid="seats-full">
+                    <span class="notice-icon" aria-hidden="true">"!"</span>
+                    <span>"Every seat is taken: nobody new can be placed in this group until a seat is free or the limit is raised."</span>
+                </div>
+            })}
+            <ActionForm action=save attr:class="form form-inline">
+                <input type="hidden" name="group_id" value=group.id.clone()/>
+                <div class="field">
+                    <label for="seat-limit">"Seat limit"</label>
+                    <input id="seat-limit" name="seat_limit" type="number" min="1" placeholder="No limit"
+                        value=group.seat_limit.map(|l| l.to_string()).unwrap_or_default() data-testid="seat-limit"/>
+                </div>
+                <button type="submit" class="btn btn-ghost" data-testid="save-seats">"Save"</button>
+            </ActionForm>
+            <Show when=move || error().is_some()>
+                <ErrorNotice message=error().unwrap_or_default()/>
+            </Show>
+        </section>
     }
 }
 

@@ -18,6 +18,7 @@ both_backends!(
     a_groups_claim_feeds_the_idp_group_rules_by_name,
     two_first_sign_ins_at_once_make_one_user,
     a_disabled_organization_refuses_sign_ins_and_writes_nothing,
+    a_seat_limit_keeps_a_just_in_time_user_out_of_a_full_default_group,
 );
 
 const ENTRA: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims";
@@ -583,4 +584,49 @@ async fn a_disabled_organization_refuses_sign_ins_and_writes_nothing(db: Db) {
     let (location, session) = sign_in(&app, &idp, &o, "new@acme.test", &claims("u-new", "new@acme.test")).await;
     assert!(session.is_some(), "{location}");
     assert_ne!(count("scim_users").await, users);
+}
+
+/// Just-in-time creation places new users in the default group, up to its seat limit: beyond it
+/// the user is created and signed in, without the group, and their page says why.
+async fn a_seat_limit_keeps_a_just_in_time_user_out_of_a_full_default_group(db: Db) {
+    let app = TestApp::new(db).await;
+    let idp = Idp::new(&format!("https://idp.test/seats-{}", uuid::Uuid::new_v4().simple()));
+    let o = org(&app, &idp).await;
+    let everyone = app
+        .ok_json(
+            "user_group_create",
+            json!({"input": {"name": "Everyone", "description": "", "role": "member"}}),
+            &o.cookie,
+        )
+        .await["id"]
+        .clone();
+    let res = app
+        .call(
+            "form/user_group_seats",
+            &[("group_id", everyone.as_str().unwrap()), ("seat_limit", "2")],
+            Some(&o.cookie),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    app.ok_json("user_group_default", json!({"id": everyone}), &o.cookie).await;
+    app.wait_for_mapping_run(&o.cookie).await;
+    jit(&app, &o, &[("enabled", "on"), ("update", "every_sign_in"), ("link_key", "user_name"), ("preset", "entra")])
+        .await;
+    let person = |oid: &str, email: &str| {
+        a(&[
+            (OID, oid),
+            (&format!("{ENTRA}/givenname"), "Pat"),
+            (&format!("{ENTRA}/surname"), "Doe"),
+            (&format!("{ENTRA}/emailaddress"), email),
+        ])
+    };
+    let (_, first) = sign_in(&app, &idp, &o, "first@acme.test", &person("oid-1", "first@acme.test")).await;
+    let first = app.viewer(first.as_deref()).await["account_id"].as_str().unwrap().to_string();
+    assert_eq!(groups_of(&app, &first).await, ["Everyone"]);
+    let (_, second) = sign_in(&app, &idp, &o, "second@acme.test", &person("oid-2", "second@acme.test")).await;
+    let viewer = app.viewer(second.as_deref()).await;
+    let second = viewer["account_id"].as_str().unwrap().to_string();
+    assert!(groups_of(&app, &second).await.is_empty(), "both seats are taken (Ada from SCIM, and the first)");
+    let detail = app.ok_json("user", json!({"id": second}), &o.cookie).await;
+    assert_eq!(detail["refused"][0][2], "seat limit of Everyone reached (2 users)", "{detail}");
 }

@@ -14,6 +14,7 @@ both_backends!(
     soft_deleted_users_are_gone_for_scim_and_restorable,
     concurrent_deprovisioning_on_two_instances_never_passes_the_limit,
     marked_manual_users_are_adopted_by_the_idps_create,
+    seat_limits_refuse_placements_beyond_them_from_every_source,
 );
 
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -417,4 +418,151 @@ async fn marked_manual_users_are_adopted_by_the_idps_create(db: Db) {
     assert!(log.iter().any(|a| a
         .summary
         .contains("marked manual user dan adoptable by the identity provider (by email dan@adopt.test)")));
+}
+
+async fn scim_user_in(app: &TestApp, t: &ScimTenant, user_name: &str, department: &str) -> String {
+    let (s, _, body) = app
+        .scim(
+            "POST",
+            &t.id,
+            &t.token,
+            "/Users",
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+                "userName": user_name,
+                "active": true,
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": department}
+            })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    body["id"].as_str().unwrap().to_string()
+}
+
+async fn seats(app: &TestApp, cookie: &str, group: &Value, limit: &str) -> (StatusCode, String) {
+    let res = app
+        .call("form/user_group_seats", &[("group_id", group.as_str().unwrap()), ("seat_limit", limit)], Some(cookie))
+        .await;
+    let s = res.status();
+    (s, body_text(res).await)
+}
+
+async fn groups_of(app: &TestApp, cookie: &str, user: &str) -> Vec<String> {
+    let detail = app.ok_json("user", json!({"id": user}), cookie).await;
+    let mut names: Vec<String> = detail["user_groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["group_name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+async fn seat_limits_refuse_placements_beyond_them_from_every_source(db: Db) {
+    let app = TestApp::new(db).await;
+    let (t, cookie) = organization(&app, "Seats").await;
+    let create = |name: &'static str| {
+        let (app, cookie) = (&app, &cookie);
+        async move {
+            app.ok_json(
+                "user_group_create",
+                json!({"input": {"name": name, "description": "", "role": "member"}}),
+                cookie,
+            )
+            .await["id"]
+                .clone()
+        }
+    };
+    let licensed = create("Licensed").await;
+    let eng = create("Engineering").await;
+    let everyone = create("Everyone").await;
+    assert_eq!(seats(&app, &cookie, &licensed, "0").await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(seats(&app, &cookie, &licensed, "lots").await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(seats(&app, &cookie, &licensed, "2").await.0, StatusCode::OK);
+    let u: Vec<String> = {
+        let mut v = Vec::new();
+        for i in 0..3 {
+            v.push(scim_user_in(&app, &t, &format!("admin{i}@seats.test"), "Sales").await);
+        }
+        v
+    };
+
+    // An admin: three into two seats is refused whole, in words; two fit; a third is refused.
+    let (s, body) =
+        app.call_json("user_group_assign", json!({"group_id": licensed, "user_ids": u}), Some(&cookie)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(body.to_string().contains("has a seat limit of 2"), "{body}");
+    assert!(groups_of(&app, &cookie, &u[0]).await.is_empty());
+    app.ok_json("user_group_assign", json!({"group_id": licensed, "user_ids": [u[0], u[1]]}), &cookie).await;
+    let (s, _) =
+        app.call_json("user_group_assign", json!({"group_id": licensed, "user_ids": [u[2]]}), Some(&cookie)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let detail = app.ok_json("user", json!({"id": u[2]}), &cookie).await;
+    assert_eq!(detail["refused"][0][1], "Licensed", "{detail}");
+    assert_eq!(detail["refused"][0][2], "seat limit of Licensed reached (2 users)");
+    // Once placed, the reason goes away.
+    let detail = app.ok_json("user", json!({"id": u[0]}), &cookie).await;
+    assert_eq!(detail["refused"], json!([]), "{detail}");
+    let list = app.ok_json("user_groups", json!({}), &cookie).await;
+    let row = list.as_array().unwrap().iter().find(|g| g["name"] == "Licensed").unwrap().clone();
+    assert_eq!((row["member_count"].as_i64(), row["seat_limit"].as_i64()), (Some(2), Some(2)));
+
+    // A rule: Engineering has 2 seats; three engineers arrive, the third stays out.
+    assert_eq!(seats(&app, &cookie, &eng, "2").await.0, StatusCode::OK);
+    app.ok_json(
+        "mapping_rule_create",
+        json!({"rule": {"id": "", "condition": {"kind": "attribute", "filter": "department eq \"Engineering\""}, "user_group_id": eng, "enabled": true}}),
+        &cookie,
+    )
+    .await;
+    app.wait_for_mapping_run(&cookie).await;
+    let e: Vec<String> = {
+        let mut v = Vec::new();
+        for i in 0..3 {
+            v.push(scim_user_in(&app, &t, &format!("eng{i}@seats.test"), "Engineering").await);
+        }
+        v
+    };
+    assert_eq!(groups_of(&app, &cookie, &e[0]).await, ["Engineering"]);
+    assert_eq!(groups_of(&app, &cookie, &e[1]).await, ["Engineering"]);
+    assert!(groups_of(&app, &cookie, &e[2]).await.is_empty());
+    let detail = app.ok_json("user", json!({"id": e[2]}), &cookie).await;
+    assert_eq!(detail["refused"][0][2], "seat limit of Engineering reached (2 users)");
+    // One leaves Engineering (their department changes): the next placement finds a free seat.
+    let (s, _, _) = app
+        .scim(
+            "PATCH",
+            &t.id,
+            &t.token,
+            &format!("/Users/{}", e[0]),
+            Some(json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "Sales"}]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(groups_of(&app, &cookie, &e[0]).await.is_empty());
+    // Raising the limit evaluates the tenant again: the one kept out comes in.
+    assert_eq!(seats(&app, &cookie, &eng, "5").await.0, StatusCode::OK);
+    app.wait_for_mapping_run(&cookie).await;
+    assert_eq!(groups_of(&app, &cookie, &e[2]).await, ["Engineering"]);
+    assert_eq!(app.ok_json("user", json!({"id": e[2]}), &cookie).await["refused"], json!([]));
+
+    // The default group: one seat, so the next new user stays unassigned.
+    assert_eq!(seats(&app, &cookie, &everyone, "1").await.0, StatusCode::OK);
+    app.ok_json("user_group_default", json!({"id": everyone}), &cookie).await;
+    app.wait_for_mapping_run(&cookie).await;
+    let members = app.ok_json("user_groups", json!({}), &cookie).await;
+    let row = members.as_array().unwrap().iter().find(|g| g["name"] == "Everyone").unwrap().clone();
+    assert_eq!(row["member_count"], 1, "{row}");
+    let late = scim_user_in(&app, &t, "late@seats.test", "Sales").await;
+    assert!(groups_of(&app, &cookie, &late).await.is_empty());
+    let detail = app.ok_json("user", json!({"id": late}), &cookie).await;
+    assert_eq!(detail["refused"][0][2], "seat limit of Everyone reached (1 user)");
+
+    let tenant = TenantId::parse(&t.id).unwrap();
+    let log = app.activity(&tenant, 1000).await;
+    assert!(log.iter().any(|a| a.summary == "not placed: seat limit of Engineering reached (2 users)"));
+    assert!(log.iter().any(|a| a.summary.starts_with("not assigned to user group \"Licensed\"")));
+    assert!(log.iter().any(|a| a.summary == "set the seat limit of user group \"Engineering\" to 5"));
 }

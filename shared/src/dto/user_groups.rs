@@ -62,6 +62,9 @@ pub struct UserGroupView {
     pub is_default: bool,
     /// How many users are in it.
     pub member_count: i64,
+    /// At most this many users (a license group); `None`: no limit.
+    #[serde(default)]
+    pub seat_limit: Option<i64>,
     /// Epoch ms.
     pub created_at_ms: i64,
 }

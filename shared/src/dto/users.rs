@@ -278,6 +278,10 @@ pub struct UserDetail {
     /// A deprovisioning of this user the brake holds.
     #[serde(default)]
     pub held: Option<super::HeldChange>,
+    /// User groups the user should be in but a seat limit kept out: (group id, name, why,
+    /// since when in epoch ms).
+    #[serde(default)]
+    pub refused: Vec<(String, String, String, i64)>,
 }
 
 /// A user an admin creates or edits in the dashboard.

@@ -195,6 +195,13 @@ pub async fn detail(store: &Store, tenant: &TenantId, public_url: &str, id: &str
             .await?
             .and_then(|k| crate::dto::AdoptBy::of_key(&k).map(|(by, v)| (by, v.to_string()))),
         held: store.tenant(tenant).held_change_of(&row.id).await?,
+        refused: store
+            .tenant(tenant)
+            .refusals_of(&row.id)
+            .await?
+            .into_iter()
+            .map(|r| (r.group_id, r.group_name, r.reason, r.at))
+            .collect(),
     })
 }
 

@@ -564,7 +564,8 @@ impl Placer {
             .collect();
         let refs: Vec<(&str, &Value)> = parsed.iter().map(|(id, v)| (id.as_str(), v)).collect();
         let idp = close_nesting(&read.edges, read.direct);
-        let placement = self.placement(&refs, &idp, read.current);
+        let mut placement = self.placement(&refs, &idp, read.current);
+        super::safety::fit_seats(tx, &mut placement, users, now).await?;
         tx.apply_placement(&placement, now).await?;
         Ok(placement)
     }

@@ -454,3 +454,137 @@ pub async fn set_adoptable(
     }
     mark_adoptable(store, tenant, actor, by, Some(&[user_id.to_string()])).await.map(|_| ())
 }
+
+/// Why a placement in a full group was refused, in words.
+pub fn seat_reason(group_name: &str, limit: i64) -> String {
+    format!("seat limit of {group_name} reached ({limit} {})", if limit == 1 { "user" } else { "users" })
+}
+
+/// Drops the additions of `placement` to user groups with no free seat, seats being taken in
+/// order (removals first free theirs); returns the refused (user, group, reason).
+pub(crate) fn fit_seats_in(
+    placement: &mut super::mappings::Placement,
+    limits: &std::collections::HashMap<String, (String, i64)>,
+    usage: &crate::store::SeatUsage,
+) -> Vec<(String, String, String)> {
+    let mut used = usage.used.clone();
+    let mut rows = usage.rows.clone();
+    for (user, group, _, _) in &placement.remove {
+        if limits.contains_key(group) {
+            let n = rows.entry((group.clone(), user.clone())).or_insert(0);
+            if *n > 0 {
+                *n -= 1;
+                if *n == 0 {
+                    *used.entry(group.clone()).or_insert(1) -= 1;
+                }
+            }
+        }
+    }
+    let mut refused: Vec<(String, String, String)> = Vec::new();
+    placement.add.retain(|(user, group, _, _)| {
+        let Some((name, limit)) = limits.get(group) else { return true };
+        let n = rows.entry((group.clone(), user.clone())).or_insert(0);
+        if *n > 0 {
+            *n += 1;
+            return true;
+        }
+        let taken = used.entry(group.clone()).or_insert(0);
+        if *taken < *limit {
+            *taken += 1;
+            *n = 1;
+            return true;
+        }
+        if !refused.iter().any(|(u, g, _)| u == user && g == group) {
+            refused.push((user.clone(), group.clone(), seat_reason(name, *limit)));
+        }
+        false
+    });
+    refused
+}
+
+/// Inside a placing write's transaction (under the placement lock): applies the seat limits of
+/// the tenant's user groups to `placement` of `users`, records the refused placements (shown on
+/// the users' pages; a new one is also an activity record). Nothing to do without limits.
+pub(crate) async fn fit_seats(
+    tx: &mut TenantTx<'_>,
+    placement: &mut super::mappings::Placement,
+    users: &[String],
+    now: i64,
+) -> DomainResult<()> {
+    let limits = tx.seat_limits().await?;
+    if limits.is_empty() {
+        return Ok(());
+    }
+    let mut groups: Vec<String> = placement
+        .add
+        .iter()
+        .chain(&placement.remove)
+        .map(|(_, g, _, _)| g.clone())
+        .filter(|g| limits.contains_key(g))
+        .collect();
+    groups.sort();
+    groups.dedup();
+    let refused = if placement.add.iter().any(|(_, g, _, _)| limits.contains_key(g)) {
+        let usage = tx.seat_usage(&groups, users).await?;
+        fit_seats_in(placement, &limits, &usage)
+    } else {
+        Vec::new()
+    };
+    let new = tx.replace_refusals(users, &refused, now).await?;
+    if !new.is_empty() {
+        let actor = Actor { kind: "system", name: "seat limit".into() };
+        let records: Vec<_> = new
+            .iter()
+            .map(|(user, _, reason)| {
+                activity::action(&actor, "User", Some(user), &format!("not placed: {reason}"), now)
+            })
+            .collect();
+        tx.record_activity(&records).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::service::mappings::Placement;
+    use crate::store::SeatUsage;
+
+    fn m(user: &str, group: &str, reason: &str) -> (String, String, String, String) {
+        (user.into(), group.into(), reason.into(), String::new())
+    }
+
+    #[test]
+    fn additions_beyond_the_free_seats_are_refused_in_order() {
+        let limits = HashMap::from([("g".to_string(), ("Engineering".to_string(), 3))]);
+        let usage =
+            SeatUsage { used: HashMap::from([("g".into(), 2)]), rows: HashMap::from([(("g".into(), "a".into()), 1)]) };
+        let mut p = Placement {
+            add: vec![m("a", "g", "rule"), m("b", "g", "rule"), m("c", "g", "rule"), m("d", "other", "rule")],
+            remove: vec![],
+        };
+        let refused = fit_seats_in(&mut p, &limits, &usage);
+        // a already has a seat (another reason), b takes the last one, c is refused.
+        assert_eq!(p.add.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), vec!["a", "b", "d"]);
+        assert_eq!(refused, vec![("c".into(), "g".into(), "seat limit of Engineering reached (3 users)".into())]);
+    }
+
+    #[test]
+    fn a_user_leaving_frees_a_seat_and_a_user_moving_between_rules_keeps_theirs() {
+        let limits = HashMap::from([("g".to_string(), ("Sales".to_string(), 2))]);
+        let usage = SeatUsage {
+            used: HashMap::from([("g".into(), 2)]),
+            rows: HashMap::from([(("g".into(), "a".into()), 1), (("g".into(), "b".into()), 1)]),
+        };
+        let mut p = Placement {
+            // a leaves; b moves from one rule to another; c comes in.
+            add: vec![m("b", "g", "rule"), m("c", "g", "rule")],
+            remove: vec![m("a", "g", "rule"), m("b", "g", "rule")],
+        };
+        let refused = fit_seats_in(&mut p, &limits, &usage);
+        assert!(refused.is_empty(), "{refused:?}");
+        assert_eq!(p.add.len(), 2);
+    }
+}

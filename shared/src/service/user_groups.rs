@@ -20,6 +20,7 @@ fn view(r: &UserGroupRecord) -> UserGroupView {
         role: GroupRole::parse(&r.role).unwrap_or(GroupRole::Viewer),
         is_default: r.is_default,
         member_count: r.member_count,
+        seat_limit: r.seat_limit,
         created_at_ms: r.created_at,
     }
 }
@@ -183,7 +184,34 @@ pub async fn assign(
     let users = store.tenant(tenant).existing_user_ids(user_ids).await?;
     let now = now_ms();
     let mut tx = store.tenant(tenant).begin().await?;
+    if let Some(limit) = group.seat_limit {
+        // Counted under the placement lock: the rules' placements count seats the same way.
+        tx.lock_placement().await?;
+        let usage = tx.seat_usage(std::slice::from_ref(&group.id), &users).await?;
+        let used = usage.used.get(&group.id).copied().unwrap_or(0);
+        let new: Vec<String> =
+            users.iter().filter(|u| !usage.rows.contains_key(&(group.id.clone(), (*u).clone()))).cloned().collect();
+        if used + new.len() as i64 > limit {
+            drop(tx);
+            let reason = super::safety::seat_reason(&group.name, limit);
+            let refused: Vec<(String, String, String)> =
+                new.iter().map(|u| (u.clone(), group.id.clone(), reason.clone())).collect();
+            let mut tx = store.tenant(tenant).begin().await?;
+            tx.add_refusals(&refused, now).await?;
+            let summary = format!("not assigned to user group \"{}\": {reason}", group.name);
+            tx.record_activity(&activity::actions(actor, "User", &new, &summary, now)).await?;
+            tx.commit().await?;
+            let free = (limit - used).max(0);
+            return Err(DomainError::Invalid(format!(
+                "“{}” has a seat limit of {limit} and {used} seats are taken: {free} of the {} users could be added. \
+                 Nothing was assigned; raise the limit or free seats first.",
+                group.name,
+                new.len()
+            )));
+        }
+    }
     let added = tx.add_user_group_members(group_id, &users, "admin", "", Some(&actor.name), now).await?;
+    tx.clear_refusals(group_id, &users).await?;
     if added > 0 {
         // One record per user, so that each user's timeline says who put them where.
         let summary = format!("assigned to user group \"{}\"", group.name);
@@ -213,4 +241,36 @@ pub async fn unassign(
     }
     tx.commit().await?;
     Ok(removed)
+}
+
+/// Sets a user group's seat limit (`None`: no limit). Members beyond a lowered limit keep their
+/// seats; nobody new comes in until seats are free. The tenant's rules are evaluated again, so
+/// that users the old limit kept out are placed now.
+pub async fn set_seat_limit(
+    store: &Store,
+    tenant: &TenantId,
+    actor: &Actor,
+    group_id: &str,
+    limit: Option<i64>,
+) -> DomainResult<()> {
+    if limit.is_some_and(|l| !(1..=10_000_000).contains(&l)) {
+        return Err(DomainError::Invalid("A seat limit is between 1 and 10,000,000 users (or none).".into()));
+    }
+    let group = get(store, tenant, group_id).await?;
+    let now = now_ms();
+    let mut tx = store.tenant(tenant).begin().await?;
+    tx.lock_placement().await?;
+    if !tx.set_seat_limit(group_id, limit, now).await? {
+        return Err(DomainError::NotFound);
+    }
+    let summary = match limit {
+        Some(l) => format!("set the seat limit of user group \"{}\" to {l}", group.name),
+        None => format!("removed the seat limit of user group \"{}\"", group.name),
+    };
+    tx.record_activity(&[activity::action(actor, "UserGroup", Some(group_id), &summary, now)]).await?;
+    tx.commit().await?;
+    if super::mappings::Placer::load_active(store, tenant).await?.is_some() {
+        super::mappings::start_place_all(store, tenant, "seat limit changed").await?;
+    }
+    Ok(())
 }

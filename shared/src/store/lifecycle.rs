@@ -61,8 +61,9 @@ where
 
 /// The tables that hold an organization's rows, children before parents, so that deleting in
 /// this order never leaves a cascade to delete many rows in one statement. `tenants` is last.
-const TENANT_TABLES: [&str; 22] = [
+const TENANT_TABLES: [&str; 23] = [
     "activity",
+    "placement_refusals",
     "deprovisions",
     "held_changes",
     "deleted_users",

@@ -54,7 +54,7 @@ pub use lifecycle::TenantFacts;
 pub use ops::MigrationState;
 pub use query::Page;
 pub(crate) use query::Query;
-pub use safety::{DeletedRecord, HeldRecord, ManualForAdoption, NewHeld};
+pub use safety::{DeletedRecord, HeldRecord, ManualForAdoption, NewHeld, RefusalRecord, SeatUsage};
 pub use users::{NewUserRow, UserColumns, UserGroupRow, UserRow};
 
 /// `$first, $first+1, …` for `n` values (an `IN (…)` list of bound parameters).

@@ -628,3 +628,216 @@ impl Store {
         Ok(n)
     }
 }
+
+/// A user group's seats as a placement sees them (see [`TenantTx::seat_usage`]).
+#[derive(Clone, Debug, Default)]
+pub struct SeatUsage {
+    /// Distinct users in each group.
+    pub used: std::collections::HashMap<String, i64>,
+    /// Membership rows of each (group, user) among the users asked about.
+    pub rows: std::collections::HashMap<(String, String), i64>,
+}
+
+/// A placement the seat limit refused, as the user's page shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefusalRecord {
+    /// The group.
+    pub group_id: String,
+    /// Its name.
+    pub group_name: String,
+    /// Why, in words.
+    pub reason: String,
+    /// Since when (epoch ms).
+    pub at: i64,
+}
+
+impl TenantTx<'_> {
+    /// The tenant's user groups with a seat limit: id → (name, limit).
+    pub async fn seat_limits(&mut self) -> DomainResult<std::collections::HashMap<String, (String, i64)>> {
+        let tenant = self.id.as_str();
+        let rows: Vec<(String, String, i64)> = with_tx!(self, |c| sqlx::query_as(
+            "SELECT id, name, seat_limit FROM user_groups WHERE tenant_id = $1 AND seat_limit IS NOT NULL"
+        )
+        .bind(tenant)
+        .fetch_all(c)
+        .await)?;
+        Ok(rows.into_iter().map(|(id, name, limit)| (id, (name, limit))).collect())
+    }
+
+    /// How many distinct users each of `groups` has, and how many membership rows each of
+    /// `users` has in each of them.
+    pub async fn seat_usage(&mut self, groups: &[String], users: &[String]) -> DomainResult<SeatUsage> {
+        let tenant = self.id.as_str();
+        let mut usage = SeatUsage::default();
+        for g in groups {
+            let (n,): (i64,) = with_tx!(self, |c| sqlx::query_as(
+                "SELECT COUNT(DISTINCT user_id) FROM user_group_members WHERE tenant_id = $1 AND group_id = $2"
+            )
+            .bind(tenant)
+            .bind(g)
+            .fetch_one(c)
+            .await)?;
+            usage.used.insert(g.clone(), n);
+        }
+        for chunk in users.chunks(500) {
+            let sql = format!(
+                "SELECT group_id, user_id, COUNT(*) FROM user_group_members WHERE tenant_id = $1 AND user_id IN ({}) \
+                 GROUP BY group_id, user_id",
+                super::placeholders(2, chunk.len())
+            );
+            let rows: Vec<(String, String, i64)> = with_tx!(self, |c| {
+                let mut q = sqlx::query_as(&sql).bind(tenant);
+                for u in chunk {
+                    q = q.bind(u);
+                }
+                q.fetch_all(c).await
+            })?;
+            for (g, u, n) in rows {
+                if groups.contains(&g) {
+                    usage.rows.insert((g, u), n);
+                }
+            }
+        }
+        Ok(usage)
+    }
+
+    /// Records the refused placements of `users` (those of `refused`, (user, group, reason)),
+    /// replacing what was recorded for them; returns those that are new.
+    pub async fn replace_refusals(
+        &mut self,
+        users: &[String],
+        refused: &[(String, String, String)],
+        now_ms: i64,
+    ) -> DomainResult<Vec<(String, String, String)>> {
+        let tenant = self.id.as_str();
+        let mut before: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
+        for chunk in users.chunks(500) {
+            let list = super::placeholders(2, chunk.len());
+            let select = format!(
+                "SELECT user_id, group_id FROM placement_refusals WHERE tenant_id = $1 AND user_id IN ({list})"
+            );
+            let delete = format!("DELETE FROM placement_refusals WHERE tenant_id = $1 AND user_id IN ({list})");
+            let rows: Vec<(String, String)> = with_tx!(self, |c| {
+                let mut q = sqlx::query_as(&select).bind(tenant);
+                for u in chunk {
+                    q = q.bind(u);
+                }
+                let rows = q.fetch_all(&mut *c).await?;
+                let mut d = sqlx::query(&delete).bind(tenant);
+                for u in chunk {
+                    d = d.bind(u);
+                }
+                d.execute(&mut *c).await?;
+                DomainResult::Ok(rows)
+            })?;
+            before.extend(rows);
+        }
+        let mut new = Vec::new();
+        for (user, group, reason) in refused {
+            with_tx!(self, |c| {
+                sqlx::query(
+                "INSERT INTO placement_refusals (tenant_id, user_id, group_id, reason, at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT DO NOTHING"
+            )
+            .bind(tenant)
+            .bind(user)
+            .bind(group)
+            .bind(reason)
+            .bind(now_ms)
+            .execute(c)
+            .await
+            .map(|_| ())
+            })?;
+            if !before.contains(&(user.clone(), group.clone())) {
+                new.push((user.clone(), group.clone(), reason.clone()));
+            }
+        }
+        Ok(new)
+    }
+
+    /// Records refused placements (an admin's assignment into a full group), keeping others.
+    pub async fn add_refusals(&mut self, refused: &[(String, String, String)], now_ms: i64) -> DomainResult<()> {
+        let tenant = self.id.as_str();
+        for (user, group, reason) in refused {
+            with_tx!(self, |c| {
+                sqlx::query(
+                "INSERT INTO placement_refusals (tenant_id, user_id, group_id, reason, at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT DO NOTHING"
+            )
+            .bind(tenant)
+            .bind(user)
+            .bind(group)
+            .bind(reason)
+            .bind(now_ms)
+            .execute(c)
+            .await
+            .map(|_| ())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Forgets the refused placements of `users` in a group (they are in it now).
+    pub async fn clear_refusals(&mut self, group_id: &str, users: &[String]) -> DomainResult<()> {
+        let tenant = self.id.as_str();
+        for chunk in users.chunks(500) {
+            let sql = format!(
+                "DELETE FROM placement_refusals WHERE tenant_id = $1 AND group_id = $2 AND user_id IN ({})",
+                super::placeholders(3, chunk.len())
+            );
+            with_tx!(self, |c| {
+                let mut q = sqlx::query(&sql).bind(tenant).bind(group_id);
+                for u in chunk {
+                    q = q.bind(u);
+                }
+                q.execute(c).await.map(|_| ())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Sets a user group's seat limit (`None`: none) and forgets its refusals (the next
+    /// placement decides again).
+    pub async fn set_seat_limit(&mut self, group_id: &str, limit: Option<i64>, now_ms: i64) -> DomainResult<bool> {
+        let tenant = self.id.as_str();
+        let n = with_tx!(self, |c| {
+            let n =
+                sqlx::query("UPDATE user_groups SET seat_limit = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
+                    .bind(limit)
+                    .bind(now_ms)
+                    .bind(tenant)
+                    .bind(group_id)
+                    .execute(&mut *c)
+                    .await?
+                    .rows_affected();
+            sqlx::query("DELETE FROM placement_refusals WHERE tenant_id = $1 AND group_id = $2")
+                .bind(tenant)
+                .bind(group_id)
+                .execute(&mut *c)
+                .await?;
+            DomainResult::Ok(n)
+        })?;
+        Ok(n > 0)
+    }
+}
+
+impl TenantStore<'_> {
+    /// A user's refused placements.
+    pub async fn refusals_of(&self, user_id: &str) -> DomainResult<Vec<RefusalRecord>> {
+        with_pool!(self.store, |p| {
+            let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+                "SELECT r.group_id, g.name, r.reason, r.at FROM placement_refusals r \
+                 JOIN user_groups g ON g.tenant_id = r.tenant_id AND g.id = r.group_id \
+                 WHERE r.tenant_id = $1 AND r.user_id = $2 ORDER BY g.name_norm",
+            )
+            .bind(self.id.as_str())
+            .bind(user_id)
+            .fetch_all(p)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(group_id, group_name, reason, at)| RefusalRecord { group_id, group_name, reason, at })
+                .collect())
+        })
+    }
+}

@@ -26,6 +26,8 @@ pub struct UserGroupRecord {
     pub is_default: bool,
     /// Distinct users in it.
     pub member_count: i64,
+    /// Its seat limit, if any.
+    pub seat_limit: Option<i64>,
     /// Epoch ms.
     pub created_at: i64,
 }
@@ -51,7 +53,7 @@ pub struct MembershipRecord {
     pub added_at: i64,
 }
 
-const GROUP_COLUMNS: &str = "g.id, g.name, g.description, g.role, g.is_default, g.created_at, \
+const GROUP_COLUMNS: &str = "g.id, g.name, g.description, g.role, g.is_default, g.created_at, g.seat_limit, \
      (SELECT COUNT(DISTINCT m.user_id) FROM user_group_members m WHERE m.tenant_id = g.tenant_id AND m.group_id = g.id) AS member_count";
 
 fn group_from_row<R>(row: &R) -> DomainResult<UserGroupRecord>
@@ -61,6 +63,7 @@ where
     String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     bool: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<i64>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     Ok(UserGroupRecord {
         id: row.try_get("id")?,
@@ -69,6 +72,7 @@ where
         role: row.try_get("role")?,
         is_default: row.try_get("is_default")?,
         member_count: row.try_get("member_count")?,
+        seat_limit: row.try_get("seat_limit")?,
         created_at: row.try_get("created_at")?,
     })
 }
