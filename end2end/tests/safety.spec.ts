@@ -103,3 +103,54 @@ test('a burst of deactivations is held: the admin sees the banner, applies part 
   await expect(page.getByText(/held the deactivation of person14@brake.test/).first()).toBeVisible();
   expect(problems).toEqual([]);
 });
+
+test('the SCIM page names Entra ID and explains the mode its job runs in', async ({ page, request }) => {
+  const problems = strictConsole(page);
+  const stamp = `${Date.now()}${Math.floor(Math.random() * 1e6)}`;
+  await page.goto('/sign-up');
+  await hydrated(page);
+  await page.getByLabel('Organization name').fill(`Contoso ${stamp}`);
+  await page.getByLabel('Your name').fill('Ada Lovelace');
+  await page.getByLabel('Work email').fill(`ada-${stamp}@contoso.test`);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByRole('button', { name: 'Create organization' }).click();
+  await expect(page).toHaveURL(/\/$/);
+  const api = dashboardApi(page);
+  await api('scim_enable', { enabled: true });
+  const made = await (await api('scim_credential_create', { kind: 'bearer', name: 'Entra ID', expires_in_days: 30 })).json();
+  const headers = { Authorization: `Bearer ${made.secret}`, 'Content-Type': SCIM_JSON };
+
+  // Entra ID's default dialect (no aadOptscim062020): a user, then its deactivation and an
+  // enterprise manager, exactly as Entra ID sends them.
+  const a = await (await request.post(`${made.scim_base_url}/Users`, {
+    headers,
+    data: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'alex@contoso.test', active: true },
+  })).json();
+  const b = await (await request.post(`${made.scim_base_url}/Users`, {
+    headers,
+    data: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'blake@contoso.test', active: true },
+  })).json();
+  const manager = await request.patch(`${made.scim_base_url}/Users/${a.id}`, {
+    headers,
+    data: {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+      Operations: [{ op: 'Add', path: 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager', value: b.id }],
+    },
+  });
+  expect(manager.status()).toBe(200);
+  const off = await request.patch(`${made.scim_base_url}/Users/${b.id}`, {
+    headers,
+    data: { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'Replace', path: 'active', value: 'False' }] },
+  });
+  expect(off.status()).toBe(200);
+
+  await page.getByRole('link', { name: 'SCIM provisioning' }).click();
+  await hydrated(page);
+  const card = page.getByTestId('diagnostics');
+  await expect(card.getByTestId('detected-idp')).toContainText('Microsoft Entra ID');
+  await expect(card.getByTestId('entra-mode')).toContainText('Entra ID runs without the aadOptscim062020 flag.');
+  await expect(card.getByTestId('entra-flag-url')).toHaveText(`${made.scim_base_url}?aadOptscim062020`);
+  await card.scrollIntoViewIfNeeded();
+  if (SHOTS) await page.screenshot({ path: `${SHOTS}/diagnostics.png`, fullPage: true });
+  expect(problems).toEqual([]);
+});

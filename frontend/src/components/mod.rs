@@ -1,6 +1,7 @@
 //! Pieces several pages use.
 
 pub mod copy;
+pub mod diagnostics;
 pub mod format;
 pub mod layout;
 pub mod notice;

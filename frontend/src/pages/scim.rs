@@ -153,6 +153,7 @@ fn Setup(
 
         <Credentials credentials=setup.credentials.clone() forms/>
         <Health health=setup.health.clone()/>
+        <crate::components::diagnostics::DiagnosticsCard d=setup.diagnostics.clone() base_url=setup.scim_base_url.clone() activity="/activity".to_string()/>
         <Guides base_url=setup.scim_base_url.clone()/>
     }
 }
@@ -445,9 +446,10 @@ fn Guides(base_url: String) -> impl IntoView {
                     <li>"In the Microsoft Entra admin center: Enterprise applications → your Roster application (or " <strong>"New application → Create your own application"</strong> ", non-gallery) → " <strong>"Provisioning"</strong> "."</li>
                     <li>"Set " <strong>"Provisioning Mode"</strong> " to " <strong>"Automatic"</strong> " and under Admin Credentials enter:"
                         <dl class="facts">
-                            <dt>"Tenant URL"</dt><dd><CopyField value=base_url.clone() label="Tenant URL"/></dd>
+                            <dt>"Tenant URL"</dt><dd><CopyField value=format!("{base_url}?aadOptscim062020") label="Tenant URL"/></dd>
                             <dt>"Secret Token"</dt><dd>"the token you generated"</dd>
                         </dl>
+                        <p class="muted small">"The " <code>"?aadOptscim062020"</code> " flag makes Entra ID's PATCH requests follow the SCIM standard (Microsoft's recommended behaviour). Roster also accepts Entra ID without it; the diagnostics above say which one your job runs."</p>
                     </li>
                     <li>"Click " <strong>"Test Connection"</strong> " and wait for “The supplied credentials are authorized”; then " <strong>"Save"</strong> "."</li>
                     <li>"Under " <strong>"Mappings"</strong> " keep userPrincipalName → userName (the matching attribute), or match on externalId."</li>

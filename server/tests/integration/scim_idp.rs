@@ -14,7 +14,8 @@ both_backends!(
     entra_group_lifecycle,
     entra_adds_the_manager_as_a_bare_id,
     members_as_bare_ids,
-    endpoint_names_as_idps_spell_them
+    endpoint_names_as_idps_spell_them,
+    diagnostics_tell_the_idp_and_entra_mode_from_replayed_traffic
 );
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -536,6 +537,27 @@ async fn endpoint_names_as_idps_spell_them(db: Db) {
         assert_eq!(s, StatusCode::OK, "{path}");
         assert_eq!(spc["patch"]["supported"], true);
     }
+    // Entra ID's flag rides in the Tenant URL's query, after the endpoint: ignored.
+    let (s, _, created) = app
+        .scim(
+            "POST",
+            &t.id,
+            &t.token,
+            "/Users?aadOptscim062020",
+            Some(json!({"schemas": [USER], "userName": "flag@spelling.test", "active": true})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let (s, _, list) = app
+        .scim(
+            "GET",
+            &t.id,
+            &t.token,
+            &format!("/Users?aadOptscim062020&filter={}", q(r#"userName eq "flag@spelling.test""#)),
+            None,
+        )
+        .await;
+    assert_eq!((s, list["totalResults"].clone()), (StatusCode::OK, json!(1)));
     let (s, _, rt) = app.scim("GET", &t.id, &t.token, "/resourcetypes/user", None).await;
     assert_eq!((s, rt["name"].as_str()), (StatusCode::OK, Some("User")));
     // The id keeps its case: another spelling of an id is another (missing) resource.
@@ -548,4 +570,157 @@ async fn endpoint_names_as_idps_spell_them(db: Db) {
     // No endpoint is still SCIM's 404.
     let (s, _, body) = app.scim("GET", &t.id, &t.token, "/nothing/", None).await;
     assert_eq!((s, body["status"].as_str()), (StatusCode::NOT_FOUND, Some("404")));
+}
+
+/// A request with the IdP's own User-Agent.
+async fn as_agent(
+    app: &TestApp,
+    t: &ScimTenant,
+    agent: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> StatusCode {
+    let req = http::Request::builder()
+        .method(method)
+        .uri(format!("/scim/v2/{}{path}", t.id))
+        .header(http::header::AUTHORIZATION, format!("Bearer {}", t.token))
+        .header(http::header::USER_AGENT, agent)
+        .header(http::header::CONTENT_TYPE, "application/scim+json");
+    let body = body.map(|b| axum::body::Body::from(b.to_string())).unwrap_or_else(axum::body::Body::empty);
+    app.scim_raw(req, body).await.status()
+}
+
+async fn diagnostics_of(app: &TestApp, t: &ScimTenant) -> Value {
+    let tenant = roster_shared::ids::TenantId::parse(&t.id).unwrap();
+    app.services.activity.flush().await;
+    let setup = roster_shared::service::scim_setup::setup(&app.store, &tenant, PUBLIC_URL).await.unwrap();
+    serde_json::to_value(setup.diagnostics).unwrap()
+}
+
+/// The SCIM page names the IdP and, for Entra ID, the PATCH dialect its job speaks (with or
+/// without `aadOptscim062020`), from the requests each sends as documented.
+async fn diagnostics_tell_the_idp_and_entra_mode_from_replayed_traffic(db: Db) {
+    let app = TestApp::new(db).await;
+    let user = |name: &str| json!({"schemas": [USER], "userName": name, "active": true});
+
+    // Okta: its User-Agent; deactivation as a path-less replace.
+    let okta = app.scim_tenant("Okta traffic").await;
+    let agent = "Okta SCIM Client 1.0.0";
+    assert_eq!(as_agent(&app, &okta, agent, "POST", "/Users", Some(user("o@okta.test"))).await, StatusCode::CREATED);
+    let (_, _, found) =
+        app.scim("GET", &okta.id, &okta.token, "/Users?filter=userName%20eq%20%22o%40okta.test%22", None).await;
+    let id = found["Resources"][0]["id"].as_str().unwrap().to_string();
+    let deactivate = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": false}}]});
+    assert_eq!(as_agent(&app, &okta, agent, "PATCH", &format!("/Users/{id}"), Some(deactivate)).await, StatusCode::OK);
+    let d = diagnostics_of(&app, &okta).await;
+    assert_eq!(d["idp"], "Okta", "{d}");
+    assert_eq!(d["entra_mode"], Value::Null);
+
+    // Entra ID without the flag (its default): capitalised ops, string booleans, members
+    // removed by a value list. Told by those shapes alone.
+    let legacy = app.scim_tenant("Entra legacy").await;
+    let agent = "Mozilla/5.0 (compatible; provisioning)";
+    for name in ["a@contoso.test", "b@contoso.test"] {
+        assert_eq!(as_agent(&app, &legacy, agent, "POST", "/Users", Some(user(name))).await, StatusCode::CREATED);
+    }
+    let (_, _, all) = app.scim("GET", &legacy.id, &legacy.token, "/Users", None).await;
+    let ids: Vec<String> =
+        all["Resources"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap().to_string()).collect();
+    let (_, _, g) = app
+        .scim(
+            "POST",
+            &legacy.id,
+            &legacy.token,
+            "/Groups",
+            Some(
+                json!({"schemas": [GROUP], "displayName": "Sales", "members": [{"value": ids[0]}, {"value": ids[1]}]}),
+            ),
+        )
+        .await;
+    let gid = g["id"].as_str().unwrap().to_string();
+    let entra_disable =
+        json!({"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]});
+    assert_eq!(
+        as_agent(&app, &legacy, agent, "PATCH", &format!("/Users/{}", ids[0]), Some(entra_disable)).await,
+        StatusCode::OK
+    );
+    let entra_remove =
+        json!({"schemas": [PATCH], "Operations": [{"op": "Remove", "path": "members", "value": [{"value": ids[1]}]}]});
+    assert!(as_agent(&app, &legacy, agent, "PATCH", &format!("/Groups/{gid}"), Some(entra_remove)).await.is_success());
+    let d = diagnostics_of(&app, &legacy).await;
+    assert_eq!((d["idp"].as_str(), d["entra_mode"].as_str()), (Some("EntraId"), Some("Legacy")), "{d}");
+    assert!(d["entra_signals"][0].as_u64().unwrap() >= 3, "{d}");
+
+    // Entra ID with the flag: RFC 7644 PATCH.
+    let flagged = app.scim_tenant("Entra flagged").await;
+    let agent = "Microsoft Azure AD provisioning";
+    for name in ["c@contoso.test", "d@contoso.test"] {
+        assert_eq!(as_agent(&app, &flagged, agent, "POST", "/Users", Some(user(name))).await, StatusCode::CREATED);
+    }
+    let d = diagnostics_of(&app, &flagged).await;
+    assert_eq!((d["idp"].as_str(), d["entra_mode"].as_str()), (Some("EntraId"), Some("NotSeen")), "{d}");
+    let (_, _, all) = app.scim("GET", &flagged.id, &flagged.token, "/Users", None).await;
+    let ids: Vec<String> =
+        all["Resources"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap().to_string()).collect();
+    let (_, _, g) = app
+        .scim(
+            "POST",
+            &flagged.id,
+            &flagged.token,
+            "/Groups",
+            Some(
+                json!({"schemas": [GROUP], "displayName": "Sales", "members": [{"value": ids[0]}, {"value": ids[1]}]}),
+            ),
+        )
+        .await;
+    let gid = g["id"].as_str().unwrap().to_string();
+    let disable = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": false}}]});
+    assert_eq!(
+        as_agent(&app, &flagged, agent, "PATCH", &format!("/Users/{}", ids[0]), Some(disable)).await,
+        StatusCode::OK
+    );
+    let remove = json!({"schemas": [PATCH], "Operations": [{"op": "remove", "path": format!("members[value eq \"{}\"]", ids[1])}]});
+    assert!(as_agent(&app, &flagged, agent, "PATCH", &format!("/Groups/{gid}"), Some(remove)).await.is_success());
+    let d = diagnostics_of(&app, &flagged).await;
+    assert_eq!(d["entra_mode"], "Compliant", "{d}");
+
+    // Its most frequent error, with the fix: a clash with a manual user.
+    let tenant = roster_shared::ids::TenantId::parse(&flagged.id).unwrap();
+    roster_shared::service::directory::create_manual(
+        &app.store,
+        &tenant,
+        &roster_shared::service::activity::Actor::admin("admin@contoso.test"),
+        &[roster_shared::dto::ManualUserInput {
+            user_name: "m@contoso.test".into(),
+            active: true,
+            ..Default::default()
+        }],
+    )
+    .await
+    .unwrap();
+    for _ in 0..2 {
+        assert_eq!(
+            as_agent(&app, &flagged, agent, "POST", "/Users", Some(user("m@contoso.test"))).await,
+            StatusCode::CONFLICT
+        );
+    }
+    let d = diagnostics_of(&app, &flagged).await;
+    assert_eq!(d["top_errors"][0]["count"], 2, "{d}");
+    assert!(d["top_errors"][0]["fix"].as_str().unwrap().contains("mark it adoptable"), "{d}");
+
+    // A credential in use that expires within 14 days.
+    let (_, secret) =
+        roster_shared::service::credentials::create_token(&app.store, &tenant, "Entra (expiring)", "test", Some(5))
+            .await
+            .unwrap();
+    let soon = ScimTenant { id: flagged.id.clone(), token: secret.expose().to_string(), token_id: String::new() };
+    assert_eq!(as_agent(&app, &soon, agent, "GET", "/Users", None).await, StatusCode::OK);
+    let d = diagnostics_of(&app, &flagged).await;
+    let expiring = d["expiring"].as_array().unwrap();
+    assert_eq!(expiring.len(), 1, "{d}");
+    assert_eq!(
+        (expiring[0]["name"].as_str(), expiring[0]["days_left"].as_i64(), expiring[0]["in_use"].as_bool()),
+        (Some("Entra (expiring)"), Some(5), Some(true))
+    );
 }

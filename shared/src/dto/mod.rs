@@ -4,6 +4,7 @@
 
 mod accounts;
 mod activity;
+mod diagnostics;
 mod mappings;
 mod safety;
 mod scim_setup;
@@ -14,6 +15,7 @@ mod users;
 
 pub use accounts::*;
 pub use activity::*;
+pub use diagnostics::*;
 pub use mappings::*;
 pub use safety::*;
 pub use scim_setup::*;

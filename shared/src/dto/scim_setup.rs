@@ -104,6 +104,9 @@ pub struct ScimSetup {
     pub credentials: Vec<CredentialView>,
     /// How the IdP's traffic looks.
     pub health: ScimHealth,
+    /// Who the IdP is, how it speaks, whether it went silent, its most frequent errors.
+    #[serde(default)]
+    pub diagnostics: super::IdpDiagnostics,
 }
 
 /// The IdP's traffic at a glance.

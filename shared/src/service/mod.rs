@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod activity;
 pub mod credentials;
+pub mod diagnostics;
 pub mod directory;
 pub mod email;
 pub mod jobs;

@@ -50,11 +50,13 @@ pub async fn setup(store: &Store, tenant: &TenantId, public_url: &str) -> Domain
     let mut credentials: Vec<CredentialView> =
         all.iter().filter(|c| !c.created_by.starts_with("oauth:")).map(|c| view_among(c, &all)).collect();
     credentials.sort_by_key(|c| std::cmp::Reverse(c.created_at_ms));
+    let diagnostics = super::diagnostics::diagnostics(store, tenant, &credentials).await?;
     Ok(ScimSetup {
         enabled: summary.scim_enabled,
         scim_base_url: base_url(public_url, tenant),
         credentials,
         health: activity::scim_health(store, tenant).await?,
+        diagnostics,
     })
 }
 

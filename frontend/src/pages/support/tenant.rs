@@ -99,6 +99,7 @@ pub fn TenantOverviewTab() -> impl IntoView {
                                 <span class="stat-value">{h.requests_24h} <span class="muted small">" · " {h.errors_24h} " failed"</span></span></div>
                         </div>
                         <HeldSection held=i.held.clone()/>
+                        <crate::components::diagnostics::DiagnosticsCard d=i.scim.diagnostics.clone() base_url=i.scim.scim_base_url.clone() activity=scope.href("/activity")/>
                         <section class="card section" aria-labelledby="errors">
                             <h2 id="errors">"Latest SCIM errors"</h2>
                             <p class="muted small">"Last IdP request: " {h.last_request_at_ms.map(datetime).unwrap_or_else(|| "never".into())}</p>

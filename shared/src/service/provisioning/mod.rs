@@ -138,7 +138,7 @@ pub fn scim_error(e: DomainError) -> ScimError {
         DomainError::Busy(message) => ScimError::status(429, message),
         DomainError::UserNameTaken { user_name, existing } => ScimError::uniqueness(match existing {
             Some((_, UserSource::Manual)) => format!(
-                "userName '{user_name}' belongs to a user an admin created in the Roster dashboard; Roster does not hand manual users to an identity provider. Ask your Roster admin to rename or remove that user."
+                "userName '{user_name}' belongs to a user an admin created in the Roster dashboard; Roster hands such a user to an identity provider only when an admin marks it adoptable (Safety, Adopt existing users). Ask your Roster admin to mark it adoptable, or to rename or remove it."
             ),
             Some((id, _)) => format!("userName '{user_name}' is already taken by User {id}"),
             None if user_name.is_empty() => "a userName of these users is already taken; nothing was created".into(),
