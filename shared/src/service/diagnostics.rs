@@ -244,7 +244,7 @@ mod tests {
 
     fn traffic(records: Vec<NewActivity>) -> Vec<(i64, NewActivity)> {
         let mut v: Vec<(i64, NewActivity)> = records.into_iter().enumerate().map(|(i, r)| (i as i64 + 1, r)).collect();
-        v.sort_by(|a, b| b.1.at.cmp(&a.1.at));
+        v.sort_by_key(|r| std::cmp::Reverse(r.1.at));
         v
     }
 
