@@ -608,6 +608,31 @@ pub struct TenantIdArgs {
     pub json: bool,
 }
 
+/// `roster tenant safety`.
+#[derive(Clone, Debug, Args)]
+pub struct TenantSafetyArgs {
+    #[command(flatten)]
+    pub tenant: TenantIdArgs,
+    /// Switch the mass-deprovisioning brake on or off.
+    #[arg(long, value_parser = ["on", "off"])]
+    pub brake: Option<String>,
+    /// The share of active users (percent) that may lose access within the window.
+    #[arg(long)]
+    pub brake_percent: Option<u32>,
+    /// ... but never fewer than this many users.
+    #[arg(long)]
+    pub brake_min_users: Option<u32>,
+    /// The brake's window, in minutes.
+    #[arg(long)]
+    pub brake_window_minutes: Option<u32>,
+    /// What a SCIM DELETE of a user does.
+    #[arg(long, value_parser = ["delete", "soft"])]
+    pub delete_policy: Option<String>,
+    /// How long soft-deleted users are kept, in days.
+    #[arg(long)]
+    pub soft_delete_days: Option<u32>,
+}
+
 /// `roster tenant list`.
 #[derive(Clone, Debug, Args)]
 pub struct TenantListArgs {
@@ -662,6 +687,9 @@ pub enum TenantCommand {
     Export(TenantExportArgs),
     /// Delete the organization and every row of it, in batches.
     Delete(TenantDeleteArgs),
+    /// Show or change the organization's provisioning safety: the mass-deprovisioning brake and
+    /// the delete policy (as on its dashboard's Safety page).
+    Safety(TenantSafetyArgs),
     /// An organization's email domains (people at a verified domain are sent to its SSO).
     Domain {
         #[command(subcommand)]

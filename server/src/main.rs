@@ -49,6 +49,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Tenant { command: TenantCommand::Enable(args) } => commands::tenant::set_disabled(args, false).await,
         Command::Tenant { command: TenantCommand::Export(args) } => commands::tenant::export(args).await,
         Command::Tenant { command: TenantCommand::Delete(args) } => commands::tenant::delete(args).await,
+        Command::Tenant { command: TenantCommand::Safety(args) } => commands::tenant::safety(args).await,
         Command::Scim { command: ScimCommand::Token { command: ScimTokenCommand::List(args) } } => {
             commands::scim::list_tokens(args).await
         }

@@ -156,6 +156,44 @@ pub async fn set_disabled(args: crate::cli::TenantIdArgs, disabled: bool) -> any
     Ok(())
 }
 
+/// `roster tenant safety`: prints the settings, after changing those given.
+pub async fn safety(args: crate::cli::TenantSafetyArgs) -> anyhow::Result<()> {
+    use roster_shared::dto::DeletePolicy;
+    use roster_shared::service::safety;
+    let tenant = tenant_id(&args.tenant.tenant)?;
+    let store = super::open_store(&args.tenant.database.database_url).await?;
+    let result = async {
+        store.tenant(&tenant).summary().await?.ok_or(roster_shared::error::DomainError::NotFound)?;
+        let mut s = safety::settings(&store, &tenant).await?;
+        let before = s.clone();
+        if let Some(b) = &args.brake {
+            s.brake_enabled = b == "on";
+        }
+        s.brake_percent = args.brake_percent.unwrap_or(s.brake_percent);
+        s.brake_min_users = args.brake_min_users.unwrap_or(s.brake_min_users);
+        s.brake_window_minutes = args.brake_window_minutes.unwrap_or(s.brake_window_minutes);
+        if let Some(p) = &args.delete_policy {
+            s.delete_policy = if p == "soft" { DeletePolicy::Soft } else { DeletePolicy::Delete };
+        }
+        s.soft_delete_days = args.soft_delete_days.unwrap_or(s.soft_delete_days);
+        if s != before {
+            let actor =
+                roster_shared::service::activity::Actor { kind: "system", name: "operator (roster CLI)".into() };
+            safety::save_settings(&store, &tenant, &actor, &s).await?;
+        }
+        Ok::<_, roster_shared::error::DomainError>(s)
+    }
+    .await;
+    store.close().await;
+    let s = result.map_err(not_found(&args.tenant.tenant))?;
+    if args.tenant.json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+    } else {
+        println!("{}", s.describe());
+    }
+    Ok(())
+}
+
 /// `roster tenant export`.
 pub async fn export(args: crate::cli::TenantExportArgs) -> anyhow::Result<()> {
     let tenant = tenant_id(&args.tenant)?;

@@ -14,7 +14,8 @@ both_backends!(
     staff_accounts_are_made_listed_and_disabled_on_the_command_line,
     sigterm_stops_the_server_within_its_grace_period,
     sso_connections_are_made_and_listed_on_the_command_line,
-    an_operator_resets_a_locked_out_admins_password
+    an_operator_resets_a_locked_out_admins_password,
+    an_operator_sets_an_organizations_provisioning_safety
 );
 
 pub(crate) fn roster(args: &[&str], stdin: &str) -> std::process::Output {
@@ -393,4 +394,64 @@ async fn an_operator_resets_a_locked_out_admins_password(db: Db) {
     assert_eq!(res.status(), StatusCode::OK);
     let res = app.call("sign_in", &[("email", "locked@initech.test"), ("password", PASSWORD)], None).await;
     assert!(!res.status().is_success());
+}
+
+async fn an_operator_sets_an_organizations_provisioning_safety(db: Db) {
+    let test_db = TestDb::new(db).await;
+    let out = roster(
+        &[
+            "tenant",
+            "create",
+            "--database-url",
+            &test_db.url,
+            "--name",
+            "Safe",
+            "--admin-email",
+            "ops@safe.test",
+            "--admin-password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tenant = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let show = roster(&["tenant", "safety", "--database-url", &test_db.url, "--tenant", &tenant], "");
+    assert_eq!(
+        String::from_utf8_lossy(&show.stdout).trim(),
+        "brake on at 10% of active users (at least 10) per 60 minutes; SCIM DELETE deletes"
+    );
+    let set = roster(
+        &[
+            "tenant",
+            "safety",
+            "--database-url",
+            &test_db.url,
+            "--tenant",
+            &tenant,
+            "--brake",
+            "off",
+            "--delete-policy",
+            "soft",
+            "--soft-delete-days",
+            "7",
+            "--json",
+        ],
+        "",
+    );
+    assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&set.stdout).unwrap();
+    assert_eq!(
+        (json["brake_enabled"].as_bool(), json["delete_policy"].as_str(), json["soft_delete_days"].as_u64()),
+        (Some(false), Some("Soft"), Some(7))
+    );
+    // Out of range: refused in words, nothing changes.
+    let bad =
+        roster(&["tenant", "safety", "--database-url", &test_db.url, "--tenant", &tenant, "--brake-percent", "0"], "");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("between 1 and 100 percent"));
+    let unknown = roster(
+        &["tenant", "safety", "--database-url", &test_db.url, "--tenant", "00000000-0000-4000-8000-000000000000"],
+        "",
+    );
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("there is no organization"));
 }

@@ -732,27 +732,8 @@ impl TenantTx<'_> {
             })?;
             before.extend(rows);
         }
-        let mut new = Vec::new();
-        for (user, group, reason) in refused {
-            with_tx!(self, |c| {
-                sqlx::query(
-                "INSERT INTO placement_refusals (tenant_id, user_id, group_id, reason, at) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT DO NOTHING"
-            )
-            .bind(tenant)
-            .bind(user)
-            .bind(group)
-            .bind(reason)
-            .bind(now_ms)
-            .execute(c)
-            .await
-            .map(|_| ())
-            })?;
-            if !before.contains(&(user.clone(), group.clone())) {
-                new.push((user.clone(), group.clone(), reason.clone()));
-            }
-        }
-        Ok(new)
+        self.add_refusals(refused, now_ms).await?;
+        Ok(refused.iter().filter(|(u, g, _)| !before.contains(&(u.clone(), g.clone()))).cloned().collect())
     }
 
     /// Records refused placements (an admin's assignment into a full group), keeping others.
