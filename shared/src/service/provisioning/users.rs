@@ -330,6 +330,15 @@ impl Scim<'_> {
 
     /// Replays a change the brake held, as the IdP sent it, without the brake.
     pub(crate) async fn replay_held(&self, h: &HeldRecord) -> Result<(), ScimError> {
+        // Nothing of Roster writes a held user: a write since the hold is the IdP's (it may have
+        // re-activated the user after fixing its mistake). The held request is out of date.
+        let row = self.load_user(&h.change.user_id).await?;
+        if row.updated_at > h.change.created_at_ms {
+            return Err(ScimError::status(
+                409,
+                "the identity provider changed this user after the change was held; not applied (it sends the removal again if it still means it)",
+            ));
+        }
         let body = || -> Result<Value, ScimError> {
             let text = h.body.as_deref().ok_or_else(|| ScimError::status(500, "the held request has no body"))?;
             serde_json::from_str(text).map_err(json_error)
