@@ -19,6 +19,7 @@ both_backends!(
     two_first_sign_ins_at_once_make_one_user,
     a_disabled_organization_refuses_sign_ins_and_writes_nothing,
     a_seat_limit_keeps_a_just_in_time_user_out_of_a_full_default_group,
+    a_soft_deleted_user_loses_their_session_and_signs_in_again_once_restored,
 );
 
 const ENTRA: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims";
@@ -629,4 +630,49 @@ async fn a_seat_limit_keeps_a_just_in_time_user_out_of_a_full_default_group(db: 
     assert!(groups_of(&app, &second).await.is_empty(), "both seats are taken (Ada from SCIM, and the first)");
     let detail = app.ok_json("user", json!({"id": second}), &o.cookie).await;
     assert_eq!(detail["refused"][0][2], "seat limit of Everyone reached (2 users)", "{detail}");
+}
+
+/// Under the soft-delete policy the IdP's DELETE ends the person's session at once and refuses
+/// their sign-ins, like a delete; an admin's restore lets them in again.
+async fn a_soft_deleted_user_loses_their_session_and_signs_in_again_once_restored(db: Db) {
+    let app = TestApp::new(db).await;
+    let idp = Idp::new(&format!("https://idp.test/soft-{}", uuid::Uuid::new_v4().simple()));
+    let o = org(&app, &idp).await;
+    let res = app
+        .call(
+            "form/safety_save",
+            &[
+                ("brake_enabled", "on"),
+                ("brake_percent", "10"),
+                ("brake_min_users", "10"),
+                ("brake_window_minutes", "60"),
+                ("delete_policy", "soft"),
+                ("soft_delete_days", "30"),
+            ],
+            Some(&o.cookie),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    jit(&app, &o, &[("enabled", "on"), ("update", "every_sign_in"), ("link_key", "user_name"), ("preset", "generic")])
+        .await;
+    let claims =
+        |id: &str, first: &str, email: &str| a(&[("uniqueUserId", id), ("firstName", first), ("email", email)]);
+    let bo = push_user(&app, &o, "bo@acme.test").await;
+    let (_, session) = sign_in(&app, &idp, &o, "bo@acme.test", &claims("u-bo", "Bo", "bo@acme.test")).await;
+    let session = session.expect("signed in");
+    assert_eq!(app.viewer(Some(&session)).await["account_id"], bo.as_str());
+
+    let (status, _, _) = app.scim("DELETE", &o.tenant, &o.token, &format!("/Users/{bo}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(app.viewer(Some(&session)).await.is_null(), "the session ends at once");
+    let count = user_count(&app).await;
+    let (_, again) = sign_in(&app, &idp, &o, "bo@acme.test", &claims("u-bo", "Bo", "bo@acme.test")).await;
+    assert!(again.is_none());
+    assert_eq!(last_reason(&app, &o).await, "user_deleted");
+    assert_eq!(user_count(&app).await, count, "not re-created just in time");
+
+    let res = app.call("form/deleted_restore", &[("id", &bo)], Some(&o.cookie)).await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", body_text(res).await);
+    let (_, back) = sign_in(&app, &idp, &o, "bo@acme.test", &claims("u-bo", "Bo", "bo@acme.test")).await;
+    assert_eq!(app.viewer(Some(&back.expect("signed in again"))).await["account_id"], bo.as_str());
 }
