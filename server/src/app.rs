@@ -86,10 +86,24 @@ pub fn router(services: Services, web: WebOptions) -> Router {
     let sso_services = services.clone();
 
     let dashboard = Router::new()
-        .leptos_routes_with_context(&leptos_options, routes, move || provide_context(context_services.clone()), {
-            let options = leptos_options.clone();
-            move || shell(options.clone())
-        })
+        .leptos_routes_with_context(
+            &leptos_options,
+            routes,
+            move || {
+                provide_context(context_services.clone());
+                // The render's nonce, for the Content-Security-Policy the security headers set.
+                let parts = leptos::prelude::use_context::<http::request::Parts>();
+                if let (Some(parts), Some(nonce)) = (parts, leptos::nonce::use_nonce()) {
+                    if let Some(slot) = parts.extensions.get::<crate::http::security::NonceSlot>() {
+                        let _ = slot.0.set(nonce.to_string());
+                    }
+                }
+            },
+            {
+                let options = leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
         .route(
             "/export/users.csv",
             get(move |session, query| crate::http::export::users_csv(export_services.clone(), session, query)),

@@ -30,11 +30,24 @@ impl Headers {
     }
 }
 
+/// Where a dashboard page's render leaves the nonce of its inline scripts (see
+/// `crate::app::router`): the policy is then made from it here, whatever reached the response's
+/// own headers. (Under heavy load a page now and then arrived with the policy of a page without
+/// inline script, which blocked its hydration scripts.)
+#[derive(Clone, Debug, Default)]
+pub struct NonceSlot(pub Arc<std::sync::OnceLock<String>>);
+
 /// The middleware.
-pub async fn add(State(h): State<Arc<Headers>>, req: Request, next: Next) -> Response {
+pub async fn add(State(h): State<Arc<Headers>>, mut req: Request, next: Next) -> Response {
+    let slot = NonceSlot::default();
+    req.extensions_mut().insert(slot.clone());
     let mut res = next.run(req).await;
     let headers = res.headers_mut();
-    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+    if let Some(value) =
+        slot.0.get().and_then(|n| HeaderValue::from_str(&roster_frontend::security::policy(Some(n))).ok())
+    {
+        headers.insert(header::CONTENT_SECURITY_POLICY, value);
+    } else if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
         headers.insert(header::CONTENT_SECURITY_POLICY, h.default_csp.clone());
     }
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
