@@ -65,8 +65,12 @@ for (const javaScriptEnabled of [true, false]) {
 
       // Notices: both on by default; one switched off stays off.
       await expect(page.getByTestId('notice-credentials')).toBeChecked();
+      if (javaScriptEnabled) await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true', { timeout: 30_000 });
       await page.getByTestId('notice-credentials').uncheck();
       await page.getByTestId('save-notices').click();
+      // Wait for the save before leaving the page (a navigation would cancel it).
+      if (javaScriptEnabled) await expect(page.getByText('Saved.', { exact: true })).toBeVisible();
+      else await page.waitForLoadState('load');
       await page.goto('/admins');
       await expect(page.getByTestId('notice-credentials')).not.toBeChecked();
       await expect(page.getByTestId('notice-idp')).toBeChecked();
