@@ -6,9 +6,7 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use roster_shared::dto::{
-    AdoptBy, AdoptionPreview, AdoptionStatus, DeletePolicy, HeldChanges, HeldKind, SafetySettings,
-};
+use roster_shared::dto::{AdoptBy, AdoptionPreview, AdoptionStatus, DeletePolicy, HeldChanges, SafetySettings};
 
 use crate::api::safety::{
     load_adoption, load_deleted, load_held, load_safety, AdoptMark, DeletedRestore, HeldDecide, SafetySave,
@@ -172,13 +170,6 @@ fn Adoption(preview: AdoptionPreview, mark: ServerAction<AdoptMark>) -> impl Int
     }
 }
 
-fn kind_label(kind: HeldKind) -> &'static str {
-    match kind {
-        HeldKind::Deactivate => "Deactivate",
-        HeldKind::Delete => "Delete",
-    }
-}
-
 #[component]
 fn Held(held: HeldChanges, decide: ServerAction<HeldDecide>) -> impl IntoView {
     let error = move || decide.value().get().and_then(Result::err).map(|e| e.to_string());
@@ -236,7 +227,7 @@ fn Held(held: HeldChanges, decide: ServerAction<HeldDecide>) -> impl IntoView {
                                     <tr data-testid="held-row">
                                         <td><input type="checkbox" name="ids[]" value=c.id.clone() aria-label=label/></td>
                                         <td><A href=format!("/users/{}", c.user_id)>{c.user_name.clone()}</A></td>
-                                        <td>{kind_label(c.kind)}</td>
+                                        <td>{c.kind.label()}</td>
                                         <td><code>{c.method.clone()}</code></td>
                                         <td>{datetime(c.created_at_ms)}</td>
                                     </tr>

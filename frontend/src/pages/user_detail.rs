@@ -138,7 +138,7 @@ fn Detail(detail: UserDetail, groups: Vec<UserGroupView>, refresh: RwSignal<u32>
         {detail.held.clone().map(|h| view! {
             <div class="notice notice-warning banner-held" role="status" data-testid="user-held">
                 <span>
-                    <strong>{match h.kind { roster_shared::dto::HeldKind::Deactivate => "Deactivation held. ", roster_shared::dto::HeldKind::Delete => "Deletion held. " }}</strong>
+                    <strong>{format!("{} held. ", h.kind.label())}</strong>
                     {format!("The identity provider asked for it at {}; the deprovisioning brake holds it until an admin decides. The user keeps their access meanwhile.", crate::components::format::datetime(h.created_at_ms))}
                 </span>
                 <A href="/safety" attr:class="btn btn-small btn-ghost">"Review held changes"</A>

@@ -107,6 +107,22 @@ impl HeldKind {
         }
     }
 
+    /// The change, as the tables name it.
+    pub fn label(&self) -> &'static str {
+        match self {
+            HeldKind::Deactivate => "Deactivate",
+            HeldKind::Delete => "Delete",
+        }
+    }
+
+    /// The change, in a sentence ("the held deactivation of …").
+    pub fn noun(&self) -> &'static str {
+        match self {
+            HeldKind::Deactivate => "deactivation",
+            HeldKind::Delete => "deletion",
+        }
+    }
+
     /// From the stored text.
     pub fn parse(s: &str) -> HeldKind {
         if s == "delete" {

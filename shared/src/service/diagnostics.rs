@@ -19,10 +19,12 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use crate::clock::now_ms;
-use crate::dto::{CredentialView, DetectedIdp, EntraMode, ErrorGroup, ExpiringCredential, IdpDiagnostics, Silence};
+use crate::dto::{
+    ActivityView, CredentialView, DetectedIdp, EntraMode, ErrorGroup, ExpiringCredential, IdpDiagnostics, Silence,
+};
 use crate::error::DomainResult;
 use crate::ids::TenantId;
-use crate::store::{NewActivity, Store};
+use crate::store::Store;
 
 const MINUTE_MS: i64 = 60_000;
 const DAY_MS: i64 = 86_400_000;
@@ -112,13 +114,13 @@ fn fix_for(status: i32, scim_type: Option<&str>, detail: &str, method: &str) -> 
     }
 }
 
-/// The diagnostics of `traffic` (SCIM requests of the last 7 days, newest first, with record
-/// ids) and `credentials`, at `now`.
-pub fn analyse(traffic: &[(i64, NewActivity)], credentials: &[CredentialView], now: i64) -> IdpDiagnostics {
+/// The diagnostics of `traffic` (SCIM requests of the last 7 days, newest first) and
+/// `credentials`, at `now`.
+pub fn analyse(traffic: &[ActivityView], credentials: &[CredentialView], now: i64) -> IdpDiagnostics {
     let mut out = IdpDiagnostics::default();
     // Who: the most frequent named User-Agent, else the shapes.
     let mut agents: HashMap<&str, u64> = HashMap::new();
-    for (_, r) in traffic {
+    for r in traffic {
         if let Some(a) = r.user_agent.as_deref().filter(|a| !a.is_empty()) {
             *agents.entry(a).or_default() += 1;
         }
@@ -128,7 +130,7 @@ pub fn analyse(traffic: &[(i64, NewActivity)], credentials: &[CredentialView], n
     out.user_agents = ranked.iter().take(3).map(|(a, _)| a.to_string()).collect();
     let mut signals = (0u64, 0u64);
     let mut entra_shapes = 0u64;
-    for (_, r) in traffic.iter().filter(|(_, r)| r.method.as_deref() == Some("PATCH")) {
+    for r in traffic.iter().filter(|r| r.method.as_deref() == Some("PATCH")) {
         if let Some(body) = r.request_body.as_deref().and_then(|b| serde_json::from_str::<Value>(b).ok()) {
             let (l, c) = patch_dialect(&body);
             signals.0 += l;
@@ -156,7 +158,7 @@ pub fn analyse(traffic: &[(i64, NewActivity)], credentials: &[CredentialView], n
         });
     }
     // Silent: bursts of requests at a regular interval, and none for two of them.
-    let mut times: Vec<i64> = traffic.iter().map(|(_, r)| r.at).collect();
+    let mut times: Vec<i64> = traffic.iter().map(|r| r.at_ms).collect();
     times.sort_unstable();
     let starts: Vec<i64> = times
         .iter()
@@ -190,7 +192,7 @@ pub fn analyse(traffic: &[(i64, NewActivity)], credentials: &[CredentialView], n
         .collect();
     // The most frequent errors of the last 24 hours.
     let mut groups: Vec<ErrorGroup> = Vec::new();
-    for (id, r) in traffic.iter().filter(|(_, r)| r.at >= now - DAY_MS && r.status.is_some_and(|s| s >= 400)) {
+    for r in traffic.iter().filter(|r| r.at_ms >= now - DAY_MS && r.status.is_some_and(|s| s >= 400)) {
         let status = r.status.unwrap_or_default();
         let method = r.method.clone().unwrap_or_default();
         // 404 lookups are how IdPs check before creating: not an error to fix.
@@ -209,7 +211,7 @@ pub fn analyse(traffic: &[(i64, NewActivity)], credentials: &[CredentialView], n
                     r.path.as_deref().unwrap_or_default(),
                     r.detail.as_deref().unwrap_or(&r.summary)
                 ),
-                latest_id: *id,
+                latest_id: r.id,
                 fix: fix_for(status, r.scim_type.as_deref(), r.detail.as_deref().unwrap_or_default(), &method),
             }),
         }
@@ -226,25 +228,33 @@ mod tests {
 
     use super::*;
 
-    fn req(at: i64, method: &str, status: i32, agent: &str, body: Option<Value>) -> NewActivity {
-        NewActivity {
-            at,
+    fn req(at: i64, method: &str, status: i32, agent: &str, body: Option<Value>) -> ActivityView {
+        ActivityView {
+            id: 0,
+            at_ms: at,
             actor: "scim".into(),
+            actor_name: None,
+            credential_id: None,
             method: Some(method.into()),
             path: Some("/scim/v2/t/Users/1".into()),
             status: Some(status),
+            latency_ms: None,
+            resource_type: None,
+            resource_id: None,
+            summary: "x".into(),
+            scim_type: None,
+            detail: None,
             user_agent: Some(agent.into()),
             request_body: body.map(|b| b.to_string()),
-            summary: "x".into(),
-            ..Default::default()
         }
     }
 
     const NOW: i64 = 1_800_000_000_000;
 
-    fn traffic(records: Vec<NewActivity>) -> Vec<(i64, NewActivity)> {
-        let mut v: Vec<(i64, NewActivity)> = records.into_iter().enumerate().map(|(i, r)| (i as i64 + 1, r)).collect();
-        v.sort_by_key(|r| std::cmp::Reverse(r.1.at));
+    fn traffic(records: Vec<ActivityView>) -> Vec<ActivityView> {
+        let mut v: Vec<ActivityView> =
+            records.into_iter().enumerate().map(|(i, r)| ActivityView { id: i as i64 + 1, ..r }).collect();
+        v.sort_by_key(|r| std::cmp::Reverse(r.at_ms));
         v
     }
 

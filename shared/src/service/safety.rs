@@ -54,11 +54,6 @@ pub struct HoldRequest<'a> {
     pub body: Option<&'a Value>,
 }
 
-/// Whether a stored user is active.
-pub(crate) fn is_active(row: &UserRow) -> bool {
-    serde_json::from_str::<Value>(&row.data).ok().and_then(|v| v.get("active").and_then(Value::as_bool)).unwrap_or(true)
-}
-
 /// Inside a deprovisioning SCIM write's transaction: whether it may go on (then it is counted),
 /// or must be held. Takes the brake lock, so one tenant's deprovisioning writes count one after
 /// another.
@@ -97,10 +92,7 @@ pub(crate) async fn hold(tx: &mut TenantTx<'_>, user: &UserRow, req: &HoldReques
             now,
         )
         .await?;
-    let what = match kind {
-        HeldKind::Deactivate => "deactivation",
-        HeldKind::Delete => "deletion",
-    };
+    let what = kind.noun();
     let summary =
         format!("held the {what} of {} (too many users lost access within the brake's window)", user.user_name);
     tx.record_activity(&[activity::action(&brake_actor(), "User", Some(&user.id), &summary, now)]).await?;
@@ -204,10 +196,7 @@ pub async fn apply(store: &Store, tenant: &TenantId, actor: &Actor, ids: Option<
         let result = scim.replay_held(&h).await;
         let now = now_ms();
         let mut tx = store.tenant(tenant).begin().await?;
-        let what = match h.change.kind {
-            HeldKind::Deactivate => "deactivation",
-            HeldKind::Delete => "deletion",
-        };
+        let what = h.change.kind.noun();
         match result {
             Ok(()) => {
                 tx.decide_held(&h.change.id, "applied", &actor.name, None, now).await?;
@@ -237,10 +226,7 @@ pub async fn discard(store: &Store, tenant: &TenantId, actor: &Actor, ids: Optio
     let mut records = Vec::with_capacity(held.len());
     for h in &held {
         tx.decide_held(&h.change.id, "discarded", &actor.name, None, now).await?;
-        let what = match h.change.kind {
-            HeldKind::Deactivate => "deactivation",
-            HeldKind::Delete => "deletion",
-        };
+        let what = h.change.kind.noun();
         records.push(activity::action(
             actor,
             "User",

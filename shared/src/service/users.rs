@@ -274,7 +274,7 @@ pub(crate) async fn update_checked(
     writer.check(current.source)?;
     let row = new_row(current.id.clone(), current.source, resource)?;
     let now = now_ms();
-    let brake = hold.filter(|_| !row.columns.active && safety::is_active(current));
+    let brake = hold.filter(|_| !row.columns.active && current.is_active());
     let written = async {
         let transaction = writer.actor().is_some() || groups.is_some() || brake.is_some();
         let (mut tx, placer, seen) = begin_write(store, tenant, transaction).await?;
@@ -372,7 +372,7 @@ pub(crate) async fn delete_checked(
         return Err(DomainError::Stale);
     }
     if let Some(h) = hold {
-        if safety::is_active(&row) && !safety::admit(&mut tx, id, now).await? {
+        if row.is_active() && !safety::admit(&mut tx, id, now).await? {
             let began = safety::hold(&mut tx, &row, h, now).await?;
             tx.commit().await?;
             if began {

@@ -295,50 +295,49 @@ impl TenantStore<'_> {
 
     /// The most recent activity records, newest first (for tests and, later, the dashboard).
     pub async fn recent_activity(&self, limit: i64) -> DomainResult<Vec<NewActivity>> {
-        Ok(self.activity_where("", 0, limit).await?.into_iter().map(|(_, a)| a).collect())
-    }
-
-    /// The IdP's SCIM requests since `since_ms`, newest first, with their record ids (at most
-    /// `limit`).
-    pub async fn scim_requests(&self, since_ms: i64, limit: i64) -> DomainResult<Vec<(i64, NewActivity)>> {
-        self.activity_where("AND actor = 'scim' AND at >= $3", since_ms, limit).await
-    }
-
-    async fn activity_where(&self, extra: &str, since_ms: i64, limit: i64) -> DomainResult<Vec<(i64, NewActivity)>> {
-        let sql = format!(
-            "SELECT id, at, actor, credential_id, method, path, status, latency_ms, resource_type, resource_id, summary, scim_type, detail, user_agent, actor_name, request_body \
-             FROM activity WHERE tenant_id = $1 {extra} ORDER BY at DESC, id DESC LIMIT $2"
-        );
         with_pool!(self.store, |p| {
-            let mut q = sqlx::query(&sql).bind(self.id.as_str()).bind(limit);
-            if !extra.is_empty() {
-                q = q.bind(since_ms);
-            }
-            let rows = q.fetch_all(p).await?;
+            let rows = sqlx::query(
+                "SELECT at, actor, credential_id, method, path, status, latency_ms, resource_type, resource_id, summary, scim_type, detail, user_agent, actor_name, request_body \
+                 FROM activity WHERE tenant_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
+            )
+            .bind(self.id.as_str())
+            .bind(limit)
+            .fetch_all(p)
+            .await?;
             rows.iter()
                 .map(|r| {
-                    Ok((
-                        r.try_get("id")?,
-                        NewActivity {
-                            at: r.try_get("at")?,
-                            actor: r.try_get("actor")?,
-                            credential_id: r.try_get("credential_id")?,
-                            method: r.try_get("method")?,
-                            path: r.try_get("path")?,
-                            status: r.try_get("status")?,
-                            latency_ms: r.try_get("latency_ms")?,
-                            resource_type: r.try_get("resource_type")?,
-                            resource_id: r.try_get("resource_id")?,
-                            summary: r.try_get("summary")?,
-                            scim_type: r.try_get("scim_type")?,
-                            detail: r.try_get("detail")?,
-                            user_agent: r.try_get("user_agent")?,
-                            actor_name: r.try_get("actor_name")?,
-                            request_body: r.try_get("request_body")?,
-                        },
-                    ))
+                    Ok(NewActivity {
+                        at: r.try_get("at")?,
+                        actor: r.try_get("actor")?,
+                        credential_id: r.try_get("credential_id")?,
+                        method: r.try_get("method")?,
+                        path: r.try_get("path")?,
+                        status: r.try_get("status")?,
+                        latency_ms: r.try_get("latency_ms")?,
+                        resource_type: r.try_get("resource_type")?,
+                        resource_id: r.try_get("resource_id")?,
+                        summary: r.try_get("summary")?,
+                        scim_type: r.try_get("scim_type")?,
+                        detail: r.try_get("detail")?,
+                        user_agent: r.try_get("user_agent")?,
+                        actor_name: r.try_get("actor_name")?,
+                        request_body: r.try_get("request_body")?,
+                    })
                 })
                 .collect::<DomainResult<Vec<_>>>()
+        })
+    }
+
+    /// The IdP's SCIM requests since `since_ms`, newest first, with their bodies (at most
+    /// `limit`): what the IdP diagnostics read.
+    pub async fn scim_requests(&self, since_ms: i64, limit: i64) -> DomainResult<Vec<ActivityView>> {
+        let sql = format!(
+            "SELECT {VIEW_COLUMNS}, a.request_body FROM activity a WHERE a.tenant_id = $1 AND a.actor = 'scim' AND a.at >= $2 \
+             ORDER BY a.at DESC, a.id DESC LIMIT $3"
+        );
+        with_pool!(self.store, |p| {
+            let rows = sqlx::query(&sql).bind(self.id.as_str()).bind(since_ms).bind(limit).fetch_all(p).await?;
+            rows.iter().map(view_from_row).collect()
         })
     }
 }

@@ -29,6 +29,16 @@ pub struct UserRow {
     pub updated_at: i64,
 }
 
+impl UserRow {
+    /// Whether the user is active (`active` of the resource; a user without it is).
+    pub fn is_active(&self) -> bool {
+        serde_json::from_str::<serde_json::Value>(&self.data)
+            .ok()
+            .and_then(|v| v.get("active").and_then(serde_json::Value::as_bool))
+            .unwrap_or(true)
+    }
+}
+
 /// A user to insert with [`TenantTx::insert_user`] or [`TenantTx::insert_users`].
 #[derive(Clone, Debug)]
 pub struct NewUserRow {

@@ -167,7 +167,7 @@ fn HeldSection(held: roster_shared::dto::HeldChanges) -> impl IntoView {
                                 {held.changes.into_iter().map(|c| view! {
                                     <tr>
                                         <td>{c.user_name}</td>
-                                        <td>{match c.kind { roster_shared::dto::HeldKind::Deactivate => "Deactivate", roster_shared::dto::HeldKind::Delete => "Delete" }}</td>
+                                        <td>{c.kind.label()}</td>
                                         <td><code>{c.method}</code></td>
                                         <td>{datetime(c.created_at_ms)}</td>
                                     </tr>

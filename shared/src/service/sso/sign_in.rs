@@ -102,13 +102,6 @@ pub enum Outcome {
     },
 }
 
-fn is_active(user: &UserRow) -> bool {
-    serde_json::from_str::<serde_json::Value>(&user.data)
-        .ok()
-        .and_then(|v| v.get("active").and_then(serde_json::Value::as_bool))
-        .unwrap_or(true)
-}
-
 /// What a sign-in comes to, decided before anything is written.
 enum Decision {
     /// Sign in as this user; `linking`: the identity was not linked to them yet; `update`: the
@@ -202,7 +195,7 @@ async fn decide(store: &Store, c: &ConnectionRecord, who: &Identity) -> DomainRe
         deprovisioned = gone;
         if !gone {
             if let Some(user) = t.user(&id).await? {
-                if !is_active(&user) {
+                if !user.is_active() {
                     return Ok(Err(inactive(&user)));
                 }
                 return Ok(match jit_update(store, c, &settings, &claimed, who, &user).await? {
@@ -231,7 +224,7 @@ async fn decide(store: &Store, c: &ConnectionRecord, who: &Identity) -> DomainRe
         if !jit::in_verified_domain(store, &c.tenant_id, claimed.email.as_deref()).await? {
             return Ok(Err(unverified(&claimed, "linked to the existing user").about(&user)));
         }
-        if !is_active(&user) {
+        if !user.is_active() {
             return Ok(Err(inactive(&user)));
         }
         return Ok(match jit_update(store, c, &settings, &claimed, who, &user).await? {
@@ -540,7 +533,7 @@ pub async fn viewer(store: &Store, tenant: &TenantId, user_id: &str) -> DomainRe
         return Ok(None);
     };
     // A manual user has an SSO session only through an identity an admin linked to them.
-    if !is_active(&user) {
+    if !user.is_active() {
         return Ok(None);
     }
     let Some(summary) = store.tenant(tenant).summary().await? else {
