@@ -1,5 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-import { dashboardApi, strictConsole } from './helpers';
+import { dashboardApi, roster, strictConsole } from './helpers';
 
 // Provisioning safety: the mass-deprovisioning brake holds a burst of deactivations; the admin
 // sees the banner on every page, reviews the held changes, applies some and discards the rest
@@ -152,5 +152,110 @@ test('the SCIM page names Entra ID and explains the mode its job runs in', async
   await expect(card.getByTestId('entra-flag-url')).toHaveText(`${made.scim_base_url}?aadOptscim062020`);
   await card.scrollIntoViewIfNeeded();
   if (SHOTS) await page.screenshot({ path: `${SHOTS}/diagnostics.png`, fullPage: true });
+  expect(problems).toEqual([]);
+});
+
+/** Loads `path`, then reloads it twice: each load must hydrate, fit the width, and log nothing. */
+async function reloadCleanly(page: Page, path: string, width: number) {
+  await page.goto(path);
+  for (let i = 0; i < 3; i++) {
+    if (i > 0) await page.reload();
+    await hydrated(page);
+  }
+  const { scroll, client } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+  expect(scroll, `${path} scrolls sideways at ${width} px`).toBeLessThanOrEqual(client);
+  if (SHOTS) await page.screenshot({ path: `${SHOTS}/${width}-${path.replace(/[^a-z0-9]+/gi, '-')}.png`, fullPage: true });
+}
+
+test('the pages of provisioning safety hydrate cleanly on every reload, at desktop and phone width', async ({ page, request, browser }) => {
+  const problems = strictConsole(page);
+  const stamp = `${Date.now()}${Math.floor(Math.random() * 1e6)}`;
+  await page.goto('/sign-up');
+  await hydrated(page);
+  await page.getByLabel('Organization name').fill(`Reload ${stamp}`);
+  await page.getByLabel('Your name').fill('Ada Lovelace');
+  await page.getByLabel('Work email').fill(`ada-${stamp}@reload.test`);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByRole('button', { name: 'Create organization' }).click();
+  await expect(page).toHaveURL(/\/$/);
+  const api = dashboardApi(page);
+  const form = (name: string, data: Record<string, string>) =>
+    page.request.post(`/api/form/${name}`, { form: data, headers: { 'sec-fetch-site': 'same-origin', Accept: 'application/json' } });
+  await api('scim_enable', { enabled: true });
+  const made = await (await api('scim_credential_create', { kind: 'bearer', name: 'Entra ID', expires_in_days: 10 })).json();
+  const headers = { Authorization: `Bearer ${made.secret}`, 'Content-Type': SCIM_JSON };
+
+  // 12 users, all deactivated at once: 10 go through, 2 are held.
+  const ids: string[] = [];
+  for (let i = 0; i < 12; i++) {
+    const r = await request.post(`${made.scim_base_url}/Users`, {
+      headers,
+      data: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: `p${i}-${stamp}@reload.test`, active: true },
+    });
+    ids.push((await r.json()).id);
+  }
+  for (const id of ids) {
+    await request.patch(`${made.scim_base_url}/Users/${id}`, {
+      headers,
+      data: { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'Replace', path: 'active', value: 'False' }] },
+    });
+  }
+  // A manual user, adoptable; a group of one seat that the manual user fills; a SCIM user kept out.
+  const manual = await (await api('user_create', { input: { user_name: `m-${stamp}@reload.test`, given_name: 'Max', family_name: 'Manual', email: `m-${stamp}@reload.test`, external_id: '', active: true } })).json();
+  expect((await form('adopt_set', { user_id: manual, by: 'email' })).status()).toBe(200);
+  const group = await (await api('user_group_create', { input: { name: 'Licensed', description: '', role: 'member' } })).json();
+  expect((await form('user_group_seats', { group_id: group.id, seat_limit: '1' })).status()).toBe(200);
+  expect((await api('user_group_assign', { group_id: group.id, user_ids: [manual] })).status()).toBe(200);
+  expect((await api('user_group_assign', { group_id: group.id, user_ids: [ids[0]] })).status()).toBe(400);
+
+  const pages = ['/safety', '/safety?adopt_by=email', '/scim', `/users/${manual}`, `/users/${ids[11]}`, `/users/${ids[0]}`, '/user-groups', `/user-groups/${group.id}`, '/admins'];
+  for (const width of [1280, 390]) {
+    await page.setViewportSize({ width, height: 900 });
+    for (const path of pages) await reloadCleanly(page, path, width);
+  }
+  // What each shows, once hydrated.
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto(`/users/${ids[11]}`);
+  await hydrated(page);
+  await expect(page.getByTestId('user-held')).toContainText('Deactivate held.');
+  await page.goto(`/users/${ids[0]}`);
+  await hydrated(page);
+  await expect(page.getByTestId('user-refused')).toContainText('seat limit of Licensed reached (1 user)');
+  await page.goto(`/users/${manual}`);
+  await hydrated(page);
+  await expect(page.getByTestId('adoptable')).toContainText(`m-${stamp}@reload.test`);
+  await page.goto(`/user-groups/${group.id}`);
+  await hydrated(page);
+  await expect(page.getByTestId('seats')).toHaveText('1 of 1 seats used');
+  await expect(page.getByTestId('seats-full')).toBeVisible();
+  await page.goto('/scim');
+  await hydrated(page);
+  await expect(page.getByTestId('credential-expiring')).toContainText('expires in 10 days');
+  // The page answers: a client-side navigation from it works.
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: /Safety/ }).click();
+  await expect(page.getByRole('heading', { name: 'Provisioning safety', level: 1 })).toBeVisible();
+  await expect(page.getByTestId('held-row')).toHaveCount(2);
+
+  // The support console's page of the organization.
+  const tenant = (await (await api('viewer', {})).json()).tenant.id as string;
+  const staffEmail = `staff-${stamp}@roster.test`;
+  roster(['staff', 'create', '--email', staffEmail, '--name', 'Sam Support', '--password-stdin'], `${PASSWORD}\n`);
+  const context = await browser.newContext();
+  const staff = await context.newPage();
+  const staffProblems = strictConsole(staff);
+  await staff.goto('/sign-in');
+  await hydrated(staff);
+  await staff.getByLabel('Work email').fill(staffEmail);
+  await staff.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await staff.getByRole('button', { name: 'Sign in' }).click();
+  await expect(staff).toHaveURL(/\/support$/);
+  for (const width of [1280, 390]) {
+    await staff.setViewportSize({ width, height: 900 });
+    await reloadCleanly(staff, `/support/t/${tenant}`, width);
+  }
+  await expect(staff.getByTestId('support-held-table')).toBeVisible();
+  await expect(staff.getByTestId('diagnostics')).toBeVisible();
+  await context.close();
+  expect(staffProblems).toEqual([]);
   expect(problems).toEqual([]);
 });
