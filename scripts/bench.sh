@@ -65,7 +65,7 @@ bench_one() {
   local port
   port="$(free_port)"
   say "roster serve on $backend (port $port)"
-  RUST_LOG=warn "$BIN" serve --database-url "$url" --bind "127.0.0.1:$port" \
+  RUST_LOG=warn "$BIN" serve --database-url "$url" --bind "127.0.0.1:$port" --webhook-allow-loopback \
     --public-url "http://127.0.0.1:$port" --scim-rate-limit 0 2>"$WORK/server-$backend.log" &
   SERVER_PID=$!
   for _ in $(seq 1 100); do

@@ -8,6 +8,7 @@ use leptos_router::{path, SsrMode};
 use crate::components::layout::{DashboardLayout, SupportLayout};
 use crate::pages::activity::{ActivityPage, ActivityRecordPage};
 use crate::pages::import::ImportPage;
+use crate::pages::integrations::IntegrationsPage;
 use crate::pages::mappings::MappingsPage;
 use crate::pages::my_access::{MyAccessPage, SsoChooserPage};
 use crate::pages::safety::SafetyPage;
@@ -94,6 +95,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("scim") view=ScimPage ssr=SsrMode::Async/>
                     <Route path=path!("safety") view=SafetyPage ssr=SsrMode::Async/>
+                    <Route path=path!("integrations") view=IntegrationsPage ssr=SsrMode::Async/>
                     <Route path=path!("sso") view=SsoPage ssr=SsrMode::Async/>
                     <Route path=path!("admins") view=TeamPage ssr=SsrMode::Async/>
                     <Route path=path!("users") view=UsersPage ssr=SsrMode::Async/>

@@ -139,6 +139,7 @@ pub fn router(services: Services, web: WebOptions) -> Router {
         .merge(health::router(health_services))
         .merge(metrics)
         .merge(crate::scim::router(services.clone(), web.scim.clone()))
+        .merge(crate::api::router(services.clone()))
         .merge(crate::http::assets::router(&web.site_root, &leptos_options.site_pkg_dir, leptos_options.hash_files))
         .merge(dashboard)
         .route("/favicon.ico", get(|| async { axum::response::Redirect::permanent("/favicon.svg") }))

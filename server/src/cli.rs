@@ -284,6 +284,20 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_SIGN_IN_RETENTION_DAYS", default_value_t = 90)]
     pub sign_in_retention_days: u32,
 
+    /// Days events are kept: the events API serves them and webhook endpoints catch up on them
+    /// (an endpoint down for longer misses the oldest).
+    #[arg(long, env = "ROSTER_EVENT_RETENTION_DAYS", default_value_t = 30)]
+    pub event_retention_days: u32,
+
+    /// Allow webhook endpoints on loopback addresses over plain http (local receivers and
+    /// tests only; never in production: the server would call its own host).
+    #[arg(long, env = "ROSTER_WEBHOOK_ALLOW_LOOPBACK", default_value_t = false)]
+    pub webhook_allow_loopback: bool,
+
+    /// Webhook endpoints this instance delivers to at once.
+    #[arg(long, env = "ROSTER_WEBHOOK_WORKERS", default_value_t = 4)]
+    pub webhook_workers: usize,
+
     /// Seconds a background job's claim holds without renewal: after an instance dies, another
     /// takes its jobs over this long after its last renewal.
     #[arg(long, env = "ROSTER_JOB_LEASE_SECONDS", default_value_t = 60)]

@@ -6,6 +6,7 @@
 /// `roster --version`: the package version and the commit it was built from.
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("ROSTER_COMMIT"), ")");
 
+pub mod api;
 pub mod app;
 pub mod cli;
 pub mod commands;

@@ -37,6 +37,12 @@ pub const DB_ACQUIRE: &str = "roster_db_acquire_seconds";
 pub const ACTIVITY_QUEUE: &str = "roster_activity_queue_depth";
 /// Emails sent, by template and outcome.
 pub const EMAILS: &str = "roster_emails_total";
+/// Webhook delivery attempts, by outcome.
+pub const WEBHOOK_DELIVERIES: &str = "roster_webhook_deliveries_total";
+/// Webhook delivery latency.
+pub const WEBHOOK_DURATION: &str = "roster_webhook_delivery_seconds";
+/// Events API requests, by outcome.
+pub const EVENTS_API: &str = "roster_events_api_requests_total";
 
 /// Registers the help texts (once, after the recorder is installed).
 pub fn describe() {
@@ -52,6 +58,20 @@ pub fn describe() {
     describe_gauge!(DB_ACQUIRE, Unit::Seconds, "Time to take a connection from the main pool (sampled at scrape)");
     describe_gauge!(ACTIVITY_QUEUE, "Activity records waiting to be written");
     describe_counter!(EMAILS, "Emails, by template and outcome");
+    describe_counter!(WEBHOOK_DELIVERIES, "Webhook delivery attempts, by outcome (ok, failed)");
+    describe_histogram!(WEBHOOK_DURATION, Unit::Seconds, "Webhook delivery latency (request to answer)");
+    describe_counter!(EVENTS_API, "Read API requests, by outcome");
+}
+
+/// A webhook delivery attempt ended.
+pub fn webhook_delivery(ok: bool, latency_ms: i64) {
+    counter!(WEBHOOK_DELIVERIES, "outcome" => if ok { "ok" } else { "failed" }).increment(1);
+    histogram!(WEBHOOK_DURATION).record(latency_ms as f64 / 1000.0);
+}
+
+/// A read API request was answered.
+pub fn events_api(outcome: &'static str) {
+    counter!(EVENTS_API, "outcome" => outcome).increment(1);
 }
 
 /// An HTTP request was answered.

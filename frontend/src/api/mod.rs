@@ -3,6 +3,7 @@
 pub mod activity;
 pub mod auth;
 pub mod forms;
+pub mod integrations;
 pub mod mappings;
 pub mod safety;
 pub mod scim_setup;

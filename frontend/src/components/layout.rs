@@ -222,6 +222,7 @@ fn DashboardFrame() -> impl IntoView {
                         </Transition>
                     </A>
                 </li>
+                <li><A href="/integrations"><span class="nav-label">"Integrations"</span></A></li>
                 <li><A href="/activity"><span class="nav-label">"Activity"</span></A></li>
                 <li><A href="/admins"><span class="nav-label">"Admins"</span></A></li>
             </ul>

@@ -3,6 +3,7 @@
 pub mod activity;
 pub mod home;
 pub mod import;
+pub mod integrations;
 pub mod mappings;
 pub mod my_access;
 pub mod not_found;

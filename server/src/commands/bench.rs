@@ -331,6 +331,153 @@ async fn initial_sync(client: &Client, users: usize, concurrency: usize, run: &s
     (started.elapsed(), errors.load(Ordering::Relaxed))
 }
 
+/// A webhook receiver on loopback for the events benchmark: notes when each event arrived
+/// (by the userName of its user) and how many arrived.
+struct Receiver {
+    url: String,
+    arrived: Arc<std::sync::Mutex<std::collections::HashMap<String, Instant>>>,
+    count: Arc<AtomicU64>,
+    first_last: Arc<std::sync::Mutex<Option<(Instant, Instant)>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn receiver() -> anyhow::Result<Receiver> {
+    let arrived: Arc<std::sync::Mutex<std::collections::HashMap<String, Instant>>> = Arc::default();
+    let count = Arc::new(AtomicU64::new(0));
+    let first_last: Arc<std::sync::Mutex<Option<(Instant, Instant)>>> = Arc::default();
+    let (a, c, fl) = (arrived.clone(), count.clone(), first_last.clone());
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let (a, c, fl) = (a.clone(), c.clone(), fl.clone());
+            async move {
+                let now = Instant::now();
+                c.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut fl) = fl.lock() {
+                    *fl = Some(fl.map_or((now, now), |(first, _)| (first, now)));
+                }
+                let event: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                if let Some(name) = event["data"]["user"]["userName"].as_str() {
+                    if let Ok(mut a) = a.lock() {
+                        a.entry(name.to_string()).or_insert(now);
+                    }
+                }
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/hook", listener.local_addr()?);
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(Receiver { url, arrived, count, first_last, task })
+}
+
+/// What the events benchmark measured.
+struct EventFigures {
+    with_webhook: Outcome,
+    delivered: u64,
+    expected: u64,
+    rate: f64,
+    delay_p50_ms: f64,
+    delay_p99_ms: f64,
+}
+
+/// SCIM creates with a webhook endpoint configured (to a receiver in this process), then the
+/// time until every event arrived: the delivery rate and each create's delay from its answer
+/// to its event's arrival.
+async fn events_bench(
+    http: &reqwest::Client,
+    root: &str,
+    cookie: &str,
+    client: &Client,
+    concurrency: usize,
+    duration: Duration,
+    run_id: &str,
+) -> anyhow::Result<EventFigures> {
+    let r = receiver().await?;
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("url", &r.url)
+        .append_pair("description", "roster bench")
+        .append_pair("types[]", "user.created")
+        .finish();
+    expect(
+        http.post(format!("{root}/api/form/webhook_create"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json")
+            .header("sec-fetch-site", "same-origin")
+            .header("cookie", cookie)
+            .body(form),
+        200,
+    )
+    .await
+    .map_err(|e| {
+        anyhow::anyhow!("cannot add the webhook endpoint (is the server run with --webhook-allow-loopback?): {e}")
+    })?;
+    let answered: Arc<std::sync::Mutex<std::collections::HashMap<String, Instant>>> = Arc::default();
+    let (cl, times) = (client.clone(), answered.clone());
+    let prefix = format!("hook{run_id}-");
+    let with_webhook = load("POST /Users (webhook endpoint configured)", concurrency, duration, move |worker, seq| {
+        let body = user_body(&format!("{prefix}{worker}-"), seq);
+        let name = body["userName"].as_str().unwrap_or_default().to_string();
+        let req = cl.send_json(reqwest::Method::POST, "/Users", &body);
+        let times = times.clone();
+        async move {
+            expect(req, 201).await?;
+            if let Ok(mut t) = times.lock() {
+                t.insert(name, Instant::now());
+            }
+            Ok(())
+        }
+    })
+    .await;
+    let expected = with_webhook.requests - with_webhook.errors;
+    let waited = Instant::now();
+    while r.count.load(Ordering::Relaxed) < expected && waited.elapsed() < Duration::from_secs(300) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let delivered = r.count.load(Ordering::Relaxed);
+    let (first, last) = r.first_last.lock().ok().and_then(|f| *f).unwrap_or((waited, waited));
+    let rate = delivered as f64 / last.duration_since(first).as_secs_f64().max(0.001);
+    // The delay, without a backlog: one create every 20 ms, each event's arrival after the
+    // create's answer.
+    let paced = format!("paced{run_id}-");
+    let started = Instant::now();
+    let mut sent = 0u64;
+    while started.elapsed() < duration {
+        let body = user_body(&paced, sent);
+        let name = body["userName"].as_str().unwrap_or_default().to_string();
+        expect(client.send_json(reqwest::Method::POST, "/Users", &body), 201)
+            .await
+            .map_err(|e| anyhow::anyhow!("paced create: {e}"))?;
+        answered.lock().map(|mut t| t.insert(name, Instant::now())).ok();
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let waited = Instant::now();
+    while r.count.load(Ordering::Relaxed) < expected + sent && waited.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut delays: Vec<f64> = {
+        let answered = answered.lock().map(|a| a.clone()).unwrap_or_default();
+        let arrived = r.arrived.lock().map(|a| a.clone()).unwrap_or_default();
+        answered
+            .iter()
+            .filter(|(name, _)| name.starts_with(&paced))
+            .filter_map(|(name, at)| {
+                arrived.get(name).map(|got| got.saturating_duration_since(*at).as_secs_f64() * 1000.0)
+            })
+            .collect()
+    };
+    delays.sort_by(f64::total_cmp);
+    let pct = |p: f64| if delays.is_empty() { 0.0 } else { delays[((delays.len() as f64 - 1.0) * p).round() as usize] };
+    let delivered = r.count.load(Ordering::Relaxed);
+    let expected = expected + sent;
+    r.task.abort();
+    Ok(EventFigures { delay_p50_ms: pct(0.5), delay_p99_ms: pct(0.99), with_webhook, delivered, expected, rate })
+}
+
 /// Runs the benchmark.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let store = super::open_store(&args.database.database_url).await?;
@@ -519,6 +666,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         );
     }
 
+    eprintln!("  POST /Users with a webhook endpoint, and its deliveries");
+    let events = events_bench(&http, &root, &cookie, &client, c, duration, &run_id).await?;
+
     eprintln!("  Entra-style initial sync of {} users", args.sync_users);
     let (sync_time, sync_errors) = initial_sync(&client, args.sync_users, c, &run_id).await;
     // A mapping rule change re-evaluates every user of the tenant.
@@ -579,6 +729,21 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             r.percentile_ms(0.99)
         );
     }
+    let w = &events.with_webhook;
+    println!(
+        "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} |",
+        w.name,
+        w.requests,
+        w.errors,
+        w.rate(),
+        w.percentile_ms(0.5),
+        w.percentile_ms(0.95),
+        w.percentile_ms(0.99)
+    );
+    println!(
+        "| webhook deliveries to a local receiver: {} of {} events (delay: creates paced 50/s) | | | {:.0} events/s | delay p50 {:.1} | | delay p99 {:.1} |",
+        events.delivered, events.expected, events.rate, events.delay_p50_ms, events.delay_p99_ms
+    );
     println!(
         "| Entra-style initial sync, {} users + {} groups | | {} | | total {:.1} s | | |",
         args.sync_users,
@@ -616,6 +781,24 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if let Some(cr) = by_name("POST /Users") {
         check(format!("{:.0} creates/s (≥ 2000)", cr.rate()), cr.rate() >= 2000.0);
     }
+    if let Some(cr) = by_name("POST /Users") {
+        let ratio = events.with_webhook.rate() / cr.rate().max(1.0);
+        check(
+            format!("creates with a webhook endpoint at {:.0}% of the rate without (≥ 85%)", ratio * 100.0),
+            ratio >= 0.85,
+        );
+    }
+    check(
+        format!("every event delivered ({} of {})", events.delivered, events.expected),
+        events.delivered >= events.expected,
+    );
+    check(
+        format!(
+            "a create's webhook arrives p50 {:.1} ms, p99 {:.1} ms after its answer (p99 < 1 s)",
+            events.delay_p50_ms, events.delay_p99_ms
+        ),
+        events.delay_p99_ms < 1000.0,
+    );
     check(
         format!("a rule change re-evaluated the tenant in {:.1} s (< 10 s at 100,000 users)", rule_time.as_secs_f64()),
         rule_time < Duration::from_secs(10),
@@ -631,7 +814,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         ),
         None => println!("- server memory not read (pass --server-pid)"),
     }
-    let errors: u64 = results.iter().map(|r| r.errors).sum::<u64>() + sync_errors;
+    let errors: u64 = results.iter().map(|r| r.errors).sum::<u64>() + sync_errors + events.with_webhook.errors;
     if errors > 0 {
         println!("- {errors} requests failed (see the first errors above)");
         anyhow::bail!("{errors} requests failed");

@@ -24,6 +24,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut services = Services::new(store.clone(), public_url.clone(), args.trust_forwarded_for);
     services.sign_ups_per_hour = i64::from(args.sign_ups_per_hour);
     services.sso = args.sso.settings()?;
+    let webhook_settings = roster_shared::service::webhooks::WebhookSettings {
+        allow_loopback: args.webhook_allow_loopback,
+        workers: args.webhook_workers.max(1),
+        ..Default::default()
+    };
+    services.webhooks = roster_shared::service::webhooks::Sender::new(&webhook_settings);
+    services.event_retention_days = i64::from(args.event_retention_days);
     services.email = roster_shared::service::email::Mailer::from_settings(&args.smtp.settings())
         .map_err(|e| anyhow::anyhow!("email settings: {e}"))?;
     match &services.email {
@@ -47,6 +54,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 scim_request_days: args.activity_retention_days,
                 audit_days: args.audit_retention_days,
                 sign_in_days: args.sign_in_retention_days,
+                event_days: args.event_retention_days,
             },
             notices: services
                 .email
@@ -55,6 +63,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             ..Default::default()
         },
     );
+
+    // Webhook deliveries: every instance runs workers that claim endpoints with events to send.
+    let webhooks =
+        roster_shared::service::webhooks::Dispatcher::start(store.clone(), services.sso.key.clone(), webhook_settings);
 
     // Metrics on an address of their own.
     let metrics_server = match args.metrics_bind {
@@ -110,6 +122,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     // Jobs in hand stop after their current batch and go back to the queue for the others.
     jobs.stop(Duration::from_secs(10)).await;
+    webhooks.stop(Duration::from_secs(10)).await;
     if let Some(m) = metrics_server {
         m.abort();
     }

@@ -135,7 +135,11 @@ pub(crate) async fn authenticate(State(state): State<ScimState>, mut req: Reques
         }
         res
     } else {
-        match tokio::time::timeout(state.request_timeout, next.run(req)).await {
+        let request_id =
+            req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        // The events its writes emit name this request as their cause.
+        let handled = roster_shared::service::events::in_scim_request(request_id, next.run(req));
+        match tokio::time::timeout(state.request_timeout, handled).await {
             Ok(res) => res,
             Err(_) => {
                 // Every handler but Bulk writes in one transaction, which the dropped future

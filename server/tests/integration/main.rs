@@ -10,6 +10,7 @@ mod auth;
 mod cli;
 mod dashboard;
 mod email;
+mod events;
 mod forms;
 mod health;
 mod jit;

@@ -5,6 +5,7 @@
 mod accounts;
 mod activity;
 mod diagnostics;
+pub mod events;
 mod mappings;
 mod safety;
 mod scim_setup;
@@ -16,6 +17,7 @@ mod users;
 pub use accounts::*;
 pub use activity::*;
 pub use diagnostics::*;
+pub use events::*;
 pub use mappings::*;
 pub use safety::*;
 pub use scim_setup::*;

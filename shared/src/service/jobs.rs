@@ -57,11 +57,13 @@ pub struct Retention {
     pub audit_days: u32,
     /// Console sign-in attempts and the SSO sign-in log.
     pub sign_in_days: u32,
+    /// Events (the events API, webhook deliveries) and the delivery log.
+    pub event_days: u32,
 }
 
 impl Default for Retention {
     fn default() -> Self {
-        Retention { scim_request_days: 90, audit_days: 365, sign_in_days: 90 }
+        Retention { scim_request_days: 90, audit_days: 365, sign_in_days: 90, event_days: 30 }
     }
 }
 
@@ -465,6 +467,8 @@ pub async fn maintain(
         (Purge::SsoSignIns, now - i64::from(retention.sign_in_days) * day),
         (Purge::Invitations, now - 30 * day),
         (Purge::FinishedJobs, now - FINISHED_JOBS_KEPT_MS),
+        (Purge::Events, now - i64::from(retention.event_days) * day),
+        (Purge::WebhookDeliveries, now - i64::from(retention.event_days) * day),
     ];
     for (what, before) in purges {
         let mut total = 0;
@@ -494,8 +498,34 @@ pub async fn maintain(
     if expired > 0 {
         tracing::info!(deleted = expired, "expired sessions, SSO flows, access tokens and sign-up records deleted");
     }
+    announce_expiring(store, now).await?;
     if let Some(n) = notices {
         send_notices(store, n, now).await?;
+    } else {
+        // Without email the events are the notice: mark them so that each is announced once.
+        let day = 86_400_000i64;
+        for (tenant, id, ..) in store.credentials_expiring(now, now + EXPIRY_NOTICE_DAYS * day).await? {
+            store.mark_expiry_notified(&tenant, &id, now).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A `credential.expiring` event for each credential that expires within
+/// [`EXPIRY_NOTICE_DAYS`] and was not announced yet (the email notice marks it announced).
+async fn announce_expiring(store: &Store, now: i64) -> DomainResult<()> {
+    let day = 86_400_000i64;
+    for (tenant, id, name, expires_at) in store.credentials_expiring(now, now + EXPIRY_NOTICE_DAYS * day).await? {
+        let Some(t) = TenantId::parse(&tenant) else { continue };
+        let mut tx = store.tenant(&t).begin().await?;
+        super::events::set_cause(&mut tx, &super::events::Cause::System("credential expiry check".into()));
+        let data = serde_json::json!({"credential": {
+            "id": id,
+            "name": name,
+            "expires_at": super::events::rfc3339(expires_at),
+        }});
+        super::events::emit(&mut tx, "credential.expiring", data, now);
+        tx.commit().await?;
     }
     Ok(())
 }

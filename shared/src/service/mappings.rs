@@ -14,6 +14,7 @@
 //! Memberships made by admins are never touched: only rows with reason `rule` or `default`
 //! are added or removed.
 
+use super::events::{emit_access_changes, Access};
 use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
@@ -283,7 +284,7 @@ async fn place_all_reporting(
             }
             let ids = t.user_ids_after(&n.after, BATCH as i64).await?;
             let Some(last) = ids.last() else { break };
-            let changed = place_batch(store, tenant, &placer, &ids).await?;
+            let changed = place_batch(store, tenant, &placer, &ids, job.map(|(l, _)| l.job_id())).await?;
             n.after = last.clone();
             n.changed += changed as i64;
             n.done += ids.len() as i64;
@@ -300,10 +301,10 @@ async fn place_all_reporting(
             let Some(last) = written.last() else { break };
             after = last.clone();
             let ids: Vec<String> = written.into_iter().map(|(_, id)| id).collect();
-            n.changed += place_batch(store, tenant, &placer, &ids).await? as i64;
+            n.changed += place_batch(store, tenant, &placer, &ids, job.map(|(l, _)| l.job_id())).await? as i64;
         }
         for ids in t.users_added_to_groups_since(since).await?.chunks(BATCH) {
-            n.changed += place_batch(store, tenant, &placer, ids).await? as i64;
+            n.changed += place_batch(store, tenant, &placer, ids, job.map(|(l, _)| l.job_id())).await? as i64;
         }
         Ok(RunEnd::Done)
     }
@@ -443,20 +444,17 @@ impl Placement {
 /// Opens a write of the tenant's users or groups: when the tenant has something to place (rules
 /// or a default user group), a transaction under the placement lock, with the rules as they are
 /// once the lock is held (a rule change that committed while the write waited is seen); else a
-/// transaction when `transaction` asks for one (several statements, or an activity record to
-/// write with the change), or one autocommitted connection (a write of one statement). A write
-/// that places nothing hands the [`Seen`] to [`place_late`] once it has committed.
+/// transaction without it (every write has at least its events to write with the change). A
+/// write that places nothing hands the [`Seen`] to [`place_late`] once it has committed.
 pub(crate) async fn begin_write<'a>(
     store: &'a Store,
     tenant: &'a TenantId,
-    transaction: bool,
 ) -> DomainResult<(TenantTx<'a>, Option<Placer>, Seen)> {
     // Taken before the settings are read: a change dropped after this is seen by `place_late`.
     let seen = Seen(store.cache.epoch());
     let t = store.tenant(tenant);
     if Placer::load_active(store, tenant).await?.is_none() {
-        let tx = if transaction { t.begin().await? } else { t.autocommit().await? };
-        return Ok((tx, None, seen));
+        return Ok((t.begin().await?, None, seen));
     }
     let mut tx = t.begin().await?;
     tx.lock_placement().await?;
@@ -502,7 +500,7 @@ async fn try_place_late(store: &Store, tenant: &TenantId, seen: Seen, touched: T
     if store.cache.epoch() == seen.0 || Placer::load_active(store, tenant).await?.is_none() {
         return Ok(());
     }
-    let (mut tx, placer, _) = begin_write(store, tenant, true).await?;
+    let (mut tx, placer, _) = begin_write(store, tenant).await?;
     let Some(placer) = placer else { return Ok(()) };
     let users = match touched {
         Touched::Users(ids) => ids.to_vec(),
@@ -566,7 +564,21 @@ impl Placer {
         let idp = close_nesting(&read.edges, read.direct);
         let mut placement = self.placement(&refs, &idp, read.current);
         super::safety::fit_seats(tx, &mut placement, users, now).await?;
+        if placement.is_empty() {
+            return Ok(placement);
+        }
+        // The users whose access may change: their user groups before and after, for the events.
+        let mut moved: Vec<String> = placement.add.iter().chain(&placement.remove).map(|m| m.0.clone()).collect();
+        moved.sort();
+        moved.dedup();
+        let before = Access::read(tx, &moved).await?;
         tx.apply_placement(&placement, now).await?;
+        let after = Access::read(tx, &moved).await?;
+        let default_role = super::events::default_role(tx).await?;
+        let reasons: HashMap<(&str, &str), &str> =
+            placement.add.iter().map(|(u, g, reason, _)| ((u.as_str(), g.as_str()), reason.as_str())).collect();
+        let reason = |u: &str, g: &str| reasons.get(&(u, g)).copied().unwrap_or("rule").to_string();
+        emit_access_changes(tx, &before, &after, default_role, &reason, now);
         Ok(placement)
     }
 
@@ -670,10 +682,21 @@ pub async fn preview(
 /// its write); returns how many of them changed user groups. Each change is in the user's
 /// timeline ("placed in user group “Sales” by the mapping rules"), written in the same
 /// transaction.
-async fn place_batch(store: &Store, tenant: &TenantId, placer: &Placer, ids: &[String]) -> DomainResult<usize> {
+async fn place_batch(
+    store: &Store,
+    tenant: &TenantId,
+    placer: &Placer,
+    ids: &[String],
+    run: Option<&str>,
+) -> DomainResult<usize> {
     let t = store.tenant(tenant);
     let names: HashMap<String, String> = t.user_groups().await?.into_iter().map(|g| (g.id, g.name)).collect();
     let mut tx = t.begin().await?;
+    let cause = run.map_or_else(
+        || super::events::Cause::System("mapping evaluation".into()),
+        |r| super::events::Cause::Rules(r.to_string()),
+    );
+    super::events::set_cause(&mut tx, &cause);
     tx.lock_placement().await?;
     let now = now_ms();
     let placement = placer.place(&mut tx, ids, now).await?;

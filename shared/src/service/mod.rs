@@ -7,14 +7,17 @@
 
 pub mod accounts;
 pub mod activity;
+pub mod api_keys;
 pub mod credentials;
 pub mod diagnostics;
 pub mod directory;
 pub mod email;
+pub mod events;
 pub mod jobs;
 pub mod mappings;
 pub mod overview;
 pub mod provisioning;
+pub mod read_api;
 pub mod safety;
 pub mod scim_setup;
 pub mod sso;
@@ -22,6 +25,7 @@ pub mod support;
 pub mod tenants;
 pub mod user_groups;
 pub mod users;
+pub mod webhooks;
 
 use crate::store::Store;
 use activity::ActivitySink;
@@ -47,6 +51,11 @@ pub struct Services {
     pub sso: sso::SsoSettings,
     /// Outgoing email; `None` when no SMTP server is configured.
     pub email: Option<email::Mailer>,
+    /// Webhook requests the dashboard sends itself (*Send test event*, *Resend*); the
+    /// [`webhooks::Dispatcher`] delivers the rest.
+    pub webhooks: webhooks::Sender,
+    /// Days events are kept.
+    pub event_retention_days: i64,
 }
 
 impl Services {
@@ -61,6 +70,8 @@ impl Services {
             sign_ups_per_hour: crate::service::accounts::DEFAULT_SIGN_UPS_PER_HOUR,
             sso: sso::SsoSettings::ephemeral(),
             email: None,
+            webhooks: webhooks::Sender::new(&webhooks::WebhookSettings::default()),
+            event_retention_days: 30,
         }
     }
 }

@@ -255,14 +255,18 @@ pub(crate) fn purge_at(s: &SafetySettings, now: i64) -> i64 {
 /// IdP has since created another user with the userName.
 pub async fn restore(store: &Store, tenant: &TenantId, actor: &Actor, id: &str) -> DomainResult<()> {
     let now = now_ms();
-    let (mut tx, placer, _seen) = super::mappings::begin_write(store, tenant, true).await?;
+    let (mut tx, placer, _seen) = super::mappings::begin_write(store, tenant).await?;
     let d = tx.take_deleted_user(id).await?.ok_or(DomainError::NotFound)?;
     let resource: Value =
         serde_json::from_str(&d.data).map_err(|e| DomainError::Internal(format!("kept user JSON: {e}")))?;
     let source = if d.source == "jit" { UserSource::Jit } else { UserSource::Scim };
     let row = super::users::new_row(d.id.clone(), source, &resource)?;
     tx.insert_user(&row, now).await?;
+    super::events::set_cause(&mut tx, &super::events::Cause::of_actor(actor));
+    super::events::emit_user_write(&mut tx, &row.id, row.source, None, &row.data, now);
+    let access = super::events::Access::read(&mut tx, std::slice::from_ref(&d.id)).await?;
     tx.restore_memberships(&d, &actor.name, now).await?;
+    super::events::emit_access_after(&mut tx, std::slice::from_ref(&d.id), &access, "admin", now).await?;
     if let Some(p) = &placer {
         p.place(&mut tx, std::slice::from_ref(&d.id), now).await?;
     }

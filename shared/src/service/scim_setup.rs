@@ -68,6 +68,10 @@ pub async fn set_enabled(store: &Store, tenant: &TenantId, actor: &Actor, enable
     if !tx.set_scim_enabled(enabled, now).await? {
         return Err(DomainError::NotFound);
     }
+    crate::service::events::set_cause(&mut tx, &crate::service::events::Cause::of_actor(actor));
+    let kind = if enabled { "connection.activated" } else { "connection.deactivated" };
+    let data = serde_json::json!({"connection": {"id": "scim", "type": "scim", "enabled": enabled}});
+    crate::service::events::emit(&mut tx, kind, data, now);
     tx.record_activity(&[activity::action(actor, "Tenant", None, what, now)]).await?;
     tx.commit().await?;
     store.tenant(tenant).cached_settings_changed().await

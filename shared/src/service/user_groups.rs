@@ -2,6 +2,7 @@
 //! and delete them, and put users in and out. Memberships say why they exist (see
 //! `store::user_groups`), so an admin's removal never undoes a mapping rule's placement.
 
+use super::events::{self, Access, Cause};
 use crate::clock::now_ms;
 use crate::dto::{Assigned, GroupRole, UserGroupInput, UserGroupView};
 use crate::error::{DomainError, DomainResult};
@@ -77,9 +78,13 @@ pub async fn update(
     let before = get(store, tenant, id).await?;
     let now = now_ms();
     let mut tx = store.tenant(tenant).begin().await?;
+    events::set_cause(&mut tx, &Cause::of_actor(actor));
+    let members = if before.role != input.role { tx.user_group_member_ids(id).await? } else { Vec::new() };
+    let access = Access::read(&mut tx, &members).await?;
     if !tx.update_user_group(id, &name, &description, input.role.as_str(), now).await? {
         return Err(DomainError::NotFound);
     }
+    events::emit_access_after(&mut tx, &members, &access, "admin", now).await?;
     let mut changes = Vec::new();
     if before.name != name {
         changes.push(format!("renamed \"{}\" to \"{name}\"", before.name));
@@ -103,9 +108,13 @@ pub async fn delete(store: &Store, tenant: &TenantId, actor: &Actor, id: &str) -
     let before = get(store, tenant, id).await?;
     let now = now_ms();
     let mut tx = store.tenant(tenant).begin().await?;
+    events::set_cause(&mut tx, &Cause::of_actor(actor));
+    let members = tx.user_group_member_ids(id).await?;
+    let access = Access::read(&mut tx, &members).await?;
     if !tx.delete_user_group(id).await? {
         return Err(DomainError::NotFound);
     }
+    events::emit_access_after(&mut tx, &members, &access, "admin", now).await?;
     let summary = format!("deleted user group \"{}\" ({} members lost it)", before.name, before.member_count);
     tx.record_activity(&[activity::action(actor, "UserGroup", Some(id), &summary, now)]).await?;
     tx.commit().await?;
@@ -210,7 +219,10 @@ pub async fn assign(
             )));
         }
     }
+    events::set_cause(&mut tx, &Cause::of_actor(actor));
+    let access = Access::read(&mut tx, &users).await?;
     let added = tx.add_user_group_members(group_id, &users, "admin", "", Some(&actor.name), now).await?;
+    events::emit_access_after(&mut tx, &users, &access, "admin", now).await?;
     tx.clear_refusals(group_id, &users).await?;
     if added > 0 {
         // One record per user, so that each user's timeline says who put them where.
@@ -234,7 +246,10 @@ pub async fn unassign(
     let users = store.tenant(tenant).existing_user_ids(user_ids).await?;
     let now = now_ms();
     let mut tx = store.tenant(tenant).begin().await?;
+    events::set_cause(&mut tx, &Cause::of_actor(actor));
+    let access = Access::read(&mut tx, &users).await?;
     let removed = tx.remove_user_group_members(group_id, &users, "admin").await?;
+    events::emit_access_after(&mut tx, &users, &access, "admin", now).await?;
     if removed > 0 {
         let summary = format!("removed from user group \"{}\"", group.name);
         tx.record_activity(&activity::actions(actor, "User", &users, &summary, now)).await?;

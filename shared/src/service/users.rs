@@ -5,9 +5,8 @@
 //! canonical SCIM resource (the protocol-specific checks — a SCIM PUT's immutable attributes, a
 //! PATCH, the dashboard's form — happen before), this module computes the indexed columns,
 //! writes, places the user by the mapping rules ([`super::mappings::begin_write`]) under the
-//! tenant's placement lock, and writes the activity record of a person's change with it. A
-//! write with nothing to place and nothing to record (a SCIM user write in a tenant without
-//! rules or default group) stays one statement, without a transaction.
+//! tenant's placement lock, and writes the activity record of a person's change and the change's
+//! events ([`super::events`]) with it.
 //!
 //! The rules that differ by where a user came from live here, in [`Writer::check`]: manual
 //! users are invisible to the SCIM API (and never taken over by it); users from the identity
@@ -19,6 +18,7 @@
 use serde_json::Value;
 
 use super::activity::{self, Actor};
+use super::events::{self, Cause};
 use super::mappings::{begin_write, place_late, Placer, Seen, Touched};
 use super::safety::{self, HoldRequest};
 use crate::clock::now_ms;
@@ -60,6 +60,15 @@ impl Writer<'_> {
             (Writer::Scim, UserSource::Manual) => Err(DomainError::NotFound),
             (Writer::Admin(_), UserSource::Manual) | (Writer::Jit(..), UserSource::Jit) => Ok(()),
             (_, from) => Err(DomainError::WrongSource { from }),
+        }
+    }
+
+    /// What its writes' events name as their cause.
+    fn cause(&self) -> Cause {
+        match self {
+            Writer::Scim => Cause::Scim,
+            Writer::Admin(a) => Cause::of_actor(a),
+            Writer::Jit(a, _) => Cause::SignIn(a.name.clone()),
         }
     }
 
@@ -162,8 +171,10 @@ pub async fn create_with(
     let row = new_row(uuid::Uuid::new_v4().to_string(), writer.source(), resource)?;
     let now = now_ms();
     let written = async {
-        let (mut tx, placer, seen) = begin_write(store, tenant, writer.actor().is_some() || groups.is_some()).await?;
+        let (mut tx, placer, seen) = begin_write(store, tenant).await?;
         tx.insert_user(&row, now).await?;
+        events::set_cause(&mut tx, &writer.cause());
+        events::emit_user_write(&mut tx, &row.id, row.source, None, &row.data, now);
         let what = match writer {
             Writer::Jit(..) => "created just in time at their first sign-in:",
             _ => "created manual user",
@@ -202,8 +213,12 @@ pub async fn create_many(
     }
     let now = now_ms();
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let (mut tx, placer, seen) = begin_write(store, tenant, true).await?;
+    let (mut tx, placer, seen) = begin_write(store, tenant).await?;
     tx.insert_users(&rows, now).await?;
+    events::set_cause(&mut tx, &writer.cause());
+    for row in &rows {
+        events::emit_user_write(&mut tx, &row.id, row.source, None, &row.data, now);
+    }
     if let Some(p) = &placer {
         p.place(&mut tx, &ids, now).await?;
     }
@@ -276,8 +291,8 @@ pub(crate) async fn update_checked(
     let now = now_ms();
     let brake = hold.filter(|_| !row.columns.active && current.is_active());
     let written = async {
-        let transaction = writer.actor().is_some() || groups.is_some() || brake.is_some();
-        let (mut tx, placer, seen) = begin_write(store, tenant, transaction).await?;
+        let (mut tx, placer, seen) = begin_write(store, tenant).await?;
+        events::set_cause(&mut tx, &writer.cause());
         if let Some(h) = brake {
             if !safety::admit(&mut tx, &row.id, now).await? {
                 let began = safety::hold(&mut tx, current, h, now).await?;
@@ -291,6 +306,7 @@ pub(crate) async fn update_checked(
         if !tx.update_user(&row.id, &row.columns, &row.data, current.version, now).await? {
             return Err(DomainError::Stale);
         }
+        events::emit_user_write(&mut tx, &row.id, row.source, Some(&current.data), &row.data, now);
         let what = match writer {
             Writer::Jit(..) => "updated from the claims of their sign-in:",
             _ => "edited manual user",
@@ -317,11 +333,15 @@ pub async fn adopt(store: &Store, tenant: &TenantId, current: &UserRow, resource
     let row = new_row(current.id.clone(), UserSource::Scim, resource)?;
     let now = now_ms();
     let written = async {
-        let (mut tx, placer, seen) = begin_write(store, tenant, true).await?;
+        let (mut tx, placer, seen) = begin_write(store, tenant).await?;
         if !tx.update_user(&row.id, &row.columns, &row.data, current.version, now).await? {
             return Err(DomainError::Stale);
         }
         tx.set_user_source(&row.id, UserSource::Scim).await?;
+        let mut changed = events::changed_attributes(&current.data, &row.data);
+        changed.push("source".into());
+        let user = events::user_data(&row.id, UserSource::Scim, &row.data);
+        events::emit(&mut tx, "user.updated", serde_json::json!({"user": user, "changed": changed}), now);
         tx.set_claim_groups(&row.id, &[]).await?;
         if current.source == UserSource::Manual {
             let actor = Actor { kind: "system", name: "adoption".into() };
@@ -366,6 +386,7 @@ pub(crate) async fn delete_checked(
 ) -> DomainResult<bool> {
     let now = now_ms();
     let mut tx = store.tenant(tenant).begin().await?;
+    events::set_cause(&mut tx, &writer.cause());
     let row = tx.user(id).await?.ok_or(DomainError::NotFound)?;
     writer.check(row.source)?;
     if expected_version.is_some_and(|v| v != row.version) {
@@ -390,6 +411,8 @@ pub(crate) async fn delete_checked(
     if !tx.delete_user(id).await? {
         return Err(DomainError::NotFound);
     }
+    let user = events::user_data(id, row.source, &row.data);
+    events::emit(&mut tx, "user.deleted", serde_json::json!({"user": user}), now);
     if matches!(writer, Writer::Scim) {
         // The IdP removed the person: their SSO identities are refused from now on, never
         // re-created just in time (until the IdP provisions them again).

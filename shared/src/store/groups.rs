@@ -147,6 +147,27 @@ impl TenantTx<'_> {
         Ok(ids)
     }
 
+    /// Which of `ids` are members of `group` now, as this transaction sees it.
+    pub async fn members_among(&mut self, group: &str, ids: &[String]) -> DomainResult<Vec<String>> {
+        let tenant = self.id.as_str();
+        let mut out = Vec::new();
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "SELECT member_id FROM scim_group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id IN ({})",
+                super::placeholders(3, chunk.len())
+            );
+            let found: Vec<String> = with_tx!(self, |c| {
+                let mut q = sqlx::query_scalar::<_, String>(&sql).bind(tenant).bind(group);
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.fetch_all(c).await
+            })?;
+            out.extend(found);
+        }
+        Ok(out)
+    }
+
     /// Writes a group's attributes if it is still at `expected_version` (when given); returns
     /// whether it was written (not when the group is gone or changed meanwhile).
     pub async fn update_group(

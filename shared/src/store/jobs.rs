@@ -325,6 +325,13 @@ impl super::Store {
             Purge::Invitations => {
                 "DELETE FROM invitations WHERE id IN (SELECT id FROM invitations WHERE expires_at < $1 LIMIT $2)"
             }
+            Purge::Events => {
+                "DELETE FROM events WHERE (tenant_id, seq) IN (SELECT tenant_id, seq FROM events WHERE at < $1 LIMIT $2)"
+            }
+            Purge::WebhookDeliveries => {
+                "DELETE FROM webhook_deliveries WHERE (tenant_id, id) IN \
+                 (SELECT tenant_id, id FROM webhook_deliveries WHERE at < $1 LIMIT $2)"
+            }
             Purge::FinishedJobs => {
                 "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state IN ('done', 'failed', 'cancelled') \
                  AND finished_at < $1 LIMIT $2)"
@@ -352,4 +359,8 @@ pub enum Purge {
     Invitations,
     /// Jobs that ended.
     FinishedJobs,
+    /// Events (the events API and webhooks read them).
+    Events,
+    /// The webhook delivery log.
+    WebhookDeliveries,
 }

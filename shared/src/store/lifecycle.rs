@@ -61,7 +61,12 @@ where
 
 /// The tables that hold an organization's rows, children before parents, so that deleting in
 /// this order never leaves a cascade to delete many rows in one statement. `tenants` is last.
-const TENANT_TABLES: [&str; 23] = [
+const TENANT_TABLES: [&str; 28] = [
+    "webhook_deliveries",
+    "webhook_endpoints",
+    "events",
+    "event_sequences",
+    "api_keys",
     "activity",
     "placement_refusals",
     "deprovisions",

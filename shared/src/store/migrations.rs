@@ -47,6 +47,7 @@ pub(super) fn sqlite() -> Migrator {
         (17, "email", "0017_email.sql"),
         (18, "safety", "0018_safety.sql"),
         (19, "adopt key", "0019_adopt_key.sql"),
+        (20, "events", "0020_events.sql"),
     ))
 }
 
@@ -83,6 +84,7 @@ fn postgres_migrations() -> Vec<Migration> {
         (17, "email", "0017_email.sql"),
         (18, "safety", "0018_safety.sql"),
         (19, "adopt key", "0019_adopt_key.sql"),
+        (20, "events", "0020_events.sql"),
     )
 }
 

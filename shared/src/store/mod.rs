@@ -15,6 +15,7 @@ mod activity;
 mod cache;
 mod credentials;
 mod directory;
+mod events;
 mod filter_sql;
 mod groups;
 mod invitations;
@@ -45,6 +46,7 @@ pub use accounts::{AccountRecord, NewAccount, SignInOutcome};
 pub use activity::NewActivity;
 pub use cache::{TenantCache, CACHE_TTL};
 pub use credentials::{CredentialRecord, FoundCredential, NewCredential};
+pub use events::{ApiKeyRecord, DeliveryRecord, EndpointRecord, EventRecord, NewEndpoint, NewEvent};
 pub(crate) use filter_sql::{compile as compile_filter, sort_expr, Sql, Table};
 pub use filter_sql::{filter_sql, FilterSql};
 pub use groups::{GroupColumns, GroupRow, MemberRow};
@@ -115,6 +117,8 @@ pub struct Store {
     pub(crate) cache: std::sync::Arc<TenantCache>,
     /// Wakes this instance's job runner when a job is enqueued here (others poll).
     pub(crate) jobs_wake: std::sync::Arc<tokio::sync::Notify>,
+    /// Wakes this instance's webhook delivery when a write here committed events (others poll).
+    pub(crate) events_wake: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// A unique constraint of ours that a write can violate.
@@ -196,7 +200,13 @@ impl Store {
     pub async fn connect_with(url: &str, options: StoreOptions) -> DomainResult<Store> {
         let pool = Store::connect_pool(url).await?;
         let scans = scans::Scans::open(url, &pool, options.scan_timeout).await?;
-        Ok(Store { pool, scans: std::sync::Arc::new(scans), cache: Default::default(), jobs_wake: Default::default() })
+        Ok(Store {
+            pool,
+            scans: std::sync::Arc::new(scans),
+            cache: Default::default(),
+            jobs_wake: Default::default(),
+            events_wake: Default::default(),
+        })
     }
 
     async fn connect_pool(url: &str) -> DomainResult<Pool> {

@@ -72,6 +72,10 @@ pub struct TenantTx<'a> {
     pub(crate) store: &'a Store,
     pub(crate) id: &'a TenantId,
     pub(crate) conn: TxConn,
+    /// Events queued by the write, inserted at commit (see [`super::events`]).
+    pub(crate) events: Vec<super::events::NewEvent>,
+    /// What caused the write (JSON), for its events.
+    pub(crate) cause: Option<String>,
 }
 
 impl std::fmt::Debug for TenantTx<'_> {
@@ -103,7 +107,13 @@ impl TxConn {
 impl<'a> TenantStore<'a> {
     /// Opens a transaction over this tenant's data (see [`TenantTx`]).
     pub async fn begin(&self) -> DomainResult<TenantTx<'a>> {
-        Ok(TenantTx { store: self.store, id: self.id, conn: TxConn::begin(&self.store.pool).await? })
+        Ok(TenantTx {
+            store: self.store,
+            id: self.id,
+            conn: TxConn::begin(&self.store.pool).await?,
+            events: Vec::new(),
+            cause: None,
+        })
     }
 
     /// The same handle without a transaction: each statement commits by itself (for writes that
@@ -113,7 +123,7 @@ impl<'a> TenantStore<'a> {
             Pool::Sqlite(p) => TxConn::Sqlite(p.acquire().await?),
             Pool::Postgres(p) => TxConn::Postgres(p.acquire().await?),
         };
-        Ok(TenantTx { store: self.store, id: self.id, conn })
+        Ok(TenantTx { store: self.store, id: self.id, conn, events: Vec::new(), cause: None })
     }
 }
 
@@ -139,9 +149,15 @@ impl<'a> TenantTx<'a> {
         self.store.backend()
     }
 
-    /// Makes everything written through this handle durable at once.
-    pub async fn commit(self) -> DomainResult<()> {
-        self.conn.commit().await
+    /// Makes everything written through this handle durable at once, with the events it
+    /// queued (numbered last, see [`super::events`]); wakes this instance's webhook delivery.
+    pub async fn commit(mut self) -> DomainResult<()> {
+        let emitted = self.flush_events().await?;
+        self.conn.commit().await?;
+        if emitted > 0 {
+            self.store.events_wake.notify_waiters();
+        }
+        Ok(())
     }
 
     /// Takes the tenant's placement lock for the rest of the transaction (PostgreSQL:

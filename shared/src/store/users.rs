@@ -334,6 +334,12 @@ impl TenantStore<'_> {
         page_query!(self, q, "scim_users", "AND t.source <> 'manual'", cols, user_from_row)
     }
 
+    /// [`Self::query_users`] over every user, manual ones included (the read API).
+    pub(crate) async fn query_all_users(&self, q: Query) -> DomainResult<Page<UserRow>> {
+        let cols = format!("t.id, t.user_name, t.source, {}, t.version, t.created_at, t.updated_at", self.data_out());
+        page_query!(self, q, "scim_users", "", cols, user_from_row)
+    }
+
     /// The groups of these users, direct and through nested groups.
     pub async fn groups_of_users(&self, user_ids: &[String]) -> DomainResult<Vec<UserGroupRow>> {
         if user_ids.is_empty() {

@@ -115,6 +115,33 @@ pub struct TestApp {
     pub public_url: String,
     /// This instance's background job runner (stopped, as if killed, when the app is dropped).
     pub jobs: JobsGuard,
+    /// This instance's webhook delivery (stopped, as if killed, when the app is dropped).
+    pub webhooks: WebhooksGuard,
+}
+
+/// Aborts a webhook dispatcher when dropped.
+pub struct WebhooksGuard(pub Option<roster_shared::service::webhooks::Dispatcher>);
+
+impl Drop for WebhooksGuard {
+    fn drop(&mut self) {
+        if let Some(d) = self.0.take() {
+            d.abort();
+        }
+    }
+}
+
+/// The webhook settings of test instances: loopback receivers allowed, quick retries, a short
+/// lease (a killed instance's endpoints are taken over within seconds).
+pub fn test_webhook_settings() -> roster_shared::service::webhooks::WebhookSettings {
+    roster_shared::service::webhooks::WebhookSettings {
+        allow_loopback: true,
+        timeout: std::time::Duration::from_secs(5),
+        retry_base: std::time::Duration::from_millis(100),
+        retry_max: std::time::Duration::from_millis(800),
+        poll: std::time::Duration::from_millis(100),
+        lease: std::time::Duration::from_secs(3),
+        ..Default::default()
+    }
 }
 
 /// Aborts a job runner when dropped.
@@ -214,6 +241,7 @@ impl TestApp {
         let mut services = Services::new(store.clone(), public_url.to_string(), false);
         // The tests' identity providers serve plain http on loopback.
         services.sso.fetch.allow_http_loopback = true;
+        services.webhooks = roster_shared::service::webhooks::Sender::new(&test_webhook_settings());
         tweak(&mut services);
         let router = router(
             services.clone(),
@@ -233,7 +261,12 @@ impl TestApp {
             .clone()
             .map(|mailer| roster_shared::service::jobs::Notices { mailer, public_url: public_url.to_string() });
         let jobs = JobsGuard(Some(roster_shared::service::jobs::JobRunner::start(store.clone(), settings)));
-        TestApp { router, store, services, db, public_url: public_url.to_string(), jobs }
+        let webhooks = WebhooksGuard(Some(roster_shared::service::webhooks::Dispatcher::start(
+            store.clone(),
+            services.sso.key.clone(),
+            test_webhook_settings(),
+        )));
+        TestApp { router, store, services, db, public_url: public_url.to_string(), jobs, webhooks }
     }
 
     /// A second instance on the same database, running beside this one (as behind a load
@@ -241,7 +274,17 @@ impl TestApp {
     /// other's changes of cached settings, as `roster serve` does.
     pub async fn second_instance(&self) -> TestApp {
         let db = TestDb { url: self.db.url.clone(), _dir: None };
-        let other = Self::on(db, &self.public_url).await;
+        // Instances of one deployment share the server key (sealed secrets open on each).
+        let key = self.services.sso.key.clone();
+        let other = Self::configured(
+            db,
+            &self.public_url,
+            10_000,
+            std::time::Duration::from_secs(30),
+            Default::default(),
+            |s| s.sso.key = key,
+        )
+        .await;
         if self.store.backend() == roster_shared::store::Backend::Postgres {
             self.store.listen_for_tenant_changes();
             other.store.listen_for_tenant_changes();
@@ -255,9 +298,17 @@ impl TestApp {
         if let Some(r) = self.jobs.0.take() {
             r.abort();
         }
+        if let Some(d) = self.webhooks.0.take() {
+            d.abort();
+        }
         self.store.close().await;
         let public_url = self.public_url.clone();
-        Self::on(self.db, &public_url).await
+        let key = self.services.sso.key.clone();
+        let db = std::mem::replace(&mut self.db, TestDb { url: String::new(), _dir: None });
+        Self::configured(db, &public_url, 10_000, std::time::Duration::from_secs(30), Default::default(), |s| {
+            s.sso.key = key
+        })
+        .await
     }
 
     /// The first column of every row of a query, as text, on a connection of its own (for

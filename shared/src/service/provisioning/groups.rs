@@ -16,6 +16,7 @@ use crate::scim::patch::{self, PatchOpKind, PatchOperation};
 use crate::scim::path::PatchPath;
 use crate::scim::schema::ResourceSchema;
 use crate::scim::validate::{check_value, validate_resource, Mode};
+use crate::service::events;
 use crate::service::mappings::{begin_write, place_late, Placer, Touched};
 use crate::store::{fold_ascii, GroupColumns, GroupRow, MemberRow, Table, TenantTx};
 
@@ -39,6 +40,44 @@ fn columns(res: &Value) -> Result<GroupColumns, ScimError> {
         display_name,
         external_id: res.get("externalId").and_then(Value::as_str).map(str::to_string),
     })
+}
+
+/// (added, removed): the members in `after` and not `before`, and the other way round.
+fn difference(before: &[String], after: &[String]) -> (Vec<String>, Vec<String>) {
+    let b: std::collections::HashSet<&String> = before.iter().collect();
+    let a: std::collections::HashSet<&String> = after.iter().collect();
+    let mut added: Vec<String> = after.iter().filter(|m| !b.contains(m)).cloned().collect();
+    let mut removed: Vec<String> = before.iter().filter(|m| !a.contains(m)).cloned().collect();
+    added.sort();
+    added.dedup();
+    removed.sort();
+    removed.dedup();
+    (added, removed)
+}
+
+/// A group as events show it: the SCIM resource (no members) with its id.
+fn group_data(id: &str, data: &str) -> Value {
+    let mut group = match serde_json::from_str::<Value>(data) {
+        Ok(Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    group.insert("id".into(), Value::String(id.to_string()));
+    Value::Object(group)
+}
+
+/// One `kind` event (`group.member_added`/`removed`) per member.
+fn emit_members<'m>(
+    tx: &mut TenantTx<'_>,
+    group: &str,
+    display_name: &str,
+    members: impl Iterator<Item = &'m str>,
+    kind: &str,
+    now: i64,
+) {
+    for m in members {
+        let data = json!({"group": {"id": group, "displayName": display_name}, "member": {"id": m}});
+        events::emit(tx, kind, data, now);
+    }
 }
 
 /// The members in one list and not the other (those a replacement adds or removes).
@@ -243,8 +282,18 @@ impl Scim<'_> {
         members: &[(String, String)],
     ) -> Result<(), DomainError> {
         let now = now_ms();
-        let (mut tx, placer, seen) = begin_write(self.store, self.tenant, true).await?;
+        let (mut tx, placer, seen) = begin_write(self.store, self.tenant).await?;
         tx.insert_group(id, cols, data, members, now).await?;
+        let group = group_data(id, data);
+        events::emit(&mut tx, "group.created", json!({"group": group}), now);
+        emit_members(
+            &mut tx,
+            id,
+            &cols.display_name,
+            members.iter().map(|(m, _)| m.as_str()),
+            "group.member_added",
+            now,
+        );
         let touched: Vec<String> = members.iter().map(|(m, _)| m.clone()).collect();
         place_touched(&mut tx, placer.as_ref(), &touched, now).await?;
         tx.commit().await?;
@@ -257,35 +306,51 @@ impl Scim<'_> {
     /// Writes a group's attributes and members, if it is still at `expected` (when given), and
     /// re-places the members it adds and removes (and the users nested below them), in one
     /// transaction; `false` when the group is gone or changed meanwhile.
+    #[allow(clippy::too_many_arguments)]
     async fn update_group(
         &self,
         id: &str,
         cols: &GroupColumns,
+        before_data: &str,
         data: &str,
         expected: Option<i64>,
         members: MemberWrite<'_>,
     ) -> Result<bool, DomainError> {
         let now = now_ms();
-        let (mut tx, placer, seen) = begin_write(self.store, self.tenant, true).await?;
+        let (mut tx, placer, seen) = begin_write(self.store, self.tenant).await?;
         // Read under the lock, so that a concurrent change of this group's members is seen.
-        let before = match (&placer, &members) {
-            (Some(_), MemberWrite::Replace(_)) => tx.member_ids(id).await?,
-            _ => Vec::new(),
+        let before = match &members {
+            MemberWrite::Replace(_) => tx.member_ids(id).await?,
+            MemberWrite::Change { add, remove } => {
+                let asked: Vec<String> = add.iter().map(|(m, _)| m.clone()).chain(remove.iter().cloned()).collect();
+                tx.members_among(id, &asked).await?
+            }
         };
         if !tx.update_group(id, cols, data, expected, now).await? {
             return Ok(false);
         }
-        let (touched, known) = match members {
+        if events::changed_attributes(before_data, data).iter().any(|a| a != "members") {
+            let group = group_data(id, data);
+            events::emit(&mut tx, "group.updated", json!({"group": group}), now);
+        }
+        let (touched, known, added, removed) = match members {
             MemberWrite::Replace(list) => {
                 tx.replace_members(id, list, now).await?;
-                (changed(before, list.iter().map(|(m, _)| m.clone()).collect()), placer.is_some())
+                let after: Vec<String> = list.iter().map(|(m, _)| m.clone()).collect();
+                let (added, removed) = difference(&before, &after);
+                (changed(before, after), true, added, removed)
             }
             MemberWrite::Change { add, remove } => {
                 tx.remove_members(id, remove).await?;
                 tx.add_members(id, add, now).await?;
-                (add.iter().map(|(m, _)| m.clone()).chain(remove.iter().cloned()).collect(), true)
+                let asked: Vec<String> = add.iter().map(|(m, _)| m.clone()).chain(remove.iter().cloned()).collect();
+                let after = tx.members_among(id, &asked).await?;
+                let (added, removed) = difference(&before, &after);
+                (asked, true, added, removed)
             }
         };
+        emit_members(&mut tx, id, &cols.display_name, removed.iter().map(String::as_str), "group.member_removed", now);
+        emit_members(&mut tx, id, &cols.display_name, added.iter().map(String::as_str), "group.member_added", now);
         place_touched(&mut tx, placer.as_ref(), &touched, now).await?;
         tx.commit().await?;
         if placer.is_none() {
@@ -336,8 +401,10 @@ impl Scim<'_> {
         let members = self.resolve_members(&ids, Some(id)).await?;
         let data = serde_json::to_string(&res).map_err(json_error)?;
         let expected = if_match.map(|_| row.version);
-        let written =
-            self.update_group(id, &cols, &data, expected, MemberWrite::Replace(&members)).await.map_err(scim_error)?;
+        let written = self
+            .update_group(id, &cols, &row.data, &data, expected, MemberWrite::Replace(&members))
+            .await
+            .map_err(scim_error)?;
         if !written {
             return Err(if if_match.is_some() {
                 ScimError::status(412, "the resource changed while it was being replaced")
@@ -482,7 +549,7 @@ impl Scim<'_> {
             Some(list) => MemberWrite::Replace(list),
             None => MemberWrite::Change { add: &add, remove: &changes.remove },
         };
-        let written = self.update_group(id, &cols, &data, expected, members).await.map_err(scim_error)?;
+        let written = self.update_group(id, &cols, &row.data, &data, expected, members).await.map_err(scim_error)?;
         if !written {
             return Err(if if_match.is_some() {
                 ScimError::status(412, "the resource changed while it was being patched")
@@ -502,11 +569,13 @@ impl Scim<'_> {
         let row = self.load_group(id).await?;
         check_if_match(if_match, row.version)?;
         let deleted = async {
-            let (mut tx, placer, seen) = begin_write(self.store, self.tenant, true).await?;
+            let (mut tx, placer, seen) = begin_write(self.store, self.tenant).await?;
             let former = if placer.is_some() { tx.member_ids(id).await? } else { Vec::new() };
             if !tx.delete_group(id).await? {
                 return Ok(false);
             }
+            let group = group_data(&row.id, &row.data);
+            events::emit(&mut tx, "group.deleted", json!({"group": group}), now_ms());
             place_touched(&mut tx, placer.as_ref(), &former, now_ms()).await?;
             tx.commit().await?;
             if placer.is_none() {

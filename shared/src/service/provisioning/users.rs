@@ -352,8 +352,16 @@ impl Scim<'_> {
 
     /// GET /Users and POST /Users/.search.
     pub async fn search_users(&self, req: &SearchRequest) -> Result<Listed, ScimError> {
+        self.search_users_of(req, false).await
+    }
+
+    /// [`Self::search_users`], manual users included when `manual` (the read API lists every
+    /// user; the SCIM API never shows manual users).
+    pub async fn search_users_of(&self, req: &SearchRequest, manual: bool) -> Result<Listed, ScimError> {
         let (query, projection, paging) = build_query(req, schema(), Table::Users, self.store)?;
-        let mut page = self.store.tenant(self.tenant).query_users(query).await.map_err(scim_error)?;
+        let t = self.store.tenant(self.tenant);
+        let mut page =
+            if manual { t.query_all_users(query).await } else { t.query_users(query).await }.map_err(scim_error)?;
         let next_cursor = super::finish_page(&mut page.rows, paging, |r| super::cursor_after(r.created_at, &r.id));
         let wants_groups = projection.attributes.iter().any(|p| p.name == "groups")
             || (projection.attributes.is_empty()

@@ -1,5 +1,6 @@
 //! The connections an organization's admins manage, and what the SSO page shows of them.
 
+use crate::service::events::{self, Cause};
 use serde::{Deserialize, Serialize};
 
 use super::{oidc, saml, sp_values, SsoSettings};
@@ -137,6 +138,8 @@ async fn insert(store: &Store, actor: &Actor, record: &ConnectionRecord) -> Doma
     let now = now_ms();
     let mut tx = store.tenant(&record.tenant_id).begin().await?;
     tx.insert_sso_connection(record, now).await?;
+    events::set_cause(&mut tx, &Cause::of_actor(actor));
+    events::emit(&mut tx, "connection.activated", connection_data(record), now);
     let summary = format!("created {} connection \"{}\" ({})", record.protocol.label(), record.name, record.idp_key);
     tx.record_activity(&[activity::action(actor, "SsoConnection", Some(&record.id), &summary, now)]).await?;
     tx.commit().await
@@ -163,6 +166,9 @@ pub async fn set_flags(
     let mut changes = Vec::new();
     if before.enabled != enabled {
         changes.push(if enabled { "enabled" } else { "disabled" });
+        events::set_cause(&mut tx, &Cause::of_actor(actor));
+        let kind = if enabled { "connection.activated" } else { "connection.deactivated" };
+        events::emit(&mut tx, kind, connection_data(&ConnectionRecord { enabled, ..before.clone() }), now);
     }
     if before.allow_idp_initiated != allow_idp_initiated && before.protocol == SsoProtocol::Saml {
         changes.push(if allow_idp_initiated {
@@ -186,9 +192,26 @@ pub async fn delete(store: &Store, tenant: &TenantId, actor: &Actor, id: &str) -
     if !tx.delete_sso_connection(id).await? {
         return Err(DomainError::NotFound);
     }
+    if before.enabled {
+        events::set_cause(&mut tx, &Cause::of_actor(actor));
+        let data = connection_data(&ConnectionRecord { enabled: false, ..before.clone() });
+        events::emit(&mut tx, "connection.deactivated", data, now);
+    }
     let summary = format!("deleted connection \"{}\"", before.name);
     tx.record_activity(&[activity::action(actor, "SsoConnection", Some(id), &summary, now)]).await?;
     tx.commit().await
+}
+
+/// A connection as events show it.
+fn connection_data(c: &ConnectionRecord) -> serde_json::Value {
+    serde_json::json!({"connection": {
+        "id": c.id,
+        "type": "sso",
+        "protocol": c.protocol.as_str(),
+        "name": c.name,
+        "idp": c.idp_key,
+        "enabled": c.enabled,
+    }})
 }
 
 /// A connection of this tenant (another tenant's id is `NotFound`).

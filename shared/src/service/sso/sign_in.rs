@@ -21,6 +21,7 @@
 //! else the organization's default role, read at every request, so a change of groups or a
 //! deactivation takes effect at once.
 
+use crate::service::events;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
@@ -452,8 +453,17 @@ pub async fn finish(
                     tx.record_activity(&[record]).await?;
                 }
                 log.user_id = Some(user.id.clone());
-                let role = role_text(effective_role(store, &c.tenant_id, &user.id).await?);
+                let role_now = effective_role(store, &c.tenant_id, &user.id).await?;
+                let role = role_text(role_now);
                 log.message = format!("Signed in as {} ({role}){how}.", user.user_name);
+                events::set_cause(&mut tx, &events::Cause::SignIn(who.subject.clone()));
+                let data = serde_json::json!({
+                    "user": events::user_data(&user.id, user.source, &user.data),
+                    "connection": {"id": c.id, "name": c.name, "protocol": c.protocol.as_str()},
+                    "subject": who.subject,
+                    "role": role_now.map(crate::dto::GroupRole::as_str),
+                });
+                events::emit(&mut tx, "sso.signed_in", data, now);
                 Outcome::SignedIn { user_id: user.id.clone(), sign_in_id: tx.insert_sign_in(&log, now).await? }
             }
         }

@@ -1,0 +1,344 @@
+//! Events: what the platform's applications learn of every provisioning change — pushed by
+//! webhooks ([`super::webhooks`]) and read from the events API ([`list`]).
+//!
+//! Each write queues its events on its transaction ([`emit`]); they are numbered and stored at
+//! its commit, so a rolled-back change has none and a committed one always has its own (the
+//! outbox, [`crate::store::TenantTx::emit`]). An event is
+//! `{id, type, tenant, seq, created_at, data, cause}`: `seq` increases by one per event of the
+//! organization in commit order; `data` is the resource as it is after the change; `cause` says
+//! what made it (a SCIM request, an admin, a mapping run, a sign-in, the system).
+//!
+//! User-group membership and role events are computed, not written by hand at each call site:
+//! a write that moves users between user groups reads their access ([`Access`]) before and
+//! after, in its transaction, and [`emit_access_changes`] turns the difference into
+//! `user_group.member_added`/`member_removed` (a user who was not in the group and now is, for
+//! whatever reason) and `user.role_changed` (the effective role: the highest of the user's
+//! groups, else the organization's default role).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Map, Value};
+
+use crate::dto::events::{EventView, EventsPage};
+use crate::dto::GroupRole;
+use crate::error::{DomainError, DomainResult};
+use crate::ids::TenantId;
+use crate::store::{EventRecord, NewEvent, Store, TenantTx};
+
+tokio::task_local! {
+    /// The SCIM request being served (its `x-request-id`), for the events' cause.
+    static SCIM_REQUEST: String;
+}
+
+/// Runs `f` as the SCIM request `request_id`: the events its writes emit name it as their cause.
+pub async fn in_scim_request<F: std::future::Future>(request_id: String, f: F) -> F::Output {
+    SCIM_REQUEST.scope(request_id, f).await
+}
+
+/// What caused a change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cause {
+    /// A SCIM request of the IdP (its request id when known).
+    Scim,
+    /// An organization admin (their email).
+    Admin(String),
+    /// A whole-tenant evaluation of the mapping rules (its run id).
+    Rules(String),
+    /// A person's SSO sign-in (who).
+    SignIn(String),
+    /// Roster itself (what).
+    System(String),
+}
+
+impl Cause {
+    /// As stored and sent.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Cause::Scim => {
+                let request = SCIM_REQUEST.try_with(Clone::clone).ok();
+                json!({"kind": "scim", "request_id": request})
+            }
+            Cause::Admin(who) => json!({"kind": "admin", "actor": who}),
+            Cause::Rules(run) => json!({"kind": "rules", "run_id": run}),
+            Cause::SignIn(who) => json!({"kind": "sign_in", "who": who}),
+            Cause::System(what) => json!({"kind": "system", "what": what}),
+        }
+    }
+
+    /// The cause of a change made by `actor` (an activity actor).
+    pub fn of_actor(actor: &super::activity::Actor) -> Cause {
+        match actor.kind {
+            "admin" | "support" => Cause::Admin(actor.name.clone()),
+            "sso" => Cause::SignIn(actor.name.clone()),
+            _ => Cause::System(actor.name.clone()),
+        }
+    }
+}
+
+/// A new event id.
+pub fn new_id() -> String {
+    format!("evt_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Says what caused the write in `tx` (its events name it).
+pub fn set_cause(tx: &mut TenantTx<'_>, cause: &Cause) {
+    tx.set_cause(cause.to_json().to_string());
+}
+
+/// Queues an event of `kind` with `data` on `tx`; its cause is the write's ([`set_cause`]),
+/// else the SCIM request being served, else Roster itself.
+pub fn emit(tx: &mut TenantTx<'_>, kind: &str, data: Value, now: i64) {
+    let cause = match tx.cause() {
+        Some(c) => c.to_string(),
+        None if SCIM_REQUEST.try_with(|_| ()).is_ok() => Cause::Scim.to_json().to_string(),
+        None => Cause::System("roster".into()).to_json().to_string(),
+    };
+    tx.emit(NewEvent { id: new_id(), kind: kind.to_string(), at: now, data: data.to_string(), cause });
+}
+
+/// Whether the write in `tx` is a person's sign-in (their just-in-time user's placement).
+fn at_sign_in(tx: &TenantTx<'_>) -> bool {
+    tx.cause().is_some_and(|c| c.contains(r#""kind":"sign_in""#))
+}
+
+/// A user as events show it: the SCIM resource with its id and source.
+pub fn user_data(id: &str, source: crate::dto::UserSource, resource: &str) -> Value {
+    let mut user = match serde_json::from_str::<Value>(resource) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    user.insert("id".into(), Value::String(id.to_string()));
+    user.insert("source".into(), Value::String(source.as_str().to_string()));
+    Value::Object(user)
+}
+
+/// The top-level attributes that differ between two versions of a resource, sorted.
+pub fn changed_attributes(before: &str, after: &str) -> Vec<String> {
+    let parse = |s: &str| match serde_json::from_str::<Value>(s) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let (b, a) = (parse(before), parse(after));
+    let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+    keys.into_iter().filter(|k| b.get(*k) != a.get(*k)).cloned().collect()
+}
+
+/// The events of a user write: `user.created`, or for an update `user.deactivated` /
+/// `user.reactivated` when `active` flipped, else `user.updated` (none when nothing changed);
+/// each carries the changed attributes.
+pub fn emit_user_write(
+    tx: &mut TenantTx<'_>,
+    id: &str,
+    source: crate::dto::UserSource,
+    before: Option<&str>,
+    after: &str,
+    now: i64,
+) {
+    let user = user_data(id, source, after);
+    let Some(before) = before else {
+        emit(tx, "user.created", json!({"user": user}), now);
+        return;
+    };
+    let changed = changed_attributes(before, after);
+    if changed.is_empty() {
+        return;
+    }
+    let active = |s: &str| {
+        serde_json::from_str::<Value>(s).ok().and_then(|v| v.get("active").and_then(Value::as_bool)).unwrap_or(true)
+    };
+    let kind = match (active(before), active(after)) {
+        (true, false) => "user.deactivated",
+        (false, true) => "user.reactivated",
+        _ => "user.updated",
+    };
+    emit(tx, kind, json!({"user": user, "changed": changed}), now);
+}
+
+/// A user's user groups (id → (name, role)) as a transaction sees them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Access(pub BTreeMap<String, BTreeMap<String, (String, GroupRole)>>);
+
+impl Access {
+    /// Reads the access of `users` in `tx`.
+    pub async fn read(tx: &mut TenantTx<'_>, users: &[String]) -> DomainResult<Access> {
+        let mut out: BTreeMap<String, BTreeMap<String, (String, GroupRole)>> =
+            users.iter().map(|u| (u.clone(), BTreeMap::new())).collect();
+        for (user, group, name, role) in tx.user_group_access(users).await? {
+            let role = GroupRole::parse(&role).unwrap_or(GroupRole::Viewer);
+            out.entry(user).or_default().insert(group, (name, role));
+        }
+        Ok(Access(out))
+    }
+
+    fn role(&self, user: &str, default: Option<GroupRole>) -> Option<GroupRole> {
+        self.0.get(user).and_then(|g| g.values().map(|(_, r)| *r).max()).or(default)
+    }
+}
+
+/// Emits the user-group membership and effective-role changes between `before` and `after`
+/// (see the module doc); `reason` says why a user was added to a group (`admin`, `rule`,
+/// `default`, `jit`).
+pub fn emit_access_changes(
+    tx: &mut TenantTx<'_>,
+    before: &Access,
+    after: &Access,
+    default_role: Option<GroupRole>,
+    reason: &dyn Fn(&str, &str) -> String,
+    now: i64,
+) {
+    let jit = at_sign_in(tx);
+    let empty = BTreeMap::new();
+    for (user, groups_after) in &after.0 {
+        let groups_before = before.0.get(user).unwrap_or(&empty);
+        for (group, (name, role)) in groups_before {
+            if !groups_after.contains_key(group) {
+                let data =
+                    json!({"user": {"id": user}, "user_group": {"id": group, "name": name, "role": role.as_str()}});
+                emit(tx, "user_group.member_removed", data, now);
+            }
+        }
+        for (group, (name, role)) in groups_after {
+            if !groups_before.contains_key(group) {
+                let data = json!({
+                    "user": {"id": user},
+                    "user_group": {"id": group, "name": name, "role": role.as_str()},
+                    "reason": if jit { "jit".to_string() } else { reason(user, group) },
+                });
+                emit(tx, "user_group.member_added", data, now);
+            }
+        }
+        let (was, is) = (before.role(user, default_role), after.role(user, default_role));
+        if was != is {
+            let data = json!({
+                "user": {"id": user},
+                "role": is.map(GroupRole::as_str),
+                "previous_role": was.map(GroupRole::as_str),
+            });
+            emit(tx, "user.role_changed", data, now);
+        }
+    }
+}
+
+/// The organization's default role, as `tx` sees it.
+pub async fn default_role(tx: &mut TenantTx<'_>) -> DomainResult<Option<GroupRole>> {
+    Ok(tx.default_role_in_tx().await?.as_deref().and_then(GroupRole::parse))
+}
+
+/// After a write that may have changed the user groups of `users` (read as `before`): reads
+/// them again and emits the differences, every addition for `reason`.
+pub async fn emit_access_after(
+    tx: &mut TenantTx<'_>,
+    users: &[String],
+    before: &Access,
+    reason: &str,
+    now: i64,
+) -> DomainResult<()> {
+    let after = Access::read(tx, users).await?;
+    let default_role = default_role(tx).await?;
+    emit_access_changes(tx, before, &after, default_role, &|_, _| reason.to_string(), now);
+    Ok(())
+}
+
+/// An event as the API and webhooks show it.
+pub fn view(tenant: &TenantId, e: &EventRecord) -> EventView {
+    EventView {
+        id: e.id.clone(),
+        kind: e.kind.clone(),
+        tenant: tenant.to_string(),
+        seq: e.seq,
+        created_at: rfc3339(e.at),
+        data: serde_json::from_str(&e.data).unwrap_or(Value::Null),
+        cause: serde_json::from_str(&e.cause).unwrap_or(Value::Null),
+    }
+}
+
+/// Epoch ms as RFC 3339 (UTC, milliseconds).
+pub fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
+/// The opaque cursor after `seq`.
+pub fn cursor(seq: i64) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("seq:{seq}"))
+}
+
+/// The seq a cursor stands after; `Invalid` if it is not one of ours.
+pub fn parse_cursor(text: &str) -> DomainResult<i64> {
+    use base64::Engine;
+    let bad = || DomainError::Invalid("The cursor is not one this API returned.".into());
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| bad())?;
+    let s = String::from_utf8(raw).map_err(|_| bad())?;
+    s.strip_prefix("seq:").and_then(|n| n.parse::<i64>().ok()).filter(|n| *n >= 0).ok_or_else(bad)
+}
+
+/// The largest page of the events API.
+pub const MAX_PAGE: i64 = 500;
+
+/// Events after `after` (a cursor; none = from the oldest kept), of `types` (all when empty),
+/// at most `limit` (1..=500), in order.
+pub async fn list(
+    store: &Store,
+    tenant: &TenantId,
+    after: Option<&str>,
+    types: &[String],
+    limit: i64,
+) -> DomainResult<EventsPage> {
+    for t in types {
+        if !crate::dto::events::EVENT_TYPES.contains(&t.as_str()) {
+            return Err(DomainError::Invalid(format!("'{t}' is not an event type.")));
+        }
+    }
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(DomainError::Invalid(format!("limit must be between 1 and {MAX_PAGE}.")));
+    }
+    let after = after.map(parse_cursor).transpose()?.unwrap_or(0);
+    let t = store.tenant(tenant);
+    let records = t.events_after(after, types, limit).await?;
+    let last = records.last().map_or(after, |e| e.seq);
+    // With a type filter, a page may end on an event of another type: the cursor still
+    // advances past everything read (up to the latest seq when fewer than `limit` matched).
+    let through = if (records.len() as i64) < limit { t.last_event_seq().await?.max(last) } else { last };
+    Ok(EventsPage {
+        data: records.iter().map(|e| view(tenant, e)).collect(),
+        next_cursor: cursor(through),
+        has_more: records.len() as i64 == limit,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_others() {
+        for n in [0, 1, 42, i64::MAX] {
+            assert_eq!(parse_cursor(&cursor(n)).ok(), Some(n));
+        }
+        for bad in ["", "abc", "c2VxOi0x", "%%%", "c2VxOng"] {
+            assert!(parse_cursor(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn changed_attributes_are_the_top_level_differences() {
+        let a = r#"{"userName":"a","active":true,"name":{"givenName":"A"}}"#;
+        let b = r#"{"userName":"a","active":false,"name":{"givenName":"B"},"title":"x"}"#;
+        assert_eq!(changed_attributes(a, b), vec!["active", "name", "title"]);
+        assert!(changed_attributes(a, a).is_empty());
+    }
+
+    #[test]
+    fn the_effective_role_is_the_highest_group_else_the_default() {
+        let mut a = Access::default();
+        a.0.insert("u".into(), BTreeMap::new());
+        assert_eq!(a.role("u", Some(GroupRole::Viewer)), Some(GroupRole::Viewer));
+        assert_eq!(a.role("u", None), None);
+        let g = a.0.get_mut("u").unwrap();
+        g.insert("g1".into(), ("One".into(), GroupRole::Member));
+        g.insert("g2".into(), ("Two".into(), GroupRole::Admin));
+        assert_eq!(a.role("u", Some(GroupRole::Viewer)), Some(GroupRole::Admin));
+    }
+}

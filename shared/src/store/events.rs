@@ -1,0 +1,848 @@
+//! The outbox (`events`, `event_sequences`), API keys (`api_keys`) and webhooks
+//! (`webhook_endpoints`, `webhook_deliveries`); the services are [`crate::service::events`],
+//! [`crate::service::api_keys`] and [`crate::service::webhooks`].
+//!
+//! A write queues its events on its [`TenantTx`] ([`TenantTx::emit`]); [`TenantTx::commit`]
+//! numbers them from the tenant's row of `event_sequences` and inserts them as the last
+//! statements before `COMMIT`. Taking that row (an upsert) holds its lock until the commit on
+//! PostgreSQL (SQLite's one writer holds everything anyway), so one tenant's events get their
+//! numbers in commit order, without gaps, and the lock is held for two statements only.
+
+use sqlx::Row;
+
+use super::tx::{with_conn, TxConn};
+use super::{with_pool, TenantStore, TenantTx};
+use crate::error::DomainResult;
+
+/// An event queued by a write (numbered at commit).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewEvent {
+    /// Its id (`evt_…`).
+    pub id: String,
+    /// `user.created`, …
+    pub kind: String,
+    /// Epoch ms.
+    pub at: i64,
+    /// The resource after the change (JSON).
+    pub data: String,
+    /// What caused it (JSON).
+    pub cause: String,
+}
+
+/// A stored event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventRecord {
+    /// The tenant's sequence number.
+    pub seq: i64,
+    /// Its id.
+    pub id: String,
+    /// Its type.
+    pub kind: String,
+    /// Epoch ms.
+    pub at: i64,
+    /// JSON.
+    pub data: String,
+    /// JSON.
+    pub cause: String,
+}
+
+const EVENT_COLUMNS: &str = "seq, id, type, at, data, cause";
+
+fn event_from_row<R>(r: &R) -> DomainResult<EventRecord>
+where
+    R: Row,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    String: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(EventRecord {
+        seq: r.try_get("seq")?,
+        id: r.try_get("id")?,
+        kind: r.try_get("type")?,
+        at: r.try_get("at")?,
+        data: r.try_get("data")?,
+        cause: r.try_get("cause")?,
+    })
+}
+
+impl TenantTx<'_> {
+    /// Queues an event: written with the change at [`TenantTx::commit`], or never if the
+    /// transaction rolls back.
+    pub fn emit(&mut self, event: NewEvent) {
+        debug_assert!(self.in_transaction(), "an event outside a transaction could outlive a rolled-back change");
+        self.events.push(event);
+    }
+
+    /// Sets what caused this write (JSON), for the events it emits.
+    pub fn set_cause(&mut self, cause: String) {
+        self.cause = Some(cause);
+    }
+
+    /// What caused this write, if set.
+    pub fn cause(&self) -> Option<&str> {
+        self.cause.as_deref()
+    }
+
+    /// The events queued so far.
+    pub fn queued_events(&self) -> &[NewEvent] {
+        &self.events
+    }
+
+    /// Numbers and inserts the queued events (see the module doc); returns how many.
+    pub(crate) async fn flush_events(&mut self) -> DomainResult<usize> {
+        if self.events.is_empty() {
+            return Ok(0);
+        }
+        let events = std::mem::take(&mut self.events);
+        let tenant = self.id.as_str();
+        let n = events.len() as i64;
+        let last: i64 = with_conn!(&mut self.conn, |c| {
+            sqlx::query_scalar(
+                "INSERT INTO event_sequences (tenant_id, last_seq) VALUES ($1, $2) \
+                 ON CONFLICT (tenant_id) DO UPDATE SET last_seq = event_sequences.last_seq + $2 RETURNING last_seq",
+            )
+            .bind(tenant)
+            .bind(n)
+            .fetch_one(&mut *c)
+            .await?
+        });
+        let first = last - n + 1;
+        write_events(&mut self.conn, tenant, first, &events).await?;
+        Ok(events.len())
+    }
+}
+
+impl TenantTx<'_> {
+    /// The organization's default role, read on this transaction's connection (a second
+    /// connection while holding SQLite's write lock could wait for a pool that the writers
+    /// queued behind this one hold).
+    pub async fn default_role_in_tx(&mut self) -> DomainResult<Option<String>> {
+        let tenant = self.id.as_str();
+        let row: Option<(Option<String>,)> = with_conn!(&mut self.conn, |c| {
+            sqlx::query_as("SELECT default_role FROM tenants WHERE id = $1")
+                .bind(tenant)
+                .fetch_optional(&mut *c)
+                .await?
+        });
+        Ok(row.and_then(|(r,)| r))
+    }
+
+    /// The users in user group `group`, as this transaction sees it.
+    pub async fn user_group_member_ids(&mut self, group: &str) -> DomainResult<Vec<String>> {
+        let tenant = self.id.as_str();
+        Ok(with_conn!(&mut self.conn, |c| {
+            sqlx::query_scalar::<_, String>(
+                "SELECT DISTINCT user_id FROM user_group_members WHERE tenant_id = $1 AND group_id = $2",
+            )
+            .bind(tenant)
+            .bind(group)
+            .fetch_all(&mut *c)
+            .await?
+        }))
+    }
+
+    /// The user groups of `users` as this transaction sees them: (user, group, name, role).
+    pub async fn user_group_access(&mut self, users: &[String]) -> DomainResult<Vec<(String, String, String, String)>> {
+        let tenant = self.id.as_str();
+        let mut out = Vec::new();
+        for chunk in users.chunks(500) {
+            let sql = format!(
+                "SELECT DISTINCT m.user_id, g.id, g.name, g.role FROM user_group_members m \
+                 JOIN user_groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id \
+                 WHERE m.tenant_id = $1 AND m.user_id IN ({})",
+                super::placeholders(2, chunk.len())
+            );
+            let rows: Vec<(String, String, String, String)> = with_conn!(&mut self.conn, |c| {
+                let mut q = sqlx::query_as(&sql).bind(tenant);
+                for u in chunk {
+                    q = q.bind(u);
+                }
+                q.fetch_all(&mut *c).await?
+            });
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+}
+
+async fn write_events(conn: &mut TxConn, tenant: &str, first: i64, events: &[NewEvent]) -> DomainResult<()> {
+    const COLUMNS: usize = 7;
+    let anonymous = matches!(conn, TxConn::Sqlite(_) | TxConn::SqliteTx(_));
+    for (c, chunk) in events.chunks(500).enumerate() {
+        let mut sql = String::from("INSERT INTO events (tenant_id, seq, id, type, at, data, cause) VALUES ");
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            // Anonymous `?` on SQLite, as in the activity writer (named lookups cost).
+            let cols: Vec<String> = (1..=COLUMNS)
+                .map(|k| if anonymous { "?".to_string() } else { format!("${}", i * COLUMNS + k) })
+                .collect();
+            sql.push('(');
+            sql.push_str(&cols.join(", "));
+            sql.push(')');
+        }
+        let base = first + (c * 500) as i64;
+        with_conn!(&mut *conn, |x| {
+            let mut q = sqlx::query(&sql);
+            for (i, e) in chunk.iter().enumerate() {
+                q = q
+                    .bind(tenant)
+                    .bind(base + i as i64)
+                    .bind(&e.id)
+                    .bind(&e.kind)
+                    .bind(e.at)
+                    .bind(&e.data)
+                    .bind(&e.cause);
+            }
+            q.execute(&mut *x).await?;
+        });
+    }
+    Ok(())
+}
+
+/// An API key as stored (never its secret).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    /// Its id.
+    pub id: String,
+    /// Its tenant.
+    pub tenant_id: String,
+    /// What the admin called it.
+    pub name: String,
+    /// The first characters of the secret, to recognize it.
+    pub prefix: String,
+    /// Epoch ms.
+    pub created_at: i64,
+    /// The admin who created it.
+    pub created_by: String,
+    /// Epoch ms.
+    pub last_used_at: Option<i64>,
+    /// Epoch ms.
+    pub revoked_at: Option<i64>,
+}
+
+const KEY_COLUMNS: &str = "id, tenant_id, name, prefix, created_at, created_by, last_used_at, revoked_at";
+
+fn key_from_row<R>(r: &R) -> DomainResult<ApiKeyRecord>
+where
+    R: Row,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    String: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
+    Option<i64>: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(ApiKeyRecord {
+        id: r.try_get("id")?,
+        tenant_id: r.try_get("tenant_id")?,
+        name: r.try_get("name")?,
+        prefix: r.try_get("prefix")?,
+        created_at: r.try_get("created_at")?,
+        created_by: r.try_get("created_by")?,
+        last_used_at: r.try_get("last_used_at")?,
+        revoked_at: r.try_get("revoked_at")?,
+    })
+}
+
+/// A webhook endpoint as stored (its secret sealed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndpointRecord {
+    /// Its tenant.
+    pub tenant_id: String,
+    /// Its id.
+    pub id: String,
+    /// Where deliveries go.
+    pub url: String,
+    /// The admin's note.
+    pub description: String,
+    /// The event types it wants, comma-separated; empty for all.
+    pub types: String,
+    /// The signing secret, sealed with the server key.
+    pub secret_sealed: String,
+    /// Whether it gets deliveries.
+    pub enabled: bool,
+    /// The last seq delivered (or skipped as not wanted).
+    pub delivered_seq: i64,
+    /// Whether retries gave up: deliveries stop until an admin retries.
+    pub failing: bool,
+    /// When the current run of failures began.
+    pub failing_since: Option<i64>,
+    /// Failed attempts in a row.
+    pub attempts: i64,
+    /// When the next attempt may be made.
+    pub next_attempt_at: i64,
+    /// The last failure, in words.
+    pub last_error: Option<String>,
+    /// Epoch ms.
+    pub created_at: i64,
+}
+
+const ENDPOINT_COLUMNS: &str =
+    "tenant_id, id, url, description, types, secret_sealed, enabled, delivered_seq, failing, \
+                                failing_since, attempts, next_attempt_at, last_error, created_at";
+
+fn endpoint_from_row<R>(r: &R) -> DomainResult<EndpointRecord>
+where
+    R: Row,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    String: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
+    Option<i64>: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
+    bool: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(EndpointRecord {
+        tenant_id: r.try_get("tenant_id")?,
+        id: r.try_get("id")?,
+        url: r.try_get("url")?,
+        description: r.try_get("description")?,
+        types: r.try_get("types")?,
+        secret_sealed: r.try_get("secret_sealed")?,
+        enabled: r.try_get("enabled")?,
+        delivered_seq: r.try_get("delivered_seq")?,
+        failing: r.try_get("failing")?,
+        failing_since: r.try_get("failing_since")?,
+        attempts: r.try_get("attempts")?,
+        next_attempt_at: r.try_get("next_attempt_at")?,
+        last_error: r.try_get("last_error")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+/// One delivery attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    /// Its id.
+    pub id: String,
+    /// The endpoint.
+    pub endpoint_id: String,
+    /// The event delivered (a test event's own id).
+    pub event_id: String,
+    /// Its seq (none for a test event).
+    pub event_seq: Option<i64>,
+    /// Its type.
+    pub event_type: String,
+    /// `event`, `resend` or `test`.
+    pub kind: String,
+    /// Which attempt for this event (1 = first).
+    pub attempt: i64,
+    /// Epoch ms.
+    pub at: i64,
+    /// Whether the endpoint answered 2xx.
+    pub ok: bool,
+    /// Its HTTP status, if it answered.
+    pub status_code: Option<i64>,
+    /// How long it took.
+    pub latency_ms: i64,
+    /// The start of its answer.
+    pub response: Option<String>,
+    /// Why it failed, in words.
+    pub error: Option<String>,
+}
+
+const DELIVERY_COLUMNS: &str =
+    "id, endpoint_id, event_id, event_seq, event_type, kind, attempt, at, ok, status_code, latency_ms, response, error";
+
+fn delivery_from_row<R>(r: &R) -> DomainResult<DeliveryRecord>
+where
+    R: Row,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    String: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
+    Option<i64>: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
+    bool: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(DeliveryRecord {
+        id: r.try_get("id")?,
+        endpoint_id: r.try_get("endpoint_id")?,
+        event_id: r.try_get("event_id")?,
+        event_seq: r.try_get("event_seq")?,
+        event_type: r.try_get("event_type")?,
+        kind: r.try_get("kind")?,
+        attempt: r.try_get("attempt")?,
+        at: r.try_get("at")?,
+        ok: r.try_get("ok")?,
+        status_code: r.try_get("status_code")?,
+        latency_ms: r.try_get("latency_ms")?,
+        response: r.try_get("response")?,
+        error: r.try_get("error")?,
+    })
+}
+
+/// A new webhook endpoint.
+#[derive(Clone, Debug)]
+pub struct NewEndpoint<'a> {
+    /// Its id.
+    pub id: &'a str,
+    /// Its URL (checked).
+    pub url: &'a str,
+    /// The admin's note.
+    pub description: &'a str,
+    /// Comma-separated types; empty for all.
+    pub types: &'a str,
+    /// The sealed signing secret.
+    pub secret_sealed: &'a str,
+}
+
+impl TenantStore<'_> {
+    /// Events after `after` (a seq), in order, at most `limit`; only `types` when not empty.
+    pub async fn events_after(&self, after: i64, types: &[String], limit: i64) -> DomainResult<Vec<EventRecord>> {
+        let types_in = if types.is_empty() {
+            String::new()
+        } else {
+            format!(" AND type IN ({})", super::placeholders(4, types.len()))
+        };
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE tenant_id = $1 AND seq > $2{types_in} ORDER BY seq LIMIT $3"
+        );
+        with_pool!(self.store, |p| {
+            let mut q = sqlx::query(&sql).bind(self.id.as_str()).bind(after).bind(limit);
+            for t in types {
+                q = q.bind(t);
+            }
+            let rows = q.fetch_all(p).await?;
+            rows.iter().map(event_from_row).collect()
+        })
+    }
+
+    /// One event by id.
+    pub async fn event(&self, id: &str) -> DomainResult<Option<EventRecord>> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE tenant_id = $1 AND id = $2");
+        with_pool!(self.store, |p| {
+            let row = sqlx::query(&sql).bind(self.id.as_str()).bind(id).fetch_optional(p).await?;
+            row.as_ref().map(event_from_row).transpose()
+        })
+    }
+
+    /// The last seq given to this tenant's events (0 before the first).
+    pub async fn last_event_seq(&self) -> DomainResult<i64> {
+        let seq: Option<i64> = with_pool!(self.store, |p| {
+            sqlx::query_scalar("SELECT last_seq FROM event_sequences WHERE tenant_id = $1")
+                .bind(self.id.as_str())
+                .fetch_optional(p)
+                .await?
+        });
+        Ok(seq.unwrap_or(0))
+    }
+
+    /// The oldest event still kept (its seq), if any.
+    pub async fn first_event_seq(&self) -> DomainResult<Option<i64>> {
+        with_pool!(self.store, |p| {
+            Ok(sqlx::query_scalar("SELECT MIN(seq) FROM events WHERE tenant_id = $1")
+                .bind(self.id.as_str())
+                .fetch_one(p)
+                .await?)
+        })
+    }
+
+    /// The users of user group `group` after `after` (a user id), in id order, at most
+    /// `limit`: (user id, the reasons they are in it, comma-separated).
+    pub async fn user_group_members_page(
+        &self,
+        group: &str,
+        after: &str,
+        limit: i64,
+    ) -> DomainResult<Vec<(String, String)>> {
+        let rows: Vec<(String, String)> = with_pool!(self.store, |p| {
+            sqlx::query_as(
+                "SELECT user_id, reason FROM user_group_members WHERE tenant_id = $1 AND group_id = $2 AND user_id IN \
+                 (SELECT DISTINCT user_id FROM user_group_members WHERE tenant_id = $1 AND group_id = $2 AND user_id > $3 \
+                  ORDER BY user_id LIMIT $4) ORDER BY user_id, reason",
+            )
+            .bind(self.id.as_str())
+            .bind(group)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(p)
+            .await?
+        });
+        let mut out: Vec<(String, String)> = Vec::new();
+        for (user, reason) in rows {
+            match out.last_mut() {
+                Some((u, reasons)) if *u == user => {
+                    if !reasons.split(',').any(|r| r == reason) {
+                        reasons.push(',');
+                        reasons.push_str(&reason);
+                    }
+                }
+                _ => out.push((user, reason)),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The source (`scim`, `manual`, `jit`) of each of these users.
+    pub async fn user_sources(&self, ids: &[String]) -> DomainResult<std::collections::HashMap<String, String>> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "SELECT id, source FROM scim_users WHERE tenant_id = $1 AND id IN ({})",
+                super::placeholders(2, chunk.len())
+            );
+            let rows: Vec<(String, String)> = with_pool!(self.store, |p| {
+                let mut q = sqlx::query_as(&sql).bind(self.id.as_str());
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.fetch_all(p).await?
+            });
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// Adds an API key.
+    pub async fn insert_api_key(
+        &self,
+        id: &str,
+        name: &str,
+        prefix: &str,
+        secret_hash: &str,
+        created_by: &str,
+        now_ms: i64,
+    ) -> DomainResult<()> {
+        with_pool!(self.store, |p| {
+            sqlx::query(
+                "INSERT INTO api_keys (id, tenant_id, name, prefix, secret_hash, created_at, created_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(id)
+            .bind(self.id.as_str())
+            .bind(name)
+            .bind(prefix)
+            .bind(secret_hash)
+            .bind(now_ms)
+            .bind(created_by)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// This tenant's API keys, newest first.
+    pub async fn api_keys(&self) -> DomainResult<Vec<ApiKeyRecord>> {
+        let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 ORDER BY created_at DESC, id");
+        with_pool!(self.store, |p| {
+            let rows = sqlx::query(&sql).bind(self.id.as_str()).fetch_all(p).await?;
+            rows.iter().map(key_from_row).collect()
+        })
+    }
+
+    /// Revokes one of this tenant's keys; `false` if it has no such key or it was revoked.
+    pub async fn revoke_api_key(&self, id: &str, now_ms: i64) -> DomainResult<bool> {
+        let n = with_pool!(self.store, |p| {
+            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL")
+                .bind(now_ms)
+                .bind(self.id.as_str())
+                .bind(id)
+                .execute(p)
+                .await?
+                .rows_affected()
+        });
+        Ok(n == 1)
+    }
+
+    /// Adds a webhook endpoint that starts after the tenant's latest event.
+    pub async fn insert_endpoint(&self, e: &NewEndpoint<'_>, now_ms: i64) -> DomainResult<()> {
+        with_pool!(self.store, |p| {
+            sqlx::query(
+                "INSERT INTO webhook_endpoints (tenant_id, id, url, description, types, secret_sealed, enabled, delivered_seq, \
+                 failing, attempts, next_attempt_at, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, TRUE, \
+                 COALESCE((SELECT last_seq FROM event_sequences WHERE tenant_id = $1), 0), FALSE, 0, 0, $7, $7)",
+            )
+            .bind(self.id.as_str())
+            .bind(e.id)
+            .bind(e.url)
+            .bind(e.description)
+            .bind(e.types)
+            .bind(e.secret_sealed)
+            .bind(now_ms)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// This tenant's endpoints, oldest first.
+    pub async fn endpoints(&self) -> DomainResult<Vec<EndpointRecord>> {
+        let sql =
+            format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = $1 ORDER BY created_at, id");
+        with_pool!(self.store, |p| {
+            let rows = sqlx::query(&sql).bind(self.id.as_str()).fetch_all(p).await?;
+            rows.iter().map(endpoint_from_row).collect()
+        })
+    }
+
+    /// One endpoint.
+    pub async fn endpoint(&self, id: &str) -> DomainResult<Option<EndpointRecord>> {
+        let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2");
+        with_pool!(self.store, |p| {
+            let row = sqlx::query(&sql).bind(self.id.as_str()).bind(id).fetch_optional(p).await?;
+            row.as_ref().map(endpoint_from_row).transpose()
+        })
+    }
+
+    /// Changes an endpoint's URL, note, types and whether it is on; `false` if there is none.
+    pub async fn update_endpoint(
+        &self,
+        id: &str,
+        url: &str,
+        description: &str,
+        types: &str,
+        enabled: bool,
+        now_ms: i64,
+    ) -> DomainResult<bool> {
+        let n = with_pool!(self.store, |p| {
+            sqlx::query(
+                "UPDATE webhook_endpoints SET url = $1, description = $2, types = $3, enabled = $4, updated_at = $5 \
+                 WHERE tenant_id = $6 AND id = $7",
+            )
+            .bind(url)
+            .bind(description)
+            .bind(types)
+            .bind(enabled)
+            .bind(now_ms)
+            .bind(self.id.as_str())
+            .bind(id)
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        Ok(n == 1)
+    }
+
+    /// Deletes an endpoint and its delivery log; `false` if there is none.
+    pub async fn delete_endpoint(&self, id: &str) -> DomainResult<bool> {
+        let n = with_pool!(self.store, |p| {
+            let mut tx = p.begin().await?;
+            sqlx::query("DELETE FROM webhook_deliveries WHERE tenant_id = $1 AND endpoint_id = $2")
+                .bind(self.id.as_str())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            let n = sqlx::query("DELETE FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2")
+                .bind(self.id.as_str())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+            n
+        });
+        Ok(n == 1)
+    }
+
+    /// Ends an endpoint's failures: it is tried again at once.
+    pub async fn retry_endpoint(&self, id: &str, now_ms: i64) -> DomainResult<bool> {
+        let n = with_pool!(self.store, |p| {
+            sqlx::query(
+                "UPDATE webhook_endpoints SET failing = FALSE, failing_since = NULL, attempts = 0, next_attempt_at = 0, \
+                 updated_at = $1 WHERE tenant_id = $2 AND id = $3",
+            )
+            .bind(now_ms)
+            .bind(self.id.as_str())
+            .bind(id)
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        Ok(n == 1)
+    }
+
+    /// An endpoint's latest deliveries, newest first.
+    pub async fn deliveries(&self, endpoint: &str, limit: i64) -> DomainResult<Vec<DeliveryRecord>> {
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE tenant_id = $1 AND endpoint_id = $2 \
+             ORDER BY at DESC, id DESC LIMIT $3"
+        );
+        with_pool!(self.store, |p| {
+            let rows = sqlx::query(&sql).bind(self.id.as_str()).bind(endpoint).bind(limit).fetch_all(p).await?;
+            rows.iter().map(delivery_from_row).collect()
+        })
+    }
+
+    /// One delivery.
+    pub async fn delivery(&self, id: &str) -> DomainResult<Option<DeliveryRecord>> {
+        let sql = format!("SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE tenant_id = $1 AND id = $2");
+        with_pool!(self.store, |p| {
+            let row = sqlx::query(&sql).bind(self.id.as_str()).bind(id).fetch_optional(p).await?;
+            row.as_ref().map(delivery_from_row).transpose()
+        })
+    }
+
+    /// Logs a delivery attempt.
+    pub async fn insert_delivery(&self, d: &DeliveryRecord) -> DomainResult<()> {
+        with_pool!(self.store, |p| {
+            sqlx::query(
+                "INSERT INTO webhook_deliveries (tenant_id, id, endpoint_id, event_id, event_seq, event_type, kind, attempt, at, \
+                 ok, status_code, latency_ms, response, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            )
+            .bind(self.id.as_str())
+            .bind(&d.id)
+            .bind(&d.endpoint_id)
+            .bind(&d.event_id)
+            .bind(d.event_seq)
+            .bind(&d.event_type)
+            .bind(&d.kind)
+            .bind(d.attempt)
+            .bind(d.at)
+            .bind(d.ok)
+            .bind(d.status_code)
+            .bind(d.latency_ms)
+            .bind(&d.response)
+            .bind(&d.error)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+}
+
+impl super::Store {
+    /// The key whose secret hashes to `hash`, revoked or not.
+    pub async fn api_key_by_hash(&self, hash: &str) -> DomainResult<Option<ApiKeyRecord>> {
+        let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE secret_hash = $1");
+        with_pool!(self, |p| {
+            let row = sqlx::query(&sql).bind(hash).fetch_optional(p).await?;
+            row.as_ref().map(key_from_row).transpose()
+        })
+    }
+
+    /// Notes a key's use (at most once a minute per key: the caller throttles).
+    pub async fn touch_api_key(&self, id: &str, now_ms: i64) -> DomainResult<()> {
+        with_pool!(self, |p| {
+            sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2").bind(now_ms).bind(id).execute(p).await?;
+        });
+        Ok(())
+    }
+
+    /// Claims for `owner` until `lease_until` the endpoint that has waited longest among those
+    /// with events to deliver, on, not failing, due, and not held by a live lease.
+    ///
+    /// Looks first with a read (which takes no lock): on SQLite the claim's `UPDATE` waits for
+    /// the one writer's lock while holding a pooled connection, and idle workers doing that
+    /// every poll took connections the writers needed.
+    pub async fn claim_endpoint(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_until: i64,
+    ) -> DomainResult<Option<EndpointRecord>> {
+        let ready: Option<String> = with_pool!(self, |p| {
+            sqlx::query_scalar(
+                "SELECT w.id FROM webhook_endpoints w JOIN event_sequences s ON s.tenant_id = w.tenant_id \
+                 WHERE w.enabled AND NOT w.failing AND w.next_attempt_at <= $1 AND w.delivered_seq < s.last_seq \
+                   AND (w.lease_until IS NULL OR w.lease_until < $1) LIMIT 1",
+            )
+            .bind(now_ms)
+            .fetch_optional(p)
+            .await?
+        });
+        if ready.is_none() {
+            return Ok(None);
+        }
+        let lock = match self.backend() {
+            super::Backend::Postgres => " FOR UPDATE OF w SKIP LOCKED",
+            super::Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE webhook_endpoints SET lease_owner = $1, lease_until = $2 \
+             WHERE (tenant_id, id) = (SELECT w.tenant_id, w.id FROM webhook_endpoints w \
+                 JOIN event_sequences s ON s.tenant_id = w.tenant_id \
+                 WHERE w.enabled AND NOT w.failing AND w.next_attempt_at <= $3 AND w.delivered_seq < s.last_seq \
+                   AND (w.lease_until IS NULL OR w.lease_until < $3) \
+                 ORDER BY w.next_attempt_at, w.tenant_id, w.id LIMIT 1{lock}) \
+             RETURNING {ENDPOINT_COLUMNS}"
+        );
+        with_pool!(self, |p| {
+            let row = sqlx::query(&sql).bind(owner).bind(lease_until).bind(now_ms).fetch_optional(p).await?;
+            row.as_ref().map(endpoint_from_row).transpose()
+        })
+    }
+
+    /// Records that `owner` delivered (or skipped) an endpoint's events up to `seq` and extends
+    /// its lease; `false` when it no longer holds the lease (another instance took over).
+    pub async fn advance_endpoint(
+        &self,
+        tenant: &str,
+        id: &str,
+        owner: &str,
+        seq: i64,
+        lease_until: i64,
+    ) -> DomainResult<bool> {
+        let n = with_pool!(self, |p| {
+            sqlx::query(
+                "UPDATE webhook_endpoints SET delivered_seq = $1, attempts = 0, failing_since = NULL, last_error = NULL, \
+                 lease_until = $2 WHERE tenant_id = $3 AND id = $4 AND lease_owner = $5 AND delivered_seq < $1",
+            )
+            .bind(seq)
+            .bind(lease_until)
+            .bind(tenant)
+            .bind(id)
+            .bind(owner)
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        Ok(n == 1)
+    }
+
+    /// Records a failed attempt of `owner`: the next one at `next_at`, or none (failing).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn endpoint_failed(
+        &self,
+        tenant: &str,
+        id: &str,
+        owner: &str,
+        attempts: i64,
+        failing_since: i64,
+        next_at: i64,
+        failing: bool,
+        error: &str,
+    ) -> DomainResult<()> {
+        with_pool!(self, |p| {
+            sqlx::query(
+                "UPDATE webhook_endpoints SET attempts = $1, failing_since = $2, next_attempt_at = $3, failing = $4, \
+                 last_error = $5, lease_owner = NULL, lease_until = NULL \
+                 WHERE tenant_id = $6 AND id = $7 AND lease_owner = $8",
+            )
+            .bind(attempts)
+            .bind(failing_since)
+            .bind(next_at)
+            .bind(failing)
+            .bind(error)
+            .bind(tenant)
+            .bind(id)
+            .bind(owner)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Gives an endpoint's lease back.
+    pub async fn release_endpoint(&self, tenant: &str, id: &str, owner: &str) -> DomainResult<()> {
+        with_pool!(self, |p| {
+            sqlx::query(
+                "UPDATE webhook_endpoints SET lease_owner = NULL, lease_until = NULL \
+                 WHERE tenant_id = $1 AND id = $2 AND lease_owner = $3",
+            )
+            .bind(tenant)
+            .bind(id)
+            .bind(owner)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Deletes events and delivery logs older than `before` (epoch ms); returns how many events.
+    pub async fn purge_events(&self, before: i64) -> DomainResult<u64> {
+        with_pool!(self, |p| {
+            sqlx::query("DELETE FROM webhook_deliveries WHERE at < $1").bind(before).execute(p).await?;
+            Ok(sqlx::query("DELETE FROM events WHERE at < $1").bind(before).execute(p).await?.rows_affected())
+        })
+    }
+}
