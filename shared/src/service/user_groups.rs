@@ -160,7 +160,20 @@ pub async fn set_default_role(
 ) -> DomainResult<()> {
     let now = now_ms();
     let mut tx = store.tenant(tenant).begin().await?;
+    let before = events::default_role(&mut tx).await?;
     tx.set_default_role(role.map(|r| r.as_str()), now).await?;
+    if before != role {
+        // Users in no user group have the default role: theirs changed.
+        events::set_cause(&mut tx, &Cause::of_actor(actor));
+        for user in tx.users_without_user_groups().await? {
+            let data = serde_json::json!({
+                "user": {"id": user},
+                "role": role.map(GroupRole::as_str),
+                "previous_role": before.map(GroupRole::as_str),
+            });
+            events::emit(&mut tx, "user.role_changed", data, now);
+        }
+    }
     let summary = match role {
         Some(r) => format!("default role of users in no user group set to {}", r.label()),
         None => "users in no user group have no access (default role cleared)".to_string(),

@@ -466,110 +466,129 @@ impl Worker {
     }
 
     /// Delivers the claimed endpoint's events in order until none is left, one fails, the
-    /// lease is lost, or this claim's share is used.
+    /// lease is lost, or this claim's share is used. Successes are recorded (the endpoint's seq
+    /// and the delivery log) in one transaction per [`FLUSH_EVERY`] deliveries or
+    /// [`FLUSH_AFTER`], not one write per event: an instance that dies sends at most those
+    /// again (delivery is at least once; the event ids say which).
     async fn deliver(&self, ep: &EndpointRecord) -> DomainResult<()> {
         let owner = self.settings.instance.as_str();
         let Some(tenant) = TenantId::parse(&ep.tenant_id) else { return Ok(()) };
         let secret = self.key.open(&ep.secret_sealed, &ep.id)?;
         let types = types_of(&ep.types);
         let t = self.store.tenant(&tenant);
-        let mut at = ep.delivered_seq;
-        let mut sent = 0;
         let lease_ms = self.settings.lease.as_millis() as i64;
+        // `at`: read up to here; `done`: what the next flush records as delivered.
+        let mut at = ep.delivered_seq;
+        let mut done = ep.delivered_seq;
+        let mut pending: Vec<DeliveryRecord> = Vec::new();
+        let mut flushed = Instant::now();
+        let mut first = true;
+        let mut sent = 0;
         while sent < PER_CLAIM {
             let events = t.events_after(at, &[], BATCH).await?;
             let Some(last) = events.last().map(|e| e.seq) else { break };
-            for e in events.iter().filter(|e| wants(&types, &e.kind)) {
-                if e.seq - 1 > at
-                    && !self
-                        .store
-                        .advance_endpoint(&ep.tenant_id, &ep.id, owner, e.seq - 1, now_ms() + lease_ms)
-                        .await?
-                {
-                    return Ok(());
+            for e in &events {
+                if !wants(&types, &e.kind) {
+                    done = e.seq;
+                    continue;
                 }
-                at = at.max(e.seq - 1);
                 let view = super::events::view(&tenant, e);
-                let delivery = new_delivery_id();
-                let result = self.sender.post(&ep.url, &secret, &view, &delivery).await;
-                let attempt = if at == ep.delivered_seq { ep.attempts + 1 } else { 1 };
-                log(&self.store, &tenant, &ep.id, &delivery, Some(e), &view, "event", attempt, &result).await?;
+                let id = new_delivery_id();
+                let result = self.sender.post(&ep.url, &secret, &view, &id).await;
                 crate::metrics::webhook_delivery(result.ok, result.latency_ms);
+                let attempt = if first { ep.attempts + 1 } else { 1 };
+                let record = delivery_record(&id, &ep.id, Some(e), &view, "event", attempt, &result);
                 if !result.ok {
+                    // What was delivered before it is recorded first.
+                    if !self.flush(ep, owner, &mut pending, done, now_ms() + lease_ms).await? {
+                        return Ok(());
+                    }
+                    t.insert_delivery(&record).await?;
                     let now = now_ms();
-                    let since = if at == ep.delivered_seq { ep.failing_since.unwrap_or(now) } else { now };
+                    let since = if first { ep.failing_since.unwrap_or(now) } else { now };
                     let failing = now - since >= self.settings.give_up_after.as_millis() as i64;
                     let delay =
                         backoff(attempt, self.settings.retry_base, self.settings.retry_max, rand::thread_rng().gen());
                     let error = result.error.unwrap_or_default();
+                    let next = now + delay.as_millis() as i64;
                     self.store
-                        .endpoint_failed(
-                            &ep.tenant_id,
-                            &ep.id,
-                            owner,
-                            attempt,
-                            since,
-                            now + delay.as_millis() as i64,
-                            failing,
-                            &error,
-                        )
+                        .endpoint_failed(&ep.tenant_id, &ep.id, owner, attempt, since, next, failing, &error)
                         .await?;
                     if failing {
                         tracing::warn!(tenant = %ep.tenant_id, endpoint = %ep.id, "webhook endpoint failing for a day: deliveries stopped");
                     }
                     return Ok(());
                 }
-                if !self.store.advance_endpoint(&ep.tenant_id, &ep.id, owner, e.seq, now_ms() + lease_ms).await? {
-                    return Ok(());
-                }
-                at = e.seq;
+                first = false;
+                pending.push(record);
+                done = e.seq;
                 sent += 1;
-            }
-            if last > at {
-                if !self.store.advance_endpoint(&ep.tenant_id, &ep.id, owner, last, now_ms() + lease_ms).await? {
-                    return Ok(());
+                if pending.len() >= FLUSH_EVERY || flushed.elapsed() >= FLUSH_AFTER {
+                    if !self.flush(ep, owner, &mut pending, done, now_ms() + lease_ms).await? {
+                        return Ok(());
+                    }
+                    flushed = Instant::now();
                 }
-                at = last;
             }
+            at = last;
+            done = done.max(last);
+        }
+        if !self.flush(ep, owner, &mut pending, done, now_ms() + lease_ms).await? {
+            return Ok(());
         }
         self.store.release_endpoint(&ep.tenant_id, &ep.id, owner).await
     }
+
+    /// Records `pending` deliveries and the endpoint's seq `done` (extending the lease) in one
+    /// transaction; `false` when this instance no longer holds the endpoint (nothing recorded).
+    async fn flush(
+        &self,
+        ep: &EndpointRecord,
+        owner: &str,
+        pending: &mut Vec<DeliveryRecord>,
+        done: i64,
+        lease_until: i64,
+    ) -> DomainResult<bool> {
+        let held = self.store.record_deliveries(&ep.tenant_id, &ep.id, owner, pending, done, lease_until).await?;
+        pending.clear();
+        Ok(held)
+    }
 }
+
+/// Successful deliveries recorded together (see [`Worker::deliver`]).
+const FLUSH_EVERY: usize = 50;
+/// … or after this long.
+const FLUSH_AFTER: Duration = Duration::from_millis(250);
 
 fn new_delivery_id() -> String {
     format!("dlv_{}", uuid::Uuid::new_v4().simple())
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn log(
-    store: &Store,
-    tenant: &TenantId,
-    endpoint: &str,
+/// The delivery log's row for one attempt.
+fn delivery_record(
     id: &str,
+    endpoint: &str,
     event: Option<&EventRecord>,
     view: &EventView,
     kind: &str,
     attempt: i64,
     r: &Sent,
-) -> DomainResult<()> {
-    store
-        .tenant(tenant)
-        .insert_delivery(&DeliveryRecord {
-            id: id.to_string(),
-            endpoint_id: endpoint.to_string(),
-            event_id: view.id.clone(),
-            event_seq: event.map(|e| e.seq),
-            event_type: view.kind.clone(),
-            kind: kind.to_string(),
-            attempt,
-            at: now_ms(),
-            ok: r.ok,
-            status_code: r.status.map(i64::from),
-            latency_ms: r.latency_ms,
-            response: r.excerpt.clone(),
-            error: r.error.clone(),
-        })
-        .await
+) -> DeliveryRecord {
+    DeliveryRecord {
+        id: id.to_string(),
+        endpoint_id: endpoint.to_string(),
+        event_id: view.id.clone(),
+        event_seq: event.map(|e| e.seq),
+        event_type: view.kind.clone(),
+        kind: kind.to_string(),
+        attempt,
+        at: now_ms(),
+        ok: r.ok,
+        status_code: r.status.map(i64::from),
+        latency_ms: r.latency_ms,
+        response: r.excerpt.clone(),
+        error: r.error.clone(),
+    }
 }
 
 /// A new signing secret.
@@ -759,7 +778,7 @@ pub async fn send_test(
     };
     let delivery = new_delivery_id();
     let sent = sender.post(&e.url, &secret, &view, &delivery).await;
-    log(store, tenant, &e.id, &delivery, None, &view, "test", 1, &sent).await?;
+    t.insert_delivery(&delivery_record(&delivery, &e.id, None, &view, "test", 1, &sent)).await?;
     let d = t.delivery(&delivery).await?.ok_or(DomainError::NotFound)?;
     Ok(delivery_view(&d))
 }
@@ -782,7 +801,7 @@ pub async fn resend(
     let view = super::events::view(tenant, &record);
     let id = new_delivery_id();
     let sent = sender.post(&e.url, &secret, &view, &id).await;
-    log(store, tenant, &e.id, &id, Some(&record), &view, "resend", 1, &sent).await?;
+    t.insert_delivery(&delivery_record(&id, &e.id, Some(&record), &view, "resend", 1, &sent)).await?;
     let logged = t.delivery(&id).await?.ok_or(DomainError::NotFound)?;
     Ok(delivery_view(&logged))
 }

@@ -127,6 +127,20 @@ impl TenantTx<'_> {
         Ok(row.and_then(|(r,)| r))
     }
 
+    /// The users in no user group, as this transaction sees it.
+    pub async fn users_without_user_groups(&mut self) -> DomainResult<Vec<String>> {
+        let tenant = self.id.as_str();
+        Ok(with_conn!(&mut self.conn, |c| {
+            sqlx::query_scalar::<_, String>(
+                "SELECT u.id FROM scim_users u WHERE u.tenant_id = $1 AND NOT EXISTS \
+                 (SELECT 1 FROM user_group_members m WHERE m.tenant_id = u.tenant_id AND m.user_id = u.id) ORDER BY u.id",
+            )
+            .bind(tenant)
+            .fetch_all(&mut *c)
+            .await?
+        }))
+    }
+
     /// The users in user group `group`, as this transaction sees it.
     pub async fn user_group_member_ids(&mut self, group: &str) -> DomainResult<Vec<String>> {
         let tenant = self.id.as_str();
@@ -762,31 +776,61 @@ impl super::Store {
         })
     }
 
-    /// Records that `owner` delivered (or skipped) an endpoint's events up to `seq` and extends
-    /// its lease; `false` when it no longer holds the lease (another instance took over).
-    pub async fn advance_endpoint(
+    /// Records, in one transaction, that `owner` delivered (or skipped) an endpoint's events up
+    /// to `seq`, with the delivery log's rows, and extends its lease; `false` (and nothing
+    /// recorded) when it no longer holds the lease (another instance took over).
+    pub async fn record_deliveries(
         &self,
         tenant: &str,
         id: &str,
         owner: &str,
+        records: &[DeliveryRecord],
         seq: i64,
         lease_until: i64,
     ) -> DomainResult<bool> {
-        let n = with_pool!(self, |p| {
-            sqlx::query(
+        with_pool!(self, |p| {
+            let mut tx = p.begin().await?;
+            let n = sqlx::query(
                 "UPDATE webhook_endpoints SET delivered_seq = $1, attempts = 0, failing_since = NULL, last_error = NULL, \
-                 lease_until = $2 WHERE tenant_id = $3 AND id = $4 AND lease_owner = $5 AND delivered_seq < $1",
+                 lease_until = $2 WHERE tenant_id = $3 AND id = $4 AND lease_owner = $5 AND delivered_seq <= $1",
             )
             .bind(seq)
             .bind(lease_until)
             .bind(tenant)
             .bind(id)
             .bind(owner)
-            .execute(p)
+            .execute(&mut *tx)
             .await?
-            .rows_affected()
-        });
-        Ok(n == 1)
+            .rows_affected();
+            if n != 1 {
+                return Ok(false);
+            }
+            for d in records {
+                sqlx::query(
+                    "INSERT INTO webhook_deliveries (tenant_id, id, endpoint_id, event_id, event_seq, event_type, kind, attempt, \
+                     at, ok, status_code, latency_ms, response, error) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                )
+                .bind(tenant)
+                .bind(&d.id)
+                .bind(&d.endpoint_id)
+                .bind(&d.event_id)
+                .bind(d.event_seq)
+                .bind(&d.event_type)
+                .bind(&d.kind)
+                .bind(d.attempt)
+                .bind(d.at)
+                .bind(d.ok)
+                .bind(d.status_code)
+                .bind(d.latency_ms)
+                .bind(&d.response)
+                .bind(&d.error)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(true)
+        })
     }
 
     /// Records a failed attempt of `owner`: the next one at `next_at`, or none (failing).
