@@ -59,7 +59,7 @@ export default defineConfig({
       // Every test signs up its own organizations from this one address.
       // The test IdPs (end2end/idp) serve plain http on loopback: the server may fetch their
       // metadata and discovery documents.
-      command: `"${roster}" serve --database-url "sqlite://${dbDir}/e2e.db" --bind 127.0.0.1:${port} --sign-ups-per-hour 10000 --secret-key-file "${dbDir}/secret.key" --sso-allow-http-loopback --smtp-host 127.0.0.1 --smtp-port ${smtpPort} --smtp-security none --smtp-from "Roster <roster@e2e.test>"`,
+      command: `"${roster}" serve --database-url "sqlite://${dbDir}/e2e.db" --bind 127.0.0.1:${port} --sign-ups-per-hour 10000 --secret-key-file "${dbDir}/secret.key" --sso-allow-http-loopback --webhook-allow-loopback --smtp-host 127.0.0.1 --smtp-port ${smtpPort} --smtp-security none --smtp-from "Roster <roster@e2e.test>"`,
       cwd: path.join(__dirname, '..'),
       url: `http://127.0.0.1:${port}/readyz`,
       reuseExistingServer: false,

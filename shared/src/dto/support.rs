@@ -130,6 +130,9 @@ pub struct TenantInspection {
     /// What the deprovisioning brake holds, and its settings.
     #[serde(default)]
     pub held: super::HeldChanges,
+    /// Its webhook endpoints: status, backlog, latest deliveries.
+    #[serde(default)]
+    pub webhooks: Vec<super::EndpointView>,
 }
 
 /// An organization's state for its admins' overview: what is set up, how the IdP is doing,

@@ -208,6 +208,7 @@ pub async fn inspect(store: &Store, tenant: &TenantId, public_url: &str) -> Doma
         users: t.user_count().await?,
         unassigned: t.unassigned_count().await?,
         held: super::safety::held(store, tenant).await?,
+        webhooks: super::webhooks::endpoints(store, tenant).await?,
     })
 }
 

@@ -641,6 +641,17 @@ pub async fn endpoint_view(
     })
 }
 
+/// The organization's endpoints with their latest deliveries.
+pub async fn endpoints(store: &Store, tenant: &TenantId) -> DomainResult<Vec<EndpointView>> {
+    let t = store.tenant(tenant);
+    let last_seq = t.last_event_seq().await?;
+    let mut out = Vec::new();
+    for e in t.endpoints().await? {
+        out.push(endpoint_view(store, tenant, &e, last_seq).await?);
+    }
+    Ok(out)
+}
+
 /// The *Integrations* page: keys, endpoints with their latest deliveries.
 pub async fn integrations(
     store: &Store,
@@ -648,15 +659,10 @@ pub async fn integrations(
     public_url: &str,
     retention_days: i64,
 ) -> DomainResult<Integrations> {
-    let t = store.tenant(tenant);
-    let last_seq = t.last_event_seq().await?;
-    let mut endpoints = Vec::new();
-    for e in t.endpoints().await? {
-        endpoints.push(endpoint_view(store, tenant, &e, last_seq).await?);
-    }
+    let last_seq = store.tenant(tenant).last_event_seq().await?;
     Ok(Integrations {
         keys: super::api_keys::list(store, tenant).await?,
-        endpoints,
+        endpoints: endpoints(store, tenant).await?,
         api_url: format!("{}/api/v1", public_url.trim_end_matches('/')),
         retention_days,
         last_seq,

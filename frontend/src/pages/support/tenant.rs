@@ -99,6 +99,7 @@ pub fn TenantOverviewTab() -> impl IntoView {
                                 <span class="stat-value">{h.requests_24h} <span class="muted small">" · " {h.errors_24h} " failed"</span></span></div>
                         </div>
                         <HeldSection held=i.held.clone()/>
+                        <WebhooksSection endpoints=i.webhooks.clone()/>
                         <crate::components::diagnostics::DiagnosticsCard d=i.scim.diagnostics.clone() base_url=i.scim.scim_base_url.clone() activity=scope.href("/activity")/>
                         <section class="card section" aria-labelledby="errors">
                             <h2 id="errors">"Latest SCIM errors"</h2>
@@ -141,6 +142,54 @@ pub fn TenantOverviewTab() -> impl IntoView {
                 })
             })}
         </Transition>
+    }
+}
+
+/// The organization's webhook endpoints and how their deliveries go (read-only).
+#[component]
+fn WebhooksSection(endpoints: Vec<roster_shared::dto::EndpointView>) -> impl IntoView {
+    view! {
+        <section class="card section" aria-labelledby="support-webhooks" data-testid="support-webhooks">
+            <h2 id="support-webhooks">"Webhooks"</h2>
+            {if endpoints.is_empty() {
+                view! { <p class="empty">"No webhook endpoints: the organization's applications read the API, or nothing."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="table-wrap">
+                        <table class="table">
+                            <thead><tr><th>"Endpoint"</th><th>"Status"</th><th>"Waiting"</th><th>"Last delivery"</th></tr></thead>
+                            <tbody>
+                                {endpoints.into_iter().map(|e| {
+                                    let status = if !e.enabled {
+                                        "Off".to_string()
+                                    } else if e.failing {
+                                        format!("Failing: {}", e.last_error.clone().unwrap_or_default())
+                                    } else if e.attempts > 0 {
+                                        format!("Retrying ({} failed): {}", e.attempts, e.last_error.clone().unwrap_or_default())
+                                    } else {
+                                        "Active".to_string()
+                                    };
+                                    let last = e.deliveries.first().map(|d| format!(
+                                        "{} {} → {}",
+                                        datetime(d.at),
+                                        d.event_type,
+                                        d.status_code.map_or_else(|| d.error.clone().unwrap_or_default(), |c| c.to_string())
+                                    ));
+                                    view! {
+                                        <tr>
+                                            <td class="wrap"><code>{e.url}</code></td>
+                                            <td class="wrap">{status}</td>
+                                            <td>{e.backlog}</td>
+                                            <td class="small wrap">{last.unwrap_or_else(|| "none yet".into())}</td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }.into_any()
+            }}
+        </section>
     }
 }
 
