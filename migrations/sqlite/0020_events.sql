@@ -83,3 +83,7 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (tenant_id, endpoint_id, at);
 CREATE INDEX webhook_deliveries_at ON webhook_deliveries (at);
+
+-- When a credential's `credential.expiring` event was emitted (once; the email notice has its
+-- own mark).
+ALTER TABLE scim_credentials ADD COLUMN expiry_event_at BIGINT;

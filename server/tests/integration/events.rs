@@ -29,6 +29,7 @@ both_backends!(
     endpoints_get_only_their_types_test_events_and_resends,
     webhook_urls_to_private_addresses_are_refused,
     an_initial_sync_waits_for_a_dead_endpoint_and_arrives_in_full,
+    an_expiring_credential_is_announced_once,
 );
 
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -751,4 +752,26 @@ async fn an_initial_sync_waits_for_a_dead_endpoint_and_arrives_in_full(db: Db) {
     assert_eq!(seqs, (1..=USERS as i64).collect::<Vec<_>>());
     let page = webhooks::integrations(&app.store, &tenant, "http://roster.test", 30).await.unwrap();
     assert_eq!(page.endpoints[0].backlog, 0);
+}
+
+async fn an_expiring_credential_is_announced_once(db: Db) {
+    let app = TestApp::new(db).await;
+    let t = app.scim_tenant("Expiring").await;
+    let key = api_key(&app, &t).await;
+    let tenant = tenant_of(&t);
+    let (soon, _) = roster_shared::service::credentials::create_token(&app.store, &tenant, "Okta", "test", Some(3))
+        .await
+        .expect("token");
+    roster_shared::service::credentials::create_token(&app.store, &tenant, "Later", "test", Some(60))
+        .await
+        .expect("token");
+    let retention = roster_shared::service::jobs::Retention::default();
+    roster_shared::service::jobs::maintain(&app.store, &retention, None, None).await.expect("maintenance");
+    roster_shared::service::jobs::maintain(&app.store, &retention, None, None).await.expect("maintenance again");
+    let (_, page) = api(&app, Some(&key), "/api/v1/events?types=credential.expiring").await;
+    let events = page["data"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{page}");
+    assert_eq!(events[0]["data"]["credential"]["id"], json!(soon.id.to_string()));
+    assert_eq!(events[0]["data"]["credential"]["name"], json!("Okta"));
+    assert_eq!(events[0]["cause"]["kind"], json!("system"));
 }

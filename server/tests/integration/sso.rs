@@ -402,6 +402,28 @@ async fn saml_sign_in_lands_by_role_and_roles_take_effect(db: Db) {
     assert_eq!(log.len(), 1);
     assert_eq!(log[0]["outcome"], "signed_in");
     assert_eq!(log[0]["user_id"], o.ada);
+
+    // And the events: the connection's activation, the sign-in (with the user and connection).
+    let tenant = roster_shared::ids::TenantId::parse(&o.tenant).unwrap();
+    let kinds = ["connection.activated".to_string(), "sso.signed_in".to_string()];
+    let events = app.store.tenant(&tenant).events_after(0, &kinds, 100).await.unwrap();
+    let seen: Vec<(String, String)> = events
+        .iter()
+        .map(|e| {
+            let data: serde_json::Value = serde_json::from_str(&e.data).unwrap();
+            (e.kind.clone(), data["connection"]["type"].as_str().unwrap_or("-").to_string())
+        })
+        .collect();
+    let seen: Vec<(&str, &str)> = seen.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    assert!(
+        seen.contains(&("connection.activated", "sso")) && seen.contains(&("connection.activated", "scim")),
+        "{seen:?}"
+    );
+    assert_eq!(seen.last(), Some(&("sso.signed_in", "-")));
+    let signed_in: serde_json::Value = serde_json::from_str(&events[events.len() - 1].data).unwrap();
+    assert_eq!(signed_in["user"]["id"], json!(o.ada));
+    assert_eq!(signed_in["connection"]["id"], json!(o.connection));
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&events[events.len() - 1].cause).unwrap()["kind"], "sign_in");
 }
 
 async fn forged_and_stale_saml_responses_are_refused_with_their_reason(db: Db) {

@@ -501,30 +501,26 @@ pub async fn maintain(
     announce_expiring(store, now).await?;
     if let Some(n) = notices {
         send_notices(store, n, now).await?;
-    } else {
-        // Without email the events are the notice: mark them so that each is announced once.
-        let day = 86_400_000i64;
-        for (tenant, id, ..) in store.credentials_expiring(now, now + EXPIRY_NOTICE_DAYS * day).await? {
-            store.mark_expiry_notified(&tenant, &id, now).await?;
-        }
     }
     Ok(())
 }
 
 /// A `credential.expiring` event for each credential that expires within
-/// [`EXPIRY_NOTICE_DAYS`] and was not announced yet (the email notice marks it announced).
+/// [`EXPIRY_NOTICE_DAYS`], once (marked in the event's transaction).
 async fn announce_expiring(store: &Store, now: i64) -> DomainResult<()> {
-    let day = 86_400_000i64;
-    for (tenant, id, name, expires_at) in store.credentials_expiring(now, now + EXPIRY_NOTICE_DAYS * day).await? {
+    let by = now + EXPIRY_NOTICE_DAYS * 86_400_000;
+    for tenant in store.tenants_with_expiring_credentials(now, by).await? {
         let Some(t) = TenantId::parse(&tenant) else { continue };
         let mut tx = store.tenant(&t).begin().await?;
         super::events::set_cause(&mut tx, &super::events::Cause::System("credential expiry check".into()));
-        let data = serde_json::json!({"credential": {
-            "id": id,
-            "name": name,
-            "expires_at": super::events::rfc3339(expires_at),
-        }});
-        super::events::emit(&mut tx, "credential.expiring", data, now);
+        for (id, name, expires_at) in tx.take_expiring_credentials(now, by).await? {
+            let data = serde_json::json!({"credential": {
+                "id": id,
+                "name": name,
+                "expires_at": super::events::rfc3339(expires_at),
+            }});
+            super::events::emit(&mut tx, "credential.expiring", data, now);
+        }
         tx.commit().await?;
     }
     Ok(())

@@ -127,6 +127,28 @@ impl TenantTx<'_> {
         Ok(row.and_then(|(r,)| r))
     }
 
+    /// This tenant's credentials that expire by `by_ms` and whose `credential.expiring` event
+    /// was not emitted: (id, name, expires_at), marked emitted in this transaction.
+    pub async fn take_expiring_credentials(
+        &mut self,
+        now_ms: i64,
+        by_ms: i64,
+    ) -> DomainResult<Vec<(String, String, i64)>> {
+        let tenant = self.id.as_str();
+        Ok(with_conn!(&mut self.conn, |c| {
+            sqlx::query_as::<_, (String, String, i64)>(
+                "UPDATE scim_credentials SET expiry_event_at = $1 WHERE tenant_id = $2 AND expires_at > $1 AND expires_at <= $3 \
+                 AND revoked_at IS NULL AND replaced_by IS NULL AND created_by NOT LIKE 'oauth:%' AND expiry_event_at IS NULL \
+                 RETURNING id, name, expires_at",
+            )
+            .bind(now_ms)
+            .bind(tenant)
+            .bind(by_ms)
+            .fetch_all(&mut *c)
+            .await?
+        }))
+    }
+
     /// The users in no user group, as this transaction sees it.
     pub async fn users_without_user_groups(&mut self) -> DomainResult<Vec<String>> {
         let tenant = self.id.as_str();
@@ -880,6 +902,21 @@ impl super::Store {
             .await?;
         });
         Ok(())
+    }
+
+    /// The tenants with credentials whose `credential.expiring` event is due.
+    pub async fn tenants_with_expiring_credentials(&self, now_ms: i64, by_ms: i64) -> DomainResult<Vec<String>> {
+        with_pool!(self, |p| {
+            Ok(sqlx::query_scalar::<_, String>(
+                "SELECT DISTINCT c.tenant_id FROM scim_credentials c JOIN tenants t ON t.id = c.tenant_id \
+                 WHERE c.expires_at > $1 AND c.expires_at <= $2 AND c.revoked_at IS NULL AND c.replaced_by IS NULL \
+                 AND c.created_by NOT LIKE 'oauth:%' AND c.expiry_event_at IS NULL AND t.disabled_at IS NULL",
+            )
+            .bind(now_ms)
+            .bind(by_ms)
+            .fetch_all(p)
+            .await?)
+        })
     }
 
     /// Deletes events and delivery logs older than `before` (epoch ms); returns how many events.
