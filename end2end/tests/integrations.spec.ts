@@ -124,6 +124,7 @@ test('an admin creates an API key and a webhook endpoint, sends a test event, se
   const nojs = await context.newPage();
   await nojs.goto('/integrations');
   await nojs.getByTestId('revoke-key').click();
+  await nojs.getByTestId('confirm-revoke-key').click();
   await expect(nojs).toHaveURL(/\/integrations/);
   await expect(nojs.getByTestId('key-row')).toContainText('Revoked');
   await nojs.getByTestId('endpoint-disable').click();
@@ -136,6 +137,13 @@ test('an admin creates an API key and a webhook endpoint, sends a test event, se
   await expect(nojs.getByTestId('new-integration-secret')).toHaveCount(0);
   await context.close();
   expect((await request.get(`${apiUrl}/events`, { headers: { Authorization: `Bearer ${key}` } })).status()).toBe(401);
+
+  // Deleting the endpoint asks first.
+  await page.reload();
+  await hydrated(page);
+  await endpoint.getByTestId('endpoint-delete').click();
+  await endpoint.getByTestId('endpoint-delete-confirm').click();
+  await expect(page.getByTestId('no-endpoints')).toBeVisible();
 
   // At phone width the page fits its width.
   await page.setViewportSize({ width: 390, height: 844 });

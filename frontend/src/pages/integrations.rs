@@ -48,10 +48,14 @@ pub fn IntegrationsPage() -> impl IntoView {
     );
     let waiting = Resource::new(|| (), |_| take_integration_secret());
     let new_secret: RwSignal<Option<NewIntegrationSecret>> = RwSignal::new(None);
+    // The secret just made (by either form), shown until dismissed.
     Effect::new(move |_| {
-        let key = forms.key_create.value().get().and_then(Result::ok);
-        let hook = forms.hook_create.value().get().and_then(Result::ok);
-        if let Some(s) = key.or(hook) {
+        if let Some(s) = forms.key_create.value().get().and_then(Result::ok) {
+            new_secret.set(Some(s));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(s) = forms.hook_create.value().get().and_then(Result::ok) {
             new_secret.set(Some(s));
         }
     });
@@ -172,7 +176,7 @@ fn Keys(keys: Vec<ApiKeyView>, api_url: String, retention_days: i64, forms: Form
                                     view! {
                                         <tr data-testid="key-row">
                                             <td class="wrap">{k.name.clone()}</td>
-                                            <td><code>{k.prefix.clone()} "…"</code></td>
+                                            <td class="nowrap"><code>{k.prefix.clone()} "…"</code></td>
                                             <td class="small">{datetime(k.created_at)} <br/><span class="muted">{k.created_by.clone()}</span></td>
                                             <td class="small">{k.last_used_at.map_or_else(|| "Never".to_string(), datetime)}</td>
                                             <td class="actions">
@@ -180,10 +184,21 @@ fn Keys(keys: Vec<ApiKeyView>, api_url: String, retention_days: i64, forms: Form
                                                     view! { <span class="badge badge-muted">"Revoked"</span> }.into_any()
                                                 } else {
                                                     view! {
-                                                        <ActionForm action=revoke>
-                                                            <input type="hidden" name="id" value=k.id.clone()/>
-                                                            <button type="submit" class="btn btn-small btn-danger" data-testid="revoke-key">"Revoke"</button>
-                                                        </ActionForm>
+                                                        // The confirmation opens without JavaScript too.
+                                                        <details class="confirm-details">
+                                                            <summary class="btn btn-ghost btn-small" data-testid="revoke-key">
+                                                                <span class="when-closed btn-danger-text">"Revoke"</span>
+                                                                <span class="when-open">"Cancel"</span>
+                                                            </summary>
+                                                            <span class="confirm">
+                                                                "Requests with it will be refused. "
+                                                                <ActionForm action=revoke attr:class="cell-form">
+                                                                    <input type="hidden" name="id" value=k.id.clone()/>
+                                                                    <button type="submit" class="btn btn-danger btn-small" data-testid="confirm-revoke-key"
+                                                                        disabled=move || revoke.pending().get()>"Revoke"</button>
+                                                                </ActionForm>
+                                                            </span>
+                                                        </details>
                                                     }.into_any()
                                                 }}
                                             </td>
@@ -285,7 +300,7 @@ fn Endpoint(endpoint: EndpointView, forms: Forms) -> impl IntoView {
             <ActionForm action=action>
                 <input type="hidden" name="id" value=id/>
                 <input type="hidden" name="action" value=name/>
-                <button type="submit" class=format!("btn btn-small {class}") data-testid=format!("endpoint-{name}")>{text}</button>
+                <button type="submit" class=format!("btn btn-small {class}") data-testid=if name == "delete" { "endpoint-delete-confirm".to_string() } else { format!("endpoint-{name}") }>{text}</button>
             </ActionForm>
         }
     };
@@ -314,7 +329,16 @@ fn Endpoint(endpoint: EndpointView, forms: Forms) -> impl IntoView {
                     {button("test", "Send test event", "btn-ghost")}
                     {retrying.then(|| button("retry", "Retry now", "btn-primary"))}
                     {if endpoint.enabled { button("disable", "Turn off", "btn-ghost") } else { button("enable", "Turn on", "btn-ghost") }}
-                    {button("delete", "Delete", "btn-danger")}
+                    <details class="confirm-details">
+                        <summary class="btn btn-ghost btn-small" data-testid="endpoint-delete">
+                            <span class="when-closed btn-danger-text">"Delete"</span>
+                            <span class="when-open">"Cancel"</span>
+                        </summary>
+                        <span class="confirm">
+                            "Its deliveries stop and its log is deleted. "
+                            {button("delete", "Delete endpoint", "btn-danger")}
+                        </span>
+                    </details>
                 </div>
             </div>
             <Deliveries deliveries=endpoint.deliveries.clone() forms/>
