@@ -85,7 +85,7 @@ test('every page hydrates cleanly on every load under load, and answers a click'
 
   const burners = burnCpu();
   try {
-    const admin = ['/', '/scim', '/sso', '/admins', '/users', `/users?idp_group=${idpGroup.id}`, `/users/${ids[0]}`, '/users/new', '/users/import', '/unassigned', '/user-groups', `/user-groups/${group.id}`, '/mappings', '/safety', '/activity'];
+    const admin = ['/', '/scim', '/sso', '/admins', '/users', `/users?idp_group=${idpGroup.id}`, `/users/${ids[0]}`, '/users/new', '/users/import', '/unassigned', '/user-groups', `/user-groups/${group.id}`, '/mappings', '/safety', '/integrations', '/activity'];
     for (let round = 0; round < RELOADS; round++) {
       for (const path of admin) {
         const [link, url] = path === '/activity' ? ['Users', /\/users$/] : ['Activity', /\/activity$/];

@@ -74,7 +74,7 @@ test('every page fits a 390 px phone, and the navigation opens from a menu butto
   const rule = { id: '', condition: { kind: 'attribute', filter: 'department eq "Research and Development"' }, user_group_id: group.id, enabled: true };
   expect((await api('mapping_rule_create', { rule })).status()).toBe(200);
 
-  const admin = ['/', '/scim', '/users', `/users?idp_group=${idpGroup.id}`, `/users/${uid}`, '/users/new', '/users/import', '/unassigned', '/user-groups', `/user-groups/${group.id}`, '/mappings', '/safety', '/activity', '/admins'];
+  const admin = ['/', '/scim', '/users', `/users?idp_group=${idpGroup.id}`, `/users/${uid}`, '/users/new', '/users/import', '/unassigned', '/user-groups', `/user-groups/${group.id}`, '/mappings', '/safety', '/integrations', '/activity', '/admins'];
   for (const path of admin) await fits(page, path, problems);
   // The navigation is behind the menu button.
   await page.goto('/');
