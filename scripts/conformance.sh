@@ -35,7 +35,7 @@ TOKEN="$("$ROSTER" scim token create --database-url "$DB" --tenant "$TENANT" --n
 "$ROSTER" tenant safety --database-url "$DB" --tenant "$TENANT" --brake off >/dev/null
 
 # No rate limit: scim2-tester sends its checks back to back, faster than any IdP.
-"$ROSTER" serve --database-url "$DB" --bind "127.0.0.1:$PORT" --public-url "http://127.0.0.1:$PORT" --scim-rate-limit 0 >"$WORK/server.log" 2>&1 &
+"$ROSTER" serve --database-url "$DB" --bind "127.0.0.1:$PORT" --public-url "http://127.0.0.1:$PORT" --scim-rate-limit 0 --webhook-allow-loopback >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do
   curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
