@@ -376,6 +376,10 @@ pub struct DeliveryRecord {
     pub error: Option<String>,
 }
 
+const INSERT_DELIVERY: &str = "INSERT INTO webhook_deliveries (tenant_id, id, endpoint_id, event_id, event_seq, \
+     event_type, kind, attempt, at, ok, status_code, latency_ms, response, error) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+
 const DELIVERY_COLUMNS: &str =
     "id, endpoint_id, event_id, event_seq, event_type, kind, attempt, at, ok, status_code, latency_ms, response, error";
 
@@ -711,26 +715,23 @@ impl TenantStore<'_> {
     /// Logs a delivery attempt.
     pub async fn insert_delivery(&self, d: &DeliveryRecord) -> DomainResult<()> {
         with_pool!(self.store, |p| {
-            sqlx::query(
-                "INSERT INTO webhook_deliveries (tenant_id, id, endpoint_id, event_id, event_seq, event_type, kind, attempt, at, \
-                 ok, status_code, latency_ms, response, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-            )
-            .bind(self.id.as_str())
-            .bind(&d.id)
-            .bind(&d.endpoint_id)
-            .bind(&d.event_id)
-            .bind(d.event_seq)
-            .bind(&d.event_type)
-            .bind(&d.kind)
-            .bind(d.attempt)
-            .bind(d.at)
-            .bind(d.ok)
-            .bind(d.status_code)
-            .bind(d.latency_ms)
-            .bind(&d.response)
-            .bind(&d.error)
-            .execute(p)
-            .await?;
+            sqlx::query(INSERT_DELIVERY)
+                .bind(self.id.as_str())
+                .bind(&d.id)
+                .bind(&d.endpoint_id)
+                .bind(&d.event_id)
+                .bind(d.event_seq)
+                .bind(&d.event_type)
+                .bind(&d.kind)
+                .bind(d.attempt)
+                .bind(d.at)
+                .bind(d.ok)
+                .bind(d.status_code)
+                .bind(d.latency_ms)
+                .bind(&d.response)
+                .bind(&d.error)
+                .execute(p)
+                .await?;
         });
         Ok(())
     }
@@ -828,27 +829,23 @@ impl super::Store {
                 return Ok(false);
             }
             for d in records {
-                sqlx::query(
-                    "INSERT INTO webhook_deliveries (tenant_id, id, endpoint_id, event_id, event_seq, event_type, kind, attempt, \
-                     at, ok, status_code, latency_ms, response, error) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                )
-                .bind(tenant)
-                .bind(&d.id)
-                .bind(&d.endpoint_id)
-                .bind(&d.event_id)
-                .bind(d.event_seq)
-                .bind(&d.event_type)
-                .bind(&d.kind)
-                .bind(d.attempt)
-                .bind(d.at)
-                .bind(d.ok)
-                .bind(d.status_code)
-                .bind(d.latency_ms)
-                .bind(&d.response)
-                .bind(&d.error)
-                .execute(&mut *tx)
-                .await?;
+                sqlx::query(INSERT_DELIVERY)
+                    .bind(tenant)
+                    .bind(&d.id)
+                    .bind(&d.endpoint_id)
+                    .bind(&d.event_id)
+                    .bind(d.event_seq)
+                    .bind(&d.event_type)
+                    .bind(&d.kind)
+                    .bind(d.attempt)
+                    .bind(d.at)
+                    .bind(d.ok)
+                    .bind(d.status_code)
+                    .bind(d.latency_ms)
+                    .bind(&d.response)
+                    .bind(&d.error)
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await?;
             Ok(true)
