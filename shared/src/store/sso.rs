@@ -523,7 +523,10 @@ impl TenantStore<'_> {
     /// ambiguous).
     pub async fn users_by_external_id(&self, external_id: &str) -> DomainResult<Vec<super::UserRow>> {
         let sql = format!(
-            "{} WHERE t.tenant_id = $1 AND t.external_id = $2 ORDER BY t.created_at LIMIT 2",
+            // `+created_at`: the order is of the (at most few) matches; without the `+`, SQLite
+            // walked the tenant's created_at index to skip the sort, reading every user (a SCIM
+            // create with an externalId took 70 ms at 20,000 users instead of 4).
+            "{} WHERE t.tenant_id = $1 AND t.external_id = $2 ORDER BY +t.created_at LIMIT 2",
             super::users::user_select(self.store.backend())
         );
         with_pool!(self.store, |p| {
@@ -536,7 +539,7 @@ impl TenantStore<'_> {
     /// two are ambiguous).
     pub async fn users_by_email(&self, email_norm: &str) -> DomainResult<Vec<super::UserRow>> {
         let sql = format!(
-            "{} WHERE t.tenant_id = $1 AND t.primary_email_norm = $2 ORDER BY t.created_at LIMIT 2",
+            "{} WHERE t.tenant_id = $1 AND t.primary_email_norm = $2 ORDER BY +t.created_at LIMIT 2",
             super::users::user_select(self.store.backend())
         );
         with_pool!(self.store, |p| {
