@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
 use rand::Rng;
-use serde_json::{json, Value};
+use serde_json::json;
 use sha2::Sha256;
 use tokio::sync::watch;
 
@@ -619,7 +619,7 @@ pub const DELIVERIES_SHOWN: i64 = 25;
 pub const MAX_ENDPOINTS: usize = 20;
 
 /// An endpoint as the page shows it.
-pub async fn endpoint_view(
+async fn endpoint_view(
     store: &Store,
     tenant: &TenantId,
     e: &EndpointRecord,
@@ -810,14 +810,6 @@ pub async fn resend(
     t.insert_delivery(&delivery_record(&id, &e.id, Some(&record), &view, "resend", 1, &sent)).await?;
     let logged = t.delivery(&id).await?.ok_or(DomainError::NotFound)?;
     Ok(delivery_view(&logged))
-}
-
-/// What a webhook request's body holds, for documentation and tests.
-pub fn example_body() -> Value {
-    json!({
-        "id": "evt_…", "type": "user.created", "tenant": "…", "seq": 1,
-        "created_at": "2026-01-01T00:00:00.000Z", "data": {"user": {}}, "cause": {"kind": "scim"}
-    })
 }
 
 #[cfg(test)]

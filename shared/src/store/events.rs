@@ -83,11 +83,6 @@ impl TenantTx<'_> {
         self.cause.as_deref()
     }
 
-    /// The events queued so far.
-    pub fn queued_events(&self) -> &[NewEvent] {
-        &self.events
-    }
-
     /// Numbers and inserts the queued events (see the module doc); returns how many.
     pub(crate) async fn flush_events(&mut self) -> DomainResult<usize> {
         if self.events.is_empty() {
@@ -464,16 +459,6 @@ impl TenantStore<'_> {
                 .await?
         });
         Ok(seq.unwrap_or(0))
-    }
-
-    /// The oldest event still kept (its seq), if any.
-    pub async fn first_event_seq(&self) -> DomainResult<Option<i64>> {
-        with_pool!(self.store, |p| {
-            Ok(sqlx::query_scalar("SELECT MIN(seq) FROM events WHERE tenant_id = $1")
-                .bind(self.id.as_str())
-                .fetch_one(p)
-                .await?)
-        })
     }
 
     /// The users of user group `group` after `after` (a user id), in id order, at most
@@ -913,14 +898,6 @@ impl super::Store {
             .bind(by_ms)
             .fetch_all(p)
             .await?)
-        })
-    }
-
-    /// Deletes events and delivery logs older than `before` (epoch ms); returns how many events.
-    pub async fn purge_events(&self, before: i64) -> DomainResult<u64> {
-        with_pool!(self, |p| {
-            sqlx::query("DELETE FROM webhook_deliveries WHERE at < $1").bind(before).execute(p).await?;
-            Ok(sqlx::query("DELETE FROM events WHERE at < $1").bind(before).execute(p).await?.rows_affected())
         })
     }
 }
