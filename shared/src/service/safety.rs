@@ -11,6 +11,10 @@
 //! notice. Admins apply (the stored request is replayed) or discard held changes; the dashboard
 //! says that a discarded change leaves the IdP believing the user is gone.
 //!
+//! The users active at the window's start are counted at most every ten seconds per instance
+//! ([`crate::store::BRAKE_POPULATION_TTL`]; a count walks every user of the tenant), and not at
+//! all while fewer than the minimum lost access.
+//!
 //! Deletes of users already inactive do not count (they lost access before), nor do changes an
 //! admin applies (an admin decided them).
 //!
@@ -62,10 +66,23 @@ pub(crate) async fn admit(tx: &mut TenantTx<'_>, user_id: &str, now: i64) -> Dom
     if s.brake_enabled {
         tx.lock_brake().await?;
         let since = now - i64::from(s.brake_window_minutes.max(1)) * MINUTE_MS;
-        let (gone, active) = tx.brake_counts(since).await?;
-        // Active now, plus those who lost access in the window: active at its start.
-        if gone >= s.brake_limit(active + gone) {
-            return Ok(false);
+        let gone = tx.deprovisions_since(since).await?;
+        // Below the minimum nothing is held, whatever the tenant's size: no need to count it.
+        if gone >= u64::from(s.brake_min_users) {
+            // Active now, plus those who lost access in the window: active at its start
+            // (counted at most every few seconds, see `BRAKE_POPULATION_TTL`).
+            let cache = &tx.store.cache;
+            let population = match cache.brake_population(tx.id.as_str()) {
+                Some(p) => p,
+                None => {
+                    let p = tx.active_users().await? + gone;
+                    cache.put_brake_population(tx.id.as_str(), p);
+                    p
+                }
+            };
+            if gone >= s.brake_limit(population.max(gone)) {
+                return Ok(false);
+            }
         }
     }
     tx.record_deprovision(user_id, now).await?;

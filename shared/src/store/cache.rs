@@ -26,6 +26,12 @@ pub const CACHE_TTL: Duration = Duration::from_secs(2);
 /// Most entries of one kind (the map starts over when full).
 const CACHE_MAX: usize = 10_000;
 
+/// How long the deprovisioning brake trusts its count of a tenant's users (active now plus those
+/// who lost access in the window, i.e. active at the window's start). Counting is a walk over
+/// the tenant's users (16 ms at 20,000, most of a deactivation's time, under the brake's lock);
+/// the brake's limit is a share of that population, which moves by a few users in seconds.
+pub const BRAKE_POPULATION_TTL: Duration = Duration::from_secs(10);
+
 /// The PostgreSQL channel on which instances announce changes of cached tenant settings.
 const CHANNEL: &str = "roster_auth";
 
@@ -44,8 +50,13 @@ impl<K, V> Default for Timed<K, V> {
 
 impl<K: Eq + Hash, V: Clone> Timed<K, V> {
     fn get(&self, key: &K) -> Option<V> {
+        self.get_within(key, CACHE_TTL)
+    }
+
+    /// The entry, if put less than `ttl` ago.
+    fn get_within(&self, key: &K, ttl: Duration) -> Option<V> {
         let map = self.0.lock().ok()?;
-        map.get(key).filter(|(at, _)| at.elapsed() < CACHE_TTL).map(|(_, v)| v.clone())
+        map.get(key).filter(|(at, _)| at.elapsed() < ttl).map(|(_, v)| v.clone())
     }
 
     fn put(&self, key: K, value: V) {
@@ -74,6 +85,9 @@ impl<K: Eq + Hash, V: Clone> Timed<K, V> {
 pub struct TenantCache {
     credentials: Timed<(String, String), FoundCredential>,
     placement: Timed<String, Placement>,
+    /// Each tenant's users active at the start of the brake's window, as last counted (see
+    /// [`BRAKE_POPULATION_TTL`]).
+    brake_population: Timed<String, u64>,
     /// Counts the drops; a fill names the count its read began at.
     epoch: std::sync::atomic::AtomicU64,
 }
@@ -118,17 +132,27 @@ impl TenantCache {
         }
     }
 
+    pub(crate) fn brake_population(&self, tenant: &str) -> Option<u64> {
+        self.brake_population.get_within(&tenant.to_string(), BRAKE_POPULATION_TTL)
+    }
+
+    pub(crate) fn put_brake_population(&self, tenant: &str, population: u64) {
+        self.brake_population.put(tenant.to_string(), population);
+    }
+
     /// Drops everything cached of a tenant.
     pub fn forget_tenant(&self, tenant: &str) {
         self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.credentials.retain(|(t, _), _| t != tenant);
         self.placement.retain(|t, _| t != tenant);
+        self.brake_population.retain(|t, _| t != tenant);
     }
 
     fn clear(&self) {
         self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.credentials.retain(|_, _| false);
         self.placement.retain(|_, _| false);
+        self.brake_population.retain(|_, _| false);
     }
 
     /// How many credentials of a tenant are cached (for tests and diagnostics).

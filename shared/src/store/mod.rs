@@ -44,7 +44,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use accounts::{AccountRecord, NewAccount, SignInOutcome};
 pub use activity::NewActivity;
-pub use cache::{TenantCache, CACHE_TTL};
+pub use cache::{TenantCache, BRAKE_POPULATION_TTL, CACHE_TTL};
 pub use credentials::{CredentialRecord, FoundCredential, NewCredential};
 pub use events::{ApiKeyRecord, DeliveryRecord, EndpointRecord, EventRecord, NewEndpoint, NewEvent};
 pub(crate) use filter_sql::{compile as compile_filter, sort_expr, Sql, Table};
@@ -119,6 +119,11 @@ pub struct Store {
     pub(crate) jobs_wake: std::sync::Arc<tokio::sync::Notify>,
     /// Wakes this instance's webhook delivery when a write here committed events (others poll).
     pub(crate) events_wake: std::sync::Arc<tokio::sync::Notify>,
+    /// SQLite: this process's transactions take turns here before `BEGIN IMMEDIATE`. SQLite has
+    /// one writer anyway; waiting in a fair queue of tasks instead of in the busy handler (each
+    /// waiter polling the lock from its connection's thread, holding a pooled connection) kept
+    /// the two cores for the writer and the pool's connections for readers.
+    pub(crate) sqlite_writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// A unique constraint of ours that a write can violate.
@@ -206,6 +211,7 @@ impl Store {
             cache: Default::default(),
             jobs_wake: Default::default(),
             events_wake: Default::default(),
+            sqlite_writer: Default::default(),
         })
     }
 

@@ -217,7 +217,7 @@ impl Store {
         password_hash: &str,
         now_ms: i64,
     ) -> DomainResult<Option<String>> {
-        let mut conn = TxConn::begin(&self.pool).await?;
+        let mut conn = TxConn::begin(self).await?;
         let account: Option<String> = with_conn!(&mut conn, |c| {
             sqlx::query_scalar::<_, String>(
                 "UPDATE password_resets SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \

@@ -368,8 +368,8 @@ impl TenantTx<'_> {
         Ok(())
     }
 
-    /// Users who lost access through the IdP since `since`, and active users now.
-    pub async fn brake_counts(&mut self, since: i64) -> DomainResult<(u64, u64)> {
+    /// Users who lost access through the IdP since `since`.
+    pub async fn deprovisions_since(&mut self, since: i64) -> DomainResult<u64> {
         let tenant = self.id.as_str();
         with_tx!(self, |c| {
             let (gone,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM deprovisions WHERE tenant_id = $1 AND at >= $2")
@@ -377,11 +377,19 @@ impl TenantTx<'_> {
                 .bind(since)
                 .fetch_one(&mut *c)
                 .await?;
+            DomainResult::Ok(gone.max(0) as u64)
+        })
+    }
+
+    /// How many of the tenant's SCIM users are active (a walk over its users).
+    pub async fn active_users(&mut self) -> DomainResult<u64> {
+        let tenant = self.id.as_str();
+        with_tx!(self, |c| {
             let (active,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM scim_users WHERE tenant_id = $1 AND active")
                 .bind(tenant)
                 .fetch_one(&mut *c)
                 .await?;
-            DomainResult::Ok((gone.max(0) as u64, active.max(0) as u64))
+            DomainResult::Ok(active.max(0) as u64)
         })
     }
 

@@ -11,7 +11,8 @@
 //! statement (a SCIM user write in a tenant with nothing to place), so that they keep their
 //! single round trip and the services still have one set of methods.
 //!
-//! On SQLite a transaction starts with `BEGIN IMMEDIATE`: it takes the database's write lock
+//! On SQLite a transaction first waits for this process's turn to write (an async mutex,
+//! [`Store::sqlite_writer`]), then starts with `BEGIN IMMEDIATE`: it takes the database's write lock
 //! at once (waiting in the busy handler), so that a transaction which reads before it writes
 //! cannot fail later with `SQLITE_BUSY_SNAPSHOT` because another connection wrote meanwhile.
 //! SQLite has one writer, so that lock also serializes placement. On PostgreSQL,
@@ -24,9 +25,15 @@ use super::{Pool, Store, TenantStore};
 use crate::error::DomainResult;
 use crate::ids::TenantId;
 
+/// How long a SQLite transaction waits for its turn to write before the request is answered
+/// "unavailable, retry" (like the busy handler's limit, see `sqlite_busy_handler`).
+const WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The connection under a [`TenantTx`].
 pub(crate) enum TxConn {
-    SqliteTx(Transaction<'static, Sqlite>),
+    /// With this process's turn to write (see [`Store::sqlite_writer`]), held until the
+    /// transaction ends.
+    SqliteTx(Transaction<'static, Sqlite>, tokio::sync::OwnedMutexGuard<()>),
     PostgresTx(Transaction<'static, Postgres>),
     Sqlite(PoolConnection<Sqlite>),
     Postgres(PoolConnection<Postgres>),
@@ -38,7 +45,7 @@ pub(crate) enum TxConn {
 macro_rules! with_conn {
     ($conn:expr, |$c:ident| $body:expr) => {
         match $conn {
-            $crate::store::tx::TxConn::SqliteTx(t) => {
+            $crate::store::tx::TxConn::SqliteTx(t, _) => {
                 let $c: &mut sqlx::SqliteConnection = &mut **t;
                 $body
             }
@@ -85,10 +92,16 @@ impl std::fmt::Debug for TenantTx<'_> {
 }
 
 impl TxConn {
-    /// A transaction on `pool` (SQLite: `BEGIN IMMEDIATE`, see the module doc).
-    pub(crate) async fn begin(pool: &Pool) -> DomainResult<TxConn> {
-        Ok(match pool {
-            Pool::Sqlite(p) => TxConn::SqliteTx(p.begin_with("BEGIN IMMEDIATE").await?),
+    /// A transaction on the store's database (SQLite: this process's turn to write, then
+    /// `BEGIN IMMEDIATE`, see the module doc).
+    pub(crate) async fn begin(store: &Store) -> DomainResult<TxConn> {
+        Ok(match &store.pool {
+            Pool::Sqlite(p) => {
+                let turn = tokio::time::timeout(WRITER_WAIT, store.sqlite_writer.clone().lock_owned())
+                    .await
+                    .map_err(|_| sqlx::Error::PoolTimedOut)?;
+                TxConn::SqliteTx(p.begin_with("BEGIN IMMEDIATE").await?, turn)
+            }
             Pool::Postgres(p) => TxConn::PostgresTx(p.begin().await?),
         })
     }
@@ -96,7 +109,7 @@ impl TxConn {
     /// Commits, if in a transaction.
     pub(crate) async fn commit(self) -> DomainResult<()> {
         match self {
-            TxConn::SqliteTx(t) => t.commit().await?,
+            TxConn::SqliteTx(t, _turn) => t.commit().await?,
             TxConn::PostgresTx(t) => t.commit().await?,
             TxConn::Sqlite(_) | TxConn::Postgres(_) => {}
         }
@@ -110,7 +123,7 @@ impl<'a> TenantStore<'a> {
         Ok(TenantTx {
             store: self.store,
             id: self.id,
-            conn: TxConn::begin(&self.store.pool).await?,
+            conn: TxConn::begin(self.store).await?,
             events: Vec::new(),
             cause: None,
         })
@@ -141,7 +154,7 @@ impl<'a> TenantTx<'a> {
     /// Whether the statements run in one transaction (`begin`) or each on its own
     /// (`autocommit`).
     pub fn in_transaction(&self) -> bool {
-        matches!(self.conn, TxConn::SqliteTx(_) | TxConn::PostgresTx(_))
+        matches!(self.conn, TxConn::SqliteTx(..) | TxConn::PostgresTx(_))
     }
 
     /// The engine under it.
@@ -155,7 +168,7 @@ impl<'a> TenantTx<'a> {
         let emitted = self.flush_events().await?;
         self.conn.commit().await?;
         if emitted > 0 {
-            self.store.events_wake.notify_waiters();
+            self.store.events_wake.notify_one();
         }
         Ok(())
     }
