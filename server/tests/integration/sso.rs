@@ -600,7 +600,9 @@ async fn forged_and_stale_saml_responses_are_refused_with_their_reason(db: Db) {
     let mut users = app.raw_strings("SELECT user_name FROM scim_users").await;
     users.sort();
     assert_eq!(users, vec!["ada@acme.test".to_string(), "mallory@acme.test".to_string()]);
-    // And no refused response left an event: one sign-in event per accepted sign-in, all Ada's.
+    // And no refused response left an event: one sign-in event per accepted sign-in, all Ada's
+    // (on PostgreSQL, numbered by the sequencer first: see `store::events`).
+    app.store.sequence_all_events().await.expect("sequence events");
     let signed_in = app.raw_strings("SELECT data FROM events WHERE type = 'sso.signed_in'").await;
     let accepted = app.raw_strings("SELECT id FROM sso_sign_ins WHERE outcome = 'signed_in' AND test_by IS NULL").await;
     let refused = app.raw_strings("SELECT id FROM sso_sign_ins WHERE outcome = 'refused'").await;

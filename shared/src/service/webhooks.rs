@@ -441,10 +441,18 @@ impl Worker {
             let wake = self.store.events_wake.notified();
             tokio::pin!(wake);
             wake.as_mut().enable();
+            // PostgreSQL: number what committed (see `store::events`); nothing on SQLite.
+            if let Err(e) = self.store.sequence_all_events().await {
+                tracing::error!("numbering events: {e}");
+            }
             let now = now_ms();
             let lease_until = now + self.settings.lease.as_millis() as i64;
             match self.store.claim_endpoint(&self.settings.instance, now, lease_until).await {
                 Ok(Some(ep)) => {
+                    // A wake-up reaches one idle worker (commits wake one, not all, so that a
+                    // burst of writes does not send every worker to the database each time):
+                    // pass it on, in case another endpoint is ready too.
+                    self.store.events_wake.notify_one();
                     if let Err(e) = self.deliver(&ep).await {
                         tracing::error!(tenant = %ep.tenant_id, endpoint = %ep.id, "webhook delivery: {e}");
                         let _ = self.store.release_endpoint(&ep.tenant_id, &ep.id, &self.settings.instance).await;
@@ -734,7 +742,7 @@ pub async fn update(
     }
     let summary = format!("changed webhook endpoint {}{}", url.as_str(), if enabled { "" } else { " (off)" });
     t.record_activity(&activity::action(actor, "Webhook", Some(id), &summary, now)).await?;
-    store.events_wake.notify_waiters();
+    store.events_wake.notify_one();
     Ok(())
 }
 
@@ -756,7 +764,7 @@ pub async fn retry(store: &Store, tenant: &TenantId, actor: &Actor, id: &str) ->
     t.retry_endpoint(id, now_ms()).await?;
     let summary = format!("retried webhook endpoint {}", e.url);
     t.record_activity(&activity::action(actor, "Webhook", Some(id), &summary, now_ms())).await?;
-    store.events_wake.notify_waiters();
+    store.events_wake.notify_one();
     Ok(())
 }
 

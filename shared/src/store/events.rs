@@ -1,12 +1,26 @@
-//! The outbox (`events`, `event_sequences`), API keys (`api_keys`) and webhooks
+//! The outbox (`events`, `event_sequences`, `pending_events`), API keys (`api_keys`) and webhooks
 //! (`webhook_endpoints`, `webhook_deliveries`); the services are [`crate::service::events`],
 //! [`crate::service::api_keys`] and [`crate::service::webhooks`].
 //!
 //! A write queues its events on its [`TenantTx`] ([`TenantTx::emit`]); [`TenantTx::commit`]
-//! numbers them from the tenant's row of `event_sequences` and inserts them as the last
-//! statements before `COMMIT`. Taking that row (an upsert) holds its lock until the commit on
-//! PostgreSQL (SQLite's one writer holds everything anyway), so one tenant's events get their
-//! numbers in commit order, without gaps, and the lock is held for two statements only.
+//! writes them as the last statements before `COMMIT`, so a rolled-back write has none and a
+//! committed one all. One tenant's events are numbered (`seq`) without gaps and in an order
+//! consistent with their commits, so that a reader that has seen seq N never misses a smaller
+//! one committed later:
+//!
+//! - **SQLite** numbers them inside the write, from the tenant's row of `event_sequences` (its
+//!   one writer holds everything anyway).
+//! - **PostgreSQL** inserts them into `pending_events`, and a sequencer
+//!   ([`TenantStore::sequence_events`]) numbers what has committed soon after, under the
+//!   tenant's advisory lock, in `pending_id` order. Numbering inside the write took the
+//!   tenant's `event_sequences` row lock until `COMMIT`, which made one tenant's writes commit
+//!   (fsync) one at a time: 3,551 creates/s became 622. A pending event not yet visible to the
+//!   sequencer (its write has not committed) gets a later number, which is right: it commits
+//!   later. Two writes where one waited for the other (a row lock, or a client that waited for
+//!   the first answer) take their `pending_id`s in that order. The webhook workers run the
+//!   sequencer before each claim (a commit on this instance wakes one; others poll), and every
+//!   read of the events (the events API, the Integrations page, a new endpoint's start) runs it
+//!   for its tenant first, so a reader sees its own writes.
 
 use sqlx::Row;
 
@@ -83,27 +97,135 @@ impl TenantTx<'_> {
         self.cause.as_deref()
     }
 
-    /// Numbers and inserts the queued events (see the module doc); returns how many.
+    /// Numbers and inserts the queued events, or on PostgreSQL queues them for the sequencer
+    /// (see the module doc); returns how many.
     pub(crate) async fn flush_events(&mut self) -> DomainResult<usize> {
         if self.events.is_empty() {
             return Ok(0);
         }
         let events = std::mem::take(&mut self.events);
         let tenant = self.id.as_str();
-        let n = events.len() as i64;
-        let last: i64 = with_conn!(&mut self.conn, |c| {
-            sqlx::query_scalar(
-                "INSERT INTO event_sequences (tenant_id, last_seq) VALUES ($1, $2) \
-                 ON CONFLICT (tenant_id) DO UPDATE SET last_seq = event_sequences.last_seq + $2 RETURNING last_seq",
-            )
-            .bind(tenant)
-            .bind(n)
-            .fetch_one(&mut *c)
-            .await?
-        });
-        let first = last - n + 1;
-        write_events(&mut self.conn, tenant, first, &events).await?;
+        if let TxConn::PostgresTx(_) | TxConn::Postgres(_) = self.conn {
+            write_pending(&mut self.conn, tenant, &events).await?;
+            return Ok(events.len());
+        }
+        let last = take_seqs(&mut self.conn, tenant, events.len() as i64).await?;
+        write_events(&mut self.conn, tenant, last - events.len() as i64 + 1, &events).await?;
         Ok(events.len())
+    }
+}
+
+/// Takes `n` seqs from the tenant's row of `event_sequences` (holding its lock until the
+/// transaction ends); returns the last.
+async fn take_seqs(conn: &mut TxConn, tenant: &str, n: i64) -> DomainResult<i64> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_scalar(
+            "INSERT INTO event_sequences (tenant_id, last_seq) VALUES ($1, $2) \
+             ON CONFLICT (tenant_id) DO UPDATE SET last_seq = event_sequences.last_seq + $2 RETURNING last_seq",
+        )
+        .bind(tenant)
+        .bind(n)
+        .fetch_one(&mut *c)
+        .await?
+    }))
+}
+
+/// Queues events for the sequencer (PostgreSQL).
+async fn write_pending(conn: &mut TxConn, tenant: &str, events: &[NewEvent]) -> DomainResult<()> {
+    const COLUMNS: usize = 6;
+    for chunk in events.chunks(500) {
+        let mut sql = String::from("INSERT INTO pending_events (tenant_id, id, type, at, data, cause) VALUES ");
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let cols: Vec<String> = (1..=COLUMNS).map(|k| format!("${}", i * COLUMNS + k)).collect();
+            sql.push('(');
+            sql.push_str(&cols.join(", "));
+            sql.push(')');
+        }
+        with_conn!(&mut *conn, |x| {
+            let mut q = sqlx::query(&sql);
+            for e in chunk {
+                q = q.bind(tenant).bind(&e.id).bind(&e.kind).bind(e.at).bind(&e.data).bind(&e.cause);
+            }
+            q.execute(&mut *x).await?;
+        });
+    }
+    Ok(())
+}
+
+/// Pending events the sequencer numbers per transaction.
+const SEQUENCE_BATCH: i64 = 5000;
+
+impl TenantStore<'_> {
+    /// PostgreSQL: numbers this tenant's pending events that have committed (see the module
+    /// doc); returns how many. A no-op on SQLite.
+    pub async fn sequence_events(&self) -> DomainResult<usize> {
+        let super::Pool::Postgres(p) = &self.store.pool else { return Ok(0) };
+        let tenant = self.id.as_str();
+        let mut total = 0;
+        loop {
+            let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pending_events WHERE tenant_id = $1)")
+                .bind(tenant)
+                .fetch_one(p)
+                .await?;
+            if !any {
+                break;
+            }
+            let mut conn = TxConn::PostgresTx(p.begin().await?);
+            with_conn!(&mut conn, |c| sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind(format!("roster:events:{tenant}"))
+                .execute(c)
+                .await
+                .map(|_| ()))?;
+            let rows: Vec<(i64, String, String, i64, String, String)> = with_conn!(&mut conn, |c| {
+                sqlx::query_as(
+                    "DELETE FROM pending_events WHERE pending_id IN \
+                     (SELECT pending_id FROM pending_events WHERE tenant_id = $1 ORDER BY pending_id LIMIT $2) \
+                     RETURNING pending_id, id, type, at, data, cause",
+                )
+                .bind(tenant)
+                .bind(SEQUENCE_BATCH)
+                .fetch_all(&mut *c)
+                .await?
+            });
+            if rows.is_empty() {
+                // Another sequencer took them meanwhile.
+                break;
+            }
+            let mut rows = rows;
+            rows.sort_by_key(|r| r.0);
+            let events: Vec<NewEvent> =
+                rows.into_iter().map(|(_, id, kind, at, data, cause)| NewEvent { id, kind, at, data, cause }).collect();
+            let last = take_seqs(&mut conn, tenant, events.len() as i64).await?;
+            write_events(&mut conn, tenant, last - events.len() as i64 + 1, &events).await?;
+            conn.commit().await?;
+            total += events.len();
+            if (events.len() as i64) < SEQUENCE_BATCH {
+                break;
+            }
+        }
+        if total > 0 {
+            self.store.events_wake.notify_one();
+        }
+        Ok(total)
+    }
+}
+
+impl super::Store {
+    /// PostgreSQL: numbers the pending events of every tenant that has some (the webhook
+    /// workers run this before each claim); returns how many. A no-op on SQLite.
+    pub async fn sequence_all_events(&self) -> DomainResult<usize> {
+        let super::Pool::Postgres(p) = &self.pool else { return Ok(0) };
+        let tenants: Vec<String> =
+            sqlx::query_scalar("SELECT DISTINCT tenant_id FROM pending_events LIMIT 1000").fetch_all(p).await?;
+        let mut total = 0;
+        for t in tenants {
+            let id = crate::ids::TenantId::from_store(t);
+            total += self.tenant(&id).sequence_events().await?;
+        }
+        Ok(total)
     }
 }
 
@@ -198,7 +320,7 @@ impl TenantTx<'_> {
 
 async fn write_events(conn: &mut TxConn, tenant: &str, first: i64, events: &[NewEvent]) -> DomainResult<()> {
     const COLUMNS: usize = 7;
-    let anonymous = matches!(conn, TxConn::Sqlite(_) | TxConn::SqliteTx(_));
+    let anonymous = matches!(conn, TxConn::Sqlite(_) | TxConn::SqliteTx(..));
     for (c, chunk) in events.chunks(500).enumerate() {
         let mut sql = String::from("INSERT INTO events (tenant_id, seq, id, type, at, data, cause) VALUES ");
         for i in 0..chunk.len() {
@@ -375,6 +497,41 @@ const INSERT_DELIVERY: &str = "INSERT INTO webhook_deliveries (tenant_id, id, en
      event_type, kind, attempt, at, ok, status_code, latency_ms, response, error) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 
+/// Binds a delivery log row's 14 values, in [`INSERT_DELIVERY`]'s order.
+macro_rules! bind_delivery {
+    ($q:expr, $tenant:expr, $d:expr) => {
+        $q.bind($tenant)
+            .bind(&$d.id)
+            .bind(&$d.endpoint_id)
+            .bind(&$d.event_id)
+            .bind($d.event_seq)
+            .bind(&$d.event_type)
+            .bind(&$d.kind)
+            .bind($d.attempt)
+            .bind($d.at)
+            .bind($d.ok)
+            .bind($d.status_code)
+            .bind($d.latency_ms)
+            .bind(&$d.response)
+            .bind(&$d.error)
+    };
+}
+
+/// Rows of the delivery log one `INSERT` writes (14 parameters each; SQLite allows 32,766).
+const DELIVERY_ROWS_PER_INSERT: usize = 100;
+
+/// [`INSERT_DELIVERY`] for `rows` rows.
+fn multi_row_insert(rows: usize) -> String {
+    let (head, _) = INSERT_DELIVERY.split_once("VALUES").unwrap_or((INSERT_DELIVERY, ""));
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            let p: Vec<String> = (1..=14).map(|c| format!("${}", r * 14 + c)).collect();
+            format!("({})", p.join(", "))
+        })
+        .collect();
+    format!("{head}VALUES {}", values.join(", "))
+}
+
 const DELIVERY_COLUMNS: &str =
     "id, endpoint_id, event_id, event_seq, event_type, kind, attempt, at, ok, status_code, latency_ms, response, error";
 
@@ -423,6 +580,7 @@ pub struct NewEndpoint<'a> {
 impl TenantStore<'_> {
     /// Events after `after` (a seq), in order, at most `limit`; only `types` when not empty.
     pub async fn events_after(&self, after: i64, types: &[String], limit: i64) -> DomainResult<Vec<EventRecord>> {
+        self.sequence_events().await?;
         let types_in = if types.is_empty() {
             String::new()
         } else {
@@ -443,6 +601,7 @@ impl TenantStore<'_> {
 
     /// One event by id.
     pub async fn event(&self, id: &str) -> DomainResult<Option<EventRecord>> {
+        self.sequence_events().await?;
         let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE tenant_id = $1 AND id = $2");
         with_pool!(self.store, |p| {
             let row = sqlx::query(&sql).bind(self.id.as_str()).bind(id).fetch_optional(p).await?;
@@ -452,6 +611,7 @@ impl TenantStore<'_> {
 
     /// The last seq given to this tenant's events (0 before the first).
     pub async fn last_event_seq(&self) -> DomainResult<i64> {
+        self.sequence_events().await?;
         let seq: Option<i64> = with_pool!(self.store, |p| {
             sqlx::query_scalar("SELECT last_seq FROM event_sequences WHERE tenant_id = $1")
                 .bind(self.id.as_str())
@@ -570,6 +730,7 @@ impl TenantStore<'_> {
 
     /// Adds a webhook endpoint that starts after the tenant's latest event.
     pub async fn insert_endpoint(&self, e: &NewEndpoint<'_>, now_ms: i64) -> DomainResult<()> {
+        self.sequence_events().await?;
         with_pool!(self.store, |p| {
             sqlx::query(
                 "INSERT INTO webhook_endpoints (tenant_id, id, url, description, types, secret_sealed, enabled, delivered_seq, \
@@ -700,23 +861,7 @@ impl TenantStore<'_> {
     /// Logs a delivery attempt.
     pub async fn insert_delivery(&self, d: &DeliveryRecord) -> DomainResult<()> {
         with_pool!(self.store, |p| {
-            sqlx::query(INSERT_DELIVERY)
-                .bind(self.id.as_str())
-                .bind(&d.id)
-                .bind(&d.endpoint_id)
-                .bind(&d.event_id)
-                .bind(d.event_seq)
-                .bind(&d.event_type)
-                .bind(&d.kind)
-                .bind(d.attempt)
-                .bind(d.at)
-                .bind(d.ok)
-                .bind(d.status_code)
-                .bind(d.latency_ms)
-                .bind(&d.response)
-                .bind(&d.error)
-                .execute(p)
-                .await?;
+            bind_delivery!(sqlx::query(INSERT_DELIVERY), self.id.as_str(), d).execute(p).await?;
         });
         Ok(())
     }
@@ -796,45 +941,38 @@ impl super::Store {
         seq: i64,
         lease_until: i64,
     ) -> DomainResult<bool> {
-        with_pool!(self, |p| {
-            let mut tx = p.begin().await?;
-            let n = sqlx::query(
-                "UPDATE webhook_endpoints SET delivered_seq = $1, attempts = 0, failing_since = NULL, last_error = NULL, \
-                 lease_until = $2 WHERE tenant_id = $3 AND id = $4 AND lease_owner = $5 AND delivered_seq <= $1",
-            )
-            .bind(seq)
-            .bind(lease_until)
-            .bind(tenant)
-            .bind(id)
-            .bind(owner)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if n != 1 {
-                return Ok(false);
-            }
-            for d in records {
-                sqlx::query(INSERT_DELIVERY)
-                    .bind(tenant)
-                    .bind(&d.id)
-                    .bind(&d.endpoint_id)
-                    .bind(&d.event_id)
-                    .bind(d.event_seq)
-                    .bind(&d.event_type)
-                    .bind(&d.kind)
-                    .bind(d.attempt)
-                    .bind(d.at)
-                    .bind(d.ok)
-                    .bind(d.status_code)
-                    .bind(d.latency_ms)
-                    .bind(&d.response)
-                    .bind(&d.error)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            Ok(true)
-        })
+        let mut conn = TxConn::begin(self).await?;
+        let n = with_conn!(&mut conn, |c| {
+            sqlx::query(
+            "UPDATE webhook_endpoints SET delivered_seq = $1, attempts = 0, failing_since = NULL, last_error = NULL, \
+             lease_until = $2 WHERE tenant_id = $3 AND id = $4 AND lease_owner = $5 AND delivered_seq <= $1",
+        )
+        .bind(seq)
+        .bind(lease_until)
+        .bind(tenant)
+        .bind(id)
+        .bind(owner)
+        .execute(c)
+        .await?
+        .rows_affected()
+        });
+        if n != 1 {
+            return Ok(false);
+        }
+        // One statement per chunk of rows: each statement is a round trip to the connection's
+        // thread while this instance holds the database's one writer.
+        for chunk in records.chunks(DELIVERY_ROWS_PER_INSERT) {
+            let sql = multi_row_insert(chunk.len());
+            with_conn!(&mut conn, |c| {
+                let mut q = sqlx::query(&sql);
+                for d in chunk {
+                    q = bind_delivery!(q, tenant, d);
+                }
+                q.execute(c).await.map(|_| ())
+            })?;
+        }
+        conn.commit().await?;
+        Ok(true)
     }
 
     /// Records a failed attempt of `owner`: the next one at `next_at`, or none (failing).
@@ -899,5 +1037,20 @@ impl super::Store {
             .fetch_all(p)
             .await?)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_multi_row_insert_numbers_each_rows_parameters_on() {
+        let one = multi_row_insert(1);
+        assert_eq!(one, INSERT_DELIVERY);
+        let three = multi_row_insert(3);
+        assert!(three.contains("($15, $16,"), "{three}");
+        assert!(three.ends_with("$41, $42)"), "{three}");
+        assert_eq!(three.matches("), (").count(), 2);
     }
 }

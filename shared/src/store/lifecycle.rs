@@ -61,9 +61,10 @@ where
 
 /// The tables that hold an organization's rows, children before parents, so that deleting in
 /// this order never leaves a cascade to delete many rows in one statement. `tenants` is last.
-const TENANT_TABLES: [&str; 28] = [
+const TENANT_TABLES: [&str; 29] = [
     "webhook_deliveries",
     "webhook_endpoints",
+    "pending_events",
     "events",
     "event_sequences",
     "api_keys",

@@ -48,6 +48,7 @@ pub(super) fn sqlite() -> Migrator {
         (18, "safety", "0018_safety.sql"),
         (19, "adopt key", "0019_adopt_key.sql"),
         (20, "events", "0020_events.sql"),
+        (21, "unnumbered events", "0021_pending_events.sql"),
     ))
 }
 
@@ -85,6 +86,7 @@ fn postgres_migrations() -> Vec<Migration> {
         (18, "safety", "0018_safety.sql"),
         (19, "adopt key", "0019_adopt_key.sql"),
         (20, "events", "0020_events.sql"),
+        (21, "unnumbered events", "0021_pending_events.sql"),
     )
 }
 
