@@ -26,6 +26,7 @@ use crate::common::*;
 both_backends!(
     saml_sign_in_lands_by_role_and_roles_take_effect,
     forged_and_stale_saml_responses_are_refused_with_their_reason,
+    refused_responses_create_nobody_even_with_just_in_time_creation_on,
     connections_are_per_organization_and_admin_only,
     oidc_sign_in_through_a_real_provider_with_pkce_state_and_nonce,
     domains_are_verified_by_dns_and_route_the_sign_in,
@@ -307,6 +308,22 @@ pub(crate) async fn sign_ins(app: &TestApp, cookie: &str) -> Vec<Value> {
     app.ok_json("sso_setup", json!({}), cookie).await["sign_ins"].as_array().cloned().unwrap_or_default()
 }
 
+/// What an accepted sign-in writes, besides its line in the sign-in log: users, identity links,
+/// the IdP group names it carried, dashboard sessions, user-group memberships, events (numbered
+/// first: on PostgreSQL a write's events wait for the sequencer). A refusal leaves all of it as it
+/// was.
+pub(crate) async fn sign_in_footprint(app: &TestApp) -> Vec<String> {
+    app.store.sequence_all_events().await.expect("sequence events");
+    let mut out = Vec::new();
+    for table in
+        ["scim_users", "sso_identities", "sso_claim_groups", "console_sessions", "user_group_members", "events"]
+    {
+        let n = app.raw_strings(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM {table}")).await;
+        out.push(format!("{table}: {}", n.join("")));
+    }
+    out
+}
+
 async fn saml_sign_in_lands_by_role_and_roles_take_effect(db: Db) {
     let app = TestApp::new(db).await;
     let idp = Idp::new("https://idp.test/acme");
@@ -476,6 +493,7 @@ async fn forged_and_stale_saml_responses_are_refused_with_their_reason(db: Db) {
     ));
     cases.push(("not base64", "malformed", "%%%".into(), true));
 
+    let before = sign_in_footprint(&app).await;
     for (name, reason, xml, with_flow) in &cases {
         let body_xml = if *name == "not base64" { None } else { Some(xml.as_str()) };
         let (status, location, session) = match body_xml {
@@ -506,6 +524,7 @@ async fn forged_and_stale_saml_responses_are_refused_with_their_reason(db: Db) {
         let got = last["reason"].as_str().unwrap_or_default();
         assert!(got.starts_with(reason), "{name}: expected {reason}, got {got}: {}", last["message"]);
         assert!(last["user_id"].is_null(), "{name}");
+        assert_eq!(sign_in_footprint(&app).await, before, "{name}: a refusal wrote something");
     }
 
     // None of those refusals linked an identity or signed anyone in.
@@ -528,7 +547,11 @@ async fn forged_and_stale_saml_responses_are_refused_with_their_reason(db: Db) {
             &evil[evil.find("<saml2:Assertion").unwrap()..evil.find("</saml2:Assertion>").unwrap() + 18];
         let at = signed.find("<saml2:Assertion").unwrap();
         let wrapped = format!("{}{}{}", &signed[..at], evil_assertion, &signed[at..]);
+        let before = sign_in_footprint(&app).await;
         let (_, location, session) = post_acs(&app, c, &wrapped, Some(&flow2)).await;
+        if location.starts_with("/sign-in?sso_error=") {
+            assert_eq!(sign_in_footprint(&app).await, before, "refused wrapping (same id {same_id}) wrote something");
+        }
         let who = match session {
             Some(s) => app.viewer(Some(&s)).await["email"].clone(),
             None => Value::Null,
@@ -543,7 +566,9 @@ async fn forged_and_stale_saml_responses_are_refused_with_their_reason(db: Db) {
     assert_eq!(location, "/me");
     assert_eq!(app.viewer(session.as_deref()).await["account_id"], o.ada);
     // Replayed: the same Response again (its flow is used up, its assertion seen).
+    let before = sign_in_footprint(&app).await;
     let (_, location, _) = post_acs(&app, c, &good, Some(&flow)).await;
+    assert_eq!(sign_in_footprint(&app).await, before, "a replay wrote something");
     assert!(location.starts_with("/sign-in?sso_error="), "{location}");
     let last = sign_ins(&app, &o.cookie).await.into_iter().next().unwrap();
     assert_eq!(last["reason"], "unknown_request", "{last}");
@@ -559,9 +584,11 @@ async fn forged_and_stale_saml_responses_are_refused_with_their_reason(db: Db) {
     let unsolicited = idp.xml(&idp.answer(c, None, "ada@acme.test"));
     let (_, location, _) = post_acs(&app, c, &unsolicited, None).await;
     assert_eq!(location, "/me");
+    let before = sign_in_footprint(&app).await;
     let (_, location, _) = post_acs(&app, c, &unsolicited, None).await;
     assert!(location.starts_with("/sign-in?sso_error="));
     assert_eq!(sign_ins(&app, &o.cookie).await[0]["reason"], "replayed");
+    assert_eq!(sign_in_footprint(&app).await, before, "an IdP-initiated replay wrote something");
     // Unknown subject and a disabled connection are refused too.
     let (_, location, _) = post_acs(&app, c, &idp.xml(&idp.answer(c, None, "nobody@acme.test")), None).await;
     assert!(location.starts_with("/sign-in?sso_error="));
@@ -609,6 +636,78 @@ async fn forged_and_stale_saml_responses_are_refused_with_their_reason(db: Db) {
     assert!(refused.len() >= 5, "{refused:?}");
     assert_eq!(signed_in.len(), accepted.len(), "{signed_in:?}");
     assert!(signed_in.iter().all(|e| e.contains("\"subject\":\"ada@acme.test\"")), "{signed_in:?}");
+}
+
+/// With just-in-time creation on, a response for someone new would create them: every refused
+/// one (bad signature, wrong certificate, wrapping, wrong audience, expired, unknown
+/// InResponseTo, a replay) creates nobody and writes nothing a sign-in writes. The genuine one
+/// does, which shows the footprint sees a sign-in.
+async fn refused_responses_create_nobody_even_with_just_in_time_creation_on(db: Db) {
+    let app = TestApp::new(db).await;
+    let entity = format!("https://idp.test/jit-refusals-{}", uuid::Uuid::new_v4().simple());
+    let (idp, forger) = (Idp::new(&entity), Idp::new(&entity));
+    let o = org(&app, &idp).await;
+    let c = o.connection.as_str();
+    let fields =
+        [("id", c), ("enabled", "on"), ("update", "every_sign_in"), ("link_key", "user_name"), ("preset", "generic")];
+    let res = app.call("form/sso_connection_jit", &fields, Some(&o.cookie)).await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", body_text(res).await);
+    let new = "newcomer@acme.test";
+
+    let (r, flow) = start(&app, c).await;
+    let claims = |id: &str, email: &str| -> Vec<(String, Vec<String>)> {
+        [("uniqueUserId", id), ("firstName", "New"), ("email", email)]
+            .iter()
+            .map(|(k, v)| (k.to_string(), vec![v.to_string()]))
+            .collect()
+    };
+    let genuine = Answer { attributes: claims("u-newcomer", new), ..idp.answer(c, Some(&r), new) };
+    let signed = idp.xml(&genuine);
+    let cases = [
+        ("unsigned", idp.xml(&Answer { sign_assertion: false, ..genuine.clone() })),
+        ("wrong certificate", forger.xml(&genuine)),
+        ("wrong audience", idp.xml(&Answer { audience: Some("https://other.example/sp".into()), ..genuine.clone() })),
+        ("expired", idp.xml(&Answer { not_on_or_after: Utc::now() - Duration::minutes(10), ..genuine.clone() })),
+        ("unknown InResponseTo", idp.xml(&Answer { in_response_to: Some("_not-a-request".into()), ..genuine.clone() })),
+    ];
+    let before = sign_in_footprint(&app).await;
+    for (name, xml) in &cases {
+        let (_, location, session) = post_acs(&app, c, xml, Some(&flow)).await;
+        assert!(location.starts_with("/sign-in?sso_error="), "{name}: {location}");
+        assert!(session.is_none() || app.viewer(session.as_deref()).await.is_null(), "{name}: signed in");
+        assert_eq!(sign_ins(&app, &o.cookie).await[0]["outcome"], "refused", "{name}");
+        assert_eq!(sign_in_footprint(&app).await, before, "{name}: a refusal wrote something");
+    }
+    assert_eq!(app.raw_strings("SELECT user_name FROM scim_users").await, vec!["ada@acme.test".to_string()]);
+
+    // Signature wrapping (another flow): an unsigned assertion for Eve before the signed one
+    // for the newcomer. What is read is what was signed: Eve is never created; refused, it
+    // writes nothing.
+    let (r2, flow2) = start(&app, c).await;
+    let signed2 = idp.xml(&Answer { attributes: claims("u-newcomer", new), ..idp.answer(c, Some(&r2), new) });
+    let eve = Answer { attributes: claims("u-eve", "eve@acme.test"), ..idp.answer(c, Some(&r2), "eve@acme.test") };
+    let evil = idp.xml(&Answer { sign_assertion: false, ..eve });
+    let evil_assertion = &evil[evil.find("<saml2:Assertion").unwrap()..evil.find("</saml2:Assertion>").unwrap() + 18];
+    let at = signed2.find("<saml2:Assertion").unwrap();
+    let wrapped = format!("{}{}{}", &signed2[..at], evil_assertion, &signed2[at..]);
+    let (_, location, _) = post_acs(&app, c, &wrapped, Some(&flow2)).await;
+    let users = app.raw_strings("SELECT user_name FROM scim_users").await;
+    assert!(!users.iter().any(|u| u == "eve@acme.test"), "wrapping created Eve: {users:?}");
+    if location.starts_with("/sign-in?sso_error=") {
+        assert_eq!(sign_in_footprint(&app).await, before, "a refused wrapping wrote something");
+    }
+
+    // The genuine response (its flow still unused) creates the newcomer: the footprint moves.
+    let (_, location, _) = post_acs(&app, c, &signed, Some(&flow)).await;
+    let after = sign_in_footprint(&app).await;
+    assert_ne!(after, before, "an accepted sign-in is seen by the footprint ({location})");
+    let mut users = app.raw_strings("SELECT user_name FROM scim_users").await;
+    users.sort();
+    assert_eq!(users, vec!["ada@acme.test".to_string(), new.to_string()]);
+    // Replayed, it is refused and writes nothing.
+    let (_, location, _) = post_acs(&app, c, &signed, Some(&flow)).await;
+    assert!(location.starts_with("/sign-in?sso_error="), "{location}");
+    assert_eq!(sign_in_footprint(&app).await, after, "a replay wrote something");
 }
 
 async fn connections_are_per_organization_and_admin_only(db: Db) {
@@ -792,9 +891,11 @@ async fn oidc_sign_in_through_a_real_provider_with_pkce_state_and_nonce(db: Db) 
     assert!(params.contains_key("state") && params.contains_key("nonce"), "{auth}");
     let back = idp_login(&auth, "ada@acme.test").await;
     // Another browser (no flow cookie) cannot use the code.
+    let before = sign_in_footprint(&app).await;
     let (location, _) = oidc_callback(&app, back.clone(), None).await;
     assert!(location.starts_with("/sign-in?sso_error="), "{location}");
     assert_eq!(sign_ins(&app, &o.cookie).await[0]["reason"], "bad_state");
+    assert_eq!(sign_in_footprint(&app).await, before, "another browser's callback wrote something");
 
     // A fresh sign-in: Ada is signed in, with claims from userinfo in the log.
     let (auth, flow) = oidc_begin(&app, &c).await;
@@ -809,17 +910,21 @@ async fn oidc_sign_in_through_a_real_provider_with_pkce_state_and_nonce(db: Db) 
     assert!(detail.contains("userinfo") && detail.contains("ada@acme.test"), "{detail}");
     assert!(!detail.contains("roster-secret"));
     // The same callback again: its state is used up.
+    let before = sign_in_footprint(&app).await;
     let (location, _) = oidc_callback(&app, back, Some(flow.clone())).await;
     assert!(location.starts_with("/sign-in?sso_error="));
     assert_eq!(sign_ins(&app, &o.cookie).await[0]["reason"], "bad_state");
+    assert_eq!(sign_in_footprint(&app).await, before, "a replayed callback wrote something");
 
     // A nonce that is not the one sent (the flow's stored nonce changed) is refused.
     let (auth, flow) = oidc_begin(&app, &c).await;
     let back = idp_login(&auth, "ada@acme.test").await;
     app.raw_execute("UPDATE sso_flows SET nonce = 'not-the-nonce-sent'").await;
+    let before = sign_in_footprint(&app).await;
     let (location, _) = oidc_callback(&app, back, Some(flow)).await;
     assert!(location.starts_with("/sign-in?sso_error="), "{location}");
     assert_eq!(sign_ins(&app, &o.cookie).await[0]["reason"], "bad_nonce");
+    assert_eq!(sign_in_footprint(&app).await, before, "a bad nonce wrote something");
 
     // A tampered state is refused.
     let (auth, flow) = oidc_begin(&app, &c).await;
@@ -831,9 +936,11 @@ async fn oidc_sign_in_through_a_real_provider_with_pkce_state_and_nonce(db: Db) 
         .map(|(k, v)| if k == "state" { (k, format!("{v}x")) } else { (k, v) })
         .collect();
     tampered.query_pairs_mut().clear().extend_pairs(pairs);
+    let before = sign_in_footprint(&app).await;
     let (location, _) = oidc_callback(&app, tampered.to_string(), Some(flow)).await;
     assert!(location.starts_with("/sign-in?sso_error="));
     assert_eq!(sign_ins(&app, &o.cookie).await[0]["reason"], "bad_state");
+    assert_eq!(sign_in_footprint(&app).await, before, "a tampered state wrote something");
 
     // The refusals above linked nothing: Ada's one successful sign-in is the only link.
     assert_eq!(app.raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM sso_identities").await, vec!["1".to_string()]);
