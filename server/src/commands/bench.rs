@@ -416,22 +416,24 @@ impl Admin<'_> {
             .header("cookie", self.cookie)
     }
 
+    /// A server function called with a JSON body.
+    fn json(&self, endpoint: &str, body: &Value) -> reqwest::RequestBuilder {
+        self.post(endpoint).header("content-type", "application/json").body(body.to_string())
+    }
+
+    /// A form's server function called with these fields.
+    fn form(&self, endpoint: &str, fields: &[(&str, &str)]) -> reqwest::RequestBuilder {
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+        self.post(endpoint).header("content-type", "application/x-www-form-urlencoded").body(body)
+    }
+
     /// Adds an endpoint for `user.created` to `url`; returns its id.
     async fn add_endpoint(&self, url: &str) -> anyhow::Result<String> {
-        let form = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("url", url)
-            .append_pair("description", "roster bench")
-            .append_pair("types[]", "user.created")
-            .finish();
-        expect(
-            self.post("form/webhook_create").header("content-type", "application/x-www-form-urlencoded").body(form),
-            200,
-        )
-        .await
-        .map_err(|e| {
+        let fields = [("url", url), ("description", "roster bench"), ("types[]", "user.created")];
+        expect(self.form("form/webhook_create", &fields), 200).await.map_err(|e| {
             anyhow::anyhow!("cannot add the webhook endpoint (is the server run with --webhook-allow-loopback?): {e}")
         })?;
-        let list = expect(self.post("integrations").header("content-type", "application/json").body("{}"), 200)
+        let list = expect(self.json("integrations", &json!({})), 200)
             .await
             .map_err(|e| anyhow::anyhow!("cannot list the webhook endpoints: {e}"))?;
         list["endpoints"]
@@ -445,17 +447,10 @@ impl Admin<'_> {
     }
 
     async fn disable_endpoint(&self, id: &str) -> anyhow::Result<()> {
-        let form = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("id", id)
-            .append_pair("action", "disable")
-            .finish();
-        expect(
-            self.post("form/webhook_action").header("content-type", "application/x-www-form-urlencoded").body(form),
-            200,
-        )
-        .await
-        .map(|_| ())
-        .map_err(|e| anyhow::anyhow!("cannot switch the webhook endpoint off: {e}"))
+        expect(self.form("form/webhook_action", &[("id", id), ("action", "disable")]), 200)
+            .await
+            .map(|_| ())
+            .map_err(|e| anyhow::anyhow!("cannot switch the webhook endpoint off: {e}"))
     }
 }
 
@@ -770,14 +765,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let (sync_time, sync_errors) = initial_sync(&client, args.sync_users, c, &run_id).await;
     // A mapping rule change re-evaluates every user of the tenant.
     eprintln!("  mapping rule change (re-evaluates every user)");
-    let call = |endpoint: &str, body: Value| {
-        http.post(format!("{root}/api/{endpoint}"))
-            .header("content-type", "application/json")
-            .header("accept", "application/json")
-            .header("sec-fetch-site", "same-origin")
-            .header("cookie", &cookie)
-            .body(body.to_string())
-    };
+    let call = |endpoint: &str, body: Value| admin.json(endpoint, &body);
     let group = expect(
         call(
             "user_group_create",
