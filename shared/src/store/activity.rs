@@ -152,21 +152,7 @@ async fn write_activity(conn: &mut TxConn, records: &[(&str, &NewActivity)]) -> 
         let mut sql = String::from(
             "INSERT INTO activity (tenant_id, at, actor, credential_id, method, path, status, latency_ms, resource_type, resource_id, summary, scim_type, detail, user_agent, actor_name, request_body) VALUES ",
         );
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            // SQLite gets anonymous `?`s: sqlx looks every numbered parameter up by name,
-            // and SQLite finds a name by scanning the statement's list, so 3,200 numbered
-            // parameters cost millions of steps a batch (it was 43% of the server's CPU
-            // under SCIM load). Each value appears once, in order, so `?` binds the same.
-            let cols: Vec<String> = (1..=COLUMNS)
-                .map(|c| if anonymous { "?".to_string() } else { format!("${}", i * COLUMNS + c) })
-                .collect();
-            sql.push('(');
-            sql.push_str(&cols.join(", "));
-            sql.push(')');
-        }
+        sql.push_str(&super::value_rows(chunk.len(), COLUMNS, anonymous));
         with_conn!(&mut *conn, |c| {
             let mut q = sqlx::query(&sql);
             for (tenant, a) in chunk {

@@ -135,15 +135,7 @@ async fn write_pending(conn: &mut TxConn, tenant: &str, events: &[NewEvent]) -> 
     const COLUMNS: usize = 6;
     for chunk in events.chunks(500) {
         let mut sql = String::from("INSERT INTO pending_events (tenant_id, id, type, at, data, cause) VALUES ");
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            let cols: Vec<String> = (1..=COLUMNS).map(|k| format!("${}", i * COLUMNS + k)).collect();
-            sql.push('(');
-            sql.push_str(&cols.join(", "));
-            sql.push(')');
-        }
+        sql.push_str(&super::value_rows(chunk.len(), COLUMNS, false));
         with_conn!(&mut *conn, |x| {
             let mut q = sqlx::query(&sql);
             for e in chunk {
@@ -179,7 +171,7 @@ impl TenantStore<'_> {
                 .execute(c)
                 .await
                 .map(|_| ()))?;
-            let rows: Vec<(i64, String, String, i64, String, String)> = with_conn!(&mut conn, |c| {
+            let mut rows: Vec<(i64, String, String, i64, String, String)> = with_conn!(&mut conn, |c| {
                 sqlx::query_as(
                     "DELETE FROM pending_events WHERE pending_id IN \
                      (SELECT pending_id FROM pending_events WHERE tenant_id = $1 ORDER BY pending_id LIMIT $2) \
@@ -194,7 +186,7 @@ impl TenantStore<'_> {
                 // Another sequencer took them meanwhile.
                 break;
             }
-            let mut rows = rows;
+            // RETURNING's order is unspecified.
             rows.sort_by_key(|r| r.0);
             let events: Vec<NewEvent> =
                 rows.into_iter().map(|(_, id, kind, at, data, cause)| NewEvent { id, kind, at, data, cause }).collect();
@@ -323,18 +315,7 @@ async fn write_events(conn: &mut TxConn, tenant: &str, first: i64, events: &[New
     let anonymous = matches!(conn, TxConn::Sqlite(_) | TxConn::SqliteTx(..));
     for (c, chunk) in events.chunks(500).enumerate() {
         let mut sql = String::from("INSERT INTO events (tenant_id, seq, id, type, at, data, cause) VALUES ");
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            // Anonymous `?` on SQLite, as in the activity writer (named lookups cost).
-            let cols: Vec<String> = (1..=COLUMNS)
-                .map(|k| if anonymous { "?".to_string() } else { format!("${}", i * COLUMNS + k) })
-                .collect();
-            sql.push('(');
-            sql.push_str(&cols.join(", "));
-            sql.push(')');
-        }
+        sql.push_str(&super::value_rows(chunk.len(), COLUMNS, anonymous));
         let base = first + (c * 500) as i64;
         with_conn!(&mut *conn, |x| {
             let mut q = sqlx::query(&sql);
@@ -520,16 +501,11 @@ macro_rules! bind_delivery {
 /// Rows of the delivery log one `INSERT` writes (14 parameters each; SQLite allows 32,766).
 const DELIVERY_ROWS_PER_INSERT: usize = 100;
 
-/// [`INSERT_DELIVERY`] for `rows` rows.
-fn multi_row_insert(rows: usize) -> String {
+/// [`INSERT_DELIVERY`] for `rows` rows (anonymous parameters on SQLite, see
+/// [`super::value_rows`]).
+fn multi_row_insert(rows: usize, anonymous: bool) -> String {
     let (head, _) = INSERT_DELIVERY.split_once("VALUES").unwrap_or((INSERT_DELIVERY, ""));
-    let values: Vec<String> = (0..rows)
-        .map(|r| {
-            let p: Vec<String> = (1..=14).map(|c| format!("${}", r * 14 + c)).collect();
-            format!("({})", p.join(", "))
-        })
-        .collect();
-    format!("{head}VALUES {}", values.join(", "))
+    format!("{head}VALUES {}", super::value_rows(rows, 14, anonymous))
 }
 
 const DELIVERY_COLUMNS: &str =
@@ -962,7 +938,7 @@ impl super::Store {
         // One statement per chunk of rows: each statement is a round trip to the connection's
         // thread while this instance holds the database's one writer.
         for chunk in records.chunks(DELIVERY_ROWS_PER_INSERT) {
-            let sql = multi_row_insert(chunk.len());
+            let sql = multi_row_insert(chunk.len(), matches!(conn, TxConn::SqliteTx(..)));
             with_conn!(&mut conn, |c| {
                 let mut q = sqlx::query(&sql);
                 for d in chunk {
@@ -1046,11 +1022,14 @@ mod tests {
 
     #[test]
     fn a_multi_row_insert_numbers_each_rows_parameters_on() {
-        let one = multi_row_insert(1);
+        let one = multi_row_insert(1, false);
         assert_eq!(one, INSERT_DELIVERY);
-        let three = multi_row_insert(3);
+        let three = multi_row_insert(3, false);
         assert!(three.contains("($15, $16,"), "{three}");
         assert!(three.ends_with("$41, $42)"), "{three}");
         assert_eq!(three.matches("), (").count(), 2);
+        let anonymous = multi_row_insert(2, true);
+        assert_eq!(anonymous.matches('?').count(), 28);
+        assert!(!anonymous.contains('$'), "{anonymous}");
     }
 }

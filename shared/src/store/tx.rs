@@ -13,7 +13,8 @@
 //!
 //! On SQLite a transaction first waits for this process's turn to write (an async mutex,
 //! [`Store::sqlite_writer`]), then starts with `BEGIN IMMEDIATE`: it takes the database's write lock
-//! at once (waiting in the busy handler), so that a transaction which reads before it writes
+//! at once (a write of another process, e.g. a CLI command, is waited for in the busy handler),
+//! so that a transaction which reads before it writes
 //! cannot fail later with `SQLITE_BUSY_SNAPSHOT` because another connection wrote meanwhile.
 //! SQLite has one writer, so that lock also serializes placement. On PostgreSQL,
 //! [`TenantTx::lock_placement`] takes the tenant's placement lock (see there).
