@@ -450,13 +450,29 @@ pub(crate) async fn begin_write<'a>(
     store: &'a Store,
     tenant: &'a TenantId,
 ) -> DomainResult<(TenantTx<'a>, Option<Placer>, Seen)> {
+    begin_write_with(store, tenant, false).await
+}
+
+/// [`begin_write`]; `long`: a write of many users (see [`crate::store::TenantStore::begin_pooled`]).
+pub(crate) async fn begin_write_with<'a>(
+    store: &'a Store,
+    tenant: &'a TenantId,
+    long: bool,
+) -> DomainResult<(TenantTx<'a>, Option<Placer>, Seen)> {
     // Taken before the settings are read: a change dropped after this is seen by `place_late`.
     let seen = Seen(store.cache.epoch());
     let t = store.tenant(tenant);
+    let begin = || async {
+        if long {
+            t.begin_pooled().await
+        } else {
+            t.begin().await
+        }
+    };
     if Placer::load_active(store, tenant).await?.is_none() {
-        return Ok((t.begin().await?, None, seen));
+        return Ok((begin().await?, None, seen));
     }
-    let mut tx = t.begin().await?;
+    let mut tx = begin().await?;
     tx.lock_placement().await?;
     let placer = match store.backend() {
         // Another instance may have changed the rules a moment ago (its notice to drop the
@@ -691,7 +707,7 @@ async fn place_batch(
 ) -> DomainResult<usize> {
     let t = store.tenant(tenant);
     let names: HashMap<String, String> = t.user_groups().await?.into_iter().map(|g| (g.id, g.name)).collect();
-    let mut tx = t.begin().await?;
+    let mut tx = t.begin_pooled().await?;
     let cause = run.map_or_else(
         || super::events::Cause::System("mapping evaluation".into()),
         |r| super::events::Cause::Rules(r.to_string()),

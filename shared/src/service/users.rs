@@ -213,7 +213,7 @@ pub async fn create_many(
     }
     let now = now_ms();
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let (mut tx, placer, seen) = begin_write(store, tenant).await?;
+    let (mut tx, placer, seen) = crate::service::mappings::begin_write_with(store, tenant, true).await?;
     tx.insert_users(&rows, now).await?;
     events::set_cause(&mut tx, &writer.cause());
     for row in &rows {

@@ -873,16 +873,17 @@ impl super::Store {
         now_ms: i64,
         lease_until: i64,
     ) -> DomainResult<Option<EndpointRecord>> {
-        let ready: Option<String> = with_pool!(self, |p| {
-            sqlx::query_scalar(
-                "SELECT w.id FROM webhook_endpoints w JOIN event_sequences s ON s.tenant_id = w.tenant_id \
-                 WHERE w.enabled AND NOT w.failing AND w.next_attempt_at <= $1 AND w.delivered_seq < s.last_seq \
-                   AND (w.lease_until IS NULL OR w.lease_until < $1) LIMIT 1",
-            )
-            .bind(now_ms)
-            .fetch_optional(p)
-            .await?
-        });
+        const READY: &str = "SELECT w.id FROM webhook_endpoints w JOIN event_sequences s ON s.tenant_id = w.tenant_id \
+             WHERE w.enabled AND NOT w.failing AND w.next_attempt_at <= $1 AND w.delivered_seq < s.last_seq \
+               AND (w.lease_until IS NULL OR w.lease_until < $1) LIMIT 1";
+        // Asked after every commit that wrote events: on SQLite in place (see `direct`).
+        let ready: Option<String> = match &self.direct {
+            Some(d) => d.read(|c| {
+                use rusqlite::OptionalExtension;
+                c.prepare_cached(READY)?.query_row([now_ms], |r| r.get(0)).optional()
+            })?,
+            None => with_pool!(self, |p| sqlx::query_scalar(READY).bind(now_ms).fetch_optional(p).await?),
+        };
         if ready.is_none() {
             return Ok(None);
         }

@@ -193,23 +193,15 @@ const RULES_SQL: &str = "SELECT id, position, kind, idp_group_id, filter, user_g
 
 const DEFAULT_GROUP_SQL: &str = "SELECT id FROM user_groups WHERE tenant_id = $1 AND is_default LIMIT 1";
 
-fn rule_from_row<R>(r: &R) -> DomainResult<RuleRecord>
-where
-    R: Row,
-    for<'c> &'c str: sqlx::ColumnIndex<R>,
-    String: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
-    Option<String>: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
-    i64: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
-    bool: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
-{
+fn rule_from_row<R: super::direct::DbRow>(r: &R) -> DomainResult<RuleRecord> {
     Ok(RuleRecord {
-        id: r.try_get("id")?,
-        position: r.try_get("position")?,
-        kind: r.try_get("kind")?,
-        idp_group_id: r.try_get("idp_group_id")?,
-        filter: r.try_get("filter")?,
-        user_group_id: r.try_get("user_group_id")?,
-        enabled: r.try_get("enabled")?,
+        id: r.get("id")?,
+        position: r.get("position")?,
+        kind: r.get("kind")?,
+        idp_group_id: r.get("idp_group_id")?,
+        filter: r.get("filter")?,
+        user_group_id: r.get("user_group_id")?,
+        enabled: r.get("enabled")?,
     })
 }
 

@@ -14,6 +14,7 @@ mod accounts;
 mod activity;
 mod cache;
 mod credentials;
+mod direct;
 mod directory;
 mod events;
 mod filter_sql;
@@ -35,6 +36,7 @@ mod tenants;
 mod tx;
 mod user_groups;
 mod users;
+mod writer;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -136,11 +138,14 @@ pub struct Store {
     pub(crate) jobs_wake: std::sync::Arc<tokio::sync::Notify>,
     /// Wakes this instance's webhook delivery when a write here committed events (others poll).
     pub(crate) events_wake: std::sync::Arc<tokio::sync::Notify>,
-    /// SQLite: this process's transactions take turns here before `BEGIN IMMEDIATE`. SQLite has
-    /// one writer anyway; waiting in a fair queue of tasks instead of in the busy handler (each
-    /// waiter polling the lock from its connection's thread, holding a pooled connection) kept
-    /// the two cores for the writer and the pool's connections for readers.
-    pub(crate) sqlite_writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// SQLite: this process's transactions take turns here before `BEGIN IMMEDIATE`, and the
+    /// writer connection and its group commit live here (see [`writer`]). SQLite has one writer
+    /// anyway; waiting in a fair queue of tasks instead of in the busy handler (each waiter
+    /// polling the lock from its connection's thread, holding a pooled connection) kept the two
+    /// cores for the writer and the pool's connections for readers.
+    pub(crate) sqlite_writer: std::sync::Arc<writer::Writer>,
+    /// SQLite on a file: the hot point reads, run in place (see [`direct`]).
+    pub(crate) direct: Option<std::sync::Arc<direct::Direct>>,
 }
 
 /// A unique constraint of ours that a write can violate.
@@ -222,6 +227,16 @@ impl Store {
     pub async fn connect_with(url: &str, options: StoreOptions) -> DomainResult<Store> {
         let pool = Store::connect_pool(url).await?;
         let scans = scans::Scans::open(url, &pool, options.scan_timeout).await?;
+        let direct = match &pool {
+            Pool::Sqlite(_) => {
+                let opts = SqliteConnectOptions::from_str(url)
+                    .map_err(|e| DomainError::Invalid(format!("bad SQLite URL {url:?}: {e}")))?;
+                let file = opts.get_filename();
+                (file.as_os_str() != ":memory:" && !url.contains("mode=memory"))
+                    .then(|| std::sync::Arc::new(direct::Direct::new(file.to_path_buf())))
+            }
+            Pool::Postgres(_) => None,
+        };
         Ok(Store {
             pool,
             scans: std::sync::Arc::new(scans),
@@ -229,6 +244,7 @@ impl Store {
             jobs_wake: Default::default(),
             events_wake: Default::default(),
             sqlite_writer: Default::default(),
+            direct,
         })
     }
 

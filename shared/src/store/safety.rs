@@ -12,21 +12,15 @@ use crate::error::DomainResult;
 const SETTINGS: &str = "SELECT brake_enabled, brake_percent, brake_min_users, brake_window_minutes, delete_policy, \
                         soft_delete_days FROM tenants WHERE id = $1";
 
-fn settings_from_row<R: Row>(r: &R) -> DomainResult<SafetySettings>
-where
-    for<'c> &'c str: sqlx::ColumnIndex<R>,
-    for<'q> bool: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
-    for<'q> i64: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
-    for<'q> String: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
-{
+fn settings_from_row<R: super::direct::DbRow>(r: &R) -> DomainResult<SafetySettings> {
     let n = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
     Ok(SafetySettings {
-        brake_enabled: r.try_get("brake_enabled")?,
-        brake_percent: n(r.try_get("brake_percent")?),
-        brake_min_users: n(r.try_get("brake_min_users")?),
-        brake_window_minutes: n(r.try_get("brake_window_minutes")?),
-        delete_policy: DeletePolicy::parse(&r.try_get::<String, _>("delete_policy")?),
-        soft_delete_days: n(r.try_get("soft_delete_days")?),
+        brake_enabled: r.get("brake_enabled")?,
+        brake_percent: n(r.get("brake_percent")?),
+        brake_min_users: n(r.get("brake_min_users")?),
+        brake_window_minutes: n(r.get("brake_window_minutes")?),
+        delete_policy: DeletePolicy::parse(&r.get::<String>("delete_policy")?),
+        soft_delete_days: n(r.get("soft_delete_days")?),
     })
 }
 
@@ -77,23 +71,17 @@ pub struct DeletedRecord {
     pub scim_groups: Vec<String>,
 }
 
-fn held_from_row<R: Row>(r: &R) -> DomainResult<HeldRecord>
-where
-    for<'c> &'c str: sqlx::ColumnIndex<R>,
-    for<'q> i64: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
-    for<'q> String: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
-    for<'q> Option<String>: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
-{
+fn held_from_row<R: super::direct::DbRow>(r: &R) -> DomainResult<HeldRecord> {
     Ok(HeldRecord {
         change: HeldChange {
-            id: r.try_get("id")?,
-            user_id: r.try_get("user_id")?,
-            user_name: r.try_get("user_name")?,
-            kind: HeldKind::parse(&r.try_get::<String, _>("kind")?),
-            method: r.try_get("method")?,
-            created_at_ms: r.try_get("created_at")?,
+            id: r.get("id")?,
+            user_id: r.get("user_id")?,
+            user_name: r.get("user_name")?,
+            kind: HeldKind::parse(&r.get::<String>("kind")?),
+            method: r.get("method")?,
+            created_at_ms: r.get("created_at")?,
         },
-        body: r.try_get("body")?,
+        body: r.get("body")?,
     })
 }
 

@@ -12,7 +12,8 @@
 //! single round trip and the services still have one set of methods.
 //!
 //! On SQLite a transaction first waits for this process's turn to write (an async mutex,
-//! [`Store::sqlite_writer`]), then starts with `BEGIN IMMEDIATE`: it takes the database's write lock
+//! [`Store::sqlite_writer`], see [`super::writer`]: a request's transaction runs in place on the
+//! writer connection, as a savepoint of a group commit), then starts with `BEGIN IMMEDIATE`: it takes the database's write lock
 //! at once (a write of another process, e.g. a CLI command, is waited for in the busy handler),
 //! so that a transaction which reads before it writes
 //! cannot fail later with `SQLITE_BUSY_SNAPSHOT` because another connection wrote meanwhile.
@@ -22,19 +23,19 @@
 use sqlx::pool::PoolConnection;
 use sqlx::{Postgres, Sqlite, Transaction};
 
+use super::writer::{DirectTx, WriterSlot};
 use super::{Pool, Store, TenantStore};
 use crate::error::DomainResult;
 use crate::ids::TenantId;
-
-/// How long a SQLite transaction waits for its turn to write before the request is answered
-/// "unavailable, retry" (like the busy handler's limit, see `sqlite_busy_handler`).
-const WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The connection under a [`TenantTx`].
 pub(crate) enum TxConn {
     /// With this process's turn to write (see [`Store::sqlite_writer`]), held until the
     /// transaction ends.
-    SqliteTx(Transaction<'static, Sqlite>, tokio::sync::OwnedMutexGuard<()>),
+    SqliteTx(Transaction<'static, Sqlite>, tokio::sync::OwnedMutexGuard<WriterSlot>),
+    /// SQLite on a file: the process's writer connection, used in place (see
+    /// [`super::direct`]), with the turn to write held until the transaction ends.
+    Direct(DirectTx),
     PostgresTx(Transaction<'static, Postgres>),
     Sqlite(PoolConnection<Sqlite>),
     Postgres(PoolConnection<Postgres>),
@@ -46,6 +47,14 @@ pub(crate) enum TxConn {
 macro_rules! with_conn {
     ($conn:expr, |$c:ident| $body:expr) => {
         match $conn {
+            $crate::store::tx::TxConn::Direct(t) => {
+                // The statements below run in place on the writer connection: `sqlx` here is
+                // the shim of the same API (see `store::direct::shim`).
+                #[allow(unused_imports)]
+                use $crate::store::direct::shim as sqlx;
+                let $c: &mut $crate::store::direct::shim::DirectConn = t.conn();
+                $body
+            }
             $crate::store::tx::TxConn::SqliteTx(t, _) => {
                 let $c: &mut sqlx::SqliteConnection = &mut **t;
                 $body
@@ -96,13 +105,26 @@ impl TxConn {
     /// A transaction on the store's database (SQLite: this process's turn to write, then
     /// `BEGIN IMMEDIATE`, see the module doc).
     pub(crate) async fn begin(store: &Store) -> DomainResult<TxConn> {
+        TxConn::open(store, true).await
+    }
+
+    /// [`Self::begin`] through sqlx's connection thread also on SQLite: for a transaction that
+    /// may run long (a job over a whole tenant), which in place would hold a runtime thread.
+    pub(crate) async fn begin_pooled(store: &Store) -> DomainResult<TxConn> {
+        TxConn::open(store, false).await
+    }
+
+    async fn open(store: &Store, in_place: bool) -> DomainResult<TxConn> {
         Ok(match &store.pool {
-            Pool::Sqlite(p) => {
-                let turn = tokio::time::timeout(WRITER_WAIT, store.sqlite_writer.clone().lock_owned())
-                    .await
-                    .map_err(|_| sqlx::Error::PoolTimedOut)?;
-                TxConn::SqliteTx(p.begin_with("BEGIN IMMEDIATE").await?, turn)
-            }
+            Pool::Sqlite(p) => match &store.direct {
+                Some(direct) if in_place => TxConn::Direct(store.sqlite_writer.begin(direct).await?),
+                _ => {
+                    let mut turn = store.sqlite_writer.turn().await?;
+                    // The open group holds the database's write lock: commit it first.
+                    turn.finish().map_err(|e| crate::error::DomainError::Internal(format!("database: {e}")))?;
+                    TxConn::SqliteTx(p.begin_with("BEGIN IMMEDIATE").await?, turn)
+                }
+            },
             Pool::Postgres(p) => TxConn::PostgresTx(p.begin().await?),
         })
     }
@@ -111,6 +133,7 @@ impl TxConn {
     pub(crate) async fn commit(self) -> DomainResult<()> {
         match self {
             TxConn::SqliteTx(t, _turn) => t.commit().await?,
+            TxConn::Direct(t) => t.commit().await?,
             TxConn::PostgresTx(t) => t.commit().await?,
             TxConn::Sqlite(_) | TxConn::Postgres(_) => {}
         }
@@ -125,6 +148,19 @@ impl<'a> TenantStore<'a> {
             store: self.store,
             id: self.id,
             conn: TxConn::begin(self.store).await?,
+            events: Vec::new(),
+            cause: None,
+        })
+    }
+
+    /// [`Self::begin`] for a transaction that may run long (a batch over many users): on SQLite
+    /// its statements go through sqlx's connection thread instead of running in place, so that
+    /// they do not hold a runtime thread (see [`super::direct`]).
+    pub async fn begin_pooled(&self) -> DomainResult<TenantTx<'a>> {
+        Ok(TenantTx {
+            store: self.store,
+            id: self.id,
+            conn: TxConn::begin_pooled(self.store).await?,
             events: Vec::new(),
             cause: None,
         })
@@ -155,7 +191,7 @@ impl<'a> TenantTx<'a> {
     /// Whether the statements run in one transaction (`begin`) or each on its own
     /// (`autocommit`).
     pub fn in_transaction(&self) -> bool {
-        matches!(self.conn, TxConn::SqliteTx(..) | TxConn::PostgresTx(_))
+        matches!(self.conn, TxConn::SqliteTx(..) | TxConn::PostgresTx(_) | TxConn::Direct(_))
     }
 
     /// The engine under it.

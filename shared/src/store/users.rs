@@ -313,6 +313,9 @@ impl TenantStore<'_> {
     /// A user by id (any source).
     pub async fn user(&self, id: &str) -> DomainResult<Option<UserRow>> {
         let sql = format!("{} WHERE t.tenant_id = $1 AND t.id = $2", user_select(self.store.backend()));
+        if let Some(direct) = &self.store.direct {
+            return direct_user(direct, &sql, self.id.as_str(), id);
+        }
         with_pool!(self.store, |p| {
             let row = sqlx::query(&sql).bind(self.id.as_str()).bind(id).fetch_optional(p).await?;
             row.as_ref().map(user_from_row).transpose()
@@ -322,6 +325,9 @@ impl TenantStore<'_> {
     /// A user by normalized userName.
     pub async fn user_by_user_name(&self, user_name_norm: &str) -> DomainResult<Option<UserRow>> {
         let sql = format!("{} WHERE t.tenant_id = $1 AND t.user_name_norm = $2", user_select(self.store.backend()));
+        if let Some(direct) = &self.store.direct {
+            return direct_user(direct, &sql, self.id.as_str(), user_name_norm);
+        }
         with_pool!(self.store, |p| {
             let row = sqlx::query(&sql).bind(self.id.as_str()).bind(user_name_norm).fetch_optional(p).await?;
             row.as_ref().map(user_from_row).transpose()
@@ -357,6 +363,21 @@ impl TenantStore<'_> {
              GROUP BY memb.user_id, memb.group_id, g.display_name ORDER BY g.display_name, memb.group_id",
             placeholders.join(", ")
         );
+        if let Some(direct) = &self.store.direct {
+            return direct.read(|c| {
+                let mut stmt = c.prepare_cached(&sql)?;
+                let params = std::iter::once(self.id.as_str()).chain(user_ids.iter().map(String::as_str));
+                let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
+                    Ok(UserGroupRow {
+                        user_id: r.get("user_id")?,
+                        group_id: r.get("group_id")?,
+                        display: r.get("display_name")?,
+                        direct: r.get::<_, i64>("depth")? == 0,
+                    })
+                })?;
+                rows.collect()
+            });
+        }
         with_pool!(self.store, |p| {
             let mut q = sqlx::query(&sql).bind(self.id.as_str());
             for id in user_ids {
@@ -380,25 +401,52 @@ impl TenantStore<'_> {
     }
 }
 
-pub(super) fn user_from_row<R>(row: &R) -> DomainResult<UserRow>
-where
-    R: Row,
-    for<'c> &'c str: sqlx::ColumnIndex<R>,
-    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
+pub(super) fn user_from_row<R: super::direct::DbRow>(row: &R) -> DomainResult<UserRow> {
     Ok(UserRow {
-        id: row.try_get("id")?,
-        user_name: row.try_get("user_name")?,
+        id: row.get("id")?,
+        user_name: row.get("user_name")?,
         source: {
-            let s: String = row.try_get("source")?;
+            let s: String = row.get("source")?;
             UserSource::parse(&s).ok_or_else(|| DomainError::Internal(format!("stored user source {s:?}")))?
         },
-        data: row.try_get("data")?,
-        version: row.try_get("version")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
+        data: row.get("data")?,
+        version: row.get("version")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
     })
+}
+
+/// One user by a key (`$1` the tenant, `$2` the key), read in place (see [`super::direct`]).
+fn direct_user(direct: &super::direct::Direct, sql: &str, tenant: &str, key: &str) -> DomainResult<Option<UserRow>> {
+    let raw = direct.read(|c| {
+        use rusqlite::OptionalExtension;
+        c.prepare_cached(sql)?
+            .query_row([tenant, key], |r| {
+                Ok((
+                    r.get::<_, String>("id")?,
+                    r.get::<_, String>("user_name")?,
+                    r.get::<_, String>("source")?,
+                    r.get::<_, String>("data")?,
+                    r.get::<_, i64>("version")?,
+                    r.get::<_, i64>("created_at")?,
+                    r.get::<_, i64>("updated_at")?,
+                ))
+            })
+            .optional()
+    })?;
+    raw.map(|(id, user_name, source, data, version, created_at, updated_at)| {
+        Ok(UserRow {
+            id,
+            user_name,
+            source: UserSource::parse(&source)
+                .ok_or_else(|| DomainError::Internal(format!("stored user source {source:?}")))?,
+            data,
+            version,
+            created_at,
+            updated_at,
+        })
+    })
+    .transpose()
 }
 
 /// A write's error, with a taken userName as [`DomainError::UserNameTaken`] (the service

@@ -1,0 +1,596 @@
+//! SQLite called in place, on the request's own thread: [`Direct`] and [`shim`].
+//!
+//! sqlx runs every SQLite connection on a thread of its own and hands each statement to it over
+//! a channel: the request's task parks, the connection thread wakes, runs the statement, sends
+//! the rows back and wakes the task, which then waits in the runtime's queue behind every other
+//! request. A GET by id read one row and a handful of group rows in 0.1 ms of SQLite time, and
+//! spent ten times that in those hand-offs; a PATCH held the one writer for 1.2 ms, of which
+//! 0.25 ms of SQLite work (`perf`: a third of the server's samples were futex wake-ups and
+//! context switches). Here rusqlite, over the same bundled SQLite, runs the statement where the
+//! request is, in microseconds, without a hand-off:
+//!
+//! - the hot point reads (a user by id or userName, a user's groups, "is a webhook endpoint
+//!   due?") on [`Direct`]'s own read connections to the same file;
+//! - every transaction of a request on the process's writer connection (see [`super::writer`],
+//!   with group commit). Its statements are the same code as on PostgreSQL: inside
+//!   [`super::tx::with_conn!`]'s arm for it, `sqlx` names [`shim`], which offers the part of
+//!   sqlx's query API the store uses.
+//!
+//! What stays on sqlx: lists, counts and searches, which can take long over a large tenant and
+//! would hold a runtime thread, and transactions over many users (placement batches, imports:
+//! [`super::TenantStore::begin_pooled`]). A direct read sees what is committed, like a read on
+//! any pooled connection (WAL: readers never wait for the writer). An in-memory database exists
+//! once per connection, so a store on one has no [`Direct`] and goes through sqlx alone.
+//!
+//! Written here rather than taken from a crate: the crates that run SQLite off the runtime
+//! (sqlx, tokio-rusqlite, deadpool-sqlite) all hand each statement to another thread, which is
+//! the cost being removed.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::error::{DomainError, DomainResult};
+
+/// Connections kept open between reads; more are opened when more threads read at once.
+const MAX_IDLE: usize = 16;
+
+/// Direct read connections to one SQLite file (see the module doc).
+pub(crate) struct Direct {
+    path: PathBuf,
+    idle: Mutex<Vec<rusqlite::Connection>>,
+}
+
+impl std::fmt::Debug for Direct {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Direct").field("path", &self.path).finish()
+    }
+}
+
+impl Direct {
+    /// Direct reads of the database file at `path` (opened on first use).
+    pub(crate) fn new(path: PathBuf) -> Direct {
+        Direct { path, idle: Mutex::new(Vec::new()) }
+    }
+
+    fn connect(&self) -> rusqlite::Result<rusqlite::Connection> {
+        use rusqlite::OpenFlags;
+        let conn = rusqlite::Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        // Only reads go through here; the writer's lock is never taken, and a reader waits
+        // only while the WAL is being recovered.
+        conn.pragma_update(None, "query_only", true)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(conn)
+    }
+
+    /// A new connection for the process's writer (see [`super::writer`]), set up as sqlx sets
+    /// up the pool's: foreign keys on, `synchronous = NORMAL` under WAL, the checkpoint
+    /// interval; without a busy handler (the writer waits for another process's lock asleep,
+    /// see [`super::writer::Writer::begin`]).
+    pub(crate) fn writer(&self) -> DomainResult<rusqlite::Connection> {
+        let conn = rusqlite::Connection::open_with_flags(
+            &self.path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+                | rusqlite::OpenFlags::SQLITE_OPEN_CREATE
+                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(error)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
+             PRAGMA wal_autocheckpoint = 10000;",
+        )
+        .map_err(error)?;
+        conn.set_prepared_statement_cache_capacity(256);
+        conn.busy_timeout(Duration::ZERO).map_err(error)?;
+        Ok(conn)
+    }
+
+    /// Runs `read` on an idle connection (one is opened if none is idle).
+    pub(crate) fn read<R>(&self, read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<R>) -> DomainResult<R> {
+        let taken = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let conn = match taken {
+            Some(c) => c,
+            None => self.connect().map_err(error)?,
+        };
+        let out = read(&conn);
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE {
+            idle.push(conn);
+        }
+        out.map_err(error)
+    }
+}
+
+fn error(e: rusqlite::Error) -> DomainError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+        {
+            DomainError::Unavailable(format!("database: {e}"))
+        }
+        _ => DomainError::Internal(format!("database: {e}")),
+    }
+}
+
+/// The part of sqlx's query API the store's statements use, over a [`shim::DirectConn`]: inside
+/// [`super::tx::with_conn!`]'s arm for a direct transaction it stands in for `sqlx`, so each
+/// statement is written once and runs through sqlx on PostgreSQL and in place on SQLite.
+///
+/// Placeholders follow sqlx's SQLite rules: `$N` and `?N` take argument N, a bare `?` the next.
+/// Errors are `sqlx::Error`s (a failed statement is a `Database` error with SQLite's extended
+/// code and message, as sqlx reports it), so error mapping and unique-constraint detection
+/// ([`super::unique_violation`]) are the same on both paths.
+pub(crate) mod shim {
+    use std::borrow::Cow;
+    use std::marker::PhantomData;
+    use std::sync::Arc;
+
+    use rusqlite::types::Value;
+
+    pub(crate) use sqlx::Error;
+
+    /// One connection used in place (see the module doc). `DB` is only there so that sqlx's
+    /// `query_as::<_, T>` spelling infers (it is always `()`).
+    pub(crate) struct DirectConn<DB = ()> {
+        pub(crate) conn: rusqlite::Connection,
+        _db: PhantomData<DB>,
+    }
+
+    impl<DB> std::fmt::Debug for DirectConn<DB> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("DirectConn")
+        }
+    }
+
+    impl DirectConn {
+        pub(crate) fn new(conn: rusqlite::Connection) -> DirectConn {
+            DirectConn { conn, _db: PhantomData }
+        }
+    }
+
+    /// A value that can be bound to a statement.
+    pub(crate) trait Encode {
+        fn value(&self) -> Value;
+    }
+    impl<T: Encode + ?Sized> Encode for &T {
+        fn value(&self) -> Value {
+            (**self).value()
+        }
+    }
+    impl Encode for str {
+        fn value(&self) -> Value {
+            Value::Text(self.to_string())
+        }
+    }
+    impl Encode for String {
+        fn value(&self) -> Value {
+            Value::Text(self.clone())
+        }
+    }
+    impl Encode for i64 {
+        fn value(&self) -> Value {
+            Value::Integer(*self)
+        }
+    }
+    impl Encode for i32 {
+        fn value(&self) -> Value {
+            Value::Integer(i64::from(*self))
+        }
+    }
+    impl Encode for u32 {
+        fn value(&self) -> Value {
+            Value::Integer(i64::from(*self))
+        }
+    }
+    impl Encode for bool {
+        fn value(&self) -> Value {
+            Value::Integer(i64::from(*self))
+        }
+    }
+    impl Encode for f64 {
+        fn value(&self) -> Value {
+            Value::Real(*self)
+        }
+    }
+    impl Encode for [u8] {
+        fn value(&self) -> Value {
+            Value::Blob(self.to_vec())
+        }
+    }
+    impl Encode for Vec<u8> {
+        fn value(&self) -> Value {
+            Value::Blob(self.clone())
+        }
+    }
+    impl<T: Encode> Encode for Option<T> {
+        fn value(&self) -> Value {
+            self.as_ref().map_or(Value::Null, Encode::value)
+        }
+    }
+
+    /// A value a column can be read as.
+    pub(crate) trait Decode: Sized {
+        fn decode(v: &Value) -> Option<Self>;
+    }
+    impl Decode for String {
+        fn decode(v: &Value) -> Option<Self> {
+            match v {
+                Value::Text(s) => Some(s.clone()),
+                Value::Blob(b) => String::from_utf8(b.clone()).ok(),
+                _ => None,
+            }
+        }
+    }
+    impl Decode for i64 {
+        fn decode(v: &Value) -> Option<Self> {
+            match v {
+                Value::Integer(i) => Some(*i),
+                _ => None,
+            }
+        }
+    }
+    impl Decode for i32 {
+        fn decode(v: &Value) -> Option<Self> {
+            match v {
+                Value::Integer(i) => i32::try_from(*i).ok(),
+                _ => None,
+            }
+        }
+    }
+    impl Decode for bool {
+        fn decode(v: &Value) -> Option<Self> {
+            match v {
+                Value::Integer(i) => Some(*i != 0),
+                _ => None,
+            }
+        }
+    }
+    impl Decode for f64 {
+        fn decode(v: &Value) -> Option<Self> {
+            match v {
+                Value::Real(f) => Some(*f),
+                Value::Integer(i) => Some(*i as f64),
+                _ => None,
+            }
+        }
+    }
+    impl Decode for Vec<u8> {
+        fn decode(v: &Value) -> Option<Self> {
+            match v {
+                Value::Blob(b) => Some(b.clone()),
+                Value::Text(s) => Some(s.clone().into_bytes()),
+                _ => None,
+            }
+        }
+    }
+    impl<T: Decode> Decode for Option<T> {
+        fn decode(v: &Value) -> Option<Self> {
+            match v {
+                Value::Null => Some(None),
+                v => T::decode(v).map(Some),
+            }
+        }
+    }
+
+    /// One result row.
+    #[derive(Debug)]
+    pub(crate) struct DirectRow {
+        names: Arc<[String]>,
+        values: Vec<Value>,
+    }
+
+    /// A column of a [`DirectRow`], by name or position.
+    pub(crate) trait ColumnIndex {
+        fn index(&self, row: &DirectRow) -> Result<usize, sqlx::Error>;
+    }
+    impl ColumnIndex for &str {
+        fn index(&self, row: &DirectRow) -> Result<usize, sqlx::Error> {
+            row.names.iter().position(|n| n == self).ok_or_else(|| sqlx::Error::ColumnNotFound(self.to_string()))
+        }
+    }
+    impl ColumnIndex for usize {
+        fn index(&self, row: &DirectRow) -> Result<usize, sqlx::Error> {
+            if *self < row.values.len() {
+                Ok(*self)
+            } else {
+                Err(sqlx::Error::ColumnIndexOutOfBounds { index: *self, len: row.values.len() })
+            }
+        }
+    }
+
+    impl DirectRow {
+        pub(crate) fn try_get<T: Decode, I: ColumnIndex>(&self, column: I) -> Result<T, sqlx::Error> {
+            let i = column.index(self)?;
+            T::decode(&self.values[i]).ok_or_else(|| sqlx::Error::ColumnDecode {
+                index: self.names[i].clone(),
+                source: format!("cannot read {:?} as {}", self.values[i].data_type(), std::any::type_name::<T>())
+                    .into(),
+            })
+        }
+    }
+
+    /// Rows read as tuples (`query_as`).
+    pub(crate) trait FromRow: Sized {
+        fn from_row(row: &DirectRow) -> Result<Self, sqlx::Error>;
+    }
+    macro_rules! tuple_from_row {
+        ($($t:ident $i:tt),+) => {
+            impl<$($t: Decode),+> FromRow for ($($t,)+) {
+                fn from_row(row: &DirectRow) -> Result<Self, sqlx::Error> {
+                    Ok(($(row.try_get::<$t, usize>($i)?,)+))
+                }
+            }
+        };
+    }
+    tuple_from_row!(A 0);
+    tuple_from_row!(A 0, B 1);
+    tuple_from_row!(A 0, B 1, C 2);
+    tuple_from_row!(A 0, B 1, C 2, D 3);
+    tuple_from_row!(A 0, B 1, C 2, D 3, E 4);
+    tuple_from_row!(A 0, B 1, C 2, D 3, E 4, F 5);
+    tuple_from_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
+    tuple_from_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
+    tuple_from_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8);
+    tuple_from_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9);
+
+    /// What `execute` returns.
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) struct QueryResult {
+        rows_affected: u64,
+    }
+    impl QueryResult {
+        pub(crate) fn rows_affected(&self) -> u64 {
+            self.rows_affected
+        }
+    }
+
+    /// A statement with its arguments.
+    pub(crate) struct Query<'q, DB = ()> {
+        sql: &'q str,
+        args: Vec<Value>,
+        _db: PhantomData<DB>,
+    }
+
+    pub(crate) fn query(sql: &str) -> Query<'_> {
+        Query { sql, args: Vec::new(), _db: PhantomData }
+    }
+
+    impl<'q, DB> Query<'q, DB> {
+        pub(crate) fn bind<T: Encode>(mut self, value: T) -> Self {
+            self.args.push(value.value());
+            self
+        }
+
+        pub(crate) async fn execute(self, c: &mut DirectConn<DB>) -> Result<QueryResult, sqlx::Error> {
+            let mut stmt = prepare(&c.conn, self.sql, &self.args)?;
+            // Stepped to the end rather than `raw_execute`, which refuses a statement that
+            // returns rows (`RETURNING`), as sqlx's `execute` does not.
+            let read_only = stmt.readonly();
+            let mut rows = stmt.raw_query();
+            while rows.next().map_err(error)?.is_some() {}
+            drop(rows);
+            drop(stmt);
+            Ok(QueryResult { rows_affected: if read_only { 0 } else { c.conn.changes() } })
+        }
+
+        pub(crate) async fn fetch_all(self, c: &mut DirectConn<DB>) -> Result<Vec<DirectRow>, sqlx::Error> {
+            rows(&c.conn, self.sql, &self.args, usize::MAX)
+        }
+
+        pub(crate) async fn fetch_optional(self, c: &mut DirectConn<DB>) -> Result<Option<DirectRow>, sqlx::Error> {
+            Ok(rows(&c.conn, self.sql, &self.args, 1)?.pop())
+        }
+    }
+
+    /// A statement whose rows are read as tuples.
+    pub(crate) struct QueryAs<'q, DB, O> {
+        q: Query<'q, DB>,
+        _out: PhantomData<O>,
+    }
+
+    pub(crate) fn query_as<DB, O: FromRow>(sql: &str) -> QueryAs<'_, DB, O> {
+        QueryAs { q: Query { sql, args: Vec::new(), _db: PhantomData }, _out: PhantomData }
+    }
+
+    impl<'q, DB, O: FromRow> QueryAs<'q, DB, O> {
+        pub(crate) fn bind<T: Encode>(mut self, value: T) -> Self {
+            self.q.args.push(value.value());
+            self
+        }
+
+        pub(crate) async fn fetch_all(self, c: &mut DirectConn<DB>) -> Result<Vec<O>, sqlx::Error> {
+            rows(&c.conn, self.q.sql, &self.q.args, usize::MAX)?.iter().map(O::from_row).collect()
+        }
+
+        pub(crate) async fn fetch_optional(self, c: &mut DirectConn<DB>) -> Result<Option<O>, sqlx::Error> {
+            rows(&c.conn, self.q.sql, &self.q.args, 1)?.first().map(O::from_row).transpose()
+        }
+
+        pub(crate) async fn fetch_one(self, c: &mut DirectConn<DB>) -> Result<O, sqlx::Error> {
+            self.fetch_optional(c).await?.ok_or(sqlx::Error::RowNotFound)
+        }
+    }
+
+    /// A statement whose rows are read as their first column.
+    pub(crate) struct QueryScalar<'q, DB, O> {
+        q: Query<'q, DB>,
+        _out: PhantomData<O>,
+    }
+
+    pub(crate) fn query_scalar<DB, O: Decode>(sql: &str) -> QueryScalar<'_, DB, O> {
+        QueryScalar { q: Query { sql, args: Vec::new(), _db: PhantomData }, _out: PhantomData }
+    }
+
+    impl<'q, DB, O: Decode> QueryScalar<'q, DB, O> {
+        pub(crate) fn bind<T: Encode>(mut self, value: T) -> Self {
+            self.q.args.push(value.value());
+            self
+        }
+
+        pub(crate) async fn fetch_all(self, c: &mut DirectConn<DB>) -> Result<Vec<O>, sqlx::Error> {
+            rows(&c.conn, self.q.sql, &self.q.args, usize::MAX)?.iter().map(|r| r.try_get::<O, usize>(0)).collect()
+        }
+
+        pub(crate) async fn fetch_optional(self, c: &mut DirectConn<DB>) -> Result<Option<O>, sqlx::Error> {
+            rows(&c.conn, self.q.sql, &self.q.args, 1)?.first().map(|r| r.try_get::<O, usize>(0)).transpose()
+        }
+
+        pub(crate) async fn fetch_one(self, c: &mut DirectConn<DB>) -> Result<O, sqlx::Error> {
+            self.fetch_optional(c).await?.ok_or(sqlx::Error::RowNotFound)
+        }
+    }
+
+    /// Prepares (from the connection's statement cache) and binds, by sqlx's SQLite rules.
+    fn prepare<'c>(
+        conn: &'c rusqlite::Connection,
+        sql: &str,
+        args: &[Value],
+    ) -> Result<rusqlite::CachedStatement<'c>, sqlx::Error> {
+        let mut stmt = conn.prepare_cached(sql).map_err(error)?;
+        let mut next = 0;
+        for i in 1..=stmt.parameter_count() {
+            let n = match stmt.parameter_name(i) {
+                Some(name) if name.len() > 1 && (name.starts_with('$') || name.starts_with('?')) => {
+                    name[1..].parse::<usize>().map_err(|_| sqlx::Error::Protocol(format!("parameter {name}")))?
+                }
+                _ => {
+                    next += 1;
+                    next
+                }
+            };
+            let value = args
+                .get(n - 1)
+                .ok_or_else(|| sqlx::Error::Protocol(format!("statement wants argument {n}, {} given", args.len())))?;
+            stmt.raw_bind_parameter(i, value).map_err(error)?;
+        }
+        Ok(stmt)
+    }
+
+    fn rows(
+        conn: &rusqlite::Connection,
+        sql: &str,
+        args: &[Value],
+        most: usize,
+    ) -> Result<Vec<DirectRow>, sqlx::Error> {
+        let mut stmt = prepare(conn, sql, args)?;
+        let names: Arc<[String]> = stmt.column_names().into_iter().map(str::to_string).collect();
+        let width = names.len();
+        let mut out = Vec::new();
+        let mut rows = stmt.raw_query();
+        while let Some(row) = rows.next().map_err(error)? {
+            let mut values = Vec::with_capacity(width);
+            for i in 0..width {
+                values.push(row.get::<usize, Value>(i).map_err(error)?);
+            }
+            out.push(DirectRow { names: names.clone(), values });
+            if out.len() >= most {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// A failed statement, as sqlx's SQLite driver reports it.
+    #[derive(Debug)]
+    pub(crate) struct DirectError {
+        code: i32,
+        message: String,
+    }
+
+    impl std::fmt::Display for DirectError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.message)
+        }
+    }
+
+    impl std::error::Error for DirectError {}
+
+    impl sqlx::error::DatabaseError for DirectError {
+        fn message(&self) -> &str {
+            &self.message
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(self.code.to_string().into())
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            use libsqlite3_sys as ffi;
+            match self.code {
+                ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                    sqlx::error::ErrorKind::UniqueViolation
+                }
+                ffi::SQLITE_CONSTRAINT_FOREIGNKEY => sqlx::error::ErrorKind::ForeignKeyViolation,
+                ffi::SQLITE_CONSTRAINT_NOTNULL => sqlx::error::ErrorKind::NotNullViolation,
+                ffi::SQLITE_CONSTRAINT_CHECK => sqlx::error::ErrorKind::CheckViolation,
+                _ => sqlx::error::ErrorKind::Other,
+            }
+        }
+    }
+
+    /// rusqlite's error as sqlx's.
+    pub(crate) fn error(e: rusqlite::Error) -> sqlx::Error {
+        match e {
+            rusqlite::Error::SqliteFailure(f, message) => sqlx::Error::Database(Box::new(DirectError {
+                code: f.extended_code,
+                message: message.unwrap_or_else(|| f.to_string()),
+            })),
+            e => sqlx::Error::Protocol(format!("SQLite: {e}")),
+        }
+    }
+}
+
+/// A result row of either path (sqlx's on SQLite or PostgreSQL, or [`shim::DirectRow`]), for
+/// the row readers that statements of both paths share.
+pub(crate) trait DbRow {
+    /// The column `name` as a `T`.
+    fn get<T: Column>(&self, name: &str) -> Result<T, sqlx::Error>;
+}
+
+/// A type a column can be read as on every path.
+pub(crate) trait Column:
+    shim::Decode
+    + for<'r> sqlx::Decode<'r, sqlx::Sqlite>
+    + sqlx::Type<sqlx::Sqlite>
+    + for<'r> sqlx::Decode<'r, sqlx::Postgres>
+    + sqlx::Type<sqlx::Postgres>
+{
+}
+
+impl<T> Column for T where
+    T: shim::Decode
+        + for<'r> sqlx::Decode<'r, sqlx::Sqlite>
+        + sqlx::Type<sqlx::Sqlite>
+        + for<'r> sqlx::Decode<'r, sqlx::Postgres>
+        + sqlx::Type<sqlx::Postgres>
+{
+}
+
+impl DbRow for sqlx::sqlite::SqliteRow {
+    fn get<T: Column>(&self, name: &str) -> Result<T, sqlx::Error> {
+        sqlx::Row::try_get(self, name)
+    }
+}
+
+impl DbRow for sqlx::postgres::PgRow {
+    fn get<T: Column>(&self, name: &str) -> Result<T, sqlx::Error> {
+        sqlx::Row::try_get(self, name)
+    }
+}
+
+impl DbRow for shim::DirectRow {
+    fn get<T: Column>(&self, name: &str) -> Result<T, sqlx::Error> {
+        self.try_get(name)
+    }
+}
