@@ -89,19 +89,22 @@ impl Direct {
         Ok(conn)
     }
 
-    /// Runs `read` on an idle connection (one is opened if none is idle).
-    pub(crate) fn read<R>(&self, read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<R>) -> DomainResult<R> {
+    /// The rows of `sql` with `args` (bound by sqlx's rules, see [`shim`]), read in place on an
+    /// idle connection (one is opened if none is idle). Rows are read with the same readers as
+    /// sqlx's (see [`DbRow`]).
+    pub(crate) fn fetch(&self, sql: &str, args: &[&dyn shim::Encode]) -> DomainResult<Vec<shim::DirectRow>> {
         let taken = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let conn = match taken {
             Some(c) => c,
             None => self.connect().map_err(error)?,
         };
-        let out = read(&conn);
+        let values: Vec<_> = args.iter().map(|a| a.value()).collect();
+        let out = shim::rows(&conn, sql, &values, usize::MAX);
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() < MAX_IDLE {
             idle.push(conn);
         }
-        out.map_err(error)
+        Ok(out?)
     }
 }
 
@@ -470,7 +473,7 @@ pub(crate) mod shim {
         Ok(stmt)
     }
 
-    fn rows(
+    pub(super) fn rows(
         conn: &rusqlite::Connection,
         sql: &str,
         args: &[Value],

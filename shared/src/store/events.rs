@@ -878,10 +878,7 @@ impl super::Store {
                AND (w.lease_until IS NULL OR w.lease_until < $1) LIMIT 1";
         // Asked after every commit that wrote events: on SQLite in place (see `direct`).
         let ready: Option<String> = match &self.direct {
-            Some(d) => d.read(|c| {
-                use rusqlite::OptionalExtension;
-                c.prepare_cached(READY)?.query_row([now_ms], |r| r.get(0)).optional()
-            })?,
+            Some(d) => d.fetch(READY, &[&now_ms])?.first().map(|r| r.try_get(0)).transpose()?,
             None => with_pool!(self, |p| sqlx::query_scalar(READY).bind(now_ms).fetch_optional(p).await?),
         };
         if ready.is_none() {

@@ -1,7 +1,5 @@
 //! A tenant's users (SCIM, manual and just-in-time alike: one table, `source` says which).
 
-use sqlx::Row;
-
 use super::filter_sql::{Arg, Sql};
 use super::query::{bind_all, data_out, json_in, page_query, Page, Query};
 use super::scans::ScanConnection;
@@ -364,39 +362,17 @@ impl TenantStore<'_> {
             placeholders.join(", ")
         );
         if let Some(direct) = &self.store.direct {
-            return direct.read(|c| {
-                let mut stmt = c.prepare_cached(&sql)?;
-                let params = std::iter::once(self.id.as_str()).chain(user_ids.iter().map(String::as_str));
-                let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
-                    Ok(UserGroupRow {
-                        user_id: r.get("user_id")?,
-                        group_id: r.get("group_id")?,
-                        display: r.get("display_name")?,
-                        direct: r.get::<_, i64>("depth")? == 0,
-                    })
-                })?;
-                rows.collect()
-            });
+            let tenant = self.id.as_str();
+            let mut args: Vec<&dyn super::direct::shim::Encode> = vec![&tenant];
+            args.extend(user_ids.iter().map(|id| id as &dyn super::direct::shim::Encode));
+            return direct.fetch(&sql, &args)?.iter().map(user_group_from_row).collect();
         }
         with_pool!(self.store, |p| {
             let mut q = sqlx::query(&sql).bind(self.id.as_str());
             for id in user_ids {
                 q = q.bind(id.as_str());
             }
-            let rows = q.fetch_all(p).await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(UserGroupRow {
-                        user_id: r.try_get("user_id")?,
-                        group_id: r.try_get("group_id")?,
-                        display: r.try_get("display_name")?,
-                        direct: r
-                            .try_get::<i64, _>("depth")
-                            .unwrap_or_else(|_| i64::from(r.try_get::<i32, _>("depth").unwrap_or(1)))
-                            == 0,
-                    })
-                })
-                .collect::<DomainResult<Vec<_>>>()
+            q.fetch_all(p).await?.iter().map(user_group_from_row).collect::<DomainResult<Vec<_>>>()
         })
     }
 }
@@ -418,35 +394,18 @@ pub(super) fn user_from_row<R: super::direct::DbRow>(row: &R) -> DomainResult<Us
 
 /// One user by a key (`$1` the tenant, `$2` the key), read in place (see [`super::direct`]).
 fn direct_user(direct: &super::direct::Direct, sql: &str, tenant: &str, key: &str) -> DomainResult<Option<UserRow>> {
-    let raw = direct.read(|c| {
-        use rusqlite::OptionalExtension;
-        c.prepare_cached(sql)?
-            .query_row([tenant, key], |r| {
-                Ok((
-                    r.get::<_, String>("id")?,
-                    r.get::<_, String>("user_name")?,
-                    r.get::<_, String>("source")?,
-                    r.get::<_, String>("data")?,
-                    r.get::<_, i64>("version")?,
-                    r.get::<_, i64>("created_at")?,
-                    r.get::<_, i64>("updated_at")?,
-                ))
-            })
-            .optional()
-    })?;
-    raw.map(|(id, user_name, source, data, version, created_at, updated_at)| {
-        Ok(UserRow {
-            id,
-            user_name,
-            source: UserSource::parse(&source)
-                .ok_or_else(|| DomainError::Internal(format!("stored user source {source:?}")))?,
-            data,
-            version,
-            created_at,
-            updated_at,
-        })
+    direct.fetch(sql, &[&tenant, &key])?.first().map(user_from_row).transpose()
+}
+
+/// A row of [`TenantStore::groups_of_users`] (its depth is an INT4 on PostgreSQL).
+fn user_group_from_row<R: super::direct::DbRow>(r: &R) -> DomainResult<UserGroupRow> {
+    let depth = r.get::<i64>("depth").or_else(|_| r.get::<i32>("depth").map(i64::from)).unwrap_or(1);
+    Ok(UserGroupRow {
+        user_id: r.get("user_id")?,
+        group_id: r.get("group_id")?,
+        display: r.get("display_name")?,
+        direct: depth == 0,
     })
-    .transpose()
 }
 
 /// A write's error, with a taken userName as [`DomainError::UserNameTaken`] (the service

@@ -260,9 +260,8 @@ mod tests {
 
     /// The ids a separate connection sees (what is committed).
     fn committed(db: &Db) -> Vec<String> {
-        db.direct
-            .read(|c| c.prepare("SELECT id FROM t ORDER BY id")?.query_map([], |r| r.get(0))?.collect())
-            .expect("read")
+        let rows = db.direct.fetch("SELECT id FROM t ORDER BY id", &[]).expect("read");
+        rows.iter().map(|r| r.try_get(0).expect("id")).collect()
     }
 
     async fn until_waiting(writer: &Writer, n: usize) {
