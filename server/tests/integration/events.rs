@@ -241,7 +241,9 @@ async fn a_rolled_back_write_has_no_events_and_a_committed_one_all(db: Db) {
     let postgres = app.store.backend() == roster_shared::store::Backend::Postgres;
     if postgres {
         app.raw_execute(
-            "ALTER TABLE pending_events ADD CONSTRAINT events_test_no_create CHECK (type <> 'user.created')",
+            // NOT VALID: only new rows are checked (the first user's event may still be
+            // waiting for the sequencer, which raced this statement's check of existing rows).
+            "ALTER TABLE pending_events ADD CONSTRAINT events_test_no_create CHECK (type <> 'user.created') NOT VALID",
         )
         .await;
     } else {
