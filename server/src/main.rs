@@ -6,6 +6,10 @@ use roster_server::cli::{
 };
 use roster_server::{commands, telemetry};
 
+/// mimalloc instead of glibc's malloc: see [`roster_server::memory`].
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     roster_server::memory::return_large_allocations();
     let cli = Cli::parse();
