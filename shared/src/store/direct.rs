@@ -38,7 +38,7 @@ const MAX_IDLE: usize = 16;
 /// Direct read connections to one SQLite file (see the module doc).
 pub(crate) struct Direct {
     path: PathBuf,
-    idle: Mutex<Vec<rusqlite::Connection>>,
+    idle: Mutex<Vec<shim::DirectConn>>,
 }
 
 impl std::fmt::Debug for Direct {
@@ -93,18 +93,51 @@ impl Direct {
     /// idle connection (one is opened if none is idle). Rows are read with the same readers as
     /// sqlx's (see [`DbRow`]).
     pub(crate) fn fetch(&self, sql: &str, args: &[&dyn shim::Encode]) -> DomainResult<Vec<shim::DirectRow>> {
+        let conn = self.read()?;
+        let values: Vec<_> = args.iter().map(|a| a.value()).collect();
+        Ok(shim::rows(&conn.conn, sql, &values, usize::MAX)?)
+    }
+
+    /// An idle read connection (one is opened if none is idle), back among the idle ones when
+    /// dropped: the executor of [`super::with_read!`]'s statements.
+    pub(crate) fn read(&self) -> DomainResult<ReadConn<'_>> {
         let taken = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let conn = match taken {
             Some(c) => c,
-            None => self.connect().map_err(error)?,
+            None => shim::DirectConn::new(self.connect().map_err(error)?),
         };
-        let values: Vec<_> = args.iter().map(|a| a.value()).collect();
-        let out = shim::rows(&conn, sql, &values, usize::MAX);
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < MAX_IDLE {
-            idle.push(conn);
+        Ok(ReadConn { direct: self, slot: Some(conn) })
+    }
+}
+
+/// A read connection taken from [`Direct`]'s idle ones (see [`Direct::read`]).
+pub(crate) struct ReadConn<'d> {
+    direct: &'d Direct,
+    /// Taken back in `drop`.
+    slot: Option<shim::DirectConn>,
+}
+
+impl std::ops::Deref for ReadConn<'_> {
+    type Target = shim::DirectConn;
+    fn deref(&self) -> &shim::DirectConn {
+        self.slot.as_ref().expect("a read connection is present until dropped")
+    }
+}
+
+impl std::ops::DerefMut for ReadConn<'_> {
+    fn deref_mut(&mut self) -> &mut shim::DirectConn {
+        self.slot.as_mut().expect("a read connection is present until dropped")
+    }
+}
+
+impl Drop for ReadConn<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.slot.take() {
+            let mut idle = self.direct.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < MAX_IDLE {
+                idle.push(conn);
+            }
         }
-        Ok(out?)
     }
 }
 

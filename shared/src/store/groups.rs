@@ -303,19 +303,13 @@ impl TenantStore<'_> {
     }
 }
 
-fn group_from_row<R>(row: &R) -> DomainResult<GroupRow>
-where
-    R: Row,
-    for<'c> &'c str: sqlx::ColumnIndex<R>,
-    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
+fn group_from_row<R: super::direct::DbRow>(row: &R) -> DomainResult<GroupRow> {
     Ok(GroupRow {
-        id: row.try_get("id")?,
-        display_name: row.try_get("display_name")?,
-        data: row.try_get("data")?,
-        version: row.try_get("version")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
+        id: row.get("id")?,
+        display_name: row.get("display_name")?,
+        data: row.get("data")?,
+        version: row.get("version")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
     })
 }

@@ -126,6 +126,27 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+/// Runs `$body` with `$c` the executor of a short read: in place on a [`direct::Direct`] read
+/// connection where there is one (SQLite on a file; inside, `sqlx` names [`direct::shim`]),
+/// else on the pool, like [`with_pool!`]. Only for reads bounded by an index (a point lookup,
+/// a `LIMIT` of a few rows): a read that may scan a large tenant would hold a runtime thread.
+/// Its rows are read with [`direct::DbRow`] readers.
+macro_rules! with_read {
+    ($store:expr, |$c:ident| $body:expr) => {
+        match $store.direct.as_deref() {
+            Some(direct) => {
+                let mut conn = direct.read()?;
+                let $c = &mut *conn;
+                #[allow(unused_imports)]
+                use $crate::store::direct::shim as sqlx;
+                $body
+            }
+            None => $crate::store::with_pool!($store, |$c| $body),
+        }
+    };
+}
+pub(crate) use with_read;
+
 /// The database, shared by every request (cheap to clone: it holds a connection pool).
 #[derive(Clone, Debug)]
 pub struct Store {

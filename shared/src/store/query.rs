@@ -1,6 +1,7 @@
 //! Paged searches over a tenant's SCIM users and groups: a compiled filter (see
 //! [`super::filter_sql`]) and an order become one page of rows, on the pool or, for expensive
-//! filters, on the scan pool (see [`super::scans`]).
+//! filters, on the scan pool (see [`super::scans`]); a point query (one row by a unique key)
+//! in place where it can (see [`super::direct`]).
 
 use super::filter_sql::{Dialect, Sql};
 use super::{Backend, TenantStore};
@@ -26,6 +27,9 @@ pub(crate) struct Query {
     pub after: Option<(i64, String)>,
     /// The filter scans the tenant's rows: run it under the limits of [`super::scans`].
     pub expensive: bool,
+    /// The filter names one row by a unique key (`userName eq …`, `id eq …`): at most one row
+    /// is counted and read, so the query runs in place where it can (see [`super::direct`]).
+    pub point: bool,
 }
 
 /// Runs a paged query over `$table` (aliased `t`), with the SQL of `Query`; `$cols` are the
@@ -79,6 +83,12 @@ macro_rules! page_query {
                 ScanConnection::Sqlite(c) => run!(&mut **c),
                 ScanConnection::Postgres(c) => run!(&mut **c),
             }
+        } else if let (true, Some(direct)) = (q.point, $self.store.direct.as_deref()) {
+            let mut conn = direct.read()?;
+            let c = &mut *conn;
+            #[allow(unused_imports)]
+            use $crate::store::direct::shim as sqlx;
+            run!(c)
         } else {
             with_pool!($self.store, |p| run!(p))
         }

@@ -259,7 +259,7 @@ impl TenantStore<'_> {
             super::users::user_select(self.store.backend()),
             marks.join(", ")
         );
-        with_pool!(self.store, |p| {
+        super::with_read!(self.store, |p| {
             let mut q = sqlx::query(&sql).bind(self.id.as_str());
             for k in keys {
                 q = q.bind(k);

@@ -529,7 +529,7 @@ impl TenantStore<'_> {
             "{} WHERE t.tenant_id = $1 AND t.external_id = $2 ORDER BY +t.created_at LIMIT 2",
             super::users::user_select(self.store.backend())
         );
-        with_pool!(self.store, |p| {
+        super::with_read!(self.store, |p| {
             let rows = sqlx::query(&sql).bind(self.id.as_str()).bind(external_id).fetch_all(p).await?;
             rows.iter().map(super::users::user_from_row).collect()
         })
@@ -542,7 +542,7 @@ impl TenantStore<'_> {
             "{} WHERE t.tenant_id = $1 AND t.primary_email_norm = $2 ORDER BY +t.created_at LIMIT 2",
             super::users::user_select(self.store.backend())
         );
-        with_pool!(self.store, |p| {
+        super::with_read!(self.store, |p| {
             let rows = sqlx::query(&sql).bind(self.id.as_str()).bind(email_norm).fetch_all(p).await?;
             rows.iter().map(super::users::user_from_row).collect()
         })

@@ -202,14 +202,16 @@ pub(crate) fn build_query(
     store: &Store,
 ) -> Result<(Query, Projection, Paging), ScimError> {
     let dialect = store.dialect();
-    let compiled = match req.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
-        Some(text) => {
-            let filter = crate::scim::filter::Filter::parse_for(text, schema)?;
-            Some(crate::store::compile_filter(&filter, schema, table, crate::store::Sql::new(dialect))?)
-        }
+    let filter = match req.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+        Some(text) => Some(crate::scim::filter::Filter::parse_for(text, schema)?),
+        None => None,
+    };
+    let compiled = match &filter {
+        Some(f) => Some(crate::store::compile_filter(f, schema, table, crate::store::Sql::new(dialect))?),
         None => None,
     };
     let expensive = compiled.as_ref().is_some_and(|c| c.is_expensive());
+    let point = filter.as_ref().is_some_and(|f| names_one_row(f, table));
     let where_sql = compiled.map(|c| (c.cond, c.sql));
     let order_by = match req.sort_by.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(s) => {
@@ -235,20 +237,67 @@ pub(crate) fn build_query(
             return Err(ScimError::invalid_value("use either cursor or startIndex, not both"));
         }
         let after = if cursor.is_empty() { None } else { Some(parse_cursor(cursor)?) };
-        let query = Query { where_sql, order_by: None, offset: 0, limit: count as i64 + 1, after, expensive };
+        let query = Query { where_sql, order_by: None, offset: 0, limit: count as i64 + 1, after, expensive, point };
         return Ok((query, projection, Paging::Cursor { count }));
     }
     let start = req.start_index();
     Ok((
-        Query { where_sql, order_by, offset: (start - 1) as i64, limit: count as i64, after: None, expensive },
+        Query { where_sql, order_by, offset: (start - 1) as i64, limit: count as i64, after: None, expensive, point },
         projection,
         Paging::Index { start },
     ))
 }
 
+/// Whether a (resolved) filter matches at most one row, by naming a unique key: `id eq "…"`,
+/// or of a user `userName eq "…"` (unique per tenant, without case), alone or as a term of an
+/// `and`.
+fn names_one_row(filter: &crate::scim::filter::Filter, table: Table) -> bool {
+    use crate::scim::filter::{CompValue, CompareOp, Filter};
+    match filter {
+        Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Str(_) }
+            if path.urn.is_none() && path.sub.is_none() =>
+        {
+            path.name.eq_ignore_ascii_case("id")
+                || (table == Table::Users && path.name.eq_ignore_ascii_case("userName"))
+        }
+        Filter::And(terms) => terms.iter().any(|t| names_one_row(t, table)),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn point_filters_are_those_naming_a_unique_key() {
+        use crate::scim::filter::Filter;
+        let users = ResourceSchema::user();
+        let groups = ResourceSchema::group();
+        for (text, point) in [
+            (r#"userName eq "ada@x.test""#, true),
+            (r#"USERNAME eq "ada@x.test""#, true),
+            (r#"urn:ietf:params:scim:schemas:core:2.0:User:userName eq "a""#, true),
+            (r#"id eq "2819c223-7f76-453a-919d-413861904646""#, true),
+            (r#"userName eq "a" and active eq true"#, true),
+            (r#"active eq true and userName eq "a""#, true),
+            (r#"userName eq "a" or userName eq "b""#, false),
+            (r#"userName sw "a""#, false),
+            (r#"userName ne "a""#, false),
+            (r#"not (userName eq "a")"#, false),
+            (r#"active eq true"#, false),
+            (r#"externalId eq "a""#, false),
+            (r#"emails[value eq "a@x.test"]"#, false),
+            (r#"name.givenName eq "a""#, false),
+        ] {
+            let f = Filter::parse_for(text, users).unwrap();
+            assert_eq!(names_one_row(&f, Table::Users), point, "{text}");
+        }
+        let f = Filter::parse_for(r#"displayName eq "a""#, groups).unwrap();
+        assert!(!names_one_row(&f, Table::Groups));
+        let f = Filter::parse_for(r#"id eq "a""#, groups).unwrap();
+        assert!(names_one_row(&f, Table::Groups));
+    }
 
     #[test]
     fn cursors() {

@@ -225,10 +225,8 @@ impl Scim<'_> {
             let existing: Value = serde_json::from_str(&row.data).unwrap_or(Value::Null);
             let res = with_defaults(validate_resource(body, schema(), Mode::Replace { existing: &existing })?);
             match self.write_user(&row, &res, brake.then_some(&hold)).await? {
-                Some(Written::Row(_)) => {
-                    let row = self.load_user(id).await?;
-                    return Ok((self.user_with_groups(&row).await?, false));
-                }
+                // The row as written (no second read of it).
+                Some(Written::Row(row)) => return Ok((self.user_with_groups(&row).await?, false)),
                 Some(Written::Held) => return Ok((self.as_if_written(&row, res).await?, true)),
                 None => {}
             }
@@ -267,10 +265,8 @@ impl Scim<'_> {
             let current: Value = serde_json::from_str(&row.data).map_err(json_error)?;
             let res = patch::apply(current, &ops, schema())?;
             match self.write_user(&row, &res, brake.then_some(&hold)).await? {
-                Some(Written::Row(_)) => {
-                    let row = self.load_user(id).await?;
-                    return Ok((self.user_with_groups(&row).await?, summary));
-                }
+                // The row as written (no second read of it).
+                Some(Written::Row(row)) => return Ok((self.user_with_groups(&row).await?, summary)),
                 Some(Written::Held) => {
                     return Ok((
                         self.as_if_written(&row, res).await?,
