@@ -217,13 +217,51 @@ impl TenantTx<'_> {
         expected_version: i64,
         now_ms: i64,
     ) -> DomainResult<bool> {
+        let tenant = self.id.as_str();
+        // SQLite rewrites the entry of every index over a column the UPDATE sets, changed or
+        // not (PostgreSQL compares the values): set only the indexed columns that change. A
+        // PATCH of a title and `active` then writes two index entries instead of fourteen
+        // (in place, the extra read is microseconds).
+        let changed = match self.backend() {
+            super::Backend::Sqlite => {
+                let stored: Option<StoredColumns> =
+                    with_tx!(self, |c| {
+                        sqlx::query_as(
+                    "SELECT user_name, user_name_norm, external_id, display_name_norm, primary_email_norm, sort_name, \
+                     search_text FROM scim_users WHERE tenant_id = $1 AND id = $2 AND version = $3"
+                )
+                .bind(tenant)
+                .bind(id)
+                .bind(expected_version)
+                .fetch_optional(c)
+                .await
+                    })?;
+                match stored {
+                    Some(stored) => changed_columns(&stored, cols),
+                    None => return Ok(false),
+                }
+            }
+            super::Backend::Postgres => ChangedColumns::ALL,
+        };
+        let mut set = String::new();
+        for (name, n, yes) in [
+            ("user_name", 1, changed.user_name),
+            ("user_name_norm", 2, changed.user_name),
+            ("external_id", 3, changed.external_id),
+            ("display_name_norm", 4, changed.display_name),
+            ("primary_email_norm", 5, changed.primary_email),
+            ("sort_name", 12, changed.sort_name),
+            ("search_text", 13, changed.search_text),
+        ] {
+            if yes {
+                set.push_str(&format!("{name} = ${n}, "));
+            }
+        }
         let sql = format!(
-            "UPDATE scim_users SET user_name = $1, user_name_norm = $2, external_id = $3, display_name_norm = $4, primary_email_norm = $5, \
-             active = $6, data = {}, version = version + 1, updated_at = $8, sort_name = $12, search_text = $13 \
+            "UPDATE scim_users SET {set}active = $6, data = {}, version = version + 1, updated_at = $8 \
              WHERE tenant_id = $9 AND id = $10 AND version = $11",
             json_in(self.backend(), 7)
         );
-        let tenant = self.id.as_str();
         let n = with_tx!(self, |c| sqlx::query(&sql)
             .bind(&cols.user_name)
             .bind(&cols.user_name_norm)
@@ -344,6 +382,38 @@ impl TenantStore<'_> {
         page_query!(self, q, "scim_users", "", cols, user_from_row)
     }
 
+    /// A user by id (any source) with their groups (as [`Self::groups_of_users`] gives them),
+    /// in one statement: one round trip where a GET by id took two.
+    pub async fn user_with_groups(&self, id: &str) -> DomainResult<Option<(UserRow, Vec<UserGroupRow>)>> {
+        if self.store.direct.is_some() {
+            // In place, two simple statements beat one with a join (GET 8,700/s against 7,100/s,
+            // interleaved rounds): there is no round trip to save.
+            let Some(user) = self.user(id).await? else { return Ok(None) };
+            let groups = self.groups_of_users(std::slice::from_ref(&user.id)).await?;
+            return Ok(Some((user, groups)));
+        }
+        let sql = format!(
+            "WITH RECURSIVE memb(group_id, depth) AS ( \
+               SELECT m.group_id, 0 FROM scim_group_members m WHERE m.tenant_id = $1 AND m.member_id = $2 \
+               UNION \
+               SELECT m.group_id, 1 FROM memb JOIN scim_group_members m ON m.tenant_id = $1 AND m.member_id = memb.group_id \
+             ), grp AS ( \
+               SELECT memb.group_id, MIN(memb.depth) AS depth, g.display_name AS group_name FROM memb \
+               JOIN scim_groups g ON g.tenant_id = $1 AND g.id = memb.group_id GROUP BY memb.group_id, g.display_name \
+             ) \
+             SELECT t.id, t.user_name, t.source, {}, t.version, t.created_at, t.updated_at, \
+               grp.group_id, grp.depth, grp.group_name \
+             FROM scim_users t LEFT JOIN grp ON 1 = 1 WHERE t.tenant_id = $1 AND t.id = $2 \
+             ORDER BY grp.group_name, grp.group_id",
+            self.data_out()
+        );
+        let tenant = self.id.as_str();
+        with_pool!(self.store, |p| {
+            let rows = sqlx::query(&sql).bind(tenant).bind(id).fetch_all(p).await?;
+            user_with_groups_from_rows(&rows)
+        })
+    }
+
     /// The groups of these users, direct and through nested groups.
     pub async fn groups_of_users(&self, user_ids: &[String]) -> DomainResult<Vec<UserGroupRow>> {
         if user_ids.is_empty() {
@@ -397,6 +467,68 @@ fn direct_user(direct: &super::direct::Direct, sql: &str, tenant: &str, key: &st
     direct.fetch(sql, &[&tenant, &key])?.first().map(user_from_row).transpose()
 }
 
+/// The rows of [`TenantStore::user_with_groups`]: the user on each, a group on each but when
+/// there is none (its depth is an INT4 on PostgreSQL).
+fn user_with_groups_from_rows<R: super::direct::DbRow>(
+    rows: &[R],
+) -> DomainResult<Option<(UserRow, Vec<UserGroupRow>)>> {
+    let Some(first) = rows.first() else { return Ok(None) };
+    let user = user_from_row(first)?;
+    let mut groups = Vec::with_capacity(rows.len());
+    for r in rows {
+        if let Some(group_id) = r.get::<Option<String>>("group_id")? {
+            let depth = r.get::<i64>("depth").or_else(|_| r.get::<i32>("depth").map(i64::from)).unwrap_or(1);
+            groups.push(UserGroupRow {
+                user_id: user.id.clone(),
+                group_id,
+                display: r.get("group_name")?,
+                direct: depth == 0,
+            });
+        }
+    }
+    Ok(Some((user, groups)))
+}
+
+/// A user's indexed columns as stored: user_name, user_name_norm, external_id,
+/// display_name_norm, primary_email_norm, sort_name, search_text.
+type StoredColumns = (String, String, Option<String>, Option<String>, Option<String>, String, String);
+
+/// Which indexed columns an update changes (see [`TenantTx::update_user`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ChangedColumns {
+    user_name: bool,
+    external_id: bool,
+    display_name: bool,
+    primary_email: bool,
+    sort_name: bool,
+    search_text: bool,
+}
+
+impl ChangedColumns {
+    const ALL: ChangedColumns = ChangedColumns {
+        user_name: true,
+        external_id: true,
+        display_name: true,
+        primary_email: true,
+        sort_name: true,
+        search_text: true,
+    };
+}
+
+fn changed_columns(stored: &StoredColumns, new: &UserColumns) -> ChangedColumns {
+    let (user_name, user_name_norm, external_id, display_name_norm, primary_email_norm, sort_name, search_text) =
+        stored;
+    ChangedColumns {
+        // userName as sent and its folded form go together (the unique index is on the latter).
+        user_name: *user_name != new.user_name || *user_name_norm != new.user_name_norm,
+        external_id: *external_id != new.external_id,
+        display_name: *display_name_norm != new.display_name_norm,
+        primary_email: *primary_email_norm != new.primary_email_norm,
+        sort_name: *sort_name != new.sort_name,
+        search_text: *search_text != new.search_text,
+    }
+}
+
 /// A row of [`TenantStore::groups_of_users`] (its depth is an INT4 on PostgreSQL).
 fn user_group_from_row<R: super::direct::DbRow>(r: &R) -> DomainResult<UserGroupRow> {
     let depth = r.get::<i64>("depth").or_else(|_| r.get::<i32>("depth").map(i64::from)).unwrap_or(1);
@@ -414,5 +546,69 @@ fn user_name_taken(e: sqlx::Error, user_name: &str) -> DomainError {
     match unique_violation(&e) {
         Some(Unique::ScimUserName) => DomainError::UserNameTaken { user_name: user_name.to_string(), existing: None },
         _ => e.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cols() -> UserColumns {
+        UserColumns {
+            user_name: "Ada@X.test".into(),
+            user_name_norm: "ada@x.test".into(),
+            external_id: Some("E-1".into()),
+            display_name_norm: None,
+            primary_email_norm: Some("ada@x.test".into()),
+            active: true,
+            sort_name: "ada lovelace".into(),
+            search_text: "ada@x.test ada lovelace ada@x.test e-1".into(),
+        }
+    }
+
+    fn stored(c: &UserColumns) -> StoredColumns {
+        (
+            c.user_name.clone(),
+            c.user_name_norm.clone(),
+            c.external_id.clone(),
+            c.display_name_norm.clone(),
+            c.primary_email_norm.clone(),
+            c.sort_name.clone(),
+            c.search_text.clone(),
+        )
+    }
+
+    #[test]
+    fn an_update_sets_only_the_indexed_columns_that_change() {
+        let before = cols();
+        let none = ChangedColumns {
+            user_name: false,
+            external_id: false,
+            display_name: false,
+            primary_email: false,
+            sort_name: false,
+            search_text: false,
+        };
+        // `active` and the document are always set; they have no index of their own here.
+        assert_eq!(changed_columns(&stored(&before), &UserColumns { active: false, ..cols() }), none);
+        // A change of case only is still a change of userName as sent.
+        let renamed = UserColumns { user_name: "ADA@x.test".into(), ..cols() };
+        assert_eq!(changed_columns(&stored(&before), &renamed), ChangedColumns { user_name: true, ..none });
+        let moved = UserColumns { external_id: None, display_name_norm: Some("ada".into()), ..cols() };
+        assert_eq!(
+            changed_columns(&stored(&before), &moved),
+            ChangedColumns { external_id: true, display_name: true, ..none }
+        );
+        let all = UserColumns {
+            user_name: "b".into(),
+            user_name_norm: "b".into(),
+            external_id: None,
+            display_name_norm: Some("b".into()),
+            primary_email_norm: None,
+            active: true,
+            sort_name: "b".into(),
+            search_text: "b".into(),
+        };
+        assert_eq!(changed_columns(&stored(&before), &all), ChangedColumns::ALL);
     }
 }

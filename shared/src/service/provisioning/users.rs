@@ -200,8 +200,10 @@ impl Scim<'_> {
 
     /// GET /Users/{id}.
     pub async fn get_user(&self, id: &str) -> Result<Resource, ScimError> {
-        let row = self.load_user(id).await?;
-        self.user_with_groups(&row).await
+        match self.store.tenant(self.tenant).user_with_groups(id).await.map_err(scim_error)? {
+            Some((row, groups)) if Writer::Scim.check(row.source).is_ok() => self.user_resource(&row, &groups),
+            _ => Err(not_found("User", id)),
+        }
     }
 
     /// PUT /Users/{id}. The mapping rules re-place the user in the same transaction. A PUT that
