@@ -224,18 +224,12 @@ impl TenantTx<'_> {
         // (in place, the extra read is microseconds).
         let changed = match self.backend() {
             super::Backend::Sqlite => {
-                let stored: Option<StoredColumns> =
-                    with_tx!(self, |c| {
-                        sqlx::query_as(
-                    "SELECT user_name, user_name_norm, external_id, display_name_norm, primary_email_norm, sort_name, \
-                     search_text FROM scim_users WHERE tenant_id = $1 AND id = $2 AND version = $3"
-                )
-                .bind(tenant)
-                .bind(id)
-                .bind(expected_version)
-                .fetch_optional(c)
-                .await
-                    })?;
+                let stored: Option<StoredColumns> = with_tx!(self, |c| sqlx::query_as(STORED_COLUMNS)
+                    .bind(tenant)
+                    .bind(id)
+                    .bind(expected_version)
+                    .fetch_optional(c)
+                    .await)?;
                 match stored {
                     Some(stored) => changed_columns(&stored, cols),
                     None => return Ok(false),
@@ -488,6 +482,10 @@ fn user_with_groups_from_rows<R: super::direct::DbRow>(
     }
     Ok(Some((user, groups)))
 }
+
+/// The indexed columns of a user (`$1` tenant, `$2` id) still at a version (`$3`).
+const STORED_COLUMNS: &str = "SELECT user_name, user_name_norm, external_id, display_name_norm, primary_email_norm, \
+     sort_name, search_text FROM scim_users WHERE tenant_id = $1 AND id = $2 AND version = $3";
 
 /// A user's indexed columns as stored: user_name, user_name_norm, external_id,
 /// display_name_norm, primary_email_norm, sort_name, search_text.
