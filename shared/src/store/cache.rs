@@ -90,6 +90,8 @@ pub struct TenantCache {
     brake_population: Timed<String, u64>,
     /// Counts the drops; a fill names the count its read began at.
     epoch: std::sync::atomic::AtomicU64,
+    /// PostgreSQL: this instance's listener hears other instances' changes now.
+    listening: std::sync::atomic::AtomicBool,
 }
 
 impl TenantCache {
@@ -155,6 +157,12 @@ impl TenantCache {
         self.brake_population.retain(|_, _| false);
     }
 
+    /// PostgreSQL: whether this instance hears other instances' changes now (its listener is
+    /// connected; what it cached before that was dropped).
+    pub fn is_listening(&self) -> bool {
+        self.listening.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// How many credentials of a tenant are cached (for tests and diagnostics).
     pub fn cached_for(&self, tenant: &str) -> usize {
         self.credentials.0.lock().map(|m| m.keys().filter(|(t, _)| t == tenant).count()).unwrap_or(0)
@@ -172,20 +180,26 @@ impl Store {
             loop {
                 match sqlx::postgres::PgListener::connect_with(&pool).await {
                     Ok(mut listener) => match listener.listen(CHANNEL).await {
-                        Ok(()) => loop {
-                            match listener.recv().await {
-                                Ok(n) => cache.forget_tenant(n.payload()),
-                                Err(e) => {
-                                    tracing::warn!("tenant change listener: {e}");
-                                    break;
+                        Ok(()) => {
+                            // What was cached before this point may have changed unheard.
+                            cache.clear();
+                            cache.listening.store(true, std::sync::atomic::Ordering::SeqCst);
+                            loop {
+                                match listener.recv().await {
+                                    Ok(n) => cache.forget_tenant(n.payload()),
+                                    Err(e) => {
+                                        tracing::warn!("tenant change listener: {e}");
+                                        break;
+                                    }
                                 }
                             }
-                        },
+                        }
                         Err(e) => tracing::warn!("tenant change listener: {e}"),
                     },
                     Err(e) => tracing::warn!("tenant change listener: {e}"),
                 }
                 // Changes may have been missed meanwhile: trust nothing cached.
+                cache.listening.store(false, std::sync::atomic::Ordering::SeqCst);
                 cache.clear();
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }

@@ -288,6 +288,13 @@ impl TestApp {
         if self.store.backend() == roster_shared::store::Backend::Postgres {
             self.store.listen_for_tenant_changes();
             other.store.listen_for_tenant_changes();
+            // Changes made before a listener is connected are not heard: wait for both.
+            for _ in 0..1000 {
+                if self.store.tenant_cache().is_listening() && other.store.tenant_cache().is_listening() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
         }
         other
     }
