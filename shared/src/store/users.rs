@@ -343,10 +343,7 @@ impl TenantStore<'_> {
     /// A user by id (any source).
     pub async fn user(&self, id: &str) -> DomainResult<Option<UserRow>> {
         let sql = format!("{} WHERE t.tenant_id = $1 AND t.id = $2", user_select(self.store.backend()));
-        if let Some(direct) = &self.store.direct {
-            return direct_user(direct, &sql, self.id.as_str(), id);
-        }
-        with_pool!(self.store, |p| {
+        super::with_read!(self.store, |p| {
             let row = sqlx::query(&sql).bind(self.id.as_str()).bind(id).fetch_optional(p).await?;
             row.as_ref().map(user_from_row).transpose()
         })
@@ -355,10 +352,7 @@ impl TenantStore<'_> {
     /// A user by normalized userName.
     pub async fn user_by_user_name(&self, user_name_norm: &str) -> DomainResult<Option<UserRow>> {
         let sql = format!("{} WHERE t.tenant_id = $1 AND t.user_name_norm = $2", user_select(self.store.backend()));
-        if let Some(direct) = &self.store.direct {
-            return direct_user(direct, &sql, self.id.as_str(), user_name_norm);
-        }
-        with_pool!(self.store, |p| {
+        super::with_read!(self.store, |p| {
             let row = sqlx::query(&sql).bind(self.id.as_str()).bind(user_name_norm).fetch_optional(p).await?;
             row.as_ref().map(user_from_row).transpose()
         })
@@ -425,13 +419,7 @@ impl TenantStore<'_> {
              GROUP BY memb.user_id, memb.group_id, g.display_name ORDER BY g.display_name, memb.group_id",
             placeholders.join(", ")
         );
-        if let Some(direct) = &self.store.direct {
-            let tenant = self.id.as_str();
-            let mut args: Vec<&dyn super::direct::shim::Encode> = vec![&tenant];
-            args.extend(user_ids.iter().map(|id| id as &dyn super::direct::shim::Encode));
-            return direct.fetch(&sql, &args)?.iter().map(user_group_from_row).collect();
-        }
-        with_pool!(self.store, |p| {
+        super::with_read!(self.store, |p| {
             let mut q = sqlx::query(&sql).bind(self.id.as_str());
             for id in user_ids {
                 q = q.bind(id.as_str());
@@ -454,11 +442,6 @@ pub(super) fn user_from_row<R: super::direct::DbRow>(row: &R) -> DomainResult<Us
         created_at: row.get("created_at")?,
         updated_at: row.get("updated_at")?,
     })
-}
-
-/// One user by a key (`$1` the tenant, `$2` the key), read in place (see [`super::direct`]).
-fn direct_user(direct: &super::direct::Direct, sql: &str, tenant: &str, key: &str) -> DomainResult<Option<UserRow>> {
-    direct.fetch(sql, &[&tenant, &key])?.first().map(user_from_row).transpose()
 }
 
 /// The rows of [`TenantStore::user_with_groups`]: the user on each, a group on each but when
