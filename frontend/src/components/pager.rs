@@ -8,14 +8,16 @@ pub fn page_count(total: i64, page_size: u32) -> i64 {
     ((total + size - 1) / size).max(1)
 }
 
-/// The buttons that move `page` (1-based) between 1 and `pages`.
+/// The buttons that move `page` (1-based) between 1 and `pages` (further when `more`: a search
+/// stopped counting, more pages follow).
 #[component]
-pub fn PageButtons(current: u32, pages: i64, page: RwSignal<u32>) -> impl IntoView {
+pub fn PageButtons(current: u32, pages: i64, page: RwSignal<u32>, #[prop(optional)] more: bool) -> impl IntoView {
+    let of = if more { format!("{pages}+") } else { pages.to_string() };
     view! {
         <button type="button" class="btn btn-ghost btn-small" disabled={current <= 1}
             on:click=move |_| page.set(current.saturating_sub(1).max(1))>"Previous"</button>
-        <span class="muted small">" Page " {current} " of " {pages} " "</span>
-        <button type="button" class="btn btn-ghost btn-small" disabled={i64::from(current) >= pages}
+        <span class="muted small">" Page " {current} " of " {of} " "</span>
+        <button type="button" class="btn btn-ghost btn-small" disabled={!more && i64::from(current) >= pages}
             on:click=move |_| page.set(current + 1)>"Next"</button>
     }
 }

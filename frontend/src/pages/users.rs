@@ -345,7 +345,8 @@ fn Table(
                 .collect_view()
         }
     };
-    let total = page.total;
+    let (total, more) = (page.total, page.total_capped);
+    let of = if more { format!("{total}+") } else { total.to_string() };
     let first = i64::from(page.page - 1) * i64::from(page.page_size) + 1;
     let last = first + page.rows.len() as i64 - 1;
     let pages = page_count(total, page.page_size);
@@ -384,8 +385,8 @@ fn Table(
                 </table>
             </div>
             <div class="pager">
-                <span class="muted small" data-testid="users-range">{format!("{first}–{last} of {total}")}</span>
-                <div><PageButtons current pages page=page_signal/></div>
+                <span class="muted small" data-testid="users-range">{format!("{first}–{last} of {of}")}</span>
+                <div><PageButtons current pages page=page_signal more/></div>
             </div>
         </div>
     }

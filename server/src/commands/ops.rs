@@ -167,7 +167,9 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     std::fs::rename(&staged, &db).map_err(|e| anyhow::anyhow!("cannot put the backup in place: {e}"))?;
     // Migrations newer than the backup are applied now, as `serve` would.
     let store = super::open_store(&args.database.database_url).await?;
+    let rebuilt = store.rebuild_search_index().await;
     store.close().await;
+    rebuilt.map_err(|e| anyhow::anyhow!("cannot rebuild the users' search index: {e}"))?;
     println!("Restored {} from {}.", db.display(), args.from.display());
     if let Some(kept) = kept {
         println!("The replaced database is kept as {}.", kept.display());

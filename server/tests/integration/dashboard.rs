@@ -192,7 +192,21 @@ async fn users_table_searches_filters_sorts_and_pages(db: Db) {
     assert_eq!(desc["rows"][0]["user_name"], "zoe@acme.test");
 
     // Search: userName, family name, email, externalId; case-insensitive; LIKE characters are literal.
-    for (q, n) in [("ZOE", 1), ("liskov", 1), ("acme.test", 3), ("ext-amy", 1), ("%", 0), ("_", 0), ("nobody", 0)] {
+    // (Terms of three characters or more go through the trigram index; `_` in "ext_amy" is
+    // literal there too.)
+    for (q, n) in [
+        ("ZOE", 1),
+        ("liskov", 1),
+        ("acme.test", 3),
+        ("ext-amy", 1),
+        ("%", 0),
+        ("_", 0),
+        ("nobody", 0),
+        ("oe zeb", 1),
+        ("ext_amy", 0),
+        ("t-a", 1),
+        ("e@", 1),
+    ] {
         let r = app.ok_json("users", users_query(json!({"search": q})), &cookie).await;
         assert_eq!(r["total"], n, "search {q:?}");
     }
@@ -213,6 +227,18 @@ async fn users_table_searches_filters_sorts_and_pages(db: Db) {
     let (status, err) = app.call_json("users", users_query(json!({"search": "x".repeat(300)})), Some(&cookie)).await;
     assert_ne!(status, StatusCode::OK);
     assert!(err.to_string().contains("200 characters"), "{err}");
+    assert_eq!(app.ok_json("users", users_query(json!({"search": "x".repeat(200)})), &cookie).await["total"], 0);
+    // The search follows renames and deletions.
+    let (s, _) = scim(&app, &base, &token, "PATCH", &format!("/Users/{}", ids[0]), Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "path": "name.familyName", "value": "Quagga"}]})))
+        .await;
+    assert_eq!(s, 200);
+    let (s, _) = scim(&app, &base, &token, "DELETE", &format!("/Users/{}", ids[2]), None).await;
+    assert_eq!(s, 204);
+    for (q, n) in [("quagga", 1), ("zebra", 0), ("liskov", 0), ("acme.test", 2)] {
+        let r = app.ok_json("users", users_query(json!({"search": q})), &cookie).await;
+        assert_eq!(r["total"], n, "search {q:?} after the writes");
+        assert_eq!(r["total_capped"], false);
+    }
 }
 
 async fn user_groups_assign_unassign_default_and_delete(db: Db) {

@@ -190,8 +190,11 @@ pub struct UserListItem {
 /// A page of the users table.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserPage {
-    /// Matching users in all.
+    /// Matching users in all (at least this many when `total_capped`).
     pub total: i64,
+    /// A search stopped counting at `total`: more users match.
+    #[serde(default)]
+    pub total_capped: bool,
     /// The page (1-based) actually returned.
     pub page: u32,
     /// Rows per page.

@@ -80,11 +80,18 @@ pub async fn list(store: &Store, tenant: &TenantId, q: &UserQuery) -> DomainResu
     let page = q.page.max(1);
     let t = store.tenant(tenant);
     let offset = i64::from(page - 1) * i64::from(page_size);
-    let (total, rows) = t.directory_page(q, offset, i64::from(page_size), None).await?;
+    let found = t.directory_page(q, offset, i64::from(page_size), None).await?;
+    let rows = found.rows;
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let memberships = if ids.is_empty() { Vec::new() } else { t.memberships_of_users(&ids).await? };
     let default = crate::service::user_groups::default_role(store, tenant).await?;
-    Ok(UserPage { total, page, page_size, rows: rows.iter().map(|r| item(r, &memberships, default)).collect() })
+    Ok(UserPage {
+        total: found.total,
+        total_capped: found.capped,
+        page,
+        page_size,
+        rows: rows.iter().map(|r| item(r, &memberships, default)).collect(),
+    })
 }
 
 /// These users as table rows (unknown ids are skipped).

@@ -2,16 +2,26 @@
 //! source), with the counts the navigation shows.
 //!
 //! Search is a case-insensitive substring match on one column, `search_text` (userName, names,
-//! primary email and externalId, folded and joined when the user is written). A substring match
-//! cannot use a B-tree index, so it scans the tenant's rows once for the page and once for the
-//! count; at 100,000 users that stays within the page's budget (see the README's benchmarks),
-//! and no extension (trigram indexes, FTS) is needed on either backend. Sorting uses
+//! primary email and externalId, folded and joined when the user is written), through a trigram
+//! index: SQLite's FTS5 `trigram` tokenizer (table `scim_users_fts`, external content kept in
+//! step by triggers, `detail=none`: 53 MB at a million users where positions took 222 MB) and
+//! PostgreSQL's `pg_trgm` GIN index. Measured at a million users on SQLite: a term in 111 rows
+//! is found in 1–3 ms where the scan of the tenant's rows took 300–400 ms. A term without three
+//! consecutive literal characters (`ab`, `a_b`) gives a trigram index nothing to look up; it
+//! scans as before. The index only proposes rows: each is confirmed with the exact `LIKE` on
+//! its own row, so what matches is what matched before the index. (The FTS5 index is keyed by
+//! `scim_users`' implicit rowid; SQLite's `VACUUM` and `VACUUM INTO`, which backups use, keep
+//! rowids on this build: a unit test checks it.)
+//!
+//! A broad term (`example.com`) matches most of the tenant, and counting every match costs a
+//! pass over them all (1.1–1.4 s at a million), so a search counts up to [`COUNT_CAP`] matches
+//! (or the page being read, if further) and says when there are more. Sorting uses
 //! `(tenant_id, sort_name, id)`-style indexes; the unassigned count is a difference of two
 //! index-only counts instead of a per-row NOT EXISTS.
 
 use sqlx::Row;
 
-use super::{with_pool, TenantStore};
+use super::{with_pool, Backend, TenantStore};
 use crate::dto::{GroupRole, UserFilter, UserQuery, UserSort};
 use crate::error::DomainResult;
 
@@ -36,6 +46,17 @@ pub struct DirectoryRow {
     pub updated_at: i64,
 }
 
+/// A page of the users table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirectoryPage {
+    /// The matches counted (all of them unless `capped`).
+    pub total: i64,
+    /// More match than `total` (a search counts up to [`COUNT_CAP`]).
+    pub capped: bool,
+    /// The page.
+    pub rows: Vec<DirectoryRow>,
+}
+
 /// A row's place in the users table's order (its sort column's value).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SortKey {
@@ -49,6 +70,9 @@ const SEARCH_CLAUSE: &str = " AND t.search_text LIKE $2 ESCAPE '\\'";
 
 /// Up to this many matches, a search reads only the matching rows (see `directory_page`).
 const SELECTIVE: i64 = 5000;
+
+/// A search counts its matches up to this many (see the module doc).
+pub const COUNT_CAP: i64 = 10_000;
 
 /// Membership rows exist only for users of the same tenant (they are inserted from
 /// `scim_users` and deleted with the user), so this difference is exact.
@@ -91,6 +115,29 @@ pub(crate) fn like_escape(s: &str) -> String {
     }
     out.push('%');
     out
+}
+
+/// The pattern SQLite's trigram index is asked for (`LIKE` without `ESCAPE`, which the index
+/// cannot serve): the folded term with LIKE's wildcards left as `_`, a superset of the exact
+/// match. `None` when the term has no run of three literal characters to look up.
+pub(crate) fn trigram_pattern(term: &str) -> Option<String> {
+    let folded = super::fold_ascii(term);
+    let mut run = 0usize;
+    let mut longest = 0usize;
+    let mut out = String::with_capacity(folded.len() + 2);
+    out.push('%');
+    for c in folded.chars() {
+        if matches!(c, '%' | '_') {
+            out.push('_');
+            run = 0;
+        } else {
+            out.push(c);
+            run += 1;
+            longest = longest.max(run);
+        }
+    }
+    out.push('%');
+    (longest >= 3).then_some(out)
 }
 
 /// The condition of a users-table query: SQL after `WHERE t.tenant_id = $1`, and its text
@@ -164,15 +211,29 @@ impl TenantStore<'_> {
     }
 
     /// A page of the users table and the number of matches (counted unless the caller already
-    /// knows it, as an export walking page after page does).
+    /// knows it, as an export walking page after page does). A search counts up to
+    /// [`COUNT_CAP`] matches, or to the end of this page if further: `capped` says more match.
     pub async fn directory_page(
         &self,
         q: &UserQuery,
         offset: i64,
         limit: i64,
         known_total: Option<i64>,
-    ) -> DomainResult<(i64, Vec<DirectoryRow>)> {
-        let (cond, args) = condition(q, self.default_role_for(q).await?);
+    ) -> DomainResult<DirectoryPage> {
+        self.directory_page_counting(q, offset, limit, known_total, COUNT_CAP).await
+    }
+
+    /// [`Self::directory_page`], a search counting up to `count_cap` matches.
+    async fn directory_page_counting(
+        &self,
+        q: &UserQuery,
+        offset: i64,
+        limit: i64,
+        known_total: Option<i64>,
+        count_cap: i64,
+    ) -> DomainResult<DirectoryPage> {
+        let (cond, mut args) = condition(q, self.default_role_for(q).await?);
+        let (offset, limit) = (offset.max(0), limit.max(0));
         let dir = if q.descending { "DESC" } else { "ASC" };
         let order = match q.sort {
             UserSort::UserName => format!("t.user_name_norm {dir}, t.id {dir}"),
@@ -180,29 +241,54 @@ impl TenantStore<'_> {
             UserSort::Created => format!("t.created_at {dir}, t.id {dir}"),
             UserSort::Updated => format!("t.updated_at {dir}, t.id {dir}"),
         };
-        let data = self.data_out();
-        let count_sql = format!("SELECT COUNT(*) FROM scim_users t WHERE t.tenant_id = $1{cond}");
-        // Everyone minus the assigned: two index-only counts instead of a probe per user.
-        let count_sql = if q.filter == UserFilter::Unassigned && args.is_empty() {
+        let search = q.search.trim();
+        let searching = !search.is_empty();
+        let sqlite = self.store.backend() == Backend::Sqlite;
+        // On SQLite the trigram index is a table of its own that proposes candidate rows (joined
+        // first: CROSS JOIN keeps that order); PostgreSQL's GIN index serves the LIKE itself.
+        let fts = match (sqlite, searching.then(|| trigram_pattern(search)).flatten()) {
+            (true, Some(pattern)) => {
+                args.push(pattern);
+                Some(format!(" AND f.search_text LIKE ${}", args.len() + 1))
+            }
+            _ => None,
+        };
+        let (from, fts_cond) = match &fts {
+            Some(c) => ("scim_users_fts f CROSS JOIN scim_users t ON t.rowid = f.rowid", c.as_str()),
+            None => ("scim_users t", ""),
+        };
+        let cap = count_cap.max(offset + limit);
+        let count_sql = if searching {
+            format!("SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE t.tenant_id = $1{cond}{fts_cond} LIMIT {}) c", cap + 1)
+        } else if q.filter == UserFilter::Unassigned && args.is_empty() {
+            // Everyone minus the assigned: two index-only counts instead of a probe per user.
             UNASSIGNED_COUNT.to_string()
         } else {
-            count_sql
+            format!("SELECT COUNT(*) FROM scim_users t WHERE t.tenant_id = $1{cond}")
         };
+        let data = self.data_out();
         let columns = format!("t.id, t.user_name, t.source, t.active, {data}, t.version, t.created_at, t.updated_at");
-        let tail = format!("ORDER BY {order} LIMIT {} OFFSET {}", limit.max(0), offset.max(0));
-        let scan_sql = format!("SELECT {columns} FROM scim_users t WHERE t.tenant_id = $1{cond} {tail}");
-        // A selective search: find the matches on the covering (tenant_id, search_text, id)
-        // index first, then read and sort only those rows. (Walking the sort index and reading
-        // every row to test it costs a table scan when few rows match; when many match, that
-        // walk stops early, so it is kept for broad searches.)
-        let matches_sql = format!(
-            "WITH m AS MATERIALIZED (SELECT s.id FROM scim_users s WHERE s.tenant_id = $1 AND s.search_text LIKE $2 ESCAPE '\\') \
-             SELECT {columns} FROM m JOIN scim_users t ON t.tenant_id = $1 AND t.id = m.id WHERE TRUE{} {tail}",
-            cond.replacen(SEARCH_CLAUSE, "", 1)
-        );
-        let searching = !q.search.trim().is_empty();
+        let tail = format!("ORDER BY {order} LIMIT {limit} OFFSET {offset}");
+        // Walking the sort index and testing each row stops early when many rows match.
+        let walk_sql = format!("SELECT {columns} FROM scim_users t WHERE t.tenant_id = $1{cond} {tail}");
+        // A selective search reads and sorts only the matching rows, found through the trigram
+        // index (on PostgreSQL materialized first, so that the planner does not walk the sort
+        // index instead, testing every row).
+        let matches_sql = if fts.is_some() {
+            Some(format!("SELECT {columns} FROM {from} WHERE t.tenant_id = $1{cond}{fts_cond} {tail}"))
+        } else if searching && !sqlite {
+            Some(format!(
+                "WITH m AS MATERIALIZED (SELECT s.id FROM scim_users s WHERE s.tenant_id = $1 AND s.search_text LIKE $2 ESCAPE '\\') \
+                 SELECT {columns} FROM m JOIN scim_users t ON t.tenant_id = $1 AND t.id = m.id WHERE TRUE{} {tail}",
+                cond.replacen(SEARCH_CLAUSE, "", 1)
+            ))
+        } else {
+            None
+        };
+        // The walk's SQL does not name the trigram pattern: it binds one parameter less.
+        let walk_args = if fts.is_some() { &args[..args.len() - 1] } else { &args[..] };
         with_pool!(self.store, |p| {
-            let total = match known_total {
+            let counted = match known_total {
                 Some(t) => t,
                 None => {
                     let mut count = sqlx::query_scalar::<_, i64>(&count_sql).bind(self.id.as_str());
@@ -212,14 +298,19 @@ impl TenantStore<'_> {
                     count.fetch_one(p).await?
                 }
             };
-            let page_sql = if searching && total <= SELECTIVE { &matches_sql } else { &scan_sql };
+            let capped = searching && known_total.is_none() && counted > cap;
+            let total = if capped { cap } else { counted };
+            let (page_sql, page_args) = match &matches_sql {
+                Some(sql) if !capped && total <= SELECTIVE => (sql, &args[..]),
+                _ => (&walk_sql, walk_args),
+            };
             let mut page = sqlx::query(page_sql).bind(self.id.as_str());
-            for a in &args {
+            for a in page_args {
                 page = page.bind(a);
             }
             let rows = page.fetch_all(p).await?;
             let rows = rows.iter().map(row).collect::<DomainResult<Vec<_>>>()?;
-            DomainResult::Ok((total, rows))
+            DomainResult::Ok(DirectoryPage { total, capped, rows })
         })
     }
 
@@ -315,5 +406,123 @@ impl TenantStore<'_> {
             sqlx::query_scalar::<_, i64>(UNASSIGNED_COUNT).bind(self.id.as_str()).fetch_one(p).await
         })?;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dto::ConsoleRole;
+    use crate::ids::{AccountId, TenantId};
+    use crate::store::{NewAccount, NewTenant, Pool, Store};
+
+    #[test]
+    fn the_trigram_pattern_keeps_literal_runs_and_needs_three_characters() {
+        assert_eq!(trigram_pattern("Ada").as_deref(), Some("%ada%"));
+        assert_eq!(trigram_pattern("john_doe").as_deref(), Some("%john_doe%"));
+        assert_eq!(trigram_pattern("50%off").as_deref(), Some("%50_off%"));
+        assert_eq!(trigram_pattern("a\\b").as_deref(), Some("%a\\b%"));
+        for short in ["ab", "a_b", "%%", "_", "ab%cd"] {
+            assert_eq!(trigram_pattern(short), None, "{short}");
+        }
+    }
+
+    async fn tenant(store: &Store, name: &str) -> TenantId {
+        let id = TenantId::random();
+        let admin = NewAccount {
+            id: AccountId::random(),
+            role: ConsoleRole::OrgAdmin,
+            email: format!("admin@{name}.test"),
+            email_normalized: format!("admin@{name}.test"),
+            name: "A".into(),
+            password_hash: "x".into(),
+        };
+        store.create_tenant_with_admin(&NewTenant { id: id.clone(), name: name.into() }, &admin, 1).await.expect("tenant");
+        id
+    }
+
+    async fn put(p: &sqlx::SqlitePool, tenant: &TenantId, id: &str, text: &str) {
+        sqlx::query(
+            "INSERT INTO scim_users (tenant_id, id, user_name, user_name_norm, active, source, data, version, created_at, \
+             updated_at, sort_name, search_text) VALUES ($1, $2, $2, $2, TRUE, 'scim', '{}', 1, 1, 1, $2, $3)",
+        )
+        .bind(tenant.as_str())
+        .bind(id)
+        .bind(text)
+        .execute(p)
+        .await
+        .expect("insert");
+    }
+
+    fn search(term: &str) -> UserQuery {
+        UserQuery { search: term.into(), ..UserQuery::default() }
+    }
+
+    async fn found(store: &Store, tenant: &TenantId, term: &str) -> Vec<String> {
+        let page = store.tenant(tenant).directory_page(&search(term), 0, 50, None).await.expect("page");
+        assert_eq!(page.total, page.rows.len() as i64, "{term}");
+        let mut ids: Vec<String> = page.rows.into_iter().map(|r| r.id).collect();
+        ids.sort();
+        ids
+    }
+
+    /// The trigram index follows every insert, update and delete, stays within the tenant,
+    /// confirms its candidates exactly, and survives a backup (`VACUUM INTO`) of a file whose
+    /// rowids have gaps.
+    #[tokio::test]
+    async fn search_through_the_trigram_index_follows_writes_and_backups() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.expect("store");
+        store.migrate().await.expect("migrate");
+        let (acme, other) = (tenant(&store, "acme").await, tenant(&store, "other").await);
+        let Pool::Sqlite(p) = &store.pool else { unreachable!() };
+        put(p, &acme, "u1", "ada@acme.test ada lovelace").await;
+        put(p, &acme, "u2", "bob_king@acme.test bob king").await;
+        put(p, &acme, "u3", "bobxking@acme.test bob xking").await;
+        put(p, &other, "o1", "ada@other.test ada lovelace").await;
+        assert_eq!(found(&store, &acme, "LOVELACE").await, ["u1"]);
+        assert_eq!(found(&store, &other, "lovelace").await, ["o1"]);
+        assert_eq!(found(&store, &acme, "acme.test").await, ["u1", "u2", "u3"]);
+        // `_` is a literal underscore, though the index is asked with LIKE's wildcard.
+        assert_eq!(found(&store, &acme, "bob_king").await, ["u2"]);
+        assert_eq!(found(&store, &acme, "a lov").await, ["u1"]);
+        // Too short for a trigram: scanned, with the same answer.
+        assert_eq!(found(&store, &acme, "_k").await, ["u2"]);
+        assert_eq!(found(&store, &acme, "nobody").await, Vec::<String>::new());
+
+        sqlx::query("UPDATE scim_users SET search_text = 'ada@acme.test ada byron' WHERE id = 'u1'")
+            .execute(p)
+            .await
+            .expect("update");
+        assert_eq!(found(&store, &acme, "lovelace").await, Vec::<String>::new());
+        assert_eq!(found(&store, &acme, "byron").await, ["u1"]);
+        sqlx::query("DELETE FROM scim_users WHERE id = 'u2'").execute(p).await.expect("delete");
+        assert_eq!(found(&store, &acme, "king").await, ["u3"]);
+        assert_eq!(store.integrity_check().await.expect("check"), "ok");
+
+        // Counting stops at the cap (or the end of the page read), and says so.
+        for i in 0..5 {
+            put(p, &acme, &format!("n{i}"), &format!("needle{i}@acme.test")).await;
+        }
+        let t = store.tenant(&acme);
+        let capped = t.directory_page_counting(&search("needle"), 0, 2, None, 3).await.expect("page");
+        assert_eq!((capped.total, capped.capped, capped.rows.len()), (3, true, 2));
+        let further = t.directory_page_counting(&search("needle"), 2, 2, None, 3).await.expect("page");
+        assert_eq!((further.total, further.capped, further.rows.len()), (4, true, 2));
+        let all = t.directory_page_counting(&search("needle"), 0, 2, None, 5).await.expect("page");
+        assert_eq!((all.total, all.capped), (5, false));
+        // Not a search: counted exactly.
+        let everyone = t.directory_page_counting(&UserQuery::default(), 0, 2, None, 3).await.expect("page");
+        assert_eq!((everyone.total, everyone.capped), (7, false));
+
+        let copy = dir.path().join("copy.db");
+        store.backup_sqlite(&copy).await.expect("backup");
+        store.close().await;
+        let restored = Store::connect(&format!("sqlite://{}", copy.display())).await.expect("copy");
+        assert_eq!(restored.integrity_check().await.expect("check"), "ok");
+        assert_eq!(found(&restored, &acme, "king").await, ["u3"]);
+        assert_eq!(found(&restored, &acme, "byron").await, ["u1"]);
+        restored.rebuild_search_index().await.expect("rebuild");
+        assert_eq!(found(&restored, &acme, "needle3").await, ["n3"]);
     }
 }

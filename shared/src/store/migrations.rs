@@ -49,12 +49,15 @@ pub(super) fn sqlite() -> Migrator {
         (19, "adopt key", "0019_adopt_key.sql"),
         (20, "events", "0020_events.sql"),
         (21, "unnumbered events", "0021_pending_events.sql"),
+        (22, "search index", "0022_search_index.sql"),
+        (23, "search index built", "0023_search_index_built.sql"),
+        (24, "search b-tree dropped", "0024_search_btree_dropped.sql"),
     ))
 }
 
 /// PostgreSQL migrations that run outside a transaction (`CREATE INDEX CONCURRENTLY`: writes go
 /// on while the index builds). Each is a single statement.
-const POSTGRES_NO_TX: [i64; 2] = [16, 19];
+const POSTGRES_NO_TX: [i64; 4] = [16, 19, 23, 24];
 
 pub(super) fn postgres() -> Migrator {
     let mut all = postgres_migrations();
@@ -87,6 +90,9 @@ fn postgres_migrations() -> Vec<Migration> {
         (19, "adopt key", "0019_adopt_key.sql"),
         (20, "events", "0020_events.sql"),
         (21, "unnumbered events", "0021_pending_events.sql"),
+        (22, "search index", "0022_search_index.sql"),
+        (23, "search index built", "0023_search_index_built.sql"),
+        (24, "search b-tree dropped", "0024_search_btree_dropped.sql"),
     )
 }
 

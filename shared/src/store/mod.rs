@@ -88,7 +88,7 @@ pub(crate) fn value_rows(rows: usize, columns: usize, anonymous: bool) -> String
 pub fn fold_ascii(s: &str) -> String {
     filter_sql::fold(s)
 }
-pub use directory::{DirectoryRow, SortKey};
+pub use directory::{DirectoryPage, DirectoryRow, SortKey, COUNT_CAP};
 pub use mappings::{PlacementInputs, RuleMembership, RuleRecord};
 pub use sessions::SessionBackend;
 pub use sso::{ConnectionRecord, DomainRow, FlowRecord, NewSignIn};

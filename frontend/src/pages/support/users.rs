@@ -74,7 +74,8 @@ fn UsersTab(unassigned: bool) -> impl IntoView {
                     Ok(p) => {
                         let first = (i64::from(p.page) - 1) * i64::from(p.page_size) + 1;
                         let last = first + p.rows.len() as i64 - 1;
-                        let more = last < p.total;
+                        let more = p.total_capped || last < p.total;
+                        let of = if p.total_capped { format!("{}+", p.total) } else { p.total.to_string() };
                         view! {
                             <div class="card table-card">
                                 <div class="table-wrap">
@@ -98,7 +99,7 @@ fn UsersTab(unassigned: bool) -> impl IntoView {
                                     </table>
                                 </div>
                                 <div class="pager">
-                                    <span class="muted small">{first} "–" {last} " of " {p.total}</span>
+                                    <span class="muted small">{first} "–" {last} " of " {of}</span>
                                     <button type="button" class="btn btn-ghost btn-small" disabled=p.page <= 1
                                         on:click=move |_| page.update(|n| *n = n.saturating_sub(1).max(1))>"Previous"</button>
                                     <button type="button" class="btn btn-ghost btn-small" disabled=!more
