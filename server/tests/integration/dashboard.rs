@@ -10,6 +10,7 @@ use crate::common::*;
 both_backends!(
     scim_setup_switch_tokens_rotate_and_revoke,
     users_table_searches_filters_sorts_and_pages,
+    kept_user_counts_follow_concurrent_writes_and_folds,
     user_groups_assign_unassign_default_and_delete,
     user_detail_explains_memberships_and_timeline,
     manual_users_are_created_edited_removed_and_never_taken_by_scim,
@@ -239,6 +240,86 @@ async fn users_table_searches_filters_sorts_and_pages(db: Db) {
         assert_eq!(r["total"], n, "search {q:?} after the writes");
         assert_eq!(r["total_capped"], false);
     }
+    // The totals come from counts the writes keep (PostgreSQL: rows of differences, folded now
+    // and then): they follow creates, deactivations and deletes, and a fold changes none.
+    let (s, _) = scim(&app, &base, &token, "PATCH", &format!("/Users/{}", ids[1]), Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "path": "active", "value": false}]})))
+        .await;
+    assert_eq!(s, 200);
+    push_user(&app, &base, &token, "cy@acme.test", "Cy", "Young").await;
+    for fold in [false, true] {
+        if fold {
+            app.store.fold_all_user_counts().await.unwrap();
+        }
+        for (f, n) in [("all", 3), ("deactivated", 1), ("unassigned", 2), ("scim", 3), ("manual", 0)] {
+            let r = app.ok_json("users", users_query(json!({"filter": f})), &cookie).await;
+            assert_eq!(r["total"], n, "filter {f} (folded: {fold})");
+        }
+        assert_eq!(app.ok_json("nav_counts", json!({}), &cookie).await["unassigned"], 2);
+        let (s, list) = scim(&app, &base, &token, "GET", "/Users?startIndex=1&count=1", None).await;
+        assert_eq!(s, 200);
+        assert_eq!(list["totalResults"], 3, "{list}");
+    }
+}
+
+/// The kept user counts (see `store::counts`) under writers running side by side, and on
+/// PostgreSQL a fold running between them: every total is what the writes left.
+async fn kept_user_counts_follow_concurrent_writes_and_folds(db: Db) {
+    let app = std::sync::Arc::new(TestApp::new(db).await);
+    let (cookie, _) = admin(&app, "Acme").await;
+    let (base, token) = scim_on(&app, &cookie).await;
+    // The deprovisioning brake off: a quarter of the users deleted and a quarter deactivated
+    // would trip it.
+    let fields = [
+        ("brake_percent", "10"),
+        ("brake_min_users", "10"),
+        ("brake_window_minutes", "60"),
+        ("delete_policy", "delete"),
+        ("soft_delete_days", "30"),
+    ];
+    assert_eq!(app.call("form/safety_save", &fields, Some(&cookie)).await.status(), StatusCode::OK);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let folder = {
+        let (app, done) = (app.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut folds = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                app.store.fold_all_user_counts().await.expect("fold");
+                folds += 1;
+                tokio::task::yield_now().await;
+            }
+            folds
+        })
+    };
+    let mut writers = Vec::new();
+    for w in 0..6 {
+        let (app, base, token) = (app.clone(), base.clone(), token.clone());
+        writers.push(tokio::spawn(async move {
+            for i in 0..8 {
+                let id = push_user(&app, &base, &token, &format!("u{w}-{i}@acme.test"), "U", "Ser").await;
+                let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "path": "active", "value": false}]});
+                match i % 4 {
+                    // Deactivated.
+                    1 => assert_eq!(scim(&app, &base, &token, "PATCH", &format!("/Users/{id}"), Some(patch)).await.0, 200),
+                    // Deleted.
+                    2 => assert_eq!(scim(&app, &base, &token, "DELETE", &format!("/Users/{id}"), None).await.0, 204),
+                    _ => {}
+                }
+            }
+        }));
+    }
+    for w in writers {
+        w.await.expect("writer");
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(folder.await.expect("folder") > 0);
+    app.store.fold_all_user_counts().await.expect("fold");
+    // 6 writers × 8 users, 2 of each 8 deleted, 2 of each 8 deactivated.
+    for (f, n) in [("all", 36), ("deactivated", 12), ("unassigned", 24), ("scim", 36)] {
+        let r = app.ok_json("users", users_query(json!({"filter": f})), &cookie).await;
+        assert_eq!(r["total"], n, "filter {f}");
+    }
+    let (_, list) = scim(&app, &base, &token, "GET", "/Users?count=0", None).await;
+    assert_eq!(list["totalResults"], 36, "{list}");
 }
 
 async fn user_groups_assign_unassign_default_and_delete(db: Db) {

@@ -446,6 +446,10 @@ impl Worker {
                 tracing::error!("numbering events: {e}");
             }
             let now = now_ms();
+            // PostgreSQL: fold the user counts' rows now and then (see `store::counts`).
+            if let Err(e) = self.store.fold_user_counts(now).await {
+                tracing::warn!("folding the user counts: {e}");
+            }
             let lease_until = now + self.settings.lease.as_millis() as i64;
             match self.store.claim_endpoint(&self.settings.instance, now, lease_until).await {
                 Ok(Some(ep)) => {

@@ -74,14 +74,14 @@ const SELECTIVE: i64 = 5000;
 /// A search counts its matches up to this many (see the module doc).
 pub const COUNT_CAP: i64 = 10_000;
 
-/// Membership rows exist only for users of the same tenant (they are inserted from
-/// `scim_users` and deleted with the user), so this difference is exact.
-/// Active users in no user group: an admin's work. Deactivated users are left out: the IdP has
-/// taken their access away, there is nothing to assign.
-const UNASSIGNED_COUNT: &str = "SELECT (SELECT COUNT(*) FROM scim_users WHERE tenant_id = $1 AND active = TRUE) \
-     - (SELECT COUNT(DISTINCT m.user_id) FROM user_group_members m \
-        JOIN scim_users u ON u.tenant_id = m.tenant_id AND u.id = m.user_id \
-        WHERE m.tenant_id = $1 AND u.active = TRUE)";
+/// Active users in no user group (an admin's work) are the active users (kept counts) less
+/// the active users in a group, counted here. Membership rows exist only for users of the same
+/// tenant (they are inserted from `scim_users` and deleted with the user), so the difference is
+/// exact. Deactivated users are left out: the IdP has taken their access away, there is nothing
+/// to assign.
+const ASSIGNED_ACTIVE: &str = "SELECT COUNT(DISTINCT m.user_id) FROM user_group_members m \
+     JOIN scim_users u ON u.tenant_id = m.tenant_id AND u.id = m.user_id \
+     WHERE m.tenant_id = $1 AND u.active = TRUE";
 
 fn row<R>(r: &R) -> DomainResult<DirectoryRow>
 where
@@ -258,14 +258,32 @@ impl TenantStore<'_> {
             None => ("scim_users t", ""),
         };
         let cap = count_cap.max(offset + limit);
+        // The total without counting rows where the kept counts say it (no search, no group
+        // or role filter), or with one count of the assigned for the unassigned.
+        let kept = if known_total.is_none() && args.is_empty() { Some(self.user_counts().await?) } else { None };
+        let known_total = known_total.or_else(|| {
+            let c = kept.as_ref()?;
+            match q.filter {
+                UserFilter::All => Some(c.all()),
+                UserFilter::Deactivated => Some(c.with_active(false)),
+                UserFilter::Scim => Some(c.of_source("scim")),
+                UserFilter::Jit => Some(c.of_source("jit")),
+                UserFilter::Manual => Some(c.of_source("manual")),
+                UserFilter::Unassigned => None,
+            }
+        });
         let count_sql = if searching {
-            format!("SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE t.tenant_id = $1{cond}{fts_cond} LIMIT {}) c", cap + 1)
-        } else if q.filter == UserFilter::Unassigned && args.is_empty() {
-            // Everyone minus the assigned: two index-only counts instead of a probe per user.
-            UNASSIGNED_COUNT.to_string()
+            format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE t.tenant_id = $1{cond}{fts_cond} LIMIT {}) c",
+                cap + 1
+            )
+        } else if q.filter == UserFilter::Unassigned && kept.is_some() {
+            ASSIGNED_ACTIVE.to_string()
         } else {
             format!("SELECT COUNT(*) FROM scim_users t WHERE t.tenant_id = $1{cond}")
         };
+        // What the count query's answer is taken from (the unassigned: the active less it).
+        let active = kept.as_ref().map(|c| c.with_active(true)).filter(|_| q.filter == UserFilter::Unassigned);
         let data = self.data_out();
         let columns = format!("t.id, t.user_name, t.source, t.active, {data}, t.version, t.created_at, t.updated_at");
         let tail = format!("ORDER BY {order} LIMIT {limit} OFFSET {offset}");
@@ -295,7 +313,8 @@ impl TenantStore<'_> {
                     for a in &args {
                         count = count.bind(a);
                     }
-                    count.fetch_one(p).await?
+                    let n = count.fetch_one(p).await?;
+                    active.map_or(n, |active| active - n)
                 }
             };
             let capped = searching && known_total.is_none() && counted > cap;
@@ -400,12 +419,13 @@ impl TenantStore<'_> {
         })
     }
 
-    /// How many users are in no user group.
+    /// How many active users are in no user group.
     pub async fn unassigned_count(&self) -> DomainResult<i64> {
-        let n = with_pool!(self.store, |p| {
-            sqlx::query_scalar::<_, i64>(UNASSIGNED_COUNT).bind(self.id.as_str()).fetch_one(p).await
+        let active = self.user_counts().await?.with_active(true);
+        let assigned = with_pool!(self.store, |p| {
+            sqlx::query_scalar::<_, i64>(ASSIGNED_ACTIVE).bind(self.id.as_str()).fetch_one(p).await
         })?;
-        Ok(n)
+        Ok(active - assigned)
     }
 }
 
@@ -437,7 +457,10 @@ mod tests {
             name: "A".into(),
             password_hash: "x".into(),
         };
-        store.create_tenant_with_admin(&NewTenant { id: id.clone(), name: name.into() }, &admin, 1).await.expect("tenant");
+        store
+            .create_tenant_with_admin(&NewTenant { id: id.clone(), name: name.into() }, &admin, 1)
+            .await
+            .expect("tenant");
         id
     }
 

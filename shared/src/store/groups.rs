@@ -240,7 +240,7 @@ impl TenantStore<'_> {
     /// Groups matching a compiled query.
     pub(crate) async fn query_groups(&self, q: Query) -> DomainResult<Page<GroupRow>> {
         let cols = format!("t.id, t.display_name, {}, t.version, t.created_at, t.updated_at", self.data_out());
-        page_query!(self, q, "scim_groups", "", cols, group_from_row)
+        page_query!(self, q, "scim_groups", "", cols, group_from_row, None)
     }
 
     /// The members of groups, with display names.

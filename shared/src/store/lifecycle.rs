@@ -32,7 +32,7 @@ pub struct TenantFacts {
 }
 
 const FACTS: &str = "SELECT t.id, t.name, t.created_at, t.disabled_at, t.scim_enabled, \
-     (SELECT COUNT(*) FROM scim_users u WHERE u.tenant_id = t.id) AS users, \
+     (SELECT CAST(COALESCE(SUM(c.users), 0) AS BIGINT) FROM user_counts c WHERE c.tenant_id = t.id) AS users, \
      (SELECT COUNT(*) FROM scim_groups g WHERE g.tenant_id = t.id) AS groups, \
      (SELECT COUNT(*) FROM console_accounts a WHERE a.tenant_id = t.id) AS admins, \
      (SELECT COUNT(*) FROM sso_connections c WHERE c.tenant_id = t.id) AS sso_connections \

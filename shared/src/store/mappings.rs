@@ -540,12 +540,6 @@ impl TenantStore<'_> {
 
     /// How many users the tenant has.
     pub async fn user_count(&self) -> DomainResult<i64> {
-        let n = with_pool!(self.store, |p| {
-            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM scim_users WHERE tenant_id = $1")
-                .bind(self.id.as_str())
-                .fetch_one(p)
-                .await
-        })?;
-        Ok(n)
+        Ok(self.user_counts().await?.all())
     }
 }

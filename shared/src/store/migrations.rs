@@ -52,6 +52,7 @@ pub(super) fn sqlite() -> Migrator {
         (22, "search index", "0022_search_index.sql"),
         (23, "search index built", "0023_search_index_built.sql"),
         (24, "search b-tree dropped", "0024_search_btree_dropped.sql"),
+        (25, "user counts", "0025_user_counts.sql"),
     ))
 }
 
@@ -93,6 +94,7 @@ fn postgres_migrations() -> Vec<Migration> {
         (22, "search index", "0022_search_index.sql"),
         (23, "search index built", "0023_search_index_built.sql"),
         (24, "search b-tree dropped", "0024_search_btree_dropped.sql"),
+        (25, "user counts", "0025_user_counts.sql"),
     )
 }
 

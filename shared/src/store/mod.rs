@@ -13,6 +13,7 @@
 mod accounts;
 mod activity;
 mod cache;
+mod counts;
 mod credentials;
 mod direct;
 mod directory;
@@ -88,6 +89,7 @@ pub(crate) fn value_rows(rows: usize, columns: usize, anonymous: bool) -> String
 pub fn fold_ascii(s: &str) -> String {
     filter_sql::fold(s)
 }
+pub use counts::UserCounts;
 pub use directory::{DirectoryPage, DirectoryRow, SortKey, COUNT_CAP};
 pub use mappings::{PlacementInputs, RuleMembership, RuleRecord};
 pub use sessions::SessionBackend;

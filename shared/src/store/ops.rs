@@ -74,7 +74,9 @@ impl Store {
             return Ok(found);
         }
         // FTS5 compares its index with the content table (rank 1: external content too).
-        match sqlx::query("INSERT INTO scim_users_fts (scim_users_fts, rank) VALUES ('integrity-check', 1)").execute(p).await
+        match sqlx::query("INSERT INTO scim_users_fts (scim_users_fts, rank) VALUES ('integrity-check', 1)")
+            .execute(p)
+            .await
         {
             Ok(_) => Ok(found),
             Err(e) => Ok(format!("the users' search index does not match the users: {e}")),
@@ -93,7 +95,8 @@ impl Store {
     }
 
     async fn has_search_index(&self, p: &sqlx::SqlitePool) -> DomainResult<bool> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'scim_users_fts'").fetch_one(p).await?;
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'scim_users_fts'").fetch_one(p).await?;
         Ok(n > 0)
     }
 }

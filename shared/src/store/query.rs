@@ -33,10 +33,12 @@ pub(crate) struct Query {
 }
 
 /// Runs a paged query over `$table` (aliased `t`), with the SQL of `Query`; `$cols` are the
-/// selected columns, `$decode` turns a row into the page's type.
+/// selected columns, `$decode` turns a row into the page's type; `$known` is the total when the
+/// caller knows it (not counted then).
 macro_rules! page_query {
-    ($self:ident, $q:ident, $table:literal, $extra:literal, $cols:expr, $decode:ident) => {{
+    ($self:ident, $q:ident, $table:literal, $extra:literal, $cols:expr, $decode:ident, $known:expr) => {{
         let q = $q;
+        let known: Option<i64> = $known;
         let (cond, mut sql) = match q.where_sql {
             Some((c, s)) => (format!(" AND ({c})"), s),
             None => (String::new(), Sql::new($self.dialect())),
@@ -65,6 +67,8 @@ macro_rules! page_query {
             ($exec:expr) => {{
                 let total = if q.after.is_some() {
                     None
+                } else if known.is_some() {
+                    known
                 } else {
                     Some(bind_all!(sqlx::query_scalar::<_, i64>(&count_sql), count_args).fetch_one($exec).await?)
                 };

@@ -9,6 +9,10 @@ use super::{with_pool, Backend, Store, TenantStore};
 use crate::dto::{DeletePolicy, DeletedUser, HeldChange, HeldKind, SafetySettings};
 use crate::error::DomainResult;
 
+/// The tenant's active users, from the counts its writes keep (see `store::counts`).
+const ACTIVE_USERS: &str =
+    "SELECT CAST(COALESCE(SUM(users), 0) AS BIGINT) FROM user_counts WHERE tenant_id = $1 AND active";
+
 const SETTINGS: &str = "SELECT brake_enabled, brake_percent, brake_min_users, brake_window_minutes, delete_policy, \
                         soft_delete_days FROM tenants WHERE id = $1";
 
@@ -126,10 +130,7 @@ impl TenantStore<'_> {
     /// Active users now.
     pub async fn active_users(&self) -> DomainResult<u64> {
         with_pool!(self.store, |p| {
-            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM scim_users WHERE tenant_id = $1 AND active")
-                .bind(self.id.as_str())
-                .fetch_one(p)
-                .await?;
+            let (n,): (i64,) = sqlx::query_as(ACTIVE_USERS).bind(self.id.as_str()).fetch_one(p).await?;
             Ok(n.max(0) as u64)
         })
     }
@@ -369,14 +370,11 @@ impl TenantTx<'_> {
         })
     }
 
-    /// How many of the tenant's SCIM users are active (a walk over its users).
+    /// How many of the tenant's users are active.
     pub async fn active_users(&mut self) -> DomainResult<u64> {
         let tenant = self.id.as_str();
         with_tx!(self, |c| {
-            let (active,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM scim_users WHERE tenant_id = $1 AND active")
-                .bind(tenant)
-                .fetch_one(&mut *c)
-                .await?;
+            let (active,): (i64,) = sqlx::query_as(ACTIVE_USERS).bind(tenant).fetch_one(&mut *c).await?;
             DomainResult::Ok(active.max(0) as u64)
         })
     }

@@ -358,16 +358,27 @@ impl TenantStore<'_> {
         })
     }
 
-    /// Users matching a compiled query, excluding manually created ones.
+    /// Users matching a compiled query, excluding manually created ones. Without a filter the
+    /// total comes from the counts the writes keep (see [`super::counts`]), not a count of rows.
     pub(crate) async fn query_users(&self, q: Query) -> DomainResult<Page<UserRow>> {
         let cols = format!("t.id, t.user_name, t.source, {}, t.version, t.created_at, t.updated_at", self.data_out());
-        page_query!(self, q, "scim_users", "AND t.source <> 'manual'", cols, user_from_row)
+        let known = self.known_total(&q, super::UserCounts::scim_visible).await?;
+        page_query!(self, q, "scim_users", "AND t.source <> 'manual'", cols, user_from_row, known)
     }
 
     /// [`Self::query_users`] over every user, manual ones included (the read API).
     pub(crate) async fn query_all_users(&self, q: Query) -> DomainResult<Page<UserRow>> {
         let cols = format!("t.id, t.user_name, t.source, {}, t.version, t.created_at, t.updated_at", self.data_out());
-        page_query!(self, q, "scim_users", "", cols, user_from_row)
+        let known = self.known_total(&q, super::UserCounts::all).await?;
+        page_query!(self, q, "scim_users", "", cols, user_from_row, known)
+    }
+
+    /// The total of an unfiltered, counted list, from the kept counts.
+    async fn known_total(&self, q: &Query, of: fn(&super::UserCounts) -> i64) -> DomainResult<Option<i64>> {
+        if q.where_sql.is_some() || q.after.is_some() {
+            return Ok(None);
+        }
+        Ok(Some(of(&self.user_counts().await?)))
     }
 
     /// A user by id (any source) with their groups (as [`Self::groups_of_users`] gives them),
