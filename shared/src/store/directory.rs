@@ -21,7 +21,7 @@
 
 use sqlx::Row;
 
-use super::{with_pool, Backend, TenantStore};
+use super::{with_pool, Backend, TenantStore, UserCounts};
 use crate::dto::{GroupRole, UserFilter, UserQuery, UserSort};
 use crate::error::DomainResult;
 
@@ -115,6 +115,32 @@ pub(crate) fn like_escape(s: &str) -> String {
     }
     out.push('%');
     out
+}
+
+/// From this offset on, a page of everyone reads its keys first (see `directory_page`).
+const DEEP_PAGE: i64 = 1000;
+
+/// The column that identifies a row in the sort index of `sort` (which holds it), if any.
+fn deep_page_key(sort: UserSort) -> Option<&'static str> {
+    match sort {
+        // (tenant_id, sort_name, id) and (tenant_id, created_at, id).
+        UserSort::Name | UserSort::Created => Some("id"),
+        // Unique (tenant_id, user_name_norm).
+        UserSort::UserName => Some("user_name_norm"),
+        // (tenant_id, updated_at) holds no key.
+        UserSort::Updated => None,
+    }
+}
+
+/// The condition (on `s`) that finds a sparse filter's users on their partial index
+/// (migration 0026), written so that both planners see it implies the index's.
+fn sparse_filter(filter: UserFilter) -> Option<&'static str> {
+    match filter {
+        UserFilter::Deactivated => Some("s.active = FALSE"),
+        UserFilter::Jit => Some("s.source <> 'scim' AND s.source = 'jit'"),
+        UserFilter::Manual => Some("s.source <> 'scim' AND s.source = 'manual'"),
+        UserFilter::All | UserFilter::Unassigned | UserFilter::Scim => None,
+    }
 }
 
 /// The pattern SQLite's trigram index is asked for (`LIKE` without `ESCAPE`, which the index
@@ -288,7 +314,20 @@ impl TenantStore<'_> {
         let columns = format!("t.id, t.user_name, t.source, t.active, {data}, t.version, t.created_at, t.updated_at");
         let tail = format!("ORDER BY {order} LIMIT {limit} OFFSET {offset}");
         // Walking the sort index and testing each row stops early when many rows match.
-        let walk_sql = format!("SELECT {columns} FROM scim_users t WHERE t.tenant_id = $1{cond} {tail}");
+        let walk_sql = match deep_page_key(q.sort) {
+            // A deep page of everyone: the page's keys first, from the sort index alone (it
+            // holds them), then only those rows, instead of reading every row skipped
+            // (PostgreSQL read 25,000 rows from the heap for page 500).
+            Some(key) if cond.is_empty() && offset >= DEEP_PAGE => {
+                let inner = order.replace("t.", "s.");
+                format!(
+                    "WITH p AS MATERIALIZED (SELECT s.{key} AS k FROM scim_users s WHERE s.tenant_id = $1 ORDER BY {inner} {}) \
+                     SELECT {columns} FROM p JOIN scim_users t ON t.tenant_id = $1 AND t.{key} = p.k ORDER BY {order}",
+                    format_args!("LIMIT {limit} OFFSET {offset}")
+                )
+            }
+            _ => format!("SELECT {columns} FROM scim_users t WHERE t.tenant_id = $1{cond} {tail}"),
+        };
         // A selective search reads and sorts only the matching rows, found through the trigram
         // index (on PostgreSQL materialized first, so that the planner does not walk the sort
         // index instead, testing every row).
@@ -301,7 +340,21 @@ impl TenantStore<'_> {
                 cond.replacen(SEARCH_CLAUSE, "", 1)
             ))
         } else {
-            None
+            // Deactivated, just-in-time or manual users: found on their partial index (0026).
+            kept.as_ref().and(sparse_filter(q.filter)).map(|sparse| {
+                format!(
+                    "WITH m AS MATERIALIZED (SELECT s.id FROM scim_users s WHERE s.tenant_id = $1 AND {sparse}) \
+                     SELECT {columns} FROM m JOIN scim_users t ON t.tenant_id = $1 AND t.id = m.id WHERE TRUE{cond} {tail}"
+                )
+            })
+        };
+        // Reading only the matches is worth it when they are few, or when walking the sort
+        // index to this page would test many more rows than there are matches (a deep page of a
+        // sparse filter: the walk meets about (offset + limit) × everyone / matches rows).
+        let everyone = kept.as_ref().map(UserCounts::all);
+        let prefer_matches = |total: i64| {
+            total <= SELECTIVE
+                || everyone.is_some_and(|all| (offset + limit).saturating_mul(all) > 4 * total.saturating_mul(total))
         };
         // The walk's SQL does not name the trigram pattern: it binds one parameter less.
         let walk_args = if fts.is_some() { &args[..args.len() - 1] } else { &args[..] };
@@ -320,7 +373,7 @@ impl TenantStore<'_> {
             let capped = searching && known_total.is_none() && counted > cap;
             let total = if capped { cap } else { counted };
             let (page_sql, page_args) = match &matches_sql {
-                Some(sql) if !capped && total <= SELECTIVE => (sql, &args[..]),
+                Some(sql) if !capped && prefer_matches(total) => (sql, &args[..]),
                 _ => (&walk_sql, walk_args),
             };
             let mut page = sqlx::query(page_sql).bind(self.id.as_str());
@@ -444,6 +497,99 @@ mod tests {
         assert_eq!(trigram_pattern("a\\b").as_deref(), Some("%a\\b%"));
         for short in ["ab", "a_b", "%%", "_", "ab%cd"] {
             assert_eq!(trigram_pattern(short), None, "{short}");
+        }
+    }
+
+    /// The sparse filters' lookups and the search's candidates use their indexes on SQLite
+    /// (without statistics, the planner could as well walk the tenant's rows).
+    #[tokio::test]
+    async fn sparse_filters_and_search_use_their_indexes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.expect("store");
+        store.migrate().await.expect("migrate");
+        let Pool::Sqlite(pool) = &store.pool else { unreachable!() };
+        let mut checks: Vec<(String, &str)> = [UserFilter::Deactivated, UserFilter::Jit, UserFilter::Manual]
+            .into_iter()
+            .map(|f| {
+                let sparse = sparse_filter(f).expect("sparse");
+                let index = if f == UserFilter::Deactivated { "scim_users_deactivated" } else { "scim_users_not_scim" };
+                (format!("SELECT s.id FROM scim_users s WHERE s.tenant_id = 't' AND {sparse}"), index)
+            })
+            .collect();
+        checks.push((
+            "SELECT t.id FROM scim_users_fts f CROSS JOIN scim_users t ON t.rowid = f.rowid \
+             WHERE t.tenant_id = 't' AND t.search_text LIKE '%ada%' ESCAPE '\\' AND f.search_text LIKE '%ada%'"
+                .into(),
+            "VIRTUAL TABLE",
+        ));
+        for (sql, index) in checks {
+            let plan: Vec<(i64, i64, i64, String)> =
+                sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}")).fetch_all(pool).await.expect("plan");
+            let detail = plan.iter().map(|p| p.3.as_str()).collect::<Vec<_>>().join("; ");
+            assert!(plan.first().is_some_and(|p| p.3.contains(index)), "{sql}: {detail}");
+        }
+    }
+
+    /// A deep page (keys from the sort index first, then the rows) is the page the walk gives,
+    /// in every order.
+    #[tokio::test]
+    async fn deep_pages_are_the_pages_of_the_walk() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.expect("store");
+        store.migrate().await.expect("migrate");
+        let acme = tenant(&store, "acme").await;
+        let Pool::Sqlite(p) = &store.pool else { unreachable!() };
+        // (id, user_name_norm, sort_name, created_at): names and times in other orders than ids,
+        // with ties in created_at and sort_name.
+        let rows: Vec<(String, String, String, i64)> = (0..1100i64)
+            .map(|i| {
+                (
+                    format!("id{:04}", (i * 7919) % 1100),
+                    format!("user{:04}", (i * 31) % 1100),
+                    format!("name{}", i % 300),
+                    i / 3,
+                )
+            })
+            .collect();
+        let mut tx = p.begin().await.expect("begin");
+        for (id, un, name, at) in &rows {
+            sqlx::query(
+                "INSERT INTO scim_users (tenant_id, id, user_name, user_name_norm, active, source, data, version, created_at, \
+                 updated_at, sort_name, search_text) VALUES ($1, $2, $3, $3, TRUE, 'scim', '{}', 1, $4, $4, $5, $3)",
+            )
+            .bind(acme.as_str())
+            .bind(id)
+            .bind(un)
+            .bind(at)
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .expect("insert");
+        }
+        tx.commit().await.expect("commit");
+        for sort in [UserSort::Name, UserSort::Created, UserSort::UserName, UserSort::Updated] {
+            for descending in [false, true] {
+                let mut want = rows.clone();
+                want.sort_by(|a, b| {
+                    let o = match sort {
+                        UserSort::Name => a.2.cmp(&b.2),
+                        UserSort::Created | UserSort::Updated => a.3.cmp(&b.3),
+                        UserSort::UserName => a.1.cmp(&b.1),
+                    }
+                    .then(a.0.cmp(&b.0));
+                    if descending {
+                        o.reverse()
+                    } else {
+                        o
+                    }
+                });
+                let want: Vec<&str> = want[1040..1070].iter().map(|r| r.0.as_str()).collect();
+                let q = UserQuery { sort, descending, ..UserQuery::default() };
+                let page = store.tenant(&acme).directory_page(&q, 1040, 30, None).await.expect("page");
+                let got: Vec<&str> = page.rows.iter().map(|r| r.id.as_str()).collect();
+                assert_eq!(got, want, "{sort:?} descending {descending}");
+                assert_eq!(page.total, 1100);
+            }
         }
     }
 

@@ -53,12 +53,14 @@ pub(super) fn sqlite() -> Migrator {
         (23, "search index built", "0023_search_index_built.sql"),
         (24, "search b-tree dropped", "0024_search_btree_dropped.sql"),
         (25, "user counts", "0025_user_counts.sql"),
+        (26, "sparse filters", "0026_sparse_filters.sql"),
+        (27, "sparse filters built", "0027_sparse_filters_built.sql"),
     ))
 }
 
 /// PostgreSQL migrations that run outside a transaction (`CREATE INDEX CONCURRENTLY`: writes go
 /// on while the index builds). Each is a single statement.
-const POSTGRES_NO_TX: [i64; 4] = [16, 19, 23, 24];
+const POSTGRES_NO_TX: [i64; 6] = [16, 19, 23, 24, 26, 27];
 
 pub(super) fn postgres() -> Migrator {
     let mut all = postgres_migrations();
@@ -95,6 +97,8 @@ fn postgres_migrations() -> Vec<Migration> {
         (23, "search index built", "0023_search_index_built.sql"),
         (24, "search b-tree dropped", "0024_search_btree_dropped.sql"),
         (25, "user counts", "0025_user_counts.sql"),
+        (26, "sparse filters", "0026_sparse_filters.sql"),
+        (27, "sparse filters built", "0027_sparse_filters_built.sql"),
     )
 }
 

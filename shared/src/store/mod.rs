@@ -354,12 +354,13 @@ impl Store {
         Ok(())
     }
 
-    /// Refreshes PostgreSQL's planner statistics (autovacuum does this on its own schedule; the
-    /// load benchmark calls it after a bulk seed, as a settled database would be). A no-op on
-    /// SQLite, whose planner works from the schema alone here.
+    /// Refreshes PostgreSQL's planner statistics and visibility map (autovacuum does both on
+    /// its own schedule, a bulk insert included; the load benchmark calls this after its bulk
+    /// seed, as a settled database would be). A no-op on SQLite, whose planner works from the
+    /// schema alone here.
     pub async fn analyze(&self) -> DomainResult<()> {
         if let Pool::Postgres(p) = &self.pool {
-            sqlx::query("ANALYZE").execute(p).await?;
+            sqlx::query("VACUUM (ANALYZE)").execute(p).await?;
         }
         Ok(())
     }
