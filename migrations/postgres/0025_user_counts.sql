@@ -13,23 +13,22 @@ CREATE TABLE user_counts (
 );
 CREATE INDEX user_counts_tenant ON user_counts (tenant_id);
 
-CREATE FUNCTION user_counts_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Inserted rows count +1, deleted rows -1: one row per statement and (source, active).
+CREATE FUNCTION user_counts_statement() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO user_counts (tenant_id, source, active, users)
-    SELECT tenant_id, source, active, COUNT(*) FROM inserted GROUP BY tenant_id, source, active;
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO user_counts (tenant_id, source, active, users)
+        SELECT tenant_id, source, active, COUNT(*) FROM changed_rows GROUP BY tenant_id, source, active;
+    ELSE
+        INSERT INTO user_counts (tenant_id, source, active, users)
+        SELECT tenant_id, source, active, -COUNT(*) FROM changed_rows GROUP BY tenant_id, source, active;
+    END IF;
     RETURN NULL;
 END $$;
 CREATE TRIGGER user_counts_insert AFTER INSERT ON scim_users
-REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION user_counts_inserted();
-
-CREATE FUNCTION user_counts_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO user_counts (tenant_id, source, active, users)
-    SELECT tenant_id, source, active, -COUNT(*) FROM deleted GROUP BY tenant_id, source, active;
-    RETURN NULL;
-END $$;
+REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION user_counts_statement();
 CREATE TRIGGER user_counts_delete AFTER DELETE ON scim_users
-REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION user_counts_deleted();
+REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION user_counts_statement();
 
 -- Row by row, and only when source or active changed (the WHEN is tested without calling the
 -- function): most updates change neither.
