@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+use leptos_router::{path, Lazy, LazyRoute, SsrMode};
 
 use crate::components::layout::{DashboardLayout, SupportLayout};
 use crate::pages::activity::{ActivityPage, ActivityRecordPage};
@@ -70,46 +70,161 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <NotFound/> }>
                 // Async: the server renders the whole page before sending it. Dashboard pages
                 // are small, and it makes redirects and status codes from data loads reliable.
-                <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async/>
-                <Route path=path!("/sign-up") view=SignUpPage ssr=SsrMode::Async/>
-                <Route path=path!("/sign-in/sso/:tenant") view=SsoChooserPage ssr=SsrMode::Async/>
-                <Route path=path!("/me") view=MyAccessPage ssr=SsrMode::Async/>
-                <Route path=path!("/invite/:token") view=InvitationPage ssr=SsrMode::Async/>
-                <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
-                <Route path=path!("/reset-password/:token") view=ResetPasswordPage ssr=SsrMode::Async/>
+                <Route path=path!("/sign-in") view={Lazy::<LazySignInPage>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/sign-up") view={Lazy::<LazySignUpPage>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/sign-in/sso/:tenant") view={Lazy::<LazySsoChooserPage>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/me") view={Lazy::<LazyMyAccessPage>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/invite/:token") view={Lazy::<LazyInvitationPage>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/forgot-password") view={Lazy::<LazyForgotPasswordPage>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/reset-password/:token") view={Lazy::<LazyResetPasswordPage>::new()} ssr=SsrMode::Async/>
                 <ParentRoute path=path!("support") view=SupportLayout ssr=SsrMode::Async>
-                    <Route path=path!("") view=SupportHome ssr=SsrMode::Async/>
+                    <Route path=path!("") view={Lazy::<LazySupportHome>::new()} ssr=SsrMode::Async/>
                     <ParentRoute path=path!("t/:tenant") view=TenantFrame ssr=SsrMode::Async>
-                        <Route path=path!("") view=TenantOverviewTab ssr=SsrMode::Async/>
-                        <Route path=path!("users") view=AllUsersTab ssr=SsrMode::Async/>
-                        <Route path=path!("users/:id") view=UserTab ssr=SsrMode::Async/>
-                        <Route path=path!("unassigned") view=UnassignedTab ssr=SsrMode::Async/>
-                        <Route path=path!("groups") view=GroupsTab ssr=SsrMode::Async/>
-                        <Route path=path!("mappings") view=MappingsTab ssr=SsrMode::Async/>
-                        <Route path=path!("sso") view=SsoTab ssr=SsrMode::Async/>
-                        <Route path=path!("activity") view=ActivityPage ssr=SsrMode::Async/>
-                        <Route path=path!("activity/:id") view=ActivityRecordPage ssr=SsrMode::Async/>
+                        <Route path=path!("") view={Lazy::<LazyTenantOverviewTab>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("users") view={Lazy::<LazyAllUsersTab>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("users/:id") view={Lazy::<LazyUserTab>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("unassigned") view={Lazy::<LazyUnassignedTab>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("groups") view={Lazy::<LazyGroupsTab>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("mappings") view={Lazy::<LazyMappingsTab>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("sso") view={Lazy::<LazySsoTab>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("activity") view={Lazy::<LazyActivityPage>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("activity/:id") view={Lazy::<LazyActivityRecordPage>::new()} ssr=SsrMode::Async/>
                     </ParentRoute>
                 </ParentRoute>
                 <ParentRoute path=path!("") view=DashboardLayout ssr=SsrMode::Async>
-                    <Route path=path!("") view=HomePage ssr=SsrMode::Async/>
-                    <Route path=path!("scim") view=ScimPage ssr=SsrMode::Async/>
-                    <Route path=path!("safety") view=SafetyPage ssr=SsrMode::Async/>
-                    <Route path=path!("integrations") view=IntegrationsPage ssr=SsrMode::Async/>
-                    <Route path=path!("sso") view=SsoPage ssr=SsrMode::Async/>
-                    <Route path=path!("admins") view=TeamPage ssr=SsrMode::Async/>
-                    <Route path=path!("users") view=UsersPage ssr=SsrMode::Async/>
-                    <Route path=path!("users/new") view=NewUserPage ssr=SsrMode::Async/>
-                    <Route path=path!("users/import") view=ImportPage ssr=SsrMode::Async/>
-                    <Route path=path!("users/:id") view=UserDetailPage ssr=SsrMode::Async/>
-                    <Route path=path!("unassigned") view=UnassignedPage ssr=SsrMode::Async/>
-                    <Route path=path!("user-groups") view=UserGroupsPage ssr=SsrMode::Async/>
-                    <Route path=path!("user-groups/:id") view=UserGroupPage ssr=SsrMode::Async/>
-                    <Route path=path!("mappings") view=MappingsPage ssr=SsrMode::Async/>
-                    <Route path=path!("activity") view=ActivityPage ssr=SsrMode::Async/>
-                    <Route path=path!("activity/:id") view=ActivityRecordPage ssr=SsrMode::Async/>
+                    <Route path=path!("") view={Lazy::<LazyHomePage>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("scim") view={Lazy::<LazyScimPage>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("safety") view={Lazy::<LazySafetyPage>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("integrations") view={Lazy::<LazyIntegrationsPage>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("sso") view={Lazy::<LazySsoPage>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("admins") view={Lazy::<LazyTeamPage>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("users") view={Lazy::<LazyUsersPage>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("users/new") view={Lazy::<LazyNewUserPage>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("users/import") view={Lazy::<LazyImportPage>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("users/:id") view={Lazy::<LazyUserDetailPage>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("unassigned") view={Lazy::<LazyUnassignedPage>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("user-groups") view={Lazy::<LazyUserGroupsPage>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("user-groups/:id") view={Lazy::<LazyUserGroupPage>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("mappings") view={Lazy::<LazyMappingsPage>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("activity") view={Lazy::<LazyActivityPage>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("activity/:id") view={Lazy::<LazyActivityRecordPage>::new()} ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>
         </Router>
     }
+}
+
+/// The pages' code is split from the main wasm (cargo leptos `--split`) in six modules, each
+/// fetched the first time one of its pages is shown: the sign-in page and the Overview (the
+/// first pages of a day's work: small on their own), the other signed-out pages, the directory
+/// (users, groups, mappings, activity), the settings (SCIM, SSO, safety, integrations, admins)
+/// and the support console. Six, not one per page: code that several modules share goes into
+/// chunks of its own, one per combination, and a module per page made 500 chunks (up to 260
+/// requests for one page). `data()` makes nothing: every page creates its resources in its
+/// view, in the same order on the server and in the browser (see `layout::SignedIn`).
+///
+/// A module that fails to load shows a notice with a link that loads the page again.
+macro_rules! lazy_pages {
+    ($module:ident: $($route:ident($code:ident, $preload:ident) => $page:ident),* $(,)?) => {$(
+        #[::leptos::wasm_split::wasm_split($module, wasm_split_path = ::leptos::wasm_split, preload($preload), fallible)]
+        fn $code() -> Result<AnyView, ::leptos::wasm_split::SplitLoaderError> {
+            Ok(view! { <$page/> }.into_any())
+        }
+
+        struct $route;
+
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            async fn view(_this: Self) -> AnyView {
+                // The server names the module's files in the page (`<link rel="preload">`), so
+                // that the browser fetches them with the main wasm.
+                #[cfg(not(target_family = "wasm"))]
+                leptos::prefetch_lazy_fn_on_server(stringify!($module));
+                $code().await.unwrap_or_else(|_| stale_page_notice())
+            }
+
+            // The router loads the module before it hydrates or renders the page.
+            async fn preload() {
+                // A failure is met again, and handled, by `view`.
+                let _ = $preload().await;
+            }
+        }
+    )*};
+}
+
+/// What shows instead of a page whose code failed to load (the network, or a page left open
+/// across an upgrade asking for the old build's files): a link that loads the page again from
+/// the server. Not a reload on its own: a load also fails when the browser leaves the page
+/// while it loads, and a reload then would fight the browser's own navigation.
+fn stale_page_notice() -> AnyView {
+    let here = leptos_router::hooks::use_location();
+    let href = move || match here.search.get() {
+        search if search.is_empty() => here.pathname.get(),
+        search => format!("{}?{}", here.pathname.get(), search.trim_start_matches('?')),
+    };
+    view! {
+        <div class="notice notice-warning" role="alert" data-testid="stale-page">
+            <span>"This page could not be loaded. Roster may have been updated since you opened it. "</span>
+            <a href=href rel="external" class="btn btn-small btn-primary">"Reload the page"</a>
+        </div>
+    }
+    .into_any()
+}
+
+lazy_pages! {
+    sign_in_page:
+    LazySignInPage(sign_in_page_code, sign_in_page_preload) => SignInPage,
+}
+
+lazy_pages! {
+    signed_out_pages:
+    LazySignUpPage(sign_up_page_code, sign_up_page_preload) => SignUpPage,
+    LazySsoChooserPage(sso_chooser_page_code, sso_chooser_page_preload) => SsoChooserPage,
+    LazyMyAccessPage(my_access_page_code, my_access_page_preload) => MyAccessPage,
+    LazyInvitationPage(invitation_page_code, invitation_page_preload) => InvitationPage,
+    LazyForgotPasswordPage(forgot_password_page_code, forgot_password_page_preload) => ForgotPasswordPage,
+    LazyResetPasswordPage(reset_password_page_code, reset_password_page_preload) => ResetPasswordPage,
+}
+
+lazy_pages! {
+    support_pages:
+    LazySupportHome(support_home_code, support_home_preload) => SupportHome,
+    LazyTenantOverviewTab(tenant_overview_tab_code, tenant_overview_tab_preload) => TenantOverviewTab,
+    LazyAllUsersTab(all_users_tab_code, all_users_tab_preload) => AllUsersTab,
+    LazyUserTab(user_tab_code, user_tab_preload) => UserTab,
+    LazyUnassignedTab(unassigned_tab_code, unassigned_tab_preload) => UnassignedTab,
+    LazyGroupsTab(groups_tab_code, groups_tab_preload) => GroupsTab,
+    LazyMappingsTab(mappings_tab_code, mappings_tab_preload) => MappingsTab,
+    LazySsoTab(sso_tab_code, sso_tab_preload) => SsoTab,
+}
+
+lazy_pages! {
+    overview_page:
+    LazyHomePage(home_page_code, home_page_preload) => HomePage,
+}
+
+lazy_pages! {
+    directory_pages:
+    LazyUsersPage(users_page_code, users_page_preload) => UsersPage,
+    LazyNewUserPage(new_user_page_code, new_user_page_preload) => NewUserPage,
+    LazyImportPage(import_page_code, import_page_preload) => ImportPage,
+    LazyUserDetailPage(user_detail_page_code, user_detail_page_preload) => UserDetailPage,
+    LazyUnassignedPage(unassigned_page_code, unassigned_page_preload) => UnassignedPage,
+    LazyUserGroupsPage(user_groups_page_code, user_groups_page_preload) => UserGroupsPage,
+    LazyUserGroupPage(user_group_page_code, user_group_page_preload) => UserGroupPage,
+    LazyMappingsPage(mappings_page_code, mappings_page_preload) => MappingsPage,
+    LazyActivityPage(activity_page_code, activity_page_preload) => ActivityPage,
+    LazyActivityRecordPage(activity_record_page_code, activity_record_page_preload) => ActivityRecordPage,
+}
+
+lazy_pages! {
+    settings_pages:
+    LazyScimPage(scim_page_code, scim_page_preload) => ScimPage,
+    LazySafetyPage(safety_page_code, safety_page_preload) => SafetyPage,
+    LazyIntegrationsPage(integrations_page_code, integrations_page_preload) => IntegrationsPage,
+    LazySsoPage(sso_page_code, sso_page_preload) => SsoPage,
+    LazyTeamPage(team_page_code, team_page_preload) => TeamPage,
 }

@@ -241,7 +241,7 @@ pub struct ServeArgs {
     pub public_url: Option<String>,
 
     /// Folder with the built dashboard assets (`pkg/roster.js`, `.wasm`, `.css`), as
-    /// `cargo leptos build` writes them.
+    /// `cargo leptos build --split` writes them.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
 

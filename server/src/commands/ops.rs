@@ -262,7 +262,7 @@ pub async fn doctor(args: DoctorArgs) -> anyhow::Result<()> {
         Check {
             ok: false,
             what: format!(
-                "site assets missing in {}: no .{} (build them: `cargo leptos build --release`, or use the release tarball)",
+                "site assets missing in {}: no .{} (build them: `cargo leptos build --release --split`, or use the release tarball)",
                 pkg.display(),
                 missing.join(", .")
             ),

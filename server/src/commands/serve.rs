@@ -41,7 +41,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if !std::path::Path::new(&args.site_root).join("pkg").exists() {
         tracing::warn!(
             site_root = %args.site_root,
-            "dashboard assets not found: build them with `cargo leptos build` (pages will render without styles or interactivity)"
+            "dashboard assets not found: build them with `cargo leptos build --split` (pages will render without styles or interactivity)"
         );
     }
 
