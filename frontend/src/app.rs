@@ -79,7 +79,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/reset-password/:token") view={Lazy::<LazyResetPasswordPage>::new()} ssr=SsrMode::Async/>
                 <ParentRoute path=path!("support") view=SupportLayout ssr=SsrMode::Async>
                     <Route path=path!("") view={Lazy::<LazySupportHome>::new()} ssr=SsrMode::Async/>
-                    <ParentRoute path=path!("t/:tenant") view=TenantFrame ssr=SsrMode::Async>
+                    <ParentRoute path=path!("t/:tenant") view={Lazy::<LazyTenantFrame>::new()} ssr=SsrMode::Async>
                         <Route path=path!("") view={Lazy::<LazyTenantOverviewTab>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("users") view={Lazy::<LazyAllUsersTab>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("users/:id") view={Lazy::<LazyUserTab>::new()} ssr=SsrMode::Async/>
@@ -191,6 +191,10 @@ lazy_pages! {
 
 lazy_pages! {
     support_pages:
+    // The frame of an organization in the support console too: its data (the whole
+    // inspection: SCIM setup, traffic, held changes, webhooks, activity) decodes with code
+    // that would otherwise stay in the main wasm.
+    LazyTenantFrame(tenant_frame_code, tenant_frame_preload) => TenantFrame,
     LazySupportHome(support_home_code, support_home_preload) => SupportHome,
     LazyTenantOverviewTab(tenant_overview_tab_code, tenant_overview_tab_preload) => TenantOverviewTab,
     LazyAllUsersTab(all_users_tab_code, all_users_tab_preload) => AllUsersTab,
