@@ -87,9 +87,45 @@ ensure_wasm_opt() {
 RELEASE_SITE_ROOT="target/site-release"
 build_release() {
   ensure_wasm_opt
+  # cargo-leptos runs wasm-bindgen and wasm-opt over every wasm file on each build, changed or
+  # not (~100 s): when the checkout is exactly what the last release build was made from, and
+  # what it made is still there, there is nothing to build.
+  local stamp_file="target/release/.roster-release-stamp" stamp
+  stamp="$(release_stamp)"
+  if [ -n "$stamp" ] && [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp" ] && release_present; then
+    say "the release build is up to date"
+    return
+  fi
+  rm -f "$stamp_file"
   say "building the release build (optimised server and dashboard; the first build takes a while)"
   LEPTOS_SITE_ROOT="$RELEASE_SITE_ROOT" LEPTOS_HASH_FILES=true cargo leptos build --release --precompress --split
   recompress_site "$RELEASE_SITE_ROOT/pkg"
+  [ -z "$stamp" ] || echo "$stamp" >"$stamp_file"
+}
+
+# What the release build is made from: the commit, the changes to tracked files and the content
+# of untracked ones (empty outside a git checkout: then it always builds).
+release_stamp() {
+  git rev-parse --git-dir >/dev/null 2>&1 || return 0
+  {
+    git rev-parse HEAD
+    git diff HEAD --binary
+    git ls-files --others --exclude-standard -z | xargs -0 -r sha256sum
+  } 2>/dev/null | sha256sum | cut -d' ' -f1
+}
+
+# Whether the binary, its hash.txt and the site files that hash.txt names are all there.
+release_present() {
+  local kind hash
+  [ -x target/release/roster ] && [ -f target/release/hash.txt ] || return 1
+  while IFS=': ' read -r kind hash; do
+    case "$kind" in
+      js) [ -f "$RELEASE_SITE_ROOT/pkg/${LEPTOS_OUTPUT_NAME}.${hash}.js" ] || return 1 ;;
+      wasm) [ -f "$RELEASE_SITE_ROOT/pkg/${LEPTOS_OUTPUT_NAME}.${hash}.wasm" ] || return 1 ;;
+      css) [ -f "$RELEASE_SITE_ROOT/pkg/${LEPTOS_OUTPUT_NAME}.${hash}.css" ] || return 1 ;;
+      split) [ -f "$RELEASE_SITE_ROOT/pkg/__wasm_split.${hash}.js" ] || return 1 ;;
+    esac
+  done <target/release/hash.txt
 }
 
 # cargo-leptos gzips at a fast level (the main wasm: 472 KB); `gzip -9` gives 400 KB. Brotli
