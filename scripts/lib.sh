@@ -114,18 +114,31 @@ release_stamp() {
   } 2>/dev/null | sha256sum | cut -d' ' -f1
 }
 
-# Whether the binary, its hash.txt and the site files that hash.txt names are all there.
-release_present() {
+# The files in $RELEASE_SITE_ROOT/pkg that the last release build made (its site folder keeps
+# earlier builds' too, for a server still running): those named in target/release/hash.txt and
+# the wasm chunks the chunk loader (__wasm_split.<hash>.js) names. One name per line.
+release_site_files() {
   local kind hash
-  [ -x target/release/roster ] && [ -f target/release/hash.txt ] || return 1
+  [ -f target/release/hash.txt ] || return 1
   while IFS=': ' read -r kind hash; do
     case "$kind" in
-      js) [ -f "$RELEASE_SITE_ROOT/pkg/${LEPTOS_OUTPUT_NAME}.${hash}.js" ] || return 1 ;;
-      wasm) [ -f "$RELEASE_SITE_ROOT/pkg/${LEPTOS_OUTPUT_NAME}.${hash}.wasm" ] || return 1 ;;
-      css) [ -f "$RELEASE_SITE_ROOT/pkg/${LEPTOS_OUTPUT_NAME}.${hash}.css" ] || return 1 ;;
-      split) [ -f "$RELEASE_SITE_ROOT/pkg/__wasm_split.${hash}.js" ] || return 1 ;;
+      js | wasm | css) echo "${LEPTOS_OUTPUT_NAME}.${hash}.${kind}" ;;
+      manifest) echo "__wasm_split_manifest.${hash}.json" ;;
+      split)
+        echo "__wasm_split.${hash}.js"
+        grep -o '"\./[A-Za-z0-9_.-]*\.wasm"' "$RELEASE_SITE_ROOT/pkg/__wasm_split.${hash}.js" 2>/dev/null |
+          tr -d '"' | sed 's|^\./||' | sort -u ;;
     esac
   done <target/release/hash.txt
+}
+
+# Whether the binary and every site file of the last release build are there.
+release_present() {
+  local f
+  [ -x target/release/roster ] || return 1
+  while read -r f; do
+    [ -f "$RELEASE_SITE_ROOT/pkg/$f" ] || return 1
+  done < <(release_site_files || echo "hash.txt is missing")
 }
 
 # cargo-leptos gzips at a fast level (the main wasm: 472 KB); `gzip -9` gives 400 KB. Brotli

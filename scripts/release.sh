@@ -16,37 +16,17 @@ mkdir -p "$stage/bin" "$stage/site" "$stage/deploy"
 cp target/release/roster "$stage/bin/"
 # The dashboard reads the asset names (content hashes) from hash.txt next to the binary.
 cp target/release/hash.txt "$stage/bin/"
-# The site folder keeps earlier builds' files (a server started before a rebuild may still serve
-# them): the tarball takes only this build's, named in hash.txt and, for the wasm chunks of the
-# pages, in the chunk loader (__wasm_split.<hash>.js).
+# Only this build's site files (release_site_files), not the earlier builds' the folder keeps.
 (cd "$RELEASE_SITE_ROOT" && find . -path ./pkg -prune -o -type f -print) | while read -r f; do
   mkdir -p "$stage/site/$(dirname "$f")" && cp "$RELEASE_SITE_ROOT/$f" "$stage/site/$f"
 done
 mkdir -p "$stage/site/pkg"
-out="$LEPTOS_OUTPUT_NAME"
-current=()
-while IFS=': ' read -r kind hash; do
-  case "$kind" in
-    js) current+=("${out}.${hash}.js") ;;
-    wasm) current+=("${out}.${hash}.wasm") ;;
-    css) current+=("${out}.${hash}.css") ;;
-    manifest) current+=("__wasm_split_manifest.${hash}.json") ;;
-    split) current+=("__wasm_split.${hash}.js") ;;
-  esac
-done <target/release/hash.txt
-for f in "${current[@]}"; do
-  case "$f" in
-    __wasm_split.*.js)
-      while read -r chunk; do current+=("$chunk"); done \
-        < <(grep -o '"\./[A-Za-z0-9_.-]*\.wasm"' "$RELEASE_SITE_ROOT/pkg/$f" | tr -d '"' | sed 's|^\./||' | sort -u) ;;
-  esac
-done
-for f in "${current[@]}"; do
-  for g in "$f" "$f.br" "$f.gz"; do
-    [ -e "$RELEASE_SITE_ROOT/pkg/$g" ] && cp "$RELEASE_SITE_ROOT/pkg/$g" "$stage/site/pkg/"
-  done
+while read -r f; do
   [ -e "$RELEASE_SITE_ROOT/pkg/$f" ] || { echo "release: $f (named by this build) is missing" >&2; exit 1; }
-done
+  for g in "$f" "$f.br" "$f.gz"; do
+    if [ -e "$RELEASE_SITE_ROOT/pkg/$g" ]; then cp "$RELEASE_SITE_ROOT/pkg/$g" "$stage/site/pkg/"; fi
+  done
+done < <(release_site_files)
 cp deploy/roster.service deploy/roster.env.example "$stage/deploy/"
 cp README.md "$stage/"
 "$stage/bin/roster" --version >"$stage/VERSION"
