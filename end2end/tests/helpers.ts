@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { APIResponse, Page } from '@playwright/test';
+import { expect, type APIResponse, type Page } from '@playwright/test';
 
 /** Runs the `roster` CLI against the test server's database, as an operator would. */
 export function roster(args: string[], input = ''): string {
@@ -61,4 +61,19 @@ export function linkIn(text: string, prefix: string): string {
   const at = text.indexOf(prefix);
   if (at < 0) throw new Error(`no ${prefix} link in ${text}`);
   return text.slice(at).split(/\s/)[0];
+}
+
+/** The password every spec's people sign up and sign in with. */
+export const PASSWORD = 'correct horse battery staple';
+
+/** Signs up a new organization (its admin: Grace Hopper at a unique address) and waits for its Overview. */
+export async function signUp(page: Page, org: string): Promise<void> {
+  const email = `grace-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.test`;
+  await page.goto('/sign-up');
+  await page.getByLabel('Organization name').fill(org);
+  await page.getByLabel('Your name').fill('Grace Hopper');
+  await page.getByLabel('Work email').fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByRole('button', { name: 'Create organization' }).click();
+  await expect(page.getByTestId('org-name')).toHaveText(org);
 }

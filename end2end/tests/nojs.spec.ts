@@ -1,25 +1,13 @@
 // The dashboard's main actions without JavaScript, and a click before hydration: the forms are
 // real forms, so the browser posts them itself and gets the page back with the new state.
 import { expect, test, type Page } from '@playwright/test';
-import { strictConsole } from './helpers';
+import { signUp, strictConsole } from './helpers';
 
-const PASSWORD = 'correct horse battery staple';
 const SCIM_JSON = 'application/scim+json';
 const SHOTS = process.env.ROSTER_SCREENSHOTS;
 
 async function shot(page: Page, name: string) {
   if (SHOTS) await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
-}
-
-async function signUp(page: Page, org: string) {
-  const email = `nojs-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.test`;
-  await page.goto('/sign-up');
-  await page.getByLabel('Organization name').fill(org);
-  await page.getByLabel('Your name').fill('Grace Hopper');
-  await page.getByLabel('Work email').fill(email);
-  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-  await page.getByRole('button', { name: 'Create organization' }).click();
-  await expect(page.getByTestId('org-name')).toHaveText(org);
 }
 
 test.describe('without JavaScript', () => {

@@ -1,21 +1,12 @@
 // The dashboard's pages come in modules of wasm loaded on first use (cargo leptos --split).
 import { test, expect } from '@playwright/test';
-import { strictConsole } from './helpers';
+import { signUp, strictConsole } from './helpers';
 
-const PASSWORD = 'correct horse battery staple';
 const SHOTS = process.env.ROSTER_SCREENSHOTS;
 
 test('a page whose code cannot be loaded says so and offers a reload that works', async ({ page }) => {
   const problems = strictConsole(page);
-  const stamp = `${Date.now()}${Math.floor(Math.random() * 1e6)}`;
-  await page.goto('/sign-up');
-  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
-  await page.getByLabel('Organization name').fill(`Split ${stamp}`);
-  await page.getByLabel('Your name').fill('Grace Hopper');
-  await page.getByLabel('Work email').fill(`grace-${stamp}@split.test`);
-  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-  await page.getByRole('button', { name: 'Create organization' }).click();
-  await expect(page).toHaveURL(/\/$/);
+  await signUp(page, `Split ${Date.now()}`);
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
   expect(problems).toEqual([]);
 
