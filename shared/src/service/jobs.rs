@@ -235,8 +235,20 @@ impl Lease {
         self.store.renew_job(&self.id, &self.owner, Some(&progress), now + self.lease.as_millis() as i64, now).await
     }
 
+    /// [`Self::checkpoint`] inside `tx`: the progress commits with the work it counts, or not
+    /// at all. `false`: another instance holds the job (roll `tx` back and stop).
+    pub(crate) async fn checkpoint_in<T: Serialize>(
+        &self,
+        tx: &mut crate::store::TenantTx<'_>,
+        progress: &T,
+    ) -> DomainResult<bool> {
+        let progress = serde_json::to_string(progress).map_err(|e| DomainError::Internal(e.to_string()))?;
+        let now = now_ms();
+        Store::renew_job_in(tx, &self.id, &self.owner, &progress, now + self.lease.as_millis() as i64, now).await
+    }
+
     /// Whether the instance is stopping.
-    fn stopping(&self) -> bool {
+    pub(crate) fn stopping(&self) -> bool {
         *self.stopping.borrow()
     }
 

@@ -8,8 +8,9 @@
 //!   ([`crate::store::TenantTx::lock_placement`]), write, then [`Placer::place`] reads the
 //!   users as written, their IdP groups and rule memberships there and writes the difference.
 //! - A rule or default-group change re-places the whole tenant in the background
-//!   ([`start_place_all`]), in batches of [`BATCH`] users, each read and placed in one
-//!   transaction under the same lock, with its activity records.
+//!   ([`start_place_all`]), in batches of [`BATCH`] users in id order, each read (as ranges of
+//!   ids) and placed in one transaction under the same lock, with its activity records and the
+//!   run's progress.
 //!
 //! Memberships made by admins are never touched: only rows with reason `rule` or `default`
 //! are added or removed.
@@ -274,22 +275,13 @@ async fn place_all_reporting(
         let started = job.map_or_else(now_ms, |(_, started)| started);
         let placer = Placer::load(store, tenant).await?;
         loop {
-            if let Some((lease, _)) = job {
-                if t.latest_mapping_run().await?.is_some_and(|latest| latest.id != lease.job_id()) {
-                    return Ok(RunEnd::Superseded);
-                }
-                if !lease.checkpoint(&n).await? {
-                    return Ok(RunEnd::Interrupted);
-                }
-            }
-            let ids = t.user_ids_after(&n.after, BATCH as i64).await?;
-            let Some(last) = ids.last() else { break };
-            let changed = place_batch(store, tenant, &placer, &ids, job.map(|(l, _)| l.job_id())).await?;
-            n.after = last.clone();
-            n.changed += changed as i64;
-            n.done += ids.len() as i64;
-            if let Some((lease, _)) = job {
-                t.update_mapping_run(lease.job_id(), n.done, n.changed, None, None).await?;
+            let lease = job.map(|(lease, _)| lease);
+            let step = place_batch(store, tenant, &placer, Users::After(&n), lease).await?;
+            match step {
+                Step::Placed(placed) if placed.users == 0 => break,
+                Step::Placed(placed) => n = placed.next,
+                Step::Superseded => return Ok(RunEnd::Superseded),
+                Step::Interrupted => return Ok(RunEnd::Interrupted),
             }
         }
         // Writes that began before the change was seen (the tenant had nothing to place, so
@@ -301,10 +293,10 @@ async fn place_all_reporting(
             let Some(last) = written.last() else { break };
             after = last.clone();
             let ids: Vec<String> = written.into_iter().map(|(_, id)| id).collect();
-            n.changed += place_batch(store, tenant, &placer, &ids, job.map(|(l, _)| l.job_id())).await? as i64;
+            n.changed += place_listed(store, tenant, &placer, &ids, job.map(|(l, _)| l)).await? as i64;
         }
         for ids in t.users_added_to_groups_since(since).await?.chunks(BATCH) {
-            n.changed += place_batch(store, tenant, &placer, ids, job.map(|(l, _)| l.job_id())).await? as i64;
+            n.changed += place_listed(store, tenant, &placer, ids, job.map(|(l, _)| l)).await? as i64;
         }
         Ok(RunEnd::Done)
     }
@@ -571,6 +563,18 @@ impl Placer {
     /// transaction sees them (after the write), and returns what moved.
     pub(crate) async fn place(&self, tx: &mut TenantTx<'_>, users: &[String], now: i64) -> DomainResult<Placement> {
         let read = tx.placement_inputs(users, rules::needs_idp_groups(&self.rules)).await?;
+        self.place_read(tx, read, users, now).await
+    }
+
+    /// [`Self::place`] of the users `read` holds (`users`: every user to place, also those
+    /// that no longer exist).
+    async fn place_read(
+        &self,
+        tx: &mut TenantTx<'_>,
+        read: crate::store::PlacementInputs,
+        users: &[String],
+        now: i64,
+    ) -> DomainResult<Placement> {
         let parsed: Vec<(String, Value)> = read
             .users
             .iter()
@@ -695,29 +699,112 @@ pub async fn preview(
 
 /// Places a batch of users in one transaction under the tenant's placement lock, so that a
 /// SCIM write of the same users waits for it or comes after it (never in between its read and
-/// its write); returns how many of them changed user groups. Each change is in the user's
-/// timeline ("placed in user group “Sales” by the mapping rules"), written in the same
-/// transaction.
+/// its write). Each change is in the user's timeline ("placed in user group “Sales” by the
+/// mapping rules"), written in the same transaction.
+///
+/// A batch of a run's walk ([`Users::After`]) with its job (`lease`) first checks that no newer
+/// run has started and that the instance is not stopping, and records the run's progress (the
+/// job's checkpoint, the run's counts) in the same transaction: it commits with the
+/// placements it counts, or not at all (a lost lease rolls the batch back).
+///
+/// On SQLite the transaction runs in place on the writer connection (a batch's reads through
+/// sqlx's connection thread cost more than their SQLite work, see [`crate::store::direct`]),
+/// off the runtime's workers ([`Store::run_long`]).
 async fn place_batch(
     store: &Store,
     tenant: &TenantId,
     placer: &Placer,
+    users: Users<'_>,
+    lease: Option<&super::jobs::Lease>,
+) -> DomainResult<Step> {
+    store.run_long(place_batch_now(store, tenant, placer, users, lease)).await
+}
+
+/// [`place_batch`] of these users, outside a run's walk; returns how many changed user groups.
+async fn place_listed(
+    store: &Store,
+    tenant: &TenantId,
+    placer: &Placer,
     ids: &[String],
-    run: Option<&str>,
+    lease: Option<&super::jobs::Lease>,
 ) -> DomainResult<usize> {
-    let t = store.tenant(tenant);
-    let names: HashMap<String, String> = t.user_groups().await?.into_iter().map(|g| (g.id, g.name)).collect();
-    let mut tx = t.begin_pooled().await?;
-    let cause = run.map_or_else(
+    match place_batch(store, tenant, placer, Users::Listed(ids), lease).await? {
+        Step::Placed(placed) => Ok(placed.changed),
+        // Only a walk's batch keeps books and stops early.
+        Step::Superseded | Step::Interrupted => Err(DomainError::Internal("a listed batch stopped".into())),
+    }
+}
+
+/// Which users a batch places.
+#[derive(Clone, Copy, Debug)]
+enum Users<'a> {
+    /// These.
+    Listed(&'a [String]),
+    /// The next [`BATCH`] in id order after the run's checkpoint (a whole-tenant run's walk).
+    After(&'a Checkpoint),
+}
+
+/// How a batch ended.
+#[derive(Debug)]
+enum Step {
+    /// It committed.
+    Placed(Placed),
+    /// A newer run has started: nothing was done.
+    Superseded,
+    /// The instance is stopping or lost the job: nothing was done.
+    Interrupted,
+}
+
+/// What a batch placed.
+#[derive(Debug, Default)]
+struct Placed {
+    /// Users evaluated.
+    users: usize,
+    /// Users whose user groups changed.
+    changed: usize,
+    /// [`Users::After`]: the run's checkpoint after this batch.
+    next: Checkpoint,
+}
+
+async fn place_batch_now(
+    store: &Store,
+    tenant: &TenantId,
+    placer: &Placer,
+    users: Users<'_>,
+    lease: Option<&super::jobs::Lease>,
+) -> DomainResult<Step> {
+    // A run's walk keeps its job's books (the catch-up at its end runs to its end).
+    let books = lease.filter(|_| matches!(users, Users::After(_)));
+    if books.is_some_and(|l| l.stopping()) {
+        return Ok(Step::Interrupted);
+    }
+    let mut tx = store.tenant(tenant).begin().await?;
+    let cause = lease.map_or_else(
         || super::events::Cause::System("mapping evaluation".into()),
-        |r| super::events::Cause::Rules(r.to_string()),
+        |l| super::events::Cause::Rules(l.job_id().to_string()),
     );
     super::events::set_cause(&mut tx, &cause);
     tx.lock_placement().await?;
+    if let Some(lease) = books {
+        if !tx.is_latest_mapping_run(lease.job_id()).await? {
+            return Ok(Step::Superseded);
+        }
+    }
     let now = now_ms();
-    let placement = placer.place(&mut tx, ids, now).await?;
+    let needs_idp = rules::needs_idp_groups(&placer.rules);
+    let (read, ids) = match users {
+        Users::Listed(ids) => (tx.placement_inputs(ids, needs_idp).await?, ids.to_vec()),
+        Users::After(at) => {
+            let read = tx.placement_inputs_after(&at.after, BATCH as i64, needs_idp).await?;
+            let ids: Vec<String> = read.users.iter().map(|(id, _)| id.clone()).collect();
+            (read, ids)
+        }
+    };
+    let Some(last) = ids.last().cloned() else { return Ok(Step::Placed(Placed::default())) };
+    let placement = placer.place_read(&mut tx, read, &ids, now).await?;
     let changes = membership_changes(&placement);
     if !changes.is_empty() {
+        let names = tx.user_group_names().await?;
         let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
         let listed = |groups: &[String]| groups.iter().map(|g| format!("“{}”", name(g))).collect::<Vec<_>>().join(", ");
         let actor = Actor { kind: "rules", name: "Mapping rules".into() };
@@ -736,8 +823,20 @@ async fn place_batch(
             .collect();
         tx.record_activity(&records).await?;
     }
+    let next = match users {
+        Users::After(at) => {
+            Checkpoint { after: last, done: at.done + ids.len() as i64, changed: at.changed + changes.len() as i64 }
+        }
+        Users::Listed(_) => Checkpoint::default(),
+    };
+    if let Some(lease) = books {
+        if !lease.checkpoint_in(&mut tx, &next).await? {
+            return Ok(Step::Interrupted);
+        }
+        tx.mapping_run_progress(lease.job_id(), next.done, next.changed).await?;
+    }
     tx.commit().await?;
-    Ok(changes.len())
+    Ok(Step::Placed(Placed { users: ids.len(), changed: changes.len(), next }))
 }
 
 /// Per user, the user groups a placement adds them to and takes them out of. A membership that
@@ -761,12 +860,14 @@ mod tests {
     use super::*;
     use crate::dto::ConsoleRole;
     use crate::ids::AccountId;
+    use crate::store::mappings::{
+        add_rule_memberships_sql, remove_rule_memberships_sql, DIRECT_GROUPS_RANGE_SQL, RULE_MEMBERSHIPS_RANGE_SQL,
+    };
     use crate::store::{NewAccount, NewTenant};
 
-    #[tokio::test]
-    async fn a_run_stops_once_a_newer_one_has_started() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.expect("store");
+    /// A store on a SQLite file in `dir` with one tenant.
+    async fn tenant_on_file(dir: &std::path::Path) -> (Store, TenantId) {
+        let store = Store::connect(&format!("sqlite://{}/t.db", dir.display())).await.expect("store");
         store.migrate().await.expect("migrate");
         let tenant = TenantId::random();
         let admin = NewAccount {
@@ -778,6 +879,13 @@ mod tests {
             password_hash: "x".into(),
         };
         store.create_tenant_with_admin(&NewTenant { id: tenant.clone(), name: "X".into() }, &admin, 1).await.unwrap();
+        (store, tenant)
+    }
+
+    #[tokio::test]
+    async fn a_run_stops_once_a_newer_one_has_started() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, tenant) = tenant_on_file(dir.path()).await;
         let t = store.tenant(&tenant);
         t.start_mapping_run("older", "rule created", 0, 10).await.unwrap();
         t.start_mapping_run("newer", "rule changed", 0, 11).await.unwrap();
@@ -798,6 +906,110 @@ mod tests {
         // A run started now is strictly the latest, even within the same millisecond.
         let id = start_place_all(&store, &tenant, "re-evaluate").await.unwrap();
         assert_eq!(t.latest_mapping_run().await.unwrap().map(|r| r.id), Some(id));
+    }
+
+    /// A tenant on a SQLite file with `n` users (every third in Sales) and a rule placing
+    /// Sales in a user group, whose run is queued as a job; returns the store, the tenant and
+    /// the run's id.
+    async fn tenant_with_a_queued_run(dir: &std::path::Path, n: usize) -> (Store, TenantId, String) {
+        let (store, tenant) = tenant_on_file(dir).await;
+        let scim = crate::service::provisioning::Scim { store: &store, tenant: &tenant, base_url: "http://x/scim/v2" };
+        let bodies: Vec<Value> = (0..n)
+            .map(|k| {
+                serde_json::json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": format!("u{k}@x.test"),
+                    "title": if k % 3 == 0 { "Sales" } else { "Engineering" },
+                })
+            })
+            .collect();
+        scim.create_users(&bodies).await.map_err(|(_, e)| e.detail).expect("seed");
+        let actor = Actor { kind: "admin", name: "a@x.test".into() };
+        let input = crate::dto::UserGroupInput {
+            name: "Sales".into(),
+            description: String::new(),
+            role: crate::dto::GroupRole::Member,
+        };
+        let group = super::super::user_groups::create(&store, &tenant, &actor, &input).await.expect("group");
+        let rule = RuleDef {
+            id: String::new(),
+            condition: Condition::Attribute { filter: "title eq \"Sales\"".into() },
+            user_group_id: group.id,
+            enabled: true,
+        };
+        create(&store, &tenant, &actor, &rule).await.expect("rule");
+        let run = store.tenant(&tenant).latest_mapping_run().await.unwrap().expect("a run").id;
+        (store, tenant, run)
+    }
+
+    async fn rule_members(store: &Store, tenant: &TenantId) -> i64 {
+        let crate::store::Pool::Sqlite(pool) = &store.pool else { unreachable!() };
+        sqlx::query_scalar("SELECT COUNT(*) FROM user_group_members WHERE tenant_id = $1 AND reason = 'rule'")
+            .bind(tenant.as_str())
+            .fetch_one(pool)
+            .await
+            .expect("count")
+    }
+
+    /// Each batch of a run's walk commits with its job's checkpoint and the run's counts, so a
+    /// run resumed elsewhere starts exactly after the last batch that committed.
+    #[tokio::test]
+    async fn a_walk_records_its_progress_with_each_batch() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let users = 2 * BATCH + 100;
+        let (store, tenant, run) = tenant_with_a_queued_run(dir.path(), users).await;
+        let lease = super::super::jobs::Lease::claim_for_test(&store, &run).await;
+        let (n, end) = place_all_reporting(&store, &tenant, Some((&lease, now_ms())), Checkpoint::default()).await;
+        assert_eq!(end.unwrap(), RunEnd::Done);
+        let sales = users.div_ceil(3) as i64;
+        let last = store.tenant(&tenant).user_ids_after("", users as i64).await.unwrap().pop().expect("users");
+        assert_eq!(n, Checkpoint { after: last, done: users as i64, changed: sales });
+        let job = store.job(&run).await.unwrap().expect("job");
+        let progress: Checkpoint = serde_json::from_str(job.progress.as_deref().expect("progress")).expect("json");
+        assert_eq!(progress, n, "the job's checkpoint is the last batch's");
+        let recorded = store.tenant(&tenant).latest_mapping_run().await.unwrap().expect("run");
+        assert_eq!((recorded.done, recorded.changed), (users as i64, sales));
+        assert_eq!(rule_members(&store, &tenant).await, sales);
+    }
+
+    /// A batch whose job was taken over by another instance meanwhile rolls back: nothing it
+    /// placed or counted stays, and the run stops (the new holder resumes it).
+    #[tokio::test]
+    async fn a_batch_of_a_lost_job_is_rolled_back() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, tenant, run) = tenant_with_a_queued_run(dir.path(), 300).await;
+        let lease = super::super::jobs::Lease::claim_for_test(&store, &run).await;
+        let crate::store::Pool::Sqlite(pool) = &store.pool else { unreachable!() };
+        sqlx::query("UPDATE jobs SET lease_owner = 'another instance' WHERE id = $1")
+            .bind(&run)
+            .execute(pool)
+            .await
+            .expect("take over");
+        let (n, end) = place_all_reporting(&store, &tenant, Some((&lease, now_ms())), Checkpoint::default()).await;
+        assert_eq!((n, end.unwrap()), (Checkpoint::default(), RunEnd::Interrupted));
+        assert_eq!(rule_members(&store, &tenant).await, 0);
+        assert_eq!(store.job(&run).await.unwrap().expect("job").progress, None);
+        let recorded = store.tenant(&tenant).latest_mapping_run().await.unwrap().expect("run");
+        assert_eq!((recorded.done, recorded.changed), (0, 0));
+    }
+
+    /// `sql` with every parameter (`?`, `$1`) a text literal.
+    fn literal(sql: &str) -> String {
+        let mut out = String::new();
+        let mut chars = sql.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '?' => out.push_str("'x'"),
+                '$' => {
+                    while chars.peek().is_some_and(char::is_ascii_digit) {
+                        chars.next();
+                    }
+                    out.push_str("'x'");
+                }
+                c => out.push(c),
+            }
+        }
+        out
     }
 
     /// What every SCIM write of a tenant with rules asks must be index lookups, not scans of
@@ -823,11 +1035,28 @@ mod tests {
                 "SELECT member_id, group_id FROM scim_group_members WHERE tenant_id = 't' AND member_id IN ('a')",
                 "scim_group_members_member",
             ),
+            // A whole-tenant run's batch: ranges of ids.
+            (
+                "SELECT t.id, t.data FROM scim_users t WHERE t.tenant_id = 't' AND t.id > 'a' ORDER BY t.id LIMIT 1000",
+                "sqlite_autoindex_scim_users_1 (tenant_id=? AND id>?)",
+            ),
+            (&literal(RULE_MEMBERSHIPS_RANGE_SQL), "user_group_members_user (tenant_id=? AND user_id>? AND user_id<?)"),
+            (&literal(DIRECT_GROUPS_RANGE_SQL), "scim_group_members_member (tenant_id=? AND member_id>? AND member_id<?)"),
+            (&literal(DIRECT_GROUPS_RANGE_SQL), "sso_claim_groups_1 (tenant_id=? AND user_id>? AND user_id<?)"),
+            // Rule memberships added and removed a few hundred at a time.
+            (&literal(&remove_rule_memberships_sql(3, true)), "sqlite_autoindex_user_group_members_1 (tenant_id=? AND group_id=? AND user_id=? AND reason=? AND rule_id=?)"),
+            (&literal(&add_rule_memberships_sql(3, true)), "sqlite_autoindex_scim_users_1 (tenant_id=? AND id=?)"),
+            (&literal(&add_rule_memberships_sql(3, true)), "sqlite_autoindex_user_groups_1 (tenant_id=? AND id=?)"),
         ] {
             let plan: Vec<(i64, i64, i64, String)> =
                 sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}")).fetch_all(pool).await.expect("plan");
             let detail = plan.iter().map(|p| p.3.as_str()).collect::<Vec<_>>().join("; ");
             assert!(detail.contains(index), "{sql}: {detail}");
+            // Nothing but the statement's own list of values is scanned.
+            assert!(
+                plan.iter().all(|p| !p.3.starts_with("SCAN ") || p.3.contains("CONSTANT ROWS") || p.3.contains("VALUES CLAUSE") || p.3.contains("subquery") || p.3 == "SCAN v"),
+                "{sql}: {detail}"
+            );
         }
     }
 }

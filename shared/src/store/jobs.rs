@@ -8,12 +8,17 @@
 
 use sqlx::Row;
 
+use super::tx::{with_tx, TenantTx};
 use super::with_pool;
 use crate::error::DomainResult;
 
 /// Columns of a job, in [`JobRecord`]'s order.
 const COLUMNS: &str = "id, tenant_id, kind, args, state, attempts, run_at, lease_owner, lease_until, progress, \
                        error, created_at, updated_at, finished_at";
+
+/// Records a job's progress (if `$1` is not null) and extends its lease, if `$5` still holds it.
+const RENEW_SQL: &str = "UPDATE jobs SET progress = COALESCE($1, progress), lease_until = $2, updated_at = $3 \
+                         WHERE id = $4 AND lease_owner = $5 AND state = 'running'";
 
 /// One job.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -170,18 +175,38 @@ impl super::Store {
         now_ms: i64,
     ) -> DomainResult<bool> {
         let n = with_pool!(self, |p| {
-            sqlx::query(
-                "UPDATE jobs SET progress = COALESCE($1, progress), lease_until = $2, updated_at = $3 \
-                 WHERE id = $4 AND lease_owner = $5 AND state = 'running'",
-            )
-            .bind(progress)
-            .bind(lease_until)
-            .bind(now_ms)
-            .bind(id)
-            .bind(owner)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected())
+            sqlx::query(RENEW_SQL)
+                .bind(progress)
+                .bind(lease_until)
+                .bind(now_ms)
+                .bind(id)
+                .bind(owner)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(n == 1)
+    }
+
+    /// [`Self::renew_job`] inside a transaction (progress recorded with the work it counts).
+    pub(crate) async fn renew_job_in(
+        tx: &mut TenantTx<'_>,
+        id: &str,
+        owner: &str,
+        progress: &str,
+        lease_until: i64,
+        now_ms: i64,
+    ) -> DomainResult<bool> {
+        let n = with_tx!(tx, |c| {
+            sqlx::query(RENEW_SQL)
+                .bind(Some(progress))
+                .bind(lease_until)
+                .bind(now_ms)
+                .bind(id)
+                .bind(owner)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
         })?;
         Ok(n == 1)
     }

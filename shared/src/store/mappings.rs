@@ -36,6 +36,42 @@ pub(crate) fn rule_memberships_sql(n: usize) -> String {
     )
 }
 
+/// [`direct_groups_sql`] for the users with ids in ($2, $3] (a whole-tenant run's batch).
+pub(crate) const DIRECT_GROUPS_RANGE_SQL: &str = "SELECT member_id, group_id FROM scim_group_members \
+     WHERE tenant_id = $1 AND member_id > $2 AND member_id <= $3 AND member_type = 'User' \
+     UNION SELECT c.user_id, g.id FROM sso_claim_groups c JOIN scim_groups g \
+     ON g.tenant_id = c.tenant_id AND g.display_name_norm = c.name_norm \
+     WHERE c.tenant_id = $1 AND c.user_id > $2 AND c.user_id <= $3";
+
+/// Removes `n` rule memberships: (tenant, group, user, reason, rule) parameters per row. The
+/// `VALUES` inside a `SELECT`: SQLite scans the table for `IN (VALUES …)`.
+pub(crate) fn remove_rule_memberships_sql(n: usize, anonymous: bool) -> String {
+    format!(
+        "DELETE FROM user_group_members WHERE (tenant_id, group_id, user_id, reason, rule_id) IN \
+         (SELECT column1, column2, column3, column4, column5 FROM (VALUES {}) v)",
+        super::value_rows(n, 5, anonymous)
+    )
+}
+
+/// Adds `n` rule memberships, of users and user groups that exist: (tenant, user, group,
+/// reason, rule, added at) parameters per row. `VALUES` columns are `column1`, `column2`, … on
+/// both backends.
+pub(crate) fn add_rule_memberships_sql(n: usize, anonymous: bool) -> String {
+    format!(
+        "INSERT INTO user_group_members (tenant_id, group_id, user_id, reason, rule_id, added_by, added_at) \
+         SELECT u.tenant_id, g.id, u.id, v.column4, v.column5, NULL, v.column6 FROM (VALUES {}) v \
+         JOIN scim_users u ON u.tenant_id = v.column1 AND u.id = v.column2 \
+         JOIN user_groups g ON g.tenant_id = v.column1 AND g.id = v.column3 \
+         WHERE TRUE ON CONFLICT DO NOTHING",
+        super::value_rows(n, 6, anonymous)
+    )
+}
+
+/// [`rule_memberships_sql`] for the users with ids in ($2, $3].
+pub(crate) const RULE_MEMBERSHIPS_RANGE_SQL: &str =
+    "SELECT user_id, group_id, reason, rule_id FROM user_group_members \
+     WHERE tenant_id = $1 AND user_id > $2 AND user_id <= $3 AND reason IN ('rule', 'default')";
+
 use crate::error::DomainResult;
 
 /// What placing some users reads, inside the write's transaction: the users as written, their
@@ -151,40 +187,104 @@ impl TenantTx<'_> {
         Ok(read)
     }
 
+    /// What placing the next `limit` users after the id `after` (in id order) needs, as this
+    /// transaction sees it: a whole-tenant evaluation's batch. Read as ranges of the id
+    /// indexes (the users, then the memberships and groups of the users from the first id to
+    /// the last), where [`Self::placement_inputs`] looks each user up in lists of ids.
+    pub async fn placement_inputs_after(
+        &mut self,
+        after: &str,
+        limit: i64,
+        idp: bool,
+    ) -> DomainResult<PlacementInputs> {
+        let tenant = self.id.as_str();
+        let data = data_out(self.backend());
+        let users_sql = format!(
+            "SELECT t.id, {data} FROM scim_users t WHERE t.tenant_id = $1 AND t.id > $2 ORDER BY t.id LIMIT $3"
+        );
+        let users =
+            with_tx!(self, |c| sqlx::query_as(&users_sql).bind(tenant).bind(after).bind(limit).fetch_all(c).await)?;
+        let mut read = PlacementInputs { users, ..Default::default() };
+        let Some(last) = read.users.last().map(|(id, _)| id.clone()) else { return Ok(read) };
+        with_tx!(self, |c| {
+            if idp {
+                read.edges = sqlx::query_as(GROUP_EDGES_SQL).bind(tenant).fetch_all(&mut *c).await?;
+                read.direct = sqlx::query_as(DIRECT_GROUPS_RANGE_SQL)
+                    .bind(tenant)
+                    .bind(after)
+                    .bind(&last)
+                    .fetch_all(&mut *c)
+                    .await?;
+            }
+            read.current = sqlx::query_as(RULE_MEMBERSHIPS_RANGE_SQL)
+                .bind(tenant)
+                .bind(after)
+                .bind(&last)
+                .fetch_all(&mut *c)
+                .await?;
+            DomainResult::Ok(())
+        })?;
+        Ok(read)
+    }
+
+    /// Whether `run` is the tenant's latest whole-tenant evaluation (none started after it).
+    pub async fn is_latest_mapping_run(&mut self, run: &str) -> DomainResult<bool> {
+        let tenant = self.id.as_str();
+        let latest: Option<String> = with_tx!(self, |c| {
+            sqlx::query_scalar(
+                "SELECT id FROM mapping_runs WHERE tenant_id = $1 ORDER BY started_at DESC, id DESC LIMIT 1",
+            )
+            .bind(tenant)
+            .fetch_optional(c)
+            .await
+        })?;
+        Ok(latest.is_none_or(|id| id == run))
+    }
+
+    /// Records a running evaluation's progress.
+    pub async fn mapping_run_progress(&mut self, run: &str, done: i64, changed: i64) -> DomainResult<()> {
+        let tenant = self.id.as_str();
+        with_tx!(self, |c| {
+            sqlx::query("UPDATE mapping_runs SET done = $1, changed = $2 WHERE tenant_id = $3 AND id = $4")
+                .bind(done)
+                .bind(changed)
+                .bind(tenant)
+                .bind(run)
+                .execute(c)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
     /// Writes a [`Placement`]: the rule- and default-made memberships it adds and removes
     /// (users or user groups that no longer exist are skipped).
     pub async fn apply_placement(&mut self, placement: &Placement, now_ms: i64) -> DomainResult<()> {
+        // A statement per 200 rows: a whole-tenant run's batch may move hundreds of users, and
+        // a statement per row was a round trip each on PostgreSQL.
         let tenant = self.id.as_str();
-        with_tx!(self, |c| {
-            for (user, group, reason, rule) in &placement.remove {
-                sqlx::query(
-                    "DELETE FROM user_group_members WHERE tenant_id = $1 AND user_id = $2 AND group_id = $3 AND reason = $4 AND rule_id = $5",
-                )
-                .bind(tenant)
-                .bind(user)
-                .bind(group)
-                .bind(reason)
-                .bind(rule)
-                .execute(&mut *c)
-                .await?;
-            }
-            for (user, group, reason, rule) in &placement.add {
-                sqlx::query(
-                    "INSERT INTO user_group_members (tenant_id, group_id, user_id, reason, rule_id, added_by, added_at) \
-                     SELECT $1, g.id, u.id, $4, $5, NULL, $6 FROM scim_users u JOIN user_groups g ON g.tenant_id = u.tenant_id AND g.id = $3 \
-                     WHERE u.tenant_id = $1 AND u.id = $2 ON CONFLICT DO NOTHING",
-                )
-                .bind(tenant)
-                .bind(user)
-                .bind(group)
-                .bind(reason)
-                .bind(rule)
-                .bind(now_ms)
-                .execute(&mut *c)
-                .await?;
-            }
-            DomainResult::Ok(())
-        })
+        let anonymous = matches!(self.conn, super::tx::TxConn::Sqlite(_) | super::tx::TxConn::SqliteTx(..));
+        for chunk in placement.remove.chunks(200) {
+            let sql = remove_rule_memberships_sql(chunk.len(), anonymous);
+            with_tx!(self, |c| {
+                let mut q = sqlx::query(&sql);
+                for (user, group, reason, rule) in chunk {
+                    q = q.bind(tenant).bind(group).bind(user).bind(reason).bind(rule);
+                }
+                q.execute(c).await.map(|_| ())
+            })?;
+        }
+        for chunk in placement.add.chunks(200) {
+            let sql = add_rule_memberships_sql(chunk.len(), anonymous);
+            with_tx!(self, |c| {
+                let mut q = sqlx::query(&sql);
+                for (user, group, reason, rule) in chunk {
+                    q = q.bind(tenant).bind(user).bind(group).bind(reason).bind(rule).bind(now_ms);
+                }
+                q.execute(c).await.map(|_| ())
+            })?;
+        }
+        Ok(())
     }
 }
 

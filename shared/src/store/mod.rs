@@ -23,7 +23,7 @@ mod groups;
 mod invitations;
 mod jobs;
 mod lifecycle;
-mod mappings;
+pub(crate) mod mappings;
 mod migrations;
 mod notices;
 mod ops;
@@ -269,6 +269,22 @@ impl Store {
             sqlite_writer: Default::default(),
             direct,
         })
+    }
+
+    /// Runs `work`, a long write whose statements run in place on SQLite's writer connection
+    /// (a [`TenantStore::begin`] transaction over many users), without holding one of the
+    /// runtime's workers: tokio's `block_in_place` hands the worker's other tasks to another
+    /// thread first, then `work` runs here to its end. Elsewhere (PostgreSQL, an in-memory
+    /// SQLite database, whose statements go through the network or sqlx's thread, or a
+    /// current-thread runtime, which cannot hand its tasks over) it is awaited as it is.
+    pub(crate) async fn run_long<F: std::future::Future>(&self, work: F) -> F::Output {
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        match Handle::try_current() {
+            Ok(handle) if self.direct.is_some() && handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| handle.block_on(work))
+            }
+            _ => work.await,
+        }
     }
 
     async fn connect_pool(url: &str) -> DomainResult<Pool> {

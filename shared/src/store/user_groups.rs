@@ -85,6 +85,15 @@ fn map_name_conflict(e: sqlx::Error) -> DomainError {
 }
 
 impl TenantTx<'_> {
+    /// Every user group's name, by id.
+    pub async fn user_group_names(&mut self) -> DomainResult<std::collections::HashMap<String, String>> {
+        let tenant = self.id.as_str();
+        let rows: Vec<(String, String)> = with_tx!(self, |c| {
+            sqlx::query_as("SELECT id, name FROM user_groups WHERE tenant_id = $1").bind(tenant).fetch_all(c).await
+        })?;
+        Ok(rows.into_iter().collect())
+    }
+
     /// Creates a user group; `Taken` if the name is taken.
     pub async fn insert_user_group(
         &mut self,
