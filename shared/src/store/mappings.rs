@@ -5,9 +5,12 @@ use std::collections::{BTreeSet, HashMap};
 
 use sqlx::Row;
 
-use super::query::data_out;
+use super::filter_sql::{self, Arg, Sql, Table};
+use super::query::{bind_all, data_out};
 use super::tx::{with_tx, TenantTx};
 use super::{placeholders, with_pool, TenantStore};
+use crate::scim::filter::Filter;
+use crate::scim::schema::ResourceSchema;
 pub(crate) use crate::service::mappings::Placement;
 
 /// Every group-in-group edge of a tenant: (member group, parent group).
@@ -86,6 +89,42 @@ pub struct PlacementInputs {
     pub edges: Vec<(String, String)>,
     /// Their current rule- and default-made memberships.
     pub current: Vec<RuleMembership>,
+    /// Read with [`RuleConditions`] instead of `users`: (user id, `1` or `0` per attribute rule,
+    /// in the rules' order).
+    pub matched: Vec<(String, String)>,
+}
+
+/// A tenant's attribute rules compiled to SQL (see [`super::filter_sql`]), for a whole-tenant
+/// run: the database evaluates them on each user of a batch and sends a `1` or `0` per rule
+/// instead of every user's resource (on PostgreSQL rendering a thousand resources as text took
+/// 8 ms a batch, parsing them here 4 ms more).
+#[derive(Clone, Debug)]
+pub struct RuleConditions {
+    /// One text column: `1` or `0` per rule, in order.
+    select: String,
+    /// Its parameters, numbered from `$4`.
+    args: Vec<Arg>,
+}
+
+impl RuleConditions {
+    /// These filters (resolved against the User schema), compiled for the store's backend;
+    /// `None` when there are none or one cannot be compiled (over the cost limit): the rules
+    /// are then evaluated here, on the resources.
+    pub fn compile(store: &super::Store, filters: &[&Filter]) -> Option<RuleConditions> {
+        if filters.is_empty() {
+            return None;
+        }
+        // $1, $2 and $3 are the batch's tenant, first id and size.
+        let mut sql = Sql::new(store.dialect());
+        sql.args.extend([Arg::Int(0), Arg::Int(0), Arg::Int(0)]);
+        let mut columns = Vec::new();
+        for f in filters {
+            let compiled = filter_sql::compile(f, ResourceSchema::user(), Table::Users, sql).ok()?;
+            sql = compiled.sql;
+            columns.push(format!("CASE WHEN ({}) THEN '1' ELSE '0' END", compiled.cond));
+        }
+        Some(RuleConditions { select: columns.join(" || "), args: sql.args.split_off(3) })
+    }
 }
 
 impl TenantTx<'_> {
@@ -191,21 +230,34 @@ impl TenantTx<'_> {
     /// transaction sees it: a whole-tenant evaluation's batch. Read as ranges of the id
     /// indexes (the users, then the memberships and groups of the users from the first id to
     /// the last), where [`Self::placement_inputs`] looks each user up in lists of ids.
+    ///
+    /// With `conditions`, the users come as [`PlacementInputs::matched`] (the attribute rules
+    /// evaluated by the database) instead of as resources.
     pub async fn placement_inputs_after(
         &mut self,
         after: &str,
         limit: i64,
         idp: bool,
+        conditions: Option<&RuleConditions>,
     ) -> DomainResult<PlacementInputs> {
         let tenant = self.id.as_str();
-        let data = data_out(self.backend());
+        let column = match conditions {
+            Some(c) => c.select.clone(),
+            None => data_out(self.backend()).to_string(),
+        };
         let users_sql = format!(
-            "SELECT t.id, {data} FROM scim_users t WHERE t.tenant_id = $1 AND t.id > $2 ORDER BY t.id LIMIT $3"
+            "SELECT t.id, {column} FROM scim_users t WHERE t.tenant_id = $1 AND t.id > $2 ORDER BY t.id LIMIT $3"
         );
-        let users =
-            with_tx!(self, |c| sqlx::query_as(&users_sql).bind(tenant).bind(after).bind(limit).fetch_all(c).await)?;
-        let mut read = PlacementInputs { users, ..Default::default() };
-        let Some(last) = read.users.last().map(|(id, _)| id.clone()) else { return Ok(read) };
+        let no_args = Vec::new();
+        let args = conditions.map_or(&no_args, |c| &c.args);
+        let users: Vec<(String, String)> = with_tx!(self, |c| {
+            bind_all!(sqlx::query_as(&users_sql).bind(tenant).bind(after).bind(limit), args).fetch_all(c).await
+        })?;
+        let Some(last) = users.last().map(|(id, _)| id.clone()) else { return Ok(PlacementInputs::default()) };
+        let mut read = match conditions {
+            Some(_) => PlacementInputs { matched: users, ..Default::default() },
+            None => PlacementInputs { users, ..Default::default() },
+        };
         with_tx!(self, |c| {
             if idp {
                 read.edges = sqlx::query_as(GROUP_EDGES_SQL).bind(tenant).fetch_all(&mut *c).await?;

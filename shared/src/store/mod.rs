@@ -91,7 +91,7 @@ pub fn fold_ascii(s: &str) -> String {
 }
 pub use counts::UserCounts;
 pub use directory::{DirectoryPage, DirectoryRow, SortKey, COUNT_CAP};
-pub use mappings::{PlacementInputs, RuleMembership, RuleRecord};
+pub use mappings::{PlacementInputs, RuleConditions, RuleMembership, RuleRecord};
 pub use sessions::SessionBackend;
 pub use sso::{ConnectionRecord, DomainRow, FlowRecord, NewSignIn};
 pub use tenants::{NewTenant, TenantStore};
