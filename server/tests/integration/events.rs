@@ -33,6 +33,14 @@ both_backends!(
     concurrent_writes_on_two_instances_are_numbered_without_gaps_in_causal_order,
 );
 
+#[test]
+fn postgres_the_sequencer_reads_pending_events_by_index_in_every_plan() {
+    run(
+        "postgres_the_sequencer_reads_pending_events_by_index_in_every_plan",
+        the_sequencer_reads_pending_events_by_index_in_every_plan(Db::Postgres),
+    );
+}
+
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -843,4 +851,46 @@ async fn concurrent_writes_on_two_instances_are_numbered_without_gaps_in_causal_
     let (s, page) = api(&other, Some(&key), "/api/v1/events?limit=500").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(page["data"].as_array().map(Vec::len), Some(60));
+}
+
+/// PostgreSQL may run a prepared statement with a generic plan, one made without its
+/// parameters' values and kept as the table grows: the sequencer's statements must walk an
+/// index of `pending_events` in that plan too, not read every pending event per batch.
+async fn the_sequencer_reads_pending_events_by_index_in_every_plan(db: Db) {
+    use sqlx::{Connection, Executor};
+    let app = TestApp::new(db).await;
+    let mut conn = sqlx::PgConnection::connect(&app.db.url).await.expect("connect");
+    // 20,000 pending events of four tenants that the planner knows of (analyzed in a
+    // transaction that is rolled back, so the running sequencer never sees them).
+    conn.execute("BEGIN").await.expect("begin");
+    for name in ["Plans A", "Plans B", "Plans C", "Plans D"] {
+        let t = app.scim_tenant(name).await;
+        sqlx::query(
+            "INSERT INTO pending_events (tenant_id, id, type, at, data, cause) \
+             SELECT $1, 'evt_' || g, 'user.created', g, repeat('x', 500), '{}' FROM generate_series(1, 5000) g",
+        )
+        .bind(&t.id)
+        .execute(&mut conn)
+        .await
+        .expect("pending events");
+    }
+    conn.execute("ANALYZE pending_events").await.expect("analyze");
+    conn.execute("SET LOCAL plan_cache_mode = force_generic_plan").await.expect("generic plans");
+    for (i, (sql, types)) in roster_shared::store::SEQUENCER_STATEMENTS.iter().enumerate() {
+        let types = if types.is_empty() { String::new() } else { format!("({types})") };
+        conn.execute(format!("PREPARE seq{i}{types} AS {sql}").as_str()).await.expect("prepare");
+        let args = match types.matches(',').count() + usize::from(!types.is_empty()) {
+            0 => String::new(),
+            1 => "('x')".to_string(),
+            _ => "('x', 5000)".to_string(),
+        };
+        let plan: Vec<String> =
+            sqlx::query_scalar(&format!("EXPLAIN EXECUTE seq{i}{args}")).fetch_all(&mut conn).await.expect("explain");
+        let plan = plan.join("\n");
+        // Index walks and lookups only: no scan of the table, no hash or aggregate of it.
+        for whole in ["Seq Scan", "Hash", "Aggregate", "Unique", "Sort"] {
+            assert!(!plan.contains(whole), "{sql}:\n{plan}");
+        }
+    }
+    conn.execute("ROLLBACK").await.expect("rollback");
 }

@@ -150,6 +150,36 @@ async fn write_pending(conn: &mut TxConn, tenant: &str, events: &[NewEvent]) -> 
 /// Pending events the sequencer numbers per transaction.
 const SEQUENCE_BATCH: i64 = 5000;
 
+// The sequencer's statements run prepared, and PostgreSQL may settle on a generic plan for
+// them, chosen while `pending_events` was small and kept as it grows. Written as `SELECT
+// DISTINCT`, `EXISTS` and `IN (SELECT … LIMIT $2)`, their generic plans read the whole table
+// (`EXISTS` and the take as sequential scans, the take as a hash semi-join since an unknown
+// limit is taken as a tenth of the table), for every batch. In a benchmark that created a
+// million users, one batch of 5,000 took 24 s and the next over 140 s, holding the tenant's
+// event lock, which a new webhook endpoint waits for (it timed out). Each form below has one
+// plan, generic or not: ordered walks of `(tenant_id, pending_id)` and primary key lookups.
+
+/// The tenant's first pending event, if any (before taking the tenant's event lock).
+const FIRST_PENDING_SQL: &str =
+    "SELECT pending_id FROM pending_events WHERE tenant_id = $1 ORDER BY tenant_id, pending_id LIMIT 1";
+
+/// Takes the tenant's first `$2` pending events.
+const TAKE_PENDING_SQL: &str = "DELETE FROM pending_events WHERE pending_id = ANY(ARRAY(\
+     SELECT pending_id FROM pending_events WHERE tenant_id = $1 ORDER BY tenant_id, pending_id LIMIT $2)) \
+     RETURNING pending_id, id, type, at, data, cause";
+
+/// The tenants with pending events (at most 1,000): a skip scan of `(tenant_id, pending_id)`,
+/// one index probe per tenant instead of reading every pending event.
+const PENDING_TENANTS_SQL: &str = "WITH RECURSIVE t(tenant_id) AS (\
+     (SELECT tenant_id FROM pending_events ORDER BY tenant_id LIMIT 1) \
+     UNION ALL SELECT (SELECT p.tenant_id FROM pending_events p WHERE p.tenant_id > t.tenant_id \
+     ORDER BY p.tenant_id LIMIT 1) FROM t WHERE t.tenant_id IS NOT NULL) \
+     SELECT tenant_id FROM t WHERE tenant_id IS NOT NULL LIMIT 1000";
+
+/// The sequencer's statements with their parameter types (for a test of their generic plans).
+pub const SEQUENCER_STATEMENTS: [(&str, &str); 3] =
+    [(FIRST_PENDING_SQL, "text"), (TAKE_PENDING_SQL, "text, bigint"), (PENDING_TENANTS_SQL, "")];
+
 impl TenantStore<'_> {
     /// PostgreSQL: numbers this tenant's pending events that have committed (see the module
     /// doc); returns how many. A no-op on SQLite.
@@ -158,11 +188,8 @@ impl TenantStore<'_> {
         let tenant = self.id.as_str();
         let mut total = 0;
         loop {
-            let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pending_events WHERE tenant_id = $1)")
-                .bind(tenant)
-                .fetch_one(p)
-                .await?;
-            if !any {
+            let first: Option<i64> = sqlx::query_scalar(FIRST_PENDING_SQL).bind(tenant).fetch_optional(p).await?;
+            if first.is_none() {
                 break;
             }
             let mut conn = TxConn::PostgresTx(p.begin().await?);
@@ -172,15 +199,7 @@ impl TenantStore<'_> {
                 .await
                 .map(|_| ()))?;
             let mut rows: Vec<(i64, String, String, i64, String, String)> = with_conn!(&mut conn, |c| {
-                sqlx::query_as(
-                    "DELETE FROM pending_events WHERE pending_id IN \
-                     (SELECT pending_id FROM pending_events WHERE tenant_id = $1 ORDER BY pending_id LIMIT $2) \
-                     RETURNING pending_id, id, type, at, data, cause",
-                )
-                .bind(tenant)
-                .bind(SEQUENCE_BATCH)
-                .fetch_all(&mut *c)
-                .await?
+                sqlx::query_as(TAKE_PENDING_SQL).bind(tenant).bind(SEQUENCE_BATCH).fetch_all(&mut *c).await?
             });
             if rows.is_empty() {
                 // Another sequencer took them meanwhile.
@@ -210,8 +229,7 @@ impl super::Store {
     /// workers run this before each claim); returns how many. A no-op on SQLite.
     pub async fn sequence_all_events(&self) -> DomainResult<usize> {
         let super::Pool::Postgres(p) = &self.pool else { return Ok(0) };
-        let tenants: Vec<String> =
-            sqlx::query_scalar("SELECT DISTINCT tenant_id FROM pending_events LIMIT 1000").fetch_all(p).await?;
+        let tenants: Vec<String> = sqlx::query_scalar(PENDING_TENANTS_SQL).fetch_all(p).await?;
         let mut total = 0;
         for t in tenants {
             let id = crate::ids::TenantId::from_store(t);

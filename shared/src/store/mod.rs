@@ -49,7 +49,9 @@ pub use accounts::{AccountRecord, NewAccount, SignInOutcome};
 pub use activity::NewActivity;
 pub use cache::{TenantCache, BRAKE_POPULATION_TTL, CACHE_TTL};
 pub use credentials::{CredentialRecord, FoundCredential, NewCredential};
-pub use events::{ApiKeyRecord, DeliveryRecord, EndpointRecord, EventRecord, NewEndpoint, NewEvent};
+pub use events::{
+    ApiKeyRecord, DeliveryRecord, EndpointRecord, EventRecord, NewEndpoint, NewEvent, SEQUENCER_STATEMENTS,
+};
 pub(crate) use filter_sql::{compile as compile_filter, sort_expr, Sql, Table};
 pub use filter_sql::{filter_sql, FilterSql};
 pub use groups::{GroupColumns, GroupRow, MemberRow};
