@@ -274,6 +274,7 @@ async fn place_all_reporting(
     let outcome = async {
         let started = job.map_or_else(now_ms, |(_, started)| started);
         let placer = Placer::load(store, tenant).await?.for_run(store);
+        let walk = std::time::Instant::now();
         loop {
             let lease = job.map(|(lease, _)| lease);
             let step = place_batch(store, tenant, &placer, Users::After(&n), lease).await?;
@@ -287,17 +288,29 @@ async fn place_all_reporting(
         // Writes that began before the change was seen (the tenant had nothing to place, so
         // they took no lock) may have landed after their users' batch: those users again.
         let since = started - CATCH_UP_MARGIN_MS;
+        let (walked, catch_up) = (walk.elapsed(), std::time::Instant::now());
+        let mut caught_up = 0;
         let mut after = (0, String::new());
         loop {
             let written = t.users_written_since(since, &after, BATCH as i64).await?;
             let Some(last) = written.last() else { break };
             after = last.clone();
             let ids: Vec<String> = written.into_iter().map(|(_, id)| id).collect();
+            caught_up += ids.len();
             n.changed += place_listed(store, tenant, &placer, &ids, job.map(|(l, _)| l)).await? as i64;
         }
         for ids in t.users_added_to_groups_since(since).await?.chunks(BATCH) {
+            caught_up += ids.len();
             n.changed += place_listed(store, tenant, &placer, ids, job.map(|(l, _)| l)).await? as i64;
         }
+        tracing::info!(
+            %tenant,
+            walked = n.done,
+            walk_ms = walked.as_millis() as u64,
+            caught_up,
+            catch_up_ms = catch_up.elapsed().as_millis() as u64,
+            "whole-tenant placement done"
+        );
         Ok(RunEnd::Done)
     }
     .await;
