@@ -8,7 +8,9 @@
 #   ./scripts/bench.sh both --users 1000000
 #
 # Arguments after the backend go to `roster bench` (see `roster bench --help`); ROSTER_BIN=path
-# benchmarks that binary instead of building one (to compare two builds). The PostgreSQL
+# benchmarks that binary instead of building one (to compare two builds); ROSTER_LOG=info logs
+# more of the server (e.g. how long a rule change's walk and catch-up took) and
+# BENCH_LOG_DIR=dir keeps its log there (server-sqlite.log, server-postgres.log). The PostgreSQL
 # cluster is durable as shipped (fsync and synchronous_commit on), like a production one.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -36,6 +38,7 @@ PG_BIN=/usr/lib/postgresql/15/bin
 cleanup() {
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
   if [ -n "$PG_DATA" ]; then pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast stop >/dev/null 2>&1 || true; fi
+  if [ -n "${BENCH_LOG_DIR:-}" ]; then mkdir -p "$BENCH_LOG_DIR" && cp "$WORK"/server-*.log "$BENCH_LOG_DIR"/ 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -65,7 +68,7 @@ bench_one() {
   local port
   port="$(free_port)"
   say "roster serve on $backend (port $port)"
-  RUST_LOG=warn "$BIN" serve --database-url "$url" --bind "127.0.0.1:$port" --webhook-allow-loopback \
+  RUST_LOG="${ROSTER_LOG:-warn}" "$BIN" serve --database-url "$url" --bind "127.0.0.1:$port" --webhook-allow-loopback \
     --public-url "http://127.0.0.1:$port" --scim-rate-limit 0 2>"$WORK/server-$backend.log" &
   SERVER_PID=$!
   for _ in $(seq 1 100); do
