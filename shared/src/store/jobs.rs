@@ -333,37 +333,31 @@ impl super::Store {
     /// Deletes at most `limit` records of one kind that are older than `before_ms`; returns
     /// how many (fewer than `limit`: none are left).
     pub async fn purge_batch(&self, what: Purge, before_ms: i64, limit: i64) -> DomainResult<u64> {
-        let sql = match what {
-            Purge::ScimRequests => {
-                "DELETE FROM activity WHERE id IN (SELECT id FROM activity WHERE at < $1 AND actor = 'scim' LIMIT $2)"
+        // (table, key, which rows)
+        let (table, key, old) = match what {
+            Purge::ScimRequests => ("activity", "id", "at < $1 AND actor = 'scim'"),
+            Purge::Audit => ("activity", "id", "at < $1 AND actor <> 'scim'"),
+            Purge::SignInAttempts => ("sign_in_attempts", "id", "at < $1"),
+            Purge::SsoSignIns => ("sso_sign_ins", "(tenant_id, id)", "at < $1"),
+            Purge::Invitations => ("invitations", "id", "expires_at < $1"),
+            Purge::Events => ("events", "(tenant_id, seq)", "at < $1"),
+            Purge::WebhookDeliveries => ("webhook_deliveries", "(tenant_id, id)", "at < $1"),
+            Purge::FinishedJobs => ("jobs", "id", "state IN ('done', 'failed', 'cancelled') AND finished_at < $1"),
+        };
+        let sql = match self.backend() {
+            super::Backend::Sqlite => {
+                let columns = key.trim_matches(['(', ')']);
+                format!("DELETE FROM {table} WHERE {key} IN (SELECT {columns} FROM {table} WHERE {old} LIMIT $2)")
             }
-            Purge::Audit => {
-                "DELETE FROM activity WHERE id IN (SELECT id FROM activity WHERE at < $1 AND actor <> 'scim' LIMIT $2)"
-            }
-            Purge::SignInAttempts => {
-                "DELETE FROM sign_in_attempts WHERE id IN (SELECT id FROM sign_in_attempts WHERE at < $1 LIMIT $2)"
-            }
-            Purge::SsoSignIns => {
-                "DELETE FROM sso_sign_ins WHERE (tenant_id, id) IN \
-                 (SELECT tenant_id, id FROM sso_sign_ins WHERE at < $1 LIMIT $2)"
-            }
-            Purge::Invitations => {
-                "DELETE FROM invitations WHERE id IN (SELECT id FROM invitations WHERE expires_at < $1 LIMIT $2)"
-            }
-            Purge::Events => {
-                "DELETE FROM events WHERE (tenant_id, seq) IN (SELECT tenant_id, seq FROM events WHERE at < $1 LIMIT $2)"
-            }
-            Purge::WebhookDeliveries => {
-                "DELETE FROM webhook_deliveries WHERE (tenant_id, id) IN \
-                 (SELECT tenant_id, id FROM webhook_deliveries WHERE at < $1 LIMIT $2)"
-            }
-            Purge::FinishedJobs => {
-                "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state IN ('done', 'failed', 'cancelled') \
-                 AND finished_at < $1 LIMIT $2)"
+            // Not `IN (SELECT …)`: prepared, its generic plan (the limit unknown, taken as a
+            // tenth of the table) is a hash semi-join that reads the whole table per batch
+            // (253 ms per 1,000 of a million activity records, against 6 ms for this one).
+            super::Backend::Postgres => {
+                format!("DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table} WHERE {old} LIMIT $2))")
             }
         };
         let n = with_pool!(self, |p| {
-            sqlx::query(sql).bind(before_ms).bind(limit).execute(p).await.map(|r| r.rows_affected())
+            sqlx::query(&sql).bind(before_ms).bind(limit).execute(p).await.map(|r| r.rows_affected())
         })?;
         Ok(n)
     }

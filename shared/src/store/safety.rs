@@ -610,9 +610,10 @@ impl Store {
                 "DELETE FROM deleted_users WHERE rowid IN (SELECT rowid FROM deleted_users WHERE purge_at < $1 LIMIT $2)",
                 "DELETE FROM deprovisions WHERE rowid IN (SELECT rowid FROM deprovisions WHERE at < $1 LIMIT $2)",
             ],
+            // `= ANY(ARRAY(…))`, not `IN (SELECT …)`: see `Store::purge_batch`.
             Backend::Postgres => [
-                "DELETE FROM deleted_users WHERE ctid IN (SELECT ctid FROM deleted_users WHERE purge_at < $1 LIMIT $2)",
-                "DELETE FROM deprovisions WHERE ctid IN (SELECT ctid FROM deprovisions WHERE at < $1 LIMIT $2)",
+                "DELETE FROM deleted_users WHERE ctid = ANY(ARRAY(SELECT ctid FROM deleted_users WHERE purge_at < $1 LIMIT $2))",
+                "DELETE FROM deprovisions WHERE ctid = ANY(ARRAY(SELECT ctid FROM deprovisions WHERE at < $1 LIMIT $2))",
             ],
         };
         let mut n = 0;
