@@ -10,7 +10,8 @@
 # Arguments after the backend go to `roster bench` (see `roster bench --help`); ROSTER_BIN=path
 # benchmarks that binary instead of building one (to compare two builds); ROSTER_LOG=info logs
 # more of the server (e.g. how long a rule change's walk and catch-up took) and
-# BENCH_LOG_DIR=dir keeps its log there (server-sqlite.log, server-postgres.log). The PostgreSQL
+# BENCH_LOG_DIR=dir keeps its log there (server-sqlite.log, server-postgres.log, and PostgreSQL's
+# pg.log; BENCH_PG_OPTIONS="-c auto_explain…" adds server settings). The PostgreSQL
 # cluster is durable as shipped (fsync and synchronous_commit on), like a production one.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -38,7 +39,7 @@ PG_BIN=/usr/lib/postgresql/15/bin
 cleanup() {
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
   if [ -n "$PG_DATA" ]; then pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast stop >/dev/null 2>&1 || true; fi
-  if [ -n "${BENCH_LOG_DIR:-}" ]; then mkdir -p "$BENCH_LOG_DIR" && cp "$WORK"/server-*.log "$BENCH_LOG_DIR"/ 2>/dev/null || true; fi
+  if [ -n "${BENCH_LOG_DIR:-}" ]; then mkdir -p "$BENCH_LOG_DIR" && cp "$WORK"/server-*.log "$WORK"/pg.log "$BENCH_LOG_DIR"/ 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -57,7 +58,7 @@ start_postgres() {
   port="$(free_port)"
   pg_as "$PG_BIN/initdb" -D "$PG_DATA" -U roster --auth=trust --encoding=UTF8 --locale=C >/dev/null
   pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$WORK/pg.log" -w -t 60 \
-    -o "-p $port -k $WORK -c listen_addresses=127.0.0.1 -c shared_buffers=512MB -c max_connections=100" start >/dev/null
+    -o "-p $port -k $WORK -c listen_addresses=127.0.0.1 -c shared_buffers=512MB -c max_connections=100 ${BENCH_PG_OPTIONS:-}" start >/dev/null
   echo "postgres://roster@127.0.0.1:$port/postgres"
 }
 
