@@ -36,9 +36,11 @@ SERVER_PID=""
 PG_DATA=""
 PG_BIN=/usr/lib/postgresql/15/bin
 
+# The throwaway cluster stops with `-m immediate`: a fast stop's checkpoint after a million-user
+# run can outlast pg_ctl's 60 s wait on a slow disk, and the directory is deleted anyway.
 cleanup() {
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
-  if [ -n "$PG_DATA" ]; then pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast stop >/dev/null 2>&1 || true; fi
+  if [ -n "$PG_DATA" ]; then pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate stop >/dev/null 2>&1 || true; fi
   if [ -n "${BENCH_LOG_DIR:-}" ]; then mkdir -p "$BENCH_LOG_DIR" && cp "$WORK"/server-*.log "$WORK"/pg.log "$BENCH_LOG_DIR"/ 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
@@ -79,7 +81,7 @@ bench_one() {
   RUST_LOG=warn "$BIN" bench --database-url "$url" --url "http://127.0.0.1:$port" --server-pid "$SERVER_PID" "$@"
   kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=""
-  if [ -n "$PG_DATA" ]; then pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast stop >/dev/null; PG_DATA=""; fi
+  if [ -n "$PG_DATA" ]; then pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate stop >/dev/null; PG_DATA=""; fi
 }
 
 case "$BACKEND" in
