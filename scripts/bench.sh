@@ -36,8 +36,8 @@ SERVER_PID=""
 PG_DATA=""
 PG_BIN=/usr/lib/postgresql/15/bin
 
-# The throwaway cluster stops with `-m immediate`: a fast stop's checkpoint after a million-user
-# run can outlast pg_ctl's 60 s wait on a slow disk, and the directory is deleted anyway.
+# The throwaway cluster stops with `-m immediate`: its directory is deleted right after, so a
+# shutdown checkpoint (a minute or more after a million-user run on a slow disk) is wasted.
 cleanup() {
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
   if [ -n "$PG_DATA" ]; then pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate stop >/dev/null 2>&1 || true; fi
@@ -55,7 +55,6 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 start_postgres() {
   [ -x "$PG_BIN/initdb" ] || apt_install postgresql
   [ "$(id -u)" = 0 ] && chown nobody "$WORK"
-  PG_DATA="$WORK/pg"
   local port
   port="$(free_port)"
   pg_as "$PG_BIN/initdb" -D "$PG_DATA" -U roster --auth=trust --encoding=UTF8 --locale=C >/dev/null
@@ -67,7 +66,14 @@ start_postgres() {
 bench_one() {
   local backend="$1"; shift
   local url
-  if [ "$backend" = postgres ]; then url="$(start_postgres)"; else url="sqlite://$WORK/bench.db"; fi
+  # PG_DATA is set here, not in start_postgres: that runs in a subshell ($(…)), where it was
+  # lost, so neither this function nor the cleanup stopped the cluster.
+  if [ "$backend" = postgres ]; then
+    PG_DATA="$WORK/pg"
+    url="$(start_postgres)"
+  else
+    url="sqlite://$WORK/bench.db"
+  fi
   local port
   port="$(free_port)"
   say "roster serve on $backend (port $port)"
