@@ -9,9 +9,10 @@
 #
 # Arguments after the backend go to `roster bench` (see `roster bench --help`); ROSTER_BIN=path
 # benchmarks that binary instead of building one (to compare two builds); ROSTER_LOG=info logs
-# more of the server (e.g. how long a rule change's walk and catch-up took) and
-# BENCH_LOG_DIR=dir keeps its log there (server-sqlite.log, server-postgres.log, and PostgreSQL's
-# pg.log; BENCH_PG_OPTIONS="-c auto_explain…" adds server settings). The PostgreSQL
+# more of the server (e.g. how long a rule change's walk and catch-up took),
+# BENCH_LOG_DIR=dir (relative to the checkout, e.g. target/bench-logs) keeps the logs there
+# (server-sqlite.log, server-postgres.log, PostgreSQL's pg.log), and BENCH_PG_OPTIONS="-c …"
+# adds PostgreSQL settings (e.g. auto_explain). The PostgreSQL
 # cluster is durable as shipped (fsync and synchronous_commit on), like a production one.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"

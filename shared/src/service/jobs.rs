@@ -227,12 +227,11 @@ impl Lease {
     /// instance is stopping or another instance holds the job (it resumes from the progress
     /// recorded last).
     pub(crate) async fn checkpoint<T: Serialize>(&self, progress: &T) -> DomainResult<bool> {
-        if *self.stopping.borrow() {
+        if self.stopping() {
             return Ok(false);
         }
-        let progress = serde_json::to_string(progress).map_err(|e| DomainError::Internal(e.to_string()))?;
-        let now = now_ms();
-        self.store.renew_job(&self.id, &self.owner, Some(&progress), now + self.lease.as_millis() as i64, now).await
+        let (progress, until, now) = self.renewal(progress)?;
+        self.store.renew_job(&self.id, &self.owner, Some(&progress), until, now).await
     }
 
     /// [`Self::checkpoint`] inside `tx`: the progress commits with the work it counts, or not
@@ -242,9 +241,15 @@ impl Lease {
         tx: &mut crate::store::TenantTx<'_>,
         progress: &T,
     ) -> DomainResult<bool> {
+        let (progress, until, now) = self.renewal(progress)?;
+        Store::renew_job_in(tx, &self.id, &self.owner, &progress, until, now).await
+    }
+
+    /// A checkpoint's progress as stored, the lease's new end and now (epoch ms).
+    fn renewal<T: Serialize>(&self, progress: &T) -> DomainResult<(String, i64, i64)> {
         let progress = serde_json::to_string(progress).map_err(|e| DomainError::Internal(e.to_string()))?;
         let now = now_ms();
-        Store::renew_job_in(tx, &self.id, &self.owner, &progress, now + self.lease.as_millis() as i64, now).await
+        Ok((progress, now + self.lease.as_millis() as i64, now))
     }
 
     /// Whether the instance is stopping.
