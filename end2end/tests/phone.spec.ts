@@ -1,4 +1,4 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
 import { dashboardApi, roster, strictConsole } from './helpers';
 
 // At the width of a phone (390 px), no page of the dashboard scrolls sideways, and the
@@ -42,9 +42,9 @@ async function fits(page: Page, path: string, problems: string[]) {
   expect(overflow.scroll, `${path} scrolls sideways: ${overflow.wide.join(', ')}`).toBeLessThanOrEqual(overflow.client);
 }
 
-test('every page fits a 390 px phone, and the navigation opens from a menu button', async ({ page, request }) => {
-  const stamp = `${Date.now()}${Math.floor(Math.random() * 1e6)}`;
-  const problems = strictConsole(page);
+/** What both tests look at: an organization with SCIM on, a user with long names, an IdP group,
+ * a user group and a rule. */
+async function organization(page: Page, request: APIRequestContext, stamp: string) {
   await page.goto('/sign-up');
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
   await page.getByLabel('Organization name').fill(`Pocket ${stamp}`);
@@ -73,8 +73,23 @@ test('every page fits a 390 px phone, and the navigation opens from a menu butto
   })).json();
   const rule = { id: '', condition: { kind: 'attribute', filter: 'department eq "Research and Development"' }, user_group_id: group.id, enabled: true };
   expect((await api('mapping_rule_create', { rule })).status()).toBe(200);
+  const tenant = (await (await api('viewer', {})).json()).tenant.id as string;
+  return { uid, groupId: group.id as string, idpGroupId: idpGroup.id as string, tenant };
+}
 
-  const admin = ['/', '/scim', '/users', `/users?idp_group=${idpGroup.id}`, `/users/${uid}`, '/users/new', '/users/import', '/unassigned', '/user-groups', `/user-groups/${group.id}`, '/mappings', '/safety', '/integrations', '/activity', '/admins'];
+// Each test loads its pages from the debug build (every load fetches a main wasm and a page
+// module of several MB) on a 2-core CI machine that may be running the hydration spec's busy
+// loops at the same time: a load there can take several seconds, so the budget is generous.
+// It bounds a hang, it times nothing.
+const BUDGET = 180_000;
+
+test('every admin page fits a 390 px phone, and the navigation opens from a menu button', async ({ page, request }) => {
+  test.setTimeout(BUDGET);
+  const stamp = `${Date.now()}${Math.floor(Math.random() * 1e6)}`;
+  const problems = strictConsole(page);
+  const { uid, groupId, idpGroupId } = await organization(page, request, stamp);
+
+  const admin = ['/', '/scim', '/users', `/users?idp_group=${idpGroupId}`, `/users/${uid}`, '/users/new', '/users/import', '/unassigned', '/user-groups', `/user-groups/${groupId}`, '/mappings', '/safety', '/integrations', '/activity', '/admins'];
   for (const path of admin) await fits(page, path, problems);
   // The navigation is behind the menu button.
   await page.goto('/');
@@ -86,9 +101,14 @@ test('every page fits a 390 px phone, and the navigation opens from a menu butto
   await nav.getByRole('link', { name: 'Users', exact: true }).click();
   await expect(page).toHaveURL(/\/users$/);
   await expect(nav).toBeHidden();
+});
 
-  // The support console too.
-  const tenant = (await (await api('viewer', {})).json()).tenant.id as string;
+test('every page of the support console and the sign-in page fit a 390 px phone', async ({ page, request }) => {
+  test.setTimeout(BUDGET);
+  const stamp = `${Date.now()}${Math.floor(Math.random() * 1e6)}`;
+  const problems = strictConsole(page);
+  const { uid, tenant } = await organization(page, request, stamp);
+
   const staffEmail = `staff-${stamp}@roster.test`;
   roster(['staff', 'create', '--email', staffEmail, '--name', 'Sam Support', '--password-stdin'], `${PASSWORD}\n`);
   await page.getByRole('button', { name: 'Sign out' }).click();
