@@ -51,7 +51,7 @@ pub use cache::{TenantCache, BRAKE_POPULATION_TTL, CACHE_TTL};
 pub use credentials::{CredentialRecord, FoundCredential, NewCredential};
 pub use events::{
     ApiKeyRecord, DeliveryRecord, EndpointRecord, EventRecord, NewEndpoint, NewEvent, SEQUENCER_SETTINGS,
-    SEQUENCER_STATEMENTS,
+    SEQUENCER_STATEMENTS, VACUUM_AFTER,
 };
 pub(crate) use filter_sql::{compile as compile_filter, sort_expr, Sql, Table};
 pub use filter_sql::{filter_sql, FilterSql};
@@ -164,6 +164,9 @@ pub struct Store {
     pub(crate) jobs_wake: std::sync::Arc<tokio::sync::Notify>,
     /// Wakes this instance's webhook delivery when a write here committed events (others poll).
     pub(crate) events_wake: std::sync::Arc<tokio::sync::Notify>,
+    /// PostgreSQL: the pending events this instance's sequencers took since `pending_events`
+    /// was last vacuumed (see [`events::QueueVacuum`]).
+    pub(crate) pending_vacuum: std::sync::Arc<events::QueueVacuum>,
     /// SQLite: this process's transactions take turns here before `BEGIN IMMEDIATE`, and the
     /// writer connection and its group commit live here (see [`writer`]). SQLite has one writer
     /// anyway; waiting in a fair queue of tasks instead of in the busy handler (each waiter
@@ -269,6 +272,7 @@ impl Store {
             cache: Default::default(),
             jobs_wake: Default::default(),
             events_wake: Default::default(),
+            pending_vacuum: Default::default(),
             sqlite_writer: Default::default(),
             direct,
         })
