@@ -978,9 +978,7 @@ async fn the_sequencer_vacuums_the_events_it_took(db: Db) {
     let plan: Vec<String> =
         sqlx::query_scalar(&format!("EXPLAIN (ANALYZE, BUFFERS) {sql}")).fetch_all(&mut conn).await.expect("explain");
     let top = plan.iter().find(|l| l.contains("Buffers:")).expect("buffers");
-    let pages: i64 = top
-        .split([' ', ','])
-        .filter_map(|w| w.split_once('=').and_then(|(_, v)| v.parse::<i64>().ok()))
-        .sum();
+    let pages: i64 =
+        top.split([' ', ',']).filter_map(|w| w.split_once('=').and_then(|(_, v)| v.parse::<i64>().ok())).sum();
     assert!(pages < 120, "the skip scan read {pages} pages:\n{}", plan.join("\n"));
 }
