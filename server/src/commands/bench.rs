@@ -778,6 +778,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     .await
     .map_err(|e| anyhow::anyhow!("cannot create a user group: {e}"))?;
     let rule = json!({"rule": {"id": "", "condition": {"kind": "attribute", "filter": format!("{ENTERPRISE}:department eq \"Department 7\"")}, "user_group_id": group["id"], "enabled": true}});
+    // What the rule form shows first: how many users saving it would move (every user read).
+    let mut preview = rule.clone();
+    preview["delete"] = json!(false);
+    let started = Instant::now();
+    let previewed =
+        expect(call("mapping_rule_preview", preview), 200).await.map_err(|e| anyhow::anyhow!("preview: {e}"))?;
+    let preview_time = started.elapsed();
+    let gain = previewed.get(0).and_then(|p| p["gain"].as_i64()).unwrap_or(0);
     let started = Instant::now();
     expect(call("mapping_rule_create", rule), 200).await.map_err(|e| anyhow::anyhow!("rule: {e}"))?;
     // The evaluation runs in the background: wait for its run to finish.
@@ -838,6 +846,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         args.sync_users.div_ceil(200),
         sync_errors,
         sync_time.as_secs_f64()
+    );
+    println!(
+        "| mapping rule preview: every user read, {gain} would be placed | | | | total {:.1} s | | |",
+        preview_time.as_secs_f64()
     );
     println!(
         "| mapping rule created: every user re-evaluated ({} seeded + those created above and by the sync) | | | | total {:.1} s | | |",

@@ -108,16 +108,13 @@ pub async fn attribute_suggestions(
         ("locale", "Locale", "core", "locale"),
         ("timezone", "Time zone", "core", "timezone"),
     ];
-    let t = store.tenant(tenant);
     let mut counts: Vec<(i64, HashMap<String, i64>)> = vec![(0, HashMap::new()); ATTRIBUTES.len()];
     let mut after = String::new();
     let mut seen = 0;
     while seen < SUGGESTION_SAMPLE {
-        let ids = t.user_ids_after(&after, BATCH as i64).await?;
-        let Some(last) = ids.last() else { break };
-        after = last.clone();
-        seen += ids.len();
-        for (_, _, r) in load_batch(store, tenant, false, &ids).await?.users {
+        let Some(batch) = load_range(store, tenant, None, &mut after).await? else { break };
+        seen += batch.users.len();
+        for (_, _, r) in batch.users {
             for (i, (_, _, place, key)) in ATTRIBUTES.iter().enumerate() {
                 let values: Vec<&str> = match *place {
                     "ext" => r
@@ -385,22 +382,29 @@ struct Batch {
     idp: HashMap<String, Vec<String>>,
 }
 
-async fn load_batch(store: &Store, tenant: &TenantId, needs_idp: bool, ids: &[String]) -> DomainResult<Batch> {
-    let users = store
-        .tenant(tenant)
-        .directory_users(ids)
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u.user_name, serde_json::from_str(&u.data).unwrap_or(Value::Null)))
-        .collect();
-    let idp = if needs_idp { idp_groups_of(store, tenant, ids).await? } else { HashMap::new() };
-    Ok(Batch { users, idp })
-}
-
-/// The IdP groups of these users, direct and through nested groups.
-async fn idp_groups_of(store: &Store, tenant: &TenantId, ids: &[String]) -> DomainResult<HashMap<String, Vec<String>>> {
+/// The next [`BATCH`] users after `after` (moved to the last of them), with their IdP groups
+/// when `edges` (the tenant's group-in-group edges) is given; `None` past the last user. Reads
+/// ranges of ids: lists of ids cost a bound parameter each, more than their rows (see
+/// [`crate::store::TenantTx::placement_inputs_after`]).
+async fn load_range(
+    store: &Store,
+    tenant: &TenantId,
+    edges: Option<&[(String, String)]>,
+    after: &mut String,
+) -> DomainResult<Option<Batch>> {
     let t = store.tenant(tenant);
-    Ok(close_nesting(&t.group_edges().await?, t.direct_groups_of(ids).await?))
+    let rows = t.users_after(after, BATCH as i64).await?;
+    let Some(last) = rows.last().map(|r| r.0.clone()) else { return Ok(None) };
+    let idp = match edges {
+        Some(edges) => close_nesting(edges, t.direct_groups_in(after, &last).await?),
+        None => HashMap::new(),
+    };
+    *after = last;
+    let users = rows
+        .into_iter()
+        .map(|(id, name, data)| (id, name, serde_json::from_str(&data).unwrap_or(Value::Null)))
+        .collect();
+    Ok(Some(Batch { users, idp }))
 }
 
 /// Each user's groups, direct and through nested groups, from the direct memberships
@@ -712,11 +716,8 @@ pub async fn preview(
     let needs_idp = rules::needs_idp_groups(&now_rules) || rules::needs_idp_groups(&next_rules);
     let mut out: BTreeMap<String, RulePreview> = BTreeMap::new();
     let mut after = String::new();
-    loop {
-        let ids = t.user_ids_after(&after, BATCH as i64).await?;
-        let Some(last) = ids.last() else { break };
-        after = last.clone();
-        let batch = load_batch(store, tenant, needs_idp, &ids).await?;
+    let edges = if needs_idp { Some(t.group_edges().await?) } else { None };
+    while let Some(batch) = load_range(store, tenant, edges.as_deref(), &mut after).await? {
         for (id, user_name, resource) in &batch.users {
             let groups = batch.idp.get(id).map(Vec::as_slice).unwrap_or_default();
             let before = rules::evaluate(&now_rules, resource, groups, default.as_deref());
@@ -1018,6 +1019,62 @@ mod tests {
         let recorded = store.tenant(&tenant).latest_mapping_run().await.unwrap().expect("run");
         assert_eq!((recorded.done, recorded.changed), (users as i64, sales));
         assert_eq!(rule_members(&store, &tenant).await, sales);
+    }
+
+    /// A preview reads the tenant a batch of ids at a time, with each batch's IdP groups read by
+    /// its range: over several batches and a rule on a nested IdP group, it counts exactly the
+    /// users that saving the rule then places, and writes nothing.
+    #[tokio::test]
+    async fn a_preview_over_many_batches_counts_what_saving_the_rule_places() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let users = 2 * BATCH + 100;
+        let (store, tenant, _run) = tenant_with_a_queued_run(dir.path(), users).await;
+        let ids = store.tenant(&tenant).user_ids_after("", users as i64).await.unwrap();
+        let scim = crate::service::provisioning::Scim { store: &store, tenant: &tenant, base_url: "http://x/scim/v2" };
+        const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+        // Every fourth user (in id order, so in every batch) through a nested group, and one
+        // more directly.
+        let team: Vec<Value> = ids.iter().step_by(4).map(|id| serde_json::json!({"value": id})).collect();
+        let team = scim
+            .create_group(&serde_json::json!({"schemas": [GROUP], "displayName": "Team", "members": team}))
+            .await
+            .expect("team");
+        let staff = scim
+            .create_group(&serde_json::json!({"schemas": [GROUP], "displayName": "All staff", "members": [
+                {"value": team.id, "type": "Group"}, {"value": ids[1]}
+            ]}))
+            .await
+            .expect("all staff");
+        let expected = ids.len().div_ceil(4) + 1;
+        let actor = Actor { kind: "admin", name: "a@x.test".into() };
+        let input = crate::dto::UserGroupInput {
+            name: "Staff".into(),
+            description: String::new(),
+            role: crate::dto::GroupRole::Member,
+        };
+        let group = super::super::user_groups::create(&store, &tenant, &actor, &input).await.expect("group");
+        let rule = RuleDef {
+            id: String::new(),
+            condition: Condition::IdpGroup { group_id: staff.id },
+            user_group_id: group.id.clone(),
+            enabled: true,
+        };
+        let preview = preview(&store, &tenant, &rule, false).await.expect("preview");
+        let staff_preview = preview.iter().find(|p| p.user_group_id == group.id).expect("the new group");
+        assert_eq!((staff_preview.gain, staff_preview.lose), (expected, 0));
+        assert_eq!(staff_preview.gain_sample.len(), 5);
+        let crate::store::Pool::Sqlite(pool) = &store.pool else { unreachable!() };
+        let members_of = |g: String| async move {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM user_group_members WHERE group_id = $1")
+                .bind(g)
+                .fetch_one(pool)
+                .await
+                .expect("count")
+        };
+        assert_eq!(members_of(group.id.clone()).await, 0, "a preview writes nothing");
+        create(&store, &tenant, &actor, &rule).await.expect("rule");
+        place_all(&store, &tenant).await.expect("place");
+        assert_eq!(members_of(group.id).await, expected as i64);
     }
 
     /// A batch whose job was taken over by another instance meanwhile rolls back: nothing it

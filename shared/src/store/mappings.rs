@@ -568,21 +568,37 @@ impl TenantStore<'_> {
         Ok(ids)
     }
 
-    /// The SCIM groups these users are direct members of: (user, group).
-    pub async fn direct_groups_of(&self, user_ids: &[String]) -> DomainResult<Vec<(String, String)>> {
-        let mut out = Vec::new();
-        for chunk in user_ids.chunks(500) {
-            let sql = direct_groups_sql(chunk.len());
-            let rows = with_pool!(self.store, |p| {
-                let mut q = sqlx::query_as::<_, (String, String)>(&sql).bind(self.id.as_str());
-                for id in chunk {
-                    q = q.bind(id);
-                }
-                q.fetch_all(p).await
-            })?;
-            out.extend(rows);
-        }
-        Ok(out)
+    /// The next `limit` users after `after` in id order: (id, userName, resource as JSON text).
+    /// A read of many users (a rule preview) goes by ranges of ids: lists of ids cost a
+    /// parameter each (see `placement_inputs_after`).
+    pub async fn users_after(&self, after: &str, limit: i64) -> DomainResult<Vec<(String, String, String)>> {
+        let sql = format!(
+            "SELECT t.id, t.user_name, {} FROM scim_users t WHERE t.tenant_id = $1 AND t.id > $2 ORDER BY t.id LIMIT $3",
+            data_out(self.store.backend())
+        );
+        let rows = with_pool!(self.store, |p| {
+            sqlx::query_as::<_, (String, String, String)>(&sql)
+                .bind(self.id.as_str())
+                .bind(after)
+                .bind(limit)
+                .fetch_all(p)
+                .await
+        })?;
+        Ok(rows)
+    }
+
+    /// The SCIM groups the users with ids in (`after`, `last`] are direct members of: (user,
+    /// group).
+    pub async fn direct_groups_in(&self, after: &str, last: &str) -> DomainResult<Vec<(String, String)>> {
+        let rows = with_pool!(self.store, |p| {
+            sqlx::query_as::<_, (String, String)>(DIRECT_GROUPS_RANGE_SQL)
+                .bind(self.id.as_str())
+                .bind(after)
+                .bind(last)
+                .fetch_all(p)
+                .await
+        })?;
+        Ok(rows)
     }
 
     /// Every group-in-group edge of the tenant: (member group, parent group).
