@@ -974,12 +974,7 @@ mod tests {
             .collect();
         scim.create_users(&bodies).await.map_err(|(_, e)| e.detail).expect("seed");
         let actor = Actor { kind: "admin", name: "a@x.test".into() };
-        let input = crate::dto::UserGroupInput {
-            name: "Sales".into(),
-            description: String::new(),
-            role: crate::dto::GroupRole::Member,
-        };
-        let group = super::super::user_groups::create(&store, &tenant, &actor, &input).await.expect("group");
+        let group = member_group(&store, &tenant, "Sales").await;
         let rule = RuleDef {
             id: String::new(),
             condition: Condition::Attribute { filter: "title eq \"Sales\"".into() },
@@ -989,6 +984,17 @@ mod tests {
         create(&store, &tenant, &actor, &rule).await.expect("rule");
         let run = store.tenant(&tenant).latest_mapping_run().await.unwrap().expect("a run").id;
         (store, tenant, run)
+    }
+
+    /// A user group of members named `name`, made by an admin.
+    async fn member_group(store: &Store, tenant: &TenantId, name: impl Into<String>) -> crate::dto::UserGroupView {
+        let actor = Actor { kind: "admin", name: "a@x.test".into() };
+        let input = crate::dto::UserGroupInput {
+            name: name.into(),
+            description: String::new(),
+            role: crate::dto::GroupRole::Member,
+        };
+        super::super::user_groups::create(store, tenant, &actor, &input).await.expect("group")
     }
 
     async fn rule_members(store: &Store, tenant: &TenantId) -> i64 {
@@ -1047,12 +1053,7 @@ mod tests {
             .expect("all staff");
         let expected = ids.len().div_ceil(4) + 1;
         let actor = Actor { kind: "admin", name: "a@x.test".into() };
-        let input = crate::dto::UserGroupInput {
-            name: "Staff".into(),
-            description: String::new(),
-            role: crate::dto::GroupRole::Member,
-        };
-        let group = super::super::user_groups::create(&store, &tenant, &actor, &input).await.expect("group");
+        let group = member_group(&store, &tenant, "Staff").await;
         let rule = RuleDef {
             id: String::new(),
             condition: Condition::IdpGroup { group_id: staff.id },
@@ -1143,12 +1144,7 @@ mod tests {
             &format!("{ENT}:department ne \"Sales\""),
         ];
         for (i, filter) in filters.iter().enumerate() {
-            let input = crate::dto::UserGroupInput {
-                name: format!("G{i}"),
-                description: String::new(),
-                role: crate::dto::GroupRole::Member,
-            };
-            let group = super::super::user_groups::create(&store, &tenant, &actor, &input).await.expect("group");
+            let group = member_group(&store, &tenant, format!("G{i}")).await;
             let rule = RuleDef {
                 id: String::new(),
                 condition: Condition::Attribute { filter: filter.to_string() },
