@@ -46,6 +46,14 @@ fn postgres_the_sequencer_vacuums_the_events_it_took() {
     run("postgres_the_sequencer_vacuums_the_events_it_took", the_sequencer_vacuums_the_events_it_took(Db::Postgres));
 }
 
+#[test]
+fn postgres_access_reads_find_the_users_memberships_on_stale_statistics() {
+    run(
+        "postgres_access_reads_find_the_users_memberships_on_stale_statistics",
+        access_reads_find_the_users_memberships_on_stale_statistics(Db::Postgres),
+    );
+}
+
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -981,4 +989,57 @@ async fn the_sequencer_vacuums_the_events_it_took(db: Db) {
     let pages: i64 =
         top.split([' ', ',']).filter_map(|w| w.split_once('=').and_then(|(_, v)| v.parse::<i64>().ok())).sum();
     assert!(pages < 120, "the skip scan read {pages} pages:\n{}", plan.join("\n"));
+}
+
+/// The access read before and after a placement (`events::Access`) finds the users' memberships
+/// by user, also when `user_group_members` was analyzed nearly empty and a rule run has filled
+/// it since: the planner then walked each user group's memberships (20,135 buffers for ten
+/// users among 20,000 memberships).
+async fn access_reads_find_the_users_memberships_on_stale_statistics(db: Db) {
+    use sqlx::{Connection, Executor};
+    let app = TestApp::new(db).await;
+    let t = app.scim_tenant("Stale statistics").await;
+    let tenant = tenant_of(&t);
+    let input = UserGroupInput { name: "Department 7".into(), description: String::new(), role: GroupRole::Member };
+    let group = user_groups::create(&app.store, &tenant, &admin(), &input).await.expect("group");
+    let mut conn = sqlx::PgConnection::connect(&app.db.url).await.expect("connect");
+    // In a transaction that is rolled back: analyzed empty, then 20,000 rule memberships.
+    conn.execute("BEGIN").await.expect("begin");
+    conn.execute("ANALYZE user_group_members").await.expect("analyze");
+    sqlx::query(
+        "INSERT INTO user_group_members (tenant_id, group_id, user_id, reason, rule_id, added_at) \
+         SELECT $1, $2, md5(g::text), 'rule', 'r1', 0 FROM generate_series(1, 20000) g",
+    )
+    .bind(&t.id)
+    .bind(&group.id)
+    .execute(&mut conn)
+    .await
+    .expect("memberships");
+    // Ten of them, spread over the group (ids are hex, so quoting them is safe).
+    let users: Vec<String> = sqlx::query_scalar("SELECT md5((g * 1999)::text) FROM generate_series(1, 10) g")
+        .fetch_all(&mut conn)
+        .await
+        .expect("ids");
+    let users: Vec<String> = users.iter().map(|u| format!("'{u}'")).collect();
+    for mode in ["auto", "force_generic_plan"] {
+        conn.execute(format!("SET LOCAL plan_cache_mode = {mode}").as_str()).await.expect("mode");
+        let sql = roster_shared::store::user_group_access_sql(users.len());
+        let name = format!("access_{}", mode.len());
+        let types = vec!["text"; users.len() + 1].join(", ");
+        conn.execute(format!("PREPARE {name}({types}) AS {sql}").as_str()).await.expect("prepare");
+        let plan: Vec<String> =
+            sqlx::query_scalar(&format!("EXPLAIN (ANALYZE, BUFFERS) EXECUTE {name}('{}', {})", t.id, users.join(", ")))
+                .fetch_all(&mut conn)
+                .await
+                .expect("explain");
+        let text = plan.join("\n");
+        // Found on (tenant_id, user_id), not by walking a user group's memberships.
+        assert!(text.contains("user_group_members_user"), "{mode}:\n{text}");
+        assert!(!text.contains("user_group_members_pkey"), "{mode}:\n{text}");
+        let top = plan.iter().find(|l| l.contains("Buffers:")).expect("buffers");
+        let pages: i64 =
+            top.split([' ', ',']).filter_map(|w| w.split_once('=').and_then(|(_, v)| v.parse::<i64>().ok())).sum();
+        assert!(pages < 300, "{mode}: {pages} pages for ten users:\n{text}");
+    }
+    conn.execute("ROLLBACK").await.expect("rollback");
 }

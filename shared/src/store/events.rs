@@ -207,6 +207,20 @@ pub struct QueueVacuum {
     running: std::sync::atomic::AtomicBool,
 }
 
+/// The user groups of `n` users ($2…): (user, group, name, role). The users' memberships are
+/// found first, on `(tenant_id, user_id)`: joined directly, PostgreSQL's planner, going by
+/// statistics taken while `user_group_members` was nearly empty (before a rule run filled it),
+/// walked each user group's memberships and filtered the users (20,135 buffers for 10 users
+/// among 20,000 memberships; 795 a call, 9.5 ms, in a million-user rule run, twice per batch).
+pub fn user_group_access_sql(n: usize) -> String {
+    format!(
+        "WITH m AS MATERIALIZED (SELECT user_id, group_id FROM user_group_members \
+         WHERE tenant_id = $1 AND user_id IN ({})) \
+         SELECT DISTINCT m.user_id, g.id, g.name, g.role FROM m JOIN user_groups g ON g.tenant_id = $1 AND g.id = m.group_id",
+        super::placeholders(2, n)
+    )
+}
+
 /// The sequencer's statements with their parameter types (for a test of their generic plans).
 pub const SEQUENCER_STATEMENTS: [(&str, &str); 3] =
     [(FIRST_PENDING_SQL, "text"), (TAKE_PENDING_SQL, "text, bigint"), (PENDING_TENANTS_SQL, "")];
@@ -372,12 +386,7 @@ impl TenantTx<'_> {
         let tenant = self.id.as_str();
         let mut out = Vec::new();
         for chunk in users.chunks(500) {
-            let sql = format!(
-                "SELECT DISTINCT m.user_id, g.id, g.name, g.role FROM user_group_members m \
-                 JOIN user_groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id \
-                 WHERE m.tenant_id = $1 AND m.user_id IN ({})",
-                super::placeholders(2, chunk.len())
-            );
+            let sql = user_group_access_sql(chunk.len());
             let rows: Vec<(String, String, String, String)> = with_conn!(&mut self.conn, |c| {
                 let mut q = sqlx::query_as(&sql).bind(tenant);
                 for u in chunk {

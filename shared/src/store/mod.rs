@@ -50,8 +50,8 @@ pub use activity::NewActivity;
 pub use cache::{TenantCache, BRAKE_POPULATION_TTL, CACHE_TTL};
 pub use credentials::{CredentialRecord, FoundCredential, NewCredential};
 pub use events::{
-    ApiKeyRecord, DeliveryRecord, EndpointRecord, EventRecord, NewEndpoint, NewEvent, SEQUENCER_SETTINGS,
-    SEQUENCER_STATEMENTS, VACUUM_AFTER,
+    user_group_access_sql, ApiKeyRecord, DeliveryRecord, EndpointRecord, EventRecord, NewEndpoint, NewEvent,
+    SEQUENCER_SETTINGS, SEQUENCER_STATEMENTS, VACUUM_AFTER,
 };
 pub(crate) use filter_sql::{compile as compile_filter, sort_expr, Sql, Table};
 pub use filter_sql::{filter_sql, FilterSql};
