@@ -383,9 +383,8 @@ struct Batch {
 }
 
 /// The next [`BATCH`] users after `after` (moved to the last of them), with their IdP groups
-/// when `edges` (the tenant's group-in-group edges) is given; `None` past the last user. Reads
-/// ranges of ids: lists of ids cost a bound parameter each, more than their rows (see
-/// [`crate::store::TenantTx::placement_inputs_after`]).
+/// when `edges` (the tenant's group-in-group edges) is given; `None` past the last user (read
+/// by ranges of ids, see [`crate::store::TenantStore::directory_users_after`]).
 async fn load_range(
     store: &Store,
     tenant: &TenantId,
@@ -393,17 +392,15 @@ async fn load_range(
     after: &mut String,
 ) -> DomainResult<Option<Batch>> {
     let t = store.tenant(tenant);
-    let rows = t.users_after(after, BATCH as i64).await?;
-    let Some(last) = rows.last().map(|r| r.0.clone()) else { return Ok(None) };
+    let rows = t.directory_users_after(after, BATCH as i64).await?;
+    let Some(last) = rows.last().map(|r| r.id.clone()) else { return Ok(None) };
     let idp = match edges {
         Some(edges) => close_nesting(edges, t.direct_groups_in(after, &last).await?),
         None => HashMap::new(),
     };
     *after = last;
-    let users = rows
-        .into_iter()
-        .map(|(id, name, data)| (id, name, serde_json::from_str(&data).unwrap_or(Value::Null)))
-        .collect();
+    let users =
+        rows.into_iter().map(|u| (u.id, u.user_name, serde_json::from_str(&u.data).unwrap_or(Value::Null))).collect();
     Ok(Some(Batch { users, idp }))
 }
 
@@ -986,6 +983,12 @@ mod tests {
         (store, tenant, run)
     }
 
+    /// The first `n` user ids of the tenant, in id order.
+    async fn ids_of(store: &Store, tenant: &TenantId, n: usize) -> Vec<String> {
+        let rows = store.tenant(tenant).directory_users_after("", n as i64).await.expect("users");
+        rows.into_iter().map(|u| u.id).collect()
+    }
+
     /// A user group of members named `name`, made by an admin.
     async fn member_group(store: &Store, tenant: &TenantId, name: impl Into<String>) -> crate::dto::UserGroupView {
         let actor = Actor { kind: "admin", name: "a@x.test".into() };
@@ -1017,7 +1020,7 @@ mod tests {
         let (n, end) = place_all_reporting(&store, &tenant, Some((&lease, now_ms())), Checkpoint::default()).await;
         assert_eq!(end.unwrap(), RunEnd::Done);
         let sales = users.div_ceil(3) as i64;
-        let last = store.tenant(&tenant).user_ids_after("", users as i64).await.unwrap().pop().expect("users");
+        let last = ids_of(&store, &tenant, users).await.pop().expect("users");
         assert_eq!(n, Checkpoint { after: last, done: users as i64, changed: sales });
         let job = store.job(&run).await.unwrap().expect("job");
         let progress: Checkpoint = serde_json::from_str(job.progress.as_deref().expect("progress")).expect("json");
@@ -1035,7 +1038,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let users = 2 * BATCH + 100;
         let (store, tenant, _run) = tenant_with_a_queued_run(dir.path(), users).await;
-        let ids = store.tenant(&tenant).user_ids_after("", users as i64).await.unwrap();
+        let ids = ids_of(&store, &tenant, users).await;
         let scim = crate::service::provisioning::Scim { store: &store, tenant: &tenant, base_url: "http://x/scim/v2" };
         const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
         // Every fourth user (in id order, so in every batch) through a nested group, and one
@@ -1178,7 +1181,7 @@ mod tests {
         .expect("placed");
         placed.sort();
         let mut wanted = Vec::new();
-        let ids = store.tenant(&tenant).user_ids_after("", 1000).await.unwrap();
+        let ids = ids_of(&store, &tenant, 1000).await;
         for u in store.tenant(&tenant).directory_users(&ids).await.unwrap() {
             let resource: Value = serde_json::from_str(&u.data).expect("json");
             for group in rules::evaluate(&placer.rules, &resource, &[], None).into_keys() {

@@ -142,11 +142,12 @@ pub async fn export(store: &Store, tenant: &TenantId, out: &mut impl Write) -> D
     out.write_all(b",\"users\":[").map_err(io)?;
     let mut after = String::new();
     loop {
-        let ids = t.user_ids_after(&after, BATCH).await?;
-        let Some(last) = ids.last() else { break };
-        after = last.clone();
+        let users = t.directory_users_after(&after, BATCH).await?;
+        let Some(last) = users.last() else { break };
+        after = last.id.clone();
+        let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
         let memberships = t.memberships_of_users(&ids).await?;
-        for u in t.directory_users(&ids).await? {
+        for u in users {
             let groups: Vec<Value> = memberships
                 .iter()
                 .filter(|m| m.user_id == u.id)

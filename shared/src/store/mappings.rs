@@ -514,21 +514,6 @@ impl TenantStore<'_> {
         Ok(out)
     }
 
-    /// A page of the tenant's user ids, after `after` in id order (for tenant-wide evaluation).
-    pub async fn user_ids_after(&self, after: &str, limit: i64) -> DomainResult<Vec<String>> {
-        let ids = with_pool!(self.store, |p| {
-            sqlx::query_scalar::<_, String>(
-                "SELECT id FROM scim_users WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-            )
-            .bind(self.id.as_str())
-            .bind(after)
-            .bind(limit)
-            .fetch_all(p)
-            .await
-        })?;
-        Ok(ids)
-    }
-
     /// The users written at or after `since_ms` (epoch ms), in (written at, id) order after
     /// `after`, at most `limit` (a walk along the `(tenant_id, updated_at)` index): what a
     /// whole-tenant evaluation looks at again at its end, for writes that raced it.
@@ -566,25 +551,6 @@ impl TenantStore<'_> {
             .await
         })?;
         Ok(ids)
-    }
-
-    /// The next `limit` users after `after` in id order: (id, userName, resource as JSON text).
-    /// A read of many users (a rule preview) goes by ranges of ids: lists of ids cost a
-    /// parameter each (see `placement_inputs_after`).
-    pub async fn users_after(&self, after: &str, limit: i64) -> DomainResult<Vec<(String, String, String)>> {
-        let sql = format!(
-            "SELECT t.id, t.user_name, {} FROM scim_users t WHERE t.tenant_id = $1 AND t.id > $2 ORDER BY t.id LIMIT $3",
-            data_out(self.store.backend())
-        );
-        let rows = with_pool!(self.store, |p| {
-            sqlx::query_as::<_, (String, String, String)>(&sql)
-                .bind(self.id.as_str())
-                .bind(after)
-                .bind(limit)
-                .fetch_all(p)
-                .await
-        })?;
-        Ok(rows)
     }
 
     /// The SCIM groups the users with ids in (`after`, `last`] are direct members of: (user,
