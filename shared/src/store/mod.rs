@@ -59,6 +59,7 @@ pub use groups::{GroupColumns, GroupRow, MemberRow};
 pub use invitations::InvitationRecord;
 pub use jobs::{JobFilter, JobRecord, NewJob, Purge};
 pub use lifecycle::TenantFacts;
+pub use mappings::{direct_groups_sql, rule_memberships_sql, DIRECT_GROUPS_RANGE_SQL, RULE_MEMBERSHIPS_RANGE_SQL};
 pub use ops::MigrationState;
 pub use query::Page;
 pub(crate) use query::Query;
