@@ -401,6 +401,54 @@ fn median_round(mut rounds: Vec<Outcome>) -> Option<Outcome> {
 }
 
 /// The dashboard's server functions the events benchmark calls, as the admin it signed in as.
+/// The users page's query: the defaults with `extra` over them.
+fn users_query(extra: Value) -> Value {
+    let mut q = json!({"search": "", "filter": "all", "sort": "created", "descending": true, "page": 1, "page_size": 50, "user_group": null});
+    if let (Value::Object(q), Value::Object(extra)) = (&mut q, extra) {
+        q.extend(extra);
+    }
+    json!({ "query": q })
+}
+
+/// A dashboard server function called by two clients for `duration`, as a page load calls it.
+async fn dashboard_load(
+    http: &reqwest::Client,
+    root: &str,
+    cookie: &str,
+    name: &str,
+    endpoint: &str,
+    body: Value,
+    duration: Duration,
+) -> Outcome {
+    let body: Arc<str> = body.to_string().into();
+    let (h, url, cookie) = (http.clone(), format!("{root}/api/{endpoint}"), cookie.to_string());
+    load(name, 2, duration, move |_, _| {
+        let req = h
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .header("sec-fetch-site", "same-origin")
+            .header("cookie", &cookie)
+            .body(body.to_string());
+        async move { expect(req, 200).await.map(|_| ()) }
+    })
+    .await
+}
+
+/// Waits until the tenant's latest mapping evaluation (a background run) has finished.
+async fn wait_for_run(admin: &Admin<'_>) -> anyhow::Result<()> {
+    loop {
+        let run = expect(admin.json("mapping_run", &json!({})), 200).await.map_err(|e| anyhow::anyhow!("run: {e}"))?;
+        if !run["finished_at_ms"].is_null() {
+            if !run["error"].is_null() {
+                anyhow::bail!("the mapping evaluation failed: {}", run["error"]);
+            }
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 struct Admin<'a> {
     http: &'a reqwest::Client,
     root: &'a str,
@@ -738,26 +786,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         ("dashboard users filter deactivated (those the PATCH scenario deactivated)", json!({"filter": "deactivated"})),
         ("dashboard users sorted by name, page 500", json!({"sort": "name", "descending": false, "page": 500})),
     ] {
-        let mut q = json!({"search": "", "filter": "all", "sort": "created", "descending": true, "page": 1, "page_size": 50, "user_group": null});
-        if let (Value::Object(q), Value::Object(extra)) = (&mut q, query) {
-            q.extend(extra);
-        }
-        let body: Arc<str> = json!({ "query": q }).to_string().into();
-        let (h, url, cookie) = (http.clone(), format!("{root}/api/users"), cookie.clone());
-        results.push(
-            load(name, 2, duration, move |_, _| {
-                let req = h
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .header("accept", "application/json")
-                    .header("sec-fetch-site", "same-origin")
-                    .header("cookie", &cookie)
-                    .body(body.to_string());
-                async move { expect(req, 200).await.map(|_| ()) }
-            })
-            .await,
-        );
+        results.push(dashboard_load(&http, &root, &cookie, name, "users", users_query(query), duration).await);
     }
+    results.push(
+        dashboard_load(&http, &root, &cookie, "dashboard navigation counts", "nav_counts", json!({}), duration).await,
+    );
 
     eprintln!("  POST /Users with a webhook endpoint, and its deliveries");
     let admin = Admin { http: &http, root: &root, cookie: &cookie };
@@ -789,17 +822,43 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     expect(call("mapping_rule_create", rule), 200).await.map_err(|e| anyhow::anyhow!("rule: {e}"))?;
     // The evaluation runs in the background: wait for its run to finish.
-    loop {
-        let run = expect(call("mapping_run", json!({})), 200).await.map_err(|e| anyhow::anyhow!("run: {e}"))?;
-        if !run["finished_at_ms"].is_null() {
-            if !run["error"].is_null() {
-                anyhow::bail!("the mapping evaluation failed: {}", run["error"]);
-            }
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_run(&admin).await?;
     let rule_time = started.elapsed();
+
+    // A default user group places everyone no rule does: most users are assigned now, the
+    // state a tenant lives in, and the unassigned are few to find among them.
+    eprintln!("  default user group (places every other user), then the unassigned among the assigned");
+    let started = Instant::now();
+    expect(call("user_group_default", json!({"id": group["id"]})), 200)
+        .await
+        .map_err(|e| anyhow::anyhow!("default group: {e}"))?;
+    wait_for_run(&admin).await?;
+    let default_time = started.elapsed();
+    let few = users_query(json!({"filter": "unassigned"}));
+    results.push(
+        dashboard_load(
+            &http,
+            &root,
+            &cookie,
+            "dashboard users filter unassigned (most assigned)",
+            "users",
+            few,
+            duration,
+        )
+        .await,
+    );
+    results.push(
+        dashboard_load(
+            &http,
+            &root,
+            &cookie,
+            "dashboard navigation counts (most assigned)",
+            "nav_counts",
+            json!({}),
+            duration,
+        )
+        .await,
+    );
 
     let memory = args.server_pid.and_then(memory_of);
 
@@ -855,6 +914,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "| mapping rule created: every user re-evaluated ({} seeded + those created above and by the sync) | | | | total {:.1} s | | |",
         args.users,
         rule_time.as_secs_f64()
+    );
+    println!(
+        "| default user group set: every user re-evaluated, every other one placed | | | | total {:.1} s | | |",
+        default_time.as_secs_f64()
     );
     println!();
     let by_name = |p: &str| results.iter().find(|r| r.name.starts_with(p));

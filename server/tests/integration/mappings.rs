@@ -15,7 +15,9 @@ both_backends!(
     rules_take_the_names_admins_know_and_suggest_values,
     concurrent_group_writes_leave_placement_right,
     rule_changes_racing_group_writes_on_two_instances_leave_placement_right,
-    a_first_rule_racing_user_writes_places_them_as_written
+    a_first_rule_racing_user_writes_places_them_as_written,
+    the_unassigned_are_kept_through_every_kind_of_write,
+    racing_assignments_and_deactivations_keep_the_unassigned_right
 );
 
 const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -55,6 +57,44 @@ impl Admin<'_> {
             self.app.wait_for_mapping_run(&self.cookie).await;
         }
         out
+    }
+    /// The unassigned users as the writes keep them (migration 0028), checked against the
+    /// memberships: every user's row, no row without its user, the navigation's count and the
+    /// Unassigned page. Returns the count.
+    async fn unassigned(&self) -> i64 {
+        let t = &self.tenant;
+        let members = "SELECT COUNT(*) FROM user_group_members m WHERE m.tenant_id = u.tenant_id AND m.user_id = u.id";
+        let wrong = self
+            .app
+            .raw_strings(&format!(
+                "SELECT CAST(u.id AS TEXT) FROM scim_users u LEFT JOIN user_assignment a \
+                 ON a.tenant_id = u.tenant_id AND a.user_id = u.id WHERE u.tenant_id = '{t}' AND \
+                 (a.user_id IS NULL OR a.active <> u.active OR a.groups <> ({members}) \
+                  OR a.unassigned <> (u.active AND ({members}) = 0)) \
+                 UNION ALL SELECT CAST(a.user_id AS TEXT) FROM user_assignment a WHERE a.tenant_id = '{t}' \
+                 AND NOT EXISTS (SELECT 1 FROM scim_users u WHERE u.tenant_id = a.tenant_id AND u.id = a.user_id)"
+            ))
+            .await;
+        assert_eq!(wrong, Vec::<String>::new(), "users whose kept assignment is wrong");
+        let truth: Vec<String> = self
+            .app
+            .raw_strings(&format!(
+                "SELECT CAST(u.id AS TEXT) FROM scim_users u WHERE u.tenant_id = '{t}' AND u.active = TRUE \
+                 AND NOT EXISTS (SELECT 1 FROM user_group_members m WHERE m.tenant_id = u.tenant_id AND m.user_id = u.id)"
+            ))
+            .await;
+        let count = self.call("nav_counts", json!({})).await["unassigned"].as_i64().expect("count");
+        assert_eq!(count, truth.len() as i64, "the kept count");
+        let q = json!({"search": "", "filter": "unassigned", "sort": "created", "descending": false, "page": 1, "page_size": 50, "user_group": null});
+        let page = self.call("users", json!({"query": q})).await;
+        assert_eq!(page["total"], count, "{page}");
+        let mut listed: Vec<String> =
+            page["rows"].as_array().expect("rows").iter().map(|r| r["id"].as_str().expect("id").to_string()).collect();
+        let mut truth = truth;
+        listed.sort();
+        truth.sort();
+        assert_eq!(listed, truth);
+        count
     }
     async fn group(&self, name: &str) -> String {
         let g =
@@ -532,6 +572,7 @@ async fn concurrent_group_writes_leave_placement_right(db: Db) {
         }
     }
     assert!(wrong.is_empty(), "{} of {ROUNDS} rounds ended with the wrong users placed: {wrong:?}", wrong.len());
+    a.unassigned().await;
 }
 
 /// Item 3 of the one-write-path issue, the harder half: while two instances take SCIM group
@@ -586,6 +627,7 @@ async fn rule_changes_racing_group_writes_on_two_instances_leave_placement_right
         }
     }
     assert!(wrong.is_empty(), "{} of {ROUNDS} rounds ended with the wrong users placed: {wrong:?}", wrong.len());
+    a.unassigned().await;
 }
 
 /// PATCHes a group's members to exactly `members`.
@@ -667,6 +709,7 @@ async fn a_first_rule_racing_user_writes_places_them_as_written(db: Db) {
         assert!(placed_by_rules(&app, &tenant, &users, &target).await.is_empty());
     }
     assert!(wrong.is_empty(), "{} of {ROUNDS} rounds ended with the wrong users placed: {wrong:?}", wrong.len());
+    a.unassigned().await;
 }
 
 /// `n` users, and four IdP groups each mapped by a rule to user group `target`: (users,
@@ -697,4 +740,127 @@ async fn four_mapped_groups(a: &Admin<'_>, target: &str, n: usize) -> (Vec<Strin
         groups.push(id);
     }
     (users, groups, rules)
+}
+
+/// Every kind of write that changes who is unassigned keeps the kept state right (checked
+/// against the memberships after each): users created, deactivated, reactivated and deleted;
+/// admins' assignments; rules, the default group and their runs; a user group deleted; another
+/// organization's users untouched.
+async fn the_unassigned_are_kept_through_every_kind_of_write(db: Db) {
+    let app = TestApp::new(db).await;
+    let a = Admin::new(&app).await;
+    let b = Admin::new(&app).await;
+    b.scim("POST", "/Users", Some(json!({"schemas": [CORE], "userName": "other@b.test"}))).await;
+    let mut u = Vec::new();
+    for i in 0..6 {
+        let user = json!({"schemas": [CORE], "userName": format!("u{i}@acme.test"), "title": format!("t{}", i % 2)});
+        u.push(a.scim("POST", "/Users", Some(user)).await["id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(a.unassigned().await, 6);
+    let active = |id: &str, on: bool| {
+        let path = format!("/Users/{id}");
+        let a = &a;
+        async move {
+            let ops = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": on}]});
+            a.scim("PATCH", &path, Some(ops)).await;
+        }
+    };
+    let eng = a.group("Eng").await;
+    let ops = a.group("Ops").await;
+    a.call("user_group_assign", json!({"group_id": eng, "user_ids": [u[0], u[1], u[2]]})).await;
+    assert_eq!(a.unassigned().await, 3);
+    a.call("user_group_assign", json!({"group_id": ops, "user_ids": [u[1], u[2]]})).await;
+    assert_eq!(a.unassigned().await, 3);
+    // Out of one group and still in the other; then out of both.
+    a.call("user_group_unassign", json!({"group_id": eng, "user_ids": [u[1]]})).await;
+    assert_eq!(a.unassigned().await, 3);
+    a.call("user_group_unassign", json!({"group_id": ops, "user_ids": [u[1]]})).await;
+    assert_eq!(a.unassigned().await, 4);
+    // Deactivated users are nobody's work, assigned or not; back again, they are.
+    active(&u[2], false).await;
+    assert_eq!(a.unassigned().await, 4);
+    active(&u[3], false).await;
+    assert_eq!(a.unassigned().await, 3);
+    active(&u[3], true).await;
+    active(&u[2], true).await;
+    assert_eq!(a.unassigned().await, 4);
+    // A rule places u0, u2 and u4 (title t0), and u5 once the IdP changes its title.
+    let rule = a
+        .call(
+            "mapping_rule_create",
+            json!({"rule": {"id": "", "condition": {"kind": "attribute", "filter": "title eq \"t0\""}, "user_group_id": eng, "enabled": true}}),
+        )
+        .await;
+    assert_eq!(a.unassigned().await, 3);
+    let title = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "title", "value": "t0"}]});
+    a.scim("PATCH", &format!("/Users/{}", u[5]), Some(title)).await;
+    assert_eq!(a.unassigned().await, 2);
+    // The default group takes everyone no rule places; without it they are back.
+    a.call("user_group_default", json!({"id": ops})).await;
+    assert_eq!(a.unassigned().await, 0);
+    a.call("user_group_default", json!({"id": null})).await;
+    assert_eq!(a.unassigned().await, 2);
+    a.call("mapping_rule_delete", json!({"id": rule})).await;
+    assert_eq!(a.unassigned().await, 4);
+    // Deleting a user group unassigns those it held alone (u0; u2 is still in Ops).
+    a.call("user_group_delete", json!({"id": eng})).await;
+    assert_eq!(a.unassigned().await, 5);
+    // Deleted users leave, assigned or not.
+    a.scim("DELETE", &format!("/Users/{}", u[1]), None).await;
+    a.scim("DELETE", &format!("/Users/{}", u[2]), None).await;
+    assert_eq!(a.unassigned().await, 4);
+    let manual = json!({"input": {"user_name": "manual@acme.test", "given_name": "Man", "family_name": "Ual", "email": "manual@acme.test", "external_id": "", "active": true}});
+    let (status, body) = app.call_json("user_create", manual, Some(&a.cookie)).await;
+    assert_eq!(status, http::StatusCode::OK, "{body}");
+    assert_eq!(a.unassigned().await, 5);
+    assert_eq!(b.unassigned().await, 1);
+}
+
+/// Admins assigning and unassigning the same users to two groups while the IdP deactivates and
+/// reactivates them, all at once, round after round: on PostgreSQL these writes run side by
+/// side (a user's last membership removed while another is added; a user deactivated while
+/// being assigned), and the kept unassigned state must still match the memberships.
+async fn racing_assignments_and_deactivations_keep_the_unassigned_right(db: Db) {
+    const ROUNDS: usize = 15;
+    const USERS: usize = 8;
+    let app = TestApp::new(db).await;
+    let a = Admin::new(&app).await;
+    let groups = [a.group("One").await, a.group("Two").await];
+    let mut users = Vec::new();
+    for i in 0..USERS {
+        let u = a.scim("POST", "/Users", Some(json!({"schemas": [CORE], "userName": format!("u{i}@acme.test")}))).await;
+        users.push(u["id"].as_str().unwrap().to_string());
+    }
+    for round in 0..ROUNDS {
+        let pick = |m: usize, r: usize| -> Vec<String> {
+            (0..USERS).filter(|i| (round + i) % m == r).map(|i| users[i].clone()).collect()
+        };
+        let changes = [
+            ("user_group_assign", &groups[0], pick(3, 0)),
+            ("user_group_unassign", &groups[0], pick(3, 1)),
+            ("user_group_assign", &groups[1], pick(4, 0)),
+            ("user_group_unassign", &groups[1], pick(4, 2)),
+            ("user_group_assign", &groups[1], pick(2, 1)),
+        ];
+        let admin = futures_util::future::join_all(changes.iter().map(|(endpoint, group, ids)| {
+            let args = json!({"group_id": group, "user_ids": ids});
+            let (app, cookie) = (&app, a.cookie.clone());
+            async move {
+                let (status, body) = app.call_json(endpoint, args, Some(&cookie)).await;
+                assert_eq!(status, http::StatusCode::OK, "{endpoint}: {body}");
+            }
+        }));
+        let idp = futures_util::future::join_all(users.iter().enumerate().map(|(i, id)| {
+            let on = (round + i) % 5 != 0;
+            let body = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": on}]});
+            let path = format!("/Users/{id}");
+            let (app, tenant, token) = (&app, a.tenant.clone(), a.token.clone());
+            async move {
+                let (status, _, body) = app.scim("PATCH", &tenant, &token, &path, Some(body)).await;
+                assert!(status.is_success(), "{status} {body}");
+            }
+        }));
+        futures_util::join!(admin, idp);
+        a.unassigned().await;
+    }
 }

@@ -9,6 +9,9 @@
 //! adds a row of differences, a count is the sum of the tenant's rows, and
 //! [`super::Store::fold_user_counts`] now and then replaces a tenant's rows by their sums
 //! (which leaves every sum as it was: the delete and the insert commit together).
+//!
+//! How many active users are in no user group is kept the same way, in `unassigned_counts`
+//! (migration 0028, from a row per user in `user_assignment` that the writes keep).
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -66,6 +69,18 @@ impl TenantStore<'_> {
         });
         Ok(UserCounts { rows })
     }
+
+    /// How many active users are in no user group (kept by the writes: migration 0028).
+    pub async fn unassigned_count(&self) -> DomainResult<i64> {
+        Ok(with_read!(self.store, |p| {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT CAST(COALESCE(SUM(users), 0) AS BIGINT) FROM unassigned_counts WHERE tenant_id = $1",
+            )
+            .bind(self.id.as_str())
+            .fetch_one(p)
+            .await?
+        }))
+    }
 }
 
 /// When this process last folded (epoch ms), so that callers in a loop fold only now and then.
@@ -97,6 +112,16 @@ impl Store {
 
     async fn fold_counts_above(&self, above: i64) -> DomainResult<u64> {
         let Pool::Postgres(p) = &self.pool else { return Ok(0) };
+        let unassigned = sqlx::query(
+            "WITH many AS (SELECT tenant_id FROM unassigned_counts GROUP BY tenant_id HAVING COUNT(*) > $1), \
+             gone AS (DELETE FROM unassigned_counts WHERE tenant_id IN (SELECT tenant_id FROM many) \
+                      RETURNING tenant_id, users) \
+             INSERT INTO unassigned_counts (tenant_id, users) \
+             SELECT tenant_id, SUM(users) FROM gone GROUP BY tenant_id HAVING SUM(users) <> 0",
+        )
+        .bind(above)
+        .execute(p)
+        .await?;
         let done = sqlx::query(
             "WITH many AS (SELECT tenant_id FROM user_counts GROUP BY tenant_id HAVING COUNT(*) > $1), \
              gone AS (DELETE FROM user_counts WHERE tenant_id IN (SELECT tenant_id FROM many) \
@@ -108,7 +133,7 @@ impl Store {
         .bind(above)
         .execute(p)
         .await?;
-        Ok(done.rows_affected())
+        Ok(done.rows_affected() + unassigned.rows_affected())
     }
 }
 

@@ -16,8 +16,10 @@
 //! A broad term (`example.com`) matches most of the tenant, and counting every match costs a
 //! pass over them all (1.1–1.4 s at a million), so a search counts up to [`COUNT_CAP`] matches
 //! (or the page being read, if further) and says when there are more. Sorting uses
-//! `(tenant_id, sort_name, id)`-style indexes; the unassigned count is a difference of two
-//! index-only counts instead of a per-row NOT EXISTS.
+//! `(tenant_id, sort_name, id)`-style indexes. The unassigned users (active, in no user group)
+//! are kept by the writes (`user_assignment`, with a partial index on the unassigned, and their
+//! count in `unassigned_counts`: migration 0028): counted from the memberships, they cost a pass
+//! over every membership, about a second at a million users when most are assigned.
 
 use sqlx::Row;
 
@@ -73,15 +75,6 @@ const SELECTIVE: i64 = 5000;
 
 /// A search counts its matches up to this many (see the module doc).
 pub const COUNT_CAP: i64 = 10_000;
-
-/// Active users in no user group (an admin's work) are the active users (kept counts) less
-/// the active users in a group, counted here. Membership rows exist only for users of the same
-/// tenant (they are inserted from `scim_users` and deleted with the user), so the difference is
-/// exact. Deactivated users are left out: the IdP has taken their access away, there is nothing
-/// to assign.
-const ASSIGNED_ACTIVE: &str = "SELECT COUNT(DISTINCT m.user_id) FROM user_group_members m \
-     JOIN scim_users u ON u.tenant_id = m.tenant_id AND u.id = m.user_id \
-     WHERE m.tenant_id = $1 AND u.active = TRUE";
 
 fn row<R>(r: &R) -> DomainResult<DirectoryRow>
 where
@@ -143,14 +136,24 @@ fn deep_page_key(sort: UserSort) -> Option<&'static str> {
     }
 }
 
-/// The condition (on `s`) that finds a sparse filter's users on their partial index
-/// (migration 0026), written so that both planners see it implies the index's.
-fn sparse_filter(filter: UserFilter) -> Option<&'static str> {
+/// Where a sparse filter's users are found on their partial index (migrations 0026, 0028): the
+/// `FROM … WHERE …` of a query selecting `s.id` for tenant `$1`, written so that both planners
+/// see it implies the index's condition.
+fn sparse_filter(filter: UserFilter, sqlite: bool) -> Option<String> {
+    let on_users = |cond: &str| format!("FROM scim_users s WHERE s.tenant_id = $1 AND {cond}");
     match filter {
-        UserFilter::Deactivated => Some("s.active = FALSE"),
-        UserFilter::Jit => Some("s.source <> 'scim' AND s.source = 'jit'"),
-        UserFilter::Manual => Some("s.source <> 'scim' AND s.source = 'manual'"),
-        UserFilter::All | UserFilter::Unassigned | UserFilter::Scim => None,
+        UserFilter::Deactivated => Some(on_users("s.active = FALSE")),
+        UserFilter::Jit => Some(on_users("s.source <> 'scim' AND s.source = 'jit'")),
+        UserFilter::Manual => Some(on_users("s.source <> 'scim' AND s.source = 'manual'")),
+        // The unassigned users' ids first, then their rows by key: SQLite, without statistics,
+        // walked the whole tenant's sort index and tested each id against the list.
+        UserFilter::Unassigned => Some(format!(
+            "FROM user_assignment a {} {} scim_users s ON s.tenant_id = a.tenant_id AND s.id = a.user_id \
+             WHERE a.tenant_id = $1 AND a.unassigned",
+            if sqlite { "INDEXED BY user_assignment_unassigned" } else { "" },
+            keys_first(sqlite)
+        )),
+        UserFilter::All | UserFilter::Scim => None,
     }
 }
 
@@ -228,7 +231,7 @@ fn condition(q: &UserQuery, default_role: Option<GroupRole>) -> (String, Vec<Str
     match q.filter {
         UserFilter::All => {}
         UserFilter::Unassigned => sql.push_str(
-            " AND t.active = TRUE AND NOT EXISTS (SELECT 1 FROM user_group_members m WHERE m.tenant_id = t.tenant_id AND m.user_id = t.id)",
+            " AND EXISTS (SELECT 1 FROM user_assignment a WHERE a.tenant_id = t.tenant_id AND a.user_id = t.id AND a.unassigned)",
         ),
         UserFilter::Deactivated => sql.push_str(" AND t.active = FALSE"),
         UserFilter::Scim => sql.push_str(" AND t.source = 'scim'"),
@@ -296,8 +299,12 @@ impl TenantStore<'_> {
         };
         let cap = count_cap.max(offset + limit);
         // The total without counting rows where the kept counts say it (no search, no group
-        // or role filter), or with one count of the assigned for the unassigned.
+        // or role filter).
         let kept = if known_total.is_none() && args.is_empty() { Some(self.user_counts().await?) } else { None };
+        let unassigned = match kept {
+            Some(_) if q.filter == UserFilter::Unassigned => Some(self.unassigned_count().await?),
+            _ => None,
+        };
         let known_total = known_total.or_else(|| {
             let c = kept.as_ref()?;
             match q.filter {
@@ -306,7 +313,7 @@ impl TenantStore<'_> {
                 UserFilter::Scim => Some(c.of_source("scim")),
                 UserFilter::Jit => Some(c.of_source("jit")),
                 UserFilter::Manual => Some(c.of_source("manual")),
-                UserFilter::Unassigned => None,
+                UserFilter::Unassigned => unassigned,
             }
         });
         let count_sql = if searching {
@@ -314,13 +321,9 @@ impl TenantStore<'_> {
                 "SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE t.tenant_id = $1{cond}{fts_cond} LIMIT {}) c",
                 cap + 1
             )
-        } else if q.filter == UserFilter::Unassigned && kept.is_some() {
-            ASSIGNED_ACTIVE.to_string()
         } else {
             format!("SELECT COUNT(*) FROM scim_users t WHERE t.tenant_id = $1{cond}")
         };
-        // What the count query's answer is taken from (the unassigned: the active less it).
-        let active = kept.as_ref().map(|c| c.with_active(true)).filter(|_| q.filter == UserFilter::Unassigned);
         let data = self.data_out();
         let columns = format!("t.id, t.user_name, t.source, t.active, {data}, t.version, t.created_at, t.updated_at");
         let tail = format!("ORDER BY {order} LIMIT {limit} OFFSET {offset}");
@@ -352,17 +355,17 @@ impl TenantStore<'_> {
                 cond.replacen(SEARCH_CLAUSE, "", 1)
             ))
         } else {
-            // Deactivated, just-in-time or manual users: found on their partial index (0026).
-            // The page's keys are sorted and cut inside (the matches are few), so that the
+            // Deactivated, just-in-time, manual or unassigned users: found on their partial index
+            // (0026, 0028). The page's keys are sorted and cut inside (the matches are few), so that the
             // outer query joins only the page: given all the matches, PostgreSQL's planner
             // walked the sort index instead (131 ms at 100,000 users).
-            kept.as_ref().and(sparse_filter(q.filter)).map(|sparse| {
+            kept.as_ref().and(sparse_filter(q.filter, sqlite)).map(|sparse| {
                 // On SQLite a unary `+` keeps the sort index from serving the ORDER BY (it
                 // walked the whole tenant for the LIMIT, 259 ms at a million users): the
                 // partial index finds the rows, then they are sorted.
                 let inner = order.replace("t.", if sqlite { "+s." } else { "s." });
                 format!(
-                    "WITH m AS MATERIALIZED (SELECT s.id FROM scim_users s WHERE s.tenant_id = $1 AND {sparse} \
+                    "WITH m AS MATERIALIZED (SELECT s.id {sparse} \
                      ORDER BY {inner} LIMIT {limit} OFFSET {offset}) \
                      SELECT {columns} FROM m {} scim_users t ON t.tenant_id = $1 AND t.id = m.id ORDER BY {order}",
                     keys_first(sqlite)
@@ -387,8 +390,7 @@ impl TenantStore<'_> {
                     for a in &args {
                         count = count.bind(a);
                     }
-                    let n = count.fetch_one(p).await?;
-                    active.map_or(n, |active| active - n)
+                    count.fetch_one(p).await?
                 }
             };
             let capped = searching && known_total.is_none() && counted > cap;
@@ -504,15 +506,6 @@ impl TenantStore<'_> {
             found.as_ref().map(row).transpose()
         })
     }
-
-    /// How many active users are in no user group.
-    pub async fn unassigned_count(&self) -> DomainResult<i64> {
-        let active = self.user_counts().await?.with_active(true);
-        let assigned = with_pool!(self.store, |p| {
-            sqlx::query_scalar::<_, i64>(ASSIGNED_ACTIVE).bind(self.id.as_str()).fetch_one(p).await
-        })?;
-        Ok(active - assigned)
-    }
 }
 
 #[cfg(test)]
@@ -544,9 +537,9 @@ mod tests {
         let mut checks: Vec<(String, &str)> = [UserFilter::Deactivated, UserFilter::Jit, UserFilter::Manual]
             .into_iter()
             .map(|f| {
-                let sparse = sparse_filter(f).expect("sparse");
+                let sparse = sparse_filter(f, true).expect("sparse").replace("$1", "'t'");
                 let index = if f == UserFilter::Deactivated { "scim_users_deactivated" } else { "scim_users_not_scim" };
-                (format!("SELECT s.id FROM scim_users s WHERE s.tenant_id = 't' AND {sparse}"), index)
+                (format!("SELECT s.id {sparse}"), index)
             })
             .collect();
         checks.push((
@@ -586,6 +579,15 @@ mod tests {
             let detail = plan.iter().map(|p| p.3.as_str()).collect::<Vec<_>>().join("; ");
             assert!(plan.first().is_some_and(|p| p.3.contains(index)), "{sql}: {detail}");
         }
+        // The unassigned: their ids from the partial index, then their rows by key.
+        let sparse = sparse_filter(UserFilter::Unassigned, true).expect("sparse").replace("$1", "'t'");
+        let sql = format!("SELECT s.id {sparse} ORDER BY +s.sort_name, +s.id");
+        let plan: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}")).fetch_all(pool).await.expect("plan");
+        let detail = plan.iter().map(|p| p.3.as_str()).collect::<Vec<_>>().join("; ");
+        assert!(detail.contains("user_assignment_unassigned (tenant_id=?)"), "{detail}");
+        assert!(detail.contains("scim_users_1 (tenant_id=? AND id=?)"), "{detail}");
+        assert!(!detail.contains("SCAN s"), "{detail}");
     }
 
     /// A deep page (keys from the sort index first, then the rows) is the page the walk gives,

@@ -55,6 +55,7 @@ pub(super) fn sqlite() -> Migrator {
         (25, "user counts", "0025_user_counts.sql"),
         (26, "sparse filters", "0026_sparse_filters.sql"),
         (27, "sparse filters built", "0027_sparse_filters_built.sql"),
+        (28, "unassigned", "0028_unassigned.sql"),
     ))
 }
 
@@ -99,6 +100,7 @@ fn postgres_migrations() -> Vec<Migration> {
         (25, "user counts", "0025_user_counts.sql"),
         (26, "sparse filters", "0026_sparse_filters.sql"),
         (27, "sparse filters built", "0027_sparse_filters_built.sql"),
+        (28, "unassigned", "0028_unassigned.sql"),
     )
 }
 
