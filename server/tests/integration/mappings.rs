@@ -20,6 +20,19 @@ both_backends!(
     racing_assignments_and_deactivations_keep_the_unassigned_right
 );
 
+#[test]
+fn postgres_the_unassigned_page_reads_their_ids_first_on_stale_statistics() {
+    run(
+        "postgres_the_unassigned_page_reads_their_ids_first_on_stale_statistics",
+        the_unassigned_page_reads_their_ids_first_on_stale_statistics(Db::Postgres),
+    );
+}
+
+#[test]
+fn postgres_a_large_run_vacuums_the_placement_tables() {
+    run("postgres_a_large_run_vacuums_the_placement_tables", a_large_run_vacuums_the_placement_tables(Db::Postgres));
+}
+
 const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -863,4 +876,127 @@ async fn racing_assignments_and_deactivations_keep_the_unassigned_right(db: Db) 
         futures_util::join!(admin, idp);
         a.unassigned().await;
     }
+}
+
+/// The Unassigned page finds the few unassigned users by their ids, also on statistics taken
+/// while everyone was unassigned (an import, before a default group placed them): PostgreSQL
+/// then walked the sort index of every user, looking each up in `user_assignment` (4.5 s at a
+/// million users).
+async fn the_unassigned_page_reads_their_ids_first_on_stale_statistics(db: Db) {
+    use roster_shared::dto::{UserFilter, UserSort};
+    use roster_shared::store::{sparse_page_sql, users_order};
+    use sqlx::{Connection, Executor};
+    const USERS: i64 = 20_000;
+    let app = TestApp::new(db).await;
+    let a = Admin::new(&app).await;
+    let group = a.group("Everyone").await;
+    let mut conn = sqlx::PgConnection::connect(&app.db.url).await.expect("connect");
+    // In a transaction that is rolled back: 20,000 users, analyzed while all are unassigned,
+    // then all but three of them placed in a group.
+    conn.execute("BEGIN").await.expect("begin");
+    sqlx::query(
+        "INSERT INTO scim_users (tenant_id, id, user_name, user_name_norm, active, source, data, version, created_at, \
+         updated_at, sort_name, search_text) \
+         SELECT $1, md5(g::text), 'u' || g, 'u' || g, TRUE, 'scim', '{}', 1, g, g, md5((g * 7)::text), 'u' || g \
+         FROM generate_series(1, $2) g",
+    )
+    .bind(&a.tenant)
+    .bind(USERS)
+    .execute(&mut conn)
+    .await
+    .expect("users");
+    conn.execute("ANALYZE scim_users, user_assignment, user_group_members").await.expect("analyze");
+    sqlx::query(
+        "INSERT INTO user_group_members (tenant_id, group_id, user_id, reason, rule_id, added_at) \
+         SELECT $1, $2, md5(g::text), 'admin', '', 0 FROM generate_series(4, $3) g",
+    )
+    .bind(&a.tenant)
+    .bind(&group)
+    .bind(USERS)
+    .execute(&mut conn)
+    .await
+    .expect("memberships");
+    let mut want: Vec<String> =
+        sqlx::query_scalar("SELECT md5(g::text) FROM generate_series(1, 3) g").fetch_all(&mut conn).await.expect("ids");
+    want.sort();
+    let mut wrong = Vec::new();
+    for mode in ["auto", "force_generic_plan"] {
+        conn.execute(format!("SET LOCAL plan_cache_mode = {mode}").as_str()).await.expect("mode");
+        for (i, (sort, descending)) in
+            [(UserSort::Name, false), (UserSort::UserName, true), (UserSort::Created, false), (UserSort::Updated, true)]
+                .into_iter()
+                .enumerate()
+        {
+            let order = users_order(sort, descending);
+            let sql = sparse_page_sql(UserFilter::Unassigned, &order, "t.id", 0, 50, false).expect("sparse");
+            let name = format!("unassigned_{i}_{}", mode.len());
+            conn.execute(format!("PREPARE {name}(text) AS {sql}").as_str()).await.expect("prepare");
+            let mut got: Vec<String> = sqlx::query_scalar(&format!("EXECUTE {name}('{}')", a.tenant))
+                .fetch_all(&mut conn)
+                .await
+                .expect("page");
+            got.sort();
+            assert_eq!(got, want, "{sort:?}");
+            let plan: Vec<String> =
+                sqlx::query_scalar(&format!("EXPLAIN (ANALYZE, BUFFERS) EXECUTE {name}('{}')", a.tenant))
+                    .fetch_all(&mut conn)
+                    .await
+                    .expect("explain");
+            let top = plan.iter().find(|l| l.contains("Buffers:")).expect("buffers");
+            let pages: i64 =
+                top.split([' ', ',']).filter_map(|w| w.split_once('=').and_then(|(_, v)| v.parse::<i64>().ok())).sum();
+            // The ids first: a scan of user_assignment (584 pages here on these statistics, or
+            // the partial index on fresh ones), then three rows by key. The walk read 100,393.
+            if pages >= 2000 {
+                wrong.push(format!("{sort:?}, {mode}: {pages} pages:\n{}", plan.join("\n")));
+            }
+        }
+    }
+    conn.execute("ROLLBACK").await.expect("rollback");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
+}
+
+/// A whole-tenant run that moved many users (a default group set over an import) vacuums and
+/// analyzes the placement tables after it, so that the Unassigned page does not step over the
+/// dead entries of everyone who left the partial index, or plan on statistics that say
+/// everyone is unassigned (see `store::PLACEMENT_VACUUM_AFTER`).
+async fn a_large_run_vacuums_the_placement_tables(db: Db) {
+    use sqlx::Connection;
+    let app = TestApp::new(db).await;
+    let a = Admin::new(&app).await;
+    let group = a.group("Everyone").await;
+    let mut conn = sqlx::PgConnection::connect(&app.db.url).await.expect("connect");
+    let n = roster_shared::store::PLACEMENT_VACUUM_AFTER + 500;
+    sqlx::query(
+        "INSERT INTO scim_users (tenant_id, id, user_name, user_name_norm, active, source, data, version, created_at, \
+         updated_at, sort_name, search_text) \
+         SELECT $1, md5(g::text), 'u' || g, 'u' || g, TRUE, 'scim', '{}', 1, g, g, 'u' || g, 'u' || g \
+         FROM generate_series(1, $2) g",
+    )
+    .bind(&a.tenant)
+    .bind(n)
+    .execute(&mut conn)
+    .await
+    .expect("users");
+    const VACUUMS: &str = "SELECT vacuum_count + analyze_count FROM pg_stat_user_tables WHERE relname = $1";
+    let count = |table: &'static str| {
+        let url = app.db.url.clone();
+        async move {
+            let mut c = sqlx::PgConnection::connect(&url).await.expect("connect");
+            sqlx::query_scalar::<_, i64>(VACUUMS).bind(table).fetch_one(&mut c).await.expect("vacuum count")
+        }
+    };
+    let before = (count("user_assignment").await, count("user_group_members").await);
+    a.call("user_group_default", json!({"id": group})).await;
+    // The vacuum runs in the background: wait for it (a bound on a hang, not a timing).
+    let mut after = before;
+    for _ in 0..600 {
+        after = (count("user_assignment").await, count("user_group_members").await);
+        if after.0 >= before.0 + 2 && after.1 >= before.1 + 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(after.0 >= before.0 + 2 && after.1 >= before.1 + 2, "no vacuum and analyze: {before:?} -> {after:?}");
+    assert_eq!(a.unassigned().await, 0);
 }

@@ -350,6 +350,7 @@ pub(crate) async fn run_place_all(
         RunEnd::Interrupted => return Ok(false),
     };
     t.update_mapping_run(lease.job_id(), n.done, n.changed, Some(now_ms()), error).await?;
+    store.placed_many(n.changed);
     Ok(true)
 }
 

@@ -147,14 +147,60 @@ fn sparse_filter(filter: UserFilter, sqlite: bool) -> Option<String> {
         UserFilter::Manual => Some(on_users("s.source <> 'scim' AND s.source = 'manual'")),
         // The unassigned users' ids first, then their rows by key: SQLite, without statistics,
         // walked the whole tenant's sort index and tested each id against the list.
-        UserFilter::Unassigned => Some(format!(
-            "FROM user_assignment a {} {} scim_users s ON s.tenant_id = a.tenant_id AND s.id = a.user_id \
-             WHERE a.tenant_id = $1 AND a.unassigned",
-            if sqlite { "INDEXED BY user_assignment_unassigned" } else { "" },
-            keys_first(sqlite)
-        )),
+        UserFilter::Unassigned if sqlite => Some(
+            "FROM user_assignment a INDEXED BY user_assignment_unassigned CROSS JOIN scim_users s \
+             ON s.tenant_id = a.tenant_id AND s.id = a.user_id WHERE a.tenant_id = $1 AND a.unassigned"
+                .into(),
+        ),
+        // PostgreSQL, on statistics taken while everyone was unassigned (a first import, before
+        // a default group placed them), walked the sort index of every user and looked each up
+        // in user_assignment: 4.5 s at a million users. Each `OFFSET 0` keeps its subquery whole,
+        // so the ids come first and each row is then read by key (a lateral join is a nested
+        // loop), whatever the statistics say.
+        UserFilter::Unassigned => Some(
+            "FROM (SELECT a.user_id FROM user_assignment a WHERE a.tenant_id = $1 AND a.unassigned OFFSET 0) a \
+             CROSS JOIN LATERAL (SELECT s.id, s.user_name_norm, s.sort_name, s.created_at, s.updated_at \
+             FROM scim_users s WHERE s.tenant_id = $1 AND s.id = a.user_id OFFSET 0) s WHERE TRUE"
+                .into(),
+        ),
         UserFilter::All | UserFilter::Scim => None,
     }
+}
+
+/// The users table's `ORDER BY` over `scim_users t`.
+pub fn users_order(sort: UserSort, descending: bool) -> String {
+    let dir = if descending { "DESC" } else { "ASC" };
+    match sort {
+        UserSort::UserName => format!("t.user_name_norm {dir}, t.id {dir}"),
+        UserSort::Name => format!("t.sort_name {dir}, t.id {dir}"),
+        UserSort::Created => format!("t.created_at {dir}, t.id {dir}"),
+        UserSort::Updated => format!("t.updated_at {dir}, t.id {dir}"),
+    }
+}
+
+/// A page (`columns` of `scim_users t` in `order`, see [`users_order`]) of a sparse filter's
+/// users, found on their partial index (0026, 0028), for tenant `$1`; `None` for a filter
+/// that is not sparse. The page's keys are sorted and cut inside (the matches are few), so
+/// that the outer query joins only the page: given all the matches, PostgreSQL's planner
+/// walked the sort index instead (131 ms at 100,000 users).
+pub fn sparse_page_sql(
+    filter: UserFilter,
+    order: &str,
+    columns: &str,
+    offset: i64,
+    limit: i64,
+    sqlite: bool,
+) -> Option<String> {
+    let sparse = sparse_filter(filter, sqlite)?;
+    // On SQLite a unary `+` keeps the sort index from serving the ORDER BY (it walked the
+    // whole tenant for the LIMIT, 259 ms at a million users): the partial index finds the
+    // rows, then they are sorted.
+    let inner = order.replace("t.", if sqlite { "+s." } else { "s." });
+    Some(format!(
+        "WITH m AS MATERIALIZED (SELECT s.id {sparse} ORDER BY {inner} LIMIT {limit} OFFSET {offset}) \
+         SELECT {columns} FROM m {} scim_users t ON t.tenant_id = $1 AND t.id = m.id ORDER BY {order}",
+        keys_first(sqlite)
+    ))
 }
 
 /// The pattern SQLite's trigram index is asked for (`LIKE` without `ESCAPE`, which the index
@@ -274,13 +320,7 @@ impl TenantStore<'_> {
     ) -> DomainResult<DirectoryPage> {
         let (cond, mut args) = condition(q, self.default_role_for(q).await?);
         let (offset, limit) = (offset.max(0), limit.max(0));
-        let dir = if q.descending { "DESC" } else { "ASC" };
-        let order = match q.sort {
-            UserSort::UserName => format!("t.user_name_norm {dir}, t.id {dir}"),
-            UserSort::Name => format!("t.sort_name {dir}, t.id {dir}"),
-            UserSort::Created => format!("t.created_at {dir}, t.id {dir}"),
-            UserSort::Updated => format!("t.updated_at {dir}, t.id {dir}"),
-        };
+        let order = users_order(q.sort, q.descending);
         let search = q.search.trim();
         let searching = !search.is_empty();
         let sqlite = self.store.backend() == Backend::Sqlite;
@@ -355,22 +395,8 @@ impl TenantStore<'_> {
                 cond.replacen(SEARCH_CLAUSE, "", 1)
             ))
         } else {
-            // Deactivated, just-in-time, manual or unassigned users: found on their partial index
-            // (0026, 0028). The page's keys are sorted and cut inside (the matches are few), so that the
-            // outer query joins only the page: given all the matches, PostgreSQL's planner
-            // walked the sort index instead (131 ms at 100,000 users).
-            kept.as_ref().and(sparse_filter(q.filter, sqlite)).map(|sparse| {
-                // On SQLite a unary `+` keeps the sort index from serving the ORDER BY (it
-                // walked the whole tenant for the LIMIT, 259 ms at a million users): the
-                // partial index finds the rows, then they are sorted.
-                let inner = order.replace("t.", if sqlite { "+s." } else { "s." });
-                format!(
-                    "WITH m AS MATERIALIZED (SELECT s.id {sparse} \
-                     ORDER BY {inner} LIMIT {limit} OFFSET {offset}) \
-                     SELECT {columns} FROM m {} scim_users t ON t.tenant_id = $1 AND t.id = m.id ORDER BY {order}",
-                    keys_first(sqlite)
-                )
-            })
+            // Deactivated, just-in-time, manual or unassigned users: see `sparse_page_sql`.
+            kept.as_ref().and_then(|_| sparse_page_sql(q.filter, &order, &columns, offset, limit, sqlite))
         };
         // Reading only the matches is worth it when they are few, or when walking the sort
         // index to this page would test many more rows than there are matches (a deep page of a

@@ -13,6 +13,67 @@ use crate::scim::filter::Filter;
 use crate::scim::schema::ResourceSchema;
 pub(crate) use crate::service::mappings::Placement;
 
+/// A whole-tenant run that changed this many users or more is followed, on PostgreSQL, by a
+/// vacuum and analyze of the placement tables (`user_assignment`, `user_group_members`), in the
+/// background. Autovacuum would come, but only within a minute (`autovacuum_naptime`), while
+/// the admin who has just set a default group looks at the Unassigned page at once: by then a
+/// million users had moved out of the partial index `user_assignment_unassigned`, leaving a
+/// million dead entries to step over, and the statistics still said everyone was unassigned.
+pub const PLACEMENT_VACUUM_AFTER: i64 = 10_000;
+
+/// Skipped for a table another vacuum (e.g. autovacuum) holds.
+const VACUUM_PLACEMENT_SQL: &str = "VACUUM (ANALYZE, SKIP_LOCKED) user_assignment, user_group_members";
+
+/// Whether a vacuum of the placement tables is running, and whether another run asked for one
+/// meanwhile (see [`PLACEMENT_VACUUM_AFTER`]).
+#[derive(Debug, Default)]
+pub struct PlacementVacuum {
+    running: std::sync::atomic::AtomicBool,
+    again: std::sync::atomic::AtomicBool,
+}
+
+impl super::Store {
+    /// A whole-tenant run changed `changed` users: past [`PLACEMENT_VACUUM_AFTER`] on
+    /// PostgreSQL, vacuums the placement tables in the background (one vacuum at a time; a run
+    /// ending during one asks for another after it).
+    pub fn placed_many(&self, changed: i64) {
+        use std::sync::atomic::Ordering;
+        if changed < PLACEMENT_VACUUM_AFTER || self.backend() != super::Backend::Postgres {
+            return;
+        }
+        let v = &self.placement_vacuum;
+        v.again.store(true, Ordering::Release);
+        if v.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let store = self.clone();
+        tokio::spawn(async move {
+            let v = &store.placement_vacuum;
+            loop {
+                while v.again.swap(false, Ordering::AcqRel) {
+                    if let Err(e) = store.vacuum_placements().await {
+                        tracing::warn!("vacuuming the placement tables: {e}");
+                    }
+                }
+                v.running.store(false, Ordering::Release);
+                // A run that asked between the last check and now found it running: go on.
+                if !v.again.load(Ordering::Acquire) || v.running.swap(true, Ordering::AcqRel) {
+                    break;
+                }
+            }
+        });
+    }
+
+    /// PostgreSQL: vacuums and analyzes the placement tables now (see
+    /// [`PLACEMENT_VACUUM_AFTER`]). A no-op on SQLite.
+    pub async fn vacuum_placements(&self) -> DomainResult<()> {
+        let super::Pool::Postgres(p) = &self.pool else { return Ok(()) };
+        // Not prepared (VACUUM cannot be) and outside any transaction.
+        sqlx::raw_sql(VACUUM_PLACEMENT_SQL).execute(p).await?;
+        Ok(())
+    }
+}
+
 /// Every group-in-group edge of a tenant: (member group, parent group).
 pub(crate) const GROUP_EDGES_SQL: &str =
     "SELECT member_id, group_id FROM scim_group_members WHERE tenant_id = $1 AND member_type = 'Group'";

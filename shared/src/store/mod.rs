@@ -59,7 +59,10 @@ pub use groups::{GroupColumns, GroupRow, MemberRow};
 pub use invitations::InvitationRecord;
 pub use jobs::{JobFilter, JobRecord, NewJob, Purge};
 pub use lifecycle::TenantFacts;
-pub use mappings::{direct_groups_sql, rule_memberships_sql, DIRECT_GROUPS_RANGE_SQL, RULE_MEMBERSHIPS_RANGE_SQL};
+pub use mappings::{
+    direct_groups_sql, rule_memberships_sql, DIRECT_GROUPS_RANGE_SQL, PLACEMENT_VACUUM_AFTER,
+    RULE_MEMBERSHIPS_RANGE_SQL,
+};
 pub use ops::MigrationState;
 pub use query::Page;
 pub(crate) use query::Query;
@@ -94,7 +97,7 @@ pub fn fold_ascii(s: &str) -> String {
     filter_sql::fold(s)
 }
 pub use counts::UserCounts;
-pub use directory::{DirectoryPage, DirectoryRow, SortKey, COUNT_CAP};
+pub use directory::{sparse_page_sql, users_order, DirectoryPage, DirectoryRow, SortKey, COUNT_CAP};
 pub use mappings::{PlacementInputs, RuleConditions, RuleMembership, RuleRecord};
 pub use sessions::SessionBackend;
 pub use sso::{ConnectionRecord, DomainRow, FlowRecord, NewSignIn};
@@ -168,6 +171,9 @@ pub struct Store {
     /// PostgreSQL: the pending events this instance's sequencers took since `pending_events`
     /// was last vacuumed (see [`events::QueueVacuum`]).
     pub(crate) pending_vacuum: std::sync::Arc<events::QueueVacuum>,
+    /// PostgreSQL: a vacuum of the placement tables after a large whole-tenant run (see
+    /// [`mappings::PlacementVacuum`]).
+    pub(crate) placement_vacuum: std::sync::Arc<mappings::PlacementVacuum>,
     /// SQLite: this process's transactions take turns here before `BEGIN IMMEDIATE`, and the
     /// writer connection and its group commit live here (see [`writer`]). SQLite has one writer
     /// anyway; waiting in a fair queue of tasks instead of in the busy handler (each waiter
@@ -274,6 +280,7 @@ impl Store {
             jobs_wake: Default::default(),
             events_wake: Default::default(),
             pending_vacuum: Default::default(),
+            placement_vacuum: Default::default(),
             sqlite_writer: Default::default(),
             direct,
         })

@@ -406,8 +406,10 @@ impl TestApp {
     }
 
     /// Waits until the tenant's latest mapping evaluation (a background run) has finished.
+    /// (A bound on a hang, not a timing: a run over 10,000 users in a debug build, beside the
+    /// rest of the suite, takes tens of seconds.)
     pub async fn wait_for_mapping_run(&self, cookie: &str) {
-        for _ in 0..600 {
+        for _ in 0..6000 {
             let run = self.ok_json("mapping_run", serde_json::json!({}), cookie).await;
             if run.is_null() || !run["finished_at_ms"].is_null() {
                 assert!(run.is_null() || run["error"].is_null(), "mapping run failed: {run}");
