@@ -349,8 +349,8 @@ pub(crate) async fn run_place_all(
         RunEnd::Superseded => Some(SUPERSEDED),
         RunEnd::Interrupted => return Ok(false),
     };
+    store.tidy_after_run(n.done, n.changed).await;
     t.update_mapping_run(lease.job_id(), n.done, n.changed, Some(now_ms()), error).await?;
-    store.placed_many(n.changed);
     Ok(true)
 }
 
