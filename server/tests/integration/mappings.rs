@@ -894,17 +894,7 @@ async fn the_unassigned_page_reads_their_ids_first_on_stale_statistics(db: Db) {
     // In a transaction that is rolled back: 20,000 users, analyzed while all are unassigned,
     // then all but three of them placed in a group.
     conn.execute("BEGIN").await.expect("begin");
-    sqlx::query(
-        "INSERT INTO scim_users (tenant_id, id, user_name, user_name_norm, active, source, data, version, created_at, \
-         updated_at, sort_name, search_text) \
-         SELECT $1, md5(g::text), 'u' || g, 'u' || g, TRUE, 'scim', '{}', 1, g, g, md5((g * 7)::text), 'u' || g \
-         FROM generate_series(1, $2) g",
-    )
-    .bind(&a.tenant)
-    .bind(USERS)
-    .execute(&mut conn)
-    .await
-    .expect("users");
+    insert_users(&mut conn, &a.tenant, USERS).await;
     conn.execute("ANALYZE scim_users, user_assignment, user_group_members").await.expect("analyze");
     sqlx::query(
         "INSERT INTO user_group_members (tenant_id, group_id, user_id, reason, rule_id, added_at) \
@@ -967,17 +957,7 @@ async fn a_large_run_vacuums_the_placement_tables(db: Db) {
     let group = a.group("Everyone").await;
     let mut conn = sqlx::PgConnection::connect(&app.db.url).await.expect("connect");
     let n = roster_shared::store::PLACEMENT_VACUUM_AFTER + 500;
-    sqlx::query(
-        "INSERT INTO scim_users (tenant_id, id, user_name, user_name_norm, active, source, data, version, created_at, \
-         updated_at, sort_name, search_text) \
-         SELECT $1, md5(g::text), 'u' || g, 'u' || g, TRUE, 'scim', '{}', 1, g, g, 'u' || g, 'u' || g \
-         FROM generate_series(1, $2) g",
-    )
-    .bind(&a.tenant)
-    .bind(n)
-    .execute(&mut conn)
-    .await
-    .expect("users");
+    insert_users(&mut conn, &a.tenant, n).await;
     const VACUUMS: &str = "SELECT vacuum_count + analyze_count FROM pg_stat_user_tables WHERE relname = $1";
     let count = |table: &'static str| {
         let url = app.db.url.clone();
@@ -1002,4 +982,20 @@ async fn a_large_run_vacuums_the_placement_tables(db: Db) {
     }
     assert!(members >= before.1 + 2, "user_group_members not vacuumed and analyzed: {before:?} -> {members}");
     assert_eq!(a.unassigned().await, 0);
+}
+
+/// Users `md5(1)`…`md5(n)` of `tenant`, written straight into the table (their names sort in
+/// another order than their ids and times).
+async fn insert_users(conn: &mut sqlx::PgConnection, tenant: &str, n: i64) {
+    sqlx::query(
+        "INSERT INTO scim_users (tenant_id, id, user_name, user_name_norm, active, source, data, version, created_at, \
+         updated_at, sort_name, search_text) \
+         SELECT $1, md5(g::text), 'u' || g, 'u' || g, TRUE, 'scim', '{}', 1, g, g, md5((g * 7)::text), 'u' || g \
+         FROM generate_series(1, $2) g",
+    )
+    .bind(tenant)
+    .bind(n)
+    .execute(conn)
+    .await
+    .expect("users");
 }
