@@ -24,30 +24,19 @@ pub(crate) use crate::service::mappings::Placement;
 /// minutes); otherwise, and `user_group_members` always, in the background.
 pub const PLACEMENT_VACUUM_AFTER: i64 = 10_000;
 
-/// Whether a background vacuum of the placement tables is running, and what runs ending
-/// meanwhile asked for (see [`PLACEMENT_VACUUM_AFTER`]).
-#[derive(Debug, Default)]
-pub struct PlacementVacuum {
-    running: std::sync::atomic::AtomicBool,
-    /// `user_group_members` (and `user_assignment` if `assignments`) wait for a vacuum.
-    asked: std::sync::atomic::AtomicBool,
-    assignments: std::sync::atomic::AtomicBool,
-}
-
 impl super::Store {
     /// A whole-tenant run evaluated `evaluated` users and changed `changed` of them: vacuums the
     /// placement tables on PostgreSQL past [`PLACEMENT_VACUUM_AFTER`] (see there). Waits only
     /// for a vacuum of `user_assignment` after a run that changed a tenth of the tenant; the
-    /// rest runs in the background, one vacuum at a time (a run ending during one asks for
-    /// another after it). Failures are logged: the tables stay right, only slower to read.
+    /// rest runs in the background, skipped for a table another vacuum holds. Failures are
+    /// logged: the tables stay right, only slower to read.
     pub async fn tidy_after_run(&self, evaluated: i64, changed: i64) {
-        use std::sync::atomic::Ordering;
         let super::Pool::Postgres(p) = &self.pool else { return };
         if changed < PLACEMENT_VACUUM_AFTER {
             return;
         }
-        let now = changed.saturating_mul(10) >= evaluated;
-        if now {
+        let mut background = "VACUUM (ANALYZE, SKIP_LOCKED) user_group_members, user_assignment";
+        if changed.saturating_mul(10) >= evaluated {
             let started = std::time::Instant::now();
             // Not SKIP_LOCKED: an autovacuum holding the table is cancelled (it yields to a
             // waiting lock after `deadlock_timeout`) and this one does the work at once.
@@ -55,46 +44,15 @@ impl super::Store {
                 Ok(_) => tracing::info!(ms = started.elapsed().as_millis() as u64, "user_assignment vacuumed"),
                 Err(e) => tracing::warn!("vacuuming user_assignment: {e}"),
             }
+            background = "VACUUM (ANALYZE, SKIP_LOCKED) user_group_members";
         }
-        let v = &self.placement_vacuum;
-        if !now {
-            v.assignments.store(true, Ordering::Release);
-        }
-        v.asked.store(true, Ordering::Release);
-        if v.running.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let store = self.clone();
+        let p = p.clone();
+        // Not prepared (VACUUM cannot be) and outside any transaction.
         tokio::spawn(async move {
-            let v = &store.placement_vacuum;
-            loop {
-                while v.asked.swap(false, Ordering::AcqRel) {
-                    let both = v.assignments.swap(false, Ordering::AcqRel);
-                    if let Err(e) = store.vacuum_placements(both).await {
-                        tracing::warn!("vacuuming the placement tables: {e}");
-                    }
-                }
-                v.running.store(false, Ordering::Release);
-                // A run that asked between the last check and now found it running: go on.
-                if !v.asked.load(Ordering::Acquire) || v.running.swap(true, Ordering::AcqRel) {
-                    break;
-                }
+            if let Err(e) = sqlx::raw_sql(background).execute(&p).await {
+                tracing::warn!("vacuuming the placement tables: {e}");
             }
         });
-    }
-
-    /// PostgreSQL: vacuums and analyzes `user_group_members` (and `user_assignment` if
-    /// `assignments`) now, skipping a table another vacuum holds. A no-op on SQLite.
-    pub async fn vacuum_placements(&self, assignments: bool) -> DomainResult<()> {
-        let super::Pool::Postgres(p) = &self.pool else { return Ok(()) };
-        let sql = if assignments {
-            "VACUUM (ANALYZE, SKIP_LOCKED) user_group_members, user_assignment"
-        } else {
-            "VACUUM (ANALYZE, SKIP_LOCKED) user_group_members"
-        };
-        // Not prepared (VACUUM cannot be) and outside any transaction.
-        sqlx::raw_sql(sql).execute(p).await?;
-        Ok(())
     }
 }
 

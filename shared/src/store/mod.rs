@@ -171,9 +171,6 @@ pub struct Store {
     /// PostgreSQL: the pending events this instance's sequencers took since `pending_events`
     /// was last vacuumed (see [`events::QueueVacuum`]).
     pub(crate) pending_vacuum: std::sync::Arc<events::QueueVacuum>,
-    /// PostgreSQL: a vacuum of the placement tables after a large whole-tenant run (see
-    /// [`mappings::PlacementVacuum`]).
-    pub(crate) placement_vacuum: std::sync::Arc<mappings::PlacementVacuum>,
     /// SQLite: this process's transactions take turns here before `BEGIN IMMEDIATE`, and the
     /// writer connection and its group commit live here (see [`writer`]). SQLite has one writer
     /// anyway; waiting in a fair queue of tasks instead of in the busy handler (each waiter
@@ -280,7 +277,6 @@ impl Store {
             jobs_wake: Default::default(),
             events_wake: Default::default(),
             pending_vacuum: Default::default(),
-            placement_vacuum: Default::default(),
             sqlite_writer: Default::default(),
             direct,
         })
