@@ -112,28 +112,22 @@ impl Store {
 
     async fn fold_counts_above(&self, above: i64) -> DomainResult<u64> {
         let Pool::Postgres(p) = &self.pool else { return Ok(0) };
-        let unassigned = sqlx::query(
-            "WITH many AS (SELECT tenant_id FROM unassigned_counts GROUP BY tenant_id HAVING COUNT(*) > $1), \
-             gone AS (DELETE FROM unassigned_counts WHERE tenant_id IN (SELECT tenant_id FROM many) \
-                      RETURNING tenant_id, users) \
-             INSERT INTO unassigned_counts (tenant_id, users) \
-             SELECT tenant_id, SUM(users) FROM gone GROUP BY tenant_id HAVING SUM(users) <> 0",
-        )
-        .bind(above)
-        .execute(p)
-        .await?;
-        let done = sqlx::query(
-            "WITH many AS (SELECT tenant_id FROM user_counts GROUP BY tenant_id HAVING COUNT(*) > $1), \
-             gone AS (DELETE FROM user_counts WHERE tenant_id IN (SELECT tenant_id FROM many) \
-                      RETURNING tenant_id, source, active, users) \
-             INSERT INTO user_counts (tenant_id, source, active, users) \
-             SELECT tenant_id, source, active, SUM(users) FROM gone GROUP BY tenant_id, source, active \
-             HAVING SUM(users) <> 0",
-        )
-        .bind(above)
-        .execute(p)
-        .await?;
-        Ok(done.rows_affected() + unassigned.rows_affected())
+        let mut folded = 0;
+        // Each table of differences, with the columns its counts are kept by.
+        for (table, keys) in [("user_counts", "tenant_id, source, active"), ("unassigned_counts", "tenant_id")] {
+            let done = sqlx::query(&format!(
+                "WITH many AS (SELECT tenant_id FROM {table} GROUP BY tenant_id HAVING COUNT(*) > $1), \
+                 gone AS (DELETE FROM {table} WHERE tenant_id IN (SELECT tenant_id FROM many) \
+                          RETURNING {keys}, users) \
+                 INSERT INTO {table} ({keys}, users) \
+                 SELECT {keys}, SUM(users) FROM gone GROUP BY {keys} HAVING SUM(users) <> 0"
+            ))
+            .bind(above)
+            .execute(p)
+            .await?;
+            folded += done.rows_affected();
+        }
+        Ok(folded)
     }
 }
 
