@@ -400,7 +400,6 @@ fn median_round(mut rounds: Vec<Outcome>) -> Option<Outcome> {
     rounds.into_iter().nth(mid)
 }
 
-/// The dashboard's server functions the events benchmark calls, as the admin it signed in as.
 /// The users page's query: the defaults with `extra` over them.
 fn users_query(extra: Value) -> Value {
     let mut q = json!({"search": "", "filter": "all", "sort": "created", "descending": true, "page": 1, "page_size": 50, "user_group": null});
@@ -408,31 +407,6 @@ fn users_query(extra: Value) -> Value {
         q.extend(extra);
     }
     json!({ "query": q })
-}
-
-/// A dashboard server function called by two clients for `duration`, as a page load calls it.
-async fn dashboard_load(
-    http: &reqwest::Client,
-    root: &str,
-    cookie: &str,
-    name: &str,
-    endpoint: &str,
-    body: Value,
-    duration: Duration,
-) -> Outcome {
-    let body: Arc<str> = body.to_string().into();
-    let (h, url, cookie) = (http.clone(), format!("{root}/api/{endpoint}"), cookie.to_string());
-    load(name, 2, duration, move |_, _| {
-        let req = h
-            .post(&url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json")
-            .header("sec-fetch-site", "same-origin")
-            .header("cookie", &cookie)
-            .body(body.to_string());
-        async move { expect(req, 200).await.map(|_| ()) }
-    })
-    .await
 }
 
 /// Waits until the tenant's latest mapping evaluation (a background run) has finished.
@@ -449,6 +423,7 @@ async fn wait_for_run(admin: &Admin<'_>) -> anyhow::Result<()> {
     }
 }
 
+/// The dashboard's server functions the benchmark calls, as the admin it signed in as.
 struct Admin<'a> {
     http: &'a reqwest::Client,
     root: &'a str,
@@ -467,6 +442,17 @@ impl Admin<'_> {
     /// A server function called with a JSON body.
     fn json(&self, endpoint: &str, body: &Value) -> reqwest::RequestBuilder {
         self.post(endpoint).header("content-type", "application/json").body(body.to_string())
+    }
+
+    /// A server function called by two clients for `duration`, as a page load calls it.
+    async fn load(&self, name: &str, endpoint: &str, body: Value, duration: Duration) -> Outcome {
+        let (http, root, cookie) = (self.http.clone(), self.root.to_string(), self.cookie.to_string());
+        let endpoint = endpoint.to_string();
+        load(name, 2, duration, move |_, _| {
+            let req = Admin { http: &http, root: &root, cookie: &cookie }.json(&endpoint, &body);
+            async move { expect(req, 200).await.map(|_| ()) }
+        })
+        .await
     }
 
     /// A form's server function called with these fields.
@@ -778,6 +764,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     // The dashboard's users page, as an admin uses it (its server function, over HTTP).
     eprintln!("  dashboard users page");
     let cookie = sign_in(&http, &root, &run_id).await?;
+    let admin = Admin { http: &http, root: &root, cookie: &cookie };
     for (name, query) in [
         ("dashboard users page 1 (newest first)", json!({})),
         ("dashboard users search (substring)", json!({"search": "user4242"})),
@@ -786,14 +773,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         ("dashboard users filter deactivated (those the PATCH scenario deactivated)", json!({"filter": "deactivated"})),
         ("dashboard users sorted by name, page 500", json!({"sort": "name", "descending": false, "page": 500})),
     ] {
-        results.push(dashboard_load(&http, &root, &cookie, name, "users", users_query(query), duration).await);
+        results.push(admin.load(name, "users", users_query(query), duration).await);
     }
-    results.push(
-        dashboard_load(&http, &root, &cookie, "dashboard navigation counts", "nav_counts", json!({}), duration).await,
-    );
+    results.push(admin.load("dashboard navigation counts", "nav_counts", json!({}), duration).await);
 
     eprintln!("  POST /Users with a webhook endpoint, and its deliveries");
-    let admin = Admin { http: &http, root: &root, cookie: &cookie };
     let events = events_bench(&admin, &client, c, duration, &run_id).await?;
 
     eprintln!("  Entra-style initial sync of {} users", args.sync_users);
@@ -839,30 +823,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     wait_for_run(&admin).await?;
     let default_time = started.elapsed();
     let few = users_query(json!({"filter": "unassigned"}));
-    results.push(
-        dashboard_load(
-            &http,
-            &root,
-            &cookie,
-            "dashboard users filter unassigned (most assigned)",
-            "users",
-            few,
-            duration,
-        )
-        .await,
-    );
-    results.push(
-        dashboard_load(
-            &http,
-            &root,
-            &cookie,
-            "dashboard navigation counts (most assigned)",
-            "nav_counts",
-            json!({}),
-            duration,
-        )
-        .await,
-    );
+    results.push(admin.load("dashboard users filter unassigned (most assigned)", "users", few, duration).await);
+    results.push(admin.load("dashboard navigation counts (most assigned)", "nav_counts", json!({}), duration).await);
 
     let memory = args.server_pid.and_then(memory_of);
 
