@@ -145,18 +145,40 @@ async fn a_killed_instance_s_evaluation_is_finished_by_another(db: Db) {
         job.attempts,
         job.lease_owner
     );
-    assert_eq!((job.state.as_str(), job.attempts), ("running", 1));
+    // Usually the first attempt; a later one if the instance stalled past its lease on a busy
+    // machine and claimed the job again (the stalled claim then stopped).
+    assert_eq!(job.state, "running");
+    assert!(job.attempts >= 1);
     assert!(at_kill.done < USERS as i64, "{at_kill:?}");
-    let first_owner = job.lease_owner.clone();
+    let attempts_at_kill = job.attempts;
+    let instance_of = |owner: &str| owner.rsplit_once('#').map_or(owner, |(instance, _)| instance).to_string();
+    let first_instance = instance_of(job.lease_owner.as_deref().expect("the first instance's lease"));
 
+    // Dead means dead: once its lease has run out (nobody renewed it), the walk is where the
+    // kill left it, short of the end.
+    let stopped_at = loop {
+        let j = first.store.job(&run.id).await.unwrap().expect("job");
+        if j.lease_until.is_some_and(|until| until < now_ms()) {
+            let progress: serde_json::Value = serde_json::from_str(j.progress.as_deref().unwrap_or("{}")).unwrap();
+            break progress["done"].as_i64().unwrap_or(0);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(stopped_at < USERS as i64, "the killed instance walked on to {stopped_at}");
     // Another instance takes the job over once the dead one's lease runs out, and finishes it
     // from where it got to.
     let second = first.second_instance().await;
     let resumed = Instant::now();
+    let mut taken_over_by = None;
     let finished = loop {
         let now = mappings::latest_run(&second.store, &tenant).await.unwrap().expect("run");
         if now.finished_at_ms.is_some() {
             break now;
+        }
+        if let Some(owner) = second.store.job(&run.id).await.unwrap().and_then(|j| j.lease_owner) {
+            if instance_of(&owner) != first_instance {
+                taken_over_by = Some(owner);
+            }
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
@@ -170,8 +192,9 @@ async fn a_killed_instance_s_evaluation_is_finished_by_another(db: Db) {
     );
     assert_eq!(finished.error, None);
     assert_eq!(finished.done, USERS as i64, "every user evaluated once, the resumed part from the checkpoint on");
-    assert_eq!((job.state.as_str(), job.attempts, job.error.as_deref()), ("done", 2, None));
-    assert_ne!(job.lease_owner, first_owner);
+    assert_eq!((job.state.as_str(), job.error.as_deref()), ("done", None));
+    assert!(job.attempts > attempts_at_kill, "taken over as a new attempt: {job:?}");
+    assert!(taken_over_by.is_some(), "another instance held the job before it finished");
 
     // The result is a fresh evaluation's: what the rule says, and evaluating again moves no one.
     let after_job = placed(&second, &tenant).await;

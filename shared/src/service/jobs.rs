@@ -265,7 +265,8 @@ impl Lease {
         assert_eq!(job.id, id);
         let (tx, stopping) = watch::channel(false);
         std::mem::forget(tx);
-        Lease { store: store.clone(), id: job.id, owner: "test".into(), lease: Duration::from_secs(60), stopping }
+        let owner = job.lease_owner.expect("the claim's owner");
+        Lease { store: store.clone(), id: job.id, owner, lease: Duration::from_secs(60), stopping }
     }
 }
 
@@ -325,7 +326,7 @@ async fn run_loop(store: Store, settings: Arc<JobSettings>, mut stopping: watch:
                     let lease = Lease {
                         store: store.clone(),
                         id: job.id.clone(),
-                        owner: settings.instance.clone(),
+                        owner: job.lease_owner.clone().unwrap_or_default(),
                         lease: settings.lease,
                         stopping: stopping.clone(),
                     };
@@ -353,7 +354,7 @@ async fn run_loop(store: Store, settings: Arc<JobSettings>, mut stopping: watch:
 async fn execute(store: Store, settings: Arc<JobSettings>, job: JobRecord, lease: Lease) {
     let started = std::time::Instant::now();
     tracing::info!(job = %job.id, kind = %job.kind, tenant = job.tenant_id.as_deref().unwrap_or("-"), attempt = job.attempts, "job started");
-    let owner = settings.instance.clone();
+    let owner = lease.owner.clone();
     let outcome = if job.attempts > MAX_ATTEMPTS {
         Err(DomainError::Internal(format!(
             "gave up after {MAX_ATTEMPTS} attempts (its instance stopped or failed each time)"

@@ -273,6 +273,10 @@ async fn place_all_reporting(
         let placer = Placer::load(store, tenant).await?.for_run(store);
         let walk = std::time::Instant::now();
         loop {
+            // On SQLite a batch runs in place on the writer connection and may never wait (see
+            // `store::writer`): without this, a walk held its runtime thread from start to end,
+            // other tasks queued behind it, and an aborted job ran on to the end of its walk.
+            tokio::task::yield_now().await;
             let lease = job.map(|(lease, _)| lease);
             let step = place_batch(store, tenant, &placer, Users::After(&n), lease).await?;
             match step {
@@ -289,6 +293,7 @@ async fn place_all_reporting(
         let mut caught_up = 0;
         let mut after = (0, String::new());
         loop {
+            tokio::task::yield_now().await;
             let written = t.users_written_since(since, &after, BATCH as i64).await?;
             let Some(last) = written.last() else { break };
             after = last.clone();
@@ -297,6 +302,7 @@ async fn place_all_reporting(
             n.changed += place_listed(store, tenant, &placer, &ids, job.map(|(l, _)| l)).await? as i64;
         }
         for ids in t.users_added_to_groups_since(since).await?.chunks(BATCH) {
+            tokio::task::yield_now().await;
             caught_up += ids.len();
             n.changed += place_listed(store, tenant, &placer, ids, job.map(|(l, _)| l)).await? as i64;
         }
@@ -1102,6 +1108,27 @@ mod tests {
         assert_eq!(store.job(&run).await.unwrap().expect("job").progress, None);
         let recorded = store.tenant(&tenant).latest_mapping_run().await.unwrap().expect("run");
         assert_eq!((recorded.done, recorded.changed), (0, 0));
+    }
+
+    /// An instance that stalled past its lease and claimed the job again (its other task, or
+    /// the same job after a retry) holds a new lease: the stalled claim's batches roll back and
+    /// it stops, so one instance never runs a job twice at once.
+    #[tokio::test]
+    async fn a_claim_that_ran_out_stops_once_the_same_instance_claims_again() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, tenant, run) = tenant_with_a_queued_run(dir.path(), 300).await;
+        let stalled = super::super::jobs::Lease::claim_for_test(&store, &run).await;
+        let crate::store::Pool::Sqlite(pool) = &store.pool else { unreachable!() };
+        sqlx::query("UPDATE jobs SET lease_until = 0 WHERE id = $1").bind(&run).execute(pool).await.expect("run out");
+        let now = now_ms();
+        let again = store.claim_job("test", &super::super::jobs::KINDS, now, now + 60_000).await.unwrap();
+        let again = again.expect("the job, claimed again");
+        assert_eq!((again.attempts, again.lease_owner.as_deref()), (2, Some("test#2")));
+        let (n, end) = place_all_reporting(&store, &tenant, Some((&stalled, now_ms())), Checkpoint::default()).await;
+        assert_eq!((n, end.unwrap()), (Checkpoint::default(), RunEnd::Interrupted));
+        assert_eq!(rule_members(&store, &tenant).await, 0);
+        let job = store.job(&run).await.unwrap().expect("job");
+        assert_eq!((job.progress, job.lease_owner.as_deref()), (None, Some("test#2")));
     }
 
     /// A run that has the database evaluate the attribute rules (compiled to SQL) places what

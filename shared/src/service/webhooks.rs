@@ -389,8 +389,9 @@ impl Dispatcher {
         let (stop, stopping) = watch::channel(false);
         let settings = Arc::new(settings);
         let tasks = (0..settings.workers.max(1))
-            .map(|_| {
+            .map(|i| {
                 let w = Worker {
+                    owner: format!("{}/{i}", settings.instance),
                     store: store.clone(),
                     key: key.clone(),
                     settings: settings.clone(),
@@ -421,6 +422,10 @@ impl Dispatcher {
 }
 
 struct Worker {
+    /// The leases' owner: the instance and the worker. Each worker has its own, so that when a
+    /// worker stalls past its lease and another worker of the instance claims the endpoint, the
+    /// stalled one's writes change nothing (two workers never deliver one endpoint at once).
+    owner: String,
     store: Store,
     key: Arc<SealKey>,
     settings: Arc<WebhookSettings>,
@@ -451,7 +456,7 @@ impl Worker {
                 tracing::warn!("folding the user counts: {e}");
             }
             let lease_until = now + self.settings.lease.as_millis() as i64;
-            match self.store.claim_endpoint(&self.settings.instance, now, lease_until).await {
+            match self.store.claim_endpoint(&self.owner, now, lease_until).await {
                 Ok(Some(ep)) => {
                     // A wake-up reaches one idle worker (commits wake one, not all, so that a
                     // burst of writes does not send every worker to the database each time):
@@ -459,7 +464,7 @@ impl Worker {
                     self.store.events_wake.notify_one();
                     if let Err(e) = self.deliver(&ep).await {
                         tracing::error!(tenant = %ep.tenant_id, endpoint = %ep.id, "webhook delivery: {e}");
-                        let _ = self.store.release_endpoint(&ep.tenant_id, &ep.id, &self.settings.instance).await;
+                        let _ = self.store.release_endpoint(&ep.tenant_id, &ep.id, &self.owner).await;
                     }
                 }
                 Ok(None) => {
@@ -483,7 +488,7 @@ impl Worker {
     /// [`FLUSH_AFTER`], not one write per event: an instance that dies sends at most those
     /// again (delivery is at least once; the event ids say which).
     async fn deliver(&self, ep: &EndpointRecord) -> DomainResult<()> {
-        let owner = self.settings.instance.as_str();
+        let owner = self.owner.as_str();
         let Some(tenant) = TenantId::parse(&ep.tenant_id) else { return Ok(()) };
         let secret = self.key.open(&ep.secret_sealed, &ep.id)?;
         let types = types_of(&ep.types);

@@ -4,7 +4,9 @@
 //! instance died) — by setting itself as the lease's owner; PostgreSQL instances skip rows
 //! another instance is claiming (`FOR UPDATE SKIP LOCKED`), SQLite has one writer anyway. Every
 //! later write of the job (progress, the end) names the owner and changes nothing once another
-//! worker has taken the job over: a worker that finds it lost its lease stops.
+//! worker has taken the job over: a worker that finds it lost its lease stops. The owner is the
+//! claim's, not the instance's (`instance#attempt`): an instance that stalls past a lease and
+//! claims the job again in another task must not let the stalled task's writes through.
 
 use sqlx::Row;
 
@@ -130,7 +132,8 @@ impl super::Store {
     }
 
     /// Claims the ready job due longest ago for `owner` until `lease_until`: a queued one whose
-    /// time has come, or a running one whose lease ran out. Counts the attempt.
+    /// time has come, or a running one whose lease ran out. Counts the attempt. The lease's
+    /// owner is `owner#attempt` (see the module doc); later writes name it.
     /// Only jobs of `kinds` (those this release runs) are claimed.
     pub async fn claim_job(
         &self,
@@ -145,7 +148,8 @@ impl super::Store {
         };
         let kinds_in = super::placeholders(4, kinds.len().max(1));
         let sql = format!(
-            "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3 \
+            "UPDATE jobs SET state = 'running', lease_owner = $1 || '#' || CAST(attempts + 1 AS TEXT), lease_until = $2, \
+             attempts = attempts + 1, updated_at = $3 \
              WHERE id = (SELECT id FROM jobs \
                          WHERE ((state = 'queued' AND run_at <= $3) OR (state = 'running' AND lease_until < $3)) \
                            AND kind IN ({kinds_in}) \
