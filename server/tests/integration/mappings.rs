@@ -17,7 +17,8 @@ both_backends!(
     rule_changes_racing_group_writes_on_two_instances_leave_placement_right,
     a_first_rule_racing_user_writes_places_them_as_written,
     the_unassigned_are_kept_through_every_kind_of_write,
-    racing_assignments_and_deactivations_keep_the_unassigned_right
+    racing_assignments_and_deactivations_keep_the_unassigned_right,
+    rule_previews_counted_by_the_database_agree_with_reading_every_user
 );
 
 #[test]
@@ -998,4 +999,69 @@ async fn insert_users(conn: &mut sqlx::PgConnection, tenant: &str, n: i64) {
     .execute(conn)
     .await
     .expect("users");
+}
+
+/// A preview of attribute rules is counted by the database (users grouped by which rules'
+/// conditions they meet); for every kind of change — a new rule, a changed one, a deleted one,
+/// one that takes users from the default group, two rules on one group — its counts and samples
+/// are those of reading every user and evaluating the rules here.
+async fn rule_previews_counted_by_the_database_agree_with_reading_every_user(db: Db) {
+    use roster_shared::rules::{Condition, RuleDef};
+    use roster_shared::service::mappings;
+    let app = TestApp::new(db).await;
+    let a = Admin::new(&app).await;
+    let (sales, engineering, everyone) =
+        (a.group("Sales").await, a.group("Engineering").await, a.group("Everyone").await);
+    let titles = ["Sales", "sales manager", "Engineer", "Engineering lead", "", "SALES"];
+    let departments = ["Sales", "Engineering", "R&D", "engineering"];
+    for k in 0..48 {
+        let (family, country) = (["N", "m", "Z", "a"][k % 4], ["US", "GB", "us"][k % 3]);
+        let mut user = json!({
+            "schemas": [CORE, ENTERPRISE],
+            "userName": format!("user{k:02}@acme.test"),
+            "active": k % 7 != 3,
+            "name": {"familyName": format!("{family}ame{k}")},
+            "addresses": [{"type": "work", "country": country}],
+            ENTERPRISE: {"department": departments[k % 4]}
+        });
+        if !titles[k % 6].is_empty() {
+            user["title"] = json!(titles[k % 6]);
+        }
+        if k % 5 == 0 {
+            user[ENTERPRISE] = json!({});
+        }
+        a.scim("POST", "/Users", Some(user)).await;
+    }
+    let rule = |filter: &str, group: &str| RuleDef {
+        id: String::new(),
+        condition: Condition::Attribute { filter: filter.into() },
+        user_group_id: group.to_string(),
+        enabled: true,
+    };
+    for r in [rule("title sw \"sales\"", &sales), rule("department eq \"engineering\"", &engineering)] {
+        a.call("mapping_rule_create", json!({"rule": r})).await;
+    }
+    a.call("user_group_default", json!({"id": everyone})).await;
+    let saved = a.call("mapping_rules", json!({})).await;
+    let saved_id = |i: usize| saved[i]["id"].as_str().expect("rule id").to_string();
+    let changed = RuleDef { id: saved_id(0), ..rule("title co \"engineer\" or not (title pr)", &sales) };
+
+    let tenant = roster_shared::ids::TenantId::parse(&a.tenant).unwrap();
+    let mut compared = 0;
+    for (candidate, delete) in [
+        (rule("addresses[country eq \"US\"]", &sales), false),
+        (rule("active eq false", &engineering), false),
+        (rule("name.familyName gt \"M\" and userName ew \"5@acme.test\"", &everyone), false),
+        (rule("department pr", &sales), false),
+        (changed.clone(), false),
+        (RuleDef { enabled: false, ..changed }, false),
+        (RuleDef { id: saved_id(1), ..rule("department eq \"engineering\"", &engineering) }, true),
+        (rule("userName eq \"nobody@acme.test\"", &sales), false),
+    ] {
+        let counted = mappings::preview(&app.store, &tenant, &candidate, delete).await.expect("preview");
+        let read = mappings::preview_reading_every_user(&app.store, &tenant, &candidate, delete).await.expect("read");
+        assert_eq!(counted, read, "{candidate:?} delete={delete}");
+        compared += counted.iter().filter(|p| p.gain + p.lose > 0).count();
+    }
+    assert!(compared >= 8, "the candidates move users ({compared} user groups change)");
 }

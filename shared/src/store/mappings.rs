@@ -160,19 +160,95 @@ impl RuleConditions {
     /// `None` when there are none or one cannot be compiled (over the cost limit): the rules
     /// are then evaluated here, on the resources.
     pub fn compile(store: &super::Store, filters: &[&Filter]) -> Option<RuleConditions> {
+        // $1, $2 and $3 are the batch's tenant, first id and size.
+        Self::compile_after(store, filters, 3)
+    }
+
+    /// As [`Self::compile`], for [`TenantStore::users_by_conditions`] and
+    /// [`TenantStore::users_meeting_conditions`] (whose only parameter before them is the tenant).
+    pub fn compile_for_tenant(store: &super::Store, filters: &[&Filter]) -> Option<RuleConditions> {
+        Self::compile_after(store, filters, 1)
+    }
+
+    /// The filters compiled with their parameters numbered after `reserved` others.
+    fn compile_after(store: &super::Store, filters: &[&Filter], reserved: usize) -> Option<RuleConditions> {
         if filters.is_empty() {
             return None;
         }
-        // $1, $2 and $3 are the batch's tenant, first id and size.
         let mut sql = Sql::new(store.dialect());
-        sql.args.extend([Arg::Int(0), Arg::Int(0), Arg::Int(0)]);
+        sql.args.extend(std::iter::repeat_n(Arg::Int(0), reserved));
         let mut columns = Vec::new();
         for f in filters {
             let compiled = filter_sql::compile(f, ResourceSchema::user(), Table::Users, sql).ok()?;
             sql = compiled.sql;
             columns.push(format!("CASE WHEN ({}) THEN '1' ELSE '0' END", compiled.cond));
         }
-        Some(RuleConditions { select: columns.join(" || "), args: sql.args.split_off(3) })
+        Some(RuleConditions { select: columns.join(" || "), args: sql.args.split_off(reserved) })
+    }
+}
+
+/// Runs `$body` with `$c`, a connection of the scan pool admitted for the tenant (see
+/// [`super::scans`]), on either backend.
+macro_rules! on_scan_conn {
+    ($tenant:expr, |$c:ident| $body:expr) => {{
+        let mut scan = $tenant.store.scans.begin($tenant.id).await?;
+        match &mut scan.conn {
+            super::scans::ScanConnection::Sqlite($c) => {
+                let $c = &mut **$c;
+                $body
+            }
+            super::scans::ScanConnection::Postgres($c) => {
+                let $c = &mut **$c;
+                $body
+            }
+        }
+    }};
+}
+
+impl TenantStore<'_> {
+    /// How many of the tenant's users meet each combination of `conditions` (compiled with
+    /// [`RuleConditions::compile_for_tenant`]): (a `1` or `0` per condition, users). One scan of
+    /// the tenant's users in the database, on the scan pool (admitted per tenant, stopped at its
+    /// time limit): what a rule preview counts, without sending a million resources here.
+    pub async fn users_by_conditions(&self, conditions: &RuleConditions) -> DomainResult<Vec<(String, i64)>> {
+        let sql = format!(
+            "SELECT flags, COUNT(*) FROM (SELECT {} AS flags FROM scim_users t WHERE t.tenant_id = $1) s GROUP BY flags",
+            conditions.select
+        );
+        let tenant = self.id.as_str();
+        let rows = on_scan_conn!(self, |c| {
+            bind_all!(sqlx::query_as::<_, (String, i64)>(&sql).bind(tenant), &conditions.args).fetch_all(c).await?
+        });
+        Ok(rows)
+    }
+
+    /// The userNames of the first `limit` users (in id order) whose `conditions` come out as one
+    /// of `flags` (see [`Self::users_by_conditions`]).
+    pub async fn users_meeting_conditions(
+        &self,
+        conditions: &RuleConditions,
+        flags: &[String],
+        limit: i64,
+    ) -> DomainResult<Vec<String>> {
+        if flags.is_empty() || limit <= 0 {
+            return Ok(Vec::new());
+        }
+        let first = conditions.args.len() + 2;
+        let sql = format!(
+            "SELECT t.user_name FROM scim_users t WHERE t.tenant_id = $1 AND ({}) IN ({}) ORDER BY t.id LIMIT ${}",
+            conditions.select,
+            placeholders(first, flags.len()),
+            first + flags.len()
+        );
+        let tenant = self.id.as_str();
+        let names = on_scan_conn!(self, |c| {
+            let mut q = bind_all!(sqlx::query_scalar::<_, String>(&sql).bind(tenant), &conditions.args);
+            for f in flags {
+                q = q.bind(f);
+            }
+            q.bind(limit).fetch_all(c).await?
+        });
+        Ok(names)
     }
 }
 
