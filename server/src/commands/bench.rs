@@ -826,6 +826,43 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     results.push(admin.load("dashboard users filter unassigned (most assigned)", "users", few, duration).await);
     results.push(admin.load("dashboard navigation counts (most assigned)", "nav_counts", json!({}), duration).await);
 
+    // The filters by user group, role and IdP group over the assigned tenant: a user group
+    // everyone is in and one with a few (given by hand, with a role nobody else has), and an
+    // IdP group of the sync.
+    eprintln!("  dashboard users filtered by user group, role and IdP group");
+    let few = expect(
+        call(
+            "user_group_create",
+            json!({"input": {"name": format!("Admins {run_id}"), "description": "", "role": "admin"}}),
+        ),
+        200,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot create a user group: {e}"))?;
+    let newest = expect(admin.json("users", &users_query(json!({"page_size": 20}))), 200)
+        .await
+        .map_err(|e| anyhow::anyhow!("users: {e}"))?;
+    let ids: Vec<Value> = newest["rows"].as_array().into_iter().flatten().map(|r| r["id"].clone()).collect();
+    expect(call("user_group_assign", json!({"group_id": few["id"], "user_ids": ids})), 200)
+        .await
+        .map_err(|e| anyhow::anyhow!("assign: {e}"))?;
+    let idp_group = expect(client.get("/Groups?count=1&excludedAttributes=members"), 200)
+        .await
+        .ok()
+        .and_then(|g| g["Resources"][0]["id"].as_str().map(str::to_string));
+    let mut filters = vec![
+        ("dashboard users filter by a user group everyone is in", json!({"user_group": group["id"]})),
+        ("dashboard users filter by a user group of 20", json!({"user_group": few["id"]})),
+        ("dashboard users filter by role member (nearly everyone)", json!({"role": "member"})),
+        ("dashboard users filter by role admin (20 users)", json!({"role": "admin"})),
+    ];
+    if let Some(g) = idp_group {
+        filters.push(("dashboard users filter by an IdP group of the sync (200 members)", json!({"idp_group": g})));
+    }
+    for (name, query) in filters {
+        results.push(admin.load(name, "users", users_query(query), duration).await);
+    }
+
     let memory = args.server_pid.and_then(memory_of);
 
     // The report.
