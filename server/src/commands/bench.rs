@@ -795,7 +795,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     .await
     .map_err(|e| anyhow::anyhow!("cannot create a user group: {e}"))?;
     let rule = json!({"rule": {"id": "", "condition": {"kind": "attribute", "filter": format!("{ENTERPRISE}:department eq \"Department 7\"")}, "user_group_id": group["id"], "enabled": true}});
-    // What the rule form shows first: how many users saving it would move (every user read).
+    // What the rule form shows first: how many users saving it would move (every user counted).
     let mut preview = rule.clone();
     preview["delete"] = json!(false);
     let started = Instant::now();
@@ -910,7 +910,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         sync_time.as_secs_f64()
     );
     println!(
-        "| mapping rule preview: every user read, {preview_row} | | | | total {:.1} s | | |",
+        "| mapping rule preview: every user counted, {preview_row} | | | | total {:.1} s | | |",
         preview_time.as_secs_f64()
     );
     println!(
