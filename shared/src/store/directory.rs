@@ -229,6 +229,17 @@ pub(crate) fn trigram_pattern(term: &str) -> Option<String> {
 /// The condition of a users-table query: SQL after `WHERE t.tenant_id = $1`, and its text
 /// parameters from `$2` on.
 fn condition(q: &UserQuery, default_role: Option<GroupRole>) -> (String, Vec<String>) {
+    let (sql, args, _) = condition_and_members(q, default_role);
+    (sql, args)
+}
+
+/// [`condition`], and for a filter by user group, IdP group or role, a query of the ids of the
+/// users it can match, read from the memberships (`SELECT DISTINCT … AS id`, tenant `$1`, the
+/// condition's parameters): where a sparse filter's users are found and counted. Tested on each
+/// user as it walked the sort index and counted, a user group of 20 took 1.9 s at 100,000 users
+/// on SQLite, and a role 20 users have 8.9 s at a million on PostgreSQL.
+fn condition_and_members(q: &UserQuery, default_role: Option<GroupRole>) -> (String, Vec<String>, Option<String>) {
+    let mut members = None;
     let mut sql = String::new();
     let mut args = Vec::new();
     let search = q.search.trim();
@@ -238,6 +249,10 @@ fn condition(q: &UserQuery, default_role: Option<GroupRole>) -> (String, Vec<Str
     }
     if let Some(group) = q.user_group.as_deref() {
         args.push(group.to_string());
+        members = Some(format!(
+            "SELECT DISTINCT m.user_id AS id FROM user_group_members m WHERE m.tenant_id = $1 AND m.group_id = ${}",
+            args.len() + 1
+        ));
         sql.push_str(&format!(
             " AND EXISTS (SELECT 1 FROM user_group_members m WHERE m.tenant_id = t.tenant_id AND m.user_id = t.id AND m.group_id = ${})",
             args.len() + 1
@@ -245,6 +260,11 @@ fn condition(q: &UserQuery, default_role: Option<GroupRole>) -> (String, Vec<Str
     }
     if let Some(group) = q.idp_group.as_deref() {
         args.push(group.to_string());
+        members = members.or(Some(format!(
+            "SELECT DISTINCT gm.member_id AS id FROM scim_group_members gm WHERE gm.tenant_id = $1 \
+             AND gm.member_type = 'User' AND gm.group_id = ${}",
+            args.len() + 1
+        )));
         sql.push_str(&format!(
             " AND EXISTS (SELECT 1 FROM scim_group_members gm WHERE gm.tenant_id = t.tenant_id AND gm.member_id = t.id \
              AND gm.member_type = 'User' AND gm.group_id = ${})",
@@ -271,6 +291,12 @@ fn condition(q: &UserQuery, default_role: Option<GroupRole>) -> (String, Vec<Str
             clause = format!(
                 "({clause}) OR NOT EXISTS (SELECT 1 FROM user_group_members m WHERE m.tenant_id = t.tenant_id AND m.user_id = t.id)"
             );
+        } else {
+            members = members.or(Some(format!(
+                "SELECT DISTINCT m.user_id AS id FROM user_group_members m JOIN user_groups g \
+                 ON g.tenant_id = m.tenant_id AND g.id = m.group_id WHERE m.tenant_id = $1 AND g.role = ${}",
+                args.len() + 1
+            )));
         }
         sql.push_str(&format!(" AND ({clause})"));
     }
@@ -284,7 +310,7 @@ fn condition(q: &UserQuery, default_role: Option<GroupRole>) -> (String, Vec<Str
         UserFilter::Jit => sql.push_str(" AND t.source = 'jit'"),
         UserFilter::Manual => sql.push_str(" AND t.source = 'manual'"),
     }
-    (sql, args)
+    (sql, args, members)
 }
 
 impl TenantStore<'_> {
@@ -318,7 +344,7 @@ impl TenantStore<'_> {
         known_total: Option<i64>,
         count_cap: i64,
     ) -> DomainResult<DirectoryPage> {
-        let (cond, mut args) = condition(q, self.default_role_for(q).await?);
+        let (cond, mut args, members) = condition_and_members(q, self.default_role_for(q).await?);
         let (offset, limit) = (offset.max(0), limit.max(0));
         let order = users_order(q.sort, q.descending);
         let search = q.search.trim();
@@ -356,11 +382,22 @@ impl TenantStore<'_> {
                 UserFilter::Unassigned => unassigned,
             }
         });
+        // A filter by membership, without a search: its users are read from the memberships
+        // (the `WITH`), then tested on the rest of the condition.
+        let members_from = match (&members, searching) {
+            (Some(m), false) => Some(format!(
+                "WITH c AS MATERIALIZED ({m}) SELECT {{}} FROM c {} scim_users t ON t.tenant_id = $1 AND t.id = c.id WHERE TRUE{cond}",
+                keys_first(sqlite)
+            )),
+            _ => None,
+        };
         let count_sql = if searching {
             format!(
                 "SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE t.tenant_id = $1{cond}{fts_cond} LIMIT {}) c",
                 cap + 1
             )
+        } else if let Some(m) = &members_from {
+            m.replacen("{}", "COUNT(*)", 1)
         } else {
             format!("SELECT COUNT(*) FROM scim_users t WHERE t.tenant_id = $1{cond}")
         };
@@ -394,6 +431,11 @@ impl TenantStore<'_> {
                  SELECT {columns} FROM m JOIN scim_users t ON t.tenant_id = $1 AND t.id = m.id WHERE TRUE{} {tail}",
                 cond.replacen(SEARCH_CLAUSE, "", 1)
             ))
+        } else if let Some(m) = &members_from {
+            // On SQLite a unary `+` keeps the sort index from serving the ORDER BY (see
+            // `sparse_page_sql`): the members are found, then sorted.
+            let sorted = if sqlite { order.replace("t.", "+t.") } else { order.clone() };
+            Some(format!("{} ORDER BY {sorted} LIMIT {limit} OFFSET {offset}", m.replacen("{}", &columns, 1)))
         } else {
             // Deactivated, just-in-time, manual or unassigned users: see `sparse_page_sql`.
             kept.as_ref().and_then(|_| sparse_page_sql(q.filter, &order, &columns, offset, limit, sqlite))
