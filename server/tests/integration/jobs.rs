@@ -182,7 +182,14 @@ async fn a_killed_instance_s_evaluation_is_finished_by_another(db: Db) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let job = second.store.job(&run.id).await.unwrap().expect("job");
+    // The run is recorded as finished inside the job; the job's own end comes just after.
+    let job = loop {
+        let job = second.store.job(&run.id).await.unwrap().expect("job");
+        if job.state != "running" {
+            break job;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     eprintln!(
         "finished by the second instance {:.1} s after the kill: {finished:?}; job {} attempts {} progress {:?}",
         resumed.elapsed().as_secs_f64(),
