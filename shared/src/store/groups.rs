@@ -6,8 +6,8 @@ use sqlx::Row;
 
 use super::filter_sql::{Arg, Sql};
 use super::query::{bind_all, json_in, page_query, Page, Query};
-use super::scans::ScanConnection;
 use super::tx::{with_tx, TenantTx};
+use super::with_scan;
 use super::{with_pool, TenantStore};
 use crate::error::DomainResult;
 

@@ -8,7 +8,7 @@ use sqlx::Row;
 use super::filter_sql::{self, Arg, Sql, Table};
 use super::query::{bind_all, data_out};
 use super::tx::{with_tx, TenantTx};
-use super::{placeholders, with_pool, TenantStore};
+use super::{placeholders, with_pool, with_scan, TenantStore};
 use crate::scim::filter::Filter;
 use crate::scim::schema::ResourceSchema;
 pub(crate) use crate::service::mappings::Placement;
@@ -187,24 +187,6 @@ impl RuleConditions {
     }
 }
 
-/// Runs `$body` with `$c`, a connection of the scan pool admitted for the tenant (see
-/// [`super::scans`]), on either backend.
-macro_rules! on_scan_conn {
-    ($tenant:expr, |$c:ident| $body:expr) => {{
-        let mut scan = $tenant.store.scans.begin($tenant.id).await?;
-        match &mut scan.conn {
-            super::scans::ScanConnection::Sqlite($c) => {
-                let $c = &mut **$c;
-                $body
-            }
-            super::scans::ScanConnection::Postgres($c) => {
-                let $c = &mut **$c;
-                $body
-            }
-        }
-    }};
-}
-
 impl TenantStore<'_> {
     /// How many of the tenant's users meet each combination of `conditions` (compiled with
     /// [`RuleConditions::compile_for_tenant`]): (a `1` or `0` per condition, users). One scan of
@@ -216,7 +198,7 @@ impl TenantStore<'_> {
             conditions.select
         );
         let tenant = self.id.as_str();
-        let rows = on_scan_conn!(self, |c| {
+        let rows = with_scan!(self.store, self.id, |c| {
             bind_all!(sqlx::query_as::<_, (String, i64)>(&sql).bind(tenant), &conditions.args).fetch_all(c).await?
         });
         Ok(rows)
@@ -241,7 +223,7 @@ impl TenantStore<'_> {
             first + flags.len()
         );
         let tenant = self.id.as_str();
-        let names = on_scan_conn!(self, |c| {
+        let names = with_scan!(self.store, self.id, |c| {
             let mut q = bind_all!(sqlx::query_scalar::<_, String>(&sql).bind(tenant), &conditions.args);
             for f in flags {
                 q = q.bind(f);

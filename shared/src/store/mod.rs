@@ -135,6 +135,25 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+/// Runs `$body` with `$c` a connection of the scan pool admitted for tenant `$tenant` (see
+/// [`scans`]: a scan of the tenant's rows, stopped at its time limit), like [`with_pool!`].
+macro_rules! with_scan {
+    ($store:expr, $tenant:expr, |$c:ident| $body:expr) => {{
+        let mut scan = $store.scans.begin($tenant).await?;
+        match &mut scan.conn {
+            $crate::store::scans::ScanConnection::Sqlite($c) => {
+                let $c = &mut **$c;
+                $body
+            }
+            $crate::store::scans::ScanConnection::Postgres($c) => {
+                let $c = &mut **$c;
+                $body
+            }
+        }
+    }};
+}
+pub(crate) use with_scan;
+
 /// Runs `$body` with `$c` the executor of a short read: in place on a [`direct::Direct`] read
 /// connection where there is one (SQLite on a file; inside, `sqlx` names [`direct::shim`]),
 /// else on the pool, like [`with_pool!`]. Only for reads bounded by an index (a point lookup,

@@ -82,11 +82,7 @@ macro_rules! page_query {
             }};
         }
         if q.expensive {
-            let mut scan = $self.store.scans.begin($self.id).await?;
-            match &mut scan.conn {
-                ScanConnection::Sqlite(c) => run!(&mut **c),
-                ScanConnection::Postgres(c) => run!(&mut **c),
-            }
+            with_scan!($self.store, $self.id, |c| run!(&mut *c))
         } else if let (true, Some(direct)) = (q.point, $self.store.direct.as_deref()) {
             let mut conn = direct.read()?;
             let c = &mut *conn;

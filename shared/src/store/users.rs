@@ -2,8 +2,8 @@
 
 use super::filter_sql::{Arg, Sql};
 use super::query::{bind_all, data_out, json_in, page_query, Page, Query};
-use super::scans::ScanConnection;
 use super::tx::{with_tx, TenantTx};
+use super::with_scan;
 use super::{unique_violation, with_pool, Backend, TenantStore, Unique};
 use crate::dto::UserSource;
 use crate::error::{DomainError, DomainResult};
