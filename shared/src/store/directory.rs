@@ -388,21 +388,21 @@ impl TenantStore<'_> {
         // memberships (the `WITH`), then tested on the rest of the condition. Not on PostgreSQL,
         // whose planner makes a sparse `EXISTS` a semi-join itself (a user group of 20: 9.9 ms
         // at a million users), and which, given the members first, counted a user group of a
-        // million in 7.0 s against 3.1 s.
-        let members_from = match (&members, searching || !sqlite) {
-            (Some(m), false) => Some(format!(
-                "WITH c AS MATERIALIZED ({m}) SELECT {{}} FROM c {} scim_users t ON t.tenant_id = $1 AND t.id = c.id WHERE TRUE{cond}",
-                keys_first(sqlite)
-            )),
-            _ => None,
-        };
+        // million in 7.0 s against 3.1 s. Kept as the `WITH` naming them and the `FROM … WHERE`
+        // that follows a `SELECT`.
+        let members_first = members.filter(|_| sqlite && !searching).map(|m| {
+            (
+                format!("WITH c AS MATERIALIZED ({m})"),
+                format!("FROM c CROSS JOIN scim_users t ON t.tenant_id = $1 AND t.id = c.id WHERE TRUE{cond}"),
+            )
+        });
         let count_sql = if searching {
             format!(
                 "SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE t.tenant_id = $1{cond}{fts_cond} LIMIT {}) c",
                 cap + 1
             )
-        } else if let Some(m) = &members_from {
-            m.replacen("{}", "COUNT(*)", 1)
+        } else if let Some((with, from)) = &members_first {
+            format!("{with} SELECT COUNT(*) {from}")
         } else {
             format!("SELECT COUNT(*) FROM scim_users t WHERE t.tenant_id = $1{cond}")
         };
@@ -436,11 +436,11 @@ impl TenantStore<'_> {
                  SELECT {columns} FROM m JOIN scim_users t ON t.tenant_id = $1 AND t.id = m.id WHERE TRUE{} {tail}",
                 cond.replacen(SEARCH_CLAUSE, "", 1)
             ))
-        } else if let Some(m) = &members_from {
-            // On SQLite a unary `+` keeps the sort index from serving the ORDER BY (see
+        } else if let Some((with, from)) = &members_first {
+            // A unary `+` keeps the sort index from serving the ORDER BY (see
             // `sparse_page_sql`): the members are found, then sorted.
-            let sorted = if sqlite { order.replace("t.", "+t.") } else { order.clone() };
-            Some(format!("{} ORDER BY {sorted} LIMIT {limit} OFFSET {offset}", m.replacen("{}", &columns, 1)))
+            let sorted = order.replace("t.", "+t.");
+            Some(format!("{with} SELECT {columns} {from} ORDER BY {sorted} LIMIT {limit} OFFSET {offset}"))
         } else {
             // Deactivated, just-in-time, manual or unassigned users: see `sparse_page_sql`.
             kept.as_ref().and_then(|_| sparse_page_sql(q.filter, &order, &columns, offset, limit, sqlite))
