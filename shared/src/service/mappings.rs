@@ -767,22 +767,11 @@ async fn preview_reading(
             let groups = batch.idp.get(id).map(Vec::as_slice).unwrap_or_default();
             let before = rules::evaluate(now_rules, resource, groups, default);
             let then = rules::evaluate(next_rules, resource, groups, default);
-            for g in then.keys().filter(|g| !before.contains_key(*g)) {
-                let e = out
-                    .entry(g.clone())
-                    .or_insert_with(|| RulePreview { user_group_id: g.clone(), ..Default::default() });
-                e.gain += 1;
-                if e.gain_sample.len() < 5 {
-                    e.gain_sample.push(user_name.clone());
-                }
-            }
-            for g in before.keys().filter(|g| !then.contains_key(*g)) {
-                let e = out
-                    .entry(g.clone())
-                    .or_insert_with(|| RulePreview { user_group_id: g.clone(), ..Default::default() });
-                e.lose += 1;
-                if e.lose_sample.len() < 5 {
-                    e.lose_sample.push(user_name.clone());
+            for (g, gain) in changes(&before, &then) {
+                let (count, sample) = side(&mut out, g, gain);
+                *count += 1;
+                if sample.len() < SAMPLE {
+                    sample.push(user_name.clone());
                 }
             }
         }
@@ -830,23 +819,40 @@ async fn preview_in_database<'r>(
         let met = |at: &[Option<usize>], i: usize| at[i].is_some_and(|p| flags.as_bytes().get(p) == Some(&b'1'));
         let before = rules::evaluate_with(now, |i, _| met(&now_at, i), default);
         let then = rules::evaluate_with(next, |i, _| met(&next_at, i), default);
-        let gained = then.keys().filter(|g| !before.contains_key(*g)).map(|g| (g, true));
-        let lost = before.keys().filter(|g| !then.contains_key(*g)).map(|g| (g, false));
-        for (g, gain) in gained.chain(lost) {
-            let e =
-                out.entry(g.clone()).or_insert_with(|| RulePreview { user_group_id: g.clone(), ..Default::default() });
-            *(if gain { &mut e.gain } else { &mut e.lose }) += usize::try_from(users).unwrap_or(0);
+        for (g, gain) in changes(&before, &then) {
+            *side(&mut out, g, gain).0 += usize::try_from(users).unwrap_or(0);
             combinations.entry((g.clone(), gain)).or_default().push(flags.clone());
         }
     }
-    // The first five users (in id order) of each, as reading every user gives them.
+    // The first users (in id order) of each, as reading every user gives them.
     for ((g, gain), flags) in combinations {
-        let sample = t.users_meeting_conditions(&conditions, &flags, 5).await?;
-        if let Some(e) = out.get_mut(&g) {
-            *(if gain { &mut e.gain_sample } else { &mut e.lose_sample }) = sample;
-        }
+        *side(&mut out, &g, gain).1 = t.users_meeting_conditions(&conditions, &flags, SAMPLE as i64).await?;
     }
     Ok(Some(out.into_values().collect()))
+}
+
+/// The userNames a preview shows per user group and direction.
+const SAMPLE: usize = 5;
+
+/// The user groups a user gains (`true`) and loses (`false`) going from the rules' placement
+/// `before` to `then`.
+fn changes<'a, V>(
+    before: &'a BTreeMap<String, V>,
+    then: &'a BTreeMap<String, V>,
+) -> impl Iterator<Item = (&'a String, bool)> {
+    let gained = then.keys().filter(|g| !before.contains_key(*g)).map(|g| (g, true));
+    gained.chain(before.keys().filter(|g| !then.contains_key(*g)).map(|g| (g, false)))
+}
+
+/// A preview's count and sample of the users who gain (`gain`) or lose user group `g`.
+fn side<'o>(out: &'o mut BTreeMap<String, RulePreview>, g: &str, gain: bool) -> (&'o mut usize, &'o mut Vec<String>) {
+    let e =
+        out.entry(g.to_string()).or_insert_with(|| RulePreview { user_group_id: g.to_string(), ..Default::default() });
+    if gain {
+        (&mut e.gain, &mut e.gain_sample)
+    } else {
+        (&mut e.lose, &mut e.lose_sample)
+    }
 }
 
 /// Places a batch of users in one transaction under the tenant's placement lock, so that a
