@@ -412,7 +412,7 @@ fn users_query(extra: Value) -> Value {
 /// Waits until the tenant's latest mapping evaluation (a background run) has finished.
 async fn wait_for_run(admin: &Admin<'_>) -> anyhow::Result<()> {
     loop {
-        let run = expect(admin.json("mapping_run", &json!({})), 200).await.map_err(|e| anyhow::anyhow!("run: {e}"))?;
+        let run = admin.ok("mapping_run", json!({}), "run").await?;
         if !run["finished_at_ms"].is_null() {
             if !run["error"].is_null() {
                 anyhow::bail!("the mapping evaluation failed: {}", run["error"]);
@@ -444,6 +444,18 @@ impl Admin<'_> {
         self.post(endpoint).header("content-type", "application/json").body(body.to_string())
     }
 
+    /// A server function called with a JSON body, which must answer 200: its answer (`what`
+    /// names the call in the error).
+    async fn ok(&self, endpoint: &str, body: Value, what: &str) -> anyhow::Result<Value> {
+        expect(self.json(endpoint, &body), 200).await.map_err(|e| anyhow::anyhow!("{what}: {e}"))
+    }
+
+    /// Creates a user group giving `role`; returns it.
+    async fn user_group(&self, name: &str, role: &str) -> anyhow::Result<Value> {
+        let input = json!({"input": {"name": name, "description": "", "role": role}});
+        self.ok("user_group_create", input, "cannot create a user group").await
+    }
+
     /// A server function called by two clients for `duration`, as a page load calls it.
     async fn load(&self, name: &str, endpoint: &str, body: Value, duration: Duration) -> Outcome {
         let (http, root, cookie) = (self.http.clone(), self.root.to_string(), self.cookie.to_string());
@@ -467,9 +479,7 @@ impl Admin<'_> {
         expect(self.form("form/webhook_create", &fields), 200).await.map_err(|e| {
             anyhow::anyhow!("cannot add the webhook endpoint (is the server run with --webhook-allow-loopback?): {e}")
         })?;
-        let list = expect(self.json("integrations", &json!({})), 200)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot list the webhook endpoints: {e}"))?;
+        let list = self.ok("integrations", json!({}), "cannot list the webhook endpoints").await?;
         list["endpoints"]
             .as_array()
             .into_iter()
@@ -784,16 +794,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let (sync_time, sync_errors) = initial_sync(&client, args.sync_users, c, &run_id).await;
     // A mapping rule change re-evaluates every user of the tenant.
     eprintln!("  mapping rule change (re-evaluates every user)");
-    let call = |endpoint: &str, body: Value| admin.json(endpoint, &body);
-    let group = expect(
-        call(
-            "user_group_create",
-            json!({"input": {"name": format!("Department 7 {run_id}"), "description": "", "role": "member"}}),
-        ),
-        200,
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("cannot create a user group: {e}"))?;
+    let group = admin.user_group(&format!("Department 7 {run_id}"), "member").await?;
     let rule = json!({"rule": {"id": "", "condition": {"kind": "attribute", "filter": format!("{ENTERPRISE}:department eq \"Department 7\"")}, "user_group_id": group["id"], "enabled": true}});
     // What the rule form shows first: how many users saving it would move (every user counted).
     let mut preview = rule.clone();
@@ -801,14 +802,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     // A preview that fails (e.g. past the request timeout on a slow machine) is reported in
     // its row; the rule change after it is measured all the same.
-    let previewed = expect(call("mapping_rule_preview", preview), 200).await;
+    let previewed = expect(admin.json("mapping_rule_preview", &preview), 200).await;
     let preview_time = started.elapsed();
     let preview_row = match &previewed {
         Ok(p) => format!("{} would be placed", p.get(0).and_then(|p| p["gain"].as_i64()).unwrap_or(0)),
         Err(e) => format!("FAILED: {e}"),
     };
     let started = Instant::now();
-    expect(call("mapping_rule_create", rule), 200).await.map_err(|e| anyhow::anyhow!("rule: {e}"))?;
+    admin.ok("mapping_rule_create", rule, "rule").await?;
     // The evaluation runs in the background: wait for its run to finish.
     wait_for_run(&admin).await?;
     let rule_time = started.elapsed();
@@ -817,9 +818,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     // state a tenant lives in, and the unassigned are few to find among them.
     eprintln!("  default user group (places every other user), then the unassigned among the assigned");
     let started = Instant::now();
-    expect(call("user_group_default", json!({"id": group["id"]})), 200)
-        .await
-        .map_err(|e| anyhow::anyhow!("default group: {e}"))?;
+    admin.ok("user_group_default", json!({"id": group["id"]}), "default group").await?;
     wait_for_run(&admin).await?;
     let default_time = started.elapsed();
     let few = users_query(json!({"filter": "unassigned"}));
@@ -830,22 +829,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     // everyone is in and one with a few (given by hand, with a role nobody else has), and an
     // IdP group of the sync.
     eprintln!("  dashboard users filtered by user group, role and IdP group");
-    let few = expect(
-        call(
-            "user_group_create",
-            json!({"input": {"name": format!("Admins {run_id}"), "description": "", "role": "admin"}}),
-        ),
-        200,
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("cannot create a user group: {e}"))?;
-    let newest = expect(admin.json("users", &users_query(json!({"page_size": 20}))), 200)
-        .await
-        .map_err(|e| anyhow::anyhow!("users: {e}"))?;
+    let few = admin.user_group(&format!("Admins {run_id}"), "admin").await?;
+    let newest = admin.ok("users", users_query(json!({"page_size": 20})), "users").await?;
     let ids: Vec<Value> = newest["rows"].as_array().into_iter().flatten().map(|r| r["id"].clone()).collect();
-    expect(call("user_group_assign", json!({"group_id": few["id"], "user_ids": ids})), 200)
-        .await
-        .map_err(|e| anyhow::anyhow!("assign: {e}"))?;
+    admin.ok("user_group_assign", json!({"group_id": few["id"], "user_ids": ids}), "assign").await?;
     let idp_group = expect(client.get("/Groups?count=1&excludedAttributes=members"), 200)
         .await
         .ok()
