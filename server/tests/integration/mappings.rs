@@ -108,12 +108,87 @@ impl Admin<'_> {
         listed.sort();
         truth.sort();
         assert_eq!(listed, truth);
+        self.kept_memberships().await;
         count
     }
+    /// Each user's role and each user group's size as the writes keep them (migration 0029),
+    /// checked against the memberships: every user's kept role, the users page filtered by each
+    /// role (with and without the organization's default role) and by each user group, and the
+    /// user groups page's member counts.
+    async fn kept_memberships(&self) {
+        let t = &self.tenant;
+        let role_of = |user: &str| {
+            format!(
+                "(SELECT MIN(g.role) FROM user_group_members m JOIN user_groups g ON g.tenant_id = m.tenant_id \
+                 AND g.id = m.group_id WHERE m.tenant_id = {user}.tenant_id AND m.user_id = {user}.id)"
+            )
+        };
+        let wrong = self
+            .app
+            .raw_strings(&format!(
+                "SELECT CAST(u.id AS TEXT) FROM scim_users u JOIN user_assignment a ON a.tenant_id = u.tenant_id \
+                 AND a.user_id = u.id WHERE u.tenant_id = '{t}' AND COALESCE(a.role, '') <> COALESCE({}, '')",
+                role_of("u")
+            ))
+            .await;
+        assert_eq!(wrong, Vec::<String>::new(), "users whose kept role is wrong");
+        // The users page's total is the truth's size, and its first page (up to 200) is the
+        // truth's or a part of it.
+        let listed = |q: Value, truth: Vec<String>, what: String| async move {
+            let page = self.call("users", json!({"query": q})).await;
+            let ids: Vec<&str> =
+                page["rows"].as_array().expect("rows").iter().map(|r| r["id"].as_str().expect("id")).collect();
+            assert_eq!(page["total"], truth.len(), "{what}");
+            assert_eq!(ids.len(), truth.len().min(200), "{what}");
+            assert!(ids.iter().all(|id| truth.iter().any(|t| t == id)), "{what}: {ids:?} not all in {truth:?}");
+        };
+        let query = |role: Option<&str>, group: Option<&str>| json!({"search": "", "filter": "all", "sort": "created", "descending": false, "page": 1, "page_size": 200, "user_group": group, "role": role});
+        // With the default role set, then cleared as the tests expect it.
+        for default in [Some("member"), None] {
+            let form = [("role", default.unwrap_or(""))];
+            let res = self.app.call("form/default_role", &form, Some(&self.cookie)).await;
+            assert_eq!(res.status(), http::StatusCode::OK);
+            for role in ["admin", "member", "viewer"] {
+                let no_group =
+                    if default == Some(role) { format!(" OR {} IS NULL", role_of("u")) } else { String::new() };
+                let mut truth = self
+                    .app
+                    .raw_strings(&format!(
+                        "SELECT CAST(u.id AS TEXT) FROM scim_users u WHERE u.tenant_id = '{t}' AND ({} = '{role}'{no_group})",
+                        role_of("u")
+                    ))
+                    .await;
+                truth.sort();
+                listed(query(Some(role), None), truth, format!("role {role}, default role {default:?}")).await;
+            }
+            // PostgreSQL: the rows of differences folded (a no-op on SQLite) leave every count.
+            self.app.store.fold_all_user_counts().await.expect("fold");
+        }
+        let groups = self.call("user_groups", json!({})).await;
+        for g in groups.as_array().expect("groups") {
+            let id = g["id"].as_str().expect("id");
+            let mut truth = self
+                .app
+                .raw_strings(&format!(
+                    "SELECT DISTINCT CAST(m.user_id AS TEXT) FROM user_group_members m WHERE m.tenant_id = '{t}' AND m.group_id = '{id}'"
+                ))
+                .await;
+            truth.sort();
+            assert_eq!(g["member_count"], truth.len(), "{g}");
+            listed(query(None, Some(id)), truth, g.to_string()).await;
+        }
+    }
     async fn group(&self, name: &str) -> String {
-        let g =
-            self.call("user_group_create", json!({"input": {"name": name, "description": "", "role": "member"}})).await;
+        self.group_with_role(name, "member").await
+    }
+    async fn group_with_role(&self, name: &str, role: &str) -> String {
+        let g = self.call("user_group_create", json!({"input": {"name": name, "description": "", "role": role}})).await;
         g["id"].as_str().unwrap().to_string()
+    }
+    /// Gives a user group another role.
+    async fn set_role(&self, group: &str, name: &str, role: &str) {
+        let input = json!({"name": name, "description": "", "role": role});
+        self.call("user_group_update", json!({"id": group, "input": input})).await;
     }
     /// The user's user groups as (group name, reasons).
     async fn placed(&self, user: &str) -> Vec<(String, Vec<String>)> {
@@ -790,6 +865,14 @@ async fn the_unassigned_are_kept_through_every_kind_of_write(db: Db) {
     assert_eq!(a.unassigned().await, 3);
     a.call("user_group_unassign", json!({"group_id": ops, "user_ids": [u[1]]})).await;
     assert_eq!(a.unassigned().await, 4);
+    // Roles: u1 and u2 are admins while Eng is; u2 is a viewer once Eng is and Ops is too.
+    a.set_role(&eng, "Eng", "admin").await;
+    a.unassigned().await;
+    a.set_role(&ops, "Ops", "viewer").await;
+    a.set_role(&eng, "Eng", "viewer").await;
+    a.unassigned().await;
+    a.set_role(&eng, "Eng", "member").await;
+    a.set_role(&ops, "Ops", "member").await;
     // Deactivated users are nobody's work, assigned or not; back again, they are.
     active(&u[2], false).await;
     assert_eq!(a.unassigned().await, 4);
@@ -830,16 +913,17 @@ async fn the_unassigned_are_kept_through_every_kind_of_write(db: Db) {
     assert_eq!(b.unassigned().await, 1);
 }
 
-/// Admins assigning and unassigning the same users to two groups while the IdP deactivates and
-/// reactivates them, all at once, round after round: on PostgreSQL these writes run side by
-/// side (a user's last membership removed while another is added; a user deactivated while
-/// being assigned), and the kept unassigned state must still match the memberships.
+/// Admins assigning and unassigning the same users to two groups and changing one group's
+/// role while the IdP deactivates and reactivates them, all at once, round after round: on
+/// PostgreSQL these writes run side by side (a user's last membership removed while another is
+/// added; a user deactivated while being assigned; a group's role changed while users join it),
+/// and the kept unassigned state, roles and sizes must still match the memberships.
 async fn racing_assignments_and_deactivations_keep_the_unassigned_right(db: Db) {
     const ROUNDS: usize = 15;
     const USERS: usize = 8;
     let app = TestApp::new(db).await;
     let a = Admin::new(&app).await;
-    let groups = [a.group("One").await, a.group("Two").await];
+    let groups = [a.group_with_role("One", "admin").await, a.group_with_role("Two", "viewer").await];
     let mut users = Vec::new();
     for i in 0..USERS {
         let u = a.scim("POST", "/Users", Some(json!({"schemas": [CORE], "userName": format!("u{i}@acme.test")}))).await;
@@ -874,7 +958,15 @@ async fn racing_assignments_and_deactivations_keep_the_unassigned_right(db: Db) 
                 assert!(status.is_success(), "{status} {body}");
             }
         }));
-        futures_util::join!(admin, idp);
+        // Group Two's role changes while its members come and go.
+        let role = ["viewer", "member", "admin"][round % 3];
+        let input = json!({"name": "Two", "description": "", "role": role});
+        let relabel = async {
+            let args = json!({"id": groups[1], "input": input});
+            let (status, body) = app.call_json("user_group_update", args, Some(&a.cookie)).await;
+            assert_eq!(status, http::StatusCode::OK, "{body}");
+        };
+        futures_util::join!(admin, idp, relabel);
         a.unassigned().await;
     }
 }

@@ -98,3 +98,19 @@ pub struct Assigned {
     /// The group's name.
     pub group_name: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::GroupRole;
+
+    /// The store keeps each user's highest role as the `MIN` of its groups' role names
+    /// (migration 0029): the names must sort the other way round from the ranks.
+    #[test]
+    fn the_highest_role_has_the_lowest_name() {
+        let names: Vec<&str> = GroupRole::ALL.iter().map(|r| r.as_str()).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        assert_eq!(names, sorted);
+        assert!(GroupRole::ALL.windows(2).all(|w| w[0] > w[1]), "ALL is highest first");
+    }
+}

@@ -11,11 +11,14 @@
 //! (which leaves every sum as it was: the delete and the insert commit together).
 //!
 //! How many active users are in no user group is kept the same way, in `unassigned_counts`
-//! (migration 0028, from a row per user in `user_assignment` that the writes keep).
+//! (migration 0028, from a row per user in `user_assignment` that the writes keep), and so are
+//! how many users have each role and how many each user group holds (`role_counts` and
+//! `user_group_sizes`, migration 0029, from each user's role in `user_assignment`).
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use super::{with_read, Pool, Store, TenantStore};
+use crate::dto::GroupRole;
 use crate::error::DomainResult;
 
 /// A tenant's users by source and active.
@@ -81,6 +84,35 @@ impl TenantStore<'_> {
             .await?
         }))
     }
+
+    /// How many users have `role` as their highest user group's, and also those in no user
+    /// group when `with_no_group` (the organization's default role is `role`).
+    pub async fn role_count(&self, role: GroupRole, with_no_group: bool) -> DomainResult<i64> {
+        let no_group = if with_no_group { "" } else { role.as_str() };
+        Ok(with_read!(self.store, |p| {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT CAST(COALESCE(SUM(users), 0) AS BIGINT) FROM role_counts WHERE tenant_id = $1 AND role IN ($2, $3)",
+            )
+            .bind(self.id.as_str())
+            .bind(role.as_str())
+            .bind(no_group)
+            .fetch_one(p)
+            .await?
+        }))
+    }
+
+    /// How many users a user group holds (0 for one that does not exist).
+    pub async fn user_group_size(&self, group: &str) -> DomainResult<i64> {
+        Ok(with_read!(self.store, |p| {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT CAST(COALESCE(SUM(users), 0) AS BIGINT) FROM user_group_sizes WHERE tenant_id = $1 AND group_id = $2",
+            )
+            .bind(self.id.as_str())
+            .bind(group)
+            .fetch_one(p)
+            .await?
+        }))
+    }
 }
 
 /// When this process last folded (epoch ms), so that callers in a loop fold only now and then.
@@ -114,7 +146,12 @@ impl Store {
         let Pool::Postgres(p) = &self.pool else { return Ok(0) };
         let mut folded = 0;
         // Each table of differences, with the columns its counts are kept by.
-        for (table, keys) in [("user_counts", "tenant_id, source, active"), ("unassigned_counts", "tenant_id")] {
+        for (table, keys) in [
+            ("user_counts", "tenant_id, source, active"),
+            ("unassigned_counts", "tenant_id"),
+            ("role_counts", "tenant_id, role"),
+            ("user_group_sizes", "tenant_id, group_id"),
+        ] {
             let done = sqlx::query(&format!(
                 "WITH many AS (SELECT tenant_id FROM {table} GROUP BY tenant_id HAVING COUNT(*) > $1), \
                  gone AS (DELETE FROM {table} WHERE tenant_id IN (SELECT tenant_id FROM many) \

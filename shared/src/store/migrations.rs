@@ -56,6 +56,7 @@ pub(super) fn sqlite() -> Migrator {
         (26, "sparse filters", "0026_sparse_filters.sql"),
         (27, "sparse filters built", "0027_sparse_filters_built.sql"),
         (28, "unassigned", "0028_unassigned.sql"),
+        (29, "membership counts", "0029_membership_counts.sql"),
     ))
 }
 
@@ -101,6 +102,7 @@ fn postgres_migrations() -> Vec<Migration> {
         (26, "sparse filters", "0026_sparse_filters.sql"),
         (27, "sparse filters built", "0027_sparse_filters_built.sql"),
         (28, "unassigned", "0028_unassigned.sql"),
+        (29, "membership counts", "0029_membership_counts.sql"),
     )
 }
 

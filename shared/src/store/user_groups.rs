@@ -54,7 +54,7 @@ pub struct MembershipRecord {
 }
 
 const GROUP_COLUMNS: &str = "g.id, g.name, g.description, g.role, g.is_default, g.created_at, g.seat_limit, \
-     (SELECT COUNT(DISTINCT m.user_id) FROM user_group_members m WHERE m.tenant_id = g.tenant_id AND m.group_id = g.id) AS member_count";
+     (SELECT CAST(COALESCE(SUM(s.users), 0) AS BIGINT) FROM user_group_sizes s WHERE s.tenant_id = g.tenant_id AND s.group_id = g.id) AS member_count";
 
 fn group_from_row<R>(row: &R) -> DomainResult<UserGroupRecord>
 where
