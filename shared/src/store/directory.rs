@@ -384,24 +384,34 @@ impl TenantStore<'_> {
             }
             (None, None) => None,
         };
-        // A filter by membership, without a search, on SQLite: its users are read from the
-        // memberships (the `WITH`), then tested on the rest of the condition. Not on PostgreSQL,
-        // whose planner makes a sparse `EXISTS` a semi-join itself (a user group of 20: 9.9 ms
-        // at a million users), and which, given the members first, counted a user group of a
-        // million in 7.0 s against 3.1 s. Kept as the `WITH` naming them and the `FROM … WHERE`
-        // that follows a `SELECT`.
-        let members_first = members.filter(|_| sqlite && !searching).map(|m| {
-            (
-                format!("WITH c AS MATERIALIZED ({m})"),
-                format!("FROM c CROSS JOIN scim_users t ON t.tenant_id = $1 AND t.id = c.id WHERE TRUE{cond}"),
-            )
+        // A filter by membership, without a search: its users are read from the memberships
+        // (the `WITH`), then tested on the rest of the condition. Kept as the `WITH` naming them
+        // and the `FROM … WHERE` that follows a `SELECT`. SQLite counts this way too, and reads
+        // a page this way when the matches are few (see `prefer_matches`). PostgreSQL only reads
+        // a page this way: given the members first it counted a user group of a million in
+        // 7.0 s against 3.1 s for its semi-join. Its page needs this SQL of its own all the
+        // same: with the user group a bound parameter, a connection that had filtered by a
+        // large group five times kept the generic plan that walks the sort index testing each
+        // user, and a group of 20 then took 11.2 s at a million users. Each row is read by key
+        // in a lateral join (`OFFSET 0` keeps it whole), so no plan can walk the sort index.
+        let members_first = members.filter(|_| !searching).map(|m| {
+            let with = format!("WITH c AS MATERIALIZED ({m})");
+            let from = if sqlite {
+                format!("FROM c CROSS JOIN scim_users t ON t.tenant_id = $1 AND t.id = c.id WHERE TRUE{cond}")
+            } else {
+                format!(
+                    "FROM c CROSS JOIN LATERAL (SELECT s.* FROM scim_users s WHERE s.tenant_id = $1 AND s.id = c.id OFFSET 0) t \
+                     WHERE TRUE{cond}"
+                )
+            };
+            (with, from)
         });
         let count_sql = if searching {
             format!(
                 "SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE t.tenant_id = $1{cond}{fts_cond} LIMIT {}) c",
                 cap + 1
             )
-        } else if let Some((with, from)) = &members_first {
+        } else if let Some((with, from)) = members_first.as_ref().filter(|_| sqlite) {
             format!("{with} SELECT COUNT(*) {from}")
         } else {
             format!("SELECT COUNT(*) FROM scim_users t WHERE t.tenant_id = $1{cond}")
@@ -437,9 +447,9 @@ impl TenantStore<'_> {
                 cond.replacen(SEARCH_CLAUSE, "", 1)
             ))
         } else if let Some((with, from)) = &members_first {
-            // A unary `+` keeps the sort index from serving the ORDER BY (see
+            // On SQLite a unary `+` keeps the sort index from serving the ORDER BY (see
             // `sparse_page_sql`): the members are found, then sorted.
-            let sorted = order.replace("t.", "+t.");
+            let sorted = if sqlite { order.replace("t.", "+t.") } else { order.clone() };
             Some(format!("{with} SELECT {columns} {from} ORDER BY {sorted} LIMIT {limit} OFFSET {offset}"))
         } else {
             // Deactivated, just-in-time, manual or unassigned users: see `sparse_page_sql`.
