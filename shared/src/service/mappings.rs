@@ -943,11 +943,6 @@ async fn place_batch_now(
     );
     super::events::set_cause(&mut tx, &cause);
     tx.lock_placement().await?;
-    // A run's batch: its job's checkpoint commits with it, and the run is recorded finished
-    // by a commit that waits for the disk (see the method).
-    if lease.is_some() {
-        tx.commit_without_waiting_for_disk().await?;
-    }
     if let Some(lease) = books {
         if !tx.is_latest_mapping_run(lease.job_id()).await? {
             return Ok(Step::Superseded);

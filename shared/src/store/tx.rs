@@ -210,26 +210,6 @@ impl<'a> TenantTx<'a> {
         Ok(())
     }
 
-    /// PostgreSQL: this transaction's COMMIT returns without waiting for its WAL to reach the
-    /// disk (`SET LOCAL synchronous_commit = off`); SQLite: nothing. For a background job's
-    /// batch, which nobody is waiting on: a whole-tenant run at a million users commits a
-    /// thousand batches, each waiting for a flush.
-    ///
-    /// What a crash can then lose is the last few such commits, never anything acknowledged:
-    /// WAL is written in commit order, so any later commit that waits (a SCIM write, the
-    /// sequencer numbering the batch's events, the run recorded finished) makes every earlier
-    /// one durable with it. After a crash the database is a prefix of the commit order; a lost
-    /// batch took its job's checkpoint with it (written in the same transaction), so the job
-    /// resumes before it and does it again. Its events are numbered by the sequencer's own
-    /// (waiting) transaction, so no number delivered can be lost and reused.
-    pub async fn commit_without_waiting_for_disk(&mut self) -> DomainResult<()> {
-        debug_assert!(self.in_transaction(), "SET LOCAL outside a transaction does nothing");
-        if let TxConn::PostgresTx(t) = &mut self.conn {
-            sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut **t).await?;
-        }
-        Ok(())
-    }
-
     /// Takes the tenant's placement lock for the rest of the transaction (PostgreSQL:
     /// `pg_advisory_xact_lock`, released at commit or rollback; SQLite: the transaction already
     /// holds the database's write lock).
