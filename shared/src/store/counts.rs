@@ -53,6 +53,10 @@ impl UserCounts {
     }
 }
 
+/// The count a table of kept counts holds: the sum of its `users` (see the module doc), as a
+/// `BIGINT` on both backends.
+pub(super) const KEPT_SUM: &str = "CAST(COALESCE(SUM(users), 0) AS BIGINT)";
+
 /// Folds at most this often per instance (PostgreSQL).
 const FOLD_EVERY_MS: i64 = 2_000;
 /// A tenant's rows are folded once it has more than this many.
@@ -75,42 +79,32 @@ impl TenantStore<'_> {
 
     /// How many active users are in no user group (kept by the writes: migration 0028).
     pub async fn unassigned_count(&self) -> DomainResult<i64> {
-        Ok(with_read!(self.store, |p| {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT CAST(COALESCE(SUM(users), 0) AS BIGINT) FROM unassigned_counts WHERE tenant_id = $1",
-            )
-            .bind(self.id.as_str())
-            .fetch_one(p)
-            .await?
-        }))
+        self.kept_sum("unassigned_counts", "", &[]).await
     }
 
     /// How many users have `role` as their highest user group's, and also those in no user
     /// group when `with_no_group` (the organization's default role is `role`).
     pub async fn role_count(&self, role: GroupRole, with_no_group: bool) -> DomainResult<i64> {
         let no_group = if with_no_group { "" } else { role.as_str() };
-        Ok(with_read!(self.store, |p| {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT CAST(COALESCE(SUM(users), 0) AS BIGINT) FROM role_counts WHERE tenant_id = $1 AND role IN ($2, $3)",
-            )
-            .bind(self.id.as_str())
-            .bind(role.as_str())
-            .bind(no_group)
-            .fetch_one(p)
-            .await?
-        }))
+        self.kept_sum("role_counts", " AND role IN ($2, $3)", &[role.as_str(), no_group]).await
     }
 
     /// How many users a user group holds (0 for one that does not exist).
     pub async fn user_group_size(&self, group: &str) -> DomainResult<i64> {
+        self.kept_sum("user_group_sizes", " AND group_id = $2", &[group]).await
+    }
+
+    /// The sum of a table of kept counts' rows for this tenant (`$1`) that meet `and` (SQL
+    /// after the tenant's condition, its parameters from `$2`): one row per key on SQLite,
+    /// rows of differences on PostgreSQL.
+    async fn kept_sum(&self, table: &str, and: &str, args: &[&str]) -> DomainResult<i64> {
+        let sql = format!("SELECT {KEPT_SUM} FROM {table} WHERE tenant_id = $1{and}");
         Ok(with_read!(self.store, |p| {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT CAST(COALESCE(SUM(users), 0) AS BIGINT) FROM user_group_sizes WHERE tenant_id = $1 AND group_id = $2",
-            )
-            .bind(self.id.as_str())
-            .bind(group)
-            .fetch_one(p)
-            .await?
+            let mut q = sqlx::query_scalar::<_, i64>(&sql).bind(self.id.as_str());
+            for a in args {
+                q = q.bind(*a);
+            }
+            q.fetch_one(p).await?
         }))
     }
 }

@@ -659,19 +659,16 @@ impl TenantTx<'_> {
         Ok(rows.into_iter().map(|(id, name, limit)| (id, (name, limit))).collect())
     }
 
-    /// How many distinct users each of `groups` has, and how many membership rows each of
-    /// `users` has in each of them.
+    /// How many distinct users each of `groups` has (as the writes keep it, in this
+    /// transaction: migration 0029), and how many membership rows each of `users` has in each
+    /// of them.
     pub async fn seat_usage(&mut self, groups: &[String], users: &[String]) -> DomainResult<SeatUsage> {
         let tenant = self.id.as_str();
         let mut usage = SeatUsage::default();
+        let size =
+            format!("SELECT {} FROM user_group_sizes WHERE tenant_id = $1 AND group_id = $2", super::counts::KEPT_SUM);
         for g in groups {
-            let (n,): (i64,) = with_tx!(self, |c| sqlx::query_as(
-                "SELECT COUNT(DISTINCT user_id) FROM user_group_members WHERE tenant_id = $1 AND group_id = $2"
-            )
-            .bind(tenant)
-            .bind(g)
-            .fetch_one(c)
-            .await)?;
+            let (n,): (i64,) = with_tx!(self, |c| sqlx::query_as(&size).bind(tenant).bind(g).fetch_one(c).await)?;
             usage.used.insert(g.clone(), n);
         }
         for chunk in users.chunks(500) {
