@@ -239,10 +239,10 @@ fn condition(q: &UserQuery, default_role: Option<GroupRole>) -> (String, Vec<Str
 }
 
 /// [`condition`], and for a filter by user group, IdP group or role, a query of the ids of the
-/// users it can match, read from the memberships (`SELECT DISTINCT … AS id`, tenant `$1`, the
-/// condition's parameters): where SQLite finds and counts a sparse filter's users. Tested on
-/// each user as it walked the sort index and counted, a user group of 20 took 1.9 s at 100,000
-/// users there.
+/// users it can match, read from the memberships or the kept roles (`SELECT … AS id`, tenant
+/// `$1`, the condition's parameters): where a sparse filter's page is read (and on SQLite, its
+/// count). Tested on each user as it walked the sort index and counted, a user group of 20
+/// took 1.9 s at 100,000 users on SQLite.
 fn condition_and_members(q: &UserQuery, default_role: Option<GroupRole>) -> (String, Vec<String>, Option<String>) {
     let mut members = None;
     let mut sql = String::new();
@@ -317,6 +317,28 @@ impl TenantStore<'_> {
         Ok(self.default_role().await?.as_deref().and_then(GroupRole::parse))
     }
 
+    /// The number of users matching `q` (without a search) as the writes keep it, where a kept
+    /// count says it: a filter of the users' own columns alone, or one user group or one role
+    /// alone (`default_role`: the organization's, which users in no user group have).
+    async fn kept_total(
+        &self,
+        q: &UserQuery,
+        default_role: Option<GroupRole>,
+        counts: &UserCounts,
+    ) -> DomainResult<Option<i64>> {
+        Ok(match (q.user_group.as_deref(), q.role, q.idp_group.as_deref(), q.filter) {
+            (None, None, None, UserFilter::All) => Some(counts.all()),
+            (None, None, None, UserFilter::Deactivated) => Some(counts.with_active(false)),
+            (None, None, None, UserFilter::Scim) => Some(counts.of_source("scim")),
+            (None, None, None, UserFilter::Jit) => Some(counts.of_source("jit")),
+            (None, None, None, UserFilter::Manual) => Some(counts.of_source("manual")),
+            (None, None, None, UserFilter::Unassigned) => Some(self.unassigned_count().await?),
+            (Some(group), None, None, UserFilter::All) => Some(self.user_group_size(group).await?),
+            (None, Some(role), None, UserFilter::All) => Some(self.role_count(role, default_role == Some(role)).await?),
+            _ => None,
+        })
+    }
+
     /// A page of the users table and the number of matches (counted unless the caller already
     /// knows it, as an export walking page after page does). A search counts up to
     /// [`COUNT_CAP`] matches, or to the end of this page if further: `capped` says more match.
@@ -360,28 +382,14 @@ impl TenantStore<'_> {
             None => ("scim_users t", ""),
         };
         let cap = count_cap.max(offset + limit);
-        // The total without counting rows where the counts the writes keep say it: no search
-        // and no membership filter (then by filter), or one user group or one role alone.
-        let by_membership = q.user_group.is_some() || q.idp_group.is_some() || q.role.is_some();
+        // The tenant's counts as the writes keep them, for any query without a search; a
+        // filter of the users' own columns alone (`plain`) can read only its matches.
         let counts = if searching { None } else { Some(self.user_counts().await?) };
-        let kept = counts.as_ref().filter(|_| known_total.is_none() && !by_membership);
-        let known_total = match (known_total, kept) {
+        let by_membership = q.user_group.is_some() || q.idp_group.is_some() || q.role.is_some();
+        let plain = counts.is_some() && !by_membership;
+        let known_total = match (known_total, &counts) {
             (Some(t), _) => Some(t),
-            (None, Some(c)) => Some(match q.filter {
-                UserFilter::All => c.all(),
-                UserFilter::Deactivated => c.with_active(false),
-                UserFilter::Scim => c.of_source("scim"),
-                UserFilter::Jit => c.of_source("jit"),
-                UserFilter::Manual => c.of_source("manual"),
-                UserFilter::Unassigned => self.unassigned_count().await?,
-            }),
-            (None, None) if !searching && q.filter == UserFilter::All && q.idp_group.is_none() => {
-                match (q.user_group.as_deref(), q.role) {
-                    (Some(group), None) => Some(self.user_group_size(group).await?),
-                    (None, Some(role)) => Some(self.role_count(role, default_role == Some(role)).await?),
-                    _ => None,
-                }
-            }
+            (None, Some(c)) => self.kept_total(q, default_role, c).await?,
             (None, None) => None,
         };
         // A filter by membership, without a search: its users are read from the memberships
@@ -453,7 +461,7 @@ impl TenantStore<'_> {
             Some(format!("{with} SELECT {columns} {from} ORDER BY {sorted} LIMIT {limit} OFFSET {offset}"))
         } else {
             // Deactivated, just-in-time, manual or unassigned users: see `sparse_page_sql`.
-            kept.and_then(|_| sparse_page_sql(q.filter, &order, &columns, offset, limit, sqlite))
+            plain.then(|| sparse_page_sql(q.filter, &order, &columns, offset, limit, sqlite)).flatten()
         };
         // Reading only the matches is worth it when they are few, or when walking the sort
         // index to this page would test many more rows than there are matches (a deep page of a
