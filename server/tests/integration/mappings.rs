@@ -74,7 +74,8 @@ impl Admin<'_> {
     }
     /// The unassigned users as the writes keep them (migration 0028), checked against the
     /// memberships: every user's row, no row without its user, the navigation's count and the
-    /// Unassigned page. Returns the count.
+    /// Unassigned page; then the rest of what the writes keep of the memberships (see
+    /// [`Self::kept_memberships`]). Returns the unassigned count.
     async fn unassigned(&self) -> i64 {
         let t = &self.tenant;
         let members = "SELECT COUNT(*) FROM user_group_members m WHERE m.tenant_id = u.tenant_id AND m.user_id = u.id";
@@ -959,13 +960,7 @@ async fn racing_assignments_and_deactivations_keep_the_unassigned_right(db: Db) 
             }
         }));
         // Group Two's role changes while its members come and go.
-        let role = ["viewer", "member", "admin"][round % 3];
-        let input = json!({"name": "Two", "description": "", "role": role});
-        let relabel = async {
-            let args = json!({"id": groups[1], "input": input});
-            let (status, body) = app.call_json("user_group_update", args, Some(&a.cookie)).await;
-            assert_eq!(status, http::StatusCode::OK, "{body}");
-        };
+        let relabel = a.set_role(&groups[1], "Two", ["viewer", "member", "admin"][round % 3]);
         futures_util::join!(admin, idp, relabel);
         a.unassigned().await;
     }
