@@ -180,6 +180,16 @@ pub fn needs_idp_groups(rules: &[Rule]) -> bool {
 }
 
 impl Rule {
+    /// The rule's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The user group it places users in.
+    pub fn user_group_id(&self) -> &str {
+        &self.user_group_id
+    }
+
     /// An attribute rule's filter (`None` for an IdP group rule).
     pub fn attribute_filter(&self) -> Option<&Filter> {
         match &self.matcher {

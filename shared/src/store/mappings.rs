@@ -187,6 +187,95 @@ impl RuleConditions {
     }
 }
 
+impl RuleConditions {
+    /// No condition (an empty text per user): the run of a tenant whose rules are all off or
+    /// gone, which places users only in its default user group (or nowhere).
+    pub fn none() -> RuleConditions {
+        RuleConditions { select: "CAST('' AS TEXT)".into(), args: Vec::new() }
+    }
+
+    /// The test of [`TenantTx::users_to_place_after`] over these conditions (compiled with
+    /// [`Self::compile`], one per rule and every rule an attribute rule): `rules` are each
+    /// rule's (id, user group) in the conditions' order, `default` the default user group.
+    pub fn check(&self, rules: &[(&str, &str)], default: Option<&str>) -> PlacementCheck {
+        let mut args = self.args.clone();
+        // $1, $2 and $3 are the tenant and the span's first and last ids.
+        let mut arg = |v: &str| {
+            args.push(Arg::Text(v.to_string()));
+            format!("${}", 3 + args.len())
+        };
+        // Per user: which rules' rows they have (a `1` or `0` each, as the conditions are),
+        // whether they have the default group's row, and how many rule- or default-made rows
+        // no rule gives (another group than the rule's, a rule switched off or gone, a former
+        // default group). As the placer reads them, a default row's rule id is not looked at.
+        let mut given = Vec::new();
+        let mut has = Vec::new();
+        for (rule, group) in rules {
+            let row = format!("(m.reason = 'rule' AND m.rule_id = {} AND m.group_id = {})", arg(rule), arg(group));
+            has.push(format!("MAX(CASE WHEN {row} THEN '1' ELSE '0' END)"));
+            given.push(row);
+        }
+        let has = if has.is_empty() { "CAST('' AS TEXT)".to_string() } else { has.join(" || ") };
+        // A user without a row has none of the rules' (conditions are all `0`s or `1`s).
+        let mut differs = vec![format!("COALESCE(m.has, '{}') <> u.f", "0".repeat(rules.len()))];
+        let mut default_row = "0".to_string();
+        if let Some(d) = default {
+            let row = format!("(m.reason = 'default' AND m.group_id = {})", arg(d));
+            default_row = format!("MAX(CASE WHEN {row} THEN 1 ELSE 0 END)");
+            given.push(row);
+            // The default group's row exactly when no condition is met.
+            differs.push("COALESCE(m.in_default, 0) <> CASE WHEN u.f LIKE '%1%' THEN 0 ELSE 1 END".to_string());
+        }
+        let given = if given.is_empty() { "FALSE".to_string() } else { given.join(" OR ") };
+        let rows = format!(
+            "{has} AS has, {default_row} AS in_default, \
+             SUM(CASE WHEN m.reason NOT IN ('rule', 'default') OR {given} THEN 0 ELSE 1 END) AS stray"
+        );
+        differs.push("COALESCE(m.stray, 0) > 0".to_string());
+        // A user with a placement a seat limit refused is placed again whatever their rows: the
+        // placement records the refusals anew (and drops those the rules no longer want).
+        differs.push("EXISTS (SELECT 1 FROM placement_refusals r WHERE r.tenant_id = $1 AND r.user_id = u.id)".into());
+        let differs = format!("({})", differs.join(" OR "));
+        PlacementCheck { flags: self.select.clone(), rows, differs, args }
+    }
+}
+
+/// How a whole-tenant run finds the users the rules would move, in the database: each user's
+/// conditions (a `1` or `0` per rule) against the rule- and default-made memberships the user
+/// has (see [`RuleConditions::check`] and [`TenantTx::users_to_place_after`]).
+#[derive(Clone, Debug)]
+pub struct PlacementCheck {
+    /// The conditions, one text per user (see [`RuleConditions`]).
+    flags: String,
+    /// A user's rule- and default-made rows, summed up (an aggregate over `m`): `has`,
+    /// `in_default` and `stray`.
+    rows: String,
+    /// True for a user (`u.id`, conditions `u.f`, rows summed up in `m`) whose memberships are
+    /// not those the rules give.
+    differs: String,
+    /// The parameters of both, numbered from `$4`.
+    args: Vec<Arg>,
+}
+
+/// What a whole-tenant run's step found (see [`TenantTx::users_to_place_after`]).
+#[derive(Debug, Default)]
+pub struct ToPlace {
+    /// Users looked at: those after the run's checkpoint up to `last`.
+    pub evaluated: usize,
+    /// The last of them, in id order (the run's next checkpoint); `None`: no user is left.
+    pub last: Option<String>,
+    /// Those the rules would move, as [`PlacementInputs::matched`], with their current
+    /// rule- and default-made memberships.
+    pub read: PlacementInputs,
+}
+
+/// How many of a tenant's users follow the id $2, up to $3 of them, and the last of those.
+const SPAN_SQL: &str = "SELECT COUNT(*), MAX(s.id) FROM \
+     (SELECT id FROM scim_users WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3) s";
+
+/// How many of a tenant's users have ids in ($2, $3].
+const USERS_BETWEEN_SQL: &str = "SELECT COUNT(*) FROM scim_users WHERE tenant_id = $1 AND id > $2 AND id <= $3";
+
 impl TenantStore<'_> {
     /// How many of the tenant's users meet each combination of `conditions` (compiled with
     /// [`RuleConditions::compile_for_tenant`]): (a `1` or `0` per condition, users). One scan of
@@ -384,6 +473,72 @@ impl TenantTx<'_> {
             DomainResult::Ok(())
         })?;
         Ok(read)
+    }
+
+    /// A whole-tenant run's step: of the next `span` users after the id `after` (in id order),
+    /// those whose rule- and default-made memberships are not what the rules give them
+    /// (`check`), the first `most` of them, with what placing them needs. When there are more,
+    /// the step ends at the last of those; users after it are left to the next step.
+    ///
+    /// Where [`Self::placement_inputs_after`] sends every user's conditions and memberships
+    /// here to be compared, the database compares them, and a step sends only the users that
+    /// move: after a rule change that moves 2% of a million users, 20,000 users' rows instead
+    /// of a million.
+    pub async fn users_to_place_after(
+        &mut self,
+        after: &str,
+        span: i64,
+        most: usize,
+        check: &PlacementCheck,
+    ) -> DomainResult<ToPlace> {
+        let tenant = self.id.as_str();
+        let (mut evaluated, last): (i64, Option<String>) =
+            with_tx!(self, |c| sqlx::query_as(SPAN_SQL).bind(tenant).bind(after).bind(span).fetch_one(c).await)?;
+        let Some(mut last) = last else { return Ok(ToPlace::default()) };
+        // The conditions are computed once per user (the fence keeps the planner from copying
+        // their expression into each of its uses below).
+        let fence = match self.backend() {
+            super::Backend::Postgres => "OFFSET 0",
+            super::Backend::Sqlite => "LIMIT -1 OFFSET 0",
+        };
+        // The users and their memberships are both read as ranges of ids, and joined in id
+        // order: a user's memberships looked up one by one were 3 index descents each (50 ms
+        // of a 10,000 users' step at a million users on PostgreSQL, against 15 ms so).
+        let sql = format!(
+            "SELECT u.id, u.f FROM (SELECT t.id, {} AS f FROM scim_users t \
+             WHERE t.tenant_id = $1 AND t.id > $2 AND t.id <= $3 ORDER BY t.id {fence}) u \
+             LEFT JOIN (SELECT m.user_id, {} FROM user_group_members m \
+             WHERE m.tenant_id = $1 AND m.user_id > $2 AND m.user_id <= $3 GROUP BY m.user_id) m \
+             ON m.user_id = u.id WHERE {} ORDER BY u.id LIMIT {most}",
+            check.flags, check.rows, check.differs
+        );
+        let matched: Vec<(String, String)> = with_tx!(self, |c| {
+            bind_all!(sqlx::query_as(&sql).bind(tenant).bind(after).bind(&last), &check.args).fetch_all(c).await
+        })?;
+        if matched.len() >= most {
+            if let Some((id, _)) = matched.last() {
+                last = id.clone();
+                evaluated = with_tx!(self, |c| {
+                    sqlx::query_scalar(USERS_BETWEEN_SQL).bind(tenant).bind(after).bind(&last).fetch_one(c).await
+                })?;
+            }
+        }
+        let mut current = Vec::new();
+        for chunk in matched.chunks(500) {
+            let sql = rule_memberships_sql(chunk.len());
+            current.extend(with_tx!(self, |c| {
+                let mut q = sqlx::query_as::<_, RuleMembership>(&sql).bind(tenant);
+                for (u, _) in chunk {
+                    q = q.bind(u);
+                }
+                q.fetch_all(c).await
+            })?);
+        }
+        Ok(ToPlace {
+            evaluated: usize::try_from(evaluated).unwrap_or(0),
+            last: Some(last),
+            read: PlacementInputs { matched, current, ..Default::default() },
+        })
     }
 
     /// Whether `run` is the tenant's latest whole-tenant evaluation (none started after it).

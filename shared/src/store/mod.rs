@@ -98,7 +98,7 @@ pub fn fold_ascii(s: &str) -> String {
 }
 pub use counts::UserCounts;
 pub use directory::{sparse_page_sql, users_order, DirectoryPage, DirectoryRow, SortKey, COUNT_CAP};
-pub use mappings::{PlacementInputs, RuleConditions, RuleMembership, RuleRecord};
+pub use mappings::{PlacementCheck, PlacementInputs, RuleConditions, RuleMembership, RuleRecord, ToPlace};
 pub use sessions::SessionBackend;
 pub use sso::{ConnectionRecord, DomainRow, FlowRecord, NewSignIn};
 pub use tenants::{NewTenant, TenantStore};
