@@ -1057,8 +1057,8 @@ async fn place_batch_now(
             let read =
                 tx.placement_inputs_after(&at.after, BATCH as i64, needs_idp, placer.conditions.as_ref()).await?;
             let ids: Vec<String> = read.users.iter().chain(&read.matched).map(|(id, _)| id.clone()).collect();
-            let last = ids.last().cloned();
-            (read, ids.clone(), ids.len(), last)
+            let (evaluated, last) = (ids.len(), ids.last().cloned());
+            (read, ids, evaluated, last)
         }
     };
     let Some(last) = last else { return Ok(Step::Placed(Placed::default())) };

@@ -185,9 +185,7 @@ impl RuleConditions {
         }
         Some(RuleConditions { select: columns.join(" || "), args: sql.args.split_off(reserved) })
     }
-}
 
-impl RuleConditions {
     /// No condition (an empty text per user): the run of a tenant whose rules are all off or
     /// gone, which places users only in its default user group (or nowhere).
     pub fn none() -> RuleConditions {
@@ -397,7 +395,6 @@ impl TenantTx<'_> {
             let users_sql =
                 format!("SELECT t.id, {data} FROM scim_users t WHERE t.tenant_id = $1 AND t.id IN ({list})");
             let direct_sql = direct_groups_sql(chunk.len());
-            let current_sql = rule_memberships_sql(chunk.len());
             with_tx!(self, |c| {
                 let mut q = sqlx::query_as::<_, (String, String)>(&users_sql).bind(tenant);
                 for u in chunk {
@@ -411,15 +408,28 @@ impl TenantTx<'_> {
                     }
                     read.direct.extend(q.fetch_all(&mut *c).await?);
                 }
-                let mut q = sqlx::query_as::<_, (String, String, String, String)>(&current_sql).bind(tenant);
-                for u in chunk {
-                    q = q.bind(u);
-                }
-                read.current.extend(q.fetch_all(&mut *c).await?);
                 DomainResult::Ok(())
             })?;
         }
+        read.current = self.rule_memberships_of(user_ids).await?;
         Ok(read)
+    }
+
+    /// The current rule- and default-made memberships of these users.
+    async fn rule_memberships_of(&mut self, user_ids: &[String]) -> DomainResult<Vec<RuleMembership>> {
+        let tenant = self.id.as_str();
+        let mut current = Vec::new();
+        for chunk in user_ids.chunks(500) {
+            let sql = rule_memberships_sql(chunk.len());
+            current.extend(with_tx!(self, |c| {
+                let mut q = sqlx::query_as::<_, RuleMembership>(&sql).bind(tenant);
+                for u in chunk {
+                    q = q.bind(u);
+                }
+                q.fetch_all(c).await
+            })?);
+        }
+        Ok(current)
     }
 
     /// What placing the next `limit` users after the id `after` (in id order) needs, as this
@@ -523,17 +533,8 @@ impl TenantTx<'_> {
                 })?;
             }
         }
-        let mut current = Vec::new();
-        for chunk in matched.chunks(500) {
-            let sql = rule_memberships_sql(chunk.len());
-            current.extend(with_tx!(self, |c| {
-                let mut q = sqlx::query_as::<_, RuleMembership>(&sql).bind(tenant);
-                for (u, _) in chunk {
-                    q = q.bind(u);
-                }
-                q.fetch_all(c).await
-            })?);
-        }
+        let ids: Vec<String> = matched.iter().map(|(id, _)| id.clone()).collect();
+        let current = self.rule_memberships_of(&ids).await?;
         Ok(ToPlace {
             evaluated: usize::try_from(evaluated).unwrap_or(0),
             last: Some(last),
