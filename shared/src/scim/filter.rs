@@ -503,6 +503,21 @@ impl Filter {
         eval(self, value, Scope::Complex(parent))
     }
 
+    /// Adds to `keys` each key of a resource's top level that [`Self::matches`] reads (see
+    /// [`AttrPath::top_key`]); a filter reads nothing else of the resource.
+    pub fn top_keys(&self, keys: &mut Vec<String>) {
+        match self {
+            // A value path's inner filter names the attribute's sub-attributes.
+            Filter::Compare { path, .. } | Filter::Present(path) | Filter::ValuePath { path, .. } => {
+                if !keys.iter().any(|k| k == path.top_key()) {
+                    keys.push(path.top_key().to_string());
+                }
+            }
+            Filter::And(terms) | Filter::Or(terms) => terms.iter().for_each(|t| t.top_keys(keys)),
+            Filter::Not(a) => a.top_keys(keys),
+        }
+    }
+
     fn precedence(&self) -> u8 {
         match self {
             Filter::Or(..) => 1,

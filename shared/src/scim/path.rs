@@ -106,6 +106,15 @@ impl AttrPath {
         container.get(self.name.as_str())
     }
 
+    /// The key of the resource's top level that [`Self::top_value`] reads: the attribute's name,
+    /// or for an extension attribute its schema's URN (the object that holds it).
+    pub fn top_key(&self) -> &str {
+        match &self.urn {
+            Some(urn) if !urn.eq_ignore_ascii_case(USER_URN) => urn,
+            _ => &self.name,
+        }
+    }
+
     /// The object that holds the top-level attribute, created if missing (extensions).
     pub fn container_mut<'v>(&self, resource: &'v mut Map<String, Value>) -> &'v mut Map<String, Value> {
         match &self.urn {

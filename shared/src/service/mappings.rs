@@ -709,11 +709,9 @@ impl Placer {
         let groups = |id: &str| idp.get(id).map(Vec::as_slice).unwrap_or_default();
         let default = self.default.as_deref();
         let mut placement = if read.matched.is_empty() {
-            let parsed: Vec<(String, Value)> = read
-                .users
-                .iter()
-                .map(|(id, data)| (id.clone(), serde_json::from_str(data).unwrap_or(Value::Null)))
-                .collect();
+            let keys = rules::resource_keys(&self.rules);
+            let parsed: Vec<(String, Value)> =
+                read.users.iter().map(|(id, data)| (id.clone(), rules::parse_for_rules(data, &keys))).collect();
             let wanted =
                 parsed.iter().map(|(id, v)| (id.as_str(), rules::evaluate(&self.rules, v, groups(id), default)));
             self.placement(wanted, read.current)

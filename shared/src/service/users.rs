@@ -168,7 +168,7 @@ pub async fn create_with(
     resource: &Value,
     groups: Option<ClaimGroups<'_>>,
 ) -> DomainResult<UserRow> {
-    let row = new_row(uuid::Uuid::new_v4().to_string(), writer.source(), resource)?;
+    let row = new_row(crate::ids::time_ordered(), writer.source(), resource)?;
     let now = now_ms();
     let written = async {
         let (mut tx, placer, seen) = begin_write(store, tenant).await?;
@@ -198,7 +198,7 @@ pub async fn create_many(
     let mut rows = Vec::with_capacity(resources.len());
     let mut names = std::collections::HashSet::with_capacity(resources.len());
     for (i, res) in resources.iter().enumerate() {
-        let row = new_row(uuid::Uuid::new_v4().to_string(), writer.source(), res).map_err(|e| match e {
+        let row = new_row(crate::ids::time_ordered(), writer.source(), res).map_err(|e| match e {
             DomainError::Invalid(m) => DomainError::Invalid(format!("Row {}: {m}", i + 1)),
             e => e,
         })?;

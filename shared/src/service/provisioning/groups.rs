@@ -368,7 +368,7 @@ impl Scim<'_> {
             m.remove("members");
         }
         let cols = columns(&res)?;
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = crate::ids::time_ordered();
         let members = self.resolve_members(&ids, Some(&id)).await?;
         let data = serde_json::to_string(&res).map_err(json_error)?;
         self.insert_group(&id, &cols, &data, &members).await.map_err(scim_error)?;
