@@ -9,6 +9,13 @@
 //! buffers are mapped for their use and unmapped when freed. That still holds for the C
 //! libraries that allocate with glibc's malloc (SQLite, libxml2, xmlsec).
 //!
+//! The C libraries' allocations are also held to two of glibc's arenas (its default is eight
+//! per core): SQLite's page caches and statements are allocated on whichever thread runs them,
+//! and each arena kept what was freed in it. `./scripts/bench.sh sqlite --users 100000` peaked
+//! at 193 MB with the default and at 173 MB with two arenas, its requests/s within the run's
+//! noise. (mimalloc purging freed memory at once, not after 10 ms, took the peak to 163 MB but
+//! cost a sixth of the creates/s, so it is not set.)
+//!
 //! Rust's own allocations go to mimalloc (`main.rs`): glibc's malloc and free were 30% of the
 //! server's samples in a SCIM list workload (`perf`), and with mimalloc the same binary served
 //! 45% more GETs by id, 70% more list pages, 35% more PATCHes (1,000 users, 16 connections,
@@ -22,6 +29,7 @@ pub fn return_large_allocations() {
     // SAFETY: mallopt only changes allocator parameters; called before any other thread exists.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }
 
