@@ -64,10 +64,10 @@ id_type!(
 );
 
 /// A new id for a SCIM resource (a user or a group): a UUID of version 7 (RFC 9562), whose first
-/// 48 bits are the time it was made in milliseconds and whose other 74 bits are random (no
-/// counter: ids made in the same millisecond are as unguessable as a version 4's 122 random bits
-/// are, to within those 48). A resource's id is not a secret — every query is scoped to its
-/// tenant — but it must not be predictable from another; tenant keys stay version 4.
+/// 48 bits are the time it was made in milliseconds and whose other 74 bits are random. No
+/// counter (uuid's `now_v7` counts within a millisecond), so no id predicts another. A
+/// resource's id is not a secret — every query is scoped to its tenant, and `meta.created`
+/// says the same time — but tenant keys, which are part of the SCIM URL, stay version 4.
 ///
 /// Why not version 4: a tenant's users are read in id order (a rule change's walk, the list's
 /// cursor pages), and a row lies in SQLite's table, and PostgreSQL's heap, in the order it was
