@@ -441,6 +441,33 @@ async fn sorting_and_paging(db: Db) {
     assert_eq!((s, e["scimType"].as_str()), (StatusCode::BAD_REQUEST, Some("invalidCursor")));
     let (s, _, _) = app.scim("GET", &t.id, &t.token, "/Users?cursor=&sortBy=userName", None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
+
+    // A filter naming one user by a unique key counts by reading its page when it can: the
+    // total is the same on every page shape, found or not.
+    for (filter, found) in [
+        ("userName eq \"USER07@paging.test\"", 1),
+        ("userName eq \"user07@paging.test\" and active eq true", 1),
+        ("userName eq \"nobody@paging.test\"", 0),
+    ] {
+        for (paging, items) in
+            [("", found), ("&count=1", found), ("&count=0", 0), ("&startIndex=2", 0), ("&cursor=", found)]
+        {
+            let (s, _, p) =
+                app.scim("GET", &t.id, &t.token, &format!("/Users?filter={}{paging}", q(filter)), None).await;
+            assert_eq!(s, StatusCode::OK, "{filter} {paging}: {p}");
+            assert_eq!(p["totalResults"], found, "{filter} {paging}: {p}");
+            assert_eq!(p["Resources"].as_array().map_or(0, Vec::len), items, "{filter} {paging}: {p}");
+        }
+    }
+    let (_, _, p) =
+        app.scim("GET", &t.id, &t.token, "/Users?filter=userName%20eq%20%22user07%40paging.test%22", None).await;
+    let id = p["Resources"][0]["id"].as_str().unwrap().to_string();
+    let (_, _, p) =
+        app.scim("GET", &t.id, &t.token, &format!("/Users?filter={}", q(&format!("id eq \"{id}\""))), None).await;
+    assert_eq!(
+        (p["totalResults"].clone(), p["Resources"][0]["userName"].clone()),
+        (json!(1), json!("user07@paging.test"))
+    );
 }
 
 async fn etags_and_conditional_requests(db: Db) {
@@ -517,6 +544,22 @@ async fn nested_groups_show_in_user_groups(db: Db) {
         groups,
         vec![("Inner".to_string(), "direct".to_string()), ("Outer".to_string(), "indirect".to_string())]
     );
+    // The lookup by userName (one statement on PostgreSQL) and a list page agree with the GET.
+    for path in [format!("/Users?filter={}", q("userName eq \"N@TEST\"")), "/Users?count=5".to_string()] {
+        let (_, _, p) = app.scim("GET", &t.id, &t.token, &path, None).await;
+        assert_eq!(p["totalResults"], 1, "{path}: {p}");
+        assert_eq!(p["Resources"][0], u, "{path}");
+    }
+    let (_, _, p) = app
+        .scim(
+            "GET",
+            &t.id,
+            &t.token,
+            &format!("/Users?filter={}&attributes=userName", q("userName eq \"n@test\"")),
+            None,
+        )
+        .await;
+    assert!(p["Resources"][0].get("groups").is_none(), "{p}");
     // Deleting the user removes its memberships.
     app.scim("DELETE", &t.id, &t.token, &format!("/Users/{uid}"), None).await;
     let (_, _, inner) = app.scim("GET", &t.id, &t.token, &format!("/Groups/{inner_id}"), None).await;

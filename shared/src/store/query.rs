@@ -65,7 +65,10 @@ macro_rules! page_query {
         let count_args = &args[..args.len() - if q.after.is_some() { 2 } else { 0 }];
         macro_rules! run {
             ($exec:expr) => {{
-                let total = if q.after.is_some() {
+                // A point query matches at most one row, so a first page that has room for it
+                // counts by reading it: one statement instead of two.
+                let counted_by_page = q.point && q.after.is_none() && known.is_none() && q.offset <= 0 && q.limit > 0;
+                let total = if q.after.is_some() || counted_by_page {
                     None
                 } else if known.is_some() {
                     known
@@ -77,6 +80,7 @@ macro_rules! page_query {
                 } else {
                     Vec::new()
                 };
+                let total = if counted_by_page { Some(rows.len() as i64) } else { total };
                 let rows = rows.iter().map($decode).collect::<DomainResult<Vec<_>>>()?;
                 DomainResult::Ok(Page { total, rows })
             }};

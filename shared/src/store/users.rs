@@ -413,6 +413,60 @@ impl TenantStore<'_> {
         })
     }
 
+    /// Whether [`Self::point_user_with_groups`] serves this query: on PostgreSQL, the first page
+    /// of a point query (one user at most; see [`Query::point`]) that has room for it.
+    pub(crate) fn point_page_in_one(&self, q: &Query) -> bool {
+        self.store.backend() == Backend::Postgres
+            && q.point
+            && !q.expensive
+            && q.after.is_none()
+            && q.offset <= 0
+            && q.limit > 0
+    }
+
+    /// The page of a point query (see [`Self::point_page_in_one`]) and its user's groups, in one
+    /// statement: [`Self::query_users`] then [`Self::groups_of_users`] were two round trips, and
+    /// the count a third. The total is the page's length: at most one user matches. Manual
+    /// users are left out unless `manual`.
+    pub(crate) async fn point_user_with_groups(
+        &self,
+        q: Query,
+        manual: bool,
+    ) -> DomainResult<(Page<UserRow>, Vec<UserGroupRow>)> {
+        let (cond, mut sql) = match q.where_sql {
+            Some((c, s)) => (format!(" AND ({c})"), s),
+            None => (String::new(), Sql::new(self.dialect())),
+        };
+        let tenant = sql.arg(Arg::Text(self.id.as_str().to_string()));
+        let extra = if manual { "" } else { " AND t.source <> 'manual'" };
+        let stmt = format!(
+            "WITH RECURSIVE u AS ( \
+               SELECT t.id, t.user_name, t.source, {data}, t.version, t.created_at, t.updated_at FROM scim_users t \
+               WHERE t.tenant_id = {tenant}{extra}{cond} ORDER BY t.created_at, t.id LIMIT 1 \
+             ), memb(group_id, depth) AS ( \
+               SELECT m.group_id, 0 FROM u JOIN scim_group_members m ON m.tenant_id = {tenant} AND m.member_id = u.id \
+               UNION \
+               SELECT m.group_id, 1 FROM memb JOIN scim_group_members m ON m.tenant_id = {tenant} AND m.member_id = memb.group_id \
+             ), grp AS ( \
+               SELECT memb.group_id, MIN(memb.depth) AS depth, g.display_name AS group_name FROM memb \
+               JOIN scim_groups g ON g.tenant_id = {tenant} AND g.id = memb.group_id GROUP BY memb.group_id, g.display_name \
+             ) \
+             SELECT u.id, u.user_name, u.source, u.data, u.version, u.created_at, u.updated_at, \
+               grp.group_id, grp.depth, grp.group_name \
+             FROM u LEFT JOIN grp ON 1 = 1 ORDER BY grp.group_name, grp.group_id",
+            data = self.data_out(),
+        );
+        let args = sql.args;
+        let found = with_pool!(self.store, |p| {
+            let rows = bind_all!(sqlx::query(&stmt), &args).fetch_all(p).await?;
+            user_with_groups_from_rows(&rows)
+        })?;
+        Ok(match found {
+            Some((user, groups)) => (Page { total: Some(1), rows: vec![user] }, groups),
+            None => (Page { total: Some(0), rows: Vec::new() }, Vec::new()),
+        })
+    }
+
     /// The groups of these users, direct and through nested groups.
     pub async fn groups_of_users(&self, user_ids: &[String]) -> DomainResult<Vec<UserGroupRow>> {
         if user_ids.is_empty() {
