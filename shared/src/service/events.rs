@@ -75,9 +75,12 @@ impl Cause {
     }
 }
 
-/// A new event id.
+/// A new event id: `evt_` and a time-ordered UUID (version 7, 74 random bits; see
+/// [`crate::ids::time_ordered`]). Every event's id is indexed (`events_id`): a random id put each
+/// new entry on a random page of that index, a dozen pages of every commit's WAL in a create
+/// workload (the largest share after new pages); a time-ordered one goes at the index's end.
 pub fn new_id() -> String {
-    format!("evt_{}", uuid::Uuid::new_v4().simple())
+    format!("evt_{}", uuid::Uuid::new_v7(uuid::Timestamp::now(uuid::NoContext)).simple())
 }
 
 /// Says what caused the write in `tx` (its events name it).
