@@ -213,13 +213,23 @@ async fn scans_stop_in_the_database_at_their_time_limit(db: Db) {
 async fn a_closed_database_is_answered_503_with_retry_after(db: Db) {
     let app = TestApp::new(db).await;
     let t = app.scim_tenant("Acme").await;
-    let (s, _, _) = app.scim("POST", &t.id, &t.token, "/Users", Some(user("ada@acme.test"))).await;
+    let (s, _, created) = app.scim("POST", &t.id, &t.token, "/Users", Some(user("ada@acme.test"))).await;
     assert_eq!(s, StatusCode::CREATED);
+    let id = created["id"].as_str().unwrap().to_string();
     app.store.close().await;
-    let (s, headers, body) = app.scim("GET", &t.id, &t.token, "/Users", None).await;
-    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    assert!(headers.get(header::RETRY_AFTER).is_some());
-    assert_eq!(body["status"], "503");
+    // Every path, in place on SQLite's file or through the pool: the list, a read by id, the
+    // lookup by userName, a write.
+    for (method, path, body) in [
+        ("GET", "/Users".to_string(), None),
+        ("GET", format!("/Users/{id}"), None),
+        ("GET", "/Users?filter=userName%20eq%20%22ada%40acme.test%22".to_string(), None),
+        ("POST", "/Users".to_string(), Some(user("bob@acme.test"))),
+    ] {
+        let (s, headers, body) = app.scim(method, &t.id, &t.token, &path, body).await;
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{method} {path}: {body}");
+        assert!(headers.get(header::RETRY_AFTER).is_some(), "{method} {path}");
+        assert_eq!(body["status"], "503", "{method} {path}");
+    }
 }
 
 /// Every shape a SCIM client can send a password in: nothing stores, returns or logs it.

@@ -42,6 +42,8 @@ const MAX_IDLE: usize = 16;
 pub(crate) struct Direct {
     path: PathBuf,
     idle: Mutex<Vec<shim::DirectConn>>,
+    /// The store was closed ([`Direct::close`]): no more reads or writes here, as on the pool.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Direct {
@@ -53,7 +55,22 @@ impl std::fmt::Debug for Direct {
 impl Direct {
     /// Direct reads of the database file at `path` (opened on first use).
     pub(crate) fn new(path: PathBuf) -> Direct {
-        Direct { path, idle: Mutex::new(Vec::new()) }
+        Direct { path, idle: Mutex::new(Vec::new()), closed: std::sync::atomic::AtomicBool::new(false) }
+    }
+
+    /// Refuses every later read and write, as a closed pool does (answered "unavailable, retry"),
+    /// and closes the idle read connections.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    /// [`DomainError::Unavailable`] once the store is closed.
+    pub(crate) fn check_open(&self) -> DomainResult<()> {
+        if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(DomainError::from(sqlx::Error::PoolClosed));
+        }
+        Ok(())
     }
 
     fn connect(&self) -> rusqlite::Result<rusqlite::Connection> {
@@ -104,6 +121,7 @@ impl Direct {
     /// An idle read connection (one is opened if none is idle), back among the idle ones when
     /// dropped: the executor of [`super::with_read!`]'s statements.
     pub(crate) fn read(&self) -> DomainResult<ReadConn<'_>> {
+        self.check_open()?;
         let taken = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let conn = match taken {
             Some(c) => c,
@@ -136,6 +154,9 @@ impl std::ops::DerefMut for ReadConn<'_> {
 impl Drop for ReadConn<'_> {
     fn drop(&mut self) {
         if let Some(conn) = self.slot.take() {
+            if self.direct.closed.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
             let mut idle = self.direct.idle.lock().unwrap_or_else(|p| p.into_inner());
             if idle.len() < MAX_IDLE {
                 idle.push(conn);

@@ -413,6 +413,9 @@ impl Store {
 
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
+        if let Some(direct) = &self.direct {
+            direct.close();
+        }
         self.scans.close().await;
         with_pool!(self, |p| p.close().await)
     }

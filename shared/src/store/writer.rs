@@ -128,6 +128,7 @@ impl Writer {
 
     /// Opens a request's transaction in place: its savepoint in the open group, or a new group.
     pub(crate) async fn begin(self: &Arc<Self>, direct: &super::direct::Direct) -> DomainResult<DirectTx> {
+        direct.check_open()?;
         let mut slot = self.turn().await?;
         if slot.conn.is_none() {
             slot.conn = Some(DirectConn::new(direct.writer()?));
