@@ -13,8 +13,9 @@
 //! per core): SQLite's page caches and statements are allocated on whichever thread runs them,
 //! and each arena kept what was freed in it. `./scripts/bench.sh sqlite --users 100000` peaked
 //! at 193 and 205 MB with the default and at 173–194 MB over three runs with two arenas (ending
-//! at 150–153 MB against 171 MB), its requests/s within the runs' noise. (mimalloc purging freed memory at once, not after 10 ms, took the peak to 163 MB but
-//! cost a sixth of the creates/s, so it is not set.)
+//! at 150–153 MB against 171 MB), its requests/s within the runs' noise. (mimalloc purging
+//! freed memory at once, not after 10 ms, took the peak to 163 MB but cost a sixth of the
+//! creates/s, so it is not set.)
 //!
 //! Rust's own allocations go to mimalloc (`main.rs`): glibc's malloc and free were 30% of the
 //! server's samples in a SCIM list workload (`perf`), and with mimalloc the same binary served

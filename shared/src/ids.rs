@@ -76,7 +76,13 @@ id_type!(
 /// sort by creation keep id order close to table order, and a new id's index entry goes at the
 /// end of the index instead of on a random page (fewer pages dirtied per write).
 pub fn time_ordered() -> String {
-    uuid::Uuid::new_v7(uuid::Timestamp::now(uuid::NoContext)).to_string()
+    time_ordered_uuid().to_string()
+}
+
+/// The UUID of [`time_ordered`], for ids written in another form (event ids: `evt_` and its
+/// hex digits).
+pub fn time_ordered_uuid() -> uuid::Uuid {
+    uuid::Uuid::new_v7(uuid::Timestamp::now(uuid::NoContext))
 }
 
 #[cfg(test)]

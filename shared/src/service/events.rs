@@ -80,7 +80,7 @@ impl Cause {
 /// new entry on a random page of that index, a dozen pages of every commit's WAL in a create
 /// workload (the largest share after new pages); a time-ordered one goes at the index's end.
 pub fn new_id() -> String {
-    format!("evt_{}", uuid::Uuid::new_v7(uuid::Timestamp::now(uuid::NoContext)).simple())
+    format!("evt_{}", crate::ids::time_ordered_uuid().simple())
 }
 
 /// Says what caused the write in `tx` (its events name it).

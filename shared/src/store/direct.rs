@@ -30,6 +30,7 @@
 //! the cost being removed.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -43,7 +44,7 @@ pub(crate) struct Direct {
     path: PathBuf,
     idle: Mutex<Vec<shim::DirectConn>>,
     /// The store was closed ([`Direct::close`]): no more reads or writes here, as on the pool.
-    closed: std::sync::atomic::AtomicBool,
+    closed: AtomicBool,
 }
 
 impl std::fmt::Debug for Direct {
@@ -55,19 +56,19 @@ impl std::fmt::Debug for Direct {
 impl Direct {
     /// Direct reads of the database file at `path` (opened on first use).
     pub(crate) fn new(path: PathBuf) -> Direct {
-        Direct { path, idle: Mutex::new(Vec::new()), closed: std::sync::atomic::AtomicBool::new(false) }
+        Direct { path, idle: Mutex::new(Vec::new()), closed: AtomicBool::new(false) }
     }
 
     /// Refuses every later read and write, as a closed pool does (answered "unavailable, retry"),
     /// and closes the idle read connections.
     pub(crate) fn close(&self) {
-        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.closed.store(true, Ordering::SeqCst);
         self.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     /// [`DomainError::Unavailable`] once the store is closed.
     pub(crate) fn check_open(&self) -> DomainResult<()> {
-        if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
+        if self.closed.load(Ordering::SeqCst) {
             return Err(DomainError::from(sqlx::Error::PoolClosed));
         }
         Ok(())
@@ -154,7 +155,7 @@ impl std::ops::DerefMut for ReadConn<'_> {
 impl Drop for ReadConn<'_> {
     fn drop(&mut self) {
         if let Some(conn) = self.slot.take() {
-            if self.direct.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            if self.direct.closed.load(Ordering::SeqCst) {
                 return;
             }
             let mut idle = self.direct.idle.lock().unwrap_or_else(|p| p.into_inner());

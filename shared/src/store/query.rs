@@ -32,6 +32,14 @@ pub(crate) struct Query {
     pub point: bool,
 }
 
+impl Query {
+    /// A point query's first page with room for its one row: the page's length is the total,
+    /// so it is not counted.
+    pub(crate) fn counts_by_page(&self) -> bool {
+        self.point && self.after.is_none() && self.offset <= 0 && self.limit > 0
+    }
+}
+
 /// The deepest offset of an unfiltered page read in place on SQLite (see [`super::direct`]): the
 /// read walks the order's index over `offset + limit` entries (~1 ms at 10,000), the same order
 /// of cost as rendering the page; deeper pages go to the pool's threads, off the runtime.
@@ -45,6 +53,8 @@ macro_rules! page_query {
         let q = $q;
         let known: Option<i64> = $known;
         let unfiltered = q.where_sql.is_none();
+        // A point query matches at most one row: one statement instead of two.
+        let counted_by_page = known.is_none() && q.counts_by_page();
         let (cond, mut sql) = match q.where_sql {
             Some((c, s)) => (format!(" AND ({c})"), s),
             None => (String::new(), Sql::new($self.dialect())),
@@ -71,9 +81,6 @@ macro_rules! page_query {
         let count_args = &args[..args.len() - if q.after.is_some() { 2 } else { 0 }];
         macro_rules! run {
             ($exec:expr) => {{
-                // A point query matches at most one row, so a first page that has room for it
-                // counts by reading it: one statement instead of two.
-                let counted_by_page = q.point && q.after.is_none() && known.is_none() && q.offset <= 0 && q.limit > 0;
                 let total = if q.after.is_some() || counted_by_page {
                     None
                 } else if known.is_some() {

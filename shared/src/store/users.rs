@@ -391,21 +391,7 @@ impl TenantStore<'_> {
             let groups = self.groups_of_users(std::slice::from_ref(&user.id)).await?;
             return Ok(Some((user, groups)));
         }
-        let sql = format!(
-            "WITH RECURSIVE memb(group_id, depth) AS ( \
-               SELECT m.group_id, 0 FROM scim_group_members m WHERE m.tenant_id = $1 AND m.member_id = $2 \
-               UNION \
-               SELECT m.group_id, 1 FROM memb JOIN scim_group_members m ON m.tenant_id = $1 AND m.member_id = memb.group_id \
-             ), grp AS ( \
-               SELECT memb.group_id, MIN(memb.depth) AS depth, g.display_name AS group_name FROM memb \
-               JOIN scim_groups g ON g.tenant_id = $1 AND g.id = memb.group_id GROUP BY memb.group_id, g.display_name \
-             ) \
-             SELECT t.id, t.user_name, t.source, {}, t.version, t.created_at, t.updated_at, \
-               grp.group_id, grp.depth, grp.group_name \
-             FROM scim_users t LEFT JOIN grp ON 1 = 1 WHERE t.tenant_id = $1 AND t.id = $2 \
-             ORDER BY grp.group_name, grp.group_id",
-            self.data_out()
-        );
+        let sql = user_with_groups_sql(self.data_out(), "$1", "t.tenant_id = $1 AND t.id = $2");
         let tenant = self.id.as_str();
         with_pool!(self.store, |p| {
             let rows = sqlx::query(&sql).bind(tenant).bind(id).fetch_all(p).await?;
@@ -413,48 +399,42 @@ impl TenantStore<'_> {
         })
     }
 
-    /// Whether [`Self::point_user_with_groups`] serves this query: on PostgreSQL, the first page
-    /// of a point query (one user at most; see [`Query::point`]) that has room for it.
-    pub(crate) fn point_page_in_one(&self, q: &Query) -> bool {
-        self.store.backend() == Backend::Postgres
-            && q.point
-            && !q.expensive
-            && q.after.is_none()
-            && q.offset <= 0
-            && q.limit > 0
-    }
-
-    /// The page of a point query (see [`Self::point_page_in_one`]) and its user's groups, in one
-    /// statement: [`Self::query_users`] then [`Self::groups_of_users`] were two round trips, and
-    /// the count a third. The total is the page's length: at most one user matches. Manual
-    /// users are left out unless `manual`.
-    pub(crate) async fn point_user_with_groups(
+    /// A page of users (manual ones too when `manual`, as [`Self::query_all_users`]) and, when
+    /// `with_groups`, their groups (as [`Self::groups_of_users`] gives them). On PostgreSQL the
+    /// first page of a point query (Okta's and Entra's lookup by userName) is one statement: the
+    /// count, the page and the groups were three round trips.
+    pub(crate) async fn users_page(
         &self,
         q: Query,
         manual: bool,
+        with_groups: bool,
     ) -> DomainResult<(Page<UserRow>, Vec<UserGroupRow>)> {
+        if with_groups && self.store.backend() == Backend::Postgres && q.counts_by_page() && !q.expensive {
+            return self.point_user_with_groups(q, manual).await;
+        }
+        let page = if manual { self.query_all_users(q).await? } else { self.query_users(q).await? };
+        let groups = if with_groups {
+            let ids: Vec<String> = page.rows.iter().map(|r| r.id.clone()).collect();
+            self.groups_of_users(&ids).await?
+        } else {
+            Vec::new()
+        };
+        Ok((page, groups))
+    }
+
+    /// [`Self::users_page`] of a point query's first page, in one statement; the total is the
+    /// page's length (at most one user matches).
+    async fn point_user_with_groups(&self, q: Query, manual: bool) -> DomainResult<(Page<UserRow>, Vec<UserGroupRow>)> {
         let (cond, mut sql) = match q.where_sql {
             Some((c, s)) => (format!(" AND ({c})"), s),
             None => (String::new(), Sql::new(self.dialect())),
         };
         let tenant = sql.arg(Arg::Text(self.id.as_str().to_string()));
         let extra = if manual { "" } else { " AND t.source <> 'manual'" };
-        let stmt = format!(
-            "WITH RECURSIVE u AS ( \
-               SELECT t.id, t.user_name, t.source, {data}, t.version, t.created_at, t.updated_at FROM scim_users t \
-               WHERE t.tenant_id = {tenant}{extra}{cond} ORDER BY t.created_at, t.id LIMIT 1 \
-             ), memb(group_id, depth) AS ( \
-               SELECT m.group_id, 0 FROM u JOIN scim_group_members m ON m.tenant_id = {tenant} AND m.member_id = u.id \
-               UNION \
-               SELECT m.group_id, 1 FROM memb JOIN scim_group_members m ON m.tenant_id = {tenant} AND m.member_id = memb.group_id \
-             ), grp AS ( \
-               SELECT memb.group_id, MIN(memb.depth) AS depth, g.display_name AS group_name FROM memb \
-               JOIN scim_groups g ON g.tenant_id = {tenant} AND g.id = memb.group_id GROUP BY memb.group_id, g.display_name \
-             ) \
-             SELECT u.id, u.user_name, u.source, u.data, u.version, u.created_at, u.updated_at, \
-               grp.group_id, grp.depth, grp.group_name \
-             FROM u LEFT JOIN grp ON 1 = 1 ORDER BY grp.group_name, grp.group_id",
-            data = self.data_out(),
+        let stmt = user_with_groups_sql(
+            self.data_out(),
+            &tenant,
+            &format!("t.tenant_id = {tenant}{extra}{cond} ORDER BY t.created_at, t.id"),
         );
         let args = sql.args;
         let found = with_pool!(self.store, |p| {
@@ -509,7 +489,30 @@ pub(super) fn user_from_row<R: super::direct::DbRow>(row: &R) -> DomainResult<Us
     })
 }
 
-/// The rows of [`TenantStore::user_with_groups`]: the user on each, a group on each but when
+/// One statement reading a user (the first row of `scim_users t` that `user_where` selects)
+/// with their groups, direct and through nested groups, a row each (one row with no group when
+/// there is none; read by [`user_with_groups_from_rows`]); `tenant` is the tenant's parameter,
+/// `data` the `data` column as text.
+fn user_with_groups_sql(data: &str, tenant: &str, user_where: &str) -> String {
+    format!(
+        "WITH RECURSIVE u AS ( \
+           SELECT t.id, t.user_name, t.source, {data}, t.version, t.created_at, t.updated_at FROM scim_users t \
+           WHERE {user_where} LIMIT 1 \
+         ), memb(group_id, depth) AS ( \
+           SELECT m.group_id, 0 FROM u JOIN scim_group_members m ON m.tenant_id = {tenant} AND m.member_id = u.id \
+           UNION \
+           SELECT m.group_id, 1 FROM memb JOIN scim_group_members m ON m.tenant_id = {tenant} AND m.member_id = memb.group_id \
+         ), grp AS ( \
+           SELECT memb.group_id, MIN(memb.depth) AS depth, g.display_name AS group_name FROM memb \
+           JOIN scim_groups g ON g.tenant_id = {tenant} AND g.id = memb.group_id GROUP BY memb.group_id, g.display_name \
+         ) \
+         SELECT u.id, u.user_name, u.source, u.data, u.version, u.created_at, u.updated_at, \
+           grp.group_id, grp.depth, grp.group_name \
+         FROM u LEFT JOIN grp ON 1 = 1 ORDER BY grp.group_name, grp.group_id"
+    )
+}
+
+/// The rows of [`user_with_groups_sql`]: the user on each, a group on each but when
 /// there is none (its depth is an INT4 on PostgreSQL).
 fn user_with_groups_from_rows<R: super::direct::DbRow>(
     rows: &[R],

@@ -375,21 +375,8 @@ impl Scim<'_> {
         let wants_groups = projection.attributes.iter().any(|p| p.name == "groups")
             || (projection.attributes.is_empty()
                 && !projection.excluded.iter().any(|p| p.name == "groups" && p.sub.is_none()));
-        let t = self.store.tenant(self.tenant);
-        let (mut page, groups) = if wants_groups && t.point_page_in_one(&query) {
-            // Okta's and Entra's lookup by userName: one round trip on PostgreSQL.
-            t.point_user_with_groups(query, manual).await.map_err(scim_error)?
-        } else {
-            let page =
-                if manual { t.query_all_users(query).await } else { t.query_users(query).await }.map_err(scim_error)?;
-            let groups = if wants_groups {
-                let ids: Vec<String> = page.rows.iter().map(|r| r.id.clone()).collect();
-                t.groups_of_users(&ids).await.map_err(scim_error)?
-            } else {
-                Vec::new()
-            };
-            (page, groups)
-        };
+        let (mut page, groups) =
+            self.store.tenant(self.tenant).users_page(query, manual, wants_groups).await.map_err(scim_error)?;
         let next_cursor = super::finish_page(&mut page.rows, paging, |r| super::cursor_after(r.created_at, &r.id));
         let mut resources = Vec::with_capacity(page.rows.len());
         for row in &page.rows {
