@@ -348,6 +348,22 @@ async fn concurrent_deprovisioning_on_two_instances_never_passes_the_limit(db: D
     assert!(answers.iter().all(|s| *s == StatusCode::OK), "{answers:?}");
     assert_eq!(inactive_count(&app, &t).await, 10);
     assert_eq!(held(&app, &cookie).await["total"], 20);
+    // Over the limit, held writes do not wait for each other: the IdP repeating one user's
+    // deactivation at once on both instances still leaves that user one held change.
+    let repeats = futures_util::future::join_all((0..10).map(|i| {
+        let instance = if i % 2 == 0 { &app } else { &other };
+        let t = &t;
+        let id = &ids[50];
+        async move { deactivate(instance, t, id).await.0 }
+    }))
+    .await;
+    assert!(repeats.iter().all(|s| *s == StatusCode::OK), "{repeats:?}");
+    assert!(is_active(&app, &t, &ids[50]).await);
+    assert_eq!(inactive_count(&app, &t).await, 10);
+    let h = held(&app, &cookie).await;
+    assert_eq!(h["total"], 21, "{h}");
+    let of_user = h["changes"].as_array().unwrap().iter().filter(|c| c["user_id"] == ids[50].as_str()).count();
+    assert_eq!(of_user, 1, "{h}");
 }
 
 async fn manual(app: &TestApp, cookie: &str, user_name: &str, email: &str) -> String {

@@ -3,12 +3,12 @@
 //! **The brake.** An IdP misconfiguration (a wrong assignment scope, a deleted group) can
 //! deprovision most of an organization in one cycle. Each SCIM write that takes an active user's
 //! access away (a PATCH or PUT to `active: false`, a DELETE of an active user) asks [`admit`]
-//! inside its own transaction, under the tenant's brake lock: while fewer users than the limit
-//! ([`SafetySettings::brake_limit`]: a share of the users active at the window's start, never
-//! fewer than a minimum) lost access within the window, it goes ahead and is counted; after that
-//! it is held ([`hold`]): stored with the request, answered as if done (the IdP's job goes on,
-//! no quarantine), recorded in the activity log, and announced to the admins who chose the
-//! notice. Admins apply (the stored request is replayed) or discard held changes; the dashboard
+//! inside its own transaction (under the tenant's brake lock unless it is held): while fewer
+//! users than the limit ([`SafetySettings::brake_limit`]: a share of the users active at the
+//! window's start, never fewer than a minimum) lost access within the window, it goes ahead and
+//! is counted; after that it is held ([`hold`]): stored with the request, answered as if done
+//! (the IdP's job goes on, no quarantine), recorded in the activity log, and announced to the
+//! admins who chose the notice. Admins apply (the stored request is replayed) or discard held changes; the dashboard
 //! says that a discarded change leaves the IdP believing the user is gone.
 //!
 //! The users active at the window's start are counted at most every ten seconds per instance
@@ -59,34 +59,47 @@ pub struct HoldRequest<'a> {
 }
 
 /// Inside a deprovisioning SCIM write's transaction: whether it may go on (then it is counted),
-/// or must be held. Takes the brake lock, so one tenant's deprovisioning writes count one after
-/// another.
+/// or must be held. Counts first without the brake lock: once the tenant is over its limit every
+/// deprovisioning write is held until the window moves on, and the count only grows under the
+/// lock, so a count that says "hold" is what the lock would have said when it was read. Else it
+/// takes the lock (one tenant's admitted deprovisioning writes count one after another) and
+/// counts again. Under the lock, each held write of a storm waited for the one before it and its
+/// commit: PostgreSQL PATCHes half of which deactivated ran at 750/s against 1,150-1,450/s
+/// without deactivations.
 pub(crate) async fn admit(tx: &mut TenantTx<'_>, user_id: &str, now: i64) -> DomainResult<bool> {
     let s = tx.safety_settings().await?;
     if s.brake_enabled {
-        tx.lock_brake().await?;
         let since = now - i64::from(s.brake_window_minutes.max(1)) * MINUTE_MS;
-        let gone = tx.deprovisions_since(since).await?;
-        // Below the minimum nothing is held, whatever the tenant's size: no need to count it.
-        if gone >= u64::from(s.brake_min_users) {
-            // Active now, plus those who lost access in the window: active at its start
-            // (counted at most every few seconds, see `BRAKE_POPULATION_TTL`).
-            let cache = &tx.store.cache;
-            let population = match cache.brake_population(tx.id.as_str()) {
-                Some(p) => p,
-                None => {
-                    let p = tx.active_users().await? + gone;
-                    cache.put_brake_population(tx.id.as_str(), p);
-                    p
-                }
-            };
-            if gone >= s.brake_limit(population.max(gone)) {
-                return Ok(false);
-            }
+        if over_limit(tx, &s, since).await? {
+            return Ok(false);
+        }
+        if tx.lock_brake().await? && over_limit(tx, &s, since).await? {
+            return Ok(false);
         }
     }
     tx.record_deprovision(user_id, now).await?;
     Ok(true)
+}
+
+/// Whether as many users lost access since `since` as the brake lets go.
+async fn over_limit(tx: &mut TenantTx<'_>, s: &SafetySettings, since: i64) -> DomainResult<bool> {
+    let gone = tx.deprovisions_since(since).await?;
+    // Below the minimum nothing is held, whatever the tenant's size: no need to count it.
+    if gone < u64::from(s.brake_min_users) {
+        return Ok(false);
+    }
+    // Active now, plus those who lost access in the window: active at its start (counted at
+    // most every few seconds, see `BRAKE_POPULATION_TTL`).
+    let cache = &tx.store.cache;
+    let population = match cache.brake_population(tx.id.as_str()) {
+        Some(p) => p,
+        None => {
+            let p = tx.active_users().await? + gone;
+            cache.put_brake_population(tx.id.as_str(), p);
+            p
+        }
+    };
+    Ok(gone >= s.brake_limit(population.max(gone)))
 }
 
 /// Holds a deprovisioning request inside its transaction, with its activity record; returns

@@ -57,12 +57,14 @@ pub(super) fn sqlite() -> Migrator {
         (27, "sparse filters built", "0027_sparse_filters_built.sql"),
         (28, "unassigned", "0028_unassigned.sql"),
         (29, "membership counts", "0029_membership_counts.sql"),
+        (30, "one held change per user", "0030_one_held_change_per_user.sql"),
+        (31, "one held change per user index", "0031_one_held_change_per_user_index.sql"),
     ))
 }
 
 /// PostgreSQL migrations that run outside a transaction (`CREATE INDEX CONCURRENTLY`: writes go
 /// on while the index builds). Each is a single statement.
-const POSTGRES_NO_TX: [i64; 6] = [16, 19, 23, 24, 26, 27];
+const POSTGRES_NO_TX: [i64; 7] = [16, 19, 23, 24, 26, 27, 31];
 
 pub(super) fn postgres() -> Migrator {
     let mut all = postgres_migrations();
@@ -103,6 +105,8 @@ fn postgres_migrations() -> Vec<Migration> {
         (27, "sparse filters built", "0027_sparse_filters_built.sql"),
         (28, "unassigned", "0028_unassigned.sql"),
         (29, "membership counts", "0029_membership_counts.sql"),
+        (30, "one held change per user", "0030_one_held_change_per_user.sql"),
+        (31, "one held change per user index", "0031_one_held_change_per_user_index.sql"),
     )
 }
 

@@ -346,15 +346,17 @@ impl TenantTx<'_> {
 
     /// Takes the tenant's brake lock for the rest of the transaction: deprovisioning writes of
     /// one tenant count and write one after another (PostgreSQL: an advisory lock; SQLite: the
-    /// transaction already holds the write lock).
-    pub async fn lock_brake(&mut self) -> DomainResult<()> {
+    /// transaction already holds the write lock). Returns whether it took one (what was read
+    /// before may have changed meanwhile).
+    pub async fn lock_brake(&mut self) -> DomainResult<bool> {
         if let super::tx::TxConn::PostgresTx(t) = &mut self.conn {
             sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
                 .bind(format!("roster:brake:{}", self.id))
                 .execute(&mut **t)
                 .await?;
+            return Ok(true);
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Users who lost access through the IdP since `since`.
@@ -393,23 +395,23 @@ impl TenantTx<'_> {
     }
 
     /// Holds a change; a change already held for the user is replaced by it (the latest
-    /// request is the one to apply). Returns whether nothing was held before (the hold began).
+    /// request is the one to apply: a user has one held change at most, a unique index says so
+    /// also to held writes that do not wait for each other, see `service::safety::admit`).
+    /// Returns whether nothing was held before (the hold began).
     pub async fn hold(&mut self, h: &NewHeld<'_>, now_ms: i64) -> DomainResult<bool> {
         let tenant = self.id.as_str();
         with_tx!(self, |c| {
-            let (before,): (i64,) =
-                sqlx::query_as("SELECT COUNT(*) FROM held_changes WHERE tenant_id = $1 AND state = 'held'")
+            let (before,): (bool,) =
+                sqlx::query_as("SELECT EXISTS (SELECT 1 FROM held_changes WHERE tenant_id = $1 AND state = 'held')")
                     .bind(tenant)
                     .fetch_one(&mut *c)
                     .await?;
-            sqlx::query("DELETE FROM held_changes WHERE tenant_id = $1 AND user_id = $2 AND state = 'held'")
-                .bind(tenant)
-                .bind(h.user_id)
-                .execute(&mut *c)
-                .await?;
             sqlx::query(
                 "INSERT INTO held_changes (tenant_id, id, user_id, user_name, kind, method, body, credential_id, state, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'held', $9)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'held', $9) \
+                 ON CONFLICT (tenant_id, user_id) WHERE state = 'held' DO UPDATE SET id = excluded.id, \
+                 user_name = excluded.user_name, kind = excluded.kind, method = excluded.method, body = excluded.body, \
+                 credential_id = excluded.credential_id, created_at = excluded.created_at",
             )
             .bind(tenant)
             .bind(h.id)
@@ -422,7 +424,7 @@ impl TenantTx<'_> {
             .bind(now_ms)
             .execute(&mut *c)
             .await?;
-            DomainResult::Ok(before == 0)
+            DomainResult::Ok(!before)
         })
     }
 
