@@ -158,6 +158,20 @@ async fn bad_requests_get_scim_errors_and_change_nothing(db: Db) {
     assert_eq!(user_count(&app, &t).await, 1, "no failed request created anything");
     let (_, _, u) = app.scim("GET", &t.id, &t.token, &format!("/Users/{id}"), None).await;
     assert_eq!(u["meta"]["version"], "W/\"1\"", "no failed request changed the user");
+
+    // A PATCH or PUT to a userName another user has (in another case) is a conflict, and the
+    // user stays as it was.
+    let (_, _, other) =
+        app.scim("POST", &t.id, &t.token, "/Users", Some(json!({"schemas": [USER], "userName": "ojensen"}))).await;
+    let path = format!("/Users/{}", other["id"].as_str().unwrap());
+    let rename = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "userName", "value": "BJensen"}]});
+    for (method, body) in [("PATCH", rename), ("PUT", json!({"schemas": [USER], "userName": "bJENSEN"}))] {
+        let (s, _, res) = app.scim(method, &t.id, &t.token, &path, Some(body)).await;
+        assert_eq!(s, StatusCode::CONFLICT, "{method}: {res}");
+        assert_eq!(res["scimType"], "uniqueness", "{method}: {res}");
+    }
+    let (_, _, now) = app.scim("GET", &t.id, &t.token, &path, None).await;
+    assert_eq!(now, other, "the refused renames changed nothing");
 }
 
 async fn credentials_are_checked_and_never_reveal_a_tenant(db: Db) {
@@ -560,6 +574,19 @@ async fn nested_groups_show_in_user_groups(db: Db) {
         )
         .await;
     assert!(p["Resources"][0].get("groups").is_none(), "{p}");
+    // A PATCH and a PUT answer the user as written with the same groups (on PostgreSQL the
+    // write reads them in its one statement), and a GET then shows what they answered.
+    let path = format!("/Users/{uid}");
+    let title = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "title", "value": "Boss"}]});
+    let put = json!({"schemas": [USER], "userName": "n@test", "title": "Chief"});
+    for (method, body, version) in [("PATCH", title, "W/\"2\""), ("PUT", put, "W/\"3\"")] {
+        let (s, _, written) = app.scim(method, &t.id, &t.token, &path, Some(body)).await;
+        assert_eq!(s, StatusCode::OK, "{method}: {written}");
+        assert_eq!(written["groups"], u["groups"], "{method}");
+        assert_eq!(written["meta"]["version"], version, "{method}");
+        let (_, _, read) = app.scim("GET", &t.id, &t.token, &path, None).await;
+        assert_eq!(read, written, "{method}");
+    }
     // Deleting the user removes its memberships.
     app.scim("DELETE", &t.id, &t.token, &format!("/Users/{uid}"), None).await;
     let (_, _, inner) = app.scim("GET", &t.id, &t.token, &format!("/Groups/{inner_id}"), None).await;
@@ -635,6 +662,37 @@ async fn concurrent_writes_lose_nothing(db: Db) {
     let (_, _, g) = app.scim("GET", &t.id, &t.token, &format!("/Groups/{gid}"), None).await;
     assert_eq!(g["members"].as_array().unwrap().len(), 20);
     assert_eq!(g["meta"]["version"], "W/\"21\"");
+
+    // Ten simultaneous PATCHes of one user, each adding an email: every one answered 200 is
+    // in the user (a write that found the user changed reads it again), any other was told
+    // to try again, and the version counts the writes.
+    let path = format!("/Users/{}", ids[0]);
+    let patches = (0..10).map(|i| {
+        let email = json!([{"value": format!("e{i}@test"), "type": "work"}]);
+        app.scim(
+            "PATCH",
+            &t.id,
+            &t.token,
+            &path,
+            Some(json!({"schemas": [PATCH], "Operations": [{"op": "add", "path": "emails", "value": email}]})),
+        )
+    });
+    let mut written = Vec::new();
+    for (i, (s, _, body)) in futures_join_all(patches).await.into_iter().enumerate() {
+        match s {
+            StatusCode::OK => written.push(format!("e{i}@test")),
+            StatusCode::CONFLICT => {}
+            s => panic!("{s}: {body}"),
+        }
+    }
+    assert!(!written.is_empty());
+    let (_, _, u) = app.scim("GET", &t.id, &t.token, &path, None).await;
+    let mut emails: Vec<String> =
+        u["emails"].as_array().unwrap().iter().map(|e| e["value"].as_str().unwrap().to_string()).collect();
+    emails.sort();
+    written.sort();
+    assert_eq!(emails, written, "{u}");
+    assert_eq!(u["meta"]["version"], format!("W/\"{}\"", 1 + written.len()), "{u}");
 }
 
 /// Runs futures concurrently (no extra dependency for one helper).

@@ -137,14 +137,40 @@ pub fn emit_user_write(
     after: &str,
     now: i64,
 ) {
+    if let Some((kind, data)) = user_write(id, source, before, after) {
+        emit(tx, kind, data, now);
+    }
+}
+
+/// The event of a user's write whose cause is `cause` (see [`emit_user_write`]), for a write
+/// that goes without a [`TenantTx`] (see [`crate::store::TenantStore::update_user_alone`]).
+pub fn user_write_event(
+    cause: &Cause,
+    id: &str,
+    source: crate::dto::UserSource,
+    before: Option<&str>,
+    after: &str,
+    now: i64,
+) -> Option<NewEvent> {
+    let (kind, data) = user_write(id, source, before, after)?;
+    let cause = cause.to_json().to_string();
+    Some(NewEvent { id: new_id(), kind: kind.to_string(), at: now, data: data.to_string(), cause })
+}
+
+/// The type and data of a user's write event; `None` when nothing changed.
+fn user_write(
+    id: &str,
+    source: crate::dto::UserSource,
+    before: Option<&str>,
+    after: &str,
+) -> Option<(&'static str, Value)> {
     let user = user_data(id, source, after);
     let Some(before) = before else {
-        emit(tx, "user.created", json!({"user": user}), now);
-        return;
+        return Some(("user.created", json!({"user": user})));
     };
     let changed = changed_attributes(before, after);
     if changed.is_empty() {
-        return;
+        return None;
     }
     let active = |s: &str| {
         serde_json::from_str::<Value>(s).ok().and_then(|v| v.get("active").and_then(Value::as_bool)).unwrap_or(true)
@@ -154,7 +180,7 @@ pub fn emit_user_write(
         (false, true) => "user.reactivated",
         _ => "user.updated",
     };
-    emit(tx, kind, json!({"user": user, "changed": changed}), now);
+    Some((kind, json!({"user": user, "changed": changed})))
 }
 
 /// A user's user groups (id → (name, role)) as a transaction sees them.

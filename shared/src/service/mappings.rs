@@ -565,6 +565,15 @@ pub(crate) async fn begin_write_with<'a>(
     Ok((tx, placer, seen))
 }
 
+/// For a write that opens no transaction of its own (one statement, see
+/// [`crate::store::TenantStore::update_user_alone`]): `Some` when the tenant has nothing to
+/// place, with when that was read (for [`place_late`] after the write), as [`begin_write`]
+/// decides it.
+pub(crate) async fn nothing_to_place(store: &Store, tenant: &TenantId) -> DomainResult<Option<Seen>> {
+    let seen = Seen(store.cache.epoch());
+    Ok(Placer::load_active(store, tenant).await?.is_none().then_some(seen))
+}
+
 /// When a write read the tenant's placement settings (see [`begin_write`]).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Seen(u64);

@@ -19,13 +19,13 @@ use serde_json::Value;
 
 use super::activity::{self, Actor};
 use super::events::{self, Cause};
-use super::mappings::{begin_write, place_late, Placer, Seen, Touched};
+use super::mappings::{begin_write, nothing_to_place, place_late, Placer, Seen, Touched};
 use super::safety::{self, HoldRequest};
 use crate::clock::now_ms;
 use crate::dto::UserSource;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::TenantId;
-use crate::store::{fold_ascii, NewUserRow, Store, TenantTx, UserRow};
+use crate::store::{fold_ascii, NewUserRow, Store, TenantTx, UserGroupRow, UserRow};
 
 /// Who writes a user: decides the source of the users it creates, which users it may change,
 /// and whether the change is recorded with it.
@@ -260,7 +260,7 @@ pub async fn update_with(
     groups: Option<ClaimGroups<'_>>,
 ) -> DomainResult<UserRow> {
     match update_checked(store, tenant, writer, current, resource, groups, None).await? {
-        Written::Row(row) => Ok(row),
+        Written::Row(row, _) => Ok(row),
         Written::Held => Err(DomainError::Internal("a write without the brake was held".into())),
     }
 }
@@ -268,8 +268,8 @@ pub async fn update_with(
 /// What a write under the deprovisioning brake did.
 #[derive(Debug)]
 pub(crate) enum Written {
-    /// Written: the row as it is now.
-    Row(UserRow),
+    /// Written: the row as it is now, and the user's groups when the write read them.
+    Row(UserRow, Option<Vec<UserGroupRow>>),
     /// Held by the brake (nothing else written).
     Held,
 }
@@ -290,6 +290,11 @@ pub(crate) async fn update_checked(
     let row = new_row(current.id.clone(), current.source, resource)?;
     let now = now_ms();
     let brake = hold.filter(|_| !row.columns.active && current.is_active());
+    if brake.is_none() && groups.is_none() && writer.actor().is_none() {
+        if let Some(seen) = nothing_to_place(store, tenant).await? {
+            return update_alone(store, tenant, writer, current, row, seen, now).await;
+        }
+    }
     let written = async {
         let (mut tx, placer, seen) = begin_write(store, tenant).await?;
         events::set_cause(&mut tx, &writer.cause());
@@ -316,9 +321,36 @@ pub(crate) async fn update_checked(
     };
     match written.await {
         Ok(true) => Ok(Written::Held),
-        Ok(false) => Ok(Written::Row(row.stored(current.version + 1, current.created_at, now))),
+        Ok(false) => Ok(Written::Row(row.stored(current.version + 1, current.created_at, now), None)),
         Err(e) => Err(taken(store, tenant, e).await),
     }
+}
+
+/// [`update_checked`] of a write that is the new version and its event alone (nothing to place,
+/// held or recorded): one statement on PostgreSQL, which also reads the user's groups (see
+/// [`crate::store::TenantStore::update_user_alone`]).
+async fn update_alone(
+    store: &Store,
+    tenant: &TenantId,
+    writer: Writer<'_>,
+    current: &UserRow,
+    row: NewUserRow,
+    seen: Seen,
+    now: i64,
+) -> DomainResult<Written> {
+    let events: Vec<_> =
+        events::user_write_event(&writer.cause(), &row.id, row.source, Some(&current.data), &row.data, now)
+            .into_iter()
+            .collect();
+    let written =
+        store.tenant(tenant).update_user_alone(&row.id, &row.columns, &row.data, current.version, now, events).await;
+    let groups = match written {
+        Ok(Some(groups)) => groups,
+        Ok(None) => return Err(DomainError::Stale),
+        Err(e) => return Err(taken(store, tenant, e).await),
+    };
+    place_late(store, tenant, seen, Touched::Users(std::slice::from_ref(&row.id))).await;
+    Ok(Written::Row(row.stored(current.version + 1, current.created_at, now), Some(groups)))
 }
 
 /// The SCIM API adopts a just-in-time user (its create named the same userName or externalId),

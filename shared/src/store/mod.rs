@@ -80,11 +80,18 @@ pub(crate) fn placeholders(first: usize, n: usize) -> String {
 /// statement's list: 3,200 numbered parameters cost millions of steps a batch (it was 43% of the
 /// server's CPU under SCIM load). Each value is bound once, in order, so `?` binds the same.
 pub(crate) fn value_rows(rows: usize, columns: usize, anonymous: bool) -> String {
+    if !anonymous {
+        return value_rows_from(rows, columns, 1);
+    }
+    let row = format!("({})", vec!["?"; columns].join(", "));
+    vec![row; rows].join(", ")
+}
+
+/// [`value_rows`] numbered from `$first`.
+pub(crate) fn value_rows_from(rows: usize, columns: usize, first: usize) -> String {
     (0..rows)
         .map(|r| {
-            let cols: Vec<String> = (1..=columns)
-                .map(|c| if anonymous { "?".to_string() } else { format!("${}", r * columns + c) })
-                .collect();
+            let cols: Vec<String> = (0..columns).map(|c| format!("${}", first + r * columns + c)).collect();
             format!("({})", cols.join(", "))
         })
         .collect::<Vec<_>>()

@@ -4,7 +4,7 @@ use super::filter_sql::{Arg, Sql};
 use super::query::{bind_all, data_out, json_in, page_query, Page, Query};
 use super::tx::{with_tx, TenantTx};
 use super::with_scan;
-use super::{unique_violation, with_pool, Backend, TenantStore, Unique};
+use super::{unique_violation, with_pool, Backend, Pool, TenantStore, Unique};
 use crate::dto::UserSource;
 use crate::error::{DomainError, DomainResult};
 
@@ -237,43 +237,13 @@ impl TenantTx<'_> {
             }
             super::Backend::Postgres => ChangedColumns::ALL,
         };
-        let mut set = String::new();
-        for (name, n, yes) in [
-            ("user_name", 1, changed.user_name),
-            ("user_name_norm", 2, changed.user_name),
-            ("external_id", 3, changed.external_id),
-            ("display_name_norm", 4, changed.display_name),
-            ("primary_email_norm", 5, changed.primary_email),
-            ("sort_name", 12, changed.sort_name),
-            ("search_text", 13, changed.search_text),
-        ] {
-            if yes {
-                set.push_str(&format!("{name} = ${n}, "));
-            }
-        }
-        let sql = format!(
-            "UPDATE scim_users SET {set}active = $6, data = {}, version = version + 1, updated_at = $8 \
-             WHERE tenant_id = $9 AND id = $10 AND version = $11",
-            json_in(self.backend(), 7)
-        );
-        let n = with_tx!(self, |c| sqlx::query(&sql)
-            .bind(&cols.user_name)
-            .bind(&cols.user_name_norm)
-            .bind(&cols.external_id)
-            .bind(&cols.display_name_norm)
-            .bind(&cols.primary_email_norm)
-            .bind(cols.active)
-            .bind(data)
-            .bind(now_ms)
-            .bind(tenant)
-            .bind(id)
-            .bind(expected_version)
-            .bind(&cols.sort_name)
-            .bind(&cols.search_text)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-            .map_err(|e| user_name_taken(e, &cols.user_name)))?;
+        let sql = update_user_sql(self.backend(), changed);
+        let n =
+            with_tx!(self, |c| bind_user_update!(sqlx::query(&sql), cols, data, now_ms, tenant, id, expected_version)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+                .map_err(|e| user_name_taken(e, &cols.user_name)))?;
         Ok(n > 0)
     }
 
@@ -399,6 +369,69 @@ impl TenantStore<'_> {
         })
     }
 
+    /// Writes a new version of a user if it is still at `expected_version`, with the change's
+    /// `events`, when that is all the write does (a SCIM write in a tenant with nothing to
+    /// place): returns the user's groups as they are with it, `None` when another write came
+    /// first (nothing written). [`DomainError::UserNameTaken`] if the new userName is taken.
+    ///
+    /// On PostgreSQL it is one statement that commits by itself: the UPDATE and the events'
+    /// INSERT are data-modifying parts of the query that reads the groups (which sees them as
+    /// they were when the statement began, in the same snapshot as the UPDATE). As a
+    /// transaction a PATCH took five round trips after reading the user (BEGIN, UPDATE, INSERT
+    /// of the events, COMMIT, the groups), each a wake-up of both sides on a busy machine. On
+    /// SQLite it is that transaction, in place on the writer (see [`super::writer`]).
+    pub async fn update_user_alone(
+        &self,
+        id: &str,
+        cols: &UserColumns,
+        data: &str,
+        expected_version: i64,
+        now_ms: i64,
+        events: Vec<super::NewEvent>,
+    ) -> DomainResult<Option<Vec<UserGroupRow>>> {
+        let Pool::Postgres(pool) = &self.store.pool else {
+            let mut tx = self.begin().await?;
+            if !tx.update_user(id, cols, data, expected_version, now_ms).await? {
+                return Ok(None);
+            }
+            for e in events {
+                tx.emit(e);
+            }
+            tx.commit().await?;
+            return Ok(Some(self.groups_of_users(&[id.to_string()]).await?));
+        };
+        const FIRST: usize = 14;
+        let queue = if events.is_empty() {
+            String::new()
+        } else {
+            let rows = super::value_rows_from(events.len(), 5, FIRST);
+            format!(
+                "ev AS (INSERT INTO pending_events (tenant_id, id, type, at, data, cause) \
+                 SELECT $9, e.id, e.type, e.at, e.data, e.cause FROM u, (VALUES {rows}) e(id, type, at, data, cause)), "
+            )
+        };
+        let sql = format!(
+            "WITH RECURSIVE u AS ({} RETURNING id), {queue}{} \
+             SELECT u.id, grp.group_id, grp.depth, grp.group_name FROM u LEFT JOIN grp ON 1 = 1 \
+             ORDER BY grp.group_name, grp.group_id",
+            update_user_sql(Backend::Postgres, ChangedColumns::ALL),
+            groups_of_u("$9"),
+        );
+        let tenant = self.id.as_str();
+        let mut q = bind_user_update!(sqlx::query(&sql), cols, data, now_ms, tenant, id, expected_version);
+        for e in &events {
+            q = q.bind(&e.id).bind(&e.kind).bind(e.at).bind(&e.data).bind(&e.cause);
+        }
+        let rows = q.fetch_all(pool).await.map_err(|e| user_name_taken(e, &cols.user_name))?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        if !events.is_empty() {
+            self.store.events_wake.notify_one();
+        }
+        Ok(Some(groups_from_rows(id, &rows)?))
+    }
+
     /// A page of users (manual ones too when `manual`, as [`Self::query_all_users`]) and, when
     /// `with_groups`, their groups (as [`Self::groups_of_users`] gives them). On PostgreSQL the
     /// first page of a point query (Okta's and Entra's lookup by userName) is one statement: the
@@ -498,19 +531,73 @@ fn user_with_groups_sql(data: &str, tenant: &str, user_where: &str) -> String {
         "WITH RECURSIVE u AS ( \
            SELECT t.id, t.user_name, t.source, {data}, t.version, t.created_at, t.updated_at FROM scim_users t \
            WHERE {user_where} LIMIT 1 \
-         ), memb(group_id, depth) AS ( \
+         ), {} \
+         SELECT u.id, u.user_name, u.source, u.data, u.version, u.created_at, u.updated_at, \
+           grp.group_id, grp.depth, grp.group_name \
+         FROM u LEFT JOIN grp ON 1 = 1 ORDER BY grp.group_name, grp.group_id",
+        groups_of_u(tenant)
+    )
+}
+
+/// The common table expressions `memb` and `grp` of a `WITH RECURSIVE` whose CTE `u` has one
+/// user (its `id`): `grp` has the user's groups, direct and through nested groups (`group_id`,
+/// `depth` 0 for a direct one, `group_name`).
+fn groups_of_u(tenant: &str) -> String {
+    format!(
+        "memb(group_id, depth) AS ( \
            SELECT m.group_id, 0 FROM u JOIN scim_group_members m ON m.tenant_id = {tenant} AND m.member_id = u.id \
            UNION \
            SELECT m.group_id, 1 FROM memb JOIN scim_group_members m ON m.tenant_id = {tenant} AND m.member_id = memb.group_id \
          ), grp AS ( \
            SELECT memb.group_id, MIN(memb.depth) AS depth, g.display_name AS group_name FROM memb \
            JOIN scim_groups g ON g.tenant_id = {tenant} AND g.id = memb.group_id GROUP BY memb.group_id, g.display_name \
-         ) \
-         SELECT u.id, u.user_name, u.source, u.data, u.version, u.created_at, u.updated_at, \
-           grp.group_id, grp.depth, grp.group_name \
-         FROM u LEFT JOIN grp ON 1 = 1 ORDER BY grp.group_name, grp.group_id"
+         )"
     )
 }
+
+/// The UPDATE of a user's new version, setting the indexed columns of `changed`: `$1`…`$13`
+/// bound by [`bind_user_update!`] (`$9` the tenant, `$10` the id, `$11` the expected version).
+fn update_user_sql(backend: Backend, changed: ChangedColumns) -> String {
+    let mut set = String::new();
+    for (name, n, yes) in [
+        ("user_name", 1, changed.user_name),
+        ("user_name_norm", 2, changed.user_name),
+        ("external_id", 3, changed.external_id),
+        ("display_name_norm", 4, changed.display_name),
+        ("primary_email_norm", 5, changed.primary_email),
+        ("sort_name", 12, changed.sort_name),
+        ("search_text", 13, changed.search_text),
+    ] {
+        if yes {
+            set.push_str(&format!("{name} = ${n}, "));
+        }
+    }
+    format!(
+        "UPDATE scim_users SET {set}active = $6, data = {}, version = version + 1, updated_at = $8 \
+         WHERE tenant_id = $9 AND id = $10 AND version = $11",
+        json_in(backend, 7)
+    )
+}
+
+/// Binds the parameters of [`update_user_sql`] to a query.
+macro_rules! bind_user_update {
+    ($q:expr, $cols:expr, $data:expr, $now:expr, $tenant:expr, $id:expr, $version:expr) => {
+        $q.bind(&$cols.user_name)
+            .bind(&$cols.user_name_norm)
+            .bind(&$cols.external_id)
+            .bind(&$cols.display_name_norm)
+            .bind(&$cols.primary_email_norm)
+            .bind($cols.active)
+            .bind($data)
+            .bind($now)
+            .bind($tenant)
+            .bind($id)
+            .bind($version)
+            .bind(&$cols.sort_name)
+            .bind(&$cols.search_text)
+    };
+}
+use bind_user_update;
 
 /// The rows of [`user_with_groups_sql`]: the user on each, a group on each but when
 /// there is none (its depth is an INT4 on PostgreSQL).
@@ -519,19 +606,26 @@ fn user_with_groups_from_rows<R: super::direct::DbRow>(
 ) -> DomainResult<Option<(UserRow, Vec<UserGroupRow>)>> {
     let Some(first) = rows.first() else { return Ok(None) };
     let user = user_from_row(first)?;
+    let groups = groups_from_rows(&user.id, rows)?;
+    Ok(Some((user, groups)))
+}
+
+/// The groups of [`groups_of_u`] on rows (`group_id`, `depth`, `group_name`; a row without a
+/// group when there is none).
+fn groups_from_rows<R: super::direct::DbRow>(user_id: &str, rows: &[R]) -> DomainResult<Vec<UserGroupRow>> {
     let mut groups = Vec::with_capacity(rows.len());
     for r in rows {
         if let Some(group_id) = r.get::<Option<String>>("group_id")? {
             let depth = r.get::<i64>("depth").or_else(|_| r.get::<i32>("depth").map(i64::from)).unwrap_or(1);
             groups.push(UserGroupRow {
-                user_id: user.id.clone(),
+                user_id: user_id.to_string(),
                 group_id,
                 display: r.get("group_name")?,
                 direct: depth == 0,
             });
         }
     }
-    Ok(Some((user, groups)))
+    Ok(groups)
 }
 
 /// The indexed columns of a user (`$1` tenant, `$2` id) still at a version (`$3`).

@@ -243,7 +243,7 @@ impl Scim<'_> {
             let res = with_defaults(validate_resource(body, schema(), Mode::Replace { existing: &existing })?);
             match self.write_user(&row, &res, brake.then_some(&hold)).await? {
                 // The row as written (no second read of it).
-                Some(Written::Row(row)) => return Ok((self.user_with_groups(&row).await?, false)),
+                Some(Written::Row(row, groups)) => return Ok((self.written(&row, groups).await?, false)),
                 Some(Written::Held) => return Ok((self.as_if_written(&row, res).await?, true)),
                 None => {}
             }
@@ -283,7 +283,7 @@ impl Scim<'_> {
             let res = patch::apply(current, &ops, schema())?;
             match self.write_user(&row, &res, brake.then_some(&hold)).await? {
                 // The row as written (no second read of it).
-                Some(Written::Row(row)) => return Ok((self.user_with_groups(&row).await?, summary)),
+                Some(Written::Row(row, groups)) => return Ok((self.written(&row, groups).await?, summary)),
                 Some(Written::Held) => {
                     return Ok((
                         self.as_if_written(&row, res).await?,
@@ -297,6 +297,15 @@ impl Scim<'_> {
             }
         }
         Err(ScimError::status(409, "the resource is being changed by other requests; try again"))
+    }
+
+    /// The resource of a user as written, with their groups as the write read them (else read
+    /// now).
+    async fn written(&self, row: &UserRow, groups: Option<Vec<UserGroupRow>>) -> Result<Resource, ScimError> {
+        match groups {
+            Some(groups) => self.user_resource(row, &groups),
+            None => self.user_with_groups(row).await,
+        }
     }
 
     /// The answer to a held write: the user as the IdP asked for it (nothing was written).
