@@ -361,7 +361,7 @@ impl TenantStore<'_> {
             let groups = self.groups_of_users(std::slice::from_ref(&user.id)).await?;
             return Ok(Some((user, groups)));
         }
-        let sql = user_with_groups_sql(self.data_out(), "$1", "t.tenant_id = $1 AND t.id = $2");
+        let sql = user_with_groups_sql(self.data_out(), "t.tenant_id = $1 AND t.id = $2");
         let tenant = self.id.as_str();
         with_pool!(self.store, |p| {
             let rows = sqlx::query(&sql).bind(tenant).bind(id).fetch_all(p).await?;
@@ -411,11 +411,10 @@ impl TenantStore<'_> {
             )
         };
         let sql = format!(
-            "WITH RECURSIVE u AS ({} RETURNING id), {queue}{} \
+            "WITH RECURSIVE u AS ({} RETURNING tenant_id, id), {queue}{GROUPS_OF_U} \
              SELECT u.id, grp.group_id, grp.depth, grp.group_name FROM u LEFT JOIN grp ON 1 = 1 \
              ORDER BY grp.group_name, grp.group_id",
             update_user_sql(Backend::Postgres, ChangedColumns::ALL),
-            groups_of_u("$9"),
         );
         let tenant = self.id.as_str();
         let mut q = bind_user_update!(sqlx::query(&sql), cols, data, now_ms, tenant, id, expected_version);
@@ -466,7 +465,6 @@ impl TenantStore<'_> {
         let extra = if manual { "" } else { " AND t.source <> 'manual'" };
         let stmt = user_with_groups_sql(
             self.data_out(),
-            &tenant,
             &format!("t.tenant_id = {tenant}{extra}{cond} ORDER BY t.created_at, t.id"),
         );
         let args = sql.args;
@@ -484,6 +482,16 @@ impl TenantStore<'_> {
     pub async fn groups_of_users(&self, user_ids: &[String]) -> DomainResult<Vec<UserGroupRow>> {
         if user_ids.is_empty() {
             return Ok(Vec::new());
+        }
+        if let ([id], Pool::Postgres(p)) = (user_ids, &self.store.pool) {
+            // One user (a write's answer): one generic plan for every tenant (see `GROUPS_OF_U`).
+            let sql = format!(
+                "WITH RECURSIVE u AS (SELECT t.tenant_id, t.id FROM scim_users t WHERE t.tenant_id = $1 AND t.id = $2), \
+                 {GROUPS_OF_U} SELECT u.id AS user_id, grp.group_id, grp.depth, grp.group_name AS display_name \
+                 FROM u JOIN grp ON 1 = 1 ORDER BY grp.group_name, grp.group_id"
+            );
+            let rows = sqlx::query(&sql).bind(self.id.as_str()).bind(id).fetch_all(p).await?;
+            return rows.iter().map(user_group_from_row).collect();
         }
         let placeholders: Vec<String> = (0..user_ids.len()).map(|i| format!("${}", i + 2)).collect();
         let sql = format!(
@@ -524,36 +532,37 @@ pub(super) fn user_from_row<R: super::direct::DbRow>(row: &R) -> DomainResult<Us
 
 /// One statement reading a user (the first row of `scim_users t` that `user_where` selects)
 /// with their groups, direct and through nested groups, a row each (one row with no group when
-/// there is none; read by [`user_with_groups_from_rows`]); `tenant` is the tenant's parameter,
-/// `data` the `data` column as text.
-fn user_with_groups_sql(data: &str, tenant: &str, user_where: &str) -> String {
+/// there is none; read by [`user_with_groups_from_rows`]); `data` is the `data` column as text.
+fn user_with_groups_sql(data: &str, user_where: &str) -> String {
     format!(
         "WITH RECURSIVE u AS ( \
-           SELECT t.id, t.user_name, t.source, {data}, t.version, t.created_at, t.updated_at FROM scim_users t \
-           WHERE {user_where} LIMIT 1 \
+           SELECT t.tenant_id, t.id, t.user_name, t.source, {data}, t.version, t.created_at, t.updated_at \
+           FROM scim_users t WHERE {user_where} LIMIT 1 \
          ), {} \
          SELECT u.id, u.user_name, u.source, u.data, u.version, u.created_at, u.updated_at, \
            grp.group_id, grp.depth, grp.group_name \
          FROM u LEFT JOIN grp ON 1 = 1 ORDER BY grp.group_name, grp.group_id",
-        groups_of_u(tenant)
+        GROUPS_OF_U
     )
 }
 
 /// The common table expressions `memb` and `grp` of a `WITH RECURSIVE` whose CTE `u` has one
-/// user (its `id`): `grp` has the user's groups, direct and through nested groups (`group_id`,
-/// `depth` 0 for a direct one, `group_name`).
-fn groups_of_u(tenant: &str) -> String {
-    format!(
-        "memb(group_id, depth) AS ( \
-           SELECT m.group_id, 0 FROM u JOIN scim_group_members m ON m.tenant_id = {tenant} AND m.member_id = u.id \
-           UNION \
-           SELECT m.group_id, 1 FROM memb JOIN scim_group_members m ON m.tenant_id = {tenant} AND m.member_id = memb.group_id \
-         ), grp AS ( \
-           SELECT memb.group_id, MIN(memb.depth) AS depth, g.display_name AS group_name FROM memb \
-           JOIN scim_groups g ON g.tenant_id = {tenant} AND g.id = memb.group_id GROUP BY memb.group_id, g.display_name \
-         )"
-    )
-}
+/// user (its `tenant_id` and `id`): `grp` has the user's groups, direct and through nested
+/// groups (`group_id`, `depth` 0 for a direct one, `group_name`).
+///
+/// The tenant comes from `u`, not from a parameter: PostgreSQL then plans the statement the same
+/// for every tenant, and keeps one generic plan. With the tenant a parameter, each execution was
+/// planned again (a custom plan looked cheaper for a tenant with few memberships): a GET by id
+/// spent 0.36 ms planning and 0.09 ms executing (`pg_stat_statements`, 12,062 GETs).
+const GROUPS_OF_U: &str = "memb(tenant_id, group_id, depth) AS ( \
+       SELECT m.tenant_id, m.group_id, 0 FROM u JOIN scim_group_members m ON m.tenant_id = u.tenant_id AND m.member_id = u.id \
+       UNION \
+       SELECT m.tenant_id, m.group_id, 1 FROM memb \
+       JOIN scim_group_members m ON m.tenant_id = memb.tenant_id AND m.member_id = memb.group_id \
+     ), grp AS ( \
+       SELECT memb.group_id, MIN(memb.depth) AS depth, g.display_name AS group_name FROM memb \
+       JOIN scim_groups g ON g.tenant_id = memb.tenant_id AND g.id = memb.group_id GROUP BY memb.group_id, g.display_name \
+     )";
 
 /// The UPDATE of a user's new version, setting the indexed columns of `changed`: `$1`…`$13`
 /// bound by [`bind_user_update!`] (`$9` the tenant, `$10` the id, `$11` the expected version).
@@ -610,7 +619,7 @@ fn user_with_groups_from_rows<R: super::direct::DbRow>(
     Ok(Some((user, groups)))
 }
 
-/// The groups of [`groups_of_u`] on rows (`group_id`, `depth`, `group_name`; a row without a
+/// The groups of [`GROUPS_OF_U`] on rows (`group_id`, `depth`, `group_name`; a row without a
 /// group when there is none).
 fn groups_from_rows<R: super::direct::DbRow>(user_id: &str, rows: &[R]) -> DomainResult<Vec<UserGroupRow>> {
     let mut groups = Vec::with_capacity(rows.len());
