@@ -8,8 +8,8 @@
 //! window's start, never fewer than a minimum) lost access within the window, it goes ahead and
 //! is counted; after that it is held ([`hold`]): stored with the request, answered as if done
 //! (the IdP's job goes on, no quarantine), recorded in the activity log, and announced to the
-//! admins who chose the notice. Admins apply (the stored request is replayed) or discard held changes; the dashboard
-//! says that a discarded change leaves the IdP believing the user is gone.
+//! admins who chose the notice. Admins apply (the stored request is replayed) or discard held
+//! changes; the dashboard says that a discarded change leaves the IdP believing the user is gone.
 //!
 //! The users active at the window's start are counted at most every ten seconds per instance
 //! ([`crate::store::BRAKE_POPULATION_TTL`]; a count walks every user of the tenant), and not at

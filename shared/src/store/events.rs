@@ -130,16 +130,28 @@ async fn take_seqs(conn: &mut TxConn, tenant: &str, n: i64) -> DomainResult<i64>
     }))
 }
 
+/// The start of an INSERT of pending events: the tenant, then an event's five values as
+/// [`bind_pending!`] binds them (here and in a one-statement user write,
+/// `TenantStore::update_user_alone`).
+pub(super) const PENDING_INSERT: &str = "INSERT INTO pending_events (tenant_id, id, type, at, data, cause)";
+
+/// Binds a [`NewEvent`]'s values of [`PENDING_INSERT`] (all but the tenant) to a query.
+macro_rules! bind_pending {
+    ($q:expr, $e:expr) => {
+        $q.bind(&$e.id).bind(&$e.kind).bind($e.at).bind(&$e.data).bind(&$e.cause)
+    };
+}
+pub(super) use bind_pending;
+
 /// Queues events for the sequencer (PostgreSQL).
 async fn write_pending(conn: &mut TxConn, tenant: &str, events: &[NewEvent]) -> DomainResult<()> {
     const COLUMNS: usize = 6;
     for chunk in events.chunks(500) {
-        let mut sql = String::from("INSERT INTO pending_events (tenant_id, id, type, at, data, cause) VALUES ");
-        sql.push_str(&super::value_rows(chunk.len(), COLUMNS, false));
+        let sql = format!("{PENDING_INSERT} VALUES {}", super::value_rows(chunk.len(), COLUMNS, false));
         with_conn!(&mut *conn, |x| {
             let mut q = sqlx::query(&sql);
             for e in chunk {
-                q = q.bind(tenant).bind(&e.id).bind(&e.kind).bind(e.at).bind(&e.data).bind(&e.cause);
+                q = bind_pending!(q.bind(tenant), e);
             }
             q.execute(&mut *x).await?;
         });

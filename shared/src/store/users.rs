@@ -406,20 +406,17 @@ impl TenantStore<'_> {
         } else {
             let rows = super::value_rows_from(events.len(), 5, FIRST);
             format!(
-                "ev AS (INSERT INTO pending_events (tenant_id, id, type, at, data, cause) \
-                 SELECT $9, e.id, e.type, e.at, e.data, e.cause FROM u, (VALUES {rows}) e(id, type, at, data, cause)), "
+                "ev AS ({} SELECT $9, e.id, e.type, e.at, e.data, e.cause \
+                 FROM u, (VALUES {rows}) e(id, type, at, data, cause)), ",
+                super::events::PENDING_INSERT
             )
         };
-        let sql = format!(
-            "WITH RECURSIVE u AS ({} RETURNING tenant_id, id), {queue}{GROUPS_OF_U} \
-             SELECT u.id, grp.group_id, grp.depth, grp.group_name FROM u LEFT JOIN grp ON 1 = 1 \
-             ORDER BY grp.group_name, grp.group_id",
-            update_user_sql(Backend::Postgres, ChangedColumns::ALL),
-        );
+        let update = update_user_sql(Backend::Postgres, ChangedColumns::ALL);
+        let sql = with_groups_sql(&format!("{update} RETURNING tenant_id, id"), &queue, "u.id");
         let tenant = self.id.as_str();
         let mut q = bind_user_update!(sqlx::query(&sql), cols, data, now_ms, tenant, id, expected_version);
         for e in &events {
-            q = q.bind(&e.id).bind(&e.kind).bind(e.at).bind(&e.data).bind(&e.cause);
+            q = super::events::bind_pending!(q, e);
         }
         let rows = q.fetch_all(pool).await.map_err(|e| user_name_taken(e, &cols.user_name))?;
         if rows.is_empty() {
@@ -485,13 +482,13 @@ impl TenantStore<'_> {
         }
         if let ([id], Pool::Postgres(p)) = (user_ids, &self.store.pool) {
             // One user (a write's answer): one generic plan for every tenant (see `GROUPS_OF_U`).
-            let sql = format!(
-                "WITH RECURSIVE u AS (SELECT t.tenant_id, t.id FROM scim_users t WHERE t.tenant_id = $1 AND t.id = $2), \
-                 {GROUPS_OF_U} SELECT u.id AS user_id, grp.group_id, grp.depth, grp.group_name AS display_name \
-                 FROM u JOIN grp ON 1 = 1 ORDER BY grp.group_name, grp.group_id"
+            let sql = with_groups_sql(
+                "SELECT t.tenant_id, t.id FROM scim_users t WHERE t.tenant_id = $1 AND t.id = $2",
+                "",
+                "u.id",
             );
             let rows = sqlx::query(&sql).bind(self.id.as_str()).bind(id).fetch_all(p).await?;
-            return rows.iter().map(user_group_from_row).collect();
+            return groups_from_rows(id, &rows);
         }
         let placeholders: Vec<String> = (0..user_ids.len()).map(|i| format!("${}", i + 2)).collect();
         let sql = format!(
@@ -531,18 +528,28 @@ pub(super) fn user_from_row<R: super::direct::DbRow>(row: &R) -> DomainResult<Us
 }
 
 /// One statement reading a user (the first row of `scim_users t` that `user_where` selects)
-/// with their groups, direct and through nested groups, a row each (one row with no group when
-/// there is none; read by [`user_with_groups_from_rows`]); `data` is the `data` column as text.
+/// with their groups (see [`with_groups_sql`]; read by [`user_with_groups_from_rows`]); `data` is
+/// the `data` column as text.
 fn user_with_groups_sql(data: &str, user_where: &str) -> String {
+    with_groups_sql(
+        &format!(
+            "SELECT t.tenant_id, t.id, t.user_name, t.source, {data}, t.version, t.created_at, t.updated_at \
+             FROM scim_users t WHERE {user_where} LIMIT 1"
+        ),
+        "",
+        "u.id, u.user_name, u.source, u.data, u.version, u.created_at, u.updated_at",
+    )
+}
+
+/// A statement whose CTE `u` is `u_sql` (one user's row, with its `tenant_id` and `id`; a query,
+/// or a data-modifying statement's RETURNING), followed by the CTEs `more` (each ending in ", ")
+/// and [`GROUPS_OF_U`]: it selects `columns` of `u` with the user's groups, a row each ordered
+/// by name (one row with no group when there is none; read by [`groups_from_rows`]).
+fn with_groups_sql(u_sql: &str, more: &str, columns: &str) -> String {
     format!(
-        "WITH RECURSIVE u AS ( \
-           SELECT t.tenant_id, t.id, t.user_name, t.source, {data}, t.version, t.created_at, t.updated_at \
-           FROM scim_users t WHERE {user_where} LIMIT 1 \
-         ), {} \
-         SELECT u.id, u.user_name, u.source, u.data, u.version, u.created_at, u.updated_at, \
-           grp.group_id, grp.depth, grp.group_name \
-         FROM u LEFT JOIN grp ON 1 = 1 ORDER BY grp.group_name, grp.group_id",
-        GROUPS_OF_U
+        "WITH RECURSIVE u AS ({u_sql}), {more}{GROUPS_OF_U} \
+         SELECT {columns}, grp.group_id, grp.depth, grp.group_name FROM u LEFT JOIN grp ON 1 = 1 \
+         ORDER BY grp.group_name, grp.group_id"
     )
 }
 
