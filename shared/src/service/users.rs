@@ -170,6 +170,11 @@ pub async fn create_with(
 ) -> DomainResult<UserRow> {
     let row = new_row(crate::ids::time_ordered(), writer.source(), resource)?;
     let now = now_ms();
+    if groups.is_none() && writer.actor().is_none() {
+        if let Some(seen) = nothing_to_place(store, tenant).await? {
+            return create_alone(store, tenant, writer, row, seen, now).await;
+        }
+    }
     let written = async {
         let (mut tx, placer, seen) = begin_write(store, tenant).await?;
         tx.insert_user(&row, now).await?;
@@ -184,6 +189,25 @@ pub async fn create_with(
     if let Err(e) = written.await {
         return Err(taken(store, tenant, e).await);
     }
+    Ok(row.stored(1, now, now))
+}
+
+/// [`create_with`] of a user that is the new row and its event alone (nothing to place or
+/// record): one statement on PostgreSQL (see [`crate::store::TenantStore::insert_user_alone`]).
+async fn create_alone(
+    store: &Store,
+    tenant: &TenantId,
+    writer: Writer<'_>,
+    row: NewUserRow,
+    seen: Seen,
+    now: i64,
+) -> DomainResult<UserRow> {
+    let events: Vec<_> =
+        events::user_write_event(&writer.cause(), &row.id, row.source, None, &row.data, now).into_iter().collect();
+    if let Err(e) = store.tenant(tenant).insert_user_alone(&row, now, events).await {
+        return Err(taken(store, tenant, e).await);
+    }
+    place_late(store, tenant, seen, Touched::Users(std::slice::from_ref(&row.id))).await;
     Ok(row.stored(1, now, now))
 }
 

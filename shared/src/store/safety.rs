@@ -249,24 +249,56 @@ impl TenantStore<'_> {
         })
     }
 
-    /// The adoptable manual users matching any of `keys` (at most two: two are ambiguous).
-    pub async fn adoptable(&self, keys: &[String]) -> DomainResult<Vec<super::UserRow>> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
+    /// What a SCIM create may adopt instead (one read): the users with its `external_id` (at
+    /// most two, oldest first; a just-in-time one is adopted), and the adoptable manual users
+    /// matching any of its `keys` (at most two: two are ambiguous).
+    pub async fn adoption_candidates(
+        &self,
+        external_id: Option<&str>,
+        keys: &[String],
+    ) -> DomainResult<(Vec<super::UserRow>, Vec<super::UserRow>)> {
+        let select = super::users::user_select(self.store.backend());
+        let mut parts = Vec::new();
+        let mut n = 2;
+        if external_id.is_some() {
+            // `+created_at`: see `users_by_external_id`.
+            parts.push(format!(
+                "SELECT 'ext' AS kind, x.* FROM ({select} WHERE t.tenant_id = $1 AND t.external_id = $2 \
+                 ORDER BY +t.created_at LIMIT 2) x"
+            ));
+            n = 3;
         }
-        let marks: Vec<String> = (0..keys.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!(
-            "{} WHERE t.tenant_id = $1 AND t.adopt_key IN ({}) AND t.source = 'manual' LIMIT 2",
-            super::users::user_select(self.store.backend()),
-            marks.join(", ")
-        );
+        if !keys.is_empty() {
+            let marks: Vec<String> = (n..n + keys.len()).map(|i| format!("${i}")).collect();
+            parts.push(format!(
+                "SELECT 'mark' AS kind, y.* FROM ({select} WHERE t.tenant_id = $1 AND t.adopt_key IN ({}) \
+                 AND t.source = 'manual' LIMIT 2) y",
+                marks.join(", ")
+            ));
+        }
+        if parts.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let sql = parts.join(" UNION ALL ");
         super::with_read!(self.store, |p| {
             let mut q = sqlx::query(&sql).bind(self.id.as_str());
+            if let Some(ext) = external_id {
+                q = q.bind(ext);
+            }
             for k in keys {
                 q = q.bind(k);
             }
-            let rows = q.fetch_all(p).await?;
-            rows.iter().map(super::users::user_from_row).collect()
+            let (mut same, mut marked) = (Vec::new(), Vec::new());
+            for row in q.fetch_all(p).await? {
+                let kind: String = row.try_get("kind")?;
+                let user = super::users::user_from_row(&row)?;
+                if kind == "ext" {
+                    same.push(user)
+                } else {
+                    marked.push(user)
+                }
+            }
+            Ok((same, marked))
         })
     }
 

@@ -101,6 +101,33 @@ pub struct UserGroupRow {
     pub direct: bool,
 }
 
+/// The INSERT of one new user, bound by [`bind_user_insert`].
+fn insert_user_sql(backend: Backend) -> String {
+    format!(
+        "{INSERT_USER} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {}, 1, $11, $11, $12, $13)",
+        json_in(backend, 10)
+    )
+}
+
+/// Binds the parameters of [`insert_user_sql`] to a query.
+macro_rules! bind_user_insert {
+    ($q:expr, $tenant:expr, $user:expr, $now:expr) => {
+        $q.bind($tenant)
+            .bind(&$user.id)
+            .bind(&$user.columns.user_name)
+            .bind(&$user.columns.user_name_norm)
+            .bind(&$user.columns.external_id)
+            .bind(&$user.columns.display_name_norm)
+            .bind(&$user.columns.primary_email_norm)
+            .bind($user.columns.active)
+            .bind($user.source.as_str())
+            .bind(&$user.data)
+            .bind($now)
+            .bind(&$user.columns.sort_name)
+            .bind(&$user.columns.search_text)
+    };
+}
+
 /// The columns a new user's row is written with.
 const INSERT_USER: &str =
     "INSERT INTO scim_users (tenant_id, id, user_name, user_name_norm, external_id, display_name_norm, \
@@ -109,29 +136,13 @@ const INSERT_USER: &str =
 impl TenantTx<'_> {
     /// Inserts a user; [`DomainError::UserNameTaken`] if the userName is taken in this tenant.
     pub async fn insert_user(&mut self, user: &NewUserRow, now_ms: i64) -> DomainResult<()> {
-        let sql = format!(
-            "{INSERT_USER} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {}, 1, $11, $11, $12, $13)",
-            json_in(self.backend(), 10)
-        );
-        let (tenant, cols) = (self.id.as_str(), &user.columns);
-        with_tx!(self, |c| sqlx::query(&sql)
-            .bind(tenant)
-            .bind(&user.id)
-            .bind(&cols.user_name)
-            .bind(&cols.user_name_norm)
-            .bind(&cols.external_id)
-            .bind(&cols.display_name_norm)
-            .bind(&cols.primary_email_norm)
-            .bind(cols.active)
-            .bind(user.source.as_str())
-            .bind(&user.data)
-            .bind(now_ms)
-            .bind(&cols.sort_name)
-            .bind(&cols.search_text)
+        let sql = insert_user_sql(self.backend());
+        let tenant = self.id.as_str();
+        with_tx!(self, |c| bind_user_insert!(sqlx::query(&sql), tenant, user, now_ms)
             .execute(c)
             .await
             .map(|_| ())
-            .map_err(|e| user_name_taken(e, &cols.user_name)))?;
+            .map_err(|e| user_name_taken(e, &user.columns.user_name)))?;
         Ok(())
     }
 
@@ -426,6 +437,48 @@ impl TenantStore<'_> {
             self.store.events_wake.notify_one();
         }
         Ok(Some(groups_from_rows(id, &rows)?))
+    }
+
+    /// Inserts a user with its creation's `events`, when that is all the create does (a SCIM
+    /// create in a tenant with nothing to place); [`DomainError::UserNameTaken`] if the userName
+    /// is taken. On PostgreSQL it is one statement that commits by itself (the events' INSERT a
+    /// data-modifying part of it, as in [`Self::update_user_alone`]): as a transaction it took
+    /// four round trips (BEGIN, the user, the events, COMMIT). On SQLite it is that
+    /// transaction, in place on the writer.
+    pub async fn insert_user_alone(
+        &self,
+        user: &NewUserRow,
+        now_ms: i64,
+        events: Vec<super::NewEvent>,
+    ) -> DomainResult<()> {
+        let Pool::Postgres(pool) = &self.store.pool else {
+            let mut tx = self.begin().await?;
+            tx.insert_user(user, now_ms).await?;
+            for e in events {
+                tx.emit(e);
+            }
+            return tx.commit().await;
+        };
+        let insert = insert_user_sql(Backend::Postgres);
+        let sql = if events.is_empty() {
+            insert
+        } else {
+            let rows = super::value_rows_from(events.len(), 5, 14);
+            format!(
+                "WITH u AS ({insert} RETURNING tenant_id) {} SELECT u.tenant_id, e.id, e.type, e.at, e.data, \
+                 e.cause FROM u, (VALUES {rows}) e(id, type, at, data, cause)",
+                super::events::PENDING_INSERT
+            )
+        };
+        let mut q = bind_user_insert!(sqlx::query(&sql), self.id.as_str(), user, now_ms);
+        for e in &events {
+            q = super::events::bind_pending!(q, e);
+        }
+        q.execute(pool).await.map_err(|e| user_name_taken(e, &user.columns.user_name))?;
+        if !events.is_empty() {
+            self.store.events_wake.notify_one();
+        }
+        Ok(())
     }
 
     /// A page of users (manual ones too when `manual`, as [`Self::query_all_users`]) and, when

@@ -156,17 +156,16 @@ impl Scim<'_> {
     /// user an admin marked adoptable whose mark matches (its userName, email or externalId).
     pub async fn create_user(&self, body: &Value) -> Result<Resource, ScimError> {
         let res = with_defaults(validate_resource(body, schema(), Mode::Create)?);
-        let t = self.store.tenant(self.tenant);
-        if let Some(ext) = res.get("externalId").and_then(Value::as_str) {
-            let same = t.users_by_external_id(ext).await.map_err(scim_error)?;
-            if let [one] = same.as_slice() {
-                if one.source == UserSource::Jit {
-                    return self.adopt(one.id.clone(), &res, false).await;
-                }
+        let external_id = res.get("externalId").and_then(Value::as_str);
+        let keys = adoption_keys(&res)?;
+        let (same, marked) =
+            self.store.tenant(self.tenant).adoption_candidates(external_id, &keys).await.map_err(scim_error)?;
+        if let [one] = same.as_slice() {
+            if one.source == UserSource::Jit {
+                return self.adopt(one.id.clone(), &res, false).await;
             }
         }
-        let keys = adoption_keys(&res)?;
-        if let [one] = t.adoptable(&keys).await.map_err(scim_error)?.as_slice() {
+        if let [one] = marked.as_slice() {
             return self.adopt(one.id.clone(), &res, true).await;
         }
         match users::create(self.store, self.tenant, Writer::Scim, &res).await {
