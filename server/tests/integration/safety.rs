@@ -227,6 +227,19 @@ async fn the_brake_counts_active_users_only_and_can_be_switched_off(db: Db) {
     let settings = app.ok_json("safety_settings", json!({}), &cookie).await;
     assert_eq!(settings["brake_enabled"], true);
 
+    // Settings are cached per instance (every deprovisioning write reads them): another
+    // instance that cached them hears of the change below (PostgreSQL NOTIFY).
+    let tenant = TenantId::parse(&t.id).unwrap();
+    let other = app.second_instance().await;
+    let postgres = app.db.url.starts_with("postgres");
+    let instances: &[&TestApp] = if postgres { &[&app, &other] } else { &[&app] };
+    for instance in instances {
+        let mut tx = instance.store.tenant(&tenant).begin().await.unwrap();
+        assert!(tx.safety_settings().await.unwrap().brake_enabled);
+        drop(tx);
+        assert!(instance.store.tenant_cache().safety_cached(&t.id));
+    }
+
     // Switched off: a burst goes through.
     let (s, body) = save(vec![
         ("brake_percent", "10"),
@@ -238,12 +251,23 @@ async fn the_brake_counts_active_users_only_and_can_be_switched_off(db: Db) {
     .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(app.ok_json("safety_settings", json!({}), &cookie).await["brake_enabled"], false);
-    for id in &ids[10..40] {
-        deactivate(&app, &t, id).await;
+    assert!(!app.store.tenant_cache().safety_cached(&t.id), "dropped here at once");
+    if postgres {
+        for _ in 0..500 {
+            if !other.store.tenant_cache().safety_cached(&t.id) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(!other.store.tenant_cache().safety_cached(&t.id), "dropped by the notification");
+    }
+    // Half of the burst through the other instance on PostgreSQL.
+    for (i, id) in ids[10..40].iter().enumerate() {
+        let instance = if postgres && i % 2 == 1 { &other } else { &app };
+        assert_eq!(deactivate(instance, &t, id).await.0, StatusCode::OK);
     }
     assert_eq!(inactive_count(&app, &t).await, 30);
     assert_eq!(held(&app, &cookie).await["total"], 0);
-    let tenant = TenantId::parse(&t.id).unwrap();
     let log = app.activity(&tenant, 500).await;
     assert!(log.iter().any(|a| a.summary.contains("changed provisioning safety: brake off")));
 }

@@ -183,7 +183,8 @@ pub async fn save_settings(store: &Store, tenant: &TenantId, actor: &Actor, s: &
     tx.set_safety_settings(s, now).await?;
     let summary = format!("changed provisioning safety: {}", s.describe());
     tx.record_activity(&[activity::action(actor, "Organization", None, &summary, now)]).await?;
-    tx.commit().await
+    tx.commit().await?;
+    store.tenant(tenant).cached_settings_changed().await
 }
 
 /// The held changes and the brake's state, for the dashboard and the support console.

@@ -1,9 +1,10 @@
 //! The per-instance cache of what every SCIM request would otherwise ask the database: the
-//! credential behind a secret (a third of a GET's database work on SQLite), and each tenant's
-//! mapping rules and default user group (read before every SCIM user write).
+//! credential behind a secret (a third of a GET's database work on SQLite), each tenant's
+//! mapping rules and default user group (read before every SCIM user write), and its provisioning
+//! safety settings (read by every deprovisioning write).
 //!
 //! Written by hand: entries must be dropped by tenant when a credential is revoked, SCIM is
-//! switched off or the rules or default group change, which general-purpose caches do not offer
+//! switched off, or the rules, default group or safety settings change, which general-purpose caches do not offer
 //! by a secondary key without scanning anyway. Such a change through this process drops the
 //! tenant's entries at once ([`TenantStore::cached_settings_changed`]); on PostgreSQL it also
 //! notifies every other instance (`NOTIFY roster_auth`), which drop them too
@@ -17,6 +18,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::{FoundCredential, Pool, RuleRecord, Store, TenantStore};
+use crate::dto::SafetySettings;
 use crate::error::DomainResult;
 use crate::ids::CredentialId;
 
@@ -85,6 +87,7 @@ impl<K: Eq + Hash, V: Clone> Timed<K, V> {
 pub struct TenantCache {
     credentials: Timed<(String, String), FoundCredential>,
     placement: Timed<String, Placement>,
+    safety: Timed<String, SafetySettings>,
     /// Each tenant's users active at the start of the brake's window, as last counted (see
     /// [`BRAKE_POPULATION_TTL`]).
     brake_population: Timed<String, u64>,
@@ -134,6 +137,16 @@ impl TenantCache {
         }
     }
 
+    pub(crate) fn safety(&self, tenant: &str) -> Option<SafetySettings> {
+        self.safety.get(&tenant.to_string())
+    }
+
+    pub(crate) fn put_safety(&self, epoch: u64, tenant: &str, settings: &SafetySettings) {
+        if self.current(epoch) {
+            self.safety.put(tenant.to_string(), settings.clone());
+        }
+    }
+
     pub(crate) fn brake_population(&self, tenant: &str) -> Option<u64> {
         self.brake_population.get_within(&tenant.to_string(), BRAKE_POPULATION_TTL)
     }
@@ -147,6 +160,7 @@ impl TenantCache {
         self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.credentials.retain(|(t, _), _| t != tenant);
         self.placement.retain(|t, _| t != tenant);
+        self.safety.retain(|t, _| t != tenant);
         self.brake_population.retain(|t, _| t != tenant);
     }
 
@@ -154,6 +168,7 @@ impl TenantCache {
         self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.credentials.retain(|_, _| false);
         self.placement.retain(|_, _| false);
+        self.safety.retain(|_, _| false);
         self.brake_population.retain(|_, _| false);
     }
 
@@ -161,6 +176,11 @@ impl TenantCache {
     /// connected; what it cached before that was dropped).
     pub fn is_listening(&self) -> bool {
         self.listening.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Whether a tenant's safety settings are cached (for tests and diagnostics).
+    pub fn safety_cached(&self, tenant: &str) -> bool {
+        self.safety.0.lock().map(|m| m.contains_key(tenant)).unwrap_or(false)
     }
 
     /// How many credentials of a tenant are cached (for tests and diagnostics).
@@ -213,8 +233,8 @@ impl Store {
 }
 
 impl TenantStore<'_> {
-    /// After a change to the tenant's credentials, SCIM switch, mapping rules or default user
-    /// group: drops what is cached of it here and, on PostgreSQL, tells the other instances to.
+    /// After a change to the tenant's credentials, SCIM switch, mapping rules, default user
+    /// group or safety settings: drops what is cached of it here and, on PostgreSQL, tells the other instances to.
     pub(crate) async fn cached_settings_changed(&self) -> DomainResult<()> {
         self.store.cache.forget_tenant(self.id.as_str());
         if let Pool::Postgres(p) = &self.store.pool {

@@ -344,13 +344,20 @@ impl TenantTx<'_> {
         Ok(n)
     }
 
-    /// The settings, read inside the transaction.
+    /// The settings, as cached (see [`super::cache`]) or read inside the transaction.
     pub async fn safety_settings(&mut self) -> DomainResult<SafetySettings> {
+        let cache = self.store.cache.clone();
         let tenant = self.id.as_str();
-        with_tx!(self, |c| {
+        if let Some(s) = cache.safety(tenant) {
+            return Ok(s);
+        }
+        let epoch = cache.epoch();
+        let s = with_tx!(self, |c| {
             let row = sqlx::query(SETTINGS).bind(tenant).fetch_optional(c).await?;
             row.as_ref().map(settings_from_row).transpose().map(Option::unwrap_or_default)
-        })
+        })?;
+        cache.put_safety(epoch, tenant, &s);
+        Ok(s)
     }
 
     /// Writes the settings.
@@ -431,31 +438,39 @@ impl TenantTx<'_> {
     /// also to held writes that do not wait for each other, see `service::safety::admit`).
     /// Returns whether nothing was held before (the hold began).
     pub async fn hold(&mut self, h: &NewHeld<'_>, now_ms: i64) -> DomainResult<bool> {
+        const BEFORE: &str = "SELECT EXISTS (SELECT 1 FROM held_changes WHERE tenant_id = $1 AND state = 'held')";
+        const UPSERT: &str =
+            "INSERT INTO held_changes (tenant_id, id, user_id, user_name, kind, method, body, credential_id, state, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'held', $9) \
+             ON CONFLICT (tenant_id, user_id) WHERE state = 'held' DO UPDATE SET id = excluded.id, \
+             user_name = excluded.user_name, kind = excluded.kind, method = excluded.method, body = excluded.body, \
+             credential_id = excluded.credential_id, created_at = excluded.created_at";
         let tenant = self.id.as_str();
+        macro_rules! bind_held {
+            ($q:expr) => {
+                $q.bind(tenant)
+                    .bind(h.id)
+                    .bind(h.user_id)
+                    .bind(h.user_name)
+                    .bind(h.kind.as_str())
+                    .bind(h.method)
+                    .bind(h.body)
+                    .bind(h.credential_id)
+                    .bind(now_ms)
+            };
+        }
+        // PostgreSQL: one statement (the EXISTS sees the table as it was before the upsert).
+        let together = (self.backend() == Backend::Postgres)
+            .then(|| format!("WITH before AS ({BEFORE} AS held), up AS ({UPSERT}) SELECT held FROM before"));
         with_tx!(self, |c| {
-            let (before,): (bool,) =
-                sqlx::query_as("SELECT EXISTS (SELECT 1 FROM held_changes WHERE tenant_id = $1 AND state = 'held')")
-                    .bind(tenant)
-                    .fetch_one(&mut *c)
-                    .await?;
-            sqlx::query(
-                "INSERT INTO held_changes (tenant_id, id, user_id, user_name, kind, method, body, credential_id, state, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'held', $9) \
-                 ON CONFLICT (tenant_id, user_id) WHERE state = 'held' DO UPDATE SET id = excluded.id, \
-                 user_name = excluded.user_name, kind = excluded.kind, method = excluded.method, body = excluded.body, \
-                 credential_id = excluded.credential_id, created_at = excluded.created_at",
-            )
-            .bind(tenant)
-            .bind(h.id)
-            .bind(h.user_id)
-            .bind(h.user_name)
-            .bind(h.kind.as_str())
-            .bind(h.method)
-            .bind(h.body)
-            .bind(h.credential_id)
-            .bind(now_ms)
-            .execute(&mut *c)
-            .await?;
+            let before = match &together {
+                Some(sql) => bind_held!(sqlx::query_as::<_, (bool,)>(sql)).fetch_one(&mut *c).await?.0,
+                None => {
+                    let (before,): (bool,) = sqlx::query_as(BEFORE).bind(tenant).fetch_one(&mut *c).await?;
+                    bind_held!(sqlx::query(UPSERT)).execute(&mut *c).await?;
+                    before
+                }
+            };
             DomainResult::Ok(!before)
         })
     }
