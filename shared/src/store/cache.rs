@@ -4,13 +4,13 @@
 //! safety settings (read by every deprovisioning write).
 //!
 //! Written by hand: entries must be dropped by tenant when a credential is revoked, SCIM is
-//! switched off, or the rules, default group or safety settings change, which general-purpose caches do not offer
-//! by a secondary key without scanning anyway. Such a change through this process drops the
-//! tenant's entries at once ([`TenantStore::cached_settings_changed`]); on PostgreSQL it also
-//! notifies every other instance (`NOTIFY roster_auth`), which drop them too
-//! ([`Store::listen_for_tenant_changes`]). What neither reaches (a `roster scim token revoke`
-//! run against the SQLite file of a running server) takes effect within [`CACHE_TTL`]. Unknown
-//! secrets are never cached.
+//! switched off, or the rules, default group or safety settings change, which general-purpose
+//! caches do not offer by a secondary key without scanning anyway. Such a change through this
+//! process drops the tenant's entries at once ([`TenantStore::cached_settings_changed`]); on
+//! PostgreSQL it also notifies every other instance (`NOTIFY roster_auth`), which drop them too
+//! ([`Store::listen_for_tenant_changes`]). What neither reaches (a `roster scim token revoke` run
+//! against the SQLite file of a running server) takes effect within [`CACHE_TTL`]. Unknown secrets
+//! are never cached.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -234,7 +234,8 @@ impl Store {
 
 impl TenantStore<'_> {
     /// After a change to the tenant's credentials, SCIM switch, mapping rules, default user
-    /// group or safety settings: drops what is cached of it here and, on PostgreSQL, tells the other instances to.
+    /// group or safety settings: drops what is cached of it here and, on PostgreSQL, tells the
+    /// other instances to.
     pub(crate) async fn cached_settings_changed(&self) -> DomainResult<()> {
         self.store.cache.forget_tenant(self.id.as_str());
         if let Pool::Postgres(p) = &self.store.pool {

@@ -257,15 +257,12 @@ impl TenantStore<'_> {
         external_id: Option<&str>,
         keys: &[String],
     ) -> DomainResult<(Vec<super::UserRow>, Vec<super::UserRow>)> {
-        let select = super::users::user_select(self.store.backend());
+        let backend = self.store.backend();
+        let select = super::users::user_select(backend);
         let mut parts = Vec::new();
         let mut n = 2;
         if external_id.is_some() {
-            // `+created_at`: see `users_by_external_id`.
-            parts.push(format!(
-                "SELECT 'ext' AS kind, x.* FROM ({select} WHERE t.tenant_id = $1 AND t.external_id = $2 \
-                 ORDER BY +t.created_at LIMIT 2) x"
-            ));
+            parts.push(format!("SELECT 'ext' AS kind, x.* FROM ({}) x", super::sso::users_by_external_id_sql(backend)));
             n = 3;
         }
         if !keys.is_empty() {

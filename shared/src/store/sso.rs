@@ -464,6 +464,17 @@ impl TenantTx<'_> {
     }
 }
 
+/// The users (at most two, oldest first) of tenant `$1` with the externalId `$2`.
+pub(super) fn users_by_external_id_sql(backend: super::Backend) -> String {
+    format!(
+        // `+created_at`: the order is of the (at most few) matches; without the `+`, SQLite
+        // walked the tenant's created_at index to skip the sort, reading every user (a SCIM
+        // create with an externalId took 70 ms at 20,000 users instead of 4).
+        "{} WHERE t.tenant_id = $1 AND t.external_id = $2 ORDER BY +t.created_at LIMIT 2",
+        super::users::user_select(backend)
+    )
+}
+
 impl TenantStore<'_> {
     /// The tenant's connections, oldest first.
     pub async fn sso_connections(&self) -> DomainResult<Vec<ConnectionRecord>> {
@@ -522,13 +533,7 @@ impl TenantStore<'_> {
     /// Users whose externalId is `external_id`, at most two (one is a match, two are
     /// ambiguous).
     pub async fn users_by_external_id(&self, external_id: &str) -> DomainResult<Vec<super::UserRow>> {
-        let sql = format!(
-            // `+created_at`: the order is of the (at most few) matches; without the `+`, SQLite
-            // walked the tenant's created_at index to skip the sort, reading every user (a SCIM
-            // create with an externalId took 70 ms at 20,000 users instead of 4).
-            "{} WHERE t.tenant_id = $1 AND t.external_id = $2 ORDER BY +t.created_at LIMIT 2",
-            super::users::user_select(self.store.backend())
-        );
+        let sql = users_by_external_id_sql(self.store.backend());
         super::with_read!(self.store, |p| {
             let rows = sqlx::query(&sql).bind(self.id.as_str()).bind(external_id).fetch_all(p).await?;
             rows.iter().map(super::users::user_from_row).collect()
