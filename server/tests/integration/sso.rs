@@ -27,6 +27,7 @@ both_backends!(
     saml_sign_in_lands_by_role_and_roles_take_effect,
     forged_and_stale_saml_responses_are_refused_with_their_reason,
     refused_responses_create_nobody_even_with_just_in_time_creation_on,
+    refused_responses_never_link_or_update_a_user_by_external_id,
     connections_are_per_organization_and_admin_only,
     oidc_sign_in_through_a_real_provider_with_pkce_state_and_nonce,
     domains_are_verified_by_dns_and_route_the_sign_in,
@@ -708,6 +709,116 @@ async fn refused_responses_create_nobody_even_with_just_in_time_creation_on(db: 
     let (_, location, _) = post_acs(&app, c, &signed, Some(&flow)).await;
     assert!(location.starts_with("/sign-in?sso_error="), "{location}");
     assert_eq!(sign_in_footprint(&app).await, after, "a replay wrote something");
+}
+
+/// With just-in-time sign-in linking by externalId, a response naming an existing SCIM user's
+/// externalId would link that user (and sign in as them): every refused one (unsigned, wrong certificate, wrong audience, expired, unknown InResponseTo,
+/// another browser's flow, a replay) links nobody, changes nobody and writes nothing a sign-in
+/// writes; wrapping never reaches the user the unsigned assertion names. The genuine one links
+/// them, which shows the checks see a sign-in.
+async fn refused_responses_never_link_or_update_a_user_by_external_id(db: Db) {
+    let app = TestApp::new(db).await;
+    let entity = format!("https://idp.test/ext-refusals-{}", uuid::Uuid::new_v4().simple());
+    let (idp, forger) = (Idp::new(&entity), Idp::new(&entity));
+    let o = org(&app, &idp).await;
+    let c = o.connection.as_str();
+    let (status, _, body) = app
+        .scim(
+            "POST",
+            &o.tenant,
+            &o.token,
+            "/Users",
+            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "E7", "externalId": "emp-7",
+                "name": {"givenName": "Ed"}, "emails": [{"value": "ed@acme.test", "primary": true}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let ed = body["id"].as_str().unwrap().to_string();
+    let fields =
+        [("id", c), ("enabled", "on"), ("update", "every_sign_in"), ("link_key", "external_id"), ("preset", "generic")];
+    let res = app.call("form/sso_connection_jit", &fields, Some(&o.cookie)).await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", body_text(res).await);
+    let ed_row = format!("SELECT CAST(version AS TEXT) || ' ' || CAST(data AS TEXT) FROM scim_users WHERE id = '{ed}'");
+    let ed_before = app.raw_strings(&ed_row).await;
+    let links_of_ed = format!("SELECT CAST(COUNT(*) AS TEXT) FROM sso_identities WHERE user_id = '{ed}'");
+
+    let (r, flow) = start(&app, c).await;
+    let claims = |id: &str, email: &str| -> Vec<(String, Vec<String>)> {
+        [("uniqueUserId", id), ("firstName", "Changed"), ("email", email)]
+            .iter()
+            .map(|(k, v)| (k.to_string(), vec![v.to_string()]))
+            .collect()
+    };
+    let genuine = Answer { attributes: claims("emp-7", "ed.other@acme.test"), ..idp.answer(c, Some(&r), "ed-subject") };
+    let signed = idp.xml(&genuine);
+    let cases = [
+        ("unsigned", idp.xml(&Answer { sign_assertion: false, ..genuine.clone() }), true),
+        ("wrong certificate", forger.xml(&genuine), true),
+        (
+            "wrong audience",
+            idp.xml(&Answer { audience: Some("https://other.example/sp".into()), ..genuine.clone() }),
+            true,
+        ),
+        ("expired", idp.xml(&Answer { not_on_or_after: Utc::now() - Duration::minutes(10), ..genuine.clone() }), true),
+        (
+            "unknown InResponseTo",
+            idp.xml(&Answer { in_response_to: Some("_not-a-request".into()), ..genuine.clone() }),
+            true,
+        ),
+        ("another browser's flow", signed.clone(), false),
+    ];
+    let before = sign_in_footprint(&app).await;
+    for (name, xml, with_flow) in &cases {
+        let (_, location, session) = post_acs(&app, c, xml, with_flow.then_some(flow.as_str())).await;
+        assert!(location.starts_with("/sign-in?sso_error="), "{name}: {location}");
+        assert!(session.is_none() || app.viewer(session.as_deref()).await.is_null(), "{name}: signed in");
+        assert_eq!(sign_ins(&app, &o.cookie).await[0]["outcome"], "refused", "{name}");
+        assert_eq!(sign_in_footprint(&app).await, before, "{name}: a refusal wrote something");
+        assert_eq!(app.raw_strings(&ed_row).await, ed_before, "{name}: a refusal changed Ed");
+        assert_eq!(app.raw_strings(&links_of_ed).await, ["0"], "{name}: a refusal linked Ed");
+    }
+
+    // Signature wrapping (another flow): an unsigned assertion naming Ed's externalId before
+    // a signed one for a stranger. What is read is what was signed: Ed is never linked or
+    // changed, and a refusal writes nothing.
+    let (r2, flow2) = start(&app, c).await;
+    let stranger =
+        Answer { attributes: claims("u-stranger", "stranger@acme.test"), ..idp.answer(c, Some(&r2), "stranger") };
+    let signed2 = idp.xml(&stranger);
+    let evil = idp.xml(&Answer {
+        sign_assertion: false,
+        attributes: claims("emp-7", "ed.other@acme.test"),
+        ..idp.answer(c, Some(&r2), "ed-subject")
+    });
+    let evil_assertion = &evil[evil.find("<saml2:Assertion").unwrap()..evil.find("</saml2:Assertion>").unwrap() + 18];
+    let at = signed2.find("<saml2:Assertion").unwrap();
+    let wrapped = format!("{}{}{}", &signed2[..at], evil_assertion, &signed2[at..]);
+    let before_wrapping = sign_in_footprint(&app).await;
+    let (_, location, session) = post_acs(&app, c, &wrapped, Some(&flow2)).await;
+    if location.starts_with("/sign-in?sso_error=") {
+        assert_eq!(sign_in_footprint(&app).await, before_wrapping, "a refused wrapping wrote something");
+    }
+    if let Some(s) = session {
+        assert_ne!(app.viewer(Some(&s)).await["account_id"], ed.as_str(), "wrapping signed in as Ed");
+    }
+    assert_eq!(app.raw_strings(&ed_row).await, ed_before, "wrapping changed Ed");
+    assert_eq!(app.raw_strings(&links_of_ed).await, ["0"], "wrapping linked Ed");
+
+    // The genuine response (its flow still unused) links Ed.
+    let (_, location, session) = post_acs(&app, c, &signed, Some(&flow)).await;
+    assert_eq!(location, "/me");
+    assert_eq!(app.viewer(session.as_deref()).await["account_id"], ed.as_str());
+    assert_eq!(app.raw_strings(&links_of_ed).await, ["1"]);
+    let after = sign_in_footprint(&app).await;
+    let ed_after = app.raw_strings(&ed_row).await;
+    assert_ne!(after, before, "an accepted sign-in is seen by the footprint");
+    // Ed is SCIM-managed: the accepted sign-in links him and leaves his row to SCIM.
+    assert_eq!(ed_after, ed_before);
+    // Replayed, it is refused and writes nothing.
+    let (_, location, _) = post_acs(&app, c, &signed, Some(&flow)).await;
+    assert!(location.starts_with("/sign-in?sso_error="), "{location}");
+    assert_eq!(sign_in_footprint(&app).await, after, "a replay wrote something");
+    assert_eq!(app.raw_strings(&ed_row).await, ed_after, "a replay changed Ed");
 }
 
 async fn connections_are_per_organization_and_admin_only(db: Db) {
