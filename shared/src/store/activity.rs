@@ -147,7 +147,7 @@ impl TenantTx<'_> {
 /// Inserts activity records ((tenant, record)) on `conn`, 200 rows a statement.
 async fn write_activity(conn: &mut TxConn, records: &[(&str, &NewActivity)]) -> DomainResult<()> {
     const COLUMNS: usize = 16;
-    let anonymous = matches!(conn, TxConn::Sqlite(_) | TxConn::SqliteTx(..));
+    let anonymous = conn.anonymous_params();
     for chunk in records.chunks(200) {
         let mut sql = String::from(
             "INSERT INTO activity (tenant_id, at, actor, credential_id, method, path, status, latency_ms, resource_type, resource_id, summary, scim_type, detail, user_agent, actor_name, request_body) VALUES ",

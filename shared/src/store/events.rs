@@ -414,7 +414,7 @@ impl TenantTx<'_> {
 
 async fn write_events(conn: &mut TxConn, tenant: &str, first: i64, events: &[NewEvent]) -> DomainResult<()> {
     const COLUMNS: usize = 7;
-    let anonymous = matches!(conn, TxConn::Sqlite(_) | TxConn::SqliteTx(..));
+    let anonymous = conn.anonymous_params();
     for (c, chunk) in events.chunks(500).enumerate() {
         let mut sql = String::from("INSERT INTO events (tenant_id, seq, id, type, at, data, cause) VALUES ");
         sql.push_str(&super::value_rows(chunk.len(), COLUMNS, anonymous));
@@ -1038,7 +1038,7 @@ impl super::Store {
         // One statement per chunk of rows: each statement is a round trip to the connection's
         // thread while this instance holds the database's one writer.
         for chunk in records.chunks(DELIVERY_ROWS_PER_INSERT) {
-            let sql = multi_row_insert(chunk.len(), matches!(conn, TxConn::SqliteTx(..)));
+            let sql = multi_row_insert(chunk.len(), conn.anonymous_params());
             with_conn!(&mut conn, |c| {
                 let mut q = sqlx::query(&sql);
                 for d in chunk {

@@ -578,7 +578,7 @@ impl TenantTx<'_> {
         // A statement per 200 rows: a whole-tenant run's batch may move hundreds of users, and
         // a statement per row was a round trip each on PostgreSQL.
         let tenant = self.id.as_str();
-        let anonymous = matches!(self.conn, super::tx::TxConn::Sqlite(_) | super::tx::TxConn::SqliteTx(..));
+        let anonymous = self.conn.anonymous_params();
         for chunk in placement.remove.chunks(200) {
             let sql = remove_rule_memberships_sql(chunk.len(), anonymous);
             with_tx!(self, |c| {

@@ -102,6 +102,12 @@ impl std::fmt::Debug for TenantTx<'_> {
 }
 
 impl TxConn {
+    /// Whether multi-row statements on this connection take anonymous parameters
+    /// ([`super::value_rows`]): SQLite in either form, through sqlx or in place.
+    pub(crate) fn anonymous_params(&self) -> bool {
+        matches!(self, TxConn::Sqlite(_) | TxConn::SqliteTx(..) | TxConn::Direct(_))
+    }
+
     /// A transaction on the store's database (SQLite: this process's turn to write, then
     /// `BEGIN IMMEDIATE`, see the module doc).
     pub(crate) async fn begin(store: &Store) -> DomainResult<TxConn> {

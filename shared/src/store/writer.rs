@@ -391,6 +391,24 @@ mod tests {
         let db_err = taken.as_database_error().expect("a database error");
         assert!(db_err.is_unique_violation());
         assert!(db_err.message().contains("u.id"), "{}", db_err.message());
+        // Past 64 parameters the order is kept per statement text: numbered in reverse order of
+        // appearance, twice (the second run binds from the kept order), then with too few
+        // arguments.
+        let n = 70;
+        let select =
+            format!("SELECT {}", (1..=n).rev().map(|i| format!("${i} AS c{i}")).collect::<Vec<_>>().join(", "));
+        for round in 0..2_i64 {
+            let mut q = query(&select);
+            for i in 1..=n {
+                q = q.bind(i as i64 * 10 + round);
+            }
+            let row = q.fetch_optional(tx.conn()).await.expect("many parameters").expect("a row");
+            for i in 1..=n {
+                assert_eq!(row.try_get::<i64, _>(format!("c{i}").as_str()).expect("column"), i as i64 * 10 + round);
+            }
+        }
+        let short = query(&select).bind(1_i64).fetch_optional(tx.conn()).await.expect_err("too few arguments");
+        assert!(short.to_string().contains("wants argument"), "{short}");
         tx.commit().await.expect("commit");
     }
 }
