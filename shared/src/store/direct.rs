@@ -39,6 +39,10 @@ use crate::error::{DomainError, DomainResult};
 /// Connections kept open between reads; more are opened when more threads read at once.
 const MAX_IDLE: usize = 16;
 
+/// The writer connection checkpoints the WAL itself only past this many frames (about 400 MB),
+/// should the checkpointer fall that far behind (see [`super::writer`]'s module doc).
+pub(crate) const BACKSTOP_FRAMES: i64 = 100_000;
+
 /// Direct read connections to one SQLite file (see the module doc).
 pub(crate) struct Direct {
     path: PathBuf,
@@ -89,10 +93,11 @@ impl Direct {
     }
 
     /// A new connection for the process's writer (see [`super::writer`]), set up as sqlx sets
-    /// up the pool's: foreign keys on, `synchronous = NORMAL` under WAL, the checkpoint
-    /// interval, temporary storage in memory (every request of a shared commit is a savepoint,
-    /// whose undo journal otherwise spills to a temp file past 64 KiB); without a busy handler (the writer waits for another process's lock asleep,
-    /// see [`super::writer::Writer::begin`]).
+    /// up the pool's: foreign keys on, `synchronous = NORMAL` under WAL; temporary storage in
+    /// memory (every request of a shared commit is a savepoint, whose undo journal otherwise
+    /// spills to a temp file past 64 KiB); its own checkpoints only as a backstop
+    /// ([`BACKSTOP_FRAMES`]: the checkpointer does them); without a busy handler (the writer
+    /// waits for another process's lock asleep, see [`super::writer::Writer::begin`]).
     pub(crate) fn writer(&self) -> DomainResult<rusqlite::Connection> {
         let conn = rusqlite::Connection::open_with_flags(
             &self.path,
@@ -103,11 +108,23 @@ impl Direct {
         .map_err(error)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
-             PRAGMA wal_autocheckpoint = 10000; PRAGMA temp_store = MEMORY;",
+             PRAGMA temp_store = MEMORY;",
         )
         .map_err(error)?;
+        conn.pragma_update(None, "wal_autocheckpoint", BACKSTOP_FRAMES).map_err(error)?;
         conn.set_prepared_statement_cache_capacity(256);
         conn.busy_timeout(Duration::ZERO).map_err(error)?;
+        Ok(conn)
+    }
+
+    /// A connection for the checkpointer (see [`super::writer`]'s module doc).
+    pub(crate) fn checkpointer(&self) -> rusqlite::Result<rusqlite::Connection> {
+        use rusqlite::OpenFlags;
+        let conn = rusqlite::Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(Duration::from_secs(10))?;
         Ok(conn)
     }
 
