@@ -336,8 +336,6 @@ impl Store {
                 // row touches a dozen index pages, so small checkpoints came every hundred
                 // writes, each with an fsync, and rewrote the same hot pages again and again.
                 .pragma("wal_autocheckpoint", "10000")
-                // Statement journals (a savepoint's undo) and sorts in memory, not in temp files.
-                .pragma("temp_store", "memory")
                 .foreign_keys(true);
             if let Some(dir) = opts.get_filename().parent() {
                 if !dir.as_os_str().is_empty() {
