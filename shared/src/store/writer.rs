@@ -183,7 +183,7 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 /// WAL frames (pages) past which the checkpointer catches up under the turn, so that the next
 /// write starts the WAL over rather than growing it (about 40 MB: the interval the writer's own
 /// checkpoints had).
-pub(crate) const RESTART_FRAMES: i64 = 10_000;
+const RESTART_FRAMES: i64 = 10_000;
 
 /// Checkpoints the WAL on a thread of its own, off the writer (see the module doc), until the
 /// store is dropped or closed.
