@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::both_backends;
 use crate::common::*;
-use crate::sso::{org, post_acs, push_user, sign_ins, start, verified_domain, Idp, Org};
+use crate::sso::{org, post_acs, push_scim_user, push_user, save_jit, sign_ins, start, verified_domain, Idp, Org};
 
 both_backends!(
     jit_creates_places_and_updates_users_from_their_claims,
@@ -24,15 +24,6 @@ both_backends!(
 
 const ENTRA: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims";
 const OID: &str = "http://schemas.microsoft.com/identity/claims/objectidentifier";
-
-/// Saves the connection's JIT settings through the SSO page's form.
-async fn jit(app: &TestApp, o: &Org, fields: &[(&str, &str)]) {
-    let mut all = vec![("id", o.connection.as_str())];
-    all.extend_from_slice(fields);
-    let res = app.call("form/sso_connection_jit", &all, Some(&o.cookie)).await;
-    let status = res.status();
-    assert_eq!(status, StatusCode::OK, "{}", body_text(res).await);
-}
 
 /// A full SP-initiated sign-in of `subject` with these attributes: (Location, session cookie).
 async fn sign_in(
@@ -127,7 +118,7 @@ async fn jit_creates_places_and_updates_users_from_their_claims(db: Db) {
     assert_eq!(user_count(&app).await, before);
 
     // On, with the Entra ID preset and a further attribute.
-    jit(
+    save_jit(
         &app,
         &o,
         &[
@@ -198,7 +189,7 @@ async fn jit_creates_places_and_updates_users_from_their_claims(db: Db) {
     assert_eq!(user_count(&app).await, (before.parse::<i64>().unwrap() + 1).to_string(), "one user, not two");
 
     // "Create only": the claims no longer change the user.
-    jit(
+    save_jit(
         &app,
         &o,
         &[
@@ -278,8 +269,12 @@ async fn linking_rules_one_identity_never_a_takeover(db: Db) {
     let app = TestApp::new(db).await;
     let idp = Idp::new(&format!("https://idp.test/link-{}", uuid::Uuid::new_v4().simple()));
     let o = org(&app, &idp).await;
-    jit(&app, &o, &[("enabled", "on"), ("update", "every_sign_in"), ("link_key", "user_name"), ("preset", "generic")])
-        .await;
+    save_jit(
+        &app,
+        &o,
+        &[("enabled", "on"), ("update", "every_sign_in"), ("link_key", "user_name"), ("preset", "generic")],
+    )
+    .await;
     let claims =
         |id: &str, first: &str, email: &str| a(&[("uniqueUserId", id), ("firstName", first), ("email", email)]);
     let before = user_count(&app).await;
@@ -331,19 +326,14 @@ async fn linking_rules_one_identity_never_a_takeover(db: Db) {
     assert_eq!(detail["sso"]["identities"][0]["subject"], "mia@acme.test");
 
     // The link key externalId: a SCIM user with another userName is found by the unique id.
-    let (status, _, body) = app
-        .scim(
-            "POST",
-            &o.tenant,
-            &o.token,
-            "/Users",
-            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "E7", "externalId": "emp-7",
-                "emails": [{"value": "ed@acme.test", "primary": true}]})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let ed = body["id"].as_str().unwrap().to_string();
-    jit(
+    let ed = push_scim_user(
+        &app,
+        &o,
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "E7", "externalId": "emp-7",
+            "emails": [{"value": "ed@acme.test", "primary": true}]}),
+    )
+    .await;
+    save_jit(
         &app,
         &o,
         &[("enabled", "on"), ("update", "every_sign_in"), ("link_key", "external_id"), ("preset", "generic")],
@@ -373,8 +363,12 @@ async fn linking_rules_one_identity_never_a_takeover(db: Db) {
     assert!(session.is_none());
     assert_eq!(last_reason(&app, &o).await, "user_name_taken");
     assert_eq!(user_count(&app).await, count);
-    jit(&app, &o, &[("enabled", "on"), ("update", "every_sign_in"), ("link_key", "user_name"), ("preset", "generic")])
-        .await;
+    save_jit(
+        &app,
+        &o,
+        &[("enabled", "on"), ("update", "every_sign_in"), ("link_key", "user_name"), ("preset", "generic")],
+    )
+    .await;
     let (_, session) = sign_in(&app, &idp, &o, "bo@acme.test", &claims("u-bo", "Bo", "bo@acme.test")).await;
     assert!(session.is_some());
     let (status, _, _) = app.scim("DELETE", &o.tenant, &o.token, &format!("/Users/{bo}"), None).await;
@@ -387,7 +381,7 @@ async fn linking_rules_one_identity_never_a_takeover(db: Db) {
 
     // Linking needs a verified domain too: a SCIM user at another domain is not linked.
     push_user(&app, &o, "cy@other.test").await;
-    jit(&app, &o, &[("update", "every_sign_in"), ("link_key", "user_name"), ("preset", "generic")]).await;
+    save_jit(&app, &o, &[("update", "every_sign_in"), ("link_key", "user_name"), ("preset", "generic")]).await;
     sign_in(&app, &idp, &o, "cy@other.test", &claims("u-cy", "Cy", "cy@other.test")).await;
     assert_eq!(last_reason(&app, &o).await, "unverified_domain");
     verified_domain(&app, &o.tenant, "other.test").await;
@@ -412,8 +406,12 @@ async fn scim_adopts_a_just_in_time_user(db: Db) {
     let app = TestApp::new(db).await;
     let idp = Idp::new(&format!("https://idp.test/adopt-{}", uuid::Uuid::new_v4().simple()));
     let o = org(&app, &idp).await;
-    jit(&app, &o, &[("enabled", "on"), ("update", "every_sign_in"), ("link_key", "user_name"), ("preset", "okta")])
-        .await;
+    save_jit(
+        &app,
+        &o,
+        &[("enabled", "on"), ("update", "every_sign_in"), ("link_key", "user_name"), ("preset", "okta")],
+    )
+    .await;
     let zoe = a(&[("user.id", "00u-zoe"), ("user.firstName", "Zoe"), ("user.email", "zoe@acme.test")]);
     let (_, session) = sign_in(&app, &idp, &o, "zoe@acme.test", &zoe).await;
     let zoe_id = app.viewer(Some(&session.expect("session"))).await["account_id"].as_str().unwrap().to_string();
@@ -495,8 +493,12 @@ async fn a_groups_claim_feeds_the_idp_group_rules_by_name(db: Db) {
     )
     .await;
     app.wait_for_mapping_run(&o.cookie).await;
-    jit(&app, &o, &[("enabled", "on"), ("update", "every_sign_in"), ("link_key", "user_name"), ("preset", "generic")])
-        .await;
+    save_jit(
+        &app,
+        &o,
+        &[("enabled", "on"), ("update", "every_sign_in"), ("link_key", "user_name"), ("preset", "generic")],
+    )
+    .await;
 
     // The groups claim names the SCIM group (in another case): the IdP group rule places the
     // just-in-time user in the same write.
@@ -523,8 +525,12 @@ async fn two_first_sign_ins_at_once_make_one_user(db: Db) {
     let app = TestApp::new(db).await;
     let idp = Idp::new(&format!("https://idp.test/race-{}", uuid::Uuid::new_v4().simple()));
     let o = org(&app, &idp).await;
-    jit(&app, &o, &[("enabled", "on"), ("update", "every_sign_in"), ("link_key", "user_name"), ("preset", "generic")])
-        .await;
+    save_jit(
+        &app,
+        &o,
+        &[("enabled", "on"), ("update", "every_sign_in"), ("link_key", "user_name"), ("preset", "generic")],
+    )
+    .await;
     let before: i64 = user_count(&app).await.parse().unwrap();
     // The same new person finishes two sign-ins (two tabs) at the same moment.
     let claims = a(&[("uniqueUserId", "u-twin"), ("email", "twin@acme.test")]);
@@ -550,8 +556,12 @@ async fn a_disabled_organization_refuses_sign_ins_and_writes_nothing(db: Db) {
     let app = TestApp::new(db).await;
     let idp = Idp::new(&format!("https://idp.test/disabled-{}", uuid::Uuid::new_v4().simple()));
     let o = org(&app, &idp).await;
-    jit(&app, &o, &[("enabled", "on"), ("update", "every_sign_in"), ("link_key", "user_name"), ("preset", "generic")])
-        .await;
+    save_jit(
+        &app,
+        &o,
+        &[("enabled", "on"), ("update", "every_sign_in"), ("link_key", "user_name"), ("preset", "generic")],
+    )
+    .await;
     let claims = |id: &str, email: &str| a(&[("uniqueUserId", id), ("firstName", "New"), ("email", email)]);
     // Ada is signed in before the operator disables the organization.
     let (_, ada) = sign_in(&app, &idp, &o, "ada@acme.test", &claims("u-ada", "ada@acme.test")).await;
@@ -611,8 +621,12 @@ async fn a_seat_limit_keeps_a_just_in_time_user_out_of_a_full_default_group(db: 
     assert_eq!(res.status(), StatusCode::OK);
     app.ok_json("user_group_default", json!({"id": everyone}), &o.cookie).await;
     app.wait_for_mapping_run(&o.cookie).await;
-    jit(&app, &o, &[("enabled", "on"), ("update", "every_sign_in"), ("link_key", "user_name"), ("preset", "entra")])
-        .await;
+    save_jit(
+        &app,
+        &o,
+        &[("enabled", "on"), ("update", "every_sign_in"), ("link_key", "user_name"), ("preset", "entra")],
+    )
+    .await;
     let person = |oid: &str, email: &str| {
         a(&[
             (OID, oid),
@@ -653,8 +667,12 @@ async fn a_soft_deleted_user_loses_their_session_and_signs_in_again_once_restore
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
-    jit(&app, &o, &[("enabled", "on"), ("update", "every_sign_in"), ("link_key", "user_name"), ("preset", "generic")])
-        .await;
+    save_jit(
+        &app,
+        &o,
+        &[("enabled", "on"), ("update", "every_sign_in"), ("link_key", "user_name"), ("preset", "generic")],
+    )
+    .await;
     let claims =
         |id: &str, first: &str, email: &str| a(&[("uniqueUserId", id), ("firstName", first), ("email", email)]);
     let bo = push_user(&app, &o, "bo@acme.test").await;

@@ -247,22 +247,32 @@ pub(crate) fn flow_cookie(res: &http::Response<Body>) -> String {
 }
 
 pub(crate) async fn push_user(app: &TestApp, o: &Org, user_name: &str) -> String {
-    let token = o.token.clone();
-    let (status, _, body) = app
-        .scim(
-            "POST",
-            &o.tenant,
-            &token,
-            "/Users",
-            Some(json!({
-                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                "userName": user_name,
-                "emails": [{"value": user_name, "primary": true}],
-            })),
-        )
-        .await;
+    push_scim_user(
+        app,
+        o,
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": user_name,
+            "emails": [{"value": user_name, "primary": true}],
+        }),
+    )
+    .await
+}
+
+/// Creates the SCIM user `body` as the organization's IdP does; returns its id.
+pub(crate) async fn push_scim_user(app: &TestApp, o: &Org, body: Value) -> String {
+    let (status, _, body) = app.scim("POST", &o.tenant, &o.token, "/Users", Some(body)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body["id"].as_str().unwrap().to_string()
+}
+
+/// Saves the connection's JIT settings through the SSO page's form.
+pub(crate) async fn save_jit(app: &TestApp, o: &Org, fields: &[(&str, &str)]) {
+    let mut all = vec![("id", o.connection.as_str())];
+    all.extend_from_slice(fields);
+    let res = app.call("form/sso_connection_jit", &all, Some(&o.cookie)).await;
+    let status = res.status();
+    assert_eq!(status, StatusCode::OK, "{}", body_text(res).await);
 }
 
 /// Starts an SP-initiated sign-in: returns the AuthnRequest's id and the flow cookie.
@@ -649,10 +659,12 @@ async fn refused_responses_create_nobody_even_with_just_in_time_creation_on(db: 
     let (idp, forger) = (Idp::new(&entity), Idp::new(&entity));
     let o = org(&app, &idp).await;
     let c = o.connection.as_str();
-    let fields =
-        [("id", c), ("enabled", "on"), ("update", "every_sign_in"), ("link_key", "user_name"), ("preset", "generic")];
-    let res = app.call("form/sso_connection_jit", &fields, Some(&o.cookie)).await;
-    assert_eq!(res.status(), StatusCode::OK, "{}", body_text(res).await);
+    save_jit(
+        &app,
+        &o,
+        &[("enabled", "on"), ("update", "every_sign_in"), ("link_key", "user_name"), ("preset", "generic")],
+    )
+    .await;
     let new = "newcomer@acme.test";
 
     let (r, flow) = start(&app, c).await;
@@ -712,32 +724,30 @@ async fn refused_responses_create_nobody_even_with_just_in_time_creation_on(db: 
 }
 
 /// With just-in-time sign-in linking by externalId, a response naming an existing SCIM user's
-/// externalId would link that user (and sign in as them): every refused one (unsigned, wrong certificate, wrong audience, expired, unknown InResponseTo,
-/// another browser's flow, a replay) links nobody, changes nobody and writes nothing a sign-in
-/// writes; wrapping never reaches the user the unsigned assertion names. The genuine one links
-/// them, which shows the checks see a sign-in.
+/// externalId would link that user (and sign in as them): every refused one (unsigned, wrong
+/// certificate, wrong audience, expired, unknown InResponseTo, another browser's flow, a replay)
+/// links nobody, changes nobody and writes nothing a sign-in writes; wrapping never reaches the
+/// user the unsigned assertion names. The genuine one links them, which shows the checks see a
+/// sign-in.
 async fn refused_responses_never_link_or_update_a_user_by_external_id(db: Db) {
     let app = TestApp::new(db).await;
     let entity = format!("https://idp.test/ext-refusals-{}", uuid::Uuid::new_v4().simple());
     let (idp, forger) = (Idp::new(&entity), Idp::new(&entity));
     let o = org(&app, &idp).await;
     let c = o.connection.as_str();
-    let (status, _, body) = app
-        .scim(
-            "POST",
-            &o.tenant,
-            &o.token,
-            "/Users",
-            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "E7", "externalId": "emp-7",
-                "name": {"givenName": "Ed"}, "emails": [{"value": "ed@acme.test", "primary": true}]})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let ed = body["id"].as_str().unwrap().to_string();
-    let fields =
-        [("id", c), ("enabled", "on"), ("update", "every_sign_in"), ("link_key", "external_id"), ("preset", "generic")];
-    let res = app.call("form/sso_connection_jit", &fields, Some(&o.cookie)).await;
-    assert_eq!(res.status(), StatusCode::OK, "{}", body_text(res).await);
+    let ed = push_scim_user(
+        &app,
+        &o,
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "E7", "externalId": "emp-7",
+            "name": {"givenName": "Ed"}, "emails": [{"value": "ed@acme.test", "primary": true}]}),
+    )
+    .await;
+    save_jit(
+        &app,
+        &o,
+        &[("enabled", "on"), ("update", "every_sign_in"), ("link_key", "external_id"), ("preset", "generic")],
+    )
+    .await;
     let ed_row = format!("SELECT CAST(version AS TEXT) || ' ' || CAST(data AS TEXT) FROM scim_users WHERE id = '{ed}'");
     let ed_before = app.raw_strings(&ed_row).await;
     let links_of_ed = format!("SELECT CAST(COUNT(*) AS TEXT) FROM sso_identities WHERE user_id = '{ed}'");
