@@ -206,7 +206,7 @@ fn start_checkpointer(writer: std::sync::Weak<Writer>, direct: std::sync::Weak<D
                 }
             }
             if let Some(c) = &conn {
-                if let Err(e) = checkpoint(&writer, c, RESTART_FRAMES) {
+                if let Err(e) = checkpoint(&writer, c) {
                     tracing::warn!("SQLite checkpoint: {e}");
                 }
             }
@@ -218,14 +218,12 @@ fn start_checkpointer(writer: std::sync::Weak<Writer>, direct: std::sync::Weak<D
 }
 
 /// One checkpoint on `conn` (not the writer's): copies every frame it can without waiting for
-/// anyone; if the WAL held `restart_at` frames or more, [`catch_up`]. Returns the frames the WAL
-/// held.
-fn checkpoint(writer: &Writer, conn: &rusqlite::Connection, restart_at: i64) -> rusqlite::Result<i64> {
-    let frames = copy_wal(conn)?;
-    if frames >= restart_at {
+/// anyone; if the WAL held [`RESTART_FRAMES`] or more, [`catch_up`].
+fn checkpoint(writer: &Writer, conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    if copy_wal(conn)? >= RESTART_FRAMES {
         catch_up(writer, conn)?;
     }
-    Ok(frames)
+    Ok(())
 }
 
 /// Copies what it can of the WAL into the database without waiting for anyone; returns the
