@@ -115,6 +115,9 @@ pub async fn deleted_restore(id: String) -> Result<(), UiError> {
 pub async fn load_adoption(by: String) -> Result<roster_shared::dto::AdoptionPreview, UiError> {
     use roster_shared::dto::AdoptBy;
     let admin = super::ctx::require_reader().await?;
+    // The view shows the IdP's refused creates, read from the activity log: what the API has
+    // handed to the log's writer so far must be in it.
+    admin.services.activity.flush().await;
     let by = AdoptBy::parse(&by).unwrap_or_default();
     Ok(roster_shared::service::safety::adoption_preview(&admin.services.store, &admin.tenant, by).await?)
 }
