@@ -104,10 +104,18 @@ fn at_sign_in(tx: &TenantTx<'_>) -> bool {
     tx.cause().is_some_and(|c| c.contains(r#""kind":"sign_in""#))
 }
 
+/// A stored resource's JSON as a value (an empty object if it is not an object).
+pub fn parse_resource(text: &str) -> Value {
+    match serde_json::from_str::<Value>(text) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => Value::Object(Map::new()),
+    }
+}
+
 /// A user as events show it: the SCIM resource with its id and source.
-pub fn user_data(id: &str, source: crate::dto::UserSource, resource: &str) -> Value {
-    let mut user = match serde_json::from_str::<Value>(resource) {
-        Ok(Value::Object(m)) => m,
+pub fn user_data(id: &str, source: crate::dto::UserSource, resource: &Value) -> Value {
+    let mut user = match resource {
+        Value::Object(m) => m.clone(),
         _ => Map::new(),
     };
     user.insert("id".into(), Value::String(id.to_string()));
@@ -116,25 +124,24 @@ pub fn user_data(id: &str, source: crate::dto::UserSource, resource: &str) -> Va
 }
 
 /// The top-level attributes that differ between two versions of a resource, sorted.
-pub fn changed_attributes(before: &str, after: &str) -> Vec<String> {
-    let parse = |s: &str| match serde_json::from_str::<Value>(s) {
-        Ok(Value::Object(m)) => m,
-        _ => Map::new(),
-    };
-    let (b, a) = (parse(before), parse(after));
+pub fn changed_attributes(before: &Value, after: &Value) -> Vec<String> {
+    let empty = Map::new();
+    let b = before.as_object().unwrap_or(&empty);
+    let a = after.as_object().unwrap_or(&empty);
     let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
     keys.into_iter().filter(|k| b.get(*k) != a.get(*k)).cloned().collect()
 }
 
 /// The events of a user write: `user.created`, or for an update `user.deactivated` /
 /// `user.reactivated` when `active` flipped, else `user.updated` (none when nothing changed);
-/// each carries the changed attributes.
+/// each carries the changed attributes. `before` and `after` are the user's resource (as
+/// stored) before and after the write.
 pub fn emit_user_write(
     tx: &mut TenantTx<'_>,
     id: &str,
     source: crate::dto::UserSource,
-    before: Option<&str>,
-    after: &str,
+    before: Option<&Value>,
+    after: &Value,
     now: i64,
 ) {
     if let Some((kind, data)) = user_write(id, source, before, after) {
@@ -148,8 +155,8 @@ pub fn user_write_event(
     cause: &Cause,
     id: &str,
     source: crate::dto::UserSource,
-    before: Option<&str>,
-    after: &str,
+    before: Option<&Value>,
+    after: &Value,
     now: i64,
 ) -> Option<NewEvent> {
     let (kind, data) = user_write(id, source, before, after)?;
@@ -161,8 +168,8 @@ pub fn user_write_event(
 fn user_write(
     id: &str,
     source: crate::dto::UserSource,
-    before: Option<&str>,
-    after: &str,
+    before: Option<&Value>,
+    after: &Value,
 ) -> Option<(&'static str, Value)> {
     let user = user_data(id, source, after);
     let Some(before) = before else {
@@ -172,9 +179,7 @@ fn user_write(
     if changed.is_empty() {
         return None;
     }
-    let active = |s: &str| {
-        serde_json::from_str::<Value>(s).ok().and_then(|v| v.get("active").and_then(Value::as_bool)).unwrap_or(true)
-    };
+    let active = |v: &Value| v.get("active").and_then(Value::as_bool).unwrap_or(true);
     let kind = match (active(before), active(after)) {
         (true, false) => "user.deactivated",
         (false, true) => "user.reactivated",
@@ -353,10 +358,11 @@ mod tests {
 
     #[test]
     fn changed_attributes_are_the_top_level_differences() {
-        let a = r#"{"userName":"a","active":true,"name":{"givenName":"A"}}"#;
-        let b = r#"{"userName":"a","active":false,"name":{"givenName":"B"},"title":"x"}"#;
-        assert_eq!(changed_attributes(a, b), vec!["active", "name", "title"]);
-        assert!(changed_attributes(a, a).is_empty());
+        let a = json!({"userName":"a","active":true,"name":{"givenName":"A"}});
+        let b = json!({"userName":"a","active":false,"name":{"givenName":"B"},"title":"x"});
+        assert_eq!(changed_attributes(&a, &b), vec!["active", "name", "title"]);
+        assert!(changed_attributes(&a, &a).is_empty());
+        assert_eq!(changed_attributes(&parse_resource("not JSON"), &parse_resource(r#"{"a":1}"#)), vec!["a"]);
     }
 
     #[test]

@@ -294,7 +294,7 @@ pub async fn restore(store: &Store, tenant: &TenantId, actor: &Actor, id: &str) 
     let row = super::users::new_row(d.id.clone(), source, &resource)?;
     tx.insert_user(&row, now).await?;
     super::events::set_cause(&mut tx, &super::events::Cause::of_actor(actor));
-    super::events::emit_user_write(&mut tx, &row.id, row.source, None, &row.data, now);
+    super::events::emit_user_write(&mut tx, &row.id, row.source, None, &resource, now);
     let access = super::events::Access::read(&mut tx, std::slice::from_ref(&d.id)).await?;
     tx.restore_memberships(&d, &actor.name, now).await?;
     super::events::emit_access_after(&mut tx, std::slice::from_ref(&d.id), &access, "admin", now).await?;

@@ -172,14 +172,14 @@ pub async fn create_with(
     let now = now_ms();
     if groups.is_none() && writer.actor().is_none() {
         if let Some(seen) = nothing_to_place(store, tenant).await? {
-            return create_alone(store, tenant, writer, row, seen, now).await;
+            return create_alone(store, tenant, writer, row, resource, seen, now).await;
         }
     }
     let written = async {
         let (mut tx, placer, seen) = begin_write(store, tenant).await?;
         tx.insert_user(&row, now).await?;
         events::set_cause(&mut tx, &writer.cause());
-        events::emit_user_write(&mut tx, &row.id, row.source, None, &row.data, now);
+        events::emit_user_write(&mut tx, &row.id, row.source, None, resource, now);
         let what = match writer {
             Writer::Jit(..) => "created just in time at their first sign-in:",
             _ => "created manual user",
@@ -199,11 +199,12 @@ async fn create_alone(
     tenant: &TenantId,
     writer: Writer<'_>,
     row: NewUserRow,
+    resource: &Value,
     seen: Seen,
     now: i64,
 ) -> DomainResult<UserRow> {
     let events: Vec<_> =
-        events::user_write_event(&writer.cause(), &row.id, row.source, None, &row.data, now).into_iter().collect();
+        events::user_write_event(&writer.cause(), &row.id, row.source, None, resource, now).into_iter().collect();
     if let Err(e) = store.tenant(tenant).insert_user_alone(&row, now, events).await {
         return Err(taken(store, tenant, e).await);
     }
@@ -240,8 +241,8 @@ pub async fn create_many(
     let (mut tx, placer, seen) = crate::service::mappings::begin_write_with(store, tenant, true).await?;
     tx.insert_users(&rows, now).await?;
     events::set_cause(&mut tx, &writer.cause());
-    for row in &rows {
-        events::emit_user_write(&mut tx, &row.id, row.source, None, &row.data, now);
+    for (row, resource) in rows.iter().zip(resources) {
+        events::emit_user_write(&mut tx, &row.id, row.source, None, resource, now);
     }
     if let Some(p) = &placer {
         p.place(&mut tx, &ids, now).await?;
@@ -313,10 +314,13 @@ pub(crate) async fn update_checked(
     writer.check(current.source)?;
     let row = new_row(current.id.clone(), current.source, resource)?;
     let now = now_ms();
-    let brake = hold.filter(|_| !row.columns.active && current.is_active());
+    // The user as it was: for the brake (was it active?) and the event (what changed?).
+    let before = events::parse_resource(&current.data);
+    let was_active = before.get("active").and_then(Value::as_bool).unwrap_or(true);
+    let brake = hold.filter(|_| !row.columns.active && was_active);
     if brake.is_none() && groups.is_none() && writer.actor().is_none() {
         if let Some(seen) = nothing_to_place(store, tenant).await? {
-            return update_alone(store, tenant, writer, current, row, seen, now).await;
+            return update_alone(store, tenant, writer, current, row, (&before, resource), seen, now).await;
         }
     }
     let written = async {
@@ -335,7 +339,7 @@ pub(crate) async fn update_checked(
         if !tx.update_user(&row.id, &row.columns, &row.data, current.version, now).await? {
             return Err(DomainError::Stale);
         }
-        events::emit_user_write(&mut tx, &row.id, row.source, Some(&current.data), &row.data, now);
+        events::emit_user_write(&mut tx, &row.id, row.source, Some(&before), resource, now);
         let what = match writer {
             Writer::Jit(..) => "updated from the claims of their sign-in:",
             _ => "edited manual user",
@@ -353,19 +357,19 @@ pub(crate) async fn update_checked(
 /// [`update_checked`] of a write that is the new version and its event alone (nothing to place,
 /// held or recorded): one statement on PostgreSQL, which also reads the user's groups (see
 /// [`crate::store::TenantStore::update_user_alone`]).
+#[allow(clippy::too_many_arguments)]
 async fn update_alone(
     store: &Store,
     tenant: &TenantId,
     writer: Writer<'_>,
     current: &UserRow,
     row: NewUserRow,
+    (before, after): (&Value, &Value),
     seen: Seen,
     now: i64,
 ) -> DomainResult<Written> {
     let events: Vec<_> =
-        events::user_write_event(&writer.cause(), &row.id, row.source, Some(&current.data), &row.data, now)
-            .into_iter()
-            .collect();
+        events::user_write_event(&writer.cause(), &row.id, row.source, Some(before), after, now).into_iter().collect();
     let written =
         store.tenant(tenant).update_user_alone(&row.id, &row.columns, &row.data, current.version, now, events).await;
     let groups = match written {
@@ -394,9 +398,9 @@ pub async fn adopt(store: &Store, tenant: &TenantId, current: &UserRow, resource
             return Err(DomainError::Stale);
         }
         tx.set_user_source(&row.id, UserSource::Scim).await?;
-        let mut changed = events::changed_attributes(&current.data, &row.data);
+        let mut changed = events::changed_attributes(&events::parse_resource(&current.data), resource);
         changed.push("source".into());
-        let user = events::user_data(&row.id, UserSource::Scim, &row.data);
+        let user = events::user_data(&row.id, UserSource::Scim, resource);
         events::emit(&mut tx, "user.updated", serde_json::json!({"user": user, "changed": changed}), now);
         tx.set_claim_groups(&row.id, &[]).await?;
         if current.source == UserSource::Manual {
@@ -467,7 +471,7 @@ pub(crate) async fn delete_checked(
     if !tx.delete_user(id).await? {
         return Err(DomainError::NotFound);
     }
-    let user = events::user_data(id, row.source, &row.data);
+    let user = events::user_data(id, row.source, &events::parse_resource(&row.data));
     events::emit(&mut tx, "user.deleted", serde_json::json!({"user": user}), now);
     if matches!(writer, Writer::Scim) {
         // The IdP removed the person: their SSO identities are refused from now on, never

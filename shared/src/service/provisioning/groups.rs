@@ -329,7 +329,10 @@ impl Scim<'_> {
         if !tx.update_group(id, cols, data, expected, now).await? {
             return Ok(false);
         }
-        if events::changed_attributes(before_data, data).iter().any(|a| a != "members") {
+        if events::changed_attributes(&events::parse_resource(before_data), &events::parse_resource(data))
+            .iter()
+            .any(|a| a != "members")
+        {
             let group = group_data(id, data);
             events::emit(&mut tx, "group.updated", json!({"group": group}), now);
         }

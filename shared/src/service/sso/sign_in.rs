@@ -458,7 +458,7 @@ pub async fn finish(
                 log.message = format!("Signed in as {} ({role}){how}.", user.user_name);
                 events::set_cause(&mut tx, &events::Cause::SignIn(who.subject.clone()));
                 let data = serde_json::json!({
-                    "user": events::user_data(&user.id, user.source, &user.data),
+                    "user": events::user_data(&user.id, user.source, &events::parse_resource(&user.data)),
                     "connection": {"id": c.id, "name": c.name, "protocol": c.protocol.as_str()},
                     "subject": who.subject,
                     "role": role_now.map(crate::dto::GroupRole::as_str),
