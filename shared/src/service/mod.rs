@@ -32,9 +32,28 @@ use activity::ActivitySink;
 
 /// The shared services of a running Roster instance, in one cheap-to-clone value: the server
 /// builds it once at start and hands it to the axum router and to the dashboard's server
-/// functions.
+/// functions. A clone shares the parts (one reference count: axum clones its state for every
+/// handler and middleware of every request); changing a part of a shared value changes a
+/// copy of its own.
 #[derive(Clone, Debug)]
-pub struct Services {
+pub struct Services(std::sync::Arc<ServiceParts>);
+
+impl std::ops::Deref for Services {
+    type Target = ServiceParts;
+    fn deref(&self) -> &ServiceParts {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Services {
+    fn deref_mut(&mut self) -> &mut ServiceParts {
+        std::sync::Arc::make_mut(&mut self.0)
+    }
+}
+
+/// What [`Services`] holds.
+#[derive(Clone, Debug)]
+pub struct ServiceParts {
     /// The database.
     pub store: Store,
     /// The URL people and identity providers reach this instance at, without a trailing slash
@@ -62,7 +81,7 @@ impl Services {
     /// The services over `store`; starts the activity writer on the current Tokio runtime.
     pub fn new(store: Store, public_url: String, trust_forwarded_for: bool) -> Services {
         let activity = ActivitySink::start(store.clone());
-        Services {
+        Services(std::sync::Arc::new(ServiceParts {
             store,
             public_url,
             trust_forwarded_for,
@@ -72,6 +91,6 @@ impl Services {
             email: None,
             webhooks: webhooks::Sender::new(&webhooks::WebhookSettings::default()),
             event_retention_days: 30,
-        }
+        }))
     }
 }
