@@ -176,3 +176,93 @@ proptest! {
         }
     }
 }
+
+/// Attribute names of both resource types, a few unknown ones, and sub-attribute names.
+const KEYS: &[&str] = &[
+    "userName",
+    "password",
+    "name",
+    "emails",
+    "groups",
+    "members",
+    "manager",
+    "active",
+    "id",
+    "meta",
+    "schemas",
+    "externalId",
+    "displayName",
+    "x509Certificates",
+    "unknownThing",
+];
+const INNER: &[&str] = &["value", "display", "type", "primary", "$ref", "givenName", "department", "managerId", "zz"];
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+fn json_leaf() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(json!("v")),
+        Just(json!(1)),
+        Just(json!(true)),
+        Just(Value::Null),
+        Just(json!({})),
+        Just(json!([]))
+    ]
+}
+
+fn json_object(depth: u32) -> BoxedStrategy<Value> {
+    let leaf = json_leaf().boxed();
+    let value = if depth == 0 {
+        leaf
+    } else {
+        prop_oneof![
+            2 => leaf,
+            1 => json_object(depth - 1),
+            1 => prop::collection::vec(prop_oneof![json_object(depth - 1), json_leaf()], 0..3).prop_map(Value::Array),
+        ]
+        .boxed()
+    };
+    prop::collection::btree_map(prop::sample::select(INNER).prop_map(str::to_string), value, 0..4)
+        .prop_map(|m| Value::Object(m.into_iter().collect()))
+        .boxed()
+}
+
+fn resource() -> impl Strategy<Value = Value> {
+    let top = prop_oneof![
+        3 => json_leaf(),
+        2 => json_object(1),
+        2 => prop::collection::vec(prop_oneof![json_object(1), json_leaf()], 0..3).prop_map(Value::Array),
+    ];
+    (
+        prop::collection::btree_map(prop::sample::select(KEYS).prop_map(str::to_string), top, 0..8),
+        prop::option::of(prop_oneof![json_object(1), json_leaf()]),
+    )
+        .prop_map(|(m, ext)| {
+            let mut o: serde_json::Map<String, Value> = m.into_iter().collect();
+            if let Some(e) = ext {
+                o.insert(ENTERPRISE.into(), e);
+            }
+            Value::Object(o)
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
+
+    /// The projection that moves what it keeps answers what the copying one does, for any
+    /// resource and any `attributes`/`excludedAttributes` (mostly none, as most requests ask).
+    #[test]
+    fn the_owned_projection_is_the_copying_one(
+        res in resource(),
+        group in any::<bool>(),
+        lists in prop::option::weighted(0.3, (
+            prop::collection::vec(prop::sample::select(KEYS), 0..3),
+            prop::collection::vec(prop::sample::select(KEYS), 0..3),
+        )),
+    ) {
+        use roster_shared::scim::projection::Projection;
+        let rs = if group { ResourceSchema::group() } else { ResourceSchema::user() };
+        let (attributes, excluded) = lists.unwrap_or_default();
+        let p = Projection::parse(Some(&attributes.join(",")), Some(&excluded.join(",")), rs).unwrap();
+        prop_assert_eq!(p.apply_owned(res.clone(), rs), p.apply(&res, rs));
+    }
+}

@@ -100,10 +100,12 @@ fn summary_of(req: &SearchRequest) -> String {
     }
 }
 
-fn projected(r: &Resource, raw: Option<&str>, schema: &ResourceSchema) -> Result<Value> {
+/// The resource's JSON as the request's `attributes`/`excludedAttributes` ask for it (taken out
+/// of `r`: its id and version stay).
+fn projected(r: &mut Resource, raw: Option<&str>, schema: &ResourceSchema) -> Result<Value> {
     let q = query_params(raw)?;
     let p = Projection::from_lists(&q.attributes, &q.excluded_attributes, schema)?;
-    Ok(p.apply(&r.json, schema))
+    Ok(p.apply_owned(std::mem::take(&mut r.json), schema))
 }
 
 fn note(kind: &str, id: Option<&str>, summary: impl Into<String>) -> ActivityNote {
@@ -168,9 +170,9 @@ pub async fn create_user(
     let r = async {
         let input = read_json(&headers, body).await?;
         n.summary = format!("create {}", user_name(&input));
-        let created = scim(&s, &c).create_user(&input).await?;
+        let mut created = scim(&s, &c).create_user(&input).await?;
         n.resource_id = Some(created.id.clone());
-        let body = projected(&created, raw.as_deref(), ResourceSchema::user())?;
+        let body = projected(&mut created, raw.as_deref(), ResourceSchema::user())?;
         let location = format!("{}/Users/{}", c.base_url, created.id);
         Ok(resource(StatusCode::CREATED, &body, &created.etag(), Some(&location)))
     }
@@ -186,11 +188,11 @@ pub async fn get_user(
     headers: HeaderMap,
 ) -> Response {
     let r = async {
-        let user = scim(&s, &c).get_user(&id).await?;
+        let mut user = scim(&s, &c).get_user(&id).await?;
         if let Some(res) = not_modified(&headers, &user) {
             return Ok(res);
         }
-        let body = projected(&user, raw.as_deref(), ResourceSchema::user())?;
+        let body = projected(&mut user, raw.as_deref(), ResourceSchema::user())?;
         Ok(resource(StatusCode::OK, &body, &user.etag(), None))
     }
     .await;
@@ -207,8 +209,8 @@ pub async fn replace_user(
 ) -> Response {
     let r = async {
         let input = read_json(&headers, body).await?;
-        let user = scim(&s, &c).replace_user(&id, &input, if_match(&headers).as_deref()).await?;
-        let body = projected(&user, raw.as_deref(), ResourceSchema::user())?;
+        let mut user = scim(&s, &c).replace_user(&id, &input, if_match(&headers).as_deref()).await?;
+        let body = projected(&mut user, raw.as_deref(), ResourceSchema::user())?;
         Ok(resource(StatusCode::OK, &body, &user.etag(), None))
     }
     .await;
@@ -226,9 +228,9 @@ pub async fn patch_user(
     let mut n = note("User", Some(&id), "patch");
     let r = async {
         let input = read_json(&headers, body).await?;
-        let (user, summary) = scim(&s, &c).patch_user(&id, &input, if_match(&headers).as_deref()).await?;
+        let (mut user, summary) = scim(&s, &c).patch_user(&id, &input, if_match(&headers).as_deref()).await?;
         n.summary = summary;
-        let body = projected(&user, raw.as_deref(), ResourceSchema::user())?;
+        let body = projected(&mut user, raw.as_deref(), ResourceSchema::user())?;
         Ok(resource(StatusCode::OK, &body, &user.etag(), None))
     }
     .await;
@@ -301,9 +303,9 @@ pub async fn create_group(
     let r = async {
         let input = read_json(&headers, body).await?;
         n.summary = format!("create {}", display_name(&input));
-        let created = scim(&s, &c).create_group(&input).await?;
+        let mut created = scim(&s, &c).create_group(&input).await?;
         n.resource_id = Some(created.id.clone());
-        let body = projected(&created, raw.as_deref(), ResourceSchema::group())?;
+        let body = projected(&mut created, raw.as_deref(), ResourceSchema::group())?;
         let location = format!("{}/Groups/{}", c.base_url, created.id);
         Ok(resource(StatusCode::CREATED, &body, &created.etag(), Some(&location)))
     }
@@ -319,11 +321,11 @@ pub async fn get_group(
     headers: HeaderMap,
 ) -> Response {
     let r = async {
-        let group = scim(&s, &c).get_group(&id, wants_members(raw.as_deref())).await?;
+        let mut group = scim(&s, &c).get_group(&id, wants_members(raw.as_deref())).await?;
         if let Some(res) = not_modified(&headers, &group) {
             return Ok(res);
         }
-        let body = projected(&group, raw.as_deref(), ResourceSchema::group())?;
+        let body = projected(&mut group, raw.as_deref(), ResourceSchema::group())?;
         Ok(resource(StatusCode::OK, &body, &group.etag(), None))
     }
     .await;
@@ -340,8 +342,8 @@ pub async fn replace_group(
 ) -> Response {
     let r = async {
         let input = read_json(&headers, body).await?;
-        let group = scim(&s, &c).replace_group(&id, &input, if_match(&headers).as_deref()).await?;
-        let body = projected(&group, raw.as_deref(), ResourceSchema::group())?;
+        let mut group = scim(&s, &c).replace_group(&id, &input, if_match(&headers).as_deref()).await?;
+        let body = projected(&mut group, raw.as_deref(), ResourceSchema::group())?;
         Ok(resource(StatusCode::OK, &body, &group.etag(), None))
     }
     .await;
@@ -363,7 +365,7 @@ pub async fn patch_group(
         // one member helps nobody, so the group comes back only when the client asks for
         // attributes.
         let asked = !query_params(raw.as_deref())?.attributes.is_empty();
-        let (group, summary) = scim(&s, &c).patch_group(&id, &input, if_match(&headers).as_deref(), asked).await?;
+        let (mut group, summary) = scim(&s, &c).patch_group(&id, &input, if_match(&headers).as_deref(), asked).await?;
         n.summary = summary;
         if !asked {
             let mut res = StatusCode::NO_CONTENT.into_response();
@@ -372,7 +374,7 @@ pub async fn patch_group(
             }
             return Ok(res);
         }
-        let body = projected(&group, raw.as_deref(), ResourceSchema::group())?;
+        let body = projected(&mut group, raw.as_deref(), ResourceSchema::group())?;
         Ok(resource(StatusCode::OK, &body, &group.etag(), None))
     }
     .await;

@@ -84,9 +84,49 @@ impl Projection {
         Value::Object(out)
     }
 
+    /// [`Projection::apply`] on a resource it may consume: the default projection (nothing
+    /// asked for, nothing excluded: what nearly every request gets) moves what it keeps instead
+    /// of copying it; any other projection is [`Projection::apply`].
+    pub fn apply_owned(&self, resource: Value, schema: &ResourceSchema) -> Value {
+        if !self.attributes.is_empty() || !self.excluded.is_empty() {
+            return self.apply(&resource, schema);
+        }
+        let Value::Object(res) = resource else {
+            return resource;
+        };
+        let mut out = Map::new();
+        for (key, value) in res {
+            if let Some(ext) = schema.extension(&key) {
+                let Value::Object(inner) = value else {
+                    continue;
+                };
+                let ext_out: Map<String, Value> = inner
+                    .into_iter()
+                    .filter_map(|(k, v)| ext.attribute(&k).and_then(|attr| by_default(attr, v)).map(|v| (k, v)))
+                    .collect();
+                if !ext_out.is_empty() {
+                    out.insert(key, Value::Object(ext_out));
+                }
+                continue;
+            }
+            match schema.find(None, &key) {
+                Some(located) => {
+                    if let Some(v) = by_default(located.attribute, value) {
+                        out.insert(key, v);
+                    }
+                }
+                // Data of extensions the schema does not know: returned by default.
+                None => {
+                    out.insert(key, value);
+                }
+            }
+        }
+        Value::Object(out)
+    }
+
     fn project_attr(&self, attr: &Attribute, path: &AttrPath, value: &Value) -> Option<Value> {
         match attr.returned {
-            Returned::Never => return None,
+            Returned::Never | Returned::Request => return None,
             Returned::Always => return Some(value.clone()),
             _ => {}
         }
@@ -125,6 +165,38 @@ impl Projection {
             Value::Array(a) if a.is_empty() => None,
             _ => Some(value),
         }
+    }
+}
+
+/// An attribute's value as the default projection returns it (what [`Projection::project_attr`]
+/// does with no `attributes` and no `excludedAttributes`), in place.
+fn by_default(attr: &Attribute, mut value: Value) -> Option<Value> {
+    match attr.returned {
+        Returned::Never | Returned::Request => return None,
+        Returned::Always => return Some(value),
+        _ => {}
+    }
+    if attr.ty == AttributeType::Complex {
+        let strip = |o: &mut Map<String, Value>| {
+            o.retain(|k, _| attr.sub(k).is_none_or(|s| !matches!(s.returned, Returned::Never | Returned::Request)))
+        };
+        match &mut value {
+            Value::Array(items) => {
+                for item in items.iter_mut() {
+                    if let Value::Object(o) = item {
+                        strip(o);
+                    }
+                }
+                items.retain(|v| v.as_object().is_none_or(|o| !o.is_empty()));
+            }
+            Value::Object(o) => strip(o),
+            _ => {}
+        }
+    }
+    match &value {
+        Value::Object(o) if o.is_empty() => None,
+        Value::Array(a) if a.is_empty() => None,
+        _ => Some(value),
     }
 }
 

@@ -610,7 +610,7 @@ impl Scim<'_> {
         let mut resources = Vec::with_capacity(page.rows.len());
         for row in &page.rows {
             let r = self.group_resource(row, members.get(&row.id).map(Vec::as_slice))?;
-            resources.push(projection.apply(&r.json, schema()));
+            resources.push(projection.apply_owned(r.json, schema()));
         }
         let start_index = match paging {
             super::Paging::Index { start } => Some(start),
