@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
+use super::direct::DbRow;
 use super::filter_sql::{Arg, Sql};
 use super::query::{bind_all, json_in, page_query, Page, Query};
 use super::tx::{with_tx, TenantTx};
@@ -231,7 +232,7 @@ impl TenantStore<'_> {
     /// A group by id.
     pub async fn group(&self, id: &str) -> DomainResult<Option<GroupRow>> {
         let sql = format!("{} WHERE t.tenant_id = $1 AND t.id = $2", self.group_select());
-        with_pool!(self.store, |p| {
+        super::with_read!(self.store, |p| {
             let row = sqlx::query(&sql).bind(self.id.as_str()).bind(id).fetch_optional(p).await?;
             row.as_ref().map(group_from_row).transpose()
         })
@@ -289,13 +290,14 @@ impl TenantStore<'_> {
             "SELECT id, 'User' AS kind FROM scim_users WHERE tenant_id = $1 AND id IN ({list}) \
              UNION ALL SELECT id, 'Group' AS kind FROM scim_groups WHERE tenant_id = $1 AND id IN ({list})"
         );
-        with_pool!(self.store, |p| {
+        // Point lookups by key (at most a chunk of ids): in place on SQLite.
+        super::with_read!(self.store, |p| {
             let mut q = sqlx::query(&sql).bind(self.id.as_str());
             for id in ids {
                 q = q.bind(id.as_str());
             }
             for r in q.fetch_all(p).await? {
-                out.insert(r.try_get::<String, _>("id")?, r.try_get::<String, _>("kind")?);
+                out.insert(DbRow::get::<String>(&r, "id")?, DbRow::get::<String>(&r, "kind")?);
             }
             DomainResult::Ok(())
         })?;
