@@ -9,9 +9,10 @@
 //! context switches). Here rusqlite, over the same bundled SQLite, runs the statement where the
 //! request is, in microseconds, without a hand-off:
 //!
-//! - the hot point reads (a user by id or userName, a user's groups, "is a webhook endpoint
-//!   due?", a SCIM filter naming one row by a unique key, the create path's adoption lookups;
-//!   see [`super::with_read!`]) on [`Direct`]'s own read connections to the same file;
+//! - the hot point reads (a user by id or userName, a user's groups, a group by id, "is a
+//!   webhook endpoint due?", a SCIM filter naming one row by a unique key, the create path's
+//!   adoption lookups, a group write's member check; see [`super::with_read!`]) on
+//!   [`Direct`]'s own read connections to the same file;
 //! - every transaction of a request on the process's writer connection (see [`super::writer`],
 //!   with group commit). Its statements are the same code as on PostgreSQL: inside
 //!   [`super::tx::with_conn!`]'s arm for it, `sqlx` names [`shim`], which offers the part of
