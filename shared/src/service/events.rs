@@ -123,6 +123,11 @@ pub fn user_data(id: &str, source: crate::dto::UserSource, resource: &Value) -> 
     Value::Object(user)
 }
 
+/// Whether a user's resource is active (`active`; a user without it is).
+pub fn is_active(user: &Value) -> bool {
+    user.get("active").and_then(Value::as_bool).unwrap_or(true)
+}
+
 /// The top-level attributes that differ between two versions of a resource, sorted.
 pub fn changed_attributes(before: &Value, after: &Value) -> Vec<String> {
     let empty = Map::new();
@@ -179,8 +184,7 @@ fn user_write(
     if changed.is_empty() {
         return None;
     }
-    let active = |v: &Value| v.get("active").and_then(Value::as_bool).unwrap_or(true);
-    let kind = match (active(before), active(after)) {
+    let kind = match (is_active(before), is_active(after)) {
         (true, false) => "user.deactivated",
         (false, true) => "user.reactivated",
         _ => "user.updated",

@@ -316,11 +316,10 @@ pub(crate) async fn update_checked(
     let now = now_ms();
     // The user as it was: for the brake (was it active?) and the event (what changed?).
     let before = events::parse_resource(&current.data);
-    let was_active = before.get("active").and_then(Value::as_bool).unwrap_or(true);
-    let brake = hold.filter(|_| !row.columns.active && was_active);
+    let brake = hold.filter(|_| !row.columns.active && events::is_active(&before));
     if brake.is_none() && groups.is_none() && writer.actor().is_none() {
         if let Some(seen) = nothing_to_place(store, tenant).await? {
-            return update_alone(store, tenant, writer, current, row, (&before, resource), seen, now).await;
+            return update_alone(store, tenant, writer, current, row, &before, resource, seen, now).await;
         }
     }
     let written = async {
@@ -364,7 +363,8 @@ async fn update_alone(
     writer: Writer<'_>,
     current: &UserRow,
     row: NewUserRow,
-    (before, after): (&Value, &Value),
+    before: &Value,
+    after: &Value,
     seen: Seen,
     now: i64,
 ) -> DomainResult<Written> {
