@@ -27,6 +27,7 @@ both_backends!(
     http_basic_credentials,
     oauth_client_credentials,
     wrong_methods_get_scim_errors,
+    a_group_write_checks_hundreds_of_members_at_once,
 );
 
 async fn wrong_methods_get_scim_errors(db: Db) {
@@ -975,4 +976,57 @@ async fn a_revocation_reaches_every_instance(db: Db) {
             roster_shared::service::credentials::authenticate_bearer(&other, &tenant, &t.token).await.unwrap();
         assert!(refused.is_none());
     }
+}
+
+/// A PATCH adding 600 members checks them in chunks of 500 keys (two statements of hundreds of
+/// parameters, in place on SQLite): one unknown id, or another tenant's, refuses the whole
+/// request and adds nobody; without them, every member is added with its type.
+async fn a_group_write_checks_hundreds_of_members_at_once(db: Db) {
+    const BULK: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
+    let app = TestApp::new(db).await;
+    let t = app.scim_tenant("Big").await;
+    let other = app.scim_tenant("Other").await;
+    let stranger = app.create_user(&other, "stranger@other.test").await;
+    let ops: Vec<Value> = (0..600)
+        .map(|i| json!({"method": "POST", "path": "/Users", "bulkId": format!("u{i}"), "data": {"schemas": [USER], "userName": format!("member{i:03}@big.test")}}))
+        .collect();
+    let (s, _, res) =
+        app.scim("POST", &t.id, &t.token, "/Bulk", Some(json!({"schemas": [BULK], "Operations": ops}))).await;
+    assert_eq!(s, StatusCode::OK, "{res}");
+    let users: Vec<String> = res["Operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            assert_eq!(o["status"], "201", "{o}");
+            o["location"].as_str().unwrap().rsplit('/').next().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(users.len(), 600);
+    let group = |name: &str| json!({"schemas": [GROUP], "displayName": name});
+    let (_, _, big) = app.scim("POST", &t.id, &t.token, "/Groups", Some(group("Big"))).await;
+    let (_, _, sub) = app.scim("POST", &t.id, &t.token, "/Groups", Some(group("Sub"))).await;
+    let (big, sub) = (big["id"].as_str().unwrap().to_string(), sub["id"].as_str().unwrap().to_string());
+    let add = |extra: &[&str]| {
+        let mut values: Vec<Value> = users.iter().map(|u| json!({"value": u})).collect();
+        values.push(json!({"value": sub}));
+        values.extend(extra.iter().map(|e| json!({"value": e})));
+        json!({"schemas": [PATCH], "Operations": [{"op": "add", "path": "members", "value": values}]})
+    };
+    let members = |v: &Value| v["members"].as_array().map_or(0, Vec::len);
+    for bad in ["no-such-id", stranger.as_str()] {
+        let (s, _, res) = app.scim("PATCH", &t.id, &t.token, &format!("/Groups/{big}"), Some(add(&[bad]))).await;
+        assert_eq!((s, res["scimType"].as_str()), (StatusCode::BAD_REQUEST, Some("invalidValue")), "{res}");
+        assert!(res["detail"].as_str().unwrap().contains(bad), "{res}");
+        let (_, _, now) = app.scim("GET", &t.id, &t.token, &format!("/Groups/{big}"), None).await;
+        assert_eq!(members(&now), 0, "nobody added: {now}");
+    }
+    let (s, _, res) = app.scim("PATCH", &t.id, &t.token, &format!("/Groups/{big}"), Some(add(&[]))).await;
+    assert!(s.is_success(), "{s} {res}");
+    let (_, _, now) = app.scim("GET", &t.id, &t.token, &format!("/Groups/{big}"), None).await;
+    assert_eq!(members(&now), 601, "{now}");
+    let kind =
+        |id: &str| now["members"].as_array().unwrap().iter().find(|m| m["value"] == id).map(|m| m["type"].clone());
+    assert_eq!(kind(&sub), Some(json!("Group")));
+    assert_eq!(kind(&users[599]), Some(json!("User")));
 }
