@@ -9,7 +9,9 @@ use serde_json::{json, Value};
 
 use crate::both_backends;
 use crate::common::*;
-use crate::sso::{org, post_acs, push_scim_user, push_user, save_jit, sign_ins, start, verified_domain, Idp, Org};
+use crate::sso::{
+    org, post_acs, push_user, save_jit, scim_user_linked_by_external_id, sign_ins, start, verified_domain, Idp, Org,
+};
 
 both_backends!(
     jit_creates_places_and_updates_users_from_their_claims,
@@ -326,19 +328,7 @@ async fn linking_rules_one_identity_never_a_takeover(db: Db) {
     assert_eq!(detail["sso"]["identities"][0]["subject"], "mia@acme.test");
 
     // The link key externalId: a SCIM user with another userName is found by the unique id.
-    let ed = push_scim_user(
-        &app,
-        &o,
-        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "E7", "externalId": "emp-7",
-            "emails": [{"value": "ed@acme.test", "primary": true}]}),
-    )
-    .await;
-    save_jit(
-        &app,
-        &o,
-        &[("enabled", "on"), ("update", "every_sign_in"), ("link_key", "external_id"), ("preset", "generic")],
-    )
-    .await;
+    let ed = scim_user_linked_by_external_id(&app, &o).await;
     let (_, session) = sign_in(&app, &idp, &o, "ed-subject", &claims("emp-7", "Ed", "ed.other@acme.test")).await;
     assert_eq!(app.viewer(Some(&session.expect("session"))).await["account_id"], ed.as_str());
 

@@ -266,6 +266,25 @@ pub(crate) async fn push_scim_user(app: &TestApp, o: &Org, body: Value) -> Strin
     body["id"].as_str().unwrap().to_string()
 }
 
+/// SCIM user Ed (userName "E7", externalId "emp-7") and just-in-time linking by externalId,
+/// updated at every sign-in; returns Ed's id.
+pub(crate) async fn scim_user_linked_by_external_id(app: &TestApp, o: &Org) -> String {
+    let ed = push_scim_user(
+        app,
+        o,
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "E7", "externalId": "emp-7",
+            "name": {"givenName": "Ed"}, "emails": [{"value": "ed@acme.test", "primary": true}]}),
+    )
+    .await;
+    save_jit(
+        app,
+        o,
+        &[("enabled", "on"), ("update", "every_sign_in"), ("link_key", "external_id"), ("preset", "generic")],
+    )
+    .await;
+    ed
+}
+
 /// Saves the connection's JIT settings through the SSO page's form.
 pub(crate) async fn save_jit(app: &TestApp, o: &Org, fields: &[(&str, &str)]) {
     let mut all = vec![("id", o.connection.as_str())];
@@ -735,19 +754,7 @@ async fn refused_responses_never_link_or_update_a_user_by_external_id(db: Db) {
     let (idp, forger) = (Idp::new(&entity), Idp::new(&entity));
     let o = org(&app, &idp).await;
     let c = o.connection.as_str();
-    let ed = push_scim_user(
-        &app,
-        &o,
-        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "E7", "externalId": "emp-7",
-            "name": {"givenName": "Ed"}, "emails": [{"value": "ed@acme.test", "primary": true}]}),
-    )
-    .await;
-    save_jit(
-        &app,
-        &o,
-        &[("enabled", "on"), ("update", "every_sign_in"), ("link_key", "external_id"), ("preset", "generic")],
-    )
-    .await;
+    let ed = scim_user_linked_by_external_id(&app, &o).await;
     let ed_row = format!("SELECT CAST(version AS TEXT) || ' ' || CAST(data AS TEXT) FROM scim_users WHERE id = '{ed}'");
     let ed_before = app.raw_strings(&ed_row).await;
     let links_of_ed = format!("SELECT CAST(COUNT(*) AS TEXT) FROM sso_identities WHERE user_id = '{ed}'");
