@@ -25,17 +25,6 @@ fn permits() -> &'static std::sync::Arc<tokio::sync::Semaphore> {
     PERMITS.get_or_init(|| std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency())))
 }
 
-/// Run on the hashing thread after each hash, once its 19 MiB are freed (see
-/// [`set_after_hash`]).
-static AFTER_HASH: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
-
-/// Sets what runs on the hashing thread after each hash: the binary's allocator hands the
-/// hash's memory back to the system there (see `roster_server::memory`). Set once; later calls
-/// are ignored.
-pub fn set_after_hash(f: fn()) {
-    let _ = AFTER_HASH.set(f);
-}
-
 /// Runs one argon2 computation on the blocking pool, within the concurrency bound.
 async fn bounded<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> DomainResult<T> {
     let permit = match tokio::time::timeout(WAIT, permits().clone().acquire_owned()).await {
@@ -44,9 +33,8 @@ async fn bounded<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -
     };
     tokio::task::spawn_blocking(move || {
         let out = work();
-        if let Some(after) = AFTER_HASH.get() {
-            after();
-        }
+        // The hash's 19 MiB are freed: hand them back (see `crate::memory`).
+        crate::memory::release_freed();
         drop(permit);
         out
     })
@@ -101,15 +89,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_after_hash_hook_runs_after_each_hash_and_verify() {
-        static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        set_after_hash(|| {
-            RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        });
-        let before = RUNS.load(std::sync::atomic::Ordering::SeqCst);
+    async fn each_hash_and_verify_hands_its_memory_back() {
+        let before = crate::memory::testing::releases();
         let h = hash("correct horse battery".into()).await.unwrap();
         assert!(verify("correct horse battery".into(), h).await.unwrap());
-        // Other tests of this binary may hash at the same time: at least these two ran it.
-        assert!(RUNS.load(std::sync::atomic::Ordering::SeqCst) >= before + 2);
+        // Other tests of this binary may release at the same time: at least these two did.
+        assert!(crate::memory::testing::releases() >= before + 2);
     }
 }

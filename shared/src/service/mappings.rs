@@ -1253,6 +1253,21 @@ mod tests {
         assert_eq!(rule_members(&store, &tenant).await, sales);
     }
 
+    /// On SQLite a walk's batch runs in place on the writer (`block_in_place`, on a
+    /// multi-threaded runtime) and its thread hands what the batch freed back to the system
+    /// after it (see `crate::memory`): at least once per batch.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn each_batch_of_a_walk_hands_its_memory_back() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let users = 2 * BATCH + 100;
+        let (store, tenant, _run) = tenant_with_a_queued_run(dir.path(), users).await;
+        let before = crate::memory::testing::releases();
+        let walked = place_all_walking(&store, &tenant, Walk::EveryUser).await.expect("walk");
+        assert_eq!(walked.evaluated, users);
+        // Three batches of users and the empty one that ends the walk.
+        assert!(crate::memory::testing::releases() >= before + 4);
+    }
+
     /// A preview reads the tenant a batch of ids at a time, with each batch's IdP groups read by
     /// its range: over several batches and a rule on a nested IdP group, it counts exactly the
     /// users that saving the rule then places, and writes nothing.

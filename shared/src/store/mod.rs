@@ -313,12 +313,18 @@ impl Store {
     /// runtime's workers: tokio's `block_in_place` hands the worker's other tasks to another
     /// thread first, then `work` runs here to its end. Elsewhere (PostgreSQL, an in-memory
     /// SQLite database, whose statements go through the network or sqlx's thread, or a
-    /// current-thread runtime, which cannot hand its tasks over) it is awaited as it is.
+    /// current-thread runtime, which cannot hand its tasks over) it is awaited as it is. The
+    /// thread hands what `work` freed back to the system afterwards ([`crate::memory`]): it
+    /// may sit idle next, keeping it.
     pub(crate) async fn run_long<F: std::future::Future>(&self, work: F) -> F::Output {
         use tokio::runtime::{Handle, RuntimeFlavor};
         match Handle::try_current() {
             Ok(handle) if self.direct.is_some() && handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(|| handle.block_on(work))
+                tokio::task::block_in_place(|| {
+                    let out = handle.block_on(work);
+                    crate::memory::release_freed();
+                    out
+                })
             }
             _ => work.await,
         }
