@@ -23,7 +23,7 @@ use crate::dto::events::{EventView, EventsPage};
 use crate::dto::GroupRole;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::TenantId;
-use crate::store::{EventRecord, NewEvent, Store, TenantTx};
+use crate::store::{EventRecord, NewEvent, Store, TenantTx, UserRow};
 
 tokio::task_local! {
     /// The SCIM request being served (its `x-request-id`), for the events' cause.
@@ -123,11 +123,6 @@ pub fn user_data(id: &str, source: crate::dto::UserSource, resource: &Value) -> 
     Value::Object(user)
 }
 
-/// Whether a user's resource is active (`active`; a user without it is).
-pub fn is_active(user: &Value) -> bool {
-    user.get("active").and_then(Value::as_bool).unwrap_or(true)
-}
-
 /// The top-level attributes that differ between two versions of a resource, sorted.
 pub fn changed_attributes(before: &Value, after: &Value) -> Vec<String> {
     let empty = Map::new();
@@ -184,7 +179,7 @@ fn user_write(
     if changed.is_empty() {
         return None;
     }
-    let kind = match (is_active(before), is_active(after)) {
+    let kind = match (UserRow::active_in(before), UserRow::active_in(after)) {
         (true, false) => "user.deactivated",
         (false, true) => "user.reactivated",
         _ => "user.updated",

@@ -316,7 +316,7 @@ pub(crate) async fn update_checked(
     let now = now_ms();
     // The user as it was: for the brake (was it active?) and the event (what changed?).
     let before = events::parse_resource(&current.data);
-    let brake = hold.filter(|_| !row.columns.active && events::is_active(&before));
+    let brake = hold.filter(|_| !row.columns.active && UserRow::active_in(&before));
     if brake.is_none() && groups.is_none() && writer.actor().is_none() {
         if let Some(seen) = nothing_to_place(store, tenant).await? {
             return update_alone(store, tenant, writer, current, row, &before, resource, seen, now).await;

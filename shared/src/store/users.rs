@@ -30,10 +30,13 @@ pub struct UserRow {
 impl UserRow {
     /// Whether the user is active (`active` of the resource; a user without it is).
     pub fn is_active(&self) -> bool {
-        serde_json::from_str::<serde_json::Value>(&self.data)
-            .ok()
-            .and_then(|v| v.get("active").and_then(serde_json::Value::as_bool))
-            .unwrap_or(true)
+        serde_json::from_str::<serde_json::Value>(&self.data).map_or(true, |v| Self::active_in(&v))
+    }
+
+    /// Whether a user's resource, parsed, is active: the rule of [`Self::is_active`], for a
+    /// caller that holds the resource already.
+    pub fn active_in(resource: &serde_json::Value) -> bool {
+        resource.get("active").and_then(serde_json::Value::as_bool).unwrap_or(true)
     }
 }
 
