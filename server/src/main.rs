@@ -14,6 +14,7 @@ fn main() -> std::process::ExitCode {
     roster_server::memory::return_large_allocations();
     let cli = Cli::parse();
     telemetry::init(cli.log_format);
+    roster_server::memory::sqlite_allocations();
     // The load benchmark's client stays on one thread, leaving the other cores to the server.
     let runtime = if matches!(cli.command, Command::Bench(_)) {
         tokio::runtime::Builder::new_current_thread().enable_all().build()
