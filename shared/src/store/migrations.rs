@@ -59,6 +59,7 @@ pub(super) fn sqlite() -> Migrator {
         (29, "membership counts", "0029_membership_counts.sql"),
         (30, "one held change per user", "0030_one_held_change_per_user.sql"),
         (31, "one held change per user index", "0031_one_held_change_per_user_index.sql"),
+        (32, "search index at commit", "0032_search_index_at_commit.sql"),
     ))
 }
 
@@ -107,6 +108,7 @@ fn postgres_migrations() -> Vec<Migration> {
         (29, "membership counts", "0029_membership_counts.sql"),
         (30, "one held change per user", "0030_one_held_change_per_user.sql"),
         (31, "one held change per user index", "0031_one_held_change_per_user_index.sql"),
+        (32, "search index at commit", "0032_search_index_at_commit.sql"),
     )
 }
 
