@@ -25,9 +25,8 @@
 //! index's triggers queue their changes instead; [`WriterSlot::finish`] applies the queue, in
 //! order, as the group's last statement before its COMMIT (migration 0032). Any other writer
 //! (the sqlx pool, a CLI command, a previous release) writes the index at once, as before, and
-//! so does a group that begins with nobody waiting for the turn: most likely a lone write, which
-//! writes the index once anyway (server CPU per request of the harness's sync, four clients:
-//! 323–372 → 308–338 µs).
+//! so does a group's first write: the deferral begins when a second one joins (a lone write,
+//! as the IdP sync's four clients mostly make, writes the index once anyway).
 //! Interleaved A/B, 1,000 users, 16 connections (with `memory::sqlite_allocations`): creates
 //! 4,477 / 4,624 → 5,276 / 5,646/s.
 //!
@@ -88,7 +87,7 @@ pub(crate) struct WriterSlot {
     /// The schema queues the users' search index changes of a group for its COMMIT (see
     /// [`SEARCH_DEFERRED`]); read when the connection opens.
     defers_search: bool,
-    /// The open group queues its search index changes (it began with others waiting).
+    /// The open group queues its search index changes (from its second write on).
     deferring: bool,
 }
 
@@ -126,7 +125,8 @@ impl WriterSlot {
             None => Err("no SQLite writer connection".to_string()),
             Some(c) if c.conn.is_autocommit() => Err("the transaction was rolled back by an error".to_string()),
             Some(c) => {
-                let applied = if self.deferring { run_cached(&c.conn, &SEARCH_APPLIED) } else { Ok(()) };
+                let applied =
+                    if std::mem::take(&mut self.deferring) { run_cached(&c.conn, &SEARCH_APPLIED) } else { Ok(()) };
                 applied.and_then(|()| c.conn.execute_batch("COMMIT")).map_err(|e| {
                     if !c.conn.is_autocommit() {
                         let _ = c.conn.execute_batch("ROLLBACK");
@@ -217,16 +217,18 @@ impl Writer {
                     Err(e) => return Err(shim::error(e).into()),
                 }
             }
-            // A group that begins with nobody waiting is most likely one write, which writes the
-            // index once anyway: the deferral would only add its statements and pages.
-            tx.slot.deferring = tx.slot.defers_search && self.waiting.load(Ordering::SeqCst) > 0;
-            if tx.slot.deferring {
-                if let Err(e) = run_cached(&tx.conn().conn, &[SEARCH_DEFERRED]) {
-                    let _ = tx.conn().conn.execute_batch("ROLLBACK");
-                    return Err(shim::error(e).into());
-                }
-            }
             tx.slot.open = true;
+            tx.slot.deferring = false;
+        } else if tx.slot.defers_search && !tx.slot.deferring {
+            // A second write joins the group: from here on the index's changes wait for the
+            // COMMIT. The first wrote them at once (a lone write writes the index once anyway),
+            // which is before everything queued, so the order holds. Outside the savepoint, so
+            // that a write rolled back does not end the deferral.
+            if let Err(e) = run_cached(&tx.conn().conn, &[SEARCH_DEFERRED]) {
+                let _ = tx.slot.finish();
+                return Err(shim::error(e).into());
+            }
+            tx.slot.deferring = true;
         }
         if let Err(e) = tx.conn().conn.execute_batch("SAVEPOINT request") {
             let _ = tx.slot.finish();
@@ -545,13 +547,13 @@ mod tests {
         // A writer connection opened on the migrated schema defers the index (the first one
         // opened before the schema existed).
         let db = Db { writer: Arc::new(Writer::default()), ..db };
-        // A group that begins with nobody waiting (most likely one write) writes the index at
-        // once: nothing is queued.
+        // A lone write writes the index at once: nothing is queued.
         let d = db.direct.clone();
         let lone =
             search_write(db.writer.clone(), d.clone(), "INSERT INTO scim_users VALUES ('katherine johnson')", true);
         assert_eq!(lone.await.expect("lone"), 0);
-        // A group that begins with others waiting for the turn (held here) queues them.
+        // A group of four (waiting for the turn, held here): the first writes the index at once,
+        // the others queue their changes from the moment they join.
         let turn = db.writer.turn().await.expect("turn");
         let a = tokio::spawn(search_write(
             db.writer.clone(),
@@ -581,13 +583,13 @@ mod tests {
         ));
         until_waiting(&db.writer, 4).await;
         drop(turn);
-        // Inside the group the index's changes wait in the queue, in order: a's insert, then
-        // the rename's delete and insert and Grace's insert; the dropped write's insert is
-        // undone with its savepoint.
-        assert_eq!(a.await.expect("task").expect("a"), 1);
-        assert_eq!(renamed.await.expect("task").expect("renamed"), 4);
-        assert_eq!(dropped.await.expect("task").expect("dropped"), 5);
-        assert_eq!(churned.await.expect("task").expect("churned"), 7);
+        // Inside the group the index's changes wait in the queue, in order: the rename's delete
+        // and insert and Grace's insert; the dropped write's insert is undone with its
+        // savepoint (the deferral, begun outside it, goes on).
+        assert_eq!(a.await.expect("task").expect("a"), 0);
+        assert_eq!(renamed.await.expect("task").expect("renamed"), 3);
+        assert_eq!(dropped.await.expect("task").expect("dropped"), 4);
+        assert_eq!(churned.await.expect("task").expect("churned"), 6);
         assert_eq!(indexed(&db, "%johnson%"), ["katherine johnson"]);
         assert_eq!(indexed(&db, "%ada%"), ["ada byron"]);
         assert!(indexed(&db, "%lovelace%").is_empty());
