@@ -121,12 +121,12 @@ impl WriterSlot {
             return Ok(());
         }
         self.open = false;
+        let deferring = std::mem::take(&mut self.deferring);
         let outcome = match self.conn.as_ref() {
             None => Err("no SQLite writer connection".to_string()),
             Some(c) if c.conn.is_autocommit() => Err("the transaction was rolled back by an error".to_string()),
             Some(c) => {
-                let applied =
-                    if std::mem::take(&mut self.deferring) { run_cached(&c.conn, &SEARCH_APPLIED) } else { Ok(()) };
+                let applied = if deferring { run_cached(&c.conn, &SEARCH_APPLIED) } else { Ok(()) };
                 applied.and_then(|()| c.conn.execute_batch("COMMIT")).map_err(|e| {
                     if !c.conn.is_autocommit() {
                         let _ = c.conn.execute_batch("ROLLBACK");
@@ -218,7 +218,6 @@ impl Writer {
                 }
             }
             tx.slot.open = true;
-            tx.slot.deferring = false;
         } else if tx.slot.defers_search && !tx.slot.deferring {
             // A second write joins the group: from here on the index's changes wait for the
             // COMMIT. The first wrote them at once (a lone write writes the index once anyway),
@@ -555,32 +554,19 @@ mod tests {
         // A group of four (waiting for the turn, held here): the first writes the index at once,
         // the others queue their changes from the moment they join.
         let turn = db.writer.turn().await.expect("turn");
-        let a = tokio::spawn(search_write(
-            db.writer.clone(),
-            d.clone(),
-            "INSERT INTO scim_users VALUES ('ada lovelace')",
-            true,
-        ));
-        let renamed = tokio::spawn(search_write(
-            db.writer.clone(),
-            d.clone(),
+        let spawn = |sql, commit| tokio::spawn(search_write(db.writer.clone(), d.clone(), sql, commit));
+        let a = spawn("INSERT INTO scim_users VALUES ('ada lovelace')", true);
+        let renamed = spawn(
             "UPDATE scim_users SET search_text = 'ada byron' WHERE search_text = 'ada lovelace'; \
              INSERT INTO scim_users VALUES ('grace hopper')",
             true,
-        ));
-        let dropped = tokio::spawn(search_write(
-            db.writer.clone(),
-            d.clone(),
-            "INSERT INTO scim_users VALUES ('alan turing')",
-            false,
-        ));
-        let churned = tokio::spawn(search_write(
-            db.writer.clone(),
-            d.clone(),
+        );
+        let dropped = spawn("INSERT INTO scim_users VALUES ('alan turing')", false);
+        let churned = spawn(
             "INSERT INTO scim_users VALUES ('edsger dijkstra'); DELETE FROM scim_users WHERE search_text LIKE 'edsger%'; \
              INSERT INTO scim_users VALUES ('barbara liskov')",
             true,
-        ));
+        );
         until_waiting(&db.writer, 4).await;
         drop(turn);
         // Inside the group the index's changes wait in the queue, in order: the rename's delete
