@@ -466,7 +466,46 @@ impl Receiver {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("{} distinct events arrived, {n} expected", self.delivered().len());
+        let got = self.delivered();
+        let distinct: std::collections::HashSet<&str> = got.iter().map(|g| g.event_id.as_str()).collect();
+        panic!("{} distinct events arrived ({} deliveries), {n} expected", distinct.len(), got.len());
+    }
+
+    /// As [`Receiver::wait_for`], but a timeout reports the endpoints' delivery state (seq
+    /// delivered, lease, retry), the tenant's last seq and the events not numbered yet: what a
+    /// stalled delivery needs to be explained.
+    async fn wait_for_or_explain(&self, app: &TestApp, n: usize) -> Vec<Got> {
+        for _ in 0..600 {
+            let got = self.delivered();
+            let distinct: std::collections::HashSet<&str> = got.iter().map(|g| g.event_id.as_str()).collect();
+            if distinct.len() >= n {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let endpoints = app
+            .raw_strings(
+                "SELECT id || ' delivered_seq=' || CAST(delivered_seq AS TEXT) || ' lease_owner=' || COALESCE(lease_owner, '-') \
+                 || ' lease_until=' || COALESCE(CAST(lease_until AS TEXT), '-') || ' next_attempt_at=' || CAST(next_attempt_at AS TEXT) \
+                 || ' attempts=' || CAST(attempts AS TEXT) || ' failing=' || CAST(failing AS TEXT) || ' last_error=' || COALESCE(last_error, '-') \
+                 FROM webhook_endpoints",
+            )
+            .await;
+        let seqs =
+            app.raw_strings("SELECT tenant_id || ' last_seq=' || CAST(last_seq AS TEXT) FROM event_sequences").await;
+        let numbered = app.raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM events").await;
+        let pending = if app.store.backend() == roster_shared::store::Backend::Postgres {
+            app.raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM pending_events").await
+        } else {
+            Vec::new()
+        };
+        let got = self.delivered();
+        let seen: Vec<i64> = got.iter().filter_map(|g| g.json["seq"].as_i64()).collect();
+        panic!(
+            "{n} events expected; deliveries (seq) {seen:?} at {} ms; endpoints {endpoints:?}; sequences {seqs:?}; \
+             events {numbered:?}; not numbered yet {pending:?}",
+            roster_shared::clock::now_ms()
+        );
     }
 }
 
@@ -651,7 +690,7 @@ async fn a_killed_instance_loses_no_delivery(db: Db) {
     }
     r.delay_ms.store(0, Ordering::SeqCst);
     let other = app.second_instance().await;
-    let got = r.wait_for(20).await;
+    let got = r.wait_for_or_explain(&app, 20).await;
     let mut first_seen: Vec<i64> = Vec::new();
     let mut count: HashMap<i64, usize> = HashMap::new();
     for g in &got {
