@@ -15,6 +15,7 @@ both_backends!(
     concurrent_deprovisioning_on_two_instances_never_passes_the_limit,
     marked_manual_users_are_adopted_by_the_idps_create,
     seat_limits_refuse_placements_beyond_them_from_every_source,
+    a_hold_in_one_statement_writes_only_over_the_limit,
 );
 
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -633,4 +634,51 @@ async fn seat_limits_refuse_placements_beyond_them_from_every_source(db: Db) {
     assert!(log.iter().any(|a| a.summary == "not placed: seat limit of Engineering reached (2 users)"));
     assert!(log.iter().any(|a| a.summary.starts_with("not assigned to user group \"Licensed\"")));
     assert!(log.iter().any(|a| a.summary == "set the seat limit of user group \"Engineering\" to 5"));
+}
+
+/// The storm's hold in one statement (PostgreSQL; SQLite decides in the write's transaction):
+/// below the limit it writes nothing (neither the held change nor its record) and says so, so
+/// that the write's transaction decides; at the limit it holds, with the record, and says
+/// whether the hold began.
+async fn a_hold_in_one_statement_writes_only_over_the_limit(db: Db) {
+    let app = TestApp::new(db).await;
+    let (t, cookie) = organization(&app, "Statement").await;
+    let ids = users(&app, &t, 2, "s").await;
+    let tenant = TenantId::parse(&t.id).expect("tenant id");
+    let store = app.store.tenant(&tenant);
+    let user = store.user(&ids[0]).await.expect("read").expect("user");
+    let actor = roster_shared::service::activity::Actor { kind: "system", name: "deprovisioning brake".into() };
+    let summary = "held the deactivation of s000@brake.test (a test)";
+    let record = roster_shared::service::activity::action(&actor, "User", Some(&user.id), summary, 1);
+    let held_change = |id: &'static str| roster_shared::store::NewHeld {
+        id,
+        user_id: &user.id,
+        user_name: &user.user_name,
+        kind: roster_shared::dto::HeldKind::Deactivate,
+        method: "PATCH",
+        body: Some("{}"),
+        credential_id: None,
+    };
+    let records = || async {
+        let rows = store.recent_activity(100).await.expect("activity");
+        rows.iter().filter(|r| r.summary == summary).count()
+    };
+    // Nobody lost access yet: a limit of one is not reached.
+    let below = store.hold_when_over(&held_change("h1"), 0, 1, &record, 1).await.expect("statement");
+    assert_eq!(below, None);
+    assert_eq!(held(&app, &cookie).await["total"], 0);
+    assert_eq!(records().await, 0);
+    let over = store.hold_when_over(&held_change("h2"), 0, 0, &record, 2).await.expect("statement");
+    let again = store.hold_when_over(&held_change("h3"), 0, 0, &record, 3).await.expect("statement");
+    if app.store.backend() == roster_shared::store::Backend::Postgres {
+        assert_eq!((over, again), (Some(true), Some(false)), "held, and the hold began with the first");
+        let h = held(&app, &cookie).await;
+        assert_eq!(h["total"], 1, "the user's held change replaced: {h}");
+        assert_eq!(h["changes"][0]["id"], "h3");
+        assert_eq!(records().await, 2);
+    } else {
+        assert_eq!((over, again), (None, None), "SQLite decides in the write's transaction");
+        assert_eq!(held(&app, &cookie).await["total"], 0);
+        assert_eq!(records().await, 0);
+    }
 }

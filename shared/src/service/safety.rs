@@ -34,7 +34,7 @@ use crate::dto::{
 };
 use crate::error::{DomainError, DomainResult};
 use crate::ids::TenantId;
-use crate::store::{NewHeld, Store, TenantTx, UserRow};
+use crate::store::{Backend, NewActivity, NewHeld, Store, TenantTx, UserRow};
 
 /// Held changes a page shows.
 pub const HELD_PAGE: i64 = 500;
@@ -105,28 +105,78 @@ async fn over_limit(tx: &mut TenantTx<'_>, s: &SafetySettings, since: i64) -> Do
 /// Holds a deprovisioning request inside its transaction, with its activity record; returns
 /// whether the hold began with it (nothing was held before).
 pub(crate) async fn hold(tx: &mut TenantTx<'_>, user: &UserRow, req: &HoldRequest<'_>, now: i64) -> DomainResult<bool> {
-    let kind = if req.method.eq_ignore_ascii_case("DELETE") { HeldKind::Delete } else { HeldKind::Deactivate };
-    let body = req.body.map(Value::to_string);
-    let id = uuid::Uuid::new_v4().to_string();
-    let began = tx
-        .hold(
-            &NewHeld {
-                id: &id,
-                user_id: &user.id,
-                user_name: &user.user_name,
-                kind,
-                method: req.method,
-                body: body.as_deref(),
-                credential_id: None,
-            },
-            now,
-        )
-        .await?;
-    let what = kind.noun();
-    let summary =
-        format!("held the {what} of {} (too many users lost access within the brake's window)", user.user_name);
-    tx.record_activity(&[activity::action(&brake_actor(), "User", Some(&user.id), &summary, now)]).await?;
+    let held = Held::of(user, req, now);
+    let began = tx.hold(&held.row(user, req), now).await?;
+    tx.record_activity(std::slice::from_ref(&held.record)).await?;
     Ok(began)
+}
+
+/// A deprovisioning write under the brake, before its transaction (PostgreSQL): when the tenant
+/// is over its limit, holds it in one statement (the count, the held change and its activity
+/// record, as [`admit`] and [`hold`] would in the write's transaction) and returns whether the
+/// hold began; `None`, with nothing written, when it is not over the limit or when that cannot
+/// be told without the transaction (SQLite, where the write's statements run in place anyway;
+/// settings or population not cached): the write's transaction decides then, as before. Once a
+/// storm is over the limit every deprovisioning write is held, and the transaction, its count,
+/// the hold and the record were five round trips (BEGIN … COMMIT) for each.
+pub(crate) async fn hold_at_once(
+    store: &Store,
+    tenant: &TenantId,
+    user: &UserRow,
+    req: &HoldRequest<'_>,
+    now: i64,
+) -> DomainResult<Option<bool>> {
+    if store.backend() != Backend::Postgres {
+        return Ok(None);
+    }
+    let Some(s) = store.cache.safety(tenant.as_str()) else { return Ok(None) };
+    // The limit of the population alone is the transaction's `brake_limit(population.max(gone))`
+    // for any count while the share is at most 100% (both then hold exactly when
+    // `gone >= brake_min_users` once `gone` exceeds the population).
+    if !s.brake_enabled || s.brake_percent > 100 {
+        return Ok(None);
+    }
+    let Some(population) = store.cache.brake_population(tenant.as_str()) else { return Ok(None) };
+    let since = now - i64::from(s.brake_window_minutes.max(1)) * MINUTE_MS;
+    let held = Held::of(user, req, now);
+    store.tenant(tenant).hold_when_over(&held.row(user, req), since, s.brake_limit(population), &held.record, now).await
+}
+
+/// What holding a deprovisioning request writes besides its request: its id, body and record.
+struct Held {
+    id: String,
+    kind: HeldKind,
+    body: Option<String>,
+    record: NewActivity,
+}
+
+impl Held {
+    fn of(user: &UserRow, req: &HoldRequest<'_>, now: i64) -> Held {
+        let kind = if req.method.eq_ignore_ascii_case("DELETE") { HeldKind::Delete } else { HeldKind::Deactivate };
+        let summary = format!(
+            "held the {} of {} (too many users lost access within the brake's window)",
+            kind.noun(),
+            user.user_name
+        );
+        Held {
+            id: uuid::Uuid::new_v4().to_string(),
+            kind,
+            body: req.body.map(Value::to_string),
+            record: activity::action(&brake_actor(), "User", Some(&user.id), &summary, now),
+        }
+    }
+
+    fn row<'a>(&'a self, user: &'a UserRow, req: &HoldRequest<'a>) -> NewHeld<'a> {
+        NewHeld {
+            id: &self.id,
+            user_id: &user.id,
+            user_name: &user.user_name,
+            kind: self.kind,
+            method: req.method,
+            body: self.body.as_deref(),
+            credential_id: None,
+        }
+    }
 }
 
 /// Announces a hold that began: the notice to the admins who chose it goes out as a job (at most

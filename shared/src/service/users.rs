@@ -322,6 +322,14 @@ pub(crate) async fn update_checked(
             return update_alone(store, tenant, writer, current, row, &before, resource, seen, now).await;
         }
     }
+    if let Some(h) = brake {
+        if let Some(began) = safety::hold_at_once(store, tenant, current, h, now).await? {
+            if began {
+                safety::announce(store, tenant, now).await;
+            }
+            return Ok(Written::Held);
+        }
+    }
     let written = async {
         let (mut tx, placer, seen) = begin_write(store, tenant).await?;
         events::set_cause(&mut tx, &writer.cause());

@@ -144,35 +144,44 @@ impl TenantTx<'_> {
     }
 }
 
+/// The columns of an activity record, in the order [`bind_activity`] binds them.
+pub(crate) const ACTIVITY_COLUMNS: &str = "tenant_id, at, actor, credential_id, method, path, status, latency_ms, \
+     resource_type, resource_id, summary, scim_type, detail, user_agent, actor_name, request_body";
+
+/// Binds an activity record's [`ACTIVITY_COLUMNS`] (16 parameters) to query `$q`.
+macro_rules! bind_activity {
+    ($q:expr, $tenant:expr, $a:expr) => {
+        $q.bind($tenant)
+            .bind($a.at)
+            .bind(&$a.actor)
+            .bind(&$a.credential_id)
+            .bind(&$a.method)
+            .bind(&$a.path)
+            .bind($a.status)
+            .bind($a.latency_ms)
+            .bind(&$a.resource_type)
+            .bind(&$a.resource_id)
+            .bind(&$a.summary)
+            .bind(&$a.scim_type)
+            .bind(&$a.detail)
+            .bind(&$a.user_agent)
+            .bind(&$a.actor_name)
+            .bind(&$a.request_body)
+    };
+}
+pub(crate) use bind_activity;
+
 /// Inserts activity records ((tenant, record)) on `conn`, 200 rows a statement.
 async fn write_activity(conn: &mut TxConn, records: &[(&str, &NewActivity)]) -> DomainResult<()> {
     const COLUMNS: usize = 16;
     let anonymous = conn.anonymous_params();
     for chunk in records.chunks(200) {
-        let mut sql = String::from(
-            "INSERT INTO activity (tenant_id, at, actor, credential_id, method, path, status, latency_ms, resource_type, resource_id, summary, scim_type, detail, user_agent, actor_name, request_body) VALUES ",
-        );
+        let mut sql = format!("INSERT INTO activity ({ACTIVITY_COLUMNS}) VALUES ");
         sql.push_str(&super::value_rows(chunk.len(), COLUMNS, anonymous));
         with_conn!(&mut *conn, |c| {
             let mut q = sqlx::query(&sql);
             for (tenant, a) in chunk {
-                q = q
-                    .bind(*tenant)
-                    .bind(a.at)
-                    .bind(&a.actor)
-                    .bind(&a.credential_id)
-                    .bind(&a.method)
-                    .bind(&a.path)
-                    .bind(a.status)
-                    .bind(a.latency_ms)
-                    .bind(&a.resource_type)
-                    .bind(&a.resource_id)
-                    .bind(&a.summary)
-                    .bind(&a.scim_type)
-                    .bind(&a.detail)
-                    .bind(&a.user_agent)
-                    .bind(&a.actor_name)
-                    .bind(&a.request_body);
+                q = bind_activity!(q, *tenant, a);
             }
             q.execute(c).await.map(|_| ())
         })?;

@@ -37,6 +37,35 @@ pub struct HeldRecord {
     pub body: Option<String>,
 }
 
+/// Whether the tenant holds a change now (`$1`: the tenant).
+const HELD_BEFORE: &str = "SELECT EXISTS (SELECT 1 FROM held_changes WHERE tenant_id = $1 AND state = 'held')";
+
+/// Holds a change, replacing the user's held one (`$1`–`$9`, see [`bind_held`]).
+const HOLD_UPSERT: &str =
+    "INSERT INTO held_changes (tenant_id, id, user_id, user_name, kind, method, body, credential_id, state, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'held', $9) \
+     ON CONFLICT (tenant_id, user_id) WHERE state = 'held' DO UPDATE SET id = excluded.id, \
+     user_name = excluded.user_name, kind = excluded.kind, method = excluded.method, body = excluded.body, \
+     credential_id = excluded.credential_id, created_at = excluded.created_at";
+
+/// Users who lost access through the IdP since `$2` (`$1`: the tenant).
+const DEPROVISIONS_SINCE: &str = "SELECT COUNT(*) FROM deprovisions WHERE tenant_id = $1 AND at >= $2";
+
+/// Binds a held change's nine parameters of [`HOLD_UPSERT`] to query `$q`.
+macro_rules! bind_held {
+    ($q:expr, $tenant:expr, $h:expr, $now:expr) => {
+        $q.bind($tenant)
+            .bind($h.id)
+            .bind($h.user_id)
+            .bind($h.user_name)
+            .bind($h.kind.as_str())
+            .bind($h.method)
+            .bind($h.body)
+            .bind($h.credential_id)
+            .bind($now)
+    };
+}
+
 /// A change to hold (see [`TenantTx::hold`]).
 #[derive(Clone, Debug)]
 pub struct NewHeld<'a> {
@@ -115,14 +144,44 @@ impl TenantStore<'_> {
         })
     }
 
+    /// PostgreSQL, outside any transaction: when `limit` users or more lost access through the
+    /// IdP since `since`, holds `h` with its activity `record` and returns whether the hold
+    /// began with it; `None` (and nothing written) when fewer did, or on SQLite. Two statements,
+    /// as the transaction of [`TenantTx::deprovisions_since`] and [`TenantTx::hold`] did in
+    /// READ COMMITTED (each statement its own snapshot): the count, then the held change with its
+    /// record in one. (The count as a part of the hold's statement made PostgreSQL plan that
+    /// statement at every call: 0.18 ms of planning for 0.22 ms of execution.)
+    pub async fn hold_when_over(
+        &self,
+        h: &NewHeld<'_>,
+        since: i64,
+        limit: u64,
+        record: &crate::store::NewActivity,
+        now_ms: i64,
+    ) -> DomainResult<Option<bool>> {
+        let super::Pool::Postgres(pool) = &self.store.pool else { return Ok(None) };
+        use super::activity::{bind_activity, ACTIVITY_COLUMNS};
+        let tenant = self.id.as_str();
+        let (gone,): (i64,) = sqlx::query_as(DEPROVISIONS_SINCE).bind(tenant).bind(since).fetch_one(pool).await?;
+        if u64::try_from(gone).unwrap_or(0) < limit {
+            return Ok(None);
+        }
+        let sql = format!(
+            "WITH before AS ({HELD_BEFORE} AS held), up AS ({HOLD_UPSERT}), \
+             rec AS (INSERT INTO activity ({ACTIVITY_COLUMNS}) VALUES ($10, $11, $12, $13, $14, $15, $16, $17, $18, \
+                 $19, $20, $21, $22, $23, $24, $25)) \
+             SELECT held FROM before"
+        );
+        let q = bind_held!(sqlx::query_as::<_, (bool,)>(&sql), tenant, h, now_ms);
+        let (before,) = bind_activity!(q, tenant, record).fetch_one(pool).await?;
+        Ok(Some(!before))
+    }
+
     /// Users who lost access through the IdP since `since` (epoch ms).
     pub async fn deprovisioned_since(&self, since: i64) -> DomainResult<u64> {
         with_pool!(self.store, |p| {
-            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM deprovisions WHERE tenant_id = $1 AND at >= $2")
-                .bind(self.id.as_str())
-                .bind(since)
-                .fetch_one(p)
-                .await?;
+            let (n,): (i64,) =
+                sqlx::query_as(DEPROVISIONS_SINCE).bind(self.id.as_str()).bind(since).fetch_one(p).await?;
             Ok(n.max(0) as u64)
         })
     }
@@ -399,11 +458,8 @@ impl TenantTx<'_> {
     pub async fn deprovisions_since(&mut self, since: i64) -> DomainResult<u64> {
         let tenant = self.id.as_str();
         with_tx!(self, |c| {
-            let (gone,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM deprovisions WHERE tenant_id = $1 AND at >= $2")
-                .bind(tenant)
-                .bind(since)
-                .fetch_one(&mut *c)
-                .await?;
+            let (gone,): (i64,) =
+                sqlx::query_as(DEPROVISIONS_SINCE).bind(tenant).bind(since).fetch_one(&mut *c).await?;
             DomainResult::Ok(gone.max(0) as u64)
         })
     }
@@ -435,36 +491,18 @@ impl TenantTx<'_> {
     /// also to held writes that do not wait for each other, see `service::safety::admit`).
     /// Returns whether nothing was held before (the hold began).
     pub async fn hold(&mut self, h: &NewHeld<'_>, now_ms: i64) -> DomainResult<bool> {
-        const BEFORE: &str = "SELECT EXISTS (SELECT 1 FROM held_changes WHERE tenant_id = $1 AND state = 'held')";
-        const UPSERT: &str =
-            "INSERT INTO held_changes (tenant_id, id, user_id, user_name, kind, method, body, credential_id, state, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'held', $9) \
-             ON CONFLICT (tenant_id, user_id) WHERE state = 'held' DO UPDATE SET id = excluded.id, \
-             user_name = excluded.user_name, kind = excluded.kind, method = excluded.method, body = excluded.body, \
-             credential_id = excluded.credential_id, created_at = excluded.created_at";
         let tenant = self.id.as_str();
-        macro_rules! bind_held {
-            ($q:expr) => {
-                $q.bind(tenant)
-                    .bind(h.id)
-                    .bind(h.user_id)
-                    .bind(h.user_name)
-                    .bind(h.kind.as_str())
-                    .bind(h.method)
-                    .bind(h.body)
-                    .bind(h.credential_id)
-                    .bind(now_ms)
-            };
-        }
         // PostgreSQL: one statement (the EXISTS sees the table as it was before the upsert).
         let together = (self.backend() == Backend::Postgres)
-            .then(|| format!("WITH before AS ({BEFORE} AS held), up AS ({UPSERT}) SELECT held FROM before"));
+            .then(|| format!("WITH before AS ({HELD_BEFORE} AS held), up AS ({HOLD_UPSERT}) SELECT held FROM before"));
         with_tx!(self, |c| {
             let before = match &together {
-                Some(sql) => bind_held!(sqlx::query_as::<_, (bool,)>(sql)).fetch_one(&mut *c).await?.0,
+                Some(sql) => {
+                    bind_held!(sqlx::query_as::<_, (bool,)>(sql), tenant, h, now_ms).fetch_one(&mut *c).await?.0
+                }
                 None => {
-                    let (before,): (bool,) = sqlx::query_as(BEFORE).bind(tenant).fetch_one(&mut *c).await?;
-                    bind_held!(sqlx::query(UPSERT)).execute(&mut *c).await?;
+                    let (before,): (bool,) = sqlx::query_as(HELD_BEFORE).bind(tenant).fetch_one(&mut *c).await?;
+                    bind_held!(sqlx::query(HOLD_UPSERT), tenant, h, now_ms).execute(&mut *c).await?;
                     before
                 }
             };
