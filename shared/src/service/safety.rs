@@ -112,13 +112,16 @@ pub(crate) async fn hold(tx: &mut TenantTx<'_>, user: &UserRow, req: &HoldReques
 }
 
 /// A deprovisioning write under the brake, before its transaction (PostgreSQL): when the tenant
-/// is over its limit, holds it in one statement (the count, the held change and its activity
-/// record, as [`admit`] and [`hold`] would in the write's transaction) and returns whether the
-/// hold began; `None`, with nothing written, when it is not over the limit or when that cannot
-/// be told without the transaction (SQLite, where the write's statements run in place anyway;
-/// settings or population not cached): the write's transaction decides then, as before. Once a
-/// storm is over the limit every deprovisioning write is held, and the transaction, its count,
-/// the hold and the record were five round trips (BEGIN … COMMIT) for each.
+/// is over its limit, holds it in two statements (the count; then the held change with its
+/// activity record, as [`admit`] and [`hold`] would in the write's transaction, see
+/// [`crate::store::TenantStore::hold_when_over`]) and returns whether the hold began; `None`,
+/// with nothing written, when it is not over the limit or when that cannot be told without the
+/// transaction (SQLite, where the write's statements run in place anyway; settings or population
+/// not cached): the write's transaction decides then, as before, and counts again (one more
+/// statement for the few admitted writes between the minimum and the limit). Once a storm is
+/// over the limit every deprovisioning write is held, and the transaction, its count, the hold
+/// and the record were five round trips (BEGIN … COMMIT) for each. No brake lock: as in
+/// [`admit`], only an admission needs it (holding one write too many is safe).
 pub(crate) async fn hold_at_once(
     store: &Store,
     tenant: &TenantId,
