@@ -456,32 +456,36 @@ impl Receiver {
         self.got.lock().unwrap().iter().filter(|g| g.ok).cloned().collect()
     }
 
-    /// Waits (not a timing assertion: a generous deadline) until `n` distinct events arrived.
-    async fn wait_for(&self, n: usize) -> Vec<Got> {
+    /// The deliveries once `n` distinct events arrived, waiting for them (not a timing assertion:
+    /// a generous deadline); `None` past the deadline.
+    async fn arrived(&self, n: usize) -> Option<Vec<Got>> {
         for _ in 0..600 {
             let got = self.delivered();
-            let distinct: std::collections::HashSet<&str> = got.iter().map(|g| g.event_id.as_str()).collect();
-            if distinct.len() >= n {
-                return got;
+            if distinct(&got) >= n {
+                return Some(got);
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let got = self.delivered();
-        let distinct: std::collections::HashSet<&str> = got.iter().map(|g| g.event_id.as_str()).collect();
-        panic!("{} distinct events arrived ({} deliveries), {n} expected", distinct.len(), got.len());
+        None
+    }
+
+    /// Waits until `n` distinct events arrived (see [`Receiver::arrived`]).
+    async fn wait_for(&self, n: usize) -> Vec<Got> {
+        match self.arrived(n).await {
+            Some(got) => got,
+            None => {
+                let got = self.delivered();
+                panic!("{} distinct events arrived ({} deliveries), {n} expected", distinct(&got), got.len())
+            }
+        }
     }
 
     /// As [`Receiver::wait_for`], but a timeout reports the endpoints' delivery state (seq
     /// delivered, lease, retry), the tenant's last seq and the events not numbered yet: what a
     /// stalled delivery needs to be explained.
     async fn wait_for_or_explain(&self, app: &TestApp, n: usize) -> Vec<Got> {
-        for _ in 0..600 {
-            let got = self.delivered();
-            let distinct: std::collections::HashSet<&str> = got.iter().map(|g| g.event_id.as_str()).collect();
-            if distinct.len() >= n {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Some(got) = self.arrived(n).await {
+            return got;
         }
         let endpoints = app
             .raw_strings(
@@ -507,6 +511,11 @@ impl Receiver {
             roster_shared::clock::now_ms()
         );
     }
+}
+
+/// How many distinct events `got` holds (a delivery may come twice, with the same event id).
+fn distinct(got: &[Got]) -> usize {
+    got.iter().map(|g| g.event_id.as_str()).collect::<std::collections::HashSet<_>>().len()
 }
 
 async fn endpoint(app: &TestApp, t: &ScimTenant, url: &str, types: &[&str]) -> (String, String) {
