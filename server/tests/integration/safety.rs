@@ -644,6 +644,18 @@ async fn a_hold_in_one_statement_writes_only_over_the_limit(db: Db) {
     let app = TestApp::new(db).await;
     let (t, cookie) = organization(&app, "Statement").await;
     let ids = users(&app, &t, 2, "s").await;
+    // The user is in Team directly and in Org through Team: the hold reads both for its answer.
+    let group = |name: &'static str, member: String| {
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name, "members": [{"value": member}]});
+        let (app, t) = (&app, &t);
+        async move {
+            let (s, _, body) = app.scim("POST", &t.id, &t.token, "/Groups", Some(body)).await;
+            assert_eq!(s, StatusCode::CREATED, "{body}");
+            body["id"].as_str().expect("group id").to_string()
+        }
+    };
+    let team = group("Team", ids[0].clone()).await;
+    let org = group("Org", team.clone()).await;
     let tenant = TenantId::parse(&t.id).expect("tenant id");
     let store = app.store.tenant(&tenant);
     let user = store.user(&ids[0]).await.expect("read").expect("user");
@@ -671,13 +683,22 @@ async fn a_hold_in_one_statement_writes_only_over_the_limit(db: Db) {
     let over = store.hold_when_over(&held_change("h2"), 0, 0, &record, 2).await.expect("statement");
     let again = store.hold_when_over(&held_change("h3"), 0, 0, &record, 3).await.expect("statement");
     if app.store.backend() == roster_shared::store::Backend::Postgres {
-        assert_eq!((over, again), (Some(true), Some(false)), "held, and the hold began with the first");
+        let began = |r: &Option<(bool, Vec<roster_shared::store::UserGroupRow>)>| r.as_ref().map(|(b, _)| *b);
+        assert_eq!((began(&over), began(&again)), (Some(true), Some(false)), "held, and the hold began with the first");
+        for (_, groups) in [over, again].iter().flatten() {
+            let got: Vec<_> = groups.iter().map(|g| (g.display.as_str(), g.group_id.as_str(), g.direct)).collect();
+            assert_eq!(
+                got,
+                [("Org", org.as_str(), false), ("Team", team.as_str(), true)],
+                "the user's groups, by name"
+            );
+        }
         let h = held(&app, &cookie).await;
         assert_eq!(h["total"], 1, "the user's held change replaced: {h}");
         assert_eq!(h["changes"][0]["id"], "h3");
         assert_eq!(records().await, 2);
     } else {
-        assert_eq!((over, again), (None, None), "SQLite decides in the write's transaction");
+        assert!(over.is_none() && again.is_none(), "SQLite decides in the write's transaction");
         assert_eq!(held(&app, &cookie).await["total"], 0);
         assert_eq!(records().await, 0);
     }

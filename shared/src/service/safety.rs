@@ -34,7 +34,7 @@ use crate::dto::{
 };
 use crate::error::{DomainError, DomainResult};
 use crate::ids::TenantId;
-use crate::store::{Backend, NewActivity, NewHeld, Store, TenantTx, UserRow};
+use crate::store::{Backend, NewActivity, NewHeld, Store, TenantTx, UserGroupRow, UserRow};
 
 /// Held changes a page shows.
 pub const HELD_PAGE: i64 = 500;
@@ -114,7 +114,8 @@ pub(crate) async fn hold(tx: &mut TenantTx<'_>, user: &UserRow, req: &HoldReques
 /// A deprovisioning write under the brake, before its transaction (PostgreSQL): when the tenant
 /// is over its limit, holds it in two statements (the count; then the held change with its
 /// activity record, as [`admit`] and [`hold`] would in the write's transaction, see
-/// [`crate::store::TenantStore::hold_when_over`]) and returns whether the hold began; `None`,
+/// [`crate::store::TenantStore::hold_when_over`]) and returns whether the hold began, with the
+/// user's groups (read by the hold's statement, for the answer); `None`,
 /// with nothing written, when it is not over the limit or when that cannot be told without the
 /// transaction (SQLite, where the write's statements run in place anyway; settings or population
 /// not cached): the write's transaction decides then, as before, and counts again (one more
@@ -128,7 +129,7 @@ pub(crate) async fn hold_at_once(
     user: &UserRow,
     req: &HoldRequest<'_>,
     now: i64,
-) -> DomainResult<Option<bool>> {
+) -> DomainResult<Option<(bool, Vec<UserGroupRow>)>> {
     if store.backend() != Backend::Postgres {
         return Ok(None);
     }

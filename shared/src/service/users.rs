@@ -286,7 +286,7 @@ pub async fn update_with(
 ) -> DomainResult<UserRow> {
     match update_checked(store, tenant, writer, current, resource, groups, None).await? {
         Written::Row(row, _) => Ok(row),
-        Written::Held => Err(DomainError::Internal("a write without the brake was held".into())),
+        Written::Held(_) => Err(DomainError::Internal("a write without the brake was held".into())),
     }
 }
 
@@ -295,8 +295,9 @@ pub async fn update_with(
 pub(crate) enum Written {
     /// Written: the row as it is now, and the user's groups when the write read them.
     Row(UserRow, Option<Vec<UserGroupRow>>),
-    /// Held by the brake (nothing else written).
-    Held,
+    /// Held by the brake (nothing else written), with the user's groups when the hold read
+    /// them.
+    Held(Option<Vec<UserGroupRow>>),
 }
 
 /// [`update_with`]; when `hold` is given and the write takes an active user's access away, the
@@ -323,11 +324,11 @@ pub(crate) async fn update_checked(
         }
     }
     if let Some(h) = brake {
-        if let Some(began) = safety::hold_at_once(store, tenant, current, h, now).await? {
+        if let Some((began, groups)) = safety::hold_at_once(store, tenant, current, h, now).await? {
             if began {
                 safety::announce(store, tenant, now).await;
             }
-            return Ok(Written::Held);
+            return Ok(Written::Held(Some(groups)));
         }
     }
     let written = async {
@@ -355,7 +356,7 @@ pub(crate) async fn update_checked(
         Ok(false)
     };
     match written.await {
-        Ok(true) => Ok(Written::Held),
+        Ok(true) => Ok(Written::Held(None)),
         Ok(false) => Ok(Written::Row(row.stored(current.version + 1, current.created_at, now), None)),
         Err(e) => Err(taken(store, tenant, e).await),
     }

@@ -602,9 +602,15 @@ fn user_with_groups_sql(data: &str, user_where: &str) -> String {
 /// and [`GROUPS_OF_U`]: it selects `columns` of `u` with the user's groups, a row each ordered
 /// by name (one row with no group when there is none; read by [`groups_from_rows`]).
 fn with_groups_sql(u_sql: &str, more: &str, columns: &str) -> String {
+    groups_after_sql(u_sql, more, "u", columns)
+}
+
+/// [`with_groups_sql`] selecting `columns` of the one-row CTE `from` (`u`, or one of `more`):
+/// one row with no group when `u` is empty.
+pub(super) fn groups_after_sql(u_sql: &str, more: &str, from: &str, columns: &str) -> String {
     format!(
         "WITH RECURSIVE u AS ({u_sql}), {more}{GROUPS_OF_U} \
-         SELECT {columns}, grp.group_id, grp.depth, grp.group_name FROM u LEFT JOIN grp ON 1 = 1 \
+         SELECT {columns}, grp.group_id, grp.depth, grp.group_name FROM {from} LEFT JOIN grp ON 1 = 1 \
          ORDER BY grp.group_name, grp.group_id"
     )
 }
@@ -688,7 +694,7 @@ fn user_with_groups_from_rows<R: super::direct::DbRow>(
 
 /// The groups of [`GROUPS_OF_U`] on rows (`group_id`, `depth`, `group_name`; a row without a
 /// group when there is none).
-fn groups_from_rows<R: super::direct::DbRow>(user_id: &str, rows: &[R]) -> DomainResult<Vec<UserGroupRow>> {
+pub(super) fn groups_from_rows<R: super::direct::DbRow>(user_id: &str, rows: &[R]) -> DomainResult<Vec<UserGroupRow>> {
     let mut groups = Vec::with_capacity(rows.len());
     for r in rows {
         if let Some(group_id) = r.get::<Option<String>>("group_id")? {

@@ -243,7 +243,7 @@ impl Scim<'_> {
             match self.write_user(&row, &res, brake.then_some(&hold)).await? {
                 // The row as written (no second read of it).
                 Some(Written::Row(row, groups)) => return Ok((self.written(&row, groups).await?, false)),
-                Some(Written::Held) => return Ok((self.as_if_written(&row, res).await?, true)),
+                Some(Written::Held(groups)) => return Ok((self.as_if_written(&row, res, groups).await?, true)),
                 None => {}
             }
             if if_match.is_some() {
@@ -283,9 +283,9 @@ impl Scim<'_> {
             match self.write_user(&row, &res, brake.then_some(&hold)).await? {
                 // The row as written (no second read of it).
                 Some(Written::Row(row, groups)) => return Ok((self.written(&row, groups).await?, summary)),
-                Some(Written::Held) => {
+                Some(Written::Held(groups)) => {
                     return Ok((
-                        self.as_if_written(&row, res).await?,
+                        self.as_if_written(&row, res, groups).await?,
                         format!("{summary} (held by the deprovisioning brake)"),
                     ))
                 }
@@ -307,10 +307,16 @@ impl Scim<'_> {
         }
     }
 
-    /// The answer to a held write: the user as the IdP asked for it (nothing was written).
-    async fn as_if_written(&self, row: &UserRow, res: Value) -> Result<Resource, ScimError> {
+    /// The answer to a held write: the user as the IdP asked for it (nothing was written), with
+    /// their groups as the hold read them (else read now).
+    async fn as_if_written(
+        &self,
+        row: &UserRow,
+        res: Value,
+        groups: Option<Vec<UserGroupRow>>,
+    ) -> Result<Resource, ScimError> {
         let data = serde_json::to_string(&res).map_err(json_error)?;
-        self.user_with_groups(&UserRow { data, ..row.clone() }).await
+        self.written(&UserRow { data, ..row.clone() }, groups).await
     }
 
     /// Writes a new version of `row`; `None` when another write changed it first.
