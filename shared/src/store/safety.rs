@@ -170,7 +170,7 @@ impl TenantStore<'_> {
             return Ok(None);
         }
         let sql = super::users::groups_after_sql(
-            "SELECT t.tenant_id, t.id FROM scim_users t WHERE t.tenant_id = $1 AND t.id = $3",
+            &super::users::user_key_sql("$3"),
             &format!(
                 "before AS ({HELD_BEFORE} AS held), up AS ({HOLD_UPSERT}), \
                  rec AS (INSERT INTO activity ({ACTIVITY_COLUMNS}) VALUES ($10, $11, $12, $13, $14, $15, $16, $17, \

@@ -538,11 +538,7 @@ impl TenantStore<'_> {
         }
         if let ([id], Pool::Postgres(p)) = (user_ids, &self.store.pool) {
             // One user (a write's answer): one generic plan for every tenant (see `GROUPS_OF_U`).
-            let sql = with_groups_sql(
-                "SELECT t.tenant_id, t.id FROM scim_users t WHERE t.tenant_id = $1 AND t.id = $2",
-                "",
-                "u.id",
-            );
+            let sql = with_groups_sql(&user_key_sql("$2"), "", "u.id");
             let rows = sqlx::query(&sql).bind(self.id.as_str()).bind(id).fetch_all(p).await?;
             return groups_from_rows(id, &rows);
         }
@@ -595,6 +591,12 @@ fn user_with_groups_sql(data: &str, user_where: &str) -> String {
         "",
         "u.id, u.user_name, u.source, u.data, u.version, u.created_at, u.updated_at",
     )
+}
+
+/// The `u` of [`with_groups_sql`] for a user named by its id (the parameter `id`) in the tenant
+/// `$1`: its `tenant_id` and `id`, or no row.
+pub(super) fn user_key_sql(id: &str) -> String {
+    format!("SELECT t.tenant_id, t.id FROM scim_users t WHERE t.tenant_id = $1 AND t.id = {id}")
 }
 
 /// A statement whose CTE `u` is `u_sql` (one user's row, with its `tenant_id` and `id`; a query,
