@@ -106,7 +106,7 @@ async fn over_limit(tx: &mut TenantTx<'_>, s: &SafetySettings, since: i64) -> Do
 /// whether the hold began with it (nothing was held before).
 pub(crate) async fn hold(tx: &mut TenantTx<'_>, user: &UserRow, req: &HoldRequest<'_>, now: i64) -> DomainResult<bool> {
     let held = Held::of(user, req, now);
-    let began = tx.hold(&held.row(user, req), now).await?;
+    let began = tx.hold(&held.row(), now).await?;
     tx.record_activity(std::slice::from_ref(&held.record)).await?;
     Ok(began)
 }
@@ -143,19 +143,21 @@ pub(crate) async fn hold_at_once(
     let Some(population) = store.cache.brake_population(tenant.as_str()) else { return Ok(None) };
     let since = now - i64::from(s.brake_window_minutes.max(1)) * MINUTE_MS;
     let held = Held::of(user, req, now);
-    store.tenant(tenant).hold_when_over(&held.row(user, req), since, s.brake_limit(population), &held.record, now).await
+    store.tenant(tenant).hold_when_over(&held.row(), since, s.brake_limit(population), &held.record, now).await
 }
 
-/// What holding a deprovisioning request writes besides its request: its id, body and record.
-struct Held {
+/// What holding a deprovisioning request of `user` writes: the held change and its record.
+struct Held<'a> {
+    user: &'a UserRow,
+    method: &'a str,
     id: String,
     kind: HeldKind,
     body: Option<String>,
     record: NewActivity,
 }
 
-impl Held {
-    fn of(user: &UserRow, req: &HoldRequest<'_>, now: i64) -> Held {
+impl<'a> Held<'a> {
+    fn of(user: &'a UserRow, req: &HoldRequest<'a>, now: i64) -> Held<'a> {
         let kind = if req.method.eq_ignore_ascii_case("DELETE") { HeldKind::Delete } else { HeldKind::Deactivate };
         let summary = format!(
             "held the {} of {} (too many users lost access within the brake's window)",
@@ -163,6 +165,8 @@ impl Held {
             user.user_name
         );
         Held {
+            user,
+            method: req.method,
             id: uuid::Uuid::new_v4().to_string(),
             kind,
             body: req.body.map(Value::to_string),
@@ -170,13 +174,13 @@ impl Held {
         }
     }
 
-    fn row<'a>(&'a self, user: &'a UserRow, req: &HoldRequest<'a>) -> NewHeld<'a> {
+    fn row(&self) -> NewHeld<'_> {
         NewHeld {
             id: &self.id,
-            user_id: &user.id,
-            user_name: &user.user_name,
+            user_id: &self.user.id,
+            user_name: &self.user.user_name,
             kind: self.kind,
-            method: req.method,
+            method: self.method,
             body: self.body.as_deref(),
             credential_id: None,
         }
