@@ -453,7 +453,7 @@ impl Worker {
             tokio::pin!(wake);
             wake.as_mut().enable();
             // PostgreSQL: number what committed (see `store::events`); nothing on SQLite.
-            if let Err(e) = self.store.sequence_all_events().await {
+            if let Err(e) = self.store.sequence_in_turn(GATHER).await {
                 tracing::error!("numbering events: {e}");
             }
             let now = now_ms();

@@ -197,6 +197,9 @@ pub struct Store {
     /// PostgreSQL: the pending events this instance's sequencers took since `pending_events`
     /// was last vacuumed (see [`events::QueueVacuum`]).
     pub(crate) pending_vacuum: std::sync::Arc<events::QueueVacuum>,
+    /// PostgreSQL: this instance's sequencer passes take turns here (see
+    /// [`events::SequencerTurn`]).
+    pub(crate) sequencer_turn: std::sync::Arc<events::SequencerTurn>,
     /// SQLite: this process's transactions take turns here before `BEGIN IMMEDIATE`, and the
     /// writer connection and its group commit live here (see [`writer`]). SQLite has one writer
     /// anyway; waiting in a fair queue of tasks instead of in the busy handler (each waiter
@@ -303,6 +306,7 @@ impl Store {
             jobs_wake: Default::default(),
             events_wake: Default::default(),
             pending_vacuum: Default::default(),
+            sequencer_turn: Default::default(),
             sqlite_writer: Default::default(),
             direct,
         })
