@@ -219,11 +219,14 @@ pub struct QueueVacuum {
     running: std::sync::atomic::AtomicBool,
 }
 
-/// This instance's passes over every tenant's pending events ([`super::Store::sequence_all_events`])
-/// run one at a time. Each of the four webhook workers ran one after a commit woke it, and the
-/// passes queued on a tenant's advisory lock: under a steady PATCH load on PostgreSQL, 1,747
-/// passes in 8 s (about ten statements each, a third of the statements PostgreSQL ran) waited
-/// 5.5 ms each on average for the pass before them, which had numbered their events already.
+/// The webhook workers' passes over every tenant's pending events
+/// ([`super::Store::sequence_in_turn`]) run one at a time in this instance. Each of the four
+/// workers ran one after a commit woke it, and the passes queued on a tenant's advisory lock:
+/// under a steady PATCH load on PostgreSQL, 1,747 passes in 8 s (about ten statements each, a
+/// third of the statements PostgreSQL ran) waited 5.5 ms each on average for the pass before
+/// them, which had numbered their events already. Under a steady stream of commits the worker
+/// holding the turn keeps passing (one pass per gather), and the other workers claim and
+/// deliver; with one worker nobody else asks, and it passes once per wake as before.
 #[derive(Debug, Default)]
 pub struct SequencerTurn {
     /// A pass is running.
