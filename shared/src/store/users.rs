@@ -607,8 +607,9 @@ fn with_groups_sql(u_sql: &str, more: &str, columns: &str) -> String {
     groups_after_sql(u_sql, more, "u", columns)
 }
 
-/// [`with_groups_sql`] selecting `columns` of the one-row CTE `from` (`u`, or one of `more`):
-/// one row with no group when `u` is empty.
+/// [`with_groups_sql`] selecting `columns` of the CTE `from` (`u`, or one of `more`) with the
+/// user's groups. With `u`, a user that is gone gives no row; with a one-row CTE that does not
+/// read `u` (the hold's `before`), it gives that row with no group.
 pub(super) fn groups_after_sql(u_sql: &str, more: &str, from: &str, columns: &str) -> String {
     format!(
         "WITH RECURSIVE u AS ({u_sql}), {more}{GROUPS_OF_U} \
