@@ -757,6 +757,22 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .await,
     );
 
+    // What an IdP or an app polling for changes asks: the users written in the last minute (those
+    // the create and PATCH scenarios wrote), a page of 100 and their exact count.
+    eprintln!("  filter meta.lastModified gt (a minute ago)");
+    let cl = client.clone();
+    let minute_ago = (time::OffsetDateTime::now_utc() - time::Duration::minutes(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let q = filter_query(&format!("meta.lastModified gt \"{minute_ago}\""));
+    results.push(
+        load("GET /Users?filter=meta.lastModified gt … (last minute)", c, duration, move |_, _| {
+            let req = cl.get(&format!("/Users?{q}&startIndex=1&count=100"));
+            async move { expect(req, 200).await.map(|_| ()) }
+        })
+        .await,
+    );
+
     eprintln!("  PATCH /Groups/{{id}} add member");
     let (cl, ids2, groups) = (client.clone(), ids.clone(), group_ids.clone());
     results.push(
@@ -782,6 +798,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         ("dashboard users filter unassigned", json!({"filter": "unassigned"})),
         ("dashboard users filter deactivated (those the PATCH scenario deactivated)", json!({"filter": "deactivated"})),
         ("dashboard users sorted by name, page 500", json!({"sort": "name", "descending": false, "page": 500})),
+        ("dashboard users sorted by last change (newest first)", json!({"sort": "updated", "descending": true})),
+        (
+            "dashboard users sorted by last change, page 500",
+            json!({"sort": "updated", "descending": true, "page": 500}),
+        ),
     ] {
         results.push(admin.load(name, "users", users_query(query), duration).await);
     }

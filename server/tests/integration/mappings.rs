@@ -92,6 +92,7 @@ impl Admin<'_> {
             ))
             .await;
         assert_eq!(wrong, Vec::<String>::new(), "users whose kept assignment is wrong");
+        self.app.assert_update_order_kept(t).await;
         let truth: Vec<String> = self
             .app
             .raw_strings(&format!(

@@ -129,15 +129,58 @@ fn keys_first(sqlite: bool) -> &'static str {
 /// From this offset on, a page of everyone reads its keys first (see `directory_page`).
 const DEEP_PAGE: i64 = 1000;
 
-/// The column that identifies a row in the sort index of `sort` (which holds it), if any.
-fn deep_page_key(sort: UserSort) -> Option<&'static str> {
-    match sort {
-        // (tenant_id, sort_name, id) and (tenant_id, created_at, id).
-        UserSort::Name | UserSort::Created => Some("id"),
-        // Unique (tenant_id, user_name_norm).
-        UserSort::UserName => Some("user_name_norm"),
-        // (tenant_id, updated_at) holds no key.
-        UserSort::Updated => None,
+/// Where a walk of the users table in its order reads: the `FROM` (with `scim_users t`), the
+/// column holding the tenant, the sort key and id the order is of, and where a deep page finds
+/// its keys.
+struct Walk {
+    from: &'static str,
+    tenant: &'static str,
+    key: &'static str,
+    id: &'static str,
+    /// The sort index's table (aliased `s`), the key it holds (selected as `k`), and the column
+    /// of `scim_users` that key is; `None` where the index holds no key.
+    deep: Option<(&'static str, &'static str, &'static str)>,
+}
+
+impl Walk {
+    /// On PostgreSQL the order of last change is kept in `user_updated` (migration 0033), so
+    /// that a user's row has no index on `updated_at` and most of its updates are HOT: that
+    /// order walks `user_updated_order` and reads each row by key. `w.updated_at` is
+    /// `t.updated_at` (the same transaction writes both), so `users_order` sorts the rows alike.
+    fn of(sort: UserSort, sqlite: bool) -> Walk {
+        let on_row = |key, deep| Walk { from: "scim_users t", tenant: "t.tenant_id", key, id: "t.id", deep };
+        let by_id = Some(("scim_users", "id", "id"));
+        match sort {
+            // Unique (tenant_id, user_name_norm).
+            UserSort::UserName => on_row("t.user_name_norm", Some(("scim_users", "user_name_norm", "user_name_norm"))),
+            // (tenant_id, sort_name, id) and (tenant_id, created_at, id).
+            UserSort::Name => on_row("t.sort_name", by_id),
+            UserSort::Created => on_row("t.created_at", by_id),
+            // SQLite's (tenant_id, updated_at) holds no key.
+            UserSort::Updated if sqlite => on_row("t.updated_at", None),
+            // user_updated_order (tenant_id, updated_at, user_id).
+            UserSort::Updated => Walk {
+                from: "user_updated w JOIN scim_users t ON t.tenant_id = w.tenant_id AND t.id = w.user_id",
+                tenant: "w.tenant_id",
+                key: "w.updated_at",
+                id: "w.user_id",
+                deep: Some(("user_updated", "user_id", "id")),
+            },
+        }
+    }
+
+    /// The walk's `ORDER BY`.
+    fn order(&self, descending: bool) -> String {
+        let dir = if descending { "DESC" } else { "ASC" };
+        format!("{} {dir}, {} {dir}", self.key, self.id)
+    }
+
+    /// A deep page's keys from the sort index alone: `SELECT s.… AS k` of tenant `$1` in the
+    /// walk's order (the caller cuts it), and the column of `scim_users` the key is.
+    fn deep_page_keys(&self, descending: bool) -> Option<(String, &'static str)> {
+        let (table, key, column) = self.deep?;
+        let order = self.order(descending).replace("t.", "s.").replace("w.", "s.");
+        Some((format!("SELECT s.{key} AS k FROM {table} s WHERE s.tenant_id = $1 ORDER BY {order}"), column))
     }
 }
 
@@ -428,20 +471,22 @@ impl TenantStore<'_> {
         let columns = format!("t.id, t.user_name, t.source, t.active, {data}, t.version, t.created_at, t.updated_at");
         let tail = format!("ORDER BY {order} LIMIT {limit} OFFSET {offset}");
         // Walking the sort index and testing each row stops early when many rows match.
-        let walk_sql = match deep_page_key(q.sort) {
+        let walk = Walk::of(q.sort, sqlite);
+        let walk_sql = match walk.deep_page_keys(q.descending) {
             // A deep page of everyone: the page's keys first, from the sort index alone (it
             // holds them), then only those rows, instead of reading every row skipped
             // (PostgreSQL read 25,000 rows from the heap for page 500).
-            Some(key) if cond.is_empty() && offset >= DEEP_PAGE => {
-                let inner = order.replace("t.", "s.");
-                format!(
-                    "WITH p AS MATERIALIZED (SELECT s.{key} AS k FROM scim_users s WHERE s.tenant_id = $1 ORDER BY {inner} {}) \
-                     SELECT {columns} FROM p {} scim_users t ON t.tenant_id = $1 AND t.{key} = p.k ORDER BY {order}",
-                    format_args!("LIMIT {limit} OFFSET {offset}"),
-                    keys_first(sqlite)
-                )
-            }
-            _ => format!("SELECT {columns} FROM scim_users t WHERE t.tenant_id = $1{cond} {tail}"),
+            Some((keys, column)) if cond.is_empty() && offset >= DEEP_PAGE => format!(
+                "WITH p AS MATERIALIZED ({keys} LIMIT {limit} OFFSET {offset}) \
+                 SELECT {columns} FROM p {} scim_users t ON t.tenant_id = $1 AND t.{column} = p.k ORDER BY {order}",
+                keys_first(sqlite)
+            ),
+            _ => format!(
+                "SELECT {columns} FROM {} WHERE {} = $1{cond} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+                walk.from,
+                walk.tenant,
+                walk.order(q.descending)
+            ),
         };
         // A selective search reads and sorts only the matching rows, found through the trigram
         // index (on PostgreSQL materialized first, so that the planner does not walk the sort
@@ -510,23 +555,23 @@ impl TenantStore<'_> {
         limit: i64,
     ) -> DomainResult<Vec<(SortKey, DirectoryRow)>> {
         let (cond, args) = condition(q, self.default_role_for(q).await?);
-        let (dir, op) = if q.descending { ("DESC", "<") } else { ("ASC", ">") };
-        let (col, int) = match q.sort {
-            UserSort::UserName => ("t.user_name_norm", false),
-            UserSort::Name => ("t.sort_name", false),
-            UserSort::Created => ("t.created_at", true),
-            UserSort::Updated => ("t.updated_at", true),
-        };
+        let op = if q.descending { "<" } else { ">" };
+        let walk = Walk::of(q.sort, self.store.backend() == Backend::Sqlite);
+        let int = matches!(q.sort, UserSort::Created | UserSort::Updated);
+        let (col, id) = (walk.key, walk.id);
         let (k, kid) = (args.len() + 2, args.len() + 3);
         let keyset = if after.is_some() {
-            format!(" AND ({col} {op} ${k} OR ({col} = ${k} AND t.id {op} ${kid}))")
+            format!(" AND ({col} {op} ${k} OR ({col} = ${k} AND {id} {op} ${kid}))")
         } else {
             String::new()
         };
         let data = self.data_out();
         let sql = format!(
             "SELECT t.id, t.user_name, t.source, t.active, {data}, t.version, t.created_at, t.updated_at, {col} AS sort_key \
-             FROM scim_users t WHERE t.tenant_id = $1{cond}{keyset} ORDER BY {col} {dir}, t.id {dir} LIMIT {}",
+             FROM {} WHERE {} = $1{cond}{keyset} ORDER BY {} LIMIT {}",
+            walk.from,
+            walk.tenant,
+            walk.order(q.descending),
             limit.max(0)
         );
         with_pool!(self.store, |p| {

@@ -8,7 +8,7 @@ use sqlx::Row;
 use super::filter_sql::{self, Arg, Sql, Table};
 use super::query::{bind_all, data_out};
 use super::tx::{with_tx, TenantTx};
-use super::{placeholders, with_pool, with_scan, TenantStore};
+use super::{placeholders, with_pool, with_scan, Backend, TenantStore};
 use crate::scim::filter::Filter;
 use crate::scim::schema::ResourceSchema;
 pub(crate) use crate::service::mappings::Placement;
@@ -778,7 +778,8 @@ impl TenantStore<'_> {
     }
 
     /// The users written at or after `since_ms` (epoch ms), in (written at, id) order after
-    /// `after`, at most `limit` (a walk along the `(tenant_id, updated_at)` index): what a
+    /// `after`, at most `limit` (a walk along the order of last change: the `(tenant_id,
+    /// updated_at)` index on SQLite, `user_updated_order` on PostgreSQL, migration 0033): what a
     /// whole-tenant evaluation looks at again at its end, for writes that raced it.
     pub async fn users_written_since(
         &self,
@@ -786,18 +787,25 @@ impl TenantStore<'_> {
         after: &(i64, String),
         limit: i64,
     ) -> DomainResult<Vec<(i64, String)>> {
-        let rows = with_pool!(self.store, |p| {
-            sqlx::query_as::<_, (i64, String)>(
+        let sql = match self.store.backend() {
+            Backend::Sqlite => {
                 "SELECT updated_at, id FROM scim_users WHERE tenant_id = $1 AND updated_at >= $2 \
-                 AND (updated_at > $3 OR (updated_at = $3 AND id > $4)) ORDER BY updated_at, id LIMIT $5",
-            )
-            .bind(self.id.as_str())
-            .bind(since_ms)
-            .bind(after.0)
-            .bind(&after.1)
-            .bind(limit)
-            .fetch_all(p)
-            .await
+                 AND (updated_at > $3 OR (updated_at = $3 AND id > $4)) ORDER BY updated_at, id LIMIT $5"
+            }
+            Backend::Postgres => {
+                "SELECT updated_at, user_id FROM user_updated WHERE tenant_id = $1 AND updated_at >= $2 \
+                 AND (updated_at > $3 OR (updated_at = $3 AND user_id > $4)) ORDER BY updated_at, user_id LIMIT $5"
+            }
+        };
+        let rows = with_pool!(self.store, |p| {
+            sqlx::query_as::<_, (i64, String)>(sql)
+                .bind(self.id.as_str())
+                .bind(since_ms)
+                .bind(after.0)
+                .bind(&after.1)
+                .bind(limit)
+                .fetch_all(p)
+                .await
         })?;
         Ok(rows)
     }

@@ -60,12 +60,14 @@ pub(super) fn sqlite() -> Migrator {
         (30, "one held change per user", "0030_one_held_change_per_user.sql"),
         (31, "one held change per user index", "0031_one_held_change_per_user_index.sql"),
         (32, "search index at commit", "0032_search_index_at_commit.sql"),
+        (33, "update order", "0033_update_order.sql"),
+        (34, "update order index dropped", "0034_update_order_index_dropped.sql"),
     ))
 }
 
 /// PostgreSQL migrations that run outside a transaction (`CREATE INDEX CONCURRENTLY`: writes go
 /// on while the index builds). Each is a single statement.
-const POSTGRES_NO_TX: [i64; 7] = [16, 19, 23, 24, 26, 27, 31];
+const POSTGRES_NO_TX: [i64; 8] = [16, 19, 23, 24, 26, 27, 31, 34];
 
 pub(super) fn postgres() -> Migrator {
     let mut all = postgres_migrations();
@@ -109,6 +111,8 @@ fn postgres_migrations() -> Vec<Migration> {
         (30, "one held change per user", "0030_one_held_change_per_user.sql"),
         (31, "one held change per user index", "0031_one_held_change_per_user_index.sql"),
         (32, "search index at commit", "0032_search_index_at_commit.sql"),
+        (33, "update order", "0033_update_order.sql"),
+        (34, "update order index dropped", "0034_update_order_index_dropped.sql"),
     )
 }
 

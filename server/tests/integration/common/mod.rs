@@ -340,6 +340,23 @@ impl TestApp {
         }
     }
 
+    /// On PostgreSQL, that the order of last change kept for the tenant's users (`user_updated`,
+    /// migration 0033) has one row per user with the user's `updated_at`, and no other row.
+    pub async fn assert_update_order_kept(&self, tenant: &str) {
+        if self.db.url.starts_with("sqlite:") {
+            return;
+        }
+        let wrong = self
+            .raw_strings(&format!(
+                "SELECT CAST(u.id AS TEXT) FROM scim_users u LEFT JOIN user_updated w ON w.tenant_id = u.tenant_id \
+                 AND w.user_id = u.id WHERE u.tenant_id = '{tenant}' AND (w.user_id IS NULL OR w.updated_at <> u.updated_at) \
+                 UNION ALL SELECT w.user_id FROM user_updated w WHERE w.tenant_id = '{tenant}' \
+                 AND NOT EXISTS (SELECT 1 FROM scim_users u WHERE u.tenant_id = w.tenant_id AND u.id = w.user_id)"
+            ))
+            .await;
+        assert_eq!(wrong, Vec::<String>::new(), "users whose kept time of last change is wrong");
+    }
+
     /// Runs SQL statements on a connection of its own.
     pub async fn raw_execute(&self, sql: &str) {
         if self.db.url.starts_with("sqlite:") {

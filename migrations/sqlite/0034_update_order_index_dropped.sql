@@ -1,0 +1,2 @@
+-- See 0033: SQLite keeps its index on (tenant_id, updated_at).
+SELECT 1;
