@@ -487,12 +487,17 @@ impl<'s> Compiler<'s> {
                 let p = self.sql.arg(Arg::Int(ms));
                 if self.table == Table::Users && self.d() == Dialect::Postgres && col == "t.updated_at" {
                     // PostgreSQL keeps the users' order of last change in `user_updated`
-                    // (migration 0033), not in an index of the row: a semi-join the planner can
-                    // start from a range of `user_updated_order`. The column is never NULL.
+                    // (migration 0033), not in an index of the row. The same test twice (the
+                    // same transaction writes both columns; neither is ever NULL): the semi-join
+                    // lets a count start from a range of `user_updated_order`, and the row's own
+                    // column lets a page that walks another order test each row without a probe.
+                    // At a million users and 6,300 matches: count 26 ms, page 23 ms; the
+                    // semi-join alone took 227 ms for the page, the row's column alone 89 ms for
+                    // the count (a scan of the tenant).
+                    let o = sql_op(op);
                     return Ok(format!(
-                        "EXISTS (SELECT 1 FROM user_updated w WHERE w.tenant_id = t.tenant_id AND w.user_id = t.id \
-                         AND w.updated_at {} {p})",
-                        sql_op(op)
+                        "({col} {o} {p} AND EXISTS (SELECT 1 FROM user_updated w WHERE w.tenant_id = t.tenant_id \
+                         AND w.user_id = t.id AND w.updated_at {o} {p}))"
                     ));
                 }
                 format!("{col} {} {p}", sql_op(op))
