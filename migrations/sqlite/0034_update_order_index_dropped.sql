@@ -1,2 +1,2 @@
--- See 0033: SQLite keeps its index on (tenant_id, updated_at).
-SELECT 1;
+-- The index 0033 replaces.
+DROP INDEX IF EXISTS scim_users_updated;

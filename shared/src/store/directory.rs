@@ -131,15 +131,15 @@ const DEEP_PAGE: i64 = 1000;
 
 /// Where a walk of the users table in its order reads: the `FROM` (with `scim_users t`), the
 /// column holding the tenant, the sort key and id the order is of, and where a deep page finds
-/// its keys.
+/// its keys (each order's index holds them).
 struct Walk {
     from: &'static str,
     tenant: &'static str,
     key: &'static str,
     id: &'static str,
     /// The sort index's table (aliased `s`), the key it holds (selected as `k`), and the column
-    /// of `scim_users` that key is; `None` where the index holds no key.
-    deep: Option<(&'static str, &'static str, &'static str)>,
+    /// of `scim_users` that key is.
+    deep: (&'static str, &'static str, &'static str),
 }
 
 impl Walk {
@@ -149,22 +149,22 @@ impl Walk {
     /// `t.updated_at` (the same transaction writes both), so `users_order` sorts the rows alike.
     fn of(sort: UserSort, sqlite: bool) -> Walk {
         let on_row = |key, deep| Walk { from: "scim_users t", tenant: "t.tenant_id", key, id: "t.id", deep };
-        let by_id = Some(("scim_users", "id", "id"));
+        let by_id = ("scim_users", "id", "id");
         match sort {
             // Unique (tenant_id, user_name_norm).
-            UserSort::UserName => on_row("t.user_name_norm", Some(("scim_users", "user_name_norm", "user_name_norm"))),
-            // (tenant_id, sort_name, id) and (tenant_id, created_at, id).
+            UserSort::UserName => on_row("t.user_name_norm", ("scim_users", "user_name_norm", "user_name_norm")),
+            // (tenant_id, sort_name, id), (tenant_id, created_at, id) and on SQLite
+            // (tenant_id, updated_at, id) (migration 0033).
             UserSort::Name => on_row("t.sort_name", by_id),
             UserSort::Created => on_row("t.created_at", by_id),
-            // SQLite's (tenant_id, updated_at) holds no key.
-            UserSort::Updated if sqlite => on_row("t.updated_at", None),
+            UserSort::Updated if sqlite => on_row("t.updated_at", by_id),
             // user_updated_order (tenant_id, updated_at, user_id).
             UserSort::Updated => Walk {
                 from: "user_updated w JOIN scim_users t ON t.tenant_id = w.tenant_id AND t.id = w.user_id",
                 tenant: "w.tenant_id",
                 key: "w.updated_at",
                 id: "w.user_id",
-                deep: Some(("user_updated", "user_id", "id")),
+                deep: ("user_updated", "user_id", "id"),
             },
         }
     }
@@ -177,10 +177,10 @@ impl Walk {
 
     /// A deep page's keys from the sort index alone: `SELECT s.… AS k` of tenant `$1` in the
     /// walk's order (the caller cuts it), and the column of `scim_users` the key is.
-    fn deep_page_keys(&self, descending: bool) -> Option<(String, &'static str)> {
-        let (table, key, column) = self.deep?;
+    fn deep_page_keys(&self, descending: bool) -> (String, &'static str) {
+        let (table, key, column) = self.deep;
         let order = self.order(descending).replace("t.", "s.").replace("w.", "s.");
-        Some((format!("SELECT s.{key} AS k FROM {table} s WHERE s.tenant_id = $1 ORDER BY {order}"), column))
+        (format!("SELECT s.{key} AS k FROM {table} s WHERE s.tenant_id = $1 ORDER BY {order}"), column)
     }
 }
 
@@ -472,21 +472,23 @@ impl TenantStore<'_> {
         let tail = format!("ORDER BY {order} LIMIT {limit} OFFSET {offset}");
         // Walking the sort index and testing each row stops early when many rows match.
         let walk = Walk::of(q.sort, sqlite);
-        let walk_sql = match walk.deep_page_keys(q.descending) {
+        let walk_sql = if cond.is_empty() && offset >= DEEP_PAGE {
             // A deep page of everyone: the page's keys first, from the sort index alone (it
             // holds them), then only those rows, instead of reading every row skipped
             // (PostgreSQL read 25,000 rows from the heap for page 500).
-            Some((keys, column)) if cond.is_empty() && offset >= DEEP_PAGE => format!(
+            let (keys, column) = walk.deep_page_keys(q.descending);
+            format!(
                 "WITH p AS MATERIALIZED ({keys} LIMIT {limit} OFFSET {offset}) \
                  SELECT {columns} FROM p {} scim_users t ON t.tenant_id = $1 AND t.{column} = p.k ORDER BY {order}",
                 keys_first(sqlite)
-            ),
-            _ => format!(
+            )
+        } else {
+            format!(
                 "SELECT {columns} FROM {} WHERE {} = $1{cond} ORDER BY {} LIMIT {limit} OFFSET {offset}",
                 walk.from,
                 walk.tenant,
                 walk.order(q.descending)
-            ),
+            )
         };
         // A selective search reads and sorts only the matching rows, found through the trigram
         // index (on PostgreSQL materialized first, so that the planner does not walk the sort
@@ -714,6 +716,22 @@ mod tests {
                 sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}")).fetch_all(pool).await.expect("plan");
             let detail = plan.iter().map(|p| p.3.as_str()).collect::<Vec<_>>().join("; ");
             assert!(plan.first().is_some_and(|p| p.3.contains(index)), "{sql}: {detail}");
+        }
+        // A deep page's keys come from the index of its order, without a sort: from the index
+        // alone where it holds the order's tie-breaking id (the user name is unique; its order
+        // reads each skipped row's id from the table).
+        for (sort, index) in [
+            (UserSort::Name, "COVERING INDEX scim_users_sort_name"),
+            (UserSort::Created, "COVERING INDEX scim_users_created"),
+            (UserSort::Updated, "COVERING INDEX scim_users_updated_order"),
+            (UserSort::UserName, "INDEX scim_users_user_name"),
+        ] {
+            let (keys, _) = Walk::of(sort, true).deep_page_keys(true);
+            let sql = format!("{} LIMIT 50 OFFSET 24950", keys.replace("$1", "'x'"));
+            let plan: Vec<(i64, i64, i64, String)> =
+                sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}")).fetch_all(pool).await.expect("plan");
+            let detail = plan.iter().map(|p| p.3.as_str()).collect::<Vec<_>>().join("; ");
+            assert!(detail.contains(index) && !detail.contains("TEMP B-TREE"), "{sort:?}: {detail}");
         }
         // The unassigned: their ids from the partial index, then their rows by key.
         let sparse = sparse_filter(UserFilter::Unassigned, true).expect("sparse").replace("$1", "'t'");
