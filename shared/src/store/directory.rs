@@ -129,16 +129,26 @@ fn keys_first(sqlite: bool) -> &'static str {
 /// From this offset on, a page of everyone reads its keys first (see `directory_page`).
 const DEEP_PAGE: i64 = 1000;
 
+/// The column of `scim_users` a sort orders by (ties broken by `id`).
+fn sort_column(sort: UserSort) -> &'static str {
+    match sort {
+        UserSort::UserName => "user_name_norm",
+        UserSort::Name => "sort_name",
+        UserSort::Created => "created_at",
+        UserSort::Updated => "updated_at",
+    }
+}
+
 /// Where a walk of the users table in its order reads: the `FROM` (with `scim_users t`), the
-/// column holding the tenant, the sort key and id the order is of, and where a deep page finds
-/// its keys (each order's index holds them).
+/// alias of the table whose index gives the order, that order's sort key and tie-breaking id
+/// there, and where a deep page finds its keys (each order's index holds them).
 struct Walk {
     from: &'static str,
-    tenant: &'static str,
+    alias: &'static str,
     key: &'static str,
     id: &'static str,
-    /// The sort index's table (aliased `s`), the key it holds (selected as `k`), and the column
-    /// of `scim_users` that key is.
+    /// The sort index's table, the key it holds (selected as `k`), and the column of
+    /// `scim_users` that key is.
     deep: (&'static str, &'static str, &'static str),
 }
 
@@ -148,38 +158,40 @@ impl Walk {
     /// order walks `user_updated_order` and reads each row by key. `w.updated_at` is
     /// `t.updated_at` (the same transaction writes both), so `users_order` sorts the rows alike.
     fn of(sort: UserSort, sqlite: bool) -> Walk {
-        let on_row = |key, deep| Walk { from: "scim_users t", tenant: "t.tenant_id", key, id: "t.id", deep };
-        let by_id = ("scim_users", "id", "id");
-        match sort {
-            // Unique (tenant_id, user_name_norm).
-            UserSort::UserName => on_row("t.user_name_norm", ("scim_users", "user_name_norm", "user_name_norm")),
-            // (tenant_id, sort_name, id), (tenant_id, created_at, id) and on SQLite
-            // (tenant_id, updated_at, id) (migration 0033).
-            UserSort::Name => on_row("t.sort_name", by_id),
-            UserSort::Created => on_row("t.created_at", by_id),
-            UserSort::Updated if sqlite => on_row("t.updated_at", by_id),
+        if sort == UserSort::Updated && !sqlite {
             // user_updated_order (tenant_id, updated_at, user_id).
-            UserSort::Updated => Walk {
+            return Walk {
                 from: "user_updated w JOIN scim_users t ON t.tenant_id = w.tenant_id AND t.id = w.user_id",
-                tenant: "w.tenant_id",
-                key: "w.updated_at",
-                id: "w.user_id",
+                alias: "w",
+                key: "updated_at",
+                id: "user_id",
                 deep: ("user_updated", "user_id", "id"),
-            },
+            };
         }
+        let key = sort_column(sort);
+        // The unique (tenant_id, user_name_norm) holds the user name; (tenant_id, sort_name,
+        // id), (tenant_id, created_at, id) and on SQLite (tenant_id, updated_at, id) (migration
+        // 0033) hold the id.
+        let deep = if sort == UserSort::UserName { ("scim_users", key, key) } else { ("scim_users", "id", "id") };
+        Walk { from: "scim_users t", alias: "t", key, id: "id", deep }
     }
 
-    /// The walk's `ORDER BY`.
-    fn order(&self, descending: bool) -> String {
+    /// A column of the walked table, as the walk's `FROM` names it.
+    fn column(&self, name: &str) -> String {
+        format!("{}.{name}", self.alias)
+    }
+
+    /// The walk's `ORDER BY` over the walked table aliased `alias`.
+    fn order(&self, alias: &str, descending: bool) -> String {
         let dir = if descending { "DESC" } else { "ASC" };
-        format!("{} {dir}, {} {dir}", self.key, self.id)
+        format!("{alias}.{} {dir}, {alias}.{} {dir}", self.key, self.id)
     }
 
     /// A deep page's keys from the sort index alone: `SELECT s.… AS k` of tenant `$1` in the
     /// walk's order (the caller cuts it), and the column of `scim_users` the key is.
     fn deep_page_keys(&self, descending: bool) -> (String, &'static str) {
         let (table, key, column) = self.deep;
-        let order = self.order(descending).replace("t.", "s.").replace("w.", "s.");
+        let order = self.order("s", descending);
         (format!("SELECT s.{key} AS k FROM {table} s WHERE s.tenant_id = $1 ORDER BY {order}"), column)
     }
 }
@@ -218,12 +230,7 @@ fn sparse_filter(filter: UserFilter, sqlite: bool) -> Option<String> {
 /// The users table's `ORDER BY` over `scim_users t`.
 pub fn users_order(sort: UserSort, descending: bool) -> String {
     let dir = if descending { "DESC" } else { "ASC" };
-    match sort {
-        UserSort::UserName => format!("t.user_name_norm {dir}, t.id {dir}"),
-        UserSort::Name => format!("t.sort_name {dir}, t.id {dir}"),
-        UserSort::Created => format!("t.created_at {dir}, t.id {dir}"),
-        UserSort::Updated => format!("t.updated_at {dir}, t.id {dir}"),
-    }
+    format!("t.{} {dir}, t.id {dir}", sort_column(sort))
 }
 
 /// A page (`columns` of `scim_users t` in `order`, see [`users_order`]) of a sparse filter's
@@ -486,8 +493,8 @@ impl TenantStore<'_> {
             format!(
                 "SELECT {columns} FROM {} WHERE {} = $1{cond} ORDER BY {} LIMIT {limit} OFFSET {offset}",
                 walk.from,
-                walk.tenant,
-                walk.order(q.descending)
+                walk.column("tenant_id"),
+                walk.order(walk.alias, q.descending)
             )
         };
         // A selective search reads and sorts only the matching rows, found through the trigram
@@ -560,7 +567,7 @@ impl TenantStore<'_> {
         let op = if q.descending { "<" } else { ">" };
         let walk = Walk::of(q.sort, self.store.backend() == Backend::Sqlite);
         let int = matches!(q.sort, UserSort::Created | UserSort::Updated);
-        let (col, id) = (walk.key, walk.id);
+        let (col, id) = (walk.column(walk.key), walk.column(walk.id));
         let (k, kid) = (args.len() + 2, args.len() + 3);
         let keyset = if after.is_some() {
             format!(" AND ({col} {op} ${k} OR ({col} = ${k} AND {id} {op} ${kid}))")
@@ -572,8 +579,8 @@ impl TenantStore<'_> {
             "SELECT t.id, t.user_name, t.source, t.active, {data}, t.version, t.created_at, t.updated_at, {col} AS sort_key \
              FROM {} WHERE {} = $1{cond}{keyset} ORDER BY {} LIMIT {}",
             walk.from,
-            walk.tenant,
-            walk.order(q.descending),
+            walk.column("tenant_id"),
+            walk.order(walk.alias, q.descending),
             limit.max(0)
         );
         with_pool!(self.store, |p| {

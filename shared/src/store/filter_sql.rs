@@ -253,7 +253,8 @@ impl<'s> Compiler<'s> {
             (_, "id", None) => Some(("t.id", ColumnKind::ExactText)),
             (_, "externalId", None) => Some(("t.external_id", ColumnKind::ExactText)),
             (_, "meta", Some("created")) => Some(("t.created_at", ColumnKind::EpochMs)),
-            (_, "meta", Some("lastModified")) => Some(("t.updated_at", ColumnKind::EpochMs)),
+            (Table::Users, "meta", Some("lastModified")) => Some(("t.updated_at", ColumnKind::UserLastChange)),
+            (Table::Groups, "meta", Some("lastModified")) => Some(("t.updated_at", ColumnKind::EpochMs)),
             (Table::Users, "meta", Some("resourceType")) => Some(("'user'", ColumnKind::FoldedText)),
             (Table::Groups, "meta", Some("resourceType")) => Some(("'group'", ColumnKind::FoldedText)),
             (Table::Users, "userName", None) => Some(("t.user_name_norm", ColumnKind::FoldedText)),
@@ -481,11 +482,11 @@ impl<'s> Compiler<'s> {
                 let p = self.sql.arg(Arg::Bool(*b));
                 format!("{col} {} {p}", sql_op(op))
             }
-            (ColumnKind::EpochMs, CompValue::Str(s)) => {
+            (ColumnKind::EpochMs | ColumnKind::UserLastChange, CompValue::Str(s)) => {
                 let ms = crate::scim::filter::datetime_ms(s)
                     .ok_or_else(|| ScimError::invalid_filter(format!("'{s}' is not a dateTime")))?;
                 let p = self.sql.arg(Arg::Int(ms));
-                if self.table == Table::Users && self.d() == Dialect::Postgres && col == "t.updated_at" {
+                if matches!(kind, ColumnKind::UserLastChange) && self.d() == Dialect::Postgres {
                     // PostgreSQL keeps the users' order of last change in `user_updated`
                     // (migration 0033), not in an index of the row. The same test twice (the
                     // same transaction writes both columns; neither is ever NULL): the semi-join
@@ -604,6 +605,9 @@ enum ColumnKind {
     Bool,
     /// Epoch milliseconds (compared with dateTime literals).
     EpochMs,
+    /// A user's time of last change, epoch milliseconds: on PostgreSQL its order is kept in
+    /// `user_updated` (migration 0033), not in an index of the row.
+    UserLastChange,
 }
 
 enum LeafKind {

@@ -508,8 +508,8 @@ impl TenantTx<'_> {
         // The conditions are computed once per user (the fence keeps the planner from copying
         // their expression into each of its uses below).
         let fence = match self.backend() {
-            super::Backend::Postgres => "OFFSET 0",
-            super::Backend::Sqlite => "LIMIT -1 OFFSET 0",
+            Backend::Postgres => "OFFSET 0",
+            Backend::Sqlite => "LIMIT -1 OFFSET 0",
         };
         // The users and their memberships are both read as ranges of ids, and joined in id
         // order: a user's memberships looked up one by one were 3 index descents each (50 ms
@@ -787,18 +787,16 @@ impl TenantStore<'_> {
         after: &(i64, String),
         limit: i64,
     ) -> DomainResult<Vec<(i64, String)>> {
-        let sql = match self.store.backend() {
-            Backend::Sqlite => {
-                "SELECT updated_at, id FROM scim_users WHERE tenant_id = $1 AND updated_at >= $2 \
-                 AND (updated_at > $3 OR (updated_at = $3 AND id > $4)) ORDER BY updated_at, id LIMIT $5"
-            }
-            Backend::Postgres => {
-                "SELECT updated_at, user_id FROM user_updated WHERE tenant_id = $1 AND updated_at >= $2 \
-                 AND (updated_at > $3 OR (updated_at = $3 AND user_id > $4)) ORDER BY updated_at, user_id LIMIT $5"
-            }
+        let (table, id) = match self.store.backend() {
+            Backend::Sqlite => ("scim_users", "id"),
+            Backend::Postgres => ("user_updated", "user_id"),
         };
+        let sql = format!(
+            "SELECT updated_at, {id} FROM {table} WHERE tenant_id = $1 AND updated_at >= $2 \
+             AND (updated_at > $3 OR (updated_at = $3 AND {id} > $4)) ORDER BY updated_at, {id} LIMIT $5"
+        );
         let rows = with_pool!(self.store, |p| {
-            sqlx::query_as::<_, (i64, String)>(sql)
+            sqlx::query_as::<_, (i64, String)>(&sql)
                 .bind(self.id.as_str())
                 .bind(since_ms)
                 .bind(after.0)
