@@ -217,7 +217,7 @@ fn Held(held: HeldChanges, decide: ServerAction<HeldDecide>) -> impl IntoView {
                                 <th scope="col">"User"</th>
                                 <th scope="col">"Change"</th>
                                 <th scope="col">"Request"</th>
-                                <th scope="col">"Held at"</th>
+                                <th scope="col">"Held since"</th>
                             </tr>
                         </thead>
                         <tbody>
@@ -229,7 +229,12 @@ fn Held(held: HeldChanges, decide: ServerAction<HeldDecide>) -> impl IntoView {
                                         <td><A href=format!("/users/{}", c.user_id)>{c.user_name.clone()}</A></td>
                                         <td>{c.kind.label()}</td>
                                         <td><code>{c.method.clone()}</code></td>
-                                        <td>{datetime(c.created_at_ms)}</td>
+                                        <td>
+                                            {datetime(c.created_at_ms)}
+                                            {(c.asked_at_ms > c.created_at_ms).then(|| view! {
+                                                <div class="muted small" data-testid="held-asked-again">{format!("asked again {}", datetime(c.asked_at_ms))}</div>
+                                            })}
+                                        </td>
                                     </tr>
                                 }
                             }).collect_view()}

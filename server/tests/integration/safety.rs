@@ -16,6 +16,7 @@ both_backends!(
     marked_manual_users_are_adopted_by_the_idps_create,
     seat_limits_refuse_placements_beyond_them_from_every_source,
     a_hold_in_one_statement_writes_only_over_the_limit,
+    a_held_change_asked_again_keeps_its_id_and_applies_the_latest_request,
 );
 
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -695,11 +696,132 @@ async fn a_hold_in_one_statement_writes_only_over_the_limit(db: Db) {
         }
         let h = held(&app, &cookie).await;
         assert_eq!(h["total"], 1, "the user's held change replaced: {h}");
-        assert_eq!(h["changes"][0]["id"], "h3");
+        // Asked for again (the same kind): the held change keeps its id and first time, and
+        // takes the new request's time.
+        assert_eq!(h["changes"][0]["id"], "h2", "{h}");
+        assert_eq!(
+            (h["changes"][0]["created_at_ms"].as_i64(), h["changes"][0]["asked_at_ms"].as_i64()),
+            (Some(2), Some(3))
+        );
         assert_eq!(records().await, 2);
+        // A change of another kind is a new held change, with its own id.
+        let delete = roster_shared::store::NewHeld {
+            kind: roster_shared::dto::HeldKind::Delete,
+            method: "DELETE",
+            body: None,
+            ..held_change("h4")
+        };
+        let other = store.hold_when_over(&delete, 0, 0, &record, 4).await.expect("statement");
+        assert_eq!(other.as_ref().map(|(b, _)| *b), Some(false), "the hold went on");
+        let h = held(&app, &cookie).await;
+        assert_eq!(h["total"], 1, "{h}");
+        assert_eq!(
+            (
+                &h["changes"][0]["id"],
+                &h["changes"][0]["kind"],
+                h["changes"][0]["created_at_ms"].as_i64(),
+                h["changes"][0]["asked_at_ms"].as_i64()
+            ),
+            (&json!("h4"), &json!("Delete"), Some(4), Some(4)),
+            "{h}"
+        );
     } else {
         assert!(over.is_none() && again.is_none(), "SQLite decides in the write's transaction");
         assert_eq!(held(&app, &cookie).await["total"], 0);
         assert_eq!(records().await, 0);
     }
+}
+
+/// PATCH `id` as Entra ID deactivates, with a new displayName.
+async fn deactivate_as(app: &TestApp, t: &ScimTenant, id: &str, name: &str) -> (StatusCode, Value) {
+    let ops = json!([{"op": "Replace", "path": "active", "value": false}, {"op": "Replace", "path": "displayName", "value": name}]);
+    let (s, _, body) = app
+        .scim("PATCH", &t.id, &t.token, &format!("/Users/{id}"), Some(json!({"schemas": [PATCH], "Operations": ops})))
+        .await;
+    (s, body)
+}
+
+/// The held change of `user`, as the dashboard lists it.
+async fn held_of(app: &TestApp, cookie: &str, user: &str) -> Option<Value> {
+    let h = held(app, cookie).await;
+    h["changes"].as_array().and_then(|c| c.iter().find(|c| c["user_id"] == user).cloned())
+}
+
+/// An IdP resending a held deactivation (Entra ID repeats its requests) replaces the held
+/// request, keeps the held change (its id, the time it was first held: what an admin chose
+/// stays chosen) and says when it was asked again; applying it replays the latest request, even
+/// after the IdP wrote the user between the two. A change of another kind (a delete after a
+/// deactivation) is a new held change: a decision taken on the old one finds nothing.
+async fn a_held_change_asked_again_keeps_its_id_and_applies_the_latest_request(db: Db) {
+    let app = TestApp::new(db).await;
+    let (t, cookie) = organization(&app, "Again").await;
+    let ids = users(&app, &t, 40, "a").await;
+    // The default brake lets 10 through in the hour.
+    for id in &ids[..10] {
+        assert_eq!(deactivate(&app, &t, id).await.0, StatusCode::OK);
+    }
+    let pause = || tokio::time::sleep(std::time::Duration::from_millis(5));
+
+    // Held, then asked again with a newer request.
+    let x = &ids[10];
+    assert_eq!(deactivate_as(&app, &t, x, "First").await.0, StatusCode::OK);
+    let first = held_of(&app, &cookie, x).await.expect("held");
+    assert_eq!(first["created_at_ms"], first["asked_at_ms"], "{first}");
+    pause().await;
+    let (s, body) = deactivate_as(&app, &t, x, "Second").await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["displayName"], "Second", "answered as the IdP asked: {body}");
+    let again = held_of(&app, &cookie, x).await.expect("still held");
+    assert_eq!(held(&app, &cookie).await["total"], 1);
+    assert_eq!(again["id"], first["id"], "the same held change: {again}");
+    assert_eq!(again["created_at_ms"], first["created_at_ms"], "held since the first request");
+    assert!(again["asked_at_ms"].as_i64() > first["asked_at_ms"].as_i64(), "asked again later: {again}");
+    assert!(is_active(&app, &t, x).await, "still held");
+
+    // Held, the IdP writes the user (not a removal: it passes), then asks again: the latest
+    // request is newer than the write, so it applies.
+    let z = &ids[11];
+    assert_eq!(deactivate_as(&app, &t, z, "Zed").await.0, StatusCode::OK);
+    let held_z = held_of(&app, &cookie, z).await.expect("held");
+    pause().await;
+    let rename = json!({"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "title", "value": "Moved"}]});
+    let (s, _, body) = app.scim("PATCH", &t.id, &t.token, &format!("/Users/{z}"), Some(rename)).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    pause().await;
+    assert_eq!(deactivate_as(&app, &t, z, "Zed again").await.0, StatusCode::OK);
+    assert_eq!(held_of(&app, &cookie, z).await.expect("held")["id"], held_z["id"]);
+
+    // A deactivation held, then the IdP deletes the user: a new held change replaces it.
+    let y = &ids[12];
+    assert_eq!(deactivate(&app, &t, y).await.0, StatusCode::OK);
+    let deactivation = held_of(&app, &cookie, y).await.expect("held");
+    let (s, _, _) = app.scim("DELETE", &t.id, &t.token, &format!("/Users/{y}"), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let deletion = held_of(&app, &cookie, y).await.expect("held");
+    assert_eq!(deletion["kind"], "Delete", "{deletion}");
+    assert_ne!(deletion["id"], deactivation["id"], "a new held change");
+    assert_eq!(held(&app, &cookie).await["total"], 3);
+    let id_of = |v: &Value| v["id"].as_str().expect("id").to_string();
+    // Applying the deactivation an admin saw before the delete came in: nothing happens.
+    let (s, body) = decide(&app, &cookie, "apply", &[id_of(&deactivation)]).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(body.as_str().unwrap_or_default().contains("Applied 0 changes"), "{body}");
+    assert!(is_active(&app, &t, y).await);
+
+    // Apply the rest: the latest requests are replayed.
+    let (s, body) = decide(&app, &cookie, "apply", &[id_of(&again), id_of(&held_z), id_of(&deletion)]).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(body.as_str().unwrap_or_default().contains("Applied 3 changes"), "{body}");
+    let (s, _, user) = app.scim("GET", &t.id, &t.token, &format!("/Users/{x}"), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!((&user["active"], &user["displayName"]), (&json!(false), &json!("Second")), "{user}");
+    let (_, _, user) = app.scim("GET", &t.id, &t.token, &format!("/Users/{z}"), None).await;
+    assert_eq!(
+        (&user["active"], &user["displayName"], &user["title"]),
+        (&json!(false), &json!("Zed again"), &json!("Moved")),
+        "{user}"
+    );
+    let (s, _, _) = app.scim("GET", &t.id, &t.token, &format!("/Users/{y}"), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "deleted");
+    assert_eq!(held(&app, &cookie).await["total"], 0);
 }

@@ -146,8 +146,11 @@ pub struct HeldChange {
     pub kind: HeldKind,
     /// The request (`PATCH`, `PUT`, `DELETE`).
     pub method: String,
-    /// When it arrived (epoch ms).
+    /// When it was first held (epoch ms).
     pub created_at_ms: i64,
+    /// When the request to apply came in (epoch ms): later than `created_at_ms` when the
+    /// identity provider asked for the change again while it was held.
+    pub asked_at_ms: i64,
 }
 
 /// The brake's state for the dashboard: the held changes and the limit that held them.

@@ -62,6 +62,7 @@ pub(super) fn sqlite() -> Migrator {
         (32, "search index at commit", "0032_search_index_at_commit.sql"),
         (33, "update order", "0033_update_order.sql"),
         (34, "update order index dropped", "0034_update_order_index_dropped.sql"),
+        (35, "held change asked again", "0035_held_change_asked_again.sql"),
     ))
 }
 
@@ -113,6 +114,7 @@ fn postgres_migrations() -> Vec<Migration> {
         (32, "search index at commit", "0032_search_index_at_commit.sql"),
         (33, "update order", "0033_update_order.sql"),
         (34, "update order index dropped", "0034_update_order_index_dropped.sql"),
+        (35, "held change asked again", "0035_held_change_asked_again.sql"),
     )
 }
 

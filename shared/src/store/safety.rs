@@ -41,13 +41,28 @@ pub struct HeldRecord {
 /// Whether the tenant holds a change now (`$1`: the tenant).
 const HELD_BEFORE: &str = "SELECT EXISTS (SELECT 1 FROM held_changes WHERE tenant_id = $1 AND state = 'held')";
 
-/// Holds a change, replacing the user's held one (`$1`–`$9`, see [`bind_held`]).
+/// Holds a change (`$1`–`$9`, see [`bind_held`]). A change the user already has held is
+/// replaced by it: asked for again (the same kind), it keeps its id and the time it was first
+/// held, and takes the new request and `last_held_at`, so that nothing indexed changes
+/// (PostgreSQL updates the row in place, HOT) and an admin's decision on that id still stands
+/// for it; of another kind (a delete after a deactivation), it is a new change, with a new id
+/// (a decision taken on the old one no longer finds it).
 const HOLD_UPSERT: &str =
     "INSERT INTO held_changes (tenant_id, id, user_id, user_name, kind, method, body, credential_id, state, created_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'held', $9) \
-     ON CONFLICT (tenant_id, user_id) WHERE state = 'held' DO UPDATE SET id = excluded.id, \
+     ON CONFLICT (tenant_id, user_id) WHERE state = 'held' DO UPDATE SET \
+     id = CASE WHEN held_changes.kind = excluded.kind THEN held_changes.id ELSE excluded.id END, \
+     created_at = CASE WHEN held_changes.kind = excluded.kind THEN held_changes.created_at ELSE excluded.created_at END, \
+     last_held_at = CASE WHEN held_changes.kind = excluded.kind THEN excluded.created_at END, \
      user_name = excluded.user_name, kind = excluded.kind, method = excluded.method, body = excluded.body, \
-     credential_id = excluded.credential_id, created_at = excluded.created_at";
+     credential_id = excluded.credential_id";
+
+/// SQLite: a change asked for again, in place (`$1` tenant, `$2` user, `$3` kind, `$4` userName,
+/// `$5` method, `$6` body, `$7` credential, `$8` now). SQLite rewrites the entry of every index
+/// over a column an UPDATE sets, changed or not, so [`HOLD_UPSERT`]'s `id = CASE …` would
+/// rewrite the primary key's entry; this sets no indexed column. No row: [`HOLD_UPSERT`].
+const HOLD_AGAIN: &str = "UPDATE held_changes SET user_name = $4, method = $5, body = $6, credential_id = $7, \
+     last_held_at = $8 WHERE tenant_id = $1 AND user_id = $2 AND state = 'held' AND kind = $3";
 
 /// Users who lost access through the IdP since `$2` (`$1`: the tenant).
 const DEPROVISIONS_SINCE: &str = "SELECT COUNT(*) FROM deprovisions WHERE tenant_id = $1 AND at >= $2";
@@ -114,12 +129,16 @@ fn held_from_row<R: super::direct::DbRow>(r: &R) -> DomainResult<HeldRecord> {
             kind: HeldKind::parse(&r.get::<String>("kind")?),
             method: r.get("method")?,
             created_at_ms: r.get("created_at")?,
+            asked_at_ms: r.get("asked_at")?,
         },
         body: r.get("body")?,
     })
 }
 
-const HELD: &str = "SELECT id, user_id, user_name, kind, method, body, created_at FROM held_changes";
+/// A held change's columns; `asked_at` is when the request to apply came in (a release before
+/// 0035 replaced `created_at` instead of setting `last_held_at`: the later of the two).
+const HELD: &str = "SELECT id, user_id, user_name, kind, method, body, created_at, \
+     CASE WHEN last_held_at > created_at THEN last_held_at ELSE created_at END AS asked_at FROM held_changes";
 
 impl TenantStore<'_> {
     /// The organization's safety settings.
@@ -512,9 +531,25 @@ impl TenantTx<'_> {
                     bind_held!(sqlx::query_as::<_, (bool,)>(sql), tenant, h, now_ms).fetch_one(&mut *c).await?.0
                 }
                 None => {
-                    let (before,): (bool,) = sqlx::query_as(HELD_BEFORE).bind(tenant).fetch_one(&mut *c).await?;
-                    bind_held!(sqlx::query(HOLD_UPSERT), tenant, h, now_ms).execute(&mut *c).await?;
-                    before
+                    let again = sqlx::query(HOLD_AGAIN)
+                        .bind(tenant)
+                        .bind(h.user_id)
+                        .bind(h.kind.as_str())
+                        .bind(h.user_name)
+                        .bind(h.method)
+                        .bind(h.body)
+                        .bind(h.credential_id)
+                        .bind(now_ms)
+                        .execute(&mut *c)
+                        .await?;
+                    if again.rows_affected() > 0 {
+                        // The user's change was held: so was one of the tenant's.
+                        true
+                    } else {
+                        let (before,): (bool,) = sqlx::query_as(HELD_BEFORE).bind(tenant).fetch_one(&mut *c).await?;
+                        bind_held!(sqlx::query(HOLD_UPSERT), tenant, h, now_ms).execute(&mut *c).await?;
+                        before
+                    }
                 }
             };
             DomainResult::Ok(!before)

@@ -211,14 +211,19 @@ fn HeldSection(held: roster_shared::dto::HeldChanges) -> impl IntoView {
                     </div>
                     <div class="table-wrap">
                         <table class="table" data-testid="support-held-table">
-                            <thead><tr><th>"User"</th><th>"Change"</th><th>"Request"</th><th>"Held at"</th></tr></thead>
+                            <thead><tr><th>"User"</th><th>"Change"</th><th>"Request"</th><th>"Held since"</th></tr></thead>
                             <tbody>
                                 {held.changes.into_iter().map(|c| view! {
                                     <tr>
                                         <td>{c.user_name}</td>
                                         <td>{c.kind.label()}</td>
                                         <td><code>{c.method}</code></td>
-                                        <td>{datetime(c.created_at_ms)}</td>
+                                        <td>
+                                            {datetime(c.created_at_ms)}
+                                            {(c.asked_at_ms > c.created_at_ms).then(|| view! {
+                                                <div class="muted small">{format!("asked again {}", datetime(c.asked_at_ms))}</div>
+                                            })}
+                                        </td>
                                     </tr>
                                 }).collect_view()}
                             </tbody>

@@ -357,10 +357,12 @@ impl Scim<'_> {
 
     /// Replays a change the brake held, as the IdP sent it, without the brake.
     pub(crate) async fn replay_held(&self, h: &HeldRecord) -> Result<(), ScimError> {
-        // Nothing of Roster writes a held user: a write since the hold is the IdP's (it may have
-        // re-activated the user after fixing its mistake). The held request is out of date.
+        // Nothing of Roster writes a held user: a write since the held request is the IdP's (it
+        // may have re-activated the user after fixing its mistake). The held request is out of
+        // date. (Since its latest request: the IdP asking again after a write means it still
+        // wants the change.)
         let row = self.load_user(&h.change.user_id).await?;
-        if row.updated_at > h.change.created_at_ms {
+        if row.updated_at > h.change.asked_at_ms {
             return Err(ScimError::status(
                 409,
                 "the identity provider changed this user after the change was held; not applied (it sends the removal again if it still means it)",
