@@ -94,7 +94,10 @@ impl Direct {
     }
 
     /// A new connection for the process's writer (see [`super::writer`]), set up as sqlx sets
-    /// up the pool's: foreign keys on, `synchronous = NORMAL` under WAL; temporary storage in
+    /// up the pool's: foreign keys on, `synchronous = FULL` under WAL (each COMMIT syncs the WAL
+    /// before it returns, so an acknowledged write survives a power loss or an operating system
+    /// crash, not only a crash of this process as with `NORMAL`; group commit shares that sync
+    /// among the group's writes); temporary storage in
     /// memory (every request of a shared commit is a savepoint, whose undo journal otherwise
     /// spills to a temp file past 64 KiB); its own checkpoints only as a backstop
     /// ([`BACKSTOP_FRAMES`]: the checkpointer does them); without a busy handler (the writer
@@ -108,7 +111,7 @@ impl Direct {
         )
         .map_err(error)?;
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
+            "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; \
              PRAGMA temp_store = MEMORY;",
         )
         .map_err(error)?;

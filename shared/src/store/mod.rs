@@ -340,7 +340,8 @@ impl Store {
                 .map_err(|e| DomainError::Invalid(format!("bad SQLite URL {url:?}: {e}")))?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+                // Every COMMIT syncs the WAL: see `Direct::writer`.
+                .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(10))
                 // Checkpoint the WAL every 10,000 pages (about 40 MB) rather than 1,000: a user
                 // row touches a dozen index pages, so small checkpoints came every hundred

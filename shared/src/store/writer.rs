@@ -390,6 +390,24 @@ mod tests {
         Db { _dir: dir, direct, writer }
     }
 
+    /// Both connections that write commit durably: `synchronous = FULL` (2), which syncs the WAL
+    /// at every COMMIT (`NORMAL` loses the last commits to a power loss).
+    #[tokio::test]
+    async fn writes_sync_the_wal_at_every_commit() {
+        let d = db("CREATE TABLE t (id TEXT PRIMARY KEY, parent TEXT)").await;
+        let mut tx = d.writer.begin(&d.direct).await.expect("begin");
+        let level: i64 = tx.conn().conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).expect("pragma");
+        assert_eq!(level, 2, "the writer connection");
+        tx.commit().await.expect("commit");
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store =
+            crate::store::Store::connect(&format!("sqlite://{}/p.db", dir.path().display())).await.expect("store");
+        let crate::store::Pool::Sqlite(pool) = &store.pool else { unreachable!() };
+        let (level,): (i64,) = sqlx::query_as("PRAGMA synchronous").fetch_one(pool).await.expect("pragma");
+        assert_eq!(level, 2, "the pool's connections");
+    }
+
     async fn insert(tx: &mut DirectTx, id: &str) -> Result<(), sqlx::Error> {
         query("INSERT INTO t (id, parent) VALUES ($1, $2)")
             .bind(id)
