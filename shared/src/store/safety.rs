@@ -518,8 +518,9 @@ impl TenantTx<'_> {
 
     /// Holds a change; a change already held for the user is replaced by it (the latest
     /// request is the one to apply: a user has one held change at most, a unique index says so
-    /// also to held writes that do not wait for each other, see `service::safety::admit`).
-    /// Returns whether nothing was held before (the hold began).
+    /// also to held writes that do not wait for each other, see `service::safety::admit`), in
+    /// place when it is of the same kind (see [`HOLD_UPSERT`]). Returns whether nothing was
+    /// held before (the hold began).
     pub async fn hold(&mut self, h: &NewHeld<'_>, now_ms: i64) -> DomainResult<bool> {
         let tenant = self.id.as_str();
         // PostgreSQL: one statement (the EXISTS sees the table as it was before the upsert).
