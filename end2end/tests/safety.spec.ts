@@ -203,6 +203,13 @@ test('the pages of provisioning safety hydrate cleanly on every reload, at deskt
       data: { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'Replace', path: 'active', value: 'False' }] },
     });
   }
+  // The IdP sends one held deactivation again (as Entra ID repeats its requests): still one held
+  // change, shown as asked again.
+  await new Promise((r) => setTimeout(r, 5));
+  await request.patch(`${made.scim_base_url}/Users/${ids[11]}`, {
+    headers,
+    data: { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'Replace', path: 'active', value: 'False' }] },
+  });
   // A manual user, adoptable; a group of one seat that the manual user fills; a SCIM user kept out.
   const manual = await (await api('user_create', { input: { user_name: `m-${stamp}@reload.test`, given_name: 'Max', family_name: 'Manual', email: `m-${stamp}@reload.test`, external_id: '', active: true } })).json();
   expect((await form('adopt_set', { user_id: manual, by: 'email' })).status()).toBe(200);
@@ -216,11 +223,14 @@ test('the pages of provisioning safety hydrate cleanly on every reload, at deskt
     await page.setViewportSize({ width, height: 900 });
     for (const path of pages) await reloadCleanly(page, path, width);
   }
+  // A page whose hydration panicked still sets data-hydrated: the console says so.
+  expect(problems, 'console errors or warnings while the pages loaded').toEqual([]);
   // What each shows, once hydrated.
   await page.setViewportSize({ width: 1280, height: 900 });
   await page.goto(`/users/${ids[11]}`);
   await hydrated(page);
   await expect(page.getByTestId('user-held')).toContainText('Deactivate held.');
+  await expect(page.getByTestId('user-held')).toContainText('(and again at');
   await page.goto(`/users/${ids[0]}`);
   await hydrated(page);
   await expect(page.getByTestId('user-refused')).toContainText('seat limit of Licensed reached (1 user)');
@@ -238,6 +248,8 @@ test('the pages of provisioning safety hydrate cleanly on every reload, at deskt
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: /Safety/ }).click();
   await expect(page.getByRole('heading', { name: 'Provisioning safety', level: 1 })).toBeVisible();
   await expect(page.getByTestId('held-row')).toHaveCount(2);
+  await expect(page.getByTestId('held-asked-again')).toHaveCount(1);
+  await expect(page.getByTestId('held-asked-again')).toContainText('asked again');
 
   // The support console's page of the organization.
   const tenant = (await (await api('viewer', {})).json()).tenant.id as string;
@@ -257,6 +269,7 @@ test('the pages of provisioning safety hydrate cleanly on every reload, at deskt
     await reloadCleanly(staff, `/support/t/${tenant}`, width);
   }
   await expect(staff.getByTestId('support-held-table')).toBeVisible();
+  await expect(staff.getByTestId('support-held-table')).toContainText('asked again');
   await expect(staff.getByTestId('diagnostics')).toBeVisible();
   await context.close();
   expect(staffProblems).toEqual([]);
