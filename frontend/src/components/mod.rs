@@ -3,6 +3,7 @@
 pub mod copy;
 pub mod diagnostics;
 pub mod format;
+pub mod held;
 pub mod layout;
 pub mod notice;
 pub mod pager;

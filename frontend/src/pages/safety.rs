@@ -12,6 +12,7 @@ use crate::api::safety::{
     load_adoption, load_deleted, load_held, load_safety, AdoptMark, DeletedRestore, HeldDecide, SafetySave,
 };
 use crate::components::format::datetime;
+use crate::components::held::HeldSince;
 use crate::components::layout::NavRefresh;
 use crate::components::notice::{ErrorNotice, SuccessNotice};
 
@@ -223,18 +224,14 @@ fn Held(held: HeldChanges, decide: ServerAction<HeldDecide>) -> impl IntoView {
                         <tbody>
                             {held.changes.into_iter().map(|c| {
                                 let label = format!("Select {}", c.user_name);
+                                let again = c.asked_again_at_ms();
                                 view! {
                                     <tr data-testid="held-row">
                                         <td><input type="checkbox" name="ids[]" value=c.id.clone() aria-label=label/></td>
                                         <td><A href=format!("/users/{}", c.user_id)>{c.user_name.clone()}</A></td>
                                         <td>{c.kind.label()}</td>
                                         <td><code>{c.method.clone()}</code></td>
-                                        <td>
-                                            {datetime(c.created_at_ms)}
-                                            {(c.asked_at_ms > c.created_at_ms).then(|| view! {
-                                                <div class="muted small" data-testid="held-asked-again">{format!("asked again {}", datetime(c.asked_at_ms))}</div>
-                                            })}
-                                        </td>
+                                        <td><HeldSince first_ms=c.created_at_ms again_ms=again/></td>
                                     </tr>
                                 }
                             }).collect_view()}

@@ -139,7 +139,7 @@ fn Detail(detail: UserDetail, groups: Vec<UserGroupView>, refresh: RwSignal<u32>
             <div class="notice notice-warning banner-held" role="status" data-testid="user-held">
                 <span>
                     <strong>{format!("{} held. ", h.kind.label())}</strong>
-                    {held_note(h.created_at_ms, h.asked_at_ms)}
+                    {held_note(&h)}
                 </span>
                 <A href="/safety" attr:class="btn btn-small btn-ghost">"Review held changes"</A>
             </div>
@@ -597,11 +597,11 @@ fn AdoptionCard(
 
 /// What the user page says about the user's held change: when the identity provider asked for
 /// it, and again if it did.
-fn held_note(first_ms: i64, asked_ms: i64) -> String {
+fn held_note(h: &roster_shared::dto::HeldChange) -> String {
     use crate::components::format::datetime;
-    let again = if asked_ms > first_ms { format!(" (and again at {})", datetime(asked_ms)) } else { String::new() };
+    let again = h.asked_again_at_ms().map(|at| format!(" (and again at {})", datetime(at))).unwrap_or_default();
     format!(
         "The identity provider asked for it at {}{again}; the deprovisioning brake holds it until an admin decides. The user keeps their access meanwhile.",
-        datetime(first_ms)
+        datetime(h.created_at_ms)
     )
 }

@@ -153,6 +153,14 @@ pub struct HeldChange {
     pub asked_at_ms: i64,
 }
 
+impl HeldChange {
+    /// When the identity provider asked for the change again while it was held (epoch ms), if
+    /// it did.
+    pub fn asked_again_at_ms(&self) -> Option<i64> {
+        (self.asked_at_ms > self.created_at_ms).then_some(self.asked_at_ms)
+    }
+}
+
 /// The brake's state for the dashboard: the held changes and the limit that held them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct HeldChanges {

@@ -12,6 +12,7 @@ use roster_shared::dto::{CredentialView, TenantInspection};
 use super::tenant_href;
 use crate::api::support::{support_groups, support_mappings, support_tenant};
 use crate::components::format::{date, datetime, health_badge};
+use crate::components::held::HeldSince;
 use crate::components::notice::ErrorNotice;
 use crate::error::UiError;
 
@@ -213,18 +214,16 @@ fn HeldSection(held: roster_shared::dto::HeldChanges) -> impl IntoView {
                         <table class="table" data-testid="support-held-table">
                             <thead><tr><th>"User"</th><th>"Change"</th><th>"Request"</th><th>"Held since"</th></tr></thead>
                             <tbody>
-                                {held.changes.into_iter().map(|c| view! {
-                                    <tr>
-                                        <td>{c.user_name}</td>
-                                        <td>{c.kind.label()}</td>
-                                        <td><code>{c.method}</code></td>
-                                        <td>
-                                            {datetime(c.created_at_ms)}
-                                            {(c.asked_at_ms > c.created_at_ms).then(|| view! {
-                                                <div class="muted small">{format!("asked again {}", datetime(c.asked_at_ms))}</div>
-                                            })}
-                                        </td>
-                                    </tr>
+                                {held.changes.into_iter().map(|c| {
+                                    let again = c.asked_again_at_ms();
+                                    view! {
+                                        <tr>
+                                            <td>{c.user_name}</td>
+                                            <td>{c.kind.label()}</td>
+                                            <td><code>{c.method}</code></td>
+                                            <td><HeldSince first_ms=c.created_at_ms again_ms=again/></td>
+                                        </tr>
+                                    }
                                 }).collect_view()}
                             </tbody>
                         </table>
