@@ -483,6 +483,31 @@ async fn sorting_and_paging(db: Db) {
         (p["totalResults"].clone(), p["Resources"][0]["userName"].clone()),
         (json!(1), json!("user07@paging.test"))
     );
+    // A page reads each user's stored document as it is (on PostgreSQL the `jsonb` column in
+    // its binary form, not cast to text in the query): every listed user is what a GET of it
+    // answers, escapes and characters outside ASCII included.
+    let tricky = "Zoë \"Q\" \\ <b>✓</b> \u{1F600}";
+    let (s, _, _) = app
+        .scim(
+            "POST",
+            &t.id,
+            &t.token,
+            "/Users",
+            Some(
+                json!({"schemas": [USER], "userName": "tricky@paging.test", "displayName": tricky, "title": "a\nb\tc"}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (_, _, p) = app.scim("GET", &t.id, &t.token, "/Users?startIndex=20&count=10", None).await;
+    let listed = p["Resources"].as_array().unwrap();
+    assert_eq!(listed.len(), 7);
+    assert!(listed.iter().any(|u| u["displayName"] == tricky), "{p}");
+    for u in listed {
+        let (_, _, one) =
+            app.scim("GET", &t.id, &t.token, &format!("/Users/{}", u["id"].as_str().unwrap()), None).await;
+        assert_eq!(u, &one);
+    }
 }
 
 async fn etags_and_conditional_requests(db: Db) {

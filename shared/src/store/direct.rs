@@ -697,6 +697,64 @@ impl<T> Column for T where
 {
 }
 
+/// A JSON document column read as its text: SQLite's `TEXT`, and on PostgreSQL the text of
+/// `data::text` or the `jsonb` column itself. Selected as is, `jsonb` goes out in its binary
+/// format (a version byte, then the text), and PostgreSQL runs its output function only for the
+/// rows it returns: a cast in the select list runs in the scan, for every row a sort or an
+/// `OFFSET` then throws away (see [`super::query::data_raw`]).
+#[derive(Debug)]
+pub(crate) struct JsonText(pub(crate) String);
+
+/// PostgreSQL's `jsonb` type.
+const JSONB_OID: sqlx::postgres::types::Oid = sqlx::postgres::types::Oid(3802);
+
+impl sqlx::Type<sqlx::Postgres> for JsonText {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        sqlx::postgres::PgTypeInfo::with_oid(JSONB_OID)
+    }
+
+    fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+        ty.oid() == Some(JSONB_OID) || <String as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Postgres> for JsonText {
+    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        use sqlx::ValueRef;
+        let binary_jsonb =
+            value.format() == sqlx::postgres::PgValueFormat::Binary && value.type_info().oid() == Some(JSONB_OID);
+        let bytes = value.as_bytes()?;
+        let text = match (binary_jsonb, bytes.split_first()) {
+            (false, _) => bytes,
+            (true, Some((1, text))) => text,
+            (true, _) => return Err("unsupported jsonb binary format version".into()),
+        };
+        Ok(JsonText(std::str::from_utf8(text)?.to_owned()))
+    }
+}
+
+impl sqlx::Type<sqlx::Sqlite> for JsonText {
+    fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
+        <String as sqlx::Type<sqlx::Sqlite>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::sqlite::SqliteTypeInfo) -> bool {
+        <String as sqlx::Type<sqlx::Sqlite>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Sqlite> for JsonText {
+    fn decode(value: sqlx::sqlite::SqliteValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        <String as sqlx::Decode<'r, sqlx::Sqlite>>::decode(value).map(JsonText)
+    }
+}
+
+impl shim::Decode for JsonText {
+    fn decode(v: &rusqlite::types::Value) -> Option<Self> {
+        <String as shim::Decode>::decode(v).map(JsonText)
+    }
+}
+
 impl DbRow for sqlx::sqlite::SqliteRow {
     fn get<T: Column>(&self, name: &str) -> Result<T, sqlx::Error> {
         sqlx::Row::try_get(self, name)

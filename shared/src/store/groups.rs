@@ -240,7 +240,7 @@ impl TenantStore<'_> {
 
     /// Groups matching a compiled query.
     pub(crate) async fn query_groups(&self, q: Query) -> DomainResult<Page<GroupRow>> {
-        let cols = format!("t.id, t.display_name, {}, t.version, t.created_at, t.updated_at", self.data_out());
+        let cols = format!("t.id, t.display_name, {}, t.version, t.created_at, t.updated_at", super::query::data_raw());
         page_query!(self, q, "scim_groups", "", cols, group_from_row, None)
     }
 
@@ -309,7 +309,7 @@ fn group_from_row<R: super::direct::DbRow>(row: &R) -> DomainResult<GroupRow> {
     Ok(GroupRow {
         id: row.get("id")?,
         display_name: row.get("display_name")?,
-        data: row.get("data")?,
+        data: row.get::<super::direct::JsonText>("data")?.0,
         version: row.get("version")?,
         created_at: row.get("created_at")?,
         updated_at: row.get("updated_at")?,

@@ -1,7 +1,8 @@
 //! A tenant's users (SCIM, manual and just-in-time alike: one table, `source` says which).
 
+use super::direct::JsonText;
 use super::filter_sql::{Arg, Sql};
-use super::query::{bind_all, data_out, json_in, page_query, Page, Query};
+use super::query::{bind_all, data_out, data_raw, json_in, page_query, Page, Query};
 use super::tx::{with_tx, TenantTx};
 use super::with_scan;
 use super::{unique_violation, with_pool, Backend, Pool, TenantStore, Unique};
@@ -345,14 +346,14 @@ impl TenantStore<'_> {
     /// Users matching a compiled query, excluding manually created ones. Without a filter the
     /// total comes from the counts the writes keep (see [`super::counts`]), not a count of rows.
     pub(crate) async fn query_users(&self, q: Query) -> DomainResult<Page<UserRow>> {
-        let cols = format!("t.id, t.user_name, t.source, {}, t.version, t.created_at, t.updated_at", self.data_out());
+        let cols = format!("t.id, t.user_name, t.source, {}, t.version, t.created_at, t.updated_at", data_raw());
         let known = self.known_total(&q, super::UserCounts::scim_visible).await?;
         page_query!(self, q, "scim_users", "AND t.source <> 'manual'", cols, user_from_row, known)
     }
 
     /// [`Self::query_users`] over every user, manual ones included (the read API).
     pub(crate) async fn query_all_users(&self, q: Query) -> DomainResult<Page<UserRow>> {
-        let cols = format!("t.id, t.user_name, t.source, {}, t.version, t.created_at, t.updated_at", self.data_out());
+        let cols = format!("t.id, t.user_name, t.source, {}, t.version, t.created_at, t.updated_at", data_raw());
         let known = self.known_total(&q, super::UserCounts::all).await?;
         page_query!(self, q, "scim_users", "", cols, user_from_row, known)
     }
@@ -572,7 +573,7 @@ pub(super) fn user_from_row<R: super::direct::DbRow>(row: &R) -> DomainResult<Us
             let s: String = row.get("source")?;
             UserSource::parse(&s).ok_or_else(|| DomainError::Internal(format!("stored user source {s:?}")))?
         },
-        data: row.get("data")?,
+        data: row.get::<JsonText>("data")?.0,
         version: row.get("version")?,
         created_at: row.get("created_at")?,
         updated_at: row.get("updated_at")?,
