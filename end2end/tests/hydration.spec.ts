@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test, type Page, type Request } from '@playwright/test';
 import { dashboardApi, roster, strictConsole } from './helpers';
 
 // Every page of the dashboard and of the support console, loaded again and again while the
@@ -23,12 +23,23 @@ function burnCpu(): ChildProcess[] {
  * or a dead page would not).
  */
 async function loadAndClick(page: Page, path: string, link: string, expectUrl: RegExp, problems: string[]) {
+  // Server function calls while the page loads and hydrates: none, because every resource
+  // decodes the value the server rendered into the page. (A resource whose value does not
+  // decode, or one created in another order than on the server, loads again from here.)
+  const calls: string[] = [];
+  const onRequest = (r: Request) => {
+    const u = new URL(r.url());
+    if (u.pathname.startsWith('/api/')) calls.push(u.pathname);
+  };
+  page.on('request', onRequest);
   const res = await page.goto(path);
   expect(res?.status(), path).toBe(200);
   await expect(page.locator('body'), `${path}: ${problems.join(' | ')}`).toHaveAttribute('data-hydrated', 'true', { timeout: 30_000 });
   // Let any late hydration of deferred parts happen before judging.
   await page.waitForLoadState('networkidle');
+  page.off('request', onRequest);
   expect(problems, `${path}: console`).toEqual([]);
+  expect(calls, `${path}: server calls while hydrating`).toEqual([]);
   await page.evaluate(() => ((window as unknown as { __alive?: boolean }).__alive = true));
   await page.getByRole('link', { name: link, exact: true }).first().click();
   await expect(page, `${path}: the click navigates`).toHaveURL(expectUrl);

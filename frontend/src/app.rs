@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::{path, Lazy, LazyRoute, SsrMode};
+use leptos_router::{path, ChooseView, SsrMode};
 
 use crate::components::layout::{DashboardLayout, SupportLayout};
 use crate::pages::activity::{ActivityPage, ActivityRecordPage};
@@ -70,58 +70,64 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <NotFound/> }>
                 // Async: the server renders the whole page before sending it. Dashboard pages
                 // are small, and it makes redirects and status codes from data loads reliable.
-                <Route path=path!("/sign-in") view={Lazy::<LazySignInPage>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/sign-up") view={Lazy::<LazySignUpPage>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/sign-in/sso/:tenant") view={Lazy::<LazySsoChooserPage>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/me") view={Lazy::<LazyMyAccessPage>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/invite/:token") view={Lazy::<LazyInvitationPage>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/forgot-password") view={Lazy::<LazyForgotPasswordPage>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/reset-password/:token") view={Lazy::<LazyResetPasswordPage>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/sign-in") view=SIGN_IN_PAGE ssr=SsrMode::Async/>
+                <Route path=path!("/sign-up") view=SIGN_UP_PAGE ssr=SsrMode::Async/>
+                <Route path=path!("/sign-in/sso/:tenant") view=SSO_CHOOSER_PAGE ssr=SsrMode::Async/>
+                <Route path=path!("/me") view=MY_ACCESS_PAGE ssr=SsrMode::Async/>
+                <Route path=path!("/invite/:token") view=INVITATION_PAGE ssr=SsrMode::Async/>
+                <Route path=path!("/forgot-password") view=FORGOT_PASSWORD_PAGE ssr=SsrMode::Async/>
+                <Route path=path!("/reset-password/:token") view=RESET_PASSWORD_PAGE ssr=SsrMode::Async/>
                 <ParentRoute path=path!("support") view=SupportLayout ssr=SsrMode::Async>
-                    <Route path=path!("") view={Lazy::<LazySupportHome>::new()} ssr=SsrMode::Async/>
-                    <ParentRoute path=path!("t/:tenant") view={Lazy::<LazyTenantFrame>::new()} ssr=SsrMode::Async>
-                        <Route path=path!("") view={Lazy::<LazyTenantOverviewTab>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("users") view={Lazy::<LazyAllUsersTab>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("users/:id") view={Lazy::<LazyUserTab>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("unassigned") view={Lazy::<LazyUnassignedTab>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("groups") view={Lazy::<LazyGroupsTab>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("mappings") view={Lazy::<LazyMappingsTab>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("sso") view={Lazy::<LazySsoTab>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("activity") view={Lazy::<LazyActivityPage>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("activity/:id") view={Lazy::<LazyActivityRecordPage>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("") view=SUPPORT_HOME ssr=SsrMode::Async/>
+                    <ParentRoute path=path!("t/:tenant") view=TENANT_FRAME ssr=SsrMode::Async>
+                        <Route path=path!("") view=TENANT_OVERVIEW_TAB ssr=SsrMode::Async/>
+                        <Route path=path!("users") view=ALL_USERS_TAB ssr=SsrMode::Async/>
+                        <Route path=path!("users/:id") view=USER_TAB ssr=SsrMode::Async/>
+                        <Route path=path!("unassigned") view=UNASSIGNED_TAB ssr=SsrMode::Async/>
+                        <Route path=path!("groups") view=GROUPS_TAB ssr=SsrMode::Async/>
+                        <Route path=path!("mappings") view=MAPPINGS_TAB ssr=SsrMode::Async/>
+                        <Route path=path!("sso") view=SSO_TAB ssr=SsrMode::Async/>
+                        <Route path=path!("activity") view=ACTIVITY_PAGE ssr=SsrMode::Async/>
+                        <Route path=path!("activity/:id") view=ACTIVITY_RECORD_PAGE ssr=SsrMode::Async/>
                     </ParentRoute>
                 </ParentRoute>
                 <ParentRoute path=path!("") view=DashboardLayout ssr=SsrMode::Async>
-                    <Route path=path!("") view={Lazy::<LazyHomePage>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("scim") view={Lazy::<LazyScimPage>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("safety") view={Lazy::<LazySafetyPage>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("integrations") view={Lazy::<LazyIntegrationsPage>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("sso") view={Lazy::<LazySsoPage>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("admins") view={Lazy::<LazyTeamPage>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("users") view={Lazy::<LazyUsersPage>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("users/new") view={Lazy::<LazyNewUserPage>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("users/import") view={Lazy::<LazyImportPage>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("users/:id") view={Lazy::<LazyUserDetailPage>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("unassigned") view={Lazy::<LazyUnassignedPage>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("user-groups") view={Lazy::<LazyUserGroupsPage>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("user-groups/:id") view={Lazy::<LazyUserGroupPage>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("mappings") view={Lazy::<LazyMappingsPage>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("activity") view={Lazy::<LazyActivityPage>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("activity/:id") view={Lazy::<LazyActivityRecordPage>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("") view=HOME_PAGE ssr=SsrMode::Async/>
+                    <Route path=path!("scim") view=SCIM_PAGE ssr=SsrMode::Async/>
+                    <Route path=path!("safety") view=SAFETY_PAGE ssr=SsrMode::Async/>
+                    <Route path=path!("integrations") view=INTEGRATIONS_PAGE ssr=SsrMode::Async/>
+                    <Route path=path!("sso") view=SSO_PAGE ssr=SsrMode::Async/>
+                    <Route path=path!("admins") view=TEAM_PAGE ssr=SsrMode::Async/>
+                    <Route path=path!("users") view=USERS_PAGE ssr=SsrMode::Async/>
+                    <Route path=path!("users/new") view=NEW_USER_PAGE ssr=SsrMode::Async/>
+                    <Route path=path!("users/import") view=IMPORT_PAGE ssr=SsrMode::Async/>
+                    <Route path=path!("users/:id") view=USER_DETAIL_PAGE ssr=SsrMode::Async/>
+                    <Route path=path!("unassigned") view=UNASSIGNED_PAGE ssr=SsrMode::Async/>
+                    <Route path=path!("user-groups") view=USER_GROUPS_PAGE ssr=SsrMode::Async/>
+                    <Route path=path!("user-groups/:id") view=USER_GROUP_PAGE ssr=SsrMode::Async/>
+                    <Route path=path!("mappings") view=MAPPINGS_PAGE ssr=SsrMode::Async/>
+                    <Route path=path!("activity") view=ACTIVITY_PAGE ssr=SsrMode::Async/>
+                    <Route path=path!("activity/:id") view=ACTIVITY_RECORD_PAGE ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>
         </Router>
     }
 }
 
-/// The pages' code is split from the main wasm (cargo leptos `--split`) in six modules, each
+/// The pages' code is split from the main wasm (cargo leptos `--split`) in modules, each
 /// fetched the first time one of its pages is shown: the sign-in page and the Overview (the
-/// first pages of a day's work: small on their own), the other signed-out pages, the directory
-/// (users, groups, mappings, activity), the settings (SCIM, SSO, safety, integrations, admins)
-/// and the support console. Six, not one per page: code that several modules share goes into
-/// chunks of its own, one per combination, and a module per page made 500 chunks (up to 260
-/// requests for one page). `data()` makes nothing: every page creates its resources in its
-/// view, in the same order on the server and in the browser (see `layout::SignedIn`).
+/// first pages of a day's work: small on their own), the admin's frame (sidebar, top bar, the
+/// signed-in person and the navigation's counts: not needed by the signed-out pages), the other
+/// signed-out pages, the directory (users, groups, mappings, activity), the settings (SCIM, SSO,
+/// safety, integrations, admins) and the support console with its frames. Not one per page:
+/// code that several modules share goes into chunks of its own, one per combination, and a
+/// module per page made 500 chunks (up to 260 requests for one page). Every page creates its
+/// resources in its view, in the same order on the server and in the browser (see
+/// `layout::SignedIn`).
+///
+/// Every route's view is one type, [`Page`] (two function pointers), not the router's
+/// `Lazy<T>` per page: the router's code for a route is generic over its view's type, and a
+/// type per page kept ~1.5 KB of router code per route in the main wasm (35 routes).
 ///
 /// A module that fails to load shows a notice with a link that loads the page again.
 macro_rules! lazy_pages {
@@ -131,28 +137,44 @@ macro_rules! lazy_pages {
             Ok(view! { <$page/> }.into_any())
         }
 
-        struct $route;
-
-        impl LazyRoute for $route {
-            fn data() -> Self {
-                $route
-            }
-
-            async fn view(_this: Self) -> AnyView {
-                // The server names the module's files in the page (`<link rel="preload">`), so
-                // that the browser fetches them with the main wasm.
-                #[cfg(not(target_family = "wasm"))]
-                leptos::prefetch_lazy_fn_on_server(stringify!($module));
-                $code().await.unwrap_or_else(|_| stale_page_notice())
-            }
-
-            // The router loads the module before it hydrates or renders the page.
-            async fn preload() {
-                // A failure is met again, and handled, by `view`.
+        const $route: Page = Page {
+            view: || {
+                Box::pin(async {
+                    // The server names the module's files in the page (`<link rel="preload">`),
+                    // so that the browser fetches them with the main wasm.
+                    #[cfg(not(target_family = "wasm"))]
+                    leptos::prefetch_lazy_fn_on_server(stringify!($module));
+                    $code().await.unwrap_or_else(|_| stale_page_notice())
+                })
+            },
+            // A failure is met again, and handled, by `view`.
+            preload: || Box::pin(async {
                 let _ = $preload().await;
-            }
-        }
+            }),
+        };
     )*};
+}
+
+/// A future of the browser's single thread (or the server's render of one page).
+type LocalFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T>>>;
+
+/// A route's view: its page's code, loaded on first use (see [`lazy_pages`]).
+#[derive(Clone, Copy)]
+struct Page {
+    /// Loads the page's module if needed and renders the page.
+    view: fn() -> LocalFuture<AnyView>,
+    /// Loads the page's module; the router calls it before it hydrates or renders the page.
+    preload: fn() -> LocalFuture<()>,
+}
+
+impl ChooseView for Page {
+    async fn choose(self) -> AnyView {
+        (self.view)().await
+    }
+
+    async fn preload(&self) {
+        (self.preload)().await
+    }
 }
 
 /// What shows instead of a page whose code failed to load (the network, or a page left open
@@ -176,17 +198,17 @@ fn stale_page_notice() -> AnyView {
 
 lazy_pages! {
     sign_in_page:
-    LazySignInPage(sign_in_page_code, sign_in_page_preload) => SignInPage,
+    SIGN_IN_PAGE(sign_in_page_code, sign_in_page_preload) => SignInPage,
 }
 
 lazy_pages! {
     signed_out_pages:
-    LazySignUpPage(sign_up_page_code, sign_up_page_preload) => SignUpPage,
-    LazySsoChooserPage(sso_chooser_page_code, sso_chooser_page_preload) => SsoChooserPage,
-    LazyMyAccessPage(my_access_page_code, my_access_page_preload) => MyAccessPage,
-    LazyInvitationPage(invitation_page_code, invitation_page_preload) => InvitationPage,
-    LazyForgotPasswordPage(forgot_password_page_code, forgot_password_page_preload) => ForgotPasswordPage,
-    LazyResetPasswordPage(reset_password_page_code, reset_password_page_preload) => ResetPasswordPage,
+    SIGN_UP_PAGE(sign_up_page_code, sign_up_page_preload) => SignUpPage,
+    SSO_CHOOSER_PAGE(sso_chooser_page_code, sso_chooser_page_preload) => SsoChooserPage,
+    MY_ACCESS_PAGE(my_access_page_code, my_access_page_preload) => MyAccessPage,
+    INVITATION_PAGE(invitation_page_code, invitation_page_preload) => InvitationPage,
+    FORGOT_PASSWORD_PAGE(forgot_password_page_code, forgot_password_page_preload) => ForgotPasswordPage,
+    RESET_PASSWORD_PAGE(reset_password_page_code, reset_password_page_preload) => ResetPasswordPage,
 }
 
 lazy_pages! {
@@ -194,41 +216,41 @@ lazy_pages! {
     // The frame of an organization in the support console too: its data (the whole
     // inspection: SCIM setup, traffic, held changes, webhooks, activity) decodes with code
     // that would otherwise stay in the main wasm.
-    LazyTenantFrame(tenant_frame_code, tenant_frame_preload) => TenantFrame,
-    LazySupportHome(support_home_code, support_home_preload) => SupportHome,
-    LazyTenantOverviewTab(tenant_overview_tab_code, tenant_overview_tab_preload) => TenantOverviewTab,
-    LazyAllUsersTab(all_users_tab_code, all_users_tab_preload) => AllUsersTab,
-    LazyUserTab(user_tab_code, user_tab_preload) => UserTab,
-    LazyUnassignedTab(unassigned_tab_code, unassigned_tab_preload) => UnassignedTab,
-    LazyGroupsTab(groups_tab_code, groups_tab_preload) => GroupsTab,
-    LazyMappingsTab(mappings_tab_code, mappings_tab_preload) => MappingsTab,
-    LazySsoTab(sso_tab_code, sso_tab_preload) => SsoTab,
+    TENANT_FRAME(tenant_frame_code, tenant_frame_preload) => TenantFrame,
+    SUPPORT_HOME(support_home_code, support_home_preload) => SupportHome,
+    TENANT_OVERVIEW_TAB(tenant_overview_tab_code, tenant_overview_tab_preload) => TenantOverviewTab,
+    ALL_USERS_TAB(all_users_tab_code, all_users_tab_preload) => AllUsersTab,
+    USER_TAB(user_tab_code, user_tab_preload) => UserTab,
+    UNASSIGNED_TAB(unassigned_tab_code, unassigned_tab_preload) => UnassignedTab,
+    GROUPS_TAB(groups_tab_code, groups_tab_preload) => GroupsTab,
+    MAPPINGS_TAB(mappings_tab_code, mappings_tab_preload) => MappingsTab,
+    SSO_TAB(sso_tab_code, sso_tab_preload) => SsoTab,
 }
 
 lazy_pages! {
     overview_page:
-    LazyHomePage(home_page_code, home_page_preload) => HomePage,
+    HOME_PAGE(home_page_code, home_page_preload) => HomePage,
 }
 
 lazy_pages! {
     directory_pages:
-    LazyUsersPage(users_page_code, users_page_preload) => UsersPage,
-    LazyNewUserPage(new_user_page_code, new_user_page_preload) => NewUserPage,
-    LazyImportPage(import_page_code, import_page_preload) => ImportPage,
-    LazyUserDetailPage(user_detail_page_code, user_detail_page_preload) => UserDetailPage,
-    LazyUnassignedPage(unassigned_page_code, unassigned_page_preload) => UnassignedPage,
-    LazyUserGroupsPage(user_groups_page_code, user_groups_page_preload) => UserGroupsPage,
-    LazyUserGroupPage(user_group_page_code, user_group_page_preload) => UserGroupPage,
-    LazyMappingsPage(mappings_page_code, mappings_page_preload) => MappingsPage,
-    LazyActivityPage(activity_page_code, activity_page_preload) => ActivityPage,
-    LazyActivityRecordPage(activity_record_page_code, activity_record_page_preload) => ActivityRecordPage,
+    USERS_PAGE(users_page_code, users_page_preload) => UsersPage,
+    NEW_USER_PAGE(new_user_page_code, new_user_page_preload) => NewUserPage,
+    IMPORT_PAGE(import_page_code, import_page_preload) => ImportPage,
+    USER_DETAIL_PAGE(user_detail_page_code, user_detail_page_preload) => UserDetailPage,
+    UNASSIGNED_PAGE(unassigned_page_code, unassigned_page_preload) => UnassignedPage,
+    USER_GROUPS_PAGE(user_groups_page_code, user_groups_page_preload) => UserGroupsPage,
+    USER_GROUP_PAGE(user_group_page_code, user_group_page_preload) => UserGroupPage,
+    MAPPINGS_PAGE(mappings_page_code, mappings_page_preload) => MappingsPage,
+    ACTIVITY_PAGE(activity_page_code, activity_page_preload) => ActivityPage,
+    ACTIVITY_RECORD_PAGE(activity_record_page_code, activity_record_page_preload) => ActivityRecordPage,
 }
 
 lazy_pages! {
     settings_pages:
-    LazyScimPage(scim_page_code, scim_page_preload) => ScimPage,
-    LazySafetyPage(safety_page_code, safety_page_preload) => SafetyPage,
-    LazyIntegrationsPage(integrations_page_code, integrations_page_preload) => IntegrationsPage,
-    LazySsoPage(sso_page_code, sso_page_preload) => SsoPage,
-    LazyTeamPage(team_page_code, team_page_preload) => TeamPage,
+    SCIM_PAGE(scim_page_code, scim_page_preload) => ScimPage,
+    SAFETY_PAGE(safety_page_code, safety_page_preload) => SafetyPage,
+    INTEGRATIONS_PAGE(integrations_page_code, integrations_page_preload) => IntegrationsPage,
+    SSO_PAGE(sso_page_code, sso_page_preload) => SsoPage,
+    TEAM_PAGE(team_page_code, team_page_preload) => TeamPage,
 }

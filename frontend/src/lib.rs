@@ -12,6 +12,7 @@ pub mod assets;
 pub mod components;
 pub mod error;
 pub mod pages;
+pub mod resource;
 pub mod security;
 
 /// The browser entry point: hydrates the server-rendered page.

@@ -11,6 +11,7 @@ use crate::api::auth::{current_viewer, SignOut};
 use crate::api::users::load_nav_counts;
 use crate::components::notice::ErrorNotice;
 use crate::error::UiError;
+use crate::resource;
 
 /// Bumped by pages after a change that moves the navigation's counts (assignments).
 #[derive(Clone, Copy)]
@@ -18,7 +19,7 @@ pub struct NavRefresh(pub RwSignal<u32>);
 
 /// The signed-in person, loaded by the layout for the pages inside it.
 #[derive(Clone, Copy)]
-pub struct ViewerResource(pub Resource<Result<Option<Viewer>, UiError>>);
+pub struct ViewerResource(pub resource::Loaded<Result<Option<Viewer>, UiError>>);
 
 /// The frame of every organization admin page.
 #[component]
@@ -61,7 +62,7 @@ fn admits(frame: ConsoleRole, role: ConsoleRole) -> bool {
 fn SignedIn(role: ConsoleRole) -> impl IntoView {
     // Blocking: the server waits for it before sending headers, so that a visitor who is not
     // signed in gets a real HTTP redirect.
-    let viewer = Resource::new_blocking(|| (), |_| current_viewer());
+    let viewer = resource::load_blocking(|| (), |_| current_viewer());
     provide_context(ViewerResource(viewer));
     let gate = view! {
         <Suspense fallback=|| ()>
@@ -167,7 +168,7 @@ fn DashboardFrame() -> impl IntoView {
     provide_context(NavRefresh(nav_refresh));
     // Recounted on every navigation and whenever a page reports a change.
     let location = leptos_router::hooks::use_location();
-    let counts = Resource::new(
+    let counts = resource::load(
         move || (nav_refresh.get(), location.pathname.get()),
         |(_, path)| async move {
             // Signing out moves to /sign-in before this frame goes: nothing to count there (the

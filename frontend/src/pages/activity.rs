@@ -14,6 +14,7 @@ use crate::api::support::{support_activity, support_activity_record};
 use crate::components::format::{datetime, encode};
 use crate::components::notice::ErrorNotice;
 use crate::pages::support::tenant::SupportScope;
+use crate::resource;
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -34,7 +35,7 @@ pub fn ActivityPage() -> impl IntoView {
     let before: RwSignal<Vec<i64>> = RwSignal::new(Vec::new());
     let refresh = RwSignal::new(0u32);
 
-    let records = Resource::new(
+    let records = resource::load(
         move || {
             (
                 ActivityQuery {
@@ -239,7 +240,7 @@ pub fn ActivityRecordPage() -> impl IntoView {
     let prefix = scope.map(|s| s.href("")).unwrap_or_default();
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(-1));
-    let record = Resource::new(
+    let record = resource::load(
         move || (id(), scope.map(|SupportScope(t)| t.get())),
         |(id, support_tenant)| async move {
             match support_tenant {

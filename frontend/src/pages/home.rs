@@ -9,6 +9,7 @@ use crate::api::users::load_overview;
 use crate::components::format::{date, datetime, health_badge};
 use crate::components::layout::ViewerResource;
 use crate::components::notice::ErrorNotice;
+use crate::resource;
 
 /// One step of the setup checklist.
 struct Step {
@@ -48,7 +49,7 @@ fn steps(o: &OrgOverview) -> [Step; 4] {
 #[component]
 pub fn HomePage() -> impl IntoView {
     let ViewerResource(viewer) = expect_context::<ViewerResource>();
-    let overview = Resource::new(|| (), |_| load_overview());
+    let overview = resource::load(|| (), |_| load_overview());
     view! {
         <Title text="Overview"/>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>

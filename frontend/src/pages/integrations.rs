@@ -13,6 +13,7 @@ use crate::api::integrations::{
 use crate::components::copy::CopyField;
 use crate::components::format::datetime;
 use crate::components::notice::{ErrorNotice, SuccessNotice};
+use crate::resource;
 
 /// The page's forms, shared by its sections.
 #[derive(Clone, Copy)]
@@ -34,7 +35,7 @@ pub fn IntegrationsPage() -> impl IntoView {
         hook_action: ServerAction::new(),
         resend: ServerAction::new(),
     };
-    let data = Resource::new(
+    let data = resource::load(
         move || {
             (
                 forms.key_create.version().get(),
@@ -46,7 +47,7 @@ pub fn IntegrationsPage() -> impl IntoView {
         },
         |_| load_integrations(),
     );
-    let waiting = Resource::new(|| (), |_| take_integration_secret());
+    let waiting = resource::load(|| (), |_| take_integration_secret());
     let new_secret: RwSignal<Option<NewIntegrationSecret>> = RwSignal::new(None);
     // The secret just made (by either form), shown until dismissed.
     Effect::new(move |_| {

@@ -16,6 +16,7 @@ use crate::api::user_groups::list_user_groups;
 use crate::components::format::datetime;
 use crate::components::layout::NavRefresh;
 use crate::components::notice::{ErrorNotice, SuccessNotice};
+use crate::resource;
 
 /// The lookups the page needs, loaded together.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -42,7 +43,7 @@ fn name_of(list: &[(String, String)], id: &str) -> String {
 #[component]
 pub fn MappingsPage() -> impl IntoView {
     let refresh = RwSignal::new(0u32);
-    let data = Resource::new(move || refresh.get(), |_| load());
+    let data = resource::load(move || refresh.get(), |_| load());
     let editing: RwSignal<Option<RuleDef>> = RwSignal::new(None);
     let nav = use_context::<NavRefresh>();
     let bump = move || {
@@ -385,7 +386,7 @@ fn Rules(
 #[component]
 fn RunStatus(refresh: RwSignal<u32>) -> impl IntoView {
     let tick = RwSignal::new(0u32);
-    let run = Resource::new(move || (refresh.get(), tick.get()), |_| latest_mapping_run());
+    let run = resource::load(move || (refresh.get(), tick.get()), |_| latest_mapping_run());
     let again = Action::new(|_: &()| reevaluate_mappings());
     Effect::new(move |_| {
         if let Some(Ok(_)) = again.value().get() {

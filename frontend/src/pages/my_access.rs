@@ -13,11 +13,12 @@ use crate::api::sso::{load_my_access, sso_choices};
 use crate::components::layout::AuthBrand;
 use crate::components::notice::ErrorNotice;
 use crate::error::UiError;
+use crate::resource;
 
 /// `/me`.
 #[component]
 pub fn MyAccessPage() -> impl IntoView {
-    let access = Resource::new_blocking(|| (), |_| load_my_access());
+    let access = resource::load_blocking(|| (), |_| load_my_access());
     let sign_out = ServerAction::<SignOut>::new();
     view! {
         <Title text="My access"/>
@@ -91,7 +92,7 @@ fn Access(access: MyAccess) -> impl IntoView {
 #[component]
 pub fn SsoChooserPage() -> impl IntoView {
     let params = use_params_map();
-    let choices = Resource::new_blocking(move || params.with(|p| p.get("tenant").unwrap_or_default()), sso_choices);
+    let choices = resource::load_blocking(move || params.with(|p| p.get("tenant").unwrap_or_default()), sso_choices);
     view! {
         <Title text="Sign in with SSO"/>
         <main class="auth">

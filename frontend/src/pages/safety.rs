@@ -15,6 +15,7 @@ use crate::components::format::datetime;
 use crate::components::held::HeldSince;
 use crate::components::layout::NavRefresh;
 use crate::components::notice::{ErrorNotice, SuccessNotice};
+use crate::resource;
 
 /// `/safety`.
 #[component]
@@ -22,12 +23,12 @@ pub fn SafetyPage() -> impl IntoView {
     let decide = ServerAction::<HeldDecide>::new();
     let save = ServerAction::<SafetySave>::new();
     let restore = ServerAction::<DeletedRestore>::new();
-    let held = Resource::new(move || (decide.version().get(), save.version().get()), |_| load_held());
-    let settings = Resource::new(move || save.version().get(), |_| load_safety());
-    let deleted = Resource::new(move || restore.version().get(), |_| load_deleted());
+    let held = resource::load(move || (decide.version().get(), save.version().get()), |_| load_held());
+    let settings = resource::load(move || save.version().get(), |_| load_safety());
+    let deleted = resource::load(move || restore.version().get(), |_| load_deleted());
     let mark = ServerAction::<AdoptMark>::new();
     let query = leptos_router::hooks::use_query_map();
-    let adoption = Resource::new(
+    let adoption = resource::load(
         move || (query.with(|q| q.get("adopt_by").unwrap_or_default()), mark.version().get()),
         |(by, _)| load_adoption(by),
     );

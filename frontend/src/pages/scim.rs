@@ -16,6 +16,7 @@ use crate::components::copy::CopyField;
 use crate::components::format::{datetime, health_badge};
 use crate::components::notice::ErrorNotice;
 use crate::error::UiError;
+use crate::resource;
 
 /// The page's forms; the page reloads its data after each.
 #[derive(Clone, Copy)]
@@ -35,7 +36,7 @@ pub fn ScimPage() -> impl IntoView {
         revoke: ServerAction::new(),
         rotate: ServerAction::new(),
     };
-    let setup = Resource::new(
+    let setup = resource::load(
         move || {
             (
                 forms.switch.version().get(),
@@ -47,7 +48,7 @@ pub fn ScimPage() -> impl IntoView {
         |_| load_scim_setup(),
     );
     // A secret made by a form posted without JavaScript waits in the session for this page.
-    let waiting = Resource::new(|| (), |_| take_new_secret());
+    let waiting = resource::load(|| (), |_| take_new_secret());
     // The secret just made, shown until the admin dismisses it.
     let new_secret: RwSignal<Option<NewSecret>> = RwSignal::new(None);
     Effect::new(move |_| {

@@ -20,6 +20,7 @@ use crate::api::sso::{
 use crate::components::copy::CopyField;
 use crate::components::format::{date, datetime};
 use crate::components::notice::ErrorNotice;
+use crate::resource;
 
 #[derive(Clone, Copy)]
 struct Forms {
@@ -46,7 +47,7 @@ pub fn SsoPage() -> impl IntoView {
         domain_verify: ServerAction::new(),
         domain_remove: ServerAction::new(),
     };
-    let setup = Resource::new(
+    let setup = resource::load(
         move || {
             (
                 forms.saml.version().get(),

@@ -17,15 +17,16 @@ use crate::components::format::datetime;
 use crate::components::layout::AuthBrand;
 use crate::components::notice::ErrorNotice;
 use crate::components::password_input::PasswordInput;
+use crate::resource;
 
 /// `/admins`.
 #[component]
 pub fn TeamPage() -> impl IntoView {
     let invite = ServerAction::<Invite>::new();
     let change = ServerAction::<ChangePassword>::new();
-    let team = Resource::new(move || invite.version().get(), |_| load_team());
+    let team = resource::load(move || invite.version().get(), |_| load_team());
     // An invitation a form without JavaScript made comes back through the session, once.
-    let waiting = Resource::new(|| (), |_| take_new_invitation());
+    let waiting = resource::load(|| (), |_| take_new_invitation());
     let invite_error = move || invite.value().get().and_then(Result::err).map(|e| e.to_string());
     let change_error = move || change.value().get().and_then(Result::err).map(|e| e.to_string());
     let changed = move || matches!(change.value().get(), Some(Ok(())));
@@ -146,7 +147,7 @@ fn Admins(team: Team) -> impl IntoView {
 pub fn InvitationPage() -> impl IntoView {
     let params = use_params_map();
     let token = move || params.with(|p| p.get("token").unwrap_or_default());
-    let info = Resource::new_blocking(token, load_invitation);
+    let info = resource::load_blocking(token, load_invitation);
     let token = move || params.with_untracked(|p| p.get("token").unwrap_or_default());
     let accept = ServerAction::<AcceptInvitation>::new();
     let error = move || accept.value().get().and_then(Result::err).map(|e| e.to_string());
@@ -190,7 +191,7 @@ pub fn InvitationPage() -> impl IntoView {
 #[component]
 fn Notices() -> impl IntoView {
     let save = ServerAction::<SaveNotices>::new();
-    let choices = Resource::new(move || save.version().get(), |_| load_notices());
+    let choices = resource::load(move || save.version().get(), |_| load_notices());
     let error = move || save.value().get().and_then(Result::err).map(|e| e.to_string());
     let saved = move || matches!(save.value().get(), Some(Ok(())));
     view! {
@@ -273,7 +274,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
 pub fn ResetPasswordPage() -> impl IntoView {
     let params = use_params_map();
     let token = move || params.with(|p| p.get("token").unwrap_or_default());
-    let open = Resource::new_blocking(token, check_password_reset);
+    let open = resource::load_blocking(token, check_password_reset);
     let token = move || params.with_untracked(|p| p.get("token").unwrap_or_default());
     let action = ServerAction::<ResetPassword>::new();
     let error = move || action.value().get().and_then(Result::err).map(|e| e.to_string());

@@ -17,6 +17,7 @@ use crate::components::format::{attribute_label, datetime, encode};
 use crate::components::layout::NavRefresh;
 use crate::components::notice::{ErrorNotice, SuccessNotice, UiErrorNotice};
 use crate::pages::users::source_note;
+use crate::resource;
 
 /// `/users/:id`.
 #[component]
@@ -26,8 +27,8 @@ pub fn UserDetailPage() -> impl IntoView {
     let refresh = RwSignal::new(0u32);
     // Every resource of the page is made here, before anything waits (see
     // `components::layout::SignedIn` for why nothing is created inside an async block).
-    let user = Resource::new(move || (id(), refresh.get()), |(id, _)| get_user(id));
-    let groups = Resource::new(|| (), |_| list_user_groups());
+    let user = resource::load(move || (id(), refresh.get()), |(id, _)| get_user(id));
+    let groups = resource::load(|| (), |_| list_user_groups());
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {

@@ -18,6 +18,7 @@ use crate::components::layout::NavRefresh;
 use crate::components::notice::{ErrorNotice, SuccessNotice};
 use crate::components::pager::{page_count, PageButtons};
 use crate::error::UiError;
+use crate::resource;
 
 /// `/user-groups`.
 #[component]
@@ -25,7 +26,7 @@ pub fn UserGroupsPage() -> impl IntoView {
     let refresh = RwSignal::new(0u32);
     // A real form: it works before hydration and without JavaScript (see `api::forms`).
     let create = ServerAction::<UserGroupCreate>::new();
-    let groups = Resource::new(move || (refresh.get(), create.version().get()), |_| list_user_groups());
+    let groups = resource::load(move || (refresh.get(), create.version().get()), |_| list_user_groups());
     let set_default = Action::new(move |id: &Option<String>| {
         let id = id.clone();
         async move { set_default_user_group(id).await }
@@ -37,7 +38,7 @@ pub fn UserGroupsPage() -> impl IntoView {
     });
     let default_error = move || set_default.value().get().and_then(Result::err).map(|e| e.to_string());
     let set_role = ServerAction::<SetDefaultRole>::new();
-    let default_role = Resource::new(move || set_role.version().get(), |_| load_default_role());
+    let default_role = resource::load(move || set_role.version().get(), |_| load_default_role());
     view! {
         <Title text="User groups"/>
         <div class="page-header">
@@ -267,8 +268,8 @@ pub fn UserGroupPage() -> impl IntoView {
     let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
     let refresh = RwSignal::new(0u32);
     let member_page = RwSignal::new(1u32);
-    let group = Resource::new(move || (id.get(), refresh.get()), |(id, _)| get_user_group(id));
-    let members = Resource::new(
+    let group = resource::load(move || (id.get(), refresh.get()), |(id, _)| get_user_group(id));
+    let members = resource::load(
         move || (id.get(), refresh.get(), member_page.get()),
         move |(gid, _, page)| {
             list_users(UserQuery {
@@ -391,7 +392,7 @@ fn Seats(group: UserGroupView, refresh: RwSignal<u32>) -> impl IntoView {
 #[component]
 fn Members(
     group_id: Memo<String>,
-    members: Resource<Result<UserPage, UiError>>,
+    members: resource::Loaded<Result<UserPage, UiError>>,
     member_page: RwSignal<u32>,
     refresh: RwSignal<u32>,
 ) -> impl IntoView {
@@ -449,7 +450,7 @@ fn Members(
 fn AddMembers(group_id: Memo<String>, refresh: RwSignal<u32>) -> impl IntoView {
     let typed = RwSignal::new(String::new());
     let search = RwSignal::new(String::new());
-    let found = Resource::new(
+    let found = resource::load(
         move || search.get(),
         |q| async move {
             if q.trim().is_empty() {

@@ -15,6 +15,7 @@ use crate::components::format::{date, datetime, encode};
 use crate::components::layout::NavRefresh;
 use crate::components::notice::{ErrorNotice, SuccessNotice};
 use crate::components::pager::{page_count, PageButtons};
+use crate::resource;
 
 /// All users.
 #[component]
@@ -102,7 +103,7 @@ fn sort_header(
 /// Says whose members the table shows, with the way back to everyone.
 #[component]
 fn IdpGroupNotice(id: String) -> impl IntoView {
-    let groups = Resource::new(|| (), |_| crate::api::mappings::list_idp_groups());
+    let groups = resource::load(|| (), |_| crate::api::mappings::list_idp_groups());
     view! {
         <div class="notice notice-info" data-testid="idp-group-filter">
             <span class="notice-icon notice-icon-info" aria-hidden="true">"i"</span>
@@ -146,7 +147,7 @@ fn UsersTable(
     let role_filter = RwSignal::new(String::new());
     let nav = use_context::<NavRefresh>();
 
-    let users = Resource::new(
+    let users = resource::load(
         move || {
             (
                 UserQuery {
@@ -165,7 +166,7 @@ fn UsersTable(
         },
         |(q, _)| list_users(q),
     );
-    let groups = Resource::new(move || refresh.get(), |_| list_user_groups());
+    let groups = resource::load(move || refresh.get(), |_| list_user_groups());
 
     let target = RwSignal::new(String::new());
     // The answer names the group, so the effect below reads no resource (a resource read there

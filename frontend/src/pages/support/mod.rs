@@ -13,6 +13,7 @@ use roster_shared::dto::{TenantOverview, TenantQuery, TenantSort};
 use crate::api::support::{support_find_users, support_tenants};
 use crate::components::format::{datetime, health_badge};
 use crate::components::notice::ErrorNotice;
+use crate::resource;
 
 /// The link to a page of a tenant in the console.
 pub fn tenant_href(tenant: &str, rest: &str) -> String {
@@ -26,7 +27,7 @@ pub fn SupportHome() -> impl IntoView {
     let applied = RwSignal::new(String::new());
     let sort = RwSignal::new(TenantSort::Health);
     let reverse = RwSignal::new(false);
-    let tenants = Resource::new(
+    let tenants = resource::load(
         move || TenantQuery { search: applied.get(), sort: sort.get(), reverse: reverse.get() },
         support_tenants,
     );

@@ -15,6 +15,7 @@ use crate::components::format::{date, datetime, health_badge};
 use crate::components::held::HeldSince;
 use crate::components::notice::ErrorNotice;
 use crate::error::UiError;
+use crate::resource;
 
 /// Set by [`TenantFrame`] for the pages inside it: the tenant being looked at.
 #[derive(Clone, Copy)]
@@ -28,7 +29,7 @@ impl SupportScope {
 }
 
 #[derive(Clone, Copy)]
-struct Inspection(Resource<Result<TenantInspection, UiError>>);
+struct Inspection(resource::Loaded<Result<TenantInspection, UiError>>);
 
 /// `/support/t/:tenant`: the organization's header and tabs.
 #[component]
@@ -37,7 +38,7 @@ pub fn TenantFrame() -> impl IntoView {
     let tenant = Signal::derive(move || params.with(|p| p.get("tenant").unwrap_or_default()));
     let scope = SupportScope(tenant);
     provide_context(scope);
-    let inspection = Resource::new(move || tenant.get(), support_tenant);
+    let inspection = resource::load(move || tenant.get(), support_tenant);
     provide_context(Inspection(inspection));
     // The overview tab is current on its own page only; the others also on the pages below them.
     let tab = move |label: &'static str, rest: &'static str| {
@@ -260,7 +261,7 @@ fn CredentialRow(c: CredentialView) -> impl IntoView {
 #[component]
 pub fn GroupsTab() -> impl IntoView {
     let SupportScope(tenant) = expect_context::<SupportScope>();
-    let groups = Resource::new(move || tenant.get(), support_groups);
+    let groups = resource::load(move || tenant.get(), support_groups);
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -321,7 +322,7 @@ pub fn GroupsTab() -> impl IntoView {
 #[component]
 pub fn MappingsTab() -> impl IntoView {
     let SupportScope(tenant) = expect_context::<SupportScope>();
-    let mappings = Resource::new(move || tenant.get(), support_mappings);
+    let mappings = resource::load(move || tenant.get(), support_mappings);
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -379,7 +380,7 @@ pub fn MappingsTab() -> impl IntoView {
 #[component]
 pub fn SsoTab() -> impl IntoView {
     let SupportScope(tenant) = expect_context::<SupportScope>();
-    let sso = Resource::new(move || tenant.get(), crate::api::support::support_sso);
+    let sso = resource::load(move || tenant.get(), crate::api::support::support_sso);
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {

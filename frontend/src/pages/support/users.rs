@@ -12,6 +12,7 @@ use crate::api::support::{support_user, support_users};
 use crate::components::format::date;
 use crate::components::notice::ErrorNotice;
 use crate::pages::user_detail::{reason_text, Attributes, IdpGroups, Timeline};
+use crate::resource;
 
 const PAGE_SIZE: u32 = 50;
 
@@ -30,7 +31,7 @@ fn UsersTab(unassigned: bool) -> impl IntoView {
     let applied = RwSignal::new(String::new());
     let filter = RwSignal::new(if unassigned { UserFilter::Unassigned } else { UserFilter::All });
     let page = RwSignal::new(1u32);
-    let users = Resource::new(
+    let users = resource::load(
         move || {
             (
                 tenant.get(),
@@ -127,7 +128,7 @@ pub fn UserTab() -> impl IntoView {
     let SupportScope(tenant) = scope;
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
-    let user = Resource::new(move || (tenant.get(), id()), |(t, id)| support_user(t, id));
+    let user = resource::load(move || (tenant.get(), id()), |(t, id)| support_user(t, id));
     view! {
         <p><A href=move || scope.href("/users")>"← Users"</A></p>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
