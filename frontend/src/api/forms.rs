@@ -2,7 +2,8 @@
 //!
 //! Each function here takes the fields of a `<form method="post">` (url-encoded, as browsers
 //! send them) and calls the same domain service as the JSON function of the admin API. The pages
-//! render these forms with Leptos' `ActionForm`: once the page is hydrated, a submit becomes a
+//! render these forms with `components::action_form::ActionForm` (Leptos' own, reading the fields
+//! with `serde_json`): once the page is hydrated, a submit becomes a
 //! `fetch` and the answer updates the page in place; before hydration (a click while the wasm
 //! loads) and without JavaScript, the browser posts the form itself, the server does the same
 //! work and sends it back to the page it came from (`303`, Leptos' form redirect), which then

@@ -9,6 +9,7 @@ use roster_shared::dto::{ConsoleRole, Viewer};
 
 use crate::api::auth::{current_viewer, SignOut};
 use crate::api::users::load_nav_counts;
+use crate::components::action_form::ActionForm;
 use crate::components::notice::ErrorNotice;
 use crate::error::UiError;
 use crate::resource;

@@ -1,5 +1,6 @@
 //! Pieces several pages use.
 
+pub mod action_form;
 pub mod copy;
 pub mod diagnostics;
 pub mod format;

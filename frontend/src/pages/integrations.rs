@@ -2,7 +2,6 @@
 //! keys for the read API (events, users, groups) and webhook endpoints, each with its latest
 //! deliveries, *Send test event*, *Resend*, *Retry*.
 
-use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use roster_shared::dto::{ApiKeyView, DeliveryView, EndpointView, Integrations, NewIntegrationSecret, EVENT_TYPES};
@@ -10,6 +9,7 @@ use roster_shared::dto::{ApiKeyView, DeliveryView, EndpointView, Integrations, N
 use crate::api::integrations::{
     load_integrations, take_integration_secret, ApiKeyCreate, ApiKeyRevoke, WebhookAction, WebhookCreate, WebhookResend,
 };
+use crate::components::action_form::ActionForm;
 use crate::components::copy::CopyField;
 use crate::components::format::datetime;
 use crate::components::notice::{ErrorNotice, SuccessNotice};

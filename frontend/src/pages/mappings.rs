@@ -1,6 +1,5 @@
 //! Mappings: rules that place users in user groups from their IdP groups or attributes.
 
-use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -13,6 +12,7 @@ use crate::api::mappings::{
     preview_mapping_rule, reevaluate_mappings, reorder_mapping_rules, rule_attributes, update_mapping_rule,
 };
 use crate::api::user_groups::list_user_groups;
+use crate::components::action_form::ActionForm;
 use crate::components::format::datetime;
 use crate::components::layout::NavRefresh;
 use crate::components::notice::{ErrorNotice, SuccessNotice};

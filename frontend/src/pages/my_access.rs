@@ -10,6 +10,7 @@ use roster_shared::dto::MyAccess;
 
 use crate::api::auth::SignOut;
 use crate::api::sso::{load_my_access, sso_choices};
+use crate::components::action_form::ActionForm;
 use crate::components::layout::AuthBrand;
 use crate::components::notice::ErrorNotice;
 use crate::error::UiError;

@@ -2,7 +2,6 @@
 //! them), the brake's settings and the delete policy, and the users a soft delete keeps
 //! (restore them).
 
-use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -11,6 +10,7 @@ use roster_shared::dto::{AdoptBy, AdoptionPreview, AdoptionStatus, DeletePolicy,
 use crate::api::safety::{
     load_adoption, load_deleted, load_held, load_safety, AdoptMark, DeletedRestore, HeldDecide, SafetySave,
 };
+use crate::components::action_form::ActionForm;
 use crate::components::format::datetime;
 use crate::components::held::HeldSince;
 use crate::components::layout::NavRefresh;

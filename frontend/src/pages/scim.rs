@@ -4,7 +4,6 @@
 //! The switch, *Generate*, *Rotate* and *Revoke* are real forms (see `api::forms`): they work
 //! before the page is hydrated and without JavaScript.
 
-use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -12,6 +11,7 @@ use roster_shared::dto::{CredentialKind, CredentialView, NewSecret, ScimHealth, 
 
 use crate::api::forms::{take_new_secret, CredentialCreate, CredentialRevoke, CredentialRotate, ScimSwitch};
 use crate::api::scim_setup::load_scim_setup;
+use crate::components::action_form::ActionForm;
 use crate::components::copy::CopyField;
 use crate::components::format::{datetime, health_badge};
 use crate::components::notice::ErrorNotice;

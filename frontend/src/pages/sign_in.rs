@@ -5,6 +5,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use crate::api::auth::SignIn;
+use crate::components::action_form::ActionForm;
 use crate::components::layout::AuthBrand;
 use crate::components::notice::ErrorNotice;
 use crate::components::password_input::PasswordInput;

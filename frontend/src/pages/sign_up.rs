@@ -6,6 +6,7 @@ use leptos_router::components::A;
 use roster_shared::policy::{password_problem, MIN_PASSWORD_CHARS};
 
 use crate::api::auth::SignUp;
+use crate::components::action_form::ActionForm;
 use crate::components::layout::AuthBrand;
 use crate::components::notice::ErrorNotice;
 use crate::components::password_input::PasswordInput;

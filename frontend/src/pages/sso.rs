@@ -5,7 +5,6 @@
 //! Every action is a real form (see `api::sso`), so it works before hydration and without
 //! JavaScript; *Test sign-in* is a link (the IdP round trip is a navigation).
 
-use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use roster_shared::dto::{
@@ -17,6 +16,7 @@ use crate::api::sso::{
     load_sso_setup, SsoConnectionDelete, SsoConnectionFlags, SsoConnectionJit, SsoDomainAdd, SsoDomainRemove,
     SsoDomainVerify, SsoOidcCreate, SsoSamlCreate,
 };
+use crate::components::action_form::ActionForm;
 use crate::components::copy::CopyField;
 use crate::components::format::{date, datetime};
 use crate::components::notice::ErrorNotice;

@@ -2,7 +2,6 @@
 //! email is on), changing one's own password, and which email notices one gets; and the public
 //! pages of an invitation link and of "forgot password".
 
-use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -12,6 +11,7 @@ use crate::api::team::{
     check_password_reset, load_invitation, load_notices, load_team, take_new_invitation, AcceptInvitation,
     ChangePassword, ForgotPassword, Invite, ResetPassword, SaveNotices,
 };
+use crate::components::action_form::ActionForm;
 use crate::components::copy::CopyField;
 use crate::components::format::datetime;
 use crate::components::layout::AuthBrand;

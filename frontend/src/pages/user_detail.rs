@@ -3,7 +3,6 @@
 //! Its *Single sign-on* card lists the identities that sign in as the user and links another
 //! (how a manual user gets SSO: a sign-in never links one by itself).
 
-use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -13,6 +12,7 @@ use roster_shared::dto::{ActivityView, ManualUserInput, UserDetail, UserGroupVie
 use crate::api::sso::{SsoLinkIdentity, SsoUnlinkIdentity};
 use crate::api::user_groups::{assign_users, list_user_groups, unassign_users};
 use crate::api::users::{create_manual_user, delete_manual_user, get_user, update_manual_user};
+use crate::components::action_form::ActionForm;
 use crate::components::format::{attribute_label, datetime, encode};
 use crate::components::layout::NavRefresh;
 use crate::components::notice::{ErrorNotice, SuccessNotice, UiErrorNotice};

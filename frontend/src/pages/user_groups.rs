@@ -1,6 +1,5 @@
 //! User groups: the platform's own groups, each giving its members a role.
 
-use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -13,6 +12,7 @@ use crate::api::user_groups::{
     set_default_user_group, unassign_users, update_user_group, SetDefaultRole,
 };
 use crate::api::users::list_users;
+use crate::components::action_form::ActionForm;
 use crate::components::format::date;
 use crate::components::layout::NavRefresh;
 use crate::components::notice::{ErrorNotice, SuccessNotice};

@@ -1,7 +1,6 @@
 //! The users table (and its "unassigned" view): search, filters, sorting, server-side pages,
 //! multi-select and "Assign to user group".
 
-use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -11,6 +10,7 @@ use roster_shared::dto::{Assigned, GroupRole, UserFilter, UserListItem, UserPage
 use crate::api::forms::UserGroupAssign;
 use crate::api::user_groups::list_user_groups;
 use crate::api::users::list_users;
+use crate::components::action_form::ActionForm;
 use crate::components::format::{date, datetime, encode};
 use crate::components::layout::NavRefresh;
 use crate::components::notice::{ErrorNotice, SuccessNotice};
