@@ -119,13 +119,15 @@ fn Shell(brand: &'static str, nav: AnyView, title: AnyView, banner: AnyView) -> 
                         <Suspense fallback=|| ()>
                             {move || Suspend::new(async move {
                                 viewer.await.ok().flatten().map(|v| {
+                                    // Capitalised by the stylesheet (`.avatar`): Rust's
+                                    // `to_uppercase` brought its 13 KB Unicode table into the
+                                    // main wasm for these two letters.
                                     let initials: String = v
                                         .name
                                         .split_whitespace()
                                         .filter_map(|w| w.chars().next())
                                         .take(2)
-                                        .collect::<String>()
-                                        .to_uppercase();
+                                        .collect();
                                     view! {
                                         <span class="avatar" aria-hidden="true">{initials}</span>
                                         <div class="account-text">
