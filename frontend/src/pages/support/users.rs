@@ -59,7 +59,7 @@ fn UsersTab(unassigned: bool) -> impl IntoView {
             {(!unassigned).then(|| view! {
                 <div class="segmented" role="group" aria-label="Show">
                     {choices.into_iter().map(|f| view! {
-                        <button type="button" aria-pressed=move || (filter.get() == f).to_string()
+                        <button type="button" class="segment" aria-pressed=move || (filter.get() == f).to_string()
                             on:click=move |_| { page.set(1); filter.set(f); }>{f.label()}</button>
                     }).collect_view()}
                 </div>
