@@ -166,7 +166,8 @@ release_present() {
 # writes the same gzip format (any browser or client reads it) 4-5% smaller again than
 # `gzip -9` (the main wasm 234.7 -> 224.3 KB), at ~2 s per MB, so only the files this build made
 # are compressed (the folder keeps earlier builds' files for a server still running), two at a
-# time. Without zopfli (a machine that cannot install it), `gzip -9`. Brotli (what browsers ask
+# time, and each is decompressed and compared with its file before it replaces cargo-leptos'
+# gzip. Without zopfli (a machine that cannot install it), `gzip -9`. Brotli (what browsers ask
 # for first) is left as cargo-leptos wrote it.
 recompress_site() {
   local dir="$1" compress="gzip -9 -n -c"
@@ -175,7 +176,9 @@ recompress_site() {
   fi
   release_site_files | while read -r f; do
     [ -e "$dir/$f.gz" ] && printf '%s\0' "$dir/$f"
-  done | COMPRESS="$compress" xargs -0 -r -n 1 -P 2 sh -c '$COMPRESS "$1" >"$1.gz.tmp" && mv "$1.gz.tmp" "$1.gz"' sh
+  done | COMPRESS="$compress" xargs -0 -r -n 1 -P 2 sh -c \
+      '$COMPRESS "$1" >"$1.gz.tmp" && gzip -dc "$1.gz.tmp" | cmp -s - "$1" && mv "$1.gz.tmp" "$1.gz" ||
+        { rm -f "$1.gz.tmp"; echo "$1: kept the gzip cargo-leptos wrote" >&2; }' sh
 }
 
 # Zopfli (see recompress_site): a Debian package, installed for the release build.
