@@ -6,6 +6,9 @@
 //! browser) decodes with `serde_json::from_slice`. serde compiles each type's decoding once
 //! per reader, so every type the pages load was decoded by two copies of the same code (~30 KB
 //! of the main wasm alone). [`PageJson`] writes the same JSON and reads it as bytes: one copy.
+//!
+//! What a `Suspense` or `Transition` shows once its resources are there is made with
+//! [`suspend`], for the same reason: one copy of the boundaries' code.
 
 use std::future::Future;
 
@@ -66,4 +69,17 @@ where
     Fut: Future<Output = T> + Send + 'static,
 {
     Resource::new_with_options(source, fetcher, true)
+}
+
+/// What a `Suspense` or `Transition` shows once `view` is ready, its type erased to `AnyView`.
+///
+/// A `Suspense` is compiled once per type its child shows: the boundary, its effects and its
+/// hydration, for both the server and the browser. With every child a `Suspend<AnyView>`, the
+/// dashboard's 47 boundaries share one copy of that code (one for `Suspense`, one for
+/// `Transition`) instead of one per shape of what they show.
+pub fn suspend<V>(view: impl Future<Output = V> + Send + 'static) -> Suspend<AnyView>
+where
+    V: IntoAny,
+{
+    Suspend::new(async move { view.await.into_any() })
 }

@@ -67,7 +67,7 @@ fn SignedIn(role: ConsoleRole) -> impl IntoView {
     provide_context(ViewerResource(viewer));
     let gate = view! {
         <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 match viewer.await {
                     Ok(Some(v)) if !admits(role, v.role) => Some(view! { <Redirect path=home_of(v.role)/> }.into_any()),
                     Ok(Some(_)) => None,
@@ -117,7 +117,7 @@ fn Shell(brand: &'static str, nav: AnyView, title: AnyView, banner: AnyView) -> 
                     <div class="org" data-testid="org-name">{title}</div>
                     <div class="account">
                         <Suspense fallback=|| ()>
-                            {move || Suspend::new(async move {
+                            {move || resource::suspend(async move {
                                 viewer.await.ok().flatten().map(|v| {
                                     // Capitalised by the stylesheet (`.avatar`): Rust's
                                     // `to_uppercase` brought its 13 KB Unicode table into the
@@ -147,7 +147,7 @@ fn Shell(brand: &'static str, nav: AnyView, title: AnyView, banner: AnyView) -> 
                 </header>
                 <main class="content">
                     <Suspense fallback=|| ()>
-                        {move || Suspend::new(async move {
+                        {move || resource::suspend(async move {
                             viewer.await.ok().flatten().filter(|v| v.role == ConsoleRole::OrgViewer).map(|_| view! {
                                 <div class="notice notice-info" role="status" data-testid="read-only">
                                     <span class="notice-icon notice-icon-info" aria-hidden="true">"i"</span>
@@ -184,7 +184,7 @@ fn DashboardFrame() -> impl IntoView {
     );
     let org_name = view! {
         <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 viewer.await.ok().flatten().and_then(|v| v.tenant).map(|t| t.name)
             })}
         </Suspense>
@@ -204,7 +204,7 @@ fn DashboardFrame() -> impl IntoView {
                     <A href="/unassigned">
                         <span class="nav-label">"Unassigned"</span>
                         <Transition fallback=|| ()>
-                            {move || Suspend::new(async move {
+                            {move || resource::suspend(async move {
                                 counts.await.ok().filter(|c| c.unassigned > 0).map(|c| view! {
                                     <span class="badge badge-warning" data-testid="unassigned-count">{c.unassigned}</span>
                                 })
@@ -218,7 +218,7 @@ fn DashboardFrame() -> impl IntoView {
                     <A href="/safety">
                         <span class="nav-label">"Safety"</span>
                         <Transition fallback=|| ()>
-                            {move || Suspend::new(async move {
+                            {move || resource::suspend(async move {
                                 counts.await.ok().filter(|c| c.held > 0).map(|c| view! {
                                     <span class="badge badge-warning" data-testid="held-count">{c.held}</span>
                                 })
@@ -235,7 +235,7 @@ fn DashboardFrame() -> impl IntoView {
     // Every page says when the deprovisioning brake holds changes (but the page that shows them).
     let banner = view! {
         <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 let held = counts.await.ok().map_or(0, |c| c.held);
                 (held > 0 && location.pathname.get_untracked() != "/safety").then(|| view! {
                     <div class="notice notice-warning banner-held" role="alert" data-testid="held-banner">

@@ -149,7 +149,7 @@ pub fn ActivityPage() -> impl IntoView {
             </div>
         </div>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || { let prefix = prefix.clone(); Suspend::new(async move {
+            {move || { let prefix = prefix.clone(); resource::suspend(async move {
                 match records.await {
                     Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),
                     Ok(page) if page.records.is_empty() => view! {
@@ -254,7 +254,7 @@ pub fn ActivityRecordPage() -> impl IntoView {
         <Title text="Activity record"/>
         <p><A href=back>"← Activity"</A></p>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || { let prefix = prefix.clone(); Suspend::new(async move {
+            {move || { let prefix = prefix.clone(); resource::suspend(async move {
                 match record.await {
                     Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),
                     Ok(a) => view! {

@@ -53,7 +53,7 @@ pub fn HomePage() -> impl IntoView {
     view! {
         <Title text="Overview"/>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 let viewer = viewer.await.ok().flatten();
                 match overview.await {
                     Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),

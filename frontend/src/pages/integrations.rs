@@ -72,7 +72,7 @@ pub fn IntegrationsPage() -> impl IntoView {
             </div>
         </div>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 let waiting = waiting.await.ok().flatten();
                 match data.await {
                     Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),

@@ -65,7 +65,7 @@ pub fn MappingsPage() -> impl IntoView {
         </div>
         <RunStatus refresh/>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 match data.await {
                     Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),
                     Ok(d) => {
@@ -395,7 +395,7 @@ fn RunStatus(refresh: RwSignal<u32>) -> impl IntoView {
     });
     view! {
         <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 let run = run.await.ok().flatten();
                 let running = run.as_ref().is_some_and(|r| r.finished_at_ms.is_none());
                 if running {

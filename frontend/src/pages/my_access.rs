@@ -26,7 +26,7 @@ pub fn MyAccessPage() -> impl IntoView {
         <main class="auth">
             <AuthBrand/>
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
+                {move || resource::suspend(async move {
                     match access.await {
                         Ok(a) => view! { <Access access=a/> }.into_any(),
                         Err(UiError::Unauthenticated) => view! { <Redirect path="/sign-in"/> }.into_any(),
@@ -100,7 +100,7 @@ pub fn SsoChooserPage() -> impl IntoView {
             <AuthBrand/>
             <div class="card auth-card">
                 <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                    {move || Suspend::new(async move {
+                    {move || resource::suspend(async move {
                         match choices.await {
                             Ok((org, list)) if list.is_empty() => view! {
                                 <h1>{org}</h1>

@@ -49,7 +49,7 @@ pub fn SafetyPage() -> impl IntoView {
             </div>
         </div>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 match held.await {
                     Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),
                     Ok(h) => view! { <Held held=h decide/> }.into_any(),
@@ -57,7 +57,7 @@ pub fn SafetyPage() -> impl IntoView {
             })}
         </Transition>
         <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 match settings.await {
                     Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),
                     Ok(s) => view! { <Settings settings=s save/> }.into_any(),
@@ -65,7 +65,7 @@ pub fn SafetyPage() -> impl IntoView {
             })}
         </Transition>
         <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 match deleted.await {
                     Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),
                     Ok(users) => view! { <Deleted users restore/> }.into_any(),
@@ -73,7 +73,7 @@ pub fn SafetyPage() -> impl IntoView {
             })}
         </Transition>
         <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 match adoption.await {
                     Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),
                     Ok(preview) => view! { <Adoption preview mark/> }.into_any(),

@@ -70,7 +70,7 @@ pub fn ScimPage() -> impl IntoView {
             </div>
         </div>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 let waiting = waiting.await.ok().flatten();
                 match setup.await {
                     Ok(s) => view! { <Setup setup=s forms new_secret waiting/> }.into_any(),

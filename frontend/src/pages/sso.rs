@@ -73,7 +73,7 @@ pub fn SsoPage() -> impl IntoView {
             </div>
         </div>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 match setup.await {
                     Ok(s) => view! { <Setup setup=s forms tested=tested()/> }.into_any(),
                     Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),
@@ -85,7 +85,7 @@ pub fn SsoPage() -> impl IntoView {
         <NewConnection forms/>
         <AddDomain forms/>
         <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 setup.await.ok().map(|s| view! { <SignInLog records=s.sign_ins/> })
             })}
         </Transition>

@@ -39,7 +39,7 @@ pub fn TeamPage() -> impl IntoView {
             </div>
         </div>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 match team.await {
                     Ok(t) => view! { <Admins team=t/> }.into_any(),
                     Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),
@@ -59,7 +59,7 @@ pub fn TeamPage() -> impl IntoView {
                 <ErrorNotice message=invite_error().unwrap_or_default()/>
             </Show>
             <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
+                {move || resource::suspend(async move {
                     let waiting = waiting.await.ok().flatten();
                     view! {
                         {move || invite.value().get().and_then(Result::ok).or_else(|| waiting.clone()).map(made)}
@@ -157,7 +157,7 @@ pub fn InvitationPage() -> impl IntoView {
             <AuthBrand/>
             <div class="card auth-card">
                 <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                    {move || Suspend::new(async move {
+                    {move || resource::suspend(async move {
                         match info.await {
                             Err(e) => view! { <h1>"Invitation"</h1><ErrorNotice message=e.to_string()/> }.into_any(),
                             Ok(i) => view! {
@@ -196,7 +196,7 @@ fn Notices() -> impl IntoView {
     let saved = move || matches!(save.value().get(), Some(Ok(())));
     view! {
         <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 let Ok(Some((credentials, idp, held))) = choices.await else { return ().into_any() };
                 view! {
                     <section class="card section" aria-labelledby="notices">
@@ -285,7 +285,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
             <div class="card auth-card">
                 <h1>"Choose a new password"</h1>
                 <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                    {move || Suspend::new(async move {
+                    {move || resource::suspend(async move {
                         match open.await {
                             Err(e) => view! {
                                 <ErrorNotice message=e.to_string()/>

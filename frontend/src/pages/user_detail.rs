@@ -31,7 +31,7 @@ pub fn UserDetailPage() -> impl IntoView {
     let groups = resource::load(|| (), |_| list_user_groups());
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 let groups = groups.await.unwrap_or_default();
                 match user.await {
                     Ok(u) => view! { <Detail detail=u groups refresh/> }.into_any(),

@@ -53,7 +53,7 @@ pub fn UserGroupsPage() -> impl IntoView {
             <ErrorNotice message=default_error().unwrap_or_default()/>
         </Show>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 match groups.await {
                     Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),
                     Ok(gs) if gs.is_empty() => view! {
@@ -101,7 +101,7 @@ pub fn UserGroupsPage() -> impl IntoView {
             })}
         </Transition>
         <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 default_role.await.ok().map(|role| view! { <DefaultRole role set_role/> })
             })}
         </Transition>
@@ -287,7 +287,7 @@ pub fn UserGroupPage() -> impl IntoView {
     view! {
         <p><A href="/user-groups">"← User groups"</A></p>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 match group.await {
                     Ok(g) => view! { <GroupHeader group=g refresh/> }.into_any(),
                     Err(e) => view! { <Title text="User group"/><ErrorNotice message=e.to_string()/> }.into_any(),
@@ -301,7 +301,7 @@ pub fn UserGroupPage() -> impl IntoView {
             <Members group_id=id members member_page refresh/>
         </section>
         <Transition fallback=|| ()>
-            {move || Suspend::new(async move { group.await.ok().map(|g| view! { <DeleteGroup group=g/> }) })}
+            {move || resource::suspend(async move { group.await.ok().map(|g| view! { <DeleteGroup group=g/> }) })}
         </Transition>
     }
 }
@@ -411,7 +411,7 @@ fn Members(
     });
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 let gid = group_id.get_untracked();
                 let page = match members.await {
                     Ok(p) => p,
@@ -485,7 +485,7 @@ fn AddMembers(group_id: Memo<String>, refresh: RwSignal<u32>) -> impl IntoView {
         <Transition fallback=|| ()>
             {move || {
                 let group = group_id.get_untracked();
-                Suspend::new(async move {
+                resource::suspend(async move {
                     match found.await {
                         Ok(Some(page)) if page.rows.is_empty() => view! { <p class="empty">"No user matches."</p> }.into_any(),
                         Ok(Some(page)) => view! {

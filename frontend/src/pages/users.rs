@@ -115,7 +115,7 @@ fn IdpGroupNotice(id: String) -> impl IntoView {
                 <Suspense fallback=|| ()>
                     {move || {
                         let id = id.clone();
-                        Suspend::new(async move {
+                        resource::suspend(async move {
                             let name = groups.await.ok().and_then(|gs| gs.into_iter().find(|(g, _)| *g == id)).map(|(_, n)| n).unwrap_or(id);
                             view! { <strong>"“" {name} "”"</strong> }
                         })
@@ -223,7 +223,7 @@ fn UsersTable(
                     on:change=move |_| { page.set(1); selected.set(Vec::new()); }>
                     <option value="">"Any user group"</option>
                     <Transition fallback=|| ()>
-                        {move || Suspend::new(async move {
+                        {move || resource::suspend(async move {
                             groups.await.unwrap_or_default().into_iter().map(|g| view! {
                                 <option value=g.id.clone()>{g.name.clone()}</option>
                             }).collect_view()
@@ -252,7 +252,7 @@ fn UsersTable(
             <select id="assign-target" name="group_id" bind:value=target data-testid="assign-target">
                 <option value="">"Choose a user group…"</option>
                 <Transition fallback=|| ()>
-                    {move || Suspend::new(async move {
+                    {move || resource::suspend(async move {
                         groups.await.unwrap_or_default().into_iter().map(|g| view! {
                             <option value=g.id.clone()>{g.name.clone()} " (" {g.role.label()} ")"</option>
                         }).collect_view()
@@ -267,7 +267,7 @@ fn UsersTable(
         </div>
         // Nothing to assign to yet: say where user groups are made.
         <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 groups.await.ok().filter(|g| g.is_empty()).map(|_| view! {
                     <div class="notice notice-info" data-testid="no-user-groups">
                         <span class="notice-icon notice-icon-info" aria-hidden="true">"i"</span>
@@ -285,7 +285,7 @@ fn UsersTable(
         </Show>
 
         <Transition fallback=|| view! { <p class="muted">"Loading users…"</p> }>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 match users.await {
                     Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),
                     Ok(p) => view! { <Table page=p filter sort descending selected page_signal=page search/> }.into_any(),

@@ -58,7 +58,7 @@ pub fn SupportHome() -> impl IntoView {
             </form>
         </div>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 match tenants.await {
                     Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),
                     Ok(list) if list.is_empty() => view! {

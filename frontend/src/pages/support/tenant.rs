@@ -47,7 +47,7 @@ pub fn TenantFrame() -> impl IntoView {
     view! {
         <p><A href="/support">"← Organizations"</A></p>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 match inspection.await {
                     Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),
                     Ok(i) => {
@@ -90,7 +90,7 @@ pub fn TenantOverviewTab() -> impl IntoView {
     let scope = expect_context::<SupportScope>();
     view! {
         <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 inspection.await.ok().map(|i| {
                     let h = i.scim.health.clone();
                     view! {
@@ -264,7 +264,7 @@ pub fn GroupsTab() -> impl IntoView {
     let groups = resource::load(move || tenant.get(), support_groups);
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 match groups.await {
                     Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),
                     Ok((scim, user_groups)) => view! {
@@ -325,7 +325,7 @@ pub fn MappingsTab() -> impl IntoView {
     let mappings = resource::load(move || tenant.get(), support_mappings);
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 match mappings.await {
                     Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),
                     Ok(m) => view! {
@@ -383,7 +383,7 @@ pub fn SsoTab() -> impl IntoView {
     let sso = resource::load(move || tenant.get(), crate::api::support::support_sso);
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 match sso.await {
                     Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),
                     Ok(s) => view! {

@@ -66,7 +66,7 @@ fn UsersTab(unassigned: bool) -> impl IntoView {
             })}
         </div>
         <Transition fallback=|| view! { <p class="muted">"Loading users…"</p> }>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 match users.await {
                     Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),
                     Ok(p) if p.rows.is_empty() => view! {
@@ -132,7 +132,7 @@ pub fn UserTab() -> impl IntoView {
     view! {
         <p><A href=move || scope.href("/users")>"← Users"</A></p>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
+            {move || resource::suspend(async move {
                 match user.await {
                     Err(e) => view! { <ErrorNotice message=e.to_string()/> }.into_any(),
                     Ok(d) => view! { <Detail d scope/> }.into_any(),
