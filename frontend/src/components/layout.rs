@@ -9,10 +9,12 @@ use roster_shared::dto::{ConsoleRole, Viewer};
 
 use crate::api::auth::{current_viewer, SignOut};
 use crate::api::users::load_nav_counts;
-use crate::components::action_form::ActionForm;
 use crate::components::notice::ErrorNotice;
 use crate::error::UiError;
 use crate::resource;
+
+/// Where the top bar's sign-out form posts (the `sign_out` server function).
+const SIGN_OUT_URL: &str = <SignOut as leptos::server_fn::ServerFn>::PATH;
 
 /// Bumped by pages after a change that moves the navigation's counts (assignments).
 #[derive(Clone, Copy)]
@@ -88,7 +90,6 @@ fn SignedIn(role: ConsoleRole) -> impl IntoView {
 #[component]
 fn Shell(brand: &'static str, nav: AnyView, title: AnyView, banner: AnyView) -> impl IntoView {
     let ViewerResource(viewer) = expect_context::<ViewerResource>();
-    let sign_out = ServerAction::<SignOut>::new();
     // On a phone the navigation sits behind "Menu" (a checkbox, so it works without
     // JavaScript); any navigation closes it again.
     let menu_open = RwSignal::new(false);
@@ -138,11 +139,13 @@ fn Shell(brand: &'static str, nav: AnyView, title: AnyView, banner: AnyView) -> 
                                 })
                             })}
                         </Suspense>
-                        <ActionForm action=sign_out>
-                            <button type="submit" class="btn btn-ghost" disabled=move || sign_out.pending().get()>
-                                "Sign out"
-                            </button>
-                        </ActionForm>
+                        // The browser's own post, not an `ActionForm`: signing out loads the
+                        // sign-in page afresh (nothing of the signed-in session stays in the
+                        // page's memory), and the main wasm carries none of the forms' and
+                        // actions' code (13 KB gzip), which pages with forms load with their own.
+                        <form method="post" action=SIGN_OUT_URL>
+                            <button type="submit" class="btn btn-ghost">"Sign out"</button>
+                        </form>
                     </div>
                 </header>
                 <main class="content">

@@ -13,6 +13,7 @@ both_backends!(
     scim_forms_switch_generate_rotate_and_revoke_without_javascript,
     group_assign_and_rule_forms_work_without_javascript,
     form_errors_come_back_in_words_and_change_nothing,
+    sign_out_is_the_browsers_own_form_post,
 );
 
 /// Posts a form as a browser does without JavaScript (it wants a page back).
@@ -212,4 +213,34 @@ async fn form_errors_come_back_in_words_and_change_nothing(db: Db) {
     // Without a session a form changes nothing either.
     let res = post_form(&app, "scim_enable", "enabled=true", "roster_session=forged", "/scim").await;
     assert!(location(&res).contains("__err="));
+}
+
+/// The top bar's "Sign out" is a plain form, with or without JavaScript: the page names the
+/// server function's URL, and the browser's post ends the session and lands on the sign-in page.
+async fn sign_out_is_the_browsers_own_form_post(db: Db) {
+    let app = TestApp::new(db).await;
+    let cookie = admin(&app, "Acme").await;
+    let html = page_html(&app, "/", &cookie).await;
+    assert!(html.contains(r#"<form method="post" action="/api/sign_out">"#), "the top bar's form posts to sign_out");
+
+    let req = Request::post("/api/sign_out")
+        .header(header::HOST, "roster.test")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+        .header(header::ORIGIN, "http://roster.test")
+        .header("sec-fetch-site", "same-origin")
+        .header(header::REFERER, "http://roster.test/")
+        .header(header::COOKIE, &cookie)
+        .body(Body::empty())
+        .unwrap();
+    let res = app.send(req).await;
+    assert!(location(&res).ends_with("/sign-in"), "{}", location(&res));
+    let cleared = set_cookie_header(&res).expect("the cookie is cleared");
+    assert!(
+        cleared.contains("Max-Age=0") || cleared.to_ascii_lowercase().contains("expires=thu, 01 jan 1970"),
+        "{cleared}"
+    );
+    assert!(app.viewer(Some(&cookie)).await.is_null(), "the session is gone");
+    let res = app.page("/", Some(&cookie)).await;
+    assert!(res.status().is_redirection(), "the dashboard sends the old cookie to sign in");
 }
