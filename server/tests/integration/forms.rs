@@ -18,7 +18,12 @@ both_backends!(
 
 /// Posts a form as a browser does without JavaScript (it wants a page back).
 async fn post_form(app: &TestApp, endpoint: &str, body: &str, cookie: &str, from: &str) -> http::Response<Body> {
-    let req = Request::post(format!("/api/form/{endpoint}"))
+    post_to(app, &format!("/api/form/{endpoint}"), body, cookie, from).await
+}
+
+/// Posts a form to `path` as a browser does without JavaScript.
+async fn post_to(app: &TestApp, path: &str, body: &str, cookie: &str, from: &str) -> http::Response<Body> {
+    let req = Request::post(path)
         .header(header::HOST, "roster.test")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::ACCEPT, "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
@@ -223,17 +228,7 @@ async fn sign_out_is_the_browsers_own_form_post(db: Db) {
     let html = page_html(&app, "/", &cookie).await;
     assert!(html.contains(r#"<form method="post" action="/api/sign_out">"#), "the top bar's form posts to sign_out");
 
-    let req = Request::post("/api/sign_out")
-        .header(header::HOST, "roster.test")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::ACCEPT, "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
-        .header(header::ORIGIN, "http://roster.test")
-        .header("sec-fetch-site", "same-origin")
-        .header(header::REFERER, "http://roster.test/")
-        .header(header::COOKIE, &cookie)
-        .body(Body::empty())
-        .unwrap();
-    let res = app.send(req).await;
+    let res = post_to(&app, "/api/sign_out", "", &cookie, "/").await;
     assert!(location(&res).ends_with("/sign-in"), "{}", location(&res));
     let cleared = set_cookie_header(&res).expect("the cookie is cleared");
     assert!(
