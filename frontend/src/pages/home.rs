@@ -26,7 +26,7 @@ fn steps(o: &OrgOverview) -> [Step; 4] {
         Step { label: "Activate SCIM", done: scim.enabled, href: "/scim", action: "Activate it on the SCIM page" },
         Step {
             label: "Generate a SCIM URL and token for your identity provider",
-            done: scim.credentials.iter().any(|c| c.revoked_at_ms.is_none()),
+            done: scim.unrevoked_credentials > 0,
             href: "/scim",
             action: "Generate one and paste it into your identity provider",
         },

@@ -980,6 +980,12 @@ async fn overview_says_where_the_organization_stands(db: Db) {
         (Some(0), Some(0), Some(false))
     );
     assert!(o["state"]["scim"]["health"]["last_request_at_ms"].is_null());
+    assert_eq!(o["state"]["scim"]["unrevoked_credentials"], 0);
+    // Only what the page shows: the support console's inspection keeps the rest.
+    for heavy in ["webhooks", "held"] {
+        assert!(o["state"].get(heavy).is_none(), "{heavy}");
+    }
+    assert!(o["state"]["scim"].get("diagnostics").is_none() && o["state"]["scim"].get("credentials").is_none());
 
     let (base, token) = scim_on(&app, &cookie).await;
     let a = push_user(&app, &base, &token, "a@acme.test", "A", "One").await;
@@ -987,6 +993,8 @@ async fn overview_says_where_the_organization_stands(db: Db) {
     let o = app.ok_json("overview", json!({}), &cookie).await;
     assert_eq!(o["state"]["scim"]["enabled"], true);
     assert!(o["state"]["scim"]["health"]["last_request_at_ms"].is_i64());
+    assert_eq!(o["state"]["scim"]["unrevoked_credentials"], 1);
+    assert!(o["state"]["scim"]["health"]["requests_24h"].as_i64() >= Some(2));
     assert_eq!((o["state"]["users"].as_i64(), o["state"]["unassigned"].as_i64()), (Some(2), Some(2)));
 
     let g = app

@@ -137,16 +137,86 @@ pub struct TenantInspection {
 
 /// An organization's state for its admins' overview: what is set up, how the IdP is doing,
 /// and so what to do next.
+///
+/// Only what the page shows. The support console's [`TenantInspection`], which the overview is
+/// made from, also carries every credential, the IdP's diagnostics and latest errors, held
+/// changes and webhooks: sent to the Overview, the browser had to decode them all, and the
+/// code to decode them was a third of the Overview's first-load wasm.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrgOverview {
     /// The organization, its SCIM setup and health, and its user counts.
-    pub state: TenantInspection,
+    pub state: OverviewState,
     /// Mapping rules (on or off).
     pub rules: usize,
     /// User groups.
     pub user_groups: usize,
     /// Whether any user is in a user group.
     pub any_assigned: bool,
+}
+
+/// The organization, its SCIM setup and its user counts, for the Overview.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverviewState {
+    /// The organization.
+    pub tenant: TenantSummary,
+    /// Its SCIM setup.
+    pub scim: OverviewScim,
+    /// Users of every source.
+    pub users: i64,
+    /// Users in no user group.
+    pub unassigned: i64,
+}
+
+/// The SCIM setup at a glance, for the Overview.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverviewScim {
+    /// Whether the SCIM API accepts requests for this tenant.
+    pub enabled: bool,
+    /// `{public URL}/scim/v2/{tenant}`.
+    pub scim_base_url: String,
+    /// Credentials not revoked.
+    pub unrevoked_credentials: usize,
+    /// The IdP's traffic.
+    pub health: TrafficCounts,
+}
+
+/// The IdP's traffic in figures ([`super::ScimHealth`] without its latest errors).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrafficCounts {
+    /// Epoch ms of the last SCIM request.
+    pub last_request_at_ms: Option<i64>,
+    /// SCIM requests in the last 24 hours.
+    pub requests_24h: i64,
+    /// Of which failed (status ≥ 400).
+    pub errors_24h: i64,
+}
+
+impl TrafficCounts {
+    /// The state these figures mean.
+    pub fn state(&self) -> super::HealthState {
+        super::HealthState::classify(self.last_request_at_ms, self.requests_24h, self.errors_24h)
+    }
+}
+
+impl From<TenantInspection> for OverviewState {
+    fn from(state: TenantInspection) -> Self {
+        let scim = state.scim;
+        OverviewState {
+            tenant: state.tenant,
+            scim: OverviewScim {
+                enabled: scim.enabled,
+                scim_base_url: scim.scim_base_url,
+                unrevoked_credentials: scim.credentials.iter().filter(|c| c.revoked_at_ms.is_none()).count(),
+                health: TrafficCounts {
+                    last_request_at_ms: scim.health.last_request_at_ms,
+                    requests_24h: scim.health.requests_24h,
+                    errors_24h: scim.health.errors_24h,
+                },
+            },
+            users: state.users,
+            unassigned: state.unassigned,
+        }
+    }
 }
 
 /// One mapping rule, described, as the support console shows it.

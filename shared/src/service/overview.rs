@@ -13,5 +13,10 @@ pub async fn load(store: &Store, tenant: &TenantId, public_url: &str) -> DomainR
     let state = support::inspect(store, tenant, public_url).await?;
     let groups = user_groups::list(store, tenant).await?;
     let rules = mappings::list(store, tenant).await?.len();
-    Ok(OrgOverview { state, rules, user_groups: groups.len(), any_assigned: groups.iter().any(|g| g.member_count > 0) })
+    Ok(OrgOverview {
+        state: state.into(),
+        rules,
+        user_groups: groups.len(),
+        any_assigned: groups.iter().any(|g| g.member_count > 0),
+    })
 }
