@@ -174,8 +174,8 @@ recompress_site() {
   if command -v zopfli >/dev/null 2>&1; then
     compress="zopfli -c"
   fi
-  release_site_files | while read -r f; do
-    [ -e "$dir/$f.gz" ] && printf '%s\0' "$dir/$f"
+  { release_site_files || true; } | while read -r f; do
+    if [ -e "$dir/$f.gz" ]; then printf '%s\0' "$dir/$f"; fi
   done | COMPRESS="$compress" xargs -0 -r -n 1 -P 2 sh -c \
       '$COMPRESS "$1" >"$1.gz.tmp" && gzip -dc "$1.gz.tmp" | cmp -s - "$1" && mv "$1.gz.tmp" "$1.gz" ||
         { rm -f "$1.gz.tmp"; echo "$1: kept the gzip cargo-leptos wrote" >&2; }' sh
