@@ -142,9 +142,9 @@ macro_rules! lazy_pages {
             view: || {
                 Box::pin(async {
                     // The server names the module's files in the page (`<link rel="preload">`),
-                    // so that the browser fetches them with the main wasm.
-                    #[cfg(not(target_family = "wasm"))]
-                    leptos::prefetch_lazy_fn_on_server(stringify!($module));
+                    // so that the browser fetches them with the main wasm (`assets`).
+                    #[cfg(feature = "ssr")]
+                    crate::assets::preload_page_module(stringify!($module));
                     $code().await.unwrap_or_else(|_| stale_page_notice())
                 })
             },

@@ -19,6 +19,7 @@ use leptos::config::{Env, LeptosOptions};
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use roster_frontend::app::{shell, App};
+use roster_frontend::assets::{PageModules, PagePreloads};
 use roster_shared::service::Services;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_sessions::cookie::SameSite;
@@ -78,6 +79,10 @@ pub fn router(services: Services, web: WebOptions) -> Router {
 
     let csrf_policy = Arc::new(csrf::Policy::new(&services.public_url));
     let security_headers = security::Headers::new(&services.public_url);
+    // The split modules' files each page names for the browser to fetch early (read once per
+    // router; see `roster_frontend::assets`).
+    let page_modules =
+        Arc::new(PageModules::load(&web.site_root, &leptos_options.site_pkg_dir, roster_frontend::assets::built()));
     let context_services = services.clone();
     let health_services = services.clone();
     let export_services = services.clone();
@@ -91,6 +96,7 @@ pub fn router(services: Services, web: WebOptions) -> Router {
             routes,
             move || {
                 provide_context(context_services.clone());
+                provide_context(PagePreloads::new(page_modules.clone()));
                 // The render's nonce, for the Content-Security-Policy the security headers set.
                 let parts = leptos::prelude::use_context::<http::request::Parts>();
                 if let (Some(parts), Some(nonce)) = (parts, leptos::nonce::use_nonce()) {

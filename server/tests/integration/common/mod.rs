@@ -168,6 +168,10 @@ pub fn test_job_settings() -> roster_shared::service::jobs::JobSettings {
 
 pub const PUBLIC_URL: &str = "http://roster.test";
 
+/// Where test instances look for the dashboard's built files (relative to the server crate,
+/// where tests run: none there, so pages name no split module to preload).
+pub const SITE_ROOT: &str = "target/site";
+
 /// The bearer token of test instances' `/metrics`.
 pub const METRICS_TOKEN: &str = "test-metrics-token";
 
@@ -197,13 +201,31 @@ impl TestApp {
     }
 
     async fn on_with_rate(db: TestDb, public_url: &str, rate: u32) -> TestApp {
-        Self::configured(db, public_url, rate, std::time::Duration::from_secs(30), Default::default(), |_| {}).await
+        Self::configured(
+            db,
+            public_url,
+            rate,
+            std::time::Duration::from_secs(30),
+            Default::default(),
+            SITE_ROOT,
+            |_| {},
+        )
+        .await
     }
 
     /// The application with its services changed before the router is made (e.g. email on).
     pub async fn with_services(db: Db, tweak: impl FnOnce(&mut Services)) -> TestApp {
         let db = TestDb::new(db).await;
-        Self::configured(db, PUBLIC_URL, 10_000, std::time::Duration::from_secs(30), Default::default(), tweak).await
+        Self::configured(
+            db,
+            PUBLIC_URL,
+            10_000,
+            std::time::Duration::from_secs(30),
+            Default::default(),
+            SITE_ROOT,
+            tweak,
+        )
+        .await
     }
 
     /// The application with a given SCIM request timeout and store options.
@@ -213,7 +235,22 @@ impl TestApp {
         options: roster_shared::store::StoreOptions,
     ) -> TestApp {
         let db = TestDb::new(db).await;
-        Self::configured(db, PUBLIC_URL, 10_000, request_timeout, options, |_| {}).await
+        Self::configured(db, PUBLIC_URL, 10_000, request_timeout, options, SITE_ROOT, |_| {}).await
+    }
+
+    /// The application serving the dashboard's built files from `site_root` (a test's own site).
+    pub async fn with_site(db: Db, site_root: &str) -> TestApp {
+        let db = TestDb::new(db).await;
+        Self::configured(
+            db,
+            PUBLIC_URL,
+            10_000,
+            std::time::Duration::from_secs(30),
+            Default::default(),
+            site_root,
+            |_| {},
+        )
+        .await
     }
 
     async fn configured(
@@ -222,6 +259,7 @@ impl TestApp {
         rate: u32,
         request_timeout: std::time::Duration,
         options: roster_shared::store::StoreOptions,
+        site_root: &str,
         tweak: impl FnOnce(&mut Services),
     ) -> TestApp {
         // Under the whole suite's load a first connection can take longer than the pool's
@@ -246,7 +284,7 @@ impl TestApp {
         let router = router(
             services.clone(),
             WebOptions {
-                site_root: "target/site".into(),
+                site_root: site_root.into(),
                 site_addr: "127.0.0.1:3000".parse().unwrap(),
                 scim: roster_server::scim::ScimLimits {
                     rate_per_second: std::num::NonZeroU32::new(rate),
@@ -282,6 +320,7 @@ impl TestApp {
             10_000,
             std::time::Duration::from_secs(30),
             Default::default(),
+            SITE_ROOT,
             |s| s.sso.key = key,
         )
         .await;
@@ -312,9 +351,15 @@ impl TestApp {
         let public_url = self.public_url.clone();
         let key = self.services.sso.key.clone();
         let db = std::mem::replace(&mut self.db, TestDb { url: String::new(), _dir: None });
-        Self::configured(db, &public_url, 10_000, std::time::Duration::from_secs(30), Default::default(), |s| {
-            s.sso.key = key
-        })
+        Self::configured(
+            db,
+            &public_url,
+            10_000,
+            std::time::Duration::from_secs(30),
+            Default::default(),
+            SITE_ROOT,
+            |s| s.sso.key = key,
+        )
         .await
     }
 
