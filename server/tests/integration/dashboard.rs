@@ -997,6 +997,40 @@ async fn overview_says_where_the_organization_stands(db: Db) {
     assert!(o["state"]["scim"]["health"]["requests_24h"].as_i64() >= Some(2));
     assert_eq!((o["state"]["users"].as_i64(), o["state"]["unassigned"].as_i64()), (Some(2), Some(2)));
 
+    // The credentials it counts are the SCIM page's unrevoked ones: an OAuth client counts, the
+    // access tokens issued to it do not (the SCIM page does not list them), a revoked one not.
+    let client =
+        app.ok_json("scim_credential_create", json!({"kind": "oauth_client", "name": "PingOne"}), &cookie).await;
+    let basic = {
+        use base64::Engine;
+        let pair = format!("{}:{}", client["credential"]["id"].as_str().unwrap(), client["secret"].as_str().unwrap());
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
+    };
+    let tenant_id = base.rsplit('/').next().unwrap();
+    let issued = app
+        .send(
+            http::Request::post(format!("/scim/v2/{tenant_id}/oauth/token"))
+                .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(http::header::AUTHORIZATION, basic)
+                .body(axum::body::Body::from("grant_type=client_credentials"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(issued.status(), StatusCode::OK, "an access token is issued");
+    let setup = app.ok_json("scim_setup", json!({}), &cookie).await;
+    let first =
+        setup["credentials"].as_array().unwrap().iter().find(|c| c["name"] == "Okta").expect("Okta")["id"].clone();
+    app.ok_json("scim_credential_create", json!({"kind": "bearer", "name": "Okta 2", "expires_in_days": 30}), &cookie)
+        .await;
+    app.ok_json("scim_credential_revoke", json!({"id": first}), &cookie).await;
+    let setup = app.ok_json("scim_setup", json!({}), &cookie).await;
+    let listed = setup["credentials"].as_array().unwrap();
+    assert!(listed.iter().any(|c| c["id"] == first && c["revoked_at_ms"].is_i64()), "the first is revoked: {setup}");
+    let unrevoked = listed.iter().filter(|c| c["revoked_at_ms"].is_null()).count();
+    assert_eq!(unrevoked, 2, "the OAuth client and the second token: {setup}");
+    let o = app.ok_json("overview", json!({}), &cookie).await;
+    assert_eq!(o["state"]["scim"]["unrevoked_credentials"], unrevoked);
+
     let g = app
         .ok_json("user_group_create", json!({"input": {"name": "Eng", "description": "", "role": "member"}}), &cookie)
         .await;

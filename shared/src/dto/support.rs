@@ -138,10 +138,11 @@ pub struct TenantInspection {
 /// An organization's state for its admins' overview: what is set up, how the IdP is doing,
 /// and so what to do next.
 ///
-/// Only what the page shows. The support console's [`TenantInspection`], which the overview is
-/// made from, also carries every credential, the IdP's diagnostics and latest errors, held
-/// changes and webhooks: sent to the Overview, the browser had to decode them all, and the
-/// code to decode them was a third of the Overview's first-load wasm.
+/// Only what the page shows. The support console's [`TenantInspection`] also carries every
+/// credential, the IdP's diagnostics and latest errors, held changes and webhooks: sent to the
+/// Overview, the browser had to decode them all, and the code to decode them was a third of
+/// the Overview's first-load wasm. The server reads only what it shows
+/// (`service::overview`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrgOverview {
     /// The organization, its SCIM setup and health, and its user counts.
@@ -195,27 +196,6 @@ impl TrafficCounts {
     /// The state these figures mean.
     pub fn state(&self) -> super::HealthState {
         super::HealthState::classify(self.last_request_at_ms, self.requests_24h, self.errors_24h)
-    }
-}
-
-impl From<TenantInspection> for OverviewState {
-    fn from(state: TenantInspection) -> Self {
-        let scim = state.scim;
-        OverviewState {
-            tenant: state.tenant,
-            scim: OverviewScim {
-                enabled: scim.enabled,
-                scim_base_url: scim.scim_base_url,
-                unrevoked_credentials: scim.credentials.iter().filter(|c| c.revoked_at_ms.is_none()).count(),
-                health: TrafficCounts {
-                    last_request_at_ms: scim.health.last_request_at_ms,
-                    requests_24h: scim.health.requests_24h,
-                    errors_24h: scim.health.errors_24h,
-                },
-            },
-            users: state.users,
-            unassigned: state.unassigned,
-        }
     }
 }
 

@@ -4,7 +4,7 @@
 //! in the dashboard (who, what, on which resource) and reads the log back with filters.
 
 use crate::clock::now_ms;
-use crate::dto::{ActivityPage, ActivityQuery, ActivityView, ScimHealth};
+use crate::dto::{ActivityPage, ActivityQuery, ActivityView, ScimHealth, TrafficCounts};
 use crate::error::DomainResult;
 use crate::ids::TenantId;
 use crate::store::{NewActivity, Store};
@@ -179,16 +179,23 @@ pub async fn get(store: &Store, tenant: &TenantId, id: i64) -> DomainResult<Opti
 
 /// The SCIM traffic of the last 24 hours and its latest errors.
 pub async fn scim_health(store: &Store, tenant: &TenantId) -> DomainResult<ScimHealth> {
-    let t = store.tenant(tenant);
-    let counts = t.scim_traffic(now_ms() - DAY_MS).await?;
-    let recent_errors =
-        t.activity(&ActivityQuery { outcome: "error".into(), actor: "scim".into(), ..Default::default() }, 5).await?;
+    let counts = scim_traffic(store, tenant).await?;
+    let recent_errors = store
+        .tenant(tenant)
+        .activity(&ActivityQuery { outcome: "error".into(), actor: "scim".into(), ..Default::default() }, 5)
+        .await?;
     Ok(ScimHealth {
-        last_request_at_ms: counts.last_at,
-        requests_24h: counts.requests,
-        errors_24h: counts.errors,
+        last_request_at_ms: counts.last_request_at_ms,
+        requests_24h: counts.requests_24h,
+        errors_24h: counts.errors_24h,
         recent_errors,
     })
+}
+
+/// The SCIM traffic of the last 24 hours in figures (the Overview's; no errors listed).
+pub async fn scim_traffic(store: &Store, tenant: &TenantId) -> DomainResult<TrafficCounts> {
+    let counts = store.tenant(tenant).scim_traffic(now_ms() - DAY_MS).await?;
+    Ok(TrafficCounts { last_request_at_ms: counts.last_at, requests_24h: counts.requests, errors_24h: counts.errors })
 }
 
 /// Most records written in one transaction.

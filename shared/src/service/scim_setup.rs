@@ -3,7 +3,7 @@
 
 use crate::clock::now_ms;
 pub use crate::dto::CredentialKind;
-use crate::dto::{CredentialView, NewSecret, ScimSetup};
+use crate::dto::{CredentialView, NewSecret, OverviewScim, ScimSetup};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{CredentialId, TenantId};
 use crate::service::activity::{self, Actor};
@@ -57,6 +57,27 @@ pub async fn setup(store: &Store, tenant: &TenantId, public_url: &str) -> Domain
         credentials,
         health: activity::scim_health(store, tenant).await?,
         diagnostics,
+    })
+}
+
+/// The setup at a glance, for the Overview: on or off, the URL, how many credentials are not
+/// revoked (those `setup` lists), and the traffic's figures. Without the IdP's diagnostics and
+/// latest errors, which `setup` reads and the Overview does not show.
+pub async fn at_a_glance(
+    store: &Store,
+    tenant: &TenantId,
+    public_url: &str,
+    enabled: bool,
+) -> DomainResult<OverviewScim> {
+    let credentials = store.tenant(tenant).credentials().await?;
+    Ok(OverviewScim {
+        enabled,
+        scim_base_url: base_url(public_url, tenant),
+        unrevoked_credentials: credentials
+            .iter()
+            .filter(|c| !c.created_by.starts_with("oauth:") && c.revoked_at.is_none())
+            .count(),
+        health: activity::scim_traffic(store, tenant).await?,
     })
 }
 
