@@ -21,6 +21,22 @@ pub fn date(ms: i64) -> String {
         .unwrap_or_else(|| "—".to_string())
 }
 
+/// A count as people read it: `203,001`.
+pub fn count(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
 /// The badge that shows a SCIM health state.
 pub fn health_badge(state: roster_shared::dto::HealthState) -> &'static str {
     use roster_shared::dto::HealthState;
@@ -130,6 +146,18 @@ mod tests {
     fn formats() {
         assert_eq!(super::datetime(0), "1970-01-01 00:00 UTC");
         assert_eq!(super::date(1_795_509_300_000), "24 Nov 2026");
+        for (n, text) in [
+            (0, "0"),
+            (7, "7"),
+            (999, "999"),
+            (1_000, "1,000"),
+            (203_001, "203,001"),
+            (1_000_000, "1,000,000"),
+            (-12_345, "-12,345"),
+            (i64::MIN, "-9,223,372,036,854,775,808"),
+        ] {
+            assert_eq!(super::count(n), text);
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use leptos_router::components::A;
 use roster_shared::dto::OrgOverview;
 
 use crate::api::users::load_overview;
-use crate::components::format::{date, datetime, health_badge};
+use crate::components::format::{count, date, datetime, health_badge};
 use crate::components::layout::ViewerResource;
 use crate::components::notice::ErrorNotice;
 use crate::resource;
@@ -106,12 +106,12 @@ fn Overview(overview: OrgOverview, first_name: String) -> impl IntoView {
             </div>
             <div class="stat">
                 <span class="stat-label">"Users"</span>
-                <span class="stat-value" data-testid="overview-users">{overview.state.users}</span>
+                <span class="stat-value" data-testid="overview-users">{count(overview.state.users)}</span>
                 <A href="/users" attr:class="small">"All users"</A>
             </div>
             <div class="stat">
                 <span class="stat-label">"Unassigned"</span>
-                <span class="stat-value" data-testid="overview-unassigned">{overview.state.unassigned}</span>
+                <span class="stat-value" data-testid="overview-unassigned">{count(overview.state.unassigned)}</span>
                 <A href="/unassigned" attr:class="small">"Assign them"</A>
             </div>
             <div class="stat">

@@ -13,7 +13,7 @@ use crate::api::mappings::{
 };
 use crate::api::user_groups::list_user_groups;
 use crate::components::action_form::ActionForm;
-use crate::components::format::datetime;
+use crate::components::format::{count, datetime};
 use crate::components::layout::NavRefresh;
 use crate::components::notice::{ErrorNotice, SuccessNotice};
 use crate::resource;
@@ -409,18 +409,20 @@ fn RunStatus(refresh: RwSignal<u32>) -> impl IntoView {
                         Some(j) if j.next_attempt_ms.is_some() => format!(
                             "Placing users after “{}”: {} of {} so far. Try {} failed ({}); it is tried again automatically at {}.",
                             r.reason,
-                            r.done,
-                            r.total,
+                            count(r.done),
+                            count(r.total),
                             j.attempts,
                             j.last_error.clone().unwrap_or_default(),
                             j.next_attempt_ms.map(datetime).unwrap_or_default()
                         ),
                         Some(j) if j.state == "queued" && r.done > 0 => format!(
                             "Placing users after “{}”: {} of {}; paused while an instance restarts, it resumes where it stopped…",
-                            r.reason, r.done, r.total
+                            r.reason,
+                            count(r.done),
+                            count(r.total)
                         ),
                         Some(j) if j.state == "queued" => format!("Placing users after “{}”: waiting to start…", r.reason),
-                        _ => format!("Placing users after “{}”: {} of {}…", r.reason, r.done, r.total),
+                        _ => format!("Placing users after “{}”: {} of {}…", r.reason, count(r.done), count(r.total)),
                     },
                     Some(r) if r.error.is_some() => format!("The last evaluation ({}) failed: {}", r.reason, r.error.clone().unwrap_or_default()),
                     Some(r) if r.done == 0 => format!(
@@ -430,14 +432,14 @@ fn RunStatus(refresh: RwSignal<u32>) -> impl IntoView {
                     ),
                     Some(r) => format!(
                         "{} user{} evaluated after “{}” at {}: {}.",
-                        r.done,
+                        count(r.done),
                         if r.done == 1 { "" } else { "s" },
                         r.reason,
                         r.finished_at_ms.map(datetime).unwrap_or_default(),
                         match r.changed {
                             0 => "nobody changed user groups".to_string(),
                             1 => "1 user changed user groups".to_string(),
-                            n => format!("{n} users changed user groups"),
+                            n => format!("{} users changed user groups", count(n)),
                         }
                     ),
                 };

@@ -11,7 +11,7 @@ use crate::api::safety::{
     load_adoption, load_deleted, load_held, load_safety, AdoptMark, DeletedRestore, HeldDecide, SafetySave,
 };
 use crate::components::action_form::ActionForm;
-use crate::components::format::datetime;
+use crate::components::format::{count, datetime};
 use crate::components::held::HeldSince;
 use crate::components::layout::NavRefresh;
 use crate::components::notice::{ErrorNotice, SuccessNotice};
@@ -201,7 +201,7 @@ fn Held(held: HeldChanges, decide: ServerAction<HeldDecide>) -> impl IntoView {
             <div class="notice notice-warning" role="alert">
                 <span class="notice-icon" aria-hidden="true">"!"</span>
                 <span>
-                    <strong>{format!("{} deprovisioning change{} held. ", held.total, if held.total == 1 { " is" } else { "s are" })}</strong>
+                    <strong>{format!("{} deprovisioning change{} held. ", count(held.total as i64), if held.total == 1 { " is" } else { "s are" })}</strong>
                     {format!(
                         "Your identity provider asked to deactivate or delete more users than the brake allows ({} within {window} minutes). \
                          These users keep their access until you decide. If assignments or groups changed by mistake in the identity provider, \
@@ -240,7 +240,7 @@ fn Held(held: HeldChanges, decide: ServerAction<HeldDecide>) -> impl IntoView {
                     </table>
                 </div>
                 {(held.total > shown).then(|| view! {
-                    <p class="muted small">{format!("The oldest {shown} of {} are shown; Apply all and Discard all take every one.", held.total)}</p>
+                    <p class="muted small">{format!("The oldest {shown} of {} are shown; Apply all and Discard all take every one.", count(held.total as i64))}</p>
                 })}
                 <div class="row-actions">
                     <button type="submit" name="decision" value="apply" class="btn btn-primary" data-testid="held-apply" disabled=move || decide.pending().get()>"Apply selected"</button>

@@ -13,7 +13,7 @@ use crate::api::forms::{take_new_secret, CredentialCreate, CredentialRevoke, Cre
 use crate::api::scim_setup::load_scim_setup;
 use crate::components::action_form::ActionForm;
 use crate::components::copy::CopyField;
-use crate::components::format::{datetime, health_badge};
+use crate::components::format::{count, datetime, health_badge};
 use crate::components::notice::ErrorNotice;
 use crate::error::UiError;
 use crate::resource;
@@ -378,11 +378,11 @@ fn Health(health: ScimHealth) -> impl IntoView {
                 </div>
                 <div class="stat">
                     <span class="stat-label">"Requests, last 24 h"</span>
-                    <span class="stat-value" data-testid="requests-24h">{health.requests_24h}</span>
+                    <span class="stat-value" data-testid="requests-24h">{count(health.requests_24h)}</span>
                 </div>
                 <div class="stat">
                     <span class="stat-label">"Errors, last 24 h"</span>
-                    <span class="stat-value" data-testid="errors-24h">{health.errors_24h}</span>
+                    <span class="stat-value" data-testid="errors-24h">{count(health.errors_24h)}</span>
                 </div>
             </div>
             {if health.recent_errors.is_empty() {

@@ -11,7 +11,7 @@ use crate::api::forms::UserGroupAssign;
 use crate::api::user_groups::list_user_groups;
 use crate::api::users::list_users;
 use crate::components::action_form::ActionForm;
-use crate::components::format::{date, datetime, encode};
+use crate::components::format::{count, date, datetime, encode};
 use crate::components::layout::NavRefresh;
 use crate::components::notice::{ErrorNotice, SuccessNotice};
 use crate::components::pager::{page_count, PageButtons};
@@ -347,7 +347,7 @@ fn Table(
         }
     };
     let (total, more) = (page.total, page.total_capped);
-    let of = if more { format!("{total}+") } else { total.to_string() };
+    let of = if more { format!("{}+", count(total)) } else { count(total) };
     let first = i64::from(page.page - 1) * i64::from(page.page_size) + 1;
     let last = first + page.rows.len() as i64 - 1;
     let pages = page_count(total, page.page_size);
@@ -386,7 +386,7 @@ fn Table(
                 </table>
             </div>
             <div class="pager">
-                <span class="muted small" data-testid="users-range">{format!("{first}–{last} of {of}")}</span>
+                <span class="muted small" data-testid="users-range">{format!("{}–{} of {of}", count(first), count(last))}</span>
                 <div><PageButtons current pages page=page_signal more/></div>
             </div>
         </div>

@@ -11,7 +11,7 @@ use roster_shared::dto::{CredentialView, TenantInspection};
 
 use super::tenant_href;
 use crate::api::support::{support_groups, support_mappings, support_tenant};
-use crate::components::format::{date, datetime, health_badge};
+use crate::components::format::{count, date, datetime, health_badge};
 use crate::components::held::HeldSince;
 use crate::components::notice::ErrorNotice;
 use crate::error::UiError;
@@ -95,10 +95,10 @@ pub fn TenantOverviewTab() -> impl IntoView {
                     let h = i.scim.health.clone();
                     view! {
                         <div class="stats">
-                            <div class="stat"><span class="stat-label">"Users"</span><span class="stat-value">{i.users}</span></div>
-                            <div class="stat"><span class="stat-label">"Unassigned"</span><span class="stat-value">{i.unassigned}</span></div>
+                            <div class="stat"><span class="stat-label">"Users"</span><span class="stat-value">{count(i.users)}</span></div>
+                            <div class="stat"><span class="stat-label">"Unassigned"</span><span class="stat-value">{count(i.unassigned)}</span></div>
                             <div class="stat"><span class="stat-label">"SCIM requests (24 h)"</span>
-                                <span class="stat-value">{h.requests_24h} <span class="muted small">" · " {h.errors_24h} " failed"</span></span></div>
+                                <span class="stat-value">{count(h.requests_24h)} <span class="muted small">" · " {count(h.errors_24h)} " failed"</span></span></div>
                         </div>
                         <HeldSection held=i.held.clone()/>
                         <WebhooksSection endpoints=i.webhooks.clone()/>
@@ -209,7 +209,7 @@ fn HeldSection(held: roster_shared::dto::HeldChanges) -> impl IntoView {
                 view! {
                     <div class="notice notice-warning" role="status">
                         <span class="notice-icon" aria-hidden="true">"!"</span>
-                        <span>{format!("{} deprovisioning changes are held for the organization's admins (limit {} per window). The users keep their access until an admin applies or discards them.", held.total, held.limit)}</span>
+                        <span>{format!("{} deprovisioning changes are held for the organization's admins (limit {} per window). The users keep their access until an admin applies or discards them.", count(held.total as i64), held.limit)}</span>
                     </div>
                     <div class="table-wrap">
                         <table class="table" data-testid="support-held-table">
@@ -336,7 +336,7 @@ pub fn MappingsTab() -> impl IntoView {
                                 Some(r) => view! {
                                     <p data-testid="last-run">
                                         "After “" {r.reason.clone()} "”, started " {datetime(r.started_at_ms)} ": "
-                                        {r.done} " of " {r.total} " users placed"
+                                        {count(r.done)} " of " {count(r.total)} " users placed"
                                         {match (r.finished_at_ms, r.error.clone()) {
                                             (_, Some(e)) => format!(" — failed: {e}"),
                                             (Some(f), None) => format!(", finished {}", datetime(f)),

@@ -9,7 +9,7 @@ use roster_shared::dto::{UserDetail, UserFilter, UserQuery, UserSource};
 
 use super::tenant::SupportScope;
 use crate::api::support::{support_user, support_users};
-use crate::components::format::date;
+use crate::components::format::{count, date};
 use crate::components::notice::ErrorNotice;
 use crate::pages::user_detail::{reason_text, Attributes, IdpGroups, Timeline};
 use crate::resource;
@@ -76,7 +76,7 @@ fn UsersTab(unassigned: bool) -> impl IntoView {
                         let first = (i64::from(p.page) - 1) * i64::from(p.page_size) + 1;
                         let last = first + p.rows.len() as i64 - 1;
                         let more = p.total_capped || last < p.total;
-                        let of = if p.total_capped { format!("{}+", p.total) } else { p.total.to_string() };
+                        let of = if p.total_capped { format!("{}+", count(p.total)) } else { count(p.total) };
                         view! {
                             <div class="card table-card">
                                 <div class="table-wrap">
@@ -100,7 +100,7 @@ fn UsersTab(unassigned: bool) -> impl IntoView {
                                     </table>
                                 </div>
                                 <div class="pager">
-                                    <span class="muted small">{first} "–" {last} " of " {of}</span>
+                                    <span class="muted small">{count(first)} "–" {count(last)} " of " {of}</span>
                                     <button type="button" class="btn btn-ghost btn-small" disabled=p.page <= 1
                                         on:click=move |_| page.update(|n| *n = n.saturating_sub(1).max(1))>"Previous"</button>
                                     <button type="button" class="btn btn-ghost btn-small" disabled=!more
