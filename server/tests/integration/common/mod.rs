@@ -168,9 +168,29 @@ pub fn test_job_settings() -> roster_shared::service::jobs::JobSettings {
 
 pub const PUBLIC_URL: &str = "http://roster.test";
 
-/// Where test instances look for the dashboard's built files (relative to the server crate,
-/// where tests run: none there, so pages name no split module to preload).
-pub const SITE_ROOT: &str = "target/site";
+/// How a test instance is set up (see [`TestApp`]'s constructors).
+struct Setup {
+    public_url: String,
+    /// SCIM requests per second per credential.
+    rate: u32,
+    request_timeout: std::time::Duration,
+    options: roster_shared::store::StoreOptions,
+    /// Where the dashboard's built files are: by default `target/site` relative to the server
+    /// crate, where tests run (none there, so pages name no split module to preload).
+    site_root: String,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            public_url: PUBLIC_URL.to_string(),
+            rate: 10_000,
+            request_timeout: std::time::Duration::from_secs(30),
+            options: Default::default(),
+            site_root: "target/site".to_string(),
+        }
+    }
+}
 
 /// The bearer token of test instances' `/metrics`.
 pub const METRICS_TOKEN: &str = "test-metrics-token";
@@ -191,41 +211,19 @@ impl TestApp {
     }
 
     async fn on(db: TestDb, public_url: &str) -> TestApp {
-        Self::on_with_rate(db, public_url, 10_000).await
+        Self::configured(db, Setup { public_url: public_url.to_string(), ..Setup::default() }, |_| {}).await
     }
 
     /// The application with a given SCIM rate limit per credential (requests per second).
     pub async fn with_rate_limit(db: Db, rate: u32) -> TestApp {
         let db = TestDb::new(db).await;
-        Self::on_with_rate(db, PUBLIC_URL, rate).await
-    }
-
-    async fn on_with_rate(db: TestDb, public_url: &str, rate: u32) -> TestApp {
-        Self::configured(
-            db,
-            public_url,
-            rate,
-            std::time::Duration::from_secs(30),
-            Default::default(),
-            SITE_ROOT,
-            |_| {},
-        )
-        .await
+        Self::configured(db, Setup { rate, ..Setup::default() }, |_| {}).await
     }
 
     /// The application with its services changed before the router is made (e.g. email on).
     pub async fn with_services(db: Db, tweak: impl FnOnce(&mut Services)) -> TestApp {
         let db = TestDb::new(db).await;
-        Self::configured(
-            db,
-            PUBLIC_URL,
-            10_000,
-            std::time::Duration::from_secs(30),
-            Default::default(),
-            SITE_ROOT,
-            tweak,
-        )
-        .await
+        Self::configured(db, Setup::default(), tweak).await
     }
 
     /// The application with a given SCIM request timeout and store options.
@@ -235,33 +233,18 @@ impl TestApp {
         options: roster_shared::store::StoreOptions,
     ) -> TestApp {
         let db = TestDb::new(db).await;
-        Self::configured(db, PUBLIC_URL, 10_000, request_timeout, options, SITE_ROOT, |_| {}).await
+        Self::configured(db, Setup { request_timeout, options, ..Setup::default() }, |_| {}).await
     }
 
     /// The application serving the dashboard's built files from `site_root` (a test's own site).
     pub async fn with_site(db: Db, site_root: &str) -> TestApp {
         let db = TestDb::new(db).await;
-        Self::configured(
-            db,
-            PUBLIC_URL,
-            10_000,
-            std::time::Duration::from_secs(30),
-            Default::default(),
-            site_root,
-            |_| {},
-        )
-        .await
+        Self::configured(db, Setup { site_root: site_root.to_string(), ..Setup::default() }, |_| {}).await
     }
 
-    async fn configured(
-        db: TestDb,
-        public_url: &str,
-        rate: u32,
-        request_timeout: std::time::Duration,
-        options: roster_shared::store::StoreOptions,
-        site_root: &str,
-        tweak: impl FnOnce(&mut Services),
-    ) -> TestApp {
+    async fn configured(db: TestDb, setup: Setup, tweak: impl FnOnce(&mut Services)) -> TestApp {
+        let Setup { public_url, rate, request_timeout, options, site_root } = setup;
+        let public_url = public_url.as_str();
         // Under the whole suite's load a first connection can take longer than the pool's
         // 2-second acquire limit (a test's own timing, not what it tests): a few tries.
         let mut tries = 0;
@@ -284,7 +267,7 @@ impl TestApp {
         let router = router(
             services.clone(),
             WebOptions {
-                site_root: site_root.into(),
+                site_root,
                 site_addr: "127.0.0.1:3000".parse().unwrap(),
                 scim: roster_server::scim::ScimLimits {
                     rate_per_second: std::num::NonZeroU32::new(rate),
@@ -314,15 +297,9 @@ impl TestApp {
         let db = TestDb { url: self.db.url.clone(), _dir: None };
         // Instances of one deployment share the server key (sealed secrets open on each).
         let key = self.services.sso.key.clone();
-        let other = Self::configured(
-            db,
-            &self.public_url,
-            10_000,
-            std::time::Duration::from_secs(30),
-            Default::default(),
-            SITE_ROOT,
-            |s| s.sso.key = key,
-        )
+        let other = Self::configured(db, Setup { public_url: self.public_url.clone(), ..Setup::default() }, |s| {
+            s.sso.key = key
+        })
         .await;
         if self.store.backend() == roster_shared::store::Backend::Postgres {
             self.store.listen_for_tenant_changes();
@@ -351,16 +328,7 @@ impl TestApp {
         let public_url = self.public_url.clone();
         let key = self.services.sso.key.clone();
         let db = std::mem::replace(&mut self.db, TestDb { url: String::new(), _dir: None });
-        Self::configured(
-            db,
-            &public_url,
-            10_000,
-            std::time::Duration::from_secs(30),
-            Default::default(),
-            SITE_ROOT,
-            |s| s.sso.key = key,
-        )
-        .await
+        Self::configured(db, Setup { public_url, ..Setup::default() }, |s| s.sso.key = key).await
     }
 
     /// The first column of every row of a query, as text, on a connection of its own (for
