@@ -104,12 +104,42 @@ impl PageModules {
     /// manifest (no site built, as in the integration tests) gives no modules: pages then name
     /// nothing to preload, and the browser fetches each module's files when it needs them.
     pub fn load(site_root: &str, pkg_dir: &str, hashes: &Hashes) -> PageModules {
+        match PageModules::read(site_root, pkg_dir, hashes) {
+            Ok(modules) => modules,
+            Err(ManifestError::Missing(_)) => PageModules::default(),
+            Err(e) => {
+                tracing::warn!(error = %e, "pages preload no split module");
+                PageModules::default()
+            }
+        }
+    }
+
+    /// Reads the manifest of the build in `<site_root>/<pkg_dir>` (`roster doctor` says why not).
+    pub fn read(site_root: &str, pkg_dir: &str, hashes: &Hashes) -> Result<PageModules, ManifestError> {
         let path = std::path::Path::new(site_root).join(pkg_dir).join(hashes.manifest());
-        let Ok(text) = std::fs::read_to_string(&path) else { return PageModules::default() };
-        PageModules::parse(&format!("/{pkg_dir}"), &text, &hashes.loader()).unwrap_or_else(|e| {
-            tracing::warn!(manifest = %path.display(), error = %e, "the split modules' manifest is not readable; pages preload no module");
-            PageModules::default()
-        })
+        let text = std::fs::read_to_string(&path).map_err(|_| ManifestError::Missing(path.display().to_string()))?;
+        PageModules::parse(&format!("/{pkg_dir}"), &text, &hashes.loader())
+            .map_err(|e| ManifestError::Unreadable(path.display().to_string(), e))
+    }
+
+    /// How many modules the manifest lists.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Whether the manifest lists no module.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// The files the manifest names (and the loader script) that are not in `site_root`, by
+    /// URL path: a partly copied build, whose pages would fail to load their code.
+    pub fn missing_files(&self, site_root: &str) -> Vec<String> {
+        let mut named: Vec<&String> = self.files.values().flatten().chain([&self.loader]).collect();
+        named.sort();
+        named.dedup();
+        let root = std::path::Path::new(site_root);
+        named.into_iter().filter(|href| !root.join(href.trim_start_matches('/')).is_file()).cloned().collect()
     }
 
     /// The manifest's JSON (`{"module": ["chunk_9", "split_module"], …}`), with the files
@@ -132,6 +162,18 @@ impl PageModules {
     pub fn files(&self, module: &str) -> &[String] {
         self.files.get(module).map(Vec::as_slice).unwrap_or_default()
     }
+}
+
+/// Why a build's split modules' manifest could not be read.
+#[cfg(feature = "ssr")]
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// No manifest at that path (a site built without `--split`, or no site).
+    #[error("no split modules' manifest at {0} (build the site with `cargo leptos build --release --split`)")]
+    Missing(String),
+    /// The manifest is not what cargo-leptos writes.
+    #[error("the split modules' manifest {0} is not readable: {1}")]
+    Unreadable(String, String),
 }
 
 /// One render's view of the modules: which ones its page already named (a support tab and its
@@ -234,6 +276,16 @@ mod tests {
         assert_eq!(m.files("overview_page"), ["/pkg/chunk_7.wasm"]);
         assert!(m.files("no_such_module").is_empty());
         assert_eq!(m.loader, "/pkg/__wasm_split.S.js");
+        assert_eq!(m.len(), 2);
+
+        // Which of the named files a site lacks.
+        let site = std::env::temp_dir().join(format!("roster-assets-{}", std::process::id()));
+        std::fs::create_dir_all(site.join("pkg")).unwrap();
+        for f in ["chunk_9.AbC.wasm", "split_sign_in_page.x-Y.wasm", "__wasm_split.S.js"] {
+            std::fs::write(site.join("pkg").join(f), "x").unwrap();
+        }
+        assert_eq!(m.missing_files(site.to_str().unwrap()), ["/pkg/chunk_7.wasm"]);
+        std::fs::remove_dir_all(&site).unwrap();
         // Names that could leave the folder or the attribute are not taken.
         for bad in [r#"{"m": ["../x"]}"#, r#"{"m": ["a\"b"]}"#, r#"{"m": ["a/b"]}"#, r#"{"m": [""]}"#, "[1]"] {
             assert!(PageModules::parse("/pkg", bad, "l.js").is_err(), "{bad}");

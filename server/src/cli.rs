@@ -53,7 +53,7 @@ pub enum Command {
     Backup(BackupArgs),
     /// Replace the SQLite database with a backup (stop every `roster serve` on it first).
     Restore(RestoreArgs),
-    /// Check this installation: database, migrations, site assets, public URL, SMTP.
+    /// Check this installation: database, migrations, site assets and page modules, public URL, SMTP.
     Doctor(DoctorArgs),
     /// Manage organizations (tenants).
     Tenant {

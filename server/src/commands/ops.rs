@@ -268,6 +268,31 @@ pub async fn doctor(args: DoctorArgs) -> anyhow::Result<()> {
             ),
         }
     });
+    // The pages' split modules: the manifest the server reads to name each page's files, and
+    // every file it names (a partly copied build leaves pages that cannot load their code).
+    if missing.is_empty() {
+        let hashes = roster_frontend::assets::built();
+        checks.push(match roster_frontend::assets::PageModules::read(&args.site_root, "pkg", hashes) {
+            Err(e) => Check { ok: false, what: format!("page modules: {e}") },
+            Ok(modules) => match modules.missing_files(&args.site_root).as_slice() {
+                [] => Check {
+                    ok: true,
+                    what: format!("page modules: {} in the manifest, every file present", modules.len()),
+                },
+                lost => Check {
+                    ok: false,
+                    what: format!(
+                        "page modules: {} file{} the manifest names {} missing ({}{})",
+                        lost.len(),
+                        if lost.len() == 1 { "" } else { "s" },
+                        if lost.len() == 1 { "is" } else { "are" },
+                        lost.iter().take(3).cloned().collect::<Vec<_>>().join(", "),
+                        if lost.len() > 3 { ", …" } else { "" }
+                    ),
+                },
+            },
+        });
+    }
     // The public URL.
     checks.push(match &args.public_url {
         None => Check { ok: true, what: "public URL not set (defaults to http:// plus the bind address)".into() },

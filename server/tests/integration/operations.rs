@@ -225,12 +225,40 @@ async fn migrations_doctor_version_and_jobs_on_the_command_line(db: Db) {
     for f in ["roster.js", "roster.wasm", "roster.css"] {
         std::fs::write(site.path().join("pkg").join(f), "x").unwrap();
     }
+    // Built without `--split`, or copied without the pages' modules: said, and failed.
+    let out = roster(&["doctor", "--database-url", &url, "--site-root", &site_root], "");
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!out.status.success() && said.contains("FAIL  page modules: no split modules' manifest"), "{said}");
+    std::fs::write(
+        site.path().join("pkg").join("__wasm_split_manifest.json"),
+        r#"{"sign_in_page": ["chunk_1", "split_sign_in_page"], "overview_page": ["chunk_1", "chunk_2", "split_overview_page"]}"#,
+    )
+    .unwrap();
+    for f in [
+        "chunk_1.wasm",
+        "split_sign_in_page.wasm",
+        "split_overview_page.wasm",
+        "__wasm_split.______________________.js",
+    ] {
+        std::fs::write(site.path().join("pkg").join(f), "x").unwrap();
+    }
+    let out = roster(&["doctor", "--database-url", &url, "--site-root", &site_root], "");
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        !out.status.success()
+            && said.contains("FAIL  page modules: 1 file the manifest names is missing (/pkg/chunk_2.wasm)"),
+        "{said}"
+    );
+    std::fs::write(site.path().join("pkg").join("chunk_2.wasm"), "x").unwrap();
     let said = ok(&roster(
         &["doctor", "--database-url", &url, "--site-root", &site_root, "--public-url", "https://roster.example.com"],
         "",
     ));
     assert!(
-        said.contains("migrations current") && said.contains("email off") && said.contains("Everything looks right"),
+        said.contains("migrations current")
+            && said.contains("ok    page modules: 2 in the manifest, every file present")
+            && said.contains("email off")
+            && said.contains("Everything looks right"),
         "{said}"
     );
     let out = roster(
