@@ -123,13 +123,8 @@ impl PageModules {
     }
 
     /// How many modules the manifest lists.
-    pub fn len(&self) -> usize {
+    pub fn module_count(&self) -> usize {
         self.files.len()
-    }
-
-    /// Whether the manifest lists no module.
-    pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
     }
 
     /// The files the manifest names (and the loader script) that are not in `site_root`, by
@@ -276,7 +271,7 @@ mod tests {
         assert_eq!(m.files("overview_page"), ["/pkg/chunk_7.wasm"]);
         assert!(m.files("no_such_module").is_empty());
         assert_eq!(m.loader, "/pkg/__wasm_split.S.js");
-        assert_eq!(m.len(), 2);
+        assert_eq!(m.module_count(), 2);
 
         // Which of the named files a site lacks.
         let site = std::env::temp_dir().join(format!("roster-assets-{}", std::process::id()));

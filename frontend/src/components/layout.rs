@@ -9,6 +9,7 @@ use roster_shared::dto::{ConsoleRole, Viewer};
 
 use crate::api::auth::{current_viewer, SignOut};
 use crate::api::users::load_nav_counts;
+use crate::components::format::count;
 use crate::components::notice::ErrorNotice;
 use crate::error::UiError;
 use crate::resource;
@@ -209,7 +210,7 @@ fn DashboardFrame() -> impl IntoView {
                         <Transition fallback=|| ()>
                             {move || resource::suspend(async move {
                                 counts.await.ok().filter(|c| c.unassigned > 0).map(|c| view! {
-                                    <span class="badge badge-warning" data-testid="unassigned-count">{crate::components::format::count(c.unassigned)}</span>
+                                    <span class="badge badge-warning" data-testid="unassigned-count">{count(c.unassigned)}</span>
                                 })
                             })}
                         </Transition>
@@ -223,7 +224,7 @@ fn DashboardFrame() -> impl IntoView {
                         <Transition fallback=|| ()>
                             {move || resource::suspend(async move {
                                 counts.await.ok().filter(|c| c.held > 0).map(|c| view! {
-                                    <span class="badge badge-warning" data-testid="held-count">{crate::components::format::count(c.held as i64)}</span>
+                                    <span class="badge badge-warning" data-testid="held-count">{count(c.held as i64)}</span>
                                 })
                             })}
                         </Transition>
@@ -243,7 +244,7 @@ fn DashboardFrame() -> impl IntoView {
                 (held > 0 && location.pathname.get_untracked() != "/safety").then(|| view! {
                     <div class="notice notice-warning banner-held" role="alert" data-testid="held-banner">
                         <span>
-                            <strong>{format!("Deprovisioning of {} user{} is held. ", crate::components::format::count(held as i64), if held == 1 { "" } else { "s" })}</strong>
+                            <strong>{format!("Deprovisioning of {} user{} is held. ", count(held as i64), if held == 1 { "" } else { "s" })}</strong>
                             "Your identity provider asked to remove more users at once than the brake allows; they keep their access until an admin decides."
                         </span>
                         <A href="/safety" attr:class="btn btn-small btn-primary">"Review held changes"</A>

@@ -277,7 +277,7 @@ pub async fn doctor(args: DoctorArgs) -> anyhow::Result<()> {
             Ok(modules) => match modules.missing_files(&args.site_root).as_slice() {
                 [] => Check {
                     ok: true,
-                    what: format!("page modules: {} in the manifest, every file present", modules.len()),
+                    what: format!("page modules: {} in the manifest, every file present", modules.module_count()),
                 },
                 lost => Check {
                     ok: false,

@@ -41,14 +41,18 @@ fn view(c: &CredentialRecord) -> CredentialView {
     }
 }
 
-/// Everything the page shows. Access tokens issued to OAuth clients are not listed one by one
-/// (they live an hour and go with their client).
+/// Whether the SCIM page lists a credential: access tokens issued to OAuth clients are not
+/// listed one by one (they live an hour and go with their client).
+fn listed(c: &CredentialRecord) -> bool {
+    !c.created_by.starts_with("oauth:")
+}
+
+/// Everything the page shows (the [`listed`] credentials).
 pub async fn setup(store: &Store, tenant: &TenantId, public_url: &str) -> DomainResult<ScimSetup> {
     let t = store.tenant(tenant);
     let summary = t.summary().await?.ok_or(DomainError::NotFound)?;
     let all = t.credentials().await?;
-    let mut credentials: Vec<CredentialView> =
-        all.iter().filter(|c| !c.created_by.starts_with("oauth:")).map(|c| view_among(c, &all)).collect();
+    let mut credentials: Vec<CredentialView> = all.iter().filter(|c| listed(c)).map(|c| view_among(c, &all)).collect();
     credentials.sort_by_key(|c| std::cmp::Reverse(c.created_at_ms));
     let diagnostics = super::diagnostics::diagnostics(store, tenant, &credentials).await?;
     Ok(ScimSetup {
@@ -73,10 +77,7 @@ pub async fn at_a_glance(
     Ok(OverviewScim {
         enabled,
         scim_base_url: base_url(public_url, tenant),
-        unrevoked_credentials: credentials
-            .iter()
-            .filter(|c| !c.created_by.starts_with("oauth:") && c.revoked_at.is_none())
-            .count(),
+        unrevoked_credentials: credentials.iter().filter(|c| listed(c) && c.revoked_at.is_none()).count(),
         health: activity::scim_traffic(store, tenant).await?,
     })
 }
