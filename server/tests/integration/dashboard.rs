@@ -21,6 +21,8 @@ both_backends!(
     the_order_of_last_change_follows_every_write,
     another_tenants_data_is_never_reached,
     overview_says_where_the_organization_stands,
+    scim_traffic_counts_the_window_from_its_minutes_as_the_records_say,
+    activity_pages_walk_every_record_once_newest_first,
     an_admin_change_and_its_activity_record_commit_together,
     membership_filters_page_what_walking_every_user_finds,
 );
@@ -1194,4 +1196,204 @@ async fn membership_filters_page_what_walking_every_user_finds(db: Db) {
         }
     }
     assert!(checked >= 100, "most of the queries find users ({checked})");
+}
+
+/// The 24-hour SCIM figures (the Overview, the SCIM page, the support console) are read from the
+/// traffic's minutes (`scim_traffic`, migration 0036) and the activity log's records of the
+/// window's first, partial minute: for any start of the window they must say what counting the
+/// records does, for every tenant apart; and the migration's count of records written before it
+/// must agree with what the activity writer keeps.
+async fn scim_traffic_counts_the_window_from_its_minutes_as_the_records_say(db: Db) {
+    use roster_shared::store::NewActivity;
+    let app = TestApp::new(db).await;
+    let a = roster_shared::ids::TenantId::parse(&app.scim_tenant("Traffic A").await.id).unwrap();
+    let b = roster_shared::ids::TenantId::parse(&app.scim_tenant("Traffic B").await.id).unwrap();
+    let now = roster_shared::clock::now_ms();
+    // A minute's first millisecond, ten minutes ago: records fall on both sides of minutes.
+    let base = now - now % 60_000 - 600_000;
+    // A small deterministic generator (no timing, no real randomness: the test is the same
+    // every run).
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |n: u64| {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % n
+    };
+    let methods = ["GET", "POST", "PATCH", "PUT", "DELETE"];
+    let statuses = [200, 201, 204, 400, 404, 409, 429, 500];
+    let mut records: Vec<(roster_shared::ids::TenantId, NewActivity)> = Vec::new();
+    // Edges first: the last millisecond before a minute, its first, a GET answered 404 (not a
+    // failure), a POST answered 404 (one), a record without status or method, and records of
+    // other actors (not SCIM requests).
+    for (at, actor, method, status) in [
+        (base - 1, "scim", Some("GET"), Some(200)),
+        (base, "scim", Some("GET"), Some(404)),
+        (base + 1, "scim", Some("POST"), Some(404)),
+        (base + 59_999, "scim", Some("PATCH"), Some(500)),
+        (base + 60_000, "scim", None, None),
+        (base + 60_000, "admin", Some("POST"), Some(500)),
+        (base + 61_000, "system", None, None),
+    ] {
+        records.push((
+            a.clone(),
+            NewActivity {
+                at,
+                actor: actor.into(),
+                method: method.map(str::to_string),
+                status,
+                summary: "edge".into(),
+                ..Default::default()
+            },
+        ));
+    }
+    for _ in 0..400 {
+        let tenant = if next(4) == 0 { b.clone() } else { a.clone() };
+        let at = base - 120_000 + next(9 * 60_000) as i64;
+        records.push((
+            tenant,
+            NewActivity {
+                at,
+                actor: if next(10) == 0 { "admin".into() } else { "scim".into() },
+                method: Some(methods[next(5) as usize].into()),
+                status: Some(statuses[next(8) as usize]),
+                summary: "random".into(),
+                ..Default::default()
+            },
+        ));
+    }
+    // Written in batches of uneven sizes, so that minutes are counted across commits.
+    let mut rest = &records[..];
+    while !rest.is_empty() {
+        let n = (1 + next(150) as usize).min(rest.len());
+        app.store.insert_activity(&rest[..n]).await.unwrap();
+        rest = &rest[n..];
+    }
+    let expected = |tenant: &roster_shared::ids::TenantId, since: i64| {
+        let mine = || records.iter().filter(|(t, r)| t == tenant && r.actor == "scim");
+        let window: Vec<_> = mine().filter(|(_, r)| r.at >= since).collect();
+        let errors = window
+            .iter()
+            .filter(|(_, r)| {
+                r.status.is_some_and(|s| s >= 400) && !(r.method.as_deref() == Some("GET") && r.status == Some(404))
+            })
+            .count() as i64;
+        (mine().map(|(_, r)| r.at).max(), window.len() as i64, errors)
+    };
+    let mut starts = vec![i64::MIN / 2, 0, base - 60_001, base - 60_000, base - 1, base, base + 1, base + 59_999];
+    starts.extend([base + 60_000, base + 60_001, base + 61_000, now, now + 3_600_000]);
+    for _ in 0..40 {
+        starts.push(base - 180_000 + next(12 * 60_000) as i64);
+    }
+    for tenant in [&a, &b] {
+        for &since in &starts {
+            let got = app.store.tenant(tenant).scim_traffic(since).await.unwrap();
+            assert_eq!(
+                (got.last_at, got.requests, got.errors),
+                expected(tenant, since),
+                "since {since} (base {base}), tenant {}",
+                tenant.as_str()
+            );
+        }
+    }
+    assert!(expected(&a, base).2 > 0 && expected(&b, base).1 > 0, "the window holds requests and failures");
+
+    // Migration 0036 counted the records written before it: its statement, run on these
+    // records, must give the minutes the activity writer kept.
+    let minutes = "SELECT tenant_id || ' ' || CAST(minute_at AS TEXT) || ' ' || CAST(requests AS TEXT) || ' ' || \
+                   CAST(errors AS TEXT) || ' ' || CAST(last_at AS TEXT) FROM scim_traffic ORDER BY tenant_id, minute_at";
+    let kept = app.raw_strings(minutes).await;
+    assert!(kept.len() >= 10, "{kept:?}");
+    let migration = if app.db.url.starts_with("sqlite:") {
+        include_str!("../../../migrations/sqlite/0036_scim_traffic.sql")
+    } else {
+        include_str!("../../../migrations/postgres/0036_scim_traffic.sql")
+    };
+    let backfill = migration
+        .split(';')
+        .map(str::trim)
+        .map(|s| s.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n"))
+        .find(|s| s.starts_with("INSERT INTO scim_traffic") && s.contains("FROM activity"))
+        .expect("the migration counts the records before it");
+    app.raw_execute(&format!("DELETE FROM scim_traffic; {backfill}")).await;
+    assert_eq!(app.raw_strings(minutes).await, kept);
+}
+
+/// The activity list's pages (the Activity page, the SCIM page's latest errors, the CSV export)
+/// are newest first by time, then id, each page after the last record of the one before: walked
+/// to the end, with many records sharing a millisecond and written out of time order, every
+/// record of the tenant comes once, in that order, for each filter; a cursor that is another
+/// tenant's record ends the list.
+async fn activity_pages_walk_every_record_once_newest_first(db: Db) {
+    use roster_shared::dto::ActivityQuery;
+    use roster_shared::service::activity;
+    use roster_shared::store::NewActivity;
+    let app = TestApp::new(db).await;
+    let a = roster_shared::ids::TenantId::parse(&app.scim_tenant("Pages A").await.id).unwrap();
+    let b = roster_shared::ids::TenantId::parse(&app.scim_tenant("Pages B").await.id).unwrap();
+    let base = roster_shared::clock::now_ms() - 3_600_000;
+    let mut records = Vec::new();
+    for i in 0..260i64 {
+        // Ten records a millisecond, and every seventh written 5 ms earlier than its neighbours.
+        let at = base + i / 10 - if i % 7 == 0 { 5 } else { 0 };
+        let tenant = if i % 5 == 0 { b.clone() } else { a.clone() };
+        let status = if i % 3 == 0 { 500 } else { 200 };
+        let summary = format!("record {i}");
+        records.push((
+            tenant,
+            NewActivity {
+                at,
+                actor: "scim".into(),
+                method: Some("PATCH".into()),
+                status: Some(status),
+                summary,
+                ..Default::default()
+            },
+        ));
+    }
+    for chunk in records.chunks(37) {
+        app.store.insert_activity(chunk).await.unwrap();
+    }
+    let walk = |q: ActivityQuery| {
+        let (app, a) = (&app, &a);
+        async move {
+            let mut q = q;
+            let mut seen = Vec::new();
+            loop {
+                let page = activity::list(&app.store, a, &q).await.unwrap();
+                seen.extend(page.records.iter().map(|r| (r.at_ms, r.id, r.summary.clone(), r.status)));
+                match page.next_before_id {
+                    Some(id) => q.before_id = Some(id),
+                    None => return seen,
+                }
+            }
+        }
+    };
+    for (outcome, wanted) in [("", None), ("error", Some(500)), ("success", Some(200))] {
+        let seen = walk(ActivityQuery { outcome: outcome.into(), ..Default::default() }).await;
+        let mut expected = seen.clone();
+        expected.sort_by_key(|r| std::cmp::Reverse((r.0, r.1)));
+        assert_eq!(seen, expected, "{outcome:?}: newest first by time, then id");
+        let mut summaries: Vec<String> = seen.iter().map(|r| r.2.clone()).collect();
+        summaries.sort();
+        let mut mine: Vec<String> = records
+            .iter()
+            .filter(|(t, r)| t == &a && wanted.is_none_or(|s| r.status == Some(s)))
+            .map(|(_, r)| r.summary.clone())
+            .collect();
+        mine.sort();
+        assert_eq!(summaries, mine, "{outcome:?}: every record of the tenant, once");
+    }
+    // The SCIM page's latest errors: the five newest failures.
+    let errors = activity::scim_health(&app.store, &a).await.unwrap().recent_errors;
+    let newest: Vec<_> = walk(ActivityQuery { outcome: "error".into(), ..Default::default() })
+        .await
+        .into_iter()
+        .take(5)
+        .map(|r| r.1)
+        .collect();
+    assert_eq!(errors.iter().map(|r| r.id).collect::<Vec<_>>(), newest);
+    // Another tenant's record as the cursor: nothing.
+    let theirs = activity::list(&app.store, &b, &ActivityQuery::default()).await.unwrap().records[0].id;
+    let page =
+        activity::list(&app.store, &a, &ActivityQuery { before_id: Some(theirs), ..Default::default() }).await.unwrap();
+    assert!(page.records.is_empty() && page.next_before_id.is_none(), "{page:?}");
 }

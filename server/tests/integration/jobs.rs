@@ -330,4 +330,13 @@ async fn maintenance_runs_once_per_cluster_and_keeps_the_audit_trail(db: Db) {
         .await;
     left.sort();
     assert_eq!(left, vec!["old admin action".to_string(), "recent request".to_string()]);
+    // The SCIM traffic's minutes go with the records they count.
+    let recent = now - 10 * day;
+    let minutes = app
+        .raw_strings(&format!(
+            "SELECT CAST(minute_at AS TEXT) || ' ' || CAST(requests AS TEXT) FROM scim_traffic WHERE tenant_id = '{}'",
+            tenant.as_str()
+        ))
+        .await;
+    assert_eq!(minutes, vec![format!("{} 1", recent - recent % 60_000)]);
 }

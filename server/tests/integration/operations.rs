@@ -165,6 +165,7 @@ async fn organizations_are_listed_disabled_exported_and_deleted(db: Db) {
     assert!(said.contains("Deleted organization"), "{said}");
     for table in [
         "activity",
+        "scim_traffic",
         "scim_users",
         "scim_groups",
         "scim_group_members",

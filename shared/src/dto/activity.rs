@@ -63,7 +63,8 @@ pub struct ActivityQuery {
     pub since_ms: Option<i64>,
     /// Only records before this (epoch ms).
     pub until_ms: Option<i64>,
-    /// Only records older than this id (the next page).
+    /// Only records after this one in the list's order, newest first by time then id (the next
+    /// page: the last record's id).
     pub before_id: Option<i64>,
     /// Only what changed something: leaves out the IdP's reads (GET requests).
     #[serde(default)]

@@ -480,6 +480,7 @@ pub async fn maintain(
     let day = 86_400_000i64;
     let purges = [
         (Purge::ScimRequests, now - i64::from(retention.scim_request_days) * day),
+        (Purge::ScimTraffic, now - i64::from(retention.scim_request_days) * day),
         (Purge::Audit, now - i64::from(retention.audit_days) * day),
         (Purge::SignInAttempts, now - i64::from(retention.sign_in_days) * day),
         (Purge::SsoSignIns, now - i64::from(retention.sign_in_days) * day),

@@ -111,9 +111,11 @@ impl super::Store {
         Ok(n)
     }
 
-    /// Deletes activity records older than `before_ms`, in all tenants; returns how many.
+    /// Deletes activity records older than `before_ms`, in all tenants, and the SCIM traffic's
+    /// minutes before it; returns how many records.
     pub async fn delete_activity_before(&self, before_ms: i64) -> DomainResult<u64> {
         let n = with_pool!(self, |p| {
+            sqlx::query("DELETE FROM scim_traffic WHERE minute_at < $1").bind(before_ms).execute(p).await?;
             sqlx::query("DELETE FROM activity WHERE at < $1")
                 .bind(before_ms)
                 .execute(p)
@@ -171,7 +173,8 @@ macro_rules! bind_activity {
 }
 pub(crate) use bind_activity;
 
-/// Inserts activity records ((tenant, record)) on `conn`, 200 rows a statement.
+/// Inserts activity records ((tenant, record)) on `conn`, 200 rows a statement, and counts the
+/// SCIM requests among them in [`count_traffic`].
 async fn write_activity(conn: &mut TxConn, records: &[(&str, &NewActivity)]) -> DomainResult<()> {
     const COLUMNS: usize = 16;
     let anonymous = conn.anonymous_params();
@@ -182,6 +185,57 @@ async fn write_activity(conn: &mut TxConn, records: &[(&str, &NewActivity)]) -> 
             let mut q = sqlx::query(&sql);
             for (tenant, a) in chunk {
                 q = bind_activity!(q, *tenant, a);
+            }
+            q.execute(c).await.map(|_| ())
+        })?;
+    }
+    count_traffic(conn, records).await
+}
+
+/// A minute of SCIM traffic (`scim_traffic`, migration 0036): its first millisecond.
+fn minute_of(at: i64) -> i64 {
+    at - at.rem_euclid(MINUTE_MS)
+}
+
+const MINUTE_MS: i64 = 60_000;
+
+/// A failed SCIM request, as the traffic counts see it: answered 400 or more, but not a `GET`
+/// answered 404 (IdPs look up users that were deleted meanwhile, as a matter of course, and
+/// counting those made healthy tenants look failing). Migration 0036 counts the records it
+/// found by the same rule.
+fn failed(a: &NewActivity) -> bool {
+    a.status.is_some_and(|s| s >= 400) && !(a.method.as_deref() == Some("GET") && a.status == Some(404))
+}
+
+/// Adds the SCIM requests among `records` to their tenants' minutes of `scim_traffic`, in the
+/// same transaction: one row per tenant and minute, whatever the records' count (the activity
+/// writer's batch of hundreds is one or two), in key order, so that two instances' batches on
+/// PostgreSQL lock the rows they share in the same order. Only the activity writer writes SCIM
+/// records, in transactions of its own, so no request waits for these rows' locks.
+async fn count_traffic(conn: &mut TxConn, records: &[(&str, &NewActivity)]) -> DomainResult<()> {
+    const COLUMNS: usize = 5;
+    // (tenant, minute) → (requests, errors, last)
+    let mut minutes: std::collections::BTreeMap<(&str, i64), (i64, i64, i64)> = std::collections::BTreeMap::new();
+    for (tenant, a) in records.iter().filter(|(_, a)| a.actor == "scim") {
+        let m = minutes.entry((tenant, minute_of(a.at))).or_insert((0, 0, a.at));
+        m.0 += 1;
+        m.1 += i64::from(failed(a));
+        m.2 = m.2.max(a.at);
+    }
+    let minutes: Vec<_> = minutes.into_iter().collect();
+    let anonymous = conn.anonymous_params();
+    for chunk in minutes.chunks(200) {
+        let sql = format!(
+            "INSERT INTO scim_traffic (tenant_id, minute_at, requests, errors, last_at) VALUES {} \
+             ON CONFLICT (tenant_id, minute_at) DO UPDATE SET requests = scim_traffic.requests + excluded.requests, \
+             errors = scim_traffic.errors + excluded.errors, \
+             last_at = CASE WHEN excluded.last_at > scim_traffic.last_at THEN excluded.last_at ELSE scim_traffic.last_at END",
+            super::value_rows(chunk.len(), COLUMNS, anonymous)
+        );
+        with_conn!(&mut *conn, |c| {
+            let mut q = sqlx::query(&sql);
+            for ((tenant, minute), (requests, errors, last)) in chunk {
+                q = q.bind(*tenant).bind(*minute).bind(*requests).bind(*errors).bind(*last);
             }
             q.execute(c).await.map(|_| ())
         })?;
@@ -225,19 +279,35 @@ impl TenantStore<'_> {
             cond.push_str(" AND (a.method IS NULL OR a.method <> 'GET')");
         }
         match q.outcome.as_str() {
+            // Written out, not bound: the partial index of failed records (migration 0037)
+            // serves a query whose condition is its own, which a parameter would not show.
             "error" => cond.push_str(" AND a.status >= 400"),
             "success" => cond.push_str(" AND (a.status IS NULL OR a.status < 400)"),
             _ => {}
         }
         let first_int = texts.len() + 2;
-        for (col, op, v) in [("at", ">=", q.since_ms), ("at", "<", q.until_ms), ("id", "<", q.before_id)] {
+        for (col, op, v) in [("at", ">=", q.since_ms), ("at", "<", q.until_ms)] {
             if let Some(v) = v {
                 ints.push(v);
                 cond.push_str(&format!(" AND a.{col} {op} ${}", first_int + ints.len() - 1));
             }
         }
+        // After the record `before_id` in the list's order (the tenant's own: another tenant's
+        // id, or a record retention deleted meanwhile, ends the list).
+        if let Some(before) = q.before_id {
+            ints.push(before);
+            let n = first_int + ints.len() - 1;
+            cond.push_str(&format!(
+                " AND (a.at, a.id) < (SELECT c.at, c.id FROM activity c WHERE c.tenant_id = $1 AND c.id = ${n})"
+            ));
+        }
+        // Newest first by time, then by id: the order of the indexes that start with
+        // (tenant_id, at) (SQLite's hold the row id after `at`), which the list walks backwards
+        // and stops after `limit`. By id alone, SQLite sorted every record of the tenant first
+        // (1.25 s a page at a million records).
         let sql = format!(
-            "SELECT {VIEW_COLUMNS}, {NO_BODY} FROM activity a WHERE a.tenant_id = $1{cond} ORDER BY a.id DESC LIMIT {}",
+            "SELECT {VIEW_COLUMNS}, {NO_BODY} FROM activity a WHERE a.tenant_id = $1{cond} \
+             ORDER BY a.at DESC, a.id DESC LIMIT {}",
             limit.clamp(0, 1000)
         );
         with_pool!(self.store, |p| {
@@ -262,28 +332,42 @@ impl TenantStore<'_> {
         })
     }
 
-    /// SCIM requests and failures since `since_ms`, and the last SCIM request. A `GET` answered
-    /// 404 is not a failure: IdPs look up users that were deleted meanwhile, as a matter of
-    /// course, and counting those made healthy tenants look failing.
+    /// SCIM requests and failures since `since_ms`, and the last SCIM request (see [`failed`]).
+    ///
+    /// Read from the tenant's minutes of `scim_traffic` from the first whole minute on (at most
+    /// 1,440 rows for a day), and from the activity log's records before it (the first, partial
+    /// minute): constant in the day's traffic, where counting every record took ~50 ms per
+    /// 100,000 requests.
     pub async fn scim_traffic(&self, since_ms: i64) -> DomainResult<TrafficCounts> {
+        let whole = minute_of(since_ms) + if since_ms.rem_euclid(MINUTE_MS) == 0 { 0 } else { MINUTE_MS };
         with_pool!(self.store, |p| {
-            let last: Option<i64> =
-                sqlx::query_scalar("SELECT MAX(at) FROM activity WHERE tenant_id = $1 AND actor = 'scim'")
-                    .bind(self.id.as_str())
-                    .fetch_one(p)
-                    .await?;
-            let row = sqlx::query(
+            let last: Option<i64> = sqlx::query_scalar(
+                "SELECT last_at FROM scim_traffic WHERE tenant_id = $1 ORDER BY minute_at DESC LIMIT 1",
+            )
+            .bind(self.id.as_str())
+            .fetch_optional(p)
+            .await?;
+            let minutes = sqlx::query(
+                "SELECT CAST(COALESCE(SUM(requests), 0) AS BIGINT) AS n, CAST(COALESCE(SUM(errors), 0) AS BIGINT) AS errors \
+                 FROM scim_traffic WHERE tenant_id = $1 AND minute_at >= $2",
+            )
+            .bind(self.id.as_str())
+            .bind(whole)
+            .fetch_one(p)
+            .await?;
+            let partial = sqlx::query(
                 "SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN status >= 400 AND NOT (method = 'GET' AND status = 404) THEN 1 ELSE 0 END), 0) AS errors \
-                 FROM activity WHERE tenant_id = $1 AND actor = 'scim' AND at >= $2",
+                 FROM activity WHERE tenant_id = $1 AND actor = 'scim' AND at >= $2 AND at < $3",
             )
             .bind(self.id.as_str())
             .bind(since_ms)
+            .bind(whole)
             .fetch_one(p)
             .await?;
             DomainResult::Ok(TrafficCounts {
                 last_at: last,
-                requests: row.try_get("n")?,
-                errors: row.try_get("errors")?,
+                requests: minutes.try_get::<i64, _>("n")? + partial.try_get::<i64, _>("n")?,
+                errors: minutes.try_get::<i64, _>("errors")? + partial.try_get::<i64, _>("errors")?,
             })
         })
     }

@@ -340,6 +340,7 @@ impl super::Store {
         // (table, key, which rows)
         let (table, key, old) = match what {
             Purge::ScimRequests => ("activity", "id", "at < $1 AND actor = 'scim'"),
+            Purge::ScimTraffic => ("scim_traffic", "(tenant_id, minute_at)", "minute_at < $1"),
             Purge::Audit => ("activity", "id", "at < $1 AND actor <> 'scim'"),
             Purge::SignInAttempts => ("sign_in_attempts", "id", "at < $1"),
             Purge::SsoSignIns => ("sso_sign_ins", "(tenant_id, id)", "at < $1"),
@@ -372,6 +373,8 @@ impl super::Store {
 pub enum Purge {
     /// SCIM request records in the activity log.
     ScimRequests,
+    /// The SCIM traffic's minutes (`scim_traffic`), kept as long as the records they count.
+    ScimTraffic,
     /// Admin, support, SSO and system records in the activity log (the audit trail).
     Audit,
     /// Console sign-in attempts (the throttle reads only the last hour of them).

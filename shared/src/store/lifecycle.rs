@@ -61,7 +61,7 @@ where
 
 /// The tables that hold an organization's rows, children before parents, so that deleting in
 /// this order never leaves a cascade to delete many rows in one statement. `tenants` is last.
-const TENANT_TABLES: [&str; 29] = [
+const TENANT_TABLES: [&str; 30] = [
     "webhook_deliveries",
     "webhook_endpoints",
     "pending_events",
@@ -69,6 +69,7 @@ const TENANT_TABLES: [&str; 29] = [
     "event_sequences",
     "api_keys",
     "activity",
+    "scim_traffic",
     "placement_refusals",
     "deprovisions",
     "held_changes",

@@ -63,12 +63,14 @@ pub(super) fn sqlite() -> Migrator {
         (33, "update order", "0033_update_order.sql"),
         (34, "update order index dropped", "0034_update_order_index_dropped.sql"),
         (35, "held change asked again", "0035_held_change_asked_again.sql"),
+        (36, "scim traffic", "0036_scim_traffic.sql"),
+        (37, "activity failures", "0037_activity_failures.sql"),
     ))
 }
 
 /// PostgreSQL migrations that run outside a transaction (`CREATE INDEX CONCURRENTLY`: writes go
 /// on while the index builds). Each is a single statement.
-const POSTGRES_NO_TX: [i64; 8] = [16, 19, 23, 24, 26, 27, 31, 34];
+const POSTGRES_NO_TX: [i64; 9] = [16, 19, 23, 24, 26, 27, 31, 34, 37];
 
 pub(super) fn postgres() -> Migrator {
     let mut all = postgres_migrations();
@@ -115,6 +117,8 @@ fn postgres_migrations() -> Vec<Migration> {
         (33, "update order", "0033_update_order.sql"),
         (34, "update order index dropped", "0034_update_order_index_dropped.sql"),
         (35, "held change asked again", "0035_held_change_asked_again.sql"),
+        (36, "scim traffic", "0036_scim_traffic.sql"),
+        (37, "activity failures", "0037_activity_failures.sql"),
     )
 }
 
