@@ -478,9 +478,11 @@ pub async fn maintain(
 ) -> DomainResult<()> {
     let now = now_ms();
     let day = 86_400_000i64;
+    // The SCIM traffic's minutes go with the records they count.
+    let scim_requests = now - i64::from(retention.scim_request_days) * day;
     let purges = [
-        (Purge::ScimRequests, now - i64::from(retention.scim_request_days) * day),
-        (Purge::ScimTraffic, now - i64::from(retention.scim_request_days) * day),
+        (Purge::ScimRequests, scim_requests),
+        (Purge::ScimTraffic, scim_requests),
         (Purge::Audit, now - i64::from(retention.audit_days) * day),
         (Purge::SignInAttempts, now - i64::from(retention.sign_in_days) * day),
         (Purge::SsoSignIns, now - i64::from(retention.sign_in_days) * day),
