@@ -27,6 +27,11 @@ async function loadAndClick(page: Page, path: string, link: string, expectUrl: R
   // decodes the value the server rendered into the page. (A resource whose value does not
   // decode, or one created in another order than on the server, loads again from here.)
   const calls: string[] = [];
+  // The page before (the one that signed up, or the page the last click opened) may still be
+  // loading its data client-side; its calls are not this load's. Leaving it first ends it, and
+  // its events come in before this navigation's end (seen: the Overview's three calls after
+  // sign-up, counted against the first load of `/` on a busy machine).
+  await page.goto('about:blank');
   const onRequest = (r: Request) => {
     const u = new URL(r.url());
     if (u.pathname.startsWith('/api/')) calls.push(u.pathname);
