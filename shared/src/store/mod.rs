@@ -418,13 +418,18 @@ impl Store {
         Ok(())
     }
 
-    /// Refreshes PostgreSQL's planner statistics and visibility map (autovacuum does both on
-    /// its own schedule, a bulk insert included; the load benchmark calls this after its bulk
-    /// seed, as a settled database would be). A no-op on SQLite, whose planner works from the
-    /// schema alone here.
+    /// Settles the database after a bulk write, as a database grown by its API's writes is (the
+    /// load benchmark calls this after its bulk seed): PostgreSQL's planner statistics and
+    /// visibility map (autovacuum does both on its own schedule, a bulk insert included);
+    /// SQLite's users' search index merged ([`Self::merge_search_index`]: the API's own writes
+    /// merge it as they go, a seed of 10,000 users a transaction leaves that to the writes
+    /// after it). SQLite's planner works from the schema alone here.
     pub async fn analyze(&self) -> DomainResult<()> {
-        if let Pool::Postgres(p) = &self.pool {
-            sqlx::query("VACUUM (ANALYZE)").execute(p).await?;
+        match &self.pool {
+            Pool::Postgres(p) => {
+                sqlx::query("VACUUM (ANALYZE)").execute(p).await?;
+            }
+            Pool::Sqlite(_) => self.merge_search_index().await?,
         }
         Ok(())
     }
