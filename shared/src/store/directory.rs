@@ -872,8 +872,8 @@ mod tests {
         store.migrate().await.expect("migrate");
         let acme = tenant(&store, "acme").await;
         let Pool::Sqlite(p) = &store.pool else { unreachable!() };
-        // Three transactions of 200 users, each statement a savepoint (FTS5 writes a segment at
-        // each, and merges some of them as it goes).
+        // Three transactions of 200 users: FTS5 writes them as several segments (and merges
+        // some of them as it goes).
         for batch in 0..3 {
             let mut tx = p.begin().await.expect("begin");
             for i in 0..200 {

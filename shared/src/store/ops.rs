@@ -106,9 +106,9 @@ impl Store {
     /// p99 83–801 ms, and the same after a rebuild (1,412/s, p99 80 ms; 1,897/s, p99 66 ms in
     /// the next 8 s), against 2,270/s and p99 12.6 ms with the index merged first. Merging a
     /// million users' index took 2.1 s (a rebuild 6.0 s; both in the `sqlite3` shell, SQLite
-    /// 3.40), with the database's write lock held:
-    /// for a restore (before the server starts) and the benchmark's seed, not for a live
-    /// import of at most 10,000 rows, whose segments the writes after it merge as any others.
+    /// 3.40), with the database's write lock held: for a restore (before the server starts) and
+    /// the benchmark's seed, not for a live import of at most 10,000 rows, whose segments the
+    /// writes after it merge as any others'.
     pub async fn merge_search_index(&self) -> DomainResult<()> {
         let Pool::Sqlite(p) = &self.pool else { return Ok(()) };
         if self.has_search_index(p).await? {
