@@ -23,7 +23,13 @@ test('sign up, sign out, sign in: the organization is shown and the page is hydr
   // show/hide toggle.
   const password = page.getByLabel('Password', { exact: true });
   await password.fill('short');
-  await expect(page.getByTestId('password-hint')).toHaveText('7 more characters needed.');
+  const hint = page.getByTestId('password-hint');
+  await expect(hint).toHaveText('7 more characters needed.');
+  await expect(hint).toHaveAttribute('data-ok', 'false');
+  await password.fill(' '.repeat(12));
+  await expect(hint).toHaveText('The password cannot be only spaces.');
+  await expect(hint).toHaveAttribute('data-ok', 'false');
+  await password.fill('short');
   await page.getByRole('button', { name: 'Show' }).click();
   await expect(password).toHaveAttribute('type', 'text');
   await page.getByRole('button', { name: 'Hide' }).click();
@@ -33,7 +39,17 @@ test('sign up, sign out, sign in: the organization is shown and the page is hydr
   await page.getByLabel('Your name').fill('Ada Lovelace');
   await page.getByLabel('Work email').fill(email);
   await password.fill(PASSWORD);
-  await expect(page.getByTestId('password-hint')).toHaveText('Long enough.');
+  await expect(hint).toHaveText('Long enough.');
+  await expect(hint).toHaveAttribute('data-ok', 'true');
+  // The colour of a hint the policy accepts.
+  const colours = await hint.evaluate((el) => {
+    const ok = getComputedStyle(el).color;
+    el.setAttribute('data-ok', 'false');
+    const pending = getComputedStyle(el).color;
+    el.setAttribute('data-ok', 'true');
+    return { ok, pending };
+  });
+  expect(colours.ok).not.toBe(colours.pending);
   await page.getByRole('button', { name: 'Create organization' }).click();
 
   await expect(page).toHaveURL(/\/$/);

@@ -18,12 +18,18 @@ pub const MAX_EMAIL_CHARS: usize = 254;
 
 /// Checks a new password against the policy; returns the message to show, if any.
 pub fn password_problem(password: &str) -> Option<String> {
-    let n = password.chars().count();
-    if n < MIN_PASSWORD_CHARS {
-        Some(format!("Use at least {MIN_PASSWORD_CHARS} characters for the password ({n} so far)."))
-    } else if n > MAX_PASSWORD_CHARS {
+    password_shape_problem(password.chars().count(), password.trim().is_empty())
+}
+
+/// [`password_problem`] of a password of `chars` characters, `blank` if they are all
+/// whitespace: all the policy looks at, which is what the dashboard keeps of a password as it is
+/// typed (two small signals rather than a copy of the text).
+pub fn password_shape_problem(chars: usize, blank: bool) -> Option<String> {
+    if chars < MIN_PASSWORD_CHARS {
+        Some(format!("Use at least {MIN_PASSWORD_CHARS} characters for the password ({chars} so far)."))
+    } else if chars > MAX_PASSWORD_CHARS {
         Some(format!("Use at most {MAX_PASSWORD_CHARS} characters for the password."))
-    } else if password.trim().is_empty() {
+    } else if blank {
         Some("The password cannot be only spaces.".to_string())
     } else {
         None

@@ -12,9 +12,13 @@ pub fn PasswordInput(
     id: &'static str,
     /// `current-password` or `new-password`.
     autocomplete: &'static str,
-    /// Receives the value as it is typed.
+    /// Receives the password's length in characters as it is typed (with `blank`, what
+    /// `policy::password_shape_problem` looks at).
     #[prop(optional)]
-    value: Option<RwSignal<String>>,
+    chars: Option<RwSignal<usize>>,
+    /// Receives whether the password typed so far is only whitespace.
+    #[prop(optional)]
+    blank: Option<RwSignal<bool>>,
     /// The minimum length the browser enforces, if any.
     #[prop(optional)]
     minlength: Option<usize>,
@@ -30,8 +34,14 @@ pub fn PasswordInput(
                 required=true
                 minlength=minlength
                 on:input=move |ev| {
-                    if let Some(v) = value {
-                        v.set(event_target_value(&ev));
+                    if chars.is_some() || blank.is_some() {
+                        let value = event_target_value(&ev);
+                        if let Some(c) = chars {
+                            c.set(value.chars().count());
+                        }
+                        if let Some(b) = blank {
+                            b.set(value.trim().is_empty());
+                        }
                     }
                 }
             />

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use roster_shared::policy::{password_problem, MIN_PASSWORD_CHARS};
+use roster_shared::policy::{password_shape_problem, MIN_PASSWORD_CHARS};
 
 use crate::api::auth::SignUp;
 use crate::components::action_form::ActionForm;
@@ -16,10 +16,15 @@ use crate::components::password_input::PasswordInput;
 pub fn SignUpPage() -> impl IntoView {
     let action = ServerAction::<SignUp>::new();
     let error = move || action.value().get().and_then(|r| r.err()).map(|e| e.to_string());
-    let password = RwSignal::new(String::new());
+    // What the policy looks at, not the password itself, and the hint's colour as an attribute
+    // (`data-ok`), not a `class:` toggle: this is a new organization's first page, and a
+    // `String` signal and a reactive `class:` bring code of their own into its wasm, where
+    // `usize` and `bool` signals and a reactive attribute share the sign-in page's.
+    let chars = RwSignal::new(0usize);
+    let blank = RwSignal::new(true);
+    let problem = move || password_shape_problem(chars.get(), blank.get());
     let hint = move || {
-        let p = password.get();
-        let n = p.chars().count();
+        let n = chars.get();
         if n == 0 {
             format!("At least {MIN_PASSWORD_CHARS} characters.")
         } else if n < MIN_PASSWORD_CHARS {
@@ -28,13 +33,13 @@ pub fn SignUpPage() -> impl IntoView {
                 MIN_PASSWORD_CHARS - n,
                 if MIN_PASSWORD_CHARS - n == 1 { "" } else { "s" }
             )
-        } else if let Some(problem) = password_problem(&p) {
+        } else if let Some(problem) = problem() {
             problem
         } else {
             "Long enough.".to_string()
         }
     };
-    let hint_ok = move || password_problem(&password.get()).is_none();
+    let hint_ok = move || problem().is_none();
 
     view! {
         <Title text="Create your organization"/>
@@ -63,8 +68,8 @@ pub fn SignUpPage() -> impl IntoView {
                     </div>
                     <div class="field">
                         <label for="password">"Password"</label>
-                        <PasswordInput name="password" id="password" autocomplete="new-password" value=password minlength=MIN_PASSWORD_CHARS/>
-                        <p class="hint" class:hint-ok=hint_ok data-testid="password-hint">{hint}</p>
+                        <PasswordInput name="password" id="password" autocomplete="new-password" chars blank minlength=MIN_PASSWORD_CHARS/>
+                        <p class="hint" data-ok=move || if hint_ok() { "true" } else { "false" } data-testid="password-hint">{hint}</p>
                     </div>
                     <button type="submit" class="btn btn-primary btn-block" disabled=move || action.pending().get()>
                         {move || if action.pending().get() { "Creating…" } else { "Create organization" }}
