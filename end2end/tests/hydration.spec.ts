@@ -60,6 +60,13 @@ test('every page hydrates cleanly on every load under load, and answers a click'
   const problems = strictConsole(page);
   const stamp = `${Date.now()}${Math.floor(Math.random() * 1e6)}`;
 
+  // The signed-out pages first: three modules of their own (sign-in, sign-up, the others).
+  for (let round = 0; round < RELOADS; round++) {
+    await loadAndClick(page, '/sign-in', 'Create your organization', /\/sign-up$/, problems);
+    await loadAndClick(page, '/sign-up', 'Sign in', /\/sign-in$/, problems);
+    await loadAndClick(page, '/forgot-password', 'Back to sign in', /\/sign-in$/, problems);
+  }
+
   await page.goto('/sign-up');
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
   await page.getByLabel('Organization name').fill(`Hydra ${stamp}`);
