@@ -105,9 +105,18 @@ test('an admin creates an API key and a webhook endpoint, sends a test event, se
   const csrf = { 'sec-fetch-site': 'same-origin', Accept: 'application/json' };
   expect((await page.request.post('/api/form/scim_enable', { form: { enabled: 'true' }, headers: csrf })).status()).toBe(200);
   await expect.poll(() => hook.got.map((g) => g.type), { timeout: 20_000 }).toContain('connection.activated');
-  await page.reload();
-  await hydrated(page);
-  await expect(endpoint.getByTestId('delivery')).toHaveCount(2);
+  // The receiver has the event before Roster has read its answer and recorded the delivery (a
+  // reload at once, on a busy machine, listed only the test event): reload until it is listed.
+  await expect
+    .poll(
+      async () => {
+        await page.reload();
+        await hydrated(page);
+        return endpoint.getByTestId('delivery').count();
+      },
+      { timeout: 20_000 },
+    )
+    .toBe(2);
   await expect(endpoint.getByTestId('delivery').first()).toContainText('connection.activated');
   if (SHOTS) await page.screenshot({ path: `${SHOTS}/integrations.png`, fullPage: true });
 
