@@ -2,6 +2,37 @@
 //! JavaScript it is a plain password field).
 
 use leptos::prelude::*;
+use roster_shared::policy::password_shape_problem;
+
+/// What the password policy looks at of a password being typed (`policy::password_shape_problem`):
+/// its length in characters and whether it is only whitespace. Two small signals, not a copy of
+/// the text: a `String` signal brings code of its own into a page's wasm, where `usize` and
+/// `bool` signals share the sign-in page's.
+#[derive(Clone, Copy)]
+pub struct PasswordShape {
+    /// Characters typed.
+    pub chars: RwSignal<usize>,
+    /// Only whitespace (or nothing) typed.
+    pub blank: RwSignal<bool>,
+}
+
+impl PasswordShape {
+    /// An empty password's shape.
+    pub fn new() -> Self {
+        Self { chars: RwSignal::new(0), blank: RwSignal::new(true) }
+    }
+
+    /// The policy's message for the password typed so far, if it is refused (reactive).
+    pub fn problem(self) -> Option<String> {
+        password_shape_problem(self.chars.get(), self.blank.get())
+    }
+}
+
+impl Default for PasswordShape {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 /// A labelled password input named `name`.
 #[component]
@@ -12,13 +43,9 @@ pub fn PasswordInput(
     id: &'static str,
     /// `current-password` or `new-password`.
     autocomplete: &'static str,
-    /// Receives the password's length in characters as it is typed (with `blank`, what
-    /// `policy::password_shape_problem` looks at).
+    /// Receives the password's shape as it is typed.
     #[prop(optional)]
-    chars: Option<RwSignal<usize>>,
-    /// Receives whether the password typed so far is only whitespace.
-    #[prop(optional)]
-    blank: Option<RwSignal<bool>>,
+    shape: Option<PasswordShape>,
     /// The minimum length the browser enforces, if any.
     #[prop(optional)]
     minlength: Option<usize>,
@@ -34,14 +61,10 @@ pub fn PasswordInput(
                 required=true
                 minlength=minlength
                 on:input=move |ev| {
-                    if chars.is_some() || blank.is_some() {
+                    if let Some(shape) = shape {
                         let value = event_target_value(&ev);
-                        if let Some(c) = chars {
-                            c.set(value.chars().count());
-                        }
-                        if let Some(b) = blank {
-                            b.set(value.trim().is_empty());
-                        }
+                        shape.chars.set(value.chars().count());
+                        shape.blank.set(value.trim().is_empty());
                     }
                 }
             />

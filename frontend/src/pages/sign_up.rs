@@ -3,28 +3,27 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use roster_shared::policy::{password_shape_problem, MIN_PASSWORD_CHARS};
+use roster_shared::policy::MIN_PASSWORD_CHARS;
 
 use crate::api::auth::SignUp;
 use crate::components::action_form::ActionForm;
 use crate::components::layout::AuthBrand;
 use crate::components::notice::ErrorNotice;
-use crate::components::password_input::PasswordInput;
+use crate::components::password_input::{PasswordInput, PasswordShape};
 
 /// The sign-up form.
 #[component]
 pub fn SignUpPage() -> impl IntoView {
     let action = ServerAction::<SignUp>::new();
     let error = move || action.value().get().and_then(|r| r.err()).map(|e| e.to_string());
-    // What the policy looks at, not the password itself, and the hint's colour as an attribute
-    // (`data-ok`), not a `class:` toggle: this is a new organization's first page, and a
-    // `String` signal and a reactive `class:` bring code of their own into its wasm, where
-    // `usize` and `bool` signals and a reactive attribute share the sign-in page's.
-    let chars = RwSignal::new(0usize);
-    let blank = RwSignal::new(true);
-    let problem = move || password_shape_problem(chars.get(), blank.get());
+    // The hint follows the password's shape, not a copy of it, and colours itself through an
+    // attribute (`data-ok`), not a `class:` toggle: this is a new organization's first page,
+    // and a reactive `class:` brings code of its own into its wasm, where a reactive attribute
+    // shares the sign-in page's.
+    let shape = PasswordShape::new();
+    let problem = move || shape.problem();
     let hint = move || {
-        let n = chars.get();
+        let n = shape.chars.get();
         if n == 0 {
             format!("At least {MIN_PASSWORD_CHARS} characters.")
         } else if n < MIN_PASSWORD_CHARS {
@@ -68,7 +67,7 @@ pub fn SignUpPage() -> impl IntoView {
                     </div>
                     <div class="field">
                         <label for="password">"Password"</label>
-                        <PasswordInput name="password" id="password" autocomplete="new-password" chars blank minlength=MIN_PASSWORD_CHARS/>
+                        <PasswordInput name="password" id="password" autocomplete="new-password" shape minlength=MIN_PASSWORD_CHARS/>
                         <p class="hint" data-ok=move || if hint_ok() { "true" } else { "false" } data-testid="password-hint">{hint}</p>
                     </div>
                     <button type="submit" class="btn btn-primary btn-block" disabled=move || action.pending().get()>
