@@ -17,6 +17,8 @@ both_backends!(
     seat_limits_refuse_placements_beyond_them_from_every_source,
     a_hold_in_one_statement_writes_only_over_the_limit,
     a_held_change_asked_again_keeps_its_id_and_applies_the_latest_request,
+    a_restored_user_is_not_written_from_a_copy_read_before_the_deletion,
+    the_brake_decides_on_the_stored_user_not_an_instances_copy,
 );
 
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -33,6 +35,25 @@ async fn organization(app: &TestApp, name: &str) -> (ScimTenant, String) {
         .await
         .expect("token");
     (ScimTenant { id, token: secret.expose().to_string(), token_id: record.id.to_string() }, cookie)
+}
+
+/// The default brake, and the delete policy that keeps deleted users for 30 days.
+async fn soft_delete(app: &TestApp, cookie: &str) {
+    let res = app
+        .call(
+            "form/safety_save",
+            &[
+                ("brake_enabled", "on"),
+                ("brake_percent", "10"),
+                ("brake_min_users", "10"),
+                ("brake_window_minutes", "60"),
+                ("delete_policy", "soft"),
+                ("soft_delete_days", "30"),
+            ],
+            Some(cookie),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
 }
 
 /// Entra ID's deactivation.
@@ -284,21 +305,7 @@ async fn the_brake_counts_active_users_only_and_can_be_switched_off(db: Db) {
 async fn soft_deleted_users_are_gone_for_scim_and_restorable(db: Db) {
     let app = TestApp::new(db).await;
     let (t, cookie) = organization(&app, "Soft").await;
-    let res = app
-        .call(
-            "form/safety_save",
-            &[
-                ("brake_enabled", "on"),
-                ("brake_percent", "10"),
-                ("brake_min_users", "10"),
-                ("brake_window_minutes", "60"),
-                ("delete_policy", "soft"),
-                ("soft_delete_days", "30"),
-            ],
-            Some(&cookie),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
+    soft_delete(&app, &cookie).await;
     let group = app
         .ok_json(
             "user_group_create",
@@ -824,4 +831,83 @@ async fn a_held_change_asked_again_keeps_its_id_and_applies_the_latest_request(d
     let (s, _, _) = app.scim("GET", &t.id, &t.token, &format!("/Users/{y}"), None).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "deleted");
     assert_eq!(held(&app, &cookie).await["total"], 0);
+}
+
+/// A user deleted and restored starts its versions again (1, at the restore), so an instance's
+/// copy from before the deletion may have the restored user's version number: a write from that
+/// copy would put back what the user was before it (losing what the IdP wrote since). The write
+/// replaces only the version it started from, number and time.
+async fn a_restored_user_is_not_written_from_a_copy_read_before_the_deletion(db: Db) {
+    let app = TestApp::new(db).await;
+    let (t, cookie) = organization(&app, "Again").await;
+    soft_delete(&app, &cookie).await;
+    let other = app.second_instance().await;
+    let ada = app.create_user(&t, "ada@again.test").await;
+    let path = format!("/Users/{ada}");
+    // This instance has version 1 (it created the user and reads them).
+    let (s, _, user) = app.scim("GET", &t.id, &t.token, &path, None).await;
+    assert_eq!((s, user["meta"]["version"].as_str()), (StatusCode::OK, Some("W/\"1\"")));
+    // Elsewhere: a new title (version 2), a deletion, a restore (version 1 again, with the title).
+    let (s, _, _) = other
+        .scim(
+            "PATCH",
+            &t.id,
+            &t.token,
+            &path,
+            Some(json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "title", "value": "Engineer"}]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _, _) = other.scim("DELETE", &t.id, &t.token, &path, None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let res = other.call("form/deleted_restore", &[("id", &ada)], Some(&cookie)).await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", body_text(res).await);
+    let (_, _, user) = other.scim("GET", &t.id, &t.token, &path, None).await;
+    assert_eq!((user["title"].as_str(), user["meta"]["version"].as_str()), (Some("Engineer"), Some("W/\"1\"")));
+
+    // Here: a PATCH of another attribute keeps the title.
+    let (s, _, body) = app
+        .scim(
+            "PATCH",
+            &t.id,
+            &t.token,
+            &path,
+            Some(json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "nickName", "value": "Ada"}]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!((body["title"].as_str(), body["nickName"].as_str()), (Some("Engineer"), Some("Ada")), "{body}");
+    let (_, _, user) = other.scim("GET", &t.id, &t.token, &path, None).await;
+    assert_eq!((user["title"].as_str(), user["meta"]["version"].as_str()), (Some("Engineer"), Some("W/\"2\"")));
+}
+
+/// Whether a deactivation goes to the brake depends on the user being active: an instance whose
+/// copy still says active, of a user another instance has deactivated since, must not hold the
+/// IdP's repeated deactivation (nothing would be taken away), over the limit or not.
+async fn the_brake_decides_on_the_stored_user_not_an_instances_copy(db: Db) {
+    let app = TestApp::new(db).await;
+    let (t, cookie) = organization(&app, "Stored").await;
+    let other = app.second_instance().await;
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        ids.push(app.create_user(&t, &format!("u{i}@stored.test")).await);
+    }
+    // This instance has every user as active (it created them).
+    // The other deactivates ten: the limit (ten, the minimum) is reached.
+    for id in &ids[..10] {
+        assert_eq!(deactivate(&other, &t, id).await.0, StatusCode::OK);
+    }
+    assert_eq!(inactive_count(&app, &t).await, 10);
+    assert_eq!(held(&app, &cookie).await["total"], 0);
+
+    // The IdP asks this instance again for one of them: done, nothing held.
+    let (s, body) = deactivate(&app, &t, &ids[0]).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["active"], false, "{body}");
+    assert_eq!(held(&app, &cookie).await["total"], 0, "an inactive user's deactivation is not held");
+    // A user who is active is held (the brake is on).
+    let (s, body) = deactivate(&app, &t, &ids[10]).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(held(&app, &cookie).await["total"], 1);
+    assert!(is_active(&app, &t, &ids[10]).await);
 }

@@ -12,6 +12,7 @@ use crate::common::*;
 
 both_backends!(
     a_revocation_reaches_every_instance,
+    a_write_never_starts_from_another_instances_old_copy,
     bad_requests_get_scim_errors_and_change_nothing,
     credentials_are_checked_and_never_reveal_a_tenant,
     tenants_are_isolated_on_every_endpoint,
@@ -1001,6 +1002,117 @@ async fn a_revocation_reaches_every_instance(db: Db) {
             roster_shared::service::credentials::authenticate_bearer(&other, &tenant, &t.token).await.unwrap();
         assert!(refused.is_none());
     }
+}
+
+/// A write starts from the user as its instance last read or wrote them, and that copy is out of
+/// date once another instance (or process) writes the user: the write must then change nothing
+/// and start again from the stored user — no change of the other instance's is lost, a PATCH
+/// whose target only the stored user has still applies, and `If-Match` is checked against the
+/// stored version.
+async fn a_write_never_starts_from_another_instances_old_copy(db: Db) {
+    let app = TestApp::new(db).await;
+    let t = app.scim_tenant("Copies").await;
+    let other = app.second_instance().await;
+    let (s, _, created) = app
+        .scim(
+            "POST",
+            &t.id,
+            &t.token,
+            "/Users",
+            Some(json!({"schemas": [USER], "userName": "ada@copies.test", "title": "One",
+                "emails": [{"type": "work", "value": "ada@copies.test", "primary": true}]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let path = format!("/Users/{id}");
+    // This instance has the user (it created and read them); the other writes them.
+    let (s, _, _) = app.scim("GET", &t.id, &t.token, &path, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, body) =
+        patch_user(&other, &t, &path, json!([{"op": "replace", "path": "displayName", "value": "Ada Two"}])).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+
+    // A PATCH here keeps the other instance's change.
+    let (s, body) = patch_user(&app, &t, &path, json!([{"op": "replace", "path": "title", "value": "Two"}])).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!((body["displayName"].as_str(), body["title"].as_str()), (Some("Ada Two"), Some("Two")), "{body}");
+    assert_eq!(body["meta"]["version"], "W/\"3\"", "{body}");
+
+    // A PATCH whose target only the stored user has (the other instance added it) applies (on
+    // the copy it matches nothing, which is an error).
+    let (s, body) = patch_user(
+        &other,
+        &t,
+        &path,
+        json!([{"op": "add", "path": "emails", "value": [{"type": "home", "value": "ada@home.test"}]}]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (s, body) = patch_user(
+        &app,
+        &t,
+        &path,
+        json!([{"op": "replace", "path": "emails[value co \"@home.\"].value", "value": "ada@house.test"}]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let emails: Vec<&str> = body["emails"].as_array().unwrap().iter().filter_map(|e| e["value"].as_str()).collect();
+    assert_eq!(emails, ["ada@copies.test", "ada@house.test"], "{body}");
+
+    // A PUT here keeps nothing of its own copy but what it sends; its answer is the stored user.
+    let (s, body) = patch_user(&other, &t, &path, json!([{"op": "replace", "path": "title", "value": "Three"}])).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (s, _, body) = app
+        .scim(
+            "PUT",
+            &t.id,
+            &t.token,
+            &path,
+            Some(json!({"schemas": [USER], "userName": "ada@copies.test", "nickName": "Ada"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["meta"]["version"], "W/\"7\"", "{body}");
+    assert!(body.get("title").is_none(), "{body}");
+
+    // `If-Match` is checked against the stored version, not the copy: the other instance's
+    // write makes this instance's copy (version 7) out of date.
+    let (s, body) = patch_user(&other, &t, &path, json!([{"op": "replace", "path": "title", "value": "Four"}])).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let if_match = |etag: &str| {
+        Request::builder()
+            .method("PATCH")
+            .uri(format!("/scim/v2/{}{path}", t.id))
+            .header(header::AUTHORIZATION, format!("Bearer {}", t.token))
+            .header(header::CONTENT_TYPE, "application/scim+json")
+            .header(header::IF_MATCH, etag)
+    };
+    let body = || {
+        Body::from(
+            json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "title", "value": "Five"}]})
+                .to_string(),
+        )
+    };
+    let res = app.scim_raw(if_match("W/\"7\""), body()).await;
+    assert_eq!(res.status(), StatusCode::PRECONDITION_FAILED);
+    let res = app.scim_raw(if_match("W/\"8\""), body()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    // Both instances read the same user, every change in it.
+    for instance in [&app, &other] {
+        let (_, _, user) = instance.scim("GET", &t.id, &t.token, &path, None).await;
+        assert_eq!(user["title"], "Five", "{user}");
+        assert_eq!(user["nickName"], "Ada", "{user}");
+        assert_eq!(user["meta"]["version"], "W/\"9\"", "{user}");
+    }
+}
+
+/// A PATCH of a user through an instance: the status and the answer.
+async fn patch_user(instance: &TestApp, t: &ScimTenant, path: &str, ops: Value) -> (StatusCode, Value) {
+    let (s, _, body) =
+        instance.scim("PATCH", &t.id, &t.token, path, Some(json!({"schemas": [PATCH], "Operations": ops}))).await;
+    (s, body)
 }
 
 /// A PATCH adding 600 members checks them in chunks of 500 keys (two statements of hundreds of

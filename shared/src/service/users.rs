@@ -344,7 +344,7 @@ pub(crate) async fn update_checked(
                 return Ok(true);
             }
         }
-        if !tx.update_user(&row.id, &row.columns, &row.data, current.version, now).await? {
+        if !tx.update_user(&row.id, &row.columns, &row.data, current.read_version(), now).await? {
             return Err(DomainError::Stale);
         }
         events::emit_user_write(&mut tx, &row.id, row.source, Some(&before), resource, now);
@@ -379,8 +379,10 @@ async fn update_alone(
 ) -> DomainResult<Written> {
     let events: Vec<_> =
         events::user_write_event(&writer.cause(), &row.id, row.source, Some(before), after, now).into_iter().collect();
-    let written =
-        store.tenant(tenant).update_user_alone(&row.id, &row.columns, &row.data, current.version, now, events).await;
+    let written = store
+        .tenant(tenant)
+        .update_user_alone(&row.id, &row.columns, &row.data, current.read_version(), now, events)
+        .await;
     let groups = match written {
         Ok(Some(groups)) => groups,
         Ok(None) => return Err(DomainError::Stale),
@@ -403,7 +405,7 @@ pub async fn adopt(store: &Store, tenant: &TenantId, current: &UserRow, resource
     let now = now_ms();
     let written = async {
         let (mut tx, placer, seen) = begin_write(store, tenant).await?;
-        if !tx.update_user(&row.id, &row.columns, &row.data, current.version, now).await? {
+        if !tx.update_user(&row.id, &row.columns, &row.data, current.read_version(), now).await? {
             return Err(DomainError::Stale);
         }
         tx.set_user_source(&row.id, UserSource::Scim).await?;

@@ -1,7 +1,9 @@
 //! The per-instance cache of what every SCIM request would otherwise ask the database: the
 //! credential behind a secret (a third of a GET's database work on SQLite), each tenant's
 //! mapping rules and default user group (read before every SCIM user write), and its provisioning
-//! safety settings (read by every deprovisioning write).
+//! safety settings (read by every deprovisioning write); and users as this instance last read or
+//! wrote them, which a SCIM write may start from instead of reading the user again (see
+//! [`TenantCache::user`]).
 //!
 //! Written by hand: entries must be dropped by tenant when a credential is revoked, SCIM is
 //! switched off, or the rules, default group or safety settings change, which general-purpose
@@ -17,7 +19,7 @@ use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::{FoundCredential, Pool, RuleRecord, Store, TenantStore};
+use super::{FoundCredential, Pool, RuleRecord, Store, TenantStore, UserRow};
 use crate::dto::SafetySettings;
 use crate::error::DomainResult;
 use crate::ids::CredentialId;
@@ -27,6 +29,19 @@ pub const CACHE_TTL: Duration = Duration::from_secs(2);
 
 /// Most entries of one kind (the map starts over when full).
 const CACHE_MAX: usize = 10_000;
+
+/// How long a cached user is a write's starting point. A stale copy costs the write only a
+/// second try (see [`TenantCache::user`]); the bound keeps copies from another day out of the
+/// way of a write that could have been right the first time.
+const USER_TTL: Duration = Duration::from_secs(60);
+
+/// Most users cached (all tenants): a few MB at the sizes users have. An IdP reads a user and
+/// writes it within moments (Entra ID: a `userName eq` lookup, then a PATCH; Okta: a GET, then a
+/// PUT), and a sync's writes follow its reads in the order of its users.
+const USER_MAX: usize = 4_096;
+
+/// A user's resource bigger than this is not cached (a copy per entry).
+const USER_MAX_BYTES: usize = 16 * 1024;
 
 /// How long the deprovisioning brake trusts its count of a tenant's users (active now plus those
 /// who lost access in the window, i.e. active at the window's start). Counting is a walk over
@@ -62,11 +77,22 @@ impl<K: Eq + Hash, V: Clone> Timed<K, V> {
     }
 
     fn put(&self, key: K, value: V) {
+        self.put_bounded(key, value, CACHE_MAX)
+    }
+
+    /// [`Self::put`] into a map of at most `max` entries.
+    fn put_bounded(&self, key: K, value: V, max: usize) {
         if let Ok(mut map) = self.0.lock() {
-            if map.len() >= CACHE_MAX {
+            if map.len() >= max && !map.contains_key(&key) {
                 map.clear();
             }
             map.insert(key, (Instant::now(), value));
+        }
+    }
+
+    fn remove(&self, key: &K) {
+        if let Ok(mut map) = self.0.lock() {
+            map.remove(key);
         }
     }
 
@@ -91,6 +117,8 @@ pub struct TenantCache {
     /// Each tenant's users active at the start of the brake's window, as last counted (see
     /// [`BRAKE_POPULATION_TTL`]).
     brake_population: Timed<String, u64>,
+    /// Users by tenant and id, as last read or written here.
+    users: Timed<(String, String), UserRow>,
     /// Counts the drops; a fill names the count its read began at.
     epoch: std::sync::atomic::AtomicU64,
     /// PostgreSQL: this instance's listener hears other instances' changes now.
@@ -155,6 +183,28 @@ impl TenantCache {
         self.brake_population.put(tenant.to_string(), population);
     }
 
+    /// A user as this instance last read or wrote them (within [`USER_TTL`]), for a write to
+    /// start from instead of reading the user again — never to answer a read (another instance
+    /// may have written the user since). Nothing drops a user changed elsewhere, and nothing
+    /// needs to: a write replaces only the [`ReadVersion`](super::ReadVersion) it started from,
+    /// so one that started from an out-of-date copy changes nothing and is tried again from the
+    /// stored user ([`crate::error::DomainError::Stale`]).
+    pub(crate) fn user(&self, tenant: &str, id: &str) -> Option<UserRow> {
+        self.users.get_within(&(tenant.to_string(), id.to_string()), USER_TTL)
+    }
+
+    /// Keeps a user as read or written now (see [`Self::user`]).
+    pub(crate) fn put_user(&self, tenant: &str, row: &UserRow) {
+        if row.data.len() <= USER_MAX_BYTES {
+            self.users.put_bounded((tenant.to_string(), row.id.clone()), row.clone(), USER_MAX);
+        }
+    }
+
+    /// Drops a user (deleted, or found out of date).
+    pub(crate) fn forget_user(&self, tenant: &str, id: &str) {
+        self.users.remove(&(tenant.to_string(), id.to_string()));
+    }
+
     /// Drops everything cached of a tenant.
     pub fn forget_tenant(&self, tenant: &str) {
         self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -162,6 +212,7 @@ impl TenantCache {
         self.placement.retain(|t, _| t != tenant);
         self.safety.retain(|t, _| t != tenant);
         self.brake_population.retain(|t, _| t != tenant);
+        self.users.retain(|(t, _), _| t != tenant);
     }
 
     fn clear(&self) {
@@ -170,6 +221,7 @@ impl TenantCache {
         self.placement.retain(|_, _| false);
         self.safety.retain(|_, _| false);
         self.brake_population.retain(|_, _| false);
+        self.users.retain(|_, _| false);
     }
 
     /// PostgreSQL: whether this instance hears other instances' changes now (its listener is
@@ -262,5 +314,45 @@ mod tests {
         let epoch = cache.epoch();
         cache.put_placement(epoch, "t", &old);
         assert_eq!(cache.placement("t"), Some(old));
+    }
+
+    fn user(id: &str, version: i64, data: String) -> UserRow {
+        UserRow {
+            id: id.into(),
+            user_name: format!("{id}@x.test"),
+            source: crate::dto::UserSource::Scim,
+            data,
+            version,
+            created_at: 1,
+            updated_at: version,
+        }
+    }
+
+    #[test]
+    fn users_are_kept_by_tenant_and_id_within_bounds() {
+        let cache = TenantCache::default();
+        let ada = user("ada", 1, "{}".into());
+        cache.put_user("t", &ada);
+        assert_eq!(cache.user("t", "ada"), Some(ada.clone()));
+        assert_eq!(cache.user("other", "ada"), None, "another tenant's user of that id is not this one");
+        // The latest write replaces the copy.
+        let newer = user("ada", 2, "{}".into());
+        cache.put_user("t", &newer);
+        assert_eq!(cache.user("t", "ada"), Some(newer));
+        cache.forget_user("t", "ada");
+        assert_eq!(cache.user("t", "ada"), None);
+        // A big resource is not copied.
+        cache.put_user("t", &user("big", 1, "x".repeat(USER_MAX_BYTES + 1)));
+        assert_eq!(cache.user("t", "big"), None);
+        // A tenant's settings changing drops its users; a full map starts over.
+        cache.put_user("t", &ada);
+        cache.put_user("u", &ada);
+        cache.forget_tenant("t");
+        assert_eq!((cache.user("t", "ada").is_some(), cache.user("u", "ada").is_some()), (false, true));
+        for i in 0..USER_MAX {
+            cache.put_user("t", &user(&format!("n{i}"), 1, "{}".into()));
+        }
+        assert!(cache.users.0.lock().unwrap().len() <= USER_MAX);
+        assert_eq!(cache.user("u", "ada"), None, "started over when full");
     }
 }

@@ -67,7 +67,7 @@ pub use ops::MigrationState;
 pub use query::Page;
 pub(crate) use query::Query;
 pub use safety::{DeletedRecord, HeldRecord, ManualForAdoption, NewHeld, RefusalRecord, SeatUsage};
-pub use users::{NewUserRow, UserColumns, UserGroupRow, UserRow};
+pub use users::{NewUserRow, ReadVersion, UserColumns, UserGroupRow, UserRow};
 
 /// `$first, $first+1, …` for `n` values (an `IN (…)` list of bound parameters).
 pub(crate) fn placeholders(first: usize, n: usize) -> String {

@@ -39,6 +39,24 @@ impl UserRow {
     pub fn active_in(resource: &serde_json::Value) -> bool {
         resource.get("active").and_then(serde_json::Value::as_bool).unwrap_or(true)
     }
+
+    /// The version of the user this row is, for a write that replaces it.
+    pub fn read_version(&self) -> ReadVersion {
+        ReadVersion { version: self.version, updated_at: self.updated_at }
+    }
+}
+
+/// The version of a user that a write replaces, as the writer read it: the write goes ahead
+/// only if the user is still at it. The number alone does not say so: a user deleted and
+/// restored starts its numbers again (at 1, written at the restore), and a copy read before the
+/// deletion (another instance's cached copy, see [`super::cache`]) may have the same number; the
+/// time of the write tells them apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadVersion {
+    /// [`UserRow::version`].
+    pub version: i64,
+    /// [`UserRow::updated_at`].
+    pub updated_at: i64,
 }
 
 /// A user to insert with [`TenantTx::insert_user`] or [`TenantTx::insert_users`].
@@ -221,7 +239,7 @@ impl TenantTx<'_> {
         Ok(())
     }
 
-    /// Writes a new version of a user if it is still at `expected_version`; returns whether it
+    /// Writes a new version of a user if it is still at `expected`; returns whether it
     /// was written (nothing is when another write came first). [`DomainError::UserNameTaken`]
     /// if the new userName is taken.
     pub async fn update_user(
@@ -229,7 +247,7 @@ impl TenantTx<'_> {
         id: &str,
         cols: &UserColumns,
         data: &str,
-        expected_version: i64,
+        expected: ReadVersion,
         now_ms: i64,
     ) -> DomainResult<bool> {
         let tenant = self.id.as_str();
@@ -242,7 +260,8 @@ impl TenantTx<'_> {
                 let stored: Option<StoredColumns> = with_tx!(self, |c| sqlx::query_as(STORED_COLUMNS)
                     .bind(tenant)
                     .bind(id)
-                    .bind(expected_version)
+                    .bind(expected.version)
+                    .bind(expected.updated_at)
                     .fetch_optional(c)
                     .await)?;
                 match stored {
@@ -253,12 +272,11 @@ impl TenantTx<'_> {
             super::Backend::Postgres => ChangedColumns::ALL,
         };
         let sql = update_user_sql(self.backend(), changed);
-        let n =
-            with_tx!(self, |c| bind_user_update!(sqlx::query(&sql), cols, data, now_ms, tenant, id, expected_version)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected())
-                .map_err(|e| user_name_taken(e, &cols.user_name)))?;
+        let n = with_tx!(self, |c| bind_user_update!(sqlx::query(&sql), cols, data, now_ms, tenant, id, expected)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(|e| user_name_taken(e, &cols.user_name)))?;
         Ok(n > 0)
     }
 
@@ -384,7 +402,7 @@ impl TenantStore<'_> {
         })
     }
 
-    /// Writes a new version of a user if it is still at `expected_version`, with the change's
+    /// Writes a new version of a user if it is still at `expected`, with the change's
     /// `events`, when that is all the write does (a SCIM write in a tenant with nothing to
     /// place): returns the user's groups as they are with it, `None` when another write came
     /// first (nothing written). [`DomainError::UserNameTaken`] if the new userName is taken.
@@ -400,13 +418,13 @@ impl TenantStore<'_> {
         id: &str,
         cols: &UserColumns,
         data: &str,
-        expected_version: i64,
+        expected: ReadVersion,
         now_ms: i64,
         events: Vec<super::NewEvent>,
     ) -> DomainResult<Option<Vec<UserGroupRow>>> {
         let Pool::Postgres(pool) = &self.store.pool else {
             let mut tx = self.begin().await?;
-            if !tx.update_user(id, cols, data, expected_version, now_ms).await? {
+            if !tx.update_user(id, cols, data, expected, now_ms).await? {
                 return Ok(None);
             }
             for e in events {
@@ -415,7 +433,7 @@ impl TenantStore<'_> {
             tx.commit().await?;
             return Ok(Some(self.groups_of_users(&[id.to_string()]).await?));
         };
-        const FIRST: usize = 14;
+        const FIRST: usize = 15;
         let queue = if events.is_empty() {
             String::new()
         } else {
@@ -429,7 +447,7 @@ impl TenantStore<'_> {
         let update = update_user_sql(Backend::Postgres, ChangedColumns::ALL);
         let sql = with_groups_sql(&format!("{update} RETURNING tenant_id, id"), &queue, "u.id");
         let tenant = self.id.as_str();
-        let mut q = bind_user_update!(sqlx::query(&sql), cols, data, now_ms, tenant, id, expected_version);
+        let mut q = bind_user_update!(sqlx::query(&sql), cols, data, now_ms, tenant, id, expected);
         for e in &events {
             q = super::events::bind_pending!(q, e);
         }
@@ -641,8 +659,9 @@ const GROUPS_OF_U: &str = "memb(tenant_id, group_id, depth) AS ( \
        FROM (SELECT memb.tenant_id, memb.group_id, MIN(memb.depth) AS depth FROM memb GROUP BY memb.tenant_id, memb.group_id) d \
      )";
 
-/// The UPDATE of a user's new version, setting the indexed columns of `changed`: `$1`…`$13`
-/// bound by [`bind_user_update!`] (`$9` the tenant, `$10` the id, `$11` the expected version).
+/// The UPDATE of a user's new version, setting the indexed columns of `changed`: `$1`…`$14`
+/// bound by [`bind_user_update!`] (`$9` the tenant, `$10` the id, `$11` and `$14` the
+/// [`ReadVersion`] it replaces).
 fn update_user_sql(backend: Backend, changed: ChangedColumns) -> String {
     let mut set = String::new();
     for (name, n, yes) in [
@@ -660,14 +679,14 @@ fn update_user_sql(backend: Backend, changed: ChangedColumns) -> String {
     }
     format!(
         "UPDATE scim_users SET {set}active = $6, data = {}, version = version + 1, updated_at = $8 \
-         WHERE tenant_id = $9 AND id = $10 AND version = $11",
+         WHERE tenant_id = $9 AND id = $10 AND version = $11 AND updated_at = $14",
         json_in(backend, 7)
     )
 }
 
 /// Binds the parameters of [`update_user_sql`] to a query.
 macro_rules! bind_user_update {
-    ($q:expr, $cols:expr, $data:expr, $now:expr, $tenant:expr, $id:expr, $version:expr) => {
+    ($q:expr, $cols:expr, $data:expr, $now:expr, $tenant:expr, $id:expr, $expected:expr) => {
         $q.bind(&$cols.user_name)
             .bind(&$cols.user_name_norm)
             .bind(&$cols.external_id)
@@ -678,9 +697,10 @@ macro_rules! bind_user_update {
             .bind($now)
             .bind($tenant)
             .bind($id)
-            .bind($version)
+            .bind($expected.version)
             .bind(&$cols.sort_name)
             .bind(&$cols.search_text)
+            .bind($expected.updated_at)
     };
 }
 use bind_user_update;
@@ -714,9 +734,9 @@ pub(super) fn groups_from_rows<R: super::direct::DbRow>(user_id: &str, rows: &[R
     Ok(groups)
 }
 
-/// The indexed columns of a user (`$1` tenant, `$2` id) still at a version (`$3`).
+/// The indexed columns of a user (`$1` tenant, `$2` id) still at a [`ReadVersion`] (`$3`, `$4`).
 const STORED_COLUMNS: &str = "SELECT user_name, user_name_norm, external_id, display_name_norm, primary_email_norm, \
-     sort_name, search_text FROM scim_users WHERE tenant_id = $1 AND id = $2 AND version = $3";
+     sort_name, search_text FROM scim_users WHERE tenant_id = $1 AND id = $2 AND version = $3 AND updated_at = $4";
 
 /// A user's indexed columns as stored: user_name, user_name_norm, external_id,
 /// display_name_norm, primary_email_norm, sort_name, search_text.

@@ -137,6 +137,11 @@ impl Scim<'_> {
         Ok(Resource { id: row.id.clone(), version: row.version, json })
     }
 
+    /// Keeps a user as read or written now, for a write to start from (see [`Self::write_next`]).
+    fn keep(&self, row: &UserRow) {
+        self.store.tenant_cache().put_user(self.tenant.as_str(), row);
+    }
+
     async fn load_user(&self, id: &str) -> Result<UserRow, ScimError> {
         match self.store.tenant(self.tenant).user(id).await.map_err(scim_error)? {
             Some(row) if Writer::Scim.check(row.source).is_ok() => Ok(row),
@@ -170,7 +175,10 @@ impl Scim<'_> {
         }
         match users::create(self.store, self.tenant, Writer::Scim, &res).await {
             // The row as written (no second read: a new user has no groups yet).
-            Ok(row) => self.user_resource(&row, &[]),
+            Ok(row) => {
+                self.keep(&row);
+                self.user_resource(&row, &[])
+            }
             Err(DomainError::UserNameTaken { existing: Some((id, UserSource::Jit)), .. }) => {
                 self.adopt(id, &res, false).await
             }
@@ -215,7 +223,10 @@ impl Scim<'_> {
     /// GET /Users/{id}.
     pub async fn get_user(&self, id: &str) -> Result<Resource, ScimError> {
         match self.store.tenant(self.tenant).user_with_groups(id).await.map_err(scim_error)? {
-            Some((row, groups)) if Writer::Scim.check(row.source).is_ok() => self.user_resource(&row, &groups),
+            Some((row, groups)) if Writer::Scim.check(row.source).is_ok() => {
+                self.keep(&row);
+                self.user_resource(&row, &groups)
+            }
             _ => Err(not_found("User", id)),
         }
     }
@@ -235,22 +246,11 @@ impl Scim<'_> {
         brake: bool,
     ) -> Result<(Resource, bool), ScimError> {
         let hold = HoldRequest { method: "PUT", body: Some(body) };
-        for _ in 0..WRITE_RETRIES {
-            let row = self.load_user(id).await?;
-            check_if_match(if_match, row.version)?;
+        let next = |row: &UserRow| -> Result<Value, ScimError> {
             let existing: Value = serde_json::from_str(&row.data).unwrap_or(Value::Null);
-            let res = with_defaults(validate_resource(body, schema(), Mode::Replace { existing: &existing })?);
-            match self.write_user(&row, &res, brake.then_some(&hold)).await? {
-                // The row as written (no second read of it).
-                Some(Written::Row(row, groups)) => return Ok((self.written(&row, groups).await?, false)),
-                Some(Written::Held(groups)) => return Ok((self.as_if_written(&row, res, groups).await?, true)),
-                None => {}
-            }
-            if if_match.is_some() {
-                return Err(ScimError::status(412, "the resource changed while it was being replaced"));
-            }
-        }
-        Err(ScimError::status(409, "the resource is being changed by other requests; try again"))
+            Ok(with_defaults(validate_resource(body, schema(), Mode::Replace { existing: &existing })?))
+        };
+        self.write_next(id, if_match, brake.then_some(&hold), next, "replaced").await
     }
 
     /// PATCH /Users/{id}. The mapping rules re-place the user in the same transaction. A PATCH
@@ -275,27 +275,79 @@ impl Scim<'_> {
         let ops = patch::parse_request(body)?;
         let summary = ops.iter().map(|o| o.summary()).collect::<Vec<_>>().join("; ");
         let hold = HoldRequest { method: "PATCH", body: Some(body) };
+        let next = |row: &UserRow| -> Result<Value, ScimError> {
+            let current: Value = serde_json::from_str(&row.data).map_err(json_error)?;
+            patch::apply(current, &ops, schema())
+        };
+        match self.write_next(id, if_match, brake.then_some(&hold), next, "patched").await? {
+            (resource, false) => Ok((resource, summary)),
+            (resource, true) => Ok((resource, format!("{summary} (held by the deprovisioning brake)"))),
+        }
+    }
+
+    /// Writes the version of a user `next` makes of the current one (a PUT's or a PATCH's), with
+    /// the deprovisioning brake when `hold` is given; returns the resource and whether the brake
+    /// held the write. Reads the user again and retries when another write came first.
+    ///
+    /// Without `If-Match` it starts from the user as this instance last read or wrote them, when
+    /// it has them (see [`crate::store::TenantCache::user`]): an IdP reads a user and then
+    /// writes it, and on PostgreSQL that copy saves the write a statement. It starts from the
+    /// stored user instead when the copy is out of date (the write changes nothing and says so),
+    /// when `next` finds fault with the copy (the stored user may not have that fault), and when
+    /// the write takes the user's access away (the brake decides on the stored user).
+    async fn write_next(
+        &self,
+        id: &str,
+        if_match: Option<&str>,
+        hold: Option<&HoldRequest<'_>>,
+        next: impl Fn(&UserRow) -> Result<Value, ScimError>,
+        done: &str,
+    ) -> Result<(Resource, bool), ScimError> {
+        let cache = self.store.tenant_cache();
+        let cached = if_match.is_none().then(|| cache.user(self.tenant.as_str(), id)).flatten();
+        if let Some(row) = cached.filter(|row| Writer::Scim.check(row.source).is_ok()) {
+            if let Ok(res) = next(&row) {
+                // The brake decides on the stored user (is it active?).
+                let braked = hold.is_some() && !UserRow::active_in(&res) && row.is_active();
+                if !braked {
+                    if let Some(answer) = self.write_version(&row, res, hold).await? {
+                        return Ok(answer);
+                    }
+                }
+            }
+            cache.forget_user(self.tenant.as_str(), id);
+        }
         for _ in 0..WRITE_RETRIES {
             let row = self.load_user(id).await?;
             check_if_match(if_match, row.version)?;
-            let current: Value = serde_json::from_str(&row.data).map_err(json_error)?;
-            let res = patch::apply(current, &ops, schema())?;
-            match self.write_user(&row, &res, brake.then_some(&hold)).await? {
-                // The row as written (no second read of it).
-                Some(Written::Row(row, groups)) => return Ok((self.written(&row, groups).await?, summary)),
-                Some(Written::Held(groups)) => {
-                    return Ok((
-                        self.as_if_written(&row, res, groups).await?,
-                        format!("{summary} (held by the deprovisioning brake)"),
-                    ))
-                }
-                None => {}
+            let res = next(&row)?;
+            if let Some(answer) = self.write_version(&row, res, hold).await? {
+                return Ok(answer);
             }
             if if_match.is_some() {
-                return Err(ScimError::status(412, "the resource changed while it was being patched"));
+                return Err(ScimError::status(412, format!("the resource changed while it was being {done}")));
             }
         }
         Err(ScimError::status(409, "the resource is being changed by other requests; try again"))
+    }
+
+    /// Writes `res` as the new version of `row`: the resource and whether the brake held the
+    /// write, `None` when another write changed the user first (nothing written).
+    async fn write_version(
+        &self,
+        row: &UserRow,
+        res: Value,
+        hold: Option<&HoldRequest<'_>>,
+    ) -> Result<Option<(Resource, bool)>, ScimError> {
+        Ok(match self.write_user(row, &res, hold).await? {
+            // The row as written (no second read of it).
+            Some(Written::Row(row, groups)) => {
+                self.keep(&row);
+                Some((self.written(&row, groups).await?, false))
+            }
+            Some(Written::Held(groups)) => Some((self.as_if_written(row, res, groups).await?, true)),
+            None => None,
+        })
     }
 
     /// The resource of a user as written, with their groups as the write read them (else read
@@ -348,7 +400,10 @@ impl Scim<'_> {
         // Without the brake (an admin applying a held deletion) the delete policy still holds.
         let hold = if brake { Some(&hold) } else { None };
         match users::delete_checked(self.store, self.tenant, Writer::Scim, id, expected, hold, true).await {
-            Ok(held) => Ok(held),
+            Ok(held) => {
+                self.store.tenant_cache().forget_user(self.tenant.as_str(), id);
+                Ok(held)
+            }
             Err(DomainError::NotFound) => Err(not_found("User", id)),
             Err(DomainError::Stale) => Err(ScimError::status(412, "the resource changed while it was being deleted")),
             Err(e) => Err(scim_error(e)),
@@ -394,6 +449,12 @@ impl Scim<'_> {
         let (mut page, groups) =
             self.store.tenant(self.tenant).users_page(query, manual, wants_groups).await.map_err(scim_error)?;
         let next_cursor = super::finish_page(&mut page.rows, paging, |r| super::cursor_after(r.created_at, &r.id));
+        // One user found (an IdP's `userName eq` lookup before it writes the user).
+        if let [one] = page.rows.as_slice() {
+            if !manual {
+                self.keep(one);
+            }
+        }
         let mut resources = Vec::with_capacity(page.rows.len());
         for row in &page.rows {
             let r = self.user_resource(row, &groups)?;
