@@ -35,13 +35,14 @@ const CACHE_MAX: usize = 10_000;
 /// way of a write that could have been right the first time.
 const USER_TTL: Duration = Duration::from_secs(60);
 
-/// Most users cached (all tenants): a few MB at the sizes users have. An IdP reads a user and
-/// writes it within moments (Entra ID: a `userName eq` lookup, then a PATCH; Okta: a GET, then a
-/// PUT), and a sync's writes follow its reads in the order of its users.
+/// Most users cached (all tenants). An IdP reads a user and writes it within moments (Entra ID:
+/// a `userName eq` lookup, then a PATCH; Okta: a GET, then a PUT), and a sync's writes follow
+/// its reads in the order of its users.
 const USER_MAX: usize = 4_096;
 
-/// A user's resource bigger than this is not cached (a copy per entry).
-const USER_MAX_BYTES: usize = 16 * 1024;
+/// A user's resource bigger than this is not cached: at most 16 MB of copies, whatever an IdP
+/// sends (an Entra ID user with the enterprise extension is about 1 KB).
+const USER_MAX_BYTES: usize = 4 * 1024;
 
 /// How long the deprovisioning brake trusts its count of a tenant's users (active now plus those
 /// who lost access in the window, i.e. active at the window's start). Counting is a walk over
