@@ -642,21 +642,7 @@ async fn a_soft_deleted_user_loses_their_session_and_signs_in_again_once_restore
     let app = TestApp::new(db).await;
     let idp = Idp::new(&format!("https://idp.test/soft-{}", uuid::Uuid::new_v4().simple()));
     let o = org(&app, &idp).await;
-    let res = app
-        .call(
-            "form/safety_save",
-            &[
-                ("brake_enabled", "on"),
-                ("brake_percent", "10"),
-                ("brake_min_users", "10"),
-                ("brake_window_minutes", "60"),
-                ("delete_policy", "soft"),
-                ("soft_delete_days", "30"),
-            ],
-            Some(&o.cookie),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
+    app.soft_delete_policy(&o.cookie).await;
     save_jit(
         &app,
         &o,

@@ -37,25 +37,6 @@ async fn organization(app: &TestApp, name: &str) -> (ScimTenant, String) {
     (ScimTenant { id, token: secret.expose().to_string(), token_id: record.id.to_string() }, cookie)
 }
 
-/// The default brake, and the delete policy that keeps deleted users for 30 days.
-async fn soft_delete(app: &TestApp, cookie: &str) {
-    let res = app
-        .call(
-            "form/safety_save",
-            &[
-                ("brake_enabled", "on"),
-                ("brake_percent", "10"),
-                ("brake_min_users", "10"),
-                ("brake_window_minutes", "60"),
-                ("delete_policy", "soft"),
-                ("soft_delete_days", "30"),
-            ],
-            Some(cookie),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-}
-
 /// Entra ID's deactivation.
 async fn deactivate(app: &TestApp, t: &ScimTenant, id: &str) -> (StatusCode, Value) {
     let (s, _, body) = app
@@ -305,7 +286,7 @@ async fn the_brake_counts_active_users_only_and_can_be_switched_off(db: Db) {
 async fn soft_deleted_users_are_gone_for_scim_and_restorable(db: Db) {
     let app = TestApp::new(db).await;
     let (t, cookie) = organization(&app, "Soft").await;
-    soft_delete(&app, &cookie).await;
+    app.soft_delete_policy(&cookie).await;
     let group = app
         .ok_json(
             "user_group_create",
@@ -840,7 +821,7 @@ async fn a_held_change_asked_again_keeps_its_id_and_applies_the_latest_request(d
 async fn a_restored_user_is_not_written_from_a_copy_read_before_the_deletion(db: Db) {
     let app = TestApp::new(db).await;
     let (t, cookie) = organization(&app, "Again").await;
-    soft_delete(&app, &cookie).await;
+    app.soft_delete_policy(&cookie).await;
     let other = app.second_instance().await;
     let ada = app.create_user(&t, "ada@again.test").await;
     let path = format!("/Users/{ada}");

@@ -543,6 +543,26 @@ pub struct ScimTenant {
 }
 
 impl TestApp {
+    /// Saves the default brake and the delete policy that keeps deleted users for 30 days, as
+    /// the admin signed in with `cookie`.
+    pub async fn soft_delete_policy(&self, cookie: &str) {
+        let res = self
+            .call(
+                "form/safety_save",
+                &[
+                    ("brake_enabled", "on"),
+                    ("brake_percent", "10"),
+                    ("brake_min_users", "10"),
+                    ("brake_window_minutes", "60"),
+                    ("delete_policy", "soft"),
+                    ("soft_delete_days", "30"),
+                ],
+                Some(cookie),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+
     /// Creates a tenant with SCIM switched on and a token.
     pub async fn scim_tenant(&self, name: &str) -> ScimTenant {
         let email =
