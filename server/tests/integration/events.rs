@@ -102,9 +102,7 @@ fn types(events: &[Value]) -> Vec<String> {
 }
 
 async fn patch_user(app: &TestApp, t: &ScimTenant, id: &str, ops: Value) {
-    let (s, _, body) = app
-        .scim("PATCH", &t.id, &t.token, &format!("/Users/{id}"), Some(json!({"schemas": [PATCH], "Operations": ops})))
-        .await;
+    let (s, body) = app.patch_user(t, id, ops).await;
     assert_eq!(s, StatusCode::OK, "{body}");
 }
 

@@ -829,16 +829,8 @@ async fn a_restored_user_is_not_written_from_a_copy_read_before_the_deletion(db:
     let (s, _, user) = app.scim("GET", &t.id, &t.token, &path, None).await;
     assert_eq!((s, user["meta"]["version"].as_str()), (StatusCode::OK, Some("W/\"1\"")));
     // Elsewhere: a new title (version 2), a deletion, a restore (version 1 again, with the title).
-    let (s, _, _) = other
-        .scim(
-            "PATCH",
-            &t.id,
-            &t.token,
-            &path,
-            Some(json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "title", "value": "Engineer"}]})),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK);
+    let (s, body) = other.patch_user(&t, &ada, json!([{"op": "replace", "path": "title", "value": "Engineer"}])).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
     let (s, _, _) = other.scim("DELETE", &t.id, &t.token, &path, None).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let res = other.call("form/deleted_restore", &[("id", &ada)], Some(&cookie)).await;
@@ -847,15 +839,7 @@ async fn a_restored_user_is_not_written_from_a_copy_read_before_the_deletion(db:
     assert_eq!((user["title"].as_str(), user["meta"]["version"].as_str()), (Some("Engineer"), Some("W/\"1\"")));
 
     // Here: a PATCH of another attribute keeps the title.
-    let (s, _, body) = app
-        .scim(
-            "PATCH",
-            &t.id,
-            &t.token,
-            &path,
-            Some(json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "nickName", "value": "Ada"}]})),
-        )
-        .await;
+    let (s, body) = app.patch_user(&t, &ada, json!([{"op": "replace", "path": "nickName", "value": "Ada"}])).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!((body["title"].as_str(), body["nickName"].as_str()), (Some("Engineer"), Some("Ada")), "{body}");
     let (_, _, user) = other.scim("GET", &t.id, &t.token, &path, None).await;

@@ -1030,38 +1030,38 @@ async fn a_write_never_starts_from_another_instances_old_copy(db: Db) {
     let (s, _, _) = app.scim("GET", &t.id, &t.token, &path, None).await;
     assert_eq!(s, StatusCode::OK);
     let (s, body) =
-        patch_user(&other, &t, &path, json!([{"op": "replace", "path": "displayName", "value": "Ada Two"}])).await;
+        other.patch_user(&t, &id, json!([{"op": "replace", "path": "displayName", "value": "Ada Two"}])).await;
     assert_eq!(s, StatusCode::OK, "{body}");
 
     // A PATCH here keeps the other instance's change.
-    let (s, body) = patch_user(&app, &t, &path, json!([{"op": "replace", "path": "title", "value": "Two"}])).await;
+    let (s, body) = app.patch_user(&t, &id, json!([{"op": "replace", "path": "title", "value": "Two"}])).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!((body["displayName"].as_str(), body["title"].as_str()), (Some("Ada Two"), Some("Two")), "{body}");
     assert_eq!(body["meta"]["version"], "W/\"3\"", "{body}");
 
     // A PATCH whose target only the stored user has (the other instance added it) applies (on
     // the copy it matches nothing, which is an error).
-    let (s, body) = patch_user(
-        &other,
-        &t,
-        &path,
-        json!([{"op": "add", "path": "emails", "value": [{"type": "home", "value": "ada@home.test"}]}]),
-    )
-    .await;
+    let (s, body) = other
+        .patch_user(
+            &t,
+            &id,
+            json!([{"op": "add", "path": "emails", "value": [{"type": "home", "value": "ada@home.test"}]}]),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{body}");
-    let (s, body) = patch_user(
-        &app,
-        &t,
-        &path,
-        json!([{"op": "replace", "path": "emails[value co \"@home.\"].value", "value": "ada@house.test"}]),
-    )
-    .await;
+    let (s, body) = app
+        .patch_user(
+            &t,
+            &id,
+            json!([{"op": "replace", "path": "emails[value co \"@home.\"].value", "value": "ada@house.test"}]),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     let emails: Vec<&str> = body["emails"].as_array().unwrap().iter().filter_map(|e| e["value"].as_str()).collect();
     assert_eq!(emails, ["ada@copies.test", "ada@house.test"], "{body}");
 
     // A PUT here keeps nothing of its own copy but what it sends; its answer is the stored user.
-    let (s, body) = patch_user(&other, &t, &path, json!([{"op": "replace", "path": "title", "value": "Three"}])).await;
+    let (s, body) = other.patch_user(&t, &id, json!([{"op": "replace", "path": "title", "value": "Three"}])).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     let (s, _, body) = app
         .scim(
@@ -1078,7 +1078,7 @@ async fn a_write_never_starts_from_another_instances_old_copy(db: Db) {
 
     // `If-Match` is checked against the stored version, not the copy: the other instance's
     // write makes this instance's copy (version 7) out of date.
-    let (s, body) = patch_user(&other, &t, &path, json!([{"op": "replace", "path": "title", "value": "Four"}])).await;
+    let (s, body) = other.patch_user(&t, &id, json!([{"op": "replace", "path": "title", "value": "Four"}])).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     let if_match = |etag: &str| {
         Request::builder()
@@ -1106,13 +1106,6 @@ async fn a_write_never_starts_from_another_instances_old_copy(db: Db) {
         assert_eq!(user["nickName"], "Ada", "{user}");
         assert_eq!(user["meta"]["version"], "W/\"9\"", "{user}");
     }
-}
-
-/// A PATCH of a user through an instance: the status and the answer.
-async fn patch_user(instance: &TestApp, t: &ScimTenant, path: &str, ops: Value) -> (StatusCode, Value) {
-    let (s, _, body) =
-        instance.scim("PATCH", &t.id, &t.token, path, Some(json!({"schemas": [PATCH], "Operations": ops}))).await;
-    (s, body)
 }
 
 /// A PATCH adding 600 members checks them in chunks of 500 keys (two statements of hundreds of

@@ -650,6 +650,18 @@ impl TestApp {
         (status, headers, json)
     }
 
+    /// A SCIM PATCH of a user with these operations: the status and the answer.
+    pub async fn patch_user(
+        &self,
+        t: &ScimTenant,
+        id: &str,
+        ops: serde_json::Value,
+    ) -> (StatusCode, serde_json::Value) {
+        let body = serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
+        let (s, _, answer) = self.scim("PATCH", &t.id, &t.token, &format!("/Users/{id}"), Some(body)).await;
+        (s, answer)
+    }
+
     /// A request with custom headers and a raw body.
     pub async fn scim_raw(&self, req: http::request::Builder, body: Body) -> Response<Body> {
         self.send(req.body(body).unwrap()).await
