@@ -120,10 +120,47 @@ pub struct TenantCache {
     brake_population: Timed<String, u64>,
     /// Users by tenant and id, as last read or written here.
     users: Timed<(String, String), UserRow>,
+    /// This instance's SCIM writes of one user take turns (see [`UserWriteTurns`]).
+    pub(crate) user_writes: UserWriteTurns,
     /// Counts the drops; a fill names the count its read began at.
     epoch: std::sync::atomic::AtomicU64,
     /// PostgreSQL: this instance's listener hears other instances' changes now.
     listening: std::sync::atomic::AtomicBool,
+}
+
+/// How many locks the users' write turns are spread over.
+const USER_WRITE_STRIPES: usize = 1024;
+
+/// Turns for this instance's SCIM writes of a user: a write holds its user's turn from reading
+/// the user to its COMMIT, so that concurrent writes of one user here follow each other instead
+/// of each starting from the same version, finding it changed and retrying. Without them, ten
+/// simultaneous PATCHes of one user were answered 409 ("try again") 106 times in 200 on SQLite
+/// (its readers see a group commit's writes only after its COMMIT, so a retry read the version
+/// it had lost against until then) and 15 in 200 on PostgreSQL. Writes through other instances
+/// are still caught by the version check and retried. One lock per stripe of users (by a hash of
+/// tenant and id; two users rarely share one, and then only wait for each other).
+#[derive(Debug)]
+pub(crate) struct UserWriteTurns {
+    stripes: Box<[tokio::sync::Mutex<()>]>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl Default for UserWriteTurns {
+    fn default() -> Self {
+        Self {
+            stripes: (0..USER_WRITE_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+            hasher: std::collections::hash_map::RandomState::new(),
+        }
+    }
+}
+
+impl UserWriteTurns {
+    /// Waits for the turn to write this user; the turn lasts as long as the guard.
+    pub(crate) async fn take(&self, tenant: &str, id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::BuildHasher;
+        let stripe = self.hasher.hash_one((tenant, id)) as usize % self.stripes.len();
+        self.stripes[stripe].lock().await
+    }
 }
 
 impl TenantCache {

@@ -295,6 +295,9 @@ impl Scim<'_> {
     /// stored user instead when the copy is out of date (the write changes nothing and says so),
     /// when `next` finds fault with the copy (the stored user may not have that fault), and when
     /// the write takes the user's access away (the brake decides on the stored user).
+    ///
+    /// This instance's writes of one user take turns (`UserWriteTurns` in `store::cache`), so
+    /// the retries are for writes through other instances (or of other kinds: an admin's edit).
     async fn write_next(
         &self,
         id: &str,
@@ -304,6 +307,8 @@ impl Scim<'_> {
         done: &str,
     ) -> Result<(Resource, bool), ScimError> {
         let cache = self.store.tenant_cache();
+        // Until this write has committed, this instance's other writes of the user wait.
+        let _turn = cache.user_writes.take(self.tenant.as_str(), id).await;
         let cached = if_match.is_none().then(|| cache.user(self.tenant.as_str(), id)).flatten();
         if let Some(row) = cached.filter(|row| Writer::Scim.check(row.source).is_ok()) {
             if let Ok(res) = next(&row) {
