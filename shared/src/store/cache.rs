@@ -393,4 +393,28 @@ mod tests {
         assert!(cache.users.0.lock().unwrap().len() <= USER_MAX);
         assert_eq!(cache.user("u", "ada"), None, "started over when full");
     }
+
+    /// A write of a user waits while another write of that user holds its turn, and goes on
+    /// once it ends; another tenant's user of the same id has a turn of its own (unless the two
+    /// share a stripe, which this test rules out by picking a tenant that does not).
+    #[tokio::test]
+    async fn writes_of_one_user_take_turns() {
+        use std::future::Future;
+        use std::task::{Context, Poll, Waker};
+        let turns = UserWriteTurns::default();
+        let stripe = |tenant: &str, id: &str| {
+            use std::hash::BuildHasher;
+            turns.hasher.hash_one((tenant, id)) as usize % turns.stripes.len()
+        };
+        let held = turns.take("t1", "ada").await;
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut second = Box::pin(turns.take("t1", "ada"));
+        assert!(second.as_mut().poll(&mut cx).is_pending(), "the same user waits");
+        let other = (2..100).map(|n| format!("t{n}")).find(|t| stripe(t, "ada") != stripe("t1", "ada"));
+        let other = other.expect("a tenant on another stripe");
+        let mut third = Box::pin(turns.take(&other, "ada"));
+        assert!(third.as_mut().poll(&mut cx).is_ready(), "another tenant's user does not");
+        drop(held);
+        assert!(matches!(second.as_mut().poll(&mut cx), Poll::Ready(_)), "the turn passes on");
+    }
 }
