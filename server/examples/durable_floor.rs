@@ -1,0 +1,301 @@
+//! The durable floor: the least a durable SCIM user write costs on this machine, to hold
+//! Roster's own figures against (README, "Benchmarks": issue 20's first target).
+//!
+//! An axum server with the benchmark harness's three user routes (`POST /Users`,
+//! `GET /Users/{id}`, `PATCH /Users/{id}`, bearer token) on SQLite as Roster ships it — WAL,
+//! `synchronous = FULL`, group commit — and nothing else: no tenants, schema checks, search
+//! index, brake, placement, groups in the answer, metrics or logs. One thread does every write:
+//! it waits for one, opens a transaction, runs each write queued meanwhile in a savepoint of it,
+//! commits once and answers them all (no hand-off between requests, unlike Roster's writer
+//! turn). Reads run in place on a connection per runtime thread.
+//!
+//! `FLOOR_MODE=full` also writes an event row and an activity record per write, in the write's
+//! transaction (what a provisioning service must keep); otherwise the user's row only. Every 4 s
+//! it prints how many writes each COMMIT carried.
+//!
+//! ```sh
+//! cargo build --release -p roster-server --example durable_floor
+//! FLOOR_MODE=full target/release/examples/durable_floor /tmp/floor.db 18821 benchtoken
+//! # then the harness (../shared/bench): seed.py and scim-load.sh against
+//! # http://127.0.0.1:18821/scim/v2 with the token benchtoken
+//! ```
+//!
+//! Not a product: a measuring stick. It trusts its input more than Roster may (no limits).
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// COMMITs and the writes they carried since the last report.
+static COMMITS: AtomicUsize = AtomicUsize::new(0);
+static WRITES: AtomicUsize = AtomicUsize::new(0);
+
+/// A write: runs on the writer thread, returns the status and body to answer.
+type Job = Box<dyn FnOnce(&Connection) -> Outcome + Send>;
+type Outcome = Result<(u16, String), String>;
+/// A write and where its outcome goes (after the COMMIT).
+type Queued = (Job, oneshot::Sender<Outcome>);
+
+#[derive(Clone)]
+struct App {
+    tx: mpsc::Sender<Queued>,
+    auth: String,
+    db: String,
+    full: bool,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, user_name TEXT NOT NULL UNIQUE, external_id TEXT,
+  active INTEGER NOT NULL, resource TEXT NOT NULL, version INTEGER NOT NULL, created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS users_updated ON users (updated_at);
+CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,
+  resource_id TEXT NOT NULL, data TEXT NOT NULL, at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS activity (id INTEGER PRIMARY KEY AUTOINCREMENT, method TEXT NOT NULL,
+  path TEXT NOT NULL, status INTEGER NOT NULL, resource_id TEXT, at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS activity_resource ON activity (resource_id, id);
+";
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+fn open(db: &str) -> Connection {
+    let c = Connection::open(db).expect("open");
+    c.pragma_update(None, "journal_mode", "wal").expect("wal");
+    c.pragma_update(None, "synchronous", "full").expect("sync");
+    c.busy_timeout(std::time::Duration::from_secs(5)).expect("busy");
+    c
+}
+
+/// The writer thread: waits for a write, opens a transaction, runs every write queued meanwhile
+/// (each in a savepoint), commits once, answers each.
+fn writer(db: String, rx: mpsc::Receiver<Queued>, ready: mpsc::Sender<()>) {
+    let conn = open(&db);
+    conn.execute_batch(SCHEMA).expect("schema");
+    let _ = ready.send(());
+    while let Ok(first) = rx.recv() {
+        conn.execute_batch("BEGIN IMMEDIATE").expect("begin");
+        let mut done = Vec::with_capacity(64);
+        let mut next = Some(first);
+        while let Some((job, reply)) = next.take() {
+            conn.execute_batch("SAVEPOINT w").expect("savepoint");
+            let out = job(&conn);
+            if out.is_ok() {
+                conn.execute_batch("RELEASE w").expect("release");
+            } else {
+                conn.execute_batch("ROLLBACK TO w; RELEASE w").expect("rollback");
+            }
+            done.push((out, reply));
+            if done.len() < 64 {
+                next = rx.try_recv().ok();
+            }
+        }
+        let committed = conn.execute_batch("COMMIT");
+        COMMITS.fetch_add(1, Ordering::Relaxed);
+        WRITES.fetch_add(done.len(), Ordering::Relaxed);
+        for (out, reply) in done {
+            let _ = reply.send(match &committed {
+                Ok(()) => out,
+                Err(e) => Err(e.to_string()),
+            });
+        }
+    }
+}
+
+thread_local! {
+    static READER: RefCell<Option<Connection>> = const { RefCell::new(None) };
+}
+
+fn scim(status: u16, body: String) -> Response {
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        [(header::CONTENT_TYPE, "application/scim+json")],
+        body,
+    )
+        .into_response()
+}
+
+fn error(status: u16, detail: &str) -> Response {
+    scim(
+        status,
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": status.to_string(), "detail": detail})
+            .to_string(),
+    )
+}
+
+fn authorized(app: &App, h: &HeaderMap) -> bool {
+    h.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some(app.auth.as_str())
+}
+
+async fn write(app: &App, job: Job) -> Response {
+    let (tx, rx) = oneshot::channel();
+    if app.tx.send((job, tx)).is_err() {
+        return error(503, "writer gone");
+    }
+    match rx.await {
+        Ok(Ok((status, body))) => scim(status, body),
+        Ok(Err(e)) => error(500, &e),
+        Err(_) => error(503, "writer gone"),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record(
+    conn: &Connection,
+    full: bool,
+    kind: &str,
+    method: &str,
+    path: &str,
+    status: u16,
+    id: &str,
+    data: &str,
+) -> rusqlite::Result<()> {
+    if full {
+        let at = now();
+        conn.prepare_cached("INSERT INTO events (kind, resource_id, data, at) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![kind, id, data, at])?;
+        conn.prepare_cached(
+            "INSERT INTO activity (method, path, status, resource_id, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![method, path, status, id, at])?;
+    }
+    Ok(())
+}
+
+async fn create(State(app): State<App>, h: HeaderMap, body: Bytes) -> Response {
+    if !authorized(&app, &h) {
+        return error(401, "bad token");
+    }
+    let Ok(mut user) = serde_json::from_slice::<Value>(&body) else { return error(400, "invalid JSON") };
+    let Some(user_name) = user.get("userName").and_then(Value::as_str).map(str::to_owned) else {
+        return error(400, "userName required");
+    };
+    let full = app.full;
+    let job: Job = Box::new(move |conn| {
+        let id = uuid::Uuid::new_v4().to_string();
+        let at = now();
+        user["id"] = json!(id);
+        user["meta"] = json!({"resourceType": "User", "version": "W/\"1\"", "location": format!("/Users/{id}")});
+        let active = user.get("active").and_then(Value::as_bool).unwrap_or(true);
+        let text = user.to_string();
+        let ext = user.get("externalId").and_then(Value::as_str).map(str::to_owned);
+        let n = conn
+            .prepare_cached(
+                "INSERT INTO users (id, user_name, external_id, active, resource, version, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6) ON CONFLICT (user_name) DO NOTHING",
+            )
+            .and_then(|mut s| s.execute(params![id, user_name, ext, active, text, at]))
+            .map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Ok((409, json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "409", "scimType": "uniqueness"}).to_string()));
+        }
+        record(conn, full, "user.created", "POST", "/Users", 201, &id, &text).map_err(|e| e.to_string())?;
+        Ok((201, text))
+    });
+    write(&app, job).await
+}
+
+async fn read(State(app): State<App>, Path(id): Path<String>, h: HeaderMap) -> Response {
+    if !authorized(&app, &h) {
+        return error(401, "bad token");
+    }
+    let found = READER.with(|r| {
+        let mut r = r.borrow_mut();
+        let conn = r.get_or_insert_with(|| open(&app.db));
+        conn.prepare_cached("SELECT resource FROM users WHERE id = ?1")
+            .and_then(|mut s| s.query_row([&id], |row| row.get::<_, String>(0)).optional())
+    });
+    match found {
+        Ok(Some(text)) => scim(200, text),
+        Ok(None) => error(404, "no such user"),
+        Err(e) => error(500, &e.to_string()),
+    }
+}
+
+async fn patch(State(app): State<App>, Path(id): Path<String>, h: HeaderMap, body: Bytes) -> Response {
+    if !authorized(&app, &h) {
+        return error(401, "bad token");
+    }
+    let Ok(op) = serde_json::from_slice::<Value>(&body) else { return error(400, "invalid JSON") };
+    let Some(ops) = op.get("Operations").and_then(Value::as_array).cloned() else {
+        return error(400, "Operations required");
+    };
+    let full = app.full;
+    let job: Job = Box::new(move |conn| {
+        let row = conn
+            .prepare_cached("SELECT resource, version FROM users WHERE id = ?1")
+            .and_then(|mut s| s.query_row([&id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).optional())
+            .map_err(|e| e.to_string())?;
+        let Some((text, version)) = row else { return Ok((404, "{}".to_owned())) };
+        let mut user: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        for o in &ops {
+            if let (Some(path), Some(value)) = (o.get("path").and_then(Value::as_str), o.get("value")) {
+                user[path] = value.clone();
+            }
+        }
+        let version = version + 1;
+        user["meta"]["version"] = json!(format!("W/\"{version}\""));
+        let active = user.get("active").and_then(Value::as_bool).unwrap_or(true);
+        let text = user.to_string();
+        conn.prepare_cached("UPDATE users SET resource = ?2, active = ?3, version = ?4, updated_at = ?5 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![id, text, active, version, now()]))
+            .map_err(|e| e.to_string())?;
+        record(conn, full, "user.updated", "PATCH", "/Users", 200, &id, &text).map_err(|e| e.to_string())?;
+        Ok((200, text))
+    });
+    write(&app, job).await
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, db, port, token] = args.as_slice() else {
+        eprintln!("usage: durable_floor DB_PATH PORT TOKEN   (FLOOR_MODE=full: events and activity too)");
+        std::process::exit(2);
+    };
+    let (db, port, token) = (db.clone(), port.clone(), token.clone());
+    let full = std::env::var("FLOOR_MODE").as_deref() == Ok("full");
+    let (tx, rx) = mpsc::channel();
+    let wdb = db.clone();
+    let (ready, schema) = mpsc::channel();
+    let w = std::thread::spawn(move || writer(wdb, rx, ready));
+    // The writer creates the schema before the readers open.
+    if schema.recv().is_err() {
+        eprintln!("the writer thread failed to start");
+        std::process::exit(1);
+    }
+    let app = App { tx, auth: format!("Bearer {token}"), db, full };
+    std::thread::spawn(|| loop {
+        std::thread::sleep(std::time::Duration::from_secs(4));
+        let c = COMMITS.swap(0, Ordering::Relaxed);
+        let w = WRITES.swap(0, Ordering::Relaxed);
+        if c > 0 {
+            eprintln!("commits={c} writes={w} per_commit={:.1}", w as f64 / c as f64);
+        }
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    rt.block_on(async move {
+        let router = Router::new()
+            .route("/scim/v2/Users", post(create))
+            .route("/scim/v2/Users/{id}", get(read).patch(patch))
+            .route("/healthz", get(|| async { "ok" }))
+            .with_state(app);
+        let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await.expect("bind");
+        println!("BASE=http://127.0.0.1:{port}/scim/v2");
+        axum::serve(listener, router).await.expect("serve");
+    });
+    drop(w);
+}
