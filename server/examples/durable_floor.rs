@@ -15,7 +15,8 @@
 //!
 //! ```sh
 //! cargo build --release -p roster-server --example durable_floor
-//! FLOOR_MODE=full target/release/examples/durable_floor /tmp/floor.db 18821 benchtoken
+//! # a new database in a fresh temporary folder each run
+//! FLOOR_MODE=full target/release/examples/durable_floor "$(mktemp -d)/floor.db" 18821 benchtoken
 //! # then the harness (../shared/bench): seed.py and scim-load.sh against
 //! # http://127.0.0.1:18821/scim/v2 with the token benchtoken
 //! ```
