@@ -699,14 +699,14 @@ async fn concurrent_writes_lose_nothing(db: Db) {
     for round in 0..5 {
         let patches: Vec<_> = (0..10)
             .map(|i| {
-                let (app, t, path) = (app.clone(), t.clone(), path.clone());
+                let (app, t, id) = (app.clone(), t.clone(), ids[0].clone());
                 let email = json!([{"value": format!("e{round}-{i}@test"), "type": "work"}]);
-                let body = json!({"schemas": [PATCH], "Operations": [{"op": "add", "path": "emails", "value": email}]});
-                tokio::spawn(async move { app.scim("PATCH", &t.id, &t.token, &path, Some(body)).await })
+                let ops = json!([{"op": "add", "path": "emails", "value": email}]);
+                tokio::spawn(async move { app.patch_user(&t, &id, ops).await })
             })
             .collect();
         for (i, patch) in patches.into_iter().enumerate() {
-            let (s, _, body) = patch.await.expect("PATCH task");
+            let (s, body) = patch.await.expect("PATCH task");
             assert_eq!(s, StatusCode::OK, "round {round}, PATCH {i}: {body}");
             written.push(format!("e{round}-{i}@test"));
         }

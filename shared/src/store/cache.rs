@@ -136,9 +136,10 @@ const USER_WRITE_STRIPES: usize = 1024;
 /// of each starting from the same version, finding it changed and retrying. Without them, ten
 /// simultaneous PATCHes of one user, twenty times over, were answered 409 ("try again") 106–109
 /// times in 200 on SQLite (its readers see a group commit's writes only after its COMMIT, so a
-/// retry read the version it had lost against until then) and 8–15 in 200 on PostgreSQL. Writes through other instances
-/// are still caught by the version check and retried. One lock per stripe of users (by a hash of
-/// tenant and id; two users rarely share one, and then only wait for each other).
+/// retry read the version it had lost against until then) and 8–15 in 200 on PostgreSQL.
+/// Writes through other instances are still caught by the version check and retried. One lock
+/// per stripe of users (by a hash of tenant and id; two users rarely share one, and then only
+/// wait for each other).
 #[derive(Debug)]
 pub(crate) struct UserWriteTurns {
     stripes: Box<[tokio::sync::Mutex<()>]>,
@@ -157,9 +158,13 @@ impl Default for UserWriteTurns {
 impl UserWriteTurns {
     /// Waits for the turn to write this user; the turn lasts as long as the guard.
     pub(crate) async fn take(&self, tenant: &str, id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        self.stripes[self.stripe(tenant, id)].lock().await
+    }
+
+    /// Which lock this user's turn is.
+    fn stripe(&self, tenant: &str, id: &str) -> usize {
         use std::hash::BuildHasher;
-        let stripe = self.hasher.hash_one((tenant, id)) as usize % self.stripes.len();
-        self.stripes[stripe].lock().await
+        self.hasher.hash_one((tenant, id)) as usize % self.stripes.len()
     }
 }
 
@@ -402,15 +407,11 @@ mod tests {
         use std::future::Future;
         use std::task::{Context, Poll, Waker};
         let turns = UserWriteTurns::default();
-        let stripe = |tenant: &str, id: &str| {
-            use std::hash::BuildHasher;
-            turns.hasher.hash_one((tenant, id)) as usize % turns.stripes.len()
-        };
         let held = turns.take("t1", "ada").await;
         let mut cx = Context::from_waker(Waker::noop());
         let mut second = Box::pin(turns.take("t1", "ada"));
         assert!(second.as_mut().poll(&mut cx).is_pending(), "the same user waits");
-        let other = (2..100).map(|n| format!("t{n}")).find(|t| stripe(t, "ada") != stripe("t1", "ada"));
+        let other = (2..100).map(|n| format!("t{n}")).find(|t| turns.stripe(t, "ada") != turns.stripe("t1", "ada"));
         let other = other.expect("a tenant on another stripe");
         let mut third = Box::pin(turns.take(&other, "ada"));
         assert!(third.as_mut().poll(&mut cx).is_ready(), "another tenant's user does not");
