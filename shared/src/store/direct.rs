@@ -174,10 +174,34 @@ impl std::ops::DerefMut for ReadConn<'_> {
     }
 }
 
+impl ReadConn<'_> {
+    /// Begins a read transaction: the statements until [`Self::end_snapshot`] read one snapshot
+    /// of the database, and SQLite takes the WAL's read lock (and checks whether its page cache
+    /// still holds) once for all of them instead of once per statement.
+    pub(crate) fn begin_snapshot(&mut self) -> DomainResult<()> {
+        self.run_cached("BEGIN")
+    }
+
+    /// Ends the read transaction [`Self::begin_snapshot`] began.
+    pub(crate) fn end_snapshot(&mut self) -> DomainResult<()> {
+        self.run_cached("COMMIT")
+    }
+
+    fn run_cached(&mut self, sql: &str) -> DomainResult<()> {
+        self.conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ()).map_err(error)
+    }
+}
+
 impl Drop for ReadConn<'_> {
     fn drop(&mut self) {
         if let Some(conn) = self.slot.take() {
             if self.direct.closed.load(Ordering::SeqCst) {
+                return;
+            }
+            // A read transaction left open (a read that failed or was dropped between
+            // `begin_snapshot` and `end_snapshot`) would keep the connection on an old snapshot
+            // for every later read: end it, or close the connection.
+            if !conn.conn.is_autocommit() && conn.conn.execute_batch("ROLLBACK").is_err() {
                 return;
             }
             let mut idle = self.direct.idle.lock().unwrap_or_else(|p| p.into_inner());

@@ -387,12 +387,17 @@ impl TenantStore<'_> {
     /// A user by id (any source) with their groups (as [`Self::groups_of_users`] gives them),
     /// in one statement: one round trip where a GET by id took two.
     pub async fn user_with_groups(&self, id: &str) -> DomainResult<Option<(UserRow, Vec<UserGroupRow>)>> {
-        if self.store.direct.is_some() {
+        if let Some(direct) = self.store.direct.as_deref() {
             // In place, two simple statements beat one with a join (GET 8,700/s against 7,100/s,
-            // interleaved rounds): there is no round trip to save.
-            let Some(user) = self.user(id).await? else { return Ok(None) };
-            let groups = self.groups_of_users(std::slice::from_ref(&user.id)).await?;
-            return Ok(Some((user, groups)));
+            // interleaved rounds): there is no round trip to save. Both in one read transaction
+            // on one connection: SQLite takes the WAL's read lock and checks its page cache once
+            // rather than per statement (Roster's CPU per GET 122 → 118 µs, interleaved rounds),
+            // and the groups are read in the user's snapshot.
+            let mut conn = direct.read()?;
+            conn.begin_snapshot()?;
+            let read = self.user_with_groups_on(&mut conn, id).await;
+            conn.end_snapshot()?;
+            return read;
         }
         let sql = user_with_groups_sql(self.data_out(), "t.tenant_id = $1 AND t.id = $2");
         let tenant = self.id.as_str();
@@ -400,6 +405,24 @@ impl TenantStore<'_> {
             let rows = sqlx::query(&sql).bind(tenant).bind(id).fetch_all(p).await?;
             user_with_groups_from_rows(&rows)
         })
+    }
+
+    /// [`Self::user_with_groups`] on a direct read connection.
+    async fn user_with_groups_on(
+        &self,
+        c: &mut super::direct::shim::DirectConn,
+        id: &str,
+    ) -> DomainResult<Option<(UserRow, Vec<UserGroupRow>)>> {
+        use super::direct::shim as sqlx;
+        let sql = format!("{} WHERE t.tenant_id = $1 AND t.id = $2", user_select(self.store.backend()));
+        let Some(row) = sqlx::query(&sql).bind(self.id.as_str()).bind(id).fetch_optional(&mut *c).await? else {
+            return Ok(None);
+        };
+        let user = user_from_row(&row)?;
+        let sql = groups_of_users_sql(1);
+        let rows = sqlx::query(&sql).bind(self.id.as_str()).bind(user.id.as_str()).fetch_all(&mut *c).await?;
+        let groups = rows.iter().map(user_group_from_row).collect::<DomainResult<Vec<_>>>()?;
+        Ok(Some((user, groups)))
     }
 
     /// Writes a new version of a user if it is still at `expected`, with the change's
@@ -561,8 +584,21 @@ impl TenantStore<'_> {
             let rows = sqlx::query(&sql).bind(self.id.as_str()).bind(id).fetch_all(p).await?;
             return groups_from_rows(id, &rows);
         }
-        let placeholders: Vec<String> = (0..user_ids.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!(
+        let sql = groups_of_users_sql(user_ids.len());
+        super::with_read!(self.store, |p| {
+            let mut q = sqlx::query(&sql).bind(self.id.as_str());
+            for id in user_ids {
+                q = q.bind(id.as_str());
+            }
+            q.fetch_all(p).await?.iter().map(user_group_from_row).collect::<DomainResult<Vec<_>>>()
+        })
+    }
+}
+
+/// The groups of `n` users (`$2`…), direct and through nested groups, with the depth of each.
+fn groups_of_users_sql(n: usize) -> String {
+    let placeholders: Vec<String> = (0..n).map(|i| format!("${}", i + 2)).collect();
+    format!(
             "WITH RECURSIVE memb(user_id, group_id, depth) AS ( \
                SELECT m.member_id, m.group_id, 0 FROM scim_group_members m WHERE m.tenant_id = $1 AND m.member_id IN ({}) \
                UNION \
@@ -572,15 +608,7 @@ impl TenantStore<'_> {
              JOIN scim_groups g ON g.tenant_id = $1 AND g.id = memb.group_id \
              GROUP BY memb.user_id, memb.group_id, g.display_name ORDER BY g.display_name, memb.group_id",
             placeholders.join(", ")
-        );
-        super::with_read!(self.store, |p| {
-            let mut q = sqlx::query(&sql).bind(self.id.as_str());
-            for id in user_ids {
-                q = q.bind(id.as_str());
-            }
-            q.fetch_all(p).await?.iter().map(user_group_from_row).collect::<DomainResult<Vec<_>>>()
-        })
-    }
+        )
 }
 
 pub(super) fn user_from_row<R: super::direct::DbRow>(row: &R) -> DomainResult<UserRow> {

@@ -627,6 +627,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_read_snapshot_left_open_is_ended_before_its_connection_reads_again() {
+        let db = db(SCHEMA).await;
+        write(&db, "a").await;
+        let mut conn = db.direct.read().expect("read");
+        conn.begin_snapshot().expect("begin");
+        let seen: i64 = conn.conn.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)).expect("count");
+        assert_eq!(seen, 1);
+        write(&db, "b").await;
+        let still: i64 = conn.conn.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)).expect("count");
+        assert_eq!(still, 1, "one snapshot until it ends");
+        // Dropped without `end_snapshot` (a read that failed half-way): the next read on this
+        // connection (the only idle one) sees what was committed since.
+        drop(conn);
+        assert_eq!(committed(&db), ["a", "b"]);
+    }
+
+    #[tokio::test]
     async fn a_lone_write_commits_at_once_and_a_dropped_one_leaves_nothing() {
         let db = db(SCHEMA).await;
         let mut a = db.writer.begin(&db.direct).await.expect("a");
