@@ -120,52 +120,10 @@ pub struct TenantCache {
     brake_population: Timed<String, u64>,
     /// Users by tenant and id, as last read or written here.
     users: Timed<(String, String), UserRow>,
-    /// This instance's SCIM writes of one user take turns (see [`UserWriteTurns`]).
-    pub(crate) user_writes: UserWriteTurns,
     /// Counts the drops; a fill names the count its read began at.
     epoch: std::sync::atomic::AtomicU64,
     /// PostgreSQL: this instance's listener hears other instances' changes now.
     listening: std::sync::atomic::AtomicBool,
-}
-
-/// How many locks the users' write turns are spread over.
-const USER_WRITE_STRIPES: usize = 1024;
-
-/// Turns for this instance's SCIM writes of a user: a write holds its user's turn from reading
-/// the user to its COMMIT, so that concurrent writes of one user here follow each other instead
-/// of each starting from the same version, finding it changed and retrying. Without them, ten
-/// simultaneous PATCHes of one user, twenty times over, were answered 409 ("try again") 106–109
-/// times in 200 on SQLite (its readers see a group commit's writes only after its COMMIT, so a
-/// retry read the version it had lost against until then) and 8–15 in 200 on PostgreSQL.
-/// Writes through other instances are still caught by the version check and retried. One lock
-/// per stripe of users (by a hash of tenant and id; two users rarely share one, and then only
-/// wait for each other).
-#[derive(Debug)]
-pub(crate) struct UserWriteTurns {
-    stripes: Box<[tokio::sync::Mutex<()>]>,
-    hasher: std::collections::hash_map::RandomState,
-}
-
-impl Default for UserWriteTurns {
-    fn default() -> Self {
-        Self {
-            stripes: (0..USER_WRITE_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
-            hasher: std::collections::hash_map::RandomState::new(),
-        }
-    }
-}
-
-impl UserWriteTurns {
-    /// Waits for the turn to write this user; the turn lasts as long as the guard.
-    pub(crate) async fn take(&self, tenant: &str, id: &str) -> tokio::sync::MutexGuard<'_, ()> {
-        self.stripes[self.stripe(tenant, id)].lock().await
-    }
-
-    /// Which lock this user's turn is.
-    fn stripe(&self, tenant: &str, id: &str) -> usize {
-        use std::hash::BuildHasher;
-        self.hasher.hash_one((tenant, id)) as usize % self.stripes.len()
-    }
 }
 
 impl TenantCache {
@@ -397,25 +355,5 @@ mod tests {
         }
         assert!(cache.users.0.lock().unwrap().len() <= USER_MAX);
         assert_eq!(cache.user("u", "ada"), None, "started over when full");
-    }
-
-    /// A write of a user waits while another write of that user holds its turn, and goes on
-    /// once it ends; another tenant's user of the same id has a turn of its own (unless the two
-    /// share a stripe, which this test rules out by picking a tenant that does not).
-    #[tokio::test]
-    async fn writes_of_one_user_take_turns() {
-        use std::future::Future;
-        use std::task::{Context, Poll, Waker};
-        let turns = UserWriteTurns::default();
-        let held = turns.take("t1", "ada").await;
-        let mut cx = Context::from_waker(Waker::noop());
-        let mut second = Box::pin(turns.take("t1", "ada"));
-        assert!(second.as_mut().poll(&mut cx).is_pending(), "the same user waits");
-        let other = (2..100).map(|n| format!("t{n}")).find(|t| turns.stripe(t, "ada") != turns.stripe("t1", "ada"));
-        let other = other.expect("a tenant on another stripe");
-        let mut third = Box::pin(turns.take(&other, "ada"));
-        assert!(third.as_mut().poll(&mut cx).is_ready(), "another tenant's user does not");
-        drop(held);
-        assert!(matches!(second.as_mut().poll(&mut cx), Poll::Ready(_)), "the turn passes on");
     }
 }

@@ -200,6 +200,8 @@ pub struct Store {
     /// PostgreSQL: this instance's sequencer passes take turns here (see
     /// [`events::SequencerTurn`]).
     pub(crate) sequencer_turn: std::sync::Arc<events::SequencerTurn>,
+    /// This instance's SCIM writes of one user take turns here (see [`users::UserWriteTurns`]).
+    pub(crate) user_write_turns: std::sync::Arc<users::UserWriteTurns>,
     /// SQLite: this process's transactions take turns here before `BEGIN IMMEDIATE`, and the
     /// writer connection and its group commit live here (see [`writer`]). SQLite has one writer
     /// anyway; waiting in a fair queue of tasks instead of in the busy handler (each waiter
@@ -307,6 +309,7 @@ impl Store {
             events_wake: Default::default(),
             pending_vacuum: Default::default(),
             sequencer_turn: Default::default(),
+            user_write_turns: Default::default(),
             sqlite_writer: Default::default(),
             direct,
         })

@@ -296,7 +296,7 @@ impl Scim<'_> {
     /// when `next` finds fault with the copy (the stored user may not have that fault), and when
     /// the write takes the user's access away (the brake decides on the stored user).
     ///
-    /// This instance's writes of one user take turns (`UserWriteTurns` in `store::cache`), so
+    /// This instance's writes of one user take turns (`UserWriteTurns` in `store::users`), so
     /// the retries are for writes through other instances (or of other kinds: an admin's edit).
     async fn write_next(
         &self,
@@ -306,9 +306,9 @@ impl Scim<'_> {
         next: impl Fn(&UserRow) -> Result<Value, ScimError>,
         done: &str,
     ) -> Result<(Resource, bool), ScimError> {
-        let cache = self.store.tenant_cache();
         // Until this write has committed, this instance's other writes of the user wait.
-        let _turn = cache.user_writes.take(self.tenant.as_str(), id).await;
+        let _turn = self.store.user_write_turns.take(self.tenant.as_str(), id).await;
+        let cache = self.store.tenant_cache();
         let cached = if_match.is_none().then(|| cache.user(self.tenant.as_str(), id)).flatten();
         if let Some(row) = cached.filter(|row| Writer::Scim.check(row.source).is_ok()) {
             if let Ok(res) = next(&row) {
