@@ -10,8 +10,14 @@
 //! turn). Reads run in place on a connection per runtime thread.
 //!
 //! `FLOOR_MODE=full` also writes an event row and an activity record per write, in the write's
-//! transaction (what a provisioning service must keep); otherwise the user's row only. Every 4 s
-//! it prints how many writes each COMMIT carried.
+//! transaction (what a provisioning service must keep); otherwise the user's row only.
+//! `FLOOR_MODE=roster` writes the same three records into Roster's own tables, in a database
+//! Roster created (`roster tenant create` migrates it), for the tenant `FLOOR_TENANT`: the user
+//! row with the columns Roster derives and every index, trigger and search index Roster's schema
+//! has on it (counts, assignment, trigram search), the event with its sequence number, and the
+//! activity record with its indexes — Roster's storage with none of its other work. Checkpoints
+//! as Roster's (a thread copies the WAL every 200 ms, the writer only what is left now and then).
+//! Every 4 s it prints how many writes each COMMIT carried.
 //!
 //! ```sh
 //! cargo build --release -p roster-server --example durable_floor
@@ -19,6 +25,12 @@
 //! FLOOR_MODE=full target/release/examples/durable_floor "$(mktemp -d)/floor.db" 18821 benchtoken
 //! # then the harness (../shared/bench): seed.py and scim-load.sh against
 //! # http://127.0.0.1:18821/scim/v2 with the token benchtoken
+//! # Roster's schema: a database and a tenant made by Roster, then the floor on it
+//! db="$(mktemp -d)/roster.db"
+//! tenant=$(echo 'correct horse battery staple 42' | target/release/roster tenant create --name Floor \
+//!   --admin-email floor@example.com --admin-password-stdin --json --database-url "sqlite://$db" \
+//!   | python3 -c 'import json,sys; print(json.load(sys.stdin)["tenant_id"])')
+//! FLOOR_MODE=roster FLOOR_TENANT=$tenant target/release/examples/durable_floor "$db" 18821 benchtoken
 //! ```
 //!
 //! Not a product: a measuring stick. It trusts its input more than Roster may (no limits).
@@ -55,7 +67,18 @@ struct App {
     tx: mpsc::Sender<Queued>,
     auth: String,
     db: String,
-    full: bool,
+    mode: Mode,
+}
+
+/// What a write writes besides the user (see the module doc).
+#[derive(Clone, PartialEq)]
+enum Mode {
+    /// The user's row only.
+    Row,
+    /// With an event and an activity record.
+    Full,
+    /// Into Roster's tables, for this tenant.
+    Roster(String),
 }
 
 const SCHEMA: &str = "
@@ -78,18 +101,46 @@ fn open(db: &str) -> Connection {
     let c = Connection::open(db).expect("open");
     c.pragma_update(None, "journal_mode", "wal").expect("wal");
     c.pragma_update(None, "synchronous", "full").expect("sync");
+    // As Roster's writer: a savepoint's undo journal in memory (a temp file past 64 KiB).
+    c.pragma_update(None, "temp_store", "memory").expect("temp store");
     c.busy_timeout(std::time::Duration::from_secs(5)).expect("busy");
     c
 }
 
+/// On Roster's schema, a group's search index changes wait for its COMMIT, as in Roster's writer
+/// (FTS5 writes a segment at every savepoint otherwise): the deferral, begun with the group, and
+/// the statements that apply the queue before the COMMIT.
+const SEARCH_DEFERRED: &str = "INSERT INTO scim_users_fts_deferred (deferred) VALUES (1)";
+const SEARCH_APPLIED: &str = "INSERT INTO scim_users_fts (scim_users_fts, rowid, search_text) \
+     SELECT CASE WHEN removed THEN 'delete' END, doc, search_text FROM scim_users_fts_queue ORDER BY seq; \
+     DELETE FROM scim_users_fts_queue; DELETE FROM scim_users_fts_deferred;";
+
 /// The writer thread: waits for a write, opens a transaction, runs every write queued meanwhile
 /// (each in a savepoint), commits once, answers each.
-fn writer(db: String, rx: mpsc::Receiver<Queued>, ready: mpsc::Sender<()>) {
+fn writer(db: String, rx: mpsc::Receiver<Queued>, ready: mpsc::Sender<()>, own_schema: bool) {
     let conn = open(&db);
-    conn.execute_batch(SCHEMA).expect("schema");
+    // Checkpoints as Roster's: a thread copies the WAL every 200 ms, off the writer; every
+    // 128 COMMITs the writer copies what is left (little), so that its next write starts the WAL
+    // over.
+    conn.pragma_update(None, "wal_autocheckpoint", 0).expect("autocheckpoint");
+    let mut commits = 0_u32;
+    let cdb = db.clone();
+    std::thread::spawn(move || {
+        let c = open(&cdb);
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            let _ = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        }
+    });
+    if own_schema {
+        conn.execute_batch(SCHEMA).expect("schema");
+    }
     let _ = ready.send(());
     while let Ok(first) = rx.recv() {
         conn.execute_batch("BEGIN IMMEDIATE").expect("begin");
+        if !own_schema {
+            conn.execute_batch(SEARCH_DEFERRED).expect("search index deferred");
+        }
         let mut done = Vec::with_capacity(64);
         let mut next = Some(first);
         while let Some((job, reply)) = next.take() {
@@ -105,8 +156,13 @@ fn writer(db: String, rx: mpsc::Receiver<Queued>, ready: mpsc::Sender<()>) {
                 next = rx.try_recv().ok();
             }
         }
-        let committed = conn.execute_batch("COMMIT");
+        let committed = if own_schema { Ok(()) } else { conn.execute_batch(SEARCH_APPLIED) }
+            .and_then(|()| conn.execute_batch("COMMIT"));
         COMMITS.fetch_add(1, Ordering::Relaxed);
+        commits += 1;
+        if commits.is_multiple_of(128) {
+            let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        }
         WRITES.fetch_add(done.len(), Ordering::Relaxed);
         for (out, reply) in done {
             let _ = reply.send(match &committed {
@@ -157,7 +213,7 @@ async fn write(app: &App, job: Job) -> Response {
 #[allow(clippy::too_many_arguments)]
 fn record(
     conn: &Connection,
-    full: bool,
+    mode: &Mode,
     kind: &str,
     method: &str,
     path: &str,
@@ -165,7 +221,10 @@ fn record(
     id: &str,
     data: &str,
 ) -> rusqlite::Result<()> {
-    if full {
+    if let Mode::Roster(tenant) = mode {
+        return record_roster(conn, tenant, kind, method, path, status, id, data);
+    }
+    if *mode == Mode::Full {
         let at = now();
         conn.prepare_cached("INSERT INTO events (kind, resource_id, data, at) VALUES (?1, ?2, ?3, ?4)")?
             .execute(params![kind, id, data, at])?;
@@ -177,6 +236,70 @@ fn record(
     Ok(())
 }
 
+/// [`record`] into Roster's tables: the event numbered from the tenant's sequence as Roster's
+/// sequencer numbers it (its `data` the user and what changed), and the activity record as
+/// Roster's log keeps a SCIM write (the request's body included).
+#[allow(clippy::too_many_arguments)]
+fn record_roster(
+    conn: &Connection,
+    tenant: &str,
+    kind: &str,
+    method: &str,
+    path: &str,
+    status: u16,
+    id: &str,
+    data: &str,
+) -> rusqlite::Result<()> {
+    let at = now();
+    let seq: i64 = conn
+        .prepare_cached(
+            "INSERT INTO event_sequences (tenant_id, last_seq) VALUES (?1, 1) \
+             ON CONFLICT (tenant_id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq",
+        )?
+        .query_row([tenant], |r| r.get(0))?;
+    let event = format!(r#"{{"user":{data},"changed":["active","title"]}}"#);
+    conn.prepare_cached(
+        "INSERT INTO events (tenant_id, seq, id, type, at, data, cause) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        tenant,
+        seq,
+        format!("evt_{}", uuid::Uuid::now_v7().simple()),
+        kind,
+        at,
+        event,
+        r#"{"kind":"scim"}"#
+    ])?;
+    conn.prepare_cached(
+        "INSERT INTO activity (tenant_id, at, actor, credential_id, method, path, status, latency_ms, \
+         resource_type, resource_id, summary, user_agent, actor_name, request_body) \
+         VALUES (?1, ?2, 'scim', 'floor-token', ?3, ?4, ?5, 1, 'User', ?6, ?7, 'wrk', 'floor', ?8)",
+    )?
+    .execute(params![
+        tenant,
+        at,
+        method,
+        format!("/scim/v2{path}/{id}"),
+        status,
+        id,
+        format!("{kind} {id}"),
+        data
+    ])?;
+    Ok(())
+}
+
+/// The columns Roster derives from a user resource (lower-cased keys, the sort name, the
+/// search text), as near as a measuring stick needs.
+fn roster_columns(user: &Value) -> (String, Option<String>, Option<String>, String, String) {
+    let lower = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_lowercase);
+    let user_name = lower(user.get("userName")).unwrap_or_default();
+    let display = lower(user.get("displayName"));
+    let email = lower(user.pointer("/emails/0/value"));
+    let sort = display.clone().unwrap_or_else(|| user_name.clone());
+    let search = [Some(user_name.clone()), display.clone(), email.clone()].into_iter().flatten().collect::<Vec<_>>();
+    (user_name, display, email, sort, search.join(" "))
+}
+
 async fn create(State(app): State<App>, h: HeaderMap, body: Bytes) -> Response {
     if !authorized(&app, &h) {
         return error(401, "bad token");
@@ -185,7 +308,7 @@ async fn create(State(app): State<App>, h: HeaderMap, body: Bytes) -> Response {
     let Some(user_name) = user.get("userName").and_then(Value::as_str).map(str::to_owned) else {
         return error(400, "userName required");
     };
-    let full = app.full;
+    let mode = app.mode.clone();
     let job: Job = Box::new(move |conn| {
         let id = uuid::Uuid::new_v4().to_string();
         let at = now();
@@ -194,17 +317,31 @@ async fn create(State(app): State<App>, h: HeaderMap, body: Bytes) -> Response {
         let active = user.get("active").and_then(Value::as_bool).unwrap_or(true);
         let text = user.to_string();
         let ext = user.get("externalId").and_then(Value::as_str).map(str::to_owned);
-        let n = conn
-            .prepare_cached(
-                "INSERT INTO users (id, user_name, external_id, active, resource, version, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6) ON CONFLICT (user_name) DO NOTHING",
-            )
-            .and_then(|mut s| s.execute(params![id, user_name, ext, active, text, at]))
-            .map_err(|e| e.to_string())?;
+        let n = match &mode {
+            Mode::Roster(tenant) => {
+                let (norm, display, email, sort, search) = roster_columns(&user);
+                conn.prepare_cached(
+                    "INSERT INTO scim_users (tenant_id, id, user_name, user_name_norm, external_id, display_name_norm, \
+                     primary_email_norm, active, source, data, version, created_at, updated_at, sort_name, search_text) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'scim', ?9, 1, ?10, ?10, ?11, ?12) \
+                     ON CONFLICT (tenant_id, user_name_norm) DO NOTHING",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![tenant, id, user_name, norm, ext, display, email, active, text, at, sort, search])
+                })
+            }
+            _ => conn
+                .prepare_cached(
+                    "INSERT INTO users (id, user_name, external_id, active, resource, version, created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6) ON CONFLICT (user_name) DO NOTHING",
+                )
+                .and_then(|mut s| s.execute(params![id, user_name, ext, active, text, at])),
+        }
+        .map_err(|e| e.to_string())?;
         if n == 0 {
             return Ok((409, json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "409", "scimType": "uniqueness"}).to_string()));
         }
-        record(conn, full, "user.created", "POST", "/Users", 201, &id, &text).map_err(|e| e.to_string())?;
+        record(conn, &mode, "user.created", "POST", "/Users", 201, &id, &text).map_err(|e| e.to_string())?;
         Ok((201, text))
     });
     write(&app, job).await
@@ -217,8 +354,14 @@ async fn read(State(app): State<App>, Path(id): Path<String>, h: HeaderMap) -> R
     let found = READER.with(|r| {
         let mut r = r.borrow_mut();
         let conn = r.get_or_insert_with(|| open(&app.db));
-        conn.prepare_cached("SELECT resource FROM users WHERE id = ?1")
-            .and_then(|mut s| s.query_row([&id], |row| row.get::<_, String>(0)).optional())
+        match &app.mode {
+            Mode::Roster(tenant) => conn
+                .prepare_cached("SELECT data FROM scim_users WHERE tenant_id = ?1 AND id = ?2")
+                .and_then(|mut s| s.query_row([tenant, &id], |row| row.get::<_, String>(0)).optional()),
+            _ => conn
+                .prepare_cached("SELECT resource FROM users WHERE id = ?1")
+                .and_then(|mut s| s.query_row([&id], |row| row.get::<_, String>(0)).optional()),
+        }
     });
     match found {
         Ok(Some(text)) => scim(200, text),
@@ -235,12 +378,19 @@ async fn patch(State(app): State<App>, Path(id): Path<String>, h: HeaderMap, bod
     let Some(ops) = op.get("Operations").and_then(Value::as_array).cloned() else {
         return error(400, "Operations required");
     };
-    let full = app.full;
+    let mode = app.mode.clone();
     let job: Job = Box::new(move |conn| {
-        let row = conn
-            .prepare_cached("SELECT resource, version FROM users WHERE id = ?1")
-            .and_then(|mut s| s.query_row([&id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).optional())
-            .map_err(|e| e.to_string())?;
+        let row = match &mode {
+            Mode::Roster(tenant) => conn
+                .prepare_cached("SELECT data, version FROM scim_users WHERE tenant_id = ?1 AND id = ?2")
+                .and_then(|mut s| {
+                    s.query_row([tenant, &id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).optional()
+                }),
+            _ => conn
+                .prepare_cached("SELECT resource, version FROM users WHERE id = ?1")
+                .and_then(|mut s| s.query_row([&id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).optional()),
+        }
+        .map_err(|e| e.to_string())?;
         let Some((text, version)) = row else { return Ok((404, "{}".to_owned())) };
         let mut user: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
         for o in &ops {
@@ -252,10 +402,23 @@ async fn patch(State(app): State<App>, Path(id): Path<String>, h: HeaderMap, bod
         user["meta"]["version"] = json!(format!("W/\"{version}\""));
         let active = user.get("active").and_then(Value::as_bool).unwrap_or(true);
         let text = user.to_string();
-        conn.prepare_cached("UPDATE users SET resource = ?2, active = ?3, version = ?4, updated_at = ?5 WHERE id = ?1")
-            .and_then(|mut s| s.execute(params![id, text, active, version, now()]))
-            .map_err(|e| e.to_string())?;
-        record(conn, full, "user.updated", "PATCH", "/Users", 200, &id, &text).map_err(|e| e.to_string())?;
+        match &mode {
+            // The same statement as Roster's: the indexed columns that did not change are
+            // not written (here: the names and the search text).
+            Mode::Roster(tenant) => conn
+                .prepare_cached(
+                    "UPDATE scim_users SET data = ?3, active = ?4, version = ?5, updated_at = ?6 \
+                     WHERE tenant_id = ?1 AND id = ?2",
+                )
+                .and_then(|mut s| s.execute(params![tenant, id, text, active, version, now()])),
+            _ => conn
+                .prepare_cached(
+                    "UPDATE users SET resource = ?2, active = ?3, version = ?4, updated_at = ?5 WHERE id = ?1",
+                )
+                .and_then(|mut s| s.execute(params![id, text, active, version, now()])),
+        }
+        .map_err(|e| e.to_string())?;
+        record(conn, &mode, "user.updated", "PATCH", "/Users", 200, &id, &text).map_err(|e| e.to_string())?;
         Ok((200, text))
     });
     write(&app, job).await
@@ -264,21 +427,35 @@ async fn patch(State(app): State<App>, Path(id): Path<String>, h: HeaderMap, bod
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let [_, db, port, token] = args.as_slice() else {
-        eprintln!("usage: durable_floor DB_PATH PORT TOKEN   (FLOOR_MODE=full: events and activity too)");
+        eprintln!(
+            "usage: durable_floor DB_PATH PORT TOKEN   (FLOOR_MODE=full: events and activity too; \
+             FLOOR_MODE=roster FLOOR_TENANT=ID: into Roster's tables)"
+        );
         std::process::exit(2);
     };
     let (db, port, token) = (db.clone(), port.clone(), token.clone());
-    let full = std::env::var("FLOOR_MODE").as_deref() == Ok("full");
+    let mode = match std::env::var("FLOOR_MODE").as_deref() {
+        Ok("full") => Mode::Full,
+        Ok("roster") => match std::env::var("FLOOR_TENANT") {
+            Ok(t) => Mode::Roster(t),
+            Err(_) => {
+                eprintln!("FLOOR_MODE=roster needs FLOOR_TENANT (a tenant of the Roster database at DB_PATH)");
+                std::process::exit(2);
+            }
+        },
+        _ => Mode::Row,
+    };
+    let own_schema = !matches!(mode, Mode::Roster(_));
     let (tx, rx) = mpsc::channel();
     let wdb = db.clone();
     let (ready, schema) = mpsc::channel();
-    let w = std::thread::spawn(move || writer(wdb, rx, ready));
+    let w = std::thread::spawn(move || writer(wdb, rx, ready, own_schema));
     // The writer creates the schema before the readers open.
     if schema.recv().is_err() {
         eprintln!("the writer thread failed to start");
         std::process::exit(1);
     }
-    let app = App { tx, auth: format!("Bearer {token}"), db, full };
+    let app = App { tx, auth: format!("Bearer {token}"), db, mode };
     std::thread::spawn(|| loop {
         std::thread::sleep(std::time::Duration::from_secs(4));
         let c = COMMITS.swap(0, Ordering::Relaxed);
