@@ -236,9 +236,12 @@ fn record(
     Ok(())
 }
 
-/// [`record`] into Roster's tables: the event numbered from the tenant's sequence as Roster's
-/// sequencer numbers it (its `data` the user and what changed), and the activity record as
-/// Roster's log keeps a SCIM write (the request's body included).
+/// [`record`] into Roster's tables: the event numbered from the tenant's sequence and written
+/// where Roster's sequencer puts it (its `data` the user, and for an update what changed), and
+/// the activity record as Roster's log keeps a SCIM write (the request's body included). Roster
+/// writes more than this: a request's event goes to `pending_events` first, and the sequencer
+/// moves it later (a row and its delete more), and the activity record comes in a batch of its
+/// own; so this is the lower bound of what Roster's storage costs.
 #[allow(clippy::too_many_arguments)]
 fn record_roster(
     conn: &Connection,
@@ -257,7 +260,11 @@ fn record_roster(
              ON CONFLICT (tenant_id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq",
         )?
         .query_row([tenant], |r| r.get(0))?;
-    let event = format!(r#"{{"user":{data},"changed":["active","title"]}}"#);
+    let event = if kind == "user.updated" {
+        format!(r#"{{"user":{data},"changed":["active","title"]}}"#)
+    } else {
+        format!(r#"{{"user":{data}}}"#)
+    };
     conn.prepare_cached(
         "INSERT INTO events (tenant_id, seq, id, type, at, data, cause) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
@@ -403,8 +410,8 @@ async fn patch(State(app): State<App>, Path(id): Path<String>, h: HeaderMap, bod
         let active = user.get("active").and_then(Value::as_bool).unwrap_or(true);
         let text = user.to_string();
         match &mode {
-            // The same statement as Roster's: the indexed columns that did not change are
-            // not written (here: the names and the search text).
+            // As Roster's update: the indexed columns that did not change (the names, the
+            // search text) are not set.
             Mode::Roster(tenant) => conn
                 .prepare_cached(
                     "UPDATE scim_users SET data = ?3, active = ?4, version = ?5, updated_at = ?6 \
