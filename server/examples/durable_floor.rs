@@ -210,19 +210,21 @@ async fn write(app: &App, job: Job) -> Response {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn record(
-    conn: &Connection,
-    mode: &Mode,
-    kind: &str,
-    method: &str,
-    path: &str,
+/// What a write records besides the user: its event and its activity record.
+struct Record<'a> {
+    kind: &'a str,
+    method: &'a str,
+    path: &'a str,
     status: u16,
-    id: &str,
-    data: &str,
-) -> rusqlite::Result<()> {
+    id: &'a str,
+    /// The user as written.
+    data: &'a str,
+}
+
+fn record(conn: &Connection, mode: &Mode, r: &Record<'_>) -> rusqlite::Result<()> {
+    let Record { kind, method, path, status, id, data } = *r;
     if let Mode::Roster(tenant) = mode {
-        return record_roster(conn, tenant, kind, method, path, status, id, data);
+        return record_roster(conn, tenant, r);
     }
     if *mode == Mode::Full {
         let at = now();
@@ -242,17 +244,8 @@ fn record(
 /// writes more than this: a request's event goes to `pending_events` first, and the sequencer
 /// moves it later (a row and its delete more), and the activity record comes in a batch of its
 /// own; so this is the lower bound of what Roster's storage costs.
-#[allow(clippy::too_many_arguments)]
-fn record_roster(
-    conn: &Connection,
-    tenant: &str,
-    kind: &str,
-    method: &str,
-    path: &str,
-    status: u16,
-    id: &str,
-    data: &str,
-) -> rusqlite::Result<()> {
+fn record_roster(conn: &Connection, tenant: &str, r: &Record<'_>) -> rusqlite::Result<()> {
+    let Record { kind, method, path, status, id, data } = *r;
     let at = now();
     let seq: i64 = conn
         .prepare_cached(
@@ -348,7 +341,8 @@ async fn create(State(app): State<App>, h: HeaderMap, body: Bytes) -> Response {
         if n == 0 {
             return Ok((409, json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "409", "scimType": "uniqueness"}).to_string()));
         }
-        record(conn, &mode, "user.created", "POST", "/Users", 201, &id, &text).map_err(|e| e.to_string())?;
+        let r = Record { kind: "user.created", method: "POST", path: "/Users", status: 201, id: &id, data: &text };
+        record(conn, &mode, &r).map_err(|e| e.to_string())?;
         Ok((201, text))
     });
     write(&app, job).await
@@ -425,7 +419,8 @@ async fn patch(State(app): State<App>, Path(id): Path<String>, h: HeaderMap, bod
                 .and_then(|mut s| s.execute(params![id, text, active, version, now()])),
         }
         .map_err(|e| e.to_string())?;
-        record(conn, &mode, "user.updated", "PATCH", "/Users", 200, &id, &text).map_err(|e| e.to_string())?;
+        let r = Record { kind: "user.updated", method: "PATCH", path: "/Users", status: 200, id: &id, data: &text };
+        record(conn, &mode, &r).map_err(|e| e.to_string())?;
         Ok((200, text))
     });
     write(&app, job).await
