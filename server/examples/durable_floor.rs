@@ -348,6 +348,18 @@ async fn create(State(app): State<App>, h: HeaderMap, body: Bytes) -> Response {
     write(&app, job).await
 }
 
+/// A stored user's resource and version, by id.
+fn stored_user(conn: &Connection, mode: &Mode, id: &str) -> rusqlite::Result<Option<(String, i64)>> {
+    let row = |r: &rusqlite::Row<'_>| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?));
+    match mode {
+        Mode::Roster(tenant) => conn
+            .prepare_cached("SELECT data, version FROM scim_users WHERE tenant_id = ?1 AND id = ?2")?
+            .query_row([tenant, id], row),
+        _ => conn.prepare_cached("SELECT resource, version FROM users WHERE id = ?1")?.query_row([id], row),
+    }
+    .optional()
+}
+
 async fn read(State(app): State<App>, Path(id): Path<String>, h: HeaderMap) -> Response {
     if !authorized(&app, &h) {
         return error(401, "bad token");
@@ -355,17 +367,10 @@ async fn read(State(app): State<App>, Path(id): Path<String>, h: HeaderMap) -> R
     let found = READER.with(|r| {
         let mut r = r.borrow_mut();
         let conn = r.get_or_insert_with(|| open(&app.db));
-        match &app.mode {
-            Mode::Roster(tenant) => conn
-                .prepare_cached("SELECT data FROM scim_users WHERE tenant_id = ?1 AND id = ?2")
-                .and_then(|mut s| s.query_row([tenant, &id], |row| row.get::<_, String>(0)).optional()),
-            _ => conn
-                .prepare_cached("SELECT resource FROM users WHERE id = ?1")
-                .and_then(|mut s| s.query_row([&id], |row| row.get::<_, String>(0)).optional()),
-        }
+        stored_user(conn, &app.mode, &id)
     });
     match found {
-        Ok(Some(text)) => scim(200, text),
+        Ok(Some((text, _))) => scim(200, text),
         Ok(None) => error(404, "no such user"),
         Err(e) => error(500, &e.to_string()),
     }
@@ -381,17 +386,7 @@ async fn patch(State(app): State<App>, Path(id): Path<String>, h: HeaderMap, bod
     };
     let mode = app.mode.clone();
     let job: Job = Box::new(move |conn| {
-        let row = match &mode {
-            Mode::Roster(tenant) => conn
-                .prepare_cached("SELECT data, version FROM scim_users WHERE tenant_id = ?1 AND id = ?2")
-                .and_then(|mut s| {
-                    s.query_row([tenant, &id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).optional()
-                }),
-            _ => conn
-                .prepare_cached("SELECT resource, version FROM users WHERE id = ?1")
-                .and_then(|mut s| s.query_row([&id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).optional()),
-        }
-        .map_err(|e| e.to_string())?;
+        let row = stored_user(conn, &mode, &id).map_err(|e| e.to_string())?;
         let Some((text, version)) = row else { return Ok((404, "{}".to_owned())) };
         let mut user: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
         for o in &ops {

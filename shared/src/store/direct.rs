@@ -179,17 +179,21 @@ impl ReadConn<'_> {
     /// of the database, and SQLite takes the WAL's read lock (and checks whether its page cache
     /// still holds) once for all of them instead of once per statement.
     pub(crate) fn begin_snapshot(&mut self) -> DomainResult<()> {
-        self.run_cached("BEGIN")
+        run_cached(&self.conn, &["BEGIN"]).map_err(error)
     }
 
     /// Ends the read transaction [`Self::begin_snapshot`] began.
     pub(crate) fn end_snapshot(&mut self) -> DomainResult<()> {
-        self.run_cached("COMMIT")
+        run_cached(&self.conn, &["COMMIT"]).map_err(error)
     }
+}
 
-    fn run_cached(&mut self, sql: &str) -> DomainResult<()> {
-        self.conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ()).map_err(error)
+/// Runs each statement of `sql` (prepared once per connection, then cached) on `conn`.
+pub(crate) fn run_cached(conn: &rusqlite::Connection, sql: &[&str]) -> rusqlite::Result<()> {
+    for s in sql {
+        conn.prepare_cached(s)?.execute([])?;
     }
+    Ok(())
 }
 
 impl Drop for ReadConn<'_> {

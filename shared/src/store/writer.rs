@@ -54,7 +54,7 @@ use std::time::Duration;
 use tokio::sync::{oneshot, Mutex, OwnedMutexGuard};
 
 use super::direct::shim::{self, DirectConn};
-use super::direct::Direct;
+use super::direct::{run_cached, Direct};
 use crate::error::{DomainError, DomainResult};
 
 /// How long a SQLite transaction waits for its turn to write before the request is answered
@@ -105,14 +105,6 @@ const SEARCH_APPLIED: [&str; 3] = [
     "DELETE FROM scim_users_fts_queue",
     "DELETE FROM scim_users_fts_deferred",
 ];
-
-/// Runs each statement of `sql` (cached) on `conn`.
-fn run_cached(conn: &rusqlite::Connection, sql: &[&str]) -> rusqlite::Result<()> {
-    for s in sql {
-        conn.prepare_cached(s)?.execute([])?;
-    }
-    Ok(())
-}
 
 impl WriterSlot {
     /// Commits the open group, if any, and tells every write in it the outcome.
