@@ -310,7 +310,12 @@ async fn create(State(app): State<App>, h: HeaderMap, body: Bytes) -> Response {
     };
     let mode = app.mode.clone();
     let job: Job = Box::new(move |conn| {
-        let id = uuid::Uuid::new_v4().to_string();
+        // Into Roster's tables, an id as Roster makes one (time-ordered, so its index entries
+        // go at the end); otherwise a random one.
+        let id = match &mode {
+            Mode::Roster(_) => roster_shared::ids::time_ordered(),
+            _ => uuid::Uuid::new_v4().to_string(),
+        };
         let at = now();
         user["id"] = json!(id);
         user["meta"] = json!({"resourceType": "User", "version": "W/\"1\"", "location": format!("/Users/{id}")});
