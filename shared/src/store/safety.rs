@@ -339,8 +339,13 @@ impl TenantStore<'_> {
     }
 
     /// What a SCIM create may adopt instead (one read): the users with its `external_id` (at
-    /// most two, oldest first; a just-in-time one is adopted), and the adoptable manual users
+    /// most two: only one is adopted, if it came just in time), and the adoptable manual users
     /// matching any of its `keys` (at most two: two are ambiguous).
+    ///
+    /// No order and no `IN` list: SQLite sorts in a temporary b-tree and keeps an `IN` list's
+    /// values in another, each a database opened and closed per statement, which was a third of
+    /// this read's cost on every create (two are enough to tell one match from several, and a
+    /// user has one mark, so one probe per key finds each match once).
     pub async fn adoption_candidates(
         &self,
         external_id: Option<&str>,
@@ -351,16 +356,16 @@ impl TenantStore<'_> {
         let mut parts = Vec::new();
         let mut n = 2;
         if external_id.is_some() {
-            parts.push(format!("SELECT 'ext' AS kind, x.* FROM ({}) x", super::sso::users_by_external_id_sql(backend)));
+            parts.push(format!(
+                "SELECT 'ext' AS kind, x.* FROM ({select} WHERE t.tenant_id = $1 AND t.external_id = $2 LIMIT 2) x"
+            ));
             n = 3;
         }
         if !keys.is_empty() {
-            let marks: Vec<String> = (n..n + keys.len()).map(|i| format!("${i}")).collect();
-            parts.push(format!(
-                "SELECT 'mark' AS kind, y.* FROM ({select} WHERE t.tenant_id = $1 AND t.adopt_key IN ({}) \
-                 AND t.source = 'manual' LIMIT 2) y",
-                marks.join(", ")
-            ));
+            let probes: Vec<String> = (n..n + keys.len())
+                .map(|i| format!("{select} WHERE t.tenant_id = $1 AND t.adopt_key = ${i} AND t.source = 'manual'"))
+                .collect();
+            parts.push(format!("SELECT 'mark' AS kind, y.* FROM ({} LIMIT 2) y", probes.join(" UNION ALL ")));
         }
         if parts.is_empty() {
             return Ok((Vec::new(), Vec::new()));
