@@ -328,24 +328,56 @@ pub const REMOVED: &str = "[removed]";
 /// prefix, so also inside Bulk operations), and the `value` of a PATCH operation whose `path`
 /// names `password`. A body that is not JSON is not kept at all, only its size: without
 /// structure, a secret in it could not be found and removed.
+///
+/// Most bodies cannot name a password at all (the word appears nowhere in them, in any case, and
+/// no `\u` escape could spell it): those are re-indented as they came, members in the order sent,
+/// without building their tree ([`reindented_as_sent`]; this is on every SCIM write's path). The
+/// others are parsed, redacted and written back, members in name order.
 pub fn redacted_body(bytes: &[u8]) -> Option<String> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return None;
     }
-    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
-        return Some(format!(
-            "(not valid JSON, {} bytes; not kept, as secrets in it could not be removed)",
-            bytes.len()
-        ));
+    let text = match reindented_as_sent(bytes) {
+        Some(text) => text,
+        None => {
+            let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+                return Some(format!(
+                    "(not valid JSON, {} bytes; not kept, as secrets in it could not be removed)",
+                    bytes.len()
+                ));
+            };
+            redact(&mut value);
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        }
     };
-    redact(&mut value);
-    let text = serde_json::to_string_pretty(&value).unwrap_or_default();
     if text.chars().count() <= MAX_RECORDED_BODY_CHARS {
         return Some(text);
     }
     let mut cut: String = text.chars().take(MAX_RECORDED_BODY_CHARS).collect();
     cut.push_str(&format!("\n… (cut: the body has {} bytes)", bytes.len()));
     Some(cut)
+}
+
+/// A JSON body that cannot name a password, pretty-printed straight from its text; `None` when
+/// it might name one or is not JSON (for [`redact`]'s path to decide).
+fn reindented_as_sent(bytes: &[u8]) -> Option<String> {
+    if may_name_password(bytes) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 2);
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_transcode::transcode(&mut de, &mut serde_json::Serializer::pretty(&mut out)).ok()?;
+    de.end().ok()?;
+    String::from_utf8(out).ok()
+}
+
+/// Whether a body might name a password: the word in any case, or a `\u` escape (the only JSON
+/// escape that can spell a letter).
+fn may_name_password(bytes: &[u8]) -> bool {
+    bytes.windows(2).any(|w| w == b"\\u")
+        || bytes.iter().enumerate().any(|(i, b)| {
+            b.eq_ignore_ascii_case(&b'p') && bytes[i..].get(..8).is_some_and(|w| w.eq_ignore_ascii_case(b"password"))
+        })
 }
 
 /// Redacts the way the SCIM parser reads a request: member names in any case, trimmed or
@@ -389,6 +421,32 @@ mod tests {
         }
         assert!(out.contains("ada") && out.contains("bob") && out.contains(REMOVED));
         assert!(out.contains("\"active\": false"));
+    }
+
+    #[test]
+    fn bodies_without_a_password_are_kept_as_sent_and_any_spelling_of_one_is_redacted() {
+        // No password: re-indented as the tree would be, members in the order sent.
+        let body = br#"{"userName":"ada","schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"name":{"givenName":"Ada","familyName":"L\"x"},"active":true,"n":[1,-2,3.5,null]}"#;
+        let out = redacted_body(body).expect("kept");
+        let tree: serde_json::Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap(), tree);
+        assert!(out.starts_with("{\n  \"userName\": \"ada\",\n  \"schemas\""), "{out}");
+        assert!(out.contains("\"active\": true"));
+        // The word in any case, or spelled with an escape, goes through the redaction.
+        for body in [
+            r#"{"userName":"ada","PASSword":"hunter2!"}"#,
+            r#"{"userName":"ada","p\u0061ssword":"hunter2!"}"#,
+            r#"{"Operations":[{"op":"replace","path":"\u0070assword","value":"hunter2!"}]}"#,
+            r#"{"urn:ietf:params:scim:schemas:core:2.0:User:Password":"hunter2!"}"#,
+        ] {
+            let out = redacted_body(body.as_bytes()).expect("kept");
+            assert!(!out.contains("hunter2!") && out.contains(REMOVED), "{body}: {out}");
+        }
+        // Not JSON, or JSON with something after it: not kept, whichever path looked first.
+        for body in [&br#"{"userName":"ada""#[..], br#"{"userName":"ada"} x"#, b"userName=ada"] {
+            let out = redacted_body(body).expect("noted");
+            assert!(out.contains("not valid JSON") && !out.contains("ada"), "{out}");
+        }
     }
 
     #[test]
