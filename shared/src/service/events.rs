@@ -91,12 +91,17 @@ pub fn set_cause(tx: &mut TenantTx<'_>, cause: &Cause) {
 /// Queues an event of `kind` with `data` on `tx`; its cause is the write's ([`set_cause`]),
 /// else the SCIM request being served, else Roster itself.
 pub fn emit(tx: &mut TenantTx<'_>, kind: &str, data: Value, now: i64) {
-    let cause = match tx.cause() {
+    emit_text(tx, kind, data.to_string(), now);
+}
+
+/// The cause of an event queued in `tx`: the transaction's, else the SCIM request being served,
+/// else Roster itself.
+fn event_cause(tx: &TenantTx<'_>) -> String {
+    match tx.cause() {
         Some(c) => c.to_string(),
         None if SCIM_REQUEST.try_with(|_| ()).is_ok() => Cause::Scim.to_json().to_string(),
         None => Cause::System("roster".into()).to_json().to_string(),
-    };
-    tx.emit(NewEvent { id: new_id(), kind: kind.to_string(), at: now, data: data.to_string(), cause });
+    }
 }
 
 /// Whether the write in `tx` is a person's sign-in (their just-in-time user's placement).
@@ -145,7 +150,7 @@ pub fn emit_user_write(
     now: i64,
 ) {
     if let Some((kind, data)) = user_write(id, source, before, after) {
-        emit(tx, kind, data, now);
+        emit_text(tx, kind, data, now);
     }
 }
 
@@ -161,19 +166,19 @@ pub fn user_write_event(
 ) -> Option<NewEvent> {
     let (kind, data) = user_write(id, source, before, after)?;
     let cause = cause.to_json().to_string();
-    Some(NewEvent { id: new_id(), kind: kind.to_string(), at: now, data: data.to_string(), cause })
+    Some(NewEvent { id: new_id(), kind: kind.to_string(), at: now, data, cause })
 }
 
-/// The type and data of a user's write event; `None` when nothing changed.
+/// The type and data (JSON text) of a user's write event; `None` when nothing changed.
 fn user_write(
     id: &str,
     source: crate::dto::UserSource,
     before: Option<&Value>,
     after: &Value,
-) -> Option<(&'static str, Value)> {
-    let user = user_data(id, source, after);
+) -> Option<(&'static str, String)> {
+    let user = UserData { id, source: source.as_str(), resource: after };
     let Some(before) = before else {
-        return Some(("user.created", json!({"user": user})));
+        return Some(("user.created", write_data(&UserWrite { changed: None, user })));
     };
     let changed = changed_attributes(before, after);
     if changed.is_empty() {
@@ -184,7 +189,57 @@ fn user_write(
         (false, true) => "user.reactivated",
         _ => "user.updated",
     };
-    Some((kind, json!({"user": user, "changed": changed})))
+    Some((kind, write_data(&UserWrite { changed: Some(changed), user })))
+}
+
+fn write_data(data: &UserWrite<'_>) -> String {
+    serde_json::to_string(data).unwrap_or_else(|_| "{}".into())
+}
+
+/// A user write's event data, `{"changed": […], "user": …}`: what `json!` with [`user_data`]
+/// makes, written from the resource as it is instead of from a copy of its tree (this is on
+/// every SCIM write's path). Members in name order, as `serde_json`'s map keeps them.
+#[derive(serde::Serialize)]
+struct UserWrite<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changed: Option<Vec<String>>,
+    user: UserData<'a>,
+}
+
+/// [`user_data`] without the copy: the resource's members with `id` and `source` in their places.
+struct UserData<'a> {
+    id: &'a str,
+    source: &'a str,
+    resource: &'a Value,
+}
+
+impl serde::Serialize for UserData<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let empty = Map::new();
+        let members = self.resource.as_object().unwrap_or(&empty);
+        let mut map = s.serialize_map(None)?;
+        let mut ours = [("id", self.id), ("source", self.source)].into_iter().peekable();
+        for (k, v) in members {
+            if k == "id" || k == "source" {
+                continue;
+            }
+            while let Some((name, value)) = ours.next_if(|(name, _)| *name < k.as_str()) {
+                map.serialize_entry(name, value)?;
+            }
+            map.serialize_entry(k, v)?;
+        }
+        for (name, value) in ours {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
+/// Queues an event whose data is already JSON text (see [`emit`]).
+fn emit_text(tx: &mut TenantTx<'_>, kind: &str, data: String, now: i64) {
+    let cause = event_cause(tx);
+    tx.emit(NewEvent { id: new_id(), kind: kind.to_string(), at: now, data, cause });
 }
 
 /// A user's user groups (id → (name, role)) as a transaction sees them.
@@ -362,6 +417,31 @@ mod tests {
         assert_eq!(changed_attributes(&a, &b), vec!["active", "name", "title"]);
         assert!(changed_attributes(&a, &a).is_empty());
         assert_eq!(changed_attributes(&parse_resource("not JSON"), &parse_resource(r#"{"a":1}"#)), vec!["a"]);
+    }
+
+    #[test]
+    fn a_user_writes_event_data_is_the_json_of_its_tree_byte_for_byte() {
+        use crate::dto::UserSource;
+        let before = json!({"userName":"ada","active":true,"title":"A"});
+        for after in [
+            json!({"userName":"ada","active":false,"title":"B","emails":[{"value":"a@x.test"}],"zeta":{"k":1}}),
+            // Members that sort before, between and after `id` and `source`, and stored ones of
+            // those names, which the event's replace.
+            json!({"a":1,"id":"stale","ja":2,"source":"old","sz":3,"userName":"ada","active":true}),
+            json!({}),
+            json!("not an object"),
+        ] {
+            for source in [UserSource::Scim, UserSource::Jit] {
+                let user = user_data("u-1", source, &after);
+                let (kind, data) = user_write("u-1", source, None, &after).expect("created");
+                assert_eq!((kind, data), ("user.created", json!({"user": user}).to_string()));
+                if let Some((kind, data)) = user_write("u-1", source, Some(&before), &after) {
+                    let changed = changed_attributes(&before, &after);
+                    assert_eq!(data, json!({"user": user, "changed": changed}).to_string(), "{kind}");
+                }
+            }
+        }
+        assert_eq!(user_write("u-1", UserSource::Scim, Some(&before), &before), None);
     }
 
     #[test]
