@@ -110,8 +110,14 @@ impl Scim<'_> {
     }
 
     fn user_resource(&self, row: &UserRow, groups: &[UserGroupRow]) -> Result<Resource, ScimError> {
-        let mut json: Value = serde_json::from_str(&row.data)
+        let json: Value = serde_json::from_str(&row.data)
             .map_err(|e| scim_error(DomainError::Internal(format!("stored user {}: {e}", row.id))))?;
+        Ok(self.dressed(row, json, groups))
+    }
+
+    /// The resource of `row` from `json`, the tree its `data` was written from: its id, groups
+    /// and meta added.
+    fn dressed(&self, row: &UserRow, mut json: Value, groups: &[UserGroupRow]) -> Resource {
         if let Value::Object(m) = &mut json {
             m.insert("id".into(), Value::String(row.id.clone()));
             let mine: Vec<Value> = groups
@@ -134,7 +140,7 @@ impl Scim<'_> {
                 meta("User", self.user_location(&row.id), row.created_at, row.updated_at, row.version),
             );
         }
-        Ok(Resource { id: row.id.clone(), version: row.version, json })
+        Resource { id: row.id.clone(), version: row.version, json }
     }
 
     /// Keeps a user as read or written now, for a write to start from (see [`Self::write_next`]).
@@ -174,10 +180,11 @@ impl Scim<'_> {
             return self.adopt(one.id.clone(), &res, true).await;
         }
         match users::create(self.store, self.tenant, Writer::Scim, &res).await {
-            // The row as written (no second read: a new user has no groups yet).
+            // The row as written, from the tree its data was written from (no second read: a
+            // new user has no groups yet; no second parse).
             Ok(row) => {
                 self.keep(&row);
-                self.user_resource(&row, &[])
+                Ok(self.dressed(&row, res, &[]))
             }
             Err(DomainError::UserNameTaken { existing: Some((id, UserSource::Jit)), .. }) => {
                 self.adopt(id, &res, false).await
@@ -348,32 +355,32 @@ impl Scim<'_> {
             // The row as written (no second read of it).
             Some(Written::Row(row, groups)) => {
                 self.keep(&row);
-                Some((self.written(&row, groups).await?, false))
+                Some((self.written(&row, res, groups).await?, false))
             }
-            Some(Written::Held(groups)) => Some((self.as_if_written(row, res, groups).await?, true)),
+            // Held: the user as the IdP asked for it (nothing was written).
+            Some(Written::Held(groups)) => Some((self.written(row, res, groups).await?, true)),
             None => None,
         })
     }
 
-    /// The resource of a user as written, with their groups as the write read them (else read
-    /// now).
-    async fn written(&self, row: &UserRow, groups: Option<Vec<UserGroupRow>>) -> Result<Resource, ScimError> {
-        match groups {
-            Some(groups) => self.user_resource(row, &groups),
-            None => self.user_with_groups(row).await,
-        }
-    }
-
-    /// The answer to a held write: the user as the IdP asked for it (nothing was written), with
-    /// their groups as the hold read them (else read now).
-    async fn as_if_written(
+    /// The resource of `row` as written from `res` (the tree of its data, not parsed again), with
+    /// their groups as the write read them (else read now).
+    async fn written(
         &self,
         row: &UserRow,
         res: Value,
         groups: Option<Vec<UserGroupRow>>,
     ) -> Result<Resource, ScimError> {
-        let data = serde_json::to_string(&res).map_err(json_error)?;
-        self.written(&UserRow { data, ..row.clone() }, groups).await
+        let groups = match groups {
+            Some(groups) => groups,
+            None => self
+                .store
+                .tenant(self.tenant)
+                .groups_of_users(std::slice::from_ref(&row.id))
+                .await
+                .map_err(scim_error)?,
+        };
+        Ok(self.dressed(row, res, &groups))
     }
 
     /// Writes a new version of `row`; `None` when another write changed it first.
