@@ -117,15 +117,10 @@ pub fn parse_resource(text: &str) -> Value {
     }
 }
 
-/// A user as events show it: the SCIM resource with its id and source.
+/// A user as events show it: the SCIM resource with its id and source (as a tree, for an event
+/// that carries more than the user; see [`UserData`]).
 pub fn user_data(id: &str, source: crate::dto::UserSource, resource: &Value) -> Value {
-    let mut user = match resource {
-        Value::Object(m) => m.clone(),
-        _ => Map::new(),
-    };
-    user.insert("id".into(), Value::String(id.to_string()));
-    user.insert("source".into(), Value::String(source.as_str().to_string()));
-    Value::Object(user)
+    serde_json::to_value(UserData { id, source: source.as_str(), resource }).unwrap_or_default()
 }
 
 /// The top-level attributes that differ between two versions of a resource, sorted.
@@ -152,6 +147,21 @@ pub fn emit_user_write(
     if let Some((kind, data)) = user_write(id, source, before, after) {
         emit_text(tx, kind, data, now);
     }
+}
+
+/// Queues a user's event of `kind` whose data is the user (as [`user_data`]) and, when given,
+/// the attributes that changed.
+pub fn emit_user(
+    tx: &mut TenantTx<'_>,
+    kind: &str,
+    id: &str,
+    source: crate::dto::UserSource,
+    resource: &Value,
+    changed: Option<Vec<String>>,
+    now: i64,
+) {
+    let user = UserData { id, source: source.as_str(), resource };
+    emit_text(tx, kind, write_data(&UserWrite { changed, user }), now);
 }
 
 /// The event of a user's write whose cause is `cause` (see [`emit_user_write`]), for a write
@@ -196,9 +206,9 @@ fn write_data(data: &UserWrite<'_>) -> String {
     serde_json::to_string(data).unwrap_or_else(|_| "{}".into())
 }
 
-/// A user write's event data, `{"changed": […], "user": …}`: what `json!` with [`user_data`]
-/// makes, written from the resource as it is instead of from a copy of its tree (this is on
-/// every SCIM write's path). Members in name order, as `serde_json`'s map keeps them.
+/// A user write's event data, `{"changed": […], "user": …}`, written from the resource as it is
+/// instead of from a copy of its tree (this is on every SCIM write's path). Members in name
+/// order, as `serde_json`'s map keeps them.
 #[derive(serde::Serialize)]
 struct UserWrite<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -206,7 +216,8 @@ struct UserWrite<'a> {
     user: UserData<'a>,
 }
 
-/// [`user_data`] without the copy: the resource's members with `id` and `source` in their places.
+/// A user as events show it, without copying the resource: its members with `id` and `source`
+/// in their places (the one definition; [`user_data`] is its tree).
 struct UserData<'a> {
     id: &'a str,
     source: &'a str,
@@ -432,7 +443,12 @@ mod tests {
             json!("not an object"),
         ] {
             for source in [UserSource::Scim, UserSource::Jit] {
-                let user = user_data("u-1", source, &after);
+                // The user as a copy of the tree with id and source inserted.
+                let mut user = after.as_object().cloned().unwrap_or_default();
+                user.insert("id".into(), json!("u-1"));
+                user.insert("source".into(), json!(source.as_str()));
+                let user = Value::Object(user);
+                assert_eq!(user_data("u-1", source, &after), user);
                 let (kind, data) = user_write("u-1", source, None, &after).expect("created");
                 assert_eq!((kind, data), ("user.created", json!({"user": user}).to_string()));
                 if let Some((kind, data)) = user_write("u-1", source, Some(&before), &after) {

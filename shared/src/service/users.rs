@@ -411,8 +411,7 @@ pub async fn adopt(store: &Store, tenant: &TenantId, current: &UserRow, resource
         tx.set_user_source(&row.id, UserSource::Scim).await?;
         let mut changed = events::changed_attributes(&events::parse_resource(&current.data), resource);
         changed.push("source".into());
-        let user = events::user_data(&row.id, UserSource::Scim, resource);
-        events::emit(&mut tx, "user.updated", serde_json::json!({"user": user, "changed": changed}), now);
+        events::emit_user(&mut tx, "user.updated", &row.id, UserSource::Scim, resource, Some(changed), now);
         tx.set_claim_groups(&row.id, &[]).await?;
         if current.source == UserSource::Manual {
             let actor = Actor { kind: "system", name: "adoption".into() };
@@ -482,8 +481,7 @@ pub(crate) async fn delete_checked(
     if !tx.delete_user(id).await? {
         return Err(DomainError::NotFound);
     }
-    let user = events::user_data(id, row.source, &events::parse_resource(&row.data));
-    events::emit(&mut tx, "user.deleted", serde_json::json!({"user": user}), now);
+    events::emit_user(&mut tx, "user.deleted", id, row.source, &events::parse_resource(&row.data), None, now);
     if matches!(writer, Writer::Scim) {
         // The IdP removed the person: their SSO identities are refused from now on, never
         // re-created just in time (until the IdP provisions them again).
