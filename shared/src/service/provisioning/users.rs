@@ -156,9 +156,13 @@ impl Scim<'_> {
     }
 
     async fn user_with_groups(&self, row: &UserRow) -> Result<Resource, ScimError> {
-        let groups =
-            self.store.tenant(self.tenant).groups_of_users(std::slice::from_ref(&row.id)).await.map_err(scim_error)?;
+        let groups = self.groups_of(row).await?;
         self.user_resource(row, &groups)
+    }
+
+    /// A user's groups, read now.
+    async fn groups_of(&self, row: &UserRow) -> Result<Vec<UserGroupRow>, ScimError> {
+        self.store.tenant(self.tenant).groups_of_users(std::slice::from_ref(&row.id)).await.map_err(scim_error)
     }
 
     /// POST /Users. The mapping rules place the user in the same transaction. A user created
@@ -373,12 +377,7 @@ impl Scim<'_> {
     ) -> Result<Resource, ScimError> {
         let groups = match groups {
             Some(groups) => groups,
-            None => self
-                .store
-                .tenant(self.tenant)
-                .groups_of_users(std::slice::from_ref(&row.id))
-                .await
-                .map_err(scim_error)?,
+            None => self.groups_of(row).await?,
         };
         Ok(self.dressed(row, res, &groups))
     }
