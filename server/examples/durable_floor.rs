@@ -45,6 +45,10 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+// On Roster's schema, a group's search index changes wait for its COMMIT, with Roster's writer's
+// own statements (FTS5 writes a segment at every savepoint otherwise): the deferral, begun with
+// the group, and the statements that apply the queue before the COMMIT.
+use roster_shared::store::{SEARCH_APPLIED, SEARCH_DEFERRED};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -107,14 +111,6 @@ fn open(db: &str) -> Connection {
     c
 }
 
-/// On Roster's schema, a group's search index changes wait for its COMMIT, as in Roster's writer
-/// (FTS5 writes a segment at every savepoint otherwise): the deferral, begun with the group, and
-/// the statements that apply the queue before the COMMIT.
-const SEARCH_DEFERRED: &str = "INSERT INTO scim_users_fts_deferred (deferred) VALUES (1)";
-const SEARCH_APPLIED: &str = "INSERT INTO scim_users_fts (scim_users_fts, rowid, search_text) \
-     SELECT CASE WHEN removed THEN 'delete' END, doc, search_text FROM scim_users_fts_queue ORDER BY seq; \
-     DELETE FROM scim_users_fts_queue; DELETE FROM scim_users_fts_deferred;";
-
 /// The writer thread: waits for a write, opens a transaction, runs every write queued meanwhile
 /// (each in a savepoint), commits once, answers each.
 fn writer(db: String, rx: mpsc::Receiver<Queued>, ready: mpsc::Sender<()>, own_schema: bool) {
@@ -156,8 +152,8 @@ fn writer(db: String, rx: mpsc::Receiver<Queued>, ready: mpsc::Sender<()>, own_s
                 next = rx.try_recv().ok();
             }
         }
-        let committed = if own_schema { Ok(()) } else { conn.execute_batch(SEARCH_APPLIED) }
-            .and_then(|()| conn.execute_batch("COMMIT"));
+        let applied = if own_schema { &[][..] } else { &SEARCH_APPLIED[..] };
+        let committed = applied.iter().chain(&["COMMIT"]).try_for_each(|sql| conn.execute_batch(sql));
         COMMITS.fetch_add(1, Ordering::Relaxed);
         commits += 1;
         if commits.is_multiple_of(128) {

@@ -111,6 +111,7 @@ pub use sso::{ConnectionRecord, DomainRow, FlowRecord, NewSignIn};
 pub use tenants::{NewTenant, TenantStore};
 pub use tx::TenantTx;
 pub use user_groups::{MembershipRecord, UserGroupRecord};
+pub use writer::{SEARCH_APPLIED, SEARCH_DEFERRED};
 
 use crate::error::{DomainError, DomainResult};
 use crate::ids::TenantId;

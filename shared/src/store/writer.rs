@@ -94,12 +94,13 @@ pub(crate) struct WriterSlot {
 /// Turns the users' search index triggers to queue their changes, for the open group only (the
 /// row is deleted before the COMMIT, so no other connection ever sees it): FTS5 writes what it
 /// holds at every savepoint, a new index segment per write of the group otherwise. Migration
-/// 0032 (SQLite) has the rest.
-const SEARCH_DEFERRED: &str = "INSERT INTO scim_users_fts_deferred (deferred) VALUES (1)";
+/// 0032 (SQLite) has the rest. Public for `server/examples/durable_floor.rs`, which writes as
+/// this writer does.
+pub const SEARCH_DEFERRED: &str = "INSERT INTO scim_users_fts_deferred (deferred) VALUES (1)";
 
 /// Applies the group's queued search index changes, in order, and ends the deferral: the last
 /// statements of the group before its COMMIT.
-const SEARCH_APPLIED: [&str; 3] = [
+pub const SEARCH_APPLIED: [&str; 3] = [
     "INSERT INTO scim_users_fts (scim_users_fts, rowid, search_text) \
      SELECT CASE WHEN removed THEN 'delete' END, doc, search_text FROM scim_users_fts_queue ORDER BY seq",
     "DELETE FROM scim_users_fts_queue",
