@@ -114,6 +114,25 @@ impl TxConn {
         TxConn::open(store, true).await
     }
 
+    /// [`Self::begin`] of a transaction whose COMMIT need not wait for the disk: for writes that
+    /// no one is told are done (the activity writer's batches). On a SQLite file its group's
+    /// COMMIT does not sync (see [`super::writer::Durability`]); on PostgreSQL it commits with
+    /// `synchronous_commit` off (the WAL writer flushes it within moments; a crash of the
+    /// database server may lose it, never half of it). In-memory SQLite: [`Self::begin`].
+    pub(crate) async fn begin_unsynced(store: &Store) -> DomainResult<TxConn> {
+        match (&store.pool, &store.direct) {
+            (Pool::Sqlite(_), Some(direct)) => {
+                Ok(TxConn::Direct(store.sqlite_writer.begin_as(direct, super::writer::Durability::Unsynced).await?))
+            }
+            (Pool::Postgres(p), _) => {
+                let mut t = p.begin().await?;
+                sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *t).await?;
+                Ok(TxConn::PostgresTx(t))
+            }
+            (Pool::Sqlite(_), None) => TxConn::begin(store).await,
+        }
+    }
+
     /// [`Self::begin`] through sqlx's connection thread also on SQLite: for a transaction that
     /// may run long (a job over a whole tenant), which in place would hold a runtime thread.
     pub(crate) async fn begin_pooled(store: &Store) -> DomainResult<TxConn> {

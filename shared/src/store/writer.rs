@@ -41,6 +41,18 @@
 //! the open group and copies the few frames written during its copy, and the next write starts
 //! the WAL over.
 //!
+//! **Records nobody waits for commit without a sync.** The SCIM API's activity records are
+//! written in batches after their requests were answered ([`crate::service::activity`]); no one
+//! is told they are written, and the ones still queued are lost with the process anyway. A
+//! batch that finds no group open opens one whose COMMIT does not sync the WAL
+//! (`synchronous = NORMAL` for that group, [`Durability::Unsynced`]); the next synced COMMIT
+//! (any write a request waits for), or the checkpointer's copy, syncs its frames with its own.
+//! A batch that finds a group open, or writes waiting for the turn (which will join its group),
+//! commits with them, synced, as before: under load its frames share their COMMIT. A write that
+//! must be synced never joins an unsynced group: it commits that group first and opens its own. Nothing a request was told is
+//! written waits less for the disk. An IdP writing one user at a time (the Entra-style sync's
+//! four clients) made two syncs per user, its write's and its activity batch's: one now.
+//!
 //! If every waiting request is cancelled, nobody would commit: each hand-off therefore makes sure
 //! a finisher task is queued for the turn ([`Writer::queue_finisher`]); it commits the group if it
 //! is still open when its turn comes. A transaction through sqlx's connection
@@ -63,6 +75,16 @@ const WRITER_WAIT: Duration = Duration::from_secs(10);
 
 /// The most writes one COMMIT carries.
 pub(crate) const MAX_GROUP: usize = 64;
+
+/// Whether a transaction's COMMIT reaches the disk before it returns (see the module doc).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Durability {
+    /// Synced (`synchronous = FULL`): every write a request waits for.
+    Synced,
+    /// Written to the WAL without a sync, which the next synced COMMIT or checkpoint does: for
+    /// writes that no one is told are done (the activity writer's batches).
+    Unsynced,
+}
 
 /// The turn to write and the group being committed (see the module doc).
 #[derive(Debug, Default)]
@@ -89,6 +111,10 @@ pub(crate) struct WriterSlot {
     defers_search: bool,
     /// The open group queues its search index changes (from its second write on).
     deferring: bool,
+    /// The open group's COMMIT does not sync ([`Durability::Unsynced`]).
+    unsynced: bool,
+    /// The connection is set to `synchronous = NORMAL` (since the last unsynced group opened).
+    normal: bool,
 }
 
 /// Turns the users' search index triggers to queue their changes, for the open group only (the
@@ -177,8 +203,20 @@ impl Writer {
 
     /// Opens a request's transaction in place: its savepoint in the open group, or a new group.
     pub(crate) async fn begin(self: &Arc<Self>, direct: &Arc<Direct>) -> DomainResult<DirectTx> {
+        self.begin_as(direct, Durability::Synced).await
+    }
+
+    /// [`Self::begin`] of a transaction whose COMMIT may or may not sync (see [`Durability`]).
+    pub(crate) async fn begin_as(
+        self: &Arc<Self>,
+        direct: &Arc<Direct>,
+        durability: Durability,
+    ) -> DomainResult<DirectTx> {
         direct.check_open()?;
         let mut slot = self.turn().await?;
+        // Writes are waiting for the turn: they will join the group this one opens and share its
+        // (synced) COMMIT, which then carries this one's frames too at no cost of its own.
+        let durability = if self.waiting.load(Ordering::SeqCst) > 0 { Durability::Synced } else { durability };
         if slot.conn.is_none() {
             let conn = direct.writer()?;
             slot.defers_search = conn
@@ -191,7 +229,23 @@ impl Writer {
             start_checkpointer(Arc::downgrade(self), Arc::downgrade(direct));
         }
         let mut tx = DirectTx { slot, writer: self.clone(), open: false };
+        if tx.slot.open && tx.slot.unsynced && durability == Durability::Synced {
+            // A synced write never commits in a group that does not sync: that group commits
+            // first (its writes' waiters were told nothing), and this write's synced COMMIT
+            // syncs its frames too.
+            if let Err(e) = tx.slot.finish() {
+                tracing::error!("SQLite group commit: {e}");
+            }
+        }
         if !tx.slot.open {
+            // The level of the group's COMMIT, set between transactions (SQLite refuses it
+            // inside one).
+            let normal = durability == Durability::Unsynced;
+            if tx.slot.normal != normal {
+                let level = if normal { "PRAGMA synchronous = NORMAL" } else { "PRAGMA synchronous = FULL" };
+                tx.conn().conn.execute_batch(level).map_err(shim::error)?;
+                tx.slot.normal = normal;
+            }
             // Another process (a CLI command, or a second server on the same file) may hold the
             // database's write lock: wait for it here, asleep, rather than in a busy handler
             // that would hold this runtime thread (and, in one process, the very task that is
@@ -211,6 +265,7 @@ impl Writer {
                 }
             }
             tx.slot.open = true;
+            tx.slot.unsynced = normal;
         } else if tx.slot.defers_search && !tx.slot.deferring {
             // A second write joins the group: from here on the index's changes wait for the
             // COMMIT. The first wrote them at once (a lone write writes the index once anyway),
@@ -489,6 +544,84 @@ mod tests {
         assert!(c.is_ok(), "{c:?}");
         assert!(a.await.expect("a task").is_ok());
         assert_eq!(committed(&db), ["a", "c"]);
+    }
+
+    /// The level the transaction's group commits at (`PRAGMA synchronous`: 2 FULL, 1 NORMAL).
+    fn level(tx: &mut DirectTx) -> i64 {
+        tx.conn().conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).expect("pragma")
+    }
+
+    #[tokio::test]
+    async fn records_nobody_waits_for_commit_unsynced_and_a_synced_write_never_joins_their_group() {
+        let db = db(SCHEMA).await;
+        // Alone, such a write opens a group that commits without a sync.
+        let mut a = db.writer.begin_as(&db.direct, Durability::Unsynced).await.expect("a");
+        assert_eq!(level(&mut a), 1, "an unsynced group");
+        insert(&mut a, "a").await.expect("insert a");
+        // A write that must be synced comes while that group is open: it waits for the turn,
+        // commits that group before it begins (`a` is visible to another connection by then),
+        // and its own group syncs.
+        let (w, d) = (db.writer.clone(), db.direct.clone());
+        let b = tokio::spawn(async move {
+            let mut b = w.begin(&d).await.expect("b");
+            let seen = d.fetch("SELECT id FROM t ORDER BY id", &[]).expect("read").len();
+            let level = level(&mut b);
+            insert(&mut b, "b").await.expect("insert b");
+            b.commit().await.expect("b commits");
+            (seen, level)
+        });
+        until_waiting(&db.writer, 1).await;
+        a.commit().await.expect("a commits");
+        assert_eq!(b.await.expect("b task"), (1, 2), "a committed before b began, and b's group syncs");
+        assert_eq!(committed(&db), ["a", "b"]);
+        // The next unsynced write alone: unsynced again; one that finds a synced group open
+        // joins it.
+        let mut c = db.writer.begin_as(&db.direct, Durability::Unsynced).await.expect("c");
+        assert_eq!(level(&mut c), 1);
+        c.commit().await.expect("c commits");
+        let mut e = db.writer.begin(&db.direct).await.expect("e");
+        insert(&mut e, "e").await.expect("insert e");
+        let (w, d) = (db.writer.clone(), db.direct.clone());
+        let f = tokio::spawn(async move {
+            let mut f = w.begin_as(&d, Durability::Unsynced).await.expect("f");
+            let level = level(&mut f);
+            insert(&mut f, "f").await.expect("insert f");
+            f.commit().await.expect("f commits");
+            level
+        });
+        until_waiting(&db.writer, 1).await;
+        e.commit().await.expect("e commits");
+        assert_eq!(f.await.expect("f task"), 2, "joined the synced group");
+        assert_eq!(committed(&db), ["a", "b", "e", "f"]);
+    }
+
+    #[tokio::test]
+    async fn an_unsynced_write_with_writes_waiting_for_the_turn_opens_a_synced_group_they_join() {
+        let db = db(SCHEMA).await;
+        // The turn held with no group open; an unsynced write, then a synced one, wait for it.
+        let turn = db.writer.turn().await.expect("turn");
+        let (w, d) = (db.writer.clone(), db.direct.clone());
+        let a = tokio::spawn(async move {
+            let mut a = w.begin_as(&d, Durability::Unsynced).await.expect("a");
+            let level = level(&mut a);
+            insert(&mut a, "a").await.expect("insert a");
+            a.commit().await.expect("a commits");
+            level
+        });
+        until_waiting(&db.writer, 1).await;
+        let (w, d) = (db.writer.clone(), db.direct.clone());
+        let b = tokio::spawn(async move {
+            let mut b = w.begin(&d).await.expect("b");
+            let level = level(&mut b);
+            insert(&mut b, "b").await.expect("insert b");
+            b.commit().await.expect("b commits");
+            level
+        });
+        until_waiting(&db.writer, 2).await;
+        drop(turn);
+        assert_eq!(a.await.expect("a task"), 2, "a synced group, for b to join");
+        assert_eq!(b.await.expect("b task"), 2);
+        assert_eq!(committed(&db), ["a", "b"]);
     }
 
     #[tokio::test]
