@@ -312,15 +312,32 @@ pub(crate) async fn update_checked(
     groups: Option<ClaimGroups<'_>>,
     hold: Option<&HoldRequest<'_>>,
 ) -> DomainResult<Written> {
+    // The user as it was: for the brake (was it active?) and the event (what changed?).
+    let before = events::parse_resource(&current.data);
+    update_checked_from(store, tenant, writer, current, &before, resource, groups, hold).await
+}
+
+/// [`update_checked`] with the current user's data already parsed (`before`: its tree as
+/// [`events::parse_resource`] makes it), for a write that made `resource` from it (a SCIM PUT
+/// or PATCH) and so need not parse it again.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn update_checked_from(
+    store: &Store,
+    tenant: &TenantId,
+    writer: Writer<'_>,
+    current: &UserRow,
+    before: &Value,
+    resource: &Value,
+    groups: Option<ClaimGroups<'_>>,
+    hold: Option<&HoldRequest<'_>>,
+) -> DomainResult<Written> {
     writer.check(current.source)?;
     let row = new_row(current.id.clone(), current.source, resource)?;
     let now = now_ms();
-    // The user as it was: for the brake (was it active?) and the event (what changed?).
-    let before = events::parse_resource(&current.data);
-    let brake = hold.filter(|_| !row.columns.active && UserRow::active_in(&before));
+    let brake = hold.filter(|_| !row.columns.active && UserRow::active_in(before));
     if brake.is_none() && groups.is_none() && writer.actor().is_none() {
         if let Some(seen) = nothing_to_place(store, tenant).await? {
-            return update_alone(store, tenant, writer, current, row, &before, resource, seen, now).await;
+            return update_alone(store, tenant, writer, current, row, before, resource, seen, now).await;
         }
     }
     if let Some(h) = brake {
@@ -347,7 +364,7 @@ pub(crate) async fn update_checked(
         if !tx.update_user(&row.id, &row.columns, &row.data, current.read_version(), now).await? {
             return Err(DomainError::Stale);
         }
-        events::emit_user_write(&mut tx, &row.id, row.source, Some(&before), resource, now);
+        events::emit_user_write(&mut tx, &row.id, row.source, Some(before), resource, now);
         let what = match writer {
             Writer::Jit(..) => "updated from the claims of their sign-in:",
             _ => "edited manual user",

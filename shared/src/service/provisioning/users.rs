@@ -104,6 +104,30 @@ pub fn columns(res: &Value) -> Result<UserColumns, ScimError> {
     })
 }
 
+/// A stored user's data parsed once, for both what a PUT or PATCH makes of it and the write's
+/// `before` (the brake's "was it active?" and the event's "what changed?").
+struct Stored(Option<Value>);
+
+impl Stored {
+    fn of(row: &UserRow) -> Stored {
+        Stored(serde_json::from_str(&row.data).ok())
+    }
+
+    /// The data's tree, `None` if it is not JSON.
+    fn parsed(&self) -> Option<&Value> {
+        self.0.as_ref()
+    }
+
+    /// The tree as [`crate::service::events::parse_resource`] makes it (an object; empty if the
+    /// data is not one).
+    fn before(&self) -> std::borrow::Cow<'_, Value> {
+        match &self.0 {
+            Some(v @ Value::Object(_)) => std::borrow::Cow::Borrowed(v),
+            _ => std::borrow::Cow::Owned(Value::Object(serde_json::Map::new())),
+        }
+    }
+}
+
 impl Scim<'_> {
     fn user_location(&self, id: &str) -> String {
         format!("{}/Users/{id}", self.base_url)
@@ -257,9 +281,9 @@ impl Scim<'_> {
         brake: bool,
     ) -> Result<(Resource, bool), ScimError> {
         let hold = HoldRequest { method: "PUT", body: Some(body) };
-        let next = |row: &UserRow| -> Result<Value, ScimError> {
-            let existing: Value = serde_json::from_str(&row.data).unwrap_or(Value::Null);
-            Ok(with_defaults(validate_resource(body, schema(), Mode::Replace { existing: &existing })?))
+        let next = |stored: Option<&Value>| -> Result<Value, ScimError> {
+            let existing = stored.unwrap_or(&Value::Null);
+            Ok(with_defaults(validate_resource(body, schema(), Mode::Replace { existing })?))
         };
         self.write_next(id, if_match, brake.then_some(&hold), next, "replaced").await
     }
@@ -286,8 +310,9 @@ impl Scim<'_> {
         let ops = patch::parse_request(body)?;
         let summary = ops.iter().map(|o| o.summary()).collect::<Vec<_>>().join("; ");
         let hold = HoldRequest { method: "PATCH", body: Some(body) };
-        let next = |row: &UserRow| -> Result<Value, ScimError> {
-            let current: Value = serde_json::from_str(&row.data).map_err(json_error)?;
+        let next = |stored: Option<&Value>| -> Result<Value, ScimError> {
+            let current =
+                stored.cloned().ok_or_else(|| scim_error(DomainError::Internal("stored user: not JSON".into())))?;
             patch::apply(current, &ops, schema())
         };
         match self.write_next(id, if_match, brake.then_some(&hold), next, "patched").await? {
@@ -296,7 +321,8 @@ impl Scim<'_> {
         }
     }
 
-    /// Writes the version of a user `next` makes of the current one (a PUT's or a PATCH's), with
+    /// Writes the version of a user `next` makes of the current one's data (a PUT's or a PATCH's;
+    /// `None` if it is not JSON), with
     /// the deprovisioning brake when `hold` is given; returns the resource and whether the brake
     /// held the write. Reads the user again and retries when another write came first.
     ///
@@ -314,7 +340,7 @@ impl Scim<'_> {
         id: &str,
         if_match: Option<&str>,
         hold: Option<&HoldRequest<'_>>,
-        next: impl Fn(&UserRow) -> Result<Value, ScimError>,
+        next: impl Fn(Option<&Value>) -> Result<Value, ScimError>,
         done: &str,
     ) -> Result<(Resource, bool), ScimError> {
         // Until this write has committed, this instance's other writes of the user wait.
@@ -322,11 +348,12 @@ impl Scim<'_> {
         let cache = self.store.tenant_cache();
         let cached = if_match.is_none().then(|| cache.user(self.tenant.as_str(), id)).flatten();
         if let Some(row) = cached.filter(|row| Writer::Scim.check(row.source).is_ok()) {
-            if let Ok(res) = next(&row) {
+            let stored = Stored::of(&row);
+            if let Ok(res) = next(stored.parsed()) {
                 // The brake decides on the stored user (is it active?).
                 let braked = hold.is_some() && !UserRow::active_in(&res) && row.is_active();
                 if !braked {
-                    if let Some(answer) = self.write_version(&row, res, hold).await? {
+                    if let Some(answer) = self.write_version(&row, &stored.before(), res, hold).await? {
                         return Ok(answer);
                     }
                 }
@@ -336,8 +363,9 @@ impl Scim<'_> {
         for _ in 0..WRITE_RETRIES {
             let row = self.load_user(id).await?;
             check_if_match(if_match, row.version)?;
-            let res = next(&row)?;
-            if let Some(answer) = self.write_version(&row, res, hold).await? {
+            let stored = Stored::of(&row);
+            let res = next(stored.parsed())?;
+            if let Some(answer) = self.write_version(&row, &stored.before(), res, hold).await? {
                 return Ok(answer);
             }
             if if_match.is_some() {
@@ -352,10 +380,11 @@ impl Scim<'_> {
     async fn write_version(
         &self,
         row: &UserRow,
+        before: &Value,
         res: Value,
         hold: Option<&HoldRequest<'_>>,
     ) -> Result<Option<(Resource, bool)>, ScimError> {
-        Ok(match self.write_user(row, &res, hold).await? {
+        Ok(match self.write_user(row, before, &res, hold).await? {
             // The row as written (no second read of it).
             Some(Written::Row(row, groups)) => {
                 self.keep(&row);
@@ -382,14 +411,16 @@ impl Scim<'_> {
         Ok(self.dressed(row, res, &groups))
     }
 
-    /// Writes a new version of `row`; `None` when another write changed it first.
+    /// Writes a new version of `row` (whose data's tree is `before`); `None` when another write
+    /// changed it first.
     async fn write_user(
         &self,
         row: &UserRow,
+        before: &Value,
         res: &Value,
         hold: Option<&HoldRequest<'_>>,
     ) -> Result<Option<Written>, ScimError> {
-        match users::update_checked(self.store, self.tenant, Writer::Scim, row, res, None, hold).await {
+        match users::update_checked_from(self.store, self.tenant, Writer::Scim, row, before, res, None, hold).await {
             Ok(w) => Ok(Some(w)),
             Err(DomainError::Stale) => Ok(None),
             Err(e) => Err(scim_error(e)),
