@@ -149,7 +149,6 @@ pub fn router(services: Services, web: WebOptions) -> Router {
         .merge(crate::http::assets::router(&web.site_root, &leptos_options.site_pkg_dir, leptos_options.hash_files))
         .merge(dashboard)
         .route("/favicon.ico", get(|| async { axum::response::Redirect::permanent("/favicon.svg") }))
-        .route_layer(axum::middleware::from_fn(trace::record_route))
         .route_layer(axum::middleware::from_fn(crate::http::metrics::label_route))
         .layer(axum::middleware::from_fn_with_state(csrf_policy, csrf::protect))
         .layer(axum::middleware::from_fn_with_state(security_headers, security::add))

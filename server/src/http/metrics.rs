@@ -51,11 +51,18 @@ pub fn handle() -> &'static PrometheusHandle {
 /// The route template a request matched, handed from the routes (where axum knows it) out to
 /// [`track`] (which wraps them all).
 #[derive(Clone, Debug)]
-struct RouteLabel(String);
+struct RouteLabel(MatchedPath);
 
-/// Inside the routing: tells [`track`] which route answered.
+/// Inside the routing, where axum knows the route template a request matched (e.g.
+/// `/api/sign_in`, not the raw path, so that ids in paths do not explode the number of distinct
+/// values): records it in the request's span (see [`super::trace`]) and tells [`track`] which
+/// route answered. One layer for both: each layer inside the routing wraps every request's
+/// handler in one more boxed future.
 pub async fn label_route(req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    if let Some(route) = &route {
+        tracing::Span::current().record("route", route.as_str());
+    }
     let mut res = next.run(req).await;
     if let Some(route) = route {
         res.extensions_mut().insert(RouteLabel(route));

@@ -4,9 +4,6 @@
 
 use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request};
-use axum::middleware::Next;
-use axum::response::Response;
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::trace::{MakeSpan, OnResponse, TraceLayer};
 use tracing::{field, Span};
@@ -43,13 +40,4 @@ impl<B> OnResponse<B> for LogResponse {
         let ms = (latency.as_secs_f64() * 10_000.0).round() / 10.0;
         tracing::info!(status = res.status().as_u16(), latency_ms = ms, "response");
     }
-}
-
-/// Records the matched route template (e.g. `/api/sign_in`), not the raw path, so that ids in
-/// paths do not explode the number of distinct values.
-pub async fn record_route(req: Request, next: Next) -> Response {
-    if let Some(path) = req.extensions().get::<MatchedPath>() {
-        Span::current().record("route", path.as_str());
-    }
-    next.run(req).await
 }
