@@ -87,13 +87,23 @@ async fn a_burst_of_deactivations_is_held_beyond_the_limit_and_admins_decide(db:
     let app = TestApp::new(db).await;
     let (t, cookie) = organization(&app, "Brake").await;
     let ids = users(&app, &t, 100, "u").await;
+    // Two of them in a SCIM group: one whose deactivation goes through, one whose is held.
+    let (s, _, g) = app
+        .scim("POST", &t.id, &t.token, "/Groups", Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Night shift", "members": [{"value": ids[0]}, {"value": ids[29]}]})))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{g}");
 
     // 30 of 100 deactivated in a burst: the default brake (10%, at least 10, per hour) lets 10
-    // through and holds 20, each answered 200 with the user as the IdP asked for it.
+    // through and holds 20, each answered 200 with the user as the IdP asked for it, and their
+    // groups.
     for id in &ids[..30] {
         let (s, body) = deactivate(&app, &t, id).await;
         assert_eq!(s, StatusCode::OK, "{body}");
         assert_eq!(body["active"], false, "answered as done: {body}");
+        let groups: Vec<&str> =
+            body["groups"].as_array().into_iter().flatten().filter_map(|g| g["display"].as_str()).collect();
+        let expected: &[&str] = if id == &ids[0] || id == &ids[29] { &["Night shift"] } else { &[] };
+        assert_eq!(groups, expected, "{body}");
     }
     assert_eq!(inactive_count(&app, &t).await, 10);
     for id in &ids[10..30] {

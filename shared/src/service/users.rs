@@ -354,11 +354,12 @@ pub(crate) async fn update_checked_from(
         if let Some(h) = brake {
             if !safety::admit(&mut tx, &row.id, now).await? {
                 let began = safety::hold(&mut tx, current, h, now).await?;
+                let groups = tx.groups_in_place(&row.id).await?;
                 tx.commit().await?;
                 if began {
                     safety::announce(store, tenant, now).await;
                 }
-                return Ok(true);
+                return Ok(Some(groups));
             }
         }
         if !tx.update_user(&row.id, &row.columns, &row.data, current.read_version(), now).await? {
@@ -370,11 +371,11 @@ pub(crate) async fn update_checked_from(
             _ => "edited manual user",
         };
         place_and_record(tx, placer, seen, writer, &row, groups, what, now).await?;
-        Ok(false)
+        Ok(None)
     };
     match written.await {
-        Ok(true) => Ok(Written::Held(None)),
-        Ok(false) => Ok(Written::Row(row.stored(current.version + 1, current.created_at, now), None)),
+        Ok(Some(groups)) => Ok(Written::Held(groups)),
+        Ok(None) => Ok(Written::Row(row.stored(current.version + 1, current.created_at, now), None)),
         Err(e) => Err(taken(store, tenant, e).await),
     }
 }

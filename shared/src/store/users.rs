@@ -156,6 +156,26 @@ const INSERT_USER: &str =
      primary_email_norm, active, source, data, version, created_at, updated_at, sort_name, search_text)";
 
 impl TenantTx<'_> {
+    /// A user's groups read in this transaction, when it runs in place on SQLite's writer
+    /// connection (`None` otherwise: read them after the commit, as before). A write's answer
+    /// names the user's groups; read after the COMMIT, on a read connection, that read first
+    /// began a read of the WAL the write had just changed (SQLite then drops the connection's
+    /// page cache), which in the patch-user profile was 5.3% of the samples for a query of
+    /// microseconds; on the writer its pages are at hand. A user write does not change SCIM
+    /// groups, so they are the groups the write leaves.
+    pub async fn groups_in_place(&mut self, id: &str) -> DomainResult<Option<Vec<UserGroupRow>>> {
+        if !matches!(self.conn, super::tx::TxConn::Direct(_)) {
+            return Ok(None);
+        }
+        let sql = groups_of_users_sql(1);
+        let tenant = self.id.as_str();
+        let groups = with_tx!(self, |c| {
+            let rows = sqlx::query(&sql).bind(tenant).bind(id).fetch_all(c).await?;
+            rows.iter().map(user_group_from_row).collect::<DomainResult<Vec<_>>>()
+        })?;
+        Ok(Some(groups))
+    }
+
     /// Inserts a user; [`DomainError::UserNameTaken`] if the userName is taken in this tenant.
     pub async fn insert_user(&mut self, user: &NewUserRow, now_ms: i64) -> DomainResult<()> {
         let sql = insert_user_sql(self.backend());
@@ -459,8 +479,12 @@ impl TenantStore<'_> {
             for e in events {
                 tx.emit(e);
             }
+            let groups = tx.groups_in_place(id).await?;
             tx.commit().await?;
-            return Ok(Some(self.groups_of_users(&[id.to_string()]).await?));
+            return Ok(Some(match groups {
+                Some(groups) => groups,
+                None => self.groups_of_users(&[id.to_string()]).await?,
+            }));
         };
         const FIRST: usize = 15;
         let queue = if events.is_empty() {
