@@ -49,9 +49,10 @@
 //! (any write a request waits for), or the checkpointer's copy, syncs its frames with its own.
 //! A batch that finds a group open, or writes waiting for the turn (which will join its group),
 //! commits with them, synced, as before: under load its frames share their COMMIT. A write that
-//! must be synced never joins an unsynced group: it commits that group first and opens its own. Nothing a request was told is
-//! written waits less for the disk. An IdP writing one user at a time (the Entra-style sync's
-//! four clients) made two syncs per user, its write's and its activity batch's: one now.
+//! must be synced never joins an unsynced group: it commits that group first and opens its own.
+//! Nothing a request was told is written waits less for the disk. An IdP writing one user at a
+//! time (the Entra-style sync's four clients) made two syncs per user, its write's and its
+//! activity batch's: one now.
 //!
 //! If every waiting request is cancelled, nobody would commit: each hand-off therefore makes sure
 //! a finisher task is queued for the turn ([`Writer::queue_finisher`]); it commits the group if it
