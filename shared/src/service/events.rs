@@ -109,7 +109,9 @@ fn at_sign_in(tx: &TenantTx<'_>) -> bool {
     tx.cause().is_some_and(|c| c.contains(r#""kind":"sign_in""#))
 }
 
-/// A stored resource's JSON as a value (an empty object if it is not an object).
+/// A stored resource's JSON as a value (an empty object if it is not an object). A SCIM PUT or
+/// PATCH applies the same rule to the tree it parsed already, borrowed
+/// (`provisioning::users::Stored::before`).
 pub fn parse_resource(text: &str) -> Value {
     match serde_json::from_str::<Value>(text) {
         Ok(v @ Value::Object(_)) => v,
