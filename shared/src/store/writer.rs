@@ -552,6 +552,19 @@ mod tests {
         tx.conn().conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).expect("pragma")
     }
 
+    /// A task that writes `id` at `durability` and commits; it yields the level its group
+    /// committed at.
+    fn spawn_write(db: &Db, id: &'static str, durability: Durability) -> tokio::task::JoinHandle<i64> {
+        let (w, d) = (db.writer.clone(), db.direct.clone());
+        tokio::spawn(async move {
+            let mut tx = w.begin_as(&d, durability).await.expect("begin");
+            let level = level(&mut tx);
+            insert(&mut tx, id).await.expect("insert");
+            tx.commit().await.expect("commit");
+            level
+        })
+    }
+
     #[tokio::test]
     async fn records_nobody_waits_for_commit_unsynced_and_a_synced_write_never_joins_their_group() {
         let db = db(SCHEMA).await;
@@ -582,14 +595,7 @@ mod tests {
         c.commit().await.expect("c commits");
         let mut e = db.writer.begin(&db.direct).await.expect("e");
         insert(&mut e, "e").await.expect("insert e");
-        let (w, d) = (db.writer.clone(), db.direct.clone());
-        let f = tokio::spawn(async move {
-            let mut f = w.begin_as(&d, Durability::Unsynced).await.expect("f");
-            let level = level(&mut f);
-            insert(&mut f, "f").await.expect("insert f");
-            f.commit().await.expect("f commits");
-            level
-        });
+        let f = spawn_write(&db, "f", Durability::Unsynced);
         until_waiting(&db.writer, 1).await;
         e.commit().await.expect("e commits");
         assert_eq!(f.await.expect("f task"), 2, "joined the synced group");
@@ -601,23 +607,9 @@ mod tests {
         let db = db(SCHEMA).await;
         // The turn held with no group open; an unsynced write, then a synced one, wait for it.
         let turn = db.writer.turn().await.expect("turn");
-        let (w, d) = (db.writer.clone(), db.direct.clone());
-        let a = tokio::spawn(async move {
-            let mut a = w.begin_as(&d, Durability::Unsynced).await.expect("a");
-            let level = level(&mut a);
-            insert(&mut a, "a").await.expect("insert a");
-            a.commit().await.expect("a commits");
-            level
-        });
+        let a = spawn_write(&db, "a", Durability::Unsynced);
         until_waiting(&db.writer, 1).await;
-        let (w, d) = (db.writer.clone(), db.direct.clone());
-        let b = tokio::spawn(async move {
-            let mut b = w.begin(&d).await.expect("b");
-            let level = level(&mut b);
-            insert(&mut b, "b").await.expect("insert b");
-            b.commit().await.expect("b commits");
-            level
-        });
+        let b = spawn_write(&db, "b", Durability::Synced);
         until_waiting(&db.writer, 2).await;
         drop(turn);
         assert_eq!(a.await.expect("a task"), 2, "a synced group, for b to join");
