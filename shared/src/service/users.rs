@@ -359,7 +359,7 @@ pub(crate) async fn update_checked_from(
                 if began {
                     safety::announce(store, tenant, now).await;
                 }
-                return Ok(Some(groups));
+                return Ok(Some(Written::Held(groups)));
             }
         }
         if !tx.update_user(&row.id, &row.columns, &row.data, current.read_version(), now).await? {
@@ -373,8 +373,9 @@ pub(crate) async fn update_checked_from(
         place_and_record(tx, placer, seen, writer, &row, groups, what, now).await?;
         Ok(None)
     };
+    // `Some`: the brake held the write (nothing else written); `None`: written.
     match written.await {
-        Ok(Some(groups)) => Ok(Written::Held(groups)),
+        Ok(Some(held)) => Ok(held),
         Ok(None) => Ok(Written::Row(row.stored(current.version + 1, current.created_at, now), None)),
         Err(e) => Err(taken(store, tenant, e).await),
     }
