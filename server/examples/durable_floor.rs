@@ -15,9 +15,10 @@
 //! Roster created (`roster tenant create` migrates it), for the tenant `FLOOR_TENANT`: the user
 //! row (its id time-ordered, as Roster makes them) with the columns Roster derives and every
 //! index, trigger and search index Roster's schema has on it (counts, assignment, trigram
-//! search), the event with its sequence number, and the activity record with its indexes — Roster's storage with none of its other work. Checkpoints
-//! as Roster's (a thread copies the WAL every 200 ms, the writer only what is left now and then).
-//! Every 4 s it prints how many writes each COMMIT carried.
+//! search), the event with its sequence number, and the activity record with its indexes —
+//! Roster's storage with none of its other work. Checkpoints as Roster's (a thread copies the
+//! WAL every 200 ms, the writer only what is left now and then). Every 4 s it prints how many
+//! writes each COMMIT carried.
 //!
 //! ```sh
 //! cargo build --release -p roster-server --example durable_floor
