@@ -269,11 +269,33 @@ impl ActivitySink {
     }
 }
 
+/// How often the writer moves the pending activity records into SQLite's records by resource
+/// ([`Store::index_activity`]).
+const INDEX_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 async fn write_batches(store: Store, mut rx: tokio::sync::mpsc::Receiver<Message>) {
     let mut batch: Vec<(TenantId, NewActivity)> = Vec::with_capacity(BATCH);
     let mut waiting = Vec::new();
     let mut last_written: Option<tokio::time::Instant> = None;
-    while let Some(first) = rx.recv().await {
+    let moves = store.backend() == crate::store::Backend::Sqlite;
+    let mut moved_at = tokio::time::Instant::now();
+    loop {
+        if moves && moved_at.elapsed() >= INDEX_EVERY {
+            move_by_resource(&store).await;
+            moved_at = tokio::time::Instant::now();
+        }
+        let first = if moves {
+            match tokio::time::timeout_at(moved_at + INDEX_EVERY, rx.recv()).await {
+                Ok(Some(m)) => m,
+                Ok(None) => break,
+                Err(_) => continue,
+            }
+        } else {
+            match rx.recv().await {
+                Some(m) => m,
+                None => break,
+            }
+        };
         // Busy (the last batch was written less than GATHER ago), gather what arrives within
         // GATHER of the first record, so that the records of a busy API share commits; idle,
         // write at once. A flush or a full batch ends the wait.
@@ -311,6 +333,32 @@ async fn write_batches(store: Store, mut rx: tokio::sync::mpsc::Receiver<Message
         }
         for done in waiting.drain(..) {
             let _ = done.send(());
+        }
+    }
+}
+
+/// Moves every pending activity record into SQLite's records by resource, in transactions of at
+/// most [`crate::store::INDEX_MAX`] records (a few milliseconds of the writer's turn each; the
+/// writes waiting for the turn go between them).
+async fn move_by_resource(store: &Store) {
+    loop {
+        let started = std::time::Instant::now();
+        match store.index_activity().await {
+            Ok(0) => return,
+            Ok(n) => {
+                tracing::debug!(
+                    records = n,
+                    took_us = started.elapsed().as_micros() as u64,
+                    "activity records moved by resource"
+                );
+                if n < crate::store::INDEX_MAX as u64 {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::warn!("moving activity records by resource: {e}");
+                return;
+            }
         }
     }
 }

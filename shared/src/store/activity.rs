@@ -3,7 +3,7 @@
 use sqlx::Row;
 
 use super::tx::{with_conn, TenantTx, TxConn};
-use super::{with_pool, TenantStore};
+use super::{with_pool, Backend, TenantStore};
 use crate::dto::{ActivityQuery, ActivityView};
 use crate::error::DomainResult;
 
@@ -138,6 +138,54 @@ impl super::Store {
     }
 }
 
+/// The most records [`super::Store::index_activity`] moves in one transaction.
+pub const INDEX_MAX: i64 = 2_000;
+
+impl super::Store {
+    /// SQLite: moves the first [`INDEX_MAX`] records of `activity_by_resource_pending`, in key
+    /// order, into `activity_by_resource` (migration 0038 says why: the more records of one
+    /// resource a move carries, the fewer pages it writes for each); returns how many (0:
+    /// nothing was pending). Derived data: its COMMIT need not sync (lost, the records are
+    /// still pending and moved again). PostgreSQL indexes the records itself: nothing to do.
+    pub async fn index_activity(&self) -> DomainResult<u64> {
+        if self.backend() != Backend::Sqlite {
+            return Ok(0);
+        }
+        // Read first, without the writer's turn: an idle server takes no write lock for nothing.
+        let pending = with_pool!(self, |p| {
+            sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM activity_by_resource_pending)")
+                .fetch_one(p)
+                .await
+        })?;
+        if !pending {
+            return Ok(0);
+        }
+        let mut conn = TxConn::begin_unsynced(self).await?;
+        // The same rows twice: the order is total (the key ends with the record's id), and
+        // nothing else writes in between (the transaction holds the write lock).
+        let moved = with_conn!(&mut conn, |c| {
+            sqlx::query(
+                "INSERT OR IGNORE INTO activity_by_resource (tenant_id, resource_id, at, id) \
+                 SELECT tenant_id, resource_id, at, id FROM activity_by_resource_pending \
+                 ORDER BY tenant_id, resource_id, at, id LIMIT $1",
+            )
+            .bind(INDEX_MAX)
+            .execute(&mut *c)
+            .await?;
+            sqlx::query(
+                "DELETE FROM activity_by_resource_pending WHERE id IN (SELECT id FROM activity_by_resource_pending \
+                 ORDER BY tenant_id, resource_id, at, id LIMIT $1)",
+            )
+            .bind(INDEX_MAX)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        conn.commit().await?;
+        Ok(moved)
+    }
+}
+
 impl TenantTx<'_> {
     /// Appends activity records of this tenant (with the change they describe, when in a
     /// transaction).
@@ -245,6 +293,26 @@ async fn count_traffic(conn: &mut TxConn, records: &[(&str, &NewActivity)]) -> D
     Ok(())
 }
 
+/// The list of one resource's activity records on SQLite (the tenant `$1`, the resource
+/// `$resource_param`, the conditions `cond` on `a`, newest first): those moved into
+/// `activity_by_resource` (migration 0038), walked newest first by its key as the index was,
+/// and those still pending (a few seconds' worth at most, read whole: never by walking the
+/// tenant's records for the resource's). One statement: one snapshot of both.
+fn sqlite_by_resource(cond: &str, resource_param: usize, limit: i64) -> String {
+    let arm = |from: &str, on: &str, order: &str| {
+        format!(
+            "SELECT * FROM (SELECT {VIEW_COLUMNS}, {NO_BODY} FROM {from} CROSS JOIN activity a \
+             WHERE {on}.tenant_id = $1 AND {on}.resource_id = ${resource_param} AND a.id = {on}.id \
+             AND a.tenant_id = $1{cond} ORDER BY {order} LIMIT {limit})"
+        )
+    };
+    format!(
+        "{} UNION ALL {} ORDER BY at DESC, id DESC LIMIT {limit}",
+        arm("activity_by_resource r", "r", "r.at DESC, r.id DESC"),
+        arm("activity_by_resource_pending p", "p", "a.at DESC, a.id DESC"),
+    )
+}
+
 impl TenantStore<'_> {
     /// Appends an activity record.
     pub async fn record_activity(&self, a: &NewActivity) -> DomainResult<()> {
@@ -256,6 +324,8 @@ impl TenantStore<'_> {
         let mut cond = String::new();
         let mut texts: Vec<&str> = Vec::new();
         let mut ints: Vec<i64> = Vec::new();
+        // The resource's parameter ($n), when the records of one resource are asked for.
+        let mut resource_param = 0;
         // Text parameters come first ($2…), then integers.
         for (col, v) in [
             ("resource_type", &q.resource_type),
@@ -266,6 +336,9 @@ impl TenantStore<'_> {
             if !v.is_empty() {
                 texts.push(v);
                 cond.push_str(&format!(" AND a.{col} = ${}", texts.len() + 1));
+                if col == "resource_id" {
+                    resource_param = texts.len() + 1;
+                }
             }
         }
         let pattern = super::directory::like_escape(q.search.trim());
@@ -307,11 +380,15 @@ impl TenantStore<'_> {
         // (tenant_id, at) (SQLite's hold the row id after `at`), which the list walks backwards
         // and stops after `limit`. By id alone, SQLite sorted every record of the tenant first
         // (1.25 s a page at a million records).
-        let sql = format!(
-            "SELECT {VIEW_COLUMNS}, {NO_BODY} FROM activity a WHERE a.tenant_id = $1{cond} \
-             ORDER BY a.at DESC, a.id DESC LIMIT {}",
-            limit.clamp(0, 1000)
-        );
+        let limit = limit.clamp(0, 1000);
+        let sql = if resource_param > 0 && self.store.backend() == Backend::Sqlite {
+            sqlite_by_resource(&cond, resource_param, limit)
+        } else {
+            format!(
+                "SELECT {VIEW_COLUMNS}, {NO_BODY} FROM activity a WHERE a.tenant_id = $1{cond} \
+                 ORDER BY a.at DESC, a.id DESC LIMIT {limit}"
+            )
+        };
         with_pool!(self.store, |p| {
             let mut query = sqlx::query(&sql).bind(self.id.as_str());
             for t in &texts {
@@ -433,4 +510,158 @@ pub(super) async fn activity_after(t: &TenantStore<'_>, after: i64, limit: i64) 
         let rows = sqlx::query(&sql).bind(t.id.as_str()).bind(after).bind(limit).fetch_all(p).await?;
         rows.iter().map(view_from_row).collect()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::TenantId;
+    use crate::store::{Pool, Store};
+
+    fn record(at: i64, method: &str, resource: &str) -> NewActivity {
+        // `at` doubles as the record's name in the assertions.
+        NewActivity {
+            at,
+            actor: "scim".into(),
+            method: Some(method.into()),
+            status: Some(200),
+            resource_type: Some("User".into()),
+            resource_id: Some(resource.into()),
+            summary: format!("{method} at {at}"),
+            ..Default::default()
+        }
+    }
+
+    async fn history(store: &Store, tenant: &TenantId, resource: &str, changes_only: bool, limit: i64) -> Vec<i64> {
+        let q = ActivityQuery { resource_id: resource.into(), changes_only, ..Default::default() };
+        store.tenant(tenant).activity(&q, limit).await.expect("history").iter().map(|v| v.at_ms).collect()
+    }
+
+    async fn copied(store: &Store) -> i64 {
+        let Pool::Sqlite(pool) = &store.pool else { unreachable!() };
+        sqlx::query_scalar("SELECT COUNT(*) FROM activity_by_resource").fetch_one(pool).await.expect("count")
+    }
+
+    /// A resource's records are listed whole, newest first, once each, whether they were moved
+    /// into `activity_by_resource` yet or are still pending (and both at once); another tenant's
+    /// records of the same id are not; deleting records deletes their entries.
+    #[tokio::test]
+    async fn a_resources_records_are_listed_before_and_after_their_copy() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.expect("store");
+        store.migrate().await.expect("migrate");
+        let (a, b) = (TenantId::random(), TenantId::random());
+        let batch = [
+            (a.clone(), record(1, "POST", "u")),
+            (a.clone(), record(2, "PATCH", "u")),
+            (a.clone(), record(3, "GET", "u")),
+            (a.clone(), record(4, "PUT", "u")),
+            (b.clone(), record(5, "PATCH", "u")),
+            (a.clone(), record(6, "PATCH", "v")),
+        ];
+        store.insert_activity(&batch).await.expect("insert");
+        assert_eq!(history(&store, &a, "u", false, 10).await, [4, 3, 2, 1], "before the copy");
+        assert_eq!(history(&store, &a, "u", true, 10).await, [4, 2, 1]);
+
+        assert_eq!(copied(&store).await, 1, "a create's record is filed at once, the others are pending");
+        assert_eq!(store.index_activity().await.expect("move"), 5);
+        assert_eq!(copied(&store).await, 6);
+        assert_eq!(store.index_activity().await.expect("move again"), 0, "nothing left pending");
+        store
+            .insert_activity(&[(a.clone(), record(7, "DELETE", "u")), (a.clone(), record(2, "GET", "u"))])
+            .await
+            .expect("insert");
+        assert_eq!(history(&store, &a, "u", false, 10).await, [7, 4, 3, 2, 2, 1], "moved and pending at once");
+        assert_eq!(history(&store, &a, "u", false, 2).await, [7, 4], "the limit holds over both");
+        assert_eq!(history(&store, &a, "u", true, 10).await, [7, 4, 2, 1]);
+        assert_eq!(history(&store, &b, "u", false, 10).await, [5], "another tenant's records stay its own");
+        assert_eq!(history(&store, &a, "v", false, 10).await, [6]);
+        assert_eq!(history(&store, &a, "w", false, 10).await, Vec::<i64>::new());
+
+        // Retention takes moved and pending records alike.
+        assert_eq!(store.delete_activity_before(3).await.expect("retention"), 3);
+        assert_eq!(copied(&store).await, 4, "the deleted records' entries went with them");
+        assert_eq!(history(&store, &a, "u", false, 10).await, [7, 4, 3]);
+        assert_eq!(store.index_activity().await.expect("move"), 1, "the deleted pending record is gone too");
+        assert_eq!(copied(&store).await, 5);
+        assert_eq!(history(&store, &a, "u", false, 10).await, [7, 4, 3], "after the move");
+    }
+
+    /// A backlog is moved a transaction of [`INDEX_MAX`] records at a time, in key order, and
+    /// nothing is lost or listed twice on the way.
+    #[tokio::test]
+    async fn a_backlog_is_moved_in_bounded_transactions() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.expect("store");
+        store.migrate().await.expect("migrate");
+        let a = TenantId::random();
+        let n = INDEX_MAX + 500;
+        let batch: Vec<_> = (0..n).map(|i| (a.clone(), record(i, "PATCH", &format!("u{}", i % 7)))).collect();
+        store.insert_activity(&batch).await.expect("insert");
+        assert_eq!(store.index_activity().await.expect("move"), INDEX_MAX as u64);
+        let all: usize = {
+            let mut total = 0;
+            for r in 0..7 {
+                let listed = history(&store, &a, &format!("u{r}"), false, 1000).await;
+                assert!(listed.windows(2).all(|w| w[0] > w[1]), "newest first, once each");
+                total += listed.len();
+            }
+            total
+        };
+        assert_eq!(all, n as usize, "every record listed, moved or pending");
+        assert_eq!(store.index_activity().await.expect("move"), 500);
+        assert_eq!(store.index_activity().await.expect("move"), 0);
+        assert_eq!(copied(&store).await, n);
+    }
+
+    /// The list of one resource's records never walks the activity table: at a million records,
+    /// walking the tenant's for one user's took seconds.
+    #[tokio::test]
+    async fn a_resources_records_are_read_by_key_and_row_id() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.expect("store");
+        store.migrate().await.expect("migrate");
+        let Pool::Sqlite(pool) = &store.pool else { unreachable!() };
+        for cond in [" AND a.resource_id = $2", " AND a.resource_id = $2 AND (a.method IS NULL OR a.method <> 'GET')"] {
+            let sql = sqlite_by_resource(cond, 2, 100).replace("$1", "'t'").replace("$2", "'u'");
+            let plan: Vec<(i64, i64, i64, String)> =
+                sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}")).fetch_all(pool).await.expect("plan");
+            let steps: Vec<&str> = plan.iter().map(|p| p.3.as_str()).collect();
+            // The moved records by their key, each read by its row id, in the key's order: no
+            // sort of the resource's whole history before the limit (the sorts after it see at
+            // most `limit` rows); the pending ones read whole (a few seconds' worth).
+            let moved = steps.iter().position(|s| *s == "SEARCH r USING PRIMARY KEY (tenant_id=? AND resource_id=?)");
+            let moved = moved.unwrap_or_else(|| panic!("the moved records by their key: {steps:?}"));
+            assert_eq!(steps.get(moved + 1), Some(&"SEARCH a USING INTEGER PRIMARY KEY (rowid=?)"), "{steps:?}");
+            assert!(steps.get(moved + 2).is_some_and(|s| s.starts_with("SCAN (subquery")), "{steps:?}");
+            let pending = steps.iter().position(|s| *s == "SCAN p").unwrap_or_else(|| panic!("{steps:?}"));
+            assert_eq!(steps.get(pending + 1), Some(&"SEARCH a USING INTEGER PRIMARY KEY (rowid=?)"), "{steps:?}");
+            assert!(!steps.iter().any(|s| *s == "SCAN a" || s.starts_with("SCAN a USING")), "{steps:?}");
+        }
+    }
+
+    /// Records written before migration 0038 are moved by it, none left pending.
+    #[tokio::test]
+    async fn the_migration_copies_the_records_already_written() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.expect("store");
+        let Pool::Sqlite(pool) = &store.pool else { unreachable!() };
+        let all = super::super::migrations::sqlite();
+        let before = sqlx::migrate::Migrator {
+            migrations: std::borrow::Cow::Owned(all.iter().filter(|m| m.version < 38).cloned().collect()),
+            ..sqlx::migrate::Migrator::DEFAULT
+        };
+        before.run(pool).await.expect("migrate to 0037");
+        let a = TenantId::random();
+        let rows: Vec<(&str, NewActivity)> =
+            vec![(a.as_str(), record(1, "POST", "u")), (a.as_str(), record(2, "GET", "u"))];
+        let rows: Vec<(&str, &NewActivity)> = rows.iter().map(|(t, r)| (*t, r)).collect();
+        let mut conn = TxConn::begin(&store).await.expect("tx");
+        write_activity(&mut conn, &rows).await.expect("write");
+        conn.commit().await.expect("commit");
+        store.migrate().await.expect("migrate");
+        assert_eq!(copied(&store).await, 2);
+        assert_eq!(store.index_activity().await.expect("move"), 0, "none of them pending");
+        assert_eq!(history(&store, &a, "u", false, 10).await, [2, 1]);
+    }
 }

@@ -65,6 +65,7 @@ pub(super) fn sqlite() -> Migrator {
         (35, "held change asked again", "0035_held_change_asked_again.sql"),
         (36, "scim traffic", "0036_scim_traffic.sql"),
         (37, "activity failures", "0037_activity_failures.sql"),
+        (38, "activity by resource", "0038_activity_by_resource.sql"),
     ))
 }
 
@@ -119,6 +120,7 @@ fn postgres_migrations() -> Vec<Migration> {
         (35, "held change asked again", "0035_held_change_asked_again.sql"),
         (36, "scim traffic", "0036_scim_traffic.sql"),
         (37, "activity failures", "0037_activity_failures.sql"),
+        (38, "activity by resource", "0038_activity_by_resource.sql"),
     )
 }
 
