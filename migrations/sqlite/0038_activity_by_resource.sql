@@ -9,10 +9,12 @@
 -- appended to `activity_by_resource_pending` (by its id: the end of the table, a page for
 -- dozens of records), and about once a second the activity writer moves what is pending into
 -- `activity_by_resource` in key order, a couple of thousand at a time, each resource's records
--- together: many entries for each page written (roster_shared::store::activity::index_activity).
--- A resource's records are those of both tables; a record is in exactly one of them (moved in
--- one transaction). Any writer of `activity` (a previous release, a CLI command) goes through
--- the triggers like this one. PostgreSQL keeps its index (0002).
+-- together: many entries for each page written (`Store::move_activity_by_resource` in
+-- roster_shared::store::activity). A resource's records are those of both tables; a record is
+-- in exactly one of them (moved in one transaction). Any writer of `activity` (a previous
+-- release, a CLI command) goes through the triggers like this one; a previous release, rolled
+-- back to, leaves its records pending (it never reads them), and this one moves them when it
+-- starts again. PostgreSQL keeps its index (0002).
 CREATE TABLE activity_by_resource (
     tenant_id   TEXT    NOT NULL,
     resource_id TEXT    NOT NULL,

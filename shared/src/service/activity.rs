@@ -270,8 +270,8 @@ impl ActivitySink {
 }
 
 /// How often the writer moves the pending activity records into SQLite's records by resource
-/// ([`Store::index_activity`]).
-const INDEX_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// ([`Store::move_activity_by_resource`]).
+const MOVE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 async fn write_batches(store: Store, mut rx: tokio::sync::mpsc::Receiver<Message>) {
     let mut batch: Vec<(TenantId, NewActivity)> = Vec::with_capacity(BATCH);
@@ -280,12 +280,12 @@ async fn write_batches(store: Store, mut rx: tokio::sync::mpsc::Receiver<Message
     let moves = store.backend() == crate::store::Backend::Sqlite;
     let mut moved_at = tokio::time::Instant::now();
     loop {
-        if moves && moved_at.elapsed() >= INDEX_EVERY {
+        if moves && moved_at.elapsed() >= MOVE_EVERY {
             move_by_resource(&store).await;
             moved_at = tokio::time::Instant::now();
         }
         let first = if moves {
-            match tokio::time::timeout_at(moved_at + INDEX_EVERY, rx.recv()).await {
+            match tokio::time::timeout_at(moved_at + MOVE_EVERY, rx.recv()).await {
                 Ok(Some(m)) => m,
                 Ok(None) => break,
                 Err(_) => continue,
@@ -338,12 +338,12 @@ async fn write_batches(store: Store, mut rx: tokio::sync::mpsc::Receiver<Message
 }
 
 /// Moves every pending activity record into SQLite's records by resource, in transactions of at
-/// most [`crate::store::INDEX_MAX`] records (a few milliseconds of the writer's turn each; the
+/// most [`crate::store::MOVE_BATCH`] records (a few milliseconds of the writer's turn each; the
 /// writes waiting for the turn go between them).
 async fn move_by_resource(store: &Store) {
     loop {
         let started = std::time::Instant::now();
-        match store.index_activity().await {
+        match store.move_activity_by_resource().await {
             Ok(0) => return,
             Ok(n) => {
                 tracing::debug!(
@@ -351,7 +351,7 @@ async fn move_by_resource(store: &Store) {
                     took_us = started.elapsed().as_micros() as u64,
                     "activity records moved by resource"
                 );
-                if n < crate::store::INDEX_MAX as u64 {
+                if n < crate::store::MOVE_BATCH as u64 {
                     return;
                 }
             }

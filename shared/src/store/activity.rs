@@ -138,16 +138,16 @@ impl super::Store {
     }
 }
 
-/// The most records [`super::Store::index_activity`] moves in one transaction.
-pub const INDEX_MAX: i64 = 2_000;
+/// The most records [`super::Store::move_activity_by_resource`] moves in one transaction.
+pub const MOVE_BATCH: i64 = 2_000;
 
 impl super::Store {
-    /// SQLite: moves the first [`INDEX_MAX`] records of `activity_by_resource_pending`, in key
+    /// SQLite: moves the first [`MOVE_BATCH`] records of `activity_by_resource_pending`, in key
     /// order, into `activity_by_resource` (migration 0038 says why: the more records of one
     /// resource a move carries, the fewer pages it writes for each); returns how many (0:
     /// nothing was pending). Derived data: its COMMIT need not sync (lost, the records are
     /// still pending and moved again). PostgreSQL indexes the records itself: nothing to do.
-    pub async fn index_activity(&self) -> DomainResult<u64> {
+    pub async fn move_activity_by_resource(&self) -> DomainResult<u64> {
         if self.backend() != Backend::Sqlite {
             return Ok(0);
         }
@@ -169,14 +169,14 @@ impl super::Store {
                  SELECT tenant_id, resource_id, at, id FROM activity_by_resource_pending \
                  ORDER BY tenant_id, resource_id, at, id LIMIT $1",
             )
-            .bind(INDEX_MAX)
+            .bind(MOVE_BATCH)
             .execute(&mut *c)
             .await?;
             sqlx::query(
                 "DELETE FROM activity_by_resource_pending WHERE id IN (SELECT id FROM activity_by_resource_pending \
                  ORDER BY tenant_id, resource_id, at, id LIMIT $1)",
             )
-            .bind(INDEX_MAX)
+            .bind(MOVE_BATCH)
             .execute(&mut *c)
             .await
             .map(|r| r.rows_affected())
@@ -537,7 +537,7 @@ mod tests {
         store.tenant(tenant).activity(&q, limit).await.expect("history").iter().map(|v| v.at_ms).collect()
     }
 
-    async fn copied(store: &Store) -> i64 {
+    async fn filed(store: &Store) -> i64 {
         let Pool::Sqlite(pool) = &store.pool else { unreachable!() };
         sqlx::query_scalar("SELECT COUNT(*) FROM activity_by_resource").fetch_one(pool).await.expect("count")
     }
@@ -546,7 +546,7 @@ mod tests {
     /// into `activity_by_resource` yet or are still pending (and both at once); another tenant's
     /// records of the same id are not; deleting records deletes their entries.
     #[tokio::test]
-    async fn a_resources_records_are_listed_before_and_after_their_copy() {
+    async fn a_resources_records_are_listed_pending_and_moved() {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.expect("store");
         store.migrate().await.expect("migrate");
@@ -560,13 +560,13 @@ mod tests {
             (a.clone(), record(6, "PATCH", "v")),
         ];
         store.insert_activity(&batch).await.expect("insert");
-        assert_eq!(history(&store, &a, "u", false, 10).await, [4, 3, 2, 1], "before the copy");
+        assert_eq!(history(&store, &a, "u", false, 10).await, [4, 3, 2, 1], "all pending but the create's");
         assert_eq!(history(&store, &a, "u", true, 10).await, [4, 2, 1]);
 
-        assert_eq!(copied(&store).await, 1, "a create's record is filed at once, the others are pending");
-        assert_eq!(store.index_activity().await.expect("move"), 5);
-        assert_eq!(copied(&store).await, 6);
-        assert_eq!(store.index_activity().await.expect("move again"), 0, "nothing left pending");
+        assert_eq!(filed(&store).await, 1, "a create's record is filed at once, the others are pending");
+        assert_eq!(store.move_activity_by_resource().await.expect("move"), 5);
+        assert_eq!(filed(&store).await, 6);
+        assert_eq!(store.move_activity_by_resource().await.expect("move again"), 0, "nothing left pending");
         store
             .insert_activity(&[(a.clone(), record(7, "DELETE", "u")), (a.clone(), record(2, "GET", "u"))])
             .await
@@ -580,14 +580,14 @@ mod tests {
 
         // Retention takes moved and pending records alike.
         assert_eq!(store.delete_activity_before(3).await.expect("retention"), 3);
-        assert_eq!(copied(&store).await, 4, "the deleted records' entries went with them");
+        assert_eq!(filed(&store).await, 4, "the deleted records' entries went with them");
         assert_eq!(history(&store, &a, "u", false, 10).await, [7, 4, 3]);
-        assert_eq!(store.index_activity().await.expect("move"), 1, "the deleted pending record is gone too");
-        assert_eq!(copied(&store).await, 5);
+        assert_eq!(store.move_activity_by_resource().await.expect("move"), 1, "the deleted pending record is gone too");
+        assert_eq!(filed(&store).await, 5);
         assert_eq!(history(&store, &a, "u", false, 10).await, [7, 4, 3], "after the move");
     }
 
-    /// A backlog is moved a transaction of [`INDEX_MAX`] records at a time, in key order, and
+    /// A backlog is moved a transaction of [`MOVE_BATCH`] records at a time, in key order, and
     /// nothing is lost or listed twice on the way.
     #[tokio::test]
     async fn a_backlog_is_moved_in_bounded_transactions() {
@@ -595,10 +595,10 @@ mod tests {
         let store = Store::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.expect("store");
         store.migrate().await.expect("migrate");
         let a = TenantId::random();
-        let n = INDEX_MAX + 500;
+        let n = MOVE_BATCH + 500;
         let batch: Vec<_> = (0..n).map(|i| (a.clone(), record(i, "PATCH", &format!("u{}", i % 7)))).collect();
         store.insert_activity(&batch).await.expect("insert");
-        assert_eq!(store.index_activity().await.expect("move"), INDEX_MAX as u64);
+        assert_eq!(store.move_activity_by_resource().await.expect("move"), MOVE_BATCH as u64);
         let all: usize = {
             let mut total = 0;
             for r in 0..7 {
@@ -609,9 +609,9 @@ mod tests {
             total
         };
         assert_eq!(all, n as usize, "every record listed, moved or pending");
-        assert_eq!(store.index_activity().await.expect("move"), 500);
-        assert_eq!(store.index_activity().await.expect("move"), 0);
-        assert_eq!(copied(&store).await, n);
+        assert_eq!(store.move_activity_by_resource().await.expect("move"), 500);
+        assert_eq!(store.move_activity_by_resource().await.expect("move"), 0);
+        assert_eq!(filed(&store).await, n);
     }
 
     /// The list of one resource's records never walks the activity table: at a million records,
@@ -642,7 +642,7 @@ mod tests {
 
     /// Records written before migration 0038 are moved by it, none left pending.
     #[tokio::test]
-    async fn the_migration_copies_the_records_already_written() {
+    async fn the_migration_files_the_records_already_written() {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.expect("store");
         let Pool::Sqlite(pool) = &store.pool else { unreachable!() };
@@ -660,8 +660,8 @@ mod tests {
         write_activity(&mut conn, &rows).await.expect("write");
         conn.commit().await.expect("commit");
         store.migrate().await.expect("migrate");
-        assert_eq!(copied(&store).await, 2);
-        assert_eq!(store.index_activity().await.expect("move"), 0, "none of them pending");
+        assert_eq!(filed(&store).await, 2);
+        assert_eq!(store.move_activity_by_resource().await.expect("move"), 0, "none of them pending");
         assert_eq!(history(&store, &a, "u", false, 10).await, [2, 1]);
     }
 }

@@ -46,7 +46,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 pub use accounts::{AccountRecord, NewAccount, SignInOutcome};
-pub use activity::{NewActivity, INDEX_MAX};
+pub use activity::{NewActivity, MOVE_BATCH};
 pub use cache::{TenantCache, BRAKE_POPULATION_TTL, CACHE_TTL};
 pub use credentials::{CredentialRecord, FoundCredential, NewCredential};
 pub use events::{
