@@ -537,6 +537,14 @@ mod tests {
         store.tenant(tenant).activity(&q, limit).await.expect("history").iter().map(|v| v.at_ms).collect()
     }
 
+    /// A store on a new SQLite file, migrated (the directory lives as long as the first half).
+    async fn migrated() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.expect("store");
+        store.migrate().await.expect("migrate");
+        (dir, store)
+    }
+
     async fn filed(store: &Store) -> i64 {
         let Pool::Sqlite(pool) = &store.pool else { unreachable!() };
         sqlx::query_scalar("SELECT COUNT(*) FROM activity_by_resource").fetch_one(pool).await.expect("count")
@@ -547,9 +555,7 @@ mod tests {
     /// records of the same id are not; deleting records deletes their entries.
     #[tokio::test]
     async fn a_resources_records_are_listed_pending_and_moved() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.expect("store");
-        store.migrate().await.expect("migrate");
+        let (_dir, store) = migrated().await;
         let (a, b) = (TenantId::random(), TenantId::random());
         let batch = [
             (a.clone(), record(1, "POST", "u")),
@@ -591,9 +597,7 @@ mod tests {
     /// nothing is lost or listed twice on the way.
     #[tokio::test]
     async fn a_backlog_is_moved_in_bounded_transactions() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.expect("store");
-        store.migrate().await.expect("migrate");
+        let (_dir, store) = migrated().await;
         let a = TenantId::random();
         let n = MOVE_BATCH + 500;
         let batch: Vec<_> = (0..n).map(|i| (a.clone(), record(i, "PATCH", &format!("u{}", i % 7)))).collect();
@@ -618,9 +622,7 @@ mod tests {
     /// walking the tenant's for one user's took seconds.
     #[tokio::test]
     async fn a_resources_records_are_read_by_key_and_row_id() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.expect("store");
-        store.migrate().await.expect("migrate");
+        let (_dir, store) = migrated().await;
         let Pool::Sqlite(pool) = &store.pool else { unreachable!() };
         for cond in [" AND a.resource_id = $2", " AND a.resource_id = $2 AND (a.method IS NULL OR a.method <> 'GET')"] {
             let sql = sqlite_by_resource(cond, 2, 100).replace("$1", "'t'").replace("$2", "'u'");
