@@ -284,17 +284,13 @@ async fn write_batches(store: Store, mut rx: tokio::sync::mpsc::Receiver<Message
             move_by_resource(&store).await;
             moved_at = tokio::time::Instant::now();
         }
-        let first = if moves {
-            match tokio::time::timeout_at(moved_at + MOVE_EVERY, rx.recv()).await {
-                Ok(Some(m)) => m,
-                Ok(None) => break,
-                Err(_) => continue,
-            }
-        } else {
-            match rx.recv().await {
-                Some(m) => m,
-                None => break,
-            }
+        // On SQLite the wait ends at the next move (`Err`: time to move); elsewhere it does not.
+        let next =
+            if moves { tokio::time::timeout_at(moved_at + MOVE_EVERY, rx.recv()).await } else { Ok(rx.recv().await) };
+        let first = match next {
+            Ok(Some(m)) => m,
+            Ok(None) => break,
+            Err(_) => continue,
         };
         // Busy (the last batch was written less than GATHER ago), gather what arrives within
         // GATHER of the first record, so that the records of a busy API share commits; idle,

@@ -648,7 +648,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.expect("store");
         let Pool::Sqlite(pool) = &store.pool else { unreachable!() };
-        let all = super::super::migrations::sqlite();
+        let all = crate::store::migrations::sqlite();
         let before = sqlx::migrate::Migrator {
             migrations: std::borrow::Cow::Owned(all.iter().filter(|m| m.version < 38).cloned().collect()),
             ..sqlx::migrate::Migrator::DEFAULT
