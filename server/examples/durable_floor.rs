@@ -46,10 +46,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-// On Roster's schema, a group's search index changes wait for its COMMIT, with Roster's writer's
-// own statements (FTS5 writes a segment at every savepoint otherwise): the deferral, begun with
-// the group, and the statements that apply the queue before the COMMIT.
-use roster_shared::store::{SEARCH_APPLIED, SEARCH_DEFERRED};
+// On Roster's schema, the search index's changes are queued by its triggers and applied in bulk
+// about once a second, with Roster's own statements (see `Store::move_search_index`).
+use roster_shared::store::{SEARCH_MOVE_BATCH, SEARCH_QUEUE_APPLIED, SEARCH_QUEUE_END};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -121,6 +120,7 @@ fn writer(db: String, rx: mpsc::Receiver<Queued>, ready: mpsc::Sender<()>, own_s
     // over.
     conn.pragma_update(None, "wal_autocheckpoint", 0).expect("autocheckpoint");
     let mut commits = 0_u32;
+    let mut moved_at = std::time::Instant::now();
     let cdb = db.clone();
     std::thread::spawn(move || {
         let c = open(&cdb);
@@ -135,9 +135,6 @@ fn writer(db: String, rx: mpsc::Receiver<Queued>, ready: mpsc::Sender<()>, own_s
     let _ = ready.send(());
     while let Ok(first) = rx.recv() {
         conn.execute_batch("BEGIN IMMEDIATE").expect("begin");
-        if !own_schema {
-            conn.execute_batch(SEARCH_DEFERRED).expect("search index deferred");
-        }
         let mut done = Vec::with_capacity(64);
         let mut next = Some(first);
         while let Some((job, reply)) = next.take() {
@@ -153,12 +150,15 @@ fn writer(db: String, rx: mpsc::Receiver<Queued>, ready: mpsc::Sender<()>, own_s
                 next = rx.try_recv().ok();
             }
         }
-        let applied = if own_schema { &[][..] } else { &SEARCH_APPLIED[..] };
-        let committed = applied.iter().chain(&["COMMIT"]).try_for_each(|sql| conn.execute_batch(sql));
+        let committed = conn.execute_batch("COMMIT");
         COMMITS.fetch_add(1, Ordering::Relaxed);
         commits += 1;
         if commits.is_multiple_of(128) {
             let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        }
+        if !own_schema && moved_at.elapsed() >= std::time::Duration::from_secs(1) {
+            move_search_index(&conn);
+            moved_at = std::time::Instant::now();
         }
         WRITES.fetch_add(done.len(), Ordering::Relaxed);
         for (out, reply) in done {
@@ -166,6 +166,26 @@ fn writer(db: String, rx: mpsc::Receiver<Queued>, ready: mpsc::Sender<()>, own_s
                 Ok(()) => out,
                 Err(e) => Err(e.to_string()),
             });
+        }
+    }
+}
+
+/// Applies the search index's queued changes, [`SEARCH_MOVE_BATCH`] a transaction, as Roster's
+/// activity writer does.
+fn move_search_index(conn: &Connection) {
+    loop {
+        conn.execute_batch("BEGIN IMMEDIATE").expect("begin");
+        let end: Option<i64> = conn.query_row(SEARCH_QUEUE_END, [SEARCH_MOVE_BATCH], |r| r.get(0)).expect("queue end");
+        let moved = match end {
+            Some(end) => {
+                conn.execute(SEARCH_QUEUE_APPLIED[0], [end]).expect("applied");
+                conn.execute(SEARCH_QUEUE_APPLIED[1], [end]).expect("dequeued")
+            }
+            None => 0,
+        };
+        conn.execute_batch("COMMIT").expect("commit");
+        if (moved as i64) < SEARCH_MOVE_BATCH {
+            return;
         }
     }
 }

@@ -269,8 +269,9 @@ impl ActivitySink {
     }
 }
 
-/// How often the writer moves the pending activity records into SQLite's records by resource
-/// ([`Store::move_activity_by_resource`]).
+/// How often the writer moves what SQLite keeps pending into its place: the activity records
+/// into the records by resource ([`Store::move_activity_by_resource`]), the queued changes of
+/// the users' search index into the index ([`Store::move_search_index`]).
 const MOVE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 async fn write_batches(store: Store, mut rx: tokio::sync::mpsc::Receiver<Message>) {
@@ -281,7 +282,11 @@ async fn write_batches(store: Store, mut rx: tokio::sync::mpsc::Receiver<Message
     let mut moved_at = tokio::time::Instant::now();
     loop {
         if moves && moved_at.elapsed() >= MOVE_EVERY {
-            move_by_resource(&store).await;
+            move_pending("activity records by resource", crate::store::MOVE_BATCH, || {
+                store.move_activity_by_resource()
+            })
+            .await;
+            move_pending("search index changes", crate::store::SEARCH_MOVE_BATCH, || store.move_search_index()).await;
             moved_at = tokio::time::Instant::now();
         }
         // On SQLite the wait ends at the next move (`Err`: time to move); elsewhere it does not.
@@ -333,26 +338,28 @@ async fn write_batches(store: Store, mut rx: tokio::sync::mpsc::Receiver<Message
     }
 }
 
-/// Moves every pending activity record into SQLite's records by resource, in transactions of at
-/// most [`crate::store::MOVE_BATCH`] records (a few milliseconds of the writer's turn each; the
-/// writes waiting for the turn go between them).
-async fn move_by_resource(store: &Store) {
+/// Moves everything SQLite keeps pending into its place, one transaction of at most `batch` at a
+/// time (a few milliseconds of the writer's turn each; the writes waiting for the turn go between
+/// them) until one moves less: `step` is [`Store::move_activity_by_resource`] (at most
+/// [`crate::store::MOVE_BATCH`] records) or [`Store::move_search_index`] (at most
+/// [`crate::store::SEARCH_MOVE_BATCH`] changes, one index segment).
+async fn move_pending<F, Fut>(what: &'static str, batch: i64, mut step: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = crate::error::DomainResult<u64>>,
+{
     loop {
         let started = std::time::Instant::now();
-        match store.move_activity_by_resource().await {
+        match step().await {
             Ok(0) => return,
             Ok(n) => {
-                tracing::debug!(
-                    records = n,
-                    took_us = started.elapsed().as_micros() as u64,
-                    "activity records moved by resource"
-                );
-                if n < crate::store::MOVE_BATCH as u64 {
+                tracing::debug!(what, moved = n, took_us = started.elapsed().as_micros() as u64, "pending rows moved");
+                if n < batch as u64 {
                     return;
                 }
             }
             Err(e) => {
-                tracing::warn!("moving activity records by resource: {e}");
+                tracing::warn!("moving the pending {what}: {e}");
                 return;
             }
         }

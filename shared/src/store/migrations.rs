@@ -66,6 +66,7 @@ pub(super) fn sqlite() -> Migrator {
         (36, "scim traffic", "0036_scim_traffic.sql"),
         (37, "activity failures", "0037_activity_failures.sql"),
         (38, "activity by resource", "0038_activity_by_resource.sql"),
+        (39, "search index filed in bulk", "0039_search_index_filed_in_bulk.sql"),
     ))
 }
 
@@ -121,6 +122,7 @@ fn postgres_migrations() -> Vec<Migration> {
         (36, "scim traffic", "0036_scim_traffic.sql"),
         (37, "activity failures", "0037_activity_failures.sql"),
         (38, "activity by resource", "0038_activity_by_resource.sql"),
+        (39, "search index filed in bulk", "0039_search_index_filed_in_bulk.sql"),
     )
 }
 

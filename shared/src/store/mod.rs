@@ -104,14 +104,16 @@ pub fn fold_ascii(s: &str) -> String {
     filter_sql::fold(s)
 }
 pub use counts::UserCounts;
-pub use directory::{sparse_page_sql, users_order, DirectoryPage, DirectoryRow, SortKey, COUNT_CAP};
+pub use directory::{
+    sparse_page_sql, users_order, DirectoryPage, DirectoryRow, SortKey, COUNT_CAP, SEARCH_MOVE_BATCH,
+    SEARCH_QUEUE_APPLIED, SEARCH_QUEUE_END,
+};
 pub use mappings::{PlacementCheck, PlacementInputs, RuleConditions, RuleMembership, RuleRecord, ToPlace};
 pub use sessions::SessionBackend;
 pub use sso::{ConnectionRecord, DomainRow, FlowRecord, NewSignIn};
 pub use tenants::{NewTenant, TenantStore};
 pub use tx::TenantTx;
 pub use user_groups::{MembershipRecord, UserGroupRecord};
-pub use writer::{SEARCH_APPLIED, SEARCH_DEFERRED};
 
 use crate::error::{DomainError, DomainResult};
 use crate::ids::TenantId;

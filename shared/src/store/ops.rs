@@ -1,6 +1,7 @@
 //! What operators ask of the database itself: which migrations are applied, and a consistent
 //! copy of an SQLite database while it is in use.
 
+use super::directory::apply_search_queue;
 use super::{migrations, Pool, Store};
 use crate::error::{DomainError, DomainResult};
 
@@ -73,11 +74,16 @@ impl Store {
         if found != "ok" || !self.has_search_index(p).await? {
             return Ok(found);
         }
-        // FTS5 compares its index with the content table (rank 1: external content too).
-        match sqlx::query("INSERT INTO scim_users_fts (scim_users_fts, rank) VALUES ('integrity-check', 1)")
-            .execute(p)
-            .await
-        {
+        // FTS5 compares its index with the content table (rank 1: external content too), once
+        // the changes still queued for it are applied (migration 0039) — in a transaction rolled
+        // back after the check, so that checking writes nothing (a backup stays as it was).
+        let mut t = p.begin().await?;
+        apply_search_queue!(&mut *t, -1_i64).await?;
+        let checked = sqlx::query("INSERT INTO scim_users_fts (scim_users_fts, rank) VALUES ('integrity-check', 1)")
+            .execute(&mut *t)
+            .await;
+        t.rollback().await?;
+        match checked {
             Ok(_) => Ok(found),
             Err(e) => Ok(format!("the users' search index does not match the users: {e}")),
         }
@@ -90,7 +96,12 @@ impl Store {
     pub async fn rebuild_search_index(&self) -> DomainResult<()> {
         let Pool::Sqlite(p) = &self.pool else { return Ok(()) };
         if self.has_search_index(p).await? {
-            sqlx::query("INSERT INTO scim_users_fts (scim_users_fts) VALUES ('rebuild')").execute(p).await?;
+            // The queued changes are in the rebuilt index: applied after it, they would index
+            // a row twice. Both in one transaction, so that no change is queued in between.
+            let mut t = p.begin().await?;
+            sqlx::query("DELETE FROM scim_users_fts_queue").execute(&mut *t).await?;
+            sqlx::query("INSERT INTO scim_users_fts (scim_users_fts) VALUES ('rebuild')").execute(&mut *t).await?;
+            t.commit().await?;
             self.merge_search_index().await?;
         }
         Ok(())
@@ -112,6 +123,10 @@ impl Store {
     pub async fn merge_search_index(&self) -> DomainResult<()> {
         let Pool::Sqlite(p) = &self.pool else { return Ok(()) };
         if self.has_search_index(p).await? {
+            // Every queued change first (migration 0039), in one transaction: a bulk write's.
+            let mut t = p.begin().await?;
+            apply_search_queue!(&mut *t, -1_i64).await?;
+            t.commit().await?;
             sqlx::query("INSERT INTO scim_users_fts (scim_users_fts) VALUES ('optimize')").execute(p).await?;
         }
         Ok(())

@@ -18,18 +18,12 @@
 //! group whose COMMIT failed gets the error. A request that fails rolls back to its savepoint,
 //! which undoes its writes alone. A lone request commits at once, as before.
 //!
-//! **The users' search index at COMMIT.** FTS5 writes the terms it holds to disk at every
-//! savepoint, so each write of a group that touched the users' trigram index wrote a new index
-//! segment of its own (and later merged it). While a group is open, its transaction holds a row
-//! in `scim_users_fts_deferred` (never committed, so no other connection sees it), and the
-//! index's triggers queue their changes instead; [`WriterSlot::finish`] applies the queue, in
-//! order, as the group's last statement before its COMMIT (migration 0032). Any other writer
-//! (the sqlx pool, a CLI command, a previous release) writes the index at once, as before, and
-//! so does a group's first write: the deferral begins when a second one joins (a lone write,
-//! as the IdP sync's four clients mostly make, writes the index once anyway).
-//! Interleaved A/B, 1,000 users, 16 connections (with `memory::sqlite_allocations`): creates
-//! 4,477 / 4,624 → 5,276 / 5,646/s.
-//!
+//! **The users' search index in bulk.** FTS5 writes the terms it holds to disk at every savepoint
+//! and COMMIT, so each group (or each write of it, before migration 0032) wrote a new index
+//! segment of its own and later merged it. The index's triggers now queue every change (migration
+//! 0039), and the activity writer applies the queue about once a second
+//! ([`super::Store::move_search_index`]): no write of this writer touches the index.
+
 //! **Checkpoints off the writer.** SQLite copies the WAL back into the database file in a
 //! checkpoint, which the committing connection ran itself every 10,000 pages: two fsyncs and the
 //! copy, 30–40 ms during which no write could proceed, every quarter second under load (p99 of
@@ -67,7 +61,7 @@ use std::time::Duration;
 use tokio::sync::{oneshot, Mutex, OwnedMutexGuard};
 
 use super::direct::shim::{self, DirectConn};
-use super::direct::{run_cached, Direct};
+use super::direct::Direct;
 use crate::error::{DomainError, DomainResult};
 
 /// How long a SQLite transaction waits for its turn to write before the request is answered
@@ -107,32 +101,11 @@ pub(crate) struct WriterSlot {
     open: bool,
     /// The writes in it that wait for its COMMIT.
     pending: Vec<oneshot::Sender<Result<(), String>>>,
-    /// The schema queues the users' search index changes of a group for its COMMIT (see
-    /// [`SEARCH_DEFERRED`]); read when the connection opens.
-    defers_search: bool,
-    /// The open group queues its search index changes (from its second write on).
-    deferring: bool,
     /// The open group's COMMIT does not sync ([`Durability::Unsynced`]).
     unsynced: bool,
     /// The connection is set to `synchronous = NORMAL` (since the last unsynced group opened).
     normal: bool,
 }
-
-/// Turns the users' search index triggers to queue their changes, for the open group only (the
-/// row is deleted before the COMMIT, so no other connection ever sees it): FTS5 writes what it
-/// holds at every savepoint, a new index segment per write of the group otherwise. Migration
-/// 0032 (SQLite) has the rest. Public for `server/examples/durable_floor.rs`, which writes as
-/// this writer does.
-pub const SEARCH_DEFERRED: &str = "INSERT INTO scim_users_fts_deferred (deferred) VALUES (1)";
-
-/// Applies the group's queued search index changes, in order, and ends the deferral: the last
-/// statements of the group before its COMMIT.
-pub const SEARCH_APPLIED: [&str; 3] = [
-    "INSERT INTO scim_users_fts (scim_users_fts, rowid, search_text) \
-     SELECT CASE WHEN removed THEN 'delete' END, doc, search_text FROM scim_users_fts_queue ORDER BY seq",
-    "DELETE FROM scim_users_fts_queue",
-    "DELETE FROM scim_users_fts_deferred",
-];
 
 impl WriterSlot {
     /// Commits the open group, if any, and tells every write in it the outcome.
@@ -141,19 +114,15 @@ impl WriterSlot {
             return Ok(());
         }
         self.open = false;
-        let deferring = std::mem::take(&mut self.deferring);
         let outcome = match self.conn.as_ref() {
             None => Err("no SQLite writer connection".to_string()),
             Some(c) if c.conn.is_autocommit() => Err("the transaction was rolled back by an error".to_string()),
-            Some(c) => {
-                let applied = if deferring { run_cached(&c.conn, &SEARCH_APPLIED) } else { Ok(()) };
-                applied.and_then(|()| c.conn.execute_batch("COMMIT")).map_err(|e| {
-                    if !c.conn.is_autocommit() {
-                        let _ = c.conn.execute_batch("ROLLBACK");
-                    }
-                    format!("commit failed: {e}")
-                })
-            }
+            Some(c) => c.conn.execute_batch("COMMIT").map_err(|e| {
+                if !c.conn.is_autocommit() {
+                    let _ = c.conn.execute_batch("ROLLBACK");
+                }
+                format!("commit failed: {e}")
+            }),
         };
         for w in self.pending.drain(..) {
             let _ = w.send(outcome.clone());
@@ -219,14 +188,7 @@ impl Writer {
         // (synced) COMMIT, which then carries this one's frames too at no cost of its own.
         let durability = if self.waiting.load(Ordering::SeqCst) > 0 { Durability::Synced } else { durability };
         if slot.conn.is_none() {
-            let conn = direct.writer()?;
-            slot.defers_search = conn
-                .query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'scim_users_fts_deferred'", [], |r| {
-                    r.get::<_, i64>(0)
-                })
-                .map_err(shim::error)?
-                > 0;
-            slot.conn = Some(DirectConn::new(conn));
+            slot.conn = Some(DirectConn::new(direct.writer()?));
             start_checkpointer(Arc::downgrade(self), Arc::downgrade(direct));
         }
         let mut tx = DirectTx { slot, writer: self.clone(), open: false };
@@ -267,16 +229,6 @@ impl Writer {
             }
             tx.slot.open = true;
             tx.slot.unsynced = normal;
-        } else if tx.slot.defers_search && !tx.slot.deferring {
-            // A second write joins the group: from here on the index's changes wait for the
-            // COMMIT. The first wrote them at once (a lone write writes the index once anyway),
-            // which is before everything queued, so the order holds. Outside the savepoint, so
-            // that a write rolled back does not end the deferral.
-            if let Err(e) = run_cached(&tx.conn().conn, &[SEARCH_DEFERRED]) {
-                let _ = tx.slot.finish();
-                return Err(shim::error(e).into());
-            }
-            tx.slot.deferring = true;
         }
         if let Err(e) = tx.conn().conn.execute_batch("SAVEPOINT request") {
             let _ = tx.slot.finish();
@@ -645,104 +597,6 @@ mod tests {
         insert(&mut d, "d").await.expect("insert d");
         d.commit().await.expect("commit d");
         assert_eq!(committed(&db), ["d"]);
-    }
-
-    /// The users' search index with its triggers as migrated (0022, 0032), on a table of the
-    /// indexed column alone.
-    const SEARCH_SCHEMA: [&str; 3] = [
-        "CREATE TABLE scim_users (search_text TEXT)",
-        include_str!("../../../migrations/sqlite/0022_search_index.sql"),
-        include_str!("../../../migrations/sqlite/0032_search_index_at_commit.sql"),
-    ];
-
-    async fn search_write(w: Arc<Writer>, d: Arc<Direct>, sql: &'static str, commit: bool) -> DomainResult<i64> {
-        let mut tx = w.begin(&d).await?;
-        tx.conn().conn.execute_batch(sql).map_err(shim::error)?;
-        let queued: i64 = tx
-            .conn()
-            .conn
-            .query_row("SELECT COUNT(*) FROM scim_users_fts_queue", [], |r| r.get(0))
-            .map_err(shim::error)?;
-        if commit {
-            tx.commit().await?;
-        }
-        Ok(queued)
-    }
-
-    /// Which rows the index proposes for `pattern`, read on another connection.
-    fn indexed(db: &Db, pattern: &str) -> Vec<String> {
-        let sql = "SELECT t.search_text FROM scim_users_fts f CROSS JOIN scim_users t ON t.rowid = f.rowid \
-                   WHERE f.search_text LIKE $1 ORDER BY 1";
-        let rows = db.direct.fetch(sql, &[&pattern]).expect("search");
-        rows.iter().map(|r| r.try_get(0).expect("text")).collect()
-    }
-
-    #[tokio::test]
-    async fn a_group_writes_the_search_index_once_at_its_commit_and_it_matches_the_rows() {
-        let db = db(&SEARCH_SCHEMA.join(";\n")).await;
-        // A writer connection opened on the migrated schema defers the index (the first one
-        // opened before the schema existed).
-        let db = Db { writer: Arc::new(Writer::default()), ..db };
-        // A lone write writes the index at once: nothing is queued.
-        let d = db.direct.clone();
-        let lone =
-            search_write(db.writer.clone(), d.clone(), "INSERT INTO scim_users VALUES ('katherine johnson')", true);
-        assert_eq!(lone.await.expect("lone"), 0);
-        // A group of four (waiting for the turn, held here): the first writes the index at once,
-        // the others queue their changes from the moment they join.
-        let turn = db.writer.turn().await.expect("turn");
-        let spawn = |sql, commit| tokio::spawn(search_write(db.writer.clone(), d.clone(), sql, commit));
-        let a = spawn("INSERT INTO scim_users VALUES ('ada lovelace')", true);
-        let renamed = spawn(
-            "UPDATE scim_users SET search_text = 'ada byron' WHERE search_text = 'ada lovelace'; \
-             INSERT INTO scim_users VALUES ('grace hopper')",
-            true,
-        );
-        let dropped = spawn("INSERT INTO scim_users VALUES ('alan turing')", false);
-        let churned = spawn(
-            "INSERT INTO scim_users VALUES ('edsger dijkstra'); DELETE FROM scim_users WHERE search_text LIKE 'edsger%'; \
-             INSERT INTO scim_users VALUES ('barbara liskov')",
-            true,
-        );
-        until_waiting(&db.writer, 4).await;
-        drop(turn);
-        // Inside the group the index's changes wait in the queue, in order: the rename's delete
-        // and insert and Grace's insert; the dropped write's insert is undone with its
-        // savepoint (the deferral, begun outside it, goes on).
-        assert_eq!(a.await.expect("task").expect("a"), 0);
-        assert_eq!(renamed.await.expect("task").expect("renamed"), 3);
-        assert_eq!(dropped.await.expect("task").expect("dropped"), 4);
-        assert_eq!(churned.await.expect("task").expect("churned"), 6);
-        assert_eq!(indexed(&db, "%johnson%"), ["katherine johnson"]);
-        assert_eq!(indexed(&db, "%ada%"), ["ada byron"]);
-        assert!(indexed(&db, "%lovelace%").is_empty());
-        assert!(indexed(&db, "%turing%").is_empty());
-        assert!(indexed(&db, "%dijkstra%").is_empty());
-        assert_eq!(indexed(&db, "%o%er%"), ["grace hopper"]);
-        assert_eq!(indexed(&db, "%liskov%"), ["barbara liskov"]);
-        // Committed: the queue is empty and the deferral over, for every other connection.
-        let left = db
-            .direct
-            .fetch(
-                "SELECT (SELECT COUNT(*) FROM scim_users_fts_queue) + (SELECT COUNT(*) FROM scim_users_fts_deferred)",
-                &[],
-            )
-            .expect("left");
-        assert_eq!(left[0].try_get::<i64, _>(0).expect("count"), 0);
-        // A write on another connection (a CLI command, an earlier release) writes the index at
-        // once, through the same triggers; FTS5 then checks the index against every row.
-        let other = db.direct.checkpointer().expect("another connection");
-        other
-            .execute_batch(
-                "UPDATE scim_users SET search_text = 'grace brewster hopper' WHERE search_text = 'grace hopper'; \
-                 INSERT INTO scim_users VALUES ('margaret hamilton')",
-            )
-            .expect("other writer");
-        other
-            .execute_batch("INSERT INTO scim_users_fts (scim_users_fts, rank) VALUES ('integrity-check', 1)")
-            .expect("integrity");
-        assert_eq!(indexed(&db, "%hamilton%"), ["margaret hamilton"]);
-        assert_eq!(indexed(&db, "%brewster%"), ["grace brewster hopper"]);
     }
 
     #[tokio::test]
