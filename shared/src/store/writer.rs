@@ -23,7 +23,7 @@
 //! segment of its own and later merged it. The index's triggers now queue every change (migration
 //! 0039), and the activity writer applies the queue about once a second
 //! ([`super::Store::move_search_index`]): no write of this writer touches the index.
-
+//!
 //! **Checkpoints off the writer.** SQLite copies the WAL back into the database file in a
 //! checkpoint, which the committing connection ran itself every 10,000 pages: two fsyncs and the
 //! copy, 30–40 ms during which no write could proceed, every quarter second under load (p99 of
