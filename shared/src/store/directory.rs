@@ -269,10 +269,11 @@ pub fn sparse_page_sql(
 /// itself, which it reads from `scim_users` — a row whose change is still queued (migration
 /// 0039) is then not what was indexed, or gone (FTS5 reports the index corrupt). `MATCH` reads
 /// the index alone; and `%` and `_` are plain characters in it, so they narrow the candidates
-/// too.
+/// too. A window with a NUL character is left out (FTS5 reads its query as a C string: the NUL
+/// would end it, "unterminated string"); asking for less still proposes every match.
 pub(crate) fn trigram_query(term: &str) -> Option<String> {
     let folded: Vec<char> = super::fold_ascii(term).chars().collect();
-    let mut grams: Vec<String> = folded.windows(3).map(|w| w.iter().collect()).collect();
+    let mut grams: Vec<String> = folded.windows(3).filter(|w| !w.contains(&'\0')).map(|w| w.iter().collect()).collect();
     grams.sort_unstable();
     grams.dedup();
     (!grams.is_empty())
@@ -741,7 +742,8 @@ mod tests {
             trigram_query("anna anna").as_deref(),
             Some("\" an\" AND \"a a\" AND \"ann\" AND \"na \" AND \"nna\"")
         );
-        for short in ["ab", "a_", "%%", "_", "é"] {
+        assert_eq!(trigram_query("ab\0cde").as_deref(), Some("\"cde\""), "no NUL reaches FTS5");
+        for short in ["ab", "a_", "%%", "_", "é", "a\0b", "ab\0cd"] {
             assert_eq!(trigram_query(short), None, "{short}");
         }
     }
@@ -1113,6 +1115,10 @@ mod tests {
                 assert_eq!(found(&store, &acme, "hopper").await, Vec::<String>::new());
                 assert_eq!(found(&store, &acme, "johnson").await, ["u3"]);
                 assert_eq!(found(&store, &acme, "ada@").await, ["u1", "u4"]);
+                // Hostile terms are text: FTS5's query syntax, quotes, a NUL, the longest allowed.
+                for term in ["\"ada\" OR \"a\"", "ada*", "NEAR(ada lovelace)", "ada\0lovelace", &"x".repeat(200)] {
+                    assert_eq!(found(&store, &acme, term).await, Vec::<String>::new(), "{term:?}");
+                }
             }
         };
         expect(&store).await;
