@@ -126,6 +126,7 @@ pub fn router(services: Services, web: WebOptions) -> Router {
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(leptos_options.clone())
         .layer(axum::middleware::from_fn(crate::http::errors::status_by_kind))
+        .layer(axum::middleware::from_fn(crate::http::nul::refuse_nul))
         .layer(crate::http::assets::compress_pages())
         .layer(sessions)
         // Server function arguments arrive form-encoded: a 5 MB CSV import may take three times

@@ -8,7 +8,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use roster_shared::dto::{ConsoleRole, UserFilter, UserQuery, UserSort};
-use roster_shared::error::DomainResult;
+use roster_shared::error::{DomainError, DomainResult};
 use roster_shared::ids::{AccountId, TenantId};
 use roster_shared::service::directory::CsvExport;
 use roster_shared::service::Services;
@@ -119,11 +119,13 @@ impl Chunks for roster_shared::service::activity::CsvExport {
 }
 
 /// Streams an export a chunk at a time (a million rows never sit in memory). The first chunk is
-/// made before answering, so that a failing query still gets a clean 500; a failure later
-/// aborts the download rather than ending it early as if the file were complete.
+/// made before answering, so that a filter refused gets a clean 400 with the reason and a failing
+/// query a clean 500; a failure later aborts the download rather than ending it early as if the
+/// file were complete.
 async fn stream_csv(name: &str, mut export: impl Chunks, services: Services, tenant: TenantId) -> Response {
     let first = match export.next_chunk(&services.store, &tenant).await {
         Ok(first) => first.unwrap_or_default(),
+        Err(DomainError::Invalid(why)) => return (StatusCode::BAD_REQUEST, why).into_response(),
         Err(e) => {
             tracing::error!("{name} export: {e}");
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();

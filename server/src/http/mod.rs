@@ -7,6 +7,7 @@ pub mod errors;
 pub mod export;
 pub mod health;
 pub mod metrics;
+pub mod nul;
 pub mod security;
 pub mod sso;
 pub mod trace;

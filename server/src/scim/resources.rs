@@ -23,7 +23,8 @@ fn scim<'a>(services: &'a Services, caller: &'a ScimCaller) -> Scim<'a> {
     Scim { store: &services.store, tenant: &caller.tenant, base_url: &caller.base_url }
 }
 
-/// Reads a JSON body: `application/scim+json` or `application/json`, at most 1 MiB.
+/// Reads a JSON body: `application/scim+json` or `application/json`, at most 1 MiB, without a
+/// NUL character in any string (see [`roster_shared::scim::holds_nul`]).
 pub(crate) async fn read_json(headers: &HeaderMap, body: Body) -> std::result::Result<Value, ScimError> {
     if let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
         let mime = ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
@@ -37,7 +38,12 @@ pub(crate) async fn read_json(headers: &HeaderMap, body: Body) -> std::result::R
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|_| ScimError::status(413, format!("the request body is larger than {MAX_BODY_BYTES} bytes")))?;
-    serde_json::from_slice(&bytes).map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))
+    let value: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))?;
+    if roster_shared::scim::holds_nul(&bytes, &value) {
+        return Err(ScimError::invalid_value("a value contains a NUL character (U+0000), which Roster does not store"));
+    }
+    Ok(value)
 }
 
 /// 304 with the ETag when `If-None-Match` names the current version.

@@ -359,10 +359,16 @@ async fn api_keys_read_their_own_organization_only(db: Db) {
         "/api/v1/events?types=user.exploded",
         "/api/v1/users?filter=userName%20eq",
         "/api/v1/users?cursor=%%%",
+        "/api/v1/users?filter=userName%20eq%20%22a%00b%22",
     ] {
         let (s, body) = api(&app, Some(&key_a), bad).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {body}");
         assert_eq!(body["error"]["code"], json!("invalid_request"), "{bad}");
+    }
+    // A NUL character in an id names nothing (PostgreSQL's text cannot hold one).
+    for missing in ["/api/v1/users/a%00b", "/api/v1/groups/a%00b", "/api/v1/user_groups/a%00b/members"] {
+        let (s, body) = api(&app, Some(&key_a), missing).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{missing}: {body}");
     }
 
     // A revoked key stops at once; the other organization's key works on.

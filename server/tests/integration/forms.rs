@@ -204,6 +204,12 @@ async fn form_errors_come_back_in_words_and_change_nothing(db: Db) {
         let res = post_form(&app, endpoint, &body, &cookie, "/scim").await;
         assert!(location(&res).contains("__err="), "{endpoint} {body} is refused");
     }
+    // A NUL character in a field (PostgreSQL's text cannot hold one): back with the reason.
+    let res = post_form(&app, "user_group_create", "name=Nul%00Group&role=member", &cookie, "/user-groups").await;
+    let back = location(&res);
+    assert!(back.starts_with("http://roster.test/user-groups?") && back.contains("__err="), "{back}");
+    let html = page_html(&app, back.trim_start_matches("http://roster.test"), &cookie).await;
+    assert!(html.contains("NUL character"), "the page says what went wrong");
     assert_eq!(app.ok_json("user_groups", json!({}), &cookie).await.as_array().unwrap().len(), 1);
     let mine = app.ok_json("scim_setup", json!({}), &cookie).await;
     assert_eq!(mine["credentials"].as_array().unwrap().len(), 0);

@@ -89,6 +89,31 @@ async fn bad_requests_get_scim_errors_and_change_nothing(db: Db) {
         ("GET", "/Users?startIndex=abc".into(), None, 400, Some("invalidValue")),
         ("GET", format!("/Users?sortBy={}", q("emails[type eq \"work\"]")), None, 400, Some("invalidValue")),
         ("GET", "/Users/does-not-exist".into(), None, 404, None),
+        // A NUL character in a value or a filter (PostgreSQL's text cannot hold one).
+        (
+            "POST",
+            "/Users".into(),
+            Some(json!({"schemas": [USER], "userName": "nul\u{0}name"})),
+            400,
+            Some("invalidValue"),
+        ),
+        (
+            "POST",
+            "/Users".into(),
+            Some(json!({"schemas": [USER], "userName": "nul", "name": {"givenName": "a\u{0}b"}})),
+            400,
+            Some("invalidValue"),
+        ),
+        ("GET", format!("/Users?filter={}", q("userName eq \"a\u{0}b\"")), None, 400, Some("invalidFilter")),
+        ("GET", "/Users/a%00b".into(), None, 404, None),
+        ("GET", "/Groups/a%00b".into(), None, 404, None),
+        (
+            "PATCH",
+            format!("/Users/{id}"),
+            Some(json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "title", "value": "a\u{0}"}]})),
+            400,
+            Some("invalidValue"),
+        ),
         ("PUT", "/Users/does-not-exist".into(), Some(json!({"schemas": [USER], "userName": "y"})), 404, None),
         (
             "PATCH",

@@ -464,6 +464,11 @@ impl Filter {
                 text.len()
             )));
         }
+        if text.contains('\0') {
+            // No stored value holds one (see `crate::scim::holds_nul`), and PostgreSQL's
+            // text cannot: refused here rather than failing the query.
+            return Err(ScimError::invalid_filter("the filter contains a NUL character (U+0000)"));
+        }
         let (tokens, end_pos) = lex(text)?;
         let mut p = Parser { tokens, i: 0, end_pos, depth: 0, terms: 0 };
         let f = p.or(false)?;

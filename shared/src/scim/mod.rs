@@ -32,3 +32,4 @@ pub mod validate;
 mod value;
 
 pub use error::{ScimError, ScimType};
+pub use value::holds_nul;

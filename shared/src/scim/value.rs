@@ -4,6 +4,22 @@ use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+/// Whether a JSON body holds a NUL character (U+0000) in any string or member name. JSON can
+/// write one only as the escape `\u0000`, so a body without that sequence (nearly every body)
+/// is not walked. Roster refuses such values: PostgreSQL's text cannot hold one (a write failed
+/// there with an internal error) and SQLite would keep it, so the two would disagree.
+pub fn holds_nul(body: &[u8], value: &Value) -> bool {
+    fn walk(v: &Value) -> bool {
+        match v {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(a) => a.iter().any(walk),
+            Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || walk(v)),
+            _ => false,
+        }
+    }
+    body.windows(6).any(|w| w == b"\\u0000") && walk(value)
+}
+
 /// Parses an xsd:dateTime (RFC 3339) string.
 pub(crate) fn parse_datetime(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &Rfc3339).ok()
@@ -28,5 +44,24 @@ pub(crate) fn is_present(v: &Value) -> bool {
         Value::Array(a) => a.iter().any(is_present),
         Value::Object(o) => o.values().any(is_present),
         _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    #[test]
+    fn a_nul_is_found_in_any_string_or_member_name_and_only_then() {
+        for (body, nul) in [
+            (r#"{"userName": "a\u0000b"}"#, true),
+            (r#"{"name": {"givenName": ["x", "\u0000"]}}"#, true),
+            (r#"{"a\u0000": 1}"#, true),
+            (r#"{"userName": "a\\u0000b"}"#, false),
+            (r#"{"userName": "ab", "n": 0}"#, false),
+        ] {
+            let v: Value = serde_json::from_str(body).expect("json");
+            assert_eq!(super::holds_nul(body.as_bytes(), &v), nul, "{body}");
+        }
     }
 }

@@ -76,8 +76,25 @@ pub async fn record(
     }
 }
 
+/// Checks an activity query's texts (see [`super::check_filter_text`]): the list and the export
+/// refuse what could not match, or would fail, before reading anything.
+pub fn check_query(q: &ActivityQuery) -> DomainResult<()> {
+    super::check_filter_text("Search", &q.search)?;
+    for (what, text) in [
+        ("Filter", &q.outcome),
+        ("Filter", &q.resource_type),
+        ("Filter by resource", &q.resource_id),
+        ("Filter by credential", &q.credential_id),
+        ("Filter", &q.actor),
+    ] {
+        super::check_filter_text(what, text)?;
+    }
+    Ok(())
+}
+
 /// A page of the tenant's activity, newest first.
 pub async fn list(store: &Store, tenant: &TenantId, q: &ActivityQuery) -> DomainResult<ActivityPage> {
+    check_query(q)?;
     let mut q = q.clone();
     if let Some(since) = q.since_ms.filter(|s| *s < 0) {
         q.since_ms = Some(now_ms() + since);
@@ -136,6 +153,7 @@ impl CsvExport {
         }
         let mut w = csv::Writer::from_writer(Vec::new());
         if !self.started {
+            check_query(&self.query)?;
             self.started = true;
             w.write_record(CSV_COLUMNS).map_err(csv_error)?;
         }

@@ -73,9 +73,7 @@ fn item(row: &DirectoryRow, memberships: &[MembershipRecord], default_role: Opti
 
 /// A page of the users table.
 pub async fn list(store: &Store, tenant: &TenantId, q: &UserQuery) -> DomainResult<UserPage> {
-    if q.search.chars().count() > 200 {
-        return Err(DomainError::Invalid("Search for at most 200 characters.".into()));
-    }
+    super::check_filter_text("Search", &q.search)?;
     let page_size = if q.page_size == 0 { DEFAULT_PAGE_SIZE } else { q.page_size.min(MAX_PAGE_SIZE) };
     let page = q.page.max(1);
     let t = store.tenant(tenant);
@@ -330,6 +328,7 @@ impl CsvExport {
     pub async fn next_chunk(&mut self, store: &Store, tenant: &TenantId) -> DomainResult<Option<String>> {
         let mut w = csv::Writer::from_writer(Vec::new());
         if !self.started {
+            super::check_filter_text("Search", &self.query.search)?;
             self.started = true;
             w.write_record(CSV_COLUMNS).map_err(csv_error)?;
         } else {

@@ -27,8 +27,25 @@ pub mod user_groups;
 pub mod users;
 pub mod webhooks;
 
+use crate::error::{DomainError, DomainResult};
 use crate::store::Store;
 use activity::ActivitySink;
+
+/// The longest text a dashboard search or filter takes.
+pub const MAX_FILTER_CHARS: usize = 200;
+
+/// Checks a dashboard search or text filter: at most [`MAX_FILTER_CHARS`] characters, and no NUL
+/// character, which PostgreSQL's text cannot hold (its driver refuses the parameter: the page
+/// failed with an internal error) and no stored name has on either backend.
+pub fn check_filter_text(what: &str, text: &str) -> DomainResult<()> {
+    if text.chars().count() > MAX_FILTER_CHARS {
+        return Err(DomainError::Invalid(format!("{what} for at most {MAX_FILTER_CHARS} characters.")));
+    }
+    if text.contains('\0') {
+        return Err(DomainError::Invalid(format!("{what} for text without a NUL character.")));
+    }
+    Ok(())
+}
 
 /// The shared services of a running Roster instance, in one cheap-to-clone value: the server
 /// builds it once at start and hands it to the axum router and to the dashboard's server

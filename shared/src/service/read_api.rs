@@ -30,7 +30,9 @@ pub struct ApiPage {
 fn scim_to_domain(e: ScimError) -> DomainError {
     match e.status {
         404 => DomainError::NotFound,
-        _ => DomainError::Invalid(e.detail),
+        400..=499 => DomainError::Invalid(e.detail),
+        // The store's failure, not the caller's request: a 500 (and logged) at the edge.
+        _ => DomainError::Internal(e.detail),
     }
 }
 

@@ -128,9 +128,7 @@ async fn overview(store: &Store, s: TenantSummary) -> DomainResult<TenantOvervie
 /// no tenant's data.
 pub async fn tenants(store: &Store, q: &TenantQuery) -> DomainResult<Vec<TenantOverview>> {
     let search = q.search.trim().to_lowercase();
-    if search.chars().count() > 200 {
-        return Err(DomainError::Invalid("Search for at most 200 characters.".into()));
-    }
+    super::check_filter_text("Search", &search)?;
     let mut out = Vec::new();
     for s in store.tenant_summaries().await? {
         if search.is_empty() || s.name.to_lowercase().contains(&search) || s.id.to_lowercase() == search {
@@ -162,6 +160,9 @@ pub async fn find_users(store: &Store, actor: &Actor, text: &str) -> DomainResul
     }
     if text.chars().count() > 300 {
         return Err(DomainError::Invalid("Search for at most 300 characters.".into()));
+    }
+    if text.contains('\0') {
+        return Err(DomainError::Invalid("Search for text without a NUL character.".into()));
     }
     let found = store.find_users_everywhere(&fold_ascii(text), text, (MAX_HITS * 3) as i64).await?;
     // Each user once (with everything it matched), at most MAX_HITS, grouped by tenant.
