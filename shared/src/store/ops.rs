@@ -2,6 +2,7 @@
 //! copy of an SQLite database while it is in use.
 
 use super::directory::apply_search_queue;
+use super::tx::{with_conn, TxConn};
 use super::{migrations, Pool, Store};
 use crate::error::{DomainError, DomainResult};
 
@@ -77,12 +78,16 @@ impl Store {
         // FTS5 compares its index with the content table (rank 1: external content too), once
         // the changes still queued for it are applied (migration 0039) — in a transaction rolled
         // back after the check, so that checking writes nothing (a backup stays as it was).
-        let mut t = p.begin().await?;
-        apply_search_queue!(&mut *t, -1_i64).await?;
-        let checked = sqlx::query("INSERT INTO scim_users_fts (scim_users_fts, rank) VALUES ('integrity-check', 1)")
-            .execute(&mut *t)
-            .await;
-        t.rollback().await?;
+        let mut conn = TxConn::begin_pooled(self).await?;
+        let checked = with_conn!(&mut conn, |c| {
+            async {
+                apply_search_queue!(c, -1_i64).await?;
+                let check = "INSERT INTO scim_users_fts (scim_users_fts, rank) VALUES ('integrity-check', 1)";
+                Ok::<_, sqlx::Error>(sqlx::query(check).execute(&mut *c).await.map(|_| ()))
+            }
+            .await
+        })?;
+        drop(conn); // rolled back
         match checked {
             Ok(_) => Ok(found),
             Err(e) => Ok(format!("the users' search index does not match the users: {e}")),
@@ -98,10 +103,16 @@ impl Store {
         if self.has_search_index(p).await? {
             // The queued changes are in the rebuilt index: applied after it, they would index
             // a row twice. Both in one transaction, so that no change is queued in between.
-            let mut t = p.begin().await?;
-            sqlx::query("DELETE FROM scim_users_fts_queue").execute(&mut *t).await?;
-            sqlx::query("INSERT INTO scim_users_fts (scim_users_fts) VALUES ('rebuild')").execute(&mut *t).await?;
-            t.commit().await?;
+            let mut conn = TxConn::begin_pooled(self).await?;
+            with_conn!(&mut conn, |c| {
+                async {
+                    sqlx::query("DELETE FROM scim_users_fts_queue").execute(&mut *c).await?;
+                    let rebuild = "INSERT INTO scim_users_fts (scim_users_fts) VALUES ('rebuild')";
+                    sqlx::query(rebuild).execute(&mut *c).await.map(|_| ())
+                }
+                .await
+            })?;
+            conn.commit().await?;
             self.merge_search_index().await?;
         }
         Ok(())
@@ -124,9 +135,9 @@ impl Store {
         let Pool::Sqlite(p) = &self.pool else { return Ok(()) };
         if self.has_search_index(p).await? {
             // Every queued change first (migration 0039), in one transaction: a bulk write's.
-            let mut t = p.begin().await?;
-            apply_search_queue!(&mut *t, -1_i64).await?;
-            t.commit().await?;
+            let mut conn = TxConn::begin_pooled(self).await?;
+            with_conn!(&mut conn, |c| apply_search_queue!(c, -1_i64).await)?;
+            conn.commit().await?;
             sqlx::query("INSERT INTO scim_users_fts (scim_users_fts) VALUES ('optimize')").execute(p).await?;
         }
         Ok(())
