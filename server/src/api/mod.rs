@@ -131,7 +131,7 @@ async fn authenticate(State(state): State<ApiState>, mut req: Request, next: Nex
         return res;
     }
     tracing::Span::current().record("tenant", tenant.as_str());
-    if req.uri().path().contains("%00") {
+    if crate::http::nul::encoded_nul(req.uri().path().as_bytes()) {
         // A NUL character in the path names nothing (no id holds one; PostgreSQL's text cannot).
         return error(StatusCode::NOT_FOUND, "not_found", "No such resource.");
     }

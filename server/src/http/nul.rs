@@ -19,6 +19,12 @@ use axum::response::{IntoResponse, Response};
 use leptos::server_fn::error::ServerFnUrlError;
 use roster_frontend::error::UiError;
 
+/// Whether percent-encoded text (a path, a query, a form body) holds a NUL character (`%00`).
+/// The SCIM API and the read API answer a path holding one 404 with it: no id holds one.
+pub fn encoded_nul(text: &[u8]) -> bool {
+    text.windows(3).any(|w| w == b"%00")
+}
+
 /// The middleware, for the dashboard's routes (server functions are under `/api/`).
 pub async fn refuse_nul(req: Request, next: Next) -> Response {
     if !req.uri().path().starts_with("/api/") {
@@ -34,7 +40,7 @@ pub async fn refuse_nul(req: Request, next: Next) -> Response {
         .then(|| req.headers().get(header::REFERER).and_then(|v| v.to_str().ok()).map(str::to_string))
         .flatten();
     let path = req.uri().path().to_string();
-    if req.uri().query().is_some_and(|q| q.contains("%00")) {
+    if req.uri().query().is_some_and(|q| encoded_nul(q.as_bytes())) {
         return refused(&path, back.as_deref());
     }
     let json = req
@@ -48,10 +54,13 @@ pub async fn refuse_nul(req: Request, next: Next) -> Response {
         Ok(b) => b,
         Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
     };
+    // JSON is parsed only when its bytes hold the escape (the server function parses it again).
     let holds = if json {
-        serde_json::from_slice::<serde_json::Value>(&bytes).is_ok_and(|v| roster_shared::scim::holds_nul(&bytes, &v))
+        roster_shared::scim::may_hold_nul(&bytes)
+            && serde_json::from_slice::<serde_json::Value>(&bytes)
+                .is_ok_and(|v| roster_shared::scim::holds_nul(&bytes, &v))
     } else {
-        bytes.windows(3).any(|w| w == b"%00")
+        encoded_nul(&bytes)
     };
     if holds {
         return refused(&path, back.as_deref());

@@ -123,7 +123,7 @@ pub(crate) async fn authenticate(State(state): State<ScimState>, mut req: Reques
 
     let res = if let Some(e) = unreadable {
         ScimErrorResponse(ScimError::status(e.status().as_u16(), e.to_string())).into_response()
-    } else if path.contains("%00") {
+    } else if crate::http::nul::encoded_nul(path.as_bytes()) {
         // A NUL character in the path names nothing (no id holds one; PostgreSQL's text cannot,
         // and its driver failed the lookup with a 500).
         ScimErrorResponse(ScimError::status(404, "no such resource")).into_response()

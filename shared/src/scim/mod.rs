@@ -32,4 +32,4 @@ pub mod validate;
 mod value;
 
 pub use error::{ScimError, ScimType};
-pub use value::holds_nul;
+pub use value::{holds_nul, may_hold_nul};

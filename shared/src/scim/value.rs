@@ -17,7 +17,13 @@ pub fn holds_nul(body: &[u8], value: &Value) -> bool {
             _ => false,
         }
     }
-    body.windows(6).any(|w| w == b"\\u0000") && walk(value)
+    may_hold_nul(body) && walk(value)
+}
+
+/// Whether a JSON body's bytes hold the escape `\u0000` (or a literal backslash followed by
+/// `u0000`): the cheap test before [`holds_nul`] walks the parsed value.
+pub fn may_hold_nul(body: &[u8]) -> bool {
+    body.windows(6).any(|w| w == b"\\u0000")
 }
 
 /// Parses an xsd:dateTime (RFC 3339) string.

@@ -38,8 +38,13 @@ pub const MAX_FILTER_CHARS: usize = 200;
 /// character, which PostgreSQL's text cannot hold (its driver refuses the parameter: the page
 /// failed with an internal error) and no stored name has on either backend.
 pub fn check_filter_text(what: &str, text: &str) -> DomainResult<()> {
-    if text.chars().count() > MAX_FILTER_CHARS {
-        return Err(DomainError::Invalid(format!("{what} for at most {MAX_FILTER_CHARS} characters.")));
+    check_text(what, text, MAX_FILTER_CHARS)
+}
+
+/// [`check_filter_text`] with a limit of `max` characters.
+pub fn check_text(what: &str, text: &str, max: usize) -> DomainResult<()> {
+    if text.chars().count() > max {
+        return Err(DomainError::Invalid(format!("{what} for at most {max} characters.")));
     }
     if text.contains('\0') {
         return Err(DomainError::Invalid(format!("{what} for text without a NUL character.")));

@@ -158,12 +158,7 @@ pub async fn find_users(store: &Store, actor: &Actor, text: &str) -> DomainResul
     if text.is_empty() {
         return Err(DomainError::Invalid("Enter a userName, an email address or an externalId.".into()));
     }
-    if text.chars().count() > 300 {
-        return Err(DomainError::Invalid("Search for at most 300 characters.".into()));
-    }
-    if text.contains('\0') {
-        return Err(DomainError::Invalid("Search for text without a NUL character.".into()));
-    }
+    super::check_text("Search", text, 300)?;
     let found = store.find_users_everywhere(&fold_ascii(text), text, (MAX_HITS * 3) as i64).await?;
     // Each user once (with everything it matched), at most MAX_HITS, grouped by tenant.
     let mut matches: Vec<(String, String, String)> = Vec::new();
