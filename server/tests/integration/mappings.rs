@@ -35,6 +35,14 @@ fn postgres_a_large_run_vacuums_the_placement_tables() {
     run("postgres_a_large_run_vacuums_the_placement_tables", a_large_run_vacuums_the_placement_tables(Db::Postgres));
 }
 
+#[test]
+fn postgres_a_run_claimed_by_an_instance_not_yet_told_of_the_change_uses_the_rules_stored() {
+    run(
+        "postgres_a_run_claimed_by_an_instance_not_yet_told_of_the_change_uses_the_rules_stored",
+        a_run_claimed_by_an_instance_not_yet_told_of_the_change_uses_the_rules_stored(Db::Postgres),
+    );
+}
+
 const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -720,6 +728,43 @@ async fn rule_changes_racing_group_writes_on_two_instances_leave_placement_right
     }
     assert!(wrong.is_empty(), "{} of {ROUNDS} rounds ended with the wrong users placed: {wrong:?}", wrong.len());
     a.unassigned().await;
+}
+
+/// What made `rule_changes_racing_group_writes_on_two_instances_leave_placement_right` fail one
+/// round in 1,600, made certain: an admin switches a rule off on one instance, and the run that
+/// follows is claimed by another instance whose cache still holds the rule as it was (its write
+/// read it a moment before, and the first instance's notice has not arrived). The run must
+/// evaluate the rules as stored, not as that cache holds them.
+async fn a_run_claimed_by_an_instance_not_yet_told_of_the_change_uses_the_rules_stored(db: Db) {
+    let app = TestApp::new(db).await;
+    let a = Admin::new(&app).await;
+    let target = a.group("Licensed").await;
+    let (users, groups, rules) = four_mapped_groups(&a, &target, 2).await;
+    let tenant = roster_shared::ids::TenantId::parse(&a.tenant).unwrap();
+    // Only the other instance claims jobs from here on, and it never hears of changes.
+    if let Some(r) = &app.jobs.0 {
+        r.abort();
+    }
+    let other = app.deaf_instance().await;
+    replace_members(&other, &a.tenant, &a.token, &groups[0], &users[..1]).await;
+    assert_eq!(placed_by_rules(&app, &tenant, &users, &target).await, users[..1].to_vec());
+    // Its cache holds the rules now (that write read them): the first rule switched off elsewhere.
+    let rule = json!({"rule": {"id": rules[0], "condition": {"kind": "idp_group", "group_id": groups[0]}, "user_group_id": target, "enabled": false}});
+    app.ok_json("mapping_rule_update", rule, &a.cookie).await;
+    app.wait_for_mapping_run(&a.cookie).await;
+    assert_eq!(
+        placed_by_rules(&app, &tenant, &users, &target).await,
+        Vec::<String>::new(),
+        "placed by a rule that is off"
+    );
+    // And back on, with the other instance's cache holding it off.
+    replace_members(&other, &a.tenant, &a.token, &groups[1], &users[1..]).await;
+    let rule = json!({"rule": {"id": rules[0], "condition": {"kind": "idp_group", "group_id": groups[0]}, "user_group_id": target, "enabled": true}});
+    app.ok_json("mapping_rule_update", rule, &a.cookie).await;
+    app.wait_for_mapping_run(&a.cookie).await;
+    let mut all = users.clone();
+    all.sort();
+    assert_eq!(placed_by_rules(&app, &tenant, &users, &target).await, all, "not placed by a rule that is on");
 }
 
 /// PATCHes a group's members to exactly `members`.

@@ -639,10 +639,12 @@ pub(crate) struct Placer {
 }
 
 impl Placer {
-    /// The tenant's enabled rules, compiled, and its default user group (read through the
-    /// per-instance cache that SCIM writes share, dropped on every rule or default change).
+    /// The tenant's enabled rules, compiled, and its default user group, for a whole-tenant run:
+    /// read from the database, not the per-instance cache (see
+    /// [`crate::store::TenantStore::stored_placement_settings`]; a run reads them once).
     async fn load(store: &Store, tenant: &TenantId) -> DomainResult<Placer> {
-        Ok(Self::load_active(store, tenant).await?.unwrap_or(Placer {
+        let settings = store.tenant(tenant).stored_placement_settings().await?;
+        Ok(Self::compile(settings)?.unwrap_or(Placer {
             rules: Vec::new(),
             default: None,
             conditions: None,
@@ -650,8 +652,10 @@ impl Placer {
         }))
     }
 
-    /// As [`Placer::load`], but `None` when the tenant has no rules (on or off) and no default
-    /// user group: SCIM writes of such tenants have nothing to place and skip the rest.
+    /// The tenant's rules and default user group through the per-instance cache that SCIM writes
+    /// share (dropped on every rule or default change), compiled; `None` when the tenant has no
+    /// rules (on or off) and no default user group: SCIM writes of such tenants have nothing to
+    /// place and skip the rest.
     pub(crate) async fn load_active(store: &Store, tenant: &TenantId) -> DomainResult<Option<Placer>> {
         Placer::compile(store.tenant(tenant).placement_settings().await?)
     }

@@ -736,6 +736,14 @@ impl TenantStore<'_> {
         self.read_default_user_group().await
     }
 
+    /// The rules and the default user group as the database holds them now, never from the
+    /// cache: what a whole-tenant run evaluates. On PostgreSQL another instance may have changed
+    /// them a moment ago, and this instance's cache keeps the old ones until that instance's
+    /// notice arrives; a run claimed here in between evaluated the tenant with the old rules.
+    pub async fn stored_placement_settings(&self) -> DomainResult<(Vec<RuleRecord>, Option<String>)> {
+        Ok((self.mapping_rules().await?, self.read_default_user_group().await?))
+    }
+
     /// The rules and the default user group, as placing users needs them on every SCIM write:
     /// from this instance's cache when fresh (see `cache::TenantCache`).
     pub async fn placement_settings(&self) -> DomainResult<(Vec<RuleRecord>, Option<String>)> {

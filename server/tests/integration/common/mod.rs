@@ -294,13 +294,7 @@ impl TestApp {
     /// balancer): its own pool, cache and activity writer; on PostgreSQL both listen for each
     /// other's changes of cached settings, as `roster serve` does.
     pub async fn second_instance(&self) -> TestApp {
-        let db = TestDb { url: self.db.url.clone(), _dir: None };
-        // Instances of one deployment share the server key (sealed secrets open on each).
-        let key = self.services.sso.key.clone();
-        let other = Self::configured(db, Setup { public_url: self.public_url.clone(), ..Setup::default() }, |s| {
-            s.sso.key = key
-        })
-        .await;
+        let other = self.deaf_instance().await;
         if self.store.backend() == roster_shared::store::Backend::Postgres {
             self.store.listen_for_tenant_changes();
             other.store.listen_for_tenant_changes();
@@ -313,6 +307,16 @@ impl TestApp {
             }
         }
         other
+    }
+
+    /// A second instance on the same database that does not hear the others' changes of cached
+    /// settings: as a listening instance is until another's notice arrives.
+    pub async fn deaf_instance(&self) -> TestApp {
+        let db = TestDb { url: self.db.url.clone(), _dir: None };
+        // Instances of one deployment share the server key (sealed secrets open on each).
+        let key = self.services.sso.key.clone();
+        Self::configured(db, Setup { public_url: self.public_url.clone(), ..Setup::default() }, |s| s.sso.key = key)
+            .await
     }
 
     /// A new instance on the same database, as after a restart (or a second instance behind a
