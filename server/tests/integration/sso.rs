@@ -909,6 +909,11 @@ fn oidc_idp() -> OidcIdp {
 /// A browser at the IdP: follows its redirects, keeps its cookies, fills its login form; returns
 /// the URL it sends the browser back to (Roster's redirect URI with code and state).
 async fn idp_login(start: &str, user: &str) -> String {
+    idp_login_with(start, user, "{}").await
+}
+
+/// [`idp_login`], the IdP sending these further claims (JSON) for the user.
+async fn idp_login_with(start: &str, user: &str, claims: &str) -> String {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(0)
@@ -955,7 +960,7 @@ async fn idp_login(start: &str, user: &str) -> String {
             let html = res.text().await.unwrap();
             assert_eq!(status, 200, "{html}");
             assert!(html.contains("<form"), "{html}");
-            post = Some(encode(&[("username", user)]));
+            post = Some(encode(&[("username", user), ("claims", claims)]));
         }
     }
     panic!("the IdP did not send the browser back");
@@ -1081,6 +1086,46 @@ async fn oidc_sign_in_through_a_real_provider_with_pkce_state_and_nonce(db: Db) 
     assert_eq!(sign_ins(&app, &o.cookie).await[0]["reason"], "no_access");
     assert_eq!(app.raw_strings("SELECT user_name FROM scim_users").await, vec!["ada@acme.test".to_string()]);
     assert_eq!(app.raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM sso_identities").await, vec!["1".to_string()]);
+
+    // Just in time: a claim holding a NUL character (JSON can carry one; no stored text may,
+    // PostgreSQL's cannot) refuses the sign-in with its reason and writes nothing but the log.
+    let jit = [
+        ("id", c.as_str()),
+        ("enabled", "on"),
+        ("update", "every_sign_in"),
+        ("link_key", "user_name"),
+        ("preset", "oidc"),
+        ("attributes", "department = department"),
+    ];
+    let res = app.call("form/sso_connection_jit", &jit, Some(&o.cookie)).await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", body_text(res).await);
+    for claims in [r#"{"department": "Sa\u0000les"}"#, r#"{"groups": ["Staff", "Sa\u0000les"]}"#] {
+        let (auth, flow) = oidc_begin(&app, &c).await;
+        let back = idp_login_with(&auth, "eve@acme.test", claims).await;
+        let before = sign_in_footprint(&app).await;
+        let (location, session) = oidc_callback(&app, back, Some(flow)).await;
+        assert!(
+            location.starts_with("/sign-in?sso_error="),
+            "{claims}: {location} {}",
+            sign_ins(&app, &o.cookie).await[0]
+        );
+        assert!(location.contains("NUL"), "{location}");
+        assert!(session.is_none());
+        let last = sign_ins(&app, &o.cookie).await[0].clone();
+        assert_eq!(last["reason"], "invalid_claims", "{last}");
+        assert!(last["message"].as_str().unwrap().contains("NUL character"), "{last}");
+        assert_eq!(sign_in_footprint(&app).await, before, "{claims}: a refused sign-in wrote something");
+    }
+    // The same person with the claims as they should be is created, with the further claims
+    // the provider sends in userinfo only (its ID token is minimal): a mapped attribute, groups.
+    let (auth, flow) = oidc_begin(&app, &c).await;
+    let back = idp_login_with(&auth, "eve@acme.test", r#"{"department": "Sales", "groups": ["Staff"]}"#).await;
+    let (location, session) = oidc_callback(&app, back, Some(flow)).await;
+    assert_eq!(location, "/me", "{:?}", sign_ins(&app, &o.cookie).await[0]);
+    assert!(session.is_some());
+    let eve = app.raw_strings("SELECT CAST(data AS TEXT) FROM scim_users WHERE user_name = 'eve@acme.test'").await;
+    assert!(eve[0].contains("Sales"), "{eve:?}");
+    assert_eq!(app.raw_strings("SELECT name_norm FROM sso_claim_groups").await, vec!["staff".to_string()]);
 }
 
 /// The tests' DNS server (`end2end/idp/dns.py`, PyPI dnslib), answering TXT questions from a

@@ -1,13 +1,14 @@
 //! The OpenID Connect relying party: discovery, the authorization code flow with PKCE (S256),
 //! `state` and `nonce`, the ID token's signature, issuer, audience, expiry and nonce checked by
-//! the `openidconnect` crate, and userinfo when the ID token lacks the email or name.
+//! the `openidconnect` crate, and userinfo's claims added to the ID token's (every claim either
+//! sends, not only the standard ones: a connection's mapping may name any).
 //!
 //! Every request to the IdP goes through [`super::fetch::FetchPolicy`] (https only, limits).
 
 use std::collections::BTreeMap;
 
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreIdTokenClaims, CoreProviderMetadata, CoreUserInfoClaims,
+    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreIdTokenClaims, CoreProviderMetadata,
 };
 use openidconnect::{
     AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
@@ -195,6 +196,28 @@ fn claims_map(value: &serde_json::Value, out: &mut BTreeMap<String, Vec<String>>
     }
 }
 
+/// The claims of a userinfo answer beyond the standard ones (groups, department, an IdP's own),
+/// as sent: the crate's `CoreUserInfoClaims` would drop them.
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+struct OtherClaims {
+    #[serde(flatten)]
+    other: serde_json::Map<String, serde_json::Value>,
+}
+
+impl openidconnect::AdditionalClaims for OtherClaims {}
+
+/// Every claim of an ID token whose signature, issuer, audience, expiry and nonce the crate has
+/// just verified, read from the token's own payload: its `CoreIdTokenClaims` keep the standard
+/// claims only, and an IdP's groups or department are further claims. `None` if the payload
+/// does not read as a JSON object (the standard claims are used then).
+fn verified_payload(token: &impl std::fmt::Display) -> Option<serde_json::Value> {
+    use base64::Engine as _;
+    let compact = token.to_string();
+    let payload = compact.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    serde_json::from_slice::<serde_json::Value>(&bytes).ok().filter(serde_json::Value::is_object)
+}
+
 fn refusal(reason: &'static str, message: impl Into<String>) -> Refusal {
     Refusal::new(reason, message)
 }
@@ -298,25 +321,24 @@ async fn exchange(
             return Ok(Err(refusal(reason, message)));
         }
     };
-    let mut json = serde_json::to_value(claims).unwrap_or_default();
+    let mut json = verified_payload(id_token).unwrap_or_else(|| serde_json::to_value(claims).unwrap_or_default());
     let mut detail = serde_json::json!({ "id_token": json.clone() });
-    let email_missing = claims.email().is_none();
-    let name_missing = claims.given_name().is_none() && claims.name().is_none();
-    if email_missing || name_missing {
-        if let Ok(request) = client.user_info(tokens.access_token().clone(), Some(claims.subject().clone())) {
-            match request.request_async::<openidconnect::EmptyAdditionalClaims, _, CoreGenderClaim>(&http).await {
-                Ok(info) => {
-                    let info: CoreUserInfoClaims = info;
-                    let info_json = serde_json::to_value(&info).unwrap_or_default();
-                    if let (Some(obj), Some(extra)) = (json.as_object_mut(), info_json.as_object()) {
-                        for (k, v) in extra {
-                            obj.entry(k.clone()).or_insert_with(|| v.clone());
-                        }
+    // Userinfo, at every sign-in when the IdP has it: IdPs leave claims out of the ID token
+    // (oidc-provider keeps it minimal; Okta sends profile claims and groups there only when
+    // configured to), and a connection's mapping may name any claim. The ID token's claims win.
+    if let Ok(request) = client.user_info(tokens.access_token().clone(), Some(claims.subject().clone())) {
+        match request.request_async::<OtherClaims, _, CoreGenderClaim>(&http).await {
+            Ok(info) => {
+                let info: openidconnect::UserInfoClaims<OtherClaims, CoreGenderClaim> = info;
+                let info_json = serde_json::to_value(&info).unwrap_or_default();
+                if let (Some(obj), Some(extra)) = (json.as_object_mut(), info_json.as_object()) {
+                    for (k, v) in extra {
+                        obj.entry(k.clone()).or_insert_with(|| v.clone());
                     }
-                    detail["userinfo"] = info_json;
                 }
-                Err(e) => detail["userinfo_error"] = serde_json::Value::String(clip(&e.to_string(), 300)),
+                detail["userinfo"] = info_json;
             }
+            Err(e) => detail["userinfo_error"] = serde_json::Value::String(clip(&e.to_string(), 300)),
         }
     }
     // Tokens themselves never reach the log; nonce and hashes say nothing useful to a person.

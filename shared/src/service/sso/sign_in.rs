@@ -48,6 +48,24 @@ pub struct Identity {
     pub detail: String,
 }
 
+impl Identity {
+    /// Which of what the IdP sent holds a NUL character (U+0000), which no stored text may hold
+    /// (see `crate::scim::holds_nul`): `the subject`, `the email` or `the claim "name"`.
+    /// SAML cannot carry one (XML forbids it); an OIDC token's or userinfo's JSON can.
+    pub fn nul_in(&self) -> Option<String> {
+        if self.subject.contains('\0') {
+            return Some("the subject".into());
+        }
+        if self.email.as_deref().is_some_and(|e| e.contains('\0')) {
+            return Some("the email".into());
+        }
+        self.attributes
+            .iter()
+            .find(|(name, values)| name.contains('\0') || values.iter().any(|v| v.contains('\0')))
+            .map(|(name, _)| format!("the claim {:?}", name.replace('\0', "\u{FFFD}")))
+    }
+}
+
 /// Why a sign-in was refused.
 #[derive(Clone, Debug)]
 pub struct Refusal {
@@ -342,7 +360,14 @@ pub async fn finish(
             log.subject = Some(who.subject.clone());
             log.email.clone_from(&who.email);
             log.detail = Some(who.detail.clone());
-            if !c.enabled && !test {
+            if let Some(claim) = who.nul_in() {
+                Err(Refusal::new(
+                    "invalid_claims",
+                    format!(
+                        "The identity provider sent a NUL character (U+0000) in {claim}; no name or attribute may hold one."
+                    ),
+                ))
+            } else if !c.enabled && !test {
                 Err(Refusal::new("connection_disabled", format!("The connection \"{}\" is switched off.", c.name)))
             } else if store.tenant(&c.tenant_id).summary().await?.is_some_and(|s| s.disabled_at_ms.is_some()) {
                 Err(Refusal::new(
@@ -354,6 +379,7 @@ pub async fn finish(
             }
         }
     };
+    scrub_nul(&mut log);
     let now = now_ms();
     let actor = Actor {
         kind: "sso",
@@ -400,6 +426,7 @@ pub async fn finish(
             if log.detail.is_none() {
                 log.detail = r.detail;
             }
+            scrub_nul(&mut log);
             log.user_id = r.user_id;
             log.reason = Some(r.reason.to_string());
             log.message = if test { format!("Test sign-in refused: {}", r.message) } else { r.message.clone() };
@@ -477,6 +504,16 @@ pub async fn finish(
         crate::metrics::sso_sign_in(c.protocol.as_str(), what, reason);
     }
     Ok(outcome)
+}
+
+/// The log keeps what the IdP sent with each NUL character shown as U+FFFD (PostgreSQL's text
+/// cannot hold one; a sign-in that sent one is refused, see [`Identity::nul_in`]).
+fn scrub_nul(log: &mut NewSignIn) {
+    for text in [&mut log.subject, &mut log.email, &mut log.detail].into_iter().flatten() {
+        if text.contains('\0') {
+            *text = text.replace('\0', "\u{FFFD}");
+        }
+    }
 }
 
 fn role_text(role: Option<GroupRole>) -> String {
@@ -659,4 +696,30 @@ pub async fn unlink_identity(
     let summary = format!("unlinked SSO identity {subject:?} from {}", user.user_name);
     tx.record_activity(&[activity::action(actor, "User", Some(&user.id), &summary, now)]).await?;
     tx.commit().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nul_is_found_in_the_subject_the_email_or_any_claim() {
+        let who = |subject: &str, email: Option<&str>, attributes: &[(&str, &[&str])]| Identity {
+            subject: subject.into(),
+            email: email.map(Into::into),
+            attributes: attributes
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect()))
+                .collect(),
+            detail: String::new(),
+        };
+        let clean: &[(&str, &[&str])] = &[("groups", &["Staff", "Sales"]), ("department", &["R&D"])];
+        assert_eq!(who("ada", Some("ada@acme.test"), clean).nul_in(), None);
+        assert_eq!(who("a\0da", None, clean).nul_in().as_deref(), Some("the subject"));
+        assert_eq!(who("ada", Some("ada\0@acme.test"), clean).nul_in().as_deref(), Some("the email"));
+        let second_value: &[(&str, &[&str])] = &[("groups", &["Staff", "Sa\0les"])];
+        assert_eq!(who("ada", None, second_value).nul_in().as_deref(), Some("the claim \"groups\""));
+        let in_a_name: &[(&str, &[&str])] = &[("dept\0", &["R&D"])];
+        assert_eq!(who("ada", None, in_a_name).nul_in().as_deref(), Some("the claim \"dept\u{FFFD}\""));
+    }
 }
