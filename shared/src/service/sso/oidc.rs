@@ -364,6 +364,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_verified_tokens_payload_keeps_every_claim() {
+        use base64::Engine as _;
+        let b64 = |v: &serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let claims = serde_json::json!({"sub": "ada", "groups": ["Staff", "Sales"], "department": "R&D", "oid": "9f"});
+        let token = format!("{}.{}.c2ln", b64(&serde_json::json!({"alg": "RS256"})), b64(&claims));
+        assert_eq!(verified_payload(&token), Some(claims));
+        // Not a JSON object: None (the standard claims are used).
+        let token = format!("{}.{}.c2ln", b64(&serde_json::json!({"alg": "RS256"})), b64(&serde_json::json!([1])));
+        assert_eq!(verified_payload(&token), None);
+        assert_eq!(verified_payload(&"not-a-token"), None);
+        assert_eq!(verified_payload(&"a.!!!.b"), None);
+    }
+
+    #[test]
     fn scopes_always_include_openid_once() {
         assert_eq!(checked_scopes("").unwrap(), "openid email profile");
         assert_eq!(checked_scopes("email openid groups").unwrap(), "openid email groups");
