@@ -11,9 +11,10 @@
 // Claims: sub = the user name, email (verified), given_name, family_name, and any further claims
 // given as JSON in the form's `claims` field (department, groups, …) — in userinfo, as
 // oidc-provider keeps the ID token minimal when an access token is issued (Roster then asks
-// userinfo).
+// userinfo). A `tamper` field (not on the page; tests post it) spoils that sign-in's ID token.
 import http from 'node:http';
 import { Provider } from 'oidc-provider';
+import { exportJWK, generateKeyPair, SignJWT, decodeJwt, decodeProtectedHeader } from 'jose';
 
 const port = Number(process.env.OIDC_PORT || 0);
 const clientId = process.env.OIDC_CLIENT_ID || 'roster';
@@ -26,6 +27,13 @@ function escape(s) {
 
 // Further claims per account, as typed at its last login.
 const extraClaims = new Map();
+// How the token answer of an account's next sign-in is tampered with, as typed at its login
+// (the form's `tamper` field): `signature` (one character of the signature changed), `audience`,
+// `issuer` or `expired` (the ID token re-signed with the provider's own key, so that only that
+// claim is wrong). For the relying party's negative tests.
+const tamper = new Map();
+const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+const signingJwk = { ...(await exportJWK(privateKey)), kid: 'test-key', alg: 'RS256', use: 'sig' };
 const server = http.createServer();
 server.listen(port, '127.0.0.1', () => {
   const issuer = `http://127.0.0.1:${server.address().port}`;
@@ -38,6 +46,7 @@ server.listen(port, '127.0.0.1', () => {
       response_types: ['code'],
     }],
     pkce: { required: () => true },
+    jwks: { keys: [signingJwk] },
     features: { devInteractions: { enabled: false } },
     claims: {
       openid: ['sub'],
@@ -62,6 +71,26 @@ server.listen(port, '127.0.0.1', () => {
   provider.Client.prototype.redirectUriAllowed = function allowed(uri) {
     return typeof uri === 'string' && uri.startsWith(redirectPrefix);
   };
+  provider.use(async (ctx, next) => {
+    await next();
+    if (ctx.path !== '/token' || !ctx.body || !ctx.body.id_token) return;
+    const claims = decodeJwt(ctx.body.id_token);
+    const mode = tamper.get(claims.sub);
+    if (!mode) return;
+    tamper.delete(claims.sub);
+    if (mode === 'signature') {
+      const [h, p, sig] = ctx.body.id_token.split('.');
+      ctx.body = { ...ctx.body, id_token: `${h}.${p}.${sig[0] === 'A' ? 'B' : 'A'}${sig.slice(1)}` };
+      return;
+    }
+    const changed = { ...claims };
+    if (mode === 'audience') changed.aud = 'another-client';
+    if (mode === 'issuer') changed.iss = 'https://another-issuer.example';
+    if (mode === 'expired') { changed.iat -= 7200; changed.exp = Math.floor(Date.now() / 1000) - 3600; }
+    const header = decodeProtectedHeader(ctx.body.id_token);
+    const token = await new SignJWT(changed).setProtectedHeader({ alg: header.alg, kid: header.kid }).sign(privateKey);
+    ctx.body = { ...ctx.body, id_token: token };
+  });
   const callback = provider.callback();
 
   server.on('request', async (req, res) => {
@@ -85,6 +114,7 @@ server.listen(port, '127.0.0.1', () => {
       for await (const chunk of req) body += chunk;
       const form = new URLSearchParams(body);
       const username = form.get('username') || '';
+      if (form.get('tamper')) tamper.set(username, form.get('tamper'));
       try {
         extraClaims.set(username, JSON.parse(form.get('claims') || '{}'));
       } catch {

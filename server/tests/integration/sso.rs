@@ -619,14 +619,18 @@ async fn forged_and_stale_saml_responses_are_refused_with_their_reason(db: Db) {
     assert!(location.starts_with("/sign-in?sso_error="));
     assert_eq!(sign_ins(&app, &o.cookie).await[0]["reason"], "replayed");
     assert_eq!(sign_in_footprint(&app).await, before, "an IdP-initiated replay wrote something");
-    // Unknown subject and a disabled connection are refused too.
+    // Unknown subject and a disabled connection are refused too, writing nothing but the log.
     let (_, location, _) = post_acs(&app, c, &idp.xml(&idp.answer(c, None, "nobody@acme.test")), None).await;
     assert!(location.starts_with("/sign-in?sso_error="));
     assert_eq!(sign_ins(&app, &o.cookie).await[0]["reason"], "no_access");
+    assert_eq!(sign_in_footprint(&app).await, before, "an unknown subject's sign-in wrote something");
     app.call("form/sso_connection_flags", &[("id", c), ("allow_idp_initiated", "on")], Some(&o.cookie)).await;
+    // (Switching the connection off is an event of its own.)
+    let before = sign_in_footprint(&app).await;
     let (_, location, _) = post_acs(&app, c, &idp.xml(&idp.answer(c, None, "ada@acme.test")), None).await;
     assert!(location.starts_with("/sign-in?sso_error="));
     assert_eq!(sign_ins(&app, &o.cookie).await[0]["reason"], "connection_disabled");
+    assert_eq!(sign_in_footprint(&app).await, before, "a disabled connection's sign-in wrote something");
     // Support staff read the same log (read-only), reasons included.
     roster_shared::service::support::create_staff(&app.store, "sam@roster.test", "Sam", PASSWORD.to_string())
         .await
@@ -909,11 +913,17 @@ fn oidc_idp() -> OidcIdp {
 /// A browser at the IdP: follows its redirects, keeps its cookies, fills its login form; returns
 /// the URL it sends the browser back to (Roster's redirect URI with code and state).
 async fn idp_login(start: &str, user: &str) -> String {
-    idp_login_with(start, user, "{}").await
+    idp_login_form(start, &[("username", user)]).await
 }
 
 /// [`idp_login`], the IdP sending these further claims (JSON) for the user.
 async fn idp_login_with(start: &str, user: &str, claims: &str) -> String {
+    idp_login_form(start, &[("username", user), ("claims", claims)]).await
+}
+
+/// [`idp_login`] with the login form's fields as given (`tamper` spoils the ID token, see
+/// `end2end/idp/oidc.mjs`).
+async fn idp_login_form(start: &str, fields: &[(&str, &str)]) -> String {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(0)
@@ -960,7 +970,7 @@ async fn idp_login_with(start: &str, user: &str, claims: &str) -> String {
             let html = res.text().await.unwrap();
             assert_eq!(status, 200, "{html}");
             assert!(html.contains("<form"), "{html}");
-            post = Some(encode(&[("username", user), ("claims", claims)]));
+            post = Some(encode(fields));
         }
     }
     panic!("the IdP did not send the browser back");
@@ -1081,7 +1091,9 @@ async fn oidc_sign_in_through_a_real_provider_with_pkce_state_and_nonce(db: Db) 
     // An unknown person at the IdP is refused: nobody is created.
     let (auth, flow) = oidc_begin(&app, &c).await;
     let back = idp_login(&auth, "eve@acme.test").await;
+    let before = sign_in_footprint(&app).await;
     let (location, _) = oidc_callback(&app, back, Some(flow)).await;
+    assert_eq!(sign_in_footprint(&app).await, before, "an unknown person's sign-in wrote something");
     assert!(location.starts_with("/sign-in?sso_error="));
     assert_eq!(sign_ins(&app, &o.cookie).await[0]["reason"], "no_access");
     assert_eq!(app.raw_strings("SELECT user_name FROM scim_users").await, vec!["ada@acme.test".to_string()]);
@@ -1115,6 +1127,24 @@ async fn oidc_sign_in_through_a_real_provider_with_pkce_state_and_nonce(db: Db) 
         assert_eq!(last["reason"], "invalid_claims", "{last}");
         assert!(last["message"].as_str().unwrap().contains("NUL character"), "{last}");
         assert_eq!(sign_in_footprint(&app).await, before, "{claims}: a refused sign-in wrote something");
+    }
+    // An ID token that does not verify — its signature, audience, issuer or expiry — is refused
+    // with its reason before anything is decided: nobody is created, linked or signed in.
+    for (tamper, reason) in [
+        ("signature", "bad_signature"),
+        ("audience", "wrong_audience"),
+        ("issuer", "wrong_issuer"),
+        ("expired", "expired"),
+    ] {
+        let (auth, flow) = oidc_begin(&app, &c).await;
+        let back = idp_login_form(&auth, &[("username", "eve@acme.test"), ("tamper", tamper)]).await;
+        let before = sign_in_footprint(&app).await;
+        let (location, session) = oidc_callback(&app, back, Some(flow)).await;
+        assert!(location.starts_with("/sign-in?sso_error="), "{tamper}: {location}");
+        assert!(session.is_none(), "{tamper}");
+        let last = sign_ins(&app, &o.cookie).await[0].clone();
+        assert_eq!(last["reason"], reason, "{tamper}: {last}");
+        assert_eq!(sign_in_footprint(&app).await, before, "{tamper}: a refused ID token wrote something");
     }
     // The same person with the claims as they should be is created, with the further claims
     // the provider sends in userinfo only (its ID token is minimal): a mapped attribute, groups.
