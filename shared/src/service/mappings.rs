@@ -618,7 +618,7 @@ async fn try_place_late(store: &Store, tenant: &TenantId, seen: Seen, touched: T
             users
         }
         Touched::Unknown => {
-            drop(tx);
+            tx.rollback().await?;
             start_place_all(store, tenant, "a group changed while the first rule was saved").await?;
             return Ok(());
         }

@@ -214,7 +214,7 @@ pub async fn assign(
         let new: Vec<String> =
             users.iter().filter(|u| !usage.rows.contains_key(&(group.id.clone(), (*u).clone()))).cloned().collect();
         if used + new.len() as i64 > limit {
-            drop(tx);
+            tx.rollback().await?;
             let reason = super::safety::seat_reason(&group.name, limit);
             let refused: Vec<(String, String, String)> =
                 new.iter().map(|u| (u.clone(), group.id.clone(), reason.clone())).collect();

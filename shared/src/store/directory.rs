@@ -1169,6 +1169,27 @@ mod tests {
         assert_eq!(store.integrity_check().await.expect("check"), "ok");
     }
 
+    /// The integrity check's transaction is rolled back before it returns: the database's write
+    /// lock is free the moment it does. (sqlx only queued the ROLLBACK of a dropped transaction:
+    /// a deferred transaction of another connection that read, then wrote, right after the
+    /// check was refused with "database is locked" — SQLite upgrades a read to a write without
+    /// waiting — the CI failure of the test above.)
+    #[tokio::test]
+    async fn the_integrity_check_lets_go_of_the_write_lock_before_it_returns() {
+        let (dir, store) = migrated_file().await;
+        let acme = tenant(&store, "acme").await;
+        let Pool::Sqlite(p) = &store.pool else { unreachable!() };
+        let other = rusqlite::Connection::open(dir.path().join("t.db")).expect("open");
+        other.busy_timeout(std::time::Duration::ZERO).expect("no busy timeout");
+        for i in 0..20 {
+            put(p, &acme, &format!("u{i}"), &format!("user{i}@acme.test")).await;
+            assert_eq!(store.integrity_check().await.expect("check"), "ok");
+            // No busy timeout: the lock must be free now, not soon.
+            other.execute_batch("BEGIN IMMEDIATE").unwrap_or_else(|e| panic!("round {i}: still locked: {e}"));
+            other.execute_batch("ROLLBACK").expect("rollback");
+        }
+    }
+
     /// A search reads the index's candidates as a stream (a broad term's count stops at its cap
     /// without reading every match first) and the queue whole; never the users' table in full.
     #[tokio::test]

@@ -87,7 +87,7 @@ impl Store {
             }
             .await
         })?;
-        drop(conn); // rolled back
+        conn.rollback().await?;
         match checked {
             Ok(_) => Ok(found),
             Err(e) => Ok(format!("the users' search index does not match the users: {e}")),

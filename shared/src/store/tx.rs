@@ -154,6 +154,24 @@ impl TxConn {
         })
     }
 
+    /// Rolls back, if in a transaction, and returns once the database has let go of its locks.
+    /// Dropping does the same, but sqlx only queues the ROLLBACK of its transactions: on SQLite
+    /// the turn to write would be free while the connection still held the write lock, and a
+    /// deferred transaction of another connection that tried to write then failed at once with
+    /// "database is locked" (SQLite calls no busy handler to upgrade a read to a write).
+    pub(crate) async fn rollback(self) -> DomainResult<()> {
+        match self {
+            TxConn::SqliteTx(t, turn) => {
+                t.rollback().await?;
+                drop(turn);
+            }
+            TxConn::PostgresTx(t) => t.rollback().await?,
+            TxConn::Direct(t) => drop(t),
+            TxConn::Sqlite(_) | TxConn::Postgres(_) => {}
+        }
+        Ok(())
+    }
+
     /// Commits, if in a transaction.
     pub(crate) async fn commit(self) -> DomainResult<()> {
         match self {
@@ -233,6 +251,12 @@ impl<'a> TenantTx<'a> {
             self.store.events_wake.notify_one();
         }
         Ok(())
+    }
+
+    /// Undoes everything written through this handle (its queued events are never numbered) and
+    /// returns once the database has let go of its locks (see [`TxConn::rollback`]).
+    pub async fn rollback(self) -> DomainResult<()> {
+        self.conn.rollback().await
     }
 
     /// Takes the tenant's placement lock for the rest of the transaction (PostgreSQL:
