@@ -43,6 +43,22 @@ fn postgres_a_run_claimed_by_an_instance_not_yet_told_of_the_change_uses_the_rul
     );
 }
 
+#[test]
+fn postgres_a_first_rule_made_on_another_instance_places_the_writes_of_one_not_yet_told() {
+    run(
+        "postgres_a_first_rule_made_on_another_instance_places_the_writes_of_one_not_yet_told",
+        a_first_rule_made_on_another_instance_places_the_writes_of_one_not_yet_told(Db::Postgres),
+    );
+}
+
+#[test]
+fn postgres_a_first_rule_or_default_group_waits_for_the_writes_that_placed_nothing() {
+    run(
+        "postgres_a_first_rule_or_default_group_waits_for_the_writes_that_placed_nothing",
+        a_first_rule_or_default_group_waits_for_the_writes_that_placed_nothing(Db::Postgres),
+    );
+}
+
 const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -765,6 +781,142 @@ async fn a_run_claimed_by_an_instance_not_yet_told_of_the_change_uses_the_rules_
     let mut all = users.clone();
     all.sort();
     assert_eq!(placed_by_rules(&app, &tenant, &users, &target).await, all, "not placed by a rule that is on");
+}
+
+/// PostgreSQL, two instances: the tenant's first rules are made on one, and their run has ended,
+/// before the other instance hears of them (here: never). That instance's cache still says the
+/// tenant has nothing to place, so its writes take no placement lock and place nobody; the run
+/// that the rules started has already passed. Each such write must learn from the database
+/// itself that there is something to place now, and place its users: a user created, a user
+/// changed alone (one statement each), a group write (a transaction). Before, the instance
+/// decided by its cache's epoch, which the notice moves: these users stayed unplaced until the
+/// next rule change.
+async fn a_first_rule_made_on_another_instance_places_the_writes_of_one_not_yet_told(db: Db) {
+    let app = TestApp::new(db).await;
+    let a = Admin::new(&app).await;
+    let target = a.group("Engineering").await;
+    let tenant = roster_shared::ids::TenantId::parse(&a.tenant).unwrap();
+    // One instance for each kind of write: a write that finds something to place reads the
+    // settings from the database and keeps them in its instance's cache.
+    let (creates, changes, groups) = (app.deaf_instance().await, app.deaf_instance().await, app.deaf_instance().await);
+    let on = |instance: &'static str, method: &'static str, path: String, body: Value| {
+        let (a, other) = (
+            &a,
+            match instance {
+                "creates" => &creates,
+                "changes" => &changes,
+                _ => &groups,
+            },
+        );
+        async move {
+            let (status, _, json) = other.scim(method, &a.tenant, &a.token, &path, Some(body)).await;
+            assert!(status.is_success(), "{instance}: {method} {path}: {status} {json}");
+            json["id"].as_str().map(str::to_string).unwrap_or_default()
+        }
+    };
+    // Each writes while the tenant has nothing to place: its cache holds that.
+    on("creates", "POST", "/Users".into(), json!({"schemas": [CORE], "userName": "early@acme.test"})).await;
+    let first = on("changes", "POST", "/Users".into(), json!({"schemas": [CORE], "userName": "first@acme.test"})).await;
+    let later = on("groups", "POST", "/Users".into(), json!({"schemas": [CORE], "userName": "later@acme.test"})).await;
+    let group = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "okta-eng"});
+    let group = on("groups", "POST", "/Groups".into(), group).await;
+    // The first rules, made here; their run ends before the other instances hear of them.
+    for cond in [
+        json!({"kind": "attribute", "filter": "title eq \"Engineer\""}),
+        json!({"kind": "idp_group", "group_id": group}),
+    ] {
+        a.call(
+            "mapping_rule_create",
+            json!({"rule": {"id": "", "condition": cond, "user_group_id": target, "enabled": true}}),
+        )
+        .await;
+    }
+    assert_eq!(placed_by_rules(&app, &tenant, &[first.clone(), later.clone()], &target).await, Vec::<String>::new());
+
+    // A user created (one statement), a user changed (one statement), a group write (a
+    // transaction), each on an instance that has not heard of the rules.
+    let user = json!({"schemas": [CORE], "userName": "new@acme.test", "title": "Engineer"});
+    let created = on("creates", "POST", "/Users".into(), user).await;
+    let title = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "title", "value": "Engineer"}]});
+    on("changes", "PATCH", format!("/Users/{first}"), title).await;
+    let add =
+        json!({"schemas": [PATCH], "Operations": [{"op": "add", "path": "members", "value": [{"value": later}]}]});
+    on("groups", "PATCH", format!("/Groups/{group}"), add).await;
+
+    for (what, user) in [("created", &created), ("changed", &first), ("added to the group", &later)] {
+        let placed = placed_by_rules(&app, &tenant, std::slice::from_ref(user), &target).await;
+        assert_eq!(placed, std::slice::from_ref(user), "the user {what} is placed by the rules the database holds");
+    }
+    a.unassigned().await;
+}
+
+/// PostgreSQL: a write that places nothing holds the tenant's placement lock shared until it
+/// commits (`roster_placing`); saving the tenant's first rule, or its default user group, waits
+/// for it (else the write could commit after the run that the change starts had passed its
+/// users, and read no rule either). Once the change is saved, such a write reads that the tenant
+/// has something to place.
+async fn a_first_rule_or_default_group_waits_for_the_writes_that_placed_nothing(db: Db) {
+    let app = TestApp::new(db).await;
+    let pool = sqlx::PgPool::connect(&app.db.url).await.expect("postgres");
+    for change in ["rule", "default"] {
+        let a = Admin::new(&app).await;
+        let target = a.group("Engineering").await;
+        // A write that placed nothing, still open.
+        let mut write = pool.begin().await.expect("begin");
+        assert!(!placing(&mut write, &a.tenant).await, "{change}: nothing to place yet");
+        let saved = async {
+            match change {
+                "rule" => {
+                    let cond = json!({"kind": "attribute", "filter": "title eq \"Engineer\""});
+                    a.call(
+                        "mapping_rule_create",
+                        json!({"rule": {"id": "", "condition": cond, "user_group_id": target, "enabled": true}}),
+                    )
+                    .await
+                }
+                _ => a.call("user_group_default", json!({"id": target})).await,
+            }
+        };
+        tokio::pin!(saved);
+        let waits = async {
+            loop {
+                let waiting: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+                        .fetch_one(&pool)
+                        .await
+                        .expect("locks");
+                if waiting > 0 {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        };
+        tokio::select! {
+            _ = &mut saved => panic!("{change}: saved while a write that placed nothing was still open"),
+            _ = waits => {}
+        }
+        // What waits is the change itself (not only the run it starts, whose steps take the lock
+        // too): it has not committed.
+        let committed: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM mapping_rules WHERE tenant_id = $1) \
+             OR EXISTS (SELECT 1 FROM user_groups WHERE tenant_id = $1 AND is_default)",
+        )
+        .bind(&a.tenant)
+        .fetch_one(&pool)
+        .await
+        .expect("read");
+        assert!(!committed, "{change}: committed while a write that placed nothing was still open");
+        write.commit().await.expect("commit");
+        saved.await;
+        let mut write = pool.begin().await.expect("begin");
+        assert!(placing(&mut write, &a.tenant).await, "{change}: a write after it reads it");
+        write.rollback().await.expect("rollback");
+    }
+}
+
+/// What `roster_placing` reads for the tenant (taking its placement lock shared).
+async fn placing(c: &mut sqlx::PgConnection, tenant: &str) -> bool {
+    sqlx::query_scalar("SELECT roster_placing($1)").bind(tenant).fetch_one(c).await.expect("read")
 }
 
 /// PATCHes a group's members to exactly `members`.

@@ -178,6 +178,9 @@ pub async fn create(store: &Store, tenant: &TenantId, actor: &Actor, d: &RuleDef
     let summary = format!("created mapping rule: {}", describe(store, tenant, &d).await);
     let now = now_ms();
     let mut tx = store.tenant(tenant).begin().await?;
+    // It may be the tenant's first: writes that place nothing hold the lock shared until they
+    // commit (see `place_late`).
+    tx.lock_placement().await?;
     tx.insert_mapping_rule(&record, now).await?;
     tx.record_activity(&[activity::action(actor, "MappingRule", Some(&d.id), &summary, now)]).await?;
     tx.commit().await?;
@@ -541,7 +544,7 @@ pub(crate) async fn begin_write_with<'a>(
     long: bool,
 ) -> DomainResult<(TenantTx<'a>, Option<Placer>, Seen)> {
     // Taken before the settings are read: a change dropped after this is seen by `place_late`.
-    let seen = Seen(store.cache.epoch());
+    let seen = Seen { epoch: store.cache.epoch(), placing: None };
     let t = store.tenant(tenant);
     let begin = || async {
         if long {
@@ -551,7 +554,16 @@ pub(crate) async fn begin_write_with<'a>(
         }
     };
     if Placer::load_active(store, tenant).await?.is_none() {
-        return Ok((begin().await?, None, seen));
+        let mut tx = begin().await?;
+        if store.backend() == Backend::Sqlite {
+            return Ok((tx, None, seen));
+        }
+        // The cache may not know yet of another instance's first rule, whose run may even have
+        // ended: the database says, once the write holds the placement lock shared.
+        if !tx.placing_now().await? {
+            return Ok((tx, None, Seen { placing: Some(false), ..seen }));
+        }
+        tx.rollback().await?;
     }
     let mut tx = begin().await?;
     tx.lock_placement().await?;
@@ -570,13 +582,28 @@ pub(crate) async fn begin_write_with<'a>(
 /// place, with when that was read (for [`place_late`] after the write), as [`begin_write`]
 /// decides it.
 pub(crate) async fn nothing_to_place(store: &Store, tenant: &TenantId) -> DomainResult<Option<Seen>> {
-    let seen = Seen(store.cache.epoch());
+    let seen = Seen { epoch: store.cache.epoch(), placing: None };
     Ok(Placer::load_active(store, tenant).await?.is_none().then_some(seen))
 }
 
-/// When a write read the tenant's placement settings (see [`begin_write`]).
+/// What a write that placed nothing knew of the tenant's placement settings (see
+/// [`begin_write`], [`place_late`]).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Seen(u64);
+pub(crate) struct Seen {
+    /// The cache's epoch when the write read them (from the cache, which said: nothing to place).
+    epoch: u64,
+    /// PostgreSQL: whether the tenant had something to place as the write read it from the
+    /// database under the placement lock, shared (`roster_placing`, migration 0040).
+    placing: Option<bool>,
+}
+
+impl Seen {
+    /// This, with what the write's own statement read of the tenant's placement settings
+    /// (`None`: it read nothing, SQLite).
+    pub(crate) fn read_by_write(self, placing: Option<bool>) -> Seen {
+        Seen { placing: placing.or(self.placing), ..self }
+    }
+}
 
 /// What a write that placed nothing touched (see [`place_late`]).
 pub(crate) enum Touched<'a> {
@@ -589,12 +616,20 @@ pub(crate) enum Touched<'a> {
 }
 
 /// After a write that placed nothing (its tenant had nothing to place when it began) has
-/// committed: if settings were dropped from the cache since it read them and the tenant now has
-/// something to place, its first rule or default group came meanwhile, and the evaluation that
-/// change started may have read these users before this write committed. So they are placed
-/// now, under the lock (a group's former members that were not read: the whole tenant again).
-/// The write has committed whatever happens here: a failure is logged, and the next evaluation
-/// of the tenant repairs what it left.
+/// committed: if the tenant has something to place now, its first rule or default group came
+/// meanwhile, and the evaluation that change started may have read these users before this
+/// write committed. So they are placed now, under the lock (a group's former members that were
+/// not read: the whole tenant again). The write has committed whatever happens here: a failure
+/// is logged, and the next evaluation of the tenant repairs what it left.
+///
+/// Whether something came meanwhile: on SQLite, settings were dropped from the cache since the
+/// write read them (one instance, whose cache is dropped as the change commits) and the tenant
+/// has something to place now. On PostgreSQL the cache is no witness: another instance may have
+/// made the change, and its run ended, before this instance heard of it, and nothing would have
+/// moved its epoch. So the write read it from the database ([`Seen::placing`]), after taking the
+/// placement lock shared, which a change that gives a tenant its first rule or default group
+/// takes exclusively before it commits: either the write committed first, and the run that the
+/// change started saw it, or the write read the change.
 pub(crate) async fn place_late(store: &Store, tenant: &TenantId, seen: Seen, touched: Touched<'_>) {
     if let Err(e) = try_place_late(store, tenant, seen, touched).await {
         tracing::error!(%tenant, "placing users after a write that raced a rule change failed: {e}");
@@ -602,8 +637,12 @@ pub(crate) async fn place_late(store: &Store, tenant: &TenantId, seen: Seen, tou
 }
 
 async fn try_place_late(store: &Store, tenant: &TenantId, seen: Seen, touched: Touched<'_>) -> DomainResult<()> {
-    // Most drops are of other tenants: ask the (cheap) cache first.
-    if store.cache.epoch() == seen.0 || Placer::load_active(store, tenant).await?.is_none() {
+    let placing = match seen.placing {
+        Some(placing) => placing,
+        // Most drops are of other tenants: ask the (cheap) cache first.
+        None => store.cache.epoch() != seen.epoch && Placer::load_active(store, tenant).await?.is_some(),
+    };
+    if !placing {
         return Ok(());
     }
     let (mut tx, placer, _) = begin_write(store, tenant).await?;

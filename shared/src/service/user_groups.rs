@@ -131,6 +131,9 @@ pub async fn set_default(store: &Store, tenant: &TenantId, actor: &Actor, id: Op
     };
     let now = now_ms();
     let mut tx = store.tenant(tenant).begin().await?;
+    // It may give the tenant its first thing to place: writes that place nothing hold the lock
+    // shared until they commit (see `mappings::place_late`).
+    tx.lock_placement().await?;
     if !tx.set_default_user_group(id, now).await? {
         return Err(DomainError::NotFound);
     }

@@ -205,10 +205,11 @@ async fn create_alone(
 ) -> DomainResult<UserRow> {
     let events: Vec<_> =
         events::user_write_event(&writer.cause(), &row.id, row.source, None, resource, now).into_iter().collect();
-    if let Err(e) = store.tenant(tenant).insert_user_alone(&row, now, events).await {
-        return Err(taken(store, tenant, e).await);
-    }
-    place_late(store, tenant, seen, Touched::Users(std::slice::from_ref(&row.id))).await;
+    let placing = match store.tenant(tenant).insert_user_alone(&row, now, events).await {
+        Ok(placing) => placing,
+        Err(e) => return Err(taken(store, tenant, e).await),
+    };
+    place_late(store, tenant, seen.read_by_write(placing), Touched::Users(std::slice::from_ref(&row.id))).await;
     Ok(row.stored(1, now, now))
 }
 
@@ -402,12 +403,12 @@ async fn update_alone(
         .tenant(tenant)
         .update_user_alone(&row.id, &row.columns, &row.data, current.read_version(), now, events)
         .await;
-    let groups = match written {
-        Ok(Some(groups)) => groups,
+    let (groups, placing) = match written {
+        Ok(Some(written)) => written,
         Ok(None) => return Err(DomainError::Stale),
         Err(e) => return Err(taken(store, tenant, e).await),
     };
-    place_late(store, tenant, seen, Touched::Users(std::slice::from_ref(&row.id))).await;
+    place_late(store, tenant, seen.read_by_write(placing), Touched::Users(std::slice::from_ref(&row.id))).await;
     Ok(Written::Row(row.stored(current.version + 1, current.created_at, now), Some(groups)))
 }
 

@@ -338,6 +338,21 @@ impl TenantTx<'_> {
         Ok(settings)
     }
 
+    /// PostgreSQL: whether the tenant has something to place (a rule, on or off, or a default
+    /// user group), read from the database after taking the tenant's placement lock shared for
+    /// the rest of the transaction (`roster_placing`, migration 0040): for a write that places
+    /// nothing because the instance's cache said so (see `mappings::place_late`). SQLite: false
+    /// (its cache is never behind).
+    pub async fn placing_now(&mut self) -> DomainResult<bool> {
+        if let super::tx::TxConn::PostgresTx(t) = &mut self.conn {
+            return Ok(sqlx::query_scalar("SELECT roster_placing($1)")
+                .bind(self.id.as_str())
+                .fetch_one(&mut **t)
+                .await?);
+        }
+        Ok(false)
+    }
+
     /// The users in these groups, directly or through groups nested in them (the users a group
     /// write re-places).
     pub async fn users_below(&mut self, groups: &[String]) -> DomainResult<Vec<String>> {

@@ -67,6 +67,7 @@ pub(super) fn sqlite() -> Migrator {
         (37, "activity failures", "0037_activity_failures.sql"),
         (38, "activity by resource", "0038_activity_by_resource.sql"),
         (39, "search index filed in bulk", "0039_search_index_filed_in_bulk.sql"),
+        (40, "placing read by writes", "0040_placing_read_by_writes.sql"),
     ))
 }
 
@@ -123,6 +124,7 @@ fn postgres_migrations() -> Vec<Migration> {
         (37, "activity failures", "0037_activity_failures.sql"),
         (38, "activity by resource", "0038_activity_by_resource.sql"),
         (39, "search index filed in bulk", "0039_search_index_filed_in_bulk.sql"),
+        (40, "placing read by writes", "0040_placing_read_by_writes.sql"),
     )
 }
 

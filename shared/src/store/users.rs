@@ -125,10 +125,22 @@ pub struct UserGroupRow {
 
 /// The INSERT of one new user, bound by [`bind_user_insert`].
 fn insert_user_sql(backend: Backend) -> String {
-    format!(
-        "{INSERT_USER} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {}, 1, $11, $11, $12, $13)",
-        json_in(backend, 10)
-    )
+    format!("{INSERT_USER} VALUES ({})", insert_user_values(backend))
+}
+
+/// The values of [`insert_user_sql`].
+fn insert_user_values(backend: Backend) -> String {
+    format!("$1, $2, $3, $4, $5, $6, $7, $8, $9, {}, 1, $11, $11, $12, $13", json_in(backend, 10))
+}
+
+/// PostgreSQL: a common table expression `p` of one row whose `to_place` says whether the tenant
+/// (the parameter `$n`) has something to place, read by a write that places nothing: the
+/// function `roster_placing` (migration 0040) takes the tenant's placement lock shared first.
+/// Materialized, so that it runs once; the write reads from it, so that it runs before the
+/// write takes any row lock (every placing transaction takes the placement lock first: no two
+/// of them can wait on each other's locks in the other order).
+fn placing_cte(n: usize) -> String {
+    format!("p AS MATERIALIZED (SELECT roster_placing(${n}) AS to_place)")
 }
 
 /// Binds the parameters of [`insert_user_sql`] to a query.
@@ -462,6 +474,9 @@ impl TenantStore<'_> {
     /// transaction a PATCH took five round trips after reading the user (BEGIN, UPDATE, INSERT
     /// of the events, COMMIT, the groups), each a wake-up of both sides on a busy machine. On
     /// SQLite it is that transaction, in place on the writer (see [`super::writer`]).
+    ///
+    /// With the groups, on PostgreSQL, whether the tenant has something to place, read by the
+    /// statement after it took the placement lock shared (see [`placing_cte`]; `None` on SQLite).
     pub async fn update_user_alone(
         &self,
         id: &str,
@@ -470,7 +485,7 @@ impl TenantStore<'_> {
         expected: ReadVersion,
         now_ms: i64,
         events: Vec<super::NewEvent>,
-    ) -> DomainResult<Option<Vec<UserGroupRow>>> {
+    ) -> DomainResult<Option<(Vec<UserGroupRow>, Option<bool>)>> {
         let Pool::Postgres(pool) = &self.store.pool else {
             let mut tx = self.begin().await?;
             if !tx.update_user(id, cols, data, expected, now_ms).await? {
@@ -481,10 +496,11 @@ impl TenantStore<'_> {
             }
             let groups = tx.groups_in_place(id).await?;
             tx.commit().await?;
-            return Ok(Some(match groups {
+            let groups = match groups {
                 Some(groups) => groups,
                 None => self.groups_of_users(&[id.to_string()]).await?,
-            }));
+            };
+            return Ok(Some((groups, None)));
         };
         const FIRST: usize = 15;
         let queue = if events.is_empty() {
@@ -498,7 +514,9 @@ impl TenantStore<'_> {
             )
         };
         let update = update_user_sql(Backend::Postgres, ChangedColumns::ALL);
-        let sql = with_groups_sql(&format!("{update} RETURNING tenant_id, id"), &queue, "u.id");
+        let sql = format!("{} RETURNING tenant_id, id, p.to_place", update.replacen(" WHERE ", " FROM p WHERE ", 1));
+        // RECURSIVE: `u` may name `p`, which comes after it.
+        let sql = with_groups_sql(&sql, &format!("{}, {queue}", placing_cte(9)), "u.id, u.to_place");
         let tenant = self.id.as_str();
         let mut q = bind_user_update!(sqlx::query(&sql), cols, data, now_ms, tenant, id, expected);
         for e in &events {
@@ -511,7 +529,8 @@ impl TenantStore<'_> {
         if !events.is_empty() {
             self.store.events_wake.notify_one();
         }
-        Ok(Some(groups_from_rows(id, &rows)?))
+        let placing = super::direct::DbRow::get::<bool>(&rows[0], "to_place")?;
+        Ok(Some((groups_from_rows(id, &rows)?, Some(placing))))
     }
 
     /// Inserts a user with its creation's `events`, when that is all the create does (a SCIM
@@ -519,41 +538,46 @@ impl TenantStore<'_> {
     /// is taken. On PostgreSQL it is one statement that commits by itself (the events' INSERT a
     /// data-modifying part of it, as in [`Self::update_user_alone`]): as a transaction it took
     /// four round trips (BEGIN, the user, the events, COMMIT). On SQLite it is that
-    /// transaction, in place on the writer.
+    /// transaction, in place on the writer. Returns, on PostgreSQL, whether the tenant has
+    /// something to place, read by the statement (see [`placing_cte`]).
     pub async fn insert_user_alone(
         &self,
         user: &NewUserRow,
         now_ms: i64,
         events: Vec<super::NewEvent>,
-    ) -> DomainResult<()> {
+    ) -> DomainResult<Option<bool>> {
         let Pool::Postgres(pool) = &self.store.pool else {
             let mut tx = self.begin().await?;
             tx.insert_user(user, now_ms).await?;
             for e in events {
                 tx.emit(e);
             }
-            return tx.commit().await;
+            tx.commit().await?;
+            return Ok(None);
         };
-        let insert = insert_user_sql(Backend::Postgres);
-        let sql = if events.is_empty() {
-            insert
+        // The user's values read from `p`: the tenant's placement lock is taken before the row is
+        // written, and `to_place` read after it (see [`placing_cte`]).
+        let insert = format!("{INSERT_USER} SELECT {} FROM p", insert_user_values(Backend::Postgres));
+        let queue = if events.is_empty() {
+            String::new()
         } else {
             let rows = super::value_rows_from(events.len(), 5, 14);
             format!(
-                "WITH u AS ({insert} RETURNING tenant_id) {} SELECT u.tenant_id, e.id, e.type, e.at, e.data, \
-                 e.cause FROM u, (VALUES {rows}) e(id, type, at, data, cause)",
+                ", ev AS ({} SELECT u.tenant_id, e.id, e.type, e.at, e.data, e.cause \
+                 FROM u, (VALUES {rows}) e(id, type, at, data, cause))",
                 super::events::PENDING_INSERT
             )
         };
-        let mut q = bind_user_insert!(sqlx::query(&sql), self.id.as_str(), user, now_ms);
+        let sql = format!("WITH {}, u AS ({insert} RETURNING tenant_id){queue} SELECT to_place FROM p", placing_cte(1));
+        let mut q = bind_user_insert!(sqlx::query_scalar::<_, bool>(&sql), self.id.as_str(), user, now_ms);
         for e in &events {
             q = super::events::bind_pending!(q, e);
         }
-        q.execute(pool).await.map_err(|e| user_name_taken(e, &user.columns.user_name))?;
+        let placing = q.fetch_one(pool).await.map_err(|e| user_name_taken(e, &user.columns.user_name))?;
         if !events.is_empty() {
             self.store.events_wake.notify_one();
         }
-        Ok(())
+        Ok(Some(placing))
     }
 
     /// A page of users (manual ones too when `manual`, as [`Self::query_all_users`]) and, when
