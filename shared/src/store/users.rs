@@ -303,7 +303,7 @@ impl TenantTx<'_> {
             }
             super::Backend::Postgres => ChangedColumns::ALL,
         };
-        let sql = update_user_sql(self.backend(), changed);
+        let sql = update_user_sql(self.backend(), changed, "");
         let n = with_tx!(self, |c| bind_user_update!(sqlx::query(&sql), cols, data, now_ms, tenant, id, expected)
             .execute(c)
             .await
@@ -513,8 +513,8 @@ impl TenantStore<'_> {
                 super::events::PENDING_INSERT
             )
         };
-        let update = update_user_sql(Backend::Postgres, ChangedColumns::ALL);
-        let sql = format!("{} RETURNING tenant_id, id, p.to_place", update.replacen(" WHERE ", " FROM p WHERE ", 1));
+        let update = update_user_sql(Backend::Postgres, ChangedColumns::ALL, "p");
+        let sql = format!("{update} RETURNING tenant_id, id, p.to_place");
         // RECURSIVE: `u` may name `p`, which comes after it.
         let sql = with_groups_sql(&sql, &format!("{}, {queue}", placing_cte(9)), "u.id, u.to_place");
         let tenant = self.id.as_str();
@@ -743,8 +743,8 @@ const GROUPS_OF_U: &str = "memb(tenant_id, group_id, depth) AS ( \
 
 /// The UPDATE of a user's new version, setting the indexed columns of `changed`: `$1`…`$14`
 /// bound by [`bind_user_update!`] (`$9` the tenant, `$10` the id, `$11` and `$14` the
-/// [`ReadVersion`] it replaces).
-fn update_user_sql(backend: Backend, changed: ChangedColumns) -> String {
+/// [`ReadVersion`] it replaces); `from`: a `FROM` list to join (none when empty).
+fn update_user_sql(backend: Backend, changed: ChangedColumns, from: &str) -> String {
     let mut set = String::new();
     for (name, n, yes) in [
         ("user_name", 1, changed.user_name),
@@ -760,9 +760,10 @@ fn update_user_sql(backend: Backend, changed: ChangedColumns) -> String {
         }
     }
     format!(
-        "UPDATE scim_users SET {set}active = $6, data = {}, version = version + 1, updated_at = $8 \
+        "UPDATE scim_users SET {set}active = $6, data = {}, version = version + 1, updated_at = $8{} \
          WHERE tenant_id = $9 AND id = $10 AND version = $11 AND updated_at = $14",
-        json_in(backend, 7)
+        json_in(backend, 7),
+        if from.is_empty() { String::new() } else { format!(" FROM {from}") }
     )
 }
 
