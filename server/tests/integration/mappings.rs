@@ -52,6 +52,14 @@ fn postgres_a_first_rule_made_on_another_instance_places_the_writes_of_one_not_y
 }
 
 #[test]
+fn postgres_a_first_rule_racing_writes_on_another_instance_places_them_as_written() {
+    run(
+        "postgres_a_first_rule_racing_writes_on_another_instance_places_them_as_written",
+        a_first_rule_racing_writes_on_another_instance_places_them_as_written(Db::Postgres),
+    );
+}
+
+#[test]
 fn postgres_a_first_rule_or_default_group_waits_for_the_writes_that_placed_nothing() {
     run(
         "postgres_a_first_rule_or_default_group_waits_for_the_writes_that_placed_nothing",
@@ -957,9 +965,27 @@ async fn placed_by_rules(
 /// ran. 40 rounds of: the first rule created while every user's department changes, then
 /// checked against the departments as last written, then the rule deleted again.
 async fn a_first_rule_racing_user_writes_places_them_as_written(db: Db) {
+    first_rule_racing_user_writes(db, false).await
+}
+
+/// [`a_first_rule_racing_user_writes_places_them_as_written`] with the writes sent to a second
+/// instance (PostgreSQL), which hears of the rule by a notification: the writes that place
+/// nothing hold the placement lock shared (`roster_placing`) while the rule's save and its run
+/// take it exclusively, across two instances — no deadlock, no user left out. A stress check of
+/// that protocol, not of the late notification itself (here it arrives in time; the
+/// deterministic tests of that are
+/// [`a_first_rule_made_on_another_instance_places_the_writes_of_one_not_yet_told`] and
+/// [`a_first_rule_or_default_group_waits_for_the_writes_that_placed_nothing`]).
+async fn a_first_rule_racing_writes_on_another_instance_places_them_as_written(db: Db) {
+    first_rule_racing_user_writes(db, true).await
+}
+
+async fn first_rule_racing_user_writes(db: Db, on_another_instance: bool) {
     const ROUNDS: usize = 40;
     const USERS: usize = 12;
     let app = TestApp::new(db).await;
+    let other = if on_another_instance { Some(app.second_instance().await) } else { None };
+    let writer = other.as_ref().unwrap_or(&app);
     let a = Admin::new(&app).await;
     let target = a.group("Sales licence").await;
     let mut users = Vec::new();
@@ -976,9 +1002,9 @@ async fn a_first_rule_racing_user_writes_places_them_as_written(db: Db) {
         let writes = futures_util::future::join_all(users.iter().enumerate().map(|(i, id)| {
             let body = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": format!("{ENTERPRISE}:department"), "value": department(round, i)}]});
             let path = format!("/Users/{id}");
-            let (app, tenant, token) = (&app, a.tenant.clone(), a.token.clone());
+            let (writer, tenant, token) = (writer, a.tenant.clone(), a.token.clone());
             async move {
-                let (status, _, body) = app.scim("PATCH", &tenant, &token, &path, Some(body)).await;
+                let (status, _, body) = writer.scim("PATCH", &tenant, &token, &path, Some(body)).await;
                 assert!(status.is_success(), "{status} {body}");
             }
         }));
