@@ -1190,6 +1190,30 @@ mod tests {
         }
     }
 
+    /// An index that does not match the users is reported as such (the check's transaction is
+    /// rolled back all the same, and the lock let go).
+    #[tokio::test]
+    async fn the_integrity_check_reports_an_index_that_does_not_match() {
+        let (dir, store) = migrated_file().await;
+        let acme = tenant(&store, "acme").await;
+        let Pool::Sqlite(p) = &store.pool else { unreachable!() };
+        put(p, &acme, "u1", "ada@acme.test ada lovelace").await;
+        assert_eq!(store.move_search_index().await.expect("move"), 1);
+        // The row changes behind the index's back: its queued change is dropped.
+        sqlx::query("UPDATE scim_users SET search_text = 'grace hopper' WHERE id = 'u1'")
+            .execute(p)
+            .await
+            .expect("rename");
+        sqlx::query("DELETE FROM scim_users_fts_queue").execute(p).await.expect("drop the queue");
+        let found = store.integrity_check().await.expect("check");
+        assert!(found.starts_with("the users' search index does not match the users"), "{found}");
+        let other = rusqlite::Connection::open(dir.path().join("t.db")).expect("open");
+        other.busy_timeout(std::time::Duration::ZERO).expect("no busy timeout");
+        other.execute_batch("BEGIN IMMEDIATE; ROLLBACK").expect("the write lock is free");
+        store.rebuild_search_index().await.expect("rebuild");
+        assert_eq!(store.integrity_check().await.expect("check"), "ok");
+    }
+
     /// A search reads the index's candidates as a stream (a broad term's count stops at its cap
     /// without reading every match first) and the queue whole; never the users' table in full.
     #[tokio::test]
