@@ -33,26 +33,11 @@ both_backends!(
     concurrent_writes_on_two_instances_are_numbered_without_gaps_in_causal_order,
 );
 
-#[test]
-fn postgres_the_sequencer_reads_pending_events_by_index_in_every_plan() {
-    run(
-        "postgres_the_sequencer_reads_pending_events_by_index_in_every_plan",
-        the_sequencer_reads_pending_events_by_index_in_every_plan(Db::Postgres),
-    );
-}
-
-#[test]
-fn postgres_the_sequencer_vacuums_the_events_it_took() {
-    run("postgres_the_sequencer_vacuums_the_events_it_took", the_sequencer_vacuums_the_events_it_took(Db::Postgres));
-}
-
-#[test]
-fn postgres_placement_reads_find_the_users_rows_on_stale_statistics() {
-    run(
-        "postgres_placement_reads_find_the_users_rows_on_stale_statistics",
-        placement_reads_find_the_users_rows_on_stale_statistics(Db::Postgres),
-    );
-}
+crate::postgres_only!(
+    the_sequencer_reads_pending_events_by_index_in_every_plan,
+    the_sequencer_vacuums_the_events_it_took,
+    placement_reads_find_the_users_rows_on_stale_statistics,
+);
 
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";

@@ -22,50 +22,14 @@ both_backends!(
     a_run_places_only_the_users_out_of_place_as_reading_every_user_would
 );
 
-#[test]
-fn postgres_the_unassigned_page_reads_their_ids_first_on_stale_statistics() {
-    run(
-        "postgres_the_unassigned_page_reads_their_ids_first_on_stale_statistics",
-        the_unassigned_page_reads_their_ids_first_on_stale_statistics(Db::Postgres),
-    );
-}
-
-#[test]
-fn postgres_a_large_run_vacuums_the_placement_tables() {
-    run("postgres_a_large_run_vacuums_the_placement_tables", a_large_run_vacuums_the_placement_tables(Db::Postgres));
-}
-
-#[test]
-fn postgres_a_run_claimed_by_an_instance_not_yet_told_of_the_change_uses_the_rules_stored() {
-    run(
-        "postgres_a_run_claimed_by_an_instance_not_yet_told_of_the_change_uses_the_rules_stored",
-        a_run_claimed_by_an_instance_not_yet_told_of_the_change_uses_the_rules_stored(Db::Postgres),
-    );
-}
-
-#[test]
-fn postgres_a_first_rule_made_on_another_instance_places_the_writes_of_one_not_yet_told() {
-    run(
-        "postgres_a_first_rule_made_on_another_instance_places_the_writes_of_one_not_yet_told",
-        a_first_rule_made_on_another_instance_places_the_writes_of_one_not_yet_told(Db::Postgres),
-    );
-}
-
-#[test]
-fn postgres_a_first_rule_racing_writes_on_another_instance_places_them_as_written() {
-    run(
-        "postgres_a_first_rule_racing_writes_on_another_instance_places_them_as_written",
-        a_first_rule_racing_writes_on_another_instance_places_them_as_written(Db::Postgres),
-    );
-}
-
-#[test]
-fn postgres_a_first_rule_or_default_group_waits_for_the_writes_that_placed_nothing() {
-    run(
-        "postgres_a_first_rule_or_default_group_waits_for_the_writes_that_placed_nothing",
-        a_first_rule_or_default_group_waits_for_the_writes_that_placed_nothing(Db::Postgres),
-    );
-}
+crate::postgres_only!(
+    the_unassigned_page_reads_their_ids_first_on_stale_statistics,
+    a_large_run_vacuums_the_placement_tables,
+    a_run_claimed_by_an_instance_not_yet_told_of_the_change_uses_the_rules_stored,
+    a_first_rule_made_on_another_instance_places_the_writes_of_one_not_yet_told,
+    a_first_rule_racing_writes_on_another_instance_places_them_as_written,
+    a_first_rule_or_default_group_waits_for_the_writes_that_placed_nothing,
+);
 
 const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";

@@ -23,26 +23,36 @@ pub enum Db {
     Postgres,
 }
 
+/// Generates `$module::name` tests running `async fn name(db: Db)` on `Db::$db`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($module:ident, $db:ident, $($name:ident),* $(,)?) => {
+        mod $module {
+            $(
+                #[test]
+                fn $name() {
+                    $crate::common::run(stringify!($name), super::$name($crate::common::Db::$db))
+                }
+            )*
+        }
+    };
+}
+
 /// Generates `sqlite::name` and `postgres::name` tests from `async fn name(db: Db)`.
 #[macro_export]
 macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[test]
-                fn $name() {
-                    $crate::common::run(stringify!($name), super::$name($crate::common::Db::Sqlite))
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[test]
-                fn $name() {
-                    $crate::common::run(stringify!($name), super::$name($crate::common::Db::Postgres))
-                }
-            )*
-        }
+        $crate::backend_tests!(sqlite, Sqlite, $($name),*);
+        $crate::backend_tests!(postgres, Postgres, $($name),*);
+    };
+}
+
+/// Generates `postgres_only::name` tests from `async fn name(db: Db)`, for what only PostgreSQL
+/// has (several instances on one database, its planner and vacuum).
+#[macro_export]
+macro_rules! postgres_only {
+    ($($name:ident),* $(,)?) => {
+        $crate::backend_tests!(postgres_only, Postgres, $($name),*);
     };
 }
 
