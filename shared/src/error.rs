@@ -93,6 +93,13 @@ impl std::fmt::Display for Taken {
 /// How long a caller is told to wait after [`DomainError::Busy`] or [`DomainError::Unavailable`].
 pub const RETRY_AFTER_SECS: u64 = 2;
 
+/// Whether a database error's code says the server ended the connection: PostgreSQL's
+/// connection exceptions (class 08) and shutdowns (57P01 an administrator's, 57P02 a crash's,
+/// 57P03 still starting).
+pub(crate) fn connection_lost(code: Option<&str>) -> bool {
+    code.is_some_and(|c| c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03"))
+}
+
 fn minutes(secs: u64) -> u64 {
     secs.div_ceil(60).max(1)
 }
@@ -104,6 +111,10 @@ impl From<sqlx::Error> for DomainError {
             // No connection in time, or none to be had: the caller may retry.
             E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => {
                 DomainError::Unavailable(format!("database: {e}"))
+            }
+            // The server ended the connection (a restart, a failover, an administrator).
+            E::Database(db) if connection_lost(db.code().as_deref()) => {
+                DomainError::Unavailable(format!("database connection lost: {e}"))
             }
             // A statement stopped at its time limit: SQLite's interrupt (from the progress
             // handler), PostgreSQL's statement_timeout (57014 query_canceled).

@@ -122,6 +122,11 @@ pub async fn sample(store: &Store, activity_queued: usize) {
     gauge!(DB_CONNECTIONS, "pool" => pool, "state" => "idle").set(f64::from(idle));
     gauge!(DB_CONNECTIONS, "pool" => pool, "state" => "in_use").set(f64::from(size.saturating_sub(idle)));
     gauge!(DB_CONNECTIONS_MAX, "pool" => pool).set(f64::from(max));
+    if let Some(conns) = store.pg_conns.as_ref() {
+        gauge!(DB_CONNECTIONS, "pool" => "hot", "state" => "idle").set(conns.idle_count() as f64);
+        gauge!(DB_CONNECTIONS, "pool" => "hot", "state" => "in_use").set(conns.in_use() as f64);
+        gauge!(DB_CONNECTIONS_MAX, "pool" => "hot").set(crate::store::PG_HOT_CONNECTIONS as f64);
+    }
     let (scan_size, scan_idle, scan_max) = store.scans.pool_usage();
     gauge!(DB_CONNECTIONS, "pool" => "scans", "state" => "idle").set(f64::from(scan_idle));
     gauge!(DB_CONNECTIONS, "pool" => "scans", "state" => "in_use").set(f64::from(scan_size.saturating_sub(scan_idle)));

@@ -8,6 +8,7 @@ mod common;
 mod assets;
 mod auth;
 mod cli;
+mod connections;
 mod dashboard;
 mod email;
 mod events;

@@ -27,6 +27,8 @@ pub(crate) mod mappings;
 mod migrations;
 mod notices;
 mod ops;
+mod pg_conns;
+pub use pg_conns::SIZE as PG_HOT_CONNECTIONS;
 mod query;
 mod safety;
 mod scans;
@@ -165,8 +167,9 @@ macro_rules! with_scan {
 pub(crate) use with_scan;
 
 /// Runs `$body` with `$c` the executor of a short read: in place on a [`direct::Direct`] read
-/// connection where there is one (SQLite on a file; inside, `sqlx` names [`direct::shim`]),
-/// else on the pool, like [`with_pool!`]. Only for reads bounded by an index (a point lookup,
+/// connection where there is one (SQLite on a file; inside, `sqlx` names [`direct::shim`]), on
+/// one of [`pg_conns`]'s on PostgreSQL (see [`with_pg_conn!`]), else on the pool, like
+/// [`with_pool!`]. Only for reads bounded by an index (a point lookup,
 /// a `LIMIT` of a few rows): a read that may scan a large tenant would hold a runtime thread.
 /// Its rows are read with [`direct::DbRow`] readers.
 macro_rules! with_read {
@@ -179,11 +182,29 @@ macro_rules! with_read {
                 use $crate::store::direct::shim as sqlx;
                 $body
             }
-            None => $crate::store::with_pool!($store, |$c| $body),
+            None => match $store.pg_conns.as_ref() {
+                Some(conns) => $crate::store::with_pg_conn!(conns, |$c| $body),
+                None => $crate::store::with_pool!($store, |$c| $body),
+            },
         }
     };
 }
 pub(crate) use with_read;
+
+/// Runs `$body` with `$c` a `&mut PgConnection` of the hot requests' own (`$conns`, see
+/// [`pg_conns`]): one or more autocommit statements, no transaction, each statement's error
+/// leaving the body through `?`. The connection goes back for the next request when the body
+/// ends with a value (its statements finished), and is closed when it left through `?`.
+macro_rules! with_pg_conn {
+    ($conns:expr, |$c:ident| $body:expr) => {{
+        let mut conn = $conns.acquire().await?;
+        let $c: &mut sqlx::PgConnection = &mut *conn;
+        let out = $body;
+        conn.release();
+        out
+    }};
+}
+pub(crate) use with_pg_conn;
 
 /// The database, shared by every request (cheap to clone: it holds a connection pool).
 #[derive(Clone, Debug)]
@@ -213,6 +234,8 @@ pub struct Store {
     pub(crate) sqlite_writer: std::sync::Arc<writer::Writer>,
     /// SQLite on a file: the hot point reads, run in place (see [`direct`]).
     pub(crate) direct: Option<std::sync::Arc<direct::Direct>>,
+    /// PostgreSQL: the connections of the hot one-statement requests (see [`pg_conns`]).
+    pub(crate) pg_conns: Option<std::sync::Arc<pg_conns::PgConns>>,
 }
 
 /// A unique constraint of ours that a write can violate.
@@ -304,6 +327,10 @@ impl Store {
             }
             Pool::Postgres(_) => None,
         };
+        let pg_conns = match &pool {
+            Pool::Postgres(_) => Some(pg_conns::PgConns::new(url)?),
+            Pool::Sqlite(_) => None,
+        };
         Ok(Store {
             pool,
             scans: std::sync::Arc::new(scans),
@@ -315,6 +342,7 @@ impl Store {
             user_write_turns: Default::default(),
             sqlite_writer: Default::default(),
             direct,
+            pg_conns,
         })
     }
 
@@ -385,7 +413,14 @@ impl Store {
                 .await?;
             Ok(Pool::Sqlite(pool))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let pool = PgPoolOptions::new().max_connections(16).acquire_timeout(ACQUIRE_TIMEOUT).connect(url).await?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                // sqlx pings a connection when it hands it out and when it is given back: a
+                // transaction or a background job can afford the two round trips; the hot
+                // one-statement requests use `pg_conns` instead.
+                .connect_with(pg_conns::options(url, "roster")?)
+                .await?;
             Ok(Pool::Postgres(pool))
         } else {
             Err(DomainError::Invalid(format!("unsupported database URL {url:?}: use sqlite://… or postgres://…")))
@@ -446,6 +481,9 @@ impl Store {
             direct.close();
         }
         self.scans.close().await;
+        if let Some(conns) = &self.pg_conns {
+            conns.close().await;
+        }
         with_pool!(self, |p| p.close().await)
     }
 

@@ -113,6 +113,8 @@ macro_rules! page_query {
             #[allow(unused_imports)]
             use $crate::store::direct::shim as sqlx;
             run!(c)
+        } else if let (true, Some(conns)) = (bounded, $self.store.pg_conns.as_ref()) {
+            $crate::store::with_pg_conn!(conns, |c| run!(&mut *c))
         } else {
             with_pool!($self.store, |p| run!(p))
         }

@@ -181,11 +181,14 @@ impl TenantStore<'_> {
         record: &crate::store::NewActivity,
         now_ms: i64,
     ) -> DomainResult<Option<(bool, Vec<UserGroupRow>)>> {
-        let super::Pool::Postgres(pool) = &self.store.pool else { return Ok(None) };
+        let Some(conns) = self.store.pg_conns.as_ref() else { return Ok(None) };
         use super::activity::{bind_activity, ACTIVITY_COLUMNS};
         let tenant = self.id.as_str();
-        let (gone,): (i64,) = sqlx::query_as(DEPROVISIONS_SINCE).bind(tenant).bind(since).fetch_one(pool).await?;
+        // Both statements on one of the hot requests' connections (see `pg_conns`).
+        let mut conn = conns.acquire().await?;
+        let (gone,): (i64,) = sqlx::query_as(DEPROVISIONS_SINCE).bind(tenant).bind(since).fetch_one(&mut *conn).await?;
         if u64::try_from(gone).unwrap_or(0) < limit {
+            conn.release();
             return Ok(None);
         }
         let sql = super::users::groups_after_sql(
@@ -199,7 +202,8 @@ impl TenantStore<'_> {
             "before.held",
         );
         let q = bind_held!(sqlx::query(&sql), tenant, h, now_ms);
-        let rows = bind_activity!(q, tenant, record).fetch_all(pool).await?;
+        let rows = bind_activity!(q, tenant, record).fetch_all(&mut *conn).await?;
+        conn.release();
         let before = match rows.first() {
             Some(r) => r.try_get::<bool, _>("held")?,
             None => return Err(DomainError::Internal("the hold's statement returned no row".into())),

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{Postgres, Sqlite};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -98,8 +98,7 @@ impl Scans {
                 }
             }
             Pool::Postgres(_) => {
-                let opts = PgConnectOptions::from_str(url)
-                    .map_err(|e| DomainError::Invalid(format!("bad PostgreSQL URL: {e}")))?
+                let opts = super::pg_conns::options(url, "roster-scans")?
                     .options([("statement_timeout", format!("{}", timeout.as_millis()))]);
                 Pool::Postgres(
                     PgPoolOptions::new()

@@ -5,7 +5,7 @@ use super::filter_sql::{Arg, Sql};
 use super::query::{bind_all, data_out, data_raw, json_in, page_query, Page, Query};
 use super::tx::{with_tx, TenantTx};
 use super::with_scan;
-use super::{unique_violation, with_pool, Backend, Pool, TenantStore, Unique};
+use super::{unique_violation, with_pool, Backend, TenantStore, Unique};
 use crate::dto::UserSource;
 use crate::error::{DomainError, DomainResult};
 
@@ -439,8 +439,8 @@ impl TenantStore<'_> {
         }
         let sql = user_with_groups_sql(self.data_out(), "t.tenant_id = $1 AND t.id = $2");
         let tenant = self.id.as_str();
-        with_pool!(self.store, |p| {
-            let rows = sqlx::query(&sql).bind(tenant).bind(id).fetch_all(p).await?;
+        super::with_read!(self.store, |c| {
+            let rows = sqlx::query(&sql).bind(tenant).bind(id).fetch_all(c).await?;
             user_with_groups_from_rows(&rows)
         })
     }
@@ -477,6 +477,8 @@ impl TenantStore<'_> {
     ///
     /// With the groups, on PostgreSQL, whether the tenant has something to place, read by the
     /// statement after it took the placement lock shared (see [`placing_cte`]; `None` on SQLite).
+    /// The statement runs on one of the hot requests' connections (see [`super::pg_conns`]), as
+    /// does [`Self::insert_user_alone`]'s.
     pub async fn update_user_alone(
         &self,
         id: &str,
@@ -486,7 +488,7 @@ impl TenantStore<'_> {
         now_ms: i64,
         events: Vec<super::NewEvent>,
     ) -> DomainResult<Option<(Vec<UserGroupRow>, Option<bool>)>> {
-        let Pool::Postgres(pool) = &self.store.pool else {
+        let Some(conns) = self.store.pg_conns.as_ref() else {
             let mut tx = self.begin().await?;
             if !tx.update_user(id, cols, data, expected, now_ms).await? {
                 return Ok(None);
@@ -522,7 +524,10 @@ impl TenantStore<'_> {
         for e in &events {
             q = super::events::bind_pending!(q, e);
         }
-        let rows = q.fetch_all(pool).await.map_err(|e| user_name_taken(e, &cols.user_name))?;
+        let mut conn = conns.acquire().await?;
+        let rows = q.fetch_all(&mut *conn).await;
+        conn.release_after(&rows);
+        let rows = rows.map_err(|e| user_name_taken(e, &cols.user_name))?;
         if rows.is_empty() {
             return Ok(None);
         }
@@ -546,7 +551,7 @@ impl TenantStore<'_> {
         now_ms: i64,
         events: Vec<super::NewEvent>,
     ) -> DomainResult<Option<bool>> {
-        let Pool::Postgres(pool) = &self.store.pool else {
+        let Some(conns) = self.store.pg_conns.as_ref() else {
             let mut tx = self.begin().await?;
             tx.insert_user(user, now_ms).await?;
             for e in events {
@@ -573,7 +578,10 @@ impl TenantStore<'_> {
         for e in &events {
             q = super::events::bind_pending!(q, e);
         }
-        let placing = q.fetch_one(pool).await.map_err(|e| user_name_taken(e, &user.columns.user_name))?;
+        let mut conn = conns.acquire().await?;
+        let placing = q.fetch_one(&mut *conn).await;
+        conn.release_after(&placing);
+        let placing = placing.map_err(|e| user_name_taken(e, &user.columns.user_name))?;
         if !events.is_empty() {
             self.store.events_wake.notify_one();
         }
@@ -617,8 +625,8 @@ impl TenantStore<'_> {
             &format!("t.tenant_id = {tenant}{extra}{cond} ORDER BY t.created_at, t.id"),
         );
         let args = sql.args;
-        let found = with_pool!(self.store, |p| {
-            let rows = bind_all!(sqlx::query(&stmt), &args).fetch_all(p).await?;
+        let found = super::with_read!(self.store, |c| {
+            let rows = bind_all!(sqlx::query(&stmt), &args).fetch_all(c).await?;
             user_with_groups_from_rows(&rows)
         })?;
         Ok(match found {
@@ -632,11 +640,13 @@ impl TenantStore<'_> {
         if user_ids.is_empty() {
             return Ok(Vec::new());
         }
-        if let ([id], Pool::Postgres(p)) = (user_ids, &self.store.pool) {
+        if let ([id], Some(conns)) = (user_ids, self.store.pg_conns.as_ref()) {
             // One user (a write's answer): one generic plan for every tenant (see `GROUPS_OF_U`).
             let sql = with_groups_sql(&user_key_sql("$2"), "", "u.id");
-            let rows = sqlx::query(&sql).bind(self.id.as_str()).bind(id).fetch_all(p).await?;
-            return groups_from_rows(id, &rows);
+            return super::with_pg_conn!(conns, |c| {
+                let rows = sqlx::query(&sql).bind(self.id.as_str()).bind(id).fetch_all(c).await?;
+                groups_from_rows(id, &rows)
+            });
         }
         let sql = groups_of_users_sql(user_ids.len());
         super::with_read!(self.store, |p| {
