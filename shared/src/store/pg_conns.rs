@@ -97,12 +97,16 @@ impl PgConns {
     }
 
     /// Takes a connection: the most recently used idle one (pinged first if it idled long), or
-    /// a new one.
+    /// a new one; waiting for a turn, the ping and the connecting take at most
+    /// [`super::ACQUIRE_TIMEOUT`] together (as sqlx's `acquire`).
     pub async fn acquire(self: &Arc<Self>) -> DomainResult<PgConn> {
-        let turn = tokio::time::timeout(super::ACQUIRE_TIMEOUT, self.turns.clone().acquire_owned())
+        tokio::time::timeout(super::ACQUIRE_TIMEOUT, self.take())
             .await
             .map_err(|_| DomainError::from(sqlx::Error::PoolTimedOut))?
-            .map_err(|_| DomainError::from(sqlx::Error::PoolClosed))?;
+    }
+
+    async fn take(self: &Arc<Self>) -> DomainResult<PgConn> {
+        let turn = self.turns.clone().acquire_owned().await.map_err(|_| DomainError::from(sqlx::Error::PoolClosed))?;
         loop {
             let next = self.idle.lock().ok().and_then(|mut l| l.pop());
             let Some(mut idle) = next else { break };
@@ -116,9 +120,7 @@ impl PgConns {
             }
             return Ok(PgConn { conn: Some(idle.conn), opened: idle.opened, home: self.clone(), _turn: turn });
         }
-        let conn = tokio::time::timeout(super::ACQUIRE_TIMEOUT, PgConnection::connect_with(&self.options))
-            .await
-            .map_err(|_| DomainError::from(sqlx::Error::PoolTimedOut))??;
+        let conn = PgConnection::connect_with(&self.options).await?;
         Ok(PgConn { conn: Some(conn), opened: Instant::now(), home: self.clone(), _turn: turn })
     }
 }
