@@ -133,8 +133,9 @@ impl Direct {
     }
 
     /// The rows of `sql` with `args` (bound by sqlx's rules, see [`shim`]), read in place on an
-    /// idle connection (one is opened if none is idle). Rows are read with the same readers as
-    /// sqlx's (see [`DbRow`]).
+    /// idle connection (one is opened if none is idle): the writer's tests' look at what is
+    /// stored. (The code reads through [`super::with_read!`].)
+    #[cfg(test)]
     pub(crate) fn fetch(&self, sql: &str, args: &[&dyn shim::Encode]) -> DomainResult<Vec<shim::DirectRow>> {
         let conn = self.read()?;
         let values: Vec<_> = args.iter().map(|a| a.value()).collect();

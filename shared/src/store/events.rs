@@ -1052,16 +1052,11 @@ impl super::Store {
         const READY: &str = "SELECT w.id FROM webhook_endpoints w JOIN event_sequences s ON s.tenant_id = w.tenant_id \
              WHERE w.enabled AND NOT w.failing AND w.next_attempt_at <= $1 AND w.delivered_seq < s.last_seq \
                AND (w.lease_until IS NULL OR w.lease_until < $1) LIMIT 1";
-        // Asked after every commit that wrote events: on SQLite in place (see `direct`).
-        // On PostgreSQL on a hot request's connection (see `pg_conns`): one round trip, where the
-        // pool's pings made it three, several times a pass.
-        let ready: Option<String> = match (&self.direct, &self.pg_conns) {
-            (Some(d), _) => d.fetch(READY, &[&now_ms])?.first().map(|r| r.try_get(0)).transpose()?,
-            (None, Some(conns)) => {
-                super::with_pg_conn!(conns, |c| sqlx::query_scalar(READY).bind(now_ms).fetch_optional(c).await?)
-            }
-            (None, None) => with_pool!(self, |p| sqlx::query_scalar(READY).bind(now_ms).fetch_optional(p).await?),
-        };
+        // Asked after every commit that wrote events: a short read (on SQLite in place, on
+        // PostgreSQL one round trip on a hot request's connection, where the pool's pings made it
+        // three, several times a pass).
+        let ready: Option<String> =
+            super::with_read!(self, |c| sqlx::query_scalar::<_, String>(READY).bind(now_ms).fetch_optional(c).await?);
         if ready.is_none() {
             return Ok(None);
         }

@@ -184,13 +184,6 @@ impl TenantStore<'_> {
         let Some(conns) = self.store.pg_conns.as_ref() else { return Ok(None) };
         use super::activity::{bind_activity, ACTIVITY_COLUMNS};
         let tenant = self.id.as_str();
-        // Both statements on one of the hot requests' connections (see `pg_conns`).
-        let mut conn = conns.acquire().await?;
-        let (gone,): (i64,) = sqlx::query_as(DEPROVISIONS_SINCE).bind(tenant).bind(since).fetch_one(&mut *conn).await?;
-        if u64::try_from(gone).unwrap_or(0) < limit {
-            conn.release();
-            return Ok(None);
-        }
         let sql = super::users::groups_after_sql(
             &super::users::user_key_sql("$3"),
             &format!(
@@ -201,9 +194,18 @@ impl TenantStore<'_> {
             "before",
             "before.held",
         );
-        let q = bind_held!(sqlx::query(&sql), tenant, h, now_ms);
-        let rows = bind_activity!(q, tenant, record).fetch_all(&mut *conn).await?;
-        conn.release();
+        // Both statements on one of the hot requests' connections (see `pg_conns`).
+        let rows = super::with_pg_conn!(conns, |c| {
+            let (gone,): (i64,) =
+                sqlx::query_as(DEPROVISIONS_SINCE).bind(tenant).bind(since).fetch_one(&mut *c).await?;
+            if u64::try_from(gone).unwrap_or(0) < limit {
+                None
+            } else {
+                let q = bind_held!(sqlx::query(&sql), tenant, h, now_ms);
+                Some(bind_activity!(q, tenant, record).fetch_all(&mut *c).await?)
+            }
+        });
+        let Some(rows) = rows else { return Ok(None) };
         let before = match rows.first() {
             Some(r) => r.try_get::<bool, _>("held")?,
             None => return Err(DomainError::Internal("the hold's statement returned no row".into())),
