@@ -3,6 +3,7 @@
 
 use http::StatusCode;
 use roster_shared::ids::TenantId;
+use roster_shared::store::Backend;
 use serde_json::{json, Value};
 
 use crate::both_backends;
@@ -19,6 +20,7 @@ both_backends!(
     a_held_change_asked_again_keeps_its_id_and_applies_the_latest_request,
     a_restored_user_is_not_written_from_a_copy_read_before_the_deletion,
     the_brake_decides_on_the_stored_user_not_an_instances_copy,
+    a_hold_is_made_only_while_the_user_is_at_the_version_it_was_decided_on,
 );
 
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -669,6 +671,7 @@ async fn a_hold_in_one_statement_writes_only_over_the_limit(db: Db) {
         method: "PATCH",
         body: Some("{}"),
         credential_id: None,
+        version: user.read_version(),
     };
     let records = || async {
         let rows = store.recent_activity(100).await.expect("activity");
@@ -885,4 +888,63 @@ async fn the_brake_decides_on_the_stored_user_not_an_instances_copy(db: Db) {
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(held(&app, &cookie).await["total"], 1);
     assert!(is_active(&app, &t, &ids[10]).await);
+}
+
+/// A hold is decided on a copy of the user (an instance's, or the write's own read): it is made
+/// only while the stored user is still at that version, in one statement or in the write's
+/// transaction; else nothing is written (neither the held change nor its record) and the write
+/// is told so, to read the user again.
+async fn a_hold_is_made_only_while_the_user_is_at_the_version_it_was_decided_on(db: Db) {
+    let app = TestApp::new(db).await;
+    let (t, cookie) = organization(&app, "Versions").await;
+    let ids = users(&app, &t, 1, "v").await;
+    let tenant = TenantId::parse(&t.id).expect("tenant id");
+    let store = app.store.tenant(&tenant);
+    let read = store.user(&ids[0]).await.expect("read").expect("user");
+    // Changed since that read: a new title.
+    let (s, body) = app.patch_user(&t, &ids[0], json!([{"op": "replace", "path": "title", "value": "Chef"}])).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let now = store.user(&ids[0]).await.expect("read").expect("user");
+    assert_ne!(now.read_version(), read.read_version());
+
+    let actor = roster_shared::service::activity::Actor { kind: "system", name: "deprovisioning brake".into() };
+    let summary = "held the deactivation of v000@brake.test (a test)";
+    let record = roster_shared::service::activity::action(&actor, "User", Some(&read.id), summary, 1);
+    let change = |user: &roster_shared::store::UserRow| roster_shared::store::NewHeld {
+        id: "h1",
+        user_id: &ids[0],
+        user_name: "v000@brake.test",
+        kind: roster_shared::dto::HeldKind::Deactivate,
+        method: "PATCH",
+        body: Some("{}"),
+        credential_id: None,
+        version: user.read_version(),
+    };
+    let records = || async {
+        let rows = store.recent_activity(100).await.expect("activity");
+        rows.iter().filter(|r| r.summary == summary).count()
+    };
+    // In one statement (PostgreSQL; SQLite leaves it to the transaction), over the limit.
+    match store.hold_when_over(&change(&read), 0, 0, &record, 1).await {
+        Err(roster_shared::error::DomainError::Stale) => assert!(app.store.backend() == Backend::Postgres),
+        Ok(None) => assert!(app.store.backend() == Backend::Sqlite),
+        other => panic!("a hold of an old version: {other:?}"),
+    }
+    assert_eq!((held(&app, &cookie).await["total"].as_u64(), records().await), (Some(0), 0));
+    // In the write's transaction.
+    let mut tx = store.begin().await.expect("begin");
+    let got = tx.hold(&change(&read), 2).await;
+    assert!(matches!(got, Err(roster_shared::error::DomainError::Stale)), "{got:?}");
+    drop(tx);
+    assert_eq!(held(&app, &cookie).await["total"], 0);
+    // At the user's version it holds.
+    let mut tx = store.begin().await.expect("begin");
+    assert!(tx.hold(&change(&now), 3).await.expect("held"), "the hold began");
+    tx.commit().await.expect("commit");
+    assert_eq!(held(&app, &cookie).await["total"], 1);
+    if app.store.backend() == Backend::Postgres {
+        let again = store.hold_when_over(&change(&now), 0, 0, &record, 4).await.expect("statement");
+        assert_eq!(again.map(|(began, _)| began), Some(false), "held again, the hold went on");
+        assert_eq!((held(&app, &cookie).await["total"].as_u64(), records().await), (Some(1), 1));
+    }
 }

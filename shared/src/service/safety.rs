@@ -103,7 +103,8 @@ async fn over_limit(tx: &mut TenantTx<'_>, s: &SafetySettings, since: i64) -> Do
 }
 
 /// Holds a deprovisioning request inside its transaction, with its activity record; returns
-/// whether the hold began with it (nothing was held before).
+/// whether the hold began with it (nothing was held before). [`DomainError::Stale`] (nothing
+/// held) when `user` is no longer at the version read: the brake decides on the user as stored.
 pub(crate) async fn hold(tx: &mut TenantTx<'_>, user: &UserRow, req: &HoldRequest<'_>, now: i64) -> DomainResult<bool> {
     let held = Held::of(user, req, now);
     let began = tx.hold(&held.row(), now).await?;
@@ -115,7 +116,8 @@ pub(crate) async fn hold(tx: &mut TenantTx<'_>, user: &UserRow, req: &HoldReques
 /// is over its limit, holds it in two statements (the count; then the held change with its
 /// activity record, as [`admit`] and [`hold`] would in the write's transaction, see
 /// [`crate::store::TenantStore::hold_when_over`]) and returns whether the hold began, with the
-/// user's groups (read by the hold's statement, for the answer); `None`,
+/// user's groups (read by the hold's statement, for the answer); [`DomainError::Stale`] (nothing
+/// written) when `user` is no longer at the version read; `None`,
 /// with nothing written, when it is not over the limit or when that cannot be told without the
 /// transaction (SQLite, where the write's statements run in place anyway; settings or population
 /// not cached): the write's transaction decides then, as before, and counts again (one more
@@ -183,6 +185,7 @@ impl<'a> Held<'a> {
             method: self.method,
             body: self.body.as_deref(),
             credential_id: None,
+            version: self.user.read_version(),
         }
     }
 }

@@ -5,7 +5,7 @@ use sqlx::Row;
 
 use super::query::data_out;
 use super::tx::{with_tx, TenantTx};
-use super::users::UserGroupRow;
+use super::users::{ReadVersion, UserGroupRow};
 use super::{with_pool, Backend, Store, TenantStore};
 use crate::dto::{DeletePolicy, DeletedUser, HeldChange, HeldKind, SafetySettings};
 use crate::error::{DomainError, DomainResult};
@@ -41,33 +41,60 @@ pub struct HeldRecord {
 /// Whether the tenant holds a change now (`$1`: the tenant).
 const HELD_BEFORE: &str = "SELECT EXISTS (SELECT 1 FROM held_changes WHERE tenant_id = $1 AND state = 'held')";
 
-/// Holds a change (`$1`–`$9`, see [`bind_held`]). A change the user already has held is
-/// replaced by it: asked for again (the same kind), it keeps its id and the time it was first
-/// held, and takes the new request and `last_held_at`, so that nothing indexed changes
-/// (PostgreSQL updates the row in place, HOT) and an admin's decision on that id still stands
-/// for it; of another kind (a delete after a deactivation), it is a new change, with a new id
-/// (a decision taken on the old one no longer finds it).
-const HOLD_UPSERT: &str =
-    "INSERT INTO held_changes (tenant_id, id, user_id, user_name, kind, method, body, credential_id, state, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'held', $9) \
-     ON CONFLICT (tenant_id, user_id) WHERE state = 'held' DO UPDATE SET \
-     id = CASE WHEN held_changes.kind = excluded.kind THEN held_changes.id ELSE excluded.id END, \
-     created_at = CASE WHEN held_changes.kind = excluded.kind THEN held_changes.created_at ELSE excluded.created_at END, \
-     last_held_at = CASE WHEN held_changes.kind = excluded.kind THEN excluded.created_at END, \
-     user_name = excluded.user_name, kind = excluded.kind, method = excluded.method, body = excluded.body, \
-     credential_id = excluded.credential_id";
+/// Holds a change (`$1`–`$9`, see [`bind_held`]) for each row of `rows` (`VALUES (…)` of
+/// [`HOLD_VALUES`], or a `SELECT` of them from a query of one row or none). A change the user
+/// already has held is replaced by it: asked for again (the same kind), it keeps its id and the
+/// time it was first held, and takes the new request and `last_held_at`, so that nothing indexed
+/// changes (PostgreSQL updates the row in place, HOT) and an admin's decision on that id still
+/// stands for it; of another kind (a delete after a deactivation), it is a new change, with a
+/// new id (a decision taken on the old one no longer finds it).
+fn hold_upsert(rows: &str) -> String {
+    format!(
+        "INSERT INTO held_changes (tenant_id, id, user_id, user_name, kind, method, body, credential_id, state, \
+         created_at) {rows} \
+         ON CONFLICT (tenant_id, user_id) WHERE state = 'held' DO UPDATE SET \
+         id = CASE WHEN held_changes.kind = excluded.kind THEN held_changes.id ELSE excluded.id END, \
+         created_at = CASE WHEN held_changes.kind = excluded.kind THEN held_changes.created_at ELSE excluded.created_at END, \
+         last_held_at = CASE WHEN held_changes.kind = excluded.kind THEN excluded.created_at END, \
+         user_name = excluded.user_name, kind = excluded.kind, method = excluded.method, body = excluded.body, \
+         credential_id = excluded.credential_id"
+    )
+}
+
+/// The values of a held change's row in [`hold_upsert`].
+const HOLD_VALUES: &str = "$1, $2, $3, $4, $5, $6, $7, $8, 'held', $9";
+
+/// PostgreSQL: after a CTE `u`, the user if still at the version the hold was decided on
+/// (`$3` at `$10`, `$11`, see [`super::users::user_at_version_sql`]), the CTEs `before`, whether
+/// the tenant held a change before (no row without `u`), and `up`, the hold (nothing without
+/// `u`).
+fn hold_ctes() -> String {
+    format!(
+        "before AS ({HELD_BEFORE} AS held FROM u), up AS ({})",
+        hold_upsert(&format!("SELECT {HOLD_VALUES} FROM u"))
+    )
+}
+
+/// The CTE `u` of [`hold_ctes`].
+fn held_user_sql() -> String {
+    super::users::user_at_version_sql("$3", "$10", "$11")
+}
+
+/// SQLite: whether the user (`$2` of the tenant `$1`) is at the version `$3`, written at `$4`.
+const AT_VERSION: &str =
+    "SELECT EXISTS (SELECT 1 FROM scim_users WHERE tenant_id = $1 AND id = $2 AND version = $3 AND updated_at = $4)";
 
 /// SQLite: a change asked for again, in place (`$1` tenant, `$2` user, `$3` kind, `$4` userName,
 /// `$5` method, `$6` body, `$7` credential, `$8` now). SQLite rewrites the entry of every index
-/// over a column an UPDATE sets, changed or not, so [`HOLD_UPSERT`]'s `id = CASE …` would
-/// rewrite the primary key's entry; this sets no indexed column. No row: [`HOLD_UPSERT`].
+/// over a column an UPDATE sets, changed or not, so [`hold_upsert`]'s `id = CASE …` would
+/// rewrite the primary key's entry; this sets no indexed column. No row: [`hold_upsert`].
 const HOLD_AGAIN: &str = "UPDATE held_changes SET user_name = $4, method = $5, body = $6, credential_id = $7, \
      last_held_at = $8 WHERE tenant_id = $1 AND user_id = $2 AND state = 'held' AND kind = $3";
 
 /// Users who lost access through the IdP since `$2` (`$1`: the tenant).
 const DEPROVISIONS_SINCE: &str = "SELECT COUNT(*) FROM deprovisions WHERE tenant_id = $1 AND at >= $2";
 
-/// Binds a held change's nine parameters of [`HOLD_UPSERT`] to query `$q`.
+/// Binds a held change's nine parameters of [`hold_upsert`] to query `$q`.
 macro_rules! bind_held {
     ($q:expr, $tenant:expr, $h:expr, $now:expr) => {
         $q.bind($tenant)
@@ -79,6 +106,14 @@ macro_rules! bind_held {
             .bind($h.body)
             .bind($h.credential_id)
             .bind($now)
+    };
+}
+
+/// [`bind_held`], then the version the hold was decided on (`$10`, `$11` of [`hold_ctes`]'s
+/// `u`).
+macro_rules! bind_held_at {
+    ($q:expr, $tenant:expr, $h:expr, $now:expr) => {
+        bind_held!($q, $tenant, $h, $now).bind($h.version.version).bind($h.version.updated_at)
     };
 }
 
@@ -99,6 +134,9 @@ pub struct NewHeld<'a> {
     pub body: Option<&'a str>,
     /// The credential that sent it.
     pub credential_id: Option<&'a str>,
+    /// The version of the user the hold was decided on (an active user's): the change is held
+    /// only while the user is still at it, else [`DomainError::Stale`] and nothing written.
+    pub version: ReadVersion,
 }
 
 /// A soft-deleted user as kept.
@@ -167,12 +205,15 @@ impl TenantStore<'_> {
     /// PostgreSQL, outside any transaction: when `limit` users or more lost access through the
     /// IdP since `since`, holds `h` with its activity `record` and returns whether the hold
     /// began with it, and the user's groups (for the answer, which shows the user as the IdP
-    /// asked); `None` (and nothing written) when fewer did, or on SQLite. Two statements, as the
-    /// transaction of [`TenantTx::deprovisions_since`] and [`TenantTx::hold`] did in READ
-    /// COMMITTED (each statement its own snapshot): the count, then the held change with its
-    /// record and the read of the groups in one (the read was a third round trip). (The count as
-    /// a part of the hold's statement made PostgreSQL plan that statement at every call: 0.18 ms
-    /// of planning for 0.22 ms of execution.)
+    /// asked); `None` (and nothing written) when fewer did, or on SQLite;
+    /// [`DomainError::Stale`] (nothing written) when the user is no longer at `h.version`. Two
+    /// statements, as the transaction of [`TenantTx::deprovisions_since`] and [`TenantTx::hold`]
+    /// did in READ COMMITTED (each statement its own snapshot): the count, then the held change
+    /// with its record and the read of the groups in one (the read was a third round trip). (The
+    /// count as a part of the hold's statement made PostgreSQL plan that statement at every
+    /// call: 0.18 ms of planning for 0.22 ms of execution.) The version is checked by the hold's
+    /// statement, so that a write may decide on a copy of the user read earlier (see
+    /// `service::provisioning`'s `write_next`) without a read of its own.
     pub async fn hold_when_over(
         &self,
         h: &NewHeld<'_>,
@@ -185,11 +226,11 @@ impl TenantStore<'_> {
         use super::activity::{bind_activity, ACTIVITY_COLUMNS};
         let tenant = self.id.as_str();
         let sql = super::users::groups_after_sql(
-            &super::users::user_key_sql("$3"),
+            &held_user_sql(),
             &format!(
-                "before AS ({HELD_BEFORE} AS held), up AS ({HOLD_UPSERT}), \
-                 rec AS (INSERT INTO activity ({ACTIVITY_COLUMNS}) VALUES ($10, $11, $12, $13, $14, $15, $16, $17, \
-                     $18, $19, $20, $21, $22, $23, $24, $25)), "
+                "{}, rec AS (INSERT INTO activity ({ACTIVITY_COLUMNS}) SELECT $12, $13, $14, $15, $16, $17, $18, $19, \
+                     $20, $21, $22, $23, $24, $25, $26, $27 FROM u), ",
+                hold_ctes()
             ),
             "before",
             "before.held",
@@ -201,14 +242,15 @@ impl TenantStore<'_> {
             if u64::try_from(gone).unwrap_or(0) < limit {
                 None
             } else {
-                let q = bind_held!(sqlx::query(&sql), tenant, h, now_ms);
+                let q = bind_held_at!(sqlx::query(&sql), tenant, h, now_ms);
                 Some(bind_activity!(q, tenant, record).fetch_all(&mut *c).await?)
             }
         });
         let Some(rows) = rows else { return Ok(None) };
+        // No row: the user is not at the version (`before` selects from `u`).
         let before = match rows.first() {
             Some(r) => r.try_get::<bool, _>("held")?,
-            None => return Err(DomainError::Internal("the hold's statement returned no row".into())),
+            None => return Err(DomainError::Stale),
         };
         Ok(Some((!before, super::users::groups_from_rows(h.user_id, &rows)?)))
     }
@@ -530,19 +572,36 @@ impl TenantTx<'_> {
     /// Holds a change; a change already held for the user is replaced by it (the latest
     /// request is the one to apply: a user has one held change at most, a unique index says so
     /// also to held writes that do not wait for each other, see `service::safety::admit`), in
-    /// place when it is of the same kind (see [`HOLD_UPSERT`]). Returns whether nothing was
-    /// held before (the hold began).
+    /// place when it is of the same kind (see [`hold_upsert`]). Returns whether nothing was
+    /// held before (the hold began); [`DomainError::Stale`] (nothing written) when the user is
+    /// no longer at `h.version`.
     pub async fn hold(&mut self, h: &NewHeld<'_>, now_ms: i64) -> DomainResult<bool> {
         let tenant = self.id.as_str();
         // PostgreSQL: one statement (the EXISTS sees the table as it was before the upsert).
         let together = (self.backend() == Backend::Postgres)
-            .then(|| format!("WITH before AS ({HELD_BEFORE} AS held), up AS ({HOLD_UPSERT}) SELECT held FROM before"));
+            .then(|| format!("WITH u AS ({}), {} SELECT held FROM before", held_user_sql(), hold_ctes()));
         with_tx!(self, |c| {
             let before = match &together {
                 Some(sql) => {
-                    bind_held!(sqlx::query_as::<_, (bool,)>(sql), tenant, h, now_ms).fetch_one(&mut *c).await?.0
+                    match bind_held_at!(sqlx::query_as::<_, (bool,)>(sql), tenant, h, now_ms)
+                        .fetch_optional(&mut *c)
+                        .await?
+                    {
+                        Some((before,)) => before,
+                        None => return Err(DomainError::Stale),
+                    }
                 }
                 None => {
+                    let (at,): (bool,) = sqlx::query_as(AT_VERSION)
+                        .bind(tenant)
+                        .bind(h.user_id)
+                        .bind(h.version.version)
+                        .bind(h.version.updated_at)
+                        .fetch_one(&mut *c)
+                        .await?;
+                    if !at {
+                        return Err(DomainError::Stale);
+                    }
                     let again = sqlx::query(HOLD_AGAIN)
                         .bind(tenant)
                         .bind(h.user_id)
@@ -559,7 +618,8 @@ impl TenantTx<'_> {
                         true
                     } else {
                         let (before,): (bool,) = sqlx::query_as(HELD_BEFORE).bind(tenant).fetch_one(&mut *c).await?;
-                        bind_held!(sqlx::query(HOLD_UPSERT), tenant, h, now_ms).execute(&mut *c).await?;
+                        let upsert = hold_upsert(&format!("VALUES ({HOLD_VALUES})"));
+                        bind_held!(sqlx::query(&upsert), tenant, h, now_ms).execute(&mut *c).await?;
                         before
                     }
                 }

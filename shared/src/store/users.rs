@@ -710,6 +710,12 @@ pub(super) fn user_key_sql(id: &str) -> String {
     format!("SELECT t.tenant_id, t.id FROM scim_users t WHERE t.tenant_id = $1 AND t.id = {id}")
 }
 
+/// [`user_key_sql`] of a user still at a [`ReadVersion`] (the parameters `version` and
+/// `updated_at`), or no row.
+pub(super) fn user_at_version_sql(id: &str, version: &str, updated_at: &str) -> String {
+    format!("{} AND t.version = {version} AND t.updated_at = {updated_at}", user_key_sql(id))
+}
+
 /// A statement whose CTE `u` is `u_sql` (one user's row, with its `tenant_id` and `id`; a query,
 /// or a data-modifying statement's RETURNING), followed by the CTEs `more` (each ending in ", ")
 /// and [`GROUPS_OF_U`]: it selects `columns` of `u` with the user's groups, a row each ordered

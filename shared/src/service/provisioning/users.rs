@@ -330,8 +330,9 @@ impl Scim<'_> {
     /// it has them (see [`crate::store::TenantCache::user`]): an IdP reads a user and then
     /// writes it, and on PostgreSQL that copy saves the write a statement. It starts from the
     /// stored user instead when the copy is out of date (the write changes nothing and says so),
-    /// when `next` finds fault with the copy (the stored user may not have that fault), and when
-    /// the write takes the user's access away (the brake decides on the stored user).
+    /// and when `next` finds fault with the copy (the stored user may not have that fault). The
+    /// deprovisioning brake decides on the stored user, as the write does: a hold too is made
+    /// only while the user is at the version the copy has (see [`crate::store::NewHeld`]).
     ///
     /// This instance's writes of one user take turns (`UserWriteTurns` in `store::users`), so
     /// the retries are for writes through other instances (or of other kinds: an admin's edit).
@@ -350,12 +351,8 @@ impl Scim<'_> {
         if let Some(row) = cached.filter(|row| Writer::Scim.check(row.source).is_ok()) {
             let stored = Stored::of(&row);
             if let Ok(res) = next(stored.parsed()) {
-                // The brake decides on the stored user (is it active?).
-                let braked = hold.is_some() && !UserRow::active_in(&res) && row.is_active();
-                if !braked {
-                    if let Some(answer) = self.write_version(&row, &stored.before(), res, hold).await? {
-                        return Ok(answer);
-                    }
+                if let Some(answer) = self.write_version(&row, &stored.before(), res, hold).await? {
+                    return Ok(answer);
                 }
             }
             cache.forget_user(self.tenant.as_str(), id);
@@ -435,21 +432,29 @@ impl Scim<'_> {
     }
 
     async fn delete(&self, id: &str, if_match: Option<&str>, brake: bool) -> Result<bool, ScimError> {
-        let row = self.load_user(id).await?;
-        check_if_match(if_match, row.version)?;
-        let expected = if_match.map(|_| row.version);
         let hold = HoldRequest { method: "DELETE", body: None };
         // Without the brake (an admin applying a held deletion) the delete policy still holds.
         let hold = if brake { Some(&hold) } else { None };
-        match users::delete_checked(self.store, self.tenant, Writer::Scim, id, expected, hold, true).await {
-            Ok(held) => {
-                self.store.tenant_cache().forget_user(self.tenant.as_str(), id);
-                Ok(held)
+        for _ in 0..WRITE_RETRIES {
+            let row = self.load_user(id).await?;
+            check_if_match(if_match, row.version)?;
+            let expected = if_match.map(|_| row.version);
+            match users::delete_checked(self.store, self.tenant, Writer::Scim, id, expected, hold, true).await {
+                Ok(held) => {
+                    self.store.tenant_cache().forget_user(self.tenant.as_str(), id);
+                    return Ok(held);
+                }
+                Err(DomainError::NotFound) => return Err(not_found("User", id)),
+                // Without `If-Match`, only a hold is stale: the user changed between the
+                // deletion's read and its hold (the brake decides on the user as stored).
+                Err(DomainError::Stale) if if_match.is_none() => continue,
+                Err(DomainError::Stale) => {
+                    return Err(ScimError::status(412, "the resource changed while it was being deleted"))
+                }
+                Err(e) => return Err(scim_error(e)),
             }
-            Err(DomainError::NotFound) => Err(not_found("User", id)),
-            Err(DomainError::Stale) => Err(ScimError::status(412, "the resource changed while it was being deleted")),
-            Err(e) => Err(scim_error(e)),
         }
+        Err(ScimError::status(409, "the resource is being changed by other requests; try again"))
     }
 
     /// Replays a change the brake held, as the IdP sent it, without the brake.
