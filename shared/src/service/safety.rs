@@ -113,7 +113,7 @@ pub(crate) async fn hold(tx: &mut TenantTx<'_>, user: &UserRow, req: &HoldReques
 }
 
 /// A deprovisioning write under the brake, before its transaction (PostgreSQL): when the tenant
-/// is over its limit, holds it in two statements (the count; then the held change with its
+/// is over its limit, holds it in one statement (the count, and the held change with its
 /// activity record, as [`admit`] and [`hold`] would in the write's transaction, see
 /// [`crate::store::TenantStore::hold_when_over`]) and returns whether the hold began, with the
 /// user's groups (read by the hold's statement, for the answer); [`DomainError::Stale`] (nothing
