@@ -20,6 +20,7 @@ use crate::postgres_only;
 
 postgres_only!(
     a_get_or_a_patch_is_one_round_trip_without_pings,
+    a_held_deactivation_is_one_round_trip,
     requests_find_working_connections_after_the_database_dropped_them,
 );
 
@@ -274,4 +275,58 @@ async fn requests_find_working_connections_after_the_database_dropped_them(db: D
     assert!(patched, "the PATCH never went through");
     let (_, _, body) = app.scim("GET", &t.id, &t.token, &get, None).await;
     assert_eq!(body["title"], "Again");
+}
+
+/// A deactivation the deprovisioning brake holds (past its limit, from this instance's copy of
+/// the user) is one round trip too: the window's count, the held change with its record and the
+/// user's groups in one statement; no read of the stored user, no count of its own.
+async fn a_held_deactivation_is_one_round_trip(_db: Db) {
+    let (url, seen) = proxied(&TestDb::new(Db::Postgres).await.url).await;
+    let app = TestApp::new_on(TestDb::at(&url)).await;
+    let t = app.scim_tenant("Held trips").await;
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        ids.push(app.create_user(&t, &format!("held{i:02}@example.test")).await);
+    }
+    let deactivate = |id: String| {
+        let (app, t) = (&app, &t);
+        async move {
+            let (status, body) =
+                app.patch_user(t, &id, serde_json::json!([{"op": "replace", "path": "active", "value": false}])).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            assert_eq!(body["active"], false, "answered as asked: {body}");
+        }
+    };
+    // The brake's limit (ten users, its minimum) is reached; the next ones are held, the first
+    // two of them warming up (the settings and the population cached, the statement prepared).
+    for id in &ids[..12] {
+        deactivate(id.clone()).await;
+    }
+    let n = 20;
+    let from = trip_count(&seen);
+    for id in &ids[12..12 + n] {
+        deactivate(id.clone()).await;
+    }
+    let trips = trips_since(&seen, from);
+    let touching: Vec<&RoundTrip> = trips
+        .iter()
+        .filter(|r| {
+            r.statements
+                .iter()
+                .any(|s| s.contains("scim_users") || s.contains("deprovisions") || s.contains("held_changes"))
+        })
+        .collect();
+    assert_eq!(touching.len(), n, "one round trip per held deactivation: {touching:#?}");
+    for r in &touching {
+        assert_eq!(r.app, "roster-hot", "{r:?}");
+        assert_eq!(r.statements.len(), 1, "{r:?}");
+        assert!(r.statements[0].contains("INSERT INTO held_changes"), "{r:?}");
+    }
+    let tenant = roster_shared::ids::TenantId::parse(&t.id).expect("tenant id");
+    let (_, held) = app.store.tenant(&tenant).held_changes(100).await.expect("held");
+    assert_eq!(held as usize, n + 2, "every deactivation past the limit held");
+    for id in &ids[12..12 + n] {
+        let (_, _, body) = app.scim("GET", &t.id, &t.token, &format!("/Users/{id}"), None).await;
+        assert_eq!(body["active"], true, "held, not done: {body}");
+    }
 }
