@@ -637,6 +637,35 @@ async fn seat_limits_refuse_placements_beyond_them_from_every_source(db: Db) {
     assert!(log.iter().any(|a| a.summary == "set the seat limit of user group \"Engineering\" to 5"));
 }
 
+/// The summary of the activity record of the tests' holds (see [`test_hold_record`]).
+const TEST_HOLD: &str = "held the deactivation of a user (a test)";
+
+/// A held deactivation of `user` with the id `id`, decided on the version `user` has.
+fn test_hold<'a>(id: &'a str, user: &'a roster_shared::store::UserRow) -> roster_shared::store::NewHeld<'a> {
+    roster_shared::store::NewHeld {
+        id,
+        user_id: &user.id,
+        user_name: &user.user_name,
+        kind: roster_shared::dto::HeldKind::Deactivate,
+        method: "PATCH",
+        body: Some("{}"),
+        credential_id: None,
+        version: user.read_version(),
+    }
+}
+
+/// The brake's activity record of a test's hold of `user`.
+fn test_hold_record(user: &roster_shared::store::UserRow) -> roster_shared::store::NewActivity {
+    let actor = roster_shared::service::activity::Actor { kind: "system", name: "deprovisioning brake".into() };
+    roster_shared::service::activity::action(&actor, "User", Some(&user.id), TEST_HOLD, 1)
+}
+
+/// How many activity records of the tests' holds the tenant has.
+async fn test_hold_records(store: &roster_shared::store::TenantStore<'_>) -> usize {
+    let rows = store.recent_activity(100).await.expect("activity");
+    rows.iter().filter(|r| r.summary == TEST_HOLD).count()
+}
+
 /// The storm's hold in one statement (PostgreSQL; SQLite decides in the write's transaction):
 /// below the limit it writes nothing (neither the held change nor its record) and says so, so
 /// that the write's transaction decides; at the limit it holds, with the record, and says
@@ -660,23 +689,9 @@ async fn a_hold_in_one_statement_writes_only_over_the_limit(db: Db) {
     let tenant = TenantId::parse(&t.id).expect("tenant id");
     let store = app.store.tenant(&tenant);
     let user = store.user(&ids[0]).await.expect("read").expect("user");
-    let actor = roster_shared::service::activity::Actor { kind: "system", name: "deprovisioning brake".into() };
-    let summary = "held the deactivation of s000@brake.test (a test)";
-    let record = roster_shared::service::activity::action(&actor, "User", Some(&user.id), summary, 1);
-    let held_change = |id: &'static str| roster_shared::store::NewHeld {
-        id,
-        user_id: &user.id,
-        user_name: &user.user_name,
-        kind: roster_shared::dto::HeldKind::Deactivate,
-        method: "PATCH",
-        body: Some("{}"),
-        credential_id: None,
-        version: user.read_version(),
-    };
-    let records = || async {
-        let rows = store.recent_activity(100).await.expect("activity");
-        rows.iter().filter(|r| r.summary == summary).count()
-    };
+    let record = test_hold_record(&user);
+    let held_change = |id: &'static str| test_hold(id, &user);
+    let records = || test_hold_records(&store);
     // Nobody lost access yet: a limit of one is not reached.
     let below = store.hold_when_over(&held_change("h1"), 0, 1, &record, 1).await.expect("statement");
     assert_eq!(below, None);
@@ -907,23 +922,9 @@ async fn a_hold_is_made_only_while_the_user_is_at_the_version_it_was_decided_on(
     let now = store.user(&ids[0]).await.expect("read").expect("user");
     assert_ne!(now.read_version(), read.read_version());
 
-    let actor = roster_shared::service::activity::Actor { kind: "system", name: "deprovisioning brake".into() };
-    let summary = "held the deactivation of v000@brake.test (a test)";
-    let record = roster_shared::service::activity::action(&actor, "User", Some(&read.id), summary, 1);
-    let change = |user: &roster_shared::store::UserRow| roster_shared::store::NewHeld {
-        id: "h1",
-        user_id: &ids[0],
-        user_name: "v000@brake.test",
-        kind: roster_shared::dto::HeldKind::Deactivate,
-        method: "PATCH",
-        body: Some("{}"),
-        credential_id: None,
-        version: user.read_version(),
-    };
-    let records = || async {
-        let rows = store.recent_activity(100).await.expect("activity");
-        rows.iter().filter(|r| r.summary == summary).count()
-    };
+    let record = test_hold_record(&read);
+    let change = |user| test_hold("h1", user);
+    let records = || test_hold_records(&store);
     // In one statement (PostgreSQL; SQLite leaves it to the transaction), over the limit.
     match store.hold_when_over(&change(&read), 0, 0, &record, 1).await {
         Err(roster_shared::error::DomainError::Stale) => assert!(app.store.backend() == Backend::Postgres),
