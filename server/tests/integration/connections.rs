@@ -302,26 +302,36 @@ async fn a_held_deactivation_is_one_round_trip(_db: Db) {
     for id in &ids[..12] {
         deactivate(id.clone()).await;
     }
+    let touches = |r: &&RoundTrip| {
+        r.statements
+            .iter()
+            .any(|s| s.contains("scim_users") || s.contains("deprovisions") || s.contains("held_changes"))
+    };
     let n = 20;
-    let from = trip_count(&seen);
+    let started = Instant::now();
+    let mut in_transaction = 0;
     for id in &ids[12..12 + n] {
+        let from = trip_count(&seen);
         deactivate(id.clone()).await;
+        let trips = trips_since(&seen, from);
+        let touching: Vec<&RoundTrip> = trips.iter().filter(touches).collect();
+        if touching.iter().any(|r| r.app == "roster") {
+            // The tenant's population is cached for `BRAKE_POPULATION_TTL`: once it expired,
+            // the write's transaction decides, and counts it again (a slow run may see that).
+            in_transaction += 1;
+            continue;
+        }
+        assert_eq!(touching.len(), 1, "one round trip per held deactivation: {touching:#?}");
+        assert_eq!(touching[0].app, "roster-hot", "{touching:?}");
+        assert_eq!(touching[0].statements.len(), 1, "{touching:?}");
+        assert!(touching[0].statements[0].contains("INSERT INTO held_changes"), "{touching:?}");
     }
-    let trips = trips_since(&seen, from);
-    let touching: Vec<&RoundTrip> = trips
-        .iter()
-        .filter(|r| {
-            r.statements
-                .iter()
-                .any(|s| s.contains("scim_users") || s.contains("deprovisions") || s.contains("held_changes"))
-        })
-        .collect();
-    assert_eq!(touching.len(), n, "one round trip per held deactivation: {touching:#?}");
-    for r in &touching {
-        assert_eq!(r.app, "roster-hot", "{r:?}");
-        assert_eq!(r.statements.len(), 1, "{r:?}");
-        assert!(r.statements[0].contains("INSERT INTO held_changes"), "{r:?}");
-    }
+    let expiries = started.elapsed().as_secs() / roster_shared::store::BRAKE_POPULATION_TTL.as_secs();
+    assert!(
+        in_transaction <= 1 + expiries,
+        "{in_transaction} of {n} held deactivations went through a transaction in {:?}",
+        started.elapsed()
+    );
     let tenant = roster_shared::ids::TenantId::parse(&t.id).expect("tenant id");
     let (_, held) = app.store.tenant(&tenant).held_changes(100).await.expect("held");
     assert_eq!(held as usize, n + 2, "every deactivation past the limit held");
