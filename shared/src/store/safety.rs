@@ -80,10 +80,6 @@ fn held_user_sql() -> String {
     super::users::user_at_version_sql("$3", "$10", "$11")
 }
 
-/// SQLite: whether the user (`$2` of the tenant `$1`) is at the version `$3`, written at `$4`.
-const AT_VERSION: &str =
-    "SELECT EXISTS (SELECT 1 FROM scim_users WHERE tenant_id = $1 AND id = $2 AND version = $3 AND updated_at = $4)";
-
 /// SQLite: a change asked for again, in place (`$1` tenant, `$2` user, `$3` kind, `$4` userName,
 /// `$5` method, `$6` body, `$7` credential, `$8` now). SQLite rewrites the entry of every index
 /// over a column an UPDATE sets, changed or not, so [`hold_upsert`]'s `id = CASE …` would
@@ -583,17 +579,18 @@ impl TenantTx<'_> {
             .then(|| format!("WITH u AS ({}), {} SELECT held FROM before", held_user_sql(), hold_ctes()));
         with_tx!(self, |c| {
             let before = match &together {
+                // No row: the user is not at the version (`before` selects from `u`).
                 Some(sql) => {
-                    match bind_held_at!(sqlx::query_as::<_, (bool,)>(sql), tenant, h, now_ms)
+                    bind_held_at!(sqlx::query_as::<_, (bool,)>(sql), tenant, h, now_ms)
                         .fetch_optional(&mut *c)
                         .await?
-                    {
-                        Some((before,)) => before,
-                        None => return Err(DomainError::Stale),
-                    }
+                        .ok_or(DomainError::Stale)?
+                        .0
                 }
                 None => {
-                    let (at,): (bool,) = sqlx::query_as(AT_VERSION)
+                    // Whether the user (`$2`) is at the version (`$3`, `$4`).
+                    let at_version = format!("SELECT EXISTS ({})", super::users::user_at_version_sql("$2", "$3", "$4"));
+                    let (at,): (bool,) = sqlx::query_as(&at_version)
                         .bind(tenant)
                         .bind(h.user_id)
                         .bind(h.version.version)

@@ -369,7 +369,7 @@ impl Scim<'_> {
                 return Err(ScimError::status(412, format!("the resource changed while it was being {done}")));
             }
         }
-        Err(ScimError::status(409, "the resource is being changed by other requests; try again"))
+        Err(scim_error(DomainError::Stale))
     }
 
     /// Writes `res` as the new version of `row`: the resource and whether the brake held the
@@ -454,7 +454,7 @@ impl Scim<'_> {
                 Err(e) => return Err(scim_error(e)),
             }
         }
-        Err(ScimError::status(409, "the resource is being changed by other requests; try again"))
+        Err(scim_error(DomainError::Stale))
     }
 
     /// Replays a change the brake held, as the IdP sent it, without the brake.
